@@ -1,0 +1,49 @@
+/**
+ * Errors that cross module boundaries carry a stable, dotted code (`directory.unavailable`,
+ * `settings.invalid`, ...) and keep the original error as `cause`. Callers branch on `code`,
+ * never on message text.
+ */
+
+/** Stable error codes, grouped by the layer that raises them. */
+export type ErrorCode =
+  | 'settings.invalid'
+  | 'settings.unreadable'
+  | 'directory.unavailable'
+  | 'directory.tls_failure'
+  | 'directory.invalid_credentials'
+  | 'directory.timeout'
+  | 'directory.size_limit'
+  | 'directory.time_limit'
+  | 'directory.no_such_object'
+  | 'directory.insufficient_access'
+  | 'directory.protocol'
+  | 'directory.invalid_filter'
+  | 'directory.invalid_dn'
+  | 'directory.ambiguous'
+  | 'store.unavailable'
+  | 'store.conflict'
+  | 'store.not_found'
+  | 'store.ambiguous'
+  | 'store.corrupt'
+  | 'store.migration_failed'
+  | 'sync.already_running'
+  | 'sync.incomplete_read'
+  | 'usage.invalid';
+
+/** An error with a stable code, safe to show to an administrator (never holds secrets). */
+export class DirbridgeError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DirbridgeError';
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+/** True when `error` is a DirbridgeError, optionally with one of the given codes. */
+export function isDirbridgeError(error: unknown, ...codes: ErrorCode[]): error is DirbridgeError {
+  return error instanceof DirbridgeError && (codes.length === 0 || codes.includes(error.code));
+}
