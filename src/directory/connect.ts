@@ -1,0 +1,252 @@
+/**
+ * Opening a directory connection: TLS (ldaps:// or StartTLS), failover across the configured URLs,
+ * the service bind, and the RootDSE read. A connection is one ldapts client, i.e. one socket.
+ *
+ * Failover rule: only "could not reach it" (refused, DNS, unreachable, timeout) moves on to the next
+ * URL. A TLS failure or rejected credentials is a configuration error and stops at once, and a
+ * failed StartTLS never continues in plain text.
+ */
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import type tls from 'node:tls';
+import { Client } from 'ldapts';
+import { DirbridgeError } from '../errors.ts';
+import type { DirectoryEntry } from '../ldap/entry.ts';
+import type { DirectorySettings } from '../settings/schema.ts';
+import { ROOT_DSE_ATTRIBUTES, rootDseFromEntry, type RootDse } from './root-dse.ts';
+import { searchAll, searchPages, type SearchContext, type SearchRequest } from './search.ts';
+import { translateLdapError, type ErrorContext } from './translate-error.ts';
+
+/** How the connection is protected. */
+export type ConnectionSecurity = 'ldaps' | 'starttls' | 'plain';
+
+/** An open connection to one directory server. Close it on every path (`await using` works). */
+export interface DirectoryConnection {
+  /** The URL actually connected (after failover). */
+  readonly url: string;
+  readonly security: ConnectionSecurity;
+  /** The RootDSE as read when the connection opened. */
+  readonly rootDse: RootDse;
+  /** Yields the matching entries page by page; throws typed errors mid-iteration, never ends early. */
+  searchPages(request: SearchRequest): AsyncIterable<DirectoryEntry[]>;
+  /** Collects a small search; throws `directory.size_limit` when more than `maxEntries` match. */
+  searchAll(request: SearchRequest & { maxEntries: number }): Promise<DirectoryEntry[]>;
+  /** Re-binds this connection as `dn` (its identity changes; a failed bind leaves it anonymous). Refuses empty passwords locally. */
+  bind(dn: string, password: string): Promise<void>;
+  /** Unbinds and closes the socket; safe to call more than once. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Whom to bind as when opening: the configured service account (default), nobody, or given credentials. */
+export type BindAs = { dn: string; password: string } | 'anonymous' | 'service';
+
+/** Options for `openDirectory`. */
+export interface OpenDirectoryOptions {
+  bindAs?: BindAs;
+}
+
+interface Credentials {
+  dn: string;
+  password: string;
+}
+
+/** Refuses credentials that would make an unauthenticated ("anonymous") simple bind succeed. */
+function checkCredentials(dn: string, password: string): Credentials {
+  if (dn.trim() === '') {
+    throw new DirbridgeError('directory.invalid_credentials', 'refusing to bind with an empty DN (the server would treat it as anonymous)');
+  }
+  if (password.trim() === '') {
+    throw new DirbridgeError('directory.invalid_credentials', 'refusing to bind with an empty password (the server would treat it as an unauthenticated bind)', {
+      details: { bindDn: dn },
+    });
+  }
+  return { dn, password };
+}
+
+function credentialsFor(settings: DirectorySettings, bindAs: BindAs): Credentials | undefined {
+  if (bindAs === 'anonymous') return undefined;
+  if (bindAs === 'service') {
+    if (settings.bindDn === undefined) return undefined;
+    return checkCredentials(settings.bindDn, settings.bindPassword ?? '');
+  }
+  return checkCredentials(bindAs.dn, bindAs.password);
+}
+
+async function tlsOptionsFor(settings: DirectorySettings): Promise<tls.ConnectionOptions> {
+  const options: tls.ConnectionOptions = { rejectUnauthorized: settings.tls.rejectUnauthorized };
+  if (settings.tls.serverName !== undefined) options.servername = settings.tls.serverName;
+  if (settings.tls.caFile !== undefined) {
+    try {
+      options.ca = [await readFile(settings.tls.caFile)];
+    } catch (error) {
+      throw new DirbridgeError('directory.tls_failure', `cannot read the CA file ${settings.tls.caFile}`, {
+        cause: error,
+        details: { caFile: settings.tls.caFile },
+      });
+    }
+  }
+  return options;
+}
+
+/** Settles `promise` or, after `ms`, calls `onExpire` and rejects with an ldapts-style timeout error. */
+async function withDeadline<T>(promise: Promise<T>, ms: number, onExpire: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  promise.catch(() => undefined); // a rejection after the deadline has nobody left to tell
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onExpire();
+      reject(new Error('StartTLS: Operation timed out'));
+    }, ms);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function hostOf(url: string): string {
+  const host = new URL(url).hostname;
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
+async function closeQuietly(client: Client): Promise<void> {
+  try {
+    await client.unbind();
+  } catch {
+    // closing after a failure: the socket is destroyed either way
+  }
+}
+
+interface OpenedClient {
+  client: Client;
+  security: ConnectionSecurity;
+  rootDse: RootDse;
+}
+
+async function openOne(url: string, settings: DirectorySettings, tlsOptions: tls.ConnectionOptions, credentials: Credentials | undefined): Promise<OpenedClient> {
+  const isLdaps = url.toLowerCase().startsWith('ldaps://');
+  // ldapts switches to TLS-on-connect whenever tlsOptions is non-empty, even for ldap:// URLs, so
+  // pass them only for ldaps:// and hand them to startTLS() otherwise.
+  const client = new Client({
+    url,
+    timeout: settings.operationTimeoutMs,
+    connectTimeout: settings.connectTimeoutMs,
+    ...(isLdaps ? { tlsOptions } : {}),
+  });
+  let context: ErrorContext = { operation: 'connect', url };
+  try {
+    let security: ConnectionSecurity = isLdaps ? 'ldaps' : 'plain';
+    if (settings.startTls && !isLdaps) {
+      context = { operation: 'starttls', url };
+      const host = hostOf(url);
+      const startTlsOptions: tls.ConnectionOptions = { ...tlsOptions, host };
+      if (startTlsOptions.servername === undefined && net.isIP(host) === 0) startTlsOptions.servername = host;
+      // ldapts bounds the StartTLS request but not the handshake that follows it.
+      await withDeadline(client.startTLS(startTlsOptions), settings.connectTimeoutMs + settings.operationTimeoutMs, () => {
+        void closeQuietly(client);
+      });
+      security = 'starttls';
+    }
+    if (credentials !== undefined) {
+      context = { operation: 'bind', url, bindDn: credentials.dn };
+      await client.bind(credentials.dn, credentials.password);
+    }
+    context = { operation: 'rootdse', url };
+    const rootDse = await readRootDse(client, url);
+    return { client, security, rootDse };
+  } catch (error) {
+    await closeQuietly(client);
+    const translated = translateLdapError(error, context);
+    // Anything that fails during StartTLS, other than not reaching the server, is a TLS failure.
+    if (context.operation === 'starttls' && translated.code === 'directory.protocol') {
+      throw new DirbridgeError('directory.tls_failure', `StartTLS failed (${url}): ${translated.message}`, { cause: error, details: translated.details });
+    }
+    throw translated;
+  }
+}
+
+async function readRootDse(client: Client, url: string): Promise<RootDse> {
+  const context: SearchContext = { client, url, pageSize: 1, supportsPaging: false, assertUsable: () => undefined, operation: 'rootdse' };
+  try {
+    const [entry] = await searchAll(context, { baseDn: '', scope: 'base', filter: '(objectClass=*)', attributes: [...ROOT_DSE_ATTRIBUTES], maxEntries: 1 });
+    return rootDseFromEntry(entry);
+  } catch (error) {
+    // Some servers hide the RootDSE from some identities; that is no reason to refuse to work.
+    if (error instanceof DirbridgeError && (error.code === 'directory.insufficient_access' || error.code === 'directory.no_such_object')) {
+      return rootDseFromEntry(undefined);
+    }
+    throw error;
+  }
+}
+
+function isUnreachable(error: DirbridgeError): boolean {
+  return error.code === 'directory.unavailable' || error.code === 'directory.timeout';
+}
+
+function createConnection(opened: OpenedClient, url: string, settings: DirectorySettings): DirectoryConnection {
+  const { client } = opened;
+  let closed = false;
+  const assertUsable = (): void => {
+    if (closed) throw new DirbridgeError('directory.unavailable', 'the directory connection is closed', { details: { url } });
+    if (!client.isConnected) {
+      throw new DirbridgeError('directory.unavailable', 'the directory connection was lost; open a new one', { details: { url } });
+    }
+  };
+  const context: SearchContext = { client, url, pageSize: settings.pageSize, supportsPaging: opened.rootDse.supportsPaging, assertUsable };
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await closeQuietly(client);
+  };
+  return {
+    url,
+    security: opened.security,
+    rootDse: opened.rootDse,
+    searchPages: (request) => searchPages(context, request),
+    searchAll: (request) => searchAll(context, request),
+    async bind(dn: string, password: string): Promise<void> {
+      const credentials = checkCredentials(dn, password);
+      try {
+        assertUsable();
+        await client.bind(credentials.dn, credentials.password);
+      } catch (error) {
+        throw translateLdapError(error, { operation: 'bind', url, bindDn: dn });
+      }
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/**
+ * Opens a connection to the first reachable server in `settings.urls`, sets up TLS, binds (the
+ * service account unless told otherwise) and reads the RootDSE. Throws `directory.unavailable`
+ * listing every URL's cause when none can be reached.
+ */
+export async function openDirectory(settings: DirectorySettings, options: OpenDirectoryOptions = {}): Promise<DirectoryConnection> {
+  const credentials = credentialsFor(settings, options.bindAs ?? 'service');
+  const tlsOptions = await tlsOptionsFor(settings);
+  const failures: DirbridgeError[] = [];
+  for (const url of settings.urls) {
+    try {
+      const opened = await openOne(url, settings, tlsOptions, credentials);
+      return createConnection(opened, url, settings);
+    } catch (error) {
+      const translated = translateLdapError(error, { operation: 'connect', url });
+      if (!isUnreachable(translated)) throw translated;
+      failures.push(translated);
+    }
+  }
+  throw new DirbridgeError(
+    'directory.unavailable',
+    `no directory server could be reached: ${failures.map((failure) => failure.message).join('; ')}`,
+    {
+      cause: new AggregateError(failures, 'every directory URL failed'),
+      details: {
+        attempts: failures.map((failure) => ({ url: failure.details['url'], code: failure.code, message: failure.message, reason: failure.details['reason'] })),
+      },
+    },
+  );
+}

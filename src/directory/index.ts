@@ -1,0 +1,9 @@
+/**
+ * The directory boundary: the only code in dirbridge that talks LDAP (through ldapts). Everything
+ * it returns is normalised (`DirectoryEntry`), and everything it throws is a DirbridgeError.
+ */
+export { openDirectory, type BindAs, type ConnectionSecurity, type DirectoryConnection, type OpenDirectoryOptions } from './connect.ts';
+export type { SearchRequest } from './search.ts';
+export { defaultUniqueIdAttribute, detectServerType, type RootDse, type ServerType } from './root-dse.ts';
+export { BINARY_ATTRIBUTES, isBinaryAttribute, uniqueIdOf } from './normalize-entry.ts';
+export { AD_BIND_CODES } from './translate-error.ts';

@@ -1,0 +1,89 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  AdminLimitExceededError,
+  BusyError,
+  ConfidentialityRequiredError,
+  InsufficientAccessError,
+  InvalidCredentialsError,
+  NoSuchObjectError,
+  ProtocolError,
+  SizeLimitExceededError,
+  TimeLimitExceededError,
+  UnknownStatusCodeError,
+} from 'ldapts';
+import { DirbridgeError, type ErrorCode } from '../errors.ts';
+import { adDiagnosticCode, translateLdapError, type ErrorContext } from './translate-error.ts';
+
+const context: ErrorContext = { operation: 'search', url: 'ldap://dc1:389', baseDn: 'dc=e' };
+
+function errno(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+describe('translateLdapError', () => {
+  const cases: Array<[string, unknown, ErrorCode, ErrorContext?]> = [
+    ['invalid credentials', new InvalidCredentialsError('bad'), 'directory.invalid_credentials'],
+    ['size limit', new SizeLimitExceededError(), 'directory.size_limit'],
+    ['admin limit', new AdminLimitExceededError(), 'directory.size_limit'],
+    ['time limit', new TimeLimitExceededError(), 'directory.time_limit'],
+    ['no such object', new NoSuchObjectError(), 'directory.no_such_object'],
+    ['referral', new UnknownStatusCodeError(10, 'referral'), 'directory.no_such_object'],
+    ['insufficient access', new InsufficientAccessError(), 'directory.insufficient_access'],
+    ['confidentiality required', new ConfidentialityRequiredError(), 'directory.insufficient_access'],
+    ['busy', new BusyError(), 'directory.unavailable'],
+    ['protocol', new ProtocolError('x'), 'directory.protocol'],
+    ['StartTLS refused', new ProtocolError('unsupported extended operation'), 'directory.tls_failure', { operation: 'starttls', url: 'ldap://x' }],
+    ['refused', errno('connect ECONNREFUSED 127.0.0.1:1', 'ECONNREFUSED'), 'directory.unavailable'],
+    ['dns', errno('getaddrinfo ENOTFOUND x', 'ENOTFOUND'), 'directory.unavailable'],
+    ['connect timeout', new Error('Connection timeout'), 'directory.timeout'],
+    ['operation timeout', new Error('SearchRequest: Operation timed out'), 'directory.timeout'],
+    ['closed', new Error('Connection closed before message response was received. Message type: SearchRequest (0x63)'), 'directory.unavailable'],
+    ['socket error', new Error('Socket error. Message type: SearchRequest (0x63)\nread ECONNRESET'), 'directory.unavailable'],
+    ['self-signed', errno('self-signed certificate', 'DEPTH_ZERO_SELF_SIGNED_CERT'), 'directory.tls_failure'],
+    ['unknown CA', errno('unable to verify the first certificate', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'), 'directory.tls_failure'],
+    ['hostname', errno("Hostname/IP does not match certificate's altnames", 'ERR_TLS_CERT_ALTNAME_INVALID'), 'directory.tls_failure'],
+    ['handshake reset', errno('Client network socket disconnected before secure TLS connection was established', 'ECONNRESET'), 'directory.tls_failure'],
+    ['anything else', new Error('weird'), 'directory.protocol'],
+    ['not an error', 'weird', 'directory.protocol'],
+  ];
+  for (const [name, error, code, ctx] of cases) {
+    it(`${name} → ${code}`, () => {
+      const translated = translateLdapError(error, ctx ?? context);
+      assert.equal(translated.code, code);
+      assert.equal(translated.cause, error, 'keeps the cause');
+      assert.equal(translated.details['url'], (ctx ?? context).url);
+    });
+  }
+
+  it('passes DirbridgeErrors through unchanged', () => {
+    const error = new DirbridgeError('directory.size_limit', 'x');
+    assert.equal(translateLdapError(error, context), error);
+  });
+
+  it('keeps the AD diagnostic sub-code and message', () => {
+    const message = '80090308: LdapErr: DSID-0C09042F, comment: AcceptSecurityContext error, data 775, v4563';
+    const translated = translateLdapError(new InvalidCredentialsError(message), { operation: 'bind', url: 'ldaps://dc1', bindDn: 'cn=x' });
+    assert.equal(translated.details['adCode'], '775');
+    assert.equal(translated.details['diagnosticMessage'], message);
+    assert.equal(translated.details['resultCode'], 49);
+    assert.match(translated.message, /account locked out/);
+  });
+
+  it('names the TLS reason', () => {
+    const translated = translateLdapError(errno('self-signed certificate in certificate chain', 'SELF_SIGNED_CERT_IN_CHAIN'), context);
+    assert.equal(translated.details['reason'], 'SELF_SIGNED_CERT_IN_CHAIN');
+    assert.match(translated.message, /self-signed/);
+  });
+});
+
+describe('adDiagnosticCode', () => {
+  const cases: Array<[string, string | undefined]> = [
+    ['80090308: LdapErr: DSID-0C09042F, comment: AcceptSecurityContext error, data 52e, v4563', '52e'],
+    ['... data 533, v893', '533'],
+    ['... data 701, v2580', '701'],
+    ['... DATA 775, v4563', '775'],
+    ['invalid credentials', undefined],
+  ];
+  for (const [message, code] of cases) it(`${message} → ${String(code)}`, () => assert.equal(adDiagnosticCode(message), code));
+});
