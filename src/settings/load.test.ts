@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { isDirbridgeError } from '../errors.ts';
+import { applyEnvOverrides, envNameOf, loadSettings, validateSettings } from './load.ts';
+
+const minimal = {
+  directory: { urls: ['ldap://127.0.0.1:389'], bindDn: 'cn=reader,dc=example,dc=org', bindPassword: 'secret' },
+  users: { baseDn: 'ou=people,dc=example,dc=org' },
+};
+
+function problemsOf(document: unknown): string[] {
+  try {
+    validateSettings(document, 'test');
+  } catch (error) {
+    if (isDirbridgeError(error, 'settings.invalid')) return (error.details['problems'] as string[]) ?? [];
+    throw error;
+  }
+  return [];
+}
+
+describe('settings', () => {
+  it('fills defaults: TLS verification on, timeouts set, paging on', () => {
+    const settings = validateSettings(minimal, 'test');
+    assert.equal(settings.directory.tls.rejectUnauthorized, true);
+    assert.equal(settings.directory.connectTimeoutMs, 5000);
+    assert.equal(settings.directory.pageSize, 500);
+    assert.deepEqual(settings.users.usernameAttribute, ['uid']);
+    assert.equal(settings.sync.guard.maxDisable.percent, 10);
+  });
+
+  it('names every bad path', () => {
+    const problems = problemsOf({
+      directory: { urls: ['http://x'], connectTimeoutMs: 0, bindDn: 'cn=x', pageSize: 'many' },
+      users: { baseDn: 'not a dn', filter: '(uid=' },
+      sync: { activeState: 'sometimes' },
+    });
+    const paths = problems.map((problem) => problem.split(':')[0]);
+    for (const path of ['directory.urls.0', 'directory.connectTimeoutMs', 'directory.pageSize', 'users.baseDn', 'users.filter', 'sync.activeState']) {
+      assert.ok(paths.includes(path), `${path} missing from ${JSON.stringify(problems)}`);
+    }
+  });
+
+  it('refuses a bind DN without a password (that would be an unauthenticated bind)', () => {
+    assert.deepEqual(problemsOf({ ...minimal, directory: { urls: ['ldap://h'], bindDn: 'cn=x', bindPassword: '  ' } }).map((p) => p.split(':')[0]), ['directory.bindPassword']);
+  });
+
+  it('refuses StartTLS on an ldaps URL and unknown keys', () => {
+    const problems = problemsOf({ ...minimal, directory: { urls: ['ldaps://h'], startTls: true, bogus: 1 } });
+    assert.ok(problems.some((problem) => problem.startsWith('directory.startTls')));
+    assert.ok(problems.some((problem) => problem.includes('bogus')));
+  });
+
+  it('accepts the seeds\' comma-separated attribute lists', () => {
+    const settings = validateSettings({ ...minimal, users: { baseDn: 'dc=x', usernameAttribute: 'uid, cn' } }, 'test');
+    assert.deepEqual(settings.users.usernameAttribute, ['uid', 'cn']);
+  });
+
+  it('maps environment variables onto paths', () => {
+    assert.equal(envNameOf(['directory', 'bindPassword']), 'DIRBRIDGE_DIRECTORY_BIND_PASSWORD');
+    const document = applyEnvOverrides(minimal, {
+      DIRBRIDGE_DIRECTORY_BIND_PASSWORD: 'from-env',
+      DIRBRIDGE_DIRECTORY_PAGE_SIZE: '250',
+      DIRBRIDGE_SYNC_GUARD_MAX_DISABLE_PERCENT: '50',
+      DIRBRIDGE_TLS_NOT_A_SETTING: 'ignored',
+    });
+    const settings = validateSettings(document, 'test');
+    assert.equal(settings.directory.bindPassword, 'from-env');
+    assert.equal(settings.directory.pageSize, 250);
+    assert.equal(settings.sync.guard.maxDisable.percent, 50);
+  });
+
+  it('loads YAML and JSON files and reports unreadable ones', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dirbridge-settings-'));
+    const yamlFile = join(dir, 'settings.yaml');
+    await writeFile(yamlFile, 'directory:\n  urls: [ldap://127.0.0.1:1389]\nusers:\n  baseDn: dc=example,dc=org\n');
+    assert.equal((await loadSettings({ file: yamlFile, env: {} })).users.baseDn, 'dc=example,dc=org');
+    const jsonFile = join(dir, 'settings.json');
+    await writeFile(jsonFile, JSON.stringify(minimal));
+    assert.equal((await loadSettings({ file: jsonFile, env: {} })).directory.bindPassword, 'secret');
+    await assert.rejects(loadSettings({ file: join(dir, 'missing.yaml'), env: {} }), (error) => isDirbridgeError(error, 'settings.unreadable'));
+    await writeFile(jsonFile, '{ not json');
+    await assert.rejects(loadSettings({ file: jsonFile, env: {} }), (error) => isDirbridgeError(error, 'settings.invalid'));
+  });
+});

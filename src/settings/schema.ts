@@ -1,0 +1,213 @@
+/**
+ * The one settings document. Every part of dirbridge receives its slice of the parsed
+ * `Settings` as an argument; nothing reads settings on its own.
+ *
+ * Names follow the seeds (Rocket.Chat, Pocket ID, RustDesk, Defguard) where they exist;
+ * the README's settings reference lists the seed name beside each key.
+ */
+import { z } from 'zod';
+import { parseDn } from '../ldap/dn.ts';
+import { parseFilter } from '../ldap/filter.ts';
+
+/** Accepts numbers and numeric strings (environment variables are strings). */
+function integer() {
+  return z.preprocess(
+    (value) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value),
+    z.number().int(),
+  );
+}
+
+/** Accepts booleans and the usual textual forms of them. */
+function boolean() {
+  return z.preprocess((value) => {
+    if (typeof value !== 'string') return value;
+    const text = value.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(text)) return true;
+    if (['false', '0', 'no', 'off'].includes(text)) return false;
+    return value;
+  }, z.boolean());
+}
+
+/** A list of attribute names, given as an array or as the seeds' comma-separated text ("uid,cn"). */
+function attributeList() {
+  return z.preprocess(
+    (value) =>
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((part) => part.trim())
+            .filter((part) => part !== '')
+        : value,
+    z.array(z.string().regex(/^(\*|\+|[A-Za-z][A-Za-z0-9-]*(;[A-Za-z0-9-]+)*|[0-9]+(\.[0-9]+)+)$/, 'expected an attribute name')),
+  );
+}
+
+/** An RFC 4514 distinguished name, checked when the settings load. */
+function distinguishedName() {
+  return z.string().superRefine((value, ctx) => {
+    try {
+      parseDn(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `not a valid DN: ${error instanceof Error ? error.message : String(error)}` });
+    }
+  });
+}
+
+/** An RFC 4515 filter, checked when the settings load. */
+function searchFilter() {
+  return z.string().superRefine((value, ctx) => {
+    try {
+      parseFilter(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `not a valid LDAP filter: ${error instanceof Error ? error.message : String(error)}` });
+    }
+  });
+}
+
+const ldapUrl = z
+  .string()
+  .regex(/^ldaps?:\/\/[^/\s?#]+(:\d+)?\/?$/i, 'expected ldap://host[:port] or ldaps://host[:port]');
+
+const positiveMs = integer().pipe(z.number().int().min(1, 'must be at least 1 ms (0 would mean "wait forever")'));
+
+/** Connection to the directory server(s). */
+export const directorySettingsSchema = z
+  .object({
+    urls: z.preprocess(
+      (value) => (typeof value === 'string' ? value.split(/[\s,]+/).filter((part) => part !== '') : value),
+      z.array(ldapUrl).min(1, 'at least one URL is required'),
+    ),
+    startTls: boolean().default(false),
+    tls: z
+      .object({
+        caFile: z.string().min(1).optional(),
+        rejectUnauthorized: boolean().default(true),
+        serverName: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({ rejectUnauthorized: true }),
+    bindDn: distinguishedName().optional(),
+    bindPassword: z.string().optional(),
+    connectTimeoutMs: positiveMs.default(5_000),
+    operationTimeoutMs: positiveMs.default(30_000),
+    pageSize: integer().pipe(z.number().int().min(1).max(100_000)).default(500),
+    attributesToQuery: attributeList().default([]),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    if (value.bindDn !== undefined && (value.bindPassword === undefined || value.bindPassword.trim() === '')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['bindPassword'],
+        message: 'required when bindDn is set (an empty password would be an unauthenticated bind)',
+      });
+    }
+    if (value.startTls && value.urls.some((url) => url.toLowerCase().startsWith('ldaps://'))) {
+      ctx.addIssue({ code: 'custom', path: ['startTls'], message: 'StartTLS cannot be combined with ldaps:// URLs' });
+    }
+  });
+
+const scope = z.enum(['one', 'sub']);
+
+/** Where users live and which attributes feed the user record. */
+export const userSettingsSchema = z
+  .object({
+    baseDn: distinguishedName(),
+    scope: scope.default('sub'),
+    filter: searchFilter().default('(objectClass=inetOrgPerson)'),
+    uniqueIdAttribute: z.string().min(1).default('auto'),
+    usernameAttribute: attributeList().pipe(z.array(z.string()).min(1)).default(['uid']),
+    emailAttribute: z.string().min(1).default('mail'),
+    firstNameAttribute: z.string().min(1).default('givenName'),
+    lastNameAttribute: z.string().min(1).default('sn'),
+    displayNameAttribute: z.string().min(1).default('displayName'),
+  })
+  .strict();
+
+const memberAttribute = z.enum(['member', 'uniqueMember', 'memberUid']);
+
+/** Where groups live and how their members are listed. */
+export const groupSettingsSchema = z
+  .object({
+    enabled: boolean().default(true),
+    baseDn: distinguishedName(),
+    scope: scope.default('sub'),
+    filter: searchFilter().default(
+      '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup)(objectClass=group))',
+    ),
+    uniqueIdAttribute: z.string().min(1).default('auto'),
+    nameAttribute: z.string().min(1).default('cn'),
+    memberAttribute: z
+      .preprocess(
+        (value) => (typeof value === 'string' ? value.split(',').map((part) => part.trim()) : value),
+        z.array(memberAttribute).min(1),
+      )
+      .default(['member']),
+    nestedGroups: boolean().default(false),
+  })
+  .strict();
+
+/** What a sync may do, and the guard that stops a suspicious one. */
+export const syncSettingsSchema = z
+  .object({
+    importNewUsers: boolean().default(true),
+    updateExistingUsers: boolean().default(true),
+    mergeExistingUsers: z
+      .object({
+        enabled: boolean().default(false),
+        matchBy: z.enum(['username', 'email']).default('username'),
+      })
+      .strict()
+      .default({ enabled: false, matchBy: 'username' }),
+    disableMissingUsers: boolean().default(false),
+    activeState: z.enum(['none', 'disable', 'enable', 'both']).default('both'),
+    guard: z
+      .object({
+        maxDisable: z
+          .object({
+            count: integer().pipe(z.number().int().min(0)).default(100),
+            percent: z.preprocess(
+              (value) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value),
+              z.number().min(0).max(100),
+            ).default(10),
+          })
+          .strict()
+          .default({ count: 100, percent: 10 }),
+      })
+      .strict()
+      .default({ maxDisable: { count: 100, percent: 10 } }),
+    batchSize: integer().pipe(z.number().int().min(1).max(10_000)).default(1_000),
+  })
+  .strict();
+
+/** Where dirbridge keeps its own data. */
+export const storeSettingsSchema = z
+  .object({
+    url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL (leave unset for the embedded SQLite store)')
+      .optional(),
+    dataDir: z.string().min(1).default('./data'),
+  })
+  .strict();
+
+/** The whole settings document. */
+export const settingsSchema = z
+  .object({
+    directory: directorySettingsSchema,
+    users: userSettingsSchema,
+    groups: groupSettingsSchema.optional(),
+    sync: syncSettingsSchema.default(syncSettingsSchema.parse({})),
+    store: storeSettingsSchema.default({ dataDir: './data' }),
+  })
+  .strict();
+
+export type Settings = z.infer<typeof settingsSchema>;
+export type DirectorySettings = Settings['directory'];
+export type UserSettings = Settings['users'];
+export type GroupSettings = NonNullable<Settings['groups']>;
+export type SyncSettings = Settings['sync'];
+export type StoreSettings = Settings['store'];
+
+/** Setting paths whose values are secrets: redacted on output, never logged. */
+export const SECRET_SETTING_PATHS: readonly string[] = ['directory.bindPassword'];
