@@ -88,6 +88,20 @@ describe('normalizeDn / dnEquals', () => {
   ];
   for (const [a, b] of different) it(`${a} differs from ${b}`, () => assert.equal(dnEquals(a, b), false));
   it('produces a canonical text', () => assert.equal(normalizeDn(' UID=B + CN=A , DC=Ex '), 'cn=a+uid=b,dc=ex'));
+  it('gives the same text on the fast path for plain DNs as on the full RFC 4514 path', () => {
+    // Each pair names the same entry; the escaped spelling forces the full parser.
+    const pairs: Array<[string, string]> = [
+      ['uid=Jo.Smith,ou=People,dc=Example,dc=org', 'uid=Jo\\2eSmith,ou=People,dc=Example,dc=org'],
+      [' CN = Mary  Ann O\'Neil , OU=Staff,DC=example,DC=test', 'CN=Mary Ann O\\27Neil,OU=Staff,DC=example,DC=test'],
+      ['cn=svc-dirbridge,cn=Users,dc=example,dc=test', 'cn=svc\\2ddirbridge,cn=Users,dc=example,dc=test'],
+      ['mail=a_b@example.org,dc=x', 'mail=a\\5fb@example.org,dc=x'],
+    ];
+    for (const [plain, escaped] of pairs) assert.equal(normalizeDn(plain), normalizeDn(escaped), plain);
+    assert.equal(normalizeDn('uid=Jo.Smith,ou=People,dc=Example,dc=org'), 'uid=jo.smith,ou=people,dc=example,dc=org');
+  });
+  it('still rejects malformed DNs that look plain', () => {
+    for (const bad of ['uid', 'uid=a,,dc=x', '1uid=a', 'uid=a,dc']) assert.throws(() => normalizeDn(bad), /./, bad);
+  });
 });
 
 describe('parentDn, isDescendantOf, rdnValue, childDn', () => {

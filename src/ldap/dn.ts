@@ -219,6 +219,34 @@ function normalizeValue(value: string): string {
 
 /** The canonical form of a DN for comparison: lower-case types and case-folded, space-trimmed values, sorted AVAs. */
 export function normalizeDn(text: string): string {
+  return normalizeSimpleDn(text) ?? normalizeAnyDn(text);
+}
+
+/** DNs made only of these characters need no unescaping, re-escaping or AVA sorting. */
+const SIMPLE_DN = /^[A-Za-z0-9 ._@',=-]*$/;
+const SIMPLE_TYPE = /^[A-Za-z][A-Za-z0-9-]*$/;
+
+/**
+ * The fast path of `normalizeDn` for the common DN (`uid=jo.smith,ou=people,dc=example,dc=org`):
+ * a sync normalises every `member` value, half a million of them at 100k users. Returns
+ * undefined whenever the DN needs the full RFC 4514 treatment, which gives the same result.
+ */
+function normalizeSimpleDn(text: string): string | undefined {
+  if (!SIMPLE_DN.test(text) || text.trim() === '') return undefined;
+  const parts = text.split(',');
+  const normalized: string[] = [];
+  for (const part of parts) {
+    const equals = part.indexOf('=');
+    if (equals <= 0 || part.indexOf('=', equals + 1) !== -1) return undefined;
+    const type = part.slice(0, equals).trim();
+    const value = part.slice(equals + 1).trim().replace(/\s+/g, ' ').toLowerCase();
+    if (!SIMPLE_TYPE.test(type) || value === '') return undefined;
+    normalized.push(`${type.toLowerCase()}=${value}`);
+  }
+  return normalized.join(',');
+}
+
+function normalizeAnyDn(text: string): string {
   return formatDn(
     parseDn(text).map((rdn) =>
       rdn
