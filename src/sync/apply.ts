@@ -1,0 +1,137 @@
+/**
+ * Applies a guarded plan to the store in batched transactions. Steps are idempotent, so a
+ * run cut short is completed by the next one. The order keeps references valid: users and
+ * groups exist before memberships point at them.
+ */
+import type { Store, StoreWriter } from '../store/store.ts';
+import type { CurrentState, PlanStep, SyncPlan } from './plan.ts';
+
+type StepOf<K extends PlanStep['kind']> = Extract<PlanStep, { kind: K }>;
+
+/** Applies every step of the plan; `onProgress` is told how many steps are done. */
+export async function applyPlan(
+  store: Store,
+  plan: SyncPlan,
+  current: CurrentState,
+  options: { batchSize: number; now?: () => Date; onProgress?: (done: number, total: number) => void },
+): Promise<void> {
+  const now = (options.now ?? (() => new Date()))().toISOString();
+  const byKind = groupByKind(plan.steps);
+  const ids = idsByExternalId(current);
+  const total = plan.steps.length;
+  let done = 0;
+  const report = (count: number) => {
+    done += count;
+    options.onProgress?.(done, total);
+  };
+
+  // Renames may rotate usernames between accounts, so all of them go into one transaction.
+  const userChanges = [...byKind.linkUser, ...byKind.updateUser];
+  await store.transaction((tx) => writeUserChanges(tx, userChanges, now));
+  for (const step of byKind.linkUser) ids.users.set(step.externalId, step.userId);
+  report(userChanges.length);
+
+  for (const batch of chunk(byKind.createUser, options.batchSize)) {
+    const created = await store.transaction((tx) =>
+      tx.insertUsers(
+        batch.map((step) => ({
+          ...step.fields,
+          source: 'directory' as const,
+          externalId: step.externalId,
+          isEnabled: step.isEnabled,
+          disabledBy: step.isEnabled ? null : ('directory' as const),
+          disabledReason: step.isEnabled ? null : step.reason,
+          lastSyncedAt: now,
+        })),
+      ),
+    );
+    for (const user of created) if (user.externalId !== null) ids.users.set(user.externalId, user.id);
+    report(batch.length);
+  }
+
+  const groupChanges = [...byKind.createGroup, ...byKind.updateGroup];
+  for (const batch of chunk(groupChanges, options.batchSize)) {
+    await store.transaction(async (tx) => {
+      const creates = batch.filter((step): step is StepOf<'createGroup'> => step.kind === 'createGroup');
+      const updates = batch.filter((step): step is StepOf<'updateGroup'> => step.kind === 'updateGroup');
+      if (creates.length > 0) {
+        const inserted = await tx.insertGroups(
+          creates.map((step) => ({ externalId: step.externalId, name: step.name, dn: step.dn, source: 'directory' as const })),
+        );
+        for (const group of inserted) if (group.externalId !== null) ids.groups.set(group.externalId, group.id);
+      }
+      if (updates.length > 0) await tx.updateGroups(updates.map((step) => ({ id: step.groupId, ...step.changes })));
+    });
+    report(batch.length);
+  }
+
+  for (const batch of chunk(byKind.addMembership, options.batchSize)) {
+    const pairs = batch.flatMap((step) => {
+      const userId = ids.users.get(step.userExternalId);
+      const groupId = ids.groups.get(step.groupExternalId);
+      return userId === undefined || groupId === undefined ? [] : [{ userId, groupId }];
+    });
+    await store.transaction((tx) => tx.addMemberships(pairs));
+    report(batch.length);
+  }
+  for (const batch of chunk(byKind.removeMembership, options.batchSize)) {
+    await store.transaction((tx) => tx.removeMemberships(batch.map(({ userId, groupId }) => ({ userId, groupId }))));
+    report(batch.length);
+  }
+
+  const stateChanges = [...byKind.disableUser, ...byKind.enableUser];
+  for (const batch of chunk(stateChanges, options.batchSize)) {
+    await store.transaction((tx) =>
+      tx.updateUsers(
+        batch.map((step) =>
+          step.kind === 'disableUser'
+            ? { id: step.userId, isEnabled: false, disabledBy: step.disabledBy, disabledReason: step.reason }
+            : { id: step.userId, isEnabled: true, disabledBy: null, disabledReason: null },
+        ),
+      ),
+    );
+    report(batch.length);
+  }
+
+  for (const batch of chunk(byKind.deleteGroup, options.batchSize)) {
+    await store.transaction((tx) => tx.deleteGroups(batch.map((step) => step.groupId)));
+    report(batch.length);
+  }
+  report(byKind.skipUser.length);
+}
+
+async function writeUserChanges(tx: StoreWriter, steps: ReadonlyArray<StepOf<'linkUser'> | StepOf<'updateUser'>>, now: string): Promise<void> {
+  if (steps.length === 0) return;
+  await tx.updateUsers(
+    steps.map((step) =>
+      step.kind === 'linkUser'
+        ? { id: step.userId, ...step.fields, source: 'directory' as const, externalId: step.externalId, lastSyncedAt: now }
+        : { id: step.userId, ...step.changes, lastSyncedAt: now },
+    ),
+  );
+}
+
+/** External id → store id for every directory user and group the store held before the run. */
+function idsByExternalId(state: CurrentState): { users: Map<string, string>; groups: Map<string, string> } {
+  const users = new Map<string, string>();
+  for (const user of state.users) if (user.externalId !== null) users.set(user.externalId, user.id);
+  const groups = new Map<string, string>();
+  for (const group of state.groups) if (group.externalId !== null) groups.set(group.externalId, group.id);
+  return { users, groups };
+}
+
+function groupByKind(steps: readonly PlanStep[]): { [K in PlanStep['kind']]: Array<StepOf<K>> } {
+  const result: { [K in PlanStep['kind']]: Array<StepOf<K>> } = {
+    createUser: [], linkUser: [], updateUser: [], disableUser: [], enableUser: [], skipUser: [],
+    createGroup: [], updateGroup: [], deleteGroup: [], addMembership: [], removeMembership: [],
+  };
+  for (const step of steps) (result[step.kind] as PlanStep[]).push(step);
+  return result;
+}
+
+/** Splits a list into consecutive slices of at most `size` items. */
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const slices: T[][] = [];
+  for (let index = 0; index < items.length; index += size) slices.push(items.slice(index, index + size));
+  return slices;
+}

@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ResolvedGroup } from '../mapping/memberships.ts';
+import type { MappedUser } from '../mapping/user.ts';
+import { planSync, type CurrentGroup, type CurrentState, type CurrentUser, type PlanOptions, type PlanStep } from './plan.ts';
+import type { DirectorySnapshot } from './snapshot.ts';
+
+const options: PlanOptions = {
+  importNewUsers: true,
+  updateExistingUsers: true,
+  mergeExistingUsers: { enabled: false, matchBy: 'username' },
+  disableMissingUsers: true,
+  activeState: 'both',
+  syncGroups: true,
+};
+
+function dirUser(id: string, overrides: Partial<MappedUser> = {}): MappedUser {
+  return {
+    externalId: id,
+    dn: `uid=${id},ou=people,dc=example,dc=org`,
+    dnKey: `uid=${id},ou=people,dc=example,dc=org`,
+    username: id,
+    email: `${id}@example.org`,
+    firstName: 'First',
+    lastName: 'Last',
+    displayName: `User ${id}`,
+    directoryState: 'active',
+    ...overrides,
+  };
+}
+
+function storeUser(id: string, overrides: Partial<CurrentUser> = {}): CurrentUser {
+  return {
+    id: `db-${id}`,
+    username: id,
+    email: `${id}@example.org`,
+    firstName: 'First',
+    lastName: 'Last',
+    displayName: `User ${id}`,
+    source: 'directory',
+    externalId: id,
+    dn: `uid=${id},ou=people,dc=example,dc=org`,
+    isEnabled: true,
+    disabledBy: null,
+    isAdmin: false,
+    ...overrides,
+  };
+}
+
+function dirGroup(id: string, members: string[], overrides: Partial<ResolvedGroup> = {}): ResolvedGroup {
+  return { externalId: id, dn: `cn=${id},ou=groups,dc=example,dc=org`, dnKey: `cn=${id},ou=groups,dc=example,dc=org`, name: id, memberDnKeys: [], memberUids: [], memberUserIds: members, ...overrides };
+}
+
+function storeGroup(id: string, overrides: Partial<CurrentGroup> = {}): CurrentGroup {
+  return { id: `g-${id}`, externalId: id, dn: `cn=${id},ou=groups,dc=example,dc=org`, name: id, source: 'directory', ...overrides };
+}
+
+function snapshot(users: MappedUser[], groups: ResolvedGroup[] = []): DirectorySnapshot {
+  return { users, groups, skippedUsers: [], skippedGroups: [], warnings: [], serverType: 'openldap', uniqueIdAttribute: 'entryUUID' };
+}
+
+function state(users: CurrentUser[], groups: CurrentGroup[] = [], memberships: Array<{ userId: string; groupId: string }> = []): CurrentState {
+  return { users, groups, memberships };
+}
+
+const kinds = (steps: PlanStep[]) => steps.map((step) => step.kind);
+
+describe('planSync', () => {
+  it('creates new users and leaves unchanged ones alone', () => {
+    const plan = planSync(snapshot([dirUser('a'), dirUser('b')]), state([storeUser('a')]), options);
+    assert.deepEqual(kinds(plan.steps), ['createUser']);
+    assert.equal(plan.counts.users.created, 1);
+    assert.equal(plan.counts.users.unchanged, 1);
+    assert.equal(plan.steps[0]?.reason, 'new in directory');
+  });
+
+  it('keeps the account when a user is renamed and moved: same unique id, new DN and username', () => {
+    const moved = dirUser('a', { username: 'alice2', dn: 'uid=alice2,ou=staff,dc=example,dc=org' });
+    const plan = planSync(snapshot([moved]), state([storeUser('a')]), options);
+    assert.deepEqual(kinds(plan.steps), ['updateUser']);
+    const step = plan.steps[0];
+    assert.ok(step?.kind === 'updateUser');
+    assert.equal(step.userId, 'db-a');
+    assert.deepEqual(step.changes, { dn: 'uid=alice2,ou=staff,dc=example,dc=org', username: 'alice2' });
+    assert.match(step.reason, /moved or renamed/);
+  });
+
+  it('lets two users swap usernames', () => {
+    const plan = planSync(
+      snapshot([dirUser('a', { username: 'b' }), dirUser('b', { username: 'a' })]),
+      state([storeUser('a'), storeUser('b')]),
+      options,
+    );
+    const renames = plan.steps.filter((step) => step.kind === 'updateUser' && step.changes.username !== undefined);
+    assert.equal(renames.length, 2);
+  });
+
+  it('refuses to give one username to two directory entries', () => {
+    const plan = planSync(snapshot([dirUser('a', { username: 'dup' }), dirUser('b', { username: 'DUP' })]), state([]), options);
+    assert.deepEqual(kinds(plan.steps), ['skipUser', 'skipUser']);
+  });
+
+  it('does not import over an unlinked local account unless merging is on', () => {
+    const local = storeUser('x', { id: 'local-bob', username: 'bob', source: 'local', externalId: null, dn: null });
+    const plan = planSync(snapshot([dirUser('b', { username: 'bob' })]), state([local]), options);
+    assert.deepEqual(kinds(plan.steps), ['skipUser']);
+    const merged = planSync(snapshot([dirUser('b', { username: 'bob' })]), state([local]), { ...options, mergeExistingUsers: { enabled: true, matchBy: 'username' } });
+    assert.deepEqual(kinds(merged.steps), ['linkUser']);
+    assert.ok(merged.steps[0]?.kind === 'linkUser' && merged.steps[0].userId === 'local-bob');
+  });
+
+  it('merges by email only when exactly one directory entry claims the account', () => {
+    const local = storeUser('x', { id: 'local-bob', username: 'bob', email: 'bob@example.org', source: 'local', externalId: null, dn: null });
+    const merge = { ...options, mergeExistingUsers: { enabled: true, matchBy: 'email' as const } };
+    const one = planSync(snapshot([dirUser('b', { username: 'robert', email: 'BOB@example.org' })]), state([local]), merge);
+    assert.deepEqual(kinds(one.steps), ['linkUser']);
+    const two = planSync(
+      snapshot([dirUser('b', { username: 'robert', email: 'bob@example.org' }), dirUser('c', { username: 'bobby', email: 'bob@example.org' })]),
+      state([local]),
+      merge,
+    );
+    assert.deepEqual(kinds(two.steps), ['skipUser', 'skipUser']);
+  });
+
+  it('never merges into an administrator', () => {
+    const admin = storeUser('x', { id: 'local-admin', username: 'admin', source: 'local', externalId: null, dn: null, isAdmin: true });
+    const plan = planSync(snapshot([dirUser('evil', { username: 'admin' })]), state([admin]), { ...options, mergeExistingUsers: { enabled: true, matchBy: 'username' } });
+    assert.deepEqual(kinds(plan.steps), ['skipUser']);
+    assert.match(plan.steps[0]?.reason ?? '', /administrator/);
+  });
+
+  it('disables missing users only when asked, and never local ones', () => {
+    const users = [storeUser('a'), storeUser('gone'), storeUser('l', { source: 'local', externalId: null })];
+    const plan = planSync(snapshot([dirUser('a')]), state(users), options);
+    assert.deepEqual(plan.steps, [{ kind: 'disableUser', userId: 'db-gone', username: 'gone', disabledBy: 'sync', reason: 'no longer found in the directory' }]);
+    assert.deepEqual(planSync(snapshot([dirUser('a')]), state(users), { ...options, disableMissingUsers: false }).steps, []);
+  });
+
+  it('does not treat an entry it could not map as missing', () => {
+    const snap = { ...snapshot([dirUser('a')]), skippedUsers: [{ dn: 'uid=b,dc=x', externalId: 'b', reason: 'no username' }] };
+    assert.deepEqual(planSync(snap, state([storeUser('a'), storeUser('b')]), options).steps, []);
+  });
+
+  it('follows the directory account state according to activeState', () => {
+    const locked = dirUser('a', { directoryState: 'disabled', directoryStateReason: 'locked' });
+    assert.deepEqual(kinds(planSync(snapshot([locked]), state([storeUser('a')]), options).steps), ['disableUser']);
+    assert.deepEqual(kinds(planSync(snapshot([locked]), state([storeUser('a')]), { ...options, activeState: 'enable' }).steps), []);
+    const disabledByDirectory = storeUser('a', { isEnabled: false, disabledBy: 'directory' });
+    assert.deepEqual(kinds(planSync(snapshot([dirUser('a')]), state([disabledByDirectory]), options).steps), ['enableUser']);
+    assert.deepEqual(kinds(planSync(snapshot([dirUser('a')]), state([disabledByDirectory]), { ...options, activeState: 'disable' }).steps), []);
+  });
+
+  it('re-enables a user sync disabled when it comes back, but never one an administrator disabled', () => {
+    const bySync = storeUser('a', { isEnabled: false, disabledBy: 'sync' });
+    assert.deepEqual(kinds(planSync(snapshot([dirUser('a')]), state([bySync]), { ...options, activeState: 'none' }).steps), ['enableUser']);
+    const byAdmin = storeUser('a', { isEnabled: false, disabledBy: 'admin' });
+    assert.deepEqual(planSync(snapshot([dirUser('a')]), state([byAdmin]), options).steps, []);
+  });
+
+  it('creates a new user disabled when the directory has it disabled', () => {
+    const plan = planSync(snapshot([dirUser('a', { directoryState: 'disabled' })]), state([]), options);
+    assert.ok(plan.steps[0]?.kind === 'createUser' && plan.steps[0].isEnabled === false);
+  });
+
+  it('diffs groups and memberships, with reasons', () => {
+    const plan = planSync(
+      snapshot([dirUser('a'), dirUser('b'), dirUser('c')], [dirGroup('staff', ['a', 'c'], { name: 'Staff' }), dirGroup('new', ['b'])]),
+      state([storeUser('a'), storeUser('b')], [storeGroup('staff'), storeGroup('old')], [
+        { userId: 'db-a', groupId: 'g-staff' },
+        { userId: 'db-b', groupId: 'g-staff' },
+      ]),
+      options,
+    );
+    const summary = plan.steps.map((step) => `${step.kind}: ${step.reason}`);
+    assert.deepEqual(summary, [
+      'createUser: new in directory',
+      'updateGroup: renamed from staff',
+      'addMembership: member of Staff',
+      'removeMembership: no longer a member of Staff',
+      'createGroup: new in directory',
+      'addMembership: member of new',
+      'deleteGroup: no longer found in the directory',
+    ]);
+    assert.deepEqual(plan.counts.memberships, { added: 2, removed: 1 });
+  });
+
+  it('plans no membership for a user it will not create', () => {
+    const plan = planSync(snapshot([dirUser('a', { username: 'x' }), dirUser('b', { username: 'x' })], [dirGroup('g', ['a', 'b'])]), state([]), options);
+    assert.deepEqual(kinds(plan.steps), ['skipUser', 'skipUser', 'createGroup']);
+  });
+
+  it('plans a 100k-user import without exhausting the call stack', () => {
+    const users = Array.from({ length: 100_000 }, (_, index) => dirUser(`u${index}`));
+    const groups = [dirGroup('everyone', users.map((user) => user.externalId)), dirGroup('half', users.filter((_, index) => index % 2 === 0).map((user) => user.externalId))];
+    const plan = planSync(snapshot(users, groups), state([]), options);
+    assert.equal(plan.counts.users.created, 100_000);
+    assert.equal(plan.counts.memberships.added, 150_000);
+  });
+});

@@ -1,0 +1,396 @@
+/**
+ * The sync plan: a pure diff between what the directory says (the snapshot) and what the
+ * store holds. Every step carries a sentence saying why. A dry run is this plan, printed.
+ */
+import type { ResolvedGroup } from '../mapping/memberships.ts';
+import type { MappedUser } from '../mapping/user.ts';
+import type { SyncSettings } from '../settings/schema.ts';
+import type { DirectorySnapshot } from './snapshot.ts';
+
+import type { DisabledBy } from '../store/store.ts';
+
+/** A user as the planner needs to see it from the store. */
+export interface CurrentUser {
+  id: string;
+  username: string;
+  email: string | null;
+  firstName: string;
+  lastName: string;
+  displayName: string | null;
+  source: 'local' | 'directory';
+  externalId: string | null;
+  dn: string | null;
+  isEnabled: boolean;
+  disabledBy: DisabledBy | null;
+  isAdmin: boolean;
+}
+
+/** A group as the planner needs to see it from the store. */
+export interface CurrentGroup {
+  id: string;
+  externalId: string | null;
+  dn: string | null;
+  name: string;
+  source: 'local' | 'directory';
+}
+
+/** The store's side of the diff. */
+export interface CurrentState {
+  users: readonly CurrentUser[];
+  groups: readonly CurrentGroup[];
+  memberships: ReadonlyArray<{ userId: string; groupId: string }>;
+}
+
+/** The user fields sync writes. */
+export interface UserFields {
+  username: string;
+  email: string | null;
+  firstName: string;
+  lastName: string;
+  displayName: string | null;
+  dn: string;
+}
+
+/** One planned change. */
+export type PlanStep =
+  | { kind: 'createUser'; externalId: string; fields: UserFields; isEnabled: boolean; reason: string }
+  | { kind: 'linkUser'; userId: string; externalId: string; fields: UserFields; reason: string }
+  | { kind: 'updateUser'; userId: string; username: string; changes: Partial<UserFields>; reason: string }
+  | { kind: 'disableUser'; userId: string; username: string; disabledBy: 'directory' | 'sync'; reason: string }
+  | { kind: 'enableUser'; userId: string; username: string; reason: string }
+  | { kind: 'skipUser'; externalId: string; dn: string; reason: string }
+  | { kind: 'createGroup'; externalId: string; name: string; dn: string; reason: string }
+  | { kind: 'updateGroup'; groupId: string; name: string; changes: { name?: string; dn?: string }; reason: string }
+  | { kind: 'deleteGroup'; groupId: string; name: string; reason: string }
+  | { kind: 'addMembership'; userExternalId: string; groupExternalId: string; reason: string }
+  | { kind: 'removeMembership'; userId: string; groupId: string; reason: string };
+
+/** The plan, with the counts the guard and the run summary use. */
+export interface SyncPlan {
+  steps: PlanStep[];
+  counts: PlanCounts;
+  warnings: string[];
+}
+
+/** Counts of planned changes, in the shape of the sync summary. */
+export interface PlanCounts {
+  users: { created: number; updated: number; disabled: number; enabled: number; unchanged: number; skipped: number };
+  groups: { created: number; updated: number; deleted: number };
+  memberships: { added: number; removed: number };
+}
+
+/** The settings slice the planner reads. */
+export type PlanOptions = Pick<
+  SyncSettings,
+  'importNewUsers' | 'updateExistingUsers' | 'mergeExistingUsers' | 'disableMissingUsers' | 'activeState'
+> & { syncGroups: boolean };
+
+/** Diffs the snapshot against the store. Pure: the same inputs always give the same plan. */
+export function planSync(snapshot: DirectorySnapshot, current: CurrentState, options: PlanOptions): SyncPlan {
+  const warnings: string[] = [];
+  const userSteps = planUsers(snapshot, current, options, warnings);
+  // concat, not push(...spread): a 100k-user plan has far more steps than the call stack takes arguments.
+  const steps = options.syncGroups
+    ? userSteps.steps.concat(planGroups(snapshot.groups, current, userSteps.linkedUserIds, userSteps.createdExternalIds))
+    : userSteps.steps;
+  return { steps, counts: countSteps(steps, userSteps.unchanged), warnings };
+}
+
+function planUsers(
+  snapshot: DirectorySnapshot,
+  current: CurrentState,
+  options: PlanOptions,
+  warnings: string[],
+): { steps: PlanStep[]; unchanged: number; linkedUserIds: Map<string, string>; createdExternalIds: Set<string> } {
+  const steps: PlanStep[] = [];
+  const createdExternalIds = new Set<string>();
+  const byExternalId = new Map<string, CurrentUser>();
+  const byUsername = new Map<string, CurrentUser>();
+  const byEmail = new Map<string, CurrentUser[]>();
+  for (const user of current.users) {
+    if (user.externalId !== null) byExternalId.set(user.externalId, user);
+    byUsername.set(user.username.toLowerCase(), user);
+    if (user.email !== null) {
+      const key = user.email.toLowerCase();
+      byEmail.set(key, [...(byEmail.get(key) ?? []), user]);
+    }
+  }
+  /** Directory external id → store user id, for membership planning. */
+  const linkedUserIds = new Map<string, string>();
+
+  // A username claimed by two directory entries is ambiguous: neither gets it.
+  const claims = new Map<string, number>();
+  for (const user of snapshot.users) {
+    const key = user.username.toLowerCase();
+    claims.set(key, (claims.get(key) ?? 0) + 1);
+  }
+  const isContested = (username: string) => (claims.get(username.toLowerCase()) ?? 0) > 1;
+
+  // Usernames held after this plan by accounts that keep them: every store user not renamed by it.
+  const renamedAway = new Set<string>();
+  for (const user of snapshot.users) {
+    const existing = byExternalId.get(user.externalId);
+    if (existing !== undefined && existing.username.toLowerCase() !== user.username.toLowerCase() && !isContested(user.username)) {
+      renamedAway.add(existing.username.toLowerCase());
+    }
+  }
+  const isHeldByOther = (username: string, selfId: string | undefined): boolean => {
+    const holder = byUsername.get(username.toLowerCase());
+    return holder !== undefined && holder.id !== selfId && !renamedAway.has(username.toLowerCase());
+  };
+
+  // Merge candidates: each local account may be claimed by at most one directory entry.
+  const mergeClaims = new Map<string, number>();
+  const mergeCandidate = (user: MappedUser): CurrentUser | undefined => {
+    if (!options.mergeExistingUsers.enabled) return undefined;
+    if (options.mergeExistingUsers.matchBy === 'username') {
+      const match = byUsername.get(user.username.toLowerCase());
+      return match !== undefined && match.externalId === null ? match : undefined;
+    }
+    if (user.email === null) return undefined;
+    const matches = (byEmail.get(user.email.toLowerCase()) ?? []).filter((candidate) => candidate.externalId === null);
+    return matches.length === 1 ? matches[0] : undefined;
+  };
+  const newUsers = snapshot.users.filter((user) => !byExternalId.has(user.externalId));
+  for (const user of newUsers) {
+    const candidate = mergeCandidate(user);
+    if (candidate !== undefined) mergeClaims.set(candidate.id, (mergeClaims.get(candidate.id) ?? 0) + 1);
+  }
+
+  let unchanged = 0;
+  for (const user of snapshot.users) {
+    const existing = byExternalId.get(user.externalId);
+    if (existing !== undefined) {
+      linkedUserIds.set(user.externalId, existing.id);
+      const before = steps.length;
+      planExistingUser(user, existing, options, steps, warnings, isContested, isHeldByOther);
+      if (steps.length === before) unchanged += 1;
+      continue;
+    }
+    const fields = fieldsOf(user);
+    const candidate = mergeCandidate(user);
+    if (candidate !== undefined) {
+      if ((mergeClaims.get(candidate.id) ?? 0) > 1) {
+        steps.push(skip(user, `not merged: ${(mergeClaims.get(candidate.id) ?? 0)} directory entries match local account ${candidate.username}`));
+      } else if (candidate.isAdmin) {
+        steps.push(skip(user, `not merged: local account ${candidate.username} is an administrator and is never taken over`));
+      } else if (isContested(user.username) || isHeldByOther(user.username, candidate.id)) {
+        steps.push(skip(user, `not merged: username ${user.username} is taken by another account or ambiguous in the directory`));
+      } else {
+        linkedUserIds.set(user.externalId, candidate.id);
+        steps.push({
+          kind: 'linkUser',
+          userId: candidate.id,
+          externalId: user.externalId,
+          fields,
+          reason: `merged with local account ${candidate.username}: same ${options.mergeExistingUsers.matchBy}`,
+        });
+      }
+      continue;
+    }
+    if (!options.importNewUsers) {
+      steps.push(skip(user, 'not imported: importNewUsers is off'));
+      continue;
+    }
+    if (isContested(user.username)) {
+      steps.push(skip(user, `not imported: username ${user.username} is used by ${claims.get(user.username.toLowerCase())} directory entries`));
+      continue;
+    }
+    if (isHeldByOther(user.username, undefined)) {
+      steps.push(skip(user, `not imported: username ${user.username} belongs to an existing account that is not linked to this entry`));
+      continue;
+    }
+    const isDisabledInDirectory = user.directoryState === 'disabled' && appliesDisable(options.activeState);
+    createdExternalIds.add(user.externalId);
+    steps.push({
+      kind: 'createUser',
+      externalId: user.externalId,
+      fields,
+      isEnabled: !isDisabledInDirectory,
+      reason: isDisabledInDirectory ? `new in directory, created disabled: ${user.directoryStateReason ?? 'disabled in directory'}` : 'new in directory',
+    });
+  }
+
+  planMissingUsers(snapshot, current, options, steps);
+  return { steps, unchanged, linkedUserIds, createdExternalIds };
+}
+
+function planExistingUser(
+  user: MappedUser,
+  existing: CurrentUser,
+  options: PlanOptions,
+  steps: PlanStep[],
+  warnings: string[],
+  isContested: (username: string) => boolean,
+  isHeldByOther: (username: string, selfId: string | undefined) => boolean,
+): void {
+  const changes: Partial<UserFields> = {};
+  const reasons: string[] = [];
+  if (existing.dn !== user.dn) {
+    changes.dn = user.dn;
+    reasons.push(existing.dn === null ? 'DN recorded' : `moved or renamed in directory (was ${existing.dn})`);
+  }
+  if (options.updateExistingUsers) {
+    if (existing.username !== user.username) {
+      if (isContested(user.username) || isHeldByOther(user.username, existing.id)) {
+        warnings.push(`user ${existing.username} keeps its username: ${user.username} is taken or ambiguous`);
+      } else {
+        changes.username = user.username;
+        reasons.push(`username changed from ${existing.username}`);
+      }
+    }
+    for (const field of ['email', 'firstName', 'lastName', 'displayName'] as const) {
+      if (existing[field] === user[field]) continue;
+      Object.assign(changes, { [field]: user[field] });
+      reasons.push(`${field} changed`);
+    }
+  }
+  if (Object.keys(changes).length > 0) {
+    steps.push({ kind: 'updateUser', userId: existing.id, username: existing.username, changes, reason: reasons.join('; ') });
+  }
+
+  if (user.directoryState === 'disabled') {
+    if (existing.isEnabled && appliesDisable(options.activeState)) {
+      steps.push({
+        kind: 'disableUser',
+        userId: existing.id,
+        username: existing.username,
+        disabledBy: 'directory',
+        reason: user.directoryStateReason ?? 'disabled in directory',
+      });
+    }
+    return;
+  }
+  if (!existing.isEnabled) {
+    if (existing.disabledBy === 'sync') {
+      steps.push({ kind: 'enableUser', userId: existing.id, username: existing.username, reason: 'back in directory' });
+    } else if (existing.disabledBy === 'directory' && appliesEnable(options.activeState)) {
+      steps.push({ kind: 'enableUser', userId: existing.id, username: existing.username, reason: 'active again in directory' });
+    }
+  }
+}
+
+function planMissingUsers(snapshot: DirectorySnapshot, current: CurrentState, options: PlanOptions, steps: PlanStep[]): void {
+  if (!options.disableMissingUsers) return;
+  const present = new Set<string>(snapshot.users.map((user) => user.externalId));
+  for (const skipped of snapshot.skippedUsers) if (skipped.externalId !== undefined) present.add(skipped.externalId);
+  for (const user of current.users) {
+    if (user.source !== 'directory' || user.externalId === null || present.has(user.externalId) || !user.isEnabled) continue;
+    steps.push({
+      kind: 'disableUser',
+      userId: user.id,
+      username: user.username,
+      disabledBy: 'sync',
+      reason: 'no longer found in the directory',
+    });
+  }
+}
+
+function planGroups(
+  groups: readonly ResolvedGroup[],
+  current: CurrentState,
+  linkedUserIds: ReadonlyMap<string, string>,
+  createdExternalIds: ReadonlySet<string>,
+): PlanStep[] {
+  const steps: PlanStep[] = [];
+  const byExternalId = new Map<string, CurrentGroup>();
+  for (const group of current.groups) if (group.externalId !== null) byExternalId.set(group.externalId, group);
+  const membersByGroupId = new Map<string, Set<string>>();
+  for (const { userId, groupId } of current.memberships) {
+    let members = membersByGroupId.get(groupId);
+    if (members === undefined) membersByGroupId.set(groupId, (members = new Set()));
+    members.add(userId);
+  }
+  const externalIdByUserId = new Map<string, string>();
+  for (const [externalId, userId] of linkedUserIds) externalIdByUserId.set(userId, externalId);
+
+  const present = new Set<string>();
+  for (const group of groups) {
+    present.add(group.externalId);
+    const existing = byExternalId.get(group.externalId);
+    if (existing === undefined) {
+      steps.push({ kind: 'createGroup', externalId: group.externalId, name: group.name, dn: group.dn, reason: 'new in directory' });
+    } else {
+      const changes: { name?: string; dn?: string } = {};
+      if (existing.name !== group.name) changes.name = group.name;
+      if (existing.dn !== group.dn) changes.dn = group.dn;
+      if (Object.keys(changes).length > 0) {
+        steps.push({
+          kind: 'updateGroup',
+          groupId: existing.id,
+          name: existing.name,
+          changes,
+          reason: changes.name === undefined ? 'moved in directory' : `renamed from ${existing.name}`,
+        });
+      }
+    }
+    const wanted = new Set(group.memberUserIds);
+    const had = existing === undefined ? new Set<string>() : (membersByGroupId.get(existing.id) ?? new Set<string>());
+    for (const userExternalId of wanted) {
+      const userId = linkedUserIds.get(userExternalId);
+      if (userId === undefined ? !createdExternalIds.has(userExternalId) : had.has(userId)) continue;
+      steps.push({ kind: 'addMembership', userExternalId, groupExternalId: group.externalId, reason: `member of ${group.name}` });
+    }
+    if (existing !== undefined) {
+      for (const userId of had) {
+        const userExternalId = externalIdByUserId.get(userId);
+        // Only users this sync saw are judged; memberships of users absent from the snapshot are left alone.
+        if (userExternalId === undefined || wanted.has(userExternalId)) continue;
+        steps.push({ kind: 'removeMembership', userId, groupId: existing.id, reason: `no longer a member of ${group.name}` });
+      }
+    }
+  }
+  for (const group of current.groups) {
+    if (group.source !== 'directory' || group.externalId === null || present.has(group.externalId)) continue;
+    steps.push({ kind: 'deleteGroup', groupId: group.id, name: group.name, reason: 'no longer found in the directory' });
+  }
+  return steps;
+}
+
+function fieldsOf(user: MappedUser): UserFields {
+  return {
+    username: user.username,
+    email: user.email,
+    firstName: user.firstName,
+    lastName: user.lastName,
+    displayName: user.displayName,
+    dn: user.dn,
+  };
+}
+
+function skip(user: MappedUser, reason: string): PlanStep {
+  return { kind: 'skipUser', externalId: user.externalId, dn: user.dn, reason };
+}
+
+function appliesDisable(activeState: SyncSettings['activeState']): boolean {
+  return activeState === 'disable' || activeState === 'both';
+}
+
+function appliesEnable(activeState: SyncSettings['activeState']): boolean {
+  return activeState === 'enable' || activeState === 'both';
+}
+
+/** Counts the steps by outcome; `unchanged` is the number of existing users with no step. */
+export function countSteps(steps: readonly PlanStep[], unchanged: number): PlanCounts {
+  const counts: PlanCounts = {
+    users: { created: 0, updated: 0, disabled: 0, enabled: 0, unchanged, skipped: 0 },
+    groups: { created: 0, updated: 0, deleted: 0 },
+    memberships: { added: 0, removed: 0 },
+  };
+  for (const step of steps) {
+    switch (step.kind) {
+      case 'createUser': counts.users.created += 1; break;
+      case 'linkUser':
+      case 'updateUser': counts.users.updated += 1; break;
+      case 'disableUser': counts.users.disabled += 1; break;
+      case 'enableUser': counts.users.enabled += 1; break;
+      case 'skipUser': counts.users.skipped += 1; break;
+      case 'createGroup': counts.groups.created += 1; break;
+      case 'updateGroup': counts.groups.updated += 1; break;
+      case 'deleteGroup': counts.groups.deleted += 1; break;
+      case 'addMembership': counts.memberships.added += 1; break;
+      case 'removeMembership': counts.memberships.removed += 1; break;
+    }
+  }
+  return counts;
+}

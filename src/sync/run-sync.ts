@@ -1,0 +1,177 @@
+/**
+ * One sync run, end to end: read the directory, diff against the store, ask the guard,
+ * apply, and record the run. The CLI, the scheduler and the API all call this.
+ */
+import type { DirectoryConnection } from '../directory/index.ts';
+import { DirbridgeError, isDirbridgeError } from '../errors.ts';
+import type { Settings } from '../settings/schema.ts';
+import type { Store, SyncRunRecord } from '../store/store.ts';
+import { applyPlan } from './apply.ts';
+import { checkPlan } from './guard.ts';
+import { planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
+import { readSnapshot } from './read-snapshot.ts';
+
+/** What started a run. */
+export type SyncTrigger = SyncRunRecord['trigger'];
+
+/** Progress of a running sync, for terminals and the console. */
+export type SyncProgress =
+  | { phase: 'users' | 'groups'; entriesRead: number }
+  | { phase: 'apply'; done: number; total: number };
+
+/** The outcome of one run, in the shape of the CLI's JSON summary. */
+export interface SyncResult {
+  runId: string;
+  status: 'succeeded' | 'failed' | 'refused';
+  reason: string | null;
+  isDryRun: boolean;
+  users: PlanCounts['users'];
+  groups: PlanCounts['groups'];
+  memberships: PlanCounts['memberships'];
+  durationMs: number;
+  warnings: string[];
+  steps: PlanStep[];
+}
+
+/** What a sync service needs. */
+export interface SyncServiceDeps {
+  store: Store;
+  openDirectory: () => Promise<DirectoryConnection>;
+  settings: Pick<Settings, 'directory' | 'users' | 'groups' | 'sync'>;
+}
+
+/** Creates the sync service; at most one run is in progress per service. */
+export function createSyncService(deps: SyncServiceDeps) {
+  let isRunning = false;
+
+  /** Runs one sync; never throws for directory or guard outcomes, which are recorded in the run. */
+  async function runSync(options: { trigger: SyncTrigger; isDryRun: boolean; onProgress?: (progress: SyncProgress) => void }): Promise<SyncResult> {
+    if (isRunning) throw new DirbridgeError('sync.already_running', 'a sync is already running');
+    isRunning = true;
+    try {
+      return await runOnce(options);
+    } finally {
+      isRunning = false;
+    }
+  }
+
+  async function runOnce(options: { trigger: SyncTrigger; isDryRun: boolean; onProgress?: (progress: SyncProgress) => void }): Promise<SyncResult> {
+    const { store, settings } = deps;
+    const started = Date.now();
+    const run = await store.startRun({ trigger: options.trigger, isDryRun: options.isDryRun });
+    const syncGroups = settings.groups !== undefined && settings.groups.enabled;
+    const emptyCounts = planCountsZero();
+    const finish = async (status: SyncResult['status'], fields: { reason?: string; counts?: PlanCounts; steps?: PlanStep[]; warnings?: string[]; error?: unknown }) => {
+      const counts = fields.counts ?? emptyCounts;
+      const errorCode = fields.error === undefined ? undefined : isDirbridgeError(fields.error) ? fields.error.code : 'internal';
+      const errorMessage = fields.error === undefined ? undefined : fields.error instanceof Error ? fields.error.message : String(fields.error);
+      await store.finishRun(run.id, {
+        status,
+        ...(fields.reason === undefined ? {} : { reason: fields.reason }),
+        ...(errorCode === undefined ? {} : { errorCode }),
+        ...(errorMessage === undefined ? {} : { errorMessage }),
+        counts: flattenCounts(counts),
+        planSummary: summarizeSteps(fields.steps ?? []),
+      });
+      return {
+        runId: run.id,
+        status,
+        reason: fields.reason ?? errorMessage ?? null,
+        isDryRun: options.isDryRun,
+        users: counts.users,
+        groups: counts.groups,
+        memberships: counts.memberships,
+        durationMs: Date.now() - started,
+        warnings: fields.warnings ?? [],
+        steps: fields.steps ?? [],
+      } satisfies SyncResult;
+    };
+
+    let snapshot;
+    try {
+      const directory = await deps.openDirectory();
+      try {
+        snapshot = await readSnapshot(directory, settings, (progress) => options.onProgress?.(progress));
+      } finally {
+        await directory.close();
+      }
+    } catch (error) {
+      return finish('failed', { error });
+    }
+
+    try {
+      const current: CurrentState = await store.loadSyncState();
+      const plan = planSync(snapshot, current, { ...settings.sync, syncGroups });
+      const warnings = [...snapshot.warnings, ...plan.warnings];
+      const verdict = checkPlan(snapshot, current, plan, { guard: settings.sync.guard, syncGroups });
+      if (!verdict.isAllowed) return finish('refused', { reason: verdict.reason, counts: plan.counts, steps: plan.steps, warnings });
+      if (!options.isDryRun) {
+        await applyPlan(store, plan, current, {
+          batchSize: settings.sync.batchSize,
+          onProgress: (done, total) => options.onProgress?.({ phase: 'apply', done, total }),
+        });
+      }
+      return finish('succeeded', { counts: plan.counts, steps: plan.steps, warnings });
+    } catch (error) {
+      return finish('failed', { error });
+    }
+  }
+
+  return { runSync };
+}
+
+/** The sync service's public shape. */
+export type SyncService = ReturnType<typeof createSyncService>;
+
+/** `{ users: { created: 1 } }` → `{ 'users.created': 1 }`, the run record's flat counters. */
+export function flattenCounts(counts: PlanCounts): Record<string, number> {
+  const flat: Record<string, number> = {};
+  for (const [group, values] of Object.entries(counts) as Array<[string, Record<string, number>]>) {
+    for (const [name, value] of Object.entries(values)) flat[`${group}.${name}`] = value;
+  }
+  return flat;
+}
+
+function planCountsZero(): PlanCounts {
+  return {
+    users: { created: 0, updated: 0, disabled: 0, enabled: 0, unchanged: 0, skipped: 0 },
+    groups: { created: 0, updated: 0, deleted: 0 },
+    memberships: { added: 0, removed: 0 },
+  };
+}
+
+/** The first steps of each kind with their reasons, kept with the run for review; bounded in size. */
+function summarizeSteps(steps: readonly PlanStep[], perKind = 50): Array<{ kind: string; reason: string; subject: string }> {
+  const taken = new Map<string, number>();
+  const summary: Array<{ kind: string; reason: string; subject: string }> = [];
+  for (const step of steps) {
+    const count = taken.get(step.kind) ?? 0;
+    if (count >= perKind) continue;
+    taken.set(step.kind, count + 1);
+    summary.push({ kind: step.kind, reason: step.reason, subject: subjectOf(step) });
+  }
+  return summary;
+}
+
+/** A short human name for what a step changes. */
+export function subjectOf(step: PlanStep): string {
+  switch (step.kind) {
+    case 'createUser':
+    case 'linkUser':
+      return step.fields.username;
+    case 'updateUser':
+    case 'disableUser':
+    case 'enableUser':
+      return step.username;
+    case 'skipUser':
+      return step.dn;
+    case 'createGroup':
+    case 'updateGroup':
+    case 'deleteGroup':
+      return step.name;
+    case 'addMembership':
+      return `${step.userExternalId} → ${step.groupExternalId}`;
+    case 'removeMembership':
+      return `${step.userId} ✗ ${step.groupId}`;
+  }
+}
