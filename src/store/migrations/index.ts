@@ -1,0 +1,19 @@
+/**
+ * The ordered list of store migrations, compiled into the program (never read from disk).
+ * Add a migration by adding a module and one entry here; names sort in apply order.
+ */
+import type { Migration, MigrationProvider } from 'kysely';
+import type { StoreDialect } from '../store.ts';
+import { createInitialMigration } from './0001-initial.ts';
+
+/** All migrations for a dialect, keyed by their sortable name. */
+export function createMigrations(dialect: StoreDialect): Record<string, Migration> {
+  return {
+    '0001-initial': createInitialMigration(dialect),
+  };
+}
+
+/** A Kysely `MigrationProvider` over `createMigrations`. */
+export function createMigrationProvider(dialect: StoreDialect): MigrationProvider {
+  return { getMigrations: async () => createMigrations(dialect) };
+}

@@ -1,0 +1,263 @@
+/**
+ * Conversions between SQL rows (snake_case, 0/1 booleans on SQLite, JSON text) and the
+ * camelCase records of `store.ts`. The only place that knows how values are encoded.
+ */
+import { DirbridgeError } from '../errors.ts';
+import type { DbBoolean, GroupsTable, SyncRunsTable, UsersTable } from './schema.ts';
+import {
+  emailKey,
+  groupNameKey,
+  usernameKey,
+  type GroupPatch,
+  type GroupRecord,
+  type JsonValue,
+  type NewGroup,
+  type NewUser,
+  type StoreDialect,
+  type SyncCounts,
+  type SyncRunRecord,
+  type Timestamp,
+  type UserPatch,
+  type UserRecord,
+} from './store.ts';
+
+/** The user columns callers may see (everything but the password hash and the lookup keys). */
+export const USER_COLUMNS = [
+  'id',
+  'username',
+  'email',
+  'first_name',
+  'last_name',
+  'display_name',
+  'source',
+  'external_id',
+  'dn',
+  'is_enabled',
+  'disabled_by',
+  'disabled_reason',
+  'is_admin',
+  'missing_runs',
+  'created_at',
+  'updated_at',
+  'last_synced_at',
+] as const;
+
+/** A user row as selected with `USER_COLUMNS` plus `has_password`. */
+export type UserSelectRow = Pick<UsersTable, (typeof USER_COLUMNS)[number]> & { has_password: DbBoolean };
+
+/** Reads a boolean column (0/1 on SQLite, boolean on PostgreSQL). */
+export function readBoolean(value: DbBoolean): boolean {
+  return typeof value === 'boolean' ? value : value !== 0;
+}
+
+/** Encodes a boolean for the dialect's boolean column. */
+export function writeBoolean(dialect: StoreDialect, value: boolean): DbBoolean {
+  return dialect === 'sqlite' ? (value ? 1 : 0) : value;
+}
+
+/** Normalises a caller's timestamp to `Date#toISOString()` form; throws `usage.invalid` when unparseable. */
+export function normalizeTimestamp(value: Timestamp, field: string): Timestamp {
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) {
+    throw new DirbridgeError('usage.invalid', `${field}: expected an ISO-8601 timestamp`, { details: { field } });
+  }
+  return new Date(time).toISOString();
+}
+
+/** Converts a selected user row to a record. */
+export function toUserRecord(row: UserSelectRow): UserRecord {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    firstName: row.first_name,
+    lastName: row.last_name,
+    displayName: row.display_name,
+    source: row.source,
+    externalId: row.external_id,
+    dn: row.dn,
+    isEnabled: readBoolean(row.is_enabled),
+    disabledBy: row.disabled_by,
+    disabledReason: row.disabled_reason,
+    isAdmin: readBoolean(row.is_admin),
+    hasPassword: readBoolean(row.has_password),
+    missingRuns: Number(row.missing_runs),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    lastSyncedAt: row.last_synced_at,
+  };
+}
+
+/** Builds the full row for a new user. */
+export function toNewUserRow(dialect: StoreDialect, user: NewUser, id: string, now: Timestamp): UsersTable {
+  const email = user.email ?? null;
+  return {
+    id,
+    username: user.username,
+    username_key: usernameKey(user.username),
+    email,
+    email_key: email === null ? null : emailKey(email),
+    first_name: user.firstName ?? '',
+    last_name: user.lastName ?? '',
+    display_name: user.displayName ?? null,
+    source: user.source,
+    external_id: user.externalId ?? null,
+    dn: user.dn ?? null,
+    is_enabled: writeBoolean(dialect, user.isEnabled ?? true),
+    disabled_by: user.disabledBy ?? null,
+    disabled_reason: user.disabledReason ?? null,
+    is_admin: writeBoolean(dialect, user.isAdmin ?? false),
+    password_hash: user.passwordHash ?? null,
+    missing_runs: user.missingRuns ?? 0,
+    created_at: now,
+    updated_at: now,
+    last_synced_at: user.lastSyncedAt == null ? null : normalizeTimestamp(user.lastSyncedAt, 'lastSyncedAt'),
+  };
+}
+
+/** The record a freshly inserted row reads back as. */
+export function newUserRowToRecord(row: UsersTable): UserRecord {
+  return toUserRecord({ ...row, has_password: row.password_hash !== null });
+}
+
+/** The user columns a patch writes (lookup keys included); fields left undefined are not written. */
+export function toUserPatchColumns(dialect: StoreDialect, patch: UserPatch): Partial<UsersTable> {
+  const columns: Partial<UsersTable> = {};
+  if (patch.username !== undefined) {
+    columns.username = patch.username;
+    columns.username_key = usernameKey(patch.username);
+  }
+  if (patch.email !== undefined) {
+    columns.email = patch.email;
+    columns.email_key = patch.email === null ? null : emailKey(patch.email);
+  }
+  if (patch.firstName !== undefined) columns.first_name = patch.firstName;
+  if (patch.lastName !== undefined) columns.last_name = patch.lastName;
+  if (patch.displayName !== undefined) columns.display_name = patch.displayName;
+  if (patch.source !== undefined) columns.source = patch.source;
+  if (patch.externalId !== undefined) columns.external_id = patch.externalId;
+  if (patch.dn !== undefined) columns.dn = patch.dn;
+  if (patch.isEnabled !== undefined) columns.is_enabled = writeBoolean(dialect, patch.isEnabled);
+  if (patch.disabledBy !== undefined) columns.disabled_by = patch.disabledBy;
+  if (patch.disabledReason !== undefined) columns.disabled_reason = patch.disabledReason;
+  if (patch.isAdmin !== undefined) columns.is_admin = writeBoolean(dialect, patch.isAdmin);
+  if (patch.passwordHash !== undefined) columns.password_hash = patch.passwordHash;
+  if (patch.missingRuns !== undefined) columns.missing_runs = patch.missingRuns;
+  if (patch.lastSyncedAt !== undefined) {
+    columns.last_synced_at = patch.lastSyncedAt === null ? null : normalizeTimestamp(patch.lastSyncedAt, 'lastSyncedAt');
+  }
+  return columns;
+}
+
+/** The group columns callers may see. */
+export const GROUP_COLUMNS = ['id', 'external_id', 'dn', 'name', 'source', 'created_at', 'updated_at'] as const;
+
+/** A group row as selected with `GROUP_COLUMNS`. */
+export type GroupSelectRow = Pick<GroupsTable, (typeof GROUP_COLUMNS)[number]>;
+
+/** Converts a group row to a record. */
+export function toGroupRecord(row: GroupSelectRow): GroupRecord {
+  return {
+    id: row.id,
+    externalId: row.external_id,
+    dn: row.dn,
+    name: row.name,
+    source: row.source,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** Builds the full row for a new group. */
+export function toNewGroupRow(group: NewGroup, id: string, now: Timestamp): GroupsTable {
+  return {
+    id,
+    external_id: group.externalId ?? null,
+    dn: group.dn ?? null,
+    name: group.name,
+    name_key: groupNameKey(group.name),
+    source: group.source,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+/** The group columns a patch writes. */
+export function toGroupPatchColumns(patch: GroupPatch): Partial<GroupsTable> {
+  const columns: Partial<GroupsTable> = {};
+  if (patch.name !== undefined) {
+    columns.name = patch.name;
+    columns.name_key = groupNameKey(patch.name);
+  }
+  if (patch.source !== undefined) columns.source = patch.source;
+  if (patch.externalId !== undefined) columns.external_id = patch.externalId;
+  if (patch.dn !== undefined) columns.dn = patch.dn;
+  return columns;
+}
+
+/** True when `value` is a JSON value (as `JSON.parse` produces). */
+function isJsonValue(value: unknown): value is JsonValue {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every(isJsonValue);
+  if (typeof value === 'object') return Object.values(value).every(isJsonValue);
+  return false;
+}
+
+/** Parses a JSON text column; a malformed value is a store defect, reported as `store.corrupt`. */
+function parseJsonColumn(text: string, column: string): JsonValue {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new DirbridgeError('store.corrupt', `column ${column} holds invalid JSON`, { cause, details: { column } });
+  }
+  if (!isJsonValue(value)) {
+    throw new DirbridgeError('store.corrupt', `column ${column} holds invalid JSON`, { details: { column } });
+  }
+  return value;
+}
+
+/** Parses the `counts` column into name → number. */
+function parseCounts(text: string): SyncCounts {
+  const value = parseJsonColumn(text, 'sync_runs.counts');
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new DirbridgeError('store.corrupt', 'column sync_runs.counts is not an object', { details: { column: 'sync_runs.counts' } });
+  }
+  const counts: SyncCounts = {};
+  for (const [key, count] of Object.entries(value)) {
+    if (typeof count !== 'number') {
+      throw new DirbridgeError('store.corrupt', 'column sync_runs.counts holds a non-number', { details: { column: 'sync_runs.counts', key } });
+    }
+    counts[key] = count;
+  }
+  return counts;
+}
+
+/** Serialises counts, rejecting non-finite numbers (JSON would turn them into null). */
+export function formatCounts(counts: SyncCounts): string {
+  for (const [key, count] of Object.entries(counts)) {
+    if (!Number.isFinite(count)) {
+      throw new DirbridgeError('usage.invalid', `counts.${key}: expected a finite number`, { details: { key } });
+    }
+  }
+  return JSON.stringify(counts);
+}
+
+/** Converts a sync run row to a record. */
+export function toSyncRunRecord(row: SyncRunsTable): SyncRunRecord {
+  return {
+    id: row.id,
+    trigger: row.trigger,
+    isDryRun: readBoolean(row.is_dry_run),
+    status: row.status,
+    reason: row.reason,
+    errorCode: row.error_code,
+    errorMessage: row.error_message,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    durationMs: row.duration_ms === null ? null : Number(row.duration_ms),
+    counts: parseCounts(row.counts),
+    planSummary: row.plan_summary === null ? null : parseJsonColumn(row.plan_summary, 'sync_runs.plan_summary'),
+  };
+}
