@@ -3,6 +3,7 @@
  * run cut short is completed by the next one. The order keeps references valid: users and
  * groups exist before memberships point at them.
  */
+import { chunk } from '../store/batch.ts';
 import type { Store, StoreWriter } from '../store/store.ts';
 import type { CurrentState, PlanStep, SyncPlan } from './plan.ts';
 
@@ -127,11 +128,4 @@ function groupByKind(steps: readonly PlanStep[]): { [K in PlanStep['kind']]: Arr
   };
   for (const step of steps) (result[step.kind] as PlanStep[]).push(step);
   return result;
-}
-
-/** Splits a list into consecutive slices of at most `size` items. */
-export function chunk<T>(items: readonly T[], size: number): T[][] {
-  const slices: T[][] = [];
-  for (let index = 0; index < items.length; index += size) slices.push(items.slice(index, index + size));
-  return slices;
 }

@@ -1,0 +1,97 @@
+/** `users list`, `groups list` and `runs list`: read what the store holds. */
+import type { Command } from 'commander';
+import { EXIT, formatTable, printJson } from '../output.ts';
+import { optionsOf, type CommandContext } from '../program.ts';
+
+interface PageOptions {
+  limit: string;
+  offset: string;
+  search?: string;
+}
+
+function pageOf(options: PageOptions): { limit: number; offset: number } {
+  return { limit: Math.max(1, Number.parseInt(options.limit, 10) || 50), offset: Math.max(0, Number.parseInt(options.offset, 10) || 0) };
+}
+
+/** Adds the list commands. */
+export function registerListCommands(program: Command, context: CommandContext): void {
+  const withPaging = (command: Command) =>
+    command.option('--limit <n>', 'rows per page', '50').option('--offset <n>', 'rows to skip', '0');
+
+  withPaging(program.command('users').description('users in the store').command('list').description('list users'))
+    .option('--search <text>', 'match username, email or name')
+    .option('--source <source>', 'local or directory')
+    .action(async (local: PageOptions & { source?: string }, command: Command) => {
+      const options = optionsOf(command);
+      context.setExit(
+        await context.withApp(options, async (app) => {
+          const source = local.source === 'local' || local.source === 'directory' ? local.source : undefined;
+          const page = await app.store.listUsers({ ...pageOf(local), ...(local.search === undefined ? {} : { search: local.search }), ...(source === undefined ? {} : { source }) });
+          if (options.json === true) printJson(context.out, page);
+          else {
+            context.out.stdout(
+              formatTable(
+                ['username', 'email', 'name', 'source', 'state', 'dn'],
+                page.users.map((user) => [
+                  user.username,
+                  user.email,
+                  user.displayName ?? `${user.firstName} ${user.lastName}`.trim(),
+                  user.source,
+                  user.isEnabled ? 'active' : `disabled by ${user.disabledBy ?? 'unknown'}`,
+                  user.dn,
+                ]),
+              ),
+            );
+            context.out.stdout(`${page.users.length} of ${page.total} users\n`);
+          }
+          return EXIT.ok;
+        }),
+      );
+    });
+
+  withPaging(program.command('groups').description('groups in the store').command('list').description('list groups'))
+    .option('--search <text>', 'match the group name')
+    .action(async (local: PageOptions, command: Command) => {
+      const options = optionsOf(command);
+      context.setExit(
+        await context.withApp(options, async (app) => {
+          const page = await app.store.listGroups({ ...pageOf(local), ...(local.search === undefined ? {} : { search: local.search }) });
+          if (options.json === true) printJson(context.out, page);
+          else {
+            context.out.stdout(formatTable(['name', 'members', 'source', 'dn'], page.groups.map((group) => [group.name, group.memberCount, group.source, group.dn])));
+            context.out.stdout(`${page.groups.length} of ${page.total} groups\n`);
+          }
+          return EXIT.ok;
+        }),
+      );
+    });
+
+  withPaging(program.command('runs').description('recorded sync runs').command('list').description('list sync runs, newest first')).action(
+    async (local: PageOptions, command: Command) => {
+      const options = optionsOf(command);
+      context.setExit(
+        await context.withApp(options, async (app) => {
+          const page = await app.store.listRuns(pageOf(local));
+          if (options.json === true) printJson(context.out, page);
+          else {
+            context.out.stdout(
+              formatTable(
+                ['started', 'trigger', 'dry', 'status', 'ms', 'counts', 'reason'],
+                page.runs.map((run) => [run.startedAt, run.trigger, run.isDryRun ? 'yes' : '', run.status, run.durationMs, compactCounts(run.counts), run.reason ?? run.errorMessage]),
+              ),
+            );
+          }
+          return EXIT.ok;
+        }),
+      );
+    },
+  );
+}
+
+/** `{"users.created":3,"users.updated":0,…}` → `users created 3; memberships added 12`: non-zero counts only. */
+function compactCounts(counts: Record<string, number>): string {
+  const parts = Object.entries(counts)
+    .filter(([, value]) => value !== 0)
+    .map(([name, value]) => `${name.replace('.', ' ')} ${value}`);
+  return parts.join('; ') || 'no changes';
+}

@@ -1,0 +1,81 @@
+/** `dirbridge sync [--dry-run]`: one sync run, with progress on a terminal and a JSON summary. */
+import type { Command } from 'commander';
+import type { SyncProgress, SyncResult } from '../../sync/run-sync.ts';
+import { subjectOf } from '../../sync/run-sync.ts';
+import { EXIT, formatTable, printJson, type Output } from '../output.ts';
+import { optionsOf, type CommandContext } from '../program.ts';
+
+/** Adds the `sync` command. */
+export function registerSyncCommand(program: Command, context: CommandContext): void {
+  program
+    .command('sync')
+    .description('read the directory and bring the store up to date (users, groups, memberships)')
+    .option('--dry-run', 'print the plan with each step\'s reason and write nothing')
+    .option('--steps <n>', 'how many plan steps to print (text output)', '50')
+    .action(async (commandOptions: { dryRun?: boolean; steps: string }, command: Command) => {
+      const options = optionsOf(command);
+      const code = await context.withApp(options, async (app) => {
+        const progress = context.out.isTerminal && options.json !== true ? terminalProgress(context.out) : undefined;
+        const result = await app.sync.runSync({
+          trigger: 'cli',
+          isDryRun: commandOptions.dryRun === true,
+          ...(progress === undefined ? {} : { onProgress: progress }),
+        });
+        if (progress !== undefined) context.out.stderr('\n');
+        if (options.json === true) printJson(context.out, summaryOf(result, true));
+        else printSummary(context.out, result, Number.parseInt(commandOptions.steps, 10) || 50);
+        return result.status === 'succeeded' ? EXIT.ok : EXIT.failed;
+      });
+      context.setExit(code);
+    });
+}
+
+/** The JSON summary of a run (steps included for dry runs). */
+export function summaryOf(result: SyncResult, includeSteps: boolean) {
+  const { users, groups, memberships } = result;
+  return {
+    runId: result.runId,
+    status: result.status,
+    reason: result.reason,
+    dryRun: result.isDryRun,
+    users: { created: users.created, updated: users.updated, disabled: users.disabled, enabled: users.enabled, unchanged: users.unchanged, skipped: users.skipped },
+    groups,
+    memberships,
+    durationMs: result.durationMs,
+    warnings: result.warnings,
+    ...(includeSteps && result.isDryRun ? { steps: result.steps } : {}),
+  };
+}
+
+function printSummary(out: Output, result: SyncResult, stepLimit: number): void {
+  const heading = result.isDryRun ? 'dry run' : 'sync';
+  out.stdout(`${heading} ${result.status}${result.reason === null ? '' : `: ${result.reason}`} (run ${result.runId}, ${result.durationMs} ms)\n`);
+  const { users, groups, memberships } = result;
+  out.stdout(
+    formatTable(
+      ['', 'created', 'updated', 'disabled', 'enabled', 'unchanged', 'skipped', 'deleted', 'added', 'removed'],
+      [
+        ['users', users.created, users.updated, users.disabled, users.enabled, users.unchanged, users.skipped, '', '', ''],
+        ['groups', groups.created, groups.updated, '', '', '', '', groups.deleted, '', ''],
+        ['memberships', '', '', '', '', '', '', '', memberships.added, memberships.removed],
+      ],
+    ),
+  );
+  if (result.isDryRun || result.status === 'refused') {
+    const shown = result.steps.slice(0, stepLimit);
+    if (shown.length > 0) out.stdout(formatTable(['step', 'subject', 'reason'], shown.map((step) => [step.kind, subjectOf(step), step.reason])));
+    if (result.steps.length > shown.length) out.stdout(`… ${result.steps.length - shown.length} more steps (use --json for all)\n`);
+  }
+  for (const warning of result.warnings.slice(0, 20)) out.stderr(`warning: ${warning}\n`);
+  if (result.warnings.length > 20) out.stderr(`… ${result.warnings.length - 20} more warnings\n`);
+}
+
+function terminalProgress(out: Output): (progress: SyncProgress) => void {
+  return (progress) => {
+    const text =
+      progress.phase === 'apply'
+        ? `applying ${progress.done}/${progress.total} steps`
+        : `reading ${progress.phase}: ${progress.entriesRead} entries`;
+    out.stderr(`\r\x1b[2K${text}`);
+  };
+}

@@ -1,0 +1,72 @@
+/** The `dirbridge` command line: parses arguments, runs one command, returns its exit code. */
+import { Command, CommanderError } from 'commander';
+import { openApp, type App } from '../app.ts';
+import { loadSettings } from '../settings/load.ts';
+import { EXIT, reportError, type Output } from './output.ts';
+import { registerDirectoryCommands } from './commands/directory.ts';
+import { registerListCommands } from './commands/lists.ts';
+import { registerSyncCommand } from './commands/sync.ts';
+
+/** Options every command accepts. */
+export interface GlobalOptions {
+  config?: string;
+  json?: boolean;
+}
+
+/** Runs a command body with the app opened from the settings, closing it on every path. */
+export type WithApp = (options: GlobalOptions, body: (app: App) => Promise<number>) => Promise<number>;
+
+/** Runs the CLI with the given arguments (without `node` and the script) and returns the exit code. */
+export async function runCli(argv: readonly string[], out: Output, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const withApp: WithApp = async (options, body) => {
+    try {
+      const settings = await loadSettings({ ...(options.config === undefined ? {} : { file: options.config }), env });
+      const app = await openApp(settings);
+      try {
+        return await body(app);
+      } finally {
+        await app.close();
+      }
+    } catch (error) {
+      return reportError(out, error, options.json === true);
+    }
+  };
+  const setExit = (code: number) => {
+    exitCode = code;
+  };
+
+  const program = new Command('dirbridge')
+    .description('LDAP and Active Directory integration server')
+    .option('-c, --config <file>', 'settings file (YAML or JSON); DIRBRIDGE_* variables override single values')
+    .option('--json', 'print machine-readable JSON')
+    .exitOverride()
+    .configureOutput({ writeOut: out.stdout, writeErr: out.stderr })
+    .showHelpAfterError();
+  registerDirectoryCommands(program, { out, withApp, setExit });
+  registerSyncCommand(program, { out, withApp, setExit });
+  registerListCommands(program, { out, withApp, setExit });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    return reportError(out, error, false);
+  }
+  return exitCode;
+}
+
+/** What each command module receives. */
+export interface CommandContext {
+  out: Output;
+  withApp: WithApp;
+  setExit: (code: number) => void;
+}
+
+/** The global options merged with a command's own. */
+export function optionsOf(command: Command): GlobalOptions {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  return options;
+}
