@@ -1,0 +1,161 @@
+/**
+ * The CLI as an administrator runs it (`bin/dirbridge.js`, a real process) against a real
+ * slapd: Test Connection over every transport, Test LDAP Search, sync with its JSON summary,
+ * the listings, exit codes, settings errors, and that no secret is ever printed.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
+import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { merge } from './helpers/harness.ts';
+
+const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'dirbridge.js');
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('dirbridge CLI against OpenLDAP', () => {
+  let slapd: Slapd;
+  let organisation: Organisation;
+  let dir: string;
+  let base: Record<string, unknown>;
+
+  before(async () => {
+    organisation = generateOrganisation({ people: 60, groups: 16, seed: 5 });
+    slapd = await startSlapd({ ldif: organisation.ldif });
+    dir = await mkdtemp(path.join(tmpdir(), 'dirbridge-cli-'));
+    base = {
+      directory: { urls: [slapd.ldapsUrl], tls: { caFile: slapd.caFile }, bindDn: slapd.readerDn },
+      users: { baseDn: slapd.baseDn },
+      groups: { baseDn: `ou=groups,${slapd.baseDn}`, memberAttribute: ['member', 'uniqueMember', 'memberUid'], nestedGroups: true },
+      store: { dataDir: path.join(dir, 'data') },
+    };
+  });
+
+  after(async () => {
+    await slapd?.stop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function configFile(name: string, override: Record<string, unknown> = {}): Promise<string> {
+    const file = path.join(dir, name);
+    await writeFile(file, stringify(merge(base, override)));
+    return file;
+  }
+
+  /** The bind password comes from the environment, as the README recommends. */
+  const secretEnv = () => ({ DIRBRIDGE_DIRECTORY_BIND_PASSWORD: slapd.readerPassword });
+
+  it('tests the connection over ldaps, StartTLS and plain LDAP', async () => {
+    const ldaps = await cli(['--config', await configFile('ldaps.yaml'), '--json', 'test-connection'], secretEnv());
+    assert.equal(ldaps.code, 0, ldaps.stderr);
+    const report = JSON.parse(ldaps.stdout);
+    assert.equal(report.security, 'ldaps');
+    assert.equal(report.serverType, 'openldap');
+    assert.equal(report.bind.result, 'success');
+    assert.ok(report.supportedControls.some((control: { oid: string; name: string }) => control.oid === '1.2.840.113556.1.4.319' && control.name.startsWith('Paged')));
+    assert.equal(ldaps.stdout.includes(slapd.readerPassword), false, 'the bind password is never printed');
+
+    const startTls = await cli(['--config', await configFile('starttls.yaml', { directory: { urls: [slapd.url], startTls: true } }), '--json', 'test-connection'], secretEnv());
+    assert.equal(startTls.code, 0, startTls.stderr);
+    assert.equal(JSON.parse(startTls.stdout).security, 'starttls');
+
+    const plain = await cli(['--config', await configFile('plain.yaml', { directory: { urls: ['ldap://127.0.0.1:1', slapd.url] } }), 'test-connection'], secretEnv());
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stdout, new RegExp(`connected to ${slapd.url.replace(/[.]/g, '\\.')} \\(plain\\)`), 'failed over to the second URL');
+  });
+
+  it('fails with a clear code on a wrong CA and on a wrong password', async () => {
+    const wrongCa = await cli(['--config', await configFile('wrong-ca.yaml', { directory: { tls: { caFile: slapd.otherCaFile } } }), '--json', 'test-connection'], secretEnv());
+    assert.equal(wrongCa.code, 1);
+    assert.equal(JSON.parse(wrongCa.stdout).error.code, 'directory.tls_failure');
+
+    const wrongPassword = await cli(['--config', await configFile('ldaps.yaml'), 'test-connection'], { DIRBRIDGE_DIRECTORY_BIND_PASSWORD: 'not-the-password' });
+    assert.equal(wrongPassword.code, 1);
+    assert.match(wrongPassword.stderr, /directory\.invalid_credentials/);
+    assert.equal(wrongPassword.stderr.includes('not-the-password'), false);
+  });
+
+  it('exits 2 and names each bad path for invalid settings', async () => {
+    const bad = await cli(['--config', await configFile('bad.yaml', { directory: { connectTimeoutMs: 0, pageSize: -1 }, users: { filter: '(uid=' } }), 'sync'], secretEnv());
+    assert.equal(bad.code, 2);
+    for (const problem of ['directory.connectTimeoutMs', 'directory.pageSize', 'users.filter']) assert.match(bad.stderr, new RegExp(problem));
+    const missing = await cli(['--config', path.join(dir, 'nope.yaml'), 'sync']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /settings\.unreadable/);
+    const usage = await cli(['sync', '--no-such-flag']);
+    assert.equal(usage.code, 2);
+  });
+
+  it('searches for a user as login would, with its groups', async () => {
+    const user = organisation.users.find((candidate) => candidate.uid === 'john.smith');
+    assert.ok(user);
+    const found = await cli(['--config', await configFile('ldaps.yaml'), '--json', 'search', 'john.smith'], secretEnv());
+    assert.equal(found.code, 0, found.stderr);
+    const result = JSON.parse(found.stdout);
+    assert.equal(result.entry.dn, user.dn);
+    assert.equal(result.user.username, 'john.smith');
+    const groupNames = result.groups.map((group: { name: string }) => group.name).sort();
+    for (const cn of user.groups) assert.ok(groupNames.includes(cn), `${cn} in ${groupNames.join(',')}`);
+
+    const injection = await cli(['--config', await configFile('ldaps.yaml'), '--json', 'search', '*'], secretEnv());
+    assert.equal(injection.code, 1);
+    assert.equal(JSON.parse(injection.stdout).status, 'not_found', '"*" is a literal, not a wildcard');
+  });
+
+  it('syncs with a JSON summary, lists what it stored, and records the runs', async () => {
+    const config = await configFile('ldaps.yaml');
+    const dry = await cli(['--config', config, '--json', 'sync', '--dry-run'], secretEnv());
+    assert.equal(dry.code, 0, dry.stderr);
+    const plan = JSON.parse(dry.stdout);
+    assert.equal(plan.status, 'succeeded');
+    assert.equal(plan.dryRun, true);
+    assert.equal(plan.users.created, 60);
+    assert.ok(plan.steps.every((step: { reason: string }) => step.reason.length > 0), 'every step has a reason');
+
+    const listedBefore = JSON.parse((await cli(['--config', config, '--json', 'users', 'list'], secretEnv())).stdout);
+    assert.equal(listedBefore.total, 0, 'the dry run wrote nothing');
+
+    const sync = await cli(['--config', config, '--json', 'sync'], secretEnv());
+    assert.equal(sync.code, 0, sync.stderr);
+    const summary = JSON.parse(sync.stdout);
+    assert.deepEqual(Object.keys(summary.users).sort(), ['created', 'disabled', 'enabled', 'skipped', 'unchanged', 'updated']);
+    assert.deepEqual(Object.keys(summary.groups).sort(), ['created', 'deleted', 'updated']);
+    assert.deepEqual(Object.keys(summary.memberships).sort(), ['added', 'removed']);
+    assert.equal(summary.users.created, 60);
+    assert.equal(summary.groups.created, 16);
+
+    const users = JSON.parse((await cli(['--config', config, '--json', 'users', 'list', '--search', 'zoe', '--limit', '5'], secretEnv())).stdout);
+    assert.equal(users.users[0]?.username, 'zoe.angstrom');
+    const groups = await cli(['--config', config, 'groups', 'list'], secretEnv());
+    assert.match(groups.stdout, /everyone\s+\d+\s+directory/);
+    const runs = JSON.parse((await cli(['--config', config, '--json', 'runs', 'list'], secretEnv())).stdout);
+    assert.deepEqual(runs.runs.map((run: { status: string; isDryRun: boolean }) => [run.status, run.isDryRun]), [['succeeded', false], ['succeeded', true]]);
+  });
+
+  it('exits 1 with status refused when the guard says no', async () => {
+    const config = await configFile('ldaps.yaml', { users: { baseDn: `ou=groups,${slapd.baseDn}` } });
+    const refused = await cli(['--config', config, '--json', 'sync'], secretEnv());
+    assert.equal(refused.code, 1);
+    const summary = JSON.parse(refused.stdout);
+    assert.equal(summary.status, 'refused');
+    assert.match(summary.reason, /returned no users/);
+  });
+});
