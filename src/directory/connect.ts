@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import { Client } from 'ldapts';
 import { DirbridgeError } from '../errors.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
@@ -46,13 +46,14 @@ export interface OpenDirectoryOptions {
   bindAs?: BindAs;
 }
 
-interface Credentials {
+/** A DN and password for a simple bind. */
+export interface Credentials {
   dn: string;
   password: string;
 }
 
 /** Refuses credentials that would make an unauthenticated ("anonymous") simple bind succeed. */
-function checkCredentials(dn: string, password: string): Credentials {
+export function checkCredentials(dn: string, password: string): Credentials {
   if (dn.trim() === '') {
     throw new DirbridgeError('directory.invalid_credentials', 'refusing to bind with an empty DN (the server would treat it as anonymous)');
   }
@@ -64,7 +65,8 @@ function checkCredentials(dn: string, password: string): Credentials {
   return { dn, password };
 }
 
-function credentialsFor(settings: DirectorySettings, bindAs: BindAs): Credentials | undefined {
+/** The credentials `bindAs` stands for (undefined: no bind at all); refuses empty DNs and passwords. */
+export function credentialsFor(settings: DirectorySettings, bindAs: BindAs): Credentials | undefined {
   if (bindAs === 'anonymous') return undefined;
   if (bindAs === 'service') {
     if (settings.bindDn === undefined) return undefined;
@@ -119,22 +121,58 @@ async function closeQuietly(client: Client): Promise<void> {
   }
 }
 
-interface OpenedClient {
+/** A connected (TLS'd, bound as asked) raw ldapts client. The caller owns it and must close it. */
+export interface OpenedClient {
   client: Client;
+  /** The URL actually connected (after failover). */
+  url: string;
   security: ConnectionSecurity;
   rootDse: RootDse;
+  /**
+   * False once the socket is gone. Use this, not `client.isConnected`: after StartTLS, ldapts keeps
+   * its close listeners on the plain socket underneath and never notices the TLS socket closing, so
+   * `isConnected` stays true and every request on the dead connection waits for the timeout.
+   */
+  isAlive(): boolean;
+  /** Unbinds (when alive) and closes the socket; never throws, never waits on a dead socket. */
+  close(): Promise<void>;
+}
+
+/**
+ * `tls.connect` that reports the socket it creates. ldapts calls `createSecureConnection` with one
+ * options object to upgrade a StartTLS connection (and with a port and host for ldaps://, where this
+ * is not used).
+ */
+function recordingTlsConnect(record: (socket: tls.TLSSocket) => void): typeof tls.connect {
+  function connect(options: tls.ConnectionOptions, secureConnectListener?: () => void): tls.TLSSocket;
+  function connect(port: number, host?: string, options?: tls.ConnectionOptions, secureConnectListener?: () => void): tls.TLSSocket;
+  function connect(port: number, options?: tls.ConnectionOptions, secureConnectListener?: () => void): tls.TLSSocket;
+  function connect(first: tls.ConnectionOptions | number, ...rest: unknown[]): tls.TLSSocket {
+    if (typeof first === 'number' || rest.length > 0) throw new Error('unexpected tls.connect call (StartTLS upgrades pass one options object)');
+    const socket = tls.connect(first);
+    record(socket);
+    return socket;
+  }
+  return connect;
 }
 
 async function openOne(url: string, settings: DirectorySettings, tlsOptions: tls.ConnectionOptions, credentials: Credentials | undefined): Promise<OpenedClient> {
   const isLdaps = url.toLowerCase().startsWith('ldaps://');
   // ldapts switches to TLS-on-connect whenever tlsOptions is non-empty, even for ldap:// URLs, so
   // pass them only for ldaps:// and hand them to startTLS() otherwise.
+  let upgradedSocketClosed = false;
+  const recordUpgradedSocket = (socket: tls.TLSSocket): void => {
+    socket.once('close', () => {
+      upgradedSocketClosed = true;
+    });
+  };
   const client = new Client({
     url,
     timeout: settings.operationTimeoutMs,
     connectTimeout: settings.connectTimeoutMs,
-    ...(isLdaps ? { tlsOptions } : {}),
+    ...(isLdaps ? { tlsOptions } : { createSecureConnection: recordingTlsConnect(recordUpgradedSocket) }),
   });
+  const isAlive = (): boolean => client.isConnected && !upgradedSocketClosed;
   let context: ErrorContext = { operation: 'connect', url };
   try {
     let security: ConnectionSecurity = isLdaps ? 'ldaps' : 'plain';
@@ -155,7 +193,15 @@ async function openOne(url: string, settings: DirectorySettings, tlsOptions: tls
     }
     context = { operation: 'rootdse', url };
     const rootDse = await readRootDse(client, url);
-    return { client, security, rootDse };
+    return {
+      client,
+      url,
+      security,
+      rootDse,
+      isAlive,
+      // A dead StartTLS client would wait the whole operation timeout for its unbind to be answered.
+      close: async () => (isAlive() ? closeQuietly(client) : undefined),
+    };
   } catch (error) {
     await closeQuietly(client);
     const translated = translateLdapError(error, context);
@@ -190,7 +236,7 @@ function createConnection(opened: OpenedClient, url: string, settings: Directory
   let closed = false;
   const assertUsable = (): void => {
     if (closed) throw new DirbridgeError('directory.unavailable', 'the directory connection is closed', { details: { url } });
-    if (!client.isConnected) {
+    if (!opened.isAlive()) {
       throw new DirbridgeError('directory.unavailable', 'the directory connection was lost; open a new one', { details: { url } });
     }
   };
@@ -198,7 +244,7 @@ function createConnection(opened: OpenedClient, url: string, settings: Directory
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
-    await closeQuietly(client);
+    await opened.close();
   };
   return {
     url,
@@ -221,18 +267,19 @@ function createConnection(opened: OpenedClient, url: string, settings: Directory
 }
 
 /**
- * Opens a connection to the first reachable server in `settings.urls`, sets up TLS, binds (the
- * service account unless told otherwise) and reads the RootDSE. Throws `directory.unavailable`
- * listing every URL's cause when none can be reached.
+ * Opens a raw ldapts client with the same TLS, StartTLS, CA, failover and timeout rules as
+ * `openDirectory`, bound as `bindAs` (nothing is bound for 'anonymous'), RootDSE read. For code in
+ * src/directory that needs the bare client (the login pool); everything else uses `openDirectory`.
+ * Beware: ldapts silently reconnects in plain text when an operation is started on a lost socket,
+ * so check `client.isConnected` synchronously right before every request.
  */
-export async function openDirectory(settings: DirectorySettings, options: OpenDirectoryOptions = {}): Promise<DirectoryConnection> {
-  const credentials = credentialsFor(settings, options.bindAs ?? 'service');
+export async function openClient(settings: DirectorySettings, bindAs: BindAs = 'service'): Promise<OpenedClient> {
+  const credentials = credentialsFor(settings, bindAs);
   const tlsOptions = await tlsOptionsFor(settings);
   const failures: DirbridgeError[] = [];
   for (const url of settings.urls) {
     try {
-      const opened = await openOne(url, settings, tlsOptions, credentials);
-      return createConnection(opened, url, settings);
+      return await openOne(url, settings, tlsOptions, credentials);
     } catch (error) {
       const translated = translateLdapError(error, { operation: 'connect', url });
       if (!isUnreachable(translated)) throw translated;
@@ -249,4 +296,14 @@ export async function openDirectory(settings: DirectorySettings, options: OpenDi
       },
     },
   );
+}
+
+/**
+ * Opens a connection to the first reachable server in `settings.urls`, sets up TLS, binds (the
+ * service account unless told otherwise) and reads the RootDSE. Throws `directory.unavailable`
+ * listing every URL's cause when none can be reached.
+ */
+export async function openDirectory(settings: DirectorySettings, options: OpenDirectoryOptions = {}): Promise<DirectoryConnection> {
+  const opened = await openClient(settings, options.bindAs ?? 'service');
+  return createConnection(opened, opened.url, settings);
 }

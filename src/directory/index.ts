@@ -7,3 +7,11 @@ export type { SearchRequest } from './search.ts';
 export { defaultUniqueIdAttribute, detectServerType, type RootDse, type ServerType } from './root-dse.ts';
 export { BINARY_ATTRIBUTES, isBinaryAttribute, uniqueIdOf } from './normalize-entry.ts';
 export { AD_BIND_CODES } from './translate-error.ts';
+export {
+  createBindPool,
+  DEFAULT_BIND_POOL_SIZE,
+  type BindPool,
+  type BindPoolOptions,
+  type BindPoolStats,
+  type PasswordPolicyError,
+} from './bind-pool.ts';

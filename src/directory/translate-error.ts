@@ -9,7 +9,7 @@ import { DirbridgeError, type ErrorCode } from '../errors.ts';
 
 /** What was being done when the error happened, for the message and details. */
 export interface ErrorContext {
-  operation: 'connect' | 'starttls' | 'bind' | 'search' | 'rootdse';
+  operation: 'connect' | 'starttls' | 'bind' | 'search' | 'rootdse' | 'exop';
   url: string;
   baseDn?: string;
   bindDn?: string;
@@ -68,6 +68,7 @@ const OPERATION_PHRASES: Record<ErrorContext['operation'], string> = {
   bind: 'binding to',
   search: 'searching',
   rootdse: 'reading the RootDSE of',
+  exop: 'sending an extended operation to',
 };
 
 function where(context: ErrorContext): string {
