@@ -11,7 +11,7 @@ import { isDirbridgeError } from '../src/errors.ts';
 import type { Settings } from '../src/settings/schema.ts';
 import { findDirectoryUser } from '../src/sync/find-directory-user.ts';
 import { adUser, startSambaDc, type SambaDc } from './fixtures/samba.ts';
-import { membersByGroup, merge, settingsFor, storePicture, usersByName } from './helpers/harness.ts';
+import { membersByGroup, merge, settingsFor, storePicture, syncInterruptedAfter, usersByName } from './helpers/harness.ts';
 
 describe('sync against Active Directory (Samba)', () => {
   let dc: SambaDc;
@@ -128,17 +128,7 @@ describe('sync against Active Directory (Samba)', () => {
 
   it('refuses, changing nothing, when the DC dies in the middle of a paged read', async () => {
     const picture = await storePicture(app.store);
-    let killed = false;
-    const result = await app.sync.runSync({
-      trigger: 'cli',
-      isDryRun: false,
-      onProgress: (progress) => {
-        if (!killed && progress.phase === 'users' && progress.entriesRead >= 5) {
-          killed = true;
-          dc.kill('SIGKILL');
-        }
-      },
-    });
+    const { result, interrupted: killed } = await syncInterruptedAfter(app, 5, () => dc.kill('SIGKILL'));
     assert.ok(killed);
     assert.equal(result.status, 'refused', result.reason ?? '');
     assert.match(result.reason ?? '', /incomplete read of users/);

@@ -9,7 +9,7 @@ import { openApp, type App } from '../src/app.ts';
 import type { Settings } from '../src/settings/schema.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { membersByGroup, merge, settingsFor, storePicture, usersByName } from './helpers/harness.ts';
+import { membersByGroup, merge, settingsFor, storePicture, syncInterruptedAfter, usersByName } from './helpers/harness.ts';
 
 const PEOPLE = 120;
 const GROUPS = 24;
@@ -216,17 +216,7 @@ describe('sync against OpenLDAP', () => {
 
     it('refuses when slapd is killed in the middle of a paged read', async () => {
       const picture = await storePicture(app.store);
-      let killed = false;
-      const result = await app.sync.runSync({
-        trigger: 'cli',
-        isDryRun: false,
-        onProgress: (progress) => {
-          if (!killed && progress.phase === 'users' && progress.entriesRead >= 25) {
-            killed = true;
-            slapd.kill('SIGKILL');
-          }
-        },
-      });
+      const { result, interrupted: killed } = await syncInterruptedAfter(app, 25, () => slapd.kill('SIGKILL'));
       assert.ok(killed, 'the read was interrupted');
       assert.equal(result.status, 'refused', result.reason ?? '');
       assert.match(result.reason ?? '', /incomplete read of users/);

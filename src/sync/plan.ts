@@ -5,34 +5,18 @@
 import type { ResolvedGroup } from '../mapping/memberships.ts';
 import type { MappedUser } from '../mapping/user.ts';
 import type { SyncSettings } from '../settings/schema.ts';
+import type { GroupRecord, UserRecord } from '../store/store.ts';
 import type { DirectorySnapshot } from './snapshot.ts';
 
-import type { DisabledBy } from '../store/store.ts';
 
 /** A user as the planner needs to see it from the store. */
-export interface CurrentUser {
-  id: string;
-  username: string;
-  email: string | null;
-  firstName: string;
-  lastName: string;
-  displayName: string | null;
-  source: 'local' | 'directory';
-  externalId: string | null;
-  dn: string | null;
-  isEnabled: boolean;
-  disabledBy: DisabledBy | null;
-  isAdmin: boolean;
-}
+export type CurrentUser = Pick<
+  UserRecord,
+  'id' | 'username' | 'email' | 'firstName' | 'lastName' | 'displayName' | 'source' | 'externalId' | 'dn' | 'isEnabled' | 'disabledBy' | 'isAdmin'
+>;
 
 /** A group as the planner needs to see it from the store. */
-export interface CurrentGroup {
-  id: string;
-  externalId: string | null;
-  dn: string | null;
-  name: string;
-  source: 'local' | 'directory';
-}
+export type CurrentGroup = Pick<GroupRecord, 'id' | 'externalId' | 'dn' | 'name' | 'source'>;
 
 /** The store's side of the diff. */
 export interface CurrentState {

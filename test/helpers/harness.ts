@@ -2,7 +2,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { App } from '../../src/app.ts';
 import { validateSettings } from '../../src/settings/load.ts';
+import type { SyncResult } from '../../src/sync/run-sync.ts';
 import type { Settings } from '../../src/settings/schema.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Store, UserRecord } from '../../src/store/store.ts';
@@ -48,6 +50,22 @@ export async function membersByGroup(store: Store): Promise<Map<string, string[]
   for (const { userId, groupId } of state.memberships) result.get(names.get(groupId) ?? '')?.push(usernames.get(userId) ?? userId);
   for (const list of result.values()) list.sort();
   return result;
+}
+
+/** Runs a sync that calls `interrupt` once `afterEntries` users have been read, e.g. to kill the server mid-read. */
+export async function syncInterruptedAfter(app: App, afterEntries: number, interrupt: () => void): Promise<{ result: SyncResult; interrupted: boolean }> {
+  let interrupted = false;
+  const result = await app.sync.runSync({
+    trigger: 'cli',
+    isDryRun: false,
+    onProgress: (progress) => {
+      if (!interrupted && progress.phase === 'users' && progress.entriesRead >= afterEntries) {
+        interrupted = true;
+        interrupt();
+      }
+    },
+  });
+  return { result, interrupted };
 }
 
 export { openStore };

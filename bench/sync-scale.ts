@@ -1,0 +1,110 @@
+/**
+ * Sync at scale: a generated organisation (default 100,000 people, 5,000 groups, ~490k
+ * memberships) in a throwaway slapd, synced into a fresh store.
+ *
+ * Reports each dirbridge phase as a ratio against a floor measured in the same run on the same
+ * server: a raw ldapts paged read of the same entries with the same attributes, which is the
+ * least any LDAP client must spend. Run: `npm run bench -- --people 100000 --groups 5000 [--store postgres]`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client } from 'ldapts';
+import pg from 'pg';
+import { openApp } from '../src/app.ts';
+import { validateSettings } from '../src/settings/load.ts';
+import { generateOrganisation } from '../test/fixtures/sample-directory.ts';
+import { startSlapd } from '../test/fixtures/slapd.ts';
+
+const { values } = parseArgs({
+  options: {
+    people: { type: 'string', default: '100000' },
+    groups: { type: 'string', default: '5000' },
+    store: { type: 'string', default: 'sqlite' },
+  },
+});
+const people = Number(values.people);
+const groupCount = Number(values.groups);
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = performance.now();
+  const value = await work();
+  return { ms: performance.now() - start, value };
+}
+
+const generated = await timed(async () => generateOrganisation({ people, groups: groupCount, seed: 11 }));
+const organisation = generated.value;
+const memberships = organisation.users.reduce((sum, user) => sum + user.groups.length, 0);
+const slapd = await startSlapd({ ldif: organisation.ldif });
+const dataDir = await mkdtemp(path.join(tmpdir(), 'dirbridge-bench-'));
+let database: string | undefined;
+try {
+  if (values.store === 'postgres') {
+    database = `dirbridge_bench_${process.pid}`;
+    const admin = new pg.Client({ host: '127.0.0.1', user: 'postgres', database: 'postgres' });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${database}`);
+    await admin.end();
+  }
+  const userAttributes = ['entryUUID', 'uid', 'mail', 'givenName', 'sn', 'displayName', 'pwdAccountLockedTime', 'userAccountControl', 'nsAccountLock'];
+  const groupAttributes = ['entryUUID', 'cn', 'member', 'uniqueMember', 'memberUid'];
+
+  // Floor: a raw paged read with the same attributes, counting entries and nothing else.
+  const floor = await timed(async () => {
+    const client = new Client({ url: slapd.url, timeout: 120_000, connectTimeout: 5_000 });
+    await client.bind(slapd.readerDn, slapd.readerPassword);
+    let count = 0;
+    for (const [base, attributes] of [[`${slapd.baseDn}`, userAttributes], [`ou=groups,${slapd.baseDn}`, groupAttributes]] as const) {
+      const filter = base === slapd.baseDn ? '(objectClass=inetOrgPerson)' : '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))';
+      for await (const page of client.searchPaginated(base, { scope: 'sub', filter, attributes: [...attributes], paged: { pageSize: 500 } })) {
+        count += page.searchEntries.length;
+      }
+    }
+    await client.unbind();
+    return count;
+  });
+
+  const settings = validateSettings(
+    {
+      directory: { urls: [slapd.url], bindDn: slapd.readerDn, bindPassword: slapd.readerPassword, pageSize: 500, operationTimeoutMs: 120_000 },
+      users: { baseDn: slapd.baseDn },
+      groups: { baseDn: `ou=groups,${slapd.baseDn}`, memberAttribute: ['member', 'uniqueMember', 'memberUid'], nestedGroups: true },
+      sync: { disableMissingUsers: true },
+      store: database === undefined ? { dataDir } : { url: `postgres://postgres@127.0.0.1:5432/${database}`, dataDir },
+    },
+    'bench',
+  );
+  const app = await openApp(settings);
+  try {
+    const heapBefore = process.memoryUsage().rss;
+    const first = await timed(() => app.sync.runSync({ trigger: 'cli', isDryRun: false }));
+    const rssAfterFirst = process.memoryUsage().rss;
+    const second = await timed(() => app.sync.runSync({ trigger: 'cli', isDryRun: false }));
+    if (first.value.status !== 'succeeded' || second.value.status !== 'succeeded') {
+      throw new Error(`sync did not succeed: ${first.value.reason ?? ''} ${second.value.reason ?? ''}`);
+    }
+    const rows = [
+      ['generate LDIF (fixture)', generated.ms, ''],
+      [`floor: raw ldapts paged read (${floor.value} entries)`, floor.ms, '1.00'],
+      [`first sync (${first.value.users.created} users, ${first.value.groups.created} groups, ${first.value.memberships.added} memberships)`, first.ms, (first.ms / floor.ms).toFixed(2)],
+      ['second sync (no changes)', second.ms, (second.ms / floor.ms).toFixed(2)],
+    ] as const;
+    console.log(`sync-scale: ${people} people, ${groupCount} groups, ${memberships} direct memberships, store ${app.store.dialect}`);
+    console.log('| phase | time | ratio to floor |\n|---|---|---|');
+    for (const [name, ms, ratio] of rows) console.log(`| ${name} | ${seconds(ms)} | ${ratio} |`);
+    console.log(`RSS grew ${((rssAfterFirst - heapBefore) / 1024 / 1024).toFixed(0)} MB during the first sync`);
+  } finally {
+    await app.close();
+  }
+} finally {
+  await slapd.stop();
+  await rm(dataDir, { recursive: true, force: true });
+  if (database !== undefined) {
+    const admin = new pg.Client({ host: '127.0.0.1', user: 'postgres', database: 'postgres' });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${database}`);
+    await admin.end();
+  }
+}
