@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { isDirbridgeError, type ErrorCode } from '../src/errors.ts';
 import { openStore, type OpenStoreOptions } from '../src/store/open-store.ts';
-import type { NewUser, Store, UserRecord } from '../src/store/store.ts';
+import type { NewUser, SessionRecord, Store, UserRecord } from '../src/store/store.ts';
 import { createTestDatabase, maintenanceUrl, postgresProblem } from './helpers/postgres.ts';
 
 /** Opens a store on the backend under test (a new Kysely instance each call, same database). */
@@ -47,6 +47,18 @@ function manualClock(start = '2030-01-02T03:04:05.000Z') {
 function newTag(): string {
   return `t${randomBytes(4).toString('hex')}`;
 }
+
+/** A token hash as the session service stores it. */
+function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** `iso` moved by `ms`. */
+function shift(iso: string, ms: number): string {
+  return new Date(Date.parse(iso) + ms).toISOString();
+}
+
+const MINUTE = 60_000;
 
 /** Asserts that `promise` rejects with a DirbridgeError of `code`, returning it. */
 async function rejectsWithCode(promise: Promise<unknown>, code: ErrorCode) {
@@ -129,6 +141,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
           isAdmin: false,
           hasPassword: false,
           missingRuns: 0,
+          notes: null,
           createdAt: clock.iso(),
           updatedAt: clock.iso(),
           lastSyncedAt: '2030-01-01T00:00:00.000Z',
@@ -530,6 +543,375 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         assert.equal((await store.listRuns({ limit: 1, offset: 0 })).runs.length, 1);
         assert.equal(await store.getRun('00000000-0000-4000-8000-000000000000'), undefined);
       }, { now: clock.now });
+    });
+
+    it('round-trips notes and filters users by isAdmin', async () => {
+      await withStore(async (store) => {
+        const tag = newTag();
+        const [a, b] = await store.transaction((tx) =>
+          tx.insertUsers([user(tag, 'noted', { notes: 'contractor until June\nask HR' }), user(tag, 'plain', { isAdmin: true, source: 'local' })]),
+        );
+        assert.ok(a && b);
+        assert.equal(a.notes, 'contractor until June\nask HR');
+        assert.equal(b.notes, null);
+        assert.equal((await store.getUser(a.id))?.notes, 'contractor until June\nask HR');
+        await store.transaction((tx) => tx.updateUsers([{ id: a.id, notes: null }, { id: b.id, notes: 'üñí — ok' }]));
+        assert.equal((await store.getUser(a.id))?.notes, null);
+        assert.equal((await store.findUserByUsername(`${tag}-plain`))?.notes, 'üñí — ok');
+        assert.equal((await store.loadSyncState()).users.find((u) => u.id === b.id)?.notes, 'üñí — ok');
+        await store.transaction((tx) => tx.updateUsers([{ id: b.id, firstName: 'Unrelated' }]));
+        assert.equal((await store.getUser(b.id))?.notes, 'üñí — ok', 'patches without notes leave them');
+
+        assert.deepEqual((await store.listUsers({ search: tag, isAdmin: true, limit: 10, offset: 0 })).users.map((u) => u.id), [b.id]);
+        assert.deepEqual((await store.listUsers({ search: tag, isAdmin: false, limit: 10, offset: 0 })).users.map((u) => u.id), [a.id]);
+        assert.equal((await store.listUsers({ search: tag, isAdmin: false, source: 'local', limit: 10, offset: 0 })).total, 0);
+      });
+    });
+
+    it('inserts sessions, finds them by token hash and touches them forward only', async () => {
+      const clock = manualClock();
+      await withStore(async (store) => {
+        const tag = newTag();
+        const [u] = await store.transaction((tx) => tx.insertUsers([user(tag, 'sess')]));
+        assert.ok(u);
+        const expiresAt = shift(clock.iso(), 60 * MINUTE);
+        const session = await store.transaction((tx) =>
+          tx.insertSession({ userId: u.id, tokenHash: tokenHash(`${tag}-1`), expiresAt: expiresAt.replace('Z', '+00:00'), clientAddress: '192.0.2.7' }),
+        );
+        assert.deepEqual(session, {
+          id: session.id,
+          userId: u.id,
+          createdAt: clock.iso(),
+          expiresAt,
+          lastSeenAt: null,
+          revokedAt: null,
+          revokedReason: null,
+          clientAddress: '192.0.2.7',
+        });
+        assert.equal('tokenHash' in session, false, 'the hash is not handed out');
+        assert.deepEqual(await store.findSessionByTokenHash(tokenHash(`${tag}-1`)), session);
+        assert.equal(await store.findSessionByTokenHash(tokenHash(`${tag}-unknown`)), undefined);
+        const bare = await store.transaction((tx) => tx.insertSession({ userId: u.id, tokenHash: tokenHash(`${tag}-2`), expiresAt }));
+        assert.equal(bare.clientAddress, null);
+
+        await rejectsWithCode(store.transaction((tx) => tx.insertSession({ userId: u.id, tokenHash: tokenHash(`${tag}-1`), expiresAt })), 'store.conflict');
+        await rejectsWithCode(
+          store.transaction((tx) => tx.insertSession({ userId: '00000000-0000-4000-8000-000000000000', tokenHash: tokenHash(`${tag}-3`), expiresAt })),
+          'store.not_found',
+        );
+        await rejectsWithCode(store.transaction((tx) => tx.insertSession({ userId: u.id, tokenHash: `${tag}-raw-token`, expiresAt })), 'usage.invalid');
+        await rejectsWithCode(store.transaction((tx) => tx.insertSession({ userId: u.id, tokenHash: tokenHash(`${tag}-4`).toUpperCase(), expiresAt })), 'usage.invalid');
+        await rejectsWithCode(store.transaction((tx) => tx.insertSession({ userId: u.id, tokenHash: tokenHash(`${tag}-5`), expiresAt: 'tomorrow' })), 'usage.invalid');
+
+        const seen1 = shift(clock.iso(), 5 * MINUTE);
+        const seen0 = shift(clock.iso(), 2 * MINUTE);
+        await store.transaction((tx) => tx.touchSession(session.id, seen1));
+        await store.transaction((tx) => tx.touchSession(session.id, seen0));
+        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-1`)))?.lastSeenAt, seen1, 'an older touch does not move lastSeenAt back');
+        await store.transaction((tx) => tx.touchSession(session.id, shift(seen1, 1)));
+        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-1`)))?.lastSeenAt, shift(seen1, 1));
+        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-2`)))?.lastSeenAt, null, 'other sessions untouched');
+        await store.transaction((tx) => tx.touchSession('00000000-0000-4000-8000-000000000000', seen1));
+      }, { now: clock.now });
+    });
+
+    it('lists sessions newest first with usernames, filtering by user and by activity', async () => {
+      const clock = manualClock();
+      await withStore(async (store) => {
+        const tag = newTag();
+        const [u, v] = await store.transaction((tx) => tx.insertUsers([user(tag, 'Lister'), user(tag, 'other')]));
+        assert.ok(u && v);
+        const start = clock.iso();
+        const add = async (n: number, userId: string, ttlMinutes: number): Promise<SessionRecord> => {
+          const session = await store.transaction((tx) => tx.insertSession({ userId, tokenHash: tokenHash(`${tag}-${n}`), expiresAt: shift(clock.iso(), ttlMinutes * MINUTE) }));
+          clock.advance(MINUTE);
+          return session;
+        };
+        const short = await add(1, u.id, 10); // created at +0, expires at +10
+        const revoked = await add(2, u.id, 60); // created at +1
+        const long = await add(3, u.id, 60); // created at +2
+        const others = await add(4, v.id, 60);
+        await store.transaction((tx) => tx.revokeSessions({ ids: [revoked.id] }, 'logout', clock.iso()));
+
+        const all = await store.listSessions({ userId: u.id, limit: 10, offset: 0 });
+        assert.equal(all.total, 3);
+        assert.deepEqual(all.sessions.map((s) => s.id), [long.id, revoked.id, short.id], 'newest first');
+        assert.deepEqual(all.sessions.map((s) => s.username), [`${tag}-Lister`, `${tag}-Lister`, `${tag}-Lister`]);
+        assert.equal(all.sessions[1]?.revokedReason, 'logout');
+        assert.deepEqual((await store.listSessions({ userId: u.id, limit: 1, offset: 1 })).sessions.map((s) => s.id), [revoked.id]);
+
+        // The store clock is at +4: `short` is still active.
+        const active = await store.listSessions({ userId: u.id, isActive: true, limit: 10, offset: 0 });
+        assert.deepEqual(active.sessions.map((s) => s.id), [long.id, short.id]);
+        assert.equal(active.total, 2);
+        assert.deepEqual((await store.listSessions({ userId: u.id, isActive: false, limit: 10, offset: 0 })).sessions.map((s) => s.id), [revoked.id]);
+
+        // At +10 `short` has expired (expiry is exclusive): with an explicit `now` and by the store clock.
+        const at10 = shift(start, 10 * MINUTE);
+        assert.deepEqual((await store.listSessions({ userId: u.id, isActive: true, now: at10, limit: 10, offset: 0 })).sessions.map((s) => s.id), [long.id]);
+        assert.deepEqual(
+          (await store.listSessions({ userId: u.id, isActive: false, now: at10, limit: 10, offset: 0 })).sessions.map((s) => s.id),
+          [revoked.id, short.id],
+        );
+        clock.advance(6 * MINUTE);
+        const ended = await store.listSessions({ userId: u.id, isActive: false, limit: 10, offset: 0 });
+        assert.deepEqual(ended.sessions.map((s) => s.id), [revoked.id, short.id]);
+        assert.equal(ended.total, 2);
+
+        const everyone = await store.listSessions({ isActive: true, limit: 1_000, offset: 0 });
+        assert.ok(everyone.sessions.some((s) => s.id === others.id && s.username === `${tag}-other`));
+        assert.ok(everyone.total >= 2);
+        await rejectsWithCode(store.listSessions({ limit: 1, offset: -1 }), 'usage.invalid');
+        await rejectsWithCode(store.listSessions({ limit: 1, offset: 0, isActive: true, now: 'soon' }), 'usage.invalid');
+      }, { now: clock.now });
+    });
+
+    it('revokes only active sessions, by id and by user, and returns them', async () => {
+      const clock = manualClock();
+      await withStore(async (store) => {
+        const tag = newTag();
+        const [u, v, w] = await store.transaction((tx) => tx.insertUsers([user(tag, 'r1'), user(tag, 'r2'), user(tag, 'r3')]));
+        assert.ok(u && v && w);
+        const add = (n: number, userId: string, ttlMinutes: number) =>
+          store.transaction((tx) => tx.insertSession({ userId, tokenHash: tokenHash(`${tag}-${n}`), expiresAt: shift(clock.iso(), ttlMinutes * MINUTE) }));
+        const u1 = await add(1, u.id, 60);
+        const u2 = await add(2, u.id, 60);
+        const uExpired = await add(3, u.id, 1);
+        const uRevoked = await add(4, u.id, 60);
+        const v1 = await add(5, v.id, 60);
+        const w1 = await add(6, w.id, 60);
+        await store.transaction((tx) => tx.revokeSessions({ ids: [uRevoked.id] }, 'logout', clock.iso()));
+        clock.advance(2 * MINUTE);
+        const at = clock.iso();
+
+        const first = await store.transaction((tx) => tx.revokeSessions({ ids: [u1.id, uExpired.id, u1.id], userIds: [v.id] }, 'admin', at));
+        assert.deepEqual(first.map((s) => s.id).sort(), [u1.id, v1.id].sort());
+        for (const session of first) {
+          assert.equal(session.revokedAt, at);
+          assert.equal(session.revokedReason, 'admin');
+        }
+        assert.deepEqual(first.find((s) => s.id === u1.id), { ...u1, revokedAt: at, revokedReason: 'admin' });
+
+        const second = await store.transaction((tx) => tx.revokeSessions({ ids: [u1.id], userIds: [u.id] }, 'user disabled', shift(at, 1_000)));
+        assert.deepEqual(second.map((s) => s.id), [u2.id], 'already revoked and expired sessions are left alone');
+        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-1`)))?.revokedReason, 'admin', 'the first revocation stands');
+        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-4`)))?.revokedReason, 'logout');
+        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-3`)))?.revokedAt, null, 'expired sessions are not revoked');
+        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-6`)))?.revokedAt, null, 'other users keep theirs');
+
+        assert.deepEqual(await store.transaction((tx) => tx.revokeSessions({}, 'nothing', at)), []);
+        assert.deepEqual(await store.transaction((tx) => tx.revokeSessions({ ids: [], userIds: [] }, 'nothing', at)), []);
+        // Many ids: more than one statement's worth.
+        const many = [...Array.from({ length: 6_000 }, () => randomUUID()), w1.id];
+        const bulk = await store.transaction((tx) => tx.revokeSessions({ ids: many, userIds: many }, 'bulk', at));
+        assert.deepEqual(bulk.map((s) => s.id), [w1.id]);
+        await rejectsWithCode(store.transaction((tx) => tx.revokeSessions({ ids: [u2.id] }, 'x', 'now')), 'usage.invalid');
+      }, { now: clock.now });
+    });
+
+    it('revokes the active sessions of disabled users', async () => {
+      const clock = manualClock();
+      await withStore(async (store) => {
+        const tag = newTag();
+        const [on, off, gone] = await store.transaction((tx) => tx.insertUsers([user(tag, 'on'), user(tag, 'off'), user(tag, 'gone')]));
+        assert.ok(on && off && gone);
+        const add = (n: number, userId: string, ttlMinutes: number) =>
+          store.transaction((tx) => tx.insertSession({ userId, tokenHash: tokenHash(`${tag}-${n}`), expiresAt: shift(clock.iso(), ttlMinutes * MINUTE) }));
+        const onSession = await add(1, on.id, 60);
+        const off1 = await add(2, off.id, 60);
+        const off2 = await add(3, off.id, 60);
+        const offExpired = await add(4, off.id, 1);
+        const gone1 = await add(5, gone.id, 60);
+        const mine = new Set([onSession.id, off1.id, off2.id, offExpired.id, gone1.id]);
+        await store.transaction((tx) =>
+          tx.updateUsers([
+            { id: off.id, isEnabled: false, disabledBy: 'directory' },
+            { id: gone.id, isEnabled: false, disabledBy: 'sync' },
+          ]),
+        );
+        clock.advance(2 * MINUTE);
+        const at = clock.iso();
+        const revoked = await store.transaction((tx) => tx.revokeSessionsOfDisabledUsers('user disabled', at));
+        const revokedMine = revoked.filter((s) => mine.has(s.id));
+        assert.deepEqual(revokedMine.map((s) => s.id).sort(), [off1.id, off2.id, gone1.id].sort());
+        assert.ok(revokedMine.every((s) => s.revokedAt === at && s.revokedReason === 'user disabled'));
+        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-1`)))?.revokedAt, null);
+        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-4`)))?.revokedAt, null, 'expired sessions stay as they are');
+
+        const again = await store.transaction((tx) => tx.revokeSessionsOfDisabledUsers('user disabled', shift(at, 1)));
+        assert.equal(again.filter((s) => mine.has(s.id)).length, 0, 'already revoked sessions are not returned again');
+        // Re-enabled and disabled again: only the new session is revoked.
+        await store.transaction((tx) => tx.updateUsers([{ id: off.id, isEnabled: true, disabledBy: null }]));
+        const fresh = await add(6, off.id, 60);
+        assert.equal((await store.transaction((tx) => tx.revokeSessionsOfDisabledUsers('user disabled', at))).some((s) => s.id === fresh.id), false);
+        await store.transaction((tx) => tx.updateUsers([{ id: off.id, isEnabled: false, disabledBy: 'admin' }]));
+        const third = await store.transaction((tx) => tx.revokeSessionsOfDisabledUsers('user disabled', at));
+        assert.deepEqual(third.filter((s) => mine.has(s.id) || s.id === fresh.id).map((s) => s.id), [fresh.id]);
+      }, { now: clock.now });
+    });
+
+    it('deletes sessions that ended before a time, and cascades user deletion to sessions', async () => {
+      // A timeline of its own (1990), so the count covers only this test's sessions.
+      const clock = manualClock('1990-01-01T00:00:00.000Z');
+      await withStore(async (store) => {
+        const tag = newTag();
+        const [u, v] = await store.transaction((tx) => tx.insertUsers([user(tag, 'old'), user(tag, 'doomed')]));
+        assert.ok(u && v);
+        const add = (n: number, userId: string, ttlMinutes: number) =>
+          store.transaction((tx) => tx.insertSession({ userId, tokenHash: tokenHash(`${tag}-${n}`), expiresAt: shift(clock.iso(), ttlMinutes * MINUTE) }));
+        await add(1, u.id, 10); // expires at +10
+        const revokedEarly = await add(2, u.id, 600);
+        const survivor = await add(3, u.id, 600); // active until +600
+        await add(4, u.id, 30); // expires at +30
+        await store.transaction((tx) => tx.revokeSessions({ ids: [revokedEarly.id] }, 'logout', shift(clock.iso(), 5 * MINUTE)));
+
+        assert.equal(await store.transaction((tx) => tx.deleteSessionsEndedBefore(shift(clock.iso(), 10 * MINUTE))), 1, 'only the revoked one ended before +10');
+        assert.equal(await store.findSessionByTokenHash(tokenHash(`${tag}-2`)), undefined);
+        assert.ok(await store.findSessionByTokenHash(tokenHash(`${tag}-1`)), 'expiring exactly at the limit is kept');
+        assert.equal(await store.transaction((tx) => tx.deleteSessionsEndedBefore(shift(clock.iso(), 60 * MINUTE))), 2);
+        assert.deepEqual((await store.listSessions({ userId: u.id, limit: 10, offset: 0 })).sessions.map((s) => s.id), [survivor.id]);
+
+        const doomed = await add(5, v.id, 600);
+        await store.transaction((tx) => tx.deleteUsers([v.id]));
+        assert.equal(await store.findSessionByTokenHash(tokenHash(`${tag}-5`)), undefined, 'sessions go with their user');
+        assert.equal((await store.listSessions({ userId: v.id, limit: 10, offset: 0 })).total, 0);
+        assert.equal((await store.transaction((tx) => tx.revokeSessions({ ids: [doomed.id] }, 'x', clock.iso()))).length, 0);
+        assert.ok(await store.findSessionByTokenHash(tokenHash(`${tag}-3`)), 'other users keep theirs');
+      }, { now: clock.now });
+    });
+
+    it('appends to the audit log and lists it newest first, by user and by action', async () => {
+      const clock = manualClock();
+      await withStore(async (store) => {
+        const tag = newTag();
+        const [u, v] = await store.transaction((tx) => tx.insertUsers([user(tag, 'audited'), user(tag, 'bystander')]));
+        assert.ok(u && v);
+        const created = `${tag}.created`;
+        const disabled = `${tag}.disabled`;
+        await store.transaction((tx) =>
+          tx.appendAudit([
+            { actor: 'sync', action: created, userId: u.id, subject: u.username, details: { dn: 'uid=a,dc=example,dc=org', groups: ['x', 'y'], n: 2, ok: true, none: null } },
+            { actor: 'sync', action: created, userId: v.id, subject: v.username },
+            // Same `at` as the two above: listed after them (newest first) because appended later.
+            { actor: 'admin:alice', action: disabled, userId: u.id, reason: 'left the company' },
+            { actor: 'login', action: `${tag}.failed`, subject: `${tag}-nobody`, at: '2029-12-31T23:00:00-02:00' },
+          ]),
+        );
+        clock.advance(1_000);
+        await store.transaction((tx) => tx.appendAudit([{ actor: 'auto-logout', action: `${tag}.revoked`, userId: u.id, reason: 'user disabled' }]));
+        await store.transaction((tx) => tx.appendAudit([]));
+
+        const forU = await store.listAudit({ userId: u.id, limit: 10, offset: 0 });
+        assert.equal(forU.total, 3);
+        assert.deepEqual(forU.entries.map((e) => e.action), [`${tag}.revoked`, disabled, created]);
+        const [revokedEntry, disabledEntry, createdEntry] = forU.entries;
+        assert.ok(revokedEntry && disabledEntry && createdEntry);
+        assert.equal(revokedEntry.at, clock.iso());
+        assert.equal(disabledEntry.at, shift(clock.iso(), -1_000));
+        assert.deepEqual(disabledEntry, {
+          id: disabledEntry.id,
+          at: shift(clock.iso(), -1_000),
+          actor: 'admin:alice',
+          action: disabled,
+          userId: u.id,
+          subject: null,
+          reason: 'left the company',
+          details: null,
+        });
+        assert.deepEqual(createdEntry.details, { dn: 'uid=a,dc=example,dc=org', groups: ['x', 'y'], n: 2, ok: true, none: null });
+        assert.equal(createdEntry.subject, u.username);
+        assert.deepEqual((await store.listAudit({ userId: u.id, limit: 1, offset: 1 })).entries.map((e) => e.action), [disabled]);
+
+        const byAction = await store.listAudit({ action: created, limit: 10, offset: 0 });
+        assert.equal(byAction.total, 2);
+        assert.deepEqual(byAction.entries.map((e) => e.userId), [v.id, u.id]);
+        assert.deepEqual((await store.listAudit({ action: created, userId: v.id, limit: 10, offset: 0 })).entries.map((e) => e.subject), [v.username]);
+        const failed = await store.listAudit({ action: `${tag}.failed`, limit: 10, offset: 0 });
+        assert.equal(failed.entries[0]?.at, '2030-01-01T01:00:00.000Z', 'explicit times are normalised to UTC');
+        assert.equal(failed.entries[0]?.userId, null);
+        const everything = await store.listAudit({ limit: 3, offset: 0 });
+        assert.ok(everything.total >= 5);
+        assert.equal(everything.entries.length, 3);
+        assert.equal(everything.entries[0]?.id, revokedEntry.id, 'the whole log is newest first too');
+
+        await rejectsWithCode(store.transaction((tx) => tx.appendAudit([{ actor: 'x', action: 'y', details: { bad: Number.POSITIVE_INFINITY } }])), 'usage.invalid');
+        await rejectsWithCode(store.transaction((tx) => tx.appendAudit([{ actor: 'x', action: 'y', at: 'later' }])), 'usage.invalid');
+        await rejectsWithCode(store.listAudit({ limit: 1.5, offset: 0 }), 'usage.invalid');
+      }, { now: clock.now });
+    });
+
+    it('keeps audit entries after their user is deleted, and accepts entries about deleted users', async () => {
+      const clock = manualClock();
+      await withStore(async (store) => {
+        const tag = newTag();
+        const [u] = await store.transaction((tx) => tx.insertUsers([user(tag, 'leaver')]));
+        assert.ok(u);
+        await store.transaction((tx) => tx.appendAudit([{ actor: 'sync', action: 'user.created', userId: u.id, subject: u.username }]));
+        clock.advance(1);
+        await store.transaction(async (tx) => {
+          await tx.deleteUsers([u.id]);
+          await tx.appendAudit([{ actor: 'admin:root', action: 'user.deleted', userId: u.id, subject: u.username, reason: 'left' }]);
+        });
+        assert.equal(await store.getUser(u.id), undefined);
+        const history = await store.listAudit({ userId: u.id, limit: 10, offset: 0 });
+        assert.deepEqual(history.entries.map((e) => [e.action, e.userId, e.subject]), [
+          ['user.deleted', u.id, u.username],
+          ['user.created', u.id, u.username],
+        ]);
+      }, { now: clock.now });
+    });
+
+    it('keeps insertion order among audit entries with the same time, across statements', async () => {
+      const clock = manualClock();
+      await withStore(async (store) => {
+        const tag = newTag();
+        const count = 9_000; // more rows than one statement holds on either backend
+        await store.transaction((tx) => tx.appendAudit(Array.from({ length: count }, (_, i) => ({ actor: 'sync', action: `${tag}.bulk`, details: { i } }))));
+        const listed = await store.listAudit({ action: `${tag}.bulk`, limit: count, offset: 0 });
+        assert.equal(listed.total, count);
+        assert.ok(listed.entries.every((e, index) => e.at === clock.iso() && typeof e.details === 'object' && e.details !== null && !Array.isArray(e.details) && e.details['i'] === count - 1 - index));
+        assert.equal(new Set(listed.entries.map((e) => e.id)).size, count);
+      }, { now: clock.now });
+    });
+
+    it('records, counts, clears and prunes login failures per key', async () => {
+      // A timeline of its own (1991), so prune counts cover only this test's failures.
+      const t0 = '1991-01-01T00:00:00.000Z';
+      await withStore(async (store) => {
+        const tag = newTag();
+        const alice = `user:${tag}-alice`;
+        const bob = `user:${tag}-bob`;
+        const address = `address:${tag}-192.0.2.1`;
+        await store.transaction((tx) => tx.recordLoginFailure([alice, address], t0));
+        await store.transaction((tx) => tx.recordLoginFailure([alice, address, alice], shift(t0, MINUTE)));
+        await store.transaction((tx) => tx.recordLoginFailure([bob, address], shift(t0, 2 * MINUTE)));
+        await store.transaction((tx) => tx.recordLoginFailure([], shift(t0, 2 * MINUTE)));
+
+        assert.deepEqual(await store.countLoginFailures([alice, bob, address], t0), { [alice]: 2, [bob]: 1, [address]: 3 }, 'one failure per key per call');
+        assert.deepEqual(await store.countLoginFailures([alice, bob, address], shift(t0, MINUTE)), { [alice]: 1, [bob]: 1, [address]: 2 }, '`since` is inclusive');
+        assert.deepEqual(await store.countLoginFailures([alice, `user:${tag}-nobody`], shift(t0, 1)), { [alice]: 1, [`user:${tag}-nobody`]: 0 });
+        assert.deepEqual(await store.countLoginFailures([alice, alice], shift(t0, 3 * MINUTE)), { [alice]: 0 });
+        assert.deepEqual(await store.countLoginFailures([], t0), {});
+        assert.deepEqual(await store.countLoginFailures([`user:${tag}-ALICE`], t0), { [`user:${tag}-ALICE`]: 0 }, 'keys are exact');
+        assert.equal(await store.transaction((tx) => tx.countLoginFailures([alice], '1991-01-01T01:00:00+01:00')).then((c) => c[alice]), 2, 'inside a transaction, with `since` normalised');
+        // Many keys: more than one statement's worth.
+        const many = [...Array.from({ length: 40_000 }, (_, i) => `user:${tag}-many${i}`), address];
+        const manyCounts = await store.countLoginFailures(many, t0);
+        assert.equal(Object.keys(manyCounts).length, many.length);
+        assert.equal(manyCounts[address], 3);
+
+        await store.transaction((tx) => tx.clearLoginFailures([alice, `user:${tag}-nobody`]));
+        assert.deepEqual(await store.countLoginFailures([alice, bob, address], t0), { [alice]: 0, [bob]: 1, [address]: 3 });
+        await store.transaction((tx) => tx.clearLoginFailures([]));
+
+        assert.equal(await store.transaction((tx) => tx.pruneLoginFailures(shift(t0, MINUTE))), 1, 'only the address failure at t0 (alice’s were cleared)');
+        assert.deepEqual(await store.countLoginFailures([bob, address], t0), { [bob]: 1, [address]: 2 });
+        assert.equal(await store.transaction((tx) => tx.pruneLoginFailures(shift(t0, MINUTE))), 0);
+        assert.equal(await store.transaction((tx) => tx.pruneLoginFailures(shift(t0, 10 * MINUTE))), 3);
+        assert.deepEqual(await store.countLoginFailures([bob, address], t0), { [bob]: 0, [address]: 0 });
+        await rejectsWithCode(store.countLoginFailures([alice], 'an hour ago'), 'usage.invalid');
+        await rejectsWithCode(store.transaction((tx) => tx.recordLoginFailure([alice], 'now')), 'usage.invalid');
+      });
     });
 
     it('handles batches larger than one statement (chunking) and loads them back', async () => {

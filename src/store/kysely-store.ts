@@ -8,14 +8,21 @@ import { sql, type Kysely } from 'kysely';
 import { DirbridgeError } from '../errors.ts';
 import { chunk, rowsPerStatement, updateRowsById, type ColumnKind, type ColumnValue, type RowUpdate } from './batch.ts';
 import { withDbErrors } from './db-errors.ts';
+import { orderedUuid } from './ordered-id.ts';
 import {
   formatCounts,
   GROUP_COLUMNS,
   newUserRowToRecord,
+  normalizeTimestamp,
+  SESSION_COLUMNS,
+  toAuditEntry,
   toGroupPatchColumns,
   toGroupRecord,
+  toNewAuditRow,
   toNewGroupRow,
+  toNewSessionRow,
   toNewUserRow,
+  toSessionRecord,
   toSyncRunRecord,
   toUserPatchColumns,
   toUserRecord,
@@ -33,6 +40,7 @@ import {
   type NewUser,
   type PageQuery,
   type RecordSource,
+  type SessionRecord,
   type Store,
   type StoreDialect,
   type StoreReader,
@@ -74,6 +82,7 @@ const USER_UPDATE_KINDS: Readonly<Record<string, ColumnKind>> = {
   is_admin: 'boolean',
   password_hash: 'text',
   missing_runs: 'integer',
+  notes: 'text',
   last_synced_at: 'text',
 };
 
@@ -127,7 +136,13 @@ function comparePairs(a: MembershipPair, b: MembershipPair): number {
   return 0;
 }
 
-function createReader(db: Kysely<Database>): StoreReader {
+/** Distinct strings, in first-seen order. */
+function distinct(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
+
+function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
+  const { dialect } = ctx;
   const selectUsers = () =>
     db
       .selectFrom('users')
@@ -166,6 +181,7 @@ function createReader(db: Kysely<Database>): StoreReader {
             );
           }
           if (source !== undefined) conditions.push(sql<boolean>`source = ${source}`);
+          if (query.isAdmin !== undefined) conditions.push(sql<boolean>`is_admin = ${writeBoolean(dialect, query.isAdmin)}`);
           return conditions.length === 0 ? sql<boolean>`1 = 1` : sql<boolean>`${sql.join(conditions, sql` and `)}`;
         };
         const total = await db
@@ -274,6 +290,81 @@ function createReader(db: Kysely<Database>): StoreReader {
           .execute();
         return rows.map(toGroupRecord);
       }),
+
+    findSessionByTokenHash: (tokenHash) =>
+      withDbErrors('find a session', async () => {
+        const row = await db.selectFrom('sessions').select(SESSION_COLUMNS).where('token_hash', '=', tokenHash).executeTakeFirst();
+        return row === undefined ? undefined : toSessionRecord(row);
+      }),
+
+    listSessions: (query) =>
+      withDbErrors('list sessions', async () => {
+        checkPage(query);
+        const now = query.now === undefined ? ctx.now() : normalizeTimestamp(query.now, 'now');
+        const conditions = [];
+        if (query.userId !== undefined) conditions.push(sql<boolean>`sessions.user_id = ${query.userId}`);
+        if (query.isActive === true) conditions.push(sql<boolean>`(sessions.revoked_at is null and sessions.expires_at > ${now})`);
+        if (query.isActive === false) conditions.push(sql<boolean>`(sessions.revoked_at is not null or sessions.expires_at <= ${now})`);
+        const where = conditions.length === 0 ? sql<boolean>`1 = 1` : sql<boolean>`${sql.join(conditions, sql` and `)}`;
+        const total = await db
+          .selectFrom('sessions')
+          .select((eb) => eb.fn.countAll().as('total'))
+          .where(where)
+          .executeTakeFirstOrThrow();
+        const rows = await db
+          .selectFrom('sessions')
+          .innerJoin('users', 'users.id', 'sessions.user_id')
+          .select(SESSION_COLUMNS.map((column) => `sessions.${column}` as const))
+          .select('users.username')
+          .where(where)
+          .orderBy('sessions.created_at', 'desc')
+          .orderBy('sessions.id', 'desc')
+          .limit(query.limit)
+          .offset(query.offset)
+          .execute();
+        return { total: Number(total.total), sessions: rows.map((row) => ({ ...toSessionRecord(row), username: row.username })) };
+      }),
+
+    listAudit: (query) =>
+      withDbErrors('list the audit log', async () => {
+        checkPage(query);
+        const conditions = [];
+        if (query.userId !== undefined) conditions.push(sql<boolean>`user_id = ${query.userId}`);
+        if (query.action !== undefined) conditions.push(sql<boolean>`action = ${query.action}`);
+        const where = conditions.length === 0 ? sql<boolean>`1 = 1` : sql<boolean>`${sql.join(conditions, sql` and `)}`;
+        const total = await db
+          .selectFrom('audit_log')
+          .select((eb) => eb.fn.countAll().as('total'))
+          .where(where)
+          .executeTakeFirstOrThrow();
+        const rows = await db
+          .selectFrom('audit_log')
+          .selectAll()
+          .where(where)
+          .orderBy('at', 'desc')
+          .orderBy('id', 'desc')
+          .limit(query.limit)
+          .offset(query.offset)
+          .execute();
+        return { total: Number(total.total), entries: rows.map(toAuditEntry) };
+      }),
+
+    countLoginFailures: (keys, since) =>
+      withDbErrors('count login failures', async () => {
+        const from = normalizeTimestamp(since, 'since');
+        const counts = new Map<string, number>(keys.map((key) => [key, 0]));
+        for (const part of chunk(distinct(keys), rowsPerStatement(dialect, 1, 1))) {
+          const rows = await db
+            .selectFrom('login_failures')
+            .select((eb) => ['failure_key', eb.fn.countAll().as('count')])
+            .where('failure_key', 'in', part)
+            .where('at', '>=', from)
+            .groupBy('failure_key')
+            .execute();
+          for (const row of rows) counts.set(row.failure_key, Number(row.count));
+        }
+        return Object.fromEntries(counts);
+      }),
   };
 }
 
@@ -327,6 +418,25 @@ function createWriter(db: Kysely<Database>, ctx: Context): StoreWriter {
     }
   };
 
+  /** Claims the new external ids of patched rows; rows that set one move out of the way first. */
+  const claimPatchedExternalIds = async (
+    table: 'users' | 'groups',
+    field: string,
+    updates: ReadonlyArray<{ id: string; columns: { external_id?: string | null } }>,
+  ): Promise<void> => {
+    const relinked = updates.filter((update) => update.columns.external_id !== undefined);
+    await claimUnique(
+      table,
+      'external_id',
+      field,
+      relinked.flatMap((update) => {
+        const value = update.columns.external_id;
+        return value === null || value === undefined ? [] : [{ id: update.id, value, label: value }];
+      }),
+      new Set(relinked.map((update) => update.id)),
+    );
+  };
+
   /** Throws `store.not_found` naming the ids of `table` that do not exist. */
   const reportMissing = async (table: 'users' | 'groups', ids: string[]): Promise<never> => {
     const found = new Set<string>();
@@ -341,7 +451,7 @@ function createWriter(db: Kysely<Database>, ctx: Context): StoreWriter {
   };
 
   return {
-    ...createReader(db),
+    ...createReader(db, ctx),
 
     insertUsers: (users: NewUser[]) =>
       withDbErrors('insert users', async () => {
@@ -383,17 +493,7 @@ function createWriter(db: Kysely<Database>, ctx: Context): StoreWriter {
           renamed.map((update) => ({ id: update.id, value: update.columns.username_key ?? '', label: update.columns.username ?? '' })),
           new Set(renamed.map((update) => update.id)),
         );
-        const relinked = updates.filter((update) => update.columns.external_id !== undefined);
-        await claimUnique(
-          'users',
-          'external_id',
-          'external id',
-          relinked.flatMap((update) => {
-            const value = update.columns.external_id;
-            return value === null || value === undefined ? [] : [{ id: update.id, value, label: value }];
-          }),
-          new Set(relinked.map((update) => update.id)),
-        );
+        await claimPatchedExternalIds('users', 'external id', updates);
 
         const count = await updateRowsById(
           db,
@@ -436,17 +536,7 @@ function createWriter(db: Kysely<Database>, ctx: Context): StoreWriter {
       withDbErrors('update groups', async () => {
         if (patches.length === 0) return;
         const updates = mergePatches(patches).map((patch) => ({ id: patch.id, columns: toGroupPatchColumns(patch) }));
-        const relinked = updates.filter((update) => update.columns.external_id !== undefined);
-        await claimUnique(
-          'groups',
-          'external_id',
-          'group external id',
-          relinked.flatMap((update) => {
-            const value = update.columns.external_id;
-            return value === null || value === undefined ? [] : [{ id: update.id, value, label: value }];
-          }),
-          new Set(relinked.map((update) => update.id)),
-        );
+        await claimPatchedExternalIds('groups', 'group external id', updates);
         const count = await updateRowsById(
           db,
           dialect,
@@ -484,6 +574,107 @@ function createWriter(db: Kysely<Database>, ctx: Context): StoreWriter {
           await sql`delete from memberships where (user_id, group_id) in (values ${values})`.execute(db);
         }
       }),
+
+    insertSession: (session) =>
+      withDbErrors('insert a session', async () => {
+        const row = toNewSessionRow(session, randomUUID(), ctx.now());
+        await db.insertInto('sessions').values(row).execute();
+        return toSessionRecord(row);
+      }),
+
+    touchSession: (id, at) =>
+      withDbErrors('touch a session', async () => {
+        const seen = normalizeTimestamp(at, 'at');
+        // Only forward: concurrent requests may finish out of order.
+        await db
+          .updateTable('sessions')
+          .set({ last_seen_at: seen })
+          .where('id', '=', id)
+          .where((eb) => eb.or([eb('last_seen_at', 'is', null), eb('last_seen_at', '<', seen)]))
+          .execute();
+      }),
+
+    revokeSessions: (target, reason, at) =>
+      withDbErrors('revoke sessions', async () => {
+        const revokedAt = normalizeTimestamp(at, 'at');
+        const revoked: SessionRecord[] = [];
+        const byColumn = [
+          ['id', distinct(target.ids ?? [])],
+          ['user_id', distinct(target.userIds ?? [])],
+        ] as const;
+        for (const [column, values] of byColumn) {
+          for (const part of chunk(values, rowsPerStatement(dialect, 1, 3))) {
+            const rows = await db
+              .updateTable('sessions')
+              .set({ revoked_at: revokedAt, revoked_reason: reason })
+              .where(column, 'in', part)
+              .where('revoked_at', 'is', null)
+              .where('expires_at', '>', revokedAt)
+              .returning(SESSION_COLUMNS)
+              .execute();
+            revoked.push(...rows.map(toSessionRecord));
+          }
+        }
+        return revoked;
+      }),
+
+    revokeSessionsOfDisabledUsers: (reason, at) =>
+      withDbErrors('revoke sessions of disabled users', async () => {
+        const revokedAt = normalizeTimestamp(at, 'at');
+        const rows = await db
+          .updateTable('sessions')
+          .set({ revoked_at: revokedAt, revoked_reason: reason })
+          .where('revoked_at', 'is', null)
+          .where('expires_at', '>', revokedAt)
+          // The literal matches the partial index users_disabled_idx (a bound parameter would not).
+          .where('user_id', 'in', db.selectFrom('users').select('id').where(sql<boolean>`is_enabled = false`))
+          .returning(SESSION_COLUMNS)
+          .execute();
+        return rows.map(toSessionRecord);
+      }),
+
+    deleteSessionsEndedBefore: (before) =>
+      withDbErrors('delete ended sessions', async () => {
+        const limit = normalizeTimestamp(before, 'before');
+        const result = await db
+          .deleteFrom('sessions')
+          .where((eb) => eb.or([eb('expires_at', '<', limit), eb('revoked_at', '<', limit)]))
+          .executeTakeFirst();
+        return Number(result.numDeletedRows);
+      }),
+
+    appendAudit: (entries) =>
+      withDbErrors('append to the audit log', async () => {
+        if (entries.length === 0) return;
+        const now = ctx.now();
+        const rows = entries.map((entry) => toNewAuditRow(entry, orderedUuid(), now));
+        for (const part of chunk(rows, rowsPerStatement(dialect, 8))) {
+          await db.insertInto('audit_log').values(part).execute();
+        }
+      }),
+
+    recordLoginFailure: (keys, at) =>
+      withDbErrors('record a login failure', async () => {
+        const failedAt = normalizeTimestamp(at, 'at');
+        const rows = distinct(keys).map((key) => ({ id: randomUUID(), failure_key: key, at: failedAt }));
+        for (const part of chunk(rows, rowsPerStatement(dialect, 3))) {
+          await db.insertInto('login_failures').values(part).execute();
+        }
+      }),
+
+    clearLoginFailures: (keys) =>
+      withDbErrors('clear login failures', async () => {
+        for (const part of chunk(distinct(keys), rowsPerStatement(dialect, 1))) {
+          await db.deleteFrom('login_failures').where('failure_key', 'in', part).execute();
+        }
+      }),
+
+    pruneLoginFailures: (before) =>
+      withDbErrors('prune login failures', async () => {
+        const limit = normalizeTimestamp(before, 'before');
+        const result = await db.deleteFrom('login_failures').where('at', '<', limit).executeTakeFirst();
+        return Number(result.numDeletedRows);
+      }),
   };
 }
 
@@ -499,13 +690,13 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
 
   return {
     dialect,
-    ...createReader(db),
+    ...createReader(db, ctx),
 
     // Three queries, one snapshot: memberships never name a user or group missing from the lists.
     loadSyncState: () =>
       withDbErrors('load the sync state', () =>
         (dialect === 'postgres' ? db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only') : db.transaction()).execute((trx) =>
-          createReader(trx).loadSyncState(),
+          createReader(trx, ctx).loadSyncState(),
         ),
       ),
 

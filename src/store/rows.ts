@@ -3,16 +3,20 @@
  * camelCase records of `store.ts`. The only place that knows how values are encoded.
  */
 import { DirbridgeError } from '../errors.ts';
-import type { DbBoolean, GroupsTable, SyncRunsTable, UsersTable } from './schema.ts';
+import type { AuditLogTable, DbBoolean, GroupsTable, SessionsTable, SyncRunsTable, UsersTable } from './schema.ts';
 import {
   emailKey,
   groupNameKey,
   usernameKey,
+  type AuditEntry,
   type GroupPatch,
   type GroupRecord,
   type JsonValue,
+  type NewAuditEntry,
   type NewGroup,
+  type NewSession,
   type NewUser,
+  type SessionRecord,
   type StoreDialect,
   type SyncCounts,
   type SyncRunRecord,
@@ -37,6 +41,7 @@ export const USER_COLUMNS = [
   'disabled_reason',
   'is_admin',
   'missing_runs',
+  'notes',
   'created_at',
   'updated_at',
   'last_synced_at',
@@ -82,6 +87,7 @@ export function toUserRecord(row: UserSelectRow): UserRecord {
     isAdmin: readBoolean(row.is_admin),
     hasPassword: readBoolean(row.has_password),
     missingRuns: Number(row.missing_runs),
+    notes: row.notes,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     lastSyncedAt: row.last_synced_at,
@@ -109,6 +115,7 @@ export function toNewUserRow(dialect: StoreDialect, user: NewUser, id: string, n
     is_admin: writeBoolean(dialect, user.isAdmin ?? false),
     password_hash: user.passwordHash ?? null,
     missing_runs: user.missingRuns ?? 0,
+    notes: user.notes ?? null,
     created_at: now,
     updated_at: now,
     last_synced_at: user.lastSyncedAt == null ? null : normalizeTimestamp(user.lastSyncedAt, 'lastSyncedAt'),
@@ -143,6 +150,7 @@ export function toUserPatchColumns(dialect: StoreDialect, patch: UserPatch): Par
   if (patch.isAdmin !== undefined) columns.is_admin = writeBoolean(dialect, patch.isAdmin);
   if (patch.passwordHash !== undefined) columns.password_hash = patch.passwordHash;
   if (patch.missingRuns !== undefined) columns.missing_runs = patch.missingRuns;
+  if (patch.notes !== undefined) columns.notes = patch.notes;
   if (patch.lastSyncedAt !== undefined) {
     columns.last_synced_at = patch.lastSyncedAt === null ? null : normalizeTimestamp(patch.lastSyncedAt, 'lastSyncedAt');
   }
@@ -259,5 +267,93 @@ export function toSyncRunRecord(row: SyncRunsTable): SyncRunRecord {
     durationMs: row.duration_ms === null ? null : Number(row.duration_ms),
     counts: parseCounts(row.counts),
     planSummary: row.plan_summary === null ? null : parseJsonColumn(row.plan_summary, 'sync_runs.plan_summary'),
+  };
+}
+
+/** A SHA-256 digest, hex-encoded in lower case, as session token hashes are stored. */
+const TOKEN_HASH = /^[0-9a-f]{64}$/;
+
+/** Builds the row for a new session; rejects a `tokenHash` that is not a SHA-256 hex digest (a raw token must never be stored). */
+export function toNewSessionRow(session: NewSession, id: string, now: Timestamp): SessionsTable {
+  if (!TOKEN_HASH.test(session.tokenHash)) {
+    throw new DirbridgeError('usage.invalid', 'tokenHash: expected the lower-case hex SHA-256 of the token', { details: { field: 'tokenHash' } });
+  }
+  return {
+    id,
+    user_id: session.userId,
+    token_hash: session.tokenHash,
+    created_at: now,
+    expires_at: normalizeTimestamp(session.expiresAt, 'expiresAt'),
+    last_seen_at: null,
+    revoked_at: null,
+    revoked_reason: null,
+    client_address: session.clientAddress ?? null,
+  };
+}
+
+/** The session columns callers may see (everything but the token hash). */
+export const SESSION_COLUMNS = [
+  'id',
+  'user_id',
+  'created_at',
+  'expires_at',
+  'last_seen_at',
+  'revoked_at',
+  'revoked_reason',
+  'client_address',
+] as const;
+
+/** A session row as selected with `SESSION_COLUMNS`. */
+export type SessionSelectRow = Pick<SessionsTable, (typeof SESSION_COLUMNS)[number]>;
+
+/** Converts a session row to a record. */
+export function toSessionRecord(row: SessionSelectRow): SessionRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    lastSeenAt: row.last_seen_at,
+    revokedAt: row.revoked_at,
+    revokedReason: row.revoked_reason,
+    clientAddress: row.client_address,
+  };
+}
+
+/** Serialises an audit entry's details; non-finite numbers are rejected (JSON would turn them into null). */
+function formatDetails(details: JsonValue): string {
+  return JSON.stringify(details, (key, value: unknown) => {
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      throw new DirbridgeError('usage.invalid', `details${key === '' ? '' : `.${key}`}: expected a finite number`, { details: { key } });
+    }
+    return value;
+  });
+}
+
+/** Builds the row for a new audit entry (`at` defaults to `now`). */
+export function toNewAuditRow(entry: NewAuditEntry, id: string, now: Timestamp): AuditLogTable {
+  return {
+    id,
+    at: entry.at === undefined ? now : normalizeTimestamp(entry.at, 'at'),
+    actor: entry.actor,
+    action: entry.action,
+    user_id: entry.userId ?? null,
+    subject: entry.subject ?? null,
+    reason: entry.reason ?? null,
+    details: entry.details === undefined || entry.details === null ? null : formatDetails(entry.details),
+  };
+}
+
+/** Converts an audit row to an entry. */
+export function toAuditEntry(row: AuditLogTable): AuditEntry {
+  return {
+    id: row.id,
+    at: row.at,
+    actor: row.actor,
+    action: row.action,
+    userId: row.user_id,
+    subject: row.subject,
+    reason: row.reason,
+    details: row.details === null ? null : parseJsonColumn(row.details, 'audit_log.details'),
   };
 }

@@ -28,6 +28,8 @@ export interface UsersTable {
   is_admin: DbBoolean;
   password_hash: string | null;
   missing_runs: number;
+  /** Free text kept by administrators (migration 0002). */
+  notes: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
   last_synced_at: Timestamp | null;
@@ -70,10 +72,48 @@ export interface SyncRunsTable {
   plan_summary: string | null;
 }
 
+/** The `sessions` table (migration 0002); rows go with their user (ON DELETE CASCADE). */
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  /** SHA-256 of the token, lower-case hex; unique. */
+  token_hash: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  last_seen_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  revoked_reason: string | null;
+  client_address: string | null;
+}
+
+/** The `audit_log` table (migration 0002). `user_id` is deliberately not a foreign key: entries outlive their user. */
+export interface AuditLogTable {
+  /** A time-ordered UUID (version 7), so entries with the same `at` keep their insertion order. */
+  id: string;
+  at: Timestamp;
+  actor: string;
+  action: string;
+  user_id: string | null;
+  subject: string | null;
+  reason: string | null;
+  /** JSON text, or null. */
+  details: string | null;
+}
+
+/** The `login_failures` table (migration 0002): one row per failed attempt per throttle key. */
+export interface LoginFailuresTable {
+  id: string;
+  failure_key: string;
+  at: Timestamp;
+}
+
 /** All tables of the store. */
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
   memberships: MembershipsTable;
   sync_runs: SyncRunsTable;
+  sessions: SessionsTable;
+  audit_log: AuditLogTable;
+  login_failures: LoginFailuresTable;
 }

@@ -50,6 +50,8 @@ export interface UserRecord {
   hasPassword: boolean;
   /** Consecutive syncs in which the directory no longer returned this user. */
   missingRuns: number;
+  /** Free text kept by administrators; a local field, editable even for directory users. */
+  notes: string | null;
   createdAt: Timestamp;
   updatedAt: Timestamp;
   lastSyncedAt: Timestamp | null;
@@ -76,6 +78,7 @@ export interface NewUser {
   passwordHash?: string | null;
   /** Defaults to 0. */
   missingRuns?: number;
+  notes?: string | null;
   lastSyncedAt?: Timestamp | null;
 }
 
@@ -161,12 +164,61 @@ export interface UserPage {
 /** A group with its number of members, as listed by `listGroups`. */
 export type GroupWithMemberCount = GroupRecord & { memberCount: number };
 
+/** A login session. The token itself is never stored: only its SHA-256 hash, hex-encoded. */
+export interface SessionRecord {
+  id: string;
+  userId: string;
+  createdAt: Timestamp;
+  expiresAt: Timestamp;
+  lastSeenAt: Timestamp | null;
+  revokedAt: Timestamp | null;
+  revokedReason: string | null;
+  clientAddress: string | null;
+}
+
+/** A session to insert. */
+export interface NewSession {
+  userId: string;
+  tokenHash: string;
+  expiresAt: Timestamp;
+  clientAddress?: string | null;
+}
+
+/** A session with its user's name, as listed. */
+export type SessionWithUsername = SessionRecord & { username: string };
+
+/** One audit-log entry: who or what (`actor`) did what (`action`) to whom, and why. */
+export interface AuditEntry {
+  id: string;
+  at: Timestamp;
+  /** e.g. `sync`, `login`, `auto-logout`, `admin:alice`, `system`. */
+  actor: string;
+  /** e.g. `user.created`, `user.disabled`, `login.failed`, `session.revoked`. */
+  action: string;
+  userId: string | null;
+  /** What the entry is about when it is not (or no longer) a user id, e.g. a typed username. */
+  subject: string | null;
+  reason: string | null;
+  details: JsonValue | null;
+}
+
+/** An audit entry to append; `at` defaults to now. */
+export interface NewAuditEntry {
+  actor: string;
+  action: string;
+  userId?: string | null;
+  subject?: string | null;
+  reason?: string | null;
+  details?: JsonValue | null;
+  at?: Timestamp;
+}
+
 /** Reads available on the store and inside a transaction. */
 export interface StoreReader {
   /** Loads all users, groups and memberships in three queries. */
   loadSyncState(): Promise<SyncState>;
   /** Lists users ordered by username; `search` matches username, email and names case-insensitively. */
-  listUsers(query: PageQuery & { search?: string; source?: RecordSource }): Promise<UserPage>;
+  listUsers(query: PageQuery & { search?: string; source?: RecordSource; isAdmin?: boolean }): Promise<UserPage>;
   getUser(id: string): Promise<UserRecord | undefined>;
   /** Finds a user by username, case-insensitively. */
   findUserByUsername(username: string): Promise<UserRecord | undefined>;
@@ -183,6 +235,14 @@ export interface StoreReader {
   listGroupMembers(groupId: string, page: PageQuery): Promise<UserPage>;
   /** Lists the groups of a user ordered by name. */
   listUserGroups(userId: string): Promise<GroupRecord[]>;
+  /** Finds a session by the SHA-256 hash of its token, whatever its state. */
+  findSessionByTokenHash(tokenHash: string): Promise<SessionRecord | undefined>;
+  /** Lists sessions newest first; `isActive` keeps those neither revoked nor expired at `now`. */
+  listSessions(query: PageQuery & { userId?: string; isActive?: boolean; now?: Timestamp }): Promise<{ total: number; sessions: SessionWithUsername[] }>;
+  /** Lists audit entries newest first (entries with the same `at` newest-appended first), optionally for one user or one action. */
+  listAudit(query: PageQuery & { userId?: string; action?: string }): Promise<{ total: number; entries: AuditEntry[] }>;
+  /** Counts recorded login failures per key at or after `since` (keys without failures count 0). */
+  countLoginFailures(keys: readonly string[], since: Timestamp): Promise<Record<string, number>>;
 }
 
 /** Writes, available only inside `Store.transaction`. */
@@ -207,6 +267,27 @@ export interface StoreWriter extends StoreReader {
   addMemberships(pairs: MembershipPair[]): Promise<void>;
   /** Removes memberships; absent pairs are ignored. */
   removeMemberships(pairs: MembershipPair[]): Promise<void>;
+  /**
+   * Inserts a session. `tokenHash` must be a lower-case hex SHA-256 (`usage.invalid` otherwise, so a raw
+   * token is never stored); a taken hash throws `store.conflict`, an unknown user `store.not_found`.
+   */
+  insertSession(session: NewSession): Promise<SessionRecord>;
+  /** Records that a session was used at `at`; `lastSeenAt` only moves forward, and an unknown id is ignored. */
+  touchSession(id: string, at: Timestamp): Promise<void>;
+  /** Revokes the sessions among `ids` and of `userIds` that are active at `at`; returns the revoked sessions. */
+  revokeSessions(target: { ids?: readonly string[]; userIds?: readonly string[] }, reason: string, at: Timestamp): Promise<SessionRecord[]>;
+  /** Revokes every session active at `at` whose user is disabled, in one statement; returns them. */
+  revokeSessionsOfDisabledUsers(reason: string, at: Timestamp): Promise<SessionRecord[]>;
+  /** Deletes sessions that expired or were revoked before `before`; returns how many. */
+  deleteSessionsEndedBefore(before: Timestamp): Promise<number>;
+  /** Appends audit entries in multi-row statements; `userId` is not checked (entries may be about deleted users). */
+  appendAudit(entries: readonly NewAuditEntry[]): Promise<void>;
+  /** Records one login failure at `at` under each key (e.g. `user:alice`, `address:192.0.2.1`). */
+  recordLoginFailure(keys: readonly string[], at: Timestamp): Promise<void>;
+  /** Forgets the failures recorded under the keys (after a successful login). */
+  clearLoginFailures(keys: readonly string[]): Promise<void>;
+  /** Deletes failures recorded before `before`; returns how many. */
+  pruneLoginFailures(before: Timestamp): Promise<number>;
 }
 
 /** The store: reads, one-transaction writes, and the sync run log. */
