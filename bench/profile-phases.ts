@@ -43,8 +43,8 @@ try {
     const snapshot = await time('  read snapshot', () => readSnapshot(directory, settings));
     await directory.close();
     const current = await time('  load store state', () => store.loadSyncState());
-    const plan = await time('  plan', () => planSync(snapshot, current, { ...settings.sync, syncGroups: true }));
-    await time(`  apply ${plan.steps.length} steps`, () => applyPlan(store, plan, current, { batchSize: settings.sync.batchSize }));
+    const plan = await time('  plan', () => planSync(snapshot, current, { ...settings.sync, syncGroups: true, scope: 'all' }));
+    await time(`  apply ${plan.steps.length} steps`, () => applyPlan(store, plan, current, { batchSize: settings.sync.batchSize, actor: 'sync' }));
   }
 } finally {
   await store.close();

@@ -28,7 +28,12 @@ export type ErrorCode =
   | 'store.migration_failed'
   | 'sync.already_running'
   | 'sync.incomplete_read'
-  | 'usage.invalid';
+  | 'usage.invalid'
+  | 'auth.invalid_credentials'
+  | 'auth.directory_unavailable'
+  | 'auth.throttled'
+  | 'users.directory_managed'
+  | 'users.not_found';
 
 /** An error with a stable code, safe to show to an administrator (never holds secrets). */
 export class DirbridgeError extends Error {

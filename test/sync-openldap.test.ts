@@ -153,6 +153,31 @@ describe('sync against OpenLDAP', () => {
     assert.equal((await usersByName(app.store)).get(target.uid)?.isEnabled, true);
   });
 
+  it('gives a vanished user the configured grace runs before disabling, and audits why', async () => {
+    const made = await settingsFor(merge(documentFor(slapd), { sync: { missingGraceRuns: 1 } }));
+    const graceful = await openApp(made.settings);
+    try {
+      assert.equal((await graceful.sync.runSync({ trigger: 'cli', isDryRun: false })).status, 'succeeded');
+      const leaving = organisation.users[41];
+      assert.ok(leaving);
+      await slapd.ldapmodify(`dn: ${leaving.dn}\nchangetype: delete\n`);
+      const first = await graceful.sync.runSync({ trigger: 'cli', isDryRun: false });
+      assert.equal(first.users.disabled, 0);
+      const waiting = await graceful.store.findUserByUsername(leaving.uid);
+      assert.equal(waiting?.isEnabled, true);
+      assert.equal(waiting?.missingRuns, 1);
+      const second = await graceful.sync.runSync({ trigger: 'cli', isDryRun: false });
+      assert.equal(second.users.disabled, 1);
+      const gone = await graceful.store.findUserByUsername(leaving.uid);
+      assert.equal(gone?.isEnabled, false);
+      const audit = await graceful.store.listAudit({ limit: 5, offset: 0, userId: gone?.id ?? '', action: 'user.disabled' });
+      assert.deepEqual(audit.entries.map((entry) => [entry.actor, entry.reason]), [['sync', 'no longer found in the directory for 2 runs']]);
+    } finally {
+      await graceful.close();
+      await made.cleanup();
+    }
+  });
+
   describe('faults leave every account exactly as it was', () => {
     async function withSettings(override: Record<string, unknown>, body: (faulty: App) => Promise<void>): Promise<void> {
       const faulty = await openApp(merge(app.settings, override) as Settings);

@@ -176,7 +176,36 @@ export const syncSettingsSchema = z
       })
       .strict()
       .default({ maxDisable: { count: 100, percent: 10 } }),
-    batchSize: integer().pipe(z.number().int().min(1).max(10_000)).default(1_000),
+    batchSize: integer().pipe(z.number().int().min(1).max(100_000)).default(5_000),
+    missingGraceRuns: integer().pipe(z.number().int().min(0).max(1_000)).default(0),
+  })
+  .strict();
+
+/** Directory login: provisioning, sessions, throttling and the bind pool. */
+export const loginSettingsSchema = z
+  .object({
+    createOnFirstLogin: boolean().default(true),
+    updateOnLogin: boolean().default(true),
+    sessionTtlMinutes: integer().pipe(z.number().int().min(1).max(525_600)).default(480),
+    throttle: z
+      .object({
+        maxFailures: integer().pipe(z.number().int().min(1).max(10_000)).default(5),
+        windowSeconds: integer().pipe(z.number().int().min(1).max(86_400)).default(900),
+      })
+      .strict()
+      .default({ maxFailures: 5, windowSeconds: 900 }),
+    bindPoolSize: integer().pipe(z.number().int().min(1).max(256)).default(8),
+  })
+  .strict();
+
+/** A cron expression (five or six fields) for a background job. */
+const cronExpression = z.string().regex(/^\s*\S+(\s+\S+){4,5}\s*$/, 'expected a cron expression such as */5 * * * *');
+
+/** Logging out users who were deactivated. */
+export const autoLogoutSettingsSchema = z
+  .object({
+    enabled: boolean().default(true),
+    schedule: cronExpression.default('*/5 * * * *'),
   })
   .strict();
 
@@ -198,6 +227,8 @@ export const settingsSchema = z
     users: userSettingsSchema,
     groups: groupSettingsSchema.optional(),
     sync: syncSettingsSchema.default(syncSettingsSchema.parse({})),
+    login: loginSettingsSchema.default(loginSettingsSchema.parse({})),
+    autoLogout: autoLogoutSettingsSchema.default(autoLogoutSettingsSchema.parse({})),
     store: storeSettingsSchema.default({ dataDir: './data' }),
   })
   .strict();
@@ -208,6 +239,8 @@ export type UserSettings = Settings['users'];
 export type GroupSettings = NonNullable<Settings['groups']>;
 export type SyncSettings = Settings['sync'];
 export type StoreSettings = Settings['store'];
+export type LoginSettings = Settings['login'];
+export type AutoLogoutSettings = Settings['autoLogout'];
 
 /** Setting paths whose values are secrets: redacted on output, never logged. */
 export const SECRET_SETTING_PATHS: readonly string[] = ['directory.bindPassword'];

@@ -4,7 +4,7 @@
  * groups exist before memberships point at them.
  */
 import { chunk } from '../store/batch.ts';
-import type { Store, StoreWriter } from '../store/store.ts';
+import type { Store, StoreWriter, UserPatch } from '../store/store.ts';
 import type { CurrentState, PlanStep, SyncPlan } from './plan.ts';
 
 type StepOf<K extends PlanStep['kind']> = Extract<PlanStep, { kind: K }>;
@@ -14,7 +14,13 @@ export async function applyPlan(
   store: Store,
   plan: SyncPlan,
   current: CurrentState,
-  options: { batchSize: number; now?: () => Date; onProgress?: (done: number, total: number) => void },
+  options: {
+    batchSize: number;
+    /** Who the audit log names for lifecycle changes, e.g. `sync` or `login`. */
+    actor: string;
+    now?: () => Date;
+    onProgress?: (done: number, total: number) => void;
+  },
 ): Promise<void> {
   const now = (options.now ?? (() => new Date()))().toISOString();
   const byKind = groupByKind(plan.steps);
@@ -28,13 +34,18 @@ export async function applyPlan(
 
   // Renames may rotate usernames between accounts, so all of them go into one transaction.
   const userChanges = [...byKind.linkUser, ...byKind.updateUser];
-  await store.transaction((tx) => writeUserChanges(tx, userChanges, now));
+  await store.transaction(async (tx) => {
+    await writeUserChanges(tx, userChanges, now);
+    await tx.appendAudit(
+      byKind.linkUser.map((step) => ({ actor: options.actor, action: 'user.linked', userId: step.userId, subject: step.fields.username, reason: step.reason, at: now })),
+    );
+  });
   for (const step of byKind.linkUser) ids.users.set(step.externalId, step.userId);
   report(userChanges.length);
 
   for (const batch of chunk(byKind.createUser, options.batchSize)) {
-    const created = await store.transaction((tx) =>
-      tx.insertUsers(
+    const created = await store.transaction(async (tx) => {
+      const users = await tx.insertUsers(
         batch.map((step) => ({
           ...step.fields,
           source: 'directory' as const,
@@ -44,8 +55,12 @@ export async function applyPlan(
           disabledReason: step.isEnabled ? null : step.reason,
           lastSyncedAt: now,
         })),
-      ),
-    );
+      );
+      await tx.appendAudit(
+        batch.map((step, index) => ({ actor: options.actor, action: 'user.created', userId: users[index]?.id ?? null, subject: step.fields.username, reason: step.reason, at: now })),
+      );
+      return users;
+    });
     for (const user of created) if (user.externalId !== null) ids.users.set(user.externalId, user.id);
     report(batch.length);
   }
@@ -84,17 +99,18 @@ export async function applyPlan(
     report(batch.length);
   }
 
-  const stateChanges = [...byKind.disableUser, ...byKind.enableUser];
+  const stateChanges = [...byKind.disableUser, ...byKind.enableUser, ...byKind.markMissing, ...byKind.markPresent];
   for (const batch of chunk(stateChanges, options.batchSize)) {
-    await store.transaction((tx) =>
-      tx.updateUsers(
-        batch.map((step) =>
-          step.kind === 'disableUser'
-            ? { id: step.userId, isEnabled: false, disabledBy: step.disabledBy, disabledReason: step.reason }
-            : { id: step.userId, isEnabled: true, disabledBy: null, disabledReason: null },
+    await store.transaction(async (tx) => {
+      await tx.updateUsers(batch.map(statePatch));
+      await tx.appendAudit(
+        batch.flatMap((step) =>
+          step.kind === 'disableUser' || step.kind === 'enableUser'
+            ? [{ actor: options.actor, action: step.kind === 'disableUser' ? 'user.disabled' : 'user.enabled', userId: step.userId, subject: step.username, reason: step.reason, at: now }]
+            : [],
         ),
-      ),
-    );
+      );
+    });
     report(batch.length);
   }
 
@@ -116,6 +132,20 @@ async function writeUserChanges(tx: StoreWriter, steps: ReadonlyArray<StepOf<'li
   );
 }
 
+/** The user columns a state step sets: enabled state, who disabled it and why, and the missing-run count. */
+function statePatch(step: StepOf<'disableUser'> | StepOf<'enableUser'> | StepOf<'markMissing'> | StepOf<'markPresent'>): { id: string } & UserPatch {
+  switch (step.kind) {
+    case 'disableUser':
+      return { id: step.userId, isEnabled: false, disabledBy: step.disabledBy, disabledReason: step.reason };
+    case 'enableUser':
+      return { id: step.userId, isEnabled: true, disabledBy: null, disabledReason: null, missingRuns: 0 };
+    case 'markMissing':
+      return { id: step.userId, missingRuns: step.missingRuns };
+    case 'markPresent':
+      return { id: step.userId, missingRuns: 0 };
+  }
+}
+
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -131,7 +161,7 @@ function idsByExternalId(state: CurrentState): { users: Map<string, string>; gro
 
 function groupByKind(steps: readonly PlanStep[]): { [K in PlanStep['kind']]: Array<StepOf<K>> } {
   const result: { [K in PlanStep['kind']]: Array<StepOf<K>> } = {
-    createUser: [], linkUser: [], updateUser: [], disableUser: [], enableUser: [], skipUser: [],
+    createUser: [], linkUser: [], updateUser: [], disableUser: [], enableUser: [], markMissing: [], markPresent: [], skipUser: [],
     createGroup: [], updateGroup: [], deleteGroup: [], addMembership: [], removeMembership: [],
   };
   for (const step of steps) (result[step.kind] as PlanStep[]).push(step);

@@ -32,18 +32,25 @@ export interface FindUserSettings {
   groups?: GroupSettings | undefined;
 }
 
+/** A name to look up: by the username attributes, and on AD optionally by userPrincipalName. */
+export type LookupName = string | { username: string; userPrincipalName?: string };
+
 /** The filter that finds a user by any of the username attributes, within the configured user filter. */
-export function userByNameFilter(settings: UserSettings, username: string): Filter {
-  return and(parseFilter(settings.filter), or(...settings.usernameAttribute.map((attribute) => eq(attribute, username))));
+export function userByNameFilter(settings: UserSettings, name: LookupName): Filter {
+  const { username, userPrincipalName } = typeof name === 'string' ? { username: name, userPrincipalName: undefined } : name;
+  const matches = settings.usernameAttribute.map((attribute) => eq(attribute, username));
+  if (userPrincipalName !== undefined) matches.push(eq('userPrincipalName', userPrincipalName));
+  return and(parseFilter(settings.filter), or(...matches));
 }
 
 /** Finds the user or returns undefined; more than one match is an error, never a guess. */
-export async function findDirectoryUser(directory: DirectoryConnection, settings: FindUserSettings, username: string): Promise<FoundUser | undefined> {
+export async function findDirectoryUser(directory: DirectoryConnection, settings: FindUserSettings, name: LookupName): Promise<FoundUser | undefined> {
+  const username = typeof name === 'string' ? name : name.username;
   const uniqueIdAttribute = resolveUniqueIdAttribute(settings.users.uniqueIdAttribute, directory.rootDse.serverType);
   const entries = await directory.searchAll({
     baseDn: settings.users.baseDn,
     scope: settings.users.scope,
-    filter: userByNameFilter(settings.users, username),
+    filter: userByNameFilter(settings.users, name),
     attributes: uniqueAttributes([...userAttributesToRequest(settings.users, uniqueIdAttribute), ...settings.directory.attributesToQuery]),
     maxEntries: 2,
   });

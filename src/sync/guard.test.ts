@@ -9,7 +9,7 @@ const guard = { maxDisable: { count: 5, percent: 20 } };
 function users(count: number): CurrentUser[] {
   return Array.from({ length: count }, (_, index) => ({
     id: `u${index}`, username: `u${index}`, email: null, firstName: '', lastName: '', displayName: null,
-    source: 'directory' as const, externalId: `e${index}`, dn: null, isEnabled: true, disabledBy: null, isAdmin: false,
+    source: 'directory' as const, externalId: `e${index}`, dn: null, isEnabled: true, disabledBy: null, isAdmin: false, missingRuns: 0,
   }));
 }
 

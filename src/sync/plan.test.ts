@@ -11,7 +11,9 @@ const options: PlanOptions = {
   mergeExistingUsers: { enabled: false, matchBy: 'username' },
   disableMissingUsers: true,
   activeState: 'both',
+  missingGraceRuns: 0,
   syncGroups: true,
+  scope: 'all',
 };
 
 function dirUser(id: string, overrides: Partial<MappedUser> = {}): MappedUser {
@@ -43,6 +45,7 @@ function storeUser(id: string, overrides: Partial<CurrentUser> = {}): CurrentUse
     isEnabled: true,
     disabledBy: null,
     isAdmin: false,
+    missingRuns: 0,
     ...overrides,
   };
 }
@@ -195,5 +198,30 @@ describe('planSync', () => {
     const plan = planSync(snapshot(users, groups), state([]), options);
     assert.equal(plan.counts.users.created, 100_000);
     assert.equal(plan.counts.memberships.added, 150_000);
+  });
+
+  it('gives missing users the configured grace before disabling them, and resets it when they return', () => {
+    const grace = { ...options, missingGraceRuns: 2 };
+    const first = planSync(snapshot([dirUser('a')]), state([storeUser('a'), storeUser('gone')]), grace);
+    assert.deepEqual(first.steps.map((step) => [step.kind, step.reason]), [['markMissing', 'not found in the directory (1 of 2 runs of grace)']]);
+    const third = planSync(snapshot([dirUser('a')]), state([storeUser('a'), storeUser('gone', { missingRuns: 2 })]), grace);
+    assert.deepEqual(third.steps.map((step) => [step.kind, step.reason]), [['disableUser', 'no longer found in the directory for 3 runs']]);
+    const back = planSync(snapshot([dirUser('a'), dirUser('gone')]), state([storeUser('a'), storeUser('gone', { missingRuns: 1 })]), grace);
+    assert.deepEqual(kinds(back.steps), ['markPresent']);
+  });
+
+  it('judges only the listed users when the snapshot is one login, and deletes nothing', () => {
+    const listed = { ...options, scope: 'listed' as const };
+    const plan = planSync(
+      snapshot([dirUser('a')], [dirGroup('kept', ['a'])]),
+      state([storeUser('a'), storeUser('b')], [storeGroup('kept'), storeGroup('left'), storeGroup('unrelated')], [
+        { userId: 'db-a', groupId: 'g-left' },
+        { userId: 'db-b', groupId: 'g-left' },
+        { userId: 'db-b', groupId: 'g-kept' },
+      ]),
+      listed,
+    );
+    assert.deepEqual(plan.steps.map((step) => `${step.kind}: ${step.reason}`), ['addMembership: member of kept', 'removeMembership: no longer a member of left']);
+    assert.ok(plan.steps.every((step) => !('userId' in step) || step.userId === 'db-a'));
   });
 });

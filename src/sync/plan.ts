@@ -12,7 +12,19 @@ import type { DirectorySnapshot } from './snapshot.ts';
 /** A user as the planner needs to see it from the store. */
 export type CurrentUser = Pick<
   UserRecord,
-  'id' | 'username' | 'email' | 'firstName' | 'lastName' | 'displayName' | 'source' | 'externalId' | 'dn' | 'isEnabled' | 'disabledBy' | 'isAdmin'
+  | 'id'
+  | 'username'
+  | 'email'
+  | 'firstName'
+  | 'lastName'
+  | 'displayName'
+  | 'source'
+  | 'externalId'
+  | 'dn'
+  | 'isEnabled'
+  | 'disabledBy'
+  | 'isAdmin'
+  | 'missingRuns'
 >;
 
 /** A group as the planner needs to see it from the store. */
@@ -42,6 +54,8 @@ export type PlanStep =
   | { kind: 'updateUser'; userId: string; username: string; changes: Partial<UserFields>; reason: string }
   | { kind: 'disableUser'; userId: string; username: string; disabledBy: 'directory' | 'sync'; reason: string }
   | { kind: 'enableUser'; userId: string; username: string; reason: string }
+  | { kind: 'markMissing'; userId: string; username: string; missingRuns: number; reason: string }
+  | { kind: 'markPresent'; userId: string; username: string; reason: string }
   | { kind: 'skipUser'; externalId: string; dn: string; reason: string }
   | { kind: 'createGroup'; externalId: string; name: string; dn: string; reason: string }
   | { kind: 'updateGroup'; groupId: string; name: string; changes: { name?: string; dn?: string }; reason: string }
@@ -66,8 +80,16 @@ export interface PlanCounts {
 /** The settings slice the planner reads. */
 export type PlanOptions = Pick<
   SyncSettings,
-  'importNewUsers' | 'updateExistingUsers' | 'mergeExistingUsers' | 'disableMissingUsers' | 'activeState'
-> & { syncGroups: boolean };
+  'importNewUsers' | 'updateExistingUsers' | 'mergeExistingUsers' | 'disableMissingUsers' | 'activeState' | 'missingGraceRuns'
+> & {
+  syncGroups: boolean;
+  /**
+   * `all`: the snapshot is the whole directory (sync). `listed`: it holds only some users and
+   * their groups (a login), so nothing absent from it is disabled or deleted, and only the
+   * listed users' memberships are judged.
+   */
+  scope: 'all' | 'listed';
+};
 
 /** Diffs the snapshot against the store. Pure: the same inputs always give the same plan. */
 export function planSync(snapshot: DirectorySnapshot, current: CurrentState, options: PlanOptions): SyncPlan {
@@ -75,7 +97,7 @@ export function planSync(snapshot: DirectorySnapshot, current: CurrentState, opt
   const userSteps = planUsers(snapshot, current, options, warnings);
   // concat, not push(...spread): a 100k-user plan has far more steps than the call stack takes arguments.
   const steps = options.syncGroups
-    ? userSteps.steps.concat(planGroups(snapshot.groups, current, userSteps.linkedUserIds, userSteps.createdExternalIds))
+    ? userSteps.steps.concat(planGroups(snapshot.groups, current, userSteps.linkedUserIds, userSteps.createdExternalIds, options.scope))
     : userSteps.steps;
   return { steps, counts: countSteps(steps, userSteps.unchanged), warnings };
 }
@@ -232,6 +254,9 @@ function planExistingUser(
   if (Object.keys(changes).length > 0) {
     steps.push({ kind: 'updateUser', userId: existing.id, username: existing.username, changes, reason: reasons.join('; ') });
   }
+  if (existing.missingRuns > 0) {
+    steps.push({ kind: 'markPresent', userId: existing.id, username: existing.username, reason: `found again after ${existing.missingRuns} runs` });
+  }
 
   if (user.directoryState === 'disabled') {
     if (existing.isEnabled && appliesDisable(options.activeState)) {
@@ -255,17 +280,28 @@ function planExistingUser(
 }
 
 function planMissingUsers(snapshot: DirectorySnapshot, current: CurrentState, options: PlanOptions, steps: PlanStep[]): void {
-  if (!options.disableMissingUsers) return;
+  if (!options.disableMissingUsers || options.scope === 'listed') return;
   const present = new Set<string>(snapshot.users.map((user) => user.externalId));
   for (const skipped of snapshot.skippedUsers) if (skipped.externalId !== undefined) present.add(skipped.externalId);
   for (const user of current.users) {
     if (user.source !== 'directory' || user.externalId === null || present.has(user.externalId) || !user.isEnabled) continue;
+    const missingRuns = user.missingRuns + 1;
+    if (missingRuns <= options.missingGraceRuns) {
+      steps.push({
+        kind: 'markMissing',
+        userId: user.id,
+        username: user.username,
+        missingRuns,
+        reason: `not found in the directory (${missingRuns} of ${options.missingGraceRuns} runs of grace)`,
+      });
+      continue;
+    }
     steps.push({
       kind: 'disableUser',
       userId: user.id,
       username: user.username,
       disabledBy: 'sync',
-      reason: 'no longer found in the directory',
+      reason: options.missingGraceRuns === 0 ? 'no longer found in the directory' : `no longer found in the directory for ${missingRuns} runs`,
     });
   }
 }
@@ -275,6 +311,7 @@ function planGroups(
   current: CurrentState,
   linkedUserIds: ReadonlyMap<string, string>,
   createdExternalIds: ReadonlySet<string>,
+  scope: PlanOptions['scope'],
 ): PlanStep[] {
   const steps: PlanStep[] = [];
   const byExternalId = new Map<string, CurrentGroup>();
@@ -326,7 +363,15 @@ function planGroups(
   }
   for (const group of current.groups) {
     if (group.source !== 'directory' || group.externalId === null || present.has(group.externalId)) continue;
-    steps.push({ kind: 'deleteGroup', groupId: group.id, name: group.name, reason: 'no longer found in the directory' });
+    if (scope === 'all') {
+      steps.push({ kind: 'deleteGroup', groupId: group.id, name: group.name, reason: 'no longer found in the directory' });
+      continue;
+    }
+    // A login's snapshot lists every group of its users: membership elsewhere has ended.
+    for (const userId of membersByGroupId.get(group.id) ?? []) {
+      if (!externalIdByUserId.has(userId)) continue;
+      steps.push({ kind: 'removeMembership', userId, groupId: group.id, reason: `no longer a member of ${group.name}` });
+    }
   }
   return steps;
 }
@@ -368,6 +413,8 @@ export function countSteps(steps: readonly PlanStep[], unchanged: number): PlanC
       case 'updateUser': counts.users.updated += 1; break;
       case 'disableUser': counts.users.disabled += 1; break;
       case 'enableUser': counts.users.enabled += 1; break;
+      case 'markMissing':
+      case 'markPresent': break;
       case 'skipUser': counts.users.skipped += 1; break;
       case 'createGroup': counts.groups.created += 1; break;
       case 'updateGroup': counts.groups.updated += 1; break;

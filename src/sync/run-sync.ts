@@ -101,13 +101,14 @@ export function createSyncService(deps: SyncServiceDeps) {
 
     try {
       const current: CurrentState = await store.loadSyncState();
-      const plan = planSync(snapshot, current, { ...settings.sync, syncGroups });
+      const plan = planSync(snapshot, current, { ...settings.sync, syncGroups, scope: 'all' });
       const warnings = [...snapshot.warnings, ...plan.warnings];
       const verdict = checkPlan(snapshot, current, plan, { guard: settings.sync.guard, syncGroups });
       if (!verdict.isAllowed) return finish('refused', { reason: verdict.reason, counts: plan.counts, steps: plan.steps, warnings });
       if (!options.isDryRun) {
         await applyPlan(store, plan, current, {
           batchSize: settings.sync.batchSize,
+          actor: options.trigger === 'login' ? 'login' : 'sync',
           onProgress: (done, total) => options.onProgress?.({ phase: 'apply', done, total }),
         });
       }
@@ -162,6 +163,8 @@ export function subjectOf(step: PlanStep): string {
     case 'updateUser':
     case 'disableUser':
     case 'enableUser':
+    case 'markMissing':
+    case 'markPresent':
       return step.username;
     case 'skipUser':
       return step.dn;
