@@ -1,0 +1,97 @@
+/**
+ * What administrators may change on an account. Fields the directory manages (its attributes,
+ * the username and group memberships) are read-only for directory users; local fields stay
+ * editable. Every lifecycle change is audited with who did it and why.
+ */
+import { DirbridgeError } from '../errors.ts';
+import type { Store, UserRecord } from '../store/store.ts';
+
+/** Fields an administrator may try to change. */
+export interface ProfileChanges {
+  username?: string;
+  email?: string | null;
+  firstName?: string;
+  lastName?: string;
+  displayName?: string | null;
+  notes?: string | null;
+  isAdmin?: boolean;
+}
+
+/** The fields sync writes for directory users; changing them here would be undone by the next sync. */
+export const DIRECTORY_MANAGED_FIELDS = ['username', 'email', 'firstName', 'lastName', 'displayName'] as const;
+
+/** Creates the account administration service; `actor` names the administrator in the audit log. */
+export function createAccountAdmin(deps: { store: Store; now: () => Date }) {
+  const { store } = deps;
+
+  const userOrThrow = async (userId: string): Promise<UserRecord> => {
+    const user = await store.getUser(userId);
+    if (user === undefined) throw new DirbridgeError('users.not_found', `no user with id ${userId}`);
+    return user;
+  };
+
+  return {
+    /** Changes profile fields; refuses directory-managed ones on directory users, naming them. */
+    async updateProfile(userId: string, changes: ProfileChanges, actor: string): Promise<UserRecord> {
+      const user = await userOrThrow(userId);
+      if (user.source === 'directory') {
+        const managed = DIRECTORY_MANAGED_FIELDS.filter((field) => changes[field] !== undefined && changes[field] !== user[field]);
+        if (managed.length > 0) {
+          throw new DirbridgeError('users.directory_managed', `${managed.join(', ')} of ${user.username} ${managed.length === 1 ? 'is' : 'are'} managed by the directory and read-only here`, {
+            details: { fields: managed },
+          });
+        }
+      }
+      await store.transaction(async (tx) => {
+        await tx.updateUsers([{ id: userId, ...changes }]);
+        await tx.appendAudit([{ actor, action: 'user.updated', userId, subject: user.username, reason: `changed ${Object.keys(changes).join(', ')}` }]);
+      });
+      return userOrThrow(userId);
+    },
+
+    /** Adds or removes a membership; refused when the directory manages the user or the group. */
+    async setMembership(userId: string, groupId: string, isMember: boolean, actor: string): Promise<void> {
+      const user = await userOrThrow(userId);
+      const group = await store.getGroup(groupId);
+      if (group === undefined) throw new DirbridgeError('users.not_found', `no group with id ${groupId}`);
+      if (user.source === 'directory' || group.source === 'directory') {
+        throw new DirbridgeError('users.directory_managed', `membership of ${user.username} in ${group.name} is managed by the directory and read-only here`, {
+          details: { fields: ['groups'] },
+        });
+      }
+      await store.transaction(async (tx) => {
+        if (isMember) await tx.addMemberships([{ userId, groupId }]);
+        else await tx.removeMemberships([{ userId, groupId }]);
+        await tx.appendAudit([{ actor, action: isMember ? 'membership.added' : 'membership.removed', userId, subject: group.name, reason: null }]);
+      });
+    },
+
+    /** Disables an account and ends its sessions; sync never undoes an administrator's disable. */
+    async disable(userId: string, actor: string, reason: string): Promise<UserRecord> {
+      const user = await userOrThrow(userId);
+      const at = deps.now().toISOString();
+      await store.transaction(async (tx) => {
+        await tx.updateUsers([{ id: userId, isEnabled: false, disabledBy: 'admin', disabledReason: reason }]);
+        const revoked = await tx.revokeSessions({ userIds: [userId] }, 'user disabled by an administrator', at);
+        await tx.appendAudit([
+          { actor, action: 'user.disabled', userId, subject: user.username, reason, at },
+          ...revoked.map((session) => ({ actor, action: 'session.revoked', userId, subject: session.id, reason: 'user disabled', at })),
+        ]);
+      });
+      return userOrThrow(userId);
+    },
+
+    /** Enables an account, whoever disabled it. */
+    async enable(userId: string, actor: string, reason: string): Promise<UserRecord> {
+      const user = await userOrThrow(userId);
+      await store.transaction(async (tx) => {
+        await tx.updateUsers([{ id: userId, isEnabled: true, disabledBy: null, disabledReason: null }]);
+        await tx.appendAudit([{ actor, action: 'user.enabled', userId, subject: user.username, reason }]);
+      });
+      return userOrThrow(userId);
+    },
+  };
+}
+
+/** The account administration service's public shape. */
+export type AccountAdmin = ReturnType<typeof createAccountAdmin>;

@@ -1,0 +1,233 @@
+/**
+ * Directory login: find the user with the service connection, then bind as them on the bind
+ * pool; create or refresh the account with the same mapping and planner as sync; start a
+ * session. Every outcome is audited with its precise reason, while callers outside see one
+ * uniform "invalid credentials" (or "directory unavailable"), so no account can be enumerated.
+ */
+import type { BindPool } from '../directory/index.ts';
+import { DirbridgeError, isDirbridgeError } from '../errors.ts';
+import { normalizeDn } from '../ldap/dn.ts';
+import type { ResolvedGroup } from '../mapping/memberships.ts';
+import type { Settings } from '../settings/schema.ts';
+import type { SessionRecord, Store, UserRecord } from '../store/store.ts';
+import { applyPlan } from '../sync/apply.ts';
+import { findDirectoryUser, type FoundUser } from '../sync/find-directory-user.ts';
+import { planSync, type CurrentState } from '../sync/plan.ts';
+import type { LookupConnection } from './lookup-connection.ts';
+import { readLoginName } from './login-name.ts';
+import { verifyPassword } from './password-hash.ts';
+import type { SessionService } from './sessions.ts';
+import { throttleKeys, type LoginThrottle } from './throttle.ts';
+
+/** Why a login failed, as the audit log records it. Never shown to the client. */
+export type LoginFailureReason =
+  | 'empty_password'
+  | 'unknown_user'
+  | 'ambiguous_user'
+  | 'wrong_password'
+  | 'locked_in_directory'
+  | 'disabled_in_directory'
+  | 'password_expired'
+  | 'disabled_in_dirbridge'
+  | 'not_provisioned'
+  | 'username_conflict'
+  | 'throttled'
+  | 'directory_unavailable';
+
+/**
+ * A failed login. `code` and `message` are what a client may see; `reason` is for the audit
+ * log and tests only.
+ */
+export class LoginFailure extends DirbridgeError {
+  readonly reason: LoginFailureReason;
+
+  constructor(reason: LoginFailureReason, cause?: unknown) {
+    const code = reason === 'directory_unavailable' ? 'auth.directory_unavailable' : reason === 'throttled' ? 'auth.throttled' : 'auth.invalid_credentials';
+    const message =
+      code === 'auth.directory_unavailable' ? 'the directory is unavailable; try again later' : code === 'auth.throttled' ? 'too many failed attempts; try again later' : 'invalid username or password';
+    super(code, message, cause === undefined ? {} : { cause });
+    this.name = 'LoginFailure';
+    this.reason = reason;
+  }
+}
+
+/** A successful login. */
+export interface LoginSuccess {
+  token: string;
+  session: SessionRecord;
+  user: UserRecord;
+  /** True when this login created the account. */
+  isNewUser: boolean;
+}
+
+/** What the login service needs. */
+export interface LoginDeps {
+  store: Store;
+  settings: Pick<Settings, 'users' | 'groups' | 'sync' | 'login' | 'directory'>;
+  lookup: LookupConnection;
+  /** Verifies a user's password by binding as them (the bind pool, created on first use). */
+  bindPool: Pick<BindPool, 'verify'>;
+  sessions: SessionService;
+  throttle: LoginThrottle;
+}
+
+/** Maps AD's bind sub-codes (data 52e, 533, ...) to failure reasons. */
+const AD_REASONS: Readonly<Record<string, LoginFailureReason>> = {
+  '52e': 'wrong_password',
+  '525': 'unknown_user',
+  '530': 'disabled_in_directory',
+  '531': 'disabled_in_directory',
+  '532': 'password_expired',
+  '533': 'disabled_in_directory',
+  '701': 'password_expired',
+  '773': 'password_expired',
+  '775': 'locked_in_directory',
+};
+
+/** Creates the login service. */
+export function createLoginService(deps: LoginDeps) {
+  const { store, settings } = deps;
+
+  async function audit(action: 'login.succeeded' | 'login.failed', fields: { userId?: string | null; subject: string; reason?: string; clientAddress?: string }) {
+    await store.transaction((tx) =>
+      tx.appendAudit([
+        {
+          actor: 'login',
+          action,
+          userId: fields.userId ?? null,
+          subject: fields.subject,
+          reason: fields.reason ?? null,
+          details: fields.clientAddress === undefined ? null : { clientAddress: fields.clientAddress },
+        },
+      ]),
+    );
+  }
+
+  /** Logs a user in; throws LoginFailure on any failure. */
+  async function login(input: { username: string; password: string; clientAddress?: string }): Promise<LoginSuccess> {
+    const typed = input.username.trim();
+    const keys = throttleKeys(typed, input.clientAddress);
+    let knownUserId: string | null = null;
+    const fail = async (reason: LoginFailureReason, cause?: unknown): Promise<never> => {
+      await audit('login.failed', { userId: knownUserId, subject: typed, reason, ...(input.clientAddress === undefined ? {} : { clientAddress: input.clientAddress }) });
+      if (reason !== 'directory_unavailable' && reason !== 'throttled') await deps.throttle.recordFailure(keys);
+      throw new LoginFailure(reason, cause);
+    };
+
+    if ((await deps.throttle.limitedKey(keys)) !== undefined) return fail('throttled');
+    // Checked before anything else: an empty password must never reach the directory (RFC 4513 unauthenticated bind).
+    if (input.password.trim() === '' || typed === '') return fail(typed === '' ? 'unknown_user' : 'empty_password');
+
+    // A local account with a password is authenticated here, never by the directory, unless
+    // merging may link it to a directory entry; an administrator is never linked or taken over.
+    const local = await store.findUserByUsername(typed);
+    const localAccount = local !== undefined && local.source === 'local' && local.hasPassword ? local : undefined;
+    const loginLocally = async (account: UserRecord): Promise<LoginSuccess> => {
+      knownUserId = account.id;
+      const hash = await store.getPasswordHash(account.id);
+      if (hash === null || !(await verifyPassword(input.password, hash))) return fail('wrong_password');
+      if (!account.isEnabled) return fail('disabled_in_dirbridge');
+      return succeed(account, false, input, keys);
+    };
+    if (localAccount !== undefined && (localAccount.isAdmin || !settings.sync.mergeExistingUsers.enabled)) return loginLocally(localAccount);
+
+    let found: FoundUser | undefined;
+    try {
+      found = await deps.lookup.use((directory) =>
+        findDirectoryUser(directory, settings, readLoginName(typed, directory.rootDse.serverType === 'active-directory')),
+      );
+    } catch (error) {
+      if (isDirbridgeError(error, 'directory.ambiguous')) return fail('ambiguous_user', error);
+      return fail('directory_unavailable', error);
+    }
+    if (found === undefined) return localAccount === undefined ? fail('unknown_user') : loginLocally(localAccount);
+    const existing = await store.findUserByExternalId(found.user.externalId);
+    knownUserId = existing?.id ?? null;
+    if (found.user.directoryState === 'disabled') {
+      return fail(found.user.directoryStateReason?.includes('locked') === true ? 'locked_in_directory' : 'disabled_in_directory');
+    }
+
+    try {
+      await deps.bindPool.verify(found.user.dn, input.password);
+    } catch (error) {
+      if (!isDirbridgeError(error, 'directory.invalid_credentials')) return fail('directory_unavailable', error);
+      if (error.details['ppolicyLocked'] === true) return fail('locked_in_directory', error);
+      const adCode = error.details['adCode'];
+      return fail(typeof adCode === 'string' ? (AD_REASONS[adCode.toLowerCase()] ?? 'wrong_password') : 'wrong_password', error);
+    }
+
+    if (existing !== undefined && !existing.isEnabled) return fail('disabled_in_dirbridge');
+    if (existing === undefined && !settings.login.createOnFirstLogin) return fail('not_provisioned');
+    if (existing === undefined || settings.login.updateOnLogin) {
+      const outcome = await provision(found);
+      if ('conflict' in outcome) return fail('username_conflict', new Error(outcome.conflict));
+    }
+    const user = await store.findUserByExternalId(found.user.externalId);
+    if (user === undefined) return fail('username_conflict');
+    knownUserId = user.id;
+    if (!user.isEnabled) return fail('disabled_in_dirbridge');
+    return succeed(user, existing === undefined, input, keys);
+  }
+
+  async function succeed(user: UserRecord, isNewUser: boolean, input: { clientAddress?: string }, keys: string[]): Promise<LoginSuccess> {
+    const { token, session } = await deps.sessions.start(user.id, input.clientAddress);
+    await deps.throttle.recordSuccess(keys);
+    await audit('login.succeeded', { userId: user.id, subject: user.username, ...(input.clientAddress === undefined ? {} : { clientAddress: input.clientAddress }) });
+    return { token, session, user, isNewUser };
+  }
+
+  /** Creates or refreshes one user and its memberships with the sync planner, scoped to that user. */
+  async function provision(found: FoundUser): Promise<{ applied: true } | { conflict: string }> {
+    const snapshotGroups: ResolvedGroup[] = found.groups.map((group) => ({
+      externalId: group.externalId,
+      dn: group.dn,
+      dnKey: normalizeDn(group.dn),
+      name: group.name,
+      memberDnKeys: [],
+      memberUids: [],
+      memberUserIds: [found.user.externalId],
+    }));
+    const syncGroups = settings.groups?.enabled === true;
+    const current = await currentStateFor(found, syncGroups);
+    const plan = planSync(
+      { users: [found.user], groups: snapshotGroups, skippedUsers: [], skippedGroups: [], warnings: [], serverType: 'login', uniqueIdAttribute: '' },
+      current,
+      { ...settings.sync, importNewUsers: true, disableMissingUsers: false, syncGroups, scope: 'listed' },
+    );
+    const skipped = plan.steps.find((step) => step.kind === 'skipUser');
+    if (skipped !== undefined) return { conflict: skipped.reason };
+    await applyPlan(store, plan, current, { batchSize: settings.sync.batchSize, actor: 'login' });
+    return { applied: true };
+  }
+
+  /** The part of the store one user's plan needs: the user, merge candidates, its groups and memberships. */
+  async function currentStateFor(found: FoundUser, syncGroups: boolean): Promise<CurrentState> {
+    const users = new Map<string, UserRecord>();
+    const add = (user: UserRecord | undefined) => {
+      if (user !== undefined) users.set(user.id, user);
+    };
+    const existing = await store.findUserByExternalId(found.user.externalId);
+    add(existing);
+    add(await store.findUserByUsername(found.user.username));
+    if (settings.sync.mergeExistingUsers.enabled && settings.sync.mergeExistingUsers.matchBy === 'email' && found.user.email !== null) {
+      try {
+        add(await store.findUserByEmail(found.user.email));
+      } catch (error) {
+        if (!isDirbridgeError(error, 'store.ambiguous')) throw error;
+      }
+    }
+    if (!syncGroups) return { users: [...users.values()], groups: [], memberships: [] };
+    const groups = new Map((existing === undefined ? [] : await store.listUserGroups(existing.id)).map((group) => [group.id, group]));
+    const memberships = existing === undefined ? [] : [...groups.keys()].map((groupId) => ({ userId: existing.id, groupId }));
+    for (const group of found.groups) {
+      const stored = await store.findGroupByExternalId(group.externalId);
+      if (stored !== undefined) groups.set(stored.id, stored);
+    }
+    return { users: [...users.values()], groups: [...groups.values()], memberships };
+  }
+
+  return { login };
+}
+
+/** The login service's public shape. */
+export type LoginService = ReturnType<typeof createLoginService>;
