@@ -8,7 +8,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { establishedTo } from './helpers/sockets.ts';
 import { DirbridgeError, isDirbridgeError, type ErrorCode } from '../src/errors.ts';
 import { createBindPool, openDirectory, type BindPool } from '../src/directory/index.ts';
 import { directorySettingsSchema, type DirectorySettings } from '../src/settings/schema.ts';
@@ -48,41 +48,6 @@ async function rejectsWith(promise: Promise<unknown>, ...codes: ErrorCode[]): Pr
     return error;
   }
   assert.fail(`expected ${codes.join('|')}, but it succeeded`);
-}
-
-/**
- * ESTABLISHED TCP connections from this process to `port`: rows of /proc/net/tcp{,6} whose remote
- * port is `port`, in state 01, whose socket inode is one of this process's file descriptors.
- */
-function establishedTo(port: number): number {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
-      if (match?.[1] !== undefined) inodes.add(match[1]);
-    } catch {
-      // the fd closed between readdir and readlink
-    }
-  }
-  let count = 0;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const columns = line.trim().split(/\s+/);
-      const remote = columns[2];
-      const state = columns[3];
-      const inode = columns[9];
-      if (remote === undefined || state !== '01' || inode === undefined) continue;
-      const remotePort = Number.parseInt(remote.split(':')[1] ?? '', 16);
-      if (remotePort === port && inodes.has(inode)) count += 1;
-    }
-  }
-  return count;
 }
 
 /** Runs `count` tasks with at most `limit` in flight. */

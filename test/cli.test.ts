@@ -22,12 +22,13 @@ interface CliResult {
   stderr: string;
 }
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+function cli(args: string[], env: NodeJS.ProcessEnv = {}, input = ''): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
       resolve({ code, stdout, stderr });
     });
+    child.stdin?.end(input);
   });
 }
 
@@ -130,7 +131,7 @@ describe('dirbridge CLI against OpenLDAP', () => {
     assert.equal(plan.users.created, 60);
     assert.ok(plan.steps.every((step: { reason: string }) => step.reason.length > 0), 'every step has a reason');
 
-    const listedBefore = JSON.parse((await cli(['--config', config, '--json', 'users', 'list'], secretEnv())).stdout);
+    const listedBefore = JSON.parse((await cli(['--config', config, '--json', 'users', 'list', '--source', 'directory'], secretEnv())).stdout);
     assert.equal(listedBefore.total, 0, 'the dry run wrote nothing');
 
     const sync = await cli(['--config', config, '--json', 'sync'], secretEnv());
@@ -157,5 +158,58 @@ describe('dirbridge CLI against OpenLDAP', () => {
     const summary = JSON.parse(refused.stdout);
     assert.equal(summary.status, 'refused');
     assert.match(summary.reason, /returned no users/);
+  });
+
+  it('creates the administrator once, printing a generated password only when none was given', async () => {
+    const fresh = await configFile('admin.yaml', { store: { dataDir: path.join(dir, 'admin-data') } });
+    const first = await cli(['--config', fresh, 'users', 'list'], secretEnv());
+    assert.equal(first.code, 0, first.stderr);
+    const printed = /created the administrator account "admin" with password (\S+)/.exec(first.stderr);
+    assert.ok(printed?.[1], first.stderr);
+    const again = await cli(['--config', fresh, 'users', 'list'], secretEnv());
+    assert.equal(again.stderr.includes('created the administrator'), false, 'printed once');
+    const login = await cli(['--config', fresh, '--json', 'login', 'admin'], secretEnv(), `${printed[1]}\n`);
+    assert.equal(login.code, 0, login.stderr);
+    assert.equal(JSON.parse(login.stdout).user.isAdmin, true);
+
+    const chosen = await configFile('admin-env.yaml', { store: { dataDir: path.join(dir, 'admin-env-data') } });
+    const withEnv = await cli(['--config', chosen, 'users', 'list'], { ...secretEnv(), DIRBRIDGE_ADMIN_PASSWORD: 'chosen-admin-password' });
+    assert.equal(withEnv.stderr.includes('chosen-admin-password'), false, 'a given password is never printed');
+    const envLogin = await cli(['--config', chosen, 'login', 'admin'], secretEnv(), 'chosen-admin-password\n');
+    assert.equal(envLogin.code, 0, envLogin.stderr);
+  });
+
+  it('logs a directory user in with the password on stdin, lists and revokes sessions, and audits it all', async () => {
+    const config = await configFile('ldaps.yaml');
+    const person = organisation.users[7];
+    assert.ok(person);
+    const ok = await cli(['--config', config, '--json', 'login', person.uid], secretEnv(), `${person.password}\n`);
+    assert.equal(ok.code, 0, ok.stderr);
+    const token: string = JSON.parse(ok.stdout).token;
+    const wrong = await cli(['--config', config, '--json', 'login', person.uid], secretEnv(), 'wrong\n');
+    assert.equal(wrong.code, 1);
+    assert.deepEqual(JSON.parse(wrong.stdout).error, { code: 'auth.invalid_credentials', message: 'invalid username or password' });
+    const unknown = await cli(['--config', config, '--json', 'login', 'nobody.here'], secretEnv(), 'whatever\n');
+    assert.deepEqual(JSON.parse(unknown.stdout).error, JSON.parse(wrong.stdout).error, 'unknown users look the same from outside');
+
+    assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+    const sessions = JSON.parse((await cli(['--config', config, '--json', 'sessions', 'list', '--user', person.uid], secretEnv())).stdout);
+    assert.equal(sessions.sessions.length, 1);
+    assert.equal(JSON.stringify(sessions).includes(token), false, 'tokens are never listed');
+
+    const disabled = await cli(['--config', config, 'users', 'disable', person.uid, '--reason', 'security review'], secretEnv());
+    assert.equal(disabled.code, 0, disabled.stderr);
+    const after = JSON.parse((await cli(['--config', config, '--json', 'sessions', 'list', '--user', person.uid], secretEnv())).stdout);
+    assert.equal(after.sessions.length, 0, 'disabling ended the session');
+    const audit = JSON.parse((await cli(['--config', config, '--json', 'audit', 'list', '--user', person.uid], secretEnv())).stdout);
+    const actions = audit.entries.map((entry: { action: string; reason: string | null }) => `${entry.action}:${entry.reason ?? ''}`);
+    assert.ok(actions.includes('user.disabled:security review'), actions.join(','));
+    assert.ok(actions.includes('login.failed:wrong_password'), actions.join(','));
+    assert.ok(actions.includes('login.succeeded:'), actions.join(','));
+    const reenabled = await cli(['--config', config, 'users', 'enable', person.uid], secretEnv());
+    assert.equal(reenabled.code, 0, reenabled.stderr);
+    const autoLogout = await cli(['--config', config, '--json', 'auto-logout'], secretEnv());
+    assert.equal(autoLogout.code, 0, autoLogout.stderr);
+    assert.equal(typeof JSON.parse(autoLogout.stdout).revoked, 'number');
   });
 });

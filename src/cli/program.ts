@@ -1,8 +1,10 @@
 /** The `dirbridge` command line: parses arguments, runs one command, returns its exit code. */
 import { Command, CommanderError } from 'commander';
 import { openApp, type App } from '../app.ts';
+import { ensureInitialAdmin } from '../auth/local-accounts.ts';
 import { loadSettings } from '../settings/load.ts';
 import { EXIT, reportError, type Output } from './output.ts';
+import { registerAccountCommands } from './commands/accounts.ts';
 import { registerDirectoryCommands } from './commands/directory.ts';
 import { registerListCommands } from './commands/lists.ts';
 import { registerSyncCommand } from './commands/sync.ts';
@@ -24,6 +26,10 @@ export async function runCli(argv: readonly string[], out: Output, env: NodeJS.P
       const settings = await loadSettings({ ...(options.config === undefined ? {} : { file: options.config }), env });
       const app = await openApp(settings);
       try {
+        const admin = await ensureInitialAdmin(app.store, env);
+        if (admin.created && admin.generatedPassword !== undefined) {
+          out.stderr(`created the administrator account "${admin.user.username}" with password ${admin.generatedPassword}\n(shown once; set DIRBRIDGE_ADMIN_PASSWORD to choose it instead)\n`);
+        }
         return await body(app);
       } finally {
         await app.close();
@@ -46,6 +52,7 @@ export async function runCli(argv: readonly string[], out: Output, env: NodeJS.P
   registerDirectoryCommands(program, { out, withApp, setExit });
   registerSyncCommand(program, { out, withApp, setExit });
   registerListCommands(program, { out, withApp, setExit });
+  registerAccountCommands(program, { out, withApp, setExit });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

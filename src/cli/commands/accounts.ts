@@ -1,0 +1,179 @@
+/** Login, sessions, local accounts, administrator actions on accounts, the audit log, and auto logout. */
+import type { Command } from 'commander';
+import type { App } from '../../app.ts';
+import { logoutDeactivatedUsers } from '../../auth/auto-logout.ts';
+import { createLocalAccount } from '../../auth/local-accounts.ts';
+import { DirbridgeError } from '../../errors.ts';
+import { scheduleJob } from '../../scheduler/cron-job.ts';
+import type { UserRecord } from '../../store/store.ts';
+import { EXIT, formatTable, printJson } from '../output.ts';
+import { optionsOf, type CommandContext } from '../program.ts';
+import { readSecret } from '../read-secret.ts';
+
+async function userByName(app: App, username: string): Promise<UserRecord> {
+  const user = await app.store.findUserByUsername(username);
+  if (user === undefined) throw new DirbridgeError('users.not_found', `no user named ${JSON.stringify(username)}`);
+  return user;
+}
+
+/** The audit actor for commands an administrator runs at the shell. */
+const CLI_ACTOR = 'admin:cli';
+
+/** Adds the account commands. */
+export function registerAccountCommands(program: Command, context: CommandContext): void {
+  const { out } = context;
+
+  program
+    .command('login')
+    .description('log in as a user (the password is read from stdin or a hidden prompt, never from an argument)')
+    .argument('<username>', 'login name; on AD also user@domain or DOMAIN\\user')
+    .action(async (username: string, _options: unknown, command: Command) => {
+      const options = optionsOf(command);
+      context.setExit(
+        await context.withApp(options, async (app) => {
+          const password = await readSecret(`password for ${username}: `);
+          const result = await app.login.login({ username, password, clientAddress: 'cli' });
+          if (options.json === true) printJson(out, { status: 'ok', token: result.token, expiresAt: result.session.expiresAt, isNewUser: result.isNewUser, user: result.user });
+          else out.stdout(`logged in as ${result.user.username}${result.isNewUser ? ' (account created)' : ''}\ntoken: ${result.token}\nexpires: ${result.session.expiresAt}\n`);
+          return EXIT.ok;
+        }),
+      );
+    });
+
+  const sessions = program.command('sessions').description('login sessions');
+  sessions
+    .command('list')
+    .description('list sessions, newest first')
+    .option('--user <username>', 'only this user\'s sessions')
+    .option('--all', 'include revoked and expired sessions')
+    .option('--limit <n>', 'rows', '50')
+    .action(async (local: { user?: string; all?: boolean; limit: string }, command: Command) => {
+      const options = optionsOf(command);
+      context.setExit(
+        await context.withApp(options, async (app) => {
+          const userId = local.user === undefined ? undefined : (await userByName(app, local.user)).id;
+          const page = await app.store.listSessions({ limit: Number.parseInt(local.limit, 10) || 50, offset: 0, ...(userId === undefined ? {} : { userId }), ...(local.all === true ? {} : { isActive: true }) });
+          if (options.json === true) printJson(out, page);
+          else out.stdout(formatTable(['id', 'user', 'created', 'expires', 'revoked', 'address'], page.sessions.map((s) => [s.id, s.username, s.createdAt, s.expiresAt, s.revokedAt === null ? '' : `${s.revokedAt} (${s.revokedReason ?? ''})`, s.clientAddress])));
+          return EXIT.ok;
+        }),
+      );
+    });
+  sessions
+    .command('revoke')
+    .description('revoke one session, or every session of a user')
+    .argument('[id]', 'session id')
+    .option('--user <username>', 'revoke all of this user\'s sessions')
+    .action(async (id: string | undefined, local: { user?: string }, command: Command) => {
+      const options = optionsOf(command);
+      context.setExit(
+        await context.withApp(options, async (app) => {
+          if ((id === undefined) === (local.user === undefined)) throw new DirbridgeError('usage.invalid', 'give either a session id or --user');
+          const target = id !== undefined ? { ids: [id] } : { userIds: [(await userByName(app, local.user ?? '')).id] };
+          const at = app.now().toISOString();
+          const revoked = await app.store.transaction(async (tx) => {
+            const done = await tx.revokeSessions(target, 'revoked by an administrator', at);
+            await tx.appendAudit(done.map((session) => ({ actor: CLI_ACTOR, action: 'session.revoked', userId: session.userId, subject: session.id, reason: 'revoked by an administrator', at })));
+            return done;
+          });
+          if (options.json === true) printJson(out, { revoked: revoked.map((session) => session.id) });
+          else out.stdout(`revoked ${revoked.length} session(s)\n`);
+          return EXIT.ok;
+        }),
+      );
+    });
+
+  const users = program.commands.find((candidate) => candidate.name() === 'users') ?? program.command('users').description('users in the store');
+  users
+    .command('create-local')
+    .description('create a local account (password from stdin or a hidden prompt)')
+    .argument('<username>')
+    .option('--admin', 'make it an administrator')
+    .option('--email <email>')
+    .action(async (username: string, local: { admin?: boolean; email?: string }, command: Command) => {
+      const options = optionsOf(command);
+      context.setExit(
+        await context.withApp(options, async (app) => {
+          const password = await readSecret(`password for ${username}: `);
+          const user = await createLocalAccount(app.store, { username, password, isAdmin: local.admin === true, email: local.email ?? null, actor: CLI_ACTOR });
+          if (options.json === true) printJson(out, user);
+          else out.stdout(`created local account ${user.username}${user.isAdmin ? ' (administrator)' : ''}\n`);
+          return EXIT.ok;
+        }),
+      );
+    });
+  for (const [name, isDisable] of [['disable', true], ['enable', false]] as const) {
+    users
+      .command(name)
+      .description(isDisable ? 'disable an account and end its sessions (sync never re-enables it)' : 'enable an account')
+      .argument('<username>')
+      .option('--reason <text>', 'why, for the audit log', isDisable ? 'disabled by an administrator' : 'enabled by an administrator')
+      .action(async (username: string, local: { reason: string }, command: Command) => {
+        const options = optionsOf(command);
+        context.setExit(
+          await context.withApp(options, async (app) => {
+            const user = await userByName(app, username);
+            const changed = isDisable ? await app.accounts.disable(user.id, CLI_ACTOR, local.reason) : await app.accounts.enable(user.id, CLI_ACTOR, local.reason);
+            if (options.json === true) printJson(out, changed);
+            else out.stdout(`${changed.username} is now ${changed.isEnabled ? 'enabled' : 'disabled'}\n`);
+            return EXIT.ok;
+          }),
+        );
+      });
+  }
+
+  program
+    .command('audit')
+    .description('the audit log')
+    .command('list')
+    .description('list audit entries, newest first')
+    .option('--user <username>')
+    .option('--action <action>', 'e.g. login.failed, user.disabled')
+    .option('--limit <n>', 'rows', '50')
+    .action(async (local: { user?: string; action?: string; limit: string }, command: Command) => {
+      const options = optionsOf(command);
+      context.setExit(
+        await context.withApp(options, async (app) => {
+          const userId = local.user === undefined ? undefined : (await userByName(app, local.user)).id;
+          const page = await app.store.listAudit({ limit: Number.parseInt(local.limit, 10) || 50, offset: 0, ...(userId === undefined ? {} : { userId }), ...(local.action === undefined ? {} : { action: local.action }) });
+          if (options.json === true) printJson(out, page);
+          else out.stdout(formatTable(['at', 'actor', 'action', 'subject', 'reason'], page.entries.map((entry) => [entry.at, entry.actor, entry.action, entry.subject, entry.reason])));
+          return EXIT.ok;
+        }),
+      );
+    });
+
+  program
+    .command('auto-logout')
+    .description('revoke every session of a deactivated user; with --schedule, keep doing it on the configured cron schedule')
+    .option('--schedule', 'run in the foreground on autoLogout.schedule until interrupted')
+    .action(async (local: { schedule?: boolean }, command: Command) => {
+      const options = optionsOf(command);
+      context.setExit(
+        await context.withApp(options, async (app) => {
+          if (local.schedule !== true) {
+            const revoked = await logoutDeactivatedUsers(app.store, app.now);
+            if (options.json === true) printJson(out, { revoked });
+            else out.stdout(`revoked ${revoked} session(s) of deactivated users\n`);
+            return EXIT.ok;
+          }
+          const job = scheduleJob({
+            name: 'auto-logout',
+            schedule: app.settings.autoLogout.schedule,
+            run: async () => {
+              const revoked = await logoutDeactivatedUsers(app.store, app.now);
+              out.stderr(`${new Date().toISOString()} auto-logout revoked ${revoked} session(s)\n`);
+            },
+            onError: (error) => out.stderr(`auto-logout failed: ${error instanceof Error ? error.message : String(error)}\n`),
+          });
+          out.stderr(`auto-logout scheduled (${app.settings.autoLogout.schedule}); next run ${job.nextRun()?.toISOString() ?? 'never'}\n`);
+          await new Promise<void>((resolve) => {
+            process.once('SIGINT', resolve);
+            process.once('SIGTERM', resolve);
+          });
+          job.stop();
+          return EXIT.ok;
+        }),
+      );
+    });
+}
