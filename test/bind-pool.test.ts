@@ -11,10 +11,11 @@ import assert from 'node:assert/strict';
 import { establishedTo } from './helpers/sockets.ts';
 import { DirbridgeError, isDirbridgeError, type ErrorCode } from '../src/errors.ts';
 import { createBindPool, openDirectory, type BindPool } from '../src/directory/index.ts';
-import { directorySettingsSchema, type DirectorySettings } from '../src/settings/schema.ts';
+import type { DirectorySettings } from '../src/settings/schema.ts';
 import { freePort } from './fixtures/proc.ts';
 import { generateOrganisation, type SampleUser } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { slapdDirectorySettings } from './helpers/directory.ts';
 
 const POOL_SIZE = 8;
 const TOTAL = 10_000;
@@ -26,16 +27,7 @@ let badUsers: SampleUser[]; // only ever given wrong passwords
 let probeUser: SampleUser; // for the identity-reset tests (right password only)
 let lockedUser: SampleUser;
 
-function settings(overrides: Record<string, unknown> = {}): DirectorySettings {
-  return directorySettingsSchema.parse({
-    urls: [slapd.url],
-    bindDn: slapd.readerDn,
-    bindPassword: slapd.readerPassword,
-    connectTimeoutMs: 2_000,
-    operationTimeoutMs: 5_000,
-    ...overrides,
-  });
-}
+const settings = (overrides: Record<string, unknown> = {}): DirectorySettings => slapdDirectorySettings(slapd, overrides);
 
 const wrongPassword = (user: SampleUser): string => `wrong-${user.password}`;
 

@@ -16,6 +16,7 @@ import { ldifBinaryLine } from './fixtures/ldif.ts';
 import { freePort } from './fixtures/proc.ts';
 import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { slapdDirectorySettings } from './helpers/directory.ts';
 
 const PEOPLE = 1200;
 const PHOTO_TEXT = Buffer.from('hello photo'); // valid UTF-8: ldapts would return it as a string
@@ -40,16 +41,7 @@ let org: Organisation;
 let user: SampleUser;
 const inetOrgPersons = (): number => PEOPLE + 2;
 
-function settings(overrides: Record<string, unknown> = {}): DirectorySettings {
-  return directorySettingsSchema.parse({
-    urls: [slapd.url],
-    bindDn: slapd.readerDn,
-    bindPassword: slapd.readerPassword,
-    connectTimeoutMs: 2_000,
-    operationTimeoutMs: 5_000,
-    ...overrides,
-  });
-}
+const settings = (overrides: Record<string, unknown> = {}): DirectorySettings => slapdDirectorySettings(slapd, overrides);
 
 async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): Promise<DirbridgeError> {
   try {

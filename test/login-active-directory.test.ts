@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openApp, type App } from '../src/app.ts';
 import { adUser, startSambaDc, type SambaDc } from './fixtures/samba.ts';
-import { settingsFor } from './helpers/harness.ts';
+import { adSettingsDocument, settingsFor } from './helpers/harness.ts';
 import { rejectsLogin } from './helpers/login.ts';
 
 describe('login against Active Directory (Samba)', () => {
@@ -14,11 +14,7 @@ describe('login against Active Directory (Samba)', () => {
   before(async () => {
     dc = await startSambaDc();
     const service = adUser('svc-dirbridge');
-    const made = await settingsFor({
-      directory: { urls: [dc.ldapsUrl], tls: { caFile: dc.caFile }, bindDn: service.dn, bindPassword: service.password },
-      users: { baseDn: dc.baseDn, filter: '(&(objectClass=user)(objectCategory=person))', usernameAttribute: 'sAMAccountName' },
-      groups: { baseDn: dc.ous.groups, filter: '(objectClass=group)', nestedGroups: true },
-    });
+    const made = await settingsFor(adSettingsDocument(dc, service));
     cleanup = made.cleanup;
     app = await openApp(made.settings);
   });

@@ -11,7 +11,7 @@ import { isDirbridgeError } from '../src/errors.ts';
 import type { Settings } from '../src/settings/schema.ts';
 import { findDirectoryUser } from '../src/sync/find-directory-user.ts';
 import { adUser, startSambaDc, type SambaDc } from './fixtures/samba.ts';
-import { membersByGroup, merge, settingsFor, storePicture, syncInterruptedAfter, usersByName } from './helpers/harness.ts';
+import { adSettingsDocument, membersByGroup, merge, settingsFor, storePicture, syncInterruptedAfter, usersByName } from './helpers/harness.ts';
 
 describe('sync against Active Directory (Samba)', () => {
   let dc: SambaDc;
@@ -21,13 +21,12 @@ describe('sync against Active Directory (Samba)', () => {
   before(async () => {
     dc = await startSambaDc();
     const service = adUser('svc-dirbridge');
-    const made = await settingsFor({
-      directory: { urls: [dc.ldapsUrl], tls: { caFile: dc.caFile }, bindDn: service.dn, bindPassword: service.password, pageSize: 5 },
-      // The domain root: the search also returns referrals to other partitions, which must be ignored.
-      users: { baseDn: dc.baseDn, filter: '(&(objectClass=user)(objectCategory=person))', usernameAttribute: 'sAMAccountName', emailAttribute: 'mail' },
-      groups: { baseDn: dc.ous.groups, filter: '(objectClass=group)', memberAttribute: ['member'], nestedGroups: true },
-      sync: { disableMissingUsers: true, guard: { maxDisable: { count: 5, percent: 50 } } },
-    });
+    const made = await settingsFor(
+      merge(adSettingsDocument(dc, service), {
+        directory: { pageSize: 5 },
+        sync: { disableMissingUsers: true, guard: { maxDisable: { count: 5, percent: 50 } } },
+      }),
+    );
     cleanup = made.cleanup;
     app = await openApp(made.settings);
   });

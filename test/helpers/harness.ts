@@ -68,4 +68,16 @@ export async function syncInterruptedAfter(app: App, afterEntries: number, inter
   return { result, interrupted };
 }
 
+/**
+ * Settings for the Samba fixture: the service account over LDAPS, users from the domain root
+ * (so the search also meets AD's referrals to other partitions), nested groups.
+ */
+export function adSettingsDocument(dc: { ldapsUrl: string; caFile: string; baseDn: string; ous: { groups: string } }, service: { dn: string; password?: string }): Record<string, unknown> {
+  return {
+    directory: { urls: [dc.ldapsUrl], tls: { caFile: dc.caFile }, bindDn: service.dn, bindPassword: service.password },
+    users: { baseDn: dc.baseDn, filter: '(&(objectClass=user)(objectCategory=person))', usernameAttribute: 'sAMAccountName' },
+    groups: { baseDn: dc.ous.groups, filter: '(objectClass=group)', memberAttribute: ['member'], nestedGroups: true },
+  };
+}
+
 export { openStore };
