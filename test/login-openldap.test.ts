@@ -95,7 +95,7 @@ describe('login against OpenLDAP', () => {
 
   it('treats LDAP filter syntax in usernames as literal text', async () => {
     const carol = user(13);
-    for (const username of ['*', '*)(uid=*', 'admin)(|(uid=*', '\u0000', `${carol.uid})(uid=*`, `*${carol.uid.slice(1)}`]) {
+    for (const username of ['*', '*)(uid=*', 'admin)(|(uid=*', '\\00', '\u0000', `${carol.uid})(uid=*`, `*${carol.uid.slice(1)}`]) {
       await rejectsLogin(app.login.login({ username, password: carol.password }), 'unknown_user');
     }
   });
@@ -114,6 +114,29 @@ describe('login against OpenLDAP', () => {
     assert.equal(second.user.id, first.user.id);
     assert.equal(second.user.dn, `uid=${dave.uid},ou=staff,${slapd.baseDn}`);
     assert.equal(second.isNewUser, false);
+  });
+
+  it('refreshes attributes on each login when updateOnLogin is on, and only then', async () => {
+    const paul = user(24);
+    const first = await app.login.login({ username: paul.uid, password: paul.password });
+    await slapd.ldapmodify(`dn: ${paul.dn}\nchangetype: modify\nreplace: mail\nmail: paul.new@example.org\n`);
+    const second = await app.login.login({ username: paul.uid, password: paul.password });
+    assert.equal(second.user.id, first.user.id);
+    assert.equal(second.user.email, 'paul.new@example.org');
+    const frozen = await appWith({ login: { updateOnLogin: false } });
+    const quinn = user(25);
+    await frozen.login.login({ username: quinn.uid, password: quinn.password });
+    await slapd.ldapmodify(`dn: ${quinn.dn}\nchangetype: modify\nreplace: mail\nmail: quinn.new@example.org\n`);
+    assert.equal((await frozen.login.login({ username: quinn.uid, password: quinn.password })).user.email, quinn.mail);
+  });
+
+  it('refuses a username that matches two directory entries instead of guessing', async () => {
+    await slapd.ldapadd(
+      [`ou=people`, `ou=staff`]
+        .map((ou) => `dn: uid=twin,${ou},${slapd.baseDn}\nobjectClass: inetOrgPerson\nuid: twin\ncn: Twin ${ou}\nsn: Twin\nuserPassword: twin-password\n`)
+        .join('\n'),
+    );
+    await rejectsLogin(app.login.login({ username: 'twin', password: 'twin-password' }), 'ambiguous_user');
   });
 
   it('does not create accounts when createOnFirstLogin is off', async () => {
