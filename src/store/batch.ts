@@ -89,3 +89,26 @@ export async function updateRowsById<DB>(
   }
   return updated;
 }
+
+/**
+ * Splits `items` into consecutive chunks of at most `maxRows` items whose `weight`s add up to at
+ * most `maxWeight` (a single heavier item gets a chunk of its own). Used to keep statements that
+ * carry large values (avatar bytes) to a reasonable size.
+ */
+export function chunkByWeight<T>(items: readonly T[], maxRows: number, maxWeight: number, weight: (item: T) => number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let currentWeight = 0;
+  for (const item of items) {
+    const itemWeight = weight(item);
+    if (current.length > 0 && (current.length >= maxRows || currentWeight + itemWeight > maxWeight)) {
+      chunks.push(current);
+      current = [];
+      currentWeight = 0;
+    }
+    current.push(item);
+    currentWeight += itemWeight;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}

@@ -3,12 +3,14 @@
  * camelCase records of `store.ts`. The only place that knows how values are encoded.
  */
 import { DirbridgeError } from '../errors.ts';
-import type { AuditLogTable, DbBoolean, GroupsTable, SessionsTable, SyncRunsTable, UsersTable } from './schema.ts';
+import type { AuditLogTable, AvatarsTable, ChannelsTable, DbBoolean, GroupsTable, SessionsTable, SyncRunsTable, TeamsTable, UsersTable } from './schema.ts';
 import {
   emailKey,
   groupNameKey,
   usernameKey,
   type AuditEntry,
+  type AvatarRecord,
+  type ChannelRecord,
   type GroupPatch,
   type GroupRecord,
   type JsonValue,
@@ -20,6 +22,7 @@ import {
   type StoreDialect,
   type SyncCounts,
   type SyncRunRecord,
+  type TeamRecord,
   type Timestamp,
   type UserPatch,
   type UserRecord,
@@ -356,4 +359,71 @@ export function toAuditEntry(row: AuditLogTable): AuditEntry {
     reason: row.reason,
     details: row.details === null ? null : parseJsonColumn(row.details, 'audit_log.details'),
   };
+}
+
+/** The case-insensitive key under which channel and team names are unique, searched and ordered. */
+export function mappingNameKey(name: string): string {
+  return groupNameKey(name);
+}
+
+/** The channel columns callers may see. */
+export const CHANNEL_COLUMNS = ['id', 'name', 'owner_username', 'source', 'created_at'] as const;
+
+/** A channel row as selected with `CHANNEL_COLUMNS`. */
+export type ChannelSelectRow = Pick<ChannelsTable, (typeof CHANNEL_COLUMNS)[number]>;
+
+/** Converts a channel row to a record. */
+export function toChannelRecord(row: ChannelSelectRow): ChannelRecord {
+  return { id: row.id, name: row.name, ownerUsername: row.owner_username, source: row.source, createdAt: row.created_at };
+}
+
+/** The team columns callers may see. */
+export const TEAM_COLUMNS = ['id', 'name', 'source', 'created_at'] as const;
+
+/** A team row as selected with `TEAM_COLUMNS`. */
+export type TeamSelectRow = Pick<TeamsTable, (typeof TEAM_COLUMNS)[number]>;
+
+/** Converts a team row to a record. */
+export function toTeamRecord(row: TeamSelectRow): TeamRecord {
+  return { id: row.id, name: row.name, source: row.source, createdAt: row.created_at };
+}
+
+/** Reads a BLOB/BYTEA column as a Buffer (both drivers return Buffers; a plain Uint8Array is wrapped without copying). */
+function readBytes(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** Converts an avatar row to a record. */
+export function toAvatarRecord(row: AvatarsTable): AvatarRecord {
+  return { userId: row.user_id, contentHash: row.content_hash, mimeType: row.mime_type, data: readBytes(row.data), updatedAt: row.updated_at };
+}
+
+/** Groups custom-field rows (ordered by user) into one record per user, in first-seen user order. */
+export function groupCustomFields(rows: ReadonlyArray<{ user_id: string; field: string; value: string }>): Array<{ userId: string; fields: Record<string, string> }> {
+  const byUser = new Map<string, Array<[string, string]>>();
+  for (const row of rows) {
+    const entries = byUser.get(row.user_id);
+    if (entries === undefined) byUser.set(row.user_id, [[row.field, row.value]]);
+    else entries.push([row.field, row.value]);
+  }
+  // Object.fromEntries defines own properties, so a field named "__proto__" stays a field.
+  return [...byUser].map(([userId, entries]) => ({ userId, fields: Object.fromEntries(entries) }));
+}
+
+/** Groups ABAC rows (ordered by user, attribute, position) into one record per user, values in order. */
+export function groupAbacAttributes(
+  rows: ReadonlyArray<{ user_id: string; attribute: string; value: string }>,
+): Array<{ userId: string; attributes: Record<string, string[]> }> {
+  const byUser = new Map<string, Map<string, string[]>>();
+  for (const row of rows) {
+    let attributes = byUser.get(row.user_id);
+    if (attributes === undefined) {
+      attributes = new Map();
+      byUser.set(row.user_id, attributes);
+    }
+    const values = attributes.get(row.attribute);
+    if (values === undefined) attributes.set(row.attribute, [row.value]);
+    else values.push(row.value);
+  }
+  return [...byUser].map(([userId, attributes]) => ({ userId, attributes: Object.fromEntries(attributes) }));
 }

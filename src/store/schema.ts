@@ -107,6 +107,69 @@ export interface LoginFailuresTable {
   at: Timestamp;
 }
 
+/** The `user_roles` table (migration 0003): one row per role granted to a user. */
+export interface UserRolesTable {
+  user_id: string;
+  role: string;
+}
+
+/** The `channels` table (migration 0003). */
+export interface ChannelsTable {
+  id: string;
+  name: string;
+  /** `mappingNameKey(name)`; unique. */
+  name_key: string;
+  owner_username: string | null;
+  source: RecordSource;
+  created_at: Timestamp;
+}
+
+/** The `channel_members` table (migration 0003). */
+export interface ChannelMembersTable {
+  channel_id: string;
+  user_id: string;
+}
+
+/** The `teams` table (migration 0003). */
+export interface TeamsTable {
+  id: string;
+  name: string;
+  /** `mappingNameKey(name)`; unique. */
+  name_key: string;
+  source: RecordSource;
+  created_at: Timestamp;
+}
+
+/** The `team_members` table (migration 0003). */
+export interface TeamMembersTable {
+  team_id: string;
+  user_id: string;
+}
+
+/** The `user_custom_fields` table (migration 0003). */
+export interface UserCustomFieldsTable {
+  user_id: string;
+  field: string;
+  value: string;
+}
+
+/** The `user_abac_attributes` table (migration 0003): one row per value, `position` its index. */
+export interface UserAbacAttributesTable {
+  user_id: string;
+  attribute: string;
+  value: string;
+  position: number;
+}
+
+/** The `avatars` table (migration 0003): BLOB on SQLite, BYTEA on PostgreSQL. */
+export interface AvatarsTable {
+  user_id: string;
+  content_hash: string;
+  mime_type: string;
+  data: Buffer;
+  updated_at: Timestamp;
+}
+
 /** All tables of the store. */
 export interface Database {
   users: UsersTable;
@@ -116,4 +179,12 @@ export interface Database {
   sessions: SessionsTable;
   audit_log: AuditLogTable;
   login_failures: LoginFailuresTable;
+  user_roles: UserRolesTable;
+  channels: ChannelsTable;
+  channel_members: ChannelMembersTable;
+  teams: TeamsTable;
+  team_members: TeamMembersTable;
+  user_custom_fields: UserCustomFieldsTable;
+  user_abac_attributes: UserAbacAttributesTable;
+  avatars: AvatarsTable;
 }

@@ -213,6 +213,48 @@ export interface NewAuditEntry {
   at?: Timestamp;
 }
 
+/** A channel (Rocket.Chat's rooms): created by mapping when missing, owned by the configured channel admin. */
+export interface ChannelRecord {
+  id: string;
+  name: string;
+  /** Username of the owner (the seed's Channel Admin), or null. */
+  ownerUsername: string | null;
+  source: RecordSource;
+  createdAt: Timestamp;
+}
+
+/** A team, created by mapping when missing. */
+export interface TeamRecord {
+  id: string;
+  name: string;
+  source: RecordSource;
+  createdAt: Timestamp;
+}
+
+/** A user's avatar: the image bytes and the SHA-256 that tells whether they changed. */
+export interface AvatarRecord {
+  userId: string;
+  contentHash: string;
+  mimeType: string;
+  data: Buffer;
+  updatedAt: Timestamp;
+}
+
+/** Everything the mapping planner diffs against, loaded in a handful of queries. */
+export interface MappingState {
+  roles: Array<{ userId: string; role: string }>;
+  channels: ChannelRecord[];
+  channelMembers: Array<{ channelId: string; userId: string }>;
+  teams: TeamRecord[];
+  teamMembers: Array<{ teamId: string; userId: string }>;
+  /** Only users that have any. */
+  customFields: Array<{ userId: string; fields: Record<string, string> }>;
+  /** Only users that have any. */
+  abacAttributes: Array<{ userId: string; attributes: Record<string, string[]> }>;
+  /** Only users that have one. */
+  avatarHashes: Array<{ userId: string; contentHash: string }>;
+}
+
 /** Reads available on the store and inside a transaction. */
 export interface StoreReader {
   /** Loads all users, groups and memberships in three queries. */
@@ -241,6 +283,25 @@ export interface StoreReader {
   listSessions(query: PageQuery & { userId?: string; isActive?: boolean; now?: Timestamp }): Promise<{ total: number; sessions: SessionWithUsername[] }>;
   /** Lists audit entries newest first (entries with the same `at` newest-appended first), optionally for one user or one action. */
   listAudit(query: PageQuery & { userId?: string; action?: string }): Promise<{ total: number; entries: AuditEntry[] }>;
+  /** Loads every role grant, channel, team, their members, custom fields, ABAC attributes and avatar hashes. */
+  loadMappingState(): Promise<MappingState>;
+  /** A user's roles, sorted. */
+  listUserRoles(userId: string): Promise<string[]>;
+  /** Roles with how many users hold each, sorted by role. */
+  listRoles(): Promise<Array<{ role: string; userCount: number }>>;
+  /** Channels ordered by name, with member counts. */
+  listChannels(query: PageQuery & { search?: string }): Promise<{ total: number; channels: Array<ChannelRecord & { memberCount: number }> }>;
+  listChannelMembers(channelId: string, page: PageQuery): Promise<UserPage>;
+  /** The channels a user belongs to, ordered by name. */
+  listUserChannels(userId: string): Promise<ChannelRecord[]>;
+  /** Teams ordered by name, with member counts. */
+  listTeams(query: PageQuery & { search?: string }): Promise<{ total: number; teams: Array<TeamRecord & { memberCount: number }> }>;
+  listTeamMembers(teamId: string, page: PageQuery): Promise<UserPage>;
+  /** The teams a user belongs to, ordered by name. */
+  listUserTeams(userId: string): Promise<TeamRecord[]>;
+  /** A user's custom fields and ABAC attributes ({} when none). */
+  getUserAttributes(userId: string): Promise<{ customFields: Record<string, string>; abacAttributes: Record<string, string[]> }>;
+  getAvatar(userId: string): Promise<AvatarRecord | undefined>;
   /** Counts recorded login failures per key at or after `since` (keys without failures count 0). */
   countLoginFailures(keys: readonly string[], since: Timestamp): Promise<Record<string, number>>;
 }
@@ -267,6 +328,25 @@ export interface StoreWriter extends StoreReader {
   addMemberships(pairs: MembershipPair[]): Promise<void>;
   /** Removes memberships; absent pairs are ignored. */
   removeMemberships(pairs: MembershipPair[]): Promise<void>;
+  /** Grants roles; existing grants are left alone. */
+  grantRoles(grants: Array<{ userId: string; role: string }>): Promise<void>;
+  /** Revokes roles; absent grants are ignored. */
+  revokeRoles(grants: Array<{ userId: string; role: string }>): Promise<void>;
+  /** Creates channels (names unique case-insensitively; a clash is store.conflict). */
+  insertChannels(channels: Array<{ name: string; ownerUsername: string | null; source: RecordSource }>): Promise<ChannelRecord[]>;
+  addChannelMembers(pairs: Array<{ channelId: string; userId: string }>): Promise<void>;
+  removeChannelMembers(pairs: Array<{ channelId: string; userId: string }>): Promise<void>;
+  /** Creates teams (names unique case-insensitively; a clash is store.conflict). */
+  insertTeams(teams: Array<{ name: string; source: RecordSource }>): Promise<TeamRecord[]>;
+  addTeamMembers(pairs: Array<{ teamId: string; userId: string }>): Promise<void>;
+  removeTeamMembers(pairs: Array<{ teamId: string; userId: string }>): Promise<void>;
+  /** Replaces each listed user's whole set of custom fields (an empty record clears them). */
+  setCustomFields(entries: Array<{ userId: string; fields: Record<string, string> }>): Promise<void>;
+  /** Replaces each listed user's whole set of ABAC attributes, keeping every value (an empty record clears them). */
+  setAbacAttributes(entries: Array<{ userId: string; attributes: Record<string, string[]> }>): Promise<void>;
+  /** Stores avatars (one per user, replacing any earlier one). */
+  setAvatars(avatars: Array<{ userId: string; contentHash: string; mimeType: string; data: Buffer }>): Promise<void>;
+  removeAvatars(userIds: string[]): Promise<void>;
   /**
    * Inserts a session. `tokenHash` must be a lower-case hex SHA-256 (`usage.invalid` otherwise, so a raw
    * token is never stored); a taken hash throws `store.conflict`, an unknown user `store.not_found`.

@@ -6,12 +6,14 @@ import type { Migration, MigrationProvider } from 'kysely';
 import type { StoreDialect } from '../store.ts';
 import { createInitialMigration } from './0001-initial.ts';
 import { createSessionsAuditThrottleMigration } from './0002-sessions-audit-throttle.ts';
+import { createMappingMigration } from './0003-mapping.ts';
 
 /** All migrations for a dialect, keyed by their sortable name. */
 export function createMigrations(dialect: StoreDialect): Record<string, Migration> {
   return {
     '0001-initial': createInitialMigration(dialect),
     '0002-sessions-audit-throttle': createSessionsAuditThrottleMigration(dialect),
+    '0003-mapping': createMappingMigration(dialect),
   };
 }
 
