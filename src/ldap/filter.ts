@@ -600,6 +600,16 @@ function defaultRule(attribute: string, options: MatchOptions): string {
   return 'caseIgnore';
 }
 
+/** The case-folded form in which `matchesFilter` compares caseIgnore values (so an index can agree with it). */
+export function foldCaseIgnore(value: string): string {
+  return foldCase(value);
+}
+
+/** True when `matchesFilter` compares values of `attribute` as DNs by default (`DN_VALUED_ATTRIBUTES` plus `options.dnAttributes`). */
+export function isDnValuedAttribute(attribute: string, options: MatchOptions = {}): boolean {
+  return defaultRule(attribute, options) === 'dn';
+}
+
 function substringMatch(actual: AttributeValue, node: SubstringsNode<FilterValue>): boolean {
   const value = foldCase(asText(actual));
   let position = 0;
