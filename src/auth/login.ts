@@ -9,7 +9,10 @@ import { DirbridgeError, isDirbridgeError } from '../errors.ts';
 import { normalizeDn } from '../ldap/dn.ts';
 import type { ResolvedGroup } from '../mapping/memberships.ts';
 import type { Settings } from '../settings/schema.ts';
-import type { SessionRecord, Store, UserRecord } from '../store/store.ts';
+import { isMappingActive, mappedAttributes } from '../mapping/grants.ts';
+import type { MappingSettings } from '../settings/schema.ts';
+import type { MappingState, SessionRecord, Store, UserRecord } from '../store/store.ts';
+import { readGroupNamesForUser } from '../sync/read-mapping-inputs.ts';
 import { applyPlan } from '../sync/apply.ts';
 import { findDirectoryUser, type FoundUser } from '../sync/find-directory-user.ts';
 import { planSync, type CurrentState } from '../sync/plan.ts';
@@ -63,7 +66,7 @@ export interface LoginSuccess {
 /** What the login service needs. */
 export interface LoginDeps {
   store: Store;
-  settings: Pick<Settings, 'users' | 'groups' | 'sync' | 'login' | 'directory'>;
+  settings: Pick<Settings, 'users' | 'groups' | 'sync' | 'login' | 'directory' | 'mapping'>;
   lookup: LookupConnection;
   /** Verifies a user's password by binding as them (the bind pool, created on first use). */
   bindPool: Pick<BindPool, 'verify'>;
@@ -188,11 +191,23 @@ export function createLoginService(deps: LoginDeps) {
       memberUserIds: [found.user.externalId],
     }));
     const syncGroups = settings.groups?.enabled === true;
-    const current = await currentStateFor(found, syncGroups);
+    const existing = await store.findUserByExternalId(found.user.externalId);
+    const mapping = mappingForLogin(existing === undefined);
+    const current = await currentStateFor(found, syncGroups, mapping !== undefined);
+    const user =
+      mapping === undefined
+        ? found.user
+        : {
+            ...found.user,
+            mapping: {
+              ...(await deps.lookup.use((directory) => readGroupNamesForUser(directory, { mapping, users: settings.users, groups: settings.groups }, found.user))),
+              ...mappedAttributes(found.entry, mapping),
+            },
+          };
     const plan = planSync(
-      { users: [found.user], groups: snapshotGroups, skippedUsers: [], skippedGroups: [], warnings: [], serverType: 'login', uniqueIdAttribute: '' },
+      { users: [user], groups: snapshotGroups, skippedUsers: [], skippedGroups: [], warnings: [], serverType: 'login', uniqueIdAttribute: '' },
       current,
-      { ...settings.sync, importNewUsers: true, disableMissingUsers: false, syncGroups, scope: 'listed' },
+      { ...settings.sync, importNewUsers: true, disableMissingUsers: false, syncGroups, scope: 'listed', ...(mapping === undefined ? {} : { mapping }) },
     );
     const skipped = plan.steps.find((step) => step.kind === 'skipUser');
     if (skipped !== undefined) return { conflict: skipped.reason };
@@ -200,8 +215,15 @@ export function createLoginService(deps: LoginDeps) {
     return { applied: true };
   }
 
-  /** The part of the store one user's plan needs: the user, merge candidates, its groups and memberships. */
-  async function currentStateFor(found: FoundUser, syncGroups: boolean): Promise<CurrentState> {
+  /** The mapping a login applies: all of it, except teams after the first login when validateOnLogin is off (as in the seed). */
+  function mappingForLogin(isFirstLogin: boolean): MappingSettings | undefined {
+    if (!isMappingActive(settings.mapping)) return undefined;
+    if (isFirstLogin || settings.mapping.teams.validateOnLogin) return settings.mapping;
+    return { ...settings.mapping, teams: { ...settings.mapping.teams, enabled: false } };
+  }
+
+  /** The part of the store one user's plan needs: the user, merge candidates, its groups, memberships and grants. */
+  async function currentStateFor(found: FoundUser, syncGroups: boolean, withMapping: boolean): Promise<CurrentState> {
     const users = new Map<string, UserRecord>();
     const add = (user: UserRecord | undefined) => {
       if (user !== undefined) users.set(user.id, user);
@@ -216,14 +238,33 @@ export function createLoginService(deps: LoginDeps) {
         if (!isDirbridgeError(error, 'store.ambiguous')) throw error;
       }
     }
-    if (!syncGroups) return { users: [...users.values()], groups: [], memberships: [] };
+    const mapping = withMapping ? await mappingStateFor(existing) : undefined;
+    if (!syncGroups) return { users: [...users.values()], groups: [], memberships: [], ...(mapping === undefined ? {} : { mapping }) };
     const groups = new Map((existing === undefined ? [] : await store.listUserGroups(existing.id)).map((group) => [group.id, group]));
     const memberships = existing === undefined ? [] : [...groups.keys()].map((groupId) => ({ userId: existing.id, groupId }));
     for (const group of found.groups) {
       const stored = await store.findGroupByExternalId(group.externalId);
       if (stored !== undefined) groups.set(stored.id, stored);
     }
-    return { users: [...users.values()], groups: [...groups.values()], memberships };
+    return { users: [...users.values()], groups: [...groups.values()], memberships, ...(mapping === undefined ? {} : { mapping }) };
+  }
+
+  /** One user's grants, plus every channel and team (few, and needed to find them by name). */
+  async function mappingStateFor(user: UserRecord | undefined): Promise<MappingState> {
+    const channels = (await store.listChannels({ limit: 100_000, offset: 0 })).channels;
+    const teams = (await store.listTeams({ limit: 100_000, offset: 0 })).teams;
+    if (user === undefined) return { roles: [], channels, channelMembers: [], teams, teamMembers: [], customFields: [], abacAttributes: [], avatarHashes: [] };
+    const attributes = await store.getUserAttributes(user.id);
+    return {
+      roles: (await store.listUserRoles(user.id)).map((role) => ({ userId: user.id, role })),
+      channels,
+      channelMembers: (await store.listUserChannels(user.id)).map((channel) => ({ channelId: channel.id, userId: user.id })),
+      teams,
+      teamMembers: (await store.listUserTeams(user.id)).map((team) => ({ teamId: team.id, userId: user.id })),
+      customFields: [{ userId: user.id, fields: attributes.customFields }],
+      abacAttributes: [{ userId: user.id, attributes: attributes.abacAttributes }],
+      avatarHashes: [],
+    };
   }
 
   return { login };

@@ -6,7 +6,8 @@ import { loadSettings } from '../settings/load.ts';
 import { EXIT, reportError, type Output } from './output.ts';
 import { registerAccountCommands } from './commands/accounts.ts';
 import { registerDirectoryCommands } from './commands/directory.ts';
-import { registerListCommands } from './commands/lists.ts';
+import { registerJobCommands } from './commands/jobs.ts';
+import { registerListCommands, registerMappingLists } from './commands/lists.ts';
 import { registerSyncCommand } from './commands/sync.ts';
 
 /** Options every command accepts. */
@@ -53,6 +54,8 @@ export async function runCli(argv: readonly string[], out: Output, env: NodeJS.P
   registerSyncCommand(program, { out, withApp, setExit });
   registerListCommands(program, { out, withApp, setExit });
   registerAccountCommands(program, { out, withApp, setExit });
+  registerMappingLists(program, { out, withApp, setExit });
+  registerJobCommands(program, { out, withApp, setExit });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { parseDn } from '../ldap/dn.ts';
-import { parseFilter } from '../ldap/filter.ts';
+import { parseFilter, parseFilterTemplate } from '../ldap/filter.ts';
 
 /** Accepts numbers and numeric strings (environment variables are strings). */
 function integer() {
@@ -198,8 +198,107 @@ export const loginSettingsSchema = z
   })
   .strict();
 
+
 /** A cron expression (five or six fields) for a background job. */
 const cronExpression = z.string().regex(/^\s*\S+(\s+\S+){4,5}\s*$/, 'expected a cron expression such as */5 * * * *');
+
+/** A filter with `#{placeholder}` values, checked when the settings load; only `allowed` placeholders may appear. */
+function filterTemplate(allowed: readonly string[]) {
+  return z.string().superRefine((value, ctx) => {
+    try {
+      parseFilterTemplate(value, allowed);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `not a valid LDAP filter template: ${error instanceof Error ? error.message : String(error)}` });
+    }
+  });
+}
+
+/** A seed-style JSON map: keys to one name or a list of names, e.g. `{"manager": ["leader", "moderator"]}`. */
+const nameMap = z.record(
+  z.string().min(1, 'keys must not be empty'),
+  z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: 'expected string or string[]' }),
+  { error: 'expected an object mapping names to a string or string[]' },
+);
+
+/** A seed-style attribute map: LDAP attribute → field name, e.g. `{"departmentNumber": "department"}`. */
+const attributeMap = z.record(
+  z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'keys must be LDAP attribute names'),
+  z.string({ error: 'expected string' }).min(1),
+  { error: 'expected an object mapping LDAP attributes to names' },
+);
+
+const groupFilterPlaceholders = ['username', 'groupName', 'userdn'] as const;
+
+/** Group-to-role/channel/team, attribute-to-field and avatar mapping (Rocket.Chat premium, Pocket ID). */
+export const mappingSettingsSchema = z
+  .object({
+    /** How membership of a mapped group is decided (shared by roles and channels, as in the seed). */
+    groupSearch: z
+      .object({
+        baseDn: distinguishedName().optional(),
+        strategy: z.enum(['each', 'once']).default('each'),
+        userGroupFilter: filterTemplate(groupFilterPlaceholders).default('(&(cn=#{groupName})(|(member=#{userdn})(uniqueMember=#{userdn})(memberUid=#{username})))'),
+        nameAttribute: attributeList().pipe(z.array(z.string()).min(1)).default(['cn']),
+      })
+      .strict()
+      .superRefine((value, ctx) => {
+        if (value.strategy === 'once' && value.userGroupFilter.includes('#{groupName}')) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['userGroupFilter'],
+            message: '#{groupName} cannot be used with the "once" strategy (one search returns all of a user\'s groups)',
+          });
+        }
+      })
+      .default({ strategy: 'each', userGroupFilter: '(&(cn=#{groupName})(|(member=#{userdn})(uniqueMember=#{userdn})(memberUid=#{username})))', nameAttribute: ['cn'] }),
+    roles: z
+      .object({ enabled: boolean().default(false), autoRemove: boolean().default(false), map: nameMap.default({}) })
+      .strict()
+      .default({ enabled: false, autoRemove: false, map: {} }),
+    channels: z
+      .object({
+        enabled: boolean().default(false),
+        autoRemove: boolean().default(false),
+        channelAdmin: z.string().min(1).optional(),
+        map: nameMap.default({}),
+      })
+      .strict()
+      .default({ enabled: false, autoRemove: false, map: {} }),
+    teams: z
+      .object({
+        enabled: boolean().default(false),
+        map: nameMap.default({}),
+        baseDn: distinguishedName().optional(),
+        nameAttribute: attributeList().pipe(z.array(z.string()).min(1)).default(['cn']),
+        userGroupsQuery: filterTemplate(['username', 'userdn']).default('(&(objectClass=groupOfNames)(member=#{userdn}))'),
+        validateOnLogin: boolean().default(true),
+      })
+      .strict()
+      .default({ enabled: false, map: {}, nameAttribute: ['cn'], userGroupsQuery: '(&(objectClass=groupOfNames)(member=#{userdn}))', validateOnLogin: true }),
+    customFields: z.object({ enabled: boolean().default(false), map: attributeMap.default({}) }).strict().default({ enabled: false, map: {} }),
+    abac: z
+      .object({
+        enabled: boolean().default(false),
+        map: attributeMap.default({}),
+        /** ABAC Attributes Background Sync (Interval): a separate, lighter pass over just these attributes. */
+        backgroundSync: z.object({ enabled: boolean().default(false), schedule: cronExpression.default('0 * * * *') }).strict().default({ enabled: false, schedule: '0 * * * *' }),
+      })
+      .strict()
+      .default({ enabled: false, map: {}, backgroundSync: { enabled: false, schedule: '0 * * * *' } }),
+    /** Avatar Background Sync (Interval): photos from jpegPhoto/thumbnailPhoto, stored by content hash. */
+    avatars: z
+      .object({
+        enabled: boolean().default(false),
+        schedule: cronExpression.default('0 * * * *'),
+        attributes: attributeList().pipe(z.array(z.string()).min(1)).default(['thumbnailPhoto', 'jpegPhoto']),
+        maxBytes: integer().pipe(z.number().int().min(1).max(16 * 1024 * 1024)).default(1024 * 1024),
+      })
+      .strict()
+      .default({ enabled: false, schedule: '0 * * * *', attributes: ['thumbnailPhoto', 'jpegPhoto'], maxBytes: 1024 * 1024 }),
+    /** Members of this group get dirbridge's own admin rights (Pocket ID's Admin Group Name). */
+    adminGroup: z.string().min(1).optional(),
+  })
+  .strict();
 
 /** Logging out users who were deactivated. */
 export const autoLogoutSettingsSchema = z
@@ -229,6 +328,7 @@ export const settingsSchema = z
     sync: syncSettingsSchema.default(syncSettingsSchema.parse({})),
     login: loginSettingsSchema.default(loginSettingsSchema.parse({})),
     autoLogout: autoLogoutSettingsSchema.default(autoLogoutSettingsSchema.parse({})),
+    mapping: mappingSettingsSchema.default(mappingSettingsSchema.parse({})),
     store: storeSettingsSchema.default({ dataDir: './data' }),
   })
   .strict();
@@ -241,6 +341,7 @@ export type SyncSettings = Settings['sync'];
 export type StoreSettings = Settings['store'];
 export type LoginSettings = Settings['login'];
 export type AutoLogoutSettings = Settings['autoLogout'];
+export type MappingSettings = Settings['mapping'];
 
 /** Setting paths whose values are secrets: redacted on output, never logged. */
 export const SECRET_SETTING_PATHS: readonly string[] = ['directory.bindPassword'];

@@ -99,6 +99,8 @@ export async function applyPlan(
     report(batch.length);
   }
 
+  await applyMappingSteps(store, byKind, ids.users, current, { ...options, now, report });
+
   const stateChanges = [...byKind.disableUser, ...byKind.enableUser, ...byKind.markMissing, ...byKind.markPresent];
   for (const batch of chunk(stateChanges, options.batchSize)) {
     await store.transaction(async (tx) => {
@@ -132,6 +134,58 @@ async function writeUserChanges(tx: StoreWriter, steps: ReadonlyArray<StepOf<'li
   );
 }
 
+/** Applies role, channel, team, attribute and admin steps; channels and teams are created before members are added. */
+async function applyMappingSteps(
+  store: Store,
+  byKind: StepsByKind,
+  userIds: ReadonlyMap<string, string>,
+  current: CurrentState,
+  options: { batchSize: number; actor: string; now: string; report: (count: number) => void },
+): Promise<void> {
+  const userIdOf = (externalId: string) => userIds.get(externalId);
+  const channelIds = new Map((current.mapping?.channels ?? []).map((channel) => [channel.name.toLowerCase(), channel.id]));
+  const teamIds = new Map((current.mapping?.teams ?? []).map((team) => [team.name.toLowerCase(), team.id]));
+  if (byKind.createChannel.length > 0 || byKind.createTeam.length > 0) {
+    await store.transaction(async (tx) => {
+      const channels = await tx.insertChannels(byKind.createChannel.map((step) => ({ name: step.name, ownerUsername: step.ownerUsername, source: 'directory' as const })));
+      for (const channel of channels) channelIds.set(channel.name.toLowerCase(), channel.id);
+      const teams = await tx.insertTeams(byKind.createTeam.map((step) => ({ name: step.name, source: 'directory' as const })));
+      for (const team of teams) teamIds.set(team.name.toLowerCase(), team.id);
+    });
+    options.report(byKind.createChannel.length + byKind.createTeam.length);
+  }
+  const pairsOf = <S>(steps: readonly S[], resolve: (step: S) => { userId?: string | undefined; otherId?: string | undefined }) =>
+    steps.flatMap((step) => {
+      const { userId, otherId } = resolve(step);
+      return userId === undefined || otherId === undefined ? [] : [{ userId, otherId }];
+    });
+  const writes: Array<{ count: number; write: (tx: StoreWriter, from: number, to: number) => Promise<void> }> = [
+    { count: byKind.grantRole.length, write: (tx, from, to) => tx.grantRoles(byKind.grantRole.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, role: step.role }]; })) },
+    { count: byKind.revokeRole.length, write: (tx, from, to) => tx.revokeRoles(byKind.revokeRole.slice(from, to).map(({ userId, role }) => ({ userId, role }))) },
+    { count: byKind.addChannelMember.length, write: (tx, from, to) => tx.addChannelMembers(pairsOf(byKind.addChannelMember.slice(from, to), (step) => ({ userId: userIdOf(step.userExternalId), otherId: channelIds.get(step.channel.toLowerCase()) })).map(({ userId, otherId }) => ({ userId, channelId: otherId }))) },
+    { count: byKind.removeChannelMember.length, write: (tx, from, to) => tx.removeChannelMembers(byKind.removeChannelMember.slice(from, to).map(({ userId, channelId }) => ({ userId, channelId }))) },
+    { count: byKind.addTeamMember.length, write: (tx, from, to) => tx.addTeamMembers(pairsOf(byKind.addTeamMember.slice(from, to), (step) => ({ userId: userIdOf(step.userExternalId), otherId: teamIds.get(step.team.toLowerCase()) })).map(({ userId, otherId }) => ({ userId, teamId: otherId }))) },
+    { count: byKind.removeTeamMember.length, write: (tx, from, to) => tx.removeTeamMembers(byKind.removeTeamMember.slice(from, to).map(({ userId, teamId }) => ({ userId, teamId }))) },
+    { count: byKind.setCustomFields.length, write: (tx, from, to) => tx.setCustomFields(byKind.setCustomFields.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, fields: step.fields }]; })) },
+    { count: byKind.setAbacAttributes.length, write: (tx, from, to) => tx.setAbacAttributes(byKind.setAbacAttributes.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, attributes: step.attributes }]; })) },
+    {
+      count: byKind.setAdmin.length,
+      write: async (tx, from, to) => {
+        const steps = byKind.setAdmin.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ step, userId }]; });
+        await tx.updateUsers(steps.map(({ step, userId }) => ({ id: userId, isAdmin: step.isAdmin })));
+        await tx.appendAudit(steps.map(({ step, userId }) => ({ actor: options.actor, action: step.isAdmin ? 'user.admin_granted' : 'user.admin_revoked', userId, subject: step.username, reason: step.reason, at: options.now })));
+      },
+    },
+  ];
+  for (const { count, write } of writes) {
+    for (let from = 0; from < count; from += options.batchSize) {
+      const to = Math.min(count, from + options.batchSize);
+      await store.transaction((tx) => write(tx, from, to));
+      options.report(to - from);
+    }
+  }
+}
+
 /** The user columns a state step sets: enabled state, who disabled it and why, and the missing-run count. */
 function statePatch(step: StepOf<'disableUser'> | StepOf<'enableUser'> | StepOf<'markMissing'> | StepOf<'markPresent'>): { id: string } & UserPatch {
   switch (step.kind) {
@@ -159,10 +213,15 @@ function idsByExternalId(state: CurrentState): { users: Map<string, string>; gro
   return { users, groups };
 }
 
-function groupByKind(steps: readonly PlanStep[]): { [K in PlanStep['kind']]: Array<StepOf<K>> } {
-  const result: { [K in PlanStep['kind']]: Array<StepOf<K>> } = {
+/** Plan steps sorted into lists by kind. */
+type StepsByKind = { [K in PlanStep['kind']]: Array<StepOf<K>> };
+
+function groupByKind(steps: readonly PlanStep[]): StepsByKind {
+  const result: StepsByKind = {
     createUser: [], linkUser: [], updateUser: [], disableUser: [], enableUser: [], markMissing: [], markPresent: [], skipUser: [],
     createGroup: [], updateGroup: [], deleteGroup: [], addMembership: [], removeMembership: [],
+    grantRole: [], revokeRole: [], createChannel: [], addChannelMember: [], removeChannelMember: [], createTeam: [], addTeamMember: [], removeTeamMember: [],
+    setCustomFields: [], setAbacAttributes: [], setAdmin: [],
   };
   for (const step of steps) (result[step.kind] as PlanStep[]).push(step);
   return result;

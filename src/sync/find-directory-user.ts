@@ -10,7 +10,8 @@ import { and, eq, extensible, or, parseFilter, type Filter } from '../ldap/filte
 import { groupAttributesToRequest, mapGroupEntry } from '../mapping/group.ts';
 import { resolveUniqueIdAttribute } from '../mapping/unique-id.ts';
 import { mapUserEntry, uniqueAttributes, userAttributesToRequest, type MappedUser } from '../mapping/user.ts';
-import type { DirectorySettings, GroupSettings, UserSettings } from '../settings/schema.ts';
+import { mappedAttributeNames } from '../mapping/grants.ts';
+import type { DirectorySettings, GroupSettings, MappingSettings, UserSettings } from '../settings/schema.ts';
 
 /** AD's LDAP_MATCHING_RULE_IN_CHAIN: matches members of nested groups on the server. */
 export const AD_IN_CHAIN_RULE = '1.2.840.113556.1.4.1941';
@@ -30,6 +31,8 @@ export interface FindUserSettings {
   directory: Pick<DirectorySettings, 'attributesToQuery'>;
   users: UserSettings;
   groups?: GroupSettings | undefined;
+  /** When given, the attributes its mappers need are requested too. */
+  mapping?: MappingSettings | undefined;
 }
 
 /** A name to look up: by the username attributes, and on AD optionally by userPrincipalName. */
@@ -51,7 +54,11 @@ export async function findDirectoryUser(directory: DirectoryConnection, settings
     baseDn: settings.users.baseDn,
     scope: settings.users.scope,
     filter: userByNameFilter(settings.users, name),
-    attributes: uniqueAttributes([...userAttributesToRequest(settings.users, uniqueIdAttribute), ...settings.directory.attributesToQuery]),
+    attributes: uniqueAttributes([
+      ...userAttributesToRequest(settings.users, uniqueIdAttribute),
+      ...(settings.mapping === undefined ? [] : mappedAttributeNames(settings.mapping)),
+      ...settings.directory.attributesToQuery,
+    ]),
     maxEntries: 2,
   });
   if (entries.length === 0) return undefined;

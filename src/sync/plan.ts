@@ -4,8 +4,9 @@
  */
 import type { ResolvedGroup } from '../mapping/memberships.ts';
 import type { MappedUser } from '../mapping/user.ts';
-import type { SyncSettings } from '../settings/schema.ts';
-import type { GroupRecord, UserRecord } from '../store/store.ts';
+import type { MappingSettings, SyncSettings } from '../settings/schema.ts';
+import type { GroupRecord, MappingState, UserRecord } from '../store/store.ts';
+import { planMappings, type MappedUserWithInput, type MappingStep } from './plan-mapping.ts';
 import type { DirectorySnapshot } from './snapshot.ts';
 
 
@@ -35,6 +36,8 @@ export interface CurrentState {
   users: readonly CurrentUser[];
   groups: readonly CurrentGroup[];
   memberships: ReadonlyArray<{ userId: string; groupId: string }>;
+  /** Roles, channels, teams and attributes; needed when mapping is planned. */
+  mapping?: MappingState;
 }
 
 /** The user fields sync writes. */
@@ -47,8 +50,11 @@ export interface UserFields {
   dn: string;
 }
 
-/** One planned change. */
-export type PlanStep =
+/** One planned change: to users, groups and memberships, or (mapping) to roles, channels, teams and attributes. */
+export type PlanStep = DirectoryStep | MappingStep;
+
+/** A change to users, groups or memberships. */
+export type DirectoryStep =
   | { kind: 'createUser'; externalId: string; fields: UserFields; isEnabled: boolean; reason: string }
   | { kind: 'linkUser'; userId: string; externalId: string; fields: UserFields; reason: string }
   | { kind: 'updateUser'; userId: string; username: string; changes: Partial<UserFields>; reason: string }
@@ -75,6 +81,10 @@ export interface PlanCounts {
   users: { created: number; updated: number; disabled: number; enabled: number; unchanged: number; skipped: number };
   groups: { created: number; updated: number; deleted: number };
   memberships: { added: number; removed: number };
+  roles: { granted: number; revoked: number };
+  channels: { created: number; added: number; removed: number };
+  teams: { created: number; added: number; removed: number };
+  attributes: { customFields: number; abac: number; admin: number };
 }
 
 /** The settings slice the planner reads. */
@@ -89,6 +99,8 @@ export type PlanOptions = Pick<
    * listed users' memberships are judged.
    */
   scope: 'all' | 'listed';
+  /** Role/channel/team/attribute mapping; planned when given together with `current.mapping`. */
+  mapping?: MappingSettings;
 };
 
 /** Diffs the snapshot against the store. Pure: the same inputs always give the same plan. */
@@ -96,9 +108,16 @@ export function planSync(snapshot: DirectorySnapshot, current: CurrentState, opt
   const warnings: string[] = [];
   const userSteps = planUsers(snapshot, current, options, warnings);
   // concat, not push(...spread): a 100k-user plan has far more steps than the call stack takes arguments.
-  const steps = options.syncGroups
+  let steps = options.syncGroups
     ? userSteps.steps.concat(planGroups(snapshot.groups, current, userSteps.linkedUserIds, userSteps.createdExternalIds, options.scope))
     : userSteps.steps;
+  if (options.mapping !== undefined && current.mapping !== undefined) {
+    const mappingSteps: PlanStep[] = planMappings(snapshot.users as readonly MappedUserWithInput[], { users: current.users, mapping: current.mapping }, options.mapping, {
+      linked: userSteps.linkedUserIds,
+      created: userSteps.createdExternalIds,
+    });
+    steps = steps.concat(mappingSteps);
+  }
   return { steps, counts: countSteps(steps, userSteps.unchanged), warnings };
 }
 
@@ -405,6 +424,10 @@ export function countSteps(steps: readonly PlanStep[], unchanged: number): PlanC
     users: { created: 0, updated: 0, disabled: 0, enabled: 0, unchanged, skipped: 0 },
     groups: { created: 0, updated: 0, deleted: 0 },
     memberships: { added: 0, removed: 0 },
+    roles: { granted: 0, revoked: 0 },
+    channels: { created: 0, added: 0, removed: 0 },
+    teams: { created: 0, added: 0, removed: 0 },
+    attributes: { customFields: 0, abac: 0, admin: 0 },
   };
   for (const step of steps) {
     switch (step.kind) {
@@ -421,6 +444,17 @@ export function countSteps(steps: readonly PlanStep[], unchanged: number): PlanC
       case 'deleteGroup': counts.groups.deleted += 1; break;
       case 'addMembership': counts.memberships.added += 1; break;
       case 'removeMembership': counts.memberships.removed += 1; break;
+      case 'grantRole': counts.roles.granted += 1; break;
+      case 'revokeRole': counts.roles.revoked += 1; break;
+      case 'createChannel': counts.channels.created += 1; break;
+      case 'addChannelMember': counts.channels.added += 1; break;
+      case 'removeChannelMember': counts.channels.removed += 1; break;
+      case 'createTeam': counts.teams.created += 1; break;
+      case 'addTeamMember': counts.teams.added += 1; break;
+      case 'removeTeamMember': counts.teams.removed += 1; break;
+      case 'setCustomFields': counts.attributes.customFields += 1; break;
+      case 'setAbacAttributes': counts.attributes.abac += 1; break;
+      case 'setAdmin': counts.attributes.admin += 1; break;
     }
   }
   return counts;

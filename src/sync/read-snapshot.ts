@@ -9,7 +9,9 @@ import { groupAttributesToRequest, mapGroupEntry, type MappedGroup } from '../ma
 import { resolveMemberships } from '../mapping/memberships.ts';
 import { resolveUniqueIdAttribute } from '../mapping/unique-id.ts';
 import { mapUserEntry, uniqueAttributes, userAttributesToRequest, type MappedUser, type SkippedEntry } from '../mapping/user.ts';
-import type { DirectorySettings, GroupSettings, UserSettings } from '../settings/schema.ts';
+import { isMappingActive, mappedAttributeNames, mappedAttributes, type UserMappingInput } from '../mapping/grants.ts';
+import type { DirectorySettings, GroupSettings, MappingSettings, UserSettings } from '../settings/schema.ts';
+import { readGroupNamesForSync } from './read-mapping-inputs.ts';
 import type { DirectorySnapshot, ReadFailure } from './snapshot.ts';
 
 /** The settings slices a snapshot read needs. */
@@ -17,7 +19,10 @@ export interface SnapshotSettings {
   directory: Pick<DirectorySettings, 'attributesToQuery' | 'pageSize'>;
   users: UserSettings;
   groups?: GroupSettings | undefined;
+  /** When given and any part is enabled, each user gets its mapping input. */
+  mapping?: MappingSettings | undefined;
 }
+
 
 /** Progress callback: called after each page with the running totals. */
 export type ReadProgress = (progress: { phase: 'users' | 'groups'; entriesRead: number }) => void;
@@ -31,6 +36,8 @@ export async function readSnapshot(
   const serverType = directory.rootDse.serverType;
   const userIdAttribute = resolveUniqueIdAttribute(settings.users.uniqueIdAttribute, serverType);
   const users: MappedUser[] = [];
+  const mapping = isMappingActive(settings.mapping) ? settings.mapping : undefined;
+  const attributesByUser = new Map<string, Pick<UserMappingInput, 'customFields' | 'abacAttributes'>>();
   const skippedUsers: SkippedEntry[] = [];
   const skippedGroups: SkippedEntry[] = [];
   const warnings: string[] = [];
@@ -51,14 +58,22 @@ export async function readSnapshot(
       baseDn: settings.users.baseDn,
       scope: settings.users.scope,
       filter: settings.users.filter,
-      attributes: uniqueAttributes([...userAttributesToRequest(settings.users, userIdAttribute), ...settings.directory.attributesToQuery]),
+      attributes: uniqueAttributes([
+        ...userAttributesToRequest(settings.users, userIdAttribute),
+        ...(mapping === undefined ? [] : mappedAttributeNames(mapping)),
+        ...settings.directory.attributesToQuery,
+      ]),
       pageSize: settings.directory.pageSize,
     });
     for await (const page of pages) {
       for (const entry of page) {
         const mapped = mapUserEntry(entry, settings.users, userIdAttribute);
-        if ('user' in mapped) users.push(mapped.user);
-        else skippedUsers.push(mapped.skipped);
+        if ('user' in mapped) {
+          users.push(mapped.user);
+          if (mapping !== undefined) attributesByUser.set(mapped.user.externalId, mappedAttributes(entry, mapping));
+        } else {
+          skippedUsers.push(mapped.skipped);
+        }
       }
       entriesRead += page.length;
       onProgress({ phase: 'users', entriesRead });
@@ -69,7 +84,7 @@ export async function readSnapshot(
   for (const skipped of skippedUsers) warnings.push(`user entry ${skipped.dn} skipped: ${skipped.reason}`);
 
   const groupSettings = settings.groups;
-  if (groupSettings === undefined || !groupSettings.enabled) return snapshot([]);
+  if (groupSettings === undefined || !groupSettings.enabled) return withMapping(snapshot([]));
   const groupIdAttribute = resolveUniqueIdAttribute(groupSettings.uniqueIdAttribute, serverType);
   const groups: MappedGroup[] = [];
   entriesRead = 0;
@@ -100,7 +115,30 @@ export async function readSnapshot(
   for (const skipped of skippedGroups) warnings.push(`group entry ${skipped.dn} skipped: ${skipped.reason}`);
   const resolved = resolveMemberships(users, groups, { nested: groupSettings.nestedGroups });
   warnings.push(...resolved.warnings);
-  return snapshot(resolved.groups);
+  return withMapping(snapshot(resolved.groups));
+
+  /** Adds each user's mapping input (group names, team groups, mapped attributes) when mapping is on. */
+  async function withMapping(read: DirectorySnapshot): Promise<DirectorySnapshot> {
+    if (mapping === undefined || read.failure !== undefined) return read;
+    let names;
+    try {
+      names = await readGroupNamesForSync(directory, { mapping, users: settings.users, groups: settings.groups }, users, read.groups, (message) => warnings.push(message));
+    } catch (error) {
+      return { ...read, groups: [], failure: failureOf(error, 'mapping', 0) };
+    }
+    const empty = { customFields: {}, abacAttributes: {} };
+    return {
+      ...read,
+      users: users.map((user) => ({
+        ...user,
+        mapping: {
+          groupNames: names.groupNames.get(user.externalId) ?? [],
+          teamGroupNames: names.teamGroupNames.get(user.externalId) ?? [],
+          ...(attributesByUser.get(user.externalId) ?? empty),
+        },
+      })),
+    };
+  }
 }
 
 function failureOf(error: unknown, phase: ReadFailure['phase'], entriesRead: number): ReadFailure {

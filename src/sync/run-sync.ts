@@ -9,6 +9,7 @@ import type { Store, SyncRunRecord } from '../store/store.ts';
 import { applyPlan } from './apply.ts';
 import { checkPlan } from './guard.ts';
 import { planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
+import { isMappingActive } from '../mapping/grants.ts';
 import { readSnapshot } from './read-snapshot.ts';
 
 /** What started a run. */
@@ -28,6 +29,10 @@ export interface SyncResult {
   users: PlanCounts['users'];
   groups: PlanCounts['groups'];
   memberships: PlanCounts['memberships'];
+  roles: PlanCounts['roles'];
+  channels: PlanCounts['channels'];
+  teams: PlanCounts['teams'];
+  attributes: PlanCounts['attributes'];
   durationMs: number;
   warnings: string[];
   steps: PlanStep[];
@@ -37,7 +42,7 @@ export interface SyncResult {
 export interface SyncServiceDeps {
   store: Store;
   openDirectory: () => Promise<DirectoryConnection>;
-  settings: Pick<Settings, 'directory' | 'users' | 'groups' | 'sync'>;
+  settings: Pick<Settings, 'directory' | 'users' | 'groups' | 'sync' | 'mapping'>;
 }
 
 /** Creates the sync service; at most one run is in progress per service. */
@@ -81,6 +86,10 @@ export function createSyncService(deps: SyncServiceDeps) {
         users: counts.users,
         groups: counts.groups,
         memberships: counts.memberships,
+        roles: counts.roles,
+        channels: counts.channels,
+        teams: counts.teams,
+        attributes: counts.attributes,
         durationMs: Date.now() - started,
         warnings: fields.warnings ?? [],
         steps: fields.steps ?? [],
@@ -100,8 +109,9 @@ export function createSyncService(deps: SyncServiceDeps) {
     }
 
     try {
-      const current: CurrentState = await store.loadSyncState();
-      const plan = planSync(snapshot, current, { ...settings.sync, syncGroups, scope: 'all' });
+      const mapping = isMappingActive(settings.mapping) ? settings.mapping : undefined;
+      const current: CurrentState = { ...(await store.loadSyncState()), ...(mapping === undefined ? {} : { mapping: await store.loadMappingState() }) };
+      const plan = planSync(snapshot, current, { ...settings.sync, syncGroups, scope: 'all', ...(mapping === undefined ? {} : { mapping }) });
       const warnings = [...snapshot.warnings, ...plan.warnings];
       const verdict = checkPlan(snapshot, current, plan, { guard: settings.sync.guard, syncGroups });
       if (!verdict.isAllowed) return finish('refused', { reason: verdict.reason, counts: plan.counts, steps: plan.steps, warnings });
@@ -138,6 +148,10 @@ function planCountsZero(): PlanCounts {
     users: { created: 0, updated: 0, disabled: 0, enabled: 0, unchanged: 0, skipped: 0 },
     groups: { created: 0, updated: 0, deleted: 0 },
     memberships: { added: 0, removed: 0 },
+    roles: { granted: 0, revoked: 0 },
+    channels: { created: 0, added: 0, removed: 0 },
+    teams: { created: 0, added: 0, removed: 0 },
+    attributes: { customFields: 0, abac: 0, admin: 0 },
   };
 }
 
@@ -176,5 +190,22 @@ export function subjectOf(step: PlanStep): string {
       return `${step.userExternalId} → ${step.groupExternalId}`;
     case 'removeMembership':
       return `${step.userId} ✗ ${step.groupId}`;
+    case 'createChannel':
+      return `#${step.name}`;
+    case 'createTeam':
+      return step.name;
+    case 'grantRole':
+    case 'revokeRole':
+      return `${step.username} · ${step.role}`;
+    case 'addChannelMember':
+    case 'removeChannelMember':
+      return `${step.username} · #${step.channel}`;
+    case 'addTeamMember':
+    case 'removeTeamMember':
+      return `${step.username} · ${step.team}`;
+    case 'setCustomFields':
+    case 'setAbacAttributes':
+    case 'setAdmin':
+      return step.username;
   }
 }

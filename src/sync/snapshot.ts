@@ -1,19 +1,21 @@
 /** The directory's side of a sync: every user and group read in one pass, already mapped. */
 import type { ResolvedGroup } from '../mapping/memberships.ts';
-import type { MappedUser, SkippedEntry } from '../mapping/user.ts';
+import type { SkippedEntry } from '../mapping/user.ts';
+import type { MappedUserWithInput } from './plan-mapping.ts';
 
 /** Why a read is not complete; the guard refuses to act on an incomplete read. */
 export interface ReadFailure {
   code: string;
   message: string;
   /** What had been read when it failed. */
-  phase: 'users' | 'groups';
+  phase: 'users' | 'groups' | 'mapping';
   entriesRead: number;
 }
 
 /** Everything one read of the directory produced. */
 export interface DirectorySnapshot {
-  users: MappedUser[];
+  /** Users, each with its mapping input when mapping is configured. */
+  users: MappedUserWithInput[];
   groups: ResolvedGroup[];
   skippedUsers: SkippedEntry[];
   skippedGroups: SkippedEntry[];

@@ -1,5 +1,6 @@
 /** `users list`, `groups list` and `runs list`: read what the store holds. */
 import type { Command } from 'commander';
+import { DirbridgeError } from '../../errors.ts';
 import { EXIT, formatTable, printJson } from '../output.ts';
 import { optionsOf, type CommandContext } from '../program.ts';
 
@@ -86,6 +87,87 @@ export function registerListCommands(program: Command, context: CommandContext):
       );
     },
   );
+}
+
+/** Adds `users show`, `roles list`, `channels list` and `teams list`. */
+export function registerMappingLists(program: Command, context: CommandContext): void {
+  const users = program.commands.find((candidate) => candidate.name() === 'users') ?? program.command('users');
+  users
+    .command('show')
+    .description('one user with groups, roles, channels, teams, custom fields and ABAC attributes')
+    .argument('<username>')
+    .action(async (username: string, _local: unknown, command: Command) => {
+      const options = optionsOf(command);
+      context.setExit(
+        await context.withApp(options, async (app) => {
+          const user = await app.store.findUserByUsername(username);
+          if (user === undefined) throw new DirbridgeError('users.not_found', `no user named ${JSON.stringify(username)}`);
+          const attributes = await app.store.getUserAttributes(user.id);
+          const detail = {
+            user,
+            groups: (await app.store.listUserGroups(user.id)).map((group) => group.name),
+            roles: await app.store.listUserRoles(user.id),
+            channels: (await app.store.listUserChannels(user.id)).map((channel) => channel.name),
+            teams: (await app.store.listUserTeams(user.id)).map((team) => team.name),
+            customFields: attributes.customFields,
+            abacAttributes: attributes.abacAttributes,
+          };
+          if (options.json === true) printJson(context.out, detail);
+          else {
+            const line = (name: string, value: unknown) => context.out.stdout(`${name.padEnd(15)} ${typeof value === 'string' ? value : JSON.stringify(value)}\n`);
+            line('username', user.username);
+            line('source', user.source);
+            line('state', user.isEnabled ? 'active' : `disabled by ${user.disabledBy ?? 'unknown'}: ${user.disabledReason ?? ''}`);
+            line('admin', String(user.isAdmin));
+            for (const key of ['groups', 'roles', 'channels', 'teams', 'customFields', 'abacAttributes'] as const) line(key, detail[key]);
+          }
+          return EXIT.ok;
+        }),
+      );
+    });
+
+  program
+    .command('roles')
+    .description('roles granted by mapping')
+    .command('list')
+    .action(async (_local: unknown, command: Command) => {
+      const options = optionsOf(command);
+      context.setExit(
+        await context.withApp(options, async (app) => {
+          const roles = await app.store.listRoles();
+          if (options.json === true) printJson(context.out, { roles });
+          else context.out.stdout(formatTable(['role', 'users'], roles.map((role) => [role.role, role.userCount])));
+          return EXIT.ok;
+        }),
+      );
+    });
+
+  for (const kind of ['channels', 'teams'] as const) {
+    program
+      .command(kind)
+      .description(`${kind} created and filled by mapping`)
+      .command('list')
+      .option('--search <text>')
+      .option('--limit <n>', 'rows', '50')
+      .action(async (local: { search?: string; limit: string }, command: Command) => {
+        const options = optionsOf(command);
+        context.setExit(
+          await context.withApp(options, async (app) => {
+            const query = { limit: Number.parseInt(local.limit, 10) || 50, offset: 0, ...(local.search === undefined ? {} : { search: local.search }) };
+            if (kind === 'channels') {
+              const page = await app.store.listChannels(query);
+              if (options.json === true) printJson(context.out, page);
+              else context.out.stdout(formatTable(['channel', 'members', 'owner', 'source'], page.channels.map((channel) => [`#${channel.name}`, channel.memberCount, channel.ownerUsername, channel.source])));
+            } else {
+              const page = await app.store.listTeams(query);
+              if (options.json === true) printJson(context.out, page);
+              else context.out.stdout(formatTable(['team', 'members', 'source'], page.teams.map((team) => [team.name, team.memberCount, team.source])));
+            }
+            return EXIT.ok;
+          }),
+        );
+      });
+  }
 }
 
 /** `{"users.created":3,"users.updated":0,…}` → `users created 3; memberships added 12`: non-zero counts only. */

@@ -41,6 +41,10 @@ export function summaryOf(result: SyncResult, includeSteps: boolean) {
     users: { created: users.created, updated: users.updated, disabled: users.disabled, enabled: users.enabled, unchanged: users.unchanged, skipped: users.skipped },
     groups,
     memberships,
+    roles: result.roles,
+    channels: result.channels,
+    teams: result.teams,
+    attributes: result.attributes,
     durationMs: result.durationMs,
     warnings: result.warnings,
     ...(includeSteps && result.isDryRun ? { steps: result.steps } : {}),
@@ -61,6 +65,19 @@ function printSummary(out: Output, result: SyncResult, stepLimit: number): void 
       ],
     ),
   );
+  const mappingCounts = [
+    ['roles', result.roles],
+    ['channels', result.channels],
+    ['teams', result.teams],
+    ['attributes', result.attributes],
+  ] as const;
+  const mappingLine = mappingCounts
+    .flatMap(([name, counts]) => {
+      const parts = Object.entries(counts).filter(([, value]) => value > 0).map(([key, value]) => `${key} ${value}`);
+      return parts.length === 0 ? [] : [`${name}: ${parts.join(', ')}`];
+    })
+    .join('; ');
+  if (mappingLine !== '') out.stdout(`mapping — ${mappingLine}\n`);
   if (result.isDryRun || result.status === 'refused') {
     const shown = result.steps.slice(0, stepLimit);
     if (shown.length > 0) out.stdout(formatTable(['step', 'subject', 'reason'], shown.map((step) => [step.kind, subjectOf(step), step.reason])));

@@ -1,0 +1,58 @@
+/**
+ * Mapping against a real Samba AD DC: nested groups through AD's in-chain matching rule (which
+ * only the server can evaluate, so the fallback to server queries is used and reported) and
+ * through the in-memory transitive closure.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { openApp, type App } from '../src/app.ts';
+import { adUser, startSambaDc, type SambaDc } from './fixtures/samba.ts';
+import { adSettingsDocument, merge, settingsFor } from './helpers/harness.ts';
+
+describe('mapping against Active Directory (Samba)', () => {
+  let dc: SambaDc;
+  const apps: App[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
+
+  before(async () => {
+    dc = await startSambaDc();
+  });
+
+  after(async () => {
+    for (const app of apps) await app.close();
+    await dc?.stop();
+    for (const cleanup of cleanups) await cleanup();
+  });
+
+  async function appWith(mapping: Record<string, unknown>): Promise<App> {
+    const made = await settingsFor(merge(adSettingsDocument(dc, adUser('svc-dirbridge')), { mapping }));
+    cleanups.push(made.cleanup);
+    const app = await openApp(made.settings);
+    apps.push(app);
+    return app;
+  }
+
+  const rolesOf = async (app: App, username: string) => {
+    const user = await app.store.findUserByUsername(username);
+    assert.ok(user, username);
+    return app.store.listUserRoles(user.id);
+  };
+
+  for (const [label, groupSearch] of [
+    ['the in-chain rule (server-side)', { userGroupFilter: '(&(cn=#{groupName})(member:1.2.840.113556.1.4.1941:=#{userdn}))' }],
+    ['the in-memory closure', {}],
+  ] as const) {
+    it(`grants roles through nested AD groups with ${label}`, async () => {
+      const app = await appWith({ groupSearch, roles: { enabled: true, autoRemove: true, map: { Engineering: 'developer', 'Sales, EMEA': 'sales' } } });
+      const result = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
+      assert.equal(result.status, 'succeeded', result.reason ?? '');
+      assert.deepEqual(await rolesOf(app, 'carol'), ['developer'], 'carol is in Engineering through Backend');
+      assert.deepEqual(await rolesOf(app, 'alice'), ['developer']);
+      assert.deepEqual(await rolesOf(app, 'jsmith'), ['sales'], 'a group name with a comma');
+      assert.deepEqual(await rolesOf(app, 'frank'), []);
+      const fellBack = result.warnings.some((warning) => warning.includes('cannot be evaluated locally'));
+      assert.equal(fellBack, 'userGroupFilter' in groupSearch, 'only the in-chain rule needs the server, and says so once');
+      assert.equal(result.warnings.filter((warning) => warning.includes('cannot be evaluated locally')).length, fellBack ? 1 : 0);
+    });
+  }
+});
