@@ -83,6 +83,13 @@ describe('dirbridge CLI against OpenLDAP', () => {
     assert.match(plain.stdout, new RegExp(`connected to ${slapd.url.replace(/[.]/g, '\\.')} \\(plain\\)`), 'failed over to the second URL');
   });
 
+  it('warns, without failing, about mapping keys that match no group', async () => {
+    const config = await configFile('mapping-keys.yaml', { mapping: { roles: { enabled: true, map: { everyone: 'member', 'no-such-group': 'ghost' } } } });
+    const result = await cli(['--config', config, '--json', 'test-connection'], secretEnv());
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout).warnings, [`mapping.roles.map: "no-such-group" matches no group under ou=groups,${slapd.baseDn}`]);
+  });
+
   it('fails with a clear code on a wrong CA and on a wrong password', async () => {
     const wrongCa = await cli(['--config', await configFile('wrong-ca.yaml', { directory: { tls: { caFile: slapd.otherCaFile } } }), '--json', 'test-connection'], secretEnv());
     assert.equal(wrongCa.code, 1);

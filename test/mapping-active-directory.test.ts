@@ -38,6 +38,26 @@ describe('mapping against Active Directory (Samba)', () => {
     return app.store.listUserRoles(user.id);
   };
 
+  it('maps AD groups to channels and teams, and AD attributes to custom fields', async () => {
+    const app = await appWith({
+      channels: { enabled: true, channelAdmin: 'svc-dirbridge', map: { Engineering: 'eng', 'Sales, EMEA': ['sales', 'emea'] } },
+      teams: { enabled: true, map: { Operations: 'Ops Team' }, userGroupsQuery: '(&(objectClass=group)(member=#{userdn}))' },
+      customFields: { enabled: true, map: { department: 'department' } },
+    });
+    const result = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
+    assert.equal(result.status, 'succeeded', result.reason ?? '');
+    const channels = await app.store.listChannels({ limit: 10, offset: 0 });
+    assert.deepEqual(channels.channels.map((channel) => [channel.name, channel.memberCount, channel.ownerUsername]), [
+      ['emea', 3, 'svc-dirbridge'],
+      ['eng', 6, 'svc-dirbridge'],
+      ['sales', 3, 'svc-dirbridge'],
+    ]);
+    const teams = await app.store.listTeams({ limit: 10, offset: 0 });
+    assert.deepEqual(teams.teams.map((team) => [team.name, team.memberCount]), [['Ops Team', 2]]);
+    const alice = await app.store.findUserByUsername('alice');
+    assert.equal((await app.store.getUserAttributes(alice?.id ?? '')).customFields['department'], 'Engineering');
+  });
+
   for (const [label, groupSearch] of [
     ['the in-chain rule (server-side)', { userGroupFilter: '(&(cn=#{groupName})(member:1.2.840.113556.1.4.1941:=#{userdn}))' }],
     ['the in-memory closure', {}],

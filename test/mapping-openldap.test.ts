@@ -192,6 +192,36 @@ describe('mapping against OpenLDAP', () => {
     assert.deepEqual([third.updated, third.removed], [1, 1]);
   });
 
+  it('reloads teams on every login only when validateOnLogin is on', async () => {
+    const member = inGroup('division-2').find((candidate) => !candidate.locked && candidate.rdnAttribute === 'uid');
+    const team = organisation.groups.find((group) => group.cn === 'division-2');
+    assert.ok(member && team);
+    const validating = await openApp((await settingsFor(document())).settings);
+    const frozen = await openApp((await settingsFor(document({ mapping: { teams: { validateOnLogin: false } } }))).settings);
+    cleanups.push(() => validating.close(), () => frozen.close());
+    const teamsOf = async (app: App) => {
+      const session = await app.login.login({ username: member.uid, password: member.password });
+      return (await app.store.listUserTeams(session.user.id)).map((entry) => entry.name);
+    };
+    assert.deepEqual(await teamsOf(validating), ['Team Two']);
+    assert.deepEqual(await teamsOf(frozen), ['Team Two'], 'teams load at the first login either way');
+    await slapd.ldapmodify(`dn: ${team.dn}\nchangetype: modify\ndelete: member\nmember: ${member.dn}\n`);
+    assert.deepEqual(await teamsOf(validating), [], 'validated again at this login');
+    assert.deepEqual(await teamsOf(frozen), ['Team Two'], 'not validated after the first login');
+  });
+
+  it('accepts * and + in Attributes to Query, with the mappers still getting what they need', async () => {
+    const everything = await openApp((await settingsFor(document({ directory: { attributesToQuery: ['*', '+'] } }))).settings);
+    cleanups.push(() => everything.close());
+    const result = await everything.sync.runSync({ trigger: 'cli', isDryRun: false });
+    assert.equal(result.status, 'succeeded', result.reason ?? '');
+    const user = organisation.users[60];
+    assert.ok(user);
+    const stored = await everything.store.findUserByUsername(user.uid);
+    assert.equal((await everything.store.getUserAttributes(stored?.id ?? '')).customFields['department'], user.departmentNumber);
+    assert.match(stored?.externalId ?? '', /^[0-9a-f-]{36}$/);
+  });
+
   it('runs a constant number of directory searches however many users and mapped groups there are', async () => {
     const count = async (people: number, groups: number, roleMap: Record<string, string>): Promise<number> => {
       const org = generateOrganisation({ people, groups, seed: 13 });

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { App } from '../../app.ts';
 import type { DirectoryEntry } from '../../ldap/entry.ts';
 import { nameOfOid } from '../../ldap/known-oids.ts';
+import { checkMappingKeys } from '../../sync/check-mapping-keys.ts';
 import { findDirectoryUser } from '../../sync/find-directory-user.ts';
 import { EXIT, formatTable, printJson } from '../output.ts';
 import { optionsOf, type CommandContext } from '../program.ts';
@@ -27,6 +28,7 @@ export function registerDirectoryCommands(program: Command, context: CommandCont
             out(`naming contexts: ${report.namingContexts.join('; ') || '(none)'}\n`);
             out(`supported controls:\n`);
             out(formatTable(['oid', 'name'], report.supportedControls.map((control) => [control.oid, control.name])));
+            for (const warning of report.warnings) context.out.stderr(`warning: ${warning}\n`);
           }
           return EXIT.ok;
         }),
@@ -85,6 +87,7 @@ async function testConnection(app: App) {
       supportsPaging: root.supportsPaging,
       supportedControls: root.supportedControls.map((oid) => ({ oid, name: nameOfOid(oid) ?? '' })),
       supportedExtensions: root.supportedExtensions.map((oid) => ({ oid, name: nameOfOid(oid) ?? '' })),
+      warnings: await checkMappingKeys(directory, app.settings),
     };
   } finally {
     await directory.close();
