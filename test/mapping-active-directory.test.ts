@@ -58,6 +58,24 @@ describe('mapping against Active Directory (Samba)', () => {
     assert.equal((await app.store.getUserAttributes(alice?.id ?? '')).customFields['department'], 'Engineering');
   });
 
+  it('syncs ABAC attributes and thumbnailPhoto avatars from AD in their background jobs', async () => {
+    const app = await appWith({ abac: { enabled: true, map: { department: 'dept', proxyAddresses: 'addresses' } }, avatars: { enabled: true, maxBytes: 4096 } });
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(300, 0xaa)]);
+    await dc.adModify(`dn: ${adUser('bob').dn}\nchangetype: modify\nreplace: thumbnailPhoto\nthumbnailPhoto:: ${png.toString('base64')}\n-\nadd: proxyAddresses\nproxyAddresses: SMTP:bob@example.test\nproxyAddresses: smtp:bob.brown@example.test\n-\n`);
+    await app.sync.runSync({ trigger: 'cli', isDryRun: false });
+    const { runAbacSync, runAvatarSync } = await import('../src/sync/attribute-jobs.ts');
+    const deps = { store: app.store, openDirectory: app.openDirectory, settings: app.settings };
+    const bob = await app.store.findUserByUsername('bob');
+    assert.deepEqual((await app.store.getUserAttributes(bob?.id ?? '')).abacAttributes, { dept: ['Engineering'], addresses: ['SMTP:bob@example.test', 'smtp:bob.brown@example.test'] });
+    assert.equal((await runAbacSync(deps)).updated, 0, 'the sync already wrote them; the background pass finds nothing to change');
+    const avatars = await runAvatarSync(deps);
+    assert.equal(avatars.updated, 1);
+    const avatar = await app.store.getAvatar(bob?.id ?? '');
+    assert.equal(avatar?.mimeType, 'image/png');
+    assert.ok(avatar?.data.equals(png));
+    assert.equal((await runAvatarSync(deps)).updated, 0);
+  });
+
   for (const [label, groupSearch] of [
     ['the in-chain rule (server-side)', { userGroupFilter: '(&(cn=#{groupName})(member:1.2.840.113556.1.4.1941:=#{userdn}))' }],
     ['the in-memory closure', {}],

@@ -8,7 +8,7 @@ import type { Settings } from '../settings/schema.ts';
 import type { Store, SyncRunRecord } from '../store/store.ts';
 import { applyPlan } from './apply.ts';
 import { checkPlan } from './guard.ts';
-import { planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
+import { countSteps, planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
 import { isMappingActive } from '../mapping/grants.ts';
 import { readSnapshot } from './read-snapshot.ts';
 
@@ -65,7 +65,7 @@ export function createSyncService(deps: SyncServiceDeps) {
     const started = Date.now();
     const run = await store.startRun({ trigger: options.trigger, isDryRun: options.isDryRun });
     const syncGroups = settings.groups !== undefined && settings.groups.enabled;
-    const emptyCounts = planCountsZero();
+    const emptyCounts = countSteps([], 0);
     const finish = async (status: SyncResult['status'], fields: { reason?: string; counts?: PlanCounts; steps?: PlanStep[]; warnings?: string[]; error?: unknown }) => {
       const counts = fields.counts ?? emptyCounts;
       const errorCode = fields.error === undefined ? undefined : isDirbridgeError(fields.error) ? fields.error.code : 'internal';
@@ -143,17 +143,6 @@ export function flattenCounts(counts: PlanCounts): Record<string, number> {
   return flat;
 }
 
-function planCountsZero(): PlanCounts {
-  return {
-    users: { created: 0, updated: 0, disabled: 0, enabled: 0, unchanged: 0, skipped: 0 },
-    groups: { created: 0, updated: 0, deleted: 0 },
-    memberships: { added: 0, removed: 0 },
-    roles: { granted: 0, revoked: 0 },
-    channels: { created: 0, added: 0, removed: 0 },
-    teams: { created: 0, added: 0, removed: 0 },
-    attributes: { customFields: 0, abac: 0, admin: 0 },
-  };
-}
 
 /** The first steps of each kind with their reasons, kept with the run for review; bounded in size. */
 function summarizeSteps(steps: readonly PlanStep[], perKind = 50): Array<{ kind: string; reason: string; subject: string }> {
