@@ -219,4 +219,23 @@ describe('dirbridge CLI against OpenLDAP', () => {
     assert.equal(autoLogout.code, 0, autoLogout.stderr);
     assert.equal(typeof JSON.parse(autoLogout.stdout).revoked, 'number');
   });
+
+  it('runs the enabled background jobs on their schedules until interrupted', async () => {
+    const config = await configFile('jobs.yaml', {
+      autoLogout: { schedule: '* * * * * *' },
+      mapping: { avatars: { enabled: true, schedule: '* * * * * *' } },
+    });
+    const child = execFile(process.execPath, [BIN, '--config', config, 'run-jobs'], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...secretEnv() } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise((resolve) => setTimeout(resolve, 4_500));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
+    assert.match(stderr, /auto-logout: next run/);
+    assert.match(stdout, /auto-logout: revoked \d+ session\(s\)/);
+    assert.match(stdout, /avatar-sync: \d+ updated, \d+ removed, \d+ skipped/);
+  });
 });

@@ -192,6 +192,24 @@ describe('mapping against OpenLDAP', () => {
     assert.deepEqual([third.updated, third.removed], [1, 1]);
   });
 
+  it('gives the same roles with the "once" strategy, one filter returning all of a user\'s groups', async () => {
+    const once = await openApp(
+      (await settingsFor(document({ mapping: { groupSearch: { strategy: 'once', userGroupFilter: '(|(member=#{userdn})(uniqueMember=#{userdn})(memberUid=#{username}))' } } }))).settings,
+    );
+    cleanups.push(() => once.close());
+    assert.equal((await once.sync.runSync({ trigger: 'cli', isDryRun: false })).status, 'succeeded');
+    for (const user of inGroup('division-2').slice(0, 3).concat(inGroup('unix-admins').slice(0, 2))) {
+      const mine = await once.store.findUserByUsername(user.uid);
+      const theirs = await app.store.findUserByUsername(user.uid);
+      assert.deepEqual(await once.store.listUserRoles(mine?.id ?? ''), await app.store.listUserRoles(theirs?.id ?? ''), user.uid);
+      assert.deepEqual(
+        (await once.store.listUserChannels(mine?.id ?? '')).map((channel) => channel.name),
+        (await app.store.listUserChannels(theirs?.id ?? '')).map((channel) => channel.name),
+        user.uid,
+      );
+    }
+  });
+
   it('reloads teams on every login only when validateOnLogin is on', async () => {
     const member = inGroup('division-2').find((candidate) => !candidate.locked && candidate.rdnAttribute === 'uid');
     const team = organisation.groups.find((group) => group.cn === 'division-2');

@@ -7,6 +7,7 @@ import { EXIT, reportError, type Output } from './output.ts';
 import { registerAccountCommands } from './commands/accounts.ts';
 import { registerDirectoryCommands } from './commands/directory.ts';
 import { registerJobCommands } from './commands/jobs.ts';
+import { registerRunJobsCommand } from './commands/run-jobs.ts';
 import { registerListCommands, registerMappingLists } from './commands/lists.ts';
 import { registerSyncCommand } from './commands/sync.ts';
 
@@ -56,6 +57,7 @@ export async function runCli(argv: readonly string[], out: Output, env: NodeJS.P
   registerAccountCommands(program, { out, withApp, setExit });
   registerMappingLists(program, { out, withApp, setExit });
   registerJobCommands(program, { out, withApp, setExit });
+  registerRunJobsCommand(program, { out, withApp, setExit });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

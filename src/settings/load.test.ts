@@ -84,4 +84,27 @@ describe('settings', () => {
     await writeFile(jsonFile, '{ not json');
     await assert.rejects(loadSettings({ file: jsonFile, env: {} }), (error) => isDirbridgeError(error, 'settings.invalid'));
   });
+
+  it('checks the mapping tables and the User Group Filter at load, naming each path', () => {
+    const problems = problemsOf({
+      ...minimal,
+      mapping: {
+        roles: { map: { techsupport: 5, managers: ['leader', 3] } },
+        channels: { map: 'general' },
+        customFields: { map: { departmentNumber: ['department'] } },
+        groupSearch: { strategy: 'once', userGroupFilter: '(&(cn=#{groupName})(memberUid=#{username}))' },
+        teams: { userGroupsQuery: '(member=#{nope})' },
+      },
+    });
+    assert.deepEqual(problems.map((problem) => problem.split(':')[0]).sort(), [
+      'mapping.channels.map',
+      'mapping.customFields.map.departmentNumber',
+      'mapping.groupSearch.userGroupFilter',
+      'mapping.roles.map.managers',
+      'mapping.roles.map.techsupport',
+      'mapping.teams.userGroupsQuery',
+    ]);
+    assert.ok(problems.includes('mapping.roles.map.techsupport: expected string or string[]'));
+    assert.ok(problems.some((problem) => problem.includes('#{groupName} cannot be used with the "once" strategy')));
+  });
 });

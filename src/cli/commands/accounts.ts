@@ -4,7 +4,6 @@ import type { App } from '../../app.ts';
 import { logoutDeactivatedUsers } from '../../auth/auto-logout.ts';
 import { createLocalAccount } from '../../auth/local-accounts.ts';
 import { DirbridgeError } from '../../errors.ts';
-import { scheduleJob } from '../../scheduler/cron-job.ts';
 import type { UserRecord } from '../../store/store.ts';
 import { EXIT, formatTable, printJson } from '../output.ts';
 import { optionsOf, type CommandContext } from '../program.ts';
@@ -145,33 +144,14 @@ export function registerAccountCommands(program: Command, context: CommandContex
 
   program
     .command('auto-logout')
-    .description('revoke every session of a deactivated user; with --schedule, keep doing it on the configured cron schedule')
-    .option('--schedule', 'run in the foreground on autoLogout.schedule until interrupted')
-    .action(async (local: { schedule?: boolean }, command: Command) => {
+    .description('revoke every session of a deactivated user now (run-jobs does it on autoLogout.schedule)')
+    .action(async (_local: unknown, command: Command) => {
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          if (local.schedule !== true) {
-            const revoked = await logoutDeactivatedUsers(app.store, app.now);
-            if (options.json === true) printJson(out, { revoked });
-            else out.stdout(`revoked ${revoked} session(s) of deactivated users\n`);
-            return EXIT.ok;
-          }
-          const job = scheduleJob({
-            name: 'auto-logout',
-            schedule: app.settings.autoLogout.schedule,
-            run: async () => {
-              const revoked = await logoutDeactivatedUsers(app.store, app.now);
-              out.stderr(`${new Date().toISOString()} auto-logout revoked ${revoked} session(s)\n`);
-            },
-            onError: (error) => out.stderr(`auto-logout failed: ${error instanceof Error ? error.message : String(error)}\n`),
-          });
-          out.stderr(`auto-logout scheduled (${app.settings.autoLogout.schedule}); next run ${job.nextRun()?.toISOString() ?? 'never'}\n`);
-          await new Promise<void>((resolve) => {
-            process.once('SIGINT', resolve);
-            process.once('SIGTERM', resolve);
-          });
-          job.stop();
+          const revoked = await logoutDeactivatedUsers(app.store, app.now);
+          if (options.json === true) printJson(out, { revoked });
+          else out.stdout(`revoked ${revoked} session(s) of deactivated users\n`);
           return EXIT.ok;
         }),
       );
