@@ -7,7 +7,7 @@ export async function readSecret(prompt: string, input: NodeJS.ReadStream = proc
   if (input.isTTY !== true) {
     let text = '';
     for await (const chunk of input) {
-      text += typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
+      text += typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : '';
       if (text.includes('\n')) break;
     }
     return text.split(/\r?\n/)[0] ?? '';

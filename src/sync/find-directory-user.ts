@@ -61,13 +61,13 @@ export async function findDirectoryUser(directory: DirectoryConnection, settings
     ]),
     maxEntries: 2,
   });
-  if (entries.length === 0) return undefined;
+  const [entry] = entries;
+  if (entry === undefined) return undefined;
   if (entries.length > 1) {
     throw new DirbridgeError('directory.ambiguous', `more than one directory entry matches username ${JSON.stringify(username)}`, {
       details: { dns: entries.map((entry) => entry.dn) },
     });
   }
-  const entry = entries[0] as DirectoryEntry;
   const mapped = mapUserEntry(entry, settings.users, uniqueIdAttribute);
   if ('skipped' in mapped) {
     throw new DirbridgeError('directory.protocol', `entry ${entry.dn} cannot be mapped: ${mapped.skipped.reason}`);

@@ -77,7 +77,7 @@ export interface SyncPlan {
 }
 
 /** Counts of planned changes, in the shape of the sync summary. */
-export interface PlanCounts {
+export type PlanCounts = {
   users: { created: number; updated: number; disabled: number; enabled: number; unchanged: number; skipped: number };
   groups: { created: number; updated: number; deleted: number };
   memberships: { added: number; removed: number };
@@ -85,7 +85,7 @@ export interface PlanCounts {
   channels: { created: number; added: number; removed: number };
   teams: { created: number; added: number; removed: number };
   attributes: { customFields: number; abac: number; admin: number };
-}
+};
 
 /** The settings slice the planner reads. */
 export type PlanOptions = Pick<

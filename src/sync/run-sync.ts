@@ -137,7 +137,8 @@ export type SyncService = ReturnType<typeof createSyncService>;
 /** `{ users: { created: 1 } }` → `{ 'users.created': 1 }`, the run record's flat counters. */
 export function flattenCounts(counts: PlanCounts): Record<string, number> {
   const flat: Record<string, number> = {};
-  for (const [group, values] of Object.entries(counts) as Array<[string, Record<string, number>]>) {
+  const groups: Record<string, Record<string, number>> = counts;
+  for (const [group, values] of Object.entries(groups)) {
     for (const [name, value] of Object.entries(values)) flat[`${group}.${name}`] = value;
   }
   return flat;
