@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { parseDn } from '../ldap/dn.ts';
 import { parseFilter, parseFilterTemplate } from '../ldap/filter.ts';
+import { parseSchedule } from '../scheduler/schedule.ts';
 
 /** Accepts numbers and numeric strings (environment variables are strings). */
 function integer() {
@@ -199,8 +200,18 @@ export const loginSettingsSchema = z
   .strict();
 
 
-/** A cron expression (five or six fields) for a background job. */
-const cronExpression = z.string().regex(/^\s*\S+(\s+\S+){4,5}\s*$/, 'expected a cron expression such as */5 * * * *');
+/**
+ * A background job's schedule: a cron expression (five or six fields) or the seeds' Cron Text
+ * form ("every 1 hour", "every 24 hours", "every day at 02:00"), checked by `parseSchedule`.
+ * The text is kept as written; the scheduler normalises it.
+ */
+const cronExpression = z.string().superRefine((value, ctx) => {
+  try {
+    parseSchedule(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+  }
+});
 
 /** A filter with `#{placeholder}` values, checked when the settings load; only `allowed` placeholders may appear. */
 function filterTemplate(allowed: readonly string[]) {
@@ -308,6 +319,19 @@ export const autoLogoutSettingsSchema = z
   })
   .strict();
 
+/**
+ * Background Sync (Rocket.Chat: Background Sync, Background Sync Interval) and sync on startup
+ * (Pocket ID syncs on startup and every hour). The Import New / Update Existing / Merge Existing
+ * switches are `sync.*`, shared with every sync.
+ */
+export const backgroundSyncSettingsSchema = z
+  .object({
+    enabled: boolean().default(false),
+    schedule: cronExpression.default('every 1 hour'),
+    onStartup: boolean().default(false),
+  })
+  .strict();
+
 /** Where dirbridge keeps its own data. */
 export const storeSettingsSchema = z
   .object({
@@ -328,6 +352,7 @@ export const settingsSchema = z
     sync: syncSettingsSchema.default(syncSettingsSchema.parse({})),
     login: loginSettingsSchema.default(loginSettingsSchema.parse({})),
     autoLogout: autoLogoutSettingsSchema.default(autoLogoutSettingsSchema.parse({})),
+    backgroundSync: backgroundSyncSettingsSchema.default(backgroundSyncSettingsSchema.parse({})),
     mapping: mappingSettingsSchema.default(mappingSettingsSchema.parse({})),
     store: storeSettingsSchema.default({ dataDir: './data' }),
   })
@@ -341,6 +366,7 @@ export type SyncSettings = Settings['sync'];
 export type StoreSettings = Settings['store'];
 export type LoginSettings = Settings['login'];
 export type AutoLogoutSettings = Settings['autoLogout'];
+export type BackgroundSyncSettings = Settings['backgroundSync'];
 export type MappingSettings = Settings['mapping'];
 
 /** Setting paths whose values are secrets: redacted on output, never logged. */

@@ -1,55 +1,66 @@
 /**
- * `run-jobs`: runs the background jobs in the foreground on their cron schedules until
- * interrupted — auto logout, Avatar Background Sync and ABAC Attributes Background Sync — each
- * never overlapping itself. (The server will run the same jobs in its scheduler.)
+ * `run-jobs`: runs the background jobs in the foreground until interrupted — background sync
+ * (and sync on startup), auto logout, Avatar Background Sync and ABAC Attributes Background
+ * Sync — through the scheduler: never overlapping, and on one instance per tick when several
+ * share PostgreSQL. Job results go to stdout, next runs, skips and failures to stderr.
  */
 import type { Command } from 'commander';
-import type { App } from '../../app.ts';
-import { logoutDeactivatedUsers } from '../../auth/auto-logout.ts';
-import { scheduleJob, type ScheduledJob } from '../../scheduler/cron-job.ts';
-import { runAbacSync, runAvatarSync } from '../../sync/attribute-jobs.ts';
-import { EXIT } from '../output.ts';
+import { createAppScheduler } from '../../scheduler/app-jobs.ts';
+import type { SchedulerLog } from '../../scheduler/job-lock.ts';
+import { EXIT, type Output } from '../output.ts';
 import { optionsOf, type CommandContext } from '../program.ts';
 
-/** The jobs the settings switch on, with their schedules. */
-export function configuredJobs(app: App): Array<{ name: string; schedule: string; run: () => Promise<string> }> {
-  const { autoLogout, mapping } = app.settings;
-  const deps = { store: app.store, openDirectory: app.openDirectory, settings: app.settings, now: app.now };
-  const jobs: Array<{ name: string; schedule: string; run: () => Promise<string> }> = [];
-  if (autoLogout.enabled) jobs.push({ name: 'auto-logout', schedule: autoLogout.schedule, run: async () => `revoked ${await logoutDeactivatedUsers(app.store, app.now)} session(s)` });
-  if (mapping.avatars.enabled) {
-    jobs.push({ name: 'avatar-sync', schedule: mapping.avatars.schedule, run: async () => { const result = await runAvatarSync(deps); return `${result.updated} updated, ${result.removed} removed, ${result.skipped} skipped`; } });
-  }
-  if (mapping.abac.enabled && mapping.abac.backgroundSync.enabled) {
-    jobs.push({ name: 'abac-sync', schedule: mapping.abac.backgroundSync.schedule, run: async () => `${(await runAbacSync(deps)).updated} updated` });
-  }
-  return jobs;
+/** Scheduler events as terminal lines: `<time> <job>: <result>` on stdout, the rest on stderr. */
+function terminalLog(out: Output): SchedulerLog {
+  const line = (fields: Record<string, unknown>, message: string) => {
+    const job = typeof fields['job'] === 'string' ? `${fields['job']}: ` : '';
+    const trigger = fields['trigger'] === 'startup' ? ' (startup)' : '';
+    return `${new Date().toISOString()} ${job}${message}${trigger}`;
+  };
+  return {
+    info(fields, message) {
+      if (message === 'job finished') out.stdout(`${line(fields, typeof fields['message'] === 'string' ? fields['message'] : 'done')}\n`);
+      else if (message !== 'job started') out.stderr(`${line(fields, message)}\n`);
+    },
+    warn(fields, message) {
+      out.stderr(`${line(fields, message)}${typeof fields['error'] === 'string' ? `: ${fields['error']}` : ''}\n`);
+    },
+    error(fields, message) {
+      const detail = typeof fields['message'] === 'string' ? `: ${fields['message']}` : '';
+      out.stderr(`${line(fields, message === 'job failed' ? 'failed' : message)}${detail}\n`);
+    },
+  };
 }
 
 /** Adds `run-jobs`. */
 export function registerRunJobsCommand(program: Command, context: CommandContext): void {
   program
     .command('run-jobs')
-    .description('run auto logout and the avatar/ABAC background syncs on their schedules until interrupted')
+    .description('run background sync, auto logout and the avatar/ABAC background syncs on their schedules until interrupted')
     .action(async (_local: unknown, command: Command) => {
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const scheduled: ScheduledJob[] = configuredJobs(app).map((job) =>
-            scheduleJob({
-              name: job.name,
-              schedule: job.schedule,
-              run: async () => context.out.stdout(`${new Date().toISOString()} ${job.name}: ${await job.run()}\n`),
-              onError: (error) => context.out.stderr(`${new Date().toISOString()} ${job.name} failed: ${error instanceof Error ? error.message : String(error)}\n`),
-            }),
-          );
-          for (const job of scheduled) context.out.stderr(`${job.name}: next run ${job.nextRun()?.toISOString() ?? 'never'}\n`);
-          if (scheduled.length === 0) context.out.stderr('no background job is enabled in the settings\n');
-          await new Promise<void>((resolve) => {
+          const scheduler = createAppScheduler(app, { log: terminalLog(context.out) });
+          // Signal handlers do not keep the event loop alive; with no timer armed (no job, or only a
+          // startup sync) Node would otherwise exit with the top-level await unsettled.
+          const keepAlive = setInterval(() => {}, 1 << 30);
+          const interrupted = new Promise<void>((resolve) => {
             process.once('SIGINT', resolve);
             process.once('SIGTERM', resolve);
-          });
-          for (const job of scheduled) job.stop();
+          }).finally(() => clearInterval(keepAlive));
+          const startup = scheduler.start();
+          for (const job of scheduler.status()) {
+            const startupNote = app.settings.backgroundSync.onStartup && job.name === 'background-sync' ? ' (syncing now, on startup)' : '';
+            const schedule = job.schedule === null ? 'no schedule' : job.cron === job.schedule ? job.schedule : `${job.schedule} = ${job.cron ?? ''}`;
+            context.out.stderr(`${job.name}: next run ${job.nextRun?.toISOString() ?? 'never'} (${schedule})${startupNote}\n`);
+          }
+          if (scheduler.status().length === 0) context.out.stderr('no background job is enabled in the settings\n');
+          else context.out.stderr(`job lock: ${scheduler.lock.kind === 'postgres' ? 'PostgreSQL advisory locks (one instance runs each tick)' : 'in-process (single instance)'}\n`);
+          await interrupted;
+          context.out.stderr('stopping: waiting for running jobs to finish\n');
+          await scheduler.stop();
+          await startup;
           return EXIT.ok;
         }),
       );

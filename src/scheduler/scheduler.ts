@@ -1,0 +1,349 @@
+/**
+ * The job scheduler: each job runs on its schedule (cron or the seeds' text form), never
+ * overlapping itself, and — through the `JobLock` — on exactly one instance per tick when
+ * several share PostgreSQL.
+ *
+ * Each run holds the job's lock from before it starts until it ends, so a slow run on one
+ * instance is never duplicated by another at the next tick; the other instance skips that tick
+ * ("locked"). A fast run keeps the lock a little longer — until min(30 s, half the gap to the
+ * next tick) after the tick — so an instance whose timer fires a few milliseconds later (timer
+ * jitter, clock skew) does not run the same tick again. A startup run holds it the same way, so
+ * instances started together run it once.
+ */
+import { Cron } from 'croner';
+import type { JobLock, JobLockHandle, SchedulerLog } from './job-lock.ts';
+import { parseSchedule } from './schedule.ts';
+
+/** What started a run. */
+export type JobTrigger = 'schedule' | 'startup' | 'manual';
+
+/** What a job's `run` receives. */
+export interface JobRunContext {
+  trigger: JobTrigger;
+  /** The tick this run is for (whole second), or null for startup and manual runs. */
+  scheduledAt: Date | null;
+}
+
+/** A job the scheduler runs. */
+export interface SchedulerJob {
+  name: string;
+  /** Cron or text form; null runs the job only at startup (with `runOnStart`) or through `runNow`. */
+  schedule: string | null;
+  /** Run once when the scheduler starts, under the lock (Pocket ID's sync on startup). */
+  runOnStart?: boolean;
+  /** Does the work; the returned text is logged. A throw is recorded as a failed run. */
+  run: (context: JobRunContext) => Promise<string | void>;
+}
+
+/** One finished run. */
+export interface JobRunRecord {
+  trigger: JobTrigger;
+  scheduledAt: Date | null;
+  startedAt: Date;
+  finishedAt: Date;
+  durationMs: number;
+  outcome: 'succeeded' | 'failed';
+  /** What the job returned, or the error message. */
+  message: string | null;
+  /** False when the lock's connection was lost during the run: another instance may have run too. */
+  lockHeldThroughout: boolean;
+}
+
+/** Why a due run did not happen. */
+export type SkipReason = 'running' | 'locked' | 'lock_unavailable' | 'stopping';
+
+/** A job as `status()` shows it. */
+export interface JobStatus {
+  name: string;
+  /** The schedule as written, and as cron. */
+  schedule: string | null;
+  cron: string | null;
+  nextRun: Date | null;
+  running: boolean;
+  /** The running run's trigger and start, when running. */
+  current: { trigger: JobTrigger; startedAt: Date } | null;
+  lastRun: JobRunRecord | null;
+  lastSkip: { at: Date; trigger: JobTrigger; reason: SkipReason } | null;
+  runs: number;
+  failures: number;
+  skips: number;
+}
+
+/** The outcome of `runNow`. */
+export type RunNowResult = { ran: true; run: JobRunRecord } | { ran: false; reason: SkipReason };
+
+/** A running scheduler. */
+export interface Scheduler {
+  /** Arms the timers and starts the startup runs; resolves when the startup runs have finished. */
+  start(): Promise<void>;
+  /** Changes a job's schedule; the next run follows the new schedule at once. Throws for a bad schedule or unknown job. */
+  reschedule(name: string, schedule: string | null): void;
+  /** Replaces the job list: adds new jobs, removes missing ones (a running run finishes), reschedules changed ones. */
+  setJobs(jobs: readonly SchedulerJob[]): void;
+  /** Runs a job now under its lock, unless it is running here or elsewhere. */
+  runNow(name: string): Promise<RunNowResult>;
+  status(): JobStatus[];
+  /** Stops the timers and waits for running runs; releases every lock. */
+  stop(): Promise<void>;
+}
+
+/** What `createScheduler` needs. */
+export interface SchedulerOptions {
+  jobs: readonly SchedulerJob[];
+  lock: JobLock;
+  log: SchedulerLog;
+  /** The clock for recorded times (timers follow the real clock). */
+  now?: () => Date;
+  /** Upper bound of how long a lock is kept after a tick (default 30 s); see the module comment. */
+  maxLockHoldMs?: number;
+}
+
+interface Entry {
+  job: SchedulerJob;
+  cron: string | null;
+  timer: Cron | null;
+  /** The run in progress, if any (set synchronously, before any await). */
+  current: { trigger: JobTrigger; startedAt: Date } | null;
+  /** A lock kept after a fast run until `heldUntil`; the next run here reuses it. */
+  keptLock: { handle: JobLockHandle; timer: NodeJS.Timeout } | null;
+  lastRun: JobRunRecord | null;
+  lastSkip: JobStatus['lastSkip'];
+  runs: number;
+  failures: number;
+  skips: number;
+  removed: boolean;
+}
+
+/** Creates a scheduler; nothing runs until `start()`. */
+export function createScheduler(options: SchedulerOptions): Scheduler {
+  const { lock, log } = options;
+  const now = options.now ?? (() => new Date());
+  const maxHoldMs = options.maxLockHoldMs ?? 30_000;
+  const entries = new Map<string, Entry>();
+  const inFlight = new Set<Promise<unknown>>();
+  let started = false;
+  let stopping = false;
+
+  for (const job of options.jobs) add(job);
+
+  function add(job: SchedulerJob): void {
+    if (entries.has(job.name)) throw new Error(`duplicate job name "${job.name}"`);
+    const cron = job.schedule === null ? null : parseSchedule(job.schedule).cron;
+    entries.set(job.name, { job, cron, timer: null, current: null, keptLock: null, lastRun: null, lastSkip: null, runs: 0, failures: 0, skips: 0, removed: false });
+  }
+
+  function arm(entry: Entry): void {
+    entry.timer?.stop();
+    entry.timer = null;
+    if (!started || stopping || entry.cron === null || entry.removed) return;
+    // No croner name (names are global to the process) and no croner `protect`: overlap is handled here.
+    const timer: Cron = new Cron(entry.cron, { paused: false }, () => {
+      const fired = timer.currentRun() ?? new Date();
+      track(tick(entry, new Date(Math.floor(fired.getTime() / 1_000) * 1_000)));
+    });
+    entry.timer = timer;
+  }
+
+  function track<T>(promise: Promise<T>): Promise<T> {
+    inFlight.add(promise);
+    void promise.finally(() => inFlight.delete(promise));
+    return promise;
+  }
+
+  async function tick(entry: Entry, scheduledAt: Date): Promise<void> {
+    await execute(entry, { trigger: 'schedule', scheduledAt });
+  }
+
+  function skip(entry: Entry, trigger: JobTrigger, reason: SkipReason, fields: Record<string, unknown> = {}): { ran: false; reason: SkipReason } {
+    entry.skips += 1;
+    entry.lastSkip = { at: now(), trigger, reason };
+    const text = {
+      running: 'skipped: the previous run is still going',
+      locked: 'skipped: another instance holds the job lock',
+      lock_unavailable: 'skipped: the job lock could not be taken',
+      stopping: 'skipped: the scheduler is stopping',
+    }[reason];
+    (reason === 'lock_unavailable' ? log.warn : log.info).call(log, { job: entry.job.name, trigger, reason, ...fields }, text);
+    return { ran: false, reason };
+  }
+
+  /** How long after `from` the lock is kept at least: min(max hold, half the gap between the next two ticks). */
+  function minHoldMs(entry: Entry): number {
+    if (entry.cron === null) return maxHoldMs;
+    const [first, second] = new Cron(entry.cron, { paused: true }).nextRuns(2);
+    if (first === undefined || second === undefined) return maxHoldMs;
+    return Math.min(maxHoldMs, (second.getTime() - first.getTime()) / 2);
+  }
+
+  async function execute(entry: Entry, context: JobRunContext): Promise<RunNowResult> {
+    const { job } = entry;
+    if (stopping) return skip(entry, context.trigger, 'stopping');
+    if (entry.current !== null) return skip(entry, context.trigger, 'running');
+    entry.current = { trigger: context.trigger, startedAt: now() };
+    try {
+      let handle: JobLockHandle | null;
+      if (entry.keptLock !== null && entry.keptLock.handle.isHeld()) {
+        clearTimeout(entry.keptLock.timer);
+        handle = entry.keptLock.handle;
+        entry.keptLock = null;
+      } else {
+        if (entry.keptLock !== null) {
+          clearTimeout(entry.keptLock.timer);
+          await entry.keptLock.handle.release();
+          entry.keptLock = null;
+        }
+        try {
+          handle = await lock.tryAcquire(job.name);
+        } catch (error) {
+          return skip(entry, context.trigger, 'lock_unavailable', { error: error instanceof Error ? error.message : String(error) });
+        }
+      }
+      if (handle === null) return skip(entry, context.trigger, 'locked');
+
+      const startedAt = now();
+      entry.current = { trigger: context.trigger, startedAt };
+      const startedMs = Date.now();
+      log.info({ job: job.name, trigger: context.trigger, scheduledAt: context.scheduledAt?.toISOString() ?? null }, 'job started');
+      let outcome: JobRunRecord['outcome'];
+      let message: string | null;
+      try {
+        const result = await job.run(context);
+        outcome = 'succeeded';
+        message = typeof result === 'string' ? result : null;
+      } catch (error) {
+        outcome = 'failed';
+        message = error instanceof Error ? error.message : String(error);
+      }
+      const finishedAt = now();
+      const record: JobRunRecord = {
+        trigger: context.trigger,
+        scheduledAt: context.scheduledAt,
+        startedAt,
+        finishedAt,
+        durationMs: Date.now() - startedMs,
+        outcome,
+        message,
+        lockHeldThroughout: handle.isHeld(),
+      };
+      entry.lastRun = record;
+      entry.runs += 1;
+      if (outcome === 'failed') entry.failures += 1;
+      const fields = { job: job.name, trigger: context.trigger, durationMs: record.durationMs, message };
+      if (outcome === 'failed') log.error(fields, 'job failed');
+      else log.info(fields, 'job finished');
+      if (!record.lockHeldThroughout) log.warn({ job: job.name }, 'the job lock was lost during the run; another instance may have run the job too');
+
+      // Keep the lock until the hold window after the tick (or the start) has passed.
+      const holdUntil = (context.scheduledAt?.getTime() ?? startedMs) + minHoldMs(entry);
+      const remaining = holdUntil - Date.now();
+      if (remaining > 0 && !stopping && !entry.removed && handle.isHeld()) {
+        const kept = handle;
+        const timer = setTimeout(() => {
+          if (entry.keptLock?.handle === kept) entry.keptLock = null;
+          void kept.release();
+        }, remaining);
+        timer.unref();
+        entry.keptLock = { handle: kept, timer };
+      } else {
+        await handle.release();
+      }
+      return { ran: true, run: record };
+    } finally {
+      entry.current = null;
+    }
+  }
+
+  function statusOf(entry: Entry): JobStatus {
+    return {
+      name: entry.job.name,
+      schedule: entry.job.schedule,
+      cron: entry.cron,
+      nextRun: entry.timer?.nextRun() ?? null,
+      running: entry.current !== null,
+      current: entry.current === null ? null : { trigger: entry.current.trigger, startedAt: entry.current.startedAt },
+      lastRun: entry.lastRun,
+      lastSkip: entry.lastSkip,
+      runs: entry.runs,
+      failures: entry.failures,
+      skips: entry.skips,
+    };
+  }
+
+  function entryOf(name: string): Entry {
+    const entry = entries.get(name);
+    if (entry === undefined) throw new Error(`no job named "${name}"`);
+    return entry;
+  }
+
+  function reschedule(name: string, schedule: string | null): void {
+    const entry = entryOf(name);
+    const cron = schedule === null ? null : parseSchedule(schedule).cron;
+    entry.job = { ...entry.job, schedule };
+    entry.cron = cron;
+    arm(entry);
+    log.info({ job: name, schedule, cron, nextRun: entry.timer?.nextRun()?.toISOString() ?? null }, 'job rescheduled');
+  }
+
+  async function dropKeptLock(entry: Entry): Promise<void> {
+    if (entry.keptLock === null) return;
+    clearTimeout(entry.keptLock.timer);
+    const { handle } = entry.keptLock;
+    entry.keptLock = null;
+    await handle.release();
+  }
+
+  return {
+    async start() {
+      if (started) throw new Error('the scheduler was already started');
+      started = true;
+      for (const entry of entries.values()) arm(entry);
+      const startup = [...entries.values()].filter((entry) => entry.job.runOnStart === true).map((entry) => track(execute(entry, { trigger: 'startup', scheduledAt: null })));
+      await Promise.all(startup);
+    },
+
+    reschedule,
+
+    setJobs(jobs) {
+      for (const job of jobs) if (job.schedule !== null) parseSchedule(job.schedule);
+      const names = new Set(jobs.map((job) => job.name));
+      for (const [name, entry] of entries) {
+        if (names.has(name)) continue;
+        entry.removed = true;
+        entry.timer?.stop();
+        entry.timer = null;
+        void dropKeptLock(entry);
+        entries.delete(name);
+      }
+      for (const job of jobs) {
+        const entry = entries.get(job.name);
+        if (entry === undefined) {
+          add(job);
+          const added = entries.get(job.name);
+          if (added !== undefined) arm(added);
+          continue;
+        }
+        const changed = entry.job.schedule !== job.schedule;
+        entry.job = job;
+        if (changed) reschedule(job.name, job.schedule);
+      }
+    },
+
+    async runNow(name) {
+      return track(execute(entryOf(name), { trigger: 'manual', scheduledAt: null }));
+    },
+
+    status() {
+      return [...entries.values()].map(statusOf);
+    },
+
+    async stop() {
+      stopping = true;
+      for (const entry of entries.values()) {
+        entry.timer?.stop();
+        entry.timer = null;
+      }
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      await Promise.all([...entries.values()].map(dropKeptLock));
+    },
+  };
+}
