@@ -6,16 +6,12 @@
  */
 import type { BindPool } from '../directory/index.ts';
 import { DirbridgeError, isDirbridgeError } from '../errors.ts';
-import { normalizeDn } from '../ldap/dn.ts';
-import type { ResolvedGroup } from '../mapping/memberships.ts';
 import type { Settings } from '../settings/schema.ts';
-import { isMappingActive, mappedAttributes } from '../mapping/grants.ts';
+import { isMappingActive } from '../mapping/grants.ts';
 import type { MappingSettings } from '../settings/schema.ts';
-import type { MappingState, SessionRecord, Store, UserRecord } from '../store/store.ts';
-import { readGroupNamesForUser } from '../sync/read-mapping-inputs.ts';
-import { applyPlan } from '../sync/apply.ts';
+import type { SessionRecord, Store, UserRecord } from '../store/store.ts';
 import { findDirectoryUser, type FoundUser } from '../sync/find-directory-user.ts';
-import { planSync, type CurrentState } from '../sync/plan.ts';
+import { provisionUser } from '../sync/sync-one-user.ts';
 import type { LookupConnection } from './lookup-connection.ts';
 import { readLoginName } from './login-name.ts';
 import { verifyPassword } from './password-hash.ts';
@@ -162,7 +158,7 @@ export function createLoginService(deps: LoginDeps) {
     if (existing !== undefined && !existing.isEnabled) return fail('disabled_in_dirbridge');
     if (existing === undefined && !settings.login.createOnFirstLogin) return fail('not_provisioned');
     if (existing === undefined || settings.login.updateOnLogin) {
-      const outcome = await provision(found);
+      const outcome = await provisionUser(deps, found, { mappingFor: mappingForLogin, actor: 'login' });
       if ('conflict' in outcome) return fail('username_conflict', new Error(outcome.conflict));
     }
     const user = await store.findUserByExternalId(found.user.externalId);
@@ -179,92 +175,11 @@ export function createLoginService(deps: LoginDeps) {
     return { token, session, user, isNewUser };
   }
 
-  /** Creates or refreshes one user and its memberships with the sync planner, scoped to that user. */
-  async function provision(found: FoundUser): Promise<{ applied: true } | { conflict: string }> {
-    const snapshotGroups: ResolvedGroup[] = found.groups.map((group) => ({
-      externalId: group.externalId,
-      dn: group.dn,
-      dnKey: normalizeDn(group.dn),
-      name: group.name,
-      memberDnKeys: [],
-      memberUids: [],
-      memberUserIds: [found.user.externalId],
-    }));
-    const syncGroups = settings.groups?.enabled === true;
-    const existing = await store.findUserByExternalId(found.user.externalId);
-    const mapping = mappingForLogin(existing === undefined);
-    const current = await currentStateFor(found, syncGroups, mapping !== undefined);
-    const user =
-      mapping === undefined
-        ? found.user
-        : {
-            ...found.user,
-            mapping: {
-              ...(await deps.lookup.use((directory) => readGroupNamesForUser(directory, { mapping, users: settings.users, groups: settings.groups }, found.user))),
-              ...mappedAttributes(found.entry, mapping),
-            },
-          };
-    const plan = planSync(
-      { users: [user], groups: snapshotGroups, skippedUsers: [], skippedGroups: [], warnings: [], serverType: 'login', uniqueIdAttribute: '' },
-      current,
-      { ...settings.sync, importNewUsers: true, disableMissingUsers: false, syncGroups, scope: 'listed', ...(mapping === undefined ? {} : { mapping }) },
-    );
-    const skipped = plan.steps.find((step) => step.kind === 'skipUser');
-    if (skipped !== undefined) return { conflict: skipped.reason };
-    await applyPlan(store, plan, current, { batchSize: settings.sync.batchSize, actor: 'login' });
-    return { applied: true };
-  }
-
   /** The mapping a login applies: all of it, except teams after the first login when validateOnLogin is off (as in the seed). */
   function mappingForLogin(isFirstLogin: boolean): MappingSettings | undefined {
     if (!isMappingActive(settings.mapping)) return undefined;
     if (isFirstLogin || settings.mapping.teams.validateOnLogin) return settings.mapping;
     return { ...settings.mapping, teams: { ...settings.mapping.teams, enabled: false } };
-  }
-
-  /** The part of the store one user's plan needs: the user, merge candidates, its groups, memberships and grants. */
-  async function currentStateFor(found: FoundUser, syncGroups: boolean, withMapping: boolean): Promise<CurrentState> {
-    const users = new Map<string, UserRecord>();
-    const add = (user: UserRecord | undefined) => {
-      if (user !== undefined) users.set(user.id, user);
-    };
-    const existing = await store.findUserByExternalId(found.user.externalId);
-    add(existing);
-    add(await store.findUserByUsername(found.user.username));
-    if (settings.sync.mergeExistingUsers.enabled && settings.sync.mergeExistingUsers.matchBy === 'email' && found.user.email !== null) {
-      try {
-        add(await store.findUserByEmail(found.user.email));
-      } catch (error) {
-        if (!isDirbridgeError(error, 'store.ambiguous')) throw error;
-      }
-    }
-    const mapping = withMapping ? await mappingStateFor(existing) : undefined;
-    if (!syncGroups) return { users: [...users.values()], groups: [], memberships: [], ...(mapping === undefined ? {} : { mapping }) };
-    const groups = new Map((existing === undefined ? [] : await store.listUserGroups(existing.id)).map((group) => [group.id, group]));
-    const memberships = existing === undefined ? [] : [...groups.keys()].map((groupId) => ({ userId: existing.id, groupId }));
-    for (const group of found.groups) {
-      const stored = await store.findGroupByExternalId(group.externalId);
-      if (stored !== undefined) groups.set(stored.id, stored);
-    }
-    return { users: [...users.values()], groups: [...groups.values()], memberships, ...(mapping === undefined ? {} : { mapping }) };
-  }
-
-  /** One user's grants, plus every channel and team (few, and needed to find them by name). */
-  async function mappingStateFor(user: UserRecord | undefined): Promise<MappingState> {
-    const channels = (await store.listChannels({ limit: 100_000, offset: 0 })).channels;
-    const teams = (await store.listTeams({ limit: 100_000, offset: 0 })).teams;
-    if (user === undefined) return { roles: [], channels, channelMembers: [], teams, teamMembers: [], customFields: [], abacAttributes: [], avatarHashes: [] };
-    const attributes = await store.getUserAttributes(user.id);
-    return {
-      roles: (await store.listUserRoles(user.id)).map((role) => ({ userId: user.id, role })),
-      channels,
-      channelMembers: (await store.listUserChannels(user.id)).map((channel) => ({ channelId: channel.id, userId: user.id })),
-      teams,
-      teamMembers: (await store.listUserTeams(user.id)).map((team) => ({ teamId: team.id, userId: user.id })),
-      customFields: [{ userId: user.id, fields: attributes.customFields }],
-      abacAttributes: [{ userId: user.id, attributes: attributes.abacAttributes }],
-      avatarHashes: [],
-    };
   }
 
   return { login };

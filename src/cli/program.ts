@@ -10,6 +10,7 @@ import { registerJobCommands } from './commands/jobs.ts';
 import { registerRunJobsCommand } from './commands/run-jobs.ts';
 import { registerListCommands, registerMappingLists } from './commands/lists.ts';
 import { registerSyncCommand } from './commands/sync.ts';
+import { registerServeCommand } from './commands/serve.ts';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -58,6 +59,7 @@ export async function runCli(argv: readonly string[], out: Output, env: NodeJS.P
   registerMappingLists(program, { out, withApp, setExit });
   registerJobCommands(program, { out, withApp, setExit });
   registerRunJobsCommand(program, { out, withApp, setExit });
+  registerServeCommand(program, { out, withApp, setExit });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { App } from '../../app.ts';
 import { logoutDeactivatedUsers } from '../../auth/auto-logout.ts';
 import { createLocalAccount } from '../../auth/local-accounts.ts';
+import { revokeSessionsAsAdmin } from '../../auth/revoke-sessions.ts';
 import { DirbridgeError } from '../../errors.ts';
 import type { UserRecord } from '../../store/store.ts';
 import { EXIT, formatTable, printJson } from '../output.ts';
@@ -69,12 +70,7 @@ export function registerAccountCommands(program: Command, context: CommandContex
         await context.withApp(options, async (app) => {
           if ((id === undefined) === (local.user === undefined)) throw new DirbridgeError('usage.invalid', 'give either a session id or --user');
           const target = id !== undefined ? { ids: [id] } : { userIds: [(await userByName(app, local.user ?? '')).id] };
-          const at = app.now().toISOString();
-          const revoked = await app.store.transaction(async (tx) => {
-            const done = await tx.revokeSessions(target, 'revoked by an administrator', at);
-            await tx.appendAudit(done.map((session) => ({ actor: CLI_ACTOR, action: 'session.revoked', userId: session.userId, subject: session.id, reason: 'revoked by an administrator', at })));
-            return done;
-          });
+          const revoked = await revokeSessionsAsAdmin(app.store, target, CLI_ACTOR, app.now);
           if (options.json === true) printJson(out, { revoked: revoked.map((session) => session.id) });
           else out.stdout(`revoked ${revoked.length} session(s)\n`);
           return EXIT.ok;

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { SyncProgress, SyncResult } from '../../sync/run-sync.ts';
 import { subjectOf } from '../../sync/run-sync.ts';
+import { summaryOf } from '../../sync/sync-summary.ts';
 import { EXIT, formatTable, printJson, type Output } from '../output.ts';
 import { optionsOf, type CommandContext } from '../program.ts';
 
@@ -28,27 +29,6 @@ export function registerSyncCommand(program: Command, context: CommandContext): 
       });
       context.setExit(code);
     });
-}
-
-/** The JSON summary of a run (steps included for dry runs). */
-export function summaryOf(result: SyncResult, includeSteps: boolean) {
-  const { users, groups, memberships } = result;
-  return {
-    runId: result.runId,
-    status: result.status,
-    reason: result.reason,
-    dryRun: result.isDryRun,
-    users: { created: users.created, updated: users.updated, disabled: users.disabled, enabled: users.enabled, unchanged: users.unchanged, skipped: users.skipped },
-    groups,
-    memberships,
-    roles: result.roles,
-    channels: result.channels,
-    teams: result.teams,
-    attributes: result.attributes,
-    durationMs: result.durationMs,
-    warnings: result.warnings,
-    ...(includeSteps && result.isDryRun ? { steps: result.steps } : {}),
-  };
 }
 
 function printSummary(out: Output, result: SyncResult, stepLimit: number): void {

@@ -1,0 +1,150 @@
+/**
+ * Prometheus metrics, in a registry created per server (never prom-client's global one, so two
+ * servers in one process — as in tests — never share counters).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DirectoryConnection } from '../directory/index.ts';
+import type { Store } from '../store/store.ts';
+import type { SyncResult } from '../sync/run-sync.ts';
+
+/** The server's metrics and the hooks that feed them. */
+export interface ServerMetrics {
+  registry: Registry;
+  /** Counts a finished sync run started through this server. */
+  observeSync(result: SyncResult, trigger: string): void;
+  /** Counts a login by outcome (`succeeded`, `invalid_credentials`, `throttled`, `directory_unavailable`, `error`) and failure reason. */
+  observeLogin(kind: 'app' | 'admin', outcome: string, reason: string | undefined, seconds: number): void;
+  /** Times one HTTP request by route pattern. */
+  observeRequest(method: string, route: string, statusCode: number, seconds: number): void;
+  /** Wraps `openDirectory` so every operation on its connections is timed. */
+  timedDirectory(open: () => Promise<DirectoryConnection>): () => Promise<DirectoryConnection>;
+}
+
+/** Creates the registry and its metrics; the latest recorded run is read from the store at scrape time. */
+export function createMetrics(deps: { store: Store }): ServerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'dirbridge_' });
+
+  const syncRuns = new Counter({ name: 'dirbridge_sync_runs_total', help: 'Sync runs started through this server, by trigger, status and dry run', labelNames: ['trigger', 'status', 'dry_run'], registers: [registry] });
+  const syncDuration = new Histogram({
+    name: 'dirbridge_sync_duration_seconds',
+    help: 'Duration of sync runs started through this server',
+    labelNames: ['trigger', 'dry_run'],
+    buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+    registers: [registry],
+  });
+  const syncChanges = new Counter({ name: 'dirbridge_sync_changes_total', help: 'Changes applied by sync runs started through this server, by object and change', labelNames: ['object', 'change'], registers: [registry] });
+  new Gauge({
+    name: 'dirbridge_sync_last_run_info',
+    help: 'The latest recorded sync run (any instance, CLI or scheduler): 1 labelled with its status',
+    labelNames: ['status', 'trigger'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const latest = await latestRun();
+      if (latest !== undefined) this.set({ status: latest.status, trigger: latest.trigger }, 1);
+    },
+  });
+  new Gauge({
+    name: 'dirbridge_sync_last_run_duration_seconds',
+    help: 'Duration of the latest finished sync run recorded in the store',
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const latest = await latestRun();
+      if (latest?.durationMs !== null && latest?.durationMs !== undefined) this.set(latest.durationMs / 1000);
+    },
+  });
+  new Gauge({
+    name: 'dirbridge_sync_last_run_timestamp_seconds',
+    help: 'When the latest recorded sync run started',
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const latest = await latestRun();
+      if (latest !== undefined) this.set(Date.parse(latest.startedAt) / 1000);
+    },
+  });
+  const logins = new Counter({ name: 'dirbridge_logins_total', help: 'Logins through the API by kind (app or admin) and outcome', labelNames: ['kind', 'outcome'], registers: [registry] });
+  const loginFailures = new Counter({ name: 'dirbridge_login_failures_total', help: 'Failed logins by reason (the audited reason, never shown to clients)', labelNames: ['reason'], registers: [registry] });
+  const loginDuration = new Histogram({ name: 'dirbridge_login_duration_seconds', help: 'Duration of login requests', labelNames: ['kind'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] });
+  const httpDuration = new Histogram({
+    name: 'dirbridge_http_request_duration_seconds',
+    help: 'HTTP requests by method, route pattern and status',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const directoryDuration = new Histogram({
+    name: 'dirbridge_directory_operation_seconds',
+    help: 'Directory operations on connections this server opens (Test Connection, Test LDAP Search, one-user sync), by operation and outcome',
+    labelNames: ['operation', 'outcome'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+
+  // One store read per scrape, shared by the three gauges above.
+  let cached: { at: number; run: Promise<Awaited<ReturnType<Store['listRuns']>>['runs'][number] | undefined> } | undefined;
+  function latestRun() {
+    const now = Date.now();
+    if (cached === undefined || now - cached.at > 1000) {
+      cached = { at: now, run: deps.store.listRuns({ limit: 1, offset: 0 }).then((page) => page.runs[0], () => undefined) };
+    }
+    return cached.run;
+  }
+
+  async function timed<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    const end = directoryDuration.startTimer({ operation });
+    try {
+      const result = await work();
+      end({ outcome: 'ok' });
+      return result;
+    } catch (error) {
+      end({ outcome: 'error' });
+      throw error;
+    }
+  }
+
+  return {
+    registry,
+    observeSync(result, trigger) {
+      const dryRun = String(result.isDryRun);
+      syncRuns.inc({ trigger, status: result.status, dry_run: dryRun });
+      syncDuration.observe({ trigger, dry_run: dryRun }, result.durationMs / 1000);
+      if (result.isDryRun || result.status !== 'succeeded') return;
+      const objects = { users: result.users, groups: result.groups, memberships: result.memberships, roles: result.roles, channels: result.channels, teams: result.teams, attributes: result.attributes };
+      for (const [object, changes] of Object.entries(objects)) {
+        for (const [change, value] of Object.entries(changes)) if (value > 0 && change !== 'unchanged') syncChanges.inc({ object, change }, value);
+      }
+    },
+    observeLogin(kind, outcome, reason, seconds) {
+      logins.inc({ kind, outcome });
+      if (reason !== undefined) loginFailures.inc({ reason });
+      loginDuration.observe({ kind }, seconds);
+    },
+    observeRequest(method, route, statusCode, seconds) {
+      httpDuration.observe({ method, route, status_code: String(statusCode) }, seconds);
+    },
+    timedDirectory(open) {
+      return async () => {
+        const connection = await timed('connect', open);
+        return {
+          get url() {
+            return connection.url;
+          },
+          get security() {
+            return connection.security;
+          },
+          get rootDse() {
+            return connection.rootDse;
+          },
+          searchPages: (request) => connection.searchPages(request),
+          searchAll: (request) => timed('search', () => connection.searchAll(request)),
+          bind: (dn, password) => timed('bind', () => connection.bind(dn, password)),
+          close: () => connection.close(),
+          [Symbol.asyncDispose]: () => connection.close(),
+        } satisfies DirectoryConnection;
+      };
+    },
+  };
+}

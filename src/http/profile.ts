@@ -1,0 +1,25 @@
+/** A user with everything mapping gave it: what applications receive on login and session validation. */
+import type { Store, UserRecord } from '../store/store.ts';
+import type { UserProfile } from './schemas.ts';
+
+/** Reads the user's groups, roles, channels, teams, custom fields and ABAC attributes. */
+export async function userProfile(store: Store, user: UserRecord): Promise<UserProfile> {
+  const attributes = await store.getUserAttributes(user.id);
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    firstName: user.firstName,
+    lastName: user.lastName,
+    displayName: user.displayName,
+    source: user.source,
+    isAdmin: user.isAdmin,
+    isEnabled: user.isEnabled,
+    groups: (await store.listUserGroups(user.id)).map((group) => group.name),
+    roles: await store.listUserRoles(user.id),
+    channels: (await store.listUserChannels(user.id)).map((channel) => channel.name),
+    teams: (await store.listUserTeams(user.id)).map((team) => team.name),
+    customFields: attributes.customFields,
+    abacAttributes: attributes.abacAttributes,
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * The seeds' action buttons: Test Connection, Test LDAP Search, Sync Now (and its dry run),
+ * and the sync of one user. Each calls the same function as the CLI.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { DirectoryConnection } from '../../directory/index.ts';
+import { subjectOf } from '../../sync/run-sync.ts';
+import { summaryOf } from '../../sync/sync-summary.ts';
+import { syncOneUser } from '../../sync/sync-one-user.ts';
+import { testConnection } from '../../sync/test-connection.ts';
+import { testSearch, type DisplayEntry } from '../../sync/test-search.ts';
+import { adminOf } from '../admin-auth.ts';
+import type { RouteContext } from '../context.ts';
+import { errorSchema, stepSummarySchema, syncSummarySchema, userSchema, publicUser } from '../schemas.ts';
+
+const A = '/api/v1/admin/actions';
+const tags = ['admin actions'];
+const security = [{ adminSession: [] }];
+const errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 502: errorSchema, 503: errorSchema, 504: errorSchema } as const;
+
+/** How many plan steps a sync response carries at most (the run keeps its own bounded summary). */
+export const MAX_RESPONSE_STEPS = 1000;
+
+/** Attribute names whose values are never shown, even if the service account can read them. */
+const SECRET_ATTRIBUTES = new Set(['userpassword', 'unicodepwd', 'sambantpassword', 'sambalmpassword', 'supplementalcredentials', 'dbcspwd', 'ntpwdhistory', 'lmpwdhistory', 'authpassword']);
+
+function withoutSecrets(entry: DisplayEntry): DisplayEntry {
+  return { dn: entry.dn, attributes: Object.fromEntries(Object.entries(entry.attributes).filter(([name]) => !SECRET_ATTRIBUTES.has(name.toLowerCase()))) };
+}
+
+const oidSchema = z.object({ oid: z.string(), name: z.string() });
+const testConnectionSchema = z.object({
+  status: z.literal('ok'),
+  url: z.string(),
+  security: z.enum(['ldaps', 'starttls', 'plain']),
+  serverType: z.string(),
+  vendor: z.string().nullable(),
+  bind: z.object({ dn: z.string().nullable(), result: z.literal('success') }),
+  namingContexts: z.array(z.string()),
+  supportsPaging: z.boolean(),
+  supportedControls: z.array(oidSchema),
+  supportedExtensions: z.array(oidSchema),
+  warnings: z.array(z.string()),
+});
+const mappedUserSchema = z.object({
+  externalId: z.string(),
+  dn: z.string(),
+  username: z.string(),
+  email: z.string().nullable(),
+  firstName: z.string(),
+  lastName: z.string(),
+  displayName: z.string().nullable(),
+  directoryState: z.string(),
+  directoryStateReason: z.string().optional(),
+});
+const testSearchSchema = z.discriminatedUnion('status', [
+  z.object({
+    status: z.literal('found'),
+    entry: z.object({ dn: z.string(), attributes: z.record(z.string(), z.array(z.string())) }),
+    user: mappedUserSchema,
+    groups: z.array(z.object({ dn: z.string(), name: z.string(), externalId: z.string(), isNested: z.boolean() })),
+  }),
+  z.object({ status: z.literal('not_found'), username: z.string() }),
+]);
+const syncUserSchema = z.object({ user: userSchema, isNewUser: z.boolean(), counts: z.record(z.string(), z.record(z.string(), z.number())), steps: z.array(stepSummarySchema) });
+
+/** Registers the actions. */
+export function registerAdminActionRoutes(server: FastifyInstance, context: RouteContext): void {
+  const typed = server.withTypeProvider<ZodTypeProvider>();
+  const { app } = context;
+  const directoryDeps = { openDirectory: context.openDirectory, settings: app.settings };
+
+  typed.post(
+    `${A}/test-connection`,
+    { schema: { tags, security, summary: 'Test Connection: connect, bind as the service account, read the RootDSE, check the mapping keys', response: { 200: testConnectionSchema, ...errors } } },
+    async () => testConnection(directoryDeps),
+  );
+
+  typed.post(
+    `${A}/test-search`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Test LDAP Search: find a user the way login does; the entry, the mapped user and its groups',
+        body: z.object({ username: z.string().min(1).max(512) }),
+        response: { 200: testSearchSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const report = await testSearch(directoryDeps, request.body.username);
+      return report.status === 'found' ? { ...report, entry: withoutSecrets(report.entry) } : report;
+    },
+  );
+
+  typed.post(
+    `${A}/sync`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Sync Now, or a dry run that returns the plan with each step\'s reason and writes nothing',
+        body: z.object({ dryRun: z.boolean().default(false) }).default({ dryRun: false }),
+        response: { 200: syncSummarySchema, ...errors },
+      },
+    },
+    async (request) => {
+      const result = await app.sync.runSync({ trigger: 'api', isDryRun: request.body.dryRun });
+      context.metrics.observeSync(result, 'api');
+      request.log.info({ runId: result.runId, status: result.status, dryRun: result.isDryRun, durationMs: result.durationMs, actor: adminOf(request).actor }, 'sync finished');
+      return {
+        ...summaryOf(result, false),
+        stepsTotal: result.steps.length,
+        steps: result.steps.slice(0, MAX_RESPONSE_STEPS).map((step) => ({ kind: step.kind, subject: subjectOf(step), reason: step.reason })),
+      };
+    },
+  );
+
+  typed.post(
+    `${A}/sync-user`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Sync one user from the directory (login\'s provisioning, without a password)',
+        body: z.object({ username: z.string().min(1).max(512) }),
+        response: { 200: syncUserSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const result = await syncOneUser({ store: app.store, settings: app.settings, lookup: oneShotLookup(context.openDirectory) }, request.body.username, { actor: adminOf(request).actor });
+      return { ...result, user: publicUser(result.user) };
+    },
+  );
+}
+
+/** A lookup over one fresh connection per call, closed afterwards. */
+function oneShotLookup(open: () => Promise<DirectoryConnection>) {
+  return {
+    async use<T>(work: (directory: DirectoryConnection) => Promise<T>): Promise<T> {
+      const directory = await open();
+      try {
+        return await work(directory);
+      } finally {
+        await directory.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,320 @@
+/**
+ * The console's data API: users (with profile changes and enable/disable through the account
+ * administration service), groups, roles, channels, teams and their members, sync runs, the
+ * audit log, and sessions. The admin guard has authenticated every request before it gets here.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { DIRECTORY_MANAGED_FIELDS } from '../../auth/account-admin.ts';
+import { revokeSessionsAsAdmin } from '../../auth/revoke-sessions.ts';
+import { DirbridgeError } from '../../errors.ts';
+import type { UserRecord } from '../../store/store.ts';
+import { adminOf } from '../admin-auth.ts';
+import type { RouteContext } from '../context.ts';
+import {
+  auditEntrySchema,
+  channelSchema,
+  errorSchema,
+  groupSchema,
+  idParamsSchema,
+  pageQuerySchema,
+  publicUser,
+  runSchema,
+  searchPageQuerySchema,
+  sessionSchema,
+  stepSummarySchema,
+  teamSchema,
+  userPageSchema,
+  userSchema,
+} from '../schemas.ts';
+
+const A = '/api/v1/admin';
+const errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema } as const;
+const tags = ['admin'];
+const security = [{ adminSession: [] }];
+const booleanQuery = z.enum(['true', 'false']).transform((value) => value === 'true');
+
+const userDetailSchema = z.object({
+  user: userSchema,
+  groups: z.array(z.object({ id: z.string(), name: z.string(), source: z.enum(['local', 'directory']) })),
+  roles: z.array(z.string()),
+  channels: z.array(z.object({ id: z.string(), name: z.string() })),
+  teams: z.array(z.object({ id: z.string(), name: z.string() })),
+  customFields: z.record(z.string(), z.string()),
+  abacAttributes: z.record(z.string(), z.array(z.string())),
+  readOnlyFields: z.array(z.string()).describe('fields the directory manages for this user; the console shows them read-only'),
+});
+
+const profileChangesSchema = z
+  .strictObject({
+    username: z.string().min(1).max(256).optional(),
+    email: z.string().max(320).nullable().optional(),
+    firstName: z.string().max(256).optional(),
+    lastName: z.string().max(256).optional(),
+    displayName: z.string().max(256).nullable().optional(),
+    notes: z.string().max(10_000).nullable().optional(),
+    isAdmin: z.boolean().optional(),
+  })
+  .refine((changes) => Object.keys(changes).length > 0, { message: 'name at least one field to change' });
+
+const reasonBodySchema = z.object({ reason: z.string().min(1).max(1000).optional() }).nullish();
+
+/** Registers the data routes. */
+export function registerAdminDataRoutes(server: FastifyInstance, context: RouteContext): void {
+  const typed = server.withTypeProvider<ZodTypeProvider>();
+  const { store } = context.app;
+
+  const userOr404 = async (id: string): Promise<UserRecord> => {
+    const user = await store.getUser(id);
+    if (user === undefined) throw new DirbridgeError('users.not_found', `no user with id ${id}`);
+    return user;
+  };
+
+  typed.get(
+    `${A}/users`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Users, ordered by username; search matches username, email and names',
+        querystring: searchPageQuerySchema.extend({ source: z.enum(['local', 'directory']).optional(), isAdmin: booleanQuery.optional() }),
+        response: { 200: userPageSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const { limit, offset, search, source, isAdmin } = request.query;
+      const page = await store.listUsers({ limit, offset, ...(search === undefined ? {} : { search }), ...(source === undefined ? {} : { source }), ...(isAdmin === undefined ? {} : { isAdmin }) });
+      return { total: page.total, users: page.users.map(publicUser) };
+    },
+  );
+
+  typed.get(
+    `${A}/users/:id`,
+    { schema: { tags, security, summary: 'One user with groups, roles, channels, teams, custom fields and ABAC attributes', params: idParamsSchema, response: { 200: userDetailSchema, ...errors } } },
+    async (request) => {
+      const user = await userOr404(request.params.id);
+      const attributes = await store.getUserAttributes(user.id);
+      return {
+        user: publicUser(user),
+        groups: (await store.listUserGroups(user.id)).map((group) => ({ id: group.id, name: group.name, source: group.source })),
+        roles: await store.listUserRoles(user.id),
+        channels: (await store.listUserChannels(user.id)).map((channel) => ({ id: channel.id, name: channel.name })),
+        teams: (await store.listUserTeams(user.id)).map((team) => ({ id: team.id, name: team.name })),
+        customFields: attributes.customFields,
+        abacAttributes: attributes.abacAttributes,
+        readOnlyFields: user.source === 'directory' ? [...DIRECTORY_MANAGED_FIELDS, 'groups'] : [],
+      };
+    },
+  );
+
+  typed.patch(
+    `${A}/users/:id`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Change profile fields; directory-managed fields of directory users are refused with 409 naming them',
+        params: idParamsSchema,
+        body: profileChangesSchema,
+        response: { 200: userSchema, ...errors, 409: errorSchema },
+      },
+    },
+    async (request) => publicUser(await context.app.accounts.updateProfile(request.params.id, request.body, adminOf(request).actor)),
+  );
+
+  for (const [action, isDisable] of [['disable', true], ['enable', false]] as const) {
+    typed.post(
+      `${A}/users/:id/${action}`,
+      {
+        schema: {
+          tags,
+          security,
+          summary: isDisable ? 'Disable an account and end its sessions (sync never re-enables it)' : 'Enable an account',
+          params: idParamsSchema,
+          body: reasonBodySchema,
+          response: { 200: userSchema, ...errors },
+        },
+      },
+      async (request) => {
+        const { actor } = adminOf(request);
+        const reason = request.body?.reason ?? (isDisable ? 'disabled by an administrator' : 'enabled by an administrator');
+        const changed = isDisable ? await context.app.accounts.disable(request.params.id, actor, reason) : await context.app.accounts.enable(request.params.id, actor, reason);
+        return publicUser(changed);
+      },
+    );
+  }
+
+  typed.delete(
+    `${A}/users/:id/sessions`,
+    { schema: { tags, security, summary: "Revoke every active session of a user", params: idParamsSchema, response: { 200: z.object({ revoked: z.array(z.string()) }), ...errors } } },
+    async (request) => {
+      const user = await userOr404(request.params.id);
+      const revoked = await revokeSessionsAsAdmin(store, { userIds: [user.id] }, adminOf(request).actor, context.app.now);
+      return { revoked: revoked.map((session) => session.id) };
+    },
+  );
+
+  typed.get(
+    `${A}/groups`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Groups with member counts, ordered by name',
+        querystring: searchPageQuerySchema,
+        response: { 200: z.object({ total: z.number(), groups: z.array(groupSchema.extend({ memberCount: z.number() })) }), ...errors },
+      },
+    },
+    async (request) => {
+      const { limit, offset, search } = request.query;
+      return store.listGroups({ limit, offset, ...(search === undefined ? {} : { search }) });
+    },
+  );
+
+  typed.get(`${A}/groups/:id`, { schema: { tags, security, summary: 'One group', params: idParamsSchema, response: { 200: groupSchema, ...errors } } }, async (request) => {
+    const group = await store.getGroup(request.params.id);
+    if (group === undefined) throw new DirbridgeError('store.not_found', `no group with id ${request.params.id}`);
+    return group;
+  });
+
+  typed.get(
+    `${A}/groups/:id/members`,
+    { schema: { tags, security, summary: 'Members of a group, ordered by username', params: idParamsSchema, querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } } },
+    async (request) => {
+      if ((await store.getGroup(request.params.id)) === undefined) throw new DirbridgeError('store.not_found', `no group with id ${request.params.id}`);
+      const page = await store.listGroupMembers(request.params.id, request.query);
+      return { total: page.total, users: page.users.map(publicUser) };
+    },
+  );
+
+  typed.get(
+    `${A}/roles`,
+    { schema: { tags, security, summary: 'Roles granted by mapping, with how many users hold each', response: { 200: z.object({ roles: z.array(z.object({ role: z.string(), userCount: z.number() })) }), ...errors } } },
+    async () => ({ roles: await store.listRoles() }),
+  );
+
+  typed.get(
+    `${A}/channels`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Channels with member counts',
+        querystring: searchPageQuerySchema,
+        response: { 200: z.object({ total: z.number(), channels: z.array(channelSchema.extend({ memberCount: z.number() })) }), ...errors },
+      },
+    },
+    async (request) => {
+      const { limit, offset, search } = request.query;
+      return store.listChannels({ limit, offset, ...(search === undefined ? {} : { search }) });
+    },
+  );
+
+  typed.get(
+    `${A}/channels/:id/members`,
+    { schema: { tags, security, summary: 'Members of a channel', params: idParamsSchema, querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } } },
+    async (request) => {
+      const page = await store.listChannelMembers(request.params.id, request.query);
+      return { total: page.total, users: page.users.map(publicUser) };
+    },
+  );
+
+  typed.get(
+    `${A}/teams`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Teams with member counts',
+        querystring: searchPageQuerySchema,
+        response: { 200: z.object({ total: z.number(), teams: z.array(teamSchema.extend({ memberCount: z.number() })) }), ...errors },
+      },
+    },
+    async (request) => {
+      const { limit, offset, search } = request.query;
+      return store.listTeams({ limit, offset, ...(search === undefined ? {} : { search }) });
+    },
+  );
+
+  typed.get(
+    `${A}/teams/:id/members`,
+    { schema: { tags, security, summary: 'Members of a team', params: idParamsSchema, querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } } },
+    async (request) => {
+      const page = await store.listTeamMembers(request.params.id, request.query);
+      return { total: page.total, users: page.users.map(publicUser) };
+    },
+  );
+
+  typed.get(
+    `${A}/runs`,
+    { schema: { tags, security, summary: 'Recorded sync runs, newest first', querystring: pageQuerySchema, response: { 200: z.object({ total: z.number(), runs: z.array(runSchema) }), ...errors } } },
+    async (request) => {
+      const page = await store.listRuns(request.query);
+      return { total: page.total, runs: page.runs.map(({ planSummary: _omitted, ...run }) => run) };
+    },
+  );
+
+  typed.get(
+    `${A}/runs/:id`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: "One run with its plan summary (the first steps of each kind, with their reasons)",
+        params: idParamsSchema,
+        response: { 200: runSchema.extend({ planSummary: z.array(stepSummarySchema) }), ...errors },
+      },
+    },
+    async (request) => {
+      const run = await store.getRun(request.params.id);
+      if (run === undefined) throw new DirbridgeError('store.not_found', `no sync run with id ${request.params.id}`);
+      const summary = z.array(stepSummarySchema).safeParse(run.planSummary);
+      return { ...run, planSummary: summary.success ? summary.data : [] };
+    },
+  );
+
+  typed.get(
+    `${A}/audit`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'The audit log, newest first',
+        querystring: pageQuerySchema.extend({ userId: z.string().max(100).optional(), action: z.string().max(100).optional() }),
+        response: { 200: z.object({ total: z.number(), entries: z.array(auditEntrySchema) }), ...errors },
+      },
+    },
+    async (request) => {
+      const { limit, offset, userId, action } = request.query;
+      return store.listAudit({ limit, offset, ...(userId === undefined ? {} : { userId }), ...(action === undefined ? {} : { action }) });
+    },
+  );
+
+  typed.get(
+    `${A}/sessions`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Sessions, newest first (tokens are never shown)',
+        querystring: pageQuerySchema.extend({ userId: z.string().max(100).optional(), all: booleanQuery.default(false).describe('include revoked and expired sessions') }),
+        response: { 200: z.object({ total: z.number(), sessions: z.array(sessionSchema) }), ...errors },
+      },
+    },
+    async (request) => {
+      const { limit, offset, userId, all } = request.query;
+      return store.listSessions({ limit, offset, ...(userId === undefined ? {} : { userId }), ...(all ? {} : { isActive: true, now: context.app.now().toISOString() }) });
+    },
+  );
+
+  typed.delete(
+    `${A}/sessions/:id`,
+    { schema: { tags, security, summary: 'Revoke one session', params: idParamsSchema, response: { 200: z.object({ revoked: z.array(z.string()) }), ...errors } } },
+    async (request) => {
+      const revoked = await revokeSessionsAsAdmin(store, { ids: [request.params.id] }, adminOf(request).actor, context.app.now);
+      if (revoked.length === 0) throw new DirbridgeError('store.not_found', `no active session with id ${request.params.id}`);
+      return { revoked: revoked.map((session) => session.id) };
+    },
+  );
+}

@@ -1,0 +1,106 @@
+/**
+ * The API applications use: login (a session token), logout, session validation (the user with
+ * everything mapping gave it), and the change feed.
+ *
+ * Login failures keep the login service's uniform codes and messages: 401 for any wrong
+ * username or password (whatever the audited reason), 429 when throttled, 503 when the
+ * directory is unavailable.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { SESSION_COOKIE, authenticateAdmin, bearerToken, secretsEqual } from '../admin-auth.ts';
+import type { RouteContext } from '../context.ts';
+import { HttpError } from '../errors.ts';
+import { readEvents } from '../events.ts';
+import { loginWithMetrics } from '../login-outcome.ts';
+import { userProfile } from '../profile.ts';
+import { credentialsSchema, errorSchema, userProfileSchema } from '../schemas.ts';
+
+const loginResponseSchema = z.object({ token: z.string(), expiresAt: z.string(), user: userProfileSchema });
+const sessionResponseSchema = z.object({ session: z.object({ id: z.string(), createdAt: z.string(), expiresAt: z.string() }), user: userProfileSchema });
+const eventSchema = z.object({ id: z.string(), at: z.string(), action: z.string(), actor: z.string(), userId: z.string().nullable(), subject: z.string().nullable(), reason: z.string().nullable() });
+
+/** Registers the application API. */
+export function registerAppRoutes(server: FastifyInstance, context: RouteContext): void {
+  const typed = server.withTypeProvider<ZodTypeProvider>();
+  const { app } = context;
+
+  const requireBearer = (request: FastifyRequest): string => {
+    const token = bearerToken(request);
+    if (token === undefined) throw new HttpError(401, 'http.unauthenticated', 'send the session token as "Authorization: Bearer <token>"');
+    return token;
+  };
+
+  typed.post(
+    '/api/v1/auth/login',
+    {
+      schema: {
+        tags: ['app'],
+        summary: 'Log a user in (directory or local account) and start a session',
+        body: credentialsSchema,
+        response: { 200: loginResponseSchema, 400: errorSchema, 401: errorSchema, 429: errorSchema, 503: errorSchema },
+      },
+    },
+    async (request) => {
+      const result = await loginWithMetrics(context, 'app', { username: request.body.username, password: request.body.password, clientAddress: request.ip });
+      return { token: result.token, expiresAt: result.session.expiresAt, user: await userProfile(app.store, result.user) };
+    },
+  );
+
+  typed.post(
+    '/api/v1/auth/logout',
+    { schema: { tags: ['app'], summary: 'End the session of the bearer token', security: [{ bearer: [] }], response: { 204: z.null(), 401: errorSchema } } },
+    async (request, reply) => {
+      const revoked = await app.sessions.logout(requireBearer(request));
+      if (!revoked) throw new HttpError(401, 'http.unauthenticated', 'the session is invalid or has already ended');
+      return reply.code(204).send(null);
+    },
+  );
+
+  typed.get(
+    '/api/v1/auth/session',
+    {
+      schema: {
+        tags: ['app'],
+        summary: 'Validate a bearer token: the session and its user with groups, roles, channels, teams, custom fields and ABAC attributes',
+        security: [{ bearer: [] }],
+        response: { 200: sessionResponseSchema, 401: errorSchema },
+      },
+    },
+    async (request) => {
+      const valid = await app.sessions.validate(requireBearer(request));
+      if (valid === undefined) throw new HttpError(401, 'http.unauthenticated', 'the session is invalid or has expired');
+      return { session: { id: valid.session.id, createdAt: valid.session.createdAt, expiresAt: valid.session.expiresAt }, user: await userProfile(app.store, valid.user) };
+    },
+  );
+
+  typed.get(
+    '/api/v1/events',
+    {
+      schema: {
+        tags: ['app'],
+        summary: 'Change feed: user, membership and lifecycle changes from the audit log, oldest first; pass "next" back as "after"',
+        description: 'Authenticate with "Authorization: Bearer <DIRBRIDGE_APP_API_KEY>" or an administrator session cookie.',
+        security: [{ appApiKey: [] }, { adminSession: [] }],
+        querystring: z.object({ after: z.string().max(100).optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }),
+        response: { 200: z.object({ events: z.array(eventSchema), next: z.string().nullable() }), 401: errorSchema, 403: errorSchema, 410: errorSchema },
+      },
+    },
+    async (request) => {
+      const token = bearerToken(request);
+      if (token !== undefined) {
+        if (context.appApiKey === undefined || !secretsEqual(token, context.appApiKey)) throw new HttpError(401, 'http.unauthenticated', 'the application API key is not valid');
+      } else if (request.cookies[SESSION_COOKIE] !== undefined) {
+        await authenticateAdmin(app, request);
+      } else {
+        throw new HttpError(401, 'http.unauthenticated', 'send the application API key as a bearer token, or sign in as an administrator');
+      }
+      const page = await readEvents(app.store, { limit: request.query.limit, ...(request.query.after === undefined ? {} : { after: request.query.after }) });
+      return {
+        events: page.events.map((entry) => ({ id: entry.id, at: entry.at, action: entry.action, actor: entry.actor, userId: entry.userId, subject: entry.subject, reason: entry.reason })),
+        next: page.next,
+      };
+    },
+  );
+}

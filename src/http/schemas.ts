@@ -1,0 +1,167 @@
+/**
+ * The zod schemas of the HTTP API's bodies. Response schemas list every field they return:
+ * the serializer encodes through them, so a field that is not listed (a password hash, a token
+ * hash, a bind password) can never reach a client.
+ */
+import { z } from 'zod';
+import type { UserRecord } from '../store/store.ts';
+
+/** `{ error: { code, message } }`, the body of every failure. */
+export const errorSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), problems: z.array(z.string()).optional(), fields: z.array(z.string()).optional() }),
+});
+
+/** Paging and search parameters shared by the list routes. */
+export const pageQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+
+/** A page query with a free-text search. */
+export const searchPageQuerySchema = pageQuerySchema.extend({ search: z.string().max(256).optional() });
+
+/** A path with an `id`. */
+export const idParamsSchema = z.object({ id: z.string().min(1).max(100) });
+
+/** A user as administrators see it. */
+export const userSchema = z.object({
+  id: z.string(),
+  username: z.string(),
+  email: z.string().nullable(),
+  firstName: z.string(),
+  lastName: z.string(),
+  displayName: z.string().nullable(),
+  source: z.enum(['local', 'directory']),
+  externalId: z.string().nullable(),
+  dn: z.string().nullable(),
+  isEnabled: z.boolean(),
+  disabledBy: z.enum(['directory', 'sync', 'admin']).nullable(),
+  disabledReason: z.string().nullable(),
+  isAdmin: z.boolean(),
+  hasPassword: z.boolean(),
+  missingRuns: z.number(),
+  notes: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  lastSyncedAt: z.string().nullable(),
+});
+
+/** A user with everything mapping gave it, as applications see it. */
+export const userProfileSchema = z.object({
+  id: z.string(),
+  username: z.string(),
+  email: z.string().nullable(),
+  firstName: z.string(),
+  lastName: z.string(),
+  displayName: z.string().nullable(),
+  source: z.enum(['local', 'directory']),
+  isAdmin: z.boolean(),
+  isEnabled: z.boolean(),
+  groups: z.array(z.string()),
+  roles: z.array(z.string()),
+  channels: z.array(z.string()),
+  teams: z.array(z.string()),
+  customFields: z.record(z.string(), z.string()),
+  abacAttributes: z.record(z.string(), z.array(z.string())),
+});
+
+/** The user profile type. */
+export type UserProfile = z.infer<typeof userProfileSchema>;
+
+/** A page of users. */
+export const userPageSchema = z.object({ total: z.number(), users: z.array(userSchema) });
+
+/** A group. */
+export const groupSchema = z.object({
+  id: z.string(),
+  externalId: z.string().nullable(),
+  dn: z.string().nullable(),
+  name: z.string(),
+  source: z.enum(['local', 'directory']),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+/** A channel. */
+export const channelSchema = z.object({ id: z.string(), name: z.string(), ownerUsername: z.string().nullable(), source: z.enum(['local', 'directory']), createdAt: z.string() });
+
+/** A team. */
+export const teamSchema = z.object({ id: z.string(), name: z.string(), source: z.enum(['local', 'directory']), createdAt: z.string() });
+
+/** A session as listed (never its token or token hash). */
+export const sessionSchema = z.object({
+  id: z.string(),
+  userId: z.string(),
+  username: z.string(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  lastSeenAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+  revokedReason: z.string().nullable(),
+  clientAddress: z.string().nullable(),
+});
+
+/** A JSON value (run plan summaries, audit details). */
+export const jsonValueSchema: z.ZodType<unknown> = z.unknown();
+
+/** One audit entry. */
+export const auditEntrySchema = z.object({
+  id: z.string(),
+  at: z.string(),
+  actor: z.string(),
+  action: z.string(),
+  userId: z.string().nullable(),
+  subject: z.string().nullable(),
+  reason: z.string().nullable(),
+  details: jsonValueSchema,
+});
+
+/** One step of a plan, summarised. */
+export const stepSummarySchema = z.object({ kind: z.string(), subject: z.string(), reason: z.string() });
+
+/** A recorded sync run. */
+export const runSchema = z.object({
+  id: z.string(),
+  trigger: z.string(),
+  isDryRun: z.boolean(),
+  status: z.enum(['running', 'succeeded', 'failed', 'refused']),
+  reason: z.string().nullable(),
+  errorCode: z.string().nullable(),
+  errorMessage: z.string().nullable(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  durationMs: z.number().nullable(),
+  counts: z.record(z.string(), z.number()),
+});
+
+const counts = <K extends string>(keys: readonly [K, ...K[]]) => z.object(Object.fromEntries(keys.map((key) => [key, z.number()])) as Record<K, z.ZodNumber>);
+
+/** The summary of a sync run (the CLI's `sync --json`), with summarised steps. */
+export const syncSummarySchema = z.object({
+  runId: z.string(),
+  status: z.enum(['succeeded', 'failed', 'refused']),
+  reason: z.string().nullable(),
+  dryRun: z.boolean(),
+  users: counts(['created', 'updated', 'disabled', 'enabled', 'unchanged', 'skipped']),
+  groups: counts(['created', 'updated', 'deleted']),
+  memberships: counts(['added', 'removed']),
+  roles: z.record(z.string(), z.number()),
+  channels: z.record(z.string(), z.number()),
+  teams: z.record(z.string(), z.number()),
+  attributes: z.record(z.string(), z.number()),
+  durationMs: z.number(),
+  warnings: z.array(z.string()),
+  stepsTotal: z.number(),
+  steps: z.array(stepSummarySchema),
+});
+
+/** Credentials in a login body; the limits keep absurd inputs away from the directory. */
+export const credentialsSchema = z.object({
+  username: z.string().max(512),
+  password: z.string().max(4096),
+});
+
+/** A user record without anything the store keeps private (the record already has no hash; this narrows it to the schema). */
+export function publicUser(user: UserRecord): z.infer<typeof userSchema> {
+  return userSchema.parse(user);
+}

@@ -1,0 +1,153 @@
+/**
+ * One user's sync: the plan the sync planner makes for a single directory user (its account,
+ * groups, memberships and mapped grants), scoped to that user, applied like a full run. Login
+ * provisions with it after the password check; the API's "sync one user" runs it without one.
+ */
+import type { DirectoryConnection } from '../directory/index.ts';
+import { DirbridgeError, isDirbridgeError } from '../errors.ts';
+import { normalizeDn } from '../ldap/dn.ts';
+import { isMappingActive, mappedAttributes } from '../mapping/grants.ts';
+import type { ResolvedGroup } from '../mapping/memberships.ts';
+import type { MappingSettings, Settings } from '../settings/schema.ts';
+import type { MappingState, Store, UserRecord } from '../store/store.ts';
+import { applyPlan } from './apply.ts';
+import { findDirectoryUser, type FoundUser } from './find-directory-user.ts';
+import { planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
+import { readGroupNamesForUser } from './read-mapping-inputs.ts';
+import { subjectOf } from './run-sync.ts';
+
+/** Runs work on a service-bound directory connection (login's shared lookup connection, or a fresh one). */
+export interface DirectoryLookup {
+  use<T>(work: (directory: DirectoryConnection) => Promise<T>): Promise<T>;
+}
+
+/** What provisioning one user needs. */
+export interface ProvisionDeps {
+  store: Store;
+  settings: Pick<Settings, 'directory' | 'users' | 'groups' | 'sync' | 'mapping'>;
+  lookup: DirectoryLookup;
+}
+
+/** The outcome of provisioning: the plan applied, or the reason the planner skipped the user. */
+export type ProvisionOutcome = { applied: true; steps: PlanStep[]; counts: PlanCounts } | { conflict: string };
+
+/**
+ * Creates or refreshes one found user and its memberships with the sync planner, scoped to that
+ * user. `mappingFor` chooses the mapping to apply (undefined for none) by whether the account is
+ * new; `actor` names who did it in the audit log.
+ */
+export async function provisionUser(
+  deps: ProvisionDeps,
+  found: FoundUser,
+  options: { mappingFor: (isNewUser: boolean) => MappingSettings | undefined; actor: string },
+): Promise<ProvisionOutcome> {
+  const { store, settings } = deps;
+  const snapshotGroups: ResolvedGroup[] = found.groups.map((group) => ({
+    externalId: group.externalId,
+    dn: group.dn,
+    dnKey: normalizeDn(group.dn),
+    name: group.name,
+    memberDnKeys: [],
+    memberUids: [],
+    memberUserIds: [found.user.externalId],
+  }));
+  const syncGroups = settings.groups?.enabled === true;
+  const mapping = options.mappingFor((await store.findUserByExternalId(found.user.externalId)) === undefined);
+  const current = await currentStateFor(deps, found, syncGroups, mapping !== undefined);
+  const user =
+    mapping === undefined
+      ? found.user
+      : {
+          ...found.user,
+          mapping: {
+            ...(await deps.lookup.use((directory) => readGroupNamesForUser(directory, { mapping, users: settings.users, groups: settings.groups }, found.user))),
+            ...mappedAttributes(found.entry, mapping),
+          },
+        };
+  const plan = planSync(
+    { users: [user], groups: snapshotGroups, skippedUsers: [], skippedGroups: [], warnings: [], serverType: 'login', uniqueIdAttribute: '' },
+    current,
+    { ...settings.sync, importNewUsers: true, disableMissingUsers: false, syncGroups, scope: 'listed', ...(mapping === undefined ? {} : { mapping }) },
+  );
+  const skipped = plan.steps.find((step) => step.kind === 'skipUser');
+  if (skipped !== undefined) return { conflict: skipped.reason };
+  await applyPlan(store, plan, current, { batchSize: settings.sync.batchSize, actor: options.actor });
+  return { applied: true, steps: plan.steps, counts: plan.counts };
+}
+
+/** The result of syncing one user by name. */
+export interface OneUserSyncResult {
+  user: UserRecord;
+  isNewUser: boolean;
+  counts: PlanCounts;
+  steps: Array<{ kind: PlanStep['kind']; subject: string; reason: string }>;
+}
+
+/**
+ * Syncs one user by username, as login would provision it but without a password, applying the
+ * whole mapping (as a full sync does). Throws `users.not_found` when the directory has no such
+ * user, `directory.ambiguous` when several entries match, and `store.conflict` when the planner
+ * skips it (e.g. its username is taken by another account).
+ */
+export async function syncOneUser(deps: ProvisionDeps, username: string, options: { actor: string }): Promise<OneUserSyncResult> {
+  const found = await deps.lookup.use((directory) => findDirectoryUser(directory, deps.settings, username.trim()));
+  if (found === undefined) throw new DirbridgeError('users.not_found', `no directory user matches ${JSON.stringify(username.trim())}`);
+  const existing = await deps.store.findUserByExternalId(found.user.externalId);
+  const mapping = isMappingActive(deps.settings.mapping) ? deps.settings.mapping : undefined;
+  const outcome = await provisionUser(deps, found, { mappingFor: () => mapping, actor: options.actor });
+  if ('conflict' in outcome) throw new DirbridgeError('store.conflict', outcome.conflict);
+  const user = await deps.store.findUserByExternalId(found.user.externalId);
+  if (user === undefined) throw new DirbridgeError('store.conflict', `${found.user.username} was not stored`);
+  return {
+    user,
+    isNewUser: existing === undefined,
+    counts: outcome.counts,
+    steps: outcome.steps.map((step) => ({ kind: step.kind, subject: subjectOf(step), reason: step.reason })),
+  };
+}
+
+/** The part of the store one user's plan needs: the user, merge candidates, its groups, memberships and grants. */
+async function currentStateFor(deps: ProvisionDeps, found: FoundUser, syncGroups: boolean, withMapping: boolean): Promise<CurrentState> {
+  const { store, settings } = deps;
+  const users = new Map<string, UserRecord>();
+  const add = (user: UserRecord | undefined) => {
+    if (user !== undefined) users.set(user.id, user);
+  };
+  const existing = await store.findUserByExternalId(found.user.externalId);
+  add(existing);
+  add(await store.findUserByUsername(found.user.username));
+  if (settings.sync.mergeExistingUsers.enabled && settings.sync.mergeExistingUsers.matchBy === 'email' && found.user.email !== null) {
+    try {
+      add(await store.findUserByEmail(found.user.email));
+    } catch (error) {
+      if (!isDirbridgeError(error, 'store.ambiguous')) throw error;
+    }
+  }
+  const mapping = withMapping ? await mappingStateFor(store, existing) : undefined;
+  if (!syncGroups) return { users: [...users.values()], groups: [], memberships: [], ...(mapping === undefined ? {} : { mapping }) };
+  const groups = new Map((existing === undefined ? [] : await store.listUserGroups(existing.id)).map((group) => [group.id, group]));
+  const memberships = existing === undefined ? [] : [...groups.keys()].map((groupId) => ({ userId: existing.id, groupId }));
+  for (const group of found.groups) {
+    const stored = await store.findGroupByExternalId(group.externalId);
+    if (stored !== undefined) groups.set(stored.id, stored);
+  }
+  return { users: [...users.values()], groups: [...groups.values()], memberships, ...(mapping === undefined ? {} : { mapping }) };
+}
+
+/** One user's grants, plus every channel and team (few, and needed to find them by name). */
+async function mappingStateFor(store: Store, user: UserRecord | undefined): Promise<MappingState> {
+  const channels = (await store.listChannels({ limit: 100_000, offset: 0 })).channels;
+  const teams = (await store.listTeams({ limit: 100_000, offset: 0 })).teams;
+  if (user === undefined) return { roles: [], channels, channelMembers: [], teams, teamMembers: [], customFields: [], abacAttributes: [], avatarHashes: [] };
+  const attributes = await store.getUserAttributes(user.id);
+  return {
+    roles: (await store.listUserRoles(user.id)).map((role) => ({ userId: user.id, role })),
+    channels,
+    channelMembers: (await store.listUserChannels(user.id)).map((channel) => ({ channelId: channel.id, userId: user.id })),
+    teams,
+    teamMembers: (await store.listUserTeams(user.id)).map((team) => ({ teamId: team.id, userId: user.id })),
+    customFields: [{ userId: user.id, fields: attributes.customFields }],
+    abacAttributes: [{ userId: user.id, attributes: attributes.abacAttributes }],
+    avatarHashes: [],
+  };
+}

@@ -1,0 +1,549 @@
+/**
+ * The HTTP API against a real OpenLDAP and the SQLite store: application login, logout and
+ * session validation with uniform errors, throttling, the change feed, the admin data API and
+ * actions (Test Connection, Test LDAP Search, Sync Now, dry run, one user's sync), read-only
+ * directory fields, operations endpoints — and that no response or log line ever carries a
+ * secret (the bind password, password hashes, token hashes, session tokens).
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import { openApp, type App } from '../src/app.ts';
+import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
+import { hashToken } from '../src/auth/tokens.ts';
+import { csrfTokenFor } from '../src/http/admin-auth.ts';
+import { createHttpServer, type HttpServerOptions } from '../src/http/server.ts';
+import type { Settings } from '../src/settings/schema.ts';
+import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
+import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { merge, settingsFor } from './helpers/harness.ts';
+
+const ADMIN_PASSWORD = 'admin-password-for-http-tests';
+const APP_API_KEY = 'app-key-0123456789abcdef';
+
+const MAPPING = {
+  roles: { enabled: true, autoRemove: true, map: { 'division-1': 'support', engineering: ['developer', 'reviewer'], backend: 'developer' } },
+  channels: { enabled: true, autoRemove: true, channelAdmin: 'admin', map: { everyone: 'general', 'unix-admins': ['ops'] } },
+  teams: { enabled: true, map: { 'division-2': 'Team Two' }, userGroupsQuery: '(&(objectClass=groupOfNames)(member=#{userdn}))' },
+  customFields: { enabled: true, map: { departmentNumber: 'department' } },
+  abac: { enabled: true, map: { title: 'title' } },
+  adminGroup: 'cycle-a',
+};
+
+interface Reply {
+  statusCode: number;
+  headers: Record<string, string | string[] | number | undefined>;
+  body: string;
+  json: () => any;
+  cookies: Array<{ name: string; value: string; httpOnly?: boolean; sameSite?: string; secure?: boolean }>;
+}
+
+describe('HTTP API against OpenLDAP', () => {
+  let slapd: Slapd;
+  let organisation: Organisation;
+  let app: App;
+  let server: FastifyInstance;
+  let base: Settings;
+  const logLines: string[] = [];
+  /** Every response body and header block any test received, scanned for secrets at the end. */
+  const seen: string[] = [];
+  /** Every session token handed out, whose hashes must never appear. */
+  const tokens: string[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
+  let adminCookie: { dirbridge_session: string };
+  let csrf: string;
+
+  const logStream = () =>
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logLines.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+
+  async function serverFor(target: App, options: HttpServerOptions = {}): Promise<FastifyInstance> {
+    const made = await createHttpServer(target, { logger: { level: 'debug', stream: logStream() }, appApiKey: APP_API_KEY, ...options });
+    cleanups.push(() => made.close());
+    return made;
+  }
+
+  async function call(options: InjectOptions, on: FastifyInstance = server): Promise<Reply> {
+    const response = await on.inject(options);
+    seen.push(response.body, JSON.stringify(response.headers));
+    return response as unknown as Reply;
+  }
+
+  const admin = (options: InjectOptions): Promise<Reply> =>
+    call({ ...options, cookies: adminCookie, headers: { 'x-csrf-token': csrf, ...(options.headers ?? {}) } });
+
+  async function appWith(override: Record<string, unknown>): Promise<App> {
+    const made = await settingsFor(merge(structuredClone(base) as unknown as Record<string, unknown>, override));
+    cleanups.push(made.cleanup);
+    const other = await openApp(made.settings);
+    cleanups.push(() => other.close());
+    await ensureInitialAdmin(other.store, { DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD });
+    return other;
+  }
+
+  const user = (uid: string): SampleUser => {
+    const found = organisation.users.find((candidate) => candidate.uid === uid);
+    assert.ok(found, uid);
+    return found;
+  };
+
+  before(async () => {
+    organisation = generateOrganisation({ people: 60, groups: 20, seed: 8 });
+    slapd = await startSlapd({ ldif: organisation.ldif, pwdMaxFailure: 1000 });
+    const made = await settingsFor({
+      directory: { urls: [slapd.url], bindDn: slapd.readerDn, bindPassword: slapd.readerPassword },
+      users: { baseDn: slapd.baseDn },
+      groups: { baseDn: `ou=groups,${slapd.baseDn}`, memberAttribute: ['member', 'uniqueMember', 'memberUid'], nestedGroups: true },
+      login: { throttle: { maxFailures: 1000, windowSeconds: 60 } },
+      mapping: MAPPING,
+    });
+    cleanups.push(made.cleanup);
+    base = made.settings;
+    app = await openApp(base);
+    await ensureInitialAdmin(app.store, { DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD });
+    server = await serverFor(app);
+    const signIn = await call({ method: 'POST', url: '/api/v1/admin/session', payload: { username: 'admin', password: ADMIN_PASSWORD } });
+    assert.equal(signIn.statusCode, 200, signIn.body);
+    const cookie = signIn.cookies.find((candidate) => candidate.name === 'dirbridge_session');
+    assert.ok(cookie);
+    tokens.push(cookie.value);
+    adminCookie = { dirbridge_session: cookie.value };
+    csrf = signIn.json().csrfToken;
+  });
+
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    await app?.close();
+    await slapd?.stop();
+  });
+
+  describe('operations', () => {
+    it('answers /healthz and /readyz with the store state and the directory reported', async () => {
+      const health = await call({ method: 'GET', url: '/healthz' });
+      assert.equal(health.statusCode, 200);
+      assert.deepEqual(health.json(), { status: 'ok' });
+      const ready = await call({ method: 'GET', url: '/readyz' });
+      assert.equal(ready.statusCode, 200);
+      assert.equal(ready.json().status, 'ready');
+      assert.equal(ready.json().store.status, 'ok');
+      assert.ok(['ok', 'failing', 'unknown'].includes(ready.json().directory.state));
+    });
+
+    it('stays ready when the directory is down, and reports it', async () => {
+      const offline = await appWith({ directory: { urls: ['ldap://127.0.0.1:1'], connectTimeoutMs: 300 } });
+      const result = await offline.sync.runSync({ trigger: 'cli', isDryRun: false });
+      assert.equal(result.status, 'failed');
+      const offlineServer = await serverFor(offline);
+      const ready = await call({ method: 'GET', url: '/readyz' }, offlineServer);
+      assert.equal(ready.statusCode, 200);
+      assert.equal(ready.json().directory.state, 'failing');
+      assert.equal(ready.json().directory.lastRun.errorCode, 'directory.unavailable');
+    });
+
+    it('is not ready when the store is unreachable', async () => {
+      const closing = await appWith({});
+      const closingServer = await serverFor(closing);
+      await closing.store.close();
+      const ready = await call({ method: 'GET', url: '/readyz' }, closingServer);
+      assert.equal(ready.statusCode, 503);
+      assert.equal(ready.json().status, 'not_ready');
+      assert.equal(ready.json().store.status, 'unavailable');
+    });
+  });
+
+  describe('application API', () => {
+    it('logs in, validates the session with everything mapping gave the user, and logs out', async () => {
+      const zoe = user('zoe.angstrom');
+      const login = await call({ method: 'POST', url: '/api/v1/auth/login', payload: { username: zoe.uid, password: zoe.password } });
+      assert.equal(login.statusCode, 200, login.body);
+      const body = login.json();
+      tokens.push(body.token);
+      assert.equal(typeof body.token, 'string');
+      assert.ok(Date.parse(body.expiresAt) > Date.now());
+      assert.equal(body.user.username, zoe.uid);
+      assert.equal(body.user.isAdmin, true, 'cycle-a is the admin group');
+      assert.ok(body.user.groups.includes('cycle-a'));
+      assert.ok(body.user.channels.includes('general'));
+      assert.ok(body.user.channels.includes('ops'));
+      assert.equal(body.user.customFields.department, zoe.departmentNumber);
+      assert.deepEqual(body.user.abacAttributes.title, [zoe.title]);
+
+      const session = await call({ method: 'GET', url: '/api/v1/auth/session', headers: { authorization: `Bearer ${body.token}` } });
+      assert.equal(session.statusCode, 200, session.body);
+      assert.equal(session.json().user.id, body.user.id);
+      assert.deepEqual(session.json().user.roles, body.user.roles);
+
+      const logout = await call({ method: 'POST', url: '/api/v1/auth/logout', headers: { authorization: `Bearer ${body.token}` } });
+      assert.equal(logout.statusCode, 204);
+      const afterLogout = await call({ method: 'GET', url: '/api/v1/auth/session', headers: { authorization: `Bearer ${body.token}` } });
+      assert.equal(afterLogout.statusCode, 401);
+      assert.equal(afterLogout.json().error.code, 'http.unauthenticated');
+      assert.equal((await call({ method: 'POST', url: '/api/v1/auth/logout', headers: { authorization: `Bearer ${body.token}` } })).statusCode, 401);
+    });
+
+    it('gives roles and teams to the users whose groups map to them', async () => {
+      const jose = user('jose.muller');
+      const login = await call({ method: 'POST', url: '/api/v1/auth/login', payload: { username: jose.uid, password: jose.password } });
+      assert.equal(login.statusCode, 200, login.body);
+      tokens.push(login.json().token);
+      assert.deepEqual([...login.json().user.roles].sort(), ['developer', 'support']);
+      const john = user('john.smith');
+      const second = await call({ method: 'POST', url: '/api/v1/auth/login', payload: { username: john.uid, password: john.password } });
+      tokens.push(second.json().token);
+      assert.deepEqual(second.json().user.teams, ['Team Two']);
+    });
+
+    it('fails every bad login with the same 401 body, whatever the reason', async () => {
+      const bob = user('bob.walker10');
+      const locked = organisation.users.find((candidate) => candidate.locked);
+      assert.ok(locked);
+      const attempts = [
+        { username: bob.uid, password: 'wrong' },
+        { username: 'no.such.person', password: 'whatever' },
+        { username: bob.uid, password: '' },
+        { username: '*', password: bob.password },
+        { username: locked.uid, password: locked.password },
+      ];
+      const bodies = new Set<string>();
+      for (const attempt of attempts) {
+        const response = await call({ method: 'POST', url: '/api/v1/auth/login', payload: attempt });
+        assert.equal(response.statusCode, 401, JSON.stringify(attempt));
+        bodies.add(response.body);
+      }
+      assert.deepEqual([...bodies], [JSON.stringify({ error: { code: 'auth.invalid_credentials', message: 'invalid username or password' } })]);
+      // The precise reasons stay in the audit log.
+      const failures = await app.store.listAudit({ limit: 5, offset: 0, action: 'login.failed' });
+      assert.deepEqual(new Set(failures.entries.map((entry) => entry.reason)), new Set(['wrong_password', 'unknown_user', 'empty_password', 'locked_in_directory']));
+    });
+
+    it('refuses a session request without a valid bearer token', async () => {
+      for (const headers of [{}, { authorization: 'Bearer nope' }, { authorization: 'Basic YTpi' }, { authorization: 'Bearer ' }]) {
+        const response = await call({ method: 'GET', url: '/api/v1/auth/session', headers });
+        assert.equal(response.statusCode, 401, JSON.stringify(headers));
+        assert.equal(response.json().error.code, 'http.unauthenticated');
+      }
+    });
+
+    it('names the invalid path of a malformed body', async () => {
+      const missing = await call({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'x' } });
+      assert.equal(missing.statusCode, 400);
+      assert.equal(missing.json().error.code, 'request.invalid');
+      assert.match(missing.json().error.message, /body\.password/);
+      const broken = await call({ method: 'POST', url: '/api/v1/auth/login', headers: { 'content-type': 'application/json' }, payload: '{"username":' });
+      assert.equal(broken.statusCode, 400);
+      assert.equal(broken.json().error.code, 'request.invalid');
+    });
+
+    it('answers 429 once the login throttle is reached, and 503 when the directory is down', async () => {
+      const strict = await appWith({ login: { throttle: { maxFailures: 2, windowSeconds: 60 } } });
+      const strictServer = await serverFor(strict);
+      const karl = user('karl.roberts11');
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        assert.equal((await call({ method: 'POST', url: '/api/v1/auth/login', payload: { username: karl.uid, password: 'wrong' } }, strictServer)).statusCode, 401);
+      }
+      const throttled = await call({ method: 'POST', url: '/api/v1/auth/login', payload: { username: karl.uid, password: karl.password } }, strictServer);
+      assert.equal(throttled.statusCode, 429);
+      assert.deepEqual(throttled.json(), { error: { code: 'auth.throttled', message: 'too many failed attempts; try again later' } });
+
+      const offline = await appWith({ directory: { urls: ['ldap://127.0.0.1:1'], connectTimeoutMs: 300 } });
+      const offlineServer = await serverFor(offline);
+      const unavailable = await call({ method: 'POST', url: '/api/v1/auth/login', payload: { username: karl.uid, password: karl.password } }, offlineServer);
+      assert.equal(unavailable.statusCode, 503);
+      assert.deepEqual(unavailable.json(), { error: { code: 'auth.directory_unavailable', message: 'the directory is unavailable; try again later' } });
+    });
+  });
+
+  describe('admin actions', () => {
+    it('runs Test Connection with the mapping-key warnings', async () => {
+      const report = await admin({ method: 'POST', url: '/api/v1/admin/actions/test-connection' });
+      assert.equal(report.statusCode, 200, report.body);
+      assert.equal(report.json().serverType, 'openldap');
+      assert.equal(report.json().bind.dn, slapd.readerDn);
+      assert.deepEqual(report.json().warnings, []);
+      const misnamed = await appWith({ mapping: { roles: { map: { 'no-such-group': 'ghost' } } } });
+      const misnamedServer = await serverFor(misnamed);
+      const token = (await misnamed.login.login({ username: 'admin', password: ADMIN_PASSWORD })).token;
+      tokens.push(token);
+      const warned = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', cookies: { dirbridge_session: token }, headers: { 'x-csrf-token': csrfTokenFor(token) } }, misnamedServer);
+      assert.equal(warned.statusCode, 200, warned.body);
+      assert.ok(warned.json().warnings.some((warning: string) => warning.includes('no-such-group')), warned.body);
+    });
+
+    it('maps an unreachable directory to 503 with its code', async () => {
+      const offline = await appWith({ directory: { urls: ['ldap://127.0.0.1:1'], connectTimeoutMs: 300 } });
+      const offlineServer = await serverFor(offline);
+      const token = (await offline.login.login({ username: 'admin', password: ADMIN_PASSWORD })).token;
+      tokens.push(token);
+      const response = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', cookies: { dirbridge_session: token }, headers: { 'x-csrf-token': csrfTokenFor(token) } }, offlineServer);
+      assert.equal(response.statusCode, 503);
+      assert.equal(response.json().error.code, 'directory.unavailable');
+    });
+
+    it('runs Test LDAP Search', async () => {
+      const anna = user('anna.berglund');
+      const found = await admin({ method: 'POST', url: '/api/v1/admin/actions/test-search', payload: { username: anna.uid } });
+      assert.equal(found.statusCode, 200, found.body);
+      assert.equal(found.json().status, 'found');
+      assert.equal(found.json().entry.dn, anna.dn);
+      assert.equal(found.json().user.username, anna.uid);
+      assert.ok(found.json().groups.some((group: { name: string }) => group.name === 'division-3'));
+      const missing = await admin({ method: 'POST', url: '/api/v1/admin/actions/test-search', payload: { username: 'nobody.here' } });
+      assert.equal(missing.statusCode, 200);
+      assert.deepEqual(missing.json(), { status: 'not_found', username: 'nobody.here' });
+    });
+
+    it('syncs one user without a password, as login provisions it', async () => {
+      const eleni = user('eleni.papadopoulou');
+      const first = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync-user', payload: { username: eleni.uid } });
+      assert.equal(first.statusCode, 200, first.body);
+      assert.equal(first.json().isNewUser, true);
+      assert.equal(first.json().user.username, eleni.uid);
+      assert.ok(first.json().steps.some((step: { kind: string }) => step.kind === 'createUser'));
+      const stored = await app.store.findUserByUsername(eleni.uid);
+      assert.ok(stored);
+      assert.deepEqual((await app.store.listUserChannels(stored.id)).map((channel) => channel.name), ['general']);
+      const created = await app.store.listAudit({ limit: 1, offset: 0, userId: stored.id, action: 'user.created' });
+      assert.equal(created.entries[0]?.actor, 'admin:admin');
+      const again = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync-user', payload: { username: eleni.uid } });
+      assert.equal(again.json().isNewUser, false);
+      const unknown = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync-user', payload: { username: 'nobody.here' } });
+      assert.equal(unknown.statusCode, 404);
+      assert.equal(unknown.json().error.code, 'users.not_found');
+    });
+
+    it('previews a sync with reasons and writes nothing, then syncs', async () => {
+      const before = (await app.store.listUsers({ limit: 1, offset: 0 })).total;
+      const dry = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync', payload: { dryRun: true } });
+      assert.equal(dry.statusCode, 200, dry.body);
+      assert.equal(dry.json().dryRun, true);
+      assert.equal(dry.json().status, 'succeeded');
+      assert.ok(dry.json().users.created > 0);
+      assert.equal(dry.json().stepsTotal, dry.json().steps.length);
+      assert.ok(dry.json().steps.some((step: { kind: string; reason: string }) => step.kind === 'createUser' && step.reason === 'new in directory'));
+      assert.equal((await app.store.listUsers({ limit: 1, offset: 0 })).total, before, 'a dry run writes nothing');
+
+      const real = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync', payload: {} });
+      assert.equal(real.statusCode, 200, real.body);
+      assert.equal(real.json().dryRun, false);
+      assert.equal(real.json().status, 'succeeded');
+      assert.equal(real.json().users.created, dry.json().users.created);
+      assert.ok((await app.store.listUsers({ limit: 1, offset: 0 })).total > before);
+    });
+
+    it('answers 409 while a sync is already running', async () => {
+      const running = app.sync.runSync({ trigger: 'cli', isDryRun: true });
+      const refused = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync', payload: { dryRun: false } });
+      await running;
+      assert.equal(refused.statusCode, 409);
+      assert.equal(refused.json().error.code, 'sync.already_running');
+    });
+  });
+
+  describe('admin data', () => {
+    it('lists and searches users, and shows one with everything mapping gave it', async () => {
+      const page = await admin({ method: 'GET', url: '/api/v1/admin/users?limit=5&offset=0' });
+      assert.equal(page.statusCode, 200, page.body);
+      assert.equal(page.json().users.length, 5);
+      assert.ok(page.json().total > 50);
+      const search = await admin({ method: 'GET', url: '/api/v1/admin/users?search=zoe.ang' });
+      assert.deepEqual(search.json().users.map((found: { username: string }) => found.username), ['zoe.angstrom']);
+      const local = await admin({ method: 'GET', url: '/api/v1/admin/users?source=local' });
+      assert.deepEqual(local.json().users.map((found: { username: string }) => found.username), ['admin']);
+      const id = search.json().users[0].id;
+      const detail = await admin({ method: 'GET', url: `/api/v1/admin/users/${id}` });
+      assert.equal(detail.statusCode, 200, detail.body);
+      assert.equal(detail.json().user.isAdmin, true);
+      assert.ok(detail.json().groups.some((group: { name: string }) => group.name === 'cycle-a'));
+      assert.ok(detail.json().channels.some((channel: { name: string }) => channel.name === 'ops'));
+      assert.ok(detail.json().readOnlyFields.includes('email'));
+      const missing = await admin({ method: 'GET', url: '/api/v1/admin/users/00000000-0000-0000-0000-000000000000' });
+      assert.equal(missing.statusCode, 404);
+      assert.equal(missing.json().error.code, 'users.not_found');
+      const badPage = await admin({ method: 'GET', url: '/api/v1/admin/users?limit=0' });
+      assert.equal(badPage.statusCode, 400);
+      assert.match(badPage.json().error.message, /querystring\.limit/);
+    });
+
+    it('refuses directory-managed fields with 409 naming them, and keeps local fields editable', async () => {
+      const anna = await app.store.findUserByUsername('anna.berglund');
+      assert.ok(anna);
+      const refused = await admin({ method: 'PATCH', url: `/api/v1/admin/users/${anna.id}`, payload: { email: 'other@example.org', lastName: 'Other', notes: 'x' } });
+      assert.equal(refused.statusCode, 409);
+      assert.equal(refused.json().error.code, 'users.directory_managed');
+      assert.match(refused.json().error.message, /email, lastName/);
+      assert.deepEqual(refused.json().error.fields, ['email', 'lastName']);
+      const notes = await admin({ method: 'PATCH', url: `/api/v1/admin/users/${anna.id}`, payload: { notes: 'on leave until May' } });
+      assert.equal(notes.statusCode, 200, notes.body);
+      assert.equal(notes.json().notes, 'on leave until May');
+      const sneaky = await admin({ method: 'PATCH', url: `/api/v1/admin/users/${anna.id}`, payload: { passwordHash: 'scrypt$x' } });
+      assert.equal(sneaky.statusCode, 400);
+      const empty = await admin({ method: 'PATCH', url: `/api/v1/admin/users/${anna.id}`, payload: {} });
+      assert.equal(empty.statusCode, 400);
+    });
+
+    it('disables an account (ending its sessions) and enables it again', async () => {
+      const sybil = user('sybil.evans9');
+      const login = await call({ method: 'POST', url: '/api/v1/auth/login', payload: { username: sybil.uid, password: sybil.password } });
+      const token: string = login.json().token;
+      tokens.push(token);
+      const id: string = login.json().user.id;
+      const disabled = await admin({ method: 'POST', url: `/api/v1/admin/users/${id}/disable`, payload: { reason: 'left the company' } });
+      assert.equal(disabled.statusCode, 200, disabled.body);
+      assert.equal(disabled.json().isEnabled, false);
+      assert.equal(disabled.json().disabledBy, 'admin');
+      assert.equal(disabled.json().disabledReason, 'left the company');
+      assert.equal((await call({ method: 'GET', url: '/api/v1/auth/session', headers: { authorization: `Bearer ${token}` } })).statusCode, 401);
+      const denied = await call({ method: 'POST', url: '/api/v1/auth/login', payload: { username: sybil.uid, password: sybil.password } });
+      assert.equal(denied.statusCode, 401);
+      const enabled = await admin({ method: 'POST', url: `/api/v1/admin/users/${id}/enable` });
+      assert.equal(enabled.statusCode, 200, enabled.body);
+      assert.equal(enabled.json().isEnabled, true);
+    });
+
+    it('lists groups, roles, channels and teams with their members', async () => {
+      const groups = await admin({ method: 'GET', url: '/api/v1/admin/groups?search=division' });
+      assert.equal(groups.statusCode, 200, groups.body);
+      const division1 = groups.json().groups.find((group: { name: string }) => group.name === 'division-1');
+      assert.ok(division1);
+      const members = await admin({ method: 'GET', url: `/api/v1/admin/groups/${division1.id}/members` });
+      assert.equal(members.json().total, division1.memberCount);
+      assert.equal((await admin({ method: 'GET', url: `/api/v1/admin/groups/${division1.id}` })).json().name, 'division-1');
+      assert.equal((await admin({ method: 'GET', url: '/api/v1/admin/groups/00000000-0000-0000-0000-000000000000/members' })).statusCode, 404);
+
+      const roles = await admin({ method: 'GET', url: '/api/v1/admin/roles' });
+      assert.deepEqual(roles.json().roles.map((role: { role: string }) => role.role).sort(), ['developer', 'reviewer', 'support']);
+
+      const channels = await admin({ method: 'GET', url: '/api/v1/admin/channels' });
+      const general = channels.json().channels.find((channel: { name: string }) => channel.name === 'general');
+      assert.ok(general);
+      assert.equal(general.ownerUsername, 'admin');
+      const channelMembers = await admin({ method: 'GET', url: `/api/v1/admin/channels/${general.id}/members?limit=1000` });
+      assert.equal(channelMembers.json().total, general.memberCount);
+
+      const teams = await admin({ method: 'GET', url: '/api/v1/admin/teams' });
+      const team = teams.json().teams.find((candidate: { name: string }) => candidate.name === 'Team Two');
+      assert.ok(team);
+      const teamMembers = await admin({ method: 'GET', url: `/api/v1/admin/teams/${team.id}/members` });
+      assert.ok(teamMembers.json().users.some((member: { username: string }) => member.username === 'john.smith'));
+    });
+
+    it('lists sync runs and shows one with its plan summary', async () => {
+      const runs = await admin({ method: 'GET', url: '/api/v1/admin/runs?limit=10' });
+      assert.equal(runs.statusCode, 200, runs.body);
+      const applied = runs.json().runs.find((run: { isDryRun: boolean; status: string; trigger: string }) => !run.isDryRun && run.status === 'succeeded' && run.trigger === 'api');
+      assert.ok(applied, runs.body);
+      assert.ok(applied.counts['users.created'] > 0);
+      const detail = await admin({ method: 'GET', url: `/api/v1/admin/runs/${applied.id}` });
+      assert.equal(detail.statusCode, 200);
+      assert.ok(detail.json().planSummary.some((step: { kind: string; reason: string }) => step.kind === 'createUser' && step.reason === 'new in directory'));
+      assert.equal((await admin({ method: 'GET', url: '/api/v1/admin/runs/nope' })).statusCode, 404);
+    });
+
+    it('lists the audit log and sessions, and revokes a session', async () => {
+      const audit = await admin({ method: 'GET', url: '/api/v1/admin/audit?action=user.disabled' });
+      assert.equal(audit.statusCode, 200);
+      assert.equal(audit.json().entries[0].actor, 'admin:admin');
+      assert.equal(audit.json().entries[0].reason, 'left the company');
+
+      const bob = user('bob.walker10');
+      const login = await call({ method: 'POST', url: '/api/v1/auth/login', payload: { username: bob.uid, password: bob.password } });
+      const token: string = login.json().token;
+      tokens.push(token);
+      const sessions = await admin({ method: 'GET', url: `/api/v1/admin/sessions?userId=${login.json().user.id}` });
+      assert.equal(sessions.statusCode, 200, sessions.body);
+      assert.equal(sessions.json().sessions.length, 1);
+      const sessionId: string = sessions.json().sessions[0].id;
+      const revoked = await admin({ method: 'DELETE', url: `/api/v1/admin/sessions/${sessionId}` });
+      assert.deepEqual(revoked.json(), { revoked: [sessionId] });
+      assert.equal((await call({ method: 'GET', url: '/api/v1/auth/session', headers: { authorization: `Bearer ${token}` } })).statusCode, 401);
+      assert.equal((await admin({ method: 'DELETE', url: `/api/v1/admin/sessions/${sessionId}` })).statusCode, 404);
+      const all = await admin({ method: 'GET', url: `/api/v1/admin/sessions?userId=${login.json().user.id}&all=true` });
+      assert.equal(all.json().sessions[0].revokedReason, 'revoked by an administrator');
+    });
+  });
+
+  describe('change feed', () => {
+    it('follows user and lifecycle changes with a cursor, for the app key or an admin', async () => {
+      const key = { authorization: `Bearer ${APP_API_KEY}` };
+      assert.equal((await call({ method: 'GET', url: '/api/v1/events' })).statusCode, 401);
+      assert.equal((await call({ method: 'GET', url: '/api/v1/events', headers: { authorization: 'Bearer wrong-key' } })).statusCode, 401);
+      const first = await call({ method: 'GET', url: '/api/v1/events?limit=5', headers: key });
+      assert.equal(first.statusCode, 200, first.body);
+      assert.equal(first.json().events.length, 5);
+      assert.ok(first.json().events.every((event: { action: string }) => !event.action.startsWith('login.')));
+      const ats = first.json().events.map((event: { at: string }) => event.at);
+      assert.deepEqual(ats, [...ats].sort(), 'oldest first');
+
+      // Walk the whole feed; it ends with the latest change.
+      let cursor: string = first.json().next;
+      const all = [...first.json().events];
+      for (let pages = 0; pages < 100; pages += 1) {
+        const page = await call({ method: 'GET', url: `/api/v1/events?after=${cursor}&limit=50`, cookies: adminCookie });
+        assert.equal(page.statusCode, 200, page.body);
+        all.push(...page.json().events);
+        if (page.json().events.length === 0) break;
+        cursor = page.json().next;
+      }
+      assert.equal(new Set(all.map((event) => event.id)).size, all.length, 'no event twice');
+      const expected = (await app.store.listAudit({ limit: 10_000, offset: 0 })).entries.filter((entry) => /^(user\.|membership\.|session\.revoked$)/.test(entry.action));
+      assert.equal(all.length, expected.length);
+
+      const anna = await app.store.findUserByUsername('anna.berglund');
+      assert.ok(anna);
+      await app.accounts.updateProfile(anna.id, { notes: 'changed for the feed' }, 'admin:test');
+      const next = await call({ method: 'GET', url: `/api/v1/events?after=${cursor}`, headers: key });
+      assert.deepEqual(next.json().events.map((event: { action: string; subject: string }) => [event.action, event.subject]), [['user.updated', 'anna.berglund']]);
+
+      const gone = await call({ method: 'GET', url: '/api/v1/events?after=00000000-0000-7000-8000-000000000000', headers: key });
+      assert.equal(gone.statusCode, 410);
+      assert.equal(gone.json().error.code, 'events.cursor_unknown');
+    });
+  });
+
+  describe('metrics and secrets', () => {
+    it('exposes Prometheus metrics for logins, failures, syncs and directory operations', async () => {
+      const metrics = await call({ method: 'GET', url: '/metrics' });
+      assert.equal(metrics.statusCode, 200);
+      assert.match(String(metrics.headers['content-type']), /text\/plain/);
+      const text = metrics.body;
+      assert.match(text, /dirbridge_logins_total\{kind="app",outcome="succeeded"\} \d+/);
+      assert.match(text, /dirbridge_logins_total\{kind="app",outcome="invalid_credentials"\} \d+/);
+      assert.match(text, /dirbridge_login_failures_total\{reason="wrong_password"\} \d+/);
+      assert.match(text, /dirbridge_sync_runs_total\{trigger="api",status="succeeded",dry_run="true"\} 1/);
+      assert.match(text, /dirbridge_sync_changes_total\{object="users",change="created"\} \d+/);
+      assert.match(text, /dirbridge_sync_last_run_duration_seconds \d/);
+      assert.match(text, /dirbridge_directory_operation_seconds_count\{operation="search",outcome="ok"\} \d+/);
+      assert.match(text, /dirbridge_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/auth\/login",status_code="200"\} \d+/);
+    });
+
+    it('never returns or logs a secret', () => {
+      server.log.info({ password: 'probe-password', token: 'probe-token', settings: { directory: { bindPassword: 'probe-bind' } }, req: { headers: { authorization: 'Bearer probe-auth', cookie: 'dirbridge_session=probe-cookie' } } }, 'redaction probe');
+      const probe = logLines.find((line) => line.includes('redaction probe'));
+      assert.ok(probe);
+      for (const value of ['probe-password', 'probe-token', 'probe-bind', 'probe-auth', 'probe-cookie']) assert.equal(probe.includes(value), false, value);
+      assert.match(probe, /\[redacted\]/);
+
+      assert.ok(seen.length > 50);
+      const secrets = [slapd.readerPassword, ADMIN_PASSWORD, 'scrypt$', ...tokens.map(hashToken)];
+      for (const secret of secrets) {
+        const leaking = seen.find((text) => text.includes(secret));
+        assert.equal(leaking, undefined, `a response contains ${secret.slice(0, 6)}…`);
+      }
+      const logs = logLines.join('');
+      assert.ok(logs.includes('request completed'), 'the server logged');
+      for (const secret of [...secrets, ...tokens, ...organisation.users.slice(0, 12).map((sample) => sample.password), csrf]) {
+        assert.equal(logs.includes(secret), false, `a log line contains ${secret.slice(0, 6)}…`);
+      }
+      for (const line of logLines) {
+        const entry = JSON.parse(line);
+        assert.equal(typeof entry.msg, 'string');
+        assert.equal(/[0-9a-f]{8}-[0-9a-f]{4}-/.test(entry.msg), false, `constant message: ${entry.msg}`);
+      }
+    });
+  });
+});
