@@ -47,23 +47,16 @@ export const userSchema = z.object({
 });
 
 /** A user with everything mapping gave it, as applications see it. */
-export const userProfileSchema = z.object({
-  id: z.string(),
-  username: z.string(),
-  email: z.string().nullable(),
-  firstName: z.string(),
-  lastName: z.string(),
-  displayName: z.string().nullable(),
-  source: z.enum(['local', 'directory']),
-  isAdmin: z.boolean(),
-  isEnabled: z.boolean(),
+export const userProfileSchema = userSchema
+  .pick({ id: true, username: true, email: true, firstName: true, lastName: true, displayName: true, source: true, isAdmin: true, isEnabled: true })
+  .extend({
   groups: z.array(z.string()),
   roles: z.array(z.string()),
   channels: z.array(z.string()),
   teams: z.array(z.string()),
   customFields: z.record(z.string(), z.string()),
   abacAttributes: z.record(z.string(), z.array(z.string())),
-});
+  });
 
 /** The user profile type. */
 export type UserProfile = z.infer<typeof userProfileSchema>;
