@@ -1,9 +1,14 @@
 /**
- * `npm run demo`: starts a throwaway OpenLDAP with a sample organisation, writes a settings
- * file for it, and runs dirbridge against it (test-connection, a sync, a search, listings).
- * On a terminal it keeps the directory running until Ctrl-C so you can try more commands.
+ * `npm run demo`: starts a throwaway OpenLDAP with a sample organisation, writes a settings file
+ * for it (with group mapping, background sync and auto logout switched on), checks the
+ * connection and syncs once with the CLI, then runs `dirbridge serve` with the admin console
+ * until Ctrl-C (or SIGTERM) and prints the URL and the administrator's credentials.
+ *
+ * Environment: DIRBRIDGE_DEMO_PORT (default 8080; 0 picks a free port), DIRBRIDGE_DEMO_DIR
+ * (default ./data/demo), DIRBRIDGE_ADMIN_PASSWORD (default: generated and printed).
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -31,10 +36,20 @@ function ensureSlapd(): void {
   process.exit(2);
 }
 
+/** Builds the console when its bundle is missing (e.g. `npm ci --ignore-scripts`). */
+function ensureConsole(): void {
+  if (existsSync(path.join(import.meta.dirname, '..', 'web', 'dist', 'index.html'))) return;
+  console.log('building the admin console (npm run build:web) …');
+  execFileSync('npm', ['run', '--silent', 'build:web'], { stdio: 'inherit', cwd: path.join(import.meta.dirname, '..') });
+}
+
 ensureSlapd();
+ensureConsole();
+const port = process.env['DIRBRIDGE_DEMO_PORT'] ?? '8080';
+const adminPassword = process.env['DIRBRIDGE_ADMIN_PASSWORD'] ?? randomBytes(12).toString('base64url');
 const organisation = generateOrganisation({ people: PEOPLE, groups: GROUPS, seed: 7 });
 const slapd = await startSlapd({ ldif: organisation.ldif });
-const demoDir = path.resolve('data', 'demo');
+const demoDir = path.resolve(process.env['DIRBRIDGE_DEMO_DIR'] ?? path.join('data', 'demo'));
 await rm(demoDir, { recursive: true, force: true });
 await mkdir(demoDir, { recursive: true });
 const settingsFile = path.join(demoDir, 'dirbridge.yaml');
@@ -50,25 +65,43 @@ await writeFile(
     users: { baseDn: slapd.baseDn, filter: '(objectClass=inetOrgPerson)', usernameAttribute: ['uid'] },
     groups: { baseDn: `ou=groups,${slapd.baseDn}`, memberAttribute: ['member', 'uniqueMember', 'memberUid'], nestedGroups: true },
     sync: { disableMissingUsers: true },
+    backgroundSync: { enabled: true, schedule: 'every 1 hour' },
+    autoLogout: { enabled: true, schedule: 'every 5 minutes' },
+    mapping: {
+      roles: { enabled: true, autoRemove: true, map: { engineering: ['developer', 'reviewer'], 'division-1': 'support' } },
+      channels: { enabled: true, autoRemove: true, channelAdmin: 'admin', map: { everyone: 'general', 'unix-admins': ['ops'] } },
+      teams: { enabled: true, map: { 'division-2': 'Team Two' } },
+      customFields: { enabled: true, map: { departmentNumber: 'department' } },
+      abac: { enabled: true, map: { title: 'title' } },
+      adminGroup: 'cycle-a',
+    },
     store: { dataDir: demoDir },
   }),
 );
 
+const env = { ...process.env, DIRBRIDGE_ADMIN_PASSWORD: adminPassword };
 const out = processOutput();
 const cli = async (...args: string[]) => {
   console.log(`\n$ dirbridge --config ${path.relative(process.cwd(), settingsFile)} ${args.join(' ')}`);
-  return runCli(['--config', settingsFile, ...args], out);
+  return runCli(['--config', settingsFile, ...args], out, env);
 };
 let failed = false;
-for (const args of [['test-connection'], ['sync'], ['search', organisation.users[1]?.uid ?? 'missing'], ['users', 'list', '--limit', '10'], ['groups', 'list', '--limit', '10'], ['runs', 'list']]) {
+for (const args of [['test-connection'], ['sync'], ['users', 'list', '--limit', '5']]) {
   if ((await cli(...args)) !== 0) failed = true;
 }
 
-if (process.stdin.isTTY === true && !failed) {
-  console.log(`\nThe demo directory is running at ${slapd.url} (LDAPS ${slapd.ldapsUrl}).`);
-  console.log(`Try: npx dirbridge --config ${path.relative(process.cwd(), settingsFile)} sync --dry-run`);
-  console.log('Press Ctrl-C to stop it.');
-  await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+if (!failed) {
+  const directoryAdmin = organisation.users.find((user) => organisation.groups.some((group) => group.cn === 'cycle-a' && group.members.includes(user.dn)));
+  console.log(`
+dirbridge demo
+  directory   ${slapd.ldapsUrl}  (300 people, 40 groups; every password is password-<uid>)
+  console     http://127.0.0.1:${port}/   (the port is printed below when DIRBRIDGE_DEMO_PORT=0)
+  sign in     admin / ${adminPassword}${directoryAdmin === undefined ? '' : `\n              or the directory admin ${directoryAdmin.uid} / ${directoryAdmin.password}`}
+  API docs    http://127.0.0.1:${port}/docs
+  settings    ${path.relative(process.cwd(), settingsFile)} seeded the store in ${path.relative(process.cwd(), demoDir) || '.'}
+Press Ctrl-C to stop.
+`);
+  if ((await cli('serve', '--port', port)) !== 0) failed = true;
 }
 await slapd.stop();
 process.exitCode = failed ? 1 : 0;

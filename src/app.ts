@@ -1,33 +1,253 @@
-/** The composition root's services: one store, directory connections on demand, sync and login. */
+/**
+ * The composition root's services: one store, directory connections on demand, sync and login,
+ * and the settings they run on. The settings live in the store (versioned, secrets sealed); a
+ * file or the environment seeds an empty store. An update is validated, saved and applied
+ * without a restart: services that hold directory connections are rebuilt, and listeners (the
+ * scheduler) are told.
+ */
 import { createAccountAdmin, type AccountAdmin } from './auth/account-admin.ts';
 import { createLoginService, type LoginService } from './auth/login.ts';
 import { createLookupConnection } from './auth/lookup-connection.ts';
 import { createSessionService, type SessionService } from './auth/sessions.ts';
 import { createLoginThrottle } from './auth/throttle.ts';
 import { createBindPool, openDirectory, type BindPool, type DirectoryConnection } from './directory/index.ts';
-import type { Settings } from './settings/schema.ts';
+import { DirbridgeError } from './errors.ts';
+import { isRecord, validateSettings } from './settings/load.ts';
+import type { Settings, StoreSettings } from './settings/schema.ts';
+import { loadSecretBox, type SecretBox } from './settings/secret-box.ts';
+import { changedSettingPaths, fromStoredDocument, resolveSecretEdits, toStoredDocument } from './settings/stored-settings.ts';
 import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
 import { createSyncService, type SyncService } from './sync/run-sync.ts';
 
-/** Everything a command or the server uses, built once from the settings. */
-export interface App {
+/** Which settings version is in force, and who saved it. */
+export interface SettingsState {
   settings: Settings;
-  store: Store;
+  version: number;
+  updatedAt: string | null;
+  updatedBy: string | null;
+}
+
+/** Everything a command or the server uses. Getters return what the current settings built. */
+export interface App {
+  /** The settings in force (a new object after each change). */
+  readonly settings: Settings;
+  readonly store: Store;
   /** Opens a directory connection bound as the service account; the caller closes it. */
-  openDirectory: () => Promise<DirectoryConnection>;
-  sync: SyncService;
+  openDirectory(): Promise<DirectoryConnection>;
+  readonly sync: SyncService;
+  readonly login: LoginService;
+  readonly sessions: SessionService;
+  readonly accounts: AccountAdmin;
+  now: () => Date;
+  /** The settings with their version, as the settings API shows them. */
+  settingsState(): SettingsState;
+  /**
+   * Validates a whole settings document (without `store`; secrets: absent keeps, null clears),
+   * saves it as the next version and applies it. Throws `settings.invalid` naming each path,
+   * or `settings.conflict` when `expectedVersion` is not the newest. Saves nothing when nothing
+   * changed or for a dry run (the result then shows the version in force and what would change).
+   */
+  updateSettings(document: unknown, options: { expectedVersion: number; actor: string; isDryRun?: boolean }): Promise<SettingsState & { changed: string[] }>;
+  /** Applies a newer version saved by another instance or the CLI; true when one was applied. */
+  reloadSettings(): Promise<boolean>;
+  /** Checks for newer settings every `intervalMs`; returns the function that stops it. */
+  watchSettings(options: { intervalMs: number; onError: (error: unknown) => void; onApplied?: (state: SettingsState) => void }): () => void;
+  /** Called with the new settings after each change; returns the unsubscribe function. */
+  onSettingsChange(listener: (settings: Settings) => void): () => void;
+  /** Paths where the seed (file and environment) differs from the stored settings in force. */
+  readonly settingsDrift: readonly string[];
+  /** Where the key that seals secrets came from (for the start-up log). */
+  readonly secretKeySource: string;
+  close(): Promise<void>;
+}
+
+/** Options of `openApp`. */
+export interface OpenAppOptions {
+  now?: () => Date;
+  /** Where `DIRBRIDGE_SECRET_KEY` / `DIRBRIDGE_SECRET_KEY_FILE` are read (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+  /** Who is recorded as saving the seed (default `seed`). */
+  seedActor?: string;
+}
+
+/** The services that hold directory connections or depend on settings, rebuilt on each change. */
+interface SettingsBound {
+  settings: Settings;
+  connect: () => Promise<DirectoryConnection>;
   login: LoginService;
   sessions: SessionService;
-  accounts: AccountAdmin;
-  now: () => Date;
   close: () => Promise<void>;
 }
 
-/** Opens the store (running migrations) and wires the services. Directory connections open lazily. */
-export async function openApp(settings: Settings, options: { now?: () => Date } = {}): Promise<App> {
+/**
+ * Opens the store (running migrations) and the settings in it. `seed` is saved as version 1
+ * when the store holds no settings yet; otherwise the stored settings are in force and
+ * `settingsDrift` lists where the seed differs. Directory connections open lazily.
+ */
+export async function openApp(seed: Settings, options: OpenAppOptions = {}): Promise<App> {
+  return openAppWith(seed.store, () => seed, options);
+}
+
+/**
+ * Like `openApp`, but the seed is only needed (and only validated) when the store is empty or
+ * `seed` returns one: the CLI passes a document from `--config` and the environment.
+ */
+export async function openAppWith(storeSettings: StoreSettings, seed: () => Settings | undefined, options: OpenAppOptions = {}): Promise<App> {
   const now = options.now ?? (() => new Date());
-  const store = await openStore(settings.store);
+  const env = options.env ?? process.env;
+  const store = await openStore(storeSettings);
+  try {
+    const box = await loadSecretBox({ env, dataDir: storeSettings.dataDir });
+    const initial = await loadOrSeed(store, storeSettings, box, seed, options.seedActor ?? 'seed');
+    return assemble(store, storeSettings, box, initial, now);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+async function loadOrSeed(store: Store, storeSettings: StoreSettings, box: SecretBox, seed: () => Settings | undefined, actor: string): Promise<SettingsState & { drift: string[] }> {
+  const stored = await store.getSettings();
+  if (stored === undefined) {
+    const settings = seed();
+    if (settings === undefined) {
+      throw new DirbridgeError('settings.missing', 'the store holds no settings yet: start with --config FILE, or run `dirbridge settings import FILE`');
+    }
+    const saved = await store
+      .saveSettings({ expectedVersion: 0, document: toStoredDocument(settings, box), actor, audit: { actor, action: 'settings.seeded', details: { version: 1 } } })
+      .catch(async (error: unknown) => {
+        // Another instance seeded first: theirs is in force.
+        if (error instanceof DirbridgeError && error.code === 'settings.conflict') return undefined;
+        throw error;
+      });
+    if (saved !== undefined) return { settings: { ...settings, store: storeSettings }, version: saved.version, updatedAt: saved.createdAt, updatedBy: saved.createdBy, drift: [] };
+    return loadOrSeed(store, storeSettings, box, seed, actor);
+  }
+  const settings = fromStoredDocument(stored.document, storeSettings, box, `the stored settings (version ${stored.version})`);
+  const seeded = seed();
+  return {
+    settings,
+    version: stored.version,
+    updatedAt: stored.createdAt,
+    updatedBy: stored.createdBy,
+    drift: seeded === undefined ? [] : changedSettingPaths(settings, seeded),
+  };
+}
+
+function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, initial: SettingsState & { drift: string[] }, now: () => Date): App {
+  let state: SettingsState = { settings: initial.settings, version: initial.version, updatedAt: initial.updatedAt, updatedBy: initial.updatedBy };
+  let bound = bind(state.settings, store, now);
+  const listeners = new Set<(settings: Settings) => void>();
+  const accounts = createAccountAdmin({ store, now });
+  // One sync service for the app's life, so "one run at a time" survives settings changes;
+  // each run reads the settings in force when it starts.
+  const sync = createSyncService({
+    store,
+    get settings() {
+      return state.settings;
+    },
+    openDirectory: () => bound.connect(),
+  });
+
+  const apply = async (next: SettingsState) => {
+    const previous = bound;
+    state = next;
+    bound = bind(next.settings, store, now);
+    await previous.close();
+    for (const listener of listeners) listener(next.settings);
+  };
+
+  let reloading: Promise<boolean> | undefined;
+  const reloadSettings = (): Promise<boolean> =>
+    (reloading ??= (async () => {
+      try {
+        const version = await store.getSettingsVersion();
+        if (version <= state.version) return false;
+        const stored = await store.getSettings();
+        if (stored === undefined || stored.version <= state.version) return false;
+        const settings = fromStoredDocument(stored.document, storeSettings, box, `the stored settings (version ${stored.version})`);
+        await apply({ settings, version: stored.version, updatedAt: stored.createdAt, updatedBy: stored.createdBy });
+        return true;
+      } finally {
+        reloading = undefined;
+      }
+    })());
+
+  return {
+    get settings() {
+      return state.settings;
+    },
+    store,
+    openDirectory: () => bound.connect(),
+    sync,
+    get login() {
+      return bound.login;
+    },
+    get sessions() {
+      return bound.sessions;
+    },
+    accounts,
+    now,
+    settingsState: () => state,
+    settingsDrift: initial.drift,
+    secretKeySource: box.keySource,
+
+    async updateSettings(document, options) {
+      if (isRecord(document) && 'store' in document) {
+        const problem = 'store: the store section cannot be changed at runtime (it comes from --config and the environment)';
+        throw new DirbridgeError('settings.invalid', `invalid settings: ${problem}`, { details: { problems: [problem] } });
+      }
+      const withSecrets = resolveSecretEdits(document, state.settings);
+      const settings = validateSettings(isRecord(withSecrets) ? { ...withSecrets, store: storeSettings } : withSecrets, 'the submitted settings');
+      const changed = changedSettingPaths(state.settings, settings);
+      if (changed.length === 0 || options.isDryRun === true) {
+        if (options.expectedVersion !== state.version) await reloadSettings();
+        if (options.expectedVersion !== state.version) {
+          throw new DirbridgeError('settings.conflict', `the settings changed meanwhile (version ${state.version}, expected ${options.expectedVersion}); reload them and apply your change again`);
+        }
+        return { ...state, changed };
+      }
+      const saved = await store.saveSettings({
+        expectedVersion: options.expectedVersion,
+        document: toStoredDocument(settings, box),
+        actor: options.actor,
+        audit: { actor: options.actor, action: 'settings.updated', details: { version: options.expectedVersion + 1, changed } },
+      });
+      const next = { settings, version: saved.version, updatedAt: saved.createdAt, updatedBy: saved.createdBy };
+      await apply(next);
+      return { ...next, changed };
+    },
+
+    reloadSettings,
+
+    watchSettings({ intervalMs, onError, onApplied }) {
+      const timer = setInterval(() => {
+        reloadSettings().then(
+          (applied) => {
+            if (applied) onApplied?.(state);
+          },
+          onError,
+        );
+      }, intervalMs);
+      timer.unref();
+      return () => clearInterval(timer);
+    },
+
+    onSettingsChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    async close() {
+      await bound.close();
+      await store.close();
+    },
+  };
+}
+
+/** Builds the services that depend on the settings. */
+function bind(settings: Settings, store: Store, now: () => Date): SettingsBound {
   const connect = () => openDirectory(settings.directory);
   let bindPool: BindPool | undefined;
   const pool = (): BindPool => (bindPool ??= createBindPool(settings.directory, { size: settings.login.bindPoolSize }));
@@ -43,17 +263,12 @@ export async function openApp(settings: Settings, options: { now?: () => Date } 
   });
   return {
     settings,
-    store,
-    openDirectory: connect,
-    sync: createSyncService({ store, openDirectory: connect, settings }),
+    connect,
     login,
     sessions,
-    accounts: createAccountAdmin({ store, now }),
-    now,
     close: async () => {
       await lookup.close();
       await bindPool?.close();
-      await store.close();
     },
   };
 }

@@ -8,6 +8,12 @@
 export type ErrorCode =
   | 'settings.invalid'
   | 'settings.unreadable'
+  | 'settings.conflict'
+  | 'settings.missing'
+  | 'settings.secret_key_invalid'
+  | 'settings.secret_key_missing'
+  | 'settings.secret_key_mismatch'
+  | 'settings.secret_unreadable'
   | 'directory.unavailable'
   | 'directory.tls_failure'
   | 'directory.invalid_credentials'

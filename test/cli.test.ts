@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -55,9 +55,13 @@ describe('dirbridge CLI against OpenLDAP', () => {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
+  /**
+   * Writes a settings file. Each file seeds its own store (the store keeps the settings once
+   * seeded), unless `override` names one.
+   */
   async function configFile(name: string, override: Record<string, unknown> = {}): Promise<string> {
     const file = path.join(dir, name);
-    await writeFile(file, stringify(merge(base, override)));
+    await writeFile(file, stringify(merge(merge(base, { store: { dataDir: path.join(dir, `${name}-data`) } }), override)));
     return file;
   }
 
@@ -95,7 +99,7 @@ describe('dirbridge CLI against OpenLDAP', () => {
     assert.equal(wrongCa.code, 1);
     assert.equal(JSON.parse(wrongCa.stdout).error.code, 'directory.tls_failure');
 
-    const wrongPassword = await cli(['--config', await configFile('ldaps.yaml'), 'test-connection'], { DIRBRIDGE_DIRECTORY_BIND_PASSWORD: 'not-the-password' });
+    const wrongPassword = await cli(['--config', await configFile('wrong-password.yaml'), 'test-connection'], { DIRBRIDGE_DIRECTORY_BIND_PASSWORD: 'not-the-password' });
     assert.equal(wrongPassword.code, 1);
     assert.match(wrongPassword.stderr, /directory\.invalid_credentials/);
     assert.equal(wrongPassword.stderr.includes('not-the-password'), false);
@@ -159,12 +163,61 @@ describe('dirbridge CLI against OpenLDAP', () => {
   });
 
   it('exits 1 with status refused when the guard says no', async () => {
-    const config = await configFile('ldaps.yaml', { users: { baseDn: `ou=groups,${slapd.baseDn}` } });
+    // The store that synced above gets settings whose user search finds nobody.
+    const config = await configFile('ldaps.yaml');
+    const emptyBase = await configFile('empty-base.yaml', { users: { baseDn: `ou=groups,${slapd.baseDn}` } });
+    const imported = await cli(['--config', config, 'settings', 'import', emptyBase], secretEnv());
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stdout, /saved version 2, changed: users\.baseDn/);
     const refused = await cli(['--config', config, '--json', 'sync'], secretEnv());
     assert.equal(refused.code, 1);
     const summary = JSON.parse(refused.stdout);
     assert.equal(summary.status, 'refused');
     assert.match(summary.reason, /returned no users/);
+    // The file given with --config now differs from the stored settings: every command says so.
+    assert.match(refused.stderr, /the stored settings \(version 2\) are in force; .*ldaps\.yaml differs at users\.baseDn/);
+
+    const restored = await cli(['--config', config, 'settings', 'import', config], secretEnv());
+    assert.match(restored.stdout, /saved version 3, changed: users\.baseDn/);
+  });
+
+  it('shows, exports and imports the stored settings without revealing secrets, and refuses invalid imports', async () => {
+    const config = await configFile('settings.yaml');
+    const shown = await cli(['--config', config, 'settings', 'show'], secretEnv());
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /^# version 1, saved .* by seed/);
+    assert.match(shown.stdout, /# directory\.bindPassword: set \(hidden\)/);
+    assert.equal(shown.stdout.includes(slapd.readerPassword), false);
+
+    const exported = path.join(dir, 'exported.yaml');
+    const exportRun = await cli(['--config', config, 'settings', 'export', '--output', exported], secretEnv());
+    assert.equal(exportRun.code, 0, exportRun.stderr);
+    const exportedText = await readFile(exported, 'utf8');
+    assert.equal(exportedText.includes(slapd.readerPassword), false);
+    assert.equal((await stat(exported)).mode & 0o777, 0o600);
+    const refusedSecrets = await cli(['--config', config, 'settings', 'export', '--include-secrets'], secretEnv());
+    assert.equal(refusedSecrets.code, 2);
+
+    // An invalid import names the path and saves nothing.
+    const invalid = path.join(dir, 'invalid.yaml');
+    await writeFile(invalid, exportedText.replace(/pageSize: \d+/, 'pageSize: -5'));
+    const invalidRun = await cli(['--config', config, 'settings', 'import', invalid], secretEnv());
+    assert.equal(invalidRun.code, 2);
+    assert.match(invalidRun.stderr, /directory\.pageSize/);
+    assert.match((await cli(['--config', config, 'settings', 'show'], secretEnv())).stdout, /^# version 1,/);
+
+    // A valid edit keeps the secret the export left out: the service account still binds.
+    const edited = path.join(dir, 'edited.yaml');
+    await writeFile(edited, exportedText.replace(/pageSize: \d+/, 'pageSize: 7'));
+    const dryRun = await cli(['--config', config, '--json', 'settings', 'import', '--dry-run', edited], secretEnv());
+    assert.deepEqual(JSON.parse(dryRun.stdout), { version: 1, previousVersion: 1, changed: ['directory.pageSize'], isDryRun: true });
+    const importRun = await cli(['--config', config, 'settings', 'import', edited], secretEnv());
+    assert.match(importRun.stdout, /saved version 2, changed: directory\.pageSize/);
+    const connection = await cli(['--config', config, '--json', 'test-connection'], secretEnv());
+    assert.equal(connection.code, 0, connection.stderr);
+    const audit = JSON.parse((await cli(['--config', config, '--json', 'audit', 'list', '--action', 'settings.updated'], secretEnv())).stdout);
+    assert.equal(audit.entries[0].actor, 'cli');
+    assert.deepEqual(audit.entries[0].details.changed, ['directory.pageSize']);
   });
 
   it('creates the administrator once, printing a generated password only when none was given', async () => {

@@ -63,7 +63,7 @@ describe('HTTP API against OpenLDAP', () => {
     });
 
   async function serverFor(target: App, options: HttpServerOptions = {}): Promise<FastifyInstance> {
-    const made = await createHttpServer(target, { logger: { level: 'debug', stream: logStream() }, appApiKey: APP_API_KEY, ...options });
+    const made = await createHttpServer(target, { logger: { level: 'debug', stream: logStream() }, appApiKey: APP_API_KEY, eventsSettleMs: 0, ...options });
     cleanups.push(() => made.close());
     return made;
   }
@@ -417,6 +417,12 @@ describe('HTTP API against OpenLDAP', () => {
 
       const roles = await admin({ method: 'GET', url: '/api/v1/admin/roles' });
       assert.deepEqual(roles.json().roles.map((role: { role: string }) => role.role).sort(), ['developer', 'reviewer', 'support']);
+      const supportCount = roles.json().roles.find((role: { role: string }) => role.role === 'support').userCount;
+      const supporters = await admin({ method: 'GET', url: '/api/v1/admin/roles/support/members?limit=1000' });
+      assert.equal(supporters.statusCode, 200, supporters.body);
+      assert.equal(supporters.json().total, supportCount);
+      assert.equal(supporters.json().users.length, supportCount);
+      assert.ok(supportCount > 0);
 
       const channels = await admin({ method: 'GET', url: '/api/v1/admin/channels' });
       const general = channels.json().channels.find((channel: { name: string }) => channel.name === 'general');
@@ -499,9 +505,38 @@ describe('HTTP API against OpenLDAP', () => {
       const next = await call({ method: 'GET', url: `/api/v1/events?after=${cursor}`, headers: key });
       assert.deepEqual(next.json().events.map((event: { action: string; subject: string }) => [event.action, event.subject]), [['user.updated', 'anna.berglund']]);
 
-      const gone = await call({ method: 'GET', url: '/api/v1/events?after=00000000-0000-7000-8000-000000000000', headers: key });
-      assert.equal(gone.statusCode, 410);
-      assert.equal(gone.json().error.code, 'events.cursor_unknown');
+      // A sync reports group and role changes of an existing user as one entry with the names.
+      const joiner = organisation.users.find((candidate) => !organisation.groups.some((group) => group.cn === 'division-1' && group.members.includes(candidate.dn)) && candidate.index % 2 === 0);
+      assert.ok(joiner);
+      const division1 = organisation.groups.find((group) => group.cn === 'division-1');
+      assert.ok(division1);
+      await slapd.ldapmodify(`dn: ${division1.dn}\nchangetype: modify\nadd: member\nmember: ${joiner.dn}\n`);
+      const synced = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync', payload: {} });
+      assert.equal(synced.json().status, 'succeeded', synced.body);
+      const afterSync = await call({ method: 'GET', url: `/api/v1/events?after=${next.json().next}`, headers: key });
+      const joined = afterSync.json().events.find((event: { action: string; subject: string }) => event.action === 'membership.changed' && event.subject === joiner.uid);
+      assert.ok(joined, afterSync.body);
+      assert.deepEqual(joined.details.groups, { added: ['division-1'], removed: [] });
+      assert.deepEqual(joined.details.roles, { added: ['support'], removed: [] });
+      await slapd.ldapmodify(`dn: ${division1.dn}\nchangetype: modify\ndelete: member\nmember: ${joiner.dn}\n`);
+      assert.equal((await admin({ method: 'POST', url: '/api/v1/admin/actions/sync', payload: {} })).json().status, 'succeeded');
+
+      // The cursor is a position: one below every id reads from the start, a malformed one is refused.
+      const fromZero = await call({ method: 'GET', url: '/api/v1/events?after=00000000-0000-7000-8000-000000000000&limit=3', headers: key });
+      assert.deepEqual(fromZero.json().events, first.json().events.slice(0, 3));
+      const malformed = await call({ method: 'GET', url: '/api/v1/events?after=not-a-cursor', headers: key });
+      assert.equal(malformed.statusCode, 400);
+      assert.equal(malformed.json().error.code, 'events.cursor_invalid');
+
+      // An entry younger than the settle delay is held back until it has settled.
+      const settling = await createHttpServer(app, { logger: false, appApiKey: APP_API_KEY, eventsSettleMs: 60_000 });
+      cleanups.push(() => settling.close());
+      const cursorNow = (await call({ method: 'GET', url: `/api/v1/events?after=${next.json().next}&limit=1000`, headers: key })).json().next;
+      await app.accounts.updateProfile(anna.id, { notes: 'changed again' }, 'admin:test');
+      const held = await call({ method: 'GET', url: `/api/v1/events?after=${cursorNow}`, headers: key }, settling);
+      assert.deepEqual(held.json(), { events: [], next: cursorNow });
+      const shown = await call({ method: 'GET', url: `/api/v1/events?after=${cursorNow}`, headers: key });
+      assert.equal(shown.json().events.length, 1);
     });
   });
 

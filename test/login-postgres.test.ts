@@ -3,6 +3,7 @@
  * both, and a session started on one is valid (and revocable) on the other.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { openApp, type App } from '../src/app.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
@@ -25,6 +26,8 @@ describe('login across instances sharing PostgreSQL', { skip: problem !== undefi
     organisation = generateOrganisation({ people: 20, groups: 4, seed: 4 });
     slapd = await startSlapd({ ldif: organisation.ldif, pwdMaxFailure: 1000 });
     database = await createTestDatabase();
+    // Instances sharing one store share the key that seals the stored bind password.
+    const env = { DIRBRIDGE_SECRET_KEY: randomBytes(32).toString('hex') };
     for (let instance = 0; instance < 2; instance += 1) {
       const made = await settingsFor({
         directory: { urls: [slapd.url], bindDn: slapd.readerDn, bindPassword: slapd.readerPassword },
@@ -33,7 +36,7 @@ describe('login across instances sharing PostgreSQL', { skip: problem !== undefi
         store: { url: database.url },
       });
       cleanups.push(made.cleanup);
-      apps.push(await openApp(made.settings));
+      apps.push(await openApp(made.settings, { env }));
     }
   });
 

@@ -510,6 +510,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
           durationMs: null,
           counts: {},
           planSummary: null,
+          progress: { phase: 'connecting', usersRead: 0, groupsRead: 0, applied: 0, applyTotal: 0, updatedAt: clock.iso() },
         });
         assert.deepEqual(await store.getRun(run.id), run);
         clock.advance(1_234);
@@ -542,6 +543,30 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         assert.equal(listed.runs[0]?.id, second.id, 'newest first');
         assert.equal((await store.listRuns({ limit: 1, offset: 0 })).runs.length, 1);
         assert.equal(await store.getRun('00000000-0000-4000-8000-000000000000'), undefined);
+      }, { now: clock.now });
+    });
+
+    it('keeps the live progress of a running run, and clears it when the run finishes', async () => {
+      const clock = manualClock();
+      await withStore(async (store) => {
+        const run = await store.startRun({ trigger: 'api', isDryRun: false });
+        assert.deepEqual(run.progress, { phase: 'connecting', usersRead: 0, groupsRead: 0, applied: 0, applyTotal: 0, updatedAt: clock.iso() });
+        clock.advance(500);
+        assert.equal(await store.updateRunProgress(run.id, { phase: 'reading_users', usersRead: 1500, groupsRead: 0, applied: 0, applyTotal: 0 }), true);
+        assert.deepEqual((await store.getRun(run.id))?.progress, { phase: 'reading_users', usersRead: 1500, groupsRead: 0, applied: 0, applyTotal: 0, updatedAt: clock.iso() });
+        clock.advance(700);
+        assert.equal(await store.updateRunProgress(run.id, { phase: 'applying', usersRead: 3000, groupsRead: 40, applied: 120, applyTotal: 300 }), true);
+        const listed = (await store.listRuns({ limit: 50, offset: 0 })).runs.find((candidate) => candidate.id === run.id);
+        assert.deepEqual(listed?.progress, { phase: 'applying', usersRead: 3000, groupsRead: 40, applied: 120, applyTotal: 300, updatedAt: clock.iso() });
+        await rejectsWithCode(store.updateRunProgress(run.id, { phase: 'applying', usersRead: -1, groupsRead: 0, applied: 0, applyTotal: 0 }), 'usage.invalid');
+        await rejectsWithCode(store.updateRunProgress(run.id, { phase: 'nowhere' as 'applying', usersRead: 0, groupsRead: 0, applied: 0, applyTotal: 0 }), 'usage.invalid');
+
+        const finished = await store.finishRun(run.id, { status: 'succeeded', counts: { 'users.created': 3 } });
+        assert.equal(finished.progress, null, 'a finished run has no progress');
+        assert.equal((await store.finishRun((await store.startRun({ trigger: 'cli', isDryRun: true })).id, { status: 'failed', counts: {} })).progress, null);
+        assert.equal(await store.updateRunProgress(run.id, { phase: 'finishing', usersRead: 3000, groupsRead: 40, applied: 300, applyTotal: 300 }), false, 'a late write is refused');
+        assert.equal((await store.getRun(run.id))?.progress, null);
+        assert.equal(await store.updateRunProgress('00000000-0000-4000-8000-000000000000', { phase: 'connecting', usersRead: 0, groupsRead: 0, applied: 0, applyTotal: 0 }), false);
       }, { now: clock.now });
     });
 
@@ -861,6 +886,23 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       }, { now: clock.now });
     });
 
+    it('pages the audit log by id after a cursor, filtered by action prefix (wildcards escaped) and exact action', async () => {
+      await withStore(async (store) => {
+        const tag = newTag();
+        const actions = [`${tag}.a.one`, `${tag}Za.like`, `${tag}_a.two`, `${tag}.exact`, `${tag}.exactly`, `${tag}.a.three`, `${tag}%a.pct`];
+        for (const action of actions) await store.transaction((tx) => tx.appendAudit([{ actor: 'sync', action }]));
+        const query = { actionPrefixes: [`${tag}.a.`, `${tag}_a.`], actions: [`${tag}.exact`] };
+        const first = await store.listAuditAfter({ ...query, limit: 2 });
+        assert.deepEqual(first.map((entry) => entry.action), [`${tag}.a.one`, `${tag}_a.two`]);
+        const rest = await store.listAuditAfter({ ...query, after: first[1]?.id ?? '', limit: 10 });
+        assert.deepEqual(rest.map((entry) => entry.action), [`${tag}.exact`, `${tag}.a.three`]);
+        assert.deepEqual(await store.listAuditAfter({ ...query, after: rest[1]?.id ?? '', limit: 10 }), []);
+        const bounded = await store.listAuditAfter({ ...query, before: rest[0]?.id ?? '', limit: 10 });
+        assert.deepEqual(bounded.map((entry) => entry.action), [`${tag}.a.one`, `${tag}_a.two`]);
+        assert.deepEqual(await store.listAuditAfter({ actionPrefixes: [], actions: [], limit: 10 }), []);
+      });
+    });
+
     it('keeps insertion order among audit entries with the same time, across statements', async () => {
       const clock = manualClock();
       await withStore(async (store) => {
@@ -976,6 +1018,11 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
           { role: admin, userCount: 1 },
           { role: bot, userCount: 1 },
         ]);
+        const holders = await store.listRoleMembers(mod, { limit: 1, offset: 0 });
+        assert.equal(holders.total, 2);
+        assert.deepEqual(holders.users.map((u) => u.id), [[u1, u2].sort((a, b) => a.username.toLowerCase().localeCompare(b.username.toLowerCase()))[0]?.id]);
+        assert.equal((await store.listRoleMembers(mod, { limit: 10, offset: 1 })).users.length, 1);
+        assert.deepEqual(await store.listRoleMembers(`${tag}-nobody`, { limit: 10, offset: 0 }), { total: 0, users: [] });
 
         // Only the listed grants go; absent ones (and other users' same role) are ignored.
         await store.transaction((tx) =>

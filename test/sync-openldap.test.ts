@@ -179,12 +179,15 @@ describe('sync against OpenLDAP', () => {
   });
 
   describe('faults leave every account exactly as it was', () => {
+    /** Runs `body` with the settings changed the way an administrator would, then changes them back. */
     async function withSettings(override: Record<string, unknown>, body: (faulty: App) => Promise<void>): Promise<void> {
-      const faulty = await openApp(merge(app.settings, override) as Settings);
+      const { store: _store, ...original } = app.settings;
+      const changed = await app.updateSettings(merge(structuredClone(original), override), { expectedVersion: app.settingsState().version, actor: 'test' });
+      assert.ok(changed.changed.length > 0);
       try {
-        await body(faulty);
+        await body(app);
       } finally {
-        await faulty.close();
+        await app.updateSettings(original, { expectedVersion: app.settingsState().version, actor: 'test' });
       }
     }
 

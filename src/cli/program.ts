@@ -1,8 +1,8 @@
 /** The `dirbridge` command line: parses arguments, runs one command, returns its exit code. */
 import { Command, CommanderError } from 'commander';
-import { openApp, type App } from '../app.ts';
+import { openAppWith, type App } from '../app.ts';
 import { ensureInitialAdmin } from '../auth/local-accounts.ts';
-import { loadSettings } from '../settings/load.ts';
+import { readSettingsInput } from '../settings/load.ts';
 import { EXIT, reportError, type Output } from './output.ts';
 import { registerAccountCommands } from './commands/accounts.ts';
 import { registerDirectoryCommands } from './commands/directory.ts';
@@ -11,6 +11,7 @@ import { registerRunJobsCommand } from './commands/run-jobs.ts';
 import { registerListCommands, registerMappingLists } from './commands/lists.ts';
 import { registerSyncCommand } from './commands/sync.ts';
 import { registerServeCommand } from './commands/serve.ts';
+import { registerSettingsCommands } from './commands/settings.ts';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -19,15 +20,23 @@ export interface GlobalOptions {
 }
 
 /** Runs a command body with the app opened from the settings, closing it on every path. */
-export type WithApp = (options: GlobalOptions, body: (app: App) => Promise<number>) => Promise<number>;
+export type WithApp = (options: GlobalOptions, body: (app: App) => Promise<number>, extra?: { seedFile?: string }) => Promise<number>;
 
 /** Runs the CLI with the given arguments (without `node` and the script) and returns the exit code. */
 export async function runCli(argv: readonly string[], out: Output, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let exitCode: number = EXIT.ok;
-  const withApp: WithApp = async (options, body) => {
+  const withApp: WithApp = async (options, body, extra = {}) => {
     try {
-      const settings = await loadSettings({ ...(options.config === undefined ? {} : { file: options.config }), env });
-      const app = await openApp(settings);
+      // `settings import FILE` on an empty store seeds it with FILE when no --config is given.
+      const file = options.config ?? extra.seedFile;
+      const input = await readSettingsInput({ ...(file === undefined ? {} : { file }), env });
+      const app = await openAppWith(input.store, input.seed, { env });
+      if (app.settingsDrift.length > 0 && extra.seedFile === undefined) {
+        out.stderr(
+          `warning: the stored settings (version ${app.settingsState().version}) are in force; ${input.origin} differs at ${app.settingsDrift.join(', ')}. ` +
+            `Run \`dirbridge settings import FILE\` to replace the stored settings.\n`,
+        );
+      }
       try {
         const admin = await ensureInitialAdmin(app.store, env);
         if (admin.created && admin.generatedPassword !== undefined) {
@@ -60,6 +69,7 @@ export async function runCli(argv: readonly string[], out: Output, env: NodeJS.P
   registerJobCommands(program, { out, withApp, setExit });
   registerRunJobsCommand(program, { out, withApp, setExit });
   registerServeCommand(program, { out, withApp, setExit });
+  registerSettingsCommands(program, { out, withApp, setExit });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -33,6 +33,7 @@ export function statusForCode(code: ErrorCode): number {
     case 'users.not_found':
       return 404;
     case 'store.conflict':
+    case 'settings.conflict':
     case 'store.ambiguous':
     case 'users.directory_managed':
     case 'sync.already_running':
@@ -58,6 +59,11 @@ export function statusForCode(code: ErrorCode): number {
     case 'sync.incomplete_read':
       return 502;
     case 'settings.unreadable':
+    case 'settings.missing':
+    case 'settings.secret_key_invalid':
+    case 'settings.secret_key_missing':
+    case 'settings.secret_key_mismatch':
+    case 'settings.secret_unreadable':
     case 'store.corrupt':
     case 'store.migration_failed':
       return 500;

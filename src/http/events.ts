@@ -1,75 +1,55 @@
 /**
- * The change feed for applications: user, membership and lifecycle entries of the audit log,
- * oldest first, with an opaque-enough cursor (the id of the last audit entry covered).
+ * The change feed for applications: the user, membership and lifecycle entries of the audit log,
+ * oldest first. The cursor is the id of the last entry returned. Ids are time-ordered UUIDv7, so a
+ * page is one keyset query (`id > after order by id`), as cheap after a 100k-user first sync as on
+ * an empty log.
  *
- * The store lists the audit log newest first with offsets, so the feed scans back from the
- * newest entry to the cursor; a follower that polls regularly scans a few pages. A cursor that
- * is unknown (or further back than `MAX_SCAN` entries) is refused with 410 so the follower
- * restarts from the beginning instead of silently skipping changes.
+ * An entry becomes visible only once it is `settleMs` old. A transaction (a sync batch on one
+ * instance, a login on another) may commit after a later-numbered entry was already read, and
+ * clocks of instances differ a little; the delay lets both settle, so a follower never steps past
+ * an entry that was still on its way.
  */
 import type { AuditEntry, Store } from '../store/store.ts';
 import { HttpError } from './errors.ts';
 
-/** Audit actions that are events (login attempts and avatar chores are not). */
+/** Audit action prefixes that are events: account changes, and group/role/channel/team membership (login attempts and avatar chores are not). */
+const EVENT_PREFIXES = ['user.', 'membership.'] as const;
+/** Whole audit actions that are events. */
+const EVENT_ACTIONS = ['session.revoked'] as const;
+
+/** The default delay before an entry is shown (see the module comment). */
+export const DEFAULT_EVENTS_SETTLE_MS = 5_000;
+
+/** Whether an audit action is part of the feed. */
 export function isEventAction(action: string): boolean {
-  return action.startsWith('user.') || action.startsWith('membership.') || action === 'session.revoked';
+  return EVENT_PREFIXES.some((prefix) => action.startsWith(prefix)) || (EVENT_ACTIONS as readonly string[]).includes(action);
 }
 
-const PAGE = 500;
-const MAX_SCAN = 50_000;
-
-/** A page of events and the cursor to continue from (null when the log is empty). */
+/** A page of events and the cursor to continue from (null while the log holds no event). */
 export interface EventPage {
   events: AuditEntry[];
   next: string | null;
 }
 
-/** Reads up to `limit` events after the audit entry `after` (from the oldest when absent). */
-export async function readEvents(store: Store, query: { after?: string; limit: number }): Promise<EventPage> {
-  return query.after === undefined ? readFromStart(store, query.limit) : readAfter(store, query.after, query.limit);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Reads up to `limit` events after the entry `after` (from the oldest when absent), made at or before `settledAt`. */
+export async function readEvents(store: Store, query: { after?: string; limit: number; settledAt: Date }): Promise<EventPage> {
+  if (query.after !== undefined && !UUID.test(query.after)) {
+    throw new HttpError(400, 'events.cursor_invalid', 'after: expected the "next" value of an earlier page (a lower-case UUID)');
+  }
+  const events = await store.listAuditAfter({
+    ...(query.after === undefined ? {} : { after: query.after }),
+    before: lowestIdAt(new Date(query.settledAt.getTime() + 1)),
+    limit: query.limit,
+    actionPrefixes: EVENT_PREFIXES,
+    actions: EVENT_ACTIONS,
+  });
+  return { events, next: events.at(-1)?.id ?? query.after ?? null };
 }
 
-function take(entriesOldestFirst: readonly AuditEntry[], limit: number, fallbackCursor: string | null): EventPage {
-  const events: AuditEntry[] = [];
-  for (const entry of entriesOldestFirst) {
-    if (!isEventAction(entry.action)) continue;
-    events.push(entry);
-    if (events.length === limit) return { events, next: entry.id };
-  }
-  return { events, next: entriesOldestFirst.at(-1)?.id ?? fallbackCursor };
-}
-
-async function readAfter(store: Store, after: string, limit: number): Promise<EventPage> {
-  const newer: AuditEntry[] = [];
-  const seen = new Set<string>();
-  for (let offset = 0; offset < MAX_SCAN; offset += PAGE) {
-    const page = await store.listAudit({ limit: PAGE, offset });
-    for (const entry of page.entries) {
-      if (entry.id === after) return take(newer.reverse(), limit, after);
-      // Entries appended while scanning shift the pages; skip the ones seen twice.
-      if (seen.has(entry.id)) continue;
-      seen.add(entry.id);
-      newer.push(entry);
-    }
-    if (page.entries.length < PAGE) break;
-  }
-  throw new HttpError(410, 'events.cursor_unknown', 'the cursor names no recent audit entry; start again without "after"');
-}
-
-async function readFromStart(store: Store, limit: number): Promise<EventPage> {
-  const { total } = await store.listAudit({ limit: 1, offset: 0 });
-  const scanned: AuditEntry[] = [];
-  const seen = new Set<string>();
-  let events = 0;
-  for (let end = total; end > 0 && total - end < MAX_SCAN && events < limit; end -= PAGE) {
-    const offset = Math.max(0, end - PAGE);
-    const page = await store.listAudit({ limit: end - offset, offset });
-    for (const entry of [...page.entries].reverse()) {
-      if (seen.has(entry.id)) continue;
-      seen.add(entry.id);
-      scanned.push(entry);
-      if (isEventAction(entry.action)) events += 1;
-    }
-  }
-  return take(scanned, limit, null);
+/** The smallest UUIDv7 of a millisecond: every id made earlier sorts below it. */
+export function lowestIdAt(time: Date): string {
+  const hex = Math.max(0, time.getTime()).toString(16).padStart(12, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-0000-0000-000000000000`;
 }

@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DirectoryConnection } from '../directory/index.ts';
+import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { Store } from '../store/store.ts';
 import type { SyncResult } from '../sync/run-sync.ts';
 
@@ -20,8 +21,11 @@ export interface ServerMetrics {
   timedDirectory(open: () => Promise<DirectoryConnection>): () => Promise<DirectoryConnection>;
 }
 
-/** Creates the registry and its metrics; the latest recorded run is read from the store at scrape time. */
-export function createMetrics(deps: { store: Store }): ServerMetrics {
+/**
+ * Creates the registry and its metrics; the latest recorded run is read from the store, and the
+ * scheduler's job counters from its status, at scrape time.
+ */
+export function createMetrics(deps: { store: Store; scheduler?: Pick<Scheduler, 'status'> }): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'dirbridge_' });
 
@@ -82,6 +86,53 @@ export function createMetrics(deps: { store: Store }): ServerMetrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+
+  const { scheduler } = deps;
+  if (scheduler !== undefined) {
+    new Counter({
+      name: 'dirbridge_job_runs_total',
+      help: 'Runs of the scheduled jobs on this instance (scheduled, startup and manual, Sync Now included), by job and outcome',
+      labelNames: ['job', 'outcome'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const job of scheduler.status()) {
+          this.inc({ job: job.name, outcome: 'succeeded' }, job.runs - job.failures);
+          this.inc({ job: job.name, outcome: 'failed' }, job.failures);
+        }
+      },
+    });
+    new Counter({
+      name: 'dirbridge_job_skips_total',
+      help: 'Due runs this instance skipped (already running, another instance holds the lock, lock unavailable, stopping), by job',
+      labelNames: ['job'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const job of scheduler.status()) this.inc({ job: job.name }, job.skips);
+      },
+    });
+    new Gauge({
+      name: 'dirbridge_job_running',
+      help: '1 while the job runs on this instance',
+      labelNames: ['job'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const job of scheduler.status()) this.set({ job: job.name }, job.running ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'dirbridge_job_last_run_duration_seconds',
+      help: 'Duration of the job\'s latest finished run on this instance',
+      labelNames: ['job'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const job of scheduler.status()) if (job.lastRun !== null) this.set({ job: job.name }, job.lastRun.durationMs / 1000);
+      },
+    });
+  }
 
   // One store read per scrape, shared by the three gauges above.
   let cached: { at: number; run: Promise<Awaited<ReturnType<Store['listRuns']>>['runs'][number] | undefined> } | undefined;

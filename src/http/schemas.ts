@@ -125,6 +125,17 @@ export const runSchema = z.object({
   finishedAt: z.string().nullable(),
   durationMs: z.number().nullable(),
   counts: z.record(z.string(), z.number()),
+  progress: z
+    .object({
+      phase: z.enum(['connecting', 'reading_users', 'reading_groups', 'planning', 'applying', 'finishing']),
+      usersRead: z.number(),
+      groupsRead: z.number(),
+      applied: z.number(),
+      applyTotal: z.number(),
+      updatedAt: z.string(),
+    })
+    .nullable()
+    .describe('where a running run is, written by the instance running it about once a second; null once it has finished'),
 });
 
 const counts = <K extends string>(keys: readonly [K, ...K[]]) => z.object(Object.fromEntries(keys.map((key) => [key, z.number()])) as Record<K, z.ZodNumber>);

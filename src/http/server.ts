@@ -10,16 +10,21 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { DestinationStream } from 'pino';
+import pino, { type DestinationStream } from 'pino';
 import type { App } from '../app.ts';
 import { installAdminGuard, SESSION_COOKIE } from './admin-auth.ts';
-import type { RouteContext } from './context.ts';
+import type { RouteContext, RouteScheduler } from './context.ts';
 import { HttpError, installErrorHandlers } from './errors.ts';
+import { DEFAULT_EVENTS_SETTLE_MS } from './events.ts';
+import { createLogBuffer, teeDestination } from './log-buffer.ts';
 import { createMetrics } from './metrics.ts';
 import { registerAdminActionRoutes } from './routes/admin-actions.ts';
 import { registerAdminDataRoutes } from './routes/admin-data.ts';
+import { registerAdminJobRoutes } from './routes/admin-jobs.ts';
 import { registerAdminSessionRoutes } from './routes/admin-session.ts';
+import { registerAdminSettingsRoutes } from './routes/admin-settings.ts';
 import { registerAppRoutes } from './routes/app-api.ts';
+import { registerConsoleRoutes } from './routes/console.ts';
 import { registerOperationsRoutes } from './routes/operations.ts';
 
 /** Options of `createHttpServer`. */
@@ -30,10 +35,16 @@ export interface HttpServerOptions {
   trustProxy?: boolean | string | string[] | number;
   /** The static bearer key applications use for `/api/v1/events` (`DIRBRIDGE_APP_API_KEY`). */
   appApiKey?: string;
+  /** How old an audit entry must be before the change feed shows it (default 5000 ms). */
+  eventsSettleMs?: number;
   /** Sign-in attempts allowed per client address on `POST /api/v1/admin/session` (default 10 a minute). */
   adminLoginRateLimit?: { max: number; timeWindowMs: number };
   /** Called for every route as it is added (tests walk the route table with it). */
   onRoute?: (route: RouteOptions) => void;
+  /** The job scheduler (`dirbridge serve`): Sync Now runs under its lock, `/api/v1/admin/jobs` shows it, `/metrics` counts its runs. */
+  scheduler?: RouteScheduler;
+  /** Lines kept for `GET /api/v1/admin/logs` (default 2000). */
+  logBufferSize?: number;
 }
 
 /** Log paths that are always censored: credentials, tokens, cookies and the bind password, wherever they appear. */
@@ -59,7 +70,12 @@ export const REDACTED_LOG_PATHS: readonly string[] = [
 
 /** Builds the server (not yet listening): `await server.listen(...)`, or `server.inject(...)` in tests. */
 export async function createHttpServer(app: App, options: HttpServerOptions = {}): Promise<FastifyInstance> {
-  const logger = options.logger === false ? false : { level: options.logger?.level ?? 'info', redact: { paths: [...REDACTED_LOG_PATHS], censor: '[redacted]' }, ...(options.logger?.stream === undefined ? {} : { stream: options.logger.stream }) };
+  // The log view's buffer is a tee on pino's destination: it sees each line as written, redacted.
+  const logBuffer = options.logger === false ? undefined : createLogBuffer(options.logBufferSize);
+  const logger =
+    options.logger === false || logBuffer === undefined
+      ? false
+      : { level: options.logger?.level ?? 'info', redact: { paths: [...REDACTED_LOG_PATHS], censor: '[redacted]' }, stream: teeDestination(options.logger?.stream ?? pino.destination({ dest: 1, sync: false }), logBuffer) };
   const hops = options.trustProxy;
   const trustProxy = typeof hops === 'number' ? (_address: string, hop: number) => hop < hops : (hops ?? false);
   const server = Fastify({ logger, trustProxy, bodyLimit: 1024 * 1024 });
@@ -67,13 +83,16 @@ export async function createHttpServer(app: App, options: HttpServerOptions = {}
   server.setSerializerCompiler(serializerCompiler);
   if (options.onRoute !== undefined) server.addHook('onRoute', options.onRoute);
 
-  const metrics = createMetrics({ store: app.store });
+  const metrics = createMetrics({ store: app.store, ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }) });
   const context: RouteContext = {
     app,
     metrics,
     openDirectory: metrics.timedDirectory(app.openDirectory),
     appApiKey: options.appApiKey === undefined || options.appApiKey.trim() === '' ? undefined : options.appApiKey,
     adminLoginRateLimit: options.adminLoginRateLimit ?? { max: 10, timeWindowMs: 60_000 },
+    eventsSettleMs: options.eventsSettleMs ?? DEFAULT_EVENTS_SETTLE_MS,
+    ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
+    ...(logBuffer === undefined ? {} : { logBuffer }),
   };
 
   installErrorHandlers(server);
@@ -134,5 +153,8 @@ export async function createHttpServer(app: App, options: HttpServerOptions = {}
   registerAdminSessionRoutes(server, context);
   registerAdminDataRoutes(server, context);
   registerAdminActionRoutes(server, context);
+  registerAdminSettingsRoutes(server, context);
+  registerAdminJobRoutes(server, context);
+  registerConsoleRoutes(server, context);
   return server;
 }

@@ -6,9 +6,11 @@
  */
 import type { App } from '../app.ts';
 import { logoutDeactivatedUsers } from '../auth/auto-logout.ts';
-import type { StoreSettings } from '../settings/schema.ts';
+import { DirbridgeError } from '../errors.ts';
+import type { Settings, StoreSettings } from '../settings/schema.ts';
 import { runAbacSync, runAvatarSync } from '../sync/attribute-jobs.ts';
-import type { SyncResult } from '../sync/run-sync.ts';
+import type { ProgressLog } from '../sync/progress.ts';
+import type { RunSyncOptions, SyncResult } from '../sync/run-sync.ts';
 import { createLocalJobLock, type JobLock, type SchedulerLog } from './job-lock.ts';
 import { createPostgresJobLock } from './postgres-lock.ts';
 import { createScheduler, type Scheduler, type SchedulerJob } from './scheduler.ts';
@@ -21,24 +23,24 @@ export const JOB_NAMES = {
   abacSync: 'abac-sync',
 } as const;
 
-/** The jobs the settings switch on. */
-export function appJobs(app: App): SchedulerJob[] {
+/**
+ * The jobs the settings switch on. The background sync is always listed — with no schedule when
+ * Background Sync is off — because Sync Now runs as a manual run of it, under its lock: so a
+ * sync never runs twice at once, not even on two instances.
+ */
+export function appJobs(app: App, options: { log?: ProgressLog } = {}): SchedulerJob[] {
   const { autoLogout, mapping, backgroundSync } = app.settings;
-  const deps = { store: app.store, openDirectory: app.openDirectory, settings: app.settings, now: app.now };
+  const deps = { store: app.store, openDirectory: () => app.openDirectory(), settings: app.settings, now: app.now };
   const jobs: SchedulerJob[] = [];
-  if (backgroundSync.enabled || backgroundSync.onStartup) {
-    jobs.push({
-      name: JOB_NAMES.backgroundSync,
-      schedule: backgroundSync.enabled ? backgroundSync.schedule : null,
-      runOnStart: backgroundSync.onStartup,
-      run: async ({ trigger }) => {
-        const result = await app.sync.runSync({ trigger: trigger === 'startup' ? 'startup' : 'schedule', isDryRun: false });
-        const summary = describeSync(result);
-        if (result.status !== 'succeeded') throw new Error(summary);
-        return summary;
-      },
-    });
-  }
+  jobs.push({
+    name: JOB_NAMES.backgroundSync,
+    schedule: backgroundSync.enabled ? backgroundSync.schedule : null,
+    runOnStart: backgroundSync.onStartup,
+    run: async ({ trigger }) => {
+      const result = await app.sync.runSync({ trigger: trigger === 'startup' ? 'startup' : trigger === 'manual' ? 'api' : 'schedule', isDryRun: false, ...(options.log === undefined ? {} : { log: options.log }) });
+      return summaryOrThrow(result);
+    },
+  });
   if (autoLogout.enabled) {
     jobs.push({ name: JOB_NAMES.autoLogout, schedule: autoLogout.schedule, run: async () => `revoked ${await logoutDeactivatedUsers(app.store, app.now)} session(s)` });
   }
@@ -58,6 +60,96 @@ export function appJobs(app: App): SchedulerJob[] {
   return jobs;
 }
 
+/** A sync job's result line; a run that did not succeed fails the job with it. */
+function summaryOrThrow(result: SyncResult): string {
+  const summary = describeSync(result);
+  if (result.status !== 'succeeded') throw new Error(summary);
+  return summary;
+}
+
+/** A sync that has its run record; `finished` settles when the run ends (it never rejects unobserved). */
+export interface StartedSync {
+  runId: string;
+  finished: Promise<SyncResult>;
+}
+
+/**
+ * Starts Sync Now (or its dry run) and resolves as soon as the run record exists. A real sync
+ * with a scheduler runs as a manual run of the background-sync job, under its lock: when that
+ * job runs here or on another instance, this rejects with `sync.already_running` and no run is
+ * recorded. A dry run, or a sync without a scheduler, goes to `app.sync` directly (whose own
+ * guard allows one run per process). Rejects with the error when the run fails before it has a
+ * record (e.g. the store is down).
+ */
+export function startSync(
+  app: Pick<App, 'sync'>,
+  scheduler: Pick<Scheduler, 'runNow'> | undefined,
+  options: Omit<RunSyncOptions, 'onStarted' | 'trigger'> & { trigger?: RunSyncOptions['trigger'] },
+): Promise<StartedSync> {
+  let settleFinished!: { resolve: (result: SyncResult) => void; reject: (error: unknown) => void };
+  const finished = new Promise<SyncResult>((resolve, reject) => (settleFinished = { resolve, reject }));
+  // A caller that only needed the run id may never look at the outcome; a rejection must not crash the process.
+  finished.catch(() => {});
+  return new Promise<StartedSync>((resolve, reject) => {
+    const fail = (error: unknown) => {
+      reject(error);
+      settleFinished.reject(error);
+    };
+    const runOptions: RunSyncOptions = { ...options, trigger: options.trigger ?? 'api', onStarted: (runId) => resolve({ runId, finished }) };
+    if (scheduler === undefined || options.isDryRun) {
+      app.sync.runSync(runOptions).then(settleFinished.resolve, fail);
+      return;
+    }
+    let result: SyncResult | undefined;
+    let failure: unknown;
+    scheduler
+      .runNow(JOB_NAMES.backgroundSync, {
+        work: async () => {
+          try {
+            result = await app.sync.runSync(runOptions);
+          } catch (error) {
+            failure = error;
+            throw error;
+          }
+          return summaryOrThrow(result);
+        },
+      })
+      .then((outcome) => {
+        if (!outcome.ran) fail(new DirbridgeError('sync.already_running', outcome.reason === 'lock_unavailable' ? 'the sync lock could not be taken; try again' : 'a sync is already running', { details: { reason: outcome.reason } }));
+        else if (result !== undefined) settleFinished.resolve(result);
+        else fail(failure ?? new Error(outcome.run.message ?? 'the sync failed before it started'));
+      }, fail);
+  });
+}
+
+/** How often an instance looks for settings saved by another instance or the CLI. */
+export const SETTINGS_WATCH_INTERVAL_MS = 10_000;
+
+/**
+ * Keeps the scheduler on the settings in force: jobs are rebuilt after every change (so a new
+ * schedule takes effect at once), and the store is checked every `intervalMs` for versions saved
+ * elsewhere. Returns the function that stops following.
+ */
+export function followSettings(app: App, scheduler: Pick<Scheduler, 'setJobs'>, options: { log: SchedulerLog; intervalMs?: number }): () => void {
+  const unsubscribe = app.onSettingsChange(() => {
+    try {
+      scheduler.setJobs(appJobs(app, { log: options.log }));
+      options.log.info({ settingsVersion: app.settingsState().version }, 'jobs follow the new settings');
+    } catch (error) {
+      options.log.error({ error: error instanceof Error ? error.message : String(error) }, 'could not apply the new settings to the jobs');
+    }
+  });
+  const stopWatching = app.watchSettings({
+    intervalMs: options.intervalMs ?? SETTINGS_WATCH_INTERVAL_MS,
+    onError: (error) => options.log.warn({ error: error instanceof Error ? error.message : String(error) }, 'could not check the store for new settings'),
+    onApplied: (state) => options.log.info({ settingsVersion: state.version, by: state.updatedBy }, 'applied settings saved elsewhere'),
+  });
+  return () => {
+    stopWatching();
+    unsubscribe();
+  };
+}
+
 /** One line about a sync run. */
 export function describeSync(result: SyncResult): string {
   const { users, groups, memberships } = result;
@@ -73,7 +165,7 @@ export function createJobLock(store: StoreSettings, log?: SchedulerLog): JobLock
 /** A scheduler for the app's jobs that owns its lock: `stop()` waits for runs, then closes the lock. */
 export function createAppScheduler(app: App, options: { log: SchedulerLog; jobs?: SchedulerJob[] }): Scheduler & { lock: JobLock } {
   const lock = createJobLock(app.settings.store, options.log);
-  const scheduler = createScheduler({ jobs: options.jobs ?? appJobs(app), lock, log: options.log, now: app.now });
+  const scheduler = createScheduler({ jobs: options.jobs ?? appJobs(app, { log: options.log }), lock, log: options.log, now: app.now });
   return {
     ...scheduler,
     lock,

@@ -104,6 +104,36 @@ describe('createScheduler', () => {
     await startup;
   });
 
+  it('runNow runs a variant of the job under its lock, tells when it starts, and gives a manual run\'s lock up', async () => {
+    const lock = createLocalJobLock();
+    const ran: string[] = [];
+    const scheduler = createScheduler({ jobs: [{ name: 'sync', schedule: null, run: async () => void ran.push('own') }], lock, log: silentLog });
+    await scheduler.start();
+    try {
+      const events: string[] = [];
+      const result = await scheduler.runNow('sync', {
+        onStart: () => events.push('started'),
+        work: async ({ trigger }) => {
+          events.push(`work ${trigger}`);
+          return 'variant done';
+        },
+      });
+      assert.equal(result.ran, true);
+      assert.equal(result.ran && result.run.message, 'variant done');
+      assert.deepEqual(events, ['started', 'work manual']);
+      assert.deepEqual(ran, [], 'the job\'s own run was not called');
+      const handle = await lock.tryAcquire('sync');
+      assert.ok(handle !== null, 'a manual run keeps no lock after it ends');
+      const blocked = await scheduler.runNow('sync', { onStart: () => events.push('never') });
+      assert.deepEqual(blocked, { ran: false, reason: 'locked' });
+      assert.equal(events.includes('never'), false, 'onStart is not called for a skipped run');
+      await handle.release();
+      await assert.rejects(scheduler.runNow('nope'), /no job named/);
+    } finally {
+      await scheduler.stop();
+    }
+  });
+
   it('setJobs adds, removes and reschedules', async () => {
     const scheduler = createScheduler({ jobs: [{ name: 'a', schedule: 'every hour', run: async () => {} }, { name: 'b', schedule: 'every hour', run: async () => {} }], lock: createLocalJobLock(), log: silentLog });
     await scheduler.start();

@@ -72,6 +72,17 @@ export interface JobStatus {
 /** The outcome of `runNow`. */
 export type RunNowResult = { ran: true; run: JobRunRecord } | { ran: false; reason: SkipReason };
 
+/** Options of `runNow`. */
+export interface RunNowOptions {
+  /** Called once the run holds the lock, right before the work starts (never for a skipped run). */
+  onStart?: () => void;
+  /**
+   * Work to do instead of the job's own `run` — a variant of the job, such as a sync with the
+   * caller's callbacks — under the same lock and never alongside the job's other runs.
+   */
+  work?: (context: JobRunContext) => Promise<string | void>;
+}
+
 /** A running scheduler. */
 export interface Scheduler {
   /** Arms the timers and starts the startup runs; resolves when the startup runs have finished. */
@@ -80,8 +91,12 @@ export interface Scheduler {
   reschedule(name: string, schedule: string | null): void;
   /** Replaces the job list: adds new jobs, removes missing ones (a running run finishes), reschedules changed ones. */
   setJobs(jobs: readonly SchedulerJob[]): void;
-  /** Runs a job now under its lock, unless it is running here or elsewhere. */
-  runNow(name: string): Promise<RunNowResult>;
+  /**
+   * Runs a job now under its lock, unless it is running here or elsewhere; resolves when the
+   * run ends. A manual run gives the lock up when it ends (unless it reused a lock kept after a
+   * tick, which it keeps as long as the tick would have). Rejects for an unknown job.
+   */
+  runNow(name: string, options?: RunNowOptions): Promise<RunNowResult>;
   status(): JobStatus[];
   /** Stops the timers and waits for running runs; releases every lock. */
   stop(): Promise<void>;
@@ -104,8 +119,8 @@ interface Entry {
   timer: Cron | null;
   /** The run in progress, if any (set synchronously, before any await). */
   current: { trigger: JobTrigger; startedAt: Date } | null;
-  /** A lock kept after a fast run until `heldUntil`; the next run here reuses it. */
-  keptLock: { handle: JobLockHandle; timer: NodeJS.Timeout } | null;
+  /** A lock kept after a fast run until `until` (epoch ms); the next run here reuses it. */
+  keptLock: { handle: JobLockHandle; timer: NodeJS.Timeout; until: number } | null;
   lastRun: JobRunRecord | null;
   lastSkip: JobStatus['lastSkip'];
   runs: number;
@@ -175,16 +190,18 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     return Math.min(maxHoldMs, (second.getTime() - first.getTime()) / 2);
   }
 
-  async function execute(entry: Entry, context: JobRunContext): Promise<RunNowResult> {
+  async function execute(entry: Entry, context: JobRunContext, options: RunNowOptions = {}): Promise<RunNowResult> {
     const { job } = entry;
     if (stopping) return skip(entry, context.trigger, 'stopping');
     if (entry.current !== null) return skip(entry, context.trigger, 'running');
     entry.current = { trigger: context.trigger, startedAt: now() };
     try {
       let handle: JobLockHandle | null;
+      let inheritedUntil = 0;
       if (entry.keptLock !== null && entry.keptLock.handle.isHeld()) {
         clearTimeout(entry.keptLock.timer);
         handle = entry.keptLock.handle;
+        inheritedUntil = entry.keptLock.until;
         entry.keptLock = null;
       } else {
         if (entry.keptLock !== null) {
@@ -207,7 +224,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       let outcome: JobRunRecord['outcome'];
       let message: string | null;
       try {
-        const result = await job.run(context);
+        options.onStart?.();
+        const result = await (options.work ?? job.run)(context);
         outcome = 'succeeded';
         message = typeof result === 'string' ? result : null;
       } catch (error) {
@@ -233,8 +251,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       else log.info(fields, 'job finished');
       if (!record.lockHeldThroughout) log.warn({ job: job.name }, 'the job lock was lost during the run; another instance may have run the job too');
 
-      // Keep the lock until the hold window after the tick (or the start) has passed.
-      const holdUntil = (context.scheduledAt?.getTime() ?? startedMs) + minHoldMs(entry);
+      // Keep the lock until the hold window after the tick (or the start) has passed. A manual run
+      // has no tick another instance could repeat: it keeps only a hold it inherited.
+      const holdUntil = context.trigger === 'manual' ? inheritedUntil : Math.max(inheritedUntil, (context.scheduledAt?.getTime() ?? startedMs) + minHoldMs(entry));
       const remaining = holdUntil - Date.now();
       if (remaining > 0 && !stopping && !entry.removed && handle.isHeld()) {
         const kept = handle;
@@ -243,7 +262,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           void kept.release();
         }, remaining);
         timer.unref();
-        entry.keptLock = { handle: kept, timer };
+        entry.keptLock = { handle: kept, timer, until: holdUntil };
       } else {
         await handle.release();
       }
@@ -328,8 +347,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       }
     },
 
-    async runNow(name) {
-      return track(execute(entryOf(name), { trigger: 'manual', scheduledAt: null }));
+    async runNow(name, options) {
+      return track(execute(entryOf(name), { trigger: 'manual', scheduledAt: null }, options));
     },
 
     status() {

@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isDirbridgeError } from '../errors.ts';
-import { applyEnvOverrides, envNameOf, loadSettings, validateSettings } from './load.ts';
+import { applyEnvOverrides, envNameOf, readSettingsInput, validateSettings } from './load.ts';
+
+/** The seed a file gives, as `--config FILE` reads it. */
+const loadSettings = async (options: { file: string; env: NodeJS.ProcessEnv }) => (await readSettingsInput(options)).seed();
 
 const minimal = {
   directory: { urls: ['ldap://127.0.0.1:389'], bindDn: 'cn=reader,dc=example,dc=org', bindPassword: 'secret' },
@@ -76,13 +79,23 @@ describe('settings', () => {
     const dir = await mkdtemp(join(tmpdir(), 'dirbridge-settings-'));
     const yamlFile = join(dir, 'settings.yaml');
     await writeFile(yamlFile, 'directory:\n  urls: [ldap://127.0.0.1:1389]\nusers:\n  baseDn: dc=example,dc=org\n');
-    assert.equal((await loadSettings({ file: yamlFile, env: {} })).users.baseDn, 'dc=example,dc=org');
+    assert.equal((await loadSettings({ file: yamlFile, env: {} }))?.users.baseDn, 'dc=example,dc=org');
     const jsonFile = join(dir, 'settings.json');
     await writeFile(jsonFile, JSON.stringify(minimal));
-    assert.equal((await loadSettings({ file: jsonFile, env: {} })).directory.bindPassword, 'secret');
+    assert.equal((await loadSettings({ file: jsonFile, env: {} }))?.directory.bindPassword, 'secret');
     await assert.rejects(loadSettings({ file: join(dir, 'missing.yaml'), env: {} }), (error) => isDirbridgeError(error, 'settings.unreadable'));
     await writeFile(jsonFile, '{ not json');
     await assert.rejects(loadSettings({ file: jsonFile, env: {} }), (error) => isDirbridgeError(error, 'settings.invalid'));
+  });
+
+  it('takes the store section from file and environment at once, and has no seed without either', async () => {
+    const none = await readSettingsInput({ env: {} });
+    assert.equal(none.seed(), undefined);
+    assert.equal(none.store.dataDir, './data');
+    const fromEnv = await readSettingsInput({ env: { DIRBRIDGE_STORE_DATA_DIR: '/var/lib/dirbridge' } });
+    assert.equal(fromEnv.store.dataDir, '/var/lib/dirbridge');
+    assert.equal(fromEnv.seed(), undefined, 'the store section alone seeds nothing');
+    await assert.rejects(readSettingsInput({ env: { DIRBRIDGE_STORE_URL: 'mysql://x' } }), /store\.url: expected a postgres/);
   });
 
   it('checks the mapping tables and the User Group Filter at load, naming each path', () => {

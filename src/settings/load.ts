@@ -1,34 +1,58 @@
 /**
- * Loads the settings document from a YAML or JSON file, applies `DIRBRIDGE_*` environment
- * overrides, and validates the result. Every problem is reported with its path.
+ * Reads what `--config` and the `DIRBRIDGE_*` environment give: the store section at once, and
+ * the validated seed for an empty store on demand. Every problem is reported with its path.
  */
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DirbridgeError } from '../errors.ts';
-import { settingsSchema, type Settings } from './schema.ts';
+import { settingsSchema, storeSettingsSchema, type Settings, type StoreSettings } from './schema.ts';
 
 /** The prefix of environment variables that override single settings. */
 export const ENV_PREFIX = 'DIRBRIDGE_';
 
-/** Reads, overrides and validates the settings; throws `settings.invalid` or `settings.unreadable`. */
-export async function loadSettings(options: { file?: string; env?: NodeJS.ProcessEnv }): Promise<Settings> {
-  const document = options.file === undefined ? {} : await readSettingsFile(options.file);
+/** What `--config` and the environment give: where the store is, and the seed for an empty store. */
+export interface SettingsInput {
+  /** The store section, always taken from the file and environment. */
+  store: StoreSettings;
+  /** The validated seed, or undefined when neither a file nor a setting variable was given; throws `settings.invalid`. */
+  seed: () => Settings | undefined;
+  /** Where the seed came from, for messages. */
+  origin: string;
+}
+
+/**
+ * Reads the file (if any) and applies `DIRBRIDGE_*` overrides. The store section is validated
+ * at once; the rest only when the seed is asked for (the store may already hold settings).
+ */
+export async function readSettingsInput(options: { file?: string; env?: NodeJS.ProcessEnv }): Promise<SettingsInput> {
+  const document = options.file === undefined ? {} : await readSettingsDocument(options.file);
   const withEnv = applyEnvOverrides(document, options.env ?? process.env);
-  return validateSettings(withEnv, options.file ?? 'environment');
+  const origin = options.file ?? 'environment';
+  const storePart = isRecord(withEnv) ? withEnv['store'] : undefined;
+  const storeResult = storeSettingsSchema.default({ dataDir: './data' }).safeParse(storePart);
+  if (!storeResult.success) throw invalidSettings(storeResult.error.issues.map((issue) => ({ ...issue, path: ['store', ...issue.path] })), origin);
+  const hasSeed = options.file !== undefined || (isRecord(withEnv) && Object.keys(withEnv).some((key) => key !== 'store'));
+  let validated: Settings | undefined;
+  return { store: storeResult.data, seed: () => (hasSeed ? (validated ??= validateSettings(withEnv, origin)) : undefined), origin };
 }
 
 /** Validates an already-parsed document; `origin` names where it came from in the error. */
 export function validateSettings(document: unknown, origin: string): Settings {
   const result = settingsSchema.safeParse(document);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
-  throw new DirbridgeError('settings.invalid', `invalid settings in ${origin}:\n  ${problems.join('\n  ')}`, {
+  throw invalidSettings(result.error.issues, origin);
+}
+
+function invalidSettings(issues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string }>, origin: string): DirbridgeError {
+  const problems = issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+  return new DirbridgeError('settings.invalid', `invalid settings in ${origin}:\n  ${problems.join('\n  ')}`, {
     details: { problems },
   });
 }
 
-async function readSettingsFile(file: string): Promise<unknown> {
+/** Reads a YAML or JSON settings file (as `--config` and `settings import` take it). */
+export async function readSettingsDocument(file: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -94,7 +118,8 @@ function setPath(document: unknown, path: readonly string[], value: string): unk
   return base;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+/** A plain object (not null, not an array): a settings document or one of its sections. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

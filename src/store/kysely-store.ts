@@ -31,6 +31,7 @@ import {
   toNewUserRow,
   toSessionRecord,
   toSyncRunRecord,
+  formatProgress,
   toTeamRecord,
   toUserPatchColumns,
   toUserRecord,
@@ -53,9 +54,12 @@ import {
   type StoreDialect,
   type StoreReader,
   type StoreWriter,
+  type StoredSettingsVersion,
+  type JsonValue,
   type SyncRunOutcome,
   type SyncRunRecord,
   type UserPatch,
+  type UserPage,
   type UserRecord,
 } from './store.ts';
 import { planUniqueClaims, type UniqueClaim, type UniqueHolder } from './unique-claims.ts';
@@ -65,6 +69,14 @@ export interface KyselyStoreOptions {
   /** The clock for timestamps; tests pass a fixed one. */
   now?: () => Date;
 }
+
+/** The link tables behind "members of" listings: which table ties users to what, by which column. */
+const MEMBER_LINKS = {
+  group: { table: 'memberships', column: 'group_id' },
+  channel: { table: 'channel_members', column: 'channel_id' },
+  team: { table: 'team_members', column: 'team_id' },
+  role: { table: 'user_roles', column: 'role' },
+} as const;
 
 /** What the reader and writer share. */
 interface Context {
@@ -166,6 +178,33 @@ function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
       .selectFrom('users')
       .select(USER_COLUMNS)
       .select(sql<DbBoolean>`(password_hash is not null)`.as('has_password'));
+
+  /**
+   * A page of the users a link table ties to `key` (a group, channel, team or role), ordered by
+   * username: the one query shape behind every "members of" listing.
+   */
+  const linkedUsersPage = (what: string, of: keyof typeof MEMBER_LINKS, key: string, page: PageQuery): Promise<UserPage> =>
+    withDbErrors(what, async () => {
+      checkPage(page);
+      const link = MEMBER_LINKS[of];
+      const keyColumn = sql.ref(`${link.table}.${link.column}`);
+      const total = await db
+        .selectFrom(link.table)
+        .select((eb) => eb.fn.countAll().as('total'))
+        .where(keyColumn, '=', key)
+        .executeTakeFirstOrThrow();
+      // Typed as one link table: the rows hold user columns only, whichever table is joined.
+      const table = link.table as 'memberships';
+      const rows = await selectUsers()
+        .innerJoin(table, `${link.table}.user_id` as 'memberships.user_id', 'users.id')
+        .where(keyColumn, '=', key)
+        .orderBy('users.username_key')
+        .orderBy('users.id')
+        .limit(page.limit)
+        .offset(page.offset)
+        .execute();
+      return { total: Number(total.total), users: rows.map(toUserRecord) };
+    });
 
   const selectGroups = () => db.selectFrom('groups').select(GROUP_COLUMNS);
   const selectChannels = () => db.selectFrom('channels').select(CHANNEL_COLUMNS);
@@ -281,24 +320,7 @@ function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
         return row === undefined ? undefined : toGroupRecord(row);
       }),
 
-    listGroupMembers: (groupId, page) =>
-      withDbErrors('list group members', async () => {
-        checkPage(page);
-        const total = await db
-          .selectFrom('memberships')
-          .select((eb) => eb.fn.countAll().as('total'))
-          .where('group_id', '=', groupId)
-          .executeTakeFirstOrThrow();
-        const rows = await selectUsers()
-          .innerJoin('memberships', 'memberships.user_id', 'users.id')
-          .where('memberships.group_id', '=', groupId)
-          .orderBy('users.username_key')
-          .orderBy('users.id')
-          .limit(page.limit)
-          .offset(page.offset)
-          .execute();
-        return { total: Number(total.total), users: rows.map(toUserRecord) };
-      }),
+    listGroupMembers: (groupId, page) => linkedUsersPage('list group members', 'group', groupId, page),
 
     listUserGroups: (userId) =>
       withDbErrors('list user groups', async () => {
@@ -343,6 +365,21 @@ function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
           .offset(query.offset)
           .execute();
         return { total: Number(total.total), sessions: rows.map((row) => ({ ...toSessionRecord(row), username: row.username })) };
+      }),
+
+    listAuditAfter: (query) =>
+      withDbErrors('read the audit log after a cursor', async () => {
+        if (!Number.isInteger(query.limit) || query.limit < 1) throw new DirbridgeError('usage.invalid', 'limit must be a positive integer');
+        const matches = [
+          ...query.actionPrefixes.map((prefix) => sql<boolean>`action like ${`${prefix.replace(/[\\%_]/g, (character) => `\\${character}`)}%`} escape '\\'`),
+          ...query.actions.map((action) => sql<boolean>`action = ${action}`),
+        ];
+        if (matches.length === 0) return [];
+        let select = db.selectFrom('audit_log').selectAll().where(sql<boolean>`(${sql.join(matches, sql` or `)})`);
+        if (query.after !== undefined) select = select.where('id', '>', query.after);
+        if (query.before !== undefined) select = select.where('id', '<', query.before);
+        const rows = await select.orderBy('id', 'asc').limit(query.limit).execute();
+        return rows.map(toAuditEntry);
       }),
 
     listAudit: (query) =>
@@ -447,24 +484,9 @@ function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
         };
       }),
 
-    listChannelMembers: (channelId, page) =>
-      withDbErrors('list channel members', async () => {
-        checkPage(page);
-        const total = await db
-          .selectFrom('channel_members')
-          .select((eb) => eb.fn.countAll().as('total'))
-          .where('channel_id', '=', channelId)
-          .executeTakeFirstOrThrow();
-        const rows = await selectUsers()
-          .innerJoin('channel_members', 'channel_members.user_id', 'users.id')
-          .where('channel_members.channel_id', '=', channelId)
-          .orderBy('users.username_key')
-          .orderBy('users.id')
-          .limit(page.limit)
-          .offset(page.offset)
-          .execute();
-        return { total: Number(total.total), users: rows.map(toUserRecord) };
-      }),
+    listRoleMembers: (role, page) => linkedUsersPage('list role members', 'role', role, page),
+
+    listChannelMembers: (channelId, page) => linkedUsersPage('list channel members', 'channel', channelId, page),
 
     listUserChannels: (userId) =>
       withDbErrors('list user channels', async () => {
@@ -507,24 +529,7 @@ function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
         };
       }),
 
-    listTeamMembers: (teamId, page) =>
-      withDbErrors('list team members', async () => {
-        checkPage(page);
-        const total = await db
-          .selectFrom('team_members')
-          .select((eb) => eb.fn.countAll().as('total'))
-          .where('team_id', '=', teamId)
-          .executeTakeFirstOrThrow();
-        const rows = await selectUsers()
-          .innerJoin('team_members', 'team_members.user_id', 'users.id')
-          .where('team_members.team_id', '=', teamId)
-          .orderBy('users.username_key')
-          .orderBy('users.id')
-          .limit(page.limit)
-          .offset(page.offset)
-          .execute();
-        return { total: Number(total.total), users: rows.map(toUserRecord) };
-      }),
+    listTeamMembers: (teamId, page) => linkedUsersPage('list team members', 'team', teamId, page),
 
     listUserTeams: (userId) =>
       withDbErrors('list user teams', async () => {
@@ -1084,6 +1089,10 @@ function createWriter(db: Kysely<Database>, ctx: Context): StoreWriter {
   };
 }
 
+function toSettingsVersion(row: { version: number; document: string; created_at: string; created_by: string }): StoredSettingsVersion {
+  return { version: Number(row.version), document: JSON.parse(row.document) as JsonValue, createdAt: normalizeTimestamp(row.created_at, 'created_at'), createdBy: row.created_by };
+}
+
 /** Creates the store over an open, migrated Kysely instance; `close()` destroys that instance. */
 export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, options: KyselyStoreOptions = {}): Store {
   const clock = options.now ?? (() => new Date());
@@ -1119,6 +1128,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
 
     startRun: (input) =>
       withDbErrors('start a sync run', async () => {
+        const startedAt = ctx.now();
         const row = {
           id: randomUUID(),
           trigger: input.trigger,
@@ -1127,11 +1137,13 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
           reason: null,
           error_code: null,
           error_message: null,
-          started_at: ctx.now(),
+          started_at: startedAt,
           finished_at: null,
           duration_ms: null,
           counts: '{}',
           plan_summary: null,
+          // A run is visible as connecting from its first moment, on every instance.
+          progress: formatProgress({ phase: 'connecting', usersRead: 0, groupsRead: 0, applied: 0, applyTotal: 0 }, startedAt),
         };
         await db.insertInto('sync_runs').values(row).execute();
         return toSyncRunRecord(row);
@@ -1157,6 +1169,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
             duration_ms: durationMs,
             counts: formatCounts(outcome.counts),
             plan_summary: outcome.planSummary === undefined || outcome.planSummary === null ? null : JSON.stringify(outcome.planSummary),
+            progress: null,
           })
           .where('id', '=', id)
           .where('status', '=', 'running')
@@ -1167,6 +1180,13 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
         const finished = await getRun(id);
         if (finished === undefined) throw new DirbridgeError('store.not_found', 'no such sync run', { details: { runId: id } });
         return finished;
+      }),
+
+    updateRunProgress: (id, progress) =>
+      withDbErrors('record sync run progress', async () => {
+        const text = formatProgress(progress, ctx.now());
+        const result = await db.updateTable('sync_runs').set({ progress: text }).where('id', '=', id).where('status', '=', 'running').executeTakeFirst();
+        return result.numUpdatedRows > 0n;
       }),
 
     listRuns: (page) =>
@@ -1185,6 +1205,43 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
       }),
 
     getRun: (id) => withDbErrors('read a sync run', () => getRun(id)),
+
+    getSettings: () =>
+      withDbErrors('read the settings', async () => {
+        const row = await db.selectFrom('settings_versions').selectAll().orderBy('version', 'desc').limit(1).executeTakeFirst();
+        return row === undefined ? undefined : toSettingsVersion(row);
+      }),
+
+    getSettingsVersion: () =>
+      withDbErrors('read the settings version', async () => {
+        const row = await db.selectFrom('settings_versions').select((eb) => eb.fn.max('version').as('version')).executeTakeFirst();
+        return Number(row?.version ?? 0);
+      }),
+
+    saveSettings: (input) =>
+      withDbErrors('save the settings', async () => {
+        const row = { version: input.expectedVersion + 1, document: JSON.stringify(input.document), created_at: ctx.now(), created_by: input.actor };
+        const conflict = (current: number) =>
+          new DirbridgeError('settings.conflict', `the settings changed meanwhile (version ${current}, expected ${input.expectedVersion}); reload them and apply your change again`, {
+            details: { version: current, expectedVersion: input.expectedVersion },
+          });
+        try {
+          await db.transaction().execute(async (trx) => {
+            const newest = await trx.selectFrom('settings_versions').select((eb) => eb.fn.max('version').as('version')).executeTakeFirst();
+            const current = Number(newest?.version ?? 0);
+            if (current !== input.expectedVersion) throw conflict(current);
+            await trx.insertInto('settings_versions').values(row).execute();
+            if (input.audit !== undefined) await createWriter(trx, ctx).appendAudit([input.audit]);
+          });
+        } catch (error) {
+          if (error instanceof DirbridgeError) throw error;
+          // A concurrent save of the same version lost the race on the primary key.
+          const current = await db.selectFrom('settings_versions').select((eb) => eb.fn.max('version').as('version')).executeTakeFirst();
+          if (Number(current?.version ?? 0) !== input.expectedVersion) throw conflict(Number(current?.version ?? 0));
+          throw error;
+        }
+        return toSettingsVersion(row);
+      }),
 
     close: () => db.destroy(),
   };

@@ -8,6 +8,7 @@ import {
   emailKey,
   groupNameKey,
   usernameKey,
+  SYNC_RUN_PHASES,
   type AuditEntry,
   type AvatarRecord,
   type ChannelRecord,
@@ -21,6 +22,7 @@ import {
   type SessionRecord,
   type StoreDialect,
   type SyncCounts,
+  type SyncRunProgress,
   type SyncRunRecord,
   type TeamRecord,
   type Timestamp,
@@ -270,7 +272,30 @@ export function toSyncRunRecord(row: SyncRunsTable): SyncRunRecord {
     durationMs: row.duration_ms === null ? null : Number(row.duration_ms),
     counts: parseCounts(row.counts),
     planSummary: row.plan_summary === null ? null : parseJsonColumn(row.plan_summary, 'sync_runs.plan_summary'),
+    progress: row.progress === null ? null : parseProgress(row.progress),
   };
+}
+
+/** JSON text of a run's progress, as `updateRunProgress` writes it. */
+export function formatProgress(progress: Omit<SyncRunProgress, 'updatedAt'>, updatedAt: Timestamp): string {
+  const { phase, usersRead, groupsRead, applied, applyTotal } = progress;
+  if (!(SYNC_RUN_PHASES as readonly string[]).includes(phase)) throw new DirbridgeError('usage.invalid', `progress.phase: unknown phase ${JSON.stringify(phase)}`);
+  for (const [key, value] of Object.entries({ usersRead, groupsRead, applied, applyTotal })) {
+    if (!Number.isInteger(value) || value < 0) throw new DirbridgeError('usage.invalid', `progress.${key}: expected a non-negative integer`, { details: { key } });
+  }
+  return JSON.stringify({ phase, usersRead, groupsRead, applied, applyTotal, updatedAt } satisfies SyncRunProgress);
+}
+
+/** Parses the `progress` column; anything but a progress object is a store defect. */
+function parseProgress(text: string): SyncRunProgress {
+  const value = parseJsonColumn(text, 'sync_runs.progress');
+  const corrupt = () => new DirbridgeError('store.corrupt', 'column sync_runs.progress is not a run progress', { details: { column: 'sync_runs.progress' } });
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw corrupt();
+  const { phase, usersRead, groupsRead, applied, applyTotal, updatedAt } = value;
+  const phaseOf = SYNC_RUN_PHASES.find((candidate) => candidate === phase);
+  if (phaseOf === undefined || typeof updatedAt !== 'string') throw corrupt();
+  if (typeof usersRead !== 'number' || typeof groupsRead !== 'number' || typeof applied !== 'number' || typeof applyTotal !== 'number') throw corrupt();
+  return { phase: phaseOf, usersRead, groupsRead, applied, applyTotal, updatedAt };
 }
 
 /** A SHA-256 digest, hex-encoded in lower case, as session token hashes are stored. */

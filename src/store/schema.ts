@@ -70,6 +70,8 @@ export interface SyncRunsTable {
   counts: string;
   /** JSON text, or null. */
   plan_summary: string | null;
+  /** JSON text of `SyncRunProgress` while running (migration 0005), else null. */
+  progress: string | null;
 }
 
 /** The `sessions` table (migration 0002); rows go with their user (ON DELETE CASCADE). */
@@ -171,6 +173,15 @@ export interface AvatarsTable {
 }
 
 /** All tables of the store. */
+/** One saved version of the settings document (migration 0004). */
+export interface SettingsVersionsTable {
+  version: number;
+  /** JSON text; secret values are sealed. */
+  document: string;
+  created_at: Timestamp;
+  created_by: string;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -187,4 +198,5 @@ export interface Database {
   user_custom_fields: UserCustomFieldsTable;
   user_abac_attributes: UserAbacAttributesTable;
   avatars: AvatarsTable;
+  settings_versions: SettingsVersionsTable;
 }

@@ -130,6 +130,26 @@ export interface SyncRunRecord {
   durationMs: number | null;
   counts: SyncCounts;
   planSummary: JsonValue | null;
+  /** Where a running run is (written about once a second); null once it has finished. */
+  progress: SyncRunProgress | null;
+}
+
+/** The phases of a sync run, in order. */
+export const SYNC_RUN_PHASES = ['connecting', 'reading_users', 'reading_groups', 'planning', 'applying', 'finishing'] as const;
+
+/** A phase of a sync run. */
+export type SyncRunPhase = (typeof SYNC_RUN_PHASES)[number];
+
+/** Live progress of a running sync, kept in its run record so every instance can show it. */
+export interface SyncRunProgress {
+  phase: SyncRunPhase;
+  usersRead: number;
+  groupsRead: number;
+  /** Plan steps applied so far, of `applyTotal` (0 of 0 before applying). */
+  applied: number;
+  applyTotal: number;
+  /** When the store wrote this progress. */
+  updatedAt: Timestamp;
 }
 
 /** How a run ended, given to `finishRun`. */
@@ -283,6 +303,12 @@ export interface StoreReader {
   listSessions(query: PageQuery & { userId?: string; isActive?: boolean; now?: Timestamp }): Promise<{ total: number; sessions: SessionWithUsername[] }>;
   /** Lists audit entries newest first (entries with the same `at` newest-appended first), optionally for one user or one action. */
   listAudit(query: PageQuery & { userId?: string; action?: string }): Promise<{ total: number; entries: AuditEntry[] }>;
+  /**
+   * Audit entries in id order (ids are time-ordered UUIDv7) after `after` and before `before`
+   * (both exclusive, either optional), whose action starts with one of `actionPrefixes` or equals
+   * one of `actions`: a keyset page, as cheap at the millionth entry as at the first.
+   */
+  listAuditAfter(query: { after?: string; before?: string; limit: number; actionPrefixes: readonly string[]; actions: readonly string[] }): Promise<AuditEntry[]>;
   /** Loads every role grant, channel, team, their members, custom fields, ABAC attributes and avatar hashes. */
   loadMappingState(): Promise<MappingState>;
   /** A user's roles, sorted. */
@@ -291,6 +317,8 @@ export interface StoreReader {
   listRoles(): Promise<Array<{ role: string; userCount: number }>>;
   /** Channels ordered by name, with member counts. */
   listChannels(query: PageQuery & { search?: string }): Promise<{ total: number; channels: Array<ChannelRecord & { memberCount: number }> }>;
+  /** The users holding a role, by username. */
+  listRoleMembers(role: string, page: PageQuery): Promise<UserPage>;
   listChannelMembers(channelId: string, page: PageQuery): Promise<UserPage>;
   /** The channels a user belongs to, ordered by name. */
   listUserChannels(userId: string): Promise<ChannelRecord[]>;
@@ -379,15 +407,34 @@ export interface Store extends StoreReader {
    * — use `tx` — because the SQLite store has a single connection and would wait forever.
    */
   transaction<T>(work: (tx: StoreWriter) => Promise<T>): Promise<T>;
-  /** Records the start of a sync run with status `running` and empty counts. */
+  /** Records the start of a sync run with status `running`, empty counts and progress in phase `connecting`. */
   startRun(input: { trigger: SyncTrigger; isDryRun: boolean }): Promise<SyncRunRecord>;
   /** Records how a running run ended, computing `finishedAt` and `durationMs`; a finished run throws `store.conflict`. */
   finishRun(id: string, outcome: SyncRunOutcome): Promise<SyncRunRecord>;
+  /** Replaces a running run's progress (stamping `updatedAt`); returns false, writing nothing, when the run is not running. */
+  updateRunProgress(id: string, progress: Omit<SyncRunProgress, 'updatedAt'>): Promise<boolean>;
   /** Lists runs, newest first. */
   listRuns(page: PageQuery): Promise<{ total: number; runs: SyncRunRecord[] }>;
   getRun(id: string): Promise<SyncRunRecord | undefined>;
+  /** The settings in force: the newest saved version, or undefined before the first save. */
+  getSettings(): Promise<StoredSettingsVersion | undefined>;
+  /** The newest saved version number (0 before the first save): a cheap check for changes. */
+  getSettingsVersion(): Promise<number>;
+  /**
+   * Saves the next settings version. `expectedVersion` must be the newest version (0 when none
+   * is saved), otherwise `settings.conflict`; `audit` is written in the same transaction.
+   */
+  saveSettings(input: { expectedVersion: number; document: JsonValue; actor: string; audit?: NewAuditEntry }): Promise<StoredSettingsVersion>;
   /** Closes the connection(s); the store is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/** One saved version of the settings document (without the store section; secrets sealed). */
+export interface StoredSettingsVersion {
+  version: number;
+  document: JsonValue;
+  createdAt: Timestamp;
+  createdBy: string;
 }
 
 /** The SQL backends the store runs on. */

@@ -5,6 +5,7 @@
  */
 import { chunk } from '../store/batch.ts';
 import type { Store, StoreWriter, UserPatch } from '../store/store.ts';
+import { changeEventsOf } from './change-events.ts';
 import type { CurrentState, PlanStep, SyncPlan } from './plan.ts';
 
 type StepOf<K extends PlanStep['kind']> = Extract<PlanStep, { kind: K }>;
@@ -31,6 +32,12 @@ export async function applyPlan(
     done += count;
     options.onProgress?.(done, total);
   };
+
+  // What changes for users that already existed, written first: a run cut short may repeat an
+  // entry in the change feed, never lose one.
+  for (const batch of chunk(changeEventsOf(plan.steps, current, { actor: options.actor, at: now }), options.batchSize)) {
+    await store.transaction((tx) => tx.appendAudit(batch));
+  }
 
   // Renames may rotate usernames between accounts, so all of them go into one transaction.
   const userChanges = [...byKind.linkUser, ...byKind.updateUser];

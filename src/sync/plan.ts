@@ -2,7 +2,6 @@
  * The sync plan: a pure diff between what the directory says (the snapshot) and what the
  * store holds. Every step carries a sentence saying why. A dry run is this plan, printed.
  */
-import type { ResolvedGroup } from '../mapping/memberships.ts';
 import type { MappedUser } from '../mapping/user.ts';
 import type { MappingSettings, SyncSettings } from '../settings/schema.ts';
 import type { GroupRecord, MappingState, UserRecord } from '../store/store.ts';
@@ -66,8 +65,8 @@ export type DirectoryStep =
   | { kind: 'createGroup'; externalId: string; name: string; dn: string; reason: string }
   | { kind: 'updateGroup'; groupId: string; name: string; changes: { name?: string; dn?: string }; reason: string }
   | { kind: 'deleteGroup'; groupId: string; name: string; reason: string }
-  | { kind: 'addMembership'; userExternalId: string; groupExternalId: string; reason: string }
-  | { kind: 'removeMembership'; userId: string; groupId: string; reason: string };
+  | { kind: 'addMembership'; userExternalId: string; groupExternalId: string; username: string; group: string; reason: string }
+  | { kind: 'removeMembership'; userId: string; groupId: string; username: string; group: string; reason: string };
 
 /** The plan, with the counts the guard and the run summary use. */
 export interface SyncPlan {
@@ -109,7 +108,7 @@ export function planSync(snapshot: DirectorySnapshot, current: CurrentState, opt
   const userSteps = planUsers(snapshot, current, options, warnings);
   // concat, not push(...spread): a 100k-user plan has far more steps than the call stack takes arguments.
   let steps = options.syncGroups
-    ? userSteps.steps.concat(planGroups(snapshot.groups, current, userSteps.linkedUserIds, userSteps.createdExternalIds, options.scope))
+    ? userSteps.steps.concat(planGroups(snapshot, current, userSteps.linkedUserIds, userSteps.createdExternalIds, options.scope))
     : userSteps.steps;
   if (options.mapping !== undefined && current.mapping !== undefined) {
     const mappingSteps: PlanStep[] = planMappings(snapshot.users as readonly MappedUserWithInput[], { users: current.users, mapping: current.mapping }, options.mapping, {
@@ -326,15 +325,21 @@ function planMissingUsers(snapshot: DirectorySnapshot, current: CurrentState, op
 }
 
 function planGroups(
-  groups: readonly ResolvedGroup[],
+  snapshot: Pick<DirectorySnapshot, 'groups' | 'users'>,
   current: CurrentState,
   linkedUserIds: ReadonlyMap<string, string>,
   createdExternalIds: ReadonlySet<string>,
   scope: PlanOptions['scope'],
 ): PlanStep[] {
   const steps: PlanStep[] = [];
+  const groups = snapshot.groups;
   const byExternalId = new Map<string, CurrentGroup>();
   for (const group of current.groups) if (group.externalId !== null) byExternalId.set(group.externalId, group);
+  // Names for the steps, so a plan reads "anna → staff" rather than two ids.
+  const usernameByExternalId = new Map<string, string>();
+  for (const user of snapshot.users) usernameByExternalId.set(user.externalId, user.username);
+  const usernameById = new Map<string, string>();
+  for (const user of current.users) usernameById.set(user.id, user.username);
   const membersByGroupId = new Map<string, Set<string>>();
   for (const { userId, groupId } of current.memberships) {
     let members = membersByGroupId.get(groupId);
@@ -369,14 +374,14 @@ function planGroups(
     for (const userExternalId of wanted) {
       const userId = linkedUserIds.get(userExternalId);
       if (userId === undefined ? !createdExternalIds.has(userExternalId) : had.has(userId)) continue;
-      steps.push({ kind: 'addMembership', userExternalId, groupExternalId: group.externalId, reason: `member of ${group.name}` });
+      steps.push({ kind: 'addMembership', userExternalId, groupExternalId: group.externalId, username: usernameByExternalId.get(userExternalId) ?? userExternalId, group: group.name, reason: `member of ${group.name}` });
     }
     if (existing !== undefined) {
       for (const userId of had) {
         const userExternalId = externalIdByUserId.get(userId);
         // Only users this sync saw are judged; memberships of users absent from the snapshot are left alone.
         if (userExternalId === undefined || wanted.has(userExternalId)) continue;
-        steps.push({ kind: 'removeMembership', userId, groupId: existing.id, reason: `no longer a member of ${group.name}` });
+        steps.push({ kind: 'removeMembership', userId, groupId: existing.id, username: usernameById.get(userId) ?? userId, group: group.name, reason: `no longer a member of ${group.name}` });
       }
     }
   }
@@ -389,7 +394,7 @@ function planGroups(
     // A login's snapshot lists every group of its users: membership elsewhere has ended.
     for (const userId of membersByGroupId.get(group.id) ?? []) {
       if (!externalIdByUserId.has(userId)) continue;
-      steps.push({ kind: 'removeMembership', userId, groupId: group.id, reason: `no longer a member of ${group.name}` });
+      steps.push({ kind: 'removeMembership', userId, groupId: group.id, username: usernameById.get(userId) ?? userId, group: group.name, reason: `no longer a member of ${group.name}` });
     }
   }
   return steps;

@@ -10,6 +10,7 @@ import { applyPlan } from './apply.ts';
 import { checkPlan } from './guard.ts';
 import { countSteps, planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
 import { isMappingActive } from '../mapping/grants.ts';
+import { createProgressRecorder, type ProgressLog } from './progress.ts';
 import { readSnapshot } from './read-snapshot.ts';
 
 /** What started a run. */
@@ -43,6 +44,22 @@ export interface SyncServiceDeps {
   store: Store;
   openDirectory: () => Promise<DirectoryConnection>;
   settings: Pick<Settings, 'directory' | 'users' | 'groups' | 'sync' | 'mapping'>;
+  /** Where a failed progress write is reported (a run's own `log` wins). */
+  log?: ProgressLog;
+}
+
+/** Options of one run. */
+export interface RunSyncOptions {
+  trigger: SyncTrigger;
+  isDryRun: boolean;
+  /** Progress for the caller (a terminal), on every page and batch. */
+  onProgress?: (progress: SyncProgress) => void;
+  /** Told the run's id as soon as its record exists, before any directory I/O. */
+  onStarted?: (runId: string) => void;
+  /** Where a failed progress write is reported. */
+  log?: ProgressLog;
+  /** How often the run record's progress is written at most (default 1 s; phase changes are always written). */
+  progressIntervalMs?: number;
 }
 
 /** Creates the sync service; at most one run is in progress per service. */
@@ -50,7 +67,7 @@ export function createSyncService(deps: SyncServiceDeps) {
   let isRunning = false;
 
   /** Runs one sync; never throws for directory or guard outcomes, which are recorded in the run. */
-  async function runSync(options: { trigger: SyncTrigger; isDryRun: boolean; onProgress?: (progress: SyncProgress) => void }): Promise<SyncResult> {
+  async function runSync(options: RunSyncOptions): Promise<SyncResult> {
     if (isRunning) throw new DirbridgeError('sync.already_running', 'a sync is already running');
     isRunning = true;
     try {
@@ -60,16 +77,22 @@ export function createSyncService(deps: SyncServiceDeps) {
     }
   }
 
-  async function runOnce(options: { trigger: SyncTrigger; isDryRun: boolean; onProgress?: (progress: SyncProgress) => void }): Promise<SyncResult> {
+  async function runOnce(options: RunSyncOptions): Promise<SyncResult> {
     const { store, settings } = deps;
     const started = Date.now();
     const run = await store.startRun({ trigger: options.trigger, isDryRun: options.isDryRun });
+    const log = options.log ?? deps.log;
+    const recorder = createProgressRecorder({ store, runId: run.id, ...(options.progressIntervalMs === undefined ? {} : { intervalMs: options.progressIntervalMs }), ...(log === undefined ? {} : { log }) });
+    // The run record starts in phase `connecting`.
+    options.onStarted?.(run.id);
     const syncGroups = settings.groups !== undefined && settings.groups.enabled;
     const emptyCounts = countSteps([], 0);
     const finish = async (status: SyncResult['status'], fields: { reason?: string; counts?: PlanCounts; steps?: PlanStep[]; warnings?: string[]; error?: unknown }) => {
       const counts = fields.counts ?? emptyCounts;
       const errorCode = fields.error === undefined ? undefined : isDirbridgeError(fields.error) ? fields.error.code : 'internal';
       const errorMessage = fields.error === undefined ? undefined : fields.error instanceof Error ? fields.error.message : String(fields.error);
+      recorder.phase('finishing');
+      await recorder.close();
       await store.finishRun(run.id, {
         status,
         ...(fields.reason === undefined ? {} : { reason: fields.reason }),
@@ -100,7 +123,17 @@ export function createSyncService(deps: SyncServiceDeps) {
     try {
       const directory = await deps.openDirectory();
       try {
-        snapshot = await readSnapshot(directory, settings, (progress) => options.onProgress?.(progress));
+        recorder.phase('reading_users');
+        let isReadingGroups = false;
+        snapshot = await readSnapshot(directory, settings, (progress) => {
+          if (progress.phase === 'users') recorder.update({ usersRead: progress.entriesRead });
+          else if (isReadingGroups) recorder.update({ groupsRead: progress.entriesRead });
+          else {
+            isReadingGroups = true;
+            recorder.phase('reading_groups', { groupsRead: progress.entriesRead });
+          }
+          options.onProgress?.(progress);
+        });
       } finally {
         await directory.close();
       }
@@ -109,6 +142,7 @@ export function createSyncService(deps: SyncServiceDeps) {
     }
 
     try {
+      recorder.phase('planning');
       const mapping = isMappingActive(settings.mapping) ? settings.mapping : undefined;
       const current: CurrentState = { ...(await store.loadSyncState()), ...(mapping === undefined ? {} : { mapping: await store.loadMappingState() }) };
       const plan = planSync(snapshot, current, { ...settings.sync, syncGroups, scope: 'all', ...(mapping === undefined ? {} : { mapping }) });
@@ -116,10 +150,14 @@ export function createSyncService(deps: SyncServiceDeps) {
       const verdict = checkPlan(snapshot, current, plan, { guard: settings.sync.guard, syncGroups });
       if (!verdict.isAllowed) return finish('refused', { reason: verdict.reason, counts: plan.counts, steps: plan.steps, warnings });
       if (!options.isDryRun) {
+        recorder.phase('applying', { applied: 0, applyTotal: plan.steps.length });
         await applyPlan(store, plan, current, {
           batchSize: settings.sync.batchSize,
           actor: options.trigger === 'login' ? 'login' : 'sync',
-          onProgress: (done, total) => options.onProgress?.({ phase: 'apply', done, total }),
+          onProgress: (done, total) => {
+            recorder.update({ applied: done, applyTotal: total });
+            options.onProgress?.({ phase: 'apply', done, total });
+          },
         });
       }
       return finish('succeeded', { counts: plan.counts, steps: plan.steps, warnings });
@@ -177,9 +215,9 @@ export function subjectOf(step: PlanStep): string {
     case 'deleteGroup':
       return step.name;
     case 'addMembership':
-      return `${step.userExternalId} → ${step.groupExternalId}`;
+      return `${step.username} → ${step.group}`;
     case 'removeMembership':
-      return `${step.userId} ✗ ${step.groupId}`;
+      return `${step.username} ✗ ${step.group}`;
     case 'createChannel':
       return `#${step.name}`;
     case 'createTeam':

@@ -5,7 +5,7 @@
  * share PostgreSQL. Job results go to stdout, next runs, skips and failures to stderr.
  */
 import type { Command } from 'commander';
-import { createAppScheduler } from '../../scheduler/app-jobs.ts';
+import { createAppScheduler, followSettings, JOB_NAMES } from '../../scheduler/app-jobs.ts';
 import type { SchedulerLog } from '../../scheduler/job-lock.ts';
 import { EXIT, type Output } from '../output.ts';
 import { optionsOf, type CommandContext } from '../program.ts';
@@ -41,7 +41,8 @@ export function registerRunJobsCommand(program: Command, context: CommandContext
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const scheduler = createAppScheduler(app, { log: terminalLog(context.out) });
+          const log = terminalLog(context.out);
+          const scheduler = createAppScheduler(app, { log });
           // Signal handlers do not keep the event loop alive; with no timer armed (no job, or only a
           // startup sync) Node would otherwise exit with the top-level await unsettled.
           const keepAlive = setInterval(() => {}, 1 << 30);
@@ -50,14 +51,20 @@ export function registerRunJobsCommand(program: Command, context: CommandContext
             process.once('SIGTERM', resolve);
           }).finally(() => clearInterval(keepAlive));
           const startup = scheduler.start();
-          for (const job of scheduler.status()) {
+          const unfollow = followSettings(app, scheduler, { log });
+          // The background sync is always a job (Sync Now runs under its lock); with neither a
+          // schedule nor sync on startup it never runs here, so it is not listed.
+          const runsOnStart = new Set<string>(app.settings.backgroundSync.onStartup ? [JOB_NAMES.backgroundSync] : []);
+          const listed = scheduler.status().filter((job) => job.schedule !== null || runsOnStart.has(job.name));
+          for (const job of listed) {
             const startupNote = app.settings.backgroundSync.onStartup && job.name === 'background-sync' ? ' (syncing now, on startup)' : '';
             const schedule = job.schedule === null ? 'no schedule' : job.cron === job.schedule ? job.schedule : `${job.schedule} = ${job.cron ?? ''}`;
             context.out.stderr(`${job.name}: next run ${job.nextRun?.toISOString() ?? 'never'} (${schedule})${startupNote}\n`);
           }
-          if (scheduler.status().length === 0) context.out.stderr('no background job is enabled in the settings\n');
+          if (listed.length === 0) context.out.stderr('no background job is enabled in the settings\n');
           else context.out.stderr(`job lock: ${scheduler.lock.kind === 'postgres' ? 'PostgreSQL advisory locks (one instance runs each tick)' : 'in-process (single instance)'}\n`);
           await interrupted;
+          unfollow();
           context.out.stderr('stopping: waiting for running jobs to finish\n');
           await scheduler.stop();
           await startup;

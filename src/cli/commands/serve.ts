@@ -1,7 +1,15 @@
-/** `dirbridge serve`: the HTTP API (and later the console) until interrupted. */
+/**
+ * `dirbridge serve`: the HTTP API (and the console) until interrupted, with the scheduler
+ * running the background jobs the settings switch on — and following the settings when they
+ * change. Sync Now runs under the background-sync job's lock, so it is exclusive across
+ * instances sharing PostgreSQL.
+ */
 import type { Command } from 'commander';
+import type { FastifyBaseLogger } from 'fastify';
 import { DirbridgeError } from '../../errors.ts';
 import { createHttpServer } from '../../http/server.ts';
+import { createAppScheduler, followSettings } from '../../scheduler/app-jobs.ts';
+import { silentLog, type SchedulerLog } from '../../scheduler/job-lock.ts';
 import { EXIT } from '../output.ts';
 import { optionsOf, type CommandContext } from '../program.ts';
 
@@ -11,6 +19,15 @@ function trustProxyOf(value: string | undefined): boolean | number | string[] | 
   if (value === 'true') return true;
   if (/^\d+$/.test(value)) return Number.parseInt(value, 10);
   return value.split(',').map((part) => part.trim()).filter((part) => part !== '');
+}
+
+/** The server's pino logger as the scheduler's log. */
+function schedulerLogOf(logger: FastifyBaseLogger): SchedulerLog {
+  return {
+    info: (fields, message) => logger.info(fields, message),
+    warn: (fields, message) => logger.warn(fields, message),
+    error: (fields, message) => logger.error(fields, message),
+  };
 }
 
 /** Adds `serve`. */
@@ -29,20 +46,43 @@ export function registerServeCommand(program: Command, context: CommandContext):
           if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new DirbridgeError('usage.invalid', `--port must be an integer from 0 to 65535, not ${JSON.stringify(local.port)}`);
           const trustProxy = trustProxyOf(local.trustProxy);
           const appApiKey = process.env['DIRBRIDGE_APP_API_KEY'];
-          const server = await createHttpServer(app, {
-            logger: { level: process.env['DIRBRIDGE_LOG_LEVEL'] ?? 'info' },
-            ...(trustProxy === undefined ? {} : { trustProxy }),
-            ...(appApiKey === undefined ? {} : { appApiKey }),
-          });
+          // The scheduler logs through the server's (redacted) logger, which exists once the server does.
+          let schedulerLog: SchedulerLog = silentLog;
+          const log: SchedulerLog = {
+            info: (fields, message) => schedulerLog.info(fields, message),
+            warn: (fields, message) => schedulerLog.warn(fields, message),
+            error: (fields, message) => schedulerLog.error(fields, message),
+          };
+          const scheduler = createAppScheduler(app, { log });
+          let startup: Promise<void> | undefined;
+          let unfollow = () => {};
           try {
-            const address = await server.listen({ port, host: local.host });
-            context.out.stderr(`dirbridge listening on ${address} (API docs at ${address}/docs)\n`);
-            await new Promise<void>((resolve) => {
-              process.once('SIGINT', resolve);
-              process.once('SIGTERM', resolve);
+            const server = await createHttpServer(app, {
+              logger: { level: process.env['DIRBRIDGE_LOG_LEVEL'] ?? 'info' },
+              ...(trustProxy === undefined ? {} : { trustProxy }),
+              ...(appApiKey === undefined ? {} : { appApiKey }),
+              scheduler,
             });
+            schedulerLog = schedulerLogOf(server.log.child({ component: 'scheduler' }));
+            unfollow = followSettings(app, scheduler, { log });
+            try {
+              const address = await server.listen({ port, host: local.host });
+              context.out.stderr(`dirbridge listening on ${address} (API docs at ${address}/docs)\n`);
+              // Started once listening, so /healthz answers while a sync on startup runs.
+              startup = scheduler.start();
+              for (const job of scheduler.status()) log.info({ job: job.name, schedule: job.schedule, nextRun: job.nextRun?.toISOString() ?? null, lock: scheduler.lock.kind }, 'job scheduled');
+              await new Promise<void>((resolve) => {
+                process.once('SIGINT', resolve);
+                process.once('SIGTERM', resolve);
+              });
+            } finally {
+              unfollow();
+              await server.close();
+            }
           } finally {
-            await server.close();
+            // Before the app closes: running jobs finish, their locks are released.
+            await scheduler.stop();
+            await startup?.catch((error: unknown) => log.error({ error: error instanceof Error ? error.message : String(error) }, 'startup jobs failed'));
           }
           return EXIT.ok;
         }),

@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { DirectoryConnection } from '../../directory/index.ts';
-import { subjectOf } from '../../sync/run-sync.ts';
+import { startSync } from '../../scheduler/app-jobs.ts';
+import { subjectOf, type SyncResult } from '../../sync/run-sync.ts';
 import { summaryOf } from '../../sync/sync-summary.ts';
 import { syncOneUser } from '../../sync/sync-one-user.ts';
 import { testConnection } from '../../sync/test-connection.ts';
@@ -70,12 +71,18 @@ const syncUserSchema = z.object({ user: userSchema, isNewUser: z.boolean(), coun
 export function registerAdminActionRoutes(server: FastifyInstance, context: RouteContext): void {
   const typed = server.withTypeProvider<ZodTypeProvider>();
   const { app } = context;
-  const directoryDeps = { openDirectory: context.openDirectory, settings: app.settings };
+  // Read per request: the settings can change while the server runs.
+  const directoryDeps = () => ({ openDirectory: context.openDirectory, settings: app.settings });
+  /** Syncs answered with 202 and still running; the server waits for them when it closes. */
+  const background = new Set<Promise<void>>();
+  server.addHook('onClose', async () => {
+    while (background.size > 0) await Promise.allSettled([...background]);
+  });
 
   typed.post(
     `${A}/test-connection`,
     { schema: { tags, security, summary: 'Test Connection: connect, bind as the service account, read the RootDSE, check the mapping keys', response: { 200: testConnectionSchema, ...errors } } },
-    async () => testConnection(directoryDeps),
+    async () => testConnection(directoryDeps()),
   );
 
   typed.post(
@@ -90,7 +97,7 @@ export function registerAdminActionRoutes(server: FastifyInstance, context: Rout
       },
     },
     async (request) => {
-      const report = await testSearch(directoryDeps, request.body.username);
+      const report = await testSearch(directoryDeps(), request.body.username);
       return report.status === 'found' ? { ...report, entry: withoutSecrets(report.entry) } : report;
     },
   );
@@ -101,15 +108,32 @@ export function registerAdminActionRoutes(server: FastifyInstance, context: Rout
       schema: {
         tags,
         security,
-        summary: 'Sync Now, or a dry run that returns the plan with each step\'s reason and writes nothing',
-        body: z.object({ dryRun: z.boolean().default(false) }).default({ dryRun: false }),
-        response: { 200: syncSummarySchema, ...errors },
+        summary:
+          "Sync Now, or a dry run that returns the plan with each step's reason and writes nothing. With wait: false, answers 202 {runId} once the run is recorded; follow it at GET /api/v1/admin/runs/{runId}",
+        body: z
+          .object({ dryRun: z.boolean().default(false), wait: z.boolean().default(true).describe('false: answer 202 {runId} at once; the run goes on in the background') })
+          .default({ dryRun: false, wait: true }),
+        response: { 200: syncSummarySchema, 202: z.object({ runId: z.string() }), ...errors },
       },
     },
-    async (request) => {
-      const result = await app.sync.runSync({ trigger: 'api', isDryRun: request.body.dryRun });
-      context.metrics.observeSync(result, 'api');
-      request.log.info({ runId: result.runId, status: result.status, dryRun: result.isDryRun, durationMs: result.durationMs, actor: adminOf(request).actor }, 'sync finished');
+    async (request, reply) => {
+      const actor = adminOf(request).actor;
+      const log = request.log;
+      // A real sync goes through the scheduler's background-sync job: exclusive across instances.
+      const started = await startSync(app, context.scheduler, { isDryRun: request.body.dryRun, log });
+      log.info({ runId: started.runId, dryRun: request.body.dryRun, wait: request.body.wait, actor }, 'sync started');
+      const observe = (result: SyncResult) => {
+        context.metrics.observeSync(result, 'api');
+        log.info({ runId: result.runId, status: result.status, dryRun: result.isDryRun, durationMs: result.durationMs, actor }, 'sync finished');
+      };
+      if (!request.body.wait) {
+        const settled = started.finished.then(observe, (error: unknown) => log.error({ runId: started.runId, err: error }, 'background sync failed'));
+        background.add(settled);
+        void settled.finally(() => background.delete(settled));
+        return reply.code(202).send({ runId: started.runId });
+      }
+      const result = await started.finished;
+      observe(result);
       return {
         ...summaryOf(result, false),
         stepsTotal: result.steps.length,

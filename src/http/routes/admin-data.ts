@@ -212,6 +212,17 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
   );
 
   typed.get(
+    `${A}/roles/:role/members`,
+    {
+      schema: { tags, security, summary: 'Users holding a role', params: z.object({ role: z.string().min(1).max(256) }), querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } },
+    },
+    async (request) => {
+      const page = await store.listRoleMembers(request.params.role, request.query);
+      return { total: page.total, users: page.users.map(publicUser) };
+    },
+  );
+
+  typed.get(
     `${A}/channels/:id/members`,
     { schema: { tags, security, summary: 'Members of a channel', params: idParamsSchema, querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } } },
     async (request) => {

@@ -15,11 +15,10 @@ import { HttpError } from '../errors.ts';
 import { readEvents } from '../events.ts';
 import { loginWithMetrics } from '../login-outcome.ts';
 import { userProfile } from '../profile.ts';
-import { credentialsSchema, errorSchema, userProfileSchema } from '../schemas.ts';
+import { auditEntrySchema, credentialsSchema, errorSchema, userProfileSchema } from '../schemas.ts';
 
 const loginResponseSchema = z.object({ token: z.string(), expiresAt: z.string(), user: userProfileSchema });
 const sessionResponseSchema = z.object({ session: z.object({ id: z.string(), createdAt: z.string(), expiresAt: z.string() }), user: userProfileSchema });
-const eventSchema = z.object({ id: z.string(), at: z.string(), action: z.string(), actor: z.string(), userId: z.string().nullable(), subject: z.string().nullable(), reason: z.string().nullable() });
 
 /** Registers the application API. */
 export function registerAppRoutes(server: FastifyInstance, context: RouteContext): void {
@@ -81,10 +80,11 @@ export function registerAppRoutes(server: FastifyInstance, context: RouteContext
       schema: {
         tags: ['app'],
         summary: 'Change feed: user, membership and lifecycle changes from the audit log, oldest first; pass "next" back as "after"',
-        description: 'Authenticate with "Authorization: Bearer <DIRBRIDGE_APP_API_KEY>" or an administrator session cookie.',
+        description:
+          'Authenticate with "Authorization: Bearer <DIRBRIDGE_APP_API_KEY>" or an administrator session cookie. An entry appears once it is a few seconds old (eventsSettleMs), so a page never skips an entry still being committed.',
         security: [{ appApiKey: [] }, { adminSession: [] }],
         querystring: z.object({ after: z.string().max(100).optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }),
-        response: { 200: z.object({ events: z.array(eventSchema), next: z.string().nullable() }), 401: errorSchema, 403: errorSchema, 410: errorSchema },
+        response: { 200: z.object({ events: z.array(auditEntrySchema), next: z.string().nullable() }), 400: errorSchema, 401: errorSchema, 403: errorSchema },
       },
     },
     async (request) => {
@@ -96,9 +96,10 @@ export function registerAppRoutes(server: FastifyInstance, context: RouteContext
       } else {
         throw new HttpError(401, 'http.unauthenticated', 'send the application API key as a bearer token, or sign in as an administrator');
       }
-      const page = await readEvents(app.store, { limit: request.query.limit, ...(request.query.after === undefined ? {} : { after: request.query.after }) });
+      const settledAt = new Date(app.now().getTime() - context.eventsSettleMs);
+      const page = await readEvents(app.store, { limit: request.query.limit, settledAt, ...(request.query.after === undefined ? {} : { after: request.query.after }) });
       return {
-        events: page.events.map((entry) => ({ id: entry.id, at: entry.at, action: entry.action, actor: entry.actor, userId: entry.userId, subject: entry.subject, reason: entry.reason })),
+        events: page.events,
         next: page.next,
       };
     },

@@ -7,6 +7,8 @@ import type { StoreDialect } from '../store.ts';
 import { createInitialMigration } from './0001-initial.ts';
 import { createSessionsAuditThrottleMigration } from './0002-sessions-audit-throttle.ts';
 import { createMappingMigration } from './0003-mapping.ts';
+import { createSettingsMigration } from './0004-settings.ts';
+import { createRunProgressMigration } from './0005-run-progress.ts';
 
 /** All migrations for a dialect, keyed by their sortable name. */
 export function createMigrations(dialect: StoreDialect): Record<string, Migration> {
@@ -14,6 +16,8 @@ export function createMigrations(dialect: StoreDialect): Record<string, Migratio
     '0001-initial': createInitialMigration(dialect),
     '0002-sessions-audit-throttle': createSessionsAuditThrottleMigration(dialect),
     '0003-mapping': createMappingMigration(dialect),
+    '0004-settings': createSettingsMigration(dialect),
+    '0005-run-progress': createRunProgressMigration(dialect),
   };
 }
 

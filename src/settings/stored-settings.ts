@@ -1,0 +1,127 @@
+/**
+ * The settings document as the store keeps it and as the API shows it. Pure functions:
+ *
+ * - stored form: everything but `store`, with each secret sealed (`toStoredDocument`,
+ *   `fromStoredDocument`);
+ * - shown form: everything but `store`, with secrets removed and reported only as set or not
+ *   (`redactSettings`);
+ * - an edit: a whole document where a secret that is absent keeps its value, a string sets it
+ *   and null clears it (`resolveSecretEdits`);
+ * - what changed between two versions, by path, for the audit log and drift warnings
+ *   (`changedSettingPaths`).
+ */
+import type { JsonValue } from '../store/store.ts';
+import { isRecord, validateSettings } from './load.ts';
+import { SECRET_SETTING_PATHS, type Settings, type StoreSettings } from './schema.ts';
+import type { SecretBox } from './secret-box.ts';
+
+/** The settings without the `store` section: what the store keeps and the API edits. */
+export type EditableSettings = Omit<Settings, 'store'>;
+
+/** The API's view: no secret values, only whether each is set. */
+export interface RedactedSettings {
+  settings: Record<string, unknown>;
+  secrets: Record<string, { isSet: boolean }>;
+}
+
+/** Drops `store`; the store's own location comes from the file and environment only. */
+export function editablePart(settings: Settings): EditableSettings {
+  const { store: _store, ...rest } = settings;
+  return rest;
+}
+
+/** The JSON the store keeps: `settings` without `store`, secrets sealed and bound to their paths. */
+export function toStoredDocument(settings: Settings, box: SecretBox): JsonValue {
+  const document = structuredClone(editablePart(settings)) as Record<string, unknown>;
+  for (const path of SECRET_SETTING_PATHS) {
+    const value = getPath(document, path);
+    if (typeof value === 'string') setPath(document, path, box.seal(value, path));
+  }
+  return document as JsonValue;
+}
+
+/** Opens the sealed secrets of a stored document, adds the store section and validates. */
+export function fromStoredDocument(document: JsonValue, store: StoreSettings, box: SecretBox, origin: string): Settings {
+  const opened = structuredClone(document) as Record<string, unknown>;
+  for (const path of SECRET_SETTING_PATHS) {
+    const value = getPath(opened, path);
+    if (value !== undefined) setPath(opened, path, box.open(String(value), path));
+  }
+  return validateSettings({ ...opened, store }, origin);
+}
+
+/** The settings as administrators see them: secrets removed, each reported as set or not. */
+export function redactSettings(settings: Settings): RedactedSettings {
+  const shown = structuredClone(editablePart(settings)) as Record<string, unknown>;
+  const secrets: RedactedSettings['secrets'] = {};
+  for (const path of SECRET_SETTING_PATHS) {
+    const value = getPath(shown, path);
+    secrets[path] = { isSet: typeof value === 'string' && value !== '' };
+    deletePath(shown, path);
+  }
+  return { settings: shown, secrets };
+}
+
+/**
+ * Applies an edit's secret rules to a submitted document (not yet validated): a secret that is
+ * absent keeps the current value, a string replaces it, null removes it.
+ */
+export function resolveSecretEdits(submitted: unknown, current: Settings): unknown {
+  if (!isRecord(submitted)) return submitted;
+  const document = structuredClone(submitted);
+  const currentDocument = current as unknown as Record<string, unknown>;
+  for (const path of SECRET_SETTING_PATHS) {
+    const value = getPath(document, path);
+    if (value === undefined) {
+      const kept = getPath(currentDocument, path);
+      if (kept !== undefined) setPath(document, path, kept);
+    } else if (value === null) {
+      deletePath(document, path);
+    }
+  }
+  return document;
+}
+
+/** The leaf paths whose values differ (secrets included, by path only), sorted. */
+export function changedSettingPaths(before: EditableSettings | Settings, after: EditableSettings | Settings): string[] {
+  const changed = new Set<string>();
+  const walk = (a: unknown, b: unknown, prefix: string) => {
+    if (isRecord(a) && isRecord(b)) {
+      for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) walk(a[key], b[key], prefix === '' ? key : `${prefix}.${key}`);
+      return;
+    }
+    if (JSON.stringify(a) !== JSON.stringify(b)) changed.add(prefix === '' ? '(document)' : prefix);
+  };
+  walk(editablePart(before as Settings), editablePart(after as Settings), '');
+  return [...changed].sort();
+}
+
+function getPath(document: Record<string, unknown>, path: string): unknown {
+  let current: unknown = document;
+  for (const part of path.split('.')) {
+    if (!isRecord(current)) return undefined;
+    current = current[part];
+  }
+  return current;
+}
+
+function setPath(document: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let current = document;
+  for (const part of parts.slice(0, -1)) {
+    const next = current[part];
+    if (!isRecord(next)) current[part] = {};
+    current = current[part] as Record<string, unknown>;
+  }
+  current[parts[parts.length - 1] ?? ''] = value;
+}
+
+function deletePath(document: Record<string, unknown>, path: string): void {
+  const parts = path.split('.');
+  let current: unknown = document;
+  for (const part of parts.slice(0, -1)) {
+    if (!isRecord(current)) return;
+    current = current[part];
+  }
+  if (isRecord(current)) delete current[parts[parts.length - 1] ?? ''];
+}

@@ -1,0 +1,198 @@
+/** Groups, roles, channels and teams, each with its members. */
+import type { JSX } from 'preact';
+import { useState } from 'preact/hooks';
+import { api, query } from '../api.ts';
+import { Card, Details, Empty, ErrorBox, Link, Loading, PageHeader, Pager, SearchBox, SourceBadge, formatDate, formatNumber, useAsync } from '../components.tsx';
+import { navigate, useLocation } from '../router.ts';
+import type { Group, UserPage } from '../types.ts';
+import { UsersTable } from './users.tsx';
+
+const PAGE = 25;
+
+interface Named {
+  id: string;
+  name: string;
+  source: 'local' | 'directory';
+  memberCount: number;
+  createdAt: string;
+  ownerUsername?: string | null;
+}
+
+function detailHref(kind: 'groups' | 'channels' | 'teams', item: Named): string {
+  // Channels and teams have no single-item route: the name travels in the link.
+  return kind === 'groups' ? `/groups/${item.id}` : `/${kind}/${item.id}?name=${encodeURIComponent(item.name)}`;
+}
+
+function NamedList(props: { kind: 'groups' | 'channels' | 'teams'; title: string; subtitle: string }): JSX.Element {
+  const [search, setSearch] = useState('');
+  const [offset, setOffset] = useState(0);
+  const list = useAsync(async () => {
+    const answer = await api<Record<string, unknown> & { total: number }>('GET', `/api/v1/admin/${props.kind}${query({ search, limit: PAGE, offset })}`);
+    return { total: answer.total, items: (answer[props.kind] ?? []) as Named[] };
+  }, [props.kind, search, offset]);
+  return (
+    <div>
+      <PageHeader title={props.title} subtitle={props.subtitle} />
+      <Card>
+        <div class="toolbar">
+          <SearchBox value={search} placeholder={`Search ${props.kind}`} onSearch={(value) => { setSearch(value); setOffset(0); }} />
+        </div>
+        <ErrorBox error={list.error} />
+        {list.data === undefined ? (
+          list.error === undefined ? <Loading /> : null
+        ) : list.data.items.length === 0 ? (
+          <Empty>No {props.kind} {search === '' ? 'yet' : 'match'}.</Empty>
+        ) : (
+          <>
+            <div class="table-wrap">
+              <table class="table table-hover" data-testid={`${props.kind}-table`}>
+                <thead>
+                  <tr>
+                    <th>Name</th>
+                    <th>Source</th>
+                    {props.kind === 'channels' ? <th>Owner</th> : null}
+                    <th class="num">Members</th>
+                    <th>Created</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {list.data.items.map((item) => (
+                    <tr key={item.id} onClick={() => navigate(detailHref(props.kind, item))}>
+                      <td>
+                        <Link href={detailHref(props.kind, item)}>{props.kind === 'channels' ? `#${item.name}` : item.name}</Link>
+                      </td>
+                      <td>
+                        <SourceBadge source={item.source} />
+                      </td>
+                      {props.kind === 'channels' ? <td>{item.ownerUsername ?? '—'}</td> : null}
+                      <td class="num">{formatNumber(item.memberCount)}</td>
+                      <td class="muted small">{formatDate(item.createdAt)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+            <Pager offset={offset} limit={PAGE} total={list.data.total} onChange={setOffset} />
+          </>
+        )}
+      </Card>
+    </div>
+  );
+}
+
+export function GroupsPage(): JSX.Element {
+  return <NamedList kind="groups" title="Groups" subtitle="Groups read from the directory, with their member counts." />;
+}
+
+export function ChannelsPage(): JSX.Element {
+  return <NamedList kind="channels" title="Channels" subtitle="Channels that Sync Channels created or fills from directory groups." />;
+}
+
+export function TeamsPage(): JSX.Element {
+  return <NamedList kind="teams" title="Teams" subtitle="Teams filled from directory groups by Sync Teams." />;
+}
+
+function Members(props: { path: string }): JSX.Element {
+  const [offset, setOffset] = useState(0);
+  const members = useAsync(() => api<UserPage>('GET', `${props.path}${query({ limit: PAGE, offset })}`), [props.path, offset]);
+  return (
+    <Card title={members.data === undefined ? 'Members' : `Members (${formatNumber(members.data.total)})`} testId="members">
+      <ErrorBox error={members.error} />
+      {members.data === undefined ? (
+        members.error === undefined ? <Loading /> : null
+      ) : (
+        <>
+          <UsersTable users={members.data.users} />
+          <Pager offset={offset} limit={PAGE} total={members.data.total} onChange={setOffset} />
+        </>
+      )}
+    </Card>
+  );
+}
+
+export function GroupPage(props: { id: string }): JSX.Element {
+  const group = useAsync(() => api<Group>('GET', `/api/v1/admin/groups/${encodeURIComponent(props.id)}`), [props.id]);
+  return (
+    <div>
+      <PageHeader title={group.data?.name ?? 'Group'} subtitle={<Link href="/groups">← Groups</Link>} />
+      <ErrorBox error={group.error} />
+      {group.data === undefined ? null : (
+        <Card title="Group">
+          <Details
+            rows={[
+              ['Source', <SourceBadge source={group.data.source} />],
+              ['DN', group.data.dn === null ? null : <code class="wrap">{group.data.dn}</code>],
+              ['Unique id', group.data.externalId === null ? null : <code>{group.data.externalId}</code>],
+              ['Updated', formatDate(group.data.updatedAt)],
+            ]}
+          />
+        </Card>
+      )}
+      <Members path={`/api/v1/admin/groups/${encodeURIComponent(props.id)}/members`} />
+    </div>
+  );
+}
+
+function roleHref(role: string): string {
+  return `/roles/${encodeURIComponent(role)}`;
+}
+
+/** The users holding one role. */
+export function RoleMembersPage(props: { role: string }): JSX.Element {
+  return (
+    <div>
+      <PageHeader title={`Role ${props.role}`} subtitle={<Link href="/roles">← Roles</Link>} />
+      <Members path={`/api/v1/admin/roles/${encodeURIComponent(props.role)}/members`} />
+    </div>
+  );
+}
+
+/** A channel's or team's members (the list API gives no single-item route, so the name comes from the list). */
+export function MembersPage(props: { kind: 'channels' | 'teams'; id: string }): JSX.Element {
+  const name = useLocation().search.get('name');
+  const title = name === null ? (props.kind === 'channels' ? 'Channel members' : 'Team members') : props.kind === 'channels' ? `#${name}` : name;
+  return (
+    <div>
+      <PageHeader title={title} subtitle={<Link href={`/${props.kind}`}>← {props.kind === 'channels' ? 'Channels' : 'Teams'}</Link>} />
+      <Members path={`/api/v1/admin/${props.kind}/${encodeURIComponent(props.id)}/members`} />
+    </div>
+  );
+}
+
+export function RolesPage(): JSX.Element {
+  const roles = useAsync(() => api<{ roles: Array<{ role: string; userCount: number }> }>('GET', '/api/v1/admin/roles'), []);
+  return (
+    <div>
+      <PageHeader title="Roles" subtitle="Roles granted by Sync Roles (the User Data Group Map), with how many users hold each; open one for its members." />
+      <Card>
+        <ErrorBox error={roles.error} />
+        {roles.data === undefined ? (
+          roles.error === undefined ? <Loading /> : null
+        ) : roles.data.roles.length === 0 ? (
+          <Empty>No roles have been granted. Enable Sync LDAP Groups in the settings and map groups to roles.</Empty>
+        ) : (
+          <div class="table-wrap">
+            <table class="table" data-testid="roles-table">
+              <thead>
+                <tr>
+                  <th>Role</th>
+                  <th class="num">Users</th>
+                </tr>
+              </thead>
+              <tbody>
+                {roles.data.roles.map((role) => (
+                  <tr key={role.role} onClick={() => navigate(roleHref(role.role))}>
+                    <td>
+                      <Link href={roleHref(role.role)}>{role.role}</Link>
+                    </td>
+                    <td class="num">{formatNumber(role.userCount)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Card>
+    </div>
+  );
+}

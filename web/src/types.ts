@@ -1,0 +1,191 @@
+/** The shapes of the API answers the console reads (see src/http/schemas.ts and the route files). */
+
+export interface AdminSession {
+  csrfToken: string;
+  expiresAt: string;
+  user: { id: string; username: string; displayName: string | null; source: 'local' | 'directory' };
+}
+
+export interface User {
+  id: string;
+  username: string;
+  email: string | null;
+  firstName: string;
+  lastName: string;
+  displayName: string | null;
+  source: 'local' | 'directory';
+  externalId: string | null;
+  dn: string | null;
+  isEnabled: boolean;
+  disabledBy: 'directory' | 'sync' | 'admin' | null;
+  disabledReason: string | null;
+  isAdmin: boolean;
+  hasPassword: boolean;
+  missingRuns: number;
+  notes: string | null;
+  createdAt: string;
+  updatedAt: string;
+  lastSyncedAt: string | null;
+}
+
+export interface UserPage {
+  total: number;
+  users: User[];
+}
+
+export interface UserDetail {
+  user: User;
+  groups: Array<{ id: string; name: string; source: 'local' | 'directory' }>;
+  roles: string[];
+  channels: Array<{ id: string; name: string }>;
+  teams: Array<{ id: string; name: string }>;
+  customFields: Record<string, string>;
+  abacAttributes: Record<string, string[]>;
+  readOnlyFields: string[];
+}
+
+export interface Group {
+  id: string;
+  externalId: string | null;
+  dn: string | null;
+  name: string;
+  source: 'local' | 'directory';
+  createdAt: string;
+  updatedAt: string;
+  memberCount?: number;
+}
+
+export interface StepSummary {
+  kind: string;
+  subject: string;
+  reason: string;
+}
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'refused';
+
+export interface RunProgress {
+  phase: string;
+  usersRead: number;
+  groupsRead: number;
+  applied: number;
+  applyTotal: number;
+  updatedAt: string;
+}
+
+export interface Run {
+  id: string;
+  trigger: string;
+  isDryRun: boolean;
+  status: RunStatus;
+  reason: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+  counts: Record<string, number>;
+  progress?: RunProgress | null;
+  planSummary?: StepSummary[];
+}
+
+export interface SyncSummary {
+  runId: string;
+  status: Exclude<RunStatus, 'running'>;
+  reason: string | null;
+  dryRun: boolean;
+  users: Record<string, number>;
+  groups: Record<string, number>;
+  memberships: Record<string, number>;
+  roles: Record<string, number>;
+  channels: Record<string, number>;
+  teams: Record<string, number>;
+  attributes: Record<string, number>;
+  durationMs: number;
+  warnings: string[];
+  stepsTotal: number;
+  steps: StepSummary[];
+}
+
+export interface AuditEntry {
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  userId: string | null;
+  subject: string | null;
+  reason: string | null;
+  details: unknown;
+}
+
+export type FieldKind = 'string' | 'secret' | 'boolean' | 'integer' | 'number' | 'enum' | 'list' | 'map' | 'json';
+
+export interface FormField {
+  path: string;
+  label: string;
+  help: string;
+  kind: FieldKind;
+  options?: string[];
+  optionLabels?: Record<string, string>;
+  defaultValue?: unknown;
+  isOptional: boolean;
+  min?: number;
+  max?: number;
+  placeholder?: string;
+}
+
+export interface FormSection {
+  id: string;
+  title: string;
+  description: string;
+  fields: FormField[];
+}
+
+export interface SettingsForm {
+  sections: FormSection[];
+}
+
+export interface SettingsDocument {
+  version: number;
+  changed?: string[];
+  updatedAt: string | null;
+  updatedBy: string | null;
+  settings: Record<string, unknown>;
+  secrets: Record<string, { isSet: boolean }>;
+}
+
+export interface JobRun {
+  trigger: 'schedule' | 'startup' | 'manual';
+  scheduledAt: string | null;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  outcome: 'succeeded' | 'failed';
+  message: string | null;
+  lockHeldThroughout: boolean;
+}
+
+export interface Job {
+  name: string;
+  schedule: string | null;
+  cron: string | null;
+  nextRunAt: string | null;
+  isRunning: boolean;
+  current: { trigger: string; startedAt: string } | null;
+  lastRun: JobRun | null;
+  lastSkip: { at: string; trigger: string; reason: string } | null;
+  runs: number;
+  failures: number;
+  skips: number;
+}
+
+export interface JobsAnswer {
+  schedulerRunning: boolean;
+  jobs: Job[];
+}
+
+export interface LogEntry {
+  time: string | number;
+  level: string | number;
+  msg: string;
+  [key: string]: unknown;
+}
