@@ -13,6 +13,7 @@ import type { DirectoryEntry } from '../ldap/entry.ts';
 import { parseFilter, type Filter } from '../ldap/filter.ts';
 import { toLdaptsFilter } from './ldapts-filter.ts';
 import { bufferAttributeNames, normalizeEntry } from './normalize-entry.ts';
+import { completeRangedValues, hasRangedValues, type FetchRange } from './ranged-values.ts';
 import { translateLdapError } from './translate-error.ts';
 
 /** One search: where, what and how much. */
@@ -44,6 +45,8 @@ export interface SearchContext {
   /** How errors describe the operation (default 'search'). */
   operation?: 'search' | 'rootdse';
 }
+
+const ANY_OBJECT = parseFilter('(objectClass=*)');
 
 function chunk<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
@@ -80,17 +83,33 @@ export async function* searchPages(context: SearchContext, request: SearchReques
   };
   const errorContext = { operation: context.operation ?? 'search', url: context.url, baseDn: request.baseDn };
   let count = 0;
-  const accept = (raw: Entry[]): DirectoryEntry[][] => {
+  // AD cuts large multi-valued attributes into ranges; fetch the rest of each from that entry alone.
+  const fetchRange: FetchRange = async (dn, attribute) => {
+    context.assertUsable();
+    const result = await context.client.search(dn, {
+      scope: 'base',
+      filter: toLdaptsFilter(ANY_OBJECT),
+      attributes: [attribute],
+      explicitBufferAttributes: bufferAttributeNames([attribute], binary),
+      sizeLimit: 0,
+      timeLimit: request.timeLimitSeconds ?? 0,
+      paged: false,
+    });
+    const [raw] = result.searchEntries;
+    return raw === undefined ? undefined : normalizeEntry(raw, binary);
+  };
+  const accept = async (raw: Entry[]): Promise<DirectoryEntry[][]> => {
     count += raw.length;
     if (request.sizeLimit !== undefined && count > request.sizeLimit) {
       throw new DirbridgeError('directory.size_limit', `more than ${request.sizeLimit} entries match (search under ${request.baseDn})`, {
         details: { url: context.url, baseDn: request.baseDn, sizeLimit: request.sizeLimit },
       });
     }
-    return chunk(
-      raw.map((entry) => normalizeEntry(entry, binary)),
-      pageSize,
-    );
+    const entries: DirectoryEntry[] = [];
+    for (const entry of raw.map((item) => normalizeEntry(item, binary))) {
+      entries.push(hasRangedValues(entry) ? await completeRangedValues(entry, fetchRange) : entry);
+    }
+    return chunk(entries, pageSize);
   };
 
   try {
@@ -99,11 +118,11 @@ export async function* searchPages(context: SearchContext, request: SearchReques
     context.assertUsable();
     if (context.supportsPaging) {
       for await (const result of context.client.searchPaginated(request.baseDn, options)) {
-        for (const page of accept(result.searchEntries)) yield page;
+        for (const page of await accept(result.searchEntries)) yield page;
       }
     } else {
       const result = await context.client.search(request.baseDn, options);
-      for (const page of accept(result.searchEntries)) yield page;
+      for (const page of await accept(result.searchEntries)) yield page;
     }
   } catch (error) {
     throw translateLdapError(error, errorContext);
