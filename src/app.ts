@@ -11,6 +11,7 @@ import { createLookupConnection } from './auth/lookup-connection.ts';
 import { createSessionService, type SessionService } from './auth/sessions.ts';
 import { createLoginThrottle } from './auth/throttle.ts';
 import { createBindPool, openDirectory, type BindPool, type DirectoryConnection } from './directory/index.ts';
+import { timedOpener, timeOperation, type DirectoryObserver } from './directory/timed.ts';
 import { DirbridgeError } from './errors.ts';
 import { isRecord, validateSettings } from './settings/load.ts';
 import type { Settings, StoreSettings } from './settings/schema.ts';
@@ -18,7 +19,7 @@ import { loadSecretBox, type SecretBox } from './settings/secret-box.ts';
 import { changedSettingPaths, fromStoredDocument, resolveSecretEdits, toStoredDocument } from './settings/stored-settings.ts';
 import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
-import { createSyncService, type SyncService } from './sync/run-sync.ts';
+import { createSyncService, type SyncResult, type SyncService } from './sync/run-sync.ts';
 
 /** Which settings version is in force, and who saved it. */
 export interface SettingsState {
@@ -26,6 +27,14 @@ export interface SettingsState {
   version: number;
   updatedAt: string | null;
   updatedBy: string | null;
+}
+
+/** What the server's metrics (or anything else) can follow; each callback must not throw. */
+export interface AppObserver {
+  /** Every directory operation: sync reads, logins' binds, Test Connection, ... */
+  directory?: DirectoryObserver;
+  /** Every finished sync run, whatever started it (schedule, start-up, API, CLI, login). */
+  syncFinished?: (result: SyncResult) => void;
 }
 
 /** Everything a command or the server uses. Getters return what the current settings built. */
@@ -55,6 +64,8 @@ export interface App {
   watchSettings(options: { intervalMs: number; onError: (error: unknown) => void; onApplied?: (state: SettingsState) => void }): () => void;
   /** Called with the new settings after each change; returns the unsubscribe function. */
   onSettingsChange(listener: (settings: Settings) => void): () => void;
+  /** Follows directory operations and sync runs; returns the unsubscribe function. */
+  observe(observer: AppObserver): () => void;
   /** Paths where the seed (file and environment) differs from the stored settings in force. */
   readonly settingsDrift: readonly string[];
   /** Where the key that seals secrets came from (for the start-up log). */
@@ -137,7 +148,18 @@ async function loadOrSeed(store: Store, storeSettings: StoreSettings, box: Secre
 
 function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, initial: SettingsState & { drift: string[] }, now: () => Date): App {
   let state: SettingsState = { settings: initial.settings, version: initial.version, updatedAt: initial.updatedAt, updatedBy: initial.updatedBy };
-  let bound = bind(state.settings, store, now);
+  const observers = new Set<AppObserver>();
+  const notify = (call: (observer: AppObserver) => void) => {
+    for (const observer of observers) {
+      try {
+        call(observer);
+      } catch {
+        // An observer's failure must not fail a login or a sync.
+      }
+    }
+  };
+  const observeDirectory: DirectoryObserver = (operation, outcome, seconds) => notify((observer) => observer.directory?.(operation, outcome, seconds));
+  let bound = bind(state.settings, store, now, observeDirectory);
   const listeners = new Set<(settings: Settings) => void>();
   const accounts = createAccountAdmin({ store, now });
   // One sync service for the app's life, so "one run at a time" survives settings changes;
@@ -148,12 +170,13 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
       return state.settings;
     },
     openDirectory: () => bound.connect(),
+    onFinished: (result) => notify((observer) => observer.syncFinished?.(result)),
   });
 
   const apply = async (next: SettingsState) => {
     const previous = bound;
     state = next;
-    bound = bind(next.settings, store, now);
+    bound = bind(next.settings, store, now, observeDirectory);
     await previous.close();
     for (const listener of listeners) listener(next.settings);
   };
@@ -239,6 +262,11 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
       return () => listeners.delete(listener);
     },
 
+    observe(observer) {
+      observers.add(observer);
+      return () => observers.delete(observer);
+    },
+
     async close() {
       await bound.close();
       await store.close();
@@ -247,8 +275,8 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
 }
 
 /** Builds the services that depend on the settings. */
-function bind(settings: Settings, store: Store, now: () => Date): SettingsBound {
-  const connect = () => openDirectory(settings.directory);
+function bind(settings: Settings, store: Store, now: () => Date, observe: DirectoryObserver): SettingsBound {
+  const connect = timedOpener(() => openDirectory(settings.directory), observe);
   let bindPool: BindPool | undefined;
   const pool = (): BindPool => (bindPool ??= createBindPool(settings.directory, { size: settings.login.bindPoolSize }));
   const lookup = createLookupConnection(connect);
@@ -257,7 +285,7 @@ function bind(settings: Settings, store: Store, now: () => Date): SettingsBound 
     store,
     settings,
     lookup,
-    bindPool: { verify: (dn, password) => pool().verify(dn, password) },
+    bindPool: { verify: (dn, password) => timeOperation(observe, 'verify', () => pool().verify(dn, password)) },
     sessions,
     throttle: createLoginThrottle({ store, settings: settings.login.throttle, now }),
   });

@@ -542,6 +542,9 @@ describe('HTTP API against OpenLDAP', () => {
 
   describe('metrics and secrets', () => {
     it('exposes Prometheus metrics for logins, failures, syncs and directory operations', async () => {
+      // A run the HTTP API did not start (as the scheduler's) is counted too, with its trigger.
+      const scheduled = await app.sync.runSync({ trigger: 'schedule', isDryRun: true });
+      assert.equal(scheduled.status, 'succeeded');
       const metrics = await call({ method: 'GET', url: '/metrics' });
       assert.equal(metrics.statusCode, 200);
       assert.match(String(metrics.headers['content-type']), /text\/plain/);
@@ -552,7 +555,12 @@ describe('HTTP API against OpenLDAP', () => {
       assert.match(text, /dirbridge_sync_runs_total\{trigger="api",status="succeeded",dry_run="true"\} 1/);
       assert.match(text, /dirbridge_sync_changes_total\{object="users",change="created"\} \d+/);
       assert.match(text, /dirbridge_sync_last_run_duration_seconds \d/);
-      assert.match(text, /dirbridge_directory_operation_seconds_count\{operation="search",outcome="ok"\} \d+/);
+      assert.match(text, /dirbridge_sync_runs_total\{trigger="schedule",status="succeeded",dry_run="true"\} 1/);
+      // Sync reads page by page, logins' binds and connection opening are timed, not only the console's actions.
+      for (const operation of ['connect', 'search', 'search_page', 'verify']) {
+        assert.match(text, new RegExp(`dirbridge_directory_operation_seconds_count\\{operation="${operation}",outcome="ok"\\} [1-9]`), operation);
+      }
+      assert.match(text, /dirbridge_directory_operation_seconds_count\{operation="verify",outcome="rejected"\} [1-9]/);
       assert.match(text, /dirbridge_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/auth\/login",status_code="200"\} \d+/);
     });
 

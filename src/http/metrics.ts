@@ -3,7 +3,7 @@
  * servers in one process — as in tests — never share counters).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DirectoryConnection } from '../directory/index.ts';
+import type { DirectoryObserver } from '../directory/timed.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { Store } from '../store/store.ts';
 import type { SyncResult } from '../sync/run-sync.ts';
@@ -11,14 +11,14 @@ import type { SyncResult } from '../sync/run-sync.ts';
 /** The server's metrics and the hooks that feed them. */
 export interface ServerMetrics {
   registry: Registry;
-  /** Counts a finished sync run started through this server. */
-  observeSync(result: SyncResult, trigger: string): void;
+  /** Counts a finished sync run, whatever started it (labelled with its trigger). */
+  observeSync(result: SyncResult): void;
   /** Counts a login by outcome (`succeeded`, `invalid_credentials`, `throttled`, `directory_unavailable`, `error`) and failure reason. */
   observeLogin(kind: 'app' | 'admin', outcome: string, reason: string | undefined, seconds: number): void;
   /** Times one HTTP request by route pattern. */
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void;
-  /** Wraps `openDirectory` so every operation on its connections is timed. */
-  timedDirectory(open: () => Promise<DirectoryConnection>): () => Promise<DirectoryConnection>;
+  /** Times one directory operation (sync reads page by page, login binds, Test Connection, ...). */
+  observeDirectory: DirectoryObserver;
 }
 
 /**
@@ -29,7 +29,7 @@ export function createMetrics(deps: { store: Store; scheduler?: Pick<Scheduler, 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'dirbridge_' });
 
-  const syncRuns = new Counter({ name: 'dirbridge_sync_runs_total', help: 'Sync runs started through this server, by trigger, status and dry run', labelNames: ['trigger', 'status', 'dry_run'], registers: [registry] });
+  const syncRuns = new Counter({ name: 'dirbridge_sync_runs_total', help: 'Sync runs this instance ran, by trigger (schedule, startup, api, cli, login), status and dry run', labelNames: ['trigger', 'status', 'dry_run'], registers: [registry] });
   const syncDuration = new Histogram({
     name: 'dirbridge_sync_duration_seconds',
     help: 'Duration of sync runs started through this server',
@@ -37,7 +37,7 @@ export function createMetrics(deps: { store: Store; scheduler?: Pick<Scheduler, 
     buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
     registers: [registry],
   });
-  const syncChanges = new Counter({ name: 'dirbridge_sync_changes_total', help: 'Changes applied by sync runs started through this server, by object and change', labelNames: ['object', 'change'], registers: [registry] });
+  const syncChanges = new Counter({ name: 'dirbridge_sync_changes_total', help: 'Changes applied by sync runs this instance ran, by object and change', labelNames: ['object', 'change'], registers: [registry] });
   new Gauge({
     name: 'dirbridge_sync_last_run_info',
     help: 'The latest recorded sync run (any instance, CLI or scheduler): 1 labelled with its status',
@@ -81,7 +81,7 @@ export function createMetrics(deps: { store: Store; scheduler?: Pick<Scheduler, 
   });
   const directoryDuration = new Histogram({
     name: 'dirbridge_directory_operation_seconds',
-    help: 'Directory operations on connections this server opens (Test Connection, Test LDAP Search, one-user sync), by operation and outcome',
+    help: 'Directory operations of this instance (connect, search, search_page of a paged read, bind, verify of a login), by operation and outcome',
     labelNames: ['operation', 'outcome'],
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
@@ -144,21 +144,10 @@ export function createMetrics(deps: { store: Store; scheduler?: Pick<Scheduler, 
     return cached.run;
   }
 
-  async function timed<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    const end = directoryDuration.startTimer({ operation });
-    try {
-      const result = await work();
-      end({ outcome: 'ok' });
-      return result;
-    } catch (error) {
-      end({ outcome: 'error' });
-      throw error;
-    }
-  }
-
   return {
     registry,
-    observeSync(result, trigger) {
+    observeSync(result) {
+      const { trigger } = result;
       const dryRun = String(result.isDryRun);
       syncRuns.inc({ trigger, status: result.status, dry_run: dryRun });
       syncDuration.observe({ trigger, dry_run: dryRun }, result.durationMs / 1000);
@@ -176,26 +165,8 @@ export function createMetrics(deps: { store: Store; scheduler?: Pick<Scheduler, 
     observeRequest(method, route, statusCode, seconds) {
       httpDuration.observe({ method, route, status_code: String(statusCode) }, seconds);
     },
-    timedDirectory(open) {
-      return async () => {
-        const connection = await timed('connect', open);
-        return {
-          get url() {
-            return connection.url;
-          },
-          get security() {
-            return connection.security;
-          },
-          get rootDse() {
-            return connection.rootDse;
-          },
-          searchPages: (request) => connection.searchPages(request),
-          searchAll: (request) => timed('search', () => connection.searchAll(request)),
-          bind: (dn, password) => timed('bind', () => connection.bind(dn, password)),
-          close: () => connection.close(),
-          [Symbol.asyncDispose]: () => connection.close(),
-        } satisfies DirectoryConnection;
-      };
+    observeDirectory(operation, outcome, seconds) {
+      directoryDuration.observe({ operation, outcome }, seconds);
     },
   };
 }

@@ -84,10 +84,14 @@ export async function createHttpServer(app: App, options: HttpServerOptions = {}
   if (options.onRoute !== undefined) server.addHook('onRoute', options.onRoute);
 
   const metrics = createMetrics({ store: app.store, ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }) });
+  const stopObserving = app.observe({ directory: metrics.observeDirectory, syncFinished: (result) => metrics.observeSync(result) });
+  server.addHook('onClose', async () => {
+    stopObserving();
+  });
   const context: RouteContext = {
     app,
     metrics,
-    openDirectory: metrics.timedDirectory(app.openDirectory),
+    openDirectory: app.openDirectory,
     appApiKey: options.appApiKey === undefined || options.appApiKey.trim() === '' ? undefined : options.appApiKey,
     adminLoginRateLimit: options.adminLoginRateLimit ?? { max: 10, timeWindowMs: 60_000 },
     eventsSettleMs: options.eventsSettleMs ?? DEFAULT_EVENTS_SETTLE_MS,

@@ -24,6 +24,7 @@ export type SyncProgress =
 /** The outcome of one run, in the shape of the CLI's JSON summary. */
 export interface SyncResult {
   runId: string;
+  trigger: SyncTrigger;
   status: 'succeeded' | 'failed' | 'refused';
   reason: string | null;
   isDryRun: boolean;
@@ -46,6 +47,8 @@ export interface SyncServiceDeps {
   settings: Pick<Settings, 'directory' | 'users' | 'groups' | 'sync' | 'mapping'>;
   /** Where a failed progress write is reported (a run's own `log` wins). */
   log?: ProgressLog;
+  /** Told of every finished run (after its record is written), whatever started it. Must not throw. */
+  onFinished?: (result: SyncResult) => void;
 }
 
 /** Options of one run. */
@@ -71,7 +74,9 @@ export function createSyncService(deps: SyncServiceDeps) {
     if (isRunning) throw new DirbridgeError('sync.already_running', 'a sync is already running');
     isRunning = true;
     try {
-      return await runOnce(options);
+      const result = await runOnce(options);
+      deps.onFinished?.(result);
+      return result;
     } finally {
       isRunning = false;
     }
@@ -103,6 +108,7 @@ export function createSyncService(deps: SyncServiceDeps) {
       });
       return {
         runId: run.id,
+        trigger: options.trigger,
         status,
         reason: fields.reason ?? errorMessage ?? null,
         isDryRun: options.isDryRun,

@@ -123,7 +123,6 @@ export function registerAdminActionRoutes(server: FastifyInstance, context: Rout
       const started = await startSync(app, context.scheduler, { isDryRun: request.body.dryRun, log });
       log.info({ runId: started.runId, dryRun: request.body.dryRun, wait: request.body.wait, actor }, 'sync started');
       const observe = (result: SyncResult) => {
-        context.metrics.observeSync(result, 'api');
         log.info({ runId: result.runId, status: result.status, dryRun: result.isDryRun, durationMs: result.durationMs, actor }, 'sync finished');
       };
       if (!request.body.wait) {
