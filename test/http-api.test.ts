@@ -565,10 +565,19 @@ describe('HTTP API against OpenLDAP', () => {
     });
 
     it('never returns or logs a secret', () => {
-      server.log.info({ password: 'probe-password', token: 'probe-token', settings: { directory: { bindPassword: 'probe-bind' } }, req: { headers: { authorization: 'Bearer probe-auth', cookie: 'dirbridge_session=probe-cookie' } } }, 'redaction probe');
+      server.log.info(
+        {
+          password: 'probe-password',
+          token: 'probe-token',
+          settings: { directory: { bindPassword: 'probe-bind' } },
+          deep: { a: { b: [{ c: { newPassword: 'probe-deep', apiKey: 'probe-key' } }] } },
+          req: { headers: { authorization: 'Bearer probe-auth', cookie: 'dirbridge_session=probe-cookie' } },
+        },
+        'redaction probe',
+      );
       const probe = logLines.find((line) => line.includes('redaction probe'));
       assert.ok(probe);
-      for (const value of ['probe-password', 'probe-token', 'probe-bind', 'probe-auth', 'probe-cookie']) assert.equal(probe.includes(value), false, value);
+      for (const value of ['probe-password', 'probe-token', 'probe-bind', 'probe-deep', 'probe-key', 'probe-auth', 'probe-cookie']) assert.equal(probe.includes(value), false, value);
       assert.match(probe, /\[redacted\]/);
 
       assert.ok(seen.length > 50);

@@ -11,6 +11,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import pino, { type DestinationStream } from 'pino';
+import { CENSOR, redactSecrets } from './redact-log.ts';
 import type { App } from '../app.ts';
 import { installAdminGuard, SESSION_COOKIE } from './admin-auth.ts';
 import type { RouteContext, RouteScheduler } from './context.ts';
@@ -47,7 +48,10 @@ export interface HttpServerOptions {
   logBufferSize?: number;
 }
 
-/** Log paths that are always censored: credentials, tokens, cookies and the bind password, wherever they appear. */
+/**
+ * Header paths that are always censored. Secret-named keys (password, bindPassword, token, apiKey,
+ * ...) are censored at any depth by `redactSecrets`, as the log formatter.
+ */
 export const REDACTED_LOG_PATHS: readonly string[] = [
   'req.headers.authorization',
   'req.headers.cookie',
@@ -55,17 +59,6 @@ export const REDACTED_LOG_PATHS: readonly string[] = [
   'res.headers["set-cookie"]',
   'headers.authorization',
   'headers.cookie',
-  'password',
-  '*.password',
-  'token',
-  '*.token',
-  'csrfToken',
-  '*.csrfToken',
-  'bindPassword',
-  '*.bindPassword',
-  '*.*.bindPassword',
-  'apiKey',
-  '*.apiKey',
 ];
 
 /** Builds the server (not yet listening): `await server.listen(...)`, or `server.inject(...)` in tests. */
@@ -75,7 +68,12 @@ export async function createHttpServer(app: App, options: HttpServerOptions = {}
   const logger =
     options.logger === false || logBuffer === undefined
       ? false
-      : { level: options.logger?.level ?? 'info', redact: { paths: [...REDACTED_LOG_PATHS], censor: '[redacted]' }, stream: teeDestination(options.logger?.stream ?? pino.destination({ dest: 1, sync: false }), logBuffer) };
+      : {
+          level: options.logger?.level ?? 'info',
+          redact: { paths: [...REDACTED_LOG_PATHS], censor: CENSOR },
+          formatters: { log: (object: Record<string, unknown>) => redactSecrets(object) },
+          stream: teeDestination(options.logger?.stream ?? pino.destination({ dest: 1, sync: false }), logBuffer),
+        };
   const hops = options.trustProxy;
   const trustProxy = typeof hops === 'number' ? (_address: string, hop: number) => hop < hops : (hops ?? false);
   const server = Fastify({ logger, trustProxy, bodyLimit: 1024 * 1024 });
