@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -197,6 +197,14 @@ describe('dirbridge CLI against OpenLDAP', () => {
     assert.equal((await stat(exported)).mode & 0o777, 0o600);
     const refusedSecrets = await cli(['--config', config, 'settings', 'export', '--include-secrets'], secretEnv());
     assert.equal(refusedSecrets.code, 2);
+    // Secrets written over an existing, world-readable file: the file is made private first.
+    const withSecrets = path.join(dir, 'with-secrets.yaml');
+    await writeFile(withSecrets, 'old\n', { mode: 0o644 });
+    await chmod(withSecrets, 0o644);
+    const secretRun = await cli(['--config', config, 'settings', 'export', '--include-secrets', '--output', withSecrets], secretEnv());
+    assert.equal(secretRun.code, 0, secretRun.stderr);
+    assert.equal((await stat(withSecrets)).mode & 0o777, 0o600);
+    assert.ok((await readFile(withSecrets, 'utf8')).includes(slapd.readerPassword), 'the export holds the secret');
 
     // An invalid import names the path and saves nothing.
     const invalid = path.join(dir, 'invalid.yaml');

@@ -3,7 +3,7 @@
  * the document `import` reads (YAML, or JSON for a `.json` file); secrets are left out unless
  * asked for, and then only into a file readable by its owner alone.
  */
-import { writeFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { DirbridgeError } from '../../errors.ts';
@@ -50,7 +50,7 @@ export function registerSettingsCommands(program: Command, context: CommandConte
           const text = asJson ? `${JSON.stringify(document, null, 2)}\n` : `# dirbridge settings, version ${state.version}\n${stringify(document)}`;
           if (local.output === undefined) context.out.stdout(text);
           else {
-            await writeFile(local.output, text, { mode: 0o600 });
+            await writePrivateFile(local.output, text);
             context.out.stderr(`wrote settings version ${state.version} to ${local.output}${local.includeSecrets === true ? ' (with secrets)' : ' (secrets left out: import keeps the stored ones)'}\n`);
           }
           return EXIT.ok;
@@ -89,4 +89,15 @@ function secretLines(secrets: Record<string, { isSet: boolean }>): string {
   return Object.entries(secrets)
     .map(([path, { isSet }]) => `# ${path}: ${isSet ? 'set (hidden)' : 'not set'}\n`)
     .join('');
+}
+
+/** Writes `text` to `file`, readable by its owner only, even when the file already existed with a wider mode. */
+async function writePrivateFile(file: string, text: string): Promise<void> {
+  const handle = await open(file, 'w', 0o600);
+  try {
+    await handle.chmod(0o600);
+    await handle.writeFile(text);
+  } finally {
+    await handle.close();
+  }
 }
