@@ -79,7 +79,9 @@ await writeFile(
   }),
 );
 
-const env = { ...process.env, DIRBRIDGE_ADMIN_PASSWORD: adminPassword };
+// Warnings and errors only, so request logs do not scroll the URL and credentials away.
+const logLevel = process.env['DIRBRIDGE_LOG_LEVEL'] ?? 'warn';
+const env = { ...process.env, DIRBRIDGE_ADMIN_PASSWORD: adminPassword, DIRBRIDGE_LOG_LEVEL: logLevel };
 const out = processOutput();
 const cli = async (...args: string[]) => {
   console.log(`\n$ dirbridge --config ${path.relative(process.cwd(), settingsFile)} ${args.join(' ')}`);
@@ -99,6 +101,7 @@ dirbridge demo
   sign in     admin / ${adminPassword}${directoryAdmin === undefined ? '' : `\n              or the directory admin ${directoryAdmin.uid} / ${directoryAdmin.password}`}
   API docs    http://127.0.0.1:${port}/docs
   settings    ${path.relative(process.cwd(), settingsFile)} seeded the store in ${path.relative(process.cwd(), demoDir) || '.'}
+  logs        level ${logLevel}${logLevel === 'warn' ? ' (DIRBRIDGE_LOG_LEVEL=info npm run demo logs every request)' : ''}
 Press Ctrl-C to stop.
 `);
   if ((await cli('serve', '--port', port)) !== 0) failed = true;
