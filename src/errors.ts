@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'directory.invalid_dn'
   | 'directory.ambiguous'
   | 'store.unavailable'
+  | 'store.timeout'
   | 'store.conflict'
   | 'store.not_found'
   | 'store.ambiguous'

@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Client } from 'ldapts';
+import { withDeadline } from '../deadline.ts';
 import { DirbridgeError } from '../errors.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import type { DirectorySettings } from '../settings/schema.ts';
@@ -91,23 +92,6 @@ async function tlsOptionsFor(settings: DirectorySettings): Promise<tls.Connectio
   return options;
 }
 
-/** Settles `promise` or, after `ms`, calls `onExpire` and rejects with an ldapts-style timeout error. */
-async function withDeadline<T>(promise: Promise<T>, ms: number, onExpire: () => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  promise.catch(() => undefined); // a rejection after the deadline has nobody left to tell
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      onExpire();
-      reject(new Error('StartTLS: Operation timed out'));
-    }, ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 function hostOf(url: string): string {
   const host = new URL(url).hostname;
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
@@ -182,8 +166,10 @@ async function openOne(url: string, settings: DirectorySettings, tlsOptions: tls
       const startTlsOptions: tls.ConnectionOptions = { ...tlsOptions, host };
       if (startTlsOptions.servername === undefined && net.isIP(host) === 0) startTlsOptions.servername = host;
       // ldapts bounds the StartTLS request but not the handshake that follows it.
+      // The error reads like ldapts's own timeouts, so it is translated the same way.
       await withDeadline(client.startTLS(startTlsOptions), settings.connectTimeoutMs + settings.operationTimeoutMs, () => {
         void closeQuietly(client);
+        return new Error('StartTLS: Operation timed out');
       });
       security = 'starttls';
     }

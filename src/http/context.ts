@@ -18,6 +18,8 @@ export interface RouteContext {
   appApiKey: string | undefined;
   /** How old an audit entry must be before the change feed shows it (`events.ts`). */
   eventsSettleMs: number;
+  /** How long `/readyz` waits for the store: a hung store is not ready, and the probe must not hang with it. */
+  readyTimeoutMs: number;
   /** Per-address limit on the admin sign-in route (on top of the app's own login throttle). */
   adminLoginRateLimit: { max: number; timeWindowMs: number };
   /** The server's job scheduler (`dirbridge serve`); absent, Sync Now calls `app.sync` directly and the jobs list is empty. */

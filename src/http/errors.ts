@@ -44,6 +44,7 @@ export function statusForCode(code: ErrorCode): number {
     case 'auth.directory_unavailable':
     case 'directory.unavailable':
     case 'store.unavailable':
+    case 'store.timeout':
       return 503;
     case 'directory.timeout':
     case 'directory.time_limit':

@@ -38,6 +38,8 @@ export interface HttpServerOptions {
   appApiKey?: string;
   /** How old an audit entry must be before the change feed shows it (default 5000 ms). */
   eventsSettleMs?: number;
+  /** How long `/readyz` waits for the store before answering 503 (default 2000 ms). */
+  readyTimeoutMs?: number;
   /** Sign-in attempts allowed per client address on `POST /api/v1/admin/session` (default 10 a minute). */
   adminLoginRateLimit?: { max: number; timeWindowMs: number };
   /** Called for every route as it is added (tests walk the route table with it). */
@@ -93,6 +95,7 @@ export async function createHttpServer(app: App, options: HttpServerOptions = {}
     appApiKey: options.appApiKey === undefined || options.appApiKey.trim() === '' ? undefined : options.appApiKey,
     adminLoginRateLimit: options.adminLoginRateLimit ?? { max: 10, timeWindowMs: 60_000 },
     eventsSettleMs: options.eventsSettleMs ?? DEFAULT_EVENTS_SETTLE_MS,
+    readyTimeoutMs: options.readyTimeoutMs ?? 2_000,
     ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
     ...(logBuffer === undefined ? {} : { logBuffer }),
   };

@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { isDirbridgeError } from '../../errors.ts';
+import { withDeadline } from '../../deadline.ts';
+import { DirbridgeError, isDirbridgeError } from '../../errors.ts';
 import type { RouteContext } from '../context.ts';
 
 const directoryStateSchema = z.object({
@@ -14,7 +15,7 @@ const directoryStateSchema = z.object({
 
 const readySchema = z.object({
   status: z.enum(['ready', 'not_ready']),
-  store: z.object({ status: z.enum(['ok', 'unavailable']), dialect: z.string(), error: z.string().optional() }),
+  store: z.object({ status: z.enum(['ok', 'unavailable']), dialect: z.string(), error: z.string().optional().describe('why not: store.unavailable, store.timeout, ...') }),
   directory: directoryStateSchema.describe('the directory as the latest sync run found it; reported, never a readiness condition'),
 });
 
@@ -31,7 +32,12 @@ export function registerOperationsRoutes(server: FastifyInstance, context: Route
     async (_request, reply) => {
       try {
         // One cheap indexed query: the latest run, which is also what the directory state is read from.
-        const latest = (await app.store.listRuns({ limit: 1, offset: 0 })).runs[0];
+        const page = await withDeadline(
+          app.store.listRuns({ limit: 1, offset: 0 }),
+          context.readyTimeoutMs,
+          () => new DirbridgeError('store.timeout', `the store did not answer within ${context.readyTimeoutMs} ms`),
+        );
+        const latest = page.runs[0];
         const directoryState: z.infer<typeof directoryStateSchema>['state'] = latest === undefined || latest.status === 'running' ? 'unknown' : latest.status === 'failed' && (latest.errorCode ?? '').startsWith('directory.') ? 'failing' : 'ok';
         return {
           status: 'ready' as const,
