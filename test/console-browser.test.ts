@@ -386,6 +386,50 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     await page.locator('.alert-success', { hasText: 'Every session of this user was revoked' }).waitFor();
   });
 
+  it('filters the users list by state', async () => {
+    const user = aUser();
+    const stored = await app.store.findUserByUsername(user.uid);
+    assert.ok(stored?.isEnabled);
+    await app.accounts.disable(stored.id, 'admin:console-test', 'state filter test');
+    try {
+      const count = async (state: 'active' | 'disabled') => new Intl.NumberFormat('en-US').format((await app.store.listUsers({ state, limit: 1, offset: 0 })).total);
+      await page.goto(`${base}/users`);
+      const table = byTestId('users-table');
+      await table.waitFor();
+      const stateCells = table.locator('tbody tr td:nth-child(5)');
+
+      await byTestId('user-state').selectOption('disabled');
+      await page.waitForURL(/\/users\?state=disabled$/);
+      await byTestId('pager').locator('.muted', { hasText: new RegExp(` of ${await count('disabled')}$`) }).waitFor();
+      const disabledStates = await stateCells.allTextContents();
+      assert.ok(disabledStates.length > 0 && disabledStates.every((text) => /^Disabled/.test(text)), disabledStates.join(' | '));
+      await shot('08b-users-disabled');
+
+      // With a search: the one disabled user; the same search among active users finds nobody.
+      await byTestId('user-search').fill(user.uid);
+      await page.waitForURL(new RegExp(`state=disabled.*search=${user.uid}|search=${user.uid}.*state=disabled`));
+      const row = table.locator('tbody tr', { has: page.locator('a', { hasText: new RegExp(`^${user.uid}$`) }) });
+      await row.waitFor();
+      assert.match((await row.textContent()) ?? '', /Disabled by admin/);
+      await byTestId('user-state').selectOption('active');
+      await page.waitForURL(/state=active/);
+      await page.locator('.card .empty', { hasText: 'No users match.' }).waitFor();
+
+      // All states again: the filter leaves the URL, and the user is listed.
+      await byTestId('user-state').selectOption('');
+      await page.waitForURL((url) => !url.search.includes('state='));
+      await row.waitFor();
+      await byTestId('user-search').fill('');
+      await page.waitForURL(/\/users$/);
+      await byTestId('user-state').selectOption('active');
+      await page.waitForURL(/\/users\?state=active$/);
+      await byTestId('pager').locator('.muted', { hasText: new RegExp(` of ${await count('active')}$`) }).waitFor();
+      assert.ok((await stateCells.allTextContents()).every((text) => text === 'Active'));
+    } finally {
+      await app.accounts.enable(stored.id, 'admin:console-test', 'state filter test done');
+    }
+  });
+
   it('shows the sync history with its chart and a run\'s plan summary', async () => {
     await nav('Sync history', /\/history$/);
     const chart = byTestId('runs-chart');
@@ -418,13 +462,37 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     await shot('14b-role-members');
     await nav('Channels', /\/channels$/);
     await byTestId('channels-table').locator('a', { hasText: '#dev' }).click();
-    await page.waitForURL(/\/channels\/[^/]+\?name=dev$/);
+    // The link carries the name; the page asks GET /api/v1/admin/channels/dev for the rest.
+    await page.waitForURL(/\/channels\/dev$/);
     await page.locator('h1', { hasText: '#dev' }).waitFor();
+    const dev = await app.store.findChannelByName('dev');
+    assert.ok(dev);
+    const channelDetails = byTestId('named-details');
+    await channelDetails.filter({ hasText: `Members${new Intl.NumberFormat('en-US').format(dev.memberCount)}` }).waitFor();
+    assert.match((await channelDetails.textContent()) ?? '', /Owneradmin/);
+    await byTestId('members').locator('[data-testid="users-table"] tbody tr').first().waitFor();
     assert.ok((await byTestId('members').locator('[data-testid="users-table"] tbody tr').count()) > 0, 'the channel has members');
     await shot('15-channel');
     await nav('Teams', /\/teams$/);
     await byTestId('teams-table').locator('a', { hasText: 'Team Two' }).waitFor();
     await shot('16-teams');
+    await byTestId('teams-table').locator('a', { hasText: 'Team Two' }).click();
+    await page.waitForURL(/\/teams\/Team%20Two$/);
+    await page.locator('h1', { hasText: 'Team Two' }).waitFor();
+    await byTestId('members').locator('[data-testid="users-table"] tbody tr').first().waitFor();
+    await shot('16b-team');
+    // A reload (or a shared link) finds the team by name alone; an unknown name says so.
+    await page.reload();
+    await byTestId('named-details').waitFor();
+    await page.goto(`${base}/teams/${encodeURIComponent('No Such Team')}`);
+    await page.locator('.alert-error', { hasText: 'no team named No Such Team (teams.not_found)' }).waitFor();
+    // A user's page links to its channels and teams.
+    const member = (await app.store.listChannelMembers(dev.id, { limit: 1, offset: 0 })).users[0];
+    assert.ok(member);
+    await page.goto(`${base}/users/${member.id}`);
+    await page.locator('a', { hasText: /^#dev$/ }).click();
+    await page.waitForURL(/\/channels\/dev$/);
+    await byTestId('named-details').waitFor();
     await nav('Audit log', /\/audit$/);
     await byTestId('audit-table').waitFor();
     assert.match((await byTestId('audit-table').textContent()) ?? '', /admin:admin/);

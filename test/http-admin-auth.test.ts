@@ -86,7 +86,20 @@ describe('HTTP admin security', () => {
     const names = walked.map((route) => `${route.method} ${route.url}`);
     // The walk really covers the admin API (a regression in collecting routes would make it vacuous).
     assert.ok(walked.length >= 25, names.join('\n'));
-    for (const expected of ['GET /api/v1/admin/users', `PATCH /api/v1/admin/users/${SOME_ID}`, 'POST /api/v1/admin/actions/sync', `DELETE /api/v1/admin/sessions/${SOME_ID}`, 'DELETE /api/v1/admin/session', 'GET /api/v1/admin/jobs', `POST /api/v1/admin/jobs/${SOME_ID}/run`, 'GET /api/v1/admin/logs']) {
+    for (const expected of [
+      'GET /api/v1/admin/users',
+      `PATCH /api/v1/admin/users/${SOME_ID}`,
+      'POST /api/v1/admin/actions/sync',
+      `DELETE /api/v1/admin/sessions/${SOME_ID}`,
+      'DELETE /api/v1/admin/session',
+      'GET /api/v1/admin/jobs',
+      `POST /api/v1/admin/jobs/${SOME_ID}/run`,
+      'GET /api/v1/admin/logs',
+      `GET /api/v1/admin/channels/${SOME_ID}`,
+      `GET /api/v1/admin/channels/${SOME_ID}/members`,
+      `GET /api/v1/admin/teams/${SOME_ID}`,
+      `GET /api/v1/admin/teams/${SOME_ID}/members`,
+    ]) {
       assert.ok(names.includes(expected), expected);
     }
     for (const route of walked) {

@@ -369,6 +369,46 @@ describe('HTTP API against OpenLDAP', () => {
       assert.match(badPage.json().error.message, /querystring\.limit/);
     });
 
+    it('filters users by state, alone and with search and paging, and refuses an unknown state', async () => {
+      const everyone = await admin({ method: 'GET', url: '/api/v1/admin/users?limit=1' });
+      const total: number = everyone.json().total;
+      const victim = await app.store.findUserByUsername('anna.berglund');
+      assert.ok(victim?.isEnabled);
+      const disabled = await admin({ method: 'POST', url: `/api/v1/admin/users/${victim.id}/disable`, payload: { reason: 'state filter test' } });
+      assert.equal(disabled.statusCode, 200, disabled.body);
+      try {
+        const usernames = (reply: Reply): string[] => reply.json().users.map((found: { username: string }) => found.username);
+        const inactive = await admin({ method: 'GET', url: '/api/v1/admin/users?state=disabled&limit=1000' });
+        assert.equal(inactive.statusCode, 200, inactive.body);
+        assert.ok(usernames(inactive).includes('anna.berglund'));
+        assert.ok(inactive.json().users.every((found: { isEnabled: boolean }) => !found.isEnabled));
+        const active = await admin({ method: 'GET', url: '/api/v1/admin/users?state=active&limit=1000' });
+        assert.equal(active.statusCode, 200, active.body);
+        assert.equal(usernames(active).includes('anna.berglund'), false);
+        assert.ok(active.json().users.every((found: { isEnabled: boolean }) => found.isEnabled));
+        assert.equal(active.json().total + inactive.json().total, total, 'active and disabled together are everyone');
+        const all = await admin({ method: 'GET', url: '/api/v1/admin/users?state=all&limit=1' });
+        assert.equal(all.json().total, total, 'state=all is the default');
+        // With search and paging.
+        assert.deepEqual(usernames(await admin({ method: 'GET', url: '/api/v1/admin/users?state=disabled&search=anna.ber' })), ['anna.berglund']);
+        assert.deepEqual(usernames(await admin({ method: 'GET', url: '/api/v1/admin/users?state=active&search=anna.ber' })), []);
+        const paged = await admin({ method: 'GET', url: '/api/v1/admin/users?state=active&limit=2&offset=2' });
+        assert.equal(paged.json().total, active.json().total);
+        assert.deepEqual(usernames(paged), usernames(active).slice(2, 4));
+        // A bad value is a 400 naming the parameter; so is a state given twice.
+        for (const query of ['state=enabled', 'state=', 'state=ACTIVE', 'state=active&state=disabled']) {
+          const refused = await admin({ method: 'GET', url: `/api/v1/admin/users?${query}` });
+          assert.equal(refused.statusCode, 400, `${query}: ${refused.body}`);
+          assert.equal(refused.json().error.code, 'request.invalid');
+          assert.match(refused.json().error.message, /querystring\.state/, query);
+        }
+      } finally {
+        const enabled = await admin({ method: 'POST', url: `/api/v1/admin/users/${victim.id}/enable` });
+        assert.equal(enabled.statusCode, 200, enabled.body);
+      }
+      assert.equal((await admin({ method: 'GET', url: '/api/v1/admin/users?state=active&search=anna.ber' })).json().total, 1);
+    });
+
     it('refuses directory-managed fields with 409 naming them, and keeps local fields editable', async () => {
       const anna = await app.store.findUserByUsername('anna.berglund');
       assert.ok(anna);
@@ -430,12 +470,28 @@ describe('HTTP API against OpenLDAP', () => {
       assert.equal(general.ownerUsername, 'admin');
       const channelMembers = await admin({ method: 'GET', url: `/api/v1/admin/channels/${general.id}/members?limit=1000` });
       assert.equal(channelMembers.json().total, general.memberCount);
+      // One channel by name, case-insensitively; an unknown name is a 404 naming it.
+      for (const name of ['general', 'GENERAL']) {
+        const one = await admin({ method: 'GET', url: `/api/v1/admin/channels/${name}` });
+        assert.equal(one.statusCode, 200, one.body);
+        assert.deepEqual(one.json(), general);
+      }
+      const noChannel = await admin({ method: 'GET', url: '/api/v1/admin/channels/gen%25' });
+      assert.equal(noChannel.statusCode, 404);
+      assert.deepEqual(noChannel.json(), { error: { code: 'channels.not_found', message: 'no channel named gen%' } });
 
       const teams = await admin({ method: 'GET', url: '/api/v1/admin/teams' });
       const team = teams.json().teams.find((candidate: { name: string }) => candidate.name === 'Team Two');
       assert.ok(team);
       const teamMembers = await admin({ method: 'GET', url: `/api/v1/admin/teams/${team.id}/members` });
       assert.ok(teamMembers.json().users.some((member: { username: string }) => member.username === 'john.smith'));
+      const oneTeam = await admin({ method: 'GET', url: `/api/v1/admin/teams/${encodeURIComponent('team two')}` });
+      assert.equal(oneTeam.statusCode, 200, oneTeam.body);
+      assert.deepEqual(oneTeam.json(), team);
+      assert.equal(oneTeam.json().memberCount, teamMembers.json().total);
+      const noTeam = await admin({ method: 'GET', url: '/api/v1/admin/teams/Team%20Three' });
+      assert.equal(noTeam.statusCode, 404);
+      assert.deepEqual(noTeam.json(), { error: { code: 'teams.not_found', message: 'no team named Team Three' } });
     });
 
     it('lists sync runs and shows one with its plan summary', async () => {

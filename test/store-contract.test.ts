@@ -286,6 +286,70 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       });
     });
 
+    it('filters users by state, with search, source, isAdmin and pagination, and follows state changes', async () => {
+      await withStore(async (store) => {
+        const tag = newTag();
+        const users = await store.transaction((tx) =>
+          tx.insertUsers([
+            user(tag, 'Dora'),
+            user(tag, 'carl', { isEnabled: false, disabledBy: 'admin', disabledReason: 'left' }),
+            user(tag, 'bea', { isEnabled: false, disabledBy: 'sync' }),
+            user(tag, 'Abe', { source: 'local', isAdmin: true }),
+            user(tag, 'eve', { isEnabled: false, disabledBy: 'directory', source: 'local' }),
+            user(tag, 'fay', { isEnabled: false, disabledBy: null }),
+          ]),
+        );
+        const names = (page: { users: UserRecord[] }) => page.users.map((u) => u.username.slice(tag.length + 1));
+        const active = await store.listUsers({ search: tag, state: 'active', limit: 10, offset: 0 });
+        assert.equal(active.total, 2);
+        assert.deepEqual(names(active), ['Abe', 'Dora']);
+        const disabled = await store.listUsers({ search: tag, state: 'disabled', limit: 10, offset: 0 });
+        assert.equal(disabled.total, 4, 'disabled by anyone (or by no one recorded)');
+        assert.deepEqual(names(disabled), ['bea', 'carl', 'eve', 'fay'], 'ordered by username, case-insensitively');
+        assert.ok(disabled.users.every((u) => !u.isEnabled) && active.users.every((u) => u.isEnabled));
+        assert.equal((await store.listUsers({ search: tag, limit: 10, offset: 0 })).total, 6, 'no state: everyone');
+
+        // Pages of one state: the total counts that state, the pages follow username order.
+        const second = await store.listUsers({ search: tag, state: 'disabled', limit: 2, offset: 2 });
+        assert.equal(second.total, 4);
+        assert.deepEqual(names(second), ['eve', 'fay']);
+        assert.deepEqual(names(await store.listUsers({ search: tag, state: 'disabled', limit: 3, offset: 1 })), ['carl', 'eve', 'fay']);
+        assert.deepEqual(names(await store.listUsers({ search: tag, state: 'disabled', limit: 2, offset: 4 })), []);
+
+        // With the other filters.
+        assert.deepEqual(names(await store.listUsers({ search: tag, state: 'disabled', source: 'local', limit: 10, offset: 0 })), ['eve']);
+        assert.deepEqual(names(await store.listUsers({ search: tag, state: 'active', source: 'local', limit: 10, offset: 0 })), ['Abe']);
+        assert.deepEqual(names(await store.listUsers({ search: tag, state: 'active', isAdmin: false, limit: 10, offset: 0 })), ['Dora']);
+        assert.equal((await store.listUsers({ search: tag, state: 'disabled', isAdmin: true, limit: 10, offset: 0 })).total, 0);
+        assert.deepEqual(names(await store.listUsers({ search: `${tag}-C`, state: 'disabled', limit: 10, offset: 0 })), ['carl']);
+        assert.equal((await store.listUsers({ search: `${tag}-c`, state: 'active', limit: 10, offset: 0 })).total, 0);
+
+        // Enabling and disabling moves users between the lists at once; inside a transaction too.
+        const dora = users.find((u) => u.username === `${tag}-Dora`);
+        const carl = users.find((u) => u.username === `${tag}-carl`);
+        assert.ok(dora && carl);
+        await store.transaction(async (tx) => {
+          await tx.updateUsers([
+            { id: dora.id, isEnabled: false, disabledBy: 'admin' },
+            { id: carl.id, isEnabled: true, disabledBy: null, disabledReason: null },
+          ]);
+          assert.deepEqual(names(await tx.listUsers({ search: tag, state: 'active', limit: 10, offset: 0 })), ['Abe', 'carl']);
+        });
+        assert.deepEqual(names(await store.listUsers({ search: tag, state: 'disabled', limit: 10, offset: 0 })), ['bea', 'Dora', 'eve', 'fay']);
+
+        // Across the whole store (no search): every listed user has the state, and the totals add up.
+        const everyone = (await store.listUsers({ limit: 1, offset: 0 })).total;
+        const allActive = await store.listUsers({ state: 'active', limit: 50, offset: 0 });
+        const allDisabled = await store.listUsers({ state: 'disabled', limit: 50, offset: 0 });
+        assert.equal(allActive.total + allDisabled.total, everyone);
+        assert.ok(allActive.users.every((u) => u.isEnabled) && allDisabled.users.every((u) => !u.isEnabled));
+
+        // An unknown state from an untyped caller is refused, never read as "all".
+        await rejectsWithCode(store.listUsers({ state: 'enabled' as 'active', limit: 10, offset: 0 }), 'usage.invalid');
+        await rejectsWithCode(store.listUsers({ state: 'toString' as 'active', limit: 10, offset: 0 }), 'usage.invalid');
+      });
+    });
+
     it('keeps usernames unique case-insensitively', async () => {
       await withStore(async (store) => {
         const tag = newTag();
@@ -1093,6 +1157,16 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         assert.deepEqual(page.channels.map((c) => c.id), [empty.id]);
         await rejectsWithCode(store.listChannels({ limit: -1, offset: 0 }), 'usage.invalid');
 
+        // One channel by name: case-insensitively, exactly (no wildcards), with its member count.
+        assert.deepEqual(await store.findChannelByName(`${tag}-general`), { ...general, memberCount: 2 });
+        assert.deepEqual(await store.findChannelByName(`${tag}-DEV_OPS`), { ...dev, memberCount: 1 });
+        assert.deepEqual(await store.findChannelByName(`${tag}-empty`), { ...empty, memberCount: 0 });
+        assert.equal(await store.findChannelByName(`${tag}-dev%`), undefined);
+        assert.equal(await store.findChannelByName(`${tag}-dev_op_`), undefined);
+        assert.equal(await store.findChannelByName(`${tag}-gen`), undefined);
+        assert.equal(await store.findChannelByName(''), undefined);
+        assert.deepEqual(await store.transaction((tx) => tx.findChannelByName(`${tag}-GENERAL`)), { ...general, memberCount: 2 });
+
         const members = await store.listChannelMembers(general.id, { limit: 10, offset: 0 });
         assert.equal(members.total, 2);
         assert.deepEqual(members.users.map((u) => u.id), [u2.id, u1.id], 'ordered by username');
@@ -1145,6 +1219,12 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         ]);
         assert.deepEqual((await store.listTeams({ search: `${tag}-sal`, limit: 10, offset: 0 })).teams.map((t) => t.id), [sales.id]);
         assert.deepEqual((await store.listTeams({ search: tag, limit: 1, offset: 1 })).teams.map((t) => t.id), [sales.id]);
+
+        // One team by name: case-insensitively, exactly, with its member count.
+        assert.deepEqual(await store.findTeamByName(`${tag}-SALES`), { ...sales, memberCount: 2 });
+        assert.deepEqual(await store.transaction((tx) => tx.findTeamByName(`${tag}-Eng`)), { ...eng, memberCount: 1 });
+        assert.equal(await store.findTeamByName(`${tag}-sal`), undefined);
+        assert.equal(await store.findTeamByName(`${tag}-%`), undefined);
 
         const members = await store.listTeamMembers(sales.id, { limit: 10, offset: 0 });
         assert.equal(members.total, 2);

@@ -159,6 +159,41 @@ export const syncSummarySchema = z.object({
   steps: z.array(stepSummarySchema),
 });
 
+const jobTriggerSchema = z.enum(['schedule', 'startup', 'manual']);
+
+/** One finished run of a scheduler job (`JobRunRecord` with its times as ISO strings). */
+export const jobRunSchema = z.object({
+  trigger: jobTriggerSchema,
+  scheduledAt: z.string().nullable(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  durationMs: z.number(),
+  outcome: z.enum(['succeeded', 'failed']),
+  message: z.string().nullable(),
+  lockHeldThroughout: z.boolean(),
+});
+
+/** A finished job run as the API sends it. */
+export type JobRunView = z.infer<typeof jobRunSchema>;
+
+/** A scheduler job as the console shows it (the scheduler's `JobStatus`, as `admin-jobs.ts` turns it into JSON). */
+export const jobSchema = z.object({
+  name: z.string(),
+  schedule: z.string().nullable().describe('as written in the settings (cron or text form); null: only at startup or on demand'),
+  cron: z.string().nullable(),
+  nextRunAt: z.string().nullable(),
+  isRunning: z.boolean(),
+  current: z.object({ trigger: jobTriggerSchema, startedAt: z.string() }).nullable(),
+  lastRun: jobRunSchema.nullable(),
+  lastSkip: z.object({ at: z.string(), trigger: jobTriggerSchema, reason: z.enum(['running', 'locked', 'lock_unavailable', 'stopping']) }).nullable(),
+  runs: z.number(),
+  failures: z.number(),
+  skips: z.number(),
+});
+
+/** A scheduler job as the API sends it. */
+export type JobView = z.infer<typeof jobSchema>;
+
 /** Credentials in a login body; the limits keep absurd inputs away from the directory. */
 export const credentialsSchema = z.object({
   username: z.string().max(512),

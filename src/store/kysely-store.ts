@@ -4,7 +4,7 @@
  * and the migration's column types.
  */
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { DirbridgeError } from '../errors.ts';
 import { chunk, chunkByWeight, rowsPerStatement, updateRowsById, type ColumnKind, type ColumnValue, type RowUpdate } from './batch.ts';
 import { withDbErrors } from './db-errors.ts';
@@ -37,11 +37,16 @@ import {
   toUserRecord,
   USER_COLUMNS,
   writeBoolean,
+  type ChannelSelectRow,
+  type GroupSelectRow,
+  type TeamSelectRow,
 } from './rows.ts';
 import type { Database, DbBoolean, GroupsTable, UsersTable } from './schema.ts';
 import {
   emailKey,
+  USER_STATES,
   usernameKey,
+  type ChannelRecord,
   type GroupPatch,
   type GroupRecord,
   type MembershipPair,
@@ -58,9 +63,11 @@ import {
   type JsonValue,
   type SyncRunOutcome,
   type SyncRunRecord,
+  type TeamRecord,
   type UserPatch,
   type UserPage,
   type UserRecord,
+  type UserState,
 } from './store.ts';
 import { planUniqueClaims, type UniqueClaim, type UniqueHolder } from './unique-claims.ts';
 
@@ -77,6 +84,30 @@ const MEMBER_LINKS = {
   team: { table: 'team_members', column: 'team_id' },
   role: { table: 'user_roles', column: 'role' },
 } as const;
+
+/**
+ * A table whose rows are listed alike: groups, channels and teams, ordered and searched by their
+ * case-insensitive `name_key`, each with its member count from its link table.
+ */
+interface NamedTable<Row, R> {
+  table: 'groups' | 'channels' | 'teams';
+  columns: ReadonlyArray<keyof Row & string>;
+  members: (typeof MEMBER_LINKS)['group' | 'channel' | 'team'];
+  toRecord: (row: Row) => R;
+}
+
+const GROUPS: NamedTable<GroupSelectRow, GroupRecord> = { table: 'groups', columns: GROUP_COLUMNS, members: MEMBER_LINKS.group, toRecord: toGroupRecord };
+const CHANNELS: NamedTable<ChannelSelectRow, ChannelRecord> = { table: 'channels', columns: CHANNEL_COLUMNS, members: MEMBER_LINKS.channel, toRecord: toChannelRecord };
+const TEAMS: NamedTable<TeamSelectRow, TeamRecord> = { table: 'teams', columns: TEAM_COLUMNS, members: MEMBER_LINKS.team, toRecord: toTeamRecord };
+
+/**
+ * The condition of each user state. Literals, not bound parameters: `is_enabled = false` is the
+ * predicate of the partial index users_disabled_username_idx, which only a literal matches.
+ */
+const USER_STATE_CONDITIONS: Readonly<Record<UserState, RawBuilder<boolean>>> = {
+  active: sql<boolean>`is_enabled = true`,
+  disabled: sql<boolean>`is_enabled = false`,
+};
 
 /** What the reader and writer share. */
 interface Context {
@@ -121,6 +152,15 @@ const PARKED_KEY_PREFIX = '\u0001';
 /** Escapes LIKE wildcards so `search` matches literally (used with `escape '\'`). */
 function containsPattern(search: string): string {
   return `%${search.toLowerCase().replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+}
+
+/** The condition for `state`, or undefined for every user; an unknown state is `usage.invalid`. */
+function userStateCondition(state: UserState | undefined): RawBuilder<boolean> | undefined {
+  if (state === undefined) return undefined;
+  if (!Object.hasOwn(USER_STATE_CONDITIONS, state)) {
+    throw new DirbridgeError('usage.invalid', `state must be one of ${USER_STATES.join(', ')}`, { details: { state } });
+  }
+  return USER_STATE_CONDITIONS[state];
 }
 
 /** Rejects page arguments that would produce surprising SQL. */
@@ -206,6 +246,36 @@ function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
       return { total: Number(total.total), users: rows.map(toUserRecord) };
     });
 
+  /** The rows of a named table that match `where`, by name key, each with its member count. */
+  const namedRows = async <Row, R>(named: NamedTable<Row, R>, where: RawBuilder<boolean>, page: PageQuery): Promise<Array<R & { memberCount: number }>> => {
+    const { table, members } = named;
+    const result = await sql<Row & { member_count: number | string | bigint }>`
+      select ${sql.join(named.columns.map((column) => sql.ref(`${table}.${column}`)))},
+        (select count(*) from ${sql.table(members.table)} where ${sql.ref(`${members.table}.${members.column}`)} = ${sql.ref(`${table}.id`)}) as member_count
+      from ${sql.table(table)}
+      where ${where}
+      order by name_key, id
+      limit ${page.limit} offset ${page.offset}`.execute(db);
+    return result.rows.map((row) => ({ ...named.toRecord(row), memberCount: Number(row.member_count) }));
+  };
+
+  /** A page of a named table, optionally searched (a literal, case-insensitive substring of the name). */
+  const namedPage = <Row, R>(what: string, named: NamedTable<Row, R>, query: PageQuery & { search?: string }) =>
+    withDbErrors(what, async () => {
+      checkPage(query);
+      const where = query.search === undefined || query.search === '' ? sql<boolean>`1 = 1` : sql<boolean>`name_key like ${containsPattern(query.search)} escape '\\'`;
+      const total = await db
+        .selectFrom(named.table)
+        .select((eb) => eb.fn.countAll().as('total'))
+        .where(where)
+        .executeTakeFirstOrThrow();
+      return { total: Number(total.total), items: await namedRows(named, where, query) };
+    });
+
+  /** One row of a named table by name (through the unique name key), with its member count. */
+  const findNamed = <Row, R>(what: string, named: NamedTable<Row, R>, name: string) =>
+    withDbErrors(what, async () => (await namedRows(named, sql<boolean>`name_key = ${mappingNameKey(name)}`, { limit: 1, offset: 0 }))[0]);
+
   const selectGroups = () => db.selectFrom('groups').select(GROUP_COLUMNS);
   const selectChannels = () => db.selectFrom('channels').select(CHANNEL_COLUMNS);
   const selectTeams = () => db.selectFrom('teams').select(TEAM_COLUMNS);
@@ -232,6 +302,7 @@ function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
         checkPage(query);
         const pattern = query.search === undefined || query.search === '' ? undefined : containsPattern(query.search);
         const source: RecordSource | undefined = query.source;
+        const state = userStateCondition(query.state);
         const whereSearch = () => {
           const conditions = [];
           if (pattern !== undefined) {
@@ -241,6 +312,7 @@ function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
           }
           if (source !== undefined) conditions.push(sql<boolean>`source = ${source}`);
           if (query.isAdmin !== undefined) conditions.push(sql<boolean>`is_admin = ${writeBoolean(dialect, query.isAdmin)}`);
+          if (state !== undefined) conditions.push(state);
           return conditions.length === 0 ? sql<boolean>`1 = 1` : sql<boolean>`${sql.join(conditions, sql` and `)}`;
         };
         const total = await db
@@ -278,35 +350,10 @@ function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
         return row.password_hash;
       }),
 
-    listGroups: (query) =>
-      withDbErrors('list groups', async () => {
-        checkPage(query);
-        const pattern = query.search === undefined || query.search === '' ? undefined : containsPattern(query.search);
-        const whereSearch = () => (pattern === undefined ? sql<boolean>`1 = 1` : sql<boolean>`name_key like ${pattern} escape '\\'`);
-        const total = await db
-          .selectFrom('groups')
-          .select((eb) => eb.fn.countAll().as('total'))
-          .where(whereSearch())
-          .executeTakeFirstOrThrow();
-        const rows = await selectGroups()
-          .select((eb) =>
-            eb
-              .selectFrom('memberships')
-              .select(eb.fn.countAll().as('count'))
-              .whereRef('memberships.group_id', '=', 'groups.id')
-              .as('member_count'),
-          )
-          .where(whereSearch())
-          .orderBy('name_key')
-          .orderBy('id')
-          .limit(query.limit)
-          .offset(query.offset)
-          .execute();
-        return {
-          total: Number(total.total),
-          groups: rows.map((row) => ({ ...toGroupRecord(row), memberCount: Number(row.member_count ?? 0) })),
-        };
-      }),
+    listGroups: async (query) => {
+      const { total, items } = await namedPage('list groups', GROUPS, query);
+      return { total, groups: items };
+    },
 
     getGroup: (id) =>
       withDbErrors('read a group', async () => {
@@ -454,35 +501,12 @@ function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
         return rows.map((row) => ({ role: row.role, userCount: Number(row.user_count) }));
       }),
 
-    listChannels: (query) =>
-      withDbErrors('list channels', async () => {
-        checkPage(query);
-        const pattern = query.search === undefined || query.search === '' ? undefined : containsPattern(query.search);
-        const whereSearch = () => (pattern === undefined ? sql<boolean>`1 = 1` : sql<boolean>`name_key like ${pattern} escape '\\'`);
-        const total = await db
-          .selectFrom('channels')
-          .select((eb) => eb.fn.countAll().as('total'))
-          .where(whereSearch())
-          .executeTakeFirstOrThrow();
-        const rows = await selectChannels()
-          .select((eb) =>
-            eb
-              .selectFrom('channel_members')
-              .select(eb.fn.countAll().as('count'))
-              .whereRef('channel_members.channel_id', '=', 'channels.id')
-              .as('member_count'),
-          )
-          .where(whereSearch())
-          .orderBy('name_key')
-          .orderBy('id')
-          .limit(query.limit)
-          .offset(query.offset)
-          .execute();
-        return {
-          total: Number(total.total),
-          channels: rows.map((row) => ({ ...toChannelRecord(row), memberCount: Number(row.member_count ?? 0) })),
-        };
-      }),
+    listChannels: async (query) => {
+      const { total, items } = await namedPage('list channels', CHANNELS, query);
+      return { total, channels: items };
+    },
+
+    findChannelByName: (name) => findNamed('find a channel by name', CHANNELS, name),
 
     listRoleMembers: (role, page) => linkedUsersPage('list role members', 'role', role, page),
 
@@ -499,35 +523,12 @@ function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
         return rows.map(toChannelRecord);
       }),
 
-    listTeams: (query) =>
-      withDbErrors('list teams', async () => {
-        checkPage(query);
-        const pattern = query.search === undefined || query.search === '' ? undefined : containsPattern(query.search);
-        const whereSearch = () => (pattern === undefined ? sql<boolean>`1 = 1` : sql<boolean>`name_key like ${pattern} escape '\\'`);
-        const total = await db
-          .selectFrom('teams')
-          .select((eb) => eb.fn.countAll().as('total'))
-          .where(whereSearch())
-          .executeTakeFirstOrThrow();
-        const rows = await selectTeams()
-          .select((eb) =>
-            eb
-              .selectFrom('team_members')
-              .select(eb.fn.countAll().as('count'))
-              .whereRef('team_members.team_id', '=', 'teams.id')
-              .as('member_count'),
-          )
-          .where(whereSearch())
-          .orderBy('name_key')
-          .orderBy('id')
-          .limit(query.limit)
-          .offset(query.offset)
-          .execute();
-        return {
-          total: Number(total.total),
-          teams: rows.map((row) => ({ ...toTeamRecord(row), memberCount: Number(row.member_count ?? 0) })),
-        };
-      }),
+    listTeams: async (query) => {
+      const { total, items } = await namedPage('list teams', TEAMS, query);
+      return { total, teams: items };
+    },
+
+    findTeamByName: (name) => findNamed('find a team by name', TEAMS, name),
 
     listTeamMembers: (teamId, page) => linkedUsersPage('list team members', 'team', teamId, page),
 
@@ -1037,7 +1038,7 @@ function createWriter(db: Kysely<Database>, ctx: Context): StoreWriter {
           .set({ revoked_at: revokedAt, revoked_reason: reason })
           .where('revoked_at', 'is', null)
           .where('expires_at', '>', revokedAt)
-          // The literal matches the partial index users_disabled_idx (a bound parameter would not).
+          // The literal matches the partial index users_disabled_username_idx (a bound parameter would not).
           .where('user_id', 'in', db.selectFrom('users').select('id').where(sql<boolean>`is_enabled = false`))
           .returning(SESSION_COLUMNS)
           .execute();

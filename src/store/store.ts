@@ -23,6 +23,12 @@ export type RecordSource = 'local' | 'directory';
  */
 export type DisabledBy = 'directory' | 'sync' | 'admin';
 
+/** The states `listUsers` can filter by: enabled accounts (`active`) or disabled ones, whoever disabled them. */
+export const USER_STATES = ['active', 'disabled'] as const;
+
+/** An account state to filter users by. */
+export type UserState = (typeof USER_STATES)[number];
+
 /** What started a sync run. */
 export type SyncTrigger = 'cli' | 'schedule' | 'startup' | 'api' | 'login';
 
@@ -279,8 +285,11 @@ export interface MappingState {
 export interface StoreReader {
   /** Loads all users, groups and memberships in three queries. */
   loadSyncState(): Promise<SyncState>;
-  /** Lists users ordered by username; `search` matches username, email and names case-insensitively. */
-  listUsers(query: PageQuery & { search?: string; source?: RecordSource; isAdmin?: boolean }): Promise<UserPage>;
+  /**
+   * Lists users ordered by username; `search` matches username, email and names case-insensitively;
+   * `state` keeps enabled (`active`) or disabled users (all when absent).
+   */
+  listUsers(query: PageQuery & { search?: string; source?: RecordSource; isAdmin?: boolean; state?: UserState }): Promise<UserPage>;
   getUser(id: string): Promise<UserRecord | undefined>;
   /** Finds a user by username, case-insensitively. */
   findUserByUsername(username: string): Promise<UserRecord | undefined>;
@@ -317,6 +326,8 @@ export interface StoreReader {
   listRoles(): Promise<Array<{ role: string; userCount: number }>>;
   /** Channels ordered by name, with member counts. */
   listChannels(query: PageQuery & { search?: string }): Promise<{ total: number; channels: Array<ChannelRecord & { memberCount: number }> }>;
+  /** Finds a channel by name, case-insensitively, with its member count. */
+  findChannelByName(name: string): Promise<(ChannelRecord & { memberCount: number }) | undefined>;
   /** The users holding a role, by username. */
   listRoleMembers(role: string, page: PageQuery): Promise<UserPage>;
   listChannelMembers(channelId: string, page: PageQuery): Promise<UserPage>;
@@ -324,6 +335,8 @@ export interface StoreReader {
   listUserChannels(userId: string): Promise<ChannelRecord[]>;
   /** Teams ordered by name, with member counts. */
   listTeams(query: PageQuery & { search?: string }): Promise<{ total: number; teams: Array<TeamRecord & { memberCount: number }> }>;
+  /** Finds a team by name, case-insensitively, with its member count. */
+  findTeamByName(name: string): Promise<(TeamRecord & { memberCount: number }) | undefined>;
   listTeamMembers(teamId: string, page: PageQuery): Promise<UserPage>;
   /** The teams a user belongs to, ordered by name. */
   listUserTeams(userId: string): Promise<TeamRecord[]>;

@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, setCsrfToken, setUnauthenticatedHandler } from './api.ts';
 import { Link, Loading } from './components.tsx';
 import { AuditPage } from './pages/audit.tsx';
-import { ChannelsPage, GroupPage, GroupsPage, MembersPage, RoleMembersPage, RolesPage, TeamsPage } from './pages/directory.tsx';
+import { ChannelsPage, GroupPage, GroupsPage, NamedPage, RoleMembersPage, RolesPage, TeamsPage } from './pages/directory.tsx';
 import { HistoryPage, RunPage } from './pages/history.tsx';
 import { JobsPage } from './pages/jobs.tsx';
 import { LogsPage } from './pages/logs.tsx';
@@ -35,8 +35,8 @@ function Page(props: { path: string }): JSX.Element {
   if ((params = match('/history/:id', path))) return <RunPage id={params['id'] ?? ''} />;
   if ((params = match('/groups/:id', path))) return <GroupPage id={params['id'] ?? ''} />;
   if ((params = match('/roles/:id', path))) return <RoleMembersPage role={params['id'] ?? ''} />;
-  if ((params = match('/channels/:id', path))) return <MembersPage kind="channels" id={params['id'] ?? ''} />;
-  if ((params = match('/teams/:id', path))) return <MembersPage kind="teams" id={params['id'] ?? ''} />;
+  if ((params = match('/channels/:name', path))) return <NamedPage kind="channels" name={params['name'] ?? ''} />;
+  if ((params = match('/teams/:name', path))) return <NamedPage kind="teams" name={params['name'] ?? ''} />;
   switch (path) {
     case '/settings':
       return <SettingsPage />;

@@ -43,3 +43,8 @@ export function match(pattern: string, path: string): Record<string, string> | n
   }
   return params;
 }
+
+/** The page of one channel or team: by name, as `GET /api/v1/admin/channels/:name` and `teams/:name` find it. */
+export function namedHref(kind: 'channels' | 'teams', name: string): string {
+  return `/${kind}/${encodeURIComponent(name)}`;
+}

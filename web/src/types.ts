@@ -1,4 +1,11 @@
-/** The shapes of the API answers the console reads (see src/http/schemas.ts and the route files). */
+/**
+ * The shapes of the API answers the console reads (see src/http/schemas.ts and the route files).
+ * Where the server declares a shape the console reads as it is, the type is imported from there
+ * (`import type`: esbuild drops it, nothing of the server reaches the bundle).
+ */
+import type { JobRunView, JobView } from '../../src/http/schemas.ts';
+import type { SettingsField, SettingsFieldKind, SettingsForm as ServerSettingsForm, SettingsSection } from '../../src/settings/form.ts';
+import type { ChannelRecord, TeamRecord, UserState as ServerUserState } from '../../src/store/store.ts';
 
 export interface AdminSession {
   csrfToken: string;
@@ -43,6 +50,13 @@ export interface UserDetail {
   abacAttributes: Record<string, string[]>;
   readOnlyFields: string[];
 }
+
+/** The account states the users list filters by (`state=`); absent: all. */
+export type UserState = ServerUserState;
+
+/** A channel or team as listed, and as `GET channels/:name` / `teams/:name` answer. */
+export type Channel = ChannelRecord & { memberCount: number };
+export type Team = TeamRecord & { memberCount: number };
 
 export interface Group {
   id: string;
@@ -117,32 +131,11 @@ export interface AuditEntry {
   details: unknown;
 }
 
-export type FieldKind = 'string' | 'secret' | 'boolean' | 'integer' | 'number' | 'enum' | 'list' | 'map' | 'json';
-
-export interface FormField {
-  path: string;
-  label: string;
-  help: string;
-  kind: FieldKind;
-  options?: string[];
-  optionLabels?: Record<string, string>;
-  defaultValue?: unknown;
-  isOptional: boolean;
-  min?: number;
-  max?: number;
-  placeholder?: string;
-}
-
-export interface FormSection {
-  id: string;
-  title: string;
-  description: string;
-  fields: FormField[];
-}
-
-export interface SettingsForm {
-  sections: FormSection[];
-}
+/** The settings form (`GET /api/v1/admin/settings/form`), as `src/settings/form.ts` builds it. */
+export type FieldKind = SettingsFieldKind;
+export type FormField = SettingsField;
+export type FormSection = SettingsSection;
+export type SettingsForm = ServerSettingsForm;
 
 export interface SettingsDocument {
   version: number;
@@ -153,30 +146,9 @@ export interface SettingsDocument {
   secrets: Record<string, { isSet: boolean }>;
 }
 
-export interface JobRun {
-  trigger: 'schedule' | 'startup' | 'manual';
-  scheduledAt: string | null;
-  startedAt: string;
-  finishedAt: string;
-  durationMs: number;
-  outcome: 'succeeded' | 'failed';
-  message: string | null;
-  lockHeldThroughout: boolean;
-}
-
-export interface Job {
-  name: string;
-  schedule: string | null;
-  cron: string | null;
-  nextRunAt: string | null;
-  isRunning: boolean;
-  current: { trigger: string; startedAt: string } | null;
-  lastRun: JobRun | null;
-  lastSkip: { at: string; trigger: string; reason: string } | null;
-  runs: number;
-  failures: number;
-  skips: number;
-}
+/** A scheduler job and its last run (`GET /api/v1/admin/jobs`). */
+export type JobRun = JobRunView;
+export type Job = JobView;
 
 export interface JobsAnswer {
   schedulerRunning: boolean;

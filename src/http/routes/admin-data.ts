@@ -9,9 +9,10 @@ import { z } from 'zod';
 import { DIRECTORY_MANAGED_FIELDS } from '../../auth/account-admin.ts';
 import { revokeSessionsAsAdmin } from '../../auth/revoke-sessions.ts';
 import { DirbridgeError } from '../../errors.ts';
-import type { UserRecord } from '../../store/store.ts';
+import { USER_STATES, type PageQuery, type UserRecord } from '../../store/store.ts';
 import { adminOf } from '../admin-auth.ts';
 import type { RouteContext } from '../context.ts';
+import { HttpError } from '../errors.ts';
 import {
   auditEntrySchema,
   channelSchema,
@@ -60,6 +61,11 @@ const profileChangesSchema = z
 
 const reasonBodySchema = z.object({ reason: z.string().min(1).max(1000).optional() }).nullish();
 
+/** A channel or team name in a path (names are unique case-insensitively). */
+const nameParamsSchema = z.object({ name: z.string().min(1).max(256) });
+const channelWithCountSchema = channelSchema.extend({ memberCount: z.number() });
+const teamWithCountSchema = teamSchema.extend({ memberCount: z.number() });
+
 /** Registers the data routes. */
 export function registerAdminDataRoutes(server: FastifyInstance, context: RouteContext): void {
   const typed = server.withTypeProvider<ZodTypeProvider>();
@@ -78,13 +84,24 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
         tags,
         security,
         summary: 'Users, ordered by username; search matches username, email and names',
-        querystring: searchPageQuerySchema.extend({ source: z.enum(['local', 'directory']).optional(), isAdmin: booleanQuery.optional() }),
+        querystring: searchPageQuerySchema.extend({
+          source: z.enum(['local', 'directory']).optional(),
+          isAdmin: booleanQuery.optional(),
+          state: z.enum(['all', ...USER_STATES]).default('all').describe('active: enabled accounts; disabled: disabled ones, whoever disabled them'),
+        }),
         response: { 200: userPageSchema, ...errors },
       },
     },
     async (request) => {
-      const { limit, offset, search, source, isAdmin } = request.query;
-      const page = await store.listUsers({ limit, offset, ...(search === undefined ? {} : { search }), ...(source === undefined ? {} : { source }), ...(isAdmin === undefined ? {} : { isAdmin }) });
+      const { limit, offset, search, source, isAdmin, state } = request.query;
+      const page = await store.listUsers({
+        limit,
+        offset,
+        ...(search === undefined ? {} : { search }),
+        ...(source === undefined ? {} : { source }),
+        ...(isAdmin === undefined ? {} : { isAdmin }),
+        ...(state === 'all' ? {} : { state }),
+      });
       return { total: page.total, users: page.users.map(publicUser) };
     },
   );
@@ -195,23 +212,6 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
   );
 
   typed.get(
-    `${A}/channels`,
-    {
-      schema: {
-        tags,
-        security,
-        summary: 'Channels with member counts',
-        querystring: searchPageQuerySchema,
-        response: { 200: z.object({ total: z.number(), channels: z.array(channelSchema.extend({ memberCount: z.number() })) }), ...errors },
-      },
-    },
-    async (request) => {
-      const { limit, offset, search } = request.query;
-      return store.listChannels({ limit, offset, ...(search === undefined ? {} : { search }) });
-    },
-  );
-
-  typed.get(
     `${A}/roles/:role/members`,
     {
       schema: { tags, security, summary: 'Users holding a role', params: z.object({ role: z.string().min(1).max(256) }), querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } },
@@ -222,40 +222,67 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     },
   );
 
-  typed.get(
-    `${A}/channels/:id/members`,
-    { schema: { tags, security, summary: 'Members of a channel', params: idParamsSchema, querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } } },
-    async (request) => {
-      const page = await store.listChannelMembers(request.params.id, request.query);
-      return { total: page.total, users: page.users.map(publicUser) };
-    },
-  );
-
-  typed.get(
-    `${A}/teams`,
+  // Channels and teams: the same three routes each (the list, one by name, the members of one by id).
+  const mappedKinds = [
     {
-      schema: {
-        tags,
-        security,
-        summary: 'Teams with member counts',
-        querystring: searchPageQuerySchema,
-        response: { 200: z.object({ total: z.number(), teams: z.array(teamSchema.extend({ memberCount: z.number() })) }), ...errors },
-      },
+      path: 'channels',
+      title: 'Channels',
+      noun: 'channel',
+      itemSchema: channelWithCountSchema,
+      listSchema: z.object({ total: z.number(), channels: z.array(channelWithCountSchema) }),
+      list: (query: PageQuery & { search?: string }) => store.listChannels(query),
+      find: (name: string) => store.findChannelByName(name),
+      members: (id: string, page: PageQuery) => store.listChannelMembers(id, page),
     },
-    async (request) => {
-      const { limit, offset, search } = request.query;
-      return store.listTeams({ limit, offset, ...(search === undefined ? {} : { search }) });
+    {
+      path: 'teams',
+      title: 'Teams',
+      noun: 'team',
+      itemSchema: teamWithCountSchema,
+      listSchema: z.object({ total: z.number(), teams: z.array(teamWithCountSchema) }),
+      list: (query: PageQuery & { search?: string }) => store.listTeams(query),
+      find: (name: string) => store.findTeamByName(name),
+      members: (id: string, page: PageQuery) => store.listTeamMembers(id, page),
     },
-  );
+  ] as const;
 
-  typed.get(
-    `${A}/teams/:id/members`,
-    { schema: { tags, security, summary: 'Members of a team', params: idParamsSchema, querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } } },
-    async (request) => {
-      const page = await store.listTeamMembers(request.params.id, request.query);
-      return { total: page.total, users: page.users.map(publicUser) };
-    },
-  );
+  for (const kind of mappedKinds) {
+    typed.get(
+      `${A}/${kind.path}`,
+      { schema: { tags, security, summary: `${kind.title} with member counts, ordered by name`, querystring: searchPageQuerySchema, response: { 200: kind.listSchema, ...errors } } },
+      async (request) => {
+        const { limit, offset, search } = request.query;
+        return kind.list({ limit, offset, ...(search === undefined ? {} : { search }) });
+      },
+    );
+
+    typed.get(
+      `${A}/${kind.path}/:name`,
+      {
+        schema: {
+          tags,
+          security,
+          summary: `One ${kind.noun} by name (case-insensitively), with its member count; its members are at ${kind.path}/:id/members`,
+          params: nameParamsSchema,
+          response: { 200: kind.itemSchema, ...errors },
+        },
+      },
+      async (request) => {
+        const found = await kind.find(request.params.name);
+        if (found === undefined) throw new HttpError(404, `${kind.path}.not_found`, `no ${kind.noun} named ${request.params.name}`);
+        return found;
+      },
+    );
+
+    typed.get(
+      `${A}/${kind.path}/:id/members`,
+      { schema: { tags, security, summary: `Members of a ${kind.noun}, ordered by username`, params: idParamsSchema, querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } } },
+      async (request) => {
+        const page = await kind.members(request.params.id, request.query);
+        return { total: page.total, users: page.users.map(publicUser) };
+      },
+    );
+  }
 
   typed.get(
     `${A}/runs`,

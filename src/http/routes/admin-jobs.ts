@@ -10,49 +10,20 @@ import { adminOf } from '../admin-auth.ts';
 import type { RouteContext } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import type { LogLevelName } from '../log-buffer.ts';
-import { errorSchema } from '../schemas.ts';
+import { errorSchema, jobRunSchema, jobSchema, type JobRunView, type JobView } from '../schemas.ts';
 
 const A = '/api/v1/admin';
 const security = [{ adminSession: [] }];
 const errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 503: errorSchema } as const;
 
-const triggerSchema = z.enum(['schedule', 'startup', 'manual']);
-
-/** One finished run of a job. */
-export const jobRunSchema = z.object({
-  trigger: triggerSchema,
-  scheduledAt: z.string().nullable(),
-  startedAt: z.string(),
-  finishedAt: z.string(),
-  durationMs: z.number(),
-  outcome: z.enum(['succeeded', 'failed']),
-  message: z.string().nullable(),
-  lockHeldThroughout: z.boolean(),
-});
-
-/** A job as the console shows it. */
-export const jobSchema = z.object({
-  name: z.string(),
-  schedule: z.string().nullable().describe('as written in the settings (cron or text form); null: only at startup or on demand'),
-  cron: z.string().nullable(),
-  nextRunAt: z.string().nullable(),
-  isRunning: z.boolean(),
-  current: z.object({ trigger: triggerSchema, startedAt: z.string() }).nullable(),
-  lastRun: jobRunSchema.nullable(),
-  lastSkip: z.object({ at: z.string(), trigger: triggerSchema, reason: z.enum(['running', 'locked', 'lock_unavailable', 'stopping']) }).nullable(),
-  runs: z.number(),
-  failures: z.number(),
-  skips: z.number(),
-});
-
 const logEntrySchema = z.object({ time: z.string(), level: z.string(), msg: z.string() }).catchall(z.unknown());
 const levelNames = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const satisfies readonly LogLevelName[];
 
-function runOf(run: JobRunRecord): z.infer<typeof jobRunSchema> {
+function runOf(run: JobRunRecord): JobRunView {
   return { ...run, scheduledAt: run.scheduledAt?.toISOString() ?? null, startedAt: run.startedAt.toISOString(), finishedAt: run.finishedAt.toISOString() };
 }
 
-function jobOf(job: JobStatus): z.infer<typeof jobSchema> {
+function jobOf(job: JobStatus): JobView {
   return {
     name: job.name,
     schedule: job.schedule,

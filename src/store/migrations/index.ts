@@ -9,6 +9,7 @@ import { createSessionsAuditThrottleMigration } from './0002-sessions-audit-thro
 import { createMappingMigration } from './0003-mapping.ts';
 import { createSettingsMigration } from './0004-settings.ts';
 import { createRunProgressMigration } from './0005-run-progress.ts';
+import { createDisabledUsersByNameMigration } from './0006-disabled-users-by-name.ts';
 
 /** All migrations for a dialect, keyed by their sortable name. */
 export function createMigrations(dialect: StoreDialect): Record<string, Migration> {
@@ -18,6 +19,7 @@ export function createMigrations(dialect: StoreDialect): Record<string, Migratio
     '0003-mapping': createMappingMigration(dialect),
     '0004-settings': createSettingsMigration(dialect),
     '0005-run-progress': createRunProgressMigration(dialect),
+    '0006-disabled-users-by-name': createDisabledUsersByNameMigration(dialect),
   };
 }
 

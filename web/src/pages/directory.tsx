@@ -1,26 +1,20 @@
 /** Groups, roles, channels and teams, each with its members. */
-import type { JSX } from 'preact';
+import type { ComponentChildren, JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, query } from '../api.ts';
 import { Card, Details, Empty, ErrorBox, Link, Loading, PageHeader, Pager, SearchBox, SourceBadge, formatDate, formatNumber, useAsync } from '../components.tsx';
-import { navigate, useLocation } from '../router.ts';
-import type { Group, UserPage } from '../types.ts';
+import { namedHref, navigate } from '../router.ts';
+import type { Channel, Group, Team, UserPage } from '../types.ts';
 import { UsersTable } from './users.tsx';
 
 const PAGE = 25;
 
-interface Named {
-  id: string;
-  name: string;
-  source: 'local' | 'directory';
-  memberCount: number;
-  createdAt: string;
-  ownerUsername?: string | null;
-}
+/** What the groups, channels and teams lists show of each item. */
+type Named = Pick<Channel, 'id' | 'name' | 'source' | 'memberCount' | 'createdAt'> & { ownerUsername?: string | null };
 
+/** Groups open by id (their names need not be unique); channels and teams by their unique name. */
 function detailHref(kind: 'groups' | 'channels' | 'teams', item: Named): string {
-  // Channels and teams have no single-item route: the name travels in the link.
-  return kind === 'groups' ? `/groups/${item.id}` : `/${kind}/${item.id}?name=${encodeURIComponent(item.name)}`;
+  return kind === 'groups' ? `/groups/${item.id}` : namedHref(kind, item.name);
 }
 
 function NamedList(props: { kind: 'groups' | 'channels' | 'teams'; title: string; subtitle: string }): JSX.Element {
@@ -147,14 +141,32 @@ export function RoleMembersPage(props: { role: string }): JSX.Element {
   );
 }
 
-/** A channel's or team's members (the list API gives no single-item route, so the name comes from the list). */
-export function MembersPage(props: { kind: 'channels' | 'teams'; id: string }): JSX.Element {
-  const name = useLocation().search.get('name');
-  const title = name === null ? (props.kind === 'channels' ? 'Channel members' : 'Team members') : props.kind === 'channels' ? `#${name}` : name;
+/** One channel or team, found by its name (`GET /api/v1/admin/channels/:name`, `teams/:name`), with its members. */
+export function NamedPage(props: { kind: 'channels' | 'teams'; name: string }): JSX.Element {
+  const isChannel = props.kind === 'channels';
+  const item = useAsync(() => api<Channel | Team>('GET', `/api/v1/admin/${props.kind}/${encodeURIComponent(props.name)}`), [props.kind, props.name]);
+  const data = item.data;
+  const name = data?.name ?? props.name;
+  const rows: Array<[string, ComponentChildren]> = [];
+  if (data !== undefined) {
+    rows.push(['Source', <SourceBadge source={data.source} />]);
+    if ('ownerUsername' in data) rows.push(['Owner', data.ownerUsername]);
+    rows.push(['Members', formatNumber(data.memberCount)], ['Created', formatDate(data.createdAt)]);
+  }
   return (
     <div>
-      <PageHeader title={title} subtitle={<Link href={`/${props.kind}`}>← {props.kind === 'channels' ? 'Channels' : 'Teams'}</Link>} />
-      <Members path={`/api/v1/admin/${props.kind}/${encodeURIComponent(props.id)}/members`} />
+      <PageHeader title={isChannel ? `#${name}` : name} subtitle={<Link href={`/${props.kind}`}>← {isChannel ? 'Channels' : 'Teams'}</Link>} />
+      <ErrorBox error={item.error} />
+      {data === undefined ? (
+        item.error === undefined ? <Loading /> : null
+      ) : (
+        <>
+          <Card title={isChannel ? 'Channel' : 'Team'} testId="named-details">
+            <Details rows={rows} />
+          </Card>
+          <Members path={`/api/v1/admin/${props.kind}/${encodeURIComponent(data.id)}/members`} />
+        </>
+      )}
     </div>
   );
 }

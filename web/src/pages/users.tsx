@@ -1,15 +1,23 @@
 /**
- * Users: server-side search and paging (fine for 100k users), the source and state of each, and
- * a detail view where directory-managed fields are read-only and local fields editable.
+ * Users: server-side search, filters (source, state) and paging (fine for 100k users), the source
+ * and state of each, and a detail view where directory-managed fields are read-only and local
+ * fields editable.
  */
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, messageOf, query } from '../api.ts';
 import { Badge, Card, Details, Empty, ErrorBox, Link, Loading, PageHeader, Pager, SearchBox, SourceBadge, StateBadge, formatDate, useAsync } from '../components.tsx';
-import { navigate, useLocation } from '../router.ts';
-import type { User, UserDetail, UserPage as UserPageData } from '../types.ts';
+import { namedHref, navigate, useLocation } from '../router.ts';
+import type { User, UserDetail, UserPage as UserPageData, UserState } from '../types.ts';
 
 const PAGE = 25;
+
+/** The state filter's choices; the empty value shows every user (the API's default, `all`). */
+const STATE_OPTIONS: ReadonlyArray<{ value: UserState | ''; label: string }> = [
+  { value: '', label: 'All states' },
+  { value: 'active', label: 'Active' },
+  { value: 'disabled', label: 'Disabled' },
+];
 
 /** A table of users, each linking to its detail page. */
 export function UsersTable(props: { users: User[] }): JSX.Element {
@@ -54,9 +62,11 @@ export function UsersPage(): JSX.Element {
   const { search: params } = useLocation();
   const search = params.get('search') ?? '';
   const source = params.get('source') ?? '';
+  const state = params.get('state') ?? '';
   const offset = Number(params.get('offset') ?? '0') || 0;
   const update = (changes: Record<string, string | number>) => {
-    const next = new URLSearchParams(params);
+    // From the address as it is now: a search typed just before (applied after its debounce) keeps a filter chosen meanwhile.
+    const next = new URLSearchParams(window.location.search);
     for (const [key, value] of Object.entries(changes)) {
       if (value === '' || value === 0) next.delete(key);
       else next.set(key, String(value));
@@ -64,7 +74,7 @@ export function UsersPage(): JSX.Element {
     const text = next.toString();
     navigate(`/users${text === '' ? '' : `?${text}`}`, { replace: true });
   };
-  const page = useAsync(() => api<UserPageData>('GET', `/api/v1/admin/users${query({ search, source, limit: PAGE, offset })}`), [search, source, offset]);
+  const page = useAsync(() => api<UserPageData>('GET', `/api/v1/admin/users${query({ search, source, state, limit: PAGE, offset })}`), [search, source, state, offset]);
   return (
     <div>
       <PageHeader title="Users" subtitle="Accounts in dirbridge's store: imported from the directory, or local." />
@@ -75,6 +85,13 @@ export function UsersPage(): JSX.Element {
             <option value="">All sources</option>
             <option value="directory">Directory</option>
             <option value="local">Local</option>
+          </select>
+          <select value={state} onChange={(event) => update({ state: event.currentTarget.value, offset: 0 })} aria-label="State" data-testid="user-state">
+            {STATE_OPTIONS.map((option) => (
+              <option key={option.value} value={option.value}>
+                {option.label}
+              </option>
+            ))}
           </select>
           {page.isLoading ? <span class="spinner" aria-label="Loading" /> : null}
         </div>
@@ -89,6 +106,20 @@ export function UsersPage(): JSX.Element {
         )}
       </Card>
     </div>
+  );
+}
+
+/** Channel or team names, each linking to its page. */
+function NameLinks(props: { kind: 'channels' | 'teams'; names: string[] }): JSX.Element {
+  return (
+    <>
+      {props.names.map((name, index) => (
+        <span key={name}>
+          {index === 0 ? '' : ', '}
+          <Link href={namedHref(props.kind, name)}>{props.kind === 'channels' ? `#${name}` : name}</Link>
+        </span>
+      ))}
+    </>
   );
 }
 
@@ -265,8 +296,8 @@ export function UserPage(props: { id: string }): JSX.Element {
             <Details
               rows={[
                 ['Roles', data.roles.length === 0 ? null : data.roles.join(', ')],
-                ['Channels', data.channels.length === 0 ? null : data.channels.map((channel) => `#${channel.name}`).join(', ')],
-                ['Teams', data.teams.length === 0 ? null : data.teams.map((team) => team.name).join(', ')],
+                ['Channels', data.channels.length === 0 ? null : <NameLinks kind="channels" names={data.channels.map((channel) => channel.name)} />],
+                ['Teams', data.teams.length === 0 ? null : <NameLinks kind="teams" names={data.teams.map((team) => team.name)} />],
               ]}
             />
           </Card>
