@@ -161,7 +161,7 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
   const observeDirectory: DirectoryObserver = (operation, outcome, seconds) => notify((observer) => observer.directory?.(operation, outcome, seconds));
   let bound = bind(state.settings, store, now, observeDirectory);
   const listeners = new Set<(settings: Settings) => void>();
-  const accounts = createAccountAdmin({ store, now });
+  const accounts = createAccountAdmin({ store, now, mapping: () => state.settings.mapping });
   // One sync service for the app's life, so "one run at a time" survives settings changes;
   // each run reads the settings in force when it starts.
   const sync = createSyncService({

@@ -417,6 +417,11 @@ describe('HTTP API against OpenLDAP', () => {
       assert.equal(refused.json().error.code, 'users.directory_managed');
       assert.match(refused.json().error.message, /email, lastName/);
       assert.deepEqual(refused.json().error.fields, ['email', 'lastName']);
+      // With an admin group mapped, sync sets the administrator flag: it is read-only too.
+      assert.ok((await admin({ method: 'GET', url: `/api/v1/admin/users/${anna.id}` })).json().readOnlyFields.includes('isAdmin'));
+      const promoted = await admin({ method: 'PATCH', url: `/api/v1/admin/users/${anna.id}`, payload: { isAdmin: !anna.isAdmin } });
+      assert.equal(promoted.statusCode, 409, promoted.body);
+      assert.deepEqual(promoted.json().error.fields, ['isAdmin']);
       const notes = await admin({ method: 'PATCH', url: `/api/v1/admin/users/${anna.id}`, payload: { notes: 'on leave until May' } });
       assert.equal(notes.statusCode, 200, notes.body);
       assert.equal(notes.json().notes, 'on leave until May');

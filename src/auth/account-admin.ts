@@ -4,6 +4,7 @@
  * editable. Every lifecycle change is audited with who did it and why.
  */
 import { DirbridgeError } from '../errors.ts';
+import type { MappingSettings } from '../settings/schema.ts';
 import type { Store, UserRecord } from '../store/store.ts';
 
 /** Fields an administrator may try to change. */
@@ -17,11 +18,27 @@ export interface ProfileChanges {
   isAdmin?: boolean;
 }
 
-/** The fields sync writes for directory users; changing them here would be undone by the next sync. */
+/** The profile fields sync writes for directory users; changing them here would be undone by the next sync. */
 export const DIRECTORY_MANAGED_FIELDS = ['username', 'email', 'firstName', 'lastName', 'displayName'] as const;
 
-/** Creates the account administration service; `actor` names the administrator in the audit log. */
-export function createAccountAdmin(deps: { store: Store; now: () => Date }) {
+/** A field the console may show read-only: a profile field, or the user's group memberships. */
+export type ManagedField = keyof ProfileChanges | 'groups';
+
+/**
+ * The fields the directory manages for `user`: none for local users; for directory users the
+ * profile fields and memberships, and the administrator flag while an admin group is mapped
+ * (sync sets it from membership of that group).
+ */
+export function directoryManagedFields(user: Pick<UserRecord, 'source'>, mapping: Pick<MappingSettings, 'adminGroup'> | undefined): ManagedField[] {
+  if (user.source !== 'directory') return [];
+  return [...DIRECTORY_MANAGED_FIELDS, ...(mapping?.adminGroup === undefined ? [] : (['isAdmin'] as const)), 'groups'];
+}
+
+/**
+ * Creates the account administration service; `actor` names the administrator in the audit log.
+ * `mapping` returns the mapping settings in force (they decide whether the admin flag is managed).
+ */
+export function createAccountAdmin(deps: { store: Store; now: () => Date; mapping: () => Pick<MappingSettings, 'adminGroup'> | undefined }) {
   const { store } = deps;
 
   const userOrThrow = async (userId: string): Promise<UserRecord> => {
@@ -31,11 +48,18 @@ export function createAccountAdmin(deps: { store: Store; now: () => Date }) {
   };
 
   return {
+    /** The fields of `user` an administrator cannot change here (see `directoryManagedFields`). */
+    readOnlyFields(user: Pick<UserRecord, 'source'>): ManagedField[] {
+      return directoryManagedFields(user, deps.mapping());
+    },
+
     /** Changes profile fields; refuses directory-managed ones on directory users, naming them. */
     async updateProfile(userId: string, changes: ProfileChanges, actor: string): Promise<UserRecord> {
       const user = await userOrThrow(userId);
       if (user.source === 'directory') {
-        const managed = DIRECTORY_MANAGED_FIELDS.filter((field) => changes[field] !== undefined && changes[field] !== user[field]);
+        const managed = directoryManagedFields(user, deps.mapping()).filter(
+          (field): field is keyof ProfileChanges => field !== 'groups' && changes[field] !== undefined && changes[field] !== user[field],
+        );
         if (managed.length > 0) {
           throw new DirbridgeError('users.directory_managed', `${managed.join(', ')} of ${user.username} ${managed.length === 1 ? 'is' : 'are'} managed by the directory and read-only here`, {
             details: { fields: managed },

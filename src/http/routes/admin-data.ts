@@ -6,7 +6,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { DIRECTORY_MANAGED_FIELDS } from '../../auth/account-admin.ts';
 import { revokeSessionsAsAdmin } from '../../auth/revoke-sessions.ts';
 import { DirbridgeError } from '../../errors.ts';
 import { USER_STATES, type PageQuery, type UserRecord } from '../../store/store.ts';
@@ -120,7 +119,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
         teams: (await store.listUserTeams(user.id)).map((team) => ({ id: team.id, name: team.name })),
         customFields: attributes.customFields,
         abacAttributes: attributes.abacAttributes,
-        readOnlyFields: user.source === 'directory' ? [...DIRECTORY_MANAGED_FIELDS, 'groups'] : [],
+        readOnlyFields: context.app.accounts.readOnlyFields(user),
       };
     },
   );
