@@ -2,7 +2,7 @@
  * Console sign-in: a local administrator, or any user whose admin flag is set (directory users
  * get it from `mapping.adminGroup`). Rate-limited per address on top of the login throttle.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ADMIN_SESSION_ROUTE, adminOf, clearSessionCookie, csrfTokenFor, setSessionCookie } from '../admin-auth.ts';
@@ -16,6 +16,32 @@ const adminSessionSchema = z.object({
   expiresAt: z.string(),
   user: z.object({ id: z.string(), username: z.string(), displayName: z.string().nullable(), source: z.enum(['local', 'directory']) }),
 });
+
+/**
+ * Refuses a sign-in another site's page sends (login CSRF: the victim's browser signed in as the
+ * attacker). Browsers say where a request comes from in Sec-Fetch-Site; older ones only in Origin,
+ * which must then name this host. Clients that send neither (curl, scripts) are not browsers.
+ */
+function assertSameOrigin(request: FastifyRequest): void {
+  const site = request.headers['sec-fetch-site'];
+  if (site !== undefined) {
+    if (site === 'same-origin' || site === 'none') return;
+    throw new HttpError(403, 'http.cross_site', `sign-in from another site is refused (Sec-Fetch-Site: ${String(site)})`);
+  }
+  const origin = request.headers.origin;
+  if (origin === undefined) return;
+  // Both sides as URLs of the origin's scheme, so that default ports and case compare equal.
+  let isSame = false;
+  try {
+    const from = new URL(origin);
+    isSame = from.host !== '' && from.host === new URL(`${from.protocol}//${request.host}`).host;
+  } catch {
+    isSame = false;
+  }
+  if (!isSame) {
+    throw new HttpError(403, 'http.cross_site', `sign-in from another origin is refused (Origin: ${origin}, this server: ${request.host})`);
+  }
+}
 
 /** Registers sign-in, the current session and sign-out. */
 export function registerAdminSessionRoutes(server: FastifyInstance, context: RouteContext): void {
@@ -34,6 +60,7 @@ export function registerAdminSessionRoutes(server: FastifyInstance, context: Rou
       },
     },
     async (request, reply) => {
+      assertSameOrigin(request);
       const result = await loginWithMetrics(context, 'admin', { username: request.body.username, password: request.body.password, clientAddress: request.ip });
       if (!result.user.isAdmin) {
         await app.sessions.logout(result.token);
