@@ -140,13 +140,15 @@ describe('HTTP admin security', () => {
 
   it('refuses a sign-in sent from another site (login CSRF), and accepts one from the console', async () => {
     const server = await serverFor({ adminLoginRateLimit: { max: 100, timeWindowMs: 60_000 } });
-    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://attacker.example' }, { origin: 'null' }]) {
+    const refusedHeaders: Array<Record<string, string>> = [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://attacker.example' }, { origin: 'null' }];
+    for (const headers of refusedHeaders) {
       const refused = await signIn('admin', ADMIN_PASSWORD, server, headers);
       assert.equal(refused.statusCode, 403, JSON.stringify(headers));
       assert.equal(JSON.parse(refused.body).error.code, 'http.cross_site');
       assert.equal(refused.cookies.length, 0, 'no session for a refused sign-in');
     }
-    for (const headers of [{ 'sec-fetch-site': 'same-origin' }, { origin: 'http://localhost' }, { origin: 'http://LOCALHOST:80' }, { 'sec-fetch-site': 'none' }]) {
+    const acceptedHeaders: Array<Record<string, string>> = [{ 'sec-fetch-site': 'same-origin' }, { origin: 'http://localhost' }, { origin: 'http://LOCALHOST:80' }, { 'sec-fetch-site': 'none' }];
+    for (const headers of acceptedHeaders) {
       const accepted = await signIn('admin', ADMIN_PASSWORD, server, { host: 'localhost:80', ...headers });
       assert.equal(accepted.statusCode, 200, `${JSON.stringify(headers)}: ${accepted.body}`);
     }
