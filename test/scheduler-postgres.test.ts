@@ -150,7 +150,7 @@ describe('scheduler on PostgreSQL with two instances', { skip: problem !== undef
     console.log(`slow job: ${runs.length} runs, by ${runs.map((run) => run.instance).join('')}; skips ${statuses.map((status) => `${status.skips} (${status.lastSkip?.reason ?? '-'})`).join(', ')}`);
   });
 
-  it('runs a fast job once per tick across two instances (the lock is kept past a fast run)', async () => {
+  it('runs a fast job once per tick across two instances (the tick stays claimed past a fast run)', async () => {
     const { schedulers, locks, runs } = twoInstances(database.url, recordingJob(20, { schedule: '* * * * * *' }));
     const from = Date.now();
     await Promise.all(schedulers.map((scheduler) => scheduler.start()));

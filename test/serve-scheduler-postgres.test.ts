@@ -40,8 +40,8 @@ describe('Sync Now across two instances on PostgreSQL', { skip: problem !== unde
   const instances: Instance[] = [];
   const cleanups: Array<() => Promise<void>> = [];
 
-  async function call(instance: Instance, options: InjectOptions): Promise<{ statusCode: number; body: string; json: () => any }> {
-    return (await instance.server.inject({ ...options, cookies: instance.cookie, headers: { 'x-csrf-token': instance.csrf } })) as unknown as { statusCode: number; body: string; json: () => any };
+  async function call(instance: Instance, options: InjectOptions): Promise<{ statusCode: number; body: string; headers: Record<string, unknown>; json: () => any }> {
+    return (await instance.server.inject({ ...options, cookies: instance.cookie, headers: { 'x-csrf-token': instance.csrf } })) as unknown as { statusCode: number; body: string; headers: Record<string, unknown>; json: () => any };
   }
 
   before(async () => {
@@ -102,6 +102,8 @@ describe('Sync Now across two instances on PostgreSQL', { skip: problem !== unde
       const refused = await call(b, { method: 'POST', url: '/api/v1/admin/actions/sync', payload: { wait: false } });
       assert.equal(refused.statusCode, 409, refused.body);
       assert.equal(refused.json().error.code, 'sync.already_running');
+      assert.equal(refused.json().error.message, `a sync is already running on another instance (run ${runId})`, 'the refusal names the run going on A');
+      assert.equal(refused.headers['retry-after'], undefined, 'no retry time is promised while a run is really going');
       const viaJobs = await call(b, { method: 'POST', url: '/api/v1/admin/jobs/background-sync/run', payload: {} });
       assert.equal(viaJobs.statusCode, 409);
       assert.match(viaJobs.json().error.message, /another instance/);

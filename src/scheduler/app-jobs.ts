@@ -8,12 +8,13 @@ import type { App } from '../app.ts';
 import { logoutDeactivatedUsers } from '../auth/auto-logout.ts';
 import { DirbridgeError } from '../errors.ts';
 import type { Settings, StoreSettings } from '../settings/schema.ts';
+import type { SyncRunRecord } from '../store/store.ts';
 import { runAbacSync, runAvatarSync } from '../sync/attribute-jobs.ts';
 import type { ProgressLog } from '../sync/progress.ts';
 import type { RunSyncOptions, SyncResult } from '../sync/run-sync.ts';
 import { createLocalJobLock, type JobLock, type SchedulerLog } from './job-lock.ts';
 import { createPostgresJobLock } from './postgres-lock.ts';
-import { createScheduler, type Scheduler, type SchedulerJob } from './scheduler.ts';
+import { createScheduler, type Scheduler, type SchedulerJob, type SkipReason } from './scheduler.ts';
 
 /** Job names, stable: they key the advisory locks shared by instances. */
 export const JOB_NAMES = {
@@ -75,14 +76,16 @@ export interface StartedSync {
 
 /**
  * Starts Sync Now (or its dry run) and resolves as soon as the run record exists. A real sync
- * with a scheduler runs as a manual run of the background-sync job, under its lock: when that
- * job runs here or on another instance, this rejects with `sync.already_running` and no run is
- * recorded. A dry run, or a sync without a scheduler, goes to `app.sync` directly (whose own
+ * with a scheduler runs as a manual run of the background-sync job, under its run lock: when a
+ * run of that job is going here or on another instance, this rejects with `sync.already_running`
+ * (the message and details from `refusal`) and no run is recorded. The claim another instance
+ * keeps for a few seconds after a scheduled run, so that no other instance repeats the tick,
+ * does not block it. A dry run, or a sync without a scheduler, goes to `app.sync` directly (whose own
  * guard allows one run per process). Rejects with the error when the run fails before it has a
  * record (e.g. the store is down).
  */
 export function startSync(
-  app: Pick<App, 'sync'>,
+  app: Pick<App, 'sync' | 'store'>,
   scheduler: Pick<Scheduler, 'runNow'> | undefined,
   options: Omit<RunSyncOptions, 'onStarted' | 'trigger'> & { trigger?: RunSyncOptions['trigger'] },
 ): Promise<StartedSync> {
@@ -115,11 +118,46 @@ export function startSync(
         },
       })
       .then((outcome) => {
-        if (!outcome.ran) fail(new DirbridgeError('sync.already_running', outcome.reason === 'lock_unavailable' ? 'the sync lock could not be taken; try again' : 'a sync is already running', { details: { reason: outcome.reason } }));
+        if (!outcome.ran) void refusal(app.store, outcome.reason).then(fail);
         else if (result !== undefined) settleFinished.resolve(result);
         else fail(failure ?? new Error(outcome.run.message ?? 'the sync failed before it started'));
       }, fail);
   });
+}
+
+/** How long a caller refused because a sync is starting or ending on another instance should wait (seconds). */
+export const SYNC_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * Why Sync Now was refused, as `sync.already_running` with `details.reason` (the scheduler's
+ * skip reason). The background-sync run lock is held only while a run of it is going, so
+ * "locked" means a run on another instance: its id is given (`details.runId`) when the store
+ * shows it. When the store shows none, that run is between taking the lock and recording its
+ * start, or between recording its end and giving the lock up — milliseconds — and the message
+ * says so, with `details.retryAfterSeconds`.
+ */
+export async function refusal(store: Pick<App['store'], 'listRuns'>, reason: SkipReason): Promise<DirbridgeError> {
+  const refuse = (message: string, details: Record<string, unknown> = {}) => new DirbridgeError('sync.already_running', message, { details: { reason, ...details } });
+  switch (reason) {
+    case 'running':
+      return refuse('a sync is already running');
+    case 'stopping':
+      return refuse('the scheduler is stopping; try again on another instance or after the restart');
+    case 'lock_unavailable':
+      return refuse('the sync lock could not be taken; try again', { retryAfterSeconds: SYNC_RETRY_AFTER_SECONDS });
+    case 'locked': {
+      let running: SyncRunRecord | undefined;
+      try {
+        // Runs that take the lock (Sync Now, scheduled and startup runs) are recorded by the holder.
+        const { runs } = await store.listRuns({ limit: 50, offset: 0 });
+        running = runs.find((run) => run.status === 'running' && !run.isDryRun && (run.trigger === 'api' || run.trigger === 'schedule' || run.trigger === 'startup'));
+      } catch {
+        return refuse('a sync is already running on another instance');
+      }
+      if (running !== undefined) return refuse(`a sync is already running on another instance (run ${running.id})`, { runId: running.id });
+      return refuse('a sync is starting or finished moments ago on another instance; try again in a second', { retryAfterSeconds: SYNC_RETRY_AFTER_SECONDS });
+    }
+  }
 }
 
 /** How often an instance looks for settings saved by another instance or the CLI. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLocalJobLock, jobLockKey, silentLog } from './job-lock.ts';
-import { createScheduler } from './scheduler.ts';
+import { createScheduler, tickClaimName, type JobRunRecord, type JobTrigger } from './scheduler.ts';
 
 describe('createScheduler', () => {
   it('never overlaps a slow run with itself and records the skipped ticks', async () => {
@@ -131,6 +131,65 @@ describe('createScheduler', () => {
       await assert.rejects(scheduler.runNow('nope'), /no job named/);
     } finally {
       await scheduler.stop();
+    }
+  });
+
+  it('claims each tick past its run so no other instance repeats it, without ever blocking a manual run', async () => {
+    // Two schedulers on one lock stand for two instances on one database.
+    const lock = createLocalJobLock();
+    const runs: Array<{ instance: string; trigger: JobTrigger; scheduledAt: number | null }> = [];
+    const make = (instance: string) =>
+      createScheduler({
+        jobs: [{ name: 'sync', schedule: 'every 2 seconds', runOnStart: true, run: async ({ trigger, scheduledAt }) => {
+          runs.push({ instance, trigger, scheduledAt: scheduledAt?.getTime() ?? null });
+          await sleep(20);
+        } }],
+        lock,
+        log: silentLog,
+      });
+    const schedulers = [make('a'), make('b')];
+    const until = async (probe: () => JobRunRecord | undefined, what: string): Promise<JobRunRecord> => {
+      const deadline = Date.now() + 5_000;
+      for (;;) {
+        const found = probe();
+        if (found !== undefined) return found;
+        assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+        await sleep(10);
+      }
+    };
+    const lastScheduled = (after: number) => () => schedulers.map((scheduler) => scheduler.status()[0]?.lastRun).find((run) => run?.trigger === 'schedule' && (run.scheduledAt?.getTime() ?? 0) > after) ?? undefined;
+    try {
+      await Promise.all(schedulers.map((scheduler) => scheduler.start()));
+      assert.deepEqual(runs.map((run) => run.trigger), ['startup'], 'instances started together sync on startup once');
+      assert.equal(await lock.tryAcquire(tickClaimName('sync', { trigger: 'startup', scheduledAt: null })), null, 'the startup run stays claimed (1 s: half the gap)');
+      for (const scheduler of schedulers) assert.equal((await scheduler.runNow('sync')).ran, true, 'the claim does not block a manual run');
+
+      const ticked = await until(lastScheduled(0), 'a tick');
+      const tick = ticked.scheduledAt;
+      assert.ok(tick !== null);
+      assert.equal(await lock.tryAcquire(tickClaimName('sync', ticked)), null, 'the tick stays claimed after its run');
+      for (const scheduler of schedulers) assert.equal((await scheduler.runNow('sync')).ran, true, 'a manual run on either instance goes through right after the tick');
+      assert.ok(Date.now() < tick.getTime() + 1_000, 'the manual runs fell inside the hold window');
+
+      // A tick whose run lock is held elsewhere is skipped, and its claim given up at once.
+      const runLock = await lock.tryAcquire('sync');
+      assert.ok(runLock !== null, 'no run is going: the run lock is free while the tick is claimed');
+      const next = new Date(tick.getTime() + 2_000);
+      await sleep(next.getTime() - Date.now() + 300);
+      await runLock.release();
+      assert.deepEqual(schedulers.map((scheduler) => scheduler.status()[0]?.lastSkip?.reason), ['locked', 'locked']);
+      const nextClaim = await lock.tryAcquire(tickClaimName('sync', { trigger: 'schedule', scheduledAt: next }));
+      assert.ok(nextClaim !== null, 'a skipped tick keeps no claim');
+      await nextClaim.release();
+      const released = await lock.tryAcquire(tickClaimName('sync', ticked));
+      assert.ok(released !== null, 'a claim is given up once its hold window has passed');
+      await released.release();
+
+      const scheduled = runs.filter((run) => run.trigger === 'schedule').map((run) => run.scheduledAt);
+      assert.deepEqual(scheduled, [tick.getTime()], 'each tick ran once, on one instance');
+      assert.equal(runs.filter((run) => run.trigger === 'manual').length, 4);
+    } finally {
+      await Promise.all(schedulers.map((scheduler) => scheduler.stop()));
     }
   });
 

@@ -3,12 +3,23 @@
  * overlapping itself, and — through the `JobLock` — on exactly one instance per tick when
  * several share PostgreSQL.
  *
- * Each run holds the job's lock from before it starts until it ends, so a slow run on one
- * instance is never duplicated by another at the next tick; the other instance skips that tick
- * ("locked"). A fast run keeps the lock a little longer — until min(30 s, half the gap to the
- * next tick) after the tick — so an instance whose timer fires a few milliseconds later (timer
- * jitter, clock skew) does not run the same tick again. A startup run holds it the same way, so
- * instances started together run it once.
+ * Two kinds of lock, both taken through the `JobLock` (advisory locks on PostgreSQL):
+ *
+ * - The job's **run lock** (named after the job) is held exactly while a run of the job does its
+ *   work, whatever started it — tick, startup or `runNow` — and given up as the run ends. So two
+ *   runs of one job never overlap, not even on two instances, and a run lock another instance
+ *   holds always means a run is in progress there: a manual run is refused only then.
+ * - A **tick claim** (named after the job and the tick, e.g. `background-sync@tick:…Z`, or
+ *   `background-sync@startup`) is taken before the run lock by a scheduled or startup run, and
+ *   kept after the run until min(30 s, half the gap to the next tick) after the tick (or the
+ *   start), so an instance whose timer fires for the same tick a little later (timer jitter,
+ *   clock skew) finds it taken and does not run that tick again; instances started together run
+ *   the startup run once. A claim only ever stops the same tick: it never delays a manual run or
+ *   another tick.
+ *
+ * A tick runs when its instance takes the claim and then the run lock; it is skipped ("locked")
+ * when another instance has the claim (it ran or is running that tick) or the run lock (a run is
+ * still going). A claim whose run lock could not be taken is given up at once.
  */
 import { Cron } from 'croner';
 import type { JobLock, JobLockHandle, SchedulerLog } from './job-lock.ts';
@@ -92,9 +103,9 @@ export interface Scheduler {
   /** Replaces the job list: adds new jobs, removes missing ones (a running run finishes), reschedules changed ones. */
   setJobs(jobs: readonly SchedulerJob[]): void;
   /**
-   * Runs a job now under its lock, unless it is running here or elsewhere; resolves when the
-   * run ends. A manual run gives the lock up when it ends (unless it reused a lock kept after a
-   * tick, which it keeps as long as the tick would have). Rejects for an unknown job.
+   * Runs a job now under its run lock, unless a run of it is going here or elsewhere; resolves
+   * when the run ends, with the lock given up. A tick claim kept after a scheduled run never
+   * blocks it. Rejects for an unknown job.
    */
   runNow(name: string, options?: RunNowOptions): Promise<RunNowResult>;
   status(): JobStatus[];
@@ -109,8 +120,19 @@ export interface SchedulerOptions {
   log: SchedulerLog;
   /** The clock for recorded times (timers follow the real clock). */
   now?: () => Date;
-  /** Upper bound of how long a lock is kept after a tick (default 30 s); see the module comment. */
+  /** Upper bound of how long a tick claim is kept after its tick (default 30 s); see the module comment. */
   maxLockHoldMs?: number;
+}
+
+/** A tick claim kept after its run. */
+interface KeptClaim {
+  handle: JobLockHandle;
+  timer: NodeJS.Timeout;
+}
+
+/** The lock name of a tick claim: the job and its tick, or its startup run. */
+export function tickClaimName(jobName: string, context: Pick<JobRunContext, 'trigger' | 'scheduledAt'>): string {
+  return context.trigger === 'startup' || context.scheduledAt === null ? `${jobName}@startup` : `${jobName}@tick:${context.scheduledAt.toISOString()}`;
 }
 
 interface Entry {
@@ -119,8 +141,8 @@ interface Entry {
   timer: Cron | null;
   /** The run in progress, if any (set synchronously, before any await). */
   current: { trigger: JobTrigger; startedAt: Date } | null;
-  /** A lock kept after a fast run until `until` (epoch ms); the next run here reuses it. */
-  keptLock: { handle: JobLockHandle; timer: NodeJS.Timeout; until: number } | null;
+  /** Tick claims kept after their runs, each until its timer gives it up. */
+  keptClaims: Set<KeptClaim>;
   lastRun: JobRunRecord | null;
   lastSkip: JobStatus['lastSkip'];
   runs: number;
@@ -144,7 +166,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   function add(job: SchedulerJob): void {
     if (entries.has(job.name)) throw new Error(`duplicate job name "${job.name}"`);
     const cron = job.schedule === null ? null : parseSchedule(job.schedule).cron;
-    entries.set(job.name, { job, cron, timer: null, current: null, keptLock: null, lastRun: null, lastSkip: null, runs: 0, failures: 0, skips: 0, removed: false });
+    entries.set(job.name, { job, cron, timer: null, current: null, keptClaims: new Set(), lastRun: null, lastSkip: null, runs: 0, failures: 0, skips: 0, removed: false });
   }
 
   function arm(entry: Entry): void {
@@ -182,7 +204,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     return { ran: false, reason };
   }
 
-  /** How long after `from` the lock is kept at least: min(max hold, half the gap between the next two ticks). */
+  /** How long after its tick (or start) a tick claim is kept: min(max hold, half the gap between the next two ticks). */
   function minHoldMs(entry: Entry): number {
     if (entry.cron === null) return maxHoldMs;
     const [first, second] = new Cron(entry.cron, { paused: true }).nextRuns(2);
@@ -190,85 +212,103 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     return Math.min(maxHoldMs, (second.getTime() - first.getTime()) / 2);
   }
 
+  /** Takes a lock, or says why not: null when another holder has it, a skip when the lock store failed. */
+  async function take(entry: Entry, trigger: JobTrigger, name: string): Promise<JobLockHandle | null | { ran: false; reason: SkipReason }> {
+    try {
+      return await lock.tryAcquire(name);
+    } catch (error) {
+      return skip(entry, trigger, 'lock_unavailable', { error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  /** Keeps a tick claim until `until` (epoch ms), or gives it up now when that has passed or the job is going away. */
+  async function keepClaim(entry: Entry, claim: JobLockHandle, until: number): Promise<void> {
+    const remaining = until - Date.now();
+    if (remaining <= 0 || stopping || entry.removed || !claim.isHeld()) {
+      await claim.release();
+      return;
+    }
+    const kept: KeptClaim = {
+      handle: claim,
+      timer: setTimeout(() => {
+        entry.keptClaims.delete(kept);
+        void claim.release();
+      }, remaining),
+    };
+    kept.timer.unref();
+    entry.keptClaims.add(kept);
+  }
+
   async function execute(entry: Entry, context: JobRunContext, options: RunNowOptions = {}): Promise<RunNowResult> {
     const { job } = entry;
     if (stopping) return skip(entry, context.trigger, 'stopping');
     if (entry.current !== null) return skip(entry, context.trigger, 'running');
     entry.current = { trigger: context.trigger, startedAt: now() };
+    let claim: JobLockHandle | null = null;
+    /** When the claim's hold window starts (the tick, or a startup run's start); null while nothing ran. */
+    let holdFrom: number | null = null;
     try {
-      let handle: JobLockHandle | null;
-      let inheritedUntil = 0;
-      if (entry.keptLock !== null && entry.keptLock.handle.isHeld()) {
-        clearTimeout(entry.keptLock.timer);
-        handle = entry.keptLock.handle;
-        inheritedUntil = entry.keptLock.until;
-        entry.keptLock = null;
-      } else {
-        if (entry.keptLock !== null) {
-          clearTimeout(entry.keptLock.timer);
-          await entry.keptLock.handle.release();
-          entry.keptLock = null;
-        }
-        try {
-          handle = await lock.tryAcquire(job.name);
-        } catch (error) {
-          return skip(entry, context.trigger, 'lock_unavailable', { error: error instanceof Error ? error.message : String(error) });
-        }
+      // A tick or startup run first claims its tick, so no other instance runs the same one.
+      if (context.trigger !== 'manual') {
+        const claimName = tickClaimName(job.name, context);
+        const taken = await take(entry, context.trigger, claimName);
+        // Another instance has run this tick (or is running it): its claim is the lock that holds.
+        if (taken === null) return skip(entry, context.trigger, 'locked', { lock: claimName });
+        if ('ran' in taken) return taken;
+        claim = taken;
       }
-      if (handle === null) return skip(entry, context.trigger, 'locked');
+      const taken = await take(entry, context.trigger, job.name);
+      if (taken === null) return skip(entry, context.trigger, 'locked');
+      if ('ran' in taken) return taken;
+      const handle = taken;
 
       const startedAt = now();
       entry.current = { trigger: context.trigger, startedAt };
       const startedMs = Date.now();
+      holdFrom = context.scheduledAt?.getTime() ?? startedMs;
       log.info({ job: job.name, trigger: context.trigger, scheduledAt: context.scheduledAt?.toISOString() ?? null }, 'job started');
-      let outcome: JobRunRecord['outcome'];
-      let message: string | null;
+      let record: JobRunRecord;
       try {
-        options.onStart?.();
-        const result = await (options.work ?? job.run)(context);
-        outcome = 'succeeded';
-        message = typeof result === 'string' ? result : null;
-      } catch (error) {
-        outcome = 'failed';
-        message = error instanceof Error ? error.message : String(error);
-      }
-      const finishedAt = now();
-      const record: JobRunRecord = {
-        trigger: context.trigger,
-        scheduledAt: context.scheduledAt,
-        startedAt,
-        finishedAt,
-        durationMs: Date.now() - startedMs,
-        outcome,
-        message,
-        lockHeldThroughout: handle.isHeld(),
-      };
-      entry.lastRun = record;
-      entry.runs += 1;
-      if (outcome === 'failed') entry.failures += 1;
-      const fields = { job: job.name, trigger: context.trigger, durationMs: record.durationMs, message };
-      if (outcome === 'failed') log.error(fields, 'job failed');
-      else log.info(fields, 'job finished');
-      if (!record.lockHeldThroughout) log.warn({ job: job.name }, 'the job lock was lost during the run; another instance may have run the job too');
-
-      // Keep the lock until the hold window after the tick (or the start) has passed. A manual run
-      // has no tick another instance could repeat: it keeps only a hold it inherited.
-      const holdUntil = context.trigger === 'manual' ? inheritedUntil : Math.max(inheritedUntil, (context.scheduledAt?.getTime() ?? startedMs) + minHoldMs(entry));
-      const remaining = holdUntil - Date.now();
-      if (remaining > 0 && !stopping && !entry.removed && handle.isHeld()) {
-        const kept = handle;
-        const timer = setTimeout(() => {
-          if (entry.keptLock?.handle === kept) entry.keptLock = null;
-          void kept.release();
-        }, remaining);
-        timer.unref();
-        entry.keptLock = { handle: kept, timer, until: holdUntil };
-      } else {
+        let outcome: JobRunRecord['outcome'];
+        let message: string | null;
+        try {
+          options.onStart?.();
+          const result = await (options.work ?? job.run)(context);
+          outcome = 'succeeded';
+          message = typeof result === 'string' ? result : null;
+        } catch (error) {
+          outcome = 'failed';
+          message = error instanceof Error ? error.message : String(error);
+        }
+        record = {
+          trigger: context.trigger,
+          scheduledAt: context.scheduledAt,
+          startedAt,
+          finishedAt: now(),
+          durationMs: Date.now() - startedMs,
+          outcome,
+          message,
+          lockHeldThroughout: handle.isHeld(),
+        };
+      } finally {
+        // The run is over: the next run (a manual one on any instance, or the next tick) may start.
         await handle.release();
       }
+      entry.lastRun = record;
+      entry.runs += 1;
+      if (record.outcome === 'failed') entry.failures += 1;
+      const fields = { job: job.name, trigger: context.trigger, durationMs: record.durationMs, message: record.message };
+      if (record.outcome === 'failed') log.error(fields, 'job failed');
+      else log.info(fields, 'job finished');
+      if (!record.lockHeldThroughout) log.warn({ job: job.name }, 'the job lock was lost during the run; another instance may have run the job too');
       return { ran: true, run: record };
     } finally {
       entry.current = null;
+      if (claim !== null) {
+        // A claim whose run did not happen (the run lock was taken elsewhere, or the lock store
+        // failed) goes at once; otherwise it stays for the hold window after the tick or the start.
+        await keepClaim(entry, claim, holdFrom === null ? 0 : holdFrom + minHoldMs(entry));
+      }
     }
   }
 
@@ -303,12 +343,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     log.info({ job: name, schedule, cron, nextRun: entry.timer?.nextRun()?.toISOString() ?? null }, 'job rescheduled');
   }
 
-  async function dropKeptLock(entry: Entry): Promise<void> {
-    if (entry.keptLock === null) return;
-    clearTimeout(entry.keptLock.timer);
-    const { handle } = entry.keptLock;
-    entry.keptLock = null;
-    await handle.release();
+  async function dropKeptClaims(entry: Entry): Promise<void> {
+    const claims = [...entry.keptClaims];
+    entry.keptClaims.clear();
+    for (const kept of claims) clearTimeout(kept.timer);
+    await Promise.all(claims.map((kept) => kept.handle.release()));
   }
 
   return {
@@ -330,7 +369,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         entry.removed = true;
         entry.timer?.stop();
         entry.timer = null;
-        void dropKeptLock(entry);
+        void dropKeptClaims(entry);
         entries.delete(name);
       }
       for (const job of jobs) {
@@ -362,7 +401,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         entry.timer = null;
       }
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-      await Promise.all([...entries.values()].map(dropKeptLock));
+      await Promise.all([...entries.values()].map(dropKeptClaims));
     },
   };
 }

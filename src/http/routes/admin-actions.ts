@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { DirectoryConnection } from '../../directory/index.ts';
+import { isDirbridgeError } from '../../errors.ts';
 import { startSync } from '../../scheduler/app-jobs.ts';
 import { subjectOf, type SyncResult } from '../../sync/run-sync.ts';
 import { summaryOf } from '../../sync/sync-summary.ts';
@@ -120,7 +121,15 @@ export function registerAdminActionRoutes(server: FastifyInstance, context: Rout
       const actor = adminOf(request).actor;
       const log = request.log;
       // A real sync goes through the scheduler's background-sync job: exclusive across instances.
-      const started = await startSync(app, context.scheduler, { isDryRun: request.body.dryRun, log });
+      let started;
+      try {
+        started = await startSync(app, context.scheduler, { isDryRun: request.body.dryRun, log });
+      } catch (error) {
+        // A refusal that will clear within a known time says when to try again.
+        const retryAfter = isDirbridgeError(error, 'sync.already_running') ? error.details['retryAfterSeconds'] : undefined;
+        if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
+        throw error;
+      }
       log.info({ runId: started.runId, dryRun: request.body.dryRun, wait: request.body.wait, actor }, 'sync started');
       const observe = (result: SyncResult) => {
         log.info({ runId: result.runId, status: result.status, dryRun: result.isDryRun, durationMs: result.durationMs, actor }, 'sync finished');
