@@ -16,7 +16,8 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import { openApp, type App } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { createHttpServer } from '../src/http/server.ts';
-import { createAppScheduler, JOB_NAMES } from '../src/scheduler/app-jobs.ts';
+import { isDirbridgeError } from '../src/errors.ts';
+import { createAppScheduler, JOB_NAMES, runSyncExclusively } from '../src/scheduler/app-jobs.ts';
 import type { JobLock, SchedulerLog } from '../src/scheduler/job-lock.ts';
 import { createPostgresJobLock } from '../src/scheduler/postgres-lock.ts';
 import { tickClaimName, type Scheduler } from '../src/scheduler/scheduler.ts';
@@ -225,5 +226,31 @@ describe('two dirbridge instances with their schedulers on one PostgreSQL', { sk
     assert.equal(ofTick.length, 1, 'the tick ran once');
     assert.equal(runs.filter((run) => run.trigger === 'api' && run.status === 'succeeded').length, 3);
     assert.equal(runs.filter((run) => run.status !== 'succeeded').length, 0);
+  });
+
+  it('runs a CLI sync under the same run lock: refused while a run holds it, run once it is free', async () => {
+    await quiesce();
+    const [a] = instances;
+    assert.ok(a);
+    const holder = createPostgresJobLock(database.url, { applicationName: 'dirbridge-test-holder' });
+    try {
+      const held = await holder.tryAcquire(JOB);
+      assert.ok(held !== null);
+      const before = (await allRuns()).length;
+      await assert.rejects(runSyncExclusively(a.app, { trigger: 'cli', isDryRun: false }), (error) => isDirbridgeError(error, 'sync.already_running') && /another instance/.test(error.message));
+      assert.equal((await allRuns()).length, before, 'a refused CLI sync records no run');
+      // A dry run writes nothing and needs no lock.
+      assert.equal((await runSyncExclusively(a.app, { trigger: 'cli', isDryRun: true })).status, 'succeeded');
+      await held.release();
+      const result = await runSyncExclusively(a.app, { trigger: 'cli', isDryRun: false });
+      assert.equal(result.status, 'succeeded');
+      assert.equal(result.trigger, 'cli');
+      // The CLI gave the lock up when its run ended.
+      const after = await holder.tryAcquire(JOB);
+      assert.ok(after !== null, 'the run lock is free again');
+      await after.release();
+    } finally {
+      await holder.close();
+    }
   });
 });

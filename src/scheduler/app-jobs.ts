@@ -148,9 +148,9 @@ export async function refusal(store: Pick<App['store'], 'listRuns'>, reason: Ski
     case 'locked': {
       let running: SyncRunRecord | undefined;
       try {
-        // Runs that take the lock (Sync Now, scheduled and startup runs) are recorded by the holder.
+        // Runs that take the lock (Sync Now, scheduled, startup and CLI runs) are recorded by the holder.
         const { runs } = await store.listRuns({ limit: 50, offset: 0 });
-        running = runs.find((run) => run.status === 'running' && !run.isDryRun && (run.trigger === 'api' || run.trigger === 'schedule' || run.trigger === 'startup'));
+        running = runs.find((run) => run.status === 'running' && !run.isDryRun && (run.trigger === 'api' || run.trigger === 'schedule' || run.trigger === 'startup' || run.trigger === 'cli'));
       } catch {
         return refuse('a sync is already running on another instance');
       }
@@ -193,6 +193,28 @@ export function describeSync(result: SyncResult): string {
   const { users, groups, memberships } = result;
   const counts = `users ${users.created} created, ${users.updated} updated, ${users.disabled} disabled, ${users.enabled} enabled; groups ${groups.created} created, ${groups.updated} updated, ${groups.deleted} deleted; memberships +${memberships.added} -${memberships.removed}`;
   return `sync ${result.status}${result.reason === null ? '' : ` (${result.reason})`}: ${counts} in ${result.durationMs} ms [run ${result.runId}]`;
+}
+
+/**
+ * Runs one sync outside any scheduler (the CLI) under the background-sync run lock, so it never
+ * overlaps a scheduled run or Sync Now of a server sharing the PostgreSQL store; rejects with
+ * `sync.already_running` (see `refusal`) when one is going. A dry run writes nothing and takes
+ * no lock. On SQLite the lock is in-process only: the store then serializes writers itself.
+ */
+export async function runSyncExclusively(app: Pick<App, 'sync' | 'store' | 'settings'>, options: RunSyncOptions): Promise<SyncResult> {
+  if (options.isDryRun) return app.sync.runSync(options);
+  const lock = createJobLock(app.settings.store);
+  try {
+    const handle = await lock.tryAcquire(JOB_NAMES.backgroundSync);
+    if (handle === null) throw await refusal(app.store, 'locked');
+    try {
+      return await app.sync.runSync(options);
+    } finally {
+      await handle.release();
+    }
+  } finally {
+    await lock.close();
+  }
 }
 
 /** The lock the store calls for; a PostgreSQL lock opens one dedicated connection, lazily. */

@@ -1,5 +1,6 @@
 /** `dirbridge sync [--dry-run]`: one sync run, with progress on a terminal and a JSON summary. */
 import type { Command } from 'commander';
+import { runSyncExclusively } from '../../scheduler/app-jobs.ts';
 import type { SyncProgress, SyncResult } from '../../sync/run-sync.ts';
 import { subjectOf } from '../../sync/run-sync.ts';
 import { summaryOf } from '../../sync/sync-summary.ts';
@@ -17,7 +18,7 @@ export function registerSyncCommand(program: Command, context: CommandContext): 
       const options = optionsOf(command);
       const code = await context.withApp(options, async (app) => {
         const progress = context.out.isTerminal && options.json !== true ? terminalProgress(context.out) : undefined;
-        const result = await app.sync.runSync({
+        const result = await runSyncExclusively(app, {
           trigger: 'cli',
           isDryRun: commandOptions.dryRun === true,
           ...(progress === undefined ? {} : { onProgress: progress }),
