@@ -5,12 +5,16 @@
  * Reports each dirbridge phase as a ratio against a floor measured in the same run on the same
  * server: a raw ldapts paged read of the same entries with the same attributes, which is the
  * least any LDAP client must spend. Run: `npm run bench -- --people 100000 --groups 5000 [--store postgres]`.
+ *
+ * After the no-op second sync, a reorganisation (every tenth groupOfNames group loses the second
+ * half of its members) is synced, which measures the membership changes and the change-feed events
+ * (one `membership.changed` per affected user) they write.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Client } from 'ldapts';
+import { Attribute, Change, Client } from 'ldapts';
 import pg from 'pg';
 import { openApp } from '../src/app.ts';
 import { validateSettings } from '../src/settings/load.ts';
@@ -82,14 +86,23 @@ try {
     const first = await timed(() => app.sync.runSync({ trigger: 'cli', isDryRun: false }));
     const rssAfterFirst = process.memoryUsage().rss;
     const second = await timed(() => app.sync.runSync({ trigger: 'cli', isDryRun: false }));
-    if (first.value.status !== 'succeeded' || second.value.status !== 'succeeded') {
-      throw new Error(`sync did not succeed: ${first.value.reason ?? ''} ${second.value.reason ?? ''}`);
+    const reorganised = await reorganise();
+    const eventsBefore = await countChangeEvents();
+    const third = await timed(() => app.sync.runSync({ trigger: 'cli', isDryRun: false }));
+    const events = (await countChangeEvents()) - eventsBefore;
+    for (const run of [first, second, third]) {
+      if (run.value.status !== 'succeeded') throw new Error(`sync did not succeed: ${run.value.reason ?? ''}`);
     }
     const rows = [
       ['generate LDIF (fixture)', generated.ms, ''],
       [`floor: raw ldapts paged read (${floor.value} entries)`, floor.ms, '1.00'],
       [`first sync (${first.value.users.created} users, ${first.value.groups.created} groups, ${first.value.memberships.added} memberships)`, first.ms, (first.ms / floor.ms).toFixed(2)],
       ['second sync (no changes)', second.ms, (second.ms / floor.ms).toFixed(2)],
+      [
+        `third sync (${reorganised} groups lost half their members: ${third.value.memberships.removed} memberships removed, ${events} change events)`,
+        third.ms,
+        (third.ms / floor.ms).toFixed(2),
+      ],
     ] as const;
     console.log(`sync-scale: ${people} people, ${groupCount} groups, ${memberships} direct memberships, store ${app.store.dialect}`);
     console.log('| phase | time | ratio to floor |\n|---|---|---|');
@@ -97,6 +110,35 @@ try {
     console.log(`RSS grew ${((rssAfterFirst - heapBefore) / 1024 / 1024).toFixed(0)} MB during the first sync`);
   } finally {
     await app.close();
+  }
+
+  /** Removes the second half of the members of every tenth groupOfNames group; returns how many groups changed. */
+  async function reorganise(): Promise<number> {
+    const client = new Client({ url: slapd.url, timeout: 120_000, connectTimeout: 5_000 });
+    await client.bind(slapd.adminDn, slapd.adminPassword);
+    let changed = 0;
+    try {
+      for (const group of organisation.groups) {
+        if (group.kind !== 'groupOfNames' || group.index % 10 !== 0 || group.members.length < 2) continue;
+        const removed = group.members.slice(Math.ceil(group.members.length / 2));
+        await client.modify(group.dn, new Change({ operation: 'delete', modification: new Attribute({ type: 'member', values: removed }) }));
+        changed += 1;
+      }
+    } finally {
+      await client.unbind();
+    }
+    return changed;
+  }
+
+  async function countChangeEvents(): Promise<number> {
+    let count = 0;
+    let after: string | undefined;
+    for (;;) {
+      const page = await app.store.listAuditAfter({ after, limit: 1000, actionPrefixes: [], actions: ['membership.changed'] });
+      count += page.length;
+      if (page.length < 1000) return count;
+      after = page.at(-1)?.id;
+    }
   }
 } finally {
   await slapd.stop();
