@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { openApp, type App } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
@@ -19,6 +18,7 @@ import type { SyncRunPhase } from '../src/store/store.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
+import { until } from './helpers/wait.ts';
 
 const ADMIN_PASSWORD = 'admin-password-for-progress-tests';
 const SECRET = 'S3cret-never-in-logs-7f1c';
@@ -27,16 +27,6 @@ interface Reply {
   statusCode: number;
   body: string;
   json: () => any;
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 describe('Sync Now in the background, progress, jobs and logs', () => {

@@ -9,13 +9,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { merge } from './helpers/harness.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
+import { until } from './helpers/wait.ts';
 
 const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'dirbridge.js');
 const problem = await postgresProblem();
@@ -43,14 +43,6 @@ function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; st
       resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
     });
   });
-}
-
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 describe('run-jobs against OpenLDAP', () => {
@@ -90,11 +82,11 @@ describe('run-jobs against OpenLDAP', () => {
     });
     const jobs = start(['--config', config, 'run-jobs'], env());
     try {
-      await until(() => /background-sync: sync succeeded.*\(startup\)/.test(jobs.stdout()), 30_000, 'the startup sync');
+      await until(() => (/background-sync: sync succeeded.*\(startup\)/.test(jobs.stdout())) || undefined, 30_000, 'the startup sync');
       assert.match(jobs.stderr(), /background-sync: next run \d{4}-\d\d-\d\dT[\d:.]+Z \(every 2 seconds = \*\/2 \* \* \* \* \*\) \(syncing now, on startup\)/);
       assert.match(jobs.stderr(), /job lock: in-process/);
       assert.match(jobs.stdout(), /users 40 created/);
-      await until(() => /background-sync: sync succeeded: users 0 created, 0 updated.*\n/.test(jobs.stdout().split('(startup)')[1] ?? ''), 15_000, 'a scheduled sync');
+      await until(() => (/background-sync: sync succeeded: users 0 created, 0 updated.*\n/.test(jobs.stdout().split('(startup)')[1] ?? '')) || undefined, 15_000, 'a scheduled sync');
     } finally {
       jobs.child.kill('SIGTERM');
     }
@@ -113,7 +105,7 @@ describe('run-jobs against OpenLDAP', () => {
     const config = await configFile('startup-only.yaml', { store: { dataDir: path.join(dir, 'sqlite-2') }, backgroundSync: { onStartup: true } });
     const jobs = start(['--config', config, 'run-jobs'], env());
     try {
-      await until(() => /background-sync: sync succeeded/.test(jobs.stdout()), 30_000, 'the startup sync');
+      await until(() => (/background-sync: sync succeeded/.test(jobs.stdout())) || undefined, 30_000, 'the startup sync');
       assert.match(jobs.stderr(), /background-sync: next run never \(no schedule\)/);
     } finally {
       jobs.child.kill('SIGTERM');
@@ -138,8 +130,8 @@ describe('run-jobs against OpenLDAP', () => {
       assert.equal(ready.code, 0, ready.stderr);
       const instances = [start(['--config', config, 'run-jobs'], env()), start(['--config', config, 'run-jobs'], env())];
       try {
-        await until(() => instances.some((jobs) => /sync succeeded/.test(jobs.stdout())), 30_000, 'a startup sync');
-        await until(() => instances.every((jobs) => /sync succeeded|another instance holds the job lock/.test(jobs.stdout() + jobs.stderr())), 30_000, 'both instances to start');
+        await until(() => (instances.some((jobs) => /sync succeeded/.test(jobs.stdout()))) || undefined, 30_000, 'a startup sync');
+        await until(() => (instances.every((jobs) => /sync succeeded|another instance holds the job lock/.test(jobs.stdout() + jobs.stderr()))) || undefined, 30_000, 'both instances to start');
         for (const jobs of instances) assert.match(jobs.stderr(), /job lock: PostgreSQL advisory locks/);
       } finally {
         for (const jobs of instances) jobs.child.kill('SIGTERM');

@@ -26,6 +26,7 @@ import { generateOrganisation, type Organisation } from './fixtures/sample-direc
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
+import { until } from './helpers/wait.ts';
 
 const problem = await postgresProblem();
 const ADMIN_PASSWORD = 'admin-password-for-two-schedulers';
@@ -58,16 +59,6 @@ interface Reply {
 function capture(instance: string, lines: LogLine[]): SchedulerLog {
   const push = (level: LogLine['level']) => (fields: Record<string, unknown>, message: string) => void lines.push({ instance, level, fields, message });
   return { info: push('info'), warn: push('warn'), error: push('error') };
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 describe('two dirbridge instances with their schedulers on one PostgreSQL', { skip: problem !== undefined && process.env['CI'] === undefined ? `PostgreSQL unreachable: ${problem}` : false }, () => {
