@@ -28,10 +28,14 @@ function storeWith(runs: SyncRunRecord[]) {
 
 describe('refusal (why Sync Now was refused)', () => {
   it('names the run going on another instance when the store shows one', async () => {
-    const error = await refusal(storeWith([run({ id: 'dry', isDryRun: true }), run({ id: 'cli', trigger: 'cli' }), run({ id: 'r7', trigger: 'schedule' })]), 'locked');
+    // Dry runs and one-user syncs at login take no lock: they are not the holder.
+    const error = await refusal(storeWith([run({ id: 'dry', isDryRun: true }), run({ id: 'login', trigger: 'login' }), run({ id: 'r7', trigger: 'schedule' })]), 'locked');
     assert.equal(error.code, 'sync.already_running');
     assert.equal(error.message, 'a sync is already running on another instance (run r7)');
     assert.deepEqual(error.details, { reason: 'locked', runId: 'r7' });
+    // A CLI sync holds the lock too.
+    const cli = await refusal(storeWith([run({ id: 'c1', trigger: 'cli' })]), 'locked');
+    assert.equal(cli.message, 'a sync is already running on another instance (run c1)');
   });
 
   it('says a run is starting or just ended, with a retry delay, when the lock is held but no run is recorded as running', async () => {
