@@ -75,7 +75,8 @@ try {
       directory: { urls: [slapd.url], bindDn: slapd.readerDn, bindPassword: slapd.readerPassword, pageSize: 500, operationTimeoutMs: 120_000 },
       users: { baseDn: slapd.baseDn },
       groups: { baseDn: `ou=groups,${slapd.baseDn}`, memberAttribute: ['member', 'uniqueMember', 'memberUid'], nestedGroups: true },
-      sync: { disableMissingUsers: true },
+      // The reorganisation below takes memberships from ~34k users on purpose: a planned change the guard would refuse.
+      sync: { disableMissingUsers: true, guard: { maxRevoke: { count: people, percent: 100 } } },
       store: database === undefined ? { dataDir } : { url: `postgres://postgres@127.0.0.1:5432/${database}`, dataDir },
     },
     'bench',

@@ -211,6 +211,18 @@ describe('sync against OpenLDAP', () => {
       assert.equal(await storePicture(app.store), picture);
     });
 
+    it('refuses a plan that would strip every user of their groups (a wrong member attribute)', async () => {
+      const picture = await storePicture(app.store);
+      // Groups are still found, but read through an attribute no group here uses: "nobody is in any group".
+      await withSettings({ groups: { baseDn: `ou=groups,${slapd.baseDn}`, memberAttribute: ['memberUid'], filter: '(objectClass=groupOfNames)', nestedGroups: false } }, async (faulty) => {
+        const result = await faulty.sync.runSync({ trigger: 'cli', isDryRun: false });
+        assert.equal(result.status, 'refused', result.reason ?? '');
+        assert.match(result.reason ?? '', /takes access away from \d+ of \d+ enabled directory users \(\d+ group memberships/);
+        assert.match(result.reason ?? '', /guard\.maxRevoke/);
+      });
+      assert.equal(await storePicture(app.store), picture);
+    });
+
     it('fails cleanly when no server is reachable', async () => {
       const picture = await storePicture(app.store);
       await withSettings({ directory: { urls: ['ldap://127.0.0.1:1'], connectTimeoutMs: 500, tls: {} } }, async (faulty) => {

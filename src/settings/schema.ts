@@ -148,6 +148,19 @@ export const groupSettingsSchema = z
   })
   .strict();
 
+/** A guard limit: a plan over `count` users, or over `percent` of the directory's enabled users, is refused. */
+function guardLimit(defaults: { count: number; percent: number }) {
+  return z
+    .object({
+      count: integer().pipe(z.number().int().min(0)).default(defaults.count),
+      percent: z
+        .preprocess((value) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value), z.number().min(0).max(100))
+        .default(defaults.percent),
+    })
+    .strict()
+    .default(defaults);
+}
+
 /** What a sync may do, and the guard that stops a suspicious one. */
 export const syncSettingsSchema = z
   .object({
@@ -164,19 +177,11 @@ export const syncSettingsSchema = z
     activeState: z.enum(['none', 'disable', 'enable', 'both']).default('both'),
     guard: z
       .object({
-        maxDisable: z
-          .object({
-            count: integer().pipe(z.number().int().min(0)).default(100),
-            percent: z.preprocess(
-              (value) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value),
-              z.number().min(0).max(100),
-            ).default(10),
-          })
-          .strict()
-          .default({ count: 100, percent: 10 }),
+        maxDisable: guardLimit({ count: 100, percent: 10 }),
+        maxRevoke: guardLimit({ count: 1_000, percent: 25 }),
       })
       .strict()
-      .default({ maxDisable: { count: 100, percent: 10 } }),
+      .default({ maxDisable: { count: 100, percent: 10 }, maxRevoke: { count: 1_000, percent: 25 } }),
     batchSize: integer().pipe(z.number().int().min(1).max(100_000)).default(5_000),
     missingGraceRuns: integer().pipe(z.number().int().min(0).max(1_000)).default(0),
   })

@@ -4,7 +4,7 @@ import { checkPlan } from './guard.ts';
 import { countSteps, type CurrentState, type CurrentUser, type PlanStep, type SyncPlan } from './plan.ts';
 import type { DirectorySnapshot } from './snapshot.ts';
 
-const guard = { maxDisable: { count: 5, percent: 20 } };
+const guard = { maxDisable: { count: 5, percent: 20 }, maxRevoke: { count: 1_000, percent: 25 } };
 
 function users(count: number): CurrentUser[] {
   return Array.from({ length: count }, (_, index) => ({
@@ -58,5 +58,49 @@ describe('checkPlan', () => {
   it('refuses more disables than the percentage', () => {
     const verdict = checkPlan(snapshotWith(7), current(10), planDisabling(3), { guard, syncGroups: false });
     assert.match(verdict.isAllowed ? '' : verdict.reason, /30.0% is more than guard.maxDisable.percent \(20%\)/);
+  });
+});
+
+describe('checkPlan: access taken away', () => {
+  /** Every user loses a membership, a role, a channel, a team and the admin flag: what a wrong group base DN plans. */
+  function planStripping(count: number): SyncPlan {
+    const steps: PlanStep[] = Array.from({ length: count }, (_, index): PlanStep[] => [
+      { kind: 'removeMembership', userId: `u${index}`, groupId: 'g1', username: `u${index}`, group: 'staff', reason: 'no longer a member of staff' },
+      { kind: 'revokeRole', userId: `u${index}`, username: `u${index}`, role: 'developer', reason: 'not in engineering' },
+      { kind: 'removeChannelMember', userId: `u${index}`, username: `u${index}`, channelId: 'c1', channel: 'ops', reason: 'not in ops' },
+      { kind: 'removeTeamMember', userId: `u${index}`, username: `u${index}`, teamId: 't1', team: 'red', reason: 'not in red' },
+      { kind: 'setAdmin', userExternalId: `e${index}`, username: `u${index}`, isAdmin: false, reason: 'not in admins' },
+    ]).flat();
+    return { steps, counts: countSteps(steps, 0), warnings: [] };
+  }
+  const limits = { maxDisable: { count: 100, percent: 10 }, maxRevoke: { count: 50, percent: 25 } };
+
+  it('refuses a plan that strips every user, naming what each loses and the setting', () => {
+    const verdict = checkPlan(snapshotWith(1000), current(1000), planStripping(1000), { guard: limits, syncGroups: true });
+    assert.equal(verdict.isAllowed, false);
+    const reason = verdict.isAllowed ? '' : verdict.reason;
+    assert.match(reason, /takes access away from 1000 of 1000 enabled directory users/);
+    assert.match(reason, /1000 group memberships, 1000 roles, 1000 channel memberships, 1000 team memberships, 1000 administrator flags/);
+    assert.match(reason, /more than guard\.maxRevoke\.count \(50\)/);
+  });
+
+  it('counts users, not steps: one user losing five things is one user', () => {
+    assert.equal(checkPlan(snapshotWith(1000), current(1000), planStripping(50), { guard: limits, syncGroups: true }).isAllowed, true);
+    const verdict = checkPlan(snapshotWith(1000), current(1000), planStripping(51), { guard: limits, syncGroups: true });
+    assert.match(verdict.isAllowed ? '' : verdict.reason, /51 of 1000/);
+  });
+
+  it('refuses beyond the percentage in a small directory', () => {
+    const verdict = checkPlan(snapshotWith(20), current(20), planStripping(6), { guard: limits, syncGroups: true });
+    assert.match(verdict.isAllowed ? '' : verdict.reason, /30.0% is more than guard\.maxRevoke\.percent \(25%\)/);
+  });
+
+  it('does not count what users gain', () => {
+    const steps: PlanStep[] = Array.from({ length: 500 }, (_, index): PlanStep[] => [
+      { kind: 'grantRole', userExternalId: `e${index}`, username: `u${index}`, role: 'developer', reason: 'in engineering' },
+      { kind: 'setAdmin', userExternalId: `e${index}`, username: `u${index}`, isAdmin: true, reason: 'in admins' },
+      { kind: 'addMembership', userExternalId: `e${index}`, groupExternalId: 'g', username: `u${index}`, group: 'staff', reason: 'member of staff' },
+    ]).flat();
+    assert.equal(checkPlan(snapshotWith(500), current(500), { steps, counts: countSteps(steps, 0), warnings: [] }, { guard: limits, syncGroups: true }).isAllowed, true);
   });
 });

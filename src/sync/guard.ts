@@ -1,9 +1,12 @@
 /**
  * The guard stands between a plan and the store. It refuses plans built on an incomplete or
- * suspiciously empty read, and plans that would disable or delete more than the threshold.
+ * suspiciously empty read, plans that would disable or delete more than the threshold, and plans
+ * that would take access away from more users than the threshold: group memberships, roles,
+ * channels, teams and the administrator flag. A wrong group base DN, member attribute or group
+ * filter reads as "nobody is in any group", which would otherwise strip every user in one run.
  */
 import type { SyncSettings } from '../settings/schema.ts';
-import type { CurrentState, SyncPlan } from './plan.ts';
+import type { CurrentState, PlanStep, SyncPlan } from './plan.ts';
 import type { DirectorySnapshot } from './snapshot.ts';
 
 /** The guard's verdict; `reason` says why a plan was refused. */
@@ -36,15 +39,63 @@ export function checkPlan(
   const deleting = plan.counts.groups.deleted;
   const groupsOver = exceeds(deleting, directoryGroups.length, count, percent);
   if (groupsOver !== undefined) return refuse(`the plan deletes ${deleting} of ${directoryGroups.length} directory groups, ${groupsOver}`);
+  const losing = usersLosingAccess(plan.steps, current);
+  const revokeLimit = settings.guard.maxRevoke;
+  const revokeOver = exceeds(losing.users, enabledDirectoryUsers, revokeLimit.count, revokeLimit.percent, 'guard.maxRevoke');
+  if (revokeOver !== undefined) {
+    return refuse(`the plan takes access away from ${losing.users} of ${enabledDirectoryUsers} enabled directory users (${describeLosses(losing.byKind)}), ${revokeOver}; check groups.*, mapping.groupSearch and the group maps`);
+  }
   return { isAllowed: true };
 }
 
+/** Steps that take something away from a user, and what each takes. */
+const LOSS_KINDS = {
+  removeMembership: 'group memberships',
+  revokeRole: 'roles',
+  removeChannelMember: 'channel memberships',
+  removeTeamMember: 'team memberships',
+  setAdmin: 'administrator flags',
+} as const satisfies Partial<Record<PlanStep['kind'], string>>;
+
+/** How many distinct users lose something, and how many steps of each kind take it. */
+function usersLosingAccess(steps: readonly PlanStep[], current: CurrentState): { users: number; byKind: Map<string, number> } {
+  const userIdByExternalId = new Map<string, string>();
+  for (const user of current.users) if (user.externalId !== null) userIdByExternalId.set(user.externalId, user.id);
+  const users = new Set<string>();
+  const byKind = new Map<string, number>();
+  for (const step of steps) {
+    let userKey: string | undefined;
+    switch (step.kind) {
+      case 'removeMembership':
+      case 'revokeRole':
+      case 'removeChannelMember':
+      case 'removeTeamMember':
+        userKey = step.userId;
+        break;
+      case 'setAdmin':
+        if (!step.isAdmin) userKey = userIdByExternalId.get(step.userExternalId) ?? `external:${step.userExternalId}`;
+        break;
+      default:
+        break;
+    }
+    if (userKey === undefined) continue;
+    users.add(userKey);
+    const kind = LOSS_KINDS[step.kind as keyof typeof LOSS_KINDS];
+    byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+  }
+  return { users: users.size, byKind };
+}
+
+function describeLosses(byKind: Map<string, number>): string {
+  return [...byKind].map(([kind, count]) => `${count} ${kind}`).join(', ');
+}
+
 /** Says which limit `changed` out of `total` exceeds, if any. */
-function exceeds(changed: number, total: number, maxCount: number, maxPercent: number): string | undefined {
+function exceeds(changed: number, total: number, maxCount: number, maxPercent: number, setting = 'guard.maxDisable'): string | undefined {
   if (changed === 0) return undefined;
-  if (changed > maxCount) return `more than guard.maxDisable.count (${maxCount})`;
+  if (changed > maxCount) return `more than ${setting}.count (${maxCount})`;
   const share = total === 0 ? 100 : (changed / total) * 100;
-  if (share > maxPercent) return `${share.toFixed(1)}% is more than guard.maxDisable.percent (${maxPercent}%)`;
+  if (share > maxPercent) return `${share.toFixed(1)}% is more than ${setting}.percent (${maxPercent}%)`;
   return undefined;
 }
 
