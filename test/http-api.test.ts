@@ -191,7 +191,8 @@ describe('HTTP API against OpenLDAP', () => {
       const login = await call({ method: 'POST', url: '/api/v1/auth/login', payload: { username: jose.uid, password: jose.password } });
       assert.equal(login.statusCode, 200, login.body);
       tokens.push(login.json().token);
-      assert.deepEqual([...login.json().user.roles].sort(), ['developer', 'support']);
+      // backend sits inside engineering (developer + reviewer): login grants what a full sync grants.
+      assert.deepEqual([...login.json().user.roles].sort(), ['developer', 'reviewer', 'support']);
       const john = user('john.smith');
       const second = await call({ method: 'POST', url: '/api/v1/auth/login', payload: { username: john.uid, password: john.password } });
       tokens.push(second.json().token);

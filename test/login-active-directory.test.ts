@@ -1,9 +1,13 @@
-/** Directory login against a real Samba AD DC: the three name forms, AD's bind sub-codes, nested groups. */
+/**
+ * Directory login against a real Samba AD DC: the three name forms, AD's bind sub-codes, nested
+ * groups, and a login that agrees with the full sync on them (even where AD's in-chain rule would not).
+ */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openApp, type App } from '../src/app.ts';
-import { adUser, startSambaDc, type SambaDc } from './fixtures/samba.ts';
-import { adSettingsDocument, settingsFor } from './helpers/harness.ts';
+import { syncOneUser } from '../src/sync/sync-one-user.ts';
+import { AD_OUS, AD_USERS, adAddMembersLdif, adGroupDn, adUser, startSambaDc, type SambaDc } from './fixtures/samba.ts';
+import { adSettingsDocument, merge, settingsFor } from './helpers/harness.ts';
 import { rejectsLogin } from './helpers/login.ts';
 
 describe('login against Active Directory (Samba)', () => {
@@ -49,5 +53,49 @@ describe('login against Active Directory (Samba)', () => {
     await dc.enableUser('dave');
     assert.ok(await app.login.login({ username: dave.userPrincipalName, password: dave.password ?? '' }));
     for (const username of ['*', '*)(sAMAccountName=*', 'admin)(|(sAMAccountName=*']) await rejectsLogin(app.login.login({ username, password: dave.password ?? '' }), 'unknown_user');
+  });
+
+  it('agrees with the full sync on nested groups, including a chain through a group the sync does not read', async () => {
+    // Contractors lives outside OU=Groups, holds frank, and sits in Engineering. AD's in-chain rule
+    // would follow it; the sync reads only OU=Groups and does not, so a login must not either.
+    const contractors = await dc.createGroup('Contractors', [adUser('frank').dn], AD_OUS.staff);
+    await dc.adModify(adAddMembersLdif(adGroupDn('Engineering'), [contractors.dn]));
+    const made = await settingsFor(
+      merge(adSettingsDocument(dc, adUser('svc-dirbridge')), { mapping: { roles: { enabled: true, autoRemove: true, map: { Engineering: 'developer', Backend: 'backend' } }, adminGroup: 'Cycle A' } }),
+    );
+    const mapped = await openApp(made.settings);
+    try {
+      const result = await mapped.sync.runSync({ trigger: 'cli', isDryRun: false });
+      assert.equal(result.status, 'succeeded', result.reason ?? '');
+      const lookup = {
+        use: async <T>(work: (directory: Awaited<ReturnType<App['openDirectory']>>) => Promise<T>) => {
+          const directory = await mapped.openDirectory();
+          try {
+            return await work(directory);
+          } finally {
+            await directory.close();
+          }
+        },
+      };
+      const disagreements: string[] = [];
+      for (const user of AD_USERS.filter((candidate) => candidate.sAMAccountName !== 'svc-dirbridge')) {
+        const one = await syncOneUser({ store: mapped.store, settings: mapped.settings, lookup }, user.sAMAccountName, { actor: 'test' });
+        for (const step of one.steps) disagreements.push(`${user.sAMAccountName}: ${step.kind} ${step.subject} (${step.reason})`);
+      }
+      assert.deepEqual(disagreements, [], 'a one-user sync right after the full sync plans nothing');
+
+      const carol = adUser('carol');
+      const carolLogin = await mapped.login.login({ username: carol.sAMAccountName, password: carol.password ?? '' });
+      assert.deepEqual([...(await mapped.store.listUserRoles(carolLogin.user.id))].sort(), ['backend', 'developer'], 'developer through Backend ⊂ Engineering');
+      const heidi = adUser('heidi');
+      assert.equal((await mapped.login.login({ username: heidi.sAMAccountName, password: heidi.password ?? '' })).user.isAdmin, true, 'admin through Cycle B ⊂ Cycle A (a cycle)');
+      const frank = adUser('frank');
+      const frankLogin = await mapped.login.login({ username: frank.sAMAccountName, password: frank.password ?? '' });
+      assert.deepEqual(await mapped.store.listUserRoles(frankLogin.user.id), [], 'not through a group outside OU=Groups');
+      assert.equal((await mapped.store.listUserGroups(frankLogin.user.id)).some((group) => group.name === 'Engineering'), false);
+    } finally {
+      await mapped.close();
+      await made.cleanup();
+    }
   });
 });

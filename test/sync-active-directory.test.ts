@@ -1,6 +1,6 @@
 /**
  * Sync and search against a real Samba AD DC: objectGUID ids, userAccountControl state,
- * nested groups (in memory for sync, the in-chain rule for search), a cycle, referrals from
+ * nested groups (in memory for sync, level by level for login and search), a cycle, referrals from
  * the domain root, renames and moves, TLS and credential failures, and a killed server.
  */
 import assert from 'node:assert/strict';
@@ -60,7 +60,7 @@ describe('sync against Active Directory (Samba)', () => {
     assert.deepEqual(members.get('Empty Group'), []);
   });
 
-  it('finds a user by sAMAccountName with nested groups through the in-chain rule', async () => {
+  it('finds a user by sAMAccountName with nested groups through nested groups', async () => {
     const directory = await app.openDirectory();
     try {
       const found = await findDirectoryUser(directory, app.settings, 'carol');

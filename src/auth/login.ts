@@ -10,7 +10,7 @@ import type { Settings } from '../settings/schema.ts';
 import { isMappingActive } from '../mapping/grants.ts';
 import type { MappingSettings } from '../settings/schema.ts';
 import type { SessionRecord, Store, UserRecord } from '../store/store.ts';
-import { findDirectoryUser, type FoundUser } from '../sync/find-directory-user.ts';
+import { findDirectoryEntry, type FoundEntry } from '../sync/find-directory-user.ts';
 import { provisionUser } from '../sync/sync-one-user.ts';
 import type { LookupConnection } from './lookup-connection.ts';
 import { readLoginName } from './login-name.ts';
@@ -83,6 +83,11 @@ const AD_REASONS: Readonly<Record<string, LoginFailureReason>> = {
   '775': 'locked_in_directory',
 };
 
+/** A failure of the directory (unreachable, timed out, a size limit, a refused search, ...). */
+function isDirectoryFault(error: unknown): boolean {
+  return isDirbridgeError(error) && error.code.startsWith('directory.');
+}
+
 /** Creates the login service. */
 export function createLoginService(deps: LoginDeps) {
   const { store, settings } = deps;
@@ -130,10 +135,10 @@ export function createLoginService(deps: LoginDeps) {
     };
     if (localAccount !== undefined && (localAccount.isAdmin || !settings.sync.mergeExistingUsers.enabled)) return loginLocally(localAccount);
 
-    let found: FoundUser | undefined;
+    let found: FoundEntry | undefined;
     try {
       found = await deps.lookup.use((directory) =>
-        findDirectoryUser(directory, settings, readLoginName(typed, directory.rootDse.serverType === 'active-directory')),
+        findDirectoryEntry(directory, settings, readLoginName(typed, directory.rootDse.serverType === 'active-directory')),
       );
     } catch (error) {
       if (isDirbridgeError(error, 'directory.ambiguous')) return fail('ambiguous_user', error);
@@ -158,7 +163,15 @@ export function createLoginService(deps: LoginDeps) {
     if (existing !== undefined && !existing.isEnabled) return fail('disabled_in_dirbridge');
     if (existing === undefined && !settings.login.createOnFirstLogin) return fail('not_provisioned');
     if (existing === undefined || settings.login.updateOnLogin) {
-      const outcome = await provisionUser(deps, found, { mappingFor: mappingForLogin, actor: 'login' });
+      let outcome: Awaited<ReturnType<typeof provisionUser>>;
+      try {
+        // Reads the user's groups (nested ones included) and mapped groups, then plans and applies.
+        outcome = await provisionUser(deps, found, { mappingFor: mappingForLogin, actor: 'login' });
+      } catch (error) {
+        // A fault while reading groups throws before anything is planned: nothing was revoked.
+        if (isDirectoryFault(error)) return fail('directory_unavailable', error);
+        throw error;
+      }
       if ('conflict' in outcome) return fail('username_conflict', new Error(outcome.conflict));
     }
     const user = await store.findUserByExternalId(found.user.externalId);

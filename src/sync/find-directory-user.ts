@@ -1,29 +1,46 @@
 /**
- * Finds one user in the directory by username — the "Test LDAP Search" — and the groups it
- * belongs to, with the same mapping sync uses. Every value goes into the filter through the
- * escaping builders.
+ * Finds one user in the directory by username — for login, one-user sync and the "Test LDAP
+ * Search" — and the groups it belongs to, resolved as a full sync resolves them (nested groups
+ * included) but with a few server queries instead of reading every group. Every value goes into
+ * the filter through the escaping builders.
  */
 import type { DirectoryConnection } from '../directory/index.ts';
 import { DirbridgeError } from '../errors.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
-import { and, eq, extensible, or, parseFilter, type Filter } from '../ldap/filter.ts';
-import { groupAttributesToRequest, mapGroupEntry } from '../mapping/group.ts';
+import { and, eq, or, parseFilter, type Filter } from '../ldap/filter.ts';
+import { mapGroupEntry } from '../mapping/group.ts';
 import { resolveUniqueIdAttribute } from '../mapping/unique-id.ts';
 import { mapUserEntry, uniqueAttributes, userAttributesToRequest, type MappedUser } from '../mapping/user.ts';
 import { mappedAttributeNames } from '../mapping/grants.ts';
 import type { DirectorySettings, GroupSettings, MappingSettings, UserSettings } from '../settings/schema.ts';
 
-/** AD's LDAP_MATCHING_RULE_IN_CHAIN: matches members of nested groups on the server. */
-export const AD_IN_CHAIN_RULE = '1.2.840.113556.1.4.1941';
+/**
+ * How many nesting levels a login's walk up the parent groups may take. A full sync has no such
+ * limit, so the walk never stops early with a partial answer (that would revoke grants the next
+ * sync gives back): deeper nesting is an error, and an error changes nothing.
+ */
+export const MAX_NESTING_LEVELS = 64;
 
-/** How far non-AD nested-group lookups climb before stopping. */
-const MAX_NESTING_DEPTH = 16;
+/** Group DNs per parent search: one OR filter per level, split only when a level is this wide. */
+export const PARENT_SEARCH_BATCH = 100;
 
-/** A found user: the raw entry, the mapped user, and its groups. */
-export interface FoundUser {
+/** One of a user's groups: direct, or (with groups.nestedGroups) through member groups. */
+export interface UserGroup {
+  dn: string;
+  name: string;
+  externalId: string;
+  isNested: boolean;
+}
+
+/** A found entry and its mapped user, before its groups are read. */
+export interface FoundEntry {
   entry: DirectoryEntry;
   user: MappedUser;
-  groups: Array<{ dn: string; name: string; externalId: string; isNested: boolean }>;
+}
+
+/** A found user: the raw entry, the mapped user, and its groups. */
+export interface FoundUser extends FoundEntry {
+  groups: UserGroup[];
 }
 
 /** Settings slices the lookup reads. */
@@ -46,8 +63,15 @@ export function userByNameFilter(settings: UserSettings, name: LookupName): Filt
   return and(parseFilter(settings.filter), or(...matches));
 }
 
-/** Finds the user or returns undefined; more than one match is an error, never a guess. */
+/** Finds the user and its groups, or returns undefined; more than one match is an error, never a guess. */
 export async function findDirectoryUser(directory: DirectoryConnection, settings: FindUserSettings, name: LookupName): Promise<FoundUser | undefined> {
+  const found = await findDirectoryEntry(directory, settings, name);
+  if (found === undefined) return undefined;
+  return { ...found, groups: await findUserGroups(directory, settings.groups, found.user) };
+}
+
+/** Finds the user's entry (one search) or returns undefined; more than one match is an error, never a guess. */
+export async function findDirectoryEntry(directory: DirectoryConnection, settings: FindUserSettings, name: LookupName): Promise<FoundEntry | undefined> {
   const username = typeof name === 'string' ? name : name.username;
   const uniqueIdAttribute = resolveUniqueIdAttribute(settings.users.uniqueIdAttribute, directory.rootDse.serverType);
   const entries = await directory.searchAll({
@@ -72,31 +96,42 @@ export async function findDirectoryUser(directory: DirectoryConnection, settings
   if ('skipped' in mapped) {
     throw new DirbridgeError('directory.protocol', `entry ${entry.dn} cannot be mapped: ${mapped.skipped.reason}`);
   }
-  const groups = settings.groups?.enabled === true ? await findUserGroups(directory, settings.groups, mapped.user) : [];
-  return { entry, user: mapped.user, groups };
+  return { entry, user: mapped.user };
 }
 
-async function findUserGroups(directory: DirectoryConnection, settings: GroupSettings, user: MappedUser): Promise<FoundUser['groups']> {
+/**
+ * One user's groups, exactly as a full sync resolves them (`resolveMemberships` over the groups
+ * under groups.baseDn that match groups.filter): the groups listing the user's DN in a DN member
+ * attribute or its username in memberUid, and with groups.nestedGroups every group that lists one
+ * of those by DN, transitively. Cycles end the walk (a group is visited once).
+ *
+ * Server queries, never per group: one search for the direct groups, then one OR filter per
+ * nesting level over the groups found at the level below (split every PARENT_SEARCH_BATCH DNs),
+ * so a login costs 2 + depth searches. Only the id and name attributes are read, never member
+ * lists. The walk stays inside the configured groups, as the sync's does; AD's in-chain rule is
+ * not used because it also follows groups outside groups.baseDn/filter, which the sync does not.
+ * Throws on any fault, and when nesting is deeper than MAX_NESTING_LEVELS: an answer is complete
+ * or there is none.
+ */
+export async function findUserGroups(directory: DirectoryConnection, settings: GroupSettings | undefined, user: Pick<MappedUser, 'dn' | 'username'>): Promise<UserGroup[]> {
+  if (settings === undefined || !settings.enabled) return [];
   const groupIdAttribute = resolveUniqueIdAttribute(settings.uniqueIdAttribute, directory.rootDse.serverType);
-  const attributes = groupAttributesToRequest(settings, groupIdAttribute);
-  const search = async (memberFilter: Filter) =>
-    directory.searchAll({
-      baseDn: settings.baseDn,
-      scope: settings.scope,
-      filter: and(parseFilter(settings.filter), memberFilter),
-      attributes,
-      maxEntries: 10_000,
-    });
-  const byMember = (dn: string): Filter[] =>
-    settings.memberAttribute.filter((attribute) => attribute !== 'memberUid').map((attribute) => eq(attribute, dn));
-  const direct = [...byMember(user.dn)];
-  if (settings.memberAttribute.includes('memberUid')) direct.push(eq('memberUid', user.username));
+  const attributes = uniqueAttributes([groupIdAttribute, settings.nameAttribute]);
+  const groupFilter = parseFilter(settings.filter);
+  const search = async (memberFilters: Filter[]): Promise<DirectoryEntry[]> =>
+    memberFilters.length === 0
+      ? []
+      : directory.searchAll({ baseDn: settings.baseDn, scope: settings.scope, filter: and(groupFilter, or(...memberFilters)), attributes, maxEntries: 10_000 });
+  const dnAttributes = settings.memberAttribute.filter((attribute) => attribute !== 'memberUid');
+  const listing = (dns: readonly string[]): Filter[] => dns.flatMap((dn) => dnAttributes.map((attribute) => eq(attribute, dn)));
 
-  const found = new Map<string, FoundUser['groups'][number]>();
-  const record = (entries: DirectoryEntry[], isNested: boolean): string[] => {
+  const found = new Map<string, UserGroup>();
+  /** Records the groups not seen before and returns their DNs: the next level's frontier. */
+  const record = (entries: readonly DirectoryEntry[], isNested: boolean): string[] => {
     const added: string[] = [];
     for (const entry of entries) {
       const mapped = mapGroupEntry(entry, settings, groupIdAttribute);
+      // The sync skips a group without an id or name; it is then no link in a chain either.
       if (!('group' in mapped) || found.has(mapped.group.dnKey)) continue;
       found.set(mapped.group.dnKey, { dn: entry.dn, name: mapped.group.name, externalId: mapped.group.externalId, isNested });
       added.push(entry.dn);
@@ -104,14 +139,22 @@ async function findUserGroups(directory: DirectoryConnection, settings: GroupSet
     return added;
   };
 
-  let frontier = record(await search(or(...direct)), false);
-  if (!settings.nestedGroups) return [...found.values()];
-  if (directory.rootDse.serverType === 'active-directory') {
-    record(await search(extensible({ attribute: 'member', matchingRule: AD_IN_CHAIN_RULE, value: user.dn })), true);
-    return [...found.values()];
-  }
-  for (let depth = 0; depth < MAX_NESTING_DEPTH && frontier.length > 0; depth += 1) {
-    frontier = record(await search(or(...frontier.flatMap(byMember))), true);
+  const direct = listing([user.dn]);
+  if (settings.memberAttribute.includes('memberUid')) direct.push(eq('memberUid', user.username));
+  let frontier = record(await search(direct), false);
+  // Groups list member groups by DN only; with memberUid alone there is nothing to climb.
+  if (!settings.nestedGroups || dnAttributes.length === 0) return [...found.values()];
+  for (let level = 1; frontier.length > 0; level += 1) {
+    if (level > MAX_NESTING_LEVELS) {
+      throw new DirbridgeError('directory.size_limit', `the groups of ${user.dn} nest more than ${MAX_NESTING_LEVELS} levels deep; refusing to guess its groups`, {
+        details: { dn: user.dn, levels: MAX_NESTING_LEVELS },
+      });
+    }
+    const parents: DirectoryEntry[] = [];
+    for (let start = 0; start < frontier.length; start += PARENT_SEARCH_BATCH) {
+      parents.push(...(await search(listing(frontier.slice(start, start + PARENT_SEARCH_BATCH)))));
+    }
+    frontier = record(parents, true);
   }
   return [...found.values()];
 }

@@ -3,12 +3,13 @@
  * which team groups. A sync reads the candidate group entries once and evaluates the User
  * Group Filter in memory, so the number of searches does not grow with users × groups; only a
  * filter the server alone can evaluate (e.g. AD's in-chain rule) falls back to server queries,
- * which is reported once per run. A single login always asks the server: one user, few queries.
+ * which is reported once per run. A single login always asks the server: one user, few queries;
+ * with nested groups it adds the same names a sync adds, from the user's resolved groups.
  */
 import type { DirectoryConnection } from '../directory/index.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import { fillFilterTemplate } from '../ldap/filter.ts';
-import { mappedGroupNames } from '../mapping/grants.ts';
+import { mappedGroupNames, withMemberGroupNames } from '../mapping/grants.ts';
 import { attributesFor, candidateReadFilter, indexGroupEntries, isLocallyEvaluable, parseGroupQuery, userGroupNames, type GroupQuery } from '../mapping/group-filter.ts';
 import type { ResolvedGroup } from '../mapping/memberships.ts';
 import { firstText, type MappedUser } from '../mapping/user.ts';
@@ -96,13 +97,23 @@ export async function readGroupNamesForSync(
   return { groupNames, teamGroupNames: await answer(asked.teams, 'the LDAP query to get user groups') };
 }
 
-/** Reads group names for one user (a login) with server queries. */
-export async function readGroupNamesForUser(directory: DirectoryConnection, settings: MappingReadSettings, user: MappedUser): Promise<{ groupNames: string[]; teamGroupNames: string[] }> {
+/**
+ * Reads group names for one user (a login, a one-user sync) with server queries. `memberOf` is
+ * the user's groups as `findUserGroups` resolves them (nested ones included), so with
+ * groups.nestedGroups the names are those a full sync would give this user.
+ */
+export async function readGroupNamesForUser(
+  directory: DirectoryConnection,
+  settings: MappingReadSettings,
+  user: MappedUser,
+  memberOf: ReadonlyArray<{ name: string }>,
+): Promise<{ groupNames: string[]; teamGroupNames: string[] }> {
   const asked = questions(settings);
-  return {
-    groupNames: asked.groups === undefined ? [] : await askServer(directory, asked.groups, user),
-    teamGroupNames: asked.teams === undefined ? [] : await askServer(directory, asked.teams, user),
-  };
+  let groupNames = asked.groups === undefined ? [] : await askServer(directory, asked.groups, user);
+  if (asked.groups !== undefined && settings.groups?.nestedGroups === true) {
+    groupNames = withMemberGroupNames(groupNames, asked.groups.names, memberOf.map((group) => group.name));
+  }
+  return { groupNames, teamGroupNames: asked.teams === undefined ? [] : await askServer(directory, asked.teams, user) };
 }
 
 /** Asks the server: once per user ('once'), or once per mapped group ('each'). */
@@ -130,13 +141,11 @@ async function askServer(directory: DirectoryConnection, question: Question, use
 
 /** With nesting on, a user in a mapped group through a nested group counts as a member too. */
 function addNestedMemberships(groupNames: Map<string, string[]>, names: readonly string[], resolvedGroups: readonly ResolvedGroup[]): void {
-  const wanted = new Map(names.map((name) => [name.toLowerCase(), name]));
+  const wanted = new Set(names.map((name) => name.toLowerCase()));
+  const memberOf = new Map<string, string[]>();
   for (const group of resolvedGroups) {
-    const name = wanted.get(group.name.toLowerCase());
-    if (name === undefined) continue;
-    for (const userId of group.memberUserIds) {
-      const current = groupNames.get(userId) ?? [];
-      if (!current.includes(name)) groupNames.set(userId, [...current, name]);
-    }
+    if (!wanted.has(group.name.toLowerCase())) continue;
+    for (const userId of group.memberUserIds) memberOf.set(userId, [...(memberOf.get(userId) ?? []), group.name]);
   }
+  for (const [userId, groups] of memberOf) groupNames.set(userId, withMemberGroupNames(groupNames.get(userId) ?? [], names, groups));
 }

@@ -11,7 +11,7 @@ import type { ResolvedGroup } from '../mapping/memberships.ts';
 import type { MappingSettings, Settings } from '../settings/schema.ts';
 import type { MappingState, Store, UserRecord } from '../store/store.ts';
 import { applyPlan } from './apply.ts';
-import { findDirectoryUser, type FoundUser } from './find-directory-user.ts';
+import { findDirectoryEntry, findUserGroups, type FoundEntry, type UserGroup } from './find-directory-user.ts';
 import { planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
 import { readGroupNamesForUser } from './read-mapping-inputs.ts';
 import { subjectOf } from './run-sync.ts';
@@ -35,14 +35,27 @@ export type ProvisionOutcome = { applied: true; steps: PlanStep[]; counts: PlanC
  * Creates or refreshes one found user and its memberships with the sync planner, scoped to that
  * user. `mappingFor` chooses the mapping to apply (undefined for none) by whether the account is
  * new; `actor` names who did it in the audit log.
+ *
+ * The user's groups and mapped group names are read here, after the caller has decided to
+ * provision (a wrong password costs no group searches), and resolved as a full sync resolves
+ * them, nested groups included, so the plan never undoes what the next sync does. Any directory
+ * fault while reading throws before anything is planned: a failed read never revokes.
  */
 export async function provisionUser(
   deps: ProvisionDeps,
-  found: FoundUser,
+  found: FoundEntry,
   options: { mappingFor: (isNewUser: boolean) => MappingSettings | undefined; actor: string },
 ): Promise<ProvisionOutcome> {
   const { store, settings } = deps;
-  const snapshotGroups: ResolvedGroup[] = found.groups.map((group) => ({
+  const syncGroups = settings.groups?.enabled === true;
+  const mapping = options.mappingFor((await store.findUserByExternalId(found.user.externalId)) === undefined);
+  const read = await deps.lookup.use(async (directory) => {
+    const groups = await findUserGroups(directory, settings.groups, found.user);
+    const names =
+      mapping === undefined ? undefined : await readGroupNamesForUser(directory, { mapping, users: settings.users, groups: settings.groups }, found.user, groups);
+    return { groups, names };
+  });
+  const snapshotGroups: ResolvedGroup[] = read.groups.map((group) => ({
     externalId: group.externalId,
     dn: group.dn,
     dnKey: normalizeDn(group.dn),
@@ -51,19 +64,8 @@ export async function provisionUser(
     memberUids: [],
     memberUserIds: [found.user.externalId],
   }));
-  const syncGroups = settings.groups?.enabled === true;
-  const mapping = options.mappingFor((await store.findUserByExternalId(found.user.externalId)) === undefined);
-  const current = await currentStateFor(deps, found, syncGroups, mapping !== undefined);
-  const user =
-    mapping === undefined
-      ? found.user
-      : {
-          ...found.user,
-          mapping: {
-            ...(await deps.lookup.use((directory) => readGroupNamesForUser(directory, { mapping, users: settings.users, groups: settings.groups }, found.user))),
-            ...mappedAttributes(found.entry, mapping),
-          },
-        };
+  const current = await currentStateFor(deps, found, read.groups, syncGroups, mapping !== undefined);
+  const user = mapping === undefined || read.names === undefined ? found.user : { ...found.user, mapping: { ...read.names, ...mappedAttributes(found.entry, mapping) } };
   const plan = planSync(
     { users: [user], groups: snapshotGroups, skippedUsers: [], skippedGroups: [], warnings: [], serverType: 'login', uniqueIdAttribute: '' },
     current,
@@ -90,7 +92,7 @@ export interface OneUserSyncResult {
  * skips it (e.g. its username is taken by another account).
  */
 export async function syncOneUser(deps: ProvisionDeps, username: string, options: { actor: string }): Promise<OneUserSyncResult> {
-  const found = await deps.lookup.use((directory) => findDirectoryUser(directory, deps.settings, username.trim()));
+  const found = await deps.lookup.use((directory) => findDirectoryEntry(directory, deps.settings, username.trim()));
   if (found === undefined) throw new DirbridgeError('users.not_found', `no directory user matches ${JSON.stringify(username.trim())}`);
   const existing = await deps.store.findUserByExternalId(found.user.externalId);
   const mapping = isMappingActive(deps.settings.mapping) ? deps.settings.mapping : undefined;
@@ -107,7 +109,7 @@ export async function syncOneUser(deps: ProvisionDeps, username: string, options
 }
 
 /** The part of the store one user's plan needs: the user, merge candidates, its groups, memberships and grants. */
-async function currentStateFor(deps: ProvisionDeps, found: FoundUser, syncGroups: boolean, withMapping: boolean): Promise<CurrentState> {
+async function currentStateFor(deps: ProvisionDeps, found: FoundEntry, userGroups: readonly UserGroup[], syncGroups: boolean, withMapping: boolean): Promise<CurrentState> {
   const { store, settings } = deps;
   const users = new Map<string, UserRecord>();
   const add = (user: UserRecord | undefined) => {
@@ -127,7 +129,7 @@ async function currentStateFor(deps: ProvisionDeps, found: FoundUser, syncGroups
   if (!syncGroups) return { users: [...users.values()], groups: [], memberships: [], ...(mapping === undefined ? {} : { mapping }) };
   const groups = new Map((existing === undefined ? [] : await store.listUserGroups(existing.id)).map((group) => [group.id, group]));
   const memberships = existing === undefined ? [] : [...groups.keys()].map((groupId) => ({ userId: existing.id, groupId }));
-  for (const group of found.groups) {
+  for (const group of userGroups) {
     const stored = await store.findGroupByExternalId(group.externalId);
     if (stored !== undefined) groups.set(stored.id, stored);
   }
