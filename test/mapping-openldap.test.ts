@@ -190,6 +190,28 @@ describe('mapping against OpenLDAP', () => {
     await slapd.ldapmodify([photo(later, jpeg(800, 3)), `dn: ${withPhoto.dn}\nchangetype: modify\ndelete: jpegPhoto\n`].join('\n'));
     const third = await runAvatarSync(deps);
     assert.deepEqual([third.updated, third.removed], [1, 1]);
+
+    // Each stored or removed photo is a change-feed event carrying the new hash (null when removed).
+    const events = (await avatarApp.store.listAudit({ limit: 10, offset: 0, action: 'user.avatar_changed' })).entries;
+    const bySubject = (username: string) => events.filter((event) => event.subject === username).map((event) => (event.details as { hash: string | null }).hash);
+    assert.deepEqual(bySubject(withPhoto.uid), [null, avatar?.contentHash], 'stored, then removed (newest first)');
+    assert.equal(bySubject(later.uid).length, 1);
+    assert.equal(events.length, 3, 'an unchanged photo writes no event');
+  });
+
+  it('ABAC Background Sync rewrites only changed attributes, each with a change-feed event', async () => {
+    const { runAbacSync } = await import('../src/sync/attribute-jobs.ts');
+    const deps = { store: app.store, openDirectory: app.openDirectory, settings: app.settings };
+    assert.equal((await runAbacSync(deps)).updated, 0, 'nothing changed since the sync');
+    const promoted = organisation.users.find((user) => user.rdnAttribute === 'uid' && !user.locked && user.index > 60);
+    assert.ok(promoted);
+    await slapd.ldapmodify(`dn: ${promoted.dn}\nchangetype: modify\nreplace: title\ntitle: Principal Engineer\n`);
+    assert.equal((await runAbacSync(deps)).updated, 1);
+    const stored = await app.store.findUserByUsername(promoted.uid);
+    assert.deepEqual((await app.store.getUserAttributes(stored?.id ?? '')).abacAttributes['title'], ['Principal Engineer']);
+    const events = (await app.store.listAudit({ limit: 5, offset: 0, userId: stored?.id ?? '', action: 'user.updated' })).entries;
+    assert.equal(events[0]?.actor, 'abac-sync');
+    assert.match(events[0]?.reason ?? '', /ABAC attributes changed/);
   });
 
   it('gives the same roles with the "once" strategy, one filter returning all of a user\'s groups', async () => {

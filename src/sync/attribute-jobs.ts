@@ -70,21 +70,27 @@ export async function runAvatarSync(deps: AttributeJobDeps): Promise<AttributeJo
   const hashes = new Map((await deps.store.loadMappingState()).avatarHashes.map(({ userId, contentHash }) => [userId, contentHash]));
   const at = (deps.now ?? (() => new Date()))().toISOString();
   return runUserPass(deps, 'avatars', avatars.attributes, async (page, tx, result) => {
-    const changed: Array<{ userId: string; contentHash: string; mimeType: string; data: Buffer }> = [];
-    const gone: string[] = [];
+    const changed: Array<{ userId: string; username: string; contentHash: string; mimeType: string; data: Buffer }> = [];
+    const gone: Array<{ userId: string; username: string }> = [];
     const skipped: Array<{ userId: string; username: string; reason: string }> = [];
     for (const { entry, userId, username } of page) {
       const reading = readAvatar(entry, avatars.attributes, avatars.maxBytes);
       if ('image' in reading) {
-        if (hashes.get(userId) !== reading.image.contentHash) changed.push({ userId, ...reading.image });
+        if (hashes.get(userId) !== reading.image.contentHash) changed.push({ userId, username, ...reading.image });
       } else if ('none' in reading) {
-        if (hashes.has(userId)) gone.push(userId);
+        if (hashes.has(userId)) gone.push({ userId, username });
       } else {
         skipped.push({ userId, username, reason: reading.skipped });
       }
     }
-    if (changed.length > 0) await tx.setAvatars(changed);
-    if (gone.length > 0) await tx.removeAvatars(gone);
+    // Change-feed events first, in the same transaction: applications refetch the photo by its new hash.
+    const events = [
+      ...changed.map(({ userId, username, contentHash }) => ({ actor: 'avatar-sync', action: 'user.avatar_changed', userId, subject: username, reason: 'new photo in the directory', details: { hash: contentHash }, at })),
+      ...gone.map(({ userId, username }) => ({ actor: 'avatar-sync', action: 'user.avatar_changed', userId, subject: username, reason: 'photo removed from the directory', details: { hash: null }, at })),
+    ];
+    if (events.length > 0) await tx.appendAudit(events);
+    if (changed.length > 0) await tx.setAvatars(changed.map(({ userId, contentHash, mimeType, data }) => ({ userId, contentHash, mimeType, data })));
+    if (gone.length > 0) await tx.removeAvatars(gone.map(({ userId }) => userId));
     if (skipped.length > 0) {
       await tx.appendAudit(skipped.map(({ userId, username, reason }) => ({ actor: 'avatar-sync', action: 'avatar.skipped', userId, subject: username, reason, at })));
       for (const { username, reason } of skipped) result.warnings.push(`avatar of ${username} skipped: ${reason}`);
@@ -101,11 +107,16 @@ export async function runAbacSync(deps: AttributeJobDeps): Promise<AttributeJobR
   const canonical = (attributes: Record<string, string[]>) => JSON.stringify(Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const current = new Map((await deps.store.loadMappingState()).abacAttributes.map(({ userId, attributes }) => [userId, canonical(attributes)]));
   return runUserPass(deps, 'abac', Object.keys(mapping.abac.map), async (page, tx, result) => {
-    const changed = page.flatMap(({ entry, userId }) => {
+    const changed = page.flatMap(({ entry, userId, username }) => {
       const { abacAttributes } = mappedAttributes(entry, mapping);
-      return canonical(abacAttributes) === (current.get(userId) ?? canonical({})) ? [] : [{ userId, attributes: abacAttributes }];
+      return canonical(abacAttributes) === (current.get(userId) ?? canonical({})) ? [] : [{ userId, username, attributes: abacAttributes }];
     });
-    if (changed.length > 0) await tx.setAbacAttributes(changed);
+    if (changed.length > 0) {
+      // As a full sync does: a `user.updated` change-feed event per user, before the change.
+      const at = (deps.now ?? (() => new Date()))().toISOString();
+      await tx.appendAudit(changed.map(({ userId, username }) => ({ actor: 'abac-sync', action: 'user.updated', userId, subject: username, reason: 'ABAC attributes changed', at })));
+      await tx.setAbacAttributes(changed.map(({ userId, attributes }) => ({ userId, attributes })));
+    }
     result.updated += changed.length;
   });
 }
