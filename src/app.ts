@@ -13,10 +13,9 @@ import { createLoginThrottle } from './auth/throttle.ts';
 import { createBindPool, openDirectory, type BindPool, type DirectoryConnection } from './directory/index.ts';
 import { timedOpener, timeOperation, type DirectoryObserver } from './directory/timed.ts';
 import { DirbridgeError } from './errors.ts';
-import { isRecord, validateSettings } from './settings/load.ts';
 import type { Settings, StoreSettings } from './settings/schema.ts';
 import { loadSecretBox, type SecretBox } from './settings/secret-box.ts';
-import { changedSettingPaths, fromStoredDocument, resolveSecretEdits, toStoredDocument } from './settings/stored-settings.ts';
+import { applySettingsEdit, changedSettingPaths, fromStoredDocument, toStoredDocument } from './settings/stored-settings.ts';
 import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
 import { createSyncService, type SyncResult, type SyncService } from './sync/run-sync.ts';
@@ -217,12 +216,8 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
     secretKeySource: box.keySource,
 
     async updateSettings(document, options) {
-      if (isRecord(document) && 'store' in document) {
-        const problem = 'store: the store section cannot be changed at runtime (it comes from --config and the environment)';
-        throw new DirbridgeError('settings.invalid', `invalid settings: ${problem}`, { details: { problems: [problem] } });
-      }
-      const withSecrets = resolveSecretEdits(document, state.settings);
-      const settings = validateSettings(isRecord(withSecrets) ? { ...withSecrets, store: storeSettings } : withSecrets, 'the submitted settings');
+      // The same check Test Connection and Test LDAP Search apply to unsaved settings.
+      const settings = applySettingsEdit(document, state.settings);
       const changed = changedSettingPaths(state.settings, settings);
       if (changed.length === 0 || options.isDryRun === true) {
         if (options.expectedVersion !== state.version) await reloadSettings();

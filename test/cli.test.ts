@@ -228,6 +228,56 @@ describe('dirbridge CLI against OpenLDAP', () => {
     assert.deepEqual(audit.entries[0].details.changed, ['directory.pageSize']);
   });
 
+  it('imports with --verify: refuses directory settings that cannot connect and bind, saves those that can', async () => {
+    const config = await configFile('verify.yaml');
+    // An import file without the secret (the stored one is kept) and without the store section.
+    const importFile = async (name: string, override: Record<string, unknown>): Promise<string> => {
+      const file = path.join(dir, name);
+      const { store: _store, ...rest } = merge(base, override);
+      await writeFile(file, stringify(rest));
+      return file;
+    };
+    const version = async () => /^# version (\d+),/.exec((await cli(['--config', config, 'settings', 'show'], secretEnv())).stdout)?.[1];
+    assert.equal(await version(), '1');
+
+    const deadUrl = await importFile('dead-url.yaml', { directory: { urls: ['ldap://127.0.0.1:1'], connectTimeoutMs: 500 } });
+    const refused = await cli(['--config', config, 'settings', 'import', '--verify', deadUrl], secretEnv());
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /error \[settings\.verification_failed\]: the new directory settings \(directory\.connectTimeoutMs, directory\.urls\) could not connect and bind, so nothing was saved: .*\(directory\.unavailable\); .*without --verify/);
+    const refusedJson = await cli(['--config', config, '--json', 'settings', 'import', '--verify', deadUrl], secretEnv());
+    assert.equal(refusedJson.code, 1);
+    const refusal = JSON.parse(refusedJson.stdout);
+    assert.equal(refusal.error.code, 'settings.verification_failed');
+    assert.equal(refusal.verification.status, 'failed');
+    assert.equal(refusal.verification.error.code, 'directory.unavailable');
+
+    const wrongPassword = await importFile('wrong-password.yaml', { directory: { bindPassword: 'file-wrong-password' } });
+    const badBind = await cli(['--config', config, 'settings', 'import', '--verify', wrongPassword], secretEnv());
+    assert.equal(badBind.code, 1, badBind.stderr);
+    assert.match(badBind.stderr, /invalid credentials.*\(directory\.invalid_credentials\)/);
+    assert.equal(`${badBind.stdout}${badBind.stderr}`.includes('file-wrong-password'), false, 'the secret is never printed');
+    assert.equal(await version(), '1', 'nothing was saved');
+
+    // A dry run checks too, and saves nothing either way.
+    const good = await importFile('good.yaml', { directory: { connectTimeoutMs: 4000, pageSize: 9 } });
+    const dryRun = await cli(['--config', config, '--json', 'settings', 'import', '--dry-run', '--verify', good], secretEnv());
+    assert.equal(dryRun.code, 0, dryRun.stderr);
+    const preview = JSON.parse(dryRun.stdout);
+    assert.deepEqual(preview.changed, ['directory.connectTimeoutMs', 'directory.pageSize']);
+    assert.equal(preview.verification.status, 'passed');
+    assert.equal(preview.verification.security, 'ldaps');
+    assert.equal(await version(), '1');
+
+    const saved = await cli(['--config', config, 'settings', 'import', '--verify', good], secretEnv());
+    assert.equal(saved.code, 0, saved.stderr);
+    assert.match(saved.stdout, /^verified: connected to ldaps:\/\/\S+ \(ldaps\) and bound as /);
+    assert.match(saved.stdout, /saved version 2, changed: directory\.connectTimeoutMs, directory\.pageSize/);
+    // Without --verify, the unreachable URL is saved anyway (a planned outage).
+    const anyway = await cli(['--config', config, 'settings', 'import', deadUrl], secretEnv());
+    assert.equal(anyway.code, 0, anyway.stderr);
+    assert.match(anyway.stdout, /saved version 3/);
+  });
+
   it('creates the administrator once, printing a generated password only when none was given', async () => {
     const fresh = await configFile('admin.yaml', { store: { dataDir: path.join(dir, 'admin-data') } });
     const first = await cli(['--config', fresh, 'users', 'list'], secretEnv());

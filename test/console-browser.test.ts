@@ -3,7 +3,8 @@
  * real server, a real OpenLDAP and the SQLite store. Signs in, saves settings with an invalid
  * value (the error appears at the field, the other input survives), runs Test Connection, a dry
  * run and Sync Now (the progress bar finishes), finds a synced user whose directory fields are
- * read-only, and reads the history chart. A screenshot of every page goes to test-output/console/.
+ * read-only, shows a user's synced photo (jpegPhoto) on the list and the user's page, and reads
+ * the history chart. A screenshot of every page goes to test-output/console/.
  * Without Chromium: fails in CI, skipped locally.
  */
 import assert from 'node:assert/strict';
@@ -27,6 +28,8 @@ import { registerConsoleRoutes } from '../src/http/routes/console.ts';
 import { createHttpServer } from '../src/http/server.ts';
 import { createAppScheduler } from '../src/scheduler/app-jobs.ts';
 import { silentLog } from '../src/scheduler/job-lock.ts';
+import { runAvatarSync } from '../src/sync/attribute-jobs.ts';
+import { JPEG_24, jpegPhotoChange } from './fixtures/images.ts';
 import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { chromiumForTests, launchChromium } from './helpers/browser.ts';
@@ -273,6 +276,8 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     await pageSize.fill('750');
     await byTestId('save-settings').click();
     await byTestId('settings-saved').waitFor();
+    // Connection settings changed, so the save verified them first.
+    assert.match((await byTestId('settings-saved').textContent()) ?? '', /verified: connected to .* and bound as/);
     assert.equal(await byTestId('field-directory.pageSize').locator('[data-testid="field-error"]').count(), 0);
     assert.equal(await pageSize.inputValue(), '750');
     assert.equal(await timeout.inputValue(), '4321');
@@ -297,6 +302,67 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     await result.waitFor();
     assert.match((await result.textContent()) ?? '', new RegExp(`Found ${user.uid}`));
     await page.screenshot({ path: path.join(SCREENSHOTS, '05-test-search.png') });
+  });
+
+  it('tests unsaved values, and refuses to save a bind password that does not work', async () => {
+    const version = app.settingsState().version;
+    const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    await page.evaluate('window.scrollTo(0, 0)');
+    assert.equal(await byTestId('testing-unsaved').count(), 0, 'nothing unsaved yet');
+    const password = page.locator('[name="directory.bindPassword"]');
+    await password.fill('console-unsaved-wrong-password');
+    await byTestId('testing-unsaved').filter({ hasText: 'Testing unsaved changes' }).waitFor();
+
+    // Test Connection tests the typed password: it fails, and says so.
+    await byTestId('action-test-connection').click();
+    const failure = byTestId('action-error');
+    await failure.waitFor();
+    const failureText = (await failure.textContent()) ?? '';
+    assert.match(failureText, /Test Connection failed with your unsaved changes/);
+    assert.match(failureText, /invalid credentials/);
+    assert.match(failureText, /Nothing was saved/);
+    await page.screenshot({ path: path.join(SCREENSHOTS, '05b-test-unsaved.png') });
+    // The settings in force are untouched and still work.
+    assert.equal(app.settingsState().version, version);
+    assert.equal(app.settings.directory.bindPassword, slapd.readerPassword);
+
+    // Save verifies the changed connection settings and refuses them, offering to save anyway.
+    await byTestId('save-settings').click();
+    const refused = byTestId('settings-verification-failed');
+    await refused.waitFor();
+    assert.match((await refused.textContent()) ?? '', /could not connect and bind.*directory\.bindPassword.*invalid credentials/);
+    assert.equal(await byTestId('save-anyway').count(), 1);
+    await page.screenshot({ path: path.join(SCREENSHOTS, '05c-save-refused.png') });
+    assert.equal(app.settingsState().version, version, 'nothing was saved');
+    assert.equal(await app.store.getSettingsVersion(), version);
+    assert.equal(await password.inputValue(), 'console-unsaved-wrong-password', 'the input is kept');
+
+    // Keeping the stored password, an unsaved User Search base is what Test LDAP Search uses.
+    await byTestId('field-directory.bindPassword').locator('button', { hasText: 'Keep current' }).click();
+    const baseDn = page.locator('[name="users.baseDn"]');
+    await baseDn.fill(`ou=groups,${slapd.baseDn}`);
+    const user = aUser();
+    await page.evaluate('window.scrollTo(0, 0)');
+    await byTestId('action-test-search').click();
+    await page.fill('input[name="test-search-username"]', user.uid);
+    await byTestId('test-search-form').locator('button[type="submit"]').click();
+    const notFound = byTestId('test-search-result');
+    await notFound.waitFor();
+    assert.equal(await notFound.getAttribute('data-tested'), 'unsaved');
+    assert.match((await notFound.textContent()) ?? '', new RegExp(`No directory user ${escaped(user.uid)} was found.*unsaved changes`));
+
+    // Discarded, the tests run on the saved settings again.
+    await page.locator('button', { hasText: 'Discard changes' }).click();
+    assert.equal(await byTestId('testing-unsaved').count(), 0);
+    await byTestId('action-test-connection').click();
+    const result = byTestId('test-connection-result');
+    await result.waitFor();
+    assert.equal(await result.getAttribute('data-tested'), 'saved');
+    assert.equal(app.settingsState().version, version);
+    // The failed test answered 502 on purpose (the directory refused the bind); nothing else may have.
+    const expected = pageProblems.filter((problem) => /^502 POST .*\/api\/v1\/admin\/actions\/test-connection$/.test(problem));
+    assert.equal(expected.length, 1, pageProblems.join('\n'));
+    pageProblems.splice(pageProblems.indexOf(expected[0] ?? ''), 1);
   });
 
   it('previews the plan with a dry run', async () => {
@@ -427,6 +493,63 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
       assert.ok((await stateCells.allTextContents()).every((text) => text === 'Active'));
     } finally {
       await app.accounts.enable(stored.id, 'admin:console-test', 'state filter test done');
+    }
+  });
+
+  it("shows a user's synced photo in the users list and on the user's page, and initials without one", async () => {
+    const [withPhoto, without] = organisation.users.filter((candidate) => !candidate.locked && /^[a-z0-9._-]+$/.test(candidate.uid) && candidate.uid !== aUser().uid);
+    assert.ok(withPhoto && without);
+    await slapd.ldapmodify(jpegPhotoChange(withPhoto.dn, JPEG_24));
+    const synced = await runAvatarSync({
+      store: app.store,
+      openDirectory: app.openDirectory,
+      settings: { ...app.settings, mapping: { ...app.settings.mapping, avatars: { ...app.settings.mapping.avatars, enabled: true, attributes: ['jpegPhoto'] } } },
+    });
+    assert.equal(synced.updated, 1, JSON.stringify(synced));
+    const stored = await app.store.findUserByUsername(withPhoto.uid);
+    assert.ok(stored);
+    const images: Array<{ url: string; status: number; type: string | undefined }> = [];
+    const onResponse = (response: { url: () => string; status: () => number; headers: () => Record<string, string> }) => {
+      if (/\/avatar(\?|$)/.test(response.url())) images.push({ url: response.url(), status: response.status(), type: response.headers()['content-type'] });
+    };
+    page.on('response', onResponse);
+    /** Waits until the browser has decoded the image at `selector`; resolves with its natural width. */
+    const decoded = (selector: string) =>
+      page.waitForFunction(`(() => {
+        const image = document.querySelector(${JSON.stringify(selector)});
+        return image instanceof HTMLImageElement && image.complete && image.naturalWidth > 0 ? image.naturalWidth : false;
+      })()`);
+    try {
+      // The list: a small avatar on the user's row (its hash came with the page), initials for someone without a photo.
+      await page.goto(`${base}/users?search=${withPhoto.uid}`);
+      const row = byTestId('users-table').locator('tbody tr', { has: page.locator('a', { hasText: new RegExp(`^${withPhoto.uid}$`) }) });
+      await row.locator('img.avatar[data-avatar="image"]').waitFor();
+      await decoded('[data-testid="users-table"] tbody tr img.avatar');
+      await page.goto(`${base}/users?search=${without.uid}`);
+      const otherRow = byTestId('users-table').locator('tbody tr', { has: page.locator('a', { hasText: new RegExp(`^${without.uid}$`) }) });
+      await otherRow.locator('.avatar[data-avatar="none"]').waitFor();
+      assert.equal(await otherRow.locator('img').count(), 0, 'no image request for a user without an avatar');
+
+      // The user's page: the photo, decoded by the browser at its real size, and what it is.
+      await page.goto(`${base}/users/${stored.id}`);
+      await byTestId('user-profile').waitFor();
+      const avatar = byTestId('user-avatar');
+      assert.equal(await avatar.evaluate((element) => element.tagName), 'IMG');
+      assert.equal(await (await decoded('[data-testid="user-avatar"]')).jsonValue(), 24, 'the 24×24 JPEG rendered');
+      assert.match((await avatar.getAttribute('src')) ?? '', new RegExp(`^/api/v1/admin/users/${stored.id}/avatar\\?v=[0-9a-f]{64}$`));
+      assert.match((await byTestId('user-avatar-details').textContent()) ?? '', /JPEG, [\d,]+ bytes/);
+      await byTestId('user-profile').scrollIntoViewIfNeeded();
+      await shot('09c-user-avatar', { fullPage: false });
+      assert.ok(images.length >= 2, JSON.stringify(images));
+      assert.ok(images.every((image) => (image.status === 200 && image.type === 'image/jpeg') || image.status === 304), JSON.stringify(images));
+
+      const withoutStored = await app.store.findUserByUsername(without.uid);
+      assert.ok(withoutStored);
+      await page.goto(`${base}/users/${withoutStored.id}`);
+      await byTestId('user-profile').waitFor();
+      assert.equal(await byTestId('user-avatar').getAttribute('data-avatar'), 'none');
+    } finally {
+      page.off('response', onResponse);
     }
   });
 

@@ -89,6 +89,8 @@ describe('HTTP admin security', () => {
     for (const expected of [
       'GET /api/v1/admin/users',
       `PATCH /api/v1/admin/users/${SOME_ID}`,
+      `GET /api/v1/admin/users/${SOME_ID}/avatar`,
+      `HEAD /api/v1/admin/users/${SOME_ID}/avatar`,
       'POST /api/v1/admin/actions/sync',
       `DELETE /api/v1/admin/sessions/${SOME_ID}`,
       'DELETE /api/v1/admin/session',

@@ -2,10 +2,12 @@
  * The HTTP API against a real OpenLDAP and the SQLite store: application login, logout and
  * session validation with uniform errors, throttling, the change feed, the admin data API and
  * actions (Test Connection, Test LDAP Search, Sync Now, dry run, one user's sync), read-only
- * directory fields, operations endpoints — and that no response or log line ever carries a
+ * directory fields, avatars synced from jpegPhoto (app and admin routes, ETags, caching, refusing
+ * what is not a raster image), operations endpoints — and that no response or log line ever carries a
  * secret (the bind password, password hashes, token hashes, session tokens).
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, InjectOptions } from 'fastify';
@@ -15,6 +17,8 @@ import { hashToken } from '../src/auth/tokens.ts';
 import { csrfTokenFor } from '../src/http/admin-auth.ts';
 import { createHttpServer, type HttpServerOptions } from '../src/http/server.ts';
 import type { Settings } from '../src/settings/schema.ts';
+import { runAvatarSync } from '../src/sync/attribute-jobs.ts';
+import { GIF_1, JPEG_24, PNG_24, SVG_WITH_SCRIPT, jpegPhotoChange } from './fixtures/images.ts';
 import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { merge, settingsFor } from './helpers/harness.ts';
@@ -35,6 +39,7 @@ interface Reply {
   statusCode: number;
   headers: Record<string, string | string[] | number | undefined>;
   body: string;
+  rawPayload: Buffer;
   json: () => any;
   cookies: Array<{ name: string; value: string; httpOnly?: boolean; sameSite?: string; secure?: boolean }>;
 }
@@ -280,9 +285,28 @@ describe('HTTP API against OpenLDAP', () => {
       const offlineServer = await serverFor(offline);
       const token = (await offline.login.login({ username: 'admin', password: ADMIN_PASSWORD })).token;
       tokens.push(token);
-      const response = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', cookies: { dirbridge_session: token }, headers: { 'x-csrf-token': csrfTokenFor(token) } }, offlineServer);
+      const asAdmin = { cookies: { dirbridge_session: token }, headers: { 'x-csrf-token': csrfTokenFor(token) } };
+      const response = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', ...asAdmin }, offlineServer);
       assert.equal(response.statusCode, 503);
       assert.equal(response.json().error.code, 'directory.unavailable');
+
+      // The fix, tested before it is saved: unsaved settings pointing at the live server connect
+      // (the stored secret is kept), with the mapping-key check, while the settings in force stay broken.
+      const { version, settings } = (await call({ method: 'GET', url: '/api/v1/admin/settings', ...asAdmin }, offlineServer)).json();
+      const fixed = { ...settings, directory: { ...settings.directory, urls: [slapd.url] } };
+      const unsaved = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', ...asAdmin, payload: { settings: fixed } }, offlineServer);
+      assert.equal(unsaved.statusCode, 200, unsaved.body);
+      assert.equal(unsaved.json().url, slapd.url);
+      assert.equal(unsaved.json().bind.dn, slapd.readerDn);
+      assert.deepEqual(unsaved.json().warnings, []);
+      const unsavedSearch = await call({ method: 'POST', url: '/api/v1/admin/actions/test-search', ...asAdmin, payload: { username: user('anna.berglund').uid, settings: fixed } }, offlineServer);
+      assert.equal(unsavedSearch.json().status, 'found', unsavedSearch.body);
+      assert.equal(offline.settingsState().version, version);
+      assert.deepEqual(offline.settings.directory.urls, ['ldap://127.0.0.1:1']);
+      assert.equal((await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', ...asAdmin }, offlineServer)).statusCode, 503);
+      // Timed like every directory operation.
+      const metrics = await call({ method: 'GET', url: '/metrics' }, offlineServer);
+      assert.match(metrics.body, /dirbridge_directory_operation_seconds_count\{operation="connect",outcome="ok"\} [1-9]/);
     });
 
     it('runs Test LDAP Search', async () => {
@@ -532,6 +556,190 @@ describe('HTTP API against OpenLDAP', () => {
       assert.equal((await admin({ method: 'DELETE', url: `/api/v1/admin/sessions/${sessionId}` })).statusCode, 404);
       const all = await admin({ method: 'GET', url: `/api/v1/admin/sessions?userId=${login.json().user.id}&all=true` });
       assert.equal(all.json().sessions[0].revokedReason, 'revoked by an administrator');
+    });
+  });
+
+  describe('avatars', () => {
+    const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+    const key = { authorization: `Bearer ${APP_API_KEY}` };
+    /** The Avatar Background Sync job, as the scheduler or `dirbridge avatars sync` runs it. */
+    const syncAvatars = () =>
+      runAvatarSync({
+        store: app.store,
+        openDirectory: app.openDirectory,
+        settings: { ...app.settings, mapping: { ...app.settings.mapping, avatars: { ...app.settings.mapping.avatars, enabled: true, attributes: ['jpegPhoto'] } } },
+      });
+    const people = () => {
+      const usable = organisation.users.filter((candidate) => !candidate.locked && candidate.rdnAttribute === 'uid').slice(30, 34);
+      assert.equal(usable.length, 4);
+      return usable as [SampleUser, SampleUser, SampleUser, SampleUser];
+    };
+    const idOf = async (sample: SampleUser) => {
+      const stored = await app.store.findUserByUsername(sample.uid);
+      assert.ok(stored, sample.uid);
+      return stored.id;
+    };
+    const loginAs = async (sample: SampleUser) => {
+      const login = await call({ method: 'POST', url: '/api/v1/auth/login', payload: { username: sample.uid, password: sample.password } });
+      assert.equal(login.statusCode, 200, login.body);
+      tokens.push(login.json().token);
+      return login.json() as { token: string; user: { id: string; avatar: { hash: string; url: string } | null } };
+    };
+    const assertImageHeaders = (response: Reply, type: string, data: Buffer) => {
+      assert.equal(response.statusCode, 200, response.body.slice(0, 200));
+      assert.equal(response.headers['content-type'], type);
+      assert.ok(response.rawPayload.equals(data), 'the bytes exactly as the directory holds them');
+      assert.equal(response.headers['content-length'], String(data.length));
+      assert.equal(response.headers['etag'], `"${sha(data)}"`);
+      assert.equal(response.headers['x-content-type-options'], 'nosniff');
+      const csp = String(response.headers['content-security-policy']);
+      assert.match(csp, /default-src 'none'/);
+      assert.match(csp, /sandbox/);
+      assert.doesNotMatch(csp, /script-src/);
+    };
+
+    it('syncs photos from jpegPhoto and names their hash and URL in the login and session responses', async () => {
+      const [withJpeg, withPng, withGif, without] = people();
+      await slapd.ldapmodify([jpegPhotoChange(withJpeg.dn, JPEG_24), jpegPhotoChange(withPng.dn, PNG_24), jpegPhotoChange(withGif.dn, GIF_1)].join('\n'));
+      const result = await syncAvatars();
+      assert.equal(result.updated, 3, JSON.stringify(result));
+
+      const login = await loginAs(withJpeg);
+      const hash = sha(JPEG_24);
+      assert.deepEqual(login.user.avatar, { hash, url: `/api/v1/users/${login.user.id}/avatar?v=${hash}` });
+      const session = await call({ method: 'GET', url: '/api/v1/auth/session', headers: { authorization: `Bearer ${login.token}` } });
+      assert.deepEqual(session.json().user.avatar, login.user.avatar);
+      assert.equal((await loginAs(without)).user.avatar, null);
+    });
+
+    it('serves the image to the application key with its type from the bytes, a strong ETag and 304', async () => {
+      const [withJpeg, withPng, withGif] = people();
+      const id = await idOf(withJpeg);
+      const hash = sha(JPEG_24);
+      const versioned = await call({ method: 'GET', url: `/api/v1/users/${id}/avatar?v=${hash}`, headers: key });
+      assertImageHeaders(versioned, 'image/jpeg', JPEG_24);
+      assert.equal(versioned.headers['cache-control'], 'private, max-age=31536000, immutable', 'the URL with the current hash never changes');
+      assert.match(String(versioned.headers['vary']), /authorization/i);
+      const plain = await call({ method: 'GET', url: `/api/v1/users/${id}/avatar`, headers: key });
+      assertImageHeaders(plain, 'image/jpeg', JPEG_24);
+      assert.equal(plain.headers['cache-control'], 'private, no-cache');
+      const stale = await call({ method: 'GET', url: `/api/v1/users/${id}/avatar?v=${sha(PNG_24)}`, headers: key });
+      assert.equal(stale.headers['cache-control'], 'private, no-cache', 'a URL with another hash is revalidated');
+
+      for (const ifNoneMatch of [`"${hash}"`, `W/"${hash}"`, `"other", "${hash}"`, '*']) {
+        const notModified = await call({ method: 'GET', url: `/api/v1/users/${id}/avatar?v=${hash}`, headers: { ...key, 'if-none-match': ifNoneMatch } });
+        assert.equal(notModified.statusCode, 304, ifNoneMatch);
+        assert.equal(notModified.rawPayload.length, 0);
+        assert.equal(notModified.headers['etag'], `"${hash}"`);
+        assert.equal(notModified.headers['cache-control'], 'private, max-age=31536000, immutable');
+      }
+      const changed = await call({ method: 'GET', url: `/api/v1/users/${id}/avatar`, headers: { ...key, 'if-none-match': `"${sha(PNG_24)}"` } });
+      assertImageHeaders(changed, 'image/jpeg', JPEG_24);
+
+      assertImageHeaders(await call({ method: 'GET', url: `/api/v1/users/${await idOf(withPng)}/avatar`, headers: key }), 'image/png', PNG_24);
+      assertImageHeaders(await call({ method: 'GET', url: `/api/v1/users/${await idOf(withGif)}/avatar`, headers: key }), 'image/gif', GIF_1);
+      const head = await call({ method: 'HEAD', url: `/api/v1/users/${id}/avatar`, headers: key });
+      assert.equal(head.statusCode, 200);
+      assert.equal(head.headers['content-type'], 'image/jpeg');
+      assert.equal(head.headers['etag'], `"${hash}"`);
+    });
+
+    it('answers 404 with a code for a user without an avatar or an unknown user, and never serves what is not a raster image', async () => {
+      const [, , , without] = people();
+      const none = await call({ method: 'GET', url: `/api/v1/users/${await idOf(without)}/avatar`, headers: key });
+      assert.equal(none.statusCode, 404);
+      assert.deepEqual(none.json(), { error: { code: 'avatars.not_found', message: 'this user has no avatar' } });
+      assert.equal(none.headers['cache-control'], 'no-store', 'a missing avatar is not cached');
+      const unknown = await call({ method: 'GET', url: '/api/v1/users/00000000-0000-0000-0000-000000000000/avatar', headers: key });
+      assert.equal(unknown.statusCode, 404);
+      assert.equal(unknown.json().error.code, 'users.not_found');
+
+      // Bytes that are not an image we serve (put in the store behind sync's back) are refused, whatever type was recorded.
+      const local = await app.store.findUserByUsername('admin');
+      assert.ok(local);
+      for (const [data, mimeType] of [[SVG_WITH_SCRIPT, 'image/svg+xml'], [Buffer.from('<html><script>alert(1)</script></html>'), 'image/png']] as const) {
+        await app.store.transaction((tx) => tx.setAvatars([{ userId: local.id, contentHash: sha(data), mimeType, data }]));
+        const answers: Reply[] = [
+          await call({ method: 'GET', url: `/api/v1/users/${local.id}/avatar`, headers: key }),
+          await admin({ method: 'GET', url: `/api/v1/admin/users/${local.id}/avatar` }),
+        ];
+        for (const refused of answers) {
+          assert.equal(refused.statusCode, 404, `${mimeType}: ${refused.body}`);
+          assert.equal(refused.json().error.code, 'avatars.unsupported_image');
+          assert.match(String(refused.headers['content-type']), /^application\/json/);
+          assert.equal(refused.body.includes('<script>'), false);
+        }
+      }
+      await app.store.transaction((tx) => tx.removeAvatars([local.id]));
+    });
+
+    it("lets a session token read only its own user's avatar, and refuses callers without a valid bearer", async () => {
+      const [withJpeg, withPng] = people();
+      const login = await loginAs(withJpeg);
+      const own = await call({ method: 'GET', url: login.user.avatar?.url ?? '', headers: { authorization: `Bearer ${login.token}` } });
+      assertImageHeaders(own, 'image/jpeg', JPEG_24);
+      const other = await call({ method: 'GET', url: `/api/v1/users/${await idOf(withPng)}/avatar`, headers: { authorization: `Bearer ${login.token}` } });
+      assert.equal(other.statusCode, 403);
+      assert.equal(other.json().error.code, 'http.forbidden');
+      for (const headers of [{}, { authorization: 'Bearer wrong-key' }, { authorization: 'Basic YTpi' }]) {
+        const refused = await call({ method: 'GET', url: `/api/v1/users/${login.user.id}/avatar`, headers });
+        assert.equal(refused.statusCode, 401, JSON.stringify(headers));
+        assert.equal(refused.json().error.code, 'http.unauthenticated');
+      }
+      // The admin cookie is for the admin route, not the app route.
+      assert.equal((await call({ method: 'GET', url: `/api/v1/users/${login.user.id}/avatar`, cookies: adminCookie })).statusCode, 401);
+    });
+
+    it('gives administrators the image, the avatar in the user detail and each listed user\'s hash', async () => {
+      const [withJpeg, , , without] = people();
+      const id = await idOf(withJpeg);
+      const hash = sha(JPEG_24);
+      const image = await admin({ method: 'GET', url: `/api/v1/admin/users/${id}/avatar?v=${hash}` });
+      assertImageHeaders(image, 'image/jpeg', JPEG_24);
+      assert.equal(image.headers['cache-control'], 'private, max-age=31536000, immutable');
+      assert.equal((await admin({ method: 'GET', url: `/api/v1/admin/users/${id}/avatar`, headers: { 'if-none-match': `"${hash}"` } })).statusCode, 304);
+      assert.equal((await call({ method: 'GET', url: `/api/v1/admin/users/${id}/avatar` })).statusCode, 401);
+      const missing = await admin({ method: 'GET', url: `/api/v1/admin/users/${await idOf(without)}/avatar` });
+      assert.equal(missing.statusCode, 404);
+      assert.equal(missing.json().error.code, 'avatars.not_found');
+      assert.equal((await admin({ method: 'GET', url: '/api/v1/admin/users/00000000-0000-0000-0000-000000000000/avatar' })).json().error.code, 'users.not_found');
+
+      const detail = await admin({ method: 'GET', url: `/api/v1/admin/users/${id}` });
+      const { updatedAt, ...avatar } = detail.json().avatar;
+      assert.deepEqual(avatar, { hash, url: `/api/v1/admin/users/${id}/avatar?v=${hash}`, mimeType: 'image/jpeg', byteLength: JPEG_24.length });
+      assert.ok(Date.parse(updatedAt) > 0);
+      assert.equal((await admin({ method: 'GET', url: `/api/v1/admin/users/${await idOf(without)}` })).json().avatar, null);
+
+      const page = await admin({ method: 'GET', url: `/api/v1/admin/users?search=${withJpeg.uid}` });
+      assert.equal(page.json().users.find((listed: { id: string }) => listed.id === id)?.avatarHash, hash);
+      const everyone = await admin({ method: 'GET', url: '/api/v1/admin/users?limit=1000' });
+      const hashes = everyone.json().users.filter((listed: { avatarHash: string | null }) => listed.avatarHash !== null);
+      assert.equal(hashes.length, 3, 'the three users with photos, and only they');
+      const group = (await app.store.listUserGroups(id))[0];
+      assert.ok(group);
+      const members = await admin({ method: 'GET', url: `/api/v1/admin/groups/${group.id}/members?limit=1000` });
+      assert.equal(members.json().users.find((listed: { id: string }) => listed.id === id)?.avatarHash, hash);
+    });
+
+    it('follows a changed or removed photo: a new hash, a new image for the old ETag, then 404', async () => {
+      const [withJpeg] = people();
+      const id = await idOf(withJpeg);
+      const oldHash = sha(JPEG_24);
+      await slapd.ldapmodify(jpegPhotoChange(withJpeg.dn, PNG_24));
+      assert.equal((await syncAvatars()).updated, 1);
+      const login = await loginAs(withJpeg);
+      assert.equal(login.user.avatar?.hash, sha(PNG_24));
+      const revalidated = await call({ method: 'GET', url: `/api/v1/users/${id}/avatar?v=${oldHash}`, headers: { ...key, 'if-none-match': `"${oldHash}"` } });
+      assertImageHeaders(revalidated, 'image/png', PNG_24);
+      assert.equal(revalidated.headers['cache-control'], 'private, no-cache');
+
+      await slapd.ldapmodify(jpegPhotoChange(withJpeg.dn, undefined));
+      assert.equal((await syncAvatars()).removed, 1);
+      assert.equal((await loginAs(withJpeg)).user.avatar, null);
+      assert.equal((await call({ method: 'GET', url: `/api/v1/users/${id}/avatar`, headers: { ...key, 'if-none-match': `"${sha(PNG_24)}"` } })).statusCode, 404);
+      // Back as it was, for the tests that follow.
+      await slapd.ldapmodify(jpegPhotoChange(withJpeg.dn, JPEG_24));
+      assert.equal((await syncAvatars()).updated, 1);
     });
   });
 

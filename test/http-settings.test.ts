@@ -2,7 +2,9 @@
  * The settings API against a real OpenLDAP: secrets are redacted and sealed at rest, an
  * invalid value is refused with its path and saves nothing, a valid change takes effect in
  * this instance without a restart, another instance on the same store picks it up, and a
- * stale edit is refused instead of overwriting a newer one.
+ * stale edit is refused instead of overwriting a newer one. Test Connection and Test LDAP Search
+ * test unsaved settings without saving them, and a verified save refuses directory settings
+ * that cannot connect and bind.
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -16,6 +18,10 @@ import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
 
 const ADMIN_PASSWORD = 'admin-password-for-settings-tests';
+/** A wrong bind password that is only ever tested or refused, never saved. */
+const UNSAVED_PASSWORD = 'unsaved-wrong-password';
+/** Nothing listens there: connecting fails at once. */
+const DEAD_URL = 'ldap://127.0.0.1:1';
 
 describe('settings API', () => {
   let slapd: Slapd;
@@ -24,6 +30,7 @@ describe('settings API', () => {
   let server: FastifyInstance;
   let cleanup: () => Promise<void>;
   let headers: Record<string, string>;
+  let organisationUser: () => string;
   const seen: string[] = [];
   const logLines: string[] = [];
 
@@ -35,6 +42,11 @@ describe('settings API', () => {
 
   before(async () => {
     const organisation = generateOrganisation({ people: 10, groups: 3, seed: 3 });
+    organisationUser = () => {
+      const found = organisation.users.find((candidate) => !candidate.locked && /^[a-z0-9._-]+$/.test(candidate.uid));
+      assert.ok(found);
+      return found.uid;
+    };
     slapd = await startSlapd({ ldif: organisation.ldif });
     const made = await settingsFor({
       directory: { urls: [slapd.url], bindDn: slapd.readerDn, bindPassword: slapd.readerPassword },
@@ -148,8 +160,138 @@ describe('settings API', () => {
     assert.ok(audit.entries.every((entry) => entry.actor === 'admin:admin'), JSON.stringify(audit.entries.map((entry) => entry.actor)));
   });
 
+  /** The settings as GET shows them (no secrets) with their version. */
+  async function current(): Promise<{ version: number; settings: Record<string, any> }> {
+    const response = await call({ method: 'GET', url: '/api/v1/admin/settings' });
+    assert.equal(response.statusCode, 200, response.body);
+    return response.json();
+  }
+
+  const withDirectory = (settings: Record<string, any>, directory: Record<string, unknown>) => ({ ...settings, directory: { ...settings.directory, ...directory } });
+
+  it('tests unsaved settings without saving them, while the settings in force keep working', async () => {
+    const before = await current();
+    const storedBefore = await app.store.getSettingsVersion();
+    const people = organisationUser();
+
+    // An unsaved wrong password: Test Connection fails naming invalid credentials.
+    const wrong = withDirectory(before.settings, { bindPassword: UNSAVED_PASSWORD });
+    const failing = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: { settings: wrong } });
+    assert.equal(failing.statusCode, 502, failing.body);
+    assert.equal(failing.json().error.code, 'directory.invalid_credentials');
+    assert.match(failing.json().error.message, /invalid credentials/);
+    const searchFailing = await call({ method: 'POST', url: '/api/v1/admin/actions/test-search', payload: { username: people, settings: wrong } });
+    assert.equal(searchFailing.json().error?.code, 'directory.invalid_credentials', searchFailing.body);
+
+    // The settings in force are untouched and still work: Test Connection, Test LDAP Search, a login pool rebuild never happened.
+    assert.equal(app.settings.directory.bindPassword, slapd.readerPassword);
+    const live = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: {} });
+    assert.equal(live.statusCode, 200, live.body);
+    assert.equal(live.json().bind.dn, slapd.readerDn);
+    const liveSearch = await call({ method: 'POST', url: '/api/v1/admin/actions/test-search', payload: { username: people } });
+    assert.equal(liveSearch.json().status, 'found', liveSearch.body);
+
+    // Unsaved values are what is tested: a secret left out keeps the stored one, other changes apply.
+    const timeout = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: { settings: withDirectory(before.settings, { connectTimeoutMs: 1234 }) } });
+    assert.equal(timeout.statusCode, 200, timeout.body);
+    const elsewhere = { ...before.settings, users: { ...before.settings.users, baseDn: `ou=groups,${slapd.baseDn}` } };
+    const notFound = await call({ method: 'POST', url: '/api/v1/admin/actions/test-search', payload: { username: people, settings: elsewhere } });
+    assert.equal(notFound.statusCode, 200, notFound.body);
+    assert.deepEqual(notFound.json(), { status: 'not_found', username: people });
+    const unreachable = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: { settings: withDirectory(before.settings, { urls: [DEAD_URL], connectTimeoutMs: 500 }) } });
+    assert.equal(unreachable.statusCode, 503, unreachable.body);
+    assert.equal(unreachable.json().error.code, 'directory.unavailable');
+
+    // Validated as PUT validates: every bad path named, null clears the secret (a bind DN then needs one), no store.
+    const invalid = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: { settings: { ...withDirectory(before.settings, { pageSize: 0 }), users: { ...before.settings.users, filter: '(uid=' } } } });
+    assert.equal(invalid.statusCode, 400, invalid.body);
+    assert.equal(invalid.json().error.code, 'settings.invalid');
+    assert.ok(invalid.json().error.problems.some((problem: string) => problem.startsWith('directory.pageSize: ')), invalid.body);
+    assert.ok(invalid.json().error.problems.some((problem: string) => problem.startsWith('users.filter: ')), invalid.body);
+    const cleared = await call({ method: 'POST', url: '/api/v1/admin/actions/test-search', payload: { username: people, settings: withDirectory(before.settings, { bindPassword: null }) } });
+    assert.equal(cleared.statusCode, 400, cleared.body);
+    assert.ok(cleared.json().error.problems.some((problem: string) => problem.startsWith('directory.bindPassword: ')), cleared.body);
+    const withStore = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: { settings: { ...before.settings, store: { dataDir: '/tmp/elsewhere' } } } });
+    assert.equal(withStore.statusCode, 400);
+    assert.match(withStore.json().error.problems[0], /^store: /);
+
+    // Nothing was saved.
+    assert.equal(await app.store.getSettingsVersion(), storedBefore);
+    assert.equal(app.settingsState().version, before.version);
+  });
+
+  it('refuses a verified save whose directory settings cannot connect and bind, saving nothing', async () => {
+    const before = await current();
+    const storedBefore = await app.store.getSettingsVersion();
+    const auditBefore = (await app.store.listAudit({ limit: 100, offset: 0, action: 'settings.updated' })).entries.length;
+
+    const wrongUrl = await call({
+      method: 'PUT',
+      url: '/api/v1/admin/settings?verify=connection',
+      payload: { version: before.version, settings: withDirectory(before.settings, { urls: [DEAD_URL], connectTimeoutMs: 500 }) },
+    });
+    assert.equal(wrongUrl.statusCode, 422, wrongUrl.body);
+    const { error } = wrongUrl.json();
+    assert.equal(error.code, 'settings.verification_failed');
+    assert.match(error.message, /could not connect and bind, so nothing was saved/);
+    assert.equal(error.verification.status, 'failed');
+    assert.equal(error.verification.error.code, 'directory.unavailable');
+    assert.deepEqual(error.verification.paths, ['directory.connectTimeoutMs', 'directory.urls']);
+
+    const wrongPassword = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version: before.version, settings: withDirectory(before.settings, { bindPassword: UNSAVED_PASSWORD }) } });
+    assert.equal(wrongPassword.statusCode, 422, wrongPassword.body);
+    assert.equal(wrongPassword.json().error.verification.error.code, 'directory.invalid_credentials');
+    assert.deepEqual(wrongPassword.json().error.verification.paths, ['directory.bindPassword']);
+
+    // An invalid document or a stale version fails as without verification, before any connection.
+    const invalid = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version: before.version, settings: withDirectory(before.settings, { pageSize: 0 }) } });
+    assert.equal(invalid.statusCode, 400);
+    const stale = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version: before.version - 1, settings: withDirectory(before.settings, { urls: [DEAD_URL] }) } });
+    assert.equal(stale.statusCode, 409);
+    assert.equal(stale.json().error.code, 'settings.conflict');
+    const unknown = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=yes', payload: { version: before.version, settings: before.settings } });
+    assert.equal(unknown.statusCode, 400);
+
+    // Nothing was saved anywhere: the version, the settings in force, the audit log.
+    assert.equal(await app.store.getSettingsVersion(), storedBefore);
+    assert.equal(app.settingsState().version, before.version);
+    assert.deepEqual(app.settings.directory.urls, [slapd.url]);
+    assert.equal(app.settings.directory.bindPassword, slapd.readerPassword);
+    assert.equal((await app.store.listAudit({ limit: 100, offset: 0, action: 'settings.updated' })).entries.length, auditBefore);
+    const live = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: {} });
+    assert.equal(live.statusCode, 200, live.body);
+  });
+
+  it('saves verified settings that connect, skips the check when the directory is unchanged, and saves anyway without it', async () => {
+    const before = await current();
+    const verified = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version: before.version, settings: withDirectory(before.settings, { connectTimeoutMs: 4321 }) } });
+    assert.equal(verified.statusCode, 200, verified.body);
+    assert.equal(verified.json().version, before.version + 1);
+    assert.deepEqual(verified.json().changed, ['directory.connectTimeoutMs']);
+    assert.deepEqual(verified.json().verification, { status: 'passed', url: slapd.url, security: 'plain', serverType: 'openldap', bindDn: slapd.readerDn, paths: ['directory.connectTimeoutMs'] });
+    assert.equal(app.settings.directory.connectTimeoutMs, 4321);
+
+    const unchangedDirectory = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version: before.version + 1, settings: { ...verified.json().settings, sync: { ...verified.json().settings.sync, batchSize: 250 } } } });
+    assert.equal(unchangedDirectory.statusCode, 200, unchangedDirectory.body);
+    assert.equal(unchangedDirectory.json().verification.status, 'skipped');
+    assert.equal(unchangedDirectory.json().version, before.version + 2);
+
+    // A planned outage: without verify the unreachable URL is saved, and goes live.
+    const outage = await call({ method: 'PUT', url: '/api/v1/admin/settings', payload: { version: before.version + 2, settings: withDirectory(unchangedDirectory.json().settings, { urls: [DEAD_URL], connectTimeoutMs: 500 }) } });
+    assert.equal(outage.statusCode, 200, outage.body);
+    assert.equal('verification' in outage.json(), false);
+    const down = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: {} });
+    assert.equal(down.statusCode, 503, down.body);
+    // The fix is verified against the real server before it goes live.
+    const restored = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version: before.version + 3, settings: withDirectory(outage.json().settings, { urls: [slapd.url], connectTimeoutMs: 5000 }) } });
+    assert.equal(restored.statusCode, 200, restored.body);
+    assert.equal(restored.json().verification.status, 'passed');
+    assert.equal((await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: {} })).statusCode, 200);
+  });
+
   it('never returns or logs a secret', () => {
-    for (const secret of [slapd.readerPassword, 'wrong-password']) {
+    assert.ok(logLines.some((line) => line.includes('settings refused')), 'a refused save is logged');
+    for (const secret of [slapd.readerPassword, 'wrong-password', UNSAVED_PASSWORD]) {
       assert.equal(seen.some((body) => body.includes(secret)), false, 'response bodies');
       assert.equal(logLines.some((line) => line.includes(secret)), false, 'log lines');
     }

@@ -1332,6 +1332,34 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       }, { now: clock.now });
     });
 
+    it('lists avatar hashes, types, sizes and times without the bytes, for any number of users', async () => {
+      const clock = manualClock();
+      await withStore(async (store) => {
+        const tag = newTag();
+        const [u1, u2, u3] = await store.transaction((tx) => tx.insertUsers([user(tag, 'i1'), user(tag, 'i2'), user(tag, 'i3')]));
+        assert.ok(u1 && u2 && u3);
+        const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(3000)]);
+        const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00]);
+        await store.transaction((tx) =>
+          tx.setAvatars([
+            { userId: u1.id, contentHash: `${tag}-png`, mimeType: 'image/png', data: png },
+            { userId: u2.id, contentHash: `${tag}-jpeg`, mimeType: 'image/jpeg', data: jpeg },
+          ]),
+        );
+        const byUser = (infos: Awaited<ReturnType<typeof store.listAvatarInfo>>) => new Map(infos.map((info) => [info.userId, info]));
+        const infos = byUser(await store.listAvatarInfo([u1.id, u2.id, u3.id, u1.id]));
+        assert.equal(infos.size, 2, 'a user without an avatar is left out, a repeated id counted once');
+        assert.deepEqual(infos.get(u1.id), { userId: u1.id, contentHash: `${tag}-png`, mimeType: 'image/png', byteLength: png.length, updatedAt: clock.iso() });
+        assert.deepEqual(infos.get(u2.id), { userId: u2.id, contentHash: `${tag}-jpeg`, mimeType: 'image/jpeg', byteLength: jpeg.length, updatedAt: clock.iso() });
+        assert.deepEqual(await store.listAvatarInfo([]), []);
+        // More ids than one statement takes (a page of users is at most 1000; this is several statements).
+        const many = [...Array.from({ length: 6000 }, () => randomUUID()), u2.id];
+        assert.deepEqual([...byUser(await store.listAvatarInfo(many)).keys()], [u2.id]);
+        await store.transaction((tx) => tx.removeAvatars([u1.id]));
+        assert.deepEqual([...byUser(await store.listAvatarInfo([u1.id, u2.id])).keys()], [u2.id]);
+      }, { now: clock.now });
+    });
+
     it('writes many large avatars in several statements', async () => {
       await withStore(async (store) => {
         const tag = newTag();

@@ -1,10 +1,15 @@
 /** A user with everything mapping gave it: what applications receive on login and session validation. */
 import type { Store, UserRecord } from '../store/store.ts';
+import { avatarRef } from './avatar.ts';
 import type { UserProfile } from './schemas.ts';
 
-/** Reads the user's groups, roles, channels, teams, custom fields and ABAC attributes. */
+/** Where the application API serves avatars (`GET /api/v1/users/:id/avatar`). */
+export const APP_API_BASE = '/api/v1';
+
+/** Reads the user's groups, roles, channels, teams, custom fields, ABAC attributes and avatar hash. */
 export async function userProfile(store: Store, user: UserRecord): Promise<UserProfile> {
   const attributes = await store.getUserAttributes(user.id);
+  const avatar = (await store.listAvatarInfo([user.id]))[0];
   return {
     id: user.id,
     username: user.username,
@@ -21,5 +26,6 @@ export async function userProfile(store: Store, user: UserRecord): Promise<UserP
     teams: (await store.listUserTeams(user.id)).map((team) => team.name),
     customFields: attributes.customFields,
     abacAttributes: attributes.abacAttributes,
+    avatar: avatar === undefined ? null : avatarRef(avatar, APP_API_BASE),
   };
 }

@@ -46,6 +46,15 @@ export const userSchema = z.object({
   lastSyncedAt: z.string().nullable(),
 });
 
+/** A user's avatar as a user record mentions it: the SHA-256 of the image and where to fetch it (the URL changes with the image). */
+export const avatarRefSchema = z
+  .object({
+    hash: z.string().describe('SHA-256 of the image bytes, also its ETag; a new hash means a new image'),
+    url: z.string().describe('path of the image, with the hash as "v" so the response may be cached'),
+  })
+  .nullable()
+  .describe('null when the user has no avatar');
+
 /** A user with everything mapping gave it, as applications see it. */
 export const userProfileSchema = userSchema
   .pick({ id: true, username: true, email: true, firstName: true, lastName: true, displayName: true, source: true, isAdmin: true, isEnabled: true })
@@ -56,13 +65,19 @@ export const userProfileSchema = userSchema
   teams: z.array(z.string()),
   customFields: z.record(z.string(), z.string()),
   abacAttributes: z.record(z.string(), z.array(z.string())),
+  avatar: avatarRefSchema,
   });
 
 /** The user profile type. */
 export type UserProfile = z.infer<typeof userProfileSchema>;
 
+/** A user in a page of users: the record and the hash of its avatar (read for the whole page in one query). */
+export const listedUserSchema = userSchema.extend({
+  avatarHash: z.string().nullable().describe('SHA-256 of the avatar, null without one; the image is at users/:id/avatar?v=<hash>'),
+});
+
 /** A page of users. */
-export const userPageSchema = z.object({ total: z.number(), users: z.array(userSchema) });
+export const userPageSchema = z.object({ total: z.number(), users: z.array(listedUserSchema) });
 
 /** A group. */
 export const groupSchema = z.object({

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { validateSettings } from './load.ts';
 import { createSecretBox, isSealed, loadSecretBox, parseSecretKey } from './secret-box.ts';
-import { changedSettingPaths, fromStoredDocument, redactSettings, resolveSecretEdits, toStoredDocument } from './stored-settings.ts';
+import { applySettingsEdit, changedSettingPaths, directoryPaths, fromStoredDocument, redactSettings, resolveSecretEdits, toStoredDocument } from './stored-settings.ts';
 
 const base = {
   directory: { urls: ['ldaps://ldap.example.org'], bindDn: 'cn=svc,dc=example,dc=org', bindPassword: 'S3cret!', pageSize: '250', attributesToQuery: 'mail,cn' },
@@ -67,6 +67,29 @@ describe('stored settings', () => {
     assert.equal('bindPassword' in cleared.directory, false);
     // With bindDn still set, clearing the password is invalid: never an unauthenticated bind.
     assert.throws(() => validateSettings({ ...cleared, store: settings.store }, 'edit'), /directory\.bindPassword: required when bindDn is set/);
+  });
+
+  it('checks an edit as a save does, without saving: secrets kept or cleared, store refused, every bad path named', () => {
+    const { settings: shown } = redactSettings(settings);
+    const directory = shown['directory'] as Record<string, unknown>;
+    const edited = applySettingsEdit({ ...shown, directory: { ...directory, connectTimeoutMs: 1234 } }, settings);
+    assert.equal(edited.directory.bindPassword, 'S3cret!', 'an absent secret is the stored one');
+    assert.equal(edited.directory.connectTimeoutMs, 1234);
+    assert.deepEqual(edited.store, settings.store);
+    assert.deepEqual(directoryPaths(changedSettingPaths(settings, edited)), ['directory.connectTimeoutMs']);
+    assert.throws(() => applySettingsEdit({ ...shown, directory: { ...directory, bindPassword: null } }, settings), (error: Error & { code?: string; details?: { problems?: string[] } }) => {
+      assert.equal(error.code, 'settings.invalid');
+      assert.equal(error.details?.problems?.length, 1);
+      assert.match(error.details?.problems?.[0] ?? '', /^directory\.bindPassword: required when bindDn is set/);
+      return true;
+    });
+    assert.throws(() => applySettingsEdit({ ...shown, store: { dataDir: '/elsewhere' } }, settings), /store: the store section cannot be changed/);
+    assert.throws(() => applySettingsEdit({ ...shown, directory: { ...directory, pageSize: 0 }, users: { ...(shown['users'] as object), filter: '(uid=' } }, settings), (error: Error & { details?: { problems?: string[] } }) => {
+      const problems = error.details?.problems ?? [];
+      assert.ok(problems.some((problem) => problem.startsWith('directory.pageSize: ')) && problems.some((problem) => problem.startsWith('users.filter: ')), problems.join('\n'));
+      return true;
+    });
+    assert.deepEqual(directoryPaths(['directory.urls', 'directoryx', 'sync.batchSize', 'directory']), ['directory.urls', 'directory']);
   });
 
   it('lists changed paths, leaves only', () => {

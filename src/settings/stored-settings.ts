@@ -7,9 +7,12 @@
  *   (`redactSettings`);
  * - an edit: a whole document where a secret that is absent keeps its value, a string sets it
  *   and null clears it (`resolveSecretEdits`);
+ * - an edit checked as a save checks it, without saving: the settings it would put in force
+ *   (`applySettingsEdit`), so unsaved values can be tested;
  * - what changed between two versions, by path, for the audit log and drift warnings
  *   (`changedSettingPaths`).
  */
+import { DirbridgeError } from '../errors.ts';
 import type { JsonValue } from '../store/store.ts';
 import { isRecord, validateSettings } from './load.ts';
 import { SECRET_SETTING_PATHS, type Settings, type StoreSettings } from './schema.ts';
@@ -80,6 +83,26 @@ export function resolveSecretEdits(submitted: unknown, current: Settings): unkno
     }
   }
   return document;
+}
+
+/**
+ * Checks an edit exactly as saving it does and returns the settings it would put in force,
+ * saving nothing: `store` is refused (it comes from the file and environment), the secret rules
+ * of `resolveSecretEdits` apply against `current`, and the result is validated with `current`'s
+ * store section. Throws `settings.invalid` naming every bad path.
+ */
+export function applySettingsEdit(document: unknown, current: Settings, origin = 'the submitted settings'): Settings {
+  if (isRecord(document) && 'store' in document) {
+    const problem = 'store: the store section cannot be changed at runtime (it comes from --config and the environment)';
+    throw new DirbridgeError('settings.invalid', `invalid settings: ${problem}`, { details: { problems: [problem] } });
+  }
+  const withSecrets = resolveSecretEdits(document, current);
+  return validateSettings(isRecord(withSecrets) ? { ...withSecrets, store: current.store } : withSecrets, origin);
+}
+
+/** The paths among `changed` that belong to the connection (`directory.*`): those a verified save tests first. */
+export function directoryPaths(changed: readonly string[]): string[] {
+  return changed.filter((path) => path === 'directory' || path.startsWith('directory.'));
 }
 
 /** The leaf paths whose values differ (secrets included, by path only), sorted. */

@@ -46,6 +46,7 @@ import {
   emailKey,
   USER_STATES,
   usernameKey,
+  type AvatarInfo,
   type ChannelRecord,
   type GroupPatch,
   type GroupRecord,
@@ -563,6 +564,21 @@ function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
       withDbErrors('read an avatar', async () => {
         const row = await db.selectFrom('avatars').selectAll().where('user_id', '=', userId).executeTakeFirst();
         return row === undefined ? undefined : toAvatarRecord(row);
+      }),
+
+    listAvatarInfo: (userIds) =>
+      withDbErrors('read avatar hashes', async () => {
+        const found: AvatarInfo[] = [];
+        for (const part of chunk(distinct(userIds), rowsPerStatement(dialect, 1))) {
+          const rows = await db
+            .selectFrom('avatars')
+            .select(['user_id', 'content_hash', 'mime_type', 'updated_at'])
+            .select(sql<number | string>`length(data)`.as('byte_length'))
+            .where('user_id', 'in', part)
+            .execute();
+          for (const row of rows) found.push({ userId: row.user_id, contentHash: row.content_hash, mimeType: row.mime_type, byteLength: Number(row.byte_length), updatedAt: row.updated_at });
+        }
+        return found;
       }),
 
     countLoginFailures: (keys, since) =>

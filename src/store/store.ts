@@ -266,6 +266,15 @@ export interface AvatarRecord {
   updatedAt: Timestamp;
 }
 
+/** A stored avatar without its bytes: enough for an ETag, a cache-busting URL or a page of users. */
+export interface AvatarInfo {
+  userId: string;
+  contentHash: string;
+  mimeType: string;
+  byteLength: number;
+  updatedAt: Timestamp;
+}
+
 /** Everything the mapping planner diffs against, loaded in a handful of queries. */
 export interface MappingState {
   roles: Array<{ userId: string; role: string }>;
@@ -343,6 +352,8 @@ export interface StoreReader {
   /** A user's custom fields and ABAC attributes ({} when none). */
   getUserAttributes(userId: string): Promise<{ customFields: Record<string, string>; abacAttributes: Record<string, string[]> }>;
   getAvatar(userId: string): Promise<AvatarRecord | undefined>;
+  /** The avatars of these users without their bytes, in no particular order; users without one are left out. One query per few thousand ids. */
+  listAvatarInfo(userIds: readonly string[]): Promise<AvatarInfo[]>;
   /** Counts recorded login failures per key at or after `since` (keys without failures count 0). */
   countLoginFailures(keys: readonly string[], since: Timestamp): Promise<Record<string, number>>;
 }

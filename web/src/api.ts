@@ -3,20 +3,23 @@
  * browser) and the CSRF token in `X-CSRF-Token` on every state-changing request.
  */
 
-/** An error answer of the API: `{ error: { code, message, problems?, fields? } }`. */
+/** An error answer of the API: `{ error: { code, message, problems?, fields?, … } }`. */
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly problems: string[];
   readonly fields: string[];
+  /** The whole `error` object, for codes that carry more (e.g. `verification` of `settings.verification_failed`). */
+  readonly details: Record<string, unknown>;
 
-  constructor(status: number, code: string, message: string, problems: string[] = [], fields: string[] = []) {
+  constructor(status: number, code: string, message: string, problems: string[] = [], fields: string[] = [], details: Record<string, unknown> = {}) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.problems = problems;
     this.fields = fields;
+    this.details = details;
   }
 }
 
@@ -64,7 +67,7 @@ export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
     const code = typeof error['code'] === 'string' ? error['code'] : `http.${response.status}`;
     const message = typeof error['message'] === 'string' ? error['message'] : `${response.status} ${response.statusText}`;
     if (response.status === 401 && !options.quiet401) onUnauthenticated();
-    throw new ApiError(response.status, code, message, stringList(error['problems']), stringList(error['fields']));
+    throw new ApiError(response.status, code, message, stringList(error['problems']), stringList(error['fields']), error);
   }
   return parsed as T;
 }

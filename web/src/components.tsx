@@ -54,14 +54,24 @@ export function Link(props: { href: string; class?: string; children: ComponentC
   );
 }
 
-/** A page's title row, with optional actions on the right. */
-export function PageHeader(props: { title: string; subtitle?: ComponentChildren; children?: ComponentChildren }): JSX.Element {
+/** A page's title row, with optional actions on the right and something (an avatar) before the title. */
+export function PageHeader(props: { title: string; subtitle?: ComponentChildren; children?: ComponentChildren; leading?: ComponentChildren }): JSX.Element {
+  const heading = (
+    <div>
+      <h1>{props.title}</h1>
+      {props.subtitle === undefined ? null : <p class="muted">{props.subtitle}</p>}
+    </div>
+  );
   return (
     <header class="page-header">
-      <div>
-        <h1>{props.title}</h1>
-        {props.subtitle === undefined ? null : <p class="muted">{props.subtitle}</p>}
-      </div>
+      {props.leading === undefined ? (
+        heading
+      ) : (
+        <div class="page-header-lead">
+          {props.leading}
+          {heading}
+        </div>
+      )}
       {props.children === undefined ? null : <div class="page-actions">{props.children}</div>}
     </header>
   );
@@ -91,6 +101,48 @@ export function Badge(props: { tone?: Tone; children: ComponentChildren; title?:
     <span class={`badge badge-${props.tone ?? 'neutral'}`} title={props.title}>
       {props.children}
     </span>
+  );
+}
+
+/** Up to two initials for a placeholder avatar. */
+function initialsOf(name: string): string {
+  const words = name.split(/[\s._@-]+/).filter((word) => word !== '');
+  return words
+    .slice(0, 2)
+    .map((word) => [...word][0]?.toUpperCase() ?? '')
+    .join('');
+}
+
+/**
+ * A user's avatar: the synced photo (`GET /api/v1/admin/users/:id/avatar?v=<hash>`, cached by the
+ * browser for as long as the hash stays), or the user's initials when there is none or it does
+ * not load. Images load lazily, so a long table fetches only the rows in view.
+ */
+export function Avatar(props: { userId: string; hash: string | null; name: string; size: number; testId?: string }): JSX.Element {
+  const [failed, setFailed] = useState<string | null>(null);
+  const style = { width: `${props.size}px`, height: `${props.size}px`, fontSize: `${Math.max(10, Math.round(props.size * 0.4))}px` };
+  if (props.hash === null || failed === props.hash) {
+    return (
+      <span class="avatar avatar-initials" style={style} aria-hidden="true" data-testid={props.testId} data-avatar="none">
+        {initialsOf(props.name)}
+      </span>
+    );
+  }
+  const hash = props.hash;
+  return (
+    <img
+      class="avatar"
+      style={style}
+      src={`/api/v1/admin/users/${encodeURIComponent(props.userId)}/avatar?v=${encodeURIComponent(hash)}`}
+      alt={`Avatar of ${props.name}`}
+      width={props.size}
+      height={props.size}
+      loading="lazy"
+      decoding="async"
+      data-testid={props.testId}
+      data-avatar="image"
+      onError={() => setFailed(hash)}
+    />
   );
 }
 

@@ -6,6 +6,7 @@
 import type { JobRunView, JobView } from '../../src/http/schemas.ts';
 import type { SettingsField, SettingsFieldKind, SettingsForm as ServerSettingsForm, SettingsSection } from '../../src/settings/form.ts';
 import type { ChannelRecord, TeamRecord, UserState as ServerUserState } from '../../src/store/store.ts';
+import type { Verification } from '../../src/verify-settings.ts';
 
 export interface AdminSession {
   csrfToken: string;
@@ -35,9 +36,23 @@ export interface User {
   lastSyncedAt: string | null;
 }
 
+/** A user in a page of users, with its avatar's hash (null without one); the image is at `/api/v1/admin/users/:id/avatar?v=<hash>`. */
+export interface ListedUser extends User {
+  avatarHash: string | null;
+}
+
 export interface UserPage {
   total: number;
-  users: User[];
+  users: ListedUser[];
+}
+
+/** A user's stored avatar, as the user detail describes it. */
+export interface AvatarInfo {
+  hash: string;
+  url: string;
+  mimeType: string;
+  byteLength: number;
+  updatedAt: string;
 }
 
 export interface UserDetail {
@@ -49,6 +64,7 @@ export interface UserDetail {
   customFields: Record<string, string>;
   abacAttributes: Record<string, string[]>;
   readOnlyFields: string[];
+  avatar: AvatarInfo | null;
 }
 
 /** The account states the users list filters by (`state=`); absent: all. */
@@ -137,9 +153,13 @@ export type FormField = SettingsField;
 export type FormSection = SettingsSection;
 export type SettingsForm = ServerSettingsForm;
 
+/** What a verified save (`PUT /api/v1/admin/settings?verify=connection`) found; `paths` are the changed `directory.*` paths. */
+export type SettingsVerification = Verification;
+
 export interface SettingsDocument {
   version: number;
   changed?: string[];
+  verification?: SettingsVerification;
   updatedAt: string | null;
   updatedBy: string | null;
   settings: Record<string, unknown>;

@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { DirbridgeError } from '../../errors.ts';
 import { isRecord, readSettingsDocument } from '../../settings/load.ts';
 import { editablePart, redactSettings } from '../../settings/stored-settings.ts';
+import { saveSettings, VERIFICATION_FAILED, verificationMessage, type Verification } from '../../verify-settings.ts';
 import { EXIT, printJson } from '../output.ts';
 import { optionsOf, type CommandContext } from '../program.ts';
 
@@ -62,7 +63,8 @@ export function registerSettingsCommands(program: Command, context: CommandConte
     .command('import <file>')
     .description('replace the stored settings with a file (validated first; secrets the file leaves out are kept)')
     .option('--dry-run', 'validate and list what would change, save nothing')
-    .action(async (file: string, local: { dryRun?: boolean }, command: Command) => {
+    .option('--verify', 'when directory.* changes, connect and bind with the new settings first; refuse (exit 1, nothing saved) if they cannot')
+    .action(async (file: string, local: { dryRun?: boolean; verify?: boolean }, command: Command) => {
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(
@@ -72,17 +74,39 @@ export function registerSettingsCommands(program: Command, context: CommandConte
             const { store: ignoredStore, ...document } = isRecord(raw) ? raw : {};
             if (ignoredStore !== undefined) context.out.stderr(`note: the store section of ${file} is ignored (where the store is comes from --config and the environment)\n`);
             const before = app.settingsState();
-            const result = await app.updateSettings(document, { expectedVersion: before.version, actor: 'cli', isDryRun: local.dryRun === true });
-            const summary = { version: result.version, previousVersion: before.version, changed: result.changed, isDryRun: local.dryRun === true };
+            const isDryRun = local.dryRun === true;
+            const result = await saveSettings(app, document, { expectedVersion: before.version, actor: 'cli', isDryRun, verify: local.verify === true });
+            if (result.outcome === 'refused') {
+              const message = `${verificationMessage(result.verification)}; fix ${file}, or import it without --verify to save anyway (e.g. during a planned outage)`;
+              if (options.json === true) printJson(context.out, { status: 'error', error: { code: VERIFICATION_FAILED, message }, verification: result.verification, previousVersion: before.version, changed: result.changed, isDryRun });
+              else context.out.stderr(`error [${VERIFICATION_FAILED}]: ${message}\n`);
+              return EXIT.failed;
+            }
+            const summary = {
+              version: result.state.version,
+              previousVersion: before.version,
+              changed: result.changed,
+              isDryRun,
+              ...(result.verification === undefined ? {} : { verification: result.verification }),
+            };
             if (options.json === true) printJson(context.out, summary);
-            else if (result.changed.length === 0) context.out.stdout(`no changes: version ${before.version} already matches ${file}\n`);
-            else context.out.stdout(`${local.dryRun === true ? 'would change' : `saved version ${result.version}, changed`}: ${result.changed.join(', ')}\n`);
+            else {
+              if (result.verification !== undefined) context.out.stdout(`${verificationLine(result.verification)}\n`);
+              if (result.changed.length === 0) context.out.stdout(`no changes: version ${before.version} already matches ${file}\n`);
+              else context.out.stdout(`${isDryRun ? 'would change' : `saved version ${result.state.version}, changed`}: ${result.changed.join(', ')}\n`);
+            }
             return EXIT.ok;
           },
           { seedFile: file },
         ),
       );
     });
+}
+
+function verificationLine(verification: Verification): string {
+  if (verification.status === 'passed') return `verified: connected to ${verification.url} (${verification.security}) and bound as ${verification.bindDn ?? 'anonymous'}`;
+  if (verification.status === 'skipped') return `not verified: ${verification.reason}`;
+  return `verification failed: ${verification.error.message} (${verification.error.code})`;
 }
 
 function secretLines(secrets: Record<string, { isSet: boolean }>): string {

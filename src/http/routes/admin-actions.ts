@@ -1,6 +1,11 @@
 /**
  * The seeds' action buttons: Test Connection, Test LDAP Search, Sync Now (and its dry run),
  * and the sync of one user. Each calls the same function as the CLI.
+ *
+ * Test Connection and Test LDAP Search take an optional settings document (the console form's
+ * unsaved values, shaped as PUT /api/v1/admin/settings takes them). It is checked exactly as a
+ * save checks it, and the test runs on a one-off connection with those settings; nothing is
+ * saved and the settings in force are untouched. Without one, they test the settings in force.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -8,11 +13,14 @@ import { z } from 'zod';
 import type { DirectoryConnection } from '../../directory/index.ts';
 import { isDirbridgeError } from '../../errors.ts';
 import { startSync } from '../../scheduler/app-jobs.ts';
+import type { Settings } from '../../settings/schema.ts';
+import { applySettingsEdit } from '../../settings/stored-settings.ts';
 import { subjectOf, type SyncResult } from '../../sync/run-sync.ts';
 import { summaryOf } from '../../sync/sync-summary.ts';
 import { syncOneUser } from '../../sync/sync-one-user.ts';
 import { testConnection } from '../../sync/test-connection.ts';
 import { testSearch, type DisplayEntry } from '../../sync/test-search.ts';
+import { timedDirectoryOpener } from '../../verify-settings.ts';
 import { adminOf } from '../admin-auth.ts';
 import type { RouteContext } from '../context.ts';
 import { errorSchema, stepSummarySchema, syncSummarySchema, userSchema, publicUser } from '../schemas.ts';
@@ -66,14 +74,31 @@ const testSearchSchema = z.discriminatedUnion('status', [
   }),
   z.object({ status: z.literal('not_found'), username: z.string() }),
 ]);
+/** Unsaved settings to test instead of those in force: the document PUT /api/v1/admin/settings takes. */
+const unsavedSettingsSchema = z
+  .record(z.string(), z.unknown())
+  .optional()
+  .describe('Test these settings instead of those in force, without saving them: the whole document without `store`, as PUT /api/v1/admin/settings takes it (a secret left out keeps the stored one, null clears it)');
 const syncUserSchema = z.object({ user: userSchema, isNewUser: z.boolean(), counts: z.record(z.string(), z.record(z.string(), z.number())), steps: z.array(stepSummarySchema) });
 
 /** Registers the actions. */
 export function registerAdminActionRoutes(server: FastifyInstance, context: RouteContext): void {
   const typed = server.withTypeProvider<ZodTypeProvider>();
   const { app } = context;
-  // Read per request: the settings can change while the server runs.
-  const directoryDeps = () => ({ openDirectory: context.openDirectory, settings: app.settings });
+  const openUnsaved = timedDirectoryOpener(context.metrics.observeDirectory);
+  /**
+   * What a test runs on, read per request (the settings can change while the server runs): the
+   * settings in force, or the submitted ones, validated as a save would validate them (400
+   * `settings.invalid` naming each path) against the newest stored version, on their own
+   * one-off connection.
+   */
+  const directoryDeps = async (document: Record<string, unknown> | undefined): Promise<{ openDirectory: () => Promise<DirectoryConnection>; settings: Settings }> => {
+    if (document === undefined) return { openDirectory: context.openDirectory, settings: app.settings };
+    // A secret left out means the stored one: read the newest version first, as GET does.
+    await app.reloadSettings();
+    const settings = applySettingsEdit(document, app.settings);
+    return { openDirectory: () => openUnsaved(settings.directory), settings };
+  };
   /** Syncs answered with 202 and still running; the server waits for them when it closes. */
   const background = new Set<Promise<void>>();
   server.addHook('onClose', async () => {
@@ -82,8 +107,16 @@ export function registerAdminActionRoutes(server: FastifyInstance, context: Rout
 
   typed.post(
     `${A}/test-connection`,
-    { schema: { tags, security, summary: 'Test Connection: connect, bind as the service account, read the RootDSE, check the mapping keys', response: { 200: testConnectionSchema, ...errors } } },
-    async () => testConnection(directoryDeps()),
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Test Connection: connect, bind as the service account, read the RootDSE, check the mapping keys (of the settings in force, or of unsaved ones)',
+        body: z.object({ settings: unsavedSettingsSchema }).nullish(),
+        response: { 200: testConnectionSchema, ...errors },
+      },
+    },
+    async (request) => testConnection(await directoryDeps(request.body?.settings)),
   );
 
   typed.post(
@@ -92,13 +125,13 @@ export function registerAdminActionRoutes(server: FastifyInstance, context: Rout
       schema: {
         tags,
         security,
-        summary: 'Test LDAP Search: find a user the way login does; the entry, the mapped user and its groups',
-        body: z.object({ username: z.string().min(1).max(512) }),
+        summary: 'Test LDAP Search: find a user the way login does; the entry, the mapped user and its groups (with the settings in force, or unsaved ones)',
+        body: z.object({ username: z.string().min(1).max(512), settings: unsavedSettingsSchema }),
         response: { 200: testSearchSchema, ...errors },
       },
     },
     async (request) => {
-      const report = await testSearch(directoryDeps(), request.body.username);
+      const report = await testSearch(await directoryDeps(request.body.settings), request.body.username);
       return report.status === 'found' ? { ...report, entry: withoutSecrets(report.entry) } : report;
     },
   );

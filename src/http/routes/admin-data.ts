@@ -1,19 +1,25 @@
 /**
  * The console's data API: users (with profile changes and enable/disable through the account
- * administration service), groups, roles, channels, teams and their members, sync runs, the
- * audit log, and sessions. The admin guard has authenticated every request before it gets here.
+ * administration service, and their avatars), groups, roles, channels, teams and their members,
+ * sync runs, the audit log, and sessions. The admin guard has authenticated every request before
+ * it gets here.
+ *
+ * Every page of users carries each user's avatar hash, read for the whole page in one query (never
+ * one per user); the browser then fetches only the images it shows.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { revokeSessionsAsAdmin } from '../../auth/revoke-sessions.ts';
 import { DirbridgeError } from '../../errors.ts';
-import { USER_STATES, type PageQuery, type UserRecord } from '../../store/store.ts';
+import { USER_STATES, type PageQuery, type UserPage, type UserRecord } from '../../store/store.ts';
 import { adminOf } from '../admin-auth.ts';
+import { avatarCacheHook, avatarHashes, avatarQuerySchema, avatarRef, imageResponseSchema, sendAvatar } from '../avatar.ts';
 import type { RouteContext } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import {
   auditEntrySchema,
+  avatarRefSchema,
   channelSchema,
   errorSchema,
   groupSchema,
@@ -44,6 +50,11 @@ const userDetailSchema = z.object({
   customFields: z.record(z.string(), z.string()),
   abacAttributes: z.record(z.string(), z.array(z.string())),
   readOnlyFields: z.array(z.string()).describe('fields the directory manages for this user; the console shows them read-only'),
+  avatar: avatarRefSchema
+    .unwrap()
+    .extend({ mimeType: z.string(), byteLength: z.number(), updatedAt: z.string() })
+    .nullable()
+    .describe('the stored avatar (url under /api/v1/admin), null when the user has none'),
 });
 
 const profileChangesSchema = z
@@ -76,6 +87,12 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     return user;
   };
 
+  /** A page of users as sent: each with its avatar hash, all read in one query. */
+  const withAvatars = async (page: UserPage) => {
+    const hashes = await avatarHashes(store, page.users.map((user) => user.id));
+    return { total: page.total, users: page.users.map((user) => ({ ...publicUser(user), avatarHash: hashes.get(user.id) ?? null })) };
+  };
+
   typed.get(
     `${A}/users`,
     {
@@ -101,7 +118,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
         ...(isAdmin === undefined ? {} : { isAdmin }),
         ...(state === 'all' ? {} : { state }),
       });
-      return { total: page.total, users: page.users.map(publicUser) };
+      return withAvatars(page);
     },
   );
 
@@ -111,6 +128,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     async (request) => {
       const user = await userOr404(request.params.id);
       const attributes = await store.getUserAttributes(user.id);
+      const avatar = (await store.listAvatarInfo([user.id]))[0];
       return {
         user: publicUser(user),
         groups: (await store.listUserGroups(user.id)).map((group) => ({ id: group.id, name: group.name, source: group.source })),
@@ -120,8 +138,25 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
         customFields: attributes.customFields,
         abacAttributes: attributes.abacAttributes,
         readOnlyFields: context.app.accounts.readOnlyFields(user),
+        avatar: avatar === undefined ? null : { ...avatarRef(avatar, A), mimeType: avatar.mimeType, byteLength: avatar.byteLength, updatedAt: avatar.updatedAt },
       };
     },
+  );
+
+  typed.get(
+    `${A}/users/:id/avatar`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: "A user's avatar: the image bytes (JPEG, PNG, GIF or WebP, typed from the bytes), a strong ETag, 304 on If-None-Match; 404 avatars.not_found without one",
+        params: idParamsSchema,
+        querystring: avatarQuerySchema,
+        response: { 200: imageResponseSchema, 304: z.null().describe('not modified'), ...errors },
+      },
+      onSend: avatarCacheHook,
+    },
+    async (request, reply) => sendAvatar(store, request, reply, (await userOr404(request.params.id)).id),
   );
 
   typed.patch(
@@ -199,8 +234,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     { schema: { tags, security, summary: 'Members of a group, ordered by username', params: idParamsSchema, querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } } },
     async (request) => {
       if ((await store.getGroup(request.params.id)) === undefined) throw new DirbridgeError('store.not_found', `no group with id ${request.params.id}`);
-      const page = await store.listGroupMembers(request.params.id, request.query);
-      return { total: page.total, users: page.users.map(publicUser) };
+      return withAvatars(await store.listGroupMembers(request.params.id, request.query));
     },
   );
 
@@ -216,8 +250,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
       schema: { tags, security, summary: 'Users holding a role', params: z.object({ role: z.string().min(1).max(256) }), querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } },
     },
     async (request) => {
-      const page = await store.listRoleMembers(request.params.role, request.query);
-      return { total: page.total, users: page.users.map(publicUser) };
+      return withAvatars(await store.listRoleMembers(request.params.role, request.query));
     },
   );
 
@@ -277,8 +310,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
       `${A}/${kind.path}/:id/members`,
       { schema: { tags, security, summary: `Members of a ${kind.noun}, ordered by username`, params: idParamsSchema, querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } } },
       async (request) => {
-        const page = await kind.members(request.params.id, request.query);
-        return { total: page.total, users: page.users.map(publicUser) };
+        return withAvatars(await kind.members(request.params.id, request.query));
       },
     );
   }

@@ -1,6 +1,7 @@
 /**
  * The API applications use: login (a session token), logout, session validation (the user with
- * everything mapping gave it), and the change feed.
+ * everything mapping gave it, its avatar's hash and URL included), users' avatars, and the change
+ * feed.
  *
  * Login failures keep the login service's uniform codes and messages: 401 for any wrong
  * username or password (whatever the audited reason), 429 when throttled, 503 when the
@@ -10,12 +11,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SESSION_COOKIE, authenticateAdmin, bearerToken, secretsEqual } from '../admin-auth.ts';
+import { avatarCacheHook, avatarQuerySchema, imageResponseSchema, sendAvatar } from '../avatar.ts';
 import type { RouteContext } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { readEvents } from '../events.ts';
 import { loginWithMetrics } from '../login-outcome.ts';
 import { userProfile } from '../profile.ts';
-import { auditEntrySchema, credentialsSchema, errorSchema, userProfileSchema } from '../schemas.ts';
+import { auditEntrySchema, credentialsSchema, errorSchema, idParamsSchema, userProfileSchema } from '../schemas.ts';
 
 const loginResponseSchema = z.object({ token: z.string(), expiresAt: z.string(), user: userProfileSchema });
 const sessionResponseSchema = z.object({ session: z.object({ id: z.string(), createdAt: z.string(), expiresAt: z.string() }), user: userProfileSchema });
@@ -71,6 +73,38 @@ export function registerAppRoutes(server: FastifyInstance, context: RouteContext
       const valid = await app.sessions.validate(requireBearer(request));
       if (valid === undefined) throw new HttpError(401, 'http.unauthenticated', 'the session is invalid or has expired');
       return { session: { id: valid.session.id, createdAt: valid.session.createdAt, expiresAt: valid.session.expiresAt }, user: await userProfile(app.store, valid.user) };
+    },
+  );
+
+  typed.get(
+    '/api/v1/users/:id/avatar',
+    {
+      schema: {
+        tags: ['app'],
+        summary: "A user's avatar (the photo Avatar Background Sync stored): the image bytes, with a strong ETag from its hash",
+        description:
+          'Authenticate with "Authorization: Bearer <DIRBRIDGE_APP_API_KEY>" (any user) or with a session token (that session\'s own user only). ' +
+          'The Content-Type is read from the image itself (JPEG, PNG, GIF or WebP; nothing else is ever served). Send If-None-Match with the ETag to get 304 when it has not changed. ' +
+          'The URL in the session response carries the hash as "v"; such a URL may be cached for a year, any other is "no-cache". 404 avatars.not_found when the user has no avatar.',
+        security: [{ appApiKey: [] }, { bearer: [] }],
+        params: idParamsSchema,
+        querystring: avatarQuerySchema,
+        response: { 200: imageResponseSchema, 304: z.null().describe('not modified'), 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema },
+      },
+      onSend: avatarCacheHook,
+    },
+    async (request, reply) => {
+      const token = requireBearer(request);
+      const { id } = request.params;
+      if (context.appApiKey === undefined || !secretsEqual(token, context.appApiKey)) {
+        const valid = await app.sessions.validate(token);
+        if (valid === undefined) throw new HttpError(401, 'http.unauthenticated', 'send the application API key or a valid session token as a bearer token');
+        if (valid.user.id !== id) throw new HttpError(403, 'http.forbidden', "a session token reads only its own user's avatar; applications use the application API key");
+      } else if ((await app.store.getUser(id)) === undefined) {
+        throw new HttpError(404, 'users.not_found', `no user with id ${id}`);
+      }
+      reply.header('vary', 'Authorization');
+      return sendAvatar(app.store, request, reply, id);
     },
   );
 

@@ -2,14 +2,30 @@
  * Settings, grouped as the seeds group them, each with its help text; the directory actions on
  * top. Saving sends the whole document with the version it was read at; the server's problems
  * appear next to their fields and every input keeps what the user typed.
+ *
+ * While the form holds unsaved changes, Test Connection and Test LDAP Search test the form's
+ * values (nothing is saved). When a Connection setting (`directory.*`) changed, Save asks the
+ * server to verify it first (`?verify=connection`): settings that cannot connect and bind are
+ * refused with the reason, and "Save anyway" saves them unverified (for a planned outage).
  */
 import type { JSX } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, ApiError } from '../api.ts';
+import { api, ApiError, messageOf } from '../api.ts';
 import { ErrorBox, Loading, PageHeader, formatDate } from '../components.tsx';
 import { fromEdit, getPath, problemsByField, sameEdit, setPath, toEdit, type EditValue, type SecretEdit } from '../settings-model.ts';
-import type { FormField, SettingsDocument, SettingsForm } from '../types.ts';
+import type { FormField, SettingsDocument, SettingsForm, SettingsVerification } from '../types.ts';
 import { DirectoryActions } from './sync.tsx';
+
+/** Whether a settings path belongs to the connection, which a save verifies first. */
+function isDirectoryPath(path: string): boolean {
+  return path.startsWith('directory.');
+}
+
+/** The outcome line of a verified save. */
+function verificationNote(verification: SettingsVerification | undefined): string {
+  if (verification?.status !== 'passed') return '';
+  return ` The new connection settings were verified: connected to ${verification.url} and bound as ${verification.bindDn ?? 'anonymous'}.`;
+}
 
 interface Loaded {
   form: SettingsForm;
@@ -31,6 +47,10 @@ export function SettingsPage(): JSX.Element {
   const [secrets, setSecrets] = useState<Record<string, SecretEdit>>({});
   const [fieldErrors, setFieldErrors] = useState<Record<string, string[]>>({});
   const [otherErrors, setOtherErrors] = useState<string[]>([]);
+  /** What found the problems shown: a save, or a test of the unsaved values. */
+  const [problemsFrom, setProblemsFrom] = useState<'save' | 'test'>('save');
+  /** A verified save that was refused: why, so "Save anyway" can be offered. */
+  const [refused, setRefused] = useState<ApiError | null>(null);
   const [saveError, setSaveError] = useState<unknown>(undefined);
   const [notice, setNotice] = useState<string | null>(null);
   const [isSaving, setSaving] = useState(false);
@@ -53,6 +73,7 @@ export function SettingsPage(): JSX.Element {
       setSecrets({});
       setFieldErrors({});
       setOtherErrors([]);
+      setRefused(null);
     } catch (error) {
       setLoadError(error);
     }
@@ -84,11 +105,13 @@ export function SettingsPage(): JSX.Element {
   if (loaded === null) return <Loading />;
   const { form, document } = loaded;
 
-  const save = async () => {
-    if (document === null) return;
-    setSaving(true);
-    setNotice(null);
-    setSaveError(undefined);
+  /**
+   * The whole document as a save sends it: the stored settings with the changed fields set
+   * (a secret: set, cleared with null, or left out to keep it). Null when a value cannot be
+   * converted; the field is then marked.
+   */
+  const buildDocument = (from: 'save' | 'test'): Record<string, unknown> | null => {
+    if (document === null) return null;
     const local: Record<string, string[]> = {};
     const settings = structuredClone(document.settings);
     for (const field of fields) {
@@ -106,11 +129,42 @@ export function SettingsPage(): JSX.Element {
     if (Object.keys(local).length > 0) {
       setFieldErrors(local);
       setOtherErrors([]);
+      setProblemsFrom(from);
+      return null;
+    }
+    // Problems an earlier test found are stale once the values convert again.
+    if (from === 'test' && problemsFrom === 'test') {
+      setFieldErrors({});
+      setOtherErrors([]);
+    }
+    return settings;
+  };
+
+  /** Shows the server's `settings.invalid` problems next to their fields. */
+  const showProblems = (error: ApiError, from: 'save' | 'test') => {
+    const split = problemsByField(error.problems, fields.map((field) => field.path));
+    setFieldErrors(split.byField);
+    setOtherErrors(split.other.length === 0 && Object.keys(split.byField).length === 0 ? [error.message] : split.other);
+    setProblemsFrom(from);
+  };
+
+  const changesDirectory = dirtyPaths.some(isDirectoryPath);
+
+  /** Saves; verifies changed connection settings first unless `verify` is false ("Save anyway"). */
+  const save = async (options: { verify: boolean }) => {
+    if (document === null) return;
+    setSaving(true);
+    setNotice(null);
+    setSaveError(undefined);
+    setRefused(null);
+    const settings = buildDocument('save');
+    if (settings === null) {
       setSaving(false);
       return;
     }
+    const verify = options.verify && changesDirectory;
     try {
-      const saved = await api<SettingsDocument>('PUT', '/api/v1/admin/settings', { version: document.version, settings });
+      const saved = await api<SettingsDocument>('PUT', `/api/v1/admin/settings${verify ? '?verify=connection' : ''}`, { version: document.version, settings });
       const refreshed = editsOf(form, saved);
       setLoaded({ form, document: saved, documentError: undefined });
       setOriginal(refreshed);
@@ -118,12 +172,17 @@ export function SettingsPage(): JSX.Element {
       setSecrets({});
       setFieldErrors({});
       setOtherErrors([]);
-      setNotice(`Settings saved as version ${saved.version}${saved.changed === undefined || saved.changed.length === 0 ? '' : `: ${saved.changed.join(', ')}`}.`);
+      setNotice(
+        `Settings saved as version ${saved.version}${saved.changed === undefined || saved.changed.length === 0 ? '' : `: ${saved.changed.join(', ')}`}.` +
+          (verificationNote(saved.verification) || (changesDirectory && !verify ? ' The connection settings were saved without verification.' : '')),
+      );
     } catch (error) {
       if (error instanceof ApiError && error.code === 'settings.invalid') {
-        const split = problemsByField(error.problems, fields.map((field) => field.path));
-        setFieldErrors(split.byField);
-        setOtherErrors(split.other.length === 0 && Object.keys(split.byField).length === 0 ? [error.message] : split.other);
+        showProblems(error, 'save');
+      } else if (error instanceof ApiError && error.code === 'settings.verification_failed') {
+        setFieldErrors({});
+        setOtherErrors([]);
+        setRefused(error);
       } else {
         setFieldErrors({});
         setOtherErrors([]);
@@ -140,7 +199,10 @@ export function SettingsPage(): JSX.Element {
     setFieldErrors({});
     setOtherErrors([]);
     setSaveError(undefined);
+    setRefused(null);
   };
+
+  const refusedVerification = refused?.details['verification'] as SettingsVerification | undefined;
 
   const errorCount = Object.keys(fieldErrors).length + otherErrors.length;
   return (
@@ -161,11 +223,46 @@ export function SettingsPage(): JSX.Element {
         <button class="btn btn-ghost" onClick={discard} disabled={dirtyPaths.length === 0 || isSaving}>
           Discard changes
         </button>
-        <button class="btn btn-primary" onClick={() => void save()} disabled={document === null || isSaving} data-testid="save-settings">
-          {isSaving ? 'Saving…' : dirtyPaths.length === 0 ? 'Save' : `Save ${dirtyPaths.length} change${dirtyPaths.length === 1 ? '' : 's'}`}
+        <button
+          class="btn btn-primary"
+          onClick={() => void save({ verify: true })}
+          disabled={document === null || isSaving}
+          data-testid="save-settings"
+          title={changesDirectory ? 'The changed connection settings are tested first: they are saved only if they connect and bind' : undefined}
+        >
+          {isSaving ? (changesDirectory ? 'Verifying and saving…' : 'Saving…') : dirtyPaths.length === 0 ? 'Save' : `Save ${dirtyPaths.length} change${dirtyPaths.length === 1 ? '' : 's'}`}
         </button>
       </PageHeader>
-      <DirectoryActions />
+      <DirectoryActions
+        unsaved={{
+          count: dirtyPaths.length,
+          build: () => buildDocument('test'),
+          onInvalid: (error) => showProblems(error, 'test'),
+        }}
+      />
+      {refused === null ? null : (
+        <div class="alert alert-error" role="alert" data-testid="settings-verification-failed">
+          <strong>The settings were not saved:</strong> the new connection settings could not connect and bind
+          {refusedVerification?.status === 'failed' ? (
+            <>
+              {' '}
+              ({refusedVerification.paths.join(', ')} changed): {refusedVerification.error.message} (<code>{refusedVerification.error.code}</code>).
+            </>
+          ) : (
+            <>: {messageOf(refused)}.</>
+          )}{' '}
+          Saved, they would cut every instance off the directory within seconds, so nothing was changed.
+          <div class="button-row verification-actions">
+            <button class="btn btn-small" onClick={() => setRefused(null)}>
+              Keep editing
+            </button>
+            <button class="btn btn-small btn-danger" onClick={() => void save({ verify: false })} disabled={isSaving} data-testid="save-anyway">
+              Save anyway, without verifying
+            </button>
+            <span class="muted small">Only for a planned outage: logins of directory users fail until the directory accepts these settings.</span>
+          </div>
+        </div>
+      )}
       {loaded.documentError === undefined ? null : <ErrorBox error={loaded.documentError} title="The stored settings could not be read" />}
       {notice === null ? null : (
         <div class="alert alert-success" role="status" data-testid="settings-saved">
@@ -181,7 +278,7 @@ export function SettingsPage(): JSX.Element {
       )}
       {errorCount === 0 ? null : (
         <div class="alert alert-error" role="alert" data-testid="settings-invalid">
-          <strong>The settings were not saved:</strong> fix the {errorCount === 1 ? 'problem' : `${errorCount} problems`} marked below.
+          <strong>{problemsFrom === 'test' ? 'The unsaved settings cannot be tested:' : 'The settings were not saved:'}</strong> fix the {errorCount === 1 ? 'problem' : `${errorCount} problems`} marked below.
           {otherErrors.length === 0 ? null : (
             <ul>
               {otherErrors.map((problem) => (

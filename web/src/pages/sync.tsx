@@ -1,10 +1,12 @@
 /**
  * The seeds' actions at the top of the settings page: Test Connection, Test LDAP Search, Sync Now
- * (with live progress) and Dry run (the plan, step by step, with reasons).
+ * (with live progress) and Dry run (the plan, step by step, with reasons). While the form holds
+ * unsaved changes, Test Connection and Test LDAP Search test those values (sent with the request,
+ * never saved); Dry run and Sync Now always run on the saved settings.
  */
 import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, messageOf } from '../api.ts';
+import { api, ApiError, messageOf } from '../api.ts';
 import { Badge, Card, Details, Empty, Link, StatusBadge, describeCounts, formatDuration, formatNumber } from '../components.tsx';
 import type { Run, RunProgress, StepSummary, SyncSummary } from '../types.ts';
 
@@ -30,13 +32,16 @@ type TestSearchReport =
     }
   | { status: 'not_found'; username: string };
 
+/** Which settings a test ran on: those saved and in force, or the form's unsaved values. */
+type Tested = 'saved' | 'unsaved';
+
 type ActionState =
   | { kind: 'idle' }
   | { kind: 'busy'; label: string }
-  | { kind: 'error'; label: string; error: unknown }
-  | { kind: 'connection'; report: TestConnectionReport }
+  | { kind: 'error'; label: string; error: unknown; tested?: Tested }
+  | { kind: 'connection'; report: TestConnectionReport; tested: Tested }
   | { kind: 'search-form' }
-  | { kind: 'search'; report: TestSearchReport }
+  | { kind: 'search'; report: TestSearchReport; tested: Tested }
   | { kind: 'sync'; runId: string | null; run: Run | null; lastProgress: RunProgress | null; summary: SyncSummary | null; error: unknown }
   | { kind: 'dry-run'; summary: SyncSummary };
 
@@ -70,8 +75,20 @@ function summaryCounts(summary: SyncSummary): Record<string, number> {
   return flat;
 }
 
+/** The settings form's unsaved values, for the tests to run on (the settings page passes them). */
+export interface UnsavedSettings {
+  /** How many fields differ from the saved settings; 0: the tests run on the saved settings. */
+  count: number;
+  /** The form's values as a save would send them, or null when one cannot be converted (the form marks it). */
+  build: () => Record<string, unknown> | null;
+  /** The server refused the values (`settings.invalid`): the form marks the fields. */
+  onInvalid: (error: ApiError) => void;
+}
+
 /** The action buttons and the panel that shows the latest action's result. */
-export function DirectoryActions(): JSX.Element {
+export function DirectoryActions(props: { unsaved?: UnsavedSettings } = {}): JSX.Element {
+  const { unsaved } = props;
+  const isTestingUnsaved = unsaved !== undefined && unsaved.count > 0;
   const [state, setState] = useState<ActionState>({ kind: 'idle' });
   const [username, setUsername] = useState('');
   const polling = useRef<number | undefined>(undefined);
@@ -79,23 +96,48 @@ export function DirectoryActions(): JSX.Element {
 
   useEffect(() => () => window.clearTimeout(polling.current), []);
 
+  /**
+   * What the tests send besides their own fields: the form's unsaved values, if any. Null when
+   * the form holds a value that cannot be converted (it is marked there, nothing is sent).
+   */
+  const testedSettings = (label: string): { body: { settings?: Record<string, unknown> }; tested: Tested } | null => {
+    if (!isTestingUnsaved) return { body: {}, tested: 'saved' };
+    const settings = unsaved.build();
+    if (settings === null) {
+      setState({ kind: 'error', label, error: new Error('some unsaved values are not valid: fix the marked fields, then test again'), tested: 'unsaved' });
+      return null;
+    }
+    return { body: { settings }, tested: 'unsaved' };
+  };
+
+  const failed = (label: string, error: unknown, tested: Tested) => {
+    if (tested === 'unsaved' && error instanceof ApiError && error.code === 'settings.invalid') unsaved?.onInvalid(error);
+    setState({ kind: 'error', label, error, tested });
+  };
+
   const testConnection = async () => {
-    setState({ kind: 'busy', label: 'Testing the connection…' });
+    const label = 'Test Connection failed';
+    const request = testedSettings(label);
+    if (request === null) return;
+    setState({ kind: 'busy', label: request.tested === 'unsaved' ? 'Testing the connection with your unsaved changes…' : 'Testing the connection…' });
     try {
-      setState({ kind: 'connection', report: await api<TestConnectionReport>('POST', '/api/v1/admin/actions/test-connection', {}) });
+      setState({ kind: 'connection', report: await api<TestConnectionReport>('POST', '/api/v1/admin/actions/test-connection', request.body), tested: request.tested });
     } catch (error) {
-      setState({ kind: 'error', label: 'Test Connection failed', error });
+      failed(label, error, request.tested);
     }
   };
 
   const testSearch = async (event: Event) => {
     event.preventDefault();
     if (username.trim() === '') return;
-    setState({ kind: 'busy', label: `Searching for ${username.trim()}…` });
+    const label = 'Test LDAP Search failed';
+    const request = testedSettings(label);
+    if (request === null) return;
+    setState({ kind: 'busy', label: `Searching for ${username.trim()}${request.tested === 'unsaved' ? ' with your unsaved changes' : ''}…` });
     try {
-      setState({ kind: 'search', report: await api<TestSearchReport>('POST', '/api/v1/admin/actions/test-search', { username: username.trim() }) });
+      setState({ kind: 'search', report: await api<TestSearchReport>('POST', '/api/v1/admin/actions/test-search', { username: username.trim(), ...request.body }), tested: request.tested });
     } catch (error) {
-      setState({ kind: 'error', label: 'Test LDAP Search failed', error });
+      failed(label, error, request.tested);
     }
   };
 
@@ -161,7 +203,12 @@ export function DirectoryActions(): JSX.Element {
         </div>
       }
     >
-      <div class="action-result" data-testid="action-result" data-kind={state.kind}>
+      {isTestingUnsaved ? (
+        <p class="alert alert-info testing-unsaved" data-testid="testing-unsaved">
+          <strong>Testing unsaved changes.</strong> Test Connection and Test LDAP Search use the form's current values ({unsaved.count} unsaved change{unsaved.count === 1 ? '' : 's'}); nothing is saved. Dry run and Sync Now use the saved settings.
+        </p>
+      ) : null}
+      <div class="action-result" data-testid="action-result" data-kind={state.kind} data-tested={'tested' in state ? state.tested : undefined}>
         <ActionResult state={state} username={username} setUsername={setUsername} onSearch={testSearch} onClose={() => setState({ kind: 'idle' })} />
       </div>
     </Card>
@@ -182,11 +229,13 @@ function ActionResult(props: { state: ActionState; username: string; setUsername
     case 'error':
       return (
         <div class="alert alert-error" role="alert" data-testid="action-error">
-          <strong>{state.label}.</strong> {messageOf(state.error)}
+          <strong>{state.label}{state.tested === 'unsaved' ? ' with your unsaved changes' : ''}.</strong>{' '}
+          {state.error instanceof ApiError && state.error.code === 'settings.invalid' ? 'The unsaved values are not valid: fix the marked fields.' : messageOf(state.error)}
+          {state.tested === 'unsaved' ? <div class="small">Nothing was saved; the saved settings are still in force.</div> : null}
         </div>
       );
     case 'connection':
-      return <ConnectionResult report={state.report} />;
+      return <ConnectionResult report={state.report} tested={state.tested} />;
     case 'search-form':
       return (
         <form class="inline-form" onSubmit={props.onSearch} data-testid="test-search-form">
@@ -203,7 +252,7 @@ function ActionResult(props: { state: ActionState; username: string; setUsername
         </form>
       );
     case 'search':
-      return <SearchResult report={state.report} />;
+      return <SearchResult report={state.report} tested={state.tested} />;
     case 'sync':
       return <SyncProgressView state={state} />;
     case 'dry-run':
@@ -211,12 +260,17 @@ function ActionResult(props: { state: ActionState; username: string; setUsername
   }
 }
 
-function ConnectionResult(props: { report: TestConnectionReport }): JSX.Element {
+/** Which settings a result is about, said in the result itself. */
+function testedNote(tested: Tested): string {
+  return tested === 'unsaved' ? ' (tested with your unsaved changes, which are not saved yet)' : '';
+}
+
+function ConnectionResult(props: { report: TestConnectionReport; tested: Tested }): JSX.Element {
   const { report } = props;
   return (
-    <div data-testid="test-connection-result">
+    <div data-testid="test-connection-result" data-tested={props.tested}>
       <div class="alert alert-success" role="status">
-        <strong>Connection succeeded.</strong> Connected to {report.url} ({report.security === 'plain' ? 'no TLS' : report.security === 'ldaps' ? 'LDAPS' : 'StartTLS'}) and bound as {report.bind.dn ?? 'anonymous'}.
+        <strong>Connection succeeded{testedNote(props.tested)}.</strong> Connected to {report.url} ({report.security === 'plain' ? 'no TLS' : report.security === 'ldaps' ? 'LDAPS' : 'StartTLS'}) and bound as {report.bind.dn ?? 'anonymous'}.
       </div>
       <Details
         rows={[
@@ -240,20 +294,20 @@ function ConnectionResult(props: { report: TestConnectionReport }): JSX.Element 
   );
 }
 
-function SearchResult(props: { report: TestSearchReport }): JSX.Element {
+function SearchResult(props: { report: TestSearchReport; tested: Tested }): JSX.Element {
   const { report } = props;
   if (report.status === 'not_found') {
     return (
-      <div class="alert alert-warn" data-testid="test-search-result">
-        No directory user <strong>{report.username}</strong> was found with the User Search settings.
+      <div class="alert alert-warn" data-testid="test-search-result" data-tested={props.tested}>
+        No directory user <strong>{report.username}</strong> was found with the User Search settings{testedNote(props.tested)}.
       </div>
     );
   }
   const { user } = report;
   return (
-    <div data-testid="test-search-result">
+    <div data-testid="test-search-result" data-tested={props.tested}>
       <div class="alert alert-success">
-        <strong>Found {user.username}.</strong> {report.entry.dn}
+        <strong>Found {user.username}{testedNote(props.tested)}.</strong> {report.entry.dn}
       </div>
       <div class="two-columns">
         <Details

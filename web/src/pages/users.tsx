@@ -1,14 +1,15 @@
 /**
  * Users: server-side search, filters (source, state) and paging (fine for 100k users), the source
  * and state of each, and a detail view where directory-managed fields are read-only and local
- * fields editable.
+ * fields editable. Avatars come with the page: each listed user carries its avatar's hash (one
+ * query per page on the server), and the browser fetches only the small images it shows.
  */
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, messageOf, query } from '../api.ts';
-import { Badge, Card, Details, Empty, ErrorBox, Link, Loading, PageHeader, Pager, SearchBox, SourceBadge, StateBadge, formatDate, useAsync } from '../components.tsx';
+import { Avatar, Badge, Card, Details, Empty, ErrorBox, Link, Loading, PageHeader, Pager, SearchBox, SourceBadge, StateBadge, formatDate, formatNumber, useAsync } from '../components.tsx';
 import { namedHref, navigate, useLocation } from '../router.ts';
-import type { User, UserDetail, UserPage as UserPageData, UserState } from '../types.ts';
+import type { ListedUser, User, UserDetail, UserPage as UserPageData, UserState } from '../types.ts';
 
 const PAGE = 25;
 
@@ -19,8 +20,13 @@ const STATE_OPTIONS: ReadonlyArray<{ value: UserState | ''; label: string }> = [
   { value: 'disabled', label: 'Disabled' },
 ];
 
+/** The name to show for a user: the display name, else first and last name, else the username. */
+function displayNameOf(user: User): string {
+  return user.displayName ?? (`${user.firstName} ${user.lastName}`.trim() || user.username);
+}
+
 /** A table of users, each linking to its detail page. */
-export function UsersTable(props: { users: User[] }): JSX.Element {
+export function UsersTable(props: { users: ListedUser[] }): JSX.Element {
   if (props.users.length === 0) return <Empty>No users match.</Empty>;
   return (
     <div class="table-wrap">
@@ -39,7 +45,12 @@ export function UsersTable(props: { users: User[] }): JSX.Element {
           {props.users.map((user) => (
             <tr key={user.id} onClick={() => navigate(`/users/${user.id}`)}>
               <td>
-                <Link href={`/users/${user.id}`}>{user.username}</Link> {user.isAdmin ? <Badge tone="warn">admin</Badge> : null}
+                <span class="user-cell">
+                  <Avatar userId={user.id} hash={user.avatarHash} name={displayNameOf(user)} size={24} />
+                  <span>
+                    <Link href={`/users/${user.id}`}>{user.username}</Link> {user.isAdmin ? <Badge tone="warn">admin</Badge> : null}
+                  </span>
+                </span>
               </td>
               <td>{user.displayName ?? (`${user.firstName} ${user.lastName}`.trim() || '—')}</td>
               <td class="muted">{user.email ?? '—'}</td>
@@ -180,6 +191,7 @@ export function UserPage(props: { id: string }): JSX.Element {
   return (
     <div>
       <PageHeader
+        leading={<Avatar userId={user.id} hash={data.avatar?.hash ?? null} name={displayNameOf(user)} size={64} testId="user-avatar" />}
         title={user.displayName ?? user.username}
         subtitle={
           <>
@@ -276,6 +288,14 @@ export function UserPage(props: { id: string }): JSX.Element {
                 ['Last synced', formatDate(user.lastSyncedAt)],
                 ['Missing from runs', user.missingRuns > 0 ? String(user.missingRuns) : null],
                 ['Local password', user.hasPassword ? 'yes' : 'no'],
+                [
+                  'Avatar',
+                  data.avatar === null ? null : (
+                    <span data-testid="user-avatar-details">
+                      {data.avatar.mimeType.replace('image/', '').toUpperCase()}, {formatNumber(data.avatar.byteLength)} bytes, synced {formatDate(data.avatar.updatedAt)}
+                    </span>
+                  ),
+                ],
               ]}
             />
           </Card>
