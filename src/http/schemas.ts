@@ -219,3 +219,13 @@ export const credentialsSchema = z.object({
 export function publicUser(user: UserRecord): z.infer<typeof userSchema> {
   return userSchema.parse(user);
 }
+
+/** The shapes the API sends, for clients written in TypeScript (the console imports them). */
+export type UserView = z.infer<typeof userSchema>;
+export type ListedUserView = z.infer<typeof listedUserSchema>;
+export type UserPageView = z.infer<typeof userPageSchema>;
+export type GroupView = z.infer<typeof groupSchema>;
+export type AuditEntryView = z.infer<typeof auditEntrySchema>;
+export type StepSummaryView = z.infer<typeof stepSummarySchema>;
+export type RunView = z.infer<typeof runSchema>;
+export type SyncSummaryView = z.infer<typeof syncSummarySchema>;

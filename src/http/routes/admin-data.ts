@@ -57,6 +57,9 @@ const userDetailSchema = z.object({
     .describe('the stored avatar (url under /api/v1/admin), null when the user has none'),
 });
 
+/** What `GET users/:id` sends (the console imports it). */
+export type UserDetailView = z.infer<typeof userDetailSchema>;
+
 const profileChangesSchema = z
   .strictObject({
     username: z.string().min(1).max(256).optional(),

@@ -17,6 +17,9 @@ const adminSessionSchema = z.object({
   user: z.object({ id: z.string(), username: z.string(), displayName: z.string().nullable(), source: z.enum(['local', 'directory']) }),
 });
 
+/** What sign-in and `GET session` send (the console imports it). */
+export type AdminSessionView = z.infer<typeof adminSessionSchema>;
+
 /**
  * Refuses a sign-in another site's page sends (login CSRF: the victim's browser signed in as the
  * attacker). Browsers say where a request comes from in Sec-Fetch-Site; older ones only in Origin,
