@@ -22,6 +22,7 @@ import { GIF_1, JPEG_24, PNG_24, SVG_WITH_SCRIPT, jpegPhotoChange } from './fixt
 import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { merge, settingsFor } from './helpers/harness.ts';
+import { signInAdmin } from './helpers/admin-session.ts';
 
 const ADMIN_PASSWORD = 'admin-password-for-http-tests';
 const APP_API_KEY = 'app-key-0123456789abcdef';
@@ -112,13 +113,10 @@ describe('HTTP API against OpenLDAP', () => {
     app = await openApp(base);
     await ensureInitialAdmin(app.store, { DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD });
     server = await serverFor(app);
-    const signIn = await call({ method: 'POST', url: '/api/v1/admin/session', payload: { username: 'admin', password: ADMIN_PASSWORD } });
-    assert.equal(signIn.statusCode, 200, signIn.body);
-    const cookie = signIn.cookies.find((candidate) => candidate.name === 'dirbridge_session');
-    assert.ok(cookie);
-    tokens.push(cookie.value);
-    adminCookie = { dirbridge_session: cookie.value };
-    csrf = signIn.json().csrfToken;
+    const signIn = await signInAdmin(server, ADMIN_PASSWORD);
+    tokens.push(signIn.token);
+    adminCookie = signIn.cookie;
+    csrf = signIn.csrf;
   });
 
   after(async () => {

@@ -16,6 +16,7 @@ import { createHttpServer } from '../src/http/server.ts';
 import { generateOrganisation } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
+import { signInAdmin } from './helpers/admin-session.ts';
 
 const ADMIN_PASSWORD = 'admin-password-for-settings-tests';
 /** A wrong bind password that is only ever tested or refused, never saved. */
@@ -64,11 +65,8 @@ describe('settings API', () => {
       },
     });
     server = await createHttpServer(app, { logger: { level: 'debug', stream: logStream } });
-    const signIn = await server.inject({ method: 'POST', url: '/api/v1/admin/session', payload: { username: 'admin', password: ADMIN_PASSWORD } });
-    assert.equal(signIn.statusCode, 200, signIn.body);
-    const cookie = signIn.cookies.find((candidate) => candidate.name === 'dirbridge_session');
-    assert.ok(cookie);
-    headers = { cookie: `dirbridge_session=${cookie.value}`, 'x-csrf-token': signIn.json().csrfToken };
+    const signIn = await signInAdmin(server, ADMIN_PASSWORD);
+    headers = { cookie: `dirbridge_session=${signIn.token}`, 'x-csrf-token': signIn.csrf };
   });
 
   after(async () => {

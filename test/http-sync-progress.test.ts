@@ -19,6 +19,7 @@ import { generateOrganisation, type Organisation } from './fixtures/sample-direc
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { until } from './helpers/wait.ts';
+import { signInAdmin } from './helpers/admin-session.ts';
 
 const ADMIN_PASSWORD = 'admin-password-for-progress-tests';
 const SECRET = 'S3cret-never-in-logs-7f1c';
@@ -47,13 +48,7 @@ describe('Sync Now in the background, progress, jobs and logs', () => {
     return made;
   }
 
-  async function signIn(on: FastifyInstance): Promise<{ cookie: { dirbridge_session: string }; csrf: string }> {
-    const response = await on.inject({ method: 'POST', url: '/api/v1/admin/session', payload: { username: 'admin', password: ADMIN_PASSWORD } });
-    assert.equal(response.statusCode, 200, response.body);
-    const cookie = response.cookies.find((candidate) => candidate.name === 'dirbridge_session');
-    assert.ok(cookie);
-    return { cookie: { dirbridge_session: cookie.value }, csrf: response.json().csrfToken };
-  }
+  const signIn = (on: FastifyInstance) => signInAdmin(on, ADMIN_PASSWORD);
 
   async function admin(options: InjectOptions, on: FastifyInstance = server, auth = { cookie: adminCookie, csrf }): Promise<Reply> {
     const response = await on.inject({ ...options, cookies: auth.cookie, headers: { 'x-csrf-token': auth.csrf, ...(options.headers ?? {}) } });

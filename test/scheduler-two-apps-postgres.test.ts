@@ -27,6 +27,7 @@ import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
 import { until } from './helpers/wait.ts';
+import { signInAdmin } from './helpers/admin-session.ts';
 
 const problem = await postgresProblem();
 const ADMIN_PASSWORD = 'admin-password-for-two-schedulers';
@@ -107,11 +108,8 @@ describe('two dirbridge instances with their schedulers on one PostgreSQL', { sk
       assert.equal(app.settings.backgroundSync.enabled, true);
       const scheduler = createAppScheduler(app, { log: capture(name, logs) });
       const server = await createHttpServer(app, { logger: false, scheduler });
-      const signIn = await server.inject({ method: 'POST', url: '/api/v1/admin/session', payload: { username: 'admin', password: ADMIN_PASSWORD } });
-      assert.equal(signIn.statusCode, 200, signIn.body);
-      const cookie = signIn.cookies.find((candidate) => candidate.name === 'dirbridge_session');
-      assert.ok(cookie);
-      instances.push({ name, app, scheduler, server, cookie: { dirbridge_session: cookie.value }, csrf: signIn.json().csrfToken });
+      const { cookie, csrf } = await signInAdmin(server, ADMIN_PASSWORD);
+      instances.push({ name, app, scheduler, server, cookie, csrf });
     }
   });
 

@@ -20,6 +20,7 @@ import { generateOrganisation, type Organisation } from './fixtures/sample-direc
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
+import { signInAdmin } from './helpers/admin-session.ts';
 
 const problem = await postgresProblem();
 const ADMIN_PASSWORD = 'admin-password-for-two-instances';
@@ -63,11 +64,8 @@ describe('Sync Now across two instances on PostgreSQL', { skip: problem !== unde
       const scheduler = createAppScheduler(app, { log: silentLog });
       await scheduler.start();
       const server = await createHttpServer(app, { logger: false, scheduler });
-      const signIn = await server.inject({ method: 'POST', url: '/api/v1/admin/session', payload: { username: 'admin', password: ADMIN_PASSWORD } });
-      assert.equal(signIn.statusCode, 200, signIn.body);
-      const cookie = signIn.cookies.find((candidate) => candidate.name === 'dirbridge_session');
-      assert.ok(cookie);
-      instances.push({ app, scheduler, server, cookie: { dirbridge_session: cookie.value }, csrf: signIn.json().csrfToken });
+      const { cookie, csrf } = await signInAdmin(server, ADMIN_PASSWORD);
+      instances.push({ app, scheduler, server, cookie, csrf });
     }
   });
 
