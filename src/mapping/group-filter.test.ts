@@ -8,6 +8,7 @@ import {
   candidateReadFilter,
   fastFill,
   GROUP_FILTER_PLACEHOLDERS,
+  inChainQuery,
   indexGroupEntries,
   isLocallyEvaluable,
   matchingEntries,
@@ -158,6 +159,43 @@ describe('isLocallyEvaluable', () => {
   it('matchingEntries returns undefined for the AD in-chain rule', () => {
     assert.equal(matchingEntries(groupIndex, parseFilter('(member:1.2.840.113556.1.4.1941:=uid=jo,ou=people,dc=example)')), undefined);
   });
+});
+
+describe('inChainQuery', () => {
+  const groupSide = (text: string, strategy: 'each' | 'once' = 'each') => {
+    const found = inChainQuery(parseGroupQuery(text, strategy));
+    if (found === undefined) return undefined;
+    const filled = fillFilterTemplate(found.groupSide, found.usesGroupName ? { groupName: 'G*(1)' } : {});
+    return { text: formatFilter(filled), usesGroupName: found.usesGroupName };
+  };
+
+  it('splits a conjunction holding the in-chain test on member into its group-side conditions', () => {
+    assert.deepEqual(groupSide(IN_CHAIN, 'once'), { text: '(objectClass=*)', usesGroupName: false });
+    assert.deepEqual(groupSide(`(&(cn=#{groupName})${IN_CHAIN})`), { text: '(cn=G\\2a\\281\\29)', usesGroupName: true });
+    assert.deepEqual(groupSide(`(&(objectClass=group)(&(|(cn=#{groupName})(sAMAccountName=#{groupName}))${IN_CHAIN}))`), {
+      text: '(&(objectClass=group)(|(cn=G\\2a\\281\\29)(sAMAccountName=G\\2a\\281\\29)))',
+      usesGroupName: true,
+    });
+    assert.deepEqual(groupSide(`(&(objectClass=group)(!(cn=Cycle*))(MEMBER:1.2.840.113556.1.4.1941:=#{userdn}))`, 'once'), { text: '(&(objectClass=group)(!(cn=Cycle*)))', usesGroupName: false });
+    assert.deepEqual(groupSide(`(&(cn=Engineering)${IN_CHAIN})`), { text: '(cn=Engineering)', usesGroupName: false });
+  });
+
+  const kept: [string, string][] = [
+    ['under OR', `(|(cn=#{groupName})${IN_CHAIN})`],
+    ['under NOT', `(&(cn=#{groupName})(!${IN_CHAIN}))`],
+    ['another attribute', '(&(cn=#{groupName})(uniqueMember:1.2.840.113556.1.4.1941:=#{userdn}))'],
+    ['a value with more than the DN', '(&(cn=#{groupName})(member:1.2.840.113556.1.4.1941:=x#{userdn}))'],
+    ['the user name on the group side', `(&(cn=#{groupName})(memberUid=#{username})${IN_CHAIN})`],
+    ['the user DN on the group side', `(&(cn=#{groupName})(|(member=#{userdn})(owner=#{userdn}))${IN_CHAIN})`],
+    ['a :dn match', '(&(cn=#{groupName})(member:dn:1.2.840.113556.1.4.1941:=#{userdn}))'],
+    ['the rule on a literal DN', '(&(cn=#{groupName})(member:1.2.840.113556.1.4.1941:=cn=x,dc=example)(member=#{userdn}))'],
+    ['another server-only rule', '(&(cn=#{groupName})(member:1.2.3.4:=#{userdn}))'],
+  ];
+  for (const [name, text] of kept) {
+    it(`keeps the per-user queries for ${name}`, () => {
+      assert.equal(groupSide(text), undefined);
+    });
+  }
 });
 
 describe('userGroupNames', () => {

@@ -6,8 +6,9 @@
  * with `attributesFor`), indexes it (`indexGroupEntries`) and evaluates each filled-in filter
  * against the index with the server's matching rules (`matchesFilter`: caseIgnore strings, RFC
  * 4514 DN comparison). Filters only the server can evaluate (AD's in-chain rule, unknown
- * extensible rules, `:dn` matches) are reported by `isLocallyEvaluable`; the caller falls back
- * to server queries for them. Pure, no I/O.
+ * extensible rules, `:dn` matches) are reported by `isLocallyEvaluable`; for the usual in-chain
+ * shape `inChainQuery` gives a per-group form (the caller asks the server once per mapped group),
+ * and the caller falls back to per-user server queries for the rest. Pure, no I/O.
  */
 import { DirbridgeError, isDirbridgeError } from '../errors.ts';
 import { normalizeDn } from '../ldap/dn.ts';
@@ -18,6 +19,7 @@ import {
   isDnValuedAttribute,
   LDAP_MATCHING_RULE_BIT_AND,
   LDAP_MATCHING_RULE_BIT_OR,
+  LDAP_MATCHING_RULE_IN_CHAIN,
   matchesFilter,
   needsServerEvaluation,
   parseFilterTemplate,
@@ -163,6 +165,81 @@ function hasBitwisePlaceholder(node: FilterNode<TemplateValue>): boolean {
     default:
       return false;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AD's in-chain rule, asked per group instead of per user
+
+/**
+ * A User Group Filter of the shape `(&G... (member:1.2.840.113556.1.4.1941:=#{userdn}))`, split
+ * into its group-side conditions `G` and the in-chain membership test. Then "the groups the
+ * filter finds for a user" equals "the entries matching `G` (found once, or once per group name)
+ * whose transitive members include the user", and AD answers the latter per group with
+ * `(memberOf:1.2.840.113556.1.4.1941:=<group DN>)` under the users' base: O(mapped groups)
+ * searches instead of O(users).
+ */
+export interface InChainQuery {
+  /** The conditions on the group entry (every conjunct but the in-chain one); may use `#{groupName}` only. `(objectClass=*)` when there are none. */
+  groupSide: FilterTemplate;
+  /** True when `groupSide` uses `#{groupName}` (then it is asked once per mapped group name). */
+  usesGroupName: boolean;
+}
+
+function conjuncts(node: FilterNode<TemplateValue>): FilterNode<TemplateValue>[] {
+  return node.type === 'and' ? node.filters.flatMap(conjuncts) : [node];
+}
+
+function placeholdersIn(node: FilterNode<TemplateValue>, out: Set<string>): void {
+  const fromValue = (value: TemplateValue | undefined) => {
+    for (const piece of value ?? []) if ('placeholder' in piece) out.add(piece.placeholder);
+  };
+  switch (node.type) {
+    case 'and':
+    case 'or':
+      for (const child of node.filters) placeholdersIn(child, out);
+      return;
+    case 'not':
+      placeholdersIn(node.filter, out);
+      return;
+    case 'present':
+      return;
+    case 'substrings':
+      fromValue(node.initial);
+      node.any.forEach(fromValue);
+      fromValue(node.final);
+      return;
+    default:
+      fromValue(node.value);
+  }
+}
+
+/** `(member:1.2.840.113556.1.4.1941:=#{userdn})` exactly: no `:dn`, the whole value is the user's DN. */
+function isInChainMemberOfUser(node: FilterNode<TemplateValue>): boolean {
+  if (node.type !== 'extensible' || node.dnAttributes || node.matchingRule !== LDAP_MATCHING_RULE_IN_CHAIN) return false;
+  if (node.attribute?.toLowerCase() !== 'member') return false;
+  const [only, ...rest] = node.value;
+  return only !== undefined && rest.length === 0 && 'placeholder' in only && only.placeholder === 'userdn';
+}
+
+/**
+ * The per-group form of the query (see `InChainQuery`), decided on the parsed filter: the root, or
+ * a conjunct of its top-level AND (nested ANDs flattened), is exactly the in-chain test on
+ * `member` with the value `#{userdn}`, and no other conjunct mentions the user (`#{username}`,
+ * `#{userdn}`). Undefined for anything else (under OR or NOT, on another attribute, a value with
+ * more than the DN, two user conditions): those keep the per-user server queries.
+ */
+export function inChainQuery(query: GroupQuery): InChainQuery | undefined {
+  const parts = conjuncts(query.template.root);
+  const chain = parts.filter(isInChainMemberOfUser);
+  if (chain.length !== 1) return undefined;
+  const rest = parts.filter((part) => !isInChainMemberOfUser(part));
+  const used = new Set<string>();
+  for (const part of rest) placeholdersIn(part, used);
+  if (used.has('username') || used.has('userdn')) return undefined;
+  const [first, ...others] = rest;
+  const root: FilterNode<TemplateValue> = first === undefined ? ANY_ENTRY : others.length === 0 ? first : { type: 'and', filters: rest };
+  const usesGroupName = used.has('groupName');
+  return { groupSide: { text: query.template.text, placeholders: usesGroupName ? ['groupName'] : [], root }, usesGroupName };
 }
 
 /**
