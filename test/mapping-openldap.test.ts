@@ -100,7 +100,7 @@ describe('mapping against OpenLDAP', () => {
     const again = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.deepEqual([again.roles, again.channels, again.teams, again.attributes], [
       { granted: 0, revoked: 0 },
-      { created: 0, added: 0, removed: 0 },
+      { created: 0, added: 0, removed: 0, ownerChanged: 0 },
       { created: 0, added: 0, removed: 0 },
       { customFields: 0, abac: 0, admin: 0 },
     ], 'a second run changes nothing');
@@ -260,6 +260,70 @@ describe('mapping against OpenLDAP', () => {
     const stored = await everything.store.findUserByUsername(user.uid);
     assert.equal((await everything.store.getUserAttributes(stored?.id ?? '')).customFields['department'], user.departmentNumber);
     assert.match(stored?.externalId ?? '', /^[0-9a-f-]{36}$/);
+  });
+
+  it('reassigns or removes the owner of directory channels when sync disables it, and follows the Channel Admin setting', async () => {
+    // Last in this file: it locks and deletes directory entries.
+    const [owner, successor] = organisation.users.filter((user) => user.rdnAttribute === 'uid' && !user.locked && user.index > 80);
+    assert.ok(owner && successor);
+    const made = await settingsFor(document({ sync: { disableMissingUsers: true }, mapping: { channels: { channelAdmin: owner.uid } } }));
+    cleanups.push(made.cleanup);
+    const owned = await openApp(made.settings);
+    cleanups.push(() => owned.close());
+    const ownersNow = async () => (await owned.store.listChannels({ limit: 10, offset: 0 })).channels.map((channel) => [channel.name, channel.ownerUsername]);
+    assert.equal((await owned.sync.runSync({ trigger: 'cli', isDryRun: false })).status, 'succeeded');
+    await owned.store.transaction((tx) => tx.insertChannels([{ name: 'lounge', ownerUsername: owner.uid, source: 'local' }]));
+    assert.deepEqual(await ownersNow(), [['general', owner.uid], ['helpdesk', owner.uid], ['lounge', owner.uid], ['ops', owner.uid], ['project', owner.uid]]);
+
+    // The owner is locked in the directory; this sync disables it and hands its channels to the new Channel Admin.
+    await slapd.ldapmodify(`dn: ${owner.dn}\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n`);
+    const settings = owned.settings;
+    const withAdmin = (channelAdmin: string) => createSyncService({
+      store: owned.store,
+      openDirectory: owned.openDirectory,
+      settings: { ...settings, mapping: { ...settings.mapping, channels: { ...settings.mapping.channels, channelAdmin } } },
+    });
+    const dry = await withAdmin(successor.uid).runSync({ trigger: 'cli', isDryRun: true });
+    const disable = dry.steps.find((step) => step.kind === 'disableUser' && step.username === owner.uid);
+    assert.ok(disable, 'the lock disables the owner');
+    const ownerSteps = dry.steps.filter((step) => step.kind === 'setChannelOwner');
+    assert.deepEqual(
+      ownerSteps.map((step) => step.kind === 'setChannelOwner' && [step.channel, step.ownerUsername, step.reason]),
+      ['general', 'helpdesk', 'ops', 'project'].map((name) => [name, successor.uid, `owner ${owner.uid} disabled: ${disable.reason}; reassigned to ${successor.uid}`]),
+    );
+    assert.equal(dry.channels.ownerChanged, 4);
+    assert.equal((await ownersNow())[0]?.[1], owner.uid, 'the dry run changed nothing');
+
+    const reassigned = await withAdmin(successor.uid).runSync({ trigger: 'cli', isDryRun: false });
+    assert.equal(reassigned.status, 'succeeded', reassigned.reason ?? '');
+    assert.equal(reassigned.channels.ownerChanged, 4);
+    assert.deepEqual(await ownersNow(), [['general', successor.uid], ['helpdesk', successor.uid], ['lounge', owner.uid], ['ops', successor.uid], ['project', successor.uid]], 'the local channel is never touched');
+    const audit = await owned.store.listAudit({ limit: 10, offset: 0, action: 'channel.owner_changed' });
+    assert.equal(audit.total, 4);
+    const general = audit.entries.find((entry) => entry.subject === '#general');
+    assert.equal(general?.actor, 'sync');
+    assert.deepEqual(general?.details, { channelId: general?.details && (general.details as { channelId: string }).channelId, channel: 'general', from: owner.uid, to: successor.uid });
+    const { isEventAction } = await import('../src/http/events.ts');
+    assert.equal(isEventAction('channel.owner_changed'), false, 'a channel owner is no user profile fact: audit only, not the change feed');
+
+    // The successor leaves the directory while the configured Channel Admin is the disabled owner: nobody owns the channels.
+    await slapd.ldapmodify(`dn: ${successor.dn}\nchangetype: delete\n`);
+    const removed = await owned.sync.runSync({ trigger: 'cli', isDryRun: false });
+    assert.equal(removed.status, 'succeeded', removed.reason ?? '');
+    assert.ok(removed.steps.some((step) => step.kind === 'disableUser' && step.username === successor.uid && step.reason === 'no longer found in the directory'));
+    assert.deepEqual(
+      removed.steps.flatMap((step) => (step.kind === 'setChannelOwner' && step.channel === 'general' ? [step.reason] : [])),
+      [`owner ${successor.uid} disabled: no longer found in the directory; owner removed (Channel Admin ${owner.uid} is disabled too)`],
+    );
+    assert.deepEqual(await ownersNow(), [['general', null], ['helpdesk', null], ['lounge', owner.uid], ['ops', null], ['project', null]]);
+    assert.equal((await owned.sync.runSync({ trigger: 'cli', isDryRun: false })).channels.ownerChanged, 0, 'settled');
+
+    // The owner is unlocked: enabled again, it is the Channel Admin, so the ownerless channels return to it.
+    await slapd.ldapmodify(`dn: ${owner.dn}\nchangetype: modify\ndelete: pwdAccountLockedTime\n`);
+    const back = await owned.sync.runSync({ trigger: 'cli', isDryRun: false });
+    assert.equal(back.channels.ownerChanged, 4);
+    assert.ok(back.steps.some((step) => step.kind === 'setChannelOwner' && step.reason === `no owner; assigned to Channel Admin ${owner.uid}`));
+    assert.deepEqual(await ownersNow(), [['general', owner.uid], ['helpdesk', owner.uid], ['lounge', owner.uid], ['ops', owner.uid], ['project', owner.uid]]);
   });
 
   it('runs a constant number of directory searches however many users and mapped groups there are', async () => {

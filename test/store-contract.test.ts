@@ -1106,6 +1106,45 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       });
     });
 
+    it('sets channel owners in batches: per distinct owner, null removes, unknown ids ignored, last entry wins, rolled back with its transaction', async () => {
+      await withStore(async (store) => {
+        const tag = newTag();
+        const channels = await store.transaction((tx) =>
+          tx.insertChannels(Array.from({ length: 5 }, (_, index) => ({ name: `${tag}-own${index}`, ownerUsername: `${tag}-old`, source: 'directory' as const }))),
+        );
+        const [c0, c1, c2, c3, c4] = channels;
+        assert.ok(c0 && c1 && c2 && c3 && c4);
+        await store.transaction((tx) =>
+          tx.setChannelOwners([
+            { channelId: c0.id, ownerUsername: `${tag}-admin` },
+            { channelId: c1.id, ownerUsername: null },
+            { channelId: c2.id, ownerUsername: `${tag}-admin` },
+            { channelId: '00000000-0000-4000-8000-000000000000', ownerUsername: `${tag}-admin` },
+            { channelId: c3.id, ownerUsername: null },
+            { channelId: c3.id, ownerUsername: `${tag}-other` },
+          ]),
+        );
+        await store.transaction((tx) => tx.setChannelOwners([]));
+        const owners = async () => (await store.listChannels({ search: `${tag}-own`, limit: 10, offset: 0 })).channels.map((c) => [c.name, c.ownerUsername]);
+        assert.deepEqual(await owners(), [
+          [`${tag}-own0`, `${tag}-admin`],
+          [`${tag}-own1`, null],
+          [`${tag}-own2`, `${tag}-admin`],
+          [`${tag}-own3`, `${tag}-other`],
+          [`${tag}-own4`, `${tag}-old`],
+        ]);
+        assert.deepEqual(await store.findChannelByName(`${tag}-own0`), { ...c0, ownerUsername: `${tag}-admin`, memberCount: 0 }, 'only the owner changed');
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.setChannelOwners([{ channelId: c4.id, ownerUsername: null }]);
+            throw new Error('abort');
+          }),
+          /abort/,
+        );
+        assert.equal((await store.findChannelByName(`${tag}-own4`))?.ownerUsername, `${tag}-old`, 'rolled back');
+      });
+    });
+
     it('creates channels with case-insensitively unique names, manages members and lists them with counts', async () => {
       const clock = manualClock();
       await withStore(async (store) => {

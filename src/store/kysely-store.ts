@@ -899,6 +899,23 @@ function createWriter(db: Kysely<Database>, ctx: Context): StoreWriter {
         return rows.map(toChannelRecord);
       }),
 
+    setChannelOwners: (changes) =>
+      withDbErrors('set channel owners', async () => {
+        const ownerOf = new Map<string, string | null>();
+        for (const change of changes) ownerOf.set(change.channelId, change.ownerUsername);
+        const idsByOwner = new Map<string | null, string[]>();
+        for (const [channelId, owner] of ownerOf) {
+          const ids = idsByOwner.get(owner);
+          if (ids === undefined) idsByOwner.set(owner, [channelId]);
+          else ids.push(channelId);
+        }
+        for (const [owner, ids] of idsByOwner) {
+          for (const part of chunk(ids, rowsPerStatement(dialect, 1, 1))) {
+            await db.updateTable('channels').set({ owner_username: owner }).where('id', 'in', part).execute();
+          }
+        }
+      }),
+
     addChannelMembers: (pairs) =>
       withDbErrors('add channel members', () => addMembers('channel_members', 'channel_id', pairs.map((pair) => [pair.channelId, pair.userId] as const))),
 

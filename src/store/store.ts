@@ -386,6 +386,11 @@ export interface StoreWriter extends StoreReader {
   revokeRoles(grants: Array<{ userId: string; role: string }>): Promise<void>;
   /** Creates channels (names unique case-insensitively; a clash is store.conflict). */
   insertChannels(channels: Array<{ name: string; ownerUsername: string | null; source: RecordSource }>): Promise<ChannelRecord[]>;
+  /**
+   * Sets channel owners (a username, or null for none), one statement per distinct owner and batch
+   * of ids; unknown channel ids are ignored. The last entry for a channel wins.
+   */
+  setChannelOwners(changes: Array<{ channelId: string; ownerUsername: string | null }>): Promise<void>;
   addChannelMembers(pairs: Array<{ channelId: string; userId: string }>): Promise<void>;
   removeChannelMembers(pairs: Array<{ channelId: string; userId: string }>): Promise<void>;
   /** Creates teams (names unique case-insensitively; a clash is store.conflict). */

@@ -169,6 +169,25 @@ async function applyMappingSteps(
   const writes: Array<{ count: number; write: (tx: StoreWriter, from: number, to: number) => Promise<void> }> = [
     { count: byKind.grantRole.length, write: (tx, from, to) => tx.grantRoles(byKind.grantRole.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, role: step.role }]; })) },
     { count: byKind.revokeRole.length, write: (tx, from, to) => tx.revokeRoles(byKind.revokeRole.slice(from, to).map(({ userId, role }) => ({ userId, role }))) },
+    {
+      // A channel's owner is a channel fact, not a user's: audited per channel, outside the change feed.
+      count: byKind.setChannelOwner.length,
+      write: async (tx, from, to) => {
+        const steps = byKind.setChannelOwner.slice(from, to);
+        await tx.setChannelOwners(steps.map(({ channelId, ownerUsername }) => ({ channelId, ownerUsername })));
+        await tx.appendAudit(
+          steps.map((step) => ({
+            actor: options.actor,
+            action: 'channel.owner_changed',
+            userId: null,
+            subject: `#${step.channel}`,
+            reason: step.reason,
+            details: { channelId: step.channelId, channel: step.channel, from: step.previousOwner, to: step.ownerUsername },
+            at: options.now,
+          })),
+        );
+      },
+    },
     { count: byKind.addChannelMember.length, write: (tx, from, to) => tx.addChannelMembers(pairsOf(byKind.addChannelMember.slice(from, to), (step) => ({ userId: userIdOf(step.userExternalId), otherId: channelIds.get(step.channel.toLowerCase()) })).map(({ userId, otherId }) => ({ userId, channelId: otherId }))) },
     { count: byKind.removeChannelMember.length, write: (tx, from, to) => tx.removeChannelMembers(byKind.removeChannelMember.slice(from, to).map(({ userId, channelId }) => ({ userId, channelId }))) },
     { count: byKind.addTeamMember.length, write: (tx, from, to) => tx.addTeamMembers(pairsOf(byKind.addTeamMember.slice(from, to), (step) => ({ userId: userIdOf(step.userExternalId), otherId: teamIds.get(step.team.toLowerCase()) })).map(({ userId, otherId }) => ({ userId, teamId: otherId }))) },
@@ -227,7 +246,7 @@ function groupByKind(steps: readonly PlanStep[]): StepsByKind {
   const result: StepsByKind = {
     createUser: [], linkUser: [], updateUser: [], disableUser: [], enableUser: [], markMissing: [], markPresent: [], skipUser: [],
     createGroup: [], updateGroup: [], deleteGroup: [], addMembership: [], removeMembership: [],
-    grantRole: [], revokeRole: [], createChannel: [], addChannelMember: [], removeChannelMember: [], createTeam: [], addTeamMember: [], removeTeamMember: [],
+    grantRole: [], revokeRole: [], createChannel: [], setChannelOwner: [], addChannelMember: [], removeChannelMember: [], createTeam: [], addTeamMember: [], removeTeamMember: [],
     setCustomFields: [], setAbacAttributes: [], setAdmin: [],
   };
   for (const step of steps) (result[step.kind] as PlanStep[]).push(step);

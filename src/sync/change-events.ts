@@ -87,6 +87,10 @@ export function changeEventsOf(steps: readonly PlanStep[], current: CurrentState
       case 'setAbacAttributes':
         updated(userIdByExternal.get(step.userExternalId), step.reason);
         break;
+      case 'setChannelOwner':
+        // Not a change to any user's profile (which lists channel names, not owners): apply audits
+        // it as `channel.owner_changed`, which is not a feed action.
+        break;
       default:
         break;
     }

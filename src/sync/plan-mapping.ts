@@ -6,14 +6,15 @@
 import { desiredGrants, grantableNames, type UserMappingInput } from '../mapping/grants.ts';
 import type { MappedUser } from '../mapping/user.ts';
 import type { MappingSettings } from '../settings/schema.ts';
-import type { MappingState } from '../store/store.ts';
-import type { CurrentUser } from './plan.ts';
+import type { ChannelRecord, MappingState } from '../store/store.ts';
+import type { CurrentUser, PlanStep } from './plan.ts';
 
 /** One mapping change. Users are named by external id, so steps can refer to users created in the same plan. */
 export type MappingStep =
   | { kind: 'grantRole'; userExternalId: string; username: string; role: string; reason: string }
   | { kind: 'revokeRole'; userId: string; username: string; role: string; reason: string }
   | { kind: 'createChannel'; name: string; ownerUsername: string | null; reason: string }
+  | { kind: 'setChannelOwner'; channelId: string; channel: string; ownerUsername: string | null; previousOwner: string | null; reason: string }
   | { kind: 'addChannelMember'; userExternalId: string; username: string; channel: string; reason: string }
   | { kind: 'removeChannelMember'; userId: string; username: string; channelId: string; channel: string; reason: string }
   | { kind: 'createTeam'; name: string; reason: string }
@@ -31,7 +32,12 @@ export function planMappings(
   users: readonly MappedUserWithInput[],
   current: { users: readonly CurrentUser[]; mapping: MappingState },
   settings: MappingSettings,
-  ids: { linked: ReadonlyMap<string, string>; created: ReadonlySet<string> },
+  ids: {
+    linked: ReadonlyMap<string, string>;
+    created: ReadonlySet<string>;
+    /** Who owns channels this plan creates (default: the Channel Admin), and why when it is not the Channel Admin. */
+    newChannelOwner?: { ownerUsername: string | null; note?: string };
+  },
 ): MappingStep[] {
   const steps: MappingStep[] = [];
   const byUser = indexByUser(current.mapping);
@@ -78,7 +84,9 @@ export function planMappings(
         const existing = channelByName.get(channel.toLowerCase());
         if (existing === undefined && !creatingChannels.has(channel.toLowerCase())) {
           creatingChannels.add(channel.toLowerCase());
-          steps.push({ kind: 'createChannel', name: channel, ownerUsername: settings.channels.channelAdmin ?? null, reason: `created for group ${groups.join(', ')}` });
+          const owner = ids.newChannelOwner ?? { ownerUsername: settings.channels.channelAdmin ?? null };
+          const note = owner.note === undefined ? '' : `; ${owner.note}`;
+          steps.push({ kind: 'createChannel', name: channel, ownerUsername: owner.ownerUsername, reason: `created for group ${groups.join(', ')}${note}` });
         }
         if (existing === undefined || !had.channelIds.has(existing.id)) {
           steps.push({ kind: 'addChannelMember', userExternalId, username, channel, reason: `added to #${channel}: member of ${groups.join(', ')}` });
@@ -128,6 +136,84 @@ export function planMappings(
         isAdmin: desired.isAdmin,
         reason: desired.isAdmin ? `administrator: member of ${settings.adminGroup ?? ''}` : `no longer an administrator: not in ${settings.adminGroup ?? ''}`,
       });
+    }
+  }
+  return steps;
+}
+
+/** Whether a user is enabled once this plan is applied, and if not, why (for a step's reason). */
+type AccountState = { isEnabled: true } | { isEnabled: false; why: string };
+
+/**
+ * Looks users up by username (case-insensitively) as they will be after the plan's own
+ * `disableUser` and `enableUser` steps. Undefined for a name no store user has.
+ */
+export function accountStatesAfter(users: readonly CurrentUser[], steps: readonly PlanStep[]): (username: string) => AccountState | undefined {
+  const byUsername = new Map(users.map((user) => [user.username.toLowerCase(), user]));
+  const disabledBy = new Map<string, string>();
+  const enabled = new Set<string>();
+  for (const step of steps) {
+    if (step.kind === 'disableUser') disabledBy.set(step.userId, step.reason);
+    else if (step.kind === 'enableUser') enabled.add(step.userId);
+  }
+  return (username) => {
+    const user = byUsername.get(username.toLowerCase());
+    if (user === undefined) return undefined;
+    const reason = disabledBy.get(user.id);
+    if (reason !== undefined) return { isEnabled: false, why: `disabled: ${reason}` };
+    if (enabled.has(user.id) || user.isEnabled) return { isEnabled: true };
+    return { isEnabled: false, why: user.disabledBy === null ? 'is disabled' : `is disabled (by ${user.disabledBy})` };
+  };
+}
+
+/** Who owns channels this plan creates: the Channel Admin, unless it is disabled (then nobody). */
+export function newChannelOwner(settings: MappingSettings['channels'], stateOf: (username: string) => AccountState | undefined): { ownerUsername: string | null; note?: string } {
+  const admin = settings.channelAdmin ?? null;
+  const state = admin === null ? undefined : stateOf(admin);
+  if (admin === null || state === undefined || state.isEnabled) return { ownerUsername: admin };
+  return { ownerUsername: null, note: `no owner: Channel Admin ${admin} ${state.why}` };
+}
+
+/**
+ * Reassigns directory channels (local ones are never touched) whose owner is disabled (already,
+ * or by this plan) to the Channel Admin when that is another enabled user, else removes the
+ * owner; and hands every other directory channel not owned by the Channel Admin to it, when the
+ * Channel Admin is an enabled user (the setting changed, or the channel had no owner). A
+ * Channel Admin that is no store user is assigned only to new channels. Pure.
+ */
+export function planChannelOwners(
+  channels: readonly ChannelRecord[],
+  settings: MappingSettings['channels'],
+  stateOf: (username: string) => AccountState | undefined,
+): MappingStep[] {
+  if (!settings.enabled) return [];
+  const admin = settings.channelAdmin ?? null;
+  const adminState = admin === null ? undefined : stateOf(admin);
+  const usableAdmin = adminState?.isEnabled === true ? admin : null;
+  const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+  const steps: MappingStep[] = [];
+  // By name, so a dry run reads in the order the console lists channels.
+  const byName = channels.filter((channel) => channel.source === 'directory').sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : a.name.toLowerCase() > b.name.toLowerCase() ? 1 : 0));
+  for (const channel of byName) {
+    const owner = channel.ownerUsername;
+    const ownerState = owner === null ? undefined : stateOf(owner);
+    const base = { kind: 'setChannelOwner' as const, channelId: channel.id, channel: channel.name, previousOwner: owner };
+    if (owner !== null && ownerState !== undefined && !ownerState.isEnabled) {
+      const because = `owner ${owner} ${ownerState.why}`;
+      if (usableAdmin !== null && !same(usableAdmin, owner)) {
+        steps.push({ ...base, ownerUsername: usableAdmin, reason: `${because}; reassigned to ${usableAdmin}` });
+      } else {
+        const why =
+          admin === null ? 'no Channel Admin is set'
+          : same(admin, owner) ? 'it is the Channel Admin'
+          : adminState === undefined ? `Channel Admin ${admin} is not a known user`
+          : `Channel Admin ${admin} is disabled too`;
+        steps.push({ ...base, ownerUsername: null, reason: `${because}; owner removed (${why})` });
+      }
+      continue;
+    }
+    if (usableAdmin !== null && (owner === null || !same(owner, usableAdmin))) {
+      steps.push({ ...base, ownerUsername: usableAdmin, reason: owner === null ? `no owner; assigned to Channel Admin ${usableAdmin}` : `owner ${owner} is not the Channel Admin; reassigned to ${usableAdmin}` });
     }
   }
   return steps;

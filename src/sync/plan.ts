@@ -5,7 +5,7 @@
 import type { MappedUser } from '../mapping/user.ts';
 import type { MappingSettings, SyncSettings } from '../settings/schema.ts';
 import type { GroupRecord, MappingState, UserRecord } from '../store/store.ts';
-import { planMappings, type MappedUserWithInput, type MappingStep } from './plan-mapping.ts';
+import { accountStatesAfter, newChannelOwner, planChannelOwners, planMappings, type MappedUserWithInput, type MappingStep } from './plan-mapping.ts';
 import type { DirectorySnapshot } from './snapshot.ts';
 
 
@@ -81,7 +81,8 @@ export type PlanCounts = {
   groups: { created: number; updated: number; deleted: number };
   memberships: { added: number; removed: number };
   roles: { granted: number; revoked: number };
-  channels: { created: number; added: number; removed: number };
+  /** `ownerChanged`: directory channels reassigned to the Channel Admin or left without an owner. */
+  channels: { created: number; added: number; removed: number; ownerChanged: number };
   teams: { created: number; added: number; removed: number };
   attributes: { customFields: number; abac: number; admin: number };
 };
@@ -111,11 +112,16 @@ export function planSync(snapshot: DirectorySnapshot, current: CurrentState, opt
     ? userSteps.steps.concat(planGroups(snapshot, current, userSteps.linkedUserIds, userSteps.createdExternalIds, options.scope))
     : userSteps.steps;
   if (options.mapping !== undefined && current.mapping !== undefined) {
+    // Accounts as they will be after this plan: a channel owner disabled by it loses its channels now.
+    const stateOf = accountStatesAfter(current.users, userSteps.steps);
     const mappingSteps: PlanStep[] = planMappings(snapshot.users as readonly MappedUserWithInput[], { users: current.users, mapping: current.mapping }, options.mapping, {
       linked: userSteps.linkedUserIds,
       created: userSteps.createdExternalIds,
+      newChannelOwner: newChannelOwner(options.mapping.channels, stateOf),
     });
     steps = steps.concat(mappingSteps);
+    // Ownership needs every account, so only a whole-directory sync judges it (a login sees one user).
+    if (options.scope === 'all') steps = steps.concat(planChannelOwners(current.mapping.channels, options.mapping.channels, stateOf));
   }
   return { steps, counts: countSteps(steps, userSteps.unchanged), warnings };
 }
@@ -430,7 +436,7 @@ export function countSteps(steps: readonly PlanStep[], unchanged: number): PlanC
     groups: { created: 0, updated: 0, deleted: 0 },
     memberships: { added: 0, removed: 0 },
     roles: { granted: 0, revoked: 0 },
-    channels: { created: 0, added: 0, removed: 0 },
+    channels: { created: 0, added: 0, removed: 0, ownerChanged: 0 },
     teams: { created: 0, added: 0, removed: 0 },
     attributes: { customFields: 0, abac: 0, admin: 0 },
   };
@@ -454,6 +460,7 @@ export function countSteps(steps: readonly PlanStep[], unchanged: number): PlanC
       case 'createChannel': counts.channels.created += 1; break;
       case 'addChannelMember': counts.channels.added += 1; break;
       case 'removeChannelMember': counts.channels.removed += 1; break;
+      case 'setChannelOwner': counts.channels.ownerChanged += 1; break;
       case 'createTeam': counts.teams.created += 1; break;
       case 'addTeamMember': counts.teams.added += 1; break;
       case 'removeTeamMember': counts.teams.removed += 1; break;

@@ -226,6 +226,8 @@ export function subjectOf(step: PlanStep): string {
       return `${step.username} ✗ ${step.group}`;
     case 'createChannel':
       return `#${step.name}`;
+    case 'setChannelOwner':
+      return `#${step.channel} · ${step.ownerUsername ?? '(no owner)'}`;
     case 'createTeam':
       return step.name;
     case 'grantRole':
