@@ -230,7 +230,8 @@ describe('dirbridge CLI against OpenLDAP', () => {
 
   it('imports with --verify: refuses directory settings that cannot connect and bind, saves those that can', async () => {
     const config = await configFile('verify.yaml');
-    // An import file without the secret (the stored one is kept) and without the store section.
+    // An import file without the store section, and without the secret (the stored one is kept)
+    // unless the file moves the connection, which then needs the password again.
     const importFile = async (name: string, override: Record<string, unknown>): Promise<string> => {
       const file = path.join(dir, name);
       const { store: _store, ...rest } = merge(base, override);
@@ -240,7 +241,11 @@ describe('dirbridge CLI against OpenLDAP', () => {
     const version = async () => /^# version (\d+),/.exec((await cli(['--config', config, 'settings', 'show'], secretEnv())).stdout)?.[1];
     assert.equal(await version(), '1');
 
-    const deadUrl = await importFile('dead-url.yaml', { directory: { urls: ['ldap://127.0.0.1:1'], connectTimeoutMs: 500 } });
+    const movedWithoutPassword = await importFile('moved.yaml', { directory: { urls: ['ldap://127.0.0.1:1'] } });
+    const unsent = await cli(['--config', config, 'settings', 'import', '--verify', movedWithoutPassword], secretEnv());
+    assert.equal(unsent.code, 2, unsent.stderr);
+    assert.match(unsent.stderr, /directory\.bindPassword: enter the bind password again/);
+    const deadUrl = await importFile('dead-url.yaml', { directory: { urls: ['ldap://127.0.0.1:1'], connectTimeoutMs: 500, bindPassword: slapd.readerPassword } });
     const refused = await cli(['--config', config, 'settings', 'import', '--verify', deadUrl], secretEnv());
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /error \[settings\.verification_failed\]: the new directory settings \(directory\.connectTimeoutMs, directory\.urls\) could not connect and bind, so nothing was saved: .*\(directory\.unavailable\); .*without --verify/);

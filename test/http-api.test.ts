@@ -289,9 +289,10 @@ describe('HTTP API against OpenLDAP', () => {
       assert.equal(response.json().error.code, 'directory.unavailable');
 
       // The fix, tested before it is saved: unsaved settings pointing at the live server connect
-      // (the stored secret is kept), with the mapping-key check, while the settings in force stay broken.
+      // (a changed URL needs the password entered again), with the mapping-key check, while the
+      // settings in force stay broken.
       const { version, settings } = (await call({ method: 'GET', url: '/api/v1/admin/settings', ...asAdmin }, offlineServer)).json();
-      const fixed = { ...settings, directory: { ...settings.directory, urls: [slapd.url] } };
+      const fixed = { ...settings, directory: { ...settings.directory, urls: [slapd.url], bindPassword: slapd.readerPassword } };
       const unsaved = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', ...asAdmin, payload: { settings: fixed } }, offlineServer);
       assert.equal(unsaved.statusCode, 200, unsaved.body);
       assert.equal(unsaved.json().url, slapd.url);

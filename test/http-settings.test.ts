@@ -196,9 +196,19 @@ describe('settings API', () => {
     const notFound = await call({ method: 'POST', url: '/api/v1/admin/actions/test-search', payload: { username: people, settings: elsewhere } });
     assert.equal(notFound.statusCode, 200, notFound.body);
     assert.deepEqual(notFound.json(), { status: 'not_found', username: people });
-    const unreachable = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: { settings: withDirectory(before.settings, { urls: [DEAD_URL], connectTimeoutMs: 500 }) } });
+    const unreachable = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: { settings: withDirectory(before.settings, { bindPassword: slapd.readerPassword, urls: [DEAD_URL], connectTimeoutMs: 500 }) } });
     assert.equal(unreachable.statusCode, 503, unreachable.body);
     assert.equal(unreachable.json().error.code, 'directory.unavailable');
+    // The stored bind password never follows a changed server, account or TLS: it must be entered again.
+    for (const moved of [{ urls: [DEAD_URL] }, { bindDn: 'cn=someone-else,dc=example,dc=org' }, { startTls: true }]) {
+      for (const [method, url] of [['POST', '/api/v1/admin/actions/test-connection'], ['PUT', '/api/v1/admin/settings?verify=connection'], ['PUT', '/api/v1/admin/settings']] as const) {
+        const payload = method === 'POST' ? { settings: withDirectory(before.settings, moved) } : { version: before.version, settings: withDirectory(before.settings, moved) };
+        const refused = await call({ method, url, payload });
+        assert.equal(refused.statusCode, 400, `${method} ${url} ${JSON.stringify(moved)}: ${refused.body}`);
+        assert.equal(refused.json().error.code, 'settings.invalid');
+        assert.match(refused.json().error.message, /directory\.bindPassword: enter the bind password again/);
+      }
+    }
 
     // Validated as PUT validates: every bad path named, null clears the secret (a bind DN then needs one), no store.
     const invalid = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: { settings: { ...withDirectory(before.settings, { pageSize: 0 }), users: { ...before.settings.users, filter: '(uid=' } } } });
@@ -226,7 +236,7 @@ describe('settings API', () => {
     const wrongUrl = await call({
       method: 'PUT',
       url: '/api/v1/admin/settings?verify=connection',
-      payload: { version: before.version, settings: withDirectory(before.settings, { urls: [DEAD_URL], connectTimeoutMs: 500 }) },
+      payload: { version: before.version, settings: withDirectory(before.settings, { bindPassword: slapd.readerPassword, urls: [DEAD_URL], connectTimeoutMs: 500 }) },
     });
     assert.equal(wrongUrl.statusCode, 422, wrongUrl.body);
     const { error } = wrongUrl.json();
@@ -244,7 +254,7 @@ describe('settings API', () => {
     // An invalid document or a stale version fails as without verification, before any connection.
     const invalid = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version: before.version, settings: withDirectory(before.settings, { pageSize: 0 }) } });
     assert.equal(invalid.statusCode, 400);
-    const stale = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version: before.version - 1, settings: withDirectory(before.settings, { urls: [DEAD_URL] }) } });
+    const stale = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version: before.version - 1, settings: withDirectory(before.settings, { bindPassword: slapd.readerPassword, urls: [DEAD_URL] }) } });
     assert.equal(stale.statusCode, 409);
     assert.equal(stale.json().error.code, 'settings.conflict');
     const unknown = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=yes', payload: { version: before.version, settings: before.settings } });
@@ -275,13 +285,13 @@ describe('settings API', () => {
     assert.equal(unchangedDirectory.json().version, before.version + 2);
 
     // A planned outage: without verify the unreachable URL is saved, and goes live.
-    const outage = await call({ method: 'PUT', url: '/api/v1/admin/settings', payload: { version: before.version + 2, settings: withDirectory(unchangedDirectory.json().settings, { urls: [DEAD_URL], connectTimeoutMs: 500 }) } });
+    const outage = await call({ method: 'PUT', url: '/api/v1/admin/settings', payload: { version: before.version + 2, settings: withDirectory(unchangedDirectory.json().settings, { bindPassword: slapd.readerPassword, urls: [DEAD_URL], connectTimeoutMs: 500 }) } });
     assert.equal(outage.statusCode, 200, outage.body);
     assert.equal('verification' in outage.json(), false);
     const down = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: {} });
     assert.equal(down.statusCode, 503, down.body);
     // The fix is verified against the real server before it goes live.
-    const restored = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version: before.version + 3, settings: withDirectory(outage.json().settings, { urls: [slapd.url], connectTimeoutMs: 5000 }) } });
+    const restored = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version: before.version + 3, settings: withDirectory(outage.json().settings, { bindPassword: slapd.readerPassword, urls: [slapd.url], connectTimeoutMs: 5000 }) } });
     assert.equal(restored.statusCode, 200, restored.body);
     assert.equal(restored.json().verification.status, 'passed');
     assert.equal((await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: {} })).statusCode, 200);

@@ -97,7 +97,27 @@ export function applySettingsEdit(document: unknown, current: Settings, origin =
     throw new DirbridgeError('settings.invalid', `invalid settings: ${problem}`, { details: { problems: [problem] } });
   }
   const withSecrets = resolveSecretEdits(document, current);
-  return validateSettings(isRecord(withSecrets) ? { ...withSecrets, store: current.store } : withSecrets, origin);
+  const next = validateSettings(isRecord(withSecrets) ? { ...withSecrets, store: current.store } : withSecrets, origin);
+  assertSecretStaysWithItsServers(document, current, next);
+  return next;
+}
+
+/** The settings that say where the bind password goes: a kept password must not follow a change of them. */
+const BIND_TARGET_PATHS = ['directory.urls', 'directory.bindDn', 'directory.startTls', 'directory.tls'] as const;
+
+/**
+ * A stored bind password is only ever sent to the servers, as the account, over the TLS it was
+ * saved with. An edit that changes any of those and leaves the password out ("keep it") would
+ * hand the stored password to a server the editor names — without anyone seeing it, in a test of
+ * unsaved settings — so it is refused: the password must be entered again.
+ */
+function assertSecretStaysWithItsServers(document: unknown, current: Settings, next: Settings): void {
+  const keptPassword = isRecord(document) && getPath(document, 'directory.bindPassword') === undefined && current.directory.bindPassword !== undefined;
+  if (!keptPassword) return;
+  const moved = BIND_TARGET_PATHS.filter((path) => JSON.stringify(getPath(current as unknown as Record<string, unknown>, path)) !== JSON.stringify(getPath(next as unknown as Record<string, unknown>, path)));
+  if (moved.length === 0) return;
+  const problem = `directory.bindPassword: enter the bind password again; the stored one is only sent to the servers and account it was saved for, and ${moved.join(', ')} changed`;
+  throw new DirbridgeError('settings.invalid', `invalid settings: ${problem}`, { details: { problems: [problem] } });
 }
 
 /** The paths among `changed` that belong to the connection (`directory.*`): those a verified save tests first. */
