@@ -43,7 +43,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /** Returns `value` with every secret-named key censored, the same object when there is none. */
 export function redactSecrets<T>(value: T, depth = 0): T {
-  if (depth > MAX_DEPTH) return value;
+  // Too deep to look through: censor it rather than let a secret pass unseen.
+  if (depth > MAX_DEPTH) return (typeof value === 'object' && value !== null ? CENSOR : value) as T;
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     value.forEach((item, index) => {

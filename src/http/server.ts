@@ -51,8 +51,9 @@ export interface HttpServerOptions {
 }
 
 /**
- * Header paths that are always censored. Secret-named keys (password, bindPassword, token, apiKey,
- * ...) are censored at any depth by `redactSecrets`, as the log formatter.
+ * Paths censored after serialization (so also inside serialized errors): headers, and secret-named
+ * keys near the top. `redactSecrets`, the log formatter, censors secret-named keys of plain
+ * objects at any depth before that; the two together cover what either alone would miss.
  */
 export const REDACTED_LOG_PATHS: readonly string[] = [
   'req.headers.authorization',
@@ -61,6 +62,17 @@ export const REDACTED_LOG_PATHS: readonly string[] = [
   'res.headers["set-cookie"]',
   'headers.authorization',
   'headers.cookie',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  'csrfToken',
+  '*.csrfToken',
+  'bindPassword',
+  '*.bindPassword',
+  '*.*.bindPassword',
+  'apiKey',
+  '*.apiKey',
 ];
 
 /** Builds the server (not yet listening): `await server.listen(...)`, or `server.inject(...)` in tests. */
