@@ -95,6 +95,17 @@ describe('checkPlan: access taken away', () => {
     assert.match(verdict.isAllowed ? '' : verdict.reason, /30.0% is more than guard\.maxRevoke\.percent \(25%\)/);
   });
 
+  it('counts the members of a deleted group: they lose it without a removeMembership step', () => {
+    const steps: PlanStep[] = [{ kind: 'deleteGroup', groupId: 'all-staff', name: 'All Staff', reason: 'no longer found in the directory' }];
+    // One of 20 groups goes (5%, within maxDisable), but it held 800 of the 1000 users.
+    const groups = Array.from({ length: 20 }, (_, index) => ({ id: index === 0 ? 'all-staff' : `g${index}`, externalId: `ge${index}`, dn: null, name: `group ${index}`, source: 'directory' as const }));
+    const snapshot = { ...snapshotWith(1000), groups: [] };
+    const state: CurrentState = { ...current(1000), groups, memberships: Array.from({ length: 800 }, (_, index) => ({ userId: `u${index}`, groupId: 'all-staff' })) };
+    const verdict = checkPlan(snapshot, state, { steps, counts: countSteps(steps, 0), warnings: [] }, { guard: limits, syncGroups: false });
+    assert.equal(verdict.isAllowed, false);
+    assert.match(verdict.isAllowed ? '' : verdict.reason, /takes access away from 800 of 1000 .*800 memberships of deleted groups/);
+  });
+
   it('does not count what users gain', () => {
     const steps: PlanStep[] = Array.from({ length: 500 }, (_, index): PlanStep[] => [
       { kind: 'grantRole', userExternalId: `e${index}`, username: `u${index}`, role: 'developer', reason: 'in engineering' },

@@ -63,6 +63,15 @@ function usersLosingAccess(steps: readonly PlanStep[], current: CurrentState): {
   for (const user of current.users) if (user.externalId !== null) userIdByExternalId.set(user.externalId, user.id);
   const users = new Set<string>();
   const byKind = new Map<string, number>();
+  // A deleted group takes its memberships with it, with no removeMembership step of its own.
+  const deletedGroups = new Set(steps.flatMap((step) => (step.kind === 'deleteGroup' ? [step.groupId] : [])));
+  if (deletedGroups.size > 0) {
+    for (const { userId, groupId } of current.memberships) {
+      if (!deletedGroups.has(groupId)) continue;
+      users.add(userId);
+      byKind.set('memberships of deleted groups', (byKind.get('memberships of deleted groups') ?? 0) + 1);
+    }
+  }
   for (const step of steps) {
     let userKey: string | undefined;
     switch (step.kind) {
