@@ -169,15 +169,15 @@ describe('inChainQuery', () => {
     return { text: formatFilter(filled), usesGroupName: found.usesGroupName };
   };
 
-  it('splits a conjunction holding the in-chain test on member into its group-side conditions', () => {
-    assert.deepEqual(groupSide(IN_CHAIN, 'once'), { text: '(objectClass=*)', usesGroupName: false });
-    assert.deepEqual(groupSide(`(&(cn=#{groupName})${IN_CHAIN})`), { text: '(cn=G\\2a\\281\\29)', usesGroupName: true });
+  it('splits a conjunction holding the in-chain test on member into its group-side conditions (and member=*, which it implies)', () => {
+    assert.deepEqual(groupSide(IN_CHAIN, 'once'), { text: '(member=*)', usesGroupName: false });
+    assert.deepEqual(groupSide(`(&(cn=#{groupName})${IN_CHAIN})`), { text: '(&(cn=G\\2a\\281\\29)(member=*))', usesGroupName: true });
     assert.deepEqual(groupSide(`(&(objectClass=group)(&(|(cn=#{groupName})(sAMAccountName=#{groupName}))${IN_CHAIN}))`), {
-      text: '(&(objectClass=group)(|(cn=G\\2a\\281\\29)(sAMAccountName=G\\2a\\281\\29)))',
+      text: '(&(objectClass=group)(|(cn=G\\2a\\281\\29)(sAMAccountName=G\\2a\\281\\29))(member=*))',
       usesGroupName: true,
     });
-    assert.deepEqual(groupSide(`(&(objectClass=group)(!(cn=Cycle*))(MEMBER:1.2.840.113556.1.4.1941:=#{userdn}))`, 'once'), { text: '(&(objectClass=group)(!(cn=Cycle*)))', usesGroupName: false });
-    assert.deepEqual(groupSide(`(&(cn=Engineering)${IN_CHAIN})`), { text: '(cn=Engineering)', usesGroupName: false });
+    assert.deepEqual(groupSide(`(&(objectClass=group)(!(cn=Cycle*))(MEMBER:1.2.840.113556.1.4.1941:=#{userdn}))`, 'once'), { text: '(&(objectClass=group)(!(cn=Cycle*))(member=*))', usesGroupName: false });
+    assert.deepEqual(groupSide(`(&(cn=Engineering)${IN_CHAIN})`), { text: '(&(cn=Engineering)(member=*))', usesGroupName: false });
   });
 
   const kept: [string, string][] = [

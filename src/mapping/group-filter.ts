@@ -236,8 +236,11 @@ export function inChainQuery(query: GroupQuery): InChainQuery | undefined {
   const used = new Set<string>();
   for (const part of rest) placeholdersIn(part, used);
   if (used.has('username') || used.has('userdn')) return undefined;
-  const [first, ...others] = rest;
-  const root: FilterNode<TemplateValue> = first === undefined ? ANY_ENTRY : others.length === 0 ? first : { type: 'and', filters: rest };
+  // An entry the user is an in-chain member of has `member` values, so `(member=*)` narrows the
+  // group side without changing the answer — and keeps a filter with no other group condition
+  // from taking every entry under the base for a group (one memberOf search each).
+  const withMembers: FilterNode<TemplateValue> = { type: 'present', attribute: 'member' };
+  const root: FilterNode<TemplateValue> = rest.length === 0 ? withMembers : { type: 'and', filters: [...rest, withMembers] };
   const usesGroupName = used.has('groupName');
   return { groupSide: { text: query.template.text, placeholders: usesGroupName ? ['groupName'] : [], root }, usesGroupName };
 }
