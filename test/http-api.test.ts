@@ -696,6 +696,7 @@ describe('HTTP API against OpenLDAP', () => {
       const image = await admin({ method: 'GET', url: `/api/v1/admin/users/${id}/avatar?v=${hash}` });
       assertImageHeaders(image, 'image/jpeg', JPEG_24);
       assert.equal(image.headers['cache-control'], 'private, max-age=31536000, immutable');
+      assert.equal(image.headers['vary'], 'Cookie', 'cached per session');
       assert.equal((await admin({ method: 'GET', url: `/api/v1/admin/users/${id}/avatar`, headers: { 'if-none-match': `"${hash}"` } })).statusCode, 304);
       assert.equal((await call({ method: 'GET', url: `/api/v1/admin/users/${id}/avatar` })).statusCode, 401);
       const missing = await admin({ method: 'GET', url: `/api/v1/admin/users/${await idOf(without)}/avatar` });

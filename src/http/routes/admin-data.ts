@@ -159,7 +159,11 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
       },
       onSend: avatarCacheHook,
     },
-    async (request, reply) => sendAvatar(store, request, reply, (await userOr404(request.params.id)).id),
+    async (request, reply) => {
+      // Cached per session: another administrator (or none, after sign-out) must revalidate.
+      reply.header('vary', 'Cookie');
+      return sendAvatar(store, request, reply, (await userOr404(request.params.id)).id);
+    },
   );
 
   typed.patch(
