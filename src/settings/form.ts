@@ -219,7 +219,7 @@ const LAYOUT: readonly SectionText[] = [
       ['sync.guard.maxDisable.count', 'Guard: most accounts disabled per run', 'A plan that would disable more accounts (or delete more groups) than this is refused and recorded, not applied.'],
       ['sync.guard.maxDisable.percent', 'Guard: most accounts disabled per run (%)', 'The same limit as a percentage of the directory\'s accounts.'],
       ['sync.guard.maxRevoke.count', 'Guard: most users losing access per run', 'A plan that would take group memberships, roles, channels, teams or the administrator flag away from more users than this is refused and recorded, not applied: a wrong group base DN or member attribute looks like "nobody is in any group". Raise it for a planned reorganisation.'],
-      ['sync.guard.maxRevoke.percent', 'Guard: most users losing access per run (%)', 'The same limit as a percentage of the directory\'s enabled accounts.'],
+      ['sync.guard.maxRevoke.percent', 'Guard: most users losing access per run (%)', 'The same limit as a percentage of the directory\'s accounts.'],
       ['sync.missingGraceRuns', 'Grace runs for missing users', 'Consecutive runs a vanished user stays enabled before it is disabled (0: at the first run without it).'],
       ['sync.batchSize', 'Apply batch size', 'Plan steps written per transaction.'],
     ],

@@ -41,9 +41,10 @@ export function checkPlan(
   if (groupsOver !== undefined) return refuse(`the plan deletes ${deleting} of ${directoryGroups.length} directory groups, ${groupsOver}`);
   const losing = usersLosingAccess(plan.steps, current);
   const revokeLimit = settings.guard.maxRevoke;
-  const revokeOver = exceeds(losing.users, enabledDirectoryUsers, revokeLimit.count, revokeLimit.percent, 'guard.maxRevoke');
+  // Disabled users keep their memberships and may lose them too: the share is of every directory user.
+  const revokeOver = exceeds(losing.users, directoryUsers.length, revokeLimit.count, revokeLimit.percent, 'guard.maxRevoke');
   if (revokeOver !== undefined) {
-    return refuse(`the plan takes access away from ${losing.users} of ${enabledDirectoryUsers} enabled directory users (${describeLosses(losing.byKind)}), ${revokeOver}; check groups.*, mapping.groupSearch and the group maps`);
+    return refuse(`the plan takes access away from ${losing.users} of ${directoryUsers.length} directory users (${describeLosses(losing.byKind)}), ${revokeOver}; check groups.*, mapping.groupSearch and the group maps`);
   }
   return { isAllowed: true };
 }
