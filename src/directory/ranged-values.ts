@@ -7,7 +7,9 @@
  * range ends in `*`. A reader that ignored this would see such a group as empty and take its
  * members out of it. Here the ranges are fetched and folded into the plain attribute name, so every
  * layer after `directory/` sees whole values; a range that does not follow on from the previous one
- * throws, so a partial read is never taken for a complete one.
+ * throws. Ranges are by position, not a snapshot: values removed between two requests shift the
+ * rest down, so a value can be missed for one run (the next run reads it again); values added
+ * meanwhile are read later. A whenChanged re-check around the reads would close that gap.
  */
 import { DirbridgeError } from '../errors.ts';
 import type { AttributeValue, DirectoryEntry } from '../ldap/entry.ts';
