@@ -1,6 +1,5 @@
 /** What every route module receives from `createHttpServer`. */
 import type { App } from '../app.ts';
-import type { DirectoryConnection } from '../directory/index.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { LogBuffer } from './log-buffer.ts';
 import type { ServerMetrics } from './metrics.ts';
@@ -12,8 +11,6 @@ export type RouteScheduler = Pick<Scheduler, 'status' | 'runNow'>;
 export interface RouteContext {
   app: App;
   metrics: ServerMetrics;
-  /** Opens a service-bound directory connection whose operations are timed in the metrics. */
-  openDirectory: () => Promise<DirectoryConnection>;
   /** The static key applications present for the events feed, if configured. */
   appApiKey: string | undefined;
   /** How old an audit entry must be before the change feed shows it (`events.ts`). */

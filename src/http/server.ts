@@ -103,7 +103,6 @@ export async function createHttpServer(app: App, options: HttpServerOptions = {}
   const context: RouteContext = {
     app,
     metrics,
-    openDirectory: app.openDirectory,
     appApiKey: options.appApiKey === undefined || options.appApiKey.trim() === '' ? undefined : options.appApiKey,
     adminLoginRateLimit: options.adminLoginRateLimit ?? { max: 10, timeWindowMs: 60_000 },
     eventsSettleMs: options.eventsSettleMs ?? DEFAULT_EVENTS_SETTLE_MS,

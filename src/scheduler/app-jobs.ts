@@ -7,7 +7,7 @@
 import type { App } from '../app.ts';
 import { logoutDeactivatedUsers } from '../auth/auto-logout.ts';
 import { DirbridgeError } from '../errors.ts';
-import type { Settings, StoreSettings } from '../settings/schema.ts';
+import type { StoreSettings } from '../settings/schema.ts';
 import type { SyncRunRecord } from '../store/store.ts';
 import { runAbacSync, runAvatarSync } from '../sync/attribute-jobs.ts';
 import type { ProgressLog } from '../sync/progress.ts';

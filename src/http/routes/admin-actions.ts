@@ -93,7 +93,7 @@ export function registerAdminActionRoutes(server: FastifyInstance, context: Rout
    * one-off connection.
    */
   const directoryDeps = async (document: Record<string, unknown> | undefined): Promise<{ openDirectory: () => Promise<DirectoryConnection>; settings: Settings }> => {
-    if (document === undefined) return { openDirectory: context.openDirectory, settings: app.settings };
+    if (document === undefined) return { openDirectory: () => app.openDirectory(), settings: app.settings };
     // A secret left out means the stored one: read the newest version first, as GET does.
     await app.reloadSettings();
     const settings = applySettingsEdit(document, app.settings);
@@ -195,7 +195,7 @@ export function registerAdminActionRoutes(server: FastifyInstance, context: Rout
       },
     },
     async (request) => {
-      const result = await syncOneUser({ store: app.store, settings: app.settings, lookup: oneShotLookup(context.openDirectory) }, request.body.username, { actor: adminOf(request).actor });
+      const result = await syncOneUser({ store: app.store, settings: app.settings, lookup: oneShotLookup(() => app.openDirectory()) }, request.body.username, { actor: adminOf(request).actor });
       return { ...result, user: publicUser(result.user) };
     },
   );
