@@ -163,7 +163,6 @@ export function createLockoutPolicies(deps: LockoutPolicyDeps): LockoutPolicies 
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<LockoutPolicy>((resolve) => {
       timer = setTimeout(() => resolve(unknownPolicy(`the directory did not answer within ${waitMs} ms`)), waitMs);
-      timer.unref();
     });
     try {
       return await Promise.race([loading, late]);
