@@ -9,7 +9,8 @@ import { createAccountAdmin, type AccountAdmin } from './auth/account-admin.ts';
 import { createLoginService, type LoginService } from './auth/login.ts';
 import { createLookupConnection } from './auth/lookup-connection.ts';
 import { createSessionService, type SessionService } from './auth/sessions.ts';
-import { createLoginThrottle } from './auth/throttle.ts';
+import { createLockoutPolicies } from './auth/lockout-policies.ts';
+import { createLoginThrottle, inFlightBoundMs } from './auth/throttle.ts';
 import { createBindPool, openDirectory, type BindPool, type DirectoryConnection } from './directory/index.ts';
 import { timedOpener, timeOperation, type DirectoryObserver } from './directory/timed.ts';
 import { DirbridgeError } from './errors.ts';
@@ -276,13 +277,16 @@ function bind(settings: Settings, store: Store, now: () => Date, observe: Direct
   const pool = (): BindPool => (bindPool ??= createBindPool(settings.directory, { size: settings.login.bindPoolSize }));
   const lookup = createLookupConnection(connect);
   const sessions = createSessionService({ store, settings: settings.login, now });
+  // The directory's lockout policy is read once per settings version, with the lookup connection.
+  const policies = createLockoutPolicies({ read: (work) => lookup.use(work), settings, now });
   const login = createLoginService({
     store,
     settings,
     lookup,
     bindPool: { verify: (dn, password) => timeOperation(observe, 'verify', () => pool().verify(dn, password)) },
     sessions,
-    throttle: createLoginThrottle({ store, settings: settings.login.throttle, now }),
+    throttle: createLoginThrottle({ store, settings: settings.login.throttle, policies, now, inFlightMs: inFlightBoundMs(settings.directory) }),
+    now,
   });
   return {
     settings,

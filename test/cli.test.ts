@@ -302,6 +302,19 @@ describe('dirbridge CLI against OpenLDAP', () => {
     assert.equal(envLogin.code, 0, envLogin.stderr);
   });
 
+  it('counts no client address for `login`: one user\'s failures do not throttle the others', async () => {
+    // One failure per address: if the CLI's logins shared one address, the second person would be refused.
+    const config = await configFile('throttle.yaml', { login: { throttle: { maxFailuresPerAddress: 1 } } });
+    for (const person of organisation.users.slice(20, 23)) {
+      const wrong = await cli(['--config', config, '--json', 'login', person.uid], secretEnv(), 'wrong\n');
+      assert.equal(JSON.parse(wrong.stdout).error.code, 'auth.invalid_credentials', person.uid);
+    }
+    const person = organisation.users[27];
+    assert.ok(person);
+    const ok = await cli(['--config', config, '--json', 'login', person.uid], secretEnv(), `${person.password}\n`);
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
   it('logs a directory user in with the password on stdin, lists and revokes sessions, and audits it all', async () => {
     const config = await configFile('ldaps.yaml');
     const person = organisation.users[7];

@@ -21,6 +21,7 @@ import { after, before, describe, it } from 'node:test';
 import { openApp, type App } from '../src/app.ts';
 import { createLoginService } from '../src/auth/login.ts';
 import { createSessionService } from '../src/auth/sessions.ts';
+import { createLockoutPolicies } from '../src/auth/lockout-policies.ts';
 import { createLoginThrottle } from '../src/auth/throttle.ts';
 import type { DirectoryConnection } from '../src/directory/index.ts';
 import { DirbridgeError } from '../src/errors.ts';
@@ -137,6 +138,16 @@ describe('login and one-user sync agree with a full sync on nested groups (OpenL
     };
   }
 
+  /** Runs `work` on a fresh service connection of `app`. */
+  async function withDirectory<T>(app: App, work: (directory: DirectoryConnection) => Promise<T>): Promise<T> {
+    const connection = await app.openDirectory();
+    try {
+      return await work(connection);
+    } finally {
+      await connection.close();
+    }
+  }
+
   /** A login service over `lookup`, with the app's store and settings and a real bind pool. */
   function loginWith(app: App, lookup: DirectoryLookup) {
     const now = () => new Date();
@@ -155,7 +166,9 @@ describe('login and one-user sync agree with a full sync on nested groups (OpenL
         },
       },
       sessions: createSessionService({ store: app.store, settings: app.settings.login, now }),
-      throttle: createLoginThrottle({ store: app.store, settings: app.settings.login.throttle, now }),
+      // The lockout policy is read on a connection of its own, so the lookup's searches stay countable.
+      throttle: createLoginThrottle({ store: app.store, settings: app.settings.login.throttle, policies: createLockoutPolicies({ read: (work) => withDirectory(app, work), settings: app.settings, now }), now, inFlightMs: 120_000 }),
+      now,
     });
   }
 

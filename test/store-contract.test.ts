@@ -980,46 +980,6 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       }, { now: clock.now });
     });
 
-    it('records, counts, clears and prunes login failures per key', async () => {
-      // A timeline of its own (1991), so prune counts cover only this test's failures.
-      const t0 = '1991-01-01T00:00:00.000Z';
-      await withStore(async (store) => {
-        const tag = newTag();
-        const alice = `user:${tag}-alice`;
-        const bob = `user:${tag}-bob`;
-        const address = `address:${tag}-192.0.2.1`;
-        await store.transaction((tx) => tx.recordLoginFailure([alice, address], t0));
-        await store.transaction((tx) => tx.recordLoginFailure([alice, address, alice], shift(t0, MINUTE)));
-        await store.transaction((tx) => tx.recordLoginFailure([bob, address], shift(t0, 2 * MINUTE)));
-        await store.transaction((tx) => tx.recordLoginFailure([], shift(t0, 2 * MINUTE)));
-
-        assert.deepEqual(await store.countLoginFailures([alice, bob, address], t0), { [alice]: 2, [bob]: 1, [address]: 3 }, 'one failure per key per call');
-        assert.deepEqual(await store.countLoginFailures([alice, bob, address], shift(t0, MINUTE)), { [alice]: 1, [bob]: 1, [address]: 2 }, '`since` is inclusive');
-        assert.deepEqual(await store.countLoginFailures([alice, `user:${tag}-nobody`], shift(t0, 1)), { [alice]: 1, [`user:${tag}-nobody`]: 0 });
-        assert.deepEqual(await store.countLoginFailures([alice, alice], shift(t0, 3 * MINUTE)), { [alice]: 0 });
-        assert.deepEqual(await store.countLoginFailures([], t0), {});
-        assert.deepEqual(await store.countLoginFailures([`user:${tag}-ALICE`], t0), { [`user:${tag}-ALICE`]: 0 }, 'keys are exact');
-        assert.equal(await store.transaction((tx) => tx.countLoginFailures([alice], '1991-01-01T01:00:00+01:00')).then((c) => c[alice]), 2, 'inside a transaction, with `since` normalised');
-        // Many keys: more than one statement's worth.
-        const many = [...Array.from({ length: 40_000 }, (_, i) => `user:${tag}-many${i}`), address];
-        const manyCounts = await store.countLoginFailures(many, t0);
-        assert.equal(Object.keys(manyCounts).length, many.length);
-        assert.equal(manyCounts[address], 3);
-
-        await store.transaction((tx) => tx.clearLoginFailures([alice, `user:${tag}-nobody`]));
-        assert.deepEqual(await store.countLoginFailures([alice, bob, address], t0), { [alice]: 0, [bob]: 1, [address]: 3 });
-        await store.transaction((tx) => tx.clearLoginFailures([]));
-
-        assert.equal(await store.transaction((tx) => tx.pruneLoginFailures(shift(t0, MINUTE))), 1, 'only the address failure at t0 (alice’s were cleared)');
-        assert.deepEqual(await store.countLoginFailures([bob, address], t0), { [bob]: 1, [address]: 2 });
-        assert.equal(await store.transaction((tx) => tx.pruneLoginFailures(shift(t0, MINUTE))), 0);
-        assert.equal(await store.transaction((tx) => tx.pruneLoginFailures(shift(t0, 10 * MINUTE))), 3);
-        assert.deepEqual(await store.countLoginFailures([bob, address], t0), { [bob]: 0, [address]: 0 });
-        await rejectsWithCode(store.countLoginFailures([alice], 'an hour ago'), 'usage.invalid');
-        await rejectsWithCode(store.transaction((tx) => tx.recordLoginFailure([alice], 'now')), 'usage.invalid');
-      });
-    });
-
     it('handles batches larger than one statement (chunking) and loads them back', async () => {
       await withStore(async (store) => {
         const tag = newTag();

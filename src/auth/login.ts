@@ -16,7 +16,8 @@ import type { LookupConnection } from './lookup-connection.ts';
 import { readLoginName } from './login-name.ts';
 import { verifyPassword } from './password-hash.ts';
 import type { SessionService } from './sessions.ts';
-import { throttleKeys, type LoginThrottle } from './throttle.ts';
+import { ENTRY_LOCKOUT_ATTRIBUTES } from './lockout-policy.ts';
+import type { LoginAttempt, LoginThrottle } from './throttle.ts';
 
 /** Why a login failed, as the audit log records it. Never shown to the client. */
 export type LoginFailureReason =
@@ -50,6 +51,26 @@ export class LoginFailure extends DirbridgeError {
   }
 }
 
+/**
+ * Reasons that are not guesses at a password: the attempt is released, not counted. The directory
+ * was unavailable, the login was refused before anything was tried, or the password was accepted
+ * and the login failed afterwards.
+ */
+const NOT_A_GUESS: ReadonlySet<LoginFailureReason> = new Set(['directory_unavailable', 'throttled', 'disabled_in_dirbridge', 'not_provisioned', 'username_conflict']);
+
+/** What a login is asked with. */
+export interface LoginInput {
+  username: string;
+  password: string;
+  /**
+   * The end user's IP address: counted and remembered by the throttle, recorded on the session.
+   * Absent for the CLI and for applications that do not pass it on (then no address is counted).
+   */
+  clientAddress?: string | undefined;
+  /** How the request came: `cli` (the command line on the server) or `app` (an application with the app API key); recorded in the audit log. */
+  via?: 'cli' | 'app' | undefined;
+}
+
 /** A successful login. */
 export interface LoginSuccess {
   token: string;
@@ -68,6 +89,7 @@ export interface LoginDeps {
   bindPool: Pick<BindPool, 'verify'>;
   sessions: SessionService;
   throttle: LoginThrottle;
+  now: () => Date;
 }
 
 /** Maps AD's bind sub-codes (data 52e, 533, ...) to failure reasons. */
@@ -92,7 +114,11 @@ function isDirectoryFault(error: unknown): boolean {
 export function createLoginService(deps: LoginDeps) {
   const { store, settings } = deps;
 
-  async function audit(action: 'login.succeeded' | 'login.failed', fields: { userId?: string | null; subject: string; reason?: string; clientAddress?: string }) {
+  async function audit(action: 'login.succeeded' | 'login.failed', fields: { userId?: string | null; subject: string; reason?: string; input: LoginInput }) {
+    const details = {
+      ...(fields.input.clientAddress === undefined ? {} : { clientAddress: fields.input.clientAddress }),
+      ...(fields.input.via === undefined ? {} : { via: fields.input.via }),
+    };
     await store.transaction((tx) =>
       tx.appendAudit([
         {
@@ -101,24 +127,43 @@ export function createLoginService(deps: LoginDeps) {
           userId: fields.userId ?? null,
           subject: fields.subject,
           reason: fields.reason ?? null,
-          details: fields.clientAddress === undefined ? null : { clientAddress: fields.clientAddress },
+          details: Object.keys(details).length === 0 ? null : details,
         },
       ]),
     );
   }
 
   /** Logs a user in; throws LoginFailure on any failure. */
-  async function login(input: { username: string; password: string; clientAddress?: string }): Promise<LoginSuccess> {
+  async function login(input: LoginInput): Promise<LoginSuccess> {
     const typed = input.username.trim();
-    const keys = throttleKeys(typed, input.clientAddress);
+    const attempt = await deps.throttle.begin({ username: typed, clientAddress: input.clientAddress });
+    if (attempt === undefined) {
+      // The same answer for every name, existing or not: the throttle counts them all alike.
+      await audit('login.failed', { subject: typed, reason: 'throttled', input });
+      throw new LoginFailure('throttled');
+    }
+    let isSettled = false;
+    const settle = async (outcome: 'failed' | 'released' | 'succeeded') => {
+      isSettled = true;
+      await attempt[outcome]();
+    };
+    try {
+      return await attemptLogin(input, typed, attempt, settle);
+    } catch (error) {
+      // Anything unexpected (the store failed, a defect) was no guess: the reservation is given back.
+      if (!isSettled) await settle('released').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async function attemptLogin(input: LoginInput, typed: string, attempt: LoginAttempt, settle: (outcome: 'failed' | 'released' | 'succeeded') => Promise<void>): Promise<LoginSuccess> {
     let knownUserId: string | null = null;
     const fail = async (reason: LoginFailureReason, cause?: unknown): Promise<never> => {
-      await audit('login.failed', { userId: knownUserId, subject: typed, reason, ...(input.clientAddress === undefined ? {} : { clientAddress: input.clientAddress }) });
-      if (reason !== 'directory_unavailable' && reason !== 'throttled') await deps.throttle.recordFailure(keys);
+      await settle(NOT_A_GUESS.has(reason) ? 'released' : 'failed');
+      await audit('login.failed', { userId: knownUserId, subject: typed, reason, input });
       throw new LoginFailure(reason, cause);
     };
 
-    if ((await deps.throttle.limitedKey(keys)) !== undefined) return fail('throttled');
     // Checked before anything else: an empty password must never reach the directory (RFC 4513 unauthenticated bind).
     if (input.password.trim() === '' || typed === '') return fail(typed === '' ? 'unknown_user' : 'empty_password');
 
@@ -131,14 +176,17 @@ export function createLoginService(deps: LoginDeps) {
       const hash = await store.getPasswordHash(account.id);
       if (hash === null || !(await verifyPassword(input.password, hash))) return fail('wrong_password');
       if (!account.isEnabled) return fail('disabled_in_dirbridge');
-      return succeed(account, false, input, keys);
+      return succeed(account, false, input, settle);
     };
     if (localAccount !== undefined && (localAccount.isAdmin || !settings.sync.mergeExistingUsers.enabled)) return loginLocally(localAccount);
 
+    // The lookup also reads the entry's own policy and failure counter (pwdFailureTime, badPwdCount, ...) for the throttle.
+    const lookupSettings = { ...settings, directory: { ...settings.directory, attributesToQuery: [...settings.directory.attributesToQuery, ...ENTRY_LOCKOUT_ATTRIBUTES] } };
+    const lookupStartedAt = deps.now();
     let found: FoundEntry | undefined;
     try {
       found = await deps.lookup.use((directory) =>
-        findDirectoryEntry(directory, settings, readLoginName(typed, directory.rootDse.serverType === 'active-directory')),
+        findDirectoryEntry(directory, lookupSettings, readLoginName(typed, directory.rootDse.serverType === 'active-directory')),
       );
     } catch (error) {
       if (isDirbridgeError(error, 'directory.ambiguous')) return fail('ambiguous_user', error);
@@ -150,6 +198,9 @@ export function createLoginService(deps: LoginDeps) {
     if (found.user.directoryState === 'disabled') {
       return fail(found.user.directoryStateReason?.includes('locked') === true ? 'locked_in_directory' : 'disabled_in_directory');
     }
+
+    // Counted under the account itself before its password is tried: whatever name found it.
+    if (!(await attempt.reserveAccount({ externalId: found.user.externalId, entry: found.entry, lookupStartedAt }))) return fail('throttled');
 
     try {
       await deps.bindPool.verify(found.user.dn, input.password);
@@ -178,13 +229,13 @@ export function createLoginService(deps: LoginDeps) {
     if (user === undefined) return fail('username_conflict');
     knownUserId = user.id;
     if (!user.isEnabled) return fail('disabled_in_dirbridge');
-    return succeed(user, existing === undefined, input, keys);
+    return succeed(user, existing === undefined, input, settle);
   }
 
-  async function succeed(user: UserRecord, isNewUser: boolean, input: { clientAddress?: string }, keys: string[]): Promise<LoginSuccess> {
-    const { token, session } = await deps.sessions.start(user.id, input.clientAddress);
-    await deps.throttle.recordSuccess(keys);
-    await audit('login.succeeded', { userId: user.id, subject: user.username, ...(input.clientAddress === undefined ? {} : { clientAddress: input.clientAddress }) });
+  async function succeed(user: UserRecord, isNewUser: boolean, input: LoginInput, settle: (outcome: 'succeeded') => Promise<void>): Promise<LoginSuccess> {
+    const { token, session } = await deps.sessions.start(user.id, input.clientAddress ?? input.via);
+    await settle('succeeded');
+    await audit('login.succeeded', { userId: user.id, subject: user.username, input });
     return { token, session, user, isNewUser };
   }
 

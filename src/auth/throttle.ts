@@ -1,44 +1,190 @@
 /**
- * Throttles failed logins per username and per client address. Failures live in the store,
- * so the limit holds across every instance that shares the PostgreSQL database.
+ * The login throttle: reserve, then guess, then settle.
+ *
+ * Every attempt is counted before anything is asked: one store transaction (holding a lock per key)
+ * checks the limits and inserts a pending row under each key, so concurrent attempts see each other
+ * and a burst gets exactly as far as the limit, on one instance or many sharing PostgreSQL. Pending
+ * rows count as failures; a failed guess keeps them, an attempt that was no guess (the directory was
+ * down, the attempt was refused) releases them, and a successful login clears the subject's failures.
+ * A process that dies in between leaves its rows pending: they go on counting as failures (the bind
+ * may have reached the directory), and the next successful login clears them once they are older
+ * than `inFlightMs`, so a crash never reserves anything for good.
+ *
+ * Keys:
+ * - `user:<typed name>` — per name over all addresses; every name, existing or not, local or from the
+ *   directory, is held to the same limit, so a throttled answer tells nothing about the name;
+ * - `account:<external id>` — per directory account, reserved after the lookup and right before the
+ *   bind, whatever name found it (uid or cn, `DOMAIN\name` or a UPN): what the directory counts. Its
+ *   limit stays below the directory's lockout threshold, its failures are kept as long as the
+ *   directory keeps them, and the directory's own counter (other applications' failures) counts too;
+ * - `address:<client address>` — per client address (IPv6 by /64), only for attempts at a name the
+ *   address has not signed in with before.
+ * After a successful login the (subject, address) pair is remembered for `knownAddressDays`. From
+ * such an address the per-address limit does not apply, and the last `knownAddressReserve` attempts
+ * of the per-name and per-account limits are kept for it: strangers stop earlier.
  */
-import type { LoginSettings } from '../settings/schema.ts';
+import { randomUUID } from 'node:crypto';
+import type { DirectoryEntry } from '../ldap/entry.ts';
+import type { LoginAttemptReader } from '../store/login-attempts.ts';
 import type { Store } from '../store/store.ts';
+import { addressKey } from './client-address.ts';
+import type { LockoutPolicies } from './lockout-policies.ts';
+import { accountLimit, accountMemorySeconds, attemptLimit, directoryFailureCount, type LockoutPolicy, type ThrottleSettings } from './lockout-policy.ts';
 
 /** What the throttle needs. */
 export interface ThrottleDeps {
   store: Store;
-  settings: LoginSettings['throttle'];
+  settings: ThrottleSettings;
+  policies: LockoutPolicies;
   now: () => Date;
+  /** The longest an attempt runs from its reservation to its settling; pending rows older than this belong to a process that is gone. */
+  inFlightMs: number;
 }
 
-/** The keys a login attempt is counted under. */
-export function throttleKeys(username: string, clientAddress: string | undefined): string[] {
-  const keys = [`user:${username.trim().toLowerCase()}`];
-  if (clientAddress !== undefined && clientAddress !== '') keys.push(`address:${clientAddress}`);
-  return keys;
+/** A reserved login attempt. Settle it exactly once: `failed`, `released` or `succeeded`. */
+export interface LoginAttempt {
+  /**
+   * Reserves the attempt under the directory account about to be bound to, right before the bind.
+   * False when the account's limit, or the directory's own failure counter, leaves no room: the
+   * whole attempt is then released and the login must be refused as throttled.
+   */
+  reserveAccount(account: { externalId: string; entry: DirectoryEntry; lookupStartedAt: Date }): Promise<boolean>;
+  /** A guess that failed (wrong password, unknown name, ...): it stays counted. */
+  failed(): Promise<void>;
+  /** Not a guess (the directory was unavailable, or the login failed after the password was accepted): forgotten. */
+  released(): Promise<void>;
+  /** A successful login: the subject's failures are cleared and the address is remembered. */
+  succeeded(): Promise<void>;
+}
+
+/** The start of time, as a `since` that counts everything. */
+const EPOCH = new Date(0).toISOString();
+const DAY_MS = 86_400_000;
+/** How often expired attempts and addresses are deleted, at most. */
+const PRUNE_INTERVAL_MS = 60_000;
+
+/**
+ * The longest a login attempt can take from its reservation to its settling, from the directory
+ * timeouts: the lookup (a connection, its retry, the search) and the bind (waiting for a pooled
+ * connection, opening one, the bind), with a minute to spare. Erring long is safe: a pending row is
+ * then counted a little longer than needed.
+ */
+export function inFlightBoundMs(directory: { connectTimeoutMs: number; operationTimeoutMs: number }): number {
+  return Math.max(120_000, 2 * (directory.connectTimeoutMs + 5 * directory.operationTimeoutMs) + 60_000);
+}
+
+/** The key a typed login name is counted under (trimmed, Unicode-normalised, case-folded). */
+export function nameKey(username: string): string {
+  return `user:${username.trim().normalize('NFKC').toLowerCase()}`;
+}
+
+/** The key a directory account is counted under. */
+export function accountKey(externalId: string): string {
+  return `account:${externalId}`;
 }
 
 /** Creates the throttle. */
 export function createLoginThrottle(deps: ThrottleDeps) {
-  const windowStart = () => new Date(deps.now().getTime() - deps.settings.windowSeconds * 1000).toISOString();
+  const { store, settings } = deps;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const knownSince = (at: number) => iso(at - settings.knownAddressDays * DAY_MS);
+  /** The longest account memory (ms) seen by this instance; null once a policy never forgets. */
+  let longestAccountMemoryMs: number | null = settings.windowSeconds * 1000;
+  let prunedAt = Number.NEGATIVE_INFINITY;
+
+  const noteAccountMemory = (seconds: number | null) => {
+    if (longestAccountMemoryMs === null) return;
+    longestAccountMemoryMs = seconds === null ? null : Math.max(longestAccountMemoryMs, seconds * 1000);
+  };
+
+  /** Deletes what no limit looks at any more; housekeeping, so a failure here never fails a login (the next one retries). */
+  const prune = async (at: number, policy: LockoutPolicy) => {
+    if (at - prunedAt < PRUNE_INTERVAL_MS) return;
+    prunedAt = at;
+    const windowStart = iso(at - settings.windowSeconds * 1000);
+    // Account rows are kept as long as any policy seen keeps failures; while the default policy is
+    // unknown or never forgets, they are not pruned by age (they are few: an account takes no more
+    // rows once its limit is reached).
+    noteAccountMemory(policy.kind === 'unknown' ? null : accountMemorySeconds(settings, policy, false));
+    const attempts = [
+      { keyPrefix: 'user:', before: windowStart },
+      { keyPrefix: 'address:', before: windowStart },
+      ...(longestAccountMemoryMs === null ? [] : [{ keyPrefix: 'account:', before: iso(at - longestAccountMemoryMs) }]),
+    ];
+    await store.pruneLoginAttempts({ attempts, knownAddressesBefore: settings.knownAddressDays === 0 ? iso(at + 1) : knownSince(at) }).catch(() => undefined);
+  };
+
   return {
-    /** The first key that reached the limit inside the window, if any. */
-    async limitedKey(keys: readonly string[]): Promise<string | undefined> {
-      const counts = await deps.store.countLoginFailures(keys, windowStart());
-      return keys.find((key) => (counts[key] ?? 0) >= deps.settings.maxFailures);
-    },
-    /** Counts one failure under every key. */
-    async recordFailure(keys: readonly string[]): Promise<void> {
-      await deps.store.transaction((tx) => tx.recordLoginFailure(keys, deps.now().toISOString()));
-    },
-    /** Forgets the username's failures after a successful login (the address keeps its count). */
-    async recordSuccess(keys: readonly string[]): Promise<void> {
-      const userKeys = keys.filter((key) => key.startsWith('user:'));
-      await deps.store.transaction(async (tx) => {
-        await tx.clearLoginFailures(userKeys);
-        await tx.pruneLoginFailures(windowStart());
+    /**
+     * Reserves an attempt at `username` from `clientAddress` (the end user's IP address; absent for
+     * the CLI and for applications that do not pass it on: then no address is counted, and none is
+     * known). Undefined when a limit is reached: refuse the login as throttled.
+     */
+    async begin(input: { username: string; clientAddress?: string | undefined }): Promise<LoginAttempt | undefined> {
+      const attemptId = randomUUID();
+      const name = nameKey(input.username);
+      const address = input.clientAddress === undefined ? undefined : addressKey(input.clientAddress);
+      const addressCounter = address === undefined ? undefined : `address:${address}`;
+      const policy = await deps.policies.current();
+      const limit = accountLimit(settings, policy);
+      const startedAt = deps.now().getTime();
+      const windowStart = iso(startedAt - settings.windowSeconds * 1000);
+      const isKnownHere = async (tx: Pick<LoginAttemptReader, 'knownAddressKeys'>, key: string) =>
+        address !== undefined && settings.knownAddressDays > 0 && (await tx.knownAddressKeys([key], address, knownSince(startedAt))).length > 0;
+
+      const reserved = await store.lockLoginKeys(addressCounter === undefined ? [name] : [name, addressCounter], async (tx) => {
+        const isKnown = await isKnownHere(tx, name);
+        const keys = isKnown || addressCounter === undefined ? [name] : [name, addressCounter];
+        const counts = await tx.countAttempts(keys, windowStart);
+        if ((counts[name] ?? 0) >= attemptLimit(limit, settings.knownAddressReserve, isKnown)) return false;
+        if (addressCounter !== undefined && !isKnown && (counts[addressCounter] ?? 0) >= settings.maxFailuresPerAddress) return false;
+        await tx.insertPendingAttempt(attemptId, keys, iso(startedAt));
+        return true;
       });
+      if (!reserved) return undefined;
+
+      const subjects = [name];
+      const release = () => store.settleLoginAttempt(attemptId, 'released', deps.now().toISOString());
+      return {
+        async reserveAccount(account) {
+          const key = accountKey(account.externalId);
+          const accountPolicy = await deps.policies.forEntry(account.entry);
+          const at = deps.now().getTime();
+          const counter = settings.stayBelowDirectoryLockout && accountPolicy.kind === 'lockout' ? directoryFailureCount(account.entry, accountPolicy, new Date(at)) : undefined;
+          const memory = accountMemorySeconds(settings, accountPolicy, counter !== undefined);
+          noteAccountMemory(accountPolicy.kind === 'unknown' ? settings.windowSeconds : accountMemorySeconds(settings, accountPolicy, false));
+          const isAllowed = await store.lockLoginKeys([key], async (tx) => {
+            const allowed = attemptLimit(accountLimit(settings, accountPolicy), settings.knownAddressReserve, await isKnownHere(tx, key));
+            const count = (await tx.countAttempts([key], memory === null ? EPOCH : iso(at - memory * 1000)))[key] ?? 0;
+            if (count >= allowed) return false;
+            if (counter !== undefined) {
+              // The directory's count, plus ours that its read may not show yet: one more failure must stay below the limit.
+              const unsettled = await tx.countUnsettledAttempts(key, { pendingSince: iso(at - deps.inFlightMs), settledSince: account.lookupStartedAt.toISOString() });
+              if (counter + unsettled >= allowed) return false;
+            }
+            await tx.insertPendingAttempt(attemptId, [key], iso(at));
+            return true;
+          });
+          if (!isAllowed) {
+            await release();
+            return false;
+          }
+          subjects.push(key);
+          return true;
+        },
+        failed: () => store.settleLoginAttempt(attemptId, 'failed', deps.now().toISOString()),
+        released: release,
+        async succeeded() {
+          const at = deps.now().getTime();
+          await store.recordLoginSuccess({
+            attemptId,
+            clearKeys: subjects,
+            abandonedBefore: iso(at - deps.inFlightMs),
+            ...(address === undefined || settings.knownAddressDays === 0 ? {} : { knownAddress: { keys: subjects, address, at: iso(at) } }),
+          });
+          await prune(at, policy);
+        },
+      };
     },
   };
 }

@@ -193,13 +193,27 @@ export const loginSettingsSchema = z
     createOnFirstLogin: boolean().default(true),
     updateOnLogin: boolean().default(true),
     sessionTtlMinutes: integer().pipe(z.number().int().min(1).max(525_600)).default(480),
+    /** The login throttle (`auth/throttle.ts`; the README's security section explains the keys). */
     throttle: z
       .object({
         maxFailures: integer().pipe(z.number().int().min(1).max(10_000)).default(5),
         windowSeconds: integer().pipe(z.number().int().min(1).max(86_400)).default(900),
+        maxFailuresPerAddress: integer().pipe(z.number().int().min(1).max(100_000)).default(20),
+        stayBelowDirectoryLockout: boolean().default(true),
+        knownAddressDays: integer().pipe(z.number().int().min(0).max(3_650)).default(30),
+        knownAddressReserve: integer().pipe(z.number().int().min(0).max(9_999)).default(1),
       })
       .strict()
-      .default({ maxFailures: 5, windowSeconds: 900 }),
+      .superRefine((value, ctx) => {
+        if (value.knownAddressReserve >= value.maxFailures) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['knownAddressReserve'],
+            message: `must be less than maxFailures (${value.maxFailures}): strangers need at least one attempt`,
+          });
+        }
+      })
+      .default({ maxFailures: 5, windowSeconds: 900, maxFailuresPerAddress: 20, stayBelowDirectoryLockout: true, knownAddressDays: 30, knownAddressReserve: 1 }),
     bindPoolSize: integer().pipe(z.number().int().min(1).max(256)).default(8),
   })
   .strict();

@@ -8,6 +8,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { DirbridgeError } from '../errors.ts';
 import { chunk, chunkByWeight, rowsPerStatement, updateRowsById, type ColumnKind, type ColumnValue, type RowUpdate } from './batch.ts';
 import { withDbErrors } from './db-errors.ts';
+import { createLoginAttemptStore } from './login-attempts.ts';
 import { orderedUuid } from './ordered-id.ts';
 import {
   CHANNEL_COLUMNS,
@@ -581,22 +582,6 @@ function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
         return found;
       }),
 
-    countLoginFailures: (keys, since) =>
-      withDbErrors('count login failures', async () => {
-        const from = normalizeTimestamp(since, 'since');
-        const counts = new Map<string, number>(keys.map((key) => [key, 0]));
-        for (const part of chunk(distinct(keys), rowsPerStatement(dialect, 1, 1))) {
-          const rows = await db
-            .selectFrom('login_failures')
-            .select((eb) => ['failure_key', eb.fn.countAll().as('count')])
-            .where('failure_key', 'in', part)
-            .where('at', '>=', from)
-            .groupBy('failure_key')
-            .execute();
-          for (const row of rows) counts.set(row.failure_key, Number(row.count));
-        }
-        return Object.fromEntries(counts);
-      }),
   };
 }
 
@@ -1098,28 +1083,6 @@ function createWriter(db: Kysely<Database>, ctx: Context): StoreWriter {
         }
       }),
 
-    recordLoginFailure: (keys, at) =>
-      withDbErrors('record a login failure', async () => {
-        const failedAt = normalizeTimestamp(at, 'at');
-        const rows = distinct(keys).map((key) => ({ id: randomUUID(), failure_key: key, at: failedAt }));
-        for (const part of chunk(rows, rowsPerStatement(dialect, 3))) {
-          await db.insertInto('login_failures').values(part).execute();
-        }
-      }),
-
-    clearLoginFailures: (keys) =>
-      withDbErrors('clear login failures', async () => {
-        for (const part of chunk(distinct(keys), rowsPerStatement(dialect, 1))) {
-          await db.deleteFrom('login_failures').where('failure_key', 'in', part).execute();
-        }
-      }),
-
-    pruneLoginFailures: (before) =>
-      withDbErrors('prune login failures', async () => {
-        const limit = normalizeTimestamp(before, 'before');
-        const result = await db.deleteFrom('login_failures').where('at', '<', limit).executeTakeFirst();
-        return Number(result.numDeletedRows);
-      }),
   };
 }
 
@@ -1140,6 +1103,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
   return {
     dialect,
     ...createReader(db, ctx),
+    ...createLoginAttemptStore(db, dialect),
 
     // Three queries, one snapshot: memberships never name a user or group missing from the lists.
     loadSyncState: () =>

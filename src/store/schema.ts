@@ -102,11 +102,25 @@ export interface AuditLogTable {
   details: string | null;
 }
 
-/** The `login_failures` table (migration 0002): one row per failed attempt per throttle key. */
+/** The `login_failures` table (migrations 0002, 0007): one row per login attempt per throttle key. */
 export interface LoginFailuresTable {
   id: string;
   failure_key: string;
+  /** When the attempt was reserved. */
   at: Timestamp;
+  /** The attempt the row belongs to (null for rows written before 0007). */
+  attempt_id: string | null;
+  /** `pending` until the attempt is settled, then `failed` (released attempts are deleted). */
+  status: 'pending' | 'failed';
+  /** When the attempt became `failed`. */
+  settled_at: Timestamp | null;
+}
+
+/** The `login_known_addresses` table (migration 0007): where each throttle subject last signed in. */
+export interface LoginKnownAddressesTable {
+  subject_key: string;
+  address: string;
+  last_success_at: Timestamp;
 }
 
 /** The `user_roles` table (migration 0003): one row per role granted to a user. */
@@ -190,6 +204,7 @@ export interface Database {
   sessions: SessionsTable;
   audit_log: AuditLogTable;
   login_failures: LoginFailuresTable;
+  login_known_addresses: LoginKnownAddressesTable;
   user_roles: UserRolesTable;
   channels: ChannelsTable;
   channel_members: ChannelMembersTable;

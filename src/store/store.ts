@@ -11,6 +11,8 @@
  * - usernames are unique case-insensitively (see `usernameKey`).
  */
 
+import type { LoginAttemptStore } from './login-attempts.ts';
+
 /** An ISO-8601 UTC timestamp as written by `Date#toISOString()`. */
 export type Timestamp = string;
 
@@ -354,8 +356,6 @@ export interface StoreReader {
   getAvatar(userId: string): Promise<AvatarRecord | undefined>;
   /** The avatars of these users without their bytes, in no particular order; users without one are left out. One query per few thousand ids. */
   listAvatarInfo(userIds: readonly string[]): Promise<AvatarInfo[]>;
-  /** Counts recorded login failures per key at or after `since` (keys without failures count 0). */
-  countLoginFailures(keys: readonly string[], since: Timestamp): Promise<Record<string, number>>;
 }
 
 /** Writes, available only inside `Store.transaction`. */
@@ -419,16 +419,10 @@ export interface StoreWriter extends StoreReader {
   deleteSessionsEndedBefore(before: Timestamp): Promise<number>;
   /** Appends audit entries in multi-row statements; `userId` is not checked (entries may be about deleted users). */
   appendAudit(entries: readonly NewAuditEntry[]): Promise<void>;
-  /** Records one login failure at `at` under each key (e.g. `user:alice`, `address:192.0.2.1`). */
-  recordLoginFailure(keys: readonly string[], at: Timestamp): Promise<void>;
-  /** Forgets the failures recorded under the keys (after a successful login). */
-  clearLoginFailures(keys: readonly string[]): Promise<void>;
-  /** Deletes failures recorded before `before`; returns how many. */
-  pruneLoginFailures(before: Timestamp): Promise<number>;
 }
 
-/** The store: reads, one-transaction writes, and the sync run log. */
-export interface Store extends StoreReader {
+/** The store: reads, one-transaction writes, the sync run log, and the login throttle's records (`login-attempts.ts`). */
+export interface Store extends StoreReader, LoginAttemptStore {
   readonly dialect: StoreDialect;
   /**
    * Runs `work` in one database transaction: it commits when `work` resolves and rolls back

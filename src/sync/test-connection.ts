@@ -1,11 +1,12 @@
 /**
  * Test Connection (the seeds' button): connect with failover, bind as the service account, read
- * the RootDSE, and warn about mapping keys that name no group. The CLI and the HTTP API both
- * build their report here.
+ * the RootDSE, and warn about mapping keys that name no group and about a login throttle that the
+ * directory's lockout policy leaves no room for. The CLI and the HTTP API both build their report here.
  */
 import type { DirectoryConnection } from '../directory/index.ts';
 import { nameOfOid } from '../ldap/known-oids.ts';
 import type { Settings } from '../settings/schema.ts';
+import { throttleWarnings } from '../auth/lockout-policies.ts';
 import { checkMappingKeys } from './check-mapping-keys.ts';
 
 /** What Test Connection reports. Never holds the bind password. */
@@ -26,7 +27,7 @@ export interface TestConnectionReport {
 /** Opens a connection, builds the report and closes it; connection and bind failures throw their `directory.*` errors. */
 export async function testConnection(deps: {
   openDirectory: () => Promise<DirectoryConnection>;
-  settings: Pick<Settings, 'directory' | 'mapping' | 'users' | 'groups'>;
+  settings: Pick<Settings, 'directory' | 'mapping' | 'users' | 'groups' | 'login'>;
 }): Promise<TestConnectionReport> {
   const directory = await deps.openDirectory();
   try {
@@ -42,7 +43,7 @@ export async function testConnection(deps: {
       supportsPaging: root.supportsPaging,
       supportedControls: root.supportedControls.map((oid) => ({ oid, name: nameOfOid(oid) ?? '' })),
       supportedExtensions: root.supportedExtensions.map((oid) => ({ oid, name: nameOfOid(oid) ?? '' })),
-      warnings: await checkMappingKeys(directory, deps.settings),
+      warnings: [...(await checkMappingKeys(directory, deps.settings)), ...(await throttleWarnings(directory, deps.settings))],
     };
   } finally {
     await directory.close();

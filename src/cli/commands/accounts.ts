@@ -32,7 +32,8 @@ export function registerAccountCommands(program: Command, context: CommandContex
       context.setExit(
         await context.withApp(options, async (app) => {
           const password = await readSecret(`password for ${username}: `);
-          const result = await app.login.login({ username, password, clientAddress: 'cli' });
+          // The CLI runs on the server: no client address is counted (every CLI login would share one).
+          const result = await app.login.login({ username, password, via: 'cli' });
           if (options.json === true) printJson(out, { status: 'ok', token: result.token, expiresAt: result.session.expiresAt, isNewUser: result.isNewUser, user: result.user });
           else out.stdout(`logged in as ${result.user.username}${result.isNewUser ? ' (account created)' : ''}\ntoken: ${result.token}\nexpires: ${result.session.expiresAt}\n`);
           return EXIT.ok;

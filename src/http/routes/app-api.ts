@@ -5,7 +5,9 @@
  *
  * Login failures keep the login service's uniform codes and messages: 401 for any wrong
  * username or password (whatever the audited reason), 429 when throttled, 503 when the
- * directory is unavailable.
+ * directory is unavailable. Who is counted by the throttle: `login-client.ts`. A 429 carries no
+ * Retry-After: when the limit clears depends on the account (its directory's policy, an
+ * unknown name's window), so the value could tell an existing account from an unknown name.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -15,6 +17,7 @@ import { avatarCacheHook, avatarQuerySchema, imageResponseSchema, sendAvatar } f
 import type { RouteContext } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { readEvents } from '../events.ts';
+import { loginClientOf, loginHeadersSchema } from '../login-client.ts';
 import { loginWithMetrics } from '../login-outcome.ts';
 import { userProfile } from '../profile.ts';
 import { auditEntrySchema, credentialsSchema, errorSchema, idParamsSchema, userProfileSchema } from '../schemas.ts';
@@ -39,12 +42,20 @@ export function registerAppRoutes(server: FastifyInstance, context: RouteContext
       schema: {
         tags: ['app'],
         summary: 'Log a user in (directory or local account) and start a session',
+        description:
+          'Failed attempts are throttled per username, per directory account and per client address (429 auth.throttled, the same answer whether the username exists or not). ' +
+          'An application back-end that logs its users in should authenticate with "Authorization: Bearer <DIRBRIDGE_APP_API_KEY>": its own address is then not counted, ' +
+          'and it may pass its end user\'s address in the Dirbridge-Forwarded-For header, which is counted (and remembered after a successful login) instead. ' +
+          'Without the key that header is ignored; a bearer that is not the key is 401.',
+        security: [{ appApiKey: [] }, {}],
+        headers: loginHeadersSchema,
         body: credentialsSchema,
         response: { 200: loginResponseSchema, 400: errorSchema, 401: errorSchema, 429: errorSchema, 503: errorSchema },
       },
     },
     async (request) => {
-      const result = await loginWithMetrics(context, 'app', { username: request.body.username, password: request.body.password, clientAddress: request.ip });
+      const client = loginClientOf(request, context);
+      const result = await loginWithMetrics(context, 'app', { username: request.body.username, password: request.body.password, ...client });
       return { token: result.token, expiresAt: result.session.expiresAt, user: await userProfile(app.store, result.user) };
     },
   );
