@@ -1,12 +1,17 @@
 /**
  * Test Connection (the seeds' button): connect with failover, bind as the service account, read
- * the RootDSE, and warn about mapping keys that name no group. The CLI and the HTTP API both
- * build their report here.
+ * the RootDSE, read the users and groups once to warn about settings that do not fit the data
+ * (`check-data-fit.ts`), and warn about mapping keys that name no group. A base DN that does not
+ * exist fails the test, naming the setting and the server's naming contexts. The CLI and the HTTP
+ * API both build their report here.
  */
 import type { DirectoryConnection } from '../directory/index.ts';
+import { DirbridgeError } from '../errors.ts';
 import { nameOfOid } from '../ldap/known-oids.ts';
 import type { Settings } from '../settings/schema.ts';
+import { checkDataFit } from './check-data-fit.ts';
 import { checkMappingKeys } from './check-mapping-keys.ts';
+import { isMissingBase, nameBaseDnSetting } from './missing-base.ts';
 
 /** What Test Connection reports. Never holds the bind password. */
 export interface TestConnectionReport {
@@ -23,7 +28,7 @@ export interface TestConnectionReport {
   warnings: string[];
 }
 
-/** Opens a connection, builds the report and closes it; connection and bind failures throw their `directory.*` errors. */
+/** Opens a connection, builds the report and closes it; connection, bind and missing-base failures throw their `directory.*` errors. */
 export async function testConnection(deps: {
   openDirectory: () => Promise<DirectoryConnection>;
   settings: Pick<Settings, 'directory' | 'mapping' | 'users' | 'groups'>;
@@ -31,6 +36,12 @@ export async function testConnection(deps: {
   const directory = await deps.openDirectory();
   try {
     const root = directory.rootDse;
+    let warnings: string[];
+    try {
+      warnings = [...(await checkDataFit(directory, deps.settings)), ...(await checkMappingKeys(directory, deps.settings))];
+    } catch (error) {
+      throw withNamingContexts(nameBaseDnSetting(error, deps.settings), root.namingContexts);
+    }
     return {
       status: 'ok',
       url: directory.url,
@@ -42,9 +53,18 @@ export async function testConnection(deps: {
       supportsPaging: root.supportsPaging,
       supportedControls: root.supportedControls.map((oid) => ({ oid, name: nameOfOid(oid) ?? '' })),
       supportedExtensions: root.supportedExtensions.map((oid) => ({ oid, name: nameOfOid(oid) ?? '' })),
-      warnings: await checkMappingKeys(directory, deps.settings),
+      warnings,
     };
   } finally {
     await directory.close();
   }
+}
+
+/** A missing base's error, with the naming contexts the server offers instead; other errors as they are. */
+function withNamingContexts(error: unknown, namingContexts: readonly string[]): unknown {
+  if (!isMissingBase(error) || namingContexts.length === 0) return error;
+  return new DirbridgeError(error.code, `${error.message}; the server's naming contexts are ${namingContexts.join('; ')}`, {
+    cause: error,
+    details: { ...error.details, namingContexts: [...namingContexts] },
+  });
 }

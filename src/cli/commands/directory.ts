@@ -41,6 +41,7 @@ export function registerDirectoryCommands(program: Command, context: CommandCont
       context.setExit(
         await context.withApp(options, async (app) => {
           const report = await testSearch(app, username);
+          if (options.json !== true) for (const warning of report.warnings) context.out.stderr(`warning: ${warning}\n`);
           if (report.status === 'not_found') {
             if (options.json === true) printJson(context.out, report);
             else context.out.stderr(`no directory user matches ${JSON.stringify(username)}\n`);

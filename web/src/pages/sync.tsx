@@ -29,8 +29,9 @@ type TestSearchReport =
       entry: { dn: string; attributes: Record<string, string[]> };
       user: { externalId: string; dn: string; username: string; email: string | null; firstName: string; lastName: string; displayName: string | null; directoryState: string; directoryStateReason?: string };
       groups: Array<{ dn: string; name: string; externalId: string; isNested: boolean }>;
+      warnings: string[];
     }
-  | { status: 'not_found'; username: string };
+  | { status: 'not_found'; username: string; warnings: string[] };
 
 /** Which settings a test ran on: those saved and in force, or the form's unsaved values. */
 type Tested = 'saved' | 'unsaved';
@@ -280,16 +281,28 @@ function ConnectionResult(props: { report: TestConnectionReport; tested: Tested 
           ['Controls', `${report.supportedControls.length} supported`],
         ]}
       />
-      {report.warnings.length === 0 ? null : (
-        <div class="alert alert-warn">
-          <strong>Warnings</strong>
-          <ul>
-            {report.warnings.map((warning) => (
-              <li key={warning}>{warning}</li>
-            ))}
-          </ul>
-        </div>
-      )}
+      <Warnings warnings={report.warnings} />
+    </div>
+  );
+}
+
+/** How many warnings a result lists before it says how many more there are. */
+const SHOWN_WARNINGS = 20;
+
+/** A read's or test's warnings (settings that do not fit the data, each naming the setting to change); nothing when there are none. */
+export function Warnings(props: { warnings: readonly string[] | undefined }): JSX.Element | null {
+  const warnings = props.warnings ?? [];
+  if (warnings.length === 0) return null;
+  const shown = warnings.slice(0, SHOWN_WARNINGS);
+  return (
+    <div class="alert alert-warn" data-testid="warnings">
+      <strong>Warnings ({formatNumber(warnings.length)})</strong>
+      <ul>
+        {shown.map((warning, index) => (
+          <li key={index}>{warning}</li>
+        ))}
+      </ul>
+      {warnings.length > shown.length ? <div class="small">… and {formatNumber(warnings.length - shown.length)} more.</div> : null}
     </div>
   );
 }
@@ -298,8 +311,11 @@ function SearchResult(props: { report: TestSearchReport; tested: Tested }): JSX.
   const { report } = props;
   if (report.status === 'not_found') {
     return (
-      <div class="alert alert-warn" data-testid="test-search-result" data-tested={props.tested}>
-        No directory user <strong>{report.username}</strong> was found with the User Search settings{testedNote(props.tested)}.
+      <div data-testid="test-search-result" data-tested={props.tested}>
+        <div class="alert alert-warn">
+          No directory user <strong>{report.username}</strong> was found with the User Search settings{testedNote(props.tested)}.
+        </div>
+        <Warnings warnings={report.warnings} />
       </div>
     );
   }
@@ -336,6 +352,7 @@ function SearchResult(props: { report: TestSearchReport; tested: Tested }): JSX.
           )}
         </div>
       </div>
+      <Warnings warnings={report.warnings} />
     </div>
   );
 }
@@ -393,6 +410,7 @@ export function SyncProgressView(props: { state: { runId: string | null; run: Ru
           </p>
           {(summary?.reason ?? run?.reason) ? <div class="alert alert-warn">{summary?.reason ?? run?.reason}</div> : null}
           {run?.errorMessage ? <div class="alert alert-error">{run.errorMessage}</div> : null}
+          <Warnings warnings={summary?.warnings} />
         </div>
       )}
     </div>
@@ -407,6 +425,7 @@ function DryRunResult(props: { summary: SyncSummary }): JSX.Element {
         <strong>Dry run {summary.status === 'succeeded' ? 'planned' : summary.status}:</strong> {formatNumber(summary.stepsTotal)} step{summary.stepsTotal === 1 ? '' : 's'} · {describeCounts(summaryCounts(summary))} · {formatDuration(summary.durationMs)}. Nothing was written.
         {summary.reason === null ? null : <div>{summary.reason}</div>}
       </div>
+      <Warnings warnings={summary.warnings} />
       <PlanTable steps={summary.steps} total={summary.stepsTotal} />
     </div>
   );
