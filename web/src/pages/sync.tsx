@@ -220,7 +220,7 @@ function ActionResult(props: { state: ActionState; username: string; setUsername
   const { state } = props;
   switch (state.kind) {
     case 'idle':
-      return <p class="muted small">Test Connection checks the connection, TLS and the service account's bind. Test LDAP Search finds one user as login would. Dry run shows what Sync Now would change, with a reason for every step, and writes nothing.</p>;
+      return <p class="muted small">Test Connection checks the connection, TLS and the service account's bind, and warns about settings that do not fit the directory's data. Test LDAP Search finds one user as login would. Dry run shows what Sync Now would change, with a reason for every step, and writes nothing.</p>;
     case 'busy':
       return (
         <p class="busy">
