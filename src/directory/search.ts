@@ -181,8 +181,9 @@ export async function* searchPages(context: SearchContext, request: SearchReques
     }
   } catch (error) {
     const translated = translateLdapError(error, errorContext);
-    // ldapts's own errors only: a DirbridgeError (a ranged-value read of another entry, a size limit) keeps its meaning.
-    if (!(error instanceof DirbridgeError) && translated.code === 'directory.no_such_object' && baseKey !== undefined) {
+    // noSuchObject from the server for this search (not a referral, and not a DirbridgeError such as
+    // a ranged-value read of another entry or a size limit, which keep their meaning).
+    if (!(error instanceof DirbridgeError) && translated.details['resultCode'] === 32 && baseKey !== undefined) {
       throw missingBaseError(request, context.url, { cause: error });
     }
     throw translated;
