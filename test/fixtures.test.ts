@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Client, InvalidCredentialsError, SizeLimitExceededError } from 'ldapts';
-import { generateOrganisation, organisationLdifFor389 } from './fixtures/sample-directory.ts';
+import { generateOrganisation } from './fixtures/sample-directory.ts';
+import { dirsrvTestDirectory } from './helpers/data-fit.ts';
 import { dirsrvUnavailableReason, startDirsrv, type Dirsrv } from './fixtures/dirsrv.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { adUser, sambaUnavailableReason, startSambaDc, type SambaDc } from './fixtures/samba.ts';
@@ -236,10 +237,11 @@ async function listeningAddresses(port: number): Promise<string[]> {
 }
 
 describe('389-DS fixture', { skip: dirsrvUnavailableReason() }, () => {
-  const org = generateOrganisation({ people: 30, groups: 16, seed: 11 });
+  // The dataset of test/sync-389ds.test.ts, so both files share one template.
+  const { organisation: org, misfits, ldif } = dirsrvTestDirectory();
   let ds: Dirsrv;
   before(async () => {
-    ds = await startDirsrv({ ldif: organisationLdifFor389(org), memberOf: true });
+    ds = await startDirsrv({ ldif, memberOf: true });
   });
   after(async () => {
     await ds?.stop();
@@ -249,21 +251,22 @@ describe('389-DS fixture', { skip: dirsrvUnavailableReason() }, () => {
     const { searchEntries } = await c.search(ds.baseDn, { filter: '(objectClass=inetOrgPerson)', attributes: ['uid'] });
     return searchEntries.length;
   };
+  const people = (): number => org.users.length + misfits.withoutUid.length;
 
   it('serves the generated users to the reader over ldap, ldaps and StartTLS, with its own CA for localhost', async () => {
     assert.equal(ds.startup.fromTemplate, true);
     await withClient(await client(ds.url), async (c) => {
       await c.bind(ds.readerDn, ds.readerPassword);
-      assert.equal(await countPeople(c), org.users.length);
+      assert.equal(await countPeople(c), people());
     });
     await withClient(await client(ds.ldapsUrl, ds.caFile, ds.tlsServerName), async (c) => {
       await c.bind(ds.readerDn, ds.readerPassword);
-      assert.equal(await countPeople(c), org.users.length);
+      assert.equal(await countPeople(c), people());
     });
     await withClient(await client(ds.url), async (c) => {
       await c.startTLS({ ca: [await readFile(ds.caFile)], servername: ds.tlsServerName });
       await c.bind(ds.readerDn, ds.readerPassword);
-      assert.equal(await countPeople(c), org.users.length);
+      assert.equal(await countPeople(c), people());
     });
     const { stdout } = await run('openssl', ['x509', '-in', ds.caFile, '-noout', '-subject']);
     assert.match(stdout, /CN ?= ?ssca\./);

@@ -15,8 +15,8 @@ import { directorySettingsSchema, type Settings } from '../src/settings/schema.t
 import { testConnection } from '../src/sync/test-connection.ts';
 import { testSearch } from '../src/sync/test-search.ts';
 import { dirsrvUnavailableReason, startDirsrv, type Dirsrv } from './fixtures/dirsrv.ts';
-import { generateOrganisation, organisationLdifFor389, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
-import { expectedFit, misfitsLdif, oneWarning, unlistedWarning, type ExpectedFit, type Misfits } from './helpers/data-fit.ts';
+import type { Organisation, SampleUser } from './fixtures/sample-directory.ts';
+import { dirsrvTestDirectory, expectedFit, oneWarning, unlistedWarning, type ExpectedFit, type Misfits } from './helpers/data-fit.ts';
 import { membersByGroup, merge, settingsFor, storePicture, usersByName } from './helpers/harness.ts';
 import { rejectsLogin } from './helpers/login.ts';
 
@@ -44,10 +44,11 @@ describe('389 Directory Server', { skip: dirsrvUnavailableReason() }, () => {
   const cleanups: Array<() => Promise<void>> = [];
 
   before(async () => {
-    organisation = generateOrganisation({ people: PEOPLE, groups: GROUPS, seed: 9 });
-    misfits = misfitsLdif(organisation.baseDn);
+    const directory = dirsrvTestDirectory();
+    ({ organisation, misfits } = directory);
+    assert.deepEqual([organisation.users.length, organisation.groups.length], [PEOPLE, GROUPS]);
     expected = expectedFit(organisation, misfits);
-    ds = await startDirsrv({ ldif: `${organisationLdifFor389(organisation)}\n${misfits.ldif}`, memberOf: true });
+    ds = await startDirsrv({ ldif: directory.ldif, memberOf: true });
     console.log(`# 389-DS started in ${ds.startup.ms} ms (from template: ${ds.startup.fromTemplate}, template built now: ${ds.startup.templateBuilt})`);
     const made = await settingsFor({
       directory: { urls: [ds.ldapsUrl], tls: { caFile: ds.caFile, serverName: ds.tlsServerName }, bindDn: ds.readerDn, bindPassword: ds.readerPassword, pageSize: 10 },

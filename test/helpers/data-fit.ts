@@ -3,7 +3,7 @@
  * (src/sync/data-fit.ts), with counts computed from the sample organisation that was loaded.
  */
 import assert from 'node:assert/strict';
-import type { Organisation } from '../fixtures/sample-directory.ts';
+import { generateOrganisation, organisationLdifFor389, type Organisation } from '../fixtures/sample-directory.ts';
 
 /** Entries to load after the organisation: people without a uid, and a posix group naming people nobody is. */
 export interface Misfits {
@@ -60,4 +60,15 @@ export function oneWarning(warnings: readonly string[], pattern: RegExp): string
 /** The warning about values in a member attribute that groups.memberAttribute leaves out. */
 export function unlistedWarning(attribute: string, counts: { groups: number; values: number }, listed: string): string {
   return `groups.memberAttribute: ${counts.groups} groups hold ${counts.values} ${attribute} values that are ignored, because groups.memberAttribute lists only ${listed}; add ${attribute} to groups.memberAttribute to count them`;
+}
+
+/**
+ * The 389-DS test directory: a sample organisation (40 people, 20 groups) and its misfits. Every
+ * file that starts 389-DS uses this one dataset, so they share one cached template (building one
+ * takes 14 to 20 s; see test/fixtures/README.md).
+ */
+export function dirsrvTestDirectory(): { organisation: Organisation; misfits: Misfits; ldif: string } {
+  const organisation = generateOrganisation({ people: 40, groups: 20, seed: 9 });
+  const misfits = misfitsLdif(organisation.baseDn);
+  return { organisation, misfits, ldif: `${organisationLdifFor389(organisation)}\n${misfits.ldif}` };
 }
