@@ -93,6 +93,7 @@ describe('389 Directory Server', { skip: dirsrvUnavailableReason() }, () => {
   it('Test Connection detects 389-DS from the RootDSE, over LDAPS with its own CA, and warns about what the sync would skip', async () => {
     const report = await testConnection(app);
     assert.equal(report.serverType, '389-ds');
+    assert.equal(report.uniqueIdAttribute, 'nsUniqueId');
     assert.match(report.vendor ?? '', /^389 Project 389-Directory\/2\./);
     assert.equal(report.security, 'ldaps');
     assert.equal(report.supportsPaging, true);

@@ -8,6 +8,7 @@
 import type { DirectoryConnection } from '../directory/index.ts';
 import { DirbridgeError } from '../errors.ts';
 import { nameOfOid } from '../ldap/known-oids.ts';
+import { resolveUniqueIdAttribute } from '../mapping/unique-id.ts';
 import type { Settings } from '../settings/schema.ts';
 import { checkDataFit } from './check-data-fit.ts';
 import { checkMappingKeys } from './check-mapping-keys.ts';
@@ -20,6 +21,8 @@ export interface TestConnectionReport {
   security: DirectoryConnection['security'];
   serverType: string;
   vendor: string | null;
+  /** The attribute users are keyed by: users.uniqueIdAttribute, with `auto` resolved for this server (nsUniqueId on 389-DS). */
+  uniqueIdAttribute: string;
   bind: { dn: string | null; result: 'success' };
   namingContexts: string[];
   supportsPaging: boolean;
@@ -47,6 +50,7 @@ export async function testConnection(deps: {
       url: directory.url,
       security: directory.security,
       serverType: root.serverType,
+      uniqueIdAttribute: resolveUniqueIdAttribute(deps.settings.users.uniqueIdAttribute, root.serverType),
       vendor: [root.vendorName, root.vendorVersion].filter((part) => part !== undefined).join(' ') || null,
       bind: { dn: deps.settings.directory.bindDn ?? null, result: 'success' },
       namingContexts: root.namingContexts,

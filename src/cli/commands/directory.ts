@@ -21,6 +21,7 @@ export function registerDirectoryCommands(program: Command, context: CommandCont
             const out = context.out.stdout;
             out(`connected to ${report.url} (${report.security})\n`);
             out(`server: ${report.serverType}${report.vendor === null ? '' : ` — ${report.vendor}`}\n`);
+            out(`users keyed by: ${report.uniqueIdAttribute}\n`);
             out(`bind: ${report.bind.dn ?? 'anonymous'} — ${report.bind.result}\n`);
             out(`naming contexts: ${report.namingContexts.join('; ') || '(none)'}\n`);
             out(`supported controls:\n`);

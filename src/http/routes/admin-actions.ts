@@ -46,6 +46,7 @@ const testConnectionSchema = z.object({
   url: z.string(),
   security: z.enum(['ldaps', 'starttls', 'plain']),
   serverType: z.string(),
+  uniqueIdAttribute: z.string().describe('the attribute users are keyed by (users.uniqueIdAttribute, with auto resolved for this server)'),
   vendor: z.string().nullable(),
   bind: z.object({ dn: z.string().nullable(), result: z.literal('success') }),
   namingContexts: z.array(z.string()),

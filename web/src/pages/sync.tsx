@@ -15,6 +15,7 @@ interface TestConnectionReport {
   url: string;
   security: 'ldaps' | 'starttls' | 'plain';
   serverType: string;
+  uniqueIdAttribute: string;
   vendor: string | null;
   bind: { dn: string | null; result: 'success' };
   namingContexts: string[];
@@ -276,6 +277,7 @@ function ConnectionResult(props: { report: TestConnectionReport; tested: Tested 
       <Details
         rows={[
           ['Server', `${report.serverType}${report.vendor === null ? '' : ` (${report.vendor})`}`],
+          ['Users keyed by', report.uniqueIdAttribute],
           ['Naming contexts', report.namingContexts.join(', ')],
           ['Paged search', report.supportsPaging ? 'supported' : 'not supported'],
           ['Controls', `${report.supportedControls.length} supported`],
