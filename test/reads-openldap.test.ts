@@ -23,7 +23,7 @@ import { testSearch } from '../src/sync/test-search.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { signInAdmin } from './helpers/admin-session.ts';
-import { expectedFit, misfitsLdif, oneWarning, unlistedWarning, type ExpectedFit, type Misfits } from './helpers/data-fit.ts';
+import { dataFitOnly, expectedFit, misfitsLdif, oneWarning, unlistedWarning, type ExpectedFit, type Misfits } from './helpers/data-fit.ts';
 import { merge, settingsFor, storePicture } from './helpers/harness.ts';
 
 const ADMIN_PASSWORD = 'admin-password-for-reads-tests';
@@ -123,7 +123,7 @@ describe('reads that look successful but are wrong, on OpenLDAP', () => {
       assert.equal(dry.status, 'succeeded', dry.reason ?? '');
       const fit = [oneWarning(dry.warnings, skippedLine()), uniqueMember, memberUid];
       for (const warning of fit) assert.ok(dry.warnings.includes(warning), `${warning}\nin\n${dry.warnings.join('\n')}`);
-      assert.deepEqual((await testConnection(app)).warnings, fit);
+      assert.deepEqual(dataFitOnly((await testConnection(app)).warnings), fit);
       const search = await testSearch(app, 'john.smith');
       assert.equal(search.status, 'found');
       assert.deepEqual(search.warnings, fit);

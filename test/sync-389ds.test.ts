@@ -16,7 +16,7 @@ import { testConnection } from '../src/sync/test-connection.ts';
 import { testSearch } from '../src/sync/test-search.ts';
 import { dirsrvUnavailableReason, startDirsrv, type Dirsrv } from './fixtures/dirsrv.ts';
 import type { Organisation, SampleUser } from './fixtures/sample-directory.ts';
-import { dirsrvTestDirectory, expectedFit, oneWarning, unlistedWarning, type ExpectedFit, type Misfits } from './helpers/data-fit.ts';
+import { dataFitOnly, dirsrvTestDirectory, expectedFit, oneWarning, unlistedWarning, type ExpectedFit, type Misfits } from './helpers/data-fit.ts';
 import { membersByGroup, merge, settingsFor, storePicture, usersByName } from './helpers/harness.ts';
 import { rejectsLogin } from './helpers/login.ts';
 
@@ -99,8 +99,9 @@ describe('389 Directory Server', { skip: dirsrvUnavailableReason() }, () => {
     assert.equal(report.supportsPaging, true);
     assert.deepEqual(report.namingContexts, [ds.baseDn]);
     const patterns = misfitWarnings();
-    assert.equal(report.warnings.length, patterns.length, report.warnings.join('\n'));
-    for (const pattern of patterns) oneWarning(report.warnings, pattern);
+    const fit = dataFitOnly(report.warnings);
+    assert.equal(fit.length, patterns.length, report.warnings.join('\n'));
+    for (const pattern of patterns) oneWarning(fit, pattern);
   });
 
   it('syncs users keyed by nsUniqueId, groups of every kind, and nsAccountLock', async () => {
@@ -227,11 +228,11 @@ describe('389 Directory Server', { skip: dirsrvUnavailableReason() }, () => {
       const memberUid = unlistedWarning('memberUid', expected.memberUid, 'member');
       assert.ok(dry.warnings.includes(uniqueMember), `${uniqueMember}\nin\n${dry.warnings.join('\n')}`);
       assert.ok(dry.warnings.includes(memberUid), `${memberUid}\nin\n${dry.warnings.join('\n')}`);
-      const connection = await testConnection(memberOnly);
-      assert.deepEqual(connection.warnings, [oneWarning(dry.warnings, /^users\.usernameAttribute: /), uniqueMember, memberUid]);
+      const connection = dataFitOnly((await testConnection(memberOnly)).warnings);
+      assert.deepEqual(connection, [oneWarning(dry.warnings, /^users\.usernameAttribute: /), uniqueMember, memberUid]);
       const search = await testSearch(memberOnly, person('john.smith').uid);
       assert.equal(search.status, 'found');
-      assert.deepEqual(search.warnings, connection.warnings);
+      assert.deepEqual(search.warnings, connection);
       // The left-out values are counted, never used: the unique-names group has no member.
       assert.equal(dry.steps.filter((step) => step.kind === 'addMembership' && step.group === 'project-unique').length, 0);
     });

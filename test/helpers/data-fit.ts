@@ -50,6 +50,14 @@ export function expectedFit(organisation: Organisation, misfits: Misfits): Expec
   return expected;
 }
 
+/**
+ * The data-fit warnings among Test Connection's (they name a users.* or groups.* setting), without
+ * its other warnings (mapping keys, the login throttle), which other tests cover.
+ */
+export function dataFitOnly(warnings: readonly string[]): string[] {
+  return warnings.filter((warning) => /^(users|groups)\./.test(warning));
+}
+
 /** Asserts that `warnings` hold exactly one line matching `pattern`, and returns it. */
 export function oneWarning(warnings: readonly string[], pattern: RegExp): string {
   const matching = warnings.filter((warning) => pattern.test(warning));
