@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that dirbridge's tests, demo and CI need (directory servers, LDAP
-# tools, Chromium), without starting any system service. Does nothing when all are present.
+# Installs the Debian packages that dirbridge's tests, demo and CI need (directory servers: slapd,
+# Samba AD, 389-DS; LDAP tools, Chromium), without starting any system service. Does nothing when
+# all are present.
 #   scripts/install-deps.sh          install what is missing (needs root)
 #   scripts/install-deps.sh --check  only report what is missing (exit 3 if anything is)
 set -euo pipefail
 
-PACKAGES=(slapd ldap-utils openssl samba-ad-dc samba-ad-provision chromium)
+PACKAGES=(slapd ldap-utils openssl samba-ad-dc samba-ad-provision 389-ds-base chromium)
 
 missing=()
 for package in "${PACKAGES[@]}"; do
@@ -26,7 +27,7 @@ if [[ $(id -u) != 0 ]]; then
   exit 3
 fi
 
-# Package scripts must not start slapd or Samba: they would take ports 389/636 that the tests use.
+# Package scripts must not start slapd, Samba or 389-DS: they would take ports 389/636 that the tests use.
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [[ ! -e $policy ]]; then

@@ -1,6 +1,6 @@
 /**
  * Smoke tests proving the fixtures work: slapd (plain, LDAPS, StartTLS, limits, overlays),
- * the sample organisation generator and the Samba AD DC.
+ * the sample organisation generator, the Samba AD DC and 389-DS.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -8,12 +8,14 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Client, InvalidCredentialsError, SizeLimitExceededError } from 'ldapts';
 import { generateOrganisation } from './fixtures/sample-directory.ts';
+import { dirsrvTestDirectory } from './helpers/data-fit.ts';
+import { dirsrvUnavailableReason, startDirsrv, type Dirsrv } from './fixtures/dirsrv.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { adUser, sambaUnavailableReason, startSambaDc, type SambaDc } from './fixtures/samba.ts';
-import { isRunning } from './fixtures/proc.ts';
+import { isRunning, run } from './fixtures/proc.ts';
 
-const client = async (url: string, ca?: string): Promise<Client> =>
-  new Client({ url, timeout: 5_000, connectTimeout: 2_000, tlsOptions: ca ? { ca: [await readFile(ca)] } : {} });
+const client = async (url: string, ca?: string, servername?: string): Promise<Client> =>
+  new Client({ url, timeout: 5_000, connectTimeout: 2_000, tlsOptions: ca ? { ca: [await readFile(ca)], ...(servername === undefined ? {} : { servername }) } : {} });
 
 async function withClient<T>(c: Client, fn: (c: Client) => Promise<T>): Promise<T> {
   try {
@@ -217,5 +219,102 @@ describe('samba AD DC fixture', { skip: sambaSkip }, () => {
     assert.notEqual(dc.pid, oldPid);
     const alice = adUser('alice');
     await withClient(await client(dc.url), (c) => c.bind(alice.userPrincipalName, alice.password ?? ''));
+  });
+});
+
+/** Local addresses (hex, as /proc/net/tcp{,6} writes them) of the sockets listening on `port`. */
+async function listeningAddresses(port: number): Promise<string[]> {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const found: string[] = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (state === '0A' && local?.endsWith(`:${hexPort}`)) found.push(local.slice(0, -5));
+    }
+  }
+  return found;
+}
+
+describe('389-DS fixture', { skip: dirsrvUnavailableReason() }, () => {
+  // The dataset of test/sync-389ds.test.ts, so both files share one template.
+  const { organisation: org, misfits, ldif } = dirsrvTestDirectory();
+  let ds: Dirsrv;
+  before(async () => {
+    ds = await startDirsrv({ ldif, memberOf: true });
+  });
+  after(async () => {
+    await ds?.stop();
+  });
+
+  const countPeople = async (c: Client): Promise<number> => {
+    const { searchEntries } = await c.search(ds.baseDn, { filter: '(objectClass=inetOrgPerson)', attributes: ['uid'] });
+    return searchEntries.length;
+  };
+  const people = (): number => org.users.length + misfits.withoutUid.length;
+
+  it('serves the generated users to the reader over ldap, ldaps and StartTLS, with its own CA for localhost', async () => {
+    assert.equal(ds.startup.fromTemplate, true);
+    await withClient(await client(ds.url), async (c) => {
+      await c.bind(ds.readerDn, ds.readerPassword);
+      assert.equal(await countPeople(c), people());
+    });
+    await withClient(await client(ds.ldapsUrl, ds.caFile, ds.tlsServerName), async (c) => {
+      await c.bind(ds.readerDn, ds.readerPassword);
+      assert.equal(await countPeople(c), people());
+    });
+    await withClient(await client(ds.url), async (c) => {
+      await c.startTLS({ ca: [await readFile(ds.caFile)], servername: ds.tlsServerName });
+      await c.bind(ds.readerDn, ds.readerPassword);
+      assert.equal(await countPeople(c), people());
+    });
+    const { stdout } = await run('openssl', ['x509', '-in', ds.caFile, '-noout', '-subject']);
+    assert.match(stdout, /CN ?= ?ssca\./);
+  });
+
+  it('listens on 127.0.0.1 only', async () => {
+    for (const port of [ds.port, ds.ldapsPort]) assert.deepEqual(await listeningAddresses(port), ['0100007F'], `port ${port}`);
+  });
+
+  it('answers as 389-DS, with nsUniqueId, memberOf, nsAccountLock and no userPassword for the reader', async () => {
+    await withClient(await client(ds.url), async (c) => {
+      await c.bind(ds.readerDn, ds.readerPassword);
+      const root = await c.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['vendorName'] });
+      assert.equal(root.searchEntries[0]?.vendorName, '389 Project');
+      const locked = org.users.find((user) => user.locked);
+      const member = org.users.find((user) => !user.locked && user.memberOf.length > 0);
+      assert.ok(locked && member);
+      const { searchEntries } = await c.search(ds.baseDn, { filter: `(uid=${member.uid})`, attributes: ['nsUniqueId', 'memberOf', 'userPassword'] });
+      const entry = searchEntries[0];
+      assert.match(String(entry?.nsUniqueId), /^[0-9a-f]{8}(-[0-9a-f]{8}){3}$/);
+      const memberOf = ([] as unknown[]).concat(entry?.memberOf ?? []).map(String);
+      for (const dn of member.memberOf) assert.ok(memberOf.some((value) => value.toLowerCase() === dn.toLowerCase()), `${dn} in memberOf`);
+      assert.deepEqual([entry?.userPassword ?? []].flat(), [], 'userPassword is not readable');
+      const lock = await c.search(ds.baseDn, { filter: `(uid=${locked.uid})`, attributes: ['nsAccountLock'] });
+      assert.equal(String(lock.searchEntries[0]?.nsAccountLock).toUpperCase(), 'TRUE');
+    });
+    const user = org.users.find((candidate) => !candidate.locked);
+    const locked = org.users.find((candidate) => candidate.locked);
+    assert.ok(user && locked);
+    await withClient(await client(ds.url), (c) => c.bind(user.dn, user.password));
+    await withClient(await client(ds.url), async (c) => {
+      await assert.rejects(c.bind(user.dn, 'wrong'), InvalidCredentialsError);
+      await assert.rejects(c.bind(locked.dn, locked.password));
+    });
+  });
+
+  it('takes writes as Directory Manager, and survives restart and kill with its data', async () => {
+    await ds.ldapadd(`dn: uid=fixture.probe,ou=people,${ds.baseDn}\nobjectClass: inetOrgPerson\nuid: fixture.probe\ncn: Probe\nsn: Probe\n`);
+    const oldPid = ds.pid;
+    await ds.restart();
+    assert.notEqual(ds.pid, oldPid);
+    assert.equal(isRunning(oldPid), false);
+    ds.kill();
+    await ds.restart();
+    await withClient(await client(ds.url), async (c) => {
+      await c.bind(ds.adminDn, ds.adminPassword);
+      const { searchEntries } = await c.search(ds.baseDn, { filter: '(uid=fixture.probe)', attributes: ['uid'] });
+      assert.equal(searchEntries.length, 1);
+    });
   });
 });

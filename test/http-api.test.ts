@@ -318,7 +318,7 @@ describe('HTTP API against OpenLDAP', () => {
       assert.ok(found.json().groups.some((group: { name: string }) => group.name === 'division-3'));
       const missing = await admin({ method: 'POST', url: '/api/v1/admin/actions/test-search', payload: { username: 'nobody.here' } });
       assert.equal(missing.statusCode, 200);
-      assert.deepEqual(missing.json(), { status: 'not_found', username: 'nobody.here' });
+      assert.deepEqual(missing.json(), { status: 'not_found', username: 'nobody.here', warnings: [] });
     });
 
     it('syncs one user without a password, as login provisions it', async () => {

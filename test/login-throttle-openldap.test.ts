@@ -294,6 +294,6 @@ describe('login throttle against OpenLDAP (ppolicy locks at the 5th failure)', (
     }
     const { app } = await fresh();
     const report = await testConnection({ openDirectory: () => app.openDirectory(), settings: app.settings });
-    assert.deepEqual(report.warnings, []);
+    assert.deepEqual(report.warnings.filter((warning) => !/^(users|groups)\./.test(warning)), [], 'no throttle warning (the data-fit warnings about this directory are tested elsewhere)');
   });
 });

@@ -10,6 +10,8 @@ import { openDirectory } from '../src/directory/index.ts';
 import { isDirbridgeError } from '../src/errors.ts';
 import type { Settings } from '../src/settings/schema.ts';
 import { findDirectoryUser } from '../src/sync/find-directory-user.ts';
+import { testConnection } from '../src/sync/test-connection.ts';
+import { testSearch } from '../src/sync/test-search.ts';
 import { adUser, startSambaDc, type SambaDc } from './fixtures/samba.ts';
 import { adSettingsDocument, membersByGroup, merge, settingsFor, storePicture, syncInterruptedAfter, usersByName } from './helpers/harness.ts';
 
@@ -70,6 +72,23 @@ describe('sync against Active Directory (Samba)', () => {
       assert.equal(await findDirectoryUser(directory, app.settings, 'nobody'), undefined);
     } finally {
       await directory.close();
+    }
+  });
+
+  it('fails a sync, Test Connection and a search under a base DN that does not exist, naming the setting', async () => {
+    const nowhere = `OU=Nowhere,${dc.baseDn}`;
+    const made = await settingsFor(merge(adSettingsDocument(dc, adUser('svc-dirbridge')), { users: { baseDn: nowhere } }));
+    const wrong = await openApp(made.settings);
+    try {
+      const result = await wrong.sync.runSync({ trigger: 'cli', isDryRun: false });
+      assert.equal(result.status, 'failed');
+      assert.match(result.reason ?? '', /^users\.baseDn: the base DN "OU=Nowhere,DC=example,DC=test" does not exist/);
+      assert.equal((await usersByName(wrong.store)).size, 0);
+      await assert.rejects(testConnection(wrong), (error: unknown) => isDirbridgeError(error, 'directory.no_such_object') && /^users\.baseDn: .*naming contexts are /.test(error.message));
+      await assert.rejects(testSearch(wrong, 'alice'), (error: unknown) => isDirbridgeError(error, 'directory.no_such_object') && /^users\.baseDn: /.test(error.message));
+    } finally {
+      await wrong.close();
+      await made.cleanup();
     }
   });
 

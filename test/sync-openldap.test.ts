@@ -191,12 +191,12 @@ describe('sync against OpenLDAP', () => {
       }
     }
 
-    it('refuses when the user base DN is wrong (no such object)', async () => {
+    it('fails when the user base DN is wrong (no such object), naming the setting', async () => {
       const picture = await storePicture(app.store);
       await withSettings({ users: { baseDn: `ou=nowhere,${slapd.baseDn}` } }, async (faulty) => {
         const result = await faulty.sync.runSync({ trigger: 'cli', isDryRun: false });
-        assert.equal(result.status, 'refused');
-        assert.match(result.reason ?? '', /incomplete read of users.*directory.no_such_object/);
+        assert.equal(result.status, 'failed');
+        assert.match(result.reason ?? '', /^users\.baseDn: the base DN "ou=nowhere,dc=example,dc=org" does not exist/);
       });
       assert.equal(await storePicture(app.store), picture);
     });

@@ -226,7 +226,7 @@ function createConnection(opened: OpenedClient, url: string, settings: Directory
       throw new DirbridgeError('directory.unavailable', 'the directory connection was lost; open a new one', { details: { url } });
     }
   };
-  const context: SearchContext = { client, url, pageSize: settings.pageSize, supportsPaging: opened.rootDse.supportsPaging, assertUsable };
+  const context: SearchContext = { client, url, pageSize: settings.pageSize, supportsPaging: opened.rootDse.supportsPaging, assertUsable, knownBases: new Set() };
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;

@@ -1,6 +1,13 @@
 /**
  * Searching through ldapts, page by page.
  *
+ * A base DN that does not exist is an error on every server. OpenLDAP and AD answer such a search
+ * with noSuchObject (32), but 389-DS answers a paged one with success and no entries. So a search
+ * (other than a base-scope one) that returns nothing reads its base entry once more, unpaged, with
+ * scope base and no attributes, and throws `directory.no_such_object` naming the DN (and the
+ * setting that holds it, when the caller says which) if that entry is not there. A base found once
+ * is remembered for the connection's life, so this costs one small request per base DN at most.
+ *
  * Size limits are enforced here, never sent to the server: ldapts swallows a sizeLimitExceeded
  * result whenever the request carried a size limit, and would hand back a truncated list as if it
  * were complete. With no client size limit on the wire, a server-side limit raises an error that we
@@ -8,7 +15,7 @@
  */
 import type { Client, Entry, SearchOptions } from 'ldapts';
 import { DirbridgeError } from '../errors.ts';
-import { parseDn } from '../ldap/dn.ts';
+import { normalizeDn, parseDn } from '../ldap/dn.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import { parseFilter, type Filter } from '../ldap/filter.ts';
 import { toLdaptsFilter } from './ldapts-filter.ts';
@@ -32,6 +39,8 @@ export interface SearchRequest {
   timeLimitSeconds?: number;
   /** Extra attributes to treat as binary (returned as Buffers). */
   binaryAttributes?: string[];
+  /** The setting that holds `baseDn` (e.g. `users.baseDn`), named when the base does not exist. */
+  baseDnSetting?: string;
 }
 
 /** What a search needs from its connection. */
@@ -44,6 +53,8 @@ export interface SearchContext {
   assertUsable: () => void;
   /** How errors describe the operation (default 'search'). */
   operation?: 'search' | 'rootdse';
+  /** Base DNs (normalised) seen to exist on this connection; a missing one is never recorded. */
+  knownBases?: Set<string>;
 }
 
 const ANY_OBJECT = parseFilter('(objectClass=*)');
@@ -52,6 +63,42 @@ function chunk<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let start = 0; start < items.length; start += size) out.push(items.slice(start, start + size));
   return out;
+}
+
+/** The error for a base DN that does not exist, naming the setting that holds it when known. */
+export function missingBaseError(request: Pick<SearchRequest, 'baseDn' | 'baseDnSetting'>, url: string, options: { cause?: unknown; isHidden?: boolean } = {}): DirbridgeError {
+  const what = options.isHidden === true ? 'does not exist or is not visible to the bind DN' : 'does not exist';
+  const setting = request.baseDnSetting === undefined ? '' : `${request.baseDnSetting}: `;
+  return new DirbridgeError('directory.no_such_object', `${setting}the base DN ${JSON.stringify(request.baseDn)} ${what} (searching ${url})`, {
+    ...(options.cause === undefined ? {} : { cause: options.cause }),
+    details: { url, baseDn: request.baseDn, ...(request.baseDnSetting === undefined ? {} : { setting: request.baseDnSetting }) },
+  });
+}
+
+/**
+ * Reads the base entry alone (scope base, no attributes, never paged: 389-DS answers a paged
+ * search under a missing base with success) and throws `directory.no_such_object` when it is not there.
+ */
+async function assertBaseExists(context: SearchContext, request: SearchRequest, key: string): Promise<void> {
+  context.assertUsable();
+  let found: Entry[];
+  try {
+    const result = await context.client.search(request.baseDn, {
+      scope: 'base',
+      filter: toLdaptsFilter(ANY_OBJECT),
+      attributes: ['1.1'],
+      sizeLimit: 0,
+      timeLimit: request.timeLimitSeconds ?? 0,
+      paged: false,
+    });
+    found = result.searchEntries;
+  } catch (error) {
+    const translated = translateLdapError(error, { operation: 'search', url: context.url, baseDn: request.baseDn });
+    if (translated.code === 'directory.no_such_object') throw missingBaseError(request, context.url, { cause: error });
+    throw translated;
+  }
+  if (found.length === 0) throw missingBaseError(request, context.url, { isHidden: true });
+  context.knownBases?.add(key);
 }
 
 /** Validates a request before anything is sent; throws `directory.invalid_dn` / `directory.invalid_filter` / `usage.invalid`. */
@@ -86,15 +133,21 @@ export async function* searchPages(context: SearchContext, request: SearchReques
   // AD cuts large multi-valued attributes into ranges; fetch the rest of each from that entry alone.
   const fetchRange: FetchRange = async (dn, attribute) => {
     context.assertUsable();
-    const result = await context.client.search(dn, {
-      scope: 'base',
-      filter: toLdaptsFilter(ANY_OBJECT),
-      attributes: [attribute],
-      explicitBufferAttributes: bufferAttributeNames([attribute], binary),
-      sizeLimit: 0,
-      timeLimit: request.timeLimitSeconds ?? 0,
-      paged: false,
-    });
+    let result;
+    try {
+      result = await context.client.search(dn, {
+        scope: 'base',
+        filter: toLdaptsFilter(ANY_OBJECT),
+        attributes: [attribute],
+        explicitBufferAttributes: bufferAttributeNames([attribute], binary),
+        sizeLimit: 0,
+        timeLimit: request.timeLimitSeconds ?? 0,
+        paged: false,
+      });
+    } catch (error) {
+      // About that entry, not the search's base.
+      throw translateLdapError(error, { ...errorContext, baseDn: dn });
+    }
     const [raw] = result.searchEntries;
     return raw === undefined ? undefined : normalizeEntry(raw, binary);
   };
@@ -112,6 +165,8 @@ export async function* searchPages(context: SearchContext, request: SearchReques
     return chunk(entries, pageSize);
   };
 
+  // The root DSE and base-scope reads answer "not there" with no entries, which is their answer.
+  const baseKey = request.scope === 'base' || request.baseDn.trim() === '' ? undefined : normalizeDn(request.baseDn);
   try {
     // Checked synchronously right before ldapts looks at the socket: a lost connection must fail,
     // never be silently re-opened by ldapts (in plain text, unauthenticated).
@@ -125,8 +180,17 @@ export async function* searchPages(context: SearchContext, request: SearchReques
       for (const page of await accept(result.searchEntries)) yield page;
     }
   } catch (error) {
-    throw translateLdapError(error, errorContext);
+    const translated = translateLdapError(error, errorContext);
+    // noSuchObject from the server for this search (not a referral, and not a DirbridgeError such as
+    // a ranged-value read of another entry or a size limit, which keep their meaning).
+    if (!(error instanceof DirbridgeError) && translated.details['resultCode'] === 32 && baseKey !== undefined) {
+      throw missingBaseError(request, context.url, { cause: error });
+    }
+    throw translated;
   }
+  if (baseKey === undefined) return;
+  if (count > 0) context.knownBases?.add(baseKey);
+  else if (context.knownBases?.has(baseKey) !== true) await assertBaseExists(context, request, baseKey);
 }
 
 /** Collects a small search into one array; throws `directory.size_limit` when more than `maxEntries` match. */

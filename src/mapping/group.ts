@@ -30,9 +30,13 @@ export function mapGroupEntry(
   uniqueIdAttribute: string,
 ): { group: MappedGroup; warnings: string[] } | { skipped: SkippedEntry } {
   const externalId = uniqueIdOf(entry, uniqueIdAttribute);
-  if (externalId === undefined) return { skipped: { dn: entry.dn, reason: `has no ${uniqueIdAttribute} value` } };
+  if (externalId === undefined) {
+    return { skipped: { dn: entry.dn, reason: `has no ${uniqueIdAttribute} value`, setting: 'groups.uniqueIdAttribute', missingAttributes: [uniqueIdAttribute] } };
+  }
   const name = firstText(entry, [settings.nameAttribute]);
-  if (name === null) return { skipped: { dn: entry.dn, externalId, reason: `has no ${settings.nameAttribute} value` } };
+  if (name === null) {
+    return { skipped: { dn: entry.dn, externalId, reason: `has no ${settings.nameAttribute} value`, setting: 'groups.nameAttribute', missingAttributes: [settings.nameAttribute] } };
+  }
   const warnings: string[] = [];
   const memberDnKeys: string[] = [];
   const memberUids: string[] = [];

@@ -27,6 +27,10 @@ export interface SkippedEntry {
   dn: string;
   externalId?: string;
   reason: string;
+  /** The setting naming the attributes the entry lacks (`users.usernameAttribute`, ...), when that is why. */
+  setting?: string;
+  /** The attributes it has no value in. */
+  missingAttributes?: string[];
 }
 
 /** The attributes the user mapper needs, so the search asks only for those. */
@@ -50,11 +54,19 @@ export function mapUserEntry(
 ): { user: MappedUser } | { skipped: SkippedEntry } {
   const externalId = uniqueIdOf(entry, uniqueIdAttribute);
   if (externalId === undefined) {
-    return { skipped: { dn: entry.dn, reason: `has no ${uniqueIdAttribute} value` } };
+    return { skipped: { dn: entry.dn, reason: `has no ${uniqueIdAttribute} value`, setting: 'users.uniqueIdAttribute', missingAttributes: [uniqueIdAttribute] } };
   }
   const username = firstText(entry, settings.usernameAttribute);
   if (username === null) {
-    return { skipped: { dn: entry.dn, externalId, reason: `has no username attribute (${settings.usernameAttribute.join(', ')})` } };
+    return {
+      skipped: {
+        dn: entry.dn,
+        externalId,
+        reason: `has no username attribute (${settings.usernameAttribute.join(', ')})`,
+        setting: 'users.usernameAttribute',
+        missingAttributes: [...settings.usernameAttribute],
+      },
+    };
   }
   const state = readAccountState(entry);
   return {

@@ -48,6 +48,7 @@ async function runUserPass(deps: AttributeJobDeps, job: AttributeJobResult['job'
       filter: deps.settings.users.filter,
       attributes: [idAttribute, ...attributes],
       pageSize: deps.settings.directory.pageSize,
+      baseDnSetting: 'users.baseDn',
     })) {
       const known = page.flatMap((entry) => {
         const externalId = uniqueIdOf(entry, idAttribute);

@@ -1,7 +1,14 @@
 /**
  * Reads a snapshot of users and groups, page by page, mapping each entry as it arrives so
  * raw entries are never all held at once. A failure mid-read is recorded in the snapshot
- * (never thrown away): the guard then refuses to act on it.
+ * (never thrown away): the guard then refuses to act on it. A base DN that does not exist is no
+ * fault of the read but of the settings: it throws `directory.no_such_object` naming the setting,
+ * so the run fails and nothing is planned.
+ *
+ * The read also warns about settings that do not fit the data (`data-fit.ts`): member values in
+ * attributes `groups.memberAttribute` leaves out (requested only to be counted), a user filter
+ * that matches nothing, entries skipped for a missing username or unique id, and memberUid
+ * values that name no user.
  */
 import type { DirectoryConnection } from '../directory/index.ts';
 import { isDirbridgeError } from '../errors.ts';
@@ -11,6 +18,8 @@ import { resolveUniqueIdAttribute } from '../mapping/unique-id.ts';
 import { mapUserEntry, uniqueAttributes, userAttributesToRequest, type MappedUser, type SkippedEntry } from '../mapping/user.ts';
 import { isMappingActive, mappedAttributeNames, mappedAttributes, type UserMappingInput } from '../mapping/grants.ts';
 import type { DirectorySettings, GroupSettings, MappingSettings, UserSettings } from '../settings/schema.ts';
+import { createUnlistedMemberCounter, noUsersWarning, skippedWarnings, unlistedMemberAttributes, unlistedMemberWarnings, unmatchedMemberUidWarning } from './data-fit.ts';
+import { isMissingBase, nameBaseDnSetting } from './missing-base.ts';
 import { readGroupNamesForSync } from './read-mapping-inputs.ts';
 import type { DirectorySnapshot, ReadFailure } from './snapshot.ts';
 
@@ -27,7 +36,7 @@ export interface SnapshotSettings {
 /** Progress callback: called after each page with the running totals. */
 export type ReadProgress = (progress: { phase: 'users' | 'groups'; entriesRead: number }) => void;
 
-/** Reads and maps every user and group; never throws for directory faults, records them instead. */
+/** Reads and maps every user and group; records directory faults instead of throwing, except a base DN that does not exist. */
 export async function readSnapshot(
   directory: DirectoryConnection,
   settings: SnapshotSettings,
@@ -41,12 +50,18 @@ export async function readSnapshot(
   const skippedUsers: SkippedEntry[] = [];
   const skippedGroups: SkippedEntry[] = [];
   const warnings: string[] = [];
+  const dataFitWarnings: string[] = [];
+  const fit = (...found: string[]): void => {
+    warnings.push(...found);
+    dataFitWarnings.push(...found);
+  };
   const snapshot = (groups: DirectorySnapshot['groups'], failure?: ReadFailure): DirectorySnapshot => ({
     users,
     groups,
     skippedUsers,
     skippedGroups,
     warnings,
+    dataFitWarnings,
     serverType,
     uniqueIdAttribute: userIdAttribute,
     ...(failure === undefined ? {} : { failure }),
@@ -64,6 +79,7 @@ export async function readSnapshot(
         ...settings.directory.attributesToQuery,
       ]),
       pageSize: settings.directory.pageSize,
+      baseDnSetting: 'users.baseDn',
     });
     for await (const page of pages) {
       for (const entry of page) {
@@ -79,25 +95,32 @@ export async function readSnapshot(
       onProgress({ phase: 'users', entriesRead });
     }
   } catch (error) {
+    if (isMissingBase(error)) throw error;
     return snapshot([], failureOf(error, 'users', entriesRead));
   }
-  for (const skipped of skippedUsers) warnings.push(`user entry ${skipped.dn} skipped: ${skipped.reason}`);
+  if (entriesRead === 0) fit(noUsersWarning(settings.users));
+  fit(...skippedWarnings(skippedUsers, 'user'));
 
   const groupSettings = settings.groups;
   if (groupSettings === undefined || !groupSettings.enabled) return withMapping(snapshot([]));
   const groupIdAttribute = resolveUniqueIdAttribute(groupSettings.uniqueIdAttribute, serverType);
   const groups: MappedGroup[] = [];
+  // Member attributes the settings leave out are read too, only to count their values (never kept).
+  const unlisted = unlistedMemberAttributes(groupSettings);
+  const unlistedCounter = createUnlistedMemberCounter(unlisted);
   entriesRead = 0;
   try {
     const pages = directory.searchPages({
       baseDn: groupSettings.baseDn,
       scope: groupSettings.scope,
       filter: groupSettings.filter,
-      attributes: groupAttributesToRequest(groupSettings, groupIdAttribute),
+      attributes: uniqueAttributes([...groupAttributesToRequest(groupSettings, groupIdAttribute), ...unlisted]),
       pageSize: settings.directory.pageSize,
+      baseDnSetting: 'groups.baseDn',
     });
     for await (const page of pages) {
       for (const entry of page) {
+        unlistedCounter.count(entry);
         const mapped = mapGroupEntry(entry, groupSettings, groupIdAttribute);
         if ('group' in mapped) {
           groups.push(mapped.group);
@@ -110,9 +133,13 @@ export async function readSnapshot(
       onProgress({ phase: 'groups', entriesRead });
     }
   } catch (error) {
+    if (isMissingBase(error)) throw error;
     return snapshot([], failureOf(error, 'groups', entriesRead));
   }
-  for (const skipped of skippedGroups) warnings.push(`group entry ${skipped.dn} skipped: ${skipped.reason}`);
+  fit(...skippedWarnings(skippedGroups, 'group'));
+  fit(...unlistedMemberWarnings(unlistedCounter.result(), groupSettings));
+  const unmatchedUids = unmatchedMemberUidWarning(users, groups, settings);
+  if (unmatchedUids !== undefined) fit(unmatchedUids);
   const resolved = resolveMemberships(users, groups, { nested: groupSettings.nestedGroups });
   warnings.push(...resolved.warnings);
   return withMapping(snapshot(resolved.groups));
@@ -124,6 +151,7 @@ export async function readSnapshot(
     try {
       names = await readGroupNamesForSync(directory, { mapping, users: settings.users, groups: settings.groups }, users, read.groups, (message) => warnings.push(message));
     } catch (error) {
+      if (isMissingBase(error)) throw nameBaseDnSetting(error, { users: settings.users, groups: settings.groups, mapping });
       return { ...read, groups: [], failure: failureOf(error, 'mapping', 0) };
     }
     const empty = { customFields: {}, abacAttributes: {} };

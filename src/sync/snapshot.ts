@@ -20,6 +20,8 @@ export interface DirectorySnapshot {
   skippedUsers: SkippedEntry[];
   skippedGroups: SkippedEntry[];
   warnings: string[];
+  /** The warnings (also in `warnings`) about settings that do not fit the data (`data-fit.ts`), which Test Connection and Test LDAP Search show. */
+  dataFitWarnings?: string[];
   /** Set when the read did not finish; the snapshot must then never be acted on. */
   failure?: ReadFailure;
   serverType: string;

@@ -1,13 +1,20 @@
 /**
  * Test Connection (the seeds' button): connect with failover, bind as the service account, read
- * the RootDSE, and warn about mapping keys that name no group and about a login throttle that the
- * directory's lockout policy leaves no room for. The CLI and the HTTP API both build their report here.
+ * the RootDSE, read the users and groups once to warn about settings that do not fit the data
+ * (`check-data-fit.ts`), and warn about mapping keys that name no group and about a login throttle
+ * that the directory's lockout policy leaves no room for. A base DN that does not exist fails the
+ * test, naming the setting and the server's naming contexts. The CLI and the HTTP API both build
+ * their report here.
  */
 import type { DirectoryConnection } from '../directory/index.ts';
+import { DirbridgeError } from '../errors.ts';
 import { nameOfOid } from '../ldap/known-oids.ts';
+import { resolveUniqueIdAttribute } from '../mapping/unique-id.ts';
 import type { Settings } from '../settings/schema.ts';
 import { throttleWarnings } from '../auth/lockout-policies.ts';
+import { checkDataFit } from './check-data-fit.ts';
 import { checkMappingKeys } from './check-mapping-keys.ts';
+import { isMissingBase, nameBaseDnSetting } from './missing-base.ts';
 
 /** What Test Connection reports. Never holds the bind password. */
 export interface TestConnectionReport {
@@ -16,6 +23,8 @@ export interface TestConnectionReport {
   security: DirectoryConnection['security'];
   serverType: string;
   vendor: string | null;
+  /** The attribute users are keyed by: users.uniqueIdAttribute, with `auto` resolved for this server (nsUniqueId on 389-DS). */
+  uniqueIdAttribute: string;
   bind: { dn: string | null; result: 'success' };
   namingContexts: string[];
   supportsPaging: boolean;
@@ -24,7 +33,7 @@ export interface TestConnectionReport {
   warnings: string[];
 }
 
-/** Opens a connection, builds the report and closes it; connection and bind failures throw their `directory.*` errors. */
+/** Opens a connection, builds the report and closes it; connection, bind and missing-base failures throw their `directory.*` errors. */
 export async function testConnection(deps: {
   openDirectory: () => Promise<DirectoryConnection>;
   settings: Pick<Settings, 'directory' | 'mapping' | 'users' | 'groups' | 'login'>;
@@ -32,20 +41,36 @@ export async function testConnection(deps: {
   const directory = await deps.openDirectory();
   try {
     const root = directory.rootDse;
+    let warnings: string[];
+    try {
+      warnings = [...(await checkDataFit(directory, deps.settings)), ...(await checkMappingKeys(directory, deps.settings))];
+    } catch (error) {
+      throw withNamingContexts(nameBaseDnSetting(error, deps.settings), root.namingContexts);
+    }
     return {
       status: 'ok',
       url: directory.url,
       security: directory.security,
       serverType: root.serverType,
+      uniqueIdAttribute: resolveUniqueIdAttribute(deps.settings.users.uniqueIdAttribute, root.serverType),
       vendor: [root.vendorName, root.vendorVersion].filter((part) => part !== undefined).join(' ') || null,
       bind: { dn: deps.settings.directory.bindDn ?? null, result: 'success' },
       namingContexts: root.namingContexts,
       supportsPaging: root.supportsPaging,
       supportedControls: root.supportedControls.map((oid) => ({ oid, name: nameOfOid(oid) ?? '' })),
       supportedExtensions: root.supportedExtensions.map((oid) => ({ oid, name: nameOfOid(oid) ?? '' })),
-      warnings: [...(await checkMappingKeys(directory, deps.settings)), ...(await throttleWarnings(directory, deps.settings))],
+      warnings: [...warnings, ...(await throttleWarnings(directory, deps.settings))],
     };
   } finally {
     await directory.close();
   }
+}
+
+/** A missing base's error, with the naming contexts the server offers instead; other errors as they are. */
+function withNamingContexts(error: unknown, namingContexts: readonly string[]): unknown {
+  if (!isMissingBase(error) || namingContexts.length === 0) return error;
+  return new DirbridgeError(error.code, `${error.message}; the server's naming contexts are ${namingContexts.join('; ')}`, {
+    cause: error,
+    details: { ...error.details, namingContexts: [...namingContexts] },
+  });
 }

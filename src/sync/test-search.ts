@@ -1,16 +1,21 @@
 /**
  * Test LDAP Search (the seeds' button): find one user the way login does and show the entry,
- * the mapped user and its groups. The CLI and the HTTP API both call this.
+ * the mapped user and its groups, with the warnings about settings that do not fit the data that
+ * Test Connection and dry runs give (`check-data-fit.ts`). A base DN that does not exist fails
+ * the search, naming the setting. The CLI and the HTTP API both call this.
  */
 import type { DirectoryConnection } from '../directory/index.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import type { MappedUser } from '../mapping/user.ts';
+import type { DirectorySettings } from '../settings/schema.ts';
+import { checkDataFit } from './check-data-fit.ts';
 import { findDirectoryUser, type FindUserSettings, type FoundUser } from './find-directory-user.ts';
+import { nameBaseDnSetting } from './missing-base.ts';
 
 /** The outcome of a Test LDAP Search; binary attribute values are summarised as `<N bytes>`. */
 export type TestSearchReport =
-  | { status: 'found'; entry: DisplayEntry; user: MappedUser; groups: FoundUser['groups'] }
-  | { status: 'not_found'; username: string };
+  | { status: 'found'; entry: DisplayEntry; user: MappedUser; groups: FoundUser['groups']; warnings: string[] }
+  | { status: 'not_found'; username: string; warnings: string[] };
 
 /** An entry for display: string values only. */
 export interface DisplayEntry {
@@ -18,16 +23,19 @@ export interface DisplayEntry {
   attributes: Record<string, string[]>;
 }
 
-/** Opens a connection, looks the user up and closes it; `directory.ambiguous` and connection errors throw. */
-export async function testSearch(
-  deps: { openDirectory: () => Promise<DirectoryConnection>; settings: FindUserSettings },
-  username: string,
-): Promise<TestSearchReport> {
+/** The settings Test LDAP Search reads. */
+export type TestSearchSettings = FindUserSettings & { directory: Pick<DirectorySettings, 'attributesToQuery' | 'pageSize'> };
+
+/** Opens a connection, looks the user up, checks the data fit and closes it; `directory.ambiguous`, a missing base and connection errors throw. */
+export async function testSearch(deps: { openDirectory: () => Promise<DirectoryConnection>; settings: TestSearchSettings }, username: string): Promise<TestSearchReport> {
   const directory = await deps.openDirectory();
   try {
     const found = await findDirectoryUser(directory, deps.settings, username);
-    if (found === undefined) return { status: 'not_found', username };
-    return { status: 'found', entry: displayEntry(found.entry), user: found.user, groups: found.groups };
+    const warnings = await checkDataFit(directory, deps.settings);
+    if (found === undefined) return { status: 'not_found', username, warnings };
+    return { status: 'found', entry: displayEntry(found.entry), user: found.user, groups: found.groups, warnings };
+  } catch (error) {
+    throw nameBaseDnSetting(error, deps.settings);
   } finally {
     await directory.close();
   }

@@ -21,6 +21,7 @@ export function registerDirectoryCommands(program: Command, context: CommandCont
             const out = context.out.stdout;
             out(`connected to ${report.url} (${report.security})\n`);
             out(`server: ${report.serverType}${report.vendor === null ? '' : ` — ${report.vendor}`}\n`);
+            out(`users keyed by: ${report.uniqueIdAttribute}\n`);
             out(`bind: ${report.bind.dn ?? 'anonymous'} — ${report.bind.result}\n`);
             out(`naming contexts: ${report.namingContexts.join('; ') || '(none)'}\n`);
             out(`supported controls:\n`);
@@ -41,6 +42,7 @@ export function registerDirectoryCommands(program: Command, context: CommandCont
       context.setExit(
         await context.withApp(options, async (app) => {
           const report = await testSearch(app, username);
+          if (options.json !== true) for (const warning of report.warnings) context.out.stderr(`warning: ${warning}\n`);
           if (report.status === 'not_found') {
             if (options.json === true) printJson(context.out, report);
             else context.out.stderr(`no directory user matches ${JSON.stringify(username)}\n`);

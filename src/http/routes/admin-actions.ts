@@ -46,13 +46,14 @@ const testConnectionSchema = z.object({
   url: z.string(),
   security: z.enum(['ldaps', 'starttls', 'plain']),
   serverType: z.string(),
+  uniqueIdAttribute: z.string().describe('the attribute users are keyed by (users.uniqueIdAttribute, with auto resolved for this server)'),
   vendor: z.string().nullable(),
   bind: z.object({ dn: z.string().nullable(), result: z.literal('success') }),
   namingContexts: z.array(z.string()),
   supportsPaging: z.boolean(),
   supportedControls: z.array(oidSchema),
   supportedExtensions: z.array(oidSchema),
-  warnings: z.array(z.string()),
+  warnings: z.array(z.string()).describe('settings that do not fit the data (member attributes left out, a user filter matching nothing, skipped entries, memberUid values naming no user) and mapping keys naming no group'),
 });
 const mappedUserSchema = z.object({
   externalId: z.string(),
@@ -71,8 +72,9 @@ const testSearchSchema = z.discriminatedUnion('status', [
     entry: z.object({ dn: z.string(), attributes: z.record(z.string(), z.array(z.string())) }),
     user: mappedUserSchema,
     groups: z.array(z.object({ dn: z.string(), name: z.string(), externalId: z.string(), isNested: z.boolean() })),
+    warnings: z.array(z.string()).describe('settings that do not fit the data, each naming the setting to change (as Test Connection and dry runs give them)'),
   }),
-  z.object({ status: z.literal('not_found'), username: z.string() }),
+  z.object({ status: z.literal('not_found'), username: z.string(), warnings: z.array(z.string()) }),
 ]);
 /** Unsaved settings to test instead of those in force: the document PUT /api/v1/admin/settings takes. */
 const unsavedSettingsSchema = z
@@ -111,7 +113,7 @@ export function registerAdminActionRoutes(server: FastifyInstance, context: Rout
       schema: {
         tags,
         security,
-        summary: 'Test Connection: connect, bind as the service account, read the RootDSE, check the mapping keys (of the settings in force, or of unsaved ones)',
+        summary: 'Test Connection: connect, bind as the service account, read the RootDSE, read the users and groups to warn about settings that do not fit the data, check the mapping keys (of the settings in force, or of unsaved ones)',
         body: z.object({ settings: unsavedSettingsSchema }).nullish(),
         response: { 200: testConnectionSchema, ...errors },
       },

@@ -15,6 +15,7 @@ interface TestConnectionReport {
   url: string;
   security: 'ldaps' | 'starttls' | 'plain';
   serverType: string;
+  uniqueIdAttribute: string;
   vendor: string | null;
   bind: { dn: string | null; result: 'success' };
   namingContexts: string[];
@@ -29,8 +30,9 @@ type TestSearchReport =
       entry: { dn: string; attributes: Record<string, string[]> };
       user: { externalId: string; dn: string; username: string; email: string | null; firstName: string; lastName: string; displayName: string | null; directoryState: string; directoryStateReason?: string };
       groups: Array<{ dn: string; name: string; externalId: string; isNested: boolean }>;
+      warnings: string[];
     }
-  | { status: 'not_found'; username: string };
+  | { status: 'not_found'; username: string; warnings: string[] };
 
 /** Which settings a test ran on: those saved and in force, or the form's unsaved values. */
 type Tested = 'saved' | 'unsaved';
@@ -219,7 +221,7 @@ function ActionResult(props: { state: ActionState; username: string; setUsername
   const { state } = props;
   switch (state.kind) {
     case 'idle':
-      return <p class="muted small">Test Connection checks the connection, TLS and the service account's bind. Test LDAP Search finds one user as login would. Dry run shows what Sync Now would change, with a reason for every step, and writes nothing.</p>;
+      return <p class="muted small">Test Connection checks the connection, TLS and the service account's bind, and warns about settings that do not fit the directory's data. Test LDAP Search finds one user as login would. Dry run shows what Sync Now would change, with a reason for every step, and writes nothing.</p>;
     case 'busy':
       return (
         <p class="busy">
@@ -275,21 +277,34 @@ function ConnectionResult(props: { report: TestConnectionReport; tested: Tested 
       <Details
         rows={[
           ['Server', `${report.serverType}${report.vendor === null ? '' : ` (${report.vendor})`}`],
+          ['Users keyed by', report.uniqueIdAttribute],
           ['Naming contexts', report.namingContexts.join(', ')],
           ['Paged search', report.supportsPaging ? 'supported' : 'not supported'],
           ['Controls', `${report.supportedControls.length} supported`],
         ]}
       />
-      {report.warnings.length === 0 ? null : (
-        <div class="alert alert-warn">
-          <strong>Warnings</strong>
-          <ul>
-            {report.warnings.map((warning) => (
-              <li key={warning}>{warning}</li>
-            ))}
-          </ul>
-        </div>
-      )}
+      <Warnings warnings={report.warnings} />
+    </div>
+  );
+}
+
+/** How many warnings a result lists before it says how many more there are. */
+const SHOWN_WARNINGS = 20;
+
+/** A read's or test's warnings (settings that do not fit the data, each naming the setting to change); nothing when there are none. */
+export function Warnings(props: { warnings: readonly string[] | undefined }): JSX.Element | null {
+  const warnings = props.warnings ?? [];
+  if (warnings.length === 0) return null;
+  const shown = warnings.slice(0, SHOWN_WARNINGS);
+  return (
+    <div class="alert alert-warn" data-testid="warnings">
+      <strong>Warnings ({formatNumber(warnings.length)})</strong>
+      <ul>
+        {shown.map((warning, index) => (
+          <li key={index}>{warning}</li>
+        ))}
+      </ul>
+      {warnings.length > shown.length ? <div class="small">… and {formatNumber(warnings.length - shown.length)} more.</div> : null}
     </div>
   );
 }
@@ -298,8 +313,11 @@ function SearchResult(props: { report: TestSearchReport; tested: Tested }): JSX.
   const { report } = props;
   if (report.status === 'not_found') {
     return (
-      <div class="alert alert-warn" data-testid="test-search-result" data-tested={props.tested}>
-        No directory user <strong>{report.username}</strong> was found with the User Search settings{testedNote(props.tested)}.
+      <div data-testid="test-search-result" data-tested={props.tested}>
+        <div class="alert alert-warn">
+          No directory user <strong>{report.username}</strong> was found with the User Search settings{testedNote(props.tested)}.
+        </div>
+        <Warnings warnings={report.warnings} />
       </div>
     );
   }
@@ -336,6 +354,7 @@ function SearchResult(props: { report: TestSearchReport; tested: Tested }): JSX.
           )}
         </div>
       </div>
+      <Warnings warnings={report.warnings} />
     </div>
   );
 }
@@ -393,6 +412,7 @@ export function SyncProgressView(props: { state: { runId: string | null; run: Ru
           </p>
           {(summary?.reason ?? run?.reason) ? <div class="alert alert-warn">{summary?.reason ?? run?.reason}</div> : null}
           {run?.errorMessage ? <div class="alert alert-error">{run.errorMessage}</div> : null}
+          <Warnings warnings={summary?.warnings} />
         </div>
       )}
     </div>
@@ -407,6 +427,7 @@ function DryRunResult(props: { summary: SyncSummary }): JSX.Element {
         <strong>Dry run {summary.status === 'succeeded' ? 'planned' : summary.status}:</strong> {formatNumber(summary.stepsTotal)} step{summary.stepsTotal === 1 ? '' : 's'} · {describeCounts(summaryCounts(summary))} · {formatDuration(summary.durationMs)}. Nothing was written.
         {summary.reason === null ? null : <div>{summary.reason}</div>}
       </div>
+      <Warnings warnings={summary.warnings} />
       <PlanTable steps={summary.steps} total={summary.stepsTotal} />
     </div>
   );
