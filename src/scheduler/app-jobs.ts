@@ -10,6 +10,7 @@ import { DirbridgeError } from '../errors.ts';
 import type { StoreSettings } from '../settings/schema.ts';
 import type { SyncRunRecord } from '../store/store.ts';
 import { runAbacSync, runAvatarSync } from '../sync/attribute-jobs.ts';
+import { startRunReaper } from '../sync/reap-runs.ts';
 import type { ProgressLog } from '../sync/progress.ts';
 import type { RunSyncOptions, SyncResult } from '../sync/run-sync.ts';
 import { createLocalJobLock, type JobLock, type SchedulerLog } from './job-lock.ts';
@@ -222,14 +223,24 @@ export function createJobLock(store: StoreSettings, log?: SchedulerLog): JobLock
   return store.url === undefined ? createLocalJobLock() : createPostgresJobLock(store.url, log === undefined ? {} : { log });
 }
 
-/** A scheduler for the app's jobs that owns its lock: `stop()` waits for runs, then closes the lock. */
+/**
+ * A scheduler for the app's jobs that owns its lock: `stop()` waits for runs, then closes the
+ * lock. While started it also records, every `app.runLease.reapEveryMs`, the sync runs whose
+ * process is gone (expired leases) as interrupted, whoever ran them.
+ */
 export function createAppScheduler(app: App, options: { log: SchedulerLog; jobs?: SchedulerJob[] }): Scheduler & { lock: JobLock } {
   const lock = createJobLock(app.settings.store, options.log);
   const scheduler = createScheduler({ jobs: options.jobs ?? appJobs(app, { log: options.log }), lock, log: options.log, now: app.now });
+  let stopReaper: (() => void) | undefined;
   return {
     ...scheduler,
     lock,
+    async start() {
+      stopReaper ??= startRunReaper({ store: app.store, reapedBy: app.instanceId, intervalMs: app.runLease.reapEveryMs, log: options.log });
+      await scheduler.start();
+    },
     async stop() {
+      stopReaper?.();
       await scheduler.stop();
       await lock.close();
     },
