@@ -183,7 +183,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   function track<T>(promise: Promise<T>): Promise<T> {
     inFlight.add(promise);
-    void promise.finally(() => inFlight.delete(promise));
+    const forget = () => inFlight.delete(promise);
+    // Both ways, so a rejection is left to the caller and never becomes an unhandled one here.
+    promise.then(forget, forget);
     return promise;
   }
 
@@ -232,7 +234,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       handle: claim,
       timer: setTimeout(() => {
         entry.keptClaims.delete(kept);
-        void claim.release();
+        claim.release().catch((error: unknown) => log.warn({ job: entry.job.name, error: error instanceof Error ? error.message : String(error) }, 'could not give up a tick claim'));
       }, remaining),
     };
     kept.timer.unref();
@@ -369,7 +371,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         entry.removed = true;
         entry.timer?.stop();
         entry.timer = null;
-        void dropKeptClaims(entry);
+        dropKeptClaims(entry).catch((error: unknown) => log.warn({ job: name, error: error instanceof Error ? error.message : String(error) }, 'could not give up tick claims'));
         entries.delete(name);
       }
       for (const job of jobs) {
