@@ -38,8 +38,8 @@ export function appJobs(app: App, options: { log?: ProgressLog } = {}): Schedule
     name: JOB_NAMES.backgroundSync,
     schedule: backgroundSync.enabled ? backgroundSync.schedule : null,
     runOnStart: backgroundSync.onStartup,
-    run: async ({ trigger }) => {
-      const result = await app.sync.runSync({ trigger: trigger === 'startup' ? 'startup' : trigger === 'manual' ? 'api' : 'schedule', isDryRun: false, ...(options.log === undefined ? {} : { log: options.log }) });
+    run: async ({ trigger, signal }) => {
+      const result = await app.sync.runSync({ trigger: trigger === 'startup' ? 'startup' : trigger === 'manual' ? 'api' : 'schedule', isDryRun: false, signal, ...(options.log === undefined ? {} : { log: options.log }) });
       return summaryOrThrow(result);
     },
   });
@@ -108,9 +108,9 @@ export function startSync(
     let failure: unknown;
     scheduler
       .runNow(JOB_NAMES.backgroundSync, {
-        work: async () => {
+        work: async ({ signal }) => {
           try {
-            result = await app.sync.runSync(runOptions);
+            result = await app.sync.runSync({ ...runOptions, signal });
           } catch (error) {
             failure = error;
             throw error;
@@ -209,7 +209,7 @@ export async function runSyncExclusively(app: Pick<App, 'sync' | 'store' | 'sett
     const handle = await lock.tryAcquire(JOB_NAMES.backgroundSync);
     if (handle === null) throw await refusal(app.store, 'locked');
     try {
-      return await app.sync.runSync(options);
+      return await app.sync.runSync({ ...options, signal: handle.signal });
     } finally {
       await handle.release();
     }

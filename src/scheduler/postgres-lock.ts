@@ -2,7 +2,9 @@
  * Job locks across instances: `pg_try_advisory_lock` on one dedicated connection held for the
  * scheduler's life (session locks belong to a connection, so a pool would not do). A lost
  * connection drops its locks on the server; the lock reconnects, marks the affected handles lost
- * and takes their locks again so the rest of a run still excludes other instances.
+ * and takes their locks again so the rest of a run still excludes other instances. When another
+ * instance took one meanwhile, that lock is gone for good: this holder stops claiming it and
+ * aborts its handle's `signal`, so the run under it stops; a later run takes it again as usual.
  */
 import pg from 'pg';
 import { jobLockKey, silentLog, type JobLock, type JobLockHandle, type SchedulerLog } from './job-lock.ts';
@@ -26,6 +28,8 @@ interface HeldLock {
   /** Set once the connection holding it was lost: exclusivity had a gap. */
   lost: boolean;
   released: boolean;
+  /** Aborted when another holder took the lock while it was lost. */
+  controller: AbortController;
 }
 
 /** Creates the PostgreSQL lock; it connects on first use. */
@@ -108,8 +112,10 @@ export function createPostgresJobLock(url: string, options: PostgresJobLockOptio
           else lock.holder = connection;
           log.info({ job: lock.name }, 'scheduler lock taken again after reconnecting');
         } else {
-          log.warn({ job: lock.name }, 'another instance took the job lock while the connection was down');
-          held.delete(lock.name);
+          log.warn({ job: lock.name }, 'another instance took the job lock while the connection was down; the run holding it here is told to stop');
+          if (held.get(lock.name) === lock) held.delete(lock.name);
+          lock.released = true;
+          lock.controller.abort(new Error(`the job lock "${lock.name}" was lost: its connection to PostgreSQL dropped and another instance took it`));
         }
       }
     } catch (error) {
@@ -136,10 +142,11 @@ export function createPostgresJobLock(url: string, options: PostgresJobLockOptio
           throw error;
         }
         if (!locked) return null;
-        const lock: HeldLock = { name, key, holder: connection, lost: false, released: false };
+        const lock: HeldLock = { name, key, holder: connection, lost: false, released: false, controller: new AbortController() };
         held.set(name, lock);
         const handle: JobLockHandle = {
           isHeld: () => !lock.released && !lock.lost,
+          signal: lock.controller.signal,
           release: async () => {
             if (lock.released) return;
             lock.released = true;

@@ -33,7 +33,12 @@ export interface JobRunContext {
   trigger: JobTrigger;
   /** The tick this run is for (whole second), or null for startup and manual runs. */
   scheduledAt: Date | null;
+  /** Aborted when the run lock is lost for good (another instance took it): the run must stop. */
+  signal: AbortSignal;
 }
+
+/** Which run is due: a job run's context before it holds its lock. */
+type DueRun = Omit<JobRunContext, 'signal'>;
 
 /** A job the scheduler runs. */
 export interface SchedulerJob {
@@ -241,7 +246,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     entry.keptClaims.add(kept);
   }
 
-  async function execute(entry: Entry, context: JobRunContext, options: RunNowOptions = {}): Promise<RunNowResult> {
+  async function execute(entry: Entry, context: DueRun, options: RunNowOptions = {}): Promise<RunNowResult> {
     const { job } = entry;
     if (stopping) return skip(entry, context.trigger, 'stopping');
     if (entry.current !== null) return skip(entry, context.trigger, 'running');
@@ -275,7 +280,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         let message: string | null;
         try {
           options.onStart?.();
-          const result = await (options.work ?? job.run)(context);
+          const result = await (options.work ?? job.run)({ ...context, signal: handle.signal });
           outcome = 'succeeded';
           message = typeof result === 'string' ? result : null;
         } catch (error) {

@@ -179,6 +179,33 @@ describe('a sync run\'s lease', () => {
     }
   });
 
+  it('stops before its next write when its run lock is lost for good, and records why', async () => {
+    let transactions = 0;
+    const lockLost = new AbortController();
+    const { sync, real } = await setUp(
+      (store) => ({
+        transaction: async (work) => {
+          transactions += 1;
+          if (transactions === 2) lockLost.abort(new Error('the job lock "background-sync" was lost: its connection to PostgreSQL dropped and another instance took it'));
+          return store.transaction(work);
+        },
+      }),
+      { leaseMs: 5_000, renewEveryMs: 500, reapEveryMs: 1_000 },
+    );
+    try {
+      const result = await sync.runSync({ trigger: 'schedule', isDryRun: false, signal: lockLost.signal });
+      assert.equal(result.status, 'failed');
+      assert.equal(result.reason, 'interrupted');
+      assert.equal(transactions, 2, 'the batch under way finished; no other began');
+      const run = await real.getRun(result.runId);
+      assert.equal(run?.reason, 'interrupted');
+      assert.equal(run?.errorCode, 'sync.interrupted');
+      assert.match(run?.errorMessage ?? '', /stopped before its next write: the job lock "background-sync" was lost/);
+    } finally {
+      await real.close();
+    }
+  });
+
   it('records a full disk as store.disk_full', async () => {
     let transactions = 0;
     const { sync, real } = await setUp(

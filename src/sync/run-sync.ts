@@ -71,6 +71,12 @@ export interface RunSyncOptions {
   log?: ProgressLog;
   /** How often the run record's progress is written at most (default 1 s; phase changes are always written). */
   progressIntervalMs?: number;
+  /**
+   * Aborted when the run must stop: its run lock was lost to another instance. Checked, as the
+   * lease is, before planning and before each apply transaction; the run is then recorded
+   * failed/interrupted with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 /** Errors that mean the store went away (or cannot write) while the run worked. */
@@ -152,11 +158,19 @@ export function createSyncService(deps: SyncServiceDeps) {
   async function work(options: RunSyncOptions, runId: string, lease: RunLeaseKeeper, started: number, log: ProgressLog | undefined): Promise<SyncResult> {
     const { store, settings } = deps;
     const recorder = createProgressRecorder({ store, runId, ...(options.progressIntervalMs === undefined ? {} : { intervalMs: options.progressIntervalMs }), ...(log === undefined ? {} : { log }) });
+    /** Throws when the run must stop: its record was taken from it, or its lock was lost. */
+    const assertMayGoOn = () => {
+      lease.assertHeld();
+      if (options.signal?.aborted === true) {
+        const why = options.signal.reason instanceof Error ? options.signal.reason.message : 'its run lock was lost';
+        throw new DirbridgeError('sync.interrupted', `sync run ${runId} stopped before its next write: ${why}`, { cause: options.signal.reason, details: { runId } });
+      }
+    };
     // Apply writes through this store: each transaction first checks that the run is still ours.
     const fenced: Store = {
       ...store,
       transaction: (body) => {
-        lease.assertHeld();
+        assertMayGoOn();
         return store.transaction(async (tx) => {
           if (!(await tx.isRunStillOwned(runId, owner))) {
             lease.markLost();
@@ -178,8 +192,8 @@ export function createSyncService(deps: SyncServiceDeps) {
       await recorder.close();
       let isRecorded = false;
       if (!lease.isLost()) {
-        // The store went away (or filled up) under the run: it is interrupted, and the error says how.
-        if (reason === undefined && isDirbridgeError(error, 'store.unavailable', 'store.timeout')) reason = INTERRUPTED_REASON;
+        // The store went away under the run, or its lock was taken: it is interrupted, and the error says how.
+        if (reason === undefined && isDirbridgeError(error, 'store.unavailable', 'store.timeout', 'sync.interrupted')) reason = INTERRUPTED_REASON;
         const errorCode = error === undefined ? undefined : isDirbridgeError(error) ? error.code : 'internal';
         const errorMessage = error === undefined ? undefined : error instanceof Error ? error.message : String(error);
         isRecorded = await recordOutcome(runId, lease, {
@@ -240,7 +254,7 @@ export function createSyncService(deps: SyncServiceDeps) {
     }
 
     try {
-      lease.assertHeld();
+      assertMayGoOn();
       recorder.phase('planning');
       const mapping = isMappingActive(settings.mapping) ? settings.mapping : undefined;
       const current: CurrentState = { ...(await store.loadSyncState()), ...(mapping === undefined ? {} : { mapping: await store.loadMappingState() }) };
