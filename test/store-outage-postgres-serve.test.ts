@@ -202,5 +202,6 @@ describe('PostgreSQL stopped and started while serve applies a sync', { skip: pr
     const exit = await server.stop();
     assert.deepEqual(exit, { code: 0, signal: null }, server.stderr());
     assert.doesNotMatch(server.stderr(), /Unhandled|uncaught|at .*\.(js|ts):\d+/i, 'no crash trace');
+    assert.doesNotMatch(server.stderr(), /^error /m, 'no failure left unhandled');
   });
 });
