@@ -71,7 +71,7 @@ export interface RunLeaseKeeper {
   markLost(): void;
   /** Milliseconds (monotonic clock) until the lease expires, as far as this process knows; negative once it has. */
   remainingMs(): number;
-  /** Stops renewing. */
+  /** Stops renewing; a renewal still in flight is ignored. */
   stop(): void;
 }
 
@@ -85,6 +85,7 @@ export function keepRunLease(options: { store: Pick<Store, 'renewRunLease'>; run
   const { store, runId, owner, timing, log } = options;
   let confirmedAt = options.confirmedAt;
   let lost = false;
+  let stopped = false;
   let renewing = false;
   let failures = 0;
   const timer = setInterval(() => void renew(), timing.renewEveryMs);
@@ -96,6 +97,8 @@ export function keepRunLease(options: { store: Pick<Store, 'renewRunLease'>; run
     const sentAt = performance.now();
     try {
       const isOurs = await store.renewRunLease(runId, { owner, leaseMs: timing.leaseMs });
+      // Stopped meanwhile: the run is being recorded (a renewal after that is refused, and means nothing).
+      if (stopped) return;
       if (isOurs) {
         confirmedAt = Math.max(confirmedAt, sentAt);
         if (failures > 0) log?.warn({ runId, failures }, 'sync run lease renewed again');
@@ -123,7 +126,10 @@ export function keepRunLease(options: { store: Pick<Store, 'renewRunLease'>; run
       log?.warn({ runId }, 'sync run recorded as interrupted elsewhere while it was working; stopping before its next write');
     },
     remainingMs: () => confirmedAt + timing.leaseMs - performance.now(),
-    stop: () => clearInterval(timer),
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+    },
   };
   return keeper;
 }

@@ -191,6 +191,8 @@ export function createSyncService(deps: SyncServiceDeps) {
       recorder.phase('finishing');
       await recorder.close();
       let isRecorded = false;
+      // No renewal from here: one that reached the store after the outcome would be refused, and read as a reap.
+      lease.stop();
       if (!lease.isLost()) {
         // The store went away under the run, or its lock was taken: it is interrupted, and the error says how.
         if (reason === undefined && isDirbridgeError(error, 'store.unavailable', 'store.timeout', 'sync.interrupted')) reason = INTERRUPTED_REASON;
