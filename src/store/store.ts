@@ -379,9 +379,9 @@ export interface StoreReader {
 /** Writes, available only inside `Store.transaction`. */
 export interface StoreWriter extends StoreReader {
   /**
-   * True when sync run `id` is still `running` under `owner`: a run's writes check it first, so a
-   * run recorded as interrupted never writes again. On PostgreSQL the run's row stays locked until
-   * this transaction ends, so the run cannot be recorded as interrupted while the batch commits.
+   * True when sync run `id` is still `running` under `owner`: a run's transactions check it last,
+   * so a run recorded as interrupted commits nothing more. On PostgreSQL the run's row stays locked
+   * until this transaction ends, so the run cannot be recorded as interrupted while it commits.
    */
   isRunStillOwned(id: string, owner: string): Promise<boolean>;
   /** Inserts users in multi-row statements; throws `store.conflict` naming a taken username or external id. */

@@ -86,8 +86,8 @@ const STORE_AWAY = ['store.unavailable', 'store.timeout', 'store.disk_full'] as 
  * Creates the sync service; at most one run is in progress per service.
  *
  * Each run holds a lease on its record (`run-lease.ts`), renewed on a timer. Its writes are
- * fenced: every apply transaction first checks that the run is still its own, so a run recorded
- * as interrupted elsewhere stops before its next write. A run that the store's going away
+ * fenced: every apply transaction checks before it commits that the run is still its own, so a
+ * run recorded as interrupted elsewhere commits nothing more. A run that the store's going away
  * interrupts is recorded `failed` with the reason `interrupted` by its own process, retrying
  * until the store answers or the lease runs out; after that any instance records it.
  */
@@ -166,17 +166,21 @@ export function createSyncService(deps: SyncServiceDeps) {
         throw new DirbridgeError('sync.interrupted', `sync run ${runId} stopped before its next write: ${why}`, { cause: options.signal.reason, details: { runId } });
       }
     };
-    // Apply writes through this store: each transaction first checks that the run is still ours.
+    // Apply writes through this store. Each transaction checks, last before it commits, that the
+    // run is still ours (on PostgreSQL locking the run's row until the commit, so no reaper gets
+    // in between): a batch of a run taken over rolls back, and none follows. Checked last, the
+    // row is locked only for a moment, and the lease renewals that update it never wait a batch out.
     const fenced: Store = {
       ...store,
       transaction: (body) => {
         assertMayGoOn();
         return store.transaction(async (tx) => {
+          const result = await body(tx);
           if (!(await tx.isRunStillOwned(runId, owner))) {
             lease.markLost();
             throw runTakenAway(runId);
           }
-          return body(tx);
+          return result;
         });
       },
     };
