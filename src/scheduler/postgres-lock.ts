@@ -40,6 +40,8 @@ export function createPostgresJobLock(url: string, options: PostgresJobLockOptio
   let connecting: Promise<pg.Client> | null = null;
   let closed = false;
   let restoreTimer: NodeJS.Timeout | undefined;
+  /** Failed reconnection attempts in a row (logged at the first and every 30th, not every second of an outage). */
+  let restoreFailures = 0;
   const held = new Map<string, HeldLock>();
   const pending = new Set<string>();
 
@@ -118,8 +120,12 @@ export function createPostgresJobLock(url: string, options: PostgresJobLockOptio
           lock.controller.abort(new Error(`the job lock "${lock.name}" was lost: its connection to PostgreSQL dropped and another instance took it`));
         }
       }
+      restoreFailures = 0;
     } catch (error) {
-      log.warn({ error: error instanceof Error ? error.message : String(error) }, 'scheduler lock reconnection failed; retrying');
+      restoreFailures += 1;
+      if (restoreFailures === 1 || restoreFailures % 30 === 0) {
+        log.warn({ error: error instanceof Error ? error.message : String(error), attempts: restoreFailures }, 'scheduler lock reconnection failed; retrying');
+      }
       scheduleRestore(reconnectDelayMs);
     }
   }
