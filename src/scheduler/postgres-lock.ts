@@ -5,8 +5,11 @@
  * and takes their locks again so the rest of a run still excludes other instances. When another
  * instance took one meanwhile, that lock is gone for good: this holder stops claiming it and
  * aborts its handle's `signal`, so the run under it stops; a later run takes it again as usual.
+ * The session asks the server to probe for a vanished client after 30 s, so the locks of an
+ * instance whose machine rebooted are freed within about a minute, not two hours.
  */
 import pg from 'pg';
+import { CLIENT_KEEPALIVE_DELAY_MS, detectDeadClients } from '../store/pg-session.ts';
 import { jobLockKey, silentLog, type JobLock, type JobLockHandle, type SchedulerLog } from './job-lock.ts';
 
 /** Options for `createPostgresJobLock`. */
@@ -55,11 +58,14 @@ export function createPostgresJobLock(url: string, options: PostgresJobLockOptio
         connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
         query_timeout: options.queryTimeoutMs ?? 10_000,
         keepAlive: true,
+        keepAliveInitialDelayMillis: CLIENT_KEEPALIVE_DELAY_MS,
       });
       candidate.on('error', (error) => onLost(candidate, error));
       candidate.on('end', () => onLost(candidate, undefined));
       try {
         await candidate.connect();
+        // The server notices within a minute when this instance vanishes (a reboot), and frees its locks.
+        await detectDeadClients(candidate);
       } catch (error) {
         await candidate.end().catch(() => {});
         throw error;

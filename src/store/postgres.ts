@@ -6,12 +6,15 @@
  *   otherwise emit 'error' with no listener when the server ends its session, and crash the
  *   process. The query waiting on that client fails instead, and the pool drops the client;
  * - a ROLLBACK that fails because the connection is gone is not allowed to replace the error
- *   that made the transaction fail: the server rolls back a transaction whose session ended.
+ *   that made the transaction fail: the server rolls back a transaction whose session ended;
+ * - each session tells the server to probe for a vanished client after 30 s (`pg-session.ts`),
+ *   so a transaction of a machine that rebooted does not hold its rows for two hours.
  */
 import { Kysely, PostgresDialect, PostgresDriver, type DatabaseConnection, type Driver, type PostgresDialectConfig } from 'kysely';
 import pg from 'pg';
 import { DirbridgeError } from '../errors.ts';
 import { translateDbError } from './db-errors.ts';
+import { CLIENT_KEEPALIVE_DELAY_MS, detectDeadClients } from './pg-session.ts';
 import type { Database } from './schema.ts';
 
 /** Options for the PostgreSQL pool. */
@@ -63,11 +66,16 @@ export function createPostgresKysely(url: string, options: PostgresOptions = {})
     idleTimeoutMillis: 30_000,
     application_name: 'dirbridge',
     keepAlive: true,
+    keepAliveInitialDelayMillis: CLIENT_KEEPALIVE_DELAY_MS,
   });
   const onError = options.onConnectionError ?? (() => {});
   // Idle clients: pg-pool removes the client and emits on the pool.
   pool.on('error', onError);
-  // Every client, also while a transaction holds it: the pending query fails, the process does not.
-  pool.on('connect', (client) => client.on('error', onError));
+  pool.on('connect', (client) => {
+    // Every client, also while a transaction holds it: the pending query fails, the process does not.
+    client.on('error', onError);
+    // Queued before any query of the one who checked it out.
+    void detectDeadClients(client);
+  });
   return new Kysely<Database>({ dialect: new DirbridgePostgresDialect({ pool }) });
 }
