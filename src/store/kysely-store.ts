@@ -1234,12 +1234,17 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
         // The partial index's predicate, spelled as its literal.
         const running = sql<boolean>`status = 'running'`;
         // An earlier version's run has no lease: it gets one, and is judged by it like any other.
-        await db
-          .updateTable('sync_runs')
-          .set({ heartbeat_at: sql<string>`coalesce(heartbeat_at, started_at)`, lease_expires_at: databaseNow(dialect, LEGACY_RUN_LEASE_MS) })
-          .where(running)
-          .where('lease_expires_at', 'is', null)
-          .execute();
+        // Looked for first, so that a check finding nothing (the usual case) writes nothing and
+        // never waits for SQLite's write lock.
+        const leaseless = await db.selectFrom('sync_runs').select('id').where(running).where('lease_expires_at', 'is', null).execute();
+        if (leaseless.length > 0) {
+          await db
+            .updateTable('sync_runs')
+            .set({ heartbeat_at: sql<string>`coalesce(heartbeat_at, started_at)`, lease_expires_at: databaseNow(dialect, LEGACY_RUN_LEASE_MS) })
+            .where(running)
+            .where('lease_expires_at', 'is', null)
+            .execute();
+        }
         const expired = await db
           .selectFrom('sync_runs')
           .select(['id', 'owner', 'started_at', 'heartbeat_at'])
