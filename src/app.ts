@@ -19,6 +19,7 @@ import { loadSecretBox, type SecretBox } from './settings/secret-box.ts';
 import { applySettingsEdit, changedSettingPaths, fromStoredDocument, toStoredDocument } from './settings/stored-settings.ts';
 import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
+import { createInstanceId, runLeaseTimingFromEnv, type RunLeaseTiming } from './sync/run-lease.ts';
 import { createSyncService, type SyncResult, type SyncService } from './sync/run-sync.ts';
 
 /** Which settings version is in force, and who saved it. */
@@ -70,6 +71,10 @@ export interface App {
   readonly settingsDrift: readonly string[];
   /** Where the key that seals secrets came from (for the start-up log). */
   readonly secretKeySource: string;
+  /** This process as the owner of sync run leases, and as the one that records others' runs as interrupted. */
+  readonly instanceId: string;
+  /** The sync runs' lease (`DIRBRIDGE_RUN_LEASE_SECONDS`, default 60 s). */
+  readonly runLease: RunLeaseTiming;
   close(): Promise<void>;
 }
 
@@ -107,11 +112,12 @@ export async function openApp(seed: Settings, options: OpenAppOptions = {}): Pro
 export async function openAppWith(storeSettings: StoreSettings, seed: () => Settings | undefined, options: OpenAppOptions = {}): Promise<App> {
   const now = options.now ?? (() => new Date());
   const env = options.env ?? process.env;
+  const runLease = runLeaseTimingFromEnv(env);
   const store = await openStore(storeSettings);
   try {
     const box = await loadSecretBox({ env, dataDir: storeSettings.dataDir });
     const initial = await loadOrSeed(store, storeSettings, box, seed, options.seedActor ?? 'seed');
-    return assemble(store, storeSettings, box, initial, now);
+    return assemble(store, storeSettings, box, initial, now, runLease);
   } catch (error) {
     await store.close();
     throw error;
@@ -146,7 +152,8 @@ async function loadOrSeed(store: Store, storeSettings: StoreSettings, box: Secre
   };
 }
 
-function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, initial: SettingsState & { drift: string[] }, now: () => Date): App {
+function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, initial: SettingsState & { drift: string[] }, now: () => Date, runLease: RunLeaseTiming): App {
+  const instanceId = createInstanceId();
   let state: SettingsState = { settings: initial.settings, version: initial.version, updatedAt: initial.updatedAt, updatedBy: initial.updatedBy };
   const observers = new Set<AppObserver>();
   const notify = (call: (observer: AppObserver) => void) => {
@@ -171,6 +178,8 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
     },
     openDirectory: () => bound.connect(),
     onFinished: (result) => notify((observer) => observer.syncFinished?.(result)),
+    owner: instanceId,
+    leaseTiming: runLease,
   });
 
   const apply = async (next: SettingsState) => {
@@ -215,6 +224,8 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
     settingsState: () => state,
     settingsDrift: initial.drift,
     secretKeySource: box.keySource,
+    instanceId,
+    runLease,
 
     async updateSettings(document, options) {
       // The same check Test Connection and Test LDAP Search apply to unsaved settings.

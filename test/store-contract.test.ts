@@ -575,6 +575,10 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
           counts: {},
           planSummary: null,
           progress: { phase: 'connecting', usersRead: 0, groupsRead: 0, applied: 0, applyTotal: 0, updatedAt: clock.iso() },
+          // The lease is by the database's clock (test/store-run-lease-contract.test.ts).
+          owner: null,
+          heartbeatAt: run.heartbeatAt,
+          leaseExpiresAt: run.leaseExpiresAt,
         });
         assert.deepEqual(await store.getRun(run.id), run);
         clock.advance(1_234);

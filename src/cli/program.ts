@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { openAppWith, type App } from '../app.ts';
 import { ensureInitialAdmin } from '../auth/local-accounts.ts';
 import { readSettingsInput } from '../settings/load.ts';
+import { reapInterruptedRuns } from '../sync/reap-runs.ts';
 import { EXIT, reportError, type Output } from './output.ts';
 import { registerAccountCommands } from './commands/accounts.ts';
 import { registerDirectoryCommands } from './commands/directory.ts';
@@ -38,6 +39,7 @@ export async function runCli(argv: readonly string[], out: Output, env: NodeJS.P
         );
       }
       try {
+        await reportInterruptedRuns(app, out);
         const admin = await ensureInitialAdmin(app.store, env);
         if (admin.created && admin.generatedPassword !== undefined) {
           out.stderr(`created the administrator account "${admin.user.username}" with password ${admin.generatedPassword}\n(shown once; set DIRBRIDGE_ADMIN_PASSWORD to choose it instead)\n`);
@@ -80,6 +82,21 @@ export async function runCli(argv: readonly string[], out: Output, env: NodeJS.P
     return reportError(out, error, false);
   }
   return exitCode;
+}
+
+/**
+ * Records the runs whose process is gone as interrupted, as every command starts (`serve` and
+ * `run-jobs` go on checking periodically), and says so on stderr. Best effort: a store that
+ * cannot write now (a full disk) still serves the command, and the next start tries again.
+ */
+async function reportInterruptedRuns(app: App, out: Output): Promise<void> {
+  try {
+    for (const run of await reapInterruptedRuns(app.store, app.instanceId)) {
+      out.stderr(`warning: sync run ${run.id} (started ${run.startedAt} by ${run.owner ?? 'an earlier version'}) was left running by a process that is gone; recorded as failed (interrupted)\n`);
+    }
+  } catch (error) {
+    out.stderr(`warning: could not check for interrupted sync runs: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
 }
 
 /** What each command module receives. */

@@ -44,7 +44,9 @@ export function statusForCode(code: ErrorCode): number {
     case 'auth.directory_unavailable':
     case 'directory.unavailable':
     case 'store.unavailable':
+    case 'store.disk_full':
     case 'store.timeout':
+    case 'sync.interrupted':
       return 503;
     case 'directory.timeout':
     case 'directory.time_limit':

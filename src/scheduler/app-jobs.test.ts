@@ -18,6 +18,9 @@ function run(fields: Partial<SyncRunRecord>): SyncRunRecord {
     counts: {},
     planSummary: null,
     progress: null,
+    owner: null,
+    heartbeatAt: null,
+    leaseExpiresAt: null,
     ...fields,
   };
 }

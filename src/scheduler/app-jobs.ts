@@ -10,6 +10,7 @@ import { DirbridgeError } from '../errors.ts';
 import type { StoreSettings } from '../settings/schema.ts';
 import type { SyncRunRecord } from '../store/store.ts';
 import { runAbacSync, runAvatarSync } from '../sync/attribute-jobs.ts';
+import { startRunReaper } from '../sync/reap-runs.ts';
 import type { ProgressLog } from '../sync/progress.ts';
 import type { RunSyncOptions, SyncResult } from '../sync/run-sync.ts';
 import { createLocalJobLock, type JobLock, type SchedulerLog } from './job-lock.ts';
@@ -37,8 +38,8 @@ export function appJobs(app: App, options: { log?: ProgressLog } = {}): Schedule
     name: JOB_NAMES.backgroundSync,
     schedule: backgroundSync.enabled ? backgroundSync.schedule : null,
     runOnStart: backgroundSync.onStartup,
-    run: async ({ trigger }) => {
-      const result = await app.sync.runSync({ trigger: trigger === 'startup' ? 'startup' : trigger === 'manual' ? 'api' : 'schedule', isDryRun: false, ...(options.log === undefined ? {} : { log: options.log }) });
+    run: async ({ trigger, signal }) => {
+      const result = await app.sync.runSync({ trigger: trigger === 'startup' ? 'startup' : trigger === 'manual' ? 'api' : 'schedule', isDryRun: false, signal, ...(options.log === undefined ? {} : { log: options.log }) });
       return summaryOrThrow(result);
     },
   });
@@ -107,9 +108,9 @@ export function startSync(
     let failure: unknown;
     scheduler
       .runNow(JOB_NAMES.backgroundSync, {
-        work: async () => {
+        work: async ({ signal }) => {
           try {
-            result = await app.sync.runSync(runOptions);
+            result = await app.sync.runSync({ ...runOptions, signal });
           } catch (error) {
             failure = error;
             throw error;
@@ -208,7 +209,7 @@ export async function runSyncExclusively(app: Pick<App, 'sync' | 'store' | 'sett
     const handle = await lock.tryAcquire(JOB_NAMES.backgroundSync);
     if (handle === null) throw await refusal(app.store, 'locked');
     try {
-      return await app.sync.runSync(options);
+      return await app.sync.runSync({ ...options, signal: handle.signal });
     } finally {
       await handle.release();
     }
@@ -222,14 +223,24 @@ export function createJobLock(store: StoreSettings, log?: SchedulerLog): JobLock
   return store.url === undefined ? createLocalJobLock() : createPostgresJobLock(store.url, log === undefined ? {} : { log });
 }
 
-/** A scheduler for the app's jobs that owns its lock: `stop()` waits for runs, then closes the lock. */
+/**
+ * A scheduler for the app's jobs that owns its lock: `stop()` waits for runs, then closes the
+ * lock. While started it also records, every `app.runLease.reapEveryMs`, the sync runs whose
+ * process is gone (expired leases) as interrupted, whoever ran them.
+ */
 export function createAppScheduler(app: App, options: { log: SchedulerLog; jobs?: SchedulerJob[] }): Scheduler & { lock: JobLock } {
   const lock = createJobLock(app.settings.store, options.log);
   const scheduler = createScheduler({ jobs: options.jobs ?? appJobs(app, { log: options.log }), lock, log: options.log, now: app.now });
+  let stopReaper: (() => void) | undefined;
   return {
     ...scheduler,
     lock,
+    async start() {
+      stopReaper ??= startRunReaper({ store: app.store, reapedBy: app.instanceId, intervalMs: app.runLease.reapEveryMs, log: options.log });
+      await scheduler.start();
+    },
     async stop() {
+      stopReaper?.();
       await scheduler.stop();
       await lock.close();
     },

@@ -9,6 +9,11 @@ import { createHash } from 'node:crypto';
 export interface JobLockHandle {
   /** False once the lock was lost (the PostgreSQL session holding it ended). */
   isHeld(): boolean;
+  /**
+   * Aborted when the lock is lost for good: its session ended and another holder took it before
+   * it could be taken again. Whoever works under the lock must stop then (its reason says why).
+   */
+  readonly signal: AbortSignal;
   /** Gives the lock up; safe to call more than once and after the lock was lost. */
   release(): Promise<void>;
 }
@@ -41,6 +46,8 @@ export function createLocalJobLock(): JobLock {
       let released = false;
       return {
         isHeld: () => !released,
+        // An in-process lock cannot be taken away.
+        signal: new AbortController().signal,
         release: async () => {
           if (released) return;
           released = true;

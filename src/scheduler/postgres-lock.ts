@@ -2,9 +2,14 @@
  * Job locks across instances: `pg_try_advisory_lock` on one dedicated connection held for the
  * scheduler's life (session locks belong to a connection, so a pool would not do). A lost
  * connection drops its locks on the server; the lock reconnects, marks the affected handles lost
- * and takes their locks again so the rest of a run still excludes other instances.
+ * and takes their locks again so the rest of a run still excludes other instances. When another
+ * instance took one meanwhile, that lock is gone for good: this holder stops claiming it and
+ * aborts its handle's `signal`, so the run under it stops; a later run takes it again as usual.
+ * The session asks the server to probe for a vanished client after 30 s, so the locks of an
+ * instance whose machine rebooted are freed within about a minute, not two hours.
  */
 import pg from 'pg';
+import { CLIENT_KEEPALIVE_DELAY_MS, detectDeadClients } from '../store/pg-session.ts';
 import { jobLockKey, silentLog, type JobLock, type JobLockHandle, type SchedulerLog } from './job-lock.ts';
 
 /** Options for `createPostgresJobLock`. */
@@ -26,6 +31,8 @@ interface HeldLock {
   /** Set once the connection holding it was lost: exclusivity had a gap. */
   lost: boolean;
   released: boolean;
+  /** Aborted when another holder took the lock while it was lost. */
+  controller: AbortController;
 }
 
 /** Creates the PostgreSQL lock; it connects on first use. */
@@ -36,6 +43,8 @@ export function createPostgresJobLock(url: string, options: PostgresJobLockOptio
   let connecting: Promise<pg.Client> | null = null;
   let closed = false;
   let restoreTimer: NodeJS.Timeout | undefined;
+  /** Failed reconnection attempts in a row (logged at the first and every 30th, not every second of an outage). */
+  let restoreFailures = 0;
   const held = new Map<string, HeldLock>();
   const pending = new Set<string>();
 
@@ -49,11 +58,14 @@ export function createPostgresJobLock(url: string, options: PostgresJobLockOptio
         connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
         query_timeout: options.queryTimeoutMs ?? 10_000,
         keepAlive: true,
+        keepAliveInitialDelayMillis: CLIENT_KEEPALIVE_DELAY_MS,
       });
       candidate.on('error', (error) => onLost(candidate, error));
       candidate.on('end', () => onLost(candidate, undefined));
       try {
         await candidate.connect();
+        // The server notices within a minute when this instance vanishes (a reboot), and frees its locks.
+        await detectDeadClients(candidate);
       } catch (error) {
         await candidate.end().catch(() => {});
         throw error;
@@ -108,12 +120,18 @@ export function createPostgresJobLock(url: string, options: PostgresJobLockOptio
           else lock.holder = connection;
           log.info({ job: lock.name }, 'scheduler lock taken again after reconnecting');
         } else {
-          log.warn({ job: lock.name }, 'another instance took the job lock while the connection was down');
-          held.delete(lock.name);
+          log.warn({ job: lock.name }, 'another instance took the job lock while the connection was down; the run holding it here is told to stop');
+          if (held.get(lock.name) === lock) held.delete(lock.name);
+          lock.released = true;
+          lock.controller.abort(new Error(`the job lock "${lock.name}" was lost: its connection to PostgreSQL dropped and another instance took it`));
         }
       }
+      restoreFailures = 0;
     } catch (error) {
-      log.warn({ error: error instanceof Error ? error.message : String(error) }, 'scheduler lock reconnection failed; retrying');
+      restoreFailures += 1;
+      if (restoreFailures === 1 || restoreFailures % 30 === 0) {
+        log.warn({ error: error instanceof Error ? error.message : String(error), attempts: restoreFailures }, 'scheduler lock reconnection failed; retrying');
+      }
       scheduleRestore(reconnectDelayMs);
     }
   }
@@ -136,10 +154,11 @@ export function createPostgresJobLock(url: string, options: PostgresJobLockOptio
           throw error;
         }
         if (!locked) return null;
-        const lock: HeldLock = { name, key, holder: connection, lost: false, released: false };
+        const lock: HeldLock = { name, key, holder: connection, lost: false, released: false, controller: new AbortController() };
         held.set(name, lock);
         const handle: JobLockHandle = {
           isHeld: () => !lock.released && !lock.lost,
+          signal: lock.controller.signal,
           release: async () => {
             if (lock.released) return;
             lock.released = true;

@@ -33,7 +33,12 @@ export interface JobRunContext {
   trigger: JobTrigger;
   /** The tick this run is for (whole second), or null for startup and manual runs. */
   scheduledAt: Date | null;
+  /** Aborted when the run lock is lost for good (another instance took it): the run must stop. */
+  signal: AbortSignal;
 }
+
+/** Which run is due: a job run's context before it holds its lock. */
+type DueRun = Omit<JobRunContext, 'signal'>;
 
 /** A job the scheduler runs. */
 export interface SchedulerJob {
@@ -183,7 +188,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   function track<T>(promise: Promise<T>): Promise<T> {
     inFlight.add(promise);
-    void promise.finally(() => inFlight.delete(promise));
+    const forget = () => inFlight.delete(promise);
+    // Both ways, so a rejection is left to the caller and never becomes an unhandled one here.
+    promise.then(forget, forget);
     return promise;
   }
 
@@ -232,14 +239,14 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       handle: claim,
       timer: setTimeout(() => {
         entry.keptClaims.delete(kept);
-        void claim.release();
+        claim.release().catch((error: unknown) => log.warn({ job: entry.job.name, error: error instanceof Error ? error.message : String(error) }, 'could not give up a tick claim'));
       }, remaining),
     };
     kept.timer.unref();
     entry.keptClaims.add(kept);
   }
 
-  async function execute(entry: Entry, context: JobRunContext, options: RunNowOptions = {}): Promise<RunNowResult> {
+  async function execute(entry: Entry, context: DueRun, options: RunNowOptions = {}): Promise<RunNowResult> {
     const { job } = entry;
     if (stopping) return skip(entry, context.trigger, 'stopping');
     if (entry.current !== null) return skip(entry, context.trigger, 'running');
@@ -273,7 +280,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         let message: string | null;
         try {
           options.onStart?.();
-          const result = await (options.work ?? job.run)(context);
+          const result = await (options.work ?? job.run)({ ...context, signal: handle.signal });
           outcome = 'succeeded';
           message = typeof result === 'string' ? result : null;
         } catch (error) {
@@ -369,7 +376,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         entry.removed = true;
         entry.timer?.stop();
         entry.timer = null;
-        void dropKeptClaims(entry);
+        dropKeptClaims(entry).catch((error: unknown) => log.warn({ job: name, error: error instanceof Error ? error.message : String(error) }, 'could not give up tick claims'));
         entries.delete(name);
       }
       for (const job of jobs) {

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { DirbridgeError } from '../errors.ts';
 import { chunk, chunkByWeight, rowsPerStatement, updateRowsById, type ColumnKind, type ColumnValue, type RowUpdate } from './batch.ts';
+import { databaseNow } from './db-clock.ts';
 import { withDbErrors } from './db-errors.ts';
 import { createLoginAttemptStore } from './login-attempts.ts';
 import { orderedUuid } from './ordered-id.ts';
@@ -44,7 +45,9 @@ import {
 } from './rows.ts';
 import type { Database, DbBoolean, GroupsTable, UsersTable } from './schema.ts';
 import {
+  DEFAULT_RUN_LEASE_MS,
   emailKey,
+  INTERRUPTED_REASON,
   USER_STATES,
   usernameKey,
   type AvatarInfo,
@@ -723,6 +726,14 @@ function createWriter(db: Kysely<Database>, ctx: Context): StoreWriter {
   return {
     ...createReader(db, ctx),
 
+    isRunStillOwned: (id, owner) =>
+      withDbErrors('check a sync run', async () => {
+        const query = db.selectFrom('sync_runs').select(['status', 'owner']).where('id', '=', id);
+        // SQLite's BEGIN IMMEDIATE already excludes every other writer until this transaction ends.
+        const row = await (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
+        return row !== undefined && row.status === 'running' && row.owner === owner;
+      }),
+
     insertUsers: (users: NewUser[]) =>
       withDbErrors('insert users', async () => {
         if (users.length === 0) return [];
@@ -1086,6 +1097,18 @@ function createWriter(db: Kysely<Database>, ctx: Context): StoreWriter {
   };
 }
 
+/** The lease given to a running run of an earlier version, which has none. */
+const LEGACY_RUN_LEASE_MS = 60 * 60 * 1_000;
+
+/** Checks a run lease: a positive whole number of milliseconds (at most a day), and a non-empty owner or none. */
+function checkLease(lease: { owner: string | null; leaseMs: number }): { owner: string | null; leaseMs: number } {
+  if (!Number.isInteger(lease.leaseMs) || lease.leaseMs <= 0 || lease.leaseMs > 86_400_000) {
+    throw new DirbridgeError('usage.invalid', 'lease.leaseMs: expected a whole number of milliseconds from 1 to 86400000', { details: { leaseMs: lease.leaseMs } });
+  }
+  if (lease.owner !== null && lease.owner.trim() === '') throw new DirbridgeError('usage.invalid', 'lease.owner: expected a non-empty string');
+  return lease;
+}
+
 function toSettingsVersion(row: { version: number; document: string; created_at: string; created_by: string }): StoredSettingsVersion {
   return { version: Number(row.version), document: JSON.parse(row.document) as JsonValue, createdAt: normalizeTimestamp(row.created_at, 'created_at'), createdBy: row.created_by };
 }
@@ -1126,25 +1149,97 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
 
     startRun: (input) =>
       withDbErrors('start a sync run', async () => {
+        const lease = checkLease(input.lease ?? { owner: null, leaseMs: DEFAULT_RUN_LEASE_MS });
         const startedAt = ctx.now();
-        const row = {
-          id: randomUUID(),
-          trigger: input.trigger,
-          is_dry_run: writeBoolean(dialect, input.isDryRun),
-          status: 'running' as const,
-          reason: null,
-          error_code: null,
-          error_message: null,
-          started_at: startedAt,
-          finished_at: null,
-          duration_ms: null,
-          counts: '{}',
-          plan_summary: null,
-          // A run is visible as connecting from its first moment, on every instance.
-          progress: formatProgress({ phase: 'connecting', usersRead: 0, groupsRead: 0, applied: 0, applyTotal: 0 }, startedAt),
-        };
-        await db.insertInto('sync_runs').values(row).execute();
-        return toSyncRunRecord(row);
+        const id = randomUUID();
+        await db
+          .insertInto('sync_runs')
+          .values({
+            id,
+            trigger: input.trigger,
+            is_dry_run: writeBoolean(dialect, input.isDryRun),
+            status: 'running' as const,
+            reason: null,
+            error_code: null,
+            error_message: null,
+            started_at: startedAt,
+            finished_at: null,
+            duration_ms: null,
+            counts: '{}',
+            plan_summary: null,
+            // A run is visible as connecting from its first moment, on every instance.
+            progress: formatProgress({ phase: 'connecting', usersRead: 0, groupsRead: 0, applied: 0, applyTotal: 0 }, startedAt),
+            owner: lease.owner,
+            heartbeat_at: databaseNow(dialect),
+            lease_expires_at: databaseNow(dialect, lease.leaseMs),
+          })
+          .execute();
+        const run = await getRun(id);
+        if (run === undefined) throw new DirbridgeError('store.not_found', 'the sync run just recorded is gone', { details: { runId: id } });
+        return run;
+      }),
+
+    renewRunLease: (id, lease) =>
+      withDbErrors('renew a sync run lease', async () => {
+        const { owner, leaseMs } = checkLease(lease);
+        if (owner === null) throw new DirbridgeError('usage.invalid', 'lease.owner: expected a non-empty string');
+        const result = await db
+          .updateTable('sync_runs')
+          .set({ heartbeat_at: databaseNow(dialect), lease_expires_at: databaseNow(dialect, leaseMs) })
+          .where('id', '=', id)
+          .where('status', '=', 'running')
+          .where('owner', '=', owner)
+          .executeTakeFirst();
+        return result.numUpdatedRows > 0n;
+      }),
+
+    reapExpiredRuns: ({ reapedBy }) =>
+      withDbErrors('record interrupted sync runs', async () => {
+        // The partial index's predicate, spelled as its literal.
+        const running = sql<boolean>`status = 'running'`;
+        // An earlier version's run has no lease: it gets one, and is judged by it like any other.
+        // Looked for first, so that a check finding nothing (the usual case) writes nothing and
+        // never waits for SQLite's write lock.
+        const leaseless = await db.selectFrom('sync_runs').select('id').where(running).where('lease_expires_at', 'is', null).execute();
+        if (leaseless.length > 0) {
+          await db
+            .updateTable('sync_runs')
+            .set({ heartbeat_at: sql<string>`coalesce(heartbeat_at, started_at)`, lease_expires_at: databaseNow(dialect, LEGACY_RUN_LEASE_MS) })
+            .where(running)
+            .where('lease_expires_at', 'is', null)
+            .execute();
+        }
+        const expired = await db
+          .selectFrom('sync_runs')
+          .select(['id', 'owner', 'started_at', 'heartbeat_at'])
+          .where(running)
+          .where('lease_expires_at', '<', databaseNow(dialect))
+          .orderBy('started_at')
+          .execute();
+        const reaped: SyncRunRecord[] = [];
+        for (const row of expired) {
+          const lastHeard = row.heartbeat_at ?? row.started_at;
+          const result = await db
+            .updateTable('sync_runs')
+            .set({
+              status: 'failed',
+              reason: INTERRUPTED_REASON,
+              error_code: 'sync.interrupted',
+              error_message: `the process running this sync (${row.owner ?? 'an earlier version'}) stopped renewing its lease: last heard of at ${lastHeard}; recorded as interrupted by ${reapedBy}`,
+              finished_at: lastHeard,
+              duration_ms: Math.max(0, Date.parse(lastHeard) - Date.parse(row.started_at)),
+              progress: null,
+            })
+            .where('id', '=', row.id)
+            .where(running)
+            // Checked again in the same statement: a renewal that came in meanwhile keeps the run alive.
+            .where('lease_expires_at', '<', databaseNow(dialect))
+            .executeTakeFirst();
+          if (result.numUpdatedRows === 0n) continue;
+          const run = await getRun(row.id);
+          if (run !== undefined) reaped.push(run);
+        }
+        return reaped;
       }),
 
     finishRun: (id: string, outcome: SyncRunOutcome) =>

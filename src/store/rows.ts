@@ -273,6 +273,9 @@ export function toSyncRunRecord(row: SyncRunsTable): SyncRunRecord {
     counts: parseCounts(row.counts),
     planSummary: row.plan_summary === null ? null : parseJsonColumn(row.plan_summary, 'sync_runs.plan_summary'),
     progress: row.progress === null ? null : parseProgress(row.progress),
+    owner: row.owner,
+    heartbeatAt: row.heartbeat_at,
+    leaseExpiresAt: row.lease_expires_at,
   };
 }
 

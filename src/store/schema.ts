@@ -72,6 +72,12 @@ export interface SyncRunsTable {
   plan_summary: string | null;
   /** JSON text of `SyncRunProgress` while running (migration 0005), else null. */
   progress: string | null;
+  /** The instance running it (migration 0008); null for runs of earlier versions. */
+  owner: string | null;
+  /** When the owner last renewed the lease, by the database's clock (migration 0008). */
+  heartbeat_at: Timestamp | null;
+  /** Until when a running run counts as alive, by the database's clock (migration 0008). */
+  lease_expires_at: Timestamp | null;
 }
 
 /** The `sessions` table (migration 0002); rows go with their user (ON DELETE CASCADE). */

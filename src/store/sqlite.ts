@@ -2,7 +2,7 @@
  * The embedded backend: one better-sqlite3 connection to `<dataDir>/dirbridge.sqlite`,
  * in WAL mode with foreign keys enforced.
  *
- * Two adjustments to Kysely's stock SQLite dialect make it safe when several processes
+ * Three adjustments to Kysely's stock SQLite dialect. Two make it safe when several processes
  * (the server and a CLI command) share the file:
  * - transactions start with BEGIN IMMEDIATE, taking the write lock up front, so a
  *   read-then-write transaction waits for `busy_timeout` instead of failing with
@@ -11,6 +11,11 @@
  *   one transaction — atomic, and serialised across processes by that write lock. Stock
  *   Kysely 0.28 runs SQLite migrations outside any transaction and without a lock: two
  *   processes starting on a fresh file both ran 0001 and one failed.
+ *
+ * And a rollback is skipped when SQLite has already ended the transaction itself: after
+ * SQLITE_FULL (a full disk) or an I/O error SQLite may roll back on its own, and Kysely's
+ * ROLLBACK would then fail with "cannot rollback - no transaction is active", which replaced
+ * the error that says what happened.
  *
  * better-sqlite3 is synchronous, so two stores on one file in the same process would block
  * each other's event loop while waiting for the lock: open one store per file per process.
@@ -51,24 +56,40 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   }
 }
 
-/** Starts transactions with BEGIN IMMEDIATE. */
+/** Starts transactions with BEGIN IMMEDIATE; rolls back only a transaction SQLite still has open. */
 class ImmediateSqliteDriver extends SqliteDriver {
+  readonly #database: BetterSqlite3.Database;
+
+  constructor(config: SqliteDialectConfig, database: BetterSqlite3.Database) {
+    super(config);
+    this.#database = database;
+  }
+
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
+
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    // Already rolled back by SQLite (SQLITE_FULL, I/O errors): the transaction's own error stands.
+    if (!this.#database.inTransaction) return;
+    await super.rollbackTransaction(connection);
+  }
 }
 
-/** Kysely's SQLite dialect with the two adjustments above. */
+/** Kysely's SQLite dialect with the adjustments above. */
 class DirbridgeSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
+  readonly #database: BetterSqlite3.Database;
 
-  constructor(config: SqliteDialectConfig) {
+  constructor(database: BetterSqlite3.Database) {
+    const config: SqliteDialectConfig = { database };
     super(config);
     this.#config = config;
+    this.#database = database;
   }
 
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.#config);
+    return new ImmediateSqliteDriver(this.#config, this.#database);
   }
 
   override createAdapter(): DialectAdapter {
@@ -96,5 +117,5 @@ export function createSqliteKysely(dataDir: string): Kysely<Database> {
     database.close();
     throw new DirbridgeError('store.unavailable', `cannot configure the SQLite database ${file}`, { cause, details: { file } });
   }
-  return new Kysely<Database>({ dialect: new DirbridgeSqliteDialect({ database }) });
+  return new Kysely<Database>({ dialect: new DirbridgeSqliteDialect(database) });
 }

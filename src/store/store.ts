@@ -140,6 +140,24 @@ export interface SyncRunRecord {
   planSummary: JsonValue | null;
   /** Where a running run is (written about once a second); null once it has finished. */
   progress: SyncRunProgress | null;
+  /** The instance that runs (or ran) it, `host:pid:random`; null for runs of earlier versions. */
+  owner: string | null;
+  /** When its owner last renewed its lease, by the database's clock. */
+  heartbeatAt: Timestamp | null;
+  /** Until when it counts as alive without another renewal, by the database's clock. */
+  leaseExpiresAt: Timestamp | null;
+}
+
+/** The lease a run gets when `startRun` is given none (its owner renews it well before then). */
+export const DEFAULT_RUN_LEASE_MS = 60_000;
+
+/** The reason recorded for a run that could not finish: its store went away, or its process did. */
+export const INTERRUPTED_REASON = 'interrupted';
+
+/** A run's lease: the instance that runs it, and how long each renewal keeps it alive. */
+export interface RunLease {
+  owner: string;
+  leaseMs: number;
 }
 
 /** The phases of a sync run, in order. */
@@ -360,6 +378,12 @@ export interface StoreReader {
 
 /** Writes, available only inside `Store.transaction`. */
 export interface StoreWriter extends StoreReader {
+  /**
+   * True when sync run `id` is still `running` under `owner`: a run's transactions check it last,
+   * so a run recorded as interrupted commits nothing more. On PostgreSQL the run's row stays locked
+   * until this transaction ends, so the run cannot be recorded as interrupted while it commits.
+   */
+  isRunStillOwned(id: string, owner: string): Promise<boolean>;
   /** Inserts users in multi-row statements; throws `store.conflict` naming a taken username or external id. */
   insertUsers(users: NewUser[]): Promise<UserRecord[]>;
   /**
@@ -430,8 +454,25 @@ export interface Store extends StoreReader, LoginAttemptStore {
    * — use `tx` — because the SQLite store has a single connection and would wait forever.
    */
   transaction<T>(work: (tx: StoreWriter) => Promise<T>): Promise<T>;
-  /** Records the start of a sync run with status `running`, empty counts and progress in phase `connecting`. */
-  startRun(input: { trigger: SyncTrigger; isDryRun: boolean }): Promise<SyncRunRecord>;
+  /**
+   * Records the start of a sync run with status `running`, empty counts, progress in phase
+   * `connecting`, and a lease (`DEFAULT_RUN_LEASE_MS` and no owner when none is given) that
+   * starts now by the database's clock.
+   */
+  startRun(input: { trigger: SyncTrigger; isDryRun: boolean; lease?: RunLease }): Promise<SyncRunRecord>;
+  /**
+   * Extends a running run's lease to `leaseMs` from now (the database's clock) and stamps its
+   * heartbeat; false, writing nothing, when the run is no longer running under `owner` (it
+   * finished, or was recorded as interrupted).
+   */
+  renewRunLease(id: string, lease: RunLease): Promise<boolean>;
+  /**
+   * Records every running run whose lease has expired (by the database's clock) as `failed`,
+   * with reason `interrupted`, error `sync.interrupted`, `finishedAt` its last heartbeat and no
+   * progress; returns those runs. A run renewed meanwhile is left alone. A running run without
+   * a lease (an earlier version's) is given one of an hour first.
+   */
+  reapExpiredRuns(input: { reapedBy: string }): Promise<SyncRunRecord[]>;
   /** Records how a running run ended, computing `finishedAt` and `durationMs`; a finished run throws `store.conflict`. */
   finishRun(id: string, outcome: SyncRunOutcome): Promise<SyncRunRecord>;
   /** Replaces a running run's progress (stamping `updatedAt`); returns false, writing nothing, when the run is not running. */

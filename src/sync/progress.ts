@@ -2,7 +2,9 @@
  * Writes a running sync's progress into its run record, so the console on any instance can
  * show it: at every phase change at once, otherwise at most once per interval (never per entry
  * or per step). Writes are serialised, so an older progress never overwrites a newer one, and a
- * failed write is logged and dropped — progress is a view, it never fails the sync.
+ * failed write is logged and dropped — progress is a view, it never fails the sync. Once the
+ * store refuses a write because the run is no longer running (it was recorded as interrupted
+ * elsewhere), nothing more is written.
  */
 import type { Store, SyncRunPhase, SyncRunProgress } from '../store/store.ts';
 
@@ -32,6 +34,8 @@ export function createProgressRecorder(options: { store: Pick<Store, 'updateRunP
   let chain: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
   let isClosed = false;
+  /** Set once the store refused a write because the run is no longer running. */
+  let isFinal = false;
   let failures = 0;
 
   function write(): void {
@@ -44,7 +48,8 @@ export function createProgressRecorder(options: { store: Pick<Store, 'updateRunP
     const snapshot = { ...state };
     chain = chain.then(async () => {
       try {
-        await options.store.updateRunProgress(options.runId, snapshot);
+        // False: the run is no longer running (recorded as interrupted elsewhere); its record is final.
+        if (!isFinal && !(await options.store.updateRunProgress(options.runId, snapshot))) isFinal = true;
       } catch (error) {
         failures += 1;
         // Once per run is enough: a store that refuses progress refuses it every second.

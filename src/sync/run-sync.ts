@@ -5,13 +5,15 @@
 import type { DirectoryConnection } from '../directory/index.ts';
 import { DirbridgeError, isDirbridgeError } from '../errors.ts';
 import type { Settings } from '../settings/schema.ts';
-import type { Store, SyncRunRecord } from '../store/store.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { INTERRUPTED_REASON, type Store, type SyncRunOutcome, type SyncRunRecord } from '../store/store.ts';
 import { applyPlan } from './apply.ts';
 import { checkPlan } from './guard.ts';
 import { countSteps, planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
 import { isMappingActive } from '../mapping/grants.ts';
 import { createProgressRecorder, type ProgressLog } from './progress.ts';
 import { readSnapshot } from './read-snapshot.ts';
+import { createInstanceId, DEFAULT_RUN_LEASE_SECONDS, keepRunLease, runLeaseTiming, runTakenAway, type RunLeaseKeeper, type RunLeaseTiming } from './run-lease.ts';
 
 /** What started a run. */
 export type SyncTrigger = SyncRunRecord['trigger'];
@@ -49,6 +51,12 @@ export interface SyncServiceDeps {
   log?: ProgressLog;
   /** Told of every finished run (after its record is written), whatever started it. Must not throw. */
   onFinished?: (result: SyncResult) => void;
+  /** This process as the owner of its runs' leases (default: a new `host:pid:random`). */
+  owner?: string;
+  /** The runs' lease (default 60 s, renewed every 10 s). */
+  leaseTiming?: RunLeaseTiming;
+  /** Wait between attempts to record a run's outcome while the store is away (default 1 s). */
+  recordRetryMs?: number;
 }
 
 /** Options of one run. */
@@ -63,11 +71,31 @@ export interface RunSyncOptions {
   log?: ProgressLog;
   /** How often the run record's progress is written at most (default 1 s; phase changes are always written). */
   progressIntervalMs?: number;
+  /**
+   * Aborted when the run must stop: its run lock was lost to another instance. Checked, as the
+   * lease is, before planning and before each apply transaction; the run is then recorded
+   * failed/interrupted with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
-/** Creates the sync service; at most one run is in progress per service. */
+/** Errors that mean the store went away (or cannot write) while the run worked. */
+const STORE_AWAY = ['store.unavailable', 'store.timeout', 'store.disk_full'] as const;
+
+/**
+ * Creates the sync service; at most one run is in progress per service.
+ *
+ * Each run holds a lease on its record (`run-lease.ts`), renewed on a timer. Its writes are
+ * fenced: every apply transaction checks before it commits that the run is still its own, so a
+ * run recorded as interrupted elsewhere commits nothing more. A run that the store's going away
+ * interrupts is recorded `failed` with the reason `interrupted` by its own process, retrying
+ * until the store answers or the lease runs out; after that any instance records it.
+ */
 export function createSyncService(deps: SyncServiceDeps) {
   let isRunning = false;
+  const owner = deps.owner ?? createInstanceId();
+  const timing = deps.leaseTiming ?? runLeaseTiming(DEFAULT_RUN_LEASE_SECONDS * 1_000);
+  const recordRetryMs = deps.recordRetryMs ?? 1_000;
 
   /** Runs one sync; never throws for directory or guard outcomes, which are recorded in the run. */
   async function runSync(options: RunSyncOptions): Promise<SyncResult> {
@@ -83,34 +111,118 @@ export function createSyncService(deps: SyncServiceDeps) {
   }
 
   async function runOnce(options: RunSyncOptions): Promise<SyncResult> {
-    const { store, settings } = deps;
+    const { store } = deps;
     const started = Date.now();
-    const run = await store.startRun({ trigger: options.trigger, isDryRun: options.isDryRun });
+    const confirmedAt = performance.now();
+    const run = await store.startRun({ trigger: options.trigger, isDryRun: options.isDryRun, lease: { owner, leaseMs: timing.leaseMs } });
     const log = options.log ?? deps.log;
-    const recorder = createProgressRecorder({ store, runId: run.id, ...(options.progressIntervalMs === undefined ? {} : { intervalMs: options.progressIntervalMs }), ...(log === undefined ? {} : { log }) });
+    const lease = keepRunLease({ store, runId: run.id, owner, timing, confirmedAt, ...(log === undefined ? {} : { log }) });
+    try {
+      return await work(options, run.id, lease, started, log);
+    } finally {
+      lease.stop();
+    }
+  }
+
+  /**
+   * Writes the run's outcome, retrying while the store is away for as long as the lease lasts
+   * (and at most one lease length): a store back in time gets the real reason from this
+   * process. Returns false when the run was already recorded as interrupted elsewhere.
+   */
+  async function recordOutcome(runId: string, lease: RunLeaseKeeper, outcome: SyncRunOutcome): Promise<boolean> {
+    let firstFailure: number | undefined;
+    for (;;) {
+      try {
+        await deps.store.finishRun(runId, outcome);
+        return true;
+      } catch (error) {
+        // Finished already: only a reaper finishes another instance's running run.
+        if (isDirbridgeError(error, 'store.conflict')) {
+          lease.markLost();
+          return false;
+        }
+        if (!isDirbridgeError(error, ...STORE_AWAY)) throw error;
+        firstFailure ??= performance.now();
+        const left = Math.min(lease.remainingMs(), firstFailure + timing.leaseMs - performance.now());
+        if (left <= recordRetryMs) {
+          throw new DirbridgeError(error.code, `sync run ${runId} stopped and could not be recorded: ${error.message}. Any instance will record it as interrupted once its lease expires.`, {
+            cause: error,
+            details: { runId },
+          });
+        }
+        await sleep(recordRetryMs);
+      }
+    }
+  }
+
+  async function work(options: RunSyncOptions, runId: string, lease: RunLeaseKeeper, started: number, log: ProgressLog | undefined): Promise<SyncResult> {
+    const { store, settings } = deps;
+    const recorder = createProgressRecorder({ store, runId, ...(options.progressIntervalMs === undefined ? {} : { intervalMs: options.progressIntervalMs }), ...(log === undefined ? {} : { log }) });
+    /** Throws when the run must stop: its record was taken from it, or its lock was lost. */
+    const assertMayGoOn = () => {
+      lease.assertHeld();
+      if (options.signal?.aborted === true) {
+        const why = options.signal.reason instanceof Error ? options.signal.reason.message : 'its run lock was lost';
+        throw new DirbridgeError('sync.interrupted', `sync run ${runId} stopped before its next write: ${why}`, { cause: options.signal.reason, details: { runId } });
+      }
+    };
+    // Apply writes through this store. Each transaction checks, last before it commits, that the
+    // run is still ours (on PostgreSQL locking the run's row until the commit, so no reaper gets
+    // in between): a batch of a run taken over rolls back, and none follows. Checked last, the
+    // row is locked only for a moment, and the lease renewals that update it never wait a batch out.
+    const fenced: Store = {
+      ...store,
+      transaction: (body) => {
+        assertMayGoOn();
+        return store.transaction(async (tx) => {
+          const result = await body(tx);
+          if (!(await tx.isRunStillOwned(runId, owner))) {
+            lease.markLost();
+            throw runTakenAway(runId);
+          }
+          return result;
+        });
+      },
+    };
     // The run record starts in phase `connecting`.
-    options.onStarted?.(run.id);
+    options.onStarted?.(runId);
     const syncGroups = settings.groups !== undefined && settings.groups.enabled;
     const emptyCounts = countSteps([], 0);
     const finish = async (status: SyncResult['status'], fields: { reason?: string; counts?: PlanCounts; steps?: PlanStep[]; warnings?: string[]; error?: unknown }) => {
       const counts = fields.counts ?? emptyCounts;
-      const errorCode = fields.error === undefined ? undefined : isDirbridgeError(fields.error) ? fields.error.code : 'internal';
-      const errorMessage = fields.error === undefined ? undefined : fields.error instanceof Error ? fields.error.message : String(fields.error);
+      let error = fields.error;
+      let reason = fields.reason;
       recorder.phase('finishing');
       await recorder.close();
-      await store.finishRun(run.id, {
-        status,
-        ...(fields.reason === undefined ? {} : { reason: fields.reason }),
-        ...(errorCode === undefined ? {} : { errorCode }),
-        ...(errorMessage === undefined ? {} : { errorMessage }),
-        counts: flattenCounts(counts),
-        planSummary: summarizeSteps(fields.steps ?? []),
-      });
+      let isRecorded = false;
+      // No renewal from here: one that reached the store after the outcome would be refused, and read as a reap.
+      lease.stop();
+      if (!lease.isLost()) {
+        // The store went away under the run, or its lock was taken: it is interrupted, and the error says how.
+        if (reason === undefined && isDirbridgeError(error, 'store.unavailable', 'store.timeout', 'sync.interrupted')) reason = INTERRUPTED_REASON;
+        const errorCode = error === undefined ? undefined : isDirbridgeError(error) ? error.code : 'internal';
+        const errorMessage = error === undefined ? undefined : error instanceof Error ? error.message : String(error);
+        isRecorded = await recordOutcome(runId, lease, {
+          status,
+          ...(reason === undefined ? {} : { reason }),
+          ...(errorCode === undefined ? {} : { errorCode }),
+          ...(errorMessage === undefined ? {} : { errorMessage }),
+          counts: flattenCounts(counts),
+          planSummary: summarizeSteps(fields.steps ?? []),
+        });
+      }
+      if (!isRecorded) {
+        // Recorded as interrupted elsewhere: that record stands, and this run says so.
+        status = 'failed';
+        reason = INTERRUPTED_REASON;
+        error = runTakenAway(runId);
+      }
+      const errorMessage = error === undefined ? undefined : error instanceof Error ? error.message : String(error);
       return {
-        runId: run.id,
+        runId,
         trigger: options.trigger,
         status,
-        reason: fields.reason ?? errorMessage ?? null,
+        reason: reason ?? errorMessage ?? null,
         isDryRun: options.isDryRun,
         users: counts.users,
         groups: counts.groups,
@@ -148,6 +260,7 @@ export function createSyncService(deps: SyncServiceDeps) {
     }
 
     try {
+      assertMayGoOn();
       recorder.phase('planning');
       const mapping = isMappingActive(settings.mapping) ? settings.mapping : undefined;
       const current: CurrentState = { ...(await store.loadSyncState()), ...(mapping === undefined ? {} : { mapping: await store.loadMappingState() }) };
@@ -157,7 +270,7 @@ export function createSyncService(deps: SyncServiceDeps) {
       if (!verdict.isAllowed) return finish('refused', { reason: verdict.reason, counts: plan.counts, steps: plan.steps, warnings });
       if (!options.isDryRun) {
         recorder.phase('applying', { applied: 0, applyTotal: plan.steps.length });
-        await applyPlan(store, plan, current, {
+        await applyPlan(fenced, plan, current, {
           batchSize: settings.sync.batchSize,
           actor: options.trigger === 'login' ? 'login' : 'sync',
           onProgress: (done, total) => {
@@ -172,7 +285,7 @@ export function createSyncService(deps: SyncServiceDeps) {
     }
   }
 
-  return { runSync };
+  return { runSync, owner };
 }
 
 /** The sync service's public shape. */

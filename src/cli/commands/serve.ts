@@ -70,6 +70,8 @@ export function registerServeCommand(program: Command, context: CommandContext):
               context.out.stderr(`dirbridge listening on ${address} (API docs at ${address}/docs)\n`);
               // Started once listening, so /healthz answers while a sync on startup runs.
               startup = scheduler.start();
+              // Observed at once: a failure of the startup runs is logged, never an unhandled rejection.
+              startup.catch((error: unknown) => log.error({ error: error instanceof Error ? error.message : String(error) }, 'startup jobs failed'));
               for (const job of scheduler.status()) log.info({ job: job.name, schedule: job.schedule, nextRun: job.nextRun?.toISOString() ?? null, lock: scheduler.lock.kind }, 'job scheduled');
               await new Promise<void>((resolve) => {
                 process.once('SIGINT', resolve);
@@ -82,7 +84,7 @@ export function registerServeCommand(program: Command, context: CommandContext):
           } finally {
             // Before the app closes: running jobs finish, their locks are released.
             await scheduler.stop();
-            await startup?.catch((error: unknown) => log.error({ error: error instanceof Error ? error.message : String(error) }, 'startup jobs failed'));
+            await startup?.catch(() => {});
           }
           return EXIT.ok;
         }),

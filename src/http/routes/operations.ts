@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { withDeadline } from '../../deadline.ts';
 import { DirbridgeError, isDirbridgeError } from '../../errors.ts';
+import type { SyncRunRecord } from '../../store/store.ts';
 import type { RouteContext } from '../context.ts';
 
 const directoryStateSchema = z.object({
@@ -16,8 +17,20 @@ const directoryStateSchema = z.object({
 const readySchema = z.object({
   status: z.enum(['ready', 'not_ready']),
   store: z.object({ status: z.enum(['ok', 'unavailable']), dialect: z.string(), error: z.string().optional().describe('why not: store.unavailable, store.timeout, ...') }),
-  directory: directoryStateSchema.describe('the directory as the latest sync run found it; reported, never a readiness condition'),
+  directory: directoryStateSchema.describe('the directory as the latest finished sync run found it (runs still going or interrupted are passed over); reported, never a readiness condition'),
 });
+
+/** How many of the latest runs `/readyz` looks through for one that says how the directory is. */
+const DIRECTORY_EVIDENCE_RUNS = 20;
+
+/**
+ * True when a run tells how the directory was: it finished, and not because the store or its
+ * process went away (a run still going, or one interrupted, says nothing about the directory).
+ */
+function isDirectoryEvidence(run: SyncRunRecord): boolean {
+  if (run.status === 'running') return false;
+  return run.errorCode === null || !(run.errorCode === 'sync.interrupted' || run.errorCode.startsWith('store.'));
+}
 
 /** Registers the operations routes. */
 export function registerOperationsRoutes(server: FastifyInstance, context: RouteContext): void {
@@ -31,14 +44,14 @@ export function registerOperationsRoutes(server: FastifyInstance, context: Route
     { schema: { tags: ['operations'], summary: 'Ready when the store answers; the directory state is reported only', response: { 200: readySchema, 503: readySchema } } },
     async (_request, reply) => {
       try {
-        // One cheap indexed query: the latest run, which is also what the directory state is read from.
+        // One cheap indexed query: the latest runs, which is also what the directory state is read from.
         const page = await withDeadline(
-          app.store.listRuns({ limit: 1, offset: 0 }),
+          app.store.listRuns({ limit: DIRECTORY_EVIDENCE_RUNS, offset: 0 }),
           context.readyTimeoutMs,
           () => new DirbridgeError('store.timeout', `the store did not answer within ${context.readyTimeoutMs} ms`),
         );
-        const latest = page.runs[0];
-        const directoryState: z.infer<typeof directoryStateSchema>['state'] = latest === undefined || latest.status === 'running' ? 'unknown' : latest.status === 'failed' && (latest.errorCode ?? '').startsWith('directory.') ? 'failing' : 'ok';
+        const latest = page.runs.find(isDirectoryEvidence);
+        const directoryState: z.infer<typeof directoryStateSchema>['state'] = latest === undefined ? 'unknown' : latest.status === 'failed' && (latest.errorCode ?? '').startsWith('directory.') ? 'failing' : 'ok';
         return {
           status: 'ready' as const,
           store: { status: 'ok' as const, dialect: app.store.dialect },

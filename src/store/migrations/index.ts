@@ -11,6 +11,7 @@ import { createSettingsMigration } from './0004-settings.ts';
 import { createRunProgressMigration } from './0005-run-progress.ts';
 import { createDisabledUsersByNameMigration } from './0006-disabled-users-by-name.ts';
 import { createLoginAttemptsMigration } from './0007-login-attempts.ts';
+import { createRunLeaseMigration } from './0008-run-lease.ts';
 
 /** All migrations for a dialect, keyed by their sortable name. */
 export function createMigrations(dialect: StoreDialect): Record<string, Migration> {
@@ -22,6 +23,7 @@ export function createMigrations(dialect: StoreDialect): Record<string, Migratio
     '0005-run-progress': createRunProgressMigration(dialect),
     '0006-disabled-users-by-name': createDisabledUsersByNameMigration(dialect),
     '0007-login-attempts': createLoginAttemptsMigration(dialect),
+    '0008-run-lease': createRunLeaseMigration(dialect),
   };
 }
 
