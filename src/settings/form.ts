@@ -28,6 +28,8 @@ export interface SettingsField {
   isOptional: boolean;
   min?: number;
   max?: number;
+  /** The longest text a `string` field takes. */
+  maxLength?: number;
   /** An example value shown in an empty input. */
   placeholder?: string;
 }
@@ -270,6 +272,19 @@ export function buildSettingsForm(schema: z.ZodType = settingsSchema): SettingsF
   };
 }
 
+/** The schema of the leaf setting at `path`, without its optional/default/pipe wrappers; undefined when there is none. */
+export function settingSchemaAt(path: readonly string[], root: z.ZodType = settingsSchema): z.ZodType | undefined {
+  let current: z.ZodType = root;
+  for (const key of path) {
+    const step = unwrapWrappers(current).inner;
+    if (!(step instanceof z.ZodObject)) return undefined;
+    const child = (step.shape as Record<string, z.ZodType | undefined>)[key];
+    if (child === undefined) return undefined;
+    current = child;
+  }
+  return unwrapWrappers(current).inner;
+}
+
 interface Unwrapped {
   inner: z.ZodType;
   isOptional: boolean;
@@ -329,6 +344,6 @@ function describeLeaf(root: z.ZodType, path: string): Omit<SettingsField, 'path'
     return { ...base, kind: 'list', ...(element instanceof z.ZodEnum ? { options: element.options.map(String) } : {}) };
   }
   if (inner instanceof z.ZodRecord) return { ...base, kind: 'map' };
-  if (inner instanceof z.ZodString) return { ...base, kind: 'string' };
+  if (inner instanceof z.ZodString) return { ...base, kind: 'string', ...(inner.maxLength === null ? {} : { maxLength: inner.maxLength }) };
   return { ...base, kind: 'json' };
 }
