@@ -10,6 +10,7 @@ import { createMappingMigration } from './0003-mapping.ts';
 import { createSettingsMigration } from './0004-settings.ts';
 import { createRunProgressMigration } from './0005-run-progress.ts';
 import { createDisabledUsersByNameMigration } from './0006-disabled-users-by-name.ts';
+import { createPasswordChangedAtMigration } from './0009-password-changed-at.ts';
 
 /** All migrations for a dialect, keyed by their sortable name. */
 export function createMigrations(dialect: StoreDialect): Record<string, Migration> {
@@ -20,6 +21,7 @@ export function createMigrations(dialect: StoreDialect): Record<string, Migratio
     '0004-settings': createSettingsMigration(dialect),
     '0005-run-progress': createRunProgressMigration(dialect),
     '0006-disabled-users-by-name': createDisabledUsersByNameMigration(dialect),
+    '0009-password-changed-at': createPasswordChangedAtMigration(dialect),
   };
 }
 
