@@ -32,12 +32,13 @@ function patched(path: string, value: unknown): Record<string, unknown> {
 }
 
 describe('reading a stored settings version', () => {
-  it('loads the whole document the current release saved, unchanged and without problems', () => {
+  it('loads the whole document the current release saved, unchanged and without problems (settings added since take their defaults)', () => {
     const document = stored(savedByRelease);
     assert.ok(isSealed((document as Record<string, Record<string, unknown>>)['directory']?.['bindPassword']));
     const read = readStoredSettings(document, store, box, 'the stored settings (version 1)');
     assert.deepEqual(read.problems, []);
-    assert.deepEqual(editablePart(read.settings), savedByRelease);
+    const added = { sync: { ...savedByRelease['sync'], revokeSessionsOnPasswordChange: true } };
+    assert.deepEqual(editablePart(read.settings), { ...savedByRelease, ...added });
     assert.deepEqual(read.settings.store, store);
   });
 

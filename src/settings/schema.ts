@@ -294,6 +294,11 @@ export const syncSettingsSchema = z
       .default({ maxDisable: { count: 100, percent: 10 }, maxRevoke: { count: 1_000, percent: 25 } }),
     batchSize: integerIn(1, 100_000).default(5_000),
     missingGraceRuns: integerIn(0, 1_000, ' runs').default(0),
+    /**
+     * Revoke a user's sessions when the directory's password change time moves forward
+     * (`pwdChangedTime`, `pwdUpdateTime`, `pwdLastSet`), in sync and at login.
+     */
+    revokeSessionsOnPasswordChange: boolean().default(true),
   })
   .strict();
 

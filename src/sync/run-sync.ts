@@ -35,6 +35,7 @@ export interface SyncResult {
   channels: PlanCounts['channels'];
   teams: PlanCounts['teams'];
   attributes: PlanCounts['attributes'];
+  sessions: PlanCounts['sessions'];
   durationMs: number;
   warnings: string[];
   steps: PlanStep[];
@@ -119,6 +120,7 @@ export function createSyncService(deps: SyncServiceDeps) {
         channels: counts.channels,
         teams: counts.teams,
         attributes: counts.attributes,
+        sessions: counts.sessions,
         durationMs: Date.now() - started,
         warnings: fields.warnings ?? [],
         steps: fields.steps ?? [],
@@ -242,6 +244,8 @@ export function subjectOf(step: PlanStep): string {
     case 'setCustomFields':
     case 'setAbacAttributes':
     case 'setAdmin':
+    case 'revokeSessions':
+    case 'recordPasswordChange':
       return step.username;
   }
 }
