@@ -2,7 +2,8 @@
  * When the directory last changed an account's password, as one comparable timestamp:
  *
  * - `pwdChangedTime` (OpenLDAP's ppolicy overlay; the password policy draft) and `pwdUpdateTime`
- *   (389-DS with `passwordTrackUpdateTime`): GeneralizedTime, e.g. `20240501120000Z`. Both are
+ *   (389-DS, only with `passwordTrackUpdateTime: on` in cn=config; measured on 2.3, which keeps no
+ *   `pwdChangedTime`): GeneralizedTime, e.g. `20240501120000Z`, whole seconds. Both are
  *   operational attributes, returned only when asked for by name. The later one wins.
  * - `pwdLastSet` (Active Directory): a Windows FILETIME, 100-nanosecond intervals since
  *   1601-01-01 UTC. `0` means "must change the password at next logon" — an administrator's reset

@@ -232,7 +232,7 @@ const LAYOUT: readonly SectionText[] = [
     description: 'Directory login: sessions, throttling and the connections used to check passwords.',
     fields: [
       ['login.sessionTtlMinutes', 'Session lifetime (minutes)', 'How long a session token stays valid.'],
-      ['sync.revokeSessionsOnPasswordChange', 'Revoke sessions on a password change', 'When the directory says a user\'s password changed since the last sync or login saw it (pwdChangedTime on OpenLDAP, pwdUpdateTime on 389-DS, pwdLastSet on Active Directory, where "must change at next logon" counts too), end all of that user\'s sessions, with session.revoked in the audit log. A login with the new password starts a new session after it.'],
+      ['sync.revokeSessionsOnPasswordChange', 'Revoke sessions on a password change', 'When the directory says a user\'s password changed since the last sync or login saw it (pwdChangedTime on OpenLDAP with ppolicy, pwdUpdateTime on 389-DS with passwordTrackUpdateTime on, pwdLastSet on Active Directory, where "must change at next logon" counts too), end all of that user\'s sessions, with session.revoked in the audit log. A login with the new password starts a new session after it.'],
       ['login.throttle.maxFailures', 'Failed logins allowed', 'Failed attempts allowed per username and per client address within the window below.'],
       ['login.throttle.windowSeconds', 'Throttle window (seconds)', 'The window in which failed attempts are counted.'],
       ['login.bindPoolSize', 'Bind pool size', 'Directory connections used to verify passwords; logins share them and never open one each.'],
