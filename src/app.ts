@@ -16,7 +16,8 @@ import { timedOpener, timeOperation, type DirectoryObserver } from './directory/
 import { DirbridgeError } from './errors.ts';
 import type { Settings, StoreSettings } from './settings/schema.ts';
 import { loadSecretBox, type SecretBox } from './settings/secret-box.ts';
-import { applySettingsEdit, changedSettingPaths, fromStoredDocument, toStoredDocument } from './settings/stored-settings.ts';
+import { readStoredSettings } from './settings/read-stored.ts';
+import { applySettingsEdit, changedSettingPaths, toStoredDocument } from './settings/stored-settings.ts';
 import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
 import { createInstanceId, runLeaseTimingFromEnv, type RunLeaseTiming } from './sync/run-lease.ts';
@@ -28,6 +29,11 @@ export interface SettingsState {
   version: number;
   updatedAt: string | null;
   updatedBy: string | null;
+  /**
+   * What the current rules refuse in the stored version (one `path: message` each) and what is in
+   * force instead (`settings/read-stored.ts`); empty once a valid version is saved.
+   */
+  problems: string[];
 }
 
 /** What the server's metrics (or anything else) can follow; each callback must not throw. */
@@ -85,6 +91,11 @@ export interface OpenAppOptions {
   env?: NodeJS.ProcessEnv;
   /** Who is recorded as saving the seed (default `seed`). */
   seedActor?: string;
+  /**
+   * A whole settings document put in force when the stored version cannot be loaded with the
+   * current rules (`settings import FILE` passes FILE), so it can be saved over it.
+   */
+  replaceInvalidStored?: () => unknown;
 }
 
 /** The services that hold directory connections or depend on settings, rebuilt on each change. */
@@ -116,7 +127,7 @@ export async function openAppWith(storeSettings: StoreSettings, seed: () => Sett
   const store = await openStore(storeSettings);
   try {
     const box = await loadSecretBox({ env, dataDir: storeSettings.dataDir });
-    const initial = await loadOrSeed(store, storeSettings, box, seed, options.seedActor ?? 'seed');
+    const initial = await loadOrSeed(store, storeSettings, box, seed, options.seedActor ?? 'seed', options.replaceInvalidStored);
     return assemble(store, storeSettings, box, initial, now, runLease);
   } catch (error) {
     await store.close();
@@ -124,7 +135,17 @@ export async function openAppWith(storeSettings: StoreSettings, seed: () => Sett
   }
 }
 
-async function loadOrSeed(store: Store, storeSettings: StoreSettings, box: SecretBox, seed: () => Settings | undefined, actor: string): Promise<SettingsState & { drift: string[] }> {
+/** The state in force, with the stored document it was read from (what the next save is compared with). */
+type LoadedState = SettingsState & { baseline: Record<string, unknown> };
+
+async function loadOrSeed(
+  store: Store,
+  storeSettings: StoreSettings,
+  box: SecretBox,
+  seed: () => Settings | undefined,
+  actor: string,
+  replacement: (() => unknown) | undefined,
+): Promise<LoadedState & { drift: string[] }> {
   const stored = await store.getSettings();
   if (stored === undefined) {
     const settings = seed();
@@ -138,23 +159,29 @@ async function loadOrSeed(store: Store, storeSettings: StoreSettings, box: Secre
         if (error instanceof DirbridgeError && error.code === 'settings.conflict') return undefined;
         throw error;
       });
-    if (saved !== undefined) return { settings: { ...settings, store: storeSettings }, version: saved.version, updatedAt: saved.createdAt, updatedBy: saved.createdBy, drift: [] };
-    return loadOrSeed(store, storeSettings, box, seed, actor);
+    if (saved !== undefined) {
+      const inForce = { ...settings, store: storeSettings };
+      return { settings: inForce, version: saved.version, updatedAt: saved.createdAt, updatedBy: saved.createdBy, problems: [], baseline: { ...inForce }, drift: [] };
+    }
+    return loadOrSeed(store, storeSettings, box, seed, actor, replacement);
   }
-  const settings = fromStoredDocument(stored.document, storeSettings, box, `the stored settings (version ${stored.version})`);
-  const seeded = seed();
+  const read = readStoredSettings(stored.document, storeSettings, box, `the stored settings (version ${stored.version})`, replacement === undefined ? {} : { replacement });
+  const seeded = read.problems.length > 0 && replacement !== undefined ? undefined : seed();
   return {
-    settings,
+    settings: read.settings,
     version: stored.version,
     updatedAt: stored.createdAt,
     updatedBy: stored.createdBy,
-    drift: seeded === undefined ? [] : changedSettingPaths(settings, seeded),
+    problems: read.problems,
+    baseline: read.baseline,
+    drift: seeded === undefined ? [] : changedSettingPaths(read.settings, seeded),
   };
 }
 
-function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, initial: SettingsState & { drift: string[] }, now: () => Date, runLease: RunLeaseTiming): App {
+function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, initial: LoadedState & { drift: string[] }, now: () => Date, runLease: RunLeaseTiming): App {
   const instanceId = createInstanceId();
-  let state: SettingsState = { settings: initial.settings, version: initial.version, updatedAt: initial.updatedAt, updatedBy: initial.updatedBy };
+  let state: SettingsState = { settings: initial.settings, version: initial.version, updatedAt: initial.updatedAt, updatedBy: initial.updatedBy, problems: initial.problems };
+  let baseline = initial.baseline;
   const observers = new Set<AppObserver>();
   const notify = (call: (observer: AppObserver) => void) => {
     for (const observer of observers) {
@@ -182,9 +209,10 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
     leaseTiming: runLease,
   });
 
-  const apply = async (next: SettingsState) => {
+  const apply = async (next: SettingsState, nextBaseline: Record<string, unknown>) => {
     const previous = bound;
     state = next;
+    baseline = nextBaseline;
     bound = bind(next.settings, store, now, observeDirectory);
     await previous.close();
     for (const listener of listeners) listener(next.settings);
@@ -198,8 +226,8 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
         if (version <= state.version) return false;
         const stored = await store.getSettings();
         if (stored === undefined || stored.version <= state.version) return false;
-        const settings = fromStoredDocument(stored.document, storeSettings, box, `the stored settings (version ${stored.version})`);
-        await apply({ settings, version: stored.version, updatedAt: stored.createdAt, updatedBy: stored.createdBy });
+        const read = readStoredSettings(stored.document, storeSettings, box, `the stored settings (version ${stored.version})`);
+        await apply({ settings: read.settings, version: stored.version, updatedAt: stored.createdAt, updatedBy: stored.createdBy, problems: read.problems }, read.baseline);
         return true;
       } finally {
         reloading = undefined;
@@ -230,7 +258,8 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
     async updateSettings(document, options) {
       // The same check Test Connection and Test LDAP Search apply to unsaved settings.
       const settings = applySettingsEdit(document, state.settings);
-      const changed = changedSettingPaths(state.settings, settings);
+      // Against the stored document: a value the current rules set aside counts as changed, so saving fixes it.
+      const changed = changedSettingPaths(baseline, settings);
       if (changed.length === 0 || options.isDryRun === true) {
         if (options.expectedVersion !== state.version) await reloadSettings();
         if (options.expectedVersion !== state.version) {
@@ -244,8 +273,8 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
         actor: options.actor,
         audit: { actor: options.actor, action: 'settings.updated', details: { version: options.expectedVersion + 1, changed } },
       });
-      const next = { settings, version: saved.version, updatedAt: saved.createdAt, updatedBy: saved.createdBy };
-      await apply(next);
+      const next = { settings, version: saved.version, updatedAt: saved.createdAt, updatedBy: saved.createdBy, problems: [] };
+      await apply(next, { ...settings });
       return { ...next, changed };
     },
 

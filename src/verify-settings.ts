@@ -97,5 +97,5 @@ export async function saveSettings(
 }
 
 function stateOf(state: SettingsState): SettingsState {
-  return { settings: state.settings, version: state.version, updatedAt: state.updatedAt, updatedBy: state.updatedBy };
+  return { settings: state.settings, version: state.version, updatedAt: state.updatedAt, updatedBy: state.updatedBy, problems: state.problems };
 }

@@ -251,6 +251,10 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     }
     const help = await byTestId('field-directory.bindDn').locator('.field-help').textContent();
     assert.match(help ?? '', /service account/);
+    // Bounds come from the schema the server checks: the operation timeout stops at an hour.
+    assert.match((await byTestId('field-directory.operationTimeoutMs').locator('.field-hint').textContent()) ?? '', /Range: 100–3600000/);
+    assert.match((await byTestId('field-directory.connectTimeoutMs').locator('.field-hint').textContent()) ?? '', /Range: 100–300000/);
+    assert.equal(await page.locator('[name="users.baseDn"]').getAttribute('maxlength'), '2048');
     await shot('02-settings');
     await byTestId('section-sync-roles').screenshot({ path: path.join(SCREENSHOTS, '02b-settings-sync-roles.png') });
     await byTestId('section-advanced-sync').screenshot({ path: path.join(SCREENSHOTS, '02c-settings-advanced-sync.png') });

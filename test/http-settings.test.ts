@@ -106,6 +106,28 @@ describe('settings API', () => {
     assert.equal(await app.store.getSettingsVersion(), 1);
   });
 
+  it('refuses a timeout Node\'s timers cannot hold (3000000000 ms) naming directory.operationTimeoutMs, and saves nothing', async () => {
+    const before = await app.store.getSettings();
+    const { settings, version } = (await call({ method: 'GET', url: '/api/v1/admin/settings' })).json();
+    settings.directory.operationTimeoutMs = 3_000_000_000;
+    const response = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version, settings } });
+    assert.equal(response.statusCode, 400, response.body);
+    const { error } = response.json();
+    assert.equal(error.code, 'settings.invalid');
+    assert.deepEqual(error.problems, ['directory.operationTimeoutMs: must be at most 3600000 ms (1 hour)']);
+    assert.equal(app.settingsState().version, version);
+    assert.deepEqual(await app.store.getSettings(), before, 'the stored version is untouched');
+    assert.equal(app.settings.directory.operationTimeoutMs, 30_000, 'the settings in force are untouched');
+    // The same value through a schedule that fires every 30 seconds, and a base DN of the root.
+    settings.directory.operationTimeoutMs = 30_000;
+    settings.autoLogout.schedule = 'every 30 seconds';
+    settings.users.baseDn = '';
+    const more = await call({ method: 'PUT', url: '/api/v1/admin/settings', payload: { version, settings } });
+    assert.equal(more.statusCode, 400);
+    assert.deepEqual(more.json().error.problems.map((problem: string) => problem.split(':')[0]).sort(), ['autoLogout.schedule', 'users.baseDn']);
+    assert.equal(await app.store.getSettingsVersion(), version);
+  });
+
   it('refuses a store section and requests without the CSRF token', async () => {
     const { settings } = (await call({ method: 'GET', url: '/api/v1/admin/settings' })).json();
     const withStore = await call({ method: 'PUT', url: '/api/v1/admin/settings', payload: { version: 1, settings: { ...settings, store: { dataDir: '/tmp/elsewhere' } } } });

@@ -145,6 +145,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
           createdAt: clock.iso(),
           updatedAt: clock.iso(),
           lastSyncedAt: '2030-01-01T00:00:00.000Z',
+          passwordChangedAt: null,
         });
         const storedBob = await store.getUser(bob.id);
         assert.equal(storedBob?.firstName, '');

@@ -11,7 +11,7 @@ import { isMappingActive } from '../mapping/grants.ts';
 import type { MappingSettings } from '../settings/schema.ts';
 import type { SessionRecord, Store, UserRecord } from '../store/store.ts';
 import { findDirectoryEntry, type FoundEntry } from '../sync/find-directory-user.ts';
-import { provisionUser } from '../sync/sync-one-user.ts';
+import { applyPasswordChangeOf, provisionUser } from '../sync/sync-one-user.ts';
 import type { LookupConnection } from './lookup-connection.ts';
 import { readLoginName } from './login-name.ts';
 import { verifyPassword } from './password-hash.ts';
@@ -224,6 +224,9 @@ export function createLoginService(deps: LoginDeps) {
         throw error;
       }
       if ('conflict' in outcome) return fail('username_conflict', new Error(outcome.conflict));
+    } else {
+      // The account is not refreshed, but a password change still ends the older sessions.
+      await applyPasswordChangeOf(deps, found, existing, { actor: 'login' });
     }
     const user = await store.findUserByExternalId(found.user.externalId);
     if (user === undefined) return fail('username_conflict');

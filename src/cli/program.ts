@@ -2,7 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { openAppWith, type App } from '../app.ts';
 import { ensureInitialAdmin } from '../auth/local-accounts.ts';
-import { readSettingsInput } from '../settings/load.ts';
+import { isRecord, readSettingsDocument, readSettingsInput } from '../settings/load.ts';
 import { reapInterruptedRuns } from '../sync/reap-runs.ts';
 import { EXIT, reportError, type Output } from './output.ts';
 import { registerAccountCommands } from './commands/accounts.ts';
@@ -20,7 +20,11 @@ export interface GlobalOptions {
   json?: boolean;
 }
 
-/** Runs a command body with the app opened from the settings, closing it on every path. */
+/**
+ * Runs a command body with the app opened from the settings, closing it on every path. `seedFile`
+ * (`settings import FILE`) seeds an empty store, and stands in for a stored version the current
+ * rules cannot load, so the import can replace it.
+ */
 export type WithApp = (options: GlobalOptions, body: (app: App) => Promise<number>, extra?: { seedFile?: string }) => Promise<number>;
 
 /** Runs the CLI with the given arguments (without `node` and the script) and returns the exit code. */
@@ -31,7 +35,15 @@ export async function runCli(argv: readonly string[], out: Output, env: NodeJS.P
       // `settings import FILE` on an empty store seeds it with FILE when no --config is given.
       const file = options.config ?? extra.seedFile;
       const input = await readSettingsInput({ ...(file === undefined ? {} : { file }), env });
-      const app = await openAppWith(input.store, input.seed, { env });
+      const replacement = extra.seedFile === undefined ? undefined : withoutStore(await readSettingsDocument(extra.seedFile));
+      const app = await openAppWith(input.store, input.seed, { env, ...(replacement === undefined ? {} : { replaceInvalidStored: () => replacement }) });
+      const { problems, version } = app.settingsState();
+      if (problems.length > 0) {
+        out.stderr(
+          `warning: the stored settings (version ${version}) hold values the current rules refuse:\n  ${problems.join('\n  ')}\n` +
+            'Save the settings again (the console, or `dirbridge settings import FILE`) to fix them.\n',
+        );
+      }
       if (app.settingsDrift.length > 0 && extra.seedFile === undefined) {
         out.stderr(
           `warning: the stored settings (version ${app.settingsState().version}) are in force; ${input.origin} differs at ${app.settingsDrift.join(', ')}. ` +
@@ -97,6 +109,13 @@ async function reportInterruptedRuns(app: App, out: Output): Promise<void> {
   } catch (error) {
     out.stderr(`warning: could not check for interrupted sync runs: ${error instanceof Error ? error.message : String(error)}\n`);
   }
+}
+
+/** A settings file's document without its `store` section (which the store's location alone uses). */
+function withoutStore(document: unknown): unknown {
+  if (!isRecord(document)) return document;
+  const { store: _store, ...rest } = document;
+  return rest;
 }
 
 /** What each command module receives. */

@@ -152,7 +152,7 @@ export function createMetrics(deps: { store: Store; scheduler?: Pick<Scheduler, 
       syncRuns.inc({ trigger, status: result.status, dry_run: dryRun });
       syncDuration.observe({ trigger, dry_run: dryRun }, result.durationMs / 1000);
       if (result.isDryRun || result.status !== 'succeeded') return;
-      const objects = { users: result.users, groups: result.groups, memberships: result.memberships, roles: result.roles, channels: result.channels, teams: result.teams, attributes: result.attributes };
+      const objects = { users: result.users, groups: result.groups, memberships: result.memberships, roles: result.roles, channels: result.channels, teams: result.teams, attributes: result.attributes, sessions: result.sessions };
       for (const [object, changes] of Object.entries(objects)) {
         for (const [change, value] of Object.entries(changes)) if (value > 0 && change !== 'unchanged') syncChanges.inc({ object, change }, value);
       }

@@ -168,6 +168,7 @@ export const syncSummarySchema = z.object({
   channels: z.record(z.string(), z.number()),
   teams: z.record(z.string(), z.number()),
   attributes: z.record(z.string(), z.number()),
+  sessions: z.record(z.string(), z.number()).describe('usersRevoked: users whose sessions were (for a dry run: would be) revoked because their password changed in the directory'),
   durationMs: z.number(),
   warnings: z.array(z.string()),
   stepsTotal: z.number(),

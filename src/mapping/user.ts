@@ -3,6 +3,7 @@ import type { DirectoryEntry } from '../ldap/entry.ts';
 import { normalizeDn } from '../ldap/dn.ts';
 import type { UserSettings } from '../settings/schema.ts';
 import { ACCOUNT_STATE_ATTRIBUTES, readAccountState, type DirectoryAccountState } from './account-status.ts';
+import { PASSWORD_CHANGE_ATTRIBUTES, readPasswordChangedAt } from './password-change.ts';
 import { uniqueIdOf } from './unique-id.ts';
 
 /** A directory user as the sync planner sees it. */
@@ -20,6 +21,11 @@ export interface MappedUser {
   displayName: string | null;
   directoryState: DirectoryAccountState;
   directoryStateReason?: string;
+  /**
+   * When the directory last changed the password (`password-change.ts`); null when it keeps no
+   * such time; absent when the entry was not read for it (nothing is then planned for it).
+   */
+  passwordChangedAt?: string | null;
 }
 
 /** An entry that could not be mapped, with the reason; its id (when known) still counts as present. */
@@ -43,6 +49,7 @@ export function userAttributesToRequest(settings: UserSettings, uniqueIdAttribut
     settings.lastNameAttribute,
     settings.displayNameAttribute,
     ...ACCOUNT_STATE_ATTRIBUTES,
+    ...PASSWORD_CHANGE_ATTRIBUTES,
   ]);
 }
 
@@ -81,6 +88,7 @@ export function mapUserEntry(
       displayName: firstText(entry, [settings.displayNameAttribute]),
       directoryState: state.state,
       ...(state.reason === undefined ? {} : { directoryStateReason: state.reason }),
+      passwordChangedAt: readPasswordChangedAt(entry),
     },
   };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateSettings } from '../settings/load.ts';
-import { nextRuns, parseSchedule } from './schedule.ts';
+import { nextRuns, parseSchedule, parseSettingSchedule } from './schedule.ts';
 
 describe('parseSchedule', () => {
   const table: Array<[string, string]> = [
@@ -77,6 +77,42 @@ describe('parseSchedule', () => {
     const runs = nextRuns('every 6 hours', 3, new Date('2030-01-01T01:00:00'));
     assert.deepEqual(runs.map((run) => run.getHours()), [6, 12, 18]);
   });
+});
+
+describe('parseSettingSchedule: at most once a minute', () => {
+  const accepted: Array<[string, string]> = [
+    ['* * * * *', '* * * * *'],
+    ['every minute', '* * * * *'],
+    ['every 60 seconds', '* * * * *'],
+    ['0 * * * * *', '0 * * * * *'],
+    ['30 */5 * * * *', '30 */5 * * * *'],
+    ['10-10 * * * * *', '10-10 * * * * *'],
+    ['every 1 hour', '0 * * * *'],
+    ['@hourly', '@hourly'],
+  ];
+  for (const [text, cron] of accepted) it(`takes "${text}"`, () => assert.equal(parseSettingSchedule(text).cron, cron));
+
+  const refused: Array<[string, number]> = [
+    ['every second', 60],
+    ['every 30 seconds', 2],
+    ['every 59 seconds', 2],
+    ['every 2 secs', 30],
+    ['* * * * * *', 60],
+    ['*/15 * * * * *', 4],
+    ['0,30 * * * * *', 2],
+    ['0-1 0 0 1 1 *', 2],
+  ];
+  for (const [text, times] of refused) {
+    it(`refuses "${text}" (${times} times a minute)`, () => {
+      assert.throws(() => parseSettingSchedule(text), (error: unknown) => {
+        assert.ok(error instanceof Error);
+        assert.match(error.message, new RegExp(`invalid schedule "${text.replace(/[*]/g, '\\*')}" \\(it fires ${times} times a minute; a schedule setting fires at most once a minute`));
+        return true;
+      });
+      // The scheduler itself still runs it (its own tests tick every second).
+      assert.doesNotThrow(() => parseSchedule(text));
+    });
+  }
 });
 
 describe('schedule settings', () => {

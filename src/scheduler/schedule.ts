@@ -9,6 +9,10 @@
  *   step syntax), runs fall on multiples of N within the next larger unit, so N = 5 hours runs at
  *   00:00, 05:00, … 20:00, 00:00; N may be the whole unit (60 seconds, 60 minutes, 24 hours).
  * - `every day at 02:00`, `at 2:30 pm` (daily), `every monday at 09:00`, `every hour at :15`
+ *
+ * A schedule in the settings (`parseSettingSchedule`) fires at most once a minute: a job that
+ * starts more often only piles up runs against the directory and the store. The scheduler itself
+ * accepts second-level schedules (`parseSchedule`), which its tests use.
  */
 import { Cron } from 'croner';
 
@@ -22,7 +26,7 @@ export interface ParsedSchedule {
 
 /** What the error message lists as accepted forms. */
 export const SCHEDULE_FORMS =
-  'a cron expression with 5 or 6 fields (e.g. "*/5 * * * *", "0 0 * * * *") or text such as "every 1 hour", "every 24 hours", "every 5 minutes", "every 30 seconds", "every day at 02:00", "every monday at 09:00"';
+  'a cron expression with 5 or 6 fields (e.g. "*/5 * * * *", "0 0 * * * *") or text such as "every 1 hour", "every 24 hours", "every 5 minutes", "every day at 02:00", "every monday at 09:00"';
 
 /** Thrown for a schedule that is neither form; the message names the expected forms. */
 export class ScheduleError extends Error {
@@ -50,6 +54,37 @@ export function parseSchedule(input: string): ParsedSchedule {
   const cron = /^(every|at|hourly$|daily$)/i.test(text) ? fromText(text) : text;
   validateCron(cron, text);
   return { text, cron };
+}
+
+/**
+ * Parses a schedule a setting holds: as `parseSchedule`, and refused when it fires more than once
+ * a minute (a six-field cron whose seconds field matches several seconds, or "every 30 seconds").
+ */
+export function parseSettingSchedule(input: string): ParsedSchedule {
+  const parsed = parseSchedule(input);
+  const perMinute = runsPerMinute(parsed.cron);
+  if (perMinute > 1) {
+    throw new ScheduleError(parsed.text, `it fires ${perMinute} times a minute; a schedule setting fires at most once a minute, e.g. "every 1 minute" or "* * * * *"`);
+  }
+  return parsed;
+}
+
+/**
+ * How many times a minute a valid cron expression fires, in a minute where it fires at all. Only
+ * a six-field expression has a seconds field; it matches the same seconds in every minute, so
+ * counting its runs over one whole minute (with every other field `*`) is exact, and croner, which
+ * runs the schedule, decides what the field means.
+ */
+function runsPerMinute(cron: string): number {
+  const fields = cron.split(' ');
+  if (fields.length !== 6) return 1;
+  const minuteStart = new Date(2030, 0, 1, 0, 0, 0, 0);
+  const job = new Cron(`${fields[0] ?? '0'} * * * * *`, { paused: true });
+  try {
+    return job.nextRuns(60, new Date(minuteStart.getTime() - 1)).filter((run) => run.getTime() < minuteStart.getTime() + 60_000).length;
+  } finally {
+    job.stop();
+  }
 }
 
 /** The next `count` run times of a schedule after `from`. */

@@ -66,6 +66,17 @@ describe('settings form', () => {
     assert.equal(field('users.baseDn').isOptional, false);
     assert.equal(field('users.baseDn').defaultValue, undefined);
     assert.equal(field('backgroundSync.schedule').defaultValue, 'every 1 hour');
+    // Bounds the console shows ("Range: 100–3600000"), from the same schema the server checks.
+    assert.deepEqual([field('directory.operationTimeoutMs').min, field('directory.operationTimeoutMs').max], [100, 3_600_000]);
+    assert.deepEqual([field('directory.connectTimeoutMs').min, field('directory.connectTimeoutMs').max], [100, 300_000]);
+    assert.deepEqual([field('sync.guard.maxDisable.count').min, field('sync.guard.maxDisable.count').max], [0, 10_000_000]);
+    assert.equal(field('users.baseDn').maxLength, 2_048);
+    assert.equal(field('users.filter').maxLength, 8_192);
+    assert.equal(field('autoLogout.schedule').maxLength, 128);
+    for (const number of fields.filter((candidate) => candidate.kind === 'integer' || candidate.kind === 'number')) {
+      assert.ok(number.min !== undefined && number.max !== undefined, `${number.path} shows its range`);
+    }
+    for (const text of fields.filter((candidate) => candidate.kind === 'string')) assert.ok(text.maxLength !== undefined, `${text.path} has a maximum length`);
   });
 
   it('names every option of a labelled enum, and only its options', () => {

@@ -28,6 +28,8 @@ export interface SettingsField {
   isOptional: boolean;
   min?: number;
   max?: number;
+  /** The longest text a `string` field takes. */
+  maxLength?: number;
   /** An example value shown in an empty input. */
   placeholder?: string;
 }
@@ -230,6 +232,7 @@ const LAYOUT: readonly SectionText[] = [
     description: 'Directory login: sessions, throttling and the connections used to check passwords.',
     fields: [
       ['login.sessionTtlMinutes', 'Session lifetime (minutes)', 'How long a session token stays valid.'],
+      ['sync.revokeSessionsOnPasswordChange', 'Revoke sessions on a password change', 'When the directory says a user\'s password changed since the last sync or login saw it (pwdChangedTime on OpenLDAP with ppolicy, pwdUpdateTime on 389-DS with passwordTrackUpdateTime on, pwdLastSet on Active Directory, where "must change at next logon" counts too), end all of that user\'s sessions, with session.revoked in the audit log. A login with the new password starts a new session after it.'],
       ['login.throttle.maxFailures', 'Failed logins allowed per username', 'Failed attempts allowed per username (and per directory account, whichever name was typed) from all addresses together within the window below. With "Stay below the directory\'s lockout" on, the directory\'s own threshold may lower it.'],
       ['login.throttle.windowSeconds', 'Throttle window (seconds)', 'The window in which failed attempts are counted. A directory account\'s failures are kept at least as long as the directory itself counts them (its failure count interval, or until a successful login when it never forgets).'],
       ['login.throttle.maxFailuresPerAddress', 'Failed logins allowed per address', 'Failed attempts allowed from one client address (an IPv6 address counts with its /64 network) within the window, over all usernames. Attempts at a username from an address it signed in from before do not count here.'],
@@ -272,6 +275,19 @@ export function buildSettingsForm(schema: z.ZodType = settingsSchema): SettingsF
       }),
     })),
   };
+}
+
+/** The schema of the leaf setting at `path`, without its optional/default/pipe wrappers; undefined when there is none. */
+export function settingSchemaAt(path: readonly string[], root: z.ZodType = settingsSchema): z.ZodType | undefined {
+  let current: z.ZodType = root;
+  for (const key of path) {
+    const step = unwrapWrappers(current).inner;
+    if (!(step instanceof z.ZodObject)) return undefined;
+    const child = (step.shape as Record<string, z.ZodType | undefined>)[key];
+    if (child === undefined) return undefined;
+    current = child;
+  }
+  return unwrapWrappers(current).inner;
 }
 
 interface Unwrapped {
@@ -333,6 +349,6 @@ function describeLeaf(root: z.ZodType, path: string): Omit<SettingsField, 'path'
     return { ...base, kind: 'list', ...(element instanceof z.ZodEnum ? { options: element.options.map(String) } : {}) };
   }
   if (inner instanceof z.ZodRecord) return { ...base, kind: 'map' };
-  if (inner instanceof z.ZodString) return { ...base, kind: 'string' };
+  if (inner instanceof z.ZodString) return { ...base, kind: 'string', ...(inner.maxLength === null ? {} : { maxLength: inner.maxLength }) };
   return { ...base, kind: 'json' };
 }

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { parseDn } from '../ldap/dn.ts';
 import { parseFilter, parseFilterTemplate } from '../ldap/filter.ts';
-import { parseSchedule } from '../scheduler/schedule.ts';
+import { parseSettingSchedule } from '../scheduler/schedule.ts';
 
 /** Accepts numbers and numeric strings (environment variables are strings). */
 function integer() {
@@ -16,6 +16,79 @@ function integer() {
     (value) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value),
     z.number().int(),
   );
+}
+
+/**
+ * The longest delay Node's timers hold: `setTimeout` with more fires at once (with a warning),
+ * so a longer timeout would make every operation fail immediately. Every duration setting's
+ * upper bound stays below it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `3600000 ms (1 hour)`: a bound as the messages and the README show it. */
+function describeMs(ms: number): string {
+  const units: Array<[number, string]> = [[3_600_000, 'hour'], [60_000, 'minute'], [1_000, 'second']];
+  const unit = units.find(([size]) => ms >= size && ms % size === 0);
+  if (unit === undefined) return `${ms} ms`;
+  const count = ms / unit[0];
+  return `${ms} ms (${count} ${unit[1]}${count === 1 ? '' : 's'})`;
+}
+
+/** An integer setting within [min, max]; `unit` follows the numbers in the messages (e.g. " runs"). */
+function integerIn(min: number, max: number, unit = '') {
+  return integer().pipe(
+    z.number().int().min(min, `must be at least ${min}${unit}`).max(max, `must be at most ${max}${unit}`),
+  );
+}
+
+/** A duration in milliseconds within [min, max]; `max` never exceeds what Node's timers hold. */
+function durationMs(min: number, max: number, minReason: string) {
+  if (max > MAX_TIMER_MS) throw new Error(`durationMs: ${max} ms exceeds what Node's timers hold`);
+  return integer().pipe(
+    z
+      .number()
+      .int()
+      .min(min, `must be at least ${describeMs(min)} (${minReason})`)
+      .max(max, `must be at most ${describeMs(max)}`),
+  );
+}
+
+/** Upper bounds on text and lists, so a pasted document cannot make a setting unbounded. */
+export const SETTING_LIMITS = {
+  /** A DN: AD allows 255 characters per RDN value; a whole DN of a few thousand is plenty. */
+  dn: 2_048,
+  /** An LDAP filter or filter template. */
+  filter: 8_192,
+  /** An attribute name or OID (with options such as `;binary`). */
+  attribute: 128,
+  /** A URL. */
+  url: 1_024,
+  /** A name: a group, role, channel, team, custom field or user name. */
+  name: 256,
+  /** A file path or host name. */
+  path: 4_096,
+  /** The bind password (AD allows 256 characters). */
+  secret: 1_024,
+  /** A schedule, cron or text form. */
+  schedule: 128,
+  /** Servers in `directory.urls`. */
+  urls: 16,
+  /** Attributes in one attribute list. */
+  attributes: 64,
+  /** Entries in one map (roles, channels, teams, custom fields, ABAC). */
+  mapEntries: 5_000,
+  /** Names one map entry may list. */
+  mapValues: 100,
+} as const;
+
+/** A string of at most `max` characters; `what` names it in the message. */
+function text(max: number, what: string) {
+  return z.string().max(max, `must be at most ${max} characters (${what})`);
+}
+
+/** A non-empty string of at most `max` characters. */
+function nonEmptyText(max: number, what: string) {
+  return text(max, what).min(1, 'must not be empty');
 }
 
 /** Accepts booleans and the usual textual forms of them. */
@@ -39,13 +112,17 @@ function attributeList() {
             .map((part) => part.trim())
             .filter((part) => part !== '')
         : value,
-    z.array(z.string().regex(/^(\*|\+|[A-Za-z][A-Za-z0-9-]*(;[A-Za-z0-9-]+)*|[0-9]+(\.[0-9]+)+)$/, 'expected an attribute name')),
+    z
+      .array(
+        text(SETTING_LIMITS.attribute, 'an attribute name').regex(/^(\*|\+|[A-Za-z][A-Za-z0-9-]*(;[A-Za-z0-9-]+)*|[0-9]+(\.[0-9]+)+)$/, 'expected an attribute name'),
+      )
+      .max(SETTING_LIMITS.attributes, `at most ${SETTING_LIMITS.attributes} attributes`),
   );
 }
 
 /** An RFC 4514 distinguished name, checked when the settings load. */
 function distinguishedName() {
-  return z.string().superRefine((value, ctx) => {
+  return text(SETTING_LIMITS.dn, 'a DN').superRefine((value, ctx) => {
     try {
       parseDn(value);
     } catch (error) {
@@ -54,9 +131,33 @@ function distinguishedName() {
   });
 }
 
-/** An RFC 4515 filter, checked when the settings load. */
+/**
+ * A base DN to search under: a DN that is not the root (""). A search from the root DSE finds
+ * nothing on OpenLDAP and 389-DS and only referrals on an Active Directory domain controller.
+ */
+function baseDn() {
+  return distinguishedName().refine((value) => value.trim() !== '', {
+    message: 'must not be empty: a search from the root ("") finds no entries; give the naming context, e.g. dc=example,dc=org (on an AD global catalog, the forest root domain)',
+  });
+}
+
+/** A `#{…}` placeholder, as the User Group Filter and the team query take them. */
+const PLACEHOLDER = /#\{[^}]*\}/;
+
+/**
+ * An RFC 4515 filter, checked when the settings load, used as written: a `#{…}` placeholder
+ * would be searched for literally and match nothing, so it is refused.
+ */
 function searchFilter() {
-  return z.string().superRefine((value, ctx) => {
+  return text(SETTING_LIMITS.filter, 'an LDAP filter').superRefine((value, ctx) => {
+    const placeholder = PLACEHOLDER.exec(value)?.[0];
+    if (placeholder !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${placeholder} is not filled in here: only the User Group Filter (mapping.groupSearch.userGroupFilter) and the team query (mapping.teams.userGroupsQuery) take placeholders, this filter is sent as written (to match the text, write # as \\23)`,
+      });
+      return;
+    }
     try {
       parseFilter(value);
     } catch (error) {
@@ -65,33 +166,34 @@ function searchFilter() {
   });
 }
 
-const ldapUrl = z
-  .string()
-  .regex(/^ldaps?:\/\/[^/\s?#]+(:\d+)?\/?$/i, 'expected ldap://host[:port] or ldaps://host[:port]');
+const ldapUrl = text(SETTING_LIMITS.url, 'a URL').regex(/^ldaps?:\/\/[^/\s?#]+(:\d+)?\/?$/i, 'expected ldap://host[:port] or ldaps://host[:port]');
 
-const positiveMs = integer().pipe(z.number().int().min(1, 'must be at least 1 ms (0 would mean "wait forever")'));
+/** Directory timeouts start at 100 ms: 0 would mean "wait forever", less cannot finish a TCP or TLS handshake. */
+const TIMEOUT_FLOOR = 'shorter cannot complete a connection; 0 would mean "wait forever"';
 
 /** Connection to the directory server(s). */
 export const directorySettingsSchema = z
   .object({
     urls: z.preprocess(
       (value) => (typeof value === 'string' ? value.split(/[\s,]+/).filter((part) => part !== '') : value),
-      z.array(ldapUrl).min(1, 'at least one URL is required'),
+      z.array(ldapUrl).min(1, 'at least one URL is required').max(SETTING_LIMITS.urls, `at most ${SETTING_LIMITS.urls} URLs`),
     ),
     startTls: boolean().default(false),
     tls: z
       .object({
-        caFile: z.string().min(1).optional(),
+        caFile: nonEmptyText(SETTING_LIMITS.path, 'a file path').optional(),
         rejectUnauthorized: boolean().default(true),
-        serverName: z.string().min(1).optional(),
+        serverName: nonEmptyText(253, 'a host name').optional(),
       })
       .strict()
       .default({ rejectUnauthorized: true }),
     bindDn: distinguishedName().optional(),
-    bindPassword: z.string().optional(),
-    connectTimeoutMs: positiveMs.default(5_000),
-    operationTimeoutMs: positiveMs.default(30_000),
-    pageSize: integer().pipe(z.number().int().min(1).max(100_000)).default(500),
+    bindPassword: text(SETTING_LIMITS.secret, 'a password').optional(),
+    /** One connection attempt: at most 5 minutes. */
+    connectTimeoutMs: durationMs(100, 300_000, TIMEOUT_FLOOR).default(5_000),
+    /** One LDAP operation (a bind, one page of a search): at most 1 hour. */
+    operationTimeoutMs: durationMs(100, 3_600_000, TIMEOUT_FLOOR).default(30_000),
+    pageSize: integerIn(1, 100_000).default(500),
     attributesToQuery: attributeList().default([]),
   })
   .strict()
@@ -110,18 +212,23 @@ export const directorySettingsSchema = z
 
 const scope = z.enum(['one', 'sub']);
 
+/** One attribute name (or `auto` where that is allowed). */
+function attributeName() {
+  return nonEmptyText(SETTING_LIMITS.attribute, 'an attribute name');
+}
+
 /** Where users live and which attributes feed the user record. */
 export const userSettingsSchema = z
   .object({
-    baseDn: distinguishedName(),
+    baseDn: baseDn(),
     scope: scope.default('sub'),
     filter: searchFilter().default('(objectClass=inetOrgPerson)'),
-    uniqueIdAttribute: z.string().min(1).default('auto'),
+    uniqueIdAttribute: attributeName().default('auto'),
     usernameAttribute: attributeList().pipe(z.array(z.string()).min(1)).default(['uid']),
-    emailAttribute: z.string().min(1).default('mail'),
-    firstNameAttribute: z.string().min(1).default('givenName'),
-    lastNameAttribute: z.string().min(1).default('sn'),
-    displayNameAttribute: z.string().min(1).default('displayName'),
+    emailAttribute: attributeName().default('mail'),
+    firstNameAttribute: attributeName().default('givenName'),
+    lastNameAttribute: attributeName().default('sn'),
+    displayNameAttribute: attributeName().default('displayName'),
   })
   .strict();
 
@@ -131,13 +238,13 @@ const memberAttribute = z.enum(['member', 'uniqueMember', 'memberUid']);
 export const groupSettingsSchema = z
   .object({
     enabled: boolean().default(true),
-    baseDn: distinguishedName(),
+    baseDn: baseDn(),
     scope: scope.default('sub'),
     filter: searchFilter().default(
       '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup)(objectClass=group))',
     ),
-    uniqueIdAttribute: z.string().min(1).default('auto'),
-    nameAttribute: z.string().min(1).default('cn'),
+    uniqueIdAttribute: attributeName().default('auto'),
+    nameAttribute: attributeName().default('cn'),
     memberAttribute: z
       .preprocess(
         (value) => (typeof value === 'string' ? value.split(',').map((part) => part.trim()) : value),
@@ -148,11 +255,14 @@ export const groupSettingsSchema = z
   })
   .strict();
 
+/** The largest guard count: more accounts than any directory holds, so "no limit" stays expressible. */
+const GUARD_COUNT_MAX = 10_000_000;
+
 /** A guard limit: a plan over `count` users, or over `percent` of the directory's enabled users, is refused. */
 function guardLimit(defaults: { count: number; percent: number }) {
   return z
     .object({
-      count: integer().pipe(z.number().int().min(0)).default(defaults.count),
+      count: integerIn(0, GUARD_COUNT_MAX).default(defaults.count),
       percent: z
         .preprocess((value) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value), z.number().min(0).max(100))
         .default(defaults.percent),
@@ -182,8 +292,13 @@ export const syncSettingsSchema = z
       })
       .strict()
       .default({ maxDisable: { count: 100, percent: 10 }, maxRevoke: { count: 1_000, percent: 25 } }),
-    batchSize: integer().pipe(z.number().int().min(1).max(100_000)).default(5_000),
-    missingGraceRuns: integer().pipe(z.number().int().min(0).max(1_000)).default(0),
+    batchSize: integerIn(1, 100_000).default(5_000),
+    missingGraceRuns: integerIn(0, 1_000, ' runs').default(0),
+    /**
+     * Revoke a user's sessions when the directory's password change time moves forward
+     * (`pwdChangedTime`, `pwdUpdateTime`, `pwdLastSet`), in sync and at login.
+     */
+    revokeSessionsOnPasswordChange: boolean().default(true),
   })
   .strict();
 
@@ -192,16 +307,17 @@ export const loginSettingsSchema = z
   .object({
     createOnFirstLogin: boolean().default(true),
     updateOnLogin: boolean().default(true),
-    sessionTtlMinutes: integer().pipe(z.number().int().min(1).max(525_600)).default(480),
+    /** At most a year; a session's expiry is a stored time, never a timer. */
+    sessionTtlMinutes: integerIn(1, 525_600, ' minutes (a year)').default(480),
     /** The login throttle (`auth/throttle.ts`; the README's security section explains the keys). */
     throttle: z
       .object({
-        maxFailures: integer().pipe(z.number().int().min(1).max(10_000)).default(5),
-        windowSeconds: integer().pipe(z.number().int().min(1).max(86_400)).default(900),
-        maxFailuresPerAddress: integer().pipe(z.number().int().min(1).max(100_000)).default(20),
+        maxFailures: integerIn(1, 10_000).default(5),
+        windowSeconds: integerIn(1, 86_400, ' seconds (a day)').default(900),
+        maxFailuresPerAddress: integerIn(1, 100_000).default(20),
         stayBelowDirectoryLockout: boolean().default(true),
-        knownAddressDays: integer().pipe(z.number().int().min(0).max(3_650)).default(30),
-        knownAddressReserve: integer().pipe(z.number().int().min(0).max(9_999)).default(1),
+        knownAddressDays: integerIn(0, 3_650, ' days').default(30),
+        knownAddressReserve: integerIn(0, 9_999).default(1),
       })
       .strict()
       .superRefine((value, ctx) => {
@@ -214,27 +330,29 @@ export const loginSettingsSchema = z
         }
       })
       .default({ maxFailures: 5, windowSeconds: 900, maxFailuresPerAddress: 20, stayBelowDirectoryLockout: true, knownAddressDays: 30, knownAddressReserve: 1 }),
-    bindPoolSize: integer().pipe(z.number().int().min(1).max(256)).default(8),
+    bindPoolSize: integerIn(1, 256).default(8),
   })
   .strict();
 
 
 /**
  * A background job's schedule: a cron expression (five or six fields) or the seeds' Cron Text
- * form ("every 1 hour", "every 24 hours", "every day at 02:00"), checked by `parseSchedule`.
- * The text is kept as written; the scheduler normalises it.
+ * form ("every 1 hour", "every 24 hours", "every day at 02:00"), checked by
+ * `parseSettingSchedule`: at most once a minute. The text is kept as written; the scheduler
+ * normalises it.
  */
-const cronExpression = z.string().superRefine((value, ctx) => {
+export const scheduleSetting = text(SETTING_LIMITS.schedule, 'a schedule').superRefine((value, ctx) => {
   try {
-    parseSchedule(value);
+    parseSettingSchedule(value);
   } catch (error) {
     ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
   }
 });
+const cronExpression = scheduleSetting;
 
 /** A filter with `#{placeholder}` values, checked when the settings load; only `allowed` placeholders may appear. */
 function filterTemplate(allowed: readonly string[]) {
-  return z.string().superRefine((value, ctx) => {
+  return text(SETTING_LIMITS.filter, 'an LDAP filter').superRefine((value, ctx) => {
     try {
       parseFilterTemplate(value, allowed);
     } catch (error) {
@@ -243,18 +361,48 @@ function filterTemplate(allowed: readonly string[]) {
   });
 }
 
+/** A name a map entry gives (a role, channel, team or group name). */
+function mapName() {
+  return z.string().min(1).max(SETTING_LIMITS.name, `must be at most ${SETTING_LIMITS.name} characters (a name)`);
+}
+
+/**
+ * A map with at most `SETTING_LIMITS.mapEntries` entries, keys of at most `keyMax` characters and
+ * at most `SETTING_LIMITS.mapValues` names per entry (checked here, not in the key and value
+ * schemas, so the messages say which bound was crossed).
+ */
+function boundedMap<T extends z.ZodType<Record<string, unknown>>>(map: T, keyMax: number) {
+  return map.superRefine((value, ctx) => {
+    const keys = Object.keys(value);
+    if (keys.length > SETTING_LIMITS.mapEntries) ctx.addIssue({ code: 'custom', message: `at most ${SETTING_LIMITS.mapEntries} entries` });
+    for (const key of keys) {
+      if (key.length > keyMax) ctx.addIssue({ code: 'custom', path: [key], message: `keys must be at most ${keyMax} characters` });
+      const entry = value[key];
+      if (Array.isArray(entry) && entry.length > SETTING_LIMITS.mapValues) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `at most ${SETTING_LIMITS.mapValues} names per entry` });
+      }
+    }
+  });
+}
+
 /** A seed-style JSON map: keys to one name or a list of names, e.g. `{"manager": ["leader", "moderator"]}`. */
-const nameMap = z.record(
-  z.string().min(1, 'keys must not be empty'),
-  z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: 'expected string or string[]' }),
-  { error: 'expected an object mapping names to a string or string[]' },
+const nameMap = boundedMap(
+  z.record(
+    z.string().min(1, 'keys must not be empty'),
+    z.union([mapName(), z.array(mapName()).min(1)], { error: 'expected string or string[]' }),
+    { error: 'expected an object mapping names to a string or string[]' },
+  ),
+  SETTING_LIMITS.name,
 );
 
 /** A seed-style attribute map: LDAP attribute → field name, e.g. `{"departmentNumber": "department"}`. */
-const attributeMap = z.record(
-  z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'keys must be LDAP attribute names'),
-  z.string({ error: 'expected string' }).min(1),
-  { error: 'expected an object mapping LDAP attributes to names' },
+const attributeMap = boundedMap(
+  z.record(
+    z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'keys must be LDAP attribute names'),
+    z.string({ error: 'expected string' }).min(1).max(SETTING_LIMITS.name, `must be at most ${SETTING_LIMITS.name} characters (a name)`),
+    { error: 'expected an object mapping LDAP attributes to names' },
+  ),
+  SETTING_LIMITS.attribute,
 );
 
 const groupFilterPlaceholders = ['username', 'groupName', 'userdn'] as const;
@@ -265,7 +413,7 @@ export const mappingSettingsSchema = z
     /** How membership of a mapped group is decided (shared by roles and channels, as in the seed). */
     groupSearch: z
       .object({
-        baseDn: distinguishedName().optional(),
+        baseDn: baseDn().optional(),
         strategy: z.enum(['each', 'once']).default('each'),
         userGroupFilter: filterTemplate(groupFilterPlaceholders).default('(&(cn=#{groupName})(|(member=#{userdn})(uniqueMember=#{userdn})(memberUid=#{username})))'),
         nameAttribute: attributeList().pipe(z.array(z.string()).min(1)).default(['cn']),
@@ -289,7 +437,7 @@ export const mappingSettingsSchema = z
       .object({
         enabled: boolean().default(false),
         autoRemove: boolean().default(false),
-        channelAdmin: z.string().min(1).optional(),
+        channelAdmin: nonEmptyText(SETTING_LIMITS.name, 'a username').optional(),
         map: nameMap.default({}),
       })
       .strict()
@@ -298,7 +446,7 @@ export const mappingSettingsSchema = z
       .object({
         enabled: boolean().default(false),
         map: nameMap.default({}),
-        baseDn: distinguishedName().optional(),
+        baseDn: baseDn().optional(),
         nameAttribute: attributeList().pipe(z.array(z.string()).min(1)).default(['cn']),
         userGroupsQuery: filterTemplate(['username', 'userdn']).default('(&(objectClass=groupOfNames)(member=#{userdn}))'),
         validateOnLogin: boolean().default(true),
@@ -321,12 +469,12 @@ export const mappingSettingsSchema = z
         enabled: boolean().default(false),
         schedule: cronExpression.default('0 * * * *'),
         attributes: attributeList().pipe(z.array(z.string()).min(1)).default(['thumbnailPhoto', 'jpegPhoto']),
-        maxBytes: integer().pipe(z.number().int().min(1).max(16 * 1024 * 1024)).default(1024 * 1024),
+        maxBytes: integerIn(1, 16 * 1024 * 1024, ' bytes (16 MiB)').default(1024 * 1024),
       })
       .strict()
       .default({ enabled: false, schedule: '0 * * * *', attributes: ['thumbnailPhoto', 'jpegPhoto'], maxBytes: 1024 * 1024 }),
     /** Members of this group get dirbridge's own admin rights (Pocket ID's Admin Group Name). */
-    adminGroup: z.string().min(1).optional(),
+    adminGroup: nonEmptyText(SETTING_LIMITS.name, 'a group name').optional(),
   })
   .strict();
 
@@ -354,11 +502,10 @@ export const backgroundSyncSettingsSchema = z
 /** Where dirbridge keeps its own data. */
 export const storeSettingsSchema = z
   .object({
-    url: z
-      .string()
+    url: text(SETTING_LIMITS.url, 'a URL')
       .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL (leave unset for the embedded SQLite store)')
       .optional(),
-    dataDir: z.string().min(1).default('./data'),
+    dataDir: nonEmptyText(SETTING_LIMITS.path, 'a directory path').default('./data'),
   })
   .strict();
 

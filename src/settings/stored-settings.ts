@@ -45,12 +45,17 @@ export function toStoredDocument(settings: Settings, box: SecretBox): JsonValue 
 
 /** Opens the sealed secrets of a stored document, adds the store section and validates. */
 export function fromStoredDocument(document: JsonValue, store: StoreSettings, box: SecretBox, origin: string): Settings {
-  const opened = structuredClone(document) as Record<string, unknown>;
+  return validateSettings({ ...openStoredSecrets(document, box), store }, origin);
+}
+
+/** A copy of a stored document with its sealed secrets opened (not validated). */
+export function openStoredSecrets(document: JsonValue, box: SecretBox): Record<string, unknown> {
+  const opened: Record<string, unknown> = isRecord(document) ? structuredClone(document) : {};
   for (const path of SECRET_SETTING_PATHS) {
     const value = getPath(opened, path);
     if (value !== undefined) setPath(opened, path, box.open(String(value), path));
   }
-  return validateSettings({ ...opened, store }, origin);
+  return opened;
 }
 
 /** The settings as administrators see them: secrets removed, each reported as set or not. */
@@ -69,10 +74,10 @@ export function redactSettings(settings: Settings): RedactedSettings {
  * Applies an edit's secret rules to a submitted document (not yet validated): a secret that is
  * absent keeps the current value, a string replaces it, null removes it.
  */
-export function resolveSecretEdits(submitted: unknown, current: Settings): unknown {
+export function resolveSecretEdits(submitted: unknown, current: Settings | Record<string, unknown>): unknown {
   if (!isRecord(submitted)) return submitted;
   const document = structuredClone(submitted);
-  const currentDocument = current as unknown as Record<string, unknown>;
+  const currentDocument: Record<string, unknown> = { ...current };
   for (const path of SECRET_SETTING_PATHS) {
     const value = getPath(document, path);
     if (value === undefined) {
@@ -92,12 +97,21 @@ export function resolveSecretEdits(submitted: unknown, current: Settings): unkno
  * store section. Throws `settings.invalid` naming every bad path.
  */
 export function applySettingsEdit(document: unknown, current: Settings, origin = 'the submitted settings'): Settings {
+  return applySettingsEditTo(document, { ...current }, current.store, origin);
+}
+
+/**
+ * `applySettingsEdit` against any current document (such as a stored version the current rules
+ * refuse, whose secrets an import keeps): the secret rules apply against `current`, `store` is
+ * the store section the result gets.
+ */
+export function applySettingsEditTo(document: unknown, current: Record<string, unknown>, store: StoreSettings, origin: string): Settings {
   if (isRecord(document) && 'store' in document) {
     const problem = 'store: the store section cannot be changed at runtime (it comes from --config and the environment)';
     throw new DirbridgeError('settings.invalid', `invalid settings: ${problem}`, { details: { problems: [problem] } });
   }
   const withSecrets = resolveSecretEdits(document, current);
-  const next = validateSettings(isRecord(withSecrets) ? { ...withSecrets, store: current.store } : withSecrets, origin);
+  const next = validateSettings(isRecord(withSecrets) ? { ...withSecrets, store } : withSecrets, origin);
   assertSecretStaysWithItsServers(document, current, next);
   return next;
 }
@@ -111,10 +125,10 @@ const BIND_TARGET_PATHS = ['directory.urls', 'directory.bindDn', 'directory.star
  * hand the stored password to a server the editor names — without anyone seeing it, in a test of
  * unsaved settings — so it is refused: the password must be entered again.
  */
-function assertSecretStaysWithItsServers(document: unknown, current: Settings, next: Settings): void {
-  const keptPassword = isRecord(document) && getPath(document, 'directory.bindPassword') === undefined && current.directory.bindPassword !== undefined;
+function assertSecretStaysWithItsServers(document: unknown, current: Record<string, unknown>, next: Settings): void {
+  const keptPassword = isRecord(document) && getPath(document, 'directory.bindPassword') === undefined && getPath(current, 'directory.bindPassword') !== undefined;
   if (!keptPassword) return;
-  const moved = BIND_TARGET_PATHS.filter((path) => JSON.stringify(getPath(current as unknown as Record<string, unknown>, path)) !== JSON.stringify(getPath(next as unknown as Record<string, unknown>, path)));
+  const moved = BIND_TARGET_PATHS.filter((path) => JSON.stringify(getPath(current, path)) !== JSON.stringify(getPath({ ...next }, path)));
   if (moved.length === 0) return;
   const problem = `directory.bindPassword: enter the bind password again; the stored one is only sent to the servers and account it was saved for, and ${moved.join(', ')} changed`;
   throw new DirbridgeError('settings.invalid', `invalid settings: ${problem}`, { details: { problems: [problem] } });
@@ -125,8 +139,8 @@ export function directoryPaths(changed: readonly string[]): string[] {
   return changed.filter((path) => path === 'directory' || path.startsWith('directory.'));
 }
 
-/** The leaf paths whose values differ (secrets included, by path only), sorted. */
-export function changedSettingPaths(before: EditableSettings | Settings, after: EditableSettings | Settings): string[] {
+/** The leaf paths whose values differ (secrets included, by path only), sorted; `store` is never compared. */
+export function changedSettingPaths(before: EditableSettings | Settings | Record<string, unknown>, after: EditableSettings | Settings | Record<string, unknown>): string[] {
   const changed = new Set<string>();
   const walk = (a: unknown, b: unknown, prefix: string) => {
     if (isRecord(a) && isRecord(b)) {
@@ -135,7 +149,8 @@ export function changedSettingPaths(before: EditableSettings | Settings, after: 
     }
     if (JSON.stringify(a) !== JSON.stringify(b)) changed.add(prefix === '' ? '(document)' : prefix);
   };
-  walk(editablePart(before as Settings), editablePart(after as Settings), '');
+  const withoutStore = (document: object) => Object.fromEntries(Object.entries(document).filter(([key]) => key !== 'store'));
+  walk(withoutStore(before), withoutStore(after), '');
   return [...changed].sort();
 }
 

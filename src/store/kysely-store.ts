@@ -140,6 +140,7 @@ const USER_UPDATE_KINDS: Readonly<Record<string, ColumnKind>> = {
   missing_runs: 'integer',
   notes: 'text',
   last_synced_at: 'text',
+  password_changed_at: 'text',
 };
 
 /** Columns `updateGroups` may write. */
@@ -1033,6 +1034,27 @@ function createWriter(db: Kysely<Database>, ctx: Context): StoreWriter {
           .where('id', '=', id)
           .where((eb) => eb.or([eb('last_seen_at', 'is', null), eb('last_seen_at', '<', seen)]))
           .execute();
+      }),
+
+    recordPasswordChanges: (changes) =>
+      withDbErrors('record password changes', async () => {
+        const recorded: string[] = [];
+        const rows = changes.map((change) => ({
+          id: change.userId,
+          from: change.from === null ? null : normalizeTimestamp(change.from, 'from'),
+          to: normalizeTimestamp(change.to, 'to'),
+        }));
+        for (const part of chunk(rows, rowsPerStatement(dialect, 3))) {
+          if (part.length === 0) continue;
+          const values = sql.join(part.map((row) => sql`(${sql.join([sql`cast(${row.id} as text)`, sql`cast(${row.from} as text)`, sql`cast(${row.to} as text)`])})`));
+          // The stored value must still be `from` (both NULL counts as equal): a concurrent writer that got there first wins.
+          const result = await sql<{ id: string }>`with v(id, from_at, to_at) as (values ${values})
+            update users set password_changed_at = v.to_at from v
+            where users.id = v.id and (users.password_changed_at = v.from_at or (users.password_changed_at is null and v.from_at is null))
+            returning users.id`.execute(db);
+          recorded.push(...result.rows.map((row) => row.id));
+        }
+        return recorded;
       }),
 
     revokeSessions: (target, reason, at) =>

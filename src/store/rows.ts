@@ -50,6 +50,7 @@ export const USER_COLUMNS = [
   'created_at',
   'updated_at',
   'last_synced_at',
+  'password_changed_at',
 ] as const;
 
 /** A user row as selected with `USER_COLUMNS` plus `has_password`. */
@@ -96,6 +97,7 @@ export function toUserRecord(row: UserSelectRow): UserRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     lastSyncedAt: row.last_synced_at,
+    passwordChangedAt: row.password_changed_at,
   };
 }
 
@@ -124,6 +126,7 @@ export function toNewUserRow(dialect: StoreDialect, user: NewUser, id: string, n
     created_at: now,
     updated_at: now,
     last_synced_at: user.lastSyncedAt == null ? null : normalizeTimestamp(user.lastSyncedAt, 'lastSyncedAt'),
+    password_changed_at: user.passwordChangedAt == null ? null : normalizeTimestamp(user.passwordChangedAt, 'passwordChangedAt'),
   };
 }
 
@@ -158,6 +161,9 @@ export function toUserPatchColumns(dialect: StoreDialect, patch: UserPatch): Par
   if (patch.notes !== undefined) columns.notes = patch.notes;
   if (patch.lastSyncedAt !== undefined) {
     columns.last_synced_at = patch.lastSyncedAt === null ? null : normalizeTimestamp(patch.lastSyncedAt, 'lastSyncedAt');
+  }
+  if (patch.passwordChangedAt !== undefined) {
+    columns.password_changed_at = patch.passwordChangedAt === null ? null : normalizeTimestamp(patch.passwordChangedAt, 'passwordChangedAt');
   }
   return columns;
 }

@@ -33,6 +33,8 @@ export interface UsersTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   last_synced_at: Timestamp | null;
+  /** When the directory last changed the password, as last seen (migration 0009); NULL before. */
+  password_changed_at: Timestamp | null;
 }
 
 /** The `groups` table. */

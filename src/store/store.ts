@@ -63,6 +63,12 @@ export interface UserRecord {
   createdAt: Timestamp;
   updatedAt: Timestamp;
   lastSyncedAt: Timestamp | null;
+  /**
+   * When the directory last changed the password, as sync or login last saw it
+   * (`mapping/password-change.ts`; its sentinels for "never changed" and "must change" included);
+   * null until one has looked.
+   */
+  passwordChangedAt: Timestamp | null;
 }
 
 /** A user to insert; omitted optional fields take the documented defaults. */
@@ -88,6 +94,7 @@ export interface NewUser {
   missingRuns?: number;
   notes?: string | null;
   lastSyncedAt?: Timestamp | null;
+  passwordChangedAt?: Timestamp | null;
 }
 
 /** A partial update of a user; only the given fields change, and `updatedAt` is set by the store. */
@@ -435,6 +442,12 @@ export interface StoreWriter extends StoreReader {
   insertSession(session: NewSession): Promise<SessionRecord>;
   /** Records that a session was used at `at`; `lastSeenAt` only moves forward, and an unknown id is ignored. */
   touchSession(id: string, at: Timestamp): Promise<void>;
+  /**
+   * Records password change times, each only where the user's stored value is still `from`
+   * (compare-and-set, so a login or another run that recorded the change first wins and nothing is
+   * done twice); returns the ids of the users whose value this call changed. Unknown ids are ignored.
+   */
+  recordPasswordChanges(changes: ReadonlyArray<{ userId: string; from: Timestamp | null; to: Timestamp }>): Promise<string[]>;
   /** Revokes the sessions among `ids` and of `userIds` that are active at `at`; returns the revoked sessions. */
   revokeSessions(target: { ids?: readonly string[]; userIds?: readonly string[] }, reason: string, at: Timestamp): Promise<SessionRecord[]>;
   /** Revokes every session active at `at` whose user is disabled, in one statement; returns them. */

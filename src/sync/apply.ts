@@ -6,6 +6,7 @@
 import { chunk } from '../store/batch.ts';
 import type { Store, StoreWriter, UserPatch } from '../store/store.ts';
 import { changeEventsOf } from './change-events.ts';
+import { PASSWORD_CHANGED_REASON } from './plan-password-changes.ts';
 import type { CurrentState, PlanStep, SyncPlan } from './plan.ts';
 
 type StepOf<K extends PlanStep['kind']> = Extract<PlanStep, { kind: K }>;
@@ -123,11 +124,48 @@ export async function applyPlan(
     report(batch.length);
   }
 
+  for (const batch of chunk([...byKind.recordPasswordChange, ...byKind.revokeSessions], options.batchSize)) {
+    await store.transaction((tx) => applyPasswordChanges(tx, batch, { actor: options.actor, at: now }));
+    report(batch.length);
+  }
+
   for (const batch of chunk(byKind.deleteGroup, options.batchSize)) {
     await store.transaction((tx) => tx.deleteGroups(batch.map((step) => step.groupId)));
     report(batch.length);
   }
   report(byKind.skipUser.length);
+}
+
+/**
+ * Records password change times, and revokes every active session of the users whose change this
+ * transaction recorded, auditing each revoked session as `session.revoked`. The record is a
+ * compare-and-set on the time the plan saw: when a login (or another run) recorded the change
+ * first, it also revoked first, and nothing is revoked here — in particular not the session that
+ * login has just started with the new password.
+ */
+async function applyPasswordChanges(
+  tx: StoreWriter,
+  steps: ReadonlyArray<StepOf<'recordPasswordChange'> | StepOf<'revokeSessions'>>,
+  options: { actor: string; at: string },
+): Promise<void> {
+  const recorded = new Set(await tx.recordPasswordChanges(steps.map(({ userId, from, to }) => ({ userId, from, to }))));
+  const revoking = new Map(steps.flatMap((step) => (step.kind === 'revokeSessions' && recorded.has(step.userId) ? [[step.userId, step] as const] : [])));
+  if (revoking.size === 0) return;
+  const revoked = await tx.revokeSessions({ userIds: [...revoking.keys()] }, PASSWORD_CHANGED_REASON, options.at);
+  await tx.appendAudit(
+    revoked.map((session) => {
+      const step = revoking.get(session.userId);
+      return {
+        actor: options.actor,
+        action: 'session.revoked',
+        userId: session.userId,
+        subject: session.id,
+        reason: step?.reason ?? PASSWORD_CHANGED_REASON,
+        details: { passwordChangedAt: step?.to ?? null, previous: step?.from ?? null },
+        at: options.at,
+      };
+    }),
+  );
 }
 
 async function writeUserChanges(tx: StoreWriter, steps: ReadonlyArray<StepOf<'linkUser'> | StepOf<'updateUser'>>, now: string): Promise<void> {
@@ -248,6 +286,7 @@ function groupByKind(steps: readonly PlanStep[]): StepsByKind {
     createGroup: [], updateGroup: [], deleteGroup: [], addMembership: [], removeMembership: [],
     grantRole: [], revokeRole: [], createChannel: [], setChannelOwner: [], addChannelMember: [], removeChannelMember: [], createTeam: [], addTeamMember: [], removeTeamMember: [],
     setCustomFields: [], setAbacAttributes: [], setAdmin: [],
+    recordPasswordChange: [], revokeSessions: [],
   };
   for (const step of steps) (result[step.kind] as PlanStep[]).push(step);
   return result;

@@ -49,7 +49,12 @@ export function checkPlan(
   return { isAllowed: true };
 }
 
-/** Steps that take something away from a user, and what each takes. */
+/**
+ * Steps that take something away from a user, and what each takes. Sessions revoked after a
+ * password change (`revokeSessions`) are not among them: no account, membership or role is lost,
+ * and a directory-wide password reset after a breach must end every session in the run that sees
+ * it (`plan-password-changes.ts` says why a clock jump cannot cause one).
+ */
 const LOSS_KINDS = {
   removeMembership: 'group memberships',
   revokeRole: 'roles',

@@ -6,6 +6,7 @@ import type { MappedUser } from '../mapping/user.ts';
 import type { MappingSettings, SyncSettings } from '../settings/schema.ts';
 import type { GroupRecord, MappingState, UserRecord } from '../store/store.ts';
 import { accountStatesAfter, newChannelOwner, planChannelOwners, planMappings, type MappedUserWithInput, type MappingStep } from './plan-mapping.ts';
+import { initialPasswordChange, planPasswordChanges, type PasswordStep } from './plan-password-changes.ts';
 import type { DirectorySnapshot } from './snapshot.ts';
 
 
@@ -25,7 +26,10 @@ export type CurrentUser = Pick<
   | 'disabledBy'
   | 'isAdmin'
   | 'missingRuns'
->;
+> & {
+  /** The password change time last seen (`plan-password-changes.ts`); absent when not loaded, and then not planned. */
+  passwordChangedAt?: UserRecord['passwordChangedAt'];
+};
 
 /** A group as the planner needs to see it from the store. */
 export type CurrentGroup = Pick<GroupRecord, 'id' | 'externalId' | 'dn' | 'name' | 'source'>;
@@ -47,10 +51,12 @@ export interface UserFields {
   lastName: string;
   displayName: string | null;
   dn: string;
+  /** Set on new and linked accounts only: the directory's password change time as first seen. */
+  passwordChangedAt?: string;
 }
 
-/** One planned change: to users, groups and memberships, or (mapping) to roles, channels, teams and attributes. */
-export type PlanStep = DirectoryStep | MappingStep;
+/** One planned change: to users, groups and memberships, (mapping) to roles, channels, teams and attributes, or to sessions after a password change. */
+export type PlanStep = DirectoryStep | MappingStep | PasswordStep;
 
 /** A change to users, groups or memberships. */
 export type DirectoryStep =
@@ -85,6 +91,8 @@ export type PlanCounts = {
   channels: { created: number; added: number; removed: number; ownerChanged: number };
   teams: { created: number; added: number; removed: number };
   attributes: { customFields: number; abac: number; admin: number };
+  /** `usersRevoked`: users whose sessions are revoked because their password changed in the directory. */
+  sessions: { usersRevoked: number };
 };
 
 /** The settings slice the planner reads. */
@@ -101,6 +109,8 @@ export type PlanOptions = Pick<
   scope: 'all' | 'listed';
   /** Role/channel/team/attribute mapping; planned when given together with `current.mapping`. */
   mapping?: MappingSettings;
+  /** `sync.revokeSessionsOnPasswordChange` (default on). */
+  revokeSessionsOnPasswordChange?: boolean;
 };
 
 /** Diffs the snapshot against the store. Pure: the same inputs always give the same plan. */
@@ -123,7 +133,17 @@ export function planSync(snapshot: DirectorySnapshot, current: CurrentState, opt
     // Ownership needs every account, so only a whole-directory sync judges it (a login sees one user).
     if (options.scope === 'all') steps = steps.concat(planChannelOwners(current.mapping.channels, options.mapping.channels, stateOf));
   }
+  // Last, so a dry run lists the changes to accounts first (the first sync after an upgrade records every user's time).
+  steps = steps.concat(planPasswordSteps(snapshot, current, options));
   return { steps, counts: countSteps(steps, userSteps.unchanged), warnings };
+}
+
+/** Password change steps for the users the store already linked to their directory entries. */
+function planPasswordSteps(snapshot: DirectorySnapshot, current: CurrentState, options: PlanOptions): PasswordStep[] {
+  const byId = new Map(current.users.map((user) => [user.id, user]));
+  const linked = new Map<string, string>();
+  for (const user of current.users) if (user.externalId !== null) linked.set(user.externalId, user.id);
+  return planPasswordChanges(snapshot.users, byId, linked, { revokeSessions: options.revokeSessionsOnPasswordChange ?? true });
 }
 
 function planUsers(
@@ -407,6 +427,7 @@ function planGroups(
 }
 
 function fieldsOf(user: MappedUser): UserFields {
+  const passwordChangedAt = initialPasswordChange(user.passwordChangedAt);
   return {
     username: user.username,
     email: user.email,
@@ -414,6 +435,7 @@ function fieldsOf(user: MappedUser): UserFields {
     lastName: user.lastName,
     displayName: user.displayName,
     dn: user.dn,
+    ...(passwordChangedAt === undefined ? {} : { passwordChangedAt }),
   };
 }
 
@@ -439,6 +461,7 @@ export function countSteps(steps: readonly PlanStep[], unchanged: number): PlanC
     channels: { created: 0, added: 0, removed: 0, ownerChanged: 0 },
     teams: { created: 0, added: 0, removed: 0 },
     attributes: { customFields: 0, abac: 0, admin: 0 },
+    sessions: { usersRevoked: 0 },
   };
   for (const step of steps) {
     switch (step.kind) {
@@ -467,6 +490,8 @@ export function countSteps(steps: readonly PlanStep[], unchanged: number): PlanC
       case 'setCustomFields': counts.attributes.customFields += 1; break;
       case 'setAbacAttributes': counts.attributes.abac += 1; break;
       case 'setAdmin': counts.attributes.admin += 1; break;
+      case 'revokeSessions': counts.sessions.usersRevoked += 1; break;
+      case 'recordPasswordChange': break;
     }
   }
   return counts;

@@ -37,6 +37,7 @@ export interface SyncResult {
   channels: PlanCounts['channels'];
   teams: PlanCounts['teams'];
   attributes: PlanCounts['attributes'];
+  sessions: PlanCounts['sessions'];
   durationMs: number;
   warnings: string[];
   steps: PlanStep[];
@@ -231,6 +232,7 @@ export function createSyncService(deps: SyncServiceDeps) {
         channels: counts.channels,
         teams: counts.teams,
         attributes: counts.attributes,
+        sessions: counts.sessions,
         durationMs: Date.now() - started,
         warnings: fields.warnings ?? [],
         steps: fields.steps ?? [],
@@ -355,6 +357,8 @@ export function subjectOf(step: PlanStep): string {
     case 'setCustomFields':
     case 'setAbacAttributes':
     case 'setAdmin':
+    case 'revokeSessions':
+    case 'recordPasswordChange':
       return step.username;
   }
 }

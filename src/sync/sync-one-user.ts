@@ -12,7 +12,8 @@ import type { MappingSettings, Settings } from '../settings/schema.ts';
 import type { MappingState, Store, UserRecord } from '../store/store.ts';
 import { applyPlan } from './apply.ts';
 import { findDirectoryEntry, findUserGroups, type FoundEntry, type UserGroup } from './find-directory-user.ts';
-import { planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
+import { countSteps, planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
+import { planPasswordChange } from './plan-password-changes.ts';
 import { readGroupNamesForUser } from './read-mapping-inputs.ts';
 import { subjectOf } from './run-sync.ts';
 
@@ -75,6 +76,24 @@ export async function provisionUser(
   if (skipped !== undefined) return { conflict: skipped.reason };
   await applyPlan(store, plan, current, { batchSize: settings.sync.batchSize, actor: options.actor });
   return { applied: true, steps: plan.steps, counts: plan.counts };
+}
+
+/**
+ * A login's password change check when the rest of the account is not refreshed
+ * (`login.updateOnLogin` off): the same planner step and apply as a sync, for this user only, so
+ * a login after a password change still ends the older sessions before it starts its own, and
+ * the next sync does not end the new one.
+ */
+export async function applyPasswordChangeOf(
+  deps: Pick<ProvisionDeps, 'store' | 'settings'>,
+  found: FoundEntry,
+  existing: UserRecord,
+  options: { actor: string },
+): Promise<PlanStep[]> {
+  const step = planPasswordChange(found.user.passwordChangedAt, existing, { revokeSessions: deps.settings.sync.revokeSessionsOnPasswordChange });
+  if (step === undefined) return [];
+  await applyPlan(deps.store, { steps: [step], counts: countSteps([step], 0), warnings: [] }, { users: [existing], groups: [], memberships: [] }, { batchSize: deps.settings.sync.batchSize, actor: options.actor });
+  return [step];
 }
 
 /** The result of syncing one user by name. */

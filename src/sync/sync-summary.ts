@@ -16,6 +16,7 @@ export function summaryOf(result: SyncResult, includeSteps: boolean) {
     channels: result.channels,
     teams: result.teams,
     attributes: result.attributes,
+    sessions: result.sessions,
     durationMs: result.durationMs,
     warnings: result.warnings,
     ...(includeSteps && result.isDryRun ? { steps: result.steps } : {}),

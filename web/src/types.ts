@@ -71,6 +71,8 @@ export interface SettingsDocument {
   updatedBy: string | null;
   settings: Record<string, unknown>;
   secrets: Record<string, { isSet: boolean }>;
+  /** Stored values the current rules refuse, each replaced by its default until the next save. */
+  problems?: string[];
 }
 
 /** A scheduler job and its last run (`GET /api/v1/admin/jobs`). */

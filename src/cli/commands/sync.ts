@@ -59,6 +59,9 @@ function printSummary(out: Output, result: SyncResult, stepLimit: number): void 
     })
     .join('; ');
   if (mappingLine !== '') out.stdout(`mapping — ${mappingLine}\n`);
+  if (result.sessions.usersRevoked > 0) {
+    out.stdout(`sessions — ${result.isDryRun ? 'would revoke' : 'revoked'} those of ${result.sessions.usersRevoked} user(s) whose password changed in the directory\n`);
+  }
   if (result.isDryRun || result.status === 'refused') {
     const shown = result.steps.slice(0, stepLimit);
     if (shown.length > 0) out.stdout(formatTable(['step', 'subject', 'reason'], shown.map((step) => [step.kind, subjectOf(step), step.reason])));

@@ -45,10 +45,13 @@ const settingsViewSchema = z.object({
   updatedBy: z.string().nullable(),
   settings: z.record(z.string(), z.unknown()).describe('Every setting except `store` and the secrets'),
   secrets: z.record(z.string(), z.object({ isSet: z.boolean() })).describe('Each secret path and whether it has a value; values are never returned'),
+  problems: z
+    .array(z.string())
+    .describe('Values of the stored version that the current rules refuse ("path: message"), each replaced by its default until the settings are saved again; empty normally'),
 });
 
 function viewOf(state: SettingsState) {
-  return { version: state.version, updatedAt: state.updatedAt, updatedBy: state.updatedBy, ...redactSettings(state.settings) };
+  return { version: state.version, updatedAt: state.updatedAt, updatedBy: state.updatedBy, ...redactSettings(state.settings), problems: state.problems };
 }
 
 /** Registers the settings routes. */

@@ -32,6 +32,7 @@ const settingsFieldSchema = z.object({
   isOptional: z.boolean(),
   min: z.number().optional(),
   max: z.number().optional(),
+  maxLength: z.number().optional().describe('the longest text a string field takes'),
   placeholder: z.string().optional(),
 });
 

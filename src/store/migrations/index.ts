@@ -12,6 +12,7 @@ import { createRunProgressMigration } from './0005-run-progress.ts';
 import { createDisabledUsersByNameMigration } from './0006-disabled-users-by-name.ts';
 import { createLoginAttemptsMigration } from './0007-login-attempts.ts';
 import { createRunLeaseMigration } from './0008-run-lease.ts';
+import { createPasswordChangedAtMigration } from './0009-password-changed-at.ts';
 
 /** All migrations for a dialect, keyed by their sortable name. */
 export function createMigrations(dialect: StoreDialect): Record<string, Migration> {
@@ -24,6 +25,7 @@ export function createMigrations(dialect: StoreDialect): Record<string, Migratio
     '0006-disabled-users-by-name': createDisabledUsersByNameMigration(dialect),
     '0007-login-attempts': createLoginAttemptsMigration(dialect),
     '0008-run-lease': createRunLeaseMigration(dialect),
+    '0009-password-changed-at': createPasswordChangedAtMigration(dialect),
   };
 }
 

@@ -264,6 +264,16 @@ export function SettingsPage(): JSX.Element {
         </div>
       )}
       {loaded.documentError === undefined ? null : <ErrorBox error={loaded.documentError} title="The stored settings could not be read" />}
+      {document === null || (document.problems ?? []).length === 0 ? null : (
+        <div class="alert alert-warn" role="status" data-testid="settings-stored-problems">
+          <strong>The saved settings hold values this version refuses.</strong> Each is replaced by its default (shown below) until you save the settings:
+          <ul>
+            {(document.problems ?? []).map((problem) => (
+              <li key={problem}>{problem}</li>
+            ))}
+          </ul>
+        </div>
+      )}
       {notice === null ? null : (
         <div class="alert alert-success" role="status" data-testid="settings-saved">
           {notice}
@@ -449,6 +459,7 @@ function FieldRow(props: {
           inputMode={field.kind === 'integer' ? 'numeric' : field.kind === 'number' ? 'decimal' : undefined}
           {...common}
           value={String(value)}
+          maxLength={field.maxLength}
           placeholder={field.placeholder ?? (fallback === null ? undefined : fallback)}
           spellcheck={false}
           onInput={(event) => props.onChange(event.currentTarget.value)}

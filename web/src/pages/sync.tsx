@@ -72,7 +72,7 @@ function isSummary(value: unknown): value is SyncSummary {
 
 function summaryCounts(summary: SyncSummary): Record<string, number> {
   const flat: Record<string, number> = {};
-  const groups: Record<string, Record<string, number>> = { users: summary.users, groups: summary.groups, memberships: summary.memberships, roles: summary.roles, channels: summary.channels, teams: summary.teams, attributes: summary.attributes };
+  const groups: Record<string, Record<string, number>> = { users: summary.users, groups: summary.groups, memberships: summary.memberships, roles: summary.roles, channels: summary.channels, teams: summary.teams, attributes: summary.attributes, sessions: summary.sessions };
   for (const [group, values] of Object.entries(groups)) for (const [name, value] of Object.entries(values)) flat[`${group}.${name}`] = value;
   return flat;
 }
