@@ -217,7 +217,12 @@ describe('settings API', () => {
     const elsewhere = { ...before.settings, users: { ...before.settings.users, baseDn: `ou=groups,${slapd.baseDn}` } };
     const notFound = await call({ method: 'POST', url: '/api/v1/admin/actions/test-search', payload: { username: people, settings: elsewhere } });
     assert.equal(notFound.statusCode, 200, notFound.body);
-    assert.deepEqual(notFound.json(), { status: 'not_found', username: people });
+    // The unsaved base holds no users at all, and the answer says which settings to look at.
+    assert.deepEqual(notFound.json(), {
+      status: 'not_found',
+      username: people,
+      warnings: [`users.filter: (objectClass=inetOrgPerson) matches no entry under ou=groups,${slapd.baseDn} (scope sub); check users.filter and users.baseDn`],
+    });
     const unreachable = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: { settings: withDirectory(before.settings, { bindPassword: slapd.readerPassword, urls: [DEAD_URL], connectTimeoutMs: 500 }) } });
     assert.equal(unreachable.statusCode, 503, unreachable.body);
     assert.equal(unreachable.json().error.code, 'directory.unavailable');
