@@ -19,6 +19,7 @@ import { generateOrganisation, type Organisation } from './fixtures/sample-direc
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { DIRBRIDGE_BIN } from './helpers/serve-process.ts';
 import { until } from './helpers/wait.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 
 const problem = await postgresServerProblem();
 const LEASE_SECONDS = 6;
@@ -31,7 +32,7 @@ interface Finished {
   stderr: string;
 }
 
-describe('dirbridge sync when PostgreSQL stops mid-apply', { skip: problem !== undefined && process.env['CI'] === undefined ? problem : false }, () => {
+describe('dirbridge sync when PostgreSQL stops mid-apply', { skip: skipUnlessCi(problem) }, () => {
   let postgres: PostgresServer;
   let slapd: Slapd;
   let organisation: Organisation;

@@ -10,16 +10,17 @@ import { openApp, type App } from '../src/app.ts';
 import { createHttpServer } from '../src/http/server.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 
 const problem = await postgresProblem();
-if (problem !== undefined && process.env['CI'] !== undefined) throw new Error(`PostgreSQL is required in CI: ${problem}`);
 
-describe('/readyz with a hung PostgreSQL store', { skip: problem === undefined ? false : `PostgreSQL unavailable: ${problem}` }, () => {
+describe('/readyz with a hung PostgreSQL store', { skip: skipUnlessCi(problem, 'PostgreSQL unreachable') }, () => {
   let database: { url: string; drop: () => Promise<void> };
   let app: App;
   const cleanups: Array<() => Promise<void>> = [];
 
   before(async () => {
+    assert.equal(problem, undefined, `PostgreSQL is required: ${problem ?? ''}`);
     database = await createTestDatabase();
     const made = await settingsFor({
       directory: { urls: ['ldap://127.0.0.1:1'], bindDn: 'cn=reader,dc=example,dc=org', bindPassword: 'reader-secret' },

@@ -15,10 +15,11 @@ import { adUser, sambaUnavailableReason, startSambaDc, type SambaDc } from './fi
 import { adSettingsDocument, settingsFor } from './helpers/harness.ts';
 import { adLockoutState, bindWrongPassword } from './helpers/lockout.ts';
 import { rejectsLogin } from './helpers/login.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 
 const unavailable = sambaUnavailableReason();
 
-describe('login throttle against Active Directory (Samba, lockout threshold 4)', { skip: unavailable !== undefined && process.env['CI'] === undefined ? unavailable : false }, () => {
+describe('login throttle against Active Directory (Samba, lockout threshold 4)', { skip: skipUnlessCi(unavailable) }, () => {
   let dc: SambaDc;
   let app: App;
   const cleanups: Array<() => Promise<void>> = [];

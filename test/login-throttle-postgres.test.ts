@@ -15,10 +15,11 @@ import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { ppolicyFailuresUnder, ppolicyState } from './helpers/lockout.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 
 const problem = await postgresProblem();
 
-describe('login throttle across two instances sharing PostgreSQL', { skip: problem !== undefined && process.env['CI'] === undefined ? `PostgreSQL unreachable: ${problem}` : false }, () => {
+describe('login throttle across two instances sharing PostgreSQL', { skip: skipUnlessCi(problem, 'PostgreSQL unreachable') }, () => {
   let slapd: Slapd;
   let organisation: Organisation;
   let database: { url: string; drop: () => Promise<void> };

@@ -12,11 +12,12 @@ import { jobLockKey, silentLog } from '../src/scheduler/job-lock.ts';
 import { createPostgresJobLock } from '../src/scheduler/postgres-lock.ts';
 import { createScheduler } from '../src/scheduler/scheduler.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 import { until } from './helpers/wait.ts';
 
 const problem = await postgresProblem();
 
-describe('a job lock lost to another instance', { skip: problem !== undefined && process.env['CI'] === undefined ? `PostgreSQL unreachable: ${problem}` : false }, () => {
+describe('a job lock lost to another instance', { skip: skipUnlessCi(problem, 'PostgreSQL unreachable') }, () => {
   let database: { url: string; drop: () => Promise<void> };
 
   before(async () => {

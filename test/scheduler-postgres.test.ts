@@ -12,6 +12,7 @@ import { silentLog, type JobLock } from '../src/scheduler/job-lock.ts';
 import { createPostgresJobLock } from '../src/scheduler/postgres-lock.ts';
 import { createScheduler, type Scheduler, type SchedulerJob } from '../src/scheduler/scheduler.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 
 const problem = await postgresProblem();
 
@@ -57,7 +58,7 @@ function assertNeverConcurrent(runs: RunRecord[]): void {
   }
 }
 
-describe('scheduler on PostgreSQL with two instances', { skip: problem !== undefined && process.env['CI'] === undefined ? `PostgreSQL unreachable: ${problem}` : false }, () => {
+describe('scheduler on PostgreSQL with two instances', { skip: skipUnlessCi(problem, 'PostgreSQL unreachable') }, () => {
   let database: { url: string; drop: () => Promise<void> };
 
   before(async () => {

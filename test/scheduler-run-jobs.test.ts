@@ -15,6 +15,7 @@ import { generateOrganisation, type Organisation } from './fixtures/sample-direc
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { merge } from './helpers/harness.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 import { until } from './helpers/wait.ts';
 
 const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'dirbridge.js');
@@ -121,7 +122,7 @@ describe('run-jobs against OpenLDAP', () => {
     assert.match(result.stderr, /backgroundSync\.schedule: invalid schedule "every blue moon".*expected a cron expression/);
   });
 
-  it('two run-jobs processes on one PostgreSQL database sync on startup once', { skip: problem !== undefined && process.env['CI'] === undefined ? `PostgreSQL unreachable: ${problem}` : false }, async () => {
+  it('two run-jobs processes on one PostgreSQL database sync on startup once', { skip: skipUnlessCi(problem, 'PostgreSQL unreachable') }, async () => {
     assert.equal(problem, undefined, `PostgreSQL is required: ${problem ?? ''}`);
     const database = await createTestDatabase();
     try {

@@ -26,6 +26,7 @@ import { generateOrganisation, type Organisation } from './fixtures/sample-direc
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 import { until } from './helpers/wait.ts';
 import { signInAdmin } from './helpers/admin-session.ts';
 
@@ -62,7 +63,7 @@ function capture(instance: string, lines: LogLine[]): SchedulerLog {
   return { info: push('info'), warn: push('warn'), error: push('error') };
 }
 
-describe('two dirbridge instances with their schedulers on one PostgreSQL', { skip: problem !== undefined && process.env['CI'] === undefined ? `PostgreSQL unreachable: ${problem}` : false }, () => {
+describe('two dirbridge instances with their schedulers on one PostgreSQL', { skip: skipUnlessCi(problem, 'PostgreSQL unreachable') }, () => {
   let slapd: Slapd;
   let organisation: Organisation;
   let database: { url: string; drop: () => Promise<void> };

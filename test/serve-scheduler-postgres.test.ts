@@ -20,6 +20,7 @@ import { generateOrganisation, type Organisation } from './fixtures/sample-direc
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 import { signInAdmin } from './helpers/admin-session.ts';
 
 const problem = await postgresProblem();
@@ -34,7 +35,7 @@ interface Instance {
   csrf: string;
 }
 
-describe('Sync Now across two instances on PostgreSQL', { skip: problem !== undefined && process.env['CI'] === undefined ? `PostgreSQL unreachable: ${problem}` : false }, () => {
+describe('Sync Now across two instances on PostgreSQL', { skip: skipUnlessCi(problem, 'PostgreSQL unreachable') }, () => {
   let slapd: Slapd;
   let organisation: Organisation;
   let database: { url: string; drop: () => Promise<void> };

@@ -19,6 +19,7 @@ import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 import { until } from './helpers/wait.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 
 const pgProblem = await postgresProblem();
 const ADMIN_PASSWORD = 'admin-password-for-sigkill';
@@ -48,7 +49,7 @@ async function phaseReader(store: { url: string } | { file: string }): Promise<(
 }
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
-  const skip = dialect === 'postgres' && pgProblem !== undefined && process.env['CI'] === undefined ? `PostgreSQL unreachable: ${pgProblem}` : false;
+  const skip = dialect === 'postgres' ? skipUnlessCi(pgProblem, 'PostgreSQL unreachable') : false;
   describe(`serve killed with SIGKILL mid-sync, then started again (${dialect})`, { skip }, () => {
     let slapd: Slapd;
     let organisation: Organisation;

@@ -12,11 +12,11 @@ import { isDirbridgeError } from '../src/errors.ts';
 import type { Settings } from '../src/settings/schema.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 
 const problem = await postgresProblem();
-if (problem !== undefined && process.env['CI'] !== undefined) throw new Error(`PostgreSQL is required in CI: ${problem}`);
 
-describe('settings shared through PostgreSQL', { skip: problem === undefined ? false : `PostgreSQL unavailable: ${problem}` }, () => {
+describe('settings shared through PostgreSQL', { skip: skipUnlessCi(problem, 'PostgreSQL unreachable') }, () => {
   const key = randomBytes(32).toString('hex');
   const env = { DIRBRIDGE_SECRET_KEY: key };
   let database: { url: string; drop: () => Promise<void> };
@@ -25,6 +25,7 @@ describe('settings shared through PostgreSQL', { skip: problem === undefined ? f
   const apps: App[] = [];
 
   before(async () => {
+    assert.equal(problem, undefined, `PostgreSQL is required: ${problem ?? ''}`);
     database = await createTestDatabase();
     const made = await settingsFor({
       directory: { urls: ['ldap://127.0.0.1:1'], bindDn: 'cn=reader,dc=example,dc=org', bindPassword: 'reader-secret' },

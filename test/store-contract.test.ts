@@ -19,7 +19,7 @@ import { after, before, describe, it } from 'node:test';
 import { isDirbridgeError, type ErrorCode } from '../src/errors.ts';
 import { openStore, type OpenStoreOptions } from '../src/store/open-store.ts';
 import type { NewUser, SessionRecord, Store, UserRecord } from '../src/store/store.ts';
-import { createTestDatabase, maintenanceUrl, postgresProblem } from './helpers/postgres.ts';
+import { createTestDatabase, declareWhenPostgres, postgresProblem } from './helpers/postgres.ts';
 
 /** Opens a store on the backend under test (a new Kysely instance each call, same database). */
 type OpenFn = (options?: OpenStoreOptions) => Promise<Store>;
@@ -1528,7 +1528,7 @@ describe('store: sqlite migration across processes', () => {
 
 const pgProblem = await postgresProblem();
 
-if (pgProblem === undefined) {
+declareWhenPostgres('store contract: postgres', pgProblem, () => {
   let database: { url: string; drop: () => Promise<void> } | undefined;
   describeStoreContract('postgres', (options) => openStore({ url: database?.url ?? '', dataDir: '.' }, options), {
     setup: async () => {
@@ -1553,12 +1553,4 @@ if (pgProblem === undefined) {
       await rejectsWithCode(openStore({ url: 'postgres://postgres@127.0.0.1:1/none', dataDir: '.' }), 'store.unavailable');
     });
   });
-} else if (process.env.CI) {
-  describe('store contract: postgres', () => {
-    it('connects to PostgreSQL (required when CI is set)', () => {
-      assert.fail(`PostgreSQL at ${maintenanceUrl} is unreachable: ${pgProblem}`);
-    });
-  });
-} else {
-  describe('store contract: postgres', { skip: `PostgreSQL unreachable (${pgProblem}); set CI to make this fail` }, () => {});
-}
+});

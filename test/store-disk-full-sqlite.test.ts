@@ -18,6 +18,7 @@ import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { mountTmpfs, tmpfsProblem, type Tmpfs } from './fixtures/tmpfs.ts';
 import { storePicture } from './helpers/harness.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 
 const problem = tmpfsProblem();
 const ADMIN_PASSWORD = 'admin-password-for-disk-full';
@@ -32,7 +33,7 @@ function integrity(file: string): unknown {
   }
 }
 
-describe('SQLite on a disk that fills up during a sync', { skip: problem !== undefined && process.env['CI'] === undefined ? problem : false }, () => {
+describe('SQLite on a disk that fills up during a sync', { skip: skipUnlessCi(problem) }, () => {
   let tmpfs: Tmpfs;
   let slapd: Slapd;
   let organisation: Organisation;

@@ -21,6 +21,7 @@ import { generateOrganisation, type Organisation } from './fixtures/sample-direc
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 import { until } from './helpers/wait.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 
 const problem = await postgresServerProblem();
 const ADMIN_PASSWORD = 'admin-password-for-store-outage';
@@ -36,7 +37,7 @@ interface StoredUser {
   source: string;
 }
 
-describe('PostgreSQL stopped and started while serve applies a sync', { skip: problem !== undefined && process.env['CI'] === undefined ? problem : false }, () => {
+describe('PostgreSQL stopped and started while serve applies a sync', { skip: skipUnlessCi(problem) }, () => {
   let postgres: PostgresServer;
   let databaseUrl: string;
   let slapd: Slapd;

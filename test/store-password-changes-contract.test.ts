@@ -14,7 +14,7 @@ import { isDirbridgeError } from '../src/errors.ts';
 import { MUST_CHANGE_PASSWORD, PASSWORD_NEVER_CHANGED } from '../src/mapping/password-change.ts';
 import { openStore } from '../src/store/open-store.ts';
 import type { NewUser, Store } from '../src/store/store.ts';
-import { createTestDatabase, maintenanceUrl, postgresProblem } from './helpers/postgres.ts';
+import { createTestDatabase, declareWhenPostgres, postgresProblem } from './helpers/postgres.ts';
 
 type OpenFn = () => Promise<Store>;
 
@@ -136,7 +136,7 @@ function describePasswordChangeContract(
   }, { sharedByInstances: false });
 }
 
-if (pgProblem === undefined) {
+declareWhenPostgres('store password changes: postgres', pgProblem, () => {
   let database: { url: string; drop: () => Promise<void> } | undefined;
   describePasswordChangeContract('postgres', () => openStore({ url: database?.url ?? '', dataDir: '.' }), {
     setup: async () => {
@@ -146,12 +146,4 @@ if (pgProblem === undefined) {
       await database?.drop();
     },
   }, { sharedByInstances: true });
-} else if (process.env.CI) {
-  describe('store password changes: postgres', () => {
-    it('connects to PostgreSQL (required when CI is set)', () => {
-      assert.fail(`PostgreSQL at ${maintenanceUrl} is unreachable: ${pgProblem}`);
-    });
-  });
-} else {
-  describe('store password changes: postgres', { skip: `PostgreSQL unreachable (${pgProblem}); set CI to make this fail` }, () => {});
-}
+});

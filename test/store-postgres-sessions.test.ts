@@ -9,10 +9,11 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { createPostgresKysely } from '../src/store/postgres.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 
 const problem = await postgresProblem();
 
-describe('PostgreSQL sessions of the store', { skip: problem !== undefined && process.env['CI'] === undefined ? `PostgreSQL unreachable: ${problem}` : false }, () => {
+describe('PostgreSQL sessions of the store', { skip: skipUnlessCi(problem, 'PostgreSQL unreachable') }, () => {
   let database: { url: string; drop: () => Promise<void> };
 
   before(async () => {

@@ -9,10 +9,11 @@ import { generateOrganisation, type Organisation } from './fixtures/sample-direc
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { membersByGroup, settingsFor, usersByName } from './helpers/harness.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 
 const problem = await postgresProblem();
 
-describe('sync into PostgreSQL', { skip: problem !== undefined && process.env['CI'] === undefined ? `PostgreSQL unreachable: ${problem}` : false }, () => {
+describe('sync into PostgreSQL', { skip: skipUnlessCi(problem, 'PostgreSQL unreachable') }, () => {
   let slapd: Slapd;
   let organisation: Organisation;
   let app: App;

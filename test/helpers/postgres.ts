@@ -1,5 +1,7 @@
 /** Throwaway PostgreSQL databases for integration tests (the server at 127.0.0.1:5432, trust auth). */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
 import pg from 'pg';
 
 /** The maintenance database used to create and drop test databases. */
@@ -39,4 +41,22 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
   const url = new URL(maintenanceUrl);
   url.pathname = `/${database}`;
   return { url: url.toString(), drop: () => maintenance(`drop database if exists ${database} with (force)`) };
+}
+
+/**
+ * Declares the PostgreSQL half of a contract suite: `declare` (which calls `describe`) when the
+ * server answers; under CI an unreachable server is a failing test; elsewhere a skipped suite.
+ */
+export function declareWhenPostgres(name: string, problem: string | undefined, declare: () => void): void {
+  if (problem === undefined) {
+    declare();
+  } else if (process.env['CI'] !== undefined) {
+    describe(name, () => {
+      it('connects to PostgreSQL (required when CI is set)', () => {
+        assert.fail(`PostgreSQL at ${maintenanceUrl} is unreachable: ${problem}`);
+      });
+    });
+  } else {
+    describe(name, { skip: `PostgreSQL unreachable (${problem}); set CI to make this fail` }, () => {});
+  }
 }
