@@ -13,6 +13,7 @@ import { dirsrvUnavailableReason, startDirsrv, type Dirsrv } from './fixtures/di
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { adUser, sambaUnavailableReason, startSambaDc, type SambaDc } from './fixtures/samba.ts';
 import { isRunning, run } from './fixtures/proc.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 
 const client = async (url: string, ca?: string, servername?: string): Promise<Client> =>
   new Client({ url, timeout: 5_000, connectTimeout: 2_000, tlsOptions: ca ? { ca: [await readFile(ca)], ...(servername === undefined ? {} : { servername }) } : {} });
@@ -151,7 +152,7 @@ describe('slapd fixture', () => {
   });
 });
 
-const sambaSkip = process.env.CI === 'true' ? false : (sambaUnavailableReason() ?? false);
+const sambaSkip = skipUnlessCi(sambaUnavailableReason());
 
 describe('samba AD DC fixture', { skip: sambaSkip }, () => {
   let dc: SambaDc;
@@ -236,7 +237,7 @@ async function listeningAddresses(port: number): Promise<string[]> {
   return found;
 }
 
-describe('389-DS fixture', { skip: dirsrvUnavailableReason() }, () => {
+describe('389-DS fixture', { skip: skipUnlessCi(dirsrvUnavailableReason()) }, () => {
   // The dataset of test/sync-389ds.test.ts, so both files share one template.
   const { organisation: org, misfits, ldif } = dirsrvTestDirectory();
   let ds: Dirsrv;

@@ -15,8 +15,9 @@ import { run } from './fixtures/proc.ts';
 import { dirsrvTestDirectory } from './helpers/data-fit.ts';
 import type { Organisation, SampleUser } from './fixtures/sample-directory.ts';
 import { settingsFor } from './helpers/harness.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 
-describe('sessions after a password change in 389-DS', { skip: dirsrvUnavailableReason() }, () => {
+describe('sessions after a password change in 389-DS', { skip: skipUnlessCi(dirsrvUnavailableReason()) }, () => {
   let ds: Dirsrv;
   let organisation: Organisation;
   let app: App;

@@ -19,6 +19,7 @@ import type { Organisation, SampleUser } from './fixtures/sample-directory.ts';
 import { dataFitOnly, dirsrvTestDirectory, expectedFit, oneWarning, unlistedWarning, type ExpectedFit, type Misfits } from './helpers/data-fit.ts';
 import { membersByGroup, merge, settingsFor, storePicture, usersByName } from './helpers/harness.ts';
 import { rejectsLogin } from './helpers/login.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 
 const PEOPLE = 40;
 const GROUPS = 20;
@@ -34,7 +35,7 @@ async function rejectsMissingBase(attempt: Promise<unknown>, message: RegExp): P
   });
 }
 
-describe('389 Directory Server', { skip: dirsrvUnavailableReason() }, () => {
+describe('389 Directory Server', { skip: skipUnlessCi(dirsrvUnavailableReason()) }, () => {
   let ds: Dirsrv;
   let organisation: Organisation;
   let misfits: Misfits;

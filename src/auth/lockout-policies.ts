@@ -2,11 +2,14 @@
  * Reads the directory's account lockout policy with the service connection, and keeps it.
  *
  * Where it looks: on Active Directory the domain head (the default naming context); on 389-DS
- * `cn=config` (often unreadable for a service account), then as on OpenLDAP: the `pwdPolicy`
- * entries under the naming contexts, preferring the one named `cn=default`, else the strictest.
- * A user entry that names its own policy (`pwdPolicySubentry`, AD `msDS-ResultantPSO`) gets that
- * one. What cannot be read is an `unknown` policy (the documented default bound), never an error:
- * a policy that cannot be read must not stop logins.
+ * `cn=config` only (389-DS has no `pwdPolicy` entries, and shows `cn=config` to nobody but Directory
+ * Manager unless an ACI lets the service account read it); elsewhere the `pwdPolicy` entries under
+ * the naming contexts, preferring the one named `cn=default`, else the strictest. A user entry that
+ * names its own policy (`pwdPolicySubentry`, AD `msDS-ResultantPSO`) gets that one; on 389-DS only
+ * while `cn=config` says `nsslapd-pwpolicy-local: on` (while it is off, 389-DS applies the global
+ * policy to every entry), and the stricter of the two when that cannot be read. What cannot be read
+ * is an `unknown` policy (the documented default bound), never an error: a policy that cannot be
+ * read must not stop logins.
  *
  * The cache lives as long as the settings version (the app rebuilds it on every change). An entry
  * is refreshed at most every `refreshMs` (a failed read is retried after `retryMs`), in the
@@ -14,25 +17,48 @@
  * most `waitMs`.
  */
 import type { DirectoryConnection } from '../directory/index.ts';
+import type { ServerType } from '../directory/root-dse.ts';
 import { isDirbridgeError } from '../errors.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import { rdnValue } from '../ldap/dn.ts';
 import { eq } from '../ldap/filter.ts';
-import { entryPolicyDn, lockoutWarnings, POLICY_ATTRIBUTES, readLockoutPolicy, type LockoutPolicy, type ThrottleSettings } from './lockout-policy.ts';
+import {
+  dirsrvLocalPolicies,
+  entryPolicyDn,
+  lockoutWarnings,
+  POLICY_ATTRIBUTES,
+  readLockoutPolicy,
+  stricterPolicy,
+  unknownPolicyLimit,
+  type LockoutPolicy,
+  type ThrottleSettings,
+} from './lockout-policy.ts';
+
+/** What is read of 389-DS's cn=config: the policy, and whether entries' own policies are in force. */
+const DIRSRV_CONFIG_ATTRIBUTES: readonly string[] = [...POLICY_ATTRIBUTES, 'nsslapd-pwpolicy-local'];
+
+/** Whether the policy an entry names governs it: always, never (389-DS with local policies off), or not known. */
+type NamedPolicies = 'apply' | 'ignored' | 'unknown';
+
+/** The directory's default policy, and whether the policies entries name replace it. */
+interface DefaultPolicy {
+  policy: LockoutPolicy;
+  namedPolicies: NamedPolicies;
+}
 
 /** Errors that mean "this is not readable here", not "the directory is down". */
 function isUnreadable(error: unknown): boolean {
   return isDirbridgeError(error, 'directory.no_such_object', 'directory.insufficient_access', 'directory.size_limit', 'directory.invalid_dn');
 }
 
-function unknownPolicy(problem: string): LockoutPolicy {
-  return { kind: 'unknown', source: 'none', problem };
+function unknownPolicy(problem: string, serverType: ServerType | undefined): LockoutPolicy {
+  return { kind: 'unknown', source: 'none', problem, limit: unknownPolicyLimit(serverType) };
 }
 
 /** Reads one entry's policy attributes; undefined when it cannot be read. */
-async function readPolicyEntry(directory: DirectoryConnection, dn: string): Promise<DirectoryEntry | undefined> {
+async function readPolicyEntry(directory: DirectoryConnection, dn: string, attributes: readonly string[] = POLICY_ATTRIBUTES): Promise<DirectoryEntry | undefined> {
   try {
-    const [entry] = await directory.searchAll({ baseDn: dn, scope: 'base', filter: '(objectClass=*)', attributes: [...POLICY_ATTRIBUTES], maxEntries: 1 });
+    const [entry] = await directory.searchAll({ baseDn: dn, scope: 'base', filter: '(objectClass=*)', attributes: [...attributes], maxEntries: 1 });
     return entry;
   } catch (error) {
     if (isUnreadable(error)) return undefined;
@@ -40,11 +66,10 @@ async function readPolicyEntry(directory: DirectoryConnection, dn: string): Prom
   }
 }
 
-/** The strictest of several policies: the lowest threshold that locks, the longest memory among those. */
+/** The strictest of several policies (see stricterPolicy); the first when they are alike. */
 function strictest(policies: readonly LockoutPolicy[]): LockoutPolicy | undefined {
-  const locking = policies.filter((policy) => policy.kind === 'lockout');
-  if (locking.length === 0) return policies[0];
-  return locking.reduce((a, b) => (b.threshold < a.threshold || (b.threshold === a.threshold && (b.memorySeconds === null || (a.memorySeconds !== null && b.memorySeconds > a.memorySeconds))) ? b : a));
+  const [first, ...rest] = policies;
+  return first === undefined ? undefined : rest.reduce(stricterPolicy, first);
 }
 
 /** The `pwdPolicy` entries under `bases`: `cn=default` if there is one, else the strictest. */
@@ -67,30 +92,44 @@ async function findPwdPolicy(directory: DirectoryConnection, bases: readonly str
   return named?.policy ?? strictest(found.map((candidate) => candidate.policy));
 }
 
+/** 389-DS: the global policy in cn=config, and whether local policies are on. */
+async function discoverDirsrvDefault(directory: DirectoryConnection): Promise<DefaultPolicy> {
+  const config = await readPolicyEntry(directory, 'cn=config', DIRSRV_CONFIG_ATTRIBUTES);
+  // Without an ACI for it, 389-DS answers a read of cn=config with success and no entry.
+  const policy = config === undefined ? undefined : readLockoutPolicy(config);
+  if (config === undefined || policy === undefined) {
+    const problem = 'the service account cannot read cn=config; an ACI there must let it read passwordLockout, passwordMaxFailure, passwordResetFailureCount and nsslapd-pwpolicy-local';
+    return { policy: unknownPolicy(problem, '389-ds'), namedPolicies: 'unknown' };
+  }
+  const local = dirsrvLocalPolicies(config);
+  return { policy, namedPolicies: local === undefined ? 'unknown' : local ? 'apply' : 'ignored' };
+}
+
+/** The default policy and how entries' own policies relate to it (see the module comment). */
+async function discoverDefault(directory: DirectoryConnection, settings: { users: { baseDn: string } }): Promise<DefaultPolicy> {
+  const root = directory.rootDse;
+  const bases = root.namingContexts.length > 0 ? root.namingContexts : [settings.users.baseDn];
+  if (root.serverType === '389-ds') return discoverDirsrvDefault(directory);
+  if (root.serverType === 'active-directory') {
+    const domain = root.defaultNamingContext ?? bases[0] ?? settings.users.baseDn;
+    const entry = await readPolicyEntry(directory, domain);
+    return { policy: (entry === undefined ? undefined : readLockoutPolicy(entry)) ?? unknownPolicy(`no lockoutThreshold readable on ${domain}`, root.serverType), namedPolicies: 'apply' };
+  }
+  return { policy: (await findPwdPolicy(directory, bases)) ?? unknownPolicy(`no readable pwdPolicy entry under ${bases.join('; ')}`, root.serverType), namedPolicies: 'apply' };
+}
+
 /**
  * Finds the directory's default lockout policy on a connection bound as the service account.
  * Throws only on faults (unreachable, timed out); what cannot be read is an `unknown` policy.
  */
 export async function discoverLockoutPolicy(directory: DirectoryConnection, settings: { users: { baseDn: string } }): Promise<LockoutPolicy> {
-  const root = directory.rootDse;
-  const bases = root.namingContexts.length > 0 ? root.namingContexts : [settings.users.baseDn];
-  if (root.serverType === 'active-directory') {
-    const domain = root.defaultNamingContext ?? bases[0] ?? settings.users.baseDn;
-    const entry = await readPolicyEntry(directory, domain);
-    return (entry === undefined ? undefined : readLockoutPolicy(entry)) ?? unknownPolicy(`no lockoutThreshold readable on ${domain}`);
-  }
-  if (root.serverType === '389-ds') {
-    const config = await readPolicyEntry(directory, 'cn=config');
-    const policy = config === undefined ? undefined : readLockoutPolicy(config);
-    if (policy !== undefined) return policy;
-  }
-  return (await findPwdPolicy(directory, bases)) ?? unknownPolicy(`no readable pwdPolicy entry under ${bases.join('; ')}`);
+  return (await discoverDefault(directory, settings)).policy;
 }
 
 /** Reads the policy at `dn` (one a user entry names); `unknown` when it cannot be read. */
 export async function readLockoutPolicyAt(directory: DirectoryConnection, dn: string): Promise<LockoutPolicy> {
   const entry = await readPolicyEntry(directory, dn);
-  return (entry === undefined ? undefined : readLockoutPolicy(entry)) ?? unknownPolicy(`the password policy ${dn} that the account names cannot be read`);
+  return (entry === undefined ? undefined : readLockoutPolicy(entry)) ?? unknownPolicy(`the password policy ${dn} that the account names cannot be read`, directory.rootDse.serverType);
 }
 
 /** What the cache needs. */
@@ -113,56 +152,56 @@ export interface LockoutPolicyDeps {
 export interface LockoutPolicies {
   /** The directory's default policy. */
   current(): Promise<LockoutPolicy>;
-  /** The policy that governs a user entry: the one it names, else the default. */
+  /** The policy that governs a user entry: the one it names (on 389-DS see the module comment), else the default. */
   forEntry(entry: DirectoryEntry): Promise<LockoutPolicy>;
 }
 
-interface Slot {
-  policy?: LockoutPolicy;
+interface Slot<T> {
+  value?: T;
   readAt: number;
   hasFailed: boolean;
-  loading?: Promise<LockoutPolicy>;
+  loading?: Promise<T>;
 }
 
-/** Creates the policy cache. */
-export function createLockoutPolicies(deps: LockoutPolicyDeps): LockoutPolicies {
+/** A keyed cache of reads: refreshed in the background, a failed first read (or one slower than `waitMs`) answered by `fallback`. */
+function createSlots<T>(deps: LockoutPolicyDeps, fallback: (problem: string) => T): (key: string, load: () => Promise<T>) => Promise<T> {
   const refreshMs = deps.refreshMs ?? 5 * 60_000;
   const retryMs = deps.retryMs ?? 30_000;
   const waitMs = deps.waitMs ?? 2_000;
-  const slots = new Map<string, Slot>();
+  const slots = new Map<string, Slot<T>>();
 
-  const get = async (key: string, load: () => Promise<LockoutPolicy>): Promise<LockoutPolicy> => {
+  return async (key, load) => {
     let slot = slots.get(key);
     if (slot === undefined) {
       slot = { readAt: Number.NEGATIVE_INFINITY, hasFailed: false };
       slots.set(key, slot);
     }
     const age = deps.now().getTime() - slot.readAt;
-    if (slot.policy !== undefined && age < (slot.hasFailed ? retryMs : refreshMs)) return slot.policy;
+    if (slot.value !== undefined && age < (slot.hasFailed ? retryMs : refreshMs)) return slot.value;
     const current = slot;
     const loading = (current.loading ??= load()
       .then(
-        (policy) => {
-          current.policy = policy;
+        (value) => {
+          current.value = value;
           current.hasFailed = false;
-          return policy;
+          return value;
         },
         (error: unknown) => {
           deps.onError?.(error);
           // A failed refresh keeps what was read before; a failed first read is the default bound.
-          current.policy ??= unknownPolicy(`reading it failed: ${error instanceof Error ? error.message : String(error)}`);
+          current.value ??= fallback(`reading it failed: ${error instanceof Error ? error.message : String(error)}`);
           current.hasFailed = true;
-          return current.policy;
+          return current.value;
         },
       )
       .finally(() => {
         current.readAt = deps.now().getTime();
         current.loading = undefined;
       }));
-    if (current.policy !== undefined) return current.policy;
+    if (current.value !== undefined) return current.value;
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<LockoutPolicy>((resolve) => {
-      timer = setTimeout(() => resolve(unknownPolicy(`the directory did not answer within ${waitMs} ms`)), waitMs);
+    const late = new Promise<T>((resolve) => {
+      timer = setTimeout(() => resolve(fallback(`the directory did not answer within ${waitMs} ms`)), waitMs);
     });
     try {
       return await Promise.race([loading, late]);
@@ -170,15 +209,30 @@ export function createLockoutPolicies(deps: LockoutPolicyDeps): LockoutPolicies 
       clearTimeout(timer);
     }
   };
+}
 
-  const current = () => get('', () => deps.read((directory) => discoverLockoutPolicy(directory, deps.settings)));
+/** Creates the policy cache. */
+export function createLockoutPolicies(deps: LockoutPolicyDeps): LockoutPolicies {
+  /** The server type last seen; until one is, a policy that cannot be read gets the lowest default bound. */
+  let serverType: ServerType | undefined;
+  const defaults = createSlots<DefaultPolicy>(deps, (problem) => ({ policy: unknownPolicy(problem, serverType), namedPolicies: 'unknown' }));
+  const named = createSlots<LockoutPolicy>(deps, (problem) => unknownPolicy(problem, serverType));
+  const readDefault = () =>
+    defaults('', () =>
+      deps.read((directory) => {
+        serverType = directory.rootDse.serverType;
+        return discoverDefault(directory, deps.settings);
+      }),
+    );
 
   return {
-    current,
+    current: async () => (await readDefault()).policy,
     async forEntry(entry) {
+      const fallback = await readDefault();
       const dn = entryPolicyDn(entry);
-      if (dn === undefined || dn.trim() === '') return current();
-      return get(`dn:${dn.toLowerCase()}`, () => deps.read((directory) => readLockoutPolicyAt(directory, dn)));
+      if (dn === undefined || dn.trim() === '' || fallback.namedPolicies === 'ignored') return fallback.policy;
+      const own = await named(`dn:${dn.toLowerCase()}`, () => deps.read((directory) => readLockoutPolicyAt(directory, dn)));
+      return fallback.namedPolicies === 'apply' ? own : stricterPolicy(own, fallback.policy);
     },
   };
 }
@@ -189,7 +243,7 @@ export async function throttleWarnings(directory: DirectoryConnection, settings:
   try {
     policy = await discoverLockoutPolicy(directory, settings);
   } catch (error) {
-    policy = unknownPolicy(`reading it failed: ${error instanceof Error ? error.message : String(error)}`);
+    policy = unknownPolicy(`reading it failed: ${error instanceof Error ? error.message : String(error)}`, directory.rootDse.serverType);
   }
   return lockoutWarnings(settings.login.throttle, policy);
 }

@@ -7,11 +7,14 @@ import {
   accountMemorySeconds,
   attemptLimit,
   directoryFailureCount,
+  dirsrvLocalPolicies,
   entryPolicyDn,
   lockoutWarnings,
   parseGeneralizedTime,
   readLockoutPolicy,
+  stricterPolicy,
   UNKNOWN_POLICY_LIMIT,
+  unknownPolicyLimit,
   type LockoutPolicy,
 } from './lockout-policy.ts';
 
@@ -23,6 +26,7 @@ const throttle = (override: Record<string, unknown> = {}) => loginSettingsSchema
 const NOW = new Date('2030-06-01T12:00:00.000Z');
 /** `seconds` before NOW as an AD FILETIME. */
 const fileTime = (secondsAgo: number) => String(BigInt(NOW.getTime() - secondsAgo * 1000) * 10_000n + 116444736000000000n);
+const unknown = (limit = UNKNOWN_POLICY_LIMIT): LockoutPolicy => ({ kind: 'unknown', source: 'none', problem: 'x', limit });
 
 describe('readLockoutPolicy', () => {
   it('reads an OpenLDAP ppolicy entry', () => {
@@ -48,6 +52,19 @@ describe('readLockoutPolicy', () => {
     assert.deepEqual(readLockoutPolicy(entry('cn=config', { passwordLockout: ['on'], passwordMaxFailure: ['4'], passwordResetFailureCount: ['900'] })), { kind: 'lockout', threshold: 4, memorySeconds: 900, source: 'cn=config' });
     assert.deepEqual(readLockoutPolicy(entry('cn=config', { passwordLockout: ['on'] })), { kind: 'lockout', threshold: 3, memorySeconds: 600, source: 'cn=config' });
     assert.equal(readLockoutPolicy(entry('cn=config', { passwordLockout: ['off'], passwordMaxFailure: ['3'] }))?.kind, 'no-lockout');
+  });
+
+  it("reads a 389-DS subentry policy, whose unset attributes are 389-DS's defaults (no lockout)", () => {
+    const dn = 'cn=cn\\3DnsPwPolicyEntry_subtree\\2Cou\\3Dstaff\\2Cdc\\3Dx,cn=nsPwPolicyContainer,ou=staff,dc=x';
+    const subentry = (attributes: Record<string, string[]>) => entry(dn, { objectClass: ['top', 'ldapsubentry', 'passwordpolicy'], ...attributes });
+    assert.deepEqual(readLockoutPolicy(subentry({ passwordLockout: ['on'], passwordMaxFailure: ['2'] })), { kind: 'lockout', threshold: 2, memorySeconds: 600, source: dn });
+    assert.deepEqual(readLockoutPolicy(subentry({ passwordMinLength: ['8'] })), { kind: 'no-lockout', source: dn });
+  });
+
+  it("tells whether 389-DS's cn=config puts entries' own policies in force", () => {
+    assert.equal(dirsrvLocalPolicies(entry('cn=config', { 'nsslapd-pwpolicy-local': ['on'] })), true);
+    assert.equal(dirsrvLocalPolicies(entry('cn=config', { 'nsslapd-pwpolicy-local': ['off'] })), false);
+    assert.equal(dirsrvLocalPolicies(entry('cn=config', { passwordLockout: ['on'] })), undefined);
   });
 
   it('finds nothing in an entry without a policy', () => {
@@ -82,6 +99,13 @@ describe('directoryFailureCount', () => {
     assert.equal(directoryFailureCount(entry('uid=a', { passwordRetryCount: ['2'], retryCountResetTime: ['20300601115000Z'] }), tenMinutes, NOW), 0);
   });
 
+  it("counts under an unknown policy only what expires by itself (389-DS's passwordRetryCount)", () => {
+    assert.equal(directoryFailureCount(entry('uid=a', { passwordRetryCount: ['2'], retryCountResetTime: ['20300601121000Z'] }), unknown(2), NOW), 2);
+    assert.equal(directoryFailureCount(entry('uid=a', { passwordRetryCount: ['2'], retryCountResetTime: ['20300601115000Z'] }), unknown(2), NOW), 0);
+    assert.equal(directoryFailureCount(entry('uid=a', { pwdFailureTime: ['20300601115500Z'] }), unknown(), NOW), undefined);
+    assert.equal(directoryFailureCount(entry('CN=a', { badPwdCount: ['2'], badPasswordTime: [fileTime(60)] }), unknown(), NOW), undefined);
+  });
+
   it('names the policy an entry points at', () => {
     assert.equal(entryPolicyDn(entry('uid=a', { pwdPolicySubentry: ['cn=strict,ou=policies,dc=x'] })), 'cn=strict,ou=policies,dc=x');
     assert.equal(entryPolicyDn(entry('CN=a', { 'msDS-ResultantPSO': ['CN=pso,CN=Password Settings Container,CN=System,DC=x'] })), 'CN=pso,CN=Password Settings Container,CN=System,DC=x');
@@ -107,9 +131,28 @@ describe('limits', () => {
     assert.equal(accountLimit(throttle(), lockout(2)), 1);
     assert.equal(accountLimit(throttle(), lockout(1)), 1);
     assert.equal(accountLimit(throttle(), { kind: 'no-lockout', source: 'p' }), 5);
-    assert.equal(accountLimit(throttle(), { kind: 'unknown', source: 'none', problem: 'x' }), UNKNOWN_POLICY_LIMIT);
-    assert.equal(accountLimit(throttle({ maxFailures: 2, knownAddressReserve: 0 }), { kind: 'unknown', source: 'none', problem: 'x' }), 2);
+    assert.equal(accountLimit(throttle(), unknown()), UNKNOWN_POLICY_LIMIT);
+    assert.equal(accountLimit(throttle(), unknown(2)), 2);
+    assert.equal(accountLimit(throttle({ maxFailures: 2, knownAddressReserve: 0 }), unknown()), 2);
     assert.equal(accountLimit(throttle({ stayBelowDirectoryLockout: false }), lockout(3)), 5);
+  });
+
+  it("bounds an unknown policy by 3, and by one less than 389-DS's default threshold (3) on 389-DS or an unknown server", () => {
+    assert.equal(unknownPolicyLimit('openldap'), 3);
+    assert.equal(unknownPolicyLimit('active-directory'), 3);
+    assert.equal(unknownPolicyLimit('unknown'), 3);
+    assert.equal(unknownPolicyLimit('389-ds'), 2);
+    assert.equal(unknownPolicyLimit(undefined), 2);
+  });
+
+  it('takes the stricter of two policies: fewer failures, then the longer memory', () => {
+    assert.deepEqual(stricterPolicy(lockout(10, 60), lockout(3, 60)), lockout(3, 60));
+    assert.deepEqual(stricterPolicy(lockout(3, 60), lockout(3, null)), lockout(3, null));
+    assert.deepEqual(stricterPolicy(lockout(3, 600), lockout(3, 60)), lockout(3, 600));
+    assert.deepEqual(stricterPolicy({ kind: 'no-lockout', source: 'p' }, lockout(10)), lockout(10));
+    assert.deepEqual(stricterPolicy(lockout(10), unknown(2)), unknown(2), 'an unknown policy allowing 2 is stricter than a threshold of 10');
+    assert.deepEqual(stricterPolicy(unknown(2), lockout(2)), lockout(2));
+    assert.deepEqual(stricterPolicy(lockout(3, 600), unknown(2)), unknown(2), 'alike in failures, the unknown one may remember for ever');
   });
 
   it('keeps the reserve for known addresses', () => {
@@ -127,12 +170,19 @@ describe('limits', () => {
     assert.equal(accountMemorySeconds(throttle(), { kind: 'no-lockout', source: 'p' }, false), 900);
   });
 
+  it('keeps failures until a successful login under a policy that cannot be read, unless the counter is seen', () => {
+    assert.equal(accountMemorySeconds(throttle(), unknown(), false), null);
+    assert.equal(accountMemorySeconds(throttle(), unknown(), true), 900);
+    assert.equal(accountMemorySeconds(throttle({ stayBelowDirectoryLockout: false }), unknown(), false), 900);
+  });
+
   it('warns when nothing is left to spare, when the guard is off, and when the policy cannot be read', () => {
     assert.deepEqual(lockoutWarnings(throttle(), lockout(5)), []);
     assert.match(lockoutWarnings(throttle(), lockout(1)).join(), /nothing to spare/);
     assert.match(lockoutWarnings(throttle({ stayBelowDirectoryLockout: false }), lockout(5)).join(), /can lock directory accounts/);
     assert.deepEqual(lockoutWarnings(throttle({ stayBelowDirectoryLockout: false }), lockout(6)), []);
-    assert.match(lockoutWarnings(throttle(), { kind: 'unknown', source: 'none', problem: 'no pwdPolicy entry found' }).join(), /at most 3 failed attempts/);
+    assert.match(lockoutWarnings(throttle(), { kind: 'unknown', source: 'none', problem: 'no pwdPolicy entry found', limit: 3 }).join(), /at most 3 failed attempts/);
+    assert.match(lockoutWarnings(throttle(), { kind: 'unknown', source: 'none', problem: 'cn=config cannot be read', limit: 2 }).join(), /\(cn=config cannot be read\): logins allow at most 2 failed attempts/);
   });
 });
 

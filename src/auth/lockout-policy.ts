@@ -3,15 +3,22 @@
  * entries in, numbers out (`lockout-policies.ts` reads the entries).
  *
  * Read from:
- * - OpenLDAP and 389-DS ppolicy `pwdPolicy` entries (draft-behera): `pwdMaxFailure` with
- *   `pwdLockout: TRUE`, and `pwdFailureCountInterval` (0: failures are kept until a successful bind);
+ * - OpenLDAP ppolicy `pwdPolicy` entries (draft-behera): `pwdMaxFailure` with `pwdLockout: TRUE`,
+ *   and `pwdFailureCountInterval` (0: failures are kept until a successful bind);
  * - Active Directory's domain head (`lockoutThreshold`, `lockOutObservationWindow`) and fine-grained
  *   password settings objects (`msDS-LockoutThreshold`, `msDS-LockoutObservationWindow`);
- * - 389-DS's global policy in `cn=config` and its local policies (`passwordLockout`,
- *   `passwordMaxFailure`, `passwordResetFailureCount`).
+ * - 389-DS's global policy in `cn=config` and its fine-grained `passwordPolicy` subentries
+ *   (`passwordLockout`, `passwordMaxFailure`, `passwordResetFailureCount`; 389-DS has no `pwdPolicy`).
  * The entry's own counter: OpenLDAP `pwdFailureTime`, AD `badPwdCount`/`badPasswordTime`, 389-DS
  * `passwordRetryCount`/`retryCountResetTime`.
+ *
+ * Measured on 389-DS 2.3: the `passwordMaxFailure`-th failure locks the account (with
+ * `passwordLegacyPolicy` on or off); a successful bind sets `passwordRetryCount` to 0; the first
+ * failure sets `retryCountResetTime` (that time + `passwordResetFailureCount`), after which the next
+ * failure counts from 1 again; a subentry policy without `passwordLockout` does not lock (its
+ * unset attributes take 389-DS's defaults, not cn=config's).
  */
+import type { ServerType } from '../directory/root-dse.ts';
 import { allStrings, firstString, type DirectoryEntry } from '../ldap/entry.ts';
 import type { LoginSettings } from '../settings/schema.ts';
 
@@ -21,11 +28,22 @@ export type LockoutPolicy =
   | { kind: 'lockout'; threshold: number; memorySeconds: number | null; source: string }
   /** The directory never locks accounts. */
   | { kind: 'no-lockout'; source: string }
-  /** Nothing could be read: the documented default bound applies. */
-  | { kind: 'unknown'; source: string; problem: string };
+  /** Nothing could be read: the documented default bound `limit` applies (see {@link unknownPolicyLimit}). */
+  | { kind: 'unknown'; source: string; problem: string; limit: number };
 
 /** The failures per account allowed when the directory's policy cannot be read (documented in the README). */
 export const UNKNOWN_POLICY_LIMIT = 3;
+
+/** 389-DS's `passwordMaxFailure` when nothing sets it: turning `passwordLockout` on locks at the 3rd failure. */
+export const DIRSRV_DEFAULT_MAX_FAILURE = 3;
+
+/**
+ * The bound for a policy that cannot be read: UNKNOWN_POLICY_LIMIT, but one less than 389-DS's own
+ * default threshold there (the bound of 3 would lock it), and that too while the server is not known.
+ */
+export function unknownPolicyLimit(serverType: ServerType | undefined): number {
+  return serverType === '389-ds' || serverType === undefined ? Math.min(UNKNOWN_POLICY_LIMIT, DIRSRV_DEFAULT_MAX_FAILURE - 1) : UNKNOWN_POLICY_LIMIT;
+}
 
 /** The attributes of a policy entry of any kind. */
 export const POLICY_ATTRIBUTES: readonly string[] = [
@@ -125,14 +143,23 @@ export function readLockoutPolicy(entry: DirectoryEntry): LockoutPolicy | undefi
   }
   const passwordMaxFailure = integerOf(entry, 'passwordMaxFailure');
   const passwordLockout = booleanOf(entry, 'passwordLockout');
-  if (passwordLockout !== undefined || passwordMaxFailure !== undefined) {
-    // 389-DS's default for passwordMaxFailure is 3.
-    const max = passwordMaxFailure ?? 3;
+  // A 389-DS subentry policy states its whole policy: what it leaves out is 389-DS's default (no lockout).
+  if (passwordLockout !== undefined || passwordMaxFailure !== undefined || classes.includes('passwordpolicy')) {
+    const max = passwordMaxFailure ?? DIRSRV_DEFAULT_MAX_FAILURE;
     if (passwordLockout !== true || max <= 0) return { kind: 'no-lockout', source };
     const reset = integerOf(entry, 'passwordResetFailureCount') ?? 600;
     return { kind: 'lockout', threshold: max, memorySeconds: reset > 0 ? reset : null, source };
   }
   return undefined;
+}
+
+/**
+ * Whether 389-DS's `cn=config` puts the policies entries name in force (`nsslapd-pwpolicy-local`;
+ * while it is off, 389-DS ignores an entry's `pwdpolicysubentry` and applies the global policy);
+ * undefined when the entry does not say.
+ */
+export function dirsrvLocalPolicies(config: DirectoryEntry): boolean | undefined {
+  return booleanOf(config, 'nsslapd-pwpolicy-local');
 }
 
 /** The DN of the policy that governs this entry when it names one (ppolicy `pwdPolicySubentry`, AD `msDS-ResultantPSO`). */
@@ -143,11 +170,14 @@ export function entryPolicyDn(entry: DirectoryEntry): string | undefined {
 /**
  * The directory's own count of this entry's failed binds that still count toward its lockout, when
  * the entry shows it; undefined when it does not. An absent `pwdFailureTime` is undefined, not 0:
- * it cannot tell "no failures" from "not readable by the service account".
+ * it cannot tell "no failures" from "not readable by the service account". Under an `unknown`
+ * policy only a counter that states its own expiry is used (389-DS's `retryCountResetTime`): the
+ * others would need the policy's interval, and without it would count stale failures for ever.
  */
 export function directoryFailureCount(entry: DirectoryEntry, policy: LockoutPolicy, now: Date): number | undefined {
-  const memoryMs = policy.kind === 'lockout' && policy.memorySeconds !== null ? policy.memorySeconds * 1000 : undefined;
-  const since = memoryMs === undefined ? Number.NEGATIVE_INFINITY : now.getTime() - memoryMs;
+  const retryCount = integerOf(entry, 'passwordRetryCount');
+  if (policy.kind !== 'lockout') return retryCount === undefined ? undefined : dirsrvRetryCount(entry, retryCount, now);
+  const since = policy.memorySeconds === null ? Number.NEGATIVE_INFINITY : now.getTime() - policy.memorySeconds * 1000;
   const failureTimes = allStrings(entry, 'pwdFailureTime');
   if (failureTimes.length > 0) {
     // An unparseable value counts: the directory counts it.
@@ -159,13 +189,26 @@ export function directoryFailureCount(entry: DirectoryEntry, policy: LockoutPoli
     // AD starts counting afresh once the observation window has passed since the last failure.
     return last !== undefined && last <= since ? 0 : Math.max(0, badPwdCount);
   }
-  const retryCount = integerOf(entry, 'passwordRetryCount');
-  if (retryCount !== undefined) {
-    const resetText = firstString(entry, 'retryCountResetTime');
-    const resetAt = resetText === undefined ? undefined : parseGeneralizedTime(resetText);
-    return resetAt !== undefined && resetAt <= now.getTime() ? 0 : Math.max(0, retryCount);
-  }
-  return undefined;
+  return retryCount === undefined ? undefined : dirsrvRetryCount(entry, retryCount, now);
+}
+
+/** 389-DS's `passwordRetryCount`, 0 once `retryCountResetTime` has passed (its next failure counts from 1). */
+function dirsrvRetryCount(entry: DirectoryEntry, retryCount: number, now: Date): number {
+  const resetText = firstString(entry, 'retryCountResetTime');
+  const resetAt = resetText === undefined ? undefined : parseGeneralizedTime(resetText);
+  return resetAt !== undefined && resetAt <= now.getTime() ? 0 : Math.max(0, retryCount);
+}
+
+/**
+ * The stricter of two policies that may both govern an account (one it names, and a default the
+ * directory may apply instead): the one that allows fewer failures (an unknown policy allows its
+ * `limit`, so it stands for a threshold one above), then the one that remembers them longer.
+ */
+export function stricterPolicy(a: LockoutPolicy, b: LockoutPolicy): LockoutPolicy {
+  const threshold = (policy: LockoutPolicy) => (policy.kind === 'lockout' ? policy.threshold : policy.kind === 'unknown' ? policy.limit + 1 : Number.POSITIVE_INFINITY);
+  const memory = (policy: LockoutPolicy) => (policy.kind === 'lockout' ? (policy.memorySeconds ?? Number.POSITIVE_INFINITY) : policy.kind === 'unknown' ? Number.POSITIVE_INFINITY : 0);
+  if (threshold(a) !== threshold(b)) return threshold(b) < threshold(a) ? b : a;
+  return memory(b) > memory(a) ? b : a;
 }
 
 /** The throttle's settings. */
@@ -175,7 +218,7 @@ export type ThrottleSettings = LoginSettings['throttle'];
  * Failed attempts allowed per account (and per typed name) before everyone is refused: maxFailures,
  * and, while `stayBelowDirectoryLockout` is on, at most one less than the directory's threshold
  * (never below 1: a threshold of 1 leaves nothing to spare, which Test Connection warns about), or
- * UNKNOWN_POLICY_LIMIT when the policy could not be read.
+ * the unknown policy's `limit` when it could not be read.
  */
 export function accountLimit(settings: ThrottleSettings, policy: LockoutPolicy): number {
   if (!settings.stayBelowDirectoryLockout) return settings.maxFailures;
@@ -185,7 +228,7 @@ export function accountLimit(settings: ThrottleSettings, policy: LockoutPolicy):
     case 'no-lockout':
       return settings.maxFailures;
     case 'unknown':
-      return Math.min(settings.maxFailures, UNKNOWN_POLICY_LIMIT);
+      return Math.min(settings.maxFailures, policy.limit);
   }
 }
 
@@ -197,11 +240,12 @@ export function attemptLimit(limit: number, reserve: number, isKnownAddress: boo
 /**
  * How long an account's failures are remembered, in seconds (null: until a successful login). The
  * window, unless the directory keeps failures longer and its own counter cannot be seen: then as
- * long as the directory keeps them, so that spacing guesses out cannot add up to a lockout.
+ * long as the directory keeps them, so that spacing guesses out cannot add up to a lockout. A
+ * policy that cannot be read may keep them for ever, so then they are kept until a successful login.
  */
 export function accountMemorySeconds(settings: ThrottleSettings, policy: LockoutPolicy, isCounterVisible: boolean): number | null {
-  if (!settings.stayBelowDirectoryLockout || policy.kind !== 'lockout' || isCounterVisible) return settings.windowSeconds;
-  if (policy.memorySeconds === null) return null;
+  if (!settings.stayBelowDirectoryLockout || policy.kind === 'no-lockout' || isCounterVisible) return settings.windowSeconds;
+  if (policy.kind === 'unknown' || policy.memorySeconds === null) return null;
   return Math.max(settings.windowSeconds, policy.memorySeconds);
 }
 

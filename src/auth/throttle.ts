@@ -150,9 +150,10 @@ export function createLoginThrottle(deps: ThrottleDeps) {
           const key = accountKey(account.externalId);
           const accountPolicy = await deps.policies.forEntry(account.entry);
           const at = deps.now().getTime();
-          const counter = settings.stayBelowDirectoryLockout && accountPolicy.kind === 'lockout' ? directoryFailureCount(account.entry, accountPolicy, new Date(at)) : undefined;
+          // A policy that cannot be read may lock too: the directory's counter counts then as well.
+          const counter = settings.stayBelowDirectoryLockout && accountPolicy.kind !== 'no-lockout' ? directoryFailureCount(account.entry, accountPolicy, new Date(at)) : undefined;
           const memory = accountMemorySeconds(settings, accountPolicy, counter !== undefined);
-          noteAccountMemory(accountPolicy.kind === 'unknown' ? settings.windowSeconds : accountMemorySeconds(settings, accountPolicy, false));
+          noteAccountMemory(accountMemorySeconds(settings, accountPolicy, false));
           const isAllowed = await store.lockLoginKeys([key], async (tx) => {
             const allowed = attemptLimit(accountLimit(settings, accountPolicy), settings.knownAddressReserve, await isKnownHere(tx, key));
             const count = (await tx.countAttempts([key], memory === null ? EPOCH : iso(at - memory * 1000)))[key] ?? 0;

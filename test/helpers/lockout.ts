@@ -1,7 +1,7 @@
 /**
  * The directory's own view of failed binds, read as its administrator: how many wrong passwords
- * reached an account (ppolicy `pwdFailureTime`, AD `badPwdCount`) and whether it is locked. Tests
- * of the login throttle count on this side, not on dirbridge's.
+ * reached an account (ppolicy `pwdFailureTime`, AD `badPwdCount`, 389-DS `passwordRetryCount`) and
+ * whether it is locked. Tests of the login throttle count on this side, not on dirbridge's.
  */
 import { readFileSync } from 'node:fs';
 import { Client } from 'ldapts';
@@ -77,4 +77,34 @@ export async function bindWrongPassword(server: Pick<DirectoryAdmin, 'url' | 'ca
       await client.unbind().catch(() => undefined);
     }
   }
+}
+
+/** 389-DS: what the password policy keeps on `dn` (passwordRetryCount 0 when absent). */
+export interface DirsrvLockoutState {
+  retryCount: number;
+  /** When 389-DS starts counting afresh (set at the first failure: that time + passwordResetFailureCount). */
+  retryCountResetTime: string | undefined;
+  /** Set when the account is locked: until then, or for good (19700101000000Z) while passwordUnlock is off. */
+  accountUnlockTime: string | undefined;
+}
+
+/** 389-DS: `passwordRetryCount`, `retryCountResetTime` and `accountUnlockTime` of `dn`, read as Directory Manager. */
+export async function dirsrvLockoutState(server: DirectoryAdmin, dn: string): Promise<DirsrvLockoutState> {
+  return withAdmin(server, async (client) => {
+    const { searchEntries } = await client.search(dn, { scope: 'base', attributes: ['passwordRetryCount', 'retryCountResetTime', 'accountUnlockTime'] });
+    const entry = searchEntries[0];
+    return {
+      retryCount: Number(values(entry?.['passwordRetryCount'])[0] ?? 0),
+      retryCountResetTime: values(entry?.['retryCountResetTime'])[0],
+      accountUnlockTime: values(entry?.['accountUnlockTime'])[0],
+    };
+  });
+}
+
+/** 389-DS: the DNs under `base` that carry `accountUnlockTime` (locked now, or locked before and not yet reset). */
+export async function dirsrvLockedUnder(server: DirectoryAdmin, base: string): Promise<string[]> {
+  return withAdmin(server, async (client) => {
+    const { searchEntries } = await client.search(base, { scope: 'sub', filter: '(accountUnlockTime=*)', attributes: ['accountUnlockTime'], sizeLimit: 0 });
+    return searchEntries.map((entry) => entry.dn);
+  });
 }
