@@ -1,6 +1,7 @@
 /** Maps a directory user entry to the record dirbridge keeps. Pure. */
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import { normalizeDn } from '../ldap/dn.ts';
+import { UNIQUE_IDENTIFIER_ATTRIBUTE, uniqueIdentifiersOf } from '../ldap/unique-member.ts';
 import type { UserSettings } from '../settings/schema.ts';
 import { ACCOUNT_STATE_ATTRIBUTES, readAccountState, type DirectoryAccountState } from './account-status.ts';
 import { uniqueIdOf } from './unique-id.ts';
@@ -20,12 +21,16 @@ export interface MappedUser {
   displayName: string | null;
   directoryState: DirectoryAccountState;
   directoryStateReason?: string;
+  /** The entry's `x500UniqueIdentifier` bits: a `uniqueMember` value with a UID names the user only with one of these (RFC 4517). */
+  uniqueIdentifiers?: string[];
 }
 
-/** An entry that could not be mapped, with the reason; its id (when known) still counts as present. */
+/** An entry that could not be mapped, with the reason; its id (when known) or DN still counts as present. */
 export interface SkippedEntry {
   dn: string;
   externalId?: string;
+  /** What the entry lacks, for the plan's "skipped (no cn)": an attribute, or several joined with "or". */
+  missing: string;
   reason: string;
 }
 
@@ -39,6 +44,7 @@ export function userAttributesToRequest(settings: UserSettings, uniqueIdAttribut
     settings.lastNameAttribute,
     settings.displayNameAttribute,
     ...ACCOUNT_STATE_ATTRIBUTES,
+    UNIQUE_IDENTIFIER_ATTRIBUTE,
   ]);
 }
 
@@ -50,13 +56,14 @@ export function mapUserEntry(
 ): { user: MappedUser } | { skipped: SkippedEntry } {
   const externalId = uniqueIdOf(entry, uniqueIdAttribute);
   if (externalId === undefined) {
-    return { skipped: { dn: entry.dn, reason: `has no ${uniqueIdAttribute} value` } };
+    return { skipped: { dn: entry.dn, missing: uniqueIdAttribute, reason: `has no ${uniqueIdAttribute} value` } };
   }
   const username = firstText(entry, settings.usernameAttribute);
   if (username === null) {
-    return { skipped: { dn: entry.dn, externalId, reason: `has no username attribute (${settings.usernameAttribute.join(', ')})` } };
+    return { skipped: { dn: entry.dn, externalId, missing: settings.usernameAttribute.join(' or '), reason: `has no username attribute (${settings.usernameAttribute.join(', ')})` } };
   }
   const state = readAccountState(entry);
+  const uniqueIdentifiers = uniqueIdentifiersOf(entry);
   return {
     user: {
       externalId,
@@ -69,6 +76,7 @@ export function mapUserEntry(
       displayName: firstText(entry, [settings.displayNameAttribute]),
       directoryState: state.state,
       ...(state.reason === undefined ? {} : { directoryStateReason: state.reason }),
+      ...(uniqueIdentifiers.length === 0 ? {} : { uniqueIdentifiers }),
     },
   };
 }

@@ -140,7 +140,7 @@ describe('planSync', () => {
   });
 
   it('does not treat an entry it could not map as missing', () => {
-    const snap = { ...snapshot([dirUser('a')]), skippedUsers: [{ dn: 'uid=b,dc=x', externalId: 'b', reason: 'no username' }] };
+    const snap = { ...snapshot([dirUser('a')]), skippedUsers: [{ dn: 'uid=b,dc=x', externalId: 'b', missing: 'uid', reason: 'no username' }] };
     assert.deepEqual(planSync(snap, state([storeUser('a'), storeUser('b')]), options).steps, []);
   });
 
