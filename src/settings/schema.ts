@@ -117,7 +117,7 @@ export const userSettingsSchema = z
     scope: scope.default('sub'),
     filter: searchFilter().default('(objectClass=inetOrgPerson)'),
     uniqueIdAttribute: z.string().min(1).default('auto'),
-    usernameAttribute: attributeList().pipe(z.array(z.string()).min(1)).default(['uid']),
+    usernameAttribute: attributeList().pipe(z.array(z.string()).min(1)).default(['uid', 'cn']),
     emailAttribute: z.string().min(1).default('mail'),
     firstNameAttribute: z.string().min(1).default('givenName'),
     lastNameAttribute: z.string().min(1).default('sn'),
