@@ -82,7 +82,7 @@ function questions(settings: MappingReadSettings): { groups?: Question; teams?: 
 
 /** Who the filter is asked about: a user, or (nested groups) a group in a user's place. */
 interface Member {
-  /** The user's external id, or the group's DN key. */
+  /** The user's external id, or the group's DN key (`ResolvedGroup.dnKey`). */
   key: string;
   dn: string;
   /** Undefined for a group: its question has no `#{username}` (see `memberGroupQuery`). */
@@ -91,7 +91,8 @@ interface Member {
 }
 
 const userMember = (user: MappedUser): Member => ({ key: user.externalId, dn: user.dn, username: user.username, uniqueIdentifiers: user.uniqueIdentifiers });
-const groupMember = (group: { dn: string; uniqueIdentifiers?: readonly string[] | undefined }): Member => ({ key: dnKeyOf(group.dn), dn: group.dn, uniqueIdentifiers: group.uniqueIdentifiers });
+/** A group in a user's place; its key is its DN key (only the sync's answers are kept by key). */
+const groupMember = (group: { dn: string; dnKey?: string; uniqueIdentifiers?: readonly string[] | undefined }): Member => ({ key: group.dnKey ?? group.dn, dn: group.dn, uniqueIdentifiers: group.uniqueIdentifiers });
 
 /** The question about groups as members of mapped groups, when nesting adds memberships; undefined otherwise. */
 function nestingQuestion(question: Question | undefined, groups: GroupSettings | undefined): Question | undefined {
@@ -173,7 +174,7 @@ function withNestedNames(result: Map<string, string[]>, names: readonly string[]
   if (byGroup.size === 0) return result;
   const added = new Map<string, Set<string>>();
   for (const group of groups) {
-    const granted = byGroup.get(dnKeyOf(group.dn)) ?? [];
+    const granted = byGroup.get(group.dnKey) ?? [];
     if (granted.length === 0) continue;
     for (const userId of group.memberUserIds) {
       let set = added.get(userId);
