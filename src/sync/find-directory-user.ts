@@ -117,8 +117,8 @@ export interface UserGroupsRead {
  *
  * Server queries, never per group: one search for the direct groups, then one OR filter per
  * nesting level over the groups found at the level below (split every PARENT_SEARCH_BATCH DNs),
- * so a login costs 2 + depth searches. Only the id and name attributes are read, never member
- * lists. The walk stays inside the configured groups, as the sync's does; AD's in-chain rule is
+ * so a login costs 2 + depth searches. Only the id and name attributes (and x500UniqueIdentifier,
+ * with uniqueMember) are read, never member lists. The walk stays inside the configured groups, as the sync's does; AD's in-chain rule is
  * not used because it also follows groups outside groups.baseDn/filter, which the sync does not.
  * Throws on any fault, and when nesting is deeper than MAX_NESTING_LEVELS: an answer is complete
  * or there is none.

@@ -192,8 +192,8 @@ describe('planSync', () => {
     );
     assert.deepEqual(plan.steps.map((step) => `${step.kind}: ${step.reason}`), [
       'updateUser: username changed from a to anna',
-      'updateGroup: renamed from staff to Staff; moved in directory from cn=staff,ou=groups,dc=example,dc=org to cn=Staff,ou=teams,dc=example,dc=org',
-      'updateGroup: moved in directory from cn=ops,ou=groups,dc=example,dc=org to cn=ops,ou=teams,dc=example,dc=org',
+      'updateGroup: renamed from staff to Staff; moved or renamed in directory from cn=staff,ou=groups,dc=example,dc=org to cn=Staff,ou=teams,dc=example,dc=org',
+      'updateGroup: moved or renamed in directory from cn=ops,ou=groups,dc=example,dc=org to cn=ops,ou=teams,dc=example,dc=org',
     ]);
   });
 

@@ -429,7 +429,7 @@ function planGroups(
       if (Object.keys(changes).length > 0) {
         const reasons = [
           ...(changes.name === undefined ? [] : [`renamed from ${existing.name} to ${group.name}`]),
-          ...(changes.dn === undefined ? [] : [existing.dn === null ? 'DN recorded' : `moved in directory from ${existing.dn} to ${group.dn}`]),
+          ...(changes.dn === undefined ? [] : [existing.dn === null ? 'DN recorded' : `moved or renamed in directory from ${existing.dn} to ${group.dn}`]),
         ];
         steps.push({ kind: 'updateGroup', groupId: existing.id, name: existing.name, changes, reason: reasons.join('; ') });
       }
