@@ -1,7 +1,8 @@
 /**
  * Store contract for `markUsersSynced` ("Last synced" is the last time a sync saw the user), run
  * against SQLite and PostgreSQL: it sets lastSyncedAt of exactly the listed users, in batches
- * larger than one statement holds, and leaves updatedAt and every other column alone. When
+ * larger than one statement holds, and leaves updatedAt and every other column alone; on
+ * PostgreSQL the users table leaves room on each page for that update (migration 0011). When
  * PostgreSQL is unreachable its suite is skipped locally and FAILS when `CI` is set.
  */
 import assert from 'node:assert/strict';
@@ -10,13 +11,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { openStore, type OpenStoreOptions } from '../src/store/open-store.ts';
 import type { NewUser, Store } from '../src/store/store.ts';
 import { createTestDatabase, maintenanceUrl, postgresProblem } from './helpers/postgres.ts';
 
 type OpenFn = (options?: OpenStoreOptions) => Promise<Store>;
 
-function describeSyncedContract(name: string, openFn: OpenFn, lifecycle: { setup: () => Promise<void>; teardown: () => Promise<void> }): void {
+function describeSyncedContract(
+  name: string,
+  openFn: OpenFn,
+  lifecycle: { setup: () => Promise<void>; teardown: () => Promise<void>; query?: (text: string) => Promise<Array<Record<string, unknown>>> },
+): void {
   describe(`store contract (markUsersSynced): ${name}`, () => {
     before(lifecycle.setup);
     after(lifecycle.teardown);
@@ -48,6 +54,16 @@ function describeSyncedContract(name: string, openFn: OpenFn, lifecycle: { setup
         await store.close();
       }
     });
+
+    if (lifecycle.query !== undefined) {
+      const query = lifecycle.query;
+      it('leaves room on each users page (fillfactor 70), so the update stays on the page', async () => {
+        const store = await openFn();
+        await store.close();
+        const rows = await query("select reloptions from pg_class where relname = 'users' and relkind = 'r'");
+        assert.deepEqual(rows.map((row) => row['reloptions']), [['fillfactor=70']]);
+      });
+    }
 
     it('refuses a timestamp that is not one', async () => {
       const store = await openFn();
@@ -84,6 +100,15 @@ if (pgProblem === undefined) {
     },
     teardown: async () => {
       await database?.drop();
+    },
+    query: async (text) => {
+      const client = new pg.Client({ connectionString: database?.url ?? '' });
+      await client.connect();
+      try {
+        return (await client.query(text)).rows as Array<Record<string, unknown>>;
+      } finally {
+        await client.end();
+      }
     },
   });
 } else if (process.env.CI) {

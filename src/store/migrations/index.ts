@@ -10,6 +10,7 @@ import { createMappingMigration } from './0003-mapping.ts';
 import { createSettingsMigration } from './0004-settings.ts';
 import { createRunProgressMigration } from './0005-run-progress.ts';
 import { createDisabledUsersByNameMigration } from './0006-disabled-users-by-name.ts';
+import { createUsersFillfactorMigration } from './0011-users-fillfactor.ts';
 
 /** All migrations for a dialect, keyed by their sortable name. */
 export function createMigrations(dialect: StoreDialect): Record<string, Migration> {
@@ -20,6 +21,7 @@ export function createMigrations(dialect: StoreDialect): Record<string, Migratio
     '0004-settings': createSettingsMigration(dialect),
     '0005-run-progress': createRunProgressMigration(dialect),
     '0006-disabled-users-by-name': createDisabledUsersByNameMigration(dialect),
+    '0011-users-fillfactor': createUsersFillfactorMigration(dialect),
   };
 }
 
