@@ -160,6 +160,16 @@ describe('planSync', () => {
     }
   });
 
+  it('does not claim a skipped entry keeps an account another entry now carries', () => {
+    const moved = dirUser('c', { dn: 'uid=c,ou=staff,dc=example,dc=org' });
+    const atOldDn = { dn: 'uid=c,ou=people,dc=example,dc=org', missing: 'entryUUID', reason: 'has no entryUUID value' };
+    const plan = planSync({ ...snapshot([moved]), skippedUsers: [atOldDn] }, state([storeUser('c')]), options);
+    assert.deepEqual(plan.steps.map((step) => `${step.kind}: ${step.reason}`), [
+      'updateUser: moved or renamed in directory from uid=c,ou=people,dc=example,dc=org to uid=c,ou=staff,dc=example,dc=org',
+      'skipUser: skipped (no entryUUID)',
+    ]);
+  });
+
   it('skips a group entry without a name or id: counted, and its stored group and memberships kept', () => {
     const noName = { dn: 'cn=old,ou=groups,dc=example,dc=org', externalId: 'old', missing: 'cn', reason: 'has no cn value' };
     const noId = { dn: 'cn=other,ou=groups,dc=example,dc=org', missing: 'entryUUID', reason: 'has no entryUUID value' };

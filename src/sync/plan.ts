@@ -291,7 +291,8 @@ function planUsers(
   }
 
   // Entries that cannot be mapped are skipped, counted, and their stored accounts left exactly as they are.
-  const skippedAccounts = recordsOfSkipped(snapshot.skippedUsers, current.users.filter((user) => user.source === 'directory'));
+  // An account another entry now carries (by its unique id) is judged through that entry.
+  const skippedAccounts = recordsOfSkipped(snapshot.skippedUsers, current.users.filter((user) => user.source === 'directory' && !linkedUserIds.has(user.externalId ?? '')));
   for (const skipped of snapshot.skippedUsers) {
     const stored = skippedAccounts.get(skipped);
     steps.push({
