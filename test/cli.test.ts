@@ -150,7 +150,7 @@ describe('dirbridge CLI against OpenLDAP', () => {
     assert.equal(sync.code, 0, sync.stderr);
     const summary = JSON.parse(sync.stdout);
     assert.deepEqual(Object.keys(summary.users).sort(), ['created', 'disabled', 'enabled', 'skipped', 'unchanged', 'updated']);
-    assert.deepEqual(Object.keys(summary.groups).sort(), ['created', 'deleted', 'updated']);
+    assert.deepEqual(Object.keys(summary.groups).sort(), ['created', 'deleted', 'skipped', 'updated']);
     assert.deepEqual(Object.keys(summary.memberships).sort(), ['added', 'removed']);
     assert.equal(summary.users.created, 60);
     assert.equal(summary.groups.created, 16);

@@ -144,7 +144,7 @@ describe('mapping against OpenLDAP', () => {
     assert.ok((await detail(member)).roles.includes('tester'));
     await slapd.ldapmodify(`dn: ${division.dn}\nchangetype: modrdn\nnewrdn: cn=division-3b\ndeleteoldrdn: 1\n`);
     const result = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
-    assert.ok(result.steps.some((step) => step.kind === 'updateGroup' && step.reason === 'renamed from division-3'));
+    assert.ok(result.steps.some((step) => step.kind === 'updateGroup' && step.reason === `renamed from division-3 to division-3b; moved or renamed in directory from ${division.dn} to cn=division-3b,${division.dn.slice(division.dn.indexOf(',') + 1)}`));
     assert.ok(result.steps.some((step) => step.kind === 'revokeRole' && step.reason === 'removed tester: no longer in division-3'));
     assert.equal((await detail(member)).roles.includes('tester'), false);
   });

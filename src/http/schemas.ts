@@ -43,7 +43,7 @@ export const userSchema = z.object({
   notes: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
-  lastSyncedAt: z.string().nullable(),
+  lastSyncedAt: z.string().nullable().describe('the last time a sync (a full sync, or a login\'s or "sync one user" one-user sync) read this user from the directory, whether or not anything changed; null for local accounts and users never synced'),
 });
 
 /** A user's avatar as a user record mentions it: the SHA-256 of the image and where to fetch it (the URL changes with the image). */
@@ -162,7 +162,7 @@ export const syncSummarySchema = z.object({
   reason: z.string().nullable(),
   dryRun: z.boolean(),
   users: counts(['created', 'updated', 'disabled', 'enabled', 'unchanged', 'skipped']),
-  groups: counts(['created', 'updated', 'deleted']),
+  groups: counts(['created', 'updated', 'deleted', 'skipped']),
   memberships: counts(['added', 'removed']),
   roles: z.record(z.string(), z.number()),
   channels: z.record(z.string(), z.number()),

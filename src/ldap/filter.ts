@@ -9,6 +9,7 @@
 import { DirbridgeError } from '../errors.ts';
 import { dnEquals } from './dn.ts';
 import type { AttributeValue, DirectoryEntry } from './entry.ts';
+import { splitUniqueMember } from './unique-member.ts';
 
 /** An assertion value: text, or raw bytes when the value is not valid UTF-8. */
 export type FilterValue = string | Buffer;
@@ -504,7 +505,7 @@ export function fillFilterTemplate(template: FilterTemplate, values: Readonly<Re
 // ---------------------------------------------------------------------------------------------
 // In-memory evaluation
 
-/** Attributes whose values are DNs and are compared in normalised DN form. */
+/** Attributes whose values are DNs and are compared in normalised DN form (`uniqueMember` by RFC 4517 uniqueMemberMatch: DN and optional UID). */
 export const DN_VALUED_ATTRIBUTES: readonly string[] = [
   'member',
   'uniquemember',
@@ -535,6 +536,8 @@ const RULES: Record<string, string> = {
   caseexactmatch: 'caseExact',
   '1.3.6.1.4.1.1466.109.114.1': 'caseExact',
   caseexactia5match: 'caseExact',
+  '2.5.13.23': 'uniqueMember',
+  uniquemembermatch: 'uniqueMember',
   '2.5.13.17': 'octets',
   octetstringmatch: 'octets',
   '2.5.13.14': 'integer',
@@ -564,6 +567,14 @@ function safeDnEquals(a: string, b: string): boolean {
   }
 }
 
+function safeUniqueMemberEquals(a: string, b: string, isApprox: boolean): boolean {
+  const left = splitUniqueMember(a);
+  const right = splitUniqueMember(b);
+  // Approximate matching (slapd, 389-DS): a UID missing on either side does not count.
+  if (isApprox ? left.uid !== undefined && right.uid !== undefined && left.uid !== right.uid : left.uid !== right.uid) return false;
+  return safeDnEquals(left.dn, right.dn);
+}
+
 function valuesFor(entry: DirectoryEntry, attribute: string): AttributeValue[] {
   const name = attribute.toLowerCase();
   const values = entry.attributes[name];
@@ -572,10 +583,12 @@ function valuesFor(entry: DirectoryEntry, attribute: string): AttributeValue[] {
   return [];
 }
 
-function equalityMatch(rule: string, actual: AttributeValue, asserted: FilterValue): boolean {
+function equalityMatch(rule: string, actual: AttributeValue, asserted: FilterValue, isApprox = false): boolean {
   switch (rule) {
     case 'dn':
       return safeDnEquals(asText(actual), asText(asserted));
+    case 'uniqueMember':
+      return safeUniqueMemberEquals(asText(actual), asText(asserted), isApprox);
     case 'caseExact':
       return asText(actual) === asText(asserted);
     case 'octets': {
@@ -596,6 +609,7 @@ function equalityMatch(rule: string, actual: AttributeValue, asserted: FilterVal
 
 function defaultRule(attribute: string, options: MatchOptions): string {
   const name = attribute.toLowerCase().split(';')[0] ?? '';
+  if (name === 'uniquemember') return 'uniqueMember';
   if (DN_VALUED_ATTRIBUTES.includes(name) || (options.dnAttributes ?? []).some((a) => a.toLowerCase() === name)) return 'dn';
   return 'caseIgnore';
 }
@@ -607,7 +621,8 @@ export function foldCaseIgnore(value: string): string {
 
 /** True when `matchesFilter` compares values of `attribute` as DNs by default (`DN_VALUED_ATTRIBUTES` plus `options.dnAttributes`). */
 export function isDnValuedAttribute(attribute: string, options: MatchOptions = {}): boolean {
-  return defaultRule(attribute, options) === 'dn';
+  const rule = defaultRule(attribute, options);
+  return rule === 'dn' || rule === 'uniqueMember';
 }
 
 function substringMatch(actual: AttributeValue, node: SubstringsNode<FilterValue>): boolean {
@@ -673,7 +688,7 @@ export function matchesFilter(entry: DirectoryEntry, filter: Filter, options: Ma
     case 'equality':
     case 'approx': {
       const rule = defaultRule(filter.attribute, options);
-      return valuesFor(entry, filter.attribute).some((value) => equalityMatch(rule, value, filter.value));
+      return valuesFor(entry, filter.attribute).some((value) => equalityMatch(rule, value, filter.value, filter.type === 'approx'));
     }
     case 'greaterOrEqual':
     case 'lessOrEqual':

@@ -70,26 +70,6 @@ export function mappedGroupNames(settings: MappingSettings): string[] {
   return [...names.values()];
 }
 
-/**
- * With groups.nestedGroups, a user also counts as a member of each mapped group that the synced
- * groups say they are in (directly or through member groups), on top of what the User Group
- * Filter found. The one rule a full sync and a login share, so they cannot disagree. `memberOf`
- * names the user's synced groups; names keep the map's spelling and are listed once.
- */
-export function withMemberGroupNames(found: readonly string[], mapped: readonly string[], memberOf: Iterable<string>): string[] {
-  const wanted = new Map(mapped.map((name) => [name.toLowerCase(), name]));
-  const result = [...found];
-  const seen = new Set(found.map((name) => name.toLowerCase()));
-  for (const group of memberOf) {
-    const key = group.toLowerCase();
-    const name = wanted.get(key);
-    if (name === undefined || seen.has(key)) continue;
-    seen.add(key);
-    result.push(name);
-  }
-  return result;
-}
-
 /** Reads mapped attributes from an entry: custom fields take the first text value, ABAC attributes keep every value in order. */
 export function mappedAttributes(entry: DirectoryEntry, settings: MappingSettings): Pick<UserMappingInput, 'customFields' | 'abacAttributes'> {
   const texts = (attribute: string) => (entry.attributes[attribute.toLowerCase()] ?? []).filter((value): value is string => typeof value === 'string');

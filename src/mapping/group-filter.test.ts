@@ -12,8 +12,11 @@ import {
   indexGroupEntries,
   isLocallyEvaluable,
   matchingEntries,
+  memberGroupQuery,
   parseGroupQuery,
+  resolvesNesting,
   userGroupNames,
+  withMemberUniqueIdentifiers,
   type GroupEntryIndex,
 } from './group-filter.ts';
 
@@ -253,6 +256,8 @@ describe('matchingEntries agrees with matchesFilter over every entry', () => {
     entry('cn=dn-less,dc=x', { cn: 'dn-less', member: ['  UID=jo,ou=people,dc=EXAMPLE  ', 'cn=a＂b'] }),
     entry('cn=Same,dc=x', { cn: ['same', 'SAME', '  Same  '], distinguishedName: 'CN=Same,DC=X' }),
     entry('cn=nodn,dc=x', { cn: 'nodn' }),
+    entry('cn=uids,dc=x', { cn: 'uids', uniqueMember: ["uid=a,ou=people,dc=example#'0101'B", 'uid=b,ou=people,dc=example', "not a dn#'01'B"] }),
+    entry('cn=uid-less,dc=x', { cn: 'uid-less', uniqueMember: ['UID=A,ou=people,dc=example', "uid=a,ou=people,dc=example#'1100'B"] }),
   ];
   const index = indexGroupEntries(odd);
   const filters: Filter[] = [
@@ -279,12 +284,88 @@ describe('matchingEntries agrees with matchesFilter over every entry', () => {
     parseFilter('(&(cn=devs)(cn=ops))'),
     parseFilter('(cn=missing)'),
     parseFilter('(flags:1.2.840.113556.1.4.803:=x)'),
+    parseFilter("(uniqueMember=uid=a,ou=people,dc=example#'0101'B)"),
+    parseFilter("(uniqueMember=UID=A, OU=People,DC=Example#'0101'B)"),
+    parseFilter("(uniqueMember=uid=a,ou=people,dc=example#'101'B)"),
+    parseFilter('(uniqueMember=uid=a,ou=people,dc=example)'),
+    parseFilter('(uniqueMember~=uid=a,ou=people,dc=example)'),
+    parseFilter("(uniqueMember=not a dn#'01'B)"),
+    parseFilter("(uniqueMember=NOT A DN#'01'B)"),
   ];
   for (const filter of filters) {
     it(formatFilter(filter), () => {
       assert.deepEqual(matchingEntries(index, filter), bruteForce(odd, filter));
     });
   }
+});
+
+describe('groups as members: memberGroupQuery', () => {
+  const cases: Array<[string, string | undefined]> = [
+    [DEFAULT_FILTER, '(&(cn=#{groupName})(|(member=#{userdn})(uniqueMember=#{userdn})))'],
+    [SEED_FILTER, undefined],
+    ['(|(member=#{userdn})(memberUid=#{username}))', '(member=#{userdn})'],
+    ['(&(cn=#{groupName})(member=#{userdn})(!(memberUid=#{username})))', '(&(cn=#{groupName})(member=#{userdn}))'],
+    ['(&(cn=#{groupName})(!(&(memberUid=#{username})(cn=x))))', '(cn=#{groupName})'],
+    ['(!(memberUid=#{username}))', '(objectClass=*)'],
+    ['(&(objectClass=groupOfNames)(member=#{userdn}))', '(&(objectClass=groupOfNames)(member=#{userdn}))'],
+  ];
+  const text = (query: ReturnType<typeof memberGroupQuery>, values: Record<string, string>) => (query === undefined ? undefined : formatFilter(fillFilterTemplate(query.template, values)));
+  for (const [filter, expected] of cases) {
+    it(`${filter} → ${expected ?? 'admits no group'}`, () => {
+      const query = memberGroupQuery(parseGroupQuery(filter, filter.includes('#{groupName}') ? 'each' : 'once'));
+      const values = { groupName: 'G', userdn: 'cn=child,dc=x' };
+      assert.equal(text(query, values), expected === undefined ? undefined : formatFilter(fillFilterTemplate(parseFilterTemplate(expected, GROUP_FILTER_PLACEHOLDERS), values)));
+      if (query !== undefined) assert.equal(query.template.placeholders.includes('username'), false);
+    });
+  }
+
+  it('is read by the original filter\'s candidate read', () => {
+    for (const [filter] of cases) {
+      const query = parseGroupQuery(filter, filter.includes('#{groupName}') ? 'each' : 'once');
+      const asGroup = memberGroupQuery(query);
+      if (asGroup === undefined) continue;
+      const read = matchingEntries(groupIndex, candidateReadFilter(query)) ?? [];
+      for (const dn of ['cn=admins,ou=groups,dc=example', 'uid=jo,ou=people,dc=example']) {
+        for (const groupName of ALL_NAMES) {
+          const matched = bruteForce(directory, fillFilterTemplate(asGroup.template, { groupName, userdn: dn })) ?? [];
+          for (const found of matched) assert.ok(read.includes(found), `${filter}: ${found.dn} for ${dn}/${groupName}`);
+        }
+      }
+    }
+  });
+
+  it('knows a filter that follows nesting itself', () => {
+    assert.equal(resolvesNesting(parseGroupQuery(`(&(cn=#{groupName})${IN_CHAIN})`, 'each')), true);
+    assert.equal(resolvesNesting(parseGroupQuery(`(|(memberUid=#{username})(!${IN_CHAIN}))`, 'once')), true);
+    assert.equal(resolvesNesting(parseGroupQuery(DEFAULT_FILTER, 'each')), false);
+  });
+});
+
+describe('withMemberUniqueIdentifiers', () => {
+  const dn = 'uid=a,ou=people,dc=example';
+  it('widens the uniqueMember assertions that name the member by its DN, and nothing else', () => {
+    const filled = fillFilterTemplate(parseFilterTemplate(DEFAULT_FILTER, GROUP_FILTER_PLACEHOLDERS), { groupName: 'g', userdn: dn, username: 'a' });
+    assert.equal(withMemberUniqueIdentifiers(filled, dn, []), filled);
+    assert.equal(withMemberUniqueIdentifiers(filled, dn, undefined), filled);
+    assert.equal(
+      formatFilter(withMemberUniqueIdentifiers(filled, dn, ['0101', '1'])),
+      "(&(cn=g)(|(member=uid=a,ou=people,dc=example)(|(uniqueMember=uid=a,ou=people,dc=example)(uniqueMember=uid=a,ou=people,dc=example#'0101'B)(uniqueMember=uid=a,ou=people,dc=example#'1'B))(memberUid=a)))",
+    );
+    const other = parseFilter('(!(uniqueMember=uid=b,ou=people,dc=example))');
+    assert.equal(formatFilter(withMemberUniqueIdentifiers(other, dn, ['1'])), '(!(uniqueMember=uid=b,ou=people,dc=example))');
+  });
+
+  it('lets userGroupNames find a membership through a value with the user\'s UID, and only that UID', () => {
+    const entries = [
+      entry('cn=own,dc=x', { cn: 'own', uniqueMember: `${dn}#'0101'B` }),
+      entry('cn=stale,dc=x', { cn: 'stale', uniqueMember: `${dn}#'1100'B` }),
+      entry('cn=plain,dc=x', { cn: 'plain', uniqueMember: dn }),
+    ];
+    const query = parseGroupQuery(DEFAULT_FILTER, 'each');
+    const names = ['own', 'stale', 'plain'];
+    assert.deepEqual(userGroupNames(indexGroupEntries(entries), query, { username: 'a', dn, uniqueIdentifiers: ['0101'] }, names, ['cn']), ['own', 'plain']);
+    assert.deepEqual(userGroupNames(indexGroupEntries(entries), query, { username: 'a', dn }, names, ['cn']), ['plain']);
+  });
 });
 
 describe('fastFill equals fillFilterTemplate', () => {

@@ -12,6 +12,7 @@
  */
 import { DirbridgeError, isDirbridgeError } from '../errors.ts';
 import { normalizeDn } from '../ldap/dn.ts';
+import { splitUniqueMember, uniqueMemberKey, uniqueMemberValue } from '../ldap/unique-member.ts';
 import { firstString, type AttributeValue, type DirectoryEntry } from '../ldap/entry.ts';
 import {
   fillFilterTemplate,
@@ -168,6 +169,102 @@ function hasBitwisePlaceholder(node: FilterNode<TemplateValue>): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Groups as members (nesting) and unique identifiers
+
+/**
+ * True when the filter uses AD's in-chain rule anywhere: it then follows nested groups itself,
+ * so groups.nestedGroups adds no memberships to what it finds (see `memberGroupQuery`).
+ */
+export function resolvesNesting(query: GroupQuery): boolean {
+  const visit = (node: FilterNode<TemplateValue>): boolean => {
+    switch (node.type) {
+      case 'and':
+      case 'or':
+        return node.filters.some(visit);
+      case 'not':
+        return visit(node.filter);
+      case 'extensible':
+        return node.matchingRule === LDAP_MATCHING_RULE_IN_CHAIN;
+      default:
+        return false;
+    }
+  };
+  return visit(query.template.root);
+}
+
+/**
+ * The User Group Filter asked about a GROUP as the member, for nested groups: `#{userdn}` is the
+ * group's DN, and every assertion on `#{username}` is false (memberUid lists users, never groups),
+ * folded away: `(&(cn=#{groupName})(|(member=#{userdn})(memberUid=#{username})))` becomes
+ * `(&(cn=#{groupName})(member=#{userdn}))`. Undefined when nothing is left (the filter can admit
+ * no group, e.g. `(&(cn=#{groupName})(memberUid=#{username}))`). It matches a subset of what
+ * `candidateReadFilter` of the original reads, so one read answers both.
+ */
+export function memberGroupQuery(query: GroupQuery): GroupQuery | undefined {
+  const fold = (node: FilterNode<TemplateValue>): FilterNode<TemplateValue> | boolean => {
+    switch (node.type) {
+      case 'and': {
+        const kept: FilterNode<TemplateValue>[] = [];
+        for (const child of node.filters) {
+          const folded = fold(child);
+          if (folded === false) return false;
+          if (folded !== true) kept.push(folded);
+        }
+        return kept.length === 0 ? true : kept.length === 1 ? (kept[0] ?? true) : { type: 'and', filters: kept };
+      }
+      case 'or': {
+        const kept: FilterNode<TemplateValue>[] = [];
+        for (const child of node.filters) {
+          const folded = fold(child);
+          if (folded === true) return true;
+          if (folded !== false) kept.push(folded);
+        }
+        return kept.length === 0 ? false : kept.length === 1 ? (kept[0] ?? false) : { type: 'or', filters: kept };
+      }
+      case 'not': {
+        const folded = fold(node.filter);
+        return typeof folded === 'boolean' ? !folded : { type: 'not', filter: folded };
+      }
+      default: {
+        const used = new Set<string>();
+        placeholdersIn(node, used);
+        return used.has('username') ? false : node;
+      }
+    }
+  };
+  const folded = fold(query.template.root);
+  if (folded === false) return undefined;
+  const root = folded === true ? ANY_ENTRY : folded;
+  const placeholders = query.template.placeholders.filter((name) => name !== 'username');
+  return { template: { text: query.template.text, placeholders, root }, strategy: query.strategy };
+}
+
+/**
+ * `filter` with every `(uniqueMember=<dn>)` that names the member by its DN widened to
+ * `(|(uniqueMember=<dn>)(uniqueMember=<dn>#'<uid>'B)…)` for each of its unique identifiers:
+ * `#{userdn}` names the member as a `uniqueMember` value can (RFC 4517), as group memberships
+ * count it. Unchanged (the same object) when there are none.
+ */
+export function withMemberUniqueIdentifiers(filter: Filter, dn: string, uniqueIdentifiers: readonly string[] | undefined): Filter {
+  if (uniqueIdentifiers === undefined || uniqueIdentifiers.length === 0) return filter;
+  const widen = (node: Filter): Filter => {
+    switch (node.type) {
+      case 'and':
+      case 'or':
+        return { type: node.type, filters: node.filters.map(widen) };
+      case 'not':
+        return { type: 'not', filter: widen(node.filter) };
+      case 'equality':
+        if (node.value !== dn || node.attribute.toLowerCase().split(';')[0] !== 'uniquemember') return node;
+        return { type: 'or', filters: [node, ...uniqueIdentifiers.map((uid): Filter => ({ type: 'equality', attribute: node.attribute, value: uniqueMemberValue(dn, uid) }))] };
+      default:
+        return node;
+    }
+  };
+  return widen(filter);
+}
+
+// ---------------------------------------------------------------------------------------------
 // AD's in-chain rule, asked per group instead of per user
 
 /**
@@ -269,6 +366,8 @@ const evaluable = new WeakMap<FilterTemplate, boolean>();
 interface AttributeIndex {
   /** True when `matchesFilter` compares this attribute's values as DNs. */
   readonly isDn: boolean;
+  /** True for `uniqueMember`: keys carry the optional UID (`uniqueMemberIndexKey`). */
+  readonly isUniqueMember: boolean;
   readonly keys: Map<string, number[]>;
   /** True when some value was indexed under an `x:` key (binary value of a caseIgnore attribute). */
   hasBinary: boolean;
@@ -290,7 +389,7 @@ export interface GroupEntryIndex {
   /** Per lower-cased attribute description; filled lazily, internal to this module. */
   readonly byAttribute: Map<string, AttributeIndex>;
   /** Asserted value → index key, bounded; internal to this module. */
-  readonly keyCache: { readonly fold: Map<string, string>; readonly dn: Map<string, string> };
+  readonly keyCache: { readonly fold: Map<string, string>; readonly dn: Map<string, string>; readonly uniqueMember: Map<string, string> };
 }
 
 /** Indexes `entries` (attributes are indexed lazily, on first equality lookup). */
@@ -299,7 +398,7 @@ export function indexGroupEntries(entries: readonly DirectoryEntry[], options: {
     entries,
     options: options.dnAttributes === undefined ? {} : { dnAttributes: [...options.dnAttributes] },
     byAttribute: new Map(),
-    keyCache: { fold: new Map(), dn: new Map() },
+    keyCache: { fold: new Map(), dn: new Map(), uniqueMember: new Map() },
   };
 }
 
@@ -322,6 +421,23 @@ function dnKey(text: string): string {
     return `f:${foldCaseIgnore(text)}`;
   }
 }
+
+/** The fold of a `uniqueMember` value whose DN part is not a DN: the folded DN part and the UID, as `matchesFilter` compares them. */
+function foldUniqueMember(text: string): string {
+  const { dn, uid } = splitUniqueMember(text);
+  return uid === undefined ? foldCaseIgnore(dn) : `${foldCaseIgnore(dn)}\u0000${uid}`;
+}
+
+/** `dnKey` for `uniqueMember` (RFC 4517 uniqueMemberMatch): the canonical DN plus the optional UID. */
+function uniqueMemberIndexKey(text: string): string {
+  try {
+    return `d:${uniqueMemberKey(text)}`;
+  } catch {
+    return `f:${foldUniqueMember(text)}`;
+  }
+}
+
+const isUniqueMember = (attribute: string): boolean => attribute.toLowerCase().split(';')[0] === 'uniquemember';
 
 const KEY_CACHE_LIMIT = 20_000;
 
@@ -352,11 +468,11 @@ function attributeIndex(index: GroupEntryIndex, attribute: string): AttributeInd
     index.byAttribute.set(attribute, same);
     return same;
   }
-  const built: AttributeIndex = { isDn: isDnValuedAttribute(name, index.options), keys: new Map(), hasBinary: false, hasInvalidDn: false };
+  const built: AttributeIndex = { isDn: isDnValuedAttribute(name, index.options), isUniqueMember: isUniqueMember(name), keys: new Map(), hasBinary: false, hasInvalidDn: false };
   index.entries.forEach((entry, position) => {
     for (const value of entryValues(entry, name)) {
       if (built.isDn) {
-        const key = dnKey(asText(value));
+        const key = built.isUniqueMember ? uniqueMemberIndexKey(asText(value)) : dnKey(asText(value));
         if (key.startsWith('f:')) built.hasInvalidDn = true;
         add(built.keys, key, position);
       } else if (typeof value === 'string') {
@@ -377,7 +493,7 @@ function foldAllIndex(index: GroupEntryIndex, attribute: string, attr: Attribute
   const name = attribute.toLowerCase();
   const map = new Map<string, number[]>();
   index.entries.forEach((entry, position) => {
-    for (const value of entryValues(entry, name)) add(map, foldCaseIgnore(asText(value)), position);
+    for (const value of entryValues(entry, name)) add(map, attr.isUniqueMember ? foldUniqueMember(asText(value)) : foldCaseIgnore(asText(value)), position);
   });
   attr.foldAll = map;
   return map;
@@ -439,11 +555,11 @@ function lookup(index: GroupEntryIndex, attribute: string, value: FilterValue, c
   let found: readonly number[];
   if (attr.isDn) {
     // Normalised DNs are compared, or folded text when either side is not a valid DN.
-    const key = cached(index.keyCache.dn, text, dnKey);
+    const key = attr.isUniqueMember ? cached(index.keyCache.uniqueMember, text, uniqueMemberIndexKey) : cached(index.keyCache.dn, text, dnKey);
     if (key.startsWith('f:')) found = foldAllIndex(index, attribute, attr).get(key.slice(2)) ?? NONE;
     else {
       found = attr.keys.get(key) ?? NONE;
-      if (attr.hasInvalidDn) found = union(found, attr.keys.get(`f:${foldCaseIgnore(text)}`) ?? NONE);
+      if (attr.hasInvalidDn) found = union(found, attr.keys.get(`f:${attr.isUniqueMember ? foldUniqueMember(text) : foldCaseIgnore(text)}`) ?? NONE);
     }
   } else {
     // caseIgnore: folded text against text values, octets against binary values.
@@ -467,6 +583,8 @@ class Evaluation {
   /** Exact positions for an equality/approx node, or undefined when it must be evaluated per entry. */
   positions(node: Filter): readonly number[] | undefined {
     if (node.type !== 'equality' && node.type !== 'approx') return undefined;
+    // Approximate uniqueMember matching ignores a missing UID: not an exact key lookup.
+    if (node.type === 'approx' && isUniqueMember(node.attribute)) return undefined;
     return lookup(this.index, node.attribute, node.value, this.cache);
   }
 
@@ -722,14 +840,15 @@ export function fastFill(template: FilterTemplate, values: Values): Filter {
 export function userGroupNames(
   index: GroupEntryIndex,
   query: GroupQuery,
-  user: { username: string; dn: string },
+  user: { username: string; dn: string; uniqueIdentifiers?: readonly string[] | undefined },
   groupNames: readonly string[],
   nameAttributes: readonly string[],
 ): string[] | undefined {
   if (!isLocallyEvaluable(query)) return undefined;
   const evaluation = new Evaluation(index, new Map());
-  const fill = fillerFor(query.template);
+  const filler = fillerFor(query.template);
   const values: Record<string, string> = { username: wellFormed(user.username), userdn: wellFormed(user.dn) };
+  const fill = (filled: Values): Filter => withMemberUniqueIdentifiers(filler(filled), values.userdn ?? '', user.uniqueIdentifiers);
   const found = new Set<string>();
   if (query.strategy === 'each') {
     // Without #{groupName} every group name gives the same filter: evaluate it once.

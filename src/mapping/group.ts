@@ -1,6 +1,7 @@
 /** Maps a directory group entry to a group record with its raw member references. Pure. */
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import { normalizeDn } from '../ldap/dn.ts';
+import { UNIQUE_IDENTIFIER_ATTRIBUTE, uniqueIdentifiersOf, uniqueMemberKey } from '../ldap/unique-member.ts';
 import type { GroupSettings } from '../settings/schema.ts';
 import type { SkippedEntry } from './user.ts';
 import { firstText, uniqueAttributes } from './user.ts';
@@ -12,15 +13,26 @@ export interface MappedGroup {
   dn: string;
   dnKey: string;
   name: string;
-  /** Canonical DNs from `member` / `uniqueMember` (users or nested groups). */
+  /**
+   * Member references from `member` / `uniqueMember` (users or nested groups): canonical DNs, and
+   * for a `uniqueMember` value with a UID the DN with that UID (`memberKey`), which names only an
+   * entry whose `x500UniqueIdentifier` holds it (RFC 4517 uniqueMemberMatch).
+   */
   memberDnKeys: string[];
   /** Usernames from `memberUid`, lower-cased. */
   memberUids: string[];
+  /** The group's own `x500UniqueIdentifier` bits, for `uniqueMember` values naming it with a UID (read when uniqueMember is a member attribute). */
+  uniqueIdentifiers?: string[];
 }
 
 /** The attributes the group mapper needs. */
 export function groupAttributesToRequest(settings: GroupSettings, uniqueIdAttribute: string): string[] {
-  return uniqueAttributes([uniqueIdAttribute, settings.nameAttribute, ...settings.memberAttribute]);
+  return uniqueAttributes([uniqueIdAttribute, settings.nameAttribute, ...settings.memberAttribute, ...groupUniqueIdentifierAttributes(settings)]);
+}
+
+/** `x500UniqueIdentifier` when `uniqueMember` values (which may name a group with a UID) are read; else nothing. */
+export function groupUniqueIdentifierAttributes(settings: Pick<GroupSettings, 'memberAttribute'>): string[] {
+  return settings.memberAttribute.includes('uniqueMember') ? [UNIQUE_IDENTIFIER_ATTRIBUTE] : [];
 }
 
 /** Maps one group entry, or says why it cannot be mapped. Unparseable member DNs are reported, not fatal. */
@@ -48,16 +60,16 @@ export function mapGroupEntry(
         continue;
       }
       try {
-        memberDnKeys.push(normalizeDn(stripUniqueMemberUid(value)));
+        // `member` is DN syntax; only `uniqueMember` carries the optional UID.
+        memberDnKeys.push(attribute === 'uniqueMember' ? uniqueMemberKey(value) : normalizeDn(value));
       } catch {
         warnings.push(`group ${entry.dn}: ignored ${attribute} value that is not a DN`);
       }
     }
   }
-  return { group: { externalId, dn: entry.dn, dnKey: normalizeDn(entry.dn), name, memberDnKeys, memberUids }, warnings };
-}
-
-/** `uniqueMember` values may end in an optional `#'0101'B` unique identifier (RFC 4517 NameAndOptionalUID). */
-function stripUniqueMemberUid(value: string): string {
-  return value.replace(/#'[01]*'B$/, '');
+  const uniqueIdentifiers = settings.memberAttribute.includes('uniqueMember') ? uniqueIdentifiersOf(entry) : [];
+  return {
+    group: { externalId, dn: entry.dn, dnKey: normalizeDn(entry.dn), name, memberDnKeys, memberUids, ...(uniqueIdentifiers.length === 0 ? {} : { uniqueIdentifiers }) },
+    warnings,
+  };
 }

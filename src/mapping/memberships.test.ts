@@ -38,3 +38,23 @@ describe('resolveMemberships', () => {
     assert.match(result.warnings[0] ?? '', /nesting cycle/);
   });
 });
+
+describe('resolveMemberships with uniqueMember UIDs (RFC 4517)', () => {
+  const withIds = (id: string, uniqueIdentifiers: string[]): MappedUser => ({ ...user(id), uniqueIdentifiers });
+  const keyOf = (dn: string, uid: string) => `${dn}\u0000${uid}`;
+  const groupWithIds = (id: string, memberKeys: string[], uniqueIdentifiers: string[] = []): MappedGroup => ({ ...group(id, memberKeys), uniqueIdentifiers });
+
+  it('counts a value with a UID only for the entry holding that unique identifier, users and groups alike', () => {
+    const users = [withIds('a', ['0101']), user('b'), withIds('c', ['11', '0'])];
+    const groups = [
+      groupWithIds('g', [keyOf('uid=a,dc=x', '0101'), keyOf('uid=b,dc=x', '0101'), keyOf('uid=c,dc=x', '1'), keyOf('uid=c,dc=x', '0')]),
+      groupWithIds('child', ['uid=b,dc=x'], ['10']),
+      groupWithIds('parent', [keyOf('cn=child,dc=x', '10')]),
+      groupWithIds('stale-parent', [keyOf('cn=child,dc=x', '01')]),
+    ];
+    const result = resolveMemberships(users, groups, { nested: true });
+    assert.deepEqual(members(result, 'g'), ['a', 'c']);
+    assert.deepEqual(members(result, 'parent'), ['b']);
+    assert.deepEqual(members(result, 'stale-parent'), []);
+  });
+});

@@ -3,6 +3,7 @@
  * with a query per user. With nesting on, members of member groups count too, transitively,
  * and cycles are detected and reported instead of looping.
  */
+import { memberKey } from '../ldap/unique-member.ts';
 import type { MappedGroup } from './group.ts';
 import type { MappedUser } from './user.ts';
 
@@ -17,14 +18,20 @@ export function resolveMemberships(
   groups: readonly MappedGroup[],
   options: { nested: boolean },
 ): { groups: ResolvedGroup[]; warnings: string[] } {
+  // Member references: the canonical DN, and (uniqueMember with a UID) the DN with each of the
+  // entry's unique identifiers, so `dn#'0101'B` names the entry only while it holds '0101'B.
   const userIdByDn = new Map<string, string>();
   const userIdByName = new Map<string, string>();
   for (const user of users) {
     userIdByDn.set(user.dnKey, user.externalId);
+    for (const uid of user.uniqueIdentifiers ?? []) userIdByDn.set(withUid(user.dnKey, uid), user.externalId);
     userIdByName.set(user.username.toLowerCase(), user.externalId);
   }
   const groupByDn = new Map<string, MappedGroup>();
-  for (const group of groups) groupByDn.set(group.dnKey, group);
+  for (const group of groups) {
+    groupByDn.set(group.dnKey, group);
+    for (const uid of group.uniqueIdentifiers ?? []) groupByDn.set(withUid(group.dnKey, uid), group);
+  }
 
   const directUsers = new Map<string, Set<string>>();
   const childGroups = new Map<string, string[]>();
@@ -34,7 +41,10 @@ export function resolveMemberships(
     for (const dnKey of group.memberDnKeys) {
       const userId = userIdByDn.get(dnKey);
       if (userId !== undefined) members.add(userId);
-      else if (groupByDn.has(dnKey)) children.push(dnKey);
+      else {
+        const child = groupByDn.get(dnKey);
+        if (child !== undefined) children.push(child.dnKey);
+      }
     }
     for (const uid of group.memberUids) {
       const userId = userIdByName.get(uid.toLowerCase());
@@ -65,4 +75,9 @@ export function resolveMemberships(
     return { ...group, memberUserIds: [...members] };
   });
   return { groups: resolved, warnings };
+}
+
+/** The member key of an already canonical DN with a UID (see `memberKey`). */
+function withUid(dnKey: string, uid: string): string {
+  return memberKey(dnKey, uid);
 }

@@ -1,6 +1,7 @@
 /** Maps a directory user entry to the record dirbridge keeps. Pure. */
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import { normalizeDn } from '../ldap/dn.ts';
+import { UNIQUE_IDENTIFIER_ATTRIBUTE, uniqueIdentifiersOf } from '../ldap/unique-member.ts';
 import type { UserSettings } from '../settings/schema.ts';
 import { ACCOUNT_STATE_ATTRIBUTES, readAccountState, type DirectoryAccountState } from './account-status.ts';
 import { PASSWORD_CHANGE_ATTRIBUTES, readPasswordChangedAt } from './password-change.ts';
@@ -26,17 +27,19 @@ export interface MappedUser {
    * such time; absent when the entry was not read for it (nothing is then planned for it).
    */
   passwordChangedAt?: string | null;
+  /** The entry's `x500UniqueIdentifier` bits: a `uniqueMember` value with a UID names the user only with one of these (RFC 4517). */
+  uniqueIdentifiers?: string[];
 }
 
-/** An entry that could not be mapped, with the reason; its id (when known) still counts as present. */
+/** An entry that could not be mapped, with the reason; its id (when known) or DN still counts as present. */
 export interface SkippedEntry {
   dn: string;
   externalId?: string;
   reason: string;
-  /** The setting naming the attributes the entry lacks (`users.usernameAttribute`, ...), when that is why. */
-  setting?: string;
-  /** The attributes it has no value in. */
-  missingAttributes?: string[];
+  /** The setting naming the attributes the entry lacks (`users.usernameAttribute`, ...). */
+  setting: string;
+  /** The attributes it has no value in (any one of them would have done); the plan says "skipped (no cn)". */
+  missingAttributes: string[];
 }
 
 /** The attributes the user mapper needs, so the search asks only for those. */
@@ -50,6 +53,7 @@ export function userAttributesToRequest(settings: UserSettings, uniqueIdAttribut
     settings.displayNameAttribute,
     ...ACCOUNT_STATE_ATTRIBUTES,
     ...PASSWORD_CHANGE_ATTRIBUTES,
+    UNIQUE_IDENTIFIER_ATTRIBUTE,
   ]);
 }
 
@@ -76,6 +80,7 @@ export function mapUserEntry(
     };
   }
   const state = readAccountState(entry);
+  const uniqueIdentifiers = uniqueIdentifiersOf(entry);
   return {
     user: {
       externalId,
@@ -89,6 +94,7 @@ export function mapUserEntry(
       directoryState: state.state,
       ...(state.reason === undefined ? {} : { directoryStateReason: state.reason }),
       passwordChangedAt: readPasswordChangedAt(entry),
+      ...(uniqueIdentifiers.length === 0 ? {} : { uniqueIdentifiers }),
     },
   };
 }

@@ -116,7 +116,7 @@ const LAYOUT: readonly SectionText[] = [
       ['groups.uniqueIdAttribute', 'Group Unique Identifier Attribute', 'The attribute that identifies a group and never changes; auto picks it by server type.'],
       ['groups.nameAttribute', 'Group Name Attribute', 'The attribute used as the name of synced groups.'],
       ['groups.memberAttribute', 'Member attributes', 'Which attributes list a group\'s members: member and uniqueMember hold DNs, memberUid holds usernames.'],
-      ['groups.nestedGroups', 'Nested groups', 'Count the members of member groups too, transitively. Cycles are detected and reported.'],
+      ['groups.nestedGroups', 'Nested groups', 'Count the members of member groups too, transitively. Cycles are detected and reported. Mapped groups (roles, channels, admin) still follow the User Group Filter: it is asked about member groups too, and nesting passes only through the ones it admits.'],
       ['mapping.groupSearch.baseDn', 'Mapped groups BaseDN', 'Where the groups named in the role and channel maps are looked up. Empty: the LDAP Group BaseDN above.'],
       ['mapping.groupSearch.strategy', 'Group membership validation strategy', 'each: apply the User Group Filter for each mapped group (slower; needed for #{groupName}). once: apply it once per user and take every group it returns (faster; #{groupName} is not allowed).'],
       ['mapping.groupSearch.userGroupFilter', 'User Group Filter', 'The filter that decides whether a user is in a group. Placeholders: #{username}, #{groupName}, #{userdn}; their values are always escaped. Example: (&(cn=#{groupName})(memberUid=#{username})).'],

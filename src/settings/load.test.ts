@@ -30,7 +30,7 @@ describe('settings', () => {
     assert.equal(settings.directory.tls.rejectUnauthorized, true);
     assert.equal(settings.directory.connectTimeoutMs, 5000);
     assert.equal(settings.directory.pageSize, 500);
-    assert.deepEqual(settings.users.usernameAttribute, ['uid']);
+    assert.deepEqual(settings.users.usernameAttribute, ['uid', 'cn']);
     assert.equal(settings.sync.guard.maxDisable.percent, 10);
   });
 

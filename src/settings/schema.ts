@@ -224,7 +224,7 @@ export const userSettingsSchema = z
     scope: scope.default('sub'),
     filter: searchFilter().default('(objectClass=inetOrgPerson)'),
     uniqueIdAttribute: attributeName().default('auto'),
-    usernameAttribute: attributeList().pipe(z.array(z.string()).min(1)).default(['uid']),
+    usernameAttribute: attributeList().pipe(z.array(z.string()).min(1)).default(['uid', 'cn']),
     emailAttribute: attributeName().default('mail'),
     firstNameAttribute: attributeName().default('givenName'),
     lastNameAttribute: attributeName().default('sn'),

@@ -788,6 +788,14 @@ function createWriter(db: Kysely<Database>, ctx: Context): StoreWriter {
         if (count !== updates.length) await reportMissing('users', updates.map((update) => update.id));
       }),
 
+    markUsersSynced: (ids, at) =>
+      withDbErrors('mark users synced', async () => {
+        const syncedAt = normalizeTimestamp(at, 'lastSyncedAt');
+        for (const part of chunk([...new Set(ids)], rowsPerStatement(dialect, 1, 1))) {
+          await db.updateTable('users').set({ last_synced_at: syncedAt }).where('id', 'in', part).execute();
+        }
+      }),
+
     deleteUsers: (ids: string[]) =>
       withDbErrors('delete users', async () => {
         for (const part of chunk([...new Set(ids)], rowsPerStatement(dialect, 1))) {

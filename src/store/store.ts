@@ -407,6 +407,11 @@ export interface StoreWriter extends StoreReader {
   deleteGroups(ids: string[]): Promise<void>;
   /** Deletes users and (by cascade) their memberships; unknown ids are ignored. */
   deleteUsers(ids: string[]): Promise<void>;
+  /**
+   * Sets `lastSyncedAt` of the listed users to `at` (a sync saw them), in a few statements and
+   * without touching `updatedAt` or any other column; unknown ids are ignored.
+   */
+  markUsersSynced(ids: readonly string[], at: Timestamp): Promise<void>;
   /** Adds memberships; existing pairs are left alone, unknown users or groups throw `store.not_found`. */
   addMemberships(pairs: MembershipPair[]): Promise<void>;
   /** Removes memberships; absent pairs are ignored. */

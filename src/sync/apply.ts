@@ -133,7 +133,14 @@ export async function applyPlan(
     await store.transaction((tx) => tx.deleteGroups(batch.map((step) => step.groupId)));
     report(batch.length);
   }
-  report(byKind.skipUser.length);
+  report(byKind.skipUser.length + byKind.skipGroup.length);
+
+  // "Last synced" is the last time a sync saw the user: every existing user of the read, not only
+  // the changed ones (created, updated and linked users got the time above).
+  const written = new Set(userChanges.map((step) => step.userId));
+  for (const batch of chunk(plan.seenUserIds.filter((id) => !written.has(id)), options.batchSize)) {
+    await store.transaction((tx) => tx.markUsersSynced(batch, now));
+  }
 }
 
 /**
@@ -283,7 +290,7 @@ type StepsByKind = { [K in PlanStep['kind']]: Array<StepOf<K>> };
 function groupByKind(steps: readonly PlanStep[]): StepsByKind {
   const result: StepsByKind = {
     createUser: [], linkUser: [], updateUser: [], disableUser: [], enableUser: [], markMissing: [], markPresent: [], skipUser: [],
-    createGroup: [], updateGroup: [], deleteGroup: [], addMembership: [], removeMembership: [],
+    createGroup: [], updateGroup: [], deleteGroup: [], skipGroup: [], addMembership: [], removeMembership: [],
     grantRole: [], revokeRole: [], createChannel: [], setChannelOwner: [], addChannelMember: [], removeChannelMember: [], createTeam: [], addTeamMember: [], removeTeamMember: [],
     setCustomFields: [], setAbacAttributes: [], setAdmin: [],
     recordPasswordChange: [], revokeSessions: [],

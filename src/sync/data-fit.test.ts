@@ -36,9 +36,8 @@ describe('data-fit warnings', () => {
     });
     const noId = mapUserEntry(entry('uid=n,dc=x', { uid: ['n'] }), users, 'entryUUID');
     assert.ok('skipped' in noId);
-    const warnings = skippedWarnings([...skipped, noId.skipped, { dn: 'cn=odd,dc=x', reason: 'something else' }], 'user');
+    const warnings = skippedWarnings([...skipped, noId.skipped], 'user');
     assert.deepEqual(warnings, [
-      'user entry cn=odd,dc=x skipped: something else',
       'users.usernameAttribute: 1000 user entries were skipped because they have no uid value (cn=p0,dc=x; cn=p1,dc=x; cn=p2,dc=x; 997 more); change users.usernameAttribute to an attribute they have',
       'users.uniqueIdAttribute: 1 user entry was skipped because it has no entryUUID value (uid=n,dc=x); change users.uniqueIdAttribute to an attribute it has',
     ]);

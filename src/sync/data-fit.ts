@@ -66,18 +66,13 @@ export function noUsersWarning(settings: Pick<UserSettings, 'filter' | 'baseDn' 
 
 /**
  * One warning per setting that made entries be skipped (an entry without a username, unique id or
- * group name), with the count and a few DNs; entries skipped for another reason get one line
- * each, as before.
+ * group name), with the count and a few DNs.
  */
 export function skippedWarnings(skipped: readonly SkippedEntry[], kind: 'user' | 'group'): string[] {
   const bySetting = new Map<string, { attributes: string[]; dns: string[] }>();
   const warnings: string[] = [];
   for (const entry of skipped) {
-    if (entry.setting === undefined) {
-      warnings.push(`${kind} entry ${entry.dn} skipped: ${entry.reason}`);
-      continue;
-    }
-    const group = bySetting.get(entry.setting) ?? { attributes: entry.missingAttributes ?? [], dns: [] };
+    const group = bySetting.get(entry.setting) ?? { attributes: entry.missingAttributes, dns: [] };
     group.dns.push(entry.dn);
     bySetting.set(entry.setting, group);
   }

@@ -4,7 +4,7 @@ import { entry, MEMORY_BASE_DN, memoryDirectory, randomOrganisation } from '../.
 import { isDirbridgeError } from '../errors.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import { groupSettingsSchema, userSettingsSchema, type GroupSettings } from '../settings/schema.ts';
-import { findDirectoryUser, findUserGroups, MAX_NESTING_LEVELS, PARENT_SEARCH_BATCH } from './find-directory-user.ts';
+import { findDirectoryUser, findUserGroups, MAX_NESTING_LEVELS, PARENT_SEARCH_BATCH, readUserGroups } from './find-directory-user.ts';
 import { readSnapshot } from './read-snapshot.ts';
 
 const users = userSettingsSchema.parse({ baseDn: MEMORY_BASE_DN });
@@ -31,7 +31,8 @@ describe('findUserGroups', () => {
     it(`finds exactly the groups a full sync gives each user (${label}; random forests with cycles and outsiders)`, async () => {
       const groups = groupsWith(override);
       for (let seed = 1; seed <= 25; seed += 1) {
-        const directory = memoryDirectory(randomOrganisation({ seed }));
+        // Even seeds: uniqueMember values with RFC 4517 UIDs (the member's own, stale, or for a member without one).
+        const directory = memoryDirectory(randomOrganisation({ seed, uniqueIds: seed % 2 === 0 }));
         const snapshot = await readSnapshot(directory, { directory: { attributesToQuery: [], pageSize: 500 }, users, groups });
         assert.equal(snapshot.failure, undefined);
         for (const user of snapshot.users) {
@@ -95,6 +96,33 @@ describe('findUserGroups', () => {
       directory.failWhen((_, index) => index === failing);
       await assert.rejects(findUserGroups(directory, groups, user0), (error) => isDirbridgeError(error, 'directory.unavailable'));
     }
+  });
+
+  it('asks for a uniqueMember value with the UID of each of the member\'s unique identifiers, in the same searches', async () => {
+    const uniqueGroup = (name: string, members: string[], uids: string[] = []) =>
+      entry(dnOf(name), { objectClass: ['groupOfUniqueNames'], cn: [name], uniqueMember: members, entryUUID: [`group-${name}`], x500UniqueIdentifier: uids.map((uid) => `'${uid}'B`) });
+    const directory = memoryDirectory([
+      uniqueGroup('own', [`${user0.dn}#'0101'B`], ['11']),
+      uniqueGroup('stale', [`${user0.dn}#'1100'B`]),
+      uniqueGroup('plain', [user0.dn]),
+      uniqueGroup('parent', [`${dnOf('own')}#'11'B`]),
+      uniqueGroup('stale-parent', [`${dnOf('plain')}#'11'B`]),
+    ]);
+    const groups = groupsWith({ memberAttribute: ['member', 'uniqueMember'], nestedGroups: true });
+    const found = await findUserGroups(directory, groups, { ...user0, uniqueIdentifiers: ['0101'] });
+    assert.deepEqual(found.map((group) => `${group.name}${group.isNested ? '*' : ''}`).sort(), ['own', 'parent*', 'plain']);
+    assert.equal(directory.searches.length, 3, 'direct, one level up, an empty level');
+    assert.match(directory.searches[0]?.filter ?? '', /\(uniqueMember=uid=u0,ou=people,dc=example,dc=org#'0101'B\)/);
+    // Without the unique identifier, a value with a UID names someone else (RFC 4517).
+    assert.deepEqual((await findUserGroups(directory, groups, user0)).map((group) => group.name), ['plain']);
+  });
+
+  it('reports the group entries a sync would skip (no name or id), and does not climb through them', async () => {
+    const nameless = entry(dnOf('nameless'), { objectClass: ['groupOfNames'], member: [user0.dn], entryUUID: ['group-nameless'] });
+    const directory = memoryDirectory([person(0), nameless, groupOf('above', [dnOf('nameless')]), groupOf('a', [user0.dn])]);
+    const read = await readUserGroups(directory, groupsWith({ nestedGroups: true }), user0);
+    assert.deepEqual(read.groups.map((group) => group.name), ['a']);
+    assert.deepEqual(read.skipped, [{ dn: dnOf('nameless'), externalId: 'group-nameless', reason: 'has no cn value', setting: 'groups.nameAttribute', missingAttributes: ['cn'] }]);
   });
 
   it('findDirectoryUser returns the entry with its groups', async () => {

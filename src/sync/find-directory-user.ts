@@ -8,9 +8,10 @@ import type { DirectoryConnection } from '../directory/index.ts';
 import { DirbridgeError } from '../errors.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import { and, eq, or, parseFilter, type Filter } from '../ldap/filter.ts';
-import { mapGroupEntry } from '../mapping/group.ts';
+import { uniqueMemberValue } from '../ldap/unique-member.ts';
+import { groupUniqueIdentifierAttributes, mapGroupEntry } from '../mapping/group.ts';
 import { resolveUniqueIdAttribute } from '../mapping/unique-id.ts';
-import { mapUserEntry, uniqueAttributes, userAttributesToRequest, type MappedUser } from '../mapping/user.ts';
+import { mapUserEntry, uniqueAttributes, userAttributesToRequest, type MappedUser, type SkippedEntry } from '../mapping/user.ts';
 import { mappedAttributeNames } from '../mapping/grants.ts';
 import type { DirectorySettings, GroupSettings, MappingSettings, UserSettings } from '../settings/schema.ts';
 
@@ -30,6 +31,8 @@ export interface UserGroup {
   name: string;
   externalId: string;
   isNested: boolean;
+  /** The group's `x500UniqueIdentifier` bits (read when uniqueMember is a member attribute). */
+  uniqueIdentifiers?: string[];
 }
 
 /** A found entry and its mapped user, before its groups are read. */
@@ -99,6 +102,13 @@ export async function findDirectoryEntry(directory: DirectoryConnection, setting
   return { entry, user: mapped.user };
 }
 
+/** What a login reads of a user's groups: the groups, and the group entries the sync would skip (no id or name). */
+export interface UserGroupsRead {
+  groups: UserGroup[];
+  /** Group entries listing the user (or one of its groups) that cannot be mapped: a sync keeps their stored group and memberships as they are. */
+  skipped: SkippedEntry[];
+}
+
 /**
  * One user's groups, exactly as a full sync resolves them (`resolveMemberships` over the groups
  * under groups.baseDn that match groups.filter): the groups listing the user's DN in a DN member
@@ -107,43 +117,69 @@ export async function findDirectoryEntry(directory: DirectoryConnection, setting
  *
  * Server queries, never per group: one search for the direct groups, then one OR filter per
  * nesting level over the groups found at the level below (split every PARENT_SEARCH_BATCH DNs),
- * so a login costs 2 + depth searches. Only the id and name attributes are read, never member
- * lists. The walk stays inside the configured groups, as the sync's does; AD's in-chain rule is
+ * so a login costs 2 + depth searches. Only the id and name attributes (and x500UniqueIdentifier,
+ * with uniqueMember) are read, never member lists. The walk stays inside the configured groups, as the sync's does; AD's in-chain rule is
  * not used because it also follows groups outside groups.baseDn/filter, which the sync does not.
  * Throws on any fault, and when nesting is deeper than MAX_NESTING_LEVELS: an answer is complete
  * or there is none.
  */
-export async function findUserGroups(directory: DirectoryConnection, settings: GroupSettings | undefined, user: Pick<MappedUser, 'dn' | 'username'>): Promise<UserGroup[]> {
-  if (settings === undefined || !settings.enabled) return [];
+export async function findUserGroups(directory: DirectoryConnection, settings: GroupSettings | undefined, user: MemberIdentity): Promise<UserGroup[]> {
+  return (await readUserGroups(directory, settings, user)).groups;
+}
+
+/** The user as member values name it: its DN (and with it its unique identifiers, for uniqueMember) and its username (memberUid). */
+export type MemberIdentity = Pick<MappedUser, 'dn' | 'username' | 'uniqueIdentifiers'>;
+
+/**
+ * `findUserGroups`, with the group entries a sync would skip. A `uniqueMember` value names the
+ * user (or a group) as `<dn>` or as `<dn>#<uid>` for one of its `x500UniqueIdentifier` values
+ * (RFC 4517 uniqueMemberMatch, as the sync's `resolveMemberships` counts them): each is asserted,
+ * in the same one search per level.
+ */
+export async function readUserGroups(directory: DirectoryConnection, settings: GroupSettings | undefined, user: MemberIdentity): Promise<UserGroupsRead> {
+  if (settings === undefined || !settings.enabled) return { groups: [], skipped: [] };
   const groupIdAttribute = resolveUniqueIdAttribute(settings.uniqueIdAttribute, directory.rootDse.serverType);
-  const attributes = uniqueAttributes([groupIdAttribute, settings.nameAttribute]);
+  const attributes = uniqueAttributes([groupIdAttribute, settings.nameAttribute, ...groupUniqueIdentifierAttributes(settings)]);
   const groupFilter = parseFilter(settings.filter);
   const search = async (memberFilters: Filter[]): Promise<DirectoryEntry[]> =>
     memberFilters.length === 0
       ? []
       : directory.searchAll({ baseDn: settings.baseDn, scope: settings.scope, filter: and(groupFilter, or(...memberFilters)), attributes, maxEntries: 10_000 });
   const dnAttributes = settings.memberAttribute.filter((attribute) => attribute !== 'memberUid');
-  const listing = (dns: readonly string[]): Filter[] => dns.flatMap((dn) => dnAttributes.map((attribute) => eq(attribute, dn)));
+  /** The assertions naming each member: its DN in every DN attribute, and its DN with each UID in uniqueMember. */
+  const listing = (members: ReadonlyArray<{ dn: string; uniqueIdentifiers?: readonly string[] | undefined }>): Filter[] =>
+    members.flatMap(({ dn, uniqueIdentifiers }) =>
+      dnAttributes.flatMap((attribute) => [
+        eq(attribute, dn),
+        ...(attribute === 'uniqueMember' ? (uniqueIdentifiers ?? []).map((uid) => eq(attribute, uniqueMemberValue(dn, uid))) : []),
+      ]),
+    );
 
   const found = new Map<string, UserGroup>();
-  /** Records the groups not seen before and returns their DNs: the next level's frontier. */
-  const record = (entries: readonly DirectoryEntry[], isNested: boolean): string[] => {
-    const added: string[] = [];
+  const skipped = new Map<string, SkippedEntry>();
+  /** Records the groups not seen before and returns them: the next level's frontier. */
+  const record = (entries: readonly DirectoryEntry[], isNested: boolean): Array<{ dn: string; uniqueIdentifiers?: string[] }> => {
+    const added: Array<{ dn: string; uniqueIdentifiers?: string[] }> = [];
     for (const entry of entries) {
       const mapped = mapGroupEntry(entry, settings, groupIdAttribute);
       // The sync skips a group without an id or name; it is then no link in a chain either.
-      if (!('group' in mapped) || found.has(mapped.group.dnKey)) continue;
-      found.set(mapped.group.dnKey, { dn: entry.dn, name: mapped.group.name, externalId: mapped.group.externalId, isNested });
-      added.push(entry.dn);
+      if (!('group' in mapped)) {
+        skipped.set(entry.dn, mapped.skipped);
+        continue;
+      }
+      if (found.has(mapped.group.dnKey)) continue;
+      found.set(mapped.group.dnKey, { dn: entry.dn, name: mapped.group.name, externalId: mapped.group.externalId, isNested, ...(mapped.group.uniqueIdentifiers === undefined ? {} : { uniqueIdentifiers: mapped.group.uniqueIdentifiers }) });
+      added.push({ dn: entry.dn, ...(mapped.group.uniqueIdentifiers === undefined ? {} : { uniqueIdentifiers: mapped.group.uniqueIdentifiers }) });
     }
     return added;
   };
+  const result = (): UserGroupsRead => ({ groups: [...found.values()], skipped: [...skipped.values()] });
 
-  const direct = listing([user.dn]);
+  const direct = listing([user]);
   if (settings.memberAttribute.includes('memberUid')) direct.push(eq('memberUid', user.username));
   let frontier = record(await search(direct), false);
   // Groups list member groups by DN only; with memberUid alone there is nothing to climb.
-  if (!settings.nestedGroups || dnAttributes.length === 0) return [...found.values()];
+  if (!settings.nestedGroups || dnAttributes.length === 0) return result();
   for (let level = 1; frontier.length > 0; level += 1) {
     if (level > MAX_NESTING_LEVELS) {
       throw new DirbridgeError('directory.size_limit', `the groups of ${user.dn} nest more than ${MAX_NESTING_LEVELS} levels deep; refusing to guess its groups`, {
@@ -156,5 +192,5 @@ export async function findUserGroups(directory: DirectoryConnection, settings: G
     }
     frontier = record(parents, true);
   }
-  return [...found.values()];
+  return result();
 }

@@ -17,7 +17,7 @@ function planDisabling(count: number): SyncPlan {
   const steps: PlanStep[] = Array.from({ length: count }, (_, index) => ({
     kind: 'disableUser' as const, userId: `u${index}`, username: `u${index}`, disabledBy: 'sync' as const, reason: 'gone',
   }));
-  return { steps, counts: countSteps(steps, 0), warnings: [] };
+  return { steps, counts: countSteps(steps, 0), warnings: [], seenUserIds: [] };
 }
 
 const snapshotWith = (userCount: number, failure?: DirectorySnapshot['failure']): DirectorySnapshot => ({
@@ -71,7 +71,7 @@ describe('checkPlan: access taken away', () => {
       { kind: 'removeTeamMember', userId: `u${index}`, username: `u${index}`, teamId: 't1', team: 'red', reason: 'not in red' },
       { kind: 'setAdmin', userExternalId: `e${index}`, username: `u${index}`, isAdmin: false, reason: 'not in admins' },
     ]).flat();
-    return { steps, counts: countSteps(steps, 0), warnings: [] };
+    return { steps, counts: countSteps(steps, 0), warnings: [], seenUserIds: [] };
   }
   const limits = { maxDisable: { count: 100, percent: 10 }, maxRevoke: { count: 50, percent: 25 } };
 
@@ -101,7 +101,7 @@ describe('checkPlan: access taken away', () => {
     const groups = Array.from({ length: 20 }, (_, index) => ({ id: index === 0 ? 'all-staff' : `g${index}`, externalId: `ge${index}`, dn: null, name: `group ${index}`, source: 'directory' as const }));
     const snapshot = { ...snapshotWith(1000), groups: [] };
     const state: CurrentState = { ...current(1000), groups, memberships: Array.from({ length: 800 }, (_, index) => ({ userId: `u${index}`, groupId: 'all-staff' })) };
-    const verdict = checkPlan(snapshot, state, { steps, counts: countSteps(steps, 0), warnings: [] }, { guard: limits, syncGroups: false });
+    const verdict = checkPlan(snapshot, state, { steps, counts: countSteps(steps, 0), warnings: [], seenUserIds: [] }, { guard: limits, syncGroups: false });
     assert.equal(verdict.isAllowed, false);
     assert.match(verdict.isAllowed ? '' : verdict.reason, /takes access away from 800 of 1000 .*800 memberships of deleted groups/);
   });
@@ -112,6 +112,6 @@ describe('checkPlan: access taken away', () => {
       { kind: 'setAdmin', userExternalId: `e${index}`, username: `u${index}`, isAdmin: true, reason: 'in admins' },
       { kind: 'addMembership', userExternalId: `e${index}`, groupExternalId: 'g', username: `u${index}`, group: 'staff', reason: 'member of staff' },
     ]).flat();
-    assert.equal(checkPlan(snapshotWith(500), current(500), { steps, counts: countSteps(steps, 0), warnings: [] }, { guard: limits, syncGroups: true }).isAllowed, true);
+    assert.equal(checkPlan(snapshotWith(500), current(500), { steps, counts: countSteps(steps, 0), warnings: [], seenUserIds: [] }, { guard: limits, syncGroups: true }).isAllowed, true);
   });
 });

@@ -85,7 +85,10 @@ describe('planSync', () => {
     assert.ok(step?.kind === 'updateUser');
     assert.equal(step.userId, 'db-a');
     assert.deepEqual(step.changes, { dn: 'uid=alice2,ou=staff,dc=example,dc=org', username: 'alice2' });
-    assert.match(step.reason, /moved or renamed/);
+    assert.equal(
+      step.reason,
+      'moved or renamed in directory from uid=a,ou=people,dc=example,dc=org to uid=alice2,ou=staff,dc=example,dc=org; username changed from a to alice2',
+    );
   });
 
   it('lets two users swap usernames', () => {
@@ -139,9 +142,74 @@ describe('planSync', () => {
     assert.deepEqual(planSync(snapshot([dirUser('a')]), state(users), { ...options, disableMissingUsers: false }).steps, []);
   });
 
-  it('does not treat an entry it could not map as missing', () => {
-    const snap = { ...snapshot([dirUser('a')]), skippedUsers: [{ dn: 'uid=b,dc=x', externalId: 'b', reason: 'no username' }] };
-    assert.deepEqual(planSync(snap, state([storeUser('a'), storeUser('b')]), options).steps, []);
+  it('skips an entry it could not map, counts it, and does not treat its account as missing', () => {
+    const noUsername = { dn: 'uid=b,dc=x', externalId: 'b', reason: 'has no username attribute (uid, cn)', setting: 'users.usernameAttribute', missingAttributes: ['uid', 'cn'] };
+    // No unique id: the stored account is the one under that DN (written in another case).
+    const noId = { dn: 'UID=C, ou=people,dc=example,dc=org', reason: 'has no entryUUID value', setting: 'users.uniqueIdAttribute', missingAttributes: ['entryUUID'] };
+    const fresh = { dn: 'uid=d,ou=people,dc=example,dc=org', reason: 'has no entryUUID value', setting: 'users.uniqueIdAttribute', missingAttributes: ['entryUUID'] };
+    const snap = { ...snapshot([dirUser('a')]), skippedUsers: [noUsername, noId, fresh] };
+    for (const grace of [0, 2]) {
+      const plan = planSync(snap, state([storeUser('a'), storeUser('b'), storeUser('c', { missingRuns: 1 })]), { ...options, missingGraceRuns: grace });
+      assert.deepEqual(plan.steps, [
+        { kind: 'skipUser', externalId: 'b', dn: 'uid=b,dc=x', reason: 'skipped (no uid or cn); b is kept as it is and not counted as missing' },
+        { kind: 'skipUser', externalId: null, dn: 'UID=C, ou=people,dc=example,dc=org', reason: 'skipped (no entryUUID); c is kept as it is and not counted as missing' },
+        { kind: 'skipUser', externalId: null, dn: 'uid=d,ou=people,dc=example,dc=org', reason: 'skipped (no entryUUID)' },
+      ]);
+      assert.equal(plan.counts.users.skipped, 3);
+      assert.deepEqual(plan.seenUserIds, ['db-a']);
+    }
+  });
+
+  it('does not claim a skipped entry keeps an account another entry now carries', () => {
+    const moved = dirUser('c', { dn: 'uid=c,ou=staff,dc=example,dc=org' });
+    const atOldDn = { dn: 'uid=c,ou=people,dc=example,dc=org', reason: 'has no entryUUID value', setting: 'users.uniqueIdAttribute', missingAttributes: ['entryUUID'] };
+    const plan = planSync({ ...snapshot([moved]), skippedUsers: [atOldDn] }, state([storeUser('c')]), options);
+    assert.deepEqual(plan.steps.map((step) => `${step.kind}: ${step.reason}`), [
+      'updateUser: moved or renamed in directory from uid=c,ou=people,dc=example,dc=org to uid=c,ou=staff,dc=example,dc=org',
+      'skipUser: skipped (no entryUUID)',
+    ]);
+  });
+
+  it('skips a group entry without a name or id: counted, and its stored group and memberships kept', () => {
+    const noName = { dn: 'cn=old,ou=groups,dc=example,dc=org', externalId: 'old', reason: 'has no cn value', setting: 'groups.nameAttribute', missingAttributes: ['cn'] };
+    const noId = { dn: 'cn=other,ou=groups,dc=example,dc=org', reason: 'has no entryUUID value', setting: 'groups.uniqueIdAttribute', missingAttributes: ['entryUUID'] };
+    const current = state([storeUser('a')], [storeGroup('old'), storeGroup('other'), storeGroup('gone')], [
+      { userId: 'db-a', groupId: 'g-old' },
+      { userId: 'db-a', groupId: 'g-other' },
+    ]);
+    for (const scope of ['all', 'listed'] as const) {
+      const plan = planSync({ ...snapshot([dirUser('a')]), skippedGroups: [noName, noId] }, current, { ...options, scope });
+      assert.deepEqual(
+        plan.steps.map((step) => `${step.kind}: ${step.reason}`),
+        [
+          'skipGroup: skipped (no cn); the stored group old and its memberships are kept as they are',
+          'skipGroup: skipped (no entryUUID); the stored group other and its memberships are kept as they are',
+          ...(scope === 'all' ? ['deleteGroup: no longer found in the directory'] : []),
+        ],
+        scope,
+      );
+      assert.equal(plan.counts.groups.skipped, 2);
+      assert.equal(plan.counts.groups.deleted, scope === 'all' ? 1 : 0);
+      assert.equal(plan.counts.memberships.removed, 0);
+    }
+  });
+
+  it('names the old and the new name in a rename, and the old and new DN in a move', () => {
+    const plan = planSync(
+      snapshot([dirUser('a', { username: 'anna' })], [dirGroup('staff', [], { name: 'Staff', dn: 'cn=Staff,ou=teams,dc=example,dc=org' }), dirGroup('ops', [], { dn: 'cn=ops,ou=teams,dc=example,dc=org' })]),
+      state([storeUser('a')], [storeGroup('staff'), storeGroup('ops')]),
+      options,
+    );
+    assert.deepEqual(plan.steps.map((step) => `${step.kind}: ${step.reason}`), [
+      'updateUser: username changed from a to anna',
+      'updateGroup: renamed from staff to Staff; moved or renamed in directory from cn=staff,ou=groups,dc=example,dc=org to cn=Staff,ou=teams,dc=example,dc=org',
+      'updateGroup: moved or renamed in directory from cn=ops,ou=groups,dc=example,dc=org to cn=ops,ou=teams,dc=example,dc=org',
+    ]);
+  });
+
+  it('lists every existing user the read saw, changed or not, for "Last synced"', () => {
+    const plan = planSync(snapshot([dirUser('a'), dirUser('b', { email: 'new@example.org' }), dirUser('n')]), state([storeUser('a'), storeUser('b'), storeUser('gone')]), options);
+    assert.deepEqual(plan.seenUserIds, ['db-a', 'db-b']);
   });
 
   it('follows the directory account state according to activeState', () => {
@@ -177,7 +245,7 @@ describe('planSync', () => {
     const summary = plan.steps.map((step) => `${step.kind}: ${step.reason}`);
     assert.deepEqual(summary, [
       'createUser: new in directory',
-      'updateGroup: renamed from staff',
+      'updateGroup: renamed from staff to Staff',
       'addMembership: member of Staff',
       'removeMembership: no longer a member of Staff',
       'createGroup: new in directory',

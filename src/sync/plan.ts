@@ -2,7 +2,8 @@
  * The sync plan: a pure diff between what the directory says (the snapshot) and what the
  * store holds. Every step carries a sentence saying why. A dry run is this plan, printed.
  */
-import type { MappedUser } from '../mapping/user.ts';
+import { normalizeDn } from '../ldap/dn.ts';
+import type { MappedUser, SkippedEntry } from '../mapping/user.ts';
 import type { MappingSettings, SyncSettings } from '../settings/schema.ts';
 import type { GroupRecord, MappingState, UserRecord } from '../store/store.ts';
 import { accountStatesAfter, newChannelOwner, planChannelOwners, planMappings, type MappedUserWithInput, type MappingStep } from './plan-mapping.ts';
@@ -67,10 +68,13 @@ export type DirectoryStep =
   | { kind: 'enableUser'; userId: string; username: string; reason: string }
   | { kind: 'markMissing'; userId: string; username: string; missingRuns: number; reason: string }
   | { kind: 'markPresent'; userId: string; username: string; reason: string }
-  | { kind: 'skipUser'; externalId: string; dn: string; reason: string }
+  /** A directory user not planned: not imported, not merged, or an entry that cannot be mapped (no username or unique id; `externalId` null when unknown). */
+  | { kind: 'skipUser'; externalId: string | null; dn: string; reason: string }
   | { kind: 'createGroup'; externalId: string; name: string; dn: string; reason: string }
   | { kind: 'updateGroup'; groupId: string; name: string; changes: { name?: string; dn?: string }; reason: string }
   | { kind: 'deleteGroup'; groupId: string; name: string; reason: string }
+  /** A group entry that cannot be mapped (no name or unique id): its stored group (`groupId`, when one matches) and memberships are left as they are. */
+  | { kind: 'skipGroup'; dn: string; groupId: string | null; reason: string }
   | { kind: 'addMembership'; userExternalId: string; groupExternalId: string; username: string; group: string; reason: string }
   | { kind: 'removeMembership'; userId: string; groupId: string; username: string; group: string; reason: string };
 
@@ -79,12 +83,18 @@ export interface SyncPlan {
   steps: PlanStep[];
   counts: PlanCounts;
   warnings: string[];
+  /**
+   * Store ids of the existing users this read saw (mapped and linked by their unique id): apply
+   * records the time as their `lastSyncedAt`, so "Last synced" is the last time a sync saw them.
+   */
+  seenUserIds: string[];
 }
 
 /** Counts of planned changes, in the shape of the sync summary. */
 export type PlanCounts = {
   users: { created: number; updated: number; disabled: number; enabled: number; unchanged: number; skipped: number };
-  groups: { created: number; updated: number; deleted: number };
+  /** `skipped`: group entries that cannot be mapped (see the `skipGroup` step). */
+  groups: { created: number; updated: number; deleted: number; skipped: number };
   memberships: { added: number; removed: number };
   roles: { granted: number; revoked: number };
   /** `ownerChanged`: directory channels reassigned to the Channel Admin or left without an owner. */
@@ -133,9 +143,48 @@ export function planSync(snapshot: DirectorySnapshot, current: CurrentState, opt
     // Ownership needs every account, so only a whole-directory sync judges it (a login sees one user).
     if (options.scope === 'all') steps = steps.concat(planChannelOwners(current.mapping.channels, options.mapping.channels, stateOf));
   }
+  const seenUserIds = snapshot.users.flatMap((user) => {
+    const userId = userSteps.linkedUserIds.get(user.externalId);
+    return userId === undefined ? [] : [userId];
+  });
   // Last, so a dry run lists the changes to accounts first (the first sync after an upgrade records every user's time).
   steps = steps.concat(planPasswordSteps(snapshot, current, options));
-  return { steps, counts: countSteps(steps, userSteps.unchanged), warnings };
+  return { steps, counts: countSteps(steps, userSteps.unchanged), warnings, seenUserIds };
+}
+
+/** What a skipped entry's step says: "skipped (no cn)", and when it names a stored record, that it is kept. */
+function skippedReason(skipped: SkippedEntry, kept: string | undefined): string {
+  return `skipped (no ${skipped.missingAttributes.join(' or ')})${kept === undefined ? '' : `; ${kept}`}`;
+}
+
+/**
+ * The stored records that skipped entries name: by unique id when the entry has one, else by
+ * DN (an entry without its unique id is still the record stored under that DN). DNs are
+ * normalised only when some skipped entry lacks an id.
+ */
+function recordsOfSkipped<R extends { id: string; externalId: string | null; dn: string | null }>(skipped: readonly SkippedEntry[], records: readonly R[]): Map<SkippedEntry, R> {
+  const found = new Map<SkippedEntry, R>();
+  if (skipped.length === 0) return found;
+  const byExternalId = new Map<string, R>();
+  for (const record of records) if (record.externalId !== null) byExternalId.set(record.externalId, record);
+  let byDn: Map<string, R> | undefined;
+  for (const entry of skipped) {
+    let record = entry.externalId === undefined ? undefined : byExternalId.get(entry.externalId);
+    if (record === undefined && entry.externalId === undefined) {
+      byDn ??= new Map(records.flatMap((candidate) => (candidate.dn === null || candidate.externalId === null ? [] : [[dnKeyOf(candidate.dn), candidate] as const])));
+      record = byDn.get(dnKeyOf(entry.dn));
+    }
+    if (record !== undefined) found.set(entry, record);
+  }
+  return found;
+}
+
+function dnKeyOf(dn: string): string {
+  try {
+    return normalizeDn(dn);
+  } catch {
+    return dn.toLowerCase();
+  }
 }
 
 /** Password change steps for the users the store already linked to their directory entries. */
@@ -261,7 +310,20 @@ function planUsers(
     });
   }
 
-  planMissingUsers(snapshot, current, options, steps);
+  // Entries that cannot be mapped are skipped, counted, and their stored accounts left exactly as they are.
+  // An account another entry now carries (by its unique id) is judged through that entry.
+  const skippedAccounts = recordsOfSkipped(snapshot.skippedUsers, current.users.filter((user) => user.source === 'directory' && !linkedUserIds.has(user.externalId ?? '')));
+  for (const skipped of snapshot.skippedUsers) {
+    const stored = skippedAccounts.get(skipped);
+    steps.push({
+      kind: 'skipUser',
+      externalId: skipped.externalId ?? null,
+      dn: skipped.dn,
+      reason: skippedReason(skipped, stored === undefined ? undefined : `${stored.username} is kept as it is and not counted as missing`),
+    });
+  }
+
+  planMissingUsers(snapshot, current, options, steps, new Set([...skippedAccounts.values()].map((user) => user.id)));
   return { steps, unchanged, linkedUserIds, createdExternalIds };
 }
 
@@ -278,7 +340,7 @@ function planExistingUser(
   const reasons: string[] = [];
   if (existing.dn !== user.dn) {
     changes.dn = user.dn;
-    reasons.push(existing.dn === null ? 'DN recorded' : `moved or renamed in directory (was ${existing.dn})`);
+    reasons.push(existing.dn === null ? 'DN recorded' : `moved or renamed in directory from ${existing.dn} to ${user.dn}`);
   }
   if (options.updateExistingUsers) {
     if (existing.username !== user.username) {
@@ -286,7 +348,7 @@ function planExistingUser(
         warnings.push(`user ${existing.username} keeps its username: ${user.username} is taken or ambiguous`);
       } else {
         changes.username = user.username;
-        reasons.push(`username changed from ${existing.username}`);
+        reasons.push(`username changed from ${existing.username} to ${user.username}`);
       }
     }
     for (const field of ['email', 'firstName', 'lastName', 'displayName'] as const) {
@@ -323,12 +385,12 @@ function planExistingUser(
   }
 }
 
-function planMissingUsers(snapshot: DirectorySnapshot, current: CurrentState, options: PlanOptions, steps: PlanStep[]): void {
+/** Disables (or counts grace runs for) stored directory users the read did not see; `skippedIds` were seen but skipped. */
+function planMissingUsers(snapshot: DirectorySnapshot, current: CurrentState, options: PlanOptions, steps: PlanStep[], skippedIds: ReadonlySet<string>): void {
   if (!options.disableMissingUsers || options.scope === 'listed') return;
   const present = new Set<string>(snapshot.users.map((user) => user.externalId));
-  for (const skipped of snapshot.skippedUsers) if (skipped.externalId !== undefined) present.add(skipped.externalId);
   for (const user of current.users) {
-    if (user.source !== 'directory' || user.externalId === null || present.has(user.externalId) || !user.isEnabled) continue;
+    if (user.source !== 'directory' || user.externalId === null || present.has(user.externalId) || skippedIds.has(user.id) || !user.isEnabled) continue;
     const missingRuns = user.missingRuns + 1;
     if (missingRuns <= options.missingGraceRuns) {
       steps.push({
@@ -351,7 +413,7 @@ function planMissingUsers(snapshot: DirectorySnapshot, current: CurrentState, op
 }
 
 function planGroups(
-  snapshot: Pick<DirectorySnapshot, 'groups' | 'users'>,
+  snapshot: Pick<DirectorySnapshot, 'groups' | 'users' | 'skippedGroups'>,
   current: CurrentState,
   linkedUserIds: ReadonlyMap<string, string>,
   createdExternalIds: ReadonlySet<string>,
@@ -386,13 +448,11 @@ function planGroups(
       if (existing.name !== group.name) changes.name = group.name;
       if (existing.dn !== group.dn) changes.dn = group.dn;
       if (Object.keys(changes).length > 0) {
-        steps.push({
-          kind: 'updateGroup',
-          groupId: existing.id,
-          name: existing.name,
-          changes,
-          reason: changes.name === undefined ? 'moved in directory' : `renamed from ${existing.name}`,
-        });
+        const reasons = [
+          ...(changes.name === undefined ? [] : [`renamed from ${existing.name} to ${group.name}`]),
+          ...(changes.dn === undefined ? [] : [existing.dn === null ? 'DN recorded' : `moved or renamed in directory from ${existing.dn} to ${group.dn}`]),
+        ];
+        steps.push({ kind: 'updateGroup', groupId: existing.id, name: existing.name, changes, reason: reasons.join('; ') });
       }
     }
     const wanted = new Set(group.memberUserIds);
@@ -411,8 +471,23 @@ function planGroups(
       }
     }
   }
+  // Entries that cannot be mapped: their stored groups are neither deleted nor judged, memberships included.
+  const skippedGroups = recordsOfSkipped(snapshot.skippedGroups, current.groups.filter((group) => group.source === 'directory'));
+  const kept = new Set<string>();
+  for (const skipped of snapshot.skippedGroups) {
+    const named = skippedGroups.get(skipped);
+    // A stored group another entry now carries (by its unique id) is judged through that entry.
+    const stored = named !== undefined && !present.has(named.externalId ?? '') ? named : undefined;
+    if (stored !== undefined) kept.add(stored.id);
+    steps.push({
+      kind: 'skipGroup',
+      dn: skipped.dn,
+      groupId: stored?.id ?? null,
+      reason: skippedReason(skipped, stored === undefined ? undefined : `the stored group ${stored.name} and its memberships are kept as they are`),
+    });
+  }
   for (const group of current.groups) {
-    if (group.source !== 'directory' || group.externalId === null || present.has(group.externalId)) continue;
+    if (group.source !== 'directory' || group.externalId === null || present.has(group.externalId) || kept.has(group.id)) continue;
     if (scope === 'all') {
       steps.push({ kind: 'deleteGroup', groupId: group.id, name: group.name, reason: 'no longer found in the directory' });
       continue;
@@ -455,7 +530,7 @@ function appliesEnable(activeState: SyncSettings['activeState']): boolean {
 export function countSteps(steps: readonly PlanStep[], unchanged: number): PlanCounts {
   const counts: PlanCounts = {
     users: { created: 0, updated: 0, disabled: 0, enabled: 0, unchanged, skipped: 0 },
-    groups: { created: 0, updated: 0, deleted: 0 },
+    groups: { created: 0, updated: 0, deleted: 0, skipped: 0 },
     memberships: { added: 0, removed: 0 },
     roles: { granted: 0, revoked: 0 },
     channels: { created: 0, added: 0, removed: 0, ownerChanged: 0 },
@@ -476,6 +551,7 @@ export function countSteps(steps: readonly PlanStep[], unchanged: number): PlanC
       case 'createGroup': counts.groups.created += 1; break;
       case 'updateGroup': counts.groups.updated += 1; break;
       case 'deleteGroup': counts.groups.deleted += 1; break;
+      case 'skipGroup': counts.groups.skipped += 1; break;
       case 'addMembership': counts.memberships.added += 1; break;
       case 'removeMembership': counts.memberships.removed += 1; break;
       case 'grantRole': counts.roles.granted += 1; break;

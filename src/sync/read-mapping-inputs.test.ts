@@ -6,7 +6,6 @@ import { DirbridgeError, isDirbridgeError } from '../errors.ts';
 import { isDescendantOf, normalizeDn } from '../ldap/dn.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import { formatFilter, LDAP_MATCHING_RULE_IN_CHAIN, matchesFilter, parseFilter, type Filter } from '../ldap/filter.ts';
-import { withMemberGroupNames } from '../mapping/grants.ts';
 import { groupSettingsSchema, mappingSettingsSchema, userSettingsSchema, type GroupSettings } from '../settings/schema.ts';
 import { findUserGroups } from './find-directory-user.ts';
 import { readGroupNamesForSync, readGroupNamesForUser, SERVER_QUERY_CONCURRENCY } from './read-mapping-inputs.ts';
@@ -16,18 +15,17 @@ const users = userSettingsSchema.parse({ baseDn: MEMORY_BASE_DN });
 const groupsWith = (override: Partial<GroupSettings>): GroupSettings => ({ ...groupSettingsSchema.parse({ baseDn: `ou=groups,${MEMORY_BASE_DN}` }), ...override });
 const roleMap = Object.fromEntries(Array.from({ length: 12 }, (_, index) => [`g${index * 2}`, `role-${index}`]));
 
-describe('withMemberGroupNames', () => {
-  it('adds the mapped names among the member groups once each, in the map\'s spelling', () => {
-    assert.deepEqual(withMemberGroupNames(['Engineering'], ['Engineering', 'Admins', 'ops'], ['engineering', 'ADMINS', 'other', 'admins']), ['Engineering', 'Admins']);
-    assert.deepEqual(withMemberGroupNames([], ['a'], []), []);
-  });
-});
-
 describe('mapped group names: one user (login) agrees with a full sync', () => {
-  const strategies: Array<[string, Record<string, unknown>]> = [
+  // [label, groupSearch, seeds]: the narrower filters run on fewer random organisations (the memory directory is slow).
+  const strategies: Array<[string, Record<string, unknown>, number?]> = [
     ['each', {}],
     ['once', { strategy: 'once', userGroupFilter: '(|(member=#{userdn})(uniqueMember=#{userdn})(memberUid=#{username}))' }],
     ['each, member only', { userGroupFilter: '(&(cn=#{groupName})(member=#{userdn}))' }],
+    // Narrower than groups.memberAttribute: the filter decides, nested or not.
+    ['each, uniqueMember only', { userGroupFilter: '(&(cn=#{groupName})(uniqueMember=#{userdn}))' }, 6],
+    ['each, groupOfNames only', { userGroupFilter: '(&(cn=#{groupName})(objectClass=groupOfNames)(|(member=#{userdn})(memberUid=#{username})))' }, 6],
+    ['each, memberUid only (admits no group)', { userGroupFilter: '(&(cn=#{groupName})(memberUid=#{username}))' }, 4],
+    ['once, not memberUid', { strategy: 'once', userGroupFilter: '(&(|(member=#{userdn})(uniqueMember=#{userdn}))(!(memberUid=#{username})))' }, 6],
   ];
   const groupVariants: Array<[string, Partial<GroupSettings>]> = [
     ['nested', { memberAttribute: ['member', 'uniqueMember', 'memberUid'], nestedGroups: true }],
@@ -35,8 +33,9 @@ describe('mapped group names: one user (login) agrees with a full sync', () => {
     ['not nested', { memberAttribute: ['member', 'uniqueMember', 'memberUid'], nestedGroups: false }],
     ['groups off', { enabled: false, nestedGroups: true }],
   ];
-  for (const [strategy, groupSearch] of strategies) {
+  for (const [strategy, groupSearch, seeds = 15] of strategies) {
     for (const [variant, groupOverride] of groupVariants) {
+      if (seeds < 15 && groupOverride.enabled === false) continue;
       it(`gives each user the names a full sync gives (${strategy}; ${variant}; teams on)`, async () => {
         const groups = groupsWith(groupOverride);
         const mapping = mappingSettingsSchema.parse({
@@ -47,8 +46,9 @@ describe('mapped group names: one user (login) agrees with a full sync', () => {
           adminGroup: 'g9',
         });
         let nestedOnly = 0;
-        for (let seed = 1; seed <= 15; seed += 1) {
-          const directory = memoryDirectory(randomOrganisation({ seed }));
+        for (let seed = 1; seed <= seeds; seed += 1) {
+          // Even seeds: uniqueMember values with RFC 4517 UIDs.
+          const directory = memoryDirectory(randomOrganisation({ seed, uniqueIds: seed % 2 === 0 }));
           const snapshot = await readSnapshot(directory, { directory: { attributesToQuery: [], pageSize: 500 }, users, groups, mapping });
           assert.equal(snapshot.failure, undefined);
           for (const user of snapshot.users) {
@@ -62,10 +62,48 @@ describe('mapped group names: one user (login) agrees with a full sync', () => {
             if (withoutNesting.groupNames.length < atLogin.groupNames.length) nestedOnly += 1;
           }
         }
-        if (groups.enabled && groups.nestedGroups) assert.ok(nestedOnly > 0, 'some users hold mapped groups only through nesting');
+        const admitsGroups = !strategy.includes('admits no group');
+        if (groups.enabled && groups.nestedGroups && admitsGroups) assert.ok(nestedOnly > 0, 'some users hold mapped groups only through nesting');
         else assert.equal(nestedOnly, 0);
       });
     }
+  }
+});
+
+describe('the User Group Filter decides mapped groups, nested or not', () => {
+  const groups = groupsWith({ memberAttribute: ['member', 'uniqueMember', 'memberUid'], nestedGroups: true });
+  const broad = '(&(cn=#{groupName})(|(member=#{userdn})(uniqueMember=#{userdn})(memberUid=#{username})))';
+  const narrower = ['(&(cn=#{groupName})(member=#{userdn}))', '(&(cn=#{groupName})(objectClass=groupOfNames)(|(member=#{userdn})(uniqueMember=#{userdn})))', '(&(cn=#{groupName})(memberUid=#{username}))'];
+  const namesBy = async (filter: string, seed: number) => {
+    const directory = memoryDirectory(randomOrganisation({ seed, uniqueIds: seed % 2 === 0 }));
+    const mapping = mappingSettingsSchema.parse({ groupSearch: { userGroupFilter: filter }, roles: { enabled: true, autoRemove: true, map: roleMap } });
+    const snapshot = await readSnapshot(directory, { directory: { attributesToQuery: [], pageSize: 500 }, users, groups, mapping });
+    assert.equal(snapshot.failure, undefined);
+    return { snapshot, byUser: new Map(snapshot.users.map((user) => [user.username, new Set(user.mapping?.groupNames ?? [])])) };
+  };
+
+  for (const filter of narrower) {
+    it(`a narrower filter admits a subset, and revokes even what nesting gave (${filter})`, async () => {
+      let revoked = 0;
+      let revokedFromMembers = 0;
+      for (let seed = 1; seed <= 10; seed += 1) {
+        const wide = await namesBy(broad, seed);
+        const narrow = await namesBy(filter, seed);
+        for (const user of narrow.snapshot.users) {
+          const names = narrow.byUser.get(user.username) ?? new Set<string>();
+          const before = wide.byUser.get(user.username) ?? new Set<string>();
+          for (const name of names) assert.ok(before.has(name), `seed ${seed}: ${user.username} gains ${name} with a narrower filter`);
+          for (const name of before) {
+            if (names.has(name)) continue;
+            revoked += 1;
+            // Still a member through groups.memberAttribute (directly or nested): the filter decides anyway.
+            if (narrow.snapshot.groups.some((group) => group.name === name && group.memberUserIds.includes(user.externalId))) revokedFromMembers += 1;
+          }
+        }
+      }
+      assert.ok(revoked > 0, 'the narrower filter takes some mapped groups away');
+      assert.ok(revokedFromMembers > 0, 'including from users the groups still list (directly or through nesting)');
+    });
   }
 });
 

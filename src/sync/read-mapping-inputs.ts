@@ -8,22 +8,35 @@
  * search under the users' base, inverted to user → groups. Only another filter the server alone
  * can evaluate (or the in-chain rule on a server that is not AD) falls back to per-user server
  * queries, a few at a time, reported once per run. A single login always asks the server: one
- * user, few queries; with nested groups it adds the same names a sync adds, from the user's
- * resolved groups.
+ * user, few queries.
+ *
+ * The User Group Filter decides every mapped group, nested or not. With groups.nestedGroups on,
+ * it decides each mapped group's direct members, users AND groups: a user is in a mapped group G
+ * when the filter admits the user into G, or admits into G one of the groups the user is in
+ * (directly or through nesting, as groups.* resolves them; `memberGroupQuery` asks the filter
+ * about a group). So a filter that admits fewer members of G takes G away from exactly the users
+ * who reached it only through them, and nesting still reaches users through unmapped groups. A
+ * filter with AD's in-chain rule follows nesting itself and gets nothing added. A sync asks the
+ * filter once per group (in memory), a login in the same one query per mapped group (or one in
+ * all, "once") it always made, over the user and its groups together.
  */
 import type { DirectoryConnection } from '../directory/index.ts';
 import { normalizeDn } from '../ldap/dn.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
-import { extensible, fillFilterTemplate, LDAP_MATCHING_RULE_IN_CHAIN } from '../ldap/filter.ts';
-import { mappedGroupNames, withMemberGroupNames } from '../mapping/grants.ts';
+import { extensible, fillFilterTemplate, LDAP_MATCHING_RULE_IN_CHAIN, or, type Filter } from '../ldap/filter.ts';
+import { mappedGroupNames } from '../mapping/grants.ts';
 import {
   attributesFor,
   candidateReadFilter,
   inChainQuery,
   indexGroupEntries,
   isLocallyEvaluable,
+  memberGroupQuery,
   parseGroupQuery,
+  resolvesNesting,
   userGroupNames,
+  withMemberUniqueIdentifiers,
+  type GroupEntryIndex,
   type GroupQuery,
   type InChainQuery,
 } from '../mapping/group-filter.ts';
@@ -67,6 +80,27 @@ function questions(settings: MappingReadSettings): { groups?: Question; teams?: 
   };
 }
 
+/** Who the filter is asked about: a user, or (nested groups) a group in a user's place. */
+interface Member {
+  /** The user's external id, or the group's DN key (`ResolvedGroup.dnKey`). */
+  key: string;
+  dn: string;
+  /** Undefined for a group: its question has no `#{username}` (see `memberGroupQuery`). */
+  username?: string;
+  uniqueIdentifiers?: readonly string[] | undefined;
+}
+
+const userMember = (user: MappedUser): Member => ({ key: user.externalId, dn: user.dn, username: user.username, uniqueIdentifiers: user.uniqueIdentifiers });
+/** A group in a user's place; its key is its DN key (only the sync's answers are kept by key). */
+const groupMember = (group: { dn: string; dnKey?: string; uniqueIdentifiers?: readonly string[] | undefined }): Member => ({ key: group.dnKey ?? group.dn, dn: group.dn, uniqueIdentifiers: group.uniqueIdentifiers });
+
+/** The question about groups as members of mapped groups, when nesting adds memberships; undefined otherwise. */
+function nestingQuestion(question: Question | undefined, groups: GroupSettings | undefined): Question | undefined {
+  if (question === undefined || groups?.enabled !== true || !groups.nestedGroups || resolvesNesting(question.query)) return undefined;
+  const query = memberGroupQuery(question.query);
+  return query === undefined ? undefined : { ...question, query };
+}
+
 /** Reads group names for every user of a sync; `warn` is called once per question that needs the server. */
 export async function readGroupNamesForSync(
   directory: DirectoryConnection,
@@ -76,15 +110,20 @@ export async function readGroupNamesForSync(
   warn: (message: string) => void,
 ): Promise<GroupNamesByUser> {
   const asked = questions(settings);
-  const answer = async (question: Question | undefined, label: string): Promise<Map<string, string[]>> => {
+  const members = users.map(userMember);
+  const answer = async (question: Question | undefined, label: string, nesting?: Question): Promise<Map<string, string[]>> => {
     const result = new Map<string, string[]>();
     if (question === undefined) return result;
+    // Groups that hold users are asked about in the users' place (see the module comment).
+    const memberGroups = nesting === undefined ? [] : resolvedGroups.filter((group) => group.memberUserIds.length > 0);
+    const byGroup = new Map<string, string[]>();
     if (!isLocallyEvaluable(question.query)) {
       const perGroup = directory.rootDse.serverType === 'active-directory' ? inChainQuery(question.query) : undefined;
       if (perGroup !== undefined) return askServerPerGroup(directory, question, perGroup, settings.users.baseDn, users);
-      warn(`${label} ${question.query.template.text} cannot be evaluated locally; asking the server for each user`);
-      await askServerForUsers(directory, question, users, result);
-      return result;
+      warn(`${label} ${question.query.template.text} cannot be evaluated locally; asking the server for each user${nesting === undefined ? '' : ' and each group that holds users'}`);
+      await askServerFor(directory, question, members, result);
+      if (nesting !== undefined) await askServerFor(directory, nesting, memberGroups.map(groupMember), byGroup);
+      return withNestedNames(result, question.names, byGroup, memberGroups);
     }
     const entries: DirectoryEntry[] = [];
     for await (const page of directory.searchPages({
@@ -96,22 +135,55 @@ export async function readGroupNamesForSync(
       for (const entry of page) entries.push(entry);
     }
     const index = indexGroupEntries(entries);
-    const undecided: MappedUser[] = [];
-    for (const user of users) {
-      const local = userGroupNames(index, question.query, { username: user.username, dn: user.dn }, question.names, question.nameAttributes);
-      if (local !== undefined) result.set(user.externalId, local);
-      else undecided.push(user);
-    }
     // Never guess "no groups" (auto-remove would take grants away): ask the server instead.
+    const undecided = answerLocally(index, question, members, result);
     if (undecided.length > 0) {
       warn(`${label} could not be decided locally for some users; asked the server for them`);
-      await askServerForUsers(directory, question, undecided, result);
+      await askServerFor(directory, question, undecided, result);
     }
-    return result;
+    if (nesting !== undefined) {
+      const groupsUndecided = answerLocally(index, nesting, memberGroups.map(groupMember), byGroup);
+      if (groupsUndecided.length > 0) {
+        warn(`${label} could not be decided locally for some member groups; asked the server for them`);
+        await askServerFor(directory, nesting, groupsUndecided, byGroup);
+      }
+    }
+    return withNestedNames(result, question.names, byGroup, memberGroups);
   };
-  const groupNames = await answer(asked.groups, 'the User Group Filter');
-  if (asked.groups !== undefined && settings.groups?.nestedGroups === true) addNestedMemberships(groupNames, asked.groups.names, resolvedGroups);
+  const groupNames = await answer(asked.groups, 'the User Group Filter', nestingQuestion(asked.groups, settings.groups));
   return { groupNames, teamGroupNames: await answer(asked.teams, 'the LDAP query to get user groups') };
+}
+
+/** Answers from the index; returns the members it could not decide (the caller asks the server). */
+function answerLocally(index: GroupEntryIndex, question: Question, members: readonly Member[], result: Map<string, string[]>): Member[] {
+  const undecided: Member[] = [];
+  for (const member of members) {
+    const local = userGroupNames(index, question.query, { username: member.username ?? '', dn: member.dn, uniqueIdentifiers: member.uniqueIdentifiers }, question.names, question.nameAttributes);
+    if (local !== undefined) result.set(member.key, local);
+    else undecided.push(member);
+  }
+  return undecided;
+}
+
+/**
+ * Adds to each user the names its groups were admitted into (`byGroup`, by group DN key), once
+ * each, in `names` order. Every user with an answer keeps it; users only reached through groups
+ * get one. Without nesting `byGroup` is empty and `result` is returned as it is.
+ */
+function withNestedNames(result: Map<string, string[]>, names: readonly string[], byGroup: ReadonlyMap<string, readonly string[]>, groups: readonly ResolvedGroup[]): Map<string, string[]> {
+  if (byGroup.size === 0) return result;
+  const added = new Map<string, Set<string>>();
+  for (const group of groups) {
+    const granted = byGroup.get(group.dnKey) ?? [];
+    if (granted.length === 0) continue;
+    for (const userId of group.memberUserIds) {
+      let set = added.get(userId);
+      if (set === undefined) added.set(userId, (set = new Set(result.get(userId) ?? [])));
+      for (const name of granted) set.add(name);
+    }
+  }
+  for (const [userId, set] of added) result.set(userId, names.filter((name) => set.has(name)));
+  return result;
 }
 
 /** How many per-user (or per-group) server queries are in flight at once on the one connection. */
@@ -140,16 +212,16 @@ async function forEachLimited<T>(items: readonly T[], limit: number, work: (item
   if (failure !== undefined) throw failure.error;
 }
 
-/** The per-user fallback: every user's names from the server, `SERVER_QUERY_CONCURRENCY` users at a time. */
-async function askServerForUsers(directory: DirectoryConnection, question: Question, users: readonly MappedUser[], result: Map<string, string[]>): Promise<void> {
+/** The per-member fallback: every member's names from the server, `SERVER_QUERY_CONCURRENCY` at a time. */
+async function askServerFor(directory: DirectoryConnection, question: Question, members: readonly Member[], result: Map<string, string[]>): Promise<void> {
   const found = new Map<string, string[]>();
-  await forEachLimited(users, SERVER_QUERY_CONCURRENCY, async (user) => {
-    found.set(user.externalId, await askServer(directory, question, user));
+  await forEachLimited(members, SERVER_QUERY_CONCURRENCY, async (member) => {
+    found.set(member.key, await askServer(directory, question, [fillerOf(question, member)]));
   });
-  // Set in the users' order, whatever order the answers came in.
-  for (const user of users) {
-    const names = found.get(user.externalId);
-    if (names !== undefined) result.set(user.externalId, names);
+  // Set in the members' order, whatever order the answers came in.
+  for (const member of members) {
+    const names = found.get(member.key);
+    if (names !== undefined) result.set(member.key, names);
   }
 }
 
@@ -228,55 +300,74 @@ async function askServerPerGroup(
   return result;
 }
 
+/** Filled filters per server query at most: a login's user and groups are asked in OR filters of this many. */
+export const MEMBERS_PER_QUERY = 100;
+
 /**
  * Reads group names for one user (a login, a one-user sync) with server queries. `memberOf` is
- * the user's groups as `findUserGroups` resolves them (nested ones included), so with
- * groups.nestedGroups the names are those a full sync would give this user.
+ * the user's groups as `findUserGroups` resolves them (nested ones included); with
+ * groups.nestedGroups each is asked about in the user's place, in the same query as the user (an
+ * OR of the filled filters, split every MEMBERS_PER_QUERY), so the names are those a full sync
+ * gives this user and the number of queries is what it was: one per mapped group ("each"), or one.
  */
 export async function readGroupNamesForUser(
   directory: DirectoryConnection,
   settings: MappingReadSettings,
   user: MappedUser,
-  memberOf: ReadonlyArray<{ name: string }>,
+  memberOf: ReadonlyArray<{ dn: string; uniqueIdentifiers?: readonly string[] | undefined }>,
 ): Promise<{ groupNames: string[]; teamGroupNames: string[] }> {
   const asked = questions(settings);
-  let groupNames = asked.groups === undefined ? [] : await askServer(directory, asked.groups, user);
-  if (asked.groups !== undefined && settings.groups?.nestedGroups === true) {
-    groupNames = withMemberGroupNames(groupNames, asked.groups.names, memberOf.map((group) => group.name));
-  }
-  return { groupNames, teamGroupNames: asked.teams === undefined ? [] : await askServer(directory, asked.teams, user) };
+  const ask = async (question: Question | undefined, nesting?: Question): Promise<string[]> => {
+    if (question === undefined) return [];
+    const fillers = [fillerOf(question, userMember(user))];
+    if (nesting !== undefined) for (const group of memberOf) fillers.push(fillerOf(nesting, groupMember(group)));
+    return askServer(directory, question, fillers);
+  };
+  return { groupNames: await ask(asked.groups, nestingQuestion(asked.groups, settings.groups)), teamGroupNames: await ask(asked.teams) };
 }
 
-/** Asks the server: once per user ('once'), or once per mapped group ('each'). */
-async function askServer(directory: DirectoryConnection, question: Question, user: MappedUser): Promise<string[]> {
-  const search = (values: Record<string, string>) =>
-    directory.searchAll({ baseDn: question.baseDn, scope: 'sub', filter: fillFilterTemplate(question.query.template, values), attributes: question.nameAttributes, maxEntries: 10_000 });
+/** Fills a question's filter for one member, given the group name ("each") or none ("once"). */
+type Filler = (groupName?: string) => Filter;
+
+function fillerOf(question: Question, member: Member): Filler {
+  return (groupName) => {
+    const values: Record<string, string> = { userdn: member.dn, ...(member.username === undefined ? {} : { username: member.username }), ...(groupName === undefined ? {} : { groupName }) };
+    return withMemberUniqueIdentifiers(fillFilterTemplate(question.query.template, values), member.dn, member.uniqueIdentifiers);
+  };
+}
+
+/**
+ * Asks the server which mapped names the members (together) are in: per mapped group ("each":
+ * does any entry match?) or once ("once": the names of the entries found), the members' filled
+ * filters joined in OR filters of at most MEMBERS_PER_QUERY.
+ */
+async function askServer(directory: DirectoryConnection, question: Question, fillers: readonly Filler[]): Promise<string[]> {
+  const search = (filters: Filter[]) =>
+    directory.searchAll({ baseDn: question.baseDn, scope: 'sub', filter: filters.length === 1 && filters[0] !== undefined ? filters[0] : or(...filters), attributes: question.nameAttributes, maxEntries: 10_000 });
+  const batches: Filler[][] = [];
+  for (let start = 0; start < fillers.length; start += MEMBERS_PER_QUERY) batches.push(fillers.slice(start, start + MEMBERS_PER_QUERY));
   if (question.query.strategy === 'each') {
     const found: string[] = [];
     for (const name of question.names) {
-      if ((await search({ username: user.username, userdn: user.dn, groupName: name })).length > 0) found.push(name);
+      for (const batch of batches) {
+        if ((await search(batch.map((fill) => fill(name)))).length > 0) {
+          found.push(name);
+          break;
+        }
+      }
     }
     return found;
   }
   const wanted = new Map(question.names.map((name) => [name.toLowerCase(), name]));
   const found = new Set<string>();
-  for (const entry of await search({ username: user.username, userdn: user.dn })) {
-    for (const attribute of question.nameAttributes) {
-      const name = firstText(entry, [attribute]);
-      const key = name?.toLowerCase();
-      if (key !== undefined && wanted.has(key)) found.add(wanted.get(key) ?? key);
+  for (const batch of batches) {
+    for (const entry of await search(batch.map((fill) => fill()))) {
+      for (const attribute of question.nameAttributes) {
+        const name = firstText(entry, [attribute]);
+        const key = name?.toLowerCase();
+        if (key !== undefined && wanted.has(key)) found.add(wanted.get(key) ?? key);
+      }
     }
   }
-  return [...found];
-}
-
-/** With nesting on, a user in a mapped group through a nested group counts as a member too. */
-function addNestedMemberships(groupNames: Map<string, string[]>, names: readonly string[], resolvedGroups: readonly ResolvedGroup[]): void {
-  const wanted = new Set(names.map((name) => name.toLowerCase()));
-  const memberOf = new Map<string, string[]>();
-  for (const group of resolvedGroups) {
-    if (!wanted.has(group.name.toLowerCase())) continue;
-    for (const userId of group.memberUserIds) memberOf.set(userId, [...(memberOf.get(userId) ?? []), group.name]);
-  }
-  for (const [userId, groups] of memberOf) groupNames.set(userId, withMemberGroupNames(groupNames.get(userId) ?? [], names, groups));
+  return question.names.filter((name) => found.has(name));
 }

@@ -330,6 +330,7 @@ export function subjectOf(step: PlanStep): string {
     case 'markPresent':
       return step.username;
     case 'skipUser':
+    case 'skipGroup':
       return step.dn;
     case 'createGroup':
     case 'updateGroup':

@@ -11,7 +11,7 @@ import type { ResolvedGroup } from '../mapping/memberships.ts';
 import type { MappingSettings, Settings } from '../settings/schema.ts';
 import type { MappingState, Store, UserRecord } from '../store/store.ts';
 import { applyPlan } from './apply.ts';
-import { findDirectoryEntry, findUserGroups, type FoundEntry, type UserGroup } from './find-directory-user.ts';
+import { findDirectoryEntry, readUserGroups, type FoundEntry, type UserGroup } from './find-directory-user.ts';
 import { countSteps, planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
 import { planPasswordChange } from './plan-password-changes.ts';
 import { readGroupNamesForUser } from './read-mapping-inputs.ts';
@@ -51,10 +51,10 @@ export async function provisionUser(
   const syncGroups = settings.groups?.enabled === true;
   const mapping = options.mappingFor((await store.findUserByExternalId(found.user.externalId)) === undefined);
   const read = await deps.lookup.use(async (directory) => {
-    const groups = await findUserGroups(directory, settings.groups, found.user);
+    const { groups, skipped } = await readUserGroups(directory, settings.groups, found.user);
     const names =
       mapping === undefined ? undefined : await readGroupNamesForUser(directory, { mapping, users: settings.users, groups: settings.groups }, found.user, groups);
-    return { groups, names };
+    return { groups, skipped, names };
   });
   const snapshotGroups: ResolvedGroup[] = read.groups.map((group) => ({
     externalId: group.externalId,
@@ -68,7 +68,8 @@ export async function provisionUser(
   const current = await currentStateFor(deps, found, read.groups, syncGroups, mapping !== undefined);
   const user = mapping === undefined || read.names === undefined ? found.user : { ...found.user, mapping: { ...read.names, ...mappedAttributes(found.entry, mapping) } };
   const plan = planSync(
-    { users: [user], groups: snapshotGroups, skippedUsers: [], skippedGroups: [], warnings: [], serverType: 'login', uniqueIdAttribute: '' },
+    // Groups the sync skips (no id or name) are listed as skipped too, so their memberships stay as the sync keeps them.
+    { users: [user], groups: snapshotGroups, skippedUsers: [], skippedGroups: read.skipped, warnings: [], serverType: 'login', uniqueIdAttribute: '' },
     current,
     { ...settings.sync, importNewUsers: true, disableMissingUsers: false, syncGroups, scope: 'listed', ...(mapping === undefined ? {} : { mapping }) },
   );
@@ -92,7 +93,7 @@ export async function applyPasswordChangeOf(
 ): Promise<PlanStep[]> {
   const step = planPasswordChange(found.user.passwordChangedAt, existing, { revokeSessions: deps.settings.sync.revokeSessionsOnPasswordChange });
   if (step === undefined) return [];
-  await applyPlan(deps.store, { steps: [step], counts: countSteps([step], 0), warnings: [] }, { users: [existing], groups: [], memberships: [] }, { batchSize: deps.settings.sync.batchSize, actor: options.actor });
+  await applyPlan(deps.store, { steps: [step], counts: countSteps([step], 0), warnings: [], seenUserIds: [] }, { users: [existing], groups: [], memberships: [] }, { batchSize: deps.settings.sync.batchSize, actor: options.actor });
   return [step];
 }
 

@@ -84,6 +84,13 @@ export interface RandomOrganisationOptions {
   groups?: number;
   /** Groups the sync does not read (outside ou=groups, or of a class groups.filter leaves out) that still hold users and sit in read groups. */
   outsiders?: number;
+  /**
+   * RFC 4517 unique identifiers: some users and groups get `x500UniqueIdentifier` values, and some
+   * `uniqueMember` values a `#'…'B` UID: the member's own (a membership), a stale one, or one for a
+   * member without any (neither is). Drawn from a separate random stream, so the rest of the
+   * organisation is the same as without.
+   */
+  uniqueIds?: boolean;
 }
 
 /** The base DN of {@link randomOrganisation}. */
@@ -141,5 +148,37 @@ export function randomOrganisation(options: RandomOrganisationOptions): Director
     }
     entries.push(entry(groupDn(index), attributes));
   }
-  return entries;
+  return options.uniqueIds === true ? withUniqueIdentifiers(entries, options.seed) : entries;
+}
+
+/** Adds unique identifiers and UID-suffixed uniqueMember values (see `RandomOrganisationOptions.uniqueIds`). */
+function withUniqueIdentifiers(entries: readonly DirectoryEntry[], seed: number): DirectoryEntry[] {
+  let state = (seed ^ 0x9e3779b9) >>> 0;
+  const random = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 4294967296;
+  };
+  const bits = () => Array.from({ length: 1 + Math.floor(random() * 6) }, () => (random() < 0.5 ? '0' : '1')).join('');
+  const uidsByDn = new Map<string, string[]>();
+  const withIds = entries.map((found) => {
+    const classes = (found.attributes['objectclass'] ?? []).map(String);
+    const mayHold = classes.includes('inetOrgPerson') || classes.includes('groupOfUniqueNames') || classes.includes('groupOfNames');
+    if (!mayHold || random() < 0.5) return found;
+    const uids = [...new Set(Array.from({ length: random() < 0.8 ? 1 : 2 }, bits))];
+    uidsByDn.set(normalizeDn(found.dn), uids);
+    return { dn: found.dn, attributes: { ...found.attributes, x500uniqueidentifier: uids.map((uid) => `'${uid}'B`) } };
+  });
+  return withIds.map((found) => {
+    const values = found.attributes['uniquemember'];
+    if (values === undefined) return found;
+    const suffixed = values.map((value) => {
+      const own = uidsByDn.get(normalizeDn(String(value)));
+      const roll = random();
+      if (roll < 0.4) return value;
+      // The member's own UID (counts), a stale one, or one for a member that has none (neither counts).
+      const uid = own !== undefined && roll < 0.8 ? (own[Math.floor(random() * own.length)] ?? bits()) : `${bits()}${own === undefined ? '' : '0'}`;
+      return `${String(value)}#'${uid}'B`;
+    });
+    return { dn: found.dn, attributes: { ...found.attributes, uniquemember: suffixed } };
+  });
 }

@@ -1,6 +1,7 @@
 /** `users list`, `groups list` and `runs list`: read what the store holds. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { DirbridgeError } from '../../errors.ts';
+import { USER_STATES, type RecordSource, type UserState } from '../../store/store.ts';
 import { EXIT, formatTable, printJson } from '../output.ts';
 import { optionsOf, type CommandContext } from '../program.ts';
 
@@ -21,13 +22,18 @@ export function registerListCommands(program: Command, context: CommandContext):
 
   withPaging(program.command('users').description('users in the store').command('list').description('list users'))
     .option('--search <text>', 'match username, email or name')
-    .option('--source <source>', 'local or directory')
-    .action(async (local: PageOptions & { source?: string }, command: Command) => {
+    .addOption(new Option('--source <source>', 'local or directory accounts only').choices(['local', 'directory']))
+    .addOption(new Option('--state <state>', 'active (enabled) or disabled accounts only, whoever disabled them').choices(USER_STATES))
+    .action(async (local: PageOptions & { source?: RecordSource; state?: UserState }, command: Command) => {
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const source = local.source === 'local' || local.source === 'directory' ? local.source : undefined;
-          const page = await app.store.listUsers({ ...pageOf(local), ...(local.search === undefined ? {} : { search: local.search }), ...(source === undefined ? {} : { source }) });
+          const page = await app.store.listUsers({
+            ...pageOf(local),
+            ...(local.search === undefined ? {} : { search: local.search }),
+            ...(local.source === undefined ? {} : { source: local.source }),
+            ...(local.state === undefined ? {} : { state: local.state }),
+          });
           if (options.json === true) printJson(context.out, page);
           else {
             context.out.stdout(

@@ -41,7 +41,7 @@ function printSummary(out: Output, result: SyncResult, stepLimit: number): void 
       ['', 'created', 'updated', 'disabled', 'enabled', 'unchanged', 'skipped', 'deleted', 'added', 'removed'],
       [
         ['users', users.created, users.updated, users.disabled, users.enabled, users.unchanged, users.skipped, '', '', ''],
-        ['groups', groups.created, groups.updated, '', '', '', '', groups.deleted, '', ''],
+        ['groups', groups.created, groups.updated, '', '', '', groups.skipped, groups.deleted, '', ''],
         ['memberships', '', '', '', '', '', '', '', memberships.added, memberships.removed],
       ],
     ),

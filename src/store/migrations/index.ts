@@ -13,6 +13,7 @@ import { createDisabledUsersByNameMigration } from './0006-disabled-users-by-nam
 import { createLoginAttemptsMigration } from './0007-login-attempts.ts';
 import { createRunLeaseMigration } from './0008-run-lease.ts';
 import { createPasswordChangedAtMigration } from './0009-password-changed-at.ts';
+import { createUsersFillfactorMigration } from './0010-users-fillfactor.ts';
 
 /** All migrations for a dialect, keyed by their sortable name. */
 export function createMigrations(dialect: StoreDialect): Record<string, Migration> {
@@ -26,6 +27,7 @@ export function createMigrations(dialect: StoreDialect): Record<string, Migratio
     '0007-login-attempts': createLoginAttemptsMigration(dialect),
     '0008-run-lease': createRunLeaseMigration(dialect),
     '0009-password-changed-at': createPasswordChangedAtMigration(dialect),
+    '0010-users-fillfactor': createUsersFillfactorMigration(dialect),
   };
 }
 

@@ -38,7 +38,7 @@ export function UsersTable(props: { users: ListedUser[] }): JSX.Element {
             <th>Email</th>
             <th>Source</th>
             <th>State</th>
-            <th>Last synced</th>
+            <th title="The last time a sync read this user from the directory, changed or not">Last synced</th>
           </tr>
         </thead>
         <tbody>
