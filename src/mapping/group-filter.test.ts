@@ -390,7 +390,7 @@ describe('fastFill equals fillFilterTemplate', () => {
   });
 });
 
-describe('performance', () => {
+describe('at scale (timed in bench/group-filter.ts, not here)', () => {
   /** Deterministic pseudo-random numbers (mulberry32). */
   const random = (seed: number) => () => {
     seed = (seed + 0x6d2b79f5) | 0;
@@ -426,12 +426,8 @@ describe('performance', () => {
   ]) {
     it(`${USERS} users × ${groupNames.length} group names × ${GROUPS} groups, ${strategy}`, () => {
       const query = parseGroupQuery(text, strategy);
-      const started = performance.now();
       const index: GroupEntryIndex = indexGroupEntries(entries);
       const answers = users.map((user) => userGroupNames(index, query, user, groupNames, ['cn']));
-      const elapsed = performance.now() - started;
-      console.log(`# group-filter ${strategy}: ${USERS} users × ${groupNames.length} names × ${GROUPS} entries in ${elapsed.toFixed(0)} ms`);
-      assert.ok(elapsed < 5_000, `took ${elapsed.toFixed(0)} ms`);
       assert.ok(answers.every((answer) => answer !== undefined && answer.includes('group0')));
       assert.ok(answers.some((answer) => (answer?.length ?? 0) > 1));
       for (const user of sample) {
