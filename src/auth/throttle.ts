@@ -115,6 +115,9 @@ export function createLoginThrottle(deps: ThrottleDeps) {
   };
 
   return {
+    /** The lockout policy that governs a directory entry (cached; `unknown` when it cannot be read). */
+    policyFor: (entry: DirectoryEntry): Promise<LockoutPolicy> => deps.policies.forEntry(entry),
+
     /**
      * Reserves an attempt at `username` from `clientAddress` (the end user's IP address; absent for
      * the CLI and for applications that do not pass it on: then no address is counted, and none is
