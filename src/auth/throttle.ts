@@ -22,6 +22,9 @@
  * After a successful login the (subject, address) pair is remembered for `knownAddressDays`. From
  * such an address the per-address limit does not apply, and the last `knownAddressReserve` attempts
  * of the per-name and per-account limits are kept for it: strangers stop earlier.
+ *
+ * An administrator may clear one account's failures (`clear`, with `status` to see whether strangers
+ * are refused); the directory's own counter stays, and keeps counting where it is seen.
  */
 import { randomUUID } from 'node:crypto';
 import type { DirectoryEntry } from '../ldap/entry.ts';
