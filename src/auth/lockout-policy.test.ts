@@ -44,7 +44,7 @@ describe('readLockoutPolicy', () => {
     const ad = (duration: string) => readLockoutPolicy(entry('DC=x', { lockoutThreshold: ['3'], lockOutObservationWindow: ['-18000000000'], lockoutDuration: [duration] })) ?? unknown();
     assert.equal(lockoutDurationOf(ad('-600000000')), 60);
     assert.equal(lockoutDurationOf(ad('-9223372036854775808')), null, 'never: until an administrator unlocks it');
-    assert.equal(lockoutDurationOf(ad('0')), undefined);
+    assert.equal(lockoutDurationOf(ad('0')), null, '0 too (MS-ADTS 3.1.1.4.5.17)');
     assert.equal(lockoutDurationOf(readLockoutPolicy(entry('cn=config', { passwordLockout: ['on'] })) ?? unknown()), undefined, '389-DS states it on the entry');
     assert.equal(lockoutDurationOf(unknown()), undefined);
   });

@@ -112,16 +112,17 @@ function adIntervalSeconds(entry: DirectoryEntry, attribute: string): number | n
 }
 
 /**
- * AD's lockout duration in seconds: null for "never" (locked until an administrator unlocks it),
- * undefined when absent, 0 or garbage (then a lockout is left to the DC's computed flag or the bind).
+ * AD's lockout duration in seconds: null for 0 and "never", which lock until an administrator
+ * unlocks (MS-ADTS 3.1.1.4.5.17: UF_LOCKOUT holds while the duration, read unsigned, is below 2^63,
+ * or when "never" is added); undefined when absent or garbage (then a lockout is left to the DC's
+ * computed flag or the bind).
  */
 function adLockoutDuration(entry: DirectoryEntry, attribute: string): number | null | undefined {
   const text = firstString(entry, attribute)?.trim();
   if (text === undefined || !/^-?\d+$/.test(text)) return undefined;
   const value = BigInt(text);
-  if (value === AD_NEVER) return null;
-  if (value === 0n) return undefined;
-  return Number((value < 0n ? -value : value) / 10_000_000n);
+  if (value === AD_NEVER || value >= 0n) return null;
+  return Number(-value / 10_000_000n);
 }
 
 /** How long a lockout by `policy` lasts, in seconds (null: until an administrator ends it); undefined when not known. */
