@@ -10,7 +10,7 @@ import { createLoginService, type LoginService } from './auth/login.ts';
 import { createLookupConnection } from './auth/lookup-connection.ts';
 import { createSessionService, type SessionService } from './auth/sessions.ts';
 import { createLockoutPolicies } from './auth/lockout-policies.ts';
-import { createLoginThrottle, inFlightBoundMs } from './auth/throttle.ts';
+import { createLoginThrottle, inFlightBoundMs, type LoginThrottle } from './auth/throttle.ts';
 import { createBindPool, openDirectory, type BindPool, type DirectoryConnection } from './directory/index.ts';
 import { timedOpener, timeOperation, type DirectoryObserver } from './directory/timed.ts';
 import { DirbridgeError } from './errors.ts';
@@ -104,6 +104,7 @@ interface SettingsBound {
   connect: () => Promise<DirectoryConnection>;
   login: LoginService;
   sessions: SessionService;
+  throttle: LoginThrottle;
   close: () => Promise<void>;
 }
 
@@ -195,7 +196,7 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
   const observeDirectory: DirectoryObserver = (operation, outcome, seconds) => notify((observer) => observer.directory?.(operation, outcome, seconds));
   let bound = bind(state.settings, store, now, observeDirectory);
   const listeners = new Set<(settings: Settings) => void>();
-  const accounts = createAccountAdmin({ store, now, mapping: () => state.settings.mapping });
+  const accounts = createAccountAdmin({ store, now, mapping: () => state.settings.mapping, throttle: () => bound.throttle });
   // One sync service for the app's life, so "one run at a time" survives settings changes;
   // each run reads the settings in force when it starts.
   const sync = createSyncService({
@@ -319,13 +320,14 @@ function bind(settings: Settings, store: Store, now: () => Date, observe: Direct
   const sessions = createSessionService({ store, settings: settings.login, now });
   // The directory's lockout policy is read once per settings version, with the lookup connection.
   const policies = createLockoutPolicies({ read: (work) => lookup.use(work), settings, now });
+  const throttle = createLoginThrottle({ store, settings: settings.login.throttle, policies, now, inFlightMs: inFlightBoundMs(settings.directory) });
   const login = createLoginService({
     store,
     settings,
     lookup,
     bindPool: { verify: (dn, password) => timeOperation(observe, 'verify', () => pool().verify(dn, password)) },
     sessions,
-    throttle: createLoginThrottle({ store, settings: settings.login.throttle, policies, now, inFlightMs: inFlightBoundMs(settings.directory) }),
+    throttle,
     now,
   });
   return {
@@ -333,6 +335,7 @@ function bind(settings: Settings, store: Store, now: () => Date, observe: Direct
     connect,
     login,
     sessions,
+    throttle,
     close: async () => {
       await lookup.close();
       await bindPool?.close();

@@ -500,6 +500,27 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     }
   });
 
+  it("shows that a user is throttled for strangers, and clears dirbridge's throttle with the button", async () => {
+    const target = organisation.users.filter((candidate) => !candidate.locked && /^[a-z0-9._-]+$/.test(candidate.uid) && !candidate.groups.includes('cycle-a')).at(-1);
+    assert.ok(target && target.uid !== aUser().uid);
+    const stored = await app.store.findUserByUsername(target.uid);
+    assert.ok(stored, 'synced');
+    // Strangers' wrong passwords from three addresses: the share of the limit (4 below slapd's 5) strangers get.
+    for (let guess = 0; guess < 3; guess += 1) await app.login.login({ username: target.uid, password: `guess-${guess}`, clientAddress: `198.51.100.${guess + 1}` }).catch(() => undefined);
+    assert.equal((await app.accounts.throttleStatus(stored)).isThrottled, true);
+    await page.goto(`${base}/users/${stored.id}`);
+    await byTestId('user-throttle').locator('.badge', { hasText: 'Throttled for strangers' }).waitFor();
+    assert.match((await byTestId('user-throttle').textContent()) ?? '', /3 failed attempts; strangers are refused at 3/);
+    await byTestId('user-account').scrollIntoViewIfNeeded();
+    await shot('09d-user-throttled', { fullPage: false });
+    await byTestId('unthrottle-user').click();
+    await page.locator('.alert-success', { hasText: "Cleared 3 failed login attempts. The directory's own failure counter is unchanged." }).waitFor();
+    await byTestId('user-throttle').locator('.badge', { hasText: 'Not throttled' }).waitFor();
+    assert.equal((await app.accounts.throttleStatus(stored)).failures, 0);
+    const audit = await app.store.listAudit({ limit: 5, offset: 0, userId: stored.id, action: 'login.throttle_cleared' });
+    assert.deepEqual(audit.entries.map((entry) => entry.actor), ['admin:admin']);
+  });
+
   it("shows a user's synced photo in the users list and on the user's page, and initials without one", async () => {
     const [withPhoto, without] = organisation.users.filter((candidate) => !candidate.locked && /^[a-z0-9._-]+$/.test(candidate.uid) && candidate.uid !== aUser().uid);
     assert.ok(withPhoto && without);

@@ -89,6 +89,7 @@ describe('HTTP admin security', () => {
     for (const expected of [
       'GET /api/v1/admin/users',
       `PATCH /api/v1/admin/users/${SOME_ID}`,
+      `POST /api/v1/admin/users/${SOME_ID}/unthrottle`,
       `GET /api/v1/admin/users/${SOME_ID}/avatar`,
       `HEAD /api/v1/admin/users/${SOME_ID}/avatar`,
       'POST /api/v1/admin/actions/sync',

@@ -8,6 +8,7 @@ import { openApp, type App } from '../src/app.ts';
 import { syncOneUser } from '../src/sync/sync-one-user.ts';
 import { AD_OUS, AD_USERS, adAddMembersLdif, adGroupDn, adUser, startSambaDc, type SambaDc } from './fixtures/samba.ts';
 import { adSettingsDocument, merge, settingsFor } from './helpers/harness.ts';
+import { adLockoutState, bindWrongPassword } from './helpers/lockout.ts';
 import { rejectsLogin } from './helpers/login.ts';
 
 describe('login against Active Directory (Samba)', () => {
@@ -53,6 +54,37 @@ describe('login against Active Directory (Samba)', () => {
     await dc.enableUser('dave');
     assert.ok(await app.login.login({ username: dave.userPrincipalName, password: dave.password ?? '' }));
     for (const username of ['*', '*)(sAMAccountName=*', 'admin)(|(sAMAccountName=*']) await rejectsLogin(app.login.login({ username, password: dave.password ?? '' }), 'unknown_user');
+  });
+
+  it('refuses an account the domain locked out before any bind (msDS-User-Account-Control-Computed), and sync does not disable it', async () => {
+    await dc.tool(['domain', 'passwordsettings', 'set', '--account-lockout-threshold=3']);
+    const made = await settingsFor(adSettingsDocument(dc, adUser('svc-dirbridge')));
+    const locking = await openApp(made.settings);
+    const target = adUser('judy');
+    try {
+      let binds = 0;
+      locking.observe({ directory: (operation) => (binds += operation === 'verify' ? 1 : 0) });
+      const home = '192.0.2.77';
+      const session = await locking.login.login({ username: target.sAMAccountName, password: target.password ?? '', clientAddress: home });
+      // Another application's three wrong passwords lock it out (lockoutTime, UF_LOCKOUT).
+      await bindWrongPassword({ url: dc.ldapsUrl, caFile: dc.caFile }, target.dn, 3);
+      const admin = { url: dc.ldapsUrl, adminDn: dc.adminDn, adminPassword: dc.adminPassword, caFile: dc.caFile };
+      assert.deepEqual(await adLockoutState(admin, target.dn), { badPwdCount: 3, isLocked: true });
+
+      const result = await locking.sync.runSync({ trigger: 'cli', isDryRun: false });
+      assert.equal(result.status, 'succeeded', result.reason ?? '');
+      assert.equal((await locking.store.findUserByUsername(target.sAMAccountName))?.isEnabled, true, 'a lockout is not a disable');
+      assert.ok(await locking.sessions.validate(session.token), 'the session goes on');
+
+      await rejectsLogin(locking.login.login({ username: target.userPrincipalName, password: target.password ?? '', clientAddress: home }), 'locked_in_directory');
+      assert.equal(binds, 1, 'refused before any bind');
+      assert.deepEqual(await adLockoutState(admin, target.dn), { badPwdCount: 3, isLocked: true });
+    } finally {
+      await locking.close();
+      await made.cleanup();
+      await dc.tool(['domain', 'passwordsettings', 'set', '--account-lockout-threshold=0']);
+      await dc.adModify(`dn: ${target.dn}\nchangetype: modify\nreplace: lockoutTime\nlockoutTime: 0\n`);
+    }
   });
 
   it('agrees with the full sync on nested groups, including a chain through a group the sync does not read', async () => {

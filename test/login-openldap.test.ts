@@ -9,12 +9,15 @@ import { after, before, describe, it } from 'node:test';
 import { openApp, type App } from '../src/app.ts';
 import { logoutDeactivatedUsers } from '../src/auth/auto-logout.ts';
 import { createLocalAccount } from '../src/auth/local-accounts.ts';
+import { parseGeneralizedTime } from '../src/auth/lockout-policy.ts';
 import type { Settings } from '../src/settings/schema.ts';
 import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { merge, settingsFor } from './helpers/harness.ts';
+import { bindWrongPassword, ppolicyState } from './helpers/lockout.ts';
 import { rejectsLogin } from './helpers/login.ts';
 import { establishedTo } from './helpers/sockets.ts';
+import { until } from './helpers/wait.ts';
 
 describe('login against OpenLDAP', () => {
   let slapd: Slapd;
@@ -105,6 +108,42 @@ describe('login against OpenLDAP', () => {
     const locked = organisation.users.find((candidate) => candidate.locked);
     assert.ok(locked);
     await rejectsLogin(app.login.login({ username: locked.uid, password: locked.password }), 'locked_in_directory');
+  });
+
+  it('refuses a ppolicy lockout after failed binds before any bind until it ends, and sync neither disables the account nor ends its sessions', async () => {
+    // A policy that locks at the 3rd failure for 3 s, and forgets failures after 3 s.
+    const policy = (maxFailure: number, seconds: number) =>
+      slapd.ldapmodify(
+        `dn: ${slapd.policyDn}\nchangetype: modify\nreplace: pwdMaxFailure\npwdMaxFailure: ${maxFailure}\n-\nreplace: pwdLockoutDuration\npwdLockoutDuration: ${seconds}\n-\nreplace: pwdFailureCountInterval\npwdFailureCountInterval: ${seconds}\n-\n`,
+      );
+    await policy(3, 3);
+    try {
+      const locking = await appWith({});
+      let binds = 0;
+      locking.observe({ directory: (operation) => (binds += operation === 'verify' ? 1 : 0) });
+      const owner = user(50);
+      const home = '192.0.2.50';
+      const session = await locking.login.login({ username: owner.uid, password: owner.password, clientAddress: home });
+      // Another application's three wrong passwords lock it (pwdAccountLockedTime: the time of the lock).
+      await bindWrongPassword({ url: slapd.url }, owner.dn, 3);
+      const { lockedTime } = await ppolicyState({ url: slapd.url, adminDn: slapd.adminDn, adminPassword: slapd.adminPassword }, owner.dn);
+      const lockedAt = parseGeneralizedTime(lockedTime ?? '');
+      assert.ok(lockedAt !== undefined && lockedTime !== '000001010000Z', `locked after failures: ${String(lockedTime)}`);
+
+      const result = await locking.sync.runSync({ trigger: 'cli', isDryRun: false });
+      assert.equal(result.status, 'succeeded', result.reason ?? '');
+      assert.equal((await locking.store.findUserByUsername(owner.uid))?.isEnabled, true, 'a lockout is not a disable');
+      assert.ok(await locking.sessions.validate(session.token), 'the session goes on');
+
+      await rejectsLogin(locking.login.login({ username: owner.uid, password: owner.password, clientAddress: home }), 'locked_in_directory');
+      assert.equal(binds, 1, 'refused before any bind');
+      // The lock stays on the entry until the next bind; dirbridge lets the owner in once the policy's duration has passed.
+      await until(() => (Date.now() > lockedAt + 4_000 ? true : undefined), 15_000, 'the lockout to end', 100);
+      assert.ok(await locking.login.login({ username: owner.uid, password: owner.password, clientAddress: home }));
+      assert.equal((await ppolicyState({ url: slapd.url, adminDn: slapd.adminDn, adminPassword: slapd.adminPassword }, owner.dn)).lockedTime, undefined, 'the bind cleared it');
+    } finally {
+      await policy(1000, 0);
+    }
   });
 
   it('keeps the account of a user moved to another OU between two logins', async () => {

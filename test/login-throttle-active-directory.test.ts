@@ -57,7 +57,7 @@ describe('login throttle against Active Directory (Samba, lockout threshold 4)',
   it("reads the domain's lockout policy from the domain head", async () => {
     const directory = await app.openDirectory();
     try {
-      assert.deepEqual(await discoverLockoutPolicy(directory, app.settings), { kind: 'lockout', threshold: 4, memorySeconds: 1800, source: dc.baseDn });
+      assert.deepEqual(await discoverLockoutPolicy(directory, app.settings), { kind: 'lockout', threshold: 4, memorySeconds: 1800, lockoutSeconds: 1800, source: dc.baseDn });
     } finally {
       await directory.close();
     }

@@ -6,6 +6,7 @@
 import { DirbridgeError } from '../errors.ts';
 import type { MappingSettings } from '../settings/schema.ts';
 import type { Store, UserRecord } from '../store/store.ts';
+import type { LoginThrottle, ThrottleStatus } from './throttle.ts';
 
 /** Fields an administrator may try to change. */
 export interface ProfileChanges {
@@ -38,7 +39,13 @@ export function directoryManagedFields(user: Pick<UserRecord, 'source'>, mapping
  * Creates the account administration service; `actor` names the administrator in the audit log.
  * `mapping` returns the mapping settings in force (they decide whether the admin flag is managed).
  */
-export function createAccountAdmin(deps: { store: Store; now: () => Date; mapping: () => Pick<MappingSettings, 'adminGroup'> | undefined }) {
+export function createAccountAdmin(deps: {
+  store: Store;
+  now: () => Date;
+  mapping: () => Pick<MappingSettings, 'adminGroup'> | undefined;
+  /** The login throttle in force (it is rebuilt with the settings). */
+  throttle: () => Pick<LoginThrottle, 'status' | 'clear'>;
+}) {
   const { store } = deps;
 
   const userOrThrow = async (userId: string): Promise<UserRecord> => {
@@ -103,6 +110,32 @@ export function createAccountAdmin(deps: { store: Store; now: () => Date; mappin
         ]);
       });
       return userOrThrow(userId);
+    },
+
+    /** Whether dirbridge's throttle refuses strangers' logins to `user` now (its own count, with the lockout policy last read: no directory call). */
+    throttleStatus(user: Pick<UserRecord, 'username' | 'externalId'>): Promise<ThrottleStatus> {
+      return deps.throttle().status({ username: user.username, externalId: user.externalId });
+    },
+
+    /**
+     * Clears dirbridge's login throttle for an account (its failed attempts under its username, its
+     * directory account and the other names that account was tried by), audited as
+     * `login.throttle_cleared` with `actor`. The directory's own failure counter is left alone:
+     * dirbridge never writes to the directory. The status it returns is computed with the lockout
+     * policy in force (read from the directory when this process has not read it yet).
+     */
+    async unthrottle(userId: string, actor: string): Promise<{ user: UserRecord; cleared: number; status: ThrottleStatus }> {
+      const user = await userOrThrow(userId);
+      const throttle = deps.throttle();
+      const cleared = await throttle.clear({ username: user.username, externalId: user.externalId }, ({ attempts, keys }) => ({
+        actor,
+        action: 'login.throttle_cleared',
+        userId,
+        subject: user.username,
+        reason: `cleared ${attempts} failed login attempt${attempts === 1 ? '' : 's'}`,
+        details: { attempts, keys },
+      }));
+      return { user, cleared: cleared.attempts, status: await throttle.status({ username: user.username, externalId: user.externalId }, { readPolicy: true }) };
     },
 
     /** Enables an account, whoever disabled it. */

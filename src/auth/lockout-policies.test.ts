@@ -91,6 +91,17 @@ describe('createLockoutPolicies', () => {
     assert.equal(directory.searches.length, 2);
   });
 
+  it('peeks at the default policy without reading it', async () => {
+    const { policies, directory } = harness();
+    const before = policies.peek();
+    assert.equal(before.kind, 'unknown');
+    assert.equal(before.kind === 'unknown' ? before.limit : 0, 2, 'the lowest default bound before anything was read');
+    assert.equal(directory.searches.length, 0, 'no read');
+    await policies.current();
+    assert.deepEqual(policies.peek(), await policies.current());
+    assert.equal(directory.searches.length, 1);
+  });
+
   it('keeps what it read when a refresh fails, and retries sooner', async () => {
     const { policies, directory, advance } = harness();
     assert.equal((await policies.current()).kind, 'lockout');

@@ -154,7 +154,12 @@ export interface LockoutPolicies {
   current(): Promise<LockoutPolicy>;
   /** The policy that governs a user entry: the one it names (on 389-DS see the module comment), else the default. */
   forEntry(entry: DirectoryEntry): Promise<LockoutPolicy>;
+  /** The default policy as last read, without reading anything: the default bound for an unreadable policy before the first read. */
+  peek(): LockoutPolicy;
 }
+
+/** A keyed cache's value as last read, without reading (`createSlots`' `peek`). */
+type Peek<T> = (key: string) => T | undefined;
 
 interface Slot<T> {
   value?: T;
@@ -164,13 +169,14 @@ interface Slot<T> {
 }
 
 /** A keyed cache of reads: refreshed in the background, a failed first read (or one slower than `waitMs`) answered by `fallback`. */
-function createSlots<T>(deps: LockoutPolicyDeps, fallback: (problem: string) => T): (key: string, load: () => Promise<T>) => Promise<T> {
+function createSlots<T>(deps: LockoutPolicyDeps, fallback: (problem: string) => T): { get: (key: string, load: () => Promise<T>) => Promise<T>; peek: Peek<T> } {
   const refreshMs = deps.refreshMs ?? 5 * 60_000;
   const retryMs = deps.retryMs ?? 30_000;
   const waitMs = deps.waitMs ?? 2_000;
   const slots = new Map<string, Slot<T>>();
 
-  return async (key, load) => {
+  const peek: Peek<T> = (key) => slots.get(key)?.value;
+  const get = async (key: string, load: () => Promise<T>): Promise<T> => {
     let slot = slots.get(key);
     if (slot === undefined) {
       slot = { readAt: Number.NEGATIVE_INFINITY, hasFailed: false };
@@ -209,6 +215,7 @@ function createSlots<T>(deps: LockoutPolicyDeps, fallback: (problem: string) => 
       clearTimeout(timer);
     }
   };
+  return { get, peek };
 }
 
 /** Creates the policy cache. */
@@ -218,7 +225,7 @@ export function createLockoutPolicies(deps: LockoutPolicyDeps): LockoutPolicies 
   const defaults = createSlots<DefaultPolicy>(deps, (problem) => ({ policy: unknownPolicy(problem, serverType), namedPolicies: 'unknown' }));
   const named = createSlots<LockoutPolicy>(deps, (problem) => unknownPolicy(problem, serverType));
   const readDefault = () =>
-    defaults('', () =>
+    defaults.get('', () =>
       deps.read((directory) => {
         serverType = directory.rootDse.serverType;
         return discoverDefault(directory, deps.settings);
@@ -227,11 +234,12 @@ export function createLockoutPolicies(deps: LockoutPolicyDeps): LockoutPolicies 
 
   return {
     current: async () => (await readDefault()).policy,
+    peek: () => defaults.peek('')?.policy ?? unknownPolicy('not read yet', serverType),
     async forEntry(entry) {
       const fallback = await readDefault();
       const dn = entryPolicyDn(entry);
       if (dn === undefined || dn.trim() === '' || fallback.namedPolicies === 'ignored') return fallback.policy;
-      const own = await named(`dn:${dn.toLowerCase()}`, () => deps.read((directory) => readLockoutPolicyAt(directory, dn)));
+      const own = await named.get(`dn:${dn.toLowerCase()}`, () => deps.read((directory) => readLockoutPolicyAt(directory, dn)));
       return fallback.namedPolicies === 'apply' ? own : stricterPolicy(own, fallback.policy);
     },
   };

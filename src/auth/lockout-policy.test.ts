@@ -9,6 +9,7 @@ import {
   directoryFailureCount,
   dirsrvLocalPolicies,
   entryPolicyDn,
+  lockoutDurationOf,
   lockoutWarnings,
   parseGeneralizedTime,
   readLockoutPolicy,
@@ -33,6 +34,19 @@ describe('readLockoutPolicy', () => {
     const policy = entry('cn=default,ou=policies,dc=x', { objectClass: ['organizationalRole', 'pwdPolicy'], pwdMaxFailure: ['5'], pwdLockout: ['TRUE'], pwdFailureCountInterval: ['0'] });
     assert.deepEqual(readLockoutPolicy(policy), { kind: 'lockout', threshold: 5, memorySeconds: null, source: 'cn=default,ou=policies,dc=x' });
     assert.deepEqual(readLockoutPolicy(entry('cn=p', { pwdMaxFailure: ['3'], pwdLockout: ['TRUE'], pwdFailureCountInterval: ['600'] })), { kind: 'lockout', threshold: 3, memorySeconds: 600, source: 'cn=p' });
+  });
+
+  it('reads how long a lockout lasts where the policy says (ppolicy pwdLockoutDuration, AD lockoutDuration)', () => {
+    const ppolicy = (duration?: string) => readLockoutPolicy(entry('cn=p', { pwdMaxFailure: ['3'], pwdLockout: ['TRUE'], ...(duration === undefined ? {} : { pwdLockoutDuration: [duration] }) }));
+    assert.deepEqual(ppolicy('0'), { kind: 'lockout', threshold: 3, memorySeconds: null, lockoutSeconds: null, source: 'cn=p' }, '0: until an administrator unlocks it');
+    assert.equal(lockoutDurationOf(ppolicy('300') ?? unknown()), 300);
+    assert.equal(lockoutDurationOf(ppolicy() ?? unknown()), undefined, 'absent: perhaps only hidden, so not assumed');
+    const ad = (duration: string) => readLockoutPolicy(entry('DC=x', { lockoutThreshold: ['3'], lockOutObservationWindow: ['-18000000000'], lockoutDuration: [duration] })) ?? unknown();
+    assert.equal(lockoutDurationOf(ad('-600000000')), 60);
+    assert.equal(lockoutDurationOf(ad('-9223372036854775808')), null, 'never: until an administrator unlocks it');
+    assert.equal(lockoutDurationOf(ad('0')), null, '0 too (MS-ADTS 3.1.1.4.5.17)');
+    assert.equal(lockoutDurationOf(readLockoutPolicy(entry('cn=config', { passwordLockout: ['on'] })) ?? unknown()), undefined, '389-DS states it on the entry');
+    assert.equal(lockoutDurationOf(unknown()), undefined);
   });
 
   it('reads a ppolicy that does not lock', () => {

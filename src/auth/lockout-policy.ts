@@ -20,12 +20,18 @@
  */
 import type { ServerType } from '../directory/root-dse.ts';
 import { allStrings, firstString, type DirectoryEntry } from '../ldap/entry.ts';
+import { PASSWORD_LOCKOUT_ATTRIBUTES } from '../mapping/account-status.ts';
 import type { LoginSettings } from '../settings/schema.ts';
 
 /** What the directory does after failed binds. */
 export type LockoutPolicy =
-  /** The `threshold`-th failure locks the account; failures are remembered `memorySeconds` (null: until a successful bind). */
-  | { kind: 'lockout'; threshold: number; memorySeconds: number | null; source: string }
+  /**
+   * The `threshold`-th failure locks the account; failures are remembered `memorySeconds` (null: until
+   * a successful bind). `lockoutSeconds`: how long a lockout lasts (null: until an administrator ends
+   * it), when the policy states it (ppolicy `pwdLockoutDuration`, AD `lockoutDuration`); absent
+   * otherwise (389-DS states it on the entry, in `accountUnlockTime`).
+   */
+  | { kind: 'lockout'; threshold: number; memorySeconds: number | null; lockoutSeconds?: number | null; source: string }
   /** The directory never locks accounts. */
   | { kind: 'no-lockout'; source: string }
   /** Nothing could be read: the documented default bound `limit` applies (see {@link unknownPolicyLimit}). */
@@ -51,20 +57,24 @@ export const POLICY_ATTRIBUTES: readonly string[] = [
   'pwdMaxFailure',
   'pwdLockout',
   'pwdFailureCountInterval',
+  'pwdLockoutDuration',
   'lockoutThreshold',
   'lockOutObservationWindow',
+  'lockoutDuration',
   'msDS-LockoutThreshold',
   'msDS-LockoutObservationWindow',
+  'msDS-LockoutDuration',
   'passwordLockout',
   'passwordMaxFailure',
   'passwordResetFailureCount',
 ];
 
 /**
- * Attributes of a user entry that tell its own policy and failure counter. Operational, so they are
+ * Attributes of a user entry that tell its own policy, its failure counter and a lockout in force. Operational, so they are
  * requested by name; servers ignore the names they do not know (RFC 4511 §4.5.1.8).
  */
 export const ENTRY_LOCKOUT_ATTRIBUTES: readonly string[] = [
+  ...PASSWORD_LOCKOUT_ATTRIBUTES,
   'pwdFailureTime',
   'pwdPolicySubentry',
   'badPwdCount',
@@ -101,6 +111,25 @@ function adIntervalSeconds(entry: DirectoryEntry, attribute: string): number | n
   return Number(magnitude / 10_000_000n);
 }
 
+/**
+ * AD's lockout duration in seconds: null for 0 and "never", which lock until an administrator
+ * unlocks (MS-ADTS 3.1.1.4.5.17: UF_LOCKOUT holds while the duration, read unsigned, is below 2^63,
+ * or when "never" is added); undefined when absent or garbage (then a lockout is left to the DC's
+ * computed flag or the bind).
+ */
+function adLockoutDuration(entry: DirectoryEntry, attribute: string): number | null | undefined {
+  const text = firstString(entry, attribute)?.trim();
+  if (text === undefined || !/^-?\d+$/.test(text)) return undefined;
+  const value = BigInt(text);
+  if (value === AD_NEVER || value >= 0n) return null;
+  return Number(-value / 10_000_000n);
+}
+
+/** How long a lockout by `policy` lasts, in seconds (null: until an administrator ends it); undefined when not known. */
+export function lockoutDurationOf(policy: LockoutPolicy): number | null | undefined {
+  return policy.kind === 'lockout' ? policy.lockoutSeconds : undefined;
+}
+
 /** Parses an LDAP GeneralizedTime (`20240102030405Z`, `20240102030405.123456Z`, or with a ±hhmm offset) to epoch ms. */
 export function parseGeneralizedTime(text: string): number | undefined {
   const match = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})?(\d{2})?(?:[.,](\d+))?(Z|[+-]\d{4})$/.exec(text.trim());
@@ -130,16 +159,20 @@ export function readLockoutPolicy(entry: DirectoryEntry): LockoutPolicy | undefi
   if (pwdMaxFailure !== undefined || classes.includes('pwdpolicy')) {
     if (booleanOf(entry, 'pwdLockout') !== true || pwdMaxFailure === undefined || pwdMaxFailure <= 0) return { kind: 'no-lockout', source };
     const interval = integerOf(entry, 'pwdFailureCountInterval') ?? 0;
-    return { kind: 'lockout', threshold: pwdMaxFailure, memorySeconds: interval > 0 ? interval : null, source };
+    // 0 locks until an administrator unlocks; an absent value (per the draft the same) may only be hidden from the service account, so it is not assumed.
+    const duration = integerOf(entry, 'pwdLockoutDuration');
+    const lockout = duration === undefined || duration < 0 ? {} : { lockoutSeconds: duration === 0 ? null : duration };
+    return { kind: 'lockout', threshold: pwdMaxFailure, memorySeconds: interval > 0 ? interval : null, ...lockout, source };
   }
-  for (const [threshold, window] of [
-    ['msDS-LockoutThreshold', 'msDS-LockoutObservationWindow'],
-    ['lockoutThreshold', 'lockOutObservationWindow'],
+  for (const [threshold, window, duration] of [
+    ['msDS-LockoutThreshold', 'msDS-LockoutObservationWindow', 'msDS-LockoutDuration'],
+    ['lockoutThreshold', 'lockOutObservationWindow', 'lockoutDuration'],
   ] as const) {
     const value = integerOf(entry, threshold);
     if (value === undefined) continue;
     if (value <= 0) return { kind: 'no-lockout', source };
-    return { kind: 'lockout', threshold: value, memorySeconds: adIntervalSeconds(entry, window), source };
+    const lockout = adLockoutDuration(entry, duration);
+    return { kind: 'lockout', threshold: value, memorySeconds: adIntervalSeconds(entry, window), ...(lockout === undefined ? {} : { lockoutSeconds: lockout }), source };
   }
   const passwordMaxFailure = integerOf(entry, 'passwordMaxFailure');
   const passwordLockout = booleanOf(entry, 'passwordLockout');

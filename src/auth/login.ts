@@ -16,7 +16,8 @@ import type { LookupConnection } from './lookup-connection.ts';
 import { readLoginName } from './login-name.ts';
 import { verifyPassword } from './password-hash.ts';
 import type { SessionService } from './sessions.ts';
-import { ENTRY_LOCKOUT_ATTRIBUTES } from './lockout-policy.ts';
+import { readPasswordLockout } from '../mapping/account-status.ts';
+import { ENTRY_LOCKOUT_ATTRIBUTES, lockoutDurationOf } from './lockout-policy.ts';
 import type { LoginAttempt, LoginThrottle } from './throttle.ts';
 
 /** Why a login failed, as the audit log records it. Never shown to the client. */
@@ -198,6 +199,10 @@ export function createLoginService(deps: LoginDeps) {
     if (found.user.directoryState === 'disabled') {
       return fail(found.user.directoryStateReason?.includes('locked') === true ? 'locked_in_directory' : 'disabled_in_directory');
     }
+    // Locked out by the password policy after failed binds (389-DS accountUnlockTime, OpenLDAP
+    // pwdAccountLockedTime, AD lockoutTime): refused before any bind, which could not succeed.
+    const lockout = readPasswordLockout(found.entry, deps.now(), lockoutDurationOf(await deps.throttle.policyFor(found.entry)));
+    if (lockout !== undefined) return fail('locked_in_directory', new Error(lockout));
 
     // Counted under the account itself before its password is tried: whatever name found it.
     if (!(await attempt.reserveAccount({ externalId: found.user.externalId, entry: found.entry, lookupStartedAt }))) return fail('throttled');
@@ -206,7 +211,8 @@ export function createLoginService(deps: LoginDeps) {
       await deps.bindPool.verify(found.user.dn, input.password);
     } catch (error) {
       if (!isDirbridgeError(error, 'directory.invalid_credentials')) return fail('directory_unavailable', error);
-      if (error.details['ppolicyLocked'] === true) return fail('locked_in_directory', error);
+      // OpenLDAP says so in the ppolicy response control, 389-DS with result code 19 (translate-error.ts).
+      if (error.details['ppolicyLocked'] === true || error.details['accountLocked'] === true) return fail('locked_in_directory', error);
       const adCode = error.details['adCode'];
       return fail(typeof adCode === 'string' ? (AD_REASONS[adCode.toLowerCase()] ?? 'wrong_password') : 'wrong_password', error);
     }

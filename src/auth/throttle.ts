@@ -22,11 +22,14 @@
  * After a successful login the (subject, address) pair is remembered for `knownAddressDays`. From
  * such an address the per-address limit does not apply, and the last `knownAddressReserve` attempts
  * of the per-name and per-account limits are kept for it: strangers stop earlier.
+ *
+ * An administrator may clear one account's failures (`clear`, with `status` to see whether strangers
+ * are refused); the directory's own counter stays, and keeps counting where it is seen.
  */
 import { randomUUID } from 'node:crypto';
 import type { DirectoryEntry } from '../ldap/entry.ts';
-import type { LoginAttemptReader } from '../store/login-attempts.ts';
-import type { Store } from '../store/store.ts';
+import type { ClearedLoginFailures, LoginAttemptReader } from '../store/login-attempts.ts';
+import type { NewAuditEntry, Store } from '../store/store.ts';
 import { addressKey } from './client-address.ts';
 import type { LockoutPolicies } from './lockout-policies.ts';
 import { accountLimit, accountMemorySeconds, attemptLimit, directoryFailureCount, type LockoutPolicy, type ThrottleSettings } from './lockout-policy.ts';
@@ -55,6 +58,23 @@ export interface LoginAttempt {
   released(): Promise<void>;
   /** A successful login: the subject's failures are cleared and the address is remembered. */
   succeeded(): Promise<void>;
+}
+
+/** Whose throttle an administrator looks at or clears: a dirbridge account, by its username and (for directory users) its directory account. */
+export interface ThrottleSubject {
+  username: string;
+  /** The directory account's unique id; null for a local account. */
+  externalId: string | null;
+}
+
+/** Whether dirbridge's throttle refuses strangers' logins to an account now (see `status`). */
+export interface ThrottleStatus {
+  /** True when a login from an address the account has not signed in from is refused as throttled. */
+  isThrottled: boolean;
+  /** The failed (or unsettled) attempts counted: the more of those under the username and under the directory account. */
+  failures: number;
+  /** How many a stranger's login may find before it is refused (the per-account limit less the known-address reserve). */
+  limit: number;
 }
 
 /** The start of time, as a `since` that counts everything. */
@@ -114,7 +134,44 @@ export function createLoginThrottle(deps: ThrottleDeps) {
     await store.pruneLoginAttempts({ attempts, knownAddressesBefore: settings.knownAddressDays === 0 ? iso(at + 1) : knownSince(at) }).catch(() => undefined);
   };
 
+  /** The keys an account's failures are counted under: its username and, for a directory account, the account itself. */
+  const keysOf = (subject: ThrottleSubject) => ({ name: nameKey(subject.username), account: subject.externalId === null ? undefined : accountKey(subject.externalId) });
+
   return {
+    /**
+     * Whether strangers' logins to `subject` are refused now, from dirbridge's own count alone: no
+     * directory call, so the directory's own counter (pwdFailureTime, badPwdCount,
+     * passwordRetryCount), a policy an entry names, and a lockout in the directory are not seen. The
+     * default policy is the one this instance last read (before its first login, the bound for an
+     * unreadable policy), or with `readPolicy` the one in force (read, or waited for, when it is not cached).
+     */
+    async status(subject: ThrottleSubject, options: { readPolicy?: boolean } = {}): Promise<ThrottleStatus> {
+      const policy = options.readPolicy === true ? await deps.policies.current() : deps.policies.peek();
+      const at = deps.now().getTime();
+      const { name, account } = keysOf(subject);
+      const limit = attemptLimit(accountLimit(settings, policy), settings.knownAddressReserve, false);
+      const names = (await store.countLoginAttempts([name], iso(at - settings.windowSeconds * 1000)))[name] ?? 0;
+      const memory = accountMemorySeconds(settings, policy, false);
+      const accounts = account === undefined ? 0 : ((await store.countLoginAttempts([account], memory === null ? EPOCH : iso(at - memory * 1000)))[account] ?? 0);
+      const failures = Math.max(names, accounts);
+      return { isThrottled: failures >= limit, failures, limit };
+    },
+
+    /**
+     * Clears dirbridge's throttle for `subject`: its failed attempts under its username, its directory
+     * account and the other names that account was tried by (`LoginAttemptStore.clearLoginFailures`),
+     * with the audit entry `audit` makes. Attempts still running are left to settle. The directory's
+     * own counter is not touched (dirbridge never writes to the directory): where it shows one, logins
+     * stay refused until the directory's count allows another attempt.
+     */
+    clear(subject: ThrottleSubject, audit: (cleared: ClearedLoginFailures) => NewAuditEntry): Promise<ClearedLoginFailures> {
+      const { name, account } = keysOf(subject);
+      return store.clearLoginFailures({ nameKeys: [name], accountKey: account, abandonedBefore: iso(deps.now().getTime() - deps.inFlightMs), audit });
+    },
+
+    /** The lockout policy that governs a directory entry (cached; `unknown` when it cannot be read). */
+    policyFor: (entry: DirectoryEntry): Promise<LockoutPolicy> => deps.policies.forEntry(entry),
+
     /**
      * Reserves an attempt at `username` from `clientAddress` (the end user's IP address; absent for
      * the CLI and for applications that do not pass it on: then no address is counted, and none is

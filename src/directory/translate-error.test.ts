@@ -4,6 +4,7 @@ import {
   AdminLimitExceededError,
   BusyError,
   ConfidentialityRequiredError,
+  ConstraintViolationError,
   InsufficientAccessError,
   InvalidCredentialsError,
   NoSuchObjectError,
@@ -33,6 +34,8 @@ describe('translateLdapError', () => {
     ['confidentiality required', new ConfidentialityRequiredError(), 'directory.insufficient_access'],
     ['busy', new BusyError(), 'directory.unavailable'],
     ['protocol', new ProtocolError('x'), 'directory.protocol'],
+    ['constraint violation outside a bind', new ConstraintViolationError('password too short'), 'directory.protocol'],
+    ['389-DS locked account (bind answered 19)', new ConstraintViolationError('Exceed password retry limit. Please try later.'), 'directory.invalid_credentials', { operation: 'bind', url: 'ldap://ds1:389' }],
     ['StartTLS refused', new ProtocolError('unsupported extended operation'), 'directory.tls_failure', { operation: 'starttls', url: 'ldap://x' }],
     ['refused', errno('connect ECONNREFUSED 127.0.0.1:1', 'ECONNREFUSED'), 'directory.unavailable'],
     ['dns', errno('getaddrinfo ENOTFOUND x', 'ENOTFOUND'), 'directory.unavailable'],
@@ -68,6 +71,17 @@ describe('translateLdapError', () => {
     assert.equal(translated.details['diagnosticMessage'], message);
     assert.equal(translated.details['resultCode'], 49);
     assert.match(translated.message, /account locked out/);
+  });
+
+  it("marks 389-DS's answer to a bind of a locked account (19) as a locked account, with its message", () => {
+    for (const message of ['Exceed password retry limit. Please try later.', '']) {
+      const translated = translateLdapError(new ConstraintViolationError(message), { operation: 'bind', url: 'ldap://ds1', bindDn: 'uid=a,dc=e' });
+      assert.equal(translated.code, 'directory.invalid_credentials');
+      assert.equal(translated.details['accountLocked'], true);
+      assert.equal(translated.details['resultCode'], 19);
+      assert.match(translated.message, message === '' ? /locked by the directory's password policy \(binding to ldap:\/\/ds1\)$/ : /locked .*: Exceed password retry limit/);
+    }
+    assert.equal(translateLdapError(new ConstraintViolationError('x'), context).details['accountLocked'], undefined, 'only a bind says so');
   });
 
   it('names the TLS reason', () => {

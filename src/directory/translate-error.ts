@@ -98,6 +98,17 @@ export function translateLdapError(error: unknown, context: ErrorContext): Dirbr
           adCode === undefined ? extra : { ...extra, adCode },
         );
       }
+      case 19:
+        // 389-DS answers a bind to an account its password policy locked with constraintViolation
+        // ("Exceed password retry limit. Please try later."; with passwordLegacyPolicy off the locking
+        // bind itself too, with no message). A refused bind, not a fault: the account is locked.
+        if (context.operation === 'bind') {
+          return make('directory.invalid_credentials', `the account is locked by the directory's password policy (${where(context)})${diagnostic === '' ? '' : `: ${diagnostic}`}`, {
+            ...extra,
+            accountLocked: true,
+          });
+        }
+        return make('directory.protocol', `the server refused the operation as a constraint violation (${where(context)})${diagnostic === '' ? '' : `: ${diagnostic}`}`, extra);
       case 3:
         return make('directory.time_limit', `the server's time limit was exceeded (${where(context)})`, extra);
       case 4:

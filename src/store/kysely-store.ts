@@ -1156,7 +1156,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
   return {
     dialect,
     ...createReader(db, ctx),
-    ...createLoginAttemptStore(db, dialect),
+    ...createLoginAttemptStore(db, dialect, (trx, entries) => createWriter(trx, ctx).appendAudit(entries)),
 
     // Three queries, one snapshot: memberships never name a user or group missing from the lists.
     loadSyncState: () =>

@@ -10,12 +10,12 @@
  * already holds the database's write lock (BEGIN IMMEDIATE).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import { DirbridgeError } from '../errors.ts';
 import { withDbErrors } from './db-errors.ts';
 import { normalizeTimestamp } from './rows.ts';
 import type { Database } from './schema.ts';
-import type { StoreDialect, Timestamp } from './store.ts';
+import type { NewAuditEntry, StoreDialect, Timestamp } from './store.ts';
 
 /** Reads of the throttle's records inside a reservation. */
 export interface LoginAttemptReader {
@@ -61,7 +61,35 @@ export interface LoginAttemptStore {
   pruneLoginAttempts(input: { attempts: ReadonlyArray<{ keyPrefix: string; before: Timestamp }>; knownAddressesBefore: Timestamp }): Promise<number>;
   /** `countAttempts` outside a reservation (for diagnostics and tests). */
   countLoginAttempts(keys: readonly string[], since: Timestamp): Promise<Record<string, number>>;
+  /**
+   * An administrator clears the throttle of one account, in one transaction: deletes the failed
+   * attempts, and the pending ones reserved before `abandonedBefore` (their process is gone), under
+   * `nameKeys`, under `accountKey`, and under the name keys (`user:…`) of every attempt that reached
+   * `accountKey` (the other names the account was tried by). Pending attempts still running are left
+   * to settle, and address keys are not touched. Appends the audit entry `audit` makes of what was
+   * deleted; returns the same.
+   */
+  clearLoginFailures(input: {
+    nameKeys: readonly string[];
+    accountKey?: string | undefined;
+    abandonedBefore: Timestamp;
+    audit: (cleared: ClearedLoginFailures) => NewAuditEntry;
+  }): Promise<ClearedLoginFailures>;
 }
+
+/** What `clearLoginFailures` deleted: how many attempts (one attempt has a row under each of its keys), and rows per key. */
+export interface ClearedLoginFailures {
+  attempts: number;
+  keys: Record<string, number>;
+}
+
+/** Appends audit entries inside a transaction (the store's own writer). */
+export type AuditAppender = (trx: Transaction<Database>, entries: readonly NewAuditEntry[]) => Promise<void>;
+
+/** The prefix of the keys that count typed names. */
+const NAME_KEY_PREFIX = 'user:';
+/** The most other names one clearing deletes under (an account has a handful: uid, cn, mail, UPN, DOMAIN\\name). */
+const MAX_CLEARED_NAMES = 1000;
 
 /** The most keys one reservation may lock: an attempt has a handful. */
 const MAX_KEYS = 16;
@@ -131,7 +159,7 @@ function createReader(db: Kysely<Database> | Transaction<Database>): LoginAttemp
 }
 
 /** Creates the login throttle's part of the store over an open, migrated Kysely instance. */
-export function createLoginAttemptStore(db: Kysely<Database>, dialect: StoreDialect): LoginAttemptStore {
+export function createLoginAttemptStore(db: Kysely<Database>, dialect: StoreDialect, appendAudit: AuditAppender): LoginAttemptStore {
   return {
     lockLoginKeys: (keys, work) =>
       withDbErrors('reserve a login attempt', () =>
@@ -207,5 +235,42 @@ export function createLoginAttemptStore(db: Kysely<Database>, dialect: StoreDial
       }),
 
     countLoginAttempts: (keys, since) => withDbErrors('count login attempts', () => createReader(db).countAttempts(keys, since)),
+
+    clearLoginFailures: (input) =>
+      withDbErrors('clear login failures', () =>
+        db.transaction().execute(async (trx) => {
+          const abandonedBefore = normalizeTimestamp(input.abandonedBefore, 'abandonedBefore');
+          const keys = new Set(input.nameKeys);
+          if (input.accountKey !== undefined) {
+            keys.add(input.accountKey);
+            const reached = trx.selectFrom('login_failures').select('attempt_id').where('failure_key', '=', input.accountKey).where('attempt_id', 'is not', null);
+            const names = await trx
+              .selectFrom('login_failures')
+              .select('failure_key')
+              .distinct()
+              .where('attempt_id', 'in', reached)
+              .where(sql<string>`substr(failure_key, 1, ${NAME_KEY_PREFIX.length})`, '=', NAME_KEY_PREFIX)
+              .limit(MAX_CLEARED_NAMES)
+              .execute();
+            for (const row of names) keys.add(row.failure_key);
+          }
+          const cleared: ClearedLoginFailures = { attempts: 0, keys: {} };
+          if (keys.size > 0) {
+            const isClearable = (eb: ExpressionBuilder<Database, 'login_failures'>) => eb.and([eb('failure_key', 'in', [...keys]), eb.or([eb('status', '=', 'failed'), eb('at', '<', abandonedBefore)])]);
+            // Few rows: an account's keys take no more attempts once their limit is reached.
+            const rows = await trx.selectFrom('login_failures').select(['id', 'failure_key', 'attempt_id']).where(isClearable).execute();
+            const attempts = new Set<string>();
+            for (const row of rows) {
+              cleared.keys[row.failure_key] = (cleared.keys[row.failure_key] ?? 0) + 1;
+              // A row from before attempts had ids is an attempt of its own.
+              attempts.add(row.attempt_id ?? `row:${row.id}`);
+            }
+            cleared.attempts = attempts.size;
+            await trx.deleteFrom('login_failures').where(isClearable).execute();
+          }
+          await appendAudit(trx, [input.audit(cleared)]);
+          return cleared;
+        }),
+      ),
   };
 }

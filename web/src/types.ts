@@ -15,7 +15,7 @@ import type {
   UserPageView,
   UserView,
 } from '../../src/http/schemas.ts';
-import type { UserDetailView } from '../../src/http/routes/admin-data.ts';
+import type { UnthrottleView, UserDetailView } from '../../src/http/routes/admin-data.ts';
 import type { AdminSessionView } from '../../src/http/routes/admin-session.ts';
 import type { SettingsField, SettingsFieldKind, SettingsForm as ServerSettingsForm, SettingsSection } from '../../src/settings/form.ts';
 import type { ChannelRecord, TeamRecord, UserState as ServerUserState } from '../../src/store/store.ts';
@@ -32,6 +32,8 @@ export type UserPage = UserPageView;
 
 /** A user with its groups, mapping results, read-only fields and stored avatar (`GET users/:id`). */
 export type UserDetail = UserDetailView;
+/** What `POST /api/v1/admin/users/:id/unthrottle` answers. */
+export type UnthrottleResult = UnthrottleView;
 /** A user's stored avatar, as the user detail describes it. */
 export type AvatarInfo = NonNullable<UserDetail['avatar']>;
 

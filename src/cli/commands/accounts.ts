@@ -118,6 +118,39 @@ export function registerAccountCommands(program: Command, context: CommandContex
       });
   }
 
+  users
+    .command('unthrottle')
+    .description(
+      "clear dirbridge's login throttle for one account: the failed attempts counted under its username, its directory account and the other names that account was tried by (audited as login.throttle_cleared)",
+    )
+    .argument('<username>')
+    .addHelpText(
+      'after',
+      [
+        '',
+        "The directory's own failure counter is not cleared: dirbridge never writes to the directory. Where the",
+        'directory counts failures itself (pwdFailureTime, badPwdCount, passwordRetryCount), logins stay refused',
+        "until the directory's count allows another attempt (its failure count interval passes, or its",
+        'administrator resets the count). A lockout in the directory is ended there, not here.',
+        'Failures counted per client address are kept: they belong to the address, not to the account.',
+      ].join('\n'),
+    )
+    .action(async (username: string, _local: unknown, command: Command) => {
+      const options = optionsOf(command);
+      context.setExit(
+        await context.withApp(options, async (app) => {
+          const user = await userByName(app, username);
+          const result = await app.accounts.unthrottle(user.id, CLI_ACTOR);
+          if (options.json === true) printJson(out, { username: result.user.username, cleared: result.cleared, throttle: result.status });
+          else {
+            out.stdout(`cleared ${result.cleared} failed login attempt${result.cleared === 1 ? '' : 's'} of ${result.user.username}\n`);
+            if (result.status.isThrottled) out.stdout(`still throttled: ${result.status.failures} failed attempts still count (attempts still running)\n`);
+          }
+          return EXIT.ok;
+        }),
+      );
+    });
+
   program
     .command('audit')
     .description('the audit log')

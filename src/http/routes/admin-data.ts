@@ -41,6 +41,16 @@ const tags = ['admin'];
 const security = [{ adminSession: [] }];
 const booleanQuery = z.enum(['true', 'false']).transform((value) => value === 'true');
 
+const throttleStatusSchema = z
+  .object({
+    isThrottled: z.boolean().describe("true when a login from an address the user has not signed in from is refused as throttled now"),
+    failures: z.number().describe('failed (or still running) login attempts counted under the username and under the directory account, the more of the two'),
+    limit: z.number().describe("how many a stranger's login may find before it is refused"),
+  })
+  .describe(
+    "dirbridge's own login throttle for this user, from its own count (no directory call): the directory's own failure counter, a lockout in the directory and a policy the entry names are not shown",
+  );
+
 const userDetailSchema = z.object({
   user: userSchema,
   groups: z.array(z.object({ id: z.string(), name: z.string(), source: z.enum(['local', 'directory']) })),
@@ -55,10 +65,16 @@ const userDetailSchema = z.object({
     .extend({ mimeType: z.string(), byteLength: z.number(), updatedAt: z.string() })
     .nullable()
     .describe('the stored avatar (url under /api/v1/admin), null when the user has none'),
+  loginThrottle: throttleStatusSchema,
 });
 
 /** What `GET users/:id` sends (the console imports it). */
 export type UserDetailView = z.infer<typeof userDetailSchema>;
+
+const unthrottleResultSchema = z.object({ cleared: z.number().describe('failed login attempts cleared'), loginThrottle: throttleStatusSchema });
+
+/** What `POST users/:id/unthrottle` sends (the console imports it). */
+export type UnthrottleView = z.infer<typeof unthrottleResultSchema>;
 
 const profileChangesSchema = z
   .strictObject({
@@ -141,6 +157,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
         customFields: attributes.customFields,
         abacAttributes: attributes.abacAttributes,
         readOnlyFields: context.app.accounts.readOnlyFields(user),
+        loginThrottle: await context.app.accounts.throttleStatus(user),
         avatar: avatar === undefined ? null : { ...avatarRef(avatar, A), mimeType: avatar.mimeType, byteLength: avatar.byteLength, updatedAt: avatar.updatedAt },
       };
     },
@@ -202,6 +219,25 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
       },
     );
   }
+
+  typed.post(
+    `${A}/users/:id/unthrottle`,
+    {
+      schema: {
+        tags,
+        security,
+        summary:
+          "Clear dirbridge's login throttle for a user: its failed attempts under its username, its directory account and the other names that account was tried by (audited as login.throttle_cleared). The directory's own failure counter is not cleared (dirbridge never writes to the directory): where the directory counts failures (pwdFailureTime, badPwdCount, passwordRetryCount), logins stay refused until its count allows another attempt",
+        params: idParamsSchema,
+        body: z.object({}).nullish(),
+        response: { 200: unthrottleResultSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const result = await context.app.accounts.unthrottle(request.params.id, adminOf(request).actor);
+      return { cleared: result.cleared, loginThrottle: result.status };
+    },
+  );
 
   typed.delete(
     `${A}/users/:id/sessions`,

@@ -9,7 +9,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, messageOf, query } from '../api.ts';
 import { Avatar, Badge, Card, Details, Empty, ErrorBox, Link, Loading, PageHeader, Pager, SearchBox, SourceBadge, StateBadge, formatDate, formatNumber, useAsync } from '../components.tsx';
 import { namedHref, navigate, useLocation } from '../router.ts';
-import type { ListedUser, User, UserDetail, UserPage as UserPageData, UserState } from '../types.ts';
+import type { ListedUser, UnthrottleResult, User, UserDetail, UserPage as UserPageData, UserState } from '../types.ts';
 
 const PAGE = 25;
 
@@ -161,13 +161,13 @@ export function UserPage(props: { id: string }): JSX.Element {
   const { user } = data;
   const readOnly = new Set(data.readOnlyFields);
 
-  const act = async (work: () => Promise<unknown>, success: string) => {
+  const act = async <T,>(work: () => Promise<T>, success: string | ((result: T) => string)) => {
     setBusy(true);
     setMessage(null);
     try {
-      await work();
+      const result = await work();
       setReason('');
-      setMessage({ tone: 'success', text: success });
+      setMessage({ tone: 'success', text: typeof success === 'string' ? success : success(result) });
       detail.reload();
     } catch (error) {
       const fields = error instanceof ApiError && error.fields.length > 0 ? ` (${error.fields.join(', ')})` : '';
@@ -261,6 +261,21 @@ export function UserPage(props: { id: string }): JSX.Element {
                 ['State', <StateBadge user={user} />],
                 ['Disabled by', user.isEnabled ? null : user.disabledBy],
                 ['Reason', user.isEnabled ? null : user.disabledReason],
+                [
+                  'Login throttle',
+                  <span data-testid="user-throttle">
+                    {data.loginThrottle.isThrottled ? (
+                      <Badge tone="warn" title="Logins from addresses this user has not signed in from are refused as throttled">
+                        Throttled for strangers
+                      </Badge>
+                    ) : (
+                      <Badge tone="good">Not throttled</Badge>
+                    )}{' '}
+                    <span class="muted small">
+                      {formatNumber(data.loginThrottle.failures)} failed attempt{data.loginThrottle.failures === 1 ? '' : 's'}; strangers are refused at {formatNumber(data.loginThrottle.limit)}
+                    </span>
+                  </span>,
+                ],
               ]}
             />
             <div class="account-actions">
@@ -277,7 +292,25 @@ export function UserPage(props: { id: string }): JSX.Element {
               <button class="btn" disabled={isBusy} onClick={() => void act(() => api('DELETE', `/api/v1/admin/users/${user.id}/sessions`), 'Every session of this user was revoked.')} data-testid="revoke-sessions">
                 Revoke sessions
               </button>
+              <button
+                class="btn"
+                disabled={isBusy}
+                title="Forget the failed logins dirbridge counted for this user. The directory's own failure counter is not cleared: where the directory counts failures itself, logins stay refused until its count allows another attempt."
+                onClick={() =>
+                  void act(
+                    () => api<UnthrottleResult>('POST', `/api/v1/admin/users/${user.id}/unthrottle`),
+                    (result) => `Cleared ${formatNumber(result.cleared)} failed login attempt${result.cleared === 1 ? '' : 's'}. The directory's own failure counter is unchanged.`,
+                  )
+                }
+                data-testid="unthrottle-user"
+              >
+                Clear login throttle
+              </button>
             </div>
+            <p class="muted small">
+              Clear login throttle forgets the failed logins dirbridge counted for this user. The directory's own failure counter is not cleared: where the directory counts failures itself, logins stay
+              refused until its count allows another attempt.
+            </p>
           </Card>
           <Card title="Directory">
             <Details
