@@ -46,7 +46,7 @@ describe('reads that look successful but are wrong, on OpenLDAP', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'dirbridge-reads-'));
     const made = await settingsFor({
       directory: { urls: [slapd.url], bindDn: slapd.readerDn, bindPassword: slapd.readerPassword, pageSize: 10 },
-      users: { baseDn: slapd.baseDn },
+      users: { baseDn: slapd.baseDn, usernameAttribute: ['uid'] }, // the misfit entries have no uid: this is what they do not fit
       groups: { baseDn: `ou=groups,${slapd.baseDn}`, memberAttribute: ['member', 'uniqueMember', 'memberUid'], nestedGroups: true },
     });
     cleanups.push(made.cleanup);

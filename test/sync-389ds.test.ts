@@ -53,7 +53,7 @@ describe('389 Directory Server', { skip: skipUnlessCi(dirsrvUnavailableReason())
     console.log(`# 389-DS started in ${ds.startup.ms} ms (from template: ${ds.startup.fromTemplate}, template built now: ${ds.startup.templateBuilt})`);
     const made = await settingsFor({
       directory: { urls: [ds.ldapsUrl], tls: { caFile: ds.caFile, serverName: ds.tlsServerName }, bindDn: ds.readerDn, bindPassword: ds.readerPassword, pageSize: 10 },
-      users: { baseDn: ds.baseDn },
+      users: { baseDn: ds.baseDn, usernameAttribute: ['uid'] }, // the misfit entries have no uid: this is what they do not fit
       groups: { baseDn: `ou=groups,${ds.baseDn}`, memberAttribute: ['member', 'uniqueMember', 'memberUid'], nestedGroups: true },
       sync: { disableMissingUsers: true, activeState: 'both', guard: { maxDisable: { count: 10, percent: 50 } } },
       login: { throttle: { maxFailures: 1000, windowSeconds: 60 } },

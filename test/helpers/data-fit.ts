@@ -16,7 +16,7 @@ export interface Misfits {
   ghostUids: string[];
 }
 
-/** LDIF for entries that a default configuration (usernameAttribute uid) skips or cannot match. */
+/** LDIF for entries that a configuration with usernameAttribute uid (the default was uid before it became uid,cn) skips or cannot match. */
 export function misfitsLdif(baseDn: string): Misfits {
   const withoutUid = [`cn=No Uid One,ou=people,${baseDn}`, `cn=No Uid Two,ou=staff,${baseDn}`];
   const people = withoutUid.map((dn, index) => {
