@@ -7,19 +7,19 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { stringify } from 'yaml';
 import { postgresServerProblem, startPostgresServer, type PostgresServer } from './fixtures/postgres-server.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { DIRBRIDGE_BIN } from './helpers/serve-process.ts';
 import { until } from './helpers/wait.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
+import { writeSlapdConfig } from './helpers/directory.ts';
 
 const problem = await postgresServerProblem();
 const LEASE_SECONDS = 6;
@@ -56,16 +56,7 @@ describe('dirbridge sync when PostgreSQL stops mid-apply', { skip: skipUnlessCi(
   async function configFor(name: string): Promise<{ config: string; url: string }> {
     const url = await postgres.createDatabase(name);
     const config = path.join(dir, `${name}.yaml`);
-    await writeFile(
-      config,
-      stringify({
-        directory: { urls: [slapd.url], bindDn: slapd.readerDn },
-        users: { baseDn: slapd.baseDn },
-        groups: { baseDn: `ou=groups,${slapd.baseDn}` },
-        sync: { batchSize: 20 },
-        store: { url, dataDir: path.join(dir, name) },
-      }),
-    );
+    await writeSlapdConfig(config, slapd, { sync: { batchSize: 20 }, store: { url, dataDir: path.join(dir, name) } });
     return { config, url };
   }
 

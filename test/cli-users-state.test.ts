@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { stringify } from 'yaml';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { writeSlapdConfig } from './helpers/directory.ts';
 
 const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'dirbridge.js');
 
@@ -35,16 +35,7 @@ describe('dirbridge users list --state (OpenLDAP)', () => {
     slapd = await startSlapd({ ldif: organisation.ldif });
     dir = await mkdtemp(path.join(tmpdir(), 'dirbridge-cli-state-'));
     config = path.join(dir, 'dirbridge.yaml');
-    await writeFile(
-      config,
-      stringify({
-        directory: { urls: [slapd.url], bindDn: slapd.readerDn },
-        users: { baseDn: slapd.baseDn },
-        groups: { baseDn: `ou=groups,${slapd.baseDn}` },
-        store: { dataDir: path.join(dir, 'data') },
-      }),
-    );
-    env = { DIRBRIDGE_DIRECTORY_BIND_PASSWORD: slapd.readerPassword, DIRBRIDGE_ADMIN_PASSWORD: 'admin-password-1' };
+    env = { ...(await writeSlapdConfig(config, slapd, { store: { dataDir: path.join(dir, 'data') } })), DIRBRIDGE_ADMIN_PASSWORD: 'admin-password-1' };
     const sync = await cli(['--config', config, 'sync'], env);
     assert.equal(sync.code, 0, sync.stderr);
   });

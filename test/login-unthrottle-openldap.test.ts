@@ -12,12 +12,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { stringify } from 'yaml';
 import { openApp, type App } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { LoginFailure } from '../src/auth/login.ts';
@@ -29,6 +28,7 @@ import { settingsFor } from './helpers/harness.ts';
 import { ppolicyState } from './helpers/lockout.ts';
 import { rejectsLogin } from './helpers/login.ts';
 import { until } from './helpers/wait.ts';
+import { writeSlapdConfig } from './helpers/directory.ts';
 
 const ADMIN_PASSWORD = 'admin-password-for-unthrottle';
 const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'dirbridge.js');
@@ -198,16 +198,7 @@ describe('clearing the login throttle of one account (OpenLDAP)', () => {
   it('clears a throttled account with `dirbridge users unthrottle`, and its help says what it leaves', async () => {
     const owner = take();
     const config = path.join(dir, 'cli.yaml');
-    await writeFile(
-      config,
-      stringify({
-        directory: { urls: [slapd.url], bindDn: slapd.readerDn },
-        users: { baseDn: slapd.baseDn },
-        groups: { baseDn: `ou=groups,${slapd.baseDn}` },
-        store: { dataDir: path.join(dir, 'cli-data') },
-      }),
-    );
-    const env = { DIRBRIDGE_DIRECTORY_BIND_PASSWORD: slapd.readerPassword, DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD };
+    const env = { ...(await writeSlapdConfig(config, slapd, { store: { dataDir: path.join(dir, 'cli-data') } })), DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD };
     const run = (args: string[], input = '') => cli(['--config', config, ...args], env, input);
     const login = (password: string) => run(['login', owner.uid], `${password}\n`);
 

@@ -7,7 +7,7 @@
  * that part fails (never skips) when CI is set and PostgreSQL is down.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,6 +20,7 @@ import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 import { until } from './helpers/wait.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
+import { writeSlapdConfig } from './helpers/directory.ts';
 
 const pgProblem = await postgresProblem();
 const ADMIN_PASSWORD = 'admin-password-for-sigkill';
@@ -77,17 +78,11 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     it('records the dead run as interrupted within the lease, frees the lock and syncs again', async () => {
       const dataDir = path.join(dir, 'data');
       const config = path.join(dir, 'dirbridge.yaml');
-      await writeFile(
-        config,
-        stringify({
-          directory: { urls: [slapd.url], bindDn: slapd.readerDn },
-          users: { baseDn: slapd.baseDn },
-          groups: { baseDn: `ou=groups,${slapd.baseDn}` },
-          sync: { batchSize: 20, disableMissingUsers: true },
-          store: dialect === 'postgres' ? { url: database?.url, dataDir } : { dataDir },
-        }),
-      );
-      const env = { DIRBRIDGE_DIRECTORY_BIND_PASSWORD: slapd.readerPassword, DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD, DIRBRIDGE_RUN_LEASE_SECONDS: String(LEASE_SECONDS) };
+      const password = await writeSlapdConfig(config, slapd, {
+        sync: { batchSize: 20, disableMissingUsers: true },
+        store: dialect === 'postgres' ? { url: database?.url, dataDir } : { dataDir },
+      });
+      const env = { ...password, DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD, DIRBRIDGE_RUN_LEASE_SECONDS: String(LEASE_SECONDS) };
 
       const first = await startServe(config, env);
       servers.push(first);

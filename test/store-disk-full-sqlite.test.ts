@@ -19,6 +19,7 @@ import { mountTmpfs, tmpfsProblem, type Tmpfs } from './fixtures/tmpfs.ts';
 import { storePicture } from './helpers/harness.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
+import { writeSlapdConfig } from './helpers/directory.ts';
 
 const problem = tmpfsProblem();
 const ADMIN_PASSWORD = 'admin-password-for-disk-full';
@@ -56,16 +57,8 @@ describe('SQLite on a disk that fills up during a sync', { skip: skipUnlessCi(pr
     const dataDir = path.join(tmpfs.dir, 'data');
     const file = path.join(dataDir, 'dirbridge.sqlite');
     const config = path.join(tmpfs.dir, 'dirbridge.yaml');
-    await writeFile(
-      config,
-      stringify({
-        directory: { urls: [slapd.url], bindDn: slapd.readerDn },
-        users: { baseDn: slapd.baseDn, filter: '(&(objectClass=inetOrgPerson)(employeeType=intern))' },
-        groups: { baseDn: `ou=groups,${slapd.baseDn}` },
-        store: { dataDir },
-      }),
-    );
-    serve = await startServe(config, { DIRBRIDGE_DIRECTORY_BIND_PASSWORD: slapd.readerPassword, DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD, DIRBRIDGE_SECRET_KEY: randomBytes(32).toString('hex') });
+    const password = await writeSlapdConfig(config, slapd, { users: { filter: '(&(objectClass=inetOrgPerson)(employeeType=intern))' }, store: { dataDir } });
+    serve = await startServe(config, { ...password, DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD, DIRBRIDGE_SECRET_KEY: randomBytes(32).toString('hex') });
     const server = serve;
     assert.equal((await server.signIn(ADMIN_PASSWORD)).status, 200);
     const interns = await server.request('POST', '/api/v1/admin/actions/sync', {});

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,6 +22,7 @@ import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { startServe, type ServeProcess } from './helpers/serve-process.ts';
 import { until } from './helpers/wait.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
+import { writeSlapdConfig } from './helpers/directory.ts';
 
 const problem = await postgresServerProblem();
 const ADMIN_PASSWORD = 'admin-password-for-store-outage';
@@ -75,18 +76,13 @@ describe('PostgreSQL stopped and started while serve applies a sync', { skip: sk
 
   it('stays up, answers 503 while PostgreSQL is away, recovers, records the run as interrupted and loses nothing', async () => {
     const config = path.join(dir, 'dirbridge.yaml');
-    await writeFile(
-      config,
-      stringify({
-        directory: { urls: [slapd.url], bindDn: slapd.readerDn },
-        users: { baseDn: slapd.baseDn, filter: EMPLOYEES },
-        groups: { baseDn: `ou=groups,${slapd.baseDn}` },
-        // Many small transactions, so the apply lasts long enough to be interrupted.
-        sync: { batchSize: 100, disableMissingUsers: true },
-        store: { url: databaseUrl, dataDir: path.join(dir, 'data') },
-      }),
-    );
-    const env = { DIRBRIDGE_DIRECTORY_BIND_PASSWORD: slapd.readerPassword, DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD, DIRBRIDGE_SECRET_KEY: SECRET_KEY };
+    const password = await writeSlapdConfig(config, slapd, {
+      users: { filter: EMPLOYEES },
+      // Many small transactions, so the apply lasts long enough to be interrupted.
+      sync: { batchSize: 100, disableMissingUsers: true },
+      store: { url: databaseUrl, dataDir: path.join(dir, 'data') },
+    });
+    const env = { ...password, DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD, DIRBRIDGE_SECRET_KEY: SECRET_KEY };
     serve = await startServe(config, env);
     const server = serve;
     assert.equal((await server.signIn(ADMIN_PASSWORD)).status, 200);
