@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BerReader } from 'ldapts';
-import { adPasswordRejection } from './ad-password-errors.ts';
+import { adPasswordRejection, dirsrvPasswordRejection } from './password-rejections.ts';
 import { passwordModifyRequestValue, unicodePwdValue } from './passwords.ts';
 
 describe('Password Modify request value (RFC 3062)', () => {
@@ -37,5 +37,16 @@ describe('AD passwords', () => {
     assert.equal(adPasswordRejection('00000056', '00000056: Constraint violation')?.reason, 'wrongOldPassword');
     assert.equal(adPasswordRejection('00000005', '00000005: SecErr'), undefined);
     assert.equal(adPasswordRejection(undefined, 'anything'), undefined);
+  });
+});
+
+describe('389-DS password refusals', () => {
+  it('reads the rule from the diagnostic message, keeping the message', () => {
+    const short = dirsrvPasswordRejection('invalid password syntax - password must be at least 8 characters long');
+    assert.equal(short?.reason, 'passwordTooShort');
+    assert.match(short?.message ?? '', /at least 8 characters/);
+    assert.equal(dirsrvPasswordRejection('password in history')?.reason, 'passwordInHistory');
+    assert.equal(dirsrvPasswordRejection('invalid password syntax - password based off of user entry')?.reason, 'insufficientPasswordQuality');
+    assert.equal(dirsrvPasswordRejection('Failed to update password'), undefined);
   });
 });

@@ -1,9 +1,13 @@
 /**
  * Setting directory passwords, so that the server hashes them and applies its own policy:
  *
- * - OpenLDAP, 389-DS (and any server announcing it): the Password Modify extended operation
+ * - OpenLDAP (and any other server announcing it): the Password Modify extended operation
  *   (RFC 3062), with the Password Policy request control so that a refusal names the rule
  *   (`passwordTooShort`, `passwordInHistory`, ...).
+ * - 389-DS: a modify replacing `userPassword` with the clear text, which 389-DS hashes with its
+ *   storage scheme and checks against its policy. Its Password Modify operation does the same but
+ *   answers every refusal with "Failed to update password" and no ppolicy control (measured on
+ *   2.3), while the modify's message names the rule ("password must be at least 8 characters long").
  * - Active Directory: `unicodePwd` (the quoted password in UTF-16LE), only over LDAPS or StartTLS
  *   (refused here otherwise, before anything is sent). A user's own change is a delete of the old
  *   value and an add of the new one in one modify, which AD checks against the old password and
@@ -17,11 +21,11 @@
  */
 import { BerWriter } from 'ldapts';
 import { DirbridgeError } from '../errors.ts';
-import { adPasswordRejection } from './ad-password-errors.ts';
+import { adPasswordRejection, dirsrvPasswordRejection } from './password-rejections.ts';
 import type { WritableDirectoryConnection } from './connect.ts';
 import { PASSWORD_POLICY_REASONS, PasswordPolicyControl } from './controls/password-policy.ts';
 import { supportsExtension } from './controls/supported.ts';
-import { deleteValues, addValues, replaceValues } from './modifications.ts';
+import { addValues, deleteValues, replaceValues, type Modification } from './modifications.ts';
 
 /** OID of the Password Modify extended operation (RFC 3062). */
 export const PASSWORD_MODIFY_OID = '1.3.6.1.4.1.4203.1.11.1';
@@ -79,7 +83,10 @@ function explain(error: unknown, control: PasswordPolicyControl | undefined): un
   const ppolicy = control?.response?.error;
   if (ppolicy !== undefined) return policyRefusal(error, ppolicy, PASSWORD_POLICY_REASONS[ppolicy]);
   const adCode = error.details['adErrorCode'];
-  const rejection = adPasswordRejection(typeof adCode === 'string' ? adCode : undefined, String(error.details['diagnosticMessage'] ?? ''));
+  const diagnostic = String(error.details['diagnosticMessage'] ?? '');
+  const rejection =
+    adPasswordRejection(typeof adCode === 'string' ? adCode : undefined, diagnostic) ??
+    (error.code === 'directory.constraint_violation' ? dirsrvPasswordRejection(diagnostic) : undefined);
   if (rejection === undefined) return error;
   if (rejection.reason === 'wrongOldPassword') {
     return new DirbridgeError('directory.invalid_credentials', `the directory refused the password change: ${rejection.message}`, { cause: error, details: { ...error.details, reason: rejection.reason } });
@@ -101,34 +108,43 @@ async function passwordModify(connection: WritableDirectoryConnection, request: 
   }
 }
 
+/** A modify that sets a password, with refusals explained. */
+async function passwordWrite(connection: WritableDirectoryConnection, dn: string, changes: Modification[]): Promise<void> {
+  const control = new PasswordPolicyControl();
+  try {
+    await connection.modify(dn, changes, { controls: [control] });
+  } catch (error) {
+    throw explain(error, control);
+  }
+}
+
 /** Changes a user's own password: binds as the user with the old one, then sets the new one. */
 export async function changeOwnPassword(connection: WritableDirectoryConnection, change: OwnPasswordChange): Promise<void> {
   checkNewPassword(change.dn, change.newPassword);
-  if (connection.rootDse.serverType === 'active-directory') {
-    refuseInsecure(connection, change.dn);
-    await connection.bind(change.dn, change.oldPassword);
-    try {
-      await connection.modify(change.dn, [deleteValues('unicodePwd', [unicodePwdValue(change.oldPassword)]), addValues('unicodePwd', [unicodePwdValue(change.newPassword)])]);
-    } catch (error) {
-      throw explain(error, undefined);
-    }
-    return;
-  }
+  const serverType = connection.rootDse.serverType;
+  if (serverType === 'active-directory') refuseInsecure(connection, change.dn);
   await connection.bind(change.dn, change.oldPassword);
-  await passwordModify(connection, change);
+  switch (serverType) {
+    case 'active-directory':
+      // AD checks the deleted value against the current password, and applies the user-change policy.
+      return passwordWrite(connection, change.dn, [deleteValues('unicodePwd', [unicodePwdValue(change.oldPassword)]), addValues('unicodePwd', [unicodePwdValue(change.newPassword)])]);
+    case '389-ds':
+      return passwordWrite(connection, change.dn, [replaceValues('userPassword', [change.newPassword])]);
+    default:
+      return passwordModify(connection, change);
+  }
 }
 
 /** Sets a user's password as an administrator (the connection's identity needs the right to). */
 export async function resetPassword(connection: WritableDirectoryConnection, reset: PasswordReset): Promise<void> {
   checkNewPassword(reset.dn, reset.newPassword);
-  if (connection.rootDse.serverType === 'active-directory') {
-    refuseInsecure(connection, reset.dn);
-    try {
-      await connection.modify(reset.dn, [replaceValues('unicodePwd', [unicodePwdValue(reset.newPassword)])]);
-    } catch (error) {
-      throw explain(error, undefined);
-    }
-    return;
+  switch (connection.rootDse.serverType) {
+    case 'active-directory':
+      refuseInsecure(connection, reset.dn);
+      return passwordWrite(connection, reset.dn, [replaceValues('unicodePwd', [unicodePwdValue(reset.newPassword)])]);
+    case '389-ds':
+      return passwordWrite(connection, reset.dn, [replaceValues('userPassword', [reset.newPassword])]);
+    default:
+      return passwordModify(connection, { dn: reset.dn, newPassword: reset.newPassword });
   }
-  await passwordModify(connection, { dn: reset.dn, newPassword: reset.newPassword });
 }

@@ -2,8 +2,9 @@
  * The Password Policy control (draft-behera-ldap-password-policy, OID 1.3.6.1.4.1.42.2.27.8.5.1).
  * The request has no value; the response tells why a bind or a password change was refused
  * (`passwordTooShort`, `passwordInHistory`, `accountLocked`, ...) or warns of expiry. OpenLDAP's
- * ppolicy overlay and 389-DS answer it; Active Directory does not (its reasons are in the
- * diagnostic message, see ../ad-password-errors.ts).
+ * ppolicy overlay answers it on binds and password changes. 389-DS 2.3 lists it but answered no
+ * password change with it, and Active Directory does not know it; their reasons are in the
+ * diagnostic message (../password-rejections.ts).
  */
 import { Control, type BerReader } from 'ldapts';
 

@@ -1,9 +1,15 @@
 /**
- * Active Directory's reasons for refusing a password, read from the diagnostic message of the
- * refused modify of `unicodePwd` (AD has no ppolicy response control). The message starts with a
- * Win32 error code: 0000052D (ERROR_PASSWORD_RESTRICTION) is the domain's password policy, and
- * Samba adds which rule failed ("check_password_restrictions: the password is too short ...");
- * Windows does not, so there the reason stays the generic `passwordPolicy`.
+ * Why a server refused a password, where it says so in the diagnostic message rather than in a
+ * Password Policy response control:
+ *
+ * - Active Directory (refused modify of `unicodePwd`; AD has no ppolicy control): the message
+ *   starts with a Win32 error code, 0000052D (ERROR_PASSWORD_RESTRICTION) being the domain's
+ *   password policy. Samba adds which rule failed ("check_password_restrictions: the password is
+ *   too short ..."); Windows does not, so there the reason stays the generic `passwordPolicy`.
+ * - 389-DS 2.3 (refused modify of `userPassword`, constraintViolation): "invalid password syntax -
+ *   password must be at least 8 characters long", "password in history", ... It sends no ppolicy
+ *   response control for these, and its Password Modify extended operation says only "Failed to
+ *   update password" (measured), which is why passwords.ts writes `userPassword` there.
  */
 import type { PasswordPolicyError } from './controls/password-policy.ts';
 
@@ -27,6 +33,21 @@ const SAMBA_RULES: ReadonlyArray<[RegExp, PasswordPolicyError, string]> = [
   [/complexity/i, 'insufficientPasswordQuality', 'the password does not meet the complexity rules'],
   [/too young/i, 'passwordTooYoung', 'the password was changed too recently to change again'],
 ];
+
+const DIRSRV_RULES: ReadonlyArray<[RegExp, PasswordPolicyError, string]> = [
+  [/at least \d+ characters/i, 'passwordTooShort', 'the password is too short'],
+  [/in history/i, 'passwordInHistory', 'the password was used before (it is in the password history)'],
+  [/minimum age|too young|within password minimum age/i, 'passwordTooYoung', 'the password was changed too recently to change again'],
+  [/invalid password syntax/i, 'insufficientPasswordQuality', 'the password does not meet the quality rules'],
+];
+
+/** The reason and a clear message for a 389-DS password refusal (its diagnostic message), or undefined. */
+export function dirsrvPasswordRejection(diagnostic: string): { reason: PasswordRejectionReason; message: string } | undefined {
+  for (const [pattern, reason, message] of DIRSRV_RULES) {
+    if (pattern.test(diagnostic)) return { reason, message: `${message} (${diagnostic})` };
+  }
+  return undefined;
+}
 
 /** The reason and a clear message for an AD password refusal, or undefined when the message is no such refusal. */
 export function adPasswordRejection(adErrorCode: string | undefined, diagnostic: string): { reason: PasswordRejectionReason; message: string } | undefined {
