@@ -172,10 +172,17 @@ export function translateLdapError(error: unknown, context: ErrorContext): Dirbr
       case 66:
         return make('directory.not_allowed_on_non_leaf', `the entry has entries below it (${where(context)})${said}`, extra);
       case 68:
+        // AD answers a modify adding a linked value (member) that is already there with 68.
+        if (context.operation === 'modify') return make('directory.value_exists', `the entry already has that value (${where(context)})${said}`, extra);
         return make('directory.already_exists', `an entry with that name already exists (${where(context)})${said}`, extra);
       case 53:
         // A bind answered 53 (389-DS: "Account inactivated") keeps its old meaning below.
         if (context.operation === 'bind') return make('directory.protocol', `the server returned result code 53 (${where(context)})`, extra);
+        // AD refuses to delete a linked value (member) that is not there with 53: Windows says
+        // 00000561 (ERROR_MEMBER_NOT_IN_GROUP), Samba "Attribute member doesn't exist (or: already deleted) for target GUID".
+        if (context.operation === 'modify' && (adCode === '00000561' || /(doesn't exist|already deleted) for target GUID/i.test(diagnostic))) {
+          return make('directory.no_such_value', `the entry has no such attribute or value (${where(context)})${said}`, extra);
+        }
         return make('directory.unwilling_to_perform', `the server is unwilling to perform the operation (${where(context)})${said}`, extra);
       case 122:
         return make('directory.assertion_failed', `the entry no longer matches what was expected (assertion failed, ${where(context)})`, extra);

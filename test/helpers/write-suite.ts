@@ -105,11 +105,13 @@ export function writeTests(get: () => WriteServer): void {
 
   it('adds a user and reads it back; a second add of the same DN is directory.already_exists', () =>
     withWriter(async (writer, server) => {
-      const dn = await createUser(writer, server, 'added');
+      const value = name('added');
+      const dn = childDn(server.usersDn, server.userRdn, value);
+      await writer.add(dn, server.newUser(value, server.password(0)));
       const entry = await readBack(server.readerSettings(), dn, ['objectClass']);
       assert.ok(entry, 'the new entry is there');
       assert.ok(dnEquals(entry.dn, dn));
-      const again = await rejectsWith(writer.add(dn, server.newUser('x', server.password(0))), 'directory.already_exists');
+      const again = await rejectsWith(writer.add(dn, server.newUser(value, server.password(0))), 'directory.already_exists');
       assert.equal(again.details['resultCode'], 68);
     }));
 
