@@ -104,7 +104,7 @@ export async function modifyEntry(context: WriteContext, dn: string, changes: re
  * backslash. A value ending in an escaped backslash (`\\`) would be cut there, so that final
  * escape is written in its hex form (`\5c`), which means the same.
  */
-function rdnForLdapts(rdn: Rdn): string {
+export function rdnForLdapts(rdn: Rdn): string {
   const text = formatDn([rdn]);
   return text.endsWith('\\\\') ? `${text.slice(0, -2)}\\5c` : text;
 }
