@@ -14,7 +14,7 @@ import { appJobs, createAppScheduler, followSettings } from '../src/scheduler/ap
 import { silentLog } from '../src/scheduler/job-lock.ts';
 import type { Scheduler } from '../src/scheduler/scheduler.ts';
 import type { Settings } from '../src/settings/schema.ts';
-import type { SyncRunPhase } from '../src/store/store.ts';
+import type { SyncRunPhase } from '../src/model/index.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';

@@ -21,7 +21,7 @@ import { createAppScheduler, JOB_NAMES, runSyncExclusively } from '../src/schedu
 import type { JobLock, SchedulerLog } from '../src/scheduler/job-lock.ts';
 import { createPostgresJobLock } from '../src/scheduler/postgres-lock.ts';
 import { tickClaimName, type Scheduler } from '../src/scheduler/scheduler.ts';
-import type { SyncRunRecord } from '../src/store/store.ts';
+import type { SyncRunRecord } from '../src/model/index.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';

@@ -20,7 +20,7 @@ import { runCli } from '../src/cli/program.ts';
 import { isDirbridgeError } from '../src/errors.ts';
 import { createHttpServer } from '../src/http/server.ts';
 import type { Settings } from '../src/settings/schema.ts';
-import type { JsonValue } from '../src/store/store.ts';
+import type { JsonValue } from '../src/model/index.ts';
 import { checkConnection } from '../src/verify-settings.ts';
 import { generateOrganisation } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';

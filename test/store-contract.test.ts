@@ -18,7 +18,8 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { isDirbridgeError, type ErrorCode } from '../src/errors.ts';
 import { openStore, type OpenStoreOptions } from '../src/store/open-store.ts';
-import type { NewUser, SessionRecord, Store, UserRecord } from '../src/store/store.ts';
+import type { NewUser, SessionRecord, UserRecord } from '../src/model/index.ts';
+import type { Store } from '../src/store/store.ts';
 import { createTestDatabase, declareWhenPostgres, postgresProblem } from './helpers/postgres.ts';
 
 /** Opens a store on the backend under test (a new Kysely instance each call, same database). */

@@ -13,7 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { isDirbridgeError } from '../src/errors.ts';
 import { MUST_CHANGE_PASSWORD, PASSWORD_NEVER_CHANGED } from '../src/mapping/password-change.ts';
 import { openStore } from '../src/store/open-store.ts';
-import type { NewUser, Store } from '../src/store/store.ts';
+import type { NewUser } from '../src/model/index.ts';
+import type { Store } from '../src/store/store.ts';
 import { createTestDatabase, declareWhenPostgres, postgresProblem } from './helpers/postgres.ts';
 
 type OpenFn = () => Promise<Store>;

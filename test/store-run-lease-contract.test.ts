@@ -19,7 +19,8 @@ import { openStore } from '../src/store/open-store.ts';
 import { createPostgresKysely } from '../src/store/postgres.ts';
 import type { Database } from '../src/store/schema.ts';
 import { createSqliteKysely } from '../src/store/sqlite.ts';
-import { DEFAULT_RUN_LEASE_MS, type Store, type StoreDialect } from '../src/store/store.ts';
+import { DEFAULT_RUN_LEASE_MS } from '../src/model/index.ts';
+import type { Store, StoreDialect } from '../src/store/store.ts';
 import { createTestDatabase, declareWhenPostgres, postgresProblem } from './helpers/postgres.ts';
 import { until } from './helpers/wait.ts';
 

@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { openStore, type OpenStoreOptions } from '../src/store/open-store.ts';
-import type { NewUser, Store } from '../src/store/store.ts';
+import type { NewUser } from '../src/model/index.ts';
+import type { Store } from '../src/store/store.ts';
 import { createTestDatabase, maintenanceUrl, postgresProblem } from './helpers/postgres.ts';
 
 type OpenFn = (options?: OpenStoreOptions) => Promise<Store>;

@@ -5,7 +5,8 @@
  */
 import { DirbridgeError } from '../errors.ts';
 import type { MappingSettings } from '../settings/schema.ts';
-import type { Store, UserRecord } from '../store/store.ts';
+import type { UserRecord } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import type { LoginThrottle, ThrottleStatus } from './throttle.ts';
 
 /** Fields an administrator may try to change. */

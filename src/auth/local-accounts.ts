@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DirbridgeError } from '../errors.ts';
-import type { Store, UserRecord } from '../store/store.ts';
+import type { UserRecord } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import { hashPassword } from './password-hash.ts';
 
 /** The username of the administrator created on first start. */

@@ -1,5 +1,6 @@
 /** Administrator revocation of sessions, audited: the CLI's `sessions revoke` and the admin API share it. */
-import type { SessionRecord, Store } from '../store/store.ts';
+import type { SessionRecord } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 
 /** Revokes the active sessions among `target` in one transaction, auditing each one with `actor`; returns them. */
 export async function revokeSessionsAsAdmin(

@@ -29,7 +29,8 @@
 import { randomUUID } from 'node:crypto';
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import type { ClearedLoginFailures, LoginAttemptReader } from '../store/login-attempts.ts';
-import type { NewAuditEntry, Store } from '../store/store.ts';
+import type { NewAuditEntry } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import { addressKey } from './client-address.ts';
 import type { LockoutPolicies } from './lockout-policies.ts';
 import { accountLimit, accountMemorySeconds, attemptLimit, directoryFailureCount, type LockoutPolicy, type ThrottleSettings } from './lockout-policy.ts';

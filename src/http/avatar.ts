@@ -14,7 +14,8 @@
 import type { FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify';
 import { z } from 'zod';
 import { imageTypeOf } from '../mapping/avatar.ts';
-import type { AvatarInfo, Store } from '../store/store.ts';
+import type { AvatarInfo } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import { HttpError } from './errors.ts';
 
 /** The image types an avatar is ever served as (what `imageTypeOf` recognises; SVG never). */

@@ -9,7 +9,8 @@
  * clocks of instances differ a little; the delay lets both settle, so a follower never steps past
  * an entry that was still on its way.
  */
-import type { AuditEntry, Store } from '../store/store.ts';
+import type { AuditEntry } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import { HttpError } from './errors.ts';
 
 /** Audit action prefixes that are events: account changes, and group/role/channel/team membership (login attempts and avatar chores are not). */

@@ -1,5 +1,6 @@
 /** A user with everything mapping gave it: what applications receive on login and session validation. */
-import type { Store, UserRecord } from '../store/store.ts';
+import type { UserRecord } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import { avatarRef } from './avatar.ts';
 import type { UserProfile } from './schemas.ts';
 

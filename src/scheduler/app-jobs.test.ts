@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { SyncRunRecord } from '../store/store.ts';
+import type { SyncRunRecord } from '../model/index.ts';
 import { refusal, SYNC_RETRY_AFTER_SECONDS } from './app-jobs.ts';
 
 function run(fields: Partial<SyncRunRecord>): SyncRunRecord {

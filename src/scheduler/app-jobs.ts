@@ -8,7 +8,7 @@ import type { App } from '../app.ts';
 import { logoutDeactivatedUsers } from '../auth/auto-logout.ts';
 import { DirbridgeError } from '../errors.ts';
 import type { StoreSettings } from '../settings/schema.ts';
-import type { SyncRunRecord } from '../store/store.ts';
+import type { SyncRunRecord } from '../model/index.ts';
 import { runAbacSync, runAvatarSync } from '../sync/attribute-jobs.ts';
 import { startRunReaper } from '../sync/reap-runs.ts';
 import type { ProgressLog } from '../sync/progress.ts';

@@ -60,10 +60,6 @@ import {
   type PageQuery,
   type RecordSource,
   type SessionRecord,
-  type Store,
-  type StoreDialect,
-  type StoreReader,
-  type StoreWriter,
   type StoredSettingsVersion,
   type JsonValue,
   type SyncRunOutcome,
@@ -73,7 +69,8 @@ import {
   type UserPage,
   type UserRecord,
   type UserState,
-} from './store.ts';
+} from '../model/index.ts';
+import type { Store, StoreDialect, StoreReader, StoreWriter } from './store.ts';
 import { planUniqueClaims, type UniqueClaim, type UniqueHolder } from './unique-claims.ts';
 
 /** Options for `createKyselyStore`. */

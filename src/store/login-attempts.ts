@@ -15,7 +15,8 @@ import { DirbridgeError } from '../errors.ts';
 import { withDbErrors } from './db-errors.ts';
 import { normalizeTimestamp } from './rows.ts';
 import type { Database } from './schema.ts';
-import type { NewAuditEntry, StoreDialect, Timestamp } from './store.ts';
+import type { NewAuditEntry, Timestamp } from '../model/index.ts';
+import type { StoreDialect } from './store.ts';
 
 /** Reads of the throttle's records inside a reservation. */
 export interface LoginAttemptReader {

@@ -12,310 +12,39 @@
  */
 
 import type { LoginAttemptStore } from './login-attempts.ts';
-
-/** An ISO-8601 UTC timestamp as written by `Date#toISOString()`. */
-export type Timestamp = string;
-
-/** Where an account or group comes from. */
-export type RecordSource = 'local' | 'directory';
-
-/**
- * Who disabled an account: the directory's own account state (`directory`), sync because the
- * entry vanished from the directory (`sync`), or an administrator (`admin`, which sync never undoes).
- */
-export type DisabledBy = 'directory' | 'sync' | 'admin';
-
-/** The states `listUsers` can filter by: enabled accounts (`active`) or disabled ones, whoever disabled them. */
-export const USER_STATES = ['active', 'disabled'] as const;
-
-/** An account state to filter users by. */
-export type UserState = (typeof USER_STATES)[number];
-
-/** What started a sync run. */
-export type SyncTrigger = 'cli' | 'schedule' | 'startup' | 'api' | 'login';
-
-/** The state of a sync run; every run starts as `running`. */
-export type SyncRunStatus = 'running' | 'succeeded' | 'failed' | 'refused';
-
-/** A JSON value, as stored in JSON text columns. */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-
-/** A user as callers see it (the password hash stays in the store; see `getPasswordHash`). */
-export interface UserRecord {
-  id: string;
-  username: string;
-  email: string | null;
-  firstName: string;
-  lastName: string;
-  displayName: string | null;
-  source: RecordSource;
-  externalId: string | null;
-  dn: string | null;
-  isEnabled: boolean;
-  disabledBy: DisabledBy | null;
-  disabledReason: string | null;
-  isAdmin: boolean;
-  hasPassword: boolean;
-  /** Consecutive syncs in which the directory no longer returned this user. */
-  missingRuns: number;
-  /** Free text kept by administrators; a local field, editable even for directory users. */
-  notes: string | null;
-  createdAt: Timestamp;
-  updatedAt: Timestamp;
-  lastSyncedAt: Timestamp | null;
-  /**
-   * When the directory last changed the password, as sync or login last saw it
-   * (`mapping/password-change.ts`; its sentinels for "never changed" and "must change" included);
-   * null until one has looked.
-   */
-  passwordChangedAt: Timestamp | null;
-}
-
-/** A user to insert; omitted optional fields take the documented defaults. */
-export interface NewUser {
-  username: string;
-  source: RecordSource;
-  email?: string | null;
-  /** Defaults to the empty string. */
-  firstName?: string;
-  /** Defaults to the empty string. */
-  lastName?: string;
-  displayName?: string | null;
-  externalId?: string | null;
-  dn?: string | null;
-  /** Defaults to true. */
-  isEnabled?: boolean;
-  disabledBy?: DisabledBy | null;
-  disabledReason?: string | null;
-  /** Defaults to false. */
-  isAdmin?: boolean;
-  passwordHash?: string | null;
-  /** Defaults to 0. */
-  missingRuns?: number;
-  notes?: string | null;
-  lastSyncedAt?: Timestamp | null;
-  passwordChangedAt?: Timestamp | null;
-}
-
-/** A partial update of a user; only the given fields change, and `updatedAt` is set by the store. */
-export type UserPatch = Partial<NewUser>;
-
-/** A group as callers see it. */
-export interface GroupRecord {
-  id: string;
-  externalId: string | null;
-  dn: string | null;
-  name: string;
-  source: RecordSource;
-  createdAt: Timestamp;
-  updatedAt: Timestamp;
-}
-
-/** A group to insert. */
-export interface NewGroup {
-  name: string;
-  source: RecordSource;
-  externalId?: string | null;
-  dn?: string | null;
-}
-
-/** A partial update of a group; `updatedAt` is set by the store. */
-export type GroupPatch = Partial<NewGroup>;
-
-/** A user-in-group pair. */
-export interface MembershipPair {
-  userId: string;
-  groupId: string;
-}
-
-/** Per-kind counters of a sync run, e.g. `{ created: 3, updated: 1 }`. */
-export type SyncCounts = Record<string, number>;
-
-/** One recorded sync run (the audit trail of sync). */
-export interface SyncRunRecord {
-  id: string;
-  trigger: SyncTrigger;
-  isDryRun: boolean;
-  status: SyncRunStatus;
-  reason: string | null;
-  errorCode: string | null;
-  errorMessage: string | null;
-  startedAt: Timestamp;
-  finishedAt: Timestamp | null;
-  durationMs: number | null;
-  counts: SyncCounts;
-  planSummary: JsonValue | null;
-  /** Where a running run is (written about once a second); null once it has finished. */
-  progress: SyncRunProgress | null;
-  /** The instance that runs (or ran) it, `host:pid:random`; null for runs of earlier versions. */
-  owner: string | null;
-  /** When its owner last renewed its lease, by the database's clock. */
-  heartbeatAt: Timestamp | null;
-  /** Until when it counts as alive without another renewal, by the database's clock. */
-  leaseExpiresAt: Timestamp | null;
-}
-
-/** The lease a run gets when `startRun` is given none (its owner renews it well before then). */
-export const DEFAULT_RUN_LEASE_MS = 60_000;
-
-/** The reason recorded for a run that could not finish: its store went away, or its process did. */
-export const INTERRUPTED_REASON = 'interrupted';
-
-/** A run's lease: the instance that runs it, and how long each renewal keeps it alive. */
-export interface RunLease {
-  owner: string;
-  leaseMs: number;
-}
-
-/** The phases of a sync run, in order. */
-export const SYNC_RUN_PHASES = ['connecting', 'reading_users', 'reading_groups', 'planning', 'applying', 'finishing'] as const;
-
-/** A phase of a sync run. */
-export type SyncRunPhase = (typeof SYNC_RUN_PHASES)[number];
-
-/** Live progress of a running sync, kept in its run record so every instance can show it. */
-export interface SyncRunProgress {
-  phase: SyncRunPhase;
-  usersRead: number;
-  groupsRead: number;
-  /** Plan steps applied so far, of `applyTotal` (0 of 0 before applying). */
-  applied: number;
-  applyTotal: number;
-  /** When the store wrote this progress. */
-  updatedAt: Timestamp;
-}
-
-/** How a run ended, given to `finishRun`. */
-export interface SyncRunOutcome {
-  status: Exclude<SyncRunStatus, 'running'>;
-  reason?: string | null;
-  errorCode?: string | null;
-  errorMessage?: string | null;
-  counts: SyncCounts;
-  planSummary?: JsonValue | null;
-}
-
-/** Everything the sync planner diffs against. */
-export interface SyncState {
-  users: UserRecord[];
-  groups: GroupRecord[];
-  memberships: MembershipPair[];
-}
-
-/** A page request. */
-export interface PageQuery {
-  limit: number;
-  offset: number;
-}
-
-/** A page of users with the total number of matches. */
-export interface UserPage {
-  total: number;
-  users: UserRecord[];
-}
-
-/** A group with its number of members, as listed by `listGroups`. */
-export type GroupWithMemberCount = GroupRecord & { memberCount: number };
-
-/** A login session. The token itself is never stored: only its SHA-256 hash, hex-encoded. */
-export interface SessionRecord {
-  id: string;
-  userId: string;
-  createdAt: Timestamp;
-  expiresAt: Timestamp;
-  lastSeenAt: Timestamp | null;
-  revokedAt: Timestamp | null;
-  revokedReason: string | null;
-  clientAddress: string | null;
-}
-
-/** A session to insert. */
-export interface NewSession {
-  userId: string;
-  tokenHash: string;
-  expiresAt: Timestamp;
-  clientAddress?: string | null;
-}
-
-/** A session with its user's name, as listed. */
-export type SessionWithUsername = SessionRecord & { username: string };
-
-/** One audit-log entry: who or what (`actor`) did what (`action`) to whom, and why. */
-export interface AuditEntry {
-  id: string;
-  at: Timestamp;
-  /** e.g. `sync`, `login`, `auto-logout`, `admin:alice`, `system`. */
-  actor: string;
-  /** e.g. `user.created`, `user.disabled`, `login.failed`, `session.revoked`. */
-  action: string;
-  userId: string | null;
-  /** What the entry is about when it is not (or no longer) a user id, e.g. a typed username. */
-  subject: string | null;
-  reason: string | null;
-  details: JsonValue | null;
-}
-
-/** An audit entry to append; `at` defaults to now. */
-export interface NewAuditEntry {
-  actor: string;
-  action: string;
-  userId?: string | null;
-  subject?: string | null;
-  reason?: string | null;
-  details?: JsonValue | null;
-  at?: Timestamp;
-}
-
-/** A channel (Rocket.Chat's rooms): created by mapping when missing, owned by the configured channel admin. */
-export interface ChannelRecord {
-  id: string;
-  name: string;
-  /** Username of the owner (the seed's Channel Admin), or null. */
-  ownerUsername: string | null;
-  source: RecordSource;
-  createdAt: Timestamp;
-}
-
-/** A team, created by mapping when missing. */
-export interface TeamRecord {
-  id: string;
-  name: string;
-  source: RecordSource;
-  createdAt: Timestamp;
-}
-
-/** A user's avatar: the image bytes and the SHA-256 that tells whether they changed. */
-export interface AvatarRecord {
-  userId: string;
-  contentHash: string;
-  mimeType: string;
-  data: Buffer;
-  updatedAt: Timestamp;
-}
-
-/** A stored avatar without its bytes: enough for an ETag, a cache-busting URL or a page of users. */
-export interface AvatarInfo {
-  userId: string;
-  contentHash: string;
-  mimeType: string;
-  byteLength: number;
-  updatedAt: Timestamp;
-}
-
-/** Everything the mapping planner diffs against, loaded in a handful of queries. */
-export interface MappingState {
-  roles: Array<{ userId: string; role: string }>;
-  channels: ChannelRecord[];
-  channelMembers: Array<{ channelId: string; userId: string }>;
-  teams: TeamRecord[];
-  teamMembers: Array<{ teamId: string; userId: string }>;
-  /** Only users that have any. */
-  customFields: Array<{ userId: string; fields: Record<string, string> }>;
-  /** Only users that have any. */
-  abacAttributes: Array<{ userId: string; attributes: Record<string, string[]> }>;
-  /** Only users that have one. */
-  avatarHashes: Array<{ userId: string; contentHash: string }>;
-}
+import type {
+  AuditEntry,
+  AvatarInfo,
+  AvatarRecord,
+  ChannelRecord,
+  GroupPatch,
+  GroupRecord,
+  GroupWithMemberCount,
+  JsonValue,
+  MappingState,
+  MembershipPair,
+  NewAuditEntry,
+  NewGroup,
+  NewSession,
+  NewUser,
+  PageQuery,
+  RecordSource,
+  RunLease,
+  SessionRecord,
+  SessionWithUsername,
+  StoredSettingsVersion,
+  SyncRunOutcome,
+  SyncRunProgress,
+  SyncRunRecord,
+  SyncState,
+  SyncTrigger,
+  TeamRecord,
+  Timestamp,
+  UserPage,
+  UserPatch,
+  UserRecord,
+  UserState,
+} from '../model/index.ts';
 
 /** Reads available on the store and inside a transaction. */
 export interface StoreReader {
@@ -511,28 +240,5 @@ export interface Store extends StoreReader, LoginAttemptStore {
   close(): Promise<void>;
 }
 
-/** One saved version of the settings document (without the store section; secrets sealed). */
-export interface StoredSettingsVersion {
-  version: number;
-  document: JsonValue;
-  createdAt: Timestamp;
-  createdBy: string;
-}
-
 /** The SQL backends the store runs on. */
 export type StoreDialect = 'sqlite' | 'postgres';
-
-/** The case-insensitive key under which a username is unique (and looked up). */
-export function usernameKey(username: string): string {
-  return username.toLowerCase();
-}
-
-/** The case-insensitive key under which an email is looked up. */
-export function emailKey(email: string): string {
-  return email.toLowerCase();
-}
-
-/** The case-insensitive key under which group names are searched and ordered. */
-export function groupNameKey(name: string): string {
-  return name.toLowerCase();
-}

@@ -4,7 +4,8 @@
  * groups exist before memberships point at them.
  */
 import { chunk } from '../store/batch.ts';
-import type { Store, StoreWriter, UserPatch } from '../store/store.ts';
+import type { UserPatch } from '../model/index.ts';
+import type { Store, StoreWriter } from '../store/store.ts';
 import { changeEventsOf } from './change-events.ts';
 import { PASSWORD_CHANGED_REASON } from './plan-password-changes.ts';
 import type { CurrentState, PlanStep, SyncPlan } from './plan.ts';

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openStore } from '../store/open-store.ts';
-import type { Store, SyncRunProgress } from '../store/store.ts';
+import type { SyncRunProgress } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import { createProgressRecorder } from './progress.ts';
 
 describe('createProgressRecorder', () => {

@@ -6,7 +6,8 @@
  * store refuses a write because the run is no longer running (it was recorded as interrupted
  * elsewhere), nothing more is written.
  */
-import type { Store, SyncRunPhase, SyncRunProgress } from '../store/store.ts';
+import type { SyncRunPhase, SyncRunProgress } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 
 /** Where a warning about a failed progress write goes (pino's logger fits). */
 export interface ProgressLog {

@@ -5,7 +5,8 @@
  * database's clock and checks the lease again in the same statement, so a run renewed meanwhile
  * is never touched, and two instances reaping at once record each run once.
  */
-import type { Store, SyncRunRecord } from '../store/store.ts';
+import type { SyncRunRecord } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 
 /** Where the reaper reports (pino's logger fits). */
 export interface ReaperLog {

@@ -6,14 +6,23 @@ import type { DirectoryConnection } from '../directory/index.ts';
 import { DirbridgeError, isDirbridgeError } from '../errors.ts';
 import type { Settings } from '../settings/schema.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { INTERRUPTED_REASON, type Store, type SyncRunOutcome, type SyncRunRecord } from '../store/store.ts';
+import { INTERRUPTED_REASON, type SyncRunOutcome, type SyncRunRecord } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import { applyPlan } from './apply.ts';
 import { checkPlan } from './guard.ts';
 import { countSteps, planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
 import { isMappingActive } from '../mapping/grants.ts';
 import { createProgressRecorder, type ProgressLog } from './progress.ts';
 import { readSnapshot } from './read-snapshot.ts';
-import { createInstanceId, DEFAULT_RUN_LEASE_SECONDS, keepRunLease, runLeaseTiming, runTakenAway, type RunLeaseKeeper, type RunLeaseTiming } from './run-lease.ts';
+import {
+  createInstanceId,
+  DEFAULT_RUN_LEASE_SECONDS,
+  keepRunLease,
+  runLeaseTiming,
+  runTakenAway,
+  type RunLeaseKeeper,
+  type RunLeaseTiming,
+} from './run-lease.ts';
 
 /** What started a run. */
 export type SyncTrigger = SyncRunRecord['trigger'];

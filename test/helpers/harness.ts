@@ -7,7 +7,8 @@ import { validateSettings } from '../../src/settings/load.ts';
 import type { SyncResult } from '../../src/sync/run-sync.ts';
 import type { Settings } from '../../src/settings/schema.ts';
 import { openStore } from '../../src/store/open-store.ts';
-import type { Store, UserRecord } from '../../src/store/store.ts';
+import type { UserRecord } from '../../src/model/index.ts';
+import type { Store } from '../../src/store/store.ts';
 
 /** Deep-merges plain objects; arrays and scalars in `override` replace. */
 export function merge<T>(base: T, override: unknown): T {

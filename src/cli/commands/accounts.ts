@@ -5,7 +5,7 @@ import { logoutDeactivatedUsers } from '../../auth/auto-logout.ts';
 import { createLocalAccount } from '../../auth/local-accounts.ts';
 import { revokeSessionsAsAdmin } from '../../auth/revoke-sessions.ts';
 import { DirbridgeError } from '../../errors.ts';
-import type { UserRecord } from '../../store/store.ts';
+import type { UserRecord } from '../../model/index.ts';
 import { EXIT, formatTable, printJson } from '../output.ts';
 import { optionsOf, type CommandContext } from '../program.ts';
 import { readSecret } from '../read-secret.ts';

@@ -1,7 +1,7 @@
 /** `users list`, `groups list` and `runs list`: read what the store holds. */
 import { Option, type Command } from 'commander';
 import { DirbridgeError } from '../../errors.ts';
-import { USER_STATES, type RecordSource, type UserState } from '../../store/store.ts';
+import { USER_STATES, type RecordSource, type UserState } from '../../model/index.ts';
 import { EXIT, formatTable, printJson } from '../output.ts';
 import { optionsOf, type CommandContext } from '../program.ts';
 

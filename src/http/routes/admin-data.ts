@@ -12,7 +12,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { revokeSessionsAsAdmin } from '../../auth/revoke-sessions.ts';
 import { DirbridgeError } from '../../errors.ts';
-import { USER_STATES, type PageQuery, type UserPage, type UserRecord } from '../../store/store.ts';
+import { USER_STATES, type PageQuery, type UserPage, type UserRecord } from '../../model/index.ts';
 import { adminOf } from '../admin-auth.ts';
 import { avatarCacheHook, avatarHashes, avatarQuerySchema, avatarRef, imageResponseSchema, sendAvatar } from '../avatar.ts';
 import type { RouteContext } from '../context.ts';

@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { withDeadline } from '../../deadline.ts';
 import { DirbridgeError, isDirbridgeError } from '../../errors.ts';
-import type { SyncRunRecord } from '../../store/store.ts';
+import type { SyncRunRecord } from '../../model/index.ts';
 import type { RouteContext } from '../context.ts';
 
 const directoryStateSchema = z.object({
