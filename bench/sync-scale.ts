@@ -100,7 +100,7 @@ try {
     const marked = await timed(async () => {
       const at = new Date().toISOString();
       for (let start = 0; start < seenIds.length; start += settings.sync.batchSize) {
-        await app.store.transaction((tx) => tx.markUsersSynced(seenIds.slice(start, start + settings.sync.batchSize), at));
+        await app.store.transaction((tx) => tx.users.markSynced(seenIds.slice(start, start + settings.sync.batchSize), at));
       }
     });
     const rows = [

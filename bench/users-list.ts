@@ -78,7 +78,7 @@ try {
           ...(index % 7 === 0 ? { disabledBy: 'sync' as const, disabledReason: 'gone from the directory' } : {}),
         });
       }
-      await app.store.transaction((tx) => tx.insertUsers(batch));
+      await app.store.transaction((tx) => tx.users.insert(batch));
     }
     const loadMs = performance.now() - loadStart;
     if (url !== undefined) {

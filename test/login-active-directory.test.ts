@@ -73,7 +73,7 @@ describe('login against Active Directory (Samba)', () => {
 
       const result = await locking.sync.runSync({ trigger: 'cli', isDryRun: false });
       assert.equal(result.status, 'succeeded', result.reason ?? '');
-      assert.equal((await locking.store.findUserByUsername(target.sAMAccountName))?.isEnabled, true, 'a lockout is not a disable');
+      assert.equal((await locking.store.users.findByUsername(target.sAMAccountName))?.isEnabled, true, 'a lockout is not a disable');
       assert.ok(await locking.sessions.validate(session.token), 'the session goes on');
 
       await rejectsLogin(locking.login.login({ username: target.userPrincipalName, password: target.password ?? '', clientAddress: home }), 'locked_in_directory');

@@ -188,9 +188,9 @@ describe('login to accounts 389-DS has locked (password policy lockout)', { skip
     await bindWrongPassword({ url: ds.url }, owner.dn, 3);
     const result = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.equal(result.status, 'succeeded', result.reason ?? '');
-    const stored = await app.store.findUserByUsername(owner.uid);
+    const stored = await app.store.users.findByUsername(owner.uid);
     assert.equal(stored?.isEnabled, true, 'a lockout is not a disable');
     assert.ok(await app.sessions.validate(session.token), 'the session goes on');
-    assert.equal((await app.store.findUserByUsername('locked.user'))?.disabledBy, 'directory', 'nsAccountLock: TRUE disables');
+    assert.equal((await app.store.users.findByUsername('locked.user'))?.disabledBy, 'directory', 'nsAccountLock: TRUE disables');
   });
 });

@@ -174,7 +174,7 @@ describe('login and one-user sync agree with a full sync on nested groups (OpenL
 
   /** What the store says a user has: groups, roles, channels, teams and the admin flag. */
   async function holdings(app: App, uid: string) {
-    const user = await app.store.findUserByUsername(uid);
+    const user = await app.store.users.findByUsername(uid);
     assert.ok(user, uid);
     return {
       isAdmin: user.isAdmin,
@@ -186,7 +186,7 @@ describe('login and one-user sync agree with a full sync on nested groups (OpenL
   }
 
   const membershipEvents = async (app: App, uid: string) => {
-    const user = await app.store.findUserByUsername(uid);
+    const user = await app.store.users.findByUsername(uid);
     return (await app.store.listAudit({ limit: 1, offset: 0, userId: user?.id ?? '', action: 'membership.changed' })).total;
   };
 
@@ -306,7 +306,7 @@ describe('login and one-user sync agree with a full sync on nested groups (OpenL
     assert.equal(engineerNow.groups.includes('engineering'), false);
     const adminLogin = await app.login.login({ username: admin.uid, password: admin.password });
     assert.equal(adminLogin.user.isAdmin, false, 'admin only through the cut cycle: no longer');
-    assert.equal(engineerLogin.user.id, (await app.store.findUserByUsername(engineer.uid))?.id);
+    assert.equal(engineerLogin.user.id, (await app.store.users.findByUsername(engineer.uid))?.id);
 
     const reasons = (await app.store.listAudit({ limit: 20, offset: 0, userId: engineerLogin.user.id, action: 'membership.changed' })).entries.map((entry) => entry.actor);
     assert.ok(reasons.includes('login'), 'the login recorded the change');

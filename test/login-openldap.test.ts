@@ -132,7 +132,7 @@ describe('login against OpenLDAP', () => {
 
       const result = await locking.sync.runSync({ trigger: 'cli', isDryRun: false });
       assert.equal(result.status, 'succeeded', result.reason ?? '');
-      assert.equal((await locking.store.findUserByUsername(owner.uid))?.isEnabled, true, 'a lockout is not a disable');
+      assert.equal((await locking.store.users.findByUsername(owner.uid))?.isEnabled, true, 'a lockout is not a disable');
       assert.ok(await locking.sessions.validate(session.token), 'the session goes on');
 
       await rejectsLogin(locking.login.login({ username: owner.uid, password: owner.password, clientAddress: home }), 'locked_in_directory');
@@ -183,7 +183,7 @@ describe('login against OpenLDAP', () => {
     const strict = await appWith({ login: { createOnFirstLogin: false } });
     const erin = user(15);
     await rejectsLogin(strict.login.login({ username: erin.uid, password: erin.password }), 'not_provisioned');
-    assert.equal(await strict.store.findUserByUsername(erin.uid), undefined);
+    assert.equal(await strict.store.users.findByUsername(erin.uid), undefined);
   });
 
   it('merges a local account only when mergeExistingUsers allows it', async () => {
@@ -209,13 +209,13 @@ describe('login against OpenLDAP', () => {
     const admin = await createLocalAccount(guarded.store, { username: 'admin', password: 'local-admin-password', isAdmin: true, actor: 'test' });
     await rejectsLogin(guarded.login.login({ username: 'admin', password: 'directory-admin-password' }), 'wrong_password');
     assert.equal((await guarded.login.login({ username: 'admin', password: 'local-admin-password' })).user.id, admin.id);
-    const after = await guarded.store.getUser(admin.id);
+    const after = await guarded.store.users.get(admin.id);
     assert.equal(after?.source, 'local');
     assert.equal(after?.externalId, null);
     // A sync does not take it over either.
     const result = await guarded.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.ok(result.steps.some((step) => step.kind === 'skipUser' && /administrator/.test(step.reason)));
-    assert.equal((await guarded.store.getUser(admin.id))?.externalId, null);
+    assert.equal((await guarded.store.users.get(admin.id))?.externalId, null);
   });
 
   it('logs a user out once the directory disables them, and refuses their next login', async () => {
@@ -226,7 +226,7 @@ describe('login against OpenLDAP', () => {
     await slapd.ldapmodify(`dn: ${grace.dn}\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n`);
     const result = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.equal(result.status, 'succeeded', result.reason ?? '');
-    assert.equal((await app.store.findUserByUsername(grace.uid))?.isEnabled, false);
+    assert.equal((await app.store.users.findByUsername(grace.uid))?.isEnabled, false);
     assert.ok((await logoutDeactivatedUsers(app.store, app.now)) >= 1);
     assert.equal(await app.sessions.validate(session.token), undefined);
     const revoked = await app.store.listAudit({ limit: 5, offset: 0, userId: session.user.id, action: 'session.revoked' });
@@ -245,7 +245,7 @@ describe('login against OpenLDAP', () => {
     assert.equal(await app.sessions.validate(session.token), undefined, 'disabling ends the sessions');
     await rejectsLogin(app.login.login({ username: heidi.uid, password: heidi.password }), 'disabled_in_dirbridge');
     await app.sync.runSync({ trigger: 'cli', isDryRun: false });
-    assert.equal((await app.store.getUser(session.user.id))?.disabledBy, 'admin');
+    assert.equal((await app.store.users.get(session.user.id))?.disabledBy, 'admin');
   });
 
   it('keeps directory-managed fields read-only and local fields editable', async () => {

@@ -38,7 +38,7 @@ describe('mapping against Active Directory (Samba)', () => {
   }
 
   const rolesOf = async (app: App, username: string) => {
-    const user = await app.store.findUserByUsername(username);
+    const user = await app.store.users.findByUsername(username);
     assert.ok(user, username);
     return app.store.listUserRoles(user.id);
   };
@@ -59,7 +59,7 @@ describe('mapping against Active Directory (Samba)', () => {
     ]);
     const teams = await app.store.listTeams({ limit: 10, offset: 0 });
     assert.deepEqual(teams.teams.map((team) => [team.name, team.memberCount]), [['Ops Team', 2]]);
-    const alice = await app.store.findUserByUsername('alice');
+    const alice = await app.store.users.findByUsername('alice');
     assert.equal((await app.store.getUserAttributes(alice?.id ?? '')).customFields['department'], 'Engineering');
   });
 
@@ -70,7 +70,7 @@ describe('mapping against Active Directory (Samba)', () => {
     await app.sync.runSync({ trigger: 'cli', isDryRun: false });
     const { runAbacSync, runAvatarSync } = await import('../src/sync/attribute-jobs.ts');
     const deps = { store: app.store, openDirectory: app.openDirectory, settings: app.settings };
-    const bob = await app.store.findUserByUsername('bob');
+    const bob = await app.store.users.findByUsername('bob');
     assert.deepEqual((await app.store.getUserAttributes(bob?.id ?? '')).abacAttributes, { dept: ['Engineering'], addresses: ['SMTP:bob@example.test', 'smtp:bob.brown@example.test'] });
     assert.equal((await runAbacSync(deps)).updated, 0, 'the sync already wrote them; the background pass finds nothing to change');
     const avatars = await runAvatarSync(deps);

@@ -56,7 +56,7 @@ describe('mapping against OpenLDAP', () => {
 
   const inGroup = (cn: string) => organisation.users.filter((user) => user.groups.includes(cn));
   const detail = async (user: SampleUser) => {
-    const stored = await app.store.findUserByUsername(user.uid);
+    const stored = await app.store.users.findByUsername(user.uid);
     assert.ok(stored, user.uid);
     return {
       stored,
@@ -133,7 +133,7 @@ describe('mapping against OpenLDAP', () => {
     const kept = await keeper.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.equal(kept.roles.revoked, 0);
     assert.equal(kept.channels.removed, 0);
-    const keptUser = await keeper.store.findUserByUsername(leaving.uid);
+    const keptUser = await keeper.store.users.findByUsername(leaving.uid);
     assert.ok(keptUser && (await keeper.store.listUserRoles(keptUser.id)).includes('support'), 'auto-remove off keeps the role');
   });
 
@@ -176,7 +176,7 @@ describe('mapping against OpenLDAP', () => {
     assert.deepEqual([first.updated, first.skipped], [1, 2]);
     assert.ok(first.warnings.some((warning) => warning.includes(oversized.uid) && warning.includes('over the 4096-byte limit')));
     assert.ok(first.warnings.some((warning) => warning.includes(notImage.uid) && warning.includes('not a JPEG')));
-    const stored = await avatarApp.store.findUserByUsername(withPhoto.uid);
+    const stored = await avatarApp.store.users.findByUsername(withPhoto.uid);
     const avatar = await avatarApp.store.getAvatar(stored?.id ?? '');
     assert.equal(avatar?.mimeType, 'image/jpeg');
     assert.ok(avatar?.data.equals(jpeg(1500, 7)), 'bytes kept exactly');
@@ -207,7 +207,7 @@ describe('mapping against OpenLDAP', () => {
     assert.ok(promoted);
     await slapd.ldapmodify(`dn: ${promoted.dn}\nchangetype: modify\nreplace: title\ntitle: Principal Engineer\n`);
     assert.equal((await runAbacSync(deps)).updated, 1);
-    const stored = await app.store.findUserByUsername(promoted.uid);
+    const stored = await app.store.users.findByUsername(promoted.uid);
     assert.deepEqual((await app.store.getUserAttributes(stored?.id ?? '')).abacAttributes['title'], ['Principal Engineer']);
     const events = (await app.store.listAudit({ limit: 5, offset: 0, userId: stored?.id ?? '', action: 'user.updated' })).entries;
     assert.equal(events[0]?.actor, 'abac-sync');
@@ -221,8 +221,8 @@ describe('mapping against OpenLDAP', () => {
     cleanups.push(() => once.close());
     assert.equal((await once.sync.runSync({ trigger: 'cli', isDryRun: false })).status, 'succeeded');
     for (const user of inGroup('division-2').slice(0, 3).concat(inGroup('unix-admins').slice(0, 2))) {
-      const mine = await once.store.findUserByUsername(user.uid);
-      const theirs = await app.store.findUserByUsername(user.uid);
+      const mine = await once.store.users.findByUsername(user.uid);
+      const theirs = await app.store.users.findByUsername(user.uid);
       assert.deepEqual(await once.store.listUserRoles(mine?.id ?? ''), await app.store.listUserRoles(theirs?.id ?? ''), user.uid);
       assert.deepEqual(
         (await once.store.listUserChannels(mine?.id ?? '')).map((channel) => channel.name),
@@ -257,7 +257,7 @@ describe('mapping against OpenLDAP', () => {
     assert.equal(result.status, 'succeeded', result.reason ?? '');
     const user = organisation.users[60];
     assert.ok(user);
-    const stored = await everything.store.findUserByUsername(user.uid);
+    const stored = await everything.store.users.findByUsername(user.uid);
     assert.equal((await everything.store.getUserAttributes(stored?.id ?? '')).customFields['department'], user.departmentNumber);
     assert.match(stored?.externalId ?? '', /^[0-9a-f-]{36}$/);
   });

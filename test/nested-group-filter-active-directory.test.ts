@@ -44,7 +44,7 @@ describe('the User Group Filter decides nested mapped groups (Samba AD)', () => 
   });
 
   const rolesOf = async (username: string) => {
-    const user = await app.store.findUserByUsername(username);
+    const user = await app.store.users.findByUsername(username);
     assert.ok(user, username);
     return [...(await app.store.listUserRoles(user.id))].sort();
   };

@@ -102,11 +102,11 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
     it('migrates idempotently: opening twice keeps the schema and the data', async () => {
       const tag = newTag();
       const first = await openFn();
-      const [created] = await first.transaction((tx) => tx.insertUsers([user(tag, 'persist')]));
+      const [created] = await first.transaction((tx) => tx.users.insert([user(tag, 'persist')]));
       await first.close();
       const second = await openFn();
       try {
-        assert.equal((await second.getUser(created?.id ?? ''))?.username, `${tag}-persist`);
+        assert.equal((await second.users.get(created?.id ?? ''))?.username, `${tag}-persist`);
       } finally {
         await second.close();
       }
@@ -117,7 +117,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       await withStore(async (store) => {
         const tag = newTag();
         const [alice, bob] = await store.transaction((tx) =>
-          tx.insertUsers([
+          tx.users.insert([
             user(tag, 'Alice', { email: `Alice.${tag}@Example.org`, firstName: 'Alice', lastName: 'Liddell', displayName: 'Alice L.', dn: 'uid=alice,ou=people,dc=example,dc=org', lastSyncedAt: '2030-01-01T00:00:00Z' }),
             { username: `${tag}-bob`, source: 'local', passwordHash: '$argon2id$fake', isAdmin: true },
           ]),
@@ -125,7 +125,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         assert.ok(alice && bob);
         assert.match(alice.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
         assert.notEqual(alice.id, bob.id);
-        assert.deepEqual(await store.getUser(alice.id), alice);
+        assert.deepEqual(await store.users.get(alice.id), alice);
         assert.deepEqual(alice, {
           id: alice.id,
           username: `${tag}-Alice`,
@@ -148,41 +148,41 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
           lastSyncedAt: '2030-01-01T00:00:00.000Z',
           passwordChangedAt: null,
         });
-        const storedBob = await store.getUser(bob.id);
+        const storedBob = await store.users.get(bob.id);
         assert.equal(storedBob?.firstName, '');
         assert.equal(storedBob?.email, null);
         assert.equal(storedBob?.externalId, null);
         assert.equal(storedBob?.isAdmin, true);
         assert.equal(storedBob?.hasPassword, true);
-        assert.equal(await store.transaction((tx) => tx.getPasswordHash(bob.id)), '$argon2id$fake');
-        assert.equal(await store.getPasswordHash(alice.id), null);
-        await rejectsWithCode(store.getPasswordHash('00000000-0000-4000-8000-000000000000'), 'store.not_found');
+        assert.equal(await store.transaction((tx) => tx.users.getPasswordHash(bob.id)), '$argon2id$fake');
+        assert.equal(await store.users.getPasswordHash(alice.id), null);
+        await rejectsWithCode(store.users.getPasswordHash('00000000-0000-4000-8000-000000000000'), 'store.not_found');
 
-        assert.equal((await store.findUserByUsername(`${tag}-ALICE`))?.id, alice.id);
-        assert.equal((await store.findUserByExternalId(`${tag}:Alice`))?.id, alice.id);
-        assert.equal(await store.findUserByExternalId(`${tag}:alice`), undefined, 'external ids are exact');
-        assert.equal((await store.findUserByEmail(`alice.${tag}@EXAMPLE.ORG`))?.id, alice.id);
-        assert.equal(await store.findUserByEmail(`nobody.${tag}@example.org`), undefined);
-        assert.equal(await store.findUserByUsername(`${tag}-nobody`), undefined);
-        assert.equal(await store.getUser('00000000-0000-4000-8000-000000000000'), undefined);
+        assert.equal((await store.users.findByUsername(`${tag}-ALICE`))?.id, alice.id);
+        assert.equal((await store.users.findByExternalId(`${tag}:Alice`))?.id, alice.id);
+        assert.equal(await store.users.findByExternalId(`${tag}:alice`), undefined, 'external ids are exact');
+        assert.equal((await store.users.findByEmail(`alice.${tag}@EXAMPLE.ORG`))?.id, alice.id);
+        assert.equal(await store.users.findByEmail(`nobody.${tag}@example.org`), undefined);
+        assert.equal(await store.users.findByUsername(`${tag}-nobody`), undefined);
+        assert.equal(await store.users.get('00000000-0000-4000-8000-000000000000'), undefined);
 
-        await store.transaction((tx) => tx.insertUsers([user(tag, 'alias', { email: `ALICE.${tag}@example.org` })]));
-        await rejectsWithCode(store.findUserByEmail(`alice.${tag}@example.org`), 'store.ambiguous');
+        await store.transaction((tx) => tx.users.insert([user(tag, 'alias', { email: `ALICE.${tag}@example.org` })]));
+        await rejectsWithCode(store.users.findByEmail(`alice.${tag}@example.org`), 'store.ambiguous');
       }, { now: clock.now });
     });
 
     it('returns booleans as booleans and timestamps as ISO strings on every read path', async () => {
       await withStore(async (store) => {
         const tag = newTag();
-        const [u] = await store.transaction((tx) => tx.insertUsers([user(tag, 'flags', { isEnabled: false, disabledBy: 'admin', isAdmin: true })]));
+        const [u] = await store.transaction((tx) => tx.users.insert([user(tag, 'flags', { isEnabled: false, disabledBy: 'admin', isAdmin: true })]));
         assert.ok(u);
         const [g] = await store.transaction((tx) => tx.insertGroups([{ name: `${tag}-g`, source: 'local' }]));
         assert.ok(g);
         await store.transaction((tx) => tx.addMemberships([{ userId: u.id, groupId: g.id }]));
         const state = await store.loadSyncState();
         const reads: UserRecord[] = [
-          (await store.getUser(u.id))!,
-          (await store.listUsers({ search: tag, limit: 10, offset: 0 })).users[0]!,
+          (await store.users.get(u.id))!,
+          (await store.users.list({ search: tag, limit: 10, offset: 0 })).users[0]!,
           (await store.listGroupMembers(g.id, { limit: 10, offset: 0 })).users[0]!,
           state.users.find((candidate) => candidate.id === u.id)!,
         ];
@@ -194,12 +194,12 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
           assert.match(read.createdAt, ISO);
           assert.match(read.updatedAt, ISO);
         }
-        await store.transaction((tx) => tx.updateUsers([{ id: u.id, isEnabled: true, isAdmin: false, lastSyncedAt: '2030-06-01T12:00:00+02:00' }]));
-        const updated = await store.getUser(u.id);
+        await store.transaction((tx) => tx.users.update([{ id: u.id, isEnabled: true, isAdmin: false, lastSyncedAt: '2030-06-01T12:00:00+02:00' }]));
+        const updated = await store.users.get(u.id);
         assert.strictEqual(updated?.isEnabled, true);
         assert.strictEqual(updated?.isAdmin, false);
         assert.equal(updated?.lastSyncedAt, '2030-06-01T10:00:00.000Z', 'timestamps are normalised to UTC');
-        await rejectsWithCode(store.transaction((tx) => tx.updateUsers([{ id: u.id, lastSyncedAt: 'yesterday' }])), 'usage.invalid');
+        await rejectsWithCode(store.transaction((tx) => tx.users.update([{ id: u.id, lastSyncedAt: 'yesterday' }])), 'usage.invalid');
       });
     });
 
@@ -208,18 +208,18 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       await withStore(async (store) => {
         const tag = newTag();
         const [u, v] = await store.transaction((tx) =>
-          tx.insertUsers([user(tag, 'patch', { email: `p.${tag}@example.org`, firstName: 'Pat', displayName: 'Pat' }), user(tag, 'other')]),
+          tx.users.insert([user(tag, 'patch', { email: `p.${tag}@example.org`, firstName: 'Pat', displayName: 'Pat' }), user(tag, 'other')]),
         );
         assert.ok(u && v);
         clock.advance(60_000);
         await store.transaction((tx) =>
-          tx.updateUsers([
+          tx.users.update([
             { id: u.id, displayName: null, missingRuns: 2 },
             { id: v.id, isEnabled: false, disabledBy: 'directory', disabledReason: 'missing from directory' },
             { id: u.id, email: `New.${tag}@Example.org` },
           ]),
         );
-        const after1 = await store.getUser(u.id);
+        const after1 = await store.users.get(u.id);
         assert.deepEqual(after1, {
           ...u,
           displayName: null,
@@ -229,21 +229,21 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         });
         assert.equal(after1?.createdAt, u.createdAt);
         assert.notEqual(after1?.updatedAt, u.updatedAt);
-        assert.equal((await store.findUserByEmail(`new.${tag}@example.org`))?.id, u.id, 'email key follows the email');
-        assert.equal(await store.findUserByEmail(`p.${tag}@example.org`), undefined);
-        const v1 = await store.getUser(v.id);
+        assert.equal((await store.users.findByEmail(`new.${tag}@example.org`))?.id, u.id, 'email key follows the email');
+        assert.equal(await store.users.findByEmail(`p.${tag}@example.org`), undefined);
+        const v1 = await store.users.get(v.id);
         assert.equal(v1?.isEnabled, false);
         assert.equal(v1?.disabledBy, 'directory');
         assert.equal(v1?.disabledReason, 'missing from directory');
         assert.equal(v1?.username, v.username);
 
-        await store.transaction((tx) => tx.updateUsers([{ id: u.id }]));
-        await store.transaction((tx) => tx.updateUsers([]));
+        await store.transaction((tx) => tx.users.update([{ id: u.id }]));
+        await store.transaction((tx) => tx.users.update([]));
         await rejectsWithCode(
-          store.transaction((tx) => tx.updateUsers([{ id: u.id, firstName: 'Changed' }, { id: '00000000-0000-4000-8000-000000000000', firstName: 'x' }])),
+          store.transaction((tx) => tx.users.update([{ id: u.id, firstName: 'Changed' }, { id: '00000000-0000-4000-8000-000000000000', firstName: 'x' }])),
           'store.not_found',
         );
-        assert.equal((await store.getUser(u.id))?.firstName, 'Pat', 'the failed batch was rolled back');
+        assert.equal((await store.users.get(u.id))?.firstName, 'Pat', 'the failed batch was rolled back');
       }, { now: clock.now });
     });
 
@@ -251,7 +251,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       await withStore(async (store) => {
         const tag = newTag();
         await store.transaction((tx) =>
-          tx.insertUsers([
+          tx.users.insert([
             user(tag, 'dave', { displayName: 'Dave Grohl' }),
             user(tag, 'Carol', { email: `carol.${tag}@example.org` }),
             user(tag, 'erin', { firstName: 'Erin', lastName: 'Brockovich' }),
@@ -261,30 +261,30 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
             user(tag, 'under_score'),
           ]),
         );
-        const all = await store.listUsers({ search: tag, limit: 100, offset: 0 });
+        const all = await store.users.list({ search: tag, limit: 100, offset: 0 });
         assert.equal(all.total, 7);
         assert.deepEqual(
           all.users.map((u) => u.username),
           ['alice', 'bob', 'Carol', 'dave', 'erin', 'per%cent', 'under_score'].map((n) => `${tag}-${n}`),
           'ordered by username, case-insensitively',
         );
-        const page = await store.listUsers({ search: tag, limit: 2, offset: 2 });
+        const page = await store.users.list({ search: tag, limit: 2, offset: 2 });
         assert.equal(page.total, 7);
         assert.deepEqual(page.users.map((u) => u.username), [`${tag}-Carol`, `${tag}-dave`]);
-        assert.equal((await store.listUsers({ search: tag, limit: 5, offset: 100 })).users.length, 0);
+        assert.equal((await store.users.list({ search: tag, limit: 5, offset: 100 })).users.length, 0);
 
-        assert.deepEqual((await store.listUsers({ search: `CAROL.${tag}@`, limit: 10, offset: 0 })).users.map((u) => u.username), [`${tag}-Carol`]);
-        assert.equal((await store.listUsers({ search: 'grohl', limit: 10, offset: 0 })).users.some((u) => u.username === `${tag}-dave`), true);
-        assert.equal((await store.listUsers({ search: 'brockovich', limit: 10, offset: 0 })).users.some((u) => u.username === `${tag}-erin`), true);
-        assert.deepEqual((await store.listUsers({ search: `${tag}-per%`, limit: 10, offset: 0 })).users.map((u) => u.username), [`${tag}-per%cent`], '% is literal');
-        assert.deepEqual((await store.listUsers({ search: `${tag}-under_`, limit: 10, offset: 0 })).users.map((u) => u.username), [`${tag}-under_score`], '_ is literal');
-        assert.equal((await store.listUsers({ search: `${tag}-u_der`, limit: 10, offset: 0 })).total, 0);
-        const local = await store.listUsers({ search: tag, source: 'local', limit: 10, offset: 0 });
+        assert.deepEqual((await store.users.list({ search: `CAROL.${tag}@`, limit: 10, offset: 0 })).users.map((u) => u.username), [`${tag}-Carol`]);
+        assert.equal((await store.users.list({ search: 'grohl', limit: 10, offset: 0 })).users.some((u) => u.username === `${tag}-dave`), true);
+        assert.equal((await store.users.list({ search: 'brockovich', limit: 10, offset: 0 })).users.some((u) => u.username === `${tag}-erin`), true);
+        assert.deepEqual((await store.users.list({ search: `${tag}-per%`, limit: 10, offset: 0 })).users.map((u) => u.username), [`${tag}-per%cent`], '% is literal');
+        assert.deepEqual((await store.users.list({ search: `${tag}-under_`, limit: 10, offset: 0 })).users.map((u) => u.username), [`${tag}-under_score`], '_ is literal');
+        assert.equal((await store.users.list({ search: `${tag}-u_der`, limit: 10, offset: 0 })).total, 0);
+        const local = await store.users.list({ search: tag, source: 'local', limit: 10, offset: 0 });
         assert.deepEqual(local.users.map((u) => u.username), [`${tag}-bob`]);
         assert.equal(local.total, 1);
-        const everyone = await store.listUsers({ limit: 1, offset: 0 });
+        const everyone = await store.users.list({ limit: 1, offset: 0 });
         assert.ok(everyone.total >= 7);
-        await rejectsWithCode(store.listUsers({ limit: -1, offset: 0 }), 'usage.invalid');
+        await rejectsWithCode(store.users.list({ limit: -1, offset: 0 }), 'usage.invalid');
       });
     });
 
@@ -292,7 +292,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       await withStore(async (store) => {
         const tag = newTag();
         const users = await store.transaction((tx) =>
-          tx.insertUsers([
+          tx.users.insert([
             user(tag, 'Dora'),
             user(tag, 'carl', { isEnabled: false, disabledBy: 'admin', disabledReason: 'left' }),
             user(tag, 'bea', { isEnabled: false, disabledBy: 'sync' }),
@@ -302,114 +302,114 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
           ]),
         );
         const names = (page: { users: UserRecord[] }) => page.users.map((u) => u.username.slice(tag.length + 1));
-        const active = await store.listUsers({ search: tag, state: 'active', limit: 10, offset: 0 });
+        const active = await store.users.list({ search: tag, state: 'active', limit: 10, offset: 0 });
         assert.equal(active.total, 2);
         assert.deepEqual(names(active), ['Abe', 'Dora']);
-        const disabled = await store.listUsers({ search: tag, state: 'disabled', limit: 10, offset: 0 });
+        const disabled = await store.users.list({ search: tag, state: 'disabled', limit: 10, offset: 0 });
         assert.equal(disabled.total, 4, 'disabled by anyone (or by no one recorded)');
         assert.deepEqual(names(disabled), ['bea', 'carl', 'eve', 'fay'], 'ordered by username, case-insensitively');
         assert.ok(disabled.users.every((u) => !u.isEnabled) && active.users.every((u) => u.isEnabled));
-        assert.equal((await store.listUsers({ search: tag, limit: 10, offset: 0 })).total, 6, 'no state: everyone');
+        assert.equal((await store.users.list({ search: tag, limit: 10, offset: 0 })).total, 6, 'no state: everyone');
 
         // Pages of one state: the total counts that state, the pages follow username order.
-        const second = await store.listUsers({ search: tag, state: 'disabled', limit: 2, offset: 2 });
+        const second = await store.users.list({ search: tag, state: 'disabled', limit: 2, offset: 2 });
         assert.equal(second.total, 4);
         assert.deepEqual(names(second), ['eve', 'fay']);
-        assert.deepEqual(names(await store.listUsers({ search: tag, state: 'disabled', limit: 3, offset: 1 })), ['carl', 'eve', 'fay']);
-        assert.deepEqual(names(await store.listUsers({ search: tag, state: 'disabled', limit: 2, offset: 4 })), []);
+        assert.deepEqual(names(await store.users.list({ search: tag, state: 'disabled', limit: 3, offset: 1 })), ['carl', 'eve', 'fay']);
+        assert.deepEqual(names(await store.users.list({ search: tag, state: 'disabled', limit: 2, offset: 4 })), []);
 
         // With the other filters.
-        assert.deepEqual(names(await store.listUsers({ search: tag, state: 'disabled', source: 'local', limit: 10, offset: 0 })), ['eve']);
-        assert.deepEqual(names(await store.listUsers({ search: tag, state: 'active', source: 'local', limit: 10, offset: 0 })), ['Abe']);
-        assert.deepEqual(names(await store.listUsers({ search: tag, state: 'active', isAdmin: false, limit: 10, offset: 0 })), ['Dora']);
-        assert.equal((await store.listUsers({ search: tag, state: 'disabled', isAdmin: true, limit: 10, offset: 0 })).total, 0);
-        assert.deepEqual(names(await store.listUsers({ search: `${tag}-C`, state: 'disabled', limit: 10, offset: 0 })), ['carl']);
-        assert.equal((await store.listUsers({ search: `${tag}-c`, state: 'active', limit: 10, offset: 0 })).total, 0);
+        assert.deepEqual(names(await store.users.list({ search: tag, state: 'disabled', source: 'local', limit: 10, offset: 0 })), ['eve']);
+        assert.deepEqual(names(await store.users.list({ search: tag, state: 'active', source: 'local', limit: 10, offset: 0 })), ['Abe']);
+        assert.deepEqual(names(await store.users.list({ search: tag, state: 'active', isAdmin: false, limit: 10, offset: 0 })), ['Dora']);
+        assert.equal((await store.users.list({ search: tag, state: 'disabled', isAdmin: true, limit: 10, offset: 0 })).total, 0);
+        assert.deepEqual(names(await store.users.list({ search: `${tag}-C`, state: 'disabled', limit: 10, offset: 0 })), ['carl']);
+        assert.equal((await store.users.list({ search: `${tag}-c`, state: 'active', limit: 10, offset: 0 })).total, 0);
 
         // Enabling and disabling moves users between the lists at once; inside a transaction too.
         const dora = users.find((u) => u.username === `${tag}-Dora`);
         const carl = users.find((u) => u.username === `${tag}-carl`);
         assert.ok(dora && carl);
         await store.transaction(async (tx) => {
-          await tx.updateUsers([
+          await tx.users.update([
             { id: dora.id, isEnabled: false, disabledBy: 'admin' },
             { id: carl.id, isEnabled: true, disabledBy: null, disabledReason: null },
           ]);
-          assert.deepEqual(names(await tx.listUsers({ search: tag, state: 'active', limit: 10, offset: 0 })), ['Abe', 'carl']);
+          assert.deepEqual(names(await tx.users.list({ search: tag, state: 'active', limit: 10, offset: 0 })), ['Abe', 'carl']);
         });
-        assert.deepEqual(names(await store.listUsers({ search: tag, state: 'disabled', limit: 10, offset: 0 })), ['bea', 'Dora', 'eve', 'fay']);
+        assert.deepEqual(names(await store.users.list({ search: tag, state: 'disabled', limit: 10, offset: 0 })), ['bea', 'Dora', 'eve', 'fay']);
 
         // Across the whole store (no search): every listed user has the state, and the totals add up.
-        const everyone = (await store.listUsers({ limit: 1, offset: 0 })).total;
-        const allActive = await store.listUsers({ state: 'active', limit: 50, offset: 0 });
-        const allDisabled = await store.listUsers({ state: 'disabled', limit: 50, offset: 0 });
+        const everyone = (await store.users.list({ limit: 1, offset: 0 })).total;
+        const allActive = await store.users.list({ state: 'active', limit: 50, offset: 0 });
+        const allDisabled = await store.users.list({ state: 'disabled', limit: 50, offset: 0 });
         assert.equal(allActive.total + allDisabled.total, everyone);
         assert.ok(allActive.users.every((u) => u.isEnabled) && allDisabled.users.every((u) => !u.isEnabled));
 
         // An unknown state from an untyped caller is refused, never read as "all".
-        await rejectsWithCode(store.listUsers({ state: 'enabled' as 'active', limit: 10, offset: 0 }), 'usage.invalid');
-        await rejectsWithCode(store.listUsers({ state: 'toString' as 'active', limit: 10, offset: 0 }), 'usage.invalid');
+        await rejectsWithCode(store.users.list({ state: 'enabled' as 'active', limit: 10, offset: 0 }), 'usage.invalid');
+        await rejectsWithCode(store.users.list({ state: 'toString' as 'active', limit: 10, offset: 0 }), 'usage.invalid');
       });
     });
 
     it('keeps usernames unique case-insensitively', async () => {
       await withStore(async (store) => {
         const tag = newTag();
-        await store.transaction((tx) => tx.insertUsers([user(tag, 'Carol')]));
-        const error = await rejectsWithCode(store.transaction((tx) => tx.insertUsers([user(tag, 'x1'), user(tag, 'CAROL', { externalId: `${tag}:other` })])), 'store.conflict');
+        await store.transaction((tx) => tx.users.insert([user(tag, 'Carol')]));
+        const error = await rejectsWithCode(store.transaction((tx) => tx.users.insert([user(tag, 'x1'), user(tag, 'CAROL', { externalId: `${tag}:other` })])), 'store.conflict');
         assert.equal(error.details.value, `${tag}-CAROL`);
         assert.match(error.message, new RegExp(`${tag}-CAROL`));
-        await rejectsWithCode(store.transaction((tx) => tx.insertUsers([user(tag, 'dup'), user(tag, 'DUP', { externalId: `${tag}:dup2` })])), 'store.conflict');
-        assert.equal((await store.listUsers({ search: tag, limit: 10, offset: 0 })).total, 1, 'a failed insert writes nothing');
+        await rejectsWithCode(store.transaction((tx) => tx.users.insert([user(tag, 'dup'), user(tag, 'DUP', { externalId: `${tag}:dup2` })])), 'store.conflict');
+        assert.equal((await store.users.list({ search: tag, limit: 10, offset: 0 })).total, 1, 'a failed insert writes nothing');
       });
     });
 
     it('keeps external ids unique', async () => {
       await withStore(async (store) => {
         const tag = newTag();
-        const [a, b] = await store.transaction((tx) => tx.insertUsers([user(tag, 'a'), user(tag, 'b')]));
+        const [a, b] = await store.transaction((tx) => tx.users.insert([user(tag, 'a'), user(tag, 'b')]));
         assert.ok(a && b);
-        const error = await rejectsWithCode(store.transaction((tx) => tx.insertUsers([user(tag, 'c', { externalId: `${tag}:a` })])), 'store.conflict');
+        const error = await rejectsWithCode(store.transaction((tx) => tx.users.insert([user(tag, 'c', { externalId: `${tag}:a` })])), 'store.conflict');
         assert.equal(error.details.value, `${tag}:a`);
-        await rejectsWithCode(store.transaction((tx) => tx.updateUsers([{ id: b.id, externalId: `${tag}:a` }])), 'store.conflict');
+        await rejectsWithCode(store.transaction((tx) => tx.users.update([{ id: b.id, externalId: `${tag}:a` }])), 'store.conflict');
         // Many users may have no external id.
-        await store.transaction((tx) => tx.insertUsers([user(tag, 'n1', { externalId: null }), user(tag, 'n2', { externalId: null })]));
+        await store.transaction((tx) => tx.users.insert([user(tag, 'n1', { externalId: null }), user(tag, 'n2', { externalId: null })]));
         // Swapping external ids within one batch is allowed.
-        await store.transaction((tx) => tx.updateUsers([{ id: a.id, externalId: `${tag}:b` }, { id: b.id, externalId: `${tag}:a` }]));
-        assert.equal((await store.findUserByExternalId(`${tag}:a`))?.id, b.id);
-        assert.equal((await store.findUserByExternalId(`${tag}:b`))?.id, a.id);
+        await store.transaction((tx) => tx.users.update([{ id: a.id, externalId: `${tag}:b` }, { id: b.id, externalId: `${tag}:a` }]));
+        assert.equal((await store.users.findByExternalId(`${tag}:a`))?.id, b.id);
+        assert.equal((await store.users.findByExternalId(`${tag}:b`))?.id, a.id);
         // Taking an id another user gives up in the same batch is allowed.
-        await store.transaction((tx) => tx.updateUsers([{ id: a.id, externalId: null }, { id: b.id, externalId: `${tag}:b` }]));
-        assert.equal((await store.getUser(a.id))?.externalId, null);
-        assert.equal((await store.findUserByExternalId(`${tag}:b`))?.id, b.id);
+        await store.transaction((tx) => tx.users.update([{ id: a.id, externalId: null }, { id: b.id, externalId: `${tag}:b` }]));
+        assert.equal((await store.users.get(a.id))?.externalId, null);
+        assert.equal((await store.users.findByExternalId(`${tag}:b`))?.id, b.id);
       });
     });
 
     it('swaps and rotates usernames inside one transaction', async () => {
       await withStore(async (store) => {
         const tag = newTag();
-        const [a, b, c] = await store.transaction((tx) => tx.insertUsers([user(tag, 'anna'), user(tag, 'ben'), user(tag, 'cleo')]));
+        const [a, b, c] = await store.transaction((tx) => tx.users.insert([user(tag, 'anna'), user(tag, 'ben'), user(tag, 'cleo')]));
         assert.ok(a && b && c);
-        await store.transaction((tx) => tx.updateUsers([{ id: a.id, username: `${tag}-Ben` }, { id: b.id, username: `${tag}-ANNA` }]));
-        assert.equal((await store.findUserByUsername(`${tag}-ben`))?.id, a.id);
-        assert.equal((await store.findUserByUsername(`${tag}-anna`))?.id, b.id);
-        assert.equal((await store.getUser(a.id))?.username, `${tag}-Ben`);
+        await store.transaction((tx) => tx.users.update([{ id: a.id, username: `${tag}-Ben` }, { id: b.id, username: `${tag}-ANNA` }]));
+        assert.equal((await store.users.findByUsername(`${tag}-ben`))?.id, a.id);
+        assert.equal((await store.users.findByUsername(`${tag}-anna`))?.id, b.id);
+        assert.equal((await store.users.get(a.id))?.username, `${tag}-Ben`);
 
         // a → cleo, b → ben (held by a), c → anna (held by b): a three-way rotation.
         await store.transaction((tx) =>
-          tx.updateUsers([
+          tx.users.update([
             { id: a.id, username: `${tag}-cleo` },
             { id: b.id, username: `${tag}-ben` },
             { id: c.id, username: `${tag}-anna` },
           ]),
         );
-        assert.equal((await store.findUserByUsername(`${tag}-cleo`))?.id, a.id);
-        assert.equal((await store.findUserByUsername(`${tag}-ben`))?.id, b.id);
-        assert.equal((await store.findUserByUsername(`${tag}-anna`))?.id, c.id);
+        assert.equal((await store.users.findByUsername(`${tag}-cleo`))?.id, a.id);
+        assert.equal((await store.users.findByUsername(`${tag}-ben`))?.id, b.id);
+        assert.equal((await store.users.findByUsername(`${tag}-anna`))?.id, c.id);
         // A case-only rename of one user is not a conflict with itself.
-        await store.transaction((tx) => tx.updateUsers([{ id: a.id, username: `${tag}-CLEO` }]));
-        assert.equal((await store.findUserByUsername(`${tag}-cleo`))?.username, `${tag}-CLEO`);
-        const listed = await store.listUsers({ search: tag, limit: 10, offset: 0 });
+        await store.transaction((tx) => tx.users.update([{ id: a.id, username: `${tag}-CLEO` }]));
+        assert.equal((await store.users.findByUsername(`${tag}-cleo`))?.username, `${tag}-CLEO`);
+        const listed = await store.users.list({ search: tag, limit: 10, offset: 0 });
         assert.deepEqual(listed.users.map((u) => u.username).sort(), [`${tag}-CLEO`, `${tag}-anna`, `${tag}-ben`].sort());
       });
     });
@@ -417,23 +417,23 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
     it('raises store.conflict naming the username on a genuine rename clash, writing nothing', async () => {
       await withStore(async (store) => {
         const tag = newTag();
-        const [a, b, c] = await store.transaction((tx) => tx.insertUsers([user(tag, 'amy'), user(tag, 'bea'), user(tag, 'cat')]));
+        const [a, b, c] = await store.transaction((tx) => tx.users.insert([user(tag, 'amy'), user(tag, 'bea'), user(tag, 'cat')]));
         assert.ok(a && b && c);
         const error = await rejectsWithCode(
           store.transaction(async (tx) => {
-            await tx.updateUsers([{ id: c.id, firstName: 'Cat' }]);
+            await tx.users.update([{ id: c.id, firstName: 'Cat' }]);
             // amy → bea while bea keeps her name; cat's change in the same transaction must roll back.
-            await tx.updateUsers([{ id: a.id, username: `${tag}-BEA` }, { id: b.id, displayName: 'Bea' }]);
+            await tx.users.update([{ id: a.id, username: `${tag}-BEA` }, { id: b.id, displayName: 'Bea' }]);
           }),
           'store.conflict',
         );
         assert.equal(error.details.value, `${tag}-BEA`);
         assert.equal(error.details.field, 'username');
-        assert.equal((await store.getUser(c.id))?.firstName, '');
-        assert.equal((await store.getUser(a.id))?.username, `${tag}-amy`);
+        assert.equal((await store.users.get(c.id))?.firstName, '');
+        assert.equal((await store.users.get(a.id))?.username, `${tag}-amy`);
         // Two users claiming the same new name in one batch.
-        await rejectsWithCode(store.transaction((tx) => tx.updateUsers([{ id: a.id, username: `${tag}-zed` }, { id: c.id, username: `${tag}-ZED` }])), 'store.conflict');
-        assert.equal(await store.findUserByUsername(`${tag}-zed`), undefined);
+        await rejectsWithCode(store.transaction((tx) => tx.users.update([{ id: a.id, username: `${tag}-zed` }, { id: c.id, username: `${tag}-ZED` }])), 'store.conflict');
+        assert.equal(await store.users.findByUsername(`${tag}-zed`), undefined);
       });
     });
 
@@ -478,7 +478,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
     it('adds memberships idempotently, lists and removes them', async () => {
       await withStore(async (store) => {
         const tag = newTag();
-        const [u1, u2, u3] = await store.transaction((tx) => tx.insertUsers([user(tag, 'm1'), user(tag, 'm2'), user(tag, 'm3')]));
+        const [u1, u2, u3] = await store.transaction((tx) => tx.users.insert([user(tag, 'm1'), user(tag, 'm2'), user(tag, 'm3')]));
         const [ga, gb] = await store.transaction((tx) => tx.insertGroups([{ name: `${tag}-ga`, source: 'directory' }, { name: `${tag}-gb`, source: 'directory' }]));
         assert.ok(u1 && u2 && u3 && ga && gb);
         const pairs = [
@@ -511,7 +511,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
     it('cascades group and user deletes to memberships', async () => {
       await withStore(async (store) => {
         const tag = newTag();
-        const [u1, u2] = await store.transaction((tx) => tx.insertUsers([user(tag, 'c1'), user(tag, 'c2')]));
+        const [u1, u2] = await store.transaction((tx) => tx.users.insert([user(tag, 'c1'), user(tag, 'c2')]));
         const [g1, g2] = await store.transaction((tx) => tx.insertGroups([{ name: `${tag}-g1`, source: 'directory' }, { name: `${tag}-g2`, source: 'directory' }]));
         assert.ok(u1 && u2 && g1 && g2);
         await store.transaction((tx) =>
@@ -523,13 +523,13 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         );
         await store.transaction((tx) => tx.deleteGroups([g1.id, '00000000-0000-4000-8000-000000000000']));
         assert.equal(await store.getGroup(g1.id), undefined);
-        assert.ok(await store.getUser(u1.id), 'users survive');
+        assert.ok(await store.users.get(u1.id), 'users survive');
         assert.deepEqual((await store.listUserGroups(u1.id)).map((g) => g.id), [g2.id]);
         assert.deepEqual(await store.listUserGroups(u2.id), []);
         const state = await store.loadSyncState();
         assert.equal(state.memberships.some((m) => m.groupId === g1.id), false);
 
-        await store.transaction((tx) => tx.deleteUsers([u1.id]));
+        await store.transaction((tx) => tx.users.delete([u1.id]));
         assert.equal((await store.listGroupMembers(g2.id, { limit: 10, offset: 0 })).total, 0);
       });
     });
@@ -537,25 +537,25 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
     it('rolls back everything when the transaction fails', async () => {
       await withStore(async (store) => {
         const tag = newTag();
-        const [kept] = await store.transaction((tx) => tx.insertUsers([user(tag, 'kept')]));
+        const [kept] = await store.transaction((tx) => tx.users.insert([user(tag, 'kept')]));
         assert.ok(kept);
         const boom = new Error('boom');
         await assert.rejects(
           store.transaction(async (tx) => {
-            const [u] = await tx.insertUsers([user(tag, 'ghost')]);
+            const [u] = await tx.users.insert([user(tag, 'ghost')]);
             const [g] = await tx.insertGroups([{ name: `${tag}-ghosts`, source: 'directory' }]);
             await tx.addMemberships([{ userId: u!.id, groupId: g!.id }, { userId: kept.id, groupId: g!.id }]);
-            await tx.updateUsers([{ id: kept.id, username: `${tag}-renamed` }]);
-            assert.ok(await tx.findUserByUsername(`${tag}-ghost`), 'visible inside the transaction');
+            await tx.users.update([{ id: kept.id, username: `${tag}-renamed` }]);
+            assert.ok(await tx.users.findByUsername(`${tag}-ghost`), 'visible inside the transaction');
             throw boom;
           }),
           (error) => error === boom,
         );
-        assert.equal(await store.findUserByUsername(`${tag}-ghost`), undefined);
+        assert.equal(await store.users.findByUsername(`${tag}-ghost`), undefined);
         assert.equal((await store.listGroups({ search: tag, limit: 10, offset: 0 })).total, 0);
-        assert.equal((await store.getUser(kept.id))?.username, `${tag}-kept`);
+        assert.equal((await store.users.get(kept.id))?.username, `${tag}-kept`);
         assert.deepEqual(await store.listUserGroups(kept.id), []);
-        assert.equal(await store.transaction(async (tx) => (await tx.getUser(kept.id))?.username), `${tag}-kept`, 'transaction returns the work result');
+        assert.equal(await store.transaction(async (tx) => (await tx.users.get(kept.id))?.username), `${tag}-kept`, 'transaction returns the work result');
       });
     });
 
@@ -644,22 +644,22 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       await withStore(async (store) => {
         const tag = newTag();
         const [a, b] = await store.transaction((tx) =>
-          tx.insertUsers([user(tag, 'noted', { notes: 'contractor until June\nask HR' }), user(tag, 'plain', { isAdmin: true, source: 'local' })]),
+          tx.users.insert([user(tag, 'noted', { notes: 'contractor until June\nask HR' }), user(tag, 'plain', { isAdmin: true, source: 'local' })]),
         );
         assert.ok(a && b);
         assert.equal(a.notes, 'contractor until June\nask HR');
         assert.equal(b.notes, null);
-        assert.equal((await store.getUser(a.id))?.notes, 'contractor until June\nask HR');
-        await store.transaction((tx) => tx.updateUsers([{ id: a.id, notes: null }, { id: b.id, notes: 'üñí — ok' }]));
-        assert.equal((await store.getUser(a.id))?.notes, null);
-        assert.equal((await store.findUserByUsername(`${tag}-plain`))?.notes, 'üñí — ok');
+        assert.equal((await store.users.get(a.id))?.notes, 'contractor until June\nask HR');
+        await store.transaction((tx) => tx.users.update([{ id: a.id, notes: null }, { id: b.id, notes: 'üñí — ok' }]));
+        assert.equal((await store.users.get(a.id))?.notes, null);
+        assert.equal((await store.users.findByUsername(`${tag}-plain`))?.notes, 'üñí — ok');
         assert.equal((await store.loadSyncState()).users.find((u) => u.id === b.id)?.notes, 'üñí — ok');
-        await store.transaction((tx) => tx.updateUsers([{ id: b.id, firstName: 'Unrelated' }]));
-        assert.equal((await store.getUser(b.id))?.notes, 'üñí — ok', 'patches without notes leave them');
+        await store.transaction((tx) => tx.users.update([{ id: b.id, firstName: 'Unrelated' }]));
+        assert.equal((await store.users.get(b.id))?.notes, 'üñí — ok', 'patches without notes leave them');
 
-        assert.deepEqual((await store.listUsers({ search: tag, isAdmin: true, limit: 10, offset: 0 })).users.map((u) => u.id), [b.id]);
-        assert.deepEqual((await store.listUsers({ search: tag, isAdmin: false, limit: 10, offset: 0 })).users.map((u) => u.id), [a.id]);
-        assert.equal((await store.listUsers({ search: tag, isAdmin: false, source: 'local', limit: 10, offset: 0 })).total, 0);
+        assert.deepEqual((await store.users.list({ search: tag, isAdmin: true, limit: 10, offset: 0 })).users.map((u) => u.id), [b.id]);
+        assert.deepEqual((await store.users.list({ search: tag, isAdmin: false, limit: 10, offset: 0 })).users.map((u) => u.id), [a.id]);
+        assert.equal((await store.users.list({ search: tag, isAdmin: false, source: 'local', limit: 10, offset: 0 })).total, 0);
       });
     });
 
@@ -667,7 +667,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       const clock = manualClock();
       await withStore(async (store) => {
         const tag = newTag();
-        const [u] = await store.transaction((tx) => tx.insertUsers([user(tag, 'sess')]));
+        const [u] = await store.transaction((tx) => tx.users.insert([user(tag, 'sess')]));
         assert.ok(u);
         const expiresAt = shift(clock.iso(), 60 * MINUTE);
         const session = await store.transaction((tx) =>
@@ -714,7 +714,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       const clock = manualClock();
       await withStore(async (store) => {
         const tag = newTag();
-        const [u, v] = await store.transaction((tx) => tx.insertUsers([user(tag, 'Lister'), user(tag, 'other')]));
+        const [u, v] = await store.transaction((tx) => tx.users.insert([user(tag, 'Lister'), user(tag, 'other')]));
         assert.ok(u && v);
         const start = clock.iso();
         const add = async (n: number, userId: string, ttlMinutes: number): Promise<SessionRecord> => {
@@ -765,7 +765,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       const clock = manualClock();
       await withStore(async (store) => {
         const tag = newTag();
-        const [u, v, w] = await store.transaction((tx) => tx.insertUsers([user(tag, 'r1'), user(tag, 'r2'), user(tag, 'r3')]));
+        const [u, v, w] = await store.transaction((tx) => tx.users.insert([user(tag, 'r1'), user(tag, 'r2'), user(tag, 'r3')]));
         assert.ok(u && v && w);
         const add = (n: number, userId: string, ttlMinutes: number) =>
           store.transaction((tx) => tx.insertSession({ userId, tokenHash: tokenHash(`${tag}-${n}`), expiresAt: shift(clock.iso(), ttlMinutes * MINUTE) }));
@@ -808,7 +808,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       const clock = manualClock();
       await withStore(async (store) => {
         const tag = newTag();
-        const [on, off, gone] = await store.transaction((tx) => tx.insertUsers([user(tag, 'on'), user(tag, 'off'), user(tag, 'gone')]));
+        const [on, off, gone] = await store.transaction((tx) => tx.users.insert([user(tag, 'on'), user(tag, 'off'), user(tag, 'gone')]));
         assert.ok(on && off && gone);
         const add = (n: number, userId: string, ttlMinutes: number) =>
           store.transaction((tx) => tx.insertSession({ userId, tokenHash: tokenHash(`${tag}-${n}`), expiresAt: shift(clock.iso(), ttlMinutes * MINUTE) }));
@@ -819,7 +819,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const gone1 = await add(5, gone.id, 60);
         const mine = new Set([onSession.id, off1.id, off2.id, offExpired.id, gone1.id]);
         await store.transaction((tx) =>
-          tx.updateUsers([
+          tx.users.update([
             { id: off.id, isEnabled: false, disabledBy: 'directory' },
             { id: gone.id, isEnabled: false, disabledBy: 'sync' },
           ]),
@@ -836,10 +836,10 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const again = await store.transaction((tx) => tx.revokeSessionsOfDisabledUsers('user disabled', shift(at, 1)));
         assert.equal(again.filter((s) => mine.has(s.id)).length, 0, 'already revoked sessions are not returned again');
         // Re-enabled and disabled again: only the new session is revoked.
-        await store.transaction((tx) => tx.updateUsers([{ id: off.id, isEnabled: true, disabledBy: null }]));
+        await store.transaction((tx) => tx.users.update([{ id: off.id, isEnabled: true, disabledBy: null }]));
         const fresh = await add(6, off.id, 60);
         assert.equal((await store.transaction((tx) => tx.revokeSessionsOfDisabledUsers('user disabled', at))).some((s) => s.id === fresh.id), false);
-        await store.transaction((tx) => tx.updateUsers([{ id: off.id, isEnabled: false, disabledBy: 'admin' }]));
+        await store.transaction((tx) => tx.users.update([{ id: off.id, isEnabled: false, disabledBy: 'admin' }]));
         const third = await store.transaction((tx) => tx.revokeSessionsOfDisabledUsers('user disabled', at));
         assert.deepEqual(third.filter((s) => mine.has(s.id) || s.id === fresh.id).map((s) => s.id), [fresh.id]);
       }, { now: clock.now });
@@ -850,7 +850,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       const clock = manualClock('1990-01-01T00:00:00.000Z');
       await withStore(async (store) => {
         const tag = newTag();
-        const [u, v] = await store.transaction((tx) => tx.insertUsers([user(tag, 'old'), user(tag, 'doomed')]));
+        const [u, v] = await store.transaction((tx) => tx.users.insert([user(tag, 'old'), user(tag, 'doomed')]));
         assert.ok(u && v);
         const add = (n: number, userId: string, ttlMinutes: number) =>
           store.transaction((tx) => tx.insertSession({ userId, tokenHash: tokenHash(`${tag}-${n}`), expiresAt: shift(clock.iso(), ttlMinutes * MINUTE) }));
@@ -867,7 +867,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         assert.deepEqual((await store.listSessions({ userId: u.id, limit: 10, offset: 0 })).sessions.map((s) => s.id), [survivor.id]);
 
         const doomed = await add(5, v.id, 600);
-        await store.transaction((tx) => tx.deleteUsers([v.id]));
+        await store.transaction((tx) => tx.users.delete([v.id]));
         assert.equal(await store.findSessionByTokenHash(tokenHash(`${tag}-5`)), undefined, 'sessions go with their user');
         assert.equal((await store.listSessions({ userId: v.id, limit: 10, offset: 0 })).total, 0);
         assert.equal((await store.transaction((tx) => tx.revokeSessions({ ids: [doomed.id] }, 'x', clock.iso()))).length, 0);
@@ -879,7 +879,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       const clock = manualClock();
       await withStore(async (store) => {
         const tag = newTag();
-        const [u, v] = await store.transaction((tx) => tx.insertUsers([user(tag, 'audited'), user(tag, 'bystander')]));
+        const [u, v] = await store.transaction((tx) => tx.users.insert([user(tag, 'audited'), user(tag, 'bystander')]));
         assert.ok(u && v);
         const created = `${tag}.created`;
         const disabled = `${tag}.disabled`;
@@ -939,15 +939,15 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       const clock = manualClock();
       await withStore(async (store) => {
         const tag = newTag();
-        const [u] = await store.transaction((tx) => tx.insertUsers([user(tag, 'leaver')]));
+        const [u] = await store.transaction((tx) => tx.users.insert([user(tag, 'leaver')]));
         assert.ok(u);
         await store.transaction((tx) => tx.appendAudit([{ actor: 'sync', action: 'user.created', userId: u.id, subject: u.username }]));
         clock.advance(1);
         await store.transaction(async (tx) => {
-          await tx.deleteUsers([u.id]);
+          await tx.users.delete([u.id]);
           await tx.appendAudit([{ actor: 'admin:root', action: 'user.deleted', userId: u.id, subject: u.username, reason: 'left' }]);
         });
-        assert.equal(await store.getUser(u.id), undefined);
+        assert.equal(await store.users.get(u.id), undefined);
         const history = await store.listAudit({ userId: u.id, limit: 10, offset: 0 });
         assert.deepEqual(history.entries.map((e) => [e.action, e.userId, e.subject]), [
           ['user.deleted', u.id, u.username],
@@ -992,14 +992,14 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const userCount = 4_000;
         const groupCount = 30;
         const users = await store.transaction((tx) =>
-          tx.insertUsers(Array.from({ length: userCount }, (_, i) => user(tag, `bulk${i}`, { email: `bulk${i}.${tag}@example.org`, firstName: 'Bulk' }))),
+          tx.users.insert(Array.from({ length: userCount }, (_, i) => user(tag, `bulk${i}`, { email: `bulk${i}.${tag}@example.org`, firstName: 'Bulk' }))),
         );
         const groups = await store.transaction((tx) => tx.insertGroups(Array.from({ length: groupCount }, (_, i) => ({ name: `${tag}-bg${i}`, source: 'directory' as const, externalId: `${tag}:bg${i}` }))));
         const pairs = users.flatMap((u, i) => [0, 1, 2].map((k) => ({ userId: u.id, groupId: groups[(i + k) % groupCount]!.id })));
         await store.transaction((tx) => tx.addMemberships(pairs));
         // Every user patched, with two different column sets, plus a rotation across the whole batch.
         await store.transaction((tx) =>
-          tx.updateUsers(users.map((u, i) => (i % 2 === 0 ? { id: u.id, missingRuns: 1 } : { id: u.id, username: `${tag}-bulk${(i + 2) % userCount}`, isEnabled: false }))),
+          tx.users.update(users.map((u, i) => (i % 2 === 0 ? { id: u.id, missingRuns: 1 } : { id: u.id, username: `${tag}-bulk${(i + 2) % userCount}`, isEnabled: false }))),
         );
         await store.transaction((tx) => tx.removeMemberships(pairs.filter((_, i) => i % 3 === 0)));
 
@@ -1014,7 +1014,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const odd = mine.get(users[1]!.id);
         assert.equal(odd?.username, `${tag}-bulk3`);
         assert.equal(odd?.isEnabled, false);
-        assert.equal((await store.findUserByUsername(`${tag}-bulk1`))?.id, users[userCount - 1]!.id);
+        assert.equal((await store.users.findByUsername(`${tag}-bulk1`))?.id, users[userCount - 1]!.id);
         assert.equal(new Set([...mine.values()].map((u) => u.username.toLowerCase())).size, userCount);
       });
     });
@@ -1024,7 +1024,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
     it('grants roles idempotently, revokes only the listed ones, and lists them', async () => {
       await withStore(async (store) => {
         const tag = newTag();
-        const [u1, u2, u3] = await store.transaction((tx) => tx.insertUsers([user(tag, 'r1'), user(tag, 'r2'), user(tag, 'r3')]));
+        const [u1, u2, u3] = await store.transaction((tx) => tx.users.insert([user(tag, 'r1'), user(tag, 'r2'), user(tag, 'r3')]));
         assert.ok(u1 && u2 && u3);
         const admin = `${tag}-admin`;
         const mod = `${tag}-Moderator`;
@@ -1115,7 +1115,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       const clock = manualClock();
       await withStore(async (store) => {
         const tag = newTag();
-        const [u1, u2, u3] = await store.transaction((tx) => tx.insertUsers([user(tag, 'cb'), user(tag, 'ca'), user(tag, 'cc')]));
+        const [u1, u2, u3] = await store.transaction((tx) => tx.users.insert([user(tag, 'cb'), user(tag, 'ca'), user(tag, 'cc')]));
         assert.ok(u1 && u2 && u3);
         const [general, dev, empty] = await store.transaction((tx) =>
           tx.insertChannels([
@@ -1194,7 +1194,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       const clock = manualClock();
       await withStore(async (store) => {
         const tag = newTag();
-        const [u1, u2, u3] = await store.transaction((tx) => tx.insertUsers([user(tag, 'tb'), user(tag, 'ta'), user(tag, 'tc')]));
+        const [u1, u2, u3] = await store.transaction((tx) => tx.users.insert([user(tag, 'tb'), user(tag, 'ta'), user(tag, 'tc')]));
         assert.ok(u1 && u2 && u3);
         const [sales, eng] = await store.transaction((tx) =>
           tx.insertTeams([
@@ -1248,7 +1248,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
     it('replaces custom fields per user; an empty record clears them', async () => {
       await withStore(async (store) => {
         const tag = newTag();
-        const [u1, u2] = await store.transaction((tx) => tx.insertUsers([user(tag, 'f1'), user(tag, 'f2')]));
+        const [u1, u2] = await store.transaction((tx) => tx.users.insert([user(tag, 'f1'), user(tag, 'f2')]));
         assert.ok(u1 && u2);
         await store.transaction((tx) =>
           tx.setCustomFields([
@@ -1280,7 +1280,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
     it('replaces ABAC attributes per user, keeping every value in order; an empty record clears them', async () => {
       await withStore(async (store) => {
         const tag = newTag();
-        const [u1, u2] = await store.transaction((tx) => tx.insertUsers([user(tag, 'a1'), user(tag, 'a2')]));
+        const [u1, u2] = await store.transaction((tx) => tx.users.insert([user(tag, 'a1'), user(tag, 'a2')]));
         assert.ok(u1 && u2);
         const clearance = ['secret', 'confidential', 'public', 'confidential'];
         await store.transaction((tx) =>
@@ -1303,7 +1303,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       const clock = manualClock();
       await withStore(async (store) => {
         const tag = newTag();
-        const [u1, u2] = await store.transaction((tx) => tx.insertUsers([user(tag, 'v1'), user(tag, 'v2')]));
+        const [u1, u2] = await store.transaction((tx) => tx.users.insert([user(tag, 'v1'), user(tag, 'v2')]));
         assert.ok(u1 && u2);
         // Not valid UTF-8 (lone continuation bytes, 0xff, NUL) and ~200 KB.
         const big = Buffer.concat([Buffer.from([0x00, 0xff, 0xfe, 0x80, 0xc3, 0x28, 0xed, 0xa0, 0x80, 0x00]), randomBytes(200 * 1024)]);
@@ -1341,7 +1341,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       const clock = manualClock();
       await withStore(async (store) => {
         const tag = newTag();
-        const [u1, u2, u3] = await store.transaction((tx) => tx.insertUsers([user(tag, 'i1'), user(tag, 'i2'), user(tag, 'i3')]));
+        const [u1, u2, u3] = await store.transaction((tx) => tx.users.insert([user(tag, 'i1'), user(tag, 'i2'), user(tag, 'i3')]));
         assert.ok(u1 && u2 && u3);
         const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(3000)]);
         const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00]);
@@ -1368,7 +1368,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
     it('writes many large avatars in several statements', async () => {
       await withStore(async (store) => {
         const tag = newTag();
-        const users = await store.transaction((tx) => tx.insertUsers(Array.from({ length: 60 }, (_, i) => user(tag, `big${i}`))));
+        const users = await store.transaction((tx) => tx.users.insert(Array.from({ length: 60 }, (_, i) => user(tag, `big${i}`))));
         const images = users.map((u) => ({ userId: u.id, contentHash: randomUUID(), mimeType: 'image/png', data: randomBytes(200 * 1024) }));
         await store.transaction((tx) => tx.setAvatars(images));
         const hashes = new Map((await store.loadMappingState()).avatarHashes.map((a) => [a.userId, a.contentHash]));
@@ -1381,7 +1381,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
     it('cascades user deletion to roles, channel and team members, custom fields, ABAC attributes and avatar', async () => {
       await withStore(async (store) => {
         const tag = newTag();
-        const [gone, stays] = await store.transaction((tx) => tx.insertUsers([user(tag, 'gone'), user(tag, 'stays')]));
+        const [gone, stays] = await store.transaction((tx) => tx.users.insert([user(tag, 'gone'), user(tag, 'stays')]));
         assert.ok(gone && stays);
         const [channel] = await store.transaction((tx) => tx.insertChannels([{ name: `${tag}-ch`, ownerUsername: gone.username, source: 'directory' }]));
         const [team] = await store.transaction((tx) => tx.insertTeams([{ name: `${tag}-tm`, source: 'directory' }]));
@@ -1396,7 +1396,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
             await tx.setAvatars([{ userId: u.id, contentHash: u.id, mimeType: 'image/png', data: Buffer.from(u.id) }]);
           }
         });
-        await store.transaction((tx) => tx.deleteUsers([gone.id]));
+        await store.transaction((tx) => tx.users.delete([gone.id]));
 
         assert.deepEqual(await store.listUserRoles(gone.id), []);
         assert.deepEqual(await store.getUserAttributes(gone.id), { customFields: {}, abacAttributes: {} });
@@ -1418,7 +1418,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
     it('loads the mapping state with every grant, channel, team, member, field, attribute and avatar hash', async () => {
       await withStore(async (store) => {
         const tag = newTag();
-        const [u1, u2, u3] = await store.transaction((tx) => tx.insertUsers([user(tag, 's1'), user(tag, 's2'), user(tag, 's3')]));
+        const [u1, u2, u3] = await store.transaction((tx) => tx.users.insert([user(tag, 's1'), user(tag, 's2'), user(tag, 's3')]));
         assert.ok(u1 && u2 && u3);
         const { channels, teams } = await store.transaction(async (tx) => {
           const channels = await tx.insertChannels([{ name: `${tag}-c1`, ownerUsername: u1.username, source: 'directory' }, { name: `${tag}-c2`, ownerUsername: null, source: 'local' }]);
@@ -1456,7 +1456,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       await withStore(async (store) => {
         const tag = newTag();
         const count = 3_000;
-        const users = await store.transaction((tx) => tx.insertUsers(Array.from({ length: count }, (_, i) => user(tag, `mb${i}`))));
+        const users = await store.transaction((tx) => tx.users.insert(Array.from({ length: count }, (_, i) => user(tag, `mb${i}`))));
         const [channel] = await store.transaction((tx) => tx.insertChannels([{ name: `${tag}-all`, ownerUsername: null, source: 'directory' }]));
         const teams = await store.transaction((tx) => tx.insertTeams(Array.from({ length: 3 }, (_, i) => ({ name: `${tag}-team${i}`, source: 'directory' as const }))));
         assert.ok(channel);
@@ -1515,7 +1515,7 @@ describe('store: sqlite migration across processes', () => {
       );
       const store = await openStore({ dataDir });
       try {
-        assert.equal((await store.listUsers({ limit: 10, offset: 0 })).total, 6);
+        assert.equal((await store.users.list({ limit: 10, offset: 0 })).total, 6);
       } finally {
         await store.close();
       }

@@ -35,22 +35,22 @@ function describeSyncedContract(
         const tag = `t${randomBytes(4).toString('hex')}`;
         const count = 40_000; // more ids than one statement binds on either backend
         const users: NewUser[] = Array.from({ length: count }, (_, index) => ({ username: `${tag}-${index}`, source: 'directory', externalId: `${tag}:${index}`, email: `${tag}-${index}@example.org`, lastSyncedAt: '2030-01-01T00:00:00Z' }));
-        const created = await store.transaction((tx) => tx.insertUsers(users));
-        const before = await store.getUser(created[0]?.id ?? '');
+        const created = await store.transaction((tx) => tx.users.insert(users));
+        const before = await store.users.get(created[0]?.id ?? '');
         assert.ok(before);
         time += 60_000;
         const seen = created.filter((_, index) => index % 4 !== 3).map((user) => user.id);
-        await store.transaction((tx) => tx.markUsersSynced([...seen, ...seen.slice(0, 10), 'no-such-id'], '2030-06-01T12:00:00+02:00'));
+        await store.transaction((tx) => tx.users.markSynced([...seen, ...seen.slice(0, 10), 'no-such-id'], '2030-06-01T12:00:00+02:00'));
 
-        const page = await store.listUsers({ search: tag, limit: count, offset: 0 });
+        const page = await store.users.list({ search: tag, limit: count, offset: 0 });
         assert.equal(page.total, count);
         const seenIds = new Set(seen);
         for (const user of page.users) {
           assert.equal(user.lastSyncedAt, seenIds.has(user.id) ? '2030-06-01T10:00:00.000Z' : '2030-01-01T00:00:00.000Z', user.username);
         }
-        const after = await store.getUser(before.id);
+        const after = await store.users.get(before.id);
         assert.deepEqual({ ...after, lastSyncedAt: before.lastSyncedAt }, before, 'updatedAt and every other column unchanged');
-        await store.transaction((tx) => tx.markUsersSynced([], '2030-06-02T00:00:00Z'));
+        await store.transaction((tx) => tx.users.markSynced([], '2030-06-02T00:00:00Z'));
       } finally {
         await store.close();
       }
@@ -70,7 +70,7 @@ function describeSyncedContract(
       const store = await openFn();
       try {
         await assert.rejects(
-          store.transaction((tx) => tx.markUsersSynced(['x'], 'yesterday')),
+          store.transaction((tx) => tx.users.markSynced(['x'], 'yesterday')),
           (error: Error & { code?: string }) => error.code === 'usage.invalid',
         );
       } finally {

@@ -163,12 +163,12 @@ describe('sync against OpenLDAP', () => {
       await slapd.ldapmodify(`dn: ${leaving.dn}\nchangetype: delete\n`);
       const first = await graceful.sync.runSync({ trigger: 'cli', isDryRun: false });
       assert.equal(first.users.disabled, 0);
-      const waiting = await graceful.store.findUserByUsername(leaving.uid);
+      const waiting = await graceful.store.users.findByUsername(leaving.uid);
       assert.equal(waiting?.isEnabled, true);
       assert.equal(waiting?.missingRuns, 1);
       const second = await graceful.sync.runSync({ trigger: 'cli', isDryRun: false });
       assert.equal(second.users.disabled, 1);
-      const gone = await graceful.store.findUserByUsername(leaving.uid);
+      const gone = await graceful.store.users.findByUsername(leaving.uid);
       assert.equal(gone?.isEnabled, false);
       const audit = await graceful.store.listAudit({ limit: 5, offset: 0, userId: gone?.id ?? '', action: 'user.disabled' });
       assert.deepEqual(audit.entries.map((entry) => [entry.actor, entry.reason]), [['sync', 'no longer found in the directory for 2 runs']]);

@@ -62,7 +62,7 @@ describe('sync reasons and counts (OpenLDAP)', () => {
   });
 
   const userNamed = async (username: string) => {
-    const user = await app.store.findUserByUsername(username);
+    const user = await app.store.users.findByUsername(username);
     assert.ok(user, username);
     return user;
   };

@@ -93,7 +93,7 @@ describe('uniqueMember with RFC 4517 UIDs (OpenLDAP)', () => {
 
   /** What the store says a user has: groups and roles. */
   async function holdings(username: string): Promise<{ groups: string[]; roles: string[] }> {
-    const user = await app.store.findUserByUsername(username);
+    const user = await app.store.users.findByUsername(username);
     assert.ok(user, username);
     return {
       groups: (await app.store.listUserGroups(user.id)).map((group) => group.name).sort(),
@@ -102,7 +102,7 @@ describe('uniqueMember with RFC 4517 UIDs (OpenLDAP)', () => {
   }
 
   async function membershipEvents(username: string): Promise<number> {
-    const user = await app.store.findUserByUsername(username);
+    const user = await app.store.users.findByUsername(username);
     return (await app.store.listAudit({ limit: 1, offset: 0, userId: user?.id ?? '', action: 'membership.changed' })).total;
   }
 

@@ -50,7 +50,7 @@ export function createAccountAdmin(deps: {
   const { store } = deps;
 
   const userOrThrow = async (userId: string): Promise<UserRecord> => {
-    const user = await store.getUser(userId);
+    const user = await store.users.get(userId);
     if (user === undefined) throw new DirbridgeError('users.not_found', `no user with id ${userId}`);
     return user;
   };
@@ -75,7 +75,7 @@ export function createAccountAdmin(deps: {
         }
       }
       await store.transaction(async (tx) => {
-        await tx.updateUsers([{ id: userId, ...changes }]);
+        await tx.users.update([{ id: userId, ...changes }]);
         await tx.appendAudit([{ actor, action: 'user.updated', userId, subject: user.username, reason: `changed ${Object.keys(changes).join(', ')}` }]);
       });
       return userOrThrow(userId);
@@ -103,7 +103,7 @@ export function createAccountAdmin(deps: {
       const user = await userOrThrow(userId);
       const at = deps.now().toISOString();
       await store.transaction(async (tx) => {
-        await tx.updateUsers([{ id: userId, isEnabled: false, disabledBy: 'admin', disabledReason: reason }]);
+        await tx.users.update([{ id: userId, isEnabled: false, disabledBy: 'admin', disabledReason: reason }]);
         const revoked = await tx.revokeSessions({ userIds: [userId] }, 'user disabled by an administrator', at);
         await tx.appendAudit([
           { actor, action: 'user.disabled', userId, subject: user.username, reason, at },
@@ -143,7 +143,7 @@ export function createAccountAdmin(deps: {
     async enable(userId: string, actor: string, reason: string): Promise<UserRecord> {
       const user = await userOrThrow(userId);
       await store.transaction(async (tx) => {
-        await tx.updateUsers([{ id: userId, isEnabled: true, disabledBy: null, disabledReason: null }]);
+        await tx.users.update([{ id: userId, isEnabled: true, disabledBy: null, disabledReason: null }]);
         await tx.appendAudit([{ actor, action: 'user.enabled', userId, subject: user.username, reason }]);
       });
       return userOrThrow(userId);

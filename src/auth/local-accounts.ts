@@ -19,7 +19,7 @@ export async function ensureInitialAdmin(
   store: Store,
   env: NodeJS.ProcessEnv,
 ): Promise<{ created: false } | { created: true; user: UserRecord; generatedPassword?: string }> {
-  const admins = await store.listUsers({ limit: 1, offset: 0, isAdmin: true });
+  const admins = await store.users.list({ limit: 1, offset: 0, isAdmin: true });
   if (admins.total > 0) return { created: false };
   const fromEnv = env['DIRBRIDGE_ADMIN_PASSWORD'];
   const password = fromEnv !== undefined && fromEnv.trim() !== '' ? fromEnv : randomBytes(18).toString('base64url');
@@ -36,7 +36,7 @@ export async function createLocalAccount(
   if (input.username.trim() === '') throw new DirbridgeError('usage.invalid', 'a local account needs a username');
   const passwordHash = await hashPassword(input.password);
   return store.transaction(async (tx) => {
-    const [user] = await tx.insertUsers([
+    const [user] = await tx.users.insert([
       { username: input.username.trim(), source: 'local', passwordHash, isAdmin: input.isAdmin === true, email: input.email ?? null },
     ]);
     if (user === undefined) throw new DirbridgeError('store.conflict', 'the account was not created');

@@ -39,7 +39,7 @@ export function createSessionService(deps: SessionDeps) {
       const session = await store.findSessionByTokenHash(hashToken(token));
       const now = deps.now().toISOString();
       if (session === undefined || session.revokedAt !== null || session.expiresAt <= now) return undefined;
-      const user = await store.getUser(session.userId);
+      const user = await store.users.get(session.userId);
       if (user === undefined || !user.isEnabled) return undefined;
       // Recording use at most once a minute keeps validation from taking the write lock on every request.
       if (session.lastSeenAt === null || Date.parse(now) - Date.parse(session.lastSeenAt) >= TOUCH_INTERVAL_MS) {

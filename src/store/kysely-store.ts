@@ -71,6 +71,14 @@ import {
   type UserState,
 } from '../model/index.ts';
 import type { Store, StoreDialect, StoreReader, StoreWriter } from './store.ts';
+import { createUserReader, createUserWriter } from './users-repository.ts';
+import { compareTuples, distinct } from './collections.ts';
+import { linkedUsersPage, MEMBER_LINKS, selectUsers } from './linked-users.ts';
+import { findNamed as findNamedRow, namedPage as namedTablePage, type NamedTable } from './named-tables.ts';
+import { checkPage } from './page.ts';
+import { mergePatches, toRowUpdate } from './patches.ts';
+import type { RepositoryContext } from './repository-context.ts';
+import { claimPatchedExternalIds as claimPatchedColumn, claimUnique as claimUniqueColumn, reportMissing as reportMissingIds } from './unique-columns.ts';
 import { planUniqueClaims, type UniqueClaim, type UniqueHolder } from './unique-claims.ts';
 
 /** Options for `createKyselyStore`. */
@@ -79,66 +87,9 @@ export interface KyselyStoreOptions {
   now?: () => Date;
 }
 
-/** The link tables behind "members of" listings: which table ties users to what, by which column. */
-const MEMBER_LINKS = {
-  group: { table: 'memberships', column: 'group_id' },
-  channel: { table: 'channel_members', column: 'channel_id' },
-  team: { table: 'team_members', column: 'team_id' },
-  role: { table: 'user_roles', column: 'role' },
-} as const;
-
-/**
- * A table whose rows are listed alike: groups, channels and teams, ordered and searched by their
- * case-insensitive `name_key`, each with its member count from its link table.
- */
-interface NamedTable<Row, R> {
-  table: 'groups' | 'channels' | 'teams';
-  columns: ReadonlyArray<keyof Row & string>;
-  members: (typeof MEMBER_LINKS)['group' | 'channel' | 'team'];
-  toRecord: (row: Row) => R;
-}
-
 const GROUPS: NamedTable<GroupSelectRow, GroupRecord> = { table: 'groups', columns: GROUP_COLUMNS, members: MEMBER_LINKS.group, toRecord: toGroupRecord };
 const CHANNELS: NamedTable<ChannelSelectRow, ChannelRecord> = { table: 'channels', columns: CHANNEL_COLUMNS, members: MEMBER_LINKS.channel, toRecord: toChannelRecord };
 const TEAMS: NamedTable<TeamSelectRow, TeamRecord> = { table: 'teams', columns: TEAM_COLUMNS, members: MEMBER_LINKS.team, toRecord: toTeamRecord };
-
-/**
- * The condition of each user state. Literals, not bound parameters: `is_enabled = false` is the
- * predicate of the partial index users_disabled_username_idx, which only a literal matches.
- */
-const USER_STATE_CONDITIONS: Readonly<Record<UserState, RawBuilder<boolean>>> = {
-  active: sql<boolean>`is_enabled = true`,
-  disabled: sql<boolean>`is_enabled = false`,
-};
-
-/** What the reader and writer share. */
-interface Context {
-  dialect: StoreDialect;
-  now: () => string;
-}
-
-/** Columns `updateUsers` may write, with the type they are cast to in the batched update. */
-const USER_UPDATE_KINDS: Readonly<Record<string, ColumnKind>> = {
-  username: 'text',
-  username_key: 'text',
-  email: 'text',
-  email_key: 'text',
-  first_name: 'text',
-  last_name: 'text',
-  display_name: 'text',
-  source: 'text',
-  external_id: 'text',
-  dn: 'text',
-  is_enabled: 'boolean',
-  disabled_by: 'text',
-  disabled_reason: 'text',
-  is_admin: 'boolean',
-  password_hash: 'text',
-  missing_runs: 'integer',
-  notes: 'text',
-  last_synced_at: 'text',
-  password_changed_at: 'text',
-};
 
 /** Columns `updateGroups` may write. */
 const GROUP_UPDATE_KINDS: Readonly<Record<string, ColumnKind>> = {
@@ -149,49 +100,6 @@ const GROUP_UPDATE_KINDS: Readonly<Record<string, ColumnKind>> = {
   dn: 'text',
 };
 
-/** Prefix of the parking value a username key holds while usernames rotate within one batch. */
-const PARKED_KEY_PREFIX = '\u0001';
-
-/** Escapes LIKE wildcards so `search` matches literally (used with `escape '\'`). */
-function containsPattern(search: string): string {
-  return `%${search.toLowerCase().replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
-}
-
-/** The condition for `state`, or undefined for every user; an unknown state is `usage.invalid`. */
-function userStateCondition(state: UserState | undefined): RawBuilder<boolean> | undefined {
-  if (state === undefined) return undefined;
-  if (!Object.hasOwn(USER_STATE_CONDITIONS, state)) {
-    throw new DirbridgeError('usage.invalid', `state must be one of ${USER_STATES.join(', ')}`, { details: { state } });
-  }
-  return USER_STATE_CONDITIONS[state];
-}
-
-/** Rejects page arguments that would produce surprising SQL. */
-function checkPage(page: PageQuery): void {
-  if (!Number.isSafeInteger(page.limit) || page.limit < 0 || !Number.isSafeInteger(page.offset) || page.offset < 0) {
-    throw new DirbridgeError('usage.invalid', 'limit and offset must be non-negative integers', { details: { ...page } });
-  }
-}
-
-/** Copies the defined values of a column set into a batched-update row. */
-function toRowUpdate(id: string, columns: Partial<UsersTable> | Partial<GroupsTable>): RowUpdate {
-  const values: Record<string, ColumnValue> = {};
-  for (const [column, value] of Object.entries(columns)) {
-    if (value !== undefined) values[column] = value;
-  }
-  return { id, columns: values };
-}
-
-/** Merges patches addressed to the same id (later fields win), keeping first-seen order. */
-function mergePatches<P extends { id: string }>(patches: readonly P[]): P[] {
-  const merged = new Map<string, P>();
-  for (const patch of patches) {
-    const earlier = merged.get(patch.id);
-    merged.set(patch.id, earlier === undefined ? patch : { ...earlier, ...patch });
-  }
-  return [...merged.values()];
-}
-
 /** Orders membership pairs by (userId, groupId), the primary key's order. */
 function comparePairs(a: MembershipPair, b: MembershipPair): number {
   if (a.userId !== b.userId) return a.userId < b.userId ? -1 : 1;
@@ -199,158 +107,31 @@ function comparePairs(a: MembershipPair, b: MembershipPair): number {
   return 0;
 }
 
-/** Orders string pairs lexicographically (the primary-key order of the two-column tables). */
-function compareTuples(a: readonly [string, string], b: readonly [string, string]): number {
-  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
-  if (a[1] !== b[1]) return a[1] < b[1] ? -1 : 1;
-  return 0;
-}
-
 /** Upper bound on avatar bytes per statement (a statement of 5000 large images would be huge). */
 const AVATAR_BYTES_PER_STATEMENT = 8 * 1024 * 1024;
 
-/** Distinct strings, in first-seen order. */
-function distinct(values: readonly string[]): string[] {
-  return [...new Set(values)];
-}
-
-function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
+function createReader(db: Kysely<Database>, ctx: RepositoryContext): StoreReader {
   const { dialect } = ctx;
-  const selectUsers = () =>
-    db
-      .selectFrom('users')
-      .select(USER_COLUMNS)
-      .select(sql<DbBoolean>`(password_hash is not null)`.as('has_password'));
-
-  /**
-   * A page of the users a link table ties to `key` (a group, channel, team or role), ordered by
-   * username: the one query shape behind every "members of" listing.
-   */
-  const linkedUsersPage = (what: string, of: keyof typeof MEMBER_LINKS, key: string, page: PageQuery): Promise<UserPage> =>
-    withDbErrors(what, async () => {
-      checkPage(page);
-      const link = MEMBER_LINKS[of];
-      const keyColumn = sql.ref(`${link.table}.${link.column}`);
-      const total = await db
-        .selectFrom(link.table)
-        .select((eb) => eb.fn.countAll().as('total'))
-        .where(keyColumn, '=', key)
-        .executeTakeFirstOrThrow();
-      // Typed as one link table: the rows hold user columns only, whichever table is joined.
-      const table = link.table as 'memberships';
-      const rows = await selectUsers()
-        .innerJoin(table, `${link.table}.user_id` as 'memberships.user_id', 'users.id')
-        .where(keyColumn, '=', key)
-        .orderBy('users.username_key')
-        .orderBy('users.id')
-        .limit(page.limit)
-        .offset(page.offset)
-        .execute();
-      return { total: Number(total.total), users: rows.map(toUserRecord) };
-    });
-
-  /** The rows of a named table that match `where`, by name key, each with its member count. */
-  const namedRows = async <Row, R>(named: NamedTable<Row, R>, where: RawBuilder<boolean>, page: PageQuery): Promise<Array<R & { memberCount: number }>> => {
-    const { table, members } = named;
-    const result = await sql<Row & { member_count: number | string | bigint }>`
-      select ${sql.join(named.columns.map((column) => sql.ref(`${table}.${column}`)))},
-        (select count(*) from ${sql.table(members.table)} where ${sql.ref(`${members.table}.${members.column}`)} = ${sql.ref(`${table}.id`)}) as member_count
-      from ${sql.table(table)}
-      where ${where}
-      order by name_key, id
-      limit ${page.limit} offset ${page.offset}`.execute(db);
-    return result.rows.map((row) => ({ ...named.toRecord(row), memberCount: Number(row.member_count) }));
-  };
-
-  /** A page of a named table, optionally searched (a literal, case-insensitive substring of the name). */
-  const namedPage = <Row, R>(what: string, named: NamedTable<Row, R>, query: PageQuery & { search?: string }) =>
-    withDbErrors(what, async () => {
-      checkPage(query);
-      const where = query.search === undefined || query.search === '' ? sql<boolean>`1 = 1` : sql<boolean>`name_key like ${containsPattern(query.search)} escape '\\'`;
-      const total = await db
-        .selectFrom(named.table)
-        .select((eb) => eb.fn.countAll().as('total'))
-        .where(where)
-        .executeTakeFirstOrThrow();
-      return { total: Number(total.total), items: await namedRows(named, where, query) };
-    });
-
-  /** One row of a named table by name (through the unique name key), with its member count. */
-  const findNamed = <Row, R>(what: string, named: NamedTable<Row, R>, name: string) =>
-    withDbErrors(what, async () => (await namedRows(named, sql<boolean>`name_key = ${mappingNameKey(name)}`, { limit: 1, offset: 0 }))[0]);
+  const linkedUsers = (what: string, of: keyof typeof MEMBER_LINKS, key: string, page: PageQuery) => linkedUsersPage(db, what, of, key, page);
+  const namedPage = <Row, R>(what: string, named: NamedTable<Row, R>, query: PageQuery & { search?: string }) => namedTablePage(db, what, named, query);
+  const findNamed = <Row, R>(what: string, named: NamedTable<Row, R>, name: string) => findNamedRow(db, what, named, name);
 
   const selectGroups = () => db.selectFrom('groups').select(GROUP_COLUMNS);
   const selectChannels = () => db.selectFrom('channels').select(CHANNEL_COLUMNS);
   const selectTeams = () => db.selectFrom('teams').select(TEAM_COLUMNS);
 
-  const findOneUser = async (column: 'id' | 'username_key' | 'external_id', value: string): Promise<UserRecord | undefined> => {
-    const row = await selectUsers().where(column, '=', value).executeTakeFirst();
-    return row === undefined ? undefined : toUserRecord(row);
-  };
-
   return {
+    users: createUserReader(db, ctx),
+
     loadSyncState: () =>
       withDbErrors('load the sync state', async () => {
         const [users, groups, memberships] = [
-          await selectUsers().execute(),
+          await selectUsers(db).execute(),
           await selectGroups().execute(),
           // Aliased in SQL so the driver's row objects are returned as they are (500k rows: no second copy).
           await db.selectFrom('memberships').select(['user_id as userId', 'group_id as groupId']).execute(),
         ];
         return { users: users.map(toUserRecord), groups: groups.map(toGroupRecord), memberships };
-      }),
-
-    listUsers: (query) =>
-      withDbErrors('list users', async () => {
-        checkPage(query);
-        const pattern = query.search === undefined || query.search === '' ? undefined : containsPattern(query.search);
-        const source: RecordSource | undefined = query.source;
-        const state = userStateCondition(query.state);
-        const whereSearch = () => {
-          const conditions = [];
-          if (pattern !== undefined) {
-            conditions.push(
-              sql<boolean>`(username_key like ${pattern} escape '\\' or email_key like ${pattern} escape '\\' or lower(first_name) like ${pattern} escape '\\' or lower(last_name) like ${pattern} escape '\\' or lower(display_name) like ${pattern} escape '\\')`,
-            );
-          }
-          if (source !== undefined) conditions.push(sql<boolean>`source = ${source}`);
-          if (query.isAdmin !== undefined) conditions.push(sql<boolean>`is_admin = ${writeBoolean(dialect, query.isAdmin)}`);
-          if (state !== undefined) conditions.push(state);
-          return conditions.length === 0 ? sql<boolean>`1 = 1` : sql<boolean>`${sql.join(conditions, sql` and `)}`;
-        };
-        const total = await db
-          .selectFrom('users')
-          .select((eb) => eb.fn.countAll().as('total'))
-          .where(whereSearch())
-          .executeTakeFirstOrThrow();
-        const rows = await selectUsers()
-          .where(whereSearch())
-          .orderBy('username_key')
-          .orderBy('id')
-          .limit(query.limit)
-          .offset(query.offset)
-          .execute();
-        return { total: Number(total.total), users: rows.map(toUserRecord) };
-      }),
-
-    getUser: (id) => withDbErrors('read a user', () => findOneUser('id', id)),
-    findUserByUsername: (username) => withDbErrors('find a user by username', () => findOneUser('username_key', usernameKey(username))),
-    findUserByExternalId: (externalId) => withDbErrors('find a user by external id', () => findOneUser('external_id', externalId)),
-    findUserByEmail: (email) =>
-      withDbErrors('find a user by email', async () => {
-        const rows = await selectUsers().where('email_key', '=', emailKey(email)).orderBy('id').limit(2).execute();
-        if (rows.length > 1) {
-          throw new DirbridgeError('store.ambiguous', `several users have the email "${email}"`, { details: { email } });
-        }
-        const row = rows[0];
-        return row === undefined ? undefined : toUserRecord(row);
-      }),
-
-    getPasswordHash: (userId) =>
-      withDbErrors('read a password hash', async () => {
-        const row = await db.selectFrom('users').select('password_hash').where('id', '=', userId).executeTakeFirst();
-        if (row === undefined) throw new DirbridgeError('store.not_found', 'no such user', { details: { userId } });
-        return row.password_hash;
       }),
 
     listGroups: async (query) => {
@@ -370,7 +151,7 @@ function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
         return row === undefined ? undefined : toGroupRecord(row);
       }),
 
-    listGroupMembers: (groupId, page) => linkedUsersPage('list group members', 'group', groupId, page),
+    listGroupMembers: (groupId, page) => linkedUsers('list group members', 'group', groupId, page),
 
     listUserGroups: (userId) =>
       withDbErrors('list user groups', async () => {
@@ -511,9 +292,9 @@ function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
 
     findChannelByName: (name) => findNamed('find a channel by name', CHANNELS, name),
 
-    listRoleMembers: (role, page) => linkedUsersPage('list role members', 'role', role, page),
+    listRoleMembers: (role, page) => linkedUsers('list role members', 'role', role, page),
 
-    listChannelMembers: (channelId, page) => linkedUsersPage('list channel members', 'channel', channelId, page),
+    listChannelMembers: (channelId, page) => linkedUsers('list channel members', 'channel', channelId, page),
 
     listUserChannels: (userId) =>
       withDbErrors('list user channels', async () => {
@@ -533,7 +314,7 @@ function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
 
     findTeamByName: (name) => findNamed('find a team by name', TEAMS, name),
 
-    listTeamMembers: (teamId, page) => linkedUsersPage('list team members', 'team', teamId, page),
+    listTeamMembers: (teamId, page) => linkedUsers('list team members', 'team', teamId, page),
 
     listUserTeams: (userId) =>
       withDbErrors('list user teams', async () => {
@@ -586,87 +367,12 @@ function createReader(db: Kysely<Database>, ctx: Context): StoreReader {
   };
 }
 
-function createWriter(db: Kysely<Database>, ctx: Context): StoreWriter {
+function createWriter(db: Kysely<Database>, ctx: RepositoryContext): StoreWriter {
   const { dialect } = ctx;
 
-  /** Current holders of the given values of a unique users/groups column. */
-  const findHolders = async (
-    table: 'users' | 'groups',
-    column: 'username_key' | 'external_id',
-    values: string[],
-  ): Promise<UniqueHolder[]> => {
-    const holders: UniqueHolder[] = [];
-    for (const part of chunk([...new Set(values)], rowsPerStatement(dialect, 1))) {
-      const rows =
-        table === 'groups'
-          ? await db.selectFrom('groups').select(['id', 'external_id as value']).where('external_id', 'in', part).execute()
-          : column === 'external_id'
-            ? await db.selectFrom('users').select(['id', 'external_id as value']).where('external_id', 'in', part).execute()
-            : await db.selectFrom('users').select(['id', 'username_key as value']).where('username_key', 'in', part).execute();
-      for (const row of rows) {
-        if (row.value !== null) holders.push({ id: row.id, value: row.value });
-      }
-    }
-    return holders;
-  };
-
-  /** Checks claims on a unique column and parks the holders that move within this batch. */
-  const claimUnique = async (
-    table: 'users' | 'groups',
-    column: 'username_key' | 'external_id',
-    field: string,
-    claims: UniqueClaim[],
-    movingIds: ReadonlySet<string>,
-  ): Promise<void> => {
-    if (claims.length === 0) return;
-    const holders = await findHolders(table, column, claims.map((claim) => claim.value));
-    const park = planUniqueClaims(field, claims, holders, movingIds);
-    for (const part of chunk(park, rowsPerStatement(dialect, 1))) {
-      if (table === 'groups') {
-        await db.updateTable('groups').set({ external_id: null }).where('id', 'in', part).execute();
-      } else if (column === 'external_id') {
-        await db.updateTable('users').set({ external_id: null }).where('id', 'in', part).execute();
-      } else {
-        await db
-          .updateTable('users')
-          .set({ username_key: sql<string>`${PARKED_KEY_PREFIX} || id` })
-          .where('id', 'in', part)
-          .execute();
-      }
-    }
-  };
-
-  /** Claims the new external ids of patched rows; rows that set one move out of the way first. */
-  const claimPatchedExternalIds = async (
-    table: 'users' | 'groups',
-    field: string,
-    updates: ReadonlyArray<{ id: string; columns: { external_id?: string | null } }>,
-  ): Promise<void> => {
-    const relinked = updates.filter((update) => update.columns.external_id !== undefined);
-    await claimUnique(
-      table,
-      'external_id',
-      field,
-      relinked.flatMap((update) => {
-        const value = update.columns.external_id;
-        return value === null || value === undefined ? [] : [{ id: update.id, value, label: value }];
-      }),
-      new Set(relinked.map((update) => update.id)),
-    );
-  };
-
-  /** Throws `store.not_found` naming the ids of `table` that do not exist. */
-  const reportMissing = async (table: 'users' | 'groups', ids: string[]): Promise<never> => {
-    const found = new Set<string>();
-    for (const part of chunk(ids, rowsPerStatement(dialect, 1))) {
-      const rows = await db.selectFrom(table).select('id').where('id', 'in', part).execute();
-      for (const row of rows) found.add(row.id);
-    }
-    const missing = ids.filter((id) => !found.has(id));
-    throw new DirbridgeError('store.not_found', `no such ${table === 'users' ? 'user' : 'group'}: ${missing.slice(0, 5).join(', ')}`, {
-      details: { table, missing: missing.slice(0, 100) },
-    });
-  };
+  const claimUnique = (...args: Parameters<typeof claimUniqueColumn> extends [unknown, unknown, ...infer Rest] ? Rest : never) => claimUniqueColumn(db, dialect, ...args);
+  const claimPatchedExternalIds = (...args: Parameters<typeof claimPatchedColumn> extends [unknown, unknown, ...infer Rest] ? Rest : never) => claimPatchedColumn(db, dialect, ...args);
+  const reportMissing = (table: 'users' | 'groups', ids: string[]) => reportMissingIds(db, dialect, table, ids);
 
   /** Throws `store.not_found` naming the users among `ids` that do not exist (one query per chunk). */
   const requireUsers = async (ids: string[]): Promise<void> => {
@@ -723,6 +429,7 @@ function createWriter(db: Kysely<Database>, ctx: Context): StoreWriter {
 
   return {
     ...createReader(db, ctx),
+    users: createUserWriter(db, ctx),
 
     isRunStillOwned: (id, owner) =>
       withDbErrors('check a sync run', async () => {
@@ -730,74 +437,6 @@ function createWriter(db: Kysely<Database>, ctx: Context): StoreWriter {
         // SQLite's BEGIN IMMEDIATE already excludes every other writer until this transaction ends.
         const row = await (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
         return row !== undefined && row.status === 'running' && row.owner === owner;
-      }),
-
-    insertUsers: (users: NewUser[]) =>
-      withDbErrors('insert users', async () => {
-        if (users.length === 0) return [];
-        const now = ctx.now();
-        const rows = users.map((user) => toNewUserRow(dialect, user, randomUUID(), now));
-        const noOneMoves = new Set<string>();
-        await claimUnique(
-          'users',
-          'username_key',
-          'username',
-          rows.map((row) => ({ id: row.id, value: row.username_key, label: row.username })),
-          noOneMoves,
-        );
-        await claimUnique(
-          'users',
-          'external_id',
-          'external id',
-          rows.flatMap((row) => (row.external_id === null ? [] : [{ id: row.id, value: row.external_id, label: row.external_id }])),
-          noOneMoves,
-        );
-        const columnCount = Object.keys(rows[0] ?? {}).length;
-        for (const part of chunk(rows, rowsPerStatement(dialect, columnCount))) {
-          await db.insertInto('users').values(part).execute();
-        }
-        return rows.map(newUserRowToRecord);
-      }),
-
-    updateUsers: (patches: Array<{ id: string } & UserPatch>) =>
-      withDbErrors('update users', async () => {
-        if (patches.length === 0) return;
-        const updates = mergePatches(patches).map((patch) => ({ id: patch.id, columns: toUserPatchColumns(dialect, patch) }));
-
-        const renamed = updates.filter((update) => update.columns.username_key !== undefined);
-        await claimUnique(
-          'users',
-          'username_key',
-          'username',
-          renamed.map((update) => ({ id: update.id, value: update.columns.username_key ?? '', label: update.columns.username ?? '' })),
-          new Set(renamed.map((update) => update.id)),
-        );
-        await claimPatchedExternalIds('users', 'external id', updates);
-
-        const count = await updateRowsById(
-          db,
-          dialect,
-          'users',
-          USER_UPDATE_KINDS,
-          updates.map((update) => toRowUpdate(update.id, update.columns)),
-          ctx.now(),
-        );
-        if (count !== updates.length) await reportMissing('users', updates.map((update) => update.id));
-      }),
-
-    markUsersSynced: (ids, at) =>
-      withDbErrors('mark users synced', async () => {
-        const syncedAt = normalizeTimestamp(at, 'lastSyncedAt');
-        for (const part of chunk([...new Set(ids)], rowsPerStatement(dialect, 1, 1))) {
-          await db.updateTable('users').set({ last_synced_at: syncedAt }).where('id', 'in', part).execute();
-        }
-      }),
-
-    deleteUsers: (ids: string[]) =>
-      withDbErrors('delete users', async () => {
-        for (const part of chunk([...new Set(ids)], rowsPerStatement(dialect, 1))) {
-          await db.deleteFrom('users').where('id', 'in', part).execute();
-        }
       }),
 
     insertGroups: (groups: NewGroup[]) =>
@@ -1041,27 +680,6 @@ function createWriter(db: Kysely<Database>, ctx: Context): StoreWriter {
           .execute();
       }),
 
-    recordPasswordChanges: (changes) =>
-      withDbErrors('record password changes', async () => {
-        const recorded: string[] = [];
-        const rows = changes.map((change) => ({
-          id: change.userId,
-          from: change.from === null ? null : normalizeTimestamp(change.from, 'from'),
-          to: normalizeTimestamp(change.to, 'to'),
-        }));
-        for (const part of chunk(rows, rowsPerStatement(dialect, 3))) {
-          if (part.length === 0) continue;
-          const values = sql.join(part.map((row) => sql`(${sql.join([sql`cast(${row.id} as text)`, sql`cast(${row.from} as text)`, sql`cast(${row.to} as text)`])})`));
-          // The stored value must still be `from` (both NULL counts as equal): a concurrent writer that got there first wins.
-          const result = await sql<{ id: string }>`with v(id, from_at, to_at) as (values ${values})
-            update users set password_changed_at = v.to_at from v
-            where users.id = v.id and (users.password_changed_at = v.from_at or (users.password_changed_at is null and v.from_at is null))
-            returning users.id`.execute(db);
-          recorded.push(...result.rows.map((row) => row.id));
-        }
-        return recorded;
-      }),
-
     revokeSessions: (target, reason, at) =>
       withDbErrors('revoke sessions', async () => {
         const revokedAt = normalizeTimestamp(at, 'at');
@@ -1143,7 +761,7 @@ function toSettingsVersion(row: { version: number; document: string; created_at:
 /** Creates the store over an open, migrated Kysely instance; `close()` destroys that instance. */
 export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, options: KyselyStoreOptions = {}): Store {
   const clock = options.now ?? (() => new Date());
-  const ctx: Context = { dialect, now: () => clock().toISOString() };
+  const ctx: RepositoryContext = { dialect, now: () => clock().toISOString() };
 
   const getRun = async (id: string): Promise<SyncRunRecord | undefined> => {
     const row = await db.selectFrom('sync_runs').selectAll().where('id', '=', id).executeTakeFirst();

@@ -12,6 +12,7 @@
  */
 
 import type { LoginAttemptStore } from './login-attempts.ts';
+import type { UserReader, UserWriter } from './users-repository.ts';
 import type {
   AuditEntry,
   AvatarInfo,
@@ -48,21 +49,9 @@ import type {
 
 /** Reads available on the store and inside a transaction. */
 export interface StoreReader {
+  readonly users: UserReader;
   /** Loads all users, groups and memberships in three queries. */
   loadSyncState(): Promise<SyncState>;
-  /**
-   * Lists users ordered by username; `search` matches username, email and names case-insensitively;
-   * `state` keeps enabled (`active`) or disabled users (all when absent).
-   */
-  listUsers(query: PageQuery & { search?: string; source?: RecordSource; isAdmin?: boolean; state?: UserState }): Promise<UserPage>;
-  getUser(id: string): Promise<UserRecord | undefined>;
-  /** Finds a user by username, case-insensitively. */
-  findUserByUsername(username: string): Promise<UserRecord | undefined>;
-  findUserByExternalId(externalId: string): Promise<UserRecord | undefined>;
-  /** Finds a user by email, case-insensitively; throws `store.ambiguous` when several users share it. */
-  findUserByEmail(email: string): Promise<UserRecord | undefined>;
-  /** Returns the password hash of a user (null when it has none); throws `store.not_found` for an unknown id. */
-  getPasswordHash(userId: string): Promise<string | null>;
   /** Lists groups ordered by name; `search` matches the name case-insensitively. */
   listGroups(query: PageQuery & { search?: string }): Promise<{ total: number; groups: GroupWithMemberCount[] }>;
   getGroup(id: string): Promise<GroupRecord | undefined>;
@@ -114,33 +103,19 @@ export interface StoreReader {
 
 /** Writes, available only inside `Store.transaction`. */
 export interface StoreWriter extends StoreReader {
+  readonly users: UserWriter;
   /**
    * True when sync run `id` is still `running` under `owner`: a run's transactions check it last,
    * so a run recorded as interrupted commits nothing more. On PostgreSQL the run's row stays locked
    * until this transaction ends, so the run cannot be recorded as interrupted while it commits.
    */
   isRunStillOwned(id: string, owner: string): Promise<boolean>;
-  /** Inserts users in multi-row statements; throws `store.conflict` naming a taken username or external id. */
-  insertUsers(users: NewUser[]): Promise<UserRecord[]>;
-  /**
-   * Applies partial updates in batches. Usernames and external ids may rotate among the
-   * patched users (A→B, B→A); a clash with any other user throws `store.conflict`.
-   * An unknown id throws `store.not_found`.
-   */
-  updateUsers(patches: Array<{ id: string } & UserPatch>): Promise<void>;
   /** Inserts groups; throws `store.conflict` naming a taken external id. */
   insertGroups(groups: NewGroup[]): Promise<GroupRecord[]>;
   /** Applies partial group updates in batches, with the same rotation rules as `updateUsers`. */
   updateGroups(patches: Array<{ id: string } & GroupPatch>): Promise<void>;
   /** Deletes groups and (by cascade) their memberships; unknown ids are ignored. */
   deleteGroups(ids: string[]): Promise<void>;
-  /** Deletes users and (by cascade) their memberships; unknown ids are ignored. */
-  deleteUsers(ids: string[]): Promise<void>;
-  /**
-   * Sets `lastSyncedAt` of the listed users to `at` (a sync saw them), in a few statements and
-   * without touching `updatedAt` or any other column; unknown ids are ignored.
-   */
-  markUsersSynced(ids: readonly string[], at: Timestamp): Promise<void>;
   /** Adds memberships; existing pairs are left alone, unknown users or groups throw `store.not_found`. */
   addMemberships(pairs: MembershipPair[]): Promise<void>;
   /** Removes memberships; absent pairs are ignored. */
@@ -176,12 +151,6 @@ export interface StoreWriter extends StoreReader {
   insertSession(session: NewSession): Promise<SessionRecord>;
   /** Records that a session was used at `at`; `lastSeenAt` only moves forward, and an unknown id is ignored. */
   touchSession(id: string, at: Timestamp): Promise<void>;
-  /**
-   * Records password change times, each only where the user's stored value is still `from`
-   * (compare-and-set, so a login or another run that recorded the change first wins and nothing is
-   * done twice); returns the ids of the users whose value this call changed. Unknown ids are ignored.
-   */
-  recordPasswordChanges(changes: ReadonlyArray<{ userId: string; from: Timestamp | null; to: Timestamp }>): Promise<string[]>;
   /** Revokes the sessions among `ids` and of `userIds` that are active at `at`; returns the revoked sessions. */
   revokeSessions(target: { ids?: readonly string[]; userIds?: readonly string[] }, reason: string, at: Timestamp): Promise<SessionRecord[]>;
   /** Revokes every session active at `at` whose user is disabled, in one statement; returns them. */

@@ -54,7 +54,7 @@ export async function applyPlan(
 
   for (const batch of chunk(byKind.createUser, options.batchSize)) {
     const created = await store.transaction(async (tx) => {
-      const users = await tx.insertUsers(
+      const users = await tx.users.insert(
         batch.map((step) => ({
           ...step.fields,
           source: 'directory' as const,
@@ -113,7 +113,7 @@ export async function applyPlan(
   const stateChanges = [...byKind.disableUser, ...byKind.enableUser, ...byKind.markMissing, ...byKind.markPresent];
   for (const batch of chunk(stateChanges, options.batchSize)) {
     await store.transaction(async (tx) => {
-      await tx.updateUsers(batch.map(statePatch));
+      await tx.users.update(batch.map(statePatch));
       await tx.appendAudit(
         batch.flatMap((step) =>
           step.kind === 'disableUser' || step.kind === 'enableUser'
@@ -140,7 +140,7 @@ export async function applyPlan(
   // the changed ones (created, updated and linked users got the time above).
   const written = new Set(userChanges.map((step) => step.userId));
   for (const batch of chunk(plan.seenUserIds.filter((id) => !written.has(id)), options.batchSize)) {
-    await store.transaction((tx) => tx.markUsersSynced(batch, now));
+    await store.transaction((tx) => tx.users.markSynced(batch, now));
   }
 }
 
@@ -156,7 +156,7 @@ async function applyPasswordChanges(
   steps: ReadonlyArray<StepOf<'recordPasswordChange'> | StepOf<'revokeSessions'>>,
   options: { actor: string; at: string },
 ): Promise<void> {
-  const recorded = new Set(await tx.recordPasswordChanges(steps.map(({ userId, from, to }) => ({ userId, from, to }))));
+  const recorded = new Set(await tx.users.recordPasswordChanges(steps.map(({ userId, from, to }) => ({ userId, from, to }))));
   const revoking = new Map(steps.flatMap((step) => (step.kind === 'revokeSessions' && recorded.has(step.userId) ? [[step.userId, step] as const] : [])));
   if (revoking.size === 0) return;
   const revoked = await tx.revokeSessions({ userIds: [...revoking.keys()] }, PASSWORD_CHANGED_REASON, options.at);
@@ -178,7 +178,7 @@ async function applyPasswordChanges(
 
 async function writeUserChanges(tx: StoreWriter, steps: ReadonlyArray<StepOf<'linkUser'> | StepOf<'updateUser'>>, now: string): Promise<void> {
   if (steps.length === 0) return;
-  await tx.updateUsers(
+  await tx.users.update(
     steps.map((step) =>
       step.kind === 'linkUser'
         ? { id: step.userId, ...step.fields, source: 'directory' as const, externalId: step.externalId, lastSyncedAt: now }
@@ -244,7 +244,7 @@ async function applyMappingSteps(
       count: byKind.setAdmin.length,
       write: async (tx, from, to) => {
         const steps = byKind.setAdmin.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ step, userId }]; });
-        await tx.updateUsers(steps.map(({ step, userId }) => ({ id: userId, isAdmin: step.isAdmin })));
+        await tx.users.update(steps.map(({ step, userId }) => ({ id: userId, isAdmin: step.isAdmin })));
         await tx.appendAudit(steps.map(({ step, userId }) => ({ actor: options.actor, action: step.isAdmin ? 'user.admin_granted' : 'user.admin_revoked', userId, subject: step.username, reason: step.reason, at: options.now })));
       },
     },

@@ -82,7 +82,7 @@ describe('a sync run\'s lease', () => {
           if (transactions === 3) {
             await sleep(400);
             assert.equal((await reapInterruptedRuns(store, 'other instance')).length, 1);
-            usersAtReap = (await store.listUsers({ limit: 1, offset: 0 })).total;
+            usersAtReap = (await store.users.list({ limit: 1, offset: 0 })).total;
           }
           return store.transaction(work);
         },
@@ -94,7 +94,7 @@ describe('a sync run\'s lease', () => {
       assert.equal(result.status, 'failed');
       assert.equal(result.reason, 'interrupted');
       assert.equal(transactions, 3, 'no batch after the reap');
-      assert.equal((await real.listUsers({ limit: 1, offset: 0 })).total, usersAtReap, 'nothing written after the reap');
+      assert.equal((await real.users.list({ limit: 1, offset: 0 })).total, usersAtReap, 'nothing written after the reap');
       const run = await real.getRun(result.runId);
       assert.equal(run?.status, 'failed');
       assert.equal(run?.errorCode, 'sync.interrupted', 'the reaper\'s record stands');

@@ -50,7 +50,7 @@ export async function provisionUser(
 ): Promise<ProvisionOutcome> {
   const { store, settings } = deps;
   const syncGroups = settings.groups?.enabled === true;
-  const mapping = options.mappingFor((await store.findUserByExternalId(found.user.externalId)) === undefined);
+  const mapping = options.mappingFor((await store.users.findByExternalId(found.user.externalId)) === undefined);
   const read = await deps.lookup.use(async (directory) => {
     const { groups, skipped } = await readUserGroups(directory, settings.groups, found.user);
     const names =
@@ -115,11 +115,11 @@ export interface OneUserSyncResult {
 export async function syncOneUser(deps: ProvisionDeps, username: string, options: { actor: string }): Promise<OneUserSyncResult> {
   const found = await deps.lookup.use((directory) => findDirectoryEntry(directory, deps.settings, username.trim()));
   if (found === undefined) throw new DirbridgeError('users.not_found', `no directory user matches ${JSON.stringify(username.trim())}`);
-  const existing = await deps.store.findUserByExternalId(found.user.externalId);
+  const existing = await deps.store.users.findByExternalId(found.user.externalId);
   const mapping = isMappingActive(deps.settings.mapping) ? deps.settings.mapping : undefined;
   const outcome = await provisionUser(deps, found, { mappingFor: () => mapping, actor: options.actor });
   if ('conflict' in outcome) throw new DirbridgeError('store.conflict', outcome.conflict);
-  const user = await deps.store.findUserByExternalId(found.user.externalId);
+  const user = await deps.store.users.findByExternalId(found.user.externalId);
   if (user === undefined) throw new DirbridgeError('store.conflict', `${found.user.username} was not stored`);
   return {
     user,
@@ -136,12 +136,12 @@ async function currentStateFor(deps: ProvisionDeps, found: FoundEntry, userGroup
   const add = (user: UserRecord | undefined) => {
     if (user !== undefined) users.set(user.id, user);
   };
-  const existing = await store.findUserByExternalId(found.user.externalId);
+  const existing = await store.users.findByExternalId(found.user.externalId);
   add(existing);
-  add(await store.findUserByUsername(found.user.username));
+  add(await store.users.findByUsername(found.user.username));
   if (settings.sync.mergeExistingUsers.enabled && settings.sync.mergeExistingUsers.matchBy === 'email' && found.user.email !== null) {
     try {
-      add(await store.findUserByEmail(found.user.email));
+      add(await store.users.findByEmail(found.user.email));
     } catch (error) {
       if (!isDirbridgeError(error, 'store.ambiguous')) throw error;
     }

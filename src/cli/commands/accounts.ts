@@ -11,7 +11,7 @@ import { optionsOf, type CommandContext } from '../program.ts';
 import { readSecret } from '../read-secret.ts';
 
 async function userByName(app: App, username: string): Promise<UserRecord> {
-  const user = await app.store.findUserByUsername(username);
+  const user = await app.store.users.findByUsername(username);
   if (user === undefined) throw new DirbridgeError('users.not_found', `no user named ${JSON.stringify(username)}`);
   return user;
 }

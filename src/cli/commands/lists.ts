@@ -28,7 +28,7 @@ export function registerListCommands(program: Command, context: CommandContext):
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const page = await app.store.listUsers({
+          const page = await app.store.users.list({
             ...pageOf(local),
             ...(local.search === undefined ? {} : { search: local.search }),
             ...(local.source === undefined ? {} : { source: local.source }),
@@ -106,7 +106,7 @@ export function registerMappingLists(program: Command, context: CommandContext):
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const user = await app.store.findUserByUsername(username);
+          const user = await app.store.users.findByUsername(username);
           if (user === undefined) throw new DirbridgeError('users.not_found', `no user named ${JSON.stringify(username)}`);
           const attributes = await app.store.getUserAttributes(user.id);
           const detail = {

@@ -101,7 +101,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
   const { store } = context.app;
 
   const userOr404 = async (id: string): Promise<UserRecord> => {
-    const user = await store.getUser(id);
+    const user = await store.users.get(id);
     if (user === undefined) throw new DirbridgeError('users.not_found', `no user with id ${id}`);
     return user;
   };
@@ -129,7 +129,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     },
     async (request) => {
       const { limit, offset, search, source, isAdmin, state } = request.query;
-      const page = await store.listUsers({
+      const page = await store.users.list({
         limit,
         offset,
         ...(search === undefined ? {} : { search }),
