@@ -113,7 +113,7 @@ try {
         third.ms,
         (third.ms / floor.ms).toFixed(2),
       ],
-      [`of which in each sync: lastSyncedAt of the ${seenIds.length} users it saw (markUsersSynced, measured alone)`, marked.ms, (marked.ms / floor.ms).toFixed(2)],
+      [`of which in each sync: lastSyncedAt of the ${seenIds.length} users it saw (users.markSynced, measured alone)`, marked.ms, (marked.ms / floor.ms).toFixed(2)],
     ] as const;
     console.log(`sync-scale: ${people} people, ${groupCount} groups, ${memberships} direct memberships, store ${app.store.dialect}`);
     console.log('| phase | time | ratio to floor |\n|---|---|---|');

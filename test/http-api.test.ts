@@ -715,7 +715,7 @@ describe('HTTP API against OpenLDAP', () => {
       const everyone = await admin({ method: 'GET', url: '/api/v1/admin/users?limit=1000' });
       const hashes = everyone.json().users.filter((listed: { avatarHash: string | null }) => listed.avatarHash !== null);
       assert.equal(hashes.length, 3, 'the three users with photos, and only they');
-      const group = (await app.store.listUserGroups(id))[0];
+      const group = (await app.store.groups.listOfUser(id))[0];
       assert.ok(group);
       const members = await admin({ method: 'GET', url: `/api/v1/admin/groups/${group.id}/members?limit=1000` });
       assert.equal(members.json().users.find((listed: { id: string }) => listed.id === id)?.avatarHash, hash);

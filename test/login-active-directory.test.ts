@@ -39,7 +39,7 @@ describe('login against Active Directory (Samba)', () => {
     const byDownLevel = await app.login.login({ username: carol.downLevelName, password: carol.password ?? '' });
     assert.equal(byUpn.user.id, byName.user.id);
     assert.equal(byDownLevel.user.id, byName.user.id);
-    const groups = (await app.store.listUserGroups(byName.user.id)).map((group) => group.name).sort();
+    const groups = (await app.store.groups.listOfUser(byName.user.id)).map((group) => group.name).sort();
     assert.deepEqual(groups, ['All Staff', 'Backend', 'Engineering'], 'nested Engineering through Backend');
   });
 
@@ -124,7 +124,7 @@ describe('login against Active Directory (Samba)', () => {
       const frank = adUser('frank');
       const frankLogin = await mapped.login.login({ username: frank.sAMAccountName, password: frank.password ?? '' });
       assert.deepEqual(await mapped.store.listUserRoles(frankLogin.user.id), [], 'not through a group outside OU=Groups');
-      assert.equal((await mapped.store.listUserGroups(frankLogin.user.id)).some((group) => group.name === 'Engineering'), false);
+      assert.equal((await mapped.store.groups.listOfUser(frankLogin.user.id)).some((group) => group.name === 'Engineering'), false);
     } finally {
       await mapped.close();
       await made.cleanup();

@@ -178,7 +178,7 @@ describe('login and one-user sync agree with a full sync on nested groups (OpenL
     assert.ok(user, uid);
     return {
       isAdmin: user.isAdmin,
-      groups: (await app.store.listUserGroups(user.id)).map((entry) => entry.name).sort(),
+      groups: (await app.store.groups.listOfUser(user.id)).map((entry) => entry.name).sort(),
       roles: [...(await app.store.listUserRoles(user.id))].sort(),
       channels: (await app.store.listUserChannels(user.id)).map((entry) => entry.name).sort(),
       teams: (await app.store.listUserTeams(user.id)).map((entry) => entry.name).sort(),

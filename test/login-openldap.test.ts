@@ -69,7 +69,7 @@ describe('login against OpenLDAP', () => {
     assert.equal(first.user.username, alice.uid);
     assert.equal(first.user.source, 'directory');
     assert.equal(first.user.email, alice.mail);
-    const groups = (await app.store.listUserGroups(first.user.id)).map((group) => group.name).sort();
+    const groups = (await app.store.groups.listOfUser(first.user.id)).map((group) => group.name).sort();
     for (const cn of alice.groups) assert.ok(groups.includes(cn), `${cn} in ${groups.join(',')}`);
     const second = await app.login.login({ username: alice.uid.toUpperCase(), password: alice.password });
     assert.equal(second.isNewUser, false);
@@ -253,7 +253,7 @@ describe('login against OpenLDAP', () => {
     const session = await app.login.login({ username: ivan.uid, password: ivan.password });
     await assert.rejects(app.accounts.updateProfile(session.user.id, { email: 'mine@example.org', notes: 'x' }, 'admin:test'), /email of .* is managed by the directory/);
     await assert.rejects(app.accounts.updateProfile(session.user.id, { username: 'renamed' }, 'admin:test'), (error: Error & { code?: string }) => error.code === 'users.directory_managed');
-    const group = (await app.store.listUserGroups(session.user.id))[0];
+    const group = (await app.store.groups.listOfUser(session.user.id))[0];
     assert.ok(group);
     await assert.rejects(app.accounts.setMembership(session.user.id, group.id, false, 'admin:test'), /managed by the directory/);
     const updated = await app.accounts.updateProfile(session.user.id, { notes: 'on leave until May' }, 'admin:test');

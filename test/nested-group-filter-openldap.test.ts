@@ -89,7 +89,7 @@ describe('the User Group Filter decides nested mapped groups (OpenLDAP)', () => 
     assert.deepEqual(revoked, ['eve developer', 'fay developer']);
     // The groups themselves still follow groups.memberAttribute: only the mapping is the filter's.
     const eve = await app.store.users.findByUsername('eve');
-    assert.deepEqual((await app.store.listUserGroups(eve?.id ?? '')).map((group) => group.name).sort(), ['backend', 'engineering', 'platform']);
+    assert.deepEqual((await app.store.groups.listOfUser(eve?.id ?? '')).map((group) => group.name).sort(), ['backend', 'engineering', 'platform']);
   });
 
   it('a narrower filter revokes at login, exactly as the next sync would', async () => {

@@ -176,14 +176,14 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const tag = newTag();
         const [u] = await store.transaction((tx) => tx.users.insert([user(tag, 'flags', { isEnabled: false, disabledBy: 'admin', isAdmin: true })]));
         assert.ok(u);
-        const [g] = await store.transaction((tx) => tx.insertGroups([{ name: `${tag}-g`, source: 'local' }]));
+        const [g] = await store.transaction((tx) => tx.groups.insert([{ name: `${tag}-g`, source: 'local' }]));
         assert.ok(g);
-        await store.transaction((tx) => tx.addMemberships([{ userId: u.id, groupId: g.id }]));
+        await store.transaction((tx) => tx.groups.addMemberships([{ userId: u.id, groupId: g.id }]));
         const state = await store.loadSyncState();
         const reads: UserRecord[] = [
           (await store.users.get(u.id))!,
           (await store.users.list({ search: tag, limit: 10, offset: 0 })).users[0]!,
-          (await store.listGroupMembers(g.id, { limit: 10, offset: 0 })).users[0]!,
+          (await store.groups.listMembers(g.id, { limit: 10, offset: 0 })).users[0]!,
           state.users.find((candidate) => candidate.id === u.id)!,
         ];
         for (const read of reads) {
@@ -442,36 +442,36 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       await withStore(async (store) => {
         const tag = newTag();
         const [g1, g2, g3] = await store.transaction((tx) =>
-          tx.insertGroups([
+          tx.groups.insert([
             { name: `${tag}-Zeta`, source: 'directory', externalId: `${tag}:z`, dn: 'cn=zeta,ou=groups,dc=example,dc=org' },
             { name: `${tag}-alpha`, source: 'directory', externalId: `${tag}:a` },
             { name: `${tag}-Beta`, source: 'local' },
           ]),
         );
         assert.ok(g1 && g2 && g3);
-        assert.deepEqual(await store.getGroup(g1.id), g1);
+        assert.deepEqual(await store.groups.get(g1.id), g1);
         assert.equal(g1.createdAt, clock.iso());
         assert.equal(g3.externalId, null);
-        assert.equal((await store.findGroupByExternalId(`${tag}:a`))?.id, g2.id);
-        const listed = await store.listGroups({ search: tag.toUpperCase(), limit: 10, offset: 0 });
+        assert.equal((await store.groups.findByExternalId(`${tag}:a`))?.id, g2.id);
+        const listed = await store.groups.list({ search: tag.toUpperCase(), limit: 10, offset: 0 });
         assert.equal(listed.total, 3);
         assert.deepEqual(listed.groups.map((g) => g.name), [`${tag}-alpha`, `${tag}-Beta`, `${tag}-Zeta`]);
         assert.deepEqual(listed.groups.map((g) => g.memberCount), [0, 0, 0]);
-        assert.deepEqual((await store.listGroups({ search: tag, limit: 1, offset: 1 })).groups.map((g) => g.name), [`${tag}-Beta`]);
-        await rejectsWithCode(store.transaction((tx) => tx.insertGroups([{ name: 'dup', source: 'directory', externalId: `${tag}:z` }])), 'store.conflict');
+        assert.deepEqual((await store.groups.list({ search: tag, limit: 1, offset: 1 })).groups.map((g) => g.name), [`${tag}-Beta`]);
+        await rejectsWithCode(store.transaction((tx) => tx.groups.insert([{ name: 'dup', source: 'directory', externalId: `${tag}:z` }])), 'store.conflict');
 
         clock.advance(1_000);
         await store.transaction((tx) =>
-          tx.updateGroups([
+          tx.groups.update([
             { id: g1.id, externalId: `${tag}:a`, name: `${tag}-omega` },
             { id: g2.id, externalId: `${tag}:z` },
           ]),
         );
-        const g1b = await store.getGroup(g1.id);
+        const g1b = await store.groups.get(g1.id);
         assert.deepEqual(g1b, { ...g1, externalId: `${tag}:a`, name: `${tag}-omega`, updatedAt: clock.iso() });
-        assert.equal((await store.findGroupByExternalId(`${tag}:z`))?.id, g2.id);
-        await rejectsWithCode(store.transaction((tx) => tx.updateGroups([{ id: g3.id, externalId: `${tag}:a` }])), 'store.conflict');
-        await rejectsWithCode(store.transaction((tx) => tx.updateGroups([{ id: '00000000-0000-4000-8000-000000000000', name: 'x' }])), 'store.not_found');
+        assert.equal((await store.groups.findByExternalId(`${tag}:z`))?.id, g2.id);
+        await rejectsWithCode(store.transaction((tx) => tx.groups.update([{ id: g3.id, externalId: `${tag}:a` }])), 'store.conflict');
+        await rejectsWithCode(store.transaction((tx) => tx.groups.update([{ id: '00000000-0000-4000-8000-000000000000', name: 'x' }])), 'store.not_found');
       }, { now: clock.now });
     });
 
@@ -479,32 +479,32 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       await withStore(async (store) => {
         const tag = newTag();
         const [u1, u2, u3] = await store.transaction((tx) => tx.users.insert([user(tag, 'm1'), user(tag, 'm2'), user(tag, 'm3')]));
-        const [ga, gb] = await store.transaction((tx) => tx.insertGroups([{ name: `${tag}-ga`, source: 'directory' }, { name: `${tag}-gb`, source: 'directory' }]));
+        const [ga, gb] = await store.transaction((tx) => tx.groups.insert([{ name: `${tag}-ga`, source: 'directory' }, { name: `${tag}-gb`, source: 'directory' }]));
         assert.ok(u1 && u2 && u3 && ga && gb);
         const pairs = [
           { userId: u1.id, groupId: ga.id },
           { userId: u2.id, groupId: ga.id },
           { userId: u1.id, groupId: gb.id },
         ];
-        await store.transaction((tx) => tx.addMemberships(pairs));
-        await store.transaction((tx) => tx.addMemberships([...pairs, pairs[0]!]));
-        const members = await store.listGroupMembers(ga.id, { limit: 10, offset: 0 });
+        await store.transaction((tx) => tx.groups.addMemberships(pairs));
+        await store.transaction((tx) => tx.groups.addMemberships([...pairs, pairs[0]!]));
+        const members = await store.groups.listMembers(ga.id, { limit: 10, offset: 0 });
         assert.equal(members.total, 2);
         assert.deepEqual(members.users.map((u) => u.id), [u1.id, u2.id]);
-        assert.deepEqual((await store.listGroupMembers(ga.id, { limit: 1, offset: 1 })).users.map((u) => u.id), [u2.id]);
-        assert.deepEqual((await store.listUserGroups(u1.id)).map((g) => g.id), [ga.id, gb.id]);
-        assert.deepEqual(await store.listUserGroups(u3.id), []);
-        const counts = await store.listGroups({ search: tag, limit: 10, offset: 0 });
+        assert.deepEqual((await store.groups.listMembers(ga.id, { limit: 1, offset: 1 })).users.map((u) => u.id), [u2.id]);
+        assert.deepEqual((await store.groups.listOfUser(u1.id)).map((g) => g.id), [ga.id, gb.id]);
+        assert.deepEqual(await store.groups.listOfUser(u3.id), []);
+        const counts = await store.groups.list({ search: tag, limit: 10, offset: 0 });
         assert.deepEqual(counts.groups.map((g) => [g.name, g.memberCount]), [[`${tag}-ga`, 2], [`${tag}-gb`, 1]]);
         const state = await store.loadSyncState();
         const mine = state.memberships.filter((m) => m.groupId === ga.id || m.groupId === gb.id);
         assert.equal(mine.length, 3);
 
-        await store.transaction((tx) => tx.removeMemberships([{ userId: u1.id, groupId: ga.id }, { userId: u3.id, groupId: gb.id }]));
-        assert.deepEqual((await store.listGroupMembers(ga.id, { limit: 10, offset: 0 })).users.map((u) => u.id), [u2.id]);
-        assert.deepEqual((await store.listUserGroups(u1.id)).map((g) => g.id), [gb.id]);
-        await store.transaction((tx) => tx.removeMemberships([]));
-        await rejectsWithCode(store.transaction((tx) => tx.addMemberships([{ userId: u3.id, groupId: '00000000-0000-4000-8000-000000000000' }])), 'store.not_found');
+        await store.transaction((tx) => tx.groups.removeMemberships([{ userId: u1.id, groupId: ga.id }, { userId: u3.id, groupId: gb.id }]));
+        assert.deepEqual((await store.groups.listMembers(ga.id, { limit: 10, offset: 0 })).users.map((u) => u.id), [u2.id]);
+        assert.deepEqual((await store.groups.listOfUser(u1.id)).map((g) => g.id), [gb.id]);
+        await store.transaction((tx) => tx.groups.removeMemberships([]));
+        await rejectsWithCode(store.transaction((tx) => tx.groups.addMemberships([{ userId: u3.id, groupId: '00000000-0000-4000-8000-000000000000' }])), 'store.not_found');
       });
     });
 
@@ -512,25 +512,25 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       await withStore(async (store) => {
         const tag = newTag();
         const [u1, u2] = await store.transaction((tx) => tx.users.insert([user(tag, 'c1'), user(tag, 'c2')]));
-        const [g1, g2] = await store.transaction((tx) => tx.insertGroups([{ name: `${tag}-g1`, source: 'directory' }, { name: `${tag}-g2`, source: 'directory' }]));
+        const [g1, g2] = await store.transaction((tx) => tx.groups.insert([{ name: `${tag}-g1`, source: 'directory' }, { name: `${tag}-g2`, source: 'directory' }]));
         assert.ok(u1 && u2 && g1 && g2);
         await store.transaction((tx) =>
-          tx.addMemberships([
+          tx.groups.addMemberships([
             { userId: u1.id, groupId: g1.id },
             { userId: u2.id, groupId: g1.id },
             { userId: u1.id, groupId: g2.id },
           ]),
         );
-        await store.transaction((tx) => tx.deleteGroups([g1.id, '00000000-0000-4000-8000-000000000000']));
-        assert.equal(await store.getGroup(g1.id), undefined);
+        await store.transaction((tx) => tx.groups.delete([g1.id, '00000000-0000-4000-8000-000000000000']));
+        assert.equal(await store.groups.get(g1.id), undefined);
         assert.ok(await store.users.get(u1.id), 'users survive');
-        assert.deepEqual((await store.listUserGroups(u1.id)).map((g) => g.id), [g2.id]);
-        assert.deepEqual(await store.listUserGroups(u2.id), []);
+        assert.deepEqual((await store.groups.listOfUser(u1.id)).map((g) => g.id), [g2.id]);
+        assert.deepEqual(await store.groups.listOfUser(u2.id), []);
         const state = await store.loadSyncState();
         assert.equal(state.memberships.some((m) => m.groupId === g1.id), false);
 
         await store.transaction((tx) => tx.users.delete([u1.id]));
-        assert.equal((await store.listGroupMembers(g2.id, { limit: 10, offset: 0 })).total, 0);
+        assert.equal((await store.groups.listMembers(g2.id, { limit: 10, offset: 0 })).total, 0);
       });
     });
 
@@ -543,8 +543,8 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         await assert.rejects(
           store.transaction(async (tx) => {
             const [u] = await tx.users.insert([user(tag, 'ghost')]);
-            const [g] = await tx.insertGroups([{ name: `${tag}-ghosts`, source: 'directory' }]);
-            await tx.addMemberships([{ userId: u!.id, groupId: g!.id }, { userId: kept.id, groupId: g!.id }]);
+            const [g] = await tx.groups.insert([{ name: `${tag}-ghosts`, source: 'directory' }]);
+            await tx.groups.addMemberships([{ userId: u!.id, groupId: g!.id }, { userId: kept.id, groupId: g!.id }]);
             await tx.users.update([{ id: kept.id, username: `${tag}-renamed` }]);
             assert.ok(await tx.users.findByUsername(`${tag}-ghost`), 'visible inside the transaction');
             throw boom;
@@ -552,9 +552,9 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
           (error) => error === boom,
         );
         assert.equal(await store.users.findByUsername(`${tag}-ghost`), undefined);
-        assert.equal((await store.listGroups({ search: tag, limit: 10, offset: 0 })).total, 0);
+        assert.equal((await store.groups.list({ search: tag, limit: 10, offset: 0 })).total, 0);
         assert.equal((await store.users.get(kept.id))?.username, `${tag}-kept`);
-        assert.deepEqual(await store.listUserGroups(kept.id), []);
+        assert.deepEqual(await store.groups.listOfUser(kept.id), []);
         assert.equal(await store.transaction(async (tx) => (await tx.users.get(kept.id))?.username), `${tag}-kept`, 'transaction returns the work result');
       });
     });
@@ -994,14 +994,14 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const users = await store.transaction((tx) =>
           tx.users.insert(Array.from({ length: userCount }, (_, i) => user(tag, `bulk${i}`, { email: `bulk${i}.${tag}@example.org`, firstName: 'Bulk' }))),
         );
-        const groups = await store.transaction((tx) => tx.insertGroups(Array.from({ length: groupCount }, (_, i) => ({ name: `${tag}-bg${i}`, source: 'directory' as const, externalId: `${tag}:bg${i}` }))));
+        const groups = await store.transaction((tx) => tx.groups.insert(Array.from({ length: groupCount }, (_, i) => ({ name: `${tag}-bg${i}`, source: 'directory' as const, externalId: `${tag}:bg${i}` }))));
         const pairs = users.flatMap((u, i) => [0, 1, 2].map((k) => ({ userId: u.id, groupId: groups[(i + k) % groupCount]!.id })));
-        await store.transaction((tx) => tx.addMemberships(pairs));
+        await store.transaction((tx) => tx.groups.addMemberships(pairs));
         // Every user patched, with two different column sets, plus a rotation across the whole batch.
         await store.transaction((tx) =>
           tx.users.update(users.map((u, i) => (i % 2 === 0 ? { id: u.id, missingRuns: 1 } : { id: u.id, username: `${tag}-bulk${(i + 2) % userCount}`, isEnabled: false }))),
         );
-        await store.transaction((tx) => tx.removeMemberships(pairs.filter((_, i) => i % 3 === 0)));
+        await store.transaction((tx) => tx.groups.removeMemberships(pairs.filter((_, i) => i % 3 === 0)));
 
         const state = await store.loadSyncState();
         const mine = new Map(state.users.filter((u) => u.username.startsWith(`${tag}-`)).map((u) => [u.id, u]));
@@ -1507,7 +1507,7 @@ describe('store: sqlite migration across processes', () => {
     const repo = fileURLToPath(new URL('..', import.meta.url));
     const script = `const { openStore } = await import(${JSON.stringify(join(repo, 'src/store/open-store.ts'))});
       const store = await openStore({ dataDir: process.argv[1] });
-      await store.transaction((tx) => tx.insertUsers([{ username: 'p' + process.pid, source: 'local' }]));
+      await store.transaction((tx) => tx.users.insert([{ username: 'p' + process.pid, source: 'local' }]));
       await store.close();`;
     try {
       await Promise.all(

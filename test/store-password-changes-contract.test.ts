@@ -1,6 +1,6 @@
 /**
  * The store's record of when the directory last changed each password (migration 0009), run
- * against SQLite and PostgreSQL: the column round-trips, and `recordPasswordChanges` is a
+ * against SQLite and PostgreSQL: the column round-trips, and `users.recordPasswordChanges` is a
  * compare-and-set, so a login and a sync that both saw the same change record it (and revoke
  * sessions for it) once. PostgreSQL is required when `CI` is set, as in store-contract.test.ts.
  */

@@ -1,5 +1,5 @@
 /**
- * Store contract for `markUsersSynced` ("Last synced" is the last time a sync saw the user), run
+ * Store contract for `users.markSynced` ("Last synced" is the last time a sync saw the user), run
  * against SQLite and PostgreSQL: it sets lastSyncedAt of exactly the listed users, in batches
  * larger than one statement holds, and leaves updatedAt and every other column alone; on
  * PostgreSQL the users table leaves room on each page for that update (migration 0010). When
@@ -24,7 +24,7 @@ function describeSyncedContract(
   openFn: OpenFn,
   lifecycle: { setup: () => Promise<void>; teardown: () => Promise<void>; query?: (text: string) => Promise<Array<Record<string, unknown>>> },
 ): void {
-  describe(`store contract (markUsersSynced): ${name}`, () => {
+  describe(`store contract (users.markSynced): ${name}`, () => {
     before(lifecycle.setup);
     after(lifecycle.teardown);
 
@@ -113,11 +113,11 @@ if (pgProblem === undefined) {
     },
   });
 } else if (process.env.CI) {
-  describe('store contract (markUsersSynced): postgres', () => {
+  describe('store contract (users.markSynced): postgres', () => {
     it('connects to PostgreSQL (required when CI is set)', () => {
       assert.fail(`PostgreSQL at ${maintenanceUrl} is unreachable: ${pgProblem}`);
     });
   });
 } else {
-  describe('store contract (markUsersSynced): postgres', { skip: `PostgreSQL unreachable (${pgProblem}); set CI to make this fail` }, () => {});
+  describe('store contract (users.markSynced): postgres', { skip: `PostgreSQL unreachable (${pgProblem}); set CI to make this fail` }, () => {});
 }

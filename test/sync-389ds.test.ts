@@ -137,7 +137,7 @@ describe('389 Directory Server', { skip: skipUnlessCi(dirsrvUnavailableReason())
     const session = await app.login.login({ username: alice.uid, password: alice.password });
     assert.equal(session.user.username, alice.uid);
     assert.match(session.user.externalId ?? '', NS_UNIQUE_ID);
-    const groups = (await app.store.listUserGroups(session.user.id)).map((group) => group.name).sort();
+    const groups = (await app.store.groups.listOfUser(session.user.id)).map((group) => group.name).sort();
     for (const cn of alice.groups) assert.ok(groups.includes(cn), `${cn} in ${groups.join(',')}`);
     await rejectsLogin(app.login.login({ username: alice.uid, password: 'not-it' }), 'wrong_password');
     const locked = organisation.users.find((candidate) => candidate.locked);

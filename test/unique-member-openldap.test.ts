@@ -96,7 +96,7 @@ describe('uniqueMember with RFC 4517 UIDs (OpenLDAP)', () => {
     const user = await app.store.users.findByUsername(username);
     assert.ok(user, username);
     return {
-      groups: (await app.store.listUserGroups(user.id)).map((group) => group.name).sort(),
+      groups: (await app.store.groups.listOfUser(user.id)).map((group) => group.name).sort(),
       roles: [...(await app.store.listUserRoles(user.id))].sort(),
     };
   }

@@ -84,7 +84,7 @@ export function createAccountAdmin(deps: {
     /** Adds or removes a membership; refused when the directory manages the user or the group. */
     async setMembership(userId: string, groupId: string, isMember: boolean, actor: string): Promise<void> {
       const user = await userOrThrow(userId);
-      const group = await store.getGroup(groupId);
+      const group = await store.groups.get(groupId);
       if (group === undefined) throw new DirbridgeError('users.not_found', `no group with id ${groupId}`);
       if (user.source === 'directory' || group.source === 'directory') {
         throw new DirbridgeError('users.directory_managed', `membership of ${user.username} in ${group.name} is managed by the directory and read-only here`, {
@@ -92,8 +92,8 @@ export function createAccountAdmin(deps: {
         });
       }
       await store.transaction(async (tx) => {
-        if (isMember) await tx.addMemberships([{ userId, groupId }]);
-        else await tx.removeMemberships([{ userId, groupId }]);
+        if (isMember) await tx.groups.addMemberships([{ userId, groupId }]);
+        else await tx.groups.removeMemberships([{ userId, groupId }]);
         await tx.appendAudit([{ actor, action: isMember ? 'membership.added' : 'membership.removed', userId, subject: group.name, reason: null }]);
       });
     },

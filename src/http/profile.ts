@@ -21,7 +21,7 @@ export async function userProfile(store: Store, user: UserRecord): Promise<UserP
     source: user.source,
     isAdmin: user.isAdmin,
     isEnabled: user.isEnabled,
-    groups: (await store.listUserGroups(user.id)).map((group) => group.name),
+    groups: (await store.groups.listOfUser(user.id)).map((group) => group.name),
     roles: await store.listUserRoles(user.id),
     channels: (await store.listUserChannels(user.id)).map((channel) => channel.name),
     teams: (await store.listUserTeams(user.id)).map((team) => team.name),

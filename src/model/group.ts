@@ -26,7 +26,7 @@ export interface NewGroup {
 /** A partial update of a group; `updatedAt` is set by the store. */
 export type GroupPatch = Partial<NewGroup>;
 
-/** A group with its number of members, as listed by `listGroups`. */
+/** A group with its number of members, as listed by `groups.list`. */
 export type GroupWithMemberCount = GroupRecord & { memberCount: number };
 
 /** The case-insensitive key under which group names are searched and ordered. */

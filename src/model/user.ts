@@ -11,13 +11,13 @@ import type { Timestamp } from './timestamp.ts';
  */
 export type DisabledBy = 'directory' | 'sync' | 'admin';
 
-/** The states `listUsers` can filter by: enabled accounts (`active`) or disabled ones, whoever disabled them. */
+/** The states `users.list` can filter by: enabled accounts (`active`) or disabled ones, whoever disabled them. */
 export const USER_STATES = ['active', 'disabled'] as const;
 
 /** An account state to filter users by. */
 export type UserState = (typeof USER_STATES)[number];
 
-/** A user as callers see it (the password hash stays in the store; see `getPasswordHash`). */
+/** A user as callers see it (the password hash stays in the store; see `users.getPasswordHash`). */
 export interface UserRecord {
   id: string;
   username: string;

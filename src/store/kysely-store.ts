@@ -71,6 +71,7 @@ import {
   type UserState,
 } from '../model/index.ts';
 import type { Store, StoreDialect, StoreReader, StoreWriter } from './store.ts';
+import { createGroupReader, createGroupWriter } from './groups-repository.ts';
 import { createUserReader, createUserWriter } from './users-repository.ts';
 import { compareTuples, distinct } from './collections.ts';
 import { linkedUsersPage, MEMBER_LINKS, selectUsers } from './linked-users.ts';
@@ -87,25 +88,8 @@ export interface KyselyStoreOptions {
   now?: () => Date;
 }
 
-const GROUPS: NamedTable<GroupSelectRow, GroupRecord> = { table: 'groups', columns: GROUP_COLUMNS, members: MEMBER_LINKS.group, toRecord: toGroupRecord };
 const CHANNELS: NamedTable<ChannelSelectRow, ChannelRecord> = { table: 'channels', columns: CHANNEL_COLUMNS, members: MEMBER_LINKS.channel, toRecord: toChannelRecord };
 const TEAMS: NamedTable<TeamSelectRow, TeamRecord> = { table: 'teams', columns: TEAM_COLUMNS, members: MEMBER_LINKS.team, toRecord: toTeamRecord };
-
-/** Columns `updateGroups` may write. */
-const GROUP_UPDATE_KINDS: Readonly<Record<string, ColumnKind>> = {
-  name: 'text',
-  name_key: 'text',
-  source: 'text',
-  external_id: 'text',
-  dn: 'text',
-};
-
-/** Orders membership pairs by (userId, groupId), the primary key's order. */
-function comparePairs(a: MembershipPair, b: MembershipPair): number {
-  if (a.userId !== b.userId) return a.userId < b.userId ? -1 : 1;
-  if (a.groupId !== b.groupId) return a.groupId < b.groupId ? -1 : 1;
-  return 0;
-}
 
 /** Upper bound on avatar bytes per statement (a statement of 5000 large images would be huge). */
 const AVATAR_BYTES_PER_STATEMENT = 8 * 1024 * 1024;
@@ -122,6 +106,7 @@ function createReader(db: Kysely<Database>, ctx: RepositoryContext): StoreReader
 
   return {
     users: createUserReader(db, ctx),
+    groups: createGroupReader(db),
 
     loadSyncState: () =>
       withDbErrors('load the sync state', async () => {
@@ -132,36 +117,6 @@ function createReader(db: Kysely<Database>, ctx: RepositoryContext): StoreReader
           await db.selectFrom('memberships').select(['user_id as userId', 'group_id as groupId']).execute(),
         ];
         return { users: users.map(toUserRecord), groups: groups.map(toGroupRecord), memberships };
-      }),
-
-    listGroups: async (query) => {
-      const { total, items } = await namedPage('list groups', GROUPS, query);
-      return { total, groups: items };
-    },
-
-    getGroup: (id) =>
-      withDbErrors('read a group', async () => {
-        const row = await selectGroups().where('id', '=', id).executeTakeFirst();
-        return row === undefined ? undefined : toGroupRecord(row);
-      }),
-
-    findGroupByExternalId: (externalId) =>
-      withDbErrors('find a group by external id', async () => {
-        const row = await selectGroups().where('external_id', '=', externalId).executeTakeFirst();
-        return row === undefined ? undefined : toGroupRecord(row);
-      }),
-
-    listGroupMembers: (groupId, page) => linkedUsers('list group members', 'group', groupId, page),
-
-    listUserGroups: (userId) =>
-      withDbErrors('list user groups', async () => {
-        const rows = await selectGroups()
-          .innerJoin('memberships', 'memberships.group_id', 'groups.id')
-          .where('memberships.user_id', '=', userId)
-          .orderBy('groups.name_key')
-          .orderBy('groups.id')
-          .execute();
-        return rows.map(toGroupRecord);
       }),
 
     findSessionByTokenHash: (tokenHash) =>
@@ -370,9 +325,6 @@ function createReader(db: Kysely<Database>, ctx: RepositoryContext): StoreReader
 function createWriter(db: Kysely<Database>, ctx: RepositoryContext): StoreWriter {
   const { dialect } = ctx;
 
-  const claimUnique = (...args: Parameters<typeof claimUniqueColumn> extends [unknown, unknown, ...infer Rest] ? Rest : never) => claimUniqueColumn(db, dialect, ...args);
-  const claimPatchedExternalIds = (...args: Parameters<typeof claimPatchedColumn> extends [unknown, unknown, ...infer Rest] ? Rest : never) => claimPatchedColumn(db, dialect, ...args);
-  const reportMissing = (table: 'users' | 'groups', ids: string[]) => reportMissingIds(db, dialect, table, ids);
 
   /** Throws `store.not_found` naming the users among `ids` that do not exist (one query per chunk). */
   const requireUsers = async (ids: string[]): Promise<void> => {
@@ -430,6 +382,7 @@ function createWriter(db: Kysely<Database>, ctx: RepositoryContext): StoreWriter
   return {
     ...createReader(db, ctx),
     users: createUserWriter(db, ctx),
+    groups: createGroupWriter(db, ctx),
 
     isRunStillOwned: (id, owner) =>
       withDbErrors('check a sync run', async () => {
@@ -437,68 +390,6 @@ function createWriter(db: Kysely<Database>, ctx: RepositoryContext): StoreWriter
         // SQLite's BEGIN IMMEDIATE already excludes every other writer until this transaction ends.
         const row = await (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
         return row !== undefined && row.status === 'running' && row.owner === owner;
-      }),
-
-    insertGroups: (groups: NewGroup[]) =>
-      withDbErrors('insert groups', async () => {
-        if (groups.length === 0) return [];
-        const now = ctx.now();
-        const rows = groups.map((group) => toNewGroupRow(group, randomUUID(), now));
-        await claimUnique(
-          'groups',
-          'external_id',
-          'group external id',
-          rows.flatMap((row) => (row.external_id === null ? [] : [{ id: row.id, value: row.external_id, label: row.external_id }])),
-          new Set(),
-        );
-        const columnCount = Object.keys(rows[0] ?? {}).length;
-        for (const part of chunk(rows, rowsPerStatement(dialect, columnCount))) {
-          await db.insertInto('groups').values(part).execute();
-        }
-        return rows.map((row): GroupRecord => toGroupRecord(row));
-      }),
-
-    updateGroups: (patches: Array<{ id: string } & GroupPatch>) =>
-      withDbErrors('update groups', async () => {
-        if (patches.length === 0) return;
-        const updates = mergePatches(patches).map((patch) => ({ id: patch.id, columns: toGroupPatchColumns(patch) }));
-        await claimPatchedExternalIds('groups', 'group external id', updates);
-        const count = await updateRowsById(
-          db,
-          dialect,
-          'groups',
-          GROUP_UPDATE_KINDS,
-          updates.map((update) => toRowUpdate(update.id, update.columns)),
-          ctx.now(),
-        );
-        if (count !== updates.length) await reportMissing('groups', updates.map((update) => update.id));
-      }),
-
-    deleteGroups: (ids: string[]) =>
-      withDbErrors('delete groups', async () => {
-        for (const part of chunk([...new Set(ids)], rowsPerStatement(dialect, 1))) {
-          await db.deleteFrom('groups').where('id', 'in', part).execute();
-        }
-      }),
-
-    addMemberships: (pairs: MembershipPair[]) =>
-      withDbErrors('add memberships', async () => {
-        // Inserting in key order keeps index pages hot: ~30% faster for large batches.
-        for (const part of chunk([...pairs].sort(comparePairs), rowsPerStatement(dialect, 2))) {
-          await db
-            .insertInto('memberships')
-            .values(part.map((pair) => ({ user_id: pair.userId, group_id: pair.groupId })))
-            .onConflict((oc) => oc.columns(['user_id', 'group_id']).doNothing())
-            .execute();
-        }
-      }),
-
-    removeMemberships: (pairs: MembershipPair[]) =>
-      withDbErrors('remove memberships', async () => {
-        for (const part of chunk(pairs, rowsPerStatement(dialect, 2))) {
-          const values = sql.join(part.map((pair) => sql`(${pair.userId}, ${pair.groupId})`));
-          await sql`delete from memberships where (user_id, group_id) in (values ${values})`.execute(db);
-        }
       }),
 
     grantRoles: (grants) =>

@@ -12,6 +12,7 @@
  */
 
 import type { LoginAttemptStore } from './login-attempts.ts';
+import type { GroupReader, GroupWriter } from './groups-repository.ts';
 import type { UserReader, UserWriter } from './users-repository.ts';
 import type {
   AuditEntry,
@@ -50,16 +51,9 @@ import type {
 /** Reads available on the store and inside a transaction. */
 export interface StoreReader {
   readonly users: UserReader;
+  readonly groups: GroupReader;
   /** Loads all users, groups and memberships in three queries. */
   loadSyncState(): Promise<SyncState>;
-  /** Lists groups ordered by name; `search` matches the name case-insensitively. */
-  listGroups(query: PageQuery & { search?: string }): Promise<{ total: number; groups: GroupWithMemberCount[] }>;
-  getGroup(id: string): Promise<GroupRecord | undefined>;
-  findGroupByExternalId(externalId: string): Promise<GroupRecord | undefined>;
-  /** Lists the members of a group ordered by username. */
-  listGroupMembers(groupId: string, page: PageQuery): Promise<UserPage>;
-  /** Lists the groups of a user ordered by name. */
-  listUserGroups(userId: string): Promise<GroupRecord[]>;
   /** Finds a session by the SHA-256 hash of its token, whatever its state. */
   findSessionByTokenHash(tokenHash: string): Promise<SessionRecord | undefined>;
   /** Lists sessions newest first; `isActive` keeps those neither revoked nor expired at `now`. */
@@ -104,22 +98,13 @@ export interface StoreReader {
 /** Writes, available only inside `Store.transaction`. */
 export interface StoreWriter extends StoreReader {
   readonly users: UserWriter;
+  readonly groups: GroupWriter;
   /**
    * True when sync run `id` is still `running` under `owner`: a run's transactions check it last,
    * so a run recorded as interrupted commits nothing more. On PostgreSQL the run's row stays locked
    * until this transaction ends, so the run cannot be recorded as interrupted while it commits.
    */
   isRunStillOwned(id: string, owner: string): Promise<boolean>;
-  /** Inserts groups; throws `store.conflict` naming a taken external id. */
-  insertGroups(groups: NewGroup[]): Promise<GroupRecord[]>;
-  /** Applies partial group updates in batches, with the same rotation rules as `updateUsers`. */
-  updateGroups(patches: Array<{ id: string } & GroupPatch>): Promise<void>;
-  /** Deletes groups and (by cascade) their memberships; unknown ids are ignored. */
-  deleteGroups(ids: string[]): Promise<void>;
-  /** Adds memberships; existing pairs are left alone, unknown users or groups throw `store.not_found`. */
-  addMemberships(pairs: MembershipPair[]): Promise<void>;
-  /** Removes memberships; absent pairs are ignored. */
-  removeMemberships(pairs: MembershipPair[]): Promise<void>;
   /** Grants roles; existing grants are left alone. */
   grantRoles(grants: Array<{ userId: string; role: string }>): Promise<void>;
   /** Revokes roles; absent grants are ignored. */

@@ -80,12 +80,12 @@ export async function applyPlan(
       const creates = batch.filter((step): step is StepOf<'createGroup'> => step.kind === 'createGroup');
       const updates = batch.filter((step): step is StepOf<'updateGroup'> => step.kind === 'updateGroup');
       if (creates.length > 0) {
-        const inserted = await tx.insertGroups(
+        const inserted = await tx.groups.insert(
           creates.map((step) => ({ externalId: step.externalId, name: step.name, dn: step.dn, source: 'directory' as const })),
         );
         for (const group of inserted) if (group.externalId !== null) ids.groups.set(group.externalId, group.id);
       }
-      if (updates.length > 0) await tx.updateGroups(updates.map((step) => ({ id: step.groupId, ...step.changes })));
+      if (updates.length > 0) await tx.groups.update(updates.map((step) => ({ id: step.groupId, ...step.changes })));
     });
     report(batch.length);
   }
@@ -99,12 +99,12 @@ export async function applyPlan(
     })
     .sort((a, b) => (a.userId === b.userId ? compareText(a.groupId, b.groupId) : compareText(a.userId, b.userId)));
   for (const batch of chunk(additions, options.batchSize)) {
-    await store.transaction((tx) => tx.addMemberships(batch));
+    await store.transaction((tx) => tx.groups.addMemberships(batch));
     report(batch.length);
   }
   report(byKind.addMembership.length - additions.length);
   for (const batch of chunk(byKind.removeMembership, options.batchSize)) {
-    await store.transaction((tx) => tx.removeMemberships(batch.map(({ userId, groupId }) => ({ userId, groupId }))));
+    await store.transaction((tx) => tx.groups.removeMemberships(batch.map(({ userId, groupId }) => ({ userId, groupId }))));
     report(batch.length);
   }
 
@@ -131,7 +131,7 @@ export async function applyPlan(
   }
 
   for (const batch of chunk(byKind.deleteGroup, options.batchSize)) {
-    await store.transaction((tx) => tx.deleteGroups(batch.map((step) => step.groupId)));
+    await store.transaction((tx) => tx.groups.delete(batch.map((step) => step.groupId)));
     report(batch.length);
   }
   report(byKind.skipUser.length + byKind.skipGroup.length);

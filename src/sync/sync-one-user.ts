@@ -148,10 +148,10 @@ async function currentStateFor(deps: ProvisionDeps, found: FoundEntry, userGroup
   }
   const mapping = withMapping ? await mappingStateFor(store, existing) : undefined;
   if (!syncGroups) return { users: [...users.values()], groups: [], memberships: [], ...(mapping === undefined ? {} : { mapping }) };
-  const groups = new Map((existing === undefined ? [] : await store.listUserGroups(existing.id)).map((group) => [group.id, group]));
+  const groups = new Map((existing === undefined ? [] : await store.groups.listOfUser(existing.id)).map((group) => [group.id, group]));
   const memberships = existing === undefined ? [] : [...groups.keys()].map((groupId) => ({ userId: existing.id, groupId }));
   for (const group of userGroups) {
-    const stored = await store.findGroupByExternalId(group.externalId);
+    const stored = await store.groups.findByExternalId(group.externalId);
     if (stored !== undefined) groups.set(stored.id, stored);
   }
   return { users: [...users.values()], groups: [...groups.values()], memberships, ...(mapping === undefined ? {} : { mapping }) };

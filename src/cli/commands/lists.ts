@@ -62,7 +62,7 @@ export function registerListCommands(program: Command, context: CommandContext):
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const page = await app.store.listGroups({ ...pageOf(local), ...(local.search === undefined ? {} : { search: local.search }) });
+          const page = await app.store.groups.list({ ...pageOf(local), ...(local.search === undefined ? {} : { search: local.search }) });
           if (options.json === true) printJson(context.out, page);
           else {
             context.out.stdout(formatTable(['name', 'members', 'source', 'dn'], page.groups.map((group) => [group.name, group.memberCount, group.source, group.dn])));
@@ -111,7 +111,7 @@ export function registerMappingLists(program: Command, context: CommandContext):
           const attributes = await app.store.getUserAttributes(user.id);
           const detail = {
             user,
-            groups: (await app.store.listUserGroups(user.id)).map((group) => group.name),
+            groups: (await app.store.groups.listOfUser(user.id)).map((group) => group.name),
             roles: await app.store.listUserRoles(user.id),
             channels: (await app.store.listUserChannels(user.id)).map((channel) => channel.name),
             teams: (await app.store.listUserTeams(user.id)).map((team) => team.name),

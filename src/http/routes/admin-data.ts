@@ -150,7 +150,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
       const avatar = (await store.listAvatarInfo([user.id]))[0];
       return {
         user: publicUser(user),
-        groups: (await store.listUserGroups(user.id)).map((group) => ({ id: group.id, name: group.name, source: group.source })),
+        groups: (await store.groups.listOfUser(user.id)).map((group) => ({ id: group.id, name: group.name, source: group.source })),
         roles: await store.listUserRoles(user.id),
         channels: (await store.listUserChannels(user.id)).map((channel) => ({ id: channel.id, name: channel.name })),
         teams: (await store.listUserTeams(user.id)).map((team) => ({ id: team.id, name: team.name })),
@@ -262,12 +262,12 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     },
     async (request) => {
       const { limit, offset, search } = request.query;
-      return store.listGroups({ limit, offset, ...(search === undefined ? {} : { search }) });
+      return store.groups.list({ limit, offset, ...(search === undefined ? {} : { search }) });
     },
   );
 
   typed.get(`${A}/groups/:id`, { schema: { tags, security, summary: 'One group', params: idParamsSchema, response: { 200: groupSchema, ...errors } } }, async (request) => {
-    const group = await store.getGroup(request.params.id);
+    const group = await store.groups.get(request.params.id);
     if (group === undefined) throw new DirbridgeError('store.not_found', `no group with id ${request.params.id}`);
     return group;
   });
@@ -276,8 +276,8 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     `${A}/groups/:id/members`,
     { schema: { tags, security, summary: 'Members of a group, ordered by username', params: idParamsSchema, querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } } },
     async (request) => {
-      if ((await store.getGroup(request.params.id)) === undefined) throw new DirbridgeError('store.not_found', `no group with id ${request.params.id}`);
-      return withAvatars(await store.listGroupMembers(request.params.id, request.query));
+      if ((await store.groups.get(request.params.id)) === undefined) throw new DirbridgeError('store.not_found', `no group with id ${request.params.id}`);
+      return withAvatars(await store.groups.listMembers(request.params.id, request.query));
     },
   );
 
