@@ -145,7 +145,7 @@ try {
     let count = 0;
     let after: string | undefined;
     for (;;) {
-      const page = await app.store.listAuditAfter({ after, limit: 1000, actionPrefixes: [], actions: ['membership.changed'] });
+      const page = await app.store.audit.listAfter({ after, limit: 1000, actionPrefixes: [], actions: ['membership.changed'] });
       count += page.length;
       if (page.length < 1000) return count;
       after = page.at(-1)?.id;

@@ -517,7 +517,7 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     await page.locator('.alert-success', { hasText: "Cleared 3 failed login attempts. The directory's own failure counter is unchanged." }).waitFor();
     await byTestId('user-throttle').locator('.badge', { hasText: 'Not throttled' }).waitFor();
     assert.equal((await app.accounts.throttleStatus(stored)).failures, 0);
-    const audit = await app.store.listAudit({ limit: 5, offset: 0, userId: stored.id, action: 'login.throttle_cleared' });
+    const audit = await app.store.audit.list({ limit: 5, offset: 0, userId: stored.id, action: 'login.throttle_cleared' });
     assert.deepEqual(audit.entries.map((entry) => entry.actor), ['admin:admin']);
   });
 

@@ -221,7 +221,7 @@ describe('HTTP API against OpenLDAP', () => {
       }
       assert.deepEqual([...bodies], [JSON.stringify({ error: { code: 'auth.invalid_credentials', message: 'invalid username or password' } })]);
       // The precise reasons stay in the audit log.
-      const failures = await app.store.listAudit({ limit: 5, offset: 0, action: 'login.failed' });
+      const failures = await app.store.audit.list({ limit: 5, offset: 0, action: 'login.failed' });
       assert.deepEqual(new Set(failures.entries.map((entry) => entry.reason)), new Set(['wrong_password', 'unknown_user', 'empty_password', 'locked_in_directory']));
     });
 
@@ -331,7 +331,7 @@ describe('HTTP API against OpenLDAP', () => {
       const stored = await app.store.users.findByUsername(eleni.uid);
       assert.ok(stored);
       assert.deepEqual((await app.store.listUserChannels(stored.id)).map((channel) => channel.name), ['general']);
-      const created = await app.store.listAudit({ limit: 1, offset: 0, userId: stored.id, action: 'user.created' });
+      const created = await app.store.audit.list({ limit: 1, offset: 0, userId: stored.id, action: 'user.created' });
       assert.equal(created.entries[0]?.actor, 'admin:admin');
       const again = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync-user', payload: { username: eleni.uid } });
       assert.equal(again.json().isNewUser, false);
@@ -766,7 +766,7 @@ describe('HTTP API against OpenLDAP', () => {
         cursor = page.json().next;
       }
       assert.equal(new Set(all.map((event) => event.id)).size, all.length, 'no event twice');
-      const expected = (await app.store.listAudit({ limit: 10_000, offset: 0 })).entries.filter((entry) => /^(user\.|membership\.|session\.revoked$)/.test(entry.action));
+      const expected = (await app.store.audit.list({ limit: 10_000, offset: 0 })).entries.filter((entry) => /^(user\.|membership\.|session\.revoked$)/.test(entry.action));
       assert.equal(all.length, expected.length);
 
       const anna = await app.store.users.findByUsername('anna.berglund');

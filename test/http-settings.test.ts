@@ -172,7 +172,7 @@ describe('settings API', () => {
     assert.equal(stale.json().error.code, 'settings.conflict');
     assert.equal(app.settings.sync.batchSize, 100);
 
-    const audit = await app.store.listAudit({ limit: 10, offset: 0, action: 'settings.updated' });
+    const audit = await app.store.audit.list({ limit: 10, offset: 0, action: 'settings.updated' });
     assert.deepEqual(
       audit.entries.map((entry) => (entry.details as { changed: string[] }).changed),
       [['directory.bindPassword', 'sync.batchSize'], ['directory.bindPassword']],
@@ -258,7 +258,7 @@ describe('settings API', () => {
   it('refuses a verified save whose directory settings cannot connect and bind, saving nothing', async () => {
     const before = await current();
     const storedBefore = await app.store.getSettingsVersion();
-    const auditBefore = (await app.store.listAudit({ limit: 100, offset: 0, action: 'settings.updated' })).entries.length;
+    const auditBefore = (await app.store.audit.list({ limit: 100, offset: 0, action: 'settings.updated' })).entries.length;
 
     const wrongUrl = await call({
       method: 'PUT',
@@ -292,7 +292,7 @@ describe('settings API', () => {
     assert.equal(app.settingsState().version, before.version);
     assert.deepEqual(app.settings.directory.urls, [slapd.url]);
     assert.equal(app.settings.directory.bindPassword, slapd.readerPassword);
-    assert.equal((await app.store.listAudit({ limit: 100, offset: 0, action: 'settings.updated' })).entries.length, auditBefore);
+    assert.equal((await app.store.audit.list({ limit: 100, offset: 0, action: 'settings.updated' })).entries.length, auditBefore);
     const live = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: {} });
     assert.equal(live.statusCode, 200, live.body);
   });

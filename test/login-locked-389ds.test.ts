@@ -103,7 +103,7 @@ describe('login to accounts 389-DS has locked (password policy lockout)', { skip
   const httpLogin = (server: FastifyInstance, username: string, password: string, from: string): Promise<LightMyRequestResponse> =>
     server.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password }, remoteAddress: from });
   const outcome = (attempt: Promise<unknown>): Promise<string> => attempt.then(() => 'ok', (error: unknown) => (error instanceof LoginFailure ? error.reason : String(error)));
-  const lastFailure = async (app: App, subject: string) => (await app.store.listAudit({ limit: 20, offset: 0, action: 'login.failed' })).entries.find((entry) => entry.subject === subject)?.reason;
+  const lastFailure = async (app: App, subject: string) => (await app.store.audit.list({ limit: 20, offset: 0, action: 'login.failed' })).entries.find((entry) => entry.subject === subject)?.reason;
   const isUnauthorized = (response: LightMyRequestResponse) => [response.statusCode, JSON.parse(response.body).error.code];
 
   it('refuses an account 389-DS locked before any bind, as locked_in_directory, where the service account reads accountUnlockTime', async () => {

@@ -187,7 +187,7 @@ describe('login and one-user sync agree with a full sync on nested groups (OpenL
 
   const membershipEvents = async (app: App, uid: string) => {
     const user = await app.store.users.findByUsername(uid);
-    return (await app.store.listAudit({ limit: 1, offset: 0, userId: user?.id ?? '', action: 'membership.changed' })).total;
+    return (await app.store.audit.list({ limit: 1, offset: 0, userId: user?.id ?? '', action: 'membership.changed' })).total;
   };
 
   /** The steps of a (dry) full-sync plan that concern this user. */
@@ -308,7 +308,7 @@ describe('login and one-user sync agree with a full sync on nested groups (OpenL
     assert.equal(adminLogin.user.isAdmin, false, 'admin only through the cut cycle: no longer');
     assert.equal(engineerLogin.user.id, (await app.store.users.findByUsername(engineer.uid))?.id);
 
-    const reasons = (await app.store.listAudit({ limit: 20, offset: 0, userId: engineerLogin.user.id, action: 'membership.changed' })).entries.map((entry) => entry.actor);
+    const reasons = (await app.store.audit.list({ limit: 20, offset: 0, userId: engineerLogin.user.id, action: 'membership.changed' })).entries.map((entry) => entry.actor);
     assert.ok(reasons.includes('login'), 'the login recorded the change');
     // What the dry run planned for these two users is what the logins did: the next full sync has nothing left for them.
     assert.ok(stepsFor(dry.steps, engineer.uid).some((step) => step.kind === 'revokeRole' && step.role === 'reviewer'));

@@ -77,7 +77,7 @@ describe('login against OpenLDAP', () => {
     assert.notEqual(second.token, first.token);
     const validated = await app.sessions.validate(first.token);
     assert.equal(validated?.user.id, first.user.id);
-    const created = await app.store.listAudit({ limit: 10, offset: 0, userId: first.user.id, action: 'user.created' });
+    const created = await app.store.audit.list({ limit: 10, offset: 0, userId: first.user.id, action: 'user.created' });
     assert.equal(created.entries[0]?.actor, 'login');
   });
 
@@ -85,7 +85,7 @@ describe('login against OpenLDAP', () => {
     const bob = user(11);
     await rejectsLogin(app.login.login({ username: bob.uid, password: 'not-it' }), 'wrong_password');
     await rejectsLogin(app.login.login({ username: 'no.such.person', password: 'whatever' }), 'unknown_user');
-    const failures = await app.store.listAudit({ limit: 5, offset: 0, action: 'login.failed' });
+    const failures = await app.store.audit.list({ limit: 5, offset: 0, action: 'login.failed' });
     assert.deepEqual(failures.entries.slice(0, 2).map((entry) => [entry.subject, entry.reason]), [['no.such.person', 'unknown_user'], [bob.uid, 'wrong_password']]);
   });
 
@@ -199,7 +199,7 @@ describe('login against OpenLDAP', () => {
     assert.equal(merged.user.id, local.id, 'the same account, now linked');
     assert.equal(merged.user.source, 'directory');
     assert.ok(merged.user.externalId);
-    const audit = await merging.store.listAudit({ limit: 5, offset: 0, userId: local.id, action: 'user.linked' });
+    const audit = await merging.store.audit.list({ limit: 5, offset: 0, userId: local.id, action: 'user.linked' });
     assert.equal(audit.total, 1);
   });
 
@@ -229,7 +229,7 @@ describe('login against OpenLDAP', () => {
     assert.equal((await app.store.users.findByUsername(grace.uid))?.isEnabled, false);
     assert.ok((await logoutDeactivatedUsers(app.store, app.now)) >= 1);
     assert.equal(await app.sessions.validate(session.token), undefined);
-    const revoked = await app.store.listAudit({ limit: 5, offset: 0, userId: session.user.id, action: 'session.revoked' });
+    const revoked = await app.store.audit.list({ limit: 5, offset: 0, userId: session.user.id, action: 'session.revoked' });
     assert.equal(revoked.entries[0]?.actor, 'auto-logout');
     await rejectsLogin(app.login.login({ username: grace.uid, password: grace.password }), 'locked_in_directory');
     // Unlocked in the directory: the directory's own disable is lifted by sync.

@@ -180,7 +180,7 @@ describe('mapping against OpenLDAP', () => {
     const avatar = await avatarApp.store.getAvatar(stored?.id ?? '');
     assert.equal(avatar?.mimeType, 'image/jpeg');
     assert.ok(avatar?.data.equals(jpeg(1500, 7)), 'bytes kept exactly');
-    const skippedAudit = await avatarApp.store.listAudit({ limit: 10, offset: 0, action: 'avatar.skipped' });
+    const skippedAudit = await avatarApp.store.audit.list({ limit: 10, offset: 0, action: 'avatar.skipped' });
     assert.equal(skippedAudit.total, 2);
 
     const second = await runAvatarSync(deps);
@@ -192,7 +192,7 @@ describe('mapping against OpenLDAP', () => {
     assert.deepEqual([third.updated, third.removed], [1, 1]);
 
     // Each stored or removed photo is a change-feed event carrying the new hash (null when removed).
-    const events = (await avatarApp.store.listAudit({ limit: 10, offset: 0, action: 'user.avatar_changed' })).entries;
+    const events = (await avatarApp.store.audit.list({ limit: 10, offset: 0, action: 'user.avatar_changed' })).entries;
     const bySubject = (username: string) => events.filter((event) => event.subject === username).map((event) => (event.details as { hash: string | null }).hash);
     assert.deepEqual(bySubject(withPhoto.uid), [null, avatar?.contentHash], 'stored, then removed (newest first)');
     assert.equal(bySubject(later.uid).length, 1);
@@ -209,7 +209,7 @@ describe('mapping against OpenLDAP', () => {
     assert.equal((await runAbacSync(deps)).updated, 1);
     const stored = await app.store.users.findByUsername(promoted.uid);
     assert.deepEqual((await app.store.getUserAttributes(stored?.id ?? '')).abacAttributes['title'], ['Principal Engineer']);
-    const events = (await app.store.listAudit({ limit: 5, offset: 0, userId: stored?.id ?? '', action: 'user.updated' })).entries;
+    const events = (await app.store.audit.list({ limit: 5, offset: 0, userId: stored?.id ?? '', action: 'user.updated' })).entries;
     assert.equal(events[0]?.actor, 'abac-sync');
     assert.match(events[0]?.reason ?? '', /ABAC attributes changed/);
   });
@@ -298,7 +298,7 @@ describe('mapping against OpenLDAP', () => {
     assert.equal(reassigned.status, 'succeeded', reassigned.reason ?? '');
     assert.equal(reassigned.channels.ownerChanged, 4);
     assert.deepEqual(await ownersNow(), [['general', successor.uid], ['helpdesk', successor.uid], ['lounge', owner.uid], ['ops', successor.uid], ['project', successor.uid]], 'the local channel is never touched');
-    const audit = await owned.store.listAudit({ limit: 10, offset: 0, action: 'channel.owner_changed' });
+    const audit = await owned.store.audit.list({ limit: 10, offset: 0, action: 'channel.owner_changed' });
     assert.equal(audit.total, 4);
     const general = audit.entries.find((entry) => entry.subject === '#general');
     assert.equal(general?.actor, 'sync');

@@ -71,7 +71,7 @@ describe('sessions after a password change in 389-DS', { skip: skipUnlessCi(dirs
     assert.equal(synced.sessions.usersRevoked, 1);
     assert.equal(await app.sessions.validate(annaSession.token), undefined);
     assert.ok(await app.sessions.validate(bertSession.token), 'bert keeps his session');
-    const audit = await app.store.listAudit({ limit: 10, offset: 0, userId: annaSession.user.id, action: 'session.revoked' });
+    const audit = await app.store.audit.list({ limit: 10, offset: 0, userId: annaSession.user.id, action: 'session.revoked' });
     assert.deepEqual(audit.entries.map((entry) => [entry.actor, entry.reason]), [['sync', 'password changed in the directory']]);
     assert.equal((await app.store.users.findByUsername(anna.uid))?.passwordChangedAt, changedAt);
 

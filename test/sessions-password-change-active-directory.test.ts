@@ -31,7 +31,7 @@ describe('sessions after a password change in Active Directory (Samba)', () => {
   });
 
   const isValid = async (token: string) => (await app.sessions.validate(token)) !== undefined;
-  const revokedAudit = async (userId: string) => (await app.store.listAudit({ limit: 50, offset: 0, userId, action: 'session.revoked' })).entries;
+  const revokedAudit = async (userId: string) => (await app.store.audit.list({ limit: 50, offset: 0, userId, action: 'session.revoked' })).entries;
 
   it('reads pwdLastSet, revokes the sessions of a user whose password was reset, and only theirs', async () => {
     const first = await app.sync.runSync({ trigger: 'cli', isDryRun: false });

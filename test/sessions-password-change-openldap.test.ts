@@ -86,7 +86,7 @@ describe('sessions after a password change in OpenLDAP', () => {
   }
 
   async function revokedAudit(app: App, userId: string) {
-    return (await app.store.listAudit({ limit: 50, offset: 0, userId, action: 'session.revoked' })).entries;
+    return (await app.store.audit.list({ limit: 50, offset: 0, userId, action: 'session.revoked' })).entries;
   }
 
   it('revokes the sessions of a user whose password an administrator changed, and only theirs; a dry run shows it first', async () => {
@@ -123,7 +123,7 @@ describe('sessions after a password change in OpenLDAP', () => {
     assert.equal((await app.store.users.findByUsername(anna.uid))?.passwordChangedAt, changedAt);
     assert.deepEqual(await revokedAudit(app, bertSession.user.id), []);
     // The change feed carries it.
-    const feed = await app.store.listAuditAfter({ limit: 100, actionPrefixes: [], actions: ['session.revoked'] });
+    const feed = await app.store.audit.listAfter({ limit: 100, actionPrefixes: [], actions: ['session.revoked'] });
     assert.equal(feed.filter((entry) => entry.userId === annaSession.user.id).length, 2);
 
     // Nothing more the next time: the change was recorded.

@@ -671,7 +671,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         assert.ok(u);
         const expiresAt = shift(clock.iso(), 60 * MINUTE);
         const session = await store.transaction((tx) =>
-          tx.insertSession({ userId: u.id, tokenHash: tokenHash(`${tag}-1`), expiresAt: expiresAt.replace('Z', '+00:00'), clientAddress: '192.0.2.7' }),
+          tx.sessions.insert({ userId: u.id, tokenHash: tokenHash(`${tag}-1`), expiresAt: expiresAt.replace('Z', '+00:00'), clientAddress: '192.0.2.7' }),
         );
         assert.deepEqual(session, {
           id: session.id,
@@ -684,29 +684,29 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
           clientAddress: '192.0.2.7',
         });
         assert.equal('tokenHash' in session, false, 'the hash is not handed out');
-        assert.deepEqual(await store.findSessionByTokenHash(tokenHash(`${tag}-1`)), session);
-        assert.equal(await store.findSessionByTokenHash(tokenHash(`${tag}-unknown`)), undefined);
-        const bare = await store.transaction((tx) => tx.insertSession({ userId: u.id, tokenHash: tokenHash(`${tag}-2`), expiresAt }));
+        assert.deepEqual(await store.sessions.findByTokenHash(tokenHash(`${tag}-1`)), session);
+        assert.equal(await store.sessions.findByTokenHash(tokenHash(`${tag}-unknown`)), undefined);
+        const bare = await store.transaction((tx) => tx.sessions.insert({ userId: u.id, tokenHash: tokenHash(`${tag}-2`), expiresAt }));
         assert.equal(bare.clientAddress, null);
 
-        await rejectsWithCode(store.transaction((tx) => tx.insertSession({ userId: u.id, tokenHash: tokenHash(`${tag}-1`), expiresAt })), 'store.conflict');
+        await rejectsWithCode(store.transaction((tx) => tx.sessions.insert({ userId: u.id, tokenHash: tokenHash(`${tag}-1`), expiresAt })), 'store.conflict');
         await rejectsWithCode(
-          store.transaction((tx) => tx.insertSession({ userId: '00000000-0000-4000-8000-000000000000', tokenHash: tokenHash(`${tag}-3`), expiresAt })),
+          store.transaction((tx) => tx.sessions.insert({ userId: '00000000-0000-4000-8000-000000000000', tokenHash: tokenHash(`${tag}-3`), expiresAt })),
           'store.not_found',
         );
-        await rejectsWithCode(store.transaction((tx) => tx.insertSession({ userId: u.id, tokenHash: `${tag}-raw-token`, expiresAt })), 'usage.invalid');
-        await rejectsWithCode(store.transaction((tx) => tx.insertSession({ userId: u.id, tokenHash: tokenHash(`${tag}-4`).toUpperCase(), expiresAt })), 'usage.invalid');
-        await rejectsWithCode(store.transaction((tx) => tx.insertSession({ userId: u.id, tokenHash: tokenHash(`${tag}-5`), expiresAt: 'tomorrow' })), 'usage.invalid');
+        await rejectsWithCode(store.transaction((tx) => tx.sessions.insert({ userId: u.id, tokenHash: `${tag}-raw-token`, expiresAt })), 'usage.invalid');
+        await rejectsWithCode(store.transaction((tx) => tx.sessions.insert({ userId: u.id, tokenHash: tokenHash(`${tag}-4`).toUpperCase(), expiresAt })), 'usage.invalid');
+        await rejectsWithCode(store.transaction((tx) => tx.sessions.insert({ userId: u.id, tokenHash: tokenHash(`${tag}-5`), expiresAt: 'tomorrow' })), 'usage.invalid');
 
         const seen1 = shift(clock.iso(), 5 * MINUTE);
         const seen0 = shift(clock.iso(), 2 * MINUTE);
-        await store.transaction((tx) => tx.touchSession(session.id, seen1));
-        await store.transaction((tx) => tx.touchSession(session.id, seen0));
-        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-1`)))?.lastSeenAt, seen1, 'an older touch does not move lastSeenAt back');
-        await store.transaction((tx) => tx.touchSession(session.id, shift(seen1, 1)));
-        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-1`)))?.lastSeenAt, shift(seen1, 1));
-        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-2`)))?.lastSeenAt, null, 'other sessions untouched');
-        await store.transaction((tx) => tx.touchSession('00000000-0000-4000-8000-000000000000', seen1));
+        await store.transaction((tx) => tx.sessions.touch(session.id, seen1));
+        await store.transaction((tx) => tx.sessions.touch(session.id, seen0));
+        assert.equal((await store.sessions.findByTokenHash(tokenHash(`${tag}-1`)))?.lastSeenAt, seen1, 'an older touch does not move lastSeenAt back');
+        await store.transaction((tx) => tx.sessions.touch(session.id, shift(seen1, 1)));
+        assert.equal((await store.sessions.findByTokenHash(tokenHash(`${tag}-1`)))?.lastSeenAt, shift(seen1, 1));
+        assert.equal((await store.sessions.findByTokenHash(tokenHash(`${tag}-2`)))?.lastSeenAt, null, 'other sessions untouched');
+        await store.transaction((tx) => tx.sessions.touch('00000000-0000-4000-8000-000000000000', seen1));
       }, { now: clock.now });
     });
 
@@ -718,7 +718,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         assert.ok(u && v);
         const start = clock.iso();
         const add = async (n: number, userId: string, ttlMinutes: number): Promise<SessionRecord> => {
-          const session = await store.transaction((tx) => tx.insertSession({ userId, tokenHash: tokenHash(`${tag}-${n}`), expiresAt: shift(clock.iso(), ttlMinutes * MINUTE) }));
+          const session = await store.transaction((tx) => tx.sessions.insert({ userId, tokenHash: tokenHash(`${tag}-${n}`), expiresAt: shift(clock.iso(), ttlMinutes * MINUTE) }));
           clock.advance(MINUTE);
           return session;
         };
@@ -726,38 +726,38 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const revoked = await add(2, u.id, 60); // created at +1
         const long = await add(3, u.id, 60); // created at +2
         const others = await add(4, v.id, 60);
-        await store.transaction((tx) => tx.revokeSessions({ ids: [revoked.id] }, 'logout', clock.iso()));
+        await store.transaction((tx) => tx.sessions.revoke({ ids: [revoked.id] }, 'logout', clock.iso()));
 
-        const all = await store.listSessions({ userId: u.id, limit: 10, offset: 0 });
+        const all = await store.sessions.list({ userId: u.id, limit: 10, offset: 0 });
         assert.equal(all.total, 3);
         assert.deepEqual(all.sessions.map((s) => s.id), [long.id, revoked.id, short.id], 'newest first');
         assert.deepEqual(all.sessions.map((s) => s.username), [`${tag}-Lister`, `${tag}-Lister`, `${tag}-Lister`]);
         assert.equal(all.sessions[1]?.revokedReason, 'logout');
-        assert.deepEqual((await store.listSessions({ userId: u.id, limit: 1, offset: 1 })).sessions.map((s) => s.id), [revoked.id]);
+        assert.deepEqual((await store.sessions.list({ userId: u.id, limit: 1, offset: 1 })).sessions.map((s) => s.id), [revoked.id]);
 
         // The store clock is at +4: `short` is still active.
-        const active = await store.listSessions({ userId: u.id, isActive: true, limit: 10, offset: 0 });
+        const active = await store.sessions.list({ userId: u.id, isActive: true, limit: 10, offset: 0 });
         assert.deepEqual(active.sessions.map((s) => s.id), [long.id, short.id]);
         assert.equal(active.total, 2);
-        assert.deepEqual((await store.listSessions({ userId: u.id, isActive: false, limit: 10, offset: 0 })).sessions.map((s) => s.id), [revoked.id]);
+        assert.deepEqual((await store.sessions.list({ userId: u.id, isActive: false, limit: 10, offset: 0 })).sessions.map((s) => s.id), [revoked.id]);
 
         // At +10 `short` has expired (expiry is exclusive): with an explicit `now` and by the store clock.
         const at10 = shift(start, 10 * MINUTE);
-        assert.deepEqual((await store.listSessions({ userId: u.id, isActive: true, now: at10, limit: 10, offset: 0 })).sessions.map((s) => s.id), [long.id]);
+        assert.deepEqual((await store.sessions.list({ userId: u.id, isActive: true, now: at10, limit: 10, offset: 0 })).sessions.map((s) => s.id), [long.id]);
         assert.deepEqual(
-          (await store.listSessions({ userId: u.id, isActive: false, now: at10, limit: 10, offset: 0 })).sessions.map((s) => s.id),
+          (await store.sessions.list({ userId: u.id, isActive: false, now: at10, limit: 10, offset: 0 })).sessions.map((s) => s.id),
           [revoked.id, short.id],
         );
         clock.advance(6 * MINUTE);
-        const ended = await store.listSessions({ userId: u.id, isActive: false, limit: 10, offset: 0 });
+        const ended = await store.sessions.list({ userId: u.id, isActive: false, limit: 10, offset: 0 });
         assert.deepEqual(ended.sessions.map((s) => s.id), [revoked.id, short.id]);
         assert.equal(ended.total, 2);
 
-        const everyone = await store.listSessions({ isActive: true, limit: 1_000, offset: 0 });
+        const everyone = await store.sessions.list({ isActive: true, limit: 1_000, offset: 0 });
         assert.ok(everyone.sessions.some((s) => s.id === others.id && s.username === `${tag}-other`));
         assert.ok(everyone.total >= 2);
-        await rejectsWithCode(store.listSessions({ limit: 1, offset: -1 }), 'usage.invalid');
-        await rejectsWithCode(store.listSessions({ limit: 1, offset: 0, isActive: true, now: 'soon' }), 'usage.invalid');
+        await rejectsWithCode(store.sessions.list({ limit: 1, offset: -1 }), 'usage.invalid');
+        await rejectsWithCode(store.sessions.list({ limit: 1, offset: 0, isActive: true, now: 'soon' }), 'usage.invalid');
       }, { now: clock.now });
     });
 
@@ -768,18 +768,18 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const [u, v, w] = await store.transaction((tx) => tx.users.insert([user(tag, 'r1'), user(tag, 'r2'), user(tag, 'r3')]));
         assert.ok(u && v && w);
         const add = (n: number, userId: string, ttlMinutes: number) =>
-          store.transaction((tx) => tx.insertSession({ userId, tokenHash: tokenHash(`${tag}-${n}`), expiresAt: shift(clock.iso(), ttlMinutes * MINUTE) }));
+          store.transaction((tx) => tx.sessions.insert({ userId, tokenHash: tokenHash(`${tag}-${n}`), expiresAt: shift(clock.iso(), ttlMinutes * MINUTE) }));
         const u1 = await add(1, u.id, 60);
         const u2 = await add(2, u.id, 60);
         const uExpired = await add(3, u.id, 1);
         const uRevoked = await add(4, u.id, 60);
         const v1 = await add(5, v.id, 60);
         const w1 = await add(6, w.id, 60);
-        await store.transaction((tx) => tx.revokeSessions({ ids: [uRevoked.id] }, 'logout', clock.iso()));
+        await store.transaction((tx) => tx.sessions.revoke({ ids: [uRevoked.id] }, 'logout', clock.iso()));
         clock.advance(2 * MINUTE);
         const at = clock.iso();
 
-        const first = await store.transaction((tx) => tx.revokeSessions({ ids: [u1.id, uExpired.id, u1.id], userIds: [v.id] }, 'admin', at));
+        const first = await store.transaction((tx) => tx.sessions.revoke({ ids: [u1.id, uExpired.id, u1.id], userIds: [v.id] }, 'admin', at));
         assert.deepEqual(first.map((s) => s.id).sort(), [u1.id, v1.id].sort());
         for (const session of first) {
           assert.equal(session.revokedAt, at);
@@ -787,20 +787,20 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         }
         assert.deepEqual(first.find((s) => s.id === u1.id), { ...u1, revokedAt: at, revokedReason: 'admin' });
 
-        const second = await store.transaction((tx) => tx.revokeSessions({ ids: [u1.id], userIds: [u.id] }, 'user disabled', shift(at, 1_000)));
+        const second = await store.transaction((tx) => tx.sessions.revoke({ ids: [u1.id], userIds: [u.id] }, 'user disabled', shift(at, 1_000)));
         assert.deepEqual(second.map((s) => s.id), [u2.id], 'already revoked and expired sessions are left alone');
-        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-1`)))?.revokedReason, 'admin', 'the first revocation stands');
-        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-4`)))?.revokedReason, 'logout');
-        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-3`)))?.revokedAt, null, 'expired sessions are not revoked');
-        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-6`)))?.revokedAt, null, 'other users keep theirs');
+        assert.equal((await store.sessions.findByTokenHash(tokenHash(`${tag}-1`)))?.revokedReason, 'admin', 'the first revocation stands');
+        assert.equal((await store.sessions.findByTokenHash(tokenHash(`${tag}-4`)))?.revokedReason, 'logout');
+        assert.equal((await store.sessions.findByTokenHash(tokenHash(`${tag}-3`)))?.revokedAt, null, 'expired sessions are not revoked');
+        assert.equal((await store.sessions.findByTokenHash(tokenHash(`${tag}-6`)))?.revokedAt, null, 'other users keep theirs');
 
-        assert.deepEqual(await store.transaction((tx) => tx.revokeSessions({}, 'nothing', at)), []);
-        assert.deepEqual(await store.transaction((tx) => tx.revokeSessions({ ids: [], userIds: [] }, 'nothing', at)), []);
+        assert.deepEqual(await store.transaction((tx) => tx.sessions.revoke({}, 'nothing', at)), []);
+        assert.deepEqual(await store.transaction((tx) => tx.sessions.revoke({ ids: [], userIds: [] }, 'nothing', at)), []);
         // Many ids: more than one statement's worth.
         const many = [...Array.from({ length: 6_000 }, () => randomUUID()), w1.id];
-        const bulk = await store.transaction((tx) => tx.revokeSessions({ ids: many, userIds: many }, 'bulk', at));
+        const bulk = await store.transaction((tx) => tx.sessions.revoke({ ids: many, userIds: many }, 'bulk', at));
         assert.deepEqual(bulk.map((s) => s.id), [w1.id]);
-        await rejectsWithCode(store.transaction((tx) => tx.revokeSessions({ ids: [u2.id] }, 'x', 'now')), 'usage.invalid');
+        await rejectsWithCode(store.transaction((tx) => tx.sessions.revoke({ ids: [u2.id] }, 'x', 'now')), 'usage.invalid');
       }, { now: clock.now });
     });
 
@@ -811,7 +811,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const [on, off, gone] = await store.transaction((tx) => tx.users.insert([user(tag, 'on'), user(tag, 'off'), user(tag, 'gone')]));
         assert.ok(on && off && gone);
         const add = (n: number, userId: string, ttlMinutes: number) =>
-          store.transaction((tx) => tx.insertSession({ userId, tokenHash: tokenHash(`${tag}-${n}`), expiresAt: shift(clock.iso(), ttlMinutes * MINUTE) }));
+          store.transaction((tx) => tx.sessions.insert({ userId, tokenHash: tokenHash(`${tag}-${n}`), expiresAt: shift(clock.iso(), ttlMinutes * MINUTE) }));
         const onSession = await add(1, on.id, 60);
         const off1 = await add(2, off.id, 60);
         const off2 = await add(3, off.id, 60);
@@ -826,21 +826,21 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         );
         clock.advance(2 * MINUTE);
         const at = clock.iso();
-        const revoked = await store.transaction((tx) => tx.revokeSessionsOfDisabledUsers('user disabled', at));
+        const revoked = await store.transaction((tx) => tx.sessions.revokeOfDisabledUsers('user disabled', at));
         const revokedMine = revoked.filter((s) => mine.has(s.id));
         assert.deepEqual(revokedMine.map((s) => s.id).sort(), [off1.id, off2.id, gone1.id].sort());
         assert.ok(revokedMine.every((s) => s.revokedAt === at && s.revokedReason === 'user disabled'));
-        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-1`)))?.revokedAt, null);
-        assert.equal((await store.findSessionByTokenHash(tokenHash(`${tag}-4`)))?.revokedAt, null, 'expired sessions stay as they are');
+        assert.equal((await store.sessions.findByTokenHash(tokenHash(`${tag}-1`)))?.revokedAt, null);
+        assert.equal((await store.sessions.findByTokenHash(tokenHash(`${tag}-4`)))?.revokedAt, null, 'expired sessions stay as they are');
 
-        const again = await store.transaction((tx) => tx.revokeSessionsOfDisabledUsers('user disabled', shift(at, 1)));
+        const again = await store.transaction((tx) => tx.sessions.revokeOfDisabledUsers('user disabled', shift(at, 1)));
         assert.equal(again.filter((s) => mine.has(s.id)).length, 0, 'already revoked sessions are not returned again');
         // Re-enabled and disabled again: only the new session is revoked.
         await store.transaction((tx) => tx.users.update([{ id: off.id, isEnabled: true, disabledBy: null }]));
         const fresh = await add(6, off.id, 60);
-        assert.equal((await store.transaction((tx) => tx.revokeSessionsOfDisabledUsers('user disabled', at))).some((s) => s.id === fresh.id), false);
+        assert.equal((await store.transaction((tx) => tx.sessions.revokeOfDisabledUsers('user disabled', at))).some((s) => s.id === fresh.id), false);
         await store.transaction((tx) => tx.users.update([{ id: off.id, isEnabled: false, disabledBy: 'admin' }]));
-        const third = await store.transaction((tx) => tx.revokeSessionsOfDisabledUsers('user disabled', at));
+        const third = await store.transaction((tx) => tx.sessions.revokeOfDisabledUsers('user disabled', at));
         assert.deepEqual(third.filter((s) => mine.has(s.id) || s.id === fresh.id).map((s) => s.id), [fresh.id]);
       }, { now: clock.now });
     });
@@ -853,25 +853,25 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const [u, v] = await store.transaction((tx) => tx.users.insert([user(tag, 'old'), user(tag, 'doomed')]));
         assert.ok(u && v);
         const add = (n: number, userId: string, ttlMinutes: number) =>
-          store.transaction((tx) => tx.insertSession({ userId, tokenHash: tokenHash(`${tag}-${n}`), expiresAt: shift(clock.iso(), ttlMinutes * MINUTE) }));
+          store.transaction((tx) => tx.sessions.insert({ userId, tokenHash: tokenHash(`${tag}-${n}`), expiresAt: shift(clock.iso(), ttlMinutes * MINUTE) }));
         await add(1, u.id, 10); // expires at +10
         const revokedEarly = await add(2, u.id, 600);
         const survivor = await add(3, u.id, 600); // active until +600
         await add(4, u.id, 30); // expires at +30
-        await store.transaction((tx) => tx.revokeSessions({ ids: [revokedEarly.id] }, 'logout', shift(clock.iso(), 5 * MINUTE)));
+        await store.transaction((tx) => tx.sessions.revoke({ ids: [revokedEarly.id] }, 'logout', shift(clock.iso(), 5 * MINUTE)));
 
-        assert.equal(await store.transaction((tx) => tx.deleteSessionsEndedBefore(shift(clock.iso(), 10 * MINUTE))), 1, 'only the revoked one ended before +10');
-        assert.equal(await store.findSessionByTokenHash(tokenHash(`${tag}-2`)), undefined);
-        assert.ok(await store.findSessionByTokenHash(tokenHash(`${tag}-1`)), 'expiring exactly at the limit is kept');
-        assert.equal(await store.transaction((tx) => tx.deleteSessionsEndedBefore(shift(clock.iso(), 60 * MINUTE))), 2);
-        assert.deepEqual((await store.listSessions({ userId: u.id, limit: 10, offset: 0 })).sessions.map((s) => s.id), [survivor.id]);
+        assert.equal(await store.transaction((tx) => tx.sessions.deleteEndedBefore(shift(clock.iso(), 10 * MINUTE))), 1, 'only the revoked one ended before +10');
+        assert.equal(await store.sessions.findByTokenHash(tokenHash(`${tag}-2`)), undefined);
+        assert.ok(await store.sessions.findByTokenHash(tokenHash(`${tag}-1`)), 'expiring exactly at the limit is kept');
+        assert.equal(await store.transaction((tx) => tx.sessions.deleteEndedBefore(shift(clock.iso(), 60 * MINUTE))), 2);
+        assert.deepEqual((await store.sessions.list({ userId: u.id, limit: 10, offset: 0 })).sessions.map((s) => s.id), [survivor.id]);
 
         const doomed = await add(5, v.id, 600);
         await store.transaction((tx) => tx.users.delete([v.id]));
-        assert.equal(await store.findSessionByTokenHash(tokenHash(`${tag}-5`)), undefined, 'sessions go with their user');
-        assert.equal((await store.listSessions({ userId: v.id, limit: 10, offset: 0 })).total, 0);
-        assert.equal((await store.transaction((tx) => tx.revokeSessions({ ids: [doomed.id] }, 'x', clock.iso()))).length, 0);
-        assert.ok(await store.findSessionByTokenHash(tokenHash(`${tag}-3`)), 'other users keep theirs');
+        assert.equal(await store.sessions.findByTokenHash(tokenHash(`${tag}-5`)), undefined, 'sessions go with their user');
+        assert.equal((await store.sessions.list({ userId: v.id, limit: 10, offset: 0 })).total, 0);
+        assert.equal((await store.transaction((tx) => tx.sessions.revoke({ ids: [doomed.id] }, 'x', clock.iso()))).length, 0);
+        assert.ok(await store.sessions.findByTokenHash(tokenHash(`${tag}-3`)), 'other users keep theirs');
       }, { now: clock.now });
     });
 
@@ -884,7 +884,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const created = `${tag}.created`;
         const disabled = `${tag}.disabled`;
         await store.transaction((tx) =>
-          tx.appendAudit([
+          tx.audit.append([
             { actor: 'sync', action: created, userId: u.id, subject: u.username, details: { dn: 'uid=a,dc=example,dc=org', groups: ['x', 'y'], n: 2, ok: true, none: null } },
             { actor: 'sync', action: created, userId: v.id, subject: v.username },
             // Same `at` as the two above: listed after them (newest first) because appended later.
@@ -893,10 +893,10 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
           ]),
         );
         clock.advance(1_000);
-        await store.transaction((tx) => tx.appendAudit([{ actor: 'auto-logout', action: `${tag}.revoked`, userId: u.id, reason: 'user disabled' }]));
-        await store.transaction((tx) => tx.appendAudit([]));
+        await store.transaction((tx) => tx.audit.append([{ actor: 'auto-logout', action: `${tag}.revoked`, userId: u.id, reason: 'user disabled' }]));
+        await store.transaction((tx) => tx.audit.append([]));
 
-        const forU = await store.listAudit({ userId: u.id, limit: 10, offset: 0 });
+        const forU = await store.audit.list({ userId: u.id, limit: 10, offset: 0 });
         assert.equal(forU.total, 3);
         assert.deepEqual(forU.entries.map((e) => e.action), [`${tag}.revoked`, disabled, created]);
         const [revokedEntry, disabledEntry, createdEntry] = forU.entries;
@@ -915,23 +915,23 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         });
         assert.deepEqual(createdEntry.details, { dn: 'uid=a,dc=example,dc=org', groups: ['x', 'y'], n: 2, ok: true, none: null });
         assert.equal(createdEntry.subject, u.username);
-        assert.deepEqual((await store.listAudit({ userId: u.id, limit: 1, offset: 1 })).entries.map((e) => e.action), [disabled]);
+        assert.deepEqual((await store.audit.list({ userId: u.id, limit: 1, offset: 1 })).entries.map((e) => e.action), [disabled]);
 
-        const byAction = await store.listAudit({ action: created, limit: 10, offset: 0 });
+        const byAction = await store.audit.list({ action: created, limit: 10, offset: 0 });
         assert.equal(byAction.total, 2);
         assert.deepEqual(byAction.entries.map((e) => e.userId), [v.id, u.id]);
-        assert.deepEqual((await store.listAudit({ action: created, userId: v.id, limit: 10, offset: 0 })).entries.map((e) => e.subject), [v.username]);
-        const failed = await store.listAudit({ action: `${tag}.failed`, limit: 10, offset: 0 });
+        assert.deepEqual((await store.audit.list({ action: created, userId: v.id, limit: 10, offset: 0 })).entries.map((e) => e.subject), [v.username]);
+        const failed = await store.audit.list({ action: `${tag}.failed`, limit: 10, offset: 0 });
         assert.equal(failed.entries[0]?.at, '2030-01-01T01:00:00.000Z', 'explicit times are normalised to UTC');
         assert.equal(failed.entries[0]?.userId, null);
-        const everything = await store.listAudit({ limit: 3, offset: 0 });
+        const everything = await store.audit.list({ limit: 3, offset: 0 });
         assert.ok(everything.total >= 5);
         assert.equal(everything.entries.length, 3);
         assert.equal(everything.entries[0]?.id, revokedEntry.id, 'the whole log is newest first too');
 
-        await rejectsWithCode(store.transaction((tx) => tx.appendAudit([{ actor: 'x', action: 'y', details: { bad: Number.POSITIVE_INFINITY } }])), 'usage.invalid');
-        await rejectsWithCode(store.transaction((tx) => tx.appendAudit([{ actor: 'x', action: 'y', at: 'later' }])), 'usage.invalid');
-        await rejectsWithCode(store.listAudit({ limit: 1.5, offset: 0 }), 'usage.invalid');
+        await rejectsWithCode(store.transaction((tx) => tx.audit.append([{ actor: 'x', action: 'y', details: { bad: Number.POSITIVE_INFINITY } }])), 'usage.invalid');
+        await rejectsWithCode(store.transaction((tx) => tx.audit.append([{ actor: 'x', action: 'y', at: 'later' }])), 'usage.invalid');
+        await rejectsWithCode(store.audit.list({ limit: 1.5, offset: 0 }), 'usage.invalid');
       }, { now: clock.now });
     });
 
@@ -941,14 +941,14 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const tag = newTag();
         const [u] = await store.transaction((tx) => tx.users.insert([user(tag, 'leaver')]));
         assert.ok(u);
-        await store.transaction((tx) => tx.appendAudit([{ actor: 'sync', action: 'user.created', userId: u.id, subject: u.username }]));
+        await store.transaction((tx) => tx.audit.append([{ actor: 'sync', action: 'user.created', userId: u.id, subject: u.username }]));
         clock.advance(1);
         await store.transaction(async (tx) => {
           await tx.users.delete([u.id]);
-          await tx.appendAudit([{ actor: 'admin:root', action: 'user.deleted', userId: u.id, subject: u.username, reason: 'left' }]);
+          await tx.audit.append([{ actor: 'admin:root', action: 'user.deleted', userId: u.id, subject: u.username, reason: 'left' }]);
         });
         assert.equal(await store.users.get(u.id), undefined);
-        const history = await store.listAudit({ userId: u.id, limit: 10, offset: 0 });
+        const history = await store.audit.list({ userId: u.id, limit: 10, offset: 0 });
         assert.deepEqual(history.entries.map((e) => [e.action, e.userId, e.subject]), [
           ['user.deleted', u.id, u.username],
           ['user.created', u.id, u.username],
@@ -960,16 +960,16 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       await withStore(async (store) => {
         const tag = newTag();
         const actions = [`${tag}.a.one`, `${tag}Za.like`, `${tag}_a.two`, `${tag}.exact`, `${tag}.exactly`, `${tag}.a.three`, `${tag}%a.pct`];
-        for (const action of actions) await store.transaction((tx) => tx.appendAudit([{ actor: 'sync', action }]));
+        for (const action of actions) await store.transaction((tx) => tx.audit.append([{ actor: 'sync', action }]));
         const query = { actionPrefixes: [`${tag}.a.`, `${tag}_a.`], actions: [`${tag}.exact`] };
-        const first = await store.listAuditAfter({ ...query, limit: 2 });
+        const first = await store.audit.listAfter({ ...query, limit: 2 });
         assert.deepEqual(first.map((entry) => entry.action), [`${tag}.a.one`, `${tag}_a.two`]);
-        const rest = await store.listAuditAfter({ ...query, after: first[1]?.id ?? '', limit: 10 });
+        const rest = await store.audit.listAfter({ ...query, after: first[1]?.id ?? '', limit: 10 });
         assert.deepEqual(rest.map((entry) => entry.action), [`${tag}.exact`, `${tag}.a.three`]);
-        assert.deepEqual(await store.listAuditAfter({ ...query, after: rest[1]?.id ?? '', limit: 10 }), []);
-        const bounded = await store.listAuditAfter({ ...query, before: rest[0]?.id ?? '', limit: 10 });
+        assert.deepEqual(await store.audit.listAfter({ ...query, after: rest[1]?.id ?? '', limit: 10 }), []);
+        const bounded = await store.audit.listAfter({ ...query, before: rest[0]?.id ?? '', limit: 10 });
         assert.deepEqual(bounded.map((entry) => entry.action), [`${tag}.a.one`, `${tag}_a.two`]);
-        assert.deepEqual(await store.listAuditAfter({ actionPrefixes: [], actions: [], limit: 10 }), []);
+        assert.deepEqual(await store.audit.listAfter({ actionPrefixes: [], actions: [], limit: 10 }), []);
       });
     });
 
@@ -978,8 +978,8 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       await withStore(async (store) => {
         const tag = newTag();
         const count = 9_000; // more rows than one statement holds on either backend
-        await store.transaction((tx) => tx.appendAudit(Array.from({ length: count }, (_, i) => ({ actor: 'sync', action: `${tag}.bulk`, details: { i } }))));
-        const listed = await store.listAudit({ action: `${tag}.bulk`, limit: count, offset: 0 });
+        await store.transaction((tx) => tx.audit.append(Array.from({ length: count }, (_, i) => ({ actor: 'sync', action: `${tag}.bulk`, details: { i } }))));
+        const listed = await store.audit.list({ action: `${tag}.bulk`, limit: count, offset: 0 });
         assert.equal(listed.total, count);
         assert.ok(listed.entries.every((e, index) => e.at === clock.iso() && typeof e.details === 'object' && e.details !== null && !Array.isArray(e.details) && e.details['i'] === count - 1 - index));
         assert.equal(new Set(listed.entries.map((e) => e.id)).size, count);

@@ -81,7 +81,7 @@ function describeClearContract(name: string, open: () => Promise<Store>, lifecyc
         { [keys.owner]: 1, [keys.cn]: 0, [keys.mail]: 0, [keys.other]: 1, [keys.account]: 1, [keys.otherAccount]: 1, [keys.address]: 4 },
         'the running attempt, the other account and the addresses stay',
       );
-      const audit = await store.listAudit({ limit: 5, offset: 0, action: 'login.throttle_cleared' });
+      const audit = await store.audit.list({ limit: 5, offset: 0, action: 'login.throttle_cleared' });
       const entry = audit.entries.find((candidate) => candidate.actor === `admin:${t}`);
       assert.deepEqual([entry?.subject, entry?.reason, entry?.details], [owner, 'cleared 5', { attempts: 5, keys: cleared.keys }]);
 
@@ -99,7 +99,7 @@ function describeClearContract(name: string, open: () => Promise<Store>, lifecyc
       assert.deepEqual(await store.clearLoginFailures({ nameKeys: [local], abandonedBefore: t0, audit: () => ({ actor: `admin:${t}`, action: 'login.throttle_cleared' }) }), { attempts: 1, keys: { [local]: 1 } });
       assert.deepEqual(await store.countLoginAttempts([local, account], t0), { [local]: 0, [account]: 1 });
       assert.deepEqual(await store.clearLoginFailures({ nameKeys: [local], abandonedBefore: t0, audit: () => ({ actor: `admin:${t}`, action: 'login.throttle_cleared', reason: 'again' }) }), { attempts: 0, keys: {} });
-      const audit = await store.listAudit({ limit: 10, offset: 0, action: 'login.throttle_cleared' });
+      const audit = await store.audit.list({ limit: 10, offset: 0, action: 'login.throttle_cleared' });
       assert.equal(audit.entries.filter((entry) => entry.actor === `admin:${t}`).length, 2);
     });
 

@@ -209,7 +209,7 @@ describe('389 Directory Server', { skip: skipUnlessCi(dirsrvUnavailableReason())
       await rejectsMissingBase(testSearch(wrong, person('john.smith').uid), /^users\.baseDn: the base DN "ou=nowhere,dc=example,dc=org" does not exist/);
       // Not "unknown user" (which is what an empty answer read as): the directory's settings are at fault.
       await rejectsLogin(wrong.login.login({ username: person('john.smith').uid, password: person('john.smith').password }), 'directory_unavailable');
-      const audit = await wrong.store.listAudit({ limit: 1, offset: 0, action: 'login.failed' });
+      const audit = await wrong.store.audit.list({ limit: 1, offset: 0, action: 'login.failed' });
       assert.equal(audit.entries[0]?.reason, 'directory_unavailable');
 
       const teamless = await appWith({ groups: { baseDn: `ou=groups,${ds.baseDn}` }, mapping: { groupSearch: { baseDn: nowhere() }, roles: { enabled: true, map: { everyone: 'staff' } } } });

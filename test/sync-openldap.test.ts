@@ -170,7 +170,7 @@ describe('sync against OpenLDAP', () => {
       assert.equal(second.users.disabled, 1);
       const gone = await graceful.store.users.findByUsername(leaving.uid);
       assert.equal(gone?.isEnabled, false);
-      const audit = await graceful.store.listAudit({ limit: 5, offset: 0, userId: gone?.id ?? '', action: 'user.disabled' });
+      const audit = await graceful.store.audit.list({ limit: 5, offset: 0, userId: gone?.id ?? '', action: 'user.disabled' });
       assert.deepEqual(audit.entries.map((entry) => [entry.actor, entry.reason]), [['sync', 'no longer found in the directory for 2 runs']]);
     } finally {
       await graceful.close();

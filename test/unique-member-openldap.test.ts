@@ -103,7 +103,7 @@ describe('uniqueMember with RFC 4517 UIDs (OpenLDAP)', () => {
 
   async function membershipEvents(username: string): Promise<number> {
     const user = await app.store.users.findByUsername(username);
-    return (await app.store.listAudit({ limit: 1, offset: 0, userId: user?.id ?? '', action: 'membership.changed' })).total;
+    return (await app.store.audit.list({ limit: 1, offset: 0, userId: user?.id ?? '', action: 'membership.changed' })).total;
   }
 
   const expected: Record<string, { groups: string[]; roles: string[] }> = {

@@ -76,7 +76,7 @@ export function createAccountAdmin(deps: {
       }
       await store.transaction(async (tx) => {
         await tx.users.update([{ id: userId, ...changes }]);
-        await tx.appendAudit([{ actor, action: 'user.updated', userId, subject: user.username, reason: `changed ${Object.keys(changes).join(', ')}` }]);
+        await tx.audit.append([{ actor, action: 'user.updated', userId, subject: user.username, reason: `changed ${Object.keys(changes).join(', ')}` }]);
       });
       return userOrThrow(userId);
     },
@@ -94,7 +94,7 @@ export function createAccountAdmin(deps: {
       await store.transaction(async (tx) => {
         if (isMember) await tx.groups.addMemberships([{ userId, groupId }]);
         else await tx.groups.removeMemberships([{ userId, groupId }]);
-        await tx.appendAudit([{ actor, action: isMember ? 'membership.added' : 'membership.removed', userId, subject: group.name, reason: null }]);
+        await tx.audit.append([{ actor, action: isMember ? 'membership.added' : 'membership.removed', userId, subject: group.name, reason: null }]);
       });
     },
 
@@ -104,8 +104,8 @@ export function createAccountAdmin(deps: {
       const at = deps.now().toISOString();
       await store.transaction(async (tx) => {
         await tx.users.update([{ id: userId, isEnabled: false, disabledBy: 'admin', disabledReason: reason }]);
-        const revoked = await tx.revokeSessions({ userIds: [userId] }, 'user disabled by an administrator', at);
-        await tx.appendAudit([
+        const revoked = await tx.sessions.revoke({ userIds: [userId] }, 'user disabled by an administrator', at);
+        await tx.audit.append([
           { actor, action: 'user.disabled', userId, subject: user.username, reason, at },
           ...revoked.map((session) => ({ actor, action: 'session.revoked', userId, subject: session.id, reason: 'user disabled', at })),
         ]);
@@ -144,7 +144,7 @@ export function createAccountAdmin(deps: {
       const user = await userOrThrow(userId);
       await store.transaction(async (tx) => {
         await tx.users.update([{ id: userId, isEnabled: true, disabledBy: null, disabledReason: null }]);
-        await tx.appendAudit([{ actor, action: 'user.enabled', userId, subject: user.username, reason }]);
+        await tx.audit.append([{ actor, action: 'user.enabled', userId, subject: user.username, reason }]);
       });
       return userOrThrow(userId);
     },

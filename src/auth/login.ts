@@ -122,7 +122,7 @@ export function createLoginService(deps: LoginDeps) {
       ...(fields.input.via === undefined ? {} : { via: fields.input.via }),
     };
     await store.transaction((tx) =>
-      tx.appendAudit([
+      tx.audit.append([
         {
           actor: 'login',
           action,

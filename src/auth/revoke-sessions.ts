@@ -12,8 +12,8 @@ export async function revokeSessionsAsAdmin(
   const at = now().toISOString();
   const reason = 'revoked by an administrator';
   return store.transaction(async (tx) => {
-    const revoked = await tx.revokeSessions(target, reason, at);
-    await tx.appendAudit(revoked.map((session) => ({ actor, action: 'session.revoked', userId: session.userId, subject: session.id, reason, at })));
+    const revoked = await tx.sessions.revoke(target, reason, at);
+    await tx.audit.append(revoked.map((session) => ({ actor, action: 'session.revoked', userId: session.userId, subject: session.id, reason, at })));
     return revoked;
   });
 }

@@ -39,7 +39,7 @@ export async function readEvents(store: Store, query: { after?: string; limit: n
   if (query.after !== undefined && !UUID.test(query.after)) {
     throw new HttpError(400, 'events.cursor_invalid', 'after: expected the "next" value of an earlier page (a lower-case UUID)');
   }
-  const events = await store.listAuditAfter({
+  const events = await store.audit.listAfter({
     ...(query.after === undefined ? {} : { after: query.after }),
     before: lowestIdAt(new Date(query.settledAt.getTime() + 1)),
     limit: query.limit,

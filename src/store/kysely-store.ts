@@ -72,6 +72,8 @@ import {
 } from '../model/index.ts';
 import type { Store, StoreDialect, StoreReader, StoreWriter } from './store.ts';
 import { createGroupReader, createGroupWriter } from './groups-repository.ts';
+import { createSessionReader, createSessionWriter } from './sessions-repository.ts';
+import { createAuditReader, createAuditWriter } from './audit-repository.ts';
 import { createUserReader, createUserWriter } from './users-repository.ts';
 import { compareTuples, distinct } from './collections.ts';
 import { linkedUsersPage, MEMBER_LINKS, selectUsers } from './linked-users.ts';
@@ -106,6 +108,8 @@ function createReader(db: Kysely<Database>, ctx: RepositoryContext): StoreReader
 
   return {
     users: createUserReader(db, ctx),
+    audit: createAuditReader(db),
+    sessions: createSessionReader(db, ctx),
     groups: createGroupReader(db),
 
     loadSyncState: () =>
@@ -117,79 +121,6 @@ function createReader(db: Kysely<Database>, ctx: RepositoryContext): StoreReader
           await db.selectFrom('memberships').select(['user_id as userId', 'group_id as groupId']).execute(),
         ];
         return { users: users.map(toUserRecord), groups: groups.map(toGroupRecord), memberships };
-      }),
-
-    findSessionByTokenHash: (tokenHash) =>
-      withDbErrors('find a session', async () => {
-        const row = await db.selectFrom('sessions').select(SESSION_COLUMNS).where('token_hash', '=', tokenHash).executeTakeFirst();
-        return row === undefined ? undefined : toSessionRecord(row);
-      }),
-
-    listSessions: (query) =>
-      withDbErrors('list sessions', async () => {
-        checkPage(query);
-        const now = query.now === undefined ? ctx.now() : normalizeTimestamp(query.now, 'now');
-        const conditions = [];
-        if (query.userId !== undefined) conditions.push(sql<boolean>`sessions.user_id = ${query.userId}`);
-        if (query.isActive === true) conditions.push(sql<boolean>`(sessions.revoked_at is null and sessions.expires_at > ${now})`);
-        if (query.isActive === false) conditions.push(sql<boolean>`(sessions.revoked_at is not null or sessions.expires_at <= ${now})`);
-        const where = conditions.length === 0 ? sql<boolean>`1 = 1` : sql<boolean>`${sql.join(conditions, sql` and `)}`;
-        const total = await db
-          .selectFrom('sessions')
-          .select((eb) => eb.fn.countAll().as('total'))
-          .where(where)
-          .executeTakeFirstOrThrow();
-        const rows = await db
-          .selectFrom('sessions')
-          .innerJoin('users', 'users.id', 'sessions.user_id')
-          .select(SESSION_COLUMNS.map((column) => `sessions.${column}` as const))
-          .select('users.username')
-          .where(where)
-          .orderBy('sessions.created_at', 'desc')
-          .orderBy('sessions.id', 'desc')
-          .limit(query.limit)
-          .offset(query.offset)
-          .execute();
-        return { total: Number(total.total), sessions: rows.map((row) => ({ ...toSessionRecord(row), username: row.username })) };
-      }),
-
-    listAuditAfter: (query) =>
-      withDbErrors('read the audit log after a cursor', async () => {
-        if (!Number.isInteger(query.limit) || query.limit < 1) throw new DirbridgeError('usage.invalid', 'limit must be a positive integer');
-        const matches = [
-          ...query.actionPrefixes.map((prefix) => sql<boolean>`action like ${`${prefix.replace(/[\\%_]/g, (character) => `\\${character}`)}%`} escape '\\'`),
-          ...query.actions.map((action) => sql<boolean>`action = ${action}`),
-        ];
-        if (matches.length === 0) return [];
-        let select = db.selectFrom('audit_log').selectAll().where(sql<boolean>`(${sql.join(matches, sql` or `)})`);
-        if (query.after !== undefined) select = select.where('id', '>', query.after);
-        if (query.before !== undefined) select = select.where('id', '<', query.before);
-        const rows = await select.orderBy('id', 'asc').limit(query.limit).execute();
-        return rows.map(toAuditEntry);
-      }),
-
-    listAudit: (query) =>
-      withDbErrors('list the audit log', async () => {
-        checkPage(query);
-        const conditions = [];
-        if (query.userId !== undefined) conditions.push(sql<boolean>`user_id = ${query.userId}`);
-        if (query.action !== undefined) conditions.push(sql<boolean>`action = ${query.action}`);
-        const where = conditions.length === 0 ? sql<boolean>`1 = 1` : sql<boolean>`${sql.join(conditions, sql` and `)}`;
-        const total = await db
-          .selectFrom('audit_log')
-          .select((eb) => eb.fn.countAll().as('total'))
-          .where(where)
-          .executeTakeFirstOrThrow();
-        const rows = await db
-          .selectFrom('audit_log')
-          .selectAll()
-          .where(where)
-          .orderBy('at', 'desc')
-          .orderBy('id', 'desc')
-          .limit(query.limit)
-          .offset(query.offset)
-          .execute();
-        return { total: Number(total.total), entries: rows.map(toAuditEntry) };
       }),
 
     loadMappingState: () =>
@@ -382,6 +313,8 @@ function createWriter(db: Kysely<Database>, ctx: RepositoryContext): StoreWriter
   return {
     ...createReader(db, ctx),
     users: createUserWriter(db, ctx),
+    audit: createAuditWriter(db, ctx),
+    sessions: createSessionWriter(db, ctx),
     groups: createGroupWriter(db, ctx),
 
     isRunStillOwned: (id, owner) =>
@@ -552,84 +485,6 @@ function createWriter(db: Kysely<Database>, ctx: RepositoryContext): StoreWriter
         }
       }),
 
-    insertSession: (session) =>
-      withDbErrors('insert a session', async () => {
-        const row = toNewSessionRow(session, randomUUID(), ctx.now());
-        await db.insertInto('sessions').values(row).execute();
-        return toSessionRecord(row);
-      }),
-
-    touchSession: (id, at) =>
-      withDbErrors('touch a session', async () => {
-        const seen = normalizeTimestamp(at, 'at');
-        // Only forward: concurrent requests may finish out of order.
-        await db
-          .updateTable('sessions')
-          .set({ last_seen_at: seen })
-          .where('id', '=', id)
-          .where((eb) => eb.or([eb('last_seen_at', 'is', null), eb('last_seen_at', '<', seen)]))
-          .execute();
-      }),
-
-    revokeSessions: (target, reason, at) =>
-      withDbErrors('revoke sessions', async () => {
-        const revokedAt = normalizeTimestamp(at, 'at');
-        const revoked: SessionRecord[] = [];
-        const byColumn = [
-          ['id', distinct(target.ids ?? [])],
-          ['user_id', distinct(target.userIds ?? [])],
-        ] as const;
-        for (const [column, values] of byColumn) {
-          for (const part of chunk(values, rowsPerStatement(dialect, 1, 3))) {
-            const rows = await db
-              .updateTable('sessions')
-              .set({ revoked_at: revokedAt, revoked_reason: reason })
-              .where(column, 'in', part)
-              .where('revoked_at', 'is', null)
-              .where('expires_at', '>', revokedAt)
-              .returning(SESSION_COLUMNS)
-              .execute();
-            revoked.push(...rows.map(toSessionRecord));
-          }
-        }
-        return revoked;
-      }),
-
-    revokeSessionsOfDisabledUsers: (reason, at) =>
-      withDbErrors('revoke sessions of disabled users', async () => {
-        const revokedAt = normalizeTimestamp(at, 'at');
-        const rows = await db
-          .updateTable('sessions')
-          .set({ revoked_at: revokedAt, revoked_reason: reason })
-          .where('revoked_at', 'is', null)
-          .where('expires_at', '>', revokedAt)
-          // The literal matches the partial index users_disabled_username_idx (a bound parameter would not).
-          .where('user_id', 'in', db.selectFrom('users').select('id').where(sql<boolean>`is_enabled = false`))
-          .returning(SESSION_COLUMNS)
-          .execute();
-        return rows.map(toSessionRecord);
-      }),
-
-    deleteSessionsEndedBefore: (before) =>
-      withDbErrors('delete ended sessions', async () => {
-        const limit = normalizeTimestamp(before, 'before');
-        const result = await db
-          .deleteFrom('sessions')
-          .where((eb) => eb.or([eb('expires_at', '<', limit), eb('revoked_at', '<', limit)]))
-          .executeTakeFirst();
-        return Number(result.numDeletedRows);
-      }),
-
-    appendAudit: (entries) =>
-      withDbErrors('append to the audit log', async () => {
-        if (entries.length === 0) return;
-        const now = ctx.now();
-        const rows = entries.map((entry) => toNewAuditRow(entry, orderedUuid(), now));
-        for (const part of chunk(rows, rowsPerStatement(dialect, 8))) {
-          await db.insertInto('audit_log').values(part).execute();
-        }
-      }),
-
   };
 }
 
@@ -662,7 +517,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
   return {
     dialect,
     ...createReader(db, ctx),
-    ...createLoginAttemptStore(db, dialect, (trx, entries) => createWriter(trx, ctx).appendAudit(entries)),
+    ...createLoginAttemptStore(db, dialect, (trx, entries) => createAuditWriter(trx, ctx).append(entries)),
 
     // Three queries, one snapshot: memberships never name a user or group missing from the lists.
     loadSyncState: () =>
@@ -860,7 +715,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
             const current = Number(newest?.version ?? 0);
             if (current !== input.expectedVersion) throw conflict(current);
             await trx.insertInto('settings_versions').values(row).execute();
-            if (input.audit !== undefined) await createWriter(trx, ctx).appendAudit([input.audit]);
+            if (input.audit !== undefined) await createAuditWriter(trx, ctx).append([input.audit]);
           });
         } catch (error) {
           if (error instanceof DirbridgeError) throw error;

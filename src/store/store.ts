@@ -11,6 +11,8 @@
  * - usernames are unique case-insensitively (see `usernameKey`).
  */
 
+import type { SessionReader, SessionWriter } from './sessions-repository.ts';
+import type { AuditReader, AuditWriter } from './audit-repository.ts';
 import type { LoginAttemptStore } from './login-attempts.ts';
 import type { GroupReader, GroupWriter } from './groups-repository.ts';
 import type { UserReader, UserWriter } from './users-repository.ts';
@@ -51,21 +53,11 @@ import type {
 /** Reads available on the store and inside a transaction. */
 export interface StoreReader {
   readonly users: UserReader;
+  readonly audit: AuditReader;
+  readonly sessions: SessionReader;
   readonly groups: GroupReader;
   /** Loads all users, groups and memberships in three queries. */
   loadSyncState(): Promise<SyncState>;
-  /** Finds a session by the SHA-256 hash of its token, whatever its state. */
-  findSessionByTokenHash(tokenHash: string): Promise<SessionRecord | undefined>;
-  /** Lists sessions newest first; `isActive` keeps those neither revoked nor expired at `now`. */
-  listSessions(query: PageQuery & { userId?: string; isActive?: boolean; now?: Timestamp }): Promise<{ total: number; sessions: SessionWithUsername[] }>;
-  /** Lists audit entries newest first (entries with the same `at` newest-appended first), optionally for one user or one action. */
-  listAudit(query: PageQuery & { userId?: string; action?: string }): Promise<{ total: number; entries: AuditEntry[] }>;
-  /**
-   * Audit entries in id order (ids are time-ordered UUIDv7) after `after` and before `before`
-   * (both exclusive, either optional), whose action starts with one of `actionPrefixes` or equals
-   * one of `actions`: a keyset page, as cheap at the millionth entry as at the first.
-   */
-  listAuditAfter(query: { after?: string; before?: string; limit: number; actionPrefixes: readonly string[]; actions: readonly string[] }): Promise<AuditEntry[]>;
   /** Loads every role grant, channel, team, their members, custom fields, ABAC attributes and avatar hashes. */
   loadMappingState(): Promise<MappingState>;
   /** A user's roles, sorted. */
@@ -98,6 +90,8 @@ export interface StoreReader {
 /** Writes, available only inside `Store.transaction`. */
 export interface StoreWriter extends StoreReader {
   readonly users: UserWriter;
+  readonly audit: AuditWriter;
+  readonly sessions: SessionWriter;
   readonly groups: GroupWriter;
   /**
    * True when sync run `id` is still `running` under `owner`: a run's transactions check it last,
@@ -129,21 +123,6 @@ export interface StoreWriter extends StoreReader {
   /** Stores avatars (one per user, replacing any earlier one). */
   setAvatars(avatars: Array<{ userId: string; contentHash: string; mimeType: string; data: Buffer }>): Promise<void>;
   removeAvatars(userIds: string[]): Promise<void>;
-  /**
-   * Inserts a session. `tokenHash` must be a lower-case hex SHA-256 (`usage.invalid` otherwise, so a raw
-   * token is never stored); a taken hash throws `store.conflict`, an unknown user `store.not_found`.
-   */
-  insertSession(session: NewSession): Promise<SessionRecord>;
-  /** Records that a session was used at `at`; `lastSeenAt` only moves forward, and an unknown id is ignored. */
-  touchSession(id: string, at: Timestamp): Promise<void>;
-  /** Revokes the sessions among `ids` and of `userIds` that are active at `at`; returns the revoked sessions. */
-  revokeSessions(target: { ids?: readonly string[]; userIds?: readonly string[] }, reason: string, at: Timestamp): Promise<SessionRecord[]>;
-  /** Revokes every session active at `at` whose user is disabled, in one statement; returns them. */
-  revokeSessionsOfDisabledUsers(reason: string, at: Timestamp): Promise<SessionRecord[]>;
-  /** Deletes sessions that expired or were revoked before `before`; returns how many. */
-  deleteSessionsEndedBefore(before: Timestamp): Promise<number>;
-  /** Appends audit entries in multi-row statements; `userId` is not checked (entries may be about deleted users). */
-  appendAudit(entries: readonly NewAuditEntry[]): Promise<void>;
 }
 
 /** The store: reads, one-transaction writes, the sync run log, and the login throttle's records (`login-attempts.ts`). */

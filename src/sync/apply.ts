@@ -38,14 +38,14 @@ export async function applyPlan(
   // What changes for users that already existed, written first: a run cut short may repeat an
   // entry in the change feed, never lose one.
   for (const batch of chunk(changeEventsOf(plan.steps, current, { actor: options.actor, at: now }), options.batchSize)) {
-    await store.transaction((tx) => tx.appendAudit(batch));
+    await store.transaction((tx) => tx.audit.append(batch));
   }
 
   // Renames may rotate usernames between accounts, so all of them go into one transaction.
   const userChanges = [...byKind.linkUser, ...byKind.updateUser];
   await store.transaction(async (tx) => {
     await writeUserChanges(tx, userChanges, now);
-    await tx.appendAudit(
+    await tx.audit.append(
       byKind.linkUser.map((step) => ({ actor: options.actor, action: 'user.linked', userId: step.userId, subject: step.fields.username, reason: step.reason, at: now })),
     );
   });
@@ -65,7 +65,7 @@ export async function applyPlan(
           lastSyncedAt: now,
         })),
       );
-      await tx.appendAudit(
+      await tx.audit.append(
         batch.map((step, index) => ({ actor: options.actor, action: 'user.created', userId: users[index]?.id ?? null, subject: step.fields.username, reason: step.reason, at: now })),
       );
       return users;
@@ -114,7 +114,7 @@ export async function applyPlan(
   for (const batch of chunk(stateChanges, options.batchSize)) {
     await store.transaction(async (tx) => {
       await tx.users.update(batch.map(statePatch));
-      await tx.appendAudit(
+      await tx.audit.append(
         batch.flatMap((step) =>
           step.kind === 'disableUser' || step.kind === 'enableUser'
             ? [{ actor: options.actor, action: step.kind === 'disableUser' ? 'user.disabled' : 'user.enabled', userId: step.userId, subject: step.username, reason: step.reason, at: now }]
@@ -159,8 +159,8 @@ async function applyPasswordChanges(
   const recorded = new Set(await tx.users.recordPasswordChanges(steps.map(({ userId, from, to }) => ({ userId, from, to }))));
   const revoking = new Map(steps.flatMap((step) => (step.kind === 'revokeSessions' && recorded.has(step.userId) ? [[step.userId, step] as const] : [])));
   if (revoking.size === 0) return;
-  const revoked = await tx.revokeSessions({ userIds: [...revoking.keys()] }, PASSWORD_CHANGED_REASON, options.at);
-  await tx.appendAudit(
+  const revoked = await tx.sessions.revoke({ userIds: [...revoking.keys()] }, PASSWORD_CHANGED_REASON, options.at);
+  await tx.audit.append(
     revoked.map((session) => {
       const step = revoking.get(session.userId);
       return {
@@ -221,7 +221,7 @@ async function applyMappingSteps(
       write: async (tx, from, to) => {
         const steps = byKind.setChannelOwner.slice(from, to);
         await tx.setChannelOwners(steps.map(({ channelId, ownerUsername }) => ({ channelId, ownerUsername })));
-        await tx.appendAudit(
+        await tx.audit.append(
           steps.map((step) => ({
             actor: options.actor,
             action: 'channel.owner_changed',
@@ -245,7 +245,7 @@ async function applyMappingSteps(
       write: async (tx, from, to) => {
         const steps = byKind.setAdmin.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ step, userId }]; });
         await tx.users.update(steps.map(({ step, userId }) => ({ id: userId, isAdmin: step.isAdmin })));
-        await tx.appendAudit(steps.map(({ step, userId }) => ({ actor: options.actor, action: step.isAdmin ? 'user.admin_granted' : 'user.admin_revoked', userId, subject: step.username, reason: step.reason, at: options.now })));
+        await tx.audit.append(steps.map(({ step, userId }) => ({ actor: options.actor, action: step.isAdmin ? 'user.admin_granted' : 'user.admin_revoked', userId, subject: step.username, reason: step.reason, at: options.now })));
       },
     },
   ];

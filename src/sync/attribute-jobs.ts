@@ -89,11 +89,11 @@ export async function runAvatarSync(deps: AttributeJobDeps): Promise<AttributeJo
       ...changed.map(({ userId, username, contentHash }) => ({ actor: 'avatar-sync', action: 'user.avatar_changed', userId, subject: username, reason: 'new photo in the directory', details: { hash: contentHash }, at })),
       ...gone.map(({ userId, username }) => ({ actor: 'avatar-sync', action: 'user.avatar_changed', userId, subject: username, reason: 'photo removed from the directory', details: { hash: null }, at })),
     ];
-    if (events.length > 0) await tx.appendAudit(events);
+    if (events.length > 0) await tx.audit.append(events);
     if (changed.length > 0) await tx.setAvatars(changed.map(({ userId, contentHash, mimeType, data }) => ({ userId, contentHash, mimeType, data })));
     if (gone.length > 0) await tx.removeAvatars(gone.map(({ userId }) => userId));
     if (skipped.length > 0) {
-      await tx.appendAudit(skipped.map(({ userId, username, reason }) => ({ actor: 'avatar-sync', action: 'avatar.skipped', userId, subject: username, reason, at })));
+      await tx.audit.append(skipped.map(({ userId, username, reason }) => ({ actor: 'avatar-sync', action: 'avatar.skipped', userId, subject: username, reason, at })));
       for (const { username, reason } of skipped) result.warnings.push(`avatar of ${username} skipped: ${reason}`);
     }
     result.updated += changed.length;
@@ -115,7 +115,7 @@ export async function runAbacSync(deps: AttributeJobDeps): Promise<AttributeJobR
     if (changed.length > 0) {
       // As a full sync does: a `user.updated` change-feed event per user, before the change.
       const at = (deps.now ?? (() => new Date()))().toISOString();
-      await tx.appendAudit(changed.map(({ userId, username }) => ({ actor: 'abac-sync', action: 'user.updated', userId, subject: username, reason: 'ABAC attributes changed', at })));
+      await tx.audit.append(changed.map(({ userId, username }) => ({ actor: 'abac-sync', action: 'user.updated', userId, subject: username, reason: 'ABAC attributes changed', at })));
       await tx.setAbacAttributes(changed.map(({ userId, attributes }) => ({ userId, attributes })));
     }
     result.updated += changed.length;

@@ -53,7 +53,7 @@ export function registerAccountCommands(program: Command, context: CommandContex
       context.setExit(
         await context.withApp(options, async (app) => {
           const userId = local.user === undefined ? undefined : (await userByName(app, local.user)).id;
-          const page = await app.store.listSessions({ limit: Number.parseInt(local.limit, 10) || 50, offset: 0, ...(userId === undefined ? {} : { userId }), ...(local.all === true ? {} : { isActive: true }) });
+          const page = await app.store.sessions.list({ limit: Number.parseInt(local.limit, 10) || 50, offset: 0, ...(userId === undefined ? {} : { userId }), ...(local.all === true ? {} : { isActive: true }) });
           if (options.json === true) printJson(out, page);
           else out.stdout(formatTable(['id', 'user', 'created', 'expires', 'revoked', 'address'], page.sessions.map((s) => [s.id, s.username, s.createdAt, s.expiresAt, s.revokedAt === null ? '' : `${s.revokedAt} (${s.revokedReason ?? ''})`, s.clientAddress])));
           return EXIT.ok;
@@ -164,7 +164,7 @@ export function registerAccountCommands(program: Command, context: CommandContex
       context.setExit(
         await context.withApp(options, async (app) => {
           const userId = local.user === undefined ? undefined : (await userByName(app, local.user)).id;
-          const page = await app.store.listAudit({ limit: Number.parseInt(local.limit, 10) || 50, offset: 0, ...(userId === undefined ? {} : { userId }), ...(local.action === undefined ? {} : { action: local.action }) });
+          const page = await app.store.audit.list({ limit: Number.parseInt(local.limit, 10) || 50, offset: 0, ...(userId === undefined ? {} : { userId }), ...(local.action === undefined ? {} : { action: local.action }) });
           if (options.json === true) printJson(out, page);
           else out.stdout(formatTable(['at', 'actor', 'action', 'subject', 'reason'], page.entries.map((entry) => [entry.at, entry.actor, entry.action, entry.subject, entry.reason])));
           return EXIT.ok;

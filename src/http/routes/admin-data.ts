@@ -399,7 +399,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     },
     async (request) => {
       const { limit, offset, userId, action } = request.query;
-      return store.listAudit({ limit, offset, ...(userId === undefined ? {} : { userId }), ...(action === undefined ? {} : { action }) });
+      return store.audit.list({ limit, offset, ...(userId === undefined ? {} : { userId }), ...(action === undefined ? {} : { action }) });
     },
   );
 
@@ -416,7 +416,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     },
     async (request) => {
       const { limit, offset, userId, all } = request.query;
-      return store.listSessions({ limit, offset, ...(userId === undefined ? {} : { userId }), ...(all ? {} : { isActive: true, now: context.app.now().toISOString() }) });
+      return store.sessions.list({ limit, offset, ...(userId === undefined ? {} : { userId }), ...(all ? {} : { isActive: true, now: context.app.now().toISOString() }) });
     },
   );
 
