@@ -613,7 +613,7 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     // The link carries the name; the page asks GET /api/v1/admin/channels/dev for the rest.
     await page.waitForURL(/\/channels\/dev$/);
     await page.locator('h1', { hasText: '#dev' }).waitFor();
-    const dev = await app.store.findChannelByName('dev');
+    const dev = await app.store.mapping.findChannelByName('dev');
     assert.ok(dev);
     const channelDetails = byTestId('named-details');
     await channelDetails.filter({ hasText: `Members${new Intl.NumberFormat('en-US').format(dev.memberCount)}` }).waitFor();
@@ -635,7 +635,7 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     await page.goto(`${base}/teams/${encodeURIComponent('No Such Team')}`);
     await page.locator('.alert-error', { hasText: 'no team named No Such Team (teams.not_found)' }).waitFor();
     // A user's page links to its channels and teams.
-    const member = (await app.store.listChannelMembers(dev.id, { limit: 1, offset: 0 })).users[0];
+    const member = (await app.store.mapping.listChannelMembers(dev.id, { limit: 1, offset: 0 })).users[0];
     assert.ok(member);
     await page.goto(`${base}/users/${member.id}`);
     await page.locator('a', { hasText: /^#dev$/ }).click();

@@ -330,7 +330,7 @@ describe('HTTP API against OpenLDAP', () => {
       assert.ok(first.json().steps.some((step: { kind: string }) => step.kind === 'createUser'));
       const stored = await app.store.users.findByUsername(eleni.uid);
       assert.ok(stored);
-      assert.deepEqual((await app.store.listUserChannels(stored.id)).map((channel) => channel.name), ['general']);
+      assert.deepEqual((await app.store.mapping.listUserChannels(stored.id)).map((channel) => channel.name), ['general']);
       const created = await app.store.audit.list({ limit: 1, offset: 0, userId: stored.id, action: 'user.created' });
       assert.equal(created.entries[0]?.actor, 'admin:admin');
       const again = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync-user', payload: { username: eleni.uid } });
@@ -657,7 +657,7 @@ describe('HTTP API against OpenLDAP', () => {
       const local = await app.store.users.findByUsername('admin');
       assert.ok(local);
       for (const [data, mimeType] of [[SVG_WITH_SCRIPT, 'image/svg+xml'], [Buffer.from('<html><script>alert(1)</script></html>'), 'image/png']] as const) {
-        await app.store.transaction((tx) => tx.setAvatars([{ userId: local.id, contentHash: sha(data), mimeType, data }]));
+        await app.store.transaction((tx) => tx.mapping.setAvatars([{ userId: local.id, contentHash: sha(data), mimeType, data }]));
         const answers: Reply[] = [
           await call({ method: 'GET', url: `/api/v1/users/${local.id}/avatar`, headers: key }),
           await admin({ method: 'GET', url: `/api/v1/admin/users/${local.id}/avatar` }),
@@ -669,7 +669,7 @@ describe('HTTP API against OpenLDAP', () => {
           assert.equal(refused.body.includes('<script>'), false);
         }
       }
-      await app.store.transaction((tx) => tx.removeAvatars([local.id]));
+      await app.store.transaction((tx) => tx.mapping.removeAvatars([local.id]));
     });
 
     it("lets a session token read only its own user's avatar, and refuses callers without a valid bearer", async () => {

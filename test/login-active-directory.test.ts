@@ -118,12 +118,12 @@ describe('login against Active Directory (Samba)', () => {
 
       const carol = adUser('carol');
       const carolLogin = await mapped.login.login({ username: carol.sAMAccountName, password: carol.password ?? '' });
-      assert.deepEqual([...(await mapped.store.listUserRoles(carolLogin.user.id))].sort(), ['backend', 'developer'], 'developer through Backend ⊂ Engineering');
+      assert.deepEqual([...(await mapped.store.mapping.listUserRoles(carolLogin.user.id))].sort(), ['backend', 'developer'], 'developer through Backend ⊂ Engineering');
       const heidi = adUser('heidi');
       assert.equal((await mapped.login.login({ username: heidi.sAMAccountName, password: heidi.password ?? '' })).user.isAdmin, true, 'admin through Cycle B ⊂ Cycle A (a cycle)');
       const frank = adUser('frank');
       const frankLogin = await mapped.login.login({ username: frank.sAMAccountName, password: frank.password ?? '' });
-      assert.deepEqual(await mapped.store.listUserRoles(frankLogin.user.id), [], 'not through a group outside OU=Groups');
+      assert.deepEqual(await mapped.store.mapping.listUserRoles(frankLogin.user.id), [], 'not through a group outside OU=Groups');
       assert.equal((await mapped.store.groups.listOfUser(frankLogin.user.id)).some((group) => group.name === 'Engineering'), false);
     } finally {
       await mapped.close();

@@ -179,9 +179,9 @@ describe('login and one-user sync agree with a full sync on nested groups (OpenL
     return {
       isAdmin: user.isAdmin,
       groups: (await app.store.groups.listOfUser(user.id)).map((entry) => entry.name).sort(),
-      roles: [...(await app.store.listUserRoles(user.id))].sort(),
-      channels: (await app.store.listUserChannels(user.id)).map((entry) => entry.name).sort(),
-      teams: (await app.store.listUserTeams(user.id)).map((entry) => entry.name).sort(),
+      roles: [...(await app.store.mapping.listUserRoles(user.id))].sort(),
+      channels: (await app.store.mapping.listUserChannels(user.id)).map((entry) => entry.name).sort(),
+      teams: (await app.store.mapping.listUserTeams(user.id)).map((entry) => entry.name).sort(),
     };
   }
 

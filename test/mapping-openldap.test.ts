@@ -60,10 +60,10 @@ describe('mapping against OpenLDAP', () => {
     assert.ok(stored, user.uid);
     return {
       stored,
-      roles: await app.store.listUserRoles(stored.id),
-      channels: (await app.store.listUserChannels(stored.id)).map((channel) => channel.name).sort(),
-      teams: (await app.store.listUserTeams(stored.id)).map((team) => team.name),
-      attributes: await app.store.getUserAttributes(stored.id),
+      roles: await app.store.mapping.listUserRoles(stored.id),
+      channels: (await app.store.mapping.listUserChannels(stored.id)).map((channel) => channel.name).sort(),
+      teams: (await app.store.mapping.listUserTeams(stored.id)).map((team) => team.name),
+      attributes: await app.store.mapping.getUserAttributes(stored.id),
     };
   };
 
@@ -80,7 +80,7 @@ describe('mapping against OpenLDAP', () => {
     const nestedRoles = (await detail(nested)).roles;
     assert.deepEqual(nestedRoles.filter((role) => ['developer', 'reviewer'].includes(role)).sort(), ['developer', 'reviewer'], 'overlapping roles granted once, nested membership counts');
 
-    const channels = await app.store.listChannels({ limit: 10, offset: 0 });
+    const channels = await app.store.mapping.listChannels({ limit: 10, offset: 0 });
     assert.deepEqual(channels.channels.map((channel) => [channel.name, channel.ownerUsername]).sort(), [['general', 'admin'], ['helpdesk', 'admin'], ['ops', 'admin'], ['project', 'admin']]);
     const general = channels.channels.find((channel) => channel.name === 'general');
     assert.equal(general?.memberCount, inGroup('everyone').length);
@@ -88,7 +88,7 @@ describe('mapping against OpenLDAP', () => {
     assert.equal(ops?.memberCount, inGroup('unix-admins').length, 'memberUid group mapped');
     assert.equal(channels.channels.find((channel) => channel.name === 'project')?.memberCount, inGroup('project-unique').length, 'uniqueMember group mapped');
 
-    const teams = await app.store.listTeams({ limit: 10, offset: 0 });
+    const teams = await app.store.mapping.listTeams({ limit: 10, offset: 0 });
     assert.deepEqual(teams.teams.map((team) => [team.name, team.memberCount]), [['Team Two', inGroup('division-2').length]]);
 
     const zoe = await detail(target);
@@ -134,7 +134,7 @@ describe('mapping against OpenLDAP', () => {
     assert.equal(kept.roles.revoked, 0);
     assert.equal(kept.channels.removed, 0);
     const keptUser = await keeper.store.users.findByUsername(leaving.uid);
-    assert.ok(keptUser && (await keeper.store.listUserRoles(keptUser.id)).includes('support'), 'auto-remove off keeps the role');
+    assert.ok(keptUser && (await keeper.store.mapping.listUserRoles(keptUser.id)).includes('support'), 'auto-remove off keeps the role');
   });
 
   it('removes a mapped role when its group is renamed in the directory', async () => {
@@ -156,8 +156,8 @@ describe('mapping against OpenLDAP', () => {
     assert.ok(user);
     const login = await fresh.login.login({ username: user.uid, password: user.password });
     assert.equal(login.isNewUser, true);
-    assert.deepEqual((await fresh.store.listUserTeams(login.user.id)).map((team) => team.name), ['Team Two']);
-    assert.equal((await fresh.store.getUserAttributes(login.user.id)).customFields['department'], user.departmentNumber);
+    assert.deepEqual((await fresh.store.mapping.listUserTeams(login.user.id)).map((team) => team.name), ['Team Two']);
+    assert.equal((await fresh.store.mapping.getUserAttributes(login.user.id)).customFields['department'], user.departmentNumber);
   });
 
   it('syncs avatars by content hash: unchanged photos are not rewritten, bad ones are skipped with a warning', async () => {
@@ -177,7 +177,7 @@ describe('mapping against OpenLDAP', () => {
     assert.ok(first.warnings.some((warning) => warning.includes(oversized.uid) && warning.includes('over the 4096-byte limit')));
     assert.ok(first.warnings.some((warning) => warning.includes(notImage.uid) && warning.includes('not a JPEG')));
     const stored = await avatarApp.store.users.findByUsername(withPhoto.uid);
-    const avatar = await avatarApp.store.getAvatar(stored?.id ?? '');
+    const avatar = await avatarApp.store.mapping.getAvatar(stored?.id ?? '');
     assert.equal(avatar?.mimeType, 'image/jpeg');
     assert.ok(avatar?.data.equals(jpeg(1500, 7)), 'bytes kept exactly');
     const skippedAudit = await avatarApp.store.audit.list({ limit: 10, offset: 0, action: 'avatar.skipped' });
@@ -185,7 +185,7 @@ describe('mapping against OpenLDAP', () => {
 
     const second = await runAvatarSync(deps);
     assert.equal(second.updated, 0, 'an unchanged photo is not rewritten');
-    assert.equal((await avatarApp.store.getAvatar(stored?.id ?? ''))?.updatedAt, avatar?.updatedAt);
+    assert.equal((await avatarApp.store.mapping.getAvatar(stored?.id ?? ''))?.updatedAt, avatar?.updatedAt);
 
     await slapd.ldapmodify([photo(later, jpeg(800, 3)), `dn: ${withPhoto.dn}\nchangetype: modify\ndelete: jpegPhoto\n`].join('\n'));
     const third = await runAvatarSync(deps);
@@ -208,7 +208,7 @@ describe('mapping against OpenLDAP', () => {
     await slapd.ldapmodify(`dn: ${promoted.dn}\nchangetype: modify\nreplace: title\ntitle: Principal Engineer\n`);
     assert.equal((await runAbacSync(deps)).updated, 1);
     const stored = await app.store.users.findByUsername(promoted.uid);
-    assert.deepEqual((await app.store.getUserAttributes(stored?.id ?? '')).abacAttributes['title'], ['Principal Engineer']);
+    assert.deepEqual((await app.store.mapping.getUserAttributes(stored?.id ?? '')).abacAttributes['title'], ['Principal Engineer']);
     const events = (await app.store.audit.list({ limit: 5, offset: 0, userId: stored?.id ?? '', action: 'user.updated' })).entries;
     assert.equal(events[0]?.actor, 'abac-sync');
     assert.match(events[0]?.reason ?? '', /ABAC attributes changed/);
@@ -223,10 +223,10 @@ describe('mapping against OpenLDAP', () => {
     for (const user of inGroup('division-2').slice(0, 3).concat(inGroup('unix-admins').slice(0, 2))) {
       const mine = await once.store.users.findByUsername(user.uid);
       const theirs = await app.store.users.findByUsername(user.uid);
-      assert.deepEqual(await once.store.listUserRoles(mine?.id ?? ''), await app.store.listUserRoles(theirs?.id ?? ''), user.uid);
+      assert.deepEqual(await once.store.mapping.listUserRoles(mine?.id ?? ''), await app.store.mapping.listUserRoles(theirs?.id ?? ''), user.uid);
       assert.deepEqual(
-        (await once.store.listUserChannels(mine?.id ?? '')).map((channel) => channel.name),
-        (await app.store.listUserChannels(theirs?.id ?? '')).map((channel) => channel.name),
+        (await once.store.mapping.listUserChannels(mine?.id ?? '')).map((channel) => channel.name),
+        (await app.store.mapping.listUserChannels(theirs?.id ?? '')).map((channel) => channel.name),
         user.uid,
       );
     }
@@ -241,7 +241,7 @@ describe('mapping against OpenLDAP', () => {
     cleanups.push(() => validating.close(), () => frozen.close());
     const teamsOf = async (app: App) => {
       const session = await app.login.login({ username: member.uid, password: member.password });
-      return (await app.store.listUserTeams(session.user.id)).map((entry) => entry.name);
+      return (await app.store.mapping.listUserTeams(session.user.id)).map((entry) => entry.name);
     };
     assert.deepEqual(await teamsOf(validating), ['Team Two']);
     assert.deepEqual(await teamsOf(frozen), ['Team Two'], 'teams load at the first login either way');
@@ -258,7 +258,7 @@ describe('mapping against OpenLDAP', () => {
     const user = organisation.users[60];
     assert.ok(user);
     const stored = await everything.store.users.findByUsername(user.uid);
-    assert.equal((await everything.store.getUserAttributes(stored?.id ?? '')).customFields['department'], user.departmentNumber);
+    assert.equal((await everything.store.mapping.getUserAttributes(stored?.id ?? '')).customFields['department'], user.departmentNumber);
     assert.match(stored?.externalId ?? '', /^[0-9a-f-]{36}$/);
   });
 
@@ -270,9 +270,9 @@ describe('mapping against OpenLDAP', () => {
     cleanups.push(made.cleanup);
     const owned = await openApp(made.settings);
     cleanups.push(() => owned.close());
-    const ownersNow = async () => (await owned.store.listChannels({ limit: 10, offset: 0 })).channels.map((channel) => [channel.name, channel.ownerUsername]);
+    const ownersNow = async () => (await owned.store.mapping.listChannels({ limit: 10, offset: 0 })).channels.map((channel) => [channel.name, channel.ownerUsername]);
     assert.equal((await owned.sync.runSync({ trigger: 'cli', isDryRun: false })).status, 'succeeded');
-    await owned.store.transaction((tx) => tx.insertChannels([{ name: 'lounge', ownerUsername: owner.uid, source: 'local' }]));
+    await owned.store.transaction((tx) => tx.mapping.insertChannels([{ name: 'lounge', ownerUsername: owner.uid, source: 'local' }]));
     assert.deepEqual(await ownersNow(), [['general', owner.uid], ['helpdesk', owner.uid], ['lounge', owner.uid], ['ops', owner.uid], ['project', owner.uid]]);
 
     // The owner is locked in the directory; this sync disables it and hands its channels to the new Channel Admin.

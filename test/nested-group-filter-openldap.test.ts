@@ -64,7 +64,7 @@ describe('the User Group Filter decides nested mapped groups (OpenLDAP)', () => 
   async function rolesOf(app: App, username: string): Promise<string[]> {
     const user = await app.store.users.findByUsername(username);
     assert.ok(user, username);
-    return [...(await app.store.listUserRoles(user.id))].sort();
+    return [...(await app.store.mapping.listUserRoles(user.id))].sort();
   }
 
   /** Changes the User Group Filter as an administrator would. */

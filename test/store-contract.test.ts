@@ -1035,40 +1035,40 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
           { userId: u2.id, role: mod },
           { userId: u1.id, role: bot },
         ];
-        await store.transaction((tx) => tx.grantRoles(grants));
+        await store.transaction((tx) => tx.mapping.grantRoles(grants));
         // Granting again (and twice in one batch) changes nothing.
-        await store.transaction((tx) => tx.grantRoles([...grants, { userId: u2.id, role: mod }, { userId: u2.id, role: mod }]));
-        await store.transaction((tx) => tx.grantRoles([]));
-        assert.deepEqual(await store.listUserRoles(u1.id), [mod, admin, bot].sort());
-        assert.deepEqual(await store.listUserRoles(u2.id), [mod]);
-        assert.deepEqual(await store.listUserRoles(u3.id), []);
-        const mine = (await store.listRoles()).filter((r) => r.role.startsWith(`${tag}-`));
+        await store.transaction((tx) => tx.mapping.grantRoles([...grants, { userId: u2.id, role: mod }, { userId: u2.id, role: mod }]));
+        await store.transaction((tx) => tx.mapping.grantRoles([]));
+        assert.deepEqual(await store.mapping.listUserRoles(u1.id), [mod, admin, bot].sort());
+        assert.deepEqual(await store.mapping.listUserRoles(u2.id), [mod]);
+        assert.deepEqual(await store.mapping.listUserRoles(u3.id), []);
+        const mine = (await store.mapping.listRoles()).filter((r) => r.role.startsWith(`${tag}-`));
         assert.deepEqual(mine, [
           { role: mod, userCount: 2 },
           { role: admin, userCount: 1 },
           { role: bot, userCount: 1 },
         ]);
-        const holders = await store.listRoleMembers(mod, { limit: 1, offset: 0 });
+        const holders = await store.mapping.listRoleMembers(mod, { limit: 1, offset: 0 });
         assert.equal(holders.total, 2);
         assert.deepEqual(holders.users.map((u) => u.id), [[u1, u2].sort((a, b) => a.username.toLowerCase().localeCompare(b.username.toLowerCase()))[0]?.id]);
-        assert.equal((await store.listRoleMembers(mod, { limit: 10, offset: 1 })).users.length, 1);
-        assert.deepEqual(await store.listRoleMembers(`${tag}-nobody`, { limit: 10, offset: 0 }), { total: 0, users: [] });
+        assert.equal((await store.mapping.listRoleMembers(mod, { limit: 10, offset: 1 })).users.length, 1);
+        assert.deepEqual(await store.mapping.listRoleMembers(`${tag}-nobody`, { limit: 10, offset: 0 }), { total: 0, users: [] });
 
         // Only the listed grants go; absent ones (and other users' same role) are ignored.
         await store.transaction((tx) =>
-          tx.revokeRoles([
+          tx.mapping.revokeRoles([
             { userId: u1.id, role: mod },
             { userId: u1.id, role: `${tag}-never` },
             { userId: u3.id, role: admin },
           ]),
         );
-        await store.transaction((tx) => tx.revokeRoles([]));
-        assert.deepEqual(await store.listUserRoles(u1.id), [admin, bot].sort());
-        assert.deepEqual(await store.listUserRoles(u2.id), [mod]);
+        await store.transaction((tx) => tx.mapping.revokeRoles([]));
+        assert.deepEqual(await store.mapping.listUserRoles(u1.id), [admin, bot].sort());
+        assert.deepEqual(await store.mapping.listUserRoles(u2.id), [mod]);
         // Roles are case-sensitive names: revoking another spelling leaves the grant.
-        await store.transaction((tx) => tx.revokeRoles([{ userId: u2.id, role: mod.toLowerCase() }]));
-        assert.deepEqual(await store.listUserRoles(u2.id), [mod]);
-        await rejectsWithCode(store.transaction((tx) => tx.grantRoles([{ userId: '00000000-0000-4000-8000-000000000000', role: admin }])), 'store.not_found');
+        await store.transaction((tx) => tx.mapping.revokeRoles([{ userId: u2.id, role: mod.toLowerCase() }]));
+        assert.deepEqual(await store.mapping.listUserRoles(u2.id), [mod]);
+        await rejectsWithCode(store.transaction((tx) => tx.mapping.grantRoles([{ userId: '00000000-0000-4000-8000-000000000000', role: admin }])), 'store.not_found');
       });
     });
 
@@ -1076,12 +1076,12 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       await withStore(async (store) => {
         const tag = newTag();
         const channels = await store.transaction((tx) =>
-          tx.insertChannels(Array.from({ length: 5 }, (_, index) => ({ name: `${tag}-own${index}`, ownerUsername: `${tag}-old`, source: 'directory' as const }))),
+          tx.mapping.insertChannels(Array.from({ length: 5 }, (_, index) => ({ name: `${tag}-own${index}`, ownerUsername: `${tag}-old`, source: 'directory' as const }))),
         );
         const [c0, c1, c2, c3, c4] = channels;
         assert.ok(c0 && c1 && c2 && c3 && c4);
         await store.transaction((tx) =>
-          tx.setChannelOwners([
+          tx.mapping.setChannelOwners([
             { channelId: c0.id, ownerUsername: `${tag}-admin` },
             { channelId: c1.id, ownerUsername: null },
             { channelId: c2.id, ownerUsername: `${tag}-admin` },
@@ -1090,8 +1090,8 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
             { channelId: c3.id, ownerUsername: `${tag}-other` },
           ]),
         );
-        await store.transaction((tx) => tx.setChannelOwners([]));
-        const owners = async () => (await store.listChannels({ search: `${tag}-own`, limit: 10, offset: 0 })).channels.map((c) => [c.name, c.ownerUsername]);
+        await store.transaction((tx) => tx.mapping.setChannelOwners([]));
+        const owners = async () => (await store.mapping.listChannels({ search: `${tag}-own`, limit: 10, offset: 0 })).channels.map((c) => [c.name, c.ownerUsername]);
         assert.deepEqual(await owners(), [
           [`${tag}-own0`, `${tag}-admin`],
           [`${tag}-own1`, null],
@@ -1099,15 +1099,15 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
           [`${tag}-own3`, `${tag}-other`],
           [`${tag}-own4`, `${tag}-old`],
         ]);
-        assert.deepEqual(await store.findChannelByName(`${tag}-own0`), { ...c0, ownerUsername: `${tag}-admin`, memberCount: 0 }, 'only the owner changed');
+        assert.deepEqual(await store.mapping.findChannelByName(`${tag}-own0`), { ...c0, ownerUsername: `${tag}-admin`, memberCount: 0 }, 'only the owner changed');
         await assert.rejects(
           store.transaction(async (tx) => {
-            await tx.setChannelOwners([{ channelId: c4.id, ownerUsername: null }]);
+            await tx.mapping.setChannelOwners([{ channelId: c4.id, ownerUsername: null }]);
             throw new Error('abort');
           }),
           /abort/,
         );
-        assert.equal((await store.findChannelByName(`${tag}-own4`))?.ownerUsername, `${tag}-old`, 'rolled back');
+        assert.equal((await store.mapping.findChannelByName(`${tag}-own4`))?.ownerUsername, `${tag}-old`, 'rolled back');
       });
     });
 
@@ -1118,7 +1118,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const [u1, u2, u3] = await store.transaction((tx) => tx.users.insert([user(tag, 'cb'), user(tag, 'ca'), user(tag, 'cc')]));
         assert.ok(u1 && u2 && u3);
         const [general, dev, empty] = await store.transaction((tx) =>
-          tx.insertChannels([
+          tx.mapping.insertChannels([
             { name: `${tag}-General`, ownerUsername: `${tag}-ca`, source: 'directory' },
             { name: `${tag}-dev_ops`, ownerUsername: null, source: 'directory' },
             { name: `${tag}-empty`, ownerUsername: null, source: 'local' },
@@ -1126,67 +1126,67 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         );
         assert.ok(general && dev && empty);
         assert.deepEqual(general, { id: general.id, name: `${tag}-General`, ownerUsername: `${tag}-ca`, source: 'directory', createdAt: clock.iso() });
-        assert.deepEqual(await store.transaction((tx) => tx.insertChannels([])), []);
+        assert.deepEqual(await store.transaction((tx) => tx.mapping.insertChannels([])), []);
 
         // Case-insensitive clash with an existing channel, and within one batch: store.conflict, nothing written.
         const clash = await rejectsWithCode(
-          store.transaction((tx) => tx.insertChannels([{ name: `${tag}-other`, ownerUsername: null, source: 'directory' }, { name: `${tag}-GENERAL`, ownerUsername: null, source: 'directory' }])),
+          store.transaction((tx) => tx.mapping.insertChannels([{ name: `${tag}-other`, ownerUsername: null, source: 'directory' }, { name: `${tag}-GENERAL`, ownerUsername: null, source: 'directory' }])),
           'store.conflict',
         );
         assert.match(String(clash), /GENERAL/);
         await rejectsWithCode(
-          store.transaction((tx) => tx.insertChannels([{ name: `${tag}-Twin`, ownerUsername: null, source: 'directory' }, { name: `${tag}-twin`, ownerUsername: null, source: 'directory' }])),
+          store.transaction((tx) => tx.mapping.insertChannels([{ name: `${tag}-Twin`, ownerUsername: null, source: 'directory' }, { name: `${tag}-twin`, ownerUsername: null, source: 'directory' }])),
           'store.conflict',
         );
-        assert.equal((await store.listChannels({ search: tag, limit: 10, offset: 0 })).total, 3);
+        assert.equal((await store.mapping.listChannels({ search: tag, limit: 10, offset: 0 })).total, 3);
 
         const pairs = [
           { channelId: general.id, userId: u1.id },
           { channelId: general.id, userId: u2.id },
           { channelId: dev.id, userId: u1.id },
         ];
-        await store.transaction((tx) => tx.addChannelMembers(pairs));
-        await store.transaction((tx) => tx.addChannelMembers([...pairs, pairs[0]!]));
-        await store.transaction((tx) => tx.addChannelMembers([]));
+        await store.transaction((tx) => tx.mapping.addChannelMembers(pairs));
+        await store.transaction((tx) => tx.mapping.addChannelMembers([...pairs, pairs[0]!]));
+        await store.transaction((tx) => tx.mapping.addChannelMembers([]));
 
-        const listed = await store.listChannels({ search: tag, limit: 10, offset: 0 });
+        const listed = await store.mapping.listChannels({ search: tag, limit: 10, offset: 0 });
         assert.equal(listed.total, 3);
         assert.deepEqual(listed.channels.map((c) => [c.name, c.memberCount]), [[`${tag}-dev_ops`, 1], [`${tag}-empty`, 0], [`${tag}-General`, 2]]);
         assert.deepEqual(listed.channels[2], { ...general, memberCount: 2 });
         // Search is case-insensitive and literal (the underscore is no wildcard).
-        assert.deepEqual((await store.listChannels({ search: `${tag}-GEN`, limit: 10, offset: 0 })).channels.map((c) => c.id), [general.id]);
-        assert.deepEqual((await store.listChannels({ search: `${tag}-dev_`, limit: 10, offset: 0 })).channels.map((c) => c.id), [dev.id]);
-        assert.equal((await store.listChannels({ search: `${tag}-dev%`, limit: 10, offset: 0 })).total, 0);
-        const page = await store.listChannels({ search: tag, limit: 1, offset: 1 });
+        assert.deepEqual((await store.mapping.listChannels({ search: `${tag}-GEN`, limit: 10, offset: 0 })).channels.map((c) => c.id), [general.id]);
+        assert.deepEqual((await store.mapping.listChannels({ search: `${tag}-dev_`, limit: 10, offset: 0 })).channels.map((c) => c.id), [dev.id]);
+        assert.equal((await store.mapping.listChannels({ search: `${tag}-dev%`, limit: 10, offset: 0 })).total, 0);
+        const page = await store.mapping.listChannels({ search: tag, limit: 1, offset: 1 });
         assert.equal(page.total, 3);
         assert.deepEqual(page.channels.map((c) => c.id), [empty.id]);
-        await rejectsWithCode(store.listChannels({ limit: -1, offset: 0 }), 'usage.invalid');
+        await rejectsWithCode(store.mapping.listChannels({ limit: -1, offset: 0 }), 'usage.invalid');
 
         // One channel by name: case-insensitively, exactly (no wildcards), with its member count.
-        assert.deepEqual(await store.findChannelByName(`${tag}-general`), { ...general, memberCount: 2 });
-        assert.deepEqual(await store.findChannelByName(`${tag}-DEV_OPS`), { ...dev, memberCount: 1 });
-        assert.deepEqual(await store.findChannelByName(`${tag}-empty`), { ...empty, memberCount: 0 });
-        assert.equal(await store.findChannelByName(`${tag}-dev%`), undefined);
-        assert.equal(await store.findChannelByName(`${tag}-dev_op_`), undefined);
-        assert.equal(await store.findChannelByName(`${tag}-gen`), undefined);
-        assert.equal(await store.findChannelByName(''), undefined);
-        assert.deepEqual(await store.transaction((tx) => tx.findChannelByName(`${tag}-GENERAL`)), { ...general, memberCount: 2 });
+        assert.deepEqual(await store.mapping.findChannelByName(`${tag}-general`), { ...general, memberCount: 2 });
+        assert.deepEqual(await store.mapping.findChannelByName(`${tag}-DEV_OPS`), { ...dev, memberCount: 1 });
+        assert.deepEqual(await store.mapping.findChannelByName(`${tag}-empty`), { ...empty, memberCount: 0 });
+        assert.equal(await store.mapping.findChannelByName(`${tag}-dev%`), undefined);
+        assert.equal(await store.mapping.findChannelByName(`${tag}-dev_op_`), undefined);
+        assert.equal(await store.mapping.findChannelByName(`${tag}-gen`), undefined);
+        assert.equal(await store.mapping.findChannelByName(''), undefined);
+        assert.deepEqual(await store.transaction((tx) => tx.mapping.findChannelByName(`${tag}-GENERAL`)), { ...general, memberCount: 2 });
 
-        const members = await store.listChannelMembers(general.id, { limit: 10, offset: 0 });
+        const members = await store.mapping.listChannelMembers(general.id, { limit: 10, offset: 0 });
         assert.equal(members.total, 2);
         assert.deepEqual(members.users.map((u) => u.id), [u2.id, u1.id], 'ordered by username');
-        assert.deepEqual((await store.listChannelMembers(general.id, { limit: 1, offset: 1 })).users.map((u) => u.id), [u1.id]);
-        assert.deepEqual(await store.listUserChannels(u1.id), [dev, general]);
-        assert.deepEqual(await store.listUserChannels(u3.id), []);
+        assert.deepEqual((await store.mapping.listChannelMembers(general.id, { limit: 1, offset: 1 })).users.map((u) => u.id), [u1.id]);
+        assert.deepEqual(await store.mapping.listUserChannels(u1.id), [dev, general]);
+        assert.deepEqual(await store.mapping.listUserChannels(u3.id), []);
 
-        await store.transaction((tx) => tx.removeChannelMembers([{ channelId: general.id, userId: u1.id }, { channelId: empty.id, userId: u3.id }]));
-        await store.transaction((tx) => tx.removeChannelMembers([]));
-        assert.deepEqual((await store.listChannelMembers(general.id, { limit: 10, offset: 0 })).users.map((u) => u.id), [u2.id]);
-        assert.deepEqual((await store.listUserChannels(u1.id)).map((c) => c.id), [dev.id]);
+        await store.transaction((tx) => tx.mapping.removeChannelMembers([{ channelId: general.id, userId: u1.id }, { channelId: empty.id, userId: u3.id }]));
+        await store.transaction((tx) => tx.mapping.removeChannelMembers([]));
+        assert.deepEqual((await store.mapping.listChannelMembers(general.id, { limit: 10, offset: 0 })).users.map((u) => u.id), [u2.id]);
+        assert.deepEqual((await store.mapping.listUserChannels(u1.id)).map((c) => c.id), [dev.id]);
 
-        await rejectsWithCode(store.transaction((tx) => tx.addChannelMembers([{ channelId: '00000000-0000-4000-8000-000000000000', userId: u3.id }])), 'store.not_found');
-        await rejectsWithCode(store.transaction((tx) => tx.addChannelMembers([{ channelId: empty.id, userId: '00000000-0000-4000-8000-000000000000' }])), 'store.not_found');
-        assert.equal((await store.listChannelMembers(empty.id, { limit: 10, offset: 0 })).total, 0);
+        await rejectsWithCode(store.transaction((tx) => tx.mapping.addChannelMembers([{ channelId: '00000000-0000-4000-8000-000000000000', userId: u3.id }])), 'store.not_found');
+        await rejectsWithCode(store.transaction((tx) => tx.mapping.addChannelMembers([{ channelId: empty.id, userId: '00000000-0000-4000-8000-000000000000' }])), 'store.not_found');
+        assert.equal((await store.mapping.listChannelMembers(empty.id, { limit: 10, offset: 0 })).total, 0);
       }, { now: clock.now });
     });
 
@@ -1197,51 +1197,51 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const [u1, u2, u3] = await store.transaction((tx) => tx.users.insert([user(tag, 'tb'), user(tag, 'ta'), user(tag, 'tc')]));
         assert.ok(u1 && u2 && u3);
         const [sales, eng] = await store.transaction((tx) =>
-          tx.insertTeams([
+          tx.mapping.insertTeams([
             { name: `${tag}-Sales`, source: 'directory' },
             { name: `${tag}-eng`, source: 'local' },
           ]),
         );
         assert.ok(sales && eng);
         assert.deepEqual(sales, { id: sales.id, name: `${tag}-Sales`, source: 'directory', createdAt: clock.iso() });
-        assert.deepEqual(await store.transaction((tx) => tx.insertTeams([])), []);
-        await rejectsWithCode(store.transaction((tx) => tx.insertTeams([{ name: `${tag}-ENG`, source: 'directory' }])), 'store.conflict');
-        await rejectsWithCode(store.transaction((tx) => tx.insertTeams([{ name: `${tag}-x`, source: 'directory' }, { name: `${tag}-X`, source: 'directory' }])), 'store.conflict');
-        assert.equal((await store.listTeams({ search: tag, limit: 10, offset: 0 })).total, 2);
+        assert.deepEqual(await store.transaction((tx) => tx.mapping.insertTeams([])), []);
+        await rejectsWithCode(store.transaction((tx) => tx.mapping.insertTeams([{ name: `${tag}-ENG`, source: 'directory' }])), 'store.conflict');
+        await rejectsWithCode(store.transaction((tx) => tx.mapping.insertTeams([{ name: `${tag}-x`, source: 'directory' }, { name: `${tag}-X`, source: 'directory' }])), 'store.conflict');
+        assert.equal((await store.mapping.listTeams({ search: tag, limit: 10, offset: 0 })).total, 2);
 
         const pairs = [
           { teamId: sales.id, userId: u1.id },
           { teamId: sales.id, userId: u2.id },
           { teamId: eng.id, userId: u2.id },
         ];
-        await store.transaction((tx) => tx.addTeamMembers(pairs));
-        await store.transaction((tx) => tx.addTeamMembers(pairs));
-        const listed = await store.listTeams({ search: tag.toUpperCase(), limit: 10, offset: 0 });
+        await store.transaction((tx) => tx.mapping.addTeamMembers(pairs));
+        await store.transaction((tx) => tx.mapping.addTeamMembers(pairs));
+        const listed = await store.mapping.listTeams({ search: tag.toUpperCase(), limit: 10, offset: 0 });
         assert.equal(listed.total, 2);
         assert.deepEqual(listed.teams, [
           { ...eng, memberCount: 1 },
           { ...sales, memberCount: 2 },
         ]);
-        assert.deepEqual((await store.listTeams({ search: `${tag}-sal`, limit: 10, offset: 0 })).teams.map((t) => t.id), [sales.id]);
-        assert.deepEqual((await store.listTeams({ search: tag, limit: 1, offset: 1 })).teams.map((t) => t.id), [sales.id]);
+        assert.deepEqual((await store.mapping.listTeams({ search: `${tag}-sal`, limit: 10, offset: 0 })).teams.map((t) => t.id), [sales.id]);
+        assert.deepEqual((await store.mapping.listTeams({ search: tag, limit: 1, offset: 1 })).teams.map((t) => t.id), [sales.id]);
 
         // One team by name: case-insensitively, exactly, with its member count.
-        assert.deepEqual(await store.findTeamByName(`${tag}-SALES`), { ...sales, memberCount: 2 });
-        assert.deepEqual(await store.transaction((tx) => tx.findTeamByName(`${tag}-Eng`)), { ...eng, memberCount: 1 });
-        assert.equal(await store.findTeamByName(`${tag}-sal`), undefined);
-        assert.equal(await store.findTeamByName(`${tag}-%`), undefined);
+        assert.deepEqual(await store.mapping.findTeamByName(`${tag}-SALES`), { ...sales, memberCount: 2 });
+        assert.deepEqual(await store.transaction((tx) => tx.mapping.findTeamByName(`${tag}-Eng`)), { ...eng, memberCount: 1 });
+        assert.equal(await store.mapping.findTeamByName(`${tag}-sal`), undefined);
+        assert.equal(await store.mapping.findTeamByName(`${tag}-%`), undefined);
 
-        const members = await store.listTeamMembers(sales.id, { limit: 10, offset: 0 });
+        const members = await store.mapping.listTeamMembers(sales.id, { limit: 10, offset: 0 });
         assert.equal(members.total, 2);
         assert.deepEqual(members.users.map((u) => u.id), [u2.id, u1.id]);
-        assert.deepEqual(await store.listUserTeams(u2.id), [eng, sales]);
-        assert.deepEqual(await store.listUserTeams(u3.id), []);
+        assert.deepEqual(await store.mapping.listUserTeams(u2.id), [eng, sales]);
+        assert.deepEqual(await store.mapping.listUserTeams(u3.id), []);
 
-        await store.transaction((tx) => tx.removeTeamMembers([{ teamId: sales.id, userId: u2.id }, { teamId: eng.id, userId: u1.id }]));
-        assert.deepEqual((await store.listTeamMembers(sales.id, { limit: 10, offset: 0 })).users.map((u) => u.id), [u1.id]);
-        assert.deepEqual((await store.listUserTeams(u2.id)).map((t) => t.id), [eng.id]);
-        await rejectsWithCode(store.transaction((tx) => tx.addTeamMembers([{ teamId: '00000000-0000-4000-8000-000000000000', userId: u3.id }])), 'store.not_found');
-        await rejectsWithCode(store.transaction((tx) => tx.addTeamMembers([{ teamId: eng.id, userId: '00000000-0000-4000-8000-000000000000' }])), 'store.not_found');
+        await store.transaction((tx) => tx.mapping.removeTeamMembers([{ teamId: sales.id, userId: u2.id }, { teamId: eng.id, userId: u1.id }]));
+        assert.deepEqual((await store.mapping.listTeamMembers(sales.id, { limit: 10, offset: 0 })).users.map((u) => u.id), [u1.id]);
+        assert.deepEqual((await store.mapping.listUserTeams(u2.id)).map((t) => t.id), [eng.id]);
+        await rejectsWithCode(store.transaction((tx) => tx.mapping.addTeamMembers([{ teamId: '00000000-0000-4000-8000-000000000000', userId: u3.id }])), 'store.not_found');
+        await rejectsWithCode(store.transaction((tx) => tx.mapping.addTeamMembers([{ teamId: eng.id, userId: '00000000-0000-4000-8000-000000000000' }])), 'store.not_found');
       }, { now: clock.now });
     });
 
@@ -1251,29 +1251,29 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const [u1, u2] = await store.transaction((tx) => tx.users.insert([user(tag, 'f1'), user(tag, 'f2')]));
         assert.ok(u1 && u2);
         await store.transaction((tx) =>
-          tx.setCustomFields([
+          tx.mapping.setCustomFields([
             { userId: u1.id, fields: { department: 'Sales', phone: '+49 30 1234', 'ünïcode': 'Grüße 🎉', empty: '' } },
             { userId: u2.id, fields: { department: 'Eng' } },
           ]),
         );
-        assert.deepEqual(await store.getUserAttributes(u1.id), {
+        assert.deepEqual(await store.mapping.getUserAttributes(u1.id), {
           customFields: { department: 'Sales', phone: '+49 30 1234', 'ünïcode': 'Grüße 🎉', empty: '' },
           abacAttributes: {},
         });
         // Replace: fields not in the new set are gone, others change; the other user is untouched.
-        await store.transaction((tx) => tx.setCustomFields([{ userId: u1.id, fields: { department: 'Support', location: 'Berlin' } }]));
-        assert.deepEqual((await store.getUserAttributes(u1.id)).customFields, { department: 'Support', location: 'Berlin' });
-        assert.deepEqual((await store.getUserAttributes(u2.id)).customFields, { department: 'Eng' });
+        await store.transaction((tx) => tx.mapping.setCustomFields([{ userId: u1.id, fields: { department: 'Support', location: 'Berlin' } }]));
+        assert.deepEqual((await store.mapping.getUserAttributes(u1.id)).customFields, { department: 'Support', location: 'Berlin' });
+        assert.deepEqual((await store.mapping.getUserAttributes(u2.id)).customFields, { department: 'Eng' });
         // A user listed twice in one batch gets the later set.
-        await store.transaction((tx) => tx.setCustomFields([{ userId: u2.id, fields: { a: '1' } }, { userId: u2.id, fields: { b: '2' } }]));
-        assert.deepEqual((await store.getUserAttributes(u2.id)).customFields, { b: '2' });
+        await store.transaction((tx) => tx.mapping.setCustomFields([{ userId: u2.id, fields: { a: '1' } }, { userId: u2.id, fields: { b: '2' } }]));
+        assert.deepEqual((await store.mapping.getUserAttributes(u2.id)).customFields, { b: '2' });
         // An empty record clears.
-        await store.transaction((tx) => tx.setCustomFields([{ userId: u1.id, fields: {} }]));
-        assert.deepEqual(await store.getUserAttributes(u1.id), { customFields: {}, abacAttributes: {} });
-        await store.transaction((tx) => tx.setCustomFields([]));
-        await rejectsWithCode(store.transaction((tx) => tx.setCustomFields([{ userId: '00000000-0000-4000-8000-000000000000', fields: {} }])), 'store.not_found');
-        await rejectsWithCode(store.transaction((tx) => tx.setCustomFields([{ userId: '00000000-0000-4000-8000-000000000000', fields: { a: 'b' } }])), 'store.not_found');
-        assert.deepEqual(await store.getUserAttributes('00000000-0000-4000-8000-000000000000'), { customFields: {}, abacAttributes: {} });
+        await store.transaction((tx) => tx.mapping.setCustomFields([{ userId: u1.id, fields: {} }]));
+        assert.deepEqual(await store.mapping.getUserAttributes(u1.id), { customFields: {}, abacAttributes: {} });
+        await store.transaction((tx) => tx.mapping.setCustomFields([]));
+        await rejectsWithCode(store.transaction((tx) => tx.mapping.setCustomFields([{ userId: '00000000-0000-4000-8000-000000000000', fields: {} }])), 'store.not_found');
+        await rejectsWithCode(store.transaction((tx) => tx.mapping.setCustomFields([{ userId: '00000000-0000-4000-8000-000000000000', fields: { a: 'b' } }])), 'store.not_found');
+        assert.deepEqual(await store.mapping.getUserAttributes('00000000-0000-4000-8000-000000000000'), { customFields: {}, abacAttributes: {} });
       });
     });
 
@@ -1284,18 +1284,18 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         assert.ok(u1 && u2);
         const clearance = ['secret', 'confidential', 'public', 'confidential'];
         await store.transaction((tx) =>
-          tx.setAbacAttributes([
+          tx.mapping.setAbacAttributes([
             { userId: u1.id, attributes: { clearance, project: ['zeta', 'alpha', 'Mu'] } },
             { userId: u2.id, attributes: { clearance: ['public'] } },
           ]),
         );
-        assert.deepEqual(await store.getUserAttributes(u1.id), { customFields: {}, abacAttributes: { clearance, project: ['zeta', 'alpha', 'Mu'] } });
-        await store.transaction((tx) => tx.setAbacAttributes([{ userId: u1.id, attributes: { project: ['omega'], site: ['b', 'a'] } }]));
-        assert.deepEqual((await store.getUserAttributes(u1.id)).abacAttributes, { project: ['omega'], site: ['b', 'a'] });
-        assert.deepEqual((await store.getUserAttributes(u2.id)).abacAttributes, { clearance: ['public'] });
-        await store.transaction((tx) => tx.setAbacAttributes([{ userId: u1.id, attributes: {} }]));
-        assert.deepEqual((await store.getUserAttributes(u1.id)).abacAttributes, {});
-        await rejectsWithCode(store.transaction((tx) => tx.setAbacAttributes([{ userId: '00000000-0000-4000-8000-000000000000', attributes: {} }])), 'store.not_found');
+        assert.deepEqual(await store.mapping.getUserAttributes(u1.id), { customFields: {}, abacAttributes: { clearance, project: ['zeta', 'alpha', 'Mu'] } });
+        await store.transaction((tx) => tx.mapping.setAbacAttributes([{ userId: u1.id, attributes: { project: ['omega'], site: ['b', 'a'] } }]));
+        assert.deepEqual((await store.mapping.getUserAttributes(u1.id)).abacAttributes, { project: ['omega'], site: ['b', 'a'] });
+        assert.deepEqual((await store.mapping.getUserAttributes(u2.id)).abacAttributes, { clearance: ['public'] });
+        await store.transaction((tx) => tx.mapping.setAbacAttributes([{ userId: u1.id, attributes: {} }]));
+        assert.deepEqual((await store.mapping.getUserAttributes(u1.id)).abacAttributes, {});
+        await rejectsWithCode(store.transaction((tx) => tx.mapping.setAbacAttributes([{ userId: '00000000-0000-4000-8000-000000000000', attributes: {} }])), 'store.not_found');
       });
     });
 
@@ -1310,30 +1310,30 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const small = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46]);
         const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
         await store.transaction((tx) =>
-          tx.setAvatars([
+          tx.mapping.setAvatars([
             { userId: u1.id, contentHash: sha(big), mimeType: 'image/png', data: big },
             { userId: u2.id, contentHash: sha(small), mimeType: 'image/jpeg', data: small },
           ]),
         );
-        const first = await store.getAvatar(u1.id);
+        const first = await store.mapping.getAvatar(u1.id);
         assert.ok(first);
         assert.ok(Buffer.isBuffer(first.data));
         assert.equal(first.data.length, big.length);
         assert.ok(first.data.equals(big), 'bytes round-trip exactly');
         assert.deepEqual(first, { userId: u1.id, contentHash: sha(big), mimeType: 'image/png', data: big, updatedAt: clock.iso() });
-        assert.ok((await store.getAvatar(u2.id))?.data.equals(small));
+        assert.ok((await store.mapping.getAvatar(u2.id))?.data.equals(small));
 
         clock.advance(MINUTE);
         const next = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff]);
-        await store.transaction((tx) => tx.setAvatars([{ userId: u1.id, contentHash: sha(next), mimeType: 'image/gif', data: next }]));
-        assert.deepEqual(await store.getAvatar(u1.id), { userId: u1.id, contentHash: sha(next), mimeType: 'image/gif', data: next, updatedAt: clock.iso() });
-        assert.ok((await store.getAvatar(u2.id))?.data.equals(small), 'other avatars untouched');
+        await store.transaction((tx) => tx.mapping.setAvatars([{ userId: u1.id, contentHash: sha(next), mimeType: 'image/gif', data: next }]));
+        assert.deepEqual(await store.mapping.getAvatar(u1.id), { userId: u1.id, contentHash: sha(next), mimeType: 'image/gif', data: next, updatedAt: clock.iso() });
+        assert.ok((await store.mapping.getAvatar(u2.id))?.data.equals(small), 'other avatars untouched');
 
-        await store.transaction((tx) => tx.removeAvatars([u1.id, '00000000-0000-4000-8000-000000000000']));
-        await store.transaction((tx) => tx.removeAvatars([]));
-        assert.equal(await store.getAvatar(u1.id), undefined);
-        assert.ok(await store.getAvatar(u2.id));
-        await rejectsWithCode(store.transaction((tx) => tx.setAvatars([{ userId: '00000000-0000-4000-8000-000000000000', contentHash: 'x', mimeType: 'image/png', data: small }])), 'store.not_found');
+        await store.transaction((tx) => tx.mapping.removeAvatars([u1.id, '00000000-0000-4000-8000-000000000000']));
+        await store.transaction((tx) => tx.mapping.removeAvatars([]));
+        assert.equal(await store.mapping.getAvatar(u1.id), undefined);
+        assert.ok(await store.mapping.getAvatar(u2.id));
+        await rejectsWithCode(store.transaction((tx) => tx.mapping.setAvatars([{ userId: '00000000-0000-4000-8000-000000000000', contentHash: 'x', mimeType: 'image/png', data: small }])), 'store.not_found');
       }, { now: clock.now });
     });
 
@@ -1346,22 +1346,22 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(3000)]);
         const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00]);
         await store.transaction((tx) =>
-          tx.setAvatars([
+          tx.mapping.setAvatars([
             { userId: u1.id, contentHash: `${tag}-png`, mimeType: 'image/png', data: png },
             { userId: u2.id, contentHash: `${tag}-jpeg`, mimeType: 'image/jpeg', data: jpeg },
           ]),
         );
-        const byUser = (infos: Awaited<ReturnType<typeof store.listAvatarInfo>>) => new Map(infos.map((info) => [info.userId, info]));
-        const infos = byUser(await store.listAvatarInfo([u1.id, u2.id, u3.id, u1.id]));
+        const byUser = (infos: Awaited<ReturnType<typeof store.mapping.listAvatarInfo>>) => new Map(infos.map((info) => [info.userId, info]));
+        const infos = byUser(await store.mapping.listAvatarInfo([u1.id, u2.id, u3.id, u1.id]));
         assert.equal(infos.size, 2, 'a user without an avatar is left out, a repeated id counted once');
         assert.deepEqual(infos.get(u1.id), { userId: u1.id, contentHash: `${tag}-png`, mimeType: 'image/png', byteLength: png.length, updatedAt: clock.iso() });
         assert.deepEqual(infos.get(u2.id), { userId: u2.id, contentHash: `${tag}-jpeg`, mimeType: 'image/jpeg', byteLength: jpeg.length, updatedAt: clock.iso() });
-        assert.deepEqual(await store.listAvatarInfo([]), []);
+        assert.deepEqual(await store.mapping.listAvatarInfo([]), []);
         // More ids than one statement takes (a page of users is at most 1000; this is several statements).
         const many = [...Array.from({ length: 6000 }, () => randomUUID()), u2.id];
-        assert.deepEqual([...byUser(await store.listAvatarInfo(many)).keys()], [u2.id]);
-        await store.transaction((tx) => tx.removeAvatars([u1.id]));
-        assert.deepEqual([...byUser(await store.listAvatarInfo([u1.id, u2.id])).keys()], [u2.id]);
+        assert.deepEqual([...byUser(await store.mapping.listAvatarInfo(many)).keys()], [u2.id]);
+        await store.transaction((tx) => tx.mapping.removeAvatars([u1.id]));
+        assert.deepEqual([...byUser(await store.mapping.listAvatarInfo([u1.id, u2.id])).keys()], [u2.id]);
       }, { now: clock.now });
     });
 
@@ -1370,11 +1370,11 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const tag = newTag();
         const users = await store.transaction((tx) => tx.users.insert(Array.from({ length: 60 }, (_, i) => user(tag, `big${i}`))));
         const images = users.map((u) => ({ userId: u.id, contentHash: randomUUID(), mimeType: 'image/png', data: randomBytes(200 * 1024) }));
-        await store.transaction((tx) => tx.setAvatars(images));
-        const hashes = new Map((await store.loadMappingState()).avatarHashes.map((a) => [a.userId, a.contentHash]));
+        await store.transaction((tx) => tx.mapping.setAvatars(images));
+        const hashes = new Map((await store.mapping.loadState()).avatarHashes.map((a) => [a.userId, a.contentHash]));
         for (const image of images) assert.equal(hashes.get(image.userId), image.contentHash);
         const last = images[images.length - 1]!;
-        assert.ok((await store.getAvatar(last.userId))?.data.equals(last.data));
+        assert.ok((await store.mapping.getAvatar(last.userId))?.data.equals(last.data));
       });
     });
 
@@ -1383,35 +1383,35 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const tag = newTag();
         const [gone, stays] = await store.transaction((tx) => tx.users.insert([user(tag, 'gone'), user(tag, 'stays')]));
         assert.ok(gone && stays);
-        const [channel] = await store.transaction((tx) => tx.insertChannels([{ name: `${tag}-ch`, ownerUsername: gone.username, source: 'directory' }]));
-        const [team] = await store.transaction((tx) => tx.insertTeams([{ name: `${tag}-tm`, source: 'directory' }]));
+        const [channel] = await store.transaction((tx) => tx.mapping.insertChannels([{ name: `${tag}-ch`, ownerUsername: gone.username, source: 'directory' }]));
+        const [team] = await store.transaction((tx) => tx.mapping.insertTeams([{ name: `${tag}-tm`, source: 'directory' }]));
         assert.ok(channel && team);
         await store.transaction(async (tx) => {
           for (const u of [gone, stays]) {
-            await tx.grantRoles([{ userId: u.id, role: `${tag}-role` }]);
-            await tx.addChannelMembers([{ channelId: channel.id, userId: u.id }]);
-            await tx.addTeamMembers([{ teamId: team.id, userId: u.id }]);
-            await tx.setCustomFields([{ userId: u.id, fields: { f: u.username } }]);
-            await tx.setAbacAttributes([{ userId: u.id, attributes: { a: [u.username, 'x'] } }]);
-            await tx.setAvatars([{ userId: u.id, contentHash: u.id, mimeType: 'image/png', data: Buffer.from(u.id) }]);
+            await tx.mapping.grantRoles([{ userId: u.id, role: `${tag}-role` }]);
+            await tx.mapping.addChannelMembers([{ channelId: channel.id, userId: u.id }]);
+            await tx.mapping.addTeamMembers([{ teamId: team.id, userId: u.id }]);
+            await tx.mapping.setCustomFields([{ userId: u.id, fields: { f: u.username } }]);
+            await tx.mapping.setAbacAttributes([{ userId: u.id, attributes: { a: [u.username, 'x'] } }]);
+            await tx.mapping.setAvatars([{ userId: u.id, contentHash: u.id, mimeType: 'image/png', data: Buffer.from(u.id) }]);
           }
         });
         await store.transaction((tx) => tx.users.delete([gone.id]));
 
-        assert.deepEqual(await store.listUserRoles(gone.id), []);
-        assert.deepEqual(await store.getUserAttributes(gone.id), { customFields: {}, abacAttributes: {} });
-        assert.equal(await store.getAvatar(gone.id), undefined);
-        assert.deepEqual((await store.listChannelMembers(channel.id, { limit: 10, offset: 0 })).users.map((u) => u.id), [stays.id]);
-        assert.deepEqual((await store.listTeamMembers(team.id, { limit: 10, offset: 0 })).users.map((u) => u.id), [stays.id]);
-        assert.deepEqual((await store.listRoles()).filter((r) => r.role === `${tag}-role`), [{ role: `${tag}-role`, userCount: 1 }]);
-        const state = await store.loadMappingState();
+        assert.deepEqual(await store.mapping.listUserRoles(gone.id), []);
+        assert.deepEqual(await store.mapping.getUserAttributes(gone.id), { customFields: {}, abacAttributes: {} });
+        assert.equal(await store.mapping.getAvatar(gone.id), undefined);
+        assert.deepEqual((await store.mapping.listChannelMembers(channel.id, { limit: 10, offset: 0 })).users.map((u) => u.id), [stays.id]);
+        assert.deepEqual((await store.mapping.listTeamMembers(team.id, { limit: 10, offset: 0 })).users.map((u) => u.id), [stays.id]);
+        assert.deepEqual((await store.mapping.listRoles()).filter((r) => r.role === `${tag}-role`), [{ role: `${tag}-role`, userCount: 1 }]);
+        const state = await store.mapping.loadState();
         for (const list of [state.roles, state.channelMembers, state.teamMembers, state.customFields, state.abacAttributes, state.avatarHashes]) {
           assert.equal(list.some((entry) => entry.userId === gone.id), false);
           assert.equal(list.some((entry) => entry.userId === stays.id), true);
         }
         // The channel keeps its (now dangling) owner name: it is a name, not a reference.
         assert.equal(state.channels.find((c) => c.id === channel.id)?.ownerUsername, gone.username);
-        assert.deepEqual(await store.getUserAttributes(stays.id), { customFields: { f: stays.username }, abacAttributes: { a: [stays.username, 'x'] } });
+        assert.deepEqual(await store.mapping.getUserAttributes(stays.id), { customFields: { f: stays.username }, abacAttributes: { a: [stays.username, 'x'] } });
       });
     });
 
@@ -1421,18 +1421,18 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const [u1, u2, u3] = await store.transaction((tx) => tx.users.insert([user(tag, 's1'), user(tag, 's2'), user(tag, 's3')]));
         assert.ok(u1 && u2 && u3);
         const { channels, teams } = await store.transaction(async (tx) => {
-          const channels = await tx.insertChannels([{ name: `${tag}-c1`, ownerUsername: u1.username, source: 'directory' }, { name: `${tag}-c2`, ownerUsername: null, source: 'local' }]);
-          const teams = await tx.insertTeams([{ name: `${tag}-t1`, source: 'directory' }]);
-          await tx.grantRoles([{ userId: u1.id, role: `${tag}-admin` }, { userId: u2.id, role: `${tag}-user` }, { userId: u1.id, role: `${tag}-user` }]);
-          await tx.addChannelMembers([{ channelId: channels[0]!.id, userId: u1.id }, { channelId: channels[0]!.id, userId: u2.id }, { channelId: channels[1]!.id, userId: u3.id }]);
-          await tx.addTeamMembers([{ teamId: teams[0]!.id, userId: u2.id }]);
-          await tx.setCustomFields([{ userId: u1.id, fields: { dept: 'Sales', site: 'HQ' } }, { userId: u3.id, fields: {} }]);
-          await tx.setAbacAttributes([{ userId: u2.id, attributes: { level: ['3', '1', '2'], tag: ['x'] } }]);
-          await tx.setAvatars([{ userId: u3.id, contentHash: `${tag}-hash`, mimeType: 'image/png', data: Buffer.from([1, 2, 3]) }]);
+          const channels = await tx.mapping.insertChannels([{ name: `${tag}-c1`, ownerUsername: u1.username, source: 'directory' }, { name: `${tag}-c2`, ownerUsername: null, source: 'local' }]);
+          const teams = await tx.mapping.insertTeams([{ name: `${tag}-t1`, source: 'directory' }]);
+          await tx.mapping.grantRoles([{ userId: u1.id, role: `${tag}-admin` }, { userId: u2.id, role: `${tag}-user` }, { userId: u1.id, role: `${tag}-user` }]);
+          await tx.mapping.addChannelMembers([{ channelId: channels[0]!.id, userId: u1.id }, { channelId: channels[0]!.id, userId: u2.id }, { channelId: channels[1]!.id, userId: u3.id }]);
+          await tx.mapping.addTeamMembers([{ teamId: teams[0]!.id, userId: u2.id }]);
+          await tx.mapping.setCustomFields([{ userId: u1.id, fields: { dept: 'Sales', site: 'HQ' } }, { userId: u3.id, fields: {} }]);
+          await tx.mapping.setAbacAttributes([{ userId: u2.id, attributes: { level: ['3', '1', '2'], tag: ['x'] } }]);
+          await tx.mapping.setAvatars([{ userId: u3.id, contentHash: `${tag}-hash`, mimeType: 'image/png', data: Buffer.from([1, 2, 3]) }]);
           return { channels, teams };
         });
         const mine = new Set([u1.id, u2.id, u3.id]);
-        const state = await store.loadMappingState();
+        const state = await store.mapping.loadState();
         const byKey = <T>(list: T[], key: (item: T) => string) => [...list].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
         assert.deepEqual(
           byKey(state.roles.filter((r) => mine.has(r.userId)), (r) => `${r.role}/${r.userId}`),
@@ -1457,31 +1457,31 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const tag = newTag();
         const count = 3_000;
         const users = await store.transaction((tx) => tx.users.insert(Array.from({ length: count }, (_, i) => user(tag, `mb${i}`))));
-        const [channel] = await store.transaction((tx) => tx.insertChannels([{ name: `${tag}-all`, ownerUsername: null, source: 'directory' }]));
-        const teams = await store.transaction((tx) => tx.insertTeams(Array.from({ length: 3 }, (_, i) => ({ name: `${tag}-team${i}`, source: 'directory' as const }))));
+        const [channel] = await store.transaction((tx) => tx.mapping.insertChannels([{ name: `${tag}-all`, ownerUsername: null, source: 'directory' }]));
+        const teams = await store.transaction((tx) => tx.mapping.insertTeams(Array.from({ length: 3 }, (_, i) => ({ name: `${tag}-team${i}`, source: 'directory' as const }))));
         assert.ok(channel);
         await store.transaction(async (tx) => {
-          await tx.grantRoles(users.flatMap((u) => [{ userId: u.id, role: `${tag}-a` }, { userId: u.id, role: `${tag}-b` }]));
-          await tx.addChannelMembers(users.map((u) => ({ channelId: channel.id, userId: u.id })));
-          await tx.addTeamMembers(users.flatMap((u) => teams.map((t) => ({ teamId: t.id, userId: u.id }))));
-          await tx.setCustomFields(users.map((u, i) => ({ userId: u.id, fields: { n: String(i), m: 'x' } })));
-          await tx.setAbacAttributes(users.map((u, i) => ({ userId: u.id, attributes: { v: [String(i), 'b', 'a'] } })));
+          await tx.mapping.grantRoles(users.flatMap((u) => [{ userId: u.id, role: `${tag}-a` }, { userId: u.id, role: `${tag}-b` }]));
+          await tx.mapping.addChannelMembers(users.map((u) => ({ channelId: channel.id, userId: u.id })));
+          await tx.mapping.addTeamMembers(users.flatMap((u) => teams.map((t) => ({ teamId: t.id, userId: u.id }))));
+          await tx.mapping.setCustomFields(users.map((u, i) => ({ userId: u.id, fields: { n: String(i), m: 'x' } })));
+          await tx.mapping.setAbacAttributes(users.map((u, i) => ({ userId: u.id, attributes: { v: [String(i), 'b', 'a'] } })));
         });
         await store.transaction(async (tx) => {
-          await tx.revokeRoles(users.map((u) => ({ userId: u.id, role: `${tag}-a` })));
-          await tx.removeTeamMembers(users.map((u) => ({ teamId: teams[0]!.id, userId: u.id })));
-          await tx.setAbacAttributes(users.map((u, i) => ({ userId: u.id, attributes: { v: ['z', String(i)] } })));
+          await tx.mapping.revokeRoles(users.map((u) => ({ userId: u.id, role: `${tag}-a` })));
+          await tx.mapping.removeTeamMembers(users.map((u) => ({ teamId: teams[0]!.id, userId: u.id })));
+          await tx.mapping.setAbacAttributes(users.map((u, i) => ({ userId: u.id, attributes: { v: ['z', String(i)] } })));
         });
-        assert.deepEqual((await store.listRoles()).filter((r) => r.role.startsWith(tag)), [{ role: `${tag}-b`, userCount: count }]);
-        assert.equal((await store.listChannels({ search: `${tag}-all`, limit: 1, offset: 0 })).channels[0]?.memberCount, count);
-        assert.deepEqual((await store.listTeams({ search: tag, limit: 10, offset: 0 })).teams.map((t) => t.memberCount), [0, count, count]);
-        const state = await store.loadMappingState();
+        assert.deepEqual((await store.mapping.listRoles()).filter((r) => r.role.startsWith(tag)), [{ role: `${tag}-b`, userCount: count }]);
+        assert.equal((await store.mapping.listChannels({ search: `${tag}-all`, limit: 1, offset: 0 })).channels[0]?.memberCount, count);
+        assert.deepEqual((await store.mapping.listTeams({ search: tag, limit: 10, offset: 0 })).teams.map((t) => t.memberCount), [0, count, count]);
+        const state = await store.mapping.loadState();
         const mine = new Set(users.map((u) => u.id));
         assert.equal(state.customFields.filter((f) => mine.has(f.userId)).length, count);
         const attributes = new Map(state.abacAttributes.filter((a) => mine.has(a.userId)).map((a) => [a.userId, a.attributes]));
         assert.equal(attributes.size, count);
         assert.deepEqual(attributes.get(users[1234]!.id), { v: ['z', '1234'] });
-        assert.deepEqual(await store.getUserAttributes(users[7]!.id), { customFields: { m: 'x', n: '7' }, abacAttributes: { v: ['z', '7'] } });
+        assert.deepEqual(await store.mapping.getUserAttributes(users[7]!.id), { customFields: { m: 'x', n: '7' }, abacAttributes: { v: ['z', '7'] } });
       });
     });
   });

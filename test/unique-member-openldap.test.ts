@@ -97,7 +97,7 @@ describe('uniqueMember with RFC 4517 UIDs (OpenLDAP)', () => {
     assert.ok(user, username);
     return {
       groups: (await app.store.groups.listOfUser(user.id)).map((group) => group.name).sort(),
-      roles: [...(await app.store.listUserRoles(user.id))].sort(),
+      roles: [...(await app.store.mapping.listUserRoles(user.id))].sort(),
     };
   }
 

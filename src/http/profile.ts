@@ -9,8 +9,8 @@ export const APP_API_BASE = '/api/v1';
 
 /** Reads the user's groups, roles, channels, teams, custom fields, ABAC attributes and avatar hash. */
 export async function userProfile(store: Store, user: UserRecord): Promise<UserProfile> {
-  const attributes = await store.getUserAttributes(user.id);
-  const avatar = (await store.listAvatarInfo([user.id]))[0];
+  const attributes = await store.mapping.getUserAttributes(user.id);
+  const avatar = (await store.mapping.listAvatarInfo([user.id]))[0];
   return {
     id: user.id,
     username: user.username,
@@ -22,9 +22,9 @@ export async function userProfile(store: Store, user: UserRecord): Promise<UserP
     isAdmin: user.isAdmin,
     isEnabled: user.isEnabled,
     groups: (await store.groups.listOfUser(user.id)).map((group) => group.name),
-    roles: await store.listUserRoles(user.id),
-    channels: (await store.listUserChannels(user.id)).map((channel) => channel.name),
-    teams: (await store.listUserTeams(user.id)).map((team) => team.name),
+    roles: await store.mapping.listUserRoles(user.id),
+    channels: (await store.mapping.listUserChannels(user.id)).map((channel) => channel.name),
+    teams: (await store.mapping.listUserTeams(user.id)).map((team) => team.name),
     customFields: attributes.customFields,
     abacAttributes: attributes.abacAttributes,
     avatar: avatar === undefined ? null : avatarRef(avatar, APP_API_BASE),

@@ -13,6 +13,7 @@
 
 import type { SessionReader, SessionWriter } from './sessions-repository.ts';
 import type { AuditReader, AuditWriter } from './audit-repository.ts';
+import type { MappingReader, MappingWriter } from './mapping-repository.ts';
 import type { LoginAttemptStore } from './login-attempts.ts';
 import type { GroupReader, GroupWriter } from './groups-repository.ts';
 import type { UserReader, UserWriter } from './users-repository.ts';
@@ -53,43 +54,18 @@ import type {
 /** Reads available on the store and inside a transaction. */
 export interface StoreReader {
   readonly users: UserReader;
+  readonly mapping: MappingReader;
   readonly audit: AuditReader;
   readonly sessions: SessionReader;
   readonly groups: GroupReader;
   /** Loads all users, groups and memberships in three queries. */
   loadSyncState(): Promise<SyncState>;
-  /** Loads every role grant, channel, team, their members, custom fields, ABAC attributes and avatar hashes. */
-  loadMappingState(): Promise<MappingState>;
-  /** A user's roles, sorted. */
-  listUserRoles(userId: string): Promise<string[]>;
-  /** Roles with how many users hold each, sorted by role. */
-  listRoles(): Promise<Array<{ role: string; userCount: number }>>;
-  /** Channels ordered by name, with member counts. */
-  listChannels(query: PageQuery & { search?: string }): Promise<{ total: number; channels: Array<ChannelRecord & { memberCount: number }> }>;
-  /** Finds a channel by name, case-insensitively, with its member count. */
-  findChannelByName(name: string): Promise<(ChannelRecord & { memberCount: number }) | undefined>;
-  /** The users holding a role, by username. */
-  listRoleMembers(role: string, page: PageQuery): Promise<UserPage>;
-  listChannelMembers(channelId: string, page: PageQuery): Promise<UserPage>;
-  /** The channels a user belongs to, ordered by name. */
-  listUserChannels(userId: string): Promise<ChannelRecord[]>;
-  /** Teams ordered by name, with member counts. */
-  listTeams(query: PageQuery & { search?: string }): Promise<{ total: number; teams: Array<TeamRecord & { memberCount: number }> }>;
-  /** Finds a team by name, case-insensitively, with its member count. */
-  findTeamByName(name: string): Promise<(TeamRecord & { memberCount: number }) | undefined>;
-  listTeamMembers(teamId: string, page: PageQuery): Promise<UserPage>;
-  /** The teams a user belongs to, ordered by name. */
-  listUserTeams(userId: string): Promise<TeamRecord[]>;
-  /** A user's custom fields and ABAC attributes ({} when none). */
-  getUserAttributes(userId: string): Promise<{ customFields: Record<string, string>; abacAttributes: Record<string, string[]> }>;
-  getAvatar(userId: string): Promise<AvatarRecord | undefined>;
-  /** The avatars of these users without their bytes, in no particular order; users without one are left out. One query per few thousand ids. */
-  listAvatarInfo(userIds: readonly string[]): Promise<AvatarInfo[]>;
 }
 
 /** Writes, available only inside `Store.transaction`. */
 export interface StoreWriter extends StoreReader {
   readonly users: UserWriter;
+  readonly mapping: MappingWriter;
   readonly audit: AuditWriter;
   readonly sessions: SessionWriter;
   readonly groups: GroupWriter;
@@ -99,30 +75,6 @@ export interface StoreWriter extends StoreReader {
    * until this transaction ends, so the run cannot be recorded as interrupted while it commits.
    */
   isRunStillOwned(id: string, owner: string): Promise<boolean>;
-  /** Grants roles; existing grants are left alone. */
-  grantRoles(grants: Array<{ userId: string; role: string }>): Promise<void>;
-  /** Revokes roles; absent grants are ignored. */
-  revokeRoles(grants: Array<{ userId: string; role: string }>): Promise<void>;
-  /** Creates channels (names unique case-insensitively; a clash is store.conflict). */
-  insertChannels(channels: Array<{ name: string; ownerUsername: string | null; source: RecordSource }>): Promise<ChannelRecord[]>;
-  /**
-   * Sets channel owners (a username, or null for none), one statement per distinct owner and batch
-   * of ids; unknown channel ids are ignored. The last entry for a channel wins.
-   */
-  setChannelOwners(changes: Array<{ channelId: string; ownerUsername: string | null }>): Promise<void>;
-  addChannelMembers(pairs: Array<{ channelId: string; userId: string }>): Promise<void>;
-  removeChannelMembers(pairs: Array<{ channelId: string; userId: string }>): Promise<void>;
-  /** Creates teams (names unique case-insensitively; a clash is store.conflict). */
-  insertTeams(teams: Array<{ name: string; source: RecordSource }>): Promise<TeamRecord[]>;
-  addTeamMembers(pairs: Array<{ teamId: string; userId: string }>): Promise<void>;
-  removeTeamMembers(pairs: Array<{ teamId: string; userId: string }>): Promise<void>;
-  /** Replaces each listed user's whole set of custom fields (an empty record clears them). */
-  setCustomFields(entries: Array<{ userId: string; fields: Record<string, string> }>): Promise<void>;
-  /** Replaces each listed user's whole set of ABAC attributes, keeping every value (an empty record clears them). */
-  setAbacAttributes(entries: Array<{ userId: string; attributes: Record<string, string[]> }>): Promise<void>;
-  /** Stores avatars (one per user, replacing any earlier one). */
-  setAvatars(avatars: Array<{ userId: string; contentHash: string; mimeType: string; data: Buffer }>): Promise<void>;
-  removeAvatars(userIds: string[]): Promise<void>;
 }
 
 /** The store: reads, one-transaction writes, the sync run log, and the login throttle's records (`login-attempts.ts`). */

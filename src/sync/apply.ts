@@ -200,9 +200,9 @@ async function applyMappingSteps(
   const teamIds = new Map((current.mapping?.teams ?? []).map((team) => [team.name.toLowerCase(), team.id]));
   if (byKind.createChannel.length > 0 || byKind.createTeam.length > 0) {
     await store.transaction(async (tx) => {
-      const channels = await tx.insertChannels(byKind.createChannel.map((step) => ({ name: step.name, ownerUsername: step.ownerUsername, source: 'directory' as const })));
+      const channels = await tx.mapping.insertChannels(byKind.createChannel.map((step) => ({ name: step.name, ownerUsername: step.ownerUsername, source: 'directory' as const })));
       for (const channel of channels) channelIds.set(channel.name.toLowerCase(), channel.id);
-      const teams = await tx.insertTeams(byKind.createTeam.map((step) => ({ name: step.name, source: 'directory' as const })));
+      const teams = await tx.mapping.insertTeams(byKind.createTeam.map((step) => ({ name: step.name, source: 'directory' as const })));
       for (const team of teams) teamIds.set(team.name.toLowerCase(), team.id);
     });
     options.report(byKind.createChannel.length + byKind.createTeam.length);
@@ -213,14 +213,14 @@ async function applyMappingSteps(
       return userId === undefined || otherId === undefined ? [] : [{ userId, otherId }];
     });
   const writes: Array<{ count: number; write: (tx: StoreWriter, from: number, to: number) => Promise<void> }> = [
-    { count: byKind.grantRole.length, write: (tx, from, to) => tx.grantRoles(byKind.grantRole.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, role: step.role }]; })) },
-    { count: byKind.revokeRole.length, write: (tx, from, to) => tx.revokeRoles(byKind.revokeRole.slice(from, to).map(({ userId, role }) => ({ userId, role }))) },
+    { count: byKind.grantRole.length, write: (tx, from, to) => tx.mapping.grantRoles(byKind.grantRole.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, role: step.role }]; })) },
+    { count: byKind.revokeRole.length, write: (tx, from, to) => tx.mapping.revokeRoles(byKind.revokeRole.slice(from, to).map(({ userId, role }) => ({ userId, role }))) },
     {
       // A channel's owner is a channel fact, not a user's: audited per channel, outside the change feed.
       count: byKind.setChannelOwner.length,
       write: async (tx, from, to) => {
         const steps = byKind.setChannelOwner.slice(from, to);
-        await tx.setChannelOwners(steps.map(({ channelId, ownerUsername }) => ({ channelId, ownerUsername })));
+        await tx.mapping.setChannelOwners(steps.map(({ channelId, ownerUsername }) => ({ channelId, ownerUsername })));
         await tx.audit.append(
           steps.map((step) => ({
             actor: options.actor,
@@ -234,12 +234,12 @@ async function applyMappingSteps(
         );
       },
     },
-    { count: byKind.addChannelMember.length, write: (tx, from, to) => tx.addChannelMembers(pairsOf(byKind.addChannelMember.slice(from, to), (step) => ({ userId: userIdOf(step.userExternalId), otherId: channelIds.get(step.channel.toLowerCase()) })).map(({ userId, otherId }) => ({ userId, channelId: otherId }))) },
-    { count: byKind.removeChannelMember.length, write: (tx, from, to) => tx.removeChannelMembers(byKind.removeChannelMember.slice(from, to).map(({ userId, channelId }) => ({ userId, channelId }))) },
-    { count: byKind.addTeamMember.length, write: (tx, from, to) => tx.addTeamMembers(pairsOf(byKind.addTeamMember.slice(from, to), (step) => ({ userId: userIdOf(step.userExternalId), otherId: teamIds.get(step.team.toLowerCase()) })).map(({ userId, otherId }) => ({ userId, teamId: otherId }))) },
-    { count: byKind.removeTeamMember.length, write: (tx, from, to) => tx.removeTeamMembers(byKind.removeTeamMember.slice(from, to).map(({ userId, teamId }) => ({ userId, teamId }))) },
-    { count: byKind.setCustomFields.length, write: (tx, from, to) => tx.setCustomFields(byKind.setCustomFields.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, fields: step.fields }]; })) },
-    { count: byKind.setAbacAttributes.length, write: (tx, from, to) => tx.setAbacAttributes(byKind.setAbacAttributes.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, attributes: step.attributes }]; })) },
+    { count: byKind.addChannelMember.length, write: (tx, from, to) => tx.mapping.addChannelMembers(pairsOf(byKind.addChannelMember.slice(from, to), (step) => ({ userId: userIdOf(step.userExternalId), otherId: channelIds.get(step.channel.toLowerCase()) })).map(({ userId, otherId }) => ({ userId, channelId: otherId }))) },
+    { count: byKind.removeChannelMember.length, write: (tx, from, to) => tx.mapping.removeChannelMembers(byKind.removeChannelMember.slice(from, to).map(({ userId, channelId }) => ({ userId, channelId }))) },
+    { count: byKind.addTeamMember.length, write: (tx, from, to) => tx.mapping.addTeamMembers(pairsOf(byKind.addTeamMember.slice(from, to), (step) => ({ userId: userIdOf(step.userExternalId), otherId: teamIds.get(step.team.toLowerCase()) })).map(({ userId, otherId }) => ({ userId, teamId: otherId }))) },
+    { count: byKind.removeTeamMember.length, write: (tx, from, to) => tx.mapping.removeTeamMembers(byKind.removeTeamMember.slice(from, to).map(({ userId, teamId }) => ({ userId, teamId }))) },
+    { count: byKind.setCustomFields.length, write: (tx, from, to) => tx.mapping.setCustomFields(byKind.setCustomFields.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, fields: step.fields }]; })) },
+    { count: byKind.setAbacAttributes.length, write: (tx, from, to) => tx.mapping.setAbacAttributes(byKind.setAbacAttributes.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, attributes: step.attributes }]; })) },
     {
       count: byKind.setAdmin.length,
       write: async (tx, from, to) => {

@@ -274,7 +274,7 @@ export function createSyncService(deps: SyncServiceDeps) {
       assertMayGoOn();
       recorder.phase('planning');
       const mapping = isMappingActive(settings.mapping) ? settings.mapping : undefined;
-      const current: CurrentState = { ...(await store.loadSyncState()), ...(mapping === undefined ? {} : { mapping: await store.loadMappingState() }) };
+      const current: CurrentState = { ...(await store.loadSyncState()), ...(mapping === undefined ? {} : { mapping: await store.mapping.loadState() }) };
       const plan = planSync(snapshot, current, { ...settings.sync, syncGroups, scope: 'all', ...(mapping === undefined ? {} : { mapping }) });
       const warnings = [...snapshot.warnings, ...plan.warnings];
       const verdict = checkPlan(snapshot, current, plan, { guard: settings.sync.guard, syncGroups });

@@ -159,16 +159,16 @@ async function currentStateFor(deps: ProvisionDeps, found: FoundEntry, userGroup
 
 /** One user's grants, plus every channel and team (few, and needed to find them by name). */
 async function mappingStateFor(store: Store, user: UserRecord | undefined): Promise<MappingState> {
-  const channels = (await store.listChannels({ limit: 100_000, offset: 0 })).channels;
-  const teams = (await store.listTeams({ limit: 100_000, offset: 0 })).teams;
+  const channels = (await store.mapping.listChannels({ limit: 100_000, offset: 0 })).channels;
+  const teams = (await store.mapping.listTeams({ limit: 100_000, offset: 0 })).teams;
   if (user === undefined) return { roles: [], channels, channelMembers: [], teams, teamMembers: [], customFields: [], abacAttributes: [], avatarHashes: [] };
-  const attributes = await store.getUserAttributes(user.id);
+  const attributes = await store.mapping.getUserAttributes(user.id);
   return {
-    roles: (await store.listUserRoles(user.id)).map((role) => ({ userId: user.id, role })),
+    roles: (await store.mapping.listUserRoles(user.id)).map((role) => ({ userId: user.id, role })),
     channels,
-    channelMembers: (await store.listUserChannels(user.id)).map((channel) => ({ channelId: channel.id, userId: user.id })),
+    channelMembers: (await store.mapping.listUserChannels(user.id)).map((channel) => ({ channelId: channel.id, userId: user.id })),
     teams,
-    teamMembers: (await store.listUserTeams(user.id)).map((team) => ({ teamId: team.id, userId: user.id })),
+    teamMembers: (await store.mapping.listUserTeams(user.id)).map((team) => ({ teamId: team.id, userId: user.id })),
     customFields: [{ userId: user.id, fields: attributes.customFields }],
     abacAttributes: [{ userId: user.id, attributes: attributes.abacAttributes }],
     avatarHashes: [],

@@ -146,14 +146,14 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     { schema: { tags, security, summary: 'One user with groups, roles, channels, teams, custom fields and ABAC attributes', params: idParamsSchema, response: { 200: userDetailSchema, ...errors } } },
     async (request) => {
       const user = await userOr404(request.params.id);
-      const attributes = await store.getUserAttributes(user.id);
-      const avatar = (await store.listAvatarInfo([user.id]))[0];
+      const attributes = await store.mapping.getUserAttributes(user.id);
+      const avatar = (await store.mapping.listAvatarInfo([user.id]))[0];
       return {
         user: publicUser(user),
         groups: (await store.groups.listOfUser(user.id)).map((group) => ({ id: group.id, name: group.name, source: group.source })),
-        roles: await store.listUserRoles(user.id),
-        channels: (await store.listUserChannels(user.id)).map((channel) => ({ id: channel.id, name: channel.name })),
-        teams: (await store.listUserTeams(user.id)).map((team) => ({ id: team.id, name: team.name })),
+        roles: await store.mapping.listUserRoles(user.id),
+        channels: (await store.mapping.listUserChannels(user.id)).map((channel) => ({ id: channel.id, name: channel.name })),
+        teams: (await store.mapping.listUserTeams(user.id)).map((team) => ({ id: team.id, name: team.name })),
         customFields: attributes.customFields,
         abacAttributes: attributes.abacAttributes,
         readOnlyFields: context.app.accounts.readOnlyFields(user),
@@ -284,7 +284,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
   typed.get(
     `${A}/roles`,
     { schema: { tags, security, summary: 'Roles granted by mapping, with how many users hold each', response: { 200: z.object({ roles: z.array(z.object({ role: z.string(), userCount: z.number() })) }), ...errors } } },
-    async () => ({ roles: await store.listRoles() }),
+    async () => ({ roles: await store.mapping.listRoles() }),
   );
 
   typed.get(
@@ -293,7 +293,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
       schema: { tags, security, summary: 'Users holding a role', params: z.object({ role: z.string().min(1).max(256) }), querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } },
     },
     async (request) => {
-      return withAvatars(await store.listRoleMembers(request.params.role, request.query));
+      return withAvatars(await store.mapping.listRoleMembers(request.params.role, request.query));
     },
   );
 
@@ -305,9 +305,9 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
       noun: 'channel',
       itemSchema: channelWithCountSchema,
       listSchema: z.object({ total: z.number(), channels: z.array(channelWithCountSchema) }),
-      list: (query: PageQuery & { search?: string }) => store.listChannels(query),
-      find: (name: string) => store.findChannelByName(name),
-      members: (id: string, page: PageQuery) => store.listChannelMembers(id, page),
+      list: (query: PageQuery & { search?: string }) => store.mapping.listChannels(query),
+      find: (name: string) => store.mapping.findChannelByName(name),
+      members: (id: string, page: PageQuery) => store.mapping.listChannelMembers(id, page),
     },
     {
       path: 'teams',
@@ -315,9 +315,9 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
       noun: 'team',
       itemSchema: teamWithCountSchema,
       listSchema: z.object({ total: z.number(), teams: z.array(teamWithCountSchema) }),
-      list: (query: PageQuery & { search?: string }) => store.listTeams(query),
-      find: (name: string) => store.findTeamByName(name),
-      members: (id: string, page: PageQuery) => store.listTeamMembers(id, page),
+      list: (query: PageQuery & { search?: string }) => store.mapping.listTeams(query),
+      find: (name: string) => store.mapping.findTeamByName(name),
+      members: (id: string, page: PageQuery) => store.mapping.listTeamMembers(id, page),
     },
   ] as const;
 
