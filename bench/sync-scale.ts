@@ -96,7 +96,7 @@ try {
       if (run.value.status !== 'succeeded') throw new Error(`sync did not succeed: ${run.value.reason ?? ''}`);
     }
     // What "Last synced" costs inside every sync: lastSyncedAt of every user it saw, in the sync's batches.
-    const seenIds = (await app.store.loadSyncState()).users.filter((user) => user.source === 'directory').map((user) => user.id);
+    const seenIds = (await app.store.runs.loadSyncState()).users.filter((user) => user.source === 'directory').map((user) => user.id);
     const marked = await timed(async () => {
       const at = new Date().toISOString();
       for (let start = 0; start < seenIds.length; start += settings.sync.batchSize) {

@@ -338,7 +338,7 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     assert.equal(await byTestId('save-anyway').count(), 1);
     await page.screenshot({ path: path.join(SCREENSHOTS, '05c-save-refused.png') });
     assert.equal(app.settingsState().version, version, 'nothing was saved');
-    assert.equal(await app.store.getSettingsVersion(), version);
+    assert.equal(await app.store.settings.getVersion(), version);
     assert.equal(await password.inputValue(), 'console-unsaved-wrong-password', 'the input is kept');
 
     // Keeping the stored password, an unsaved User Search base is what Test LDAP Search uses.

@@ -78,7 +78,7 @@ describe('two dirbridge instances with their schedulers on one PostgreSQL', { sk
   async function allRuns(): Promise<SyncRunRecord[]> {
     const first = instances[0];
     assert.ok(first);
-    const { runs, total } = await first.app.store.listRuns({ limit: 500, offset: 0 });
+    const { runs, total } = await first.app.store.runs.list({ limit: 500, offset: 0 });
     assert.equal(runs.length, total, 'every run listed');
     return runs.slice().sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
   }

@@ -68,7 +68,7 @@ describe('settings shared through PostgreSQL', { skip: skipUnlessCi(problem, 'Po
     assert.equal(won.length, 1);
     assert.equal(lost.length, 1);
     assert.ok(isDirbridgeError(lost[0]?.reason, 'settings.conflict'), String(lost[0]?.reason));
-    assert.equal(await first.store.getSettingsVersion(), 2);
+    assert.equal(await first.store.settings.getVersion(), 2);
   });
 
   it('reaches every instance through the watch, secrets included', async () => {

@@ -179,7 +179,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const [g] = await store.transaction((tx) => tx.groups.insert([{ name: `${tag}-g`, source: 'local' }]));
         assert.ok(g);
         await store.transaction((tx) => tx.groups.addMemberships([{ userId: u.id, groupId: g.id }]));
-        const state = await store.loadSyncState();
+        const state = await store.runs.loadSyncState();
         const reads: UserRecord[] = [
           (await store.users.get(u.id))!,
           (await store.users.list({ search: tag, limit: 10, offset: 0 })).users[0]!,
@@ -496,7 +496,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         assert.deepEqual(await store.groups.listOfUser(u3.id), []);
         const counts = await store.groups.list({ search: tag, limit: 10, offset: 0 });
         assert.deepEqual(counts.groups.map((g) => [g.name, g.memberCount]), [[`${tag}-ga`, 2], [`${tag}-gb`, 1]]);
-        const state = await store.loadSyncState();
+        const state = await store.runs.loadSyncState();
         const mine = state.memberships.filter((m) => m.groupId === ga.id || m.groupId === gb.id);
         assert.equal(mine.length, 3);
 
@@ -526,7 +526,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         assert.ok(await store.users.get(u1.id), 'users survive');
         assert.deepEqual((await store.groups.listOfUser(u1.id)).map((g) => g.id), [g2.id]);
         assert.deepEqual(await store.groups.listOfUser(u2.id), []);
-        const state = await store.loadSyncState();
+        const state = await store.runs.loadSyncState();
         assert.equal(state.memberships.some((m) => m.groupId === g1.id), false);
 
         await store.transaction((tx) => tx.users.delete([u1.id]));
@@ -562,7 +562,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
     it('records sync runs with counts, plan summary and duration', async () => {
       const clock = manualClock();
       await withStore(async (store) => {
-        const run = await store.startRun({ trigger: 'cli', isDryRun: true });
+        const run = await store.runs.start({ trigger: 'cli', isDryRun: true });
         assert.deepEqual(run, {
           id: run.id,
           trigger: 'cli',
@@ -582,9 +582,9 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
           heartbeatAt: run.heartbeatAt,
           leaseExpiresAt: run.leaseExpiresAt,
         });
-        assert.deepEqual(await store.getRun(run.id), run);
+        assert.deepEqual(await store.runs.get(run.id), run);
         clock.advance(1_234);
-        const finished = await store.finishRun(run.id, {
+        const finished = await store.runs.finish(run.id, {
           status: 'refused',
           reason: 'would disable 40% of users (limit 10%)',
           counts: { created: 3, updated: 0, disabled: 40 },
@@ -596,47 +596,47 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         assert.deepEqual(finished.counts, { created: 3, updated: 0, disabled: 40 });
         assert.deepEqual(finished.planSummary, { steps: 43, byKind: { createUser: 3, disableUser: 40 }, sample: ['a', null, true] });
         assert.equal(finished.reason, 'would disable 40% of users (limit 10%)');
-        assert.deepEqual(await store.getRun(run.id), finished);
-        await rejectsWithCode(store.finishRun(run.id, { status: 'succeeded', counts: {} }), 'store.conflict');
-        await rejectsWithCode(store.finishRun('00000000-0000-4000-8000-000000000000', { status: 'succeeded', counts: {} }), 'store.not_found');
-        await rejectsWithCode(store.finishRun((await store.startRun({ trigger: 'api', isDryRun: false })).id, { status: 'failed', counts: { bad: Number.NaN } }), 'usage.invalid');
+        assert.deepEqual(await store.runs.get(run.id), finished);
+        await rejectsWithCode(store.runs.finish(run.id, { status: 'succeeded', counts: {} }), 'store.conflict');
+        await rejectsWithCode(store.runs.finish('00000000-0000-4000-8000-000000000000', { status: 'succeeded', counts: {} }), 'store.not_found');
+        await rejectsWithCode(store.runs.finish((await store.runs.start({ trigger: 'api', isDryRun: false })).id, { status: 'failed', counts: { bad: Number.NaN } }), 'usage.invalid');
 
         clock.advance(1_000);
-        const second = await store.startRun({ trigger: 'schedule', isDryRun: false });
+        const second = await store.runs.start({ trigger: 'schedule', isDryRun: false });
         assert.strictEqual(second.isDryRun, false);
-        const failed = await store.finishRun(second.id, { status: 'failed', errorCode: 'directory.unavailable', errorMessage: 'connect ECONNREFUSED', counts: {} });
+        const failed = await store.runs.finish(second.id, { status: 'failed', errorCode: 'directory.unavailable', errorMessage: 'connect ECONNREFUSED', counts: {} });
         assert.equal(failed.errorCode, 'directory.unavailable');
         assert.equal(failed.planSummary, null);
         assert.equal(failed.durationMs, 0);
-        const listed = await store.listRuns({ limit: 3, offset: 0 });
+        const listed = await store.runs.list({ limit: 3, offset: 0 });
         assert.ok(listed.total >= 3);
         assert.equal(listed.runs[0]?.id, second.id, 'newest first');
-        assert.equal((await store.listRuns({ limit: 1, offset: 0 })).runs.length, 1);
-        assert.equal(await store.getRun('00000000-0000-4000-8000-000000000000'), undefined);
+        assert.equal((await store.runs.list({ limit: 1, offset: 0 })).runs.length, 1);
+        assert.equal(await store.runs.get('00000000-0000-4000-8000-000000000000'), undefined);
       }, { now: clock.now });
     });
 
     it('keeps the live progress of a running run, and clears it when the run finishes', async () => {
       const clock = manualClock();
       await withStore(async (store) => {
-        const run = await store.startRun({ trigger: 'api', isDryRun: false });
+        const run = await store.runs.start({ trigger: 'api', isDryRun: false });
         assert.deepEqual(run.progress, { phase: 'connecting', usersRead: 0, groupsRead: 0, applied: 0, applyTotal: 0, updatedAt: clock.iso() });
         clock.advance(500);
-        assert.equal(await store.updateRunProgress(run.id, { phase: 'reading_users', usersRead: 1500, groupsRead: 0, applied: 0, applyTotal: 0 }), true);
-        assert.deepEqual((await store.getRun(run.id))?.progress, { phase: 'reading_users', usersRead: 1500, groupsRead: 0, applied: 0, applyTotal: 0, updatedAt: clock.iso() });
+        assert.equal(await store.runs.updateProgress(run.id, { phase: 'reading_users', usersRead: 1500, groupsRead: 0, applied: 0, applyTotal: 0 }), true);
+        assert.deepEqual((await store.runs.get(run.id))?.progress, { phase: 'reading_users', usersRead: 1500, groupsRead: 0, applied: 0, applyTotal: 0, updatedAt: clock.iso() });
         clock.advance(700);
-        assert.equal(await store.updateRunProgress(run.id, { phase: 'applying', usersRead: 3000, groupsRead: 40, applied: 120, applyTotal: 300 }), true);
-        const listed = (await store.listRuns({ limit: 50, offset: 0 })).runs.find((candidate) => candidate.id === run.id);
+        assert.equal(await store.runs.updateProgress(run.id, { phase: 'applying', usersRead: 3000, groupsRead: 40, applied: 120, applyTotal: 300 }), true);
+        const listed = (await store.runs.list({ limit: 50, offset: 0 })).runs.find((candidate) => candidate.id === run.id);
         assert.deepEqual(listed?.progress, { phase: 'applying', usersRead: 3000, groupsRead: 40, applied: 120, applyTotal: 300, updatedAt: clock.iso() });
-        await rejectsWithCode(store.updateRunProgress(run.id, { phase: 'applying', usersRead: -1, groupsRead: 0, applied: 0, applyTotal: 0 }), 'usage.invalid');
-        await rejectsWithCode(store.updateRunProgress(run.id, { phase: 'nowhere' as 'applying', usersRead: 0, groupsRead: 0, applied: 0, applyTotal: 0 }), 'usage.invalid');
+        await rejectsWithCode(store.runs.updateProgress(run.id, { phase: 'applying', usersRead: -1, groupsRead: 0, applied: 0, applyTotal: 0 }), 'usage.invalid');
+        await rejectsWithCode(store.runs.updateProgress(run.id, { phase: 'nowhere' as 'applying', usersRead: 0, groupsRead: 0, applied: 0, applyTotal: 0 }), 'usage.invalid');
 
-        const finished = await store.finishRun(run.id, { status: 'succeeded', counts: { 'users.created': 3 } });
+        const finished = await store.runs.finish(run.id, { status: 'succeeded', counts: { 'users.created': 3 } });
         assert.equal(finished.progress, null, 'a finished run has no progress');
-        assert.equal((await store.finishRun((await store.startRun({ trigger: 'cli', isDryRun: true })).id, { status: 'failed', counts: {} })).progress, null);
-        assert.equal(await store.updateRunProgress(run.id, { phase: 'finishing', usersRead: 3000, groupsRead: 40, applied: 300, applyTotal: 300 }), false, 'a late write is refused');
-        assert.equal((await store.getRun(run.id))?.progress, null);
-        assert.equal(await store.updateRunProgress('00000000-0000-4000-8000-000000000000', { phase: 'connecting', usersRead: 0, groupsRead: 0, applied: 0, applyTotal: 0 }), false);
+        assert.equal((await store.runs.finish((await store.runs.start({ trigger: 'cli', isDryRun: true })).id, { status: 'failed', counts: {} })).progress, null);
+        assert.equal(await store.runs.updateProgress(run.id, { phase: 'finishing', usersRead: 3000, groupsRead: 40, applied: 300, applyTotal: 300 }), false, 'a late write is refused');
+        assert.equal((await store.runs.get(run.id))?.progress, null);
+        assert.equal(await store.runs.updateProgress('00000000-0000-4000-8000-000000000000', { phase: 'connecting', usersRead: 0, groupsRead: 0, applied: 0, applyTotal: 0 }), false);
       }, { now: clock.now });
     });
 
@@ -653,7 +653,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         await store.transaction((tx) => tx.users.update([{ id: a.id, notes: null }, { id: b.id, notes: 'üñí — ok' }]));
         assert.equal((await store.users.get(a.id))?.notes, null);
         assert.equal((await store.users.findByUsername(`${tag}-plain`))?.notes, 'üñí — ok');
-        assert.equal((await store.loadSyncState()).users.find((u) => u.id === b.id)?.notes, 'üñí — ok');
+        assert.equal((await store.runs.loadSyncState()).users.find((u) => u.id === b.id)?.notes, 'üñí — ok');
         await store.transaction((tx) => tx.users.update([{ id: b.id, firstName: 'Unrelated' }]));
         assert.equal((await store.users.get(b.id))?.notes, 'üñí — ok', 'patches without notes leave them');
 
@@ -1003,7 +1003,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         );
         await store.transaction((tx) => tx.groups.removeMemberships(pairs.filter((_, i) => i % 3 === 0)));
 
-        const state = await store.loadSyncState();
+        const state = await store.runs.loadSyncState();
         const mine = new Map(state.users.filter((u) => u.username.startsWith(`${tag}-`)).map((u) => [u.id, u]));
         assert.equal(mine.size, userCount);
         const groupIds = new Set(groups.map((g) => g.id));

@@ -61,7 +61,7 @@ function describePasswordChangeContract(
         assert.equal((await store.users.get(never.id))?.passwordChangedAt, PASSWORD_NEVER_CHANGED);
         assert.equal((await store.users.get(mustChange.id))?.passwordChangedAt, MUST_CHANGE_PASSWORD);
         await store.transaction((tx) => tx.users.update([{ id: plain.id, passwordChangedAt: '2030-06-01T00:00:00.000Z' }]));
-        const state = await store.loadSyncState();
+        const state = await store.runs.loadSyncState();
         assert.equal(state.users.find((candidate) => candidate.id === plain.id)?.passwordChangedAt, '2030-06-01T00:00:00.000Z');
         await assert.rejects(store.transaction((tx) => tx.users.update([{ id: plain.id, passwordChangedAt: 'last tuesday' }])), (error: unknown) => isDirbridgeError(error, 'usage.invalid'));
       });

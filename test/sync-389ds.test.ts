@@ -179,7 +179,7 @@ describe('389 Directory Server', { skip: skipUnlessCi(dirsrvUnavailableReason())
       assert.equal(result.status, 'failed');
       assert.match(result.reason ?? '', /^users\.baseDn: the base DN "ou=nowhere,dc=example,dc=org" does not exist/);
       assert.equal((await usersByName(fresh.store)).size, 0);
-      const runs = await fresh.store.listRuns({ limit: 1, offset: 0 });
+      const runs = await fresh.store.runs.list({ limit: 1, offset: 0 });
       assert.equal(runs.runs[0]?.errorCode, 'directory.no_such_object');
 
       const groupless = await appWith({ groups: { baseDn: nowhere() } });

@@ -135,7 +135,7 @@ describe('sync against OpenLDAP', () => {
     const members = await membersByGroup(app.store);
     assert.equal(members.get('division-1')?.includes(leaving.uid), false);
 
-    const runs = await app.store.listRuns({ limit: 10, offset: 0 });
+    const runs = await app.store.runs.list({ limit: 10, offset: 0 });
     assert.equal(runs.runs[0]?.status, 'succeeded');
     assert.equal(runs.runs[0]?.counts['users.disabled'], 1);
     assert.ok((runs.runs[0]?.durationMs ?? -1) >= 0);
@@ -231,7 +231,7 @@ describe('sync against OpenLDAP', () => {
         assert.match(result.reason ?? '', /127\.0\.0\.1:1/);
       });
       assert.equal(await storePicture(app.store), picture);
-      const runs = await app.store.listRuns({ limit: 1, offset: 0 });
+      const runs = await app.store.runs.list({ limit: 1, offset: 0 });
       assert.equal(runs.runs[0]?.status, 'failed');
       assert.equal(runs.runs[0]?.errorCode, 'directory.unavailable');
     });

@@ -37,7 +37,7 @@ export interface SyncRunRecord {
   leaseExpiresAt: Timestamp | null;
 }
 
-/** The lease a run gets when `startRun` is given none (its owner renews it well before then). */
+/** The lease a run gets when `runs.start` is given none (its owner renews it well before then). */
 export const DEFAULT_RUN_LEASE_MS = 60_000;
 
 /** The reason recorded for a run that could not finish: its store went away, or its process did. */
@@ -67,7 +67,7 @@ export interface SyncRunProgress {
   updatedAt: Timestamp;
 }
 
-/** How a run ended, given to `finishRun`. */
+/** How a run ended, given to `runs.finish`. */
 export interface SyncRunOutcome {
   status: Exclude<SyncRunStatus, 'running'>;
   reason?: string | null;

@@ -285,7 +285,7 @@ export function toSyncRunRecord(row: SyncRunsTable): SyncRunRecord {
   };
 }
 
-/** JSON text of a run's progress, as `updateRunProgress` writes it. */
+/** JSON text of a run's progress, as `runs.updateProgress` writes it. */
 export function formatProgress(progress: Omit<SyncRunProgress, 'updatedAt'>, updatedAt: Timestamp): string {
   const { phase, usersRead, groupsRead, applied, applyTotal } = progress;
   if (!(SYNC_RUN_PHASES as readonly string[]).includes(phase)) throw new DirbridgeError('usage.invalid', `progress.phase: unknown phase ${JSON.stringify(phase)}`);

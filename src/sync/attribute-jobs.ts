@@ -37,7 +37,7 @@ type PageHandler = (page: Array<{ entry: DirectoryEntry; userId: string; usernam
 async function runUserPass(deps: AttributeJobDeps, job: AttributeJobResult['job'], attributes: readonly string[], handle: PageHandler): Promise<AttributeJobResult> {
   const started = Date.now();
   const result: AttributeJobResult = { job, seen: 0, updated: 0, removed: 0, skipped: 0, warnings: [], durationMs: 0 };
-  const state = await deps.store.loadSyncState();
+  const state = await deps.store.runs.loadSyncState();
   const byExternalId = new Map(state.users.flatMap((user) => (user.externalId === null || user.source !== 'directory' ? [] : [[user.externalId, user] as const])));
   const directory = await deps.openDirectory();
   try {

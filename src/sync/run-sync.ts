@@ -124,7 +124,7 @@ export function createSyncService(deps: SyncServiceDeps) {
     const { store } = deps;
     const started = Date.now();
     const confirmedAt = performance.now();
-    const run = await store.startRun({ trigger: options.trigger, isDryRun: options.isDryRun, lease: { owner, leaseMs: timing.leaseMs } });
+    const run = await store.runs.start({ trigger: options.trigger, isDryRun: options.isDryRun, lease: { owner, leaseMs: timing.leaseMs } });
     const log = options.log ?? deps.log;
     const lease = keepRunLease({ store, runId: run.id, owner, timing, confirmedAt, ...(log === undefined ? {} : { log }) });
     try {
@@ -143,7 +143,7 @@ export function createSyncService(deps: SyncServiceDeps) {
     let firstFailure: number | undefined;
     for (;;) {
       try {
-        await deps.store.finishRun(runId, outcome);
+        await deps.store.runs.finish(runId, outcome);
         return true;
       } catch (error) {
         // Finished already: only a reaper finishes another instance's running run.
@@ -186,7 +186,7 @@ export function createSyncService(deps: SyncServiceDeps) {
         assertMayGoOn();
         return store.transaction(async (tx) => {
           const result = await body(tx);
-          if (!(await tx.isRunStillOwned(runId, owner))) {
+          if (!(await tx.runs.isStillOwned(runId, owner))) {
             lease.markLost();
             throw runTakenAway(runId);
           }
@@ -274,7 +274,7 @@ export function createSyncService(deps: SyncServiceDeps) {
       assertMayGoOn();
       recorder.phase('planning');
       const mapping = isMappingActive(settings.mapping) ? settings.mapping : undefined;
-      const current: CurrentState = { ...(await store.loadSyncState()), ...(mapping === undefined ? {} : { mapping: await store.mapping.loadState() }) };
+      const current: CurrentState = { ...(await store.runs.loadSyncState()), ...(mapping === undefined ? {} : { mapping: await store.mapping.loadState() }) };
       const plan = planSync(snapshot, current, { ...settings.sync, syncGroups, scope: 'all', ...(mapping === undefined ? {} : { mapping }) });
       const warnings = [...snapshot.warnings, ...plan.warnings];
       const verdict = checkPlan(snapshot, current, plan, { guard: settings.sync.guard, syncGroups });

@@ -28,7 +28,7 @@ export async function settingsFor(document: Record<string, unknown>): Promise<{ 
 
 /** A comparable picture of every account and membership, to prove a run changed nothing. */
 export async function storePicture(store: Store): Promise<string> {
-  const state = await store.loadSyncState();
+  const state = await store.runs.loadSyncState();
   const users = [...state.users].sort((a, b) => a.id.localeCompare(b.id));
   const memberships = state.memberships.map((pair) => `${pair.userId}:${pair.groupId}`).sort();
   const groups = [...state.groups].sort((a, b) => a.id.localeCompare(b.id));
@@ -37,13 +37,13 @@ export async function storePicture(store: Store): Promise<string> {
 
 /** Users by username, lower-cased. */
 export async function usersByName(store: Store): Promise<Map<string, UserRecord>> {
-  const state = await store.loadSyncState();
+  const state = await store.runs.loadSyncState();
   return new Map(state.users.map((user) => [user.username.toLowerCase(), user]));
 }
 
 /** Group members by group name, as sorted usernames. */
 export async function membersByGroup(store: Store): Promise<Map<string, string[]>> {
-  const state = await store.loadSyncState();
+  const state = await store.runs.loadSyncState();
   const usernames = new Map(state.users.map((user) => [user.id, user.username]));
   const names = new Map(state.groups.map((group) => [group.id, group.name]));
   const result = new Map<string, string[]>();

@@ -78,7 +78,7 @@ export function registerListCommands(program: Command, context: CommandContext):
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const page = await app.store.listRuns(pageOf(local));
+          const page = await app.store.runs.list(pageOf(local));
           if (options.json === true) printJson(context.out, page);
           else {
             context.out.stdout(

@@ -362,7 +362,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     `${A}/runs`,
     { schema: { tags, security, summary: 'Recorded sync runs, newest first', querystring: pageQuerySchema, response: { 200: z.object({ total: z.number(), runs: z.array(runSchema) }), ...errors } } },
     async (request) => {
-      const page = await store.listRuns(request.query);
+      const page = await store.runs.list(request.query);
       return { total: page.total, runs: page.runs.map(({ planSummary: _omitted, ...run }) => run) };
     },
   );
@@ -379,7 +379,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
       },
     },
     async (request) => {
-      const run = await store.getRun(request.params.id);
+      const run = await store.runs.get(request.params.id);
       if (run === undefined) throw new DirbridgeError('store.not_found', `no sync run with id ${request.params.id}`);
       const summary = z.array(stepSummarySchema).safeParse(run.planSummary);
       return { ...run, planSummary: summary.success ? summary.data : [] };
