@@ -3,4 +3,4 @@
  */
 export type * from './store.ts';
 export { openStore, type OpenStoreOptions } from './open-store.ts';
-export { createKyselyStore, type KyselyStoreOptions } from './kysely-store.ts';
+export { createStore, type StoreOptions } from './create-store.ts';

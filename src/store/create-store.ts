@@ -19,8 +19,8 @@ import { createSettingsRepository } from './settings-repository.ts';
 import type { Store, StoreDialect, StoreWriter } from './store.ts';
 import { createUserReader, createUserWriter } from './users-repository.ts';
 
-/** Options for `createKyselyStore`. */
-export interface KyselyStoreOptions {
+/** Options for `createStore`. */
+export interface StoreOptions {
   /** The clock for timestamps; tests pass a fixed one. */
   now?: () => Date;
 }
@@ -38,7 +38,7 @@ function createWriter(trx: Kysely<Database>, ctx: RepositoryContext): StoreWrite
 }
 
 /** Creates the store over an open, migrated Kysely instance; `close()` destroys that instance. */
-export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, options: KyselyStoreOptions = {}): Store {
+export function createStore(db: Kysely<Database>, dialect: StoreDialect, options: StoreOptions = {}): Store {
   const clock = options.now ?? (() => new Date());
   const ctx: RepositoryContext = { dialect, now: () => clock().toISOString() };
 
