@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs dirbridge's tests: unit tests (src/**/*.test.ts, one node runner, 2 at a time) and integration
-# tests (test/**/*.test.ts, one node runner per file, TEST_JOBS files at a time, default 2; see
-# run_integration). With arguments, runs just those files, one at a time, output streamed.
+# Runs dirbridge's tests: unit tests (src/**/*.test.ts) and integration tests (test/**/*.test.ts),
+# each file in its own node runner, TEST_JOBS files at a time (default 2; see run_all). With
+# arguments, runs just those files, one at a time, output streamed.
 # As root it first installs missing Debian packages (scripts/install-deps.sh).
 # Ends with "tests: N passed, M failed" and exits non-zero if any test failed, was cancelled
 # (a file over the 600 s timeout) or a runner crashed.
@@ -50,20 +50,20 @@ samba_lock_held_elsewhere() {
   [[ -n $owner ]] && kill -0 "$owner" 2>/dev/null
 }
 
-# run_integration FILE...: runs each file in its own node runner, TEST_JOBS at a time. Output of a
+# run_all FILE...: runs each file in its own node runner, TEST_JOBS at a time. Output of a
 # file is printed in one block when it ends. Order: whenever no Samba file runs, the longest waiting
 # Samba file starts (their serial chain is the critical path, so the lock is never idle while
 # another file could use it), otherwise the longest other file (longest first balances the slots).
 # A Samba file never waits for the lock inside its runner, where the wait would count against its
 # 600 s: the scheduler keeps ours apart and holds Samba files back while another checkout's tests
 # hold the lock.
-run_integration() {
+run_all() {
   local jobs=${TEST_JOBS:-2}
   local samba=() others=() file
   while read -r _ file; do
     if uses_samba "$file"; then samba+=("$file"); else others+=("$file"); fi
   done < <(for file in "$@"; do echo "${expected[$file]:-60} $file"; done | sort -k1,1nr -k2)
-  echo "== integration tests: $# files, $jobs at a time (${#samba[@]} use the Samba DC and run one at a time)"
+  echo "== tests: $# files, $jobs at a time (${#samba[@]} use the Samba DC and run one at a time)"
 
   declare -A running=() started=()
   local samba_pid='' pid rc next timings=$work/timings
@@ -86,12 +86,20 @@ run_integration() {
       started[$pid]=$SECONDS
       if uses_samba "$next"; then samba_pid=$pid; fi
     done
-    if (( ${#running[@]} == 0 )); then
-      sleep 1 # only Samba files left and another checkout holds the lock
-      continue
+    # While a free slot waits for another checkout's Samba lock, wake up every 2 s to look again.
+    local waiting=("${!running[@]}") ticker=''
+    if (( ${#samba[@]} > 0 && ${#running[@]} < jobs )) && [[ -z $samba_pid ]]; then
+      sleep 2 &
+      ticker=$!
+      waiting+=("$ticker")
     fi
     rc=0
-    wait -n -p pid "${!running[@]}" || rc=$?
+    wait -n -p pid "${waiting[@]}" || rc=$?
+    if [[ -n $ticker ]]; then
+      if [[ $pid == "$ticker" ]]; then continue; fi
+      kill "$ticker" 2> /dev/null || true
+      wait "$ticker" 2> /dev/null || true
+    fi
     file=${running[$pid]}
     unset "running[$pid]"
     if [[ $pid == "$samba_pid" ]]; then samba_pid=''; fi
@@ -104,7 +112,7 @@ run_integration() {
       failed_files+=("$file")
     fi
   done
-  echo "== integration tests took $(( SECONDS - suite_start )) s; per file (seconds, slowest first):"
+  echo "== tests took $(( SECONDS - suite_start )) s; per file (seconds, slowest first):"
   sort -k1,1nr "$timings" | tee "$work/durations.tsv"
   if [[ -n ${TEST_DURATIONS_UPDATE:-} ]]; then cp "$work/durations.tsv" scripts/test-durations.tsv; fi
 }
@@ -112,19 +120,12 @@ run_integration() {
 if (( $# > 0 )); then
   run_node_tests 1 "$@"
 else
-  unit=(src/**/*.test.ts)
-  integration=(test/**/*.test.ts)
-  if (( ${#unit[@]} + ${#integration[@]} == 0 )); then
+  files=(src/**/*.test.ts test/**/*.test.ts)
+  if (( ${#files[@]} == 0 )); then
     echo "test.sh: no test files found under src/ or test/" >&2
     exit 1
   fi
-  if (( ${#unit[@]} > 0 )); then
-    echo "== unit tests: ${#unit[@]} files"
-    run_node_tests 2 "${unit[@]}"
-  fi
-  if (( ${#integration[@]} > 0 )); then
-    run_integration "${integration[@]}"
-  fi
+  run_all "${files[@]}"
 fi
 
 # One closing line over all runs (TAP "# pass N" or spec "ℹ pass N"); a cancelled test (timeout) is a failure.
