@@ -10,6 +10,7 @@ import { chunk, chunkByWeight, rowsPerStatement, updateRowsById, type ColumnKind
 import { databaseNow } from './db-clock.ts';
 import { withDbErrors } from './db-errors.ts';
 import { createLoginAttemptStore } from './login-attempts.ts';
+import { createOidcRepository } from './oidc-repository.ts';
 import { orderedUuid } from './ordered-id.ts';
 import {
   CHANNEL_COLUMNS,
@@ -1157,6 +1158,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect, o
     dialect,
     ...createReader(db, ctx),
     ...createLoginAttemptStore(db, dialect, (trx, entries) => createWriter(trx, ctx).appendAudit(entries)),
+    ...createOidcRepository(db, dialect, (trx, entries) => createWriter(trx, ctx).appendAudit(entries), clock),
 
     // Three queries, one snapshot: memberships never name a user or group missing from the lists.
     loadSyncState: () =>

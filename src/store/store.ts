@@ -12,6 +12,7 @@
  */
 
 import type { LoginAttemptStore } from './login-attempts.ts';
+import type { OidcStore } from './oidc-repository.ts';
 
 /** An ISO-8601 UTC timestamp as written by `Date#toISOString()`. */
 export type Timestamp = string;
@@ -464,7 +465,7 @@ export interface StoreWriter extends StoreReader {
 }
 
 /** The store: reads, one-transaction writes, the sync run log, and the login throttle's records (`login-attempts.ts`). */
-export interface Store extends StoreReader, LoginAttemptStore {
+export interface Store extends StoreReader, LoginAttemptStore, OidcStore {
   readonly dialect: StoreDialect;
   /**
    * Runs `work` in one database transaction: it commits when `work` resolves and rolls back
