@@ -33,7 +33,7 @@ export function createLookupConnection(open: () => Promise<DirectoryConnection>)
         try {
           return await work(directory);
         } catch (error) {
-          if (!isDirbridgeError(error, 'directory.unavailable', 'directory.timeout')) throw error;
+          if (!isDirbridgeError(error, 'directory.unavailable', 'directory.timeout', 'directory.busy')) throw error;
           await discard(directory);
           if (attempt >= 2) throw error;
         }

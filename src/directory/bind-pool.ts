@@ -23,11 +23,14 @@
  *   control and `ppolicyLocked` stays undefined.
  * Passwords are never logged or put into errors or details.
  */
-import { Control, type BerReader, type Client } from 'ldapts';
+import type { Client } from 'ldapts';
 import { DirbridgeError } from '../errors.ts';
 import type { DirectorySettings } from '../settings/schema.ts';
 import { checkCredentials, credentialsFor, openClient, type BindAs, type Credentials, type OpenedClient } from './connect.ts';
+import { PasswordPolicyControl } from './controls/password-policy.ts';
 import { translateLdapError } from './translate-error.ts';
+
+export { decodePasswordPolicyResponse, PASSWORD_POLICY_OID, type PasswordPolicyError } from './controls/password-policy.ts';
 
 /** A bounded pool of connections used only for password verification. */
 export interface BindPool {
@@ -77,121 +80,6 @@ export interface BindPoolOptions {
 export const DEFAULT_BIND_POOL_SIZE = 8;
 const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 const WHO_AM_I_OID = '1.3.6.1.4.1.4203.1.11.3';
-
-// ---------------------------------------------------------------------------------------------
-// Password Policy control (draft-behera-ldap-password-policy)
-
-/** OID of the Password Policy request and response control. */
-export const PASSWORD_POLICY_OID = '1.3.6.1.4.1.42.2.27.8.5.1';
-
-const PPOLICY_ERRORS = [
-  'passwordExpired',
-  'accountLocked',
-  'changeAfterReset',
-  'passwordModNotAllowed',
-  'mustSupplyOldPassword',
-  'insufficientPasswordQuality',
-  'passwordTooShort',
-  'passwordTooYoung',
-  'passwordInHistory',
-] as const;
-
-/** The `error` values of a Password Policy response. */
-export type PasswordPolicyError = (typeof PPOLICY_ERRORS)[number];
-
-/** A decoded Password Policy response control. */
-export interface PasswordPolicyResponse {
-  error?: PasswordPolicyError;
-  timeBeforeExpiration?: number;
-  graceAuthNsRemaining?: number;
-}
-
-interface Tlv {
-  tag: number;
-  start: number;
-  end: number;
-}
-
-function readTlv(buf: Buffer, offset: number, limit: number): Tlv | undefined {
-  const tag = buf[offset];
-  let lengthByte = buf[offset + 1];
-  if (tag === undefined || lengthByte === undefined) return undefined;
-  let start = offset + 2;
-  let length = lengthByte;
-  if (lengthByte & 0x80) {
-    const count = lengthByte & 0x7f;
-    if (count === 0 || count > 3) return undefined;
-    length = 0;
-    for (let i = 0; i < count; i += 1) {
-      lengthByte = buf[start + i];
-      if (lengthByte === undefined) return undefined;
-      length = length * 256 + lengthByte;
-    }
-    start += count;
-  }
-  const end = start + length;
-  return end > limit ? undefined : { tag, start, end };
-}
-
-function readUnsigned(buf: Buffer, tlv: Tlv): number | undefined {
-  const length = tlv.end - tlv.start;
-  if (length < 1 || length > 6) return undefined;
-  let value = 0;
-  for (let i = tlv.start; i < tlv.end; i += 1) value = value * 256 + (buf[i] ?? 0);
-  return value;
-}
-
-/**
- * Decodes the value of a Password Policy response control:
- * `SEQUENCE { warning [0] CHOICE { timeBeforeExpiration [0] INTEGER, graceAuthNsRemaining [1] INTEGER } OPTIONAL, error [1] ENUMERATED OPTIONAL }`.
- * Returns undefined for anything malformed (never throws: it runs inside ldapts's message parser).
- */
-export function decodePasswordPolicyResponse(value: Buffer): PasswordPolicyResponse | undefined {
-  if (value.length === 0) return {};
-  const sequence = readTlv(value, 0, value.length);
-  if (sequence === undefined || sequence.tag !== 0x30) return undefined;
-  const response: PasswordPolicyResponse = {};
-  let offset = sequence.start;
-  while (offset < sequence.end) {
-    const element = readTlv(value, offset, sequence.end);
-    if (element === undefined) return undefined;
-    if (element.tag === 0xa0) {
-      const warning = readTlv(value, element.start, element.end);
-      if (warning === undefined) return undefined;
-      const number = readUnsigned(value, warning);
-      if (number === undefined) return undefined;
-      if (warning.tag === 0x80) response.timeBeforeExpiration = number;
-      else if (warning.tag === 0x81) response.graceAuthNsRemaining = number;
-      else return undefined;
-    } else if (element.tag === 0x81) {
-      const number = readUnsigned(value, element);
-      const name = number === undefined ? undefined : PPOLICY_ERRORS[number];
-      if (name === undefined) return undefined;
-      response.error = name;
-    } else {
-      return undefined;
-    }
-    offset = element.end;
-  }
-  return response;
-}
-
-/**
- * The request control (no value). ldapts decodes a response control only into a request control
- * object of the same OID, in place, so each bind needs a fresh instance; `response` is set when the
- * server answered with the control.
- */
-class PasswordPolicyControl extends Control {
-  response: PasswordPolicyResponse | undefined;
-
-  constructor() {
-    super(PASSWORD_POLICY_OID, { critical: false });
-  }
-
-  protected override parseControl(reader: BerReader): void {
-    this.response = decodePasswordPolicyResponse(reader.buffer);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The pool

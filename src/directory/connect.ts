@@ -17,6 +17,8 @@ import type { DirectorySettings } from '../settings/schema.ts';
 import { ROOT_DSE_ATTRIBUTES, rootDseFromEntry, type RootDse } from './root-dse.ts';
 import { searchAll, searchPages, type SearchContext, type SearchRequest } from './search.ts';
 import { translateLdapError, type ErrorContext } from './translate-error.ts';
+import type { Modification } from './modifications.ts';
+import { addEntry, deleteEntry, extendedOperation, modifyEntry, modifyEntryDn, type ExtendedResult, type NewEntryAttributes, type NewName, type WriteOptions } from './write.ts';
 
 /** How the connection is protected. */
 export type ConnectionSecurity = 'ldaps' | 'starttls' | 'plain';
@@ -37,6 +39,20 @@ export interface DirectoryConnection {
   /** Unbinds and closes the socket; safe to call more than once. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * A connection that may also write. Opened with `openWritableDirectory`, so that code that only
+ * reads never holds one. Failures are typed (`directory.*`); see write.ts.
+ */
+export interface WritableDirectoryConnection extends DirectoryConnection {
+  add(dn: string, attributes: NewEntryAttributes, options?: WriteOptions): Promise<void>;
+  /** Least change: pass add/delete of single values (modifications.ts), `replace` only where meant. */
+  modify(dn: string, changes: readonly Modification[], options?: WriteOptions): Promise<void>;
+  /** Renames and/or moves; resolves to the new DN. */
+  modifyDn(dn: string, to: NewName, options?: WriteOptions): Promise<string>;
+  delete(dn: string, options?: WriteOptions): Promise<void>;
+  extendedOperation(oid: string, value?: Buffer, options?: WriteOptions & { dn?: string }): Promise<ExtendedResult>;
 }
 
 /** Whom to bind as when opening: the configured service account (default), nobody, or given credentials. */
@@ -217,7 +233,7 @@ function isUnreachable(error: DirbridgeError): boolean {
   return error.code === 'directory.unavailable' || error.code === 'directory.timeout';
 }
 
-function createConnection(opened: OpenedClient, url: string, settings: DirectorySettings): DirectoryConnection {
+function createConnection(opened: OpenedClient, url: string, settings: DirectorySettings): WritableDirectoryConnection {
   const { client } = opened;
   let closed = false;
   const assertUsable = (): void => {
@@ -227,6 +243,7 @@ function createConnection(opened: OpenedClient, url: string, settings: Directory
     }
   };
   const context: SearchContext = { client, url, pageSize: settings.pageSize, supportsPaging: opened.rootDse.supportsPaging, assertUsable, knownBases: new Set() };
+  const writeContext = { client, url, assertUsable };
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
@@ -247,6 +264,11 @@ function createConnection(opened: OpenedClient, url: string, settings: Directory
         throw translateLdapError(error, { operation: 'bind', url, bindDn: dn });
       }
     },
+    add: (dn, attributes, options) => addEntry(writeContext, dn, attributes, options),
+    modify: (dn, changes, options) => modifyEntry(writeContext, dn, changes, options),
+    modifyDn: (dn, to, options) => modifyEntryDn(writeContext, dn, to, options),
+    delete: (dn, options) => deleteEntry(writeContext, dn, options),
+    extendedOperation: (oid, value, options) => extendedOperation(writeContext, oid, value, options),
     close,
     [Symbol.asyncDispose]: close,
   };
@@ -290,6 +312,15 @@ export async function openClient(settings: DirectorySettings, bindAs: BindAs = '
  * listing every URL's cause when none can be reached.
  */
 export async function openDirectory(settings: DirectorySettings, options: OpenDirectoryOptions = {}): Promise<DirectoryConnection> {
+  const opened = await openClient(settings, options.bindAs ?? 'service');
+  return createConnection(opened, opened.url, settings);
+}
+
+/**
+ * Like `openDirectory`, but the connection can also write (add, modify, modify DN, delete,
+ * extended operations). Bind as an account with write rights (`bindAs`; default the service account).
+ */
+export async function openWritableDirectory(settings: DirectorySettings, options: OpenDirectoryOptions = {}): Promise<WritableDirectoryConnection> {
   const opened = await openClient(settings, options.bindAs ?? 'service');
   return createConnection(opened, opened.url, settings);
 }

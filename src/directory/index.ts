@@ -2,7 +2,20 @@
  * The directory boundary: the only code in dirbridge that talks LDAP (through ldapts). Everything
  * it returns is normalised (`DirectoryEntry`), and everything it throws is a DirbridgeError.
  */
-export { openDirectory, type BindAs, type ConnectionSecurity, type DirectoryConnection, type OpenDirectoryOptions } from './connect.ts';
+export {
+  openDirectory,
+  openWritableDirectory,
+  type BindAs,
+  type ConnectionSecurity,
+  type DirectoryConnection,
+  type OpenDirectoryOptions,
+  type WritableDirectoryConnection,
+} from './connect.ts';
+export type { ExtendedResult, NewEntryAttributes, NewName, WriteOptions } from './write.ts';
+export { addValues, deleteValues, replaceValues, valueChanges, type AttributeValue, type Modification } from './modifications.ts';
+export { changeOwnPassword, PASSWORD_MODIFY_OID, resetPassword, type OwnPasswordChange, type PasswordReset } from './passwords.ts';
+export { isAccountDisabled, setAccountDisabled } from './account-state.ts';
+export { isRetryableDirectoryError } from './translate-error.ts';
 export type { SearchRequest } from './search.ts';
 export { defaultUniqueIdAttribute, detectServerType, type RootDse, type ServerType } from './root-dse.ts';
 export { BINARY_ATTRIBUTES, isBinaryAttribute, uniqueIdOf } from './normalize-entry.ts';

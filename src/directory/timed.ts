@@ -5,10 +5,10 @@
  * one long one that includes the caller's work between pages.
  */
 import { isDirbridgeError } from '../errors.ts';
-import type { DirectoryConnection } from './connect.ts';
+import type { DirectoryConnection, WritableDirectoryConnection } from './connect.ts';
 
 /** The operations reported. `verify` is a login's bind on a pooled connection. */
-export type DirectoryOperation = 'connect' | 'search' | 'search_page' | 'bind' | 'verify';
+export type DirectoryOperation = 'connect' | 'search' | 'search_page' | 'bind' | 'verify' | 'add' | 'modify' | 'modify_dn' | 'delete' | 'exop';
 
 /** How an operation ended: `rejected` is a refused bind (a wrong password), `error` a fault or any other failure. */
 export type DirectoryOutcome = 'ok' | 'rejected' | 'error';
@@ -51,6 +51,18 @@ export function timedConnection(connection: DirectoryConnection, observe: Direct
     bind: (dn, password) => timeOperation(observe, 'bind', () => connection.bind(dn, password)),
     close: () => connection.close(),
     [Symbol.asyncDispose]: () => connection.close(),
+  };
+}
+
+/** A writable connection whose reads and writes are reported; closing is not. */
+export function timedWritableConnection(connection: WritableDirectoryConnection, observe: DirectoryObserver): WritableDirectoryConnection {
+  return {
+    ...timedConnection(connection, observe),
+    add: (dn, attributes, options) => timeOperation(observe, 'add', () => connection.add(dn, attributes, options)),
+    modify: (dn, changes, options) => timeOperation(observe, 'modify', () => connection.modify(dn, changes, options)),
+    modifyDn: (dn, to, options) => timeOperation(observe, 'modify_dn', () => connection.modifyDn(dn, to, options)),
+    delete: (dn, options) => timeOperation(observe, 'delete', () => connection.delete(dn, options)),
+    extendedOperation: (oid, value, options) => timeOperation(observe, 'exop', () => connection.extendedOperation(oid, value, options)),
   };
 }
 

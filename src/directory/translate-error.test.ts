@@ -2,6 +2,16 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   AdminLimitExceededError,
+  AlreadyExistsError,
+  NamingViolationError,
+  NoSuchAttributeError,
+  NotAllowedOnNonLeafError,
+  ObjectClassViolationError,
+  TypeOrValueExistsError,
+  UnavailableCriticalExtensionError,
+  UnavailableError,
+  UndefinedTypeError,
+  UnwillingToPerformError,
   BusyError,
   ConfidentialityRequiredError,
   ConstraintViolationError,
@@ -14,9 +24,10 @@ import {
   UnknownStatusCodeError,
 } from 'ldapts';
 import { DirbridgeError, type ErrorCode } from '../errors.ts';
-import { adDiagnosticCode, translateLdapError, type ErrorContext } from './translate-error.ts';
+import { adDiagnosticCode, adErrorCode, isRetryableDirectoryError, translateLdapError, type ErrorContext } from './translate-error.ts';
 
 const context: ErrorContext = { operation: 'search', url: 'ldap://dc1:389', baseDn: 'dc=e' };
+const write: ErrorContext = { operation: 'modify', url: 'ldap://dc1:389', dn: 'cn=x,dc=e' };
 
 function errno(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
@@ -32,9 +43,25 @@ describe('translateLdapError', () => {
     ['referral', new UnknownStatusCodeError(10, 'referral'), 'directory.no_such_object'],
     ['insufficient access', new InsufficientAccessError(), 'directory.insufficient_access'],
     ['confidentiality required', new ConfidentialityRequiredError(), 'directory.insufficient_access'],
-    ['busy', new BusyError(), 'directory.unavailable'],
+    ['busy', new BusyError(), 'directory.busy'],
+    ['unavailable', new UnavailableError(), 'directory.unavailable'],
     ['protocol', new ProtocolError('x'), 'directory.protocol'],
-    ['constraint violation outside a bind', new ConstraintViolationError('password too short'), 'directory.protocol'],
+    ['constraint violation outside a bind', new ConstraintViolationError('password too short'), 'directory.constraint_violation', write],
+    ['entry already exists', new AlreadyExistsError(), 'directory.already_exists', { ...write, operation: 'add' }],
+    ['object class violation', new ObjectClassViolationError(), 'directory.object_class_violation', write],
+    ['undefined attribute type', new UndefinedTypeError(), 'directory.schema_violation', write],
+    ['naming violation', new NamingViolationError(), 'directory.schema_violation', write],
+    ['not allowed on non-leaf', new NotAllowedOnNonLeafError(), 'directory.not_allowed_on_non_leaf', { ...write, operation: 'delete' }],
+    ['assertion failed (122)', new UnknownStatusCodeError(122, ''), 'directory.assertion_failed', write],
+    ['no such attribute (16)', new NoSuchAttributeError(), 'directory.no_such_value', write],
+    ['type or value exists (20)', new TypeOrValueExistsError(), 'directory.value_exists', write],
+    ['unwilling to perform outside a bind', new UnwillingToPerformError(), 'directory.unwilling_to_perform', write],
+    ['unwilling to perform on a bind keeps its old meaning', new UnwillingToPerformError(), 'directory.protocol', { operation: 'bind', url: 'ldap://ds1:389' }],
+    ['AD: adding a member that is there (68 on a modify)', new AlreadyExistsError('00000562: ...'), 'directory.value_exists', write],
+    ['Samba: deleting a member that is not there (53)', new UnwillingToPerformError("Attribute member doesn't exist for target GUID 4a51"), 'directory.no_such_value', write],
+    ['Samba: deleting a member deleted before (53)', new UnwillingToPerformError('Attribute member already deleted for target GUID 1723'), 'directory.no_such_value', write],
+    ['Windows: deleting a member that is not there (53, 00000561)', new UnwillingToPerformError('00000561: SvcErr: DSID-031A1021, problem 5003 (WILL_NOT_PERFORM), data 0'), 'directory.no_such_value', write],
+    ['unavailable critical extension (12)', new UnavailableCriticalExtensionError(), 'directory.unsupported', write],
     ['389-DS locked account (bind answered 19)', new ConstraintViolationError('Exceed password retry limit. Please try later.'), 'directory.invalid_credentials', { operation: 'bind', url: 'ldap://ds1:389' }],
     ['StartTLS refused', new ProtocolError('unsupported extended operation'), 'directory.tls_failure', { operation: 'starttls', url: 'ldap://x' }],
     ['refused', errno('connect ECONNREFUSED 127.0.0.1:1', 'ECONNREFUSED'), 'directory.unavailable'],
@@ -100,4 +127,25 @@ describe('adDiagnosticCode', () => {
     ['invalid credentials', undefined],
   ];
   for (const [message, code] of cases) it(`${message} → ${String(code)}`, () => assert.equal(adDiagnosticCode(message), code));
+});
+
+describe('write errors', () => {
+  it('names the entry and keeps the AD error code of the diagnostic message', () => {
+    const error = translateLdapError(new ConstraintViolationError('0000052D: Constraint violation - check_password_restrictions: the password is too short'), write);
+    assert.equal(error.details['dn'], 'cn=x,dc=e');
+    assert.equal(error.details['adErrorCode'], '0000052D');
+    assert.match(error.message, /entry cn=x,dc=e/);
+    assert.equal(adErrorCode('00002071: UpdErr: DSID-030502F1, problem 6005 (ENTRY_EXISTS)'), '00002071');
+    assert.equal(adErrorCode('Password fails quality checking policy'), undefined);
+  });
+
+  it('tells retryable failures (down, busy, slow) from permanent ones (access, schema, policy)', () => {
+    for (const retryable of [new BusyError(), new UnavailableError(), Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), new Error('Operation timed out')]) {
+      assert.equal(isRetryableDirectoryError(translateLdapError(retryable, write)), true, String(retryable));
+    }
+    for (const permanent of [new InsufficientAccessError(), new ObjectClassViolationError(), new ConstraintViolationError('x'), new AlreadyExistsError(), new UnknownStatusCodeError(122, '')]) {
+      assert.equal(isRetryableDirectoryError(translateLdapError(permanent, write)), false, String(permanent));
+    }
+    assert.equal(isRetryableDirectoryError(new Error('not translated')), false);
+  });
 });

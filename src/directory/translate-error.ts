@@ -9,10 +9,12 @@ import { DirbridgeError, type ErrorCode } from '../errors.ts';
 
 /** What was being done when the error happened, for the message and details. */
 export interface ErrorContext {
-  operation: 'connect' | 'starttls' | 'bind' | 'search' | 'rootdse' | 'exop';
+  operation: 'connect' | 'starttls' | 'bind' | 'search' | 'rootdse' | 'exop' | 'add' | 'modify' | 'modify_dn' | 'delete';
   url: string;
   baseDn?: string;
   bindDn?: string;
+  /** The entry a write is about. */
+  dn?: string;
 }
 
 /** AD bind sub-codes ("data 52e" in the diagnostic message) and what they mean. */
@@ -69,10 +71,30 @@ const OPERATION_PHRASES: Record<ErrorContext['operation'], string> = {
   search: 'searching',
   rootdse: 'reading the RootDSE of',
   exop: 'sending an extended operation to',
+  add: 'adding an entry on',
+  modify: 'modifying an entry on',
+  modify_dn: 'renaming or moving an entry on',
+  delete: 'deleting an entry on',
 };
 
+/** Codes whose operation may succeed if simply tried again later (the server was down, slow or busy). */
+const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set(['directory.unavailable', 'directory.timeout', 'directory.busy', 'directory.time_limit']);
+
+/**
+ * True when a failed directory operation is worth retrying unchanged (server down, busy, timed
+ * out); false for permanent refusals (access, schema, constraints, policy), which need a person.
+ */
+export function isRetryableDirectoryError(error: unknown): boolean {
+  return error instanceof DirbridgeError && RETRYABLE_CODES.has(error.code);
+}
+
+/** The AD/Samba Win32 error code that starts a diagnostic message (`0000052D: Constraint violation ...`), if any. */
+export function adErrorCode(diagnostic: string): string | undefined {
+  return /^([0-9A-F]{8}):/i.exec(diagnostic)?.[1]?.toUpperCase();
+}
+
 function where(context: ErrorContext): string {
-  return `${OPERATION_PHRASES[context.operation]} ${context.url}`;
+  return `${OPERATION_PHRASES[context.operation]} ${context.url}${context.dn === undefined ? '' : `, entry ${context.dn}`}`;
 }
 
 /** Translates an error thrown by ldapts (or the socket beneath it) into a DirbridgeError; DirbridgeErrors pass through. */
@@ -81,21 +103,24 @@ export function translateLdapError(error: unknown, context: ErrorContext): Dirbr
   const details: Record<string, unknown> = { url: context.url, operation: context.operation };
   if (context.baseDn !== undefined) details['baseDn'] = context.baseDn;
   if (context.bindDn !== undefined) details['bindDn'] = context.bindDn;
+  if (context.dn !== undefined) details['dn'] = context.dn;
   const make = (code: ErrorCode, message: string, extra: Record<string, unknown> = {}): DirbridgeError =>
     new DirbridgeError(code, message, { cause: error, details: { ...details, ...extra } });
 
   if (error instanceof ResultCodeError) {
     // ldapts appends " Code: 0x31" to the server's diagnostic message.
     const diagnostic = error.message.replace(/\s*Code: 0x[0-9a-f]+$/i, '').trim();
-    const extra = { resultCode: error.code, diagnosticMessage: diagnostic };
+    const adCode = adErrorCode(diagnostic);
+    const extra: Record<string, unknown> = adCode === undefined ? { resultCode: error.code, diagnosticMessage: diagnostic } : { resultCode: error.code, diagnosticMessage: diagnostic, adErrorCode: adCode };
+    const said = diagnostic === '' ? '' : `: ${diagnostic}`;
     switch (error.code) {
       case 49: {
-        const adCode = adDiagnosticCode(diagnostic);
-        const meaning = adCode === undefined ? undefined : AD_BIND_CODES[adCode];
+        const bindCode = adDiagnosticCode(diagnostic);
+        const meaning = bindCode === undefined ? undefined : AD_BIND_CODES[bindCode];
         return make(
           'directory.invalid_credentials',
           `invalid credentials (${where(context)})${meaning === undefined ? '' : `: ${meaning}`}`,
-          adCode === undefined ? extra : { ...extra, adCode },
+          bindCode === undefined ? extra : { ...extra, adCode: bindCode },
         );
       }
       case 19:
@@ -108,7 +133,7 @@ export function translateLdapError(error: unknown, context: ErrorContext): Dirbr
             accountLocked: true,
           });
         }
-        return make('directory.protocol', `the server refused the operation as a constraint violation (${where(context)})${diagnostic === '' ? '' : `: ${diagnostic}`}`, extra);
+        return make('directory.constraint_violation', `the server refused the change as a constraint violation (${where(context)})${said}`, extra);
       case 3:
         return make('directory.time_limit', `the server's time limit was exceeded (${where(context)})`, extra);
       case 4:
@@ -124,10 +149,43 @@ export function translateLdapError(error: unknown, context: ErrorContext): Dirbr
         return make('directory.insufficient_access', `the server requires a secure connection or stronger authentication (${where(context)}); use ldaps:// or StartTLS`, extra);
       case 48:
       case 50:
-        return make('directory.insufficient_access', `insufficient access rights (${where(context)})`, extra);
+        return make('directory.insufficient_access', `insufficient access rights (${where(context)})${context.operation === 'bind' || context.operation === 'search' ? '' : said}`, extra);
       case 51:
+        return make('directory.busy', `the server is busy (${where(context)}); try again later`, extra);
       case 52:
-        return make('directory.unavailable', `the server is busy or unavailable (${where(context)})`, extra);
+        return make('directory.unavailable', `the server is unavailable (${where(context)})`, extra);
+      case 12:
+        return make('directory.unsupported', `the server does not support a critical control of the request (${where(context)})${said}`, extra);
+      case 16:
+        return make('directory.no_such_value', `the entry has no such attribute or value (${where(context)})${said}`, extra);
+      case 20:
+        return make('directory.value_exists', `the entry already has that value (${where(context)})${said}`, extra);
+      case 17:
+      case 18:
+      case 21:
+      case 64:
+      case 67:
+      case 69:
+        return make('directory.schema_violation', `the server's schema refused the change (${where(context)})${said}`, extra);
+      case 65:
+        return make('directory.object_class_violation', `the entry would violate its object classes (${where(context)})${said}`, extra);
+      case 66:
+        return make('directory.not_allowed_on_non_leaf', `the entry has entries below it (${where(context)})${said}`, extra);
+      case 68:
+        // AD answers a modify adding a linked value (member) that is already there with 68.
+        if (context.operation === 'modify') return make('directory.value_exists', `the entry already has that value (${where(context)})${said}`, extra);
+        return make('directory.already_exists', `an entry with that name already exists (${where(context)})${said}`, extra);
+      case 53:
+        // A bind answered 53 (389-DS: "Account inactivated") keeps its old meaning below.
+        if (context.operation === 'bind') return make('directory.protocol', `the server returned result code 53 (${where(context)})`, extra);
+        // AD refuses to delete a linked value (member) that is not there with 53: Windows says
+        // 00000561 (ERROR_MEMBER_NOT_IN_GROUP), Samba "Attribute member doesn't exist (or: already deleted) for target GUID".
+        if (context.operation === 'modify' && (adCode === '00000561' || /(doesn't exist|already deleted) for target GUID/i.test(diagnostic))) {
+          return make('directory.no_such_value', `the entry has no such attribute or value (${where(context)})${said}`, extra);
+        }
+        return make('directory.unwilling_to_perform', `the server is unwilling to perform the operation (${where(context)})${said}`, extra);
+      case 122:
+        return make('directory.assertion_failed', `the entry no longer matches what was expected (assertion failed, ${where(context)})`, extra);
       default:
         if (context.operation === 'starttls') {
           return make('directory.tls_failure', `the server refused StartTLS (${where(context)})`, extra);

@@ -38,11 +38,19 @@ export function statusForCode(code: ErrorCode): number {
     case 'users.directory_managed':
     case 'sync.already_running':
     case 'directory.ambiguous':
+    case 'directory.already_exists':
+    case 'directory.assertion_failed':
+    case 'directory.value_exists':
+    case 'directory.no_such_value':
+    case 'directory.not_allowed_on_non_leaf':
       return 409;
+    case 'directory.password_policy':
+      return 422;
     case 'auth.throttled':
       return 429;
     case 'auth.directory_unavailable':
     case 'directory.unavailable':
+    case 'directory.busy':
     case 'store.unavailable':
     case 'store.disk_full':
     case 'store.timeout':
@@ -59,6 +67,12 @@ export function statusForCode(code: ErrorCode): number {
     case 'directory.protocol':
     case 'directory.invalid_filter':
     case 'directory.invalid_dn':
+    case 'directory.object_class_violation':
+    case 'directory.schema_violation':
+    case 'directory.constraint_violation':
+    case 'directory.unwilling_to_perform':
+    case 'directory.unsupported':
+    case 'directory.insecure_connection':
     case 'sync.incomplete_read':
       return 502;
     case 'settings.unreadable':

@@ -81,7 +81,7 @@ export function createMetrics(deps: { store: Store; scheduler?: Pick<Scheduler, 
   });
   const directoryDuration = new Histogram({
     name: 'dirbridge_directory_operation_seconds',
-    help: 'Directory operations of this instance (connect, search, search_page of a paged read, bind, verify of a login), by operation and outcome',
+    help: 'Directory operations of this instance (connect, search, search_page of a paged read, bind, verify of a login, and the writes add, modify, modify_dn, delete, exop), by operation and outcome',
     labelNames: ['operation', 'outcome'],
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],

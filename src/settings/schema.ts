@@ -499,6 +499,71 @@ export const backgroundSyncSettingsSchema = z
   })
   .strict();
 
+/** The user fields write-back can write; the username is always written (renames). */
+export const WRITABLE_USER_FIELDS = ['email', 'firstName', 'lastName', 'displayName'] as const;
+
+/** Who wins when dirbridge and the directory both changed a value since the last sync. */
+const authority = z.enum(['directory', 'dirbridge']);
+
+/** What happens in the directory when a user or group is deleted in dirbridge. */
+const deletionPolicy = z.enum(['disable', 'delete', 'keep']);
+
+/**
+ * Two-way sync (Defguard's headline; Keycloak's edit modes): what dirbridge writes back to the
+ * directory, where new entries go and what they look like. `readOnly` is today's behaviour;
+ * `writable` sends dirbridge's changes to the directory; `unsynced` keeps them local.
+ */
+export const writeBackSettingsSchema = z
+  .object({
+    enabled: boolean().default(false),
+    mode: z.enum(['readOnly', 'writable', 'unsynced']).default('readOnly'),
+    authority: z
+      .object({
+        default: authority.default('directory'),
+        /** Per user field (`email`, `firstName`, ...), overriding `default`. */
+        fields: z.partialRecord(z.enum(WRITABLE_USER_FIELDS), authority).default({}),
+      })
+      .strict()
+      .default({ default: 'directory', fields: {} }),
+    /** Where new users are created; required in `writable` mode. */
+    usersDn: baseDn().optional(),
+    /** Where new groups are created; required in `writable` mode when groups are written. */
+    groupsDn: baseDn().optional(),
+    entry: z
+      .object({
+        /** `auto` takes the preset of the server the RootDSE names (`writeback/entry-shape.ts`). */
+        preset: z.enum(['auto', 'openldap', 'active-directory', '389-ds']).default('auto'),
+        userObjectClasses: attributeList().pipe(z.array(z.string()).min(1)).optional(),
+        userRdnAttribute: attributeName().optional(),
+        groupObjectClasses: attributeList().pipe(z.array(z.string()).min(1)).optional(),
+        groupMemberAttribute: memberAttribute.optional(),
+        /** Kept in a group whose schema requires a member while it has none (groupOfNames). */
+        placeholderMember: distinguishedName().default('cn=dirbridge-placeholder'),
+        /** The UPN suffix of new AD users; by default the DNS name of the users DN's domain. */
+        userPrincipalSuffix: text(SETTING_LIMITS.name, 'a domain name').regex(/^[A-Za-z0-9.-]+$/, 'expected a DNS name such as example.com').optional(),
+      })
+      .strict()
+      .default({ preset: 'auto', placeholderMember: 'cn=dirbridge-placeholder' }),
+    /** The user fields written back; each maps to the attribute the read mapping names. */
+    fields: z.array(z.enum(WRITABLE_USER_FIELDS)).max(WRITABLE_USER_FIELDS.length).default([...WRITABLE_USER_FIELDS]),
+    /** Only members of these dirbridge groups are written back; empty means every user. */
+    scopeGroups: z.array(nonEmptyText(SETTING_LIMITS.name, 'a group name')).max(SETTING_LIMITS.mapValues).default([]),
+    deletion: z
+      .object({ users: deletionPolicy.default('disable'), groups: z.enum(['delete', 'keep']).default('keep') })
+      .strict()
+      .default({ users: 'disable', groups: 'keep' }),
+    passwords: boolean().default(false),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    if (value.enabled && value.mode === 'writable' && value.usersDn === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['usersDn'], message: 'is required in writable mode: it is where new users are created' });
+    }
+  });
+
+export type WriteBackSettings = z.infer<typeof writeBackSettingsSchema>;
+export type WritableUserField = (typeof WRITABLE_USER_FIELDS)[number];
+
 /** Where dirbridge keeps its own data. */
 export const storeSettingsSchema = z
   .object({

@@ -3,10 +3,13 @@
  * the RootDSE, read the users and groups once to warn about settings that do not fit the data
  * (`check-data-fit.ts`), and warn about mapping keys that name no group and about a login throttle
  * that the directory's lockout policy leaves no room for. A base DN that does not exist fails the
- * test, naming the setting and the server's naming contexts. The CLI and the HTTP API both build
+ * test, naming the setting and the server's naming contexts. When asked (`writeAccess`), it also
+ * probes, without changing anything, whether the bind account may write to the write-back's
+ * `usersDn` and `groupsDn` (src/directory/write-probe.ts). The CLI and the HTTP API both build
  * their report here.
  */
-import type { DirectoryConnection } from '../directory/index.ts';
+import type { DirectoryConnection, WritableDirectoryConnection } from '../directory/index.ts';
+import { probeWriteAccess, type WriteAccess } from '../directory/write-probe.ts';
 import { DirbridgeError } from '../errors.ts';
 import { nameOfOid } from '../ldap/known-oids.ts';
 import { resolveUniqueIdAttribute } from '../mapping/unique-id.ts';
@@ -30,13 +33,38 @@ export interface TestConnectionReport {
   supportsPaging: boolean;
   supportedControls: Array<{ oid: string; name: string }>;
   supportedExtensions: Array<{ oid: string; name: string }>;
+  /** Present when asked for: whether the bind account may write to each DN probed. */
+  writeAccess?: { usersDn?: WriteAccess; groupsDn?: WriteAccess };
   warnings: string[];
+}
+
+/** What to probe for write access, and how to open a connection that may write. */
+export interface WriteAccessProbe {
+  usersDn?: string;
+  groupsDn?: string;
+  openWritable: () => Promise<WritableDirectoryConnection>;
+}
+
+async function probeAll(probe: WriteAccessProbe): Promise<{ writeAccess: NonNullable<TestConnectionReport['writeAccess']>; warnings: string[] }> {
+  const writeAccess: NonNullable<TestConnectionReport['writeAccess']> = {};
+  const warnings: string[] = [];
+  const targets = (['usersDn', 'groupsDn'] as const).filter((key) => probe[key] !== undefined);
+  if (targets.length === 0) return { writeAccess, warnings };
+  await using connection = await probe.openWritable();
+  for (const key of targets) {
+    const dn = probe[key] ?? '';
+    const found = await probeWriteAccess(connection, dn);
+    writeAccess[key] = found;
+    if (found.writable !== true) warnings.push(`writeBack.${key}: ${found.detail} (${dn})`);
+  }
+  return { writeAccess, warnings };
 }
 
 /** Opens a connection, builds the report and closes it; connection, bind and missing-base failures throw their `directory.*` errors. */
 export async function testConnection(deps: {
   openDirectory: () => Promise<DirectoryConnection>;
   settings: Pick<Settings, 'directory' | 'mapping' | 'users' | 'groups' | 'login'>;
+  writeAccess?: WriteAccessProbe;
 }): Promise<TestConnectionReport> {
   const directory = await deps.openDirectory();
   try {
@@ -47,6 +75,7 @@ export async function testConnection(deps: {
     } catch (error) {
       throw withNamingContexts(nameBaseDnSetting(error, deps.settings), root.namingContexts);
     }
+    const probed = deps.writeAccess === undefined ? undefined : await probeAll(deps.writeAccess);
     return {
       status: 'ok',
       url: directory.url,
@@ -59,7 +88,8 @@ export async function testConnection(deps: {
       supportsPaging: root.supportsPaging,
       supportedControls: root.supportedControls.map((oid) => ({ oid, name: nameOfOid(oid) ?? '' })),
       supportedExtensions: root.supportedExtensions.map((oid) => ({ oid, name: nameOfOid(oid) ?? '' })),
-      warnings: [...warnings, ...(await throttleWarnings(directory, deps.settings))],
+      ...(probed === undefined ? {} : { writeAccess: probed.writeAccess }),
+      warnings: [...warnings, ...(await throttleWarnings(directory, deps.settings)), ...(probed?.warnings ?? [])],
     };
   } finally {
     await directory.close();

@@ -6,17 +6,17 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { packageRoot } from '../../package-root.ts';
 import { buildSettingsForm } from '../../settings/form.ts';
 import type { RouteContext } from '../context.ts';
 import { errorSchema } from '../schemas.ts';
 
 /** Where `npm run build:web` writes the console. */
-export const CONSOLE_DIST_DIR = fileURLToPath(new URL('../../../web/dist/', import.meta.url));
+export const CONSOLE_DIST_DIR = path.join(packageRoot(import.meta.url), 'web', 'dist') + path.sep;
 
 /** Path prefixes that belong to the server, never to the console's client routes. */
 const SERVER_PREFIXES = ['/api/', '/docs', '/metrics', '/healthz', '/readyz', '/oidc/', '/.well-known/'];

@@ -1,0 +1,11 @@
+/** Request and response controls dirbridge sends, one file each (as ldapts organises its own). */
+export { ASSERTION_OID, AssertionControl, assertionControl } from './assertion.ts';
+export {
+  decodePasswordPolicyResponse,
+  PASSWORD_POLICY_OID,
+  PASSWORD_POLICY_REASONS,
+  PasswordPolicyControl,
+  type PasswordPolicyError,
+  type PasswordPolicyResponse,
+} from './password-policy.ts';
+export { supportsControl, supportsExtension } from './supported.ts';
