@@ -51,7 +51,7 @@ try {
     const directory = await openDirectory(settings.directory);
     const snapshot = await time('  read snapshot', () => readSnapshot(directory, settings));
     await directory.close();
-    const current = await time('  load store state', () => store.loadSyncState());
+    const current = await time('  load store state', () => store.runs.loadSyncState());
     const plan = await time('  plan', () => planSync(snapshot, current, { ...settings.sync, syncGroups: true, scope: 'all' }));
     await time(`  apply ${plan.steps.length} steps`, () => applyPlan(store, plan, current, { batchSize: settings.sync.batchSize, actor: 'sync' }));
   }

@@ -96,11 +96,11 @@ try {
       if (run.value.status !== 'succeeded') throw new Error(`sync did not succeed: ${run.value.reason ?? ''}`);
     }
     // What "Last synced" costs inside every sync: lastSyncedAt of every user it saw, in the sync's batches.
-    const seenIds = (await app.store.loadSyncState()).users.filter((user) => user.source === 'directory').map((user) => user.id);
+    const seenIds = (await app.store.runs.loadSyncState()).users.filter((user) => user.source === 'directory').map((user) => user.id);
     const marked = await timed(async () => {
       const at = new Date().toISOString();
       for (let start = 0; start < seenIds.length; start += settings.sync.batchSize) {
-        await app.store.transaction((tx) => tx.markUsersSynced(seenIds.slice(start, start + settings.sync.batchSize), at));
+        await app.store.transaction((tx) => tx.users.markSynced(seenIds.slice(start, start + settings.sync.batchSize), at));
       }
     });
     const rows = [
@@ -113,7 +113,7 @@ try {
         third.ms,
         (third.ms / floor.ms).toFixed(2),
       ],
-      [`of which in each sync: lastSyncedAt of the ${seenIds.length} users it saw (markUsersSynced, measured alone)`, marked.ms, (marked.ms / floor.ms).toFixed(2)],
+      [`of which in each sync: lastSyncedAt of the ${seenIds.length} users it saw (users.markSynced, measured alone)`, marked.ms, (marked.ms / floor.ms).toFixed(2)],
     ] as const;
     console.log(`sync-scale: ${people} people, ${groupCount} groups, ${memberships} direct memberships, store ${app.store.dialect}`);
     console.log('| phase | time | ratio to floor |\n|---|---|---|');
@@ -145,7 +145,7 @@ try {
     let count = 0;
     let after: string | undefined;
     for (;;) {
-      const page = await app.store.listAuditAfter({ after, limit: 1000, actionPrefixes: [], actions: ['membership.changed'] });
+      const page = await app.store.audit.listAfter({ after, limit: 1000, actionPrefixes: [], actions: ['membership.changed'] });
       count += page.length;
       if (page.length < 1000) return count;
       after = page.at(-1)?.id;

@@ -19,7 +19,7 @@ import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { createHttpServer } from '../src/http/server.ts';
 import { validateSettings } from '../src/settings/load.ts';
 import { SQLITE_FILE_NAME } from '../src/store/sqlite.ts';
-import type { NewUser } from '../src/store/store.ts';
+import type { NewUser } from '../src/model/index.ts';
 
 const { values } = parseArgs({ options: { users: { type: 'string', default: '100000' }, store: { type: 'string', default: 'sqlite' }, repeat: { type: 'string', default: '21' } } });
 const userCount = Number(values.users);
@@ -78,7 +78,7 @@ try {
           ...(index % 7 === 0 ? { disabledBy: 'sync' as const, disabledReason: 'gone from the directory' } : {}),
         });
       }
-      await app.store.transaction((tx) => tx.insertUsers(batch));
+      await app.store.transaction((tx) => tx.users.insert(batch));
     }
     const loadMs = performance.now() - loadStart;
     if (url !== undefined) {

@@ -149,14 +149,14 @@ async function loadOrSeed(
   actor: string,
   replacement: (() => unknown) | undefined,
 ): Promise<LoadedState & { drift: string[] }> {
-  const stored = await store.getSettings();
+  const stored = await store.settings.get();
   if (stored === undefined) {
     const settings = seed();
     if (settings === undefined) {
       throw new DirbridgeError('settings.missing', 'the store holds no settings yet: start with --config FILE, or run `dirbridge settings import FILE`');
     }
     const saved = await store
-      .saveSettings({ expectedVersion: 0, document: toStoredDocument(settings, box), actor, audit: { actor, action: 'settings.seeded', details: { version: 1 } } })
+      .settings.save({ expectedVersion: 0, document: toStoredDocument(settings, box), actor, audit: { actor, action: 'settings.seeded', details: { version: 1 } } })
       .catch(async (error: unknown) => {
         // Another instance seeded first: theirs is in force.
         if (error instanceof DirbridgeError && error.code === 'settings.conflict') return undefined;
@@ -225,9 +225,9 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
   const reloadSettings = (): Promise<boolean> =>
     (reloading ??= (async () => {
       try {
-        const version = await store.getSettingsVersion();
+        const version = await store.settings.getVersion();
         if (version <= state.version) return false;
-        const stored = await store.getSettings();
+        const stored = await store.settings.get();
         if (stored === undefined || stored.version <= state.version) return false;
         const read = readStoredSettings(stored.document, storeSettings, box, `the stored settings (version ${stored.version})`);
         await apply({ settings: read.settings, version: stored.version, updatedAt: stored.createdAt, updatedBy: stored.createdBy, problems: read.problems }, read.baseline);
@@ -271,7 +271,7 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
         }
         return { ...state, changed };
       }
-      const saved = await store.saveSettings({
+      const saved = await store.settings.save({
         expectedVersion: options.expectedVersion,
         document: toStoredDocument(settings, box),
         actor: options.actor,

@@ -338,7 +338,7 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     assert.equal(await byTestId('save-anyway').count(), 1);
     await page.screenshot({ path: path.join(SCREENSHOTS, '05c-save-refused.png') });
     assert.equal(app.settingsState().version, version, 'nothing was saved');
-    assert.equal(await app.store.getSettingsVersion(), version);
+    assert.equal(await app.store.settings.getVersion(), version);
     assert.equal(await password.inputValue(), 'console-unsaved-wrong-password', 'the input is kept');
 
     // Keeping the stored password, an unsaved User Search base is what Test LDAP Search uses.
@@ -409,7 +409,7 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     const result = (await byTestId('sync-result').textContent()) ?? '';
     assert.match(result, /users created/);
     await page.screenshot({ path: path.join(SCREENSHOTS, '07-sync-now.png') });
-    const users = await app.store.listUsers({ limit: 1, offset: 0, source: 'directory' });
+    const users = await app.store.users.list({ limit: 1, offset: 0, source: 'directory' });
     assert.ok(users.total >= organisation.users.length - 5, `synced ${users.total} users`);
   });
 
@@ -440,14 +440,14 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     await page.locator('#user-notes').fill('checked by the console test');
     await byTestId('save-user').click();
     await page.locator('.alert-success', { hasText: 'The profile was saved' }).waitFor();
-    const stored = await app.store.listUsers({ limit: 5, offset: 0, search: user.uid });
+    const stored = await app.store.users.list({ limit: 5, offset: 0, search: user.uid });
     assert.equal(stored.users.find((candidate) => candidate.username === user.uid)?.notes, 'checked by the console test');
     await shot('09-user');
     // Disable (an administrator's disable, which sync never undoes), then enable again.
     await page.locator('[data-testid="user-account"] input[aria-label="Reason"]').fill('left the company');
     await byTestId('disable-user').click();
     await byTestId('user-account').locator('.badge', { hasText: 'Disabled by admin' }).waitFor();
-    const disabled = (await app.store.listUsers({ limit: 5, offset: 0, search: user.uid })).users.find((candidate) => candidate.username === user.uid);
+    const disabled = (await app.store.users.list({ limit: 5, offset: 0, search: user.uid })).users.find((candidate) => candidate.username === user.uid);
     assert.deepEqual({ isEnabled: disabled?.isEnabled, disabledBy: disabled?.disabledBy, disabledReason: disabled?.disabledReason }, { isEnabled: false, disabledBy: 'admin', disabledReason: 'left the company' });
     await shot('09b-user-disabled');
     await byTestId('enable-user').click();
@@ -458,11 +458,11 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
 
   it('filters the users list by state', async () => {
     const user = aUser();
-    const stored = await app.store.findUserByUsername(user.uid);
+    const stored = await app.store.users.findByUsername(user.uid);
     assert.ok(stored?.isEnabled);
     await app.accounts.disable(stored.id, 'admin:console-test', 'state filter test');
     try {
-      const count = async (state: 'active' | 'disabled') => new Intl.NumberFormat('en-US').format((await app.store.listUsers({ state, limit: 1, offset: 0 })).total);
+      const count = async (state: 'active' | 'disabled') => new Intl.NumberFormat('en-US').format((await app.store.users.list({ state, limit: 1, offset: 0 })).total);
       await page.goto(`${base}/users`);
       const table = byTestId('users-table');
       await table.waitFor();
@@ -503,7 +503,7 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
   it("shows that a user is throttled for strangers, and clears dirbridge's throttle with the button", async () => {
     const target = organisation.users.filter((candidate) => !candidate.locked && /^[a-z0-9._-]+$/.test(candidate.uid) && !candidate.groups.includes('cycle-a')).at(-1);
     assert.ok(target && target.uid !== aUser().uid);
-    const stored = await app.store.findUserByUsername(target.uid);
+    const stored = await app.store.users.findByUsername(target.uid);
     assert.ok(stored, 'synced');
     // Strangers' wrong passwords from three addresses: the share of the limit (4 below slapd's 5) strangers get.
     for (let guess = 0; guess < 3; guess += 1) await app.login.login({ username: target.uid, password: `guess-${guess}`, clientAddress: `198.51.100.${guess + 1}` }).catch(() => undefined);
@@ -517,7 +517,7 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     await page.locator('.alert-success', { hasText: "Cleared 3 failed login attempts. The directory's own failure counter is unchanged." }).waitFor();
     await byTestId('user-throttle').locator('.badge', { hasText: 'Not throttled' }).waitFor();
     assert.equal((await app.accounts.throttleStatus(stored)).failures, 0);
-    const audit = await app.store.listAudit({ limit: 5, offset: 0, userId: stored.id, action: 'login.throttle_cleared' });
+    const audit = await app.store.audit.list({ limit: 5, offset: 0, userId: stored.id, action: 'login.throttle_cleared' });
     assert.deepEqual(audit.entries.map((entry) => entry.actor), ['admin:admin']);
   });
 
@@ -531,7 +531,7 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
       settings: { ...app.settings, mapping: { ...app.settings.mapping, avatars: { ...app.settings.mapping.avatars, enabled: true, attributes: ['jpegPhoto'] } } },
     });
     assert.equal(synced.updated, 1, JSON.stringify(synced));
-    const stored = await app.store.findUserByUsername(withPhoto.uid);
+    const stored = await app.store.users.findByUsername(withPhoto.uid);
     assert.ok(stored);
     const images: Array<{ url: string; status: number; type: string | undefined }> = [];
     const onResponse = (response: { url: () => string; status: () => number; headers: () => Record<string, string> }) => {
@@ -568,7 +568,7 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
       assert.ok(images.length >= 2, JSON.stringify(images));
       assert.ok(images.every((image) => (image.status === 200 && image.type === 'image/jpeg') || image.status === 304), JSON.stringify(images));
 
-      const withoutStored = await app.store.findUserByUsername(without.uid);
+      const withoutStored = await app.store.users.findByUsername(without.uid);
       assert.ok(withoutStored);
       await page.goto(`${base}/users/${withoutStored.id}`);
       await byTestId('user-profile').waitFor();
@@ -613,7 +613,7 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     // The link carries the name; the page asks GET /api/v1/admin/channels/dev for the rest.
     await page.waitForURL(/\/channels\/dev$/);
     await page.locator('h1', { hasText: '#dev' }).waitFor();
-    const dev = await app.store.findChannelByName('dev');
+    const dev = await app.store.mapping.findChannelByName('dev');
     assert.ok(dev);
     const channelDetails = byTestId('named-details');
     await channelDetails.filter({ hasText: `Members${new Intl.NumberFormat('en-US').format(dev.memberCount)}` }).waitFor();
@@ -635,7 +635,7 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     await page.goto(`${base}/teams/${encodeURIComponent('No Such Team')}`);
     await page.locator('.alert-error', { hasText: 'no team named No Such Team (teams.not_found)' }).waitFor();
     // A user's page links to its channels and teams.
-    const member = (await app.store.listChannelMembers(dev.id, { limit: 1, offset: 0 })).users[0];
+    const member = (await app.store.mapping.listChannelMembers(dev.id, { limit: 1, offset: 0 })).users[0];
     assert.ok(member);
     await page.goto(`${base}/users/${member.id}`);
     await page.locator('a', { hasText: /^#dev$/ }).click();

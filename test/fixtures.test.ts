@@ -44,11 +44,12 @@ describe('sample organisation generator', () => {
     assert.ok(a.users.some((u) => u.dn.startsWith('cn=Smith\\2C John,')));
   });
 
-  it('generates 100k people and 5k groups in a few seconds', () => {
-    const started = Date.now();
+  // Its speed (1.1 s on this machine) is a benchmark figure (test/fixtures/README.md), not asserted:
+  // on a shared 2-core machine a wall-clock limit fails whenever other test files take the CPU.
+  it('generates 100k people and 5k groups', () => {
     const org = generateOrganisation({ people: 100_000, groups: 5_000, seed: 1 });
     assert.equal(org.users.length, 100_000);
-    assert.ok(Date.now() - started < 10_000);
+    assert.equal(org.groups.length, 5_000);
   });
 });
 

@@ -179,9 +179,9 @@ describe('HTTP admin security', () => {
     assert.equal(refused.statusCode, 403);
     assert.equal(JSON.parse(refused.body).error.code, 'http.forbidden');
     assert.equal(refused.cookies.length, 0);
-    const joseUser = await app.store.findUserByUsername(jose.uid);
+    const joseUser = await app.store.users.findByUsername(jose.uid);
     assert.ok(joseUser);
-    assert.equal((await app.store.listSessions({ limit: 10, offset: 0, userId: joseUser.id, isActive: true })).total, 0);
+    assert.equal((await app.store.sessions.list({ limit: 10, offset: 0, userId: joseUser.id, isActive: true })).total, 0);
 
     const wrong = await signIn('admin', 'wrong');
     assert.equal(wrong.statusCode, 401);

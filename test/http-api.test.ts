@@ -221,7 +221,7 @@ describe('HTTP API against OpenLDAP', () => {
       }
       assert.deepEqual([...bodies], [JSON.stringify({ error: { code: 'auth.invalid_credentials', message: 'invalid username or password' } })]);
       // The precise reasons stay in the audit log.
-      const failures = await app.store.listAudit({ limit: 5, offset: 0, action: 'login.failed' });
+      const failures = await app.store.audit.list({ limit: 5, offset: 0, action: 'login.failed' });
       assert.deepEqual(new Set(failures.entries.map((entry) => entry.reason)), new Set(['wrong_password', 'unknown_user', 'empty_password', 'locked_in_directory']));
     });
 
@@ -328,10 +328,10 @@ describe('HTTP API against OpenLDAP', () => {
       assert.equal(first.json().isNewUser, true);
       assert.equal(first.json().user.username, eleni.uid);
       assert.ok(first.json().steps.some((step: { kind: string }) => step.kind === 'createUser'));
-      const stored = await app.store.findUserByUsername(eleni.uid);
+      const stored = await app.store.users.findByUsername(eleni.uid);
       assert.ok(stored);
-      assert.deepEqual((await app.store.listUserChannels(stored.id)).map((channel) => channel.name), ['general']);
-      const created = await app.store.listAudit({ limit: 1, offset: 0, userId: stored.id, action: 'user.created' });
+      assert.deepEqual((await app.store.mapping.listUserChannels(stored.id)).map((channel) => channel.name), ['general']);
+      const created = await app.store.audit.list({ limit: 1, offset: 0, userId: stored.id, action: 'user.created' });
       assert.equal(created.entries[0]?.actor, 'admin:admin');
       const again = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync-user', payload: { username: eleni.uid } });
       assert.equal(again.json().isNewUser, false);
@@ -341,7 +341,7 @@ describe('HTTP API against OpenLDAP', () => {
     });
 
     it('previews a sync with reasons and writes nothing, then syncs', async () => {
-      const before = (await app.store.listUsers({ limit: 1, offset: 0 })).total;
+      const before = (await app.store.users.list({ limit: 1, offset: 0 })).total;
       const dry = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync', payload: { dryRun: true } });
       assert.equal(dry.statusCode, 200, dry.body);
       assert.equal(dry.json().dryRun, true);
@@ -349,14 +349,14 @@ describe('HTTP API against OpenLDAP', () => {
       assert.ok(dry.json().users.created > 0);
       assert.equal(dry.json().stepsTotal, dry.json().steps.length);
       assert.ok(dry.json().steps.some((step: { kind: string; reason: string }) => step.kind === 'createUser' && step.reason === 'new in directory'));
-      assert.equal((await app.store.listUsers({ limit: 1, offset: 0 })).total, before, 'a dry run writes nothing');
+      assert.equal((await app.store.users.list({ limit: 1, offset: 0 })).total, before, 'a dry run writes nothing');
 
       const real = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync', payload: {} });
       assert.equal(real.statusCode, 200, real.body);
       assert.equal(real.json().dryRun, false);
       assert.equal(real.json().status, 'succeeded');
       assert.equal(real.json().users.created, dry.json().users.created);
-      assert.ok((await app.store.listUsers({ limit: 1, offset: 0 })).total > before);
+      assert.ok((await app.store.users.list({ limit: 1, offset: 0 })).total > before);
     });
 
     it('answers 409 while a sync is already running', async () => {
@@ -396,7 +396,7 @@ describe('HTTP API against OpenLDAP', () => {
     it('filters users by state, alone and with search and paging, and refuses an unknown state', async () => {
       const everyone = await admin({ method: 'GET', url: '/api/v1/admin/users?limit=1' });
       const total: number = everyone.json().total;
-      const victim = await app.store.findUserByUsername('anna.berglund');
+      const victim = await app.store.users.findByUsername('anna.berglund');
       assert.ok(victim?.isEnabled);
       const disabled = await admin({ method: 'POST', url: `/api/v1/admin/users/${victim.id}/disable`, payload: { reason: 'state filter test' } });
       assert.equal(disabled.statusCode, 200, disabled.body);
@@ -434,7 +434,7 @@ describe('HTTP API against OpenLDAP', () => {
     });
 
     it('refuses directory-managed fields with 409 naming them, and keeps local fields editable', async () => {
-      const anna = await app.store.findUserByUsername('anna.berglund');
+      const anna = await app.store.users.findByUsername('anna.berglund');
       assert.ok(anna);
       const refused = await admin({ method: 'PATCH', url: `/api/v1/admin/users/${anna.id}`, payload: { email: 'other@example.org', lastName: 'Other', notes: 'x' } });
       assert.equal(refused.statusCode, 409);
@@ -574,7 +574,7 @@ describe('HTTP API against OpenLDAP', () => {
       return usable as [SampleUser, SampleUser, SampleUser, SampleUser];
     };
     const idOf = async (sample: SampleUser) => {
-      const stored = await app.store.findUserByUsername(sample.uid);
+      const stored = await app.store.users.findByUsername(sample.uid);
       assert.ok(stored, sample.uid);
       return stored.id;
     };
@@ -654,10 +654,10 @@ describe('HTTP API against OpenLDAP', () => {
       assert.equal(unknown.json().error.code, 'users.not_found');
 
       // Bytes that are not an image we serve (put in the store behind sync's back) are refused, whatever type was recorded.
-      const local = await app.store.findUserByUsername('admin');
+      const local = await app.store.users.findByUsername('admin');
       assert.ok(local);
       for (const [data, mimeType] of [[SVG_WITH_SCRIPT, 'image/svg+xml'], [Buffer.from('<html><script>alert(1)</script></html>'), 'image/png']] as const) {
-        await app.store.transaction((tx) => tx.setAvatars([{ userId: local.id, contentHash: sha(data), mimeType, data }]));
+        await app.store.transaction((tx) => tx.mapping.setAvatars([{ userId: local.id, contentHash: sha(data), mimeType, data }]));
         const answers: Reply[] = [
           await call({ method: 'GET', url: `/api/v1/users/${local.id}/avatar`, headers: key }),
           await admin({ method: 'GET', url: `/api/v1/admin/users/${local.id}/avatar` }),
@@ -669,7 +669,7 @@ describe('HTTP API against OpenLDAP', () => {
           assert.equal(refused.body.includes('<script>'), false);
         }
       }
-      await app.store.transaction((tx) => tx.removeAvatars([local.id]));
+      await app.store.transaction((tx) => tx.mapping.removeAvatars([local.id]));
     });
 
     it("lets a session token read only its own user's avatar, and refuses callers without a valid bearer", async () => {
@@ -715,7 +715,7 @@ describe('HTTP API against OpenLDAP', () => {
       const everyone = await admin({ method: 'GET', url: '/api/v1/admin/users?limit=1000' });
       const hashes = everyone.json().users.filter((listed: { avatarHash: string | null }) => listed.avatarHash !== null);
       assert.equal(hashes.length, 3, 'the three users with photos, and only they');
-      const group = (await app.store.listUserGroups(id))[0];
+      const group = (await app.store.groups.listOfUser(id))[0];
       assert.ok(group);
       const members = await admin({ method: 'GET', url: `/api/v1/admin/groups/${group.id}/members?limit=1000` });
       assert.equal(members.json().users.find((listed: { id: string }) => listed.id === id)?.avatarHash, hash);
@@ -766,10 +766,10 @@ describe('HTTP API against OpenLDAP', () => {
         cursor = page.json().next;
       }
       assert.equal(new Set(all.map((event) => event.id)).size, all.length, 'no event twice');
-      const expected = (await app.store.listAudit({ limit: 10_000, offset: 0 })).entries.filter((entry) => /^(user\.|membership\.|session\.revoked$)/.test(entry.action));
+      const expected = (await app.store.audit.list({ limit: 10_000, offset: 0 })).entries.filter((entry) => /^(user\.|membership\.|session\.revoked$)/.test(entry.action));
       assert.equal(all.length, expected.length);
 
-      const anna = await app.store.findUserByUsername('anna.berglund');
+      const anna = await app.store.users.findByUsername('anna.berglund');
       assert.ok(anna);
       await app.accounts.updateProfile(anna.id, { notes: 'changed for the feed' }, 'admin:test');
       const next = await call({ method: 'GET', url: `/api/v1/events?after=${cursor}`, headers: key });

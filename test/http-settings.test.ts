@@ -87,7 +87,7 @@ describe('settings API', () => {
     assert.equal('bindPassword' in body.settings.directory, false);
     assert.equal('store' in body.settings, false);
     assert.equal(body.settings.sync.batchSize, 5000, 'defaults are shown');
-    const stored = JSON.stringify((await app.store.getSettings())?.document);
+    const stored = JSON.stringify((await app.store.settings.get())?.document);
     assert.equal(stored.includes(slapd.readerPassword), false, 'the stored document never holds the password in clear');
     assert.match(stored, /dirbridge:v1:/);
   });
@@ -103,11 +103,11 @@ describe('settings API', () => {
     assert.ok(error.problems.some((problem: string) => problem.startsWith('directory.pageSize: ')), error.problems.join('\n'));
     assert.ok(error.problems.some((problem: string) => problem.startsWith('users.filter: ')), error.problems.join('\n'));
     assert.equal(app.settingsState().version, 1);
-    assert.equal(await app.store.getSettingsVersion(), 1);
+    assert.equal(await app.store.settings.getVersion(), 1);
   });
 
   it('refuses a timeout Node\'s timers cannot hold (3000000000 ms) naming directory.operationTimeoutMs, and saves nothing', async () => {
-    const before = await app.store.getSettings();
+    const before = await app.store.settings.get();
     const { settings, version } = (await call({ method: 'GET', url: '/api/v1/admin/settings' })).json();
     settings.directory.operationTimeoutMs = 3_000_000_000;
     const response = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version, settings } });
@@ -116,7 +116,7 @@ describe('settings API', () => {
     assert.equal(error.code, 'settings.invalid');
     assert.deepEqual(error.problems, ['directory.operationTimeoutMs: must be at most 3600000 ms (1 hour)']);
     assert.equal(app.settingsState().version, version);
-    assert.deepEqual(await app.store.getSettings(), before, 'the stored version is untouched');
+    assert.deepEqual(await app.store.settings.get(), before, 'the stored version is untouched');
     assert.equal(app.settings.directory.operationTimeoutMs, 30_000, 'the settings in force are untouched');
     // The same value through a schedule that fires every 30 seconds, and a base DN of the root.
     settings.directory.operationTimeoutMs = 30_000;
@@ -125,7 +125,7 @@ describe('settings API', () => {
     const more = await call({ method: 'PUT', url: '/api/v1/admin/settings', payload: { version, settings } });
     assert.equal(more.statusCode, 400);
     assert.deepEqual(more.json().error.problems.map((problem: string) => problem.split(':')[0]).sort(), ['autoLogout.schedule', 'users.baseDn']);
-    assert.equal(await app.store.getSettingsVersion(), version);
+    assert.equal(await app.store.settings.getVersion(), version);
   });
 
   it('refuses a store section and requests without the CSRF token', async () => {
@@ -172,7 +172,7 @@ describe('settings API', () => {
     assert.equal(stale.json().error.code, 'settings.conflict');
     assert.equal(app.settings.sync.batchSize, 100);
 
-    const audit = await app.store.listAudit({ limit: 10, offset: 0, action: 'settings.updated' });
+    const audit = await app.store.audit.list({ limit: 10, offset: 0, action: 'settings.updated' });
     assert.deepEqual(
       audit.entries.map((entry) => (entry.details as { changed: string[] }).changed),
       [['directory.bindPassword', 'sync.batchSize'], ['directory.bindPassword']],
@@ -191,7 +191,7 @@ describe('settings API', () => {
 
   it('tests unsaved settings without saving them, while the settings in force keep working', async () => {
     const before = await current();
-    const storedBefore = await app.store.getSettingsVersion();
+    const storedBefore = await app.store.settings.getVersion();
     const people = organisationUser();
 
     // An unsaved wrong password: Test Connection fails naming invalid credentials.
@@ -251,14 +251,14 @@ describe('settings API', () => {
     assert.match(withStore.json().error.problems[0], /^store: /);
 
     // Nothing was saved.
-    assert.equal(await app.store.getSettingsVersion(), storedBefore);
+    assert.equal(await app.store.settings.getVersion(), storedBefore);
     assert.equal(app.settingsState().version, before.version);
   });
 
   it('refuses a verified save whose directory settings cannot connect and bind, saving nothing', async () => {
     const before = await current();
-    const storedBefore = await app.store.getSettingsVersion();
-    const auditBefore = (await app.store.listAudit({ limit: 100, offset: 0, action: 'settings.updated' })).entries.length;
+    const storedBefore = await app.store.settings.getVersion();
+    const auditBefore = (await app.store.audit.list({ limit: 100, offset: 0, action: 'settings.updated' })).entries.length;
 
     const wrongUrl = await call({
       method: 'PUT',
@@ -288,11 +288,11 @@ describe('settings API', () => {
     assert.equal(unknown.statusCode, 400);
 
     // Nothing was saved anywhere: the version, the settings in force, the audit log.
-    assert.equal(await app.store.getSettingsVersion(), storedBefore);
+    assert.equal(await app.store.settings.getVersion(), storedBefore);
     assert.equal(app.settingsState().version, before.version);
     assert.deepEqual(app.settings.directory.urls, [slapd.url]);
     assert.equal(app.settings.directory.bindPassword, slapd.readerPassword);
-    assert.equal((await app.store.listAudit({ limit: 100, offset: 0, action: 'settings.updated' })).entries.length, auditBefore);
+    assert.equal((await app.store.audit.list({ limit: 100, offset: 0, action: 'settings.updated' })).entries.length, auditBefore);
     const live = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: {} });
     assert.equal(live.statusCode, 200, live.body);
   });

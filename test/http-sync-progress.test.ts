@@ -14,7 +14,7 @@ import { appJobs, createAppScheduler, followSettings } from '../src/scheduler/ap
 import { silentLog } from '../src/scheduler/job-lock.ts';
 import type { Scheduler } from '../src/scheduler/scheduler.ts';
 import type { Settings } from '../src/settings/schema.ts';
-import type { SyncRunPhase } from '../src/store/store.ts';
+import type { SyncRunPhase } from '../src/model/index.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
@@ -106,7 +106,7 @@ describe('Sync Now in the background, progress, jobs and logs', () => {
       const id = await until(async () => runId, 5_000, 'the run id');
       // The page that froze the server was counted; its throttled write follows within a second.
       const progress = await until(async () => {
-        const found = (await app.store.getRun(id))?.progress;
+        const found = (await app.store.runs.get(id))?.progress;
         return found !== undefined && found !== null && found.usersRead >= 60 ? found : undefined;
       }, 5_000, 'the users read so far');
       assert.equal(progress.phase, 'reading_users');
@@ -121,7 +121,7 @@ describe('Sync Now in the background, progress, jobs and logs', () => {
     }
     const result = await pending;
     assert.equal(result.status, 'succeeded');
-    const run = await app.store.getRun(result.runId);
+    const run = await app.store.runs.get(result.runId);
     assert.equal(run?.progress, null);
   });
 

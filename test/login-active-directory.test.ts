@@ -39,7 +39,7 @@ describe('login against Active Directory (Samba)', () => {
     const byDownLevel = await app.login.login({ username: carol.downLevelName, password: carol.password ?? '' });
     assert.equal(byUpn.user.id, byName.user.id);
     assert.equal(byDownLevel.user.id, byName.user.id);
-    const groups = (await app.store.listUserGroups(byName.user.id)).map((group) => group.name).sort();
+    const groups = (await app.store.groups.listOfUser(byName.user.id)).map((group) => group.name).sort();
     assert.deepEqual(groups, ['All Staff', 'Backend', 'Engineering'], 'nested Engineering through Backend');
   });
 
@@ -73,7 +73,7 @@ describe('login against Active Directory (Samba)', () => {
 
       const result = await locking.sync.runSync({ trigger: 'cli', isDryRun: false });
       assert.equal(result.status, 'succeeded', result.reason ?? '');
-      assert.equal((await locking.store.findUserByUsername(target.sAMAccountName))?.isEnabled, true, 'a lockout is not a disable');
+      assert.equal((await locking.store.users.findByUsername(target.sAMAccountName))?.isEnabled, true, 'a lockout is not a disable');
       assert.ok(await locking.sessions.validate(session.token), 'the session goes on');
 
       await rejectsLogin(locking.login.login({ username: target.userPrincipalName, password: target.password ?? '', clientAddress: home }), 'locked_in_directory');
@@ -118,13 +118,13 @@ describe('login against Active Directory (Samba)', () => {
 
       const carol = adUser('carol');
       const carolLogin = await mapped.login.login({ username: carol.sAMAccountName, password: carol.password ?? '' });
-      assert.deepEqual([...(await mapped.store.listUserRoles(carolLogin.user.id))].sort(), ['backend', 'developer'], 'developer through Backend ⊂ Engineering');
+      assert.deepEqual([...(await mapped.store.mapping.listUserRoles(carolLogin.user.id))].sort(), ['backend', 'developer'], 'developer through Backend ⊂ Engineering');
       const heidi = adUser('heidi');
       assert.equal((await mapped.login.login({ username: heidi.sAMAccountName, password: heidi.password ?? '' })).user.isAdmin, true, 'admin through Cycle B ⊂ Cycle A (a cycle)');
       const frank = adUser('frank');
       const frankLogin = await mapped.login.login({ username: frank.sAMAccountName, password: frank.password ?? '' });
-      assert.deepEqual(await mapped.store.listUserRoles(frankLogin.user.id), [], 'not through a group outside OU=Groups');
-      assert.equal((await mapped.store.listUserGroups(frankLogin.user.id)).some((group) => group.name === 'Engineering'), false);
+      assert.deepEqual(await mapped.store.mapping.listUserRoles(frankLogin.user.id), [], 'not through a group outside OU=Groups');
+      assert.equal((await mapped.store.groups.listOfUser(frankLogin.user.id)).some((group) => group.name === 'Engineering'), false);
     } finally {
       await mapped.close();
       await made.cleanup();

@@ -103,7 +103,7 @@ describe('login to accounts 389-DS has locked (password policy lockout)', { skip
   const httpLogin = (server: FastifyInstance, username: string, password: string, from: string): Promise<LightMyRequestResponse> =>
     server.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password }, remoteAddress: from });
   const outcome = (attempt: Promise<unknown>): Promise<string> => attempt.then(() => 'ok', (error: unknown) => (error instanceof LoginFailure ? error.reason : String(error)));
-  const lastFailure = async (app: App, subject: string) => (await app.store.listAudit({ limit: 20, offset: 0, action: 'login.failed' })).entries.find((entry) => entry.subject === subject)?.reason;
+  const lastFailure = async (app: App, subject: string) => (await app.store.audit.list({ limit: 20, offset: 0, action: 'login.failed' })).entries.find((entry) => entry.subject === subject)?.reason;
   const isUnauthorized = (response: LightMyRequestResponse) => [response.statusCode, JSON.parse(response.body).error.code];
 
   it('refuses an account 389-DS locked before any bind, as locked_in_directory, where the service account reads accountUnlockTime', async () => {
@@ -188,9 +188,9 @@ describe('login to accounts 389-DS has locked (password policy lockout)', { skip
     await bindWrongPassword({ url: ds.url }, owner.dn, 3);
     const result = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.equal(result.status, 'succeeded', result.reason ?? '');
-    const stored = await app.store.findUserByUsername(owner.uid);
+    const stored = await app.store.users.findByUsername(owner.uid);
     assert.equal(stored?.isEnabled, true, 'a lockout is not a disable');
     assert.ok(await app.sessions.validate(session.token), 'the session goes on');
-    assert.equal((await app.store.findUserByUsername('locked.user'))?.disabledBy, 'directory', 'nsAccountLock: TRUE disables');
+    assert.equal((await app.store.users.findByUsername('locked.user'))?.disabledBy, 'directory', 'nsAccountLock: TRUE disables');
   });
 });

@@ -174,20 +174,20 @@ describe('login and one-user sync agree with a full sync on nested groups (OpenL
 
   /** What the store says a user has: groups, roles, channels, teams and the admin flag. */
   async function holdings(app: App, uid: string) {
-    const user = await app.store.findUserByUsername(uid);
+    const user = await app.store.users.findByUsername(uid);
     assert.ok(user, uid);
     return {
       isAdmin: user.isAdmin,
-      groups: (await app.store.listUserGroups(user.id)).map((entry) => entry.name).sort(),
-      roles: [...(await app.store.listUserRoles(user.id))].sort(),
-      channels: (await app.store.listUserChannels(user.id)).map((entry) => entry.name).sort(),
-      teams: (await app.store.listUserTeams(user.id)).map((entry) => entry.name).sort(),
+      groups: (await app.store.groups.listOfUser(user.id)).map((entry) => entry.name).sort(),
+      roles: [...(await app.store.mapping.listUserRoles(user.id))].sort(),
+      channels: (await app.store.mapping.listUserChannels(user.id)).map((entry) => entry.name).sort(),
+      teams: (await app.store.mapping.listUserTeams(user.id)).map((entry) => entry.name).sort(),
     };
   }
 
   const membershipEvents = async (app: App, uid: string) => {
-    const user = await app.store.findUserByUsername(uid);
-    return (await app.store.listAudit({ limit: 1, offset: 0, userId: user?.id ?? '', action: 'membership.changed' })).total;
+    const user = await app.store.users.findByUsername(uid);
+    return (await app.store.audit.list({ limit: 1, offset: 0, userId: user?.id ?? '', action: 'membership.changed' })).total;
   };
 
   /** The steps of a (dry) full-sync plan that concern this user. */
@@ -306,9 +306,9 @@ describe('login and one-user sync agree with a full sync on nested groups (OpenL
     assert.equal(engineerNow.groups.includes('engineering'), false);
     const adminLogin = await app.login.login({ username: admin.uid, password: admin.password });
     assert.equal(adminLogin.user.isAdmin, false, 'admin only through the cut cycle: no longer');
-    assert.equal(engineerLogin.user.id, (await app.store.findUserByUsername(engineer.uid))?.id);
+    assert.equal(engineerLogin.user.id, (await app.store.users.findByUsername(engineer.uid))?.id);
 
-    const reasons = (await app.store.listAudit({ limit: 20, offset: 0, userId: engineerLogin.user.id, action: 'membership.changed' })).entries.map((entry) => entry.actor);
+    const reasons = (await app.store.audit.list({ limit: 20, offset: 0, userId: engineerLogin.user.id, action: 'membership.changed' })).entries.map((entry) => entry.actor);
     assert.ok(reasons.includes('login'), 'the login recorded the change');
     // What the dry run planned for these two users is what the logins did: the next full sync has nothing left for them.
     assert.ok(stepsFor(dry.steps, engineer.uid).some((step) => step.kind === 'revokeRole' && step.role === 'reviewer'));

@@ -69,7 +69,7 @@ describe('login against OpenLDAP', () => {
     assert.equal(first.user.username, alice.uid);
     assert.equal(first.user.source, 'directory');
     assert.equal(first.user.email, alice.mail);
-    const groups = (await app.store.listUserGroups(first.user.id)).map((group) => group.name).sort();
+    const groups = (await app.store.groups.listOfUser(first.user.id)).map((group) => group.name).sort();
     for (const cn of alice.groups) assert.ok(groups.includes(cn), `${cn} in ${groups.join(',')}`);
     const second = await app.login.login({ username: alice.uid.toUpperCase(), password: alice.password });
     assert.equal(second.isNewUser, false);
@@ -77,7 +77,7 @@ describe('login against OpenLDAP', () => {
     assert.notEqual(second.token, first.token);
     const validated = await app.sessions.validate(first.token);
     assert.equal(validated?.user.id, first.user.id);
-    const created = await app.store.listAudit({ limit: 10, offset: 0, userId: first.user.id, action: 'user.created' });
+    const created = await app.store.audit.list({ limit: 10, offset: 0, userId: first.user.id, action: 'user.created' });
     assert.equal(created.entries[0]?.actor, 'login');
   });
 
@@ -85,7 +85,7 @@ describe('login against OpenLDAP', () => {
     const bob = user(11);
     await rejectsLogin(app.login.login({ username: bob.uid, password: 'not-it' }), 'wrong_password');
     await rejectsLogin(app.login.login({ username: 'no.such.person', password: 'whatever' }), 'unknown_user');
-    const failures = await app.store.listAudit({ limit: 5, offset: 0, action: 'login.failed' });
+    const failures = await app.store.audit.list({ limit: 5, offset: 0, action: 'login.failed' });
     assert.deepEqual(failures.entries.slice(0, 2).map((entry) => [entry.subject, entry.reason]), [['no.such.person', 'unknown_user'], [bob.uid, 'wrong_password']]);
   });
 
@@ -132,7 +132,7 @@ describe('login against OpenLDAP', () => {
 
       const result = await locking.sync.runSync({ trigger: 'cli', isDryRun: false });
       assert.equal(result.status, 'succeeded', result.reason ?? '');
-      assert.equal((await locking.store.findUserByUsername(owner.uid))?.isEnabled, true, 'a lockout is not a disable');
+      assert.equal((await locking.store.users.findByUsername(owner.uid))?.isEnabled, true, 'a lockout is not a disable');
       assert.ok(await locking.sessions.validate(session.token), 'the session goes on');
 
       await rejectsLogin(locking.login.login({ username: owner.uid, password: owner.password, clientAddress: home }), 'locked_in_directory');
@@ -183,7 +183,7 @@ describe('login against OpenLDAP', () => {
     const strict = await appWith({ login: { createOnFirstLogin: false } });
     const erin = user(15);
     await rejectsLogin(strict.login.login({ username: erin.uid, password: erin.password }), 'not_provisioned');
-    assert.equal(await strict.store.findUserByUsername(erin.uid), undefined);
+    assert.equal(await strict.store.users.findByUsername(erin.uid), undefined);
   });
 
   it('merges a local account only when mergeExistingUsers allows it', async () => {
@@ -199,7 +199,7 @@ describe('login against OpenLDAP', () => {
     assert.equal(merged.user.id, local.id, 'the same account, now linked');
     assert.equal(merged.user.source, 'directory');
     assert.ok(merged.user.externalId);
-    const audit = await merging.store.listAudit({ limit: 5, offset: 0, userId: local.id, action: 'user.linked' });
+    const audit = await merging.store.audit.list({ limit: 5, offset: 0, userId: local.id, action: 'user.linked' });
     assert.equal(audit.total, 1);
   });
 
@@ -209,13 +209,13 @@ describe('login against OpenLDAP', () => {
     const admin = await createLocalAccount(guarded.store, { username: 'admin', password: 'local-admin-password', isAdmin: true, actor: 'test' });
     await rejectsLogin(guarded.login.login({ username: 'admin', password: 'directory-admin-password' }), 'wrong_password');
     assert.equal((await guarded.login.login({ username: 'admin', password: 'local-admin-password' })).user.id, admin.id);
-    const after = await guarded.store.getUser(admin.id);
+    const after = await guarded.store.users.get(admin.id);
     assert.equal(after?.source, 'local');
     assert.equal(after?.externalId, null);
     // A sync does not take it over either.
     const result = await guarded.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.ok(result.steps.some((step) => step.kind === 'skipUser' && /administrator/.test(step.reason)));
-    assert.equal((await guarded.store.getUser(admin.id))?.externalId, null);
+    assert.equal((await guarded.store.users.get(admin.id))?.externalId, null);
   });
 
   it('logs a user out once the directory disables them, and refuses their next login', async () => {
@@ -226,10 +226,10 @@ describe('login against OpenLDAP', () => {
     await slapd.ldapmodify(`dn: ${grace.dn}\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n`);
     const result = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.equal(result.status, 'succeeded', result.reason ?? '');
-    assert.equal((await app.store.findUserByUsername(grace.uid))?.isEnabled, false);
+    assert.equal((await app.store.users.findByUsername(grace.uid))?.isEnabled, false);
     assert.ok((await logoutDeactivatedUsers(app.store, app.now)) >= 1);
     assert.equal(await app.sessions.validate(session.token), undefined);
-    const revoked = await app.store.listAudit({ limit: 5, offset: 0, userId: session.user.id, action: 'session.revoked' });
+    const revoked = await app.store.audit.list({ limit: 5, offset: 0, userId: session.user.id, action: 'session.revoked' });
     assert.equal(revoked.entries[0]?.actor, 'auto-logout');
     await rejectsLogin(app.login.login({ username: grace.uid, password: grace.password }), 'locked_in_directory');
     // Unlocked in the directory: the directory's own disable is lifted by sync.
@@ -245,7 +245,7 @@ describe('login against OpenLDAP', () => {
     assert.equal(await app.sessions.validate(session.token), undefined, 'disabling ends the sessions');
     await rejectsLogin(app.login.login({ username: heidi.uid, password: heidi.password }), 'disabled_in_dirbridge');
     await app.sync.runSync({ trigger: 'cli', isDryRun: false });
-    assert.equal((await app.store.getUser(session.user.id))?.disabledBy, 'admin');
+    assert.equal((await app.store.users.get(session.user.id))?.disabledBy, 'admin');
   });
 
   it('keeps directory-managed fields read-only and local fields editable', async () => {
@@ -253,7 +253,7 @@ describe('login against OpenLDAP', () => {
     const session = await app.login.login({ username: ivan.uid, password: ivan.password });
     await assert.rejects(app.accounts.updateProfile(session.user.id, { email: 'mine@example.org', notes: 'x' }, 'admin:test'), /email of .* is managed by the directory/);
     await assert.rejects(app.accounts.updateProfile(session.user.id, { username: 'renamed' }, 'admin:test'), (error: Error & { code?: string }) => error.code === 'users.directory_managed');
-    const group = (await app.store.listUserGroups(session.user.id))[0];
+    const group = (await app.store.groups.listOfUser(session.user.id))[0];
     assert.ok(group);
     await assert.rejects(app.accounts.setMembership(session.user.id, group.id, false, 'admin:test'), /managed by the directory/);
     const updated = await app.accounts.updateProfile(session.user.id, { notes: 'on leave until May' }, 'admin:test');

@@ -220,7 +220,7 @@ describe('login throttle against OpenLDAP (ppolicy locks at the 5th failure)', (
     assert.equal(forExisting.statusCode, 429);
     assert.deepEqual(visible(forExisting), visible(forUnknown));
     assert.equal(forExisting.headers['retry-after'], undefined);
-    const audited = await app.store.listAudit({ action: 'login.failed', limit: 100, offset: 0 });
+    const audited = await app.store.audit.list({ action: 'login.failed', limit: 100, offset: 0 });
     const reasonsOf = (subject: string) => audited.entries.filter((entry) => entry.subject === subject).map((entry) => entry.reason).reverse();
     assert.deepEqual(reasonsOf(existing.uid), ['wrong_password', 'wrong_password', 'wrong_password', 'throttled']);
     assert.deepEqual(reasonsOf(unknown), ['unknown_user', 'unknown_user', 'unknown_user', 'throttled']);

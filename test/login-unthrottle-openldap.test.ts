@@ -138,7 +138,7 @@ describe('clearing the login throttle of one account (OpenLDAP)', () => {
     assert.equal(cleared.statusCode, 200, cleared.body);
     assert.deepEqual(cleared.json(), { cleared: 3, loginThrottle: { isThrottled: false, failures: 0, limit: 3 } });
     assert.deepEqual((await detail()).loginThrottle, { isThrottled: false, failures: 0, limit: 3 });
-    const audit = await app.store.listAudit({ limit: 5, offset: 0, userId: user.id, action: 'login.throttle_cleared' });
+    const audit = await app.store.audit.list({ limit: 5, offset: 0, userId: user.id, action: 'login.throttle_cleared' });
     assert.deepEqual(
       audit.entries.map((entry) => [entry.actor, entry.subject, entry.reason]),
       [['admin:admin', owner.uid, 'cleared 3 failed login attempts']],

@@ -38,9 +38,9 @@ describe('mapping against Active Directory (Samba)', () => {
   }
 
   const rolesOf = async (app: App, username: string) => {
-    const user = await app.store.findUserByUsername(username);
+    const user = await app.store.users.findByUsername(username);
     assert.ok(user, username);
-    return app.store.listUserRoles(user.id);
+    return app.store.mapping.listUserRoles(user.id);
   };
 
   it('maps AD groups to channels and teams, and AD attributes to custom fields', async () => {
@@ -51,16 +51,16 @@ describe('mapping against Active Directory (Samba)', () => {
     });
     const result = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.equal(result.status, 'succeeded', result.reason ?? '');
-    const channels = await app.store.listChannels({ limit: 10, offset: 0 });
+    const channels = await app.store.mapping.listChannels({ limit: 10, offset: 0 });
     assert.deepEqual(channels.channels.map((channel) => [channel.name, channel.memberCount, channel.ownerUsername]), [
       ['emea', 3, 'svc-dirbridge'],
       ['eng', 6, 'svc-dirbridge'],
       ['sales', 3, 'svc-dirbridge'],
     ]);
-    const teams = await app.store.listTeams({ limit: 10, offset: 0 });
+    const teams = await app.store.mapping.listTeams({ limit: 10, offset: 0 });
     assert.deepEqual(teams.teams.map((team) => [team.name, team.memberCount]), [['Ops Team', 2]]);
-    const alice = await app.store.findUserByUsername('alice');
-    assert.equal((await app.store.getUserAttributes(alice?.id ?? '')).customFields['department'], 'Engineering');
+    const alice = await app.store.users.findByUsername('alice');
+    assert.equal((await app.store.mapping.getUserAttributes(alice?.id ?? '')).customFields['department'], 'Engineering');
   });
 
   it('syncs ABAC attributes and thumbnailPhoto avatars from AD in their background jobs', async () => {
@@ -70,12 +70,12 @@ describe('mapping against Active Directory (Samba)', () => {
     await app.sync.runSync({ trigger: 'cli', isDryRun: false });
     const { runAbacSync, runAvatarSync } = await import('../src/sync/attribute-jobs.ts');
     const deps = { store: app.store, openDirectory: app.openDirectory, settings: app.settings };
-    const bob = await app.store.findUserByUsername('bob');
-    assert.deepEqual((await app.store.getUserAttributes(bob?.id ?? '')).abacAttributes, { dept: ['Engineering'], addresses: ['SMTP:bob@example.test', 'smtp:bob.brown@example.test'] });
+    const bob = await app.store.users.findByUsername('bob');
+    assert.deepEqual((await app.store.mapping.getUserAttributes(bob?.id ?? '')).abacAttributes, { dept: ['Engineering'], addresses: ['SMTP:bob@example.test', 'smtp:bob.brown@example.test'] });
     assert.equal((await runAbacSync(deps)).updated, 0, 'the sync already wrote them; the background pass finds nothing to change');
     const avatars = await runAvatarSync(deps);
     assert.equal(avatars.updated, 1);
-    const avatar = await app.store.getAvatar(bob?.id ?? '');
+    const avatar = await app.store.mapping.getAvatar(bob?.id ?? '');
     assert.equal(avatar?.mimeType, 'image/png');
     assert.ok(avatar?.data.equals(png));
     assert.equal((await runAvatarSync(deps)).updated, 0);

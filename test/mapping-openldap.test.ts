@@ -56,14 +56,14 @@ describe('mapping against OpenLDAP', () => {
 
   const inGroup = (cn: string) => organisation.users.filter((user) => user.groups.includes(cn));
   const detail = async (user: SampleUser) => {
-    const stored = await app.store.findUserByUsername(user.uid);
+    const stored = await app.store.users.findByUsername(user.uid);
     assert.ok(stored, user.uid);
     return {
       stored,
-      roles: await app.store.listUserRoles(stored.id),
-      channels: (await app.store.listUserChannels(stored.id)).map((channel) => channel.name).sort(),
-      teams: (await app.store.listUserTeams(stored.id)).map((team) => team.name),
-      attributes: await app.store.getUserAttributes(stored.id),
+      roles: await app.store.mapping.listUserRoles(stored.id),
+      channels: (await app.store.mapping.listUserChannels(stored.id)).map((channel) => channel.name).sort(),
+      teams: (await app.store.mapping.listUserTeams(stored.id)).map((team) => team.name),
+      attributes: await app.store.mapping.getUserAttributes(stored.id),
     };
   };
 
@@ -80,7 +80,7 @@ describe('mapping against OpenLDAP', () => {
     const nestedRoles = (await detail(nested)).roles;
     assert.deepEqual(nestedRoles.filter((role) => ['developer', 'reviewer'].includes(role)).sort(), ['developer', 'reviewer'], 'overlapping roles granted once, nested membership counts');
 
-    const channels = await app.store.listChannels({ limit: 10, offset: 0 });
+    const channels = await app.store.mapping.listChannels({ limit: 10, offset: 0 });
     assert.deepEqual(channels.channels.map((channel) => [channel.name, channel.ownerUsername]).sort(), [['general', 'admin'], ['helpdesk', 'admin'], ['ops', 'admin'], ['project', 'admin']]);
     const general = channels.channels.find((channel) => channel.name === 'general');
     assert.equal(general?.memberCount, inGroup('everyone').length);
@@ -88,7 +88,7 @@ describe('mapping against OpenLDAP', () => {
     assert.equal(ops?.memberCount, inGroup('unix-admins').length, 'memberUid group mapped');
     assert.equal(channels.channels.find((channel) => channel.name === 'project')?.memberCount, inGroup('project-unique').length, 'uniqueMember group mapped');
 
-    const teams = await app.store.listTeams({ limit: 10, offset: 0 });
+    const teams = await app.store.mapping.listTeams({ limit: 10, offset: 0 });
     assert.deepEqual(teams.teams.map((team) => [team.name, team.memberCount]), [['Team Two', inGroup('division-2').length]]);
 
     const zoe = await detail(target);
@@ -133,8 +133,8 @@ describe('mapping against OpenLDAP', () => {
     const kept = await keeper.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.equal(kept.roles.revoked, 0);
     assert.equal(kept.channels.removed, 0);
-    const keptUser = await keeper.store.findUserByUsername(leaving.uid);
-    assert.ok(keptUser && (await keeper.store.listUserRoles(keptUser.id)).includes('support'), 'auto-remove off keeps the role');
+    const keptUser = await keeper.store.users.findByUsername(leaving.uid);
+    assert.ok(keptUser && (await keeper.store.mapping.listUserRoles(keptUser.id)).includes('support'), 'auto-remove off keeps the role');
   });
 
   it('removes a mapped role when its group is renamed in the directory', async () => {
@@ -156,8 +156,8 @@ describe('mapping against OpenLDAP', () => {
     assert.ok(user);
     const login = await fresh.login.login({ username: user.uid, password: user.password });
     assert.equal(login.isNewUser, true);
-    assert.deepEqual((await fresh.store.listUserTeams(login.user.id)).map((team) => team.name), ['Team Two']);
-    assert.equal((await fresh.store.getUserAttributes(login.user.id)).customFields['department'], user.departmentNumber);
+    assert.deepEqual((await fresh.store.mapping.listUserTeams(login.user.id)).map((team) => team.name), ['Team Two']);
+    assert.equal((await fresh.store.mapping.getUserAttributes(login.user.id)).customFields['department'], user.departmentNumber);
   });
 
   it('syncs avatars by content hash: unchanged photos are not rewritten, bad ones are skipped with a warning', async () => {
@@ -176,23 +176,23 @@ describe('mapping against OpenLDAP', () => {
     assert.deepEqual([first.updated, first.skipped], [1, 2]);
     assert.ok(first.warnings.some((warning) => warning.includes(oversized.uid) && warning.includes('over the 4096-byte limit')));
     assert.ok(first.warnings.some((warning) => warning.includes(notImage.uid) && warning.includes('not a JPEG')));
-    const stored = await avatarApp.store.findUserByUsername(withPhoto.uid);
-    const avatar = await avatarApp.store.getAvatar(stored?.id ?? '');
+    const stored = await avatarApp.store.users.findByUsername(withPhoto.uid);
+    const avatar = await avatarApp.store.mapping.getAvatar(stored?.id ?? '');
     assert.equal(avatar?.mimeType, 'image/jpeg');
     assert.ok(avatar?.data.equals(jpeg(1500, 7)), 'bytes kept exactly');
-    const skippedAudit = await avatarApp.store.listAudit({ limit: 10, offset: 0, action: 'avatar.skipped' });
+    const skippedAudit = await avatarApp.store.audit.list({ limit: 10, offset: 0, action: 'avatar.skipped' });
     assert.equal(skippedAudit.total, 2);
 
     const second = await runAvatarSync(deps);
     assert.equal(second.updated, 0, 'an unchanged photo is not rewritten');
-    assert.equal((await avatarApp.store.getAvatar(stored?.id ?? ''))?.updatedAt, avatar?.updatedAt);
+    assert.equal((await avatarApp.store.mapping.getAvatar(stored?.id ?? ''))?.updatedAt, avatar?.updatedAt);
 
     await slapd.ldapmodify([photo(later, jpeg(800, 3)), `dn: ${withPhoto.dn}\nchangetype: modify\ndelete: jpegPhoto\n`].join('\n'));
     const third = await runAvatarSync(deps);
     assert.deepEqual([third.updated, third.removed], [1, 1]);
 
     // Each stored or removed photo is a change-feed event carrying the new hash (null when removed).
-    const events = (await avatarApp.store.listAudit({ limit: 10, offset: 0, action: 'user.avatar_changed' })).entries;
+    const events = (await avatarApp.store.audit.list({ limit: 10, offset: 0, action: 'user.avatar_changed' })).entries;
     const bySubject = (username: string) => events.filter((event) => event.subject === username).map((event) => (event.details as { hash: string | null }).hash);
     assert.deepEqual(bySubject(withPhoto.uid), [null, avatar?.contentHash], 'stored, then removed (newest first)');
     assert.equal(bySubject(later.uid).length, 1);
@@ -207,9 +207,9 @@ describe('mapping against OpenLDAP', () => {
     assert.ok(promoted);
     await slapd.ldapmodify(`dn: ${promoted.dn}\nchangetype: modify\nreplace: title\ntitle: Principal Engineer\n`);
     assert.equal((await runAbacSync(deps)).updated, 1);
-    const stored = await app.store.findUserByUsername(promoted.uid);
-    assert.deepEqual((await app.store.getUserAttributes(stored?.id ?? '')).abacAttributes['title'], ['Principal Engineer']);
-    const events = (await app.store.listAudit({ limit: 5, offset: 0, userId: stored?.id ?? '', action: 'user.updated' })).entries;
+    const stored = await app.store.users.findByUsername(promoted.uid);
+    assert.deepEqual((await app.store.mapping.getUserAttributes(stored?.id ?? '')).abacAttributes['title'], ['Principal Engineer']);
+    const events = (await app.store.audit.list({ limit: 5, offset: 0, userId: stored?.id ?? '', action: 'user.updated' })).entries;
     assert.equal(events[0]?.actor, 'abac-sync');
     assert.match(events[0]?.reason ?? '', /ABAC attributes changed/);
   });
@@ -221,12 +221,12 @@ describe('mapping against OpenLDAP', () => {
     cleanups.push(() => once.close());
     assert.equal((await once.sync.runSync({ trigger: 'cli', isDryRun: false })).status, 'succeeded');
     for (const user of inGroup('division-2').slice(0, 3).concat(inGroup('unix-admins').slice(0, 2))) {
-      const mine = await once.store.findUserByUsername(user.uid);
-      const theirs = await app.store.findUserByUsername(user.uid);
-      assert.deepEqual(await once.store.listUserRoles(mine?.id ?? ''), await app.store.listUserRoles(theirs?.id ?? ''), user.uid);
+      const mine = await once.store.users.findByUsername(user.uid);
+      const theirs = await app.store.users.findByUsername(user.uid);
+      assert.deepEqual(await once.store.mapping.listUserRoles(mine?.id ?? ''), await app.store.mapping.listUserRoles(theirs?.id ?? ''), user.uid);
       assert.deepEqual(
-        (await once.store.listUserChannels(mine?.id ?? '')).map((channel) => channel.name),
-        (await app.store.listUserChannels(theirs?.id ?? '')).map((channel) => channel.name),
+        (await once.store.mapping.listUserChannels(mine?.id ?? '')).map((channel) => channel.name),
+        (await app.store.mapping.listUserChannels(theirs?.id ?? '')).map((channel) => channel.name),
         user.uid,
       );
     }
@@ -241,7 +241,7 @@ describe('mapping against OpenLDAP', () => {
     cleanups.push(() => validating.close(), () => frozen.close());
     const teamsOf = async (app: App) => {
       const session = await app.login.login({ username: member.uid, password: member.password });
-      return (await app.store.listUserTeams(session.user.id)).map((entry) => entry.name);
+      return (await app.store.mapping.listUserTeams(session.user.id)).map((entry) => entry.name);
     };
     assert.deepEqual(await teamsOf(validating), ['Team Two']);
     assert.deepEqual(await teamsOf(frozen), ['Team Two'], 'teams load at the first login either way');
@@ -257,8 +257,8 @@ describe('mapping against OpenLDAP', () => {
     assert.equal(result.status, 'succeeded', result.reason ?? '');
     const user = organisation.users[60];
     assert.ok(user);
-    const stored = await everything.store.findUserByUsername(user.uid);
-    assert.equal((await everything.store.getUserAttributes(stored?.id ?? '')).customFields['department'], user.departmentNumber);
+    const stored = await everything.store.users.findByUsername(user.uid);
+    assert.equal((await everything.store.mapping.getUserAttributes(stored?.id ?? '')).customFields['department'], user.departmentNumber);
     assert.match(stored?.externalId ?? '', /^[0-9a-f-]{36}$/);
   });
 
@@ -270,9 +270,9 @@ describe('mapping against OpenLDAP', () => {
     cleanups.push(made.cleanup);
     const owned = await openApp(made.settings);
     cleanups.push(() => owned.close());
-    const ownersNow = async () => (await owned.store.listChannels({ limit: 10, offset: 0 })).channels.map((channel) => [channel.name, channel.ownerUsername]);
+    const ownersNow = async () => (await owned.store.mapping.listChannels({ limit: 10, offset: 0 })).channels.map((channel) => [channel.name, channel.ownerUsername]);
     assert.equal((await owned.sync.runSync({ trigger: 'cli', isDryRun: false })).status, 'succeeded');
-    await owned.store.transaction((tx) => tx.insertChannels([{ name: 'lounge', ownerUsername: owner.uid, source: 'local' }]));
+    await owned.store.transaction((tx) => tx.mapping.insertChannels([{ name: 'lounge', ownerUsername: owner.uid, source: 'local' }]));
     assert.deepEqual(await ownersNow(), [['general', owner.uid], ['helpdesk', owner.uid], ['lounge', owner.uid], ['ops', owner.uid], ['project', owner.uid]]);
 
     // The owner is locked in the directory; this sync disables it and hands its channels to the new Channel Admin.
@@ -298,7 +298,7 @@ describe('mapping against OpenLDAP', () => {
     assert.equal(reassigned.status, 'succeeded', reassigned.reason ?? '');
     assert.equal(reassigned.channels.ownerChanged, 4);
     assert.deepEqual(await ownersNow(), [['general', successor.uid], ['helpdesk', successor.uid], ['lounge', owner.uid], ['ops', successor.uid], ['project', successor.uid]], 'the local channel is never touched');
-    const audit = await owned.store.listAudit({ limit: 10, offset: 0, action: 'channel.owner_changed' });
+    const audit = await owned.store.audit.list({ limit: 10, offset: 0, action: 'channel.owner_changed' });
     assert.equal(audit.total, 4);
     const general = audit.entries.find((entry) => entry.subject === '#general');
     assert.equal(general?.actor, 'sync');

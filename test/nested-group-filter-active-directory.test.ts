@@ -44,9 +44,9 @@ describe('the User Group Filter decides nested mapped groups (Samba AD)', () => 
   });
 
   const rolesOf = async (username: string) => {
-    const user = await app.store.findUserByUsername(username);
+    const user = await app.store.users.findByUsername(username);
     assert.ok(user, username);
-    return [...(await app.store.listUserRoles(user.id))].sort();
+    return [...(await app.store.mapping.listUserRoles(user.id))].sort();
   };
 
   async function setFilter(filter: string): Promise<void> {

@@ -62,9 +62,9 @@ describe('the User Group Filter decides nested mapped groups (OpenLDAP)', () => 
   }
 
   async function rolesOf(app: App, username: string): Promise<string[]> {
-    const user = await app.store.findUserByUsername(username);
+    const user = await app.store.users.findByUsername(username);
     assert.ok(user, username);
-    return [...(await app.store.listUserRoles(user.id))].sort();
+    return [...(await app.store.mapping.listUserRoles(user.id))].sort();
   }
 
   /** Changes the User Group Filter as an administrator would. */
@@ -88,8 +88,8 @@ describe('the User Group Filter decides nested mapped groups (OpenLDAP)', () => 
     const revoked = narrowed.steps.filter((step) => step.kind === 'revokeRole').map((step) => `${step.username} ${step.role}`).sort();
     assert.deepEqual(revoked, ['eve developer', 'fay developer']);
     // The groups themselves still follow groups.memberAttribute: only the mapping is the filter's.
-    const eve = await app.store.findUserByUsername('eve');
-    assert.deepEqual((await app.store.listUserGroups(eve?.id ?? '')).map((group) => group.name).sort(), ['backend', 'engineering', 'platform']);
+    const eve = await app.store.users.findByUsername('eve');
+    assert.deepEqual((await app.store.groups.listOfUser(eve?.id ?? '')).map((group) => group.name).sort(), ['backend', 'engineering', 'platform']);
   });
 
   it('a narrower filter revokes at login, exactly as the next sync would', async () => {

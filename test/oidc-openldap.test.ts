@@ -132,7 +132,7 @@ function describeOidcFlow(name: string, lifecycle: Lifecycle): void {
       try {
         const claims = tokens.claims();
         assert.ok(claims);
-        const stored = await store.findUserByUsername(user.uid);
+        const stored = await store.users.findByUsername(user.uid);
         assert.ok(stored, 'first login created the user');
         assert.equal(claims.sub, stored.id, 'sub is the dirbridge user id');
         assert.equal(claims['preferred_username'], user.uid);
@@ -189,7 +189,7 @@ function describeOidcFlow(name: string, lifecycle: Lifecycle): void {
           await context.close();
         }
       }
-      const audit = await store.listAudit({ limit: 20, offset: 0, action: 'login.failed' });
+      const audit = await store.audit.list({ limit: 20, offset: 0, action: 'login.failed' });
       const reasons = audit.entries.map((entry) => `${entry.subject} ${entry.reason}`);
       assert.ok(reasons.includes(`${user.uid} wrong_password`), reasons.join('\n'));
       assert.ok(reasons.includes(`${locked.uid} locked_in_directory`), reasons.join('\n'));
@@ -207,7 +207,7 @@ function describeOidcFlow(name: string, lifecycle: Lifecycle): void {
       } finally {
         await context.close();
       }
-      const audit = await store.listAudit({ limit: 10, offset: 0, action: 'oidc.access_refused' });
+      const audit = await store.audit.list({ limit: 10, offset: 0, action: 'oidc.access_refused' });
       assert.ok(audit.entries.some((entry) => entry.subject === outsider.uid && entry.reason === 'not_in_allowed_groups'));
       void rp;
 

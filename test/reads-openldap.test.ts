@@ -77,7 +77,7 @@ describe('reads that look successful but are wrong, on OpenLDAP', () => {
       const result = await wrongUsers.sync.runSync({ trigger: 'cli', isDryRun: false });
       assert.equal(result.status, 'failed');
       assert.match(result.reason ?? '', /^users\.baseDn: the base DN "ou=nowhere,dc=example,dc=org" does not exist \(searching ldap:\/\/127\.0\.0\.1:\d+\)$/);
-      assert.equal((await wrongUsers.store.listRuns({ limit: 1, offset: 0 })).runs[0]?.errorCode, 'directory.no_such_object');
+      assert.equal((await wrongUsers.store.runs.list({ limit: 1, offset: 0 })).runs[0]?.errorCode, 'directory.no_such_object');
 
       const wrongGroups = await appWith({ groups: { baseDn: nowhere() } });
       const dry = await wrongGroups.sync.runSync({ trigger: 'cli', isDryRun: true });

@@ -100,7 +100,7 @@ describe('scheduler on PostgreSQL with two instances', { skip: skipUnlessCi(prob
     try {
       const held = await a.tryAcquire('job-1');
       assert.ok(held !== null);
-      const killed = await admin.query<{ killed: boolean }>("select pg_terminate_backend(pid) as killed from pg_stat_activity where application_name = 'dirbridge-test-reconnect'");
+      const killed = await admin.query<{ killed: boolean }>("select pg_terminate_backend(pid) as killed from pg_stat_activity where application_name = 'dirbridge-test-reconnect' and datname = current_database()");
       assert.equal(killed.rows[0]?.killed, true);
       await sleep(500);
       assert.equal(held.isHeld(), false, 'the handle reports the gap in exclusivity');

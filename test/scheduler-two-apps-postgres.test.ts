@@ -21,7 +21,7 @@ import { createAppScheduler, JOB_NAMES, runSyncExclusively } from '../src/schedu
 import type { JobLock, SchedulerLog } from '../src/scheduler/job-lock.ts';
 import { createPostgresJobLock } from '../src/scheduler/postgres-lock.ts';
 import { tickClaimName, type Scheduler } from '../src/scheduler/scheduler.ts';
-import type { SyncRunRecord } from '../src/store/store.ts';
+import type { SyncRunRecord } from '../src/model/index.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
@@ -78,7 +78,7 @@ describe('two dirbridge instances with their schedulers on one PostgreSQL', { sk
   async function allRuns(): Promise<SyncRunRecord[]> {
     const first = instances[0];
     assert.ok(first);
-    const { runs, total } = await first.app.store.listRuns({ limit: 500, offset: 0 });
+    const { runs, total } = await first.app.store.runs.list({ limit: 500, offset: 0 });
     assert.equal(runs.length, total, 'every run listed');
     return runs.slice().sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
   }

@@ -57,7 +57,7 @@ describe('sessions after a password change in 389-DS', { skip: skipUnlessCi(dirs
     assert.equal((await app.sync.runSync({ trigger: 'cli', isDryRun: false })).status, 'succeeded');
     const [anna, bert] = users();
     assert.ok(anna && bert);
-    assert.equal((await app.store.findUserByUsername(anna.uid))?.passwordChangedAt, PASSWORD_NEVER_CHANGED, 'no change time kept yet');
+    assert.equal((await app.store.users.findByUsername(anna.uid))?.passwordChangedAt, PASSWORD_NEVER_CHANGED, 'no change time kept yet');
     const annaSession = await app.login.login({ username: anna.uid, password: anna.password });
     const bertSession = await app.login.login({ username: bert.uid, password: bert.password });
 
@@ -71,9 +71,9 @@ describe('sessions after a password change in 389-DS', { skip: skipUnlessCi(dirs
     assert.equal(synced.sessions.usersRevoked, 1);
     assert.equal(await app.sessions.validate(annaSession.token), undefined);
     assert.ok(await app.sessions.validate(bertSession.token), 'bert keeps his session');
-    const audit = await app.store.listAudit({ limit: 10, offset: 0, userId: annaSession.user.id, action: 'session.revoked' });
+    const audit = await app.store.audit.list({ limit: 10, offset: 0, userId: annaSession.user.id, action: 'session.revoked' });
     assert.deepEqual(audit.entries.map((entry) => [entry.actor, entry.reason]), [['sync', 'password changed in the directory']]);
-    assert.equal((await app.store.findUserByUsername(anna.uid))?.passwordChangedAt, changedAt);
+    assert.equal((await app.store.users.findByUsername(anna.uid))?.passwordChangedAt, changedAt);
 
     // A login with the new password after another change: the older session ends, the new one lives through the next sync.
     const second = await app.login.login({ username: anna.uid, password: 'Anna-New-Password-1' });

@@ -31,14 +31,14 @@ describe('sessions after a password change in Active Directory (Samba)', () => {
   });
 
   const isValid = async (token: string) => (await app.sessions.validate(token)) !== undefined;
-  const revokedAudit = async (userId: string) => (await app.store.listAudit({ limit: 50, offset: 0, userId, action: 'session.revoked' })).entries;
+  const revokedAudit = async (userId: string) => (await app.store.audit.list({ limit: 50, offset: 0, userId, action: 'session.revoked' })).entries;
 
   it('reads pwdLastSet, revokes the sessions of a user whose password was reset, and only theirs', async () => {
     const first = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.equal(first.status, 'succeeded', first.reason ?? '');
     const grace = adUser('grace');
     const heidi = adUser('heidi');
-    const before = (await app.store.findUserByUsername('grace'))?.passwordChangedAt;
+    const before = (await app.store.users.findByUsername('grace'))?.passwordChangedAt;
     assert.ok(before !== null && before !== undefined && before > '2000-01-01', `pwdLastSet read as a time: ${before}`);
 
     const graceSession = await app.login.login({ username: 'grace', password: grace.password ?? '' });
@@ -53,7 +53,7 @@ describe('sessions after a password change in Active Directory (Samba)', () => {
     assert.equal(await isValid(graceSession.token), false);
     assert.equal(await isValid(heidiSession.token), true, 'heidi\'s password did not change');
     assert.deepEqual((await revokedAudit(graceSession.user.id)).map((entry) => [entry.actor, entry.subject, entry.reason]), [['sync', graceSession.session.id, 'password changed in the directory']]);
-    const after = (await app.store.findUserByUsername('grace'))?.passwordChangedAt;
+    const after = (await app.store.users.findByUsername('grace'))?.passwordChangedAt;
     assert.ok(after !== null && after !== undefined && before !== undefined && before !== null && after > before, `${before} → ${after}`);
     assert.deepEqual(await revokedAudit(heidiSession.user.id), []);
   });
@@ -64,7 +64,7 @@ describe('sessions after a password change in Active Directory (Samba)', () => {
     await dc.tool(['user', 'setpassword', 'ivan', '--newpassword=Ivan-Reset-Pass-1!', '--must-change-at-next-login']);
     const synced = await app.sync.runSync({ trigger: 'schedule', isDryRun: false });
     assert.equal(synced.status, 'succeeded', synced.reason ?? '');
-    assert.equal((await app.store.findUserByUsername('ivan'))?.passwordChangedAt, MUST_CHANGE_PASSWORD);
+    assert.equal((await app.store.users.findByUsername('ivan'))?.passwordChangedAt, MUST_CHANGE_PASSWORD);
     assert.equal(await isValid(session.token), false);
     assert.deepEqual((await revokedAudit(session.user.id)).map((entry) => entry.reason), ['password changed in the directory (must change at next logon)']);
     // AD refuses the reset password until it is changed.
@@ -75,7 +75,7 @@ describe('sessions after a password change in Active Directory (Samba)', () => {
     await dc.tool(['user', 'setpassword', 'ivan', '--newpassword=Ivan-Own-Pass-2!']);
     const fresh = await app.login.login({ username: 'ivan', password: 'Ivan-Own-Pass-2!' });
     assert.equal(await isValid(fresh.token), true);
-    assert.ok(((await app.store.findUserByUsername('ivan'))?.passwordChangedAt ?? '') > '2000-01-01');
+    assert.ok(((await app.store.users.findByUsername('ivan'))?.passwordChangedAt ?? '') > '2000-01-01');
     const next = await app.sync.runSync({ trigger: 'schedule', isDryRun: false });
     assert.equal(next.sessions.usersRevoked, 0);
     assert.equal(await isValid(fresh.token), true, 'the next sync keeps the session made with the new password');

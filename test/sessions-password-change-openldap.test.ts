@@ -86,7 +86,7 @@ describe('sessions after a password change in OpenLDAP', () => {
   }
 
   async function revokedAudit(app: App, userId: string) {
-    return (await app.store.listAudit({ limit: 50, offset: 0, userId, action: 'session.revoked' })).entries;
+    return (await app.store.audit.list({ limit: 50, offset: 0, userId, action: 'session.revoked' })).entries;
   }
 
   it('revokes the sessions of a user whose password an administrator changed, and only theirs; a dry run shows it first', async () => {
@@ -96,7 +96,7 @@ describe('sessions after a password change in OpenLDAP', () => {
     assert.equal(first.sessions.usersRevoked, 0, 'the first sync records the times and revokes nothing');
     const anna = nextUser();
     const bert = nextUser();
-    const annaRecord = await app.store.findUserByUsername(anna.uid);
+    const annaRecord = await app.store.users.findByUsername(anna.uid);
     assert.equal(annaRecord?.passwordChangedAt, PASSWORD_NEVER_CHANGED, 'loaded with slapadd: no pwdChangedTime yet');
 
     const annaSession = await app.login.login({ username: anna.uid, password: anna.password });
@@ -120,10 +120,10 @@ describe('sessions after a password change in OpenLDAP', () => {
     const entries = await revokedAudit(app, annaSession.user.id);
     assert.deepEqual(entries.map((entry) => [entry.actor, entry.reason]).sort(), [['sync', 'password changed in the directory'], ['sync', 'password changed in the directory']]);
     assert.deepEqual(entries.map((entry) => entry.subject).sort(), [annaSession.session.id, annaSecond.session.id].sort());
-    assert.equal((await app.store.findUserByUsername(anna.uid))?.passwordChangedAt, changedAt);
+    assert.equal((await app.store.users.findByUsername(anna.uid))?.passwordChangedAt, changedAt);
     assert.deepEqual(await revokedAudit(app, bertSession.user.id), []);
     // The change feed carries it.
-    const feed = await app.store.listAuditAfter({ limit: 100, actionPrefixes: [], actions: ['session.revoked'] });
+    const feed = await app.store.audit.listAfter({ limit: 100, actionPrefixes: [], actions: ['session.revoked'] });
     assert.equal(feed.filter((entry) => entry.userId === annaSession.user.id).length, 2);
 
     // Nothing more the next time: the change was recorded.
@@ -151,7 +151,7 @@ describe('sessions after a password change in OpenLDAP', () => {
       assert.equal(await isValid(app, fresh.token), true, `updateOnLogin ${updateOnLogin}: the new session lives`);
       const entries = await revokedAudit(app, old.user.id);
       assert.deepEqual(entries.map((entry) => [entry.actor, entry.subject, entry.reason]), [['login', old.session.id, 'password changed in the directory']]);
-      assert.equal((await app.store.findUserByUsername(carl.uid))?.passwordChangedAt, changedAt);
+      assert.equal((await app.store.users.findByUsername(carl.uid))?.passwordChangedAt, changedAt);
       const synced = await app.sync.runSync({ trigger: 'schedule', isDryRun: false });
       assert.equal(synced.status, 'succeeded');
       assert.equal(synced.sessions.usersRevoked, 0);
@@ -171,7 +171,7 @@ describe('sessions after a password change in OpenLDAP', () => {
     assert.equal(synced.sessions.usersRevoked, 0);
     assert.equal(await isValid(app, session.token), true);
     assert.deepEqual(await revokedAudit(app, session.user.id), []);
-    assert.equal((await app.store.findUserByUsername(dora.uid))?.passwordChangedAt, changedAt);
+    assert.equal((await app.store.users.findByUsername(dora.uid))?.passwordChangedAt, changedAt);
     // A login with the new password keeps the older session too.
     const fresh = await app.login.login({ username: dora.uid, password: 'dora-new-password' });
     assert.equal(await isValid(app, session.token), true);

@@ -53,7 +53,7 @@ describe('settings shared through PostgreSQL', { skip: skipUnlessCi(problem, 'Po
     const [winner, loser] = first.settings.sync.batchSize === 77 ? [second, first] : [first, second];
     assert.deepEqual(winner.settingsDrift, []);
     assert.deepEqual(loser.settingsDrift, ['sync.batchSize']);
-    assert.equal((await first.store.listAudit({ limit: 10, offset: 0, action: 'settings.seeded' })).total, 1);
+    assert.equal((await first.store.audit.list({ limit: 10, offset: 0, action: 'settings.seeded' })).total, 1);
   });
 
   it('lets exactly one of two concurrent saves of the same version win', async () => {
@@ -68,7 +68,7 @@ describe('settings shared through PostgreSQL', { skip: skipUnlessCi(problem, 'Po
     assert.equal(won.length, 1);
     assert.equal(lost.length, 1);
     assert.ok(isDirbridgeError(lost[0]?.reason, 'settings.conflict'), String(lost[0]?.reason));
-    assert.equal(await first.store.getSettingsVersion(), 2);
+    assert.equal(await first.store.settings.getVersion(), 2);
   });
 
   it('reaches every instance through the watch, secrets included', async () => {

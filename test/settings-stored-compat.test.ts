@@ -20,7 +20,7 @@ import { runCli } from '../src/cli/program.ts';
 import { isDirbridgeError } from '../src/errors.ts';
 import { createHttpServer } from '../src/http/server.ts';
 import type { Settings } from '../src/settings/schema.ts';
-import type { JsonValue } from '../src/store/store.ts';
+import type { JsonValue } from '../src/model/index.ts';
 import { checkConnection } from '../src/verify-settings.ts';
 import { generateOrganisation } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
@@ -39,11 +39,11 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 
 /** Saves `patch` over the newest stored document as the next version, as an earlier release could have. */
 async function storeAsEarlierRelease(app: App, patch: (document: Record<string, Record<string, unknown>>) => void): Promise<number> {
-  const stored = await app.store.getSettings();
+  const stored = await app.store.settings.get();
   assert.ok(stored);
   const document = structuredClone(stored.document) as Record<string, Record<string, unknown>>;
   patch(document);
-  const saved = await app.store.saveSettings({ expectedVersion: stored.version, document: document as JsonValue, actor: 'earlier-release' });
+  const saved = await app.store.settings.save({ expectedVersion: stored.version, document: document as JsonValue, actor: 'earlier-release' });
   return saved.version;
 }
 
@@ -125,7 +125,7 @@ describe('stored settings the current rules refuse', () => {
     const reopened = await openApp(settings);
     try {
       assert.deepEqual(reopened.settingsState().problems, []);
-      const stored = (await reopened.store.getSettings())?.document as Record<string, Record<string, unknown>>;
+      const stored = (await reopened.store.settings.get())?.document as Record<string, Record<string, unknown>>;
       assert.equal(stored['directory']?.['operationTimeoutMs'], 30_000);
       assert.equal(reopened.settings.directory.bindPassword, slapd.readerPassword, 'the stored password was kept');
     } finally {

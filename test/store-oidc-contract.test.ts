@@ -42,12 +42,12 @@ function describeOidcContract(name: string, open: () => Promise<Store>, lifecycl
     it('keeps payloads by model and id until they expire, and marks consumption', async () => {
       clock = T0;
       const t = tag();
-      const codes = createOidcAdapter(store, 'AuthorizationCode', now);
-      const tokens = createOidcAdapter(store, 'AccessToken', now);
+      const codes = createOidcAdapter(store.oidc, 'AuthorizationCode', now);
+      const tokens = createOidcAdapter(store.oidc, 'AccessToken', now);
       await codes.upsert(`c-${t}`, { accountId: `u-${t}`, clientId: `client-${t}`, scope: 'openid', exp: 1 }, 60);
       assert.deepEqual(await codes.find(`c-${t}`), { accountId: `u-${t}`, clientId: `client-${t}`, scope: 'openid', exp: 1 });
       assert.equal(await tokens.find(`c-${t}`), undefined, 'another model does not see it');
-      assert.equal(await createOidcAdapter(other, 'AuthorizationCode', now).find(`c-${t}`).then((payload) => payload?.accountId), `u-${t}`, 'another store on the database sees it');
+      assert.equal(await createOidcAdapter(other.oidc, 'AuthorizationCode', now).find(`c-${t}`).then((payload) => payload?.accountId), `u-${t}`, 'another store on the database sees it');
 
       clock = T0 + 5_000;
       await codes.consume(`c-${t}`);
@@ -65,7 +65,7 @@ function describeOidcContract(name: string, open: () => Promise<Store>, lifecycl
       clock = T0;
       assert.ok(await codes.find(`c-${t}`), 'expiry is a read filter until pruned');
       await tokens.upsert(`forever-${t}`, { accountId: `u-${t}` }, undefined);
-      assert.ok(await store.deleteExpiredOidcPayloads(new Date(T0 + 120_000).toISOString()) >= 1);
+      assert.ok(await store.oidc.deleteExpiredOidcPayloads(new Date(T0 + 120_000).toISOString()) >= 1);
       clock = T0;
       assert.equal(await codes.find(`c-${t}`), undefined, 'pruned');
       assert.ok(await tokens.find(`forever-${t}`), 'no expiry: never pruned');
@@ -76,15 +76,15 @@ function describeOidcContract(name: string, open: () => Promise<Store>, lifecycl
     it('finds sessions by uid and device codes by user code', async () => {
       clock = T0;
       const t = tag();
-      const sessions = createOidcAdapter(store, 'Session', now);
+      const sessions = createOidcAdapter(store.oidc, 'Session', now);
       await sessions.upsert(`s-${t}`, { uid: `uid-${t}`, accountId: `acct-${t}` }, 3600);
       assert.equal((await sessions.findByUid(`uid-${t}`))?.accountId, `acct-${t}`);
       assert.equal(await sessions.findByUid(`nope-${t}`), undefined);
-      assert.equal(await createOidcAdapter(store, 'Interaction', now).findByUid(`uid-${t}`), undefined, 'uid is a Session lookup');
-      const found = await store.listOidcPayloadsByAccount('Session', [`acct-${t}`, `other-${t}`], now().toISOString());
+      assert.equal(await createOidcAdapter(store.oidc, 'Interaction', now).findByUid(`uid-${t}`), undefined, 'uid is a Session lookup');
+      const found = await store.oidc.listOidcPayloadsByAccount('Session', [`acct-${t}`, `other-${t}`], now().toISOString());
       assert.deepEqual(found.map((row) => row.id), [`s-${t}`]);
 
-      const devices = createOidcAdapter(store, 'DeviceCode', now);
+      const devices = createOidcAdapter(store.oidc, 'DeviceCode', now);
       await devices.upsert(`d-${t}`, { userCode: `UC-${t}`, clientId: 'x' }, 600);
       assert.equal((await devices.findByUserCode(`UC-${t}`))?.clientId, 'x');
       assert.equal(await devices.findByUserCode(`UC-nope-${t}`), undefined);
@@ -94,7 +94,7 @@ function describeOidcContract(name: string, open: () => Promise<Store>, lifecycl
       clock = T0;
       const t = tag();
       const [grant, keep] = [`g-${t}`, `g2-${t}`];
-      const adapters = Object.fromEntries(['AccessToken', 'RefreshToken', 'AuthorizationCode', 'Interaction', 'Grant'].map((model) => [model, createOidcAdapter(store, model, now)]));
+      const adapters = Object.fromEntries(['AccessToken', 'RefreshToken', 'AuthorizationCode', 'Interaction', 'Grant'].map((model) => [model, createOidcAdapter(store.oidc, model, now)]));
       for (const model of ['AccessToken', 'RefreshToken', 'AuthorizationCode']) {
         await adapters[model]!.upsert(`${model}-${t}`, { grantId: grant }, 600);
         await adapters[model]!.upsert(`${model}-keep-${t}`, { grantId: keep }, 600);
@@ -116,54 +116,54 @@ function describeOidcContract(name: string, open: () => Promise<Store>, lifecycl
       const id = `client-${t}`;
       const hash = 'a'.repeat(64);
       const base = { name: `App ${t}`, isFirstParty: false, redirectUris: ['https://app.example/cb'], postLogoutRedirectUris: [], backchannelLogoutUri: null, allowedGroups: ['staff'] };
-      const created = await store.insertOidcClient({ ...base, id, isPublic: false, secretHash: hash }, { actor: `admin:${t}`, action: 'oidc.client_added', subject: id });
+      const created = await store.oidc.insertOidcClient({ ...base, id, isPublic: false, secretHash: hash }, { actor: `admin:${t}`, action: 'oidc.client_added', subject: id });
       assert.deepEqual({ ...created, createdAt: undefined, updatedAt: undefined }, { ...base, id, isPublic: false, createdAt: undefined, updatedAt: undefined });
       assert.equal(JSON.stringify(created).includes(hash), false, 'the record never carries the hash');
-      assert.deepEqual(await store.getOidcClient(id), created);
-      assert.equal(await store.getOidcClientSecretHash(id), hash);
-      await assert.rejects(store.insertOidcClient({ ...base, id, isPublic: false, secretHash: hash }, { actor: 'x', action: 'oidc.client_added' }), (error) => isDirbridgeError(error, 'store.conflict'));
-      await assert.rejects(store.insertOidcClient({ ...base, id: `pub-bad-${t}`, isPublic: true, secretHash: hash }, { actor: 'x', action: 'oidc.client_added' }), (error) => isDirbridgeError(error, 'usage.invalid'));
+      assert.deepEqual(await store.oidc.getOidcClient(id), created);
+      assert.equal(await store.oidc.getOidcClientSecretHash(id), hash);
+      await assert.rejects(store.oidc.insertOidcClient({ ...base, id, isPublic: false, secretHash: hash }, { actor: 'x', action: 'oidc.client_added' }), (error) => isDirbridgeError(error, 'store.conflict'));
+      await assert.rejects(store.oidc.insertOidcClient({ ...base, id: `pub-bad-${t}`, isPublic: true, secretHash: hash }, { actor: 'x', action: 'oidc.client_added' }), (error) => isDirbridgeError(error, 'usage.invalid'));
 
       const publicId = `public-${t}`;
-      await store.insertOidcClient({ ...base, id: publicId, isPublic: true, secretHash: null, allowedGroups: [] }, { actor: `admin:${t}`, action: 'oidc.client_added', subject: publicId });
-      assert.equal(await store.getOidcClientSecretHash(publicId), undefined);
-      await assert.rejects(store.setOidcClientSecretHash(publicId, hash, { actor: 'x', action: 'oidc.client_secret_rotated' }), (error) => isDirbridgeError(error, 'store.not_found'));
-      const listed = (await store.listOidcClients()).map((client) => client.id);
+      await store.oidc.insertOidcClient({ ...base, id: publicId, isPublic: true, secretHash: null, allowedGroups: [] }, { actor: `admin:${t}`, action: 'oidc.client_added', subject: publicId });
+      assert.equal(await store.oidc.getOidcClientSecretHash(publicId), undefined);
+      await assert.rejects(store.oidc.setOidcClientSecretHash(publicId, hash, { actor: 'x', action: 'oidc.client_secret_rotated' }), (error) => isDirbridgeError(error, 'store.not_found'));
+      const listed = (await store.oidc.listOidcClients()).map((client) => client.id);
       assert.ok(listed.includes(id) && listed.includes(publicId));
 
-      await store.setOidcClientSecretHash(id, 'b'.repeat(64), { actor: `admin:${t}`, action: 'oidc.client_secret_rotated', subject: id });
-      assert.equal(await store.getOidcClientSecretHash(id), 'b'.repeat(64));
+      await store.oidc.setOidcClientSecretHash(id, 'b'.repeat(64), { actor: `admin:${t}`, action: 'oidc.client_secret_rotated', subject: id });
+      assert.equal(await store.oidc.getOidcClientSecretHash(id), 'b'.repeat(64));
 
-      const tokens = createOidcAdapter(store, 'RefreshToken', now);
+      const tokens = createOidcAdapter(store.oidc, 'RefreshToken', now);
       await tokens.upsert(`rt-${t}`, { clientId: id, grantId: `g-${t}` }, 600);
       await tokens.upsert(`rt-other-${t}`, { clientId: publicId, grantId: `g2-${t}` }, 600);
-      assert.equal(await store.removeOidcClient(id, { actor: `admin:${t}`, action: 'oidc.client_removed', subject: id }), true);
-      assert.equal(await store.removeOidcClient(id, { actor: `admin:${t}`, action: 'oidc.client_removed', subject: id }), false);
-      assert.equal(await store.getOidcClient(id), undefined);
+      assert.equal(await store.oidc.removeOidcClient(id, { actor: `admin:${t}`, action: 'oidc.client_removed', subject: id }), true);
+      assert.equal(await store.oidc.removeOidcClient(id, { actor: `admin:${t}`, action: 'oidc.client_removed', subject: id }), false);
+      assert.equal(await store.oidc.getOidcClient(id), undefined);
       assert.equal(await tokens.find(`rt-${t}`), undefined, "the removed client's tokens go with it");
       assert.ok(await tokens.find(`rt-other-${t}`));
 
-      const audit = await store.listAudit({ limit: 50, offset: 0 });
+      const audit = await store.audit.list({ limit: 50, offset: 0 });
       const mine = audit.entries.filter((entry) => entry.actor === `admin:${t}`).map((entry) => `${entry.action} ${entry.subject}`).sort();
       assert.deepEqual(mine, [`oidc.client_added ${id}`, `oidc.client_added ${publicId}`, `oidc.client_removed ${id}`, `oidc.client_secret_rotated ${id}`].sort());
     });
 
     it('makes one first signing key when two stores start at once, and a rotation retires the previous key', async () => {
       const t = tag();
-      const before = await store.listOidcSigningKeys();
+      const before = await store.oidc.listOidcSigningKeys();
       assert.equal(before.length, 0, 'a fresh database has no key');
       const at = new Date(T0).toISOString();
-      const first1 = () => store.addOidcSigningKey({ kid: `k1-${t}`, sealedJwk: 'sealed-1', at }, { onlyIfNone: true });
-      const first2 = () => other.addOidcSigningKey({ kid: `k1b-${t}`, sealedJwk: 'sealed-1b', at }, { onlyIfNone: true });
+      const first1 = () => store.oidc.addOidcSigningKey({ kid: `k1-${t}`, sealedJwk: 'sealed-1', at }, { onlyIfNone: true });
+      const first2 = () => other.oidc.addOidcSigningKey({ kid: `k1b-${t}`, sealedJwk: 'sealed-1b', at }, { onlyIfNone: true });
       // Two SQLite stores in one process would block each other's event loop (sqlite.ts): there the write lock serialises processes, not promises.
       const made = store.dialect === 'postgres' ? await Promise.all([first1(), first2()]) : [await first1(), await first2()];
       assert.deepEqual(made.filter(Boolean).length, 1);
-      const [first] = await store.listOidcSigningKeys();
-      assert.equal(await store.addOidcSigningKey({ kid: `k0-${t}`, sealedJwk: 'x', at }, { onlyIfNone: true }), false);
+      const [first] = await store.oidc.listOidcSigningKeys();
+      assert.equal(await store.oidc.addOidcSigningKey({ kid: `k0-${t}`, sealedJwk: 'x', at }, { onlyIfNone: true }), false);
 
       const later = new Date(T0 + 60_000).toISOString();
-      assert.equal(await store.addOidcSigningKey({ kid: `k2-${t}`, sealedJwk: 'sealed-2', at: later }, { onlyIfNone: false, audit: { actor: `admin:${t}`, action: 'oidc.keys_rotated' } }), true);
-      const keys = await other.listOidcSigningKeys();
+      assert.equal(await store.oidc.addOidcSigningKey({ kid: `k2-${t}`, sealedJwk: 'sealed-2', at: later }, { onlyIfNone: false, audit: { actor: `admin:${t}`, action: 'oidc.keys_rotated' } }), true);
+      const keys = await other.oidc.listOidcSigningKeys();
       assert.deepEqual(
         keys.map((key) => [key.kid, key.retiredAt]),
         [
@@ -171,10 +171,10 @@ function describeOidcContract(name: string, open: () => Promise<Store>, lifecycl
           [`k2-${t}`, null],
         ],
       );
-      assert.equal(await store.deleteOidcSigningKeysRetiredBefore(later), 0, 'retired at `later`, not before');
-      assert.equal(await store.deleteOidcSigningKeysRetiredBefore(new Date(T0 + 120_000).toISOString()), 1);
-      assert.deepEqual((await store.listOidcSigningKeys()).map((key) => key.kid), [`k2-${t}`]);
-      const audit = await store.listAudit({ limit: 10, offset: 0, action: 'oidc.keys_rotated' });
+      assert.equal(await store.oidc.deleteOidcSigningKeysRetiredBefore(later), 0, 'retired at `later`, not before');
+      assert.equal(await store.oidc.deleteOidcSigningKeysRetiredBefore(new Date(T0 + 120_000).toISOString()), 1);
+      assert.deepEqual((await store.oidc.listOidcSigningKeys()).map((key) => key.kid), [`k2-${t}`]);
+      const audit = await store.audit.list({ limit: 10, offset: 0, action: 'oidc.keys_rotated' });
       assert.equal(audit.entries.filter((entry) => entry.actor === `admin:${t}`).length, 1);
     });
   });

@@ -1,6 +1,6 @@
 /**
  * The store's record of when the directory last changed each password (migration 0009), run
- * against SQLite and PostgreSQL: the column round-trips, and `recordPasswordChanges` is a
+ * against SQLite and PostgreSQL: the column round-trips, and `users.recordPasswordChanges` is a
  * compare-and-set, so a login and a sync that both saw the same change record it (and revoke
  * sessions for it) once. PostgreSQL is required when `CI` is set, as in store-contract.test.ts.
  */
@@ -13,7 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { isDirbridgeError } from '../src/errors.ts';
 import { MUST_CHANGE_PASSWORD, PASSWORD_NEVER_CHANGED } from '../src/mapping/password-change.ts';
 import { openStore } from '../src/store/open-store.ts';
-import type { NewUser, Store } from '../src/store/store.ts';
+import type { NewUser } from '../src/model/index.ts';
+import type { Store } from '../src/store/store.ts';
 import { createTestDatabase, declareWhenPostgres, postgresProblem } from './helpers/postgres.ts';
 
 type OpenFn = () => Promise<Store>;
@@ -47,7 +48,7 @@ function describePasswordChangeContract(
       const prefix = tag();
       await withStore(async (store) => {
         const [plain, changed, never, mustChange] = await store.transaction((tx) =>
-          tx.insertUsers([
+          tx.users.insert([
             user(prefix, 'plain'),
             user(prefix, 'changed', { passwordChangedAt: '2030-05-01T12:00:00+02:00' }),
             user(prefix, 'never', { passwordChangedAt: PASSWORD_NEVER_CHANGED }),
@@ -56,23 +57,23 @@ function describePasswordChangeContract(
         );
         assert.ok(plain && changed && never && mustChange);
         assert.equal(plain.passwordChangedAt, null);
-        assert.equal((await store.getUser(changed.id))?.passwordChangedAt, '2030-05-01T10:00:00.000Z');
-        assert.equal((await store.getUser(never.id))?.passwordChangedAt, PASSWORD_NEVER_CHANGED);
-        assert.equal((await store.getUser(mustChange.id))?.passwordChangedAt, MUST_CHANGE_PASSWORD);
-        await store.transaction((tx) => tx.updateUsers([{ id: plain.id, passwordChangedAt: '2030-06-01T00:00:00.000Z' }]));
-        const state = await store.loadSyncState();
+        assert.equal((await store.users.get(changed.id))?.passwordChangedAt, '2030-05-01T10:00:00.000Z');
+        assert.equal((await store.users.get(never.id))?.passwordChangedAt, PASSWORD_NEVER_CHANGED);
+        assert.equal((await store.users.get(mustChange.id))?.passwordChangedAt, MUST_CHANGE_PASSWORD);
+        await store.transaction((tx) => tx.users.update([{ id: plain.id, passwordChangedAt: '2030-06-01T00:00:00.000Z' }]));
+        const state = await store.runs.loadSyncState();
         assert.equal(state.users.find((candidate) => candidate.id === plain.id)?.passwordChangedAt, '2030-06-01T00:00:00.000Z');
-        await assert.rejects(store.transaction((tx) => tx.updateUsers([{ id: plain.id, passwordChangedAt: 'last tuesday' }])), (error: unknown) => isDirbridgeError(error, 'usage.invalid'));
+        await assert.rejects(store.transaction((tx) => tx.users.update([{ id: plain.id, passwordChangedAt: 'last tuesday' }])), (error: unknown) => isDirbridgeError(error, 'usage.invalid'));
       });
     });
 
     it('records a change only where the stored value is still the one the plan saw', async () => {
       const prefix = tag();
       await withStore(async (store) => {
-        const [a, b] = await store.transaction((tx) => tx.insertUsers([user(prefix, 'a'), user(prefix, 'b', { passwordChangedAt: '2030-01-01T00:00:00.000Z' })]));
+        const [a, b] = await store.transaction((tx) => tx.users.insert([user(prefix, 'a'), user(prefix, 'b', { passwordChangedAt: '2030-01-01T00:00:00.000Z' })]));
         assert.ok(a && b);
         const first = await store.transaction((tx) =>
-          tx.recordPasswordChanges([
+          tx.users.recordPasswordChanges([
             { userId: a.id, from: null, to: '2030-02-01T00:00:00Z' },
             { userId: b.id, from: '2030-01-01T00:00:00.000Z', to: '2030-03-01T00:00:00.000Z' },
             { userId: '00000000-0000-4000-8000-000000000000', from: null, to: '2030-02-01T00:00:00.000Z' },
@@ -81,17 +82,17 @@ function describePasswordChangeContract(
         assert.deepEqual(first.sort(), [a.id, b.id].sort());
         // The same changes again: already recorded, so nothing (and nobody's sessions) a second time.
         const again = await store.transaction((tx) =>
-          tx.recordPasswordChanges([
+          tx.users.recordPasswordChanges([
             { userId: a.id, from: null, to: '2030-02-01T00:00:00.000Z' },
             { userId: b.id, from: '2030-01-01T00:00:00.000Z', to: '2030-03-01T00:00:00.000Z' },
           ]),
         );
         assert.deepEqual(again, []);
         // A stale plan does not overwrite a newer value.
-        assert.deepEqual(await store.transaction((tx) => tx.recordPasswordChanges([{ userId: b.id, from: '2030-01-01T00:00:00.000Z', to: '2030-01-15T00:00:00.000Z' }])), []);
-        assert.equal((await store.getUser(b.id))?.passwordChangedAt, '2030-03-01T00:00:00.000Z');
-        assert.equal((await store.getUser(a.id))?.passwordChangedAt, '2030-02-01T00:00:00.000Z');
-        assert.deepEqual(await store.transaction((tx) => tx.recordPasswordChanges([])), []);
+        assert.deepEqual(await store.transaction((tx) => tx.users.recordPasswordChanges([{ userId: b.id, from: '2030-01-01T00:00:00.000Z', to: '2030-01-15T00:00:00.000Z' }])), []);
+        assert.equal((await store.users.get(b.id))?.passwordChangedAt, '2030-03-01T00:00:00.000Z');
+        assert.equal((await store.users.get(a.id))?.passwordChangedAt, '2030-02-01T00:00:00.000Z');
+        assert.deepEqual(await store.transaction((tx) => tx.users.recordPasswordChanges([])), []);
       });
     });
 
@@ -101,10 +102,10 @@ function describePasswordChangeContract(
       const one = await openFn();
       const two = await openFn();
       try {
-        const [racer] = await one.transaction((tx) => tx.insertUsers([user(prefix, 'racer', { passwordChangedAt: '2030-01-01T00:00:00.000Z' })]));
+        const [racer] = await one.transaction((tx) => tx.users.insert([user(prefix, 'racer', { passwordChangedAt: '2030-01-01T00:00:00.000Z' })]));
         assert.ok(racer);
         const change = [{ userId: racer.id, from: '2030-01-01T00:00:00.000Z', to: '2030-04-01T00:00:00.000Z' }];
-        const results = await Promise.all([one.transaction((tx) => tx.recordPasswordChanges(change)), two.transaction((tx) => tx.recordPasswordChanges(change))]);
+        const results = await Promise.all([one.transaction((tx) => tx.users.recordPasswordChanges(change)), two.transaction((tx) => tx.users.recordPasswordChanges(change))]);
         assert.equal(results.flat().length, 1, JSON.stringify(results));
       } finally {
         await one.close();
@@ -115,10 +116,10 @@ function describePasswordChangeContract(
     it('records thousands of changes in a few statements', async () => {
       const prefix = tag();
       await withStore(async (store) => {
-        const users = await store.transaction((tx) => tx.insertUsers(Array.from({ length: 12_000 }, (_, index) => user(prefix, `u${index}`))));
-        const recorded = await store.transaction((tx) => tx.recordPasswordChanges(users.map((created, index) => ({ userId: created.id, from: null, to: new Date(Date.UTC(2030, 0, 1) + index * 1000).toISOString() }))));
+        const users = await store.transaction((tx) => tx.users.insert(Array.from({ length: 12_000 }, (_, index) => user(prefix, `u${index}`))));
+        const recorded = await store.transaction((tx) => tx.users.recordPasswordChanges(users.map((created, index) => ({ userId: created.id, from: null, to: new Date(Date.UTC(2030, 0, 1) + index * 1000).toISOString() }))));
         assert.equal(recorded.length, 12_000);
-        assert.equal((await store.getUser(users[11_999]?.id ?? ''))?.passwordChangedAt, new Date(Date.UTC(2030, 0, 1) + 11_999 * 1000).toISOString());
+        assert.equal((await store.users.get(users[11_999]?.id ?? ''))?.passwordChangedAt, new Date(Date.UTC(2030, 0, 1) + 11_999 * 1000).toISOString());
       });
     });
   });

@@ -1,5 +1,5 @@
 /**
- * Store contract for `markUsersSynced` ("Last synced" is the last time a sync saw the user), run
+ * Store contract for `users.markSynced` ("Last synced" is the last time a sync saw the user), run
  * against SQLite and PostgreSQL: it sets lastSyncedAt of exactly the listed users, in batches
  * larger than one statement holds, and leaves updatedAt and every other column alone; on
  * PostgreSQL the users table leaves room on each page for that update (migration 0010). When
@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { openStore, type OpenStoreOptions } from '../src/store/open-store.ts';
-import type { NewUser, Store } from '../src/store/store.ts';
+import type { NewUser } from '../src/model/index.ts';
+import type { Store } from '../src/store/store.ts';
 import { createTestDatabase, maintenanceUrl, postgresProblem } from './helpers/postgres.ts';
 
 type OpenFn = (options?: OpenStoreOptions) => Promise<Store>;
@@ -23,7 +24,7 @@ function describeSyncedContract(
   openFn: OpenFn,
   lifecycle: { setup: () => Promise<void>; teardown: () => Promise<void>; query?: (text: string) => Promise<Array<Record<string, unknown>>> },
 ): void {
-  describe(`store contract (markUsersSynced): ${name}`, () => {
+  describe(`store contract (users.markSynced): ${name}`, () => {
     before(lifecycle.setup);
     after(lifecycle.teardown);
 
@@ -34,22 +35,22 @@ function describeSyncedContract(
         const tag = `t${randomBytes(4).toString('hex')}`;
         const count = 40_000; // more ids than one statement binds on either backend
         const users: NewUser[] = Array.from({ length: count }, (_, index) => ({ username: `${tag}-${index}`, source: 'directory', externalId: `${tag}:${index}`, email: `${tag}-${index}@example.org`, lastSyncedAt: '2030-01-01T00:00:00Z' }));
-        const created = await store.transaction((tx) => tx.insertUsers(users));
-        const before = await store.getUser(created[0]?.id ?? '');
+        const created = await store.transaction((tx) => tx.users.insert(users));
+        const before = await store.users.get(created[0]?.id ?? '');
         assert.ok(before);
         time += 60_000;
         const seen = created.filter((_, index) => index % 4 !== 3).map((user) => user.id);
-        await store.transaction((tx) => tx.markUsersSynced([...seen, ...seen.slice(0, 10), 'no-such-id'], '2030-06-01T12:00:00+02:00'));
+        await store.transaction((tx) => tx.users.markSynced([...seen, ...seen.slice(0, 10), 'no-such-id'], '2030-06-01T12:00:00+02:00'));
 
-        const page = await store.listUsers({ search: tag, limit: count, offset: 0 });
+        const page = await store.users.list({ search: tag, limit: count, offset: 0 });
         assert.equal(page.total, count);
         const seenIds = new Set(seen);
         for (const user of page.users) {
           assert.equal(user.lastSyncedAt, seenIds.has(user.id) ? '2030-06-01T10:00:00.000Z' : '2030-01-01T00:00:00.000Z', user.username);
         }
-        const after = await store.getUser(before.id);
+        const after = await store.users.get(before.id);
         assert.deepEqual({ ...after, lastSyncedAt: before.lastSyncedAt }, before, 'updatedAt and every other column unchanged');
-        await store.transaction((tx) => tx.markUsersSynced([], '2030-06-02T00:00:00Z'));
+        await store.transaction((tx) => tx.users.markSynced([], '2030-06-02T00:00:00Z'));
       } finally {
         await store.close();
       }
@@ -69,7 +70,7 @@ function describeSyncedContract(
       const store = await openFn();
       try {
         await assert.rejects(
-          store.transaction((tx) => tx.markUsersSynced(['x'], 'yesterday')),
+          store.transaction((tx) => tx.users.markSynced(['x'], 'yesterday')),
           (error: Error & { code?: string }) => error.code === 'usage.invalid',
         );
       } finally {
@@ -112,11 +113,11 @@ if (pgProblem === undefined) {
     },
   });
 } else if (process.env.CI) {
-  describe('store contract (markUsersSynced): postgres', () => {
+  describe('store contract (users.markSynced): postgres', () => {
     it('connects to PostgreSQL (required when CI is set)', () => {
       assert.fail(`PostgreSQL at ${maintenanceUrl} is unreachable: ${pgProblem}`);
     });
   });
 } else {
-  describe('store contract (markUsersSynced): postgres', { skip: `PostgreSQL unreachable (${pgProblem}); set CI to make this fail` }, () => {});
+  describe('store contract (users.markSynced): postgres', { skip: `PostgreSQL unreachable (${pgProblem}); set CI to make this fail` }, () => {});
 }

@@ -1,6 +1,6 @@
 /**
- * An administrator clearing the login throttle of one account (`clearLoginFailures` in
- * `src/store/login-attempts.ts`), on SQLite and PostgreSQL: what is deleted (failed and abandoned
+ * An administrator clearing the login throttle of one account (`loginAttempts.clearFailures` in
+ * `src/store/login-attempts-repository.ts`), on SQLite and PostgreSQL: what is deleted (failed and abandoned
  * attempts under the account's keys and under the other names the account was tried by), what is
  * kept (other accounts, addresses, attempts still running), and the audit entry written in the same
  * transaction. PostgreSQL is skipped locally when unreachable and FAILS when `CI` is set.
@@ -22,8 +22,8 @@ const shift = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOS
 
 /** Records attempt `attemptId` under `keys` at `at`, settled as `outcome` (`pending` leaves it running). */
 async function attempt(store: Store, keys: string[], at: string, outcome: 'failed' | 'pending', attemptId: string = randomUUID()): Promise<string> {
-  await store.lockLoginKeys(keys, (tx) => tx.insertPendingAttempt(attemptId, keys, at));
-  if (outcome === 'failed') await store.settleLoginAttempt(attemptId, 'failed', at);
+  await store.loginAttempts.lockKeys(keys, (tx) => tx.insertPendingAttempt(attemptId, keys, at));
+  if (outcome === 'failed') await store.loginAttempts.settle(attemptId, 'failed', at);
   return attemptId;
 }
 
@@ -62,10 +62,10 @@ function describeClearContract(name: string, open: () => Promise<Store>, lifecyc
       await attempt(store, [keys.owner, keys.account], shift(t0, 5 * MINUTE), 'pending');
       const running = await attempt(store, [keys.owner, keys.account], shift(t0, 20 * MINUTE), 'pending');
       const all = Object.values(keys);
-      assert.deepEqual(await store.countLoginAttempts(all, t0), { [keys.owner]: 4, [keys.cn]: 1, [keys.mail]: 1, [keys.other]: 1, [keys.account]: 5, [keys.otherAccount]: 1, [keys.address]: 4 });
+      assert.deepEqual(await store.loginAttempts.count(all, t0), { [keys.owner]: 4, [keys.cn]: 1, [keys.mail]: 1, [keys.other]: 1, [keys.account]: 5, [keys.otherAccount]: 1, [keys.address]: 4 });
 
       const audits: unknown[] = [];
-      const cleared = await store.clearLoginFailures({
+      const cleared = await store.loginAttempts.clearFailures({
         nameKeys: [keys.owner],
         accountKey: keys.account,
         abandonedBefore: shift(t0, 10 * MINUTE),
@@ -77,17 +77,17 @@ function describeClearContract(name: string, open: () => Promise<Store>, lifecyc
       assert.deepEqual(cleared, { attempts: 5, keys: { [keys.owner]: 3, [keys.cn]: 1, [keys.mail]: 1, [keys.account]: 4 } });
       assert.deepEqual(audits, [cleared]);
       assert.deepEqual(
-        await store.countLoginAttempts(all, t0),
+        await store.loginAttempts.count(all, t0),
         { [keys.owner]: 1, [keys.cn]: 0, [keys.mail]: 0, [keys.other]: 1, [keys.account]: 1, [keys.otherAccount]: 1, [keys.address]: 4 },
         'the running attempt, the other account and the addresses stay',
       );
-      const audit = await store.listAudit({ limit: 5, offset: 0, action: 'login.throttle_cleared' });
+      const audit = await store.audit.list({ limit: 5, offset: 0, action: 'login.throttle_cleared' });
       const entry = audit.entries.find((candidate) => candidate.actor === `admin:${t}`);
       assert.deepEqual([entry?.subject, entry?.reason, entry?.details], [owner, 'cleared 5', { attempts: 5, keys: cleared.keys }]);
 
       // The running attempt settles as usual afterwards.
-      await store.settleLoginAttempt(running, 'failed', shift(t0, 21 * MINUTE));
-      assert.deepEqual(await store.countLoginAttempts([keys.owner, keys.account], t0), { [keys.owner]: 1, [keys.account]: 1 });
+      await store.loginAttempts.settle(running, 'failed', shift(t0, 21 * MINUTE));
+      assert.deepEqual(await store.loginAttempts.count([keys.owner, keys.account], t0), { [keys.owner]: 1, [keys.account]: 1 });
     });
 
     it('clears a local account by its name alone, and audits a clearing that found nothing', async () => {
@@ -96,10 +96,10 @@ function describeClearContract(name: string, open: () => Promise<Store>, lifecyc
       const [local, account] = [`user:local-${t}`, `account:${t}`];
       await attempt(store, [local], t0, 'failed');
       await attempt(store, [account], t0, 'failed');
-      assert.deepEqual(await store.clearLoginFailures({ nameKeys: [local], abandonedBefore: t0, audit: () => ({ actor: `admin:${t}`, action: 'login.throttle_cleared' }) }), { attempts: 1, keys: { [local]: 1 } });
-      assert.deepEqual(await store.countLoginAttempts([local, account], t0), { [local]: 0, [account]: 1 });
-      assert.deepEqual(await store.clearLoginFailures({ nameKeys: [local], abandonedBefore: t0, audit: () => ({ actor: `admin:${t}`, action: 'login.throttle_cleared', reason: 'again' }) }), { attempts: 0, keys: {} });
-      const audit = await store.listAudit({ limit: 10, offset: 0, action: 'login.throttle_cleared' });
+      assert.deepEqual(await store.loginAttempts.clearFailures({ nameKeys: [local], abandonedBefore: t0, audit: () => ({ actor: `admin:${t}`, action: 'login.throttle_cleared' }) }), { attempts: 1, keys: { [local]: 1 } });
+      assert.deepEqual(await store.loginAttempts.count([local, account], t0), { [local]: 0, [account]: 1 });
+      assert.deepEqual(await store.loginAttempts.clearFailures({ nameKeys: [local], abandonedBefore: t0, audit: () => ({ actor: `admin:${t}`, action: 'login.throttle_cleared', reason: 'again' }) }), { attempts: 0, keys: {} });
+      const audit = await store.audit.list({ limit: 10, offset: 0, action: 'login.throttle_cleared' });
       assert.equal(audit.entries.filter((entry) => entry.actor === `admin:${t}`).length, 2);
     });
 
@@ -109,7 +109,7 @@ function describeClearContract(name: string, open: () => Promise<Store>, lifecyc
       const name = `user:${t}`;
       await attempt(store, [name], t0, 'failed');
       await assert.rejects(
-        store.clearLoginFailures({
+        store.loginAttempts.clearFailures({
           nameKeys: [name],
           abandonedBefore: t0,
           audit: () => {
@@ -118,7 +118,7 @@ function describeClearContract(name: string, open: () => Promise<Store>, lifecyc
         }),
         /no audit entry/,
       );
-      assert.deepEqual(await store.countLoginAttempts([name], t0), { [name]: 1 }, 'rolled back');
+      assert.deepEqual(await store.loginAttempts.count([name], t0), { [name]: 1 }, 'rolled back');
     });
   });
 }

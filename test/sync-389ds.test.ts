@@ -137,7 +137,7 @@ describe('389 Directory Server', { skip: skipUnlessCi(dirsrvUnavailableReason())
     const session = await app.login.login({ username: alice.uid, password: alice.password });
     assert.equal(session.user.username, alice.uid);
     assert.match(session.user.externalId ?? '', NS_UNIQUE_ID);
-    const groups = (await app.store.listUserGroups(session.user.id)).map((group) => group.name).sort();
+    const groups = (await app.store.groups.listOfUser(session.user.id)).map((group) => group.name).sort();
     for (const cn of alice.groups) assert.ok(groups.includes(cn), `${cn} in ${groups.join(',')}`);
     await rejectsLogin(app.login.login({ username: alice.uid, password: 'not-it' }), 'wrong_password');
     const locked = organisation.users.find((candidate) => candidate.locked);
@@ -179,7 +179,7 @@ describe('389 Directory Server', { skip: skipUnlessCi(dirsrvUnavailableReason())
       assert.equal(result.status, 'failed');
       assert.match(result.reason ?? '', /^users\.baseDn: the base DN "ou=nowhere,dc=example,dc=org" does not exist/);
       assert.equal((await usersByName(fresh.store)).size, 0);
-      const runs = await fresh.store.listRuns({ limit: 1, offset: 0 });
+      const runs = await fresh.store.runs.list({ limit: 1, offset: 0 });
       assert.equal(runs.runs[0]?.errorCode, 'directory.no_such_object');
 
       const groupless = await appWith({ groups: { baseDn: nowhere() } });
@@ -209,7 +209,7 @@ describe('389 Directory Server', { skip: skipUnlessCi(dirsrvUnavailableReason())
       await rejectsMissingBase(testSearch(wrong, person('john.smith').uid), /^users\.baseDn: the base DN "ou=nowhere,dc=example,dc=org" does not exist/);
       // Not "unknown user" (which is what an empty answer read as): the directory's settings are at fault.
       await rejectsLogin(wrong.login.login({ username: person('john.smith').uid, password: person('john.smith').password }), 'directory_unavailable');
-      const audit = await wrong.store.listAudit({ limit: 1, offset: 0, action: 'login.failed' });
+      const audit = await wrong.store.audit.list({ limit: 1, offset: 0, action: 'login.failed' });
       assert.equal(audit.entries[0]?.reason, 'directory_unavailable');
 
       const teamless = await appWith({ groups: { baseDn: `ou=groups,${ds.baseDn}` }, mapping: { groupSearch: { baseDn: nowhere() }, roles: { enabled: true, map: { everyone: 'staff' } } } });

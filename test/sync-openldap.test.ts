@@ -135,7 +135,7 @@ describe('sync against OpenLDAP', () => {
     const members = await membersByGroup(app.store);
     assert.equal(members.get('division-1')?.includes(leaving.uid), false);
 
-    const runs = await app.store.listRuns({ limit: 10, offset: 0 });
+    const runs = await app.store.runs.list({ limit: 10, offset: 0 });
     assert.equal(runs.runs[0]?.status, 'succeeded');
     assert.equal(runs.runs[0]?.counts['users.disabled'], 1);
     assert.ok((runs.runs[0]?.durationMs ?? -1) >= 0);
@@ -163,14 +163,14 @@ describe('sync against OpenLDAP', () => {
       await slapd.ldapmodify(`dn: ${leaving.dn}\nchangetype: delete\n`);
       const first = await graceful.sync.runSync({ trigger: 'cli', isDryRun: false });
       assert.equal(first.users.disabled, 0);
-      const waiting = await graceful.store.findUserByUsername(leaving.uid);
+      const waiting = await graceful.store.users.findByUsername(leaving.uid);
       assert.equal(waiting?.isEnabled, true);
       assert.equal(waiting?.missingRuns, 1);
       const second = await graceful.sync.runSync({ trigger: 'cli', isDryRun: false });
       assert.equal(second.users.disabled, 1);
-      const gone = await graceful.store.findUserByUsername(leaving.uid);
+      const gone = await graceful.store.users.findByUsername(leaving.uid);
       assert.equal(gone?.isEnabled, false);
-      const audit = await graceful.store.listAudit({ limit: 5, offset: 0, userId: gone?.id ?? '', action: 'user.disabled' });
+      const audit = await graceful.store.audit.list({ limit: 5, offset: 0, userId: gone?.id ?? '', action: 'user.disabled' });
       assert.deepEqual(audit.entries.map((entry) => [entry.actor, entry.reason]), [['sync', 'no longer found in the directory for 2 runs']]);
     } finally {
       await graceful.close();
@@ -231,7 +231,7 @@ describe('sync against OpenLDAP', () => {
         assert.match(result.reason ?? '', /127\.0\.0\.1:1/);
       });
       assert.equal(await storePicture(app.store), picture);
-      const runs = await app.store.listRuns({ limit: 1, offset: 0 });
+      const runs = await app.store.runs.list({ limit: 1, offset: 0 });
       assert.equal(runs.runs[0]?.status, 'failed');
       assert.equal(runs.runs[0]?.errorCode, 'directory.unavailable');
     });

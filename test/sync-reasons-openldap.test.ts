@@ -62,11 +62,11 @@ describe('sync reasons and counts (OpenLDAP)', () => {
   });
 
   const userNamed = async (username: string) => {
-    const user = await app.store.findUserByUsername(username);
+    const user = await app.store.users.findByUsername(username);
     assert.ok(user, username);
     return user;
   };
-  const groupsOf = async (username: string) => (await app.store.listUserGroups((await userNamed(username)).id)).map((found) => found.name).sort();
+  const groupsOf = async (username: string) => (await app.store.groups.listOfUser((await userNamed(username)).id)).map((found) => found.name).sort();
 
   it('"Last synced" moves for every user a sync sees, changed or not, and never in a dry run', async () => {
     const { lastSyncedAt: before, updatedAt } = await userNamed('dee');

@@ -93,17 +93,17 @@ describe('uniqueMember with RFC 4517 UIDs (OpenLDAP)', () => {
 
   /** What the store says a user has: groups and roles. */
   async function holdings(username: string): Promise<{ groups: string[]; roles: string[] }> {
-    const user = await app.store.findUserByUsername(username);
+    const user = await app.store.users.findByUsername(username);
     assert.ok(user, username);
     return {
-      groups: (await app.store.listUserGroups(user.id)).map((group) => group.name).sort(),
-      roles: [...(await app.store.listUserRoles(user.id))].sort(),
+      groups: (await app.store.groups.listOfUser(user.id)).map((group) => group.name).sort(),
+      roles: [...(await app.store.mapping.listUserRoles(user.id))].sort(),
     };
   }
 
   async function membershipEvents(username: string): Promise<number> {
-    const user = await app.store.findUserByUsername(username);
-    return (await app.store.listAudit({ limit: 1, offset: 0, userId: user?.id ?? '', action: 'membership.changed' })).total;
+    const user = await app.store.users.findByUsername(username);
+    return (await app.store.audit.list({ limit: 1, offset: 0, userId: user?.id ?? '', action: 'membership.changed' })).total;
   }
 
   const expected: Record<string, { groups: string[]; roles: string[] }> = {

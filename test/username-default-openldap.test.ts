@@ -47,11 +47,11 @@ describe('users.usernameAttribute defaults to uid,cn (OpenLDAP)', () => {
     const sync = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.equal(sync.status, 'succeeded', sync.reason ?? '');
     assert.deepEqual({ created: sync.users.created, skipped: sync.users.skipped }, { created: 2, skipped: 0 });
-    assert.ok(await app.store.findUserByUsername('helpdesk'));
+    assert.ok(await app.store.users.findByUsername('helpdesk'));
     const login = await app.login.login({ username: 'helpdesk', password: 'password-helpdesk' });
     assert.equal(login.user.username, 'helpdesk');
     // uid still wins where there is one.
-    assert.ok(await app.store.findUserByUsername('ann'));
+    assert.ok(await app.store.users.findByUsername('ann'));
   });
 
   it('a store seeded with the old default keeps it: the stored document carries its value', async () => {
@@ -69,7 +69,7 @@ describe('users.usernameAttribute defaults to uid,cn (OpenLDAP)', () => {
     const sync = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.equal(sync.status, 'succeeded', sync.reason ?? '');
     assert.deepEqual({ created: sync.users.created, skipped: sync.users.skipped }, { created: 1, skipped: 1 });
-    assert.equal(await app.store.findUserByUsername('helpdesk'), undefined);
+    assert.equal(await app.store.users.findByUsername('helpdesk'), undefined);
     assert.deepEqual(
       sync.steps.filter((step) => step.kind === 'skipUser').map((step) => step.reason),
       ['skipped (no uid)'],

@@ -5,7 +5,8 @@
  */
 import { DirbridgeError } from '../errors.ts';
 import type { MappingSettings } from '../settings/schema.ts';
-import type { Store, UserRecord } from '../store/store.ts';
+import type { UserRecord } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import type { LoginThrottle, ThrottleStatus } from './throttle.ts';
 
 /** Fields an administrator may try to change. */
@@ -49,7 +50,7 @@ export function createAccountAdmin(deps: {
   const { store } = deps;
 
   const userOrThrow = async (userId: string): Promise<UserRecord> => {
-    const user = await store.getUser(userId);
+    const user = await store.users.get(userId);
     if (user === undefined) throw new DirbridgeError('users.not_found', `no user with id ${userId}`);
     return user;
   };
@@ -74,8 +75,8 @@ export function createAccountAdmin(deps: {
         }
       }
       await store.transaction(async (tx) => {
-        await tx.updateUsers([{ id: userId, ...changes }]);
-        await tx.appendAudit([{ actor, action: 'user.updated', userId, subject: user.username, reason: `changed ${Object.keys(changes).join(', ')}` }]);
+        await tx.users.update([{ id: userId, ...changes }]);
+        await tx.audit.append([{ actor, action: 'user.updated', userId, subject: user.username, reason: `changed ${Object.keys(changes).join(', ')}` }]);
       });
       return userOrThrow(userId);
     },
@@ -83,7 +84,7 @@ export function createAccountAdmin(deps: {
     /** Adds or removes a membership; refused when the directory manages the user or the group. */
     async setMembership(userId: string, groupId: string, isMember: boolean, actor: string): Promise<void> {
       const user = await userOrThrow(userId);
-      const group = await store.getGroup(groupId);
+      const group = await store.groups.get(groupId);
       if (group === undefined) throw new DirbridgeError('users.not_found', `no group with id ${groupId}`);
       if (user.source === 'directory' || group.source === 'directory') {
         throw new DirbridgeError('users.directory_managed', `membership of ${user.username} in ${group.name} is managed by the directory and read-only here`, {
@@ -91,9 +92,9 @@ export function createAccountAdmin(deps: {
         });
       }
       await store.transaction(async (tx) => {
-        if (isMember) await tx.addMemberships([{ userId, groupId }]);
-        else await tx.removeMemberships([{ userId, groupId }]);
-        await tx.appendAudit([{ actor, action: isMember ? 'membership.added' : 'membership.removed', userId, subject: group.name, reason: null }]);
+        if (isMember) await tx.groups.addMemberships([{ userId, groupId }]);
+        else await tx.groups.removeMemberships([{ userId, groupId }]);
+        await tx.audit.append([{ actor, action: isMember ? 'membership.added' : 'membership.removed', userId, subject: group.name, reason: null }]);
       });
     },
 
@@ -102,9 +103,9 @@ export function createAccountAdmin(deps: {
       const user = await userOrThrow(userId);
       const at = deps.now().toISOString();
       await store.transaction(async (tx) => {
-        await tx.updateUsers([{ id: userId, isEnabled: false, disabledBy: 'admin', disabledReason: reason }]);
-        const revoked = await tx.revokeSessions({ userIds: [userId] }, 'user disabled by an administrator', at);
-        await tx.appendAudit([
+        await tx.users.update([{ id: userId, isEnabled: false, disabledBy: 'admin', disabledReason: reason }]);
+        const revoked = await tx.sessions.revoke({ userIds: [userId] }, 'user disabled by an administrator', at);
+        await tx.audit.append([
           { actor, action: 'user.disabled', userId, subject: user.username, reason, at },
           ...revoked.map((session) => ({ actor, action: 'session.revoked', userId, subject: session.id, reason: 'user disabled', at })),
         ]);
@@ -142,8 +143,8 @@ export function createAccountAdmin(deps: {
     async enable(userId: string, actor: string, reason: string): Promise<UserRecord> {
       const user = await userOrThrow(userId);
       await store.transaction(async (tx) => {
-        await tx.updateUsers([{ id: userId, isEnabled: true, disabledBy: null, disabledReason: null }]);
-        await tx.appendAudit([{ actor, action: 'user.enabled', userId, subject: user.username, reason }]);
+        await tx.users.update([{ id: userId, isEnabled: true, disabledBy: null, disabledReason: null }]);
+        await tx.audit.append([{ actor, action: 'user.enabled', userId, subject: user.username, reason }]);
       });
       return userOrThrow(userId);
     },

@@ -8,9 +8,9 @@ const ENDED_SESSION_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 export async function logoutDeactivatedUsers(store: Store, now: () => Date): Promise<number> {
   const at = now().toISOString();
   return store.transaction(async (tx) => {
-    const revoked = await tx.revokeSessionsOfDisabledUsers('user deactivated', at);
-    await tx.deleteSessionsEndedBefore(new Date(now().getTime() - ENDED_SESSION_RETENTION_MS).toISOString());
-    await tx.appendAudit(revoked.map((session) => ({ actor: 'auto-logout', action: 'session.revoked', userId: session.userId, subject: session.id, reason: 'user deactivated', at })));
+    const revoked = await tx.sessions.revokeOfDisabledUsers('user deactivated', at);
+    await tx.sessions.deleteEndedBefore(new Date(now().getTime() - ENDED_SESSION_RETENTION_MS).toISOString());
+    await tx.audit.append(revoked.map((session) => ({ actor: 'auto-logout', action: 'session.revoked', userId: session.userId, subject: session.id, reason: 'user deactivated', at })));
     return revoked.length;
   });
 }

@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DirbridgeError } from '../errors.ts';
-import type { Store, UserRecord } from '../store/store.ts';
+import type { UserRecord } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import { hashPassword } from './password-hash.ts';
 
 /** The username of the administrator created on first start. */
@@ -18,7 +19,7 @@ export async function ensureInitialAdmin(
   store: Store,
   env: NodeJS.ProcessEnv,
 ): Promise<{ created: false } | { created: true; user: UserRecord; generatedPassword?: string }> {
-  const admins = await store.listUsers({ limit: 1, offset: 0, isAdmin: true });
+  const admins = await store.users.list({ limit: 1, offset: 0, isAdmin: true });
   if (admins.total > 0) return { created: false };
   const fromEnv = env['DIRBRIDGE_ADMIN_PASSWORD'];
   const password = fromEnv !== undefined && fromEnv.trim() !== '' ? fromEnv : randomBytes(18).toString('base64url');
@@ -35,11 +36,11 @@ export async function createLocalAccount(
   if (input.username.trim() === '') throw new DirbridgeError('usage.invalid', 'a local account needs a username');
   const passwordHash = await hashPassword(input.password);
   return store.transaction(async (tx) => {
-    const [user] = await tx.insertUsers([
+    const [user] = await tx.users.insert([
       { username: input.username.trim(), source: 'local', passwordHash, isAdmin: input.isAdmin === true, email: input.email ?? null },
     ]);
     if (user === undefined) throw new DirbridgeError('store.conflict', 'the account was not created');
-    await tx.appendAudit([{ actor: input.actor, action: 'user.created', userId: user.id, subject: user.username, reason: input.isAdmin === true ? 'local administrator' : 'local account' }]);
+    await tx.audit.append([{ actor: input.actor, action: 'user.created', userId: user.id, subject: user.username, reason: input.isAdmin === true ? 'local administrator' : 'local account' }]);
     return user;
   });
 }

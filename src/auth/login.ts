@@ -9,7 +9,8 @@ import { DirbridgeError, isDirbridgeError } from '../errors.ts';
 import type { Settings } from '../settings/schema.ts';
 import { isMappingActive } from '../mapping/grants.ts';
 import type { MappingSettings } from '../settings/schema.ts';
-import type { SessionRecord, Store, UserRecord } from '../store/store.ts';
+import type { SessionRecord, UserRecord } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import { findDirectoryEntry, type FoundEntry } from '../sync/find-directory-user.ts';
 import { applyPasswordChangeOf, provisionUser } from '../sync/sync-one-user.ts';
 import type { LookupConnection } from './lookup-connection.ts';
@@ -121,7 +122,7 @@ export function createLoginService(deps: LoginDeps) {
       ...(fields.input.via === undefined ? {} : { via: fields.input.via }),
     };
     await store.transaction((tx) =>
-      tx.appendAudit([
+      tx.audit.append([
         {
           actor: 'login',
           action,
@@ -170,11 +171,11 @@ export function createLoginService(deps: LoginDeps) {
 
     // A local account with a password is authenticated here, never by the directory, unless
     // merging may link it to a directory entry; an administrator is never linked or taken over.
-    const local = await store.findUserByUsername(typed);
+    const local = await store.users.findByUsername(typed);
     const localAccount = local !== undefined && local.source === 'local' && local.hasPassword ? local : undefined;
     const loginLocally = async (account: UserRecord): Promise<LoginSuccess> => {
       knownUserId = account.id;
-      const hash = await store.getPasswordHash(account.id);
+      const hash = await store.users.getPasswordHash(account.id);
       if (hash === null || !(await verifyPassword(input.password, hash))) return fail('wrong_password');
       if (!account.isEnabled) return fail('disabled_in_dirbridge');
       return succeed(account, false, input, settle);
@@ -194,7 +195,7 @@ export function createLoginService(deps: LoginDeps) {
       return fail('directory_unavailable', error);
     }
     if (found === undefined) return localAccount === undefined ? fail('unknown_user') : loginLocally(localAccount);
-    const existing = await store.findUserByExternalId(found.user.externalId);
+    const existing = await store.users.findByExternalId(found.user.externalId);
     knownUserId = existing?.id ?? null;
     if (found.user.directoryState === 'disabled') {
       return fail(found.user.directoryStateReason?.includes('locked') === true ? 'locked_in_directory' : 'disabled_in_directory');
@@ -234,7 +235,7 @@ export function createLoginService(deps: LoginDeps) {
       // The account is not refreshed, but a password change still ends the older sessions.
       await applyPasswordChangeOf(deps, found, existing, { actor: 'login' });
     }
-    const user = await store.findUserByExternalId(found.user.externalId);
+    const user = await store.users.findByExternalId(found.user.externalId);
     if (user === undefined) return fail('username_conflict');
     knownUserId = user.id;
     if (!user.isEnabled) return fail('disabled_in_dirbridge');

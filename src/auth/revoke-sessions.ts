@@ -1,5 +1,6 @@
 /** Administrator revocation of sessions, audited: the CLI's `sessions revoke` and the admin API share it. */
-import type { SessionRecord, Store } from '../store/store.ts';
+import type { SessionRecord } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 
 /** Revokes the active sessions among `target` in one transaction, auditing each one with `actor`; returns them. */
 export async function revokeSessionsAsAdmin(
@@ -11,8 +12,8 @@ export async function revokeSessionsAsAdmin(
   const at = now().toISOString();
   const reason = 'revoked by an administrator';
   return store.transaction(async (tx) => {
-    const revoked = await tx.revokeSessions(target, reason, at);
-    await tx.appendAudit(revoked.map((session) => ({ actor, action: 'session.revoked', userId: session.userId, subject: session.id, reason, at })));
+    const revoked = await tx.sessions.revoke(target, reason, at);
+    await tx.audit.append(revoked.map((session) => ({ actor, action: 'session.revoked', userId: session.userId, subject: session.id, reason, at })));
     return revoked;
   });
 }

@@ -1,6 +1,7 @@
 /** Sessions: opaque tokens for clients, hashes with an expiry in the store, revocation. */
 import type { LoginSettings } from '../settings/schema.ts';
-import type { SessionRecord, Store, UserRecord } from '../store/store.ts';
+import type { SessionRecord, UserRecord } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import { hashToken, newSessionToken } from './tokens.ts';
 
 const TOUCH_INTERVAL_MS = 60_000;
@@ -27,7 +28,7 @@ export function createSessionService(deps: SessionDeps) {
       const token = newSessionToken();
       const expiresAt = new Date(deps.now().getTime() + deps.settings.sessionTtlMinutes * 60_000).toISOString();
       const session = await store.transaction((tx) =>
-        tx.insertSession({ userId, tokenHash: hashToken(token), expiresAt, clientAddress: clientAddress ?? null }),
+        tx.sessions.insert({ userId, tokenHash: hashToken(token), expiresAt, clientAddress: clientAddress ?? null }),
       );
       return { token, session };
     },
@@ -35,23 +36,23 @@ export function createSessionService(deps: SessionDeps) {
     /** The session and user behind a token, or undefined when it is unknown, expired, revoked or its user is disabled. */
     async validate(token: string): Promise<ValidSession | undefined> {
       if (token.trim() === '') return undefined;
-      const session = await store.findSessionByTokenHash(hashToken(token));
+      const session = await store.sessions.findByTokenHash(hashToken(token));
       const now = deps.now().toISOString();
       if (session === undefined || session.revokedAt !== null || session.expiresAt <= now) return undefined;
-      const user = await store.getUser(session.userId);
+      const user = await store.users.get(session.userId);
       if (user === undefined || !user.isEnabled) return undefined;
       // Recording use at most once a minute keeps validation from taking the write lock on every request.
       if (session.lastSeenAt === null || Date.parse(now) - Date.parse(session.lastSeenAt) >= TOUCH_INTERVAL_MS) {
-        await store.transaction((tx) => tx.touchSession(session.id, now));
+        await store.transaction((tx) => tx.sessions.touch(session.id, now));
       }
       return { session, user };
     },
 
     /** Revokes the session behind a token (logout); true when there was one to revoke. */
     async logout(token: string): Promise<boolean> {
-      const session = await store.findSessionByTokenHash(hashToken(token));
+      const session = await store.sessions.findByTokenHash(hashToken(token));
       if (session === undefined) return false;
-      const revoked = await store.transaction((tx) => tx.revokeSessions({ ids: [session.id] }, 'logout', deps.now().toISOString()));
+      const revoked = await store.transaction((tx) => tx.sessions.revoke({ ids: [session.id] }, 'logout', deps.now().toISOString()));
       return revoked.length > 0;
     },
   };

@@ -28,8 +28,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DirectoryEntry } from '../ldap/entry.ts';
-import type { ClearedLoginFailures, LoginAttemptReader } from '../store/login-attempts.ts';
-import type { NewAuditEntry, Store } from '../store/store.ts';
+import type { ClearedLoginFailures, LoginAttemptReader } from '../store/login-attempts-repository.ts';
+import type { NewAuditEntry } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import { addressKey } from './client-address.ts';
 import type { LockoutPolicies } from './lockout-policies.ts';
 import { accountLimit, accountMemorySeconds, attemptLimit, directoryFailureCount, type LockoutPolicy, type ThrottleSettings } from './lockout-policy.ts';
@@ -131,7 +132,7 @@ export function createLoginThrottle(deps: ThrottleDeps) {
       { keyPrefix: 'address:', before: windowStart },
       ...(longestAccountMemoryMs === null ? [] : [{ keyPrefix: 'account:', before: iso(at - longestAccountMemoryMs) }]),
     ];
-    await store.pruneLoginAttempts({ attempts, knownAddressesBefore: settings.knownAddressDays === 0 ? iso(at + 1) : knownSince(at) }).catch(() => undefined);
+    await store.loginAttempts.prune({ attempts, knownAddressesBefore: settings.knownAddressDays === 0 ? iso(at + 1) : knownSince(at) }).catch(() => undefined);
   };
 
   /** The keys an account's failures are counted under: its username and, for a directory account, the account itself. */
@@ -150,23 +151,23 @@ export function createLoginThrottle(deps: ThrottleDeps) {
       const at = deps.now().getTime();
       const { name, account } = keysOf(subject);
       const limit = attemptLimit(accountLimit(settings, policy), settings.knownAddressReserve, false);
-      const names = (await store.countLoginAttempts([name], iso(at - settings.windowSeconds * 1000)))[name] ?? 0;
+      const names = (await store.loginAttempts.count([name], iso(at - settings.windowSeconds * 1000)))[name] ?? 0;
       const memory = accountMemorySeconds(settings, policy, false);
-      const accounts = account === undefined ? 0 : ((await store.countLoginAttempts([account], memory === null ? EPOCH : iso(at - memory * 1000)))[account] ?? 0);
+      const accounts = account === undefined ? 0 : ((await store.loginAttempts.count([account], memory === null ? EPOCH : iso(at - memory * 1000)))[account] ?? 0);
       const failures = Math.max(names, accounts);
       return { isThrottled: failures >= limit, failures, limit };
     },
 
     /**
      * Clears dirbridge's throttle for `subject`: its failed attempts under its username, its directory
-     * account and the other names that account was tried by (`LoginAttemptStore.clearLoginFailures`),
+     * account and the other names that account was tried by (`store.loginAttempts.clearFailures`),
      * with the audit entry `audit` makes. Attempts still running are left to settle. The directory's
      * own counter is not touched (dirbridge never writes to the directory): where it shows one, logins
      * stay refused until the directory's count allows another attempt.
      */
     clear(subject: ThrottleSubject, audit: (cleared: ClearedLoginFailures) => NewAuditEntry): Promise<ClearedLoginFailures> {
       const { name, account } = keysOf(subject);
-      return store.clearLoginFailures({ nameKeys: [name], accountKey: account, abandonedBefore: iso(deps.now().getTime() - deps.inFlightMs), audit });
+      return store.loginAttempts.clearFailures({ nameKeys: [name], accountKey: account, abandonedBefore: iso(deps.now().getTime() - deps.inFlightMs), audit });
     },
 
     /** The lockout policy that governs a directory entry (cached; `unknown` when it cannot be read). */
@@ -189,7 +190,7 @@ export function createLoginThrottle(deps: ThrottleDeps) {
       const isKnownHere = async (tx: Pick<LoginAttemptReader, 'knownAddressKeys'>, key: string) =>
         address !== undefined && settings.knownAddressDays > 0 && (await tx.knownAddressKeys([key], address, knownSince(startedAt))).length > 0;
 
-      const reserved = await store.lockLoginKeys(addressCounter === undefined ? [name] : [name, addressCounter], async (tx) => {
+      const reserved = await store.loginAttempts.lockKeys(addressCounter === undefined ? [name] : [name, addressCounter], async (tx) => {
         const isKnown = await isKnownHere(tx, name);
         const keys = isKnown || addressCounter === undefined ? [name] : [name, addressCounter];
         const counts = await tx.countAttempts(keys, windowStart);
@@ -201,7 +202,7 @@ export function createLoginThrottle(deps: ThrottleDeps) {
       if (!reserved) return undefined;
 
       const subjects = [name];
-      const release = () => store.settleLoginAttempt(attemptId, 'released', deps.now().toISOString());
+      const release = () => store.loginAttempts.settle(attemptId, 'released', deps.now().toISOString());
       return {
         async reserveAccount(account) {
           const key = accountKey(account.externalId);
@@ -211,7 +212,7 @@ export function createLoginThrottle(deps: ThrottleDeps) {
           const counter = settings.stayBelowDirectoryLockout && accountPolicy.kind !== 'no-lockout' ? directoryFailureCount(account.entry, accountPolicy, new Date(at)) : undefined;
           const memory = accountMemorySeconds(settings, accountPolicy, counter !== undefined);
           noteAccountMemory(accountMemorySeconds(settings, accountPolicy, false));
-          const isAllowed = await store.lockLoginKeys([key], async (tx) => {
+          const isAllowed = await store.loginAttempts.lockKeys([key], async (tx) => {
             const allowed = attemptLimit(accountLimit(settings, accountPolicy), settings.knownAddressReserve, await isKnownHere(tx, key));
             const count = (await tx.countAttempts([key], memory === null ? EPOCH : iso(at - memory * 1000)))[key] ?? 0;
             if (count >= allowed) return false;
@@ -230,11 +231,11 @@ export function createLoginThrottle(deps: ThrottleDeps) {
           subjects.push(key);
           return true;
         },
-        failed: () => store.settleLoginAttempt(attemptId, 'failed', deps.now().toISOString()),
+        failed: () => store.loginAttempts.settle(attemptId, 'failed', deps.now().toISOString()),
         released: release,
         async succeeded() {
           const at = deps.now().getTime();
-          await store.recordLoginSuccess({
+          await store.loginAttempts.recordSuccess({
             attemptId,
             clearKeys: subjects,
             abandonedBefore: iso(at - deps.inFlightMs),

@@ -12,7 +12,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type {} from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../app.ts';
-import type { SessionRecord, UserRecord } from '../store/store.ts';
+import type { SessionRecord, UserRecord } from '../model/index.ts';
 import { HttpError } from './errors.ts';
 
 /** The name of the console's session cookie. */

@@ -14,7 +14,8 @@
 import type { FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify';
 import { z } from 'zod';
 import { imageTypeOf } from '../mapping/avatar.ts';
-import type { AvatarInfo, Store } from '../store/store.ts';
+import type { AvatarInfo } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import { HttpError } from './errors.ts';
 
 /** The image types an avatar is ever served as (what `imageTypeOf` recognises; SVG never). */
@@ -68,7 +69,7 @@ export function avatarRef(info: Pick<AvatarInfo, 'userId' | 'contentHash'>, urlB
 /** The avatar hashes of some users (one query), by user id. */
 export async function avatarHashes(store: Store, userIds: readonly string[]): Promise<Map<string, string>> {
   if (userIds.length === 0) return new Map();
-  return new Map((await store.listAvatarInfo(userIds)).map((info) => [info.userId, info.contentHash]));
+  return new Map((await store.mapping.listAvatarInfo(userIds)).map((info) => [info.userId, info.contentHash]));
 }
 
 /** Route-level `onSend`: the avatar's cache policy replaces the API's `no-store` on 200 and 304. */
@@ -87,13 +88,13 @@ export const avatarCacheHook: onSendHookHandler = async (request, reply, payload
  * none, 404 `avatars.unsupported_image` when the stored bytes are not an image we serve.
  */
 export async function sendAvatar(store: Store, request: FastifyRequest, reply: FastifyReply, userId: string): Promise<FastifyReply> {
-  const info = (await store.listAvatarInfo([userId]))[0];
+  const info = (await store.mapping.listAvatarInfo([userId]))[0];
   if (info === undefined) throw new HttpError(404, 'avatars.not_found', 'this user has no avatar');
   if (ifNoneMatchHits(request.headers['if-none-match'], avatarEtag(info.contentHash))) {
     return reply.code(304).header('etag', avatarEtag(info.contentHash)).send();
   }
   // The bytes are read only now; the avatar may have changed or gone since the hash was read.
-  const avatar = await store.getAvatar(userId);
+  const avatar = await store.mapping.getAvatar(userId);
   if (avatar === undefined) throw new HttpError(404, 'avatars.not_found', 'this user has no avatar');
   const type = imageTypeOf(avatar.data);
   const extension = type === undefined ? undefined : SERVED_IMAGE_TYPES.get(type);

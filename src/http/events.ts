@@ -9,7 +9,8 @@
  * clocks of instances differ a little; the delay lets both settle, so a follower never steps past
  * an entry that was still on its way.
  */
-import type { AuditEntry, Store } from '../store/store.ts';
+import type { AuditEntry } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import { HttpError } from './errors.ts';
 
 /** Audit action prefixes that are events: account changes, and group/role/channel/team membership (login attempts and avatar chores are not). */
@@ -38,7 +39,7 @@ export async function readEvents(store: Store, query: { after?: string; limit: n
   if (query.after !== undefined && !UUID.test(query.after)) {
     throw new HttpError(400, 'events.cursor_invalid', 'after: expected the "next" value of an earlier page (a lower-case UUID)');
   }
-  const events = await store.listAuditAfter({
+  const events = await store.audit.listAfter({
     ...(query.after === undefined ? {} : { after: query.after }),
     before: lowestIdAt(new Date(query.settledAt.getTime() + 1)),
     limit: query.limit,

@@ -135,11 +135,11 @@ export function createMetrics(deps: { store: Store; scheduler?: Pick<Scheduler, 
   }
 
   // One store read per scrape, shared by the three gauges above.
-  let cached: { at: number; run: Promise<Awaited<ReturnType<Store['listRuns']>>['runs'][number] | undefined> } | undefined;
+  let cached: { at: number; run: Promise<Awaited<ReturnType<Store['runs']['list']>>['runs'][number] | undefined> } | undefined;
   function latestRun() {
     const now = Date.now();
     if (cached === undefined || now - cached.at > 1000) {
-      cached = { at: now, run: deps.store.listRuns({ limit: 1, offset: 0 }).then((page) => page.runs[0], () => undefined) };
+      cached = { at: now, run: deps.store.runs.list({ limit: 1, offset: 0 }).then((page) => page.runs[0], () => undefined) };
     }
     return cached.run;
   }

@@ -1,5 +1,6 @@
 /** A user with everything mapping gave it: what applications receive on login and session validation. */
-import type { Store, UserRecord } from '../store/store.ts';
+import type { UserRecord } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import { avatarRef } from './avatar.ts';
 import type { UserProfile } from './schemas.ts';
 
@@ -8,8 +9,8 @@ export const APP_API_BASE = '/api/v1';
 
 /** Reads the user's groups, roles, channels, teams, custom fields, ABAC attributes and avatar hash. */
 export async function userProfile(store: Store, user: UserRecord): Promise<UserProfile> {
-  const attributes = await store.getUserAttributes(user.id);
-  const avatar = (await store.listAvatarInfo([user.id]))[0];
+  const attributes = await store.mapping.getUserAttributes(user.id);
+  const avatar = (await store.mapping.listAvatarInfo([user.id]))[0];
   return {
     id: user.id,
     username: user.username,
@@ -20,10 +21,10 @@ export async function userProfile(store: Store, user: UserRecord): Promise<UserP
     source: user.source,
     isAdmin: user.isAdmin,
     isEnabled: user.isEnabled,
-    groups: (await store.listUserGroups(user.id)).map((group) => group.name),
-    roles: await store.listUserRoles(user.id),
-    channels: (await store.listUserChannels(user.id)).map((channel) => channel.name),
-    teams: (await store.listUserTeams(user.id)).map((team) => team.name),
+    groups: (await store.groups.listOfUser(user.id)).map((group) => group.name),
+    roles: await store.mapping.listUserRoles(user.id),
+    channels: (await store.mapping.listUserChannels(user.id)).map((channel) => channel.name),
+    teams: (await store.mapping.listUserTeams(user.id)).map((team) => team.name),
     customFields: attributes.customFields,
     abacAttributes: attributes.abacAttributes,
     avatar: avatar === undefined ? null : avatarRef(avatar, APP_API_BASE),

@@ -4,7 +4,7 @@
  * hash, a bind password) can never reach a client.
  */
 import { z } from 'zod';
-import type { UserRecord } from '../store/store.ts';
+import type { UserRecord } from '../model/index.ts';
 
 /** `{ error: { code, message } }`, the body of every failure. */
 export const errorSchema = z.object({

@@ -4,7 +4,8 @@
  * of the client's allowed groups, gets no code and no token, and a refresh carries the current
  * groups and roles. `sub` is the user's id, stable across renames and moves in the directory.
  */
-import type { Store, UserRecord } from '../store/store.ts';
+import type { UserRecord } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 
 /** The claims dirbridge releases, by scope. */
 export const OIDC_CLAIMS_BY_SCOPE = {
@@ -29,15 +30,15 @@ export function refusalOf(user: UserRecord | undefined, groups: readonly string[
 
 /** Reads a user with their group names, and checks their access to a client (by id; none when no client is known). */
 export async function checkAccess(store: Store, userId: string, clientId: string | undefined): Promise<{ user: UserRecord | undefined; groups: string[]; refusal: AccessRefusal | undefined }> {
-  const user = await store.getUser(userId);
-  const groups = user === undefined ? [] : (await store.listUserGroups(user.id)).map((group) => group.name);
-  const client = clientId === undefined ? undefined : await store.getOidcClient(clientId);
+  const user = await store.users.get(userId);
+  const groups = user === undefined ? [] : (await store.groups.listOfUser(user.id)).map((group) => group.name);
+  const client = clientId === undefined ? undefined : await store.oidc.getOidcClient(clientId);
   return { user, groups, refusal: refusalOf(user, groups, client?.allowedGroups ?? []) };
 }
 
 /** The claims of a user (oidc-provider keeps those the granted scopes allow). */
 export async function claimsOf(store: Store, user: UserRecord, groups: readonly string[], issuer: string): Promise<Record<string, unknown>> {
-  const [roles, avatars] = [await store.listUserRoles(user.id), await store.listAvatarInfo([user.id])];
+  const [roles, avatars] = [await store.mapping.listUserRoles(user.id), await store.mapping.listAvatarInfo([user.id])];
   const avatar = avatars[0];
   const name = user.displayName ?? ([user.firstName, user.lastName].filter((part) => part !== '').join(' ') || user.username);
   return {

@@ -32,9 +32,9 @@ export function createOidcProviderHolder(deps: OidcProviderHolderDeps) {
   let building: Promise<BuiltProvider> | undefined;
 
   const refresh = async (): Promise<BuiltProvider> => {
-    await ensureSigningKey(deps.store, deps.secretBox, deps.now);
+    await ensureSigningKey(deps.store.oidc, deps.secretBox, deps.now);
     const now = deps.now().getTime();
-    const published = (await deps.store.listOidcSigningKeys()).filter((key) => key.retiredAt === null || Date.parse(key.retiredAt) + RETIRED_KEY_PUBLISHED_MS > now);
+    const published = (await deps.store.oidc.listOidcSigningKeys()).filter((key) => key.retiredAt === null || Date.parse(key.retiredAt) + RETIRED_KEY_PUBLISHED_MS > now);
     const issuer = deps.issuer();
     const fingerprint = `${issuer} ${published.map((key) => `${key.kid}:${key.retiredAt ?? ''}`).join(',')}`;
     if (current !== undefined && current.fingerprint === fingerprint) {

@@ -46,9 +46,9 @@ const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').diges
 
 /** A client's metadata as oidc-provider validates it, from the store; undefined for unknown ids. */
 async function clientMetadataOf(store: Store, clientId: string): Promise<ClientMetadata | undefined> {
-  const client = await store.getOidcClient(clientId);
+  const client = await store.oidc.getOidcClient(clientId);
   if (client === undefined) return undefined;
-  const secretHash = client.isPublic ? undefined : await store.getOidcClientSecretHash(clientId);
+  const secretHash = client.isPublic ? undefined : await store.oidc.getOidcClientSecretHash(clientId);
   return {
     client_id: client.id,
     client_name: client.name,
@@ -68,7 +68,7 @@ async function clientMetadataOf(store: Store, clientId: string): Promise<ClientM
 function adapterClass(store: Store, now: () => Date): new (model: string) => Adapter {
   return class StoreAdapter {
     constructor(model: string) {
-      const adapter = createOidcAdapter(store, model, now);
+      const adapter = createOidcAdapter(store.oidc, model, now);
       if (model !== 'Client') return adapter;
       // Clients are registered by administrators only (no dynamic registration): reads come from their table.
       return { ...adapter, find: async (id: string) => (await clientMetadataOf(store, id)) as AdapterPayload | undefined };
@@ -79,7 +79,7 @@ function adapterClass(store: Store, now: () => Date): new (model: string) => Ada
 /** Builds the provider over the signing keys in the store (the caller ensured one exists). */
 export async function createOidcProvider(deps: OidcProviderDeps): Promise<{ provider: Provider; keyIds: string[] }> {
   const { store, issuer } = deps;
-  const keys: SigningJwk[] = publishedKeys(await store.listOidcSigningKeys(), deps.secretBox, deps.now(), RETIRED_KEY_PUBLISHED_MS);
+  const keys: SigningJwk[] = publishedKeys(await store.oidc.listOidcSigningKeys(), deps.secretBox, deps.now(), RETIRED_KEY_PUBLISHED_MS);
   const cookieKey = deps.secretBox.deriveKey('oidc-provider cookies').toString('base64url');
   const cookie = { httpOnly: true, sameSite: 'strict' as const, path: '/' };
 

@@ -9,7 +9,7 @@ import { generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto';
 import { DirbridgeError } from '../errors.ts';
 import type { SecretBox } from '../settings/secret-box.ts';
 import type { OidcSigningKeyRecord, OidcStore } from '../store/oidc-repository.ts';
-import type { NewAuditEntry } from '../store/store.ts';
+import type { NewAuditEntry } from '../model/index.ts';
 
 /** A private signing JWK as oidc-provider's `jwks` option takes it. */
 export type SigningJwk = JsonWebKey & { kid: string; alg: 'RS256'; use: 'sig' };

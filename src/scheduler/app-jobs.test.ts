@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { SyncRunRecord } from '../store/store.ts';
+import type { SyncRunRecord } from '../model/index.ts';
 import { refusal, SYNC_RETRY_AFTER_SECONDS } from './app-jobs.ts';
 
 function run(fields: Partial<SyncRunRecord>): SyncRunRecord {
@@ -26,7 +26,7 @@ function run(fields: Partial<SyncRunRecord>): SyncRunRecord {
 }
 
 function storeWith(runs: SyncRunRecord[]) {
-  return { listRuns: async () => ({ total: runs.length, runs }) };
+  return { runs: { list: async () => ({ total: runs.length, runs }) } };
 }
 
 describe('refusal (why Sync Now was refused)', () => {
@@ -49,7 +49,7 @@ describe('refusal (why Sync Now was refused)', () => {
   });
 
   it('falls back to the plain answer when the store cannot say, and keeps the other reasons apart', async () => {
-    const broken = { listRuns: async () => Promise.reject(new Error('store down')) };
+    const broken = { runs: { list: async () => Promise.reject(new Error('store down')) } };
     assert.equal((await refusal(broken, 'locked')).message, 'a sync is already running on another instance');
     assert.equal((await refusal(broken, 'running')).message, 'a sync is already running');
     assert.match((await refusal(broken, 'stopping')).message, /stopping/);

@@ -8,7 +8,7 @@ import type { App } from '../app.ts';
 import { logoutDeactivatedUsers } from '../auth/auto-logout.ts';
 import { DirbridgeError } from '../errors.ts';
 import type { StoreSettings } from '../settings/schema.ts';
-import type { SyncRunRecord } from '../store/store.ts';
+import type { SyncRunRecord } from '../model/index.ts';
 import { runAbacSync, runAvatarSync } from '../sync/attribute-jobs.ts';
 import { startRunReaper } from '../sync/reap-runs.ts';
 import type { ProgressLog } from '../sync/progress.ts';
@@ -137,7 +137,7 @@ export const SYNC_RETRY_AFTER_SECONDS = 1;
  * start, or between recording its end and giving the lock up — milliseconds — and the message
  * says so, with `details.retryAfterSeconds`.
  */
-export async function refusal(store: Pick<App['store'], 'listRuns'>, reason: SkipReason): Promise<DirbridgeError> {
+export async function refusal(store: { runs: Pick<App['store']['runs'], 'list'> }, reason: SkipReason): Promise<DirbridgeError> {
   const refuse = (message: string, details: Record<string, unknown> = {}) => new DirbridgeError('sync.already_running', message, { details: { reason, ...details } });
   switch (reason) {
     case 'running':
@@ -150,7 +150,7 @@ export async function refusal(store: Pick<App['store'], 'listRuns'>, reason: Ski
       let running: SyncRunRecord | undefined;
       try {
         // Runs that take the lock (Sync Now, scheduled, startup and CLI runs) are recorded by the holder.
-        const { runs } = await store.listRuns({ limit: 50, offset: 0 });
+        const { runs } = await store.runs.list({ limit: 50, offset: 0 });
         running = runs.find((run) => run.status === 'running' && !run.isDryRun && (run.trigger === 'api' || run.trigger === 'schedule' || run.trigger === 'startup' || run.trigger === 'cli'));
       } catch {
         return refuse('a sync is already running on another instance');

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { isDirbridgeError } from '../errors.ts';
-import type { JsonValue } from '../store/store.ts';
+import type { JsonValue } from '../model/index.ts';
 import { readStoredSettings } from './read-stored.ts';
 import { createSecretBox, isSealed } from './secret-box.ts';
 import { editablePart } from './stored-settings.ts';

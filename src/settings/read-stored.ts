@@ -14,7 +14,7 @@
  */
 import { z } from 'zod';
 import { DirbridgeError } from '../errors.ts';
-import type { JsonValue } from '../store/store.ts';
+import type { JsonValue } from '../model/index.ts';
 import { settingSchemaAt } from './form.ts';
 import { isRecord } from './load.ts';
 import { scheduleSetting, settingsSchema, type Settings, type StoreSettings } from './schema.ts';

@@ -13,7 +13,7 @@
  *   (`changedSettingPaths`).
  */
 import { DirbridgeError } from '../errors.ts';
-import type { JsonValue } from '../store/store.ts';
+import type { JsonValue } from '../model/index.ts';
 import { isRecord, validateSettings } from './load.ts';
 import { SECRET_SETTING_PATHS, type Settings, type StoreSettings } from './schema.ts';
 import type { SecretBox } from './secret-box.ts';

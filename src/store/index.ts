@@ -1,7 +1,6 @@
 /**
- * The store's public surface: the contract types and `openStore`.
+ * The store's public surface: the contract types and `openStore` (the records it keeps are in `src/model/`).
  */
 export type * from './store.ts';
-export { emailKey, groupNameKey, usernameKey } from './store.ts';
 export { openStore, type OpenStoreOptions } from './open-store.ts';
-export { createKyselyStore, type KyselyStoreOptions } from './kysely-store.ts';
+export { createStore, type StoreOptions } from './create-store.ts';

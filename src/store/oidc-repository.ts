@@ -6,10 +6,11 @@
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import { DirbridgeError } from '../errors.ts';
 import { withDbErrors } from './db-errors.ts';
-import type { AuditAppender } from './login-attempts.ts';
+import type { AuditAppender } from './login-attempts-repository.ts';
 import { normalizeTimestamp, readBoolean, writeBoolean } from './rows.ts';
 import type { Database, OidcClientsTable } from './schema.ts';
-import type { NewAuditEntry, StoreDialect, Timestamp } from './store.ts';
+import type { NewAuditEntry, Timestamp } from '../model/index.ts';
+import type { StoreDialect } from './store.ts';
 
 /** One persisted model instance, as oidc-provider's adapter hands it over. */
 export interface OidcPayloadRecord {

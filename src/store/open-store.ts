@@ -3,7 +3,7 @@
  * `dataDir`, migrated to the latest schema.
  */
 import type { StoreSettings } from '../settings/schema.ts';
-import { createKyselyStore } from './kysely-store.ts';
+import { createStore } from './create-store.ts';
 import { migrateToLatest } from './migrate.ts';
 import { createPostgresKysely, type PostgresOptions } from './postgres.ts';
 import { createSqliteKysely } from './sqlite.ts';
@@ -25,5 +25,5 @@ export async function openStore(settings: StoreSettings, options: OpenStoreOptio
     await db.destroy();
     throw error;
   }
-  return createKyselyStore(db, dialect, options.now === undefined ? {} : { now: options.now });
+  return createStore(db, dialect, options.now === undefined ? {} : { now: options.now });
 }

@@ -1,6 +1,6 @@
 /**
  * Conversions between SQL rows (snake_case, 0/1 booleans on SQLite, JSON text) and the
- * camelCase records of `store.ts`. The only place that knows how values are encoded.
+ * camelCase records of `src/model/`. The only place that knows how values are encoded.
  */
 import { DirbridgeError } from '../errors.ts';
 import type { AuditLogTable, AvatarsTable, ChannelsTable, DbBoolean, GroupsTable, SessionsTable, SyncRunsTable, TeamsTable, UsersTable } from './schema.ts';
@@ -20,7 +20,6 @@ import {
   type NewSession,
   type NewUser,
   type SessionRecord,
-  type StoreDialect,
   type SyncCounts,
   type SyncRunProgress,
   type SyncRunRecord,
@@ -28,7 +27,8 @@ import {
   type Timestamp,
   type UserPatch,
   type UserRecord,
-} from './store.ts';
+} from '../model/index.ts';
+import type { StoreDialect } from './store.ts';
 
 /** The user columns callers may see (everything but the password hash and the lookup keys). */
 export const USER_COLUMNS = [
@@ -285,7 +285,7 @@ export function toSyncRunRecord(row: SyncRunsTable): SyncRunRecord {
   };
 }
 
-/** JSON text of a run's progress, as `updateRunProgress` writes it. */
+/** JSON text of a run's progress, as `runs.updateProgress` writes it. */
 export function formatProgress(progress: Omit<SyncRunProgress, 'updatedAt'>, updatedAt: Timestamp): string {
   const { phase, usersRead, groupsRead, applied, applyTotal } = progress;
   if (!(SYNC_RUN_PHASES as readonly string[]).includes(phase)) throw new DirbridgeError('usage.invalid', `progress.phase: unknown phase ${JSON.stringify(phase)}`);

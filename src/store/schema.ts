@@ -1,8 +1,8 @@
 /**
  * The Kysely `Database` type: table and column names exactly as they are in SQL.
- * Rows are converted to the camelCase records of `store.ts` in `rows.ts`.
+ * Rows are converted to the camelCase records of `src/model/` in `rows.ts`.
  */
-import type { DisabledBy, RecordSource, SyncRunStatus, SyncTrigger, Timestamp } from './store.ts';
+import type { DisabledBy, RecordSource, SyncRunStatus, SyncTrigger, Timestamp } from '../model/index.ts';
 
 /** A boolean column: INTEGER 0/1 on SQLite, BOOLEAN on PostgreSQL. */
 export type DbBoolean = number | boolean;

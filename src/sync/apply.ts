@@ -4,7 +4,8 @@
  * groups exist before memberships point at them.
  */
 import { chunk } from '../store/batch.ts';
-import type { Store, StoreWriter, UserPatch } from '../store/store.ts';
+import type { UserPatch } from '../model/index.ts';
+import type { Store, StoreWriter } from '../store/store.ts';
 import { changeEventsOf } from './change-events.ts';
 import { PASSWORD_CHANGED_REASON } from './plan-password-changes.ts';
 import type { CurrentState, PlanStep, SyncPlan } from './plan.ts';
@@ -37,14 +38,14 @@ export async function applyPlan(
   // What changes for users that already existed, written first: a run cut short may repeat an
   // entry in the change feed, never lose one.
   for (const batch of chunk(changeEventsOf(plan.steps, current, { actor: options.actor, at: now }), options.batchSize)) {
-    await store.transaction((tx) => tx.appendAudit(batch));
+    await store.transaction((tx) => tx.audit.append(batch));
   }
 
   // Renames may rotate usernames between accounts, so all of them go into one transaction.
   const userChanges = [...byKind.linkUser, ...byKind.updateUser];
   await store.transaction(async (tx) => {
     await writeUserChanges(tx, userChanges, now);
-    await tx.appendAudit(
+    await tx.audit.append(
       byKind.linkUser.map((step) => ({ actor: options.actor, action: 'user.linked', userId: step.userId, subject: step.fields.username, reason: step.reason, at: now })),
     );
   });
@@ -53,7 +54,7 @@ export async function applyPlan(
 
   for (const batch of chunk(byKind.createUser, options.batchSize)) {
     const created = await store.transaction(async (tx) => {
-      const users = await tx.insertUsers(
+      const users = await tx.users.insert(
         batch.map((step) => ({
           ...step.fields,
           source: 'directory' as const,
@@ -64,7 +65,7 @@ export async function applyPlan(
           lastSyncedAt: now,
         })),
       );
-      await tx.appendAudit(
+      await tx.audit.append(
         batch.map((step, index) => ({ actor: options.actor, action: 'user.created', userId: users[index]?.id ?? null, subject: step.fields.username, reason: step.reason, at: now })),
       );
       return users;
@@ -79,12 +80,12 @@ export async function applyPlan(
       const creates = batch.filter((step): step is StepOf<'createGroup'> => step.kind === 'createGroup');
       const updates = batch.filter((step): step is StepOf<'updateGroup'> => step.kind === 'updateGroup');
       if (creates.length > 0) {
-        const inserted = await tx.insertGroups(
+        const inserted = await tx.groups.insert(
           creates.map((step) => ({ externalId: step.externalId, name: step.name, dn: step.dn, source: 'directory' as const })),
         );
         for (const group of inserted) if (group.externalId !== null) ids.groups.set(group.externalId, group.id);
       }
-      if (updates.length > 0) await tx.updateGroups(updates.map((step) => ({ id: step.groupId, ...step.changes })));
+      if (updates.length > 0) await tx.groups.update(updates.map((step) => ({ id: step.groupId, ...step.changes })));
     });
     report(batch.length);
   }
@@ -98,12 +99,12 @@ export async function applyPlan(
     })
     .sort((a, b) => (a.userId === b.userId ? compareText(a.groupId, b.groupId) : compareText(a.userId, b.userId)));
   for (const batch of chunk(additions, options.batchSize)) {
-    await store.transaction((tx) => tx.addMemberships(batch));
+    await store.transaction((tx) => tx.groups.addMemberships(batch));
     report(batch.length);
   }
   report(byKind.addMembership.length - additions.length);
   for (const batch of chunk(byKind.removeMembership, options.batchSize)) {
-    await store.transaction((tx) => tx.removeMemberships(batch.map(({ userId, groupId }) => ({ userId, groupId }))));
+    await store.transaction((tx) => tx.groups.removeMemberships(batch.map(({ userId, groupId }) => ({ userId, groupId }))));
     report(batch.length);
   }
 
@@ -112,8 +113,8 @@ export async function applyPlan(
   const stateChanges = [...byKind.disableUser, ...byKind.enableUser, ...byKind.markMissing, ...byKind.markPresent];
   for (const batch of chunk(stateChanges, options.batchSize)) {
     await store.transaction(async (tx) => {
-      await tx.updateUsers(batch.map(statePatch));
-      await tx.appendAudit(
+      await tx.users.update(batch.map(statePatch));
+      await tx.audit.append(
         batch.flatMap((step) =>
           step.kind === 'disableUser' || step.kind === 'enableUser'
             ? [{ actor: options.actor, action: step.kind === 'disableUser' ? 'user.disabled' : 'user.enabled', userId: step.userId, subject: step.username, reason: step.reason, at: now }]
@@ -130,7 +131,7 @@ export async function applyPlan(
   }
 
   for (const batch of chunk(byKind.deleteGroup, options.batchSize)) {
-    await store.transaction((tx) => tx.deleteGroups(batch.map((step) => step.groupId)));
+    await store.transaction((tx) => tx.groups.delete(batch.map((step) => step.groupId)));
     report(batch.length);
   }
   report(byKind.skipUser.length + byKind.skipGroup.length);
@@ -139,7 +140,7 @@ export async function applyPlan(
   // the changed ones (created, updated and linked users got the time above).
   const written = new Set(userChanges.map((step) => step.userId));
   for (const batch of chunk(plan.seenUserIds.filter((id) => !written.has(id)), options.batchSize)) {
-    await store.transaction((tx) => tx.markUsersSynced(batch, now));
+    await store.transaction((tx) => tx.users.markSynced(batch, now));
   }
 }
 
@@ -155,11 +156,11 @@ async function applyPasswordChanges(
   steps: ReadonlyArray<StepOf<'recordPasswordChange'> | StepOf<'revokeSessions'>>,
   options: { actor: string; at: string },
 ): Promise<void> {
-  const recorded = new Set(await tx.recordPasswordChanges(steps.map(({ userId, from, to }) => ({ userId, from, to }))));
+  const recorded = new Set(await tx.users.recordPasswordChanges(steps.map(({ userId, from, to }) => ({ userId, from, to }))));
   const revoking = new Map(steps.flatMap((step) => (step.kind === 'revokeSessions' && recorded.has(step.userId) ? [[step.userId, step] as const] : [])));
   if (revoking.size === 0) return;
-  const revoked = await tx.revokeSessions({ userIds: [...revoking.keys()] }, PASSWORD_CHANGED_REASON, options.at);
-  await tx.appendAudit(
+  const revoked = await tx.sessions.revoke({ userIds: [...revoking.keys()] }, PASSWORD_CHANGED_REASON, options.at);
+  await tx.audit.append(
     revoked.map((session) => {
       const step = revoking.get(session.userId);
       return {
@@ -177,7 +178,7 @@ async function applyPasswordChanges(
 
 async function writeUserChanges(tx: StoreWriter, steps: ReadonlyArray<StepOf<'linkUser'> | StepOf<'updateUser'>>, now: string): Promise<void> {
   if (steps.length === 0) return;
-  await tx.updateUsers(
+  await tx.users.update(
     steps.map((step) =>
       step.kind === 'linkUser'
         ? { id: step.userId, ...step.fields, source: 'directory' as const, externalId: step.externalId, lastSyncedAt: now }
@@ -199,9 +200,9 @@ async function applyMappingSteps(
   const teamIds = new Map((current.mapping?.teams ?? []).map((team) => [team.name.toLowerCase(), team.id]));
   if (byKind.createChannel.length > 0 || byKind.createTeam.length > 0) {
     await store.transaction(async (tx) => {
-      const channels = await tx.insertChannels(byKind.createChannel.map((step) => ({ name: step.name, ownerUsername: step.ownerUsername, source: 'directory' as const })));
+      const channels = await tx.mapping.insertChannels(byKind.createChannel.map((step) => ({ name: step.name, ownerUsername: step.ownerUsername, source: 'directory' as const })));
       for (const channel of channels) channelIds.set(channel.name.toLowerCase(), channel.id);
-      const teams = await tx.insertTeams(byKind.createTeam.map((step) => ({ name: step.name, source: 'directory' as const })));
+      const teams = await tx.mapping.insertTeams(byKind.createTeam.map((step) => ({ name: step.name, source: 'directory' as const })));
       for (const team of teams) teamIds.set(team.name.toLowerCase(), team.id);
     });
     options.report(byKind.createChannel.length + byKind.createTeam.length);
@@ -212,15 +213,15 @@ async function applyMappingSteps(
       return userId === undefined || otherId === undefined ? [] : [{ userId, otherId }];
     });
   const writes: Array<{ count: number; write: (tx: StoreWriter, from: number, to: number) => Promise<void> }> = [
-    { count: byKind.grantRole.length, write: (tx, from, to) => tx.grantRoles(byKind.grantRole.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, role: step.role }]; })) },
-    { count: byKind.revokeRole.length, write: (tx, from, to) => tx.revokeRoles(byKind.revokeRole.slice(from, to).map(({ userId, role }) => ({ userId, role }))) },
+    { count: byKind.grantRole.length, write: (tx, from, to) => tx.mapping.grantRoles(byKind.grantRole.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, role: step.role }]; })) },
+    { count: byKind.revokeRole.length, write: (tx, from, to) => tx.mapping.revokeRoles(byKind.revokeRole.slice(from, to).map(({ userId, role }) => ({ userId, role }))) },
     {
       // A channel's owner is a channel fact, not a user's: audited per channel, outside the change feed.
       count: byKind.setChannelOwner.length,
       write: async (tx, from, to) => {
         const steps = byKind.setChannelOwner.slice(from, to);
-        await tx.setChannelOwners(steps.map(({ channelId, ownerUsername }) => ({ channelId, ownerUsername })));
-        await tx.appendAudit(
+        await tx.mapping.setChannelOwners(steps.map(({ channelId, ownerUsername }) => ({ channelId, ownerUsername })));
+        await tx.audit.append(
           steps.map((step) => ({
             actor: options.actor,
             action: 'channel.owner_changed',
@@ -233,18 +234,18 @@ async function applyMappingSteps(
         );
       },
     },
-    { count: byKind.addChannelMember.length, write: (tx, from, to) => tx.addChannelMembers(pairsOf(byKind.addChannelMember.slice(from, to), (step) => ({ userId: userIdOf(step.userExternalId), otherId: channelIds.get(step.channel.toLowerCase()) })).map(({ userId, otherId }) => ({ userId, channelId: otherId }))) },
-    { count: byKind.removeChannelMember.length, write: (tx, from, to) => tx.removeChannelMembers(byKind.removeChannelMember.slice(from, to).map(({ userId, channelId }) => ({ userId, channelId }))) },
-    { count: byKind.addTeamMember.length, write: (tx, from, to) => tx.addTeamMembers(pairsOf(byKind.addTeamMember.slice(from, to), (step) => ({ userId: userIdOf(step.userExternalId), otherId: teamIds.get(step.team.toLowerCase()) })).map(({ userId, otherId }) => ({ userId, teamId: otherId }))) },
-    { count: byKind.removeTeamMember.length, write: (tx, from, to) => tx.removeTeamMembers(byKind.removeTeamMember.slice(from, to).map(({ userId, teamId }) => ({ userId, teamId }))) },
-    { count: byKind.setCustomFields.length, write: (tx, from, to) => tx.setCustomFields(byKind.setCustomFields.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, fields: step.fields }]; })) },
-    { count: byKind.setAbacAttributes.length, write: (tx, from, to) => tx.setAbacAttributes(byKind.setAbacAttributes.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, attributes: step.attributes }]; })) },
+    { count: byKind.addChannelMember.length, write: (tx, from, to) => tx.mapping.addChannelMembers(pairsOf(byKind.addChannelMember.slice(from, to), (step) => ({ userId: userIdOf(step.userExternalId), otherId: channelIds.get(step.channel.toLowerCase()) })).map(({ userId, otherId }) => ({ userId, channelId: otherId }))) },
+    { count: byKind.removeChannelMember.length, write: (tx, from, to) => tx.mapping.removeChannelMembers(byKind.removeChannelMember.slice(from, to).map(({ userId, channelId }) => ({ userId, channelId }))) },
+    { count: byKind.addTeamMember.length, write: (tx, from, to) => tx.mapping.addTeamMembers(pairsOf(byKind.addTeamMember.slice(from, to), (step) => ({ userId: userIdOf(step.userExternalId), otherId: teamIds.get(step.team.toLowerCase()) })).map(({ userId, otherId }) => ({ userId, teamId: otherId }))) },
+    { count: byKind.removeTeamMember.length, write: (tx, from, to) => tx.mapping.removeTeamMembers(byKind.removeTeamMember.slice(from, to).map(({ userId, teamId }) => ({ userId, teamId }))) },
+    { count: byKind.setCustomFields.length, write: (tx, from, to) => tx.mapping.setCustomFields(byKind.setCustomFields.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, fields: step.fields }]; })) },
+    { count: byKind.setAbacAttributes.length, write: (tx, from, to) => tx.mapping.setAbacAttributes(byKind.setAbacAttributes.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, attributes: step.attributes }]; })) },
     {
       count: byKind.setAdmin.length,
       write: async (tx, from, to) => {
         const steps = byKind.setAdmin.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ step, userId }]; });
-        await tx.updateUsers(steps.map(({ step, userId }) => ({ id: userId, isAdmin: step.isAdmin })));
-        await tx.appendAudit(steps.map(({ step, userId }) => ({ actor: options.actor, action: step.isAdmin ? 'user.admin_granted' : 'user.admin_revoked', userId, subject: step.username, reason: step.reason, at: options.now })));
+        await tx.users.update(steps.map(({ step, userId }) => ({ id: userId, isAdmin: step.isAdmin })));
+        await tx.audit.append(steps.map(({ step, userId }) => ({ actor: options.actor, action: step.isAdmin ? 'user.admin_granted' : 'user.admin_revoked', userId, subject: step.username, reason: step.reason, at: options.now })));
       },
     },
   ];

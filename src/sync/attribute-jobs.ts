@@ -37,7 +37,7 @@ type PageHandler = (page: Array<{ entry: DirectoryEntry; userId: string; usernam
 async function runUserPass(deps: AttributeJobDeps, job: AttributeJobResult['job'], attributes: readonly string[], handle: PageHandler): Promise<AttributeJobResult> {
   const started = Date.now();
   const result: AttributeJobResult = { job, seen: 0, updated: 0, removed: 0, skipped: 0, warnings: [], durationMs: 0 };
-  const state = await deps.store.loadSyncState();
+  const state = await deps.store.runs.loadSyncState();
   const byExternalId = new Map(state.users.flatMap((user) => (user.externalId === null || user.source !== 'directory' ? [] : [[user.externalId, user] as const])));
   const directory = await deps.openDirectory();
   try {
@@ -68,7 +68,7 @@ async function runUserPass(deps: AttributeJobDeps, job: AttributeJobResult['job'
 /** Avatar Background Sync: stores new or changed photos, removes photos gone from the directory, skips bad ones with a recorded warning. */
 export async function runAvatarSync(deps: AttributeJobDeps): Promise<AttributeJobResult> {
   const { avatars } = deps.settings.mapping;
-  const hashes = new Map((await deps.store.loadMappingState()).avatarHashes.map(({ userId, contentHash }) => [userId, contentHash]));
+  const hashes = new Map((await deps.store.mapping.loadState()).avatarHashes.map(({ userId, contentHash }) => [userId, contentHash]));
   const at = (deps.now ?? (() => new Date()))().toISOString();
   return runUserPass(deps, 'avatars', avatars.attributes, async (page, tx, result) => {
     const changed: Array<{ userId: string; username: string; contentHash: string; mimeType: string; data: Buffer }> = [];
@@ -89,11 +89,11 @@ export async function runAvatarSync(deps: AttributeJobDeps): Promise<AttributeJo
       ...changed.map(({ userId, username, contentHash }) => ({ actor: 'avatar-sync', action: 'user.avatar_changed', userId, subject: username, reason: 'new photo in the directory', details: { hash: contentHash }, at })),
       ...gone.map(({ userId, username }) => ({ actor: 'avatar-sync', action: 'user.avatar_changed', userId, subject: username, reason: 'photo removed from the directory', details: { hash: null }, at })),
     ];
-    if (events.length > 0) await tx.appendAudit(events);
-    if (changed.length > 0) await tx.setAvatars(changed.map(({ userId, contentHash, mimeType, data }) => ({ userId, contentHash, mimeType, data })));
-    if (gone.length > 0) await tx.removeAvatars(gone.map(({ userId }) => userId));
+    if (events.length > 0) await tx.audit.append(events);
+    if (changed.length > 0) await tx.mapping.setAvatars(changed.map(({ userId, contentHash, mimeType, data }) => ({ userId, contentHash, mimeType, data })));
+    if (gone.length > 0) await tx.mapping.removeAvatars(gone.map(({ userId }) => userId));
     if (skipped.length > 0) {
-      await tx.appendAudit(skipped.map(({ userId, username, reason }) => ({ actor: 'avatar-sync', action: 'avatar.skipped', userId, subject: username, reason, at })));
+      await tx.audit.append(skipped.map(({ userId, username, reason }) => ({ actor: 'avatar-sync', action: 'avatar.skipped', userId, subject: username, reason, at })));
       for (const { username, reason } of skipped) result.warnings.push(`avatar of ${username} skipped: ${reason}`);
     }
     result.updated += changed.length;
@@ -106,7 +106,7 @@ export async function runAvatarSync(deps: AttributeJobDeps): Promise<AttributeJo
 export async function runAbacSync(deps: AttributeJobDeps): Promise<AttributeJobResult> {
   const mapping = { ...deps.settings.mapping, abac: { ...deps.settings.mapping.abac, enabled: true }, customFields: { ...deps.settings.mapping.customFields, enabled: false } };
   const canonical = (attributes: Record<string, string[]>) => JSON.stringify(Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  const current = new Map((await deps.store.loadMappingState()).abacAttributes.map(({ userId, attributes }) => [userId, canonical(attributes)]));
+  const current = new Map((await deps.store.mapping.loadState()).abacAttributes.map(({ userId, attributes }) => [userId, canonical(attributes)]));
   return runUserPass(deps, 'abac', Object.keys(mapping.abac.map), async (page, tx, result) => {
     const changed = page.flatMap(({ entry, userId, username }) => {
       const { abacAttributes } = mappedAttributes(entry, mapping);
@@ -115,8 +115,8 @@ export async function runAbacSync(deps: AttributeJobDeps): Promise<AttributeJobR
     if (changed.length > 0) {
       // As a full sync does: a `user.updated` change-feed event per user, before the change.
       const at = (deps.now ?? (() => new Date()))().toISOString();
-      await tx.appendAudit(changed.map(({ userId, username }) => ({ actor: 'abac-sync', action: 'user.updated', userId, subject: username, reason: 'ABAC attributes changed', at })));
-      await tx.setAbacAttributes(changed.map(({ userId, attributes }) => ({ userId, attributes })));
+      await tx.audit.append(changed.map(({ userId, username }) => ({ actor: 'abac-sync', action: 'user.updated', userId, subject: username, reason: 'ABAC attributes changed', at })));
+      await tx.mapping.setAbacAttributes(changed.map(({ userId, attributes }) => ({ userId, attributes })));
     }
     result.updated += changed.length;
   });

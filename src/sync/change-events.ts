@@ -11,7 +11,7 @@
  * Pure: the caller writes the entries. `apply` writes them before the changes, so a run cut short
  * can repeat an entry (the next run plans and reports the rest again) but never loses one.
  */
-import type { NewAuditEntry } from '../store/store.ts';
+import type { NewAuditEntry } from '../model/index.ts';
 import type { CurrentState, PlanStep } from './plan.ts';
 
 /** Names added and removed, per kind of membership. */

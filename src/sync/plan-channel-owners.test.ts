@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { mappingSettingsSchema, type MappingSettings } from '../settings/schema.ts';
-import type { ChannelRecord, MappingState } from '../store/store.ts';
+import type { ChannelRecord, MappingState } from '../model/index.ts';
 import { countSteps, planSync, type CurrentUser, type PlanOptions, type PlanStep } from './plan.ts';
 import { accountStatesAfter, planChannelOwners, type MappedUserWithInput } from './plan-mapping.ts';
 import type { DirectorySnapshot } from './snapshot.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { UserMappingInput } from '../mapping/grants.ts';
 import { mappingSettingsSchema } from '../settings/schema.ts';
-import type { MappingState } from '../store/store.ts';
+import type { MappingState } from '../model/index.ts';
 import type { CurrentUser } from './plan.ts';
 import { planMappings, type MappedUserWithInput } from './plan-mapping.ts';
 

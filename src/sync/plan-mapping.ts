@@ -6,7 +6,7 @@
 import { desiredGrants, grantableNames, type UserMappingInput } from '../mapping/grants.ts';
 import type { MappedUser } from '../mapping/user.ts';
 import type { MappingSettings } from '../settings/schema.ts';
-import type { ChannelRecord, MappingState } from '../store/store.ts';
+import type { ChannelRecord, MappingState } from '../model/index.ts';
 import type { CurrentUser, PlanStep } from './plan.ts';
 
 /** One mapping change. Users are named by external id, so steps can refer to users created in the same plan. */

@@ -5,7 +5,7 @@
 import { normalizeDn } from '../ldap/dn.ts';
 import type { MappedUser, SkippedEntry } from '../mapping/user.ts';
 import type { MappingSettings, SyncSettings } from '../settings/schema.ts';
-import type { GroupRecord, MappingState, UserRecord } from '../store/store.ts';
+import type { GroupRecord, MappingState, UserRecord } from '../model/index.ts';
 import { accountStatesAfter, newChannelOwner, planChannelOwners, planMappings, type MappedUserWithInput, type MappingStep } from './plan-mapping.ts';
 import { initialPasswordChange, planPasswordChanges, type PasswordStep } from './plan-password-changes.ts';
 import type { DirectorySnapshot } from './snapshot.ts';

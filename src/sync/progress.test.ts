@@ -6,7 +6,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openStore } from '../store/open-store.ts';
-import type { Store, SyncRunProgress } from '../store/store.ts';
+import type { SyncRunProgress } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import { createProgressRecorder } from './progress.ts';
 
 describe('createProgressRecorder', () => {
@@ -24,21 +25,23 @@ describe('createProgressRecorder', () => {
   });
 
   /** The real store, with every progress write it receives counted. */
-  function counting(): { store: Pick<Store, 'updateRunProgress'>; writes: Array<Omit<SyncRunProgress, 'updatedAt'>> } {
+  function counting(): { store: { runs: Pick<Store['runs'], 'updateProgress'> }; writes: Array<Omit<SyncRunProgress, 'updatedAt'>> } {
     const writes: Array<Omit<SyncRunProgress, 'updatedAt'>> = [];
     return {
       writes,
       store: {
-        updateRunProgress: (id, progress) => {
-          writes.push(progress);
-          return store.updateRunProgress(id, progress);
+        runs: {
+          updateProgress: (id, progress) => {
+            writes.push(progress);
+            return store.runs.updateProgress(id, progress);
+          },
         },
       },
     };
   }
 
   it('writes phase changes at once and counters at most once per interval, the latest last', async () => {
-    const run = await store.startRun({ trigger: 'cli', isDryRun: false });
+    const run = await store.runs.start({ trigger: 'cli', isDryRun: false });
     const { store: target, writes } = counting();
     const recorder = createProgressRecorder({ store: target, runId: run.id, intervalMs: 200 });
     recorder.phase('reading_users');
@@ -47,13 +50,13 @@ describe('createProgressRecorder', () => {
     await sleep(300);
     const afterInterval = writes.length;
     assert.ok(afterInterval <= 3, String(afterInterval));
-    assert.equal((await store.getRun(run.id))?.progress?.usersRead, 5_000, 'the trailing write carries the latest count');
+    assert.equal((await store.runs.get(run.id))?.progress?.usersRead, 5_000, 'the trailing write carries the latest count');
     recorder.phase('reading_groups', { groupsRead: 10 });
     recorder.phase('planning');
     recorder.phase('applying', { applied: 0, applyTotal: 40 });
     recorder.update({ applied: 40 });
     await recorder.close();
-    const progress = (await store.getRun(run.id))?.progress;
+    const progress = (await store.runs.get(run.id))?.progress;
     assert.equal(progress?.phase, 'applying');
     assert.equal(progress?.groupsRead, 10);
     assert.equal(progress?.usersRead, 5_000);
@@ -72,7 +75,7 @@ describe('createProgressRecorder', () => {
   it('never throws when the store fails, and reports the failure once', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'dirbridge-progress-closed-'));
     const closed = await openStore({ dataDir: dir });
-    const run = await closed.startRun({ trigger: 'cli', isDryRun: false });
+    const run = await closed.runs.start({ trigger: 'cli', isDryRun: false });
     await closed.close();
     const warnings: string[] = [];
     const recorder = createProgressRecorder({ store: closed, runId: run.id, intervalMs: 0, log: { warn: (_fields, message) => warnings.push(message) } });

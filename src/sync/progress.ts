@@ -6,7 +6,8 @@
  * store refuses a write because the run is no longer running (it was recorded as interrupted
  * elsewhere), nothing more is written.
  */
-import type { Store, SyncRunPhase, SyncRunProgress } from '../store/store.ts';
+import type { SyncRunPhase, SyncRunProgress } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 
 /** Where a warning about a failed progress write goes (pino's logger fits). */
 export interface ProgressLog {
@@ -27,7 +28,7 @@ export interface ProgressRecorder {
 }
 
 /** Creates the recorder for one run. */
-export function createProgressRecorder(options: { store: Pick<Store, 'updateRunProgress'>; runId: string; intervalMs?: number; log?: ProgressLog }): ProgressRecorder {
+export function createProgressRecorder(options: { store: { runs: Pick<Store['runs'], 'updateProgress'> }; runId: string; intervalMs?: number; log?: ProgressLog }): ProgressRecorder {
   const intervalMs = options.intervalMs ?? 1_000;
   const state: Omit<SyncRunProgress, 'updatedAt'> = { phase: 'connecting', usersRead: 0, groupsRead: 0, applied: 0, applyTotal: 0 };
   let lastWriteAt = Number.NEGATIVE_INFINITY;
@@ -49,7 +50,7 @@ export function createProgressRecorder(options: { store: Pick<Store, 'updateRunP
     chain = chain.then(async () => {
       try {
         // False: the run is no longer running (recorded as interrupted elsewhere); its record is final.
-        if (!isFinal && !(await options.store.updateRunProgress(options.runId, snapshot))) isFinal = true;
+        if (!isFinal && !(await options.store.runs.updateProgress(options.runId, snapshot))) isFinal = true;
       } catch (error) {
         failures += 1;
         // Once per run is enough: a store that refuses progress refuses it every second.

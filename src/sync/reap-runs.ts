@@ -5,7 +5,8 @@
  * database's clock and checks the lease again in the same statement, so a run renewed meanwhile
  * is never touched, and two instances reaping at once record each run once.
  */
-import type { Store, SyncRunRecord } from '../store/store.ts';
+import type { SyncRunRecord } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 
 /** Where the reaper reports (pino's logger fits). */
 export interface ReaperLog {
@@ -13,8 +14,8 @@ export interface ReaperLog {
 }
 
 /** Records every run with an expired lease as interrupted; returns them. Throws what the store throws. */
-export async function reapInterruptedRuns(store: Pick<Store, 'reapExpiredRuns'>, reapedBy: string, log?: ReaperLog): Promise<SyncRunRecord[]> {
-  const reaped = await store.reapExpiredRuns({ reapedBy });
+export async function reapInterruptedRuns(store: { runs: Pick<Store['runs'], 'reapExpired'> }, reapedBy: string, log?: ReaperLog): Promise<SyncRunRecord[]> {
+  const reaped = await store.runs.reapExpired({ reapedBy });
   for (const run of reaped) {
     log?.warn({ runId: run.id, owner: run.owner, trigger: run.trigger, lastHeardOf: run.heartbeatAt }, 'sync run recorded as interrupted: its process stopped renewing its lease');
   }
@@ -25,7 +26,7 @@ export async function reapInterruptedRuns(store: Pick<Store, 'reapExpiredRuns'>,
  * Reaps every `intervalMs` until the returned function is called. A failure (the store is away,
  * its disk is full) is retried at the next tick; the first of a streak is logged.
  */
-export function startRunReaper(options: { store: Pick<Store, 'reapExpiredRuns'>; reapedBy: string; intervalMs: number; log: ReaperLog }): () => void {
+export function startRunReaper(options: { store: { runs: Pick<Store['runs'], 'reapExpired'> }; reapedBy: string; intervalMs: number; log: ReaperLog }): () => void {
   let running = false;
   let failures = 0;
   const tick = async () => {

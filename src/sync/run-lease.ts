@@ -77,11 +77,11 @@ export interface RunLeaseKeeper {
 
 /**
  * Renews run `runId`'s lease every `renewEveryMs` until stopped, or until a renewal finds the
- * run no longer ours. `confirmedAt` is `performance.now()` from before `startRun` was asked:
+ * run no longer ours. `confirmedAt` is `performance.now()` from before `runs.start` was asked:
  * the lease is known to last `leaseMs` from then. A failed renewal is retried at the next tick;
  * the first of a streak is logged.
  */
-export function keepRunLease(options: { store: Pick<Store, 'renewRunLease'>; runId: string; owner: string; timing: RunLeaseTiming; confirmedAt: number; log?: ProgressLog }): RunLeaseKeeper {
+export function keepRunLease(options: { store: { runs: Pick<Store['runs'], 'renewLease'> }; runId: string; owner: string; timing: RunLeaseTiming; confirmedAt: number; log?: ProgressLog }): RunLeaseKeeper {
   const { store, runId, owner, timing, log } = options;
   let confirmedAt = options.confirmedAt;
   let lost = false;
@@ -96,7 +96,7 @@ export function keepRunLease(options: { store: Pick<Store, 'renewRunLease'>; run
     renewing = true;
     const sentAt = performance.now();
     try {
-      const isOurs = await store.renewRunLease(runId, { owner, leaseMs: timing.leaseMs });
+      const isOurs = await store.runs.renewLease(runId, { owner, leaseMs: timing.leaseMs });
       // Stopped meanwhile: the run is being recorded (a renewal after that is refused, and means nothing).
       if (stopped) return;
       if (isOurs) {

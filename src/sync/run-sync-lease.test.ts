@@ -46,12 +46,15 @@ describe('a sync run\'s lease', () => {
     const { sync, real } = await setUp(
       (store) => ({
         // Planning that takes four leases, with no progress written meanwhile.
-        loadSyncState: async () => {
-          for (let i = 0; i < 8; i += 1) {
-            await sleep(100);
-            reaped.push(...(await reapInterruptedRuns(store, 'other instance')).map((run) => run.id));
-          }
-          return store.loadSyncState();
+        runs: {
+          ...store.runs,
+          loadSyncState: async () => {
+            for (let i = 0; i < 8; i += 1) {
+              await sleep(100);
+              reaped.push(...(await reapInterruptedRuns(store, 'other instance')).map((run) => run.id));
+            }
+            return store.runs.loadSyncState();
+          },
         },
       }),
       { leaseMs: 200, renewEveryMs: 30, reapEveryMs: 50 },
@@ -60,7 +63,7 @@ describe('a sync run\'s lease', () => {
       const result = await sync.runSync({ trigger: 'cli', isDryRun: false });
       assert.equal(result.status, 'succeeded', result.reason ?? '');
       assert.deepEqual(reaped, []);
-      const run = await real.getRun(result.runId);
+      const run = await real.runs.get(result.runId);
       assert.equal(run?.status, 'succeeded');
       assert.ok(Date.parse(run?.heartbeatAt ?? '') - Date.parse(run?.startedAt ?? '') >= 600, `renewed during the run: ${run?.startedAt} → ${run?.heartbeatAt}`);
     } finally {
@@ -74,15 +77,18 @@ describe('a sync run\'s lease', () => {
     const { sync, real } = await setUp(
       (store) => ({
         // The lease cannot be renewed (the store refuses), so it expires; after two batches another instance reaps the run.
-        renewRunLease: async () => {
-          throw away();
+        runs: {
+          ...store.runs,
+          renewLease: async () => {
+            throw away();
+          },
         },
         transaction: async (work) => {
           transactions += 1;
           if (transactions === 3) {
             await sleep(400);
             assert.equal((await reapInterruptedRuns(store, 'other instance')).length, 1);
-            usersAtReap = (await store.listUsers({ limit: 1, offset: 0 })).total;
+            usersAtReap = (await store.users.list({ limit: 1, offset: 0 })).total;
           }
           return store.transaction(work);
         },
@@ -94,8 +100,8 @@ describe('a sync run\'s lease', () => {
       assert.equal(result.status, 'failed');
       assert.equal(result.reason, 'interrupted');
       assert.equal(transactions, 3, 'no batch after the reap');
-      assert.equal((await real.listUsers({ limit: 1, offset: 0 })).total, usersAtReap, 'nothing written after the reap');
-      const run = await real.getRun(result.runId);
+      assert.equal((await real.users.list({ limit: 1, offset: 0 })).total, usersAtReap, 'nothing written after the reap');
+      const run = await real.runs.get(result.runId);
       assert.equal(run?.status, 'failed');
       assert.equal(run?.errorCode, 'sync.interrupted', 'the reaper\'s record stands');
       assert.match(run?.errorMessage ?? '', /other instance/);
@@ -114,10 +120,13 @@ describe('a sync run\'s lease', () => {
           if (transactions === 2) throw away();
           return store.transaction(work);
         },
-        finishRun: async (id, outcome) => {
-          finishAttempts += 1;
-          if (finishAttempts <= 3) throw away();
-          return store.finishRun(id, outcome);
+        runs: {
+          ...store.runs,
+          finish: async (id, outcome) => {
+            finishAttempts += 1;
+            if (finishAttempts <= 3) throw away();
+            return store.runs.finish(id, outcome);
+          },
         },
       }),
       { leaseMs: 5_000, renewEveryMs: 500, reapEveryMs: 1_000 },
@@ -127,7 +136,7 @@ describe('a sync run\'s lease', () => {
       assert.equal(result.status, 'failed');
       assert.equal(result.reason, 'interrupted');
       assert.equal(finishAttempts, 4);
-      const run = await real.getRun(result.runId);
+      const run = await real.runs.get(result.runId);
       assert.equal(run?.status, 'failed');
       assert.equal(run?.reason, 'interrupted');
       assert.equal(run?.errorCode, 'store.unavailable');
@@ -145,13 +154,16 @@ describe('a sync run\'s lease', () => {
           if (isAway) throw away();
           return store.transaction(work);
         },
-        finishRun: async (id, outcome) => {
-          if (isAway) throw away();
-          return store.finishRun(id, outcome);
-        },
-        renewRunLease: async (id, lease) => {
-          if (isAway) throw away();
-          return store.renewRunLease(id, lease);
+        runs: {
+          ...store.runs,
+          finish: async (id, outcome) => {
+            if (isAway) throw away();
+            return store.runs.finish(id, outcome);
+          },
+          renewLease: async (id, lease) => {
+            if (isAway) throw away();
+            return store.runs.renewLease(id, lease);
+          },
         },
       }),
       { leaseMs: 400, renewEveryMs: 60, reapEveryMs: 100 },
@@ -166,7 +178,7 @@ describe('a sync run\'s lease', () => {
         return true;
       });
       assert.ok(Date.now() - started < 5_000, 'it stopped trying within about a lease');
-      assert.equal((await real.getRun(runId))?.status, 'running');
+      assert.equal((await real.runs.get(runId))?.status, 'running');
       await sleep(200);
       const [reaped] = await reapInterruptedRuns(real, 'other instance');
       assert.equal(reaped?.id, runId);
@@ -197,7 +209,7 @@ describe('a sync run\'s lease', () => {
       assert.equal(result.status, 'failed');
       assert.equal(result.reason, 'interrupted');
       assert.equal(transactions, 2, 'the batch under way finished; no other began');
-      const run = await real.getRun(result.runId);
+      const run = await real.runs.get(result.runId);
       assert.equal(run?.reason, 'interrupted');
       assert.equal(run?.errorCode, 'sync.interrupted');
       assert.match(run?.errorMessage ?? '', /stopped before its next write: the job lock "background-sync" was lost/);
@@ -221,7 +233,7 @@ describe('a sync run\'s lease', () => {
     try {
       const result = await sync.runSync({ trigger: 'cli', isDryRun: false });
       assert.equal(result.status, 'failed');
-      const run = await real.getRun(result.runId);
+      const run = await real.runs.get(result.runId);
       assert.equal(run?.errorCode, 'store.disk_full');
       assert.equal(run?.reason, null);
       assert.match(run?.errorMessage ?? '', /disk .* is full/);

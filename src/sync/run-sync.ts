@@ -6,14 +6,23 @@ import type { DirectoryConnection } from '../directory/index.ts';
 import { DirbridgeError, isDirbridgeError } from '../errors.ts';
 import type { Settings } from '../settings/schema.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { INTERRUPTED_REASON, type Store, type SyncRunOutcome, type SyncRunRecord } from '../store/store.ts';
+import { INTERRUPTED_REASON, type SyncRunOutcome, type SyncRunRecord } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import { applyPlan } from './apply.ts';
 import { checkPlan } from './guard.ts';
 import { countSteps, planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
 import { isMappingActive } from '../mapping/grants.ts';
 import { createProgressRecorder, type ProgressLog } from './progress.ts';
 import { readSnapshot } from './read-snapshot.ts';
-import { createInstanceId, DEFAULT_RUN_LEASE_SECONDS, keepRunLease, runLeaseTiming, runTakenAway, type RunLeaseKeeper, type RunLeaseTiming } from './run-lease.ts';
+import {
+  createInstanceId,
+  DEFAULT_RUN_LEASE_SECONDS,
+  keepRunLease,
+  runLeaseTiming,
+  runTakenAway,
+  type RunLeaseKeeper,
+  type RunLeaseTiming,
+} from './run-lease.ts';
 
 /** What started a run. */
 export type SyncTrigger = SyncRunRecord['trigger'];
@@ -115,7 +124,7 @@ export function createSyncService(deps: SyncServiceDeps) {
     const { store } = deps;
     const started = Date.now();
     const confirmedAt = performance.now();
-    const run = await store.startRun({ trigger: options.trigger, isDryRun: options.isDryRun, lease: { owner, leaseMs: timing.leaseMs } });
+    const run = await store.runs.start({ trigger: options.trigger, isDryRun: options.isDryRun, lease: { owner, leaseMs: timing.leaseMs } });
     const log = options.log ?? deps.log;
     const lease = keepRunLease({ store, runId: run.id, owner, timing, confirmedAt, ...(log === undefined ? {} : { log }) });
     try {
@@ -134,7 +143,7 @@ export function createSyncService(deps: SyncServiceDeps) {
     let firstFailure: number | undefined;
     for (;;) {
       try {
-        await deps.store.finishRun(runId, outcome);
+        await deps.store.runs.finish(runId, outcome);
         return true;
       } catch (error) {
         // Finished already: only a reaper finishes another instance's running run.
@@ -177,7 +186,7 @@ export function createSyncService(deps: SyncServiceDeps) {
         assertMayGoOn();
         return store.transaction(async (tx) => {
           const result = await body(tx);
-          if (!(await tx.isRunStillOwned(runId, owner))) {
+          if (!(await tx.runs.isStillOwned(runId, owner))) {
             lease.markLost();
             throw runTakenAway(runId);
           }
@@ -265,7 +274,7 @@ export function createSyncService(deps: SyncServiceDeps) {
       assertMayGoOn();
       recorder.phase('planning');
       const mapping = isMappingActive(settings.mapping) ? settings.mapping : undefined;
-      const current: CurrentState = { ...(await store.loadSyncState()), ...(mapping === undefined ? {} : { mapping: await store.loadMappingState() }) };
+      const current: CurrentState = { ...(await store.runs.loadSyncState()), ...(mapping === undefined ? {} : { mapping: await store.mapping.loadState() }) };
       const plan = planSync(snapshot, current, { ...settings.sync, syncGroups, scope: 'all', ...(mapping === undefined ? {} : { mapping }) });
       const warnings = [...snapshot.warnings, ...plan.warnings];
       const verdict = checkPlan(snapshot, current, plan, { guard: settings.sync.guard, syncGroups });

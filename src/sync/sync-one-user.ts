@@ -9,7 +9,8 @@ import { normalizeDn } from '../ldap/dn.ts';
 import { isMappingActive, mappedAttributes } from '../mapping/grants.ts';
 import type { ResolvedGroup } from '../mapping/memberships.ts';
 import type { MappingSettings, Settings } from '../settings/schema.ts';
-import type { MappingState, Store, UserRecord } from '../store/store.ts';
+import type { MappingState, UserRecord } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
 import { applyPlan } from './apply.ts';
 import { findDirectoryEntry, readUserGroups, type FoundEntry, type UserGroup } from './find-directory-user.ts';
 import { countSteps, planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
@@ -49,7 +50,7 @@ export async function provisionUser(
 ): Promise<ProvisionOutcome> {
   const { store, settings } = deps;
   const syncGroups = settings.groups?.enabled === true;
-  const mapping = options.mappingFor((await store.findUserByExternalId(found.user.externalId)) === undefined);
+  const mapping = options.mappingFor((await store.users.findByExternalId(found.user.externalId)) === undefined);
   const read = await deps.lookup.use(async (directory) => {
     const { groups, skipped } = await readUserGroups(directory, settings.groups, found.user);
     const names =
@@ -114,11 +115,11 @@ export interface OneUserSyncResult {
 export async function syncOneUser(deps: ProvisionDeps, username: string, options: { actor: string }): Promise<OneUserSyncResult> {
   const found = await deps.lookup.use((directory) => findDirectoryEntry(directory, deps.settings, username.trim()));
   if (found === undefined) throw new DirbridgeError('users.not_found', `no directory user matches ${JSON.stringify(username.trim())}`);
-  const existing = await deps.store.findUserByExternalId(found.user.externalId);
+  const existing = await deps.store.users.findByExternalId(found.user.externalId);
   const mapping = isMappingActive(deps.settings.mapping) ? deps.settings.mapping : undefined;
   const outcome = await provisionUser(deps, found, { mappingFor: () => mapping, actor: options.actor });
   if ('conflict' in outcome) throw new DirbridgeError('store.conflict', outcome.conflict);
-  const user = await deps.store.findUserByExternalId(found.user.externalId);
+  const user = await deps.store.users.findByExternalId(found.user.externalId);
   if (user === undefined) throw new DirbridgeError('store.conflict', `${found.user.username} was not stored`);
   return {
     user,
@@ -135,22 +136,22 @@ async function currentStateFor(deps: ProvisionDeps, found: FoundEntry, userGroup
   const add = (user: UserRecord | undefined) => {
     if (user !== undefined) users.set(user.id, user);
   };
-  const existing = await store.findUserByExternalId(found.user.externalId);
+  const existing = await store.users.findByExternalId(found.user.externalId);
   add(existing);
-  add(await store.findUserByUsername(found.user.username));
+  add(await store.users.findByUsername(found.user.username));
   if (settings.sync.mergeExistingUsers.enabled && settings.sync.mergeExistingUsers.matchBy === 'email' && found.user.email !== null) {
     try {
-      add(await store.findUserByEmail(found.user.email));
+      add(await store.users.findByEmail(found.user.email));
     } catch (error) {
       if (!isDirbridgeError(error, 'store.ambiguous')) throw error;
     }
   }
   const mapping = withMapping ? await mappingStateFor(store, existing) : undefined;
   if (!syncGroups) return { users: [...users.values()], groups: [], memberships: [], ...(mapping === undefined ? {} : { mapping }) };
-  const groups = new Map((existing === undefined ? [] : await store.listUserGroups(existing.id)).map((group) => [group.id, group]));
+  const groups = new Map((existing === undefined ? [] : await store.groups.listOfUser(existing.id)).map((group) => [group.id, group]));
   const memberships = existing === undefined ? [] : [...groups.keys()].map((groupId) => ({ userId: existing.id, groupId }));
   for (const group of userGroups) {
-    const stored = await store.findGroupByExternalId(group.externalId);
+    const stored = await store.groups.findByExternalId(group.externalId);
     if (stored !== undefined) groups.set(stored.id, stored);
   }
   return { users: [...users.values()], groups: [...groups.values()], memberships, ...(mapping === undefined ? {} : { mapping }) };
@@ -158,16 +159,16 @@ async function currentStateFor(deps: ProvisionDeps, found: FoundEntry, userGroup
 
 /** One user's grants, plus every channel and team (few, and needed to find them by name). */
 async function mappingStateFor(store: Store, user: UserRecord | undefined): Promise<MappingState> {
-  const channels = (await store.listChannels({ limit: 100_000, offset: 0 })).channels;
-  const teams = (await store.listTeams({ limit: 100_000, offset: 0 })).teams;
+  const channels = (await store.mapping.listChannels({ limit: 100_000, offset: 0 })).channels;
+  const teams = (await store.mapping.listTeams({ limit: 100_000, offset: 0 })).teams;
   if (user === undefined) return { roles: [], channels, channelMembers: [], teams, teamMembers: [], customFields: [], abacAttributes: [], avatarHashes: [] };
-  const attributes = await store.getUserAttributes(user.id);
+  const attributes = await store.mapping.getUserAttributes(user.id);
   return {
-    roles: (await store.listUserRoles(user.id)).map((role) => ({ userId: user.id, role })),
+    roles: (await store.mapping.listUserRoles(user.id)).map((role) => ({ userId: user.id, role })),
     channels,
-    channelMembers: (await store.listUserChannels(user.id)).map((channel) => ({ channelId: channel.id, userId: user.id })),
+    channelMembers: (await store.mapping.listUserChannels(user.id)).map((channel) => ({ channelId: channel.id, userId: user.id })),
     teams,
-    teamMembers: (await store.listUserTeams(user.id)).map((team) => ({ teamId: team.id, userId: user.id })),
+    teamMembers: (await store.mapping.listUserTeams(user.id)).map((team) => ({ teamId: team.id, userId: user.id })),
     customFields: [{ userId: user.id, fields: attributes.customFields }],
     abacAttributes: [{ userId: user.id, attributes: attributes.abacAttributes }],
     avatarHashes: [],

@@ -7,7 +7,8 @@ import { validateSettings } from '../../src/settings/load.ts';
 import type { SyncResult } from '../../src/sync/run-sync.ts';
 import type { Settings } from '../../src/settings/schema.ts';
 import { openStore } from '../../src/store/open-store.ts';
-import type { Store, UserRecord } from '../../src/store/store.ts';
+import type { UserRecord } from '../../src/model/index.ts';
+import type { Store } from '../../src/store/store.ts';
 
 /** Deep-merges plain objects; arrays and scalars in `override` replace. */
 export function merge<T>(base: T, override: unknown): T {
@@ -27,7 +28,7 @@ export async function settingsFor(document: Record<string, unknown>): Promise<{ 
 
 /** A comparable picture of every account and membership, to prove a run changed nothing. */
 export async function storePicture(store: Store): Promise<string> {
-  const state = await store.loadSyncState();
+  const state = await store.runs.loadSyncState();
   const users = [...state.users].sort((a, b) => a.id.localeCompare(b.id));
   const memberships = state.memberships.map((pair) => `${pair.userId}:${pair.groupId}`).sort();
   const groups = [...state.groups].sort((a, b) => a.id.localeCompare(b.id));
@@ -36,13 +37,13 @@ export async function storePicture(store: Store): Promise<string> {
 
 /** Users by username, lower-cased. */
 export async function usersByName(store: Store): Promise<Map<string, UserRecord>> {
-  const state = await store.loadSyncState();
+  const state = await store.runs.loadSyncState();
   return new Map(state.users.map((user) => [user.username.toLowerCase(), user]));
 }
 
 /** Group members by group name, as sorted usernames. */
 export async function membersByGroup(store: Store): Promise<Map<string, string[]>> {
-  const state = await store.loadSyncState();
+  const state = await store.runs.loadSyncState();
   const usernames = new Map(state.users.map((user) => [user.id, user.username]));
   const names = new Map(state.groups.map((group) => [group.id, group.name]));
   const result = new Map<string, string[]>();

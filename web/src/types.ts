@@ -18,7 +18,7 @@ import type {
 import type { UnthrottleView, UserDetailView } from '../../src/http/routes/admin-data.ts';
 import type { AdminSessionView } from '../../src/http/routes/admin-session.ts';
 import type { SettingsField, SettingsFieldKind, SettingsForm as ServerSettingsForm, SettingsSection } from '../../src/settings/form.ts';
-import type { ChannelRecord, TeamRecord, UserState as ServerUserState } from '../../src/store/store.ts';
+import type { ChannelRecord, TeamRecord, UserState as ServerUserState } from '../../src/model/index.ts';
 import type { Verification } from '../../src/verify-settings.ts';
 
 export type AdminSession = AdminSessionView;

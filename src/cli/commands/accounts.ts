@@ -5,13 +5,13 @@ import { logoutDeactivatedUsers } from '../../auth/auto-logout.ts';
 import { createLocalAccount } from '../../auth/local-accounts.ts';
 import { revokeSessionsAsAdmin } from '../../auth/revoke-sessions.ts';
 import { DirbridgeError } from '../../errors.ts';
-import type { UserRecord } from '../../store/store.ts';
+import type { UserRecord } from '../../model/index.ts';
 import { EXIT, formatTable, printJson } from '../output.ts';
 import { optionsOf, type CommandContext } from '../program.ts';
 import { readSecret } from '../read-secret.ts';
 
 async function userByName(app: App, username: string): Promise<UserRecord> {
-  const user = await app.store.findUserByUsername(username);
+  const user = await app.store.users.findByUsername(username);
   if (user === undefined) throw new DirbridgeError('users.not_found', `no user named ${JSON.stringify(username)}`);
   return user;
 }
@@ -53,7 +53,7 @@ export function registerAccountCommands(program: Command, context: CommandContex
       context.setExit(
         await context.withApp(options, async (app) => {
           const userId = local.user === undefined ? undefined : (await userByName(app, local.user)).id;
-          const page = await app.store.listSessions({ limit: Number.parseInt(local.limit, 10) || 50, offset: 0, ...(userId === undefined ? {} : { userId }), ...(local.all === true ? {} : { isActive: true }) });
+          const page = await app.store.sessions.list({ limit: Number.parseInt(local.limit, 10) || 50, offset: 0, ...(userId === undefined ? {} : { userId }), ...(local.all === true ? {} : { isActive: true }) });
           if (options.json === true) printJson(out, page);
           else out.stdout(formatTable(['id', 'user', 'created', 'expires', 'revoked', 'address'], page.sessions.map((s) => [s.id, s.username, s.createdAt, s.expiresAt, s.revokedAt === null ? '' : `${s.revokedAt} (${s.revokedReason ?? ''})`, s.clientAddress])));
           return EXIT.ok;
@@ -164,7 +164,7 @@ export function registerAccountCommands(program: Command, context: CommandContex
       context.setExit(
         await context.withApp(options, async (app) => {
           const userId = local.user === undefined ? undefined : (await userByName(app, local.user)).id;
-          const page = await app.store.listAudit({ limit: Number.parseInt(local.limit, 10) || 50, offset: 0, ...(userId === undefined ? {} : { userId }), ...(local.action === undefined ? {} : { action: local.action }) });
+          const page = await app.store.audit.list({ limit: Number.parseInt(local.limit, 10) || 50, offset: 0, ...(userId === undefined ? {} : { userId }), ...(local.action === undefined ? {} : { action: local.action }) });
           if (options.json === true) printJson(out, page);
           else out.stdout(formatTable(['at', 'actor', 'action', 'subject', 'reason'], page.entries.map((entry) => [entry.at, entry.actor, entry.action, entry.subject, entry.reason])));
           return EXIT.ok;

@@ -1,7 +1,7 @@
 /** `users list`, `groups list` and `runs list`: read what the store holds. */
 import { Option, type Command } from 'commander';
 import { DirbridgeError } from '../../errors.ts';
-import { USER_STATES, type RecordSource, type UserState } from '../../store/store.ts';
+import { USER_STATES, type RecordSource, type UserState } from '../../model/index.ts';
 import { EXIT, formatTable, printJson } from '../output.ts';
 import { optionsOf, type CommandContext } from '../program.ts';
 
@@ -28,7 +28,7 @@ export function registerListCommands(program: Command, context: CommandContext):
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const page = await app.store.listUsers({
+          const page = await app.store.users.list({
             ...pageOf(local),
             ...(local.search === undefined ? {} : { search: local.search }),
             ...(local.source === undefined ? {} : { source: local.source }),
@@ -62,7 +62,7 @@ export function registerListCommands(program: Command, context: CommandContext):
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const page = await app.store.listGroups({ ...pageOf(local), ...(local.search === undefined ? {} : { search: local.search }) });
+          const page = await app.store.groups.list({ ...pageOf(local), ...(local.search === undefined ? {} : { search: local.search }) });
           if (options.json === true) printJson(context.out, page);
           else {
             context.out.stdout(formatTable(['name', 'members', 'source', 'dn'], page.groups.map((group) => [group.name, group.memberCount, group.source, group.dn])));
@@ -78,7 +78,7 @@ export function registerListCommands(program: Command, context: CommandContext):
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const page = await app.store.listRuns(pageOf(local));
+          const page = await app.store.runs.list(pageOf(local));
           if (options.json === true) printJson(context.out, page);
           else {
             context.out.stdout(
@@ -106,15 +106,15 @@ export function registerMappingLists(program: Command, context: CommandContext):
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const user = await app.store.findUserByUsername(username);
+          const user = await app.store.users.findByUsername(username);
           if (user === undefined) throw new DirbridgeError('users.not_found', `no user named ${JSON.stringify(username)}`);
-          const attributes = await app.store.getUserAttributes(user.id);
+          const attributes = await app.store.mapping.getUserAttributes(user.id);
           const detail = {
             user,
-            groups: (await app.store.listUserGroups(user.id)).map((group) => group.name),
-            roles: await app.store.listUserRoles(user.id),
-            channels: (await app.store.listUserChannels(user.id)).map((channel) => channel.name),
-            teams: (await app.store.listUserTeams(user.id)).map((team) => team.name),
+            groups: (await app.store.groups.listOfUser(user.id)).map((group) => group.name),
+            roles: await app.store.mapping.listUserRoles(user.id),
+            channels: (await app.store.mapping.listUserChannels(user.id)).map((channel) => channel.name),
+            teams: (await app.store.mapping.listUserTeams(user.id)).map((team) => team.name),
             customFields: attributes.customFields,
             abacAttributes: attributes.abacAttributes,
           };
@@ -140,7 +140,7 @@ export function registerMappingLists(program: Command, context: CommandContext):
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const roles = await app.store.listRoles();
+          const roles = await app.store.mapping.listRoles();
           if (options.json === true) printJson(context.out, { roles });
           else context.out.stdout(formatTable(['role', 'users'], roles.map((role) => [role.role, role.userCount])));
           return EXIT.ok;
@@ -161,11 +161,11 @@ export function registerMappingLists(program: Command, context: CommandContext):
           await context.withApp(options, async (app) => {
             const query = { limit: Number.parseInt(local.limit, 10) || 50, offset: 0, ...(local.search === undefined ? {} : { search: local.search }) };
             if (kind === 'channels') {
-              const page = await app.store.listChannels(query);
+              const page = await app.store.mapping.listChannels(query);
               if (options.json === true) printJson(context.out, page);
               else context.out.stdout(formatTable(['channel', 'members', 'owner', 'source'], page.channels.map((channel) => [`#${channel.name}`, channel.memberCount, channel.ownerUsername, channel.source])));
             } else {
-              const page = await app.store.listTeams(query);
+              const page = await app.store.mapping.listTeams(query);
               if (options.json === true) printJson(context.out, page);
               else context.out.stdout(formatTable(['team', 'members', 'source'], page.teams.map((team) => [team.name, team.memberCount, team.source])));
             }

@@ -49,7 +49,7 @@ export function registerOidcCommands(program: Command, context: CommandContext):
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const { client, clientSecret } = await createOidcClientService({ store: app.store }).add(
+          const { client, clientSecret } = await createOidcClientService({ store: app.store.oidc }).add(
             {
               name: local.name,
               redirectUris: local.redirectUri,
@@ -75,7 +75,7 @@ export function registerOidcCommands(program: Command, context: CommandContext):
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const list = await app.store.listOidcClients();
+          const list = await app.store.oidc.listOidcClients();
           if (options.json === true) printJson(out, { clients: list.map(clientJson) });
           else out.stdout(formatTable(['client id', 'name', 'type', 'redirect URIs', 'allowed groups'], list.map((c) => [c.id, c.name, c.isPublic ? 'public' : 'confidential', c.redirectUris.join(' '), c.allowedGroups.join(', ')])));
           return EXIT.ok;
@@ -91,7 +91,7 @@ export function registerOidcCommands(program: Command, context: CommandContext):
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          await createOidcClientService({ store: app.store }).remove(id, CLI_ACTOR);
+          await createOidcClientService({ store: app.store.oidc }).remove(id, CLI_ACTOR);
           if (options.json === true) printJson(out, { status: 'ok', clientId: id });
           else out.stdout(`removed client ${id}\n`);
           return EXIT.ok;
@@ -107,7 +107,7 @@ export function registerOidcCommands(program: Command, context: CommandContext):
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const clientSecret = await createOidcClientService({ store: app.store }).rotateSecret(id, CLI_ACTOR);
+          const clientSecret = await createOidcClientService({ store: app.store.oidc }).rotateSecret(id, CLI_ACTOR);
           if (options.json === true) printJson(out, { clientId: id, clientSecret });
           else out.stdout(`client id: ${id}\nclient secret: ${clientSecret}\n(shown once)\n`);
           return EXIT.ok;
@@ -124,7 +124,7 @@ export function registerOidcCommands(program: Command, context: CommandContext):
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const kid = await rotateSigningKey(app.store, app.secretBox, app.now, { actor: CLI_ACTOR });
+          const kid = await rotateSigningKey(app.store.oidc, app.secretBox, app.now, { actor: CLI_ACTOR });
           if (options.json === true) printJson(out, { status: 'ok', kid });
           else out.stdout(`new signing key ${kid}; running servers switch to it within seconds\n`);
           return EXIT.ok;

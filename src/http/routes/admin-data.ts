@@ -12,7 +12,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { revokeSessionsAsAdmin } from '../../auth/revoke-sessions.ts';
 import { DirbridgeError } from '../../errors.ts';
-import { USER_STATES, type PageQuery, type UserPage, type UserRecord } from '../../store/store.ts';
+import { USER_STATES, type PageQuery, type UserPage, type UserRecord } from '../../model/index.ts';
 import { adminOf } from '../admin-auth.ts';
 import { avatarCacheHook, avatarHashes, avatarQuerySchema, avatarRef, imageResponseSchema, sendAvatar } from '../avatar.ts';
 import type { RouteContext } from '../context.ts';
@@ -101,7 +101,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
   const { store } = context.app;
 
   const userOr404 = async (id: string): Promise<UserRecord> => {
-    const user = await store.getUser(id);
+    const user = await store.users.get(id);
     if (user === undefined) throw new DirbridgeError('users.not_found', `no user with id ${id}`);
     return user;
   };
@@ -129,7 +129,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     },
     async (request) => {
       const { limit, offset, search, source, isAdmin, state } = request.query;
-      const page = await store.listUsers({
+      const page = await store.users.list({
         limit,
         offset,
         ...(search === undefined ? {} : { search }),
@@ -146,14 +146,14 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     { schema: { tags, security, summary: 'One user with groups, roles, channels, teams, custom fields and ABAC attributes', params: idParamsSchema, response: { 200: userDetailSchema, ...errors } } },
     async (request) => {
       const user = await userOr404(request.params.id);
-      const attributes = await store.getUserAttributes(user.id);
-      const avatar = (await store.listAvatarInfo([user.id]))[0];
+      const attributes = await store.mapping.getUserAttributes(user.id);
+      const avatar = (await store.mapping.listAvatarInfo([user.id]))[0];
       return {
         user: publicUser(user),
-        groups: (await store.listUserGroups(user.id)).map((group) => ({ id: group.id, name: group.name, source: group.source })),
-        roles: await store.listUserRoles(user.id),
-        channels: (await store.listUserChannels(user.id)).map((channel) => ({ id: channel.id, name: channel.name })),
-        teams: (await store.listUserTeams(user.id)).map((team) => ({ id: team.id, name: team.name })),
+        groups: (await store.groups.listOfUser(user.id)).map((group) => ({ id: group.id, name: group.name, source: group.source })),
+        roles: await store.mapping.listUserRoles(user.id),
+        channels: (await store.mapping.listUserChannels(user.id)).map((channel) => ({ id: channel.id, name: channel.name })),
+        teams: (await store.mapping.listUserTeams(user.id)).map((team) => ({ id: team.id, name: team.name })),
         customFields: attributes.customFields,
         abacAttributes: attributes.abacAttributes,
         readOnlyFields: context.app.accounts.readOnlyFields(user),
@@ -262,12 +262,12 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     },
     async (request) => {
       const { limit, offset, search } = request.query;
-      return store.listGroups({ limit, offset, ...(search === undefined ? {} : { search }) });
+      return store.groups.list({ limit, offset, ...(search === undefined ? {} : { search }) });
     },
   );
 
   typed.get(`${A}/groups/:id`, { schema: { tags, security, summary: 'One group', params: idParamsSchema, response: { 200: groupSchema, ...errors } } }, async (request) => {
-    const group = await store.getGroup(request.params.id);
+    const group = await store.groups.get(request.params.id);
     if (group === undefined) throw new DirbridgeError('store.not_found', `no group with id ${request.params.id}`);
     return group;
   });
@@ -276,15 +276,15 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     `${A}/groups/:id/members`,
     { schema: { tags, security, summary: 'Members of a group, ordered by username', params: idParamsSchema, querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } } },
     async (request) => {
-      if ((await store.getGroup(request.params.id)) === undefined) throw new DirbridgeError('store.not_found', `no group with id ${request.params.id}`);
-      return withAvatars(await store.listGroupMembers(request.params.id, request.query));
+      if ((await store.groups.get(request.params.id)) === undefined) throw new DirbridgeError('store.not_found', `no group with id ${request.params.id}`);
+      return withAvatars(await store.groups.listMembers(request.params.id, request.query));
     },
   );
 
   typed.get(
     `${A}/roles`,
     { schema: { tags, security, summary: 'Roles granted by mapping, with how many users hold each', response: { 200: z.object({ roles: z.array(z.object({ role: z.string(), userCount: z.number() })) }), ...errors } } },
-    async () => ({ roles: await store.listRoles() }),
+    async () => ({ roles: await store.mapping.listRoles() }),
   );
 
   typed.get(
@@ -293,7 +293,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
       schema: { tags, security, summary: 'Users holding a role', params: z.object({ role: z.string().min(1).max(256) }), querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } },
     },
     async (request) => {
-      return withAvatars(await store.listRoleMembers(request.params.role, request.query));
+      return withAvatars(await store.mapping.listRoleMembers(request.params.role, request.query));
     },
   );
 
@@ -305,9 +305,9 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
       noun: 'channel',
       itemSchema: channelWithCountSchema,
       listSchema: z.object({ total: z.number(), channels: z.array(channelWithCountSchema) }),
-      list: (query: PageQuery & { search?: string }) => store.listChannels(query),
-      find: (name: string) => store.findChannelByName(name),
-      members: (id: string, page: PageQuery) => store.listChannelMembers(id, page),
+      list: (query: PageQuery & { search?: string }) => store.mapping.listChannels(query),
+      find: (name: string) => store.mapping.findChannelByName(name),
+      members: (id: string, page: PageQuery) => store.mapping.listChannelMembers(id, page),
     },
     {
       path: 'teams',
@@ -315,9 +315,9 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
       noun: 'team',
       itemSchema: teamWithCountSchema,
       listSchema: z.object({ total: z.number(), teams: z.array(teamWithCountSchema) }),
-      list: (query: PageQuery & { search?: string }) => store.listTeams(query),
-      find: (name: string) => store.findTeamByName(name),
-      members: (id: string, page: PageQuery) => store.listTeamMembers(id, page),
+      list: (query: PageQuery & { search?: string }) => store.mapping.listTeams(query),
+      find: (name: string) => store.mapping.findTeamByName(name),
+      members: (id: string, page: PageQuery) => store.mapping.listTeamMembers(id, page),
     },
   ] as const;
 
@@ -362,7 +362,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     `${A}/runs`,
     { schema: { tags, security, summary: 'Recorded sync runs, newest first', querystring: pageQuerySchema, response: { 200: z.object({ total: z.number(), runs: z.array(runSchema) }), ...errors } } },
     async (request) => {
-      const page = await store.listRuns(request.query);
+      const page = await store.runs.list(request.query);
       return { total: page.total, runs: page.runs.map(({ planSummary: _omitted, ...run }) => run) };
     },
   );
@@ -379,7 +379,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
       },
     },
     async (request) => {
-      const run = await store.getRun(request.params.id);
+      const run = await store.runs.get(request.params.id);
       if (run === undefined) throw new DirbridgeError('store.not_found', `no sync run with id ${request.params.id}`);
       const summary = z.array(stepSummarySchema).safeParse(run.planSummary);
       return { ...run, planSummary: summary.success ? summary.data : [] };
@@ -399,7 +399,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     },
     async (request) => {
       const { limit, offset, userId, action } = request.query;
-      return store.listAudit({ limit, offset, ...(userId === undefined ? {} : { userId }), ...(action === undefined ? {} : { action }) });
+      return store.audit.list({ limit, offset, ...(userId === undefined ? {} : { userId }), ...(action === undefined ? {} : { action }) });
     },
   );
 
@@ -416,7 +416,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     },
     async (request) => {
       const { limit, offset, userId, all } = request.query;
-      return store.listSessions({ limit, offset, ...(userId === undefined ? {} : { userId }), ...(all ? {} : { isActive: true, now: context.app.now().toISOString() }) });
+      return store.sessions.list({ limit, offset, ...(userId === undefined ? {} : { userId }), ...(all ? {} : { isActive: true, now: context.app.now().toISOString() }) });
     },
   );
 

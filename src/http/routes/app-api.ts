@@ -111,7 +111,7 @@ export function registerAppRoutes(server: FastifyInstance, context: RouteContext
         const valid = await app.sessions.validate(token);
         if (valid === undefined) throw new HttpError(401, 'http.unauthenticated', 'send the application API key or a valid session token as a bearer token');
         if (valid.user.id !== id) throw new HttpError(403, 'http.forbidden', "a session token reads only its own user's avatar; applications use the application API key");
-      } else if ((await app.store.getUser(id)) === undefined) {
+      } else if ((await app.store.users.get(id)) === undefined) {
         throw new HttpError(404, 'users.not_found', `no user with id ${id}`);
       }
       reply.header('vary', 'Authorization');

@@ -80,10 +80,10 @@ export function registerOidcRoutes(server: FastifyInstance, context: RouteContex
       const value = body?.[name];
       return typeof value === 'string' ? value : '';
     };
-    const clientNameOf = async (clientId: unknown) => (typeof clientId === 'string' ? ((await store.getOidcClient(clientId))?.name ?? clientId) : 'the application');
+    const clientNameOf = async (clientId: unknown) => (typeof clientId === 'string' ? ((await store.oidc.getOidcClient(clientId))?.name ?? clientId) : 'the application');
     const auditRefusal = (fields: { userId: string; username: string; clientId: string; reason: string }) =>
       store.transaction((tx) =>
-        tx.appendAudit([{ actor: 'oidc', action: 'oidc.access_refused', userId: fields.userId, subject: fields.username, reason: fields.reason, details: { clientId: fields.clientId } }]),
+        tx.audit.append([{ actor: 'oidc', action: 'oidc.access_refused', userId: fields.userId, subject: fields.username, reason: fields.reason, details: { clientId: fields.clientId } }]),
       );
     /** The interaction behind the request's cookie, or undefined (expired, or the cookie is not this browser's). */
     const detailsOf = async (built: BuiltProvider, request: FastifyRequest, reply: FastifyReply): Promise<Interaction | undefined> => {
@@ -119,7 +119,7 @@ export function registerOidcRoutes(server: FastifyInstance, context: RouteContex
       const clientId = String(interaction.params['client_id'] ?? '');
       const clientName = await clientNameOf(clientId);
       const action = `${OIDC_PREFIX}/interaction/${encodeURIComponent(interaction.uid)}`;
-      const redirectUris = (await store.getOidcClient(clientId))?.redirectUris ?? [];
+      const redirectUris = (await store.oidc.getOidcClient(clientId))?.redirectUris ?? [];
       if (interaction.prompt.name === 'login') return sendHtml(reply, 200, renderSignIn({ action: `${action}/login`, clientName }), redirectUris);
       const accountId = interaction.session?.accountId;
       if (accountId === undefined) return sendHtml(reply, 400, expiredPage());
@@ -128,7 +128,7 @@ export function registerOidcRoutes(server: FastifyInstance, context: RouteContex
         await auditRefusal({ userId: accountId, username: access.user?.username ?? accountId, clientId, reason: access.refusal });
         return sendHtml(reply, 403, renderRefused({ clientName }));
       }
-      const client = await store.getOidcClient(clientId);
+      const client = await store.oidc.getOidcClient(clientId);
       if (client?.isFirstParty === true) {
         const details = await detailsOf(built, request, reply);
         if (details === undefined) return sendHtml(reply, 400, expiredPage());
@@ -151,7 +151,7 @@ export function registerOidcRoutes(server: FastifyInstance, context: RouteContex
       } catch (error) {
         if (!(error instanceof LoginFailure)) throw error;
         // The same uniform message the API gives; the audit log has the precise reason.
-        const redirectUris = (await store.getOidcClient(clientId))?.redirectUris ?? [];
+        const redirectUris = (await store.oidc.getOidcClient(clientId))?.redirectUris ?? [];
         return sendHtml(reply, 401, renderSignIn({ action: request.url, clientName, username, error: error.message }), redirectUris);
       }
       const access = await checkAccess(store, userId, clientId);
@@ -160,7 +160,7 @@ export function registerOidcRoutes(server: FastifyInstance, context: RouteContex
         return sendHtml(reply, 403, renderRefused({ clientName }));
       }
       const result: InteractionResults = { login: { accountId: userId } };
-      if ((await store.getOidcClient(clientId))?.isFirstParty === true) result['consent'] = { grantId: await saveGrant(built, details, userId) };
+      if ((await store.oidc.getOidcClient(clientId))?.isFirstParty === true) result['consent'] = { grantId: await saveGrant(built, details, userId) };
       return finish(built, request, reply, result, false);
     });
 

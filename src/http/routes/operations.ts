@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { withDeadline } from '../../deadline.ts';
 import { DirbridgeError, isDirbridgeError } from '../../errors.ts';
-import type { SyncRunRecord } from '../../store/store.ts';
+import type { SyncRunRecord } from '../../model/index.ts';
 import type { RouteContext } from '../context.ts';
 
 const directoryStateSchema = z.object({
@@ -46,7 +46,7 @@ export function registerOperationsRoutes(server: FastifyInstance, context: Route
       try {
         // One cheap indexed query: the latest runs, which is also what the directory state is read from.
         const page = await withDeadline(
-          app.store.listRuns({ limit: DIRECTORY_EVIDENCE_RUNS, offset: 0 }),
+          app.store.runs.list({ limit: DIRECTORY_EVIDENCE_RUNS, offset: 0 }),
           context.readyTimeoutMs,
           () => new DirbridgeError('store.timeout', `the store did not answer within ${context.readyTimeoutMs} ms`),
         );

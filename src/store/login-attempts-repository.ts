@@ -15,7 +15,8 @@ import { DirbridgeError } from '../errors.ts';
 import { withDbErrors } from './db-errors.ts';
 import { normalizeTimestamp } from './rows.ts';
 import type { Database } from './schema.ts';
-import type { NewAuditEntry, StoreDialect, Timestamp } from './store.ts';
+import type { NewAuditEntry, Timestamp } from '../model/index.ts';
+import type { StoreDialect } from './store.ts';
 
 /** Reads of the throttle's records inside a reservation. */
 export interface LoginAttemptReader {
@@ -42,25 +43,25 @@ export interface LoginAttemptStore {
    * Runs `work` in one transaction that holds a lock on each of `keys` until it commits: what `work`
    * counts under those keys cannot change before its own insert is visible to the next holder.
    */
-  lockLoginKeys<T>(keys: readonly string[], work: (tx: LoginAttemptWriter) => Promise<T>): Promise<T>;
+  lockKeys<T>(keys: readonly string[], work: (tx: LoginAttemptWriter) => Promise<T>): Promise<T>;
   /** Settles a pending attempt: `failed` keeps it as a failure, `released` forgets it (it was not a guess). */
-  settleLoginAttempt(attemptId: string, outcome: 'failed' | 'released', at: Timestamp): Promise<void>;
+  settle(attemptId: string, outcome: 'failed' | 'released', at: Timestamp): Promise<void>;
   /**
    * After a successful login, in one transaction: forgets the attempt itself, the failures under
    * `clearKeys` (failed rows, and pending ones reserved before `abandonedBefore`: their process is
    * gone; younger pending rows belong to attempts still running and are left to settle), and
    * remembers `knownAddress.address` for each of its keys.
    */
-  recordLoginSuccess(input: {
+  recordSuccess(input: {
     attemptId: string;
     clearKeys: readonly string[];
     abandonedBefore: Timestamp;
     knownAddress?: { keys: readonly string[]; address: string; at: Timestamp };
   }): Promise<void>;
   /** Deletes attempts reserved before each rule's `before` under keys starting with its prefix, and known addresses last used before `knownAddressesBefore`; returns how many rows went. */
-  pruneLoginAttempts(input: { attempts: ReadonlyArray<{ keyPrefix: string; before: Timestamp }>; knownAddressesBefore: Timestamp }): Promise<number>;
+  prune(input: { attempts: ReadonlyArray<{ keyPrefix: string; before: Timestamp }>; knownAddressesBefore: Timestamp }): Promise<number>;
   /** `countAttempts` outside a reservation (for diagnostics and tests). */
-  countLoginAttempts(keys: readonly string[], since: Timestamp): Promise<Record<string, number>>;
+  count(keys: readonly string[], since: Timestamp): Promise<Record<string, number>>;
   /**
    * An administrator clears the throttle of one account, in one transaction: deletes the failed
    * attempts, and the pending ones reserved before `abandonedBefore` (their process is gone), under
@@ -69,7 +70,7 @@ export interface LoginAttemptStore {
    * to settle, and address keys are not touched. Appends the audit entry `audit` makes of what was
    * deleted; returns the same.
    */
-  clearLoginFailures(input: {
+  clearFailures(input: {
     nameKeys: readonly string[];
     accountKey?: string | undefined;
     abandonedBefore: Timestamp;
@@ -77,7 +78,7 @@ export interface LoginAttemptStore {
   }): Promise<ClearedLoginFailures>;
 }
 
-/** What `clearLoginFailures` deleted: how many attempts (one attempt has a row under each of its keys), and rows per key. */
+/** What `clearFailures` deleted: how many attempts (one attempt has a row under each of its keys), and rows per key. */
 export interface ClearedLoginFailures {
   attempts: number;
   keys: Record<string, number>;
@@ -161,7 +162,7 @@ function createReader(db: Kysely<Database> | Transaction<Database>): LoginAttemp
 /** Creates the login throttle's part of the store over an open, migrated Kysely instance. */
 export function createLoginAttemptStore(db: Kysely<Database>, dialect: StoreDialect, appendAudit: AuditAppender): LoginAttemptStore {
   return {
-    lockLoginKeys: (keys, work) =>
+    lockKeys: (keys, work) =>
       withDbErrors('reserve a login attempt', () =>
         db.transaction().execute(async (trx) => {
           const locked = distinctKeys(keys);
@@ -181,7 +182,7 @@ export function createLoginAttemptStore(db: Kysely<Database>, dialect: StoreDial
         }),
       ),
 
-    settleLoginAttempt: (attemptId, outcome, at) =>
+    settle: (attemptId, outcome, at) =>
       withDbErrors('settle a login attempt', async () => {
         const settledAt = normalizeTimestamp(at, 'at');
         if (outcome === 'released') {
@@ -191,7 +192,7 @@ export function createLoginAttemptStore(db: Kysely<Database>, dialect: StoreDial
         await db.updateTable('login_failures').set({ status: 'failed', settled_at: settledAt }).where('attempt_id', '=', attemptId).where('status', '=', 'pending').execute();
       }),
 
-    recordLoginSuccess: (input) =>
+    recordSuccess: (input) =>
       withDbErrors('record a successful login', () =>
         db.transaction().execute(async (trx) => {
           const abandonedBefore = normalizeTimestamp(input.abandonedBefore, 'abandonedBefore');
@@ -217,7 +218,7 @@ export function createLoginAttemptStore(db: Kysely<Database>, dialect: StoreDial
         }),
       ),
 
-    pruneLoginAttempts: (input) =>
+    prune: (input) =>
       withDbErrors('prune login attempts', async () => {
         let deleted = 0;
         for (const rule of input.attempts) {
@@ -234,9 +235,9 @@ export function createLoginAttemptStore(db: Kysely<Database>, dialect: StoreDial
         return deleted + Number(known.numDeletedRows);
       }),
 
-    countLoginAttempts: (keys, since) => withDbErrors('count login attempts', () => createReader(db).countAttempts(keys, since)),
+    count: (keys, since) => withDbErrors('count login attempts', () => createReader(db).countAttempts(keys, since)),
 
-    clearLoginFailures: (input) =>
+    clearFailures: (input) =>
       withDbErrors('clear login failures', () =>
         db.transaction().execute(async (trx) => {
           const abandonedBefore = normalizeTimestamp(input.abandonedBefore, 'abandonedBefore');

@@ -1,0 +1,9 @@
+/**
+ * Page requests of the listings.
+ */
+
+/** A page request. */
+export interface PageQuery {
+  limit: number;
+  offset: number;
+}
