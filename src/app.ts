@@ -77,6 +77,8 @@ export interface App {
   readonly settingsDrift: readonly string[];
   /** Where the key that seals secrets came from (for the start-up log). */
   readonly secretKeySource: string;
+  /** Seals and opens stored secrets (settings, OpenID Connect signing keys) with the secret key. */
+  readonly secretBox: SecretBox;
   /** This process as the owner of sync run leases, and as the one that records others' runs as interrupted. */
   readonly instanceId: string;
   /** The sync runs' lease (`DIRBRIDGE_RUN_LEASE_SECONDS`, default 60 s). */
@@ -253,6 +255,7 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
     settingsState: () => state,
     settingsDrift: initial.drift,
     secretKeySource: box.keySource,
+    secretBox: box,
     instanceId,
     runLease,
 

@@ -10,6 +10,7 @@ import { registerDirectoryCommands } from './commands/directory.ts';
 import { registerJobCommands } from './commands/jobs.ts';
 import { registerRunJobsCommand } from './commands/run-jobs.ts';
 import { registerListCommands, registerMappingLists } from './commands/lists.ts';
+import { registerOidcCommands } from './commands/oidc.ts';
 import { registerSyncCommand } from './commands/sync.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import { registerSettingsCommands } from './commands/settings.ts';
@@ -84,6 +85,7 @@ export async function runCli(argv: readonly string[], out: Output, env: NodeJS.P
   registerRunJobsCommand(program, { out, withApp, setExit });
   registerServeCommand(program, { out, withApp, setExit });
   registerSettingsCommands(program, { out, withApp, setExit });
+  registerOidcCommands(program, { out, withApp, setExit });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

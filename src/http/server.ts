@@ -26,7 +26,9 @@ import { registerAdminSessionRoutes } from './routes/admin-session.ts';
 import { registerAdminSettingsRoutes } from './routes/admin-settings.ts';
 import { registerAppRoutes } from './routes/app-api.ts';
 import { registerConsoleRoutes } from './routes/console.ts';
+import { registerOidcRoutes } from './routes/oidc.ts';
 import { registerOperationsRoutes } from './routes/operations.ts';
+import { createOidcProviderHolder, type OidcProviderHolder } from '../oidc/provider-holder.ts';
 
 /** Options of `createHttpServer`. */
 export interface HttpServerOptions {
@@ -48,6 +50,8 @@ export interface HttpServerOptions {
   scheduler?: RouteScheduler;
   /** Lines kept for `GET /api/v1/admin/logs` (default 2000). */
   logBufferSize?: number;
+  /** The OpenID Connect provider (`dirbridge serve` builds it with the issuer); absent, one with the issuer `http://localhost` (for tests). */
+  oidc?: OidcProviderHolder;
 }
 
 /**
@@ -171,6 +175,11 @@ export async function createHttpServer(app: App, options: HttpServerOptions = {}
   registerAdminActionRoutes(server, context);
   registerAdminSettingsRoutes(server, context);
   registerAdminJobRoutes(server, context);
+  registerOidcRoutes(
+    server,
+    context,
+    options.oidc ?? createOidcProviderHolder({ store: app.store, secretBox: app.secretBox, now: app.now, issuer: () => 'http://localhost', trustProxy: options.trustProxy !== undefined && options.trustProxy !== false }),
+  );
   registerConsoleRoutes(server, context);
   return server;
 }

@@ -6,7 +6,7 @@
  * path (the path is the AEAD's additional data), so a sealed value cannot be moved to another
  * setting.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DirbridgeError } from '../errors.ts';
@@ -25,6 +25,8 @@ export interface SecretBox {
   seal(plaintext: string, settingPath: string): string;
   /** Throws `settings.secret_key_mismatch` or `settings.secret_unreadable`, naming the path. */
   open(sealed: string, settingPath: string): string;
+  /** A 32-byte key for `purpose` derived from the secret key (HMAC-SHA-256): the same on every instance sharing the key. */
+  deriveKey(purpose: string): Buffer;
 }
 
 /** Whether a stored value has the sealed form. */
@@ -45,6 +47,9 @@ export function createSecretBox(key: Buffer, keySource: string): SecretBox {
       cipher.setAAD(Buffer.from(settingPath, 'utf8'));
       const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
       return `${SEALED_PREFIX}${keyId}:${Buffer.concat([iv, cipher.getAuthTag(), ciphertext]).toString('base64')}`;
+    },
+    deriveKey(purpose) {
+      return createHmac('sha256', key).update('dirbridge derived key\0').update(purpose, 'utf8').digest();
     },
     open(sealed, settingPath) {
       const [sealedKeyId, payload] = sealed.slice(SEALED_PREFIX.length).split(':', 2);

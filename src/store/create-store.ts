@@ -9,6 +9,7 @@ import { createAuditReader, createAuditWriter } from './audit-repository.ts';
 import { withDbErrors } from './db-errors.ts';
 import { createGroupReader, createGroupWriter } from './groups-repository.ts';
 import { createLoginAttemptStore } from './login-attempts-repository.ts';
+import { createOidcRepository } from './oidc-repository.ts';
 import { createMappingReader, createMappingWriter } from './mapping-repository.ts';
 import { inReadSnapshot } from './read-snapshot.ts';
 import type { RepositoryContext } from './repository-context.ts';
@@ -56,6 +57,7 @@ export function createStore(db: Kysely<Database>, dialect: StoreDialect, options
     runs: createRunLog(db, ctx),
     settings: createSettingsRepository(db, ctx),
     loginAttempts: createLoginAttemptStore(db, dialect, (trx, entries) => createAuditWriter(trx, ctx).append(entries)),
+    oidc: createOidcRepository(db, dialect, (trx, entries) => createAuditWriter(trx, ctx).append(entries), clock),
 
     transaction: (work) => withDbErrors('run a transaction', () => db.transaction().execute((trx) => work(createWriter(trx, ctx)))),
 

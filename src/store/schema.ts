@@ -204,6 +204,46 @@ export interface SettingsVersionsTable {
   created_by: string;
 }
 
+/** The `oidc_payloads` table (migration 0012): oidc-provider's persisted models, by model name and id. */
+export interface OidcPayloadsTable {
+  model: string;
+  id: string;
+  /** JSON text of the model's payload. */
+  payload: string;
+  grant_id: string | null;
+  uid: string | null;
+  user_code: string | null;
+  expires_at: Timestamp | null;
+  consumed_at: Timestamp | null;
+}
+
+/** The `oidc_clients` table (migration 0012): registered relying parties. */
+export interface OidcClientsTable {
+  id: string;
+  name: string;
+  /** SHA-256 of the secret, lower-case hex; null for a public client. */
+  secret_hash: string | null;
+  is_public: DbBoolean;
+  is_first_party: DbBoolean;
+  /** JSON text: string[]. */
+  redirect_uris: string;
+  /** JSON text: string[]. */
+  post_logout_redirect_uris: string;
+  backchannel_logout_uri: string | null;
+  /** JSON text: group names (string[]); empty means every user. */
+  allowed_groups: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** The `oidc_signing_keys` table (migration 0012): sealed private JWKs. */
+export interface OidcSigningKeysTable {
+  kid: string;
+  sealed_jwk: string;
+  created_at: Timestamp;
+  retired_at: Timestamp | null;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -222,4 +262,7 @@ export interface Database {
   user_abac_attributes: UserAbacAttributesTable;
   avatars: AvatarsTable;
   settings_versions: SettingsVersionsTable;
+  oidc_payloads: OidcPayloadsTable;
+  oidc_clients: OidcClientsTable;
+  oidc_signing_keys: OidcSigningKeysTable;
 }

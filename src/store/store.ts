@@ -19,6 +19,7 @@ import type { AuditReader, AuditWriter } from './audit-repository.ts';
 import type { GroupReader, GroupWriter } from './groups-repository.ts';
 import type { LoginAttemptStore } from './login-attempts-repository.ts';
 import type { MappingReader, MappingWriter } from './mapping-repository.ts';
+import type { OidcStore } from './oidc-repository.ts';
 import type { RunLog, RunReader, RunWriter } from './runs-repository.ts';
 import type { SessionReader, SessionWriter } from './sessions-repository.ts';
 import type { SettingsRepository } from './settings-repository.ts';
@@ -50,6 +51,8 @@ export interface Store extends StoreReader {
   readonly runs: RunLog;
   readonly settings: SettingsRepository;
   readonly loginAttempts: LoginAttemptStore;
+  /** The OpenID Connect provider's state, clients and signing keys (`oidc-repository.ts`). */
+  readonly oidc: OidcStore;
   /**
    * Runs `work` in one database transaction: it commits when `work` resolves and rolls back
    * (rethrowing the error) when it rejects. Do not call the store itself from inside `work`

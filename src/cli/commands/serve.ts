@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import type { FastifyBaseLogger } from 'fastify';
 import { DirbridgeError } from '../../errors.ts';
 import { createHttpServer } from '../../http/server.ts';
+import { createOidcProviderHolder } from '../../oidc/provider-holder.ts';
 import { createAppScheduler, followSettings } from '../../scheduler/app-jobs.ts';
 import { silentLog, type SchedulerLog } from '../../scheduler/job-lock.ts';
 import { EXIT } from '../output.ts';
@@ -19,6 +20,21 @@ function trustProxyOf(value: string | undefined): boolean | number | string[] | 
   if (value === 'true') return true;
   if (/^\d+$/.test(value)) return Number.parseInt(value, 10);
   return value.split(',').map((part) => part.trim()).filter((part) => part !== '');
+}
+
+/** Reads `--public-url` / `DIRBRIDGE_PUBLIC_URL`: an absolute http(s) URL without query or fragment; a trailing slash is dropped. */
+function publicUrlOf(value: string | undefined): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new DirbridgeError('usage.invalid', `--public-url (or DIRBRIDGE_PUBLIC_URL) must be an absolute URL, not ${JSON.stringify(value)}`);
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new DirbridgeError('usage.invalid', `--public-url (or DIRBRIDGE_PUBLIC_URL) must be an http or https URL without credentials, query or fragment, not ${JSON.stringify(value)}`);
+  }
+  return url.href.replace(/\/+$/, '');
 }
 
 /** The server's pino logger as the scheduler's log. */
@@ -38,13 +54,24 @@ export function registerServeCommand(program: Command, context: CommandContext):
     .option('--port <n>', 'TCP port', '8080')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--trust-proxy <value>', 'believe X-Forwarded-* from these proxies: true, a hop count, or addresses/CIDRs (comma-separated)')
-    .action(async (local: { port: string; host: string; trustProxy?: string }, command: Command) => {
+    .option('--public-url <url>', 'the URL applications reach dirbridge at: the OpenID Connect issuer (default: DIRBRIDGE_PUBLIC_URL, else the URL it listens on)')
+    .action(async (local: { port: string; host: string; trustProxy?: string; publicUrl?: string }, command: Command) => {
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
           const port = Number(local.port);
           if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new DirbridgeError('usage.invalid', `--port must be an integer from 0 to 65535, not ${JSON.stringify(local.port)}`);
           const trustProxy = trustProxyOf(local.trustProxy);
+          const publicUrl = publicUrlOf(local.publicUrl ?? process.env['DIRBRIDGE_PUBLIC_URL']);
+          // The issuer is the public URL, else the address the server listens on (known once it listens).
+          let listenUrl = 'http://localhost';
+          const oidc = createOidcProviderHolder({
+            store: app.store,
+            secretBox: app.secretBox,
+            now: app.now,
+            issuer: () => publicUrl ?? listenUrl,
+            trustProxy: trustProxy !== undefined && trustProxy !== false,
+          });
           const appApiKey = process.env['DIRBRIDGE_APP_API_KEY'];
           // The scheduler logs through the server's (redacted) logger, which exists once the server does.
           let schedulerLog: SchedulerLog = silentLog;
@@ -62,12 +89,17 @@ export function registerServeCommand(program: Command, context: CommandContext):
               ...(trustProxy === undefined ? {} : { trustProxy }),
               ...(appApiKey === undefined ? {} : { appApiKey }),
               scheduler,
+              oidc,
             });
             schedulerLog = schedulerLogOf(server.log.child({ component: 'scheduler' }));
             unfollow = followSettings(app, scheduler, { log });
             try {
               const address = await server.listen({ port, host: local.host });
               context.out.stderr(`dirbridge listening on ${address} (API docs at ${address}/docs)\n`);
+              listenUrl = address;
+              // Makes the first signing key on first start, and checks the keys open with this secret key.
+              const { issuer } = await oidc.get();
+              context.out.stderr(`OpenID Connect issuer ${issuer}\n`);
               // Started once listening, so /healthz answers while a sync on startup runs.
               startup = scheduler.start();
               // Observed at once: a failure of the startup runs is logged, never an unhandled rejection.

@@ -19,7 +19,7 @@ import { errorSchema } from '../schemas.ts';
 export const CONSOLE_DIST_DIR = path.join(packageRoot(import.meta.url), 'web', 'dist') + path.sep;
 
 /** Path prefixes that belong to the server, never to the console's client routes. */
-const SERVER_PREFIXES = ['/api/', '/docs', '/metrics', '/healthz', '/readyz'];
+const SERVER_PREFIXES = ['/api/', '/docs', '/metrics', '/healthz', '/readyz', '/oidc/', '/.well-known/'];
 
 const settingsFieldSchema = z.object({
   path: z.string(),
