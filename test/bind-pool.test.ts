@@ -9,13 +9,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { establishedTo } from './helpers/sockets.ts';
-import { DirbridgeError, isDirbridgeError, type ErrorCode } from '../src/errors.ts';
+import { isDirbridgeError } from '../src/errors.ts';
 import { createBindPool, openDirectory, type BindPool } from '../src/directory/index.ts';
 import type { DirectorySettings } from '../src/settings/schema.ts';
 import { freePort } from './fixtures/proc.ts';
 import { generateOrganisation, type SampleUser } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { slapdDirectorySettings } from './helpers/directory.ts';
+import { rejectsWithCode } from './helpers/rejects.ts';
 
 const POOL_SIZE = 8;
 const TOTAL = 10_000;
@@ -30,17 +31,6 @@ let lockedUser: SampleUser;
 const settings = (overrides: Record<string, unknown> = {}): DirectorySettings => slapdDirectorySettings(slapd, overrides);
 
 const wrongPassword = (user: SampleUser): string => `wrong-${user.password}`;
-
-async function rejectsWith(promise: Promise<unknown>, ...codes: ErrorCode[]): Promise<DirbridgeError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isDirbridgeError(error), `expected a DirbridgeError, got ${String(error)}`);
-    assert.ok(codes.includes(error.code), `expected ${codes.join('|')}, got ${error.code}: ${error.message}`);
-    return error;
-  }
-  assert.fail(`expected ${codes.join('|')}, but it succeeded`);
-}
 
 /** Runs `count` tasks with at most `limit` in flight. */
 async function runBounded(count: number, limit: number, task: (index: number) => Promise<void>): Promise<void> {
@@ -93,9 +83,9 @@ describe('bind pool: verdicts', () => {
     const fresh = createBindPool(settings());
     const user = goodUsers[0];
     assert.ok(user !== undefined);
-    await rejectsWith(fresh.verify(user.dn, ''), 'directory.invalid_credentials');
-    await rejectsWith(fresh.verify(user.dn, ' \t\n'), 'directory.invalid_credentials');
-    await rejectsWith(fresh.verify('', user.password), 'directory.invalid_credentials');
+    await rejectsWithCode(fresh.verify(user.dn, ''), 'directory.invalid_credentials');
+    await rejectsWithCode(fresh.verify(user.dn, ' \t\n'), 'directory.invalid_credentials');
+    await rejectsWithCode(fresh.verify('', user.password), 'directory.invalid_credentials');
     assert.equal(fresh.stats().created, 0);
     assert.equal(fresh.stats().open, 0);
     await fresh.close();
@@ -108,7 +98,7 @@ describe('bind pool: verdicts', () => {
   it('rejects a wrong password as invalid_credentials, without the password anywhere in the error', async () => {
     const user = badUsers[0];
     assert.ok(user !== undefined);
-    const error = await rejectsWith(pool.verify(user.dn, wrongPassword(user)), 'directory.invalid_credentials');
+    const error = await rejectsWithCode(pool.verify(user.dn, wrongPassword(user)), 'directory.invalid_credentials');
     assert.equal(error.details['resultCode'], 49);
     assert.equal(error.details['bindDn'], user.dn);
     assert.equal(error.details['ppolicyLocked'], false, 'slapd answers the ppolicy control: not locked');
@@ -118,23 +108,23 @@ describe('bind pool: verdicts', () => {
   });
 
   it('rejects an unknown DN as invalid_credentials', async () => {
-    await rejectsWith(pool.verify(`uid=nobody,ou=people,${slapd.baseDn}`, 'whatever'), 'directory.invalid_credentials');
+    await rejectsWithCode(pool.verify(`uid=nobody,ou=people,${slapd.baseDn}`, 'whatever'), 'directory.invalid_credentials');
   });
 
   it('rejects a locked account (right password) and tells it is locked through the ppolicy control', async () => {
-    const error = await rejectsWith(pool.verify(lockedUser.dn, lockedUser.password), 'directory.invalid_credentials');
+    const error = await rejectsWithCode(pool.verify(lockedUser.dn, lockedUser.password), 'directory.invalid_credentials');
     assert.equal(error.details['ppolicyLocked'], true);
     assert.equal(error.details['ppolicyError'], 'accountLocked');
     // With a wrong password too: a locked account stays locked whatever is typed.
-    const again = await rejectsWith(pool.verify(lockedUser.dn, 'nope'), 'directory.invalid_credentials');
+    const again = await rejectsWithCode(pool.verify(lockedUser.dn, 'nope'), 'directory.invalid_credentials');
     assert.equal(again.details['ppolicyLocked'], true);
   });
 
   it('locks an account after 5 wrong passwords (ppolicy) and reports it', async () => {
     const user = badUsers[1];
     assert.ok(user !== undefined);
-    for (let i = 0; i < 5; i += 1) await rejectsWith(pool.verify(user.dn, wrongPassword(user)), 'directory.invalid_credentials');
-    const error = await rejectsWith(pool.verify(user.dn, user.password), 'directory.invalid_credentials');
+    for (let i = 0; i < 5; i += 1) await rejectsWithCode(pool.verify(user.dn, wrongPassword(user)), 'directory.invalid_credentials');
+    const error = await rejectsWithCode(pool.verify(user.dn, user.password), 'directory.invalid_credentials');
     assert.equal(error.details['ppolicyLocked'], true);
   });
 
@@ -145,7 +135,7 @@ describe('bind pool: verdicts', () => {
     await tlsPool.verify(user.dn, user.password);
     await tlsPool.close();
     const wrongCa = createBindPool(settings({ urls: [slapd.ldapsUrl], tls: { caFile: slapd.otherCaFile } }), { size: 1 });
-    await rejectsWith(wrongCa.verify(user.dn, user.password), 'directory.tls_failure');
+    await rejectsWithCode(wrongCa.verify(user.dn, user.password), 'directory.tls_failure');
     assert.equal(wrongCa.stats().open, 0);
     await wrongCa.close();
   });
@@ -154,7 +144,7 @@ describe('bind pool: verdicts', () => {
     const user = goodUsers[0];
     assert.ok(user !== undefined);
     const broken = createBindPool(settings({ bindPassword: 'not-the-reader-password' }), { size: 1 });
-    const error = await rejectsWith(broken.verify(user.dn, user.password), 'directory.unavailable');
+    const error = await rejectsWithCode(broken.verify(user.dn, user.password), 'directory.unavailable');
     assert.equal(error.details['reason'], 'service_bind_rejected');
     await broken.close();
   });
@@ -169,7 +159,7 @@ describe('bind pool: identity reset after user binds', () => {
       await pool.verify(probeUser.dn, probeUser.password);
       // Without the re-bind this would be dn:<probeUser>.
       assert.equal(await pool.whoAmI(), reader);
-      await rejectsWith(pool.verify(probeUser.dn, 'not-it'), 'directory.invalid_credentials');
+      await rejectsWithCode(pool.verify(probeUser.dn, 'not-it'), 'directory.invalid_credentials');
       // Without the re-bind this would be '' (a failed bind leaves the connection anonymous).
       assert.equal(await pool.whoAmI(), reader);
       assert.equal(pool.stats().created, 1);
@@ -208,7 +198,7 @@ describe('bind pool: load', () => {
         await pool.verify(user.dn, user.password);
         ok += 1;
       } else {
-        await rejectsWith(pool.verify(user.dn, wrongPassword(user)), 'directory.invalid_credentials');
+        await rejectsWithCode(pool.verify(user.dn, wrongPassword(user)), 'directory.invalid_credentials');
         rejected += 1;
       }
       if (index % 100 === 0) {
@@ -295,7 +285,7 @@ describe('bind pool: load', () => {
       try {
         const stuck = pool.verify(user.dn, user.password);
         assert.equal(pool.stats().waiting, 0, 'the first call has the connection');
-        const error = await rejectsWith(pool.verify(user.dn, user.password), 'directory.timeout');
+        const error = await rejectsWithCode(pool.verify(user.dn, user.password), 'directory.timeout');
         assert.equal(error.details['reason'], 'pool_exhausted');
         slapd.kill('SIGCONT');
         await stuck;
@@ -331,13 +321,13 @@ describe('bind pool: server faults', () => {
       // While it is down, logins fail fast as unavailable.
       const user = goodUsers[0];
       assert.ok(user !== undefined);
-      await rejectsWith(pool.verify(user.dn, user.password), 'directory.unavailable');
+      await rejectsWithCode(pool.verify(user.dn, user.password), 'directory.unavailable');
 
       await slapd.restart();
       await pool.verify(user.dn, user.password);
       const bad = badUsers[2];
       assert.ok(bad !== undefined);
-      await rejectsWith(pool.verify(bad.dn, wrongPassword(bad)), 'directory.invalid_credentials');
+      await rejectsWithCode(pool.verify(bad.dn, wrongPassword(bad)), 'directory.invalid_credentials');
       await Promise.all(goodUsers.slice(0, 50).map((u) => pool.verify(u.dn, u.password)));
       assert.ok(establishedTo(slapd.port) <= 4);
     } finally {
@@ -373,7 +363,7 @@ describe('bind pool: server faults', () => {
       await slapd.restart();
       await new Promise((resolve) => setTimeout(resolve, 50)); // let the close reach us
       const started = performance.now();
-      await rejectsWith(connection.searchAll({ baseDn: slapd.baseDn, scope: 'base', filter: '(objectClass=*)', attributes: [], maxEntries: 1 }), 'directory.unavailable');
+      await rejectsWithCode(connection.searchAll({ baseDn: slapd.baseDn, scope: 'base', filter: '(objectClass=*)', attributes: [], maxEntries: 1 }), 'directory.unavailable');
       assert.ok(performance.now() - started < 1_000);
       const closing = performance.now();
       await connection.close();

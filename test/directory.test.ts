@@ -6,7 +6,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { BerReader, BerWriter } from 'ldapts';
-import { DirbridgeError, isDirbridgeError, type ErrorCode } from '../src/errors.ts';
 import { defaultUniqueIdAttribute, openDirectory, uniqueIdOf, type DirectoryConnection } from '../src/directory/index.ts';
 import { dnEquals } from '../src/ldap/dn.ts';
 import { allStrings, firstBuffer, firstString } from '../src/ldap/entry.ts';
@@ -17,6 +16,7 @@ import { freePort } from './fixtures/proc.ts';
 import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { slapdDirectorySettings } from './helpers/directory.ts';
+import { rejectsWithCode } from './helpers/rejects.ts';
 
 const PEOPLE = 1200;
 const PHOTO_TEXT = Buffer.from('hello photo'); // valid UTF-8: ldapts would return it as a string
@@ -42,17 +42,6 @@ let user: SampleUser;
 const inetOrgPersons = (): number => PEOPLE + 2;
 
 const settings = (overrides: Record<string, unknown> = {}): DirectorySettings => slapdDirectorySettings(slapd, overrides);
-
-async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): Promise<DirbridgeError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isDirbridgeError(error), `expected a DirbridgeError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected ${code}, but it succeeded`);
-}
 
 async function closedPortUrl(): Promise<string> {
   return `ldap://127.0.0.1:${await freePort()}`;
@@ -200,22 +189,22 @@ describe('connecting', () => {
       await using dir = await openDirectory(settings());
       escaped = dir;
     }
-    await rejectsWith(escaped.searchAll({ baseDn: slapd.baseDn, scope: 'base', filter: '(objectClass=*)', attributes: [], maxEntries: 1 }), 'directory.unavailable');
+    await rejectsWithCode(escaped.searchAll({ baseDn: slapd.baseDn, scope: 'base', filter: '(objectClass=*)', attributes: [], maxEntries: 1 }), 'directory.unavailable');
   });
 });
 
 describe('TLS failures', () => {
   it('ldaps:// with the wrong CA → tls_failure naming the reason', async () => {
-    const error = await rejectsWith(openDirectory(settings({ urls: [slapd.ldapsUrl], tls: { caFile: slapd.otherCaFile } })), 'directory.tls_failure');
+    const error = await rejectsWithCode(openDirectory(settings({ urls: [slapd.ldapsUrl], tls: { caFile: slapd.otherCaFile } })), 'directory.tls_failure');
     assert.match(String(error.details['reason']), /SELF_SIGNED|UNABLE_TO/);
   });
 
   it('ldaps:// without a CA file (system trust) → tls_failure', async () => {
-    await rejectsWith(openDirectory(settings({ urls: [slapd.ldapsUrl] })), 'directory.tls_failure');
+    await rejectsWithCode(openDirectory(settings({ urls: [slapd.ldapsUrl] })), 'directory.tls_failure');
   });
 
   it('ldaps:// with a server name the certificate does not hold → tls_failure', async () => {
-    const error = await rejectsWith(
+    const error = await rejectsWithCode(
       openDirectory(settings({ urls: [slapd.ldapsUrl], tls: { caFile: slapd.caFile, serverName: 'wrong.example' } })),
       'directory.tls_failure',
     );
@@ -228,18 +217,18 @@ describe('TLS failures', () => {
   });
 
   it('a TLS failure does not fail over to the next URL', async () => {
-    await rejectsWith(openDirectory(settings({ urls: [slapd.ldapsUrl, slapd.url], tls: { caFile: slapd.otherCaFile } })), 'directory.tls_failure');
+    await rejectsWithCode(openDirectory(settings({ urls: [slapd.ldapsUrl, slapd.url], tls: { caFile: slapd.otherCaFile } })), 'directory.tls_failure');
   });
 
   it('ldaps:// against a plain-text port → tls_failure, not failover', async () => {
-    await rejectsWith(
+    await rejectsWithCode(
       openDirectory(settings({ urls: [slapd.url.replace('ldap://', 'ldaps://'), slapd.ldapsUrl], tls: { caFile: slapd.caFile } })),
       'directory.tls_failure',
     );
   });
 
   it('StartTLS with the wrong CA → tls_failure', async () => {
-    await rejectsWith(openDirectory(settings({ startTls: true, tls: { caFile: slapd.otherCaFile } })), 'directory.tls_failure');
+    await rejectsWithCode(openDirectory(settings({ startTls: true, tls: { caFile: slapd.otherCaFile } })), 'directory.tls_failure');
   });
 
   it('a refused StartTLS never continues in plain text (no bind is sent) and does not fail over', async () => {
@@ -253,7 +242,7 @@ describe('TLS failures', () => {
       });
     });
     try {
-      await rejectsWith(openDirectory(settings({ urls: [fake.url, slapd.url], startTls: true, tls: { caFile: slapd.caFile } })), 'directory.tls_failure');
+      await rejectsWithCode(openDirectory(settings({ urls: [fake.url, slapd.url], startTls: true, tls: { caFile: slapd.caFile } })), 'directory.tls_failure');
       const tags = ldapMessages(Buffer.concat(received)).map((message) => message.tag);
       assert.equal(tags[0], 0x77, 'the first message is the StartTLS extended request');
       assert.equal(tags.includes(0x60), false, 'no bind request (with the password) was ever sent');
@@ -276,7 +265,7 @@ describe('failover and unavailability', () => {
 
   it('all unreachable → unavailable listing each URL and its cause', async () => {
     const closed = await closedPortUrl();
-    const error = await rejectsWith(openDirectory(settings({ urls: [closed, 'ldap://no-such-host.invalid:389'] })), 'directory.unavailable');
+    const error = await rejectsWithCode(openDirectory(settings({ urls: [closed, 'ldap://no-such-host.invalid:389'] })), 'directory.unavailable');
     const attempts = error.details['attempts'];
     assert.ok(Array.isArray(attempts));
     assert.deepEqual(
@@ -293,7 +282,7 @@ describe('failover and unavailability', () => {
     const silent = await fakeServer(() => undefined);
     try {
       const started = Date.now();
-      const error = await rejectsWith(openDirectory(settings({ urls: [silent.url], operationTimeoutMs: 300 })), 'directory.unavailable');
+      const error = await rejectsWithCode(openDirectory(settings({ urls: [silent.url], operationTimeoutMs: 300 })), 'directory.unavailable');
       const elapsed = Date.now() - started;
       assert.ok(elapsed >= 250 && elapsed < 3_000, `took ${elapsed} ms`);
       assert.equal((error.details['attempts'] as Array<{ code: string }>)[0]?.code, 'directory.timeout');
@@ -309,7 +298,7 @@ describe('failover and unavailability', () => {
   it('StartTLS against a server that never answers times out', async () => {
     const silent = await fakeServer(() => undefined);
     try {
-      const error = await rejectsWith(openDirectory(settings({ urls: [silent.url], startTls: true, operationTimeoutMs: 300 })), 'directory.unavailable');
+      const error = await rejectsWithCode(openDirectory(settings({ urls: [silent.url], startTls: true, operationTimeoutMs: 300 })), 'directory.unavailable');
       assert.equal((error.details['attempts'] as Array<{ code: string }>)[0]?.code, 'directory.timeout');
     } finally {
       await silent.close();
@@ -322,9 +311,9 @@ describe('failover and unavailability', () => {
     try {
       proxy.freeze();
       const started = Date.now();
-      await rejectsWith(collect(dir), 'directory.timeout');
+      await rejectsWithCode(collect(dir), 'directory.timeout');
       assert.ok(Date.now() - started < 3_000);
-      const error = await rejectsWith(collect(dir), 'directory.unavailable');
+      const error = await rejectsWithCode(collect(dir), 'directory.unavailable');
       assert.match(error.message, /lost/);
     } finally {
       await dir.close();
@@ -335,7 +324,7 @@ describe('failover and unavailability', () => {
 
 describe('credentials', () => {
   it('a wrong service password → invalid_credentials (no failover)', async () => {
-    const error = await rejectsWith(openDirectory(settings({ urls: [slapd.url, slapd.url], bindPassword: 'wrong' })), 'directory.invalid_credentials');
+    const error = await rejectsWithCode(openDirectory(settings({ urls: [slapd.url, slapd.url], bindPassword: 'wrong' })), 'directory.invalid_credentials');
     assert.equal(error.details['resultCode'], 49);
     assert.equal(error.details['adCode'], undefined);
   });
@@ -343,7 +332,7 @@ describe('credentials', () => {
   it('a wrong user password on an open connection → invalid_credentials; the right one binds', async () => {
     const dir = await openDirectory(settings());
     try {
-      await rejectsWith(dir.bind(user.dn, 'not-the-password'), 'directory.invalid_credentials');
+      await rejectsWithCode(dir.bind(user.dn, 'not-the-password'), 'directory.invalid_credentials');
       await dir.bind(user.dn, user.password);
     } finally {
       await dir.close();
@@ -354,18 +343,18 @@ describe('credentials', () => {
     const counter = await fakeServer((socket) => socket.destroy());
     try {
       const base = settings({ urls: [counter.url] });
-      await rejectsWith(openDirectory(base, { bindAs: { dn: user.dn, password: '' } }), 'directory.invalid_credentials');
-      await rejectsWith(openDirectory(base, { bindAs: { dn: user.dn, password: ' \t ' } }), 'directory.invalid_credentials');
-      await rejectsWith(openDirectory(base, { bindAs: { dn: '', password: 'secret' } }), 'directory.invalid_credentials');
-      await rejectsWith(openDirectory({ ...base, bindDn: slapd.readerDn, bindPassword: '' }), 'directory.invalid_credentials');
+      await rejectsWithCode(openDirectory(base, { bindAs: { dn: user.dn, password: '' } }), 'directory.invalid_credentials');
+      await rejectsWithCode(openDirectory(base, { bindAs: { dn: user.dn, password: ' \t ' } }), 'directory.invalid_credentials');
+      await rejectsWithCode(openDirectory(base, { bindAs: { dn: '', password: 'secret' } }), 'directory.invalid_credentials');
+      await rejectsWithCode(openDirectory({ ...base, bindDn: slapd.readerDn, bindPassword: '' }), 'directory.invalid_credentials');
       assert.equal(counter.connections(), 0);
     } finally {
       await counter.close();
     }
     const dir = await openDirectory(settings());
     try {
-      await rejectsWith(dir.bind(user.dn, ''), 'directory.invalid_credentials');
-      await rejectsWith(dir.bind(user.dn, '   '), 'directory.invalid_credentials');
+      await rejectsWithCode(dir.bind(user.dn, ''), 'directory.invalid_credentials');
+      await rejectsWithCode(dir.bind(user.dn, '   '), 'directory.invalid_credentials');
     } finally {
       await dir.close();
     }
@@ -376,7 +365,7 @@ describe('credentials', () => {
     try {
       assert.equal(dir.rootDse.serverType, 'openldap', 'the RootDSE is world-readable');
       // The fixture ACL hides the tree from anonymous; OpenLDAP then denies that the base exists.
-      await rejectsWith(
+      await rejectsWithCode(
         dir.searchAll({ baseDn: slapd.baseDn, scope: 'sub', filter: eq('uid', user.uid), attributes: ['uid'], maxEntries: 5 }),
         'directory.no_such_object',
       );
@@ -409,7 +398,7 @@ describe('searching', () => {
       );
       try {
         let seen = 0;
-        await rejectsWith(
+        await rejectsWithCode(
           (async () => {
             for await (const page of dir.searchPages({ baseDn: limited.baseDn, scope: 'sub', filter: '(objectClass=inetOrgPerson)', attributes: ['1.1'] })) {
               seen += page.length;
@@ -430,11 +419,11 @@ describe('searching', () => {
     const dir = await openDirectory(settings());
     try {
       const request = { baseDn: slapd.baseDn, scope: 'sub' as const, filter: eq('objectClass', 'inetOrgPerson'), attributes: ['uid'] };
-      await rejectsWith(dir.searchAll({ ...request, maxEntries: 10 }), 'directory.size_limit');
+      await rejectsWithCode(dir.searchAll({ ...request, maxEntries: 10 }), 'directory.size_limit');
       const all = await dir.searchAll({ ...request, maxEntries: 5_000 });
       assert.equal(all.length, inetOrgPersons());
       let seen = 0;
-      await rejectsWith(
+      await rejectsWithCode(
         (async () => {
           for await (const page of dir.searchPages({ ...request, sizeLimit: 250, pageSize: 100 })) seen += page.length;
         })(),
@@ -449,7 +438,7 @@ describe('searching', () => {
   it('a base that does not exist → no_such_object', async () => {
     const dir = await openDirectory(settings());
     try {
-      await rejectsWith(collect({ ...dir, searchPages: (request) => dir.searchPages({ ...request, baseDn: `ou=missing,${slapd.baseDn}` }) }), 'directory.no_such_object');
+      await rejectsWithCode(collect({ ...dir, searchPages: (request) => dir.searchPages({ ...request, baseDn: `ou=missing,${slapd.baseDn}` }) }), 'directory.no_such_object');
     } finally {
       await dir.close();
     }
@@ -458,8 +447,8 @@ describe('searching', () => {
   it('invalid filters and DNs are rejected before anything is sent', async () => {
     const dir = await openDirectory(settings());
     try {
-      await rejectsWith(dir.searchAll({ baseDn: slapd.baseDn, scope: 'sub', filter: '(uid=a', attributes: [], maxEntries: 1 }), 'directory.invalid_filter');
-      await rejectsWith(dir.searchAll({ baseDn: 'not a dn', scope: 'sub', filter: '(uid=a)', attributes: [], maxEntries: 1 }), 'directory.invalid_dn');
+      await rejectsWithCode(dir.searchAll({ baseDn: slapd.baseDn, scope: 'sub', filter: '(uid=a', attributes: [], maxEntries: 1 }), 'directory.invalid_filter');
+      await rejectsWithCode(dir.searchAll({ baseDn: 'not a dn', scope: 'sub', filter: '(uid=a)', attributes: [], maxEntries: 1 }), 'directory.invalid_dn');
     } finally {
       await dir.close();
     }

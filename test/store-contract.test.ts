@@ -16,11 +16,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { isDirbridgeError, type ErrorCode } from '../src/errors.ts';
 import { openStore, type OpenStoreOptions } from '../src/store/open-store.ts';
 import type { NewUser, SessionRecord, UserRecord } from '../src/model/index.ts';
 import type { Store } from '../src/store/store.ts';
 import { createTestDatabase, declareWhenPostgres, postgresProblem } from './helpers/postgres.ts';
+import { rejectsWithCode } from './helpers/rejects.ts';
 
 /** Opens a store on the backend under test (a new Kysely instance each call, same database). */
 type OpenFn = (options?: OpenStoreOptions) => Promise<Store>;
@@ -62,16 +62,6 @@ function shift(iso: string, ms: number): string {
 const MINUTE = 60_000;
 
 /** Asserts that `promise` rejects with a DirbridgeError of `code`, returning it. */
-async function rejectsWithCode(promise: Promise<unknown>, code: ErrorCode) {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isDirbridgeError(error, code), `expected ${code}, got ${String(error)}`);
-    return error;
-  }
-  assert.fail(`expected ${code}, but it resolved`);
-}
-
 /** Runs the store contract against one backend. */
 export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: Lifecycle = {}): void {
   describe(`store contract: ${name}`, () => {

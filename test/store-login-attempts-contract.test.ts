@@ -12,23 +12,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isDirbridgeError, type ErrorCode } from '../src/errors.ts';
 import { openStore } from '../src/store/open-store.ts';
 import type { Store } from '../src/store/store.ts';
 import { createTestDatabase, declareWhenPostgres, postgresProblem } from './helpers/postgres.ts';
+import { rejectsWithCode } from './helpers/rejects.ts';
 
 /** Asked before any suite starts (a running suite could delay the answer past its timeout). */
 const pgProblem = await postgresProblem();
 const MINUTE = 60_000;
 const tag = () => `t${randomBytes(4).toString('hex')}`;
 const shift = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOString();
-
-async function rejectsWithCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
-  await promise.then(
-    () => assert.fail(`expected ${code}, but it resolved`),
-    (error: unknown) => assert.ok(isDirbridgeError(error, code), `expected ${code}, got ${String(error)}`),
-  );
-}
 
 /** Reserves one attempt under `keys` when every key has fewer than `limit` attempts since `since`; true when it did. */
 function reserve(store: Store, keys: string[], limit: number, at: string, since: string, attemptId: string = randomUUID()): Promise<boolean> {

@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Migrator, sql, type Kysely } from 'kysely';
-import { isDirbridgeError, type ErrorCode } from '../src/errors.ts';
 import { createMigrationProvider } from '../src/store/migrations/index.ts';
 import { openStore } from '../src/store/open-store.ts';
 import { createPostgresKysely } from '../src/store/postgres.ts';
@@ -23,18 +22,9 @@ import { DEFAULT_RUN_LEASE_MS } from '../src/model/index.ts';
 import type { Store, StoreDialect } from '../src/store/store.ts';
 import { createTestDatabase, declareWhenPostgres, postgresProblem } from './helpers/postgres.ts';
 import { until } from './helpers/wait.ts';
+import { rejectsWithCode } from './helpers/rejects.ts';
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
-async function rejectsWithCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isDirbridgeError(error, code), `expected ${code}, got ${String(error)}`);
-    return;
-  }
-  assert.fail(`expected ${code}, but it resolved`);
-}
 
 /** Milliseconds from one stored timestamp to another. */
 const between = (from: string | null, to: string | null) => Date.parse(to ?? '') - Date.parse(from ?? '');

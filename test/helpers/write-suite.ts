@@ -20,11 +20,12 @@ import {
 } from '../../src/directory/index.ts';
 import { ASSERTION_OID, supportsControl } from '../../src/directory/controls/index.ts';
 import { probeWriteAccess } from '../../src/directory/write-probe.ts';
-import { DirbridgeError, isDirbridgeError, type ErrorCode } from '../../src/errors.ts';
+import { isDirbridgeError } from '../../src/errors.ts';
 import { childDn, dnEquals, normalizeDn } from '../../src/ldap/dn.ts';
 import { allStrings, firstString, type DirectoryEntry } from '../../src/ldap/entry.ts';
 import { eq, not } from '../../src/ldap/filter.ts';
 import type { DirectorySettings } from '../../src/settings/schema.ts';
+import { rejectsWithCode } from './rejects.ts';
 
 /** What the suite needs to know about one server. */
 export interface WriteServer {
@@ -50,17 +51,6 @@ export interface WriteServer {
   tooShort: { password: string; reason: string };
   /** The reason for reusing the current password (in history). */
   historyReason: string;
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): Promise<DirbridgeError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isDirbridgeError(error), `expected a DirbridgeError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected ${code}, but it succeeded`);
 }
 
 async function readBack(settings: DirectorySettings, dn: string, attributes: string[]): Promise<DirectoryEntry | undefined> {
@@ -111,7 +101,7 @@ export function writeTests(get: () => WriteServer): void {
       const entry = await readBack(server.readerSettings(), dn, ['objectClass']);
       assert.ok(entry, 'the new entry is there');
       assert.ok(dnEquals(entry.dn, dn));
-      const again = await rejectsWith(writer.add(dn, server.newUser(value, server.password(0))), 'directory.already_exists');
+      const again = await rejectsWithCode(writer.add(dn, server.newUser(value, server.password(0))), 'directory.already_exists');
       assert.equal(again.details['resultCode'], 68);
     }));
 
@@ -129,8 +119,8 @@ export function writeTests(get: () => WriteServer): void {
       entry = await readBack(server.readerSettings(), groupDn, ['member']);
       assert.deepEqual(allStrings(entry ?? { dn: '', attributes: {} }, 'member').map(normalizeDn).sort(), [members[0] ?? '', members[2] ?? '', joiner].map(normalizeDn).sort());
       // Adding a value that is there, or deleting one that is not, is refused and changes nothing.
-      await rejectsWith(writer.modify(groupDn, [addValues('member', [joiner])]), 'directory.value_exists');
-      await rejectsWith(writer.modify(groupDn, [deleteValues('member', [members[1] ?? ''])]), 'directory.no_such_value');
+      await rejectsWithCode(writer.modify(groupDn, [addValues('member', [joiner])]), 'directory.value_exists');
+      await rejectsWithCode(writer.modify(groupDn, [deleteValues('member', [members[1] ?? ''])]), 'directory.no_such_value');
     }));
 
   it('renames in place and moves to another container (modify DN), and the old DN is gone', () =>
@@ -151,14 +141,14 @@ export function writeTests(get: () => WriteServer): void {
       const dn = await createUser(writer, server, 'deleted');
       await writer.delete(dn);
       assert.equal(await readBack(server.readerSettings(), dn, ['objectClass']), undefined);
-      await rejectsWith(writer.delete(dn), 'directory.no_such_object');
+      await rejectsWithCode(writer.delete(dn), 'directory.no_such_object');
       const containerName = name('container');
       const container = childDn(server.usersDn, 'ou', containerName);
       await writer.add(container, { objectClass: ['organizationalUnit'], ou: containerName });
       const childName = name('child');
       const child = childDn(container, server.userRdn, childName);
       await writer.add(child, server.newUser(childName, server.password(0)));
-      await rejectsWith(writer.delete(container), 'directory.not_allowed_on_non_leaf');
+      await rejectsWithCode(writer.delete(container), 'directory.not_allowed_on_non_leaf');
       await writer.delete(child);
       await writer.delete(container);
       assert.equal(await readBack(server.readerSettings(), container, ['objectClass']), undefined);
@@ -168,7 +158,7 @@ export function writeTests(get: () => WriteServer): void {
     const server = get();
     await using reader = await openWritableDirectory(server.readerSettings());
     const dn = childDn(server.usersDn, server.userRdn, name('refused'));
-    await rejectsWith(reader.add(dn, server.newUser('refused', server.password(0))), 'directory.insufficient_access');
+    await rejectsWithCode(reader.add(dn, server.newUser('refused', server.password(0))), 'directory.insufficient_access');
     for (const target of [server.usersDn, server.groupsDn]) {
       const denied = await probeWriteAccess(reader, target);
       assert.equal(denied.writable, false, `${target}: ${denied.detail}`);
@@ -185,11 +175,11 @@ export function writeTests(get: () => WriteServer): void {
     withWriter(async (writer, server) => {
       const dn = await createUser(writer, server, 'asserted');
       if (!supportsControl(writer.rootDse, ASSERTION_OID)) {
-        await rejectsWith(writer.modify(dn, [replaceValues('description', ['x'])], { assertion: eq('description', 'nothing') }), 'directory.unsupported');
+        await rejectsWithCode(writer.modify(dn, [replaceValues('description', ['x'])], { assertion: eq('description', 'nothing') }), 'directory.unsupported');
         return;
       }
       await writer.modify(dn, [replaceValues('description', ['first'])], { assertion: not(eq('description', 'first')) });
-      const failed = await rejectsWith(writer.modify(dn, [replaceValues('description', ['second'])], { assertion: eq('description', 'not what is there') }), 'directory.assertion_failed');
+      const failed = await rejectsWithCode(writer.modify(dn, [replaceValues('description', ['second'])], { assertion: eq('description', 'not what is there') }), 'directory.assertion_failed');
       assert.equal(failed.details['resultCode'], 122);
       assert.equal(firstString((await readBack(server.readerSettings(), dn, ['description'])) ?? { dn: '', attributes: {} }, 'description'), 'first', 'the refused write changed nothing');
       await writer.modify(dn, [replaceValues('description', ['second'])], { assertion: eq('description', 'first') });
@@ -213,11 +203,11 @@ export function writeTests(get: () => WriteServer): void {
     withWriter(async (writer, server) => {
       const dn = await createUser(writer, server, 'policy', server.password(4));
         await using self = await openWritableDirectory(server.userSettings(dn, server.password(4)));
-      const short = await rejectsWith(changeOwnPassword(self, { dn, oldPassword: server.password(4), newPassword: server.tooShort.password }), 'directory.password_policy');
+      const short = await rejectsWithCode(changeOwnPassword(self, { dn, oldPassword: server.password(4), newPassword: server.tooShort.password }), 'directory.password_policy');
       assert.equal(short.details['reason'], server.tooShort.reason, short.message);
       assert.ok(!short.message.includes(server.tooShort.password) && !JSON.stringify(short.details).includes(server.tooShort.password), 'the password is not in the error');
       await changeOwnPassword(self, { dn, oldPassword: server.password(4), newPassword: server.password(5) });
-      const reused = await rejectsWith(changeOwnPassword(self, { dn, oldPassword: server.password(5), newPassword: server.password(4) }), 'directory.password_policy');
+      const reused = await rejectsWithCode(changeOwnPassword(self, { dn, oldPassword: server.password(5), newPassword: server.password(4) }), 'directory.password_policy');
       assert.equal(reused.details['reason'], server.historyReason, reused.message);
       assert.ok(await binds(server.userSettings(dn, server.password(5))), 'the refused changes left the password as it was');
     }));
