@@ -9,7 +9,8 @@
  * compare-and-swap: with the Assertion control (RootDSE) a replace asserting the attribute holds
  * exactly `from`; otherwise delete `from` + add `to` in one modify.
  *
- * NOT YET TESTED against a real server: see the report of branch issue10-writeback-store.
+ * A `set` whose `from` no longer holds fails (assertion_failed or no_such_value) and is kept as failed:
+ * the conflict re-read and resolution (design: "Deliverer") is not done here yet.
  */
 import { DirbridgeError } from '../errors.ts';
 import { parseDn } from '../ldap/dn.ts';
@@ -107,30 +108,37 @@ export async function applyDirectoryChange(directory: WritableDirectoryConnectio
   }
 }
 
-/** Delivers up to `limit` due rows of `directoryId` at `now`; each row's outcome is stored at once. */
+/**
+ * Delivers due rows of `directoryId` at `now` until none is left that may go (a row becomes due
+ * once the one before it in its action is done, so an action goes through in one call); each
+ * row's outcome is stored at once. `limit` bounds the rows read per pass.
+ */
 export async function deliverDue(store: Store, directory: WritableDirectoryConnection, input: { directoryId: string; now: () => Date; limit?: number }): Promise<DeliveryResult> {
   const result: DeliveryResult = { done: 0, retrying: 0, failed: 0 };
   const blocked = new Set<string>();
-  const rows: OutboxRecord[] = await store.writeBack.due(input.directoryId, input.now().toISOString() as Timestamp, input.limit ?? 100);
-  for (const row of rows) {
-    // `due` saw the action before this pass: a row whose earlier row just failed waits.
-    if (blocked.has(row.actionId)) continue;
-    try {
-      await applyDirectoryChange(directory, row.change);
-      await store.transaction((tx) => tx.writeBack.markDone(row.id));
-      result.done += 1;
-    } catch (error) {
-      blocked.add(row.actionId);
-      const translated = error instanceof DirbridgeError ? { code: error.code, message: error.message } : { code: 'internal', message: String(error) };
-      if (isRetryableDirectoryError(error)) {
-        const at = new Date(input.now().getTime() + backoffMs(row.attempts + 1)).toISOString();
-        await store.transaction((tx) => tx.writeBack.retryAt(row.id, at, translated));
-        result.retrying += 1;
-      } else {
-        await store.transaction((tx) => tx.writeBack.markFailed(row.id, translated));
-        result.failed += 1;
+  for (;;) {
+    const rows: OutboxRecord[] = await store.writeBack.due(input.directoryId, input.now().toISOString() as Timestamp, input.limit ?? 100);
+    const ready = rows.filter((row) => !blocked.has(row.actionId));
+    if (ready.length === 0) return result;
+    for (const row of ready) {
+      // A row whose earlier row failed in this call waits for a later one.
+      if (blocked.has(row.actionId)) continue;
+      try {
+        await applyDirectoryChange(directory, row.change);
+        await store.transaction((tx) => tx.writeBack.markDone(row.id));
+        result.done += 1;
+      } catch (error) {
+        blocked.add(row.actionId);
+        const translated = error instanceof DirbridgeError ? { code: error.code, message: error.message } : { code: 'internal', message: String(error) };
+        if (isRetryableDirectoryError(error)) {
+          const at = new Date(input.now().getTime() + backoffMs(row.attempts + 1)).toISOString();
+          await store.transaction((tx) => tx.writeBack.retryAt(row.id, at, translated));
+          result.retrying += 1;
+        } else {
+          await store.transaction((tx) => tx.writeBack.markFailed(row.id, translated));
+          result.failed += 1;
+        }
       }
     }
   }
-  return result;
 }
