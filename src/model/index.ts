@@ -18,3 +18,4 @@ export type { TeamRecord } from './team.ts';
 export type { AvatarRecord, AvatarInfo } from './avatar.ts';
 export type { MappingState } from './mapping-state.ts';
 export type { StoredSettingsVersion } from './settings-version.ts';
+export type { WriteBackObjectKind, OutboxStatus, NewOutboxStep, OutboxRecord, BaselineRecord, NewWriteBackConflict, WriteBackConflictRecord } from './writeback.ts';

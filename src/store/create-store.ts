@@ -19,6 +19,7 @@ import { createSessionReader, createSessionWriter } from './sessions-repository.
 import { createSettingsRepository } from './settings-repository.ts';
 import type { Store, StoreDialect, StoreWriter } from './store.ts';
 import { createUserReader, createUserWriter } from './users-repository.ts';
+import { createWriteBackReader, createWriteBackWriter } from './writeback-repository.ts';
 
 /** Options for `createStore`. */
 export interface StoreOptions {
@@ -35,6 +36,7 @@ function createWriter(trx: Kysely<Database>, ctx: RepositoryContext): StoreWrite
     sessions: createSessionWriter(trx, ctx),
     audit: createAuditWriter(trx, ctx),
     runs: createRunWriter(trx, ctx),
+    writeBack: createWriteBackWriter(trx, ctx),
   };
 }
 
@@ -55,6 +57,7 @@ export function createStore(db: Kysely<Database>, dialect: StoreDialect, options
     sessions: createSessionReader(db, ctx),
     audit: createAuditReader(db),
     runs: createRunLog(db, ctx),
+    writeBack: createWriteBackReader(db, ctx),
     settings: createSettingsRepository(db, ctx),
     loginAttempts: createLoginAttemptStore(db, dialect, (trx, entries) => createAuditWriter(trx, ctx).append(entries)),
     oidc: createOidcRepository(db, dialect, (trx, entries) => createAuditWriter(trx, ctx).append(entries), clock),

@@ -11,7 +11,12 @@ import type { StoreDialect } from './store.ts';
 
 /** Applies every pending migration; returns the names applied. Throws `store.unavailable` or `store.migration_failed`. */
 export async function migrateToLatest(db: Kysely<Database>, dialect: StoreDialect): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: createMigrationProvider(dialect) });
+  const migrator = new Migrator({
+    db,
+    provider: createMigrationProvider(dialect),
+    // 0011 (write-back) was reserved while 0012 (OIDC) shipped first: databases at 0012 still take 0011.
+    allowUnorderedMigrations: true,
+  });
   const { error, results = [] } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const translated = translateDbError(error, 'migrate the database');

@@ -244,6 +244,60 @@ export interface OidcSigningKeysTable {
   retired_at: Timestamp | null;
 }
 
+/** The `writeback_outbox` table (migration 0011). */
+export interface WriteBackOutboxTable {
+  id: string;
+  directory_id: string;
+  action_id: string;
+  seq: number;
+  step_kind: string;
+  subject: string;
+  object_kind: 'user' | 'group';
+  object_id: string;
+  /** JSON text: a DirectoryChange. */
+  change: string;
+  reason: string;
+  actor: string;
+  status: 'pending' | 'failed' | 'done';
+  attempts: number;
+  next_attempt_at: Timestamp;
+  last_error_code: string | null;
+  last_error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** The `writeback_baselines` table (migration 0011). */
+export interface WriteBackBaselinesTable {
+  directory_id: string;
+  object_kind: 'user' | 'group';
+  object_id: string;
+  field: string;
+  /** JSON text: string[]. */
+  baseline: string;
+  change_marker: string | null;
+  updated_at: Timestamp;
+}
+
+/** The `writeback_conflicts` table (migration 0011). */
+export interface WriteBackConflictsTable {
+  id: string;
+  directory_id: string;
+  object_kind: 'user' | 'group';
+  object_id: string;
+  subject: string;
+  field: string;
+  winner: 'directory' | 'dirbridge';
+  /** JSON text: string[] each. */
+  directory_value: string;
+  dirbridge_value: string;
+  baseline: string;
+  created_at: Timestamp;
+  resolved_at: Timestamp | null;
+  resolved_by: string | null;
+  resolution: 'keep' | 'restore' | null;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -265,4 +319,7 @@ export interface Database {
   oidc_payloads: OidcPayloadsTable;
   oidc_clients: OidcClientsTable;
   oidc_signing_keys: OidcSigningKeysTable;
+  writeback_outbox: WriteBackOutboxTable;
+  writeback_baselines: WriteBackBaselinesTable;
+  writeback_conflicts: WriteBackConflictsTable;
 }

@@ -24,6 +24,7 @@ import type { RunLog, RunReader, RunWriter } from './runs-repository.ts';
 import type { SessionReader, SessionWriter } from './sessions-repository.ts';
 import type { SettingsRepository } from './settings-repository.ts';
 import type { UserReader, UserWriter } from './users-repository.ts';
+import type { WriteBackReader, WriteBackWriter } from './writeback-repository.ts';
 
 /** Reads available on the store and inside a transaction. */
 export interface StoreReader {
@@ -33,6 +34,8 @@ export interface StoreReader {
   readonly sessions: SessionReader;
   readonly audit: AuditReader;
   readonly runs: RunReader;
+  /** Write-back's outbox, baselines and conflicts (`writeback-repository.ts`). */
+  readonly writeBack: WriteBackReader;
 }
 
 /** Reads and writes, available only inside `Store.transaction`. */
@@ -43,6 +46,7 @@ export interface StoreWriter extends StoreReader {
   readonly sessions: SessionWriter;
   readonly audit: AuditWriter;
   readonly runs: RunWriter;
+  readonly writeBack: WriteBackWriter;
 }
 
 /** The store: reads, one-transaction writes, the sync run log, the settings, and the login throttle's records. */

@@ -14,6 +14,7 @@ import { createLoginAttemptsMigration } from './0007-login-attempts.ts';
 import { createRunLeaseMigration } from './0008-run-lease.ts';
 import { createPasswordChangedAtMigration } from './0009-password-changed-at.ts';
 import { createUsersFillfactorMigration } from './0010-users-fillfactor.ts';
+import { createWriteBackMigration } from './0011-writeback.ts';
 import { createOidcMigration } from './0012-oidc.ts';
 
 /** All migrations for a dialect, keyed by their sortable name. */
@@ -29,6 +30,7 @@ export function createMigrations(dialect: StoreDialect): Record<string, Migratio
     '0008-run-lease': createRunLeaseMigration(dialect),
     '0009-password-changed-at': createPasswordChangedAtMigration(dialect),
     '0010-users-fillfactor': createUsersFillfactorMigration(dialect),
+    '0011-writeback': createWriteBackMigration(dialect),
     '0012-oidc': createOidcMigration(dialect),
   };
 }
