@@ -11,8 +11,8 @@ import { createLookupConnection } from './auth/lookup-connection.ts';
 import { createSessionService, type SessionService } from './auth/sessions.ts';
 import { createLockoutPolicies } from './auth/lockout-policies.ts';
 import { createLoginThrottle, inFlightBoundMs, type LoginThrottle } from './auth/throttle.ts';
-import { createBindPool, openDirectory, type BindPool, type DirectoryConnection } from './directory/index.ts';
-import { timedOpener, timeOperation, type DirectoryObserver } from './directory/timed.ts';
+import { createBindPool, openDirectory, openWritableDirectory, type BindPool, type DirectoryConnection, type WritableDirectoryConnection } from './directory/index.ts';
+import { timedOpener, timedWritableConnection, timeOperation, type DirectoryObserver } from './directory/timed.ts';
 import { DirbridgeError } from './errors.ts';
 import type { Settings, StoreSettings } from './settings/schema.ts';
 import { loadSecretBox, type SecretBox } from './settings/secret-box.ts';
@@ -51,6 +51,8 @@ export interface App {
   readonly store: Store;
   /** Opens a directory connection bound as the service account; the caller closes it. */
   openDirectory(): Promise<DirectoryConnection>;
+  /** Opens a connection bound as the service account that can also write (write-back); the caller closes it. */
+  openWritableDirectory(): Promise<WritableDirectoryConnection>;
   readonly sync: SyncService;
   readonly login: LoginService;
   readonly sessions: SessionService;
@@ -104,6 +106,7 @@ export interface OpenAppOptions {
 interface SettingsBound {
   settings: Settings;
   connect: () => Promise<DirectoryConnection>;
+  connectWritable: () => Promise<WritableDirectoryConnection>;
   login: LoginService;
   sessions: SessionService;
   throttle: LoginThrottle;
@@ -243,6 +246,7 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
     },
     store,
     openDirectory: () => bound.connect(),
+    openWritableDirectory: () => bound.connectWritable(),
     sync,
     get login() {
       return bound.login;
@@ -317,6 +321,7 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
 /** Builds the services that depend on the settings. */
 function bind(settings: Settings, store: Store, now: () => Date, observe: DirectoryObserver): SettingsBound {
   const connect = timedOpener(() => openDirectory(settings.directory), observe);
+  const connectWritable = async () => timedWritableConnection(await timeOperation(observe, 'connect', () => openWritableDirectory(settings.directory)), observe);
   let bindPool: BindPool | undefined;
   const pool = (): BindPool => (bindPool ??= createBindPool(settings.directory, { size: settings.login.bindPoolSize }));
   const lookup = createLookupConnection(connect);
@@ -336,6 +341,7 @@ function bind(settings: Settings, store: Store, now: () => Date, observe: Direct
   return {
     settings,
     connect,
+    connectWritable,
     login,
     sessions,
     throttle,

@@ -6,6 +6,12 @@ import type { DirectoryChange } from '../writeback/directory-change.ts';
 import type { WriteStepKind } from '../writeback/write-step.ts';
 import type { Timestamp } from './timestamp.ts';
 
+/**
+ * The id of the one directory an instance reads today. Every piece of write-back state is keyed
+ * by a directory id so that several directories per instance need no migration of it.
+ */
+export const PRIMARY_DIRECTORY_ID = 'primary';
+
 /** The directory object a row is about. */
 export type WriteBackObjectKind = 'user' | 'group';
 

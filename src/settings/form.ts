@@ -242,6 +242,32 @@ const LAYOUT: readonly SectionText[] = [
       ['login.bindPoolSize', 'Bind pool size', 'Directory connections used to verify passwords; logins share them and never open one each.'],
     ],
   },
+  {
+    id: 'write-back',
+    title: 'Write-back',
+    description:
+      "Two-way sync: what dirbridge writes back to the directory when an administrator creates, changes, disables or deletes users and groups here, or sets a password. Every write is planned, guarded and audited like a sync; a write the directory cannot take now waits in the outbox (Write-back page) and is retried.",
+    fields: [
+      ['writeBack.enabled', 'Enable write-back', 'Turn two-way sync on. Off: the directory is read only, and user and group changes made here stay in dirbridge.'],
+      ['writeBack.mode', 'Mode', 'readOnly: never write (directory users stay read-only here). writable: changes made here go to the directory. unsynced: changes made here are kept in dirbridge and never written; the next sync does not undo them.'],
+      ['writeBack.authority.default', 'Authority', 'Who wins when dirbridge and the directory both changed the same value since dirbridge last saw it: directory (the directory\'s value stays, dirbridge follows it) or dirbridge (dirbridge\'s value is written). The loser\'s value is kept as a conflict for an administrator to review.'],
+      ['writeBack.authority.fields', 'Authority per field', 'Overrides by user field, as JSON, e.g. {"email": "dirbridge"}. Fields: email, firstName, lastName, displayName.'],
+      ['writeBack.usersDn', 'Users DN', 'Where new users are created, e.g. ou=people,dc=example,dc=com. Required in writable mode.', 'ou=people,dc=example,dc=com'],
+      ['writeBack.groupsDn', 'Groups DN', 'Where new groups are created, e.g. ou=groups,dc=example,dc=com.', 'ou=groups,dc=example,dc=com'],
+      ['writeBack.entry.preset', 'Entry preset', 'The shape of new entries. auto follows the server Test Connection finds: OpenLDAP and 389-DS inetOrgPerson named by uid, groupOfNames with member; Active Directory user named by cn, with sAMAccountName and userPrincipalName kept in step with the username, and group with member.'],
+      ['writeBack.entry.userObjectClasses', 'User object classes', 'Overrides the preset\'s object classes of new users, one per line.'],
+      ['writeBack.entry.userRdnAttribute', 'User RDN attribute', 'Overrides the attribute that names new users (uid, or cn on Active Directory).'],
+      ['writeBack.entry.groupObjectClasses', 'Group object classes', 'Overrides the preset\'s object classes of new groups, one per line.'],
+      ['writeBack.entry.groupMemberAttribute', 'Group member attribute', 'Overrides the attribute new groups list their members in: member, uniqueMember or memberUid.'],
+      ['writeBack.entry.placeholderMember', 'Placeholder member', 'Kept in a group whose schema requires a member (OpenLDAP\'s groupOfNames) while it has no other member, so an empty group is kept rather than deleted. It names no real entry.'],
+      ['writeBack.entry.userPrincipalSuffix', 'UPN suffix', 'Active Directory only: the suffix of userPrincipalName (user@suffix); by default the DNS name of the users DN\'s domain.', 'example.com'],
+      ['writeBack.fields', 'Fields written back', 'The user fields dirbridge writes, each to the attribute the user mapping reads it from (Email Field, First Name Field, ...). The username is always written when a user is renamed.'],
+      ['writeBack.scopeGroups', 'Only members of these groups', 'Only users in one of these dirbridge groups are written back, one group name per line; empty: every user.'],
+      ['writeBack.deletion.users', 'When a user is deleted', 'What a user deleted in dirbridge becomes in the directory: disable (the default; the entry stays, disabled), delete (the entry is deleted) or keep (left as it is). Disabling a user here only ever disables it there.'],
+      ['writeBack.deletion.groups', 'When a group is deleted', 'keep (the default) leaves the directory\'s group; delete deletes it. A group is never deleted for being empty.'],
+      ['writeBack.passwords', 'Write passwords', 'Password resets and users\' own password changes go to the directory: the Password Modify operation on OpenLDAP and 389-DS (the server hashes the password and applies its policy), unicodePwd over LDAPS or StartTLS on Active Directory. Passwords are never kept in dirbridge.'],
+    ],
+  },
 ];
 
 /** The seeds' names for enum values, by path; every option of the field must be named. */

@@ -585,6 +585,7 @@ export const settingsSchema = z
     autoLogout: autoLogoutSettingsSchema.default(autoLogoutSettingsSchema.parse({})),
     backgroundSync: backgroundSyncSettingsSchema.default(backgroundSyncSettingsSchema.parse({})),
     mapping: mappingSettingsSchema.default(mappingSettingsSchema.parse({})),
+    writeBack: writeBackSettingsSchema.default(writeBackSettingsSchema.parse({})),
     store: storeSettingsSchema.default({ dataDir: './data' }),
   })
   .strict();
