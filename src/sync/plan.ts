@@ -4,11 +4,13 @@
  */
 import { normalizeDn } from '../ldap/dn.ts';
 import type { MappedUser, SkippedEntry } from '../mapping/user.ts';
-import type { MappingSettings, SyncSettings } from '../settings/schema.ts';
+import type { MappingSettings, SyncSettings, WritableUserField, WriteBackSettings } from '../settings/schema.ts';
 import type { GroupRecord, MappingState, UserRecord } from '../model/index.ts';
 import { accountStatesAfter, newChannelOwner, planChannelOwners, planMappings, type MappedUserWithInput, type MappingStep } from './plan-mapping.ts';
 import { initialPasswordChange, planPasswordChanges, type PasswordStep } from './plan-password-changes.ts';
 import type { DirectorySnapshot } from './snapshot.ts';
+import { authorityOf, resolveField } from '../writeback/resolve-conflict.ts';
+import type { HeldField, UserWriteBackState } from './write-back-state.ts';
 
 
 /** A user as the planner needs to see it from the store. */
@@ -42,6 +44,11 @@ export interface CurrentState {
   memberships: ReadonlyArray<{ userId: string; groupId: string }>;
   /** Roles, channels, teams and attributes; needed when mapping is planned. */
   mapping?: MappingState;
+  /**
+   * Write-back (issue #10): fields pending writes still carry to the directory, which sync holds
+   * instead of copying the directory's stale value back; in unsynced mode, the local changes.
+   */
+  writeBack?: UserWriteBackState;
 }
 
 /** The user fields sync writes. */
@@ -68,6 +75,24 @@ export type DirectoryStep =
   | { kind: 'enableUser'; userId: string; username: string; reason: string }
   | { kind: 'markMissing'; userId: string; username: string; missingRuns: number; reason: string }
   | { kind: 'markPresent'; userId: string; username: string; reason: string }
+  /**
+   * Unsynced mode: a field changed locally (it has a baseline) that the directory has changed
+   * since. `settled`: the baseline is dropped (both sides agree now, or the local value is the
+   * baseline again). `directoryWins`/`dirbridgeWins`: a conflict, recorded with the loser's value;
+   * the directory's win drops the baseline (its value comes in through the user's `updateUser`
+   * step), dirbridge's moves the baseline to the directory's new value, so it is recorded once.
+   */
+  | {
+      kind: 'settleLocalChange';
+      userId: string;
+      username: string;
+      field: WritableUserField;
+      outcome: 'settled' | 'directoryWins' | 'dirbridgeWins';
+      directoryValue: string | null;
+      dirbridgeValue: string | null;
+      baseline: readonly string[];
+      reason: string;
+    }
   /** A directory user not planned: not imported, not merged, or an entry that cannot be mapped (no username or unique id; `externalId` null when unknown). */
   | { kind: 'skipUser'; externalId: string | null; dn: string; reason: string }
   | { kind: 'createGroup'; externalId: string; name: string; dn: string; reason: string }
@@ -121,6 +146,8 @@ export type PlanOptions = Pick<
   mapping?: MappingSettings;
   /** `sync.revokeSessionsOnPasswordChange` (default on). */
   revokeSessionsOnPasswordChange?: boolean;
+  /** `writeBack.authority`: who wins a field both sides changed in unsynced mode (default: the directory). */
+  writeBackAuthority?: WriteBackSettings['authority'];
 };
 
 /** Diffs the snapshot against the store. Pure: the same inputs always give the same plan. */
@@ -224,12 +251,13 @@ function planUsers(
     claims.set(key, (claims.get(key) ?? 0) + 1);
   }
   const isContested = (username: string) => (claims.get(username.toLowerCase()) ?? 0) > 1;
+  const isHeld = (userId: string, field: HeldField) => current.writeBack?.held.get(userId)?.has(field) === true;
 
   // Usernames held after this plan by accounts that keep them: every store user not renamed by it.
   const renamedAway = new Set<string>();
   for (const user of snapshot.users) {
     const existing = byExternalId.get(user.externalId);
-    if (existing !== undefined && existing.username.toLowerCase() !== user.username.toLowerCase() && !isContested(user.username)) {
+    if (existing !== undefined && existing.username.toLowerCase() !== user.username.toLowerCase() && !isContested(user.username) && !isHeld(existing.id, 'username')) {
       renamedAway.add(existing.username.toLowerCase());
     }
   }
@@ -262,7 +290,7 @@ function planUsers(
     if (existing !== undefined) {
       linkedUserIds.set(user.externalId, existing.id);
       const before = steps.length;
-      planExistingUser(user, existing, options, steps, warnings, isContested, isHeldByOther);
+      planExistingUser(user, existing, options, steps, warnings, isContested, isHeldByOther, current.writeBack);
       if (steps.length === before) unchanged += 1;
       continue;
     }
@@ -335,54 +363,136 @@ function planExistingUser(
   warnings: string[],
   isContested: (username: string) => boolean,
   isHeldByOther: (username: string, selfId: string | undefined) => boolean,
+  writeBack: UserWriteBackState | undefined,
 ): void {
   const changes: Partial<UserFields> = {};
   const reasons: string[] = [];
+  const held = writeBack?.held.get(existing.id);
+  /** Fields whose directory value differs but a pending write holds dirbridge's. */
+  const heldBack: HeldField[] = [];
+  const isHeld = (field: HeldField) => held?.has(field) === true;
   if (existing.dn !== user.dn) {
-    changes.dn = user.dn;
-    reasons.push(existing.dn === null ? 'DN recorded' : `moved or renamed in directory from ${existing.dn} to ${user.dn}`);
+    if (isHeld('dn')) heldBack.push('dn');
+    else {
+      changes.dn = user.dn;
+      reasons.push(existing.dn === null ? 'DN recorded' : `moved or renamed in directory from ${existing.dn} to ${user.dn}`);
+    }
   }
+  const settles: PlanStep[] = [];
   if (options.updateExistingUsers) {
     if (existing.username !== user.username) {
-      if (isContested(user.username) || isHeldByOther(user.username, existing.id)) {
+      if (isHeld('username')) {
+        heldBack.push('username');
+      } else if (isContested(user.username) || isHeldByOther(user.username, existing.id)) {
         warnings.push(`user ${existing.username} keeps its username: ${user.username} is taken or ambiguous`);
       } else {
         changes.username = user.username;
         reasons.push(`username changed from ${existing.username} to ${user.username}`);
       }
     }
-    for (const field of ['email', 'firstName', 'lastName', 'displayName'] as const) {
+    const baselines = writeBack?.baselines.get(existing.id);
+    for (const field of PROFILE_FIELDS) {
+      if (isHeld(field)) {
+        if (existing[field] !== user[field]) heldBack.push(field);
+        continue;
+      }
+      const baseline = baselines?.get(field);
+      if (baseline !== undefined) {
+        const local = judgeLocalChange(field, existing, user, baseline, options);
+        if (local.step !== undefined) settles.push(local.step);
+        if (local.keep) {
+          if (existing[field] !== user[field]) reasons.push(`${field} kept as changed in dirbridge (writeBack.mode unsynced)`);
+          continue;
+        }
+        if (local.step?.outcome === 'directoryWins') {
+          Object.assign(changes, { [field]: user[field] });
+          reasons.push(`${field} changed in the directory too: the directory wins (writeBack.authority)`);
+          continue;
+        }
+      }
       if (existing[field] === user[field]) continue;
       Object.assign(changes, { [field]: user[field] });
       reasons.push(`${field} changed`);
     }
   }
+  if (isHeld('enabled') && enabledStepOf(user, existing, options) !== undefined) heldBack.push('enabled');
+  if (heldBack.length > 0) {
+    const held = `${heldBack.join(', ')} held by a pending write-back`;
+    warnings.push(`user ${existing.username} keeps its ${held}: the directory's value is not copied back until it is delivered`);
+    // Said in the update's reason too, when the user has one, so the dry run shows it by the step.
+    reasons.push(held);
+  }
   if (Object.keys(changes).length > 0) {
     steps.push({ kind: 'updateUser', userId: existing.id, username: existing.username, changes, reason: reasons.join('; ') });
   }
+  for (const step of settles) steps.push(step);
   if (existing.missingRuns > 0) {
     steps.push({ kind: 'markPresent', userId: existing.id, username: existing.username, reason: `found again after ${existing.missingRuns} runs` });
   }
+  if (!isHeld('enabled')) {
+    const step = enabledStepOf(user, existing, options);
+    if (step !== undefined) steps.push(step);
+  }
+}
 
+/** The user fields sync copies from the directory, besides the username and DN. */
+const PROFILE_FIELDS = ['email', 'firstName', 'lastName', 'displayName'] as const satisfies readonly WritableUserField[];
+
+/**
+ * Unsynced mode: one field changed locally (`baseline` is the directory's value then). `keep`:
+ * dirbridge's value stays; `step`: what happens to the baseline (and the conflict, if any).
+ */
+function judgeLocalChange(
+  field: WritableUserField,
+  existing: CurrentUser,
+  user: MappedUser,
+  baseline: readonly string[],
+  options: PlanOptions,
+): { keep: boolean; step?: Extract<PlanStep, { kind: 'settleLocalChange' }> } {
+  const values = { baseline: baseline[0] ?? null, current: user[field], desired: existing[field] };
+  const settle = (outcome: 'settled' | 'directoryWins' | 'dirbridgeWins', reason: string) => ({
+    kind: 'settleLocalChange' as const,
+    userId: existing.id,
+    username: existing.username,
+    field,
+    outcome,
+    directoryValue: values.current,
+    dirbridgeValue: values.desired,
+    baseline,
+    reason,
+  });
+  // A local value back at the baseline is no local change any more: the directory's value follows.
+  if (sameFieldValue(values.desired, values.baseline)) {
+    return { keep: false, step: settle('settled', `${field}: the local value is the directory's earlier value again; the directory's value is taken`) };
+  }
+  const authority = authorityOf({ authority: options.writeBackAuthority ?? { default: 'directory', fields: {} } }, field);
+  const { decision, conflict } = resolveField(field, values, authority);
+  if (decision.action === 'none') return { keep: false, step: settle('settled', `${field}: the directory now holds the value changed in dirbridge`) };
+  if (conflict === undefined) return { keep: true };
+  return authority === 'dirbridge'
+    ? { keep: true, step: settle('dirbridgeWins', `${field} changed in the directory and in dirbridge: dirbridge's value wins (writeBack.authority); conflict recorded`) }
+    : { keep: false, step: settle('directoryWins', `${field} changed in the directory and in dirbridge: the directory's value wins (writeBack.authority); conflict recorded`) };
+}
+
+/** Equal as `resolveField` compares values: blanks around and absent values aside. */
+function sameFieldValue(a: string | null, b: string | null): boolean {
+  return (a?.trim() ?? '') === (b?.trim() ?? '');
+}
+
+/** The disable or enable step the directory's account state asks for, if any. */
+function enabledStepOf(user: MappedUser, existing: CurrentUser, options: PlanOptions): PlanStep | undefined {
   if (user.directoryState === 'disabled') {
     if (existing.isEnabled && appliesDisable(options.activeState)) {
-      steps.push({
-        kind: 'disableUser',
-        userId: existing.id,
-        username: existing.username,
-        disabledBy: 'directory',
-        reason: user.directoryStateReason ?? 'disabled in directory',
-      });
+      return { kind: 'disableUser', userId: existing.id, username: existing.username, disabledBy: 'directory', reason: user.directoryStateReason ?? 'disabled in directory' };
     }
-    return;
+    return undefined;
   }
-  if (!existing.isEnabled) {
-    if (existing.disabledBy === 'sync') {
-      steps.push({ kind: 'enableUser', userId: existing.id, username: existing.username, reason: 'back in directory' });
-    } else if (existing.disabledBy === 'directory' && appliesEnable(options.activeState)) {
-      steps.push({ kind: 'enableUser', userId: existing.id, username: existing.username, reason: 'active again in directory' });
-    }
+  if (existing.isEnabled) return undefined;
+  if (existing.disabledBy === 'sync') return { kind: 'enableUser', userId: existing.id, username: existing.username, reason: 'back in directory' };
+  if (existing.disabledBy === 'directory' && appliesEnable(options.activeState)) {
+    return { kind: 'enableUser', userId: existing.id, username: existing.username, reason: 'active again in directory' };
   }
+  return undefined;
 }
 
 /** Disables (or counts grace runs for) stored directory users the read did not see; `skippedIds` were seen but skipped. */
@@ -546,7 +656,8 @@ export function countSteps(steps: readonly PlanStep[], unchanged: number): PlanC
       case 'disableUser': counts.users.disabled += 1; break;
       case 'enableUser': counts.users.enabled += 1; break;
       case 'markMissing':
-      case 'markPresent': break;
+      case 'markPresent':
+      case 'settleLocalChange': break;
       case 'skipUser': counts.users.skipped += 1; break;
       case 'createGroup': counts.groups.created += 1; break;
       case 'updateGroup': counts.groups.updated += 1; break;

@@ -16,6 +16,7 @@ import { findDirectoryEntry, readUserGroups, type FoundEntry, type UserGroup } f
 import { countSteps, planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
 import { planPasswordChange } from './plan-password-changes.ts';
 import { readGroupNamesForUser } from './read-mapping-inputs.ts';
+import { readWriteBackState } from './read-write-back-state.ts';
 import { subjectOf } from './run-sync.ts';
 
 /** Runs work on a service-bound directory connection (login's shared lookup connection, or a fresh one). */
@@ -26,7 +27,11 @@ export interface DirectoryLookup {
 /** What provisioning one user needs. */
 export interface ProvisionDeps {
   store: Store;
-  settings: Pick<Settings, 'directory' | 'users' | 'groups' | 'sync' | 'mapping'>;
+  /**
+   * `writeBack` decides whether unsynced local changes are kept (absent: not unsynced); the app
+   * passes its whole settings. Pending writes hold their fields whatever it says.
+   */
+  settings: Pick<Settings, 'directory' | 'users' | 'groups' | 'sync' | 'mapping'> & Partial<Pick<Settings, 'writeBack'>>;
   lookup: DirectoryLookup;
 }
 
@@ -72,7 +77,15 @@ export async function provisionUser(
     // Groups the sync skips (no id or name) are listed as skipped too, so their memberships stay as the sync keeps them.
     { users: [user], groups: snapshotGroups, skippedUsers: [], skippedGroups: read.skipped, warnings: [], serverType: 'login', uniqueIdAttribute: '' },
     current,
-    { ...settings.sync, importNewUsers: true, disableMissingUsers: false, syncGroups, scope: 'listed', ...(mapping === undefined ? {} : { mapping }) },
+    {
+      ...settings.sync,
+      importNewUsers: true,
+      disableMissingUsers: false,
+      syncGroups,
+      scope: 'listed',
+      ...(settings.writeBack === undefined ? {} : { writeBackAuthority: settings.writeBack.authority }),
+      ...(mapping === undefined ? {} : { mapping }),
+    },
   );
   const skipped = plan.steps.find((step) => step.kind === 'skipUser');
   if (skipped !== undefined) return { conflict: skipped.reason };
@@ -147,14 +160,17 @@ async function currentStateFor(deps: ProvisionDeps, found: FoundEntry, userGroup
     }
   }
   const mapping = withMapping ? await mappingStateFor(store, existing) : undefined;
-  if (!syncGroups) return { users: [...users.values()], groups: [], memberships: [], ...(mapping === undefined ? {} : { mapping }) };
+  // After the users, as a full sync reads it: a local value read above comes with its open rows.
+  const writeBack = await readWriteBackState(store, settings, [...users.keys()]);
+  const extras = { ...(mapping === undefined ? {} : { mapping }), ...(writeBack === undefined ? {} : { writeBack }) };
+  if (!syncGroups) return { users: [...users.values()], groups: [], memberships: [], ...extras };
   const groups = new Map((existing === undefined ? [] : await store.groups.listOfUser(existing.id)).map((group) => [group.id, group]));
   const memberships = existing === undefined ? [] : [...groups.keys()].map((groupId) => ({ userId: existing.id, groupId }));
   for (const group of userGroups) {
     const stored = await store.groups.findByExternalId(group.externalId);
     if (stored !== undefined) groups.set(stored.id, stored);
   }
-  return { users: [...users.values()], groups: [...groups.values()], memberships, ...(mapping === undefined ? {} : { mapping }) };
+  return { users: [...users.values()], groups: [...groups.values()], memberships, ...extras };
 }
 
 /** One user's grants, plus every channel and team (few, and needed to find them by name). */
