@@ -4,12 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { ResolvedGroup } from '../mapping/memberships.ts';
 import type { MappedUser } from '../mapping/user.ts';
 import type { OutboxRecord } from '../model/index.ts';
 import { planSync, type CurrentState, type CurrentUser, type PlanOptions, type PlanStep } from './plan.ts';
 import { mergeWriteBackStates } from './read-write-back-state.ts';
 import type { DirectorySnapshot } from './snapshot.ts';
-import { fieldsChangedBy, userWriteBackState, type OpenUserStep } from './write-back-state.ts';
+import { fieldsChangedBy, writeBackState, type OpenStep } from './write-back-state.ts';
 
 const options: PlanOptions = {
   importNewUsers: true,
@@ -60,24 +61,43 @@ function storeUser(overrides: Partial<CurrentUser> = {}): CurrentUser {
   };
 }
 
-function snapshot(users: MappedUser[]): DirectorySnapshot {
-  return { users, groups: [], skippedUsers: [], skippedGroups: [], warnings: [], serverType: 'openldap', uniqueIdAttribute: 'entryUUID' };
+function snapshot(users: MappedUser[], groups: ResolvedGroup[] = []): DirectorySnapshot {
+  return { users, groups, skippedUsers: [], skippedGroups: [], warnings: [], serverType: 'openldap', uniqueIdAttribute: 'entryUUID' };
 }
 
+const STAFF_DN = 'cn=staff,ou=groups,dc=example,dc=org';
+
+function dirGroup(members: string[], overrides: Partial<ResolvedGroup> = {}): ResolvedGroup {
+  return { externalId: 'ext-staff', dn: STAFF_DN, dnKey: STAFF_DN, name: 'staff', memberDnKeys: [], memberUids: [], memberUserIds: members, ...overrides };
+}
+
+const storeGroup = { id: 'db-staff', externalId: 'ext-staff', dn: STAFF_DN, name: 'staff', source: 'directory' as const };
+
 /** An open row as the lead's service enqueues it for anna. */
-function row(stepKind: OutboxRecord['stepKind'], change: OutboxRecord['change'], objectId = 'db-anna'): OpenUserStep {
+function row(stepKind: OutboxRecord['stepKind'], change: OutboxRecord['change'], objectId = 'db-anna'): OpenStep {
   return { objectKind: 'user', objectId, stepKind, change };
 }
 
 const setMail = row('updateUser', { kind: 'modify', dn: DN, changes: [{ kind: 'set', attribute: 'mail', from: ['anna@example.org'], to: ['anna@new.example.org'] }] });
 
-function withRows(users: CurrentUser[], rows: OpenUserStep[]): CurrentState {
-  return { users, groups: [], memberships: [], writeBack: userWriteBackState(rows, [], attributes) };
+function withRows(users: CurrentUser[], rows: OpenStep[], groups: CurrentState['groups'] = [], memberships: CurrentState['memberships'] = []): CurrentState {
+  return { users, groups, memberships, writeBack: writeBackState(rows, [], attributes) };
+}
+
+/** A pending membership change of anna in staff, as planAddMember/planRemoveMember write it. */
+function memberRow(kind: 'addMember' | 'removeMember', attribute: 'member' | 'memberUid' = 'member'): OpenStep {
+  const value = attribute === 'member' ? 'UID=Anna, ou=People, dc=example, dc=org' : 'ANNA';
+  return {
+    objectKind: 'group',
+    objectId: 'db-staff',
+    stepKind: kind,
+    change: { kind: 'modify', dn: STAFF_DN, changes: [{ kind: kind === 'addMember' ? 'addValues' : 'deleteValues', attribute, values: [value] }] },
+  };
 }
 
 function withBaselines(users: CurrentUser[], baselines: Array<{ field: string; values: string[] }>): CurrentState {
   const records = baselines.map((baseline) => ({ objectKind: 'user' as const, objectId: 'db-anna', changeMarker: null, updatedAt: '2026-12-03T00:00:00.000Z', ...baseline }));
-  return { users, groups: [], memberships: [], writeBack: userWriteBackState([], records, attributes) };
+  return { users, groups: [], memberships: [], writeBack: writeBackState([], records, attributes) };
 }
 
 const ofKind = <K extends PlanStep['kind']>(steps: PlanStep[], kind: K) => steps.filter((step): step is Extract<PlanStep, { kind: K }> => step.kind === kind);
@@ -160,10 +180,54 @@ describe('planSync with pending write-back', () => {
   });
 
   it('merges two reads: a field held in either stays held', () => {
-    const early = userWriteBackState([setMail], [], attributes);
-    const late = userWriteBackState([row('updateUser', { kind: 'modify', dn: DN, changes: [{ kind: 'set', attribute: 'sn', from: ['Berg'], to: ['Lund'] }] })], [], attributes);
+    const early = writeBackState([setMail], [], attributes);
+    const late = writeBackState([row('updateUser', { kind: 'modify', dn: DN, changes: [{ kind: 'set', attribute: 'sn', from: ['Berg'], to: ['Lund'] }] })], [], attributes);
     assert.deepEqual([...(mergeWriteBackStates(early, late)?.held.get('db-anna') ?? [])].sort(), ['email', 'lastName']);
     assert.equal(mergeWriteBackStates(undefined, late), late);
+  });
+});
+
+describe('planSync with pending group writes and deletes', () => {
+  const groupOptions = { ...options, syncGroups: true };
+
+  it('keeps a membership a pending add carries (by DN, in any spelling, or by memberUid), and removes it without one', () => {
+    const member = [{ userId: 'db-anna', groupId: 'db-staff' }];
+    const plain = planSync(snapshot([dirUser()], [dirGroup([])]), withRows([storeUser()], [], [storeGroup], member), groupOptions);
+    assert.deepEqual(plain.steps.map((step) => step.kind), ['removeMembership']);
+    for (const attribute of ['member', 'memberUid'] as const) {
+      const held = planSync(snapshot([dirUser()], [dirGroup([])]), withRows([storeUser()], [memberRow('addMember', attribute)], [storeGroup], member), groupOptions);
+      assert.deepEqual(held.steps, [], attribute);
+      assert.deepEqual(held.warnings, ['anna stays in staff: a pending write-back adds it to the group']);
+    }
+  });
+
+  it('does not add back a membership a pending remove takes away', () => {
+    const plain = planSync(snapshot([dirUser()], [dirGroup(['ext-anna'])]), withRows([storeUser()], [], [storeGroup]), groupOptions);
+    assert.deepEqual(plain.steps.map((step) => step.kind), ['addMembership']);
+    const held = planSync(snapshot([dirUser()], [dirGroup(['ext-anna'])]), withRows([storeUser()], [memberRow('removeMember')], [storeGroup]), groupOptions);
+    assert.deepEqual(held.steps, []);
+    assert.match(held.warnings[0] ?? '', /anna is not added to staff: a pending write-back removes it/);
+  });
+
+  it('keeps a group name a pending rename carries', () => {
+    const renamed = { ...storeGroup, name: 'crew' };
+    const rename: OpenStep = { objectKind: 'group', objectId: 'db-staff', stepKind: 'renameGroup', change: { kind: 'modifyDn', dn: STAFF_DN, newRdn: 'cn=crew' } };
+    assert.deepEqual(planSync(snapshot([], [dirGroup([])]), withRows([], [], [renamed]), groupOptions).steps.map((step) => step.kind), ['updateGroup']);
+    const held = planSync(snapshot([], [dirGroup([])]), withRows([], [rename], [renamed]), groupOptions);
+    assert.deepEqual(held.steps, []);
+    assert.match(held.warnings[0] ?? '', /group crew keeps its name held by a pending write-back/);
+  });
+
+  it('does not import again a user or group whose delete is pending', () => {
+    const deletes: OpenStep[] = [
+      { objectKind: 'user', objectId: 'gone-anna', stepKind: 'deleteUser', change: { kind: 'delete', dn: DN } },
+      { objectKind: 'group', objectId: 'gone-staff', stepKind: 'deleteGroup', change: { kind: 'delete', dn: STAFF_DN } },
+    ];
+    const plan = planSync(snapshot([dirUser()], [dirGroup(['ext-anna'])]), withRows([], deletes), groupOptions);
+    assert.deepEqual(plan.steps.map((step) => step.kind), ['skipUser', 'skipGroup']);
+    assert.match(plan.steps[0]?.reason ?? '', /deleted in dirbridge, and the delete is pending/);
+    assert.equal(plan.counts.users.created, 0);
+    assert.equal(plan.counts.memberships.added, 0);
   });
 });
 

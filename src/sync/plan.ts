@@ -2,7 +2,6 @@
  * The sync plan: a pure diff between what the directory says (the snapshot) and what the
  * store holds. Every step carries a sentence saying why. A dry run is this plan, printed.
  */
-import { normalizeDn } from '../ldap/dn.ts';
 import type { MappedUser, SkippedEntry } from '../mapping/user.ts';
 import type { MappingSettings, SyncSettings, WritableUserField, WriteBackSettings } from '../settings/schema.ts';
 import type { GroupRecord, MappingState, UserRecord } from '../model/index.ts';
@@ -10,7 +9,7 @@ import { accountStatesAfter, newChannelOwner, planChannelOwners, planMappings, t
 import { initialPasswordChange, planPasswordChanges, type PasswordStep } from './plan-password-changes.ts';
 import type { DirectorySnapshot } from './snapshot.ts';
 import { authorityOf, resolveField } from '../writeback/resolve-conflict.ts';
-import type { HeldField, UserWriteBackState } from './write-back-state.ts';
+import { dnKeyOf, memberKey, type HeldField, type WriteBackState } from './write-back-state.ts';
 
 
 /** A user as the planner needs to see it from the store. */
@@ -48,7 +47,7 @@ export interface CurrentState {
    * Write-back (issue #10): fields pending writes still carry to the directory, which sync holds
    * instead of copying the directory's stale value back; in unsynced mode, the local changes.
    */
-  writeBack?: UserWriteBackState;
+  writeBack?: WriteBackState;
 }
 
 /** The user fields sync writes. */
@@ -156,7 +155,7 @@ export function planSync(snapshot: DirectorySnapshot, current: CurrentState, opt
   const userSteps = planUsers(snapshot, current, options, warnings);
   // concat, not push(...spread): a 100k-user plan has far more steps than the call stack takes arguments.
   let steps = options.syncGroups
-    ? userSteps.steps.concat(planGroups(snapshot, current, userSteps.linkedUserIds, userSteps.createdExternalIds, options.scope))
+    ? userSteps.steps.concat(planGroups(snapshot, current, userSteps.linkedUserIds, userSteps.createdExternalIds, options.scope, warnings))
     : userSteps.steps;
   if (options.mapping !== undefined && current.mapping !== undefined) {
     // Accounts as they will be after this plan: a channel owner disabled by it loses its channels now.
@@ -204,14 +203,6 @@ function recordsOfSkipped<R extends { id: string; externalId: string | null; dn:
     if (record !== undefined) found.set(entry, record);
   }
   return found;
-}
-
-function dnKeyOf(dn: string): string {
-  try {
-    return normalizeDn(dn);
-  } catch {
-    return dn.toLowerCase();
-  }
 }
 
 /** Password change steps for the users the store already linked to their directory entries. */
@@ -294,6 +285,10 @@ function planUsers(
       if (steps.length === before) unchanged += 1;
       continue;
     }
+    if (current.writeBack?.deletedDns.has(user.dnKey) === true) {
+      steps.push(skip(user, 'not imported: deleted in dirbridge, and the delete is pending in the write-back outbox'));
+      continue;
+    }
     const fields = fieldsOf(user);
     const candidate = mergeCandidate(user);
     if (candidate !== undefined) {
@@ -363,7 +358,7 @@ function planExistingUser(
   warnings: string[],
   isContested: (username: string) => boolean,
   isHeldByOther: (username: string, selfId: string | undefined) => boolean,
-  writeBack: UserWriteBackState | undefined,
+  writeBack: WriteBackState | undefined,
 ): void {
   const changes: Partial<UserFields> = {};
   const reasons: string[] = [];
@@ -528,9 +523,12 @@ function planGroups(
   linkedUserIds: ReadonlyMap<string, string>,
   createdExternalIds: ReadonlySet<string>,
   scope: PlanOptions['scope'],
+  warnings: string[],
 ): PlanStep[] {
   const steps: PlanStep[] = [];
   const groups = snapshot.groups;
+  const writeBack = current.writeBack;
+  const isMembershipHeld = heldMembershipCheck(snapshot, current);
   const byExternalId = new Map<string, CurrentGroup>();
   for (const group of current.groups) if (group.externalId !== null) byExternalId.set(group.externalId, group);
   // Names for the steps, so a plan reads "anna → staff" rather than two ids.
@@ -552,11 +550,24 @@ function planGroups(
     present.add(group.externalId);
     const existing = byExternalId.get(group.externalId);
     if (existing === undefined) {
+      if (writeBack?.deletedDns.has(group.dnKey) === true) {
+        steps.push({ kind: 'skipGroup', dn: group.dn, groupId: null, reason: 'not imported: deleted in dirbridge, and the delete is pending in the write-back outbox' });
+        continue;
+      }
       steps.push({ kind: 'createGroup', externalId: group.externalId, name: group.name, dn: group.dn, reason: 'new in directory' });
     } else {
       const changes: { name?: string; dn?: string } = {};
-      if (existing.name !== group.name) changes.name = group.name;
-      if (existing.dn !== group.dn) changes.dn = group.dn;
+      const held = writeBack?.heldGroups.get(existing.id);
+      const heldBack: string[] = [];
+      if (existing.name !== group.name) {
+        if (held?.has('name') === true) heldBack.push('name');
+        else changes.name = group.name;
+      }
+      if (existing.dn !== group.dn) {
+        if (held?.has('dn') === true) heldBack.push('dn');
+        else changes.dn = group.dn;
+      }
+      if (heldBack.length > 0) warnings.push(`group ${existing.name} keeps its ${heldBack.join(', ')} held by a pending write-back: the directory's value is not copied back until it is delivered`);
       if (Object.keys(changes).length > 0) {
         const reasons = [
           ...(changes.name === undefined ? [] : [`renamed from ${existing.name} to ${group.name}`]),
@@ -570,6 +581,10 @@ function planGroups(
     for (const userExternalId of wanted) {
       const userId = linkedUserIds.get(userExternalId);
       if (userId === undefined ? !createdExternalIds.has(userExternalId) : had.has(userId)) continue;
+      if (existing !== undefined && isMembershipHeld(existing.id, { externalId: userExternalId, userId })) {
+        warnings.push(`${usernameByExternalId.get(userExternalId) ?? userExternalId} is not added to ${group.name}: a pending write-back removes it from the group`);
+        continue;
+      }
       steps.push({ kind: 'addMembership', userExternalId, groupExternalId: group.externalId, username: usernameByExternalId.get(userExternalId) ?? userExternalId, group: group.name, reason: `member of ${group.name}` });
     }
     if (existing !== undefined) {
@@ -577,6 +592,10 @@ function planGroups(
         const userExternalId = externalIdByUserId.get(userId);
         // Only users this sync saw are judged; memberships of users absent from the snapshot are left alone.
         if (userExternalId === undefined || wanted.has(userExternalId)) continue;
+        if (isMembershipHeld(existing.id, { externalId: userExternalId, userId })) {
+          warnings.push(`${usernameById.get(userId) ?? userId} stays in ${group.name}: a pending write-back adds it to the group`);
+          continue;
+        }
         steps.push({ kind: 'removeMembership', userId, groupId: existing.id, username: usernameById.get(userId) ?? userId, group: group.name, reason: `no longer a member of ${group.name}` });
       }
     }
@@ -604,11 +623,37 @@ function planGroups(
     }
     // A login's snapshot lists every group of its users: membership elsewhere has ended.
     for (const userId of membersByGroupId.get(group.id) ?? []) {
-      if (!externalIdByUserId.has(userId)) continue;
+      const userExternalId = externalIdByUserId.get(userId);
+      if (userExternalId === undefined) continue;
+      if (isMembershipHeld(group.id, { externalId: userExternalId, userId })) {
+        warnings.push(`${usernameById.get(userId) ?? userId} stays in ${group.name}: a pending write-back adds it to the group`);
+        continue;
+      }
       steps.push({ kind: 'removeMembership', userId, groupId: group.id, username: usernameById.get(userId) ?? userId, group: group.name, reason: `no longer a member of ${group.name}` });
     }
   }
   return steps;
+}
+
+/**
+ * Whether a pending write adds or removes this user in this group: the group's held member
+ * values name the user by DN or username, as the directory shows it or as the store holds it.
+ */
+function heldMembershipCheck(snapshot: Pick<DirectorySnapshot, 'users'>, current: CurrentState): (groupId: string, user: { externalId: string; userId: string | undefined }) => boolean {
+  const heldMembers = current.writeBack?.heldMembers;
+  if (heldMembers === undefined || heldMembers.size === 0) return () => false;
+  let directoryUsers: Map<string, MappedUser> | undefined;
+  let storeUsers: Map<string, CurrentUser> | undefined;
+  return (groupId, { externalId, userId }) => {
+    const held = heldMembers.get(groupId);
+    if (held === undefined) return false;
+    directoryUsers ??= new Map(snapshot.users.map((user) => [user.externalId, user]));
+    storeUsers ??= new Map(current.users.map((user) => [user.id, user]));
+    const named = [directoryUsers.get(externalId), userId === undefined ? undefined : storeUsers.get(userId)];
+    return named.some(
+      (user) => user !== undefined && ((user.dn !== null && held.has(memberKey('dn', user.dn))) || held.has(memberKey('username', user.username))),
+    );
+  };
 }
 
 function fieldsOf(user: MappedUser): UserFields {

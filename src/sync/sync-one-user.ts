@@ -9,7 +9,7 @@ import { normalizeDn } from '../ldap/dn.ts';
 import { isMappingActive, mappedAttributes } from '../mapping/grants.ts';
 import type { ResolvedGroup } from '../mapping/memberships.ts';
 import type { MappingSettings, Settings } from '../settings/schema.ts';
-import type { MappingState, UserRecord } from '../model/index.ts';
+import type { GroupRecord, MappingState, UserRecord } from '../model/index.ts';
 import type { Store } from '../store/store.ts';
 import { applyPlan } from './apply.ts';
 import { findDirectoryEntry, readUserGroups, type FoundEntry, type UserGroup } from './find-directory-user.ts';
@@ -160,17 +160,26 @@ async function currentStateFor(deps: ProvisionDeps, found: FoundEntry, userGroup
     }
   }
   const mapping = withMapping ? await mappingStateFor(store, existing) : undefined;
-  // After the users, as a full sync reads it: a local value read above comes with its open rows.
-  const writeBack = await readWriteBackState(store, settings, [...users.keys()]);
-  const extras = { ...(mapping === undefined ? {} : { mapping }), ...(writeBack === undefined ? {} : { writeBack }) };
-  if (!syncGroups) return { users: [...users.values()], groups: [], memberships: [], ...extras };
-  const groups = new Map((existing === undefined ? [] : await store.groups.listOfUser(existing.id)).map((group) => [group.id, group]));
-  const memberships = existing === undefined ? [] : [...groups.keys()].map((groupId) => ({ userId: existing.id, groupId }));
-  for (const group of userGroups) {
-    const stored = await store.groups.findByExternalId(group.externalId);
-    if (stored !== undefined) groups.set(stored.id, stored);
+  const groups = new Map<string, GroupRecord>();
+  if (syncGroups) {
+    for (const group of existing === undefined ? [] : await store.groups.listOfUser(existing.id)) groups.set(group.id, group);
   }
-  return { users: [...users.values()], groups: [...groups.values()], memberships, ...extras };
+  const memberships = existing === undefined ? [] : [...groups.keys()].map((groupId) => ({ userId: existing.id, groupId }));
+  if (syncGroups) {
+    for (const group of userGroups) {
+      const stored = await store.groups.findByExternalId(group.externalId);
+      if (stored !== undefined) groups.set(stored.id, stored);
+    }
+  }
+  // After the users, as a full sync reads it: a local change read above comes with its open rows.
+  const writeBack = await readWriteBackState(store, settings, { userIds: [...users.keys()], groupIds: [...groups.keys()] });
+  return {
+    users: [...users.values()],
+    groups: [...groups.values()],
+    memberships,
+    ...(mapping === undefined ? {} : { mapping }),
+    ...(writeBack === undefined ? {} : { writeBack }),
+  };
 }
 
 /** One user's grants, plus every channel and team (few, and needed to find them by name). */
