@@ -16,7 +16,7 @@ import type { UserRecord } from '../src/model/index.ts';
 import type { SyncResult } from '../src/sync/run-sync.ts';
 import { syncOneUser } from '../src/sync/sync-one-user.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { merge, settingsFor, usersByName } from './helpers/harness.ts';
+import { membersByGroup, merge, settingsFor, usersByName } from './helpers/harness.ts';
 
 const PEOPLE = ['wb-anna', 'wb-ben', 'wb-cleo', 'wb-dora'];
 
@@ -24,6 +24,7 @@ function documentFor(slapd: Slapd, writeBack: Record<string, unknown>): Record<s
   return {
     directory: { urls: [slapd.url], bindDn: slapd.readerDn, bindPassword: slapd.readerPassword },
     users: { baseDn: `ou=people,${slapd.baseDn}`, filter: '(objectClass=inetOrgPerson)' },
+    groups: { baseDn: `ou=groups,${slapd.baseDn}`, memberAttribute: ['member'] },
     sync: { disableMissingUsers: true, activeState: 'both' },
     writeBack: merge({ enabled: true }, writeBack),
   };
@@ -38,7 +39,7 @@ describe('sync with write-back against OpenLDAP', () => {
     await slapd.ldapadd(
       PEOPLE.map((uid) =>
         [`dn: uid=${uid},ou=people,${slapd.baseDn}`, 'objectClass: inetOrgPerson', `uid: ${uid}`, `cn: ${uid}`, 'sn: Directory', `mail: ${uid}@directory.example`, `displayName: ${uid} (directory)`, ''].join('\n'),
-      ).join('\n'),
+      ).join('\n') + ['', `dn: ${crewDn()}`, 'objectClass: groupOfNames', 'cn: wb-crew', `member: ${dnOf('wb-ben')}`, ''].join('\n'),
     );
   });
 
@@ -73,6 +74,7 @@ describe('sync with write-back against OpenLDAP', () => {
   }
 
   const dnOf = (uid: string) => `uid=${uid},ou=people,${slapd.baseDn}`;
+  const crewDn = () => `cn=wb-crew,ou=groups,${slapd.baseDn}`;
   const stepsOf = (result: SyncResult, uid: string) => result.steps.filter((step) => 'username' in step && step.username === uid);
 
   /** Replaces one attribute in slapd as cn=admin: a change made in the directory. */
@@ -146,6 +148,34 @@ describe('sync with write-back against OpenLDAP', () => {
     await changeInDirectory('wb-anna', 'mail', 'anna@hr.example');
     const later = await sync(app);
     assert.deepEqual(stepsOf(later, 'wb-anna').map((step) => step.kind === 'updateUser' && step.changes), [{ email: 'anna@hr.example' }]);
+  });
+
+  it('keeps a membership a pending add carries, and does not echo it once delivered', async () => {
+    const app = await appWith({ mode: 'writable', usersDn: `ou=people,${slapd.baseDn}` });
+    const dora = await user(app, 'wb-dora');
+    const crew = (await app.store.runs.loadSyncState()).groups.find((group) => group.name === 'wb-crew');
+    assert.ok(crew);
+    // The administrator adds dora to wb-crew: the membership and its row in one transaction.
+    const [row] = await app.store.transaction(async (tx) => {
+      await tx.groups.addMemberships([{ userId: dora.id, groupId: crew.id }]);
+      return tx.writeBack.enqueue({
+        directoryId: PRIMARY_DIRECTORY_ID,
+        actor: 'admin',
+        steps: [{ stepKind: 'addMember', subject: 'wb-crew', objectKind: 'group', objectId: crew.id, reason: 'wb-dora added by an administrator', change: { kind: 'modify', dn: crewDn(), changes: [{ kind: 'addValues', attribute: 'member', values: [dora.dn ?? ''] }] } }],
+      });
+    });
+    assert.ok(row);
+    const held = await sync(app);
+    assert.deepEqual(held.steps.filter((step) => step.kind === 'removeMembership'), [], 'the pending membership is not removed');
+    assert.ok(held.warnings.includes('wb-dora stays in wb-crew: a pending write-back adds it to the group'), held.warnings.join('\n'));
+    assert.deepEqual((await membersByGroup(app.store)).get('wb-crew'), ['wb-ben', 'wb-dora']);
+
+    await slapd.ldapmodify([`dn: ${crewDn()}`, 'changetype: modify', 'add: member', `member: ${dnOf('wb-dora')}`, ''].join('\n'));
+    await app.store.transaction((tx) => tx.writeBack.markDone(row.id));
+    const delivered = await sync(app);
+    assert.deepEqual(delivered.steps.filter((step) => step.kind === 'addMembership' || step.kind === 'removeMembership'), [], 'no echo');
+    assert.deepEqual((await membersByGroup(app.store)).get('wb-crew'), ['wb-ben', 'wb-dora']);
+    await slapd.ldapmodify([`dn: ${crewDn()}`, 'changetype: modify', 'delete: member', `member: ${dnOf('wb-dora')}`, ''].join('\n'));
   });
 
   for (const authority of ['directory', 'dirbridge'] as const) {
