@@ -10,6 +10,7 @@ import type { Store, StoreWriter } from '../store/store.ts';
 import { changeEventsOf } from './change-events.ts';
 import { PASSWORD_CHANGED_REASON } from './plan-password-changes.ts';
 import type { CurrentState, PlanStep, SyncPlan } from './plan.ts';
+import { withoutHeldChanges, type WriteBackState } from './write-back-state.ts';
 
 type StepOf<K extends PlanStep['kind']> = Extract<PlanStep, { kind: K }>;
 
@@ -24,6 +25,11 @@ export async function applyPlan(
     actor: string;
     now?: () => Date;
     onProgress?: (done: number, total: number) => void;
+    /**
+     * Reads write-back's state of the given users inside the transaction that updates them, so a
+     * local change committed (with its outbox row or baseline) after planning is not overwritten.
+     */
+    writeBackNow?: (tx: StoreWriter, userIds: readonly string[]) => Promise<WriteBackState | undefined>;
   },
 ): Promise<void> {
   const now = (options.now ?? (() => new Date()))().toISOString();
@@ -47,7 +53,11 @@ export async function applyPlan(
   // when the store takes, or keeps, its winner.
   const userChanges = [...byKind.linkUser, ...byKind.updateUser];
   await store.transaction(async (tx) => {
-    await writeUserChanges(tx, userChanges, now);
+    const updates =
+      options.writeBackNow === undefined || byKind.updateUser.length === 0
+        ? byKind.updateUser
+        : withoutHeldChanges(byKind.updateUser, await options.writeBackNow(tx, byKind.updateUser.map((step) => step.userId)), settledFields(byKind.settleLocalChange));
+    await writeUserChanges(tx, [...byKind.linkUser, ...updates], now);
     await settleLocalChanges(tx, byKind.settleLocalChange);
     await tx.audit.append(
       byKind.linkUser.map((step) => ({ actor: options.actor, action: 'user.linked', userId: step.userId, subject: step.fields.username, reason: step.reason, at: now })),
@@ -178,6 +188,13 @@ async function applyPasswordChanges(
       };
     }),
   );
+}
+
+/** User id → the fields the plan's settle steps decide. */
+function settledFields(steps: ReadonlyArray<StepOf<'settleLocalChange'>>): Map<string, Set<string>> {
+  const settled = new Map<string, Set<string>>();
+  for (const step of steps) settled.set(step.userId, new Set([...(settled.get(step.userId) ?? []), step.field]));
+  return settled;
 }
 
 /**

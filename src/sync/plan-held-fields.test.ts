@@ -10,7 +10,7 @@ import type { OutboxRecord } from '../model/index.ts';
 import { planSync, type CurrentState, type CurrentUser, type PlanOptions, type PlanStep } from './plan.ts';
 import { mergeWriteBackStates } from './read-write-back-state.ts';
 import type { DirectorySnapshot } from './snapshot.ts';
-import { fieldsChangedBy, writeBackState, type OpenStep } from './write-back-state.ts';
+import { fieldsChangedBy, withoutHeldChanges, writeBackState, type OpenStep } from './write-back-state.ts';
 
 const options: PlanOptions = {
   importNewUsers: true,
@@ -279,5 +279,24 @@ describe('planSync in unsynced mode', () => {
     const noName = storeUser({ displayName: 'Anna B.' });
     const plan = planSync(snapshot([dirUser({ displayName: null })]), withBaselines([noName], [{ field: 'displayName', values: [] }]), options);
     assert.deepEqual(plan.steps, []);
+  });
+});
+
+describe('withoutHeldChanges (apply reads write-back again)', () => {
+  const step = { kind: 'updateUser' as const, userId: 'db-anna', username: 'anna', changes: { email: 'anna@example.org', lastName: 'Lund', username: 'anna' }, reason: 'email changed; lastName changed' };
+  const baseline = [{ objectKind: 'user' as const, objectId: 'db-anna', field: 'lastName', values: ['Berg'], changeMarker: null, updatedAt: '2026-12-03T00:00:00.000Z' }];
+
+  it('drops fields a row committed after planning holds, and fields changed locally since, keeping the step', () => {
+    const rename = row('renameUser', { kind: 'modifyDn', dn: DN, newRdn: 'uid=anna2' });
+    const [kept] = withoutHeldChanges([step], writeBackState([setMail, rename], baseline, attributes), new Map());
+    assert.deepEqual(kept?.changes, {});
+    assert.equal(kept?.userId, 'db-anna');
+  });
+
+  it('keeps what the plan settled on purpose, other users, and everything when nothing is held', () => {
+    const state = writeBackState([], baseline, attributes);
+    assert.deepEqual(withoutHeldChanges([step], state, new Map([['db-anna', new Set(['lastName'])]]))[0]?.changes, step.changes);
+    assert.deepEqual(withoutHeldChanges([{ ...step, userId: 'db-bob' }], state, new Map())[0]?.changes, step.changes);
+    assert.deepEqual(withoutHeldChanges([step], undefined, new Map()), [step]);
   });
 });

@@ -297,6 +297,7 @@ export function createSyncService(deps: SyncServiceDeps) {
         await applyPlan(fenced, plan, current, {
           batchSize: settings.sync.batchSize,
           actor: options.trigger === 'login' ? 'login' : 'sync',
+          writeBackNow: (tx, userIds) => readWriteBackState(tx, settings, { userIds, groupIds: [] }),
           onProgress: (done, total) => {
             recorder.update({ applied: done, applyTotal: total });
             options.onProgress?.({ phase: 'apply', done, total });

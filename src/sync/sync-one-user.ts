@@ -89,7 +89,11 @@ export async function provisionUser(
   );
   const skipped = plan.steps.find((step) => step.kind === 'skipUser');
   if (skipped !== undefined) return { conflict: skipped.reason };
-  await applyPlan(store, plan, current, { batchSize: settings.sync.batchSize, actor: options.actor });
+  await applyPlan(store, plan, current, {
+    batchSize: settings.sync.batchSize,
+    actor: options.actor,
+    writeBackNow: (tx, userIds) => readWriteBackState(tx, settings, { userIds, groupIds: [] }),
+  });
   return { applied: true, steps: plan.steps, counts: plan.counts };
 }
 

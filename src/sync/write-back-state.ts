@@ -137,3 +137,33 @@ export function dnKeyOf(dn: string): string {
 function isWritableUserField(field: string): field is WritableUserField {
   return (WRITABLE_USER_FIELDS as readonly string[]).includes(field);
 }
+
+/** The user fields an `updateUser` step may carry that write-back can hold. */
+const UPDATABLE_FIELDS = ['username', 'dn', ...WRITABLE_USER_FIELDS] as const;
+
+/**
+ * `updateUser` changes as they may still be written at apply time: without the fields that
+ * write-back (read again, in the applying transaction) now holds or keeps as a local change the
+ * plan did not know of. A change the plan made deliberately for a local change (`settled`: user
+ * id → fields the plan settles, e.g. the directory winning a conflict) stays. The step stays
+ * too, emptied at most, so the user's sync time is still recorded.
+ */
+export function withoutHeldChanges<S extends { userId: string; changes: Partial<Record<(typeof UPDATABLE_FIELDS)[number], unknown>> }>(
+  steps: readonly S[],
+  state: WriteBackState | undefined,
+  settled: ReadonlyMap<string, ReadonlySet<string>>,
+): S[] {
+  if (state === undefined) return [...steps];
+  return steps.map((step) => {
+    const held = state.held.get(step.userId);
+    const baselines = state.baselines.get(step.userId);
+    if (held === undefined && baselines === undefined) return step;
+    const changes = { ...step.changes };
+    for (const field of UPDATABLE_FIELDS) {
+      if (!(field in changes)) continue;
+      const isLocal = field !== 'username' && field !== 'dn' && baselines?.has(field) === true && settled.get(step.userId)?.has(field) !== true;
+      if (held?.has(field) === true || isLocal) delete changes[field];
+    }
+    return { ...step, changes };
+  });
+}
