@@ -19,6 +19,7 @@ import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { membersByGroup, merge, settingsFor, usersByName } from './helpers/harness.ts';
 
 const PEOPLE = ['wb-anna', 'wb-ben', 'wb-cleo', 'wb-dora'];
+const PASSWORD = 'Write-back-1';
 
 function documentFor(slapd: Slapd, writeBack: Record<string, unknown>): Record<string, unknown> {
   return {
@@ -38,7 +39,7 @@ describe('sync with write-back against OpenLDAP', () => {
     slapd = await startSlapd();
     await slapd.ldapadd(
       PEOPLE.map((uid) =>
-        [`dn: uid=${uid},ou=people,${slapd.baseDn}`, 'objectClass: inetOrgPerson', `uid: ${uid}`, `cn: ${uid}`, 'sn: Directory', `mail: ${uid}@directory.example`, `displayName: ${uid} (directory)`, ''].join('\n'),
+        [`dn: uid=${uid},ou=people,${slapd.baseDn}`, 'objectClass: inetOrgPerson', `uid: ${uid}`, `cn: ${uid}`, 'sn: Directory', `mail: ${uid}@directory.example`, `displayName: ${uid} (directory)`, `userPassword: ${PASSWORD}`, ''].join('\n'),
       ).join('\n') + ['', `dn: ${crewDn()}`, 'objectClass: groupOfNames', 'cn: wb-crew', `member: ${dnOf('wb-ben')}`, ''].join('\n'),
     );
   });
@@ -218,12 +219,20 @@ describe('sync with write-back against OpenLDAP', () => {
     });
   }
 
-  it('one-user sync in unsynced mode keeps the local change too', async () => {
+  it('one-user sync and login provisioning in unsynced mode keep the local change too', async () => {
     const app = await appWith({ mode: 'unsynced' });
     await changeLocally(app, 'wb-dora', 'email', 'mail', { from: 'wb-dora@directory.example', to: 'dora@local.example' }, { enqueue: false });
     const one = await syncOneUser({ store: app.store, settings: app.settings, lookup: lookupOf(app) }, 'wb-dora', { actor: 'test' });
     assert.deepEqual(one.steps.filter((step) => step.kind === 'updateUser'), []);
     assert.equal(one.user.email, 'dora@local.example');
+    // A login refreshes the account with the same planner (login.updateOnLogin is on by default).
+    const login = await app.login.login({ username: 'wb-dora', password: PASSWORD });
+    assert.equal(login.user.username, 'wb-dora');
+    assert.equal((await user(app, 'wb-dora')).email, 'dora@local.example');
+    // The control: without the baseline the same login takes the directory's value.
+    await app.store.transaction((tx) => tx.writeBack.deleteBaselines(PRIMARY_DIRECTORY_ID, [{ objectKind: 'user', objectId: one.user.id, field: 'email' }]));
+    await app.login.login({ username: 'wb-dora', password: PASSWORD });
+    assert.equal((await user(app, 'wb-dora')).email, 'wb-dora@directory.example');
   });
 });
 
