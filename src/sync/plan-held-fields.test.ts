@@ -246,7 +246,7 @@ describe('planSync in unsynced mode', () => {
 
   it('gives the field to the directory when it wins a conflict: the store takes its value and the baseline goes', () => {
     const plan = planSync(snapshot([dirUser({ email: 'anna@hr.example.org' })]), withBaselines([local], baseline), options);
-    assert.deepEqual(ofKind(plan.steps, 'updateUser').map((step) => step.changes), [{ email: 'anna@hr.example.org' }]);
+    assert.deepEqual(ofKind(plan.steps, 'updateUser').map((step) => [step.changes, step.reason]), [[{ email: 'anna@hr.example.org' }, 'email changed in the directory too: the directory wins (writeBack.authority)']]);
     const [settle] = ofKind(plan.steps, 'settleLocalChange');
     assert.deepEqual(
       { outcome: settle?.outcome, field: settle?.field, directoryValue: settle?.directoryValue, dirbridgeValue: settle?.dirbridgeValue, baseline: settle?.baseline },

@@ -362,21 +362,22 @@ function planExistingUser(
 ): void {
   const changes: Partial<UserFields> = {};
   const reasons: string[] = [];
+  // Write-back's hold on this user, if any (most users have none: the plain path allocates nothing more).
   const held = writeBack?.held.get(existing.id);
+  const baselines = writeBack?.baselines.get(existing.id);
   /** Fields whose directory value differs but a pending write holds dirbridge's. */
   const heldBack: HeldField[] = [];
-  const isHeld = (field: HeldField) => held?.has(field) === true;
+  const settles: PlanStep[] = [];
   if (existing.dn !== user.dn) {
-    if (isHeld('dn')) heldBack.push('dn');
+    if (held?.has('dn') === true) heldBack.push('dn');
     else {
       changes.dn = user.dn;
       reasons.push(existing.dn === null ? 'DN recorded' : `moved or renamed in directory from ${existing.dn} to ${user.dn}`);
     }
   }
-  const settles: PlanStep[] = [];
   if (options.updateExistingUsers) {
     if (existing.username !== user.username) {
-      if (isHeld('username')) {
+      if (held?.has('username') === true) {
         heldBack.push('username');
       } else if (isContested(user.username) || isHeldByOther(user.username, existing.id)) {
         warnings.push(`user ${existing.username} keeps its username: ${user.username} is taken or ambiguous`);
@@ -385,37 +386,23 @@ function planExistingUser(
         reasons.push(`username changed from ${existing.username} to ${user.username}`);
       }
     }
-    const baselines = writeBack?.baselines.get(existing.id);
     for (const field of PROFILE_FIELDS) {
-      if (isHeld(field)) {
-        if (existing[field] !== user[field]) heldBack.push(field);
+      if (held === undefined && baselines === undefined) {
+        if (existing[field] === user[field]) continue;
+      } else if (planHeldField(field, user, existing, { held, baselines, options, heldBack, settles, reasons, changes })) {
         continue;
       }
-      const baseline = baselines?.get(field);
-      if (baseline !== undefined) {
-        const local = judgeLocalChange(field, existing, user, baseline, options);
-        if (local.step !== undefined) settles.push(local.step);
-        if (local.keep) {
-          if (existing[field] !== user[field]) reasons.push(`${field} kept as changed in dirbridge (writeBack.mode unsynced)`);
-          continue;
-        }
-        if (local.step?.outcome === 'directoryWins') {
-          Object.assign(changes, { [field]: user[field] });
-          reasons.push(`${field} changed in the directory too: the directory wins (writeBack.authority)`);
-          continue;
-        }
-      }
-      if (existing[field] === user[field]) continue;
       Object.assign(changes, { [field]: user[field] });
       reasons.push(`${field} changed`);
     }
   }
-  if (isHeld('enabled') && enabledStepOf(user, existing, options) !== undefined) heldBack.push('enabled');
+  const enabledStep = enabledStepOf(user, existing, options);
+  if (held?.has('enabled') === true && enabledStep !== undefined) heldBack.push('enabled');
   if (heldBack.length > 0) {
-    const held = `${heldBack.join(', ')} held by a pending write-back`;
-    warnings.push(`user ${existing.username} keeps its ${held}: the directory's value is not copied back until it is delivered`);
+    const what = `${heldBack.join(', ')} held by a pending write-back`;
+    warnings.push(`user ${existing.username} keeps its ${what}: the directory's value is not copied back until it is delivered`);
     // Said in the update's reason too, when the user has one, so the dry run shows it by the step.
-    reasons.push(held);
+    reasons.push(what);
   }
   if (Object.keys(changes).length > 0) {
     steps.push({ kind: 'updateUser', userId: existing.id, username: existing.username, changes, reason: reasons.join('; ') });
@@ -424,10 +411,47 @@ function planExistingUser(
   if (existing.missingRuns > 0) {
     steps.push({ kind: 'markPresent', userId: existing.id, username: existing.username, reason: `found again after ${existing.missingRuns} runs` });
   }
-  if (!isHeld('enabled')) {
-    const step = enabledStepOf(user, existing, options);
-    if (step !== undefined) steps.push(step);
+  if (enabledStep !== undefined && held?.has('enabled') !== true) steps.push(enabledStep);
+}
+
+/**
+ * One profile field of a user write-back holds or keeps locally. True when the field is planned
+ * here (held, kept as the local value, unchanged, or the directory's value taken after winning a
+ * conflict); false when the directory's different value is to be taken as usual.
+ */
+function planHeldField(
+  field: WritableUserField,
+  user: MappedUser,
+  existing: CurrentUser,
+  context: {
+    held: ReadonlySet<HeldField> | undefined;
+    baselines: ReadonlyMap<WritableUserField, readonly string[]> | undefined;
+    options: PlanOptions;
+    heldBack: HeldField[];
+    settles: PlanStep[];
+    reasons: string[];
+    changes: Partial<UserFields>;
+  },
+): boolean {
+  const differs = existing[field] !== user[field];
+  if (context.held?.has(field) === true) {
+    if (differs) context.heldBack.push(field);
+    return true;
   }
+  const baseline = context.baselines?.get(field);
+  if (baseline === undefined) return !differs;
+  const local = judgeLocalChange(field, existing, user, baseline, context.options);
+  if (local.step !== undefined) context.settles.push(local.step);
+  if (local.keep) {
+    if (differs) context.reasons.push(`${field} kept as changed in dirbridge (writeBack.mode unsynced)`);
+    return true;
+  }
+  if (local.step?.outcome === 'directoryWins') {
+    Object.assign(context.changes, { [field]: user[field] });
+    context.reasons.push(`${field} changed in the directory too: the directory wins (writeBack.authority)`);
+    return true;
+  }
+  return !differs;
 }
 
 /** The user fields sync copies from the directory, besides the username and DN. */
