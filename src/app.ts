@@ -22,6 +22,9 @@ import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
 import { createInstanceId, runLeaseTimingFromEnv, type RunLeaseTiming } from './sync/run-lease.ts';
 import { createSyncService, type SyncResult, type SyncService } from './sync/run-sync.ts';
+import { PRIMARY_DIRECTORY_ID } from './model/index.ts';
+import { deliverDue } from './writeback/deliver.ts';
+import { createWriteBackService, type WriteBackService } from './writeback/service.ts';
 
 /** Which settings version is in force, and who saved it. */
 export interface SettingsState {
@@ -57,6 +60,8 @@ export interface App {
   readonly login: LoginService;
   readonly sessions: SessionService;
   readonly accounts: AccountAdmin;
+  /** Administrators' changes to users, groups, memberships and passwords, written back to the directory per `writeBack`. */
+  readonly writeBack: WriteBackService;
   now: () => Date;
   /** The settings with their version, as the settings API shows them. */
   settingsState(): SettingsState;
@@ -215,6 +220,18 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
     leaseTiming: runLease,
   });
 
+  const writeBack = createWriteBackService({
+    store,
+    settings: () => state.settings,
+    openWritable: () => bound.connectWritable(),
+    deliverNow: async () => {
+      if (!state.settings.writeBack.enabled || state.settings.writeBack.mode !== 'writable') return;
+      await using directory = await bound.connectWritable();
+      await deliverDue(store, directory, { directoryId: PRIMARY_DIRECTORY_ID, now });
+    },
+    now,
+  });
+
   const apply = async (next: SettingsState, nextBaseline: Record<string, unknown>) => {
     const previous = bound;
     state = next;
@@ -255,6 +272,7 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
       return bound.sessions;
     },
     accounts,
+    writeBack,
     now,
     settingsState: () => state,
     settingsDrift: initial.drift,
