@@ -137,7 +137,20 @@ export function createLoginService(deps: LoginDeps) {
   }
 
   /** Logs a user in; throws LoginFailure on any failure. */
-  async function login(input: LoginInput): Promise<LoginSuccess> {
+  function login(input: LoginInput): Promise<LoginSuccess> {
+    return checkCredentials(input, { startSession: true });
+  }
+
+  /**
+   * Checks a user's password exactly as a login does (throttled, counted, audited, the account
+   * provisioned or refreshed) without starting a session: for a password change, where the old
+   * password is a guess like any other. Throws LoginFailure on any failure.
+   */
+  async function verify(input: LoginInput): Promise<UserRecord> {
+    return (await checkCredentials(input, { startSession: false })).user;
+  }
+
+  async function checkCredentials(input: LoginInput, mode: { startSession: boolean }): Promise<LoginSuccess> {
     const typed = input.username.trim();
     const attempt = await deps.throttle.begin({ username: typed, clientAddress: input.clientAddress });
     if (attempt === undefined) {
@@ -151,7 +164,7 @@ export function createLoginService(deps: LoginDeps) {
       await attempt[outcome]();
     };
     try {
-      return await attemptLogin(input, typed, attempt, settle);
+      return await attemptLogin({ ...input, ...mode }, typed, attempt, settle);
     } catch (error) {
       // Anything unexpected (the store failed, a defect) was no guess: the reservation is given back.
       if (!isSettled) await settle('released').catch(() => undefined);
@@ -159,7 +172,7 @@ export function createLoginService(deps: LoginDeps) {
     }
   }
 
-  async function attemptLogin(input: LoginInput, typed: string, attempt: LoginAttempt, settle: (outcome: 'failed' | 'released' | 'succeeded') => Promise<void>): Promise<LoginSuccess> {
+  async function attemptLogin(input: LoginInput & { startSession: boolean }, typed: string, attempt: LoginAttempt, settle: (outcome: 'failed' | 'released' | 'succeeded') => Promise<void>): Promise<LoginSuccess> {
     let knownUserId: string | null = null;
     const fail = async (reason: LoginFailureReason, cause?: unknown): Promise<never> => {
       await settle(NOT_A_GUESS.has(reason) ? 'released' : 'failed');
@@ -244,7 +257,13 @@ export function createLoginService(deps: LoginDeps) {
     return succeed(user, existing === undefined, input, settle);
   }
 
-  async function succeed(user: UserRecord, isNewUser: boolean, input: LoginInput, settle: (outcome: 'succeeded') => Promise<void>): Promise<LoginSuccess> {
+  async function succeed(user: UserRecord, isNewUser: boolean, input: LoginInput & { startSession: boolean }, settle: (outcome: 'succeeded') => Promise<void>): Promise<LoginSuccess> {
+    if (!input.startSession) {
+      await settle('succeeded');
+      await audit('login.succeeded', { userId: user.id, subject: user.username, reason: 'password verified, no session started', input });
+      // Only `user` is read by `verify`.
+      return { token: '', session: undefined as never, user, isNewUser };
+    }
     const { token, session } = await deps.sessions.start(user.id, input.clientAddress ?? input.via);
     await settle('succeeded');
     await audit('login.succeeded', { userId: user.id, subject: user.username, input });
@@ -258,7 +277,7 @@ export function createLoginService(deps: LoginDeps) {
     return { ...settings.mapping, teams: { ...settings.mapping.teams, enabled: false } };
   }
 
-  return { login };
+  return { login, verify };
 }
 
 /** The login service's public shape. */
