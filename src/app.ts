@@ -22,6 +22,7 @@ import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
 import { createInstanceId, runLeaseTimingFromEnv, type RunLeaseTiming } from './sync/run-lease.ts';
 import { createSyncService, type SyncResult, type SyncService } from './sync/run-sync.ts';
+import { createWriteBackDelivery, deliveryLockFor, type WriteBackDelivery } from './writeback/delivery.ts';
 
 /** Which settings version is in force, and who saved it. */
 export interface SettingsState {
@@ -54,6 +55,8 @@ export interface App {
   /** Opens a connection bound as the service account that can also write (write-back); the caller closes it. */
   openWritableDirectory(): Promise<WritableDirectoryConnection>;
   readonly sync: SyncService;
+  /** Delivers the write-back outbox to the directory (one delivery at a time, across instances too). */
+  readonly writeBackDelivery: WriteBackDelivery;
   readonly login: LoginService;
   readonly sessions: SessionService;
   readonly accounts: AccountAdmin;
@@ -215,6 +218,9 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
     leaseTiming: runLease,
   });
 
+  const deliveryLock = deliveryLockFor(storeSettings);
+  const writeBackDelivery = createWriteBackDelivery({ store, settings: () => state.settings, openWritable: () => bound.connectWritable(), now, lock: deliveryLock });
+
   const apply = async (next: SettingsState, nextBaseline: Record<string, unknown>) => {
     const previous = bound;
     state = next;
@@ -248,6 +254,7 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
     openDirectory: () => bound.connect(),
     openWritableDirectory: () => bound.connectWritable(),
     sync,
+    writeBackDelivery,
     get login() {
       return bound.login;
     },
@@ -312,7 +319,9 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
     },
 
     async close() {
+      await writeBackDelivery.idle();
       await bound.close();
+      await deliveryLock.close();
       await store.close();
     },
   };

@@ -125,6 +125,8 @@ export interface DeliverDueInput {
   now: () => Date;
   /** Rows read per pass (default 100). */
   limit?: number;
+  /** Stops before the next row once aborted (the delivery lock was lost: another instance delivers now). */
+  signal?: AbortSignal;
 }
 
 /** Stores a row's outcome: done (with the note of its settled `set`s), pending again later, or failed. */
@@ -156,6 +158,7 @@ export async function deliverDue(store: Store, directory: WritableDirectoryConne
     const ready = rows.filter((row) => !blocked.has(row.actionId));
     if (ready.length === 0) return result;
     for (const row of ready) {
+      if (input.signal?.aborted === true) return result;
       // A row whose earlier row failed in this call waits for a later one.
       if (blocked.has(row.actionId)) continue;
       const settled: SettledSet[] = [];
