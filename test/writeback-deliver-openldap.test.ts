@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openDirectory, openWritableDirectory } from '../src/directory/index.ts';
+import { ASSERTION_OID } from '../src/directory/controls/assertion.ts';
 import type { NewOutboxStep } from '../src/model/index.ts';
 import { userSettingsSchema, writeBackSettingsSchema } from '../src/settings/schema.ts';
 import { openStore } from '../src/store/open-store.ts';
@@ -191,5 +192,77 @@ describe('write-back deliverer: OpenLDAP', () => {
     const [conflict] = (await store.writeBack.listConflicts('c3', {}, { limit: 10, offset: 0 })).rows;
     assert.equal(conflict?.field, 'description');
     assert.deepEqual(conflict?.directoryValue, ['theirs']);
+  });
+
+  it("dirbridge's swap lost again (the value moved between the re-read and the retry): the row waits, pending, with no conflict recorded yet; the next pass writes it", async () => {
+    const { dn, userId, actionId } = await conflictingMail('c4', 'wb-gina', { dirbridge: 'gina@dirbridge.example', directory: 'gina@directory.example' });
+    const settings = { default: 'dirbridge' };
+    {
+      await using real = await openWritableDirectory(writer());
+      // The real connection; after its re-read returns, an administrator changes mail once more.
+      let moved = false;
+      const racing = Object.assign(Object.create(real) as typeof real, {
+        searchAll: async (...args: Parameters<typeof real.searchAll>) => {
+          const entries = await real.searchAll(...args);
+          if (!moved) {
+            moved = true;
+            await slapd.ldapmodify([`dn: ${dn}`, 'changetype: modify', 'replace: mail', 'mail: gina@again.example', ''].join('\n'));
+          }
+          return entries;
+        },
+      });
+      assert.deepEqual(await deliverDue(store, racing, input('c4', settings)), { done: 0, retrying: 1, failed: 0, conflicts: 0 });
+    }
+    const [row] = await store.writeBack.action(actionId);
+    assert.equal(row?.status, 'pending');
+    assert.equal(row?.attempts, 1);
+    assert.equal(row?.lastErrorCode, 'writeback.changed_during_delivery');
+    assert.equal((await store.writeBack.listConflicts('c4', {}, { limit: 10, offset: 0 })).total, 0);
+    assert.deepEqual(await read(dn, 'mail'), ['gina@again.example']);
+
+    await using directory = await openWritableDirectory(writer());
+    assert.deepEqual(await deliverDue(store, directory, input('c4', settings, () => new Date(Date.now() + 60_000))), { done: 1, retrying: 0, failed: 0, conflicts: 1 });
+    assert.deepEqual(await read(dn, 'mail'), ['gina@dirbridge.example']);
+    const [conflict] = (await store.writeBack.listConflicts('c4', {}, { limit: 10, offset: 0 })).rows;
+    assert.deepEqual(conflict?.directoryValue, ['gina@again.example'], 'the value overwritten is the one read on this pass');
+    assert.equal((await store.users.get(userId))?.email, 'gina@dirbridge.example');
+  });
+
+  it('settles a conflict the same way on a server without the Assertion control (delete from + add to fails with noSuchAttribute)', async () => {
+    const { dn, userId } = await conflictingMail('c5', 'wb-hank', { dirbridge: 'hank@dirbridge.example', directory: 'hank@directory.example' });
+    await using real = await openWritableDirectory(writer());
+    const withoutAssertion = Object.assign(Object.create(real) as typeof real, { rootDse: { ...real.rootDse, supportedControls: real.rootDse.supportedControls.filter((oid) => oid !== ASSERTION_OID) } });
+    assert.deepEqual(await deliverDue(store, withoutAssertion, input('c5')), { done: 1, retrying: 0, failed: 0, conflicts: 1 });
+    assert.deepEqual(await read(dn, 'mail'), ['hank@directory.example']);
+    assert.equal((await store.users.get(userId))?.email, 'hank@directory.example');
+    const [conflict] = (await store.writeBack.listConflicts('c5', {}, { limit: 10, offset: 0 })).rows;
+    assert.equal(conflict?.winner, 'directory');
+  });
+
+  it('counts a rename, a move and a delete already done in the directory (delivered, not recorded) as done; a rename of an entry that is nowhere fails', async () => {
+    const people = `ou=people,${slapd.baseDn}`;
+    await slapd.ldapadd(
+      ['ivan', 'judy'].flatMap((uid) => [`dn: uid=wb-${uid},${people}`, 'objectClass: inetOrgPerson', `uid: wb-${uid}`, `cn: ${uid}`, 'sn: X', '']).join('\n'),
+    );
+    const step = (change: NewOutboxStep['change'], subject: string): NewOutboxStep => ({ stepKind: 'renameUser', subject, objectKind: 'user', objectId: subject, reason: 'test', change });
+    const rows = await store.transaction((tx) =>
+      tx.writeBack.enqueue({
+        directoryId: 'd3',
+        actor: 'admin',
+        steps: [
+          step({ kind: 'modifyDn', dn: `uid=wb-ivan,${people}`, newRdn: 'uid=wb-ivan2', newParent: `ou=staff,${slapd.baseDn}` }, 'wb-ivan'),
+          step({ kind: 'delete', dn: `uid=wb-judy,${people}` }, 'wb-judy'),
+        ],
+      }),
+    );
+    // Done in the directory as the deliverer would have, before the rows were marked.
+    await slapd.ldapmodify([`dn: uid=wb-ivan,${people}`, 'changetype: modrdn', 'newrdn: uid=wb-ivan2', 'deleteoldrdn: 1', `newsuperior: ou=staff,${slapd.baseDn}`, '', `dn: uid=wb-judy,${people}`, 'changetype: delete', ''].join('\n'));
+    await using directory = await openWritableDirectory(writer());
+    assert.deepEqual(await deliverDue(store, directory, input('d3')), { done: 2, retrying: 0, failed: 0, conflicts: 0 });
+    assert.deepEqual((await store.writeBack.action(rows[0]!.actionId)).map((row) => row.status), ['done', 'done']);
+
+    await store.transaction((tx) => tx.writeBack.enqueue({ directoryId: 'd4', actor: 'admin', steps: [step({ kind: 'modifyDn', dn: `uid=wb-nobody,${people}`, newRdn: 'uid=wb-nobody2' }, 'wb-nobody')] }));
+    assert.deepEqual(await deliverDue(store, directory, input('d4')), { done: 0, retrying: 0, failed: 1, conflicts: 0 });
+    assert.equal((await store.writeBack.listOpen('d4', { limit: 10, offset: 0 })).rows[0]?.lastErrorCode, 'directory.no_such_object');
   });
 });

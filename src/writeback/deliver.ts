@@ -5,7 +5,9 @@
  * translated error. Nothing is dropped.
  *
  * `addValues` / `deleteValues` go one value per modify: a value already there (20) or already gone
- * (16) counts as done (a server with referential integrity may have done it). `set {from, to}` is a
+ * (16) counts as done (a server with referential integrity may have done it); so does a delete of
+ * an entry already gone, and a rename or move whose entry is already at its new DN (a row
+ * delivered by a process that stopped before recording it). `set {from, to}` is a
  * compare-and-swap (deliver-set.ts); when `from` no longer holds, the attribute is read again and
  * the conflict settled by `writeBack.authority`: dirbridge's value is written over the new one, or
  * the directory's stands (the row is done with a note, dirbridge's store takes the value); either
@@ -22,7 +24,7 @@ import { addValues, deleteValues } from '../directory/modifications.ts';
 import { isRetryableDirectoryError } from '../directory/translate-error.ts';
 import type { Store, StoreWriter } from '../store/store.ts';
 import { ChangedDuringDelivery, deliverSet, swap, type ConflictSettings, type SettledSet } from './deliver-set.ts';
-import type { AttributeChange, DirectoryChange } from './directory-change.ts';
+import { dnAfter, type AttributeChange, type DirectoryChange } from './directory-change.ts';
 import { settleSets, type RowNote } from './settle-set.ts';
 
 const BASE_BACKOFF_MS = 5_000;
@@ -86,12 +88,32 @@ export async function applyDirectoryChange(directory: WritableDirectoryConnectio
     case 'modifyDn': {
       const [rdn, ...rest] = parseDn(change.newRdn);
       if (rdn === undefined || rest.length > 0) throw new DirbridgeError('usage.invalid', `newRdn must be one RDN, got "${change.newRdn}"`);
-      await directory.modifyDn(change.dn, { rdn, ...(change.newParent === undefined ? {} : { parent: change.newParent }) });
+      try {
+        await directory.modifyDn(change.dn, { rdn, ...(change.newParent === undefined ? {} : { parent: change.newParent }) });
+      } catch (error) {
+        // Delivered before, but not recorded (the process stopped in between): the entry is where it should be.
+        if (!hasCode(error, 'directory.no_such_object') || !(await entryExists(directory, dnAfter(change) ?? ''))) throw error;
+      }
       return;
     }
     case 'delete':
-      await directory.delete(change.dn);
+      try {
+        await directory.delete(change.dn);
+      } catch (error) {
+        // Already gone (delivered before without being recorded, or deleted by someone else): what the row asks holds.
+        if (!hasCode(error, 'directory.no_such_object')) throw error;
+      }
       return;
+  }
+}
+
+/** Whether an entry is at `dn`. */
+async function entryExists(directory: WritableDirectoryConnection, dn: string): Promise<boolean> {
+  try {
+    return (await directory.searchAll({ baseDn: dn, scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'], maxEntries: 1 })).length === 1;
+  } catch (error) {
+    if (hasCode(error, 'directory.no_such_object')) return false;
+    throw error;
   }
 }
 
