@@ -74,7 +74,7 @@ async function applyAttributeChange(directory: WritableDirectoryConnection, dn: 
   }
 }
 
-/** Performs one DirectoryChange. */
+/** Performs one DirectoryChange; a `set` is a bare compare-and-swap here (settling its conflict is `deliverDue`'s). */
 export async function applyDirectoryChange(directory: WritableDirectoryConnection, change: DirectoryChange): Promise<void> {
   switch (change.kind) {
     case 'add':
