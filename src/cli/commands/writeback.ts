@@ -55,7 +55,7 @@ function describeRun(run: DeliveryRun): string {
 }
 
 /** Adds the `writeback` commands. */
-export function registerWriteBackCommands(program: Command, context: CommandContext): void {
+export function registerOutboxCommands(program: Command, context: CommandContext): void {
   const { out } = context;
   const writeback = program.command('writeback').description('the write-back outbox: directory writes waiting or failed, and conflicts');
 
