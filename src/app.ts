@@ -23,6 +23,7 @@ import type { Store } from './store/store.ts';
 import { createInstanceId, runLeaseTimingFromEnv, type RunLeaseTiming } from './sync/run-lease.ts';
 import { createSyncService, type SyncResult, type SyncService } from './sync/run-sync.ts';
 import { createWriteBackDelivery, deliveryLockFor, type WriteBackDelivery } from './writeback/delivery.ts';
+import { createWriteBackService, type WriteBackService } from './writeback/service.ts';
 
 /** Which settings version is in force, and who saved it. */
 export interface SettingsState {
@@ -60,6 +61,8 @@ export interface App {
   readonly login: LoginService;
   readonly sessions: SessionService;
   readonly accounts: AccountAdmin;
+  /** Administrators' changes to users, groups, memberships and passwords, written back to the directory per `writeBack`. */
+  readonly writeBack: WriteBackService;
   now: () => Date;
   /** The settings with their version, as the settings API shows them. */
   settingsState(): SettingsState;
@@ -220,6 +223,13 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
 
   const deliveryLock = deliveryLockFor(storeSettings);
   const writeBackDelivery = createWriteBackDelivery({ store, settings: () => state.settings, openWritable: () => bound.connectWritable(), now, lock: deliveryLock });
+  const writeBack = createWriteBackService({
+    store,
+    settings: () => state.settings,
+    openWritable: () => bound.connectWritable(),
+    deliverNow: () => writeBackDelivery.runNow(),
+    now,
+  });
 
   const apply = async (next: SettingsState, nextBaseline: Record<string, unknown>) => {
     const previous = bound;
@@ -262,6 +272,7 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
       return bound.sessions;
     },
     accounts,
+    writeBack,
     now,
     settingsState: () => state,
     settingsDrift: initial.drift,

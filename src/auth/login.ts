@@ -6,6 +6,7 @@
  */
 import type { BindPool } from '../directory/index.ts';
 import { DirbridgeError, isDirbridgeError } from '../errors.ts';
+import { dnEquals } from '../ldap/dn.ts';
 import type { Settings } from '../settings/schema.ts';
 import { isMappingActive } from '../mapping/grants.ts';
 import type { MappingSettings } from '../settings/schema.ts';
@@ -195,7 +196,8 @@ export function createLoginService(deps: LoginDeps) {
       return fail('directory_unavailable', error);
     }
     if (found === undefined) return localAccount === undefined ? fail('unknown_user') : loginLocally(localAccount);
-    const existing = await store.users.findByExternalId(found.user.externalId);
+    // An account write-back created waits for its entry's unique id: this login links it (by DN).
+    const existing = (await store.users.findByExternalId(found.user.externalId)) ?? (await createdByWriteBack(store, found.user));
     knownUserId = existing?.id ?? null;
     if (found.user.directoryState === 'disabled') {
       return fail(found.user.directoryStateReason?.includes('locked') === true ? 'locked_in_directory' : 'disabled_in_directory');
@@ -220,7 +222,7 @@ export function createLoginService(deps: LoginDeps) {
 
     if (existing !== undefined && !existing.isEnabled) return fail('disabled_in_dirbridge');
     if (existing === undefined && !settings.login.createOnFirstLogin) return fail('not_provisioned');
-    if (existing === undefined || settings.login.updateOnLogin) {
+    if (existing === undefined || existing.externalId === null || settings.login.updateOnLogin) {
       let outcome: Awaited<ReturnType<typeof provisionUser>>;
       try {
         // Reads the user's groups (nested ones included) and mapped groups, then plans and applies.
@@ -261,3 +263,14 @@ export function createLoginService(deps: LoginDeps) {
 
 /** The login service's public shape. */
 export type LoginService = ReturnType<typeof createLoginService>;
+
+/** The account write-back created for this entry (same username and DN, no unique id yet), if any. */
+async function createdByWriteBack(store: Store, user: { username: string; dn: string }): Promise<UserRecord | undefined> {
+  const candidate = await store.users.findByUsername(user.username);
+  if (candidate === undefined || candidate.source !== 'directory' || candidate.externalId !== null || candidate.dn === null) return undefined;
+  try {
+    return dnEquals(candidate.dn, user.dn) ? candidate : undefined;
+  } catch {
+    return undefined;
+  }
+}
