@@ -22,8 +22,7 @@ import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
 import { createInstanceId, runLeaseTimingFromEnv, type RunLeaseTiming } from './sync/run-lease.ts';
 import { createSyncService, type SyncResult, type SyncService } from './sync/run-sync.ts';
-import { PRIMARY_DIRECTORY_ID } from './model/index.ts';
-import { deliverDue } from './writeback/deliver.ts';
+import { createWriteBackDelivery, deliveryLockFor, type WriteBackDelivery } from './writeback/delivery.ts';
 import { createWriteBackService, type WriteBackService } from './writeback/service.ts';
 
 /** Which settings version is in force, and who saved it. */
@@ -57,6 +56,8 @@ export interface App {
   /** Opens a connection bound as the service account that can also write (write-back); the caller closes it. */
   openWritableDirectory(): Promise<WritableDirectoryConnection>;
   readonly sync: SyncService;
+  /** Delivers the write-back outbox to the directory (one delivery at a time, across instances too). */
+  readonly writeBackDelivery: WriteBackDelivery;
   readonly login: LoginService;
   readonly sessions: SessionService;
   readonly accounts: AccountAdmin;
@@ -220,15 +221,13 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
     leaseTiming: runLease,
   });
 
+  const deliveryLock = deliveryLockFor(storeSettings);
+  const writeBackDelivery = createWriteBackDelivery({ store, settings: () => state.settings, openWritable: () => bound.connectWritable(), now, lock: deliveryLock });
   const writeBack = createWriteBackService({
     store,
     settings: () => state.settings,
     openWritable: () => bound.connectWritable(),
-    deliverNow: async () => {
-      if (!state.settings.writeBack.enabled || state.settings.writeBack.mode !== 'writable') return;
-      await using directory = await bound.connectWritable();
-      await deliverDue(store, directory, { directoryId: PRIMARY_DIRECTORY_ID, now });
-    },
+    deliverNow: () => writeBackDelivery.runNow(),
     now,
   });
 
@@ -265,6 +264,7 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
     openDirectory: () => bound.connect(),
     openWritableDirectory: () => bound.connectWritable(),
     sync,
+    writeBackDelivery,
     get login() {
       return bound.login;
     },
@@ -330,7 +330,9 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
     },
 
     async close() {
+      await writeBackDelivery.idle();
       await bound.close();
+      await deliveryLock.close();
       await store.close();
     },
   };

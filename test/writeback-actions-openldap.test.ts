@@ -230,7 +230,7 @@ describe('write-back actions: OpenLDAP', () => {
     assert.equal(open.total, 1, 'the write waits in the outbox');
     assert.deepEqual(await read(dn, 'sn'), ['Stone']);
     await using directory = await openWritableDirectory(slapdDirectorySettings(slapd, { bindDn: slapd.writerDn, bindPassword: slapd.writerPassword }));
-    const delivered = await deliverDue(app.store, directory, { directoryId: PRIMARY_DIRECTORY_ID, now: () => new Date(Date.now() + 60 * 60_000) });
+    const delivered = await deliverDue(app.store, directory, { directoryId: PRIMARY_DIRECTORY_ID, settings: app.settings, now: () => new Date(Date.now() + 60 * 60_000) });
     assert.equal(delivered.done, 1);
     assert.deepEqual(await read(dn, 'sn'), ['Offline']);
     assert.equal((await app.store.writeBack.listOpen(PRIMARY_DIRECTORY_ID, { limit: 10, offset: 0 })).total, 0);

@@ -15,6 +15,7 @@ import { registerSyncCommand } from './commands/sync.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import { registerSettingsCommands } from './commands/settings.ts';
 import { registerWriteBackCommands } from './commands/write-back.ts';
+import { registerOutboxCommands } from './commands/writeback.ts';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -88,6 +89,7 @@ export async function runCli(argv: readonly string[], out: Output, env: NodeJS.P
   registerSettingsCommands(program, { out, withApp, setExit });
   registerOidcCommands(program, { out, withApp, setExit });
   registerWriteBackCommands(program, { out, withApp, setExit });
+  registerOutboxCommands(program, { out, withApp, setExit });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
