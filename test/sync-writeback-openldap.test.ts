@@ -4,8 +4,10 @@
  * there is nothing to echo; in unsynced mode a local change is kept, and when the directory changes
  * the field too the conflict is recorded and the authority's side wins, under both authorities.
  *
- * Local changes are made here as the write-back service makes them: the store value, the baseline
- * and (writable mode) the outbox row in one transaction; the directory is changed as cn=admin.
+ * Local changes go through the write-back service (app.writeBack) where it can leave a write
+ * pending (slapd frozen while it runs) or keep it unsynced; elsewhere they are committed as the
+ * service commits them (store value, baseline and outbox row in one transaction) with the row left
+ * pending. The directory is changed as cn=admin; delivery is the real deliverer or marked done.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -15,15 +17,18 @@ import { PRIMARY_DIRECTORY_ID } from '../src/model/writeback.ts';
 import type { UserRecord } from '../src/model/index.ts';
 import type { SyncResult } from '../src/sync/run-sync.ts';
 import { syncOneUser } from '../src/sync/sync-one-user.ts';
+import { openWritableDirectory } from '../src/directory/index.ts';
+import { deliverDue } from '../src/writeback/deliver.ts';
+import { slapdDirectorySettings } from './helpers/directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { membersByGroup, merge, settingsFor, usersByName } from './helpers/harness.ts';
 
-const PEOPLE = ['wb-anna', 'wb-ben', 'wb-cleo', 'wb-dora'];
+const PEOPLE = ['wb-anna', 'wb-ben', 'wb-cleo', 'wb-dora', 'wb-eve'];
 const PASSWORD = 'Write-back-1';
 
-function documentFor(slapd: Slapd, writeBack: Record<string, unknown>): Record<string, unknown> {
+function documentFor(slapd: Slapd, writeBack: Record<string, unknown>, bind = { bindDn: slapd.readerDn, bindPassword: slapd.readerPassword }): Record<string, unknown> {
   return {
-    directory: { urls: [slapd.url], bindDn: slapd.readerDn, bindPassword: slapd.readerPassword },
+    directory: { urls: [slapd.url], ...bind, connectTimeoutMs: 2_000, operationTimeoutMs: 5_000 },
     users: { baseDn: `ou=people,${slapd.baseDn}`, filter: '(objectClass=inetOrgPerson)' },
     groups: { baseDn: `ou=groups,${slapd.baseDn}`, memberAttribute: ['member'] },
     sync: { disableMissingUsers: true, activeState: 'both' },
@@ -53,8 +58,8 @@ describe('sync with write-back against OpenLDAP', () => {
   });
 
   /** An app with its own store over the shared slapd, synced once. */
-  async function appWith(writeBack: Record<string, unknown>): Promise<App> {
-    const made = await settingsFor(documentFor(slapd, writeBack));
+  async function appWith(writeBack: Record<string, unknown>, bind?: { bindDn: string; bindPassword: string }): Promise<App> {
+    const made = await settingsFor(documentFor(slapd, writeBack, bind));
     const app = await openApp(made.settings);
     opened.push({ app, cleanup: made.cleanup });
     const first = await sync(app);
@@ -82,13 +87,12 @@ describe('sync with write-back against OpenLDAP', () => {
   const changeInDirectory = (uid: string, attribute: string, value: string) =>
     slapd.ldapmodify([`dn: ${dnOf(uid)}`, 'changetype: modify', `replace: ${attribute}`, `${attribute}: ${value}`, ''].join('\n'));
 
-  /** An administrator's local change of one field, as the write-back service commits it. */
-  async function changeLocally(app: App, uid: string, field: 'email' | 'displayName', attribute: string, values: { from: string; to: string }, options: { enqueue: boolean }) {
+  /** An administrator's change of one field as the write-back service commits it in writable mode (the row left pending). */
+  async function changeLocally(app: App, uid: string, field: 'email' | 'displayName', attribute: string, values: { from: string; to: string }) {
     const stored = await user(app, uid);
     return app.store.transaction(async (tx) => {
       await tx.users.update([{ id: stored.id, [field]: values.to }]);
       await tx.writeBack.upsertBaselines(PRIMARY_DIRECTORY_ID, [{ objectKind: 'user', objectId: stored.id, field, values: [values.from], changeMarker: null }]);
-      if (!options.enqueue) return [];
       return tx.writeBack.enqueue({
         directoryId: PRIMARY_DIRECTORY_ID,
         actor: 'admin',
@@ -111,7 +115,7 @@ describe('sync with write-back against OpenLDAP', () => {
 
   it('holds a field while its write is pending (full and one-user sync), and does not echo it once delivered', async () => {
     const app = await appWith({ mode: 'writable', usersDn: `ou=people,${slapd.baseDn}` });
-    const [row] = await changeLocally(app, 'wb-anna', 'email', 'mail', { from: 'wb-anna@directory.example', to: 'anna@dirbridge.example' }, { enqueue: true });
+    const [row] = await changeLocally(app, 'wb-anna', 'email', 'mail', { from: 'wb-anna@directory.example', to: 'anna@dirbridge.example' });
     assert.ok(row);
 
     const dryRun = await sync(app, true);
@@ -151,6 +155,33 @@ describe('sync with write-back against OpenLDAP', () => {
     assert.deepEqual(stepsOf(later, 'wb-anna').map((step) => step.kind === 'updateUser' && step.changes), [{ email: 'anna@hr.example' }]);
   });
 
+  it('end to end through the write-back service: a change slapd could not take yet is held by sync, then delivered and not echoed', async () => {
+    const app = await appWith({ mode: 'writable', usersDn: `ou=people,${slapd.baseDn}` }, { bindDn: slapd.writerDn, bindPassword: slapd.writerPassword });
+    slapd.kill('SIGSTOP');
+    let result;
+    try {
+      result = await app.writeBack.users.update('wb-eve', { email: 'eve@dirbridge.example' }, { actor: 'admin:test' });
+    } finally {
+      slapd.kill('SIGCONT');
+    }
+    assert.equal(result.outcome, 'pending', result.message);
+    assert.equal((await app.store.writeBack.listOpen(PRIMARY_DIRECTORY_ID, { limit: 10, offset: 0 })).total, 1);
+
+    // slapd is back with the old value; the write waits for its retry. Sync must not undo it.
+    const held = await sync(app);
+    assert.deepEqual(stepsOf(held, 'wb-eve'), []);
+    assert.ok(held.warnings.some((warning) => warning.includes('wb-eve keeps its email held by a pending write-back')), held.warnings.join('\n'));
+    assert.equal((await user(app, 'wb-eve')).email, 'eve@dirbridge.example');
+
+    await using directory = await openWritableDirectory(slapdDirectorySettings(slapd, { bindDn: slapd.writerDn, bindPassword: slapd.writerPassword }));
+    const delivered = await deliverDue(app.store, directory, { directoryId: PRIMARY_DIRECTORY_ID, settings: app.settings, now: () => new Date(Date.now() + 60 * 60_000) });
+    assert.equal(delivered.done, 1);
+    const after = await sync(app);
+    assert.deepEqual(stepsOf(after, 'wb-eve'), [], 'no echo');
+    assert.deepEqual(after.warnings.filter((warning) => warning.includes('pending write-back')), []);
+    assert.equal((await user(app, 'wb-eve')).email, 'eve@dirbridge.example');
+  });
+
   it('keeps a membership a pending add carries, and does not echo it once delivered', async () => {
     const app = await appWith({ mode: 'writable', usersDn: `ou=people,${slapd.baseDn}` });
     const dora = await user(app, 'wb-dora');
@@ -184,7 +215,9 @@ describe('sync with write-back against OpenLDAP', () => {
       const uid = authority === 'directory' ? 'wb-ben' : 'wb-cleo';
       const app = await appWith({ mode: 'unsynced', authority: { default: authority } });
       const directoryValue = `${uid} (directory)`;
-      await changeLocally(app, uid, 'displayName', 'displayName', { from: directoryValue, to: `${uid} (local)` }, { enqueue: false });
+      // Through the write-back service, as the CLI and admin API change it: unsynced keeps it here with its baseline.
+      const local = await app.writeBack.users.update(uid, { displayName: `${uid} (local)` }, { actor: 'admin:test' });
+      assert.equal(local.mode, 'unsynced', local.message);
       const id = (await user(app, uid)).id;
 
       const kept = await sync(app);
@@ -221,7 +254,7 @@ describe('sync with write-back against OpenLDAP', () => {
 
   it('one-user sync and login provisioning in unsynced mode keep the local change too', async () => {
     const app = await appWith({ mode: 'unsynced' });
-    await changeLocally(app, 'wb-dora', 'email', 'mail', { from: 'wb-dora@directory.example', to: 'dora@local.example' }, { enqueue: false });
+    await app.writeBack.users.update('wb-dora', { email: 'dora@local.example' }, { actor: 'admin:test' });
     const one = await syncOneUser({ store: app.store, settings: app.settings, lookup: lookupOf(app) }, 'wb-dora', { actor: 'test' });
     assert.deepEqual(one.steps.filter((step) => step.kind === 'updateUser'), []);
     assert.equal(one.user.email, 'dora@local.example');
