@@ -179,6 +179,15 @@ describe('planSync with pending write-back', () => {
     assert.match(held.warnings[0] ?? '', /keeps its enabled held/);
   });
 
+  it('links a record write-back created keeping the fields a later pending write holds', () => {
+    const created = storeUser({ externalId: null, email: 'anna@new.example.org' });
+    const plan = planSync(snapshot([dirUser()]), withRows([created], [setMail]), options);
+    const [link] = ofKind(plan.steps, 'linkUser');
+    assert.equal(link?.fields.email, 'anna@new.example.org');
+    assert.equal(link?.fields.lastName, 'Berg');
+    assert.match(link?.reason ?? '', /linked to its entry .*; email held by a pending write-back/);
+  });
+
   it('merges two reads: a field held in either stays held', () => {
     const early = writeBackState([setMail], [], attributes);
     const late = writeBackState([row('updateUser', { kind: 'modify', dn: DN, changes: [{ kind: 'set', attribute: 'sn', from: ['Berg'], to: ['Lund'] }] })], [], attributes);

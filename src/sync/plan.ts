@@ -303,7 +303,14 @@ function planUsers(
     if (created !== undefined && !isContested(user.username) && !isHeldByOther(user.username, created.id)) {
       awaitingLink.delete(dnKeyOf(user.dn));
       linkedUserIds.set(user.externalId, created.id);
-      steps.push({ kind: 'linkUser', userId: created.id, externalId: user.externalId, fields, reason: `created in the directory by write-back; linked to its entry ${user.dn}` });
+      const held = current.writeBack?.held.get(created.id);
+      steps.push({
+        kind: 'linkUser',
+        userId: created.id,
+        externalId: user.externalId,
+        fields: held === undefined ? fields : keepHeldFields(fields, created, held),
+        reason: `created in the directory by write-back; linked to its entry ${user.dn}${held === undefined ? '' : `; ${[...held].join(', ')} held by a pending write-back`}`,
+      });
       continue;
     }
     const candidate = mergeCandidate(user);
@@ -468,6 +475,15 @@ function planHeldField(
     return true;
   }
   return !differs;
+}
+
+/** A link's fields with dirbridge's values of the fields pending writes hold (a record write-back created and changed again since). */
+function keepHeldFields(fields: UserFields, stored: CurrentUser, held: ReadonlySet<HeldField>): UserFields {
+  const kept = { ...fields };
+  if (held.has('username')) kept.username = stored.username;
+  if (held.has('dn') && stored.dn !== null) kept.dn = stored.dn;
+  for (const field of PROFILE_FIELDS) if (held.has(field)) Object.assign(kept, { [field]: stored[field] });
+  return kept;
 }
 
 /** The user fields sync copies from the directory, besides the username and DN. */
