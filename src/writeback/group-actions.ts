@@ -169,7 +169,7 @@ export async function setGroupMember(deps: WriteBackDeps, groupName: string, use
     objectKind: 'group',
     objectId: group.id,
     local,
-    audit: { action: auditAction, subject: group.name, reason: `${user.username} ${isMember ? 'added' : 'removed'} by an administrator`, isUser: false },
+    audit: { action: auditAction, subject: group.name, reason: `${user.username} ${isMember ? 'added' : 'removed'} by an administrator`, isUser: false, userId: user.id },
   });
   return { ...result, ...(await withGroup(deps, group.id)) };
 }
