@@ -17,6 +17,7 @@ import type {
 } from '../../src/http/schemas.ts';
 import type { UnthrottleView, UserDetailView } from '../../src/http/routes/admin-data.ts';
 import type { AdminSessionView } from '../../src/http/routes/admin-session.ts';
+import type { TestConnectionView } from '../../src/http/routes/admin-actions.ts';
 import type { SettingsField, SettingsFieldKind, SettingsForm as ServerSettingsForm, SettingsSection } from '../../src/settings/form.ts';
 import type { ChannelRecord, TeamRecord, UserState as ServerUserState } from '../../src/model/index.ts';
 import type { Verification } from '../../src/verify-settings.ts';
@@ -55,6 +56,11 @@ export type Run = RunView & { planSummary?: StepSummary[] };
 export type SyncSummary = SyncSummaryView;
 
 export type AuditEntry = AuditEntryView;
+
+/** What Test Connection answers (`POST /api/v1/admin/actions/test-connection`). */
+export type TestConnectionReport = TestConnectionView;
+/** Whether the bind account may write to one write-back DN (present only when the write-back writes). */
+export type WriteAccess = NonNullable<NonNullable<TestConnectionReport['writeAccess']>['usersDn']>;
 
 /** The settings form (`GET /api/v1/admin/settings/form`), as `src/settings/form.ts` builds it. */
 export type FieldKind = SettingsFieldKind;
