@@ -102,6 +102,8 @@ describe('HTTP admin security', () => {
       `GET /api/v1/admin/channels/${SOME_ID}/members`,
       `GET /api/v1/admin/teams/${SOME_ID}`,
       `GET /api/v1/admin/teams/${SOME_ID}/members`,
+      'GET /api/v1/admin/writeback/outbox',
+      'GET /api/v1/admin/writeback/conflicts',
     ]) {
       assert.ok(names.includes(expected), expected);
     }

@@ -24,6 +24,7 @@ import { registerAdminDataRoutes } from './routes/admin-data.ts';
 import { registerAdminJobRoutes } from './routes/admin-jobs.ts';
 import { registerAdminSessionRoutes } from './routes/admin-session.ts';
 import { registerAdminSettingsRoutes } from './routes/admin-settings.ts';
+import { registerAdminWriteBackRoutes } from './routes/admin-writeback.ts';
 import { registerAppRoutes } from './routes/app-api.ts';
 import { registerConsoleRoutes } from './routes/console.ts';
 import { registerOidcRoutes } from './routes/oidc.ts';
@@ -175,6 +176,7 @@ export async function createHttpServer(app: App, options: HttpServerOptions = {}
   registerAdminActionRoutes(server, context);
   registerAdminSettingsRoutes(server, context);
   registerAdminJobRoutes(server, context);
+  registerAdminWriteBackRoutes(server, context);
   registerOidcRoutes(
     server,
     context,

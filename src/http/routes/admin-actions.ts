@@ -37,8 +37,13 @@ export const MAX_RESPONSE_STEPS = 1000;
 /** Attribute names whose values are never shown, even if the service account can read them. */
 const SECRET_ATTRIBUTES = new Set(['userpassword', 'unicodepwd', 'sambantpassword', 'sambalmpassword', 'supplementalcredentials', 'dbcspwd', 'ntpwdhistory', 'lmpwdhistory', 'authpassword']);
 
+/** True for an attribute whose values are never shown (passwords and their hashes). */
+export function isSecretAttribute(name: string): boolean {
+  return SECRET_ATTRIBUTES.has(name.toLowerCase());
+}
+
 function withoutSecrets(entry: DisplayEntry): DisplayEntry {
-  return { dn: entry.dn, attributes: Object.fromEntries(Object.entries(entry.attributes).filter(([name]) => !SECRET_ATTRIBUTES.has(name.toLowerCase()))) };
+  return { dn: entry.dn, attributes: Object.fromEntries(Object.entries(entry.attributes).filter(([name]) => !isSecretAttribute(name))) };
 }
 
 const oidSchema = z.object({ oid: z.string(), name: z.string() });
