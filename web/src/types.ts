@@ -18,6 +18,7 @@ import type {
 import type { UnthrottleView, UserDetailView } from '../../src/http/routes/admin-data.ts';
 import type { AdminSessionView } from '../../src/http/routes/admin-session.ts';
 import type { TestConnectionView } from '../../src/http/routes/admin-actions.ts';
+import type { ConflictPageView, OutboxPageView, OutboxRowView, WriteBackConflictView } from '../../src/http/routes/admin-writeback.ts';
 import type { SettingsField, SettingsFieldKind, SettingsForm as ServerSettingsForm, SettingsSection } from '../../src/settings/form.ts';
 import type { ChannelRecord, TeamRecord, UserState as ServerUserState } from '../../src/model/index.ts';
 import type { Verification } from '../../src/verify-settings.ts';
@@ -61,6 +62,13 @@ export type AuditEntry = AuditEntryView;
 export type TestConnectionReport = TestConnectionView;
 /** Whether the bind account may write to one write-back DN (present only when the write-back writes). */
 export type WriteAccess = NonNullable<NonNullable<TestConnectionReport['writeAccess']>['usersDn']>;
+
+/** A write-back outbox row, pending or failed (`GET /api/v1/admin/writeback/outbox`), and a page of them. */
+export type OutboxRow = OutboxRowView;
+export type OutboxPage = OutboxPageView;
+/** A write-back conflict (`GET /api/v1/admin/writeback/conflicts`), and a page of them. */
+export type WriteBackConflict = WriteBackConflictView;
+export type ConflictPage = ConflictPageView;
 
 /** The settings form (`GET /api/v1/admin/settings/form`), as `src/settings/form.ts` builds it. */
 export type FieldKind = SettingsFieldKind;
