@@ -1,8 +1,9 @@
 /**
  * The console's write-back in a real browser: Debian's Chromium (playwright-core) against the real
  * server, a real OpenLDAP (bound as the fixture's writer) and the SQLite store. The settings
- * form's Write-back section renders its switch, enum, map and list fields and saves; the
- * navigation shows Write-back only once it is on; the Write-back page lists an outbox row and a
+ * form's Write-back section renders its switch, enum, map and list fields and saves; Test
+ * Connection then shows the writer's write access to both DNs; the navigation shows Write-back
+ * only once it is on; the Write-back page lists an outbox row and a
  * conflict that the test put in the store, and the open-only filter hides a resolved conflict.
  * Screenshots go to test-output/console-writeback/. Without Chromium: fails in CI, skipped locally.
  */
@@ -180,6 +181,21 @@ describe('console write-back in Chromium', { skip: chromiumSetup.skip, timeout: 
     assert.deepEqual(saved.fields, ['email', 'firstName', 'lastName']);
     // The navigation follows the save without a reload.
     await navLink('Write-back').waitFor();
+  });
+
+  it("shows Test Connection's write access to the write-back's DNs", async () => {
+    await page.evaluate('window.scrollTo(0, 0)');
+    await byTestId('action-test-connection').click();
+    const result = byTestId('test-connection-result');
+    await result.waitFor();
+    for (const setting of ['writeBack.usersDn', 'writeBack.groupsDn']) {
+      const verdict = byTestId(`write-access-${setting}`);
+      assert.equal(await verdict.getAttribute('data-writable'), 'true', setting);
+      assert.match((await verdict.textContent()) ?? '', /writable/);
+    }
+    assert.match((await byTestId('write-access-writeBack.usersDn').textContent()) ?? '', new RegExp(`ou=people,${slapd.baseDn}`));
+    assert.equal(await result.locator('[data-testid="warnings"]').count(), 0, 'the writer may write: no warning');
+    await result.screenshot({ path: path.join(SCREENSHOTS, '01b-test-connection-write-access.png') });
   });
 
   it('lists the outbox and the open conflicts on the Write-back page', async () => {
