@@ -22,6 +22,8 @@ import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
 import { createInstanceId, runLeaseTimingFromEnv, type RunLeaseTiming } from './sync/run-lease.ts';
 import { createSyncService, type SyncResult, type SyncService } from './sync/run-sync.ts';
+import { createWriteBackDelivery, deliveryLockFor, type WriteBackDelivery } from './writeback/delivery.ts';
+import { createWriteBackService, type WriteBackService } from './writeback/service.ts';
 
 /** Which settings version is in force, and who saved it. */
 export interface SettingsState {
@@ -54,9 +56,13 @@ export interface App {
   /** Opens a connection bound as the service account that can also write (write-back); the caller closes it. */
   openWritableDirectory(): Promise<WritableDirectoryConnection>;
   readonly sync: SyncService;
+  /** Delivers the write-back outbox to the directory (one delivery at a time, across instances too). */
+  readonly writeBackDelivery: WriteBackDelivery;
   readonly login: LoginService;
   readonly sessions: SessionService;
   readonly accounts: AccountAdmin;
+  /** Administrators' changes to users, groups, memberships and passwords, written back to the directory per `writeBack`. */
+  readonly writeBack: WriteBackService;
   now: () => Date;
   /** The settings with their version, as the settings API shows them. */
   settingsState(): SettingsState;
@@ -215,6 +221,16 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
     leaseTiming: runLease,
   });
 
+  const deliveryLock = deliveryLockFor(storeSettings);
+  const writeBackDelivery = createWriteBackDelivery({ store, settings: () => state.settings, openWritable: () => bound.connectWritable(), now, lock: deliveryLock });
+  const writeBack = createWriteBackService({
+    store,
+    settings: () => state.settings,
+    openWritable: () => bound.connectWritable(),
+    deliverNow: () => writeBackDelivery.runNow(),
+    now,
+  });
+
   const apply = async (next: SettingsState, nextBaseline: Record<string, unknown>) => {
     const previous = bound;
     state = next;
@@ -248,6 +264,7 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
     openDirectory: () => bound.connect(),
     openWritableDirectory: () => bound.connectWritable(),
     sync,
+    writeBackDelivery,
     get login() {
       return bound.login;
     },
@@ -255,6 +272,7 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
       return bound.sessions;
     },
     accounts,
+    writeBack,
     now,
     settingsState: () => state,
     settingsDrift: initial.drift,
@@ -312,7 +330,9 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
     },
 
     async close() {
+      await writeBackDelivery.idle();
       await bound.close();
+      await deliveryLock.close();
       await store.close();
     },
   };

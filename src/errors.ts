@@ -55,7 +55,13 @@ export type ErrorCode =
   | 'auth.directory_unavailable'
   | 'auth.throttled'
   | 'users.directory_managed'
-  | 'users.not_found';
+  | 'users.not_found'
+  | 'writeback.invalid'
+  | 'writeback.refused'
+  | 'writeback.passwords_off'
+  | 'writeback.entry_missing'
+  | 'writeback.not_supported'
+  | 'writeback.out_of_scope';
 
 /** An error with a stable code, safe to show to an administrator (never holds secrets). */
 export class DirbridgeError extends Error {

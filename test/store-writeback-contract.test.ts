@@ -119,9 +119,13 @@ function describeWriteBackContract(name: string, backend: () => Backend, lifecyc
 
       await store.transaction(async (tx) => {
         await tx.writeBack.markDone(rows[0]!.id);
-        await tx.writeBack.markDone(rows[1]!.id);
+        await tx.writeBack.markDone(rows[1]!.id, { code: 'writeback.directory_kept', message: "the directory's value stands" });
       });
       assert.equal((await store.writeBack.listOpen(directoryId, { limit: 10, offset: 0 })).total, 0);
+      // Done clears the last error; a note given with it is kept in its place.
+      const [plain, noted] = await store.writeBack.action(rows[0]!.actionId);
+      assert.deepEqual([plain?.status, plain?.lastErrorCode, plain?.lastError], ['done', null, null]);
+      assert.deepEqual([noted?.status, noted?.lastErrorCode, noted?.lastError], ['done', 'writeback.directory_kept', "the directory's value stands"]);
     });
 
     it('upserts, batch-reads and deletes baselines per directory, object and field', async () => {

@@ -6,7 +6,7 @@
 import { DirbridgeError } from '../errors.ts';
 import type { MappingSettings } from '../settings/schema.ts';
 import type { UserRecord } from '../model/index.ts';
-import type { Store } from '../store/store.ts';
+import type { Store, StoreWriter } from '../store/store.ts';
 import type { LoginThrottle, ThrottleStatus } from './throttle.ts';
 
 /** Fields an administrator may try to change. */
@@ -101,15 +101,7 @@ export function createAccountAdmin(deps: {
     /** Disables an account and ends its sessions; sync never undoes an administrator's disable. */
     async disable(userId: string, actor: string, reason: string): Promise<UserRecord> {
       const user = await userOrThrow(userId);
-      const at = deps.now().toISOString();
-      await store.transaction(async (tx) => {
-        await tx.users.update([{ id: userId, isEnabled: false, disabledBy: 'admin', disabledReason: reason }]);
-        const revoked = await tx.sessions.revoke({ userIds: [userId] }, 'user disabled by an administrator', at);
-        await tx.audit.append([
-          { actor, action: 'user.disabled', userId, subject: user.username, reason, at },
-          ...revoked.map((session) => ({ actor, action: 'session.revoked', userId, subject: session.id, reason: 'user disabled', at })),
-        ]);
-      });
+      await store.transaction((tx) => disableAccount(tx, user, { actor, reason, at: deps.now().toISOString() }));
       return userOrThrow(userId);
     },
 
@@ -142,13 +134,27 @@ export function createAccountAdmin(deps: {
     /** Enables an account, whoever disabled it. */
     async enable(userId: string, actor: string, reason: string): Promise<UserRecord> {
       const user = await userOrThrow(userId);
-      await store.transaction(async (tx) => {
-        await tx.users.update([{ id: userId, isEnabled: true, disabledBy: null, disabledReason: null }]);
-        await tx.audit.append([{ actor, action: 'user.enabled', userId, subject: user.username, reason }]);
-      });
+      await store.transaction((tx) => enableAccount(tx, user, { actor, reason }));
       return userOrThrow(userId);
     },
   };
+}
+
+/** Disables an account and ends its sessions, audited, inside `tx`; sync never undoes it (disabledBy admin). */
+export async function disableAccount(tx: StoreWriter, user: Pick<UserRecord, 'id' | 'username'>, input: { actor: string; reason: string; at: string }): Promise<void> {
+  const { actor, reason, at } = input;
+  await tx.users.update([{ id: user.id, isEnabled: false, disabledBy: 'admin', disabledReason: reason }]);
+  const revoked = await tx.sessions.revoke({ userIds: [user.id] }, 'user disabled by an administrator', at);
+  await tx.audit.append([
+    { actor, action: 'user.disabled', userId: user.id, subject: user.username, reason, at },
+    ...revoked.map((session) => ({ actor, action: 'session.revoked', userId: user.id, subject: session.id, reason: 'user disabled', at })),
+  ]);
+}
+
+/** Enables an account, whoever disabled it, audited, inside `tx`. */
+export async function enableAccount(tx: StoreWriter, user: Pick<UserRecord, 'id' | 'username'>, input: { actor: string; reason: string }): Promise<void> {
+  await tx.users.update([{ id: user.id, isEnabled: true, disabledBy: null, disabledReason: null }]);
+  await tx.audit.append([{ actor: input.actor, action: 'user.enabled', userId: user.id, subject: user.username, reason: input.reason }]);
 }
 
 /** The account administration service's public shape. */

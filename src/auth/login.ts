@@ -6,6 +6,7 @@
  */
 import type { BindPool } from '../directory/index.ts';
 import { DirbridgeError, isDirbridgeError } from '../errors.ts';
+import { dnEquals } from '../ldap/dn.ts';
 import type { Settings } from '../settings/schema.ts';
 import { isMappingActive } from '../mapping/grants.ts';
 import type { MappingSettings } from '../settings/schema.ts';
@@ -136,7 +137,20 @@ export function createLoginService(deps: LoginDeps) {
   }
 
   /** Logs a user in; throws LoginFailure on any failure. */
-  async function login(input: LoginInput): Promise<LoginSuccess> {
+  function login(input: LoginInput): Promise<LoginSuccess> {
+    return checkCredentials(input, { startSession: true });
+  }
+
+  /**
+   * Checks a user's password exactly as a login does (throttled, counted, audited, the account
+   * provisioned or refreshed) without starting a session: for a password change, where the old
+   * password is a guess like any other. Throws LoginFailure on any failure.
+   */
+  async function verify(input: LoginInput): Promise<UserRecord> {
+    return (await checkCredentials(input, { startSession: false })).user;
+  }
+
+  async function checkCredentials(input: LoginInput, mode: { startSession: boolean }): Promise<LoginSuccess> {
     const typed = input.username.trim();
     const attempt = await deps.throttle.begin({ username: typed, clientAddress: input.clientAddress });
     if (attempt === undefined) {
@@ -150,7 +164,7 @@ export function createLoginService(deps: LoginDeps) {
       await attempt[outcome]();
     };
     try {
-      return await attemptLogin(input, typed, attempt, settle);
+      return await attemptLogin({ ...input, ...mode }, typed, attempt, settle);
     } catch (error) {
       // Anything unexpected (the store failed, a defect) was no guess: the reservation is given back.
       if (!isSettled) await settle('released').catch(() => undefined);
@@ -158,7 +172,7 @@ export function createLoginService(deps: LoginDeps) {
     }
   }
 
-  async function attemptLogin(input: LoginInput, typed: string, attempt: LoginAttempt, settle: (outcome: 'failed' | 'released' | 'succeeded') => Promise<void>): Promise<LoginSuccess> {
+  async function attemptLogin(input: LoginInput & { startSession: boolean }, typed: string, attempt: LoginAttempt, settle: (outcome: 'failed' | 'released' | 'succeeded') => Promise<void>): Promise<LoginSuccess> {
     let knownUserId: string | null = null;
     const fail = async (reason: LoginFailureReason, cause?: unknown): Promise<never> => {
       await settle(NOT_A_GUESS.has(reason) ? 'released' : 'failed');
@@ -195,7 +209,8 @@ export function createLoginService(deps: LoginDeps) {
       return fail('directory_unavailable', error);
     }
     if (found === undefined) return localAccount === undefined ? fail('unknown_user') : loginLocally(localAccount);
-    const existing = await store.users.findByExternalId(found.user.externalId);
+    // An account write-back created waits for its entry's unique id: this login links it (by DN).
+    const existing = (await store.users.findByExternalId(found.user.externalId)) ?? (await createdByWriteBack(store, found.user));
     knownUserId = existing?.id ?? null;
     if (found.user.directoryState === 'disabled') {
       return fail(found.user.directoryStateReason?.includes('locked') === true ? 'locked_in_directory' : 'disabled_in_directory');
@@ -220,7 +235,7 @@ export function createLoginService(deps: LoginDeps) {
 
     if (existing !== undefined && !existing.isEnabled) return fail('disabled_in_dirbridge');
     if (existing === undefined && !settings.login.createOnFirstLogin) return fail('not_provisioned');
-    if (existing === undefined || settings.login.updateOnLogin) {
+    if (existing === undefined || existing.externalId === null || settings.login.updateOnLogin) {
       let outcome: Awaited<ReturnType<typeof provisionUser>>;
       try {
         // Reads the user's groups (nested ones included) and mapped groups, then plans and applies.
@@ -242,7 +257,13 @@ export function createLoginService(deps: LoginDeps) {
     return succeed(user, existing === undefined, input, settle);
   }
 
-  async function succeed(user: UserRecord, isNewUser: boolean, input: LoginInput, settle: (outcome: 'succeeded') => Promise<void>): Promise<LoginSuccess> {
+  async function succeed(user: UserRecord, isNewUser: boolean, input: LoginInput & { startSession: boolean }, settle: (outcome: 'succeeded') => Promise<void>): Promise<LoginSuccess> {
+    if (!input.startSession) {
+      await settle('succeeded');
+      await audit('login.succeeded', { userId: user.id, subject: user.username, reason: 'password verified, no session started', input });
+      // Only `user` is read by `verify`.
+      return { token: '', session: undefined as never, user, isNewUser };
+    }
     const { token, session } = await deps.sessions.start(user.id, input.clientAddress ?? input.via);
     await settle('succeeded');
     await audit('login.succeeded', { userId: user.id, subject: user.username, input });
@@ -256,8 +277,19 @@ export function createLoginService(deps: LoginDeps) {
     return { ...settings.mapping, teams: { ...settings.mapping.teams, enabled: false } };
   }
 
-  return { login };
+  return { login, verify };
 }
 
 /** The login service's public shape. */
 export type LoginService = ReturnType<typeof createLoginService>;
+
+/** The account write-back created for this entry (same username and DN, no unique id yet), if any. */
+async function createdByWriteBack(store: Store, user: { username: string; dn: string }): Promise<UserRecord | undefined> {
+  const candidate = await store.users.findByUsername(user.username);
+  if (candidate === undefined || candidate.source !== 'directory' || candidate.externalId !== null || candidate.dn === null) return undefined;
+  try {
+    return dnEquals(candidate.dn, user.dn) ? candidate : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -26,6 +26,7 @@ export function statusForCode(code: ErrorCode): number {
   switch (code) {
     case 'settings.invalid':
     case 'usage.invalid':
+    case 'writeback.invalid':
       return 400;
     case 'auth.invalid_credentials':
       return 401;
@@ -43,6 +44,11 @@ export function statusForCode(code: ErrorCode): number {
     case 'directory.value_exists':
     case 'directory.no_such_value':
     case 'directory.not_allowed_on_non_leaf':
+    case 'writeback.refused':
+    case 'writeback.passwords_off':
+    case 'writeback.entry_missing':
+    case 'writeback.not_supported':
+    case 'writeback.out_of_scope':
       return 409;
     case 'directory.password_policy':
       return 422;

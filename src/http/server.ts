@@ -21,6 +21,7 @@ import { createLogBuffer, teeDestination } from './log-buffer.ts';
 import { createMetrics } from './metrics.ts';
 import { registerAdminActionRoutes } from './routes/admin-actions.ts';
 import { registerAdminDataRoutes } from './routes/admin-data.ts';
+import { registerAdminWriteActionRoutes } from './routes/admin-write-actions.ts';
 import { registerAdminJobRoutes } from './routes/admin-jobs.ts';
 import { registerAdminSessionRoutes } from './routes/admin-session.ts';
 import { registerAdminSettingsRoutes } from './routes/admin-settings.ts';
@@ -174,6 +175,7 @@ export async function createHttpServer(app: App, options: HttpServerOptions = {}
   registerAdminSessionRoutes(server, context);
   registerAdminDataRoutes(server, context);
   registerAdminActionRoutes(server, context);
+  registerAdminWriteActionRoutes(server, context);
   registerAdminSettingsRoutes(server, context);
   registerAdminJobRoutes(server, context);
   registerAdminWriteBackRoutes(server, context);

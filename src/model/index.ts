@@ -19,3 +19,4 @@ export type { AvatarRecord, AvatarInfo } from './avatar.ts';
 export type { MappingState } from './mapping-state.ts';
 export type { StoredSettingsVersion } from './settings-version.ts';
 export type { WriteBackObjectKind, OutboxStatus, NewOutboxStep, OutboxRecord, BaselineRecord, NewWriteBackConflict, WriteBackConflictRecord } from './writeback.ts';
+export { PRIMARY_DIRECTORY_ID } from './writeback.ts';

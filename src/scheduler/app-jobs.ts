@@ -1,6 +1,7 @@
 /**
  * dirbridge's background jobs as the settings switch them on — background sync (plus sync on
- * startup), auto logout, Avatar Background Sync, ABAC Attributes Background Sync — and the
+ * startup), auto logout, Avatar Background Sync, ABAC Attributes Background Sync, write-back
+ * delivery (every minute in writable mode) — and the
  * scheduler that runs them with the lock the store calls for: PostgreSQL advisory locks when
  * several instances may share the database, an in-process lock for SQLite.
  */
@@ -13,6 +14,7 @@ import { runAbacSync, runAvatarSync } from '../sync/attribute-jobs.ts';
 import { startRunReaper } from '../sync/reap-runs.ts';
 import type { ProgressLog } from '../sync/progress.ts';
 import type { RunSyncOptions, SyncResult } from '../sync/run-sync.ts';
+import type { DeliveryRun } from '../writeback/delivery.ts';
 import { createLocalJobLock, type JobLock, type SchedulerLog } from './job-lock.ts';
 import { createPostgresJobLock } from './postgres-lock.ts';
 import { createScheduler, type Scheduler, type SchedulerJob, type SkipReason } from './scheduler.ts';
@@ -23,7 +25,11 @@ export const JOB_NAMES = {
   autoLogout: 'auto-logout',
   avatarSync: 'avatar-sync',
   abacSync: 'abac-sync',
+  writeBackDelivery: 'writeback-delivery',
 } as const;
+
+/** How often the outbox is delivered in writable mode (actions also deliver at once; this catches retries). */
+export const WRITE_BACK_DELIVERY_SCHEDULE = 'every 1 minute';
 
 /**
  * The jobs the settings switch on. The background sync is always listed — with no schedule when
@@ -31,7 +37,7 @@ export const JOB_NAMES = {
  * sync never runs twice at once, not even on two instances.
  */
 export function appJobs(app: App, options: { log?: ProgressLog } = {}): SchedulerJob[] {
-  const { autoLogout, mapping, backgroundSync } = app.settings;
+  const { autoLogout, mapping, backgroundSync, writeBack } = app.settings;
   const deps = { store: app.store, openDirectory: () => app.openDirectory(), settings: app.settings, now: app.now };
   const jobs: SchedulerJob[] = [];
   jobs.push({
@@ -59,7 +65,21 @@ export function appJobs(app: App, options: { log?: ProgressLog } = {}): Schedule
   if (mapping.abac.enabled && mapping.abac.backgroundSync.enabled) {
     jobs.push({ name: JOB_NAMES.abacSync, schedule: mapping.abac.backgroundSync.schedule, run: async () => `${(await runAbacSync(deps)).updated} updated` });
   }
+  if (writeBack.enabled && writeBack.mode === 'writable') {
+    jobs.push({
+      name: JOB_NAMES.writeBackDelivery,
+      schedule: WRITE_BACK_DELIVERY_SCHEDULE,
+      runOnStart: true,
+      run: async () => describeDelivery(await app.writeBackDelivery.runNow()),
+    });
+  }
   return jobs;
+}
+
+/** One line about a delivery run. */
+export function describeDelivery(run: DeliveryRun): string {
+  if (run.skipped !== undefined) return `skipped: ${run.skipped === 'held_elsewhere' ? 'another instance is delivering' : 'write-back is not writable'}`;
+  return `${run.done} delivered, ${run.retrying} retrying, ${run.failed} failed, ${run.conflicts} conflict(s)`;
 }
 
 /** A sync job's result line; a run that did not succeed fails the job with it. */

@@ -61,8 +61,11 @@ export interface WriteBackReader {
 export interface WriteBackWriter extends WriteBackReader {
   /** Appends one action's steps in order (seq 0, 1, ...), due at once; returns the rows. */
   enqueue(input: { directoryId: string; actor: string; steps: readonly NewOutboxStep[]; actionId?: string }): Promise<OutboxRecord[]>;
-  /** Marks a row delivered. */
-  markDone(id: string): Promise<void>;
+  /**
+   * Marks a row delivered; `note` (kept in the error columns) says how, when it was settled
+   * otherwise than written as planned (e.g. the directory's value stood in a conflict).
+   */
+  markDone(id: string, note?: { code: string; message: string }): Promise<void>;
   /** Marks a row failed for good (until requeued), with the translated error. */
   markFailed(id: string, error: { code: string; message: string }): Promise<void>;
   /** Counts an attempt that may succeed later: the row stays pending until `at`. */
@@ -261,8 +264,8 @@ export function createWriteBackWriter(db: Kysely<Database>, ctx: RepositoryConte
       return rows.map(toOutboxRecord);
     },
 
-    async markDone(id) {
-      await setError(id, { status: 'done', last_error_code: null, last_error: null });
+    async markDone(id, note) {
+      await setError(id, { status: 'done', last_error_code: note?.code ?? null, last_error: note?.message ?? null });
     },
 
     async markFailed(id, error) {

@@ -86,6 +86,7 @@ export async function applyPlan(
         for (const group of inserted) if (group.externalId !== null) ids.groups.set(group.externalId, group.id);
       }
       if (updates.length > 0) await tx.groups.update(updates.map((step) => ({ id: step.groupId, ...step.changes })));
+      for (const step of updates) if (step.changes.externalId !== undefined) ids.groups.set(step.changes.externalId, step.groupId);
     });
     report(batch.length);
   }

@@ -293,3 +293,21 @@ describe('planSync', () => {
     assert.ok(plan.steps.every((step) => !('userId' in step) || step.userId === 'db-a'));
   });
 });
+
+describe('planSync: records write-back created', () => {
+  it('links a user and a group created in the directory by write-back to their entries by DN, without a duplicate', () => {
+    const pendingUser = storeUser('nina', { externalId: null, id: 'db-nina' });
+    const pendingGroup = storeGroup('crew', { externalId: null, id: 'g-crew' });
+    const plan = planSync(snapshot([dirUser('nina-uuid', { username: 'nina', dn: 'uid=nina,ou=people,dc=example,dc=org', dnKey: 'uid=nina,ou=people,dc=example,dc=org' })], [dirGroup('crew-uuid', ['nina-uuid'], { name: 'crew', dn: 'cn=crew,ou=groups,dc=example,dc=org' })]), state([pendingUser], [pendingGroup]), options);
+    assert.deepEqual(kinds(plan.steps), ['linkUser', 'updateGroup', 'addMembership']);
+    const [link, group] = plan.steps;
+    assert.equal(link?.kind === 'linkUser' && link.userId, 'db-nina');
+    assert.deepEqual(group?.kind === 'updateGroup' && group.changes, { externalId: 'crew-uuid', name: 'crew', dn: 'cn=crew,ou=groups,dc=example,dc=org' });
+  });
+
+  it('does not link a local account or a record under another DN', () => {
+    const local = storeUser('nina', { externalId: null, source: 'local', dn: null });
+    const plan = planSync(snapshot([dirUser('nina-uuid', { username: 'nina' })]), state([local]), options);
+    assert.deepEqual(kinds(plan.steps), ['skipUser']);
+  });
+});

@@ -71,7 +71,7 @@ export type DirectoryStep =
   /** A directory user not planned: not imported, not merged, or an entry that cannot be mapped (no username or unique id; `externalId` null when unknown). */
   | { kind: 'skipUser'; externalId: string | null; dn: string; reason: string }
   | { kind: 'createGroup'; externalId: string; name: string; dn: string; reason: string }
-  | { kind: 'updateGroup'; groupId: string; name: string; changes: { name?: string; dn?: string }; reason: string }
+  | { kind: 'updateGroup'; groupId: string; name: string; changes: { name?: string; dn?: string; externalId?: string }; reason: string }
   | { kind: 'deleteGroup'; groupId: string; name: string; reason: string }
   /** A group entry that cannot be mapped (no name or unique id): its stored group (`groupId`, when one matches) and memberships are left as they are. */
   | { kind: 'skipGroup'; dn: string; groupId: string | null; reason: string }
@@ -179,6 +179,13 @@ function recordsOfSkipped<R extends { id: string; externalId: string | null; dn:
   return found;
 }
 
+/** Directory records write-back created (source directory, a DN, no unique id yet), by DN key. */
+function awaitingLinkByDn<R extends { source: string; externalId: string | null; dn: string | null }>(records: readonly R[]): Map<string, R> {
+  const found = new Map<string, R>();
+  for (const record of records) if (record.source === 'directory' && record.externalId === null && record.dn !== null) found.set(dnKeyOf(record.dn), record);
+  return found;
+}
+
 function dnKeyOf(dn: string): string {
   try {
     return normalizeDn(dn);
@@ -250,6 +257,8 @@ function planUsers(
     const matches = (byEmail.get(user.email.toLowerCase()) ?? []).filter((candidate) => candidate.externalId === null);
     return matches.length === 1 ? matches[0] : undefined;
   };
+  // Accounts write-back created in the directory, waiting for their entry's unique id: linked by DN.
+  const awaitingLink = awaitingLinkByDn(current.users);
   const newUsers = snapshot.users.filter((user) => !byExternalId.has(user.externalId));
   for (const user of newUsers) {
     const candidate = mergeCandidate(user);
@@ -267,6 +276,13 @@ function planUsers(
       continue;
     }
     const fields = fieldsOf(user);
+    const created = awaitingLink.get(dnKeyOf(user.dn));
+    if (created !== undefined && !isContested(user.username) && !isHeldByOther(user.username, created.id)) {
+      awaitingLink.delete(dnKeyOf(user.dn));
+      linkedUserIds.set(user.externalId, created.id);
+      steps.push({ kind: 'linkUser', userId: created.id, externalId: user.externalId, fields, reason: `created in the directory by write-back; linked to its entry ${user.dn}` });
+      continue;
+    }
     const candidate = mergeCandidate(user);
     if (candidate !== undefined) {
       if ((mergeClaims.get(candidate.id) ?? 0) > 1) {
@@ -437,12 +453,17 @@ function planGroups(
   const externalIdByUserId = new Map<string, string>();
   for (const [externalId, userId] of linkedUserIds) externalIdByUserId.set(userId, externalId);
 
+  const awaitingLink = awaitingLinkByDn(current.groups);
   const present = new Set<string>();
   for (const group of groups) {
     present.add(group.externalId);
-    const existing = byExternalId.get(group.externalId);
+    const created = byExternalId.has(group.externalId) ? undefined : awaitingLink.get(dnKeyOf(group.dn));
+    if (created !== undefined) awaitingLink.delete(dnKeyOf(group.dn));
+    const existing = byExternalId.get(group.externalId) ?? created;
     if (existing === undefined) {
       steps.push({ kind: 'createGroup', externalId: group.externalId, name: group.name, dn: group.dn, reason: 'new in directory' });
+    } else if (created !== undefined) {
+      steps.push({ kind: 'updateGroup', groupId: created.id, name: created.name, changes: { externalId: group.externalId, name: group.name, dn: group.dn }, reason: `created in the directory by write-back; linked to its entry ${group.dn}` });
     } else {
       const changes: { name?: string; dn?: string } = {};
       if (existing.name !== group.name) changes.name = group.name;

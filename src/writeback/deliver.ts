@@ -5,24 +5,27 @@
  * translated error. Nothing is dropped.
  *
  * `addValues` / `deleteValues` go one value per modify: a value already there (20) or already gone
- * (16) counts as done (a server with referential integrity may have done it). `set {from, to}` is a
- * compare-and-swap: with the Assertion control (RootDSE) a replace asserting the attribute holds
- * exactly `from`; otherwise delete `from` + add `to` in one modify.
- *
- * A `set` whose `from` no longer holds fails (assertion_failed or no_such_value) and is kept as failed:
- * the conflict re-read and resolution (design: "Deliverer") is not done here yet.
+ * (16) counts as done (a server with referential integrity may have done it); so does a delete of
+ * an entry already gone, and a rename or move whose entry is already at its new DN (a row
+ * delivered by a process that stopped before recording it). `set {from, to}` is a
+ * compare-and-swap (deliver-set.ts); when `from` no longer holds, the attribute is read again and
+ * the conflict settled by `writeBack.authority`: dirbridge's value is written over the new one, or
+ * the directory's stands (the row is done with a note, dirbridge's store takes the value); either
+ * way the conflict is recorded and audited (settle-set.ts). A user field's baseline goes once its
+ * `set` is delivered.
  */
 import { DirbridgeError } from '../errors.ts';
 import { parseDn } from '../ldap/dn.ts';
-import { and, eq, not, present, type Filter } from '../ldap/filter.ts';
 import type { OutboxRecord, Timestamp } from '../model/index.ts';
 import type { WritableDirectoryConnection } from '../directory/connect.ts';
 import { ASSERTION_OID } from '../directory/controls/assertion.ts';
 import { supportsControl } from '../directory/controls/supported.ts';
-import { addValues, deleteValues, replaceValues } from '../directory/modifications.ts';
+import { addValues, deleteValues } from '../directory/modifications.ts';
 import { isRetryableDirectoryError } from '../directory/translate-error.ts';
-import type { Store } from '../store/store.ts';
-import type { AttributeChange, DirectoryChange } from './directory-change.ts';
+import type { Store, StoreWriter } from '../store/store.ts';
+import { ChangedDuringDelivery, deliverSet, swap, type ConflictSettings, type SettledSet } from './deliver-set.ts';
+import { dnAfter, type AttributeChange, type DirectoryChange } from './directory-change.ts';
+import { settleSets, type RowNote } from './settle-set.ts';
 
 const BASE_BACKOFF_MS = 5_000;
 const MAX_BACKOFF_MS = 15 * 60_000;
@@ -37,19 +40,12 @@ export interface DeliveryResult {
   done: number;
   retrying: number;
   failed: number;
+  /** Conflicts recorded (a `set` whose `from` no longer held and whose field both sides changed). */
+  conflicts: number;
 }
 
 function hasCode(error: unknown, code: string): boolean {
   return error instanceof DirbridgeError && error.code === code;
-}
-
-/** The filter "attribute holds exactly `values`" (absent when empty). */
-function holdsExactly(attribute: string, values: readonly string[]): Filter {
-  if (values.length === 0) return not(present(attribute));
-  // Every value present and no other: counted by the server is not possible in a filter, so the
-  // assertion names each value; the replace then writes `to` whole.
-  const [first, ...rest] = values.map((value) => eq(attribute, value));
-  return rest.length === 0 ? first! : and(first!, ...rest);
 }
 
 async function applyAttributeChange(directory: WritableDirectoryConnection, dn: string, change: AttributeChange, useAssertion: boolean): Promise<void> {
@@ -73,19 +69,12 @@ async function applyAttributeChange(directory: WritableDirectoryConnection, dn: 
       }
       return;
     case 'set':
-      if (useAssertion) {
-        await directory.modify(dn, [replaceValues(change.attribute, change.to)], { assertion: holdsExactly(change.attribute, change.from) });
-        return;
-      }
-      await directory.modify(dn, [
-        ...(change.from.length === 0 ? [] : [deleteValues(change.attribute, change.from)]),
-        ...(change.to.length === 0 ? [] : [addValues(change.attribute, change.to)]),
-      ]);
+      await swap(directory, dn, change, useAssertion);
       return;
   }
 }
 
-/** Performs one DirectoryChange. */
+/** Performs one DirectoryChange; a `set` is a bare compare-and-swap here (settling its conflict is `deliverDue`'s). */
 export async function applyDirectoryChange(directory: WritableDirectoryConnection, change: DirectoryChange): Promise<void> {
   switch (change.kind) {
     case 'add':
@@ -99,46 +88,115 @@ export async function applyDirectoryChange(directory: WritableDirectoryConnectio
     case 'modifyDn': {
       const [rdn, ...rest] = parseDn(change.newRdn);
       if (rdn === undefined || rest.length > 0) throw new DirbridgeError('usage.invalid', `newRdn must be one RDN, got "${change.newRdn}"`);
-      await directory.modifyDn(change.dn, { rdn, ...(change.newParent === undefined ? {} : { parent: change.newParent }) });
+      try {
+        await directory.modifyDn(change.dn, { rdn, ...(change.newParent === undefined ? {} : { parent: change.newParent }) });
+      } catch (error) {
+        // Delivered before, but not recorded (the process stopped in between): the entry is where it should be.
+        if (!hasCode(error, 'directory.no_such_object') || !(await entryExists(directory, dnAfter(change) ?? ''))) throw error;
+      }
       return;
     }
     case 'delete':
-      await directory.delete(change.dn);
+      try {
+        await directory.delete(change.dn);
+      } catch (error) {
+        // Already gone (delivered before without being recorded, or deleted by someone else): what the row asks holds.
+        if (!hasCode(error, 'directory.no_such_object')) throw error;
+      }
       return;
   }
+}
+
+/** Whether an entry is at `dn`. */
+async function entryExists(directory: WritableDirectoryConnection, dn: string): Promise<boolean> {
+  try {
+    return (await directory.searchAll({ baseDn: dn, scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'], maxEntries: 1 })).length === 1;
+  } catch (error) {
+    if (hasCode(error, 'directory.no_such_object')) return false;
+    throw error;
+  }
+}
+
+/**
+ * Performs one row's change, settling each `set` (deliver-set.ts); the `set`s settled before a
+ * failure are pushed to `settled` all the same, so their outcome is kept with the failure.
+ */
+async function deliverRow(directory: WritableDirectoryConnection, row: OutboxRecord, settings: ConflictSettings, settled: SettledSet[]): Promise<void> {
+  const change = row.change;
+  if (change.kind !== 'modify') {
+    await applyDirectoryChange(directory, change);
+    return;
+  }
+  const useAssertion = supportsControl(directory.rootDse, ASSERTION_OID);
+  for (const attributeChange of change.changes) {
+    if (attributeChange.kind === 'set') settled.push(await deliverSet(directory, { dn: change.dn, change: attributeChange, objectKind: row.objectKind, useAssertion, settings }));
+    else await applyAttributeChange(directory, change.dn, attributeChange, useAssertion);
+  }
+}
+
+/** Whether a row that failed with `error` may succeed later (it then stays pending). */
+function isRetryable(error: unknown): boolean {
+  return isRetryableDirectoryError(error) || error instanceof ChangedDuringDelivery;
+}
+
+/** The input of `deliverDue`. */
+export interface DeliverDueInput {
+  directoryId: string;
+  /** The read mapping (which user field an attribute is) and `writeBack.authority` (who wins a conflict). */
+  settings: ConflictSettings;
+  now: () => Date;
+  /** Rows read per pass (default 100). */
+  limit?: number;
+  /** Stops before the next row once aborted (the delivery lock was lost: another instance delivers now). */
+  signal?: AbortSignal;
+}
+
+/** Stores a row's outcome: done (with the note of its settled `set`s), pending again later, or failed. */
+async function closeRow(tx: StoreWriter, row: OutboxRecord, failure: unknown, note: RowNote | undefined, now: Date): Promise<'done' | 'retrying' | 'failed'> {
+  if (failure === undefined) {
+    await tx.writeBack.markDone(row.id, note);
+    return 'done';
+  }
+  const translated = failure instanceof DirbridgeError || failure instanceof ChangedDuringDelivery ? { code: failure.code, message: failure.message } : { code: 'internal', message: String(failure) };
+  if (isRetryable(failure)) {
+    await tx.writeBack.retryAt(row.id, new Date(now.getTime() + backoffMs(row.attempts + 1)).toISOString() as Timestamp, translated);
+    return 'retrying';
+  }
+  await tx.writeBack.markFailed(row.id, translated);
+  return 'failed';
 }
 
 /**
  * Delivers due rows of `directoryId` at `now` until none is left that may go (a row becomes due
  * once the one before it in its action is done, so an action goes through in one call); each
- * row's outcome is stored at once. `limit` bounds the rows read per pass.
+ * row's outcome is stored at once, with the conflicts it settled. Directory faults never escape:
+ * they are the rows' outcome. Store faults do.
  */
-export async function deliverDue(store: Store, directory: WritableDirectoryConnection, input: { directoryId: string; now: () => Date; limit?: number }): Promise<DeliveryResult> {
-  const result: DeliveryResult = { done: 0, retrying: 0, failed: 0 };
+export async function deliverDue(store: Store, directory: WritableDirectoryConnection, input: DeliverDueInput): Promise<DeliveryResult> {
+  const result: DeliveryResult = { done: 0, retrying: 0, failed: 0, conflicts: 0 };
   const blocked = new Set<string>();
   for (;;) {
     const rows: OutboxRecord[] = await store.writeBack.due(input.directoryId, input.now().toISOString() as Timestamp, input.limit ?? 100);
     const ready = rows.filter((row) => !blocked.has(row.actionId));
     if (ready.length === 0) return result;
     for (const row of ready) {
+      if (input.signal?.aborted === true) return result;
       // A row whose earlier row failed in this call waits for a later one.
       if (blocked.has(row.actionId)) continue;
+      const settled: SettledSet[] = [];
+      let failure: unknown;
       try {
-        await applyDirectoryChange(directory, row.change);
-        await store.transaction((tx) => tx.writeBack.markDone(row.id));
-        result.done += 1;
+        await deliverRow(directory, row, input.settings, settled);
       } catch (error) {
-        blocked.add(row.actionId);
-        const translated = error instanceof DirbridgeError ? { code: error.code, message: error.message } : { code: 'internal', message: String(error) };
-        if (isRetryableDirectoryError(error)) {
-          const at = new Date(input.now().getTime() + backoffMs(row.attempts + 1)).toISOString();
-          await store.transaction((tx) => tx.writeBack.retryAt(row.id, at, translated));
-          result.retrying += 1;
-        } else {
-          await store.transaction((tx) => tx.writeBack.markFailed(row.id, translated));
-          result.failed += 1;
-        }
+        failure = error;
       }
+      const { outcome, conflicts } = await store.transaction(async (tx) => {
+        const { conflicts, note } = await settleSets(tx, row, settled);
+        return { outcome: await closeRow(tx, row, failure, note, input.now()), conflicts };
+      });
+      result[outcome] += 1;
+      result.conflicts += conflicts;
+      if (outcome !== 'done') blocked.add(row.actionId);
     }
   }
 }

@@ -3,6 +3,7 @@
  * one step per LDAP write, each with its reason, plus the conflicts found while planning. A dry
  * run prints it; the guard judges it; apply performs it or keeps it in the outbox.
  */
+import { DirbridgeError } from '../errors.ts';
 import type { DirectoryChange } from './directory-change.ts';
 import type { FieldConflict } from './resolve-conflict.ts';
 
@@ -64,12 +65,15 @@ export function emptyWritePlan(): WritePlan {
   return { steps: [], conflicts: [], keptDirectoryValues: [] };
 }
 
-/** Raised when an action cannot be planned; the message names what is wrong and where. */
-export class WritePlanError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
+/**
+ * Raised when an action cannot be planned; the message names what is wrong and where. Its code
+ * is `writeback.invalid`; `rule` says which check refused it (e.g. `writeback.invalid_username`).
+ */
+export class WritePlanError extends DirbridgeError {
+  readonly rule: string;
+  constructor(rule: string, message: string) {
+    super('writeback.invalid', message, { details: { rule } });
     this.name = 'WritePlanError';
-    this.code = code;
+    this.rule = rule;
   }
 }

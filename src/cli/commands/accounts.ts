@@ -98,26 +98,6 @@ export function registerAccountCommands(program: Command, context: CommandContex
         }),
       );
     });
-  for (const [name, isDisable] of [['disable', true], ['enable', false]] as const) {
-    users
-      .command(name)
-      .description(isDisable ? 'disable an account and end its sessions (sync never re-enables it)' : 'enable an account')
-      .argument('<username>')
-      .option('--reason <text>', 'why, for the audit log', isDisable ? 'disabled by an administrator' : 'enabled by an administrator')
-      .action(async (username: string, local: { reason: string }, command: Command) => {
-        const options = optionsOf(command);
-        context.setExit(
-          await context.withApp(options, async (app) => {
-            const user = await userByName(app, username);
-            const changed = isDisable ? await app.accounts.disable(user.id, CLI_ACTOR, local.reason) : await app.accounts.enable(user.id, CLI_ACTOR, local.reason);
-            if (options.json === true) printJson(out, changed);
-            else out.stdout(`${changed.username} is now ${changed.isEnabled ? 'enabled' : 'disabled'}\n`);
-            return EXIT.ok;
-          }),
-        );
-      });
-  }
-
   users
     .command('unthrottle')
     .description(

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { revokeSessionsAsAdmin } from '../../auth/revoke-sessions.ts';
 import { DirbridgeError } from '../../errors.ts';
 import { USER_STATES, type PageQuery, type UserPage, type UserRecord } from '../../model/index.ts';
+import { writeModeOf } from '../../writeback/action-context.ts';
 import { adminOf } from '../admin-auth.ts';
 import { avatarCacheHook, avatarHashes, avatarQuerySchema, avatarRef, imageResponseSchema, sendAvatar } from '../avatar.ts';
 import type { RouteContext } from '../context.ts';
@@ -36,6 +37,8 @@ import {
 } from '../schemas.ts';
 
 const A = '/api/v1/admin';
+/** The response header that says how a change's directory side went (a write-back outcome). */
+export const WRITE_BACK_HEADER = 'dirbridge-write-back';
 const errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema } as const;
 const tags = ['admin'];
 const security = [{ adminSession: [] }];
@@ -189,13 +192,27 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
       schema: {
         tags,
         security,
-        summary: 'Change profile fields; directory-managed fields of directory users are refused with 409 naming them',
+        summary:
+          "Change profile fields. A directory user's profile fields and username are written to the directory in writable write-back mode (kept in dirbridge in unsynced mode; the Dirbridge-Write-Back header says how it went: written, pending, failed, unchanged, local); otherwise they are refused with 409 naming them",
         params: idParamsSchema,
         body: profileChangesSchema,
         response: { 200: userSchema, ...errors, 409: errorSchema },
       },
     },
-    async (request) => publicUser(await context.app.accounts.updateProfile(request.params.id, request.body, adminOf(request).actor)),
+    async (request, reply) => {
+      const { actor } = adminOf(request);
+      const user = await userOr404(request.params.id);
+      if (user.source !== 'directory' || writeModeOf(context.app.settings) === 'local') return publicUser(await context.app.accounts.updateProfile(user.id, request.body, actor));
+      // A directory user's profile and name go through write-back (written, or kept locally in unsynced mode); local fields stay here.
+      const { username, email, firstName, lastName, displayName, ...local } = request.body;
+      const profile = { ...(email === undefined ? {} : { email }), ...(firstName === undefined ? {} : { firstName }), ...(lastName === undefined ? {} : { lastName }), ...(displayName === undefined ? {} : { displayName }) };
+      const outcomes: string[] = [];
+      if (Object.keys(profile).length > 0) outcomes.push((await context.app.writeBack.users.update(user.username, profile, { actor })).outcome);
+      if (username !== undefined && username !== user.username) outcomes.push((await context.app.writeBack.users.rename(user.username, username, { actor })).outcome);
+      if (Object.keys(local).length > 0) await context.app.accounts.updateProfile(user.id, local, actor);
+      if (outcomes.length > 0) reply.header(WRITE_BACK_HEADER, outcomes.join(', '));
+      return publicUser(await userOr404(user.id));
+    },
   );
 
   for (const [action, isDisable] of [['disable', true], ['enable', false]] as const) {
@@ -205,17 +222,21 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
         schema: {
           tags,
           security,
-          summary: isDisable ? 'Disable an account and end its sessions (sync never re-enables it)' : 'Enable an account',
+          summary: isDisable
+            ? 'Disable an account and end its sessions (sync never re-enables it); in writable write-back mode the directory account is disabled too (never deleted). Dirbridge-Write-Back says how the directory side went'
+            : 'Enable an account; in writable write-back mode the directory account too. Dirbridge-Write-Back says how the directory side went',
           params: idParamsSchema,
           body: reasonBodySchema,
           response: { 200: userSchema, ...errors },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const { actor } = adminOf(request);
         const reason = request.body?.reason ?? (isDisable ? 'disabled by an administrator' : 'enabled by an administrator');
-        const changed = isDisable ? await context.app.accounts.disable(request.params.id, actor, reason) : await context.app.accounts.enable(request.params.id, actor, reason);
-        return publicUser(changed);
+        const user = await userOr404(request.params.id);
+        const result = await context.app.writeBack.users.setEnabled(user.username, !isDisable, { actor, reason });
+        reply.header(WRITE_BACK_HEADER, result.outcome);
+        return publicUser(await userOr404(user.id));
       },
     );
   }

@@ -70,6 +70,32 @@ export function registerAppRoutes(server: FastifyInstance, context: RouteContext
     },
   );
 
+  typed.post(
+    '/api/v1/auth/password',
+    {
+      schema: {
+        tags: ['app'],
+        summary: "Change the session user's own password, proving the current one",
+        description:
+          'Authenticate with the session token. The current password is checked exactly as a login checks it: throttled per username, directory account and client address ' +
+          '(the address counted is the caller\'s), so a wrong one is counted as a failed login and can never lock the directory account. ' +
+          "A directory user's new password goes to the directory (writable write-back mode with writeBack.passwords; the Password Modify operation on OpenLDAP and 389-DS, unicodePwd on Active Directory) " +
+          "and is never stored by dirbridge; the server's password policy applies and a refusal names its rule (422 directory.password_policy). The user's other sessions end; this one stays.",
+        security: [{ bearer: [] }],
+        body: z.strictObject({ currentPassword: z.string().max(1024), newPassword: z.string().min(1).max(1024) }),
+        response: { 204: z.null(), 400: errorSchema, 401: errorSchema, 409: errorSchema, 422: errorSchema, 429: errorSchema, 502: errorSchema, 503: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const valid = await app.sessions.validate(requireBearer(request));
+      if (valid === undefined) throw new HttpError(401, 'http.unauthenticated', 'the session is invalid or has expired');
+      const verified = await app.login.verify({ username: valid.user.username, password: request.body.currentPassword, clientAddress: request.ip, via: 'app' });
+      if (verified.id !== valid.user.id) throw new HttpError(401, 'auth.invalid_credentials', 'the current password is wrong');
+      await app.writeBack.users.changeOwnPassword(verified, { oldPassword: request.body.currentPassword, newPassword: request.body.newPassword, keepSessionId: valid.session.id });
+      return reply.code(204).send(null);
+    },
+  );
+
   typed.get(
     '/api/v1/auth/session',
     {
