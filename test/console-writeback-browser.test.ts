@@ -223,13 +223,37 @@ describe('console write-back in Chromium', { skip: chromiumSetup.skip, timeout: 
     assert.equal(await openRow.locator('[data-testid="conflict-directory-value"]').textContent(), 'anna@directory.example');
     assert.equal(await openRow.locator('[data-testid="conflict-dirbridge-value"]').textContent(), 'anna@dirbridge.example');
     const openText = (await openRow.textContent()) ?? '';
-    assert.ok(openText.includes('email') && openText.includes('dirbridge') && openText.includes('open'), openText);
+    assert.ok(openText.includes('email') && openText.includes('dirbridge'), openText);
+    assert.equal(await openRow.locator('[data-testid="conflict-keep"]').count(), 1, 'an open conflict offers Keep');
+    assert.equal(await openRow.locator('[data-testid="conflict-restore"]').count(), 1, 'and Restore');
     await page.screenshot({ path: path.join(SCREENSHOTS, '02-write-back-page.png'), fullPage: true });
 
     await byTestId('conflicts-open-only').uncheck();
     await page.locator(`[data-testid="conflict-row"][data-id="${resolved.id}"]`).waitFor();
     assert.equal(await conflicts.count(), 2);
     assert.match((await page.locator(`[data-testid="conflict-row"][data-id="${resolved.id}"]`).textContent()) ?? '', /kept/);
+  });
+
+  it('resolves the open conflict with Keep', async () => {
+    await byTestId('conflicts-open-only').check();
+    const openRow = page.locator(`[data-testid="conflict-row"][data-id="${open.id}"]`);
+    await openRow.waitFor();
+    await openRow.locator('[data-testid="conflict-keep"]').click();
+    await byTestId('writeback-message').filter({ hasText: "anna.writeback's email: kept dirbridge's value." }).waitFor();
+    await byTestId('writeback-conflicts').getByText('No open conflicts.').waitFor();
+    const stored = await app.store.writeBack.getConflict(open.id);
+    assert.equal(stored?.resolution, 'keep');
+    assert.equal(stored?.resolvedBy, 'admin:admin');
+    await page.screenshot({ path: path.join(SCREENSHOTS, '03-conflict-kept.png'), fullPage: true });
+  });
+
+  it('retries the failed write', async () => {
+    const failedRow = page.locator(`[data-testid="outbox-row"][data-id="${failed.id}"]`);
+    await failedRow.locator('[data-testid="retry-row"]').click();
+    const message = byTestId('writeback-message').filter({ hasText: '1 failed write(s) put back in the outbox' });
+    await message.waitFor();
+    assert.equal((await app.store.audit.list({ action: 'writeback.retried', limit: 10, offset: 0 })).entries[0]?.actor, 'admin:admin');
+    await page.screenshot({ path: path.join(SCREENSHOTS, '04-retried.png'), fullPage: true });
   });
 
   it('reported no page errors', () => {

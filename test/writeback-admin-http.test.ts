@@ -1,19 +1,27 @@
 /**
- * The write-back's admin HTTP routes over the real SQLite store (no directory is contacted):
- * the outbox lists pending and failed rows (never done ones) in delivery order, pages, and never
- * sends a password attribute even if a row held one; conflicts list newest first, `open=true`
- * leaves resolved ones out, and each carries its fields, winner and both values. Bad paging is a
- * 400; the admin guard's walk (http-admin-auth.test.ts) covers 401/403 for these routes.
+ * The write-back's admin HTTP routes over the real SQLite store. Reading (no directory is
+ * contacted): the outbox lists pending and failed rows (never done ones) in delivery order, pages,
+ * and never sends a password attribute even if a row held one; conflicts list newest first,
+ * `open=true` leaves resolved ones out, and each carries its fields, winner and both values. Bad
+ * paging is a 400. Acting, against a real slapd bound as the fixture's writer: retry puts a failed
+ * row back and delivers it (the directory then holds the new value), keep resolves a conflict
+ * once (then 409; unknown ids 404), restore writes the losing value to the directory and the store.
+ * The admin guard's walk (http-admin-auth.test.ts) covers 401/403 for these routes.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { openApp, type App } from '../src/app.ts';
+import { allStrings } from '../src/ldap/entry.ts';
+import { escapeFilterValue } from '../src/ldap/filter.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import type { ConflictPageView, OutboxPageView } from '../src/http/routes/admin-writeback.ts';
 import { createHttpServer } from '../src/http/server.ts';
 import { PRIMARY_DIRECTORY_ID } from '../src/model/writeback.ts';
+import type { RetryResultView, WriteBackConflictView } from '../src/http/routes/admin-writeback.ts';
+import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
+import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { signInAdmin, type AdminSignIn } from './helpers/admin-session.ts';
 import { settingsFor } from './helpers/harness.ts';
 
@@ -184,5 +192,127 @@ describe('write-back admin routes', () => {
     );
     assert.equal(((await get('/api/v1/admin/writeback/conflicts?open=false')).json() as ConflictPageView).total, 2);
     assert.equal((await get('/api/v1/admin/writeback/conflicts?open=yes')).statusCode, 400);
+  });
+});
+
+describe('write-back admin actions against OpenLDAP', () => {
+  let slapd: Slapd;
+  let organisation: Organisation;
+  let app: App;
+  let server: FastifyInstance;
+  let admin: AdminSignIn;
+  const cleanups: Array<() => Promise<void>> = [];
+
+  before(async () => {
+    organisation = generateOrganisation({ people: 8, groups: 2, seed: 41 });
+    slapd = await startSlapd({ ldif: organisation.ldif });
+    const made = await settingsFor({
+      directory: { urls: [slapd.url], bindDn: slapd.writerDn, bindPassword: slapd.writerPassword },
+      users: { baseDn: slapd.baseDn },
+      groups: { baseDn: `ou=groups,${slapd.baseDn}` },
+      writeBack: { enabled: true, mode: 'writable', usersDn: `ou=people,${slapd.baseDn}`, groupsDn: `ou=groups,${slapd.baseDn}` },
+    });
+    cleanups.push(made.cleanup);
+    app = await openApp(made.settings);
+    cleanups.push(() => app.close());
+    await ensureInitialAdmin(app.store, { DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD });
+    const synced = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
+    assert.equal(synced.status, 'succeeded', JSON.stringify(synced));
+    server = await createHttpServer(app, { logger: false });
+    cleanups.push(() => server.close());
+    admin = await signInAdmin(server, ADMIN_PASSWORD);
+  });
+
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    await slapd?.stop();
+  });
+
+  const post = (url: string, payload?: Record<string, unknown>) =>
+    server.inject({ method: 'POST', url, cookies: admin.cookie, headers: { 'x-csrf-token': admin.csrf }, ...(payload === undefined ? {} : { payload }) });
+
+  /** A synced user of the sample directory, by position among those with a mail address. */
+  const syncedUser = async (position: number) => {
+    const sample = organisation.users.filter((user) => user.mail !== '' && !user.locked)[position];
+    assert.ok(sample, 'a sample user');
+    const stored = (await app.store.users.list({ search: sample.uid, limit: 10, offset: 0 })).users.find((user) => user.username === sample.uid);
+    assert.ok(stored?.dn, `${sample.uid} was synced`);
+    return { sample, stored, dn: stored.dn };
+  };
+
+  const mailInDirectory = async (uid: string): Promise<string[]> => {
+    await using directory = await app.openDirectory();
+    const [entry] = await directory.searchAll({ baseDn: slapd.baseDn, scope: 'sub', filter: `(uid=${escapeFilterValue(uid)})`, attributes: ['mail'], maxEntries: 1 });
+    assert.ok(entry, uid);
+    return allStrings(entry, 'mail');
+  };
+
+  it('retries a failed row: put back, delivered, and the directory holds the new value', async () => {
+    const { sample, stored, dn } = await syncedUser(0);
+    const next = `retried.${sample.uid}@example.net`;
+    const [row] = await app.store.transaction((tx) =>
+      tx.writeBack.enqueue({
+        directoryId: PRIMARY_DIRECTORY_ID,
+        actor: 'admin:admin',
+        steps: [{ stepKind: 'updateUser', subject: sample.uid, objectKind: 'user', objectId: stored.id, change: { kind: 'modify', dn, changes: [{ kind: 'set', attribute: 'mail', from: [sample.mail], to: [next] }] }, reason: 'email changed' }],
+      }),
+    );
+    assert.ok(row);
+    await app.store.transaction((tx) => tx.writeBack.markFailed(row.id, { code: 'directory.unavailable', message: 'the directory did not answer' }));
+    assert.deepEqual(await mailInDirectory(sample.uid), [sample.mail]);
+
+    const response = await post('/api/v1/admin/writeback/retry', { ids: [row.id] });
+    assert.equal(response.statusCode, 200, response.body);
+    const result = response.json() as RetryResultView;
+    assert.equal(result.requeued, 1);
+    assert.equal(result.run.done, 1, response.body);
+    assert.deepEqual(await mailInDirectory(sample.uid), [next]);
+    assert.equal((await app.store.writeBack.listOpen(PRIMARY_DIRECTORY_ID, { limit: 10, offset: 0 })).rows.some((open) => open.id === row.id), false, 'no longer open');
+    // Nothing failed is left: a retry of all puts back nothing.
+    assert.equal(((await post('/api/v1/admin/writeback/retry')).json() as RetryResultView).requeued, 0);
+    assert.equal((await post('/api/v1/admin/writeback/retry', { ids: [] })).statusCode, 400, 'an empty list is refused rather than read as "all"');
+  });
+
+  it('keeps a conflict once (then 409), answers 404 for an unknown one and 400 for an unknown resolution', async () => {
+    const { sample, stored } = await syncedUser(1);
+    const [conflict] = await app.store.transaction((tx) =>
+      tx.writeBack.recordConflicts(PRIMARY_DIRECTORY_ID, [
+        { objectKind: 'user', objectId: stored.id, subject: sample.uid, field: 'firstName', winner: 'directory', directoryValue: [sample.givenName], dirbridgeValue: ['Someone'], baseline: ['Before'] },
+      ]),
+    );
+    assert.ok(conflict);
+    const kept = await post(`/api/v1/admin/writeback/conflicts/${conflict.id}/resolve`, { resolution: 'keep' });
+    assert.equal(kept.statusCode, 200, kept.body);
+    const view = kept.json() as WriteBackConflictView;
+    assert.equal(view.id, conflict.id);
+    assert.equal(view.resolution, 'keep');
+    assert.equal(view.resolvedBy, 'admin:admin');
+    assert.equal(typeof view.resolvedAt, 'string');
+    assert.equal((await app.store.writeBack.getConflict(conflict.id))?.resolution, 'keep');
+    assert.equal((await app.store.audit.list({ action: 'writeback.conflict_resolved', limit: 10, offset: 0 })).entries.some((entry) => entry.actor === 'admin:admin'), true, 'audited as the administrator');
+
+    const again = await post(`/api/v1/admin/writeback/conflicts/${conflict.id}/resolve`, { resolution: 'keep' });
+    assert.equal(again.statusCode, 409, again.body);
+    assert.equal(again.json().error.code, 'store.conflict');
+    const unknown = await post(`/api/v1/admin/writeback/conflicts/${randomUUID()}/resolve`, { resolution: 'keep' });
+    assert.equal(unknown.statusCode, 404, unknown.body);
+    assert.equal(unknown.json().error.code, 'store.not_found');
+    assert.equal((await post(`/api/v1/admin/writeback/conflicts/${conflict.id}/resolve`, { resolution: 'ignore' })).statusCode, 400);
+  });
+
+  it("restores the losing value: the directory and dirbridge's store both take it", async () => {
+    const { sample, stored } = await syncedUser(2);
+    const lost = `restored.${sample.uid}@example.net`;
+    const [conflict] = await app.store.transaction((tx) =>
+      tx.writeBack.recordConflicts(PRIMARY_DIRECTORY_ID, [
+        { objectKind: 'user', objectId: stored.id, subject: sample.uid, field: 'email', winner: 'directory', directoryValue: [sample.mail], dirbridgeValue: [lost], baseline: ['before@example.net'] },
+      ]),
+    );
+    assert.ok(conflict);
+    const restored = await post(`/api/v1/admin/writeback/conflicts/${conflict.id}/resolve`, { resolution: 'restore' });
+    assert.equal(restored.statusCode, 200, restored.body);
+    assert.equal((restored.json() as WriteBackConflictView).resolution, 'restore');
+    assert.deepEqual(await mailInDirectory(sample.uid), [lost]);
+    assert.equal((await app.store.users.get(stored.id))?.email, lost);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The write-back's admin API (issue #10): the outbox's open rows (pending and failed directory
- * writes) and the conflicts, of the one directory an instance reads today. The admin guard has
- * authenticated every request before it gets here.
+ * writes) and the conflicts, of the one directory an instance reads today; retrying failed rows
+ * and resolving a conflict go through `writeback/outbox-actions.ts`, as the CLI's `writeback retry`
+ * and `writeback resolve` do. The admin guard has authenticated every request before it gets here.
  *
  * The outbox never holds a password (passwords are set at once, or the action fails). The
  * response schemas still name every field they send, and a change's password attributes are
@@ -10,11 +11,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { OutboxRecord } from '../../model/index.ts';
+import type { OutboxRecord, WriteBackConflictRecord } from '../../model/index.ts';
 import { PRIMARY_DIRECTORY_ID } from '../../model/writeback.ts';
 import type { AttributeChange, DirectoryChange } from '../../writeback/directory-change.ts';
+import { resolveWriteBackConflict, retryWriteBack } from '../../writeback/outbox-actions.ts';
+import { adminOf } from '../admin-auth.ts';
 import type { RouteContext } from '../context.ts';
-import { errorSchema, pageQuerySchema } from '../schemas.ts';
+import { errorSchema, idParamsSchema, pageQuerySchema } from '../schemas.ts';
 import { isSecretAttribute } from './admin-actions.ts';
 
 const A = '/api/v1/admin/writeback';
@@ -77,6 +80,16 @@ const conflictSchema = z.object({
 
 const conflictPageSchema = z.object({ rows: z.array(conflictSchema), total: z.number() });
 
+const deliveryRunSchema = z.object({
+  done: z.number().describe('rows delivered'),
+  retrying: z.number().describe('rows that failed for now and wait for their next attempt'),
+  failed: z.number().describe('rows given up until retried'),
+  conflicts: z.number().describe('conflicts recorded while delivering'),
+  skipped: z.enum(['not_writable', 'held_elsewhere']).optional().describe('why nothing was delivered: write-back is not on in writable mode, or another instance is delivering'),
+});
+
+const retryResultSchema = z.object({ requeued: z.number().describe('failed rows put back in the outbox, due now'), run: deliveryRunSchema });
+
 /** One open outbox row as the API sends it (the console imports it). */
 export type OutboxRowView = z.infer<typeof outboxRowSchema>;
 /** A page of open outbox rows. */
@@ -85,6 +98,8 @@ export type OutboxPageView = z.infer<typeof outboxPageSchema>;
 export type WriteBackConflictView = z.infer<typeof conflictSchema>;
 /** A page of conflicts. */
 export type ConflictPageView = z.infer<typeof conflictPageSchema>;
+/** What `POST retry` answers (the console imports it). */
+export type RetryResultView = z.infer<typeof retryResultSchema>;
 
 /** A change without password attributes (a second lock: the outbox holds none). */
 export function withoutSecretAttributes(change: DirectoryChange): DirectoryChange {
@@ -118,6 +133,10 @@ function outboxRowView(row: OutboxRecord): OutboxRowView {
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
+}
+
+function conflictView({ directoryId: _directoryId, ...conflict }: WriteBackConflictRecord): WriteBackConflictView {
+  return conflict;
 }
 
 /** Registers the write-back routes. */
@@ -156,7 +175,42 @@ export function registerAdminWriteBackRoutes(server: FastifyInstance, context: R
     async (request) => {
       const { open, limit, offset } = request.query;
       const page = await store.writeBack.listConflicts(PRIMARY_DIRECTORY_ID, open === true ? { open: true } : {}, { limit, offset });
-      return { rows: page.rows.map(({ directoryId: _directoryId, ...conflict }) => conflict), total: page.total };
+      return { rows: page.rows.map(conflictView), total: page.total };
     },
+  );
+
+  typed.post(
+    `${A}/retry`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Retry: puts failed outbox rows (all, or those named) back in the outbox, due now, and delivers at once; answers how many were put back and what the delivery did',
+        body: z
+          .object({ ids: z.array(z.string().min(1).max(100)).min(1).max(1000).optional().describe('the failed rows to retry; absent: every failed row') })
+          .nullish(),
+        response: { 200: retryResultSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const ids = request.body?.ids;
+      return retryWriteBack(context.app, { ...(ids === undefined ? {} : { ids }), actor: adminOf(request).actor });
+    },
+  );
+
+  typed.post(
+    `${A}/conflicts/:id/resolve`,
+    {
+      schema: {
+        tags,
+        security,
+        summary:
+          "Resolves an open conflict: keep leaves the winner's value on both sides; restore gives both sides the loser's value (written to the directory now, so write-back must be on in writable mode). 404 for an unknown conflict, 409 for one already resolved",
+        params: idParamsSchema,
+        body: z.object({ resolution: z.enum(['keep', 'restore']) }),
+        response: { 200: conflictSchema, ...errors, 404: errorSchema, 409: errorSchema },
+      },
+    },
+    async (request) => conflictView(await resolveWriteBackConflict(context.app, { id: request.params.id, resolution: request.body.resolution, actor: adminOf(request).actor })),
   );
 }

@@ -1,13 +1,14 @@
 /**
  * The write-back (issue #10): directory writes still in the outbox (pending, or failed until
  * retried) and the conflicts, fields that both dirbridge and the directory changed, with whose
- * value won.
+ * value won. Failed writes can be retried (one, or all); an open conflict can be kept (the
+ * winner's value stays) or restored (both sides take the other value).
  */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import { api, query } from '../api.ts';
+import { api, messageOf, query } from '../api.ts';
 import { Badge, Card, Empty, ErrorBox, Loading, PageHeader, Pager, formatDate, formatNumber, useAsync } from '../components.tsx';
-import type { ConflictPage, OutboxPage, OutboxRow, WriteBackConflict } from '../types.ts';
+import type { ConflictPage, OutboxPage, OutboxRow, RetryResult, WriteBackConflict } from '../types.ts';
 
 const PAGE = 50;
 
@@ -36,17 +37,47 @@ function OutboxStatus(props: { row: OutboxRow }): JSX.Element {
   return props.row.status === 'failed' ? <Badge tone="bad">failed</Badge> : <Badge tone="info">pending</Badge>;
 }
 
-function OutboxCard(): JSX.Element {
+/** What the page's actions share: a running action's name, and how to run one (which then reloads both lists). */
+interface Actions {
+  busy: string | null;
+  run: (name: string, label: string, work: () => Promise<Outcome>) => Promise<void>;
+  generation: number;
+}
+
+/** What an action did: a sentence, and whether all went well. */
+interface Outcome {
+  tone: 'success' | 'warn';
+  text: string;
+}
+
+/** What a retry did, in a sentence; a warning when something is still not delivered. */
+function retryOutcome(result: RetryResult): Outcome {
+  const { run } = result;
+  const delivered = run.skipped === 'not_writable' ? 'nothing was delivered: write-back is not on in writable mode' : run.skipped === 'held_elsewhere' ? 'another instance is delivering them' : `delivered ${run.done}, retrying later ${run.retrying}, failed ${run.failed}, conflicts ${run.conflicts}`;
+  const isClean = run.skipped === undefined && run.failed === 0 && run.retrying === 0;
+  return { tone: isClean ? 'success' : 'warn', text: `${formatNumber(result.requeued)} failed write(s) put back in the outbox; ${delivered}.` };
+}
+
+function OutboxCard(props: { actions: Actions }): JSX.Element {
+  const { actions } = props;
   const [offset, setOffset] = useState(0);
-  const outbox = useAsync(() => api<OutboxPage>('GET', `/api/v1/admin/writeback/outbox${query({ limit: PAGE, offset })}`), [offset]);
+  const outbox = useAsync(() => api<OutboxPage>('GET', `/api/v1/admin/writeback/outbox${query({ limit: PAGE, offset })}`), [offset, actions.generation]);
+  const retry = (ids: string[] | undefined) =>
+    actions.run(ids === undefined ? 'retry-all' : `retry-${ids.join(',')}`, 'Retry', async () => retryOutcome(await api<RetryResult>('POST', '/api/v1/admin/writeback/retry', ids === undefined ? {} : { ids })));
+  const hasFailed = outbox.data?.rows.some((row) => row.status === 'failed') === true;
   return (
     <Card
       title="Outbox"
       testId="writeback-outbox"
       actions={
-        <button class="btn btn-small" onClick={outbox.reload}>
-          Refresh
-        </button>
+        <span class="button-row">
+          <button class="btn btn-small" disabled={actions.busy !== null || !hasFailed} onClick={() => void retry(undefined)} data-testid="retry-all" title="Put every failed write back in the outbox and deliver now">
+            {actions.busy === 'retry-all' ? 'Retrying…' : 'Retry all failed'}
+          </button>
+          <button class="btn btn-small" onClick={outbox.reload}>
+            Refresh
+          </button>
+        </span>
       }
     >
       <p class="muted small">Directory writes not delivered yet, in the order they will be made: pending ones wait for their next attempt; failed ones wait for an administrator.</p>
@@ -86,10 +117,19 @@ function OutboxCard(): JSX.Element {
                     </td>
                     <td>
                       <OutboxStatus row={row} />
+                      {row.status === 'failed' ? (
+                        <div>
+                          <button class="btn btn-small" disabled={actions.busy !== null} onClick={() => void retry([row.id])} data-testid="retry-row">
+                            {actions.busy === `retry-${row.id}` ? 'Retrying…' : 'Retry'}
+                          </button>
+                        </div>
+                      ) : null}
                     </td>
                     <td class="num">{formatNumber(row.attempts)}</td>
                     <td class="nowrap small">{row.status === 'failed' ? <span class="muted">after a retry</span> : formatDate(row.nextAttemptAt)}</td>
-                    <td class="small">{row.lastError === null ? <span class="muted">—</span> : <span title={row.lastErrorCode ?? undefined}>{row.lastError}</span>}</td>
+                    <td class="small" style={{ overflowWrap: 'anywhere', minWidth: '14rem' }}>
+                      {row.lastError === null ? <span class="muted">—</span> : <span title={row.lastErrorCode ?? undefined}>{row.lastError}</span>}
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -115,10 +155,21 @@ function Resolution(props: { conflict: WriteBackConflict }): JSX.Element {
   );
 }
 
-function ConflictsCard(): JSX.Element {
+function ConflictsCard(props: { actions: Actions }): JSX.Element {
+  const { actions } = props;
   const [offset, setOffset] = useState(0);
   const [isOpenOnly, setOpenOnly] = useState(true);
-  const conflicts = useAsync(() => api<ConflictPage>('GET', `/api/v1/admin/writeback/conflicts${query({ open: isOpenOnly ? 'true' : undefined, limit: PAGE, offset })}`), [isOpenOnly, offset]);
+  const conflicts = useAsync(() => api<ConflictPage>('GET', `/api/v1/admin/writeback/conflicts${query({ open: isOpenOnly ? 'true' : undefined, limit: PAGE, offset })}`), [isOpenOnly, offset, actions.generation]);
+  const resolve = (conflict: WriteBackConflict, resolution: 'keep' | 'restore') =>
+    actions.run(`${resolution}-${conflict.id}`, resolution === 'keep' ? 'Keep' : 'Restore', async () => {
+      const resolved = await api<WriteBackConflict>('POST', `/api/v1/admin/writeback/conflicts/${encodeURIComponent(conflict.id)}/resolve`, { resolution });
+      const kept = resolved.winner === 'directory' ? 'the directory' : 'dirbridge';
+      const text =
+        resolution === 'keep'
+          ? `${resolved.subject}'s ${resolved.field}: kept ${kept}'s value.`
+          : `${resolved.subject}'s ${resolved.field}: restored ${valuesText(resolved.winner === 'directory' ? resolved.dirbridgeValue : resolved.directoryValue)} on both sides.`;
+      return { tone: 'success', text };
+    });
   return (
     <Card
       title="Conflicts"
@@ -176,7 +227,24 @@ function ConflictsCard(): JSX.Element {
                     <td data-testid="conflict-dirbridge-value">{valuesText(conflict.dirbridgeValue)}</td>
                     <td class="nowrap small">{formatDate(conflict.createdAt)}</td>
                     <td>
-                      <Resolution conflict={conflict} />
+                      {conflict.resolution === null ? (
+                        <span class="button-row">
+                          <button class="btn btn-small" disabled={actions.busy !== null} onClick={() => void resolve(conflict, 'keep')} data-testid="conflict-keep" title={`Accept the ${conflict.winner}'s value; nothing is written`}>
+                            Keep
+                          </button>
+                          <button
+                            class="btn btn-small"
+                            disabled={actions.busy !== null || conflict.objectKind !== 'user'}
+                            onClick={() => void resolve(conflict, 'restore')}
+                            data-testid="conflict-restore"
+                            title={`Give both sides the ${conflict.winner === 'directory' ? 'dirbridge' : 'directory'} value: dirbridge takes it and it is written to the directory now`}
+                          >
+                            Restore
+                          </button>
+                        </span>
+                      ) : (
+                        <Resolution conflict={conflict} />
+                      )}
                     </td>
                   </tr>
                 ))}
@@ -192,6 +260,25 @@ function ConflictsCard(): JSX.Element {
 
 /** The Write-back page. */
 export function WriteBackPage(props: { isEnabled: boolean | undefined }): JSX.Element {
+  const [busy, setBusy] = useState<string | null>(null);
+  const [generation, setGeneration] = useState(0);
+  const [message, setMessage] = useState<{ tone: 'success' | 'warn' | 'error'; text: string } | null>(null);
+  const actions: Actions = {
+    busy,
+    generation,
+    run: async (name, label, work) => {
+      setBusy(name);
+      setMessage(null);
+      try {
+        setMessage(await work());
+      } catch (error) {
+        setMessage({ tone: 'error', text: `${label} failed: ${messageOf(error)}` });
+      } finally {
+        setBusy(null);
+        setGeneration((value) => value + 1);
+      }
+    },
+  };
   return (
     <div>
       <PageHeader title="Write-back" subtitle="Changes dirbridge writes to the directory: what is still on its way, and the values both sides changed." />
@@ -200,8 +287,13 @@ export function WriteBackPage(props: { isEnabled: boolean | undefined }): JSX.El
           Write-back is switched off (Settings, Write-back): nothing new is written to the directory. What is listed here was queued while it was on.
         </div>
       ) : null}
-      <OutboxCard />
-      <ConflictsCard />
+      {message === null ? null : (
+        <div class={`alert alert-${message.tone}`} role="status" data-testid="writeback-message">
+          {message.text}
+        </div>
+      )}
+      <OutboxCard actions={actions} />
+      <ConflictsCard actions={actions} />
     </div>
   );
 }
