@@ -64,14 +64,15 @@ function OutboxCard(props: { actions: Actions }): JSX.Element {
   const outbox = useAsync(() => api<OutboxPage>('GET', `/api/v1/admin/writeback/outbox${query({ limit: PAGE, offset })}`), [offset, actions.generation]);
   const retry = (ids: string[] | undefined) =>
     actions.run(ids === undefined ? 'retry-all' : `retry-${ids.join(',')}`, 'Retry', async () => retryOutcome(await api<RetryResult>('POST', '/api/v1/admin/writeback/retry', ids === undefined ? {} : { ids })));
-  const hasFailed = outbox.data?.rows.some((row) => row.status === 'failed') === true;
+  // Failed rows may be on another page: offered whenever anything is open (a retry with none failed puts back nothing).
+  const isEmpty = (outbox.data?.total ?? 0) === 0;
   return (
     <Card
       title="Outbox"
       testId="writeback-outbox"
       actions={
         <span class="button-row">
-          <button class="btn btn-small" disabled={actions.busy !== null || !hasFailed} onClick={() => void retry(undefined)} data-testid="retry-all" title="Put every failed write back in the outbox and deliver now">
+          <button class="btn btn-small" disabled={actions.busy !== null || isEmpty} onClick={() => void retry(undefined)} data-testid="retry-all" title="Put every failed write back in the outbox and deliver now">
             {actions.busy === 'retry-all' ? 'Retrying…' : 'Retry all failed'}
           </button>
           <button class="btn btn-small" onClick={outbox.reload}>
