@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { changeOwnPassword, openWritableDirectory, replaceValues, resetPassword, setAccountDisabled } from '../src/directory/index.ts';
+import { changeOwnPassword, openWritableDirectory, replaceValues, resetPassword } from '../src/directory/index.ts';
+import { setDisabled } from './helpers/account-state.ts';
 import { unicodePwdValue } from '../src/directory/passwords.ts';
 import { isDirbridgeError } from '../src/errors.ts';
 import { childDn } from '../src/ldap/dn.ts';
@@ -85,9 +86,9 @@ describe('directory writes on Active Directory (Samba)', { skip: skipUnlessCi(sa
     const uac = async () => Number(firstString((await connection.searchAll({ baseDn: dn, scope: 'base', filter: '(objectClass=*)', attributes: ['userAccountControl'], maxEntries: 1 }))[0] ?? { dn, attributes: {} }, 'userAccountControl'));
     // DONT_EXPIRE_PASSWORD (0x10000) stands for "another bit someone set".
     await connection.modify(dn, [replaceValues('userAccountControl', [String(0x200 | 0x10000)])]);
-    await setAccountDisabled(connection, dn, true);
+    await setDisabled(connection, dn, true);
     assert.equal(await uac(), 0x200 | 0x10000 | 0x2);
-    await setAccountDisabled(connection, dn, false);
+    await setDisabled(connection, dn, false);
     assert.equal(await uac(), 0x200 | 0x10000);
   });
 });

@@ -14,7 +14,6 @@ export {
 export type { ExtendedResult, NewEntryAttributes, NewName, WriteOptions } from './write.ts';
 export { addValues, deleteValues, replaceValues, valueChanges, type AttributeValue, type Modification } from './modifications.ts';
 export { changeOwnPassword, PASSWORD_MODIFY_OID, resetPassword, type OwnPasswordChange, type PasswordReset } from './passwords.ts';
-export { isAccountDisabled, setAccountDisabled } from './account-state.ts';
 export { isRetryableDirectoryError } from './translate-error.ts';
 export type { SearchRequest } from './search.ts';
 export { defaultUniqueIdAttribute, detectServerType, type RootDse, type ServerType } from './root-dse.ts';

@@ -223,7 +223,15 @@ export async function applyWritePlan(deps: WriteBackDeps, planned: PlannedAction
       steps.push(report(passwordStep, 'not_sent', { code: 'writeback.password_not_set', message: 'the password was not set: the entry is not in the directory yet; set it with `users set-password` once the pending writes are done' }));
       for (const step of afterPassword) steps.push(report(step, 'not_sent'));
     } else {
-      await setPasswordNow(deps, passwordStep.kind === 'setPassword' ? passwordStep.dn : '', planned.password ?? '');
+      try {
+        await setPasswordNow(deps, passwordStep.kind === 'setPassword' ? passwordStep.dn : '', planned.password ?? '');
+      } catch (error) {
+        // The entry exists without this password (AD keeps it disabled); the refusal names the rule.
+        if (!(error instanceof DirbridgeError)) throw error;
+        steps.push(report(passwordStep, 'failed', { code: error.code, message: error.message }));
+        for (const step of afterPassword) steps.push(report(step, 'not_sent'));
+        return { action: planned.action, mode: 'writable', isDryRun: false, outcome: 'failed', message: `the entry was written, but the directory refused the password (${error.code}: ${error.message}); set another with \`users set-password\``, steps, conflicts };
+      }
       steps.push(report(passwordStep, 'done'));
       const later = await deps.store.transaction((tx) => enqueueSteps(tx, { steps: afterPassword, objectKind: planned.objectKind, objectId, actor: planned.actor }));
       const laterDelivered = await deliverAndRead(deps, later);

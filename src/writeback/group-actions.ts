@@ -10,10 +10,9 @@ import type { Settings } from '../settings/schema.ts';
 import type { StoreWriter } from '../store/store.ts';
 import { dnOf, groupNamed, localReason, userNamed, withDirectory, writeModeOf, type ActionOptions } from './action-context.ts';
 import { applyWritePlan, localResult, type WriteActionResult, type WriteBackDeps } from './apply-write-plan.ts';
-import { dnAfter } from './directory-change.ts';
 import { planAddMember, planCreateGroup, planDeleteGroup, planRemoveMember, planRenameGroup } from './plan-group-writes.ts';
 import { readGroupTarget } from './read-targets.ts';
-import { emptyWritePlan } from './write-step.ts';
+import { emptyWritePlan, plannedDn } from './write-step.ts';
 
 /** An action's result with the group as it stands afterwards (undefined once deleted). */
 export type GroupActionResult = WriteActionResult & { group?: GroupRecord };
@@ -54,8 +53,7 @@ export async function createGroup(deps: WriteBackDeps, name: string, options: Ac
   }
   const groups = groupSettings(settings);
   const plan = await withDirectory(deps, settings, async (_directory, shape) => planCreateGroup({ shape, writeBack: settings.writeBack, groups }, { name, members: [] }));
-  const add = plan.steps[0];
-  const dn = add === undefined || add.kind === 'setPassword' ? '' : (dnAfter(add.change) ?? '');
+  const dn = plannedDn(plan, '');
   const result = await applyWritePlan(deps, {
     action: 'groups.create',
     actor: options.actor,
@@ -90,8 +88,7 @@ export async function renameGroup(deps: WriteBackDeps, name: string, newName: st
   const groups = groupSettings(settings);
   const dn = dnOf(group, `the group ${group.name}`);
   const plan = await withDirectory(deps, settings, async (_directory, shape) => planRenameGroup({ shape, writeBack: settings.writeBack, groups }, { dn, name: group.name, newName }));
-  const step = plan.steps[0];
-  const newDn = step === undefined || step.kind === 'setPassword' ? dn : (dnAfter(step.change) ?? dn);
+  const newDn = plannedDn(plan, dn);
   const result = await applyWritePlan(deps, {
     action: 'groups.rename',
     actor: options.actor,

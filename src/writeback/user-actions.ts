@@ -16,13 +16,12 @@ import { WRITABLE_USER_FIELDS, type Settings, type WritableUserField } from '../
 import type { StoreWriter } from '../store/store.ts';
 import { checkUserInScope, dnOf, groupNamed, localReason, userNamed, withDirectory, writeModeOf, type ActionOptions } from './action-context.ts';
 import { applyWritePlan, localResult, type WriteActionResult, type WriteBackDeps } from './apply-write-plan.ts';
-import { dnAfter } from './directory-change.ts';
 import { resolveEntryShape } from './entry-shape.ts';
 import { planAddMember } from './plan-group-writes.ts';
 import { attributeOfField, planCreateUser, planDeleteUser, planMoveUser, planRenameUser, planSetEnabled, planUpdateUser, type UserValues } from './plan-user-writes.ts';
 import { readGroupsListing, readGroupTarget, readUserEntry } from './read-targets.ts';
 import type { FieldValue } from './resolve-conflict.ts';
-import { emptyWritePlan } from './write-step.ts';
+import { emptyWritePlan, plannedDn } from './write-step.ts';
 
 /** The profile fields an action may set. */
 export type UserFields = Partial<Pick<UserValues, 'email' | 'firstName' | 'lastName' | 'displayName'>>;
@@ -85,8 +84,7 @@ export async function createUser(deps: WriteBackDeps, input: NewDirectoryUser, o
   const hasPassword = input.password !== undefined && input.password !== '';
   const plan = await withDirectory(deps, settings, async (directory, shape) => {
     const created = planCreateUser({ shape, writeBack: settings.writeBack, users: settings.users }, values, { hasPassword });
-    const add = created.steps[0];
-    const dn = add !== undefined && add.kind !== 'setPassword' ? (dnAfter(add.change) ?? '') : '';
+    const dn = plannedDn(created, '');
     const memberSteps = [];
     for (const group of groups) {
       if (group.source !== 'directory') continue;
@@ -246,8 +244,7 @@ export async function renameUser(deps: WriteBackDeps, username: string, newUsern
     const groups = await groupsToFollow(directory, settings, { dn, username: user.username });
     return planRenameUser({ shape, writeBack: settings.writeBack, users: settings.users }, { entry, username: user.username, newUsername, groups });
   });
-  const moved = plan.steps.find((step) => step.kind === 'renameUser' && step.change.kind === 'modifyDn');
-  const newDn = moved === undefined || moved.kind === 'setPassword' ? dn : (dnAfter(moved.change) ?? dn);
+  const newDn = plannedDn(plan, dn);
   const result = await applyWritePlan(deps, {
     action: 'users.rename',
     actor: options.actor,
@@ -278,8 +275,7 @@ export async function moveUser(deps: WriteBackDeps, username: string, newParent:
     const groups = await groupsToFollow(directory, settings, { dn, username: user.username });
     return planMoveUser({ shape, writeBack: settings.writeBack, users: settings.users }, { entry, username: user.username, newParent, groups });
   });
-  const move = plan.steps[0];
-  const newDn = move === undefined || move.kind === 'setPassword' ? dn : (dnAfter(move.change) ?? dn);
+  const newDn = plannedDn(plan, dn);
   const result = await applyWritePlan(deps, {
     action: 'users.move',
     actor: options.actor,

@@ -9,12 +9,10 @@ import {
   addValues,
   changeOwnPassword,
   deleteValues,
-  isAccountDisabled,
   openDirectory,
   openWritableDirectory,
   replaceValues,
   resetPassword,
-  setAccountDisabled,
   type NewEntryAttributes,
   type WritableDirectoryConnection,
 } from '../../src/directory/index.ts';
@@ -25,6 +23,7 @@ import { childDn, dnEquals, normalizeDn } from '../../src/ldap/dn.ts';
 import { allStrings, firstString, type DirectoryEntry } from '../../src/ldap/entry.ts';
 import { eq, not } from '../../src/ldap/filter.ts';
 import type { DirectorySettings } from '../../src/settings/schema.ts';
+import { isDisabled, setDisabled } from './account-state.ts';
 import { rejectsWithCode } from './rejects.ts';
 
 /** What the suite needs to know about one server. */
@@ -215,14 +214,14 @@ export function writeTests(get: () => WriteServer): void {
   it('disables and enables an account the way the server does it, idempotently; a disabled account cannot bind', () =>
     withWriter(async (writer, server) => {
       const dn = await createUser(writer, server, 'disabled', server.password(6));
-      assert.equal(await isAccountDisabled(writer, dn), false);
-      await setAccountDisabled(writer, dn, true);
-      await setAccountDisabled(writer, dn, true);
-      assert.equal(await isAccountDisabled(writer, dn), true);
+      assert.equal(await isDisabled(writer, dn), false);
+      await setDisabled(writer, dn, true);
+      await setDisabled(writer, dn, true);
+      assert.equal(await isDisabled(writer, dn), true);
       assert.equal(await binds(server.userSettings(dn, server.password(6))), false, 'a disabled account cannot bind');
-      await setAccountDisabled(writer, dn, false);
-      await setAccountDisabled(writer, dn, false);
-      assert.equal(await isAccountDisabled(writer, dn), false);
+      await setDisabled(writer, dn, false);
+      await setDisabled(writer, dn, false);
+      assert.equal(await isDisabled(writer, dn), false);
       assert.ok(await binds(server.userSettings(dn, server.password(6))), 'enabled again, it binds');
     }));
 }
