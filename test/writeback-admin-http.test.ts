@@ -13,8 +13,6 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { openApp, type App } from '../src/app.ts';
-import { allStrings } from '../src/ldap/entry.ts';
-import { escapeFilterValue } from '../src/ldap/filter.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import type { ConflictPageView, OutboxPageView } from '../src/http/routes/admin-writeback.ts';
 import { createHttpServer } from '../src/http/server.ts';
@@ -23,6 +21,7 @@ import type { RetryResultView, WriteBackConflictView } from '../src/http/routes/
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { signInAdmin, type AdminSignIn } from './helpers/admin-session.ts';
+import { readAttribute } from './helpers/directory.ts';
 import { settingsFor } from './helpers/harness.ts';
 
 const ADMIN_PASSWORD = 'admin-password-for-writeback-routes';
@@ -240,13 +239,6 @@ describe('write-back admin actions against OpenLDAP', () => {
     return { sample, stored, dn: stored.dn };
   };
 
-  const mailInDirectory = async (uid: string): Promise<string[]> => {
-    await using directory = await app.openDirectory();
-    const [entry] = await directory.searchAll({ baseDn: slapd.baseDn, scope: 'sub', filter: `(uid=${escapeFilterValue(uid)})`, attributes: ['mail'], maxEntries: 1 });
-    assert.ok(entry, uid);
-    return allStrings(entry, 'mail');
-  };
-
   it('retries a failed row: put back, delivered, and the directory holds the new value', async () => {
     const { sample, stored, dn } = await syncedUser(0);
     const next = `retried.${sample.uid}@example.net`;
@@ -259,14 +251,14 @@ describe('write-back admin actions against OpenLDAP', () => {
     );
     assert.ok(row);
     await app.store.transaction((tx) => tx.writeBack.markFailed(row.id, { code: 'directory.unavailable', message: 'the directory did not answer' }));
-    assert.deepEqual(await mailInDirectory(sample.uid), [sample.mail]);
+    assert.deepEqual(await readAttribute(slapd, dn, 'mail'), [sample.mail]);
 
     const response = await post('/api/v1/admin/writeback/retry', { ids: [row.id] });
     assert.equal(response.statusCode, 200, response.body);
     const result = response.json() as RetryResultView;
     assert.equal(result.requeued, 1);
     assert.equal(result.run.done, 1, response.body);
-    assert.deepEqual(await mailInDirectory(sample.uid), [next]);
+    assert.deepEqual(await readAttribute(slapd, dn, 'mail'), [next]);
     assert.equal((await app.store.writeBack.listOpen(PRIMARY_DIRECTORY_ID, { limit: 10, offset: 0 })).rows.some((open) => open.id === row.id), false, 'no longer open');
     // Nothing failed is left: a retry of all puts back nothing.
     assert.equal(((await post('/api/v1/admin/writeback/retry')).json() as RetryResultView).requeued, 0);
@@ -301,7 +293,7 @@ describe('write-back admin actions against OpenLDAP', () => {
   });
 
   it("restores the losing value: the directory and dirbridge's store both take it", async () => {
-    const { sample, stored } = await syncedUser(2);
+    const { sample, stored, dn } = await syncedUser(2);
     const lost = `restored.${sample.uid}@example.net`;
     const [conflict] = await app.store.transaction((tx) =>
       tx.writeBack.recordConflicts(PRIMARY_DIRECTORY_ID, [
@@ -312,7 +304,7 @@ describe('write-back admin actions against OpenLDAP', () => {
     const restored = await post(`/api/v1/admin/writeback/conflicts/${conflict.id}/resolve`, { resolution: 'restore' });
     assert.equal(restored.statusCode, 200, restored.body);
     assert.equal((restored.json() as WriteBackConflictView).resolution, 'restore');
-    assert.deepEqual(await mailInDirectory(sample.uid), [lost]);
+    assert.deepEqual(await readAttribute(slapd, dn, 'mail'), [lost]);
     assert.equal((await app.store.users.get(stored.id))?.email, lost);
   });
 });
