@@ -219,6 +219,20 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
     assert.deepEqual(linked.steps.filter((step) => step.kind !== 'markPresent').map((step) => step.kind), ['updateGroup'], 'the next sync only links the new group to its entry');
     assert.deepEqual(await syncPlan(app), [], 'no echo');
     assert.equal((await app.store.groups.list({ search: 'wa-new', limit: 10, offset: 0 })).total, 1, 'no duplicate');
+
+    // A rename moves the cn and the sAMAccountName that followed it, so the old name is free again.
+    const renamed = await app.writeBack.groups.rename('wa-new', 'wa-renamed', { actor: 'admin:test' });
+    assert.equal(renamed.outcome, 'written', renamed.message);
+    assert.equal(await read(dn, 'cn'), undefined, 'the old DN is gone');
+    assert.deepEqual(await read(adGroupDn('wa-renamed'), 'sAMAccountName'), ['wa-renamed']);
+    assert.deepEqual(await syncPlan(app), [], 'no echo of the rename');
+    const again = await app.writeBack.groups.create('wa-new', { actor: 'admin:test' });
+    assert.equal(again.outcome, 'written', again.message);
+    // A name sAMAccountName cannot hold is refused before anything changes, naming the rule.
+    const refused = await rejectsWithCode(app.writeBack.groups.create('wa, refused', { actor: 'admin:test' }), 'writeback.invalid');
+    assert.match(refused.message, /sAMAccountName refuses/);
+    assert.equal((await app.store.groups.list({ search: 'wa, refused', limit: 10, offset: 0 })).total, 0, 'nothing saved in dirbridge');
+    assert.equal(await read(adGroupDn('wa, refused'), 'cn'), undefined, 'nothing written to AD');
   });
 
   it('resets a password (replace unicodePwd) and the user changes their own (delete old, add new): the new one binds, the old does not; a password the domain refuses names the rule', async () => {
@@ -249,6 +263,26 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
     assert.equal(await binds(judy.dn, password(4)), false);
     assert.equal((await app.login.login({ username: 'judy', password: password(5), via: 'cli' })).user.id, user.id);
     assert.deepEqual(await syncPlan(app), [], 'no echo');
+
+    // A new user whose password the domain refuses, and one created without: AD keeps each disabled, and so does dirbridge.
+    await rejectsWithCode(app.writeBack.users.create({ username: 'wa-badpw', firstName: 'Bad', lastName: 'Password', password: 'Zq!3' }, { actor: 'admin:test' }), 'directory.password_policy');
+    const none = await app.writeBack.users.create({ username: 'wa-nopw', firstName: 'No', lastName: 'Password' }, { actor: 'admin:test' });
+    assert.equal(none.outcome, 'written', none.message);
+    for (const name of ['wa-badpw', 'wa-nopw']) {
+      assert.equal(await uac(`CN=${name},${people()}`), NORMAL | DISABLED, `${name}: disabled in AD until a password is set`);
+      const record = await app.store.users.findByUsername(name);
+      assert.equal(record?.isEnabled, false, `${name}: disabled in dirbridge too`);
+      assert.equal(record?.disabledBy, 'directory');
+    }
+    const linked = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
+    assert.deepEqual(linked.steps.filter((step) => step.kind !== 'markPresent').map((step) => step.kind).sort(), ['linkUser', 'linkUser'], 'the next sync only links the two entries');
+    assert.deepEqual(await syncPlan(app), [], 'no echo');
+    // Once it has a password, an administrator enables it.
+    assert.equal((await app.writeBack.users.setPassword('wa-nopw', password(6), { actor: 'admin:test' })).outcome, 'written');
+    assert.equal((await app.writeBack.users.setEnabled('wa-nopw', true, { actor: 'admin:test' })).outcome, 'written');
+    assert.equal(await uac(`CN=wa-nopw,${people()}`), NORMAL);
+    assert.equal((await app.login.login({ username: 'wa-nopw', password: password(6), via: 'cli' })).user.id, none.user?.id);
+    assert.deepEqual(await syncPlan(app), [], 'no echo of the enable');
   });
 
   it('settles a conflict by the authority: the directory keeps its value, or dirbridge writes its own; both are recorded; no echo', async () => {
