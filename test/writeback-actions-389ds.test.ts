@@ -202,8 +202,8 @@ describe('write-back actions: 389-DS', { skip: skipUnlessCi(dirsrvUnavailableRea
     }
   });
 
-  it('creates a groupOfNames with no member (no placeholder), adds and removes members one value at a time, and keeps it empty', async () => {
-    const app = await writableApp();
+  it('creates a groupOfNames with no member (no placeholder), adds and removes members one value at a time, keeps it empty; renames and deletes it', async () => {
+    const app = await writableApp({ deletion: { groups: 'delete' } });
     const created = await app.writeBack.groups.create('wa-new', { actor: 'admin:test' });
     assert.equal(created.outcome, 'written', created.message);
     const dn = `cn=wa-new,${groupsDn()}`;
@@ -225,6 +225,17 @@ describe('write-back actions: 389-DS', { skip: skipUnlessCi(dirsrvUnavailableRea
     assert.deepEqual(linked.steps.filter((step) => step.kind !== 'markPresent').map((step) => step.kind), ['updateGroup'], 'the next sync only links the new group to its entry');
     assert.deepEqual(await syncPlan(app), [], 'no echo');
     assert.equal((await app.store.groups.list({ search: 'wa-new', limit: 10, offset: 0 })).total, 1, 'no duplicate');
+
+    const renamed = await app.writeBack.groups.rename('wa-new', 'wa-renamed', { actor: 'admin:test' });
+    assert.equal(renamed.outcome, 'written', renamed.message);
+    assert.equal(await read(dn, 'cn'), undefined, 'the old DN is gone');
+    assert.deepEqual(await read(`cn=wa-renamed,${groupsDn()}`, 'cn'), ['wa-renamed'], 'the old RDN value is not kept');
+    assert.deepEqual(await syncPlan(app), [], 'no echo of the rename');
+    const deleted = await app.writeBack.groups.delete('wa-renamed', { actor: 'admin:test' });
+    assert.equal(deleted.outcome, 'written', deleted.message);
+    assert.equal(await read(`cn=wa-renamed,${groupsDn()}`, 'cn'), undefined, 'deleted under writeBack.deletion.groups delete');
+    assert.equal((await app.store.groups.list({ search: 'wa-renamed', limit: 10, offset: 0 })).total, 0);
+    assert.deepEqual(await syncPlan(app), [], 'no echo of the delete');
   });
 
   it('resets a password (userPassword) and the user changes their own: the new one binds, the old does not; a password the policy refuses names the rule', async () => {

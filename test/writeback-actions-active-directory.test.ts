@@ -187,8 +187,8 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
     assert.deepEqual(sorted(await read(group.dn, 'member')), sorted([kept.dn, adUser('carol').dn]), 'the deleted user left its group; the others stay');
   });
 
-  it('creates a group (no placeholder: AD keeps empty groups), adds and removes members one value at a time with the other members untouched', async () => {
-    const app = await writableApp();
+  it('creates a group (no placeholder: AD keeps empty groups), adds and removes members one value at a time with the other members untouched; renames and deletes it', async () => {
+    const app = await writableApp({ deletion: { groups: 'delete' } });
     const created = await app.writeBack.groups.create('wa-new', { actor: 'admin:test' });
     assert.equal(created.outcome, 'written', created.message);
     const dn = adGroupDn('wa-new');
@@ -228,6 +228,10 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
     assert.deepEqual(await syncPlan(app), [], 'no echo of the rename');
     const again = await app.writeBack.groups.create('wa-new', { actor: 'admin:test' });
     assert.equal(again.outcome, 'written', again.message);
+    const deleted = await app.writeBack.groups.delete('wa-renamed', { actor: 'admin:test' });
+    assert.equal(deleted.outcome, 'written', deleted.message);
+    assert.equal(await read(adGroupDn('wa-renamed'), 'cn'), undefined, 'deleted under writeBack.deletion.groups delete');
+    assert.equal((await app.store.groups.list({ search: 'wa-renamed', limit: 10, offset: 0 })).total, 0);
     // A name sAMAccountName cannot hold is refused before anything changes, naming the rule.
     const refused = await rejectsWithCode(app.writeBack.groups.create('wa, refused', { actor: 'admin:test' }), 'writeback.invalid');
     assert.match(refused.message, /sAMAccountName refuses/);
