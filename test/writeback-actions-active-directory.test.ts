@@ -96,7 +96,7 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
     return (result.steps ?? []).filter((step) => step.kind !== 'markPresent').map((step) => `${step.kind} ${step.reason}`);
   }
 
-  it('creates a user with a password (sAMAccountName, userPrincipalName, enabled once the password is set) that logs in as the same account, then renames it: cn, sAMAccountName and userPrincipalName follow', async () => {
+  it('creates a user with a password (sAMAccountName, userPrincipalName, enabled once the password is set) that logs in as the same account, then renames it (cn, sAMAccountName and userPrincipalName follow) and moves it', async () => {
     const app = await writableApp();
     const backend = adGroupDn('Backend');
     const backendBefore = sorted(await read(backend, 'member'));
@@ -131,6 +131,25 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
     assert.equal(normalizeDn(renamed.user?.dn ?? ''), normalizeDn(newDn));
     assert.equal((await app.login.login({ username: 'wa-dane', password: password(1), via: 'cli' })).user.id, created.user?.id, 'the new name logs in as the same account');
     assert.deepEqual(await syncPlan(app), [], 'no echo of the rename');
+
+    // A move under another OU: AD keeps the group's linked value on the moved entry.
+    const moved = await app.writeBack.users.move('wa-dane', dc.ous.staff, { actor: 'admin:test' });
+    assert.equal(moved.outcome, 'written', moved.message);
+    const movedDn = `CN=wa-dane,${dc.ous.staff}`;
+    assert.equal(await read(newDn, 'cn'), undefined);
+    assert.deepEqual(await read(movedDn, 'sAMAccountName'), ['wa-dane']);
+    assert.ok(sorted(await read(backend, 'member')).includes(normalizeDn(movedDn)));
+    assert.deepEqual(await syncPlan(app), [], 'no echo of the move');
+
+    // A user whose cn is not the username keeps its DN: only sAMAccountName and userPrincipalName follow.
+    const erin = adUser('erin');
+    const erinRenamed = await app.writeBack.users.rename('erin', 'erin.e', { actor: 'admin:test' });
+    assert.equal(erinRenamed.outcome, 'written', erinRenamed.message);
+    assert.deepEqual(await read(erin.dn, 'cn'), ['Erin Evans'], 'no modify DN');
+    assert.deepEqual(await read(erin.dn, 'sAMAccountName'), ['erin.e']);
+    assert.deepEqual(await read(erin.dn, 'userPrincipalName'), [`erin.e@${AD_UPN_SUFFIX}`]);
+    assert.deepEqual(await syncPlan(app), [], 'no echo');
+    assert.equal((await app.writeBack.users.rename('erin.e', 'erin', { actor: 'admin:test' })).outcome, 'written');
   });
 
   it('updates attributes with the least change; disables and enables by bit 2 of userAccountControl with the other bits kept', async () => {
