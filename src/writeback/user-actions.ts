@@ -92,8 +92,10 @@ export async function createUser(deps: WriteBackDeps, input: NewDirectoryUser, o
       memberSteps.push(...planAddMember({ shape }, { group: target, user: { dn, username: input.username } }).steps);
     }
     // Memberships go before the password: they never wait for it.
-    return { ...created, steps: [created.steps[0]!, ...memberSteps, ...created.steps.slice(1)], dn };
+    return { ...created, steps: [created.steps[0]!, ...memberSteps, ...created.steps.slice(1)], dn, server: shape.server };
   });
+  // AD creates the account disabled and enables it only once its password is set: without one, dirbridge's record says so too.
+  const isAdWithoutPassword = plan.server === 'active-directory' && !hasPassword;
   const result = await applyWritePlan(deps, {
     action: 'users.create',
     actor: options.actor,
@@ -102,15 +104,40 @@ export async function createUser(deps: WriteBackDeps, input: NewDirectoryUser, o
     objectKind: 'user',
     ...(hasPassword ? { password: input.password } : {}),
     local: async (tx) => {
-      const [created] = await tx.users.insert([{ ...values, source: 'directory', dn: plan.dn, externalId: null }]);
+      const [created] = await tx.users.insert([
+        { ...values, source: 'directory', dn: plan.dn, externalId: null, ...(isAdWithoutPassword ? { isEnabled: false, disabledBy: 'directory' as const, disabledReason: AD_DISABLED_WITHOUT_PASSWORD } : {}) },
+      ]);
       if (created === undefined) throw new DirbridgeError('store.conflict', `${input.username} was not created`);
       if (groups.length > 0) await tx.groups.addMemberships(groups.map((group) => ({ userId: created.id, groupId: group.id })));
       return created.id;
     },
-    audit: { action: 'user.created', subject: input.username, reason: `created in the directory at ${plan.dn}`, isUser: true },
+    audit: { action: 'user.created', subject: input.username, reason: `created in the directory at ${plan.dn}${isAdWithoutPassword ? `; ${AD_DISABLED_WITHOUT_PASSWORD}` : ''}`, isUser: true },
+  }).catch(async (error: unknown) => {
+    // The password was refused (or could not be sent): AD keeps the new account disabled.
+    if (plan.server === 'active-directory' && !isDryRun) await recordDisabledWithoutPassword(deps, input.username, options.actor);
+    throw error;
   });
+  if (plan.server === 'active-directory' && result.steps.some((step) => step.kind === 'setPassword' && step.status !== 'done')) {
+    await recordDisabledWithoutPassword(deps, input.username, options.actor);
+  }
   const user = isDryRun ? undefined : await deps.store.users.findByUsername(input.username);
   return { ...result, ...(user === undefined ? {} : { user }) };
+}
+
+/** Why a user dirbridge created in AD is disabled there (userAccountControl 514). */
+const AD_DISABLED_WITHOUT_PASSWORD = 'Active Directory keeps a new account disabled until its password is set';
+
+/**
+ * Records in dirbridge that AD keeps a just-created account disabled, as the next sync would read
+ * it, so that sync has nothing to change; enabling it (once it has a password) is an administrator's enable.
+ */
+async function recordDisabledWithoutPassword(deps: WriteBackDeps, username: string, actor: string): Promise<void> {
+  const user = await deps.store.users.findByUsername(username);
+  if (user === undefined || user.source !== 'directory' || !user.isEnabled) return;
+  await deps.store.transaction(async (tx) => {
+    await tx.users.update([{ id: user.id, isEnabled: false, disabledBy: 'directory', disabledReason: AD_DISABLED_WITHOUT_PASSWORD }]);
+    await tx.audit.append([{ actor, action: 'user.disabled', userId: user.id, subject: user.username, reason: `${AD_DISABLED_WITHOUT_PASSWORD}; its password was not set` }]);
+  });
 }
 
 /** The store patch of changed fields, with the directory's value where it won a conflict. */
