@@ -102,6 +102,10 @@ describe('HTTP admin security', () => {
       `GET /api/v1/admin/channels/${SOME_ID}/members`,
       `GET /api/v1/admin/teams/${SOME_ID}`,
       `GET /api/v1/admin/teams/${SOME_ID}/members`,
+      'GET /api/v1/admin/writeback/outbox',
+      'GET /api/v1/admin/writeback/conflicts',
+      'POST /api/v1/admin/writeback/retry',
+      `POST /api/v1/admin/writeback/conflicts/${SOME_ID}/resolve`,
     ]) {
       assert.ok(names.includes(expected), expected);
     }

@@ -13,10 +13,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { openDirectory } from '../src/directory/index.ts';
-import { DirbridgeError } from '../src/errors.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { slapdDirectorySettings } from './helpers/directory.ts';
+import { bindsToSlapd, readAttribute } from './helpers/directory.ts';
 
 const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'dirbridge.js');
 
@@ -73,24 +71,10 @@ describe('dirbridge users/groups commands with write-back against OpenLDAP', () 
     assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}${result.stdout}`);
     return JSON.parse(result.stdout);
   }
-  async function read(dn: string, attribute: string): Promise<string[] | undefined> {
-    await using directory = await openDirectory(slapdDirectorySettings(slapd, { bindDn: slapd.adminDn, bindPassword: slapd.adminPassword }));
-    try {
-      const [entry] = await directory.searchAll({ baseDn: dn, scope: 'base', filter: '(objectClass=*)', attributes: [attribute], maxEntries: 1 });
-      return (entry?.attributes[attribute.toLowerCase()] ?? []).map(String);
-    } catch (error) {
-      if (error instanceof DirbridgeError && error.code === 'directory.no_such_object') return undefined;
-      throw error;
-    }
-  }
-  async function binds(dn: string, password: string): Promise<boolean> {
-    try {
-      await (await openDirectory(slapdDirectorySettings(slapd, { bindDn: dn, bindPassword: password }))).close();
-      return true;
-    } catch {
-      return false;
-    }
-  }
+  const read = (dn: string, attribute: string) => readAttribute(slapd, dn, attribute);
+
+  const binds = (dn: string, password: string) => bindsToSlapd(slapd, dn, password);
+
 
   it('runs every user and group command in writable mode, each read back from slapd', async () => {
     const file = await config('writable', { enabled: true, mode: 'writable', usersDn: people(), groupsDn: `ou=groups,${slapd.baseDn}`, passwords: true, deletion: { users: 'delete', groups: 'delete' } });

@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openApp, type App } from '../src/app.ts';
-import { openDirectory, openWritableDirectory } from '../src/directory/index.ts';
+import { openWritableDirectory } from '../src/directory/index.ts';
 import { DirbridgeError } from '../src/errors.ts';
 import { PRIMARY_DIRECTORY_ID } from '../src/model/index.ts';
 import { deliverDue } from '../src/writeback/deliver.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { slapdDirectorySettings } from './helpers/directory.ts';
+import { bindsToSlapd, readAttribute, slapdDirectorySettings } from './helpers/directory.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { rejectsWithCode } from './helpers/rejects.ts';
 
@@ -52,25 +52,11 @@ describe('write-back actions: OpenLDAP', () => {
     return app;
   }
 
-  async function read(dn: string, attribute: string): Promise<string[] | undefined> {
-    await using directory = await openDirectory(slapdDirectorySettings(slapd, { bindDn: slapd.adminDn, bindPassword: slapd.adminPassword }));
-    try {
-      const [entry] = await directory.searchAll({ baseDn: dn, scope: 'base', filter: '(objectClass=*)', attributes: [attribute], maxEntries: 1 });
-      return (entry?.attributes[attribute.toLowerCase()] ?? []).map(String);
-    } catch (error) {
-      if (error instanceof DirbridgeError && error.code === 'directory.no_such_object') return undefined;
-      throw error;
-    }
-  }
+  const read = (dn: string, attribute: string) => readAttribute(slapd, dn, attribute);
 
-  async function binds(dn: string, password: string): Promise<boolean> {
-    try {
-      await using directory = await openDirectory(slapdDirectorySettings(slapd, { bindDn: dn, bindPassword: password }));
-      return directory.url !== '';
-    } catch {
-      return false;
-    }
-  }
+
+  const binds = (dn: string, password: string) => bindsToSlapd(slapd, dn, password);
+
 
   /** The steps a sync would make now, as "kind subject" lines (a dry run). */
   async function syncPlan(app: App): Promise<string[]> {

@@ -25,6 +25,7 @@ import { registerAdminWriteActionRoutes } from './routes/admin-write-actions.ts'
 import { registerAdminJobRoutes } from './routes/admin-jobs.ts';
 import { registerAdminSessionRoutes } from './routes/admin-session.ts';
 import { registerAdminSettingsRoutes } from './routes/admin-settings.ts';
+import { registerAdminWriteBackRoutes } from './routes/admin-writeback.ts';
 import { registerAppRoutes } from './routes/app-api.ts';
 import { registerConsoleRoutes } from './routes/console.ts';
 import { registerOidcRoutes } from './routes/oidc.ts';
@@ -177,6 +178,7 @@ export async function createHttpServer(app: App, options: HttpServerOptions = {}
   registerAdminWriteActionRoutes(server, context);
   registerAdminSettingsRoutes(server, context);
   registerAdminJobRoutes(server, context);
+  registerAdminWriteBackRoutes(server, context);
   registerOidcRoutes(
     server,
     context,

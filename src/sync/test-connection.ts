@@ -5,12 +5,13 @@
  * that the directory's lockout policy leaves no room for. A base DN that does not exist fails the
  * test, naming the setting and the server's naming contexts. When asked (`writeAccess`), it also
  * probes, without changing anything, whether the bind account may write to the write-back's
- * `usersDn` and `groupsDn` (src/directory/write-probe.ts). The CLI and the HTTP API both build
- * their report here.
+ * `usersDn` and `groupsDn` (src/directory/write-probe.ts; `writeAccessProbeFor` says when to ask),
+ * and warns, naming the setting and the DN, where it may not or where no entry has that DN. The
+ * CLI and the HTTP API both build their report here.
  */
 import type { DirectoryConnection, WritableDirectoryConnection } from '../directory/index.ts';
 import { probeWriteAccess, type WriteAccess } from '../directory/write-probe.ts';
-import { DirbridgeError } from '../errors.ts';
+import { DirbridgeError, isDirbridgeError } from '../errors.ts';
 import { nameOfOid } from '../ldap/known-oids.ts';
 import { resolveUniqueIdAttribute } from '../mapping/unique-id.ts';
 import type { Settings } from '../settings/schema.ts';
@@ -53,11 +54,32 @@ async function probeAll(probe: WriteAccessProbe): Promise<{ writeAccess: NonNull
   await using connection = await probe.openWritable();
   for (const key of targets) {
     const dn = probe[key] ?? '';
-    const found = await probeWriteAccess(connection, dn);
+    const found = await probeOne(connection, dn);
     writeAccess[key] = found;
     if (found.writable !== true) warnings.push(`writeBack.${key}: ${found.detail} (${dn})`);
   }
   return { writeAccess, warnings };
+}
+
+/** The probe's answer, with a DN that names no entry reported (the write-back cannot create anything there) rather than thrown. */
+async function probeOne(connection: WritableDirectoryConnection, dn: string): Promise<WriteAccess> {
+  try {
+    return await probeWriteAccess(connection, dn);
+  } catch (error) {
+    if (isDirbridgeError(error, 'directory.no_such_object')) return { dn, writable: undefined, detail: 'no entry has this DN, so nothing can be written under it' };
+    throw error;
+  }
+}
+
+/**
+ * The write-access probe Test Connection runs when the write-back writes to the directory
+ * (`writeBack.enabled` and mode `writable`): `writeBack.usersDn` and `writeBack.groupsDn`, those
+ * that are set, on a connection from `openWritable`. Undefined otherwise: nothing is probed.
+ */
+export function writeAccessProbeFor(settings: Pick<Settings, 'writeBack'>, openWritable: () => Promise<WritableDirectoryConnection>): WriteAccessProbe | undefined {
+  const { enabled, mode, usersDn, groupsDn } = settings.writeBack;
+  if (!enabled || mode !== 'writable') return undefined;
+  return { ...(usersDn === undefined ? {} : { usersDn }), ...(groupsDn === undefined ? {} : { groupsDn }), openWritable };
 }
 
 /** Opens a connection, builds the report and closes it; connection, bind and missing-base failures throw their `directory.*` errors. */

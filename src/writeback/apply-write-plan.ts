@@ -72,7 +72,8 @@ export interface PlannedAction {
   /** dirbridge's own change, in the same transaction as the outbox rows; returns the object's id when it creates one. */
   local?: (tx: StoreWriter) => Promise<string | void>;
   baselines?: (objectId: string) => NewBaseline[];
-  audit: { action: string; subject: string; reason: string; isUser: boolean };
+  /** The audit entry; `isUser`: it is about the action's own user, else `userId` names the user it concerns, if any. */
+  audit: { action: string; subject: string; reason: string; isUser: boolean; userId?: string };
   /** Set synchronously at the plan's `setPassword` step; never stored. */
   password?: string;
 }
@@ -198,7 +199,7 @@ export async function applyWritePlan(deps: WriteBackDeps, planned: PlannedAction
       {
         actor: planned.actor,
         action: planned.audit.action,
-        ...(planned.audit.isUser ? { userId: id } : {}),
+        ...(planned.audit.isUser ? { userId: id } : planned.audit.userId === undefined ? {} : { userId: planned.audit.userId }),
         subject: planned.audit.subject,
         reason: planned.audit.reason,
         details: { writeBack: plan.steps.map((step) => ({ kind: step.kind, dn: dnOf(step), reason: step.reason })), actionId: enqueued[0]?.actionId ?? null },

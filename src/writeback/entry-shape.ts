@@ -64,6 +64,9 @@ function groupNeedsMember(server: PresetServer, objectClasses: readonly string[]
   return objectClasses.some((name) => ['groupofnames', 'groupofuniquenames'].includes(name.toLowerCase()));
 }
 
+/** Characters Active Directory refuses in `sAMAccountName` (MS-ADTS 3.1.1.5.2.6), which dirbridge keeps with user and group names. */
+export const AD_ACCOUNT_NAME_FORBIDDEN = /["/\\[\]:;|=,+*?<>@]/;
+
 /** `dc=example,dc=test` → `example.test`; undefined when the DN has no domain components. */
 export function domainOf(dn: string): string | undefined {
   const labels = parseDn(dn)

@@ -5,15 +5,15 @@
  * changes in dirbridge only. A group is never deleted for being empty.
  */
 import { DirbridgeError } from '../errors.ts';
+import { allStrings } from '../ldap/entry.ts';
 import type { GroupRecord, UserRecord } from '../model/index.ts';
 import type { Settings } from '../settings/schema.ts';
 import type { StoreWriter } from '../store/store.ts';
 import { dnOf, groupNamed, localReason, userNamed, withDirectory, writeModeOf, type ActionOptions } from './action-context.ts';
 import { applyWritePlan, localResult, type WriteActionResult, type WriteBackDeps } from './apply-write-plan.ts';
-import { dnAfter } from './directory-change.ts';
 import { planAddMember, planCreateGroup, planDeleteGroup, planRemoveMember, planRenameGroup } from './plan-group-writes.ts';
-import { readGroupTarget } from './read-targets.ts';
-import { emptyWritePlan } from './write-step.ts';
+import { readEntry, readGroupTarget } from './read-targets.ts';
+import { emptyWritePlan, plannedDn } from './write-step.ts';
 
 /** An action's result with the group as it stands afterwards (undefined once deleted). */
 export type GroupActionResult = WriteActionResult & { group?: GroupRecord };
@@ -54,8 +54,7 @@ export async function createGroup(deps: WriteBackDeps, name: string, options: Ac
   }
   const groups = groupSettings(settings);
   const plan = await withDirectory(deps, settings, async (_directory, shape) => planCreateGroup({ shape, writeBack: settings.writeBack, groups }, { name, members: [] }));
-  const add = plan.steps[0];
-  const dn = add === undefined || add.kind === 'setPassword' ? '' : (dnAfter(add.change) ?? '');
+  const dn = plannedDn(plan, '');
   const result = await applyWritePlan(deps, {
     action: 'groups.create',
     actor: options.actor,
@@ -89,9 +88,12 @@ export async function renameGroup(deps: WriteBackDeps, name: string, newName: st
   if (!isWritten(settings, group)) refuseReadOnly(settings, group, 'the name');
   const groups = groupSettings(settings);
   const dn = dnOf(group, `the group ${group.name}`);
-  const plan = await withDirectory(deps, settings, async (_directory, shape) => planRenameGroup({ shape, writeBack: settings.writeBack, groups }, { dn, name: group.name, newName }));
-  const step = plan.steps[0];
-  const newDn = step === undefined || step.kind === 'setPassword' ? dn : (dnAfter(step.change) ?? dn);
+  const plan = await withDirectory(deps, settings, async (directory, shape) => {
+    // AD: the plan moves sAMAccountName with the name when it held the old one.
+    const accountName = shape.server === 'active-directory' ? allStrings((await readEntry(directory, dn, ['sAMAccountName'])) ?? { dn, attributes: {} }, 'sAMAccountName') : [];
+    return planRenameGroup({ shape, writeBack: settings.writeBack, groups }, { dn, name: group.name, newName, accountName });
+  });
+  const newDn = plannedDn(plan, dn);
   const result = await applyWritePlan(deps, {
     action: 'groups.rename',
     actor: options.actor,
@@ -172,7 +174,7 @@ export async function setGroupMember(deps: WriteBackDeps, groupName: string, use
     objectKind: 'group',
     objectId: group.id,
     local,
-    audit: { action: auditAction, subject: group.name, reason: `${user.username} ${isMember ? 'added' : 'removed'} by an administrator`, isUser: false },
+    audit: { action: auditAction, subject: group.name, reason: `${user.username} ${isMember ? 'added' : 'removed'} by an administrator`, isUser: false, userId: user.id },
   });
   return { ...result, ...(await withGroup(deps, group.id)) };
 }

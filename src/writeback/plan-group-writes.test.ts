@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { writeBackSettingsSchema } from '../settings/schema.ts';
 import { resolveEntryShape } from './entry-shape.ts';
 import { planAddMember, planCreateGroup, planDeleteGroup, planRemoveMember, planRenameGroup, type GroupTarget } from './plan-group-writes.ts';
-import type { WritePlan } from './write-step.ts';
+import { WritePlanError, type WritePlan } from './write-step.ts';
 
 function context(server: string, overrides: Record<string, unknown> = {}) {
   const writeBack = writeBackSettingsSchema.parse({ enabled: true, mode: 'writable', usersDn: 'ou=people,dc=example,dc=org', groupsDn: 'ou=groups,dc=example,dc=org', ...overrides });
@@ -29,6 +29,13 @@ describe('planCreateGroup', () => {
     assert.deepEqual(changesOf(planCreateGroup(context('active-directory'), { name: 'staff', members: [alice] })), [
       { kind: 'add', dn: 'cn=staff,ou=groups,dc=example,dc=org', attributes: { objectClass: ['top', 'group'], cn: ['staff'], sAMAccountName: ['staff'], member: [alice.dn] } },
     ]);
+  });
+
+  it('refuses on AD a name its sAMAccountName cannot hold, before anything is written; other servers take it', () => {
+    for (const name of ['Sales, APAC', 'a+b', 'ends.']) {
+      assert.throws(() => planCreateGroup(context('active-directory'), { name, members: [] }), (error: unknown) => error instanceof WritePlanError && error.rule === 'writeback.invalid_group_name' && /sAMAccountName refuses/.test(error.message), name);
+    }
+    assert.equal(planCreateGroup(context('389-ds'), { name: 'Sales, APAC', members: [] }).steps.length, 1);
   });
 
   it('lists members by username for a posixGroup-style member attribute', () => {
@@ -97,6 +104,25 @@ describe('planRenameGroup and planDeleteGroup', () => {
     assert.deepEqual(changesOf(planRenameGroup(context('openldap'), { dn: 'cn=staff,ou=groups,dc=example,dc=org', name: 'staff', newName: 'crew' })), [
       { kind: 'modifyDn', dn: 'cn=staff,ou=groups,dc=example,dc=org', newRdn: 'cn=crew' },
     ]);
+  });
+
+  it('on AD, moves sAMAccountName with the name when it held the old name, after the modify DN and on the new DN', () => {
+    const dn = 'CN=Frontend,OU=Groups,DC=example,DC=test';
+    assert.deepEqual(changesOf(planRenameGroup(context('active-directory'), { dn, name: 'Frontend', newName: 'Front End', accountName: ['frontend'] })), [
+      { kind: 'modifyDn', dn, newRdn: 'CN=Front End' },
+      { kind: 'modify', dn: 'CN=Front End,OU=Groups,DC=example,DC=test', changes: [{ kind: 'set', attribute: 'sAMAccountName', from: ['frontend'], to: ['Front End'] }] },
+    ]);
+  });
+
+  it('on AD, leaves a sAMAccountName set apart from the name, and refuses a following one AD cannot hold', () => {
+    const dn = 'CN=Sales\\, EMEA,OU=Groups,DC=example,DC=test';
+    assert.deepEqual(changesOf(planRenameGroup(context('active-directory'), { dn, name: 'Sales, EMEA', newName: 'Sales, APAC', accountName: ['Sales-EMEA'] })), [
+      { kind: 'modifyDn', dn, newRdn: 'CN=Sales\\, APAC' },
+    ]);
+    assert.throws(
+      () => planRenameGroup(context('active-directory'), { dn: 'CN=Sales,OU=Groups,DC=example,DC=test', name: 'Sales', newName: 'Sales, APAC', accountName: ['Sales'] }),
+      (error: unknown) => error instanceof WritePlanError && error.rule === 'writeback.invalid_group_name',
+    );
   });
 
   it('keeps the group in the directory by default, and deletes it only under delete', () => {

@@ -6,8 +6,8 @@
  */
 import { childDn, dnEquals, parseDn } from '../ldap/dn.ts';
 import type { GroupSettings, WriteBackSettings } from '../settings/schema.ts';
-import type { AttributeChange } from './directory-change.ts';
-import type { EntryShape } from './entry-shape.ts';
+import { dnAfter, type AttributeChange, type DirectoryChange } from './directory-change.ts';
+import { AD_ACCOUNT_NAME_FORBIDDEN, type EntryShape } from './entry-shape.ts';
 import { emptyWritePlan, WritePlanError, type WritePlan } from './write-step.ts';
 
 /** What a group write needs besides the group. */
@@ -55,6 +55,20 @@ function needsMember(context: MemberContext, target: GroupTarget): boolean {
   return context.shape.groupNeedsMember && target.memberAttribute !== 'memberUid';
 }
 
+/**
+ * Refuses on AD a group name its `sAMAccountName` cannot hold: dirbridge keeps that name with the
+ * group's, and AD would refuse the write only at delivery, after dirbridge had changed.
+ */
+function checkAccountName(shape: EntryShape, name: string): void {
+  if (shape.server !== 'active-directory') return;
+  if (AD_ACCOUNT_NAME_FORBIDDEN.test(name) || name.endsWith('.')) {
+    throw new WritePlanError(
+      'writeback.invalid_group_name',
+      `the group name ${JSON.stringify(name)} holds a character Active Directory's sAMAccountName refuses (" / \\ [ ] : ; | = , + * ? < > @, or a final dot), and dirbridge keeps the group's sAMAccountName with its name`,
+    );
+  }
+}
+
 /** A new group under `writeBack.groupsDn`, with its first members, or the placeholder where the schema needs one. */
 export function planCreateGroup(context: GroupWriteContext, input: { name: string; members: ReadonlyArray<{ dn: string; username: string }> }): WritePlan {
   const { shape, writeBack } = context;
@@ -62,6 +76,7 @@ export function planCreateGroup(context: GroupWriteContext, input: { name: strin
   if (input.name.trim() === '' || input.name !== input.name.trim()) {
     throw new WritePlanError('writeback.invalid_group_name', `the group name ${JSON.stringify(input.name)} is empty or has leading or trailing spaces`);
   }
+  checkAccountName(shape, input.name);
   const nameAttribute = context.groups.nameAttribute;
   const dn = childDn(writeBack.groupsDn, nameAttribute, input.name);
   const target = { memberAttribute: shape.groupMemberAttribute } as const;
@@ -75,8 +90,12 @@ export function planCreateGroup(context: GroupWriteContext, input: { name: strin
   return plan;
 }
 
-/** A new name: a modify DN (the RDN holds the name). */
-export function planRenameGroup(context: GroupWriteContext, input: { dn: string; name: string; newName: string }): WritePlan {
+/**
+ * A new name: a modify DN (the RDN holds the name). On AD, `sAMAccountName` follows when it held
+ * the old name (as dirbridge creates groups): left behind, it would keep the old name taken in
+ * the domain. One an administrator set apart from the name is left as it is.
+ */
+export function planRenameGroup(context: GroupWriteContext, input: { dn: string; name: string; newName: string; /** AD: the group's `sAMAccountName` values as read. */ accountName?: readonly string[] }): WritePlan {
   const plan = emptyWritePlan();
   if (input.name === input.newName) return plan;
   const rdn = parseDn(input.dn)[0]?.[0];
@@ -84,7 +103,19 @@ export function planRenameGroup(context: GroupWriteContext, input: { dn: string;
   if (rdn.type.toLowerCase() !== context.groups.nameAttribute.toLowerCase()) {
     throw new WritePlanError('writeback.rdn_mismatch', `the group ${input.dn} is named by ${rdn.type}, not by groups.nameAttribute (${context.groups.nameAttribute}); rename it in the directory`);
   }
-  plan.steps.push({ kind: 'renameGroup', subject: input.name, reason: `renamed by an administrator to ${input.newName}`, change: { kind: 'modifyDn', dn: input.dn, newRdn: childDn('', rdn.type, input.newName) } });
+  const accountName = input.accountName ?? [];
+  const followsName = context.shape.server === 'active-directory' && accountName.length === 1 && accountName[0]?.toLowerCase() === input.name.toLowerCase();
+  if (followsName) checkAccountName(context.shape, input.newName);
+  const change: DirectoryChange = { kind: 'modifyDn', dn: input.dn, newRdn: childDn('', rdn.type, input.newName) };
+  plan.steps.push({ kind: 'renameGroup', subject: input.name, reason: `renamed by an administrator to ${input.newName}`, change });
+  if (followsName) {
+    plan.steps.push({
+      kind: 'renameGroup',
+      subject: input.name,
+      reason: `sAMAccountName follows the new name ${input.newName}`,
+      change: { kind: 'modify', dn: dnAfter(change) ?? input.dn, changes: [{ kind: 'set', attribute: 'sAMAccountName', from: [...accountName], to: [input.newName] }] },
+    });
+  }
   return plan;
 }
 

@@ -10,7 +10,7 @@ import { PERMANENT_LOCK_TIME, UAC_ACCOUNT_DISABLED } from '../mapping/account-st
 import type { UserSettings, WritableUserField, WriteBackSettings } from '../settings/schema.ts';
 import type { AttributeChange, DirectoryChange } from './directory-change.ts';
 import { dnAfter } from './directory-change.ts';
-import type { EntryShape } from './entry-shape.ts';
+import { AD_ACCOUNT_NAME_FORBIDDEN, type EntryShape } from './entry-shape.ts';
 import { planRemoveMember, type GroupTarget } from './plan-group-writes.ts';
 import { authorityOf, resolveField, type FieldValue } from './resolve-conflict.ts';
 import { emptyWritePlan, WritePlanError, type ChangeStep, type WritePlan, type WriteStepKind } from './write-step.ts';
@@ -31,8 +31,7 @@ export interface UserValues {
   displayName: string | null;
 }
 
-/** Characters AD refuses in `sAMAccountName` (MS-ADTS 3.1.1.5.2.6), and its 20-character limit for users. */
-const SAM_FORBIDDEN = /["/\\[\]:;|=,+*?<>@]/;
+/** AD's 20-character limit for users' `sAMAccountName`. */
 const SAM_MAX_USER = 20;
 
 const USERNAME_INVALID = 'writeback.invalid_username';
@@ -76,7 +75,7 @@ function checkUsername(shape: EntryShape, username: string): void {
   if (username.length > SAM_MAX_USER) {
     throw new WritePlanError(USERNAME_INVALID, `the username ${JSON.stringify(username)} is longer than ${SAM_MAX_USER} characters, the most Active Directory's sAMAccountName holds`);
   }
-  if (SAM_FORBIDDEN.test(username) || username.endsWith('.')) {
+  if (AD_ACCOUNT_NAME_FORBIDDEN.test(username) || username.endsWith('.')) {
     throw new WritePlanError(USERNAME_INVALID, `the username ${JSON.stringify(username)} holds a character Active Directory's sAMAccountName refuses (" / \\ [ ] : ; | = , + * ? < > @, or a final dot)`);
   }
 }

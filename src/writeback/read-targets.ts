@@ -8,6 +8,7 @@ import { DirbridgeError } from '../errors.ts';
 import { allStrings, type DirectoryEntry } from '../ldap/entry.ts';
 import { eq, or, type Filter } from '../ldap/filter.ts';
 import { ACCOUNT_STATE_ATTRIBUTES } from '../mapping/account-status.ts';
+import { uniqueAttributes } from '../mapping/user.ts';
 import type { GroupSettings, UserSettings } from '../settings/schema.ts';
 import type { GroupTarget } from './plan-group-writes.ts';
 import { attributeOfField } from './plan-user-writes.ts';
@@ -18,7 +19,7 @@ export const CHANGE_MARKER_ATTRIBUTES: readonly string[] = ['entryCSN', 'uSNChan
 
 /** The attributes a user write plan compares: the mapped fields, the naming, account state and AD's names. */
 export function userWriteAttributes(users: UserSettings): string[] {
-  const names = [
+  return uniqueAttributes([
     ...users.usernameAttribute,
     ...WRITABLE_USER_FIELDS.map((field) => attributeOfField(users, field)),
     ...ACCOUNT_STATE_ATTRIBUTES,
@@ -26,14 +27,7 @@ export function userWriteAttributes(users: UserSettings): string[] {
     'userPrincipalName',
     'objectClass',
     ...CHANGE_MARKER_ATTRIBUTES,
-  ];
-  const seen = new Set<string>();
-  return names.filter((name) => {
-    const key = name.toLowerCase();
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  ]);
 }
 
 /** Reads one entry by DN (a base search); undefined when the server has no such entry. */

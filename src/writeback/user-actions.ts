@@ -15,14 +15,13 @@ import { PRIMARY_DIRECTORY_ID, type UserPatch, type UserRecord } from '../model/
 import { WRITABLE_USER_FIELDS, type Settings, type WritableUserField } from '../settings/schema.ts';
 import type { StoreWriter } from '../store/store.ts';
 import { checkUserInScope, dnOf, groupNamed, localReason, userNamed, withDirectory, writeModeOf, type ActionOptions } from './action-context.ts';
-import { applyWritePlan, localResult, type WriteActionResult, type WriteBackDeps } from './apply-write-plan.ts';
-import { dnAfter } from './directory-change.ts';
+import { applyWritePlan, localResult, type PlannedAction, type WriteActionResult, type WriteBackDeps } from './apply-write-plan.ts';
 import { resolveEntryShape } from './entry-shape.ts';
-import { planAddMember } from './plan-group-writes.ts';
-import { attributeOfField, planCreateUser, planDeleteUser, planMoveUser, planRenameUser, planSetEnabled, planUpdateUser, type UserValues } from './plan-user-writes.ts';
+import { planAddMember, type GroupTarget } from './plan-group-writes.ts';
+import { attributeOfField, planCreateUser, planDeleteUser, planMoveUser, planRenameUser, planSetEnabled, planUpdateUser, type UserValues, type UserWriteContext } from './plan-user-writes.ts';
 import { readGroupsListing, readGroupTarget, readUserEntry } from './read-targets.ts';
 import type { FieldValue } from './resolve-conflict.ts';
-import { emptyWritePlan } from './write-step.ts';
+import { plannedDn, type WritePlan } from './write-step.ts';
 
 /** The profile fields an action may set. */
 export type UserFields = Partial<Pick<UserValues, 'email' | 'firstName' | 'lastName' | 'displayName'>>;
@@ -85,8 +84,7 @@ export async function createUser(deps: WriteBackDeps, input: NewDirectoryUser, o
   const hasPassword = input.password !== undefined && input.password !== '';
   const plan = await withDirectory(deps, settings, async (directory, shape) => {
     const created = planCreateUser({ shape, writeBack: settings.writeBack, users: settings.users }, values, { hasPassword });
-    const add = created.steps[0];
-    const dn = add !== undefined && add.kind !== 'setPassword' ? (dnAfter(add.change) ?? '') : '';
+    const dn = plannedDn(created, '');
     const memberSteps = [];
     for (const group of groups) {
       if (group.source !== 'directory') continue;
@@ -94,8 +92,10 @@ export async function createUser(deps: WriteBackDeps, input: NewDirectoryUser, o
       memberSteps.push(...planAddMember({ shape }, { group: target, user: { dn, username: input.username } }).steps);
     }
     // Memberships go before the password: they never wait for it.
-    return { ...created, steps: [created.steps[0]!, ...memberSteps, ...created.steps.slice(1)], dn };
+    return { ...created, steps: [created.steps[0]!, ...memberSteps, ...created.steps.slice(1)], dn, server: shape.server };
   });
+  // AD creates the account disabled and enables it only once its password is set: without one, dirbridge's record says so too.
+  const isAdWithoutPassword = plan.server === 'active-directory' && !hasPassword;
   const result = await applyWritePlan(deps, {
     action: 'users.create',
     actor: options.actor,
@@ -104,15 +104,40 @@ export async function createUser(deps: WriteBackDeps, input: NewDirectoryUser, o
     objectKind: 'user',
     ...(hasPassword ? { password: input.password } : {}),
     local: async (tx) => {
-      const [created] = await tx.users.insert([{ ...values, source: 'directory', dn: plan.dn, externalId: null }]);
+      const [created] = await tx.users.insert([
+        { ...values, source: 'directory', dn: plan.dn, externalId: null, ...(isAdWithoutPassword ? { isEnabled: false, disabledBy: 'directory' as const, disabledReason: AD_DISABLED_WITHOUT_PASSWORD } : {}) },
+      ]);
       if (created === undefined) throw new DirbridgeError('store.conflict', `${input.username} was not created`);
       if (groups.length > 0) await tx.groups.addMemberships(groups.map((group) => ({ userId: created.id, groupId: group.id })));
       return created.id;
     },
-    audit: { action: 'user.created', subject: input.username, reason: `created in the directory at ${plan.dn}`, isUser: true },
+    audit: { action: 'user.created', subject: input.username, reason: `created in the directory at ${plan.dn}${isAdWithoutPassword ? `; ${AD_DISABLED_WITHOUT_PASSWORD}` : ''}`, isUser: true },
+  }).catch(async (error: unknown) => {
+    // The password was refused (or could not be sent): AD keeps the new account disabled.
+    if (plan.server === 'active-directory' && !isDryRun) await recordDisabledWithoutPassword(deps, input.username, options.actor);
+    throw error;
   });
+  if (plan.server === 'active-directory' && result.steps.some((step) => step.kind === 'setPassword' && step.status !== 'done')) {
+    await recordDisabledWithoutPassword(deps, input.username, options.actor);
+  }
   const user = isDryRun ? undefined : await deps.store.users.findByUsername(input.username);
   return { ...result, ...(user === undefined ? {} : { user }) };
+}
+
+/** Why a user dirbridge created in AD is disabled there (userAccountControl 514). */
+const AD_DISABLED_WITHOUT_PASSWORD = 'Active Directory keeps a new account disabled until its password is set';
+
+/**
+ * Records in dirbridge that AD keeps a just-created account disabled, as the next sync would read
+ * it, so that sync has nothing to change; enabling it (once it has a password) is an administrator's enable.
+ */
+async function recordDisabledWithoutPassword(deps: WriteBackDeps, username: string, actor: string): Promise<void> {
+  const user = await deps.store.users.findByUsername(username);
+  if (user === undefined || user.source !== 'directory' || !user.isEnabled) return;
+  await deps.store.transaction(async (tx) => {
+    await tx.users.update([{ id: user.id, isEnabled: false, disabledBy: 'directory', disabledReason: AD_DISABLED_WITHOUT_PASSWORD }]);
+    await tx.audit.append([{ actor, action: 'user.disabled', userId: user.id, subject: user.username, reason: `${AD_DISABLED_WITHOUT_PASSWORD}; its password was not set` }]);
+  });
 }
 
 /** The store patch of changed fields, with the directory's value where it won a conflict. */
@@ -223,6 +248,48 @@ async function groupsToFollow(directory: Parameters<typeof readGroupsListing>[0]
   return readGroupsListing(directory, settings.groups, user);
 }
 
+/** What a user action reads before planning: the entry, and the groups that list it when asked. */
+interface UserRead {
+  entry: DirectoryEntry;
+  groups: GroupTarget[];
+}
+
+/**
+ * The common path of a directory user's action in writable mode: read the entry (and the groups
+ * that list it, for renames, moves and deletes), plan, then guard and apply it on the user's record.
+ */
+async function writeUser(
+  deps: WriteBackDeps,
+  user: UserRecord,
+  input: {
+    action: string;
+    options: ActionOptions;
+    readGroups: boolean;
+    plan: (context: UserWriteContext, read: UserRead) => WritePlan;
+    local: (tx: StoreWriter, plan: WritePlan) => Promise<void>;
+    audit: PlannedAction['audit'];
+  },
+): Promise<UserActionResult> {
+  const settings = deps.settings();
+  const dn = dnOf(user, user.username);
+  const plan = await withDirectory(deps, settings, async (directory, shape) => {
+    const entry = await readUserEntry(directory, settings.users, dn);
+    const groups = input.readGroups ? await groupsToFollow(directory, settings, { dn, username: user.username }) : [];
+    return input.plan({ shape, writeBack: settings.writeBack, users: settings.users }, { entry, groups });
+  });
+  const result = await applyWritePlan(deps, {
+    action: input.action,
+    actor: input.options.actor,
+    isDryRun: input.options.isDryRun === true,
+    plan,
+    objectKind: 'user',
+    objectId: user.id,
+    local: (tx) => input.local(tx, plan),
+    audit: input.audit,
+  });
+  return { ...result, ...withUser(await reload(deps, user.id)) };
+}
+
 /** Renames a user: a modify DN and the username attributes in the directory (writable), or a local account's username. */
 export async function renameUser(deps: WriteBackDeps, username: string, newUsername: string, options: ActionOptions): Promise<UserActionResult> {
   const settings = deps.settings();
@@ -240,27 +307,14 @@ export async function renameUser(deps: WriteBackDeps, username: string, newUsern
   }
   if (!isWritten(settings, user)) refuseReadOnly(settings, user, 'the username');
   await checkUserInScope(deps.store, settings, user);
-  const dn = dnOf(user, user.username);
-  const plan = await withDirectory(deps, settings, async (directory, shape) => {
-    const entry = await readUserEntry(directory, settings.users, dn);
-    const groups = await groupsToFollow(directory, settings, { dn, username: user.username });
-    return planRenameUser({ shape, writeBack: settings.writeBack, users: settings.users }, { entry, username: user.username, newUsername, groups });
-  });
-  const moved = plan.steps.find((step) => step.kind === 'renameUser' && step.change.kind === 'modifyDn');
-  const newDn = moved === undefined || moved.kind === 'setPassword' ? dn : (dnAfter(moved.change) ?? dn);
-  const result = await applyWritePlan(deps, {
+  return writeUser(deps, user, {
     action: 'users.rename',
-    actor: options.actor,
-    isDryRun,
-    plan,
-    objectKind: 'user',
-    objectId: user.id,
-    local: async (tx) => {
-      await tx.users.update([{ id: user.id, username: newUsername, dn: newDn }]);
-    },
+    options,
+    readGroups: true,
+    plan: (context, { entry, groups }) => planRenameUser(context, { entry, username: user.username, newUsername, groups }),
+    local: (tx, plan) => tx.users.update([{ id: user.id, username: newUsername, dn: plannedDn(plan, user.dn ?? '') }]),
     audit: { action: 'user.renamed', subject: newUsername, reason: `renamed from ${user.username}`, isUser: true },
   });
-  return { ...result, ...withUser(await reload(deps, user.id)) };
 }
 
 /** Moves a directory user's entry under another parent (writable mode only). */
@@ -272,27 +326,14 @@ export async function moveUser(deps: WriteBackDeps, username: string, newParent:
   if (!isDescendantOf(newParent, settings.users.baseDn, { includeSelf: true })) {
     throw new DirbridgeError('writeback.invalid', `${newParent} is outside users.baseDn (${settings.users.baseDn}): the next sync would not find the user there`);
   }
-  const dn = dnOf(user, user.username);
-  const plan = await withDirectory(deps, settings, async (directory, shape) => {
-    const entry = await readUserEntry(directory, settings.users, dn);
-    const groups = await groupsToFollow(directory, settings, { dn, username: user.username });
-    return planMoveUser({ shape, writeBack: settings.writeBack, users: settings.users }, { entry, username: user.username, newParent, groups });
-  });
-  const move = plan.steps[0];
-  const newDn = move === undefined || move.kind === 'setPassword' ? dn : (dnAfter(move.change) ?? dn);
-  const result = await applyWritePlan(deps, {
+  return writeUser(deps, user, {
     action: 'users.move',
-    actor: options.actor,
-    isDryRun: options.isDryRun === true,
-    plan,
-    objectKind: 'user',
-    objectId: user.id,
-    local: async (tx) => {
-      await tx.users.update([{ id: user.id, dn: newDn }]);
-    },
+    options,
+    readGroups: true,
+    plan: (context, { entry, groups }) => planMoveUser(context, { entry, username: user.username, newParent, groups }),
+    local: (tx, plan) => tx.users.update([{ id: user.id, dn: plannedDn(plan, user.dn ?? '') }]),
     audit: { action: 'user.moved', subject: user.username, reason: `moved to ${newParent}`, isUser: true },
   });
-  return { ...result, ...withUser(await reload(deps, user.id)) };
 }
 
 /**
@@ -315,13 +356,14 @@ export async function setUserEnabled(deps: WriteBackDeps, username: string, enab
     if (!isDryRun) await deps.store.transaction(local);
     return { ...localResult(action, writeModeOf(settings) === 'unsynced' && user.source === 'directory' ? 'unsynced' : 'local', isDryRun, user.source === 'directory' && isWritten(settings, user) ? `${user.username} is outside writeBack.scopeGroups` : localReason(settings, user)), ...withUser(await reload(deps, user.id)) };
   }
-  const dn = dnOf(user, user.username);
-  const plan = await withDirectory(deps, settings, async (directory, shape) => {
-    const entry = await readUserEntry(directory, settings.users, dn);
-    return planSetEnabled({ shape, writeBack: settings.writeBack, users: settings.users }, { entry, username: user.username, enabled, reason });
+  return writeUser(deps, user, {
+    action,
+    options,
+    readGroups: false,
+    plan: (context, { entry }) => planSetEnabled(context, { entry, username: user.username, enabled, reason }),
+    local,
+    audit: { action: enabled ? 'writeback.user_enabled' : 'writeback.user_disabled', subject: user.username, reason, isUser: true },
   });
-  const result = await applyWritePlan(deps, { action, actor: options.actor, isDryRun, plan, objectKind: 'user', objectId: user.id, local, audit: { action: enabled ? 'writeback.user_enabled' : 'writeback.user_disabled', subject: user.username, reason, isUser: true } });
-  return { ...result, ...withUser(await reload(deps, user.id)) };
 }
 
 /**
@@ -345,28 +387,16 @@ export async function deleteUser(deps: WriteBackDeps, username: string, options:
   if (!isWritten(settings, user)) refuseReadOnly(settings, user, 'the account');
   await checkUserInScope(deps.store, settings, user);
   const policy = settings.writeBack.deletion.users;
-  const dn = dnOf(user, user.username);
-  const plan =
-    policy === 'keep'
-      ? emptyWritePlan()
-      : await withDirectory(deps, settings, async (directory, shape) => {
-          const entry = await readUserEntry(directory, settings.users, dn);
-          const groups = policy === 'delete' ? await groupsToFollow(directory, settings, { dn, username: user.username }) : [];
-          return planDeleteUser({ shape, writeBack: settings.writeBack, users: settings.users }, { entry, username: user.username, groups });
-        });
   const reason = `deleted in dirbridge; writeBack.deletion.users is ${policy}`;
-  const result = await applyWritePlan(deps, {
+  return writeUser(deps, user, {
     action: 'users.delete',
-    actor: options.actor,
-    isDryRun,
-    plan,
-    objectKind: 'user',
-    objectId: user.id,
+    options,
+    readGroups: policy === 'delete',
+    plan: (context, { entry, groups }) => planDeleteUser(context, { entry, username: user.username, groups }),
     local: async (tx) => {
       if (policy === 'delete') await tx.users.delete([user.id]);
       else await disableAccount(tx, user, { actor: options.actor, reason, at: deps.now().toISOString() });
     },
     audit: { action: policy === 'delete' ? 'user.deleted' : 'writeback.user_deleted', subject: user.username, reason, isUser: policy !== 'delete' },
   });
-  return { ...result, ...withUser(await reload(deps, user.id)) };
 }

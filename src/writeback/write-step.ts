@@ -4,7 +4,7 @@
  * run prints it; the guard judges it; apply performs it or keeps it in the outbox.
  */
 import { DirbridgeError } from '../errors.ts';
-import type { DirectoryChange } from './directory-change.ts';
+import { dnAfter, type DirectoryChange } from './directory-change.ts';
 import type { FieldConflict } from './resolve-conflict.ts';
 
 /** The kinds of write step, named as the audit log and dry runs show them. */
@@ -63,6 +63,14 @@ export interface WritePlan {
 /** A plan that writes nothing. */
 export function emptyWritePlan(): WritePlan {
   return { steps: [], conflicts: [], keptDirectoryValues: [] };
+}
+
+/** The DN the plan's first add or modify DN leaves its entry at; `fallback` when it has none. */
+export function plannedDn(plan: WritePlan, fallback: string): string {
+  for (const step of plan.steps) {
+    if (step.kind !== 'setPassword' && (step.change.kind === 'add' || step.change.kind === 'modifyDn')) return dnAfter(step.change) ?? fallback;
+  }
+  return fallback;
 }
 
 /**

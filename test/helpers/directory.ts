@@ -1,6 +1,8 @@
 /** Directory settings for tests against the slapd fixture: the reader account, short timeouts. */
 import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
+import { openDirectory } from '../../src/directory/index.ts';
+import { isDirbridgeError } from '../../src/errors.ts';
 import { directorySettingsSchema, type DirectorySettings } from '../../src/settings/schema.ts';
 import type { Slapd } from '../fixtures/slapd.ts';
 import { merge } from './harness.ts';
@@ -30,4 +32,26 @@ export async function writeSlapdConfig(file: string, slapd: Slapd, overrides: Re
   };
   await writeFile(file, stringify(merge(base, overrides)));
   return { DIRBRIDGE_DIRECTORY_BIND_PASSWORD: slapd.readerPassword };
+}
+
+/** An attribute's values as slapd's rootdn reads them; undefined when the entry does not exist. */
+export async function readAttribute(slapd: Slapd, dn: string, attribute: string): Promise<string[] | undefined> {
+  await using directory = await openDirectory(slapdDirectorySettings(slapd, { bindDn: slapd.adminDn, bindPassword: slapd.adminPassword }));
+  try {
+    const [entry] = await directory.searchAll({ baseDn: dn, scope: 'base', filter: '(objectClass=*)', attributes: [attribute], maxEntries: 1 });
+    return (entry?.attributes[attribute.toLowerCase()] ?? []).map(String);
+  } catch (error) {
+    if (isDirbridgeError(error, 'directory.no_such_object')) return undefined;
+    throw error;
+  }
+}
+
+/** True when `dn` binds to slapd with `password`. */
+export async function bindsToSlapd(slapd: Slapd, dn: string, password: string): Promise<boolean> {
+  try {
+    await (await openDirectory(slapdDirectorySettings(slapd, { bindDn: dn, bindPassword: password }))).close();
+    return true;
+  } catch {
+    return false;
+  }
 }

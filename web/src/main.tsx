@@ -12,13 +12,17 @@ import { LogsPage } from './pages/logs.tsx';
 import { SettingsPage } from './pages/settings.tsx';
 import { SignInPage } from './pages/signin.tsx';
 import { UserPage, UsersPage } from './pages/users.tsx';
+import { WriteBackPage } from './pages/writeback.tsx';
 import { match, navigate, useLocation } from './router.ts';
-import type { AdminSession } from './types.ts';
+import { isWriteBackEnabled, onSettingsSaved } from './settings-saved.ts';
+import type { AdminSession, SettingsDocument } from './types.ts';
 
-const NAVIGATION: Array<{ href: string; label: string; group: string }> = [
+/** `isWriteBack`: shown only while the write-back is on. */
+const NAVIGATION: Array<{ href: string; label: string; group: string; isWriteBack?: boolean }> = [
   { href: '/settings', label: 'Settings', group: 'Directory' },
   { href: '/history', label: 'Sync history', group: 'Directory' },
   { href: '/jobs', label: 'Jobs', group: 'Directory' },
+  { href: '/writeback', label: 'Write-back', group: 'Directory', isWriteBack: true },
   { href: '/users', label: 'Users', group: 'Identity' },
   { href: '/groups', label: 'Groups', group: 'Identity' },
   { href: '/roles', label: 'Roles', group: 'Identity' },
@@ -28,7 +32,7 @@ const NAVIGATION: Array<{ href: string; label: string; group: string }> = [
   { href: '/logs', label: 'Logs', group: 'Activity' },
 ];
 
-function Page(props: { path: string }): JSX.Element {
+function Page(props: { path: string; isWriteBackEnabled: boolean | undefined }): JSX.Element {
   const { path } = props;
   let params: Record<string, string> | null;
   if ((params = match('/users/:id', path))) return <UserPage id={params['id'] ?? ''} />;
@@ -58,6 +62,8 @@ function Page(props: { path: string }): JSX.Element {
       return <AuditPage />;
     case '/logs':
       return <LogsPage />;
+    case '/writeback':
+      return <WriteBackPage isEnabled={props.isWriteBackEnabled} />;
     default:
       return (
         <div class="card">
@@ -70,9 +76,31 @@ function Page(props: { path: string }): JSX.Element {
   }
 }
 
+/** Whether the write-back is on in the settings in force: read once signed in, and again after each save. */
+function useWriteBackEnabled(isSignedIn: boolean): boolean | undefined {
+  const [isEnabled, setEnabled] = useState<boolean | undefined>(undefined);
+  useEffect(() => {
+    if (!isSignedIn) return undefined;
+    let isCurrent = true;
+    api<SettingsDocument>('GET', '/api/v1/admin/settings').then(
+      (document) => {
+        if (isCurrent) setEnabled(isWriteBackEnabled(document.settings));
+      },
+      (error: unknown) => console.warn('could not read whether write-back is on', error),
+    );
+    const stop = onSettingsSaved((settings) => setEnabled(isWriteBackEnabled(settings)));
+    return () => {
+      isCurrent = false;
+      stop();
+    };
+  }, [isSignedIn]);
+  return isEnabled;
+}
+
 function App(): JSX.Element {
   const { path } = useLocation();
   const [session, setSession] = useState<AdminSession | null | undefined>(undefined);
+  const isWriteBackOn = useWriteBackEnabled(session !== null && session !== undefined);
 
   useEffect(() => {
     setUnauthenticatedHandler(() => {
@@ -118,7 +146,8 @@ function App(): JSX.Element {
     }
   };
 
-  const groups = [...new Set(NAVIGATION.map((item) => item.group))];
+  const navigation = NAVIGATION.filter((item) => item.isWriteBack !== true || isWriteBackOn === true);
+  const groups = [...new Set(navigation.map((item) => item.group))];
   return (
     <div class="shell">
       <aside class="sidebar">
@@ -132,7 +161,7 @@ function App(): JSX.Element {
           {groups.map((group) => (
             <div class="nav-group" key={group}>
               <div class="nav-group-title">{group}</div>
-              {NAVIGATION.filter((item) => item.group === group).map((item) => (
+              {navigation.filter((item) => item.group === group).map((item) => (
                 <Link key={item.href} href={item.href} isCurrent={path === item.href || path.startsWith(`${item.href}/`)} class={path === item.href || path.startsWith(`${item.href}/`) ? 'nav-link active' : 'nav-link'}>
                   {item.label}
                 </Link>
@@ -156,7 +185,7 @@ function App(): JSX.Element {
         </div>
       </aside>
       <main class="content">
-        <Page path={path} />
+        <Page path={path} isWriteBackEnabled={isWriteBackOn} />
       </main>
     </div>
   );

@@ -17,6 +17,8 @@ import type {
 } from '../../src/http/schemas.ts';
 import type { UnthrottleView, UserDetailView } from '../../src/http/routes/admin-data.ts';
 import type { AdminSessionView } from '../../src/http/routes/admin-session.ts';
+import type { TestConnectionView } from '../../src/http/routes/admin-actions.ts';
+import type { ConflictPageView, OutboxPageView, OutboxRowView, RetryResultView, WriteBackConflictView } from '../../src/http/routes/admin-writeback.ts';
 import type { SettingsField, SettingsFieldKind, SettingsForm as ServerSettingsForm, SettingsSection } from '../../src/settings/form.ts';
 import type { ChannelRecord, TeamRecord, UserState as ServerUserState } from '../../src/model/index.ts';
 import type { Verification } from '../../src/verify-settings.ts';
@@ -55,6 +57,20 @@ export type Run = RunView & { planSummary?: StepSummary[] };
 export type SyncSummary = SyncSummaryView;
 
 export type AuditEntry = AuditEntryView;
+
+/** What Test Connection answers (`POST /api/v1/admin/actions/test-connection`). */
+export type TestConnectionReport = TestConnectionView;
+/** Whether the bind account may write to one write-back DN (present only when the write-back writes). */
+export type WriteAccess = NonNullable<NonNullable<TestConnectionReport['writeAccess']>['usersDn']>;
+
+/** A write-back outbox row, pending or failed (`GET /api/v1/admin/writeback/outbox`), and a page of them. */
+export type OutboxRow = OutboxRowView;
+export type OutboxPage = OutboxPageView;
+/** A write-back conflict (`GET /api/v1/admin/writeback/conflicts`), and a page of them. */
+export type WriteBackConflict = WriteBackConflictView;
+export type ConflictPage = ConflictPageView;
+/** What a retry (`POST /api/v1/admin/writeback/retry`) answers: how many failed rows went back, and what the delivery did. */
+export type RetryResult = RetryResultView;
 
 /** The settings form (`GET /api/v1/admin/settings/form`), as `src/settings/form.ts` builds it. */
 export type FieldKind = SettingsFieldKind;

@@ -1,6 +1,6 @@
 /** `test-connection` and `search <username>`: the seeds' Test Connection and Test LDAP Search. */
 import type { Command } from 'commander';
-import { testConnection } from '../../sync/test-connection.ts';
+import { testConnection, writeAccessProbeFor } from '../../sync/test-connection.ts';
 import { testSearch } from '../../sync/test-search.ts';
 import { EXIT, formatTable, printJson } from '../output.ts';
 import { optionsOf, type CommandContext } from '../program.ts';
@@ -9,12 +9,12 @@ import { optionsOf, type CommandContext } from '../program.ts';
 export function registerDirectoryCommands(program: Command, context: CommandContext): void {
   program
     .command('test-connection')
-    .description('connect, check TLS, bind as the service account and show what the server supports')
+    .description('connect, check TLS, bind as the service account and show what the server supports (and, when the write-back writes, whether the account may write to its DNs)')
     .action(async (_options: unknown, command: Command) => {
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const report = await testConnection(app);
+          const report = await testConnection({ openDirectory: () => app.openDirectory(), settings: app.settings, writeAccess: writeAccessProbeFor(app.settings, () => app.openWritableDirectory()) });
           if (options.json === true) {
             printJson(context.out, report);
           } else {
@@ -26,6 +26,13 @@ export function registerDirectoryCommands(program: Command, context: CommandCont
             out(`naming contexts: ${report.namingContexts.join('; ') || '(none)'}\n`);
             out(`supported controls:\n`);
             out(formatTable(['oid', 'name'], report.supportedControls.map((control) => [control.oid, control.name])));
+            if (report.writeAccess !== undefined) {
+              out(`write access:\n`);
+              for (const [setting, access] of Object.entries(report.writeAccess)) {
+                const verdict = access.writable === true ? 'writable' : access.writable === false ? 'not writable' : 'unknown';
+                out(`  writeBack.${setting}: ${verdict} — ${access.dn}\n`);
+              }
+            }
             for (const warning of report.warnings) context.out.stderr(`warning: ${warning}\n`);
           }
           return EXIT.ok;

@@ -10,7 +10,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { DirectoryConnection } from '../../directory/index.ts';
+import { openWritableDirectory, type DirectoryConnection, type WritableDirectoryConnection } from '../../directory/index.ts';
+import { timedWritableConnection, timeOperation } from '../../directory/timed.ts';
 import { isDirbridgeError } from '../../errors.ts';
 import { startSync } from '../../scheduler/app-jobs.ts';
 import type { Settings } from '../../settings/schema.ts';
@@ -18,7 +19,7 @@ import { applySettingsEdit } from '../../settings/stored-settings.ts';
 import { subjectOf, type SyncResult } from '../../sync/run-sync.ts';
 import { summaryOf } from '../../sync/sync-summary.ts';
 import { syncOneUser } from '../../sync/sync-one-user.ts';
-import { testConnection } from '../../sync/test-connection.ts';
+import { testConnection, writeAccessProbeFor } from '../../sync/test-connection.ts';
 import { testSearch, type DisplayEntry } from '../../sync/test-search.ts';
 import { timedDirectoryOpener } from '../../verify-settings.ts';
 import { adminOf } from '../admin-auth.ts';
@@ -36,11 +37,21 @@ export const MAX_RESPONSE_STEPS = 1000;
 /** Attribute names whose values are never shown, even if the service account can read them. */
 const SECRET_ATTRIBUTES = new Set(['userpassword', 'unicodepwd', 'sambantpassword', 'sambalmpassword', 'supplementalcredentials', 'dbcspwd', 'ntpwdhistory', 'lmpwdhistory', 'authpassword']);
 
+/** True for an attribute whose values are never shown (passwords and their hashes). */
+export function isSecretAttribute(name: string): boolean {
+  return SECRET_ATTRIBUTES.has(name.toLowerCase());
+}
+
 function withoutSecrets(entry: DisplayEntry): DisplayEntry {
-  return { dn: entry.dn, attributes: Object.fromEntries(Object.entries(entry.attributes).filter(([name]) => !SECRET_ATTRIBUTES.has(name.toLowerCase()))) };
+  return { dn: entry.dn, attributes: Object.fromEntries(Object.entries(entry.attributes).filter(([name]) => !isSecretAttribute(name))) };
 }
 
 const oidSchema = z.object({ oid: z.string(), name: z.string() });
+const writeAccessSchema = z.object({
+  dn: z.string(),
+  writable: z.boolean().optional().describe('true: the bind account may modify the entry; false: access denied; absent: the answer did not tell (see detail)'),
+  detail: z.string(),
+});
 const testConnectionSchema = z.object({
   status: z.literal('ok'),
   url: z.string(),
@@ -53,8 +64,19 @@ const testConnectionSchema = z.object({
   supportsPaging: z.boolean(),
   supportedControls: z.array(oidSchema),
   supportedExtensions: z.array(oidSchema),
-  warnings: z.array(z.string()).describe('settings that do not fit the data (member attributes left out, a user filter matching nothing, skipped entries, memberUid values naming no user) and mapping keys naming no group'),
+  writeAccess: z
+    .object({ usersDn: writeAccessSchema.optional(), groupsDn: writeAccessSchema.optional() })
+    .optional()
+    .describe('only when writeBack.enabled and writeBack.mode is writable: whether the bind account may write to writeBack.usersDn and writeBack.groupsDn (each that is set), probed without changing anything'),
+  warnings: z
+    .array(z.string())
+    .describe(
+      'settings that do not fit the data (member attributes left out, a user filter matching nothing, skipped entries, memberUid values naming no user), mapping keys naming no group, and write-back DNs the bind account may not write to (each naming the setting and the DN)',
+    ),
 });
+
+/** What `POST actions/test-connection` sends (the console imports it). */
+export type TestConnectionView = z.infer<typeof testConnectionSchema>;
 const mappedUserSchema = z.object({
   externalId: z.string(),
   dn: z.string(),
@@ -94,13 +116,17 @@ export function registerAdminActionRoutes(server: FastifyInstance, context: Rout
    * `settings.invalid` naming each path) against the newest stored version, on their own
    * one-off connection.
    */
-  const directoryDeps = async (document: Record<string, unknown> | undefined): Promise<{ openDirectory: () => Promise<DirectoryConnection>; settings: Settings }> => {
-    if (document === undefined) return { openDirectory: () => app.openDirectory(), settings: app.settings };
+  const directoryDeps = async (
+    document: Record<string, unknown> | undefined,
+  ): Promise<{ openDirectory: () => Promise<DirectoryConnection>; openWritable: () => Promise<WritableDirectoryConnection>; settings: Settings }> => {
+    if (document === undefined) return { openDirectory: () => app.openDirectory(), openWritable: () => app.openWritableDirectory(), settings: app.settings };
     // A secret left out means the stored one: read the newest version first, as GET does.
     await app.reloadSettings();
     const settings = applySettingsEdit(document, app.settings);
-    return { openDirectory: () => openUnsaved(settings.directory), settings };
+    return { openDirectory: () => openUnsaved(settings.directory), openWritable: () => openWritableUnsaved(settings.directory), settings };
   };
+  const openWritableUnsaved = async (directory: Settings['directory']) =>
+    timedWritableConnection(await timeOperation(context.metrics.observeDirectory, 'connect', () => openWritableDirectory(directory)), context.metrics.observeDirectory);
   /** Syncs answered with 202 and still running; the server waits for them when it closes. */
   const background = new Set<Promise<void>>();
   server.addHook('onClose', async () => {
@@ -113,12 +139,16 @@ export function registerAdminActionRoutes(server: FastifyInstance, context: Rout
       schema: {
         tags,
         security,
-        summary: 'Test Connection: connect, bind as the service account, read the RootDSE, read the users and groups to warn about settings that do not fit the data, check the mapping keys (of the settings in force, or of unsaved ones)',
+        summary:
+          'Test Connection: connect, bind as the service account, read the RootDSE, read the users and groups to warn about settings that do not fit the data, check the mapping keys, and, when the write-back writes, whether the bind account may write to its users and groups DNs (of the settings in force, or of unsaved ones)',
         body: z.object({ settings: unsavedSettingsSchema }).nullish(),
         response: { 200: testConnectionSchema, ...errors },
       },
     },
-    async (request) => testConnection(await directoryDeps(request.body?.settings)),
+    async (request) => {
+      const deps = await directoryDeps(request.body?.settings);
+      return testConnection({ openDirectory: deps.openDirectory, settings: deps.settings, writeAccess: writeAccessProbeFor(deps.settings, deps.openWritable) });
+    },
   );
 
   typed.post(

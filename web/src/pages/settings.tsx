@@ -15,6 +15,7 @@ import { ErrorBox, Loading, PageHeader, formatDate } from '../components.tsx';
 import { fromEdit, getPath, problemsByField, sameEdit, setPath, toEdit, type EditValue, type SecretEdit } from '../settings-model.ts';
 import type { FormField, SettingsDocument, SettingsForm, SettingsVerification } from '../types.ts';
 import { DirectoryActions } from './sync.tsx';
+import { announceSettingsSaved } from '../settings-saved.ts';
 
 /** Whether a settings path belongs to the connection, which a save verifies first. */
 function isDirectoryPath(path: string): boolean {
@@ -167,6 +168,7 @@ export function SettingsPage(): JSX.Element {
       const saved = await api<SettingsDocument>('PUT', `/api/v1/admin/settings${verify ? '?verify=connection' : ''}`, { version: document.version, settings });
       const refreshed = editsOf(form, saved);
       setLoaded({ form, document: saved, documentError: undefined });
+      announceSettingsSaved(saved.settings);
       setOriginal(refreshed);
       setEdits(refreshed);
       setSecrets({});

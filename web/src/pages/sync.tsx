@@ -8,21 +8,7 @@ import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, messageOf } from '../api.ts';
 import { Badge, Card, Details, Empty, Link, StatusBadge, describeCounts, formatDuration, formatNumber } from '../components.tsx';
-import type { Run, RunProgress, StepSummary, SyncSummary } from '../types.ts';
-
-interface TestConnectionReport {
-  status: 'ok';
-  url: string;
-  security: 'ldaps' | 'starttls' | 'plain';
-  serverType: string;
-  uniqueIdAttribute: string;
-  vendor: string | null;
-  bind: { dn: string | null; result: 'success' };
-  namingContexts: string[];
-  supportsPaging: boolean;
-  supportedControls: Array<{ oid: string; name: string }>;
-  warnings: string[];
-}
+import type { Run, RunProgress, StepSummary, SyncSummary, TestConnectionReport, WriteAccess } from '../types.ts';
 
 type TestSearchReport =
   | {
@@ -281,10 +267,29 @@ function ConnectionResult(props: { report: TestConnectionReport; tested: Tested 
           ['Naming contexts', report.namingContexts.join(', ')],
           ['Paged search', report.supportsPaging ? 'supported' : 'not supported'],
           ['Controls', `${report.supportedControls.length} supported`],
+          ...(report.writeAccess === undefined
+            ? []
+            : ([
+                ['Write access to users DN', <WriteAccessVerdict access={report.writeAccess.usersDn} setting="writeBack.usersDn" />],
+                ['Write access to groups DN', <WriteAccessVerdict access={report.writeAccess.groupsDn} setting="writeBack.groupsDn" />],
+              ] as Array<[string, JSX.Element]>)),
         ]}
       />
       <Warnings warnings={report.warnings} />
     </div>
+  );
+}
+
+/** Whether the bind account may write to one write-back DN, as Test Connection probed it. */
+function WriteAccessVerdict(props: { access: WriteAccess | undefined; setting: string }): JSX.Element {
+  const { access } = props;
+  if (access === undefined) return <span class="muted">not set ({props.setting})</span>;
+  const tone = access.writable === true ? 'good' : access.writable === false ? 'bad' : 'warn';
+  const label = access.writable === true ? 'writable' : access.writable === false ? 'not writable' : 'unknown';
+  return (
+    <span data-testid={`write-access-${props.setting}`} data-writable={String(access.writable ?? 'unknown')} title={access.detail}>
+      <Badge tone={tone}>{label}</Badge> {access.dn}
+    </span>
   );
 }
 
