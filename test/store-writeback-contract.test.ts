@@ -184,11 +184,14 @@ function describeWriteBackContract(name: string, backend: () => Backend, lifecyc
       const open = await store.writeBack.listOpenOf(directoryId, 'user');
       assert.deepEqual(open.map((row) => [row.objectId, row.status]), [['u2', 'failed'], ['u3', 'pending']], 'done rows, group rows and other directories left out');
       assert.equal(open[0]?.change.kind, 'modify');
-      assert.deepEqual((await store.writeBack.listOpenOf(directoryId, 'user', ['u3', 'u1'])).map((row) => row.objectId), ['u3']);
+      assert.deepEqual((await store.writeBack.listOpenOf(directoryId, 'user', { objectIds: ['u3', 'u1'] })).map((row) => row.objectId), ['u3']);
+      assert.deepEqual((await store.writeBack.listOpenOf(directoryId, 'group', { stepKinds: ['addMember'] })).map((row) => row.objectId), ['id-g-sync']);
+      assert.deepEqual(await store.writeBack.listOpenOf(directoryId, 'user', { stepKinds: ['deleteUser'] }), []);
+      assert.deepEqual(await store.writeBack.listOpenOf(directoryId, 'user', { stepKinds: [] }), []);
       // More ids than one statement takes: read in chunks, still only the matching rows.
       const many = [...Array.from({ length: 1500 }, (_, index) => `x${index}`), 'u2'];
-      assert.deepEqual((await store.writeBack.listOpenOf(directoryId, 'user', many)).map((row) => row.objectId), ['u2']);
-      assert.deepEqual(await store.writeBack.listOpenOf(directoryId, 'user', []), []);
+      assert.deepEqual((await store.writeBack.listOpenOf(directoryId, 'user', { objectIds: many })).map((row) => row.objectId), ['u2']);
+      assert.deepEqual(await store.writeBack.listOpenOf(directoryId, 'user', { objectIds: [] }), []);
       assert.deepEqual((await store.writeBack.listOpenOf(directoryId, 'group')).map((row) => row.objectId), ['id-g-sync']);
 
       await store.transaction(async (tx) => {

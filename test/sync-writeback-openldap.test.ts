@@ -20,10 +20,12 @@ import { syncOneUser } from '../src/sync/sync-one-user.ts';
 import { openWritableDirectory } from '../src/directory/index.ts';
 import { deliverDue } from '../src/writeback/deliver.ts';
 import { slapdDirectorySettings } from './helpers/directory.ts';
+import { rejectsLogin } from './helpers/login.ts';
+import { rejectsWithCode } from './helpers/rejects.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { membersByGroup, merge, settingsFor, usersByName } from './helpers/harness.ts';
 
-const PEOPLE = ['wb-anna', 'wb-ben', 'wb-cleo', 'wb-dora', 'wb-eve'];
+const PEOPLE = ['wb-anna', 'wb-ben', 'wb-cleo', 'wb-dora', 'wb-eve', 'wb-finn'];
 const PASSWORD = 'Write-back-1';
 
 function documentFor(slapd: Slapd, writeBack: Record<string, unknown>, bind = { bindDn: slapd.readerDn, bindPassword: slapd.readerPassword }): Record<string, unknown> {
@@ -180,6 +182,22 @@ describe('sync with write-back against OpenLDAP', () => {
     assert.deepEqual(stepsOf(after, 'wb-eve'), [], 'no echo');
     assert.deepEqual(after.warnings.filter((warning) => warning.includes('pending write-back')), []);
     assert.equal((await user(app, 'wb-eve')).email, 'eve@dirbridge.example');
+  });
+
+  it('does not bring back, by sync, one-user sync or login, a user whose directory delete failed', async () => {
+    // Bound as the reader: slapd refuses the delete, which stays in the outbox as failed.
+    const app = await appWith({ mode: 'writable', usersDn: `ou=people,${slapd.baseDn}`, deletion: { users: 'delete' } });
+    const result = await app.writeBack.users.delete('wb-finn', { actor: 'admin:test' });
+    assert.equal(result.outcome, 'failed', result.message);
+    assert.equal((await usersByName(app.store)).has('wb-finn'), false, 'dirbridge deleted its account');
+
+    const synced = await sync(app);
+    const finn = synced.steps.filter((step) => 'dn' in step && step.dn === dnOf('wb-finn'));
+    assert.deepEqual(finn.map((step) => [step.kind, step.reason]), [['skipUser', 'not imported: deleted in dirbridge, and the delete is pending in the write-back outbox']]);
+    assert.equal(synced.users.created, 0);
+    await rejectsWithCode(syncOneUser({ store: app.store, settings: app.settings, lookup: lookupOf(app) }, 'wb-finn', { actor: 'test' }), 'store.conflict');
+    await rejectsLogin(app.login.login({ username: 'wb-finn', password: PASSWORD }), 'username_conflict');
+    assert.equal((await usersByName(app.store)).has('wb-finn'), false, 'still deleted');
   });
 
   it('keeps a membership a pending add carries, and does not echo it once delivered', async () => {

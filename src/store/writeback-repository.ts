@@ -21,6 +21,7 @@ import type {
   WriteBackObjectKind,
 } from '../model/index.ts';
 import type { DirectoryChange } from '../writeback/directory-change.ts';
+import type { WriteStepKind } from '../writeback/write-step.ts';
 import { chunk, rowsPerStatement } from './batch.ts';
 import { withDbErrors } from './db-errors.ts';
 import { orderedUuid } from './ordered-id.ts';
@@ -50,11 +51,11 @@ export interface WriteBackReader {
   /** Pending and failed rows (what `writeback list` shows), oldest action first. */
   listOpen(directoryId: string, page: PageQuery): Promise<{ rows: OutboxRecord[]; total: number }>;
   /**
-   * Every pending and failed row about objects of `objectKind` (of `objectIds` only, when given),
-   * in (action_id, seq) order, without paging: what sync holds back from the directory's stale
-   * values. One query (one per chunk of `objectIds`), never one per object.
+   * Every pending and failed row about objects of `objectKind` (only of `objectIds` and of
+   * `stepKinds`, when given), in (action_id, seq) order, without paging: what sync holds back from
+   * the directory's stale values. One query (one per chunk of `objectIds`), never one per object.
    */
-  listOpenOf(directoryId: string, objectKind: WriteBackObjectKind, objectIds?: readonly string[]): Promise<OutboxRecord[]>;
+  listOpenOf(directoryId: string, objectKind: WriteBackObjectKind, filter?: { objectIds?: readonly string[]; stepKinds?: readonly WriteStepKind[] }): Promise<OutboxRecord[]>;
   /** The baselines of the given objects, in one query per chunk (never one per object). */
   readBaselines(directoryId: string, objects: readonly WriteBackObjectRef[]): Promise<BaselineRecord[]>;
   /** Every baseline of objects of `objectKind`, in one query: the local changes sync must keep in unsynced mode. */
@@ -195,17 +196,20 @@ export function createWriteBackReader(db: Kysely<Database>, ctx: RepositoryConte
         return { rows: rows.map(toOutboxRecord), total: Number(count.total) };
       }),
 
-    listOpenOf: (directoryId, objectKind, objectIds) =>
+    listOpenOf: (directoryId, objectKind, filter = {}) =>
       withDbErrors('list open write-back steps', async () => {
-        const open = db
+        const { objectIds, stepKinds } = filter;
+        if (stepKinds !== undefined && stepKinds.length === 0) return [];
+        let open = db
           .selectFrom('writeback_outbox')
           .selectAll()
           .where('directory_id', '=', directoryId)
           .where('object_kind', '=', objectKind)
           .where('status', 'in', ['pending', 'failed']);
+        if (stepKinds !== undefined) open = open.where('step_kind', 'in', [...stepKinds]);
         if (objectIds === undefined) return (await open.orderBy('action_id').orderBy('seq').execute()).map(toOutboxRecord);
         const found: OutboxRecord[] = [];
-        for (const part of chunk([...new Set(objectIds)], rowsPerStatement(ctx.dialect, 1, 8))) {
+        for (const part of chunk([...new Set(objectIds)], rowsPerStatement(ctx.dialect, 1, 8 + (stepKinds?.length ?? 0)))) {
           const rows = await open.where('object_id', 'in', part).orderBy('action_id').orderBy('seq').execute();
           found.push(...rows.map(toOutboxRecord));
         }

@@ -23,8 +23,13 @@ export async function readWriteBackState(
   only?: { userIds: readonly string[]; groupIds: readonly string[] },
 ): Promise<WriteBackState | undefined> {
   const read = (kind: 'user' | 'group', ids: readonly string[] | undefined) =>
-    ids !== undefined && ids.length === 0 ? [] : store.writeBack.listOpenOf(PRIMARY_DIRECTORY_ID, kind, ids);
+    ids !== undefined && ids.length === 0 ? [] : store.writeBack.listOpenOf(PRIMARY_DIRECTORY_ID, kind, ids === undefined ? {} : { objectIds: ids });
   const rows = [...(await read('user', only?.userIds)), ...(await read('group', only?.groupIds))];
+  // A login or one-user sync must not bring back an entry whose delete is pending: its record is gone, so it is not among the ids.
+  if (only !== undefined) {
+    rows.push(...(await store.writeBack.listOpenOf(PRIMARY_DIRECTORY_ID, 'user', { stepKinds: ['deleteUser'] })));
+    rows.push(...(await store.writeBack.listOpenOf(PRIMARY_DIRECTORY_ID, 'group', { stepKinds: ['deleteGroup'] })));
+  }
   const baselines = !isUnsynced(settings.writeBack)
     ? []
     : only === undefined
