@@ -288,7 +288,10 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
     assert.deepEqual(await syncPlan(app), [], 'no echo');
 
     // A new user whose password the domain refuses, and one created without: AD keeps each disabled, and so does dirbridge.
-    await rejectsWithCode(app.writeBack.users.create({ username: 'wa-badpw', firstName: 'Bad', lastName: 'Password', password: 'Zq!3' }, { actor: 'admin:test' }), 'directory.password_policy');
+    const refused = await app.writeBack.users.create({ username: 'wa-badpw', firstName: 'Bad', lastName: 'Password', password: 'Zq!3' }, { actor: 'admin:test' });
+    assert.equal(refused.outcome, 'failed', refused.message);
+    assert.equal(refused.steps.find((step) => step.kind === 'setPassword')?.error?.code, 'directory.password_policy');
+    assert.equal(refused.steps.find((step) => step.kind === 'createUser')?.status, 'done', 'the entry exists; only the password was refused');
     const none = await app.writeBack.users.create({ username: 'wa-nopw', firstName: 'No', lastName: 'Password' }, { actor: 'admin:test' });
     assert.equal(none.outcome, 'written', none.message);
     for (const name of ['wa-badpw', 'wa-nopw']) {
