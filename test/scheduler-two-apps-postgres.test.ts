@@ -78,8 +78,9 @@ describe('two dirbridge instances with their schedulers on one PostgreSQL', { sk
   async function allRuns(): Promise<SyncRunRecord[]> {
     const first = instances[0];
     assert.ok(first);
-    const { runs, total } = await first.app.store.runs.list({ limit: 500, offset: 0 });
-    assert.equal(runs.length, total, 'every run listed');
+    // The page and its count are two reads; a tick may start a run between them, so only the page is checked.
+    const { runs } = await first.app.store.runs.list({ limit: 500, offset: 0 });
+    assert.ok(runs.length < 500, 'every run fits in one page');
     return runs.slice().sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
   }
 
