@@ -70,9 +70,7 @@ export function StepsTable(props: { steps: WriteStepReport[] }): JSX.Element {
         <thead>
           <tr>
             <th>Step</th>
-            <th>Subject</th>
-            <th>DN</th>
-            <th>Why</th>
+            <th>Entry</th>
             <th>Status</th>
           </tr>
         </thead>
@@ -81,12 +79,12 @@ export function StepsTable(props: { steps: WriteStepReport[] }): JSX.Element {
             <tr key={index} data-testid="write-step" data-kind={step.kind} data-status={step.status}>
               <td>
                 <code>{step.kind}</code>
+                <div>{step.subject}</div>
               </td>
-              <td>{step.subject}</td>
               <td>
                 <code class="wrap">{step.dn}</code>
+                <div class="muted small">{step.reason}</div>
               </td>
-              <td class="small">{step.reason}</td>
               <td>
                 <Badge tone={STEP_TONES[step.status]}>{step.status.replace('_', ' ')}</Badge>
                 {step.error === undefined ? null : (

@@ -101,11 +101,11 @@ export function NewUserPanel(props: { onClose: () => void; onCreated: () => void
           )
         }
       >
-        <div class="field-row">
+        <div class="action-fields">
           <ActionField label="Username" {...field('username')} />
           <ActionField label="Email" type="email" {...field('email')} />
         </div>
-        <div class="field-row">
+        <div class="action-fields">
           <ActionField label="First name" {...field('firstName')} />
           <ActionField label="Last name" {...field('lastName')} />
           <ActionField label="Display name" {...field('displayName')} />
