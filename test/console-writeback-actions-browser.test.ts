@@ -30,6 +30,8 @@ const SCREENSHOTS = path.join(ROOT, 'test-output', 'console-writeback-actions');
 const ADMIN_PASSWORD = 'admin-password-for-writeback-actions';
 const FIRST_PASSWORD = 'Dana-first-Secret-71';
 const RESET_PASSWORD = 'Dana-reset-Secret-72';
+/** Shorter than the fixture's ppolicy allows (pwdMinLength 8): slapd refuses it. */
+const REFUSED_PASSWORD = 'Sh0rt!';
 const STEP_TIMEOUT = 15_000;
 
 const chromiumSetup = chromiumForTests();
@@ -64,7 +66,7 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
     const inputs = page.locator('input');
     const values: string[] = [];
     for (let index = 0; index < (await inputs.count()); index++) values.push(await inputs.nth(index).inputValue());
-    for (const secret of [FIRST_PASSWORD, RESET_PASSWORD]) {
+    for (const secret of [FIRST_PASSWORD, RESET_PASSWORD, REFUSED_PASSWORD]) {
       assert.equal(html.includes(secret), false, 'the page markup holds no password');
       assert.equal(values.includes(secret), false, 'no input holds a password');
     }
@@ -199,12 +201,22 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
     assert.deepEqual(await read(danaDn(), 'mail'), ['dana@new.example']);
   });
 
-  it('previews a password reset (the old password still binds), then sets it', async () => {
+  it("shows a reset the directory's password policy refuses as refused, with slapd's reason", async () => {
     await byTestId('user-action-password').click();
-    const panel = byTestId('reset-password');
-    await panel.waitFor();
+    await byTestId('reset-password').waitFor();
     const input = page.locator('input[name="reset-password"]');
     assert.equal(await input.getAttribute('type'), 'password');
+    await input.fill(REFUSED_PASSWORD);
+    await byTestId('reset-password-apply').click();
+    const refused = await resultOf('reset-password', 'refused');
+    assert.match(refused.text, /Refused:.*directory\.password_policy/);
+    assert.equal(await bindsToSlapd(slapd, danaDn(), FIRST_PASSWORD), true, 'a refused reset changes nothing');
+    await page.screenshot({ path: path.join(SCREENSHOTS, '03a-password-refused.png'), fullPage: true });
+    await input.fill('');
+  });
+
+  it('previews a password reset (the old password still binds), then sets it', async () => {
+    const input = page.locator('input[name="reset-password"]');
     await input.fill(RESET_PASSWORD);
     await byTestId('reset-password-preview').click();
     const preview = await resultOf('reset-password', 'planned');
@@ -272,10 +284,60 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
     await page.screenshot({ path: path.join(SCREENSHOTS, '06-user-deleted.png'), fullPage: true });
   });
 
+  it('renames the user: the entry moves to its new uid', async () => {
+    await byTestId('user-action-rename').click();
+    await page.fill('input[name="rename-username"]', 'console-dana2');
+    await byTestId('rename-user-preview').click();
+    const preview = await resultOf('rename-user', 'planned');
+    assert.ok(preview.steps.some((step) => step.kind === 'renameUser'), JSON.stringify(preview.steps));
+    assert.deepEqual(await read(danaDn(), 'uid'), ['console-dana'], 'a preview renames nothing');
+    await byTestId('rename-user-apply').click();
+    await resultOf('rename-user', 'written');
+    assert.equal(await read(danaDn(), 'uid'), undefined, 'the old DN is gone');
+    assert.deepEqual(await read(`uid=console-dana2,${people()}`, 'uid'), ['console-dana2']);
+    // The page reloads the user under its new name.
+    await page.waitForFunction(`document.querySelector('input[name="username"]')?.value === 'console-dana2'`);
+    assert.equal((await app.store.users.get(danaId))?.username, 'console-dana2');
+  });
+
+  it('creates, renames and deletes a group (writeBack.deletion.groups keep: the entry stays in slapd)', async () => {
+    await page.goto(`${base}/groups`);
+    await byTestId('new-group-button').click();
+    await page.fill('input[name="new-group-name"]', 'console-new');
+    await byTestId('new-group-preview').click();
+    const preview = await resultOf('new-group', 'planned');
+    assert.ok(preview.steps.some((step) => step.kind === 'createGroup'), JSON.stringify(preview.steps));
+    assert.equal(await read(`cn=console-new,${groupsDn()}`, 'cn'), undefined, 'a preview creates nothing');
+    await byTestId('new-group-apply').click();
+    await resultOf('new-group', 'written');
+    assert.deepEqual(await read(`cn=console-new,${groupsDn()}`, 'cn'), ['console-new']);
+    await byTestId('groups-table').getByText('console-new', { exact: true }).waitFor();
+
+    await byTestId('created-group-link').click();
+    await byTestId('group-action-rename').click();
+    await page.fill('input[name="rename-group-name"]', 'console-renamed');
+    await byTestId('rename-group-apply').click();
+    await resultOf('rename-group', 'written');
+    assert.equal(await read(`cn=console-new,${groupsDn()}`, 'cn'), undefined);
+    assert.deepEqual(await read(`cn=console-renamed,${groupsDn()}`, 'cn'), ['console-renamed']);
+    await page.locator('h1', { hasText: 'console-renamed' }).waitFor();
+
+    await byTestId('group-action-delete').click();
+    assert.match((await byTestId('group-deletion-policy').textContent()) ?? '', /writeBack\.deletion\.groups is keep/);
+    await byTestId('delete-group-apply').click();
+    const deleted = await resultOf('delete-group', 'unchanged');
+    assert.deepEqual(deleted.steps, [], 'keep: no directory step');
+    assert.match(deleted.text, /Nothing to write to the directory/);
+    await byTestId('group-gone').waitFor();
+    assert.deepEqual(await read(`cn=console-renamed,${groupsDn()}`, 'cn'), ['console-renamed'], 'kept in slapd');
+    assert.equal((await app.store.groups.list({ search: 'console-renamed', limit: 10, offset: 0 })).total, 0, 'gone from dirbridge');
+    await page.screenshot({ path: path.join(SCREENSHOTS, '07-group-deleted.png'), fullPage: true });
+  });
+
   it('never shows a password: not in any API response body, nor in the page', async () => {
     const bodies = await Promise.all(apiBodies);
     assert.ok(bodies.length > 10, `read ${bodies.length} response bodies`);
-    for (const secret of [FIRST_PASSWORD, RESET_PASSWORD]) assert.equal(bodies.filter((body) => body.includes(secret)).length, 0, 'no response body holds a password');
+    for (const secret of [FIRST_PASSWORD, RESET_PASSWORD, REFUSED_PASSWORD]) assert.equal(bodies.filter((body) => body.includes(secret)).length, 0, 'no response body holds a password');
     await assertNoPasswordShown();
   });
 

@@ -55,7 +55,7 @@ function OutcomeWords(props: { outcome: WriteOutcome }): JSX.Element {
     case 'planned':
       return <strong>Preview: nothing was changed.</strong>;
     case 'unchanged':
-      return <strong>Nothing to write: the directory already holds this.</strong>;
+      return <strong>Nothing to write to the directory.</strong>;
   }
 }
 

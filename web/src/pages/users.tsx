@@ -236,7 +236,7 @@ export function UserPage(props: { id: string }): JSX.Element {
       ) : null}
       <div class="two-columns">
         <Card title="Profile" testId="user-profile">
-          {readOnly.size > 0 ? <p class="muted small">Fields marked “Directory” are managed by the directory and change only there; the others are local to dirbridge.</p> : null}
+          {PROFILE_FIELDS.some((field) => readOnly.has(field.key)) || readOnly.has('isAdmin') ? <p class="muted small">Fields marked “Directory” are managed by the directory and change only there; the others are local to dirbridge.</p> : null}
           <form
             onSubmit={(event) => {
               event.preventDefault();
