@@ -164,6 +164,53 @@ function describeWriteBackContract(name: string, backend: () => Backend, lifecyc
       assert.deepEqual((await store.writeBack.readBaselines('other', [{ objectKind: 'user', objectId: 'u1' }])).map((row) => row.values), [['other directory']]);
     });
 
+    it('lists the open rows of one object kind (all, or of given objects) and every baseline of a kind, for sync', async () => {
+      const directoryId = 'sync-reads';
+      const userStep = (objectId: string): NewOutboxStep => ({
+        stepKind: 'updateUser',
+        subject: objectId,
+        objectKind: 'user',
+        objectId,
+        change: { kind: 'modify', dn: `uid=${objectId},ou=people,dc=example,dc=org`, changes: [{ kind: 'set', attribute: 'mail', from: ['old@example.org'], to: ['new@example.org'] }] },
+        reason: 'new mail',
+      });
+      const rows = await store.transaction((tx) => tx.writeBack.enqueue({ directoryId, actor: 'admin', steps: [userStep('u1'), userStep('u2'), userStep('u3'), step('g-sync', 'a')] }));
+      await store.transaction(async (tx) => {
+        await tx.writeBack.markDone(rows[0]!.id);
+        await tx.writeBack.markFailed(rows[1]!.id, { code: 'directory.assertion_failed', message: 'changed meanwhile' });
+      });
+      await store.transaction((tx) => tx.writeBack.enqueue({ directoryId: 'elsewhere-sync', actor: 'admin', steps: [userStep('u2')] }));
+
+      const open = await store.writeBack.listOpenOf(directoryId, 'user');
+      assert.deepEqual(open.map((row) => [row.objectId, row.status]), [['u2', 'failed'], ['u3', 'pending']], 'done rows, group rows and other directories left out');
+      assert.equal(open[0]?.change.kind, 'modify');
+      assert.deepEqual((await store.writeBack.listOpenOf(directoryId, 'user', { objectIds: ['u3', 'u1'] })).map((row) => row.objectId), ['u3']);
+      assert.deepEqual((await store.writeBack.listOpenOf(directoryId, 'group', { stepKinds: ['addMember'] })).map((row) => row.objectId), ['id-g-sync']);
+      assert.deepEqual(await store.writeBack.listOpenOf(directoryId, 'user', { stepKinds: ['deleteUser'] }), []);
+      assert.deepEqual(await store.writeBack.listOpenOf(directoryId, 'user', { stepKinds: [] }), []);
+      // More ids than one statement takes: read in chunks, still only the matching rows.
+      const many = [...Array.from({ length: 1500 }, (_, index) => `x${index}`), 'u2'];
+      assert.deepEqual((await store.writeBack.listOpenOf(directoryId, 'user', { objectIds: many })).map((row) => row.objectId), ['u2']);
+      assert.deepEqual(await store.writeBack.listOpenOf(directoryId, 'user', { objectIds: [] }), []);
+      assert.deepEqual((await store.writeBack.listOpenOf(directoryId, 'group')).map((row) => row.objectId), ['id-g-sync']);
+
+      await store.transaction(async (tx) => {
+        await tx.writeBack.upsertBaselines(directoryId, [
+          { objectKind: 'user', objectId: 'u3', field: 'email', values: ['old@example.org'], changeMarker: null },
+          { objectKind: 'user', objectId: 'u2', field: 'displayName', values: [], changeMarker: null },
+          { objectKind: 'group', objectId: 'g-sync', field: 'description', values: ['x'], changeMarker: null },
+        ]);
+        await tx.writeBack.upsertBaselines('elsewhere-sync', [{ objectKind: 'user', objectId: 'u9', field: 'email', values: ['y'], changeMarker: null }]);
+      });
+      assert.deepEqual(
+        (await store.writeBack.listBaselines(directoryId, 'user')).map((row) => [row.objectId, row.field, row.values]),
+        [
+          ['u2', 'displayName', []],
+          ['u3', 'email', ['old@example.org']],
+        ],
+      );
+    });
+
     it('records, lists and resolves conflicts once', async () => {
       const directoryId = 'conflicts';
       const [recorded] = await store.transaction((tx) =>

@@ -20,6 +20,8 @@ import { directorySettingsSchema, type DirectorySettings } from '../src/settings
 import { AD_UPN_SUFFIX, adGroupDn, adUser, sambaUnavailableReason, startSambaDc, type SambaDc } from './fixtures/samba.ts';
 import { adSettingsDocument, merge, settingsFor } from './helpers/harness.ts';
 import { rejectsWithCode } from './helpers/rejects.ts';
+import { startTcpGate } from './helpers/tcp-gate.ts';
+import { deliverPastBackoff } from './helpers/writeback.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
 
 /** Passwords the domain's policy takes: upper and lower case, digits or symbols, no part of the account's name. */
@@ -50,9 +52,9 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
   }
 
   /** An app in writable mode, bound as the writer (Domain Admins) over LDAPS, over a fresh store, synced once. */
-  async function writableApp(writeBack: Record<string, unknown> = {}): Promise<App> {
+  async function writableApp(writeBack: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}): Promise<App> {
     const made = await settingsFor(
-      merge(adSettingsDocument(dc, writer), {
+      merge(merge(adSettingsDocument(dc, writer), overrides), {
         sync: { guard: { maxDisable: { count: 10, percent: 100 } } },
         login: { throttle: { maxFailures: 1000, windowSeconds: 60 } },
         writeBack: { enabled: true, mode: 'writable', usersDn: people(), groupsDn: dc.ous.groups, passwords: true, ...writeBack },
@@ -288,7 +290,10 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
     assert.deepEqual(await syncPlan(app), [], 'no echo');
 
     // A new user whose password the domain refuses, and one created without: AD keeps each disabled, and so does dirbridge.
-    await rejectsWithCode(app.writeBack.users.create({ username: 'wa-badpw', firstName: 'Bad', lastName: 'Password', password: 'Zq!3' }, { actor: 'admin:test' }), 'directory.password_policy');
+    const refused = await app.writeBack.users.create({ username: 'wa-badpw', firstName: 'Bad', lastName: 'Password', password: 'Zq!3' }, { actor: 'admin:test' });
+    assert.equal(refused.outcome, 'failed', refused.message);
+    assert.equal(refused.steps.find((step) => step.kind === 'setPassword')?.error?.code, 'directory.password_policy');
+    assert.equal(refused.steps.find((step) => step.kind === 'createUser')?.status, 'done', 'the entry exists; only the password was refused');
     const none = await app.writeBack.users.create({ username: 'wa-nopw', firstName: 'No', lastName: 'Password' }, { actor: 'admin:test' });
     assert.equal(none.outcome, 'written', none.message);
     for (const name of ['wa-badpw', 'wa-nopw']) {
@@ -328,5 +333,25 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
       assert.deepEqual(await syncPlan(app), [], `${authority}: no echo`);
       await dc.adModify(`dn: ${alice.dn}\nchangetype: modify\nreplace: givenName\ngivenName: Alice\n-\n`);
     }
+  });
+
+  it('keeps a change made while the DC cannot be reached pending with its error, and writes it once it is back', async () => {
+    // Samba serves LDAP from child processes, so the network is cut instead: a gate in front of LDAPS.
+    const gate = await startTcpGate({ host: '127.0.0.1', port: 636 });
+    cleanups.push(() => gate.stop());
+    const app = await writableApp({}, { directory: { urls: [`ldaps://127.0.0.1:${gate.port}`] } });
+    const bob = adUser('bob');
+    const before = await read(bob.dn, 'sn');
+    gate.close();
+    const result = await app.writeBack.users.update('bob', { lastName: 'Offline' }, { actor: 'admin:test' }).finally(() => gate.open());
+    assert.equal(result.outcome, 'pending', result.message);
+    assert.equal((await app.store.users.findByUsername('bob'))?.lastName, 'Offline', 'dirbridge holds the change');
+    const [row] = (await app.store.writeBack.listOpen(PRIMARY_DIRECTORY_ID, { limit: 10, offset: 0 })).rows;
+    assert.ok(row?.lastErrorCode?.startsWith('directory.'), `the error is shown: ${String(row?.lastErrorCode)}`);
+    assert.deepEqual(await read(bob.dn, 'sn'), before, 'the DC does not have it yet');
+    assert.equal((await deliverPastBackoff(app)).done, 1);
+    assert.deepEqual(await read(bob.dn, 'sn'), ['Offline']);
+    assert.deepEqual(await syncPlan(app), [], 'no echo');
+    await app.writeBack.users.update('bob', { lastName: before?.[0] ?? '' }, { actor: 'admin:test' });
   });
 });

@@ -6,14 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openApp, type App } from '../src/app.ts';
-import { openWritableDirectory } from '../src/directory/index.ts';
 import { DirbridgeError } from '../src/errors.ts';
 import { PRIMARY_DIRECTORY_ID } from '../src/model/index.ts';
-import { deliverDue } from '../src/writeback/deliver.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { bindsToSlapd, readAttribute, slapdDirectorySettings } from './helpers/directory.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { rejectsWithCode } from './helpers/rejects.ts';
+import { deliverPastBackoff } from './helpers/writeback.ts';
 
 describe('write-back actions: OpenLDAP', () => {
   let slapd: Slapd;
@@ -215,9 +214,7 @@ describe('write-back actions: OpenLDAP', () => {
     const open = await app.store.writeBack.listOpen(PRIMARY_DIRECTORY_ID, { limit: 10, offset: 0 });
     assert.equal(open.total, 1, 'the write waits in the outbox');
     assert.deepEqual(await read(dn, 'sn'), ['Stone']);
-    await using directory = await openWritableDirectory(slapdDirectorySettings(slapd, { bindDn: slapd.writerDn, bindPassword: slapd.writerPassword }));
-    const delivered = await deliverDue(app.store, directory, { directoryId: PRIMARY_DIRECTORY_ID, settings: app.settings, now: () => new Date(Date.now() + 60 * 60_000) });
-    assert.equal(delivered.done, 1);
+    assert.equal((await deliverPastBackoff(app)).done, 1);
     assert.deepEqual(await read(dn, 'sn'), ['Offline']);
     assert.equal((await app.store.writeBack.listOpen(PRIMARY_DIRECTORY_ID, { limit: 10, offset: 0 })).total, 0);
     assert.deepEqual(await syncPlan(app), [], 'no echo');

@@ -21,6 +21,7 @@ import type {
   WriteBackObjectKind,
 } from '../model/index.ts';
 import type { DirectoryChange } from '../writeback/directory-change.ts';
+import type { WriteStepKind } from '../writeback/write-step.ts';
 import { chunk, rowsPerStatement } from './batch.ts';
 import { withDbErrors } from './db-errors.ts';
 import { orderedUuid } from './ordered-id.ts';
@@ -49,8 +50,16 @@ export interface WriteBackReader {
   action(actionId: string): Promise<OutboxRecord[]>;
   /** Pending and failed rows (what `writeback list` shows), oldest action first. */
   listOpen(directoryId: string, page: PageQuery): Promise<{ rows: OutboxRecord[]; total: number }>;
+  /**
+   * Every pending and failed row about objects of `objectKind` (only of `objectIds` and of
+   * `stepKinds`, when given), in (action_id, seq) order, without paging: what sync holds back from
+   * the directory's stale values. One query (one per chunk of `objectIds`), never one per object.
+   */
+  listOpenOf(directoryId: string, objectKind: WriteBackObjectKind, filter?: { objectIds?: readonly string[]; stepKinds?: readonly WriteStepKind[] }): Promise<OutboxRecord[]>;
   /** The baselines of the given objects, in one query per chunk (never one per object). */
   readBaselines(directoryId: string, objects: readonly WriteBackObjectRef[]): Promise<BaselineRecord[]>;
+  /** Every baseline of objects of `objectKind`, in one query: the local changes sync must keep in unsynced mode. */
+  listBaselines(directoryId: string, objectKind: WriteBackObjectKind): Promise<BaselineRecord[]>;
   /** Conflicts, newest first; `open` only those not resolved. */
   listConflicts(directoryId: string, filter: { open?: boolean }, page: PageQuery): Promise<{ rows: WriteBackConflictRecord[]; total: number }>;
   /** One conflict, or undefined. */
@@ -185,6 +194,39 @@ export function createWriteBackReader(db: Kysely<Database>, ctx: RepositoryConte
           open.select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow(),
         ]);
         return { rows: rows.map(toOutboxRecord), total: Number(count.total) };
+      }),
+
+    listOpenOf: (directoryId, objectKind, filter = {}) =>
+      withDbErrors('list open write-back steps', async () => {
+        const { objectIds, stepKinds } = filter;
+        if (stepKinds !== undefined && stepKinds.length === 0) return [];
+        let open = db
+          .selectFrom('writeback_outbox')
+          .selectAll()
+          .where('directory_id', '=', directoryId)
+          .where('object_kind', '=', objectKind)
+          .where('status', 'in', ['pending', 'failed']);
+        if (stepKinds !== undefined) open = open.where('step_kind', 'in', [...stepKinds]);
+        if (objectIds === undefined) return (await open.orderBy('action_id').orderBy('seq').execute()).map(toOutboxRecord);
+        const found: OutboxRecord[] = [];
+        for (const part of chunk([...new Set(objectIds)], rowsPerStatement(ctx.dialect, 1, 8 + (stepKinds?.length ?? 0)))) {
+          const rows = await open.where('object_id', 'in', part).orderBy('action_id').orderBy('seq').execute();
+          found.push(...rows.map(toOutboxRecord));
+        }
+        return found;
+      }),
+
+    listBaselines: (directoryId, objectKind) =>
+      withDbErrors('list write-back baselines', async () => {
+        const rows = await db
+          .selectFrom('writeback_baselines')
+          .selectAll()
+          .where('directory_id', '=', directoryId)
+          .where('object_kind', '=', objectKind)
+          .orderBy('object_id')
+          .orderBy('field')
+          .execute();
+        return rows.map(toBaselineRecord);
       }),
 
     readBaselines: (directoryId, objects) =>

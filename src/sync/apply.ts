@@ -5,10 +5,12 @@
  */
 import { chunk } from '../store/batch.ts';
 import type { UserPatch } from '../model/index.ts';
+import { PRIMARY_DIRECTORY_ID } from '../model/writeback.ts';
 import type { Store, StoreWriter } from '../store/store.ts';
 import { changeEventsOf } from './change-events.ts';
 import { PASSWORD_CHANGED_REASON } from './plan-password-changes.ts';
 import type { CurrentState, PlanStep, SyncPlan } from './plan.ts';
+import { withoutHeldChanges, type WriteBackState } from './write-back-state.ts';
 
 type StepOf<K extends PlanStep['kind']> = Extract<PlanStep, { kind: K }>;
 
@@ -23,6 +25,11 @@ export async function applyPlan(
     actor: string;
     now?: () => Date;
     onProgress?: (done: number, total: number) => void;
+    /**
+     * Reads write-back's state of the given users inside the transaction that updates them, so a
+     * local change committed (with its outbox row or baseline) after planning is not overwritten.
+     */
+    writeBackNow?: (tx: StoreWriter, userIds: readonly string[]) => Promise<WriteBackState | undefined>;
   },
 ): Promise<void> {
   const now = (options.now ?? (() => new Date()))().toISOString();
@@ -41,16 +48,23 @@ export async function applyPlan(
     await store.transaction((tx) => tx.audit.append(batch));
   }
 
-  // Renames may rotate usernames between accounts, so all of them go into one transaction.
+  // Renames may rotate usernames between accounts, so all of them go into one transaction,
+  // with what they settle of local changes (unsynced write-back): a conflict is recorded exactly
+  // when the store takes, or keeps, its winner.
   const userChanges = [...byKind.linkUser, ...byKind.updateUser];
   await store.transaction(async (tx) => {
-    await writeUserChanges(tx, userChanges, now);
+    const updates =
+      options.writeBackNow === undefined || byKind.updateUser.length === 0
+        ? byKind.updateUser
+        : withoutHeldChanges(byKind.updateUser, await options.writeBackNow(tx, byKind.updateUser.map((step) => step.userId)), settledFields(byKind.settleLocalChange));
+    await writeUserChanges(tx, [...byKind.linkUser, ...updates], now);
+    await settleLocalChanges(tx, byKind.settleLocalChange);
     await tx.audit.append(
       byKind.linkUser.map((step) => ({ actor: options.actor, action: 'user.linked', userId: step.userId, subject: step.fields.username, reason: step.reason, at: now })),
     );
   });
   for (const step of byKind.linkUser) ids.users.set(step.externalId, step.userId);
-  report(userChanges.length);
+  report(userChanges.length + byKind.settleLocalChange.length);
 
   for (const batch of chunk(byKind.createUser, options.batchSize)) {
     const created = await store.transaction(async (tx) => {
@@ -177,6 +191,48 @@ async function applyPasswordChanges(
   );
 }
 
+/** User id → the fields the plan's settle steps decide. */
+function settledFields(steps: ReadonlyArray<StepOf<'settleLocalChange'>>): Map<string, Set<string>> {
+  const settled = new Map<string, Set<string>>();
+  for (const step of steps) settled.set(step.userId, new Set([...(settled.get(step.userId) ?? []), step.field]));
+  return settled;
+}
+
+/**
+ * Unsynced write-back: records the conflicts of local changes the directory changed too, drops
+ * the baselines the directory settled or won, and moves those dirbridge won to the directory's
+ * new value (so the same conflict is not recorded again).
+ */
+async function settleLocalChanges(tx: StoreWriter, steps: ReadonlyArray<StepOf<'settleLocalChange'>>): Promise<void> {
+  if (steps.length === 0) return;
+  const valuesOf = (value: string | null) => (value === null || value.trim() === '' ? [] : [value]);
+  const conflicts = steps.filter((step) => step.outcome !== 'settled');
+  if (conflicts.length > 0) {
+    await tx.writeBack.recordConflicts(
+      PRIMARY_DIRECTORY_ID,
+      conflicts.map((step) => ({
+        objectKind: 'user' as const,
+        objectId: step.userId,
+        subject: step.username,
+        field: step.field,
+        winner: step.outcome === 'dirbridgeWins' ? ('dirbridge' as const) : ('directory' as const),
+        directoryValue: valuesOf(step.directoryValue),
+        dirbridgeValue: valuesOf(step.dirbridgeValue),
+        baseline: [...step.baseline],
+      })),
+    );
+  }
+  const dropped = steps.filter((step) => step.outcome !== 'dirbridgeWins');
+  if (dropped.length > 0) await tx.writeBack.deleteBaselines(PRIMARY_DIRECTORY_ID, dropped.map((step) => ({ objectKind: 'user' as const, objectId: step.userId, field: step.field })));
+  const moved = steps.filter((step) => step.outcome === 'dirbridgeWins');
+  if (moved.length > 0) {
+    await tx.writeBack.upsertBaselines(
+      PRIMARY_DIRECTORY_ID,
+      moved.map((step) => ({ objectKind: 'user' as const, objectId: step.userId, field: step.field, values: valuesOf(step.directoryValue), changeMarker: null })),
+    );
+  }
+}
+
 async function writeUserChanges(tx: StoreWriter, steps: ReadonlyArray<StepOf<'linkUser'> | StepOf<'updateUser'>>, now: string): Promise<void> {
   if (steps.length === 0) return;
   await tx.users.update(
@@ -291,7 +347,7 @@ type StepsByKind = { [K in PlanStep['kind']]: Array<StepOf<K>> };
 
 function groupByKind(steps: readonly PlanStep[]): StepsByKind {
   const result: StepsByKind = {
-    createUser: [], linkUser: [], updateUser: [], disableUser: [], enableUser: [], markMissing: [], markPresent: [], skipUser: [],
+    createUser: [], linkUser: [], updateUser: [], disableUser: [], enableUser: [], markMissing: [], markPresent: [], settleLocalChange: [], skipUser: [],
     createGroup: [], updateGroup: [], deleteGroup: [], skipGroup: [], addMembership: [], removeMembership: [],
     grantRole: [], revokeRole: [], createChannel: [], setChannelOwner: [], addChannelMember: [], removeChannelMember: [], createTeam: [], addTeamMember: [], removeTeamMember: [],
     setCustomFields: [], setAbacAttributes: [], setAdmin: [],

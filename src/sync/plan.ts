@@ -2,13 +2,14 @@
  * The sync plan: a pure diff between what the directory says (the snapshot) and what the
  * store holds. Every step carries a sentence saying why. A dry run is this plan, printed.
  */
-import { normalizeDn } from '../ldap/dn.ts';
 import type { MappedUser, SkippedEntry } from '../mapping/user.ts';
-import type { MappingSettings, SyncSettings } from '../settings/schema.ts';
+import type { MappingSettings, SyncSettings, WritableUserField, WriteBackSettings } from '../settings/schema.ts';
 import type { GroupRecord, MappingState, UserRecord } from '../model/index.ts';
 import { accountStatesAfter, newChannelOwner, planChannelOwners, planMappings, type MappedUserWithInput, type MappingStep } from './plan-mapping.ts';
 import { initialPasswordChange, planPasswordChanges, type PasswordStep } from './plan-password-changes.ts';
 import type { DirectorySnapshot } from './snapshot.ts';
+import { authorityOf, resolveField } from '../writeback/resolve-conflict.ts';
+import { dnKeyOf, memberKey, type HeldField, type WriteBackState } from './write-back-state.ts';
 
 
 /** A user as the planner needs to see it from the store. */
@@ -42,6 +43,11 @@ export interface CurrentState {
   memberships: ReadonlyArray<{ userId: string; groupId: string }>;
   /** Roles, channels, teams and attributes; needed when mapping is planned. */
   mapping?: MappingState;
+  /**
+   * Write-back (issue #10): fields pending writes still carry to the directory, which sync holds
+   * instead of copying the directory's stale value back; in unsynced mode, the local changes.
+   */
+  writeBack?: WriteBackState;
 }
 
 /** The user fields sync writes. */
@@ -68,6 +74,24 @@ export type DirectoryStep =
   | { kind: 'enableUser'; userId: string; username: string; reason: string }
   | { kind: 'markMissing'; userId: string; username: string; missingRuns: number; reason: string }
   | { kind: 'markPresent'; userId: string; username: string; reason: string }
+  /**
+   * Unsynced mode: a field changed locally (it has a baseline) that the directory has changed
+   * since. `settled`: the baseline is dropped (both sides agree now, or the local value is the
+   * baseline again). `directoryWins`/`dirbridgeWins`: a conflict, recorded with the loser's value;
+   * the directory's win drops the baseline (its value comes in through the user's `updateUser`
+   * step), dirbridge's moves the baseline to the directory's new value, so it is recorded once.
+   */
+  | {
+      kind: 'settleLocalChange';
+      userId: string;
+      username: string;
+      field: WritableUserField;
+      outcome: 'settled' | 'directoryWins' | 'dirbridgeWins';
+      directoryValue: string | null;
+      dirbridgeValue: string | null;
+      baseline: readonly string[];
+      reason: string;
+    }
   /** A directory user not planned: not imported, not merged, or an entry that cannot be mapped (no username or unique id; `externalId` null when unknown). */
   | { kind: 'skipUser'; externalId: string | null; dn: string; reason: string }
   | { kind: 'createGroup'; externalId: string; name: string; dn: string; reason: string }
@@ -121,6 +145,8 @@ export type PlanOptions = Pick<
   mapping?: MappingSettings;
   /** `sync.revokeSessionsOnPasswordChange` (default on). */
   revokeSessionsOnPasswordChange?: boolean;
+  /** `writeBack.authority`: who wins a field both sides changed in unsynced mode (default: the directory). */
+  writeBackAuthority?: WriteBackSettings['authority'];
 };
 
 /** Diffs the snapshot against the store. Pure: the same inputs always give the same plan. */
@@ -129,7 +155,7 @@ export function planSync(snapshot: DirectorySnapshot, current: CurrentState, opt
   const userSteps = planUsers(snapshot, current, options, warnings);
   // concat, not push(...spread): a 100k-user plan has far more steps than the call stack takes arguments.
   let steps = options.syncGroups
-    ? userSteps.steps.concat(planGroups(snapshot, current, userSteps.linkedUserIds, userSteps.createdExternalIds, options.scope))
+    ? userSteps.steps.concat(planGroups(snapshot, current, userSteps.linkedUserIds, userSteps.createdExternalIds, options.scope, warnings))
     : userSteps.steps;
   if (options.mapping !== undefined && current.mapping !== undefined) {
     // Accounts as they will be after this plan: a channel owner disabled by it loses its channels now.
@@ -186,14 +212,6 @@ function awaitingLinkByDn<R extends { source: string; externalId: string | null;
   return found;
 }
 
-function dnKeyOf(dn: string): string {
-  try {
-    return normalizeDn(dn);
-  } catch {
-    return dn.toLowerCase();
-  }
-}
-
 /** Password change steps for the users the store already linked to their directory entries. */
 function planPasswordSteps(snapshot: DirectorySnapshot, current: CurrentState, options: PlanOptions): PasswordStep[] {
   const byId = new Map(current.users.map((user) => [user.id, user]));
@@ -231,12 +249,13 @@ function planUsers(
     claims.set(key, (claims.get(key) ?? 0) + 1);
   }
   const isContested = (username: string) => (claims.get(username.toLowerCase()) ?? 0) > 1;
+  const isHeld = (userId: string, field: HeldField) => current.writeBack?.held.get(userId)?.has(field) === true;
 
   // Usernames held after this plan by accounts that keep them: every store user not renamed by it.
   const renamedAway = new Set<string>();
   for (const user of snapshot.users) {
     const existing = byExternalId.get(user.externalId);
-    if (existing !== undefined && existing.username.toLowerCase() !== user.username.toLowerCase() && !isContested(user.username)) {
+    if (existing !== undefined && existing.username.toLowerCase() !== user.username.toLowerCase() && !isContested(user.username) && !isHeld(existing.id, 'username')) {
       renamedAway.add(existing.username.toLowerCase());
     }
   }
@@ -271,8 +290,12 @@ function planUsers(
     if (existing !== undefined) {
       linkedUserIds.set(user.externalId, existing.id);
       const before = steps.length;
-      planExistingUser(user, existing, options, steps, warnings, isContested, isHeldByOther);
+      planExistingUser(user, existing, options, steps, warnings, isContested, isHeldByOther, current.writeBack);
       if (steps.length === before) unchanged += 1;
+      continue;
+    }
+    if (current.writeBack?.deletedDns.has(user.dnKey) === true) {
+      steps.push(skip(user, 'not imported: deleted in dirbridge, and the delete is pending in the write-back outbox'));
       continue;
     }
     const fields = fieldsOf(user);
@@ -280,7 +303,14 @@ function planUsers(
     if (created !== undefined && !isContested(user.username) && !isHeldByOther(user.username, created.id)) {
       awaitingLink.delete(dnKeyOf(user.dn));
       linkedUserIds.set(user.externalId, created.id);
-      steps.push({ kind: 'linkUser', userId: created.id, externalId: user.externalId, fields, reason: `created in the directory by write-back; linked to its entry ${user.dn}` });
+      const held = current.writeBack?.held.get(created.id);
+      steps.push({
+        kind: 'linkUser',
+        userId: created.id,
+        externalId: user.externalId,
+        fields: held === undefined ? fields : keepHeldFields(fields, created, held),
+        reason: `created in the directory by write-back; linked to its entry ${user.dn}${held === undefined ? '' : `; ${[...held].join(', ')} held by a pending write-back`}`,
+      });
       continue;
     }
     const candidate = mergeCandidate(user);
@@ -351,54 +381,169 @@ function planExistingUser(
   warnings: string[],
   isContested: (username: string) => boolean,
   isHeldByOther: (username: string, selfId: string | undefined) => boolean,
+  writeBack: WriteBackState | undefined,
 ): void {
   const changes: Partial<UserFields> = {};
   const reasons: string[] = [];
+  // Write-back's hold on this user, if any (most users have none: the plain path allocates nothing more).
+  const held = writeBack?.held.get(existing.id);
+  const baselines = writeBack?.baselines.get(existing.id);
+  /** Fields whose directory value differs but a pending write holds dirbridge's. */
+  const heldBack: HeldField[] = [];
+  const settles: PlanStep[] = [];
   if (existing.dn !== user.dn) {
-    changes.dn = user.dn;
-    reasons.push(existing.dn === null ? 'DN recorded' : `moved or renamed in directory from ${existing.dn} to ${user.dn}`);
+    if (held?.has('dn') === true) heldBack.push('dn');
+    else {
+      changes.dn = user.dn;
+      reasons.push(existing.dn === null ? 'DN recorded' : `moved or renamed in directory from ${existing.dn} to ${user.dn}`);
+    }
   }
   if (options.updateExistingUsers) {
     if (existing.username !== user.username) {
-      if (isContested(user.username) || isHeldByOther(user.username, existing.id)) {
+      if (held?.has('username') === true) {
+        heldBack.push('username');
+      } else if (isContested(user.username) || isHeldByOther(user.username, existing.id)) {
         warnings.push(`user ${existing.username} keeps its username: ${user.username} is taken or ambiguous`);
       } else {
         changes.username = user.username;
         reasons.push(`username changed from ${existing.username} to ${user.username}`);
       }
     }
-    for (const field of ['email', 'firstName', 'lastName', 'displayName'] as const) {
-      if (existing[field] === user[field]) continue;
+    for (const field of PROFILE_FIELDS) {
+      if (held === undefined && baselines === undefined) {
+        if (existing[field] === user[field]) continue;
+      } else if (planHeldField(field, user, existing, { held, baselines, options, heldBack, settles, reasons, changes })) {
+        continue;
+      }
       Object.assign(changes, { [field]: user[field] });
       reasons.push(`${field} changed`);
     }
   }
+  const enabledStep = enabledStepOf(user, existing, options);
+  if (held?.has('enabled') === true && enabledStep !== undefined) heldBack.push('enabled');
+  if (heldBack.length > 0) {
+    const what = `${heldBack.join(', ')} held by a pending write-back`;
+    warnings.push(`user ${existing.username} keeps its ${what}: the directory's value is not copied back until it is delivered`);
+    // Said in the update's reason too, when the user has one, so the dry run shows it by the step.
+    reasons.push(what);
+  }
   if (Object.keys(changes).length > 0) {
     steps.push({ kind: 'updateUser', userId: existing.id, username: existing.username, changes, reason: reasons.join('; ') });
   }
+  for (const step of settles) steps.push(step);
   if (existing.missingRuns > 0) {
     steps.push({ kind: 'markPresent', userId: existing.id, username: existing.username, reason: `found again after ${existing.missingRuns} runs` });
   }
+  if (enabledStep !== undefined && held?.has('enabled') !== true) steps.push(enabledStep);
+}
 
+/**
+ * One profile field of a user write-back holds or keeps locally. True when the field is planned
+ * here (held, kept as the local value, unchanged, or the directory's value taken after winning a
+ * conflict); false when the directory's different value is to be taken as usual.
+ */
+function planHeldField(
+  field: WritableUserField,
+  user: MappedUser,
+  existing: CurrentUser,
+  context: {
+    held: ReadonlySet<HeldField> | undefined;
+    baselines: ReadonlyMap<WritableUserField, readonly string[]> | undefined;
+    options: PlanOptions;
+    heldBack: HeldField[];
+    settles: PlanStep[];
+    reasons: string[];
+    changes: Partial<UserFields>;
+  },
+): boolean {
+  const differs = existing[field] !== user[field];
+  if (context.held?.has(field) === true) {
+    if (differs) context.heldBack.push(field);
+    return true;
+  }
+  const baseline = context.baselines?.get(field);
+  if (baseline === undefined) return !differs;
+  const local = judgeLocalChange(field, existing, user, baseline, context.options);
+  if (local.step !== undefined) context.settles.push(local.step);
+  if (local.keep) {
+    if (differs) context.reasons.push(`${field} kept as changed in dirbridge (writeBack.mode unsynced)`);
+    return true;
+  }
+  if (local.step?.outcome === 'directoryWins') {
+    Object.assign(context.changes, { [field]: user[field] });
+    context.reasons.push(`${field} changed in the directory too: the directory wins (writeBack.authority)`);
+    return true;
+  }
+  return !differs;
+}
+
+/** A link's fields with dirbridge's values of the fields pending writes hold (a record write-back created and changed again since). */
+function keepHeldFields(fields: UserFields, stored: CurrentUser, held: ReadonlySet<HeldField>): UserFields {
+  const kept = { ...fields };
+  if (held.has('username')) kept.username = stored.username;
+  if (held.has('dn') && stored.dn !== null) kept.dn = stored.dn;
+  for (const field of PROFILE_FIELDS) if (held.has(field)) Object.assign(kept, { [field]: stored[field] });
+  return kept;
+}
+
+/** The user fields sync copies from the directory, besides the username and DN. */
+const PROFILE_FIELDS = ['email', 'firstName', 'lastName', 'displayName'] as const satisfies readonly WritableUserField[];
+
+/**
+ * Unsynced mode: one field changed locally (`baseline` is the directory's value then). `keep`:
+ * dirbridge's value stays; `step`: what happens to the baseline (and the conflict, if any).
+ */
+function judgeLocalChange(
+  field: WritableUserField,
+  existing: CurrentUser,
+  user: MappedUser,
+  baseline: readonly string[],
+  options: PlanOptions,
+): { keep: boolean; step?: Extract<PlanStep, { kind: 'settleLocalChange' }> } {
+  const values = { baseline: baseline[0] ?? null, current: user[field], desired: existing[field] };
+  const settle = (outcome: 'settled' | 'directoryWins' | 'dirbridgeWins', reason: string) => ({
+    kind: 'settleLocalChange' as const,
+    userId: existing.id,
+    username: existing.username,
+    field,
+    outcome,
+    directoryValue: values.current,
+    dirbridgeValue: values.desired,
+    baseline,
+    reason,
+  });
+  // A local value back at the baseline is no local change any more: the directory's value follows.
+  if (sameFieldValue(values.desired, values.baseline)) {
+    return { keep: false, step: settle('settled', `${field}: the local value is the directory's earlier value again; the directory's value is taken`) };
+  }
+  const authority = authorityOf({ authority: options.writeBackAuthority ?? { default: 'directory', fields: {} } }, field);
+  const { decision, conflict } = resolveField(field, values, authority);
+  if (decision.action === 'none') return { keep: false, step: settle('settled', `${field}: the directory now holds the value changed in dirbridge`) };
+  if (conflict === undefined) return { keep: true };
+  return authority === 'dirbridge'
+    ? { keep: true, step: settle('dirbridgeWins', `${field} changed in the directory and in dirbridge: dirbridge's value wins (writeBack.authority); conflict recorded`) }
+    : { keep: false, step: settle('directoryWins', `${field} changed in the directory and in dirbridge: the directory's value wins (writeBack.authority); conflict recorded`) };
+}
+
+/** Equal as `resolveField` compares values: blanks around and absent values aside. */
+function sameFieldValue(a: string | null, b: string | null): boolean {
+  return (a?.trim() ?? '') === (b?.trim() ?? '');
+}
+
+/** The disable or enable step the directory's account state asks for, if any. */
+function enabledStepOf(user: MappedUser, existing: CurrentUser, options: PlanOptions): PlanStep | undefined {
   if (user.directoryState === 'disabled') {
     if (existing.isEnabled && appliesDisable(options.activeState)) {
-      steps.push({
-        kind: 'disableUser',
-        userId: existing.id,
-        username: existing.username,
-        disabledBy: 'directory',
-        reason: user.directoryStateReason ?? 'disabled in directory',
-      });
+      return { kind: 'disableUser', userId: existing.id, username: existing.username, disabledBy: 'directory', reason: user.directoryStateReason ?? 'disabled in directory' };
     }
-    return;
+    return undefined;
   }
-  if (!existing.isEnabled) {
-    if (existing.disabledBy === 'sync') {
-      steps.push({ kind: 'enableUser', userId: existing.id, username: existing.username, reason: 'back in directory' });
-    } else if (existing.disabledBy === 'directory' && appliesEnable(options.activeState)) {
-      steps.push({ kind: 'enableUser', userId: existing.id, username: existing.username, reason: 'active again in directory' });
-    }
+  if (existing.isEnabled) return undefined;
+  if (existing.disabledBy === 'sync') return { kind: 'enableUser', userId: existing.id, username: existing.username, reason: 'back in directory' };
+  if (existing.disabledBy === 'directory' && appliesEnable(options.activeState)) {
+    return { kind: 'enableUser', userId: existing.id, username: existing.username, reason: 'active again in directory' };
   }
+  return undefined;
 }
 
 /** Disables (or counts grace runs for) stored directory users the read did not see; `skippedIds` were seen but skipped. */
@@ -434,9 +579,12 @@ function planGroups(
   linkedUserIds: ReadonlyMap<string, string>,
   createdExternalIds: ReadonlySet<string>,
   scope: PlanOptions['scope'],
+  warnings: string[],
 ): PlanStep[] {
   const steps: PlanStep[] = [];
   const groups = snapshot.groups;
+  const writeBack = current.writeBack;
+  const isMembershipHeld = heldMembershipCheck(snapshot, current);
   const byExternalId = new Map<string, CurrentGroup>();
   for (const group of current.groups) if (group.externalId !== null) byExternalId.set(group.externalId, group);
   // Names for the steps, so a plan reads "anna → staff" rather than two ids.
@@ -461,13 +609,26 @@ function planGroups(
     if (created !== undefined) awaitingLink.delete(dnKeyOf(group.dn));
     const existing = byExternalId.get(group.externalId) ?? created;
     if (existing === undefined) {
+      if (writeBack?.deletedDns.has(group.dnKey) === true) {
+        steps.push({ kind: 'skipGroup', dn: group.dn, groupId: null, reason: 'not imported: deleted in dirbridge, and the delete is pending in the write-back outbox' });
+        continue;
+      }
       steps.push({ kind: 'createGroup', externalId: group.externalId, name: group.name, dn: group.dn, reason: 'new in directory' });
     } else if (created !== undefined) {
       steps.push({ kind: 'updateGroup', groupId: created.id, name: created.name, changes: { externalId: group.externalId, name: group.name, dn: group.dn }, reason: `created in the directory by write-back; linked to its entry ${group.dn}` });
     } else {
       const changes: { name?: string; dn?: string } = {};
-      if (existing.name !== group.name) changes.name = group.name;
-      if (existing.dn !== group.dn) changes.dn = group.dn;
+      const held = writeBack?.heldGroups.get(existing.id);
+      const heldBack: string[] = [];
+      if (existing.name !== group.name) {
+        if (held?.has('name') === true) heldBack.push('name');
+        else changes.name = group.name;
+      }
+      if (existing.dn !== group.dn) {
+        if (held?.has('dn') === true) heldBack.push('dn');
+        else changes.dn = group.dn;
+      }
+      if (heldBack.length > 0) warnings.push(`group ${existing.name} keeps its ${heldBack.join(', ')} held by a pending write-back: the directory's value is not copied back until it is delivered`);
       if (Object.keys(changes).length > 0) {
         const reasons = [
           ...(changes.name === undefined ? [] : [`renamed from ${existing.name} to ${group.name}`]),
@@ -481,6 +642,10 @@ function planGroups(
     for (const userExternalId of wanted) {
       const userId = linkedUserIds.get(userExternalId);
       if (userId === undefined ? !createdExternalIds.has(userExternalId) : had.has(userId)) continue;
+      if (existing !== undefined && isMembershipHeld(existing.id, { externalId: userExternalId, userId })) {
+        warnings.push(`${usernameByExternalId.get(userExternalId) ?? userExternalId} is not added to ${group.name}: a pending write-back removes it from the group`);
+        continue;
+      }
       steps.push({ kind: 'addMembership', userExternalId, groupExternalId: group.externalId, username: usernameByExternalId.get(userExternalId) ?? userExternalId, group: group.name, reason: `member of ${group.name}` });
     }
     if (existing !== undefined) {
@@ -488,6 +653,10 @@ function planGroups(
         const userExternalId = externalIdByUserId.get(userId);
         // Only users this sync saw are judged; memberships of users absent from the snapshot are left alone.
         if (userExternalId === undefined || wanted.has(userExternalId)) continue;
+        if (isMembershipHeld(existing.id, { externalId: userExternalId, userId })) {
+          warnings.push(`${usernameById.get(userId) ?? userId} stays in ${group.name}: a pending write-back adds it to the group`);
+          continue;
+        }
         steps.push({ kind: 'removeMembership', userId, groupId: existing.id, username: usernameById.get(userId) ?? userId, group: group.name, reason: `no longer a member of ${group.name}` });
       }
     }
@@ -515,11 +684,37 @@ function planGroups(
     }
     // A login's snapshot lists every group of its users: membership elsewhere has ended.
     for (const userId of membersByGroupId.get(group.id) ?? []) {
-      if (!externalIdByUserId.has(userId)) continue;
+      const userExternalId = externalIdByUserId.get(userId);
+      if (userExternalId === undefined) continue;
+      if (isMembershipHeld(group.id, { externalId: userExternalId, userId })) {
+        warnings.push(`${usernameById.get(userId) ?? userId} stays in ${group.name}: a pending write-back adds it to the group`);
+        continue;
+      }
       steps.push({ kind: 'removeMembership', userId, groupId: group.id, username: usernameById.get(userId) ?? userId, group: group.name, reason: `no longer a member of ${group.name}` });
     }
   }
   return steps;
+}
+
+/**
+ * Whether a pending write adds or removes this user in this group: the group's held member
+ * values name the user by DN or username, as the directory shows it or as the store holds it.
+ */
+function heldMembershipCheck(snapshot: Pick<DirectorySnapshot, 'users'>, current: CurrentState): (groupId: string, user: { externalId: string; userId: string | undefined }) => boolean {
+  const heldMembers = current.writeBack?.heldMembers;
+  if (heldMembers === undefined || heldMembers.size === 0) return () => false;
+  let directoryUsers: Map<string, MappedUser> | undefined;
+  let storeUsers: Map<string, CurrentUser> | undefined;
+  return (groupId, { externalId, userId }) => {
+    const held = heldMembers.get(groupId);
+    if (held === undefined) return false;
+    directoryUsers ??= new Map(snapshot.users.map((user) => [user.externalId, user]));
+    storeUsers ??= new Map(current.users.map((user) => [user.id, user]));
+    const named = [directoryUsers.get(externalId), userId === undefined ? undefined : storeUsers.get(userId)];
+    return named.some(
+      (user) => user !== undefined && ((user.dn !== null && held.has(memberKey('dn', user.dn))) || held.has(memberKey('username', user.username))),
+    );
+  };
 }
 
 function fieldsOf(user: MappedUser): UserFields {
@@ -567,7 +762,8 @@ export function countSteps(steps: readonly PlanStep[], unchanged: number): PlanC
       case 'disableUser': counts.users.disabled += 1; break;
       case 'enableUser': counts.users.enabled += 1; break;
       case 'markMissing':
-      case 'markPresent': break;
+      case 'markPresent':
+      case 'settleLocalChange': break;
       case 'skipUser': counts.users.skipped += 1; break;
       case 'createGroup': counts.groups.created += 1; break;
       case 'updateGroup': counts.groups.updated += 1; break;

@@ -14,6 +14,7 @@ import { countSteps, planSync, type CurrentState, type PlanCounts, type PlanStep
 import { isMappingActive } from '../mapping/grants.ts';
 import { createProgressRecorder, type ProgressLog } from './progress.ts';
 import { readSnapshot } from './read-snapshot.ts';
+import { mergeWriteBackStates, readWriteBackState } from './read-write-back-state.ts';
 import {
   createInstanceId,
   DEFAULT_RUN_LEASE_SECONDS,
@@ -56,7 +57,7 @@ export interface SyncResult {
 export interface SyncServiceDeps {
   store: Store;
   openDirectory: () => Promise<DirectoryConnection>;
-  settings: Pick<Settings, 'directory' | 'users' | 'groups' | 'sync' | 'mapping'>;
+  settings: Pick<Settings, 'directory' | 'users' | 'groups' | 'sync' | 'mapping' | 'writeBack'>;
   /** Where a failed progress write is reported (a run's own `log` wins). */
   log?: ProgressLog;
   /** Told of every finished run (after its record is written), whatever started it. Must not throw. */
@@ -249,7 +250,11 @@ export function createSyncService(deps: SyncServiceDeps) {
     };
 
     let snapshot;
+    // Pending writes as the read starts: one delivered while the directory is read may be missing
+    // from the snapshot, and must still hold its fields (read again after the users, below).
+    let heldAtStart;
     try {
+      heldAtStart = await readWriteBackState(store, settings);
       const directory = await deps.openDirectory();
       try {
         recorder.phase('reading_users');
@@ -274,8 +279,16 @@ export function createSyncService(deps: SyncServiceDeps) {
       assertMayGoOn();
       recorder.phase('planning');
       const mapping = isMappingActive(settings.mapping) ? settings.mapping : undefined;
-      const current: CurrentState = { ...(await store.runs.loadSyncState()), ...(mapping === undefined ? {} : { mapping: await store.mapping.loadState() }) };
-      const plan = planSync(snapshot, current, { ...settings.sync, syncGroups, scope: 'all', ...(mapping === undefined ? {} : { mapping }) });
+      const state = await store.runs.loadSyncState();
+      // After the users: a local change and its outbox rows are committed together, so every
+      // local value read above has its rows (if still open) in this read.
+      const writeBack = mergeWriteBackStates(heldAtStart, await readWriteBackState(store, settings));
+      const current: CurrentState = {
+        ...state,
+        ...(mapping === undefined ? {} : { mapping: await store.mapping.loadState() }),
+        ...(writeBack === undefined ? {} : { writeBack }),
+      };
+      const plan = planSync(snapshot, current, { ...settings.sync, syncGroups, scope: 'all', writeBackAuthority: settings.writeBack.authority, ...(mapping === undefined ? {} : { mapping }) });
       const warnings = [...snapshot.warnings, ...plan.warnings];
       const verdict = checkPlan(snapshot, current, plan, { guard: settings.sync.guard, syncGroups });
       if (!verdict.isAllowed) return finish('refused', { reason: verdict.reason, counts: plan.counts, steps: plan.steps, warnings });
@@ -284,6 +297,7 @@ export function createSyncService(deps: SyncServiceDeps) {
         await applyPlan(fenced, plan, current, {
           batchSize: settings.sync.batchSize,
           actor: options.trigger === 'login' ? 'login' : 'sync',
+          writeBackNow: (tx, userIds) => readWriteBackState(tx, settings, { userIds, groupIds: [] }),
           onProgress: (done, total) => {
             recorder.update({ applied: done, applyTotal: total });
             options.onProgress?.({ phase: 'apply', done, total });
@@ -337,6 +351,7 @@ export function subjectOf(step: PlanStep): string {
     case 'enableUser':
     case 'markMissing':
     case 'markPresent':
+    case 'settleLocalChange':
       return step.username;
     case 'skipUser':
     case 'skipGroup':

@@ -9,13 +9,14 @@ import { normalizeDn } from '../ldap/dn.ts';
 import { isMappingActive, mappedAttributes } from '../mapping/grants.ts';
 import type { ResolvedGroup } from '../mapping/memberships.ts';
 import type { MappingSettings, Settings } from '../settings/schema.ts';
-import type { MappingState, UserRecord } from '../model/index.ts';
+import type { GroupRecord, MappingState, UserRecord } from '../model/index.ts';
 import type { Store } from '../store/store.ts';
 import { applyPlan } from './apply.ts';
 import { findDirectoryEntry, readUserGroups, type FoundEntry, type UserGroup } from './find-directory-user.ts';
 import { countSteps, planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
 import { planPasswordChange } from './plan-password-changes.ts';
 import { readGroupNamesForUser } from './read-mapping-inputs.ts';
+import { readWriteBackState } from './read-write-back-state.ts';
 import { subjectOf } from './run-sync.ts';
 
 /** Runs work on a service-bound directory connection (login's shared lookup connection, or a fresh one). */
@@ -26,7 +27,11 @@ export interface DirectoryLookup {
 /** What provisioning one user needs. */
 export interface ProvisionDeps {
   store: Store;
-  settings: Pick<Settings, 'directory' | 'users' | 'groups' | 'sync' | 'mapping'>;
+  /**
+   * `writeBack` decides whether unsynced local changes are kept (absent: not unsynced); the app
+   * passes its whole settings. Pending writes hold their fields whatever it says.
+   */
+  settings: Pick<Settings, 'directory' | 'users' | 'groups' | 'sync' | 'mapping'> & Partial<Pick<Settings, 'writeBack'>>;
   lookup: DirectoryLookup;
 }
 
@@ -72,11 +77,23 @@ export async function provisionUser(
     // Groups the sync skips (no id or name) are listed as skipped too, so their memberships stay as the sync keeps them.
     { users: [user], groups: snapshotGroups, skippedUsers: [], skippedGroups: read.skipped, warnings: [], serverType: 'login', uniqueIdAttribute: '' },
     current,
-    { ...settings.sync, importNewUsers: true, disableMissingUsers: false, syncGroups, scope: 'listed', ...(mapping === undefined ? {} : { mapping }) },
+    {
+      ...settings.sync,
+      importNewUsers: true,
+      disableMissingUsers: false,
+      syncGroups,
+      scope: 'listed',
+      ...(settings.writeBack === undefined ? {} : { writeBackAuthority: settings.writeBack.authority }),
+      ...(mapping === undefined ? {} : { mapping }),
+    },
   );
   const skipped = plan.steps.find((step) => step.kind === 'skipUser');
   if (skipped !== undefined) return { conflict: skipped.reason };
-  await applyPlan(store, plan, current, { batchSize: settings.sync.batchSize, actor: options.actor });
+  await applyPlan(store, plan, current, {
+    batchSize: settings.sync.batchSize,
+    actor: options.actor,
+    writeBackNow: (tx, userIds) => readWriteBackState(tx, settings, { userIds, groupIds: [] }),
+  });
   return { applied: true, steps: plan.steps, counts: plan.counts };
 }
 
@@ -147,14 +164,26 @@ async function currentStateFor(deps: ProvisionDeps, found: FoundEntry, userGroup
     }
   }
   const mapping = withMapping ? await mappingStateFor(store, existing) : undefined;
-  if (!syncGroups) return { users: [...users.values()], groups: [], memberships: [], ...(mapping === undefined ? {} : { mapping }) };
-  const groups = new Map((existing === undefined ? [] : await store.groups.listOfUser(existing.id)).map((group) => [group.id, group]));
-  const memberships = existing === undefined ? [] : [...groups.keys()].map((groupId) => ({ userId: existing.id, groupId }));
-  for (const group of userGroups) {
-    const stored = await store.groups.findByExternalId(group.externalId);
-    if (stored !== undefined) groups.set(stored.id, stored);
+  const groups = new Map<string, GroupRecord>();
+  if (syncGroups) {
+    for (const group of existing === undefined ? [] : await store.groups.listOfUser(existing.id)) groups.set(group.id, group);
   }
-  return { users: [...users.values()], groups: [...groups.values()], memberships, ...(mapping === undefined ? {} : { mapping }) };
+  const memberships = existing === undefined ? [] : [...groups.keys()].map((groupId) => ({ userId: existing.id, groupId }));
+  if (syncGroups) {
+    for (const group of userGroups) {
+      const stored = await store.groups.findByExternalId(group.externalId);
+      if (stored !== undefined) groups.set(stored.id, stored);
+    }
+  }
+  // After the users, as a full sync reads it: a local change read above comes with its open rows.
+  const writeBack = await readWriteBackState(store, settings, { userIds: [...users.keys()], groupIds: [...groups.keys()] });
+  return {
+    users: [...users.values()],
+    groups: [...groups.values()],
+    memberships,
+    ...(mapping === undefined ? {} : { mapping }),
+    ...(writeBack === undefined ? {} : { writeBack }),
+  };
 }
 
 /** One user's grants, plus every channel and team (few, and needed to find them by name). */

@@ -27,7 +27,7 @@ export type FieldDecision =
   | { action: 'keepDirectory' };
 
 /** The authority for `field`: its override, else the default. */
-export function authorityOf(settings: WriteBackSettings, field: string): 'directory' | 'dirbridge' {
+export function authorityOf(settings: Pick<WriteBackSettings, 'authority'>, field: string): 'directory' | 'dirbridge' {
   return settings.authority.fields[field as WritableUserField] ?? settings.authority.default;
 }
 
