@@ -4,9 +4,11 @@
  * writable with passwords on, and the SQLite store. Each action is previewed first (a dry run: the
  * page shows the planned steps and slapd is unchanged) and then applied, and slapd is read back
  * as its rootdn: a user created through the form with a password (which then binds), a profile
- * edit (the Dirbridge-Write-Back header's outcome), a password reset, a member added to a group
- * and removed again, and a delete under the default policy (the entry disabled). No password
- * reaches a response body or the page. Screenshots go to test-output/console-writeback-actions/.
+ * edit (the Dirbridge-Write-Back header's outcome), a password reset (and one slapd's policy
+ * refuses, shown as refused), a member added to a group and removed again, a delete under the
+ * default policy (the entry disabled), a user rename, a group created, renamed and deleted, and a
+ * profile edit made while a TCP gate cuts dirbridge off from slapd (waiting in the outbox, linked
+ * to the Write-back page). No password reaches a response body or the page. Screenshots go to test-output/console-writeback-actions/.
  * Without Chromium: fails in CI, skipped locally.
  */
 import assert from 'node:assert/strict';
@@ -24,6 +26,7 @@ import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { chromiumForTests, launchChromium } from './helpers/browser.ts';
 import { bindsToSlapd, readAttribute, slapdDirectorySettings } from './helpers/directory.ts';
 import { settingsFor } from './helpers/harness.ts';
+import { startTcpGate, type TcpGate } from './helpers/tcp-gate.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SCREENSHOTS = path.join(ROOT, 'test-output', 'console-writeback-actions');
@@ -45,6 +48,8 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
   let page: Page;
   let base: string;
   let danaId: string;
+  /** dirbridge reaches slapd through this gate, so a test can cut the network to it. */
+  let gate: TcpGate;
   const cleanups: Array<() => Promise<void>> = [];
   /** Script errors and failed requests the page reported. */
   const pageProblems: string[] = [];
@@ -89,6 +94,8 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
     await mkdir(SCREENSHOTS, { recursive: true });
     const [, started] = await Promise.all([buildConsole(), startSlapd()]);
     slapd = started;
+    gate = await startTcpGate({ host: '127.0.0.1', port: slapd.port });
+    cleanups.push(() => gate.stop());
     await slapd.ldapadd(
       [
         `dn: ${carolDn()}`, 'objectClass: inetOrgPerson', 'uid: console-carol', 'cn: Carol Reed', 'sn: Reed', 'givenName: Carol', 'mail: carol@example.test', '',
@@ -97,7 +104,7 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
       ].join('\n'),
     );
     const made = await settingsFor({
-      directory: { ...slapdDirectorySettings(slapd, { bindDn: slapd.writerDn, bindPassword: slapd.writerPassword }) },
+      directory: { ...slapdDirectorySettings(slapd, { urls: [`ldap://127.0.0.1:${gate.port}`], bindDn: slapd.writerDn, bindPassword: slapd.writerPassword }) },
       users: { baseDn: people() },
       groups: { baseDn: groupsDn() },
       writeBack: { enabled: true, mode: 'writable', usersDn: people(), groupsDn: groupsDn(), passwords: true },
@@ -332,6 +339,28 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
     assert.deepEqual(await read(`cn=console-renamed,${groupsDn()}`, 'cn'), ['console-renamed'], 'kept in slapd');
     assert.equal((await app.store.groups.list({ search: 'console-renamed', limit: 10, offset: 0 })).total, 0, 'gone from dirbridge');
     await page.screenshot({ path: path.join(SCREENSHOTS, '07-group-deleted.png'), fullPage: true });
+  });
+
+  it('says a profile edit made while slapd cannot be reached waits in the outbox, linking to the Write-back page', async () => {
+    const carol = await app.store.users.findByUsername('console-carol');
+    assert.ok(carol !== undefined);
+    await page.goto(`${base}/users/${carol.id}`);
+    const lastName = page.locator('input[name="lastName"]');
+    await lastName.waitFor();
+    gate.close();
+    try {
+      await lastName.fill('Offline');
+      await byTestId('save-user').click();
+      await page.locator('[data-testid="write-back-outcome"][data-outcome="pending"]').waitFor();
+    } finally {
+      gate.open();
+    }
+    assert.match((await byTestId('write-back-outcome').textContent()) ?? '', /Waiting in the outbox/);
+    assert.deepEqual(await read(carolDn(), 'sn'), ['Reed'], 'slapd does not have it yet');
+    await page.screenshot({ path: path.join(SCREENSHOTS, '08-pending.png'), fullPage: true });
+    await byTestId('write-back-outcome').getByRole('link', { name: 'Write-back' }).click();
+    await page.waitForURL(/\/writeback$/);
+    await byTestId('outbox-row').filter({ hasText: 'console-carol' }).waitFor();
   });
 
   it('never shows a password: not in any API response body, nor in the page', async () => {
