@@ -44,8 +44,15 @@ function stringList(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
 }
 
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
 /** Calls the API; resolves with the parsed JSON body (undefined for 204), rejects with ApiError. */
-export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, options: { quiet401?: boolean } = {}): Promise<T> {
+export async function api<T>(method: Method, path: string, body?: unknown, options: { quiet401?: boolean } = {}): Promise<T> {
+  return (await apiResponse<T>(method, path, body, options)).body;
+}
+
+/** Like `api`, with the response's headers too (e.g. `Dirbridge-Write-Back`, how a change's directory side went). */
+export async function apiResponse<T>(method: Method, path: string, body?: unknown, options: { quiet401?: boolean } = {}): Promise<{ body: T; headers: Headers }> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrfToken !== null) headers['x-csrf-token'] = csrfToken;
@@ -69,7 +76,7 @@ export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
     if (response.status === 401 && !options.quiet401) onUnauthenticated();
     throw new ApiError(response.status, code, message, stringList(error['problems']), stringList(error['fields']), error);
   }
-  return parsed as T;
+  return { body: parsed as T, headers: response.headers };
 }
 
 /** A query string from defined values. */

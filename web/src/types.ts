@@ -18,10 +18,13 @@ import type {
 import type { UnthrottleView, UserDetailView } from '../../src/http/routes/admin-data.ts';
 import type { AdminSessionView } from '../../src/http/routes/admin-session.ts';
 import type { TestConnectionView } from '../../src/http/routes/admin-actions.ts';
+import type { writeActionSchema } from '../../src/http/routes/admin-write-actions.ts';
 import type { ConflictPageView, OutboxPageView, OutboxRowView, RetryResultView, WriteBackConflictView } from '../../src/http/routes/admin-writeback.ts';
 import type { SettingsField, SettingsFieldKind, SettingsForm as ServerSettingsForm, SettingsSection } from '../../src/settings/form.ts';
 import type { ChannelRecord, TeamRecord, UserState as ServerUserState } from '../../src/model/index.ts';
+import type { WriteBackSettings as ServerWriteBackSettings } from '../../src/settings/schema.ts';
 import type { Verification } from '../../src/verify-settings.ts';
+import type { z } from 'zod';
 
 export type AdminSession = AdminSessionView;
 
@@ -71,6 +74,20 @@ export type WriteBackConflict = WriteBackConflictView;
 export type ConflictPage = ConflictPageView;
 /** What a retry (`POST /api/v1/admin/writeback/retry`) answers: how many failed rows went back, and what the delivery did. */
 export type RetryResult = RetryResultView;
+
+/**
+ * What a write-back action answers (`POST /api/v1/admin/users`, `users/:id/rename|delete|password`,
+ * `groups…`): its outcome, each directory step with its status, and the conflicts it met.
+ */
+export type WriteActionResult = z.infer<typeof writeActionSchema>;
+export type WriteStepReport = WriteActionResult['steps'][number];
+export type WriteOutcome = WriteActionResult['outcome'];
+/** A user action's result, with the user as it stands afterwards (absent once deleted or in a dry run). */
+export type UserWriteResult = WriteActionResult & { user?: User };
+/** A group action's result, with the group as it stands afterwards. */
+export type GroupWriteResult = WriteActionResult & { group?: GroupView };
+/** `settings.writeBack` as the settings document carries it. */
+export type WriteBackSettings = ServerWriteBackSettings;
 
 /** The settings form (`GET /api/v1/admin/settings/form`), as `src/settings/form.ts` builds it. */
 export type FieldKind = SettingsFieldKind;

@@ -11,9 +11,10 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { revokeSessionsAsAdmin } from '../../auth/revoke-sessions.ts';
-import { DirbridgeError } from '../../errors.ts';
+import { DIRECTORY_MANAGED_FIELDS } from '../../auth/account-admin.ts';
+import { DirbridgeError, isDirbridgeError } from '../../errors.ts';
 import { USER_STATES, type PageQuery, type UserPage, type UserRecord } from '../../model/index.ts';
-import { writeModeOf } from '../../writeback/action-context.ts';
+import { checkUserInScope, writeModeOf } from '../../writeback/action-context.ts';
 import { adminOf } from '../admin-auth.ts';
 import { avatarCacheHook, avatarHashes, avatarQuerySchema, avatarRef, imageResponseSchema, sendAvatar } from '../avatar.ts';
 import type { RouteContext } from '../context.ts';
@@ -144,6 +145,22 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     },
   );
 
+  /**
+   * The fields the console shows read-only: those the directory manages, less the profile fields
+   * and username that PATCH writes back (writable and unsynced modes, a user within writeBack.scopeGroups).
+   */
+  const readOnlyFieldsOf = async (user: UserRecord): Promise<string[]> => {
+    const fields = context.app.accounts.readOnlyFields(user);
+    if (user.source !== 'directory' || writeModeOf(context.app.settings) === 'local') return fields;
+    try {
+      await checkUserInScope(store, context.app.settings, user);
+    } catch (error) {
+      if (isDirbridgeError(error, 'writeback.out_of_scope')) return fields;
+      throw error;
+    }
+    return fields.filter((field) => !(DIRECTORY_MANAGED_FIELDS as readonly string[]).includes(field));
+  };
+
   typed.get(
     `${A}/users/:id`,
     { schema: { tags, security, summary: 'One user with groups, roles, channels, teams, custom fields and ABAC attributes', params: idParamsSchema, response: { 200: userDetailSchema, ...errors } } },
@@ -159,7 +176,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
         teams: (await store.mapping.listUserTeams(user.id)).map((team) => ({ id: team.id, name: team.name })),
         customFields: attributes.customFields,
         abacAttributes: attributes.abacAttributes,
-        readOnlyFields: context.app.accounts.readOnlyFields(user),
+        readOnlyFields: await readOnlyFieldsOf(user),
         loginThrottle: await context.app.accounts.throttleStatus(user),
         avatar: avatar === undefined ? null : { ...avatarRef(avatar, A), mimeType: avatar.mimeType, byteLength: avatar.byteLength, updatedAt: avatar.updatedAt },
       };

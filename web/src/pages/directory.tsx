@@ -5,6 +5,7 @@ import { api, query } from '../api.ts';
 import { Card, Details, Empty, ErrorBox, Link, Loading, PageHeader, Pager, SearchBox, SourceBadge, formatDate, formatNumber, useAsync } from '../components.tsx';
 import { namedHref, navigate } from '../router.ts';
 import type { Channel, Group, Team, UserPage } from '../types.ts';
+import { GroupActionsCard, NewGroupPanel } from './group-actions.tsx';
 import { UsersTable } from './users.tsx';
 
 const PAGE = 25;
@@ -17,16 +18,20 @@ function detailHref(kind: 'groups' | 'channels' | 'teams', item: Named): string 
   return kind === 'groups' ? `/groups/${item.id}` : namedHref(kind, item.name);
 }
 
-function NamedList(props: { kind: 'groups' | 'channels' | 'teams'; title: string; subtitle: string }): JSX.Element {
+/** `headerActions` go in the page header, `above` between it and the list; a new `generation` reloads the list. */
+function NamedList(props: { kind: 'groups' | 'channels' | 'teams'; title: string; subtitle: string; headerActions?: ComponentChildren; above?: ComponentChildren; generation?: number }): JSX.Element {
   const [search, setSearch] = useState('');
   const [offset, setOffset] = useState(0);
   const list = useAsync(async () => {
     const answer = await api<Record<string, unknown> & { total: number }>('GET', `/api/v1/admin/${props.kind}${query({ search, limit: PAGE, offset })}`);
     return { total: answer.total, items: (answer[props.kind] ?? []) as Named[] };
-  }, [props.kind, search, offset]);
+  }, [props.kind, search, offset, props.generation]);
   return (
     <div>
-      <PageHeader title={props.title} subtitle={props.subtitle} />
+      <PageHeader title={props.title} subtitle={props.subtitle}>
+        {props.headerActions}
+      </PageHeader>
+      {props.above}
       <Card>
         <div class="toolbar">
           <SearchBox value={search} placeholder={`Search ${props.kind}`} onSearch={(value) => { setSearch(value); setOffset(0); }} />
@@ -75,7 +80,22 @@ function NamedList(props: { kind: 'groups' | 'channels' | 'teams'; title: string
 }
 
 export function GroupsPage(): JSX.Element {
-  return <NamedList kind="groups" title="Groups" subtitle="Groups read from the directory, with their member counts." />;
+  const [isCreating, setCreating] = useState(false);
+  const [generation, setGeneration] = useState(0);
+  return (
+    <NamedList
+      kind="groups"
+      title="Groups"
+      subtitle="Groups read from the directory, and local ones, with their member counts."
+      generation={generation}
+      headerActions={
+        <button class="btn btn-primary" onClick={() => setCreating((current) => !current)} aria-expanded={isCreating} data-testid="new-group-button">
+          New group
+        </button>
+      }
+      above={isCreating ? <NewGroupPanel onClose={() => setCreating(false)} onCreated={() => setGeneration((value) => value + 1)} /> : null}
+    />
+  );
 }
 
 export function ChannelsPage(): JSX.Element {
@@ -86,9 +106,10 @@ export function TeamsPage(): JSX.Element {
   return <NamedList kind="teams" title="Teams" subtitle="Teams filled from directory groups by Sync Teams." />;
 }
 
-function Members(props: { path: string }): JSX.Element {
+/** A page of members; a new `generation` reloads it. */
+function Members(props: { path: string; generation?: number }): JSX.Element {
   const [offset, setOffset] = useState(0);
-  const members = useAsync(() => api<UserPage>('GET', `${props.path}${query({ limit: PAGE, offset })}`), [props.path, offset]);
+  const members = useAsync(() => api<UserPage>('GET', `${props.path}${query({ limit: PAGE, offset })}`), [props.path, offset, props.generation]);
   return (
     <Card title={members.data === undefined ? 'Members' : `Members (${formatNumber(members.data.total)})`} testId="members">
       <ErrorBox error={members.error} />
@@ -105,11 +126,19 @@ function Members(props: { path: string }): JSX.Element {
 }
 
 export function GroupPage(props: { id: string }): JSX.Element {
-  const group = useAsync(() => api<Group>('GET', `/api/v1/admin/groups/${encodeURIComponent(props.id)}`), [props.id]);
+  const [generation, setGeneration] = useState(0);
+  const [isGone, setGone] = useState(false);
+  const group = useAsync(() => api<Group>('GET', `/api/v1/admin/groups/${encodeURIComponent(props.id)}`), [props.id, generation]);
   return (
     <div>
       <PageHeader title={group.data?.name ?? 'Group'} subtitle={<Link href="/groups">← Groups</Link>} />
-      <ErrorBox error={group.error} />
+      {isGone ? (
+        <div class="alert alert-warn" data-testid="group-gone">
+          This group was deleted from dirbridge. <Link href="/groups">Back to Groups</Link>
+        </div>
+      ) : (
+        <ErrorBox error={group.error} />
+      )}
       {group.data === undefined ? null : (
         <Card title="Group">
           <Details
@@ -122,7 +151,8 @@ export function GroupPage(props: { id: string }): JSX.Element {
           />
         </Card>
       )}
-      <Members path={`/api/v1/admin/groups/${encodeURIComponent(props.id)}/members`} />
+      {group.data === undefined ? null : <GroupActionsCard group={group.data} generation={generation} onChanged={() => setGeneration((value) => value + 1)} onGone={() => setGone(true)} />}
+      {isGone ? null : <Members path={`/api/v1/admin/groups/${encodeURIComponent(props.id)}/members`} generation={generation} />}
     </div>
   );
 }

@@ -6,10 +6,12 @@
  */
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, messageOf, query } from '../api.ts';
+import { api, apiResponse, ApiError, messageOf, query } from '../api.ts';
 import { Avatar, Badge, Card, Details, Empty, ErrorBox, Link, Loading, PageHeader, Pager, SearchBox, SourceBadge, StateBadge, formatDate, formatNumber, useAsync } from '../components.tsx';
 import { namedHref, navigate, useLocation } from '../router.ts';
-import type { ListedUser, UnthrottleResult, User, UserDetail, UserPage as UserPageData, UserState } from '../types.ts';
+import type { ListedUser, UnthrottleResult, User, UserDetail, UserPage as UserPageData, UserState, WriteOutcome } from '../types.ts';
+import { HeaderOutcome, headerOutcomes } from '../write-action.tsx';
+import { NewUserPanel, UserActionsCard } from './user-actions.tsx';
 
 const PAGE = 25;
 
@@ -86,9 +88,15 @@ export function UsersPage(): JSX.Element {
     navigate(`/users${text === '' ? '' : `?${text}`}`, { replace: true });
   };
   const page = useAsync(() => api<UserPageData>('GET', `/api/v1/admin/users${query({ search, source, state, limit: PAGE, offset })}`), [search, source, state, offset]);
+  const [isCreating, setCreating] = useState(false);
   return (
     <div>
-      <PageHeader title="Users" subtitle="Accounts in dirbridge's store: imported from the directory, or local." />
+      <PageHeader title="Users" subtitle="Accounts in dirbridge's store: imported from the directory, or local.">
+        <button class="btn btn-primary" onClick={() => setCreating((current) => !current)} aria-expanded={isCreating} data-testid="new-user-button">
+          New user
+        </button>
+      </PageHeader>
+      {isCreating ? <NewUserPanel onClose={() => setCreating(false)} onCreated={page.reload} /> : null}
       <Card>
         <div class="toolbar">
           <SearchBox value={search} placeholder="Search username, email or name" onSearch={(value) => update({ search: value, offset: 0 })} testId="user-search" />
@@ -149,6 +157,9 @@ export function UserPage(props: { id: string }): JSX.Element {
   const [message, setMessage] = useState<{ tone: 'success' | 'error'; text: string } | null>(null);
   const [isBusy, setBusy] = useState(false);
   const [reason, setReason] = useState('');
+  /** How the last profile save or disable/enable went in the directory (its `Dirbridge-Write-Back` header). */
+  const [outcomes, setOutcomes] = useState<WriteOutcome[]>([]);
+  const [isGone, setGone] = useState(false);
 
   const data = detail.data;
   useEffect(() => {
@@ -164,6 +175,7 @@ export function UserPage(props: { id: string }): JSX.Element {
   const act = async <T,>(work: () => Promise<T>, success: string | ((result: T) => string)) => {
     setBusy(true);
     setMessage(null);
+    setOutcomes([]);
     try {
       const result = await work();
       setReason('');
@@ -187,6 +199,11 @@ export function UserPage(props: { id: string }): JSX.Element {
   }
   if (!readOnly.has('isAdmin') && typeof draft['isAdmin'] === 'boolean' && draft['isAdmin'] !== user.isAdmin) changes['isAdmin'] = draft['isAdmin'];
   const changeCount = Object.keys(changes).length;
+  /** Sends a change whose directory side the `Dirbridge-Write-Back` header reports, and keeps that report. */
+  const writeBack = async (method: 'PATCH' | 'POST', path: string, body: unknown) => {
+    const { headers } = await apiResponse<unknown>(method, path, body);
+    setOutcomes(headerOutcomes(headers));
+  };
 
   return (
     <div>
@@ -200,10 +217,16 @@ export function UserPage(props: { id: string }): JSX.Element {
         }
       />
       {message === null ? null : (
-        <div class={`alert alert-${message.tone}`} role={message.tone === 'error' ? 'alert' : 'status'}>
+        <div class={`alert alert-${message.tone}`} role={message.tone === 'error' ? 'alert' : 'status'} data-testid="user-message">
           {message.text}
         </div>
       )}
+      <HeaderOutcome outcomes={outcomes} />
+      {isGone ? (
+        <div class="alert alert-warn" data-testid="user-gone">
+          This account was deleted from dirbridge. <Link href="/users">Back to Users</Link>
+        </div>
+      ) : null}
       {!user.isEnabled && user.disabledBy !== null ? (
         <div class="alert alert-warn">
           Disabled by <strong>{user.disabledBy}</strong>
@@ -213,11 +236,11 @@ export function UserPage(props: { id: string }): JSX.Element {
       ) : null}
       <div class="two-columns">
         <Card title="Profile" testId="user-profile">
-          {readOnly.size > 0 ? <p class="muted small">Fields marked “Directory” are managed by the directory and change only there; the others are local to dirbridge.</p> : null}
+          {PROFILE_FIELDS.some((field) => readOnly.has(field.key)) || readOnly.has('isAdmin') ? <p class="muted small">Fields marked “Directory” are managed by the directory and change only there; the others are local to dirbridge.</p> : null}
           <form
             onSubmit={(event) => {
               event.preventDefault();
-              void act(() => api('PATCH', `/api/v1/admin/users/${user.id}`, changes), 'The profile was saved.');
+              void act(() => writeBack('PATCH', `/api/v1/admin/users/${user.id}`, changes), 'The profile was saved.');
             }}
           >
             {PROFILE_FIELDS.map((field) => {
@@ -281,11 +304,11 @@ export function UserPage(props: { id: string }): JSX.Element {
             <div class="account-actions">
               <input value={reason} onInput={(event) => setReason(event.currentTarget.value)} placeholder={`Reason to ${user.isEnabled ? 'disable' : 'enable'} (optional, goes to the audit log)`} aria-label="Reason" />
               {user.isEnabled ? (
-                <button class="btn btn-danger" disabled={isBusy} onClick={() => void act(() => api('POST', `/api/v1/admin/users/${user.id}/disable`, reason.trim() === '' ? {} : { reason: reason.trim() }), 'The account was disabled and its sessions ended.')} data-testid="disable-user">
+                <button class="btn btn-danger" disabled={isBusy} onClick={() => void act(() => writeBack('POST', `/api/v1/admin/users/${user.id}/disable`, reason.trim() === '' ? {} : { reason: reason.trim() }), 'The account was disabled and its sessions ended.')} data-testid="disable-user">
                   Disable account
                 </button>
               ) : (
-                <button class="btn" disabled={isBusy} onClick={() => void act(() => api('POST', `/api/v1/admin/users/${user.id}/enable`, reason.trim() === '' ? {} : { reason: reason.trim() }), 'The account was enabled.')} data-testid="enable-user">
+                <button class="btn" disabled={isBusy} onClick={() => void act(() => writeBack('POST', `/api/v1/admin/users/${user.id}/enable`, reason.trim() === '' ? {} : { reason: reason.trim() }), 'The account was enabled.')} data-testid="enable-user">
                   Enable account
                 </button>
               )}
@@ -312,6 +335,7 @@ export function UserPage(props: { id: string }): JSX.Element {
               refused until its count allows another attempt.
             </p>
           </Card>
+          <UserActionsCard user={user} onChanged={detail.reload} onGone={() => setGone(true)} />
           <Card title="Directory">
             <Details
               rows={[
