@@ -353,7 +353,7 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
       await byTestId('save-user').click();
       await page.locator('[data-testid="write-back-outcome"][data-outcome="pending"]').waitFor();
     } finally {
-      gate.open();
+      await gate.open();
     }
     assert.match((await byTestId('write-back-outcome').textContent()) ?? '', /Waiting in the outbox/);
     assert.deepEqual(await read(carolDn(), 'sn'), ['Reed'], 'slapd does not have it yet');
