@@ -32,7 +32,7 @@ import { runAvatarSync } from '../src/sync/attribute-jobs.ts';
 import { JPEG_24, jpegPhotoChange } from './fixtures/images.ts';
 import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { chromiumForTests, launchChromium } from './helpers/browser.ts';
+import { chromiumForTests, openConsolePage } from './helpers/browser.ts';
 import { settingsFor } from './helpers/harness.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -153,7 +153,7 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
   let base: string;
   const cleanups: Array<() => Promise<void>> = [];
   /** Script errors, CSP violations and failed requests the page reported. */
-  const pageProblems: string[] = [];
+  let pageProblems: string[] = [];
 
   const shot = async (name: string, options: { fullPage?: boolean } = {}) => {
     await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: options.fullPage ?? true });
@@ -197,18 +197,7 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     server = await createHttpServer(app, { logger: { level: 'info', stream: discard }, scheduler });
     base = await server.listen({ port: 0, host: '127.0.0.1' });
     await scheduler.start();
-    browser = await launchChromium(executablePath);
-    context = await browser.newContext({ viewport: { width: 1360, height: 900 }, reducedMotion: 'reduce' });
-    page = await context.newPage();
-    page.setDefaultTimeout(STEP_TIMEOUT);
-    page.on('pageerror', (error) => pageProblems.push(`page error: ${error.message}`));
-    page.on('response', (response) => {
-      const status = response.status();
-      if (status >= 500 || (status === 404 && !new URL(response.url()).pathname.startsWith('/api/'))) pageProblems.push(`${status} ${response.request().method()} ${response.url()}`);
-    });
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) pageProblems.push(`console: ${message.text()}`);
-    });
+    ({ browser, context, page, problems: pageProblems } = await openConsolePage(executablePath, { stepTimeoutMs: STEP_TIMEOUT }));
   });
 
   after(async () => {

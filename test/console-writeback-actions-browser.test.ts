@@ -23,7 +23,7 @@ import { openApp, type App } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { createHttpServer } from '../src/http/server.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { chromiumForTests, launchChromium } from './helpers/browser.ts';
+import { chromiumForTests, openConsolePage } from './helpers/browser.ts';
 import { bindsToSlapd, readAttribute, slapdDirectorySettings } from './helpers/directory.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { startTcpGate, type TcpGate } from './helpers/tcp-gate.ts';
@@ -52,7 +52,7 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
   let gate: TcpGate;
   const cleanups: Array<() => Promise<void>> = [];
   /** Script errors and failed requests the page reported. */
-  const pageProblems: string[] = [];
+  let pageProblems: string[] = [];
   /** Every API response body the page received (read as they arrive), to prove no password is in one. */
   const apiBodies: Array<Promise<string>> = [];
 
@@ -118,18 +118,9 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
 
     server = await createHttpServer(app, { logger: false });
     base = await server.listen({ port: 0, host: '127.0.0.1' });
-    browser = await launchChromium(executablePath);
-    context = await browser.newContext({ viewport: { width: 1360, height: 900 }, reducedMotion: 'reduce' });
-    page = await context.newPage();
-    page.setDefaultTimeout(STEP_TIMEOUT);
-    page.on('pageerror', (error) => pageProblems.push(`page error: ${error.message}`));
+    ({ browser, context, page, problems: pageProblems } = await openConsolePage(executablePath, { stepTimeoutMs: STEP_TIMEOUT }));
     page.on('response', (response) => {
-      const status = response.status();
-      if (status >= 500 || (status === 404 && !new URL(response.url()).pathname.startsWith('/api/'))) pageProblems.push(`${status} ${response.request().method()} ${response.url()}`);
       if (new URL(response.url()).pathname.startsWith('/api/')) apiBodies.push(response.text().catch(() => ''));
-    });
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) pageProblems.push(`console: ${message.text()}`);
     });
   });
 

@@ -23,7 +23,7 @@ import type { OutboxRecord, WriteBackConflictRecord } from '../src/model/index.t
 import { PRIMARY_DIRECTORY_ID } from '../src/model/writeback.ts';
 import { generateOrganisation } from './fixtures/sample-directory.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { chromiumForTests, launchChromium } from './helpers/browser.ts';
+import { chromiumForTests, openConsolePage } from './helpers/browser.ts';
 import { settingsFor } from './helpers/harness.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,7 +47,7 @@ describe('console write-back in Chromium', { skip: chromiumSetup.skip, timeout: 
   let resolved: WriteBackConflictRecord;
   const cleanups: Array<() => Promise<void>> = [];
   /** Script errors and failed requests the page reported. */
-  const pageProblems: string[] = [];
+  let pageProblems: string[] = [];
 
   const byTestId = (id: string) => page.locator(`[data-testid="${id}"]`);
   const navLink = (label: string) => page.locator('nav[aria-label="Main"] a', { hasText: label });
@@ -111,18 +111,7 @@ describe('console write-back in Chromium', { skip: chromiumSetup.skip, timeout: 
 
     server = await createHttpServer(app, { logger: false });
     base = await server.listen({ port: 0, host: '127.0.0.1' });
-    browser = await launchChromium(executablePath);
-    context = await browser.newContext({ viewport: { width: 1360, height: 900 }, reducedMotion: 'reduce' });
-    page = await context.newPage();
-    page.setDefaultTimeout(STEP_TIMEOUT);
-    page.on('pageerror', (error) => pageProblems.push(`page error: ${error.message}`));
-    page.on('response', (response) => {
-      const status = response.status();
-      if (status >= 500 || (status === 404 && !new URL(response.url()).pathname.startsWith('/api/'))) pageProblems.push(`${status} ${response.request().method()} ${response.url()}`);
-    });
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) pageProblems.push(`console: ${message.text()}`);
-    });
+    ({ browser, context, page, problems: pageProblems } = await openConsolePage(executablePath, { stepTimeoutMs: STEP_TIMEOUT }));
   });
 
   after(async () => {

@@ -18,7 +18,7 @@ import { dirsrvUnavailableReason, startDirsrv, type Dirsrv } from './fixtures/di
 import { dirsrvTestDirectory } from './helpers/data-fit.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { rejectsWithCode } from './helpers/rejects.ts';
-import { deliverPastBackoff } from './helpers/writeback.ts';
+import { assertWriteWaitsWhileUnreachable } from './helpers/writeback.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
 
 /** Passwords the policy takes: three character classes, 8+ characters, no token of the entry's values. */
@@ -289,24 +289,6 @@ describe('write-back actions: 389-DS', { skip: skipUnlessCi(dirsrvUnavailableRea
 
   it('keeps a change made while the server is down pending with its error, and writes it once it is back', async () => {
     const app = await writableApp();
-    const dn = `uid=wa-bob,${people()}`;
-    ds.kill('SIGSTOP');
-    let result;
-    try {
-      result = await app.writeBack.users.update('wa-bob', { lastName: 'Offline' }, { actor: 'admin:test' });
-    } finally {
-      ds.kill('SIGCONT');
-    }
-    assert.equal(result.outcome, 'pending', result.message);
-    assert.equal((await app.store.users.findByUsername('wa-bob'))?.lastName, 'Offline', 'dirbridge holds the change');
-    const [row] = (await app.store.writeBack.listOpen(PRIMARY_DIRECTORY_ID, { limit: 10, offset: 0 })).rows;
-    assert.ok(row?.lastErrorCode?.startsWith('directory.'), `the error is shown: ${String(row?.lastErrorCode)}`);
-    assert.deepEqual(await read(dn, 'sn'), ['Stone'], 'the directory does not have it yet');
-    assert.deepEqual(await syncPlan(app), [], 'sync keeps the pending value (no step undoes it)');
-    assert.equal((await deliverPastBackoff(app)).done, 1);
-    assert.deepEqual(await read(dn, 'sn'), ['Offline']);
-    assert.equal((await app.store.writeBack.listOpen(PRIMARY_DIRECTORY_ID, { limit: 10, offset: 0 })).total, 0);
-    assert.deepEqual(await syncPlan(app), [], 'no echo');
-    await app.writeBack.users.update('wa-bob', { lastName: 'Stone' }, { actor: 'admin:test' });
+    await assertWriteWaitsWhileUnreachable(app, { username: 'wa-bob', dn: `uid=wa-bob,${people()}`, cutOff: () => ds.kill('SIGSTOP'), restore: () => ds.kill('SIGCONT'), read, syncPlan: () => syncPlan(app) });
   });
 });

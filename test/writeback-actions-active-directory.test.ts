@@ -21,7 +21,7 @@ import { AD_UPN_SUFFIX, adGroupDn, adUser, sambaUnavailableReason, startSambaDc,
 import { adSettingsDocument, merge, settingsFor } from './helpers/harness.ts';
 import { rejectsWithCode } from './helpers/rejects.ts';
 import { startTcpGate } from './helpers/tcp-gate.ts';
-import { deliverPastBackoff } from './helpers/writeback.ts';
+import { assertWriteWaitsWhileUnreachable } from './helpers/writeback.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
 
 /** Passwords the domain's policy takes: upper and lower case, digits or symbols, no part of the account's name. */
@@ -340,18 +340,6 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
     const gate = await startTcpGate({ host: '127.0.0.1', port: 636 });
     cleanups.push(() => gate.stop());
     const app = await writableApp({}, { directory: { urls: [`ldaps://127.0.0.1:${gate.port}`] } });
-    const bob = adUser('bob');
-    const before = await read(bob.dn, 'sn');
-    gate.close();
-    const result = await app.writeBack.users.update('bob', { lastName: 'Offline' }, { actor: 'admin:test' }).finally(() => gate.open());
-    assert.equal(result.outcome, 'pending', result.message);
-    assert.equal((await app.store.users.findByUsername('bob'))?.lastName, 'Offline', 'dirbridge holds the change');
-    const [row] = (await app.store.writeBack.listOpen(PRIMARY_DIRECTORY_ID, { limit: 10, offset: 0 })).rows;
-    assert.ok(row?.lastErrorCode?.startsWith('directory.'), `the error is shown: ${String(row?.lastErrorCode)}`);
-    assert.deepEqual(await read(bob.dn, 'sn'), before, 'the DC does not have it yet');
-    assert.equal((await deliverPastBackoff(app)).done, 1);
-    assert.deepEqual(await read(bob.dn, 'sn'), ['Offline']);
-    assert.deepEqual(await syncPlan(app), [], 'no echo');
-    await app.writeBack.users.update('bob', { lastName: before?.[0] ?? '' }, { actor: 'admin:test' });
+    await assertWriteWaitsWhileUnreachable(app, { username: 'bob', dn: adUser('bob').dn, cutOff: () => gate.close(), restore: () => gate.open(), read, syncPlan: () => syncPlan(app) });
   });
 });

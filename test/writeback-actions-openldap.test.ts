@@ -12,7 +12,7 @@ import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { bindsToSlapd, readAttribute, slapdDirectorySettings } from './helpers/directory.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { rejectsWithCode } from './helpers/rejects.ts';
-import { deliverPastBackoff } from './helpers/writeback.ts';
+import { assertWriteWaitsWhileUnreachable } from './helpers/writeback.ts';
 
 describe('write-back actions: OpenLDAP', () => {
   let slapd: Slapd;
@@ -201,22 +201,6 @@ describe('write-back actions: OpenLDAP', () => {
 
   it('keeps a change made while slapd is down pending with its error, and writes it once slapd is back', async () => {
     const app = await writableApp();
-    const dn = `uid=wa-bob,${people()}`;
-    slapd.kill('SIGSTOP');
-    let result;
-    try {
-      result = await app.writeBack.users.update('wa-bob', { lastName: 'Offline' }, { actor: 'admin:test' });
-    } finally {
-      slapd.kill('SIGCONT');
-    }
-    assert.equal(result.outcome, 'pending', result.message);
-    assert.equal((await app.store.users.findByUsername('wa-bob'))?.lastName, 'Offline', 'dirbridge holds the change');
-    const open = await app.store.writeBack.listOpen(PRIMARY_DIRECTORY_ID, { limit: 10, offset: 0 });
-    assert.equal(open.total, 1, 'the write waits in the outbox');
-    assert.deepEqual(await read(dn, 'sn'), ['Stone']);
-    assert.equal((await deliverPastBackoff(app)).done, 1);
-    assert.deepEqual(await read(dn, 'sn'), ['Offline']);
-    assert.equal((await app.store.writeBack.listOpen(PRIMARY_DIRECTORY_ID, { limit: 10, offset: 0 })).total, 0);
-    assert.deepEqual(await syncPlan(app), [], 'no echo');
+    await assertWriteWaitsWhileUnreachable(app, { username: 'wa-bob', dn: `uid=wa-bob,${people()}`, cutOff: () => slapd.kill('SIGSTOP'), restore: () => slapd.kill('SIGCONT'), read, syncPlan: () => syncPlan(app) });
   });
 });

@@ -4,7 +4,7 @@
  * with the command that installs it.
  */
 import { accessSync, constants } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 /** Where Debian puts Chromium (the wrapper script first, then the binary behind it). */
 const CANDIDATES = ['/usr/bin/chromium', '/usr/lib/chromium/chromium'];
@@ -49,4 +49,31 @@ export async function launchChromium(executablePath: string): Promise<Browser> {
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-default-apps', '--disable-sync', '--no-first-run', '--metrics-recording-only', '--mute-audio'],
     timeout: 30_000,
   });
+}
+
+/** A console page with its browser, recording what would show a broken page. */
+export interface ConsolePage {
+  browser: Browser;
+  context: BrowserContext;
+  page: Page;
+  /** Page errors, console errors, 5xx answers and 404s outside the API, as lines. */
+  problems: string[];
+}
+
+/** Opens one page in a new headless Chromium, sized as an administrator's screen, watching for problems. */
+export async function openConsolePage(executablePath: string, options: { stepTimeoutMs: number }): Promise<ConsolePage> {
+  const browser = await launchChromium(executablePath);
+  const context = await browser.newContext({ viewport: { width: 1360, height: 900 }, reducedMotion: 'reduce' });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.setDefaultTimeout(options.stepTimeoutMs);
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('response', (response) => {
+    const status = response.status();
+    if (status >= 500 || (status === 404 && !new URL(response.url()).pathname.startsWith('/api/'))) problems.push(`${status} ${response.request().method()} ${response.url()}`);
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);
+  });
+  return { browser, context, page, problems };
 }
