@@ -17,6 +17,15 @@ import { WRITABLE_USER_FIELDS } from '../settings/schema.ts';
 /** Change markers a server keeps per entry, read with it (the deliverer's and sync's provenance). */
 export const CHANGE_MARKER_ATTRIBUTES: readonly string[] = ['entryCSN', 'uSNChanged', 'modifyTimestamp'];
 
+/** The entry's change marker (entryCSN on OpenLDAP, uSNChanged on AD, else modifyTimestamp), kept with baselines; null when it shows none. */
+export function changeMarkerOf(entry: DirectoryEntry): string | null {
+  for (const attribute of CHANGE_MARKER_ATTRIBUTES) {
+    const value = allStrings(entry, attribute)[0];
+    if (value !== undefined) return `${attribute}:${value}`;
+  }
+  return null;
+}
+
 /** The attributes a user write plan compares: the mapped fields, the naming, account state and AD's names. */
 export function userWriteAttributes(users: UserSettings): string[] {
   return uniqueAttributes([

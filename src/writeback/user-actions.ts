@@ -19,7 +19,7 @@ import { applyWritePlan, localResult, type PlannedAction, type WriteActionResult
 import { resolveEntryShape } from './entry-shape.ts';
 import { planAddMember, type GroupTarget } from './plan-group-writes.ts';
 import { attributeOfField, planCreateUser, planDeleteUser, planMoveUser, planRenameUser, planSetEnabled, planUpdateUser, type UserValues, type UserWriteContext } from './plan-user-writes.ts';
-import { readGroupsListing, readGroupTarget, readUserEntry } from './read-targets.ts';
+import { changeMarkerOf, readGroupsListing, readGroupTarget, readUserEntry } from './read-targets.ts';
 import type { FieldValue } from './resolve-conflict.ts';
 import { plannedDn, type WritePlan } from './write-step.ts';
 
@@ -202,7 +202,7 @@ export async function updateUser(deps: WriteBackDeps, username: string, changes:
     baselines: (id) =>
       fields
         .filter((field) => !plan.keptDirectoryValues.some((kept) => kept.field === field))
-        .map((field) => ({ objectKind: 'user' as const, objectId: id, field, values: entry.attributes[attributeOfField(settings.users, field).toLowerCase()]?.map(String) ?? [], changeMarker: null })),
+        .map((field) => ({ objectKind: 'user' as const, objectId: id, field, values: entry.attributes[attributeOfField(settings.users, field).toLowerCase()]?.map(String) ?? [], changeMarker: changeMarkerOf(entry) })),
     audit: { action: 'user.updated', subject: user.username, reason: `changed ${fields.join(', ') || 'nothing'}`, isUser: true },
   });
   return { ...result, ...withUser(await reload(deps, user.id)) };
