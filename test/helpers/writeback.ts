@@ -46,3 +46,38 @@ export async function assertWriteWaitsWhileUnreachable(
   assert.deepEqual(await input.syncPlan(), [], 'no echo');
   await app.writeBack.users.update(input.username, { lastName: before?.[0] ?? '' }, { actor: 'admin:test' });
 }
+
+/**
+ * A conflict under each authority: the directory changes the first name after dirbridge last saw
+ * it, then dirbridge changes it too. The authority's value ends up on both sides, the conflict is
+ * recorded with both values, the next sync has nothing to change; the name is put back after.
+ */
+export async function assertConflictsSettledByAuthority(input: {
+  appWith: (writeBack: Record<string, unknown>) => Promise<App>;
+  username: string;
+  dn: string;
+  /** Sets givenName in the directory, as its administrator. */
+  setInDirectory: (value: string) => Promise<void>;
+  read: (dn: string, attribute: string) => Promise<string[] | undefined>;
+  syncPlan: (app: App) => Promise<string[]>;
+}): Promise<void> {
+  const original = (await input.read(input.dn, 'givenName'))?.[0] ?? '';
+  for (const authority of ['directory', 'dirbridge'] as const) {
+    const app = await input.appWith({ authority: { default: authority } });
+    const directoryValue = `Dir-${authority}`;
+    const dirbridgeValue = `Bridge-${authority}`;
+    await input.setInDirectory(directoryValue);
+    const result = await app.writeBack.users.update(input.username, { firstName: dirbridgeValue }, { actor: 'admin:test' });
+    assert.equal(result.conflicts.length, 1, result.message);
+    assert.equal(result.conflicts[0]?.winner, authority);
+    const expected = authority === 'directory' ? directoryValue : dirbridgeValue;
+    assert.deepEqual(await input.read(input.dn, 'givenName'), [expected]);
+    assert.equal((await app.store.users.findByUsername(input.username))?.firstName, expected);
+    const recorded = await app.store.writeBack.listConflicts(PRIMARY_DIRECTORY_ID, { open: true }, { limit: 10, offset: 0 });
+    assert.equal(recorded.total, 1);
+    assert.deepEqual(recorded.rows[0]?.directoryValue, [directoryValue]);
+    assert.deepEqual(recorded.rows[0]?.dirbridgeValue, [dirbridgeValue]);
+    assert.deepEqual(await input.syncPlan(app), [], `${authority}: no echo`);
+    await input.setInDirectory(original);
+  }
+}
