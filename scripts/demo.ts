@@ -2,7 +2,8 @@
  * `npm run demo`: starts a throwaway OpenLDAP with a sample organisation, writes a settings file
  * for it (with group mapping, background sync and auto logout switched on), checks the
  * connection and syncs once with the CLI, then runs `dirbridge serve` with the admin console
- * until Ctrl-C (or SIGTERM) and prints the URL and the administrator's credentials.
+ * until Ctrl-C (or SIGTERM) and prints the URL, the administrator's credentials, and the OpenID
+ * Connect issuer with a ready client (id, secret, redirect URI) for an application to sign in with.
  *
  * Environment: DIRBRIDGE_DEMO_PORT (default 8080; 0 picks a free port), DIRBRIDGE_DEMO_DIR
  * (default ./data/demo), DIRBRIDGE_ADMIN_PASSWORD (default: generated and printed).
@@ -92,6 +93,20 @@ for (const args of [['test-connection'], ['sync'], ['users', 'list', '--limit', 
   if ((await cli(...args)) !== 0) failed = true;
 }
 
+// A ready OpenID Connect client, so an application can sign users in through the demo at once.
+const DEMO_REDIRECT_URI = 'http://127.0.0.1:3000/callback';
+let demoClient: { clientId: string; clientSecret: string } | undefined;
+if (!failed) {
+  const args = ['--json', 'oidc', 'clients', 'add', '--name', 'Demo application', '--redirect-uri', DEMO_REDIRECT_URI, '--first-party'];
+  console.log(`\n$ dirbridge --config ${path.relative(process.cwd(), settingsFile)} ${args.join(' ')}`);
+  let printed = '';
+  const code = await runCli(['--config', settingsFile, ...args], { ...out, stdout: (text) => (printed += text) }, env);
+  if (code !== 0) failed = true;
+  else {
+    demoClient = JSON.parse(printed) as { clientId: string; clientSecret: string };
+  }
+}
+
 if (!failed) {
   const directoryAdmin = organisation.users.find((user) => organisation.groups.some((group) => group.cn === 'cycle-a' && group.members.includes(user.dn)));
   console.log(`
@@ -100,6 +115,10 @@ dirbridge demo
   console     http://127.0.0.1:${port}/   (the port is printed below when DIRBRIDGE_DEMO_PORT=0)
   sign in     admin / ${adminPassword}${directoryAdmin === undefined ? '' : `\n              or the directory admin ${directoryAdmin.uid} / ${directoryAdmin.password}`}
   API docs    http://127.0.0.1:${port}/docs
+  OpenID      issuer http://127.0.0.1:${port}  (discovery: /.well-known/openid-configuration)
+  client      id ${demoClient?.clientId ?? ''}
+              secret ${demoClient?.clientSecret ?? ''}
+              redirect URI ${DEMO_REDIRECT_URI}  (first-party: no consent page)
   settings    ${path.relative(process.cwd(), settingsFile)} seeded the store in ${path.relative(process.cwd(), demoDir) || '.'}
   logs        level ${logLevel}${logLevel === 'warn' ? ' (DIRBRIDGE_LOG_LEVEL=info npm run demo logs every request)' : ''}
 Press Ctrl-C to stop.

@@ -1,7 +1,7 @@
 /**
  * The README's first command, as a newcomer runs it: `npm run demo` starts a directory, syncs it,
- * and serves the API and the console with working administrator credentials until it is told to
- * stop. Runs the real script in a child process; the child's own cleanup stops its slapd.
+ * and serves the API and the console with working administrator credentials, and an OpenID Connect
+ * issuer with a ready client, until it is told to stop. Runs the real script in a child process; the child's own cleanup stops its slapd.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -58,6 +58,21 @@ describe('npm run demo', () => {
     const users = await fetch(`${address}/api/v1/admin/users?limit=1&source=directory`, { headers: { cookie } });
     assert.equal(users.status, 200);
     assert.equal(((await users.json()) as { total: number }).total, 300);
+
+    // The ready OpenID Connect client: the issuer is where the demo listens, and the printed secret authenticates the client.
+    const discovery = (await (await fetch(`${address}/.well-known/openid-configuration`)).json()) as { issuer: string; token_endpoint: string };
+    assert.equal(discovery.issuer, address);
+    const clientId = /^\s+client\s+id (\S+)$/m.exec(output)?.[1];
+    const clientSecret = /^\s+secret (\S+)$/m.exec(output)?.[1];
+    assert.ok(clientId !== undefined && clientSecret !== undefined, output);
+    const tokenRequest = (secret: string) =>
+      fetch(discovery.token_endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}` },
+        body: new URLSearchParams({ grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: 'http://127.0.0.1:3000/callback' }),
+      }).then(async (response) => ((await response.json()) as { error: string }).error);
+    assert.equal(await tokenRequest(clientSecret), 'invalid_grant', 'the client authenticated; only the code is wrong');
+    assert.equal(await tokenRequest(`${clientSecret}x`), 'invalid_client');
 
     child.kill('SIGTERM');
     const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 30_000))]);
