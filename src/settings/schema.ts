@@ -564,6 +564,16 @@ export const writeBackSettingsSchema = z
 export type WriteBackSettings = z.infer<typeof writeBackSettingsSchema>;
 export type WritableUserField = (typeof WRITABLE_USER_FIELDS)[number];
 
+/** True when `field` names a user field write-back writes (a baseline's or a conflict's field, say). */
+export function isWritableUserField(field: string): field is WritableUserField {
+  return (WRITABLE_USER_FIELDS as readonly string[]).includes(field);
+}
+
+/** The mode write-back works in: `readOnly` whenever it is not enabled. */
+export function effectiveWriteBackMode(writeBack: Pick<WriteBackSettings, 'enabled' | 'mode'>): WriteBackSettings['mode'] {
+  return writeBack.enabled ? writeBack.mode : 'readOnly';
+}
+
 /** Where dirbridge keeps its own data. */
 export const storeSettingsSchema = z
   .object({

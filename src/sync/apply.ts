@@ -11,6 +11,7 @@ import { changeEventsOf } from './change-events.ts';
 import { PASSWORD_CHANGED_REASON } from './plan-password-changes.ts';
 import type { CurrentState, PlanStep, SyncPlan } from './plan.ts';
 import { withoutHeldChanges, type WriteBackState } from './write-back-state.ts';
+import { fieldValues } from '../writeback/resolve-conflict.ts';
 
 type StepOf<K extends PlanStep['kind']> = Extract<PlanStep, { kind: K }>;
 
@@ -205,7 +206,6 @@ function settledFields(steps: ReadonlyArray<StepOf<'settleLocalChange'>>): Map<s
  */
 async function settleLocalChanges(tx: StoreWriter, steps: ReadonlyArray<StepOf<'settleLocalChange'>>): Promise<void> {
   if (steps.length === 0) return;
-  const valuesOf = (value: string | null) => (value === null || value.trim() === '' ? [] : [value]);
   const conflicts = steps.filter((step) => step.outcome !== 'settled');
   if (conflicts.length > 0) {
     await tx.writeBack.recordConflicts(
@@ -216,8 +216,8 @@ async function settleLocalChanges(tx: StoreWriter, steps: ReadonlyArray<StepOf<'
         subject: step.username,
         field: step.field,
         winner: step.outcome === 'dirbridgeWins' ? ('dirbridge' as const) : ('directory' as const),
-        directoryValue: valuesOf(step.directoryValue),
-        dirbridgeValue: valuesOf(step.dirbridgeValue),
+        directoryValue: fieldValues(step.directoryValue),
+        dirbridgeValue: fieldValues(step.dirbridgeValue),
         baseline: [...step.baseline],
       })),
     );
@@ -228,7 +228,7 @@ async function settleLocalChanges(tx: StoreWriter, steps: ReadonlyArray<StepOf<'
   if (moved.length > 0) {
     await tx.writeBack.upsertBaselines(
       PRIMARY_DIRECTORY_ID,
-      moved.map((step) => ({ objectKind: 'user' as const, objectId: step.userId, field: step.field, values: valuesOf(step.directoryValue), changeMarker: null })),
+      moved.map((step) => ({ objectKind: 'user' as const, objectId: step.userId, field: step.field, values: fieldValues(step.directoryValue), changeMarker: null })),
     );
   }
 }

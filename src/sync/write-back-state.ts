@@ -7,7 +7,7 @@
  */
 import { normalizeDn } from '../ldap/dn.ts';
 import type { BaselineRecord, OutboxRecord } from '../model/index.ts';
-import { WRITABLE_USER_FIELDS, type UserSettings, type WritableUserField } from '../settings/schema.ts';
+import { isWritableUserField, WRITABLE_USER_FIELDS, type UserSettings, type WritableUserField } from '../settings/schema.ts';
 
 /** A user field sync may hold back: a profile field, the username, the DN, or the enabled state. */
 export type HeldField = WritableUserField | 'username' | 'dn' | 'enabled';
@@ -132,10 +132,6 @@ export function dnKeyOf(dn: string): string {
   } catch {
     return dn.toLowerCase();
   }
-}
-
-function isWritableUserField(field: string): field is WritableUserField {
-  return (WRITABLE_USER_FIELDS as readonly string[]).includes(field);
 }
 
 /** The user fields an `updateUser` step may carry that write-back can hold. */

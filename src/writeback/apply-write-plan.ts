@@ -18,6 +18,7 @@ import type { Settings } from '../settings/schema.ts';
 import type { NewBaseline } from '../store/writeback-repository.ts';
 import type { Store, StoreWriter } from '../store/store.ts';
 import { checkWritePlan } from './guard-writes.ts';
+import { fieldValues } from './resolve-conflict.ts';
 import type { ChangeStep, WritePlan, WriteStep } from './write-step.ts';
 
 /** What write-back actions need from the app. */
@@ -111,16 +112,15 @@ export function guardWritePlan(plan: WritePlan, settings: Settings): void {
 }
 
 function toConflictRecord(objectKind: WriteBackObjectKind, objectId: string, conflict: WritePlan['conflicts'][number]): NewWriteBackConflict {
-  const values = (value: string | null) => (value === null ? [] : [value]);
   return {
     objectKind,
     objectId,
     subject: conflict.subject,
     field: conflict.field,
     winner: conflict.winner,
-    directoryValue: values(conflict.directoryValue),
-    dirbridgeValue: values(conflict.dirbridgeValue),
-    baseline: values(conflict.baseline),
+    directoryValue: fieldValues(conflict.directoryValue),
+    dirbridgeValue: fieldValues(conflict.dirbridgeValue),
+    baseline: fieldValues(conflict.baseline),
   };
 }
 

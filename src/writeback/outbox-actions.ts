@@ -9,10 +9,10 @@ import { DirbridgeError } from '../errors.ts';
 import { allStrings } from '../ldap/entry.ts';
 import type { WriteBackConflictRecord } from '../model/index.ts';
 import { PRIMARY_DIRECTORY_ID } from '../model/writeback.ts';
-import { WRITABLE_USER_FIELDS, type WritableUserField } from '../settings/schema.ts';
+import { isWritableUserField } from '../settings/schema.ts';
 import type { StoreWriter } from '../store/store.ts';
 import type { DeliveryRun } from './delivery.ts';
-import { attributeOfField } from './plan-user-writes.ts';
+import { attributeOfField, userFieldPatch } from './plan-user-writes.ts';
 
 /** Puts failed rows (all, or those of `ids`) back in the outbox, due now, and delivers. */
 export async function retryWriteBack(app: Pick<App, 'store' | 'writeBackDelivery'>, input: { ids?: string[]; actor: string }): Promise<{ requeued: number; run: DeliveryRun }> {
@@ -24,10 +24,6 @@ export async function retryWriteBack(app: Pick<App, 'store' | 'writeBackDelivery
     return count;
   });
   return { requeued, run: await app.writeBackDelivery.runNow() };
-}
-
-function isUserField(field: string): field is WritableUserField {
-  return (WRITABLE_USER_FIELDS as readonly string[]).includes(field);
 }
 
 /** An open conflict, or the error that says why there is none. */
@@ -98,7 +94,7 @@ export async function resolveWriteBackConflict(
   if (user === undefined || user.dn === null) throw new DirbridgeError('store.not_found', `the user ${conflict.subject} of conflict ${conflict.id} is no longer in dirbridge's store with a directory entry`);
   const loser = conflict.winner === 'directory' ? conflict.dirbridgeValue : conflict.directoryValue;
   const winner = conflict.winner === 'directory' ? conflict.directoryValue : conflict.dirbridgeValue;
-  const field = isUserField(conflict.field) ? conflict.field : undefined;
+  const field = isWritableUserField(conflict.field) ? conflict.field : undefined;
   const attribute = field === undefined ? conflict.field : attributeOfField(users, field);
   const dn = user.dn;
   const current = await currentValues(app, dn, attribute, winner);
@@ -107,8 +103,7 @@ export async function resolveWriteBackConflict(
   await app.store.transaction(async (tx) => {
     await resolve(tx);
     if (field !== undefined) {
-      const value = loser[0] ?? null;
-      await tx.users.update([{ id: user.id, [field]: field === 'email' || field === 'displayName' ? value : (value ?? '') }]);
+      await tx.users.update([{ id: user.id, ...userFieldPatch(field, loser[0] ?? null) }]);
       // dirbridge's value is a local change until the directory confirms it (the deliverer then drops this).
       if (write) await tx.writeBack.upsertBaselines(PRIMARY_DIRECTORY_ID, [{ objectKind: 'user', objectId: user.id, field, values: current, changeMarker: null }]);
     }

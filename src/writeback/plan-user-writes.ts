@@ -7,6 +7,7 @@
 import { childDn, parseDn } from '../ldap/dn.ts';
 import { allStrings, firstString, type DirectoryEntry } from '../ldap/entry.ts';
 import { PERMANENT_LOCK_TIME, UAC_ACCOUNT_DISABLED } from '../mapping/account-status.ts';
+import type { UserPatch } from '../model/index.ts';
 import type { UserSettings, WritableUserField, WriteBackSettings } from '../settings/schema.ts';
 import type { AttributeChange, DirectoryChange } from './directory-change.ts';
 import { dnAfter } from './directory-change.ts';
@@ -48,6 +49,11 @@ export function attributeOfField(users: UserSettings, field: WritableUserField):
     case 'displayName':
       return users.displayNameAttribute;
   }
+}
+
+/** The store patch that gives `field` the value `value`: names are never null in the store (absent is ''), email and display name are. */
+export function userFieldPatch(field: WritableUserField, value: FieldValue): UserPatch {
+  return field === 'email' || field === 'displayName' ? { [field]: value } : { [field]: value ?? '' };
 }
 
 /** The attribute usernames are written to: the first the read mapping looks at. */

@@ -10,6 +10,11 @@ import type { WritableUserField, WriteBackSettings } from '../settings/schema.ts
 /** A field's value: null when absent. */
 export type FieldValue = string | null;
 
+/** A field's value as the attribute's values: none when it is absent or blank (the rule `resolveField` compares by). */
+export function fieldValues(value: FieldValue | undefined): string[] {
+  return value === null || value === undefined || value.trim() === '' ? [] : [value];
+}
+
 /** The loser of a conflict, kept for the administrator. */
 export interface FieldConflict {
   field: string;

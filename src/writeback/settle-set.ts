@@ -4,10 +4,11 @@
  * dirbridge's value); a conflict is recorded with the loser's value and audited as
  * `writeback.conflict`; where the directory's value stood, dirbridge's store takes it.
  */
-import type { NewWriteBackConflict, OutboxRecord, UserPatch } from '../model/index.ts';
+import type { NewWriteBackConflict, OutboxRecord } from '../model/index.ts';
 import type { WritableUserField } from '../settings/schema.ts';
 import type { StoreWriter } from '../store/store.ts';
 import type { SettledSet } from './deliver-set.ts';
+import { userFieldPatch } from './plan-user-writes.ts';
 
 /** Who the audit log names for what the deliverer decided. */
 export const DELIVERY_ACTOR = 'writeback-delivery';
@@ -16,10 +17,6 @@ export const DELIVERY_ACTOR = 'writeback-delivery';
 export interface RowNote {
   code: string;
   message: string;
-}
-
-function storeValue(field: WritableUserField, value: string | null): UserPatch {
-  return field === 'email' || field === 'displayName' ? { [field]: value } : { [field]: value ?? '' };
 }
 
 function sameText(a: string | null | undefined, b: string | null | undefined): boolean {
@@ -95,7 +92,7 @@ export async function settleSets(tx: StoreWriter, row: OutboxRecord, settled: re
 async function followDirectory(tx: StoreWriter, row: OutboxRecord, field: WritableUserField, desired: string | null, directoryValue: string | null): Promise<boolean> {
   const user = await tx.users.get(row.objectId);
   if (user === undefined || !sameText(user[field], desired)) return false;
-  await tx.users.update([{ id: user.id, ...storeValue(field, directoryValue) }]);
+  await tx.users.update([{ id: user.id, ...userFieldPatch(field, directoryValue) }]);
   await tx.writeBack.deleteBaselines(row.directoryId, [{ objectKind: 'user', objectId: user.id, field }]);
   return true;
 }

@@ -12,15 +12,15 @@ import { DirbridgeError } from '../errors.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import { isDescendantOf } from '../ldap/dn.ts';
 import { PRIMARY_DIRECTORY_ID, type UserPatch, type UserRecord } from '../model/index.ts';
-import { WRITABLE_USER_FIELDS, type Settings, type WritableUserField } from '../settings/schema.ts';
+import { isWritableUserField, WRITABLE_USER_FIELDS, type Settings, type WritableUserField } from '../settings/schema.ts';
 import type { StoreWriter } from '../store/store.ts';
 import { checkUserInScope, dnOf, groupNamed, localReason, userNamed, withDirectory, writeModeOf, type ActionOptions } from './action-context.ts';
 import { applyWritePlan, localResult, type PlannedAction, type WriteActionResult, type WriteBackDeps } from './apply-write-plan.ts';
 import { resolveEntryShape } from './entry-shape.ts';
 import { planAddMember, type GroupTarget } from './plan-group-writes.ts';
-import { attributeOfField, planCreateUser, planDeleteUser, planMoveUser, planRenameUser, planSetEnabled, planUpdateUser, type UserValues, type UserWriteContext } from './plan-user-writes.ts';
+import { attributeOfField, planCreateUser, planDeleteUser, planMoveUser, planRenameUser, planSetEnabled, planUpdateUser, userFieldPatch, type UserValues, type UserWriteContext } from './plan-user-writes.ts';
 import { changeMarkerOf, readGroupsListing, readGroupTarget, readUserEntry } from './read-targets.ts';
-import type { FieldValue } from './resolve-conflict.ts';
+import { fieldValues, type FieldValue } from './resolve-conflict.ts';
 import { plannedDn, type WritePlan } from './write-step.ts';
 
 /** The profile fields an action may set. */
@@ -142,11 +142,8 @@ async function recordDisabledWithoutPassword(deps: WriteBackDeps, username: stri
 
 /** The store patch of changed fields, with the directory's value where it won a conflict. */
 function patchOf(changes: UserFields, kept: ReadonlyArray<{ field: string; value: string | null }>): UserPatch {
-  const patch: UserPatch = { ...changes };
-  for (const { field, value } of kept) {
-    if (field === 'firstName' || field === 'lastName') patch[field] = value ?? '';
-    else if (field === 'email' || field === 'displayName') patch[field] = value;
-  }
+  let patch: UserPatch = { ...changes };
+  for (const { field, value } of kept) if (isWritableUserField(field)) patch = { ...patch, ...userFieldPatch(field, value) };
   return patch;
 }
 
@@ -176,7 +173,7 @@ export async function updateUser(deps: WriteBackDeps, username: string, changes:
   const dn = dnOf(user, user.username);
   const baselines = await deps.store.writeBack.readBaselines(PRIMARY_DIRECTORY_ID, [{ objectKind: 'user', objectId: user.id }]);
   const baseline: Partial<Record<WritableUserField, FieldValue>> = {};
-  for (const record of baselines) if ((WRITABLE_USER_FIELDS as readonly string[]).includes(record.field)) baseline[record.field as WritableUserField] = record.values[0] ?? null;
+  for (const record of baselines) if (isWritableUserField(record.field)) baseline[record.field] = record.values[0] ?? null;
   const after = { ...valuesOf(user), ...changes } as UserValues;
   const { plan, entry } = await withDirectory(deps, settings, async (directory, shape) => {
     const read = await readUserEntry(directory, settings.users, dn);
@@ -237,7 +234,7 @@ async function keepBaselines(tx: StoreWriter, user: UserRecord, fields: readonly
     PRIMARY_DIRECTORY_ID,
     fresh.map((field) => {
       const value = user[field];
-      return { objectKind: 'user' as const, objectId: user.id, field, values: value === null || value === '' ? [] : [value], changeMarker: null };
+      return { objectKind: 'user' as const, objectId: user.id, field, values: fieldValues(value), changeMarker: null };
     }),
   );
 }
