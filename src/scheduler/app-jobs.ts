@@ -8,7 +8,7 @@
 import type { App } from '../app.ts';
 import { logoutDeactivatedUsers } from '../auth/auto-logout.ts';
 import { DirbridgeError } from '../errors.ts';
-import type { StoreSettings } from '../settings/schema.ts';
+import { effectiveWriteBackMode, type StoreSettings } from '../settings/schema.ts';
 import type { SyncRunRecord } from '../model/index.ts';
 import { runAbacSync, runAvatarSync } from '../sync/attribute-jobs.ts';
 import { startRunReaper } from '../sync/reap-runs.ts';
@@ -65,7 +65,7 @@ export function appJobs(app: App, options: { log?: ProgressLog } = {}): Schedule
   if (mapping.abac.enabled && mapping.abac.backgroundSync.enabled) {
     jobs.push({ name: JOB_NAMES.abacSync, schedule: mapping.abac.backgroundSync.schedule, run: async () => `${(await runAbacSync(deps)).updated} updated` });
   }
-  if (writeBack.enabled && writeBack.mode === 'writable') {
+  if (effectiveWriteBackMode(writeBack) === 'writable') {
     jobs.push({
       name: JOB_NAMES.writeBackDelivery,
       schedule: WRITE_BACK_DELIVERY_SCHEDULE,

@@ -4,13 +4,13 @@
  * login or one-user sync reads only its user's and its groups'.
  */
 import { PRIMARY_DIRECTORY_ID } from '../model/writeback.ts';
-import type { WriteBackSettings } from '../settings/schema.ts';
+import { effectiveWriteBackMode, type WriteBackSettings } from '../settings/schema.ts';
 import type { WriteBackReader } from '../store/writeback-repository.ts';
 import { isEmptyWriteBackState, writeBackState, type FieldAttributes, type WriteBackState } from './write-back-state.ts';
 
 /** Whether the settings keep local changes out of the directory (`writeBack.mode` unsynced). */
 export function isUnsynced(writeBack: Pick<WriteBackSettings, 'enabled' | 'mode'> | undefined): boolean {
-  return writeBack !== undefined && writeBack.enabled && writeBack.mode === 'unsynced';
+  return writeBack !== undefined && effectiveWriteBackMode(writeBack) === 'unsynced';
 }
 
 /**

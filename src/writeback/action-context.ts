@@ -6,16 +6,15 @@
 import type { WritableDirectoryConnection } from '../directory/index.ts';
 import { DirbridgeError } from '../errors.ts';
 import type { GroupRecord, UserRecord } from '../model/index.ts';
-import type { Settings } from '../settings/schema.ts';
+import { effectiveWriteBackMode, type Settings } from '../settings/schema.ts';
 import type { Store } from '../store/store.ts';
 import type { WriteBackDeps, WriteMode } from './apply-write-plan.ts';
 import { resolveEntryShape, type EntryShape } from './entry-shape.ts';
 
 /** The mode actions run in: `writable` and `unsynced` only when write-back is enabled. */
 export function writeModeOf(settings: Settings): WriteMode {
-  const { enabled, mode } = settings.writeBack;
-  if (!enabled || mode === 'readOnly') return 'local';
-  return mode;
+  const mode = effectiveWriteBackMode(settings.writeBack);
+  return mode === 'readOnly' ? 'local' : mode;
 }
 
 /** Why an action changed dirbridge only, for its message. */

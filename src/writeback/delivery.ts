@@ -14,7 +14,7 @@ import { PRIMARY_DIRECTORY_ID } from '../model/writeback.ts';
 import type { WritableDirectoryConnection } from '../directory/connect.ts';
 import { createLocalJobLock, silentLog, type JobLock, type SchedulerLog } from '../scheduler/job-lock.ts';
 import { createPostgresJobLock } from '../scheduler/postgres-lock.ts';
-import type { Settings, StoreSettings } from '../settings/schema.ts';
+import { effectiveWriteBackMode, type Settings, type StoreSettings } from '../settings/schema.ts';
 import type { Store } from '../store/store.ts';
 import { backoffMs, deliverDue, type DeliveryResult } from './deliver.ts';
 
@@ -83,7 +83,7 @@ export function createWriteBackDelivery(options: WriteBackDeliveryOptions): Owne
 
   async function pass(): Promise<DeliveryRun> {
     const settings = options.settings();
-    if (!settings.writeBack.enabled || settings.writeBack.mode !== 'writable') return { ...nothing(), skipped: 'not_writable' };
+    if (effectiveWriteBackMode(settings.writeBack) !== 'writable') return { ...nothing(), skipped: 'not_writable' };
     const handle = await lock.tryAcquire(DELIVERY_LOCK_NAME);
     if (handle === null) return { ...nothing(), skipped: 'held_elsewhere' };
     try {

@@ -5,7 +5,7 @@
  * once than `sync.guard.maxDisable.count` allows. Pure.
  */
 import { dnEquals, isDescendantOf } from '../ldap/dn.ts';
-import type { WriteBackSettings } from '../settings/schema.ts';
+import { effectiveWriteBackMode, type WriteBackSettings } from '../settings/schema.ts';
 import type { GuardVerdict } from '../sync/guard.ts';
 import type { WritePlan } from './write-step.ts';
 
@@ -20,7 +20,7 @@ export interface WriteGuardOptions {
 /** Allows the plan, or says why not. */
 export function checkWritePlan(plan: WritePlan, options: WriteGuardOptions): GuardVerdict {
   const { writeBack } = options;
-  if (!writeBack.enabled || writeBack.mode !== 'writable') {
+  if (effectiveWriteBackMode(writeBack) !== 'writable') {
     return { isAllowed: false, reason: `write-back is not on (writeBack.enabled ${String(writeBack.enabled)}, writeBack.mode ${writeBack.mode}): dirbridge writes to the directory only in writable mode` };
   }
   for (const step of plan.steps) {

@@ -9,7 +9,7 @@ import { DirbridgeError } from '../errors.ts';
 import { allStrings } from '../ldap/entry.ts';
 import type { WriteBackConflictRecord } from '../model/index.ts';
 import { PRIMARY_DIRECTORY_ID } from '../model/writeback.ts';
-import { isWritableUserField } from '../settings/schema.ts';
+import { effectiveWriteBackMode, isWritableUserField } from '../settings/schema.ts';
 import type { StoreWriter } from '../store/store.ts';
 import type { DeliveryRun } from './delivery.ts';
 import { attributeOfField, userFieldPatch } from './plan-user-writes.ts';
@@ -86,7 +86,7 @@ export async function resolveWriteBackConflict(
   }
 
   const { writeBack, users } = app.settings;
-  if (!writeBack.enabled || writeBack.mode !== 'writable') {
+  if (effectiveWriteBackMode(writeBack) !== 'writable') {
     throw new DirbridgeError('usage.invalid', 'restoring a conflict writes the value to the directory: write-back must be enabled in writable mode (writeBack.enabled, writeBack.mode)');
   }
   if (conflict.objectKind !== 'user') throw new DirbridgeError('usage.invalid', `conflict ${conflict.id} is about a group's ${conflict.field}; only a user's values can be restored`);
