@@ -256,6 +256,15 @@ function normalizeAnyDn(text: string): string {
   );
 }
 
+/** A DN's comparison key: its normalised form, or its lower-cased text when it does not parse. */
+export function dnKeyOf(dn: string): string {
+  try {
+    return normalizeDn(dn);
+  } catch {
+    return dn.toLowerCase();
+  }
+}
+
 /** True when two DNs name the same entry (compared in normalised form). */
 export function dnEquals(a: string, b: string): boolean {
   return normalizeDn(a) === normalizeDn(b);

@@ -2,6 +2,7 @@
  * The sync plan: a pure diff between what the directory says (the snapshot) and what the
  * store holds. Every step carries a sentence saying why. A dry run is this plan, printed.
  */
+import { dnKeyOf } from '../ldap/dn.ts';
 import type { MappedUser, SkippedEntry } from '../mapping/user.ts';
 import type { MappingSettings, SyncSettings, WritableUserField, WriteBackSettings } from '../settings/schema.ts';
 import type { GroupRecord, MappingState, UserRecord } from '../model/index.ts';
@@ -9,7 +10,7 @@ import { accountStatesAfter, newChannelOwner, planChannelOwners, planMappings, t
 import { initialPasswordChange, planPasswordChanges, type PasswordStep } from './plan-password-changes.ts';
 import type { DirectorySnapshot } from './snapshot.ts';
 import { authorityOf, resolveField } from '../writeback/resolve-conflict.ts';
-import { dnKeyOf, memberKey, type HeldField, type WriteBackState } from './write-back-state.ts';
+import { memberKey, type HeldField, type WriteBackState } from './write-back-state.ts';
 
 
 /** A user as the planner needs to see it from the store. */

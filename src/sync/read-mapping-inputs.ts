@@ -21,7 +21,7 @@
  * all, "once") it always made, over the user and its groups together.
  */
 import type { DirectoryConnection } from '../directory/index.ts';
-import { normalizeDn } from '../ldap/dn.ts';
+import { dnKeyOf } from '../ldap/dn.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import { extensible, fillFilterTemplate, LDAP_MATCHING_RULE_IN_CHAIN, or, type Filter } from '../ldap/filter.ts';
 import { mappedGroupNames } from '../mapping/grants.ts';
@@ -236,13 +236,6 @@ function wantedNamesOf(entry: DirectoryEntry, nameAttributes: readonly string[],
   return names;
 }
 
-function dnKeyOf(dn: string): string {
-  try {
-    return normalizeDn(dn);
-  } catch {
-    return dn.toLowerCase();
-  }
-}
 
 /**
  * The in-chain filter asked per group (see `InChainQuery`): the group entries the filter's

@@ -5,7 +5,7 @@
  * mode, the baselines of fields an administrator changed locally. Pure:
  * `read-write-back-state.ts` reads the rows and baselines.
  */
-import { normalizeDn } from '../ldap/dn.ts';
+import { dnKeyOf } from '../ldap/dn.ts';
 import type { BaselineRecord, OutboxRecord } from '../model/index.ts';
 import { isWritableUserField, WRITABLE_USER_FIELDS, type UserSettings, type WritableUserField } from '../settings/schema.ts';
 
@@ -125,14 +125,6 @@ export function isEmptyWriteBackState(state: WriteBackState): boolean {
   return state.held.size === 0 && state.heldGroups.size === 0 && state.heldMembers.size === 0 && state.deletedDns.size === 0 && state.baselines.size === 0;
 }
 
-/** A DN's comparison key; an unparsable one compares by its lower-cased text. */
-export function dnKeyOf(dn: string): string {
-  try {
-    return normalizeDn(dn);
-  } catch {
-    return dn.toLowerCase();
-  }
-}
 
 /** The user fields an `updateUser` step may carry that write-back can hold. */
 const UPDATABLE_FIELDS = ['username', 'dn', ...WRITABLE_USER_FIELDS] as const;

@@ -16,6 +16,7 @@ import { addValues, deleteValues, replaceValues } from '../directory/modificatio
 import { WRITABLE_USER_FIELDS, type UserSettings, type WritableUserField, type WriteBackSettings } from '../settings/schema.ts';
 import type { AttributeChange } from './directory-change.ts';
 import { attributeOfField } from './plan-user-writes.ts';
+import { readEntry } from './read-targets.ts';
 import { authorityOf, resolveField, type FieldConflict } from './resolve-conflict.ts';
 
 /** A `set` change. */
@@ -78,13 +79,13 @@ export function fieldOfAttribute(objectKind: WriteBackObjectKind, users: UserSet
 
 /** The attribute's values as the directory holds them now (a base search on `dn`). */
 async function readValues(directory: WritableDirectoryConnection, dn: string, attribute: string): Promise<string[]> {
-  const [entry] = await directory.searchAll({ baseDn: dn, scope: 'base', filter: '(objectClass=*)', attributes: [attribute], maxEntries: 1 });
+  const entry = await readEntry(directory, dn, [attribute]);
   if (entry === undefined) throw new DirbridgeError('directory.no_such_object', `the entry ${dn} is gone; its ${attribute} cannot be written`);
   return allStrings(entry, attribute);
 }
 
-/** The same values, in any order. */
-function sameValues(a: readonly string[], b: readonly string[]): boolean {
+/** The same values, in any order (an attribute's values are a set). */
+export function sameValues(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   const sorted = [...b].sort();
   return [...a].sort().every((value, index) => value === sorted[index]);

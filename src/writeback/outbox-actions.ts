@@ -12,7 +12,9 @@ import { PRIMARY_DIRECTORY_ID } from '../model/writeback.ts';
 import { effectiveWriteBackMode, isWritableUserField } from '../settings/schema.ts';
 import type { StoreWriter } from '../store/store.ts';
 import type { DeliveryRun } from './delivery.ts';
+import { sameValues } from './deliver-set.ts';
 import { attributeOfField, userFieldPatch } from './plan-user-writes.ts';
+import { readEntry } from './read-targets.ts';
 
 /** Puts failed rows (all, or those of `ids`) back in the outbox, due now, and delivers. */
 export async function retryWriteBack(app: Pick<App, 'store' | 'writeBackDelivery'>, input: { ids?: string[]; actor: string }): Promise<{ requeued: number; run: DeliveryRun }> {
@@ -40,16 +42,12 @@ async function openConflict(app: Pick<App, 'store'>, id: string): Promise<WriteB
 async function currentValues(app: Pick<App, 'openDirectory'>, dn: string, attribute: string, fallback: string[]): Promise<string[]> {
   try {
     await using directory = await app.openDirectory();
-    const [entry] = await directory.searchAll({ baseDn: dn, scope: 'base', filter: '(objectClass=*)', attributes: [attribute], maxEntries: 1 });
+    const entry = await readEntry(directory, dn, [attribute]);
     return entry === undefined ? fallback : allStrings(entry, attribute);
   } catch {
     // Unreachable: the value the directory held when the conflict was settled; the compare-and-swap still guards.
     return fallback;
   }
-}
-
-function sameValues(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((value, index) => value === b[index]);
 }
 
 /**
