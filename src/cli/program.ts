@@ -14,7 +14,7 @@ import { registerOidcCommands } from './commands/oidc.ts';
 import { registerSyncCommand } from './commands/sync.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import { registerSettingsCommands } from './commands/settings.ts';
-import { registerWriteBackCommands } from './commands/write-back.ts';
+import { registerWriteActionCommands } from './commands/write-actions.ts';
 import { registerOutboxCommands } from './commands/writeback.ts';
 
 /** Options every command accepts. */
@@ -88,7 +88,7 @@ export async function runCli(argv: readonly string[], out: Output, env: NodeJS.P
   registerServeCommand(program, { out, withApp, setExit });
   registerSettingsCommands(program, { out, withApp, setExit });
   registerOidcCommands(program, { out, withApp, setExit });
-  registerWriteBackCommands(program, { out, withApp, setExit });
+  registerWriteActionCommands(program, { out, withApp, setExit });
   registerOutboxCommands(program, { out, withApp, setExit });
 
   try {

@@ -43,7 +43,7 @@ async function pipedPassword(): Promise<string | undefined> {
 }
 
 /** Adds the user and group change commands. */
-export function registerWriteBackCommands(program: Command, context: CommandContext): void {
+export function registerWriteActionCommands(program: Command, context: CommandContext): void {
   const run = (command: Command, work: (app: Parameters<Parameters<CommandContext['withApp']>[1]>[0], isDryRun: boolean) => Promise<ResultWithRecord>) => {
     const options = optionsOf(command);
     const isDryRun = (command.opts() as { dryRun?: boolean }).dryRun === true;
