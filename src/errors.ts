@@ -50,6 +50,7 @@ export type ErrorCode =
   | 'sync.already_running'
   | 'sync.interrupted'
   | 'sync.incomplete_read'
+  | 'sync.cursor_invalid'
   | 'usage.invalid'
   | 'auth.invalid_credentials'
   | 'auth.directory_unavailable'

@@ -80,6 +80,7 @@ export function statusForCode(code: ErrorCode): number {
     case 'directory.unsupported':
     case 'directory.insecure_connection':
     case 'sync.incomplete_read':
+    case 'sync.cursor_invalid':
       return 502;
     case 'settings.unreadable':
     case 'settings.missing':

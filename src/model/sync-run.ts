@@ -13,6 +13,9 @@ export type SyncRunStatus = 'running' | 'succeeded' | 'failed' | 'refused';
 /** Per-kind counters of a sync run, e.g. `{ created: 3, updated: 1 }`. */
 export type SyncCounts = Record<string, number>;
 
+/** How a run read the directory: everything, or the changes since the last run (issue #11). */
+export type SyncMode = 'full' | 'incremental';
+
 /** One recorded sync run (the audit trail of sync). */
 export interface SyncRunRecord {
   id: string;
@@ -35,6 +38,12 @@ export interface SyncRunRecord {
   heartbeatAt: Timestamp | null;
   /** Until when it counts as alive without another renewal, by the database's clock. */
   leaseExpiresAt: Timestamp | null;
+  /** How it read the directory; null until it knows (and for runs of earlier versions). */
+  mode: SyncMode | null;
+  /** Why a run read everything when it could have read changes (no cursor yet, an expired cookie, ...); null otherwise. */
+  modeReason: string | null;
+  /** Directory entries read (users and groups); null for runs of earlier versions. */
+  entriesRead: number | null;
 }
 
 /** The lease a run gets when `runs.start` is given none (its owner renews it well before then). */
@@ -75,4 +84,7 @@ export interface SyncRunOutcome {
   errorMessage?: string | null;
   counts: SyncCounts;
   planSummary?: JsonValue | null;
+  mode?: SyncMode | null;
+  modeReason?: string | null;
+  entriesRead?: number | null;
 }

@@ -21,6 +21,9 @@ function run(fields: Partial<SyncRunRecord>): SyncRunRecord {
     owner: null,
     heartbeatAt: null,
     leaseExpiresAt: null,
+    mode: null,
+    modeReason: null,
+    entriesRead: null,
     ...fields,
   };
 }

@@ -120,7 +120,7 @@ describe('schedule settings', () => {
 
   it('defaults: background sync off, every 1 hour, no startup sync; existing defaults kept', () => {
     const settings = validateSettings(base, 'test');
-    assert.deepEqual(settings.backgroundSync, { enabled: false, schedule: 'every 1 hour', onStartup: false });
+    assert.deepEqual(settings.backgroundSync, { enabled: false, schedule: 'every 1 hour', onStartup: false, fullSchedule: 'every day at 03:00' });
     assert.equal(settings.autoLogout.schedule, '*/5 * * * *');
     assert.equal(settings.mapping.avatars.schedule, '0 * * * *');
     assert.equal(settings.mapping.abac.backgroundSync.schedule, '0 * * * *');
@@ -136,7 +136,7 @@ describe('schedule settings', () => {
       },
       'test',
     );
-    assert.deepEqual(settings.backgroundSync, { enabled: true, schedule: 'Every 24 hours', onStartup: true });
+    assert.deepEqual(settings.backgroundSync, { enabled: true, schedule: 'Every 24 hours', onStartup: true, fullSchedule: 'every day at 03:00' });
     assert.equal(settings.autoLogout.schedule, 'every 5 minutes');
   });
 

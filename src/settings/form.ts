@@ -131,6 +131,7 @@ const LAYOUT: readonly SectionText[] = [
       ['backgroundSync.enabled', 'Background Sync', 'Synchronise with the directory automatically on the schedule below.'],
       ['backgroundSync.schedule', 'Background Sync Interval', 'A cron expression (0 * * * *) or Cron Text (every 1 hour, every day at 02:00).', 'every 1 hour'],
       ['backgroundSync.onStartup', 'Sync on startup', 'Also run a sync when the server starts.'],
+      ['backgroundSync.fullSchedule', 'Full sync interval', 'When Background Sync is on and its syncs are incremental, also read the whole directory on this schedule: it catches what a change feed cannot see (deletes, when changes are found by modification time).', 'every day at 03:00'],
       ['sync.importNewUsers', 'Background Sync Import New Users', 'Create accounts for users who exist in the directory (within the filters) but not yet in dirbridge.'],
       ['sync.updateExistingUsers', 'Background Sync Update Existing Users', 'Update names, email and username of users already imported. The DN is always kept current.'],
       ['sync.disableMissingUsers', 'Automatically Disable Users Not Found in LDAP', 'Disable accounts whose directory entry is gone (under the guard, after the grace runs in Advanced Sync). They are enabled again when the entry returns.'],
@@ -224,6 +225,8 @@ const LAYOUT: readonly SectionText[] = [
       ['sync.guard.maxRevoke.percent', 'Guard: most users losing access per run (%)', 'The same limit as a percentage of the directory\'s accounts.'],
       ['sync.missingGraceRuns', 'Grace runs for missing users', 'Consecutive runs a vanished user stays enabled before it is disabled (0: at the first run without it).'],
       ['sync.batchSize', 'Apply batch size', 'Plan steps written per transaction.'],
+      ['sync.incremental.feed', 'Incremental sync', 'auto: after the first full sync, read only what changed, through the server\'s change feed (content sync on OpenLDAP and 389-DS with its Content Synchronization plugin, DirSync on Active Directory, uSNChanged where the account lacks the replication right) or modification times elsewhere; off: read everything every time. A source can be named to force it. sync --full and the full sync schedule always read everything.'],
+      ['sync.incremental.timestampOverlapSeconds', 'Modification-time overlap (seconds)', 'Polling by modification time reads this far before the last read again, for clock differences between dirbridge and the server and changes committed during a read.'],
     ],
   },
   {

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { parseDn } from '../ldap/dn.ts';
 import { parseFilter, parseFilterTemplate } from '../ldap/filter.ts';
+import { CHANGE_SOURCES } from '../model/sync-cursor.ts';
 import { parseSettingSchedule } from '../scheduler/schedule.ts';
 
 /** Accepts numbers and numeric strings (environment variables are strings). */
@@ -299,8 +300,24 @@ export const syncSettingsSchema = z
      * (`pwdChangedTime`, `pwdUpdateTime`, `pwdLastSet`), in sync and at login.
      */
     revokeSessionsOnPasswordChange: boolean().default(true),
+    /**
+     * Incremental sync (issue #11): `auto` reads the directory's change feed where the server has
+     * one (RFC 4533 content sync, AD DirSync, uSNChanged) and modification times elsewhere; a
+     * source names one; `off` reads everything every time. `sync --full` always reads everything.
+     */
+    incremental: z
+      .object({
+        feed: z.enum(['auto', 'off', ...CHANGE_SOURCES]).default('auto'),
+        /** Modification-time polling reads again this far back: clock skew and changes committed mid-read. */
+        timestampOverlapSeconds: integerIn(0, 86_400, ' seconds (a day)').default(300),
+      })
+      .strict()
+      .default({ feed: 'auto', timestampOverlapSeconds: 300 }),
   })
   .strict();
+
+/** The change feeds `sync.incremental.feed` may name. */
+export type IncrementalFeedSetting = SyncSettings['incremental']['feed'];
 
 /** Directory login: provisioning, sessions, throttling and the bind pool. */
 export const loginSettingsSchema = z
@@ -496,6 +513,8 @@ export const backgroundSyncSettingsSchema = z
     enabled: boolean().default(false),
     schedule: cronExpression.default('every 1 hour'),
     onStartup: boolean().default(false),
+    /** A sync that reads everything, on its own schedule, also when the scheduled ones are incremental: it catches what a feed cannot see (deletes under modification-time polling). */
+    fullSchedule: cronExpression.default('every day at 03:00'),
   })
   .strict();
 

@@ -7,6 +7,7 @@
 import type { Kysely } from 'kysely';
 import { createAuditReader, createAuditWriter } from './audit-repository.ts';
 import { withDbErrors } from './db-errors.ts';
+import { createDirectoryStateReader, createDirectoryStateWriter } from './directory-state-repository.ts';
 import { createGroupReader, createGroupWriter } from './groups-repository.ts';
 import { createLoginAttemptStore } from './login-attempts-repository.ts';
 import { createOidcRepository } from './oidc-repository.ts';
@@ -37,6 +38,7 @@ function createWriter(trx: Kysely<Database>, ctx: RepositoryContext): StoreWrite
     audit: createAuditWriter(trx, ctx),
     runs: createRunWriter(trx, ctx),
     writeBack: createWriteBackWriter(trx, ctx),
+    directoryState: createDirectoryStateWriter(trx, ctx),
   };
 }
 
@@ -52,12 +54,13 @@ export function createStore(db: Kysely<Database>, dialect: StoreDialect, options
     mapping: {
       ...createMappingReader(db, ctx),
       // Eight queries, one snapshot: members never name a channel or team missing from the lists.
-      loadState: () => withDbErrors('load the mapping state', () => inReadSnapshot(db, dialect, (trx) => createMappingReader(trx, ctx).loadState())),
+      loadState: (options) => withDbErrors('load the mapping state', () => inReadSnapshot(db, dialect, (trx) => createMappingReader(trx, ctx).loadState(options))),
     },
     sessions: createSessionReader(db, ctx),
     audit: createAuditReader(db),
     runs: createRunLog(db, ctx),
     writeBack: createWriteBackReader(db, ctx),
+    directoryState: createDirectoryStateReader(db),
     settings: createSettingsRepository(db, ctx),
     loginAttempts: createLoginAttemptStore(db, dialect, (trx, entries) => createAuditWriter(trx, ctx).append(entries)),
     oidc: createOidcRepository(db, dialect, (trx, entries) => createAuditWriter(trx, ctx).append(entries), clock),

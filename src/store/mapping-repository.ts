@@ -30,8 +30,8 @@ import { planUniqueClaims, type UniqueHolder } from './unique-claims.ts';
 
 /** Reads of the mapping's grants, on the store and inside a transaction. */
 export interface MappingReader {
-  /** Loads every role grant, channel, team, their members, custom fields, ABAC attributes and avatar hashes. */
-  loadState(): Promise<MappingState>;
+  /** Loads every role grant, channel, team, their members, custom fields, ABAC attributes and avatar hashes; with `userIds`, only those users' grants (and every channel and team). */
+  loadState(options?: { userIds?: readonly string[] }): Promise<MappingState>;
   /** A user's roles, sorted. */
   listUserRoles(userId: string): Promise<string[]>;
   /** Roles with how many users hold each, sorted by role. */
@@ -104,25 +104,45 @@ export function createMappingReader(db: Kysely<Database>, ctx: RepositoryContext
   const selectTeams = () => db.selectFrom('teams').select(TEAM_COLUMNS);
 
   return {
-    loadState: () =>
+    loadState: (options = {}) =>
       withDbErrors('load the mapping state', async () => {
         // Sequential, like `runs.loadSyncState`: the SQLite store has one connection, and the public
         // store runs this inside one read transaction (one snapshot).
-        const roles = await db.selectFrom('user_roles').select(['user_id as userId', 'role']).execute();
+        const userIds = options.userIds === undefined ? undefined : [...new Set(options.userIds)];
+        /** Every row of a per-user table, or the rows of `userIds` (500 ids a query). */
+        const perUser = async <Row>(read: (ids: readonly string[] | undefined) => Promise<Row[]>): Promise<Row[]> => {
+          if (userIds === undefined) return read(undefined);
+          const rows: Row[] = [];
+          for (const ids of chunk(userIds, 500)) rows.push(...(await read(ids)));
+          return rows;
+        };
+        const roles = await perUser((ids) => {
+          const query = db.selectFrom('user_roles').select(['user_id as userId', 'role']);
+          return (ids === undefined ? query : query.where('user_id', 'in', ids)).execute();
+        });
         const channels = await selectChannels().execute();
-        const channelMembers = await db.selectFrom('channel_members').select(['channel_id as channelId', 'user_id as userId']).execute();
+        const channelMembers = await perUser((ids) => {
+          const query = db.selectFrom('channel_members').select(['channel_id as channelId', 'user_id as userId']);
+          return (ids === undefined ? query : query.where('user_id', 'in', ids)).execute();
+        });
         const teams = await selectTeams().execute();
-        const teamMembers = await db.selectFrom('team_members').select(['team_id as teamId', 'user_id as userId']).execute();
+        const teamMembers = await perUser((ids) => {
+          const query = db.selectFrom('team_members').select(['team_id as teamId', 'user_id as userId']);
+          return (ids === undefined ? query : query.where('user_id', 'in', ids)).execute();
+        });
         // Ordered by primary key, so values come back in position order (and the scan follows the index).
-        const fields = await db.selectFrom('user_custom_fields').select(['user_id', 'field', 'value']).orderBy('user_id').orderBy('field').execute();
-        const abac = await db
-          .selectFrom('user_abac_attributes')
-          .select(['user_id', 'attribute', 'value'])
-          .orderBy('user_id')
-          .orderBy('attribute')
-          .orderBy('position')
-          .execute();
-        const avatarHashes = await db.selectFrom('avatars').select(['user_id as userId', 'content_hash as contentHash']).execute();
+        const fields = await perUser((ids) => {
+          const query = db.selectFrom('user_custom_fields').select(['user_id', 'field', 'value']);
+          return (ids === undefined ? query : query.where('user_id', 'in', ids)).orderBy('user_id').orderBy('field').execute();
+        });
+        const abac = await perUser((ids) => {
+          const query = db.selectFrom('user_abac_attributes').select(['user_id', 'attribute', 'value']);
+          return (ids === undefined ? query : query.where('user_id', 'in', ids)).orderBy('user_id').orderBy('attribute').orderBy('position').execute();
+        });
+        const avatarHashes = await perUser((ids) => {
+          const query = db.selectFrom('avatars').select(['user_id as userId', 'content_hash as contentHash']);
+          return (ids === undefined ? query : query.where('user_id', 'in', ids)).execute();
+        });
         return {
           roles,
           channels: channels.map(toChannelRecord),

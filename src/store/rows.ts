@@ -282,6 +282,9 @@ export function toSyncRunRecord(row: SyncRunsTable): SyncRunRecord {
     owner: row.owner,
     heartbeatAt: row.heartbeat_at,
     leaseExpiresAt: row.lease_expires_at,
+    mode: row.mode ?? null,
+    modeReason: row.mode_reason ?? null,
+    entriesRead: row.entries_read === null || row.entries_read === undefined ? null : Number(row.entries_read),
   };
 }
 

@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { DirbridgeError } from '../errors.ts';
 import { DEFAULT_RUN_LEASE_MS, INTERRUPTED_REASON, type PageQuery, type RunLease, type SyncRunOutcome, type SyncRunProgress, type SyncRunRecord, type SyncState, type SyncTrigger } from '../model/index.ts';
+import { emailKey, usernameKey } from '../model/index.ts';
+import { chunk } from './batch.ts';
 import { databaseNow } from './db-clock.ts';
 import { withDbErrors } from './db-errors.ts';
 import { selectUsers } from './linked-users.ts';
@@ -20,7 +22,36 @@ import type { Database } from './schema.ts';
 export interface RunReader {
   /** Loads all users, groups and memberships in three queries (on the store: in one snapshot). */
   loadSyncState(): Promise<SyncState>;
+  /**
+   * The slice of the sync state an incremental run plans against: the users named by id, external
+   * id, username or email, their memberships and the memberships of `groupIds`, and every group.
+   */
+  loadSyncStateOf(keys: SyncStateKeys): Promise<SyncState>;
+  /** Every directory user's id, unique id, DN and username: what group member values name. */
+  listDirectoryIdentities(): Promise<DirectoryIdentity[]>;
+  /** How many directory users there are, and how many are enabled; the guard's shares of a partial plan are of these. */
+  countDirectoryUsers(): Promise<{ total: number; enabled: number }>;
 }
+
+/** Which users (and groups' memberships) `loadSyncStateOf` loads. */
+export interface SyncStateKeys {
+  userIds?: readonly string[];
+  externalIds?: readonly string[];
+  usernames?: readonly string[];
+  emails?: readonly string[];
+  groupIds?: readonly string[];
+}
+
+/** A directory user as member values name it. */
+export interface DirectoryIdentity {
+  id: string;
+  externalId: string;
+  dn: string | null;
+  username: string;
+}
+
+/** Keys per `IN (...)` list: far below either backend's bound-parameter limit. */
+const KEYS_PER_QUERY = 500;
 
 /** What a run's transaction checks before it commits. */
 export interface RunWriter extends RunReader {
@@ -88,6 +119,58 @@ export function createRunReader(db: Kysely<Database>): RunReader {
         ];
         return { users: users.map(toUserRecord), groups: groups.map(toGroupRecord), memberships };
       }),
+    loadSyncStateOf: (keys) =>
+      withDbErrors('load the sync state of some users', async () => {
+        const users = new Map<string, ReturnType<typeof toUserRecord>>();
+        const lookups: Array<['id' | 'external_id' | 'username_key' | 'email_key', readonly string[]]> = [
+          ['id', keys.userIds ?? []],
+          ['external_id', keys.externalIds ?? []],
+          ['username_key', (keys.usernames ?? []).map(usernameKey)],
+          ['email_key', (keys.emails ?? []).map(emailKey)],
+        ];
+        for (const [column, values] of lookups) {
+          for (const batch of chunk([...new Set(values)], KEYS_PER_QUERY)) {
+            for (const row of await selectUsers(db).where(column, 'in', batch).execute()) users.set(row.id, toUserRecord(row));
+          }
+        }
+        const groups = (await selectGroups().execute()).map(toGroupRecord);
+        const memberships: SyncState['memberships'] = [];
+        const seen = new Set<string>();
+        const collect = (rows: ReadonlyArray<{ userId: string; groupId: string }>) => {
+          for (const row of rows) {
+            const key = `${row.userId} ${row.groupId}`;
+            if (seen.has(key)) continue;
+            seen.add(key);
+            memberships.push(row);
+          }
+        };
+        for (const batch of chunk([...users.keys()], KEYS_PER_QUERY)) {
+          collect(await db.selectFrom('memberships').select(['user_id as userId', 'group_id as groupId']).where('user_id', 'in', batch).execute());
+        }
+        for (const batch of chunk([...new Set(keys.groupIds ?? [])], KEYS_PER_QUERY)) {
+          collect(await db.selectFrom('memberships').select(['user_id as userId', 'group_id as groupId']).where('group_id', 'in', batch).execute());
+        }
+        return { users: [...users.values()], groups, memberships };
+      }),
+    listDirectoryIdentities: () =>
+      withDbErrors('list directory users', async () => {
+        const rows = await db
+          .selectFrom('users')
+          .select(['id', 'external_id as externalId', 'dn', 'username'])
+          .where('source', '=', 'directory')
+          .where('external_id', 'is not', null)
+          .execute();
+        return rows.flatMap((row) => (row.externalId === null ? [] : [{ id: row.id, externalId: row.externalId, dn: row.dn, username: row.username }]));
+      }),
+    countDirectoryUsers: () =>
+      withDbErrors('count directory users', async () => {
+        const directoryUsers = () => db.selectFrom('users').select((eb) => eb.fn.countAll().as('count')).where('source', '=', 'directory').where('external_id', 'is not', null);
+        const total = await directoryUsers().executeTakeFirstOrThrow();
+        // `= true` reads the same on SQLite (1) and PostgreSQL (boolean).
+        const enabled = await directoryUsers().where(sql<boolean>`is_enabled = true`).executeTakeFirstOrThrow();
+        const row = { total: total.count, enabled: enabled.count };
+        return { total: Number(row.total), enabled: Number(row.enabled ?? 0) };
+      }),
   };
 }
 
@@ -118,6 +201,9 @@ export function createRunLog(db: Kysely<Database>, ctx: RepositoryContext): RunL
   return {
     // Three queries, one snapshot: memberships never name a user or group missing from the lists.
     loadSyncState: () => withDbErrors('load the sync state', () => inReadSnapshot(db, dialect, (trx) => createRunReader(trx).loadSyncState())),
+    loadSyncStateOf: (keys) => withDbErrors('load the sync state of some users', () => inReadSnapshot(db, dialect, (trx) => createRunReader(trx).loadSyncStateOf(keys))),
+    listDirectoryIdentities: () => createRunReader(db).listDirectoryIdentities(),
+    countDirectoryUsers: () => createRunReader(db).countDirectoryUsers(),
 
     start: (input) =>
       withDbErrors('start a sync run', async () => {
@@ -235,6 +321,9 @@ export function createRunLog(db: Kysely<Database>, ctx: RepositoryContext): RunL
             counts: formatCounts(outcome.counts),
             plan_summary: outcome.planSummary === undefined || outcome.planSummary === null ? null : JSON.stringify(outcome.planSummary),
             progress: null,
+            mode: outcome.mode ?? null,
+            mode_reason: outcome.modeReason ?? null,
+            entries_read: outcome.entriesRead ?? null,
           })
           .where('id', '=', id)
           .where('status', '=', 'running')

@@ -2,7 +2,7 @@
  * The Kysely `Database` type: table and column names exactly as they are in SQL.
  * Rows are converted to the camelCase records of `src/model/` in `rows.ts`.
  */
-import type { DisabledBy, RecordSource, SyncRunStatus, SyncTrigger, Timestamp } from '../model/index.ts';
+import type { DisabledBy, RecordSource, SyncMode, SyncRunStatus, SyncTrigger, Timestamp } from '../model/index.ts';
 
 /** A boolean column: INTEGER 0/1 on SQLite, BOOLEAN on PostgreSQL. */
 export type DbBoolean = number | boolean;
@@ -80,6 +80,10 @@ export interface SyncRunsTable {
   heartbeat_at: Timestamp | null;
   /** Until when a running run counts as alive, by the database's clock (migration 0008). */
   lease_expires_at: Timestamp | null;
+  /** `full` / `incremental` (migration 0013); null until known and for earlier runs. */
+  mode: SyncMode | null;
+  mode_reason: string | null;
+  entries_read: number | null;
 }
 
 /** The `sessions` table (migration 0002); rows go with their user (ON DELETE CASCADE). */
@@ -322,4 +326,25 @@ export interface Database {
   writeback_outbox: WriteBackOutboxTable;
   writeback_baselines: WriteBackBaselinesTable;
   writeback_conflicts: WriteBackConflictsTable;
+  sync_cursors: SyncCursorsTable;
+  directory_groups: DirectoryGroupsTable;
+}
+
+/** The `sync_cursors` table (migration 0013): one change feed position per directory and scope. */
+export interface SyncCursorsTable {
+  directory_id: string;
+  scope: string;
+  source: string;
+  position: string | null;
+  server_identity: string | null;
+  settings_fingerprint: string;
+  updated_at: Timestamp;
+}
+
+/** The `directory_groups` table (migration 0013): group entries as last read, JSON of `MappedGroup`. */
+export interface DirectoryGroupsTable {
+  directory_id: string;
+  external_id: string;
+  content: string;
+  content_hash: string;
 }

@@ -16,6 +16,7 @@
  * and one more property here: a reader on `StoreReader`, its writer on `StoreWriter`.
  */
 import type { AuditReader, AuditWriter } from './audit-repository.ts';
+import type { DirectoryStateReader, DirectoryStateWriter } from './directory-state-repository.ts';
 import type { GroupReader, GroupWriter } from './groups-repository.ts';
 import type { LoginAttemptStore } from './login-attempts-repository.ts';
 import type { MappingReader, MappingWriter } from './mapping-repository.ts';
@@ -36,6 +37,8 @@ export interface StoreReader {
   readonly runs: RunReader;
   /** Write-back's outbox, baselines and conflicts (`writeback-repository.ts`). */
   readonly writeBack: WriteBackReader;
+  /** Incremental sync's cursors and stored group entries (`directory-state-repository.ts`). */
+  readonly directoryState: DirectoryStateReader;
 }
 
 /** Reads and writes, available only inside `Store.transaction`. */
@@ -47,6 +50,7 @@ export interface StoreWriter extends StoreReader {
   readonly audit: AuditWriter;
   readonly runs: RunWriter;
   readonly writeBack: WriteBackWriter;
+  readonly directoryState: DirectoryStateWriter;
 }
 
 /** The store: reads, one-transaction writes, the sync run log, the settings, and the login throttle's records. */

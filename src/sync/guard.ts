@@ -17,22 +17,33 @@ export function checkPlan(
   snapshot: DirectorySnapshot,
   current: CurrentState,
   plan: SyncPlan,
-  settings: Pick<SyncSettings, 'guard'> & { syncGroups: boolean },
+  settings: Pick<SyncSettings, 'guard'> & {
+    syncGroups: boolean;
+    /**
+     * An incremental run's plan: `current` holds only the users it touches, so shares are of these
+     * store-wide counts, and a delta with nothing in it is no empty read.
+     */
+    delta?: { directoryUsers: number; enabledDirectoryUsers: number };
+  },
 ): GuardVerdict {
   if (snapshot.failure !== undefined) {
     const { code, message, phase, entriesRead } = snapshot.failure;
     return refuse(`incomplete read of ${phase} after ${entriesRead} entries (${code}): ${message}`);
   }
   const directoryUsers = current.users.filter((user) => user.source === 'directory' && user.externalId !== null);
-  if (snapshot.users.length === 0 && snapshot.skippedUsers.length === 0 && directoryUsers.length > 0) {
-    return refuse(`the directory returned no users while the store has ${directoryUsers.length} directory users; check users.baseDn and users.filter`);
-  }
   const directoryGroups = current.groups.filter((group) => group.source === 'directory');
-  if (settings.syncGroups && snapshot.groups.length === 0 && snapshot.skippedGroups.length === 0 && directoryGroups.length > 0) {
-    return refuse(`the directory returned no groups while the store has ${directoryGroups.length} directory groups; check groups.baseDn and groups.filter`);
+  const { delta } = settings;
+  if (delta === undefined) {
+    if (snapshot.users.length === 0 && snapshot.skippedUsers.length === 0 && directoryUsers.length > 0) {
+      return refuse(`the directory returned no users while the store has ${directoryUsers.length} directory users; check users.baseDn and users.filter`);
+    }
+    if (settings.syncGroups && snapshot.groups.length === 0 && snapshot.skippedGroups.length === 0 && directoryGroups.length > 0) {
+      return refuse(`the directory returned no groups while the store has ${directoryGroups.length} directory groups; check groups.baseDn and groups.filter`);
+    }
   }
+  const directoryUserCount = delta?.directoryUsers ?? directoryUsers.length;
   const { count, percent } = settings.guard.maxDisable;
-  const enabledDirectoryUsers = directoryUsers.filter((user) => user.isEnabled).length;
+  const enabledDirectoryUsers = delta?.enabledDirectoryUsers ?? directoryUsers.filter((user) => user.isEnabled).length;
   const disabling = plan.counts.users.disabled;
   const overLimit = exceeds(disabling, enabledDirectoryUsers, count, percent);
   if (overLimit !== undefined) return refuse(`the plan disables ${disabling} of ${enabledDirectoryUsers} enabled directory users, ${overLimit}`);
@@ -42,9 +53,9 @@ export function checkPlan(
   const losing = usersLosingAccess(plan.steps, current);
   const revokeLimit = settings.guard.maxRevoke;
   // Disabled users keep their memberships and may lose them too: the share is of every directory user.
-  const revokeOver = exceeds(losing.users, directoryUsers.length, revokeLimit.count, revokeLimit.percent, 'guard.maxRevoke');
+  const revokeOver = exceeds(losing.users, directoryUserCount, revokeLimit.count, revokeLimit.percent, 'guard.maxRevoke');
   if (revokeOver !== undefined) {
-    return refuse(`the plan takes access away from ${losing.users} of ${directoryUsers.length} directory users (${describeLosses(losing.byKind)}), ${revokeOver}; check groups.*, mapping.groupSearch and the group maps`);
+    return refuse(`the plan takes access away from ${losing.users} of ${directoryUserCount} directory users (${describeLosses(losing.byKind)}), ${revokeOver}; check groups.*, mapping.groupSearch and the group maps`);
   }
   return { isAllowed: true };
 }

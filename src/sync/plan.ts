@@ -139,9 +139,14 @@ export type PlanOptions = Pick<
   /**
    * `all`: the snapshot is the whole directory (sync). `listed`: it holds only some users and
    * their groups (a login), so nothing absent from it is disabled or deleted, and only the
-   * listed users' memberships are judged.
+   * listed users' memberships are judged. `delta`: an incremental run (`incremental/read-delta.ts`):
+   * the snapshot holds the users whose accounts or memberships may have changed and every group;
+   * groups are judged as in `all`, users as in `listed`, and `deletedUserIds` are the users that
+   * left the directory (judged as a full sync judges users it no longer finds).
    */
-  scope: 'all' | 'listed';
+  scope: 'all' | 'listed' | 'delta';
+  /** Scope `delta`: unique ids of users that left the users' search. */
+  deletedUserIds?: ReadonlySet<string>;
   /** Role/channel/team/attribute mapping; planned when given together with `current.mapping`. */
   mapping?: MappingSettings;
   /** `sync.revokeSessionsOnPasswordChange` (default on). */
@@ -168,7 +173,7 @@ export function planSync(snapshot: DirectorySnapshot, current: CurrentState, opt
     });
     steps = steps.concat(mappingSteps);
     // Ownership needs every account, so only a whole-directory sync judges it (a login sees one user).
-    if (options.scope === 'all') steps = steps.concat(planChannelOwners(current.mapping.channels, options.mapping.channels, stateOf));
+    if (options.scope !== 'listed') steps = steps.concat(planChannelOwners(current.mapping.channels, options.mapping.channels, stateOf));
   }
   const seenUserIds = snapshot.users.flatMap((user) => {
     const userId = userSteps.linkedUserIds.get(user.externalId);
@@ -551,8 +556,10 @@ function enabledStepOf(user: MappedUser, existing: CurrentUser, options: PlanOpt
 function planMissingUsers(snapshot: DirectorySnapshot, current: CurrentState, options: PlanOptions, steps: PlanStep[], skippedIds: ReadonlySet<string>): void {
   if (!options.disableMissingUsers || options.scope === 'listed') return;
   const present = new Set<string>(snapshot.users.map((user) => user.externalId));
+  // A delta names the users that left; every other user it does not hold is still there.
+  const isGone = (externalId: string) => (options.scope === 'delta' ? options.deletedUserIds?.has(externalId) === true : !present.has(externalId));
   for (const user of current.users) {
-    if (user.source !== 'directory' || user.externalId === null || present.has(user.externalId) || skippedIds.has(user.id) || !user.isEnabled) continue;
+    if (user.source !== 'directory' || user.externalId === null || !isGone(user.externalId) || present.has(user.externalId) || skippedIds.has(user.id) || !user.isEnabled) continue;
     const missingRuns = user.missingRuns + 1;
     if (missingRuns <= options.missingGraceRuns) {
       steps.push({
@@ -679,7 +686,7 @@ function planGroups(
   }
   for (const group of current.groups) {
     if (group.source !== 'directory' || group.externalId === null || present.has(group.externalId) || kept.has(group.id)) continue;
-    if (scope === 'all') {
+    if (scope !== 'listed') {
       steps.push({ kind: 'deleteGroup', groupId: group.id, name: group.name, reason: 'no longer found in the directory' });
       continue;
     }

@@ -33,6 +33,16 @@ export interface SnapshotSettings {
 }
 
 
+/** The attributes a sync reads of each user entry: the user mapper's, the mapped attributes and `directory.attributesToQuery`. */
+export function userReadAttributes(settings: SnapshotSettings, userIdAttribute: string): string[] {
+  const mapping = isMappingActive(settings.mapping) ? settings.mapping : undefined;
+  return uniqueAttributes([
+    ...userAttributesToRequest(settings.users, userIdAttribute),
+    ...(mapping === undefined ? [] : mappedAttributeNames(mapping)),
+    ...settings.directory.attributesToQuery,
+  ]);
+}
+
 /** Progress callback: called after each page with the running totals. */
 export type ReadProgress = (progress: { phase: 'users' | 'groups'; entriesRead: number }) => void;
 
@@ -73,11 +83,7 @@ export async function readSnapshot(
       baseDn: settings.users.baseDn,
       scope: settings.users.scope,
       filter: settings.users.filter,
-      attributes: uniqueAttributes([
-        ...userAttributesToRequest(settings.users, userIdAttribute),
-        ...(mapping === undefined ? [] : mappedAttributeNames(mapping)),
-        ...settings.directory.attributesToQuery,
-      ]),
+      attributes: userReadAttributes(settings, userIdAttribute),
       pageSize: settings.directory.pageSize,
       baseDnSetting: 'users.baseDn',
     });

@@ -6,12 +6,17 @@ import type { DirectoryConnection } from '../directory/index.ts';
 import { DirbridgeError, isDirbridgeError } from '../errors.ts';
 import type { Settings } from '../settings/schema.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { INTERRUPTED_REASON, type SyncRunOutcome, type SyncRunRecord } from '../model/index.ts';
+import { INTERRUPTED_REASON, PRIMARY_DIRECTORY_ID, type SyncMode, type SyncRunOutcome, type SyncRunRecord } from '../model/index.ts';
 import type { Store } from '../store/store.ts';
 import { applyPlan } from './apply.ts';
 import { checkPlan } from './guard.ts';
 import { countSteps, planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
 import { isMappingActive } from '../mapping/grants.ts';
+import { loadDeltaState } from './incremental/delta-state.ts';
+import { readDelta } from './incremental/read-delta.ts';
+import { decideMode, recordFeedState, startPositions, type FeedPositions, type ModeDecision } from './incremental/sync-mode.ts';
+import type { MappedGroup } from '../mapping/group.ts';
+import type { DirectorySnapshot } from './snapshot.ts';
 import { createProgressRecorder, type ProgressLog } from './progress.ts';
 import { readSnapshot } from './read-snapshot.ts';
 import { mergeWriteBackStates, readWriteBackState } from './read-write-back-state.ts';
@@ -51,6 +56,12 @@ export interface SyncResult {
   durationMs: number;
   warnings: string[];
   steps: PlanStep[];
+  /** How the run read the directory (null when it failed before deciding). */
+  mode: SyncMode | null;
+  /** Why a run read everything when it could have read changes; null for incremental runs. */
+  modeReason: string | null;
+  /** Directory entries read: every user and group in a full run, the changes (and entries read again) in an incremental one. */
+  entriesRead: number;
 }
 
 /** What a sync service needs. */
@@ -88,7 +99,18 @@ export interface RunSyncOptions {
    * failed/interrupted with the signal's reason.
    */
   signal?: AbortSignal;
+  /** Read everything even when the change feed could be read (`sync --full`, the full sync schedule). */
+  full?: boolean;
 }
+
+/** What a run read: everything, or the changes since the stored positions, and what to store for the next run. */
+type RunRead = {
+  snapshot: DirectorySnapshot;
+  decision: ModeDecision;
+  /** Positions to store after applying (undefined: none, the stored ones are removed). */
+  positions: FeedPositions | undefined;
+  groupsAfter: readonly MappedGroup[];
+} & ({ kind: 'full' } | { kind: 'incremental'; deletedUserIds: ReadonlySet<string> });
 
 /** Errors that mean the store went away (or cannot write) while the run worked. */
 const STORE_AWAY = ['store.unavailable', 'store.timeout', 'store.disk_full'] as const;
@@ -199,6 +221,7 @@ export function createSyncService(deps: SyncServiceDeps) {
     options.onStarted?.(runId);
     const syncGroups = settings.groups !== undefined && settings.groups.enabled;
     const emptyCounts = countSteps([], 0);
+    const reading: { mode: SyncMode | null; modeReason: string | null; entriesRead: number } = { mode: null, modeReason: null, entriesRead: 0 };
     const finish = async (status: SyncResult['status'], fields: { reason?: string; counts?: PlanCounts; steps?: PlanStep[]; warnings?: string[]; error?: unknown }) => {
       const counts = fields.counts ?? emptyCounts;
       let error = fields.error;
@@ -220,6 +243,7 @@ export function createSyncService(deps: SyncServiceDeps) {
           ...(errorMessage === undefined ? {} : { errorMessage }),
           counts: flattenCounts(counts),
           planSummary: summarizeSteps(fields.steps ?? []),
+          ...reading,
         });
       }
       if (!isRecorded) {
@@ -246,10 +270,11 @@ export function createSyncService(deps: SyncServiceDeps) {
         durationMs: Date.now() - started,
         warnings: fields.warnings ?? [],
         steps: fields.steps ?? [],
+        ...reading,
       } satisfies SyncResult;
     };
 
-    let snapshot;
+    let read: RunRead;
     // Pending writes as the read starts: one delivered while the directory is read may be missing
     // from the snapshot, and must still hold its fields (read again after the users, below).
     let heldAtStart;
@@ -258,16 +283,7 @@ export function createSyncService(deps: SyncServiceDeps) {
       const directory = await deps.openDirectory();
       try {
         recorder.phase('reading_users');
-        let isReadingGroups = false;
-        snapshot = await readSnapshot(directory, settings, (progress) => {
-          if (progress.phase === 'users') recorder.update({ usersRead: progress.entriesRead });
-          else if (isReadingGroups) recorder.update({ groupsRead: progress.entriesRead });
-          else {
-            isReadingGroups = true;
-            recorder.phase('reading_groups', { groupsRead: progress.entriesRead });
-          }
-          options.onProgress?.(progress);
-        });
+        read = await readDirectory(directory, runId, options, recorder, log, reading);
       } finally {
         await directory.close();
       }
@@ -279,18 +295,33 @@ export function createSyncService(deps: SyncServiceDeps) {
       assertMayGoOn();
       recorder.phase('planning');
       const mapping = isMappingActive(settings.mapping) ? settings.mapping : undefined;
-      const state = await store.runs.loadSyncState();
+      const { snapshot } = read;
       // After the users: a local change and its outbox rows are committed together, so every
       // local value read above has its rows (if still open) in this read.
       const writeBack = mergeWriteBackStates(heldAtStart, await readWriteBackState(store, settings));
-      const current: CurrentState = {
-        ...state,
-        ...(mapping === undefined ? {} : { mapping: await store.mapping.loadState() }),
-        ...(writeBack === undefined ? {} : { writeBack }),
-      };
-      const plan = planSync(snapshot, current, { ...settings.sync, syncGroups, scope: 'all', writeBackAuthority: settings.writeBack.authority, ...(mapping === undefined ? {} : { mapping }) });
+      let current: CurrentState;
+      let delta: Parameters<typeof checkPlan>[3]['delta'];
+      if (read.kind === 'incremental') {
+        current = await loadDeltaState(store, settings, snapshot, read.deletedUserIds, mapping, writeBack);
+        const counted = await store.runs.countDirectoryUsers();
+        delta = { directoryUsers: counted.total, enabledDirectoryUsers: counted.enabled };
+      } else {
+        const state = await store.runs.loadSyncState();
+        current = {
+          ...state,
+          ...(mapping === undefined ? {} : { mapping: await store.mapping.loadState() }),
+          ...(writeBack === undefined ? {} : { writeBack }),
+        };
+      }
+      const plan = planSync(snapshot, current, {
+        ...settings.sync,
+        syncGroups,
+        ...(read.kind === 'incremental' ? { scope: 'delta' as const, deletedUserIds: read.deletedUserIds } : { scope: 'all' as const }),
+        writeBackAuthority: settings.writeBack.authority,
+        ...(mapping === undefined ? {} : { mapping }),
+      });
       const warnings = [...snapshot.warnings, ...plan.warnings];
-      const verdict = checkPlan(snapshot, current, plan, { guard: settings.sync.guard, syncGroups });
+      const verdict = checkPlan(snapshot, current, plan, { guard: settings.sync.guard, syncGroups, ...(delta === undefined ? {} : { delta }) });
       if (!verdict.isAllowed) return finish('refused', { reason: verdict.reason, counts: plan.counts, steps: plan.steps, warnings });
       if (!options.isDryRun) {
         recorder.phase('applying', { applied: 0, applyTotal: plan.steps.length });
@@ -303,11 +334,64 @@ export function createSyncService(deps: SyncServiceDeps) {
             options.onProgress?.({ phase: 'apply', done, total });
           },
         });
+        await recordFeedState(fenced, read.decision, read.positions, read.groupsAfter, syncGroups);
       }
       return finish('succeeded', { counts: plan.counts, steps: plan.steps, warnings });
     } catch (error) {
       return finish('failed', { error });
     }
+  }
+
+  /**
+   * Reads the directory: the changes since the stored positions when the feed allows it, else
+   * everything (with positions taken first). A stored position the server no longer accepts makes
+   * the run full, with the reason recorded.
+   */
+  async function readDirectory(
+    directory: DirectoryConnection,
+    runId: string,
+    options: RunSyncOptions,
+    recorder: ReturnType<typeof createProgressRecorder>,
+    log: ProgressLog | undefined,
+    reading: { mode: SyncMode | null; modeReason: string | null; entriesRead: number },
+  ): Promise<RunRead> {
+    const { store, settings } = deps;
+    const decision = await decideMode(directory, store, settings, { full: options.full === true });
+    if (decision.from !== undefined && decision.feed !== undefined) {
+      try {
+        const delta = await readDelta(directory, settings, { store, feed: decision.feed, directoryId: PRIMARY_DIRECTORY_ID, positions: decision.from });
+        reading.mode = 'incremental';
+        reading.entriesRead = delta.entriesRead;
+        recorder.update({ usersRead: delta.entriesRead });
+        return { kind: 'incremental', snapshot: delta.snapshot, deletedUserIds: delta.deletedUserIds, decision, positions: delta.positions, groupsAfter: delta.groupsAfter };
+      } catch (error) {
+        if (!isDirbridgeError(error, 'sync.cursor_invalid')) throw error;
+        decision.fullReason = `the stored position could not be read from (${error.message})`;
+        log?.warn({ runId, source: decision.feed.source, error: error.message }, 'change feed position rejected; reading everything');
+      }
+    }
+    reading.mode = 'full';
+    reading.modeReason = decision.fullReason;
+    const positions = await startPositions(directory, decision, settings, log);
+    let isReadingGroups = false;
+    let usersRead = 0;
+    let groupsRead = 0;
+    const snapshot = await readSnapshot(directory, settings, (progress) => {
+      if (progress.phase === 'users') {
+        usersRead = progress.entriesRead;
+        recorder.update({ usersRead });
+      } else {
+        groupsRead = progress.entriesRead;
+        if (isReadingGroups) recorder.update({ groupsRead });
+        else {
+          isReadingGroups = true;
+          recorder.phase('reading_groups', { groupsRead });
+        }
+      }
+      reading.entriesRead = usersRead + groupsRead;
+      options.onProgress?.(progress);
+    });
+    return { kind: 'full', snapshot, decision, positions, groupsAfter: snapshot.groups };
   }
 
   return { runSync, owner };

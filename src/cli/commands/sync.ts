@@ -1,4 +1,4 @@
-/** `dirbridge sync [--dry-run]`: one sync run, with progress on a terminal and a JSON summary. */
+/** `dirbridge sync [--dry-run] [--full]`: one sync run (incremental when the change feed allows), with progress on a terminal and a JSON summary. */
 import type { Command } from 'commander';
 import { runSyncExclusively } from '../../scheduler/app-jobs.ts';
 import type { SyncProgress, SyncResult } from '../../sync/run-sync.ts';
@@ -13,14 +13,16 @@ export function registerSyncCommand(program: Command, context: CommandContext): 
     .command('sync')
     .description('read the directory and bring the store up to date (users, groups, memberships)')
     .option('--dry-run', 'print the plan with each step\'s reason and write nothing')
+    .option('--full', 'read the whole directory even when only the changes since the last sync could be read')
     .option('--steps <n>', 'how many plan steps to print (text output)', '50')
-    .action(async (commandOptions: { dryRun?: boolean; steps: string }, command: Command) => {
+    .action(async (commandOptions: { dryRun?: boolean; full?: boolean; steps: string }, command: Command) => {
       const options = optionsOf(command);
       const code = await context.withApp(options, async (app) => {
         const progress = context.out.isTerminal && options.json !== true ? terminalProgress(context.out) : undefined;
         const result = await runSyncExclusively(app, {
           trigger: 'cli',
           isDryRun: commandOptions.dryRun === true,
+          full: commandOptions.full === true,
           ...(progress === undefined ? {} : { onProgress: progress }),
         });
         if (progress !== undefined) context.out.stderr('\n');
@@ -35,6 +37,9 @@ export function registerSyncCommand(program: Command, context: CommandContext): 
 function printSummary(out: Output, result: SyncResult, stepLimit: number): void {
   const heading = result.isDryRun ? 'dry run' : 'sync';
   out.stdout(`${heading} ${result.status}${result.reason === null ? '' : `: ${result.reason}`} (run ${result.runId}, ${result.durationMs} ms)\n`);
+  if (result.mode !== null) {
+    out.stdout(`${result.mode} read: ${result.entriesRead} entries${result.modeReason === null ? '' : ` (full: ${result.modeReason})`}\n`);
+  }
   const { users, groups, memberships } = result;
   out.stdout(
     formatTable(

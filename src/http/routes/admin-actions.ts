@@ -177,8 +177,12 @@ export function registerAdminActionRoutes(server: FastifyInstance, context: Rout
         summary:
           "Sync Now, or a dry run that returns the plan with each step's reason and writes nothing. With wait: false, answers 202 {runId} once the run is recorded; follow it at GET /api/v1/admin/runs/{runId}",
         body: z
-          .object({ dryRun: z.boolean().default(false), wait: z.boolean().default(true).describe('false: answer 202 {runId} at once; the run goes on in the background') })
-          .default({ dryRun: false, wait: true }),
+          .object({
+            dryRun: z.boolean().default(false),
+            full: z.boolean().default(false).describe('read the whole directory even when only the changes since the last sync could be read'),
+            wait: z.boolean().default(true).describe('false: answer 202 {runId} at once; the run goes on in the background'),
+          })
+          .default({ dryRun: false, full: false, wait: true }),
         response: { 200: syncSummarySchema, 202: z.object({ runId: z.string() }), ...errors },
       },
     },
@@ -188,7 +192,7 @@ export function registerAdminActionRoutes(server: FastifyInstance, context: Rout
       // A real sync goes through the scheduler's background-sync job: exclusive across instances.
       let started;
       try {
-        started = await startSync(app, context.scheduler, { isDryRun: request.body.dryRun, log });
+        started = await startSync(app, context.scheduler, { isDryRun: request.body.dryRun, full: request.body.full, log });
       } catch (error) {
         // A refusal that will clear within a known time says when to try again.
         const retryAfter = isDirbridgeError(error, 'sync.already_running') ? error.details['retryAfterSeconds'] : undefined;

@@ -16,6 +16,7 @@ import { createPasswordChangedAtMigration } from './0009-password-changed-at.ts'
 import { createUsersFillfactorMigration } from './0010-users-fillfactor.ts';
 import { createWriteBackMigration } from './0011-writeback.ts';
 import { createOidcMigration } from './0012-oidc.ts';
+import { createIncrementalSyncMigration } from './0013-incremental-sync.ts';
 
 /** All migrations for a dialect, keyed by their sortable name. */
 export function createMigrations(dialect: StoreDialect): Record<string, Migration> {
@@ -32,6 +33,7 @@ export function createMigrations(dialect: StoreDialect): Record<string, Migratio
     '0010-users-fillfactor': createUsersFillfactorMigration(dialect),
     '0011-writeback': createWriteBackMigration(dialect),
     '0012-oidc': createOidcMigration(dialect),
+    '0013-incremental-sync': createIncrementalSyncMigration(dialect),
   };
 }
 

@@ -1,0 +1,71 @@
+/**
+ * Which users a set of changed group entries can move in or out of groups: the member values
+ * added or removed, and, where a value names a group (nesting), every member below that group.
+ * A group that appears, disappears or changes its DN also changes what its parents contain, so
+ * every member below it counts too. Pure; the graph is the groups before and after the change.
+ */
+import type { MappedGroup } from '../../mapping/group.ts';
+
+/** Member references to users: DN keys (`memberKey` form) and lower-cased `memberUid` names. */
+export interface MemberReferences {
+  dnKeys: Set<string>;
+  uids: Set<string>;
+}
+
+/** The references of users whose memberships the changed groups may alter. */
+export function affectedMembers(
+  before: ReadonlyMap<string, MappedGroup>,
+  after: ReadonlyMap<string, MappedGroup>,
+  changedGroupIds: Iterable<string>,
+  options: { nested: boolean },
+): MemberReferences {
+  const found: MemberReferences = { dnKeys: new Set(), uids: new Set() };
+  const groupsByDnKey = new Map<string, MappedGroup[]>();
+  const parents = new Set<string>();
+  for (const graph of [before, after]) {
+    for (const group of graph.values()) {
+      const same = groupsByDnKey.get(group.dnKey) ?? [];
+      same.push(group);
+      groupsByDnKey.set(group.dnKey, same);
+      for (const key of group.memberDnKeys) parents.add(key);
+    }
+  }
+  const expanded = new Set<string>();
+  /** Adds everything below the group with this DN key, in both graphs, once. */
+  const expand = (dnKey: string): void => {
+    const queue = [dnKey];
+    for (let index = 0; index < queue.length; index += 1) {
+      const key = queue[index] as string;
+      if (expanded.has(key)) continue;
+      expanded.add(key);
+      for (const group of groupsByDnKey.get(key) ?? []) {
+        for (const member of group.memberDnKeys) {
+          found.dnKeys.add(member);
+          if (groupsByDnKey.has(member)) queue.push(member);
+        }
+        for (const uid of group.memberUids) found.uids.add(uid);
+      }
+    }
+  };
+  for (const externalId of changedGroupIds) {
+    const old = before.get(externalId);
+    const now = after.get(externalId);
+    const addedOrRemoved = (a: readonly string[], b: readonly string[]): string[] => {
+      const inB = new Set(b);
+      return a.filter((value) => !inB.has(value));
+    };
+    const oldKeys = old?.memberDnKeys ?? [];
+    const newKeys = now?.memberDnKeys ?? [];
+    for (const key of [...addedOrRemoved(oldKeys, newKeys), ...addedOrRemoved(newKeys, oldKeys)]) {
+      found.dnKeys.add(key);
+      if (options.nested && groupsByDnKey.has(key)) expand(key);
+    }
+    for (const uid of [...addedOrRemoved(old?.memberUids ?? [], now?.memberUids ?? []), ...addedOrRemoved(now?.memberUids ?? [], old?.memberUids ?? [])]) found.uids.add(uid);
+    if (!options.nested) continue;
+    // A group that appeared, went or moved changes its parents' members: all of its own count.
+    if (old === undefined || now === undefined || old.dnKey !== now.dnKey) {
+      for (const key of [old?.dnKey, now?.dnKey]) if (key !== undefined && parents.has(key)) expand(key);
+    }
+  }
+  return found;
+}

@@ -1,0 +1,204 @@
+/**
+ * The read of an incremental run: what changed since the stored positions, turned into the same
+ * kind of snapshot a full read gives, but holding only the users whose account or memberships
+ * can have changed, with every group (as stored, with the changes applied). Planned with scope
+ * `delta`, it leaves the store as a full sync would (README, "Incremental sync").
+ *
+ * Users are affected when their entry changed, when a changed group's member values name them
+ * (directly, or through a nested group: `affected-members.ts`), or when they left the search.
+ * Affected users whose entries did not come with the changes are read again whole, by unique
+ * id, a few hundred per search.
+ */
+import { uniqueIdOf, type DirectoryConnection } from '../../directory/index.ts';
+import { dnKeyOf } from '../../ldap/dn.ts';
+import { groupAttributesToRequest, mapGroupEntry, type MappedGroup } from '../../mapping/group.ts';
+import { resolveMemberships } from '../../mapping/memberships.ts';
+import { resolveUniqueIdAttribute } from '../../mapping/unique-id.ts';
+import { mapUserEntry, type MappedUser, type SkippedEntry } from '../../mapping/user.ts';
+import { isMappingActive, mappedAttributes, type UserMappingInput } from '../../mapping/grants.ts';
+import type { DirectoryEntry } from '../../ldap/entry.ts';
+import type { Store } from '../../store/store.ts';
+import { readGroupNamesForSync } from '../read-mapping-inputs.ts';
+import { userReadAttributes, type SnapshotSettings } from '../read-snapshot.ts';
+import type { DirectorySnapshot } from '../snapshot.ts';
+import { affectedMembers } from './affected-members.ts';
+import type { ChangeFeed, FeedChanges, FeedQuery } from './change-feed.ts';
+import { readEntriesById } from './read-entries-by-id.ts';
+import { mappedGroupOf, storedGroupOf } from './stored-groups.ts';
+
+/** What an incremental read produced. */
+export interface DeltaRead {
+  /** The affected users (mapped, with mapping input) and every group, resolved for those users. */
+  snapshot: DirectorySnapshot;
+  /** Unique ids of users that left the users' search. */
+  deletedUserIds: Set<string>;
+  /** Every group entry after the changes: stored for the next run. */
+  groupsAfter: MappedGroup[];
+  /** Where the next run reads from. */
+  positions: { users: string | null; groups: string | null };
+  /** Entries the directory sent (changes, and entries read again). */
+  entriesRead: number;
+}
+
+/** The feed queries of a sync's settings on this server. */
+export function feedQueries(settings: SnapshotSettings, serverType: DirectoryConnection['rootDse']['serverType']): { users: FeedQuery; groups: FeedQuery | undefined } {
+  const userIdAttribute = resolveUniqueIdAttribute(settings.users.uniqueIdAttribute, serverType);
+  const users: FeedQuery = {
+    scope: 'users',
+    baseDn: settings.users.baseDn,
+    searchScope: settings.users.scope,
+    filter: settings.users.filter,
+    attributes: userReadAttributes(settings, userIdAttribute),
+    uniqueIdAttribute: userIdAttribute,
+    pageSize: settings.directory.pageSize,
+  };
+  const groupSettings = settings.groups;
+  if (groupSettings === undefined || !groupSettings.enabled) return { users, groups: undefined };
+  const groupIdAttribute = resolveUniqueIdAttribute(groupSettings.uniqueIdAttribute, serverType);
+  return {
+    users,
+    groups: {
+      scope: 'groups',
+      baseDn: groupSettings.baseDn,
+      searchScope: groupSettings.scope,
+      filter: groupSettings.filter,
+      attributes: groupAttributesToRequest(groupSettings, groupIdAttribute),
+      uniqueIdAttribute: groupIdAttribute,
+      pageSize: settings.directory.pageSize,
+    },
+  };
+}
+
+/** Reads the changes since `positions` and builds the delta snapshot. Directory faults throw: nothing is planned from a partial delta. */
+export async function readDelta(
+  directory: DirectoryConnection,
+  settings: SnapshotSettings,
+  deps: { store: Pick<Store, 'directoryState' | 'runs'>; feed: ChangeFeed; directoryId: string; positions: { users: string | null; groups: string | null } },
+): Promise<DeltaRead> {
+  const serverType = directory.rootDse.serverType;
+  const queries = feedQueries(settings, serverType);
+  const mapping = isMappingActive(settings.mapping) ? settings.mapping : undefined;
+  const warnings: string[] = [];
+  let entriesRead = 0;
+
+  const userChanges = await deps.feed.read(directory, queries.users, deps.positions.users);
+  entriesRead += userChanges.entries.length;
+
+  // Groups: the stored entries with the changes applied.
+  const before = new Map<string, MappedGroup>();
+  for (const stored of await deps.store.directoryState.loadGroups(deps.directoryId)) before.set(stored.externalId, mappedGroupOf(stored));
+  const after = new Map(before);
+  const skippedGroups: SkippedEntry[] = [];
+  const changedGroupIds = new Set<string>();
+  let groupPosition: string | null = null;
+  const groupSettings = settings.groups;
+  if (queries.groups !== undefined && groupSettings !== undefined) {
+    const groupQuery = queries.groups;
+    const groupChanges = await deps.feed.read(directory, groupQuery, deps.positions.groups);
+    groupPosition = groupChanges.position;
+    const reread = await readEntriesById(directory, groupQuery, groupChanges.idsToRead);
+    const groupEntries = [...groupChanges.entries, ...reread.entries];
+    entriesRead += groupEntries.length;
+    const gone = leavers(groupChanges, reread.missingIds, before.keys(), groupEntries, groupQuery.uniqueIdAttribute);
+    for (const entry of groupEntries) {
+      const mapped = mapGroupEntry(entry, groupSettings, groupQuery.uniqueIdAttribute);
+      if ('group' in mapped) {
+        after.set(mapped.group.externalId, mapped.group);
+        warnings.push(...mapped.warnings);
+      } else {
+        skippedGroups.push(mapped.skipped);
+        if (mapped.skipped.externalId !== undefined) after.delete(mapped.skipped.externalId);
+      }
+    }
+    for (const id of gone) after.delete(id);
+    for (const id of new Set([...before.keys(), ...after.keys()])) {
+      const old = before.get(id);
+      const now = after.get(id);
+      if (old === undefined || now === undefined || storedGroupOf(old).contentHash !== storedGroupOf(now).contentHash) changedGroupIds.add(id);
+    }
+  }
+
+  // Users: those changed, those the changed groups name, and those that left.
+  const nested = groupSettings?.nestedGroups === true;
+  const references = affectedMembers(before, after, changedGroupIds, { nested });
+  const changedEntries = new Map<string, DirectoryEntry>();
+  for (const entry of userChanges.entries) {
+    const mapped = mapUserEntry(entry, settings.users, queries.users.uniqueIdAttribute);
+    const id = 'user' in mapped ? mapped.user.externalId : mapped.skipped.externalId;
+    if (id !== undefined) changedEntries.set(id, entry);
+  }
+  const needsIdentities = references.dnKeys.size > 0 || references.uids.size > 0 || userChanges.presentIds !== undefined;
+  const identities = needsIdentities ? await deps.store.runs.listDirectoryIdentities() : [];
+  const toRead = new Set(userChanges.idsToRead);
+  if (references.dnKeys.size > 0 || references.uids.size > 0) {
+    const dnKeys = new Set([...references.dnKeys].map((key) => key.split('\u0000')[0] ?? key));
+    for (const identity of identities) {
+      const named = (identity.dn !== null && dnKeys.has(dnKeyOf(identity.dn))) || references.uids.has(identity.username.toLowerCase());
+      if (named) toRead.add(identity.externalId);
+    }
+  }
+  const deletedUserIds = new Set(userChanges.deletedIds);
+  if (userChanges.presentIds !== undefined) {
+    const present = userChanges.presentIds;
+    for (const identity of identities) if (!present.has(identity.externalId) && !changedEntries.has(identity.externalId)) deletedUserIds.add(identity.externalId);
+  }
+  for (const id of [...changedEntries.keys(), ...deletedUserIds]) toRead.delete(id);
+  const reread = await readEntriesById(directory, queries.users, toRead);
+  entriesRead += reread.entries.length;
+  for (const id of reread.missingIds) deletedUserIds.add(id);
+
+  const users: MappedUser[] = [];
+  const skippedUsers: SkippedEntry[] = [];
+  const attributesByUser = new Map<string, Pick<UserMappingInput, 'customFields' | 'abacAttributes'>>();
+  for (const entry of [...changedEntries.values(), ...reread.entries]) {
+    const mapped = mapUserEntry(entry, settings.users, queries.users.uniqueIdAttribute);
+    if ('user' in mapped) {
+      if (deletedUserIds.has(mapped.user.externalId)) continue;
+      users.push(mapped.user);
+      if (mapping !== undefined) attributesByUser.set(mapped.user.externalId, mappedAttributes(entry, mapping));
+    } else {
+      skippedUsers.push(mapped.skipped);
+    }
+  }
+
+  const resolved = resolveMemberships(users, [...after.values()], { nested });
+  warnings.push(...resolved.warnings);
+  let snapshotUsers: DirectorySnapshot['users'] = users;
+  if (mapping !== undefined) {
+    const names = await readGroupNamesForSync(directory, { mapping, users: settings.users, groups: settings.groups }, users, resolved.groups, (message) => warnings.push(message));
+    const empty = { customFields: {}, abacAttributes: {} };
+    snapshotUsers = users.map((user) => ({
+      ...user,
+      mapping: {
+        groupNames: names.groupNames.get(user.externalId) ?? [],
+        teamGroupNames: names.teamGroupNames.get(user.externalId) ?? [],
+        ...(attributesByUser.get(user.externalId) ?? empty),
+      },
+    }));
+  }
+  return {
+    snapshot: {
+      users: snapshotUsers,
+      groups: resolved.groups,
+      skippedUsers,
+      skippedGroups,
+      warnings,
+      serverType,
+      uniqueIdAttribute: queries.users.uniqueIdAttribute,
+    },
+    deletedUserIds,
+    groupsAfter: [...after.values()],
+    positions: { users: userChanges.position, groups: groupPosition },
+    entriesRead,
+  };
+}
+
+/** Ids that left a search: reported deleted, not found when read again, or (after a present phase) not listed present. */
+function leavers(changes: FeedChanges, missing: ReadonlySet<string>, known: Iterable<string>, entries: readonly DirectoryEntry[], uniqueIdAttribute: string): Set<string> {
+  const gone = new Set([...changes.deletedIds, ...missing]);
+  if (changes.presentIds !== undefined) {
+    const sent = new Set(entries.flatMap((entry) => uniqueIdOf(entry, uniqueIdAttribute) ?? []));
+    for (const id of known) if (!changes.presentIds.has(id) && !sent.has(id)) gone.add(id);
+  }
+  return gone;
+}
