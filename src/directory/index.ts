@@ -27,3 +27,13 @@ export {
   type BindPoolStats,
   type PasswordPolicyError,
 } from './bind-pool.ts';
+export {
+  readAdServerIdentity,
+  readDirSync,
+  readUsnChanges,
+  type AdServerIdentity,
+  type DirSyncEvent,
+  type DirSyncRequest,
+  type UsnChangesRequest,
+  type ValueChange,
+} from './active-directory/index.ts';
