@@ -9,9 +9,9 @@ import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DirSyncControl } from '../src/directory/controls/dirsync.ts';
-import { parseDirSyncCookie } from '../src/directory/active-directory/dirsync-cookie.ts';
 import {
   openDirectory,
+  parseDirSyncCookie,
   readAdServerIdentity,
   readDirSync,
   readUsnChanges,

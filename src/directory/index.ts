@@ -28,10 +28,12 @@ export {
   type PasswordPolicyError,
 } from './bind-pool.ts';
 export {
+  parseDirSyncCookie,
   readAdServerIdentity,
   readDirSync,
   readUsnChanges,
   type AdServerIdentity,
+  type DirSyncCookieInfo,
   type DirSyncEvent,
   type DirSyncRequest,
   type UsnChangesRequest,
