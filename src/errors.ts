@@ -39,6 +39,8 @@ export type ErrorCode =
   | 'directory.busy'
   | 'directory.password_policy'
   | 'directory.insecure_connection'
+  | 'directory.sync_not_permitted'
+  | 'directory.sync_cookie_invalid'
   | 'store.unavailable'
   | 'store.disk_full'
   | 'store.timeout'

@@ -125,6 +125,10 @@ describe('login and one-user sync agree with a full sync on nested groups (OpenL
             check(request.baseDn);
             return connection.searchAll(request);
           },
+          searchWithControls: async (request, controls) => {
+            check(request.baseDn);
+            return connection.searchWithControls(request, controls);
+          },
           bind: (dn, password) => connection.bind(dn, password),
           close: () => connection.close(),
           [Symbol.asyncDispose]: () => connection.close(),

@@ -115,6 +115,10 @@ describe('mapping against Active Directory (Samba)', () => {
         searches.push(text(request.filter));
         return directory.searchAll(request);
       },
+      searchWithControls: (request, controls) => {
+        searches.push(text(request.filter));
+        return directory.searchWithControls(request, controls);
+      },
       bind: (dn, password) => directory.bind(dn, password),
       close: () => directory.close(),
       [Symbol.asyncDispose]: () => directory.close(),

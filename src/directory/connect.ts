@@ -15,7 +15,8 @@ import { DirbridgeError } from '../errors.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import type { DirectorySettings } from '../settings/schema.ts';
 import { ROOT_DSE_ATTRIBUTES, rootDseFromEntry, type RootDse } from './root-dse.ts';
-import { searchAll, searchPages, type SearchContext, type SearchRequest } from './search.ts';
+import type { Control } from 'ldapts';
+import { searchAll, searchPages, searchWithControls, type SearchContext, type SearchRequest } from './search.ts';
 import { translateLdapError, type ErrorContext } from './translate-error.ts';
 import type { Modification } from './modifications.ts';
 import { addEntry, deleteEntry, extendedOperation, modifyEntry, modifyEntryDn, type ExtendedResult, type NewEntryAttributes, type NewName, type WriteOptions } from './write.ts';
@@ -34,6 +35,11 @@ export interface DirectoryConnection {
   searchPages(request: SearchRequest): AsyncIterable<DirectoryEntry[]>;
   /** Collects a small search; throws `directory.size_limit` when more than `maxEntries` match. */
   searchAll(request: SearchRequest & { maxEntries: number }): Promise<DirectoryEntry[]>;
+  /**
+   * One unpaged search with request controls (such as DirSync); the server's response controls are
+   * decoded into the given control objects of the same OID. Ranged attributes are returned as sent.
+   */
+  searchWithControls(request: SearchRequest & { maxEntries?: number }, controls: readonly Control[]): Promise<DirectoryEntry[]>;
   /** Re-binds this connection as `dn` (its identity changes; a failed bind leaves it anonymous). Refuses empty passwords locally. */
   bind(dn: string, password: string): Promise<void>;
   /** Unbinds and closes the socket; safe to call more than once. */
@@ -255,6 +261,7 @@ function createConnection(opened: OpenedClient, url: string, settings: Directory
     rootDse: opened.rootDse,
     searchPages: (request) => searchPages(context, request),
     searchAll: (request) => searchAll(context, request),
+    searchWithControls: (request, controls) => searchWithControls(context, request, controls),
     async bind(dn: string, password: string): Promise<void> {
       const credentials = checkCredentials(dn, password);
       try {

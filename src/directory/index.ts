@@ -27,3 +27,15 @@ export {
   type BindPoolStats,
   type PasswordPolicyError,
 } from './bind-pool.ts';
+export {
+  parseDirSyncCookie,
+  readAdServerIdentity,
+  readDirSync,
+  readUsnChanges,
+  type AdServerIdentity,
+  type DirSyncCookieInfo,
+  type DirSyncEvent,
+  type DirSyncRequest,
+  type UsnChangesRequest,
+  type ValueChange,
+} from './active-directory/index.ts';

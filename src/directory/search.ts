@@ -13,7 +13,7 @@
  * were complete. With no client size limit on the wire, a server-side limit raises an error that we
  * translate into `directory.size_limit`, and our own limit is checked as entries arrive.
  */
-import type { Client, Entry, SearchOptions } from 'ldapts';
+import type { Client, Control, Entry, SearchOptions } from 'ldapts';
 import { DirbridgeError } from '../errors.ts';
 import { normalizeDn, parseDn } from '../ldap/dn.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
@@ -200,4 +200,45 @@ export async function searchAll(context: SearchContext, request: SearchRequest &
   const entries: DirectoryEntry[] = [];
   for await (const page of searchPages(context, { ...request, sizeLimit: limit, pageSize })) entries.push(...page);
   return entries;
+}
+
+/**
+ * One unpaged search carrying request `controls`; response controls of the same OIDs are decoded
+ * into those control objects, in place (how ldapts works), so pass fresh instances each time.
+ * Entries come back as the server sent them: ranged attributes (`member;range=1-1`) are not
+ * completed, because controls such as DirSync give them a meaning of their own. Referrals are
+ * ignored. Throws typed errors; `maxEntries` bounds the entries kept (`directory.size_limit`).
+ */
+export async function searchWithControls(
+  context: SearchContext,
+  request: SearchRequest & { maxEntries?: number },
+  controls: readonly Control[],
+): Promise<DirectoryEntry[]> {
+  const { filter } = prepare(request, context.pageSize);
+  const binary = request.binaryAttributes ?? [];
+  const options: SearchOptions = {
+    scope: request.scope,
+    filter: toLdaptsFilter(filter),
+    attributes: request.attributes,
+    explicitBufferAttributes: bufferAttributeNames(request.attributes, binary),
+    sizeLimit: 0,
+    timeLimit: request.timeLimitSeconds ?? 0,
+    paged: false,
+  };
+  let result;
+  try {
+    context.assertUsable();
+    result = await context.client.search(request.baseDn, options, [...controls]);
+  } catch (error) {
+    const translated = translateLdapError(error, { operation: context.operation ?? 'search', url: context.url, baseDn: request.baseDn });
+    if (!(error instanceof DirbridgeError) && translated.details['resultCode'] === 32) throw missingBaseError(request, context.url, { cause: error });
+    throw translated;
+  }
+  const limit = Math.min(request.maxEntries ?? Number.POSITIVE_INFINITY, request.sizeLimit ?? Number.POSITIVE_INFINITY);
+  if (result.searchEntries.length > limit) {
+    throw new DirbridgeError('directory.size_limit', `more than ${limit} entries match (search under ${request.baseDn})`, {
+      details: { url: context.url, baseDn: request.baseDn, sizeLimit: limit },
+    });
+  }
+  return result.searchEntries.map((item) => normalizeEntry(item, binary));
 }

@@ -48,6 +48,7 @@ export function timedConnection(connection: DirectoryConnection, observe: Direct
     },
     searchPages: (request) => timedPages(connection.searchPages(request), observe),
     searchAll: (request) => timeOperation(observe, 'search', () => connection.searchAll(request)),
+    searchWithControls: (request, controls) => timeOperation(observe, 'search', () => connection.searchWithControls(request, controls)),
     bind: (dn, password) => timeOperation(observe, 'bind', () => connection.bind(dn, password)),
     close: () => connection.close(),
     [Symbol.asyncDispose]: () => connection.close(),

@@ -79,6 +79,8 @@ export function statusForCode(code: ErrorCode): number {
     case 'directory.unwilling_to_perform':
     case 'directory.unsupported':
     case 'directory.insecure_connection':
+    case 'directory.sync_not_permitted':
+    case 'directory.sync_cookie_invalid':
     case 'sync.incomplete_read':
     case 'sync.cursor_invalid':
       return 502;

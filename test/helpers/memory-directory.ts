@@ -71,6 +71,9 @@ export function memoryDirectory(entries: readonly DirectoryEntry[], serverType: 
       if (found.length > request.maxEntries) throw new DirbridgeError('directory.size_limit', `more than ${request.maxEntries} entries`);
       return found;
     },
+    async searchWithControls() {
+      throw new DirbridgeError('directory.unsupported', 'the memory directory sends no controls');
+    },
     async bind() {},
     close,
     [Symbol.asyncDispose]: close,

@@ -9,3 +9,12 @@ export {
   type PasswordPolicyResponse,
 } from './password-policy.ts';
 export { supportsControl, supportsExtension } from './supported.ts';
+export {
+  decodeDirSyncResponse,
+  DIRSYNC_FLAGS,
+  DIRSYNC_OID,
+  DirSyncControl,
+  encodeDirSyncRequest,
+  type DirSyncRequestValue,
+  type DirSyncResponseValue,
+} from './dirsync.ts';
