@@ -518,7 +518,7 @@ export async function startRangedResponder(options: RangedResponderOptions): Pro
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     let boundDn: string | undefined;
     const cursors = new Map<string, PagedCursor>();
     let nextCookie = 1;
