@@ -35,7 +35,7 @@ export interface ResponderEntry {
   attributes: Record<string, Array<string | Buffer>>;
 }
 
-/** A follow-up range request, as the fault hook sees it. */
+/** A range about to be sent (asked for, or the first slice of a cut attribute), as the fault hook sees it. */
 export interface RangeRequest {
   dn: string;
   /** The attribute's base name, as stored. */
@@ -77,7 +77,7 @@ export interface RangedResponder {
   url: string;
   port: number;
   readonly stats: ResponderStats;
-  /** Sets (or with undefined clears) the hook consulted on every requested range. */
+  /** Sets (or with undefined clears) the hook consulted on every requested range, and on the first slice of an attribute cut without one (start 0). */
   setRangeFault(hook: ((request: RangeRequest) => RangeFault | undefined) | undefined): void;
   /** Closes every connection and stops listening. */
   stop(): Promise<void>;
@@ -501,11 +501,12 @@ export async function startRangedResponder(options: RangedResponderOptions): Pro
       const ranged = mentions.find((attribute) => attribute.range !== undefined);
       if (!all && mentions.length === 0) continue;
       let slice = rangeSlice(name, values, ranged?.range, maxValRange);
-      if (ranged?.range !== undefined) {
-        stats.rangeRequests += 1;
-        const fault = rangeFault?.({ dn: entry.dn, attribute: name, start: ranged.range.start });
+      if (ranged?.range !== undefined) stats.rangeRequests += 1;
+      if (ranged?.range !== undefined || values.length > maxValRange) {
+        const range = ranged?.range ?? { start: 0, end: null };
+        const fault = rangeFault?.({ dn: entry.dn, attribute: name, start: range.start });
         if (fault === 'missing') slice = undefined;
-        else if (fault === 'gap') slice = rangeSlice(name, values, { start: ranged.range.start + 1, end: ranged.range.end }, maxValRange);
+        else if (fault === 'gap') slice = rangeSlice(name, values, { start: range.start + 1, end: range.end }, maxValRange);
         else if (fault === 'short' && slice !== undefined) slice = { name: slice.name, values: slice.values.slice(0, -1) };
       }
       if (slice !== undefined) out.push(typesOnly ? { name: slice.name, values: [] } : slice);
