@@ -19,7 +19,7 @@
  *   `attr;range=low-*` return at most MaxValRange values from `low`, named `attr;range=low-*` when
  *   the slice holds the last value and `attr;range=low-last` otherwise. A range that starts past
  *   the last value returns no attribute (not checked against a real DC).
- * - Unbind closes the connection; abandon ends a paged search; other operations get
+ * - Unbind closes the connection; abandon drops the paged searches of its connection; other operations get
  *   unwillingToPerform; an unknown critical control gets unavailableCriticalExtension (12).
  *
  * A fault hook can break the range sequence (a missing range, a gap, a short range) so tests can
