@@ -44,6 +44,19 @@ describe('sample organisation generator', () => {
     assert.ok(a.users.some((u) => u.dn.startsWith('cn=Smith\\2C John,')));
   });
 
+  it('adds a 10k and a 50k group with largeGroups, leaving the rest as it was', () => {
+    const plain = generateOrganisation({ people: 60_000, groups: 9, seed: 2 });
+    const large = generateOrganisation({ people: 60_000, groups: 9, seed: 2, largeGroups: true });
+    assert.deepEqual(large.groups.slice(0, 9), plain.groups);
+    assert.deepEqual(large.groups.slice(9).map((g) => [g.cn, g.kind, g.members.length, new Set(g.members).size]), [
+      ['large-10k', 'groupOfNames', 10_000, 10_000],
+      ['large-50k', 'groupOfNames', 50_000, 50_000],
+    ]);
+    assert.ok(large.users.every((user, i) => user.memberOf.filter((dn) => !dn.startsWith('cn=large-')).join() === plain.users[i]?.memberOf.join()));
+    assert.ok(large.users.filter((user) => user.groups.includes('large-50k')).length === 50_000);
+    assert.equal(generateOrganisation({ people: 10, groups: 2, largeGroups: true }).groups.at(-1)?.members.length, 10, 'every person when fewer');
+  });
+
   // Its speed (1.1 s on this machine) is a benchmark figure (test/fixtures/README.md), not asserted:
   // on a shared 2-core machine a wall-clock limit fails whenever other test files take the CPU.
   it('generates 100k people and 5k groups', () => {

@@ -77,6 +77,19 @@ describe('completeRangedValues', () => {
     );
   });
 
+  it('refuses a range that holds fewer values than its bounds name (a silent gap), first or follow-up', async () => {
+    const { fetch } = rangedDirectory(members(0, 3999), 1500);
+    await assert.rejects(
+      completeRangedValues({ dn: DN, attributes: { 'member;range=0-1499': members(0, 1498) } }, fetch),
+      (error) => isDirbridgeError(error, 'directory.protocol') && /member;range=0-1499 holds 1499 values, not 1500/.test(error.message),
+    );
+    const short: FetchRange = async (dn) => ({ dn, attributes: { 'member;range=1500-2999': members(1500, 2998) } });
+    await assert.rejects(
+      completeRangedValues({ dn: DN, attributes: { 'member;range=0-1499': members(0, 1499) } }, short),
+      (error) => isDirbridgeError(error, 'directory.protocol') && /member;range=1500-2999 holds 1499 values, not 1500/.test(error.message),
+    );
+  });
+
   it('refuses a follow-up that returns no values, rather than take the group as smaller', async () => {
     const fetch: FetchRange = async () => undefined;
     await assert.rejects(

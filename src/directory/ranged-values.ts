@@ -56,8 +56,9 @@ const MAX_ROUNDS = 10_000;
 /**
  * Returns the entry with every ranged attribute fetched in full and stored under its base name
  * (merged with plain values of that name, should the server send both). Entries without ranged
- * attributes come back unchanged. Throws `directory.protocol` when a range is missing, repeats or
- * leaves a gap: the values may have changed between requests, and a guess would lose members.
+ * attributes come back unchanged. Throws `directory.protocol` when a range is missing, repeats,
+ * leaves a gap or holds fewer values than its bounds name: the values may have changed between
+ * requests, and a guess would lose members.
  */
 export async function completeRangedValues(entry: DirectoryEntry, fetchRange: FetchRange): Promise<DirectoryEntry> {
   const attributes: Record<string, AttributeValue[]> = {};
@@ -71,6 +72,7 @@ export async function completeRangedValues(entry: DirectoryEntry, fetchRange: Fe
 
   for (const { name, range, values } of ranged) {
     if (range.start !== 0) throw rangeError(entry.dn, name, `the first range starts at ${range.start}, not 0`);
+    assertWholeRange(entry.dn, name, range, values.length);
     const collected = [...values];
     let end = range.end;
     for (let round = 0; end !== null; round += 1) {
@@ -81,12 +83,24 @@ export async function completeRangedValues(entry: DirectoryEntry, fetchRange: Fe
       const found = reply === undefined ? undefined : rangedAttributeOf(reply, range.base);
       if (found === undefined) throw rangeError(entry.dn, name, `asked for ${request} and got no values back`);
       if (found.range.start !== next) throw rangeError(entry.dn, name, `asked for ${request} and got ${found.name}`);
+      assertWholeRange(entry.dn, found.name, found.range, found.values.length);
       collected.push(...found.values);
       end = found.range.end;
     }
     attributes[range.base] = [...(attributes[range.base] ?? []), ...collected];
   }
   return { dn: entry.dn, attributes };
+}
+
+/**
+ * A range that names its last index (`start-end`) must hold exactly end - start + 1 values: with
+ * fewer, the next request would start past values never received, and the group would silently
+ * come out smaller. (A final `start-*` range holds whatever is left and cannot be checked.)
+ */
+function assertWholeRange(dn: string, name: string, range: RangedName, count: number): void {
+  if (range.end === null) return;
+  const expected = range.end - range.start + 1;
+  if (count !== expected) throw rangeError(dn, name, `${name} holds ${count} values, not ${expected}`);
 }
 
 function rangedAttributeOf(entry: DirectoryEntry, base: string): { name: string; range: RangedName; values: AttributeValue[] } | undefined {
