@@ -39,6 +39,8 @@ export type ErrorCode =
   | 'directory.busy'
   | 'directory.password_policy'
   | 'directory.insecure_connection'
+  /** RFC 4533 e-syncRefreshRequired (4096): the sync cookie cannot be continued; run a full refresh. */
+  | 'directory.sync_refresh_required'
   | 'store.unavailable'
   | 'store.disk_full'
   | 'store.timeout'

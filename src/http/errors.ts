@@ -79,6 +79,7 @@ export function statusForCode(code: ErrorCode): number {
     case 'directory.unwilling_to_perform':
     case 'directory.unsupported':
     case 'directory.insecure_connection':
+    case 'directory.sync_refresh_required':
     case 'sync.incomplete_read':
       return 502;
     case 'settings.unreadable':
