@@ -34,7 +34,9 @@ export type ContentSyncEvent =
   | { type: 'presentPhaseDone'; cookie: Buffer | undefined }
   /**
    * End of the refresh stage. refreshDeletes=false after a present phase means: every id neither
-   * sent nor listed present is gone. refreshDeletes=true: deletes were sent explicitly.
+   * sent nor listed present is gone. refreshDeletes=true: deletes were sent explicitly. A refresh
+   * without a cookie is a complete listing whatever refreshDeletes says (slapd says true). `cookie`
+   * undefined (none, or an empty one): nothing to continue from, the next run starts without one.
    */
   | { type: 'refreshDone'; cookie: Buffer | undefined; refreshDeletes: boolean };
 
@@ -70,7 +72,9 @@ export function createSyncTranslator(options: TranslatorOptions): (message: Ldap
   const binary = options.binaryAttributes ?? [];
   const idOf = (uuid: Buffer): string => formatSyncUuid(uuid, options.uniqueIdAttribute);
   let refreshEnded = false;
-  const refreshDone = (cookie: Buffer | undefined, refreshDeletes: boolean): ContentSyncEvent[] => {
+  const refreshDone = (received: Buffer | undefined, refreshDeletes: boolean): ContentSyncEvent[] => {
+    // slapd answers a cookie it cannot read with an empty one: there is no cookie to store.
+    const cookie = received === undefined || received.length === 0 ? undefined : received;
     if (refreshEnded) return cookie === undefined ? [] : [{ type: 'cookie', cookie }];
     refreshEnded = true;
     return [{ type: 'refreshDone', cookie, refreshDeletes }];

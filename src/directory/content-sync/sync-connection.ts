@@ -1,0 +1,188 @@
+/**
+ * The connection a content synchronisation runs on: a socket of our own (ldapts cannot parse the
+ * IntermediateResponses it needs), opened with exactly the rules of connect.ts: the URLs in order
+ * with failover only when a server cannot be reached, ldaps:// or StartTLS (never falling back to
+ * plain text), the CA file, verification and server name of the TLS settings, the connect and
+ * operation timeouts, and the service bind (`credentialsFor(settings, 'service')`, which refuses
+ * empty passwords).
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { DirbridgeError } from '../../errors.ts';
+import type { DirectorySettings } from '../../settings/schema.ts';
+import { credentialsFor, hostOf, isUnreachable, noServerReached, tlsOptionsFor, type ConnectionSecurity, type Credentials } from '../connect.ts';
+import { translateLdapError, type ErrorContext } from '../translate-error.ts';
+import { MessageChannel } from './message-channel.ts';
+import { abandonRequest, simpleBindRequest, startTlsRequest, unbindRequest } from './requests.ts';
+import { resultError } from './result-error.ts';
+
+/** An open, bound connection for one synchronisation search. */
+export interface SyncConnection {
+  readonly url: string;
+  readonly security: ConnectionSecurity;
+  readonly channel: MessageChannel;
+  /** The next message id to use. */
+  nextMessageId(): number;
+  /** Abandons `abandonId` (if given), unbinds and closes the socket; never throws; resolves once the socket is closed. */
+  close(abandonId?: number): Promise<void>;
+}
+
+/** How long close() waits for the server to close its side after the unbind before destroying the socket. */
+const CLOSE_GRACE_MS = 1000;
+
+function defaultPort(url: URL): number {
+  if (url.port !== '') return Number(url.port);
+  return url.protocol === 'ldaps:' ? 636 : 389;
+}
+
+/** Connects (TCP, plus TLS for ldaps://) within the connect timeout. */
+function connectSocket(url: string, settings: DirectorySettings, tlsOptions: tls.ConnectionOptions): Promise<net.Socket> {
+  const parsed = new URL(url);
+  const host = hostOf(url);
+  const port = defaultPort(parsed);
+  const isLdaps = parsed.protocol === 'ldaps:';
+  return new Promise<net.Socket>((resolve, reject) => {
+    const options: tls.ConnectionOptions = { ...tlsOptions, host, port };
+    if (options.servername === undefined && net.isIP(host) === 0) options.servername = host;
+    const socket = isLdaps ? tls.connect(options) : net.connect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('Connection timeout'));
+    }, settings.connectTimeoutMs);
+    socket.once(isLdaps ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      resolve(socket);
+    });
+    const onError = (error: Error): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(error);
+    };
+    socket.once('error', onError);
+  });
+}
+
+/** Upgrades a plain socket with StartTLS; failures other than not reaching the server are TLS failures. */
+async function startTls(channel: MessageChannel, url: string, settings: DirectorySettings, tlsOptions: tls.ConnectionOptions, messageId: number): Promise<net.Socket> {
+  const context: ErrorContext = { operation: 'starttls', url };
+  channel.send(startTlsRequest(messageId));
+  const response = await channel.receive({ timeoutMs: settings.operationTimeoutMs });
+  if (response === 'aborted' || response.op.kind !== 'extendedResponse') {
+    throw new DirbridgeError('directory.tls_failure', `StartTLS failed (${url}): unexpected answer`, { details: { url } });
+  }
+  if (response.op.result.resultCode !== 0) throw resultError(response.op.result, context);
+  channel.detach();
+  const host = hostOf(url);
+  const options: tls.ConnectionOptions = { ...tlsOptions, socket: channel.socket };
+  if (options.servername === undefined && net.isIP(host) === 0) options.servername = host;
+  return new Promise<net.Socket>((resolve, reject) => {
+    const secure = tls.connect(options);
+    const timer = setTimeout(() => {
+      secure.destroy();
+      reject(new Error('StartTLS: Operation timed out'));
+    }, settings.connectTimeoutMs + settings.operationTimeoutMs);
+    secure.once('secureConnect', () => {
+      clearTimeout(timer);
+      secure.off('error', onError);
+      resolve(secure);
+    });
+    const onError = (error: Error): void => {
+      clearTimeout(timer);
+      secure.destroy();
+      reject(error);
+    };
+    secure.once('error', onError);
+  });
+}
+
+async function bind(channel: MessageChannel, url: string, settings: DirectorySettings, credentials: Credentials, messageId: number): Promise<void> {
+  const context: ErrorContext = { operation: 'bind', url, bindDn: credentials.dn };
+  channel.send(simpleBindRequest(messageId, credentials.dn, credentials.password));
+  const response = await channel.receive({ timeoutMs: settings.operationTimeoutMs });
+  if (response === 'aborted' || response.op.kind !== 'bindResponse') {
+    throw new DirbridgeError('directory.protocol', `unexpected answer to a bind (${url})`, { details: { url } });
+  }
+  if (response.op.result.resultCode !== 0) throw resultError(response.op.result, context);
+}
+
+function waitClosed(socket: net.Socket): Promise<void> {
+  if (socket.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+async function openOne(url: string, settings: DirectorySettings, tlsOptions: tls.ConnectionOptions, credentials: Credentials | undefined): Promise<SyncConnection> {
+  let messageId = 0;
+  const nextMessageId = (): number => ++messageId;
+  const isLdaps = url.toLowerCase().startsWith('ldaps://');
+  let context: ErrorContext = { operation: 'connect', url };
+  let socket: net.Socket | undefined;
+  try {
+    socket = await connectSocket(url, settings, tlsOptions);
+    let channel = new MessageChannel(socket);
+    let security: ConnectionSecurity = isLdaps ? 'ldaps' : 'plain';
+    if (settings.startTls && !isLdaps) {
+      context = { operation: 'starttls', url };
+      socket = await startTls(channel, url, settings, tlsOptions, nextMessageId());
+      channel = new MessageChannel(socket);
+      security = 'starttls';
+    }
+    if (credentials !== undefined) {
+      context = { operation: 'bind', url, bindDn: credentials.dn };
+      await bind(channel, url, settings, credentials, nextMessageId());
+    }
+    socket.setKeepAlive(true, 30_000);
+    socket.setNoDelay(true);
+    const open = channel;
+    const opened = socket;
+    return {
+      url,
+      security,
+      channel: open,
+      nextMessageId,
+      close: async (abandonId) => {
+        try {
+          if (open.isOpen) {
+            if (abandonId !== undefined) open.send(abandonRequest(nextMessageId(), abandonId));
+            open.send(unbindRequest(nextMessageId()));
+            opened.end();
+          }
+        } catch {
+          // closing after a failure: the socket is destroyed below either way
+        }
+        opened.resume();
+        await waitClosed(opened);
+      },
+    };
+  } catch (error) {
+    socket?.destroy();
+    const translated = translateLdapError(error, context);
+    if (context.operation === 'starttls' && translated.code === 'directory.protocol') {
+      throw new DirbridgeError('directory.tls_failure', `StartTLS failed (${url}): ${translated.message}`, { cause: error, details: translated.details });
+    }
+    throw translated;
+  }
+}
+
+/** Opens and binds a synchronisation connection to the first reachable URL (service account). */
+export async function openSyncConnection(settings: DirectorySettings): Promise<SyncConnection> {
+  const credentials = credentialsFor(settings, 'service');
+  const tlsOptions = await tlsOptionsFor(settings);
+  const failures: DirbridgeError[] = [];
+  for (const url of settings.urls) {
+    try {
+      return await openOne(url, settings, tlsOptions, credentials);
+    } catch (error) {
+      const translated = translateLdapError(error, { operation: 'connect', url });
+      if (!isUnreachable(translated)) throw translated;
+      failures.push(translated);
+    }
+  }
+  throw noServerReached(failures);
+}
