@@ -125,4 +125,83 @@ describe('content sync (RFC 4533) on OpenLDAP', () => {
     assert.deepEqual(entries(garbage).map((event) => event.entry.dn).sort(), expected);
     assert.deepEqual(lastDone(garbage), { type: 'refreshDone', cookie: undefined, refreshDeletes: true });
   });
+
+  it('refreshAndPersist: refreshDone, then a change made afterwards arrives within 1 s; an abort ends it cleanly and closes the socket', async () => {
+    const controller = new AbortController();
+    const sync = readContentSync(settings, request({ mode: 'refreshAndPersist', cookie, signal: controller.signal }));
+    const seen: ContentSyncEvent[] = [];
+    let changedAt = 0;
+    let arrivedAfterMs = -1;
+    for await (const event of sync) {
+      seen.push(event);
+      if (event.type === 'refreshDone') {
+        assert.equal(establishedTo(slapd.port), 1, 'one connection while persisting');
+        changedAt = Date.now();
+        await slapd.ldapmodify(`dn: uid=u4,ou=people,${slapd.baseDn}\nchangetype: modify\nreplace: mail\nmail: live@example.org\n`);
+      }
+      if (event.type === 'entry' && event.entry.attributes['mail']?.[0] === 'live@example.org') {
+        arrivedAfterMs = Date.now() - changedAt;
+        assert.equal(event.uniqueId, ids.get('u4'));
+        assert.equal(event.state, 'modify');
+        controller.abort();
+      }
+    }
+    assert.ok(seen.some((event) => event.type === 'refreshDone'));
+    assert.ok(arrivedAfterMs >= 0 && arrivedAfterMs < 1000, `the change arrived after ${arrivedAfterMs} ms`);
+    assert.equal(establishedTo(slapd.port), 0, 'the socket is closed once the generator returns');
+    // The server is fine afterwards: a plain refresh still works.
+    assert.equal(lastDone(await collect(readContentSync(settings, request({ cookie })))).type, 'refreshDone');
+  });
+
+  it('leaving the loop early (break) closes the connection too', async () => {
+    for await (const event of readContentSync(settings, request({ mode: 'refreshAndPersist' }))) {
+      if (event.type === 'entry') break;
+    }
+    assert.equal(establishedTo(slapd.port), 0);
+  });
+
+  it('refuses a wrong bind password with directory.invalid_credentials, and an empty one before connecting', async () => {
+    const wrong = slapdDirectorySettings(slapd, { bindPassword: 'wrong-password' });
+    await assert.rejects(collect(readContentSync(wrong, request())), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.invalid_credentials');
+    const empty = { ...settings, bindPassword: ' ' };
+    await assert.rejects(collect(readContentSync(empty, request())), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.invalid_credentials' && /empty password/.test(error.message));
+    assert.equal(establishedTo(slapd.port), 0);
+  });
+
+  it('runs over ldaps:// and StartTLS with the fixture CA, and refuses a CA that did not sign the certificate', async () => {
+    const tls = { caFile: slapd.caFile };
+    for (const overrides of [{ urls: [slapd.ldapsUrl], tls }, { startTls: true, tls }]) {
+      const events = await collect(readContentSync(slapdDirectorySettings(slapd, overrides), request()));
+      assert.equal(entries(events).length, 4, JSON.stringify(overrides));
+    }
+    for (const overrides of [{ urls: [slapd.ldapsUrl], tls: { caFile: slapd.otherCaFile } }, { startTls: true, tls: { caFile: slapd.otherCaFile } }]) {
+      await assert.rejects(collect(readContentSync(slapdDirectorySettings(slapd, overrides), request())), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.tls_failure');
+    }
+  });
+
+  it('fails over past a URL that cannot be reached, and reports every URL when none can be', async () => {
+    const closed = 'ldap://127.0.0.1:1';
+    const events = await collect(readContentSync(slapdDirectorySettings(slapd, { urls: [closed, slapd.url] }), request()));
+    assert.equal(entries(events).length, 4);
+    await assert.rejects(collect(readContentSync(slapdDirectorySettings(slapd, { urls: [closed, 'ldap://127.0.0.1:2'] }), request())), (error: unknown) => {
+      return error instanceof DirbridgeError && error.code === 'directory.unavailable' && Array.isArray(error.details['attempts']) && error.details['attempts'].length === 2;
+    });
+  });
+
+  it('reports a base DN that does not exist as directory.no_such_object', async () => {
+    await assert.rejects(collect(readContentSync(settings, request({ baseDn: `ou=nowhere,${slapd.baseDn}` }))), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.no_such_object');
+  });
+
+  it('throws directory.unavailable when the server goes away during the persist stage', async () => {
+    const sync = readContentSync(settings, request({ mode: 'refreshAndPersist', cookie }));
+    await assert.rejects(
+      (async () => {
+        for await (const event of sync) {
+          if (event.type === 'refreshDone') slapd.kill('SIGKILL');
+        }
+      })(),
+      (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.unavailable',
+    );
+    await slapd.restart();
+  });
 });
