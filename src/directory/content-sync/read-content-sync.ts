@@ -61,6 +61,8 @@ export async function* readContentSync(settings: DirectorySettings, request: Con
     mode: request.mode,
     uniqueIdAttribute: request.uniqueIdAttribute,
     context,
+    serverType: connection.serverType,
+    cookieSent: request.cookie !== undefined,
     ...(request.binaryAttributes === undefined ? {} : { binaryAttributes: request.binaryAttributes }),
   });
   const searchId = connection.nextMessageId();

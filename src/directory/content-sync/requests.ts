@@ -3,7 +3,7 @@
  * (they only write bytes here; the socket is ours): StartTLS, simple bind, the search with the
  * Sync Request control, abandon and unbind.
  */
-import { AbandonRequest, BindRequest, ExtendedRequest, SearchRequest, UnbindRequest } from 'ldapts';
+import { AbandonRequest, BindRequest, type Control, ExtendedRequest, SearchRequest, UnbindRequest } from 'ldapts';
 import { parseFilter } from '../../ldap/filter.ts';
 import { SyncRequestControl, type SyncRequestValue } from '../controls/sync-request.ts';
 import { toLdaptsFilter } from '../ldapts-filter.ts';
@@ -32,8 +32,17 @@ export interface SyncSearch {
   sync: SyncRequestValue;
 }
 
+/** A plain search (no limits, no controls): the RootDSE read. */
+export function searchRequest(messageId: number, search: Omit<SyncSearch, 'sync'>): Buffer {
+  return searchMessage(messageId, search, []).write();
+}
+
 /** The search request carrying the Sync Request control; no size or time limit is sent. */
 export function syncSearchRequest(messageId: number, search: SyncSearch): Buffer {
+  return searchMessage(messageId, search, [new SyncRequestControl(search.sync)]).write();
+}
+
+function searchMessage(messageId: number, search: Omit<SyncSearch, 'sync'>, controls: Control[]): SearchRequest {
   return new SearchRequest({
     messageId,
     baseDN: search.baseDn,
@@ -42,8 +51,8 @@ export function syncSearchRequest(messageId: number, search: SyncSearch): Buffer
     attributes: [...search.attributes],
     sizeLimit: 0,
     timeLimit: 0,
-    controls: [new SyncRequestControl(search.sync)],
-  }).write();
+    controls,
+  });
 }
 
 /** The abandon request for the operation `abandonId`. */

@@ -4,7 +4,7 @@
  * with failover only when a server cannot be reached, ldaps:// or StartTLS (never falling back to
  * plain text), the CA file, verification and server name of the TLS settings, the connect and
  * operation timeouts, and the service bind (`credentialsFor(settings, 'service')`, which refuses
- * empty passwords).
+ * empty passwords). The RootDSE is read after the bind, for the server type.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -12,14 +12,18 @@ import { DirbridgeError } from '../../errors.ts';
 import type { DirectorySettings } from '../../settings/schema.ts';
 import { credentialsFor, hostOf, isUnreachable, noServerReached, tlsOptionsFor, type ConnectionSecurity, type Credentials } from '../connect.ts';
 import { translateLdapError, type ErrorContext } from '../translate-error.ts';
+import type { ServerType } from '../root-dse.ts';
 import { MessageChannel } from './message-channel.ts';
 import { abandonRequest, simpleBindRequest, startTlsRequest, unbindRequest } from './requests.ts';
 import { resultError } from './result-error.ts';
+import { readServerType } from './server-type.ts';
 
 /** An open, bound connection for one synchronisation search. */
 export interface SyncConnection {
   readonly url: string;
   readonly security: ConnectionSecurity;
+  /** From the RootDSE, read after the bind. */
+  readonly serverType: ServerType;
   readonly channel: MessageChannel;
   /** The next message id to use. */
   nextMessageId(): number;
@@ -137,6 +141,8 @@ async function openOne(url: string, settings: DirectorySettings, tlsOptions: tls
       context = { operation: 'bind', url, bindDn: credentials.dn };
       await bind(channel, url, settings, credentials, nextMessageId());
     }
+    context = { operation: 'rootdse', url };
+    const serverType = await readServerType(channel, nextMessageId(), settings, url);
     socket.setKeepAlive(true, 30_000);
     socket.setNoDelay(true);
     const open = channel;
@@ -144,6 +150,7 @@ async function openOne(url: string, settings: DirectorySettings, tlsOptions: tls
     return {
       url,
       security,
+      serverType,
       channel: open,
       nextMessageId,
       close: async (abandonId) => {

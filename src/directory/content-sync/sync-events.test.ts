@@ -83,4 +83,18 @@ describe('createSyncTranslator', () => {
     assert.deepEqual(translate({ messageId: 2, op: { kind: 'searchReference', uris: ['ldap://y'] }, controls: [] }).events, []);
     assert.deepEqual(translate({ messageId: 2, op: { kind: 'intermediate', responseName: '1.2.3' }, controls: [] }).events, []);
   });
+
+  it('corrects 389-DS: a refresh from a cookie it accepted sent its deletes explicitly, whatever Sync Done says', () => {
+    const withCookie = createSyncTranslator({ mode: 'refreshOnly', uniqueIdAttribute: 'nsUniqueId', context, serverType: '389-ds', cookieSent: true });
+    assert.deepEqual(withCookie(done('30 05 04 03 616263')).events, [{ type: 'refreshDone', cookie: Buffer.from('abc'), refreshDeletes: true }]);
+    const initial = createSyncTranslator({ mode: 'refreshOnly', uniqueIdAttribute: 'nsUniqueId', context, serverType: '389-ds', cookieSent: false });
+    assert.deepEqual(initial(done('30 05 04 03 616263')).events, [{ type: 'refreshDone', cookie: Buffer.from('abc'), refreshDeletes: false }]);
+    const openldap = createSyncTranslator({ mode: 'refreshOnly', uniqueIdAttribute: 'entryUUID', context, serverType: 'openldap', cookieSent: true });
+    assert.deepEqual(openldap(done('30 05 04 03 616263')).events, [{ type: 'refreshDone', cookie: Buffer.from('abc'), refreshDeletes: false }]);
+  });
+
+  it('reports an empty cookie (slapd answers an unreadable one so) as no cookie', () => {
+    const translate = createSyncTranslator({ mode: 'refreshOnly', uniqueIdAttribute: 'entryUUID', context });
+    assert.deepEqual(translate(done('30 05 04 00 01 01 ff')).events, [{ type: 'refreshDone', cookie: undefined, refreshDeletes: true }]);
+  });
 });

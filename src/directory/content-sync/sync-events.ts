@@ -12,6 +12,7 @@ import { decodeSyncInfo, SYNC_INFO_OID } from '../controls/sync-info.ts';
 import { decodeSyncState, SYNC_STATE_OID } from '../controls/sync-state.ts';
 import type { SyncMode } from '../controls/sync-request.ts';
 import { normalizeEntry } from '../normalize-entry.ts';
+import type { ServerType } from '../root-dse.ts';
 import type { ErrorContext } from '../translate-error.ts';
 import type { LdapResponse, ReceivedAttribute } from './ldap-message.ts';
 import { resultError } from './result-error.ts';
@@ -57,6 +58,10 @@ export interface TranslatorOptions {
   context: ErrorContext;
   /** Extra attributes to return as Buffers (normalize-entry.ts). */
   binaryAttributes?: readonly string[];
+  /** The server (from its RootDSE): 389-DS needs its refreshDeletes corrected. */
+  serverType?: ServerType;
+  /** Whether the request carried a cookie. */
+  cookieSent?: boolean;
 }
 
 function toEntry(dn: string, attributes: readonly ReceivedAttribute[], binaryAttributes: readonly string[]): DirectoryEntry {
@@ -72,7 +77,13 @@ export function createSyncTranslator(options: TranslatorOptions): (message: Ldap
   const binary = options.binaryAttributes ?? [];
   const idOf = (uuid: Buffer): string => formatSyncUuid(uuid, options.uniqueIdAttribute);
   let refreshEnded = false;
-  const refreshDone = (received: Buffer | undefined, refreshDeletes: boolean): ContentSyncEvent[] => {
+  // 389-DS ends every refresh with refreshDeletes=FALSE. Without a cookie that is right (its initial
+  // content is a complete listing), but with a cookie it accepted (a bad one is answered 4096), it
+  // replays its retro changelog: deletes are sent explicitly and nothing else is implied, which is
+  // what refreshDeletes=TRUE means. Taken literally, an empty delta would say "everything is gone".
+  const deletesAreExplicit = options.serverType === '389-ds' && options.cookieSent === true;
+  const refreshDone = (received: Buffer | undefined, said: boolean): ContentSyncEvent[] => {
+    const refreshDeletes = said || deletesAreExplicit;
     // slapd answers a cookie it cannot read with an empty one: there is no cookie to store.
     const cookie = received === undefined || received.length === 0 ? undefined : received;
     if (refreshEnded) return cookie === undefined ? [] : [{ type: 'cookie', cookie }];
