@@ -4,6 +4,7 @@
  * refreshAndPersist with abort, a wrong password, ldaps:// and StartTLS, failover.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { readContentSync, supportsContentSync, type ContentSyncEvent, type ContentSyncRequest } from '../src/directory/content-sync/index.ts';
 import { openDirectory } from '../src/directory/index.ts';
@@ -13,6 +14,29 @@ import type { DirectorySettings } from '../src/settings/schema.ts';
 import { startSlapd, type Slapd } from './fixtures/slapd.ts';
 import { slapdDirectorySettings } from './helpers/directory.ts';
 import { establishedTo } from './helpers/sockets.ts';
+
+/** Entries under ou=staff, for the backpressure test (about 6 MB of refresh). */
+const STAFF = 20_000;
+
+/** Bytes the kernel holds unread on this process's connections to `port` (rx_queue in /proc/net/tcp). */
+function unreadBytesFrom(port: number): number {
+  const inodes = new Set(
+    readdirSync('/proc/self/fd').flatMap((fd) => {
+      try {
+        return [/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1] ?? ''];
+      } catch {
+        return [];
+      }
+    }),
+  );
+  let total = 0;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const columns = line.trim().split(/\s+/);
+    if (Number.parseInt(columns[2]?.split(':')[1] ?? '', 16) !== port || !inodes.has(columns[9] ?? '-')) continue;
+    total += Number.parseInt(columns[4]?.split(':')[1] ?? '0', 16);
+  }
+  return total;
+}
 
 const person = (uid: string, baseDn: string): string => `dn: uid=${uid},ou=people,${baseDn}\nobjectClass: inetOrgPerson\nuid: ${uid}\ncn: ${uid}\nsn: Sync\nmail: ${uid}@example.org\n`;
 
@@ -54,7 +78,9 @@ describe('content sync (RFC 4533) on OpenLDAP', () => {
   let cookie: Buffer | undefined;
 
   before(async () => {
-    slapd = await startSlapd({ ldif: ['u1', 'u2', 'u3', 'u4'].map((uid) => person(uid, 'dc=example,dc=org')).join('\n') });
+    const people = ['u1', 'u2', 'u3', 'u4'].map((uid) => person(uid, 'dc=example,dc=org'));
+    const staff = Array.from({ length: STAFF }, (_, index) => person(`s${index}`, 'dc=example,dc=org').replace(',ou=people,', ',ou=staff,'));
+    slapd = await startSlapd({ ldif: [...people, ...staff].join('\n') });
     settings = slapdDirectorySettings(slapd);
   });
   after(async () => {
@@ -203,5 +229,18 @@ describe('content sync (RFC 4533) on OpenLDAP', () => {
       (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.unavailable',
     );
     await slapd.restart();
+  });
+
+  it('holds back a refresh the consumer is slow to take (the socket is paused, the kernel keeps the rest), and delivers all of it', async () => {
+    const sync = readContentSync(settings, request({ baseDn: `ou=staff,${slapd.baseDn}`, attributes: ['uid', 'cn', 'sn', 'mail', 'objectClass'] }));
+    const first = await sync.next();
+    assert.equal(first.value?.type, 'entry');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const heapBefore = process.memoryUsage().heapUsed;
+    assert.ok(unreadBytesFrom(slapd.port) > 0, 'the rest of the refresh waits in the kernel, unread');
+    let count = 1;
+    for await (const event of sync) if (event.type === 'entry') count += 1;
+    assert.equal(count, STAFF);
+    assert.ok(process.memoryUsage().heapUsed - heapBefore < 64 * 1024 * 1024);
   });
 });
