@@ -243,4 +243,22 @@ describe('content sync (RFC 4533) on OpenLDAP', () => {
     assert.equal(count, STAFF);
     assert.ok(process.memoryUsage().heapUsed - heapBefore < 64 * 1024 * 1024);
   });
+
+  it('fails a refresh with directory.timeout when the server falls silent for operationTimeoutMs, and closes the socket', async () => {
+    const quick = slapdDirectorySettings(slapd, { operationTimeoutMs: 1000 });
+    const sync = readContentSync(quick, request({ baseDn: `ou=staff,${slapd.baseDn}` }));
+    assert.equal((await sync.next()).value?.type, 'entry');
+    slapd.kill('SIGSTOP');
+    try {
+      await assert.rejects(
+        (async () => {
+          for await (const event of sync) void event;
+        })(),
+        (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.timeout',
+      );
+      assert.equal(establishedTo(slapd.port), 0);
+    } finally {
+      slapd.kill('SIGCONT');
+    }
+  });
 });
