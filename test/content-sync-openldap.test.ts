@@ -214,6 +214,10 @@ describe('content sync (RFC 4533) on OpenLDAP', () => {
     });
   });
 
+  it('refuses a malformed filter with directory.invalid_filter before connecting', async () => {
+    await assert.rejects(collect(readContentSync(settings, request({ filter: '(uid=' }))), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.invalid_filter');
+  });
+
   it('reports a base DN that does not exist as directory.no_such_object', async () => {
     await assert.rejects(collect(readContentSync(settings, request({ baseDn: `ou=nowhere,${slapd.baseDn}` }))), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.no_such_object');
   });

@@ -12,6 +12,7 @@
  * stage a silence longer than `operationTimeoutMs` is `directory.timeout`; the persist stage may
  * be silent for any length of time (TCP keep-alive watches the connection).
  */
+import { parseFilter, type Filter } from '../../ldap/filter.ts';
 import type { DirectorySettings } from '../../settings/schema.ts';
 import { supportsControl } from '../controls/supported.ts';
 import { SYNC_REQUEST_OID, type SyncMode } from '../controls/sync-request.ts';
@@ -28,8 +29,8 @@ export type { ContentSyncEvent } from './sync-events.ts';
 export interface ContentSyncRequest {
   baseDn: string;
   scope: 'base' | 'one' | 'sub';
-  /** RFC 4515 filter text. */
-  filter: string;
+  /** RFC 4515 text or our filter AST (text is parsed before connecting: a bad filter costs no connection). */
+  filter: Filter | string;
   /** Attributes to return; `[]` means all user attributes. */
   attributes: readonly string[];
   /**
@@ -55,6 +56,7 @@ export function supportsContentSync(rootDse: Pick<RootDse, 'supportedControls'>)
 export async function* readContentSync(settings: DirectorySettings, request: ContentSyncRequest): AsyncGenerator<ContentSyncEvent> {
   const { signal } = request;
   if (signal?.aborted === true) return;
+  const filter = typeof request.filter === 'string' ? parseFilter(request.filter) : request.filter;
   const connection = await openSyncConnection(settings);
   const context: ErrorContext = { operation: 'search', url: connection.url, baseDn: request.baseDn };
   const translate = createSyncTranslator({
@@ -72,7 +74,7 @@ export async function* readContentSync(settings: DirectorySettings, request: Con
       syncSearchRequest(searchId, {
         baseDn: request.baseDn,
         scope: request.scope,
-        filter: request.filter,
+        filter,
         attributes: request.attributes,
         sync: { mode: request.mode, cookie: request.cookie },
       }),

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseFilter } from '../../ldap/filter.ts';
 import { abandonRequest, simpleBindRequest, startTlsRequest, syncSearchRequest, unbindRequest } from './requests.ts';
 
 const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ''), 'hex');
@@ -26,7 +27,7 @@ describe('content sync requests', () => {
     const bytes = syncSearchRequest(2, {
       baseDn: 'o=x',
       scope: 'sub',
-      filter: '(cn=\\e9)',
+      filter: parseFilter('(cn=\\e9)'),
       attributes: ['cn'],
       sync: { mode: 'refreshOnly', cookie: Buffer.from('c') },
     });

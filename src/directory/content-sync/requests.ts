@@ -4,7 +4,7 @@
  * Sync Request control, abandon and unbind.
  */
 import { AbandonRequest, BindRequest, type Control, ExtendedRequest, SearchRequest, UnbindRequest } from 'ldapts';
-import { parseFilter } from '../../ldap/filter.ts';
+import type { Filter } from '../../ldap/filter.ts';
 import { SyncRequestControl, type SyncRequestValue } from '../controls/sync-request.ts';
 import { toLdaptsFilter } from '../ldapts-filter.ts';
 
@@ -25,8 +25,8 @@ export function simpleBindRequest(messageId: number, dn: string, password: strin
 export interface SyncSearch {
   baseDn: string;
   scope: 'base' | 'one' | 'sub';
-  /** RFC 4515 filter text, parsed by dirbridge's own parser (binary escapes stay exact bytes). */
-  filter: string;
+  /** Our filter AST (src/ldap/filter.ts); values are written as exact bytes. */
+  filter: Filter;
   /** `[]` means all user attributes. */
   attributes: readonly string[];
   sync: SyncRequestValue;
@@ -47,7 +47,7 @@ function searchMessage(messageId: number, search: Omit<SyncSearch, 'sync'>, cont
     messageId,
     baseDN: search.baseDn,
     scope: search.scope,
-    filter: toLdaptsFilter(parseFilter(search.filter)),
+    filter: toLdaptsFilter(search.filter),
     attributes: [...search.attributes],
     sizeLimit: 0,
     timeLimit: 0,

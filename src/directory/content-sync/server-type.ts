@@ -5,15 +5,18 @@
  */
 import type { Entry } from 'ldapts';
 import type { DirectorySettings } from '../../settings/schema.ts';
+import { parseFilter } from '../../ldap/filter.ts';
 import { normalizeEntry } from '../normalize-entry.ts';
 import { detectServerType, ROOT_DSE_ATTRIBUTES, type ServerType } from '../root-dse.ts';
 import type { MessageChannel } from './message-channel.ts';
 import { searchRequest } from './requests.ts';
 import { resultError } from './result-error.ts';
 
+const ANY_OBJECT = parseFilter('(objectClass=*)');
+
 /** Reads the RootDSE and classifies the server; a RootDSE hidden from the bind identity gives 'unknown'. */
 export async function readServerType(channel: MessageChannel, messageId: number, settings: DirectorySettings, url: string): Promise<ServerType> {
-  channel.send(searchRequest(messageId, { baseDn: '', scope: 'base', filter: '(objectClass=*)', attributes: ROOT_DSE_ATTRIBUTES }));
+  channel.send(searchRequest(messageId, { baseDn: '', scope: 'base', filter: ANY_OBJECT, attributes: ROOT_DSE_ATTRIBUTES }));
   let serverType: ServerType = 'unknown';
   for (;;) {
     const message = await channel.receive({ timeoutMs: settings.operationTimeoutMs });
