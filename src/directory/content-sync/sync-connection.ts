@@ -6,17 +6,18 @@
  * operation timeouts, and the service bind (`credentialsFor(settings, 'service')`, which refuses
  * empty passwords). The RootDSE is read after the bind, for the server type.
  */
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
+import type tls from 'node:tls';
 import { DirbridgeError } from '../../errors.ts';
 import type { DirectorySettings } from '../../settings/schema.ts';
-import { credentialsFor, hostOf, isUnreachable, noServerReached, tlsOptionsFor, type ConnectionSecurity, type Credentials } from '../connect.ts';
+import { credentialsFor, isUnreachable, noServerReached, tlsOptionsFor, type ConnectionSecurity, type Credentials } from '../connect.ts';
 import { translateLdapError, type ErrorContext } from '../translate-error.ts';
 import type { ServerType } from '../root-dse.ts';
 import { MessageChannel } from './message-channel.ts';
-import { abandonRequest, simpleBindRequest, startTlsRequest, unbindRequest } from './requests.ts';
+import { abandonRequest, simpleBindRequest, unbindRequest } from './requests.ts';
 import { resultError } from './result-error.ts';
 import { readServerType } from './server-type.ts';
+import { connectSocket, startTls } from './socket-connect.ts';
 
 /** An open, bound connection for one synchronisation search. */
 export interface SyncConnection {
@@ -33,72 +34,6 @@ export interface SyncConnection {
 
 /** How long close() waits for the server to close its side after the unbind before destroying the socket. */
 const CLOSE_GRACE_MS = 1000;
-
-function defaultPort(url: URL): number {
-  if (url.port !== '') return Number(url.port);
-  return url.protocol === 'ldaps:' ? 636 : 389;
-}
-
-/** Connects (TCP, plus TLS for ldaps://) within the connect timeout. */
-function connectSocket(url: string, settings: DirectorySettings, tlsOptions: tls.ConnectionOptions): Promise<net.Socket> {
-  const parsed = new URL(url);
-  const host = hostOf(url);
-  const port = defaultPort(parsed);
-  const isLdaps = parsed.protocol === 'ldaps:';
-  return new Promise<net.Socket>((resolve, reject) => {
-    const options: tls.ConnectionOptions = { ...tlsOptions, host, port };
-    if (options.servername === undefined && net.isIP(host) === 0) options.servername = host;
-    const socket = isLdaps ? tls.connect(options) : net.connect({ host, port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error('Connection timeout'));
-    }, settings.connectTimeoutMs);
-    socket.once(isLdaps ? 'secureConnect' : 'connect', () => {
-      clearTimeout(timer);
-      socket.off('error', onError);
-      resolve(socket);
-    });
-    const onError = (error: Error): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(error);
-    };
-    socket.once('error', onError);
-  });
-}
-
-/** Upgrades a plain socket with StartTLS; failures other than not reaching the server are TLS failures. */
-async function startTls(channel: MessageChannel, url: string, settings: DirectorySettings, tlsOptions: tls.ConnectionOptions, messageId: number): Promise<net.Socket> {
-  const context: ErrorContext = { operation: 'starttls', url };
-  channel.send(startTlsRequest(messageId));
-  const response = await channel.receive({ timeoutMs: settings.operationTimeoutMs });
-  if (response === 'aborted' || response.op.kind !== 'extendedResponse') {
-    throw new DirbridgeError('directory.tls_failure', `StartTLS failed (${url}): unexpected answer`, { details: { url } });
-  }
-  if (response.op.result.resultCode !== 0) throw resultError(response.op.result, context);
-  channel.detach();
-  const host = hostOf(url);
-  const options: tls.ConnectionOptions = { ...tlsOptions, socket: channel.socket };
-  if (options.servername === undefined && net.isIP(host) === 0) options.servername = host;
-  return new Promise<net.Socket>((resolve, reject) => {
-    const secure = tls.connect(options);
-    const timer = setTimeout(() => {
-      secure.destroy();
-      reject(new Error('StartTLS: Operation timed out'));
-    }, settings.connectTimeoutMs + settings.operationTimeoutMs);
-    secure.once('secureConnect', () => {
-      clearTimeout(timer);
-      secure.off('error', onError);
-      resolve(secure);
-    });
-    const onError = (error: Error): void => {
-      clearTimeout(timer);
-      secure.destroy();
-      reject(error);
-    };
-    secure.once('error', onError);
-  });
-}
 
 async function bind(channel: MessageChannel, url: string, settings: DirectorySettings, credentials: Credentials, messageId: number): Promise<void> {
   const context: ErrorContext = { operation: 'bind', url, bindDn: credentials.dn };
