@@ -41,6 +41,8 @@ export type ErrorCode =
   | 'directory.insecure_connection'
   | 'directory.sync_not_permitted'
   | 'directory.sync_cookie_invalid'
+  /** RFC 4533 e-syncRefreshRequired (4096): the sync cookie cannot be continued; run a full refresh. */
+  | 'directory.sync_refresh_required'
   | 'store.unavailable'
   | 'store.disk_full'
   | 'store.timeout'

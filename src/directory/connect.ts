@@ -98,7 +98,8 @@ export function credentialsFor(settings: DirectorySettings, bindAs: BindAs): Cre
   return checkCredentials(bindAs.dn, bindAs.password);
 }
 
-async function tlsOptionsFor(settings: DirectorySettings): Promise<tls.ConnectionOptions> {
+/** The TLS options the settings ask for (CA file read, verification, server name); shared with the content-sync reader. */
+export async function tlsOptionsFor(settings: DirectorySettings): Promise<tls.ConnectionOptions> {
   const options: tls.ConnectionOptions = { rejectUnauthorized: settings.tls.rejectUnauthorized };
   if (settings.tls.serverName !== undefined) options.servername = settings.tls.serverName;
   if (settings.tls.caFile !== undefined) {
@@ -114,7 +115,8 @@ async function tlsOptionsFor(settings: DirectorySettings): Promise<tls.Connectio
   return options;
 }
 
-function hostOf(url: string): string {
+/** The host of an LDAP URL, without IPv6 brackets. */
+export function hostOf(url: string): string {
   const host = new URL(url).hostname;
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
@@ -235,7 +237,8 @@ async function readRootDse(client: Client, url: string): Promise<RootDse> {
   }
 }
 
-function isUnreachable(error: DirbridgeError): boolean {
+/** True for a failure that moves failover on to the next URL (could not reach the server). */
+export function isUnreachable(error: DirbridgeError): boolean {
   return error.code === 'directory.unavailable' || error.code === 'directory.timeout';
 }
 
@@ -301,7 +304,12 @@ export async function openClient(settings: DirectorySettings, bindAs: BindAs = '
       failures.push(translated);
     }
   }
-  throw new DirbridgeError(
+  throw noServerReached(failures);
+}
+
+/** The error when every configured URL failed as unreachable, listing each attempt. */
+export function noServerReached(failures: readonly DirbridgeError[]): DirbridgeError {
+  return new DirbridgeError(
     'directory.unavailable',
     `no directory server could be reached: ${failures.map((failure) => failure.message).join('; ')}`,
     {

@@ -19,6 +19,7 @@ export type { SearchRequest } from './search.ts';
 export { defaultUniqueIdAttribute, detectServerType, type RootDse, type ServerType } from './root-dse.ts';
 export { BINARY_ATTRIBUTES, isBinaryAttribute, uniqueIdOf } from './normalize-entry.ts';
 export { AD_BIND_CODES } from './translate-error.ts';
+export { readContentSync, supportsContentSync, type ContentSyncEvent, type ContentSyncRequest } from './content-sync/index.ts';
 export {
   createBindPool,
   DEFAULT_BIND_POOL_SIZE,

@@ -81,6 +81,7 @@ export function statusForCode(code: ErrorCode): number {
     case 'directory.insecure_connection':
     case 'directory.sync_not_permitted':
     case 'directory.sync_cookie_invalid':
+    case 'directory.sync_refresh_required':
     case 'sync.incomplete_read':
     case 'sync.cursor_invalid':
       return 502;

@@ -18,3 +18,7 @@ export {
   type DirSyncRequestValue,
   type DirSyncResponseValue,
 } from './dirsync.ts';
+export { encodeSyncRequestValue, SYNC_REQUEST_OID, type SyncMode, SyncRequestControl, type SyncRequestValue } from './sync-request.ts';
+export { decodeSyncState, type SyncEntryState, SYNC_STATE_OID, type SyncStateValue } from './sync-state.ts';
+export { decodeSyncDone, SYNC_DONE_OID, type SyncDoneValue } from './sync-done.ts';
+export { decodeSyncInfo, type SyncInfo, SYNC_INFO_OID } from './sync-info.ts';
