@@ -8,8 +8,8 @@
  * adds. Run: `node --import tsx bench/group-filter.ts [--users 100000] [--groups 5000] [--names 20]`.
  */
 import { parseArgs } from 'node:util';
-import type { DirectoryEntry } from '../src/ldap/entry.ts';
 import { normalizeDn } from '../src/ldap/dn.ts';
+import type { DirectoryEntry } from '../src/ldap/entry.ts';
 import { indexGroupEntries, parseGroupQuery, userGroupNames } from '../src/mapping/group-filter.ts';
 
 const { values } = parseArgs({
@@ -73,10 +73,18 @@ for (const user of users) {
 }
 const floorMs = ms(floorStart);
 
-console.log(`${userCount} users × ${nameCount} mapped names × ${groupCount} group entries (${entries.reduce((n, e) => n + (e.attributes['member']?.length ?? 0) + (e.attributes['memberuid']?.length ?? 0), 0)} member values)`);
-console.log(`| phase | time | ratio to floor |\n|---|---|---|\n| floor: precomputed membership lookups (${floorHits} hits) | ${floorMs.toFixed(0)} ms | 1.00 |`);
+console.log(
+  `${userCount} users × ${nameCount} mapped names × ${groupCount} group entries (${entries.reduce((n, e) => n + (e.attributes['member']?.length ?? 0) + (e.attributes['memberuid']?.length ?? 0), 0)} member values)`,
+);
+console.log(
+  `| phase | time | ratio to floor |\n|---|---|---|\n| floor: precomputed membership lookups (${floorHits} hits) | ${floorMs.toFixed(0)} ms | 1.00 |`,
+);
 for (const { label, text, strategy } of [
-  { label: 'each (default filter)', text: '(&(cn=#{groupName})(|(member=#{userdn})(uniqueMember=#{userdn})(memberUid=#{username})))', strategy: 'each' as const },
+  {
+    label: 'each (default filter)',
+    text: '(&(cn=#{groupName})(|(member=#{userdn})(uniqueMember=#{userdn})(memberUid=#{username})))',
+    strategy: 'each' as const,
+  },
   { label: 'once', text: '(&(objectClass=groupOfNames)(|(member=#{userdn})(memberUid=#{username})))', strategy: 'once' as const },
 ]) {
   const start = performance.now();

@@ -16,7 +16,14 @@ import { readSnapshot } from '../src/sync/read-snapshot.ts';
 import { generateOrganisation } from '../test/fixtures/sample-directory.ts';
 import { startSlapd } from '../test/fixtures/slapd.ts';
 
-const { values } = parseArgs({ options: { people: { type: 'string', default: '100000' }, groups: { type: 'string', default: '5000' }, 'batch-size': { type: 'string', default: '5000' }, store: { type: 'string', default: 'sqlite' } } });
+const { values } = parseArgs({
+  options: {
+    people: { type: 'string', default: '100000' },
+    groups: { type: 'string', default: '5000' },
+    'batch-size': { type: 'string', default: '5000' },
+    store: { type: 'string', default: 'sqlite' },
+  },
+});
 const organisation = generateOrganisation({ people: Number(values.people), groups: Number(values.groups), seed: 11 });
 const slapd = await startSlapd({ ldif: organisation.ldif });
 const dataDir = await mkdtemp(path.join(tmpdir(), 'dirbridge-profile-'));

@@ -67,8 +67,12 @@ try {
     const client = new Client({ url: slapd.url, timeout: 120_000, connectTimeout: 5_000 });
     await client.bind(slapd.readerDn, slapd.readerPassword);
     let count = 0;
-    for (const [base, attributes] of [[`${slapd.baseDn}`, userAttributes], [`ou=groups,${slapd.baseDn}`, groupAttributes]] as const) {
-      const filter = base === slapd.baseDn ? '(objectClass=inetOrgPerson)' : '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))';
+    for (const [base, attributes] of [
+      [`${slapd.baseDn}`, userAttributes],
+      [`ou=groups,${slapd.baseDn}`, groupAttributes],
+    ] as const) {
+      const filter =
+        base === slapd.baseDn ? '(objectClass=inetOrgPerson)' : '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))';
       for await (const page of client.searchPaginated(base, { scope: 'sub', filter, attributes: [...attributes], paged: { pageSize: 500 } })) {
         count += page.searchEntries.length;
       }
@@ -112,16 +116,26 @@ try {
     const rows = [
       ['generate LDIF (fixture)', generated.ms, ''],
       [`floor: raw ldapts paged read (${floor.value} entries)`, floor.ms, '1.00'],
-      [`first sync (${first.value.users.created} users, ${first.value.groups.created} groups, ${first.value.memberships.added} memberships)`, first.ms, (first.ms / floor.ms).toFixed(2)],
+      [
+        `first sync (${first.value.users.created} users, ${first.value.groups.created} groups, ${first.value.memberships.added} memberships)`,
+        first.ms,
+        (first.ms / floor.ms).toFixed(2),
+      ],
       ['second sync (no changes)', second.ms, (second.ms / floor.ms).toFixed(2)],
       [
         `third sync (${reorganised} groups lost half their members: ${third.value.memberships.removed} memberships removed, ${events} change events)`,
         third.ms,
         (third.ms / floor.ms).toFixed(2),
       ],
-      [`of which in each sync: lastSyncedAt of the ${seenIds.length} users it saw (users.markSynced, measured alone)`, marked.ms, (marked.ms / floor.ms).toFixed(2)],
+      [
+        `of which in each sync: lastSyncedAt of the ${seenIds.length} users it saw (users.markSynced, measured alone)`,
+        marked.ms,
+        (marked.ms / floor.ms).toFixed(2),
+      ],
     ] as const;
-    console.log(`sync-scale: ${people} people, ${groupCount} groups${largeGroups ? ' + large-10k and large-50k' : ''}, ${memberships} direct memberships, store ${app.store.dialect}`);
+    console.log(
+      `sync-scale: ${people} people, ${groupCount} groups${largeGroups ? ' + large-10k and large-50k' : ''}, ${memberships} direct memberships, store ${app.store.dialect}`,
+    );
     console.log('| phase | time | ratio to floor |\n|---|---|---|');
     for (const [name, ms, ratio] of rows) console.log(`| ${name} | ${seconds(ms)} | ${ratio} |`);
     console.log(`RSS grew ${((rssAfterFirst - heapBefore) / 1024 / 1024).toFixed(0)} MB during the first sync`);

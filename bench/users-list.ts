@@ -17,11 +17,13 @@ import pg from 'pg';
 import { openApp } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { createHttpServer } from '../src/http/server.ts';
+import type { NewUser } from '../src/model/index.ts';
 import { validateSettings } from '../src/settings/load.ts';
 import { SQLITE_FILE_NAME } from '../src/store/sqlite.ts';
-import type { NewUser } from '../src/model/index.ts';
 
-const { values } = parseArgs({ options: { users: { type: 'string', default: '100000' }, store: { type: 'string', default: 'sqlite' }, repeat: { type: 'string', default: '21' } } });
+const { values } = parseArgs({
+  options: { users: { type: 'string', default: '100000' }, store: { type: 'string', default: 'sqlite' }, repeat: { type: 'string', default: '21' } },
+});
 const userCount = Number(values.users);
 const repeat = Number(values.repeat);
 const ADMIN_PASSWORD = 'bench-admin-password';
@@ -130,7 +132,9 @@ try {
         ['disabled only, first page', 'limit=50&state=disabled'],
         ['disabled only, deep page', `limit=50&state=disabled&offset=${Math.max(0, Math.floor(userCount / 7) - 50)}`],
       ];
-      console.log(`users-list: ${userCount} users (${Math.ceil(userCount / 7)} disabled), store ${app.store.dialect}; loaded in ${(loadMs / 1000).toFixed(1)} s; median of ${repeat}`);
+      console.log(
+        `users-list: ${userCount} users (${Math.ceil(userCount / 7)} disabled), store ${app.store.dialect}; loaded in ${(loadMs / 1000).toFixed(1)} s; median of ${repeat}`,
+      );
       console.log('| request | total | median | ratio to floor |\n|---|---|---|---|');
       console.log(`| floor: GET /api/v1/admin/session (authenticated, lists nothing) | | ${floorMs.toFixed(2)} ms | 1.00 |`);
       console.log(`| (reference) raw SQL: a page of 50 usernames in username order | | ${rawSqlMs.toFixed(2)} ms | ${(rawSqlMs / floorMs).toFixed(2)} |`);

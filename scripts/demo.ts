@@ -14,8 +14,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { runCli } from '../src/cli/program.ts';
 import { processOutput } from '../src/cli/output.ts';
+import { runCli } from '../src/cli/program.ts';
 import { generateOrganisation } from '../test/fixtures/sample-directory.ts';
 import { startSlapd } from '../test/fixtures/slapd.ts';
 

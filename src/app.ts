@@ -5,22 +5,29 @@
  * without a restart: services that hold directory connections are rebuilt, and listeners (the
  * scheduler) are told.
  */
-import { createAccountAdmin, type AccountAdmin } from './auth/account-admin.ts';
+import { type AccountAdmin, createAccountAdmin } from './auth/account-admin.ts';
+import { createLockoutPolicies } from './auth/lockout-policies.ts';
 import { createLoginService, type LoginService } from './auth/login.ts';
 import { createLookupConnection } from './auth/lookup-connection.ts';
 import { createSessionService, type SessionService } from './auth/sessions.ts';
-import { createLockoutPolicies } from './auth/lockout-policies.ts';
 import { createLoginThrottle, inFlightBoundMs, type LoginThrottle } from './auth/throttle.ts';
-import { createBindPool, openDirectory, openWritableDirectory, type BindPool, type DirectoryConnection, type WritableDirectoryConnection } from './directory/index.ts';
-import { timedOpener, timedWritableConnection, timeOperation, type DirectoryObserver } from './directory/timed.ts';
+import {
+  type BindPool,
+  createBindPool,
+  type DirectoryConnection,
+  openDirectory,
+  openWritableDirectory,
+  type WritableDirectoryConnection,
+} from './directory/index.ts';
+import { type DirectoryObserver, timedOpener, timedWritableConnection, timeOperation } from './directory/timed.ts';
 import { DirbridgeError } from './errors.ts';
+import { readStoredSettings } from './settings/read-stored.ts';
 import type { Settings, StoreSettings } from './settings/schema.ts';
 import { loadSecretBox, type SecretBox } from './settings/secret-box.ts';
-import { readStoredSettings } from './settings/read-stored.ts';
 import { applySettingsEdit, changedSettingPaths, toStoredDocument } from './settings/stored-settings.ts';
 import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
-import { createInstanceId, runLeaseTimingFromEnv, type RunLeaseTiming } from './sync/run-lease.ts';
+import { createInstanceId, type RunLeaseTiming, runLeaseTimingFromEnv } from './sync/run-lease.ts';
 import { createSyncService, type SyncResult, type SyncService } from './sync/run-sync.ts';
 import { createWriteBackDelivery, deliveryLockFor, type WriteBackDelivery } from './writeback/delivery.ts';
 import { createWriteBackService, type WriteBackService } from './writeback/service.ts';
@@ -164,8 +171,8 @@ async function loadOrSeed(
     if (settings === undefined) {
       throw new DirbridgeError('settings.missing', 'the store holds no settings yet: start with --config FILE, or run `dirbridge settings import FILE`');
     }
-    const saved = await store
-      .settings.save({ expectedVersion: 0, document: toStoredDocument(settings, box), actor, audit: { actor, action: 'settings.seeded', details: { version: 1 } } })
+    const saved = await store.settings
+      .save({ expectedVersion: 0, document: toStoredDocument(settings, box), actor, audit: { actor, action: 'settings.seeded', details: { version: 1 } } })
       .catch(async (error: unknown) => {
         // Another instance seeded first: theirs is in force.
         if (error instanceof DirbridgeError && error.code === 'settings.conflict') return undefined;
@@ -173,11 +180,25 @@ async function loadOrSeed(
       });
     if (saved !== undefined) {
       const inForce = { ...settings, store: storeSettings };
-      return { settings: inForce, version: saved.version, updatedAt: saved.createdAt, updatedBy: saved.createdBy, problems: [], baseline: { ...inForce }, drift: [] };
+      return {
+        settings: inForce,
+        version: saved.version,
+        updatedAt: saved.createdAt,
+        updatedBy: saved.createdBy,
+        problems: [],
+        baseline: { ...inForce },
+        drift: [],
+      };
     }
     return loadOrSeed(store, storeSettings, box, seed, actor, replacement);
   }
-  const read = readStoredSettings(stored.document, storeSettings, box, `the stored settings (version ${stored.version})`, replacement === undefined ? {} : { replacement });
+  const read = readStoredSettings(
+    stored.document,
+    storeSettings,
+    box,
+    `the stored settings (version ${stored.version})`,
+    replacement === undefined ? {} : { replacement },
+  );
   const seeded = read.problems.length > 0 && replacement !== undefined ? undefined : seed();
   return {
     settings: read.settings,
@@ -190,9 +211,22 @@ async function loadOrSeed(
   };
 }
 
-function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, initial: LoadedState & { drift: string[] }, now: () => Date, runLease: RunLeaseTiming): App {
+function assemble(
+  store: Store,
+  storeSettings: StoreSettings,
+  box: SecretBox,
+  initial: LoadedState & { drift: string[] },
+  now: () => Date,
+  runLease: RunLeaseTiming,
+): App {
   const instanceId = createInstanceId();
-  let state: SettingsState = { settings: initial.settings, version: initial.version, updatedAt: initial.updatedAt, updatedBy: initial.updatedBy, problems: initial.problems };
+  let state: SettingsState = {
+    settings: initial.settings,
+    version: initial.version,
+    updatedAt: initial.updatedAt,
+    updatedBy: initial.updatedBy,
+    problems: initial.problems,
+  };
   let baseline = initial.baseline;
   const observers = new Set<AppObserver>();
   const notify = (call: (observer: AppObserver) => void) => {
@@ -222,7 +256,13 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
   });
 
   const deliveryLock = deliveryLockFor(storeSettings);
-  const writeBackDelivery = createWriteBackDelivery({ store, settings: () => state.settings, openWritable: () => bound.connectWritable(), now, lock: deliveryLock });
+  const writeBackDelivery = createWriteBackDelivery({
+    store,
+    settings: () => state.settings,
+    openWritable: () => bound.connectWritable(),
+    now,
+    lock: deliveryLock,
+  });
   const writeBack = createWriteBackService({
     store,
     settings: () => state.settings,
@@ -249,7 +289,10 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
         const stored = await store.settings.get();
         if (stored === undefined || stored.version <= state.version) return false;
         const read = readStoredSettings(stored.document, storeSettings, box, `the stored settings (version ${stored.version})`);
-        await apply({ settings: read.settings, version: stored.version, updatedAt: stored.createdAt, updatedBy: stored.createdBy, problems: read.problems }, read.baseline);
+        await apply(
+          { settings: read.settings, version: stored.version, updatedAt: stored.createdAt, updatedBy: stored.createdBy, problems: read.problems },
+          read.baseline,
+        );
         return true;
       } finally {
         reloading = undefined;
@@ -289,7 +332,10 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
       if (changed.length === 0 || options.isDryRun === true) {
         if (options.expectedVersion !== state.version) await reloadSettings();
         if (options.expectedVersion !== state.version) {
-          throw new DirbridgeError('settings.conflict', `the settings changed meanwhile (version ${state.version}, expected ${options.expectedVersion}); reload them and apply your change again`);
+          throw new DirbridgeError(
+            'settings.conflict',
+            `the settings changed meanwhile (version ${state.version}, expected ${options.expectedVersion}); reload them and apply your change again`,
+          );
         }
         return { ...state, changed };
       }
@@ -308,12 +354,9 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
 
     watchSettings({ intervalMs, onError, onApplied }) {
       const timer = setInterval(() => {
-        reloadSettings().then(
-          (applied) => {
-            if (applied) onApplied?.(state);
-          },
-          onError,
-        );
+        reloadSettings().then((applied) => {
+          if (applied) onApplied?.(state);
+        }, onError);
       }, intervalMs);
       timer.unref();
       return () => clearInterval(timer);
@@ -341,7 +384,8 @@ function assemble(store: Store, storeSettings: StoreSettings, box: SecretBox, in
 /** Builds the services that depend on the settings. */
 function bind(settings: Settings, store: Store, now: () => Date, observe: DirectoryObserver): SettingsBound {
   const connect = timedOpener(() => openDirectory(settings.directory), observe);
-  const connectWritable = async () => timedWritableConnection(await timeOperation(observe, 'connect', () => openWritableDirectory(settings.directory)), observe);
+  const connectWritable = async () =>
+    timedWritableConnection(await timeOperation(observe, 'connect', () => openWritableDirectory(settings.directory)), observe);
   let bindPool: BindPool | undefined;
   const pool = (): BindPool => (bindPool ??= createBindPool(settings.directory, { size: settings.login.bindPoolSize }));
   const lookup = createLookupConnection(connect);

@@ -9,8 +9,8 @@
  * Test Connection's warning, never a reason to refuse a save.
  */
 import type { App, SettingsState } from './app.ts';
-import { openDirectory, type ConnectionSecurity, type DirectoryConnection } from './directory/index.ts';
-import { timedOpener, type DirectoryObserver } from './directory/timed.ts';
+import { type ConnectionSecurity, type DirectoryConnection, openDirectory } from './directory/index.ts';
+import { type DirectoryObserver, timedOpener } from './directory/timed.ts';
 import { isDirbridgeError } from './errors.ts';
 import type { DirectorySettings, Settings } from './settings/schema.ts';
 import { applySettingsEdit, directoryPaths } from './settings/stored-settings.ts';
@@ -43,7 +43,10 @@ export const VERIFICATION_FAILED = 'settings.verification_failed';
  * Connects and binds with `settings.directory` on a one-off connection, then closes it.
  * A `directory.*` failure is the result, not an exception; anything else throws.
  */
-export async function checkConnection(settings: Pick<Settings, 'directory'>, open: DirectoryOpener = (directory) => openDirectory(directory)): Promise<ConnectionCheck> {
+export async function checkConnection(
+  settings: Pick<Settings, 'directory'>,
+  open: DirectoryOpener = (directory) => openDirectory(directory),
+): Promise<ConnectionCheck> {
   let connection: DirectoryConnection;
   try {
     connection = await open(settings.directory);
@@ -52,7 +55,13 @@ export async function checkConnection(settings: Pick<Settings, 'directory'>, ope
     throw error;
   }
   try {
-    return { status: 'passed', url: connection.url, security: connection.security, serverType: connection.rootDse.serverType, bindDn: settings.directory.bindDn ?? null };
+    return {
+      status: 'passed',
+      url: connection.url,
+      security: connection.security,
+      serverType: connection.rootDse.serverType,
+      bindDn: settings.directory.bindDn ?? null,
+    };
   } finally {
     await connection.close();
   }

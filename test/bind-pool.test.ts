@@ -6,17 +6,18 @@
  * Users are split into disjoint sets: the fixture's ppolicy locks an account after 5 wrong
  * passwords, so users that ever get a wrong password never get the right one.
  */
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { establishedTo } from './helpers/sockets.ts';
+import { after, before, describe, it } from 'node:test';
+import { type BindPool, createBindPool, openDirectory } from '../src/directory/index.ts';
 import { isDirbridgeError } from '../src/errors.ts';
-import { createBindPool, openDirectory, type BindPool } from '../src/directory/index.ts';
 import type { DirectorySettings } from '../src/settings/schema.ts';
 import { freePort } from './fixtures/proc.ts';
 import { generateOrganisation, type SampleUser } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { slapdDirectorySettings } from './helpers/directory.ts';
 import { rejectsWithCode } from './helpers/rejects.ts';
+import { establishedTo } from './helpers/sockets.ts';
 
 const POOL_SIZE = 8;
 const TOTAL = 10_000;
@@ -131,7 +132,9 @@ describe('bind pool: verdicts', () => {
   it('keeps StartTLS, CA checking and failover from openDirectory', async () => {
     const user = goodUsers[0];
     assert.ok(user !== undefined);
-    const tlsPool = createBindPool(settings({ urls: [`ldap://127.0.0.1:${await freePort()}`, slapd.url], startTls: true, tls: { caFile: slapd.caFile } }), { size: 1 });
+    const tlsPool = createBindPool(settings({ urls: [`ldap://127.0.0.1:${await freePort()}`, slapd.url], startTls: true, tls: { caFile: slapd.caFile } }), {
+      size: 1,
+    });
     await tlsPool.verify(user.dn, user.password);
     await tlsPool.close();
     const wrongCa = createBindPool(settings({ urls: [slapd.ldapsUrl], tls: { caFile: slapd.otherCaFile } }), { size: 1 });
@@ -251,7 +254,9 @@ describe('bind pool: load', () => {
       clearInterval(sampler);
     }
     maxSockets = Math.max(maxSockets, establishedTo(slapd.port));
-    console.log(`# 200 concurrent logins in ${(performance.now() - started).toFixed(0)} ms; max sockets ${maxSockets}, max waiting ${maxWaiting}, stats ${JSON.stringify(pool.stats())}`);
+    console.log(
+      `# 200 concurrent logins in ${(performance.now() - started).toFixed(0)} ms; max sockets ${maxSockets}, max waiting ${maxWaiting}, stats ${JSON.stringify(pool.stats())}`,
+    );
     assert.ok(maxSockets > 0 && maxSockets <= POOL_SIZE, `max ${maxSockets} sockets`);
     assert.ok(maxWaiting > 100, `callers queued (max waiting ${maxWaiting})`);
     assert.ok(pool.stats().created <= POOL_SIZE);
@@ -363,7 +368,10 @@ describe('bind pool: server faults', () => {
       await slapd.restart();
       await new Promise((resolve) => setTimeout(resolve, 50)); // let the close reach us
       const started = performance.now();
-      await rejectsWithCode(connection.searchAll({ baseDn: slapd.baseDn, scope: 'base', filter: '(objectClass=*)', attributes: [], maxEntries: 1 }), 'directory.unavailable');
+      await rejectsWithCode(
+        connection.searchAll({ baseDn: slapd.baseDn, scope: 'base', filter: '(objectClass=*)', attributes: [], maxEntries: 1 }),
+        'directory.unavailable',
+      );
       assert.ok(performance.now() - started < 1_000);
       const closing = performance.now();
       await connection.close();

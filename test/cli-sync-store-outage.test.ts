@@ -13,13 +13,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { postgresServerProblem, startPostgresServer, type PostgresServer } from './fixtures/postgres-server.ts';
+import { type PostgresServer, postgresServerProblem, startPostgresServer } from './fixtures/postgres-server.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { DIRBRIDGE_BIN } from './helpers/serve-process.ts';
-import { until } from './helpers/wait.ts';
-import { skipUnlessCi } from './helpers/skip.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { writeSlapdConfig } from './helpers/directory.ts';
+import { DIRBRIDGE_BIN } from './helpers/serve-process.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
+import { until } from './helpers/wait.ts';
 
 const problem = await postgresServerProblem();
 const LEASE_SECONDS = 6;
@@ -144,7 +144,10 @@ describe('dirbridge sync when PostgreSQL stops mid-apply', { skip: skipUnlessCi(
     }
     assert.equal(finished.code, 1, finished.stderr);
     assert.doesNotMatch(finished.stderr + finished.stdout, NO_TRACE);
-    assert.match(finished.stderr, new RegExp(`^error \\[store\\.unavailable\\]: sync run ${runId} stopped and could not be recorded: .*interrupted once its lease expires\\.$`, 'm'));
+    assert.match(
+      finished.stderr,
+      new RegExp(`^error \\[store\\.unavailable\\]: sync run ${runId} stopped and could not be recorded: .*interrupted once its lease expires\\.$`, 'm'),
+    );
     assert.equal((await runOf(url, runId)).status, 'running', 'left to the lease');
 
     await sleep(LEASE_SECONDS * 1_000);

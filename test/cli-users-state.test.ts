@@ -10,16 +10,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { writeSlapdConfig } from './helpers/directory.ts';
 
 const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'dirbridge.js');
 
 function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -62,14 +67,20 @@ describe('dirbridge users list --state (OpenLDAP)', () => {
     const onlyDisabled = await list('--state', 'disabled');
     const onlyActive = await list('--state', 'active');
     // The locked sample user is disabled by the directory, the other by an administrator.
-    const expectedDisabled = all.users.filter((user) => !user.isEnabled).map((user) => user.username).sort();
+    const expectedDisabled = all.users
+      .filter((user) => !user.isEnabled)
+      .map((user) => user.username)
+      .sort();
     assert.ok(expectedDisabled.includes(person.uid) && expectedDisabled.includes('locked.user'), expectedDisabled.join(','));
     assert.deepEqual(onlyDisabled.users.map((user) => user.username).sort(), expectedDisabled);
     assert.equal(onlyDisabled.total, expectedDisabled.length);
     assert.ok(onlyActive.users.every((user) => user.isEnabled));
     assert.equal(onlyActive.total + onlyDisabled.total, all.total);
     // With the other filters.
-    assert.deepEqual((await list('--state', 'active', '--source', 'local')).users.map((user) => user.username), ['admin']);
+    assert.deepEqual(
+      (await list('--state', 'active', '--source', 'local')).users.map((user) => user.username),
+      ['admin'],
+    );
 
     const text = await cli(['--config', config, 'users', 'list', '--state', 'disabled'], env);
     assert.equal(text.code, 0, text.stderr);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { merge } from './helpers/harness.ts';
 import { until } from './helpers/wait.ts';
 
@@ -25,10 +25,15 @@ interface CliResult {
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}, input = ''): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      resolve({ code, stdout, stderr });
-    });
+    const child = execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
     child.stdin?.end(input);
   });
 }
@@ -76,14 +81,22 @@ describe('dirbridge CLI against OpenLDAP', () => {
     assert.equal(report.security, 'ldaps');
     assert.equal(report.serverType, 'openldap');
     assert.equal(report.bind.result, 'success');
-    assert.ok(report.supportedControls.some((control: { oid: string; name: string }) => control.oid === '1.2.840.113556.1.4.319' && control.name.startsWith('Paged')));
+    assert.ok(
+      report.supportedControls.some((control: { oid: string; name: string }) => control.oid === '1.2.840.113556.1.4.319' && control.name.startsWith('Paged')),
+    );
     assert.equal(ldaps.stdout.includes(slapd.readerPassword), false, 'the bind password is never printed');
 
-    const startTls = await cli(['--config', await configFile('starttls.yaml', { directory: { urls: [slapd.url], startTls: true } }), '--json', 'test-connection'], secretEnv());
+    const startTls = await cli(
+      ['--config', await configFile('starttls.yaml', { directory: { urls: [slapd.url], startTls: true } }), '--json', 'test-connection'],
+      secretEnv(),
+    );
     assert.equal(startTls.code, 0, startTls.stderr);
     assert.equal(JSON.parse(startTls.stdout).security, 'starttls');
 
-    const plain = await cli(['--config', await configFile('plain.yaml', { directory: { urls: ['ldap://127.0.0.1:1', slapd.url] } }), 'test-connection'], secretEnv());
+    const plain = await cli(
+      ['--config', await configFile('plain.yaml', { directory: { urls: ['ldap://127.0.0.1:1', slapd.url] } }), 'test-connection'],
+      secretEnv(),
+    );
     assert.equal(plain.code, 0, plain.stderr);
     assert.match(plain.stdout, new RegExp(`connected to ${slapd.url.replace(/[.]/g, '\\.')} \\(plain\\)`), 'failed over to the second URL');
   });
@@ -96,18 +109,26 @@ describe('dirbridge CLI against OpenLDAP', () => {
   });
 
   it('fails with a clear code on a wrong CA and on a wrong password', async () => {
-    const wrongCa = await cli(['--config', await configFile('wrong-ca.yaml', { directory: { tls: { caFile: slapd.otherCaFile } } }), '--json', 'test-connection'], secretEnv());
+    const wrongCa = await cli(
+      ['--config', await configFile('wrong-ca.yaml', { directory: { tls: { caFile: slapd.otherCaFile } } }), '--json', 'test-connection'],
+      secretEnv(),
+    );
     assert.equal(wrongCa.code, 1);
     assert.equal(JSON.parse(wrongCa.stdout).error.code, 'directory.tls_failure');
 
-    const wrongPassword = await cli(['--config', await configFile('wrong-password.yaml'), 'test-connection'], { DIRBRIDGE_DIRECTORY_BIND_PASSWORD: 'not-the-password' });
+    const wrongPassword = await cli(['--config', await configFile('wrong-password.yaml'), 'test-connection'], {
+      DIRBRIDGE_DIRECTORY_BIND_PASSWORD: 'not-the-password',
+    });
     assert.equal(wrongPassword.code, 1);
     assert.match(wrongPassword.stderr, /directory\.invalid_credentials/);
     assert.equal(wrongPassword.stderr.includes('not-the-password'), false);
   });
 
   it('exits 2 and names each bad path for invalid settings', async () => {
-    const bad = await cli(['--config', await configFile('bad.yaml', { directory: { connectTimeoutMs: 0, pageSize: -1 }, users: { filter: '(uid=' } }), 'sync'], secretEnv());
+    const bad = await cli(
+      ['--config', await configFile('bad.yaml', { directory: { connectTimeoutMs: 0, pageSize: -1 }, users: { filter: '(uid=' } }), 'sync'],
+      secretEnv(),
+    );
     assert.equal(bad.code, 2);
     for (const problem of ['directory.connectTimeoutMs', 'directory.pageSize', 'users.filter']) assert.match(bad.stderr, new RegExp(problem));
     const missing = await cli(['--config', path.join(dir, 'nope.yaml'), 'sync']);
@@ -141,7 +162,10 @@ describe('dirbridge CLI against OpenLDAP', () => {
     assert.equal(plan.status, 'succeeded');
     assert.equal(plan.dryRun, true);
     assert.equal(plan.users.created, 60);
-    assert.ok(plan.steps.every((step: { reason: string }) => step.reason.length > 0), 'every step has a reason');
+    assert.ok(
+      plan.steps.every((step: { reason: string }) => step.reason.length > 0),
+      'every step has a reason',
+    );
 
     const listedBefore = JSON.parse((await cli(['--config', config, '--json', 'users', 'list', '--source', 'directory'], secretEnv())).stdout);
     assert.equal(listedBefore.total, 0, 'the dry run wrote nothing');
@@ -160,7 +184,13 @@ describe('dirbridge CLI against OpenLDAP', () => {
     const groups = await cli(['--config', config, 'groups', 'list'], secretEnv());
     assert.match(groups.stdout, /everyone\s+\d+\s+directory/);
     const runs = JSON.parse((await cli(['--config', config, '--json', 'runs', 'list'], secretEnv())).stdout);
-    assert.deepEqual(runs.runs.map((run: { status: string; isDryRun: boolean }) => [run.status, run.isDryRun]), [['succeeded', false], ['succeeded', true]]);
+    assert.deepEqual(
+      runs.runs.map((run: { status: string; isDryRun: boolean }) => [run.status, run.isDryRun]),
+      [
+        ['succeeded', false],
+        ['succeeded', true],
+      ],
+    );
   });
 
   it('exits 1 with status refused when the guard says no', async () => {
@@ -246,10 +276,15 @@ describe('dirbridge CLI against OpenLDAP', () => {
     const unsent = await cli(['--config', config, 'settings', 'import', '--verify', movedWithoutPassword], secretEnv());
     assert.equal(unsent.code, 2, unsent.stderr);
     assert.match(unsent.stderr, /directory\.bindPassword: enter the bind password again/);
-    const deadUrl = await importFile('dead-url.yaml', { directory: { urls: ['ldap://127.0.0.1:1'], connectTimeoutMs: 500, bindPassword: slapd.readerPassword } });
+    const deadUrl = await importFile('dead-url.yaml', {
+      directory: { urls: ['ldap://127.0.0.1:1'], connectTimeoutMs: 500, bindPassword: slapd.readerPassword },
+    });
     const refused = await cli(['--config', config, 'settings', 'import', '--verify', deadUrl], secretEnv());
     assert.equal(refused.code, 1, refused.stderr);
-    assert.match(refused.stderr, /error \[settings\.verification_failed\]: the new directory settings \(directory\.connectTimeoutMs, directory\.urls\) could not connect and bind, so nothing was saved: .*\(directory\.unavailable\); .*without --verify/);
+    assert.match(
+      refused.stderr,
+      /error \[settings\.verification_failed\]: the new directory settings \(directory\.connectTimeoutMs, directory\.urls\) could not connect and bind, so nothing was saved: .*\(directory\.unavailable\); .*without --verify/,
+    );
     const refusedJson = await cli(['--config', config, '--json', 'settings', 'import', '--verify', deadUrl], secretEnv());
     assert.equal(refusedJson.code, 1);
     const refusal = JSON.parse(refusedJson.stdout);
@@ -303,7 +338,7 @@ describe('dirbridge CLI against OpenLDAP', () => {
     assert.equal(envLogin.code, 0, envLogin.stderr);
   });
 
-  it('counts no client address for `login`: one user\'s failures do not throttle the others', async () => {
+  it("counts no client address for `login`: one user's failures do not throttle the others", async () => {
     // One failure per address: if the CLI's logins shared one address, the second person would be refused.
     const config = await configFile('throttle.yaml', { login: { throttle: { maxFailuresPerAddress: 1 } } });
     for (const person of organisation.users.slice(20, 23)) {
@@ -356,14 +391,20 @@ describe('dirbridge CLI against OpenLDAP', () => {
       autoLogout: { schedule: '* * * * *' },
       mapping: { avatars: { enabled: true, schedule: 'every 1 minute' } },
     });
-    const child = execFile(process.execPath, [BIN, '--config', config, 'run-jobs'], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...secretEnv() } });
+    const child = execFile(process.execPath, [BIN, '--config', config, 'run-jobs'], {
+      env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...secretEnv() },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      await until(() => (/auto-logout: revoked \d+ session\(s\)/.test(stdout) && /avatar-sync: \d+ updated, \d+ removed, \d+ skipped/.test(stdout)) || undefined, 150_000, 'both jobs on their schedules');
+      await until(
+        () => (/auto-logout: revoked \d+ session\(s\)/.test(stdout) && /avatar-sync: \d+ updated, \d+ removed, \d+ skipped/.test(stdout)) || undefined,
+        150_000,
+        'both jobs on their schedules',
+      );
     } finally {
       child.kill('SIGTERM');
     }

@@ -17,10 +17,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { buildConsole } from '../web/build.ts';
-import { fromEdit, problemsByField, setPath, toEdit } from '../web/src/settings-model.ts';
-import type { FormField } from '../web/src/types.ts';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import type { RouteContext } from '../src/http/context.ts';
 import { installErrorHandlers } from '../src/http/errors.ts';
@@ -29,9 +26,12 @@ import { createHttpServer } from '../src/http/server.ts';
 import { createAppScheduler } from '../src/scheduler/app-jobs.ts';
 import { silentLog } from '../src/scheduler/job-lock.ts';
 import { runAvatarSync } from '../src/sync/attribute-jobs.ts';
+import { buildConsole } from '../web/build.ts';
+import { fromEdit, problemsByField, setPath, toEdit } from '../web/src/settings-model.ts';
+import type { FormField } from '../web/src/types.ts';
 import { JPEG_24, jpegPhotoChange } from './fixtures/images.ts';
 import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { chromiumForTests, openConsolePage } from './helpers/browser.ts';
 import { settingsFor } from './helpers/harness.ts';
 
@@ -45,12 +45,25 @@ const PEOPLE = Number(process.env['CONSOLE_TEST_PEOPLE'] ?? 3000);
 const chromiumSetup = chromiumForTests();
 
 describe('console settings model', () => {
-  const field = (kind: FormField['kind'], extra: Partial<FormField> = {}): FormField => ({ path: 'a.b', label: 'A', help: 'help', kind, isOptional: false, ...extra });
+  const field = (kind: FormField['kind'], extra: Partial<FormField> = {}): FormField => ({
+    path: 'a.b',
+    label: 'A',
+    help: 'help',
+    kind,
+    isOptional: false,
+    ...extra,
+  });
 
   it('maps server problems to the field with that path (or its longest prefix) and keeps the rest apart', () => {
     const paths = ['directory.pageSize', 'mapping.roles.map', 'mapping.roles.enabled', 'directory.bindPassword'];
     const split = problemsByField(
-      ['directory.pageSize: Too big: expected number to be <=100000', 'mapping.roles.map.techsupport: expected string or string[]', 'settings.directory.bindPassword: required when bindDn is set', 'store: not allowed here', 'no path at all'],
+      [
+        'directory.pageSize: Too big: expected number to be <=100000',
+        'mapping.roles.map.techsupport: expected string or string[]',
+        'settings.directory.bindPassword: required when bindDn is set',
+        'store: not allowed here',
+        'no path at all',
+      ],
       paths,
     );
     assert.deepEqual(split.byField, {
@@ -129,7 +142,10 @@ describe('console routes', () => {
       assert.equal(script.body, 'console.log(1);');
       for (const url of ['/missing.js', '/api/v1', '/api/other', '/docs/missing', '/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2fetc%2fpasswd']) {
         const response = await server.inject({ method: 'GET', url });
-        assert.ok(response.statusCode === 404 || (response.statusCode === 200 && response.body.includes('<title>console</title>')), `${url}: ${response.statusCode} ${response.body.slice(0, 80)}`);
+        assert.ok(
+          response.statusCode === 404 || (response.statusCode === 200 && response.body.includes('<title>console</title>')),
+          `${url}: ${response.statusCode} ${response.body.slice(0, 80)}`,
+        );
         assert.doesNotMatch(response.body, /root:/, url);
       }
       assert.equal((await server.inject({ method: 'GET', url: '/missing.js' })).statusCode, 404);
@@ -235,7 +251,19 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
 
   it('shows every settings section with help text', async () => {
     await byTestId('section-connection').waitFor();
-    for (const id of ['connection', 'user-search', 'data-sync', 'background-sync', 'sync-roles', 'sync-channels', 'sync-teams', 'sync-custom-fields', 'abac', 'auto-logout', 'advanced-sync']) {
+    for (const id of [
+      'connection',
+      'user-search',
+      'data-sync',
+      'background-sync',
+      'sync-roles',
+      'sync-channels',
+      'sync-teams',
+      'sync-custom-fields',
+      'abac',
+      'auto-logout',
+      'advanced-sync',
+    ]) {
       assert.equal(await byTestId(`section-${id}`).count(), 1, `section ${id}`);
     }
     const help = await byTestId('field-directory.bindDn').locator('.field-help').textContent();
@@ -249,7 +277,7 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     await byTestId('section-advanced-sync').screenshot({ path: path.join(SCREENSHOTS, '02c-settings-advanced-sync.png') });
   });
 
-  it('keeps the input and shows the server\'s error next to the field when a save is invalid', async () => {
+  it("keeps the input and shows the server's error next to the field when a save is invalid", async () => {
     await byTestId('field-directory.pageSize').waitFor();
     const pageSize = page.locator('[name="directory.pageSize"]');
     const timeout = page.locator('[name="directory.connectTimeoutMs"]');
@@ -392,7 +420,10 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     page.off('request', onRequest);
     assert.equal(await byTestId('sync-progress-bar').getAttribute('aria-valuenow'), '100');
     const states = (await page.evaluate('window.__syncStates')) as string[];
-    assert.ok(states.some((state) => state.startsWith('running:')), `the bar was shown while running: ${states.join(' ')}`);
+    assert.ok(
+      states.some((state) => state.startsWith('running:')),
+      `the bar was shown while running: ${states.join(' ')}`,
+    );
     assert.equal(states.at(-1), 'succeeded:100');
     assert.ok(polled.length >= 1, 'the page followed the run at GET /api/v1/admin/runs/:id');
     const result = (await byTestId('sync-result').textContent()) ?? '';
@@ -437,7 +468,10 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     await byTestId('disable-user').click();
     await byTestId('user-account').locator('.badge', { hasText: 'Disabled by admin' }).waitFor();
     const disabled = (await app.store.users.list({ limit: 5, offset: 0, search: user.uid })).users.find((candidate) => candidate.username === user.uid);
-    assert.deepEqual({ isEnabled: disabled?.isEnabled, disabledBy: disabled?.disabledBy, disabledReason: disabled?.disabledReason }, { isEnabled: false, disabledBy: 'admin', disabledReason: 'left the company' });
+    assert.deepEqual(
+      { isEnabled: disabled?.isEnabled, disabledBy: disabled?.disabledBy, disabledReason: disabled?.disabledReason },
+      { isEnabled: false, disabledBy: 'admin', disabledReason: 'left the company' },
+    );
     await shot('09b-user-disabled');
     await byTestId('enable-user').click();
     await byTestId('user-account').locator('.badge', { hasText: 'Active' }).waitFor();
@@ -451,7 +485,8 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     assert.ok(stored?.isEnabled);
     await app.accounts.disable(stored.id, 'admin:console-test', 'state filter test');
     try {
-      const count = async (state: 'active' | 'disabled') => new Intl.NumberFormat('en-US').format((await app.store.users.list({ state, limit: 1, offset: 0 })).total);
+      const count = async (state: 'active' | 'disabled') =>
+        new Intl.NumberFormat('en-US').format((await app.store.users.list({ state, limit: 1, offset: 0 })).total);
       await page.goto(`${base}/users`);
       const table = byTestId('users-table');
       await table.waitFor();
@@ -459,7 +494,9 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
 
       await byTestId('user-state').selectOption('disabled');
       await page.waitForURL(/\/users\?state=disabled$/);
-      await byTestId('pager').locator('.muted', { hasText: new RegExp(` of ${await count('disabled')}$`) }).waitFor();
+      await byTestId('pager')
+        .locator('.muted', { hasText: new RegExp(` of ${await count('disabled')}$`) })
+        .waitFor();
       const disabledStates = await stateCells.allTextContents();
       assert.ok(disabledStates.length > 0 && disabledStates.every((text) => /^Disabled/.test(text)), disabledStates.join(' | '));
       await shot('08b-users-disabled');
@@ -482,7 +519,9 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
       await page.waitForURL(/\/users$/);
       await byTestId('user-state').selectOption('active');
       await page.waitForURL(/\/users\?state=active$/);
-      await byTestId('pager').locator('.muted', { hasText: new RegExp(` of ${await count('active')}$`) }).waitFor();
+      await byTestId('pager')
+        .locator('.muted', { hasText: new RegExp(` of ${await count('active')}$`) })
+        .waitFor();
       assert.ok((await stateCells.allTextContents()).every((text) => text === 'Active'));
     } finally {
       await app.accounts.enable(stored.id, 'admin:console-test', 'state filter test done');
@@ -490,12 +529,15 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
   });
 
   it("shows that a user is throttled for strangers, and clears dirbridge's throttle with the button", async () => {
-    const target = organisation.users.filter((candidate) => !candidate.locked && /^[a-z0-9._-]+$/.test(candidate.uid) && !candidate.groups.includes('cycle-a')).at(-1);
+    const target = organisation.users
+      .filter((candidate) => !candidate.locked && /^[a-z0-9._-]+$/.test(candidate.uid) && !candidate.groups.includes('cycle-a'))
+      .at(-1);
     assert.ok(target && target.uid !== aUser().uid);
     const stored = await app.store.users.findByUsername(target.uid);
     assert.ok(stored, 'synced');
     // Strangers' wrong passwords from three addresses: the share of the limit (4 below slapd's 5) strangers get.
-    for (let guess = 0; guess < 3; guess += 1) await app.login.login({ username: target.uid, password: `guess-${guess}`, clientAddress: `198.51.100.${guess + 1}` }).catch(() => undefined);
+    for (let guess = 0; guess < 3; guess += 1)
+      await app.login.login({ username: target.uid, password: `guess-${guess}`, clientAddress: `198.51.100.${guess + 1}` }).catch(() => undefined);
     assert.equal((await app.accounts.throttleStatus(stored)).isThrottled, true);
     await page.goto(`${base}/users/${stored.id}`);
     await byTestId('user-throttle').locator('.badge', { hasText: 'Throttled for strangers' }).waitFor();
@@ -507,17 +549,25 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     await byTestId('user-throttle').locator('.badge', { hasText: 'Not throttled' }).waitFor();
     assert.equal((await app.accounts.throttleStatus(stored)).failures, 0);
     const audit = await app.store.audit.list({ limit: 5, offset: 0, userId: stored.id, action: 'login.throttle_cleared' });
-    assert.deepEqual(audit.entries.map((entry) => entry.actor), ['admin:admin']);
+    assert.deepEqual(
+      audit.entries.map((entry) => entry.actor),
+      ['admin:admin'],
+    );
   });
 
   it("shows a user's synced photo in the users list and on the user's page, and initials without one", async () => {
-    const [withPhoto, without] = organisation.users.filter((candidate) => !candidate.locked && /^[a-z0-9._-]+$/.test(candidate.uid) && candidate.uid !== aUser().uid);
+    const [withPhoto, without] = organisation.users.filter(
+      (candidate) => !candidate.locked && /^[a-z0-9._-]+$/.test(candidate.uid) && candidate.uid !== aUser().uid,
+    );
     assert.ok(withPhoto && without);
     await slapd.ldapmodify(jpegPhotoChange(withPhoto.dn, JPEG_24));
     const synced = await runAvatarSync({
       store: app.store,
       openDirectory: app.openDirectory,
-      settings: { ...app.settings, mapping: { ...app.settings.mapping, avatars: { ...app.settings.mapping.avatars, enabled: true, attributes: ['jpegPhoto'] } } },
+      settings: {
+        ...app.settings,
+        mapping: { ...app.settings.mapping, avatars: { ...app.settings.mapping.avatars, enabled: true, attributes: ['jpegPhoto'] } },
+      },
     });
     assert.equal(synced.updated, 1, JSON.stringify(synced));
     const stored = await app.store.users.findByUsername(withPhoto.uid);
@@ -555,7 +605,10 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
       await byTestId('user-profile').scrollIntoViewIfNeeded();
       await shot('09c-user-avatar', { fullPage: false });
       assert.ok(images.length >= 2, JSON.stringify(images));
-      assert.ok(images.every((image) => (image.status === 200 && image.type === 'image/jpeg') || image.status === 304), JSON.stringify(images));
+      assert.ok(
+        images.every((image) => (image.status === 200 && image.type === 'image/jpeg') || image.status === 304),
+        JSON.stringify(images),
+      );
 
       const withoutStored = await app.store.users.findByUsername(without.uid);
       assert.ok(withoutStored);
@@ -567,7 +620,7 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
     }
   });
 
-  it('shows the sync history with its chart and a run\'s plan summary', async () => {
+  it("shows the sync history with its chart and a run's plan summary", async () => {
     await nav('Sync history', /\/history$/);
     const chart = byTestId('runs-chart');
     await chart.waitFor();

@@ -18,11 +18,11 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { buildConsole } from '../web/build.ts';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { createHttpServer } from '../src/http/server.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { buildConsole } from '../web/build.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { chromiumForTests, openConsolePage } from './helpers/browser.ts';
 import { bindsToSlapd, readAttribute, slapdDirectorySettings } from './helpers/directory.ts';
 import { settingsFor } from './helpers/harness.ts';
@@ -80,10 +80,15 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
   /** The result shown in the panel `testId`, once it says `outcome` (dry runs: `planned`). */
   async function resultOf(testId: string, outcome: string): Promise<{ text: string; steps: Array<{ kind: string; status: string }> }> {
     const result = page.locator(`[data-testid="${testId}"] [data-testid="write-result"]`);
-    await page.locator(`[data-testid="${testId}"] [data-testid="write-result"][data-outcome="${outcome}"]`).waitFor().catch(async (error: unknown) => {
-      throw new Error(`${testId}: expected ${outcome}, the page shows: ${(await result.textContent().catch(() => null)) ?? '(no result)'}`, { cause: error });
-    });
-    const steps = await result.locator('[data-testid="write-step"]').evaluateAll((rows) => rows.map((row) => ({ kind: row.getAttribute('data-kind') ?? '', status: row.getAttribute('data-status') ?? '' })));
+    await page
+      .locator(`[data-testid="${testId}"] [data-testid="write-result"][data-outcome="${outcome}"]`)
+      .waitFor()
+      .catch(async (error: unknown) => {
+        throw new Error(`${testId}: expected ${outcome}, the page shows: ${(await result.textContent().catch(() => null)) ?? '(no result)'}`, { cause: error });
+      });
+    const steps = await result
+      .locator('[data-testid="write-step"]')
+      .evaluateAll((rows) => rows.map((row) => ({ kind: row.getAttribute('data-kind') ?? '', status: row.getAttribute('data-status') ?? '' })));
     return { text: (await result.textContent()) ?? '', steps };
   }
 
@@ -98,9 +103,24 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
     cleanups.push(() => gate.stop());
     await slapd.ldapadd(
       [
-        `dn: ${carolDn()}`, 'objectClass: inetOrgPerson', 'uid: console-carol', 'cn: Carol Reed', 'sn: Reed', 'givenName: Carol', 'mail: carol@example.test', '',
-        `dn: ${teamDn()}`, 'objectClass: groupOfNames', 'cn: console-team', `member: ${carolDn()}`, '',
-        `dn: cn=console-staff,${groupsDn()}`, 'objectClass: groupOfNames', 'cn: console-staff', `member: ${carolDn()}`, '',
+        `dn: ${carolDn()}`,
+        'objectClass: inetOrgPerson',
+        'uid: console-carol',
+        'cn: Carol Reed',
+        'sn: Reed',
+        'givenName: Carol',
+        'mail: carol@example.test',
+        '',
+        `dn: ${teamDn()}`,
+        'objectClass: groupOfNames',
+        'cn: console-team',
+        `member: ${carolDn()}`,
+        '',
+        `dn: cn=console-staff,${groupsDn()}`,
+        'objectClass: groupOfNames',
+        'cn: console-staff',
+        `member: ${carolDn()}`,
+        '',
       ].join('\n'),
     );
     const made = await settingsFor({
@@ -161,8 +181,14 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
     await byTestId('new-user-preview').click();
     const preview = await resultOf('new-user', 'planned');
     assert.match(preview.text, /Preview: nothing was changed/);
-    assert.ok(preview.steps.some((step) => step.kind === 'createUser' && step.status === 'planned'), JSON.stringify(preview.steps));
-    assert.ok(preview.steps.some((step) => step.kind === 'setPassword'), JSON.stringify(preview.steps));
+    assert.ok(
+      preview.steps.some((step) => step.kind === 'createUser' && step.status === 'planned'),
+      JSON.stringify(preview.steps),
+    );
+    assert.ok(
+      preview.steps.some((step) => step.kind === 'setPassword'),
+      JSON.stringify(preview.steps),
+    );
     assert.equal(await read(danaDn(), 'uid'), undefined, 'a preview writes nothing to slapd');
     assert.equal(await app.store.users.findByUsername('console-dana'), undefined, 'nor to the store');
     await page.screenshot({ path: path.join(SCREENSHOTS, '01-new-user-preview.png'), fullPage: true });
@@ -218,12 +244,18 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
     await input.fill(RESET_PASSWORD);
     await byTestId('reset-password-preview').click();
     const preview = await resultOf('reset-password', 'planned');
-    assert.ok(preview.steps.some((step) => step.kind === 'setPassword' && step.status === 'planned'), JSON.stringify(preview.steps));
+    assert.ok(
+      preview.steps.some((step) => step.kind === 'setPassword' && step.status === 'planned'),
+      JSON.stringify(preview.steps),
+    );
     assert.equal(await bindsToSlapd(slapd, danaDn(), FIRST_PASSWORD), true, 'a preview sets nothing');
 
     await byTestId('reset-password-apply').click();
     const reset = await resultOf('reset-password', 'written');
-    assert.ok(reset.steps.some((step) => step.kind === 'setPassword' && step.status === 'done'), JSON.stringify(reset.steps));
+    assert.ok(
+      reset.steps.some((step) => step.kind === 'setPassword' && step.status === 'done'),
+      JSON.stringify(reset.steps),
+    );
     assert.equal(await input.inputValue(), '', 'the password input is cleared once applied');
     await assertNoPasswordShown();
     assert.equal(await bindsToSlapd(slapd, danaDn(), RESET_PASSWORD), true, 'the new password binds');
@@ -243,7 +275,10 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
     assert.equal(await byTestId('member-pick').inputValue(), danaId);
     await byTestId('add-member-preview').click();
     const preview = await resultOf('add-member', 'planned');
-    assert.ok(preview.steps.some((step) => step.kind === 'addMember'), JSON.stringify(preview.steps));
+    assert.ok(
+      preview.steps.some((step) => step.kind === 'addMember'),
+      JSON.stringify(preview.steps),
+    );
     assert.deepEqual(await sortedMembers(teamDn()), [carolDn()], 'a preview adds nothing');
     await byTestId('add-member-apply').click();
     await resultOf('add-member', 'written');
@@ -256,7 +291,10 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
     await byTestId('member-remove-pick').selectOption(danaId);
     await byTestId('remove-member-preview').click();
     const removal = await resultOf('remove-member', 'planned');
-    assert.ok(removal.steps.some((step) => step.kind === 'removeMember'), JSON.stringify(removal.steps));
+    assert.ok(
+      removal.steps.some((step) => step.kind === 'removeMember'),
+      JSON.stringify(removal.steps),
+    );
     assert.deepEqual(await sortedMembers(teamDn()), [carolDn(), danaDn()].sort(), 'a preview removes nothing');
     await byTestId('remove-member-apply').click();
     await resultOf('remove-member', 'written');
@@ -271,7 +309,10 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
     assert.match((await byTestId('deletion-policy').textContent()) ?? '', /writeBack\.deletion\.users is disable: the directory entry is kept and disabled/);
     await byTestId('delete-user-preview').click();
     const preview = await resultOf('delete-user', 'planned');
-    assert.ok(preview.steps.some((step) => step.kind === 'disableUser' || step.kind === 'deleteUser'), JSON.stringify(preview.steps));
+    assert.ok(
+      preview.steps.some((step) => step.kind === 'disableUser' || step.kind === 'deleteUser'),
+      JSON.stringify(preview.steps),
+    );
     assert.deepEqual(await read(danaDn(), 'pwdAccountLockedTime'), [], 'a preview disables nothing');
 
     await byTestId('delete-user-apply').click();
@@ -287,7 +328,10 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
     await page.fill('input[name="rename-username"]', 'console-dana2');
     await byTestId('rename-user-preview').click();
     const preview = await resultOf('rename-user', 'planned');
-    assert.ok(preview.steps.some((step) => step.kind === 'renameUser'), JSON.stringify(preview.steps));
+    assert.ok(
+      preview.steps.some((step) => step.kind === 'renameUser'),
+      JSON.stringify(preview.steps),
+    );
     assert.deepEqual(await read(danaDn(), 'uid'), ['console-dana'], 'a preview renames nothing');
     await byTestId('rename-user-apply').click();
     await resultOf('rename-user', 'written');
@@ -304,7 +348,10 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
     await page.fill('input[name="new-group-name"]', 'console-new');
     await byTestId('new-group-preview').click();
     const preview = await resultOf('new-group', 'planned');
-    assert.ok(preview.steps.some((step) => step.kind === 'createGroup'), JSON.stringify(preview.steps));
+    assert.ok(
+      preview.steps.some((step) => step.kind === 'createGroup'),
+      JSON.stringify(preview.steps),
+    );
     assert.equal(await read(`cn=console-new,${groupsDn()}`, 'cn'), undefined, 'a preview creates nothing');
     await byTestId('new-group-apply').click();
     await resultOf('new-group', 'written');
@@ -357,7 +404,8 @@ describe('console write-back actions in Chromium', { skip: chromiumSetup.skip, t
   it('never shows a password: not in any API response body, nor in the page', async () => {
     const bodies = await Promise.all(apiBodies);
     assert.ok(bodies.length > 10, `read ${bodies.length} response bodies`);
-    for (const secret of [FIRST_PASSWORD, RESET_PASSWORD, REFUSED_PASSWORD]) assert.equal(bodies.filter((body) => body.includes(secret)).length, 0, 'no response body holds a password');
+    for (const secret of [FIRST_PASSWORD, RESET_PASSWORD, REFUSED_PASSWORD])
+      assert.equal(bodies.filter((body) => body.includes(secret)).length, 0, 'no response body holds a password');
     await assertNoPasswordShown();
   });
 

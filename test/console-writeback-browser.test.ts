@@ -15,14 +15,14 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { buildConsole } from '../web/build.ts';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { createHttpServer } from '../src/http/server.ts';
 import type { OutboxRecord, WriteBackConflictRecord } from '../src/model/index.ts';
 import { PRIMARY_DIRECTORY_ID } from '../src/model/writeback.ts';
+import { buildConsole } from '../web/build.ts';
 import { generateOrganisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { chromiumForTests, openConsolePage } from './helpers/browser.ts';
 import { settingsFor } from './helpers/harness.ts';
 
@@ -96,16 +96,36 @@ describe('console write-back in Chromium', { skip: chromiumSetup.skip, timeout: 
       }),
     );
     [failed, pending] = rows as [OutboxRecord, OutboxRecord];
-    await app.store.transaction((tx) => tx.writeBack.markFailed(failed.id, { code: 'directory.insufficient_access', message: 'the bind account may not modify this entry' }));
+    await app.store.transaction((tx) =>
+      tx.writeBack.markFailed(failed.id, { code: 'directory.insufficient_access', message: 'the bind account may not modify this entry' }),
+    );
     [resolved] = (await app.store.transaction((tx) =>
       tx.writeBack.recordConflicts(PRIMARY_DIRECTORY_ID, [
-        { objectKind: 'user', objectId: annaId, subject: 'anna.writeback', field: 'firstName', winner: 'directory', directoryValue: ['Anne'], dirbridgeValue: ['Anna'], baseline: ['Ann'] },
+        {
+          objectKind: 'user',
+          objectId: annaId,
+          subject: 'anna.writeback',
+          field: 'firstName',
+          winner: 'directory',
+          directoryValue: ['Anne'],
+          dirbridgeValue: ['Anna'],
+          baseline: ['Ann'],
+        },
       ]),
     )) as [WriteBackConflictRecord];
     await app.store.transaction((tx) => tx.writeBack.resolveConflict(resolved.id, 'keep', 'admin:admin'));
     [open] = (await app.store.transaction((tx) =>
       tx.writeBack.recordConflicts(PRIMARY_DIRECTORY_ID, [
-        { objectKind: 'user', objectId: annaId, subject: 'anna.writeback', field: 'email', winner: 'dirbridge', directoryValue: ['anna@directory.example'], dirbridgeValue: ['anna@dirbridge.example'], baseline: ['anna@old.example'] },
+        {
+          objectKind: 'user',
+          objectId: annaId,
+          subject: 'anna.writeback',
+          field: 'email',
+          winner: 'dirbridge',
+          directoryValue: ['anna@directory.example'],
+          dirbridgeValue: ['anna@dirbridge.example'],
+          baseline: ['anna@old.example'],
+        },
       ]),
     )) as [WriteBackConflictRecord];
 
@@ -139,10 +159,16 @@ describe('console write-back in Chromium', { skip: chromiumSetup.skip, timeout: 
     await section.waitFor();
     // Enums are selects offering the schema's values.
     const mode = page.locator('select[name="writeBack.mode"]');
-    assert.deepEqual(await mode.locator('option').evaluateAll((options) => options.map((option) => option.getAttribute('value') ?? '')), ['readOnly', 'writable', 'unsynced']);
+    assert.deepEqual(await mode.locator('option').evaluateAll((options) => options.map((option) => option.getAttribute('value') ?? '')), [
+      'readOnly',
+      'writable',
+      'unsynced',
+    ]);
     assert.equal(await mode.inputValue(), 'readOnly');
     assert.deepEqual(
-      await page.locator('select[name="writeBack.entry.groupMemberAttribute"] option').evaluateAll((options) => options.map((option) => option.getAttribute('value') ?? '')),
+      await page
+        .locator('select[name="writeBack.entry.groupMemberAttribute"] option')
+        .evaluateAll((options) => options.map((option) => option.getAttribute('value') ?? '')),
       ['', 'member', 'uniqueMember', 'memberUid'],
       'an optional enum can be left unset',
     );
@@ -198,7 +224,14 @@ describe('console write-back in Chromium', { skip: chromiumSetup.skip, timeout: 
     const failedRow = page.locator(`[data-testid="outbox-row"][data-id="${failed.id}"]`);
     assert.equal(await failedRow.getAttribute('data-status'), 'failed');
     const failedText = (await failedRow.textContent()) ?? '';
-    for (const expected of ['anna.writeback', 'updateUser', `uid=anna.writeback,ou=people,${slapd.baseDn}`, 'mail: anna@old.example → anna@new.example', 'failed', 'the bind account may not modify this entry']) {
+    for (const expected of [
+      'anna.writeback',
+      'updateUser',
+      `uid=anna.writeback,ou=people,${slapd.baseDn}`,
+      'mail: anna@old.example → anna@new.example',
+      'failed',
+      'the bind account may not modify this entry',
+    ]) {
       assert.ok(failedText.includes(expected), `${expected} in ${failedText}`);
     }
     const pendingText = (await page.locator(`[data-testid="outbox-row"][data-id="${pending.id}"]`).textContent()) ?? '';

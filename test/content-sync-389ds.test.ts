@@ -5,16 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { readContentSync, supportsContentSync, type ContentSyncEvent, type ContentSyncRequest } from '../src/directory/content-sync/index.ts';
+import { type ContentSyncEvent, type ContentSyncRequest, readContentSync, supportsContentSync } from '../src/directory/content-sync/index.ts';
 import { openDirectory } from '../src/directory/index.ts';
 import { uniqueIdOf } from '../src/directory/normalize-entry.ts';
 import { DirbridgeError } from '../src/errors.ts';
-import { directorySettingsSchema, type DirectorySettings } from '../src/settings/schema.ts';
-import { dirsrvUnavailableReason, startDirsrv, type Dirsrv } from './fixtures/dirsrv.ts';
-import { establishedTo } from './helpers/sockets.ts';
+import { type DirectorySettings, directorySettingsSchema } from '../src/settings/schema.ts';
+import { type Dirsrv, dirsrvUnavailableReason, startDirsrv } from './fixtures/dirsrv.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
+import { establishedTo } from './helpers/sockets.ts';
 
-const person = (uid: string, baseDn: string): string => `dn: uid=${uid},ou=people,${baseDn}\nobjectClass: inetOrgPerson\nuid: ${uid}\ncn: ${uid}\nsn: Sync\nmail: ${uid}@example.org\n`;
+const person = (uid: string, baseDn: string): string =>
+  `dn: uid=${uid},ou=people,${baseDn}\nobjectClass: inetOrgPerson\nuid: ${uid}\ncn: ${uid}\nsn: Sync\nmail: ${uid}@example.org\n`;
 
 async function collect(events: AsyncIterable<ContentSyncEvent>): Promise<ContentSyncEvent[]> {
   const out: ContentSyncEvent[] = [];
@@ -51,7 +52,13 @@ describe('content sync (RFC 4533) on 389-DS', { skip: skipUnlessCi(dirsrvUnavail
 
   before(async () => {
     dirsrv = await startDirsrv({ contentSync: true, ldif: ['u1', 'u2', 'u3', 'u4'].map((uid) => person(uid, 'dc=example,dc=org')).join('\n') });
-    settings = directorySettingsSchema.parse({ urls: [dirsrv.url], bindDn: dirsrv.readerDn, bindPassword: dirsrv.readerPassword, connectTimeoutMs: 2000, operationTimeoutMs: 5000 });
+    settings = directorySettingsSchema.parse({
+      urls: [dirsrv.url],
+      bindDn: dirsrv.readerDn,
+      bindPassword: dirsrv.readerPassword,
+      connectTimeoutMs: 2000,
+      operationTimeoutMs: 5000,
+    });
   });
   after(async () => {
     await dirsrv?.stop();
@@ -92,12 +99,18 @@ describe('content sync (RFC 4533) on 389-DS', { skip: skipUnlessCi(dirsrvUnavail
     assert.equal(found.find((event) => event.entry.dn.startsWith('uid=u2b,'))?.uniqueId, ids.get('u2'));
     // 389-DS sends changed entries with every user attribute and without operational ones, whatever was asked for.
     assert.equal(found[0]?.entry.attributes['nsuniqueid'], undefined);
-    assert.deepEqual(events.flatMap((event) => (event.type === 'delete' ? [event.uniqueId] : [])), [ids.get('u3')]);
+    assert.deepEqual(
+      events.flatMap((event) => (event.type === 'delete' ? [event.uniqueId] : [])),
+      [ids.get('u3')],
+    );
     const done = lastDone(events);
     assert.equal(done.refreshDeletes, true, 'reported as a delete phase (389-DS itself says false)');
     // Nothing changed since: an empty delta, which must not read as "everything is gone".
     const again = await collect(readContentSync(settings, request({ cookie: done.cookie })));
-    assert.deepEqual(again.map((event) => event.type), ['refreshDone']);
+    assert.deepEqual(
+      again.map((event) => event.type),
+      ['refreshDone'],
+    );
     assert.equal(lastDone(again).refreshDeletes, true);
     cookie = lastDone(again).cookie;
   });
@@ -105,7 +118,11 @@ describe('content sync (RFC 4533) on 389-DS', { skip: skipUnlessCi(dirsrvUnavail
   it('answers a cookie it cannot continue from (garbage, other filter, future change number) with directory.sync_refresh_required', async () => {
     const text = cookie?.toString('latin1') ?? '';
     for (const bad of ['garbage', text.replace('(objectClass=inetOrgPerson)', '(objectClass=*)'), text.replace(/#\d+$/, '#99999')]) {
-      await assert.rejects(collect(readContentSync(settings, request({ cookie: Buffer.from(bad) }))), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.sync_refresh_required', bad);
+      await assert.rejects(
+        collect(readContentSync(settings, request({ cookie: Buffer.from(bad) }))),
+        (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.sync_refresh_required',
+        bad,
+      );
     }
   });
 
@@ -130,7 +147,10 @@ describe('content sync (RFC 4533) on 389-DS', { skip: skipUnlessCi(dirsrvUnavail
 
   it('runs over StartTLS and ldaps:// with the instance CA and its server name', async () => {
     const tls = { caFile: dirsrv.caFile, serverName: dirsrv.tlsServerName };
-    for (const overrides of [{ startTls: true, tls }, { urls: [dirsrv.ldapsUrl], tls }]) {
+    for (const overrides of [
+      { startTls: true, tls },
+      { urls: [dirsrv.ldapsUrl], tls },
+    ]) {
       const secured = directorySettingsSchema.parse({ ...settings, ...overrides });
       assert.equal(entries(await collect(readContentSync(secured, request()))).length, 4);
     }
@@ -138,6 +158,9 @@ describe('content sync (RFC 4533) on 389-DS', { skip: skipUnlessCi(dirsrvUnavail
 
   it('refuses a wrong bind password with directory.invalid_credentials', async () => {
     const wrong = directorySettingsSchema.parse({ ...settings, bindPassword: 'wrong-password' });
-    await assert.rejects(collect(readContentSync(wrong, request())), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.invalid_credentials');
+    await assert.rejects(
+      collect(readContentSync(wrong, request())),
+      (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.invalid_credentials',
+    );
   });
 });

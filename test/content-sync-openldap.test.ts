@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { readContentSync, supportsContentSync, type ContentSyncEvent, type ContentSyncRequest } from '../src/directory/content-sync/index.ts';
+import { type ContentSyncEvent, type ContentSyncRequest, readContentSync, supportsContentSync } from '../src/directory/content-sync/index.ts';
 import { openDirectory } from '../src/directory/index.ts';
 import { uniqueIdOf } from '../src/directory/normalize-entry.ts';
 import { DirbridgeError } from '../src/errors.ts';
 import type { DirectorySettings } from '../src/settings/schema.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { slapdDirectorySettings } from './helpers/directory.ts';
 import { establishedTo } from './helpers/sockets.ts';
 
@@ -38,7 +38,8 @@ function unreadBytesFrom(port: number): number {
   return total;
 }
 
-const person = (uid: string, baseDn: string): string => `dn: uid=${uid},ou=people,${baseDn}\nobjectClass: inetOrgPerson\nuid: ${uid}\ncn: ${uid}\nsn: Sync\nmail: ${uid}@example.org\n`;
+const person = (uid: string, baseDn: string): string =>
+  `dn: uid=${uid},ou=people,${baseDn}\nobjectClass: inetOrgPerson\nuid: ${uid}\ncn: ${uid}\nsn: Sync\nmail: ${uid}@example.org\n`;
 
 async function collect(events: AsyncIterable<ContentSyncEvent>): Promise<ContentSyncEvent[]> {
   const out: ContentSyncEvent[] = [];
@@ -120,7 +121,10 @@ describe('content sync (RFC 4533) on OpenLDAP', () => {
     // cookie (here u4, the last one slapadd loaded) comes again, unchanged. Anything else is a change.
     const cookieCsn = /csn=([^,;]+)/.exec(cookie?.toString('latin1') ?? '')?.[1];
     const resent = entries(events).filter((event) => event.entry.attributes['entrycsn']?.[0] === cookieCsn);
-    assert.ok(resent.every((event) => event.entry.dn === `uid=u4,ou=people,${base}`), JSON.stringify(resent.map((event) => event.entry.dn)));
+    assert.ok(
+      resent.every((event) => event.entry.dn === `uid=u4,ou=people,${base}`),
+      JSON.stringify(resent.map((event) => event.entry.dn)),
+    );
     const found = entries(events).filter((event) => !resent.includes(event));
     assert.deepEqual(found.map((event) => event.entry.dn).sort(), [`uid=u1,ou=people,${base}`, `uid=u2b,ou=people,${base}`, `uid=u5,ou=people,${base}`]);
     assert.equal(found.find((event) => event.entry.dn.startsWith('uid=u1,'))?.entry.attributes['mail']?.[0], 'changed@example.org');
@@ -128,27 +132,49 @@ describe('content sync (RFC 4533) on OpenLDAP', () => {
     assert.equal(found.find((event) => event.entry.dn.startsWith('uid=u2b,'))?.uniqueId, ids.get('u2'));
     for (const event of found) assert.equal(event.uniqueId, uniqueIdOf(event.entry, 'entryUUID'));
     assert.deepEqual(deletes(events), [ids.get('u3')]);
-    assert.equal(events.some((event) => event.type === 'present'), false, 'a session-log refresh has no present phase');
+    assert.equal(
+      events.some((event) => event.type === 'present'),
+      false,
+      'a session-log refresh has no present phase',
+    );
     const done = lastDone(events);
     assert.equal(done.refreshDeletes, true);
     assert.ok(done.cookie !== undefined);
     // Nothing changed since: an empty refresh, with a cookie.
     const again = await collect(readContentSync(settings, request({ cookie: done.cookie })));
-    assert.deepEqual(again.filter((event) => event.type !== 'cookie' && event.type !== 'refreshDone'), []);
+    assert.deepEqual(
+      again.filter((event) => event.type !== 'cookie' && event.type !== 'refreshDone'),
+      [],
+    );
     cookie = lastDone(again).cookie ?? done.cookie;
   });
 
   it('answers a stale cookie (a CSN older than the session log) with a present phase, and a garbage cookie with a full refresh', async () => {
-    const expected = [`uid=u1,ou=people,${slapd.baseDn}`, `uid=u2b,ou=people,${slapd.baseDn}`, `uid=u4,ou=people,${slapd.baseDn}`, `uid=u5,ou=people,${slapd.baseDn}`];
+    const expected = [
+      `uid=u1,ou=people,${slapd.baseDn}`,
+      `uid=u2b,ou=people,${slapd.baseDn}`,
+      `uid=u4,ou=people,${slapd.baseDn}`,
+      `uid=u5,ou=people,${slapd.baseDn}`,
+    ];
     // slapd 2.5 does not answer e-syncRefreshRequired (4096) here: it sends everything changed since
     // the CSN and ends with refreshDeletes=FALSE (ids neither sent nor listed present are gone: u3).
     const stale = await collect(readContentSync(settings, request({ cookie: Buffer.from('rid=000,csn=20000101000000.000000Z#000000#000#000000') })));
-    assert.deepEqual(entries(stale).map((event) => event.entry.dn).sort(), expected);
+    assert.deepEqual(
+      entries(stale)
+        .map((event) => event.entry.dn)
+        .sort(),
+      expected,
+    );
     assert.equal(lastDone(stale).refreshDeletes, false);
     assert.ok((lastDone(stale).cookie?.length ?? 0) > 0);
     // A cookie without rid/csn is taken as no cookie: the initial refresh, and no usable cookie back.
     const garbage = await collect(readContentSync(settings, request({ cookie: Buffer.from('not a cookie') })));
-    assert.deepEqual(entries(garbage).map((event) => event.entry.dn).sort(), expected);
+    assert.deepEqual(
+      entries(garbage)
+        .map((event) => event.entry.dn)
+        .sort(),
+      expected,
+    );
     assert.deepEqual(lastDone(garbage), { type: 'refreshDone', cookie: undefined, refreshDeletes: true });
   });
 
@@ -188,20 +214,35 @@ describe('content sync (RFC 4533) on OpenLDAP', () => {
 
   it('refuses a wrong bind password with directory.invalid_credentials, and an empty one before connecting', async () => {
     const wrong = slapdDirectorySettings(slapd, { bindPassword: 'wrong-password' });
-    await assert.rejects(collect(readContentSync(wrong, request())), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.invalid_credentials');
+    await assert.rejects(
+      collect(readContentSync(wrong, request())),
+      (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.invalid_credentials',
+    );
     const empty = { ...settings, bindPassword: ' ' };
-    await assert.rejects(collect(readContentSync(empty, request())), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.invalid_credentials' && /empty password/.test(error.message));
+    await assert.rejects(
+      collect(readContentSync(empty, request())),
+      (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.invalid_credentials' && /empty password/.test(error.message),
+    );
     assert.equal(establishedTo(slapd.port), 0);
   });
 
   it('runs over ldaps:// and StartTLS with the fixture CA, and refuses a CA that did not sign the certificate', async () => {
     const tls = { caFile: slapd.caFile };
-    for (const overrides of [{ urls: [slapd.ldapsUrl], tls }, { startTls: true, tls }]) {
+    for (const overrides of [
+      { urls: [slapd.ldapsUrl], tls },
+      { startTls: true, tls },
+    ]) {
       const events = await collect(readContentSync(slapdDirectorySettings(slapd, overrides), request()));
       assert.equal(entries(events).length, 4, JSON.stringify(overrides));
     }
-    for (const overrides of [{ urls: [slapd.ldapsUrl], tls: { caFile: slapd.otherCaFile } }, { startTls: true, tls: { caFile: slapd.otherCaFile } }]) {
-      await assert.rejects(collect(readContentSync(slapdDirectorySettings(slapd, overrides), request())), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.tls_failure');
+    for (const overrides of [
+      { urls: [slapd.ldapsUrl], tls: { caFile: slapd.otherCaFile } },
+      { startTls: true, tls: { caFile: slapd.otherCaFile } },
+    ]) {
+      await assert.rejects(
+        collect(readContentSync(slapdDirectorySettings(slapd, overrides), request())),
+        (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.tls_failure',
+      );
     }
   });
 
@@ -210,16 +251,27 @@ describe('content sync (RFC 4533) on OpenLDAP', () => {
     const events = await collect(readContentSync(slapdDirectorySettings(slapd, { urls: [closed, slapd.url] }), request()));
     assert.equal(entries(events).length, 4);
     await assert.rejects(collect(readContentSync(slapdDirectorySettings(slapd, { urls: [closed, 'ldap://127.0.0.1:2'] }), request())), (error: unknown) => {
-      return error instanceof DirbridgeError && error.code === 'directory.unavailable' && Array.isArray(error.details['attempts']) && error.details['attempts'].length === 2;
+      return (
+        error instanceof DirbridgeError &&
+        error.code === 'directory.unavailable' &&
+        Array.isArray(error.details['attempts']) &&
+        error.details['attempts'].length === 2
+      );
     });
   });
 
   it('refuses a malformed filter with directory.invalid_filter before connecting', async () => {
-    await assert.rejects(collect(readContentSync(settings, request({ filter: '(uid=' }))), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.invalid_filter');
+    await assert.rejects(
+      collect(readContentSync(settings, request({ filter: '(uid=' }))),
+      (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.invalid_filter',
+    );
   });
 
   it('reports a base DN that does not exist as directory.no_such_object', async () => {
-    await assert.rejects(collect(readContentSync(settings, request({ baseDn: `ou=nowhere,${slapd.baseDn}` }))), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.no_such_object');
+    await assert.rejects(
+      collect(readContentSync(settings, request({ baseDn: `ou=nowhere,${slapd.baseDn}` }))),
+      (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.no_such_object',
+    );
   });
 
   it('throws directory.unavailable when the server goes away during the persist stage', async () => {

@@ -52,7 +52,11 @@ describe('npm run demo', () => {
     const page = await fetch(`${address}/`);
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type') ?? '', /text\/html/);
-    const signIn = await fetch(`${address}/api/v1/admin/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: adminPassword }) });
+    const signIn = await fetch(`${address}/api/v1/admin/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: adminPassword }),
+    });
     assert.equal(signIn.status, 200, await signIn.clone().text());
     const cookie = signIn.headers.get('set-cookie')?.split(';')[0] ?? '';
     const users = await fetch(`${address}/api/v1/admin/users?limit=1&source=directory`, { headers: { cookie } });
@@ -68,7 +72,10 @@ describe('npm run demo', () => {
     const tokenRequest = (secret: string) =>
       fetch(discovery.token_endpoint, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}` },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+        },
         body: new URLSearchParams({ grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: 'http://127.0.0.1:3000/callback' }),
       }).then(async (response) => ((await response.json()) as { error: string }).error);
     assert.equal(await tokenRequest(clientSecret), 'invalid_grant', 'the client authenticated; only the code is wrong');

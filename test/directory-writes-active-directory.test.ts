@@ -7,15 +7,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { changeOwnPassword, openWritableDirectory, replaceValues, resetPassword } from '../src/directory/index.ts';
-import { setDisabled } from './helpers/account-state.ts';
 import { unicodePwdValue } from '../src/directory/passwords.ts';
 import { isDirbridgeError } from '../src/errors.ts';
 import { childDn } from '../src/ldap/dn.ts';
 import { firstString } from '../src/ldap/entry.ts';
-import { directorySettingsSchema, type DirectorySettings } from '../src/settings/schema.ts';
-import { AD_UPN_SUFFIX, adUser, sambaUnavailableReason, startSambaDc, type SambaDc } from './fixtures/samba.ts';
+import { type DirectorySettings, directorySettingsSchema } from '../src/settings/schema.ts';
+import { AD_UPN_SUFFIX, adUser, type SambaDc, sambaUnavailableReason, startSambaDc } from './fixtures/samba.ts';
+import { setDisabled } from './helpers/account-state.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
-import { writeTests, type WriteServer } from './helpers/write-suite.ts';
+import { type WriteServer, writeTests } from './helpers/write-suite.ts';
 
 describe('directory writes on Active Directory (Samba)', { skip: skipUnlessCi(sambaUnavailableReason()) }, () => {
   let dc: SambaDc;
@@ -72,7 +72,9 @@ describe('directory writes on Active Directory (Samba)', { skip: skipUnlessCi(sa
 
   it('resets a password over StartTLS', async () => {
     const target = adUser('judy');
-    await using startTls = await openWritableDirectory(directorySettingsSchema.parse({ ...settings(dc.url, writer.dn, writer.password), startTls: true, tls: { caFile: dc.caFile } }));
+    await using startTls = await openWritableDirectory(
+      directorySettingsSchema.parse({ ...settings(dc.url, writer.dn, writer.password), startTls: true, tls: { caFile: dc.caFile } }),
+    );
     assert.equal(startTls.security, 'starttls');
     await resetPassword(startTls, { dn: target.dn, newPassword: 'Zq!Vw-Kp#yx' });
     await (await openWritableDirectory(settings(dc.ldapsUrl, target.dn, 'Zq!Vw-Kp#yx'))).close();
@@ -83,7 +85,16 @@ describe('directory writes on Active Directory (Samba)', { skip: skipUnlessCi(sa
     const name = `uac-${process.pid}`;
     const dn = childDn(dc.ous.people, 'cn', name);
     await connection.add(dn, server.newUser(name, server.password(9)));
-    const uac = async () => Number(firstString((await connection.searchAll({ baseDn: dn, scope: 'base', filter: '(objectClass=*)', attributes: ['userAccountControl'], maxEntries: 1 }))[0] ?? { dn, attributes: {} }, 'userAccountControl'));
+    const uac = async () =>
+      Number(
+        firstString(
+          (await connection.searchAll({ baseDn: dn, scope: 'base', filter: '(objectClass=*)', attributes: ['userAccountControl'], maxEntries: 1 }))[0] ?? {
+            dn,
+            attributes: {},
+          },
+          'userAccountControl',
+        ),
+      );
     // DONT_EXPIRE_PASSWORD (0x10000) stands for "another bit someone set".
     await connection.modify(dn, [replaceValues('userAccountControl', [String(0x200 | 0x10000)])]);
     await setDisabled(connection, dn, true);

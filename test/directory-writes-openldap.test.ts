@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openDirectory, openWritableDirectory } from '../src/directory/index.ts';
 import { testConnection } from '../src/sync/test-connection.ts';
-import { settingsFor } from './helpers/harness.ts';
 import { generateOrganisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { slapdDirectorySettings } from './helpers/directory.ts';
-import { writeTests, type WriteServer } from './helpers/write-suite.ts';
+import { settingsFor } from './helpers/harness.ts';
+import { type WriteServer, writeTests } from './helpers/write-suite.ts';
 
 describe('directory writes on OpenLDAP', () => {
   let slapd: Slapd;
@@ -47,14 +47,29 @@ describe('directory writes on OpenLDAP', () => {
       groups: { baseDn: `ou=groups,${slapd.baseDn}` },
     });
     try {
-      const probe = (settings: typeof made.settings.directory) => ({ usersDn: server.usersDn, groupsDn: server.groupsDn, openWritable: () => openWritableDirectory(settings) });
+      const probe = (settings: typeof made.settings.directory) => ({
+        usersDn: server.usersDn,
+        groupsDn: server.groupsDn,
+        openWritable: () => openWritableDirectory(settings),
+      });
       const plain = await testConnection({ openDirectory: () => openDirectory(made.settings.directory), settings: made.settings });
       assert.equal(plain.writeAccess, undefined, 'not probed unless asked');
-      const asReader = await testConnection({ openDirectory: () => openDirectory(made.settings.directory), settings: made.settings, writeAccess: probe(server.readerSettings()) });
+      const asReader = await testConnection({
+        openDirectory: () => openDirectory(made.settings.directory),
+        settings: made.settings,
+        writeAccess: probe(server.readerSettings()),
+      });
       assert.equal(asReader.writeAccess?.usersDn?.writable, false);
       assert.equal(asReader.writeAccess?.groupsDn?.writable, false);
-      assert.ok(asReader.warnings.some((warning) => warning.startsWith('writeBack.usersDn: the bind account has no write access')), asReader.warnings.join('\n'));
-      const asWriter = await testConnection({ openDirectory: () => openDirectory(made.settings.directory), settings: made.settings, writeAccess: probe(server.writerSettings()) });
+      assert.ok(
+        asReader.warnings.some((warning) => warning.startsWith('writeBack.usersDn: the bind account has no write access')),
+        asReader.warnings.join('\n'),
+      );
+      const asWriter = await testConnection({
+        openDirectory: () => openDirectory(made.settings.directory),
+        settings: made.settings,
+        writeAccess: probe(server.writerSettings()),
+      });
       assert.equal(asWriter.writeAccess?.usersDn?.writable, true);
       assert.equal(asWriter.writeAccess?.groupsDn?.writable, true);
       assert.ok(!asWriter.warnings.some((warning) => warning.startsWith('writeBack.')), asWriter.warnings.join('\n'));

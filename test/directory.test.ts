@@ -2,19 +2,20 @@
  * src/directory against a real slapd (test/fixtures/slapd.ts), plus tiny fake TCP servers for the
  * failures a real server will not produce on demand (hangs, refused StartTLS).
  */
-import { after, before, describe, it } from 'node:test';
+
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
 import { BerReader, BerWriter } from 'ldapts';
-import { defaultUniqueIdAttribute, openDirectory, uniqueIdOf, type DirectoryConnection } from '../src/directory/index.ts';
+import { type DirectoryConnection, defaultUniqueIdAttribute, openDirectory, uniqueIdOf } from '../src/directory/index.ts';
 import { dnEquals } from '../src/ldap/dn.ts';
 import { allStrings, firstBuffer, firstString } from '../src/ldap/entry.ts';
 import { and, eq, fillFilterTemplate, parseFilterTemplate, present } from '../src/ldap/filter.ts';
-import { directorySettingsSchema, type DirectorySettings } from '../src/settings/schema.ts';
+import { type DirectorySettings, directorySettingsSchema } from '../src/settings/schema.ts';
 import { ldifBinaryLine } from './fixtures/ldif.ts';
 import { freePort } from './fixtures/proc.ts';
 import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { slapdDirectorySettings } from './helpers/directory.ts';
 import { rejectsWithCode } from './helpers/rejects.ts';
 
@@ -24,15 +25,9 @@ const PHOTO_BINARY = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46
 
 function photoLdif(baseDn: string): string {
   const user = (uid: string, photo: Buffer): string =>
-    [
-      `dn: uid=${uid},ou=people,${baseDn}`,
-      'objectClass: inetOrgPerson',
-      `uid: ${uid}`,
-      `cn: ${uid}`,
-      'sn: Photo',
-      ldifBinaryLine('jpegPhoto', photo),
-      '',
-    ].join('\n');
+    [`dn: uid=${uid},ou=people,${baseDn}`, 'objectClass: inetOrgPerson', `uid: ${uid}`, `cn: ${uid}`, 'sn: Photo', ldifBinaryLine('jpegPhoto', photo), ''].join(
+      '\n',
+    );
   return `${user('photo.text', PHOTO_TEXT)}\n${user('photo.binary', PHOTO_BINARY)}`;
 }
 
@@ -189,7 +184,10 @@ describe('connecting', () => {
       await using dir = await openDirectory(settings());
       escaped = dir;
     }
-    await rejectsWithCode(escaped.searchAll({ baseDn: slapd.baseDn, scope: 'base', filter: '(objectClass=*)', attributes: [], maxEntries: 1 }), 'directory.unavailable');
+    await rejectsWithCode(
+      escaped.searchAll({ baseDn: slapd.baseDn, scope: 'base', filter: '(objectClass=*)', attributes: [], maxEntries: 1 }),
+      'directory.unavailable',
+    );
   });
 });
 
@@ -393,9 +391,7 @@ describe('searching', () => {
   it('a server-side size limit mid-paging throws directory.size_limit instead of ending early', async () => {
     const limited = await startSlapd({ ldif: org.ldif, sizeLimit: { soft: 500, hard: 500, prtotal: 500 } });
     try {
-      const dir = await openDirectory(
-        directorySettingsSchema.parse({ urls: [limited.url], bindDn: user.dn, bindPassword: user.password, pageSize: 200 }),
-      );
+      const dir = await openDirectory(directorySettingsSchema.parse({ urls: [limited.url], bindDn: user.dn, bindPassword: user.password, pageSize: 200 }));
       try {
         let seen = 0;
         await rejectsWithCode(
@@ -438,7 +434,10 @@ describe('searching', () => {
   it('a base that does not exist → no_such_object', async () => {
     const dir = await openDirectory(settings());
     try {
-      await rejectsWithCode(collect({ ...dir, searchPages: (request) => dir.searchPages({ ...request, baseDn: `ou=missing,${slapd.baseDn}` }) }), 'directory.no_such_object');
+      await rejectsWithCode(
+        collect({ ...dir, searchPages: (request) => dir.searchPages({ ...request, baseDn: `ou=missing,${slapd.baseDn}` }) }),
+        'directory.no_such_object',
+      );
     } finally {
       await dir.close();
     }
@@ -459,7 +458,13 @@ describe('searching', () => {
     try {
       const special = org.users.find((candidate) => candidate.cn === 'Smith, John');
       assert.ok(special);
-      const [entry] = await dir.searchAll({ baseDn: special.dn, scope: 'base', filter: '(objectClass=*)', attributes: ['givenName', 'CN', 'entryUUID'], maxEntries: 1 });
+      const [entry] = await dir.searchAll({
+        baseDn: special.dn,
+        scope: 'base',
+        filter: '(objectClass=*)',
+        attributes: ['givenName', 'CN', 'entryUUID'],
+        maxEntries: 1,
+      });
       assert.ok(entry);
       assert.ok(dnEquals(entry.dn, special.dn));
       assert.deepEqual(Object.keys(entry.attributes).sort(), ['cn', 'entryuuid', 'givenname']);
@@ -467,7 +472,10 @@ describe('searching', () => {
       assert.match(uniqueIdOf(entry, 'entryUUID') ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-/);
 
       const zoe = await dir.searchAll({ baseDn: slapd.baseDn, scope: 'sub', filter: '(sn=\\c3\\85ngstr\\c3\\b6m)', attributes: ['cn'], maxEntries: 5 });
-      assert.deepEqual(zoe.map((found) => firstString(found, 'cn')), ['Zoë Ångström']);
+      assert.deepEqual(
+        zoe.map((found) => firstString(found, 'cn')),
+        ['Zoë Ångström'],
+      );
     } finally {
       await dir.close();
     }
@@ -477,7 +485,13 @@ describe('searching', () => {
     const dir = await openDirectory(settings());
     try {
       for (const attribute of ['jpegPhoto', 'JPEGPHOTO', 'jpegphoto']) {
-        const entries = await dir.searchAll({ baseDn: `ou=people,${slapd.baseDn}`, scope: 'one', filter: '(sn=Photo)', attributes: ['uid', attribute], maxEntries: 5 });
+        const entries = await dir.searchAll({
+          baseDn: `ou=people,${slapd.baseDn}`,
+          scope: 'one',
+          filter: '(sn=Photo)',
+          attributes: ['uid', attribute],
+          maxEntries: 5,
+        });
         const byUid = new Map(entries.map((entry) => [firstString(entry, 'uid'), entry]));
         const text = byUid.get('photo.text');
         const binary = byUid.get('photo.binary');
@@ -510,7 +524,10 @@ describe('searching', () => {
       });
       assert.deepEqual(
         members.map((group) => firstString(group, 'cn')).sort(),
-        org.groups.filter((group) => group.kind === 'groupOfNames' && group.members.includes(user.dn)).map((group) => group.cn).sort(),
+        org.groups
+          .filter((group) => group.kind === 'groupOfNames' && group.members.includes(user.dn))
+          .map((group) => group.cn)
+          .sort(),
       );
       assert.ok(members.every((group) => allStrings(group, 'member').some((member) => dnEquals(member, user.dn))));
     } finally {

@@ -10,23 +10,23 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DirSyncControl } from '../src/directory/controls/dirsync.ts';
 import {
+  type DirectoryConnection,
+  type DirSyncEvent,
+  type DirSyncRequest,
   openDirectory,
   parseDirSyncCookie,
   readAdServerIdentity,
   readDirSync,
   readUsnChanges,
   uniqueIdOf,
-  type DirectoryConnection,
-  type DirSyncEvent,
-  type DirSyncRequest,
 } from '../src/directory/index.ts';
 import { isDirbridgeError } from '../src/errors.ts';
 import { dnEquals, normalizeDn } from '../src/ldap/dn.ts';
 import type { DirectoryEntry } from '../src/ldap/entry.ts';
 import { firstString } from '../src/ldap/entry.ts';
-import { directorySettingsSchema, type DirectorySettings } from '../src/settings/schema.ts';
-import { adUser, sambaUnavailableReason, startSambaDc, type SambaDc } from './fixtures/samba.ts';
+import { type DirectorySettings, directorySettingsSchema } from '../src/settings/schema.ts';
 import { ldifLine } from './fixtures/ldif.ts';
+import { adUser, type SambaDc, sambaUnavailableReason, startSambaDc } from './fixtures/samba.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
 
 const USERS_AND_GROUPS = '(|(objectClass=user)(objectClass=group))';
@@ -63,7 +63,14 @@ describe('DirSync, uSNChanged polling and the DC identity on Active Directory (S
   let dc: SambaDc;
   let admin: DirectoryConnection;
   const settings = (bindDn: string, bindPassword: string): DirectorySettings =>
-    directorySettingsSchema.parse({ urls: [dc.ldapsUrl], tls: { caFile: dc.caFile }, bindDn, bindPassword, connectTimeoutMs: 2_000, operationTimeoutMs: 30_000 });
+    directorySettingsSchema.parse({
+      urls: [dc.ldapsUrl],
+      tls: { caFile: dc.caFile },
+      bindDn,
+      bindPassword,
+      connectTimeoutMs: 2_000,
+      operationTimeoutMs: 30_000,
+    });
   const request = (overrides: Partial<DirSyncRequest> = {}): DirSyncRequest => ({
     namingContext: dc.baseDn,
     baseDn: dc.baseDn,
@@ -109,9 +116,10 @@ describe('DirSync, uSNChanged polling and the DC identity on Active Directory (S
     const allStaff = dc.groups.find((group) => group.cn === 'All Staff');
     assert.ok(allStaff !== undefined);
     const event = byDn.get(normalizeDn(allStaff.dn));
-    assert.deepEqual(event?.valueChanges.map((change) => ({ ...change, added: sortedDns(change.added) })), [
-      { attribute: 'member', added: sortedDns(allStaff.members), removed: [] },
-    ]);
+    assert.deepEqual(
+      event?.valueChanges.map((change) => ({ ...change, added: sortedDns(change.added) })),
+      [{ attribute: 'member', added: sortedDns(allStaff.members), removed: [] }],
+    );
     assert.equal(event?.entry.attributes['member'], undefined, 'incremental member values are not left in the entry');
     assert.equal(parseDirSyncCookie(cookie).invocationId, (await readAdServerIdentity(admin)).invocationId);
   });
@@ -145,7 +153,9 @@ describe('DirSync, uSNChanged polling and the DC identity on Active Directory (S
     assert.ok(added !== undefined);
     await dc.adModify(`${ldifLine('dn', alice.dn)}\nchangetype: modify\nreplace: description\ndescription: changed by DirSync test\n-\n`);
     await dc.adModify(`${ldifLine('dn', bob.dn)}\nchangetype: modrdn\nnewrdn: CN=Bobby Brown\ndeleteoldrdn: 1\n`);
-    await dc.adModify(`${ldifLine('dn', carol.dn)}\nchangetype: modrdn\n${ldifLine('newrdn', `CN=${carol.cn}`)}\ndeleteoldrdn: 1\n${ldifLine('newsuperior', dc.ous.staff)}\n`);
+    await dc.adModify(
+      `${ldifLine('dn', carol.dn)}\nchangetype: modrdn\n${ldifLine('newrdn', `CN=${carol.cn}`)}\ndeleteoldrdn: 1\n${ldifLine('newsuperior', dc.ous.staff)}\n`,
+    );
     await dc.adModify(`${ldifLine('dn', gone.dn)}\nchangetype: delete\n`);
     await dc.addMembers(emptyGroup, [erin.dn]);
     await dc.adModify(`${ldifLine('dn', operations)}\nchangetype: modify\ndelete: member\n${ldifLine('member', mallory.dn)}\n-\n`);
@@ -153,7 +163,11 @@ describe('DirSync, uSNChanged polling and the DC identity on Active Directory (S
     const delta = await read(admin, request({ cookie }));
     cookie = delta.cookie;
     assert.deepEqual(delta.outside, []);
-    assert.deepEqual(delta.deleted.map((event) => event.uniqueId), [ids.gone], 'the deleted user comes as a tombstone with its objectGUID id');
+    assert.deepEqual(
+      delta.deleted.map((event) => event.uniqueId),
+      [ids.gone],
+      'the deleted user comes as a tombstone with its objectGUID id',
+    );
     assert.match(delta.deleted[0]?.dn ?? '', /CN=Deleted Objects,DC=example,DC=test$/i);
     const byId = new Map(delta.changed.map((event) => [event.uniqueId, event]));
     const addedId = await idOf(added.dn);
@@ -174,10 +188,15 @@ describe('DirSync, uSNChanged polling and the DC identity on Active Directory (S
   });
 
   it(`adding one member to a ${BIG_GROUP_SIZE}-member group reports one added value with incremental values, the whole list without`, async () => {
-    const users = await dc.adAddUsers(Array.from({ length: BIG_GROUP_SIZE + 1 }, (_, i) => ({ sAMAccountName: `bulk${i}`, cn: `Bulk ${i}`, parentDn: dc.ous.staff })));
+    const users = await dc.adAddUsers(
+      Array.from({ length: BIG_GROUP_SIZE + 1 }, (_, i) => ({ sAMAccountName: `bulk${i}`, cn: `Bulk ${i}`, parentDn: dc.ous.staff })),
+    );
     const last = users.pop();
     assert.ok(last !== undefined);
-    const big = await dc.createGroup('Big Group', users.map((user) => user.dn));
+    const big = await dc.createGroup(
+      'Big Group',
+      users.map((user) => user.dn),
+    );
     const before = await read(admin, request({ cookie }));
     const bigEvent = before.changed.find((event) => dnEquals(event.dn, big.dn));
     assert.equal(bigEvent?.valueChanges[0]?.added.length, BIG_GROUP_SIZE, 'a new group comes with all its members as added values');
@@ -217,14 +236,30 @@ describe('DirSync, uSNChanged polling and the DC identity on Active Directory (S
     await dc.addMembers(emptyGroup, [heidi.dn]);
     const collect = async (filter: string, sinceUsn = since): Promise<DirectoryEntry[]> => {
       const entries: DirectoryEntry[] = [];
-      for await (const page of readUsnChanges(admin, { baseDn: dc.baseDn, scope: 'sub', filter, attributes: ['cn', 'description', 'member'], pageSize: 100, sinceUsn })) entries.push(...page);
+      for await (const page of readUsnChanges(admin, {
+        baseDn: dc.baseDn,
+        scope: 'sub',
+        filter,
+        attributes: ['cn', 'description', 'member'],
+        pageSize: 100,
+        sinceUsn,
+      }))
+        entries.push(...page);
       return entries;
     };
     const users = await collect('(&(objectClass=user)(!(objectClass=computer)))');
-    assert.deepEqual(users.map((entry) => normalizeDn(entry.dn)), [normalizeDn(judy.dn)], 'heidi, only added to a group, keeps her uSNChanged');
+    assert.deepEqual(
+      users.map((entry) => normalizeDn(entry.dn)),
+      [normalizeDn(judy.dn)],
+      'heidi, only added to a group, keeps her uSNChanged',
+    );
     assert.ok(BigInt(firstString(users[0] ?? { dn: '', attributes: {} }, 'uSNChanged') ?? '0') > BigInt(since), 'uSNChanged is returned');
     const groups = await collect('(objectClass=group)');
-    assert.deepEqual(groups.map((entry) => normalizeDn(entry.dn)), [normalizeDn(emptyGroup)], 'the membership change shows on the group');
+    assert.deepEqual(
+      groups.map((entry) => normalizeDn(entry.dn)),
+      [normalizeDn(emptyGroup)],
+      'the membership change shows on the group',
+    );
     const now = (await readAdServerIdentity(admin)).highestCommittedUsn;
     assert.deepEqual(await collect('(objectClass=*)', now), [], 'nothing above the current highestCommittedUSN');
   });
@@ -232,9 +267,20 @@ describe('DirSync, uSNChanged polling and the DC identity on Active Directory (S
   it('an account without the replication right gets directory.sync_not_permitted, and can still poll uSNChanged', async () => {
     const reader = adUser('svc-dirbridge');
     await using unprivileged = await openDirectory(settings(reader.dn, reader.password ?? ''));
-    await assert.rejects(read(unprivileged, request()), (error) => isDirbridgeError(error, 'directory.sync_not_permitted') && /Replicating Directory Changes/.test(error.message));
+    await assert.rejects(
+      read(unprivileged, request()),
+      (error) => isDirbridgeError(error, 'directory.sync_not_permitted') && /Replicating Directory Changes/.test(error.message),
+    );
     const pages: DirectoryEntry[][] = [];
-    for await (const page of readUsnChanges(unprivileged, { baseDn: dc.baseDn, scope: 'sub', filter: '(objectClass=user)', attributes: ['cn'], pageSize: 50, sinceUsn: '0' })) pages.push(page);
+    for await (const page of readUsnChanges(unprivileged, {
+      baseDn: dc.baseDn,
+      scope: 'sub',
+      filter: '(objectClass=user)',
+      attributes: ['cn'],
+      pageSize: 50,
+      sinceUsn: '0',
+    }))
+      pages.push(page);
     assert.ok(pages.flat().length >= dc.users.length);
   });
 
@@ -279,6 +325,9 @@ describe('DirSync, uSNChanged polling and the DC identity on Active Directory (S
     const mailFiltered = await read(admin, request({ filter: '(&(objectClass=user)(mail=*))', cookie: first.cookie }));
     assert.deepEqual(mailFiltered.deleted, []);
     const broad = await read(admin, request({ cookie }));
-    assert.deepEqual(broad.deleted.map((event) => event.uniqueId), [judyId]);
+    assert.deepEqual(
+      broad.deleted.map((event) => event.uniqueId),
+      [judyId],
+    );
   });
 });

@@ -3,20 +3,25 @@
  * the sample organisation generator, the Samba AD DC and 389-DS.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { Client, InvalidCredentialsError, SizeLimitExceededError } from 'ldapts';
-import { generateOrganisation } from './fixtures/sample-directory.ts';
-import { dirsrvTestDirectory } from './helpers/data-fit.ts';
-import { dirsrvUnavailableReason, startDirsrv, type Dirsrv } from './fixtures/dirsrv.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { adUser, sambaUnavailableReason, startSambaDc, type SambaDc } from './fixtures/samba.ts';
+import { type Dirsrv, dirsrvUnavailableReason, startDirsrv } from './fixtures/dirsrv.ts';
 import { isRunning, run } from './fixtures/proc.ts';
+import { adUser, type SambaDc, sambaUnavailableReason, startSambaDc } from './fixtures/samba.ts';
+import { generateOrganisation } from './fixtures/sample-directory.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
+import { dirsrvTestDirectory } from './helpers/data-fit.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
 
 const client = async (url: string, ca?: string, servername?: string): Promise<Client> =>
-  new Client({ url, timeout: 5_000, connectTimeout: 2_000, tlsOptions: ca ? { ca: [await readFile(ca)], ...(servername === undefined ? {} : { servername }) } : {} });
+  new Client({
+    url,
+    timeout: 5_000,
+    connectTimeout: 2_000,
+    tlsOptions: ca ? { ca: [await readFile(ca)], ...(servername === undefined ? {} : { servername }) } : {},
+  });
 
 async function withClient<T>(c: Client, fn: (c: Client) => Promise<T>): Promise<T> {
   try {
@@ -48,10 +53,13 @@ describe('sample organisation generator', () => {
     const plain = generateOrganisation({ people: 60_000, groups: 9, seed: 2 });
     const large = generateOrganisation({ people: 60_000, groups: 9, seed: 2, largeGroups: true });
     assert.deepEqual(large.groups.slice(0, 9), plain.groups);
-    assert.deepEqual(large.groups.slice(9).map((g) => [g.cn, g.kind, g.members.length, new Set(g.members).size]), [
-      ['large-10k', 'groupOfNames', 10_000, 10_000],
-      ['large-50k', 'groupOfNames', 50_000, 50_000],
-    ]);
+    assert.deepEqual(
+      large.groups.slice(9).map((g) => [g.cn, g.kind, g.members.length, new Set(g.members).size]),
+      [
+        ['large-10k', 'groupOfNames', 10_000, 10_000],
+        ['large-50k', 'groupOfNames', 50_000, 50_000],
+      ],
+    );
     assert.ok(large.users.every((user, i) => user.memberOf.filter((dn) => !dn.startsWith('cn=large-')).join() === plain.users[i]?.memberOf.join()));
     assert.ok(large.users.filter((user) => user.groups.includes('large-50k')).length === 50_000);
     assert.equal(generateOrganisation({ people: 10, groups: 2, largeGroups: true }).groups.at(-1)?.members.length, 10, 'every person when fewer');
@@ -99,9 +107,7 @@ describe('slapd fixture', () => {
 
   it('rejects a server certificate from the wrong CA', async () => {
     await assert.rejects(withClient(await client(slapd.ldapsUrl, slapd.otherCaFile), (c) => c.bind(slapd.readerDn, slapd.readerPassword)));
-    await assert.rejects(
-      withClient(await client(slapd.url), async (c) => c.startTLS({ ca: [await readFile(slapd.otherCaFile)] })),
-    );
+    await assert.rejects(withClient(await client(slapd.url), async (c) => c.startTLS({ ca: [await readFile(slapd.otherCaFile)] })));
   });
 
   it('lets users bind with password-<uid>, hides userPassword, locks the locked user', async () => {
@@ -303,7 +309,11 @@ describe('389-DS fixture', { skip: skipUnlessCi(dirsrvUnavailableReason()) }, ()
       const entry = searchEntries[0];
       assert.match(String(entry?.nsUniqueId), /^[0-9a-f]{8}(-[0-9a-f]{8}){3}$/);
       const memberOf = ([] as unknown[]).concat(entry?.memberOf ?? []).map(String);
-      for (const dn of member.memberOf) assert.ok(memberOf.some((value) => value.toLowerCase() === dn.toLowerCase()), `${dn} in memberOf`);
+      for (const dn of member.memberOf)
+        assert.ok(
+          memberOf.some((value) => value.toLowerCase() === dn.toLowerCase()),
+          `${dn} in memberOf`,
+        );
       assert.deepEqual([entry?.userPassword ?? []].flat(), [], 'userPassword is not readable');
       const lock = await c.search(ds.baseDn, { filter: `(uid=${locked.uid})`, attributes: ['nsAccountLock'] });
       assert.equal(String(lock.searchEntries[0]?.nsAccountLock).toUpperCase(), 'TRUE');

@@ -13,12 +13,12 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { stringify } from 'yaml';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { createLocalAccount, ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { csrfTokenFor } from '../src/http/admin-auth.ts';
 import { createHttpServer, type HttpServerOptions } from '../src/http/server.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
 
 const ADMIN_PASSWORD = 'admin-password-for-auth-tests';
@@ -114,7 +114,12 @@ describe('HTTP admin security', () => {
       const payload = ['GET', 'HEAD', 'DELETE'].includes(route.method) ? undefined : {};
       const stranger = await server.inject({ method, url: route.url, ...(payload === undefined ? {} : { payload }) });
       assert.equal(stranger.statusCode, 401, `${route.method} ${route.url} without a session: ${stranger.body}`);
-      const expired = await server.inject({ method, url: route.url, cookies: { dirbridge_session: 'not-a-session' }, ...(payload === undefined ? {} : { payload }) });
+      const expired = await server.inject({
+        method,
+        url: route.url,
+        cookies: { dirbridge_session: 'not-a-session' },
+        ...(payload === undefined ? {} : { payload }),
+      });
       assert.equal(expired.statusCode, 401, `${route.method} ${route.url} with an unknown session`);
       const plain = await server.inject({
         method,
@@ -147,14 +152,24 @@ describe('HTTP admin security', () => {
 
   it('refuses a sign-in sent from another site (login CSRF), and accepts one from the console', async () => {
     const server = await serverFor({ adminLoginRateLimit: { max: 100, timeWindowMs: 60_000 } });
-    const refusedHeaders: Array<Record<string, string>> = [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://attacker.example' }, { origin: 'null' }];
+    const refusedHeaders: Array<Record<string, string>> = [
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+      { origin: 'https://attacker.example' },
+      { origin: 'null' },
+    ];
     for (const headers of refusedHeaders) {
       const refused = await signIn('admin', ADMIN_PASSWORD, server, headers);
       assert.equal(refused.statusCode, 403, JSON.stringify(headers));
       assert.equal(JSON.parse(refused.body).error.code, 'http.cross_site');
       assert.equal(refused.cookies.length, 0, 'no session for a refused sign-in');
     }
-    const acceptedHeaders: Array<Record<string, string>> = [{ 'sec-fetch-site': 'same-origin' }, { origin: 'http://localhost' }, { origin: 'http://LOCALHOST:80' }, { 'sec-fetch-site': 'none' }];
+    const acceptedHeaders: Array<Record<string, string>> = [
+      { 'sec-fetch-site': 'same-origin' },
+      { origin: 'http://localhost' },
+      { origin: 'http://LOCALHOST:80' },
+      { 'sec-fetch-site': 'none' },
+    ];
     for (const headers of acceptedHeaders) {
       const accepted = await signIn('admin', ADMIN_PASSWORD, server, { host: 'localhost:80', ...headers });
       assert.equal(accepted.statusCode, 200, `${JSON.stringify(headers)}: ${accepted.body}`);
@@ -192,7 +207,7 @@ describe('HTTP admin security', () => {
     assert.deepEqual(JSON.parse(wrong.body), { error: { code: 'auth.invalid_credentials', message: 'invalid username or password' } });
   });
 
-  it('needs the session\'s CSRF token on every state-changing request', async () => {
+  it("needs the session's CSRF token on every state-changing request", async () => {
     const response = await signIn('admin', ADMIN_PASSWORD);
     const token = response.cookies[0]?.value ?? '';
     const csrf: string = JSON.parse(response.body).csrfToken;
@@ -229,7 +244,12 @@ describe('HTTP admin security', () => {
     assert.equal(blocked.statusCode, 429);
     assert.equal(JSON.parse(blocked.body).error.code, 'http.rate_limited');
     // Another address is not affected.
-    const elsewhere = await limited.inject({ method: 'POST', url: '/api/v1/admin/session', payload: { username: 'admin', password: ADMIN_PASSWORD }, remoteAddress: '192.0.2.7' });
+    const elsewhere = await limited.inject({
+      method: 'POST',
+      url: '/api/v1/admin/session',
+      payload: { username: 'admin', password: ADMIN_PASSWORD },
+      remoteAddress: '192.0.2.7',
+    });
     assert.equal(elsewhere.statusCode, 200);
   });
 
@@ -282,7 +302,11 @@ describe('HTTP admin security', () => {
     const health = await fetch(`${address}/healthz`);
     assert.equal(health.status, 200);
     assert.deepEqual(await health.json(), { status: 'ok' });
-    const login = await fetch(`${address}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }) });
+    const login = await fetch(`${address}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+    });
     assert.equal(login.status, 200);
   });
 
@@ -295,7 +319,12 @@ describe('HTTP admin security', () => {
       stringify({ directory: { urls: [slapd.url], bindDn: slapd.readerDn }, users: { baseDn: slapd.baseDn }, store: { dataDir: path.join(dir, 'data') } }),
     );
     const child = spawn(process.execPath, [BIN, '--config', config, 'serve', '--port', '0'], {
-      env: { PATH: process.env['PATH'], HOME: process.env['HOME'], DIRBRIDGE_DIRECTORY_BIND_PASSWORD: slapd.readerPassword, DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD },
+      env: {
+        PATH: process.env['PATH'],
+        HOME: process.env['HOME'],
+        DIRBRIDGE_DIRECTORY_BIND_PASSWORD: slapd.readerPassword,
+        DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -316,7 +345,11 @@ describe('HTTP admin security', () => {
     try {
       const ready = await fetch(`${address}/readyz`);
       assert.equal(ready.status, 200);
-      const signIn = await fetch(`${address}/api/v1/admin/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }) });
+      const signIn = await fetch(`${address}/api/v1/admin/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+      });
       assert.equal(signIn.status, 200);
     } finally {
       child.kill('SIGTERM');

@@ -11,18 +11,18 @@ import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { hashToken } from '../src/auth/tokens.ts';
 import { csrfTokenFor } from '../src/http/admin-auth.ts';
 import { createHttpServer, type HttpServerOptions } from '../src/http/server.ts';
 import type { Settings } from '../src/settings/schema.ts';
 import { runAvatarSync } from '../src/sync/attribute-jobs.ts';
-import { GIF_1, JPEG_24, PNG_24, SVG_WITH_SCRIPT, jpegPhotoChange } from './fixtures/images.ts';
+import { GIF_1, JPEG_24, jpegPhotoChange, PNG_24, SVG_WITH_SCRIPT } from './fixtures/images.ts';
 import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { merge, settingsFor } from './helpers/harness.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { signInAdmin } from './helpers/admin-session.ts';
+import { merge, settingsFor } from './helpers/harness.ts';
 
 const ADMIN_PASSWORD = 'admin-password-for-http-tests';
 const APP_API_KEY = 'app-key-0123456789abcdef';
@@ -222,7 +222,10 @@ describe('HTTP API against OpenLDAP', () => {
       assert.deepEqual([...bodies], [JSON.stringify({ error: { code: 'auth.invalid_credentials', message: 'invalid username or password' } })]);
       // The precise reasons stay in the audit log.
       const failures = await app.store.audit.list({ limit: 5, offset: 0, action: 'login.failed' });
-      assert.deepEqual(new Set(failures.entries.map((entry) => entry.reason)), new Set(['wrong_password', 'unknown_user', 'empty_password', 'locked_in_directory']));
+      assert.deepEqual(
+        new Set(failures.entries.map((entry) => entry.reason)),
+        new Set(['wrong_password', 'unknown_user', 'empty_password', 'locked_in_directory']),
+      );
     });
 
     it('refuses a session request without a valid bearer token', async () => {
@@ -248,7 +251,10 @@ describe('HTTP API against OpenLDAP', () => {
       const strictServer = await serverFor(strict);
       const karl = user('karl.roberts11');
       for (let attempt = 0; attempt < 2; attempt += 1) {
-        assert.equal((await call({ method: 'POST', url: '/api/v1/auth/login', payload: { username: karl.uid, password: 'wrong' } }, strictServer)).statusCode, 401);
+        assert.equal(
+          (await call({ method: 'POST', url: '/api/v1/auth/login', payload: { username: karl.uid, password: 'wrong' } }, strictServer)).statusCode,
+          401,
+        );
       }
       const throttled = await call({ method: 'POST', url: '/api/v1/auth/login', payload: { username: karl.uid, password: karl.password } }, strictServer);
       assert.equal(throttled.statusCode, 429);
@@ -273,9 +279,20 @@ describe('HTTP API against OpenLDAP', () => {
       const misnamedServer = await serverFor(misnamed);
       const token = (await misnamed.login.login({ username: 'admin', password: ADMIN_PASSWORD })).token;
       tokens.push(token);
-      const warned = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', cookies: { dirbridge_session: token }, headers: { 'x-csrf-token': csrfTokenFor(token) } }, misnamedServer);
+      const warned = await call(
+        {
+          method: 'POST',
+          url: '/api/v1/admin/actions/test-connection',
+          cookies: { dirbridge_session: token },
+          headers: { 'x-csrf-token': csrfTokenFor(token) },
+        },
+        misnamedServer,
+      );
       assert.equal(warned.statusCode, 200, warned.body);
-      assert.ok(warned.json().warnings.some((warning: string) => warning.includes('no-such-group')), warned.body);
+      assert.ok(
+        warned.json().warnings.some((warning: string) => warning.includes('no-such-group')),
+        warned.body,
+      );
     });
 
     it('maps an unreachable directory to 503 with its code', async () => {
@@ -298,7 +315,10 @@ describe('HTTP API against OpenLDAP', () => {
       assert.equal(unsaved.json().url, slapd.url);
       assert.equal(unsaved.json().bind.dn, slapd.readerDn);
       assert.deepEqual(unsaved.json().warnings, []);
-      const unsavedSearch = await call({ method: 'POST', url: '/api/v1/admin/actions/test-search', ...asAdmin, payload: { username: user('anna.berglund').uid, settings: fixed } }, offlineServer);
+      const unsavedSearch = await call(
+        { method: 'POST', url: '/api/v1/admin/actions/test-search', ...asAdmin, payload: { username: user('anna.berglund').uid, settings: fixed } },
+        offlineServer,
+      );
       assert.equal(unsavedSearch.json().status, 'found', unsavedSearch.body);
       assert.equal(offline.settingsState().version, version);
       assert.deepEqual(offline.settings.directory.urls, ['ldap://127.0.0.1:1']);
@@ -330,7 +350,10 @@ describe('HTTP API against OpenLDAP', () => {
       assert.ok(first.json().steps.some((step: { kind: string }) => step.kind === 'createUser'));
       const stored = await app.store.users.findByUsername(eleni.uid);
       assert.ok(stored);
-      assert.deepEqual((await app.store.mapping.listUserChannels(stored.id)).map((channel) => channel.name), ['general']);
+      assert.deepEqual(
+        (await app.store.mapping.listUserChannels(stored.id)).map((channel) => channel.name),
+        ['general'],
+      );
       const created = await app.store.audit.list({ limit: 1, offset: 0, userId: stored.id, action: 'user.created' });
       assert.equal(created.entries[0]?.actor, 'admin:admin');
       const again = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync-user', payload: { username: eleni.uid } });
@@ -375,9 +398,15 @@ describe('HTTP API against OpenLDAP', () => {
       assert.equal(page.json().users.length, 5);
       assert.ok(page.json().total > 50);
       const search = await admin({ method: 'GET', url: '/api/v1/admin/users?search=zoe.ang' });
-      assert.deepEqual(search.json().users.map((found: { username: string }) => found.username), ['zoe.angstrom']);
+      assert.deepEqual(
+        search.json().users.map((found: { username: string }) => found.username),
+        ['zoe.angstrom'],
+      );
       const local = await admin({ method: 'GET', url: '/api/v1/admin/users?source=local' });
-      assert.deepEqual(local.json().users.map((found: { username: string }) => found.username), ['admin']);
+      assert.deepEqual(
+        local.json().users.map((found: { username: string }) => found.username),
+        ['admin'],
+      );
       const id = search.json().users[0].id;
       const detail = await admin({ method: 'GET', url: `/api/v1/admin/users/${id}` });
       assert.equal(detail.statusCode, 200, detail.body);
@@ -436,7 +465,11 @@ describe('HTTP API against OpenLDAP', () => {
     it('refuses directory-managed fields with 409 naming them, and keeps local fields editable', async () => {
       const anna = await app.store.users.findByUsername('anna.berglund');
       assert.ok(anna);
-      const refused = await admin({ method: 'PATCH', url: `/api/v1/admin/users/${anna.id}`, payload: { email: 'other@example.org', lastName: 'Other', notes: 'x' } });
+      const refused = await admin({
+        method: 'PATCH',
+        url: `/api/v1/admin/users/${anna.id}`,
+        payload: { email: 'other@example.org', lastName: 'Other', notes: 'x' },
+      });
       assert.equal(refused.statusCode, 409);
       assert.equal(refused.json().error.code, 'users.directory_managed');
       assert.match(refused.json().error.message, /email, lastName/);
@@ -485,7 +518,13 @@ describe('HTTP API against OpenLDAP', () => {
       assert.equal((await admin({ method: 'GET', url: '/api/v1/admin/groups/00000000-0000-0000-0000-000000000000/members' })).statusCode, 404);
 
       const roles = await admin({ method: 'GET', url: '/api/v1/admin/roles' });
-      assert.deepEqual(roles.json().roles.map((role: { role: string }) => role.role).sort(), ['developer', 'reviewer', 'support']);
+      assert.deepEqual(
+        roles
+          .json()
+          .roles.map((role: { role: string }) => role.role)
+          .sort(),
+        ['developer', 'reviewer', 'support'],
+      );
       const supportCount = roles.json().roles.find((role: { role: string }) => role.role === 'support').userCount;
       const supporters = await admin({ method: 'GET', url: '/api/v1/admin/roles/support/members?limit=1000' });
       assert.equal(supporters.statusCode, 200, supporters.body);
@@ -526,7 +565,9 @@ describe('HTTP API against OpenLDAP', () => {
     it('lists sync runs and shows one with its plan summary', async () => {
       const runs = await admin({ method: 'GET', url: '/api/v1/admin/runs?limit=10' });
       assert.equal(runs.statusCode, 200, runs.body);
-      const applied = runs.json().runs.find((run: { isDryRun: boolean; status: string; trigger: string }) => !run.isDryRun && run.status === 'succeeded' && run.trigger === 'api');
+      const applied = runs
+        .json()
+        .runs.find((run: { isDryRun: boolean; status: string; trigger: string }) => !run.isDryRun && run.status === 'succeeded' && run.trigger === 'api');
       assert.ok(applied, runs.body);
       assert.ok(applied.counts['users.created'] > 0);
       const detail = await admin({ method: 'GET', url: `/api/v1/admin/runs/${applied.id}` });
@@ -566,7 +607,10 @@ describe('HTTP API against OpenLDAP', () => {
       runAvatarSync({
         store: app.store,
         openDirectory: app.openDirectory,
-        settings: { ...app.settings, mapping: { ...app.settings.mapping, avatars: { ...app.settings.mapping.avatars, enabled: true, attributes: ['jpegPhoto'] } } },
+        settings: {
+          ...app.settings,
+          mapping: { ...app.settings.mapping, avatars: { ...app.settings.mapping.avatars, enabled: true, attributes: ['jpegPhoto'] } },
+        },
       });
     const people = () => {
       const usable = organisation.users.filter((candidate) => !candidate.locked && candidate.rdnAttribute === 'uid').slice(30, 34);
@@ -656,7 +700,10 @@ describe('HTTP API against OpenLDAP', () => {
       // Bytes that are not an image we serve (put in the store behind sync's back) are refused, whatever type was recorded.
       const local = await app.store.users.findByUsername('admin');
       assert.ok(local);
-      for (const [data, mimeType] of [[SVG_WITH_SCRIPT, 'image/svg+xml'], [Buffer.from('<html><script>alert(1)</script></html>'), 'image/png']] as const) {
+      for (const [data, mimeType] of [
+        [SVG_WITH_SCRIPT, 'image/svg+xml'],
+        [Buffer.from('<html><script>alert(1)</script></html>'), 'image/png'],
+      ] as const) {
         await app.store.transaction((tx) => tx.mapping.setAvatars([{ userId: local.id, contentHash: sha(data), mimeType, data }]));
         const answers: Reply[] = [
           await call({ method: 'GET', url: `/api/v1/users/${local.id}/avatar`, headers: key }),
@@ -689,7 +736,7 @@ describe('HTTP API against OpenLDAP', () => {
       assert.equal((await call({ method: 'GET', url: `/api/v1/users/${login.user.id}/avatar`, cookies: adminCookie })).statusCode, 401);
     });
 
-    it('gives administrators the image, the avatar in the user detail and each listed user\'s hash', async () => {
+    it("gives administrators the image, the avatar in the user detail and each listed user's hash", async () => {
       const [withJpeg, , , without] = people();
       const id = await idOf(withJpeg);
       const hash = sha(JPEG_24);
@@ -702,7 +749,10 @@ describe('HTTP API against OpenLDAP', () => {
       const missing = await admin({ method: 'GET', url: `/api/v1/admin/users/${await idOf(without)}/avatar` });
       assert.equal(missing.statusCode, 404);
       assert.equal(missing.json().error.code, 'avatars.not_found');
-      assert.equal((await admin({ method: 'GET', url: '/api/v1/admin/users/00000000-0000-0000-0000-000000000000/avatar' })).json().error.code, 'users.not_found');
+      assert.equal(
+        (await admin({ method: 'GET', url: '/api/v1/admin/users/00000000-0000-0000-0000-000000000000/avatar' })).json().error.code,
+        'users.not_found',
+      );
 
       const detail = await admin({ method: 'GET', url: `/api/v1/admin/users/${id}` });
       const { updatedAt, ...avatar } = detail.json().avatar;
@@ -736,7 +786,10 @@ describe('HTTP API against OpenLDAP', () => {
       await slapd.ldapmodify(jpegPhotoChange(withJpeg.dn, undefined));
       assert.equal((await syncAvatars()).removed, 1);
       assert.equal((await loginAs(withJpeg)).user.avatar, null);
-      assert.equal((await call({ method: 'GET', url: `/api/v1/users/${id}/avatar`, headers: { ...key, 'if-none-match': `"${sha(PNG_24)}"` } })).statusCode, 404);
+      assert.equal(
+        (await call({ method: 'GET', url: `/api/v1/users/${id}/avatar`, headers: { ...key, 'if-none-match': `"${sha(PNG_24)}"` } })).statusCode,
+        404,
+      );
       // Back as it was, for the tests that follow.
       await slapd.ldapmodify(jpegPhotoChange(withJpeg.dn, JPEG_24));
       assert.equal((await syncAvatars()).updated, 1);
@@ -766,17 +819,24 @@ describe('HTTP API against OpenLDAP', () => {
         cursor = page.json().next;
       }
       assert.equal(new Set(all.map((event) => event.id)).size, all.length, 'no event twice');
-      const expected = (await app.store.audit.list({ limit: 10_000, offset: 0 })).entries.filter((entry) => /^(user\.|membership\.|session\.revoked$)/.test(entry.action));
+      const expected = (await app.store.audit.list({ limit: 10_000, offset: 0 })).entries.filter((entry) =>
+        /^(user\.|membership\.|session\.revoked$)/.test(entry.action),
+      );
       assert.equal(all.length, expected.length);
 
       const anna = await app.store.users.findByUsername('anna.berglund');
       assert.ok(anna);
       await app.accounts.updateProfile(anna.id, { notes: 'changed for the feed' }, 'admin:test');
       const next = await call({ method: 'GET', url: `/api/v1/events?after=${cursor}`, headers: key });
-      assert.deepEqual(next.json().events.map((event: { action: string; subject: string }) => [event.action, event.subject]), [['user.updated', 'anna.berglund']]);
+      assert.deepEqual(
+        next.json().events.map((event: { action: string; subject: string }) => [event.action, event.subject]),
+        [['user.updated', 'anna.berglund']],
+      );
 
       // A sync reports group and role changes of an existing user as one entry with the names.
-      const joiner = organisation.users.find((candidate) => !organisation.groups.some((group) => group.cn === 'division-1' && group.members.includes(candidate.dn)) && candidate.index % 2 === 0);
+      const joiner = organisation.users.find(
+        (candidate) => !organisation.groups.some((group) => group.cn === 'division-1' && group.members.includes(candidate.dn)) && candidate.index % 2 === 0,
+      );
       assert.ok(joiner);
       const division1 = organisation.groups.find((group) => group.cn === 'division-1');
       assert.ok(division1);
@@ -784,7 +844,9 @@ describe('HTTP API against OpenLDAP', () => {
       const synced = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync', payload: {} });
       assert.equal(synced.json().status, 'succeeded', synced.body);
       const afterSync = await call({ method: 'GET', url: `/api/v1/events?after=${next.json().next}`, headers: key });
-      const joined = afterSync.json().events.find((event: { action: string; subject: string }) => event.action === 'membership.changed' && event.subject === joiner.uid);
+      const joined = afterSync
+        .json()
+        .events.find((event: { action: string; subject: string }) => event.action === 'membership.changed' && event.subject === joiner.uid);
       assert.ok(joined, afterSync.body);
       assert.deepEqual(joined.details.groups, { added: ['division-1'], removed: [] });
       assert.deepEqual(joined.details.roles, { added: ['support'], removed: [] });
@@ -847,7 +909,8 @@ describe('HTTP API against OpenLDAP', () => {
       );
       const probe = logLines.find((line) => line.includes('redaction probe'));
       assert.ok(probe);
-      for (const value of ['probe-password', 'probe-token', 'probe-bind', 'probe-deep', 'probe-key', 'probe-auth', 'probe-cookie']) assert.equal(probe.includes(value), false, value);
+      for (const value of ['probe-password', 'probe-token', 'probe-bind', 'probe-deep', 'probe-key', 'probe-auth', 'probe-cookie'])
+        assert.equal(probe.includes(value), false, value);
       assert.match(probe, /\[redacted\]/);
 
       assert.ok(seen.length > 50);

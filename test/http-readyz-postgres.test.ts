@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { createHttpServer } from '../src/http/server.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';

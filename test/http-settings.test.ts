@@ -10,13 +10,13 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { createHttpServer } from '../src/http/server.ts';
 import { generateOrganisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { settingsFor } from './helpers/harness.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { signInAdmin } from './helpers/admin-session.ts';
+import { settingsFor } from './helpers/harness.ts';
 
 const ADMIN_PASSWORD = 'admin-password-for-settings-tests';
 /** A wrong bind password that is only ever tested or refused, never saved. */
@@ -100,13 +100,19 @@ describe('settings API', () => {
     assert.equal(response.statusCode, 400);
     const { error } = response.json();
     assert.equal(error.code, 'settings.invalid');
-    assert.ok(error.problems.some((problem: string) => problem.startsWith('directory.pageSize: ')), error.problems.join('\n'));
-    assert.ok(error.problems.some((problem: string) => problem.startsWith('users.filter: ')), error.problems.join('\n'));
+    assert.ok(
+      error.problems.some((problem: string) => problem.startsWith('directory.pageSize: ')),
+      error.problems.join('\n'),
+    );
+    assert.ok(
+      error.problems.some((problem: string) => problem.startsWith('users.filter: ')),
+      error.problems.join('\n'),
+    );
     assert.equal(app.settingsState().version, 1);
     assert.equal(await app.store.settings.getVersion(), 1);
   });
 
-  it('refuses a timeout Node\'s timers cannot hold (3000000000 ms) naming directory.operationTimeoutMs, and saves nothing', async () => {
+  it("refuses a timeout Node's timers cannot hold (3000000000 ms) naming directory.operationTimeoutMs, and saves nothing", async () => {
     const before = await app.store.settings.get();
     const { settings, version } = (await call({ method: 'GET', url: '/api/v1/admin/settings' })).json();
     settings.directory.operationTimeoutMs = 3_000_000_000;
@@ -124,13 +130,23 @@ describe('settings API', () => {
     settings.users.baseDn = '';
     const more = await call({ method: 'PUT', url: '/api/v1/admin/settings', payload: { version, settings } });
     assert.equal(more.statusCode, 400);
-    assert.deepEqual(more.json().error.problems.map((problem: string) => problem.split(':')[0]).sort(), ['autoLogout.schedule', 'users.baseDn']);
+    assert.deepEqual(
+      more
+        .json()
+        .error.problems.map((problem: string) => problem.split(':')[0])
+        .sort(),
+      ['autoLogout.schedule', 'users.baseDn'],
+    );
     assert.equal(await app.store.settings.getVersion(), version);
   });
 
   it('refuses a store section and requests without the CSRF token', async () => {
     const { settings } = (await call({ method: 'GET', url: '/api/v1/admin/settings' })).json();
-    const withStore = await call({ method: 'PUT', url: '/api/v1/admin/settings', payload: { version: 1, settings: { ...settings, store: { dataDir: '/tmp/elsewhere' } } } });
+    const withStore = await call({
+      method: 'PUT',
+      url: '/api/v1/admin/settings',
+      payload: { version: 1, settings: { ...settings, store: { dataDir: '/tmp/elsewhere' } } },
+    });
     assert.equal(withStore.statusCode, 400);
     assert.match(withStore.json().error.problems[0], /^store: /);
     const noCsrf = await call({ method: 'PUT', url: '/api/v1/admin/settings', payload: { version: 1, settings }, headers: { 'x-csrf-token': '' } });
@@ -140,7 +156,11 @@ describe('settings API', () => {
   it('applies a change at once, keeps an absent secret, and refuses a stale version', async () => {
     const { settings } = (await call({ method: 'GET', url: '/api/v1/admin/settings' })).json();
     // A wrong password takes effect without a restart: Test Connection now fails to bind.
-    const wrong = await call({ method: 'PUT', url: '/api/v1/admin/settings', payload: { version: 1, settings: { ...settings, directory: { ...settings.directory, bindPassword: 'wrong-password' } } } });
+    const wrong = await call({
+      method: 'PUT',
+      url: '/api/v1/admin/settings',
+      payload: { version: 1, settings: { ...settings, directory: { ...settings.directory, bindPassword: 'wrong-password' } } },
+    });
     assert.equal(wrong.statusCode, 200, wrong.body);
     assert.deepEqual(wrong.json().changed, ['directory.bindPassword']);
     assert.equal(wrong.json().version, 2);
@@ -153,7 +173,14 @@ describe('settings API', () => {
     assert.equal(other.settingsState().version, 2);
     assert.equal(other.settings.directory.bindPassword, 'wrong-password');
 
-    const fixed = await call({ method: 'PUT', url: '/api/v1/admin/settings', payload: { version: 2, settings: { ...settings, directory: { ...settings.directory, bindPassword: slapd.readerPassword }, sync: { ...settings.sync, batchSize: 100 } } } });
+    const fixed = await call({
+      method: 'PUT',
+      url: '/api/v1/admin/settings',
+      payload: {
+        version: 2,
+        settings: { ...settings, directory: { ...settings.directory, bindPassword: slapd.readerPassword }, sync: { ...settings.sync, batchSize: 100 } },
+      },
+    });
     assert.equal(fixed.statusCode, 200, fixed.body);
     assert.deepEqual(fixed.json().changed, ['directory.bindPassword', 'sync.batchSize']);
     const working = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: {} });
@@ -167,7 +194,11 @@ describe('settings API', () => {
     assert.equal(unchanged.json().version, 3);
     assert.equal(app.settings.directory.bindPassword, slapd.readerPassword);
 
-    const stale = await call({ method: 'PUT', url: '/api/v1/admin/settings', payload: { version: 1, settings: { ...again.settings, sync: { ...again.settings.sync, batchSize: 7 } } } });
+    const stale = await call({
+      method: 'PUT',
+      url: '/api/v1/admin/settings',
+      payload: { version: 1, settings: { ...again.settings, sync: { ...again.settings.sync, batchSize: 7 } } },
+    });
     assert.equal(stale.statusCode, 409);
     assert.equal(stale.json().error.code, 'settings.conflict');
     assert.equal(app.settings.sync.batchSize, 100);
@@ -177,7 +208,10 @@ describe('settings API', () => {
       audit.entries.map((entry) => (entry.details as { changed: string[] }).changed),
       [['directory.bindPassword', 'sync.batchSize'], ['directory.bindPassword']],
     );
-    assert.ok(audit.entries.every((entry) => entry.actor === 'admin:admin'), JSON.stringify(audit.entries.map((entry) => entry.actor)));
+    assert.ok(
+      audit.entries.every((entry) => entry.actor === 'admin:admin'),
+      JSON.stringify(audit.entries.map((entry) => entry.actor)),
+    );
   });
 
   /** The settings as GET shows them (no secrets) with their version. */
@@ -187,7 +221,10 @@ describe('settings API', () => {
     return response.json();
   }
 
-  const withDirectory = (settings: Record<string, any>, directory: Record<string, unknown>) => ({ ...settings, directory: { ...settings.directory, ...directory } });
+  const withDirectory = (settings: Record<string, any>, directory: Record<string, unknown>) => ({
+    ...settings,
+    directory: { ...settings.directory, ...directory },
+  });
 
   it('tests unsaved settings without saving them, while the settings in force keep working', async () => {
     const before = await current();
@@ -212,7 +249,11 @@ describe('settings API', () => {
     assert.equal(liveSearch.json().status, 'found', liveSearch.body);
 
     // Unsaved values are what is tested: a secret left out keeps the stored one, other changes apply.
-    const timeout = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: { settings: withDirectory(before.settings, { connectTimeoutMs: 1234 }) } });
+    const timeout = await call({
+      method: 'POST',
+      url: '/api/v1/admin/actions/test-connection',
+      payload: { settings: withDirectory(before.settings, { connectTimeoutMs: 1234 }) },
+    });
     assert.equal(timeout.statusCode, 200, timeout.body);
     const elsewhere = { ...before.settings, users: { ...before.settings.users, baseDn: `ou=groups,${slapd.baseDn}` } };
     const notFound = await call({ method: 'POST', url: '/api/v1/admin/actions/test-search', payload: { username: people, settings: elsewhere } });
@@ -223,13 +264,24 @@ describe('settings API', () => {
       username: people,
       warnings: [`users.filter: (objectClass=inetOrgPerson) matches no entry under ou=groups,${slapd.baseDn} (scope sub); check users.filter and users.baseDn`],
     });
-    const unreachable = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: { settings: withDirectory(before.settings, { bindPassword: slapd.readerPassword, urls: [DEAD_URL], connectTimeoutMs: 500 }) } });
+    const unreachable = await call({
+      method: 'POST',
+      url: '/api/v1/admin/actions/test-connection',
+      payload: { settings: withDirectory(before.settings, { bindPassword: slapd.readerPassword, urls: [DEAD_URL], connectTimeoutMs: 500 }) },
+    });
     assert.equal(unreachable.statusCode, 503, unreachable.body);
     assert.equal(unreachable.json().error.code, 'directory.unavailable');
     // The stored bind password never follows a changed server, account or TLS: it must be entered again.
     for (const moved of [{ urls: [DEAD_URL] }, { bindDn: 'cn=someone-else,dc=example,dc=org' }, { startTls: true }]) {
-      for (const [method, url] of [['POST', '/api/v1/admin/actions/test-connection'], ['PUT', '/api/v1/admin/settings?verify=connection'], ['PUT', '/api/v1/admin/settings']] as const) {
-        const payload = method === 'POST' ? { settings: withDirectory(before.settings, moved) } : { version: before.version, settings: withDirectory(before.settings, moved) };
+      for (const [method, url] of [
+        ['POST', '/api/v1/admin/actions/test-connection'],
+        ['PUT', '/api/v1/admin/settings?verify=connection'],
+        ['PUT', '/api/v1/admin/settings'],
+      ] as const) {
+        const payload =
+          method === 'POST'
+            ? { settings: withDirectory(before.settings, moved) }
+            : { version: before.version, settings: withDirectory(before.settings, moved) };
         const refused = await call({ method, url, payload });
         assert.equal(refused.statusCode, 400, `${method} ${url} ${JSON.stringify(moved)}: ${refused.body}`);
         assert.equal(refused.json().error.code, 'settings.invalid');
@@ -238,15 +290,36 @@ describe('settings API', () => {
     }
 
     // Validated as PUT validates: every bad path named, null clears the secret (a bind DN then needs one), no store.
-    const invalid = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: { settings: { ...withDirectory(before.settings, { pageSize: 0 }), users: { ...before.settings.users, filter: '(uid=' } } } });
+    const invalid = await call({
+      method: 'POST',
+      url: '/api/v1/admin/actions/test-connection',
+      payload: { settings: { ...withDirectory(before.settings, { pageSize: 0 }), users: { ...before.settings.users, filter: '(uid=' } } },
+    });
     assert.equal(invalid.statusCode, 400, invalid.body);
     assert.equal(invalid.json().error.code, 'settings.invalid');
-    assert.ok(invalid.json().error.problems.some((problem: string) => problem.startsWith('directory.pageSize: ')), invalid.body);
-    assert.ok(invalid.json().error.problems.some((problem: string) => problem.startsWith('users.filter: ')), invalid.body);
-    const cleared = await call({ method: 'POST', url: '/api/v1/admin/actions/test-search', payload: { username: people, settings: withDirectory(before.settings, { bindPassword: null }) } });
+    assert.ok(
+      invalid.json().error.problems.some((problem: string) => problem.startsWith('directory.pageSize: ')),
+      invalid.body,
+    );
+    assert.ok(
+      invalid.json().error.problems.some((problem: string) => problem.startsWith('users.filter: ')),
+      invalid.body,
+    );
+    const cleared = await call({
+      method: 'POST',
+      url: '/api/v1/admin/actions/test-search',
+      payload: { username: people, settings: withDirectory(before.settings, { bindPassword: null }) },
+    });
     assert.equal(cleared.statusCode, 400, cleared.body);
-    assert.ok(cleared.json().error.problems.some((problem: string) => problem.startsWith('directory.bindPassword: ')), cleared.body);
-    const withStore = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: { settings: { ...before.settings, store: { dataDir: '/tmp/elsewhere' } } } });
+    assert.ok(
+      cleared.json().error.problems.some((problem: string) => problem.startsWith('directory.bindPassword: ')),
+      cleared.body,
+    );
+    const withStore = await call({
+      method: 'POST',
+      url: '/api/v1/admin/actions/test-connection',
+      payload: { settings: { ...before.settings, store: { dataDir: '/tmp/elsewhere' } } },
+    });
     assert.equal(withStore.statusCode, 400);
     assert.match(withStore.json().error.problems[0], /^store: /);
 
@@ -263,7 +336,10 @@ describe('settings API', () => {
     const wrongUrl = await call({
       method: 'PUT',
       url: '/api/v1/admin/settings?verify=connection',
-      payload: { version: before.version, settings: withDirectory(before.settings, { bindPassword: slapd.readerPassword, urls: [DEAD_URL], connectTimeoutMs: 500 }) },
+      payload: {
+        version: before.version,
+        settings: withDirectory(before.settings, { bindPassword: slapd.readerPassword, urls: [DEAD_URL], connectTimeoutMs: 500 }),
+      },
     });
     assert.equal(wrongUrl.statusCode, 422, wrongUrl.body);
     const { error } = wrongUrl.json();
@@ -273,15 +349,27 @@ describe('settings API', () => {
     assert.equal(error.verification.error.code, 'directory.unavailable');
     assert.deepEqual(error.verification.paths, ['directory.connectTimeoutMs', 'directory.urls']);
 
-    const wrongPassword = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version: before.version, settings: withDirectory(before.settings, { bindPassword: UNSAVED_PASSWORD }) } });
+    const wrongPassword = await call({
+      method: 'PUT',
+      url: '/api/v1/admin/settings?verify=connection',
+      payload: { version: before.version, settings: withDirectory(before.settings, { bindPassword: UNSAVED_PASSWORD }) },
+    });
     assert.equal(wrongPassword.statusCode, 422, wrongPassword.body);
     assert.equal(wrongPassword.json().error.verification.error.code, 'directory.invalid_credentials');
     assert.deepEqual(wrongPassword.json().error.verification.paths, ['directory.bindPassword']);
 
     // An invalid document or a stale version fails as without verification, before any connection.
-    const invalid = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version: before.version, settings: withDirectory(before.settings, { pageSize: 0 }) } });
+    const invalid = await call({
+      method: 'PUT',
+      url: '/api/v1/admin/settings?verify=connection',
+      payload: { version: before.version, settings: withDirectory(before.settings, { pageSize: 0 }) },
+    });
     assert.equal(invalid.statusCode, 400);
-    const stale = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version: before.version - 1, settings: withDirectory(before.settings, { bindPassword: slapd.readerPassword, urls: [DEAD_URL] }) } });
+    const stale = await call({
+      method: 'PUT',
+      url: '/api/v1/admin/settings?verify=connection',
+      payload: { version: before.version - 1, settings: withDirectory(before.settings, { bindPassword: slapd.readerPassword, urls: [DEAD_URL] }) },
+    });
     assert.equal(stale.statusCode, 409);
     assert.equal(stale.json().error.code, 'settings.conflict');
     const unknown = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=yes', payload: { version: before.version, settings: before.settings } });
@@ -299,36 +387,76 @@ describe('settings API', () => {
 
   it('saves verified settings that connect, skips the check when the directory is unchanged, and saves anyway without it', async () => {
     const before = await current();
-    const verified = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version: before.version, settings: withDirectory(before.settings, { connectTimeoutMs: 4321 }) } });
+    const verified = await call({
+      method: 'PUT',
+      url: '/api/v1/admin/settings?verify=connection',
+      payload: { version: before.version, settings: withDirectory(before.settings, { connectTimeoutMs: 4321 }) },
+    });
     assert.equal(verified.statusCode, 200, verified.body);
     assert.equal(verified.json().version, before.version + 1);
     assert.deepEqual(verified.json().changed, ['directory.connectTimeoutMs']);
-    assert.deepEqual(verified.json().verification, { status: 'passed', url: slapd.url, security: 'plain', serverType: 'openldap', bindDn: slapd.readerDn, paths: ['directory.connectTimeoutMs'] });
+    assert.deepEqual(verified.json().verification, {
+      status: 'passed',
+      url: slapd.url,
+      security: 'plain',
+      serverType: 'openldap',
+      bindDn: slapd.readerDn,
+      paths: ['directory.connectTimeoutMs'],
+    });
     assert.equal(app.settings.directory.connectTimeoutMs, 4321);
 
-    const unchangedDirectory = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version: before.version + 1, settings: { ...verified.json().settings, sync: { ...verified.json().settings.sync, batchSize: 250 } } } });
+    const unchangedDirectory = await call({
+      method: 'PUT',
+      url: '/api/v1/admin/settings?verify=connection',
+      payload: { version: before.version + 1, settings: { ...verified.json().settings, sync: { ...verified.json().settings.sync, batchSize: 250 } } },
+    });
     assert.equal(unchangedDirectory.statusCode, 200, unchangedDirectory.body);
     assert.equal(unchangedDirectory.json().verification.status, 'skipped');
     assert.equal(unchangedDirectory.json().version, before.version + 2);
 
     // A planned outage: without verify the unreachable URL is saved, and goes live.
-    const outage = await call({ method: 'PUT', url: '/api/v1/admin/settings', payload: { version: before.version + 2, settings: withDirectory(unchangedDirectory.json().settings, { bindPassword: slapd.readerPassword, urls: [DEAD_URL], connectTimeoutMs: 500 }) } });
+    const outage = await call({
+      method: 'PUT',
+      url: '/api/v1/admin/settings',
+      payload: {
+        version: before.version + 2,
+        settings: withDirectory(unchangedDirectory.json().settings, { bindPassword: slapd.readerPassword, urls: [DEAD_URL], connectTimeoutMs: 500 }),
+      },
+    });
     assert.equal(outage.statusCode, 200, outage.body);
     assert.equal('verification' in outage.json(), false);
     const down = await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: {} });
     assert.equal(down.statusCode, 503, down.body);
     // The fix is verified against the real server before it goes live.
-    const restored = await call({ method: 'PUT', url: '/api/v1/admin/settings?verify=connection', payload: { version: before.version + 3, settings: withDirectory(outage.json().settings, { bindPassword: slapd.readerPassword, urls: [slapd.url], connectTimeoutMs: 5000 }) } });
+    const restored = await call({
+      method: 'PUT',
+      url: '/api/v1/admin/settings?verify=connection',
+      payload: {
+        version: before.version + 3,
+        settings: withDirectory(outage.json().settings, { bindPassword: slapd.readerPassword, urls: [slapd.url], connectTimeoutMs: 5000 }),
+      },
+    });
     assert.equal(restored.statusCode, 200, restored.body);
     assert.equal(restored.json().verification.status, 'passed');
     assert.equal((await call({ method: 'POST', url: '/api/v1/admin/actions/test-connection', payload: {} })).statusCode, 200);
   });
 
   it('never returns or logs a secret', () => {
-    assert.ok(logLines.some((line) => line.includes('settings refused')), 'a refused save is logged');
+    assert.ok(
+      logLines.some((line) => line.includes('settings refused')),
+      'a refused save is logged',
+    );
     for (const secret of [slapd.readerPassword, 'wrong-password', UNSAVED_PASSWORD]) {
-      assert.equal(seen.some((body) => body.includes(secret)), false, 'response bodies');
-      assert.equal(logLines.some((line) => line.includes(secret)), false, 'log lines');
+      assert.equal(
+        seen.some((body) => body.includes(secret)),
+        false,
+        'response bodies',
+      );
+      assert.equal(
+        logLines.some((line) => line.includes(secret)),
+        false,
+        'log lines',
+      );
     }
   });
 });

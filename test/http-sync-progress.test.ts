@@ -7,19 +7,19 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { createHttpServer, type HttpServerOptions } from '../src/http/server.ts';
+import type { SyncRunPhase } from '../src/model/index.ts';
 import { appJobs, createAppScheduler, followSettings } from '../src/scheduler/app-jobs.ts';
 import { silentLog } from '../src/scheduler/job-lock.ts';
 import type { Scheduler } from '../src/scheduler/scheduler.ts';
 import type { Settings } from '../src/settings/schema.ts';
-import type { SyncRunPhase } from '../src/model/index.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
+import { signInAdmin } from './helpers/admin-session.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { until } from './helpers/wait.ts';
-import { signInAdmin } from './helpers/admin-session.ts';
 
 const ADMIN_PASSWORD = 'admin-password-for-progress-tests';
 const SECRET = 'S3cret-never-in-logs-7f1c';
@@ -43,7 +43,10 @@ describe('Sync Now in the background, progress, jobs and logs', () => {
   const cleanups: Array<() => Promise<void>> = [];
 
   async function serverFor(target: App, options: HttpServerOptions = {}): Promise<FastifyInstance> {
-    const made = await createHttpServer(target, { logger: { level: 'info', stream: new Writable({ write: (chunk: Buffer, _encoding, done) => (stdout.push(chunk.toString('utf8')), done()) }) }, ...options });
+    const made = await createHttpServer(target, {
+      logger: { level: 'info', stream: new Writable({ write: (chunk: Buffer, _encoding, done) => (stdout.push(chunk.toString('utf8')), done()) }) },
+      ...options,
+    });
     cleanups.push(() => made.close());
     return made;
   }
@@ -56,10 +59,14 @@ describe('Sync Now in the background, progress, jobs and logs', () => {
   }
 
   async function finishedRun(runId: string, on: FastifyInstance = server, auth = { cookie: adminCookie, csrf }): Promise<any> {
-    return until(async () => {
-      const run = (await admin({ method: 'GET', url: `/api/v1/admin/runs/${runId}` }, on, auth)).json();
-      return run.status === 'running' ? undefined : run;
-    }, 30_000, `run ${runId} to finish`);
+    return until(
+      async () => {
+        const run = (await admin({ method: 'GET', url: `/api/v1/admin/runs/${runId}` }, on, auth)).json();
+        return run.status === 'running' ? undefined : run;
+      },
+      30_000,
+      `run ${runId} to finish`,
+    );
   }
 
   before(async () => {
@@ -105,10 +112,14 @@ describe('Sync Now in the background, progress, jobs and logs', () => {
     try {
       const id = await until(async () => runId, 5_000, 'the run id');
       // The page that froze the server was counted; its throttled write follows within a second.
-      const progress = await until(async () => {
-        const found = (await app.store.runs.get(id))?.progress;
-        return found !== undefined && found !== null && found.usersRead >= 60 ? found : undefined;
-      }, 5_000, 'the users read so far');
+      const progress = await until(
+        async () => {
+          const found = (await app.store.runs.get(id))?.progress;
+          return found !== undefined && found !== null && found.usersRead >= 60 ? found : undefined;
+        },
+        5_000,
+        'the users read so far',
+      );
       assert.equal(progress.phase, 'reading_users');
       assert.equal(progress.groupsRead, 0);
       assert.ok(Date.parse(progress.updatedAt) > Date.now() - 10_000);
@@ -198,12 +209,17 @@ describe('Sync Now in the background, progress, jobs and logs', () => {
   });
 
   it('records a failed background sync in its run and keeps serving', async () => {
-    const offline = await openApp((await settingsFor({ directory: { urls: ['ldap://127.0.0.1:1'], connectTimeoutMs: 300 }, users: { baseDn: slapd.baseDn } })).settings);
+    const offline = await openApp(
+      (await settingsFor({ directory: { urls: ['ldap://127.0.0.1:1'], connectTimeoutMs: 300 }, users: { baseDn: slapd.baseDn } })).settings,
+    );
     cleanups.push(() => offline.close());
     await ensureInitialAdmin(offline.store, { DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD });
     const bare = await serverFor(offline);
     const auth = await signIn(bare);
-    const started = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync', payload: { wait: false } }, bare, { cookie: auth.cookie, csrf: auth.csrf });
+    const started = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync', payload: { wait: false } }, bare, {
+      cookie: auth.cookie,
+      csrf: auth.csrf,
+    });
     assert.equal(started.statusCode, 202);
     const run = await finishedRun(started.json().runId, bare, { cookie: auth.cookie, csrf: auth.csrf });
     assert.equal(run.status, 'failed');
@@ -223,7 +239,10 @@ describe('Sync Now in the background, progress, jobs and logs', () => {
     slapd.kill('SIGSTOP');
     let runId: string;
     try {
-      const started = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync', payload: { wait: false, dryRun: true } }, bare, { cookie: auth.cookie, csrf: auth.csrf });
+      const started = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync', payload: { wait: false, dryRun: true } }, bare, {
+        cookie: auth.cookie,
+        csrf: auth.csrf,
+      });
       assert.equal(started.statusCode, 202, started.body);
       runId = started.json().runId;
       const again = await admin({ method: 'POST', url: '/api/v1/admin/actions/sync', payload: {} }, bare, { cookie: auth.cookie, csrf: auth.csrf });
@@ -265,9 +284,13 @@ describe('Sync Now in the background, progress, jobs and logs', () => {
     const unfollow = followSettings(app, scheduler, { log: silentLog });
     const change = async (backgroundSync: Record<string, unknown>) => {
       const { store: _store, ...document } = structuredClone(app.settings);
-      await app.updateSettings({ ...document, backgroundSync: { ...document.backgroundSync, ...backgroundSync } }, { expectedVersion: app.settingsState().version, actor: 'test' });
+      await app.updateSettings(
+        { ...document, backgroundSync: { ...document.backgroundSync, ...backgroundSync } },
+        { expectedVersion: app.settingsState().version, actor: 'test' },
+      );
     };
-    const syncJob = async () => (await admin({ method: 'GET', url: '/api/v1/admin/jobs' })).json().jobs.find((job: { name: string }) => job.name === 'background-sync');
+    const syncJob = async () =>
+      (await admin({ method: 'GET', url: '/api/v1/admin/jobs' })).json().jobs.find((job: { name: string }) => job.name === 'background-sync');
     try {
       assert.equal((await syncJob()).schedule, null);
       await change({ enabled: true, schedule: 'every 1 hour' });
@@ -275,7 +298,15 @@ describe('Sync Now in the background, progress, jobs and logs', () => {
       assert.equal(scheduled.schedule, 'every 1 hour');
       assert.equal(scheduled.cron, '0 * * * *');
       assert.ok(Date.parse(scheduled.nextRunAt) - Date.now() <= 3_600_000);
-      assert.deepEqual(scheduler.status().map((job) => job.name).sort(), appJobs(app).map((job) => job.name).sort());
+      assert.deepEqual(
+        scheduler
+          .status()
+          .map((job) => job.name)
+          .sort(),
+        appJobs(app)
+          .map((job) => job.name)
+          .sort(),
+      );
       await change({ enabled: false });
       const off = await syncJob();
       assert.equal(off.schedule, null, 'switched off: no schedule, but Sync Now still has its job');
@@ -290,7 +321,10 @@ describe('Sync Now in the background, progress, jobs and logs', () => {
   it('shows recent log lines newest first, filtered by level, redacted exactly as stdout', async () => {
     const login = await server.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'nobody', password: SECRET } });
     assert.equal(login.statusCode, 401);
-    server.log.info({ password: SECRET, bindPassword: SECRET, settings: { directory: { bindPassword: SECRET } }, token: SECRET, job: 'probe' }, 'probe line with secrets');
+    server.log.info(
+      { password: SECRET, bindPassword: SECRET, settings: { directory: { bindPassword: SECRET } }, token: SECRET, job: 'probe' },
+      'probe line with secrets',
+    );
     server.log.warn({ job: 'probe' }, 'probe warning');
 
     const all = await admin({ method: 'GET', url: '/api/v1/admin/logs?limit=2000' });
@@ -308,7 +342,11 @@ describe('Sync Now in the background, progress, jobs and logs', () => {
     assert.equal('pid' in probe || 'hostname' in probe, false);
     assert.ok(stdout.join('').includes('"msg":"probe line with secrets"'), 'the buffer sees what stdout sees');
     const times = entries.map((entry) => Date.parse(entry.time));
-    assert.deepEqual(times, [...times].sort((a, b) => b - a), 'newest first');
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => b - a),
+      'newest first',
+    );
     assert.ok(entries.findIndex((entry) => entry.msg === 'probe warning') < entries.indexOf(probe));
 
     const warnings = (await admin({ method: 'GET', url: '/api/v1/admin/logs?level=warn' })).json().entries as Array<{ level: string; msg: string }>;

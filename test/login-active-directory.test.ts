@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { syncOneUser } from '../src/sync/sync-one-user.ts';
-import { AD_OUS, AD_USERS, adAddMembersLdif, adGroupDn, adUser, startSambaDc, type SambaDc } from './fixtures/samba.ts';
+import { AD_OUS, AD_USERS, adAddMembersLdif, adGroupDn, adUser, type SambaDc, startSambaDc } from './fixtures/samba.ts';
 import { adSettingsDocument, merge, settingsFor } from './helpers/harness.ts';
 import { adLockoutState, bindWrongPassword } from './helpers/lockout.ts';
 import { rejectsLogin } from './helpers/login.ts';
@@ -53,7 +53,8 @@ describe('login against Active Directory (Samba)', () => {
     await rejectsLogin(app.login.login({ username: dave.userPrincipalName, password: dave.password ?? '' }), 'disabled_in_directory');
     await dc.enableUser('dave');
     assert.ok(await app.login.login({ username: dave.userPrincipalName, password: dave.password ?? '' }));
-    for (const username of ['*', '*)(sAMAccountName=*', 'admin)(|(sAMAccountName=*']) await rejectsLogin(app.login.login({ username, password: dave.password ?? '' }), 'unknown_user');
+    for (const username of ['*', '*)(sAMAccountName=*', 'admin)(|(sAMAccountName=*'])
+      await rejectsLogin(app.login.login({ username, password: dave.password ?? '' }), 'unknown_user');
   });
 
   it('refuses an account the domain locked out before any bind (msDS-User-Account-Control-Computed), and sync does not disable it', async () => {
@@ -76,7 +77,10 @@ describe('login against Active Directory (Samba)', () => {
       assert.equal((await locking.store.users.findByUsername(target.sAMAccountName))?.isEnabled, true, 'a lockout is not a disable');
       assert.ok(await locking.sessions.validate(session.token), 'the session goes on');
 
-      await rejectsLogin(locking.login.login({ username: target.userPrincipalName, password: target.password ?? '', clientAddress: home }), 'locked_in_directory');
+      await rejectsLogin(
+        locking.login.login({ username: target.userPrincipalName, password: target.password ?? '', clientAddress: home }),
+        'locked_in_directory',
+      );
       assert.equal(binds, 1, 'refused before any bind');
       assert.deepEqual(await adLockoutState(admin, target.dn), { badPwdCount: 3, isLocked: true });
     } finally {
@@ -93,7 +97,9 @@ describe('login against Active Directory (Samba)', () => {
     const contractors = await dc.createGroup('Contractors', [adUser('frank').dn], AD_OUS.staff);
     await dc.adModify(adAddMembersLdif(adGroupDn('Engineering'), [contractors.dn]));
     const made = await settingsFor(
-      merge(adSettingsDocument(dc, adUser('svc-dirbridge')), { mapping: { roles: { enabled: true, autoRemove: true, map: { Engineering: 'developer', Backend: 'backend' } }, adminGroup: 'Cycle A' } }),
+      merge(adSettingsDocument(dc, adUser('svc-dirbridge')), {
+        mapping: { roles: { enabled: true, autoRemove: true, map: { Engineering: 'developer', Backend: 'backend' } }, adminGroup: 'Cycle A' },
+      }),
     );
     const mapped = await openApp(made.settings);
     try {
@@ -118,13 +124,24 @@ describe('login against Active Directory (Samba)', () => {
 
       const carol = adUser('carol');
       const carolLogin = await mapped.login.login({ username: carol.sAMAccountName, password: carol.password ?? '' });
-      assert.deepEqual([...(await mapped.store.mapping.listUserRoles(carolLogin.user.id))].sort(), ['backend', 'developer'], 'developer through Backend ⊂ Engineering');
+      assert.deepEqual(
+        [...(await mapped.store.mapping.listUserRoles(carolLogin.user.id))].sort(),
+        ['backend', 'developer'],
+        'developer through Backend ⊂ Engineering',
+      );
       const heidi = adUser('heidi');
-      assert.equal((await mapped.login.login({ username: heidi.sAMAccountName, password: heidi.password ?? '' })).user.isAdmin, true, 'admin through Cycle B ⊂ Cycle A (a cycle)');
+      assert.equal(
+        (await mapped.login.login({ username: heidi.sAMAccountName, password: heidi.password ?? '' })).user.isAdmin,
+        true,
+        'admin through Cycle B ⊂ Cycle A (a cycle)',
+      );
       const frank = adUser('frank');
       const frankLogin = await mapped.login.login({ username: frank.sAMAccountName, password: frank.password ?? '' });
       assert.deepEqual(await mapped.store.mapping.listUserRoles(frankLogin.user.id), [], 'not through a group outside OU=Groups');
-      assert.equal((await mapped.store.groups.listOfUser(frankLogin.user.id)).some((group) => group.name === 'Engineering'), false);
+      assert.equal(
+        (await mapped.store.groups.listOfUser(frankLogin.user.id)).some((group) => group.name === 'Engineering'),
+        false,
+      );
     } finally {
       await mapped.close();
       await made.cleanup();

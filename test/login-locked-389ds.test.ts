@@ -17,12 +17,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { parseGeneralizedTime } from '../src/auth/lockout-policy.ts';
 import { LoginFailure } from '../src/auth/login.ts';
 import { createHttpServer } from '../src/http/server.ts';
 import type { Settings } from '../src/settings/schema.ts';
-import { dirsrvUnavailableReason, startDirsrv, type Dirsrv } from './fixtures/dirsrv.ts';
+import { type Dirsrv, dirsrvUnavailableReason, startDirsrv } from './fixtures/dirsrv.ts';
 import type { SampleUser } from './fixtures/sample-directory.ts';
 import { dirsrvTestDirectory } from './helpers/data-fit.ts';
 import { merge, settingsFor } from './helpers/harness.ts';
@@ -53,7 +53,11 @@ describe('login to accounts 389-DS has locked (password policy lockout)', { skip
     return user;
   };
   const setConfig = (values: Record<string, string>) =>
-    ds.ldapmodify(['dn: cn=config', 'changetype: modify', ...Object.entries(values).flatMap(([name, value]) => [`replace: ${name}`, `${name}: ${value}`, '-']), ''].join('\n'));
+    ds.ldapmodify(
+      ['dn: cn=config', 'changetype: modify', ...Object.entries(values).flatMap(([name, value]) => [`replace: ${name}`, `${name}: ${value}`, '-']), ''].join(
+        '\n',
+      ),
+    );
 
   before(async () => {
     const directory = dirsrvTestDirectory();
@@ -70,7 +74,17 @@ describe('login to accounts 389-DS has locked (password policy lockout)', { skip
         '',
       ].join('\n'),
     );
-    await ds.ldapadd([`dn: ${serviceDn('blind-reader')}`, 'objectClass: top', 'objectClass: applicationProcess', 'objectClass: simpleSecurityObject', 'cn: blind-reader', `userPassword: ${SERVICE_PASSWORD}`, ''].join('\n'));
+    await ds.ldapadd(
+      [
+        `dn: ${serviceDn('blind-reader')}`,
+        'objectClass: top',
+        'objectClass: applicationProcess',
+        'objectClass: simpleSecurityObject',
+        'cn: blind-reader',
+        `userPassword: ${SERVICE_PASSWORD}`,
+        '',
+      ].join('\n'),
+    );
     const made = await settingsFor({
       directory: { urls: [ds.url], bindDn: ds.readerDn, bindPassword: ds.readerPassword },
       users: { baseDn: ds.baseDn },
@@ -102,8 +116,13 @@ describe('login to accounts 389-DS has locked (password policy lockout)', { skip
 
   const httpLogin = (server: FastifyInstance, username: string, password: string, from: string): Promise<LightMyRequestResponse> =>
     server.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password }, remoteAddress: from });
-  const outcome = (attempt: Promise<unknown>): Promise<string> => attempt.then(() => 'ok', (error: unknown) => (error instanceof LoginFailure ? error.reason : String(error)));
-  const lastFailure = async (app: App, subject: string) => (await app.store.audit.list({ limit: 20, offset: 0, action: 'login.failed' })).entries.find((entry) => entry.subject === subject)?.reason;
+  const outcome = (attempt: Promise<unknown>): Promise<string> =>
+    attempt.then(
+      () => 'ok',
+      (error: unknown) => (error instanceof LoginFailure ? error.reason : String(error)),
+    );
+  const lastFailure = async (app: App, subject: string) =>
+    (await app.store.audit.list({ limit: 20, offset: 0, action: 'login.failed' })).entries.find((entry) => entry.subject === subject)?.reason;
   const isUnauthorized = (response: LightMyRequestResponse) => [response.statusCode, JSON.parse(response.body).error.code];
 
   it('refuses an account 389-DS locked before any bind, as locked_in_directory, where the service account reads accountUnlockTime', async () => {
@@ -139,7 +158,10 @@ describe('login to accounts 389-DS has locked (password policy lockout)', { skip
 
   it('tells the locking bind apart whether it answers 49 (passwordLegacyPolicy on) or 19 (off)', async () => {
     try {
-      for (const [legacy, locking] of [['on', 'wrong_password'], ['off', 'locked_in_directory']] as const) {
+      for (const [legacy, locking] of [
+        ['on', 'wrong_password'],
+        ['off', 'locked_in_directory'],
+      ] as const) {
         await setConfig({ passwordLegacyPolicy: legacy });
         // The blind reader sees neither the policy nor the counter: another application's two failures
         // are invisible, so the one guess a stranger gets is the third failure, which locks.
@@ -148,10 +170,18 @@ describe('login to accounts 389-DS has locked (password policy lockout)', { skip
         const home = nextAddress();
         assert.ok(await app.login.login({ username: owner.uid, password: owner.password, clientAddress: home }));
         await bindWrongPassword({ url: ds.url }, owner.dn, 2);
-        assert.equal(await outcome(app.login.login({ username: owner.uid, password: 'a-guess', clientAddress: nextAddress() })), locking, `passwordLegacyPolicy ${legacy}`);
+        assert.equal(
+          await outcome(app.login.login({ username: owner.uid, password: 'a-guess', clientAddress: nextAddress() })),
+          locking,
+          `passwordLegacyPolicy ${legacy}`,
+        );
         assert.ok((await dirsrvLockoutState(admin(), owner.dn)).accountUnlockTime !== undefined, 'locked');
         // The owner, from home, with the right password: the bind answers 19.
-        assert.equal(await outcome(app.login.login({ username: owner.uid, password: owner.password, clientAddress: home })), 'locked_in_directory', `passwordLegacyPolicy ${legacy}`);
+        assert.equal(
+          await outcome(app.login.login({ username: owner.uid, password: owner.password, clientAddress: home })),
+          'locked_in_directory',
+          `passwordLegacyPolicy ${legacy}`,
+        );
       }
     } finally {
       await setConfig({ passwordLegacyPolicy: 'on' });

@@ -18,22 +18,26 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
+import { createLockoutPolicies } from '../src/auth/lockout-policies.ts';
 import { createLoginService } from '../src/auth/login.ts';
 import { createSessionService } from '../src/auth/sessions.ts';
-import { createLockoutPolicies } from '../src/auth/lockout-policies.ts';
 import { createLoginThrottle } from '../src/auth/throttle.ts';
 import type { DirectoryConnection } from '../src/directory/index.ts';
 import { DirbridgeError } from '../src/errors.ts';
-import { syncOneUser, type DirectoryLookup } from '../src/sync/sync-one-user.ts';
 import type { PlanStep } from '../src/sync/plan.ts';
+import { type DirectoryLookup, syncOneUser } from '../src/sync/sync-one-user.ts';
 import { generateOrganisation, type Organisation, type SampleGroup, type SampleUser } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { merge, settingsFor } from './helpers/harness.ts';
 import { rejectsLogin } from './helpers/login.ts';
 
 const MAPPING = {
-  roles: { enabled: true, autoRemove: true, map: { engineering: ['developer', 'reviewer'], backend: 'developer', platform: 'operator', 'division-1': 'support' } },
+  roles: {
+    enabled: true,
+    autoRemove: true,
+    map: { engineering: ['developer', 'reviewer'], backend: 'developer', platform: 'operator', 'division-1': 'support' },
+  },
   channels: { enabled: true, autoRemove: true, channelAdmin: 'admin', map: { 'ops-all': 'ops', frontend: 'web' } },
   teams: { enabled: true, map: { engineering: 'Engineering', 'division-2': 'Team Two' }, userGroupsQuery: '(&(objectClass=groupOfNames)(member=#{userdn}))' },
   adminGroup: 'cycle-a',
@@ -41,7 +45,10 @@ const MAPPING = {
 
 const CONFIGS: Array<[string, Record<string, unknown>]> = [
   ['the "each" strategy', {}],
-  ['the "once" strategy', { mapping: { groupSearch: { strategy: 'once', userGroupFilter: '(|(member=#{userdn})(uniqueMember=#{userdn})(memberUid=#{username}))' } } }],
+  [
+    'the "once" strategy',
+    { mapping: { groupSearch: { strategy: 'once', userGroupFilter: '(|(member=#{userdn})(uniqueMember=#{userdn})(memberUid=#{username}))' } } },
+  ],
   ['groups read without memberUid', { groups: { memberAttribute: ['member', 'uniqueMember'] } }],
 ];
 
@@ -171,7 +178,13 @@ describe('login and one-user sync agree with a full sync on nested groups (OpenL
       },
       sessions: createSessionService({ store: app.store, settings: app.settings.login, now }),
       // The lockout policy is read on a connection of its own, so the lookup's searches stay countable.
-      throttle: createLoginThrottle({ store: app.store, settings: app.settings.login.throttle, policies: createLockoutPolicies({ read: (work) => withDirectory(app, work), settings: app.settings, now }), now, inFlightMs: 120_000 }),
+      throttle: createLoginThrottle({
+        store: app.store,
+        settings: app.settings.login.throttle,
+        policies: createLockoutPolicies({ read: (work) => withDirectory(app, work), settings: app.settings, now }),
+        now,
+        inFlightMs: 120_000,
+      }),
       now,
     });
   }
@@ -199,9 +212,14 @@ describe('login and one-user sync agree with a full sync on nested groups (OpenL
     steps.filter((step) => ('username' in step && step.username === uid) || (step.kind === 'createUser' && step.fields.username === uid));
 
   // Users the fixture makes interesting (the same in every configuration).
-  const nestedEngineer = () => sampleUser((user) => user.groups.includes('backend') && !user.groups.includes('engineering'), 'in engineering only through backend');
+  const nestedEngineer = () =>
+    sampleUser((user) => user.groups.includes('backend') && !user.groups.includes('engineering'), 'in engineering only through backend');
   const cycleAdmin = () => sampleUser((user) => user.groups.includes('cycle-b') && !user.groups.includes('cycle-a'), 'in cycle-a only through cycle-b');
-  const platformMember = () => sampleUser((user) => user.groups.includes('unix-admins') && user.rdnAttribute === 'cn', 'in platform through unix-admins (memberUid) and ops-all (uniqueMember)');
+  const platformMember = () =>
+    sampleUser(
+      (user) => user.groups.includes('unix-admins') && user.rdnAttribute === 'cn',
+      'in platform through unix-admins (memberUid) and ops-all (uniqueMember)',
+    );
 
   for (const [label] of CONFIGS) {
     it(`a one-user sync of every user right after a full sync plans nothing, with ${label}`, async () => {
@@ -312,13 +330,21 @@ describe('login and one-user sync agree with a full sync on nested groups (OpenL
     assert.equal(adminLogin.user.isAdmin, false, 'admin only through the cut cycle: no longer');
     assert.equal(engineerLogin.user.id, (await app.store.users.findByUsername(engineer.uid))?.id);
 
-    const reasons = (await app.store.audit.list({ limit: 20, offset: 0, userId: engineerLogin.user.id, action: 'membership.changed' })).entries.map((entry) => entry.actor);
+    const reasons = (await app.store.audit.list({ limit: 20, offset: 0, userId: engineerLogin.user.id, action: 'membership.changed' })).entries.map(
+      (entry) => entry.actor,
+    );
     assert.ok(reasons.includes('login'), 'the login recorded the change');
     // What the dry run planned for these two users is what the logins did: the next full sync has nothing left for them.
     assert.ok(stepsFor(dry.steps, engineer.uid).some((step) => step.kind === 'revokeRole' && step.role === 'reviewer'));
     assert.ok(stepsFor(dry.steps, admin.uid).some((step) => step.kind === 'setAdmin' && !step.isAdmin));
     const next = await app.sync.runSync({ trigger: 'cli', isDryRun: true });
-    assert.deepEqual(stepsFor(next.steps, engineer.uid).map((step) => `${step.kind}: ${step.reason}`), []);
-    assert.deepEqual(stepsFor(next.steps, admin.uid).map((step) => `${step.kind}: ${step.reason}`), []);
+    assert.deepEqual(
+      stepsFor(next.steps, engineer.uid).map((step) => `${step.kind}: ${step.reason}`),
+      [],
+    );
+    assert.deepEqual(
+      stepsFor(next.steps, admin.uid).map((step) => `${step.kind}: ${step.reason}`),
+      [],
+    );
   });
 });

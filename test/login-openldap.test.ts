@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { logoutDeactivatedUsers } from '../src/auth/auto-logout.ts';
 import { createLocalAccount } from '../src/auth/local-accounts.ts';
 import { parseGeneralizedTime } from '../src/auth/lockout-policy.ts';
 import type { Settings } from '../src/settings/schema.ts';
 import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { merge, settingsFor } from './helpers/harness.ts';
 import { bindWrongPassword, ppolicyState } from './helpers/lockout.ts';
 import { rejectsLogin } from './helpers/login.ts';
@@ -86,12 +86,21 @@ describe('login against OpenLDAP', () => {
     await rejectsLogin(app.login.login({ username: bob.uid, password: 'not-it' }), 'wrong_password');
     await rejectsLogin(app.login.login({ username: 'no.such.person', password: 'whatever' }), 'unknown_user');
     const failures = await app.store.audit.list({ limit: 5, offset: 0, action: 'login.failed' });
-    assert.deepEqual(failures.entries.slice(0, 2).map((entry) => [entry.subject, entry.reason]), [['no.such.person', 'unknown_user'], [bob.uid, 'wrong_password']]);
+    assert.deepEqual(
+      failures.entries.slice(0, 2).map((entry) => [entry.subject, entry.reason]),
+      [
+        ['no.such.person', 'unknown_user'],
+        [bob.uid, 'wrong_password'],
+      ],
+    );
   });
 
   it('refuses an empty or blank password without contacting the directory', async () => {
     // Its lockout policy cannot be read (the directory is down): the throttle would allow only 3; these are not about it.
-    const offline = await appWith({ directory: { urls: ['ldap://127.0.0.1:1'], startTls: false, connectTimeoutMs: 300 }, login: { throttle: { stayBelowDirectoryLockout: false } } });
+    const offline = await appWith({
+      directory: { urls: ['ldap://127.0.0.1:1'], startTls: false, connectTimeoutMs: 300 },
+      login: { throttle: { stayBelowDirectoryLockout: false } },
+    });
     for (const password of ['', '   ', '\t\n']) await rejectsLogin(offline.login.login({ username: user(12).uid, password }), 'empty_password');
     // The same app does contact the directory for a real password: it is unreachable.
     await rejectsLogin(offline.login.login({ username: user(12).uid, password: 'x' }), 'directory_unavailable');
@@ -140,7 +149,11 @@ describe('login against OpenLDAP', () => {
       // The lock stays on the entry until the next bind; dirbridge lets the owner in once the policy's duration has passed.
       await until(() => (Date.now() > lockedAt + 4_000 ? true : undefined), 15_000, 'the lockout to end', 100);
       assert.ok(await locking.login.login({ username: owner.uid, password: owner.password, clientAddress: home }));
-      assert.equal((await ppolicyState({ url: slapd.url, adminDn: slapd.adminDn, adminPassword: slapd.adminPassword }, owner.dn)).lockedTime, undefined, 'the bind cleared it');
+      assert.equal(
+        (await ppolicyState({ url: slapd.url, adminDn: slapd.adminDn, adminPassword: slapd.adminPassword }, owner.dn)).lockedTime,
+        undefined,
+        'the bind cleared it',
+      );
     } finally {
       await policy(1000, 0);
     }
@@ -204,7 +217,9 @@ describe('login against OpenLDAP', () => {
   });
 
   it('never lets a directory login take over the local administrator', async () => {
-    await slapd.ldapadd(`dn: uid=admin,ou=people,${slapd.baseDn}\nobjectClass: inetOrgPerson\nuid: admin\ncn: Directory Admin\nsn: Admin\nuserPassword: directory-admin-password\n`);
+    await slapd.ldapadd(
+      `dn: uid=admin,ou=people,${slapd.baseDn}\nobjectClass: inetOrgPerson\nuid: admin\ncn: Directory Admin\nsn: Admin\nuserPassword: directory-admin-password\n`,
+    );
     const guarded = await appWith({ sync: { mergeExistingUsers: { enabled: true, matchBy: 'username' } } });
     const admin = await createLocalAccount(guarded.store, { username: 'admin', password: 'local-admin-password', isAdmin: true, actor: 'test' });
     await rejectsLogin(guarded.login.login({ username: 'admin', password: 'directory-admin-password' }), 'wrong_password');
@@ -251,8 +266,14 @@ describe('login against OpenLDAP', () => {
   it('keeps directory-managed fields read-only and local fields editable', async () => {
     const ivan = user(19);
     const session = await app.login.login({ username: ivan.uid, password: ivan.password });
-    await assert.rejects(app.accounts.updateProfile(session.user.id, { email: 'mine@example.org', notes: 'x' }, 'admin:test'), /email of .* is managed by the directory/);
-    await assert.rejects(app.accounts.updateProfile(session.user.id, { username: 'renamed' }, 'admin:test'), (error: Error & { code?: string }) => error.code === 'users.directory_managed');
+    await assert.rejects(
+      app.accounts.updateProfile(session.user.id, { email: 'mine@example.org', notes: 'x' }, 'admin:test'),
+      /email of .* is managed by the directory/,
+    );
+    await assert.rejects(
+      app.accounts.updateProfile(session.user.id, { username: 'renamed' }, 'admin:test'),
+      (error: Error & { code?: string }) => error.code === 'users.directory_managed',
+    );
     const group = (await app.store.groups.listOfUser(session.user.id))[0];
     assert.ok(group);
     await assert.rejects(app.accounts.setMembership(session.user.id, group.id, false, 'admin:test'), /managed by the directory/);
@@ -271,7 +292,8 @@ describe('login against OpenLDAP', () => {
   it('throttles failures per username and per address', async () => {
     const throttled = await appWith({ login: { throttle: { maxFailures: 3, windowSeconds: 60, maxFailuresPerAddress: 3, knownAddressReserve: 0 } } });
     const kim = user(21);
-    for (let attempt = 0; attempt < 3; attempt += 1) await rejectsLogin(throttled.login.login({ username: kim.uid, password: 'wrong', clientAddress: '198.51.100.7' }), 'wrong_password');
+    for (let attempt = 0; attempt < 3; attempt += 1)
+      await rejectsLogin(throttled.login.login({ username: kim.uid, password: 'wrong', clientAddress: '198.51.100.7' }), 'wrong_password');
     await rejectsLogin(throttled.login.login({ username: kim.uid, password: kim.password, clientAddress: '203.0.113.9' }), 'throttled');
     const other = user(22);
     await rejectsLogin(throttled.login.login({ username: other.uid, password: other.password, clientAddress: '198.51.100.7' }), 'throttled');

@@ -18,17 +18,17 @@
  *   `pwdpolicysubentry` too: nothing about lockout is readable.
  */
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { discoverLockoutPolicy } from '../src/auth/lockout-policies.ts';
 import { LoginFailure } from '../src/auth/login.ts';
 import { createHttpServer } from '../src/http/server.ts';
 import { escapeDnValue } from '../src/ldap/dn.ts';
 import type { Settings } from '../src/settings/schema.ts';
 import { testConnection } from '../src/sync/test-connection.ts';
-import { dirsrvUnavailableReason, startDirsrv, type Dirsrv } from './fixtures/dirsrv.ts';
+import { type Dirsrv, dirsrvUnavailableReason, startDirsrv } from './fixtures/dirsrv.ts';
 import type { Organisation, SampleUser } from './fixtures/sample-directory.ts';
 import { dirsrvTestDirectory } from './helpers/data-fit.ts';
 import { merge, settingsFor } from './helpers/harness.ts';
@@ -71,10 +71,23 @@ describe('login throttle against 389-DS (global lockout at the 3rd failure, fine
   const policyEntry = (subject: string, container: string, kind: 'subtree' | 'user', maxFailure: number): { dn: string; ldif: string } => {
     const cn = `cn=nsPwPolicyEntry_${kind},${subject}`;
     const dn = `cn=${escapeDnValue(cn)},cn=nsPwPolicyContainer,${container}`;
-    return { dn, ldif: [`dn: ${dn}`, 'objectClass: top', 'objectClass: ldapsubentry', 'objectClass: passwordpolicy', `cn: ${cn}`, 'passwordLockout: on', `passwordMaxFailure: ${maxFailure}`, ''].join('\n') };
+    return {
+      dn,
+      ldif: [
+        `dn: ${dn}`,
+        'objectClass: top',
+        'objectClass: ldapsubentry',
+        'objectClass: passwordpolicy',
+        `cn: ${cn}`,
+        'passwordLockout: on',
+        `passwordMaxFailure: ${maxFailure}`,
+        '',
+      ].join('\n'),
+    };
   };
   const container = (parent: string) => `dn: cn=nsPwPolicyContainer,${parent}\nobjectClass: top\nobjectClass: nsContainer\ncn: nsPwPolicyContainer\n`;
-  const setLocalPolicies = (on: boolean) => ds.ldapmodify(`dn: cn=config\nchangetype: modify\nreplace: nsslapd-pwpolicy-local\nnsslapd-pwpolicy-local: ${on ? 'on' : 'off'}\n`);
+  const setLocalPolicies = (on: boolean) =>
+    ds.ldapmodify(`dn: cn=config\nchangetype: modify\nreplace: nsslapd-pwpolicy-local\nnsslapd-pwpolicy-local: ${on ? 'on' : 'off'}\n`);
 
   before(async () => {
     const directory = dirsrvTestDirectory();
@@ -125,21 +138,54 @@ describe('login throttle against 389-DS (global lockout at the 3rd failure, fine
     const subtree = policyEntry(staffOu, staffOu, 'subtree', 2);
     const template = `cn=nsPwTemplateEntry,${staffOu}`;
     const templateDn = `cn=${escapeDnValue(template)},cn=nsPwPolicyContainer,${staffOu}`;
-    const userPolicies = [...strict.map((user) => ({ user, policy: policyEntry(user.dn, people, 'user', 2) })), ...loose.map((user) => ({ user, policy: policyEntry(user.dn, people, 'user', 10) }))];
+    const userPolicies = [
+      ...strict.map((user) => ({ user, policy: policyEntry(user.dn, people, 'user', 2) })),
+      ...loose.map((user) => ({ user, policy: policyEntry(user.dn, people, 'user', 10) })),
+    ];
     await ds.ldapadd(
       [
         ...(['policy-reader', 'blind-reader'] as const).map((account) =>
-          [`dn: ${serviceDn(account)}`, 'objectClass: top', 'objectClass: applicationProcess', 'objectClass: simpleSecurityObject', `cn: ${account}`, `userPassword: ${SERVICE_PASSWORD}`, ''].join('\n'),
+          [
+            `dn: ${serviceDn(account)}`,
+            'objectClass: top',
+            'objectClass: applicationProcess',
+            'objectClass: simpleSecurityObject',
+            `cn: ${account}`,
+            `userPassword: ${SERVICE_PASSWORD}`,
+            '',
+          ].join('\n'),
         ),
         container(staffOu),
         subtree.ldif,
-        [`dn: ${templateDn}`, 'objectClass: top', 'objectClass: extensibleObject', 'objectClass: costemplate', 'objectClass: ldapsubentry', `cn: ${template}`, 'cosPriority: 1', `pwdpolicysubentry: ${subtree.dn}`, ''].join('\n'),
-        [`dn: cn=nsPwPolicy_CoS,${staffOu}`, 'objectClass: top', 'objectClass: ldapsubentry', 'objectClass: cosSuperDefinition', 'objectClass: cosPointerDefinition', 'cn: nsPwPolicy_CoS', `cosTemplateDn: ${templateDn}`, 'cosAttribute: pwdpolicysubentry default operational-default', ''].join('\n'),
+        [
+          `dn: ${templateDn}`,
+          'objectClass: top',
+          'objectClass: extensibleObject',
+          'objectClass: costemplate',
+          'objectClass: ldapsubentry',
+          `cn: ${template}`,
+          'cosPriority: 1',
+          `pwdpolicysubentry: ${subtree.dn}`,
+          '',
+        ].join('\n'),
+        [
+          `dn: cn=nsPwPolicy_CoS,${staffOu}`,
+          'objectClass: top',
+          'objectClass: ldapsubentry',
+          'objectClass: cosSuperDefinition',
+          'objectClass: cosPointerDefinition',
+          'cn: nsPwPolicy_CoS',
+          `cosTemplateDn: ${templateDn}`,
+          'cosAttribute: pwdpolicysubentry default operational-default',
+          '',
+        ].join('\n'),
         container(people),
         ...userPolicies.map(({ policy }) => policy.ldif),
       ].join('\n'),
     );
-    await ds.ldapmodify(userPolicies.map(({ user, policy }) => `dn: ${user.dn}\nchangetype: modify\nreplace: pwdpolicysubentry\npwdpolicysubentry: ${policy.dn}\n`).join('\n'));
+    await ds.ldapmodify(
+      userPolicies.map(({ user, policy }) => `dn: ${user.dn}\nchangetype: modify\nreplace: pwdpolicysubentry\npwdpolicysubentry: ${policy.dn}\n`).join('\n'),
+    );
 
     const made = await settingsFor({
       directory: { urls: [ds.url], bindDn: ds.readerDn, bindPassword: ds.readerPassword },
@@ -177,14 +223,23 @@ describe('login throttle against 389-DS (global lockout at the 3rd failure, fine
     }
   }
 
-  function appLogin(server: FastifyInstance, username: string, password: string, options: { from?: string; key?: string; forwardedFor?: string } = {}): Promise<LightMyRequestResponse> {
+  function appLogin(
+    server: FastifyInstance,
+    username: string,
+    password: string,
+    options: { from?: string; key?: string; forwardedFor?: string } = {},
+  ): Promise<LightMyRequestResponse> {
     const headers: Record<string, string> = {};
     if (options.key !== undefined) headers['authorization'] = `Bearer ${options.key}`;
     if (options.forwardedFor !== undefined) headers['dirbridge-forwarded-for'] = options.forwardedFor;
     return server.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password }, headers, remoteAddress: options.from ?? nextAddress() });
   }
 
-  const outcome = (attempt: Promise<unknown>): Promise<string> => attempt.then(() => 'ok', (error: unknown) => (error instanceof LoginFailure ? error.reason : String(error)));
+  const outcome = (attempt: Promise<unknown>): Promise<string> =>
+    attempt.then(
+      () => 'ok',
+      (error: unknown) => (error instanceof LoginFailure ? error.reason : String(error)),
+    );
   const statuses = (responses: readonly LightMyRequestResponse[]) => responses.map((response) => response.statusCode);
   const countOf = <T>(values: readonly T[], wanted: T) => values.filter((value) => value === wanted).length;
   const throttleWarnings = (warnings: readonly string[]) => warnings.filter((warning) => !/^(users|groups)\./.test(warning));
@@ -192,7 +247,10 @@ describe('login throttle against 389-DS (global lockout at the 3rd failure, fine
   it("reads the global policy from cn=config where an ACI lets the service account, and otherwise bounds accounts by 389-DS's default threshold", async () => {
     const informed = await fresh('policy-reader');
     assert.deepEqual(await discover(informed.app), { kind: 'lockout', threshold: GLOBAL_MAX_FAILURE, memorySeconds: 600, source: 'cn=config' });
-    assert.deepEqual(throttleWarnings((await testConnection({ openDirectory: () => informed.app.openDirectory(), settings: informed.app.settings })).warnings), []);
+    assert.deepEqual(
+      throttleWarnings((await testConnection({ openDirectory: () => informed.app.openDirectory(), settings: informed.app.settings })).warnings),
+      [],
+    );
 
     // Without that ACI 389-DS answers a read of cn=config with success and no entry.
     const blind = await fresh('reader');
@@ -212,7 +270,8 @@ describe('login throttle against 389-DS (global lockout at the 3rd failure, fine
     const home = nextAddress();
     assert.ok(await app.login.login({ username: owner.uid, password: owner.password, clientAddress: home }));
     const outcomes: string[] = [];
-    for (let attempt = 0; attempt < 5; attempt += 1) outcomes.push(await outcome(app.login.login({ username: owner.uid, password: `typo-${attempt}`, clientAddress: home })));
+    for (let attempt = 0; attempt < 5; attempt += 1)
+      outcomes.push(await outcome(app.login.login({ username: owner.uid, password: `typo-${attempt}`, clientAddress: home })));
     assert.deepEqual(outcomes, ['wrong_password', 'wrong_password', 'throttled', 'throttled', 'throttled']);
     const state = await dirsrvLockoutState(admin(), owner.dn);
     assert.equal(state.accountUnlockTime, undefined, 'not locked');
@@ -220,7 +279,10 @@ describe('login throttle against 389-DS (global lockout at the 3rd failure, fine
   });
 
   it('leaves the account unlocked after hundreds of concurrent wrong passwords from as many addresses, and the owner signs in from home', async () => {
-    for (const [account, guesses] of [['reader', 300], ['policy-reader', 100]] as const) {
+    for (const [account, guesses] of [
+      ['reader', 300],
+      ['policy-reader', 100],
+    ] as const) {
       const { server } = await fresh(account);
       const [owner] = take(1);
       assert.ok(owner);
@@ -230,7 +292,9 @@ describe('login throttle against 389-DS (global lockout at the 3rd failure, fine
       const answers = statuses(
         await Promise.all(
           Array.from({ length: guesses }, (_, index) =>
-            index % 2 === 0 ? appLogin(server, owner.uid, `guess-${index}`) : appLogin(server, owner.uid, `guess-${index}`, { key: APP_API_KEY, forwardedFor: nextAddress() }),
+            index % 2 === 0
+              ? appLogin(server, owner.uid, `guess-${index}`)
+              : appLogin(server, owner.uid, `guess-${index}`, { key: APP_API_KEY, forwardedFor: nextAddress() }),
           ),
         ),
       );
@@ -278,8 +342,13 @@ describe('login throttle against 389-DS (global lockout at the 3rd failure, fine
    */
   async function guessUnderEveryName(app: App, target: SampleUser, count: number): Promise<string[]> {
     const names = [target.uid, target.cn, target.mail];
-    for (const name of names.slice(1)) assert.equal(organisation.users.filter((user) => user.cn === name || user.mail === name).length, 1, `${name} names one account`);
-    return Promise.all(Array.from({ length: count }, (_, guess) => outcome(app.login.login({ username: names[guess % names.length] ?? '', password: `guess-${guess}`, clientAddress: nextAddress() }))));
+    for (const name of names.slice(1))
+      assert.equal(organisation.users.filter((user) => user.cn === name || user.mail === name).length, 1, `${name} names one account`);
+    return Promise.all(
+      Array.from({ length: count }, (_, guess) =>
+        outcome(app.login.login({ username: names[guess % names.length] ?? '', password: `guess-${guess}`, clientAddress: nextAddress() })),
+      ),
+    );
   }
   const byEveryName = { users: { usernameAttribute: ['uid', 'cn', 'mail'] } };
 
@@ -334,7 +403,13 @@ describe('login throttle against 389-DS (global lockout at the 3rd failure, fine
     // The test is about a service account that sees nothing: check it does not see 389-DS's counter.
     const directory = await app.openDirectory();
     try {
-      const [seen] = await directory.searchAll({ baseDn: owner.dn, scope: 'base', filter: '(objectClass=*)', attributes: ['passwordRetryCount', 'retryCountResetTime', 'uid'], maxEntries: 1 });
+      const [seen] = await directory.searchAll({
+        baseDn: owner.dn,
+        scope: 'base',
+        filter: '(objectClass=*)',
+        attributes: ['passwordRetryCount', 'retryCountResetTime', 'uid'],
+        maxEntries: 1,
+      });
       assert.deepEqual(Object.keys(seen?.attributes ?? {}), ['uid']);
     } finally {
       await directory.close();

@@ -7,11 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { discoverLockoutPolicy } from '../src/auth/lockout-policies.ts';
 import { LoginFailure } from '../src/auth/login.ts';
 import { testConnection } from '../src/sync/test-connection.ts';
-import { adUser, sambaUnavailableReason, startSambaDc, type SambaDc } from './fixtures/samba.ts';
+import { adUser, type SambaDc, sambaUnavailableReason, startSambaDc } from './fixtures/samba.ts';
 import { adSettingsDocument, settingsFor } from './helpers/harness.ts';
 import { adLockoutState, bindWrongPassword } from './helpers/lockout.ts';
 import { rejectsLogin } from './helpers/login.ts';
@@ -41,7 +41,11 @@ describe('login throttle against Active Directory (Samba, lockout threshold 4)',
     cleanups.push(() => opened.close());
     return opened;
   };
-  const outcome = (attempt: Promise<unknown>): Promise<string> => attempt.then(() => 'ok', (error: unknown) => (error instanceof LoginFailure ? error.reason : String(error)));
+  const outcome = (attempt: Promise<unknown>): Promise<string> =>
+    attempt.then(
+      () => 'ok',
+      (error: unknown) => (error instanceof LoginFailure ? error.reason : String(error)),
+    );
 
   before(async () => {
     dc = await startSambaDc();
@@ -57,7 +61,13 @@ describe('login throttle against Active Directory (Samba, lockout threshold 4)',
   it("reads the domain's lockout policy from the domain head", async () => {
     const directory = await app.openDirectory();
     try {
-      assert.deepEqual(await discoverLockoutPolicy(directory, app.settings), { kind: 'lockout', threshold: 4, memorySeconds: 1800, lockoutSeconds: 1800, source: dc.baseDn });
+      assert.deepEqual(await discoverLockoutPolicy(directory, app.settings), {
+        kind: 'lockout',
+        threshold: 4,
+        memorySeconds: 1800,
+        lockoutSeconds: 1800,
+        source: dc.baseDn,
+      });
     } finally {
       await directory.close();
     }
@@ -69,10 +79,14 @@ describe('login throttle against Active Directory (Samba, lockout threshold 4)',
     const home = nextAddress();
     assert.ok(await app.login.login({ username: owner.sAMAccountName, password: owner.password ?? '', clientAddress: home }));
     const names = [owner.sAMAccountName, owner.downLevelName, owner.userPrincipalName];
-    const outcomes = await Promise.all(Array.from({ length: 45 }, (_, index) => outcome(app.login.login({ username: names[index % 3] ?? '', password: `guess-${index}`, clientAddress: nextAddress() }))));
+    const outcomes = await Promise.all(
+      Array.from({ length: 45 }, (_, index) =>
+        outcome(app.login.login({ username: names[index % 3] ?? '', password: `guess-${index}`, clientAddress: nextAddress() })),
+      ),
+    );
     const state = await adLockoutState(admin(), owner.dn);
     assert.equal(state.isLocked, false, 'lockoutTime not set');
-    assert.equal(state.badPwdCount, 2, 'the strangers\' 2 of the 3 bad passwords threshold 4 leaves');
+    assert.equal(state.badPwdCount, 2, "the strangers' 2 of the 3 bad passwords threshold 4 leaves");
     assert.equal(outcomes.filter((reason) => reason === 'wrong_password').length, 2);
     assert.equal(outcomes.filter((reason) => reason === 'throttled').length, 43);
     await rejectsLogin(app.login.login({ username: owner.userPrincipalName, password: owner.password ?? '', clientAddress: nextAddress() }), 'throttled');
@@ -93,7 +107,10 @@ describe('login throttle against Active Directory (Samba, lockout threshold 4)',
     try {
       const strict = await freshApp();
       const report = await testConnection({ openDirectory: () => strict.openDirectory(), settings: strict.settings });
-      assert.ok(report.warnings.some((warning) => /nothing to spare/.test(warning)), report.warnings.join('\n'));
+      assert.ok(
+        report.warnings.some((warning) => /nothing to spare/.test(warning)),
+        report.warnings.join('\n'),
+      );
     } finally {
       await setThreshold(4);
     }

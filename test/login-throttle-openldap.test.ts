@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { createLockoutPolicies } from '../src/auth/lockout-policies.ts';
 import { createLoginThrottle } from '../src/auth/throttle.ts';
@@ -18,7 +18,7 @@ import { createHttpServer } from '../src/http/server.ts';
 import type { Settings } from '../src/settings/schema.ts';
 import { testConnection } from '../src/sync/test-connection.ts';
 import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { merge, settingsFor } from './helpers/harness.ts';
 import { bindWrongPassword, ppolicyFailuresUnder, ppolicyState } from './helpers/lockout.ts';
 import { rejectsLogin } from './helpers/login.ts';
@@ -79,7 +79,12 @@ describe('login throttle against OpenLDAP (ppolicy locks at the 5th failure)', (
     return { app, server };
   }
 
-  function appLogin(server: FastifyInstance, username: string, password: string, options: { from?: string; key?: string; forwardedFor?: string } = {}): Promise<LightMyRequestResponse> {
+  function appLogin(
+    server: FastifyInstance,
+    username: string,
+    password: string,
+    options: { from?: string; key?: string; forwardedFor?: string } = {},
+  ): Promise<LightMyRequestResponse> {
     const headers: Record<string, string> = {};
     if (options.key !== undefined) headers['authorization'] = `Bearer ${options.key}`;
     if (options.forwardedFor !== undefined) headers['dirbridge-forwarded-for'] = options.forwardedFor;
@@ -100,7 +105,7 @@ describe('login throttle against OpenLDAP (ppolicy locks at the 5th failure)', (
     const answers = statuses(await Promise.all(Array.from({ length: 50 }, (_, index) => appLogin(server, target.uid, `wrong-${index}`))));
     const state = await ppolicyState(admin(), target.dn);
     assert.equal(state.lockedTime, undefined, 'the directory account is not locked');
-    assert.equal(state.failures, 3, 'exactly the strangers\' 3 of the 4 failures the policy leaves reached slapd');
+    assert.equal(state.failures, 3, "exactly the strangers' 3 of the 4 failures the policy leaves reached slapd");
     assert.equal(countOf(answers, 401), state.failures, 'each 401 is one bind slapd counted');
     assert.equal(countOf(answers, 429), 50 - state.failures);
   });
@@ -131,7 +136,9 @@ describe('login throttle against OpenLDAP (ppolicy locks at the 5th failure)', (
     const home = nextAddress();
     assert.equal((await consoleSignIn(server, owner.uid, owner.password, home)).statusCode, 200);
     const guesses = await Promise.all(
-      Array.from({ length: 300 }, (_, index) => (index % 2 === 0 ? appLogin(server, owner.uid, `guess-${index}`) : consoleSignIn(server, owner.uid, `guess-${index}`, nextAddress()))),
+      Array.from({ length: 300 }, (_, index) =>
+        index % 2 === 0 ? appLogin(server, owner.uid, `guess-${index}`) : consoleSignIn(server, owner.uid, `guess-${index}`, nextAddress()),
+      ),
     );
     const state = await ppolicyState(admin(), owner.dn);
     assert.equal(state.lockedTime, undefined, 'no pwdAccountLockedTime');
@@ -141,7 +148,7 @@ describe('login throttle against OpenLDAP (ppolicy locks at the 5th failure)', (
     assert.equal((await appLogin(server, owner.uid, owner.password)).statusCode, 429);
     assert.equal((await consoleSignIn(server, owner.uid, owner.password, nextAddress())).statusCode, 429);
     assert.equal((await consoleSignIn(server, owner.uid, owner.password, home)).statusCode, 200);
-    assert.equal((await ppolicyState(admin(), owner.dn)).failures, 0, 'the successful bind reset the directory\'s counter');
+    assert.equal((await ppolicyState(admin(), owner.dn)).failures, 0, "the successful bind reset the directory's counter");
   });
 
   it("keeps the local administrator's console sign-in open from its known address while strangers' guesses are refused", async () => {
@@ -167,7 +174,8 @@ describe('login throttle against OpenLDAP (ppolicy locks at the 5th failure)', (
       const answers = await Promise.all(careless.map((person) => appLogin(server, person.uid, `typo-${round}`, { from: backend, key: APP_API_KEY })));
       assert.deepEqual(statuses(answers), [401, 401, 401, 401, 401]);
     }
-    for (const person of others) assert.equal((await appLogin(server, person.uid, person.password, { from: backend, key: APP_API_KEY })).statusCode, 200, person.uid);
+    for (const person of others)
+      assert.equal((await appLogin(server, person.uid, person.password, { from: backend, key: APP_API_KEY })).statusCode, 200, person.uid);
     assert.equal((await consoleSignIn(server, 'admin', ADMIN_PASSWORD, office)).statusCode, 200);
     // The same back-end without the key is one address: its failures add up there.
     const unkeyed = statuses(await Promise.all(take(25).map((person) => appLogin(server, person.uid, 'typo', { from: backend }))));
@@ -179,31 +187,52 @@ describe('login throttle against OpenLDAP (ppolicy locks at the 5th failure)', (
     const backend = nextAddress();
     const attacker = nextAddress();
     const victims = take(24);
-    const keyed = statuses(await Promise.all(victims.map((person) => appLogin(server, person.uid, 'guess', { from: backend, key: APP_API_KEY, forwardedFor: attacker }))));
+    const keyed = statuses(
+      await Promise.all(victims.map((person) => appLogin(server, person.uid, 'guess', { from: backend, key: APP_API_KEY, forwardedFor: attacker }))),
+    );
     assert.equal(countOf(keyed, 401), 20, 'maxFailuresPerAddress, counted under the forwarded address');
     assert.equal(countOf(keyed, 429), 4);
     const [someone] = take(1);
     assert.ok(someone);
-    assert.equal((await appLogin(server, someone.uid, someone.password, { from: backend, key: APP_API_KEY, forwardedFor: attacker })).statusCode, 429, 'the forwarded address is throttled');
-    assert.equal((await appLogin(server, someone.uid, someone.password, { from: backend, key: APP_API_KEY, forwardedFor: nextAddress() })).statusCode, 200, 'other end users of the same back-end are not');
-    assert.equal((await appLogin(server, someone.uid, someone.password, { from: attacker })).statusCode, 429, 'the end user address is one address, however it arrives');
+    assert.equal(
+      (await appLogin(server, someone.uid, someone.password, { from: backend, key: APP_API_KEY, forwardedFor: attacker })).statusCode,
+      429,
+      'the forwarded address is throttled',
+    );
+    assert.equal(
+      (await appLogin(server, someone.uid, someone.password, { from: backend, key: APP_API_KEY, forwardedFor: nextAddress() })).statusCode,
+      200,
+      'other end users of the same back-end are not',
+    );
+    assert.equal(
+      (await appLogin(server, someone.uid, someone.password, { from: attacker })).statusCode,
+      429,
+      'the end user address is one address, however it arrives',
+    );
 
     // Without the key the header is ignored: the request's own address is counted.
     const spoofer = nextAddress();
-    const spoofed = statuses(await Promise.all(take(22).map((person) => appLogin(server, person.uid, 'guess', { from: spoofer, forwardedFor: nextAddress() }))));
+    const spoofed = statuses(
+      await Promise.all(take(22).map((person) => appLogin(server, person.uid, 'guess', { from: spoofer, forwardedFor: nextAddress() }))),
+    );
     assert.equal(countOf(spoofed, 401), 20);
     assert.equal(countOf(spoofed, 429), 2);
 
     const invalid = await appLogin(server, someone.uid, someone.password, { key: APP_API_KEY, forwardedFor: '203.0.113.1, 203.0.113.2' });
     assert.equal(invalid.statusCode, 400);
-    assert.deepEqual(invalid.json(), { error: { code: 'request.invalid', message: 'headers.dirbridge-forwarded-for: expected exactly one IPv4 or IPv6 address' } });
+    assert.deepEqual(invalid.json(), {
+      error: { code: 'request.invalid', message: 'headers.dirbridge-forwarded-for: expected exactly one IPv4 or IPv6 address' },
+    });
     assert.equal((await appLogin(server, someone.uid, someone.password, { key: APP_API_KEY, forwardedFor: 'not-an-address' })).statusCode, 400);
     const wrongKey = await appLogin(server, someone.uid, someone.password, { key: 'not-the-key' });
     assert.equal(wrongKey.statusCode, 401);
     assert.equal(wrongKey.json().error.code, 'http.unauthenticated');
     const docs = await server.inject({ method: 'GET', url: '/docs/json' });
     const login = docs.json().paths['/api/v1/auth/login'].post;
-    assert.ok(login.parameters.some((parameter: { in: string; name: string }) => parameter.in === 'header' && parameter.name === 'dirbridge-forwarded-for'), 'the header is in the OpenAPI document');
+    assert.ok(
+      login.parameters.some((parameter: { in: string; name: string }) => parameter.in === 'header' && parameter.name === 'dirbridge-forwarded-for'),
+      'the header is in the OpenAPI document',
+    );
   });
 
   it('answers a throttled existing username exactly as a throttled unknown one, and audits both as throttled', async () => {
@@ -216,12 +245,20 @@ describe('login throttle against OpenLDAP (ppolicy locks at the 5th failure)', (
       return appLogin(server, username, 'guess');
     };
     const [forExisting, forUnknown] = [await exhaust(existing.uid), await exhaust(unknown)];
-    const visible = (response: LightMyRequestResponse) => ({ status: response.statusCode, body: response.body, headers: Object.fromEntries(Object.entries(response.headers).filter(([name]) => name !== 'date')) });
+    const visible = (response: LightMyRequestResponse) => ({
+      status: response.statusCode,
+      body: response.body,
+      headers: Object.fromEntries(Object.entries(response.headers).filter(([name]) => name !== 'date')),
+    });
     assert.equal(forExisting.statusCode, 429);
     assert.deepEqual(visible(forExisting), visible(forUnknown));
     assert.equal(forExisting.headers['retry-after'], undefined);
     const audited = await app.store.audit.list({ action: 'login.failed', limit: 100, offset: 0 });
-    const reasonsOf = (subject: string) => audited.entries.filter((entry) => entry.subject === subject).map((entry) => entry.reason).reverse();
+    const reasonsOf = (subject: string) =>
+      audited.entries
+        .filter((entry) => entry.subject === subject)
+        .map((entry) => entry.reason)
+        .reverse();
     assert.deepEqual(reasonsOf(existing.uid), ['wrong_password', 'wrong_password', 'wrong_password', 'throttled']);
     assert.deepEqual(reasonsOf(unknown), ['unknown_user', 'unknown_user', 'unknown_user', 'throttled']);
   });
@@ -233,7 +270,9 @@ describe('login throttle against OpenLDAP (ppolicy locks at the 5th failure)', (
     const target = unused.find((candidate) => cns.get(candidate.cn.toLowerCase()) === 1);
     assert.ok(target);
     unused = unused.filter((candidate) => candidate !== target);
-    const answers = statuses(await Promise.all(Array.from({ length: 40 }, (_, index) => appLogin(server, index % 2 === 0 ? target.uid : target.cn, `guess-${index}`))));
+    const answers = statuses(
+      await Promise.all(Array.from({ length: 40 }, (_, index) => appLogin(server, index % 2 === 0 ? target.uid : target.cn, `guess-${index}`))),
+    );
     const state = await ppolicyState(admin(), target.dn);
     assert.equal(state.lockedTime, undefined);
     assert.equal(state.failures, 3, 'one budget for the account, not one per name');
@@ -261,7 +300,18 @@ describe('login throttle against OpenLDAP (ppolicy locks at the 5th failure)', (
     let now = Date.parse('2031-01-01T00:00:00.000Z');
     const { app } = await fresh();
     const clock = () => new Date(now);
-    const policies = createLockoutPolicies({ read: (work) => app.openDirectory().then(async (directory) => { try { return await work(directory); } finally { await directory.close(); } }), settings: app.settings, now: clock });
+    const policies = createLockoutPolicies({
+      read: (work) =>
+        app.openDirectory().then(async (directory) => {
+          try {
+            return await work(directory);
+          } finally {
+            await directory.close();
+          }
+        }),
+      settings: app.settings,
+      now: clock,
+    });
     const throttle = createLoginThrottle({ store: app.store, settings: app.settings.login.throttle, policies, now: clock, inFlightMs: 120_000 });
     // The entry as a service account that may not read pwdFailureTime sees it: no counter.
     const entry = { dn: 'uid=someone,ou=people,dc=example,dc=org', attributes: {} };
@@ -272,7 +322,10 @@ describe('login throttle against OpenLDAP (ppolicy locks at the 5th failure)', (
       await attempt.failed();
       return 'guessed';
     };
-    assert.deepEqual([await guess('someone'), await guess('someone'), await guess('someone'), await guess('someone')], ['guessed', 'guessed', 'guessed', 'throttled']);
+    assert.deepEqual(
+      [await guess('someone'), await guess('someone'), await guess('someone'), await guess('someone')],
+      ['guessed', 'guessed', 'guessed', 'throttled'],
+    );
     // Long after the window (900 s), under another name for the same entry: slapd still counts those 3 (pwdFailureCountInterval 0).
     now += 10 * 86_400_000;
     assert.equal(await guess('someone.else'), 'throttled');
@@ -283,10 +336,20 @@ describe('login throttle against OpenLDAP (ppolicy locks at the 5th failure)', (
     try {
       const { app } = await fresh();
       const report = await testConnection({ openDirectory: () => app.openDirectory(), settings: app.settings });
-      assert.ok(report.warnings.some((warning) => /nothing to spare/.test(warning) && warning.includes(slapd.policyDn)), report.warnings.join('\n'));
+      assert.ok(
+        report.warnings.some((warning) => /nothing to spare/.test(warning) && warning.includes(slapd.policyDn)),
+        report.warnings.join('\n'),
+      );
       const [target] = take(1);
       assert.ok(target);
-      const answers = await Promise.all(Array.from({ length: 10 }, () => app.login.login({ username: target.uid, password: 'wrong', clientAddress: nextAddress() }).then(() => 'ok', (error: { reason?: string }) => error.reason)));
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          app.login.login({ username: target.uid, password: 'wrong', clientAddress: nextAddress() }).then(
+            () => 'ok',
+            (error: { reason?: string }) => error.reason,
+          ),
+        ),
+      );
       assert.equal(answers.filter((reason) => reason === 'wrong_password').length, 1);
       assert.equal((await ppolicyState(admin(), target.dn)).failures, 1);
     } finally {
@@ -294,6 +357,10 @@ describe('login throttle against OpenLDAP (ppolicy locks at the 5th failure)', (
     }
     const { app } = await fresh();
     const report = await testConnection({ openDirectory: () => app.openDirectory(), settings: app.settings });
-    assert.deepEqual(report.warnings.filter((warning) => !/^(users|groups)\./.test(warning)), [], 'no throttle warning (the data-fit warnings about this directory are tested elsewhere)');
+    assert.deepEqual(
+      report.warnings.filter((warning) => !/^(users|groups)\./.test(warning)),
+      [],
+      'no throttle warning (the data-fit warnings about this directory are tested elsewhere)',
+    );
   });
 });

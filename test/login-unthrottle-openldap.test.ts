@@ -17,18 +17,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { LoginFailure } from '../src/auth/login.ts';
 import { createHttpServer } from '../src/http/server.ts';
 import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { signInAdmin } from './helpers/admin-session.ts';
+import { writeSlapdConfig } from './helpers/directory.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { ppolicyState } from './helpers/lockout.ts';
 import { rejectsLogin } from './helpers/login.ts';
 import { until } from './helpers/wait.ts';
-import { writeSlapdConfig } from './helpers/directory.ts';
 
 const ADMIN_PASSWORD = 'admin-password-for-unthrottle';
 const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'dirbridge.js');
@@ -37,9 +37,14 @@ const DIRECTORY_MEMORY_SECONDS = 2;
 
 function cli(args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
-    });
+    const child = execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
+      },
+    );
     child.stdin?.end(input);
   });
 }
@@ -62,8 +67,13 @@ describe('clearing the login throttle of one account (OpenLDAP)', () => {
     return user;
   };
   const admin = () => ({ url: slapd.url, adminDn: slapd.adminDn, adminPassword: slapd.adminPassword });
-  const setFailureMemory = (seconds: number) => slapd.ldapmodify(`dn: ${slapd.policyDn}\nchangetype: modify\nreplace: pwdFailureCountInterval\npwdFailureCountInterval: ${seconds}\n`);
-  const outcome = (attempt: Promise<unknown>): Promise<string> => attempt.then(() => 'ok', (error: unknown) => (error instanceof LoginFailure ? error.reason : String(error)));
+  const setFailureMemory = (seconds: number) =>
+    slapd.ldapmodify(`dn: ${slapd.policyDn}\nchangetype: modify\nreplace: pwdFailureCountInterval\npwdFailureCountInterval: ${seconds}\n`);
+  const outcome = (attempt: Promise<unknown>): Promise<string> =>
+    attempt.then(
+      () => 'ok',
+      (error: unknown) => (error instanceof LoginFailure ? error.reason : String(error)),
+    );
   /** Waits until slapd has forgotten every failure made so far. */
   const directoryForgets = async () => {
     const from = Date.now();
@@ -103,7 +113,8 @@ describe('clearing the login throttle of one account (OpenLDAP)', () => {
   /** Strangers' wrong passwords from new addresses until dirbridge refuses them; returns the outcomes. */
   async function strangersGuess(app: App, target: SampleUser, count: number): Promise<string[]> {
     const outcomes: string[] = [];
-    for (let guess = 0; guess < count; guess += 1) outcomes.push(await outcome(app.login.login({ username: target.uid, password: `guess-${guess}`, clientAddress: nextAddress() })));
+    for (let guess = 0; guess < count; guess += 1)
+      outcomes.push(await outcome(app.login.login({ username: target.uid, password: `guess-${guess}`, clientAddress: nextAddress() })));
     return outcomes;
   }
 
@@ -114,7 +125,8 @@ describe('clearing the login throttle of one account (OpenLDAP)', () => {
     const own = await app.login.login({ username: owner.uid, password: owner.password, clientAddress: home });
     const { user } = own;
     const signIn = await signInAdmin(server, ADMIN_PASSWORD);
-    const detail = async () => (await server.inject({ method: 'GET', url: `/api/v1/admin/users/${user.id}`, cookies: signIn.cookie })).json() as { loginThrottle: unknown };
+    const detail = async () =>
+      (await server.inject({ method: 'GET', url: `/api/v1/admin/users/${user.id}`, cookies: signIn.cookie })).json() as { loginThrottle: unknown };
     assert.deepEqual((await detail()).loginThrottle, { isThrottled: false, failures: 0, limit: 3 });
 
     assert.deepEqual(await strangersGuess(app, owner, 5), ['wrong_password', 'wrong_password', 'wrong_password', 'throttled', 'throttled']);
@@ -145,7 +157,12 @@ describe('clearing the login throttle of one account (OpenLDAP)', () => {
     );
     assert.ok(await app.login.login({ username: owner.uid, password: owner.password, clientAddress: nextAddress() }), 'the owner, from a new address');
 
-    const unknown = await server.inject({ method: 'POST', url: '/api/v1/admin/users/00000000-0000-7000-8000-000000000009/unthrottle', cookies: signIn.cookie, headers: { 'x-csrf-token': signIn.csrf } });
+    const unknown = await server.inject({
+      method: 'POST',
+      url: '/api/v1/admin/users/00000000-0000-7000-8000-000000000009/unthrottle',
+      cookies: signIn.cookie,
+      headers: { 'x-csrf-token': signIn.csrf },
+    });
     assert.deepEqual([unknown.statusCode, unknown.json().error.code], [404, 'users.not_found']);
   });
 
@@ -158,19 +175,27 @@ describe('clearing the login throttle of one account (OpenLDAP)', () => {
     cleanups.push(made.cleanup);
     const app = await openApp(made.settings);
     cleanups.push(() => app.close());
-    const owner = organisation.users.filter((candidate) => candidate.index >= 10 && !candidate.locked).find((candidate) => unused.includes(candidate) && organisation.users.filter((other) => other.cn === candidate.cn).length === 1);
+    const owner = organisation.users
+      .filter((candidate) => candidate.index >= 10 && !candidate.locked)
+      .find((candidate) => unused.includes(candidate) && organisation.users.filter((other) => other.cn === candidate.cn).length === 1);
     assert.ok(owner);
     unused = unused.filter((candidate) => candidate !== owner);
     const { user } = await app.login.login({ username: owner.uid, password: owner.password, via: 'cli' });
     const names = [owner.cn, owner.mail, owner.uid];
     const outcomes: string[] = [];
-    for (const [index, name] of names.entries()) outcomes.push(await outcome(app.login.login({ username: name, password: `guess-${index}`, clientAddress: nextAddress() })));
-    assert.deepEqual(outcomes, ['wrong_password', 'wrong_password', 'wrong_password'], "three guesses reach the account under three names: the stranger's share of its limit");
+    for (const [index, name] of names.entries())
+      outcomes.push(await outcome(app.login.login({ username: name, password: `guess-${index}`, clientAddress: nextAddress() })));
+    assert.deepEqual(
+      outcomes,
+      ['wrong_password', 'wrong_password', 'wrong_password'],
+      "three guesses reach the account under three names: the stranger's share of its limit",
+    );
     await directoryForgets();
     for (const name of names) await rejectsLogin(app.login.login({ username: name, password: owner.password, clientAddress: nextAddress() }), 'throttled');
     const result = await app.accounts.unthrottle(user.id, 'admin:test');
     assert.equal(result.cleared, 3);
-    for (const name of [owner.cn, owner.mail]) assert.ok(await app.login.login({ username: name, password: owner.password, clientAddress: nextAddress() }), name);
+    for (const name of [owner.cn, owner.mail])
+      assert.ok(await app.login.login({ username: name, password: owner.password, clientAddress: nextAddress() }), name);
   });
 
   it("leaves the directory's own counter: while slapd keeps the failures, strangers stay refused; the owner from home gets in", async () => {
@@ -216,8 +241,16 @@ describe('clearing the login throttle of one account (OpenLDAP)', () => {
     const again = await run(['--json', 'users', 'unthrottle', owner.uid]);
     assert.deepEqual(JSON.parse(again.stdout), { username: owner.uid, cleared: 0, throttle: { isThrottled: false, failures: 0, limit: 3 } });
     assert.equal((await login(owner.password)).code, 0, 'the owner gets in');
-    const audit = JSON.parse((await run(['--json', 'audit', 'list', '--action', 'login.throttle_cleared'])).stdout) as { entries: Array<{ actor: string; subject: string }> };
-    assert.deepEqual(audit.entries.map((entry) => [entry.actor, entry.subject]), [['admin:cli', owner.uid], ['admin:cli', owner.uid]]);
+    const audit = JSON.parse((await run(['--json', 'audit', 'list', '--action', 'login.throttle_cleared'])).stdout) as {
+      entries: Array<{ actor: string; subject: string }>;
+    };
+    assert.deepEqual(
+      audit.entries.map((entry) => [entry.actor, entry.subject]),
+      [
+        ['admin:cli', owner.uid],
+        ['admin:cli', owner.uid],
+      ],
+    );
 
     const unknown = await run(['users', 'unthrottle', 'no.such.person']);
     assert.equal(unknown.code, 1);
@@ -227,4 +260,3 @@ describe('clearing the login throttle of one account (OpenLDAP)', () => {
     assert.match(help.stdout.replace(/\s+/g, ' '), /pwdFailureTime, badPwdCount, passwordRetryCount/);
   });
 });
-

@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import type { DirectoryConnection } from '../src/directory/index.ts';
 import { formatFilter } from '../src/ldap/filter.ts';
 import { mappingSettingsSchema } from '../src/settings/schema.ts';
 import { readGroupNamesForSync } from '../src/sync/read-mapping-inputs.ts';
 import { readSnapshot } from '../src/sync/read-snapshot.ts';
-import { adGroupDn, adUser, startSambaDc, type SambaDc } from './fixtures/samba.ts';
+import { adGroupDn, adUser, type SambaDc, startSambaDc } from './fixtures/samba.ts';
 import { adSettingsDocument, merge, settingsFor } from './helpers/harness.ts';
 
 describe('mapping against Active Directory (Samba)', () => {
@@ -52,26 +52,40 @@ describe('mapping against Active Directory (Samba)', () => {
     const result = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.equal(result.status, 'succeeded', result.reason ?? '');
     const channels = await app.store.mapping.listChannels({ limit: 10, offset: 0 });
-    assert.deepEqual(channels.channels.map((channel) => [channel.name, channel.memberCount, channel.ownerUsername]), [
-      ['emea', 3, 'svc-dirbridge'],
-      ['eng', 6, 'svc-dirbridge'],
-      ['sales', 3, 'svc-dirbridge'],
-    ]);
+    assert.deepEqual(
+      channels.channels.map((channel) => [channel.name, channel.memberCount, channel.ownerUsername]),
+      [
+        ['emea', 3, 'svc-dirbridge'],
+        ['eng', 6, 'svc-dirbridge'],
+        ['sales', 3, 'svc-dirbridge'],
+      ],
+    );
     const teams = await app.store.mapping.listTeams({ limit: 10, offset: 0 });
-    assert.deepEqual(teams.teams.map((team) => [team.name, team.memberCount]), [['Ops Team', 2]]);
+    assert.deepEqual(
+      teams.teams.map((team) => [team.name, team.memberCount]),
+      [['Ops Team', 2]],
+    );
     const alice = await app.store.users.findByUsername('alice');
     assert.equal((await app.store.mapping.getUserAttributes(alice?.id ?? '')).customFields['department'], 'Engineering');
   });
 
   it('syncs ABAC attributes and thumbnailPhoto avatars from AD in their background jobs', async () => {
-    const app = await appWith({ abac: { enabled: true, map: { department: 'dept', proxyAddresses: 'addresses' } }, avatars: { enabled: true, maxBytes: 4096 } });
+    const app = await appWith({
+      abac: { enabled: true, map: { department: 'dept', proxyAddresses: 'addresses' } },
+      avatars: { enabled: true, maxBytes: 4096 },
+    });
     const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(300, 0xaa)]);
-    await dc.adModify(`dn: ${adUser('bob').dn}\nchangetype: modify\nreplace: thumbnailPhoto\nthumbnailPhoto:: ${png.toString('base64')}\n-\nadd: proxyAddresses\nproxyAddresses: SMTP:bob@example.test\nproxyAddresses: smtp:bob.brown@example.test\n-\n`);
+    await dc.adModify(
+      `dn: ${adUser('bob').dn}\nchangetype: modify\nreplace: thumbnailPhoto\nthumbnailPhoto:: ${png.toString('base64')}\n-\nadd: proxyAddresses\nproxyAddresses: SMTP:bob@example.test\nproxyAddresses: smtp:bob.brown@example.test\n-\n`,
+    );
     await app.sync.runSync({ trigger: 'cli', isDryRun: false });
     const { runAbacSync, runAvatarSync } = await import('../src/sync/attribute-jobs.ts');
     const deps = { store: app.store, openDirectory: app.openDirectory, settings: app.settings };
     const bob = await app.store.users.findByUsername('bob');
-    assert.deepEqual((await app.store.mapping.getUserAttributes(bob?.id ?? '')).abacAttributes, { dept: ['Engineering'], addresses: ['SMTP:bob@example.test', 'smtp:bob.brown@example.test'] });
+    assert.deepEqual((await app.store.mapping.getUserAttributes(bob?.id ?? '')).abacAttributes, {
+      dept: ['Engineering'],
+      addresses: ['SMTP:bob@example.test', 'smtp:bob.brown@example.test'],
+    });
     assert.equal((await runAbacSync(deps)).updated, 0, 'the sync already wrote them; the background pass finds nothing to change');
     const avatars = await runAvatarSync(deps);
     assert.equal(avatars.updated, 1);
@@ -94,7 +108,10 @@ describe('mapping against Active Directory (Samba)', () => {
       assert.deepEqual(await rolesOf(app, 'jsmith'), ['sales'], 'a group name with a comma');
       assert.deepEqual(await rolesOf(app, 'frank'), []);
       // The in-chain rule is asked per mapped group now, so neither path falls back to per-user queries.
-      assert.deepEqual(result.warnings.filter((warning) => warning.includes('cannot be evaluated locally')), []);
+      assert.deepEqual(
+        result.warnings.filter((warning) => warning.includes('cannot be evaluated locally')),
+        [],
+      );
     });
   }
 
@@ -152,15 +169,25 @@ describe('mapping against Active Directory (Samba)', () => {
       {
         label: 'once, with in-chain teams',
         groupSearch: { strategy: 'once', userGroupFilter: `(&(objectClass=group)${IN_CHAIN})`, nameAttribute: ['cn', 'sAMAccountName'] },
-        teams: { enabled: true, map: { Engineering: 'Eng', 'Cycle B': 'Cycles', [special.cn]: 'RD' }, userGroupsQuery: `(&(objectCategory=group)(member:1.2.840.113556.1.4.1941:=#{userdn}))` },
+        teams: {
+          enabled: true,
+          map: { Engineering: 'Eng', 'Cycle B': 'Cycles', [special.cn]: 'RD' },
+          userGroupsQuery: `(&(objectCategory=group)(member:1.2.840.113556.1.4.1941:=#{userdn}))`,
+        },
         groupSideSearches: 2,
       },
     ];
     for (const variant of variants) {
-      const mapping = mappingSettingsSchema.parse({ groupSearch: { baseDn: dc.ous.groups, ...variant.groupSearch }, roles: { enabled: true, map: roles }, ...(variant.teams === undefined ? {} : { teams: variant.teams }) });
+      const mapping = mappingSettingsSchema.parse({
+        groupSearch: { baseDn: dc.ous.groups, ...variant.groupSearch },
+        roles: { enabled: true, map: roles },
+        ...(variant.teams === undefined ? {} : { teams: variant.teams }),
+      });
       const read = async (connection: DirectoryConnection) => {
         const warnings: string[] = [];
-        const result = await readGroupNamesForSync(connection, { mapping, users: settings.users, groups }, users, snapshot.groups, (message) => warnings.push(message));
+        const result = await readGroupNamesForSync(connection, { mapping, users: settings.users, groups }, users, snapshot.groups, (message) =>
+          warnings.push(message),
+        );
         return { ...result, warnings };
       };
       const perGroupConnection = recording(directory);
@@ -179,17 +206,29 @@ describe('mapping against Active Directory (Samba)', () => {
       assert.equal(perUser.warnings.length, variant.teams === undefined ? 1 : 2, `${variant.label}: the fallback is reported once per question`);
       // Per group: the group-side searches, then one memberOf search per distinct group entry found.
       const memberSearches = perGroupConnection.searches.filter((filter) => filter.startsWith('(memberOf:1.2.840.113556.1.4.1941:='));
-      assert.equal(perGroupConnection.searches.length - memberSearches.length, variant.groupSideSearches, `${variant.label}: ${perGroupConnection.searches.join(' ')}`);
+      assert.equal(
+        perGroupConnection.searches.length - memberSearches.length,
+        variant.groupSideSearches,
+        `${variant.label}: ${perGroupConnection.searches.join(' ')}`,
+      );
       assert.ok(memberSearches.length <= names.length + 3, `${variant.label}: ${memberSearches.length} member searches`);
       // Per user: one search per user and question ('once'), or per user and mapped name ('each').
       const perUserExpected = variant.groupSearch['strategy'] === 'once' ? users.length * 2 : users.length * names.length;
       assert.equal(perUserConnection.searches.length, perUserExpected, variant.label);
-      console.log(`in-chain ${variant.label}: ${users.length} users, ${perGroupConnection.searches.length} searches per group vs ${perUserConnection.searches.length} per user`);
+      console.log(
+        `in-chain ${variant.label}: ${users.length} users, ${perGroupConnection.searches.length} searches per group vs ${perUserConnection.searches.length} per user`,
+      );
     }
     // The group with specials was found by name and its DN sent escaped: carol (through Backend) and heidi (through Sales, EMEA) are in it.
-    const mapping = mappingSettingsSchema.parse({ groupSearch: { baseDn: dc.ous.groups, userGroupFilter: `(&(cn=#{groupName})${IN_CHAIN})` }, roles: { enabled: true, map: { [special.cn]: 'rd' } } });
+    const mapping = mappingSettingsSchema.parse({
+      groupSearch: { baseDn: dc.ous.groups, userGroupFilter: `(&(cn=#{groupName})${IN_CHAIN})` },
+      roles: { enabled: true, map: { [special.cn]: 'rd' } },
+    });
     const found = await readGroupNamesForSync(directory, { mapping, users: settings.users, groups }, users, snapshot.groups, () => {});
-    const inSpecial = users.filter((user) => (found.groupNames.get(user.externalId) ?? []).length > 0).map((user) => user.username).sort();
+    const inSpecial = users
+      .filter((user) => (found.groupNames.get(user.externalId) ?? []).length > 0)
+      .map((user) => user.username)
+      .sort();
     assert.deepEqual(inSpecial, ['carol', 'dave', 'heidi', 'jose', 'jsmith']);
   });
 
@@ -209,7 +248,10 @@ describe('mapping against Active Directory (Samba)', () => {
         ...base,
         searchPages: (request) => {
           searches += 1;
-          if (searches === 4) return (async function* () { throw new Error('injected fault'); })();
+          if (searches === 4)
+            return (async function* () {
+              throw new Error('injected fault');
+            })();
           return base.searchPages(request);
         },
         searchAll: async (request) => {
@@ -218,7 +260,10 @@ describe('mapping against Active Directory (Samba)', () => {
           return base.searchAll(request);
         },
       };
-      await assert.rejects(readGroupNamesForSync(faulty, { mapping, users: settings.users, groups: settings.groups }, snapshot.users, snapshot.groups, () => {}), /injected fault/);
+      await assert.rejects(
+        readGroupNamesForSync(faulty, { mapping, users: settings.users, groups: settings.groups }, snapshot.users, snapshot.groups, () => {}),
+        /injected fault/,
+      );
     }
   });
 });

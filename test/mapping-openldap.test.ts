@@ -6,17 +6,26 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
-import { openDirectory, type DirectoryConnection } from '../src/directory/index.ts';
+import { type App, openApp } from '../src/app.ts';
+import { type DirectoryConnection, openDirectory } from '../src/directory/index.ts';
 import type { Settings } from '../src/settings/schema.ts';
 import { createSyncService } from '../src/sync/run-sync.ts';
 import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { merge, settingsFor } from './helpers/harness.ts';
 
 const MAPPING = {
-  roles: { enabled: true, autoRemove: true, map: { 'division-1': 'support', engineering: ['developer', 'reviewer'], backend: 'developer', 'division-3': 'tester' } },
-  channels: { enabled: true, autoRemove: true, channelAdmin: 'admin', map: { everyone: 'general', 'unix-admins': ['ops', 'helpdesk'], 'project-unique': 'project' } },
+  roles: {
+    enabled: true,
+    autoRemove: true,
+    map: { 'division-1': 'support', engineering: ['developer', 'reviewer'], backend: 'developer', 'division-3': 'tester' },
+  },
+  channels: {
+    enabled: true,
+    autoRemove: true,
+    channelAdmin: 'admin',
+    map: { everyone: 'general', 'unix-admins': ['ops', 'helpdesk'], 'project-unique': 'project' },
+  },
   teams: { enabled: true, map: { 'division-2': 'Team Two' }, userGroupsQuery: '(&(objectClass=groupOfNames)(member=#{userdn}))' },
   customFields: { enabled: true, map: { departmentNumber: 'department', employeeType: 'roleType' } },
   abac: { enabled: true, map: { title: 'title' } },
@@ -78,10 +87,19 @@ describe('mapping against OpenLDAP', () => {
     const nested = inGroup('backend').find((user) => !user.groups.includes('engineering'));
     assert.ok(nested, 'a backend member who is in engineering only through nesting');
     const nestedRoles = (await detail(nested)).roles;
-    assert.deepEqual(nestedRoles.filter((role) => ['developer', 'reviewer'].includes(role)).sort(), ['developer', 'reviewer'], 'overlapping roles granted once, nested membership counts');
+    assert.deepEqual(
+      nestedRoles.filter((role) => ['developer', 'reviewer'].includes(role)).sort(),
+      ['developer', 'reviewer'],
+      'overlapping roles granted once, nested membership counts',
+    );
 
     const channels = await app.store.mapping.listChannels({ limit: 10, offset: 0 });
-    assert.deepEqual(channels.channels.map((channel) => [channel.name, channel.ownerUsername]).sort(), [['general', 'admin'], ['helpdesk', 'admin'], ['ops', 'admin'], ['project', 'admin']]);
+    assert.deepEqual(channels.channels.map((channel) => [channel.name, channel.ownerUsername]).sort(), [
+      ['general', 'admin'],
+      ['helpdesk', 'admin'],
+      ['ops', 'admin'],
+      ['project', 'admin'],
+    ]);
     const general = channels.channels.find((channel) => channel.name === 'general');
     assert.equal(general?.memberCount, inGroup('everyone').length);
     const ops = channels.channels.find((channel) => channel.name === 'ops');
@@ -89,7 +107,10 @@ describe('mapping against OpenLDAP', () => {
     assert.equal(channels.channels.find((channel) => channel.name === 'project')?.memberCount, inGroup('project-unique').length, 'uniqueMember group mapped');
 
     const teams = await app.store.mapping.listTeams({ limit: 10, offset: 0 });
-    assert.deepEqual(teams.teams.map((team) => [team.name, team.memberCount]), [['Team Two', inGroup('division-2').length]]);
+    assert.deepEqual(
+      teams.teams.map((team) => [team.name, team.memberCount]),
+      [['Team Two', inGroup('division-2').length]],
+    );
 
     const zoe = await detail(target);
     assert.equal(zoe.attributes.customFields['department'], target.departmentNumber);
@@ -98,12 +119,16 @@ describe('mapping against OpenLDAP', () => {
     for (const user of inGroup('cycle-a')) assert.equal((await detail(user)).stored.isAdmin, true, `${user.uid} in the admin group`);
 
     const again = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
-    assert.deepEqual([again.roles, again.channels, again.teams, again.attributes], [
-      { granted: 0, revoked: 0 },
-      { created: 0, added: 0, removed: 0, ownerChanged: 0 },
-      { created: 0, added: 0, removed: 0 },
-      { customFields: 0, abac: 0, admin: 0 },
-    ], 'a second run changes nothing');
+    assert.deepEqual(
+      [again.roles, again.channels, again.teams, again.attributes],
+      [
+        { granted: 0, revoked: 0 },
+        { created: 0, added: 0, removed: 0, ownerChanged: 0 },
+        { created: 0, added: 0, removed: 0 },
+        { customFields: 0, abac: 0, admin: 0 },
+      ],
+      'a second run changes nothing',
+    );
   });
 
   it('auto-removes with reasons a dry run shows, and keeps grants when auto-remove is off', async () => {
@@ -144,7 +169,14 @@ describe('mapping against OpenLDAP', () => {
     assert.ok((await detail(member)).roles.includes('tester'));
     await slapd.ldapmodify(`dn: ${division.dn}\nchangetype: modrdn\nnewrdn: cn=division-3b\ndeleteoldrdn: 1\n`);
     const result = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
-    assert.ok(result.steps.some((step) => step.kind === 'updateGroup' && step.reason === `renamed from division-3 to division-3b; moved or renamed in directory from ${division.dn} to cn=division-3b,${division.dn.slice(division.dn.indexOf(',') + 1)}`));
+    assert.ok(
+      result.steps.some(
+        (step) =>
+          step.kind === 'updateGroup' &&
+          step.reason ===
+            `renamed from division-3 to division-3b; moved or renamed in directory from ${division.dn} to cn=division-3b,${division.dn.slice(division.dn.indexOf(',') + 1)}`,
+      ),
+    );
     assert.ok(result.steps.some((step) => step.kind === 'revokeRole' && step.reason === 'removed tester: no longer in division-3'));
     assert.equal((await detail(member)).roles.includes('tester'), false);
   });
@@ -156,7 +188,10 @@ describe('mapping against OpenLDAP', () => {
     assert.ok(user);
     const login = await fresh.login.login({ username: user.uid, password: user.password });
     assert.equal(login.isNewUser, true);
-    assert.deepEqual((await fresh.store.mapping.listUserTeams(login.user.id)).map((team) => team.name), ['Team Two']);
+    assert.deepEqual(
+      (await fresh.store.mapping.listUserTeams(login.user.id)).map((team) => team.name),
+      ['Team Two'],
+    );
     assert.equal((await fresh.store.mapping.getUserAttributes(login.user.id)).customFields['department'], user.departmentNumber);
   });
 
@@ -165,7 +200,9 @@ describe('mapping against OpenLDAP', () => {
     const [withPhoto, oversized, notImage, later] = organisation.users.filter((user) => user.rdnAttribute === 'uid' && !user.locked).slice(50, 54);
     assert.ok(withPhoto && oversized && notImage && later);
     const photo = (user: SampleUser, data: Buffer) => `dn: ${user.dn}\nchangetype: modify\nreplace: jpegPhoto\njpegPhoto:: ${data.toString('base64')}\n`;
-    await slapd.ldapmodify([photo(withPhoto, jpeg(1500, 7)), photo(oversized, jpeg(6000, 9)), photo(notImage, Buffer.from('definitely not an image'))].join('\n'));
+    await slapd.ldapmodify(
+      [photo(withPhoto, jpeg(1500, 7)), photo(oversized, jpeg(6000, 9)), photo(notImage, Buffer.from('definitely not an image'))].join('\n'),
+    );
     const avatarApp = await openApp((await settingsFor(document({ mapping: { avatars: { enabled: true, maxBytes: 4096 } } }))).settings);
     cleanups.push(() => avatarApp.close());
     await avatarApp.sync.runSync({ trigger: 'cli', isDryRun: false });
@@ -193,7 +230,8 @@ describe('mapping against OpenLDAP', () => {
 
     // Each stored or removed photo is a change-feed event carrying the new hash (null when removed).
     const events = (await avatarApp.store.audit.list({ limit: 10, offset: 0, action: 'user.avatar_changed' })).entries;
-    const bySubject = (username: string) => events.filter((event) => event.subject === username).map((event) => (event.details as { hash: string | null }).hash);
+    const bySubject = (username: string) =>
+      events.filter((event) => event.subject === username).map((event) => (event.details as { hash: string | null }).hash);
     assert.deepEqual(bySubject(withPhoto.uid), [null, avatar?.contentHash], 'stored, then removed (newest first)');
     assert.equal(bySubject(later.uid).length, 1);
     assert.equal(events.length, 3, 'an unchanged photo writes no event');
@@ -216,7 +254,11 @@ describe('mapping against OpenLDAP', () => {
 
   it('gives the same roles with the "once" strategy, one filter returning all of a user\'s groups', async () => {
     const once = await openApp(
-      (await settingsFor(document({ mapping: { groupSearch: { strategy: 'once', userGroupFilter: '(|(member=#{userdn})(uniqueMember=#{userdn})(memberUid=#{username}))' } } }))).settings,
+      (
+        await settingsFor(
+          document({ mapping: { groupSearch: { strategy: 'once', userGroupFilter: '(|(member=#{userdn})(uniqueMember=#{userdn})(memberUid=#{username}))' } } }),
+        )
+      ).settings,
     );
     cleanups.push(() => once.close());
     assert.equal((await once.sync.runSync({ trigger: 'cli', isDryRun: false })).status, 'succeeded');
@@ -238,7 +280,10 @@ describe('mapping against OpenLDAP', () => {
     assert.ok(member && team);
     const validating = await openApp((await settingsFor(document())).settings);
     const frozen = await openApp((await settingsFor(document({ mapping: { teams: { validateOnLogin: false } } }))).settings);
-    cleanups.push(() => validating.close(), () => frozen.close());
+    cleanups.push(
+      () => validating.close(),
+      () => frozen.close(),
+    );
     const teamsOf = async (app: App) => {
       const session = await app.login.login({ username: member.uid, password: member.password });
       return (await app.store.mapping.listUserTeams(session.user.id)).map((entry) => entry.name);
@@ -270,26 +315,38 @@ describe('mapping against OpenLDAP', () => {
     cleanups.push(made.cleanup);
     const owned = await openApp(made.settings);
     cleanups.push(() => owned.close());
-    const ownersNow = async () => (await owned.store.mapping.listChannels({ limit: 10, offset: 0 })).channels.map((channel) => [channel.name, channel.ownerUsername]);
+    const ownersNow = async () =>
+      (await owned.store.mapping.listChannels({ limit: 10, offset: 0 })).channels.map((channel) => [channel.name, channel.ownerUsername]);
     assert.equal((await owned.sync.runSync({ trigger: 'cli', isDryRun: false })).status, 'succeeded');
     await owned.store.transaction((tx) => tx.mapping.insertChannels([{ name: 'lounge', ownerUsername: owner.uid, source: 'local' }]));
-    assert.deepEqual(await ownersNow(), [['general', owner.uid], ['helpdesk', owner.uid], ['lounge', owner.uid], ['ops', owner.uid], ['project', owner.uid]]);
+    assert.deepEqual(await ownersNow(), [
+      ['general', owner.uid],
+      ['helpdesk', owner.uid],
+      ['lounge', owner.uid],
+      ['ops', owner.uid],
+      ['project', owner.uid],
+    ]);
 
     // The owner is locked in the directory; this sync disables it and hands its channels to the new Channel Admin.
     await slapd.ldapmodify(`dn: ${owner.dn}\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n`);
     const settings = owned.settings;
-    const withAdmin = (channelAdmin: string) => createSyncService({
-      store: owned.store,
-      openDirectory: owned.openDirectory,
-      settings: { ...settings, mapping: { ...settings.mapping, channels: { ...settings.mapping.channels, channelAdmin } } },
-    });
+    const withAdmin = (channelAdmin: string) =>
+      createSyncService({
+        store: owned.store,
+        openDirectory: owned.openDirectory,
+        settings: { ...settings, mapping: { ...settings.mapping, channels: { ...settings.mapping.channels, channelAdmin } } },
+      });
     const dry = await withAdmin(successor.uid).runSync({ trigger: 'cli', isDryRun: true });
     const disable = dry.steps.find((step) => step.kind === 'disableUser' && step.username === owner.uid);
     assert.ok(disable, 'the lock disables the owner');
     const ownerSteps = dry.steps.filter((step) => step.kind === 'setChannelOwner');
     assert.deepEqual(
       ownerSteps.map((step) => step.kind === 'setChannelOwner' && [step.channel, step.ownerUsername, step.reason]),
-      ['general', 'helpdesk', 'ops', 'project'].map((name) => [name, successor.uid, `owner ${owner.uid} disabled: ${disable.reason}; reassigned to ${successor.uid}`]),
+      ['general', 'helpdesk', 'ops', 'project'].map((name) => [
+        name,
+        successor.uid,
+        `owner ${owner.uid} disabled: ${disable.reason}; reassigned to ${successor.uid}`,
+      ]),
     );
     assert.equal(dry.channels.ownerChanged, 4);
     assert.equal((await ownersNow())[0]?.[1], owner.uid, 'the dry run changed nothing');
@@ -297,12 +354,27 @@ describe('mapping against OpenLDAP', () => {
     const reassigned = await withAdmin(successor.uid).runSync({ trigger: 'cli', isDryRun: false });
     assert.equal(reassigned.status, 'succeeded', reassigned.reason ?? '');
     assert.equal(reassigned.channels.ownerChanged, 4);
-    assert.deepEqual(await ownersNow(), [['general', successor.uid], ['helpdesk', successor.uid], ['lounge', owner.uid], ['ops', successor.uid], ['project', successor.uid]], 'the local channel is never touched');
+    assert.deepEqual(
+      await ownersNow(),
+      [
+        ['general', successor.uid],
+        ['helpdesk', successor.uid],
+        ['lounge', owner.uid],
+        ['ops', successor.uid],
+        ['project', successor.uid],
+      ],
+      'the local channel is never touched',
+    );
     const audit = await owned.store.audit.list({ limit: 10, offset: 0, action: 'channel.owner_changed' });
     assert.equal(audit.total, 4);
     const general = audit.entries.find((entry) => entry.subject === '#general');
     assert.equal(general?.actor, 'sync');
-    assert.deepEqual(general?.details, { channelId: general?.details && (general.details as { channelId: string }).channelId, channel: 'general', from: owner.uid, to: successor.uid });
+    assert.deepEqual(general?.details, {
+      channelId: general?.details && (general.details as { channelId: string }).channelId,
+      channel: 'general',
+      from: owner.uid,
+      to: successor.uid,
+    });
     const { isEventAction } = await import('../src/http/events.ts');
     assert.equal(isEventAction('channel.owner_changed'), false, 'a channel owner is no user profile fact: audit only, not the change feed');
 
@@ -310,12 +382,20 @@ describe('mapping against OpenLDAP', () => {
     await slapd.ldapmodify(`dn: ${successor.dn}\nchangetype: delete\n`);
     const removed = await owned.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.equal(removed.status, 'succeeded', removed.reason ?? '');
-    assert.ok(removed.steps.some((step) => step.kind === 'disableUser' && step.username === successor.uid && step.reason === 'no longer found in the directory'));
+    assert.ok(
+      removed.steps.some((step) => step.kind === 'disableUser' && step.username === successor.uid && step.reason === 'no longer found in the directory'),
+    );
     assert.deepEqual(
       removed.steps.flatMap((step) => (step.kind === 'setChannelOwner' && step.channel === 'general' ? [step.reason] : [])),
       [`owner ${successor.uid} disabled: no longer found in the directory; owner removed (Channel Admin ${owner.uid} is disabled too)`],
     );
-    assert.deepEqual(await ownersNow(), [['general', null], ['helpdesk', null], ['lounge', owner.uid], ['ops', null], ['project', null]]);
+    assert.deepEqual(await ownersNow(), [
+      ['general', null],
+      ['helpdesk', null],
+      ['lounge', owner.uid],
+      ['ops', null],
+      ['project', null],
+    ]);
     assert.equal((await owned.sync.runSync({ trigger: 'cli', isDryRun: false })).channels.ownerChanged, 0, 'settled');
 
     // The owner is unlocked: enabled again, it is the Channel Admin, so the ownerless channels return to it.
@@ -323,7 +403,13 @@ describe('mapping against OpenLDAP', () => {
     const back = await owned.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.equal(back.channels.ownerChanged, 4);
     assert.ok(back.steps.some((step) => step.kind === 'setChannelOwner' && step.reason === `no owner; assigned to Channel Admin ${owner.uid}`));
-    assert.deepEqual(await ownersNow(), [['general', owner.uid], ['helpdesk', owner.uid], ['lounge', owner.uid], ['ops', owner.uid], ['project', owner.uid]]);
+    assert.deepEqual(await ownersNow(), [
+      ['general', owner.uid],
+      ['helpdesk', owner.uid],
+      ['lounge', owner.uid],
+      ['ops', owner.uid],
+      ['project', owner.uid],
+    ]);
   });
 
   it('runs a constant number of directory searches however many users and mapped groups there are', async () => {
@@ -374,7 +460,11 @@ describe('mapping against OpenLDAP', () => {
       }
     };
     const small = await count(30, 16, { 'division-1': 'a', 'division-2': 'b' });
-    const large = await count(300, 30, Object.fromEntries(Array.from({ length: 12 }, (_, index) => [`group-000${String(14 + index).padStart(2, '0')}`, `role-${index}`])));
+    const large = await count(
+      300,
+      30,
+      Object.fromEntries(Array.from({ length: 12 }, (_, index) => [`group-000${String(14 + index).padStart(2, '0')}`, `role-${index}`])),
+    );
     assert.equal(large, small, `searches: ${small} for 30 users × 2 groups, ${large} for 300 users × 12 groups`);
     assert.ok(small <= 4, `${small} searches`);
   });

@@ -10,8 +10,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
-import { adUser, startSambaDc, type SambaDc } from './fixtures/samba.ts';
+import { type App, openApp } from '../src/app.ts';
+import { adUser, type SambaDc, startSambaDc } from './fixtures/samba.ts';
 import { adSettingsDocument, merge, settingsFor } from './helpers/harness.ts';
 
 const IN_CHAIN = '(&(cn=#{groupName})(member:1.2.840.113556.1.4.1941:=#{userdn}))';
@@ -51,7 +51,10 @@ describe('the User Group Filter decides nested mapped groups (Samba AD)', () => 
 
   async function setFilter(filter: string): Promise<void> {
     const { store: _store, ...document } = app.settings;
-    await app.updateSettings(merge(structuredClone(document), { mapping: { groupSearch: { userGroupFilter: filter } } }), { expectedVersion: app.settingsState().version, actor: 'test' });
+    await app.updateSettings(merge(structuredClone(document), { mapping: { groupSearch: { userGroupFilter: filter } } }), {
+      expectedVersion: app.settingsState().version,
+      actor: 'test',
+    });
   }
 
   async function login(username: string): Promise<void> {
@@ -72,8 +75,11 @@ describe('the User Group Filter decides nested mapped groups (Samba AD)', () => 
     assert.deepEqual(await rolesOf('alice'), [], 'a direct member too: memberAttribute does not override the filter');
     const revoked = narrowed.steps.filter((step) => step.kind === 'revokeRole').map((step) => step.username);
     assert.ok(revoked.includes('alice') && revoked.includes('dave'), `directly and through Backend: ${revoked.join(', ')}`);
-    assert.equal(revoked.includes('carol'), false, 'carol\'s login already took it: the sync agrees');
-    assert.equal(narrowed.steps.some((step) => step.kind === 'grantRole'), false);
+    assert.equal(revoked.includes('carol'), false, "carol's login already took it: the sync agrees");
+    assert.equal(
+      narrowed.steps.some((step) => step.kind === 'grantRole'),
+      false,
+    );
 
     await setFilter(DIRECT);
     const direct = await app.sync.runSync({ trigger: 'cli', isDryRun: false });

@@ -13,20 +13,27 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type App, openApp } from '../src/app.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { merge, settingsFor } from './helpers/harness.ts';
 
 const BASE = 'dc=example,dc=org';
 const dnOf = (uid: string) => `uid=${uid},ou=people,${BASE}`;
 const groupDn = (cn: string) => `cn=${cn},ou=groups,${BASE}`;
-const person = (uid: string) => [`dn: ${dnOf(uid)}`, 'objectClass: inetOrgPerson', `uid: ${uid}`, `cn: ${uid}`, `sn: ${uid}`, `userPassword: password-${uid}`].join('\n');
+const person = (uid: string) =>
+  [`dn: ${dnOf(uid)}`, 'objectClass: inetOrgPerson', `uid: ${uid}`, `cn: ${uid}`, `sn: ${uid}`, `userPassword: password-${uid}`].join('\n');
 
 const LDIF = [
   person('eve'),
   person('fay'),
   [`dn: ${groupDn('backend')}`, 'objectClass: groupOfNames', 'cn: backend', `member: ${dnOf('eve')}`].join('\n'),
-  [`dn: ${groupDn('engineering')}`, 'objectClass: groupOfUniqueNames', 'cn: engineering', `uniqueMember: ${dnOf('fay')}`, `uniqueMember: ${groupDn('backend')}`].join('\n'),
+  [
+    `dn: ${groupDn('engineering')}`,
+    'objectClass: groupOfUniqueNames',
+    'cn: engineering',
+    `uniqueMember: ${dnOf('fay')}`,
+    `uniqueMember: ${groupDn('backend')}`,
+  ].join('\n'),
   [`dn: ${groupDn('platform')}`, 'objectClass: groupOfNames', 'cn: platform', `member: ${groupDn('backend')}`].join('\n'),
 ].join('\n\n');
 
@@ -53,7 +60,10 @@ describe('the User Group Filter decides nested mapped groups (OpenLDAP)', () => 
       groups: { baseDn: `ou=groups,${BASE}`, memberAttribute: ['member', 'uniqueMember', 'memberUid'], nestedGroups: true },
       sync: { guard: { maxRevoke: { count: 100, percent: 100 } } },
       login: { throttle: { maxFailures: 1000, windowSeconds: 60 } },
-      mapping: { groupSearch: { userGroupFilter: filter }, roles: { enabled: true, autoRemove: true, map: { engineering: 'developer', platform: 'operator' } } },
+      mapping: {
+        groupSearch: { userGroupFilter: filter },
+        roles: { enabled: true, autoRemove: true, map: { engineering: 'developer', platform: 'operator' } },
+      },
     });
     cleanups.push(made.cleanup);
     const app = await openApp(made.settings);
@@ -70,7 +80,10 @@ describe('the User Group Filter decides nested mapped groups (OpenLDAP)', () => 
   /** Changes the User Group Filter as an administrator would. */
   async function setFilter(app: App, filter: string): Promise<void> {
     const { store: _store, ...document } = app.settings;
-    const changed = await app.updateSettings(merge(structuredClone(document), { mapping: { groupSearch: { userGroupFilter: filter } } }), { expectedVersion: app.settingsState().version, actor: 'test' });
+    const changed = await app.updateSettings(merge(structuredClone(document), { mapping: { groupSearch: { userGroupFilter: filter } } }), {
+      expectedVersion: app.settingsState().version,
+      actor: 'test',
+    });
     assert.deepEqual(changed.changed, ['mapping.groupSearch.userGroupFilter']);
   }
 
@@ -85,7 +98,10 @@ describe('the User Group Filter decides nested mapped groups (OpenLDAP)', () => 
     assert.equal(narrowed.status, 'succeeded', narrowed.reason ?? '');
     assert.deepEqual(await rolesOf(app, 'fay'), [], 'engineering is not a groupOfNames: the filter admits nobody');
     assert.deepEqual(await rolesOf(app, 'eve'), ['operator'], 'nesting still works where the filter admits the member group (platform lists backend)');
-    const revoked = narrowed.steps.filter((step) => step.kind === 'revokeRole').map((step) => `${step.username} ${step.role}`).sort();
+    const revoked = narrowed.steps
+      .filter((step) => step.kind === 'revokeRole')
+      .map((step) => `${step.username} ${step.role}`)
+      .sort();
     assert.deepEqual(revoked, ['eve developer', 'fay developer']);
     // The groups themselves still follow groups.memberAttribute: only the mapping is the filter's.
     const eve = await app.store.users.findByUsername('eve');
@@ -101,7 +117,11 @@ describe('the User Group Filter decides nested mapped groups (OpenLDAP)', () => 
     assert.deepEqual(await rolesOf(app, 'eve'), ['operator']);
     const next = await app.sync.runSync({ trigger: 'cli', isDryRun: true });
     assert.equal(next.status, 'succeeded', next.reason ?? '');
-    assert.deepEqual(next.steps.map((step) => `${step.kind}: ${step.reason}`), [], 'the login left nothing for the sync to change');
+    assert.deepEqual(
+      next.steps.map((step) => `${step.kind}: ${step.reason}`),
+      [],
+      'the login left nothing for the sync to change',
+    );
     // And back: the broader filter grants again, at login too.
     await setFilter(app, BROAD);
     await app.login.login({ username: 'eve', password: 'password-eve' });

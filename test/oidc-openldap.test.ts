@@ -21,12 +21,12 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { openStore } from '../src/store/open-store.ts';
 import type { Store } from '../src/store/store.ts';
 import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { chromiumForTests, launchChromium } from './helpers/browser.ts';
 import { writeSlapdConfig } from './helpers/directory.ts';
 import { authorizationRequest, dirbridgeJson, discover, interceptRelyingParty, RP_CALLBACK, RP_LOGGED_OUT, signInOnPage } from './helpers/oidc.ts';
 import { createTestDatabase, declareWhenPostgres, postgresProblem } from './helpers/postgres.ts';
-import { startServe, type ServeProcess } from './helpers/serve-process.ts';
+import { type ServeProcess, startServe } from './helpers/serve-process.ts';
 
 const chromiumSetup = chromiumForTests();
 const pgProblem = await postgresProblem();
@@ -36,7 +36,12 @@ const ALLOWED_GROUP = 'everyone';
 /** A person that signs in with uid and password, in `everyone` or not, never locked. */
 function person(organisation: Organisation, inEveryone: boolean, skip: readonly SampleUser[] = []): SampleUser {
   const found = organisation.users.find(
-    (user) => !user.locked && user.rdnAttribute === 'uid' && /^[a-z0-9.]+$/.test(user.uid) && user.groups.includes(ALLOWED_GROUP) === inEveryone && !skip.includes(user),
+    (user) =>
+      !user.locked &&
+      user.rdnAttribute === 'uid' &&
+      /^[a-z0-9.]+$/.test(user.uid) &&
+      user.groups.includes(ALLOWED_GROUP) === inEveryone &&
+      !skip.includes(user),
   );
   assert.ok(found, `a sample user ${inEveryone ? 'in' : 'outside'} ${ALLOWED_GROUP}`);
   return found;
@@ -67,15 +72,49 @@ function describeOidcFlow(name: string, lifecycle: Lifecycle): void {
       slapd = await startSlapd({ ldif: organisation.ldif });
       dir = await mkdtemp(path.join(tmpdir(), 'dirbridge-oidc-'));
       configFile = path.join(dir, 'dirbridge.yaml');
-      env = { ...(await writeSlapdConfig(configFile, slapd, { store: { dataDir: path.join(dir, 'data'), ...lifecycle.storeOverrides() } })), DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD };
+      env = {
+        ...(await writeSlapdConfig(configFile, slapd, { store: { dataDir: path.join(dir, 'data'), ...lifecycle.storeOverrides() } })),
+        DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      };
       serve = await startServe(configFile, env);
       if (lifecycle.twoInstances) second = await startServe(configFile, { ...env, DIRBRIDGE_PUBLIC_URL: serve.address });
       store = await openStore({ dataDir: path.join(dir, 'data'), ...lifecycle.storeOverrides() } as never);
-      const app = await dirbridgeJson(configFile, env, ['oidc', 'clients', 'add', '--name', 'Team Chat', '--redirect-uri', RP_CALLBACK, '--post-logout-redirect-uri', RP_LOGGED_OUT]);
+      const app = await dirbridgeJson(configFile, env, [
+        'oidc',
+        'clients',
+        'add',
+        '--name',
+        'Team Chat',
+        '--redirect-uri',
+        RP_CALLBACK,
+        '--post-logout-redirect-uri',
+        RP_LOGGED_OUT,
+      ]);
       ({ clientId, clientSecret } = app);
-      const limited = await dirbridgeJson(configFile, env, ['oidc', 'clients', 'add', '--name', 'Payroll', '--redirect-uri', RP_CALLBACK, '--allowed-group', ALLOWED_GROUP, '--first-party']);
+      const limited = await dirbridgeJson(configFile, env, [
+        'oidc',
+        'clients',
+        'add',
+        '--name',
+        'Payroll',
+        '--redirect-uri',
+        RP_CALLBACK,
+        '--allowed-group',
+        ALLOWED_GROUP,
+        '--first-party',
+      ]);
       ({ clientId: limitedId, clientSecret: limitedSecret } = limited);
-      const pub = await dirbridgeJson(configFile, env, ['oidc', 'clients', 'add', '--name', 'Single Page', '--redirect-uri', RP_CALLBACK, '--public', '--first-party']);
+      const pub = await dirbridgeJson(configFile, env, [
+        'oidc',
+        'clients',
+        'add',
+        '--name',
+        'Single Page',
+        '--redirect-uri',
+        RP_CALLBACK,
+        '--public',
+        '--first-party',
+      ]);
       publicId = pub.clientId;
       assert.equal(pub.clientSecret, undefined, 'a public client has no secret');
       browser = await launchChromium(chromiumSetup.executablePath ?? '');
@@ -112,7 +151,11 @@ function describeOidcFlow(name: string, lifecycle: Lifecycle): void {
           await page.getByRole('button', { name: 'Allow' }).click();
         }
         const callback = await rp.next();
-        const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+        const tokens = await client.authorizationCodeGrant(config, callback, {
+          pkceCodeVerifier: request.verifier,
+          expectedState: request.state,
+          expectedNonce: request.nonce,
+        });
         return { tokens, context, page, rp };
       } catch (error) {
         await context.close();
@@ -156,14 +199,17 @@ function describeOidcFlow(name: string, lifecycle: Lifecycle): void {
 
         // RP-initiated logout: the confirmation is a plain form; the browser comes back to the application.
         const logoutState = client.randomState();
-        await page.goto(client.buildEndSessionUrl(config, { id_token_hint: refreshed.id_token ?? '', post_logout_redirect_uri: RP_LOGGED_OUT, state: logoutState }).href);
+        await page.goto(
+          client.buildEndSessionUrl(config, { id_token_hint: refreshed.id_token ?? '', post_logout_redirect_uri: RP_LOGGED_OUT, state: logoutState }).href,
+        );
         await page.getByRole('button', { name: 'Sign out' }).click();
         const back = await rp.next();
         assert.equal(back.origin + back.pathname, RP_LOGGED_OUT);
         assert.equal(back.searchParams.get('state'), logoutState);
 
         // Nothing secret in the server's logs.
-        for (const secret of [clientSecret, tokens.access_token, tokens.refresh_token, user.password]) assert.equal(serve.stdout().includes(secret) || serve.stderr().includes(secret), false);
+        for (const secret of [clientSecret, tokens.access_token, tokens.refresh_token, user.password])
+          assert.equal(serve.stdout().includes(secret) || serve.stderr().includes(secret), false);
       } finally {
         await context.close();
       }
@@ -224,7 +270,10 @@ function describeOidcFlow(name: string, lifecycle: Lifecycle): void {
       await context.close();
       const once = await client.refreshTokenGrant(config, tokens.refresh_token ?? '');
       await dirbridgeJson(configFile, env, ['users', 'disable', user.uid]);
-      await assert.rejects(client.refreshTokenGrant(config, once.refresh_token ?? tokens.refresh_token ?? ''), (error: any) => error?.error === 'invalid_grant');
+      await assert.rejects(
+        client.refreshTokenGrant(config, once.refresh_token ?? tokens.refresh_token ?? ''),
+        (error: any) => error?.error === 'invalid_grant',
+      );
       await dirbridgeJson(configFile, env, ['users', 'enable', user.uid]);
     });
 
@@ -255,7 +304,10 @@ function describeOidcFlow(name: string, lifecycle: Lifecycle): void {
       }
       assert.deepEqual(kids, [kid, oldKid], 'the new key first, the previous one still published');
       const published = (await (await fetch(jwksUrl)).json()) as { keys: Array<Record<string, unknown>> };
-      assert.ok(published.keys.every((key) => key['d'] === undefined && key['p'] === undefined), 'only public keys are published');
+      assert.ok(
+        published.keys.every((key) => key['d'] === undefined && key['p'] === undefined),
+        'only public keys are published',
+      );
       await jwtVerify(before.tokens.id_token ?? '', createRemoteJWKSet(jwksUrl), { issuer: serve.address, audience: limitedId });
 
       const after = await signIn(await discover(serve.address, limitedId, limitedSecret), user);

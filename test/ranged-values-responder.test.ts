@@ -8,13 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
-import { openDirectory, type DirectoryConnection } from '../src/directory/index.ts';
+import { type App, openApp } from '../src/app.ts';
+import { type DirectoryConnection, openDirectory } from '../src/directory/index.ts';
 import { isDirbridgeError } from '../src/errors.ts';
 import { allStrings, type DirectoryEntry } from '../src/ldap/entry.ts';
 import { findDirectoryUser } from '../src/sync/find-directory-user.ts';
-import { guidFor, startRangedResponder, type RangedResponder, type ResponderEntry } from './helpers/ranged-responder.ts';
 import { membersByGroup, settingsFor, storePicture } from './helpers/harness.ts';
+import { guidFor, type RangedResponder, type ResponderEntry, startRangedResponder } from './helpers/ranged-responder.ts';
 
 const BASE_DN = 'DC=ranged,DC=test';
 const USERS_DN = `CN=Users,${BASE_DN}`;
@@ -68,14 +68,31 @@ function tree(): ResponderEntry[] {
     { dn: GROUPS_DN, attributes: { objectClass: ['top', 'organizationalUnit'], ou: ['Groups'], objectGUID: [guidFor(GROUPS_DN)] } },
     {
       dn: SERVICE.dn,
-      attributes: { objectClass: ['top', 'person', 'organizationalPerson', 'user'], objectCategory: [PERSON_CATEGORY], cn: ['svc-dirbridge'], sAMAccountName: ['svc-dirbridge'], userAccountControl: ['512'], objectGUID: [guidFor(SERVICE.dn)] },
+      attributes: {
+        objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+        objectCategory: [PERSON_CATEGORY],
+        cn: ['svc-dirbridge'],
+        sAMAccountName: ['svc-dirbridge'],
+        userAccountControl: ['512'],
+        objectGUID: [guidFor(SERVICE.dn)],
+      },
     },
   ];
   for (let index = 0; index < PEOPLE; index += 1) entries.push(user(index));
   for (const group of GROUPS) {
     const dn = groupDn(group.cn);
     const member = Array.from({ length: group.size }, (_, offset) => userDn(group.first + offset));
-    entries.push({ dn, attributes: { objectClass: ['top', 'group'], objectCategory: [`CN=Group,CN=Schema,CN=Configuration,${BASE_DN}`], cn: [group.cn], sAMAccountName: [group.cn.replace(' ', '-')], member, objectGUID: [guidFor(dn)] } });
+    entries.push({
+      dn,
+      attributes: {
+        objectClass: ['top', 'group'],
+        objectCategory: [`CN=Group,CN=Schema,CN=Configuration,${BASE_DN}`],
+        cn: [group.cn],
+        sAMAccountName: [group.cn.replace(' ', '-')],
+        member,
+        objectGUID: [guidFor(dn)],
+      },
+    });
   }
   return entries;
 }
@@ -153,7 +170,10 @@ describe('AD range retrieval at scale (responder enforcing MaxValRange)', () => 
       const names = members.get(group.cn) ?? [];
       assert.equal(names.length, group.size, group.cn);
       const expected = new Set(Array.from({ length: group.size }, (_, offset) => username(group.first + offset)));
-      assert.ok(names.every((name) => expected.has(name)), `${group.cn}: exactly its members`);
+      assert.ok(
+        names.every((name) => expected.has(name)),
+        `${group.cn}: exactly its members`,
+      );
     }
     assert.ok(members.get('Range 1501')?.includes(username(1500)), 'the one value past the first range');
     assert.ok(members.get('Range 50k')?.includes(username(49_999)));

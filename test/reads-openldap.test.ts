@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { stringify } from 'yaml';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { isDirbridgeError } from '../src/errors.ts';
 import { createHttpServer } from '../src/http/server.ts';
@@ -21,9 +21,9 @@ import type { Settings } from '../src/settings/schema.ts';
 import { testConnection } from '../src/sync/test-connection.ts';
 import { testSearch } from '../src/sync/test-search.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { signInAdmin } from './helpers/admin-session.ts';
-import { dataFitOnly, expectedFit, misfitsLdif, oneWarning, unlistedWarning, type ExpectedFit, type Misfits } from './helpers/data-fit.ts';
+import { dataFitOnly, type ExpectedFit, expectedFit, type Misfits, misfitsLdif, oneWarning, unlistedWarning } from './helpers/data-fit.ts';
 import { merge, settingsFor, storePicture } from './helpers/harness.ts';
 
 const ADMIN_PASSWORD = 'admin-password-for-reads-tests';
@@ -90,7 +90,10 @@ describe('reads that look successful but are wrong, on OpenLDAP', () => {
       assert.equal((await app.sync.runSync({ trigger: 'cli', isDryRun: false })).status, 'succeeded');
       const picture = await storePicture(app.store);
       const { store: _store, ...original } = app.settings;
-      await app.updateSettings(merge(structuredClone(original), { users: { baseDn: nowhere() } }), { expectedVersion: app.settingsState().version, actor: 'test' });
+      await app.updateSettings(merge(structuredClone(original), { users: { baseDn: nowhere() } }), {
+        expectedVersion: app.settingsState().version,
+        actor: 'test',
+      });
       const result = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
       assert.equal(result.status, 'failed');
       assert.match(result.reason ?? '', /^users\.baseDn: /);
@@ -101,11 +104,21 @@ describe('reads that look successful but are wrong, on OpenLDAP', () => {
       const wrong = await appWith({ users: { baseDn: nowhere() } });
       await assert.rejects(testConnection(wrong), (error: unknown) => {
         assert.ok(isDirbridgeError(error, 'directory.no_such_object'), String(error));
-        assert.match(error.message, /^users\.baseDn: the base DN "ou=nowhere,dc=example,dc=org" does not exist .*; the server's naming contexts are dc=example,dc=org$/);
+        assert.match(
+          error.message,
+          /^users\.baseDn: the base DN "ou=nowhere,dc=example,dc=org" does not exist .*; the server's naming contexts are dc=example,dc=org$/,
+        );
         return true;
       });
-      await assert.rejects(testSearch(wrong, 'john.smith'), (error: unknown) => isDirbridgeError(error, 'directory.no_such_object') && /^users\.baseDn: /.test(error.message));
-      const teams = await appWith({ mapping: { teams: { enabled: true, baseDn: nowhere(), map: { everyone: 'Everyone' }, userGroupsQuery: '(&(objectClass=groupOfNames)(member=#{userdn}))' } } });
+      await assert.rejects(
+        testSearch(wrong, 'john.smith'),
+        (error: unknown) => isDirbridgeError(error, 'directory.no_such_object') && /^users\.baseDn: /.test(error.message),
+      );
+      const teams = await appWith({
+        mapping: {
+          teams: { enabled: true, baseDn: nowhere(), map: { everyone: 'Everyone' }, userGroupsQuery: '(&(objectClass=groupOfNames)(member=#{userdn}))' },
+        },
+      });
       const dry = await teams.sync.runSync({ trigger: 'cli', isDryRun: true });
       assert.equal(dry.status, 'failed');
       assert.match(dry.reason ?? '', /^mapping\.teams\.baseDn: the base DN "ou=nowhere,dc=example,dc=org" does not exist/);
@@ -113,7 +126,8 @@ describe('reads that look successful but are wrong, on OpenLDAP', () => {
   });
 
   describe('settings that do not fit the data', () => {
-    const skippedLine = (): RegExp => new RegExp(`^users\\.usernameAttribute: 2 user entries were skipped because they have no uid value \\(cn=No Uid One,ou=people,dc=example,dc=org; cn=No Uid Two,ou=staff,dc=example,dc=org\\); change users\\.usernameAttribute to an attribute they have$`);
+    const skippedLine = (): RegExp =>
+      /^users\.usernameAttribute: 2 user entries were skipped because they have no uid value \(cn=No Uid One,ou=people,dc=example,dc=org; cn=No Uid Two,ou=staff,dc=example,dc=org\); change users\.usernameAttribute to an attribute they have$/;
 
     it('counts member values in attributes groups.memberAttribute leaves out, in dry runs, Test Connection and Test LDAP Search', async () => {
       const app = await appWith({ groups: { memberAttribute: ['member'] } });
@@ -131,19 +145,31 @@ describe('reads that look successful but are wrong, on OpenLDAP', () => {
       const uniqueOnly = await appWith({ groups: { memberAttribute: ['uniqueMember', 'memberUid'] } });
       const member = organisation.groups.filter((group) => group.kind === 'groupOfNames');
       const memberValues = member.reduce((sum, group) => sum + group.members.length, 0);
-      assert.ok((await testConnection(uniqueOnly)).warnings.includes(unlistedWarning('member', { groups: member.length, values: memberValues }, 'uniqueMember, memberUid')));
+      assert.ok(
+        (await testConnection(uniqueOnly)).warnings.includes(
+          unlistedWarning('member', { groups: member.length, values: memberValues }, 'uniqueMember, memberUid'),
+        ),
+      );
     });
 
     it('counts memberUid values that match no user, with examples', async () => {
       const app = await appWith();
       const warning = `groups.memberAttribute: 3 memberUid values in 1 group match no user's username (e.g. "ghost.one", "ghost.two", "ghost.three"); memberUid is compared with the username that users.usernameAttribute (uid) gives, so check users.usernameAttribute, users.baseDn and users.filter`;
       const dry = await app.sync.runSync({ trigger: 'cli', isDryRun: true });
-      assert.deepEqual(dry.warnings.filter((line) => line.includes('memberUid')), [warning]);
+      assert.deepEqual(
+        dry.warnings.filter((line) => line.includes('memberUid')),
+        [warning],
+      );
       assert.ok((await testConnection(app)).warnings.includes(warning));
       // Usernames from cn: every posix group's memberUid (a uid) now names nobody.
       const byCn = await appWith({ users: { usernameAttribute: ['cn'] } });
       const posixValues = expected.memberUid.values;
-      oneWarning((await testConnection(byCn)).warnings, new RegExp(`^groups\\.memberAttribute: ${posixValues} memberUid values in ${expected.memberUid.groups} groups match no user's username .*users\\.usernameAttribute \\(cn\\)`));
+      oneWarning(
+        (await testConnection(byCn)).warnings,
+        new RegExp(
+          `^groups\\.memberAttribute: ${posixValues} memberUid values in ${expected.memberUid.groups} groups match no user's username .*users\\.usernameAttribute \\(cn\\)`,
+        ),
+      );
     });
 
     it('warns about a user filter that matches nothing', async () => {
@@ -165,7 +191,13 @@ describe('reads that look successful but are wrong, on OpenLDAP', () => {
       cleanups.push(() => server.close());
       const signIn = await signInAdmin(server, ADMIN_PASSWORD);
       const post = async (url: string, payload: unknown) => {
-        const response = await server.inject({ method: 'POST', url, payload: payload as Record<string, unknown>, cookies: signIn.cookie, headers: { 'x-csrf-token': signIn.csrf } });
+        const response = await server.inject({
+          method: 'POST',
+          url,
+          payload: payload as Record<string, unknown>,
+          cookies: signIn.cookie,
+          headers: { 'x-csrf-token': signIn.csrf },
+        });
         assert.equal(response.statusCode, 200, response.body);
         return response.json() as { warnings: string[] };
       };
@@ -176,7 +208,14 @@ describe('reads that look successful but are wrong, on OpenLDAP', () => {
       const missing = await server.inject({
         method: 'POST',
         url: '/api/v1/admin/actions/test-connection',
-        payload: { settings: { ...structuredClone(app.settings), store: undefined, users: { ...app.settings.users, baseDn: `ou=nowhere,${slapd.baseDn}` }, directory: { ...app.settings.directory, bindPassword: slapd.readerPassword } } },
+        payload: {
+          settings: {
+            ...structuredClone(app.settings),
+            store: undefined,
+            users: { ...app.settings.users, baseDn: `ou=nowhere,${slapd.baseDn}` },
+            directory: { ...app.settings.directory, bindPassword: slapd.readerPassword },
+          },
+        },
         cookies: signIn.cookie,
         headers: { 'x-csrf-token': signIn.csrf },
       });
@@ -190,10 +229,16 @@ describe('reads that look successful but are wrong, on OpenLDAP', () => {
       const { store: _store, ...document } = structuredClone(base);
       // The bind password comes from the environment, as the README recommends.
       const { bindPassword: _password, ...directory } = document.directory;
-      await writeFile(file, stringify(merge({ ...document, directory }, { groups: { memberAttribute: ['member'] }, store: { dataDir: path.join(dir, 'cli-data') } })));
+      await writeFile(
+        file,
+        stringify(merge({ ...document, directory }, { groups: { memberAttribute: ['member'] }, store: { dataDir: path.join(dir, 'cli-data') } })),
+      );
       const output = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        execFile(process.execPath, [BIN, '--config', file, 'sync', '--dry-run'], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], DIRBRIDGE_DIRECTORY_BIND_PASSWORD: slapd.readerPassword }, timeout: 60_000 }, (error, stdout, stderr) =>
-          resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr }),
+        execFile(
+          process.execPath,
+          [BIN, '--config', file, 'sync', '--dry-run'],
+          { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], DIRBRIDGE_DIRECTORY_BIND_PASSWORD: slapd.readerPassword }, timeout: 60_000 },
+          (error, stdout, stderr) => resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr }),
         );
       });
       assert.equal(output.code, 0, output.stderr);

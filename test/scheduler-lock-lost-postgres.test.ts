@@ -55,16 +55,32 @@ describe('a job lock lost to another instance', { skip: skipUnlessCi(problem, 'P
     });
     try {
       const first = scheduler.runNow('background-sync');
-      await until(async () => ((await other.query<{ n: string }>("select count(*) as n from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())")).rows[0]?.n === '1' ? true : undefined), 10_000, 'the run lock to be held');
+      await until(
+        async () =>
+          (
+            await other.query<{ n: string }>(
+              "select count(*) as n from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())",
+            )
+          ).rows[0]?.n === '1'
+            ? true
+            : undefined,
+        10_000,
+        'the run lock to be held',
+      );
       // End the holder's session and take the lock at once, as another instance's tick would.
-      await other.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'dirbridge-test-lost' and datname = current_database()");
+      await other.query(
+        "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'dirbridge-test-lost' and datname = current_database()",
+      );
       await other.query('select pg_advisory_lock($1::bigint)', [jobLockKey('background-sync')]);
 
       const outcome = await first;
       assert.equal(outcome.ran, true);
       assert.ok(outcome.ran && outcome.run.outcome === 'failed');
       assert.ok(outcome.ran && outcome.run.lockHeldThroughout === false);
-      assert.match(stopReason instanceof Error ? stopReason.message : '', /job lock "background-sync" was lost: its connection to PostgreSQL dropped and another instance took it/);
+      assert.match(
+        stopReason instanceof Error ? stopReason.message : '',
+        /job lock "background-sync" was lost: its connection to PostgreSQL dropped and another instance took it/,
+      );
 
       // Not claimed here any more: while the other instance holds it, a run here is refused by the database, not by a stale claim.
       assert.deepEqual(await scheduler.runNow('background-sync'), { ran: false, reason: 'locked' });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { silentLog, type JobLock } from '../src/scheduler/job-lock.ts';
+import { type JobLock, silentLog } from '../src/scheduler/job-lock.ts';
 import { createPostgresJobLock } from '../src/scheduler/postgres-lock.ts';
 import { createScheduler, type Scheduler, type SchedulerJob } from '../src/scheduler/scheduler.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
@@ -25,7 +25,10 @@ interface RunRecord {
 }
 
 /** Two instances: each its own lock connection and scheduler, sharing only the database (and `runs`, to count). */
-function twoInstances(url: string, job: (instance: string, runs: RunRecord[]) => SchedulerJob): { schedulers: Scheduler[]; locks: JobLock[]; runs: RunRecord[] } {
+function twoInstances(
+  url: string,
+  job: (instance: string, runs: RunRecord[]) => SchedulerJob,
+): { schedulers: Scheduler[]; locks: JobLock[]; runs: RunRecord[] } {
   const runs: RunRecord[] = [];
   const locks = ['a', 'b'].map((instance) => createPostgresJobLock(url, { applicationName: `dirbridge-test-${instance}` }));
   const schedulers = ['a', 'b'].map((instance, index) => {
@@ -92,7 +95,7 @@ describe('scheduler on PostgreSQL with two instances', { skip: skipUnlessCi(prob
     }
   });
 
-  it('reconnects after losing its connection and takes a running job\'s lock again', async () => {
+  it("reconnects after losing its connection and takes a running job's lock again", async () => {
     const a = createPostgresJobLock(database.url, { applicationName: 'dirbridge-test-reconnect', reconnectDelayMs: 100 });
     const b = createPostgresJobLock(database.url);
     const admin = new pg.Client({ connectionString: database.url });
@@ -100,7 +103,9 @@ describe('scheduler on PostgreSQL with two instances', { skip: skipUnlessCi(prob
     try {
       const held = await a.tryAcquire('job-1');
       assert.ok(held !== null);
-      const killed = await admin.query<{ killed: boolean }>("select pg_terminate_backend(pid) as killed from pg_stat_activity where application_name = 'dirbridge-test-reconnect' and datname = current_database()");
+      const killed = await admin.query<{ killed: boolean }>(
+        "select pg_terminate_backend(pid) as killed from pg_stat_activity where application_name = 'dirbridge-test-reconnect' and datname = current_database()",
+      );
       assert.equal(killed.rows[0]?.killed, true);
       await sleep(500);
       assert.equal(held.isHeld(), false, 'the handle reports the gap in exclusivity');
@@ -141,14 +146,21 @@ describe('scheduler on PostgreSQL with two instances', { skip: skipUnlessCi(prob
       const busy = earlier.some((run) => run.end > tick);
       const settling = !busy && earlier.some((run) => run.end > tick - settleMs);
       const ranAt = runs.filter((run) => run.scheduledAt === tick).length;
-      const timeline = runs.map((run) => `${run.instance}@${run.scheduledAt === null ? '-' : run.scheduledAt - from}:${run.start - from}-${run.end - from}`).join(' ');
+      const timeline = runs
+        .map((run) => `${run.instance}@${run.scheduledAt === null ? '-' : run.scheduledAt - from}:${run.start - from}-${run.end - from}`)
+        .join(' ');
       const message = `tick +${tick - from} ms: ${ranAt} runs (previous run still going: ${busy}, just ended: ${settling}); runs (instance@tick:start-end, ms after start): ${timeline}`;
       if (settling) assert.ok(ranAt <= 1, message);
       else assert.equal(ranAt, busy ? 0 : 1, message);
     }
     assert.ok(runs.length >= 2 && runs.length <= 4, `${runs.length} runs in ~6 s`);
-    assert.ok(statuses.some((status) => status.lastSkip?.reason === 'locked'), 'an instance skipped a tick because the other held the lock');
-    console.log(`slow job: ${runs.length} runs, by ${runs.map((run) => run.instance).join('')}; skips ${statuses.map((status) => `${status.skips} (${status.lastSkip?.reason ?? '-'})`).join(', ')}`);
+    assert.ok(
+      statuses.some((status) => status.lastSkip?.reason === 'locked'),
+      'an instance skipped a tick because the other held the lock',
+    );
+    console.log(
+      `slow job: ${runs.length} runs, by ${runs.map((run) => run.instance).join('')}; skips ${statuses.map((status) => `${status.skips} (${status.lastSkip?.reason ?? '-'})`).join(', ')}`,
+    );
   });
 
   it('runs a fast job once per tick across two instances (the tick stays claimed past a fast run)', async () => {
@@ -176,7 +188,10 @@ describe('scheduler on PostgreSQL with two instances', { skip: skipUnlessCi(prob
     const statuses = schedulers.flatMap((scheduler) => scheduler.status());
     await Promise.all(schedulers.map((scheduler) => scheduler.stop()));
     await Promise.all(locks.map((lock) => lock.close()));
-    assert.deepEqual(runs.map((run) => [run.instance, run.trigger]), [['a', 'startup']]);
+    assert.deepEqual(
+      runs.map((run) => [run.instance, run.trigger]),
+      [['a', 'startup']],
+    );
     assert.equal(statuses[1]?.lastSkip?.reason, 'locked');
     assert.ok((statuses[0]?.nextRun?.getTime() ?? 0) > Date.now(), 'the next run is shown');
   });

@@ -4,7 +4,7 @@
  * is printed; and two run-jobs processes on one PostgreSQL database sync on startup once.
  */
 import assert from 'node:assert/strict';
-import { execFile, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { merge } from './helpers/harness.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
@@ -40,9 +40,14 @@ function start(args: string[], env: NodeJS.ProcessEnv): Running {
 
 function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -76,7 +81,7 @@ describe('run-jobs against OpenLDAP', () => {
     return file;
   }
 
-  it('syncs on startup, then on the background sync schedule, printing each job\'s next run', async () => {
+  it("syncs on startup, then on the background sync schedule, printing each job's next run", async () => {
     const config = await configFile('startup.yaml', {
       store: { dataDir: path.join(dir, 'sqlite') },
       // A schedule setting fires at most once a minute: the scheduled sync comes within two minutes.
@@ -84,11 +89,15 @@ describe('run-jobs against OpenLDAP', () => {
     });
     const jobs = start(['--config', config, 'run-jobs'], env());
     try {
-      await until(() => (/background-sync: sync succeeded.*\(startup\)/.test(jobs.stdout())) || undefined, 30_000, 'the startup sync');
+      await until(() => /background-sync: sync succeeded.*\(startup\)/.test(jobs.stdout()) || undefined, 30_000, 'the startup sync');
       assert.match(jobs.stderr(), /background-sync: next run \d{4}-\d\d-\d\dT[\d:.]+Z \(every 1 minute = \* \* \* \* \*\) \(syncing now, on startup\)/);
       assert.match(jobs.stderr(), /job lock: in-process/);
       assert.match(jobs.stdout(), /users 40 created/);
-      await until(() => (/background-sync: sync succeeded: users 0 created, 0 updated.*\n/.test(jobs.stdout().split('(startup)')[1] ?? '')) || undefined, 150_000, 'a scheduled sync');
+      await until(
+        () => /background-sync: sync succeeded: users 0 created, 0 updated.*\n/.test(jobs.stdout().split('(startup)')[1] ?? '') || undefined,
+        150_000,
+        'a scheduled sync',
+      );
     } finally {
       jobs.child.kill('SIGTERM');
     }
@@ -107,7 +116,7 @@ describe('run-jobs against OpenLDAP', () => {
     const config = await configFile('startup-only.yaml', { store: { dataDir: path.join(dir, 'sqlite-2') }, backgroundSync: { onStartup: true } });
     const jobs = start(['--config', config, 'run-jobs'], env());
     try {
-      await until(() => (/background-sync: sync succeeded/.test(jobs.stdout())) || undefined, 30_000, 'the startup sync');
+      await until(() => /background-sync: sync succeeded/.test(jobs.stdout()) || undefined, 30_000, 'the startup sync');
       assert.match(jobs.stderr(), /background-sync: next run never \(no schedule\)/);
     } finally {
       jobs.child.kill('SIGTERM');
@@ -116,7 +125,10 @@ describe('run-jobs against OpenLDAP', () => {
   });
 
   it('rejects an invalid schedule with its path before starting', async () => {
-    const config = await configFile('bad.yaml', { store: { dataDir: path.join(dir, 'sqlite-3') }, backgroundSync: { enabled: true, schedule: 'every blue moon' } });
+    const config = await configFile('bad.yaml', {
+      store: { dataDir: path.join(dir, 'sqlite-3') },
+      backgroundSync: { enabled: true, schedule: 'every blue moon' },
+    });
     const result = await cli(['--config', config, 'run-jobs'], env());
     assert.equal(result.code, 2);
     assert.match(result.stderr, /backgroundSync\.schedule: invalid schedule "every blue moon".*expected a cron expression/);
@@ -126,26 +138,40 @@ describe('run-jobs against OpenLDAP', () => {
     assert.equal(problem, undefined, `PostgreSQL is required: ${problem ?? ''}`);
     const database = await createTestDatabase();
     try {
-      const config = await configFile('postgres.yaml', { store: { url: database.url }, backgroundSync: { onStartup: true, enabled: true, schedule: 'every 1 hour' } });
+      const config = await configFile('postgres.yaml', {
+        store: { url: database.url },
+        backgroundSync: { onStartup: true, enabled: true, schedule: 'every 1 hour' },
+      });
       // Migrate once first, so the two processes race for the job lock rather than for the migrations.
       const ready = await cli(['--config', config, '--json', 'runs', 'list'], env());
       assert.equal(ready.code, 0, ready.stderr);
       const instances = [start(['--config', config, 'run-jobs'], env()), start(['--config', config, 'run-jobs'], env())];
       try {
-        await until(() => (instances.some((jobs) => /sync succeeded/.test(jobs.stdout()))) || undefined, 30_000, 'a startup sync');
-        await until(() => (instances.every((jobs) => /sync succeeded|another instance holds the job lock/.test(jobs.stdout() + jobs.stderr()))) || undefined, 30_000, 'both instances to start');
+        await until(() => instances.some((jobs) => /sync succeeded/.test(jobs.stdout())) || undefined, 30_000, 'a startup sync');
+        await until(
+          () => instances.every((jobs) => /sync succeeded|another instance holds the job lock/.test(jobs.stdout() + jobs.stderr())) || undefined,
+          30_000,
+          'both instances to start',
+        );
         for (const jobs of instances) assert.match(jobs.stderr(), /job lock: PostgreSQL advisory locks/);
       } finally {
         for (const jobs of instances) jobs.child.kill('SIGTERM');
       }
       for (const jobs of instances) assert.equal(await jobs.exited, 0, jobs.stderr());
       assert.equal(instances.filter((jobs) => /sync succeeded/.test(jobs.stdout())).length, 1, 'one instance synced');
-      assert.equal(instances.filter((jobs) => /background-sync: skipped: another instance holds the job lock \(startup\)/.test(jobs.stderr())).length, 1, 'the other skipped');
+      assert.equal(
+        instances.filter((jobs) => /background-sync: skipped: another instance holds the job lock \(startup\)/.test(jobs.stderr())).length,
+        1,
+        'the other skipped',
+      );
       const client = new pg.Client({ connectionString: database.url });
       await client.connect();
       try {
         const runs = await client.query<{ trigger: string; count: string }>('select trigger, count(*) as count from sync_runs group by trigger');
-        assert.deepEqual(runs.rows.map((row) => [row.trigger, Number(row.count)]), [['startup', 1]]);
+        assert.deepEqual(
+          runs.rows.map((row) => [row.trigger, Number(row.count)]),
+          [['startup', 1]],
+        );
       } finally {
         await client.end();
       }

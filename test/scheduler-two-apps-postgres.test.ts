@@ -13,22 +13,22 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
-import { createHttpServer } from '../src/http/server.ts';
 import { isDirbridgeError } from '../src/errors.ts';
+import { createHttpServer } from '../src/http/server.ts';
+import type { SyncRunRecord } from '../src/model/index.ts';
 import { createAppScheduler, JOB_NAMES, runSyncExclusively } from '../src/scheduler/app-jobs.ts';
 import type { JobLock, SchedulerLog } from '../src/scheduler/job-lock.ts';
 import { createPostgresJobLock } from '../src/scheduler/postgres-lock.ts';
-import { tickClaimName, type Scheduler } from '../src/scheduler/scheduler.ts';
-import type { SyncRunRecord } from '../src/model/index.ts';
+import { type Scheduler, tickClaimName } from '../src/scheduler/scheduler.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
+import { signInAdmin } from './helpers/admin-session.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
 import { until } from './helpers/wait.ts';
-import { signInAdmin } from './helpers/admin-session.ts';
 
 const problem = await postgresProblem();
 const ADMIN_PASSWORD = 'admin-password-for-two-schedulers';
@@ -87,7 +87,11 @@ describe('two dirbridge instances with their schedulers on one PostgreSQL', { sk
   /** Stops the ticks on both instances and waits until no run is going. */
   async function quiesce(): Promise<void> {
     for (const instance of instances) instance.scheduler.reschedule(JOB, null);
-    await until(async () => (instances.some((instance) => instance.scheduler.status().some((job) => job.running)) ? undefined : true), 10_000, 'the runs to end');
+    await until(
+      async () => (instances.some((instance) => instance.scheduler.status().some((job) => job.running)) ? undefined : true),
+      10_000,
+      'the runs to end',
+    );
   }
 
   before(async () => {
@@ -140,7 +144,9 @@ describe('two dirbridge instances with their schedulers on one PostgreSQL', { sk
     await quiesce();
     const runs = await allRuns();
 
-    const timeline = runs.map((run) => `${run.trigger}:${Date.parse(run.startedAt) - from}-${run.finishedAt === null ? '?' : Date.parse(run.finishedAt) - from}:${run.status}`).join(' ');
+    const timeline = runs
+      .map((run) => `${run.trigger}:${Date.parse(run.startedAt) - from}-${run.finishedAt === null ? '?' : Date.parse(run.finishedAt) - from}:${run.status}`)
+      .join(' ');
     const skips = logs.filter((line) => line.fields['reason'] === 'locked').map((line) => `${line.instance}/${String(line.fields['trigger'])}`);
     const context = `runs (trigger:start-end ms after start:status): ${timeline}; skips for the lock: ${skips.join(' ')}`;
 
@@ -171,30 +177,63 @@ describe('two dirbridge instances with their schedulers on one PostgreSQL', { sk
       if (!busy) assert.equal(ranAt, 1, `tick +${tick - from} ms found nothing running but did not run; ${context}`);
     }
     assert.ok(scheduled.length >= 3, `at least 3 scheduled runs in ~6.5 s, got ${scheduled.length}; ${context}`);
-    assert.ok(skips.some((skip) => skip.endsWith('/schedule')), `the instances competed for the ticks; ${context}`);
-    assert.ok(skips.some((skip) => skip.endsWith('/startup')), `the second instance skipped its startup run; ${context}`);
-    console.log(`two apps: ${scheduled.length} scheduled runs, by ${logs.filter((line) => line.message === 'job started' && line.fields['trigger'] === 'schedule').map((line) => line.instance).join('')}; ${skips.length} skips for the lock`);
+    assert.ok(
+      skips.some((skip) => skip.endsWith('/schedule')),
+      `the instances competed for the ticks; ${context}`,
+    );
+    assert.ok(
+      skips.some((skip) => skip.endsWith('/startup')),
+      `the second instance skipped its startup run; ${context}`,
+    );
+    console.log(
+      `two apps: ${scheduled.length} scheduled runs, by ${logs
+        .filter((line) => line.message === 'job started' && line.fields['trigger'] === 'schedule')
+        .map((line) => line.instance)
+        .join('')}; ${skips.length} skips for the lock`,
+    );
   });
 
   it('lets Sync Now run on the other instance right after a tick, while the tick stays claimed', async () => {
     // Every 4 seconds: the claim is kept 2 s after the tick (half the gap).
     const rescheduledAt = Date.now();
     for (const instance of instances) instance.scheduler.reschedule(JOB, 'every 4 seconds');
-    const tickRun = await until(async () => (await allRuns()).find((run) => run.trigger === 'schedule' && Date.parse(run.startedAt) >= rescheduledAt && run.status !== 'running'), 10_000, 'a scheduled run');
+    const tickRun = await until(
+      async () => (await allRuns()).find((run) => run.trigger === 'schedule' && Date.parse(run.startedAt) >= rescheduledAt && run.status !== 'running'),
+      10_000,
+      'a scheduled run',
+    );
     assert.equal(tickRun.status, 'succeeded');
     const tick = Math.floor(Date.parse(tickRun.startedAt) / 4_000) * 4_000;
-    const ranIt = await until(async () => instances.find((instance) => instance.scheduler.status().find((job) => job.name === JOB)?.lastRun?.scheduledAt?.getTime() === tick), 2_000, 'the instance that ran the tick');
+    const ranIt = await until(
+      async () =>
+        instances.find(
+          (instance) =>
+            instance.scheduler
+              .status()
+              .find((job) => job.name === JOB)
+              ?.lastRun?.scheduledAt?.getTime() === tick,
+        ),
+      2_000,
+      'the instance that ran the tick',
+    );
     const other = instances.find((instance) => instance !== ranIt);
     assert.ok(other);
 
     const probe = createPostgresJobLock(database.url, { applicationName: 'dirbridge-test-probe' });
     try {
-      assert.equal(await probe.tryAcquire(tickClaimName(JOB, { trigger: 'schedule', scheduledAt: new Date(tick) })), null, `${ranIt.name} still claims the tick it ran`);
+      assert.equal(
+        await probe.tryAcquire(tickClaimName(JOB, { trigger: 'schedule', scheduledAt: new Date(tick) })),
+        null,
+        `${ranIt.name} still claims the tick it ran`,
+      );
       const synced = await call(other, { method: 'POST', url: '/api/v1/admin/actions/sync', payload: {} });
       const answeredAt = Date.now();
       assert.equal(synced.statusCode, 200, `Sync Now on ${other.name} ${answeredAt - tick} ms after the tick ${ranIt.name} ran: ${synced.body}`);
       assert.equal(synced.json().users.unchanged, organisation.users.length);
-      assert.ok(answeredAt < tick + 2_000, `the manual run (${answeredAt - tick} ms after the tick) fell inside the claim's hold window, or this proves nothing`);
+      assert.ok(
+        answeredAt < tick + 2_000,
+        `the manual run (${answeredAt - tick} ms after the tick) fell inside the claim's hold window, or this proves nothing`,
+      );
       const again = await call(ranIt, { method: 'POST', url: '/api/v1/admin/actions/sync', payload: {} });
       assert.equal(again.statusCode, 200, `and on ${ranIt.name}: ${again.body}`);
 
@@ -231,7 +270,10 @@ describe('two dirbridge instances with their schedulers on one PostgreSQL', { sk
       const held = await holder.tryAcquire(JOB);
       assert.ok(held !== null);
       const before = (await allRuns()).length;
-      await assert.rejects(runSyncExclusively(a.app, { trigger: 'cli', isDryRun: false }), (error) => isDirbridgeError(error, 'sync.already_running') && /another instance/.test(error.message));
+      await assert.rejects(
+        runSyncExclusively(a.app, { trigger: 'cli', isDryRun: false }),
+        (error) => isDirbridgeError(error, 'sync.already_running') && /another instance/.test(error.message),
+      );
       assert.equal((await allRuns()).length, before, 'a refused CLI sync records no run');
       // A dry run writes nothing and needs no lock.
       assert.equal((await runSyncExclusively(a.app, { trigger: 'cli', isDryRun: true })).status, 'succeeded');

@@ -10,18 +10,18 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { createHttpServer } from '../src/http/server.ts';
 import { createAppScheduler } from '../src/scheduler/app-jobs.ts';
 import { silentLog } from '../src/scheduler/job-lock.ts';
 import type { Scheduler } from '../src/scheduler/scheduler.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
+import { signInAdmin } from './helpers/admin-session.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
-import { signInAdmin } from './helpers/admin-session.ts';
 
 const problem = await postgresProblem();
 const ADMIN_PASSWORD = 'admin-password-for-two-instances';
@@ -42,8 +42,16 @@ describe('Sync Now across two instances on PostgreSQL', { skip: skipUnlessCi(pro
   const instances: Instance[] = [];
   const cleanups: Array<() => Promise<void>> = [];
 
-  async function call(instance: Instance, options: InjectOptions): Promise<{ statusCode: number; body: string; headers: Record<string, unknown>; json: () => any }> {
-    return (await instance.server.inject({ ...options, cookies: instance.cookie, headers: { 'x-csrf-token': instance.csrf } })) as unknown as { statusCode: number; body: string; headers: Record<string, unknown>; json: () => any };
+  async function call(
+    instance: Instance,
+    options: InjectOptions,
+  ): Promise<{ statusCode: number; body: string; headers: Record<string, unknown>; json: () => any }> {
+    return (await instance.server.inject({ ...options, cookies: instance.cookie, headers: { 'x-csrf-token': instance.csrf } })) as unknown as {
+      statusCode: number;
+      body: string;
+      headers: Record<string, unknown>;
+      json: () => any;
+    };
   }
 
   before(async () => {
@@ -82,7 +90,7 @@ describe('Sync Now across two instances on PostgreSQL', { skip: skipUnlessCi(pro
     await database?.drop();
   });
 
-  it('refuses Sync Now on B while A syncs, shows A\'s run and progress on B, and lets B sync once A is done', async () => {
+  it("refuses Sync Now on B while A syncs, shows A's run and progress on B, and lets B sync once A is done", async () => {
     const [a, b] = instances;
     assert.ok(a && b);
     assert.equal(a.scheduler.lock.kind, 'postgres');

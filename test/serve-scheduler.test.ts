@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 
 const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'dirbridge.js');
 const ADMIN_PASSWORD = 'admin-password-for-serve-scheduler';
@@ -46,7 +46,12 @@ describe('dirbridge serve with the scheduler', () => {
       }),
     );
     const child = spawn(process.execPath, [BIN, '--config', config, 'serve', '--port', '0'], {
-      env: { PATH: process.env['PATH'], HOME: process.env['HOME'], DIRBRIDGE_DIRECTORY_BIND_PASSWORD: slapd.readerPassword, DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD },
+      env: {
+        PATH: process.env['PATH'],
+        HOME: process.env['HOME'],
+        DIRBRIDGE_DIRECTORY_BIND_PASSWORD: slapd.readerPassword,
+        DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -65,7 +70,11 @@ describe('dirbridge serve with the scheduler', () => {
           }
         });
       });
-      const signIn = await fetch(`${address}/api/v1/admin/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }) });
+      const signIn = await fetch(`${address}/api/v1/admin/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+      });
       assert.equal(signIn.status, 200);
       const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
       const { csrfToken } = (await signIn.json()) as { csrfToken: string };
@@ -77,7 +86,10 @@ describe('dirbridge serve with the scheduler', () => {
         await sleep(100);
         runs = (await get('/api/v1/admin/runs')).runs;
       }
-      assert.ok(runs.some((run) => run.trigger === 'startup' && run.status === 'succeeded'), JSON.stringify(runs));
+      assert.ok(
+        runs.some((run) => run.trigger === 'startup' && run.status === 'succeeded'),
+        JSON.stringify(runs),
+      );
 
       // The job records its run just after the run record is final.
       let jobs = await get('/api/v1/admin/jobs');
@@ -92,7 +104,11 @@ describe('dirbridge serve with the scheduler', () => {
       assert.equal(syncJob().lastRun.trigger, 'startup');
       assert.equal(syncJob().lastRun.outcome, 'succeeded');
 
-      const started = await fetch(`${address}/api/v1/admin/actions/sync`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' }, body: JSON.stringify({ wait: false }) });
+      const started = await fetch(`${address}/api/v1/admin/actions/sync`, {
+        method: 'POST',
+        headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
+        body: JSON.stringify({ wait: false }),
+      });
       assert.equal(started.status, 202);
       const { runId } = (await started.json()) as { runId: string };
       let run: { status: string; trigger: string } = { status: 'running', trigger: '' };
@@ -104,7 +120,10 @@ describe('dirbridge serve with the scheduler', () => {
       assert.equal(run.trigger, 'api');
 
       const logs = (await get('/api/v1/admin/logs?limit=500')).entries as Array<{ msg: string; component?: string; job?: string }>;
-      assert.ok(logs.some((entry) => entry.msg === 'job finished' && entry.component === 'scheduler' && entry.job === 'background-sync'), 'scheduler lines are in the log view');
+      assert.ok(
+        logs.some((entry) => entry.msg === 'job finished' && entry.component === 'scheduler' && entry.job === 'background-sync'),
+        'scheduler lines are in the log view',
+      );
     } finally {
       child.kill('SIGTERM');
     }

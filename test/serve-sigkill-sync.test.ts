@@ -15,19 +15,21 @@ import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
-import { startServe, type ServeProcess } from './helpers/serve-process.ts';
-import { until } from './helpers/wait.ts';
-import { skipUnlessCi } from './helpers/skip.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { writeSlapdConfig } from './helpers/directory.ts';
+import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
+import { type ServeProcess, startServe } from './helpers/serve-process.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
+import { until } from './helpers/wait.ts';
 
 const pgProblem = await postgresProblem();
 const ADMIN_PASSWORD = 'admin-password-for-sigkill';
 const LEASE_SECONDS = 6;
 
 /** Reads a run's phase straight from the store ('finished' once it has no progress). */
-async function phaseReader(store: { url: string } | { file: string }): Promise<((runId: string) => Promise<string | undefined>) & { close: () => Promise<void> }> {
+async function phaseReader(
+  store: { url: string } | { file: string },
+): Promise<((runId: string) => Promise<string | undefined>) & { close: () => Promise<void> }> {
   if ('file' in store) {
     const file = new BetterSqlite3(store.file, { readonly: true, timeout: 5_000 });
     const read = async (runId: string) => {
@@ -96,10 +98,15 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       // Watched in the store itself, not through the server whose event loop the apply keeps busy.
       const phaseOf = await phaseReader(dialect === 'postgres' ? { url: database?.url ?? '' } : { file: path.join(dataDir, 'dirbridge.sqlite') });
       try {
-        const phase = await until(async () => {
-          const found = await phaseOf(runId);
-          return found === 'applying' || found === 'finished' ? found : undefined;
-        }, 120_000, 'the run to start applying', 5);
+        const phase = await until(
+          async () => {
+            const found = await phaseOf(runId);
+            return found === 'applying' || found === 'finished' ? found : undefined;
+          },
+          120_000,
+          'the run to start applying',
+          5,
+        );
         assert.equal(phase, 'applying', 'the apply lasted long enough to be interrupted');
         first.kill('SIGKILL');
       } finally {
@@ -137,7 +144,12 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       // The lease plus one reaper interval, with room for a loaded machine: far from "for ever".
       assert.ok(elapsed < LEASE_SECONDS * 1_000 * 4, `recorded ${elapsed} ms after the kill`);
       // The reaper logs right after it records the run; on a loaded machine the line may trail the HTTP answer.
-      await until(async () => (/sync run recorded as interrupted: its process stopped renewing its lease/.test(second.stdout()) ? true : undefined), 10_000, 'the reaper to log the interrupted run', 50);
+      await until(
+        async () => (/sync run recorded as interrupted: its process stopped renewing its lease/.test(second.stdout()) ? true : undefined),
+        10_000,
+        'the reaper to log the interrupted run',
+        50,
+      );
 
       const ready = await second.request('GET', '/readyz');
       assert.equal(ready.status, 200);
@@ -153,7 +165,10 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const users = await second.request('GET', '/api/v1/admin/users?limit=1');
       assert.equal(users.json.total, organisation.users.length + 1, 'every directory user and the administrator');
       const runs = await second.request('GET', '/api/v1/admin/runs?limit=50');
-      assert.deepEqual(runs.json.runs.filter((listed: { status: string }) => listed.status === 'running'), []);
+      assert.deepEqual(
+        runs.json.runs.filter((listed: { status: string }) => listed.status === 'running'),
+        [],
+      );
 
       assert.deepEqual(await second.stop(), { code: 0, signal: null }, second.stderr());
       if (dialect === 'sqlite') {

@@ -6,17 +6,17 @@
  * password did not change keeps its session; a login with the new password keeps its own session.
  */
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type App, openApp } from '../src/app.ts';
 import { fromGeneralizedTime, PASSWORD_NEVER_CHANGED } from '../src/mapping/password-change.ts';
-import { dirsrvUnavailableReason, startDirsrv, type Dirsrv } from './fixtures/dirsrv.ts';
+import { type Dirsrv, dirsrvUnavailableReason, startDirsrv } from './fixtures/dirsrv.ts';
 import { run } from './fixtures/proc.ts';
-import { dirsrvTestDirectory } from './helpers/data-fit.ts';
 import type { Organisation, SampleUser } from './fixtures/sample-directory.ts';
+import { dirsrvTestDirectory } from './helpers/data-fit.ts';
 import { settingsFor } from './helpers/harness.ts';
-import { until } from './helpers/wait.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
+import { until } from './helpers/wait.ts';
 
 describe('sessions after a password change in 389-DS', { skip: skipUnlessCi(dirsrvUnavailableReason()) }, () => {
   let ds: Dirsrv;
@@ -47,7 +47,24 @@ describe('sessions after a password change in 389-DS', { skip: skipUnlessCi(dirs
   const users = (): SampleUser[] => organisation.users.filter((candidate) => !candidate.locked && /^[a-z][a-z0-9.]*$/.test(candidate.uid));
 
   async function pwdUpdateTime(user: SampleUser): Promise<string | null> {
-    const { stdout } = await run('ldapsearch', ['-x', '-LLL', '-o', 'ldif-wrap=no', '-H', ds.url, '-D', ds.readerDn, '-w', ds.readerPassword, '-b', user.dn, '-s', 'base', 'pwdUpdateTime', 'pwdChangedTime']);
+    const { stdout } = await run('ldapsearch', [
+      '-x',
+      '-LLL',
+      '-o',
+      'ldif-wrap=no',
+      '-H',
+      ds.url,
+      '-D',
+      ds.readerDn,
+      '-w',
+      ds.readerPassword,
+      '-b',
+      user.dn,
+      '-s',
+      'base',
+      'pwdUpdateTime',
+      'pwdChangedTime',
+    ]);
     assert.doesNotMatch(stdout, /pwdChangedTime/, '389-DS 2.3 keeps no pwdChangedTime');
     const value = /^pwdUpdateTime: (\S+)$/m.exec(stdout)?.[1];
     return value === undefined ? null : fromGeneralizedTime(value);
@@ -65,14 +82,20 @@ describe('sessions after a password change in 389-DS', { skip: skipUnlessCi(dirs
     await ds.ldapmodify(`dn: ${anna.dn}\nchangetype: modify\nreplace: userPassword\nuserPassword: Anna-New-Password-1\n`);
     const changedAt = await until(async () => (await pwdUpdateTime(anna)) ?? undefined, 10_000, 'pwdUpdateTime written');
     const dry = await app.sync.runSync({ trigger: 'cli', isDryRun: true });
-    assert.deepEqual(dry.steps.filter((step) => step.kind === 'revokeSessions').map((step) => step.reason), ['password changed in the directory']);
+    assert.deepEqual(
+      dry.steps.filter((step) => step.kind === 'revokeSessions').map((step) => step.reason),
+      ['password changed in the directory'],
+    );
     const synced = await app.sync.runSync({ trigger: 'schedule', isDryRun: false });
     assert.equal(synced.status, 'succeeded', synced.reason ?? '');
     assert.equal(synced.sessions.usersRevoked, 1);
     assert.equal(await app.sessions.validate(annaSession.token), undefined);
     assert.ok(await app.sessions.validate(bertSession.token), 'bert keeps his session');
     const audit = await app.store.audit.list({ limit: 10, offset: 0, userId: annaSession.user.id, action: 'session.revoked' });
-    assert.deepEqual(audit.entries.map((entry) => [entry.actor, entry.reason]), [['sync', 'password changed in the directory']]);
+    assert.deepEqual(
+      audit.entries.map((entry) => [entry.actor, entry.reason]),
+      [['sync', 'password changed in the directory']],
+    );
     assert.equal((await app.store.users.findByUsername(anna.uid))?.passwordChangedAt, changedAt);
 
     // A login with the new password after another change: the older session ends, the new one lives through the next sync.

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { MUST_CHANGE_PASSWORD } from '../src/mapping/password-change.ts';
-import { adUser, startSambaDc, type SambaDc } from './fixtures/samba.ts';
+import { adUser, type SambaDc, startSambaDc } from './fixtures/samba.ts';
 import { adSettingsDocument, settingsFor } from './helpers/harness.ts';
 import { rejectsLogin } from './helpers/login.ts';
 
@@ -46,13 +46,19 @@ describe('sessions after a password change in Active Directory (Samba)', () => {
     await dc.tool(['user', 'setpassword', 'grace', '--newpassword=Grace-New-Pass-1!']);
 
     const dry = await app.sync.runSync({ trigger: 'cli', isDryRun: true });
-    assert.deepEqual(dry.steps.filter((step) => step.kind === 'revokeSessions').map((step) => [step.reason, 'username' in step ? step.username : '']), [['password changed in the directory', 'grace']]);
+    assert.deepEqual(
+      dry.steps.filter((step) => step.kind === 'revokeSessions').map((step) => [step.reason, 'username' in step ? step.username : '']),
+      [['password changed in the directory', 'grace']],
+    );
     const synced = await app.sync.runSync({ trigger: 'schedule', isDryRun: false });
     assert.equal(synced.status, 'succeeded', synced.reason ?? '');
     assert.equal(synced.sessions.usersRevoked, 1);
     assert.equal(await isValid(graceSession.token), false);
-    assert.equal(await isValid(heidiSession.token), true, 'heidi\'s password did not change');
-    assert.deepEqual((await revokedAudit(graceSession.user.id)).map((entry) => [entry.actor, entry.subject, entry.reason]), [['sync', graceSession.session.id, 'password changed in the directory']]);
+    assert.equal(await isValid(heidiSession.token), true, "heidi's password did not change");
+    assert.deepEqual(
+      (await revokedAudit(graceSession.user.id)).map((entry) => [entry.actor, entry.subject, entry.reason]),
+      [['sync', graceSession.session.id, 'password changed in the directory']],
+    );
     const after = (await app.store.users.findByUsername('grace'))?.passwordChangedAt;
     assert.ok(after !== null && after !== undefined && before !== undefined && before !== null && after > before, `${before} → ${after}`);
     assert.deepEqual(await revokedAudit(heidiSession.user.id), []);
@@ -66,7 +72,10 @@ describe('sessions after a password change in Active Directory (Samba)', () => {
     assert.equal(synced.status, 'succeeded', synced.reason ?? '');
     assert.equal((await app.store.users.findByUsername('ivan'))?.passwordChangedAt, MUST_CHANGE_PASSWORD);
     assert.equal(await isValid(session.token), false);
-    assert.deepEqual((await revokedAudit(session.user.id)).map((entry) => entry.reason), ['password changed in the directory (must change at next logon)']);
+    assert.deepEqual(
+      (await revokedAudit(session.user.id)).map((entry) => entry.reason),
+      ['password changed in the directory (must change at next logon)'],
+    );
     // AD refuses the reset password until it is changed.
     await rejectsLogin(app.login.login({ username: 'ivan', password: 'Ivan-Reset-Pass-1!' }), 'password_expired');
     assert.equal((await app.sync.runSync({ trigger: 'schedule', isDryRun: false })).sessions.usersRevoked, 0, 'acted on once');

@@ -10,14 +10,14 @@
  * - with `sync.revokeSessionsOnPasswordChange` off, sessions are kept.
  */
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type App, openApp } from '../src/app.ts';
 import { fromGeneralizedTime, PASSWORD_NEVER_CHANGED } from '../src/mapping/password-change.ts';
 import type { Settings } from '../src/settings/schema.ts';
-import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
 import { run } from './fixtures/proc.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { generateOrganisation, type Organisation, type SampleUser } from './fixtures/sample-directory.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { merge, settingsFor } from './helpers/harness.ts';
 
 describe('sessions after a password change in OpenLDAP', () => {
@@ -62,7 +62,23 @@ describe('sessions after a password change in OpenLDAP', () => {
 
   /** pwdChangedTime as the reader sees it (an operational attribute: asked for by name). */
   async function pwdChangedTime(user: SampleUser): Promise<string | null> {
-    const { stdout } = await run('ldapsearch', ['-x', '-LLL', '-o', 'ldif-wrap=no', '-H', slapd.url, '-D', slapd.readerDn, '-w', slapd.readerPassword, '-b', user.dn, '-s', 'base', 'pwdChangedTime']);
+    const { stdout } = await run('ldapsearch', [
+      '-x',
+      '-LLL',
+      '-o',
+      'ldif-wrap=no',
+      '-H',
+      slapd.url,
+      '-D',
+      slapd.readerDn,
+      '-w',
+      slapd.readerPassword,
+      '-b',
+      user.dn,
+      '-s',
+      'base',
+      'pwdChangedTime',
+    ]);
     const value = /^pwdChangedTime: (\S+)$/m.exec(stdout)?.[1];
     return value === undefined ? null : fromGeneralizedTime(value);
   }
@@ -107,7 +123,10 @@ describe('sessions after a password change in OpenLDAP', () => {
     const dry = await app.sync.runSync({ trigger: 'cli', isDryRun: true });
     assert.equal(dry.status, 'succeeded');
     const planned = dry.steps.filter((step) => step.kind === 'revokeSessions');
-    assert.deepEqual(planned.map((step) => [step.kind, 'username' in step ? step.username : '', step.reason]), [['revokeSessions', anna.uid, 'password changed in the directory']]);
+    assert.deepEqual(
+      planned.map((step) => [step.kind, 'username' in step ? step.username : '', step.reason]),
+      [['revokeSessions', anna.uid, 'password changed in the directory']],
+    );
     assert.equal(dry.sessions.usersRevoked, 1);
     assert.equal(await isValid(app, annaSession.token), true, 'a dry run revokes nothing');
 
@@ -118,7 +137,10 @@ describe('sessions after a password change in OpenLDAP', () => {
     assert.equal(await isValid(app, annaSecond.token), false);
     assert.equal(await isValid(app, bertSession.token), true, 'a user whose password did not change keeps its session');
     const entries = await revokedAudit(app, annaSession.user.id);
-    assert.deepEqual(entries.map((entry) => [entry.actor, entry.reason]).sort(), [['sync', 'password changed in the directory'], ['sync', 'password changed in the directory']]);
+    assert.deepEqual(entries.map((entry) => [entry.actor, entry.reason]).sort(), [
+      ['sync', 'password changed in the directory'],
+      ['sync', 'password changed in the directory'],
+    ]);
     assert.deepEqual(entries.map((entry) => entry.subject).sort(), [annaSession.session.id, annaSecond.session.id].sort());
     assert.equal((await app.store.users.findByUsername(anna.uid))?.passwordChangedAt, changedAt);
     assert.deepEqual(await revokedAudit(app, bertSession.user.id), []);
@@ -150,7 +172,10 @@ describe('sessions after a password change in OpenLDAP', () => {
       assert.equal(await isValid(app, old.token), false, `updateOnLogin ${updateOnLogin}: the older session ended`);
       assert.equal(await isValid(app, fresh.token), true, `updateOnLogin ${updateOnLogin}: the new session lives`);
       const entries = await revokedAudit(app, old.user.id);
-      assert.deepEqual(entries.map((entry) => [entry.actor, entry.subject, entry.reason]), [['login', old.session.id, 'password changed in the directory']]);
+      assert.deepEqual(
+        entries.map((entry) => [entry.actor, entry.subject, entry.reason]),
+        [['login', old.session.id, 'password changed in the directory']],
+      );
       assert.equal((await app.store.users.findByUsername(carl.uid))?.passwordChangedAt, changedAt);
       const synced = await app.sync.runSync({ trigger: 'schedule', isDryRun: false });
       assert.equal(synced.status, 'succeeded');
@@ -166,7 +191,10 @@ describe('sessions after a password change in OpenLDAP', () => {
     const session = await app.login.login({ username: dora.uid, password: dora.password });
     const changedAt = await changePassword(dora, 'dora-new-password', 'ldappasswd');
     const dry = await app.sync.runSync({ trigger: 'cli', isDryRun: true });
-    assert.match(dry.steps.find((step) => step.kind === 'recordPasswordChange' && step.username === dora.uid)?.reason ?? '', /sessions kept: sync\.revokeSessionsOnPasswordChange is off/);
+    assert.match(
+      dry.steps.find((step) => step.kind === 'recordPasswordChange' && step.username === dora.uid)?.reason ?? '',
+      /sessions kept: sync\.revokeSessionsOnPasswordChange is off/,
+    );
     const synced = await app.sync.runSync({ trigger: 'schedule', isDryRun: false });
     assert.equal(synced.sessions.usersRevoked, 0);
     assert.equal(await isValid(app, session.token), true);

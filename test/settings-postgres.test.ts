@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { isDirbridgeError } from '../src/errors.ts';
 import type { Settings } from '../src/settings/schema.ts';
 import { settingsFor } from './helpers/harness.ts';
@@ -78,11 +78,18 @@ describe('settings shared through PostgreSQL', { skip: skipUnlessCi(problem, 'Po
     await behind.reloadSettings();
     const { store: _store, ...document } = ahead.settings;
     const applied = new Promise<number>((resolve) => {
-      const stop = behind.watchSettings({ intervalMs: 50, onError: (error) => assert.fail(String(error)), onApplied: (state) => (stop(), resolve(state.version)) });
+      const stop = behind.watchSettings({
+        intervalMs: 50,
+        onError: (error) => assert.fail(String(error)),
+        onApplied: (state) => (stop(), resolve(state.version)),
+      });
     });
     const changedTo: number[] = [];
     const unsubscribe = behind.onSettingsChange((next) => changedTo.push(next.sync.batchSize));
-    await ahead.updateSettings({ ...document, directory: { ...document.directory, bindPassword: 'rotated-secret' }, sync: { ...document.sync, batchSize: 33 } }, { expectedVersion: 2, actor: 'admin:one' });
+    await ahead.updateSettings(
+      { ...document, directory: { ...document.directory, bindPassword: 'rotated-secret' }, sync: { ...document.sync, batchSize: 33 } },
+      { expectedVersion: 2, actor: 'admin:one' },
+    );
     assert.equal(await applied, 3);
     unsubscribe();
     assert.deepEqual(changedTo, [33]);

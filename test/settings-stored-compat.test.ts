@@ -14,16 +14,16 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { stringify } from 'yaml';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { runCli } from '../src/cli/program.ts';
 import { isDirbridgeError } from '../src/errors.ts';
 import { createHttpServer } from '../src/http/server.ts';
-import type { Settings } from '../src/settings/schema.ts';
 import type { JsonValue } from '../src/model/index.ts';
+import type { Settings } from '../src/settings/schema.ts';
 import { checkConnection } from '../src/verify-settings.ts';
 import { generateOrganisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { signInAdmin } from './helpers/admin-session.ts';
 import { settingsFor } from './helpers/harness.ts';
 
@@ -33,7 +33,11 @@ const ADMIN_PASSWORD = 'admin-password-for-stored-compat';
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(args, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), isTerminal: false }, { DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD });
+  const code = await runCli(
+    args,
+    { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), isTerminal: false },
+    { DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD },
+  );
   return { code, stdout, stderr };
 }
 
@@ -63,7 +67,14 @@ describe('stored settings the current rules refuse', () => {
     cleanup = made.cleanup;
     // The file that seeded the store, as an administrator keeps it next to the server.
     configFile = path.join(settings.store.dataDir, 'dirbridge.yaml');
-    await writeFile(configFile, stringify({ directory: { urls: [slapd.url], bindDn: slapd.readerDn, bindPassword: slapd.readerPassword }, users: { baseDn: slapd.baseDn }, store: settings.store }));
+    await writeFile(
+      configFile,
+      stringify({
+        directory: { urls: [slapd.url], bindDn: slapd.readerDn, bindPassword: slapd.readerPassword },
+        users: { baseDn: slapd.baseDn },
+        store: settings.store,
+      }),
+    );
     const seeded = await openApp(settings);
     await ensureInitialAdmin(seeded.store, { DIRBRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD });
     await seeded.close();
@@ -88,7 +99,10 @@ describe('stored settings the current rules refuse', () => {
       const state = app.settingsState();
       assert.equal(state.version, version);
       assert.equal(state.problems.length, 2, state.problems.join('\n'));
-      assert.match(state.problems.find((problem) => problem.startsWith('directory.operationTimeoutMs: ')) ?? '', /at most 3600000 ms \(1 hour\); the stored value 3000000000 is set aside and the default 30000 is used/);
+      assert.match(
+        state.problems.find((problem) => problem.startsWith('directory.operationTimeoutMs: ')) ?? '',
+        /at most 3600000 ms \(1 hour\); the stored value 3000000000 is set aside and the default 30000 is used/,
+      );
       assert.match(state.problems.find((problem) => problem.startsWith('autoLogout.schedule: ')) ?? '', /fires 2 times a minute/);
       assert.equal(app.settings.directory.operationTimeoutMs, 30_000);
       assert.equal(app.settings.autoLogout.schedule, '*/5 * * * *');
@@ -101,7 +115,10 @@ describe('stored settings the current rules refuse', () => {
       // The CLI says so, and still works.
       const listed = await cli(['--config', configFile, 'users', 'list']);
       assert.equal(listed.code, 0, listed.stderr);
-      assert.match(listed.stderr, new RegExp(`warning: the stored settings \\(version ${version}\\) hold values the current rules refuse:\\n  directory\\.operationTimeoutMs: `));
+      assert.match(
+        listed.stderr,
+        new RegExp(`warning: the stored settings \\(version ${version}\\) hold values the current rules refuse:\\n  directory\\.operationTimeoutMs: `),
+      );
       assert.match(listed.stderr, /Save the settings again/);
 
       // So does the API; saving the settings as shown stores the defaults.
@@ -142,7 +159,10 @@ describe('stored settings the current rules refuse', () => {
 
     await assert.rejects(openApp(settings), (error: unknown) => {
       assert.ok(isDirbridgeError(error, 'settings.invalid'));
-      assert.match(error.message, new RegExp(`the stored settings \\(version ${version}\\) no longer pass the settings rules:\\n  users\\.baseDn: must not be empty`));
+      assert.match(
+        error.message,
+        new RegExp(`the stored settings \\(version ${version}\\) no longer pass the settings rules:\\n  users\\.baseDn: must not be empty`),
+      );
       assert.match(error.message, /dirbridge settings import FILE/);
       return true;
     });

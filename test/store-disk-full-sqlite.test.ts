@@ -14,12 +14,12 @@ import BetterSqlite3 from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { openStore } from '../src/store/open-store.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { mountTmpfs, tmpfsProblem, type Tmpfs } from './fixtures/tmpfs.ts';
-import { storePicture } from './helpers/harness.ts';
-import { startServe, type ServeProcess } from './helpers/serve-process.ts';
-import { skipUnlessCi } from './helpers/skip.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
+import { mountTmpfs, type Tmpfs, tmpfsProblem } from './fixtures/tmpfs.ts';
 import { writeSlapdConfig } from './helpers/directory.ts';
+import { storePicture } from './helpers/harness.ts';
+import { type ServeProcess, startServe } from './helpers/serve-process.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 
 const problem = tmpfsProblem();
 const ADMIN_PASSWORD = 'admin-password-for-disk-full';

@@ -38,7 +38,12 @@ function reserve(store: Store, keys: string[], limit: number, at: string, since:
  * better-sqlite3 waits for a busy database synchronously, so two SQLite stores in one process would
  * block each other; SQLite serves one process, and its test uses one store.
  */
-function describeLoginAttemptContract(name: string, open: () => Promise<Store>, isShared: boolean, lifecycle: { setup: () => Promise<void>; teardown: () => Promise<void> }): void {
+function describeLoginAttemptContract(
+  name: string,
+  open: () => Promise<Store>,
+  isShared: boolean,
+  lifecycle: { setup: () => Promise<void>; teardown: () => Promise<void> },
+): void {
   describe(`login attempts store contract: ${name}`, () => {
     let store: Store;
     let second: Store;
@@ -62,14 +67,22 @@ function describeLoginAttemptContract(name: string, open: () => Promise<Store>, 
       assert.equal(await reserve(store, [alice, address, alice], 10, t0, t0, a1), true);
       assert.equal(await reserve(store, [alice], 10, shift(t0, MINUTE), t0, a2), true);
       assert.equal(await reserve(store, [address], 10, shift(t0, 2 * MINUTE), t0, a3), true);
-      assert.deepEqual(await store.loginAttempts.count([alice, address, `user:${t}-nobody`], t0), { [alice]: 2, [address]: 2, [`user:${t}-nobody`]: 0 }, 'one row per distinct key');
+      assert.deepEqual(
+        await store.loginAttempts.count([alice, address, `user:${t}-nobody`], t0),
+        { [alice]: 2, [address]: 2, [`user:${t}-nobody`]: 0 },
+        'one row per distinct key',
+      );
       assert.deepEqual(await store.loginAttempts.count([alice, address], shift(t0, MINUTE)), { [alice]: 1, [address]: 1 }, '`since` is inclusive');
       assert.deepEqual(await store.loginAttempts.count([`USER:${t}-ALICE`], t0), { [`USER:${t}-ALICE`]: 0 }, 'keys are exact');
       assert.deepEqual(await store.loginAttempts.count([], t0), {});
 
       await store.loginAttempts.settle(a1, 'failed', shift(t0, 3 * MINUTE));
       await store.loginAttempts.settle(a2, 'released', shift(t0, 3 * MINUTE));
-      assert.deepEqual(await store.loginAttempts.count([alice, address], t0), { [alice]: 1, [address]: 2 }, 'a failure still counts, a released attempt does not');
+      assert.deepEqual(
+        await store.loginAttempts.count([alice, address], t0),
+        { [alice]: 1, [address]: 2 },
+        'a failure still counts, a released attempt does not',
+      );
       await store.loginAttempts.settle(a1, 'released', shift(t0, 4 * MINUTE));
       assert.deepEqual(await store.loginAttempts.count([alice, address], t0), { [alice]: 0, [address]: 1 });
     });
@@ -86,7 +99,9 @@ function describeLoginAttemptContract(name: string, open: () => Promise<Store>, 
       // Keys in opposite orders on the two stores: locks are taken in one global order, so nothing deadlocks.
       const a = `address:${t}-a`;
       const b = `address:${t}-b`;
-      const crossed = await Promise.all(Array.from({ length: 20 }, (_, index) => reserve(index % 2 === 0 ? store : second, index % 2 === 0 ? [a, b] : [b, a], 100, t0, t0)));
+      const crossed = await Promise.all(
+        Array.from({ length: 20 }, (_, index) => reserve(index % 2 === 0 ? store : second, index % 2 === 0 ? [a, b] : [b, a], 100, t0, t0)),
+      );
       assert.ok(crossed.every(Boolean));
     });
 
@@ -103,10 +118,21 @@ function describeLoginAttemptContract(name: string, open: () => Promise<Store>, 
       await store.loginAttempts.settle(settledLate, 'failed', shift(t0, 3 * MINUTE));
       await store.loginAttempts.settle(settledLate, 'failed', shift(t0, 9 * MINUTE));
       // A read that began at t0+2min: it shows settledEarly, not settledLate; pendingOld (reserved at t0) is abandoned when pending rows count from t0+1min.
-      assert.equal(await store.loginAttempts.lockKeys([account], (tx) => tx.countUnsettledAttempts(account, { pendingSince: shift(t0, MINUTE), settledSince: shift(t0, 2 * MINUTE) })), 2);
-      assert.equal(await store.loginAttempts.lockKeys([account], (tx) => tx.countUnsettledAttempts(account, { pendingSince: t0, settledSince: shift(t0, 2 * MINUTE) })), 3);
+      assert.equal(
+        await store.loginAttempts.lockKeys([account], (tx) =>
+          tx.countUnsettledAttempts(account, { pendingSince: shift(t0, MINUTE), settledSince: shift(t0, 2 * MINUTE) }),
+        ),
+        2,
+      );
+      assert.equal(
+        await store.loginAttempts.lockKeys([account], (tx) => tx.countUnsettledAttempts(account, { pendingSince: t0, settledSince: shift(t0, 2 * MINUTE) })),
+        3,
+      );
       assert.equal(await store.loginAttempts.lockKeys([account], (tx) => tx.countUnsettledAttempts(account, { pendingSince: t0, settledSince: t0 })), 4);
-      assert.equal(await store.loginAttempts.lockKeys([account], (tx) => tx.countUnsettledAttempts(`${account}-other`, { pendingSince: t0, settledSince: t0 })), 0);
+      assert.equal(
+        await store.loginAttempts.lockKeys([account], (tx) => tx.countUnsettledAttempts(`${account}-other`, { pendingSince: t0, settledSince: t0 })),
+        0,
+      );
     });
 
     it('after a success forgets failures and abandoned attempts, keeps attempts still running, and remembers the address', async () => {
@@ -123,8 +149,17 @@ function describeLoginAttemptContract(name: string, open: () => Promise<Store>, 
       await reserve(store, [name, account], 10, shift(t0, 10 * MINUTE), t0, own);
       assert.deepEqual(await store.loginAttempts.count([name, account, address], t0), { [name]: 4, [account]: 4, [address]: 1 });
 
-      await store.loginAttempts.recordSuccess({ attemptId: own, clearKeys: [name, account], abandonedBefore: shift(t0, 8 * MINUTE), knownAddress: { keys: [name, account], address: '198.51.100.9', at: shift(t0, 10 * MINUTE) } });
-      assert.deepEqual(await store.loginAttempts.count([name, account, address], t0), { [name]: 1, [account]: 1, [address]: 1 }, 'only the running attempt is left under the subject; the address keeps its failure');
+      await store.loginAttempts.recordSuccess({
+        attemptId: own,
+        clearKeys: [name, account],
+        abandonedBefore: shift(t0, 8 * MINUTE),
+        knownAddress: { keys: [name, account], address: '198.51.100.9', at: shift(t0, 10 * MINUTE) },
+      });
+      assert.deepEqual(
+        await store.loginAttempts.count([name, account, address], t0),
+        { [name]: 1, [account]: 1, [address]: 1 },
+        'only the running attempt is left under the subject; the address keeps its failure',
+      );
       await store.loginAttempts.settle(running, 'failed', shift(t0, 11 * MINUTE));
       assert.deepEqual(await store.loginAttempts.count([name], t0), { [name]: 1 }, 'the running attempt settles as a failure after all');
 
@@ -132,7 +167,12 @@ function describeLoginAttemptContract(name: string, open: () => Promise<Store>, 
       assert.deepEqual((await known([name, account, `user:${t}-eve`], '198.51.100.9', t0)).sort(), [account, name].sort());
       assert.deepEqual(await known([name], '198.51.100.10', t0), []);
       assert.deepEqual(await known([name], '198.51.100.9', shift(t0, 11 * MINUTE)), [], 'older than `since`');
-      await store.loginAttempts.recordSuccess({ attemptId: randomUUID(), clearKeys: [name], abandonedBefore: t0, knownAddress: { keys: [name], address: '198.51.100.9', at: shift(t0, 20 * MINUTE) } });
+      await store.loginAttempts.recordSuccess({
+        attemptId: randomUUID(),
+        clearKeys: [name],
+        abandonedBefore: t0,
+        knownAddress: { keys: [name], address: '198.51.100.9', at: shift(t0, 20 * MINUTE) },
+      });
       assert.deepEqual(await known([name], '198.51.100.9', shift(t0, 11 * MINUTE)), [name], 'a later success moves the time forward');
     });
 
@@ -144,12 +184,26 @@ function describeLoginAttemptContract(name: string, open: () => Promise<Store>, 
       const address = `address:${t}`;
       await reserve(store, [name, address], 10, t0, t0);
       await reserve(store, [name, address], 10, shift(t0, 10 * MINUTE), t0);
-      await store.loginAttempts.recordSuccess({ attemptId: randomUUID(), clearKeys: [], abandonedBefore: t0, knownAddress: { keys: [`account:${t}`], address: '192.0.2.77', at: t0 } });
-      const deleted = await store.loginAttempts.prune({ attempts: [{ keyPrefix: 'address:', before: shift(t0, MINUTE) }], knownAddressesBefore: shift(t0, MINUTE) });
+      await store.loginAttempts.recordSuccess({
+        attemptId: randomUUID(),
+        clearKeys: [],
+        abandonedBefore: t0,
+        knownAddress: { keys: [`account:${t}`], address: '192.0.2.77', at: t0 },
+      });
+      const deleted = await store.loginAttempts.prune({
+        attempts: [{ keyPrefix: 'address:', before: shift(t0, MINUTE) }],
+        knownAddressesBefore: shift(t0, MINUTE),
+      });
       assert.ok(deleted >= 2, `deleted ${deleted}`);
       assert.deepEqual(await store.loginAttempts.count([name, address], t0), { [name]: 2, [address]: 1 });
       assert.deepEqual(await store.loginAttempts.lockKeys([`account:${t}`], (tx) => tx.knownAddressKeys([`account:${t}`], '192.0.2.77', t0)), []);
-      await store.loginAttempts.prune({ attempts: [{ keyPrefix: 'user:', before: shift(t0, 11 * MINUTE) }, { keyPrefix: 'address:', before: shift(t0, 11 * MINUTE) }], knownAddressesBefore: t0 });
+      await store.loginAttempts.prune({
+        attempts: [
+          { keyPrefix: 'user:', before: shift(t0, 11 * MINUTE) },
+          { keyPrefix: 'address:', before: shift(t0, 11 * MINUTE) },
+        ],
+        knownAddressesBefore: t0,
+      });
       assert.deepEqual(await store.loginAttempts.count([name, address], t0), { [name]: 0, [address]: 0 });
     });
 
@@ -158,7 +212,10 @@ function describeLoginAttemptContract(name: string, open: () => Promise<Store>, 
       await rejectsWithCode(reserve(store, ['user:x'], 1, 'now', '1970-01-01T00:00:00.000Z'), 'usage.invalid');
       await rejectsWithCode(store.loginAttempts.settle(randomUUID(), 'failed', 'later'), 'usage.invalid');
       await rejectsWithCode(
-        store.loginAttempts.lockKeys(Array.from({ length: 17 }, (_, index) => `user:${index}`), async () => undefined),
+        store.loginAttempts.lockKeys(
+          Array.from({ length: 17 }, (_, index) => `user:${index}`),
+          async () => undefined,
+        ),
         'usage.invalid',
       );
     });

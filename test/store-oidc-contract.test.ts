@@ -47,7 +47,13 @@ function describeOidcContract(name: string, open: () => Promise<Store>, lifecycl
       await codes.upsert(`c-${t}`, { accountId: `u-${t}`, clientId: `client-${t}`, scope: 'openid', exp: 1 }, 60);
       assert.deepEqual(await codes.find(`c-${t}`), { accountId: `u-${t}`, clientId: `client-${t}`, scope: 'openid', exp: 1 });
       assert.equal(await tokens.find(`c-${t}`), undefined, 'another model does not see it');
-      assert.equal(await createOidcAdapter(other.oidc, 'AuthorizationCode', now).find(`c-${t}`).then((payload) => payload?.accountId), `u-${t}`, 'another store on the database sees it');
+      assert.equal(
+        await createOidcAdapter(other.oidc, 'AuthorizationCode', now)
+          .find(`c-${t}`)
+          .then((payload) => payload?.accountId),
+        `u-${t}`,
+        'another store on the database sees it',
+      );
 
       clock = T0 + 5_000;
       await codes.consume(`c-${t}`);
@@ -65,7 +71,7 @@ function describeOidcContract(name: string, open: () => Promise<Store>, lifecycl
       clock = T0;
       assert.ok(await codes.find(`c-${t}`), 'expiry is a read filter until pruned');
       await tokens.upsert(`forever-${t}`, { accountId: `u-${t}` }, undefined);
-      assert.ok(await store.oidc.deleteExpiredOidcPayloads(new Date(T0 + 120_000).toISOString()) >= 1);
+      assert.ok((await store.oidc.deleteExpiredOidcPayloads(new Date(T0 + 120_000).toISOString())) >= 1);
       clock = T0;
       assert.equal(await codes.find(`c-${t}`), undefined, 'pruned');
       assert.ok(await tokens.find(`forever-${t}`), 'no expiry: never pruned');
@@ -82,7 +88,10 @@ function describeOidcContract(name: string, open: () => Promise<Store>, lifecycl
       assert.equal(await sessions.findByUid(`nope-${t}`), undefined);
       assert.equal(await createOidcAdapter(store.oidc, 'Interaction', now).findByUid(`uid-${t}`), undefined, 'uid is a Session lookup');
       const found = await store.oidc.listOidcPayloadsByAccount('Session', [`acct-${t}`, `other-${t}`], now().toISOString());
-      assert.deepEqual(found.map((row) => row.id), [`s-${t}`]);
+      assert.deepEqual(
+        found.map((row) => row.id),
+        [`s-${t}`],
+      );
 
       const devices = createOidcAdapter(store.oidc, 'DeviceCode', now);
       await devices.upsert(`d-${t}`, { userCode: `UC-${t}`, clientId: 'x' }, 600);
@@ -94,7 +103,9 @@ function describeOidcContract(name: string, open: () => Promise<Store>, lifecycl
       clock = T0;
       const t = tag();
       const [grant, keep] = [`g-${t}`, `g2-${t}`];
-      const adapters = Object.fromEntries(['AccessToken', 'RefreshToken', 'AuthorizationCode', 'Interaction', 'Grant'].map((model) => [model, createOidcAdapter(store.oidc, model, now)]));
+      const adapters = Object.fromEntries(
+        ['AccessToken', 'RefreshToken', 'AuthorizationCode', 'Interaction', 'Grant'].map((model) => [model, createOidcAdapter(store.oidc, model, now)]),
+      );
       for (const model of ['AccessToken', 'RefreshToken', 'AuthorizationCode']) {
         await adapters[model]!.upsert(`${model}-${t}`, { grantId: grant }, 600);
         await adapters[model]!.upsert(`${model}-keep-${t}`, { grantId: keep }, 600);
@@ -115,19 +126,43 @@ function describeOidcContract(name: string, open: () => Promise<Store>, lifecycl
       const t = tag();
       const id = `client-${t}`;
       const hash = 'a'.repeat(64);
-      const base = { name: `App ${t}`, isFirstParty: false, redirectUris: ['https://app.example/cb'], postLogoutRedirectUris: [], backchannelLogoutUri: null, allowedGroups: ['staff'] };
-      const created = await store.oidc.insertOidcClient({ ...base, id, isPublic: false, secretHash: hash }, { actor: `admin:${t}`, action: 'oidc.client_added', subject: id });
-      assert.deepEqual({ ...created, createdAt: undefined, updatedAt: undefined }, { ...base, id, isPublic: false, createdAt: undefined, updatedAt: undefined });
+      const base = {
+        name: `App ${t}`,
+        isFirstParty: false,
+        redirectUris: ['https://app.example/cb'],
+        postLogoutRedirectUris: [],
+        backchannelLogoutUri: null,
+        allowedGroups: ['staff'],
+      };
+      const created = await store.oidc.insertOidcClient(
+        { ...base, id, isPublic: false, secretHash: hash },
+        { actor: `admin:${t}`, action: 'oidc.client_added', subject: id },
+      );
+      assert.deepEqual(
+        { ...created, createdAt: undefined, updatedAt: undefined },
+        { ...base, id, isPublic: false, createdAt: undefined, updatedAt: undefined },
+      );
       assert.equal(JSON.stringify(created).includes(hash), false, 'the record never carries the hash');
       assert.deepEqual(await store.oidc.getOidcClient(id), created);
       assert.equal(await store.oidc.getOidcClientSecretHash(id), hash);
-      await assert.rejects(store.oidc.insertOidcClient({ ...base, id, isPublic: false, secretHash: hash }, { actor: 'x', action: 'oidc.client_added' }), (error) => isDirbridgeError(error, 'store.conflict'));
-      await assert.rejects(store.oidc.insertOidcClient({ ...base, id: `pub-bad-${t}`, isPublic: true, secretHash: hash }, { actor: 'x', action: 'oidc.client_added' }), (error) => isDirbridgeError(error, 'usage.invalid'));
+      await assert.rejects(
+        store.oidc.insertOidcClient({ ...base, id, isPublic: false, secretHash: hash }, { actor: 'x', action: 'oidc.client_added' }),
+        (error) => isDirbridgeError(error, 'store.conflict'),
+      );
+      await assert.rejects(
+        store.oidc.insertOidcClient({ ...base, id: `pub-bad-${t}`, isPublic: true, secretHash: hash }, { actor: 'x', action: 'oidc.client_added' }),
+        (error) => isDirbridgeError(error, 'usage.invalid'),
+      );
 
       const publicId = `public-${t}`;
-      await store.oidc.insertOidcClient({ ...base, id: publicId, isPublic: true, secretHash: null, allowedGroups: [] }, { actor: `admin:${t}`, action: 'oidc.client_added', subject: publicId });
+      await store.oidc.insertOidcClient(
+        { ...base, id: publicId, isPublic: true, secretHash: null, allowedGroups: [] },
+        { actor: `admin:${t}`, action: 'oidc.client_added', subject: publicId },
+      );
       assert.equal(await store.oidc.getOidcClientSecretHash(publicId), undefined);
-      await assert.rejects(store.oidc.setOidcClientSecretHash(publicId, hash, { actor: 'x', action: 'oidc.client_secret_rotated' }), (error) => isDirbridgeError(error, 'store.not_found'));
+      await assert.rejects(store.oidc.setOidcClientSecretHash(publicId, hash, { actor: 'x', action: 'oidc.client_secret_rotated' }), (error) =>
+        isDirbridgeError(error, 'store.not_found'),
+      );
       const listed = (await store.oidc.listOidcClients()).map((client) => client.id);
       assert.ok(listed.includes(id) && listed.includes(publicId));
 
@@ -144,8 +179,14 @@ function describeOidcContract(name: string, open: () => Promise<Store>, lifecycl
       assert.ok(await tokens.find(`rt-other-${t}`));
 
       const audit = await store.audit.list({ limit: 50, offset: 0 });
-      const mine = audit.entries.filter((entry) => entry.actor === `admin:${t}`).map((entry) => `${entry.action} ${entry.subject}`).sort();
-      assert.deepEqual(mine, [`oidc.client_added ${id}`, `oidc.client_added ${publicId}`, `oidc.client_removed ${id}`, `oidc.client_secret_rotated ${id}`].sort());
+      const mine = audit.entries
+        .filter((entry) => entry.actor === `admin:${t}`)
+        .map((entry) => `${entry.action} ${entry.subject}`)
+        .sort();
+      assert.deepEqual(
+        mine,
+        [`oidc.client_added ${id}`, `oidc.client_added ${publicId}`, `oidc.client_removed ${id}`, `oidc.client_secret_rotated ${id}`].sort(),
+      );
     });
 
     it('makes one first signing key when two stores start at once, and a rotation retires the previous key', async () => {
@@ -162,7 +203,13 @@ function describeOidcContract(name: string, open: () => Promise<Store>, lifecycl
       assert.equal(await store.oidc.addOidcSigningKey({ kid: `k0-${t}`, sealedJwk: 'x', at }, { onlyIfNone: true }), false);
 
       const later = new Date(T0 + 60_000).toISOString();
-      assert.equal(await store.oidc.addOidcSigningKey({ kid: `k2-${t}`, sealedJwk: 'sealed-2', at: later }, { onlyIfNone: false, audit: { actor: `admin:${t}`, action: 'oidc.keys_rotated' } }), true);
+      assert.equal(
+        await store.oidc.addOidcSigningKey(
+          { kid: `k2-${t}`, sealedJwk: 'sealed-2', at: later },
+          { onlyIfNone: false, audit: { actor: `admin:${t}`, action: 'oidc.keys_rotated' } },
+        ),
+        true,
+      );
       const keys = await other.oidc.listOidcSigningKeys();
       assert.deepEqual(
         keys.map((key) => [key.kid, key.retiredAt]),
@@ -173,7 +220,10 @@ function describeOidcContract(name: string, open: () => Promise<Store>, lifecycl
       );
       assert.equal(await store.oidc.deleteOidcSigningKeysRetiredBefore(later), 0, 'retired at `later`, not before');
       assert.equal(await store.oidc.deleteOidcSigningKeysRetiredBefore(new Date(T0 + 120_000).toISOString()), 1);
-      assert.deepEqual((await store.oidc.listOidcSigningKeys()).map((key) => key.kid), [`k2-${t}`]);
+      assert.deepEqual(
+        (await store.oidc.listOidcSigningKeys()).map((key) => key.kid),
+        [`k2-${t}`],
+      );
       const audit = await store.audit.list({ limit: 10, offset: 0, action: 'oidc.keys_rotated' });
       assert.equal(audit.entries.filter((entry) => entry.actor === `admin:${t}`).length, 1);
     });

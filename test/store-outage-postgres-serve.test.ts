@@ -16,13 +16,13 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { openApp } from '../src/app.ts';
 import { validateSettings } from '../src/settings/load.ts';
-import { postgresServerProblem, startPostgresServer, type PostgresServer } from './fixtures/postgres-server.ts';
+import { type PostgresServer, postgresServerProblem, startPostgresServer } from './fixtures/postgres-server.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { startServe, type ServeProcess } from './helpers/serve-process.ts';
-import { until } from './helpers/wait.ts';
-import { skipUnlessCi } from './helpers/skip.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { writeSlapdConfig } from './helpers/directory.ts';
+import { type ServeProcess, startServe } from './helpers/serve-process.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
+import { until } from './helpers/wait.ts';
 
 const problem = await postgresServerProblem();
 const ADMIN_PASSWORD = 'admin-password-for-store-outage';
@@ -124,7 +124,11 @@ describe('PostgreSQL stopped and started while serve applies a sync', { skip: sk
     const appLogin = await server.request('POST', '/api/v1/auth/login', { username: someone.uid, password: someone.password });
     assert.equal(appLogin.status, 503, appLogin.text);
     assert.equal(appLogin.json.error.code, 'store.unavailable', appLogin.text);
-    const adminSignIn = await fetch(`${server.address}/api/v1/admin/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }) });
+    const adminSignIn = await fetch(`${server.address}/api/v1/admin/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+    });
     const adminSignInBody = (await adminSignIn.json()) as { error: { code: string } };
     assert.equal(adminSignIn.status, 503, JSON.stringify(adminSignInBody));
     assert.equal(adminSignInBody.error.code, 'store.unavailable');
@@ -172,14 +176,26 @@ describe('PostgreSQL stopped and started while serve applies a sync', { skip: sk
 
     // The settings watcher resumed: a version saved elsewhere reaches this instance.
     const settingsNow = await server.request('GET', '/api/v1/admin/settings');
-    const seed = validateSettings({ directory: { urls: [slapd.url] }, users: { baseDn: slapd.baseDn }, store: { url: databaseUrl, dataDir: path.join(dir, 'other') } }, 'test');
+    const seed = validateSettings(
+      { directory: { urls: [slapd.url] }, users: { baseDn: slapd.baseDn }, store: { url: databaseUrl, dataDir: path.join(dir, 'other') } },
+      'test',
+    );
     const elsewhere = await openApp(seed, { env: { DIRBRIDGE_SECRET_KEY: SECRET_KEY } });
     try {
-      await elsewhere.updateSettings({ ...settingsNow.json.settings, directory: { ...settingsNow.json.settings.directory, pageSize: 321 } }, { expectedVersion: settingsNow.json.version, actor: 'test' });
+      await elsewhere.updateSettings(
+        { ...settingsNow.json.settings, directory: { ...settingsNow.json.settings.directory, pageSize: 321 } },
+        { expectedVersion: settingsNow.json.version, actor: 'test' },
+      );
     } finally {
       await elsewhere.close();
     }
-    await until(async () => ((await server.request('GET', '/api/v1/admin/jobs')).status === 200 && server.stdout().includes('applied settings saved elsewhere') ? true : undefined), 60_000, 'the settings watcher to apply the new version', 500);
+    await until(
+      async () =>
+        (await server.request('GET', '/api/v1/admin/jobs')).status === 200 && server.stdout().includes('applied settings saved elsewhere') ? true : undefined,
+      60_000,
+      'the settings watcher to apply the new version',
+      500,
+    );
 
     // A later sync (under the scheduler's lock, taken again) completes the work.
     const later = await server.request('POST', '/api/v1/admin/actions/sync', {});

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isDirbridgeError } from '../src/errors.ts';
 import { MUST_CHANGE_PASSWORD, PASSWORD_NEVER_CHANGED } from '../src/mapping/password-change.ts';
-import { openStore } from '../src/store/open-store.ts';
 import type { NewUser } from '../src/model/index.ts';
+import { openStore } from '../src/store/open-store.ts';
 import type { Store } from '../src/store/store.ts';
 import { createTestDatabase, declareWhenPostgres, postgresProblem } from './helpers/postgres.ts';
 
@@ -42,7 +42,12 @@ function describePasswordChangeContract(
     }
 
     const tag = () => `t${randomBytes(4).toString('hex')}`;
-    const user = (prefix: string, name: string, extra: Partial<NewUser> = {}): NewUser => ({ username: `${prefix}-${name}`, source: 'directory', externalId: `${prefix}:${name}`, ...extra });
+    const user = (prefix: string, name: string, extra: Partial<NewUser> = {}): NewUser => ({
+      username: `${prefix}-${name}`,
+      source: 'directory',
+      externalId: `${prefix}:${name}`,
+      ...extra,
+    });
 
     it('keeps the change time of a new and an updated user, sentinels included, normalised to toISOString form', async () => {
       const prefix = tag();
@@ -63,14 +68,19 @@ function describePasswordChangeContract(
         await store.transaction((tx) => tx.users.update([{ id: plain.id, passwordChangedAt: '2030-06-01T00:00:00.000Z' }]));
         const state = await store.runs.loadSyncState();
         assert.equal(state.users.find((candidate) => candidate.id === plain.id)?.passwordChangedAt, '2030-06-01T00:00:00.000Z');
-        await assert.rejects(store.transaction((tx) => tx.users.update([{ id: plain.id, passwordChangedAt: 'last tuesday' }])), (error: unknown) => isDirbridgeError(error, 'usage.invalid'));
+        await assert.rejects(
+          store.transaction((tx) => tx.users.update([{ id: plain.id, passwordChangedAt: 'last tuesday' }])),
+          (error: unknown) => isDirbridgeError(error, 'usage.invalid'),
+        );
       });
     });
 
     it('records a change only where the stored value is still the one the plan saw', async () => {
       const prefix = tag();
       await withStore(async (store) => {
-        const [a, b] = await store.transaction((tx) => tx.users.insert([user(prefix, 'a'), user(prefix, 'b', { passwordChangedAt: '2030-01-01T00:00:00.000Z' })]));
+        const [a, b] = await store.transaction((tx) =>
+          tx.users.insert([user(prefix, 'a'), user(prefix, 'b', { passwordChangedAt: '2030-01-01T00:00:00.000Z' })]),
+        );
         assert.ok(a && b);
         const first = await store.transaction((tx) =>
           tx.users.recordPasswordChanges([
@@ -89,7 +99,10 @@ function describePasswordChangeContract(
         );
         assert.deepEqual(again, []);
         // A stale plan does not overwrite a newer value.
-        assert.deepEqual(await store.transaction((tx) => tx.users.recordPasswordChanges([{ userId: b.id, from: '2030-01-01T00:00:00.000Z', to: '2030-01-15T00:00:00.000Z' }])), []);
+        assert.deepEqual(
+          await store.transaction((tx) => tx.users.recordPasswordChanges([{ userId: b.id, from: '2030-01-01T00:00:00.000Z', to: '2030-01-15T00:00:00.000Z' }])),
+          [],
+        );
         assert.equal((await store.users.get(b.id))?.passwordChangedAt, '2030-03-01T00:00:00.000Z');
         assert.equal((await store.users.get(a.id))?.passwordChangedAt, '2030-02-01T00:00:00.000Z');
         assert.deepEqual(await store.transaction((tx) => tx.users.recordPasswordChanges([])), []);
@@ -97,7 +110,9 @@ function describePasswordChangeContract(
     });
 
     // Only PostgreSQL is shared by several instances; SQLite serves one process through one connection.
-    it('lets exactly one of two stores racing on the same change record it', { skip: options.sharedByInstances ? false : 'SQLite serves one process' }, async () => {
+    it('lets exactly one of two stores racing on the same change record it', {
+      skip: options.sharedByInstances ? false : 'SQLite serves one process',
+    }, async () => {
       const prefix = tag();
       const one = await openFn();
       const two = await openFn();
@@ -105,7 +120,10 @@ function describePasswordChangeContract(
         const [racer] = await one.transaction((tx) => tx.users.insert([user(prefix, 'racer', { passwordChangedAt: '2030-01-01T00:00:00.000Z' })]));
         assert.ok(racer);
         const change = [{ userId: racer.id, from: '2030-01-01T00:00:00.000Z', to: '2030-04-01T00:00:00.000Z' }];
-        const results = await Promise.all([one.transaction((tx) => tx.users.recordPasswordChanges(change)), two.transaction((tx) => tx.users.recordPasswordChanges(change))]);
+        const results = await Promise.all([
+          one.transaction((tx) => tx.users.recordPasswordChanges(change)),
+          two.transaction((tx) => tx.users.recordPasswordChanges(change)),
+        ]);
         assert.equal(results.flat().length, 1, JSON.stringify(results));
       } finally {
         await one.close();
@@ -117,7 +135,11 @@ function describePasswordChangeContract(
       const prefix = tag();
       await withStore(async (store) => {
         const users = await store.transaction((tx) => tx.users.insert(Array.from({ length: 12_000 }, (_, index) => user(prefix, `u${index}`))));
-        const recorded = await store.transaction((tx) => tx.users.recordPasswordChanges(users.map((created, index) => ({ userId: created.id, from: null, to: new Date(Date.UTC(2030, 0, 1) + index * 1000).toISOString() }))));
+        const recorded = await store.transaction((tx) =>
+          tx.users.recordPasswordChanges(
+            users.map((created, index) => ({ userId: created.id, from: null, to: new Date(Date.UTC(2030, 0, 1) + index * 1000).toISOString() })),
+          ),
+        );
         assert.equal(recorded.length, 12_000);
         assert.equal((await store.users.get(users[11_999]?.id ?? ''))?.passwordChangedAt, new Date(Date.UTC(2030, 0, 1) + 11_999 * 1000).toISOString());
       });
@@ -127,24 +149,34 @@ function describePasswordChangeContract(
 
 {
   let dataDir = '';
-  describePasswordChangeContract('sqlite', () => openStore({ dataDir }), {
-    setup: async () => {
-      dataDir = await mkdtemp(join(tmpdir(), 'dirbridge-store-pwd-'));
+  describePasswordChangeContract(
+    'sqlite',
+    () => openStore({ dataDir }),
+    {
+      setup: async () => {
+        dataDir = await mkdtemp(join(tmpdir(), 'dirbridge-store-pwd-'));
+      },
+      teardown: async () => {
+        await rm(dataDir, { recursive: true, force: true });
+      },
     },
-    teardown: async () => {
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  }, { sharedByInstances: false });
+    { sharedByInstances: false },
+  );
 }
 
 declareWhenPostgres('store password changes: postgres', pgProblem, () => {
   let database: { url: string; drop: () => Promise<void> } | undefined;
-  describePasswordChangeContract('postgres', () => openStore({ url: database?.url ?? '', dataDir: '.' }), {
-    setup: async () => {
-      database = await createTestDatabase();
+  describePasswordChangeContract(
+    'postgres',
+    () => openStore({ url: database?.url ?? '', dataDir: '.' }),
+    {
+      setup: async () => {
+        database = await createTestDatabase();
+      },
+      teardown: async () => {
+        await database?.drop();
+      },
     },
-    teardown: async () => {
-      await database?.drop();
-    },
-  }, { sharedByInstances: true });
+    { sharedByInstances: true },
+  );
 });

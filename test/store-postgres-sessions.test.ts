@@ -29,9 +29,24 @@ describe('PostgreSQL sessions of the store', { skip: skipUnlessCi(problem, 'Post
     const db = createPostgresKysely(database.url, { maxConnections: 3 });
     try {
       const settings = async () =>
-        (await sql<{ idle: string; interval: string; count: string }>`select current_setting('tcp_keepalives_idle') as idle, current_setting('tcp_keepalives_interval') as interval, current_setting('tcp_keepalives_count') as count`.execute(db)).rows[0];
+        (
+          await sql<{
+            idle: string;
+            interval: string;
+            count: string;
+          }>`select current_setting('tcp_keepalives_idle') as idle, current_setting('tcp_keepalives_interval') as interval, current_setting('tcp_keepalives_count') as count`.execute(
+            db,
+          )
+        ).rows[0];
       // Three at once: three connections, each set up as it connected.
-      const all = await Promise.all([settings(), settings(), settings(), db.transaction().execute(async (trx) => (await sql<{ tcp_keepalives_idle: string }>`show tcp_keepalives_idle`.execute(trx)).rows[0]?.tcp_keepalives_idle)]);
+      const all = await Promise.all([
+        settings(),
+        settings(),
+        settings(),
+        db
+          .transaction()
+          .execute(async (trx) => (await sql<{ tcp_keepalives_idle: string }>`show tcp_keepalives_idle`.execute(trx)).rows[0]?.tcp_keepalives_idle),
+      ]);
       for (const row of all.slice(0, 3)) assert.deepEqual(row, { idle: '30', interval: '10', count: '3' });
       assert.equal(all[3], '30');
     } finally {

@@ -12,17 +12,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Migrator, sql, type Kysely } from 'kysely';
+import { type Kysely, Migrator, sql } from 'kysely';
+import { DEFAULT_RUN_LEASE_MS } from '../src/model/index.ts';
 import { createMigrationProvider } from '../src/store/migrations/index.ts';
 import { openStore } from '../src/store/open-store.ts';
 import { createPostgresKysely } from '../src/store/postgres.ts';
 import type { Database } from '../src/store/schema.ts';
 import { createSqliteKysely } from '../src/store/sqlite.ts';
-import { DEFAULT_RUN_LEASE_MS } from '../src/model/index.ts';
 import type { Store, StoreDialect } from '../src/store/store.ts';
 import { createTestDatabase, declareWhenPostgres, postgresProblem } from './helpers/postgres.ts';
-import { until } from './helpers/wait.ts';
 import { rejectsWithCode } from './helpers/rejects.ts';
+import { until } from './helpers/wait.ts';
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -70,7 +70,7 @@ function describeRunLeaseContract(name: string, backend: () => Backend, lifecycl
       for (const run of [owned, unowned]) await store.runs.finish(run.id, { status: 'succeeded', counts: {} });
     });
 
-    it('renews only its owner\'s running run, extending the lease from now', async () => {
+    it("renews only its owner's running run, extending the lease from now", async () => {
       const run = await store.runs.start({ trigger: 'schedule', isDryRun: false, lease: { owner: 'host-a:2:def', leaseMs: 1_000 } });
       await sleep(30);
       assert.equal(await store.runs.renewLease(run.id, { owner: 'host-a:2:def', leaseMs: 120_000 }), true);
@@ -95,7 +95,11 @@ function describeRunLeaseContract(name: string, backend: () => Backend, lifecycl
       // Two reapers at once: each run is recorded once.
       const [first, second] = await Promise.all([store.runs.reapExpired({ reapedBy: 'reaper-1' }), other.runs.reapExpired({ reapedBy: 'reaper-2' })]);
       const reaped = [...first, ...second].filter((run) => [dead.id, live.id, done.id].includes(run.id));
-      assert.deepEqual(reaped.map((run) => run.id), [dead.id], 'only the run whose lease expired');
+      assert.deepEqual(
+        reaped.map((run) => run.id),
+        [dead.id],
+        'only the run whose lease expired',
+      );
       const record = await store.runs.get(dead.id);
       assert.ok(record);
       assert.equal(record.status, 'failed');
@@ -108,7 +112,11 @@ function describeRunLeaseContract(name: string, backend: () => Backend, lifecycl
       assert.deepEqual(reaped[0], record);
       assert.equal((await store.runs.get(live.id))?.status, 'running');
       assert.equal((await store.runs.get(done.id))?.status, 'succeeded');
-      assert.deepEqual((await store.runs.reapExpired({ reapedBy: 'reaper-1' })).filter((run) => run.id === dead.id), [], 'recorded once');
+      assert.deepEqual(
+        (await store.runs.reapExpired({ reapedBy: 'reaper-1' })).filter((run) => run.id === dead.id),
+        [],
+        'recorded once',
+      );
 
       // The reaped run's own process learns it at its next write.
       assert.equal(await store.runs.renewLease(dead.id, { owner: 'host-dead:3:aaa', leaseMs: 60_000 }), false);
@@ -123,14 +131,17 @@ function describeRunLeaseContract(name: string, backend: () => Backend, lifecycl
       const deadline = Date.now() + 2_000;
       while (Date.now() < deadline) {
         assert.equal(await store.runs.renewLease(run.id, { owner: 'host-a:6:ddd', leaseMs: 300 }), true);
-        assert.deepEqual((await other.runs.reapExpired({ reapedBy: 'reaper' })).filter((reaped) => reaped.id === run.id), []);
+        assert.deepEqual(
+          (await other.runs.reapExpired({ reapedBy: 'reaper' })).filter((reaped) => reaped.id === run.id),
+          [],
+        );
         await sleep(50);
       }
       assert.equal((await store.runs.get(run.id))?.status, 'running');
       await store.runs.finish(run.id, { status: 'succeeded', counts: {} });
     });
 
-    it('fences a run\'s writes: only its owner, only while it runs', async () => {
+    it("fences a run's writes: only its owner, only while it runs", async () => {
       const run = await store.runs.start({ trigger: 'api', isDryRun: false, lease: { owner: 'host-a:7:eee', leaseMs: 60_000 } });
       assert.equal(await store.transaction((tx) => tx.runs.isStillOwned(run.id, 'host-a:7:eee')), true);
       assert.equal(await store.transaction((tx) => tx.runs.isStillOwned(run.id, 'host-b:7:eee')), false);
@@ -160,11 +171,15 @@ function describeRunLeaseContract(name: string, backend: () => Backend, lifecycl
         release();
         await batch;
         const reaped = await reaping;
-        assert.deepEqual(reaped.map((record) => record.id).filter((id) => id === run.id), [run.id], 'then records the run');
+        assert.deepEqual(
+          reaped.map((record) => record.id).filter((id) => id === run.id),
+          [run.id],
+          'then records the run',
+        );
       });
     }
 
-    it('gives a running run without a lease (an earlier version\'s) a lease of an hour, then judges it by that', async () => {
+    it("gives a running run without a lease (an earlier version's) a lease of an hour, then judges it by that", async () => {
       const run = await store.runs.start({ trigger: 'cli', isDryRun: false, lease: { owner: 'host-old:9:000', leaseMs: 100 } });
       const raw = backend().raw();
       try {
@@ -173,7 +188,10 @@ function describeRunLeaseContract(name: string, backend: () => Backend, lifecycl
         await raw.destroy();
       }
       await sleep(200);
-      assert.deepEqual((await store.runs.reapExpired({ reapedBy: 'reaper' })).filter((reaped) => reaped.id === run.id), []);
+      assert.deepEqual(
+        (await store.runs.reapExpired({ reapedBy: 'reaper' })).filter((reaped) => reaped.id === run.id),
+        [],
+      );
       const adopted = await store.runs.get(run.id);
       assert.equal(adopted?.status, 'running');
       assert.equal(adopted?.heartbeatAt, run.startedAt);
@@ -188,7 +206,9 @@ function describeRunLeaseContract(name: string, backend: () => Backend, lifecycl
         const raw = fresh.raw();
         const startedAt = '2020-01-01T00:00:00.000Z';
         try {
-          await sql`insert into sync_runs (id, trigger, is_dry_run, status, started_at, counts) values ('00000000-0000-4000-8000-00000000000a', 'schedule', ${backend().dialect === 'postgres' ? sql`false` : sql`0`}, 'running', ${startedAt}, '{}')`.execute(raw);
+          await sql`insert into sync_runs (id, trigger, is_dry_run, status, started_at, counts) values ('00000000-0000-4000-8000-00000000000a', 'schedule', ${backend().dialect === 'postgres' ? sql`false` : sql`0`}, 'running', ${startedAt}, '{}')`.execute(
+            raw,
+          );
         } finally {
           await raw.destroy();
         }
@@ -210,10 +230,14 @@ function describeRunLeaseContract(name: string, backend: () => Backend, lifecycl
 
     it('reaps with the expiry checked by the database in the same statement, whoever asks', async () => {
       const run = await store.runs.start({ trigger: 'api', isDryRun: false, lease: { owner: 'host-a:10:abc', leaseMs: 100 } });
-      const reaped = await until(async () => {
-        const found = (await other.runs.reapExpired({ reapedBy: 'late reaper' })).find((record) => record.id === run.id);
-        return found;
-      }, 10_000, 'the run to be reaped');
+      const reaped = await until(
+        async () => {
+          const found = (await other.runs.reapExpired({ reapedBy: 'late reaper' })).find((record) => record.id === run.id);
+          return found;
+        },
+        10_000,
+        'the run to be reaped',
+      );
       assert.match(reaped.errorMessage ?? '', /late reaper/);
     });
   });

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { openStore, type OpenStoreOptions } from '../src/store/open-store.ts';
 import type { NewUser } from '../src/model/index.ts';
+import { type OpenStoreOptions, openStore } from '../src/store/open-store.ts';
 import type { Store } from '../src/store/store.ts';
 import { createTestDatabase, maintenanceUrl, postgresProblem } from './helpers/postgres.ts';
 
@@ -34,7 +34,13 @@ function describeSyncedContract(
       try {
         const tag = `t${randomBytes(4).toString('hex')}`;
         const count = 40_000; // more ids than one statement binds on either backend
-        const users: NewUser[] = Array.from({ length: count }, (_, index) => ({ username: `${tag}-${index}`, source: 'directory', externalId: `${tag}:${index}`, email: `${tag}-${index}@example.org`, lastSyncedAt: '2030-01-01T00:00:00Z' }));
+        const users: NewUser[] = Array.from({ length: count }, (_, index) => ({
+          username: `${tag}-${index}`,
+          source: 'directory',
+          externalId: `${tag}:${index}`,
+          email: `${tag}-${index}@example.org`,
+          lastSyncedAt: '2030-01-01T00:00:00Z',
+        }));
         const created = await store.transaction((tx) => tx.users.insert(users));
         const before = await store.users.get(created[0]?.id ?? '');
         assert.ok(before);
@@ -62,7 +68,10 @@ function describeSyncedContract(
         const store = await openFn();
         await store.close();
         const rows = await query("select reloptions from pg_class where relname = 'users' and relkind = 'r'");
-        assert.deepEqual(rows.map((row) => row['reloptions']), [['fillfactor=70']]);
+        assert.deepEqual(
+          rows.map((row) => row['reloptions']),
+          [['fillfactor=70']],
+        );
       });
     }
 

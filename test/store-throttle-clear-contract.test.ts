@@ -42,7 +42,9 @@ function describeClearContract(name: string, open: () => Promise<Store>, lifecyc
     it("deletes the account's failed and abandoned attempts under its name, its account and the other names it was tried by, and audits it in the same transaction", async () => {
       const t = tag();
       const t0 = '1993-01-01T00:00:00.000Z';
-      const [owner, cn, mail, other, account, otherAccount, address] = ['owner', 'owner cn', 'owner@x', 'other', 'account-1', 'account-2', '192.0.2.1'].map((key) => `${key}:${t}`);
+      const [owner, cn, mail, other, account, otherAccount, address] = ['owner', 'owner cn', 'owner@x', 'other', 'account-1', 'account-2', '192.0.2.1'].map(
+        (key) => `${key}:${t}`,
+      );
       const keys = {
         owner: `user:${owner}`,
         cn: `user:${cn}`,
@@ -62,7 +64,15 @@ function describeClearContract(name: string, open: () => Promise<Store>, lifecyc
       await attempt(store, [keys.owner, keys.account], shift(t0, 5 * MINUTE), 'pending');
       const running = await attempt(store, [keys.owner, keys.account], shift(t0, 20 * MINUTE), 'pending');
       const all = Object.values(keys);
-      assert.deepEqual(await store.loginAttempts.count(all, t0), { [keys.owner]: 4, [keys.cn]: 1, [keys.mail]: 1, [keys.other]: 1, [keys.account]: 5, [keys.otherAccount]: 1, [keys.address]: 4 });
+      assert.deepEqual(await store.loginAttempts.count(all, t0), {
+        [keys.owner]: 4,
+        [keys.cn]: 1,
+        [keys.mail]: 1,
+        [keys.other]: 1,
+        [keys.account]: 5,
+        [keys.otherAccount]: 1,
+        [keys.address]: 4,
+      });
 
       const audits: unknown[] = [];
       const cleared = await store.loginAttempts.clearFailures({
@@ -71,7 +81,13 @@ function describeClearContract(name: string, open: () => Promise<Store>, lifecyc
         abandonedBefore: shift(t0, 10 * MINUTE),
         audit: (what) => {
           audits.push(what);
-          return { actor: `admin:${t}`, action: 'login.throttle_cleared', subject: owner, reason: `cleared ${what.attempts}`, details: { attempts: what.attempts, keys: what.keys } };
+          return {
+            actor: `admin:${t}`,
+            action: 'login.throttle_cleared',
+            subject: owner,
+            reason: `cleared ${what.attempts}`,
+            details: { attempts: what.attempts, keys: what.keys },
+          };
         },
       });
       assert.deepEqual(cleared, { attempts: 5, keys: { [keys.owner]: 3, [keys.cn]: 1, [keys.mail]: 1, [keys.account]: 4 } });
@@ -96,9 +112,23 @@ function describeClearContract(name: string, open: () => Promise<Store>, lifecyc
       const [local, account] = [`user:local-${t}`, `account:${t}`];
       await attempt(store, [local], t0, 'failed');
       await attempt(store, [account], t0, 'failed');
-      assert.deepEqual(await store.loginAttempts.clearFailures({ nameKeys: [local], abandonedBefore: t0, audit: () => ({ actor: `admin:${t}`, action: 'login.throttle_cleared' }) }), { attempts: 1, keys: { [local]: 1 } });
+      assert.deepEqual(
+        await store.loginAttempts.clearFailures({
+          nameKeys: [local],
+          abandonedBefore: t0,
+          audit: () => ({ actor: `admin:${t}`, action: 'login.throttle_cleared' }),
+        }),
+        { attempts: 1, keys: { [local]: 1 } },
+      );
       assert.deepEqual(await store.loginAttempts.count([local, account], t0), { [local]: 0, [account]: 1 });
-      assert.deepEqual(await store.loginAttempts.clearFailures({ nameKeys: [local], abandonedBefore: t0, audit: () => ({ actor: `admin:${t}`, action: 'login.throttle_cleared', reason: 'again' }) }), { attempts: 0, keys: {} });
+      assert.deepEqual(
+        await store.loginAttempts.clearFailures({
+          nameKeys: [local],
+          abandonedBefore: t0,
+          audit: () => ({ actor: `admin:${t}`, action: 'login.throttle_cleared', reason: 'again' }),
+        }),
+        { attempts: 0, keys: {} },
+      );
       const audit = await store.audit.list({ limit: 10, offset: 0, action: 'login.throttle_cleared' });
       assert.equal(audit.entries.filter((entry) => entry.actor === `admin:${t}`).length, 2);
     });

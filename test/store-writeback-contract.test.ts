@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Migrator, type Kysely } from 'kysely';
+import { type Kysely, Migrator } from 'kysely';
 import type { NewOutboxStep } from '../src/model/index.ts';
 import { createMigrations } from '../src/store/migrations/index.ts';
 import { openStore } from '../src/store/open-store.ts';
@@ -74,17 +74,26 @@ function describeWriteBackContract(name: string, backend: () => Backend, lifecyc
       const directoryId = 'order';
       const first = await store.transaction((tx) => tx.writeBack.enqueue({ directoryId, actor: 'admin', steps: [step('g1', 'a'), step('g1', 'b')] }));
       const second = await store.transaction((tx) => tx.writeBack.enqueue({ directoryId, actor: 'admin', steps: [step('g2', 'c')] }));
-      assert.deepEqual(first.map((row) => row.seq), [0, 1]);
+      assert.deepEqual(
+        first.map((row) => row.seq),
+        [0, 1],
+      );
       assert.equal(first[0]?.change.kind, 'modify');
       const now = new Date().toISOString();
 
       let due = await store.writeBack.due(directoryId, now, 10);
-      assert.deepEqual(due.map((row) => row.id), [first[0]?.id, second[0]?.id]);
+      assert.deepEqual(
+        due.map((row) => row.id),
+        [first[0]?.id, second[0]?.id],
+      );
 
       // A retry in the future holds the rest of its action back.
       await store.transaction((tx) => tx.writeBack.retryAt(first[0]!.id, FAR_FUTURE, { code: 'directory.unavailable', message: 'down' }));
       due = await store.writeBack.due(directoryId, now, 10);
-      assert.deepEqual(due.map((row) => row.id), [second[0]?.id]);
+      assert.deepEqual(
+        due.map((row) => row.id),
+        [second[0]?.id],
+      );
       const [retried] = await store.writeBack.action(first[0]!.actionId);
       assert.equal(retried?.status, 'pending');
       assert.equal(retried?.attempts, 1);
@@ -93,8 +102,14 @@ function describeWriteBackContract(name: string, backend: () => Backend, lifecyc
 
       await store.transaction((tx) => tx.writeBack.markDone(first[0]!.id));
       due = await store.writeBack.due(directoryId, now, 10);
-      assert.deepEqual(due.map((row) => row.id), [first[1]?.id, second[0]?.id]);
-      assert.deepEqual((await store.writeBack.due(directoryId, now, 1)).map((row) => row.id), [first[1]?.id]);
+      assert.deepEqual(
+        due.map((row) => row.id),
+        [first[1]?.id, second[0]?.id],
+      );
+      assert.deepEqual(
+        (await store.writeBack.due(directoryId, now, 1)).map((row) => row.id),
+        [first[1]?.id],
+      );
       // Other directories' rows are not offered.
       assert.deepEqual(await store.writeBack.due('elsewhere', now, 10), []);
     });
@@ -114,7 +129,10 @@ function describeWriteBackContract(name: string, backend: () => Backend, lifecyc
       assert.equal(await store.transaction((tx) => tx.writeBack.requeueFailed(directoryId, [])), 0);
       assert.equal(await store.transaction((tx) => tx.writeBack.requeueFailed(directoryId)), 1);
       const due = await store.writeBack.due(directoryId, new Date(Date.now() + 1000).toISOString(), 10);
-      assert.deepEqual(due.map((row) => row.id), [rows[0]?.id]);
+      assert.deepEqual(
+        due.map((row) => row.id),
+        [rows[0]?.id],
+      );
       assert.equal(due[0]?.lastErrorCode, 'directory.insufficient_access', 'the last error stays visible until the next attempt');
 
       await store.transaction(async (tx) => {
@@ -137,8 +155,12 @@ function describeWriteBackContract(name: string, backend: () => Backend, lifecyc
           { objectKind: 'group', objectId: 'u1', field: 'description', values: ['group, same id'], changeMarker: null },
         ]),
       );
-      await store.transaction((tx) => tx.writeBack.upsertBaselines(DIR, [{ objectKind: 'user', objectId: 'u1', field: 'mail', values: ['replaced@example.org'], changeMarker: '42' }]));
-      await store.transaction((tx) => tx.writeBack.upsertBaselines('other', [{ objectKind: 'user', objectId: 'u1', field: 'mail', values: ['other directory'], changeMarker: null }]));
+      await store.transaction((tx) =>
+        tx.writeBack.upsertBaselines(DIR, [{ objectKind: 'user', objectId: 'u1', field: 'mail', values: ['replaced@example.org'], changeMarker: '42' }]),
+      );
+      await store.transaction((tx) =>
+        tx.writeBack.upsertBaselines('other', [{ objectKind: 'user', objectId: 'u1', field: 'mail', values: ['other directory'], changeMarker: null }]),
+      );
 
       const all = await store.writeBack.readBaselines(DIR, users);
       assert.equal(all.length, 1201);
@@ -150,7 +172,10 @@ function describeWriteBackContract(name: string, backend: () => Backend, lifecyc
           ['mail', ['replaced@example.org'], '42'],
         ],
       );
-      assert.deepEqual((await store.writeBack.readBaselines(DIR, [{ objectKind: 'group', objectId: 'u1' }])).map((row) => row.values), [['group, same id']]);
+      assert.deepEqual(
+        (await store.writeBack.readBaselines(DIR, [{ objectKind: 'group', objectId: 'u1' }])).map((row) => row.values),
+        [['group, same id']],
+      );
       assert.deepEqual(await store.writeBack.readBaselines(DIR, []), []);
 
       const deleted = await store.transaction((tx) =>
@@ -160,8 +185,14 @@ function describeWriteBackContract(name: string, backend: () => Backend, lifecyc
         ]),
       );
       assert.equal(deleted, 1);
-      assert.deepEqual((await store.writeBack.readBaselines(DIR, [{ objectKind: 'user', objectId: 'u1' }])).map((row) => row.field), ['givenName']);
-      assert.deepEqual((await store.writeBack.readBaselines('other', [{ objectKind: 'user', objectId: 'u1' }])).map((row) => row.values), [['other directory']]);
+      assert.deepEqual(
+        (await store.writeBack.readBaselines(DIR, [{ objectKind: 'user', objectId: 'u1' }])).map((row) => row.field),
+        ['givenName'],
+      );
+      assert.deepEqual(
+        (await store.writeBack.readBaselines('other', [{ objectKind: 'user', objectId: 'u1' }])).map((row) => row.values),
+        [['other directory']],
+      );
     });
 
     it('lists the open rows of one object kind (all, or of given objects) and every baseline of a kind, for sync', async () => {
@@ -171,10 +202,16 @@ function describeWriteBackContract(name: string, backend: () => Backend, lifecyc
         subject: objectId,
         objectKind: 'user',
         objectId,
-        change: { kind: 'modify', dn: `uid=${objectId},ou=people,dc=example,dc=org`, changes: [{ kind: 'set', attribute: 'mail', from: ['old@example.org'], to: ['new@example.org'] }] },
+        change: {
+          kind: 'modify',
+          dn: `uid=${objectId},ou=people,dc=example,dc=org`,
+          changes: [{ kind: 'set', attribute: 'mail', from: ['old@example.org'], to: ['new@example.org'] }],
+        },
         reason: 'new mail',
       });
-      const rows = await store.transaction((tx) => tx.writeBack.enqueue({ directoryId, actor: 'admin', steps: [userStep('u1'), userStep('u2'), userStep('u3'), step('g-sync', 'a')] }));
+      const rows = await store.transaction((tx) =>
+        tx.writeBack.enqueue({ directoryId, actor: 'admin', steps: [userStep('u1'), userStep('u2'), userStep('u3'), step('g-sync', 'a')] }),
+      );
       await store.transaction(async (tx) => {
         await tx.writeBack.markDone(rows[0]!.id);
         await tx.writeBack.markFailed(rows[1]!.id, { code: 'directory.assertion_failed', message: 'changed meanwhile' });
@@ -182,17 +219,36 @@ function describeWriteBackContract(name: string, backend: () => Backend, lifecyc
       await store.transaction((tx) => tx.writeBack.enqueue({ directoryId: 'elsewhere-sync', actor: 'admin', steps: [userStep('u2')] }));
 
       const open = await store.writeBack.listOpenOf(directoryId, 'user');
-      assert.deepEqual(open.map((row) => [row.objectId, row.status]), [['u2', 'failed'], ['u3', 'pending']], 'done rows, group rows and other directories left out');
+      assert.deepEqual(
+        open.map((row) => [row.objectId, row.status]),
+        [
+          ['u2', 'failed'],
+          ['u3', 'pending'],
+        ],
+        'done rows, group rows and other directories left out',
+      );
       assert.equal(open[0]?.change.kind, 'modify');
-      assert.deepEqual((await store.writeBack.listOpenOf(directoryId, 'user', { objectIds: ['u3', 'u1'] })).map((row) => row.objectId), ['u3']);
-      assert.deepEqual((await store.writeBack.listOpenOf(directoryId, 'group', { stepKinds: ['addMember'] })).map((row) => row.objectId), ['id-g-sync']);
+      assert.deepEqual(
+        (await store.writeBack.listOpenOf(directoryId, 'user', { objectIds: ['u3', 'u1'] })).map((row) => row.objectId),
+        ['u3'],
+      );
+      assert.deepEqual(
+        (await store.writeBack.listOpenOf(directoryId, 'group', { stepKinds: ['addMember'] })).map((row) => row.objectId),
+        ['id-g-sync'],
+      );
       assert.deepEqual(await store.writeBack.listOpenOf(directoryId, 'user', { stepKinds: ['deleteUser'] }), []);
       assert.deepEqual(await store.writeBack.listOpenOf(directoryId, 'user', { stepKinds: [] }), []);
       // More ids than one statement takes: read in chunks, still only the matching rows.
       const many = [...Array.from({ length: 1500 }, (_, index) => `x${index}`), 'u2'];
-      assert.deepEqual((await store.writeBack.listOpenOf(directoryId, 'user', { objectIds: many })).map((row) => row.objectId), ['u2']);
+      assert.deepEqual(
+        (await store.writeBack.listOpenOf(directoryId, 'user', { objectIds: many })).map((row) => row.objectId),
+        ['u2'],
+      );
       assert.deepEqual(await store.writeBack.listOpenOf(directoryId, 'user', { objectIds: [] }), []);
-      assert.deepEqual((await store.writeBack.listOpenOf(directoryId, 'group')).map((row) => row.objectId), ['id-g-sync']);
+      assert.deepEqual(
+        (await store.writeBack.listOpenOf(directoryId, 'group')).map((row) => row.objectId),
+        ['id-g-sync'],
+      );
 
       await store.transaction(async (tx) => {
         await tx.writeBack.upsertBaselines(directoryId, [
@@ -215,7 +271,16 @@ function describeWriteBackContract(name: string, backend: () => Backend, lifecyc
       const directoryId = 'conflicts';
       const [recorded] = await store.transaction((tx) =>
         tx.writeBack.recordConflicts(directoryId, [
-          { objectKind: 'user', objectId: 'u9', subject: 'alice', field: 'mail', winner: 'directory', directoryValue: ['d@example.org'], dirbridgeValue: ['b@example.org'], baseline: ['a@example.org'] },
+          {
+            objectKind: 'user',
+            objectId: 'u9',
+            subject: 'alice',
+            field: 'mail',
+            winner: 'directory',
+            directoryValue: ['d@example.org'],
+            dirbridgeValue: ['b@example.org'],
+            baseline: ['a@example.org'],
+          },
         ]),
       );
       assert.ok(recorded);

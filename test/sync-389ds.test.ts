@@ -8,15 +8,15 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { openDirectory } from '../src/directory/index.ts';
 import { isDirbridgeError } from '../src/errors.ts';
 import { directorySettingsSchema, type Settings } from '../src/settings/schema.ts';
 import { testConnection } from '../src/sync/test-connection.ts';
 import { testSearch } from '../src/sync/test-search.ts';
-import { dirsrvUnavailableReason, startDirsrv, type Dirsrv } from './fixtures/dirsrv.ts';
+import { type Dirsrv, dirsrvUnavailableReason, startDirsrv } from './fixtures/dirsrv.ts';
 import type { Organisation, SampleUser } from './fixtures/sample-directory.ts';
-import { dataFitOnly, dirsrvTestDirectory, expectedFit, oneWarning, unlistedWarning, type ExpectedFit, type Misfits } from './helpers/data-fit.ts';
+import { dataFitOnly, dirsrvTestDirectory, type ExpectedFit, expectedFit, type Misfits, oneWarning, unlistedWarning } from './helpers/data-fit.ts';
 import { membersByGroup, merge, settingsFor, storePicture, usersByName } from './helpers/harness.ts';
 import { rejectsLogin } from './helpers/login.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
@@ -52,7 +52,13 @@ describe('389 Directory Server', { skip: skipUnlessCi(dirsrvUnavailableReason())
     ds = await startDirsrv({ ldif: directory.ldif, memberOf: true });
     console.log(`# 389-DS started in ${ds.startup.ms} ms (from template: ${ds.startup.fromTemplate}, template built now: ${ds.startup.templateBuilt})`);
     const made = await settingsFor({
-      directory: { urls: [ds.ldapsUrl], tls: { caFile: ds.caFile, serverName: ds.tlsServerName }, bindDn: ds.readerDn, bindPassword: ds.readerPassword, pageSize: 10 },
+      directory: {
+        urls: [ds.ldapsUrl],
+        tls: { caFile: ds.caFile, serverName: ds.tlsServerName },
+        bindDn: ds.readerDn,
+        bindPassword: ds.readerPassword,
+        pageSize: 10,
+      },
       users: { baseDn: ds.baseDn, usernameAttribute: ['uid'] }, // the misfit entries have no uid: this is what they do not fit
       groups: { baseDn: `ou=groups,${ds.baseDn}`, memberAttribute: ['member', 'uniqueMember', 'memberUid'], nestedGroups: true },
       sync: { disableMissingUsers: true, activeState: 'both', guard: { maxDisable: { count: 10, percent: 50 } } },
@@ -87,7 +93,9 @@ describe('389 Directory Server', { skip: skipUnlessCi(dirsrvUnavailableReason())
 
   /** The warnings the misfits cause with every member attribute listed: two entries without uid, three memberUids naming nobody. */
   const misfitWarnings = (): RegExp[] => [
-    new RegExp(`^users\\.usernameAttribute: 2 user entries were skipped because they have no uid value \\(${misfits.withoutUid.map((dn) => dn.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('; ')}\\)`),
+    new RegExp(
+      `^users\\.usernameAttribute: 2 user entries were skipped because they have no uid value \\(${misfits.withoutUid.map((dn) => dn.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('; ')}\\)`,
+    ),
     /^groups\.memberAttribute: 3 memberUid values in 1 group match no user's username \(e\.g\. "ghost\.one", "ghost\.two", "ghost\.three"\)/,
   ];
 
@@ -121,7 +129,10 @@ describe('389 Directory Server', { skip: skipUnlessCi(dirsrvUnavailableReason())
 
     const members = await membersByGroup(app.store);
     for (const group of organisation.groups.filter((candidate) => !['engineering', 'cycle-a', 'cycle-b'].includes(candidate.cn))) {
-      const direct = organisation.users.filter((user) => user.groups.includes(group.cn)).map((user) => user.uid).sort();
+      const direct = organisation.users
+        .filter((user) => user.groups.includes(group.cn))
+        .map((user) => user.uid)
+        .sort();
       assert.deepEqual(members.get(group.cn), direct, `members of ${group.cn} (${group.kind})`);
     }
     assert.ok((members.get('project-unique') ?? []).length > 0 && (members.get('unix-admins') ?? []).length > 0, 'uniqueMember and memberUid groups resolved');
@@ -129,7 +140,11 @@ describe('389 Directory Server', { skip: skipUnlessCi(dirsrvUnavailableReason())
 
     const second = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.equal(second.status, 'succeeded');
-    assert.deepEqual([second.users.created, second.users.updated, second.memberships.added, second.memberships.removed], [0, 0, 0, 0], 'a second run is a no-op');
+    assert.deepEqual(
+      [second.users.created, second.users.updated, second.memberships.added, second.memberships.removed],
+      [0, 0, 0, 0],
+      'a second run is a no-op',
+    );
   });
 
   it('logs a user in with its groups, and refuses the nsAccountLock-ed one', async () => {
@@ -158,13 +173,26 @@ describe('389 Directory Server', { skip: skipUnlessCi(dirsrvUnavailableReason())
         assert.equal(directory.rootDse.supportsPaging, true);
         await rejectsMissingBase(
           (async () => {
-            for await (const _page of directory.searchPages({ baseDn: nowhere(), scope: 'sub', filter: '(objectClass=*)', attributes: ['1.1'], baseDnSetting: 'users.baseDn' })) assert.fail('no page');
+            for await (const _page of directory.searchPages({
+              baseDn: nowhere(),
+              scope: 'sub',
+              filter: '(objectClass=*)',
+              attributes: ['1.1'],
+              baseDnSetting: 'users.baseDn',
+            }))
+              assert.fail('no page');
           })(),
           /^users\.baseDn: the base DN "ou=nowhere,dc=example,dc=org" does not exist \(searching ldaps:\/\/127\.0\.0\.1:\d+\)$/,
         );
         // searchAll, as login and Test LDAP Search use it; a base that exists but matches nothing is still an empty answer.
-        await rejectsMissingBase(directory.searchAll({ baseDn: nowhere(), scope: 'sub', filter: '(uid=x)', attributes: ['1.1'], maxEntries: 2 }), /the base DN "ou=nowhere,dc=example,dc=org" does not exist/);
-        assert.deepEqual(await directory.searchAll({ baseDn: `ou=people,${ds.baseDn}`, scope: 'sub', filter: '(uid=nobody-at-all)', attributes: ['1.1'], maxEntries: 2 }), []);
+        await rejectsMissingBase(
+          directory.searchAll({ baseDn: nowhere(), scope: 'sub', filter: '(uid=x)', attributes: ['1.1'], maxEntries: 2 }),
+          /the base DN "ou=nowhere,dc=example,dc=org" does not exist/,
+        );
+        assert.deepEqual(
+          await directory.searchAll({ baseDn: `ou=people,${ds.baseDn}`, scope: 'sub', filter: '(uid=nobody-at-all)', attributes: ['1.1'], maxEntries: 2 }),
+          [],
+        );
       } finally {
         await directory.close();
       }
@@ -192,7 +220,10 @@ describe('389 Directory Server', { skip: skipUnlessCi(dirsrvUnavailableReason())
     it('fails a sync over a populated store without touching it', async () => {
       const picture = await storePicture(app.store);
       const { store: _store, ...original } = app.settings;
-      await app.updateSettings(merge(structuredClone(original), { users: { baseDn: nowhere() } }), { expectedVersion: app.settingsState().version, actor: 'test' });
+      await app.updateSettings(merge(structuredClone(original), { users: { baseDn: nowhere() } }), {
+        expectedVersion: app.settingsState().version,
+        actor: 'test',
+      });
       try {
         const result = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
         assert.equal(result.status, 'failed');
@@ -205,14 +236,20 @@ describe('389 Directory Server', { skip: skipUnlessCi(dirsrvUnavailableReason())
 
     it('fails Test Connection and Test LDAP Search naming the setting, and a login as a directory fault', async () => {
       const wrong = await appWith({ users: { baseDn: nowhere() } });
-      await rejectsMissingBase(testConnection(wrong), /^users\.baseDn: the base DN "ou=nowhere,dc=example,dc=org" does not exist .*; the server's naming contexts are dc=example,dc=org$/);
+      await rejectsMissingBase(
+        testConnection(wrong),
+        /^users\.baseDn: the base DN "ou=nowhere,dc=example,dc=org" does not exist .*; the server's naming contexts are dc=example,dc=org$/,
+      );
       await rejectsMissingBase(testSearch(wrong, person('john.smith').uid), /^users\.baseDn: the base DN "ou=nowhere,dc=example,dc=org" does not exist/);
       // Not "unknown user" (which is what an empty answer read as): the directory's settings are at fault.
       await rejectsLogin(wrong.login.login({ username: person('john.smith').uid, password: person('john.smith').password }), 'directory_unavailable');
       const audit = await wrong.store.audit.list({ limit: 1, offset: 0, action: 'login.failed' });
       assert.equal(audit.entries[0]?.reason, 'directory_unavailable');
 
-      const teamless = await appWith({ groups: { baseDn: `ou=groups,${ds.baseDn}` }, mapping: { groupSearch: { baseDn: nowhere() }, roles: { enabled: true, map: { everyone: 'staff' } } } });
+      const teamless = await appWith({
+        groups: { baseDn: `ou=groups,${ds.baseDn}` },
+        mapping: { groupSearch: { baseDn: nowhere() }, roles: { enabled: true, map: { everyone: 'staff' } } },
+      });
       await rejectsMissingBase(testConnection(teamless), /^mapping\.groupSearch\.baseDn: the base DN "ou=nowhere,dc=example,dc=org" does not exist/);
       const mapped = await teamless.sync.runSync({ trigger: 'cli', isDryRun: true });
       assert.equal(mapped.status, 'failed');
@@ -256,7 +293,10 @@ describe('389 Directory Server', { skip: skipUnlessCi(dirsrvUnavailableReason())
       const dry = await noId.sync.runSync({ trigger: 'cli', isDryRun: true });
       // Every generated person has an employeeNumber; the two misfits have none (and no uid).
       const line = oneWarning(dry.warnings, /^users\.uniqueIdAttribute: /);
-      assert.match(line, /^users\.uniqueIdAttribute: 2 user entries were skipped because they have no employeeNumber value \(cn=No Uid One,ou=people,dc=example,dc=org; cn=No Uid Two,ou=staff,dc=example,dc=org\); change users\.uniqueIdAttribute/);
+      assert.match(
+        line,
+        /^users\.uniqueIdAttribute: 2 user entries were skipped because they have no employeeNumber value \(cn=No Uid One,ou=people,dc=example,dc=org; cn=No Uid Two,ou=staff,dc=example,dc=org\); change users\.uniqueIdAttribute/,
+      );
       assert.equal(dry.warnings.filter((warning) => warning.includes('No Uid')).length, 1, 'one line, not one per entry');
       const byCn = await appWith({ users: { usernameAttribute: ['title'] }, groups: { enabled: false } });
       const titled = await byCn.sync.runSync({ trigger: 'cli', isDryRun: true });

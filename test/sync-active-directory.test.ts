@@ -5,14 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { openDirectory } from '../src/directory/index.ts';
 import { isDirbridgeError } from '../src/errors.ts';
 import type { Settings } from '../src/settings/schema.ts';
 import { findDirectoryUser } from '../src/sync/find-directory-user.ts';
 import { testConnection } from '../src/sync/test-connection.ts';
 import { testSearch } from '../src/sync/test-search.ts';
-import { adUser, startSambaDc, type SambaDc } from './fixtures/samba.ts';
+import { adUser, type SambaDc, startSambaDc } from './fixtures/samba.ts';
 import { adSettingsDocument, membersByGroup, merge, settingsFor, storePicture, syncInterruptedAfter, usersByName } from './helpers/harness.ts';
 
 describe('sync against Active Directory (Samba)', () => {
@@ -84,8 +84,14 @@ describe('sync against Active Directory (Samba)', () => {
       assert.equal(result.status, 'failed');
       assert.match(result.reason ?? '', /^users\.baseDn: the base DN "OU=Nowhere,DC=example,DC=test" does not exist/);
       assert.equal((await usersByName(wrong.store)).size, 0);
-      await assert.rejects(testConnection(wrong), (error: unknown) => isDirbridgeError(error, 'directory.no_such_object') && /^users\.baseDn: .*naming contexts are /.test(error.message));
-      await assert.rejects(testSearch(wrong, 'alice'), (error: unknown) => isDirbridgeError(error, 'directory.no_such_object') && /^users\.baseDn: /.test(error.message));
+      await assert.rejects(
+        testConnection(wrong),
+        (error: unknown) => isDirbridgeError(error, 'directory.no_such_object') && /^users\.baseDn: .*naming contexts are /.test(error.message),
+      );
+      await assert.rejects(
+        testSearch(wrong, 'alice'),
+        (error: unknown) => isDirbridgeError(error, 'directory.no_such_object') && /^users\.baseDn: /.test(error.message),
+      );
     } finally {
       await wrong.close();
       await made.cleanup();

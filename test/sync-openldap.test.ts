@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import type { Settings } from '../src/settings/schema.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { membersByGroup, merge, settingsFor, storePicture, syncInterruptedAfter, usersByName } from './helpers/harness.ts';
 
 const PEOPLE = 120;
@@ -73,7 +73,10 @@ describe('sync against OpenLDAP', () => {
 
     const members = await membersByGroup(app.store);
     for (const group of organisation.groups.filter((candidate) => !['engineering', 'cycle-a', 'cycle-b'].includes(candidate.cn))) {
-      const expected = organisation.users.filter((user) => user.groups.includes(group.cn)).map((user) => user.uid).sort();
+      const expected = organisation.users
+        .filter((user) => user.groups.includes(group.cn))
+        .map((user) => user.uid)
+        .sort();
       assert.deepEqual(members.get(group.cn), expected, `members of ${group.cn} (${group.kind})`);
     }
     const direct = (cn: string) => organisation.users.filter((user) => user.groups.includes(cn)).map((user) => user.uid);
@@ -88,7 +91,11 @@ describe('sync against OpenLDAP', () => {
 
     const second = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
     assert.equal(second.status, 'succeeded');
-    assert.deepEqual([second.users.created, second.users.updated, second.memberships.added, second.memberships.removed], [0, 0, 0, 0], 'a second run is a no-op');
+    assert.deepEqual(
+      [second.users.created, second.users.updated, second.memberships.added, second.memberships.removed],
+      [0, 0, 0, 0],
+      'a second run is a no-op',
+    );
     assert.equal(second.users.unchanged, PEOPLE);
   });
 
@@ -100,7 +107,9 @@ describe('sync against OpenLDAP', () => {
     const removed = organisation.users[22];
     assert.ok(moved && changed && removed);
     const division = organisation.groups.find((group) => group.cn === 'division-1');
-    const leaving = organisation.users.find((user) => user.groups.includes('division-1') && user.rdnAttribute === 'uid' && user !== moved && user !== changed && user !== removed);
+    const leaving = organisation.users.find(
+      (user) => user.groups.includes('division-1') && user.rdnAttribute === 'uid' && user !== moved && user !== changed && user !== removed,
+    );
     assert.ok(division && leaving);
 
     await slapd.ldapmodify(
@@ -171,7 +180,10 @@ describe('sync against OpenLDAP', () => {
       const gone = await graceful.store.users.findByUsername(leaving.uid);
       assert.equal(gone?.isEnabled, false);
       const audit = await graceful.store.audit.list({ limit: 5, offset: 0, userId: gone?.id ?? '', action: 'user.disabled' });
-      assert.deepEqual(audit.entries.map((entry) => [entry.actor, entry.reason]), [['sync', 'no longer found in the directory for 2 runs']]);
+      assert.deepEqual(
+        audit.entries.map((entry) => [entry.actor, entry.reason]),
+        [['sync', 'no longer found in the directory for 2 runs']],
+      );
     } finally {
       await graceful.close();
       await made.cleanup();
@@ -214,12 +226,15 @@ describe('sync against OpenLDAP', () => {
     it('refuses a plan that would strip every user of their groups (a wrong member attribute)', async () => {
       const picture = await storePicture(app.store);
       // Groups are still found, but read through an attribute no group here uses: "nobody is in any group".
-      await withSettings({ groups: { baseDn: `ou=groups,${slapd.baseDn}`, memberAttribute: ['memberUid'], filter: '(objectClass=groupOfNames)', nestedGroups: false } }, async (faulty) => {
-        const result = await faulty.sync.runSync({ trigger: 'cli', isDryRun: false });
-        assert.equal(result.status, 'refused', result.reason ?? '');
-        assert.match(result.reason ?? '', /takes access away from \d+ of \d+ directory users \(.*\d+ group memberships/);
-        assert.match(result.reason ?? '', /guard\.maxRevoke/);
-      });
+      await withSettings(
+        { groups: { baseDn: `ou=groups,${slapd.baseDn}`, memberAttribute: ['memberUid'], filter: '(objectClass=groupOfNames)', nestedGroups: false } },
+        async (faulty) => {
+          const result = await faulty.sync.runSync({ trigger: 'cli', isDryRun: false });
+          assert.equal(result.status, 'refused', result.reason ?? '');
+          assert.match(result.reason ?? '', /takes access away from \d+ of \d+ directory users \(.*\d+ group memberships/);
+          assert.match(result.reason ?? '', /guard\.maxRevoke/);
+        },
+      );
       assert.equal(await storePicture(app.store), picture);
     });
 

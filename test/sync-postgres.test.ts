@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { membersByGroup, settingsFor, usersByName } from './helpers/harness.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
@@ -49,7 +49,10 @@ describe('sync into PostgreSQL', { skip: skipUnlessCi(problem, 'PostgreSQL unrea
     assert.equal(first.status, 'succeeded', first.reason ?? '');
     assert.equal(first.users.created, 150);
     const members = await membersByGroup(app.store);
-    const everyone = organisation.users.filter((user) => user.groups.includes('everyone')).map((user) => user.uid).sort();
+    const everyone = organisation.users
+      .filter((user) => user.groups.includes('everyone'))
+      .map((user) => user.uid)
+      .sort();
     assert.deepEqual(members.get('everyone'), everyone);
     assert.equal((await usersByName(app.store)).get('locked.user')?.isEnabled, false);
 

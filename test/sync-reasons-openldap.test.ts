@@ -14,17 +14,20 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
-import { until } from './helpers/wait.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type App, openApp } from '../src/app.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
+import { until } from './helpers/wait.ts';
 
 const BASE = 'dc=example,dc=org';
 const dnOf = (cn: string) => `cn=${cn},ou=people,${BASE}`;
 const groupDn = (cn: string) => `cn=${cn},ou=groups,${BASE}`;
 const person = (cn: string, uid: string, number: number) =>
-  [`dn: ${dnOf(cn)}`, 'objectClass: inetOrgPerson', `cn: ${cn}`, `sn: ${cn}`, `uid: ${uid}`, `employeeNumber: ${number}`, `userPassword: password-${uid}`].join('\n');
-const group = (cn: string, ou: string, members: string[]) => [`dn: ${groupDn(cn)}`, 'objectClass: groupOfNames', `cn: ${cn}`, `ou: ${ou}`, ...members.map((member) => `member: ${member}`)].join('\n');
+  [`dn: ${dnOf(cn)}`, 'objectClass: inetOrgPerson', `cn: ${cn}`, `sn: ${cn}`, `uid: ${uid}`, `employeeNumber: ${number}`, `userPassword: password-${uid}`].join(
+    '\n',
+  );
+const group = (cn: string, ou: string, members: string[]) =>
+  [`dn: ${groupDn(cn)}`, 'objectClass: groupOfNames', `cn: ${cn}`, `ou: ${ou}`, ...members.map((member) => `member: ${member}`)].join('\n');
 
 const LDIF = [
   person('Ann Lee', 'ann', 1),

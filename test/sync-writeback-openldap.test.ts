@@ -11,24 +11,28 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import type { DirectoryConnection } from '../src/directory/index.ts';
-import { PRIMARY_DIRECTORY_ID } from '../src/model/writeback.ts';
+import { openWritableDirectory } from '../src/directory/index.ts';
 import type { UserRecord } from '../src/model/index.ts';
+import { PRIMARY_DIRECTORY_ID } from '../src/model/writeback.ts';
 import type { SyncResult } from '../src/sync/run-sync.ts';
 import { syncOneUser } from '../src/sync/sync-one-user.ts';
-import { openWritableDirectory } from '../src/directory/index.ts';
 import { deliverDue } from '../src/writeback/deliver.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { slapdDirectorySettings } from './helpers/directory.ts';
+import { membersByGroup, merge, settingsFor, usersByName } from './helpers/harness.ts';
 import { rejectsLogin } from './helpers/login.ts';
 import { rejectsWithCode } from './helpers/rejects.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { membersByGroup, merge, settingsFor, usersByName } from './helpers/harness.ts';
 
 const PEOPLE = ['wb-anna', 'wb-ben', 'wb-cleo', 'wb-dora', 'wb-eve', 'wb-finn'];
 const PASSWORD = 'Write-back-1';
 
-function documentFor(slapd: Slapd, writeBack: Record<string, unknown>, bind = { bindDn: slapd.readerDn, bindPassword: slapd.readerPassword }): Record<string, unknown> {
+function documentFor(
+  slapd: Slapd,
+  writeBack: Record<string, unknown>,
+  bind = { bindDn: slapd.readerDn, bindPassword: slapd.readerPassword },
+): Record<string, unknown> {
   return {
     directory: { urls: [slapd.url], ...bind, connectTimeoutMs: 2_000, operationTimeoutMs: 5_000 },
     users: { baseDn: `ou=people,${slapd.baseDn}`, filter: '(objectClass=inetOrgPerson)' },
@@ -46,7 +50,17 @@ describe('sync with write-back against OpenLDAP', () => {
     slapd = await startSlapd();
     await slapd.ldapadd(
       PEOPLE.map((uid) =>
-        [`dn: uid=${uid},ou=people,${slapd.baseDn}`, 'objectClass: inetOrgPerson', `uid: ${uid}`, `cn: ${uid}`, 'sn: Directory', `mail: ${uid}@directory.example`, `displayName: ${uid} (directory)`, `userPassword: ${PASSWORD}`, ''].join('\n'),
+        [
+          `dn: uid=${uid},ou=people,${slapd.baseDn}`,
+          'objectClass: inetOrgPerson',
+          `uid: ${uid}`,
+          `cn: ${uid}`,
+          'sn: Directory',
+          `mail: ${uid}@directory.example`,
+          `displayName: ${uid} (directory)`,
+          `userPassword: ${PASSWORD}`,
+          '',
+        ].join('\n'),
       ).join('\n') + ['', `dn: ${crewDn()}`, 'objectClass: groupOfNames', 'cn: wb-crew', `member: ${dnOf('wb-ben')}`, ''].join('\n'),
     );
   });
@@ -122,20 +136,29 @@ describe('sync with write-back against OpenLDAP', () => {
 
     const dryRun = await sync(app, true);
     assert.deepEqual(stepsOf(dryRun, 'wb-anna'), [], 'the dry run plans no change for anna');
-    assert.ok(dryRun.warnings.some((warning) => warning.includes('wb-anna keeps its email held by a pending write-back')), dryRun.warnings.join('\n'));
+    assert.ok(
+      dryRun.warnings.some((warning) => warning.includes('wb-anna keeps its email held by a pending write-back')),
+      dryRun.warnings.join('\n'),
+    );
 
     // The directory changes another field meanwhile: it still comes in, the held one does not.
     await changeInDirectory('wb-anna', 'sn', 'Lund');
     const held = await sync(app);
     const updates = stepsOf(held, 'wb-anna').filter((step) => step.kind === 'updateUser');
-    assert.deepEqual(updates.map((step) => step.kind === 'updateUser' && step.changes), [{ lastName: 'Lund' }]);
+    assert.deepEqual(
+      updates.map((step) => step.kind === 'updateUser' && step.changes),
+      [{ lastName: 'Lund' }],
+    );
     assert.match(updates[0]?.reason ?? '', /email held by a pending write-back/);
     assert.equal((await user(app, 'wb-anna')).email, 'anna@dirbridge.example');
     assert.equal((await user(app, 'wb-anna')).lastName, 'Lund');
 
     // A one-user sync (as the admin API and login provisioning run it) holds it too.
     const one = await syncOneUser({ store: app.store, settings: app.settings, lookup: lookupOf(app) }, 'wb-anna', { actor: 'test' });
-    assert.deepEqual(one.steps.filter((step) => step.kind === 'updateUser'), []);
+    assert.deepEqual(
+      one.steps.filter((step) => step.kind === 'updateUser'),
+      [],
+    );
     assert.equal(one.user.email, 'anna@dirbridge.example');
 
     // Delivered: the directory holds dirbridge's value, the row is done, the baseline gone (as the deliverer leaves them).
@@ -148,13 +171,19 @@ describe('sync with write-back against OpenLDAP', () => {
     const delivered = await sync(app);
     assert.deepEqual(stepsOf(delivered, 'wb-anna'), [], 'no echo: nothing to change for anna');
     assert.equal(delivered.users.updated, 0);
-    assert.deepEqual(delivered.warnings.filter((warning) => warning.includes('pending write-back')), []);
+    assert.deepEqual(
+      delivered.warnings.filter((warning) => warning.includes('pending write-back')),
+      [],
+    );
     assert.equal((await user(app, 'wb-anna')).email, 'anna@dirbridge.example');
 
     // Without a pending row the directory's value is taken again, as before write-back.
     await changeInDirectory('wb-anna', 'mail', 'anna@hr.example');
     const later = await sync(app);
-    assert.deepEqual(stepsOf(later, 'wb-anna').map((step) => step.kind === 'updateUser' && step.changes), [{ email: 'anna@hr.example' }]);
+    assert.deepEqual(
+      stepsOf(later, 'wb-anna').map((step) => step.kind === 'updateUser' && step.changes),
+      [{ email: 'anna@hr.example' }],
+    );
   });
 
   it('end to end through the write-back service: a change slapd could not take yet is held by sync, then delivered and not echoed', async () => {
@@ -172,15 +201,25 @@ describe('sync with write-back against OpenLDAP', () => {
     // slapd is back with the old value; the write waits for its retry. Sync must not undo it.
     const held = await sync(app);
     assert.deepEqual(stepsOf(held, 'wb-eve'), []);
-    assert.ok(held.warnings.some((warning) => warning.includes('wb-eve keeps its email held by a pending write-back')), held.warnings.join('\n'));
+    assert.ok(
+      held.warnings.some((warning) => warning.includes('wb-eve keeps its email held by a pending write-back')),
+      held.warnings.join('\n'),
+    );
     assert.equal((await user(app, 'wb-eve')).email, 'eve@dirbridge.example');
 
     await using directory = await openWritableDirectory(slapdDirectorySettings(slapd, { bindDn: slapd.writerDn, bindPassword: slapd.writerPassword }));
-    const delivered = await deliverDue(app.store, directory, { directoryId: PRIMARY_DIRECTORY_ID, settings: app.settings, now: () => new Date(Date.now() + 60 * 60_000) });
+    const delivered = await deliverDue(app.store, directory, {
+      directoryId: PRIMARY_DIRECTORY_ID,
+      settings: app.settings,
+      now: () => new Date(Date.now() + 60 * 60_000),
+    });
     assert.equal(delivered.done, 1);
     const after = await sync(app);
     assert.deepEqual(stepsOf(after, 'wb-eve'), [], 'no echo');
-    assert.deepEqual(after.warnings.filter((warning) => warning.includes('pending write-back')), []);
+    assert.deepEqual(
+      after.warnings.filter((warning) => warning.includes('pending write-back')),
+      [],
+    );
     assert.equal((await user(app, 'wb-eve')).email, 'eve@dirbridge.example');
   });
 
@@ -193,7 +232,10 @@ describe('sync with write-back against OpenLDAP', () => {
 
     const synced = await sync(app);
     const finn = synced.steps.filter((step) => 'dn' in step && step.dn === dnOf('wb-finn'));
-    assert.deepEqual(finn.map((step) => [step.kind, step.reason]), [['skipUser', 'not imported: deleted in dirbridge, and the delete is pending in the write-back outbox']]);
+    assert.deepEqual(
+      finn.map((step) => [step.kind, step.reason]),
+      [['skipUser', 'not imported: deleted in dirbridge, and the delete is pending in the write-back outbox']],
+    );
     assert.equal(synced.users.created, 0);
     await rejectsWithCode(syncOneUser({ store: app.store, settings: app.settings, lookup: lookupOf(app) }, 'wb-finn', { actor: 'test' }), 'store.conflict');
     await rejectsLogin(app.login.login({ username: 'wb-finn', password: PASSWORD }), 'username_conflict');
@@ -211,19 +253,36 @@ describe('sync with write-back against OpenLDAP', () => {
       return tx.writeBack.enqueue({
         directoryId: PRIMARY_DIRECTORY_ID,
         actor: 'admin',
-        steps: [{ stepKind: 'addMember', subject: 'wb-crew', objectKind: 'group', objectId: crew.id, reason: 'wb-dora added by an administrator', change: { kind: 'modify', dn: crewDn(), changes: [{ kind: 'addValues', attribute: 'member', values: [dora.dn ?? ''] }] } }],
+        steps: [
+          {
+            stepKind: 'addMember',
+            subject: 'wb-crew',
+            objectKind: 'group',
+            objectId: crew.id,
+            reason: 'wb-dora added by an administrator',
+            change: { kind: 'modify', dn: crewDn(), changes: [{ kind: 'addValues', attribute: 'member', values: [dora.dn ?? ''] }] },
+          },
+        ],
       });
     });
     assert.ok(row);
     const held = await sync(app);
-    assert.deepEqual(held.steps.filter((step) => step.kind === 'removeMembership'), [], 'the pending membership is not removed');
+    assert.deepEqual(
+      held.steps.filter((step) => step.kind === 'removeMembership'),
+      [],
+      'the pending membership is not removed',
+    );
     assert.ok(held.warnings.includes('wb-dora stays in wb-crew: a pending write-back adds it to the group'), held.warnings.join('\n'));
     assert.deepEqual((await membersByGroup(app.store)).get('wb-crew'), ['wb-ben', 'wb-dora']);
 
     await slapd.ldapmodify([`dn: ${crewDn()}`, 'changetype: modify', 'add: member', `member: ${dnOf('wb-dora')}`, ''].join('\n'));
     await app.store.transaction((tx) => tx.writeBack.markDone(row.id));
     const delivered = await sync(app);
-    assert.deepEqual(delivered.steps.filter((step) => step.kind === 'addMembership' || step.kind === 'removeMembership'), [], 'no echo');
+    assert.deepEqual(
+      delivered.steps.filter((step) => step.kind === 'addMembership' || step.kind === 'removeMembership'),
+      [],
+      'no echo',
+    );
     assert.deepEqual((await membersByGroup(app.store)).get('wb-crew'), ['wb-ben', 'wb-dora']);
     await slapd.ldapmodify([`dn: ${crewDn()}`, 'changetype: modify', 'delete: member', `member: ${dnOf('wb-dora')}`, ''].join('\n'));
   });
@@ -241,7 +300,10 @@ describe('sync with write-back against OpenLDAP', () => {
       const kept = await sync(app);
       assert.deepEqual(stepsOf(kept, uid), [], 'the local change is not undone');
       assert.equal((await user(app, uid)).displayName, `${uid} (local)`);
-      assert.deepEqual((await baselinesOf(app, id)).map((baseline) => baseline.values), [[directoryValue]]);
+      assert.deepEqual(
+        (await baselinesOf(app, id)).map((baseline) => baseline.values),
+        [[directoryValue]],
+      );
       assert.deepEqual(await conflictsOf(app), []);
 
       await changeInDirectory(uid, 'displayName', `${uid} (renamed by HR)`);
@@ -251,8 +313,22 @@ describe('sync with write-back against OpenLDAP', () => {
       const conflicts = await conflictsOf(app);
       assert.equal(conflicts.length, 1);
       assert.deepEqual(
-        { subject: conflicts[0]?.subject, field: conflicts[0]?.field, winner: conflicts[0]?.winner, directory: conflicts[0]?.directoryValue, dirbridge: conflicts[0]?.dirbridgeValue, baseline: conflicts[0]?.baseline },
-        { subject: uid, field: 'displayName', winner: authority, directory: [`${uid} (renamed by HR)`], dirbridge: [`${uid} (local)`], baseline: [directoryValue] },
+        {
+          subject: conflicts[0]?.subject,
+          field: conflicts[0]?.field,
+          winner: conflicts[0]?.winner,
+          directory: conflicts[0]?.directoryValue,
+          dirbridge: conflicts[0]?.dirbridgeValue,
+          baseline: conflicts[0]?.baseline,
+        },
+        {
+          subject: uid,
+          field: 'displayName',
+          winner: authority,
+          directory: [`${uid} (renamed by HR)`],
+          dirbridge: [`${uid} (local)`],
+          baseline: [directoryValue],
+        },
       );
       const stored = await user(app, uid);
       if (authority === 'directory') {
@@ -260,7 +336,11 @@ describe('sync with write-back against OpenLDAP', () => {
         assert.deepEqual(await baselinesOf(app, id), [], 'no local change left');
       } else {
         assert.equal(stored.displayName, `${uid} (local)`, 'the local value stays');
-        assert.deepEqual((await baselinesOf(app, id)).map((baseline) => baseline.values), [[`${uid} (renamed by HR)`]], 'the baseline moves to the directory value');
+        assert.deepEqual(
+          (await baselinesOf(app, id)).map((baseline) => baseline.values),
+          [[`${uid} (renamed by HR)`]],
+          'the baseline moves to the directory value',
+        );
       }
 
       // The next sync finds nothing new: no update, no second conflict.
@@ -274,7 +354,10 @@ describe('sync with write-back against OpenLDAP', () => {
     const app = await appWith({ mode: 'unsynced' });
     await app.writeBack.users.update('wb-dora', { email: 'dora@local.example' }, { actor: 'admin:test' });
     const one = await syncOneUser({ store: app.store, settings: app.settings, lookup: lookupOf(app) }, 'wb-dora', { actor: 'test' });
-    assert.deepEqual(one.steps.filter((step) => step.kind === 'updateUser'), []);
+    assert.deepEqual(
+      one.steps.filter((step) => step.kind === 'updateUser'),
+      [],
+    );
     assert.equal(one.user.email, 'dora@local.example');
     // A login refreshes the account with the same planner (login.updateOnLogin is on by default).
     const login = await app.login.login({ username: 'wb-dora', password: PASSWORD });

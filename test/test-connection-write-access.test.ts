@@ -15,12 +15,12 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { stringify } from 'yaml';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { createHttpServer } from '../src/http/server.ts';
 import { generateOrganisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { signInAdmin, type AdminSignIn } from './helpers/admin-session.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
+import { type AdminSignIn, signInAdmin } from './helpers/admin-session.ts';
 import { merge, settingsFor } from './helpers/harness.ts';
 
 const ADMIN_PASSWORD = 'admin-password-for-write-access';
@@ -39,9 +39,14 @@ interface Report {
 
 function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -75,7 +80,10 @@ describe('Test Connection reports write access (OpenLDAP)', () => {
   const writable = () => ({ enabled: true, mode: 'writable', usersDn, groupsDn });
   const passwordOf = (account: 'reader' | 'writer') => (account === 'reader' ? slapd.readerPassword : slapd.writerPassword);
 
-  async function serverFor(account: 'reader' | 'writer', writeBack: Record<string, unknown>): Promise<{ app: App; server: FastifyInstance; admin: AdminSignIn }> {
+  async function serverFor(
+    account: 'reader' | 'writer',
+    writeBack: Record<string, unknown>,
+  ): Promise<{ app: App; server: FastifyInstance; admin: AdminSignIn }> {
     const made = await settingsFor(merge(documentFor(account, writeBack), { directory: { bindPassword: passwordOf(account) } }));
     cleanups.push(made.cleanup);
     const app = await openApp(made.settings);
@@ -119,7 +127,9 @@ describe('Test Connection reports write access (OpenLDAP)', () => {
     ]);
 
     // Unsaved settings binding as the writer are probed with the writer, not the account in force.
-    const { settings } = (await reader.server.inject({ method: 'GET', url: '/api/v1/admin/settings', cookies: reader.admin.cookie })).json() as { settings: Record<string, unknown> };
+    const { settings } = (await reader.server.inject({ method: 'GET', url: '/api/v1/admin/settings', cookies: reader.admin.cookie })).json() as {
+      settings: Record<string, unknown>;
+    };
     const asWriter = merge(settings, { directory: { bindDn: slapd.writerDn, bindPassword: slapd.writerPassword } });
     const unsaved = await testOverHttp(reader, { settings: asWriter });
     assert.equal(unsaved.bind.dn, slapd.writerDn);

@@ -13,17 +13,26 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { eq } from '../src/ldap/filter.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
 
 const BASE = 'dc=example,dc=org';
 const dnOf = (uid: string) => `uid=${uid},ou=people,${BASE}`;
 const groupDn = (cn: string) => `cn=${cn},ou=groups,${BASE}`;
 const person = (uid: string, uniqueIdentifiers: string[] = []) =>
-  [`dn: ${dnOf(uid)}`, 'objectClass: inetOrgPerson', `uid: ${uid}`, `cn: ${uid}`, `sn: ${uid}`, `userPassword: password-${uid}`, ...uniqueIdentifiers.map((bits) => `x500UniqueIdentifier: '${bits}'B`)].join('\n');
-const uniqueGroup = (cn: string, members: string[]) => [`dn: ${groupDn(cn)}`, 'objectClass: groupOfUniqueNames', `cn: ${cn}`, ...members.map((member) => `uniqueMember: ${member}`)].join('\n');
+  [
+    `dn: ${dnOf(uid)}`,
+    'objectClass: inetOrgPerson',
+    `uid: ${uid}`,
+    `cn: ${uid}`,
+    `sn: ${uid}`,
+    `userPassword: password-${uid}`,
+    ...uniqueIdentifiers.map((bits) => `x500UniqueIdentifier: '${bits}'B`),
+  ].join('\n');
+const uniqueGroup = (cn: string, members: string[]) =>
+  [`dn: ${groupDn(cn)}`, 'objectClass: groupOfUniqueNames', `cn: ${cn}`, ...members.map((member) => `uniqueMember: ${member}`)].join('\n');
 
 const LDIF = [
   person('ada', ['0101']), // listed with its own UID: a member
@@ -64,7 +73,13 @@ describe('uniqueMember with RFC 4517 UIDs (OpenLDAP)', () => {
   async function groupsMatching(value: string): Promise<string[]> {
     const directory = await app.openDirectory();
     try {
-      const found = await directory.searchAll({ baseDn: `ou=groups,${BASE}`, scope: 'sub', filter: eq('uniqueMember', value), attributes: ['cn'], maxEntries: 100 });
+      const found = await directory.searchAll({
+        baseDn: `ou=groups,${BASE}`,
+        scope: 'sub',
+        filter: eq('uniqueMember', value),
+        attributes: ['cn'],
+        maxEntries: 100,
+      });
       return found.map((entry) => String(entry.attributes['cn']?.[0])).sort();
     } finally {
       await directory.close();
@@ -140,7 +155,10 @@ describe('uniqueMember with RFC 4517 UIDs (OpenLDAP)', () => {
       for (const username of Object.keys(expected)) await fresh.login.login({ username, password: `password-${username}` });
       const sync = await fresh.sync.runSync({ trigger: 'cli', isDryRun: true });
       assert.equal(sync.status, 'succeeded', sync.reason ?? '');
-      assert.deepEqual(sync.steps.map((step) => `${step.kind}: ${step.reason}`), []);
+      assert.deepEqual(
+        sync.steps.map((step) => `${step.kind}: ${step.reason}`),
+        [],
+      );
     } finally {
       await fresh.close();
     }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openApp, openAppWith } from '../src/app.ts';
 import { validateSettings } from '../src/settings/load.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
 
 const BASE = 'dc=example,dc=org';

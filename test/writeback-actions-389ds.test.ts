@@ -8,17 +8,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { openDirectory } from '../src/directory/index.ts';
 import { DirbridgeError } from '../src/errors.ts';
 import { normalizeDn } from '../src/ldap/dn.ts';
-import { directorySettingsSchema, type DirectorySettings } from '../src/settings/schema.ts';
-import { dirsrvUnavailableReason, startDirsrv, type Dirsrv } from './fixtures/dirsrv.ts';
+import { type DirectorySettings, directorySettingsSchema } from '../src/settings/schema.ts';
+import { type Dirsrv, dirsrvUnavailableReason, startDirsrv } from './fixtures/dirsrv.ts';
 import { dirsrvTestDirectory } from './helpers/data-fit.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { rejectsWithCode } from './helpers/rejects.ts';
-import { assertConflictsSettledByAuthority, assertWriteWaitsWhileUnreachable } from './helpers/writeback.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
+import { assertConflictsSettledByAuthority, assertWriteWaitsWhileUnreachable } from './helpers/writeback.ts';
 
 /** Passwords the policy takes: three character classes, 8+ characters, no token of the entry's values. */
 const password = (n: number): string => `Zq!Vw-Kp#${String.fromCharCode(97 + n)}x`;
@@ -36,13 +36,51 @@ describe('write-back actions: 389-DS', { skip: skipUnlessCi(dirsrvUnavailableRea
     ds = await startDirsrv({ ldif: dirsrvTestDirectory().ldif, memberOf: true });
     writer = await ds.addWriter();
     // The global password policy, as Directory Manager (which it does not bind): 8 characters and the syntax checks.
-    await ds.ldapmodify(['dn: cn=config', 'changetype: modify', 'replace: passwordCheckSyntax', 'passwordCheckSyntax: on', '-', 'replace: passwordMinLength', 'passwordMinLength: 8', '-', ''].join('\n'));
+    await ds.ldapmodify(
+      [
+        'dn: cn=config',
+        'changetype: modify',
+        'replace: passwordCheckSyntax',
+        'passwordCheckSyntax: on',
+        '-',
+        'replace: passwordMinLength',
+        'passwordMinLength: 8',
+        '-',
+        '',
+      ].join('\n'),
+    );
     await ds.ldapadd(
       [
-        `dn: uid=wa-bob,${people()}`, 'objectClass: inetOrgPerson', 'uid: wa-bob', 'cn: Bob Stone', 'sn: Stone', 'givenName: Bob', 'mail: bob@example.test', `userPassword: ${password(0)}`, '',
-        `dn: uid=wa-carol,${people()}`, 'objectClass: inetOrgPerson', 'uid: wa-carol', 'cn: Carol Reed', 'sn: Reed', 'givenName: Carol', 'mail: carol@example.test', '',
-        `dn: uid=wa-erin,${people()}`, 'objectClass: inetOrgPerson', 'uid: wa-erin', 'cn: Erin Moss', 'sn: Moss', 'givenName: Erin', '',
-        `dn: cn=wa-team,${groupsDn()}`, 'objectClass: groupOfNames', 'cn: wa-team', `member: uid=wa-carol,${people()}`, `member: uid=wa-erin,${people()}`, '',
+        `dn: uid=wa-bob,${people()}`,
+        'objectClass: inetOrgPerson',
+        'uid: wa-bob',
+        'cn: Bob Stone',
+        'sn: Stone',
+        'givenName: Bob',
+        'mail: bob@example.test',
+        `userPassword: ${password(0)}`,
+        '',
+        `dn: uid=wa-carol,${people()}`,
+        'objectClass: inetOrgPerson',
+        'uid: wa-carol',
+        'cn: Carol Reed',
+        'sn: Reed',
+        'givenName: Carol',
+        'mail: carol@example.test',
+        '',
+        `dn: uid=wa-erin,${people()}`,
+        'objectClass: inetOrgPerson',
+        'uid: wa-erin',
+        'cn: Erin Moss',
+        'sn: Moss',
+        'givenName: Erin',
+        '',
+        `dn: cn=wa-team,${groupsDn()}`,
+        'objectClass: groupOfNames',
+        'cn: wa-team',
+        `member: uid=wa-carol,${people()}`,
+        `member: uid=wa-erin,${people()}`,
+        '',
       ].join('\n'),
     );
   });
@@ -52,7 +90,14 @@ describe('write-back actions: 389-DS', { skip: skipUnlessCi(dirsrvUnavailableRea
   });
 
   function directorySettings(bindDn: string, bindPassword: string): DirectorySettings {
-    return directorySettingsSchema.parse({ urls: [ds.ldapsUrl], tls: { caFile: ds.caFile, serverName: ds.tlsServerName }, bindDn, bindPassword, connectTimeoutMs: 2_000, operationTimeoutMs: 5_000 });
+    return directorySettingsSchema.parse({
+      urls: [ds.ldapsUrl],
+      tls: { caFile: ds.caFile, serverName: ds.tlsServerName },
+      bindDn,
+      bindPassword,
+      connectTimeoutMs: 2_000,
+      operationTimeoutMs: 5_000,
+    });
   }
 
   /** An app in writable mode, bound as the writer, over a fresh store, synced once. */
@@ -105,17 +150,25 @@ describe('write-back actions: 389-DS', { skip: skipUnlessCi(dirsrvUnavailableRea
 
   it('creates an inetOrgPerson by uid with a password, which logs in as the same account; the next sync has nothing to change', async () => {
     const app = await writableApp();
-    const created = await app.writeBack.users.create({ username: 'wa-dana', email: 'dana@example.test', firstName: 'Dana', lastName: 'Hill', groups: ['wa-team'], password: password(1) }, { actor: 'admin:test' });
+    const created = await app.writeBack.users.create(
+      { username: 'wa-dana', email: 'dana@example.test', firstName: 'Dana', lastName: 'Hill', groups: ['wa-team'], password: password(1) },
+      { actor: 'admin:test' },
+    );
     assert.equal(created.outcome, 'written', created.message);
     const dn = `uid=wa-dana,${people()}`;
     const userClasses = classes(await read(dn, 'objectClass'));
-    for (const name of ['inetorgperson', 'organizationalperson', 'person', 'top']) assert.ok(userClasses.includes(name), `${name} in ${userClasses.join(', ')}`);
+    for (const name of ['inetorgperson', 'organizationalperson', 'person', 'top'])
+      assert.ok(userClasses.includes(name), `${name} in ${userClasses.join(', ')}`);
     assert.deepEqual(await read(dn, 'uid'), ['wa-dana']);
     assert.deepEqual(await read(dn, 'mail'), ['dana@example.test']);
     assert.deepEqual(await read(dn, 'sn'), ['Hill']);
     assert.deepEqual(await read(dn, 'givenName'), ['Dana']);
     assert.match((await read(dn, 'userPassword'))?.[0] ?? '', /^\{[A-Z0-9-]+\}/, 'the server stored the password hashed');
-    assert.deepEqual(sorted(await read(`cn=wa-team,${groupsDn()}`, 'member')), sorted([dn, `uid=wa-carol,${people()}`, `uid=wa-erin,${people()}`]), 'one value added; the other members untouched');
+    assert.deepEqual(
+      sorted(await read(`cn=wa-team,${groupsDn()}`, 'member')),
+      sorted([dn, `uid=wa-carol,${people()}`, `uid=wa-erin,${people()}`]),
+      'one value added; the other members untouched',
+    );
     assert.equal(await binds(dn, password(1)), true);
     const login = await app.login.login({ username: 'wa-dana', password: password(1), via: 'cli' });
     assert.equal(login.isNewUser, false, 'the account write-back created is the one that logs in');
@@ -165,7 +218,10 @@ describe('write-back actions: 389-DS', { skip: skipUnlessCi(dirsrvUnavailableRea
     const dn = `uid=wa-bob,${people()}`;
     const disabled = await app.writeBack.users.setEnabled('wa-bob', false, { actor: 'admin:test' });
     assert.equal(disabled.outcome, 'written', disabled.message);
-    assert.deepEqual((await read(dn, 'nsAccountLock'))?.map((value) => value.toUpperCase()), ['TRUE']);
+    assert.deepEqual(
+      (await read(dn, 'nsAccountLock'))?.map((value) => value.toUpperCase()),
+      ['TRUE'],
+    );
     assert.equal(disabled.user?.isEnabled, false);
     assert.equal(await binds(dn, password(0)), false, '389-DS refuses the inactivated account');
     assert.deepEqual(await syncPlan(app), [], 'the next sync keeps it disabled without another step');
@@ -195,7 +251,10 @@ describe('write-back actions: 389-DS', { skip: skipUnlessCi(dirsrvUnavailableRea
         assert.equal(await app.store.users.findByUsername(name), undefined);
       } else {
         assert.deepEqual(await read(dn, 'uid'), [name], `${policy}: the entry stays`);
-        assert.deepEqual((await read(dn, 'nsAccountLock'))?.map((value) => value.toUpperCase()), policy === 'disable' ? ['TRUE'] : []);
+        assert.deepEqual(
+          (await read(dn, 'nsAccountLock'))?.map((value) => value.toUpperCase()),
+          policy === 'disable' ? ['TRUE'] : [],
+        );
         assert.equal((await app.store.users.findByUsername(name))?.isEnabled, false, 'dirbridge keeps the account, disabled');
       }
       assert.deepEqual(await syncPlan(app), [], `${policy}: no echo`);
@@ -222,7 +281,11 @@ describe('write-back actions: 389-DS', { skip: skipUnlessCi(dirsrvUnavailableRea
     assert.equal(last.outcome, 'written', last.message);
     assert.deepEqual(await read(dn, 'member'), [], 'the last member leaves; the group is kept, empty');
     const linked = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
-    assert.deepEqual(linked.steps.filter((step) => step.kind !== 'markPresent').map((step) => step.kind), ['updateGroup'], 'the next sync only links the new group to its entry');
+    assert.deepEqual(
+      linked.steps.filter((step) => step.kind !== 'markPresent').map((step) => step.kind),
+      ['updateGroup'],
+      'the next sync only links the new group to its entry',
+    );
     assert.deepEqual(await syncPlan(app), [], 'no echo');
     assert.equal((await app.store.groups.list({ search: 'wa-new', limit: 10, offset: 0 })).total, 1, 'no duplicate');
 
@@ -252,7 +315,10 @@ describe('write-back actions: 389-DS', { skip: skipUnlessCi(dirsrvUnavailableRea
     assert.equal(await binds(dn, password(0)), false);
     const bob = await app.store.users.findByUsername('wa-bob');
     assert.ok(bob);
-    const ownShort = await rejectsWithCode(app.writeBack.users.changeOwnPassword(bob, { oldPassword: password(2), newPassword: 'Zq!2' }), 'directory.password_policy');
+    const ownShort = await rejectsWithCode(
+      app.writeBack.users.changeOwnPassword(bob, { oldPassword: password(2), newPassword: 'Zq!2' }),
+      'directory.password_policy',
+    );
     assert.equal(ownShort.details['reason'], 'passwordTooShort', ownShort.message);
     await app.writeBack.users.changeOwnPassword(bob, { oldPassword: password(2), newPassword: password(3) });
     assert.equal(await binds(dn, password(3)), true);
@@ -272,6 +338,13 @@ describe('write-back actions: 389-DS', { skip: skipUnlessCi(dirsrvUnavailableRea
 
   it('keeps a change made while the server is down pending with its error, and writes it once it is back', async () => {
     const app = await writableApp();
-    await assertWriteWaitsWhileUnreachable(app, { username: 'wa-bob', dn: `uid=wa-bob,${people()}`, cutOff: () => ds.kill('SIGSTOP'), restore: () => ds.kill('SIGCONT'), read, syncPlan: () => syncPlan(app) });
+    await assertWriteWaitsWhileUnreachable(app, {
+      username: 'wa-bob',
+      dn: `uid=wa-bob,${people()}`,
+      cutOff: () => ds.kill('SIGSTOP'),
+      restore: () => ds.kill('SIGCONT'),
+      read,
+      syncPlan: () => syncPlan(app),
+    });
   });
 });

@@ -11,17 +11,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { openDirectory } from '../src/directory/index.ts';
 import { DirbridgeError } from '../src/errors.ts';
 import { normalizeDn } from '../src/ldap/dn.ts';
-import { directorySettingsSchema, type DirectorySettings } from '../src/settings/schema.ts';
-import { AD_UPN_SUFFIX, adGroupDn, adUser, sambaUnavailableReason, startSambaDc, type SambaDc } from './fixtures/samba.ts';
+import { type DirectorySettings, directorySettingsSchema } from '../src/settings/schema.ts';
+import { AD_UPN_SUFFIX, adGroupDn, adUser, type SambaDc, sambaUnavailableReason, startSambaDc } from './fixtures/samba.ts';
 import { adSettingsDocument, merge, settingsFor } from './helpers/harness.ts';
 import { rejectsWithCode } from './helpers/rejects.ts';
+import { skipUnlessCi } from './helpers/skip.ts';
 import { startTcpGate } from './helpers/tcp-gate.ts';
 import { assertConflictsSettledByAuthority, assertWriteWaitsWhileUnreachable } from './helpers/writeback.ts';
-import { skipUnlessCi } from './helpers/skip.ts';
 
 /** Passwords the domain's policy takes: upper and lower case, digits or symbols, no part of the account's name. */
 const password = (n: number): string => `Zq!Vw-Kp#${String.fromCharCode(97 + n)}x`;
@@ -47,7 +47,14 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
   });
 
   function directorySettings(bindDn: string, bindPassword: string): DirectorySettings {
-    return directorySettingsSchema.parse({ urls: [dc.ldapsUrl], tls: { caFile: dc.caFile }, bindDn, bindPassword, connectTimeoutMs: 2_000, operationTimeoutMs: 10_000 });
+    return directorySettingsSchema.parse({
+      urls: [dc.ldapsUrl],
+      tls: { caFile: dc.caFile },
+      bindDn,
+      bindPassword,
+      connectTimeoutMs: 2_000,
+      operationTimeoutMs: 10_000,
+    });
   }
 
   /** An app in writable mode, bound as the writer (Domain Admins) over LDAPS, over a fresh store, synced once. */
@@ -101,9 +108,15 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
     const app = await writableApp();
     const backend = adGroupDn('Backend');
     const backendBefore = sorted(await read(backend, 'member'));
-    const created = await app.writeBack.users.create({ username: 'wa-dana', email: 'dana@example.test', firstName: 'Dana', lastName: 'Hill', groups: ['Backend'], password: password(1) }, { actor: 'admin:test' });
+    const created = await app.writeBack.users.create(
+      { username: 'wa-dana', email: 'dana@example.test', firstName: 'Dana', lastName: 'Hill', groups: ['Backend'], password: password(1) },
+      { actor: 'admin:test' },
+    );
     assert.equal(created.outcome, 'written', created.message);
-    assert.deepEqual(created.steps.map((step) => `${step.kind} ${step.status}`), ['createUser done', 'addMember done', 'setPassword done', 'enableUser done']);
+    assert.deepEqual(
+      created.steps.map((step) => `${step.kind} ${step.status}`),
+      ['createUser done', 'addMember done', 'setPassword done', 'enableUser done'],
+    );
     const dn = `CN=wa-dana,${people()}`;
     assert.deepEqual(await read(dn, 'sAMAccountName'), ['wa-dana']);
     assert.deepEqual(await read(dn, 'userPrincipalName'), [`wa-dana@${AD_UPN_SUFFIX}`]);
@@ -128,9 +141,13 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
     assert.deepEqual(await read(newDn, 'sAMAccountName'), ['wa-dane']);
     assert.deepEqual(await read(newDn, 'userPrincipalName'), [`wa-dane@${AD_UPN_SUFFIX}`]);
     assert.equal(await uac(newDn), NORMAL);
-    assert.ok(sorted(await read(backend, 'member')).includes(normalizeDn(newDn)), 'AD keeps the group\'s linked value on the renamed entry');
+    assert.ok(sorted(await read(backend, 'member')).includes(normalizeDn(newDn)), "AD keeps the group's linked value on the renamed entry");
     assert.equal(normalizeDn(renamed.user?.dn ?? ''), normalizeDn(newDn));
-    assert.equal((await app.login.login({ username: 'wa-dane', password: password(1), via: 'cli' })).user.id, created.user?.id, 'the new name logs in as the same account');
+    assert.equal(
+      (await app.login.login({ username: 'wa-dane', password: password(1), via: 'cli' })).user.id,
+      created.user?.id,
+      'the new name logs in as the same account',
+    );
     assert.deepEqual(await syncPlan(app), [], 'no echo of the rename');
 
     // A move under another OU: AD keeps the group's linked value on the moved entry.
@@ -190,7 +207,10 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
     ]);
     assert.ok(kept && gone);
     const group = await dc.createGroup('wa-del-group', [kept.dn, gone.dn, adUser('carol').dn]);
-    for (const [policy, user] of [['disable', kept], ['delete', gone]] as const) {
+    for (const [policy, user] of [
+      ['disable', kept],
+      ['delete', gone],
+    ] as const) {
       const app = await writableApp({ deletion: { users: policy } });
       const result = await app.writeBack.users.delete(user.sAMAccountName, { actor: 'admin:test' });
       assert.equal(result.outcome, 'written', result.message);
@@ -236,7 +256,11 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
     assert.deepEqual(sorted(await read(sales, 'member')), salesBefore);
 
     const linked = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
-    assert.deepEqual(linked.steps.filter((step) => step.kind !== 'markPresent').map((step) => step.kind), ['updateGroup'], 'the next sync only links the new group to its entry');
+    assert.deepEqual(
+      linked.steps.filter((step) => step.kind !== 'markPresent').map((step) => step.kind),
+      ['updateGroup'],
+      'the next sync only links the new group to its entry',
+    );
     assert.deepEqual(await syncPlan(app), [], 'no echo');
     assert.equal((await app.store.groups.list({ search: 'wa-new', limit: 10, offset: 0 })).total, 1, 'no duplicate');
 
@@ -269,7 +293,8 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
     const simple = await rejectsWithCode(app.writeBack.users.setPassword('judy', 'abcdefghijkl', { actor: 'admin:test' }), 'directory.password_policy');
     assert.equal(simple.details['reason'], 'insufficientPasswordQuality', simple.message);
     assert.match(simple.message, /complexity/);
-    for (const error of [short, simple]) assert.equal(/Zq!1|abcdefghijkl/.test(error.message + JSON.stringify(error.details)), false, 'the password is not in the error');
+    for (const error of [short, simple])
+      assert.equal(/Zq!1|abcdefghijkl/.test(error.message + JSON.stringify(error.details)), false, 'the password is not in the error');
     assert.equal(await binds(judy.dn, initial), true, 'a refused reset changes nothing');
 
     const reset = await app.writeBack.users.setPassword('judy', password(4), { actor: 'admin:test' });
@@ -279,7 +304,10 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
 
     const user = await app.store.users.findByUsername('judy');
     assert.ok(user);
-    const ownShort = await rejectsWithCode(app.writeBack.users.changeOwnPassword(user, { oldPassword: password(4), newPassword: 'Zq!2' }), 'directory.password_policy');
+    const ownShort = await rejectsWithCode(
+      app.writeBack.users.changeOwnPassword(user, { oldPassword: password(4), newPassword: 'Zq!2' }),
+      'directory.password_policy',
+    );
     assert.equal(ownShort.details['reason'], 'passwordTooShort', ownShort.message);
     await rejectsWithCode(app.writeBack.users.changeOwnPassword(user, { oldPassword: password(9), newPassword: password(5) }), 'auth.invalid_credentials');
     await app.writeBack.users.changeOwnPassword(user, { oldPassword: password(4), newPassword: password(5) });
@@ -289,7 +317,10 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
     assert.deepEqual(await syncPlan(app), [], 'no echo');
 
     // A new user whose password the domain refuses, and one created without: AD keeps each disabled, and so does dirbridge.
-    const refused = await app.writeBack.users.create({ username: 'wa-badpw', firstName: 'Bad', lastName: 'Password', password: 'Zq!3' }, { actor: 'admin:test' });
+    const refused = await app.writeBack.users.create(
+      { username: 'wa-badpw', firstName: 'Bad', lastName: 'Password', password: 'Zq!3' },
+      { actor: 'admin:test' },
+    );
     assert.equal(refused.outcome, 'failed', refused.message);
     assert.equal(refused.steps.find((step) => step.kind === 'setPassword')?.error?.code, 'directory.password_policy');
     assert.equal(refused.steps.find((step) => step.kind === 'createUser')?.status, 'done', 'the entry exists; only the password was refused');
@@ -302,7 +333,14 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
       assert.equal(record?.disabledBy, 'directory');
     }
     const linked = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
-    assert.deepEqual(linked.steps.filter((step) => step.kind !== 'markPresent').map((step) => step.kind).sort(), ['linkUser', 'linkUser'], 'the next sync only links the two entries');
+    assert.deepEqual(
+      linked.steps
+        .filter((step) => step.kind !== 'markPresent')
+        .map((step) => step.kind)
+        .sort(),
+      ['linkUser', 'linkUser'],
+      'the next sync only links the two entries',
+    );
     assert.deepEqual(await syncPlan(app), [], 'no echo');
     // Once it has a password, an administrator enables it.
     assert.equal((await app.writeBack.users.setPassword('wa-nopw', password(6), { actor: 'admin:test' })).outcome, 'written');
@@ -323,6 +361,13 @@ describe('write-back actions: Active Directory (Samba)', { skip: skipUnlessCi(sa
     const gate = await startTcpGate({ host: '127.0.0.1', port: 636 });
     cleanups.push(() => gate.stop());
     const app = await writableApp({}, { directory: { urls: [`ldaps://127.0.0.1:${gate.port}`] } });
-    await assertWriteWaitsWhileUnreachable(app, { username: 'bob', dn: adUser('bob').dn, cutOff: () => gate.close(), restore: () => gate.open(), read, syncPlan: () => syncPlan(app) });
+    await assertWriteWaitsWhileUnreachable(app, {
+      username: 'bob',
+      dn: adUser('bob').dn,
+      cutOff: () => gate.close(),
+      restore: () => gate.open(),
+      read,
+      syncPlan: () => syncPlan(app),
+    });
   });
 });

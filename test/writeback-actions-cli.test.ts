@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { bindsToSlapd, readAttribute } from './helpers/directory.ts';
 
 const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'dirbridge.js');
@@ -57,7 +57,9 @@ describe('dirbridge users/groups commands with write-back against OpenLDAP', () 
   /** Runs the CLI; `input`, when given, is piped to stdin (and stdin is closed either way). */
   function cli(file: string, args: string[], input = ''): Promise<CliResult> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [BIN, '--config', file, ...args], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], DIRBRIDGE_DIRECTORY_BIND_PASSWORD: slapd.writerPassword, DIRBRIDGE_SECRET_KEY: secretKey } });
+      const child = spawn(process.execPath, [BIN, '--config', file, ...args], {
+        env: { PATH: process.env['PATH'], HOME: process.env['HOME'], DIRBRIDGE_DIRECTORY_BIND_PASSWORD: slapd.writerPassword, DIRBRIDGE_SECRET_KEY: secretKey },
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -75,15 +77,25 @@ describe('dirbridge users/groups commands with write-back against OpenLDAP', () 
 
   const binds = (dn: string, password: string) => bindsToSlapd(slapd, dn, password);
 
-
   it('runs every user and group command in writable mode, each read back from slapd', async () => {
-    const file = await config('writable', { enabled: true, mode: 'writable', usersDn: people(), groupsDn: `ou=groups,${slapd.baseDn}`, passwords: true, deletion: { users: 'delete', groups: 'delete' } });
+    const file = await config('writable', {
+      enabled: true,
+      mode: 'writable',
+      usersDn: people(),
+      groupsDn: `ou=groups,${slapd.baseDn}`,
+      passwords: true,
+      deletion: { users: 'delete', groups: 'delete' },
+    });
     const dn = `uid=cli-gina,${people()}`;
     const dry = await json(file, ['users', 'create', 'cli-gina', '--email', 'gina@example.test', '--last-name', 'Park', '--dry-run']);
     assert.equal(dry.outcome, 'planned');
     assert.equal(await read(dn, 'uid'), undefined, 'a dry run writes nothing');
 
-    const created = await json(file, ['users', 'create', 'cli-gina', '--email', 'gina@example.test', '--first-name', 'Gina', '--last-name', 'Park'], 'Gina-Secret-1\n');
+    const created = await json(
+      file,
+      ['users', 'create', 'cli-gina', '--email', 'gina@example.test', '--first-name', 'Gina', '--last-name', 'Park'],
+      'Gina-Secret-1\n',
+    );
     assert.equal(created.outcome, 'written', created.message);
     assert.deepEqual(await read(dn, 'mail'), ['gina@example.test']);
     assert.equal(await binds(dn, 'Gina-Secret-1'), true, 'the piped password was set');
@@ -112,7 +124,11 @@ describe('dirbridge users/groups commands with write-back against OpenLDAP', () 
     assert.equal(await binds(renamed, 'Gina-Secret-1'), false);
 
     assert.equal((await json(file, ['groups', 'remove-member', 'cli-crew', 'cli-georgina'])).outcome, 'written');
-    assert.deepEqual(await read(`cn=cli-crew,ou=groups,${slapd.baseDn}`, 'member'), ['cn=dirbridge-placeholder'], 'the empty group is kept with the placeholder');
+    assert.deepEqual(
+      await read(`cn=cli-crew,ou=groups,${slapd.baseDn}`, 'member'),
+      ['cn=dirbridge-placeholder'],
+      'the empty group is kept with the placeholder',
+    );
     assert.equal((await json(file, ['groups', 'delete', 'cli-crew'])).outcome, 'written');
     assert.equal(await read(`cn=cli-crew,ou=groups,${slapd.baseDn}`, 'cn'), undefined);
     assert.equal((await json(file, ['users', 'delete', 'cli-georgina'])).outcome, 'written');

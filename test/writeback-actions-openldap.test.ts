@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { DirbridgeError } from '../src/errors.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { bindsToSlapd, readAttribute, slapdDirectorySettings } from './helpers/directory.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { rejectsWithCode } from './helpers/rejects.ts';
@@ -23,9 +23,28 @@ describe('write-back actions: OpenLDAP', () => {
     slapd = await startSlapd();
     await slapd.ldapadd(
       [
-        `dn: uid=wa-bob,${people()}`, 'objectClass: inetOrgPerson', 'uid: wa-bob', 'cn: Bob Stone', 'sn: Stone', 'givenName: Bob', 'mail: bob@example.test', 'userPassword: bob-initial-1', '',
-        `dn: uid=wa-carol,${people()}`, 'objectClass: inetOrgPerson', 'uid: wa-carol', 'cn: Carol Reed', 'sn: Reed', 'givenName: Carol', 'mail: carol@example.test', '',
-        `dn: cn=wa-team,${groupsDn()}`, 'objectClass: groupOfNames', 'cn: wa-team', `member: uid=wa-carol,${people()}`, '',
+        `dn: uid=wa-bob,${people()}`,
+        'objectClass: inetOrgPerson',
+        'uid: wa-bob',
+        'cn: Bob Stone',
+        'sn: Stone',
+        'givenName: Bob',
+        'mail: bob@example.test',
+        'userPassword: bob-initial-1',
+        '',
+        `dn: uid=wa-carol,${people()}`,
+        'objectClass: inetOrgPerson',
+        'uid: wa-carol',
+        'cn: Carol Reed',
+        'sn: Reed',
+        'givenName: Carol',
+        'mail: carol@example.test',
+        '',
+        `dn: cn=wa-team,${groupsDn()}`,
+        'objectClass: groupOfNames',
+        'cn: wa-team',
+        `member: uid=wa-carol,${people()}`,
+        '',
       ].join('\n'),
     );
   });
@@ -52,9 +71,7 @@ describe('write-back actions: OpenLDAP', () => {
 
   const read = (dn: string, attribute: string) => readAttribute(slapd, dn, attribute);
 
-
   const binds = (dn: string, password: string) => bindsToSlapd(slapd, dn, password);
-
 
   /** The steps a sync would make now, as "kind subject" lines (a dry run). */
   async function syncPlan(app: App): Promise<string[]> {
@@ -64,12 +81,19 @@ describe('write-back actions: OpenLDAP', () => {
 
   it('creates a user with a password, which logs in; the next sync links it without a duplicate or an echo', async () => {
     const app = await writableApp();
-    const created = await app.writeBack.users.create({ username: 'wa-dana', email: 'dana@example.test', firstName: 'Dana', lastName: 'Hill', groups: ['wa-team'], password: 'dana-Secret-1' }, { actor: 'admin:test' });
+    const created = await app.writeBack.users.create(
+      { username: 'wa-dana', email: 'dana@example.test', firstName: 'Dana', lastName: 'Hill', groups: ['wa-team'], password: 'dana-Secret-1' },
+      { actor: 'admin:test' },
+    );
     assert.equal(created.outcome, 'written', created.message);
     const dn = `uid=wa-dana,${people()}`;
     assert.deepEqual(await read(dn, 'mail'), ['dana@example.test']);
     assert.deepEqual(await read(dn, 'sn'), ['Hill']);
-    assert.deepEqual((await read(`cn=wa-team,${groupsDn()}`, 'member'))?.sort(), [dn, `uid=wa-carol,${people()}`].sort(), 'one value added; the other member untouched');
+    assert.deepEqual(
+      (await read(`cn=wa-team,${groupsDn()}`, 'member'))?.sort(),
+      [dn, `uid=wa-carol,${people()}`].sort(),
+      'one value added; the other member untouched',
+    );
     assert.equal(await binds(dn, 'dana-Secret-1'), true);
     const login = await app.login.login({ username: 'wa-dana', password: 'dana-Secret-1', via: 'cli' });
     assert.equal(login.isNewUser, false, 'the account write-back created is the one that logs in');
@@ -156,7 +180,11 @@ describe('write-back actions: OpenLDAP', () => {
     assert.equal(removed.outcome, 'written', removed.message);
     assert.deepEqual(await read(dn, 'member'), ['cn=dirbridge-placeholder'], 'the last member leaves; the group is kept with the placeholder');
     const linked = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
-    assert.deepEqual(linked.steps.map((step) => step.kind), ['updateGroup'], 'the next sync only links the new group to its entry');
+    assert.deepEqual(
+      linked.steps.map((step) => step.kind),
+      ['updateGroup'],
+      'the next sync only links the new group to its entry',
+    );
     assert.deepEqual(await syncPlan(app), [], 'no echo');
     assert.equal((await app.store.groups.list({ search: 'wa-new', limit: 10, offset: 0 })).total, 1, 'no duplicate');
   });
@@ -174,7 +202,10 @@ describe('write-back actions: OpenLDAP', () => {
     assert.ok(bob);
     await app.writeBack.users.changeOwnPassword(bob, { oldPassword: 'bob-Reset-22', newPassword: 'bob-Own-333' });
     assert.equal(await binds(dn, 'bob-Own-333'), true);
-    await rejectsWithCode(app.writeBack.users.changeOwnPassword(bob, { oldPassword: 'not-it-at-all', newPassword: 'bob-Own-4444' }), 'auth.invalid_credentials');
+    await rejectsWithCode(
+      app.writeBack.users.changeOwnPassword(bob, { oldPassword: 'not-it-at-all', newPassword: 'bob-Own-4444' }),
+      'auth.invalid_credentials',
+    );
   });
 
   it('settles a conflict by the authority: the directory keeps its value, or dirbridge writes its own; both are recorded; no echo', async () => {
@@ -185,6 +216,13 @@ describe('write-back actions: OpenLDAP', () => {
 
   it('keeps a change made while slapd is down pending with its error, and writes it once slapd is back', async () => {
     const app = await writableApp();
-    await assertWriteWaitsWhileUnreachable(app, { username: 'wa-bob', dn: `uid=wa-bob,${people()}`, cutOff: () => slapd.kill('SIGSTOP'), restore: () => slapd.kill('SIGCONT'), read, syncPlan: () => syncPlan(app) });
+    await assertWriteWaitsWhileUnreachable(app, {
+      username: 'wa-bob',
+      dn: `uid=wa-bob,${people()}`,
+      cutOff: () => slapd.kill('SIGSTOP'),
+      restore: () => slapd.kill('SIGCONT'),
+      read,
+      syncPlan: () => syncPlan(app),
+    });
   });
 });

@@ -12,15 +12,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
-import type { ConflictPageView, OutboxPageView } from '../src/http/routes/admin-writeback.ts';
+import type { ConflictPageView, OutboxPageView, RetryResultView, WriteBackConflictView } from '../src/http/routes/admin-writeback.ts';
 import { createHttpServer } from '../src/http/server.ts';
 import { PRIMARY_DIRECTORY_ID } from '../src/model/writeback.ts';
-import type { RetryResultView, WriteBackConflictView } from '../src/http/routes/admin-writeback.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { signInAdmin, type AdminSignIn } from './helpers/admin-session.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
+import { type AdminSignIn, signInAdmin } from './helpers/admin-session.ts';
 import { readAttribute } from './helpers/directory.ts';
 import { settingsFor } from './helpers/harness.ts';
 
@@ -70,7 +69,11 @@ describe('write-back admin routes', () => {
             objectKind: 'user',
             objectId: annaId,
             // A row holding a password should never exist; if one did, the API must not send it.
-            change: { kind: 'add', dn: annaDn, attributes: { objectClass: ['inetOrgPerson'], uid: ['anna'], cn: ['Anna'], sn: ['Berg'], userPassword: [STRAY_SECRET] } },
+            change: {
+              kind: 'add',
+              dn: annaDn,
+              attributes: { objectClass: ['inetOrgPerson'], uid: ['anna'], cn: ['Anna'], sn: ['Berg'], userPassword: [STRAY_SECRET] },
+            },
             reason: 'created by an administrator',
           },
           {
@@ -107,7 +110,16 @@ describe('write-back admin routes', () => {
       const third = await tx.writeBack.enqueue({
         directoryId: PRIMARY_DIRECTORY_ID,
         actor: 'admin:admin',
-        steps: [{ stepKind: 'deleteUser', subject: 'gone', objectKind: 'user', objectId: randomUUID(), change: { kind: 'delete', dn: `uid=gone,ou=people,${BASE}` }, reason: 'deleted' }],
+        steps: [
+          {
+            stepKind: 'deleteUser',
+            subject: 'gone',
+            objectKind: 'user',
+            objectId: randomUUID(),
+            change: { kind: 'delete', dn: `uid=gone,ou=people,${BASE}` },
+            reason: 'deleted',
+          },
+        ],
       });
       return [first[0], first[1], second[0], third[0]];
     });
@@ -133,8 +145,16 @@ describe('write-back admin routes', () => {
     );
     const [first, second, third] = page.rows;
     assert.deepEqual(first?.change, { kind: 'add', dn: annaDn, attributes: { objectClass: ['inetOrgPerson'], uid: ['anna'], cn: ['Anna'], sn: ['Berg'] } });
-    assert.deepEqual(second?.change, { kind: 'modify', dn: `cn=staff,ou=groups,${BASE}`, changes: [{ kind: 'addValues', attribute: 'member', values: [annaDn] }] });
-    assert.deepEqual(third?.change, { kind: 'modify', dn: annaDn, changes: [{ kind: 'set', attribute: 'mail', from: ['anna@old.example'], to: ['anna@example.com'] }] });
+    assert.deepEqual(second?.change, {
+      kind: 'modify',
+      dn: `cn=staff,ou=groups,${BASE}`,
+      changes: [{ kind: 'addValues', attribute: 'member', values: [annaDn] }],
+    });
+    assert.deepEqual(third?.change, {
+      kind: 'modify',
+      dn: annaDn,
+      changes: [{ kind: 'set', attribute: 'mail', from: ['anna@old.example'], to: ['anna@example.com'] }],
+    });
     assert.equal(third?.lastErrorCode, 'directory.insufficient_access');
     assert.equal(third?.lastError, 'the bind account may not modify this entry');
     assert.equal(first?.objectId, annaId);
@@ -155,13 +175,31 @@ describe('write-back admin routes', () => {
   it('lists conflicts newest first, and only open ones with open=true', async () => {
     const [older] = await app.store.transaction((tx) =>
       tx.writeBack.recordConflicts(PRIMARY_DIRECTORY_ID, [
-        { objectKind: 'user', objectId: annaId, subject: 'anna', field: 'email', winner: 'directory', directoryValue: ['anna@directory.example'], dirbridgeValue: ['anna@dirbridge.example'], baseline: ['anna@old.example'] },
+        {
+          objectKind: 'user',
+          objectId: annaId,
+          subject: 'anna',
+          field: 'email',
+          winner: 'directory',
+          directoryValue: ['anna@directory.example'],
+          dirbridgeValue: ['anna@dirbridge.example'],
+          baseline: ['anna@old.example'],
+        },
       ]),
     );
     await new Promise((resolve) => setTimeout(resolve, 5));
     const [newer] = await app.store.transaction((tx) =>
       tx.writeBack.recordConflicts(PRIMARY_DIRECTORY_ID, [
-        { objectKind: 'user', objectId: annaId, subject: 'anna', field: 'lastName', winner: 'dirbridge', directoryValue: ['Berg'], dirbridgeValue: ['Berglund'], baseline: ['Bergh'] },
+        {
+          objectKind: 'user',
+          objectId: annaId,
+          subject: 'anna',
+          field: 'lastName',
+          winner: 'dirbridge',
+          directoryValue: ['Berg'],
+          dirbridgeValue: ['Berglund'],
+          baseline: ['Bergh'],
+        },
       ]),
     );
     assert.ok(older && newer);
@@ -175,8 +213,24 @@ describe('write-back admin routes', () => {
     );
     const [latest, resolved] = all.rows;
     assert.deepEqual(
-      { subject: latest?.subject, field: latest?.field, winner: latest?.winner, directoryValue: latest?.directoryValue, dirbridgeValue: latest?.dirbridgeValue, baseline: latest?.baseline, resolution: latest?.resolution },
-      { subject: 'anna', field: 'lastName', winner: 'dirbridge', directoryValue: ['Berg'], dirbridgeValue: ['Berglund'], baseline: ['Bergh'], resolution: null },
+      {
+        subject: latest?.subject,
+        field: latest?.field,
+        winner: latest?.winner,
+        directoryValue: latest?.directoryValue,
+        dirbridgeValue: latest?.dirbridgeValue,
+        baseline: latest?.baseline,
+        resolution: latest?.resolution,
+      },
+      {
+        subject: 'anna',
+        field: 'lastName',
+        winner: 'dirbridge',
+        directoryValue: ['Berg'],
+        dirbridgeValue: ['Berglund'],
+        baseline: ['Bergh'],
+        resolution: null,
+      },
     );
     assert.equal(resolved?.resolution, 'keep');
     assert.equal(resolved?.resolvedBy, 'admin:admin');
@@ -246,7 +300,16 @@ describe('write-back admin actions against OpenLDAP', () => {
       tx.writeBack.enqueue({
         directoryId: PRIMARY_DIRECTORY_ID,
         actor: 'admin:admin',
-        steps: [{ stepKind: 'updateUser', subject: sample.uid, objectKind: 'user', objectId: stored.id, change: { kind: 'modify', dn, changes: [{ kind: 'set', attribute: 'mail', from: [sample.mail], to: [next] }] }, reason: 'email changed' }],
+        steps: [
+          {
+            stepKind: 'updateUser',
+            subject: sample.uid,
+            objectKind: 'user',
+            objectId: stored.id,
+            change: { kind: 'modify', dn, changes: [{ kind: 'set', attribute: 'mail', from: [sample.mail], to: [next] }] },
+            reason: 'email changed',
+          },
+        ],
       }),
     );
     assert.ok(row);
@@ -259,7 +322,11 @@ describe('write-back admin actions against OpenLDAP', () => {
     assert.equal(result.requeued, 1);
     assert.equal(result.run.done, 1, response.body);
     assert.deepEqual(await readAttribute(slapd, dn, 'mail'), [next]);
-    assert.equal((await app.store.writeBack.listOpen(PRIMARY_DIRECTORY_ID, { limit: 10, offset: 0 })).rows.some((open) => open.id === row.id), false, 'no longer open');
+    assert.equal(
+      (await app.store.writeBack.listOpen(PRIMARY_DIRECTORY_ID, { limit: 10, offset: 0 })).rows.some((open) => open.id === row.id),
+      false,
+      'no longer open',
+    );
     // Nothing failed is left: a retry of all puts back nothing.
     assert.equal(((await post('/api/v1/admin/writeback/retry')).json() as RetryResultView).requeued, 0);
     assert.equal((await post('/api/v1/admin/writeback/retry', { ids: [] })).statusCode, 400, 'an empty list is refused rather than read as "all"');
@@ -269,7 +336,16 @@ describe('write-back admin actions against OpenLDAP', () => {
     const { sample, stored } = await syncedUser(1);
     const [conflict] = await app.store.transaction((tx) =>
       tx.writeBack.recordConflicts(PRIMARY_DIRECTORY_ID, [
-        { objectKind: 'user', objectId: stored.id, subject: sample.uid, field: 'firstName', winner: 'directory', directoryValue: [sample.givenName], dirbridgeValue: ['Someone'], baseline: ['Before'] },
+        {
+          objectKind: 'user',
+          objectId: stored.id,
+          subject: sample.uid,
+          field: 'firstName',
+          winner: 'directory',
+          directoryValue: [sample.givenName],
+          dirbridgeValue: ['Someone'],
+          baseline: ['Before'],
+        },
       ]),
     );
     assert.ok(conflict);
@@ -281,7 +357,11 @@ describe('write-back admin actions against OpenLDAP', () => {
     assert.equal(view.resolvedBy, 'admin:admin');
     assert.equal(typeof view.resolvedAt, 'string');
     assert.equal((await app.store.writeBack.getConflict(conflict.id))?.resolution, 'keep');
-    assert.equal((await app.store.audit.list({ action: 'writeback.conflict_resolved', limit: 10, offset: 0 })).entries.some((entry) => entry.actor === 'admin:admin'), true, 'audited as the administrator');
+    assert.equal(
+      (await app.store.audit.list({ action: 'writeback.conflict_resolved', limit: 10, offset: 0 })).entries.some((entry) => entry.actor === 'admin:admin'),
+      true,
+      'audited as the administrator',
+    );
 
     const again = await post(`/api/v1/admin/writeback/conflicts/${conflict.id}/resolve`, { resolution: 'keep' });
     assert.equal(again.statusCode, 409, again.body);
@@ -297,7 +377,16 @@ describe('write-back admin actions against OpenLDAP', () => {
     const lost = `restored.${sample.uid}@example.net`;
     const [conflict] = await app.store.transaction((tx) =>
       tx.writeBack.recordConflicts(PRIMARY_DIRECTORY_ID, [
-        { objectKind: 'user', objectId: stored.id, subject: sample.uid, field: 'email', winner: 'directory', directoryValue: [sample.mail], dirbridgeValue: [lost], baseline: ['before@example.net'] },
+        {
+          objectKind: 'user',
+          objectId: stored.id,
+          subject: sample.uid,
+          field: 'email',
+          winner: 'directory',
+          directoryValue: [sample.mail],
+          dirbridgeValue: [lost],
+          baseline: ['before@example.net'],
+        },
       ]),
     );
     assert.ok(conflict);

@@ -9,14 +9,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openDirectory, openWritableDirectory } from '../src/directory/index.ts';
 import { ASSERTION_OID } from '../src/directory/controls/assertion.ts';
+import { openDirectory, openWritableDirectory } from '../src/directory/index.ts';
 import type { NewOutboxStep } from '../src/model/index.ts';
 import { userSettingsSchema, writeBackSettingsSchema } from '../src/settings/schema.ts';
 import { openStore } from '../src/store/open-store.ts';
 import type { Store } from '../src/store/store.ts';
-import { deliverDue, type DeliverDueInput } from '../src/writeback/deliver.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type DeliverDueInput, deliverDue } from '../src/writeback/deliver.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { slapdDirectorySettings } from './helpers/directory.ts';
 
 describe('write-back deliverer: OpenLDAP', () => {
@@ -29,8 +29,18 @@ describe('write-back deliverer: OpenLDAP', () => {
     store = await openStore({ dataDir });
     await slapd.ldapadd(
       [
-        `dn: uid=wb-alice,ou=people,${slapd.baseDn}`, 'objectClass: inetOrgPerson', 'uid: wb-alice', 'cn: Alice', 'sn: A', 'mail: alice@old.example', '',
-        `dn: cn=wb-team,ou=groups,${slapd.baseDn}`, 'objectClass: groupOfNames', 'cn: wb-team', `member: cn=reader,${slapd.baseDn}`, '',
+        `dn: uid=wb-alice,ou=people,${slapd.baseDn}`,
+        'objectClass: inetOrgPerson',
+        'uid: wb-alice',
+        'cn: Alice',
+        'sn: A',
+        'mail: alice@old.example',
+        '',
+        `dn: cn=wb-team,ou=groups,${slapd.baseDn}`,
+        'objectClass: groupOfNames',
+        'cn: wb-team',
+        `member: cn=reader,${slapd.baseDn}`,
+        '',
       ].join('\n'),
     );
   });
@@ -56,8 +66,22 @@ describe('write-back deliverer: OpenLDAP', () => {
   const alice = () => `uid=wb-alice,ou=people,${slapd.baseDn}`;
   const team = () => `cn=wb-team,ou=groups,${slapd.baseDn}`;
   const steps = (): NewOutboxStep[] => [
-    { stepKind: 'addMember', subject: 'wb-team', objectKind: 'group', objectId: 'g1', reason: 'add alice', change: { kind: 'modify', dn: team(), changes: [{ kind: 'addValues', attribute: 'member', values: [alice()] }] } },
-    { stepKind: 'updateUser', subject: 'wb-alice', objectKind: 'user', objectId: 'u1', reason: 'new mail', change: { kind: 'modify', dn: alice(), changes: [{ kind: 'set', attribute: 'mail', from: ['alice@old.example'], to: ['alice@new.example'] }] } },
+    {
+      stepKind: 'addMember',
+      subject: 'wb-team',
+      objectKind: 'group',
+      objectId: 'g1',
+      reason: 'add alice',
+      change: { kind: 'modify', dn: team(), changes: [{ kind: 'addValues', attribute: 'member', values: [alice()] }] },
+    },
+    {
+      stepKind: 'updateUser',
+      subject: 'wb-alice',
+      objectKind: 'user',
+      objectId: 'u1',
+      reason: 'new mail',
+      change: { kind: 'modify', dn: alice(), changes: [{ kind: 'set', attribute: 'mail', from: ['alice@old.example'], to: ['alice@new.example'] }] },
+    },
   ];
 
   it('delivers an action in order and the server holds the values; delivering again is a no-op', async () => {
@@ -84,7 +108,16 @@ describe('write-back deliverer: OpenLDAP', () => {
       tx.writeBack.enqueue({
         directoryId: 'd2',
         actor: 'admin',
-        steps: [{ stepKind: 'removeMember', subject: 'wb-team', objectKind: 'group', objectId: 'g1', reason: 'remove alice', change: { kind: 'modify', dn: team(), changes: [{ kind: 'deleteValues', attribute: 'member', values: [alice()] }] } }],
+        steps: [
+          {
+            stepKind: 'removeMember',
+            subject: 'wb-team',
+            objectKind: 'group',
+            objectId: 'g1',
+            reason: 'remove alice',
+            change: { kind: 'modify', dn: team(), changes: [{ kind: 'deleteValues', attribute: 'member', values: [alice()] }] },
+          },
+        ],
       }),
     );
     {
@@ -116,22 +149,34 @@ describe('write-back deliverer: OpenLDAP', () => {
     const dn = `uid=${name},ou=people,${slapd.baseDn}`;
     const old = `${name}@old.example`;
     await slapd.ldapadd([`dn: ${dn}`, 'objectClass: inetOrgPerson', `uid: ${name}`, `cn: ${name}`, 'sn: Before', `mail: ${old}`, ''].join('\n'));
-    const [user] = await store.transaction((tx) => tx.users.insert([{ username: name, source: 'directory', dn, email: options.dirbridge, lastName: options.alsoSn ?? 'Before' }]));
+    const [user] = await store.transaction((tx) =>
+      tx.users.insert([{ username: name, source: 'directory', dn, email: options.dirbridge, lastName: options.alsoSn ?? 'Before' }]),
+    );
     const changes = [{ kind: 'set' as const, attribute: 'mail', from: [old], to: [options.dirbridge] }];
     if (options.alsoSn !== undefined) changes.push({ kind: 'set', attribute: 'sn', from: ['Before'], to: [options.alsoSn] });
     const [row] = await store.transaction(async (tx) => {
       await tx.writeBack.upsertBaselines(directoryId, [
         { objectKind: 'user', objectId: user!.id, field: 'email', values: [old], changeMarker: null },
-        ...(options.alsoSn === undefined ? [] : [{ objectKind: 'user' as const, objectId: user!.id, field: 'lastName', values: ['Before'], changeMarker: null }]),
+        ...(options.alsoSn === undefined
+          ? []
+          : [{ objectKind: 'user' as const, objectId: user!.id, field: 'lastName', values: ['Before'], changeMarker: null }]),
       ]);
-      return tx.writeBack.enqueue({ directoryId, actor: 'admin', steps: [{ stepKind: 'updateUser', subject: name, objectKind: 'user', objectId: user!.id, reason: 'new mail', change: { kind: 'modify', dn, changes } }] });
+      return tx.writeBack.enqueue({
+        directoryId,
+        actor: 'admin',
+        steps: [{ stepKind: 'updateUser', subject: name, objectKind: 'user', objectId: user!.id, reason: 'new mail', change: { kind: 'modify', dn, changes } }],
+      });
     });
     await slapd.ldapmodify([`dn: ${dn}`, 'changetype: modify', 'replace: mail', `mail: ${options.directory}`, ''].join('\n'));
     return { dn, userId: user!.id, old, actionId: row!.actionId };
   }
 
   it("a conflict under the directory's authority: slapd keeps its value, dirbridge's store takes it, the row is done with a note, the conflict keeps dirbridge's value", async () => {
-    const { dn, userId, old, actionId } = await conflictingMail('c1', 'wb-carol', { dirbridge: 'carol@dirbridge.example', directory: 'carol@directory.example', alsoSn: 'After' });
+    const { dn, userId, old, actionId } = await conflictingMail('c1', 'wb-carol', {
+      dirbridge: 'carol@dirbridge.example',
+      directory: 'carol@directory.example',
+      alsoSn: 'After',
+    });
     await using directory = await openWritableDirectory(writer());
     const result = await deliverDue(store, directory, input('c1', { default: 'directory' }));
     assert.deepEqual(result, { done: 1, retrying: 0, failed: 0, conflicts: 1 });
@@ -143,13 +188,31 @@ describe('write-back deliverer: OpenLDAP', () => {
     const { rows: conflicts } = await store.writeBack.listConflicts('c1', { open: true }, { limit: 10, offset: 0 });
     assert.equal(conflicts.length, 1);
     assert.deepEqual(
-      { field: conflicts[0]?.field, winner: conflicts[0]?.winner, directoryValue: conflicts[0]?.directoryValue, dirbridgeValue: conflicts[0]?.dirbridgeValue, baseline: conflicts[0]?.baseline, objectId: conflicts[0]?.objectId },
-      { field: 'email', winner: 'directory', directoryValue: ['carol@directory.example'], dirbridgeValue: ['carol@dirbridge.example'], baseline: [old], objectId: userId },
+      {
+        field: conflicts[0]?.field,
+        winner: conflicts[0]?.winner,
+        directoryValue: conflicts[0]?.directoryValue,
+        dirbridgeValue: conflicts[0]?.dirbridgeValue,
+        baseline: conflicts[0]?.baseline,
+        objectId: conflicts[0]?.objectId,
+      },
+      {
+        field: 'email',
+        winner: 'directory',
+        directoryValue: ['carol@directory.example'],
+        dirbridgeValue: ['carol@dirbridge.example'],
+        baseline: [old],
+        objectId: userId,
+      },
     );
     const [row] = await store.writeBack.action(actionId);
     assert.equal(row?.status, 'done');
     assert.equal(row?.lastErrorCode, 'writeback.directory_kept');
-    assert.deepEqual(await store.writeBack.readBaselines('c1', [{ objectKind: 'user', objectId: userId }]), [], 'both baselines are gone: sn delivered, mail settled');
+    assert.deepEqual(
+      await store.writeBack.readBaselines('c1', [{ objectKind: 'user', objectId: userId }]),
+      [],
+      'both baselines are gone: sn delivered, mail settled',
+    );
     const audit = (await store.audit.list({ limit: 10, offset: 0, action: 'writeback.conflict', userId })).entries;
     assert.equal(audit.length, 1);
     assert.equal((audit[0]?.details as { conflictId?: string } | null)?.conflictId, conflicts[0]?.id);
@@ -181,13 +244,27 @@ describe('write-back deliverer: OpenLDAP', () => {
       tx.writeBack.enqueue({
         directoryId: 'c3',
         actor: 'admin',
-        steps: [{ stepKind: 'updateUser', subject: name, objectKind: 'user', objectId: 'u-erin', reason: 'describe', change: { kind: 'modify', dn, changes: [{ kind: 'set', attribute: 'description', from: ['planned'], to: ['ours'] }] } }],
+        steps: [
+          {
+            stepKind: 'updateUser',
+            subject: name,
+            objectKind: 'user',
+            objectId: 'u-erin',
+            reason: 'describe',
+            change: { kind: 'modify', dn, changes: [{ kind: 'set', attribute: 'description', from: ['planned'], to: ['ours'] }] },
+          },
+        ],
       }),
     );
     await slapd.ldapmodify([`dn: ${dn}`, 'changetype: modify', 'replace: description', 'description: theirs', ''].join('\n'));
     await using directory = await openWritableDirectory(writer());
     // mail's override says dirbridge; description is no field, so the default (dirbridge) decides.
-    assert.deepEqual(await deliverDue(store, directory, input('c3', { default: 'dirbridge', fields: { email: 'directory' } })), { done: 1, retrying: 0, failed: 0, conflicts: 1 });
+    assert.deepEqual(await deliverDue(store, directory, input('c3', { default: 'dirbridge', fields: { email: 'directory' } })), {
+      done: 1,
+      retrying: 0,
+      failed: 0,
+      conflicts: 1,
+    });
     assert.deepEqual(await read(dn, 'description'), ['ours']);
     const [conflict] = (await store.writeBack.listConflicts('c3', {}, { limit: 10, offset: 0 })).rows;
     assert.equal(conflict?.field, 'description');
@@ -221,7 +298,14 @@ describe('write-back deliverer: OpenLDAP', () => {
     assert.deepEqual(await read(dn, 'mail'), ['gina@again.example']);
 
     await using directory = await openWritableDirectory(writer());
-    assert.deepEqual(await deliverDue(store, directory, input('c4', settings, () => new Date(Date.now() + 60_000))), { done: 1, retrying: 0, failed: 0, conflicts: 1 });
+    assert.deepEqual(
+      await deliverDue(
+        store,
+        directory,
+        input('c4', settings, () => new Date(Date.now() + 60_000)),
+      ),
+      { done: 1, retrying: 0, failed: 0, conflicts: 1 },
+    );
     assert.deepEqual(await read(dn, 'mail'), ['gina@dirbridge.example']);
     const [conflict] = (await store.writeBack.listConflicts('c4', {}, { limit: 10, offset: 0 })).rows;
     assert.deepEqual(conflict?.directoryValue, ['gina@again.example'], 'the value overwritten is the one read on this pass');
@@ -231,7 +315,9 @@ describe('write-back deliverer: OpenLDAP', () => {
   it('settles a conflict the same way on a server without the Assertion control (delete from + add to fails with noSuchAttribute)', async () => {
     const { dn, userId } = await conflictingMail('c5', 'wb-hank', { dirbridge: 'hank@dirbridge.example', directory: 'hank@directory.example' });
     await using real = await openWritableDirectory(writer());
-    const withoutAssertion = Object.assign(Object.create(real) as typeof real, { rootDse: { ...real.rootDse, supportedControls: real.rootDse.supportedControls.filter((oid) => oid !== ASSERTION_OID) } });
+    const withoutAssertion = Object.assign(Object.create(real) as typeof real, {
+      rootDse: { ...real.rootDse, supportedControls: real.rootDse.supportedControls.filter((oid) => oid !== ASSERTION_OID) },
+    });
     assert.deepEqual(await deliverDue(store, withoutAssertion, input('c5')), { done: 1, retrying: 0, failed: 0, conflicts: 1 });
     assert.deepEqual(await read(dn, 'mail'), ['hank@directory.example']);
     assert.equal((await store.users.get(userId))?.email, 'hank@directory.example');
@@ -244,7 +330,14 @@ describe('write-back deliverer: OpenLDAP', () => {
     await slapd.ldapadd(
       ['ivan', 'judy'].flatMap((uid) => [`dn: uid=wb-${uid},${people}`, 'objectClass: inetOrgPerson', `uid: wb-${uid}`, `cn: ${uid}`, 'sn: X', '']).join('\n'),
     );
-    const step = (change: NewOutboxStep['change'], subject: string): NewOutboxStep => ({ stepKind: 'renameUser', subject, objectKind: 'user', objectId: subject, reason: 'test', change });
+    const step = (change: NewOutboxStep['change'], subject: string): NewOutboxStep => ({
+      stepKind: 'renameUser',
+      subject,
+      objectKind: 'user',
+      objectId: subject,
+      reason: 'test',
+      change,
+    });
     const rows = await store.transaction((tx) =>
       tx.writeBack.enqueue({
         directoryId: 'd3',
@@ -256,12 +349,33 @@ describe('write-back deliverer: OpenLDAP', () => {
       }),
     );
     // Done in the directory as the deliverer would have, before the rows were marked.
-    await slapd.ldapmodify([`dn: uid=wb-ivan,${people}`, 'changetype: modrdn', 'newrdn: uid=wb-ivan2', 'deleteoldrdn: 1', `newsuperior: ou=staff,${slapd.baseDn}`, '', `dn: uid=wb-judy,${people}`, 'changetype: delete', ''].join('\n'));
+    await slapd.ldapmodify(
+      [
+        `dn: uid=wb-ivan,${people}`,
+        'changetype: modrdn',
+        'newrdn: uid=wb-ivan2',
+        'deleteoldrdn: 1',
+        `newsuperior: ou=staff,${slapd.baseDn}`,
+        '',
+        `dn: uid=wb-judy,${people}`,
+        'changetype: delete',
+        '',
+      ].join('\n'),
+    );
     await using directory = await openWritableDirectory(writer());
     assert.deepEqual(await deliverDue(store, directory, input('d3')), { done: 2, retrying: 0, failed: 0, conflicts: 0 });
-    assert.deepEqual((await store.writeBack.action(rows[0]!.actionId)).map((row) => row.status), ['done', 'done']);
+    assert.deepEqual(
+      (await store.writeBack.action(rows[0]!.actionId)).map((row) => row.status),
+      ['done', 'done'],
+    );
 
-    await store.transaction((tx) => tx.writeBack.enqueue({ directoryId: 'd4', actor: 'admin', steps: [step({ kind: 'modifyDn', dn: `uid=wb-nobody,${people}`, newRdn: 'uid=wb-nobody2' }, 'wb-nobody')] }));
+    await store.transaction((tx) =>
+      tx.writeBack.enqueue({
+        directoryId: 'd4',
+        actor: 'admin',
+        steps: [step({ kind: 'modifyDn', dn: `uid=wb-nobody,${people}`, newRdn: 'uid=wb-nobody2' }, 'wb-nobody')],
+      }),
+    );
     assert.deepEqual(await deliverDue(store, directory, input('d4')), { done: 0, retrying: 0, failed: 1, conflicts: 0 });
     assert.equal((await store.writeBack.listOpen('d4', { limit: 10, offset: 0 })).rows[0]?.lastErrorCode, 'directory.no_such_object');
   });

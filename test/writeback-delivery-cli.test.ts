@@ -19,7 +19,7 @@ import type { NewOutboxStep } from '../src/model/index.ts';
 import { PRIMARY_DIRECTORY_ID } from '../src/model/writeback.ts';
 import { openStore } from '../src/store/open-store.ts';
 import type { Store } from '../src/store/store.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { slapdDirectorySettings } from './helpers/directory.ts';
 
 const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'dirbridge.js');
@@ -59,9 +59,14 @@ describe('dirbridge writeback commands against OpenLDAP', () => {
 
   function cli(args: string[]): Promise<CliResult> {
     return new Promise((resolve) => {
-      execFile(process.execPath, [BIN, '--config', config, ...args], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env() }, timeout: 60_000 }, (error, stdout, stderr) => {
-        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
-      });
+      execFile(
+        process.execPath,
+        [BIN, '--config', config, ...args],
+        { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env() }, timeout: 60_000 },
+        (error, stdout, stderr) => {
+          resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
+        },
+      );
     });
   }
   async function json(args: string[]): Promise<any> {
@@ -83,7 +88,8 @@ describe('dirbridge writeback commands against OpenLDAP', () => {
     const [entry] = await reader.searchAll({ baseDn: dn, scope: 'base', filter: '(objectClass=*)', attributes: ['mail'], maxEntries: 1 });
     return (entry?.attributes['mail'] ?? []).map(String);
   }
-  const enqueue = (store: Store, steps: NewOutboxStep[]) => store.transaction((tx) => tx.writeBack.enqueue({ directoryId: PRIMARY_DIRECTORY_ID, actor: 'admin', steps }));
+  const enqueue = (store: Store, steps: NewOutboxStep[]) =>
+    store.transaction((tx) => tx.writeBack.enqueue({ directoryId: PRIMARY_DIRECTORY_ID, actor: 'admin', steps }));
 
   it('lists nothing on a new store', async () => {
     const listed = await json(['writeback', 'list']);
@@ -94,7 +100,16 @@ describe('dirbridge writeback commands against OpenLDAP', () => {
     const parent = `ou=later,ou=people,${slapd.baseDn}`;
     const dn = `uid=cli-late,${parent}`;
     const [row] = await withStore((store) =>
-      enqueue(store, [{ stepKind: 'createUser', subject: 'cli-late', objectKind: 'user', objectId: 'id-cli-late', reason: 'created', change: { kind: 'add', dn, attributes: { objectClass: ['inetOrgPerson'], uid: ['cli-late'], cn: ['cli-late'], sn: ['Late'] } } }]),
+      enqueue(store, [
+        {
+          stepKind: 'createUser',
+          subject: 'cli-late',
+          objectKind: 'user',
+          objectId: 'id-cli-late',
+          reason: 'created',
+          change: { kind: 'add', dn, attributes: { objectClass: ['inetOrgPerson'], uid: ['cli-late'], cn: ['cli-late'], sn: ['Late'] } },
+        },
+      ]),
     );
     // Nothing failed yet: retry requeues nothing, and its delivery finds the container missing.
     const first = await json(['writeback', 'retry']);
@@ -126,7 +141,14 @@ describe('dirbridge writeback commands against OpenLDAP', () => {
     const userId = await withStore(async (store) => {
       const [user] = await store.transaction((tx) => tx.users.insert([{ username: uid, source: 'directory', dn, email: `${uid}@dirbridge.example` }]));
       await enqueue(store, [
-        { stepKind: 'updateUser', subject: uid, objectKind: 'user', objectId: user!.id, reason: 'mail', change: { kind: 'modify', dn, changes: [{ kind: 'set', attribute: 'mail', from: [`${uid}@old.example`], to: [`${uid}@dirbridge.example`] }] } },
+        {
+          stepKind: 'updateUser',
+          subject: uid,
+          objectKind: 'user',
+          objectId: user!.id,
+          reason: 'mail',
+          change: { kind: 'modify', dn, changes: [{ kind: 'set', attribute: 'mail', from: [`${uid}@old.example`], to: [`${uid}@dirbridge.example`] }] },
+        },
       ]);
       return user!.id;
     });
@@ -153,7 +175,11 @@ describe('dirbridge writeback commands against OpenLDAP', () => {
     assert.deepEqual(await mailOf(dn), ['cli-rose@dirbridge.example'], "dirbridge's value is back in slapd");
     await withStore(async (store) => {
       assert.equal((await store.users.get(userId))?.email, 'cli-rose@dirbridge.example', "and in dirbridge's store");
-      assert.deepEqual(await store.writeBack.readBaselines(PRIMARY_DIRECTORY_ID, [{ objectKind: 'user', objectId: userId }]), [], 'delivered: no baseline left');
+      assert.deepEqual(
+        await store.writeBack.readBaselines(PRIMARY_DIRECTORY_ID, [{ objectKind: 'user', objectId: userId }]),
+        [],
+        'delivered: no baseline left',
+      );
       const audit = await store.audit.list({ limit: 5, offset: 0, action: 'writeback.conflict_resolved', userId });
       assert.equal(audit.total, 1);
     });

@@ -8,16 +8,16 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { openDirectory, openWritableDirectory, type WritableDirectoryConnection } from '../src/directory/index.ts';
 import { isDirbridgeError } from '../src/errors.ts';
-import { PRIMARY_DIRECTORY_ID } from '../src/model/writeback.ts';
 import type { NewOutboxStep, OutboxRecord } from '../src/model/index.ts';
+import { PRIMARY_DIRECTORY_ID } from '../src/model/writeback.ts';
 import { appJobs, createAppScheduler, JOB_NAMES } from '../src/scheduler/app-jobs.ts';
 import { silentLog } from '../src/scheduler/job-lock.ts';
 import { writeBackSettingsSchema } from '../src/settings/schema.ts';
 import { createWriteBackDelivery, deliveryLockFor } from '../src/writeback/delivery.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
 
 describe('write-back delivery: OpenLDAP', () => {
@@ -76,9 +76,30 @@ describe('write-back delivery: OpenLDAP', () => {
     await slapd.ldapadd([`dn: ${person('wd-gone')}`, 'objectClass: inetOrgPerson', 'uid: wd-gone', 'cn: wd-gone', 'sn: Gone', ''].join('\n'));
     const rows = await enqueue([
       newPerson('wd-frank'),
-      { stepKind: 'renameUser', subject: 'wd-frank', objectKind: 'user', objectId: 'id-wd-frank', reason: 'renamed', change: { kind: 'modifyDn', dn: person('wd-frank'), newRdn: 'uid=wd-franklin' } },
-      { stepKind: 'moveUser', subject: 'wd-franklin', objectKind: 'user', objectId: 'id-wd-frank', reason: 'moved', change: { kind: 'modifyDn', dn: person('wd-franklin'), newRdn: 'uid=wd-franklin', newParent: staff() } },
-      { stepKind: 'deleteUser', subject: 'wd-gone', objectKind: 'user', objectId: 'id-wd-gone', reason: 'deleted', change: { kind: 'delete', dn: person('wd-gone') } },
+      {
+        stepKind: 'renameUser',
+        subject: 'wd-frank',
+        objectKind: 'user',
+        objectId: 'id-wd-frank',
+        reason: 'renamed',
+        change: { kind: 'modifyDn', dn: person('wd-frank'), newRdn: 'uid=wd-franklin' },
+      },
+      {
+        stepKind: 'moveUser',
+        subject: 'wd-franklin',
+        objectKind: 'user',
+        objectId: 'id-wd-frank',
+        reason: 'moved',
+        change: { kind: 'modifyDn', dn: person('wd-franklin'), newRdn: 'uid=wd-franklin', newParent: staff() },
+      },
+      {
+        stepKind: 'deleteUser',
+        subject: 'wd-gone',
+        objectKind: 'user',
+        objectId: 'id-wd-gone',
+        reason: 'deleted',
+        change: { kind: 'delete', dn: person('wd-gone') },
+      },
     ]);
     const run = await app.writeBackDelivery.runNow();
     assert.deepEqual(run, { done: 4, retrying: 0, failed: 0, conflicts: 0 });
@@ -86,12 +107,19 @@ describe('write-back delivery: OpenLDAP', () => {
     assert.equal(await exists(person('wd-frank')), false, 'the old DN is gone');
     assert.equal(await exists(person('wd-franklin')), false, 'moved away from ou=people');
     assert.equal(await exists(person('wd-gone')), false, 'deleted');
-    assert.deepEqual((await rowsOf(rows)).map((row) => row.status), ['done', 'done', 'done', 'done']);
+    assert.deepEqual(
+      (await rowsOf(rows)).map((row) => row.status),
+      ['done', 'done', 'done', 'done'],
+    );
   });
 
   it('delivers nothing unless write-back is on in writable mode', async () => {
     const rows = await enqueue([newPerson('wd-readonly')]);
-    for (const writeBack of [{ enabled: true, mode: 'readOnly' }, { enabled: true, mode: 'unsynced' }, { enabled: false, mode: 'writable', usersDn: people() }]) {
+    for (const writeBack of [
+      { enabled: true, mode: 'readOnly' },
+      { enabled: true, mode: 'unsynced' },
+      { enabled: false, mode: 'writable', usersDn: people() },
+    ]) {
       await using lock = disposable(deliveryLockFor(app.settings.store));
       const delivery = createWriteBackDelivery({
         store: app.store,
@@ -101,7 +129,12 @@ describe('write-back delivery: OpenLDAP', () => {
         lock: lock.lock,
       });
       assert.deepEqual(await delivery.runNow(), { done: 0, retrying: 0, failed: 0, conflicts: 0, skipped: 'not_writable' }, JSON.stringify(writeBack));
-      assert.equal(appJobs({ ...app, settings: { ...app.settings, writeBack: writeBackSettingsSchema.parse(writeBack) } } as App).some((job) => job.name === JOB_NAMES.writeBackDelivery), false);
+      assert.equal(
+        appJobs({ ...app, settings: { ...app.settings, writeBack: writeBackSettingsSchema.parse(writeBack) } } as App).some(
+          (job) => job.name === JOB_NAMES.writeBackDelivery,
+        ),
+        false,
+      );
     }
     assert.equal((await rowsOf(rows))[0]?.status, 'pending');
     assert.equal(await exists(person('wd-readonly')), false);
@@ -141,7 +174,10 @@ describe('write-back delivery: OpenLDAP', () => {
     assert.equal(mostOpen, 1, 'never two deliveries at once');
     assert.equal(opened, 1, 'a pass with nothing due opens no connection');
     assert.deepEqual(adds.sort(), uids.map((uid) => person(uid)).sort(), 'each row sent once');
-    assert.deepEqual((await rowsOf(rows)).map((row) => row.status), ['done', 'done', 'done', 'done']);
+    assert.deepEqual(
+      (await rowsOf(rows)).map((row) => row.status),
+      ['done', 'done', 'done', 'done'],
+    );
   });
 
   it('keeps the rows pending with the error and a backoff while slapd is down, and delivers them once it is back and the backoff passed', async () => {
@@ -164,14 +200,20 @@ describe('write-back delivery: OpenLDAP', () => {
       assert.ok(Date.parse(row.nextAttemptAt) >= before + 4_000, `backed off: next attempt at ${row.nextAttemptAt}`);
     }
     const listed = await app.store.writeBack.listOpen(PRIMARY_DIRECTORY_ID, { limit: 10, offset: 0 });
-    assert.ok(listed.rows.some((row) => row.lastErrorCode === 'directory.unavailable'), 'writeback list shows the error');
+    assert.ok(
+      listed.rows.some((row) => row.lastErrorCode === 'directory.unavailable'),
+      'writeback list shows the error',
+    );
 
     await slapd.restart();
     assert.deepEqual(await app.writeBackDelivery.runNow(), { done: 0, retrying: 0, failed: 0, conflicts: 0 }, 'nothing is due before the backoff ends');
     skewMs += 60_000;
     assert.deepEqual(await app.writeBackDelivery.runNow(), { done: 3, retrying: 0, failed: 0, conflicts: 0 });
     for (const uid of ['wd-down1', 'wd-down2', 'wd-down3']) assert.equal(await exists(person(uid)), true, uid);
-    assert.deepEqual((await rowsOf([...rows, second!])).map((row) => row.status), ['done', 'done', 'done']);
+    assert.deepEqual(
+      (await rowsOf([...rows, second!])).map((row) => row.status),
+      ['done', 'done', 'done'],
+    );
   });
 
   it("delivers as the scheduler's writeback-delivery job", async () => {

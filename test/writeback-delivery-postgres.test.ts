@@ -8,13 +8,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { openDirectory } from '../src/directory/index.ts';
 import type { NewOutboxStep } from '../src/model/index.ts';
 import { PRIMARY_DIRECTORY_ID } from '../src/model/writeback.ts';
 import { createPostgresJobLock } from '../src/scheduler/postgres-lock.ts';
 import { DELIVERY_LOCK_NAME, type DeliveryRun } from '../src/writeback/delivery.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { settingsFor } from './helpers/harness.ts';
 import { createTestDatabase, postgresProblem } from './helpers/postgres.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
@@ -67,7 +67,7 @@ describe('write-back delivery: two instances on one PostgreSQL', { skip: skipUnl
     });
   const sum = (runs: DeliveryRun[], key: 'done' | 'retrying' | 'failed' | 'conflicts') => runs.reduce((total, run) => total + run[key], 0);
 
-  it("skips as held_elsewhere while another holder has the delivery lock, and delivers once it is free", async () => {
+  it('skips as held_elsewhere while another holder has the delivery lock, and delivers once it is free', async () => {
     const [a, b] = apps;
     assert.ok(a && b);
     await enqueue(a, ['pg-held']);
@@ -75,7 +75,8 @@ describe('write-back delivery: two instances on one PostgreSQL', { skip: skipUnl
     try {
       const handle = await other.tryAcquire(DELIVERY_LOCK_NAME);
       assert.ok(handle, 'the test holds the lock');
-      for (const app of [a, b]) assert.deepEqual(await app.writeBackDelivery.runNow(), { done: 0, retrying: 0, failed: 0, conflicts: 0, skipped: 'held_elsewhere' });
+      for (const app of [a, b])
+        assert.deepEqual(await app.writeBackDelivery.runNow(), { done: 0, retrying: 0, failed: 0, conflicts: 0, skipped: 'held_elsewhere' });
       await handle.release();
     } finally {
       await other.close();
@@ -100,7 +101,13 @@ describe('write-back delivery: two instances on one PostgreSQL', { skip: skipUnl
     const open = await a.store.writeBack.listOpen(PRIMARY_DIRECTORY_ID, { limit: 100, offset: 0 });
     assert.equal(open.total, 0, 'nothing pending or failed');
     await using reader = await openDirectory(a.settings.directory);
-    const created = await reader.searchAll({ baseDn: `ou=people,${slapd.baseDn}`, scope: 'one', filter: '(uid=pg-both-*)', attributes: ['uid'], maxEntries: 100 });
+    const created = await reader.searchAll({
+      baseDn: `ou=people,${slapd.baseDn}`,
+      scope: 'one',
+      filter: '(uid=pg-both-*)',
+      attributes: ['uid'],
+      maxEntries: 100,
+    });
     assert.equal(created.length, uids.length);
   });
 });

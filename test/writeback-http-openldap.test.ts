@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { openApp, type App } from '../src/app.ts';
+import { type App, openApp } from '../src/app.ts';
 import { ensureInitialAdmin } from '../src/auth/local-accounts.ts';
 import { createHttpServer } from '../src/http/server.ts';
-import { startSlapd, type Slapd } from './fixtures/slapd.ts';
-import { signInAdmin, type AdminSignIn } from './helpers/admin-session.ts';
+import { type Slapd, startSlapd } from './fixtures/slapd.ts';
+import { type AdminSignIn, signInAdmin } from './helpers/admin-session.ts';
 import { bindsToSlapd, readAttribute, slapdDirectorySettings } from './helpers/directory.ts';
 import { settingsFor } from './helpers/harness.ts';
 
@@ -27,7 +27,18 @@ describe('write-back over HTTP: OpenLDAP', () => {
 
   before(async () => {
     slapd = await startSlapd();
-    await slapd.ldapadd([`dn: uid=wh-erin,${people()}`, 'objectClass: inetOrgPerson', 'uid: wh-erin', 'cn: Erin', 'sn: Lake', 'mail: erin@example.test', 'userPassword: erin-initial-1', ''].join('\n'));
+    await slapd.ldapadd(
+      [
+        `dn: uid=wh-erin,${people()}`,
+        'objectClass: inetOrgPerson',
+        'uid: wh-erin',
+        'cn: Erin',
+        'sn: Lake',
+        'mail: erin@example.test',
+        'userPassword: erin-initial-1',
+        '',
+      ].join('\n'),
+    );
     const made = await settingsFor({
       directory: { ...slapdDirectorySettings(slapd, { bindDn: slapd.writerDn, bindPassword: slapd.writerPassword }) },
       users: { baseDn: people() },
@@ -49,13 +60,23 @@ describe('write-back over HTTP: OpenLDAP', () => {
   });
 
   const post = (url: string, payload: unknown, signedIn = true) =>
-    server.inject({ method: 'POST', url, payload: payload as Record<string, unknown>, ...(signedIn ? { cookies: admin.cookie, headers: { 'x-csrf-token': admin.csrf } } : {}) });
+    server.inject({
+      method: 'POST',
+      url,
+      payload: payload as Record<string, unknown>,
+      ...(signedIn ? { cookies: admin.cookie, headers: { 'x-csrf-token': admin.csrf } } : {}),
+    });
 
   const read = (dn: string, attribute: string) => readAttribute(slapd, dn, attribute);
 
-
   it('refuses every write-back route without an administrator', async () => {
-    for (const url of ['/api/v1/admin/users', '/api/v1/admin/groups', '/api/v1/admin/users/x/password', '/api/v1/admin/users/x/delete', '/api/v1/admin/groups/x/members/add']) {
+    for (const url of [
+      '/api/v1/admin/users',
+      '/api/v1/admin/groups',
+      '/api/v1/admin/users/x/password',
+      '/api/v1/admin/users/x/delete',
+      '/api/v1/admin/groups/x/members/add',
+    ]) {
       const response = await post(url, { username: 'x', name: 'x', password: 'x', userId: 'x' }, false);
       assert.equal(response.statusCode, 401, `${url}: ${response.body}`);
     }
@@ -69,7 +90,10 @@ describe('write-back over HTTP: OpenLDAP', () => {
     const created = await post('/api/v1/admin/users', { username: 'wh-finn', email: 'finn@example.test', lastName: 'Moss' });
     assert.equal(created.statusCode, 200, created.body);
     assert.equal(created.json().outcome, 'written');
-    assert.deepEqual(created.json().steps.map((step: { kind: string; status: string }) => `${step.kind}:${step.status}`), ['createUser:done']);
+    assert.deepEqual(
+      created.json().steps.map((step: { kind: string; status: string }) => `${step.kind}:${step.status}`),
+      ['createUser:done'],
+    );
     const id = created.json().user.id as string;
     const dn = `uid=wh-finn,${people()}`;
     assert.deepEqual(await read(dn, 'mail'), ['finn@example.test']);
@@ -82,7 +106,13 @@ describe('write-back over HTTP: OpenLDAP', () => {
     assert.equal(reset.statusCode, 200, reset.body);
     assert.equal(reset.json().outcome, 'written');
 
-    const patched = await server.inject({ method: 'PATCH', url: `/api/v1/admin/users/${id}`, payload: { displayName: 'Finn M.' }, cookies: admin.cookie, headers: { 'x-csrf-token': admin.csrf } });
+    const patched = await server.inject({
+      method: 'PATCH',
+      url: `/api/v1/admin/users/${id}`,
+      payload: { displayName: 'Finn M.' },
+      cookies: admin.cookie,
+      headers: { 'x-csrf-token': admin.csrf },
+    });
     assert.equal(patched.statusCode, 200, patched.body);
     assert.equal(patched.headers['dirbridge-write-back'], 'written');
     assert.deepEqual(await read(dn, 'displayName'), ['Finn M.']);
@@ -98,7 +128,10 @@ describe('write-back over HTTP: OpenLDAP', () => {
       server.inject({ method: 'POST', url: '/api/v1/auth/password', payload: { currentPassword, newPassword }, headers: { authorization: `Bearer ${token}` } });
     const guesses = await Promise.all(Array.from({ length: 20 }, (_, index) => change(`wrong-guess-${index}`, 'erin-Other-333')));
     const statuses = guesses.map((response) => response.statusCode);
-    assert.ok(statuses.every((status) => status === 401 || status === 429), statuses.join(','));
+    assert.ok(
+      statuses.every((status) => status === 401 || status === 429),
+      statuses.join(','),
+    );
     assert.ok(statuses.filter((status) => status === 401).length <= 3, `at most maxFailures guesses reach the directory: ${statuses.join(',')}`);
     assert.deepEqual(await read(`uid=wh-erin,${people()}`, 'pwdAccountLockedTime'), [], 'the directory account is not locked');
     assert.ok(((await read(`uid=wh-erin,${people()}`, 'pwdFailureTime')) ?? []).length <= 3, 'slapd saw at most maxFailures wrong binds');

@@ -8,8 +8,23 @@ describe('directoryManagedFields', () => {
   });
 
   it('manages the profile and memberships of a directory user, and the admin flag only while an admin group is mapped', () => {
-    assert.deepEqual(directoryManagedFields({ source: 'directory' }, { adminGroup: undefined }), ['username', 'email', 'firstName', 'lastName', 'displayName', 'groups']);
-    assert.deepEqual(directoryManagedFields({ source: 'directory' }, { adminGroup: 'admins' }), ['username', 'email', 'firstName', 'lastName', 'displayName', 'isAdmin', 'groups']);
+    assert.deepEqual(directoryManagedFields({ source: 'directory' }, { adminGroup: undefined }), [
+      'username',
+      'email',
+      'firstName',
+      'lastName',
+      'displayName',
+      'groups',
+    ]);
+    assert.deepEqual(directoryManagedFields({ source: 'directory' }, { adminGroup: 'admins' }), [
+      'username',
+      'email',
+      'firstName',
+      'lastName',
+      'displayName',
+      'isAdmin',
+      'groups',
+    ]);
     assert.deepEqual(directoryManagedFields({ source: 'directory' }, undefined), ['username', 'email', 'firstName', 'lastName', 'displayName', 'groups']);
   });
 });

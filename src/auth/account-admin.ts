@@ -4,8 +4,8 @@
  * editable. Every lifecycle change is audited with who did it and why.
  */
 import { DirbridgeError } from '../errors.ts';
-import type { MappingSettings } from '../settings/schema.ts';
 import type { UserRecord } from '../model/index.ts';
+import type { MappingSettings } from '../settings/schema.ts';
 import type { Store, StoreWriter } from '../store/store.ts';
 import type { LoginThrottle, ThrottleStatus } from './throttle.ts';
 
@@ -69,9 +69,13 @@ export function createAccountAdmin(deps: {
           (field): field is keyof ProfileChanges => field !== 'groups' && changes[field] !== undefined && changes[field] !== user[field],
         );
         if (managed.length > 0) {
-          throw new DirbridgeError('users.directory_managed', `${managed.join(', ')} of ${user.username} ${managed.length === 1 ? 'is' : 'are'} managed by the directory and read-only here`, {
-            details: { fields: managed },
-          });
+          throw new DirbridgeError(
+            'users.directory_managed',
+            `${managed.join(', ')} of ${user.username} ${managed.length === 1 ? 'is' : 'are'} managed by the directory and read-only here`,
+            {
+              details: { fields: managed },
+            },
+          );
         }
       }
       await store.transaction(async (tx) => {
@@ -141,7 +145,11 @@ export function createAccountAdmin(deps: {
 }
 
 /** Disables an account and ends its sessions, audited, inside `tx`; sync never undoes it (disabledBy admin). */
-export async function disableAccount(tx: StoreWriter, user: Pick<UserRecord, 'id' | 'username'>, input: { actor: string; reason: string; at: string }): Promise<void> {
+export async function disableAccount(
+  tx: StoreWriter,
+  user: Pick<UserRecord, 'id' | 'username'>,
+  input: { actor: string; reason: string; at: string },
+): Promise<void> {
   const { actor, reason, at } = input;
   await tx.users.update([{ id: user.id, isEnabled: false, disabledBy: 'admin', disabledReason: reason }]);
   const revoked = await tx.sessions.revoke({ userIds: [user.id] }, 'user disabled by an administrator', at);

@@ -10,7 +10,16 @@ export async function logoutDeactivatedUsers(store: Store, now: () => Date): Pro
   return store.transaction(async (tx) => {
     const revoked = await tx.sessions.revokeOfDisabledUsers('user deactivated', at);
     await tx.sessions.deleteEndedBefore(new Date(now().getTime() - ENDED_SESSION_RETENTION_MS).toISOString());
-    await tx.audit.append(revoked.map((session) => ({ actor: 'auto-logout', action: 'session.revoked', userId: session.userId, subject: session.id, reason: 'user deactivated', at })));
+    await tx.audit.append(
+      revoked.map((session) => ({
+        actor: 'auto-logout',
+        action: 'session.revoked',
+        userId: session.userId,
+        subject: session.id,
+        reason: 'user deactivated',
+        at,
+      })),
+    );
     return revoked.length;
   });
 }

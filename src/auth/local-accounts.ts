@@ -40,7 +40,15 @@ export async function createLocalAccount(
       { username: input.username.trim(), source: 'local', passwordHash, isAdmin: input.isAdmin === true, email: input.email ?? null },
     ]);
     if (user === undefined) throw new DirbridgeError('store.conflict', 'the account was not created');
-    await tx.audit.append([{ actor: input.actor, action: 'user.created', userId: user.id, subject: user.username, reason: input.isAdmin === true ? 'local administrator' : 'local account' }]);
+    await tx.audit.append([
+      {
+        actor: input.actor,
+        action: 'user.created',
+        userId: user.id,
+        subject: user.username,
+        reason: input.isAdmin === true ? 'local administrator' : 'local account',
+      },
+    ]);
     return user;
   });
 }

@@ -1,38 +1,68 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DirectoryConnection } from '../directory/index.ts';
 import { entry, memoryDirectory } from '../../test/helpers/memory-directory.ts';
+import type { DirectoryConnection } from '../directory/index.ts';
 import { createLockoutPolicies, discoverLockoutPolicy } from './lockout-policies.ts';
 
 const BASE = 'dc=example,dc=org';
 const settings = { users: { baseDn: BASE } };
 const policyEntry = (cn: string, maxFailure: string, interval = '0') =>
-  entry(`cn=${cn},ou=policies,${BASE}`, { objectClass: ['organizationalRole', 'pwdPolicy'], cn: [cn], pwdMaxFailure: [maxFailure], pwdLockout: ['TRUE'], pwdFailureCountInterval: [interval] });
+  entry(`cn=${cn},ou=policies,${BASE}`, {
+    objectClass: ['organizationalRole', 'pwdPolicy'],
+    cn: [cn],
+    pwdMaxFailure: [maxFailure],
+    pwdLockout: ['TRUE'],
+    pwdFailureCountInterval: [interval],
+  });
 
 describe('discoverLockoutPolicy', () => {
   it('prefers the pwdPolicy entry named cn=default', async () => {
     const directory = memoryDirectory([entry(BASE, { objectClass: ['dcObject'] }), policyEntry('strict', '2'), policyEntry('default', '5')]);
-    assert.deepEqual(await discoverLockoutPolicy(directory, settings), { kind: 'lockout', threshold: 5, memorySeconds: null, source: `cn=default,ou=policies,${BASE}` });
+    assert.deepEqual(await discoverLockoutPolicy(directory, settings), {
+      kind: 'lockout',
+      threshold: 5,
+      memorySeconds: null,
+      source: `cn=default,ou=policies,${BASE}`,
+    });
   });
 
   it('takes the strictest policy when none is named default', async () => {
     const directory = memoryDirectory([policyEntry('loose', '10', '60'), policyEntry('strict', '3', '600'), policyEntry('stricter-memory', '3', '0')]);
-    assert.deepEqual(await discoverLockoutPolicy(directory, settings), { kind: 'lockout', threshold: 3, memorySeconds: null, source: `cn=stricter-memory,ou=policies,${BASE}` });
+    assert.deepEqual(await discoverLockoutPolicy(directory, settings), {
+      kind: 'lockout',
+      threshold: 3,
+      memorySeconds: null,
+      source: `cn=stricter-memory,ou=policies,${BASE}`,
+    });
   });
 
   it('reads the domain head on Active Directory', async () => {
-    const directory = memoryDirectory([entry('DC=example,DC=test', { objectClass: ['domainDNS'], lockoutThreshold: ['3'], lockOutObservationWindow: ['-18000000000'] })], 'active-directory');
-    assert.deepEqual(await discoverLockoutPolicy(directory, { users: { baseDn: 'DC=example,DC=test' } }), { kind: 'lockout', threshold: 3, memorySeconds: 1800, source: 'DC=example,DC=test' });
+    const directory = memoryDirectory(
+      [entry('DC=example,DC=test', { objectClass: ['domainDNS'], lockoutThreshold: ['3'], lockOutObservationWindow: ['-18000000000'] })],
+      'active-directory',
+    );
+    assert.deepEqual(await discoverLockoutPolicy(directory, { users: { baseDn: 'DC=example,DC=test' } }), {
+      kind: 'lockout',
+      threshold: 3,
+      memorySeconds: 1800,
+      source: 'DC=example,DC=test',
+    });
   });
 
   it("reads 389-DS's global policy in cn=config, and nothing else", async () => {
-    const config = entry('cn=config', { objectClass: ['nsslapdConfig'], passwordLockout: ['on'], passwordMaxFailure: ['4'], passwordResetFailureCount: ['600'], 'nsslapd-pwpolicy-local': ['on'] });
+    const config = entry('cn=config', {
+      objectClass: ['nsslapdConfig'],
+      passwordLockout: ['on'],
+      passwordMaxFailure: ['4'],
+      passwordResetFailureCount: ['600'],
+      'nsslapd-pwpolicy-local': ['on'],
+    });
     const directory = memoryDirectory([config], '389-ds');
     assert.deepEqual(await discoverLockoutPolicy(directory, settings), { kind: 'lockout', threshold: 4, memorySeconds: 600, source: 'cn=config' });
     assert.deepEqual(directory.searches, [{ baseDn: 'cn=config', filter: '(objectClass=*)' }]);
   });
 
-  it("bounds 389-DS by its own default threshold when cn=config cannot be read, and looks for no pwdPolicy entries there", async () => {
+  it('bounds 389-DS by its own default threshold when cn=config cannot be read, and looks for no pwdPolicy entries there', async () => {
     // What 389-DS shows a service account without an ACI on cn=config: nothing (success, no entry).
     const directory = memoryDirectory([entry(BASE, { objectClass: ['domain'] }), policyEntry('default', '10')], '389-ds');
     const policy = await discoverLockoutPolicy(directory, settings);
@@ -40,7 +70,11 @@ describe('discoverLockoutPolicy', () => {
     assert.equal(policy.kind === 'unknown' ? policy.limit : undefined, 2);
     assert.match(policy.kind === 'unknown' ? policy.problem : '', /cannot read cn=config.*passwordMaxFailure/);
     assert.deepEqual(directory.searches, [{ baseDn: 'cn=config', filter: '(objectClass=*)' }]);
-    assert.deepEqual(await discoverLockoutPolicy(memoryDirectory([]), settings), { kind: 'unknown', source: 'none', problem: `no readable pwdPolicy entry under ${BASE}`, limit: 3 }, 'elsewhere the bound is 3');
+    assert.deepEqual(
+      await discoverLockoutPolicy(memoryDirectory([]), settings),
+      { kind: 'unknown', source: 'none', problem: `no readable pwdPolicy entry under ${BASE}`, limit: 3 },
+      'elsewhere the bound is 3',
+    );
   });
 
   it('answers unknown when nothing can be read, and passes faults on', async () => {
@@ -145,15 +179,23 @@ describe('createLockoutPolicies', () => {
 
   describe('on 389-DS, the policy an entry names (pwdpolicysubentry)', () => {
     const subtreeDn = `cn=cn\\3DnsPwPolicyEntry_subtree\\2Cou\\3Dstaff\\2C${BASE.replaceAll('=', '\\3D').replaceAll(',', '\\2C')},cn=nsPwPolicyContainer,ou=staff,${BASE}`;
-    const subentry = (maxFailure: string) => entry(subtreeDn, { objectClass: ['top', 'ldapsubentry', 'passwordpolicy'], passwordLockout: ['on'], passwordMaxFailure: [maxFailure] });
-    const config = (local: string | undefined) => entry('cn=config', { passwordLockout: ['on'], passwordMaxFailure: ['3'], passwordResetFailureCount: ['600'], ...(local === undefined ? {} : { 'nsslapd-pwpolicy-local': [local] }) });
+    const subentry = (maxFailure: string) =>
+      entry(subtreeDn, { objectClass: ['top', 'ldapsubentry', 'passwordpolicy'], passwordLockout: ['on'], passwordMaxFailure: [maxFailure] });
+    const config = (local: string | undefined) =>
+      entry('cn=config', {
+        passwordLockout: ['on'],
+        passwordMaxFailure: ['3'],
+        passwordResetFailureCount: ['600'],
+        ...(local === undefined ? {} : { 'nsslapd-pwpolicy-local': [local] }),
+      });
     const user = entry(`uid=s,ou=staff,${BASE}`, { pwdpolicysubentry: [subtreeDn] });
     const policiesOver = (entries: ReturnType<typeof entry>[]) => {
       const directory = memoryDirectory(entries, '389-ds');
       const policies = createLockoutPolicies({ read: (work) => work(directory as DirectoryConnection), settings, now: () => new Date(0) });
       return { directory, policies };
     };
-    const thresholdOf = (policy: { kind: string; threshold?: number; limit?: number }) => (policy.kind === 'unknown' ? `unknown:${policy.limit}` : policy.threshold);
+    const thresholdOf = (policy: { kind: string; threshold?: number; limit?: number }) =>
+      policy.kind === 'unknown' ? `unknown:${policy.limit}` : policy.threshold;
 
     it('governs the entry while nsslapd-pwpolicy-local is on, looser or stricter', async () => {
       assert.equal(thresholdOf(await policiesOver([config('on'), subentry('2')]).policies.forEntry(user)), 2);
@@ -163,7 +205,10 @@ describe('createLockoutPolicies', () => {
     it('is not read while nsslapd-pwpolicy-local is off: 389-DS applies the global policy', async () => {
       const { directory, policies } = policiesOver([config('off'), subentry('10')]);
       assert.equal(thresholdOf(await policies.forEntry(user)), 3);
-      assert.deepEqual(directory.searches.map((search) => search.baseDn), ['cn=config']);
+      assert.deepEqual(
+        directory.searches.map((search) => search.baseDn),
+        ['cn=config'],
+      );
     });
 
     it('counts only where stricter when it is not known whether local policies are on', async () => {
@@ -176,8 +221,11 @@ describe('createLockoutPolicies', () => {
 
   it('reads the policy an entry names, else the default', async () => {
     const { policies } = harness([policyEntry('default', '5'), policyEntry('admins', '2')]);
-    assert.equal((await policies.forEntry(entry(`uid=a,${BASE}`, { pwdPolicySubentry: [`cn=admins,ou=policies,${BASE}`] })) as { threshold?: number }).threshold, 2);
-    assert.equal((await policies.forEntry(entry(`uid=b,${BASE}`, {})) as { threshold?: number }).threshold, 5);
+    assert.equal(
+      ((await policies.forEntry(entry(`uid=a,${BASE}`, { pwdPolicySubentry: [`cn=admins,ou=policies,${BASE}`] }))) as { threshold?: number }).threshold,
+      2,
+    );
+    assert.equal(((await policies.forEntry(entry(`uid=b,${BASE}`, {}))) as { threshold?: number }).threshold, 5);
     assert.equal((await policies.forEntry(entry(`uid=c,${BASE}`, { pwdPolicySubentry: [`cn=missing,ou=policies,${BASE}`] }))).kind, 'unknown');
   });
 });

@@ -19,19 +19,19 @@
 import type { DirectoryConnection } from '../directory/index.ts';
 import type { ServerType } from '../directory/root-dse.ts';
 import { isDirbridgeError } from '../errors.ts';
-import type { DirectoryEntry } from '../ldap/entry.ts';
 import { rdnValue } from '../ldap/dn.ts';
+import type { DirectoryEntry } from '../ldap/entry.ts';
 import { eq } from '../ldap/filter.ts';
 import {
   dirsrvLocalPolicies,
   entryPolicyDn,
+  type LockoutPolicy,
   lockoutWarnings,
   POLICY_ATTRIBUTES,
   readLockoutPolicy,
   stricterPolicy,
-  unknownPolicyLimit,
-  type LockoutPolicy,
   type ThrottleSettings,
+  unknownPolicyLimit,
 } from './lockout-policy.ts';
 
 /** What is read of 389-DS's cn=config: the policy, and whether entries' own policies are in force. */
@@ -56,7 +56,11 @@ function unknownPolicy(problem: string, serverType: ServerType | undefined): Loc
 }
 
 /** Reads one entry's policy attributes; undefined when it cannot be read. */
-async function readPolicyEntry(directory: DirectoryConnection, dn: string, attributes: readonly string[] = POLICY_ATTRIBUTES): Promise<DirectoryEntry | undefined> {
+async function readPolicyEntry(
+  directory: DirectoryConnection,
+  dn: string,
+  attributes: readonly string[] = POLICY_ATTRIBUTES,
+): Promise<DirectoryEntry | undefined> {
   try {
     const [entry] = await directory.searchAll({ baseDn: dn, scope: 'base', filter: '(objectClass=*)', attributes: [...attributes], maxEntries: 1 });
     return entry;
@@ -78,7 +82,13 @@ async function findPwdPolicy(directory: DirectoryConnection, bases: readonly str
   for (const baseDn of bases) {
     let entries: DirectoryEntry[];
     try {
-      entries = await directory.searchAll({ baseDn, scope: 'sub', filter: eq('objectClass', 'pwdPolicy'), attributes: [...POLICY_ATTRIBUTES], maxEntries: 100 });
+      entries = await directory.searchAll({
+        baseDn,
+        scope: 'sub',
+        filter: eq('objectClass', 'pwdPolicy'),
+        attributes: [...POLICY_ATTRIBUTES],
+        maxEntries: 100,
+      });
     } catch (error) {
       if (isUnreadable(error)) continue;
       throw error;
@@ -98,7 +108,8 @@ async function discoverDirsrvDefault(directory: DirectoryConnection): Promise<De
   // Without an ACI for it, 389-DS answers a read of cn=config with success and no entry.
   const policy = config === undefined ? undefined : readLockoutPolicy(config);
   if (config === undefined || policy === undefined) {
-    const problem = 'the service account cannot read cn=config; an ACI there must let it read passwordLockout, passwordMaxFailure, passwordResetFailureCount and nsslapd-pwpolicy-local';
+    const problem =
+      'the service account cannot read cn=config; an ACI there must let it read passwordLockout, passwordMaxFailure, passwordResetFailureCount and nsslapd-pwpolicy-local';
     return { policy: unknownPolicy(problem, '389-ds'), namedPolicies: 'unknown' };
   }
   const local = dirsrvLocalPolicies(config);
@@ -113,9 +124,15 @@ async function discoverDefault(directory: DirectoryConnection, settings: { users
   if (root.serverType === 'active-directory') {
     const domain = root.defaultNamingContext ?? bases[0] ?? settings.users.baseDn;
     const entry = await readPolicyEntry(directory, domain);
-    return { policy: (entry === undefined ? undefined : readLockoutPolicy(entry)) ?? unknownPolicy(`no lockoutThreshold readable on ${domain}`, root.serverType), namedPolicies: 'apply' };
+    return {
+      policy: (entry === undefined ? undefined : readLockoutPolicy(entry)) ?? unknownPolicy(`no lockoutThreshold readable on ${domain}`, root.serverType),
+      namedPolicies: 'apply',
+    };
   }
-  return { policy: (await findPwdPolicy(directory, bases)) ?? unknownPolicy(`no readable pwdPolicy entry under ${bases.join('; ')}`, root.serverType), namedPolicies: 'apply' };
+  return {
+    policy: (await findPwdPolicy(directory, bases)) ?? unknownPolicy(`no readable pwdPolicy entry under ${bases.join('; ')}`, root.serverType),
+    namedPolicies: 'apply',
+  };
 }
 
 /**
@@ -129,7 +146,10 @@ export async function discoverLockoutPolicy(directory: DirectoryConnection, sett
 /** Reads the policy at `dn` (one a user entry names); `unknown` when it cannot be read. */
 export async function readLockoutPolicyAt(directory: DirectoryConnection, dn: string): Promise<LockoutPolicy> {
   const entry = await readPolicyEntry(directory, dn);
-  return (entry === undefined ? undefined : readLockoutPolicy(entry)) ?? unknownPolicy(`the password policy ${dn} that the account names cannot be read`, directory.rootDse.serverType);
+  return (
+    (entry === undefined ? undefined : readLockoutPolicy(entry)) ??
+    unknownPolicy(`the password policy ${dn} that the account names cannot be read`, directory.rootDse.serverType)
+  );
 }
 
 /** What the cache needs. */
@@ -169,7 +189,10 @@ interface Slot<T> {
 }
 
 /** A keyed cache of reads: refreshed in the background, a failed first read (or one slower than `waitMs`) answered by `fallback`. */
-function createSlots<T>(deps: LockoutPolicyDeps, fallback: (problem: string) => T): { get: (key: string, load: () => Promise<T>) => Promise<T>; peek: Peek<T> } {
+function createSlots<T>(
+  deps: LockoutPolicyDeps,
+  fallback: (problem: string) => T,
+): { get: (key: string, load: () => Promise<T>) => Promise<T>; peek: Peek<T> } {
   const refreshMs = deps.refreshMs ?? 5 * 60_000;
   const retryMs = deps.retryMs ?? 30_000;
   const waitMs = deps.waitMs ?? 2_000;
@@ -246,7 +269,10 @@ export function createLockoutPolicies(deps: LockoutPolicyDeps): LockoutPolicies 
 }
 
 /** Test Connection's warnings about the throttle and the directory's lockout policy, read on `directory` (a fault is a warning too, never a failure). */
-export async function throttleWarnings(directory: DirectoryConnection, settings: { users: { baseDn: string }; login: { throttle: ThrottleSettings } }): Promise<string[]> {
+export async function throttleWarnings(
+  directory: DirectoryConnection,
+  settings: { users: { baseDn: string }; login: { throttle: ThrottleSettings } },
+): Promise<string[]> {
   let policy: LockoutPolicy;
   try {
     policy = await discoverLockoutPolicy(directory, settings);

@@ -9,6 +9,7 @@ import {
   directoryFailureCount,
   dirsrvLocalPolicies,
   entryPolicyDn,
+  type LockoutPolicy,
   lockoutDurationOf,
   lockoutWarnings,
   parseGeneralizedTime,
@@ -16,7 +17,6 @@ import {
   stricterPolicy,
   UNKNOWN_POLICY_LIMIT,
   unknownPolicyLimit,
-  type LockoutPolicy,
 } from './lockout-policy.ts';
 
 const entry = (dn: string, attributes: Record<string, string[]>): DirectoryEntry => ({
@@ -31,21 +31,41 @@ const unknown = (limit = UNKNOWN_POLICY_LIMIT): LockoutPolicy => ({ kind: 'unkno
 
 describe('readLockoutPolicy', () => {
   it('reads an OpenLDAP ppolicy entry', () => {
-    const policy = entry('cn=default,ou=policies,dc=x', { objectClass: ['organizationalRole', 'pwdPolicy'], pwdMaxFailure: ['5'], pwdLockout: ['TRUE'], pwdFailureCountInterval: ['0'] });
+    const policy = entry('cn=default,ou=policies,dc=x', {
+      objectClass: ['organizationalRole', 'pwdPolicy'],
+      pwdMaxFailure: ['5'],
+      pwdLockout: ['TRUE'],
+      pwdFailureCountInterval: ['0'],
+    });
     assert.deepEqual(readLockoutPolicy(policy), { kind: 'lockout', threshold: 5, memorySeconds: null, source: 'cn=default,ou=policies,dc=x' });
-    assert.deepEqual(readLockoutPolicy(entry('cn=p', { pwdMaxFailure: ['3'], pwdLockout: ['TRUE'], pwdFailureCountInterval: ['600'] })), { kind: 'lockout', threshold: 3, memorySeconds: 600, source: 'cn=p' });
+    assert.deepEqual(readLockoutPolicy(entry('cn=p', { pwdMaxFailure: ['3'], pwdLockout: ['TRUE'], pwdFailureCountInterval: ['600'] })), {
+      kind: 'lockout',
+      threshold: 3,
+      memorySeconds: 600,
+      source: 'cn=p',
+    });
   });
 
   it('reads how long a lockout lasts where the policy says (ppolicy pwdLockoutDuration, AD lockoutDuration)', () => {
-    const ppolicy = (duration?: string) => readLockoutPolicy(entry('cn=p', { pwdMaxFailure: ['3'], pwdLockout: ['TRUE'], ...(duration === undefined ? {} : { pwdLockoutDuration: [duration] }) }));
-    assert.deepEqual(ppolicy('0'), { kind: 'lockout', threshold: 3, memorySeconds: null, lockoutSeconds: null, source: 'cn=p' }, '0: until an administrator unlocks it');
+    const ppolicy = (duration?: string) =>
+      readLockoutPolicy(entry('cn=p', { pwdMaxFailure: ['3'], pwdLockout: ['TRUE'], ...(duration === undefined ? {} : { pwdLockoutDuration: [duration] }) }));
+    assert.deepEqual(
+      ppolicy('0'),
+      { kind: 'lockout', threshold: 3, memorySeconds: null, lockoutSeconds: null, source: 'cn=p' },
+      '0: until an administrator unlocks it',
+    );
     assert.equal(lockoutDurationOf(ppolicy('300') ?? unknown()), 300);
     assert.equal(lockoutDurationOf(ppolicy() ?? unknown()), undefined, 'absent: perhaps only hidden, so not assumed');
-    const ad = (duration: string) => readLockoutPolicy(entry('DC=x', { lockoutThreshold: ['3'], lockOutObservationWindow: ['-18000000000'], lockoutDuration: [duration] })) ?? unknown();
+    const ad = (duration: string) =>
+      readLockoutPolicy(entry('DC=x', { lockoutThreshold: ['3'], lockOutObservationWindow: ['-18000000000'], lockoutDuration: [duration] })) ?? unknown();
     assert.equal(lockoutDurationOf(ad('-600000000')), 60);
     assert.equal(lockoutDurationOf(ad('-9223372036854775808')), null, 'never: until an administrator unlocks it');
     assert.equal(lockoutDurationOf(ad('0')), null, '0 too (MS-ADTS 3.1.1.4.5.17)');
-    assert.equal(lockoutDurationOf(readLockoutPolicy(entry('cn=config', { passwordLockout: ['on'] })) ?? unknown()), undefined, '389-DS states it on the entry');
+    assert.equal(
+      lockoutDurationOf(readLockoutPolicy(entry('cn=config', { passwordLockout: ['on'] })) ?? unknown()),
+      undefined,
+      '389-DS states it on the entry',
+    );
     assert.equal(lockoutDurationOf(unknown()), undefined);
   });
 
@@ -59,19 +79,39 @@ describe('readLockoutPolicy', () => {
     const domain = entry('DC=example,DC=test', { objectClass: ['domainDNS'], lockoutThreshold: ['4'], lockOutObservationWindow: ['-36000000000'] });
     assert.deepEqual(readLockoutPolicy(domain), { kind: 'lockout', threshold: 4, memorySeconds: 3600, source: 'DC=example,DC=test' });
     assert.equal(readLockoutPolicy(entry('DC=x', { lockoutThreshold: ['0'], lockOutObservationWindow: ['-18000000000'] }))?.kind, 'no-lockout');
-    assert.deepEqual(readLockoutPolicy(entry('CN=pso', { 'msDS-LockoutThreshold': ['2'], 'msDS-LockoutObservationWindow': ['-9223372036854775808'] })), { kind: 'lockout', threshold: 2, memorySeconds: null, source: 'CN=pso' });
+    assert.deepEqual(readLockoutPolicy(entry('CN=pso', { 'msDS-LockoutThreshold': ['2'], 'msDS-LockoutObservationWindow': ['-9223372036854775808'] })), {
+      kind: 'lockout',
+      threshold: 2,
+      memorySeconds: null,
+      source: 'CN=pso',
+    });
   });
 
   it('reads a 389-DS policy', () => {
-    assert.deepEqual(readLockoutPolicy(entry('cn=config', { passwordLockout: ['on'], passwordMaxFailure: ['4'], passwordResetFailureCount: ['900'] })), { kind: 'lockout', threshold: 4, memorySeconds: 900, source: 'cn=config' });
-    assert.deepEqual(readLockoutPolicy(entry('cn=config', { passwordLockout: ['on'] })), { kind: 'lockout', threshold: 3, memorySeconds: 600, source: 'cn=config' });
+    assert.deepEqual(readLockoutPolicy(entry('cn=config', { passwordLockout: ['on'], passwordMaxFailure: ['4'], passwordResetFailureCount: ['900'] })), {
+      kind: 'lockout',
+      threshold: 4,
+      memorySeconds: 900,
+      source: 'cn=config',
+    });
+    assert.deepEqual(readLockoutPolicy(entry('cn=config', { passwordLockout: ['on'] })), {
+      kind: 'lockout',
+      threshold: 3,
+      memorySeconds: 600,
+      source: 'cn=config',
+    });
     assert.equal(readLockoutPolicy(entry('cn=config', { passwordLockout: ['off'], passwordMaxFailure: ['3'] }))?.kind, 'no-lockout');
   });
 
   it("reads a 389-DS subentry policy, whose unset attributes are 389-DS's defaults (no lockout)", () => {
     const dn = 'cn=cn\\3DnsPwPolicyEntry_subtree\\2Cou\\3Dstaff\\2Cdc\\3Dx,cn=nsPwPolicyContainer,ou=staff,dc=x';
     const subentry = (attributes: Record<string, string[]>) => entry(dn, { objectClass: ['top', 'ldapsubentry', 'passwordpolicy'], ...attributes });
-    assert.deepEqual(readLockoutPolicy(subentry({ passwordLockout: ['on'], passwordMaxFailure: ['2'] })), { kind: 'lockout', threshold: 2, memorySeconds: 600, source: dn });
+    assert.deepEqual(readLockoutPolicy(subentry({ passwordLockout: ['on'], passwordMaxFailure: ['2'] })), {
+      kind: 'lockout',
+      threshold: 2,
+      memorySeconds: 600,
+      source: dn,
+    });
     assert.deepEqual(readLockoutPolicy(subentry({ passwordMinLength: ['8'] })), { kind: 'no-lockout', source: dn });
   });
 
@@ -122,7 +162,10 @@ describe('directoryFailureCount', () => {
 
   it('names the policy an entry points at', () => {
     assert.equal(entryPolicyDn(entry('uid=a', { pwdPolicySubentry: ['cn=strict,ou=policies,dc=x'] })), 'cn=strict,ou=policies,dc=x');
-    assert.equal(entryPolicyDn(entry('CN=a', { 'msDS-ResultantPSO': ['CN=pso,CN=Password Settings Container,CN=System,DC=x'] })), 'CN=pso,CN=Password Settings Container,CN=System,DC=x');
+    assert.equal(
+      entryPolicyDn(entry('CN=a', { 'msDS-ResultantPSO': ['CN=pso,CN=Password Settings Container,CN=System,DC=x'] })),
+      'CN=pso,CN=Password Settings Container,CN=System,DC=x',
+    );
     assert.equal(entryPolicyDn(entry('uid=a', {})), undefined);
   });
 });
@@ -195,18 +238,37 @@ describe('limits', () => {
     assert.match(lockoutWarnings(throttle(), lockout(1)).join(), /nothing to spare/);
     assert.match(lockoutWarnings(throttle({ stayBelowDirectoryLockout: false }), lockout(5)).join(), /can lock directory accounts/);
     assert.deepEqual(lockoutWarnings(throttle({ stayBelowDirectoryLockout: false }), lockout(6)), []);
-    assert.match(lockoutWarnings(throttle(), { kind: 'unknown', source: 'none', problem: 'no pwdPolicy entry found', limit: 3 }).join(), /at most 3 failed attempts/);
-    assert.match(lockoutWarnings(throttle(), { kind: 'unknown', source: 'none', problem: 'cn=config cannot be read', limit: 2 }).join(), /\(cn=config cannot be read\): logins allow at most 2 failed attempts/);
+    assert.match(
+      lockoutWarnings(throttle(), { kind: 'unknown', source: 'none', problem: 'no pwdPolicy entry found', limit: 3 }).join(),
+      /at most 3 failed attempts/,
+    );
+    assert.match(
+      lockoutWarnings(throttle(), { kind: 'unknown', source: 'none', problem: 'cn=config cannot be read', limit: 2 }).join(),
+      /\(cn=config cannot be read\): logins allow at most 2 failed attempts/,
+    );
   });
 });
 
 describe('login.throttle settings', () => {
   it('keeps documents that only hold the old keys, with defaults for the new ones', () => {
-    assert.deepEqual(throttle({ maxFailures: 7, windowSeconds: 60 }), { maxFailures: 7, windowSeconds: 60, maxFailuresPerAddress: 20, stayBelowDirectoryLockout: true, knownAddressDays: 30, knownAddressReserve: 1 });
+    assert.deepEqual(throttle({ maxFailures: 7, windowSeconds: 60 }), {
+      maxFailures: 7,
+      windowSeconds: 60,
+      maxFailuresPerAddress: 20,
+      stayBelowDirectoryLockout: true,
+      knownAddressDays: 30,
+      knownAddressReserve: 1,
+    });
   });
 
   it('names the path of a value out of bounds', () => {
-    for (const [key, value] of [['maxFailuresPerAddress', 0], ['knownAddressDays', -1], ['knownAddressDays', 3651], ['knownAddressReserve', -1], ['maxFailuresPerAddress', 100_001]] as const) {
+    for (const [key, value] of [
+      ['maxFailuresPerAddress', 0],
+      ['knownAddressDays', -1],
+      ['knownAddressDays', 3651],
+      ['knownAddressReserve', -1],
+      ['maxFailuresPerAddress', 100_001],
+    ] as const) {
       const result = loginSettingsSchema.safeParse({ throttle: { [key]: value } });
       assert.equal(result.success, false, `${key}: ${value}`);
       assert.deepEqual(result.error?.issues[0]?.path, ['throttle', key]);

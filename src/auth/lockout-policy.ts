@@ -19,7 +19,7 @@
  * unset attributes take 389-DS's defaults, not cn=config's).
  */
 import type { ServerType } from '../directory/root-dse.ts';
-import { allStrings, firstString, type DirectoryEntry } from '../ldap/entry.ts';
+import { allStrings, type DirectoryEntry, firstString } from '../ldap/entry.ts';
 import { PASSWORD_LOCKOUT_ATTRIBUTES } from '../mapping/account-status.ts';
 import type { LoginSettings } from '../settings/schema.ts';
 
@@ -135,7 +135,15 @@ export function parseGeneralizedTime(text: string): number | undefined {
   const match = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})?(\d{2})?(?:[.,](\d+))?(Z|[+-]\d{4})$/.exec(text.trim());
   if (match === null) return undefined;
   const [, year, month, day, hour, minute = '00', second = '00', fraction = '', zone = 'Z'] = match;
-  const ms = Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second), Math.floor(Number(`0.${fraction || '0'}`) * 1000));
+  const ms = Date.UTC(
+    Number(year),
+    Number(month) - 1,
+    Number(day),
+    Number(hour),
+    Number(minute),
+    Number(second),
+    Math.floor(Number(`0.${fraction || '0'}`) * 1000),
+  );
   if (Number.isNaN(ms)) return undefined;
   if (zone === 'Z') return ms;
   const sign = zone.startsWith('-') ? -1 : 1;
@@ -172,7 +180,13 @@ export function readLockoutPolicy(entry: DirectoryEntry): LockoutPolicy | undefi
     if (value === undefined) continue;
     if (value <= 0) return { kind: 'no-lockout', source };
     const lockout = adLockoutDuration(entry, duration);
-    return { kind: 'lockout', threshold: value, memorySeconds: adIntervalSeconds(entry, window), ...(lockout === undefined ? {} : { lockoutSeconds: lockout }), source };
+    return {
+      kind: 'lockout',
+      threshold: value,
+      memorySeconds: adIntervalSeconds(entry, window),
+      ...(lockout === undefined ? {} : { lockoutSeconds: lockout }),
+      source,
+    };
   }
   const passwordMaxFailure = integerOf(entry, 'passwordMaxFailure');
   const passwordLockout = booleanOf(entry, 'passwordLockout');
@@ -238,8 +252,10 @@ function dirsrvRetryCount(entry: DirectoryEntry, retryCount: number, now: Date):
  * `limit`, so it stands for a threshold one above), then the one that remembers them longer.
  */
 export function stricterPolicy(a: LockoutPolicy, b: LockoutPolicy): LockoutPolicy {
-  const threshold = (policy: LockoutPolicy) => (policy.kind === 'lockout' ? policy.threshold : policy.kind === 'unknown' ? policy.limit + 1 : Number.POSITIVE_INFINITY);
-  const memory = (policy: LockoutPolicy) => (policy.kind === 'lockout' ? (policy.memorySeconds ?? Number.POSITIVE_INFINITY) : policy.kind === 'unknown' ? Number.POSITIVE_INFINITY : 0);
+  const threshold = (policy: LockoutPolicy) =>
+    policy.kind === 'lockout' ? policy.threshold : policy.kind === 'unknown' ? policy.limit + 1 : Number.POSITIVE_INFINITY;
+  const memory = (policy: LockoutPolicy) =>
+    policy.kind === 'lockout' ? (policy.memorySeconds ?? Number.POSITIVE_INFINITY) : policy.kind === 'unknown' ? Number.POSITIVE_INFINITY : 0;
   if (threshold(a) !== threshold(b)) return threshold(b) < threshold(a) ? b : a;
   return memory(b) > memory(a) ? b : a;
 }
@@ -286,7 +302,9 @@ export function accountMemorySeconds(settings: ThrottleSettings, policy: Lockout
 export function lockoutWarnings(settings: ThrottleSettings, policy: LockoutPolicy): string[] {
   if (policy.kind === 'unknown') {
     return settings.stayBelowDirectoryLockout
-      ? [`the directory's account lockout policy could not be read (${policy.problem}): logins allow at most ${accountLimit(settings, policy)} failed attempts per account (login.throttle)`]
+      ? [
+          `the directory's account lockout policy could not be read (${policy.problem}): logins allow at most ${accountLimit(settings, policy)} failed attempts per account (login.throttle)`,
+        ]
       : [];
   }
   if (policy.kind === 'no-lockout') return [];

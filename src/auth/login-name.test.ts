@@ -13,5 +13,6 @@ describe('readLoginName', () => {
     ['\\alice', true, { username: '\\alice' }],
     ['@example.test', true, { username: '@example.test' }],
   ];
-  for (const [typed, isAd, expected] of cases) it(`${JSON.stringify(typed)} on ${isAd ? 'AD' : 'LDAP'}`, () => assert.deepEqual(readLoginName(typed, isAd), expected));
+  for (const [typed, isAd, expected] of cases)
+    it(`${JSON.stringify(typed)} on ${isAd ? 'AD' : 'LDAP'}`, () => assert.deepEqual(readLoginName(typed, isAd), expected));
 });

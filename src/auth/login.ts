@@ -7,19 +7,18 @@
 import type { BindPool } from '../directory/index.ts';
 import { DirbridgeError, isDirbridgeError } from '../errors.ts';
 import { dnEquals } from '../ldap/dn.ts';
-import type { Settings } from '../settings/schema.ts';
+import { readPasswordLockout } from '../mapping/account-status.ts';
 import { isMappingActive } from '../mapping/grants.ts';
-import type { MappingSettings } from '../settings/schema.ts';
 import type { SessionRecord, UserRecord } from '../model/index.ts';
+import type { MappingSettings, Settings } from '../settings/schema.ts';
 import type { Store } from '../store/store.ts';
-import { findDirectoryEntry, type FoundEntry } from '../sync/find-directory-user.ts';
+import { type FoundEntry, findDirectoryEntry } from '../sync/find-directory-user.ts';
 import { applyPasswordChangeOf, provisionUser } from '../sync/sync-one-user.ts';
-import type { LookupConnection } from './lookup-connection.ts';
+import { ENTRY_LOCKOUT_ATTRIBUTES, lockoutDurationOf } from './lockout-policy.ts';
 import { readLoginName } from './login-name.ts';
+import type { LookupConnection } from './lookup-connection.ts';
 import { verifyPassword } from './password-hash.ts';
 import type { SessionService } from './sessions.ts';
-import { readPasswordLockout } from '../mapping/account-status.ts';
-import { ENTRY_LOCKOUT_ATTRIBUTES, lockoutDurationOf } from './lockout-policy.ts';
 import type { LoginAttempt, LoginThrottle } from './throttle.ts';
 
 /** Why a login failed, as the audit log records it. Never shown to the client. */
@@ -47,7 +46,11 @@ export class LoginFailure extends DirbridgeError {
   constructor(reason: LoginFailureReason, cause?: unknown) {
     const code = reason === 'directory_unavailable' ? 'auth.directory_unavailable' : reason === 'throttled' ? 'auth.throttled' : 'auth.invalid_credentials';
     const message =
-      code === 'auth.directory_unavailable' ? 'the directory is unavailable; try again later' : code === 'auth.throttled' ? 'too many failed attempts; try again later' : 'invalid username or password';
+      code === 'auth.directory_unavailable'
+        ? 'the directory is unavailable; try again later'
+        : code === 'auth.throttled'
+          ? 'too many failed attempts; try again later'
+          : 'invalid username or password';
     super(code, message, cause === undefined ? {} : { cause });
     this.name = 'LoginFailure';
     this.reason = reason;
@@ -59,7 +62,13 @@ export class LoginFailure extends DirbridgeError {
  * was unavailable, the login was refused before anything was tried, or the password was accepted
  * and the login failed afterwards.
  */
-const NOT_A_GUESS: ReadonlySet<LoginFailureReason> = new Set(['directory_unavailable', 'throttled', 'disabled_in_dirbridge', 'not_provisioned', 'username_conflict']);
+const NOT_A_GUESS: ReadonlySet<LoginFailureReason> = new Set([
+  'directory_unavailable',
+  'throttled',
+  'disabled_in_dirbridge',
+  'not_provisioned',
+  'username_conflict',
+]);
 
 /** What a login is asked with. */
 export interface LoginInput {
@@ -172,7 +181,12 @@ export function createLoginService(deps: LoginDeps) {
     }
   }
 
-  async function attemptLogin(input: LoginInput & { startSession: boolean }, typed: string, attempt: LoginAttempt, settle: (outcome: 'failed' | 'released' | 'succeeded') => Promise<void>): Promise<LoginSuccess> {
+  async function attemptLogin(
+    input: LoginInput & { startSession: boolean },
+    typed: string,
+    attempt: LoginAttempt,
+    settle: (outcome: 'failed' | 'released' | 'succeeded') => Promise<void>,
+  ): Promise<LoginSuccess> {
     let knownUserId: string | null = null;
     const fail = async (reason: LoginFailureReason, cause?: unknown): Promise<never> => {
       await settle(NOT_A_GUESS.has(reason) ? 'released' : 'failed');
@@ -197,7 +211,10 @@ export function createLoginService(deps: LoginDeps) {
     if (localAccount !== undefined && (localAccount.isAdmin || !settings.sync.mergeExistingUsers.enabled)) return loginLocally(localAccount);
 
     // The lookup also reads the entry's own policy and failure counter (pwdFailureTime, badPwdCount, ...) for the throttle.
-    const lookupSettings = { ...settings, directory: { ...settings.directory, attributesToQuery: [...settings.directory.attributesToQuery, ...ENTRY_LOCKOUT_ATTRIBUTES] } };
+    const lookupSettings = {
+      ...settings,
+      directory: { ...settings.directory, attributesToQuery: [...settings.directory.attributesToQuery, ...ENTRY_LOCKOUT_ATTRIBUTES] },
+    };
     const lookupStartedAt = deps.now();
     let found: FoundEntry | undefined;
     try {
@@ -257,7 +274,12 @@ export function createLoginService(deps: LoginDeps) {
     return succeed(user, existing === undefined, input, settle);
   }
 
-  async function succeed(user: UserRecord, isNewUser: boolean, input: LoginInput & { startSession: boolean }, settle: (outcome: 'succeeded') => Promise<void>): Promise<LoginSuccess> {
+  async function succeed(
+    user: UserRecord,
+    isNewUser: boolean,
+    input: LoginInput & { startSession: boolean },
+    settle: (outcome: 'succeeded') => Promise<void>,
+  ): Promise<LoginSuccess> {
     if (!input.startSession) {
       await settle('succeeded');
       await audit('login.succeeded', { userId: user.id, subject: user.username, reason: 'password verified, no session started', input });

@@ -1,6 +1,7 @@
 /** Sessions: opaque tokens for clients, hashes with an expiry in the store, revocation. */
-import type { LoginSettings } from '../settings/schema.ts';
+
 import type { SessionRecord, UserRecord } from '../model/index.ts';
+import type { LoginSettings } from '../settings/schema.ts';
 import type { Store } from '../store/store.ts';
 import { hashToken, newSessionToken } from './tokens.ts';
 

@@ -28,8 +28,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DirectoryEntry } from '../ldap/entry.ts';
-import type { ClearedLoginFailures, LoginAttemptReader } from '../store/login-attempts-repository.ts';
 import type { NewAuditEntry } from '../model/index.ts';
+import type { ClearedLoginFailures, LoginAttemptReader } from '../store/login-attempts-repository.ts';
 import type { Store } from '../store/store.ts';
 import { addressKey } from './client-address.ts';
 import type { LockoutPolicies } from './lockout-policies.ts';
@@ -136,7 +136,10 @@ export function createLoginThrottle(deps: ThrottleDeps) {
   };
 
   /** The keys an account's failures are counted under: its username and, for a directory account, the account itself. */
-  const keysOf = (subject: ThrottleSubject) => ({ name: nameKey(subject.username), account: subject.externalId === null ? undefined : accountKey(subject.externalId) });
+  const keysOf = (subject: ThrottleSubject) => ({
+    name: nameKey(subject.username),
+    account: subject.externalId === null ? undefined : accountKey(subject.externalId),
+  });
 
   return {
     /**
@@ -153,7 +156,8 @@ export function createLoginThrottle(deps: ThrottleDeps) {
       const limit = attemptLimit(accountLimit(settings, policy), settings.knownAddressReserve, false);
       const names = (await store.loginAttempts.count([name], iso(at - settings.windowSeconds * 1000)))[name] ?? 0;
       const memory = accountMemorySeconds(settings, policy, false);
-      const accounts = account === undefined ? 0 : ((await store.loginAttempts.count([account], memory === null ? EPOCH : iso(at - memory * 1000)))[account] ?? 0);
+      const accounts =
+        account === undefined ? 0 : ((await store.loginAttempts.count([account], memory === null ? EPOCH : iso(at - memory * 1000)))[account] ?? 0);
       const failures = Math.max(names, accounts);
       return { isThrottled: failures >= limit, failures, limit };
     },
@@ -209,7 +213,10 @@ export function createLoginThrottle(deps: ThrottleDeps) {
           const accountPolicy = await deps.policies.forEntry(account.entry);
           const at = deps.now().getTime();
           // A policy that cannot be read may lock too: the directory's counter counts then as well.
-          const counter = settings.stayBelowDirectoryLockout && accountPolicy.kind !== 'no-lockout' ? directoryFailureCount(account.entry, accountPolicy, new Date(at)) : undefined;
+          const counter =
+            settings.stayBelowDirectoryLockout && accountPolicy.kind !== 'no-lockout'
+              ? directoryFailureCount(account.entry, accountPolicy, new Date(at))
+              : undefined;
           const memory = accountMemorySeconds(settings, accountPolicy, counter !== undefined);
           noteAccountMemory(accountMemorySeconds(settings, accountPolicy, false));
           const isAllowed = await store.loginAttempts.lockKeys([key], async (tx) => {
@@ -218,7 +225,10 @@ export function createLoginThrottle(deps: ThrottleDeps) {
             if (count >= allowed) return false;
             if (counter !== undefined) {
               // The directory's count, plus ours that its read may not show yet: one more failure must stay below the limit.
-              const unsettled = await tx.countUnsettledAttempts(key, { pendingSince: iso(at - deps.inFlightMs), settledSince: account.lookupStartedAt.toISOString() });
+              const unsettled = await tx.countUnsettledAttempts(key, {
+                pendingSince: iso(at - deps.inFlightMs),
+                settledSince: account.lookupStartedAt.toISOString(),
+              });
               if (counter + unsettled >= allowed) return false;
             }
             await tx.insertPendingAttempt(attemptId, [key], iso(at));

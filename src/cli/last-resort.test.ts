@@ -8,7 +8,8 @@ import { installLastResortHandlers } from './last-resort.ts';
 function fakeProcess() {
   const emitter = new EventEmitter();
   const exits: number[] = [];
-  const target = Object.assign(emitter, { exit: (code?: number) => void exits.push(code ?? 0) }) as unknown as Pick<NodeJS.Process, 'on' | 'exit'> & EventEmitter;
+  const target = Object.assign(emitter, { exit: (code?: number) => void exits.push(code ?? 0) }) as unknown as Pick<NodeJS.Process, 'on' | 'exit'> &
+    EventEmitter;
   return { target, exits };
 }
 
@@ -18,7 +19,9 @@ describe('installLastResortHandlers', () => {
     const lines: string[] = [];
     installLastResortHandlers(target, { stderr: (text) => void lines.push(text) });
     target.emit('unhandledRejection', new DirbridgeError('store.unavailable', 'database unavailable while trying to read a session'));
-    assert.deepEqual(lines, ['error [store.unavailable]: database unavailable while trying to read a session (a failure no caller handled; dirbridge goes on)\n']);
+    assert.deepEqual(lines, [
+      'error [store.unavailable]: database unavailable while trying to read a session (a failure no caller handled; dirbridge goes on)\n',
+    ]);
     assert.deepEqual(exits, []);
   });
 

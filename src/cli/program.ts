@@ -1,21 +1,21 @@
 /** The `dirbridge` command line: parses arguments, runs one command, returns its exit code. */
 import { Command, CommanderError } from 'commander';
-import { openAppWith, type App } from '../app.ts';
+import { type App, openAppWith } from '../app.ts';
 import { ensureInitialAdmin } from '../auth/local-accounts.ts';
 import { isRecord, readSettingsDocument, readSettingsInput } from '../settings/load.ts';
 import { reapInterruptedRuns } from '../sync/reap-runs.ts';
-import { EXIT, reportError, type Output } from './output.ts';
 import { registerAccountCommands } from './commands/accounts.ts';
 import { registerDirectoryCommands } from './commands/directory.ts';
 import { registerJobCommands } from './commands/jobs.ts';
-import { registerRunJobsCommand } from './commands/run-jobs.ts';
 import { registerListCommands, registerMappingLists } from './commands/lists.ts';
 import { registerOidcCommands } from './commands/oidc.ts';
-import { registerSyncCommand } from './commands/sync.ts';
+import { registerRunJobsCommand } from './commands/run-jobs.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import { registerSettingsCommands } from './commands/settings.ts';
+import { registerSyncCommand } from './commands/sync.ts';
 import { registerWriteActionCommands } from './commands/write-actions.ts';
 import { registerOutboxCommands } from './commands/writeback.ts';
+import { EXIT, type Output, reportError } from './output.ts';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -57,7 +57,9 @@ export async function runCli(argv: readonly string[], out: Output, env: NodeJS.P
         await reportInterruptedRuns(app, out);
         const admin = await ensureInitialAdmin(app.store, env);
         if (admin.created && admin.generatedPassword !== undefined) {
-          out.stderr(`created the administrator account "${admin.user.username}" with password ${admin.generatedPassword}\n(shown once; set DIRBRIDGE_ADMIN_PASSWORD to choose it instead)\n`);
+          out.stderr(
+            `created the administrator account "${admin.user.username}" with password ${admin.generatedPassword}\n(shown once; set DIRBRIDGE_ADMIN_PASSWORD to choose it instead)\n`,
+          );
         }
         return await body(app);
       } finally {
@@ -110,7 +112,9 @@ export async function runCli(argv: readonly string[], out: Output, env: NodeJS.P
 async function reportInterruptedRuns(app: App, out: Output): Promise<void> {
   try {
     for (const run of await reapInterruptedRuns(app.store, app.instanceId)) {
-      out.stderr(`warning: sync run ${run.id} (started ${run.startedAt} by ${run.owner ?? 'an earlier version'}) was left running by a process that is gone; recorded as failed (interrupted)\n`);
+      out.stderr(
+        `warning: sync run ${run.id} (started ${run.startedAt} by ${run.owner ?? 'an earlier version'}) was left running by a process that is gone; recorded as failed (interrupted)\n`,
+      );
     }
   } catch (error) {
     out.stderr(`warning: could not check for interrupted sync runs: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -1,5 +1,5 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import { isDirbridgeError } from '../errors.ts';
 import { directorySettingsSchema } from '../settings/schema.ts';
 import { createBindPool, decodePasswordPolicyResponse } from './bind-pool.ts';
@@ -39,7 +39,12 @@ describe('createBindPool without a server', () => {
 
   it('refuses empty DNs and empty or whitespace passwords locally', async () => {
     const pool = createBindPool(settings, { size: 2 });
-    for (const [dn, password] of [['uid=a,dc=e', ''], ['uid=a,dc=e', '  \t'], ['', 'secret'], ['  ', 'secret']] as const) {
+    for (const [dn, password] of [
+      ['uid=a,dc=e', ''],
+      ['uid=a,dc=e', '  \t'],
+      ['', 'secret'],
+      ['  ', 'secret'],
+    ] as const) {
       await assert.rejects(pool.verify(dn, password), (error) => isDirbridgeError(error, 'directory.invalid_credentials'));
     }
     assert.deepEqual(pool.stats(), { open: 0, idle: 0, busy: 0, waiting: 0, created: 0, destroyed: 0 });
@@ -47,8 +52,14 @@ describe('createBindPool without a server', () => {
   });
 
   it('validates its options', () => {
-    assert.throws(() => createBindPool(settings, { size: 0 }), (error) => isDirbridgeError(error, 'usage.invalid'));
-    assert.throws(() => createBindPool(settings, { acquireTimeoutMs: 1.5 }), (error) => isDirbridgeError(error, 'usage.invalid'));
+    assert.throws(
+      () => createBindPool(settings, { size: 0 }),
+      (error) => isDirbridgeError(error, 'usage.invalid'),
+    );
+    assert.throws(
+      () => createBindPool(settings, { acquireTimeoutMs: 1.5 }),
+      (error) => isDirbridgeError(error, 'usage.invalid'),
+    );
   });
 
   it('reports an unreachable server as unavailable and frees the slot', async () => {

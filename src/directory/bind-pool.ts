@@ -26,7 +26,7 @@
 import type { Client } from 'ldapts';
 import { DirbridgeError } from '../errors.ts';
 import type { DirectorySettings } from '../settings/schema.ts';
-import { checkCredentials, credentialsFor, openClient, type BindAs, type Credentials, type OpenedClient } from './connect.ts';
+import { type BindAs, type Credentials, checkCredentials, credentialsFor, type OpenedClient, openClient } from './connect.ts';
 import { PasswordPolicyControl } from './controls/password-policy.ts';
 import { translateLdapError } from './translate-error.ts';
 
@@ -163,10 +163,12 @@ export function createBindPool(settings: DirectorySettings, options: BindPoolOpt
   /** Runs a caller's operation so that close() waits for it. */
   const tracked = <T>(run: () => Promise<T>): Promise<T> => {
     const task = run();
-    track(task.then(
-      () => undefined,
-      () => undefined,
-    ));
+    track(
+      task.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
     return task;
   };
 

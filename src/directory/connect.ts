@@ -9,17 +9,27 @@
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
+import type { Control } from 'ldapts';
 import { Client } from 'ldapts';
 import { withDeadline } from '../deadline.ts';
 import { DirbridgeError } from '../errors.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import type { DirectorySettings } from '../settings/schema.ts';
-import { ROOT_DSE_ATTRIBUTES, rootDseFromEntry, type RootDse } from './root-dse.ts';
-import type { Control } from 'ldapts';
-import { searchAll, searchPages, searchWithControls, type SearchContext, type SearchRequest } from './search.ts';
-import { translateLdapError, type ErrorContext } from './translate-error.ts';
 import type { Modification } from './modifications.ts';
-import { addEntry, deleteEntry, extendedOperation, modifyEntry, modifyEntryDn, type ExtendedResult, type NewEntryAttributes, type NewName, type WriteOptions } from './write.ts';
+import { ROOT_DSE_ATTRIBUTES, type RootDse, rootDseFromEntry } from './root-dse.ts';
+import { type SearchContext, type SearchRequest, searchAll, searchPages, searchWithControls } from './search.ts';
+import { type ErrorContext, translateLdapError } from './translate-error.ts';
+import {
+  addEntry,
+  deleteEntry,
+  type ExtendedResult,
+  extendedOperation,
+  modifyEntry,
+  modifyEntryDn,
+  type NewEntryAttributes,
+  type NewName,
+  type WriteOptions,
+} from './write.ts';
 
 /** How the connection is protected. */
 export type ConnectionSecurity = 'ldaps' | 'starttls' | 'plain';
@@ -81,9 +91,13 @@ export function checkCredentials(dn: string, password: string): Credentials {
     throw new DirbridgeError('directory.invalid_credentials', 'refusing to bind with an empty DN (the server would treat it as anonymous)');
   }
   if (password.trim() === '') {
-    throw new DirbridgeError('directory.invalid_credentials', 'refusing to bind with an empty password (the server would treat it as an unauthenticated bind)', {
-      details: { bindDn: dn },
-    });
+    throw new DirbridgeError(
+      'directory.invalid_credentials',
+      'refusing to bind with an empty password (the server would treat it as an unauthenticated bind)',
+      {
+        details: { bindDn: dn },
+      },
+    );
   }
   return { dn, password };
 }
@@ -164,7 +178,12 @@ function recordingTlsConnect(record: (socket: tls.TLSSocket) => void): typeof tl
   return connect;
 }
 
-async function openOne(url: string, settings: DirectorySettings, tlsOptions: tls.ConnectionOptions, credentials: Credentials | undefined): Promise<OpenedClient> {
+async function openOne(
+  url: string,
+  settings: DirectorySettings,
+  tlsOptions: tls.ConnectionOptions,
+  credentials: Credentials | undefined,
+): Promise<OpenedClient> {
   const isLdaps = url.toLowerCase().startsWith('ldaps://');
   // ldapts switches to TLS-on-connect whenever tlsOptions is non-empty, even for ldap:// URLs, so
   // pass them only for ldaps:// and hand them to startTLS() otherwise.
@@ -251,7 +270,14 @@ function createConnection(opened: OpenedClient, url: string, settings: Directory
       throw new DirbridgeError('directory.unavailable', 'the directory connection was lost; open a new one', { details: { url } });
     }
   };
-  const context: SearchContext = { client, url, pageSize: settings.pageSize, supportsPaging: opened.rootDse.supportsPaging, assertUsable, knownBases: new Set() };
+  const context: SearchContext = {
+    client,
+    url,
+    pageSize: settings.pageSize,
+    supportsPaging: opened.rootDse.supportsPaging,
+    assertUsable,
+    knownBases: new Set(),
+  };
   const writeContext = { client, url, assertUsable };
   const close = async (): Promise<void> => {
     if (closed) return;
@@ -309,16 +335,12 @@ export async function openClient(settings: DirectorySettings, bindAs: BindAs = '
 
 /** The error when every configured URL failed as unreachable, listing each attempt. */
 export function noServerReached(failures: readonly DirbridgeError[]): DirbridgeError {
-  return new DirbridgeError(
-    'directory.unavailable',
-    `no directory server could be reached: ${failures.map((failure) => failure.message).join('; ')}`,
-    {
-      cause: new AggregateError(failures, 'every directory URL failed'),
-      details: {
-        attempts: failures.map((failure) => ({ url: failure.details['url'], code: failure.code, message: failure.message, reason: failure.details['reason'] })),
-      },
+  return new DirbridgeError('directory.unavailable', `no directory server could be reached: ${failures.map((failure) => failure.message).join('; ')}`, {
+    cause: new AggregateError(failures, 'every directory URL failed'),
+    details: {
+      attempts: failures.map((failure) => ({ url: failure.details['url'], code: failure.code, message: failure.message, reason: failure.details['reason'] })),
     },
-  );
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import { BerReader, BerWriter, FilterParser, type Filter as LdaptsFilter } from 'ldapts';
 import { parseFilter } from '../ldap/filter.ts';
 import { toLdaptsFilter } from './ldapts-filter.ts';

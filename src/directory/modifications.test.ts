@@ -1,5 +1,5 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import { isDirbridgeError } from '../errors.ts';
 import { normalizeDn } from '../ldap/dn.ts';
 import { addValues, checkAttributeName, replaceValues, valueChanges } from './modifications.ts';
@@ -31,7 +31,11 @@ describe('valueChanges (least change)', () => {
 describe('modification builders', () => {
   it('refuses attribute names that are not attribute descriptions, and ranged names', () => {
     for (const bad of ['', 'mail)(x', 'member;range=0-1499', '1member', 'a b']) {
-      assert.throws(() => checkAttributeName(bad), (error) => isDirbridgeError(error, 'usage.invalid'), bad);
+      assert.throws(
+        () => checkAttributeName(bad),
+        (error) => isDirbridgeError(error, 'usage.invalid'),
+        bad,
+      );
     }
     assert.equal(checkAttributeName('userCertificate;binary'), 'userCertificate;binary');
     assert.equal(checkAttributeName('2.5.4.3'), '2.5.4.3');

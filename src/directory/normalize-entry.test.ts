@@ -1,5 +1,5 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import { bufferAttributeNames, isBinaryAttribute, normalizeEntry, uniqueIdOf } from './normalize-entry.ts';
 
 const GUID = Buffer.from([0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]);
@@ -29,7 +29,8 @@ describe('normalizeEntry', () => {
 describe('bufferAttributeNames / isBinaryAttribute', () => {
   it('lists canonical, lower- and upper-case spellings and the requested spelling', () => {
     const names = bufferAttributeNames(['ObjectGuid', 'uid']);
-    for (const name of ['objectGUID', 'objectguid', 'OBJECTGUID', 'ObjectGuid', 'jpegPhoto', 'jpegphoto', 'thumbnailPhoto', 'objectSid']) assert.ok(names.includes(name), name);
+    for (const name of ['objectGUID', 'objectguid', 'OBJECTGUID', 'ObjectGuid', 'jpegPhoto', 'jpegphoto', 'thumbnailPhoto', 'objectSid'])
+      assert.ok(names.includes(name), name);
     assert.equal(names.includes('uid'), false);
   });
   it('recognises options and case', () => {

@@ -1,5 +1,5 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import { BerReader } from 'ldapts';
 import { adPasswordRejection, dirsrvPasswordRejection } from './password-rejections.ts';
 import { passwordModifyRequestValue, unicodePwdValue } from './passwords.ts';
@@ -30,10 +30,19 @@ describe('AD passwords', () => {
 
   it("reads the rule from Samba's 0000052D messages, and falls back to the policy in general for Windows'", () => {
     const samba = (rule: string) => `0000052D: Constraint violation - check_password_restrictions: ${rule}`;
-    assert.equal(adPasswordRejection('0000052D', samba('the password is too short. It should be equal or longer than 7 characters!'))?.reason, 'passwordTooShort');
+    assert.equal(
+      adPasswordRejection('0000052D', samba('the password is too short. It should be equal or longer than 7 characters!'))?.reason,
+      'passwordTooShort',
+    );
     assert.equal(adPasswordRejection('0000052D', samba('the password was already used (in history)!'))?.reason, 'passwordInHistory');
     assert.equal(adPasswordRejection('0000052D', samba('the password does not meet the complexity criteria!'))?.reason, 'insufficientPasswordQuality');
-    assert.equal(adPasswordRejection('0000052D', '0000052D: AtrErr: DSID-03191083, #1: 0: 0000052D: DSID-03191083, problem 1005 (CONSTRAINT_ATT_TYPE), data 0, Att 9005a (unicodePwd)')?.reason, 'passwordPolicy');
+    assert.equal(
+      adPasswordRejection(
+        '0000052D',
+        '0000052D: AtrErr: DSID-03191083, #1: 0: 0000052D: DSID-03191083, problem 1005 (CONSTRAINT_ATT_TYPE), data 0, Att 9005a (unicodePwd)',
+      )?.reason,
+      'passwordPolicy',
+    );
     assert.equal(adPasswordRejection('00000056', '00000056: Constraint violation')?.reason, 'wrongOldPassword');
     assert.equal(adPasswordRejection('00000005', '00000005: SecErr'), undefined);
     assert.equal(adPasswordRejection(undefined, 'anything'), undefined);

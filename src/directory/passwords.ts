@@ -21,11 +21,11 @@
  */
 import { BerWriter } from 'ldapts';
 import { DirbridgeError } from '../errors.ts';
-import { adPasswordRejection, dirsrvPasswordRejection } from './password-rejections.ts';
 import type { WritableDirectoryConnection } from './connect.ts';
 import { PASSWORD_POLICY_REASONS, PasswordPolicyControl } from './controls/password-policy.ts';
 import { supportsExtension } from './controls/supported.ts';
-import { addValues, deleteValues, replaceValues, type Modification } from './modifications.ts';
+import { addValues, deleteValues, type Modification, replaceValues } from './modifications.ts';
+import { adPasswordRejection, dirsrvPasswordRejection } from './password-rejections.ts';
 
 /** OID of the Password Modify extended operation (RFC 3062). */
 export const PASSWORD_MODIFY_OID = '1.3.6.1.4.1.4203.1.11.1';
@@ -74,7 +74,10 @@ function refuseInsecure(connection: WritableDirectoryConnection, dn: string): vo
 }
 
 function policyRefusal(error: DirbridgeError, reason: string, message: string): DirbridgeError {
-  return new DirbridgeError('directory.password_policy', `the directory refused the password: ${message}`, { cause: error, details: { ...error.details, reason } });
+  return new DirbridgeError('directory.password_policy', `the directory refused the password: ${message}`, {
+    cause: error,
+    details: { ...error.details, reason },
+  });
 }
 
 /** Turns a refused password write into `directory.password_policy` where the server said which rule failed. */
@@ -89,7 +92,10 @@ function explain(error: unknown, control: PasswordPolicyControl | undefined): un
     (error.code === 'directory.constraint_violation' ? dirsrvPasswordRejection(diagnostic) : undefined);
   if (rejection === undefined) return error;
   if (rejection.reason === 'wrongOldPassword') {
-    return new DirbridgeError('directory.invalid_credentials', `the directory refused the password change: ${rejection.message}`, { cause: error, details: { ...error.details, reason: rejection.reason } });
+    return new DirbridgeError('directory.invalid_credentials', `the directory refused the password change: ${rejection.message}`, {
+      cause: error,
+      details: { ...error.details, reason: rejection.reason },
+    });
   }
   return policyRefusal(error, rejection.reason, rejection.message);
 }
@@ -127,7 +133,10 @@ export async function changeOwnPassword(connection: WritableDirectoryConnection,
   switch (serverType) {
     case 'active-directory':
       // AD checks the deleted value against the current password, and applies the user-change policy.
-      return passwordWrite(connection, change.dn, [deleteValues('unicodePwd', [unicodePwdValue(change.oldPassword)]), addValues('unicodePwd', [unicodePwdValue(change.newPassword)])]);
+      return passwordWrite(connection, change.dn, [
+        deleteValues('unicodePwd', [unicodePwdValue(change.oldPassword)]),
+        addValues('unicodePwd', [unicodePwdValue(change.newPassword)]),
+      ]);
     case '389-ds':
       return passwordWrite(connection, change.dn, [replaceValues('userPassword', [change.newPassword])]);
     default:

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isDirbridgeError } from '../errors.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
-import { completeRangedValues, hasRangedValues, parseRangedName, type FetchRange } from './ranged-values.ts';
+import { completeRangedValues, type FetchRange, hasRangedValues, parseRangedName } from './ranged-values.ts';
 
 const DN = 'CN=Everyone,OU=Groups,DC=example,DC=test';
-const members = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, index) => `CN=user${from + index},OU=People,DC=example,DC=test`);
+const members = (from: number, to: number): string[] =>
+  Array.from({ length: to - from + 1 }, (_, index) => `CN=user${from + index},OU=People,DC=example,DC=test`);
 
 /** A directory that holds `values` of `member` and answers ranges of `maxValRange`, as AD does. */
 function rangedDirectory(values: string[], maxValRange: number): { fetch: FetchRange; requests: string[] } {
@@ -73,7 +74,8 @@ describe('completeRangedValues', () => {
     const fetch: FetchRange = async (dn) => ({ dn, attributes: { 'member;range=1600-*': members(1600, 1700) } });
     await assert.rejects(
       completeRangedValues({ dn: DN, attributes: { 'member;range=0-1499': members(0, 1499) } }, fetch),
-      (error) => isDirbridgeError(error, 'directory.protocol') && /member;range=1500-\* and got member;range=1600-\*/.test(error.message) && error.message.includes(DN),
+      (error) =>
+        isDirbridgeError(error, 'directory.protocol') && /member;range=1500-\* and got member;range=1600-\*/.test(error.message) && error.message.includes(DN),
     );
   });
 

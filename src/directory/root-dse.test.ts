@@ -1,5 +1,5 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import { defaultUniqueIdAttribute, detectServerType, rootDseFromEntry, type ServerType } from './root-dse.ts';
 

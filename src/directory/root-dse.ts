@@ -1,7 +1,7 @@
 /**
  * The RootDSE, read once when a connection opens: which server this is and what it supports.
  */
-import { allStrings, firstString, type DirectoryEntry } from '../ldap/entry.ts';
+import { allStrings, type DirectoryEntry, firstString } from '../ldap/entry.ts';
 
 /** The kinds of server dirbridge tells apart. */
 export type ServerType = 'openldap' | 'active-directory' | '389-ds' | 'unknown';

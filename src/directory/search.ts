@@ -17,10 +17,10 @@ import type { Client, Control, Entry, SearchOptions } from 'ldapts';
 import { DirbridgeError } from '../errors.ts';
 import { normalizeDn, parseDn } from '../ldap/dn.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
-import { parseFilter, type Filter } from '../ldap/filter.ts';
+import { type Filter, parseFilter } from '../ldap/filter.ts';
 import { toLdaptsFilter } from './ldapts-filter.ts';
 import { bufferAttributeNames, normalizeEntry } from './normalize-entry.ts';
-import { completeRangedValues, hasRangedValues, type FetchRange } from './ranged-values.ts';
+import { completeRangedValues, type FetchRange, hasRangedValues } from './ranged-values.ts';
 import { translateLdapError } from './translate-error.ts';
 
 /** One search: where, what and how much. */
@@ -66,7 +66,11 @@ function chunk<T>(items: T[], size: number): T[][] {
 }
 
 /** The error for a base DN that does not exist, naming the setting that holds it when known. */
-export function missingBaseError(request: Pick<SearchRequest, 'baseDn' | 'baseDnSetting'>, url: string, options: { cause?: unknown; isHidden?: boolean } = {}): DirbridgeError {
+export function missingBaseError(
+  request: Pick<SearchRequest, 'baseDn' | 'baseDnSetting'>,
+  url: string,
+  options: { cause?: unknown; isHidden?: boolean } = {},
+): DirbridgeError {
   const what = options.isHidden === true ? 'does not exist or is not visible to the bind DN' : 'does not exist';
   const setting = request.baseDnSetting === undefined ? '' : `${request.baseDnSetting}: `;
   return new DirbridgeError('directory.no_such_object', `${setting}the base DN ${JSON.stringify(request.baseDn)} ${what} (searching ${url})`, {

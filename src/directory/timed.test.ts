@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { DirbridgeError } from '../errors.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
 import type { DirectoryConnection } from './connect.ts';
-import { timedConnection, timeOperation, type DirectoryObserver } from './timed.ts';
+import { type DirectoryObserver, timedConnection, timeOperation } from './timed.ts';
 
 function recorder(): { observe: DirectoryObserver; seen: string[] } {
   const seen: string[] = [];
@@ -72,7 +72,10 @@ describe('timed directory operations', () => {
     const timed = timedConnection(connectionOf([]), observe);
     await timed.bind('uid=a,dc=test', 'right');
     await assert.rejects(timed.bind('uid=a,dc=test', 'wrong'), /invalid credentials/);
-    await assert.rejects(timeOperation(observe, 'connect', async () => Promise.reject(new Error('refused'))), /refused/);
+    await assert.rejects(
+      timeOperation(observe, 'connect', async () => Promise.reject(new Error('refused'))),
+      /refused/,
+    );
     assert.deepEqual(seen, ['bind:ok:true', 'bind:rejected:true', 'connect:error:true']);
   });
 });

@@ -1,30 +1,30 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import {
   AdminLimitExceededError,
   AlreadyExistsError,
-  NamingViolationError,
-  NoSuchAttributeError,
-  NotAllowedOnNonLeafError,
-  ObjectClassViolationError,
-  TypeOrValueExistsError,
-  UnavailableCriticalExtensionError,
-  UnavailableError,
-  UndefinedTypeError,
-  UnwillingToPerformError,
   BusyError,
   ConfidentialityRequiredError,
   ConstraintViolationError,
   InsufficientAccessError,
   InvalidCredentialsError,
+  NamingViolationError,
+  NoSuchAttributeError,
   NoSuchObjectError,
+  NotAllowedOnNonLeafError,
+  ObjectClassViolationError,
   ProtocolError,
   SizeLimitExceededError,
   TimeLimitExceededError,
+  TypeOrValueExistsError,
+  UnavailableCriticalExtensionError,
+  UnavailableError,
+  UndefinedTypeError,
   UnknownStatusCodeError,
+  UnwillingToPerformError,
 } from 'ldapts';
 import { DirbridgeError, type ErrorCode } from '../errors.ts';
-import { adDiagnosticCode, adErrorCode, isRetryableDirectoryError, translateLdapError, type ErrorContext } from './translate-error.ts';
+import { adDiagnosticCode, adErrorCode, type ErrorContext, isRetryableDirectoryError, translateLdapError } from './translate-error.ts';
 
 const context: ErrorContext = { operation: 'search', url: 'ldap://dc1:389', baseDn: 'dc=e' };
 const write: ErrorContext = { operation: 'modify', url: 'ldap://dc1:389', dn: 'cn=x,dc=e' };
@@ -58,11 +58,31 @@ describe('translateLdapError', () => {
     ['unwilling to perform outside a bind', new UnwillingToPerformError(), 'directory.unwilling_to_perform', write],
     ['unwilling to perform on a bind keeps its old meaning', new UnwillingToPerformError(), 'directory.protocol', { operation: 'bind', url: 'ldap://ds1:389' }],
     ['AD: adding a member that is there (68 on a modify)', new AlreadyExistsError('00000562: ...'), 'directory.value_exists', write],
-    ['Samba: deleting a member that is not there (53)', new UnwillingToPerformError("Attribute member doesn't exist for target GUID 4a51"), 'directory.no_such_value', write],
-    ['Samba: deleting a member deleted before (53)', new UnwillingToPerformError('Attribute member already deleted for target GUID 1723'), 'directory.no_such_value', write],
-    ['Windows: deleting a member that is not there (53, 00000561)', new UnwillingToPerformError('00000561: SvcErr: DSID-031A1021, problem 5003 (WILL_NOT_PERFORM), data 0'), 'directory.no_such_value', write],
+    [
+      'Samba: deleting a member that is not there (53)',
+      new UnwillingToPerformError("Attribute member doesn't exist for target GUID 4a51"),
+      'directory.no_such_value',
+      write,
+    ],
+    [
+      'Samba: deleting a member deleted before (53)',
+      new UnwillingToPerformError('Attribute member already deleted for target GUID 1723'),
+      'directory.no_such_value',
+      write,
+    ],
+    [
+      'Windows: deleting a member that is not there (53, 00000561)',
+      new UnwillingToPerformError('00000561: SvcErr: DSID-031A1021, problem 5003 (WILL_NOT_PERFORM), data 0'),
+      'directory.no_such_value',
+      write,
+    ],
     ['unavailable critical extension (12)', new UnavailableCriticalExtensionError(), 'directory.unsupported', write],
-    ['389-DS locked account (bind answered 19)', new ConstraintViolationError('Exceed password retry limit. Please try later.'), 'directory.invalid_credentials', { operation: 'bind', url: 'ldap://ds1:389' }],
+    [
+      '389-DS locked account (bind answered 19)',
+      new ConstraintViolationError('Exceed password retry limit. Please try later.'),
+      'directory.invalid_credentials',
+      { operation: 'bind', url: 'ldap://ds1:389' },
+    ],
     ['StartTLS refused', new ProtocolError('unsupported extended operation'), 'directory.tls_failure', { operation: 'starttls', url: 'ldap://x' }],
     ['refused', errno('connect ECONNREFUSED 127.0.0.1:1', 'ECONNREFUSED'), 'directory.unavailable'],
     ['dns', errno('getaddrinfo ENOTFOUND x', 'ENOTFOUND'), 'directory.unavailable'],
@@ -106,7 +126,10 @@ describe('translateLdapError', () => {
       assert.equal(translated.code, 'directory.invalid_credentials');
       assert.equal(translated.details['accountLocked'], true);
       assert.equal(translated.details['resultCode'], 19);
-      assert.match(translated.message, message === '' ? /locked by the directory's password policy \(binding to ldap:\/\/ds1\)$/ : /locked .*: Exceed password retry limit/);
+      assert.match(
+        translated.message,
+        message === '' ? /locked by the directory's password policy \(binding to ldap:\/\/ds1\)$/ : /locked .*: Exceed password retry limit/,
+      );
     }
     assert.equal(translateLdapError(new ConstraintViolationError('x'), context).details['accountLocked'], undefined, 'only a bind says so');
   });
@@ -131,7 +154,10 @@ describe('adDiagnosticCode', () => {
 
 describe('write errors', () => {
   it('names the entry and keeps the AD error code of the diagnostic message', () => {
-    const error = translateLdapError(new ConstraintViolationError('0000052D: Constraint violation - check_password_restrictions: the password is too short'), write);
+    const error = translateLdapError(
+      new ConstraintViolationError('0000052D: Constraint violation - check_password_restrictions: the password is too short'),
+      write,
+    );
     assert.equal(error.details['dn'], 'cn=x,dc=e');
     assert.equal(error.details['adErrorCode'], '0000052D');
     assert.match(error.message, /entry cn=x,dc=e/);
@@ -140,10 +166,21 @@ describe('write errors', () => {
   });
 
   it('tells retryable failures (down, busy, slow) from permanent ones (access, schema, policy)', () => {
-    for (const retryable of [new BusyError(), new UnavailableError(), Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), new Error('Operation timed out')]) {
+    for (const retryable of [
+      new BusyError(),
+      new UnavailableError(),
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      new Error('Operation timed out'),
+    ]) {
       assert.equal(isRetryableDirectoryError(translateLdapError(retryable, write)), true, String(retryable));
     }
-    for (const permanent of [new InsufficientAccessError(), new ObjectClassViolationError(), new ConstraintViolationError('x'), new AlreadyExistsError(), new UnknownStatusCodeError(122, '')]) {
+    for (const permanent of [
+      new InsufficientAccessError(),
+      new ObjectClassViolationError(),
+      new ConstraintViolationError('x'),
+      new AlreadyExistsError(),
+      new UnknownStatusCodeError(122, ''),
+    ]) {
       assert.equal(isRetryableDirectoryError(translateLdapError(permanent, write)), false, String(permanent));
     }
     assert.equal(isRetryableDirectoryError(new Error('not translated')), false);

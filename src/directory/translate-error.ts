@@ -111,7 +111,10 @@ export function translateLdapError(error: unknown, context: ErrorContext): Dirbr
     // ldapts appends " Code: 0x31" to the server's diagnostic message.
     const diagnostic = error.message.replace(/\s*Code: 0x[0-9a-f]+$/i, '').trim();
     const adCode = adErrorCode(diagnostic);
-    const extra: Record<string, unknown> = adCode === undefined ? { resultCode: error.code, diagnosticMessage: diagnostic } : { resultCode: error.code, diagnosticMessage: diagnostic, adErrorCode: adCode };
+    const extra: Record<string, unknown> =
+      adCode === undefined
+        ? { resultCode: error.code, diagnosticMessage: diagnostic }
+        : { resultCode: error.code, diagnosticMessage: diagnostic, adErrorCode: adCode };
     const said = diagnostic === '' ? '' : `: ${diagnostic}`;
     switch (error.code) {
       case 49: {
@@ -128,10 +131,14 @@ export function translateLdapError(error: unknown, context: ErrorContext): Dirbr
         // ("Exceed password retry limit. Please try later."; with passwordLegacyPolicy off the locking
         // bind itself too, with no message). A refused bind, not a fault: the account is locked.
         if (context.operation === 'bind') {
-          return make('directory.invalid_credentials', `the account is locked by the directory's password policy (${where(context)})${diagnostic === '' ? '' : `: ${diagnostic}`}`, {
-            ...extra,
-            accountLocked: true,
-          });
+          return make(
+            'directory.invalid_credentials',
+            `the account is locked by the directory's password policy (${where(context)})${diagnostic === '' ? '' : `: ${diagnostic}`}`,
+            {
+              ...extra,
+              accountLocked: true,
+            },
+          );
         }
         return make('directory.constraint_violation', `the server refused the change as a constraint violation (${where(context)})${said}`, extra);
       case 3:
@@ -146,10 +153,18 @@ export function translateLdapError(error: unknown, context: ErrorContext): Dirbr
         return make('directory.invalid_dn', `the server rejected a DN as invalid (${where(context)})`, extra);
       case 8:
       case 13:
-        return make('directory.insufficient_access', `the server requires a secure connection or stronger authentication (${where(context)}); use ldaps:// or StartTLS`, extra);
+        return make(
+          'directory.insufficient_access',
+          `the server requires a secure connection or stronger authentication (${where(context)}); use ldaps:// or StartTLS`,
+          extra,
+        );
       case 48:
       case 50:
-        return make('directory.insufficient_access', `insufficient access rights (${where(context)})${context.operation === 'bind' || context.operation === 'search' ? '' : said}`, extra);
+        return make(
+          'directory.insufficient_access',
+          `insufficient access rights (${where(context)})${context.operation === 'bind' || context.operation === 'search' ? '' : said}`,
+          extra,
+        );
       case 51:
         return make('directory.busy', `the server is busy (${where(context)}); try again later`, extra);
       case 52:

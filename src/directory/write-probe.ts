@@ -41,7 +41,8 @@ export async function probeWriteAccess(connection: WritableDirectoryConnection, 
   } catch (error) {
     if (isDirbridgeError(error, 'directory.no_such_value')) return { dn, writable: true, detail: 'the bind account may modify this entry' };
     if (isDirbridgeError(error, 'directory.insufficient_access')) return { dn, writable: false, detail: 'the bind account has no write access to this entry' };
-    if (isDirbridgeError(error, 'directory.no_such_object', 'directory.unavailable', 'directory.timeout', 'directory.busy', 'directory.tls_failure')) throw error;
+    if (isDirbridgeError(error, 'directory.no_such_object', 'directory.unavailable', 'directory.timeout', 'directory.busy', 'directory.tls_failure'))
+      throw error;
     if (isDirbridgeError(error)) return { dn, writable: undefined, detail: `the server's answer did not tell: ${error.message}` };
     throw error;
   }

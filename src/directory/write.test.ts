@@ -1,5 +1,5 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import { parseDn } from '../ldap/dn.ts';
 import { rdnForLdapts } from './write.ts';
 

@@ -14,8 +14,8 @@ import { DirbridgeError } from '../errors.ts';
 import { formatDn, parseDn, type Rdn } from '../ldap/dn.ts';
 import type { Filter } from '../ldap/filter.ts';
 import { assertionControl } from './controls/assertion.ts';
-import { checkAttributeName, type AttributeValue, type Modification } from './modifications.ts';
-import { translateLdapError, type ErrorContext } from './translate-error.ts';
+import { type AttributeValue, checkAttributeName, type Modification } from './modifications.ts';
+import { type ErrorContext, translateLdapError } from './translate-error.ts';
 
 /** What a write needs from its connection. */
 export interface WriteContext {
@@ -92,7 +92,9 @@ export async function modifyEntry(context: WriteContext, dn: string, changes: re
   if (changes.length === 0) throw new DirbridgeError('usage.invalid', `a modify needs at least one change (${dn})`, { details: { dn } });
   const list = changes.map((change) => {
     if (change.operation === 'add' && change.values.length === 0) {
-      throw new DirbridgeError('usage.invalid', `adding to ${change.attribute} needs at least one value (${dn})`, { details: { dn, attribute: change.attribute } });
+      throw new DirbridgeError('usage.invalid', `adding to ${change.attribute} needs at least one value (${dn})`, {
+        details: { dn, attribute: change.attribute },
+      });
     }
     return new Change({ operation: change.operation, modification: toAttribute(change.attribute, change.values) });
   });
@@ -116,8 +118,10 @@ export function rdnForLdapts(rdn: Rdn): string {
 export async function modifyEntryDn(context: WriteContext, dn: string, to: NewName, options: WriteOptions = {}): Promise<string> {
   const [currentRdn, ...currentParent] = targetDn(dn);
   if (currentRdn === undefined) throw new DirbridgeError('usage.invalid', 'refusing to rename the root DSE');
-  if (to.rdn === undefined && to.parent === undefined) throw new DirbridgeError('usage.invalid', `a modify DN needs a new RDN or a new parent (${dn})`, { details: { dn } });
-  const rdn: Rdn = to.rdn === undefined ? currentRdn : Array.isArray(to.rdn) ? to.rdn : [{ type: checkAttributeName(to.rdn.attribute), value: to.rdn.value, isBer: false }];
+  if (to.rdn === undefined && to.parent === undefined)
+    throw new DirbridgeError('usage.invalid', `a modify DN needs a new RDN or a new parent (${dn})`, { details: { dn } });
+  const rdn: Rdn =
+    to.rdn === undefined ? currentRdn : Array.isArray(to.rdn) ? to.rdn : [{ type: checkAttributeName(to.rdn.attribute), value: to.rdn.value, isBer: false }];
   if (rdn.length === 0) throw new DirbridgeError('usage.invalid', `the new RDN is empty (${dn})`, { details: { dn } });
   const parent = to.parent === undefined ? currentParent : parseDn(to.parent);
   const rdnText = rdnForLdapts(rdn);
@@ -141,7 +145,12 @@ export interface ExtendedResult {
 }
 
 /** Sends an extended operation with an optional BER-encoded value. */
-export async function extendedOperation(context: WriteContext, oid: string, value?: Buffer, options: WriteOptions & { dn?: string } = {}): Promise<ExtendedResult> {
+export async function extendedOperation(
+  context: WriteContext,
+  oid: string,
+  value?: Buffer,
+  options: WriteOptions & { dn?: string } = {},
+): Promise<ExtendedResult> {
   if (!/^[0-9]+(\.[0-9]+)+$/.test(oid)) throw new DirbridgeError('usage.invalid', `not an OID: ${JSON.stringify(oid)}`);
   const where: ErrorContext = options.dn === undefined ? { operation: 'exop', url: context.url } : { operation: 'exop', url: context.url, dn: options.dn };
   const result = await send(context, where, () => context.client.exop(oid, value, controlsFor(options)));

@@ -6,7 +6,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
-import { isDirbridgeError, type ErrorCode } from '../errors.ts';
+import { type ErrorCode, isDirbridgeError } from '../errors.ts';
 
 /** An error raised by the HTTP layer itself (authentication, CSRF, rate limits). */
 export class HttpError extends Error {
@@ -114,7 +114,9 @@ export function errorResponse(error: unknown): { statusCode: number; body: Error
     const fields = stringArray(error.details['fields']);
     return {
       statusCode: statusForCode(error.code),
-      body: { error: { code: error.code, message: error.message, ...(problems === undefined ? {} : { problems }), ...(fields === undefined ? {} : { fields }) } },
+      body: {
+        error: { code: error.code, message: error.message, ...(problems === undefined ? {} : { problems }), ...(fields === undefined ? {} : { fields }) },
+      },
     };
   }
   if (hasZodFastifySchemaValidationErrors(error)) {

@@ -11,8 +11,8 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { LoginInput } from '../auth/login.ts';
 import { isIpAddress } from '../auth/client-address.ts';
+import type { LoginInput } from '../auth/login.ts';
 import { bearerToken, secretsEqual } from './admin-auth.ts';
 import type { RouteContext } from './context.ts';
 import { HttpError } from './errors.ts';
@@ -35,7 +35,11 @@ export function loginClientOf(request: FastifyRequest, context: Pick<RouteContex
   if (request.headers.authorization === undefined) return { clientAddress: request.ip };
   const token = bearerToken(request);
   if (token === undefined || context.appApiKey === undefined || !secretsEqual(token, context.appApiKey)) {
-    throw new HttpError(401, 'http.unauthenticated', 'the Authorization header does not hold the application API key; send it as "Authorization: Bearer <DIRBRIDGE_APP_API_KEY>", or send no Authorization header');
+    throw new HttpError(
+      401,
+      'http.unauthenticated',
+      'the Authorization header does not hold the application API key; send it as "Authorization: Bearer <DIRBRIDGE_APP_API_KEY>", or send no Authorization header',
+    );
   }
   const forwarded = request.headers[FORWARDED_FOR_HEADER];
   if (forwarded === undefined) return { via: 'app' };

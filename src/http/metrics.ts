@@ -2,7 +2,7 @@
  * Prometheus metrics, in a registry created per server (never prom-client's global one, so two
  * servers in one process — as in tests — never share counters).
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { DirectoryObserver } from '../directory/timed.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { Store } from '../store/store.ts';
@@ -29,7 +29,12 @@ export function createMetrics(deps: { store: Store; scheduler?: Pick<Scheduler, 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'dirbridge_' });
 
-  const syncRuns = new Counter({ name: 'dirbridge_sync_runs_total', help: 'Sync runs this instance ran, by trigger (schedule, startup, api, cli, login), status and dry run', labelNames: ['trigger', 'status', 'dry_run'], registers: [registry] });
+  const syncRuns = new Counter({
+    name: 'dirbridge_sync_runs_total',
+    help: 'Sync runs this instance ran, by trigger (schedule, startup, api, cli, login), status and dry run',
+    labelNames: ['trigger', 'status', 'dry_run'],
+    registers: [registry],
+  });
   const syncDuration = new Histogram({
     name: 'dirbridge_sync_duration_seconds',
     help: 'Duration of sync runs started through this server',
@@ -37,7 +42,12 @@ export function createMetrics(deps: { store: Store; scheduler?: Pick<Scheduler, 
     buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
     registers: [registry],
   });
-  const syncChanges = new Counter({ name: 'dirbridge_sync_changes_total', help: 'Changes applied by sync runs this instance ran, by object and change', labelNames: ['object', 'change'], registers: [registry] });
+  const syncChanges = new Counter({
+    name: 'dirbridge_sync_changes_total',
+    help: 'Changes applied by sync runs this instance ran, by object and change',
+    labelNames: ['object', 'change'],
+    registers: [registry],
+  });
   new Gauge({
     name: 'dirbridge_sync_last_run_info',
     help: 'The latest recorded sync run (any instance, CLI or scheduler): 1 labelled with its status',
@@ -69,9 +79,25 @@ export function createMetrics(deps: { store: Store; scheduler?: Pick<Scheduler, 
       if (latest !== undefined) this.set(Date.parse(latest.startedAt) / 1000);
     },
   });
-  const logins = new Counter({ name: 'dirbridge_logins_total', help: 'Logins through the API by kind (app or admin) and outcome', labelNames: ['kind', 'outcome'], registers: [registry] });
-  const loginFailures = new Counter({ name: 'dirbridge_login_failures_total', help: 'Failed logins by reason (the audited reason, never shown to clients)', labelNames: ['reason'], registers: [registry] });
-  const loginDuration = new Histogram({ name: 'dirbridge_login_duration_seconds', help: 'Duration of login requests', labelNames: ['kind'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] });
+  const logins = new Counter({
+    name: 'dirbridge_logins_total',
+    help: 'Logins through the API by kind (app or admin) and outcome',
+    labelNames: ['kind', 'outcome'],
+    registers: [registry],
+  });
+  const loginFailures = new Counter({
+    name: 'dirbridge_login_failures_total',
+    help: 'Failed logins by reason (the audited reason, never shown to clients)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const loginDuration = new Histogram({
+    name: 'dirbridge_login_duration_seconds',
+    help: 'Duration of login requests',
+    labelNames: ['kind'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
   const httpDuration = new Histogram({
     name: 'dirbridge_http_request_duration_seconds',
     help: 'HTTP requests by method, route pattern and status',
@@ -124,7 +150,7 @@ export function createMetrics(deps: { store: Store; scheduler?: Pick<Scheduler, 
     });
     new Gauge({
       name: 'dirbridge_job_last_run_duration_seconds',
-      help: 'Duration of the job\'s latest finished run on this instance',
+      help: "Duration of the job's latest finished run on this instance",
       labelNames: ['job'],
       registers: [registry],
       collect() {
@@ -139,7 +165,13 @@ export function createMetrics(deps: { store: Store; scheduler?: Pick<Scheduler, 
   function latestRun() {
     const now = Date.now();
     if (cached === undefined || now - cached.at > 1000) {
-      cached = { at: now, run: deps.store.runs.list({ limit: 1, offset: 0 }).then((page) => page.runs[0], () => undefined) };
+      cached = {
+        at: now,
+        run: deps.store.runs.list({ limit: 1, offset: 0 }).then(
+          (page) => page.runs[0],
+          () => undefined,
+        ),
+      };
     }
     return cached.run;
   }
@@ -152,7 +184,16 @@ export function createMetrics(deps: { store: Store; scheduler?: Pick<Scheduler, 
       syncRuns.inc({ trigger, status: result.status, dry_run: dryRun });
       syncDuration.observe({ trigger, dry_run: dryRun }, result.durationMs / 1000);
       if (result.isDryRun || result.status !== 'succeeded') return;
-      const objects = { users: result.users, groups: result.groups, memberships: result.memberships, roles: result.roles, channels: result.channels, teams: result.teams, attributes: result.attributes, sessions: result.sessions };
+      const objects = {
+        users: result.users,
+        groups: result.groups,
+        memberships: result.memberships,
+        roles: result.roles,
+        channels: result.channels,
+        teams: result.teams,
+        attributes: result.attributes,
+        sessions: result.sessions,
+      };
       for (const [object, changes] of Object.entries(objects)) {
         for (const [change, value] of Object.entries(changes)) if (value > 0 && change !== 'unchanged') syncChanges.inc({ object, change }, value);
       }

@@ -43,7 +43,12 @@ export const userSchema = z.object({
   notes: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
-  lastSyncedAt: z.string().nullable().describe('the last time a sync (a full sync, or a login\'s or "sync one user" one-user sync) read this user from the directory, whether or not anything changed; null for local accounts and users never synced'),
+  lastSyncedAt: z
+    .string()
+    .nullable()
+    .describe(
+      'the last time a sync (a full sync, or a login\'s or "sync one user" one-user sync) read this user from the directory, whether or not anything changed; null for local accounts and users never synced',
+    ),
 });
 
 /** A user's avatar as a user record mentions it: the SHA-256 of the image and where to fetch it (the URL changes with the image). */
@@ -59,13 +64,13 @@ export const avatarRefSchema = z
 export const userProfileSchema = userSchema
   .pick({ id: true, username: true, email: true, firstName: true, lastName: true, displayName: true, source: true, isAdmin: true, isEnabled: true })
   .extend({
-  groups: z.array(z.string()),
-  roles: z.array(z.string()),
-  channels: z.array(z.string()),
-  teams: z.array(z.string()),
-  customFields: z.record(z.string(), z.string()),
-  abacAttributes: z.record(z.string(), z.array(z.string())),
-  avatar: avatarRefSchema,
+    groups: z.array(z.string()),
+    roles: z.array(z.string()),
+    channels: z.array(z.string()),
+    teams: z.array(z.string()),
+    customFields: z.record(z.string(), z.string()),
+    abacAttributes: z.record(z.string(), z.array(z.string())),
+    avatar: avatarRefSchema,
   });
 
 /** The user profile type. */
@@ -91,7 +96,13 @@ export const groupSchema = z.object({
 });
 
 /** A channel. */
-export const channelSchema = z.object({ id: z.string(), name: z.string(), ownerUsername: z.string().nullable(), source: z.enum(['local', 'directory']), createdAt: z.string() });
+export const channelSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  ownerUsername: z.string().nullable(),
+  source: z.enum(['local', 'directory']),
+  createdAt: z.string(),
+});
 
 /** A team. */
 export const teamSchema = z.object({ id: z.string(), name: z.string(), source: z.enum(['local', 'directory']), createdAt: z.string() });
@@ -161,7 +172,10 @@ export const syncSummarySchema = z.object({
   status: z.enum(['succeeded', 'failed', 'refused']),
   reason: z.string().nullable(),
   dryRun: z.boolean(),
-  mode: z.enum(['full', 'incremental']).nullable().describe('full: the whole directory was read; incremental: only what changed since the last sync (null: failed before reading)'),
+  mode: z
+    .enum(['full', 'incremental'])
+    .nullable()
+    .describe('full: the whole directory was read; incremental: only what changed since the last sync (null: failed before reading)'),
   modeReason: z.string().optional().describe('why a run read everything when only the changes could have been read'),
   entriesRead: z.number().describe('directory entries read'),
   users: counts(['created', 'updated', 'disabled', 'enabled', 'unchanged', 'skipped']),
@@ -171,7 +185,9 @@ export const syncSummarySchema = z.object({
   channels: z.record(z.string(), z.number()),
   teams: z.record(z.string(), z.number()),
   attributes: z.record(z.string(), z.number()),
-  sessions: z.record(z.string(), z.number()).describe('usersRevoked: users whose sessions were (for a dry run: would be) revoked because their password changed in the directory'),
+  sessions: z
+    .record(z.string(), z.number())
+    .describe('usersRevoked: users whose sessions were (for a dry run: would be) revoked because their password changed in the directory'),
   durationMs: z.number(),
   warnings: z.array(z.string()),
   stepsTotal: z.number(),

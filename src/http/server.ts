@@ -11,26 +11,26 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import pino, { type DestinationStream } from 'pino';
-import { CENSOR, redactSecrets } from './redact-log.ts';
 import type { App } from '../app.ts';
+import { createOidcProviderHolder, type OidcProviderHolder } from '../oidc/provider-holder.ts';
 import { installAdminGuard, SESSION_COOKIE } from './admin-auth.ts';
 import type { RouteContext, RouteScheduler } from './context.ts';
 import { HttpError, installErrorHandlers } from './errors.ts';
 import { DEFAULT_EVENTS_SETTLE_MS } from './events.ts';
 import { createLogBuffer, teeDestination } from './log-buffer.ts';
 import { createMetrics } from './metrics.ts';
+import { CENSOR, redactSecrets } from './redact-log.ts';
 import { registerAdminActionRoutes } from './routes/admin-actions.ts';
 import { registerAdminDataRoutes } from './routes/admin-data.ts';
-import { registerAdminWriteActionRoutes } from './routes/admin-write-actions.ts';
 import { registerAdminJobRoutes } from './routes/admin-jobs.ts';
 import { registerAdminSessionRoutes } from './routes/admin-session.ts';
 import { registerAdminSettingsRoutes } from './routes/admin-settings.ts';
+import { registerAdminWriteActionRoutes } from './routes/admin-write-actions.ts';
 import { registerAdminWriteBackRoutes } from './routes/admin-writeback.ts';
 import { registerAppRoutes } from './routes/app-api.ts';
 import { registerConsoleRoutes } from './routes/console.ts';
 import { registerOidcRoutes } from './routes/oidc.ts';
 import { registerOperationsRoutes } from './routes/operations.ts';
-import { createOidcProviderHolder, type OidcProviderHolder } from '../oidc/provider-holder.ts';
 
 /** Options of `createHttpServer`. */
 export interface HttpServerOptions {
@@ -152,7 +152,12 @@ export async function createHttpServer(app: App, options: HttpServerOptions = {}
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'a session token from POST /api/v1/auth/login' },
           appApiKey: { type: 'http', scheme: 'bearer', description: 'the DIRBRIDGE_APP_API_KEY configured on the server' },
-          adminSession: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'set by POST /api/v1/admin/session; state-changing requests also need X-CSRF-Token' },
+          adminSession: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: SESSION_COOKIE,
+            description: 'set by POST /api/v1/admin/session; state-changing requests also need X-CSRF-Token',
+          },
         },
       },
     },
@@ -182,7 +187,14 @@ export async function createHttpServer(app: App, options: HttpServerOptions = {}
   registerOidcRoutes(
     server,
     context,
-    options.oidc ?? createOidcProviderHolder({ store: app.store, secretBox: app.secretBox, now: app.now, issuer: () => 'http://localhost', trustProxy: options.trustProxy !== undefined && options.trustProxy !== false }),
+    options.oidc ??
+      createOidcProviderHolder({
+        store: app.store,
+        secretBox: app.secretBox,
+        now: app.now,
+        issuer: () => 'http://localhost',
+        trustProxy: options.trustProxy !== undefined && options.trustProxy !== false,
+      }),
   );
   registerConsoleRoutes(server, context);
   return server;

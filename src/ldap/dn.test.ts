@@ -1,5 +1,5 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import { isDirbridgeError } from '../errors.ts';
 import { childDn, dnEquals, escapeDnValue, formatDn, isDescendantOf, normalizeDn, parentDn, parseDn, rdnValue } from './dn.ts';
 
@@ -9,7 +9,16 @@ describe('parseDn', () => {
     ['  ', []],
     ['dc=example,dc=com', [[{ type: 'dc', value: 'example' }], [{ type: 'dc', value: 'com' }]]],
     ['cn=Smith\\, John,ou=People', [[{ type: 'cn', value: 'Smith, John' }], [{ type: 'ou', value: 'People' }]]],
-    ['cn=a\\+b+uid=x,dc=e', [[{ type: 'cn', value: 'a+b' }, { type: 'uid', value: 'x' }], [{ type: 'dc', value: 'e' }]]],
+    [
+      'cn=a\\+b+uid=x,dc=e',
+      [
+        [
+          { type: 'cn', value: 'a+b' },
+          { type: 'uid', value: 'x' },
+        ],
+        [{ type: 'dc', value: 'e' }],
+      ],
+    ],
     ['cn=\\"quoted\\" \\\\ \\<x\\> \\; \\=,dc=e', [[{ type: 'cn', value: '"quoted" \\ <x> ; =' }], [{ type: 'dc', value: 'e' }]]],
     ['cn=Ren\\c3\\a9', [[{ type: 'cn', value: 'René' }]]],
     ['cn=René', [[{ type: 'cn', value: 'René' }]]],
@@ -34,7 +43,10 @@ describe('parseDn', () => {
   const invalid = ['cn', '=x', 'cn=a,', 'cn=a,,dc=b', 'cn=a\\', 'cn=a\\zz', 'cn=a"b', 'cn=<x>', 'cn=\\ff\\fe', '1cn=x', 'cn=#', 'cn=#zz', 'cn="open'];
   for (const text of invalid) {
     it(`rejects ${JSON.stringify(text)} with directory.invalid_dn`, () => {
-      assert.throws(() => parseDn(text), (error) => isDirbridgeError(error, 'directory.invalid_dn'));
+      assert.throws(
+        () => parseDn(text),
+        (error) => isDirbridgeError(error, 'directory.invalid_dn'),
+      );
     });
   }
 
@@ -67,7 +79,16 @@ describe('formatDn and escapeDnValue', () => {
     });
   }
   it('formats multi-valued RDNs', () => {
-    assert.equal(formatDn([[{ type: 'cn', value: 'a' }, { type: 'uid', value: 'b,c' }], [{ type: 'dc', value: 'e' }]]), 'cn=a+uid=b\\,c,dc=e');
+    assert.equal(
+      formatDn([
+        [
+          { type: 'cn', value: 'a' },
+          { type: 'uid', value: 'b,c' },
+        ],
+        [{ type: 'dc', value: 'e' }],
+      ]),
+      'cn=a+uid=b\\,c,dc=e',
+    );
   });
 });
 
@@ -92,7 +113,7 @@ describe('normalizeDn / dnEquals', () => {
     // Each pair names the same entry; the escaped spelling forces the full parser.
     const pairs: Array<[string, string]> = [
       ['uid=Jo.Smith,ou=People,dc=Example,dc=org', 'uid=Jo\\2eSmith,ou=People,dc=Example,dc=org'],
-      [' CN = Mary  Ann O\'Neil , OU=Staff,DC=example,DC=test', 'CN=Mary Ann O\\27Neil,OU=Staff,DC=example,DC=test'],
+      [" CN = Mary  Ann O'Neil , OU=Staff,DC=example,DC=test", 'CN=Mary Ann O\\27Neil,OU=Staff,DC=example,DC=test'],
       ['cn=svc-dirbridge,cn=Users,dc=example,dc=test', 'cn=svc\\2ddirbridge,cn=Users,dc=example,dc=test'],
       ['mail=a_b@example.org,dc=x', 'mail=a\\5fb@example.org,dc=x'],
     ];
@@ -130,7 +151,13 @@ describe('parentDn, isDescendantOf, rdnValue, childDn', () => {
     assert.equal(childDn('ou=People,dc=e', 'cn', 'x+uid=root'), 'cn=x\\+uid=root,ou=People,dc=e');
     assert.equal(childDn('', 'dc', 'com'), 'dc=com');
     assert.deepEqual(parseDn(childDn('dc=e', 'cn', ' #a\\b" ')), [[{ type: 'cn', value: ' #a\\b" ' }], [{ type: 'dc', value: 'e' }]]);
-    assert.throws(() => childDn('dc=e', 'cn=x,uid', 'v'), (error) => isDirbridgeError(error, 'directory.invalid_dn'));
-    assert.throws(() => childDn('not a dn', 'cn', 'v'), (error) => isDirbridgeError(error, 'directory.invalid_dn'));
+    assert.throws(
+      () => childDn('dc=e', 'cn=x,uid', 'v'),
+      (error) => isDirbridgeError(error, 'directory.invalid_dn'),
+    );
+    assert.throws(
+      () => childDn('not a dn', 'cn', 'v'),
+      (error) => isDirbridgeError(error, 'directory.invalid_dn'),
+    );
   });
 });

@@ -239,7 +239,11 @@ function normalizeSimpleDn(text: string): string | undefined {
     const equals = part.indexOf('=');
     if (equals <= 0 || part.indexOf('=', equals + 1) !== -1) return undefined;
     const type = part.slice(0, equals).trim();
-    const value = part.slice(equals + 1).trim().replace(/\s+/g, ' ').toLowerCase();
+    const value = part
+      .slice(equals + 1)
+      .trim()
+      .replace(/\s+/g, ' ')
+      .toLowerCase();
     if (!SIMPLE_TYPE.test(type) || value === '') return undefined;
     normalized.push(`${type.toLowerCase()}=${value}`);
   }

@@ -1,6 +1,6 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { allStrings, firstBuffer, firstString, hasAttribute, type DirectoryEntry } from './entry.ts';
+import { describe, it } from 'node:test';
+import { allStrings, type DirectoryEntry, firstBuffer, firstString, hasAttribute } from './entry.ts';
 
 const entry: DirectoryEntry = {
   dn: 'uid=a,dc=e',

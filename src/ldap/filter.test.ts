@@ -1,5 +1,5 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import { isDirbridgeError } from '../errors.ts';
 import type { DirectoryEntry } from './entry.ts';
 import {
@@ -9,6 +9,7 @@ import {
   eq,
   escapeFilterValue,
   extensible,
+  type Filter,
   fillFilterTemplate,
   formatFilter,
   LDAP_MATCHING_RULE_IN_CHAIN,
@@ -20,7 +21,6 @@ import {
   parseFilterTemplate,
   present,
   startsWith,
-  type Filter,
 } from './filter.ts';
 
 const isInvalidFilter = (error: unknown): boolean => isDirbridgeError(error, 'directory.invalid_filter');
@@ -93,15 +93,21 @@ describe('parseFilter', () => {
     ['(o:dn:=Ace)', { type: 'extensible', attribute: 'o', dnAttributes: true, value: 'Ace' }],
     ['(cn:=x)', { type: 'extensible', attribute: 'cn', dnAttributes: false, value: 'x' }],
     ['(:1.2.3:=x)', { type: 'extensible', matchingRule: '1.2.3', dnAttributes: false, value: 'x' }],
-    ['(userAccountControl:1.2.840.113556.1.4.803:=2)', { type: 'extensible', attribute: 'userAccountControl', matchingRule: '1.2.840.113556.1.4.803', dnAttributes: false, value: '2' }],
-    [' (& (a=1) (|(b=2)) (!(c=3)) ) ', {
-      type: 'and',
-      filters: [
-        { type: 'equality', attribute: 'a', value: '1' },
-        { type: 'or', filters: [{ type: 'equality', attribute: 'b', value: '2' }] },
-        { type: 'not', filter: { type: 'equality', attribute: 'c', value: '3' } },
-      ],
-    }],
+    [
+      '(userAccountControl:1.2.840.113556.1.4.803:=2)',
+      { type: 'extensible', attribute: 'userAccountControl', matchingRule: '1.2.840.113556.1.4.803', dnAttributes: false, value: '2' },
+    ],
+    [
+      ' (& (a=1) (|(b=2)) (!(c=3)) ) ',
+      {
+        type: 'and',
+        filters: [
+          { type: 'equality', attribute: 'a', value: '1' },
+          { type: 'or', filters: [{ type: 'equality', attribute: 'b', value: '2' }] },
+          { type: 'not', filter: { type: 'equality', attribute: 'c', value: '3' } },
+        ],
+      },
+    ],
     ['(|)', { type: 'or', filters: [] }],
     ['(cn=#{name})', { type: 'equality', attribute: 'cn', value: '#{name}' }],
   ];
@@ -129,7 +135,8 @@ describe('parseFilter', () => {
     it(`rejects ${JSON.stringify(text)} at position ${position}`, () => {
       assert.throws(
         () => parseFilter(text),
-        (error: unknown) => isInvalidFilter(error) && isDirbridgeError(error) && error.details['position'] === position && error.message.includes(`position ${position}`),
+        (error: unknown) =>
+          isInvalidFilter(error) && isDirbridgeError(error) && error.details['position'] === position && error.message.includes(`position ${position}`),
       );
     });
   }

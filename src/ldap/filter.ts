@@ -58,14 +58,7 @@ export interface ExtensibleNode<V> {
 }
 
 /** A filter tree generic over its assertion value type (concrete values, or template pieces). */
-export type FilterNode<V> =
-  | AndNode<V>
-  | OrNode<V>
-  | NotNode<V>
-  | ComparisonNode<V>
-  | PresentNode
-  | SubstringsNode<V>
-  | ExtensibleNode<V>;
+export type FilterNode<V> = AndNode<V> | OrNode<V> | NotNode<V> | ComparisonNode<V> | PresentNode | SubstringsNode<V> | ExtensibleNode<V>;
 
 /** A concrete RFC 4515 filter. */
 export type Filter = FilterNode<FilterValue>;
@@ -146,12 +139,7 @@ export function contains(attribute: string, part: string): SubstringsNode<Filter
 }
 
 /** `(attribute:dn:matchingRule:=value)`; e.g. `extensible({ attribute: 'memberOf', matchingRule: LDAP_MATCHING_RULE_IN_CHAIN, value: groupDn })`. */
-export function extensible(options: {
-  attribute?: string;
-  matchingRule?: string;
-  dnAttributes?: boolean;
-  value: FilterValue;
-}): ExtensibleNode<FilterValue> {
+export function extensible(options: { attribute?: string; matchingRule?: string; dnAttributes?: boolean; value: FilterValue }): ExtensibleNode<FilterValue> {
   if (options.attribute === undefined && options.matchingRule === undefined) {
     throw new DirbridgeError('directory.invalid_filter', 'an extensible match needs an attribute or a matching rule');
   }
@@ -723,7 +711,9 @@ export function needsServerEvaluation(filter: Filter): boolean {
     case 'not':
       return needsServerEvaluation(filter.filter);
     case 'extensible':
-      return filter.dnAttributes || filter.attribute === undefined || (filter.matchingRule !== undefined && RULES[filter.matchingRule.toLowerCase()] === undefined);
+      return (
+        filter.dnAttributes || filter.attribute === undefined || (filter.matchingRule !== undefined && RULES[filter.matchingRule.toLowerCase()] === undefined)
+      );
     default:
       return false;
   }

@@ -36,12 +36,12 @@ describe('uniqueMember values (RFC 4517 Name And Optional UID)', () => {
     assert.notEqual(uniqueMemberKey(`${A}#'0101'B`), uniqueMemberKey(A));
   });
 
-  it('reads an entry\'s unique identifiers, ignoring what is not a bit string', () => {
+  it("reads an entry's unique identifiers, ignoring what is not a bit string", () => {
     assert.deepEqual(uniqueIdentifiersOf(entry(A, { x500UniqueIdentifier: ["'0101'B", "'0101'B", "'11'B", 'junk', Buffer.from([1])] })), ['0101', '11']);
     assert.deepEqual(uniqueIdentifiersOf(entry(A, {})), []);
   });
 
-  it('gives matchesFilter the servers\' answers, equality and approximate', () => {
+  it("gives matchesFilter the servers' answers, equality and approximate", () => {
     const groups = {
       plain: entry('cn=plain,dc=org', { uniqueMember: [A] }),
       withUid: entry('cn=withuid,dc=org', { uniqueMember: [`${A}#'0101'B`] }),

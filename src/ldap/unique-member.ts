@@ -10,8 +10,8 @@
  * Pure, no I/O.
  */
 import { DirbridgeError } from '../errors.ts';
-import type { DirectoryEntry } from './entry.ts';
 import { normalizeDn } from './dn.ts';
+import type { DirectoryEntry } from './entry.ts';
 
 /** The attribute holding an entry's unique identifiers (bit strings, RFC 4519). */
 export const UNIQUE_IDENTIFIER_ATTRIBUTE = 'x500UniqueIdentifier';

@@ -32,7 +32,12 @@ export const UF_LOCKOUT = 0x10;
 export const ACCOUNT_STATE_ATTRIBUTES: readonly string[] = ['pwdAccountLockedTime', 'userAccountControl', 'nsAccountLock'];
 
 /** Attributes that tell a lockout after failed binds (`readPasswordLockout`); read by a login's lookup, operational, so requested by name. */
-export const PASSWORD_LOCKOUT_ATTRIBUTES: readonly string[] = ['pwdAccountLockedTime', 'accountUnlockTime', 'lockoutTime', 'msDS-User-Account-Control-Computed'];
+export const PASSWORD_LOCKOUT_ATTRIBUTES: readonly string[] = [
+  'pwdAccountLockedTime',
+  'accountUnlockTime',
+  'lockoutTime',
+  'msDS-User-Account-Control-Computed',
+];
 
 function firstText(entry: DirectoryEntry, attribute: string): string | undefined {
   const value = entry.attributes[attribute.toLowerCase()]?.[0];
@@ -84,7 +89,9 @@ export function readPasswordLockout(entry: DirectoryEntry, now: Date, lockoutSec
 
   const computed = firstText(entry, 'msDS-User-Account-Control-Computed');
   if (computed !== undefined && /^-?\d+$/.test(computed)) {
-    return (Number.parseInt(computed, 10) & UF_LOCKOUT) !== 0 ? 'locked out by the domain lockout policy (msDS-User-Account-Control-Computed has UF_LOCKOUT)' : undefined;
+    return (Number.parseInt(computed, 10) & UF_LOCKOUT) !== 0
+      ? 'locked out by the domain lockout policy (msDS-User-Account-Control-Computed has UF_LOCKOUT)'
+      : undefined;
   }
   const lockoutTime = firstText(entry, 'lockoutTime');
   if (lockoutTime !== undefined) {

@@ -22,7 +22,9 @@ describe('avatars', () => {
     assert.equal(reading.image.mimeType, 'image/png');
     assert.match(reading.image.contentHash, /^[0-9a-f]{64}$/);
     assert.deepEqual(readAvatar(entry({ jpegphoto: [jpeg] }), ['jpegPhoto'], 5), { skipped: 'jpegPhoto is 10 bytes, over the 5-byte limit' });
-    assert.deepEqual(readAvatar(entry({ jpegphoto: [Buffer.from('not an image')] }), ['jpegPhoto'], 1000), { skipped: 'jpegPhoto is not a JPEG, PNG, GIF or WebP image' });
+    assert.deepEqual(readAvatar(entry({ jpegphoto: [Buffer.from('not an image')] }), ['jpegPhoto'], 1000), {
+      skipped: 'jpegPhoto is not a JPEG, PNG, GIF or WebP image',
+    });
     assert.deepEqual(readAvatar(entry({}), ['jpegPhoto'], 1000), { none: true });
   });
 });

@@ -92,16 +92,18 @@ export function mappedAttributes(entry: DirectoryEntry, settings: MappingSetting
 
 /** Attributes the attribute mappers need on user entries. */
 export function mappedAttributeNames(settings: MappingSettings): string[] {
-  return [
-    ...(settings.customFields.enabled ? Object.keys(settings.customFields.map) : []),
-    ...(settings.abac.enabled ? Object.keys(settings.abac.map) : []),
-  ];
+  return [...(settings.customFields.enabled ? Object.keys(settings.customFields.map) : []), ...(settings.abac.enabled ? Object.keys(settings.abac.map) : [])];
 }
 
 /** True when any role, channel, team, attribute or admin mapping is switched on. */
 export function isMappingActive(mapping: MappingSettings | undefined): mapping is MappingSettings {
   return (
     mapping !== undefined &&
-    (mapping.roles.enabled || mapping.channels.enabled || mapping.teams.enabled || mapping.customFields.enabled || mapping.abac.enabled || mapping.adminGroup !== undefined)
+    (mapping.roles.enabled ||
+      mapping.channels.enabled ||
+      mapping.teams.enabled ||
+      mapping.customFields.enabled ||
+      mapping.abac.enabled ||
+      mapping.adminGroup !== undefined)
   );
 }

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isDirbridgeError } from '../errors.ts';
 import type { AttributeValue, DirectoryEntry } from '../ldap/entry.ts';
-import { fillFilterTemplate, formatFilter, matchesFilter, parseFilter, parseFilterTemplate, type Filter } from '../ldap/filter.ts';
+import { type Filter, fillFilterTemplate, formatFilter, matchesFilter, parseFilter, parseFilterTemplate } from '../ldap/filter.ts';
 import {
   attributesFor,
   candidateReadFilter,
   fastFill,
   GROUP_FILTER_PLACEHOLDERS,
+  type GroupEntryIndex,
   inChainQuery,
   indexGroupEntries,
   isLocallyEvaluable,
@@ -17,7 +18,6 @@ import {
   resolvesNesting,
   userGroupNames,
   withMemberUniqueIdentifiers,
-  type GroupEntryIndex,
 } from './group-filter.ts';
 
 /** An entry as `directory/` produces it: attribute names lower-cased. */
@@ -58,7 +58,9 @@ const bruteForceNames = (
   }
   const matched = bruteForce(entries, fillFilterTemplate(template, { username: user.username, userdn: user.dn }));
   if (matched === undefined) return undefined;
-  const names = new Set(matched.flatMap((found) => nameAttributes.map((attribute) => String(found.attributes[attribute.toLowerCase()]?.[0] ?? '').toLowerCase())));
+  const names = new Set(
+    matched.flatMap((found) => nameAttributes.map((attribute) => String(found.attributes[attribute.toLowerCase()]?.[0] ?? '').toLowerCase())),
+  );
   return groupNames.filter((name, position) => names.has(name.toLowerCase()) && groupNames.indexOf(name) === position);
 };
 
@@ -69,7 +71,11 @@ const IN_CHAIN = '(member:1.2.840.113556.1.4.1941:=#{userdn})';
 const directory: DirectoryEntry[] = [
   entry('cn=devs,ou=groups,dc=example', { objectClass: ['top', 'posixGroup'], cn: 'devs', memberUid: ['jo', 'Ann'] }),
   entry('cn=Ops,ou=groups,dc=example', { objectClass: 'posixGroup', cn: 'Ops', ou: 'Operations', memberUid: 'bob' }),
-  entry('cn=admins,ou=groups,dc=example', { objectClass: 'groupOfNames', cn: 'Admins', member: ['UID=Jo,OU=People,DC=Example', 'uid=bob,ou=people,dc=example'] }),
+  entry('cn=admins,ou=groups,dc=example', {
+    objectClass: 'groupOfNames',
+    cn: 'Admins',
+    member: ['UID=Jo,OU=People,DC=Example', 'uid=bob,ou=people,dc=example'],
+  }),
   entry('cn=support,ou=groups,dc=example', { objectClass: 'groupOfUniqueNames', cn: 'support', uniqueMember: 'cn=Smith\\2C John,ou=people,dc=example' }),
   entry('cn=literal,ou=groups,dc=example', { objectClass: 'posixGroup', cn: 'literal', memberUid: ['a*', '*)(memberUid=*'] }),
   entry('cn=empty,ou=groups,dc=example', { objectClass: 'groupOfNames', cn: 'empty', member: 'cn=nobody' }),
@@ -91,7 +97,13 @@ describe('parseGroupQuery', () => {
   const rejected: { name: string; text: string; strategy: 'each' | 'once'; allowed?: readonly string[]; message: RegExp }[] = [
     { name: '#{groupName} with once', text: SEED_FILTER, strategy: 'once', message: /#\{groupName\}.*"once" strategy/ },
     { name: 'unknown placeholder', text: '(&(cn=#{group})(memberUid=#{username}))', strategy: 'each', message: /unknown placeholder #\{group\}/ },
-    { name: 'placeholder outside the allowed list', text: '(member=#{userdn})', strategy: 'once', allowed: ['username'], message: /unknown placeholder #\{userdn\}/ },
+    {
+      name: 'placeholder outside the allowed list',
+      text: '(member=#{userdn})',
+      strategy: 'once',
+      allowed: ['username'],
+      message: /unknown placeholder #\{userdn\}/,
+    },
     { name: 'placeholder in an attribute name', text: '(#{groupName}=x)', strategy: 'each', message: /placeholders may appear only in assertion values/ },
     { name: 'bad syntax', text: '(&(cn=a)', strategy: 'each', message: /not valid/ },
   ];
@@ -112,7 +124,11 @@ describe('candidateReadFilter and attributesFor', () => {
     { text: DEFAULT_FILTER, read: '(&(cn=*)(|(member=*)(uniqueMember=*)(memberUid=*)))', attributes: ['cn', 'member', 'uniqueMember', 'memberUid'] },
     { text: '(&(cn=a\\2ab\\29)(uniqueMember=#{userdn}))', read: '(&(cn=a\\2ab\\29)(uniqueMember=*))', attributes: ['cn', 'uniqueMember'] },
     { text: '(&(cn=grp-#{groupName}*)(!(memberUid=#{username}))(!(cn=x)))', read: '(&(cn=*)(objectClass=*)(!(cn=x)))', attributes: ['cn', 'memberUid'] },
-    { text: '(&(ou:dn:=#{groupName})(MemberUid=#{username})(memberuid=x))', read: '(&(objectClass=*)(MemberUid=*)(memberuid=x))', attributes: ['ou', 'MemberUid'] },
+    {
+      text: '(&(ou:dn:=#{groupName})(MemberUid=#{username})(memberuid=x))',
+      read: '(&(objectClass=*)(MemberUid=*)(memberuid=x))',
+      attributes: ['ou', 'MemberUid'],
+    },
     { text: IN_CHAIN, read: '(member=*)', attributes: ['member'] },
     { text: '(&(objectClass=group)(member=*))', read: '(&(objectClass=group)(member=*))', attributes: ['objectClass', 'member'] },
   ];
@@ -121,7 +137,10 @@ describe('candidateReadFilter and attributesFor', () => {
       const query = parseGroupQuery(text, 'each');
       assert.equal(formatFilter(candidateReadFilter(query)), read);
       assert.deepEqual(attributesFor(query, []), attributes);
-      assert.deepEqual(attributesFor(query, ['CN', 'ou', 'description']), [...attributes, ...['CN', 'ou', 'description'].filter((extra) => !attributes.some((a) => a.toLowerCase() === extra.toLowerCase()))]);
+      assert.deepEqual(attributesFor(query, ['CN', 'ou', 'description']), [
+        ...attributes,
+        ...['CN', 'ou', 'description'].filter((extra) => !attributes.some((a) => a.toLowerCase() === extra.toLowerCase())),
+      ]);
     });
   }
 
@@ -179,7 +198,10 @@ describe('inChainQuery', () => {
       text: '(&(objectClass=group)(|(cn=G\\2a\\281\\29)(sAMAccountName=G\\2a\\281\\29))(member=*))',
       usesGroupName: true,
     });
-    assert.deepEqual(groupSide(`(&(objectClass=group)(!(cn=Cycle*))(MEMBER:1.2.840.113556.1.4.1941:=#{userdn}))`, 'once'), { text: '(&(objectClass=group)(!(cn=Cycle*))(member=*))', usesGroupName: false });
+    assert.deepEqual(groupSide(`(&(objectClass=group)(!(cn=Cycle*))(MEMBER:1.2.840.113556.1.4.1941:=#{userdn}))`, 'once'), {
+      text: '(&(objectClass=group)(!(cn=Cycle*))(member=*))',
+      usesGroupName: false,
+    });
     assert.deepEqual(groupSide(`(&(cn=Engineering)${IN_CHAIN})`), { text: '(&(cn=Engineering)(member=*))', usesGroupName: false });
   });
 
@@ -213,23 +235,75 @@ describe('userGroupNames', () => {
   }[] = [
     { name: 'seed example, each', text: SEED_FILTER, strategy: 'each', user: jo, expected: ['devs'] },
     { name: 'seed example, other user', text: SEED_FILTER, strategy: 'each', user: bob, expected: ['ops'] },
-    { name: 'case-insensitive values, spelling from groupNames', text: SEED_FILTER, strategy: 'each', user: { username: 'ANN', dn: 'x=1' }, groupNames: ['DEVS', 'Devs', 'ops'], expected: ['DEVS', 'Devs'] },
+    {
+      name: 'case-insensitive values, spelling from groupNames',
+      text: SEED_FILTER,
+      strategy: 'each',
+      user: { username: 'ANN', dn: 'x=1' },
+      groupNames: ['DEVS', 'Devs', 'ops'],
+      expected: ['DEVS', 'Devs'],
+    },
     { name: 'case-insensitive attribute names', text: '(&(CN=#{groupName})(MEMBERUID=#{username}))', strategy: 'each', user: jo, expected: ['devs'] },
-    { name: 'groupOfNames, once, DN spelled differently', text: '(&(objectClass=groupOfNames)(member=#{userdn}))', strategy: 'once', user: jo, expected: ['admins'] },
-    { name: 'DN with extra spaces', text: '(&(objectClass=GROUPOFNAMES)(member=#{userdn}))', strategy: 'once', user: { username: 'x', dn: 'uid = JO , ou=people,  dc=example' }, expected: ['admins'] },
+    {
+      name: 'groupOfNames, once, DN spelled differently',
+      text: '(&(objectClass=groupOfNames)(member=#{userdn}))',
+      strategy: 'once',
+      user: jo,
+      expected: ['admins'],
+    },
+    {
+      name: 'DN with extra spaces',
+      text: '(&(objectClass=GROUPOFNAMES)(member=#{userdn}))',
+      strategy: 'once',
+      user: { username: 'x', dn: 'uid = JO , ou=people,  dc=example' },
+      expected: ['admins'],
+    },
     { name: 'uniqueMember with an escaped comma', text: '(uniqueMember=#{userdn})', strategy: 'once', user: smith, expected: ['support'] },
-    { name: 'uniqueMember, comma as \\2C on both sides', text: '(uniqueMember=#{userdn})', strategy: 'once', user: { username: 'x', dn: 'CN=smith\\2c john,ou=people,dc=example' }, expected: ['support'] },
+    {
+      name: 'uniqueMember, comma as \\2C on both sides',
+      text: '(uniqueMember=#{userdn})',
+      strategy: 'once',
+      user: { username: 'x', dn: 'CN=smith\\2c john,ou=people,dc=example' },
+      expected: ['support'],
+    },
     { name: 'default filter, each, all three membership kinds', text: DEFAULT_FILTER, strategy: 'each', user: jo, expected: ['devs', 'admins'] },
     { name: 'default filter, each, uniqueMember', text: DEFAULT_FILTER, strategy: 'each', user: smith, expected: ['support'] },
-    { name: 'once, several name attributes', text: '(|(memberUid=#{username})(member=#{userdn}))', strategy: 'once', user: bob, groupNames: ['operations', 'ADMINS', 'devs'], nameAttributes: ['cn', 'ou'], expected: ['operations', 'ADMINS'] },
+    {
+      name: 'once, several name attributes',
+      text: '(|(memberUid=#{username})(member=#{userdn}))',
+      strategy: 'once',
+      user: bob,
+      groupNames: ['operations', 'ADMINS', 'devs'],
+      nameAttributes: ['cn', 'ou'],
+      expected: ['operations', 'ADMINS'],
+    },
     { name: 'once, name not mapped', text: '(member=#{userdn})', strategy: 'once', user: bob, groupNames: ['devs'], expected: [] },
-    { name: 'each without #{groupName}: the same answer for every name', text: '(memberUid=#{username})', strategy: 'each', user: bob, groupNames: ['a', 'b'], expected: ['a', 'b'] },
-    { name: 'injection: *)(memberUid=* is a literal (only an equal value matches)', text: SEED_FILTER, strategy: 'each', user: { username: '*)(memberUid=*', dn: 'x=1' }, expected: ['literal'] },
+    {
+      name: 'each without #{groupName}: the same answer for every name',
+      text: '(memberUid=#{username})',
+      strategy: 'each',
+      user: bob,
+      groupNames: ['a', 'b'],
+      expected: ['a', 'b'],
+    },
+    {
+      name: 'injection: *)(memberUid=* is a literal (only an equal value matches)',
+      text: SEED_FILTER,
+      strategy: 'each',
+      user: { username: '*)(memberUid=*', dn: 'x=1' },
+      expected: ['literal'],
+    },
     { name: 'injection: a* is not a wildcard', text: SEED_FILTER, strategy: 'each', user: { username: 'a*', dn: 'x=1' }, expected: ['literal'] },
     { name: 'injection: * alone matches nothing', text: SEED_FILTER, strategy: 'each', user: { username: '*', dn: '*' }, expected: [] },
     { name: 'injection in the DN', text: DEFAULT_FILTER, strategy: 'each', user: { username: 'zz', dn: 'uid=jo,ou=people,dc=example)(cn=*' }, expected: [] },
     { name: 'injection in a group name', text: SEED_FILTER, strategy: 'each', user: jo, groupNames: ['*', 'devs)(cn=*', 'd*'], expected: [] },
-    { name: 'substring template with a user value', text: '(&(cn=#{groupName})(memberUid=*#{username}))', strategy: 'each', user: { username: 'NN', dn: 'x=1' }, expected: ['devs'] },
+    {
+      name: 'substring template with a user value',
+      text: '(&(cn=#{groupName})(memberUid=*#{username}))',
+      strategy: 'each',
+      user: { username: 'NN', dn: 'x=1' },
+      expected: ['devs'],
+    },
     { name: 'negation', text: '(&(objectClass=posixGroup)(!(memberUid=#{username})))', strategy: 'once', user: jo, expected: ['ops', 'literal'] },
   ];
   for (const { name, text, strategy, user, groupNames = ALL_NAMES, nameAttributes = ['cn'], expected } of cases) {
@@ -309,17 +383,21 @@ describe('groups as members: memberGroupQuery', () => {
     ['(!(memberUid=#{username}))', '(objectClass=*)'],
     ['(&(objectClass=groupOfNames)(member=#{userdn}))', '(&(objectClass=groupOfNames)(member=#{userdn}))'],
   ];
-  const text = (query: ReturnType<typeof memberGroupQuery>, values: Record<string, string>) => (query === undefined ? undefined : formatFilter(fillFilterTemplate(query.template, values)));
+  const text = (query: ReturnType<typeof memberGroupQuery>, values: Record<string, string>) =>
+    query === undefined ? undefined : formatFilter(fillFilterTemplate(query.template, values));
   for (const [filter, expected] of cases) {
     it(`${filter} → ${expected ?? 'admits no group'}`, () => {
       const query = memberGroupQuery(parseGroupQuery(filter, filter.includes('#{groupName}') ? 'each' : 'once'));
       const values = { groupName: 'G', userdn: 'cn=child,dc=x' };
-      assert.equal(text(query, values), expected === undefined ? undefined : formatFilter(fillFilterTemplate(parseFilterTemplate(expected, GROUP_FILTER_PLACEHOLDERS), values)));
+      assert.equal(
+        text(query, values),
+        expected === undefined ? undefined : formatFilter(fillFilterTemplate(parseFilterTemplate(expected, GROUP_FILTER_PLACEHOLDERS), values)),
+      );
       if (query !== undefined) assert.equal(query.template.placeholders.includes('username'), false);
     });
   }
 
-  it('is read by the original filter\'s candidate read', () => {
+  it("is read by the original filter's candidate read", () => {
     for (const [filter] of cases) {
       const query = parseGroupQuery(filter, filter.includes('#{groupName}') ? 'each' : 'once');
       const asGroup = memberGroupQuery(query);
@@ -355,7 +433,7 @@ describe('withMemberUniqueIdentifiers', () => {
     assert.equal(formatFilter(withMemberUniqueIdentifiers(other, dn, ['1'])), '(!(uniqueMember=uid=b,ou=people,dc=example))');
   });
 
-  it('lets userGroupNames find a membership through a value with the user\'s UID, and only that UID', () => {
+  it("lets userGroupNames find a membership through a value with the user's UID, and only that UID", () => {
     const entries = [
       entry('cn=own,dc=x', { cn: 'own', uniqueMember: `${dn}#'0101'B` }),
       entry('cn=stale,dc=x', { cn: 'stale', uniqueMember: `${dn}#'1100'B` }),

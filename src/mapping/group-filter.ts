@@ -12,26 +12,26 @@
  */
 import { DirbridgeError, isDirbridgeError } from '../errors.ts';
 import { normalizeDn } from '../ldap/dn.ts';
-import { splitUniqueMember, uniqueMemberKey, uniqueMemberValue } from '../ldap/unique-member.ts';
-import { firstString, type AttributeValue, type DirectoryEntry } from '../ldap/entry.ts';
+import { type AttributeValue, type DirectoryEntry, firstString } from '../ldap/entry.ts';
 import {
+  type Filter,
+  type FilterNode,
+  type FilterTemplate,
+  type FilterValue,
   fillFilterTemplate,
   foldCaseIgnore,
   isDnValuedAttribute,
   LDAP_MATCHING_RULE_BIT_AND,
   LDAP_MATCHING_RULE_BIT_OR,
   LDAP_MATCHING_RULE_IN_CHAIN,
+  type MatchOptions,
   matchesFilter,
   needsServerEvaluation,
   parseFilterTemplate,
-  type Filter,
-  type FilterNode,
-  type FilterTemplate,
-  type FilterValue,
-  type MatchOptions,
   type SubstringsNode,
   type TemplateValue,
 } from '../ldap/filter.ts';
+import { splitUniqueMember, uniqueMemberKey, uniqueMemberValue } from '../ldap/unique-member.ts';
 
 /** Placeholders the User Group Filter may use. */
 export const GROUP_FILTER_PLACEHOLDERS = ['username', 'groupName', 'userdn'] as const;
@@ -66,7 +66,7 @@ export function parseGroupQuery(text: string, strategy: 'each' | 'once', allowed
     throw new DirbridgeError(
       'settings.invalid',
       `the user group filter ${JSON.stringify(text)} uses #{groupName}, which cannot be used with the "once" strategy ` +
-        '(apply filter once to get all memberships): one search returns all of a user\'s groups, so there is no group name to substitute; ' +
+        "(apply filter once to get all memberships): one search returns all of a user's groups, so there is no group name to substitute; " +
         'remove #{groupName} from the filter or use the "each" strategy',
       { details: { filter: text, strategy, placeholder: 'groupName' } },
     );
@@ -88,7 +88,11 @@ function subtreeHasPlaceholder(node: FilterNode<TemplateValue>): boolean {
     case 'present':
       return false;
     case 'substrings':
-      return (node.initial !== undefined && hasPlaceholder(node.initial)) || node.any.some(hasPlaceholder) || (node.final !== undefined && hasPlaceholder(node.final));
+      return (
+        (node.initial !== undefined && hasPlaceholder(node.initial)) ||
+        node.any.some(hasPlaceholder) ||
+        (node.final !== undefined && hasPlaceholder(node.final))
+      );
     default:
       return hasPlaceholder(node.value);
   }
@@ -256,7 +260,10 @@ export function withMemberUniqueIdentifiers(filter: Filter, dn: string, uniqueId
         return { type: 'not', filter: widen(node.filter) };
       case 'equality':
         if (node.value !== dn || node.attribute.toLowerCase().split(';')[0] !== 'uniquemember') return node;
-        return { type: 'or', filters: [node, ...uniqueIdentifiers.map((uid): Filter => ({ type: 'equality', attribute: node.attribute, value: uniqueMemberValue(dn, uid) }))] };
+        return {
+          type: 'or',
+          filters: [node, ...uniqueIdentifiers.map((uid): Filter => ({ type: 'equality', attribute: node.attribute, value: uniqueMemberValue(dn, uid) }))],
+        };
       default:
         return node;
     }
@@ -468,7 +475,13 @@ function attributeIndex(index: GroupEntryIndex, attribute: string): AttributeInd
     index.byAttribute.set(attribute, same);
     return same;
   }
-  const built: AttributeIndex = { isDn: isDnValuedAttribute(name, index.options), isUniqueMember: isUniqueMember(name), keys: new Map(), hasBinary: false, hasInvalidDn: false };
+  const built: AttributeIndex = {
+    isDn: isDnValuedAttribute(name, index.options),
+    isUniqueMember: isUniqueMember(name),
+    keys: new Map(),
+    hasBinary: false,
+    hasInvalidDn: false,
+  };
   index.entries.forEach((entry, position) => {
     for (const value of entryValues(entry, name)) {
       if (built.isDn) {

@@ -1,11 +1,12 @@
 /** Maps a directory group entry to a group record with its raw member references. Pure. */
-import type { DirectoryEntry } from '../ldap/entry.ts';
+
 import { normalizeDn } from '../ldap/dn.ts';
+import type { DirectoryEntry } from '../ldap/entry.ts';
 import { UNIQUE_IDENTIFIER_ATTRIBUTE, uniqueIdentifiersOf, uniqueMemberKey } from '../ldap/unique-member.ts';
 import type { GroupSettings } from '../settings/schema.ts';
+import { uniqueIdOf } from './unique-id.ts';
 import type { SkippedEntry } from './user.ts';
 import { firstText, uniqueAttributes } from './user.ts';
-import { uniqueIdOf } from './unique-id.ts';
 
 /** A directory group before membership resolution. */
 export interface MappedGroup {
@@ -43,11 +44,21 @@ export function mapGroupEntry(
 ): { group: MappedGroup; warnings: string[] } | { skipped: SkippedEntry } {
   const externalId = uniqueIdOf(entry, uniqueIdAttribute);
   if (externalId === undefined) {
-    return { skipped: { dn: entry.dn, reason: `has no ${uniqueIdAttribute} value`, setting: 'groups.uniqueIdAttribute', missingAttributes: [uniqueIdAttribute] } };
+    return {
+      skipped: { dn: entry.dn, reason: `has no ${uniqueIdAttribute} value`, setting: 'groups.uniqueIdAttribute', missingAttributes: [uniqueIdAttribute] },
+    };
   }
   const name = firstText(entry, [settings.nameAttribute]);
   if (name === null) {
-    return { skipped: { dn: entry.dn, externalId, reason: `has no ${settings.nameAttribute} value`, setting: 'groups.nameAttribute', missingAttributes: [settings.nameAttribute] } };
+    return {
+      skipped: {
+        dn: entry.dn,
+        externalId,
+        reason: `has no ${settings.nameAttribute} value`,
+        setting: 'groups.nameAttribute',
+        missingAttributes: [settings.nameAttribute],
+      },
+    };
   }
   const warnings: string[] = [];
   const memberDnKeys: string[] = [];
@@ -69,7 +80,15 @@ export function mapGroupEntry(
   }
   const uniqueIdentifiers = settings.memberAttribute.includes('uniqueMember') ? uniqueIdentifiersOf(entry) : [];
   return {
-    group: { externalId, dn: entry.dn, dnKey: normalizeDn(entry.dn), name, memberDnKeys, memberUids, ...(uniqueIdentifiers.length === 0 ? {} : { uniqueIdentifiers }) },
+    group: {
+      externalId,
+      dn: entry.dn,
+      dnKey: normalizeDn(entry.dn),
+      name,
+      memberDnKeys,
+      memberUids,
+      ...(uniqueIdentifiers.length === 0 ? {} : { uniqueIdentifiers }),
+    },
     warnings,
   };
 }

@@ -5,10 +5,23 @@ import { resolveMemberships } from './memberships.ts';
 import type { MappedUser } from './user.ts';
 
 const user = (id: string): MappedUser => ({
-  externalId: id, dn: `uid=${id},dc=x`, dnKey: `uid=${id},dc=x`, username: id, email: null, firstName: '', lastName: '', displayName: null, directoryState: 'active',
+  externalId: id,
+  dn: `uid=${id},dc=x`,
+  dnKey: `uid=${id},dc=x`,
+  username: id,
+  email: null,
+  firstName: '',
+  lastName: '',
+  displayName: null,
+  directoryState: 'active',
 });
 const group = (id: string, members: string[], uids: string[] = []): MappedGroup => ({
-  externalId: `g-${id}`, dn: `cn=${id},dc=x`, dnKey: `cn=${id},dc=x`, name: id, memberDnKeys: members, memberUids: uids,
+  externalId: `g-${id}`,
+  dn: `cn=${id},dc=x`,
+  dnKey: `cn=${id},dc=x`,
+  name: id,
+  memberDnKeys: members,
+  memberUids: uids,
 });
 const members = (result: ReturnType<typeof resolveMemberships>, name: string) =>
   [...(result.groups.find((candidate) => candidate.name === name)?.memberUserIds ?? [])].sort();

@@ -4,7 +4,10 @@ import type { DirectoryEntry } from '../ldap/entry.ts';
 import { fromFileTime, fromGeneralizedTime, MUST_CHANGE_PASSWORD, PASSWORD_CHANGE_ATTRIBUTES, readPasswordChangedAt } from './password-change.ts';
 import { mapUserEntry, userAttributesToRequest } from './user.ts';
 
-const entry = (attributes: Record<string, string[]>): DirectoryEntry => ({ dn: 'uid=a,ou=people,dc=example,dc=org', attributes: { entryuuid: ['u-1'], uid: ['a'], ...attributes } });
+const entry = (attributes: Record<string, string[]>): DirectoryEntry => ({
+  dn: 'uid=a,ou=people,dc=example,dc=org',
+  attributes: { entryuuid: ['u-1'], uid: ['a'], ...attributes },
+});
 
 describe('password change time', () => {
   const generalized: Array<[string, string | null]> = [
@@ -28,7 +31,8 @@ describe('password change time', () => {
     ['yesterday', null],
     ['', null],
   ];
-  for (const [text, expected] of generalized) it(`GeneralizedTime ${JSON.stringify(text)} → ${expected}`, () => assert.equal(fromGeneralizedTime(text), expected));
+  for (const [text, expected] of generalized)
+    it(`GeneralizedTime ${JSON.stringify(text)} → ${expected}`, () => assert.equal(fromGeneralizedTime(text), expected));
 
   const filetimes: Array<[string, string | null]> = [
     ['133589952000000000', '2024-05-01T00:00:00.000Z'],
@@ -55,7 +59,17 @@ describe('password change time', () => {
   for (const [name, attributes, expected] of entries) it(`reads ${name}`, () => assert.equal(readPasswordChangedAt(entry(attributes)), expected));
 
   it('is requested by name and mapped onto the user', () => {
-    const settings = { baseDn: 'dc=example,dc=org', scope: 'sub', filter: '(uid=*)', uniqueIdAttribute: 'auto', usernameAttribute: ['uid'], emailAttribute: 'mail', firstNameAttribute: 'givenName', lastNameAttribute: 'sn', displayNameAttribute: 'displayName' } as const;
+    const settings = {
+      baseDn: 'dc=example,dc=org',
+      scope: 'sub',
+      filter: '(uid=*)',
+      uniqueIdAttribute: 'auto',
+      usernameAttribute: ['uid'],
+      emailAttribute: 'mail',
+      firstNameAttribute: 'givenName',
+      lastNameAttribute: 'sn',
+      displayNameAttribute: 'displayName',
+    } as const;
     const requested = userAttributesToRequest({ ...settings, usernameAttribute: ['uid'] }, 'entryUUID');
     for (const attribute of PASSWORD_CHANGE_ATTRIBUTES) assert.ok(requested.includes(attribute), attribute);
     const mapped = mapUserEntry(entry({ pwdchangedtime: ['20240501120000Z'] }), { ...settings, usernameAttribute: ['uid'] }, 'entryUUID');

@@ -1,6 +1,7 @@
 /** Renders a directory entry's unique id as stable text, whatever the server type. */
-import { formatObjectGuid } from '../ldap/guid.ts';
+
 import type { DirectoryEntry } from '../ldap/entry.ts';
+import { formatObjectGuid } from '../ldap/guid.ts';
 
 /** Server-specific default unique-id attributes, used when settings say `auto`. */
 export const UNIQUE_ID_BY_SERVER = {

@@ -1,9 +1,10 @@
 /** Maps a directory user entry to the record dirbridge keeps. Pure. */
-import type { DirectoryEntry } from '../ldap/entry.ts';
+
 import { normalizeDn } from '../ldap/dn.ts';
+import type { DirectoryEntry } from '../ldap/entry.ts';
 import { UNIQUE_IDENTIFIER_ATTRIBUTE, uniqueIdentifiersOf } from '../ldap/unique-member.ts';
 import type { UserSettings } from '../settings/schema.ts';
-import { ACCOUNT_STATE_ATTRIBUTES, readAccountState, type DirectoryAccountState } from './account-status.ts';
+import { ACCOUNT_STATE_ATTRIBUTES, type DirectoryAccountState, readAccountState } from './account-status.ts';
 import { PASSWORD_CHANGE_ATTRIBUTES, readPasswordChangedAt } from './password-change.ts';
 import { uniqueIdOf } from './unique-id.ts';
 
@@ -58,14 +59,12 @@ export function userAttributesToRequest(settings: UserSettings, uniqueIdAttribut
 }
 
 /** Maps one entry, or says why it cannot be mapped. */
-export function mapUserEntry(
-  entry: DirectoryEntry,
-  settings: UserSettings,
-  uniqueIdAttribute: string,
-): { user: MappedUser } | { skipped: SkippedEntry } {
+export function mapUserEntry(entry: DirectoryEntry, settings: UserSettings, uniqueIdAttribute: string): { user: MappedUser } | { skipped: SkippedEntry } {
   const externalId = uniqueIdOf(entry, uniqueIdAttribute);
   if (externalId === undefined) {
-    return { skipped: { dn: entry.dn, reason: `has no ${uniqueIdAttribute} value`, setting: 'users.uniqueIdAttribute', missingAttributes: [uniqueIdAttribute] } };
+    return {
+      skipped: { dn: entry.dn, reason: `has no ${uniqueIdAttribute} value`, setting: 'users.uniqueIdAttribute', missingAttributes: [uniqueIdAttribute] },
+    };
   }
   const username = firstText(entry, settings.usernameAttribute);
   if (username === null) {

@@ -29,7 +29,11 @@ export function refusalOf(user: UserRecord | undefined, groups: readonly string[
 }
 
 /** Reads a user with their group names, and checks their access to a client (by id; none when no client is known). */
-export async function checkAccess(store: Store, userId: string, clientId: string | undefined): Promise<{ user: UserRecord | undefined; groups: string[]; refusal: AccessRefusal | undefined }> {
+export async function checkAccess(
+  store: Store,
+  userId: string,
+  clientId: string | undefined,
+): Promise<{ user: UserRecord | undefined; groups: string[]; refusal: AccessRefusal | undefined }> {
   const user = await store.users.get(userId);
   const groups = user === undefined ? [] : (await store.groups.listOfUser(user.id)).map((group) => group.name);
   const client = clientId === undefined ? undefined : await store.oidc.getOidcClient(clientId);

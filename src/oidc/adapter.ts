@@ -8,7 +8,14 @@ import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { OidcStore } from '../store/oidc-repository.ts';
 
 /** The models a grant revocation removes (as oidc-provider's memory adapter does). */
-const GRANT_BOUND_MODELS: ReadonlySet<string> = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
+const GRANT_BOUND_MODELS: ReadonlySet<string> = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
+]);
 
 /** A string property of a payload, or null. */
 const stringOf = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
@@ -62,5 +69,7 @@ export function oidcAdapterClass(store: OidcStore, now: () => Date): new (model:
       // A constructor may return an object: each model gets its own adapter over the one store.
       return createOidcAdapter(store, model, now);
     }
-  } as unknown as new (model: string) => Adapter;
+  } as unknown as new (
+    model: string,
+  ) => Adapter;
 }

@@ -35,7 +35,8 @@ export function checkClientUri(value: string, option: string): string {
   } catch {
     throw new DirbridgeError('usage.invalid', `${option}: ${JSON.stringify(value)} is not an absolute URL`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new DirbridgeError('usage.invalid', `${option}: ${JSON.stringify(value)} must be an http or https URL`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new DirbridgeError('usage.invalid', `${option}: ${JSON.stringify(value)} must be an http or https URL`);
   if (url.hash !== '' || value.includes('#')) throw new DirbridgeError('usage.invalid', `${option}: ${JSON.stringify(value)} must not have a fragment`);
   if (url.username !== '' || url.password !== '') throw new DirbridgeError('usage.invalid', `${option}: ${JSON.stringify(value)} must not carry credentials`);
   return value;
@@ -52,7 +53,8 @@ export function createOidcClientService(deps: { store: OidcStore }) {
       if (registration.redirectUris.length === 0) throw new DirbridgeError('usage.invalid', '--redirect-uri: a client needs at least one redirect URI');
       const redirectUris = [...new Set(registration.redirectUris.map((uri) => checkClientUri(uri, '--redirect-uri')))];
       const postLogoutRedirectUris = [...new Set((registration.postLogoutRedirectUris ?? []).map((uri) => checkClientUri(uri, '--post-logout-redirect-uri')))];
-      const backchannelLogoutUri = registration.backchannelLogoutUri === undefined ? null : checkClientUri(registration.backchannelLogoutUri, '--backchannel-logout-uri');
+      const backchannelLogoutUri =
+        registration.backchannelLogoutUri === undefined ? null : checkClientUri(registration.backchannelLogoutUri, '--backchannel-logout-uri');
       const allowedGroups = [...new Set((registration.allowedGroups ?? []).map((group) => group.trim()))];
       if (allowedGroups.includes('')) throw new DirbridgeError('usage.invalid', '--allowed-group: a group name must not be empty');
       const isPublic = registration.isPublic === true;

@@ -18,14 +18,21 @@ const STYLE =
  * after a submission, and a sign-in ends at the application's redirect URI).
  */
 export function pageCsp(formTargets: readonly string[]): string {
-  const origins = [...new Set(formTargets.flatMap((target) => {
-    try {
-      return [new URL(target).origin];
-    } catch {
-      return [];
-    }
-  }))];
-  return `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${origins.join(' ')}; frame-ancestors 'none'; base-uri 'none'`.replace(/ {2,}/g, ' ');
+  const origins = [
+    ...new Set(
+      formTargets.flatMap((target) => {
+        try {
+          return [new URL(target).origin];
+        } catch {
+          return [];
+        }
+      }),
+    ),
+  ];
+  return `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${origins.join(' ')}; frame-ancestors 'none'; base-uri 'none'`.replace(
+    / {2,}/g,
+    ' ',
+  );
 }
 
 /** A whole page around `body` (trusted HTML), titled `title` (text). */
@@ -59,5 +66,8 @@ export function renderConsent(input: { action: string; clientName: string; scope
 
 /** The page shown to a user the client does not admit. */
 export function renderRefused(input: { clientName: string }): string {
-  return renderPage({ title: 'Access denied', body: `<p class="error" role="alert">Your account may not sign in to <strong>${escapeHtml(input.clientName)}</strong>. Ask an administrator for access.</p>` });
+  return renderPage({
+    title: 'Access denied',
+    body: `<p class="error" role="alert">Your account may not sign in to <strong>${escapeHtml(input.clientName)}</strong>. Ask an administrator for access.</p>`,
+  });
 }

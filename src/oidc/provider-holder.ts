@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
-import { createOidcProvider, RETIRED_KEY_PUBLISHED_MS, type OidcProviderDeps } from './provider.ts';
+import { createOidcProvider, type OidcProviderDeps, RETIRED_KEY_PUBLISHED_MS } from './provider.ts';
 import { ensureSigningKey } from './signing-keys.ts';
 
 /** A built provider with its Node request handler. */
@@ -34,7 +34,9 @@ export function createOidcProviderHolder(deps: OidcProviderHolderDeps) {
   const refresh = async (): Promise<BuiltProvider> => {
     await ensureSigningKey(deps.store.oidc, deps.secretBox, deps.now);
     const now = deps.now().getTime();
-    const published = (await deps.store.oidc.listOidcSigningKeys()).filter((key) => key.retiredAt === null || Date.parse(key.retiredAt) + RETIRED_KEY_PUBLISHED_MS > now);
+    const published = (await deps.store.oidc.listOidcSigningKeys()).filter(
+      (key) => key.retiredAt === null || Date.parse(key.retiredAt) + RETIRED_KEY_PUBLISHED_MS > now,
+    );
     const issuer = deps.issuer();
     const fingerprint = `${issuer} ${published.map((key) => `${key.kid}:${key.retiredAt ?? ''}`).join(',')}`;
     if (current !== undefined && current.fingerprint === fingerprint) {

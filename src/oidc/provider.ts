@@ -73,7 +73,9 @@ function adapterClass(store: Store, now: () => Date): new (model: string) => Ada
       // Clients are registered by administrators only (no dynamic registration): reads come from their table.
       return { ...adapter, find: async (id: string) => (await clientMetadataOf(store, id)) as AdapterPayload | undefined };
     }
-  } as unknown as new (model: string) => Adapter;
+  } as unknown as new (
+    model: string,
+  ) => Adapter;
 }
 
 /** Builds the provider over the signing keys in the store (the caller ensured one exists). */
@@ -86,7 +88,12 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<{ prov
   const configuration: Configuration = {
     adapter: adapterClass(store, deps.now),
     jwks: { keys },
-    cookies: { keys: [cookieKey], long: { ...cookie }, short: { ...cookie }, names: { session: 'dirbridge_oidc_session', interaction: 'dirbridge_oidc_interaction', resume: 'dirbridge_oidc_resume' } },
+    cookies: {
+      keys: [cookieKey],
+      long: { ...cookie },
+      short: { ...cookie },
+      names: { session: 'dirbridge_oidc_session', interaction: 'dirbridge_oidc_interaction', resume: 'dirbridge_oidc_resume' },
+    },
     routes: {
       authorization: `${OIDC_PREFIX}/auth`,
       end_session: `${OIDC_PREFIX}/session/end`,
@@ -109,7 +116,10 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<{ prov
         logoutSource: async (ctx, form) => {
           ctx.type = 'html';
           ctx.set('content-security-policy', pageCsp(ctx.oidc.client?.postLogoutRedirectUris ?? []));
-          ctx.body = renderPage({ title: 'Sign out', body: `${form}<p>Sign out of dirbridge${ctx.oidc.client?.clientName === undefined ? '' : ' and the application'}?</p><p><button type="submit" form="op.logoutForm" name="logout" value="yes">Sign out</button></p>` });
+          ctx.body = renderPage({
+            title: 'Sign out',
+            body: `${form}<p>Sign out of dirbridge${ctx.oidc.client?.clientName === undefined ? '' : ' and the application'}?</p><p><button type="submit" form="op.logoutForm" name="logout" value="yes">Sign out</button></p>`,
+          });
         },
         postLogoutSuccessSource: async (ctx) => {
           ctx.type = 'html';
@@ -134,7 +144,10 @@ export async function createOidcProvider(deps: OidcProviderDeps): Promise<{ prov
     renderError: async (ctx, out) => {
       ctx.type = 'html';
       ctx.set('content-security-policy', pageCsp([]));
-      ctx.body = renderPage({ title: 'Sign-in failed', body: `<p>${escapeHtml(String(out['error_description'] ?? out['error'] ?? 'the request could not be completed'))}</p>` });
+      ctx.body = renderPage({
+        title: 'Sign-in failed',
+        body: `<p>${escapeHtml(String(out['error_description'] ?? out['error'] ?? 'the request could not be completed'))}</p>`,
+      });
     },
   };
 

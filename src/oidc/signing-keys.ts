@@ -5,11 +5,11 @@
  * key that signs from then on; the previous one stays published in the JWKS until every token
  * signed with it has expired.
  */
-import { generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto';
+import { generateKeyPairSync, type JsonWebKey, randomBytes } from 'node:crypto';
 import { DirbridgeError } from '../errors.ts';
+import type { NewAuditEntry } from '../model/index.ts';
 import type { SecretBox } from '../settings/secret-box.ts';
 import type { OidcSigningKeyRecord, OidcStore } from '../store/oidc-repository.ts';
-import type { NewAuditEntry } from '../model/index.ts';
 
 /** A private signing JWK as oidc-provider's `jwks` option takes it. */
 export type SigningJwk = JsonWebKey & { kid: string; alg: 'RS256'; use: 'sig' };

@@ -35,7 +35,10 @@ function storeWith(runs: SyncRunRecord[]) {
 describe('refusal (why Sync Now was refused)', () => {
   it('names the run going on another instance when the store shows one', async () => {
     // Dry runs and one-user syncs at login take no lock: they are not the holder.
-    const error = await refusal(storeWith([run({ id: 'dry', isDryRun: true }), run({ id: 'login', trigger: 'login' }), run({ id: 'r7', trigger: 'schedule' })]), 'locked');
+    const error = await refusal(
+      storeWith([run({ id: 'dry', isDryRun: true }), run({ id: 'login', trigger: 'login' }), run({ id: 'r7', trigger: 'schedule' })]),
+      'locked',
+    );
     assert.equal(error.code, 'sync.already_running');
     assert.equal(error.message, 'a sync is already running on another instance (run r7)');
     assert.deepEqual(error.details, { reason: 'locked', runId: 'r7' });
@@ -45,7 +48,10 @@ describe('refusal (why Sync Now was refused)', () => {
   });
 
   it('says a run is starting or just ended, with a retry delay, when the lock is held but no run is recorded as running', async () => {
-    const error = await refusal(storeWith([run({ status: 'succeeded', finishedAt: '2030-01-01T00:00:01.000Z' }), run({ id: 'dry', isDryRun: true, trigger: 'api' })]), 'locked');
+    const error = await refusal(
+      storeWith([run({ status: 'succeeded', finishedAt: '2030-01-01T00:00:01.000Z' }), run({ id: 'dry', isDryRun: true, trigger: 'api' })]),
+      'locked',
+    );
     assert.match(error.message, /starting or finished moments ago on another instance/);
     assert.doesNotMatch(error.message, /already running/);
     assert.deepEqual(error.details, { reason: 'locked', retryAfterSeconds: SYNC_RETRY_AFTER_SECONDS });

@@ -8,11 +8,11 @@
 import type { App } from '../app.ts';
 import { logoutDeactivatedUsers } from '../auth/auto-logout.ts';
 import { DirbridgeError } from '../errors.ts';
-import { effectiveWriteBackMode, type StoreSettings } from '../settings/schema.ts';
 import type { SyncRunRecord } from '../model/index.ts';
+import { effectiveWriteBackMode, type StoreSettings } from '../settings/schema.ts';
 import { runAbacSync, runAvatarSync } from '../sync/attribute-jobs.ts';
-import { startRunReaper } from '../sync/reap-runs.ts';
 import type { ProgressLog } from '../sync/progress.ts';
+import { startRunReaper } from '../sync/reap-runs.ts';
 import type { RunSyncOptions, SyncResult } from '../sync/run-sync.ts';
 import type { DeliveryRun } from '../writeback/delivery.ts';
 import { createLocalJobLock, type JobLock, type SchedulerLog } from './job-lock.ts';
@@ -45,12 +45,21 @@ export function appJobs(app: App, options: { log?: ProgressLog } = {}): Schedule
     schedule: backgroundSync.enabled ? backgroundSync.schedule : null,
     runOnStart: backgroundSync.onStartup,
     run: async ({ trigger, signal }) => {
-      const result = await app.sync.runSync({ trigger: trigger === 'startup' ? 'startup' : trigger === 'manual' ? 'api' : 'schedule', isDryRun: false, signal, ...(options.log === undefined ? {} : { log: options.log }) });
+      const result = await app.sync.runSync({
+        trigger: trigger === 'startup' ? 'startup' : trigger === 'manual' ? 'api' : 'schedule',
+        isDryRun: false,
+        signal,
+        ...(options.log === undefined ? {} : { log: options.log }),
+      });
       return summaryOrThrow(result);
     },
   });
   if (autoLogout.enabled) {
-    jobs.push({ name: JOB_NAMES.autoLogout, schedule: autoLogout.schedule, run: async () => `revoked ${await logoutDeactivatedUsers(app.store, app.now)} session(s)` });
+    jobs.push({
+      name: JOB_NAMES.autoLogout,
+      schedule: autoLogout.schedule,
+      run: async () => `revoked ${await logoutDeactivatedUsers(app.store, app.now)} session(s)`,
+    });
   }
   if (mapping.avatars.enabled) {
     jobs.push({
@@ -158,7 +167,8 @@ export const SYNC_RETRY_AFTER_SECONDS = 1;
  * says so, with `details.retryAfterSeconds`.
  */
 export async function refusal(store: { runs: Pick<App['store']['runs'], 'list'> }, reason: SkipReason): Promise<DirbridgeError> {
-  const refuse = (message: string, details: Record<string, unknown> = {}) => new DirbridgeError('sync.already_running', message, { details: { reason, ...details } });
+  const refuse = (message: string, details: Record<string, unknown> = {}) =>
+    new DirbridgeError('sync.already_running', message, { details: { reason, ...details } });
   switch (reason) {
     case 'running':
       return refuse('a sync is already running');
@@ -171,7 +181,12 @@ export async function refusal(store: { runs: Pick<App['store']['runs'], 'list'> 
       try {
         // Runs that take the lock (Sync Now, scheduled, startup and CLI runs) are recorded by the holder.
         const { runs } = await store.runs.list({ limit: 50, offset: 0 });
-        running = runs.find((run) => run.status === 'running' && !run.isDryRun && (run.trigger === 'api' || run.trigger === 'schedule' || run.trigger === 'startup' || run.trigger === 'cli'));
+        running = runs.find(
+          (run) =>
+            run.status === 'running' &&
+            !run.isDryRun &&
+            (run.trigger === 'api' || run.trigger === 'schedule' || run.trigger === 'startup' || run.trigger === 'cli'),
+        );
       } catch {
         return refuse('a sync is already running on another instance');
       }

@@ -10,7 +10,7 @@
  */
 import pg from 'pg';
 import { CLIENT_KEEPALIVE_DELAY_MS, detectDeadClients } from '../store/pg-session.ts';
-import { jobLockKey, silentLog, type JobLock, type JobLockHandle, type SchedulerLog } from './job-lock.ts';
+import { type JobLock, type JobLockHandle, jobLockKey, type SchedulerLog, silentLog } from './job-lock.ts';
 
 /** Options for `createPostgresJobLock`. */
 export interface PostgresJobLockOptions {
@@ -93,7 +93,9 @@ export function createPostgresJobLock(url: string, options: PostgresJobLockOptio
     if (closed) return;
     log.warn(
       { error: error?.message, locks: affected.map((lock) => lock.name) },
-      affected.length === 0 ? 'scheduler lock connection lost; reconnecting on next use' : 'scheduler lock connection lost while holding job locks; reconnecting to take them again',
+      affected.length === 0
+        ? 'scheduler lock connection lost; reconnecting on next use'
+        : 'scheduler lock connection lost while holding job locks; reconnecting to take them again',
     );
     if (affected.length > 0) scheduleRestore(0);
   }
@@ -167,7 +169,10 @@ export function createPostgresJobLock(url: string, options: PostgresJobLockOptio
             lock.holder = null;
             if (holder !== null && holder === client) {
               await holder.query('select pg_advisory_unlock($1::bigint)', [key]).catch((error: unknown) => {
-                log.warn({ job: name, error: error instanceof Error ? error.message : String(error) }, 'could not release the job lock; ending the connection releases it');
+                log.warn(
+                  { job: name, error: error instanceof Error ? error.message : String(error) },
+                  'could not release the job lock; ending the connection releases it',
+                );
                 void holder.end().catch(() => {});
               });
             }

@@ -64,18 +64,24 @@ describe('parseSchedule', () => {
   ];
   for (const [text, reason] of invalid) {
     it(`rejects "${text}"`, () => {
-      assert.throws(() => parseSchedule(text), (error: unknown) => {
-        assert.ok(error instanceof Error);
-        assert.match(error.message, reason);
-        assert.match(error.message, /expected a cron expression with 5 or 6 fields .*"every 1 hour"/, 'names the expected forms');
-        return true;
-      });
+      assert.throws(
+        () => parseSchedule(text),
+        (error: unknown) => {
+          assert.ok(error instanceof Error);
+          assert.match(error.message, reason);
+          assert.match(error.message, /expected a cron expression with 5 or 6 fields .*"every 1 hour"/, 'names the expected forms');
+          return true;
+        },
+      );
     });
   }
 
   it('lists the next runs', () => {
     const runs = nextRuns('every 6 hours', 3, new Date('2030-01-01T01:00:00'));
-    assert.deepEqual(runs.map((run) => run.getHours()), [6, 12, 18]);
+    assert.deepEqual(
+      runs.map((run) => run.getHours()),
+      [6, 12, 18],
+    );
   });
 });
 
@@ -104,11 +110,17 @@ describe('parseSettingSchedule: at most once a minute', () => {
   ];
   for (const [text, times] of refused) {
     it(`refuses "${text}" (${times} times a minute)`, () => {
-      assert.throws(() => parseSettingSchedule(text), (error: unknown) => {
-        assert.ok(error instanceof Error);
-        assert.match(error.message, new RegExp(`invalid schedule "${text.replace(/[*]/g, '\\*')}" \\(it fires ${times} times a minute; a schedule setting fires at most once a minute`));
-        return true;
-      });
+      assert.throws(
+        () => parseSettingSchedule(text),
+        (error: unknown) => {
+          assert.ok(error instanceof Error);
+          assert.match(
+            error.message,
+            new RegExp(`invalid schedule "${text.replace(/[*]/g, '\\*')}" \\(it fires ${times} times a minute; a schedule setting fires at most once a minute`),
+          );
+          return true;
+        },
+      );
       // The scheduler itself still runs it (its own tests tick every second).
       assert.doesNotThrow(() => parseSchedule(text));
     });

@@ -37,14 +37,41 @@ export class ScheduleError extends Error {
 }
 
 const UNITS: Record<string, 'second' | 'minute' | 'hour' | 'day'> = {
-  s: 'second', sec: 'second', secs: 'second', second: 'second', seconds: 'second',
-  m: 'minute', min: 'minute', mins: 'minute', minute: 'minute', minutes: 'minute',
-  h: 'hour', hr: 'hour', hrs: 'hour', hour: 'hour', hours: 'hour',
-  d: 'day', day: 'day', days: 'day',
+  s: 'second',
+  sec: 'second',
+  secs: 'second',
+  second: 'second',
+  seconds: 'second',
+  m: 'minute',
+  min: 'minute',
+  mins: 'minute',
+  minute: 'minute',
+  minutes: 'minute',
+  h: 'hour',
+  hr: 'hour',
+  hrs: 'hour',
+  hour: 'hour',
+  hours: 'hour',
+  d: 'day',
+  day: 'day',
+  days: 'day',
 };
 
 const WEEKDAYS: Record<string, number> = {
-  sunday: 0, sun: 0, monday: 1, mon: 1, tuesday: 2, tue: 2, wednesday: 3, wed: 3, thursday: 4, thu: 4, friday: 5, fri: 5, saturday: 6, sat: 6,
+  sunday: 0,
+  sun: 0,
+  monday: 1,
+  mon: 1,
+  tuesday: 2,
+  tue: 2,
+  wednesday: 3,
+  wed: 3,
+  thursday: 4,
+  thu: 4,
+  friday: 5,
+  fri: 5,
+  saturday: 6,
+  sat: 6,
 };
 
 /** Parses a schedule in either form; throws `ScheduleError` naming the accepted forms. */
@@ -64,7 +91,10 @@ export function parseSettingSchedule(input: string): ParsedSchedule {
   const parsed = parseSchedule(input);
   const perMinute = runsPerMinute(parsed.cron);
   if (perMinute > 1) {
-    throw new ScheduleError(parsed.text, `it fires ${perMinute} times a minute; a schedule setting fires at most once a minute, e.g. "every 1 minute" or "* * * * *"`);
+    throw new ScheduleError(
+      parsed.text,
+      `it fires ${perMinute} times a minute; a schedule setting fires at most once a minute, e.g. "every 1 minute" or "* * * * *"`,
+    );
   }
   return parsed;
 }

@@ -2,20 +2,26 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLocalJobLock, jobLockKey, silentLog } from './job-lock.ts';
-import { createScheduler, tickClaimName, type JobRunRecord, type JobTrigger } from './scheduler.ts';
+import { createScheduler, type JobRunRecord, type JobTrigger, tickClaimName } from './scheduler.ts';
 
 describe('createScheduler', () => {
   it('never overlaps a slow run with itself and records the skipped ticks', async () => {
     let running = 0;
     let overlapped = false;
     const scheduler = createScheduler({
-      jobs: [{ name: 'slow', schedule: 'every 1 second', run: async () => {
-        running += 1;
-        if (running > 1) overlapped = true;
-        await sleep(1_500);
-        running -= 1;
-        return 'ok';
-      } }],
+      jobs: [
+        {
+          name: 'slow',
+          schedule: 'every 1 second',
+          run: async () => {
+            running += 1;
+            if (running > 1) overlapped = true;
+            await sleep(1_500);
+            running -= 1;
+            return 'ok';
+          },
+        },
+      ],
       lock: createLocalJobLock(),
       log: silentLog,
     });
@@ -37,7 +43,11 @@ describe('createScheduler', () => {
 
   it('shows the next run, and a reschedule takes effect at once', async () => {
     const runs: Date[] = [];
-    const scheduler = createScheduler({ jobs: [{ name: 'job', schedule: 'every day at 03:00', run: async () => void runs.push(new Date()) }], lock: createLocalJobLock(), log: silentLog });
+    const scheduler = createScheduler({
+      jobs: [{ name: 'job', schedule: 'every day at 03:00', run: async () => void runs.push(new Date()) }],
+      lock: createLocalJobLock(),
+      log: silentLog,
+    });
     await scheduler.start();
     try {
       const [before] = scheduler.status();
@@ -94,7 +104,21 @@ describe('createScheduler', () => {
 
   it('runNow while a run is going reports "running"; stop() waits for it', async () => {
     let finished = false;
-    const scheduler = createScheduler({ jobs: [{ name: 'long', schedule: null, runOnStart: true, run: async () => { await sleep(400); finished = true; } }], lock: createLocalJobLock(), log: silentLog });
+    const scheduler = createScheduler({
+      jobs: [
+        {
+          name: 'long',
+          schedule: null,
+          runOnStart: true,
+          run: async () => {
+            await sleep(400);
+            finished = true;
+          },
+        },
+      ],
+      lock: createLocalJobLock(),
+      log: silentLog,
+    });
     const startup = scheduler.start();
     await sleep(50);
     assert.equal(scheduler.status()[0]?.running, true);
@@ -104,7 +128,7 @@ describe('createScheduler', () => {
     await startup;
   });
 
-  it('runNow runs a variant of the job under its lock, tells when it starts, and gives a manual run\'s lock up', async () => {
+  it("runNow runs a variant of the job under its lock, tells when it starts, and gives a manual run's lock up", async () => {
     const lock = createLocalJobLock();
     const ran: string[] = [];
     const scheduler = createScheduler({ jobs: [{ name: 'sync', schedule: null, run: async () => void ran.push('own') }], lock, log: silentLog });
@@ -121,7 +145,7 @@ describe('createScheduler', () => {
       assert.equal(result.ran, true);
       assert.equal(result.ran && result.run.message, 'variant done');
       assert.deepEqual(events, ['started', 'work manual']);
-      assert.deepEqual(ran, [], 'the job\'s own run was not called');
+      assert.deepEqual(ran, [], "the job's own run was not called");
       const handle = await lock.tryAcquire('sync');
       assert.ok(handle !== null, 'a manual run keeps no lock after it ends');
       const blocked = await scheduler.runNow('sync', { onStart: () => events.push('never') });
@@ -140,10 +164,17 @@ describe('createScheduler', () => {
     const runs: Array<{ instance: string; trigger: JobTrigger; scheduledAt: number | null }> = [];
     const make = (instance: string) =>
       createScheduler({
-        jobs: [{ name: 'sync', schedule: 'every 2 seconds', runOnStart: true, run: async ({ trigger, scheduledAt }) => {
-          runs.push({ instance, trigger, scheduledAt: scheduledAt?.getTime() ?? null });
-          await sleep(20);
-        } }],
+        jobs: [
+          {
+            name: 'sync',
+            schedule: 'every 2 seconds',
+            runOnStart: true,
+            run: async ({ trigger, scheduledAt }) => {
+              runs.push({ instance, trigger, scheduledAt: scheduledAt?.getTime() ?? null });
+              await sleep(20);
+            },
+          },
+        ],
         lock,
         log: silentLog,
       });
@@ -157,18 +188,29 @@ describe('createScheduler', () => {
         await sleep(10);
       }
     };
-    const lastScheduled = (after: number) => () => schedulers.map((scheduler) => scheduler.status()[0]?.lastRun).find((run) => run?.trigger === 'schedule' && (run.scheduledAt?.getTime() ?? 0) > after) ?? undefined;
+    const lastScheduled = (after: number) => () =>
+      schedulers.map((scheduler) => scheduler.status()[0]?.lastRun).find((run) => run?.trigger === 'schedule' && (run.scheduledAt?.getTime() ?? 0) > after) ??
+      undefined;
     try {
       await Promise.all(schedulers.map((scheduler) => scheduler.start()));
-      assert.deepEqual(runs.map((run) => run.trigger), ['startup'], 'instances started together sync on startup once');
-      assert.equal(await lock.tryAcquire(tickClaimName('sync', { trigger: 'startup', scheduledAt: null })), null, 'the startup run stays claimed (1 s: half the gap)');
+      assert.deepEqual(
+        runs.map((run) => run.trigger),
+        ['startup'],
+        'instances started together sync on startup once',
+      );
+      assert.equal(
+        await lock.tryAcquire(tickClaimName('sync', { trigger: 'startup', scheduledAt: null })),
+        null,
+        'the startup run stays claimed (1 s: half the gap)',
+      );
       for (const scheduler of schedulers) assert.equal((await scheduler.runNow('sync')).ran, true, 'the claim does not block a manual run');
 
       const ticked = await until(lastScheduled(0), 'a tick');
       const tick = ticked.scheduledAt;
       assert.ok(tick !== null);
       assert.equal(await lock.tryAcquire(tickClaimName('sync', ticked)), null, 'the tick stays claimed after its run');
-      for (const scheduler of schedulers) assert.equal((await scheduler.runNow('sync')).ran, true, 'a manual run on either instance goes through right after the tick');
+      for (const scheduler of schedulers)
+        assert.equal((await scheduler.runNow('sync')).ran, true, 'a manual run on either instance goes through right after the tick');
       assert.ok(Date.now() < tick.getTime() + 1_000, 'the manual runs fell inside the hold window');
 
       // A tick whose run lock is held elsewhere is skipped, and its claim given up at once.
@@ -177,7 +219,10 @@ describe('createScheduler', () => {
       const next = new Date(tick.getTime() + 2_000);
       await sleep(next.getTime() - Date.now() + 300);
       await runLock.release();
-      assert.deepEqual(schedulers.map((scheduler) => scheduler.status()[0]?.lastSkip?.reason), ['locked', 'locked']);
+      assert.deepEqual(
+        schedulers.map((scheduler) => scheduler.status()[0]?.lastSkip?.reason),
+        ['locked', 'locked'],
+      );
       const nextClaim = await lock.tryAcquire(tickClaimName('sync', { trigger: 'schedule', scheduledAt: next }));
       assert.ok(nextClaim !== null, 'a skipped tick keeps no claim');
       await nextClaim.release();
@@ -194,11 +239,27 @@ describe('createScheduler', () => {
   });
 
   it('setJobs adds, removes and reschedules', async () => {
-    const scheduler = createScheduler({ jobs: [{ name: 'a', schedule: 'every hour', run: async () => {} }, { name: 'b', schedule: 'every hour', run: async () => {} }], lock: createLocalJobLock(), log: silentLog });
+    const scheduler = createScheduler({
+      jobs: [
+        { name: 'a', schedule: 'every hour', run: async () => {} },
+        { name: 'b', schedule: 'every hour', run: async () => {} },
+      ],
+      lock: createLocalJobLock(),
+      log: silentLog,
+    });
     await scheduler.start();
     try {
-      scheduler.setJobs([{ name: 'a', schedule: 'every 5 minutes', run: async () => {} }, { name: 'c', schedule: 'every day', run: async () => {} }]);
-      assert.deepEqual(scheduler.status().map((job) => [job.name, job.cron, job.nextRun !== null]), [['a', '*/5 * * * *', true], ['c', '0 0 * * *', true]]);
+      scheduler.setJobs([
+        { name: 'a', schedule: 'every 5 minutes', run: async () => {} },
+        { name: 'c', schedule: 'every day', run: async () => {} },
+      ]);
+      assert.deepEqual(
+        scheduler.status().map((job) => [job.name, job.cron, job.nextRun !== null]),
+        [
+          ['a', '*/5 * * * *', true],
+          ['c', '0 0 * * *', true],
+        ],
+      );
     } finally {
       await scheduler.stop();
     }

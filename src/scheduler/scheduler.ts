@@ -171,7 +171,19 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   function add(job: SchedulerJob): void {
     if (entries.has(job.name)) throw new Error(`duplicate job name "${job.name}"`);
     const cron = job.schedule === null ? null : parseSchedule(job.schedule).cron;
-    entries.set(job.name, { job, cron, timer: null, current: null, keptClaims: new Set(), lastRun: null, lastSkip: null, runs: 0, failures: 0, skips: 0, removed: false });
+    entries.set(job.name, {
+      job,
+      cron,
+      timer: null,
+      current: null,
+      keptClaims: new Set(),
+      lastRun: null,
+      lastSkip: null,
+      runs: 0,
+      failures: 0,
+      skips: 0,
+      removed: false,
+    });
   }
 
   function arm(entry: Entry): void {
@@ -239,7 +251,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       handle: claim,
       timer: setTimeout(() => {
         entry.keptClaims.delete(kept);
-        claim.release().catch((error: unknown) => log.warn({ job: entry.job.name, error: error instanceof Error ? error.message : String(error) }, 'could not give up a tick claim'));
+        claim
+          .release()
+          .catch((error: unknown) =>
+            log.warn({ job: entry.job.name, error: error instanceof Error ? error.message : String(error) }, 'could not give up a tick claim'),
+          );
       }, remaining),
     };
     kept.timer.unref();
@@ -362,7 +378,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (started) throw new Error('the scheduler was already started');
       started = true;
       for (const entry of entries.values()) arm(entry);
-      const startup = [...entries.values()].filter((entry) => entry.job.runOnStart === true).map((entry) => track(execute(entry, { trigger: 'startup', scheduledAt: null })));
+      const startup = [...entries.values()]
+        .filter((entry) => entry.job.runOnStart === true)
+        .map((entry) => track(execute(entry, { trigger: 'startup', scheduledAt: null })));
       await Promise.all(startup);
     },
 
@@ -376,7 +394,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         entry.removed = true;
         entry.timer?.stop();
         entry.timer = null;
-        dropKeptClaims(entry).catch((error: unknown) => log.warn({ job: name, error: error instanceof Error ? error.message : String(error) }, 'could not give up tick claims'));
+        dropKeptClaims(entry).catch((error: unknown) =>
+          log.warn({ job: name, error: error instanceof Error ? error.message : String(error) }, 'could not give up tick claims'),
+        );
         entries.delete(name);
       }
       for (const job of jobs) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
-import { buildSettingsForm, HIDDEN_SETTING_PREFIXES, settingsLeafPaths, type SettingsField } from './form.ts';
+import { buildSettingsForm, HIDDEN_SETTING_PREFIXES, type SettingsField, settingsLeafPaths } from './form.ts';
 import { settingsSchema } from './schema.ts';
 
 const form = buildSettingsForm();
@@ -33,7 +33,19 @@ describe('settings form', () => {
 
   it('groups settings as the seeds do', () => {
     const titles = form.sections.map((section) => section.title);
-    for (const title of ['Connection', 'User Search', 'Data Sync', 'Background Sync', 'Sync Roles', 'Sync Channels', 'Sync Teams', 'Sync Custom Fields', 'ABAC', 'Auto Logout', 'Advanced Sync']) {
+    for (const title of [
+      'Connection',
+      'User Search',
+      'Data Sync',
+      'Background Sync',
+      'Sync Roles',
+      'Sync Channels',
+      'Sync Teams',
+      'Sync Custom Fields',
+      'ABAC',
+      'Auto Logout',
+      'Advanced Sync',
+    ]) {
       assert.ok(titles.includes(title), `missing section ${title}`);
     }
     const sectionOf = (path: string) => form.sections.find((section) => section.fields.some((field) => field.path === path))?.title;
@@ -54,11 +66,22 @@ describe('settings form', () => {
     assert.equal(field('directory.urls').kind, 'list');
     assert.equal(field('directory.startTls').kind, 'boolean');
     assert.equal(field('directory.startTls').defaultValue, false);
-    assert.deepEqual({ kind: field('directory.pageSize').kind, min: field('directory.pageSize').min, max: field('directory.pageSize').max, defaultValue: field('directory.pageSize').defaultValue }, { kind: 'integer', min: 1, max: 100_000, defaultValue: 500 });
+    assert.deepEqual(
+      {
+        kind: field('directory.pageSize').kind,
+        min: field('directory.pageSize').min,
+        max: field('directory.pageSize').max,
+        defaultValue: field('directory.pageSize').defaultValue,
+      },
+      { kind: 'integer', min: 1, max: 100_000, defaultValue: 500 },
+    );
     assert.equal(field('sync.guard.maxDisable.percent').kind, 'number');
     assert.deepEqual(field('sync.activeState').options, ['none', 'disable', 'enable', 'both']);
     assert.equal(field('sync.activeState').kind, 'enum');
-    assert.deepEqual({ kind: field('groups.memberAttribute').kind, options: field('groups.memberAttribute').options }, { kind: 'list', options: ['member', 'uniqueMember', 'memberUid'] });
+    assert.deepEqual(
+      { kind: field('groups.memberAttribute').kind, options: field('groups.memberAttribute').options },
+      { kind: 'list', options: ['member', 'uniqueMember', 'memberUid'] },
+    );
     assert.equal(field('mapping.roles.map').kind, 'map');
     assert.equal(field('mapping.customFields.map').kind, 'map');
     assert.equal(field('users.filter').kind, 'string');

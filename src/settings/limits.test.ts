@@ -85,13 +85,13 @@ describe('settings bounds', () => {
     });
   }
 
-  it('refuses the operation timeout that overflowed Node\'s timer (3000000000 ms)', () => {
+  it("refuses the operation timeout that overflowed Node's timer (3000000000 ms)", () => {
     assertRefused('directory.operationTimeoutMs', 3_000_000_000, /at most 3600000 ms \(1 hour\)/);
     assertRefused('directory.connectTimeoutMs', 2 ** 31, /at most 300000 ms/);
     assertRefused('directory.operationTimeoutMs', 0, /at least 100 ms .*wait forever/);
   });
 
-  it('gives every numeric setting both bounds, and every duration one that Node\'s timers hold', () => {
+  it("gives every numeric setting both bounds, and every duration one that Node's timers hold", () => {
     const numeric = settingsLeafPaths().filter((path) => settingSchemaAt(path.split('.')) instanceof z.ZodNumber);
     assert.ok(numeric.length >= numbers.length, numeric.join(', '));
     for (const path of numeric) {
@@ -103,7 +103,10 @@ describe('settings bounds', () => {
     }
     // Every number in this table and every number of the schema: none is left out of the tests.
     const tested = new Set(numbers.map(([path]) => path));
-    assert.deepEqual(numeric.filter((path) => !tested.has(path) && !path.startsWith('login.throttle.')), []);
+    assert.deepEqual(
+      numeric.filter((path) => !tested.has(path) && !path.startsWith('login.throttle.')),
+      [],
+    );
   });
 
   it('gives every text setting a maximum length and every list a maximum size', () => {
@@ -112,7 +115,13 @@ describe('settings bounds', () => {
       const leaf = settingSchemaAt(path.split('.'));
       if (leaf instanceof z.ZodString && leaf.maxLength === null) unbounded.push(path);
       if (leaf instanceof z.ZodArray) {
-        const tooMany = problemsOf(withValue(minimal, path, Array.from({ length: 200 }, (_, index) => `a${index}`)));
+        const tooMany = problemsOf(
+          withValue(
+            minimal,
+            path,
+            Array.from({ length: 200 }, (_, index) => `a${index}`),
+          ),
+        );
         if (!tooMany.some((problem) => problem.startsWith(`${path}: `) || problem.startsWith(`${path}.`))) unbounded.push(path);
       }
     }
@@ -123,7 +132,11 @@ describe('settings bounds', () => {
 describe('settings that cannot work', () => {
   it('refuses #{…} placeholders in the user and group filters, and says where they belong', () => {
     for (const path of ['users.filter', 'groups.filter']) {
-      assertRefused(path, '(&(objectClass=person)(uid=#{username}))', /#\{username\} is not filled in here: only the User Group Filter .*userGroupFilter.* and the team query/);
+      assertRefused(
+        path,
+        '(&(objectClass=person)(uid=#{username}))',
+        /#\{username\} is not filled in here: only the User Group Filter .*userGroupFilter.* and the team query/,
+      );
       assertRefused(path, '(memberOf=#{groupName})', /#\{groupName\}/);
       assertAccepted(path, '(&(objectClass=person)(description=\\23{x}))');
     }
@@ -205,7 +218,8 @@ describe('settings that cannot work', () => {
     ['store.dataDir', long(SETTING_LIMITS.path + 1), 'store.dataDir'],
   ];
   for (const [path, value, problemPath] of texts) {
-    it(`${problemPath}: refuses text beyond its maximum`, () => assertRefused(path, value, /at most \d+ characters|keys must be at most \d+ characters/, problemPath));
+    it(`${problemPath}: refuses text beyond its maximum`, () =>
+      assertRefused(path, value, /at most \d+ characters|keys must be at most \d+ characters/, problemPath));
   }
 
   // [path, too many entries, what the message says]
@@ -213,21 +227,36 @@ describe('settings that cannot work', () => {
     ['directory.urls', Array.from({ length: SETTING_LIMITS.urls + 1 }, (_, index) => `ldap://h${index}`), /at most 16 URLs/],
     ['directory.attributesToQuery', Array.from({ length: SETTING_LIMITS.attributes + 1 }, (_, index) => `a${index}`), /at most 64 attributes/],
     ['users.usernameAttribute', Array.from({ length: SETTING_LIMITS.attributes + 1 }, (_, index) => `a${index}`), /at most 64 attributes/],
-    ['mapping.roles.map', Object.fromEntries(Array.from({ length: SETTING_LIMITS.mapEntries + 1 }, (_, index) => [`g${index}`, 'role'])), /at most 5000 entries/],
+    [
+      'mapping.roles.map',
+      Object.fromEntries(Array.from({ length: SETTING_LIMITS.mapEntries + 1 }, (_, index) => [`g${index}`, 'role'])),
+      /at most 5000 entries/,
+    ],
     ['mapping.roles.map', { staff: Array.from({ length: SETTING_LIMITS.mapValues + 1 }, (_, index) => `r${index}`) }, /at most 100 names per entry/],
-    ['mapping.channels.map', Object.fromEntries(Array.from({ length: SETTING_LIMITS.mapEntries + 1 }, (_, index) => [`g${index}`, 'c'])), /at most 5000 entries/],
+    [
+      'mapping.channels.map',
+      Object.fromEntries(Array.from({ length: SETTING_LIMITS.mapEntries + 1 }, (_, index) => [`g${index}`, 'c'])),
+      /at most 5000 entries/,
+    ],
     ['mapping.teams.map', Object.fromEntries(Array.from({ length: SETTING_LIMITS.mapEntries + 1 }, (_, index) => [`g${index}`, 't'])), /at most 5000 entries/],
-    ['mapping.customFields.map', Object.fromEntries(Array.from({ length: SETTING_LIMITS.mapEntries + 1 }, (_, index) => [`a${index}`, 'f'])), /at most 5000 entries/],
+    [
+      'mapping.customFields.map',
+      Object.fromEntries(Array.from({ length: SETTING_LIMITS.mapEntries + 1 }, (_, index) => [`a${index}`, 'f'])),
+      /at most 5000 entries/,
+    ],
     ['mapping.abac.map', Object.fromEntries(Array.from({ length: SETTING_LIMITS.mapEntries + 1 }, (_, index) => [`a${index}`, 'f'])), /at most 5000 entries/],
   ];
   for (const [path, value, message] of sizes) {
     it(`${path}: refuses ${message.source}`, () => {
       const problems = problemsOf(withValue(minimal, path, value));
-      assert.ok(problems.some((problem) => problem.startsWith(path) && message.test(problem)), JSON.stringify(problems).slice(0, 400));
+      assert.ok(
+        problems.some((problem) => problem.startsWith(path) && message.test(problem)),
+        JSON.stringify(problems).slice(0, 400),
+      );
     });
   }
 
-  it('still takes every default, and the README\'s full example', () => {
+  it("still takes every default, and the README's full example", () => {
     const settings = settingsSchema.parse({ ...minimal, store: {} });
     assert.equal(settings.directory.operationTimeoutMs, 30_000);
     assert.equal(settings.autoLogout.schedule, '*/5 * * * *');

@@ -47,7 +47,10 @@ describe('settings', () => {
   });
 
   it('refuses a bind DN without a password (that would be an unauthenticated bind)', () => {
-    assert.deepEqual(problemsOf({ ...minimal, directory: { urls: ['ldap://h'], bindDn: 'cn=x', bindPassword: '  ' } }).map((p) => p.split(':')[0]), ['directory.bindPassword']);
+    assert.deepEqual(
+      problemsOf({ ...minimal, directory: { urls: ['ldap://h'], bindDn: 'cn=x', bindPassword: '  ' } }).map((p) => p.split(':')[0]),
+      ['directory.bindPassword'],
+    );
   });
 
   it('refuses StartTLS on an ldaps URL and unknown keys', () => {
@@ -56,7 +59,7 @@ describe('settings', () => {
     assert.ok(problems.some((problem) => problem.includes('bogus')));
   });
 
-  it('accepts the seeds\' comma-separated attribute lists', () => {
+  it("accepts the seeds' comma-separated attribute lists", () => {
     const settings = validateSettings({ ...minimal, users: { baseDn: 'dc=x', usernameAttribute: 'uid, cn' } }, 'test');
     assert.deepEqual(settings.users.usernameAttribute, ['uid', 'cn']);
   });

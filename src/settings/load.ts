@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DirbridgeError } from '../errors.ts';
-import { settingsSchema, storeSettingsSchema, type Settings, type StoreSettings } from './schema.ts';
+import { type Settings, type StoreSettings, settingsSchema, storeSettingsSchema } from './schema.ts';
 
 /** The prefix of environment variables that override single settings. */
 export const ENV_PREFIX = 'DIRBRIDGE_';
@@ -31,7 +31,11 @@ export async function readSettingsInput(options: { file?: string; env?: NodeJS.P
   const origin = options.file ?? 'environment';
   const storePart = isRecord(withEnv) ? withEnv['store'] : undefined;
   const storeResult = storeSettingsSchema.default({ dataDir: './data' }).safeParse(storePart);
-  if (!storeResult.success) throw invalidSettings(storeResult.error.issues.map((issue) => ({ ...issue, path: ['store', ...issue.path] })), origin);
+  if (!storeResult.success)
+    throw invalidSettings(
+      storeResult.error.issues.map((issue) => ({ ...issue, path: ['store', ...issue.path] })),
+      origin,
+    );
   const hasSeed = options.file !== undefined || (isRecord(withEnv) && Object.keys(withEnv).some((key) => key !== 'store'));
   let validated: Settings | undefined;
   return { store: storeResult.data, seed: () => (hasSeed ? (validated ??= validateSettings(withEnv, origin)) : undefined), origin };

@@ -12,13 +12,17 @@ const box = createSecretBox(randomBytes(32), 'test key');
 const store = { dataDir: '/tmp/dirbridge-unit' };
 
 /** The whole document the release at e95638f stored for the README's example (every key, every default). */
-const savedByRelease = JSON.parse(readFileSync(new URL('./testdata/stored-at-e95638f.json', import.meta.url), 'utf8')) as Record<string, Record<string, unknown>>;
+const savedByRelease = JSON.parse(readFileSync(new URL('./testdata/stored-at-e95638f.json', import.meta.url), 'utf8')) as Record<
+  string,
+  Record<string, unknown>
+>;
 
 /** A stored document: a copy of `document` with the bind password sealed, as the store keeps it. */
 function stored(document: Record<string, unknown>): JsonValue {
   const copy = structuredClone(document) as Record<string, Record<string, unknown>>;
   const directory = copy['directory'];
-  if (directory !== undefined && typeof directory['bindPassword'] === 'string') directory['bindPassword'] = box.seal(directory['bindPassword'], 'directory.bindPassword');
+  if (directory !== undefined && typeof directory['bindPassword'] === 'string')
+    directory['bindPassword'] = box.seal(directory['bindPassword'], 'directory.bindPassword');
   return copy as JsonValue;
 }
 
@@ -53,10 +57,20 @@ describe('reading a stored settings version', () => {
 
   // A number or a schedule the rules now refuse: its default stands in, and the problem says so.
   const setAside: Array<[string, unknown, unknown, RegExp]> = [
-    ['directory.operationTimeoutMs', 3_000_000_000, 30_000, /at most 3600000 ms \(1 hour\); the stored value 3000000000 is set aside and the default 30000 is used until the settings are saved again/],
+    [
+      'directory.operationTimeoutMs',
+      3_000_000_000,
+      30_000,
+      /at most 3600000 ms \(1 hour\); the stored value 3000000000 is set aside and the default 30000 is used until the settings are saved again/,
+    ],
     ['directory.connectTimeoutMs', 0, 5_000, /at least 100 ms/],
     ['sync.guard.maxDisable.count', 50_000_000, 100, /at most 10000000/],
-    ['autoLogout.schedule', '*/30 * * * * *', '*/5 * * * *', /fires 2 times a minute.*the stored value "\*\/30 \* \* \* \* \*" is set aside and the default "\*\/5 \* \* \* \*" is used/],
+    [
+      'autoLogout.schedule',
+      '*/30 * * * * *',
+      '*/5 * * * *',
+      /fires 2 times a minute.*the stored value "\*\/30 \* \* \* \* \*" is set aside and the default "\*\/5 \* \* \* \*" is used/,
+    ],
     ['backgroundSync.schedule', 'every 10 seconds', 'every 1 hour', /fires 6 times a minute/],
     ['mapping.avatars.schedule', '* * * * * *', '0 * * * *', /fires 60 times a minute/],
     ['mapping.abac.backgroundSync.schedule', 'every second', '0 * * * *', /fires 60 times a minute/],
@@ -104,12 +118,15 @@ describe('reading a stored settings version', () => {
   it('refuses to load a document with both kinds, rather than half-repair it', () => {
     const document = patched('users.baseDn', '');
     (document['directory'] as Record<string, unknown>)['operationTimeoutMs'] = 3_000_000_000;
-    assert.throws(() => readStoredSettings(stored(document), store, box, 'v'), (error: unknown) => {
-      assert.ok(isDirbridgeError(error, 'settings.invalid'));
-      const problems = error.details['problems'] as string[];
-      assert.deepEqual(problems.map((problem) => problem.split(':')[0]).sort(), ['directory.operationTimeoutMs', 'users.baseDn']);
-      return true;
-    });
+    assert.throws(
+      () => readStoredSettings(stored(document), store, box, 'v'),
+      (error: unknown) => {
+        assert.ok(isDirbridgeError(error, 'settings.invalid'));
+        const problems = error.details['problems'] as string[];
+        assert.deepEqual(problems.map((problem) => problem.split(':')[0]).sort(), ['directory.operationTimeoutMs', 'users.baseDn']);
+        return true;
+      },
+    );
   });
 
   it('puts a replacement in force over a version it cannot load, keeping the stored secrets', () => {

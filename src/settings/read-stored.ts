@@ -17,7 +17,7 @@ import { DirbridgeError } from '../errors.ts';
 import type { JsonValue } from '../model/index.ts';
 import { settingSchemaAt } from './form.ts';
 import { isRecord } from './load.ts';
-import { scheduleSetting, settingsSchema, type Settings, type StoreSettings } from './schema.ts';
+import { type Settings, type StoreSettings, scheduleSetting, settingsSchema } from './schema.ts';
 import type { SecretBox } from './secret-box.ts';
 import { applySettingsEditTo, openStoredSecrets } from './stored-settings.ts';
 

@@ -13,10 +13,7 @@ import { parseSettingSchedule } from '../scheduler/schedule.ts';
 
 /** Accepts numbers and numeric strings (environment variables are strings). */
 function integer() {
-  return z.preprocess(
-    (value) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value),
-    z.number().int(),
-  );
+  return z.preprocess((value) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value), z.number().int());
 }
 
 /**
@@ -28,7 +25,11 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** `3600000 ms (1 hour)`: a bound as the messages and the README show it. */
 function describeMs(ms: number): string {
-  const units: Array<[number, string]> = [[3_600_000, 'hour'], [60_000, 'minute'], [1_000, 'second']];
+  const units: Array<[number, string]> = [
+    [3_600_000, 'hour'],
+    [60_000, 'minute'],
+    [1_000, 'second'],
+  ];
   const unit = units.find(([size]) => ms >= size && ms % size === 0);
   if (unit === undefined) return `${ms} ms`;
   const count = ms / unit[0];
@@ -37,9 +38,7 @@ function describeMs(ms: number): string {
 
 /** An integer setting within [min, max]; `unit` follows the numbers in the messages (e.g. " runs"). */
 function integerIn(min: number, max: number, unit = '') {
-  return integer().pipe(
-    z.number().int().min(min, `must be at least ${min}${unit}`).max(max, `must be at most ${max}${unit}`),
-  );
+  return integer().pipe(z.number().int().min(min, `must be at least ${min}${unit}`).max(max, `must be at most ${max}${unit}`));
 }
 
 /** A duration in milliseconds within [min, max]; `max` never exceeds what Node's timers hold. */
@@ -115,7 +114,10 @@ function attributeList() {
         : value,
     z
       .array(
-        text(SETTING_LIMITS.attribute, 'an attribute name').regex(/^(\*|\+|[A-Za-z][A-Za-z0-9-]*(;[A-Za-z0-9-]+)*|[0-9]+(\.[0-9]+)+)$/, 'expected an attribute name'),
+        text(SETTING_LIMITS.attribute, 'an attribute name').regex(
+          /^(\*|\+|[A-Za-z][A-Za-z0-9-]*(;[A-Za-z0-9-]+)*|[0-9]+(\.[0-9]+)+)$/,
+          'expected an attribute name',
+        ),
       )
       .max(SETTING_LIMITS.attributes, `at most ${SETTING_LIMITS.attributes} attributes`),
   );
@@ -138,7 +140,8 @@ function distinguishedName() {
  */
 function baseDn() {
   return distinguishedName().refine((value) => value.trim() !== '', {
-    message: 'must not be empty: a search from the root ("") finds no entries; give the naming context, e.g. dc=example,dc=org (on an AD global catalog, the forest root domain)',
+    message:
+      'must not be empty: a search from the root ("") finds no entries; give the naming context, e.g. dc=example,dc=org (on an AD global catalog, the forest root domain)',
   });
 }
 
@@ -241,16 +244,11 @@ export const groupSettingsSchema = z
     enabled: boolean().default(true),
     baseDn: baseDn(),
     scope: scope.default('sub'),
-    filter: searchFilter().default(
-      '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup)(objectClass=group))',
-    ),
+    filter: searchFilter().default('(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup)(objectClass=group))'),
     uniqueIdAttribute: attributeName().default('auto'),
     nameAttribute: attributeName().default('cn'),
     memberAttribute: z
-      .preprocess(
-        (value) => (typeof value === 'string' ? value.split(',').map((part) => part.trim()) : value),
-        z.array(memberAttribute).min(1),
-      )
+      .preprocess((value) => (typeof value === 'string' ? value.split(',').map((part) => part.trim()) : value), z.array(memberAttribute).min(1))
       .default(['member']),
     nestedGroups: boolean().default(false),
   })
@@ -346,11 +344,17 @@ export const loginSettingsSchema = z
           });
         }
       })
-      .default({ maxFailures: 5, windowSeconds: 900, maxFailuresPerAddress: 20, stayBelowDirectoryLockout: true, knownAddressDays: 30, knownAddressReserve: 1 }),
+      .default({
+        maxFailures: 5,
+        windowSeconds: 900,
+        maxFailuresPerAddress: 20,
+        stayBelowDirectoryLockout: true,
+        knownAddressDays: 30,
+        knownAddressReserve: 1,
+      }),
     bindPoolSize: integerIn(1, 256).default(8),
   })
   .strict();
-
 
 /**
  * A background job's schedule: a cron expression (five or six fields) or the seeds' Cron Text
@@ -404,11 +408,9 @@ function boundedMap<T extends z.ZodType<Record<string, unknown>>>(map: T, keyMax
 
 /** A seed-style JSON map: keys to one name or a list of names, e.g. `{"manager": ["leader", "moderator"]}`. */
 const nameMap = boundedMap(
-  z.record(
-    z.string().min(1, 'keys must not be empty'),
-    z.union([mapName(), z.array(mapName()).min(1)], { error: 'expected string or string[]' }),
-    { error: 'expected an object mapping names to a string or string[]' },
-  ),
+  z.record(z.string().min(1, 'keys must not be empty'), z.union([mapName(), z.array(mapName()).min(1)], { error: 'expected string or string[]' }), {
+    error: 'expected an object mapping names to a string or string[]',
+  }),
   SETTING_LIMITS.name,
 );
 
@@ -432,7 +434,9 @@ export const mappingSettingsSchema = z
       .object({
         baseDn: baseDn().optional(),
         strategy: z.enum(['each', 'once']).default('each'),
-        userGroupFilter: filterTemplate(groupFilterPlaceholders).default('(&(cn=#{groupName})(|(member=#{userdn})(uniqueMember=#{userdn})(memberUid=#{username})))'),
+        userGroupFilter: filterTemplate(groupFilterPlaceholders).default(
+          '(&(cn=#{groupName})(|(member=#{userdn})(uniqueMember=#{userdn})(memberUid=#{username})))',
+        ),
         nameAttribute: attributeList().pipe(z.array(z.string()).min(1)).default(['cn']),
       })
       .strict()
@@ -445,7 +449,11 @@ export const mappingSettingsSchema = z
           });
         }
       })
-      .default({ strategy: 'each', userGroupFilter: '(&(cn=#{groupName})(|(member=#{userdn})(uniqueMember=#{userdn})(memberUid=#{username})))', nameAttribute: ['cn'] }),
+      .default({
+        strategy: 'each',
+        userGroupFilter: '(&(cn=#{groupName})(|(member=#{userdn})(uniqueMember=#{userdn})(memberUid=#{username})))',
+        nameAttribute: ['cn'],
+      }),
     roles: z
       .object({ enabled: boolean().default(false), autoRemove: boolean().default(false), map: nameMap.default({}) })
       .strict()
@@ -470,13 +478,19 @@ export const mappingSettingsSchema = z
       })
       .strict()
       .default({ enabled: false, map: {}, nameAttribute: ['cn'], userGroupsQuery: '(&(objectClass=groupOfNames)(member=#{userdn}))', validateOnLogin: true }),
-    customFields: z.object({ enabled: boolean().default(false), map: attributeMap.default({}) }).strict().default({ enabled: false, map: {} }),
+    customFields: z
+      .object({ enabled: boolean().default(false), map: attributeMap.default({}) })
+      .strict()
+      .default({ enabled: false, map: {} }),
     abac: z
       .object({
         enabled: boolean().default(false),
         map: attributeMap.default({}),
         /** ABAC Attributes Background Sync (Interval): a separate, lighter pass over just these attributes. */
-        backgroundSync: z.object({ enabled: boolean().default(false), schedule: cronExpression.default('0 * * * *') }).strict().default({ enabled: false, schedule: '0 * * * *' }),
+        backgroundSync: z
+          .object({ enabled: boolean().default(false), schedule: cronExpression.default('0 * * * *') })
+          .strict()
+          .default({ enabled: false, schedule: '0 * * * *' }),
       })
       .strict()
       .default({ enabled: false, map: {}, backgroundSync: { enabled: false, schedule: '0 * * * *' } }),
@@ -559,12 +573,17 @@ export const writeBackSettingsSchema = z
         /** Kept in a group whose schema requires a member while it has none (groupOfNames). */
         placeholderMember: distinguishedName().default('cn=dirbridge-placeholder'),
         /** The UPN suffix of new AD users; by default the DNS name of the users DN's domain. */
-        userPrincipalSuffix: text(SETTING_LIMITS.name, 'a domain name').regex(/^[A-Za-z0-9.-]+$/, 'expected a DNS name such as example.com').optional(),
+        userPrincipalSuffix: text(SETTING_LIMITS.name, 'a domain name')
+          .regex(/^[A-Za-z0-9.-]+$/, 'expected a DNS name such as example.com')
+          .optional(),
       })
       .strict()
       .default({ preset: 'auto', placeholderMember: 'cn=dirbridge-placeholder' }),
     /** The user fields written back; each maps to the attribute the read mapping names. */
-    fields: z.array(z.enum(WRITABLE_USER_FIELDS)).max(WRITABLE_USER_FIELDS.length).default([...WRITABLE_USER_FIELDS]),
+    fields: z
+      .array(z.enum(WRITABLE_USER_FIELDS))
+      .max(WRITABLE_USER_FIELDS.length)
+      .default([...WRITABLE_USER_FIELDS]),
     /** Only members of these dirbridge groups are written back; empty means every user. */
     scopeGroups: z.array(nonEmptyText(SETTING_LIMITS.name, 'a group name')).max(SETTING_LIMITS.mapValues).default([]),
     deletion: z

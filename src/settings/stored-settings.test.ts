@@ -6,7 +6,15 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { validateSettings } from './load.ts';
 import { createSecretBox, isSealed, loadSecretBox, parseSecretKey } from './secret-box.ts';
-import { applySettingsEdit, changedSettingPaths, directoryPaths, fromStoredDocument, redactSettings, resolveSecretEdits, toStoredDocument } from './stored-settings.ts';
+import {
+  applySettingsEdit,
+  changedSettingPaths,
+  directoryPaths,
+  fromStoredDocument,
+  redactSettings,
+  resolveSecretEdits,
+  toStoredDocument,
+} from './stored-settings.ts';
 
 const base = {
   directory: { urls: ['ldaps://ldap.example.org'], bindDn: 'cn=svc,dc=example,dc=org', bindPassword: 'S3cret!', pageSize: '250', attributesToQuery: 'mail,cn' },
@@ -33,12 +41,15 @@ describe('stored settings', () => {
   it('refuses a value sealed under another key, naming the path and both key ids', () => {
     const stored = toStoredDocument(settings, box);
     const other = createSecretBox(randomBytes(32), 'other key');
-    assert.throws(() => fromStoredDocument(stored, settings.store, other, 'test'), (error: Error & { code?: string }) => {
-      assert.equal(error.code, 'settings.secret_key_mismatch');
-      assert.match(error.message, /directory\.bindPassword/);
-      assert.match(error.message, new RegExp(box.keyId));
-      return true;
-    });
+    assert.throws(
+      () => fromStoredDocument(stored, settings.store, other, 'test'),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'settings.secret_key_mismatch');
+        assert.match(error.message, /directory\.bindPassword/);
+        assert.match(error.message, new RegExp(box.keyId));
+        return true;
+      },
+    );
   });
 
   it('refuses a tampered or moved ciphertext', () => {
@@ -61,9 +72,13 @@ describe('stored settings', () => {
     const { settings: shown } = redactSettings(settings);
     const kept = resolveSecretEdits(shown, settings) as { directory: Record<string, unknown> };
     assert.equal(kept.directory['bindPassword'], 'S3cret!');
-    const replaced = resolveSecretEdits({ ...shown, directory: { ...(shown['directory'] as object), bindPassword: 'new' } }, settings) as { directory: Record<string, unknown> };
+    const replaced = resolveSecretEdits({ ...shown, directory: { ...(shown['directory'] as object), bindPassword: 'new' } }, settings) as {
+      directory: Record<string, unknown>;
+    };
     assert.equal(replaced.directory['bindPassword'], 'new');
-    const cleared = resolveSecretEdits({ ...shown, directory: { ...(shown['directory'] as object), bindPassword: null } }, settings) as { directory: Record<string, unknown> };
+    const cleared = resolveSecretEdits({ ...shown, directory: { ...(shown['directory'] as object), bindPassword: null } }, settings) as {
+      directory: Record<string, unknown>;
+    };
     assert.equal('bindPassword' in cleared.directory, false);
     // With bindDn still set, clearing the password is invalid: never an unauthenticated bind.
     assert.throws(() => validateSettings({ ...cleared, store: settings.store }, 'edit'), /directory\.bindPassword: required when bindDn is set/);
@@ -77,18 +92,27 @@ describe('stored settings', () => {
     assert.equal(edited.directory.connectTimeoutMs, 1234);
     assert.deepEqual(edited.store, settings.store);
     assert.deepEqual(directoryPaths(changedSettingPaths(settings, edited)), ['directory.connectTimeoutMs']);
-    assert.throws(() => applySettingsEdit({ ...shown, directory: { ...directory, bindPassword: null } }, settings), (error: Error & { code?: string; details?: { problems?: string[] } }) => {
-      assert.equal(error.code, 'settings.invalid');
-      assert.equal(error.details?.problems?.length, 1);
-      assert.match(error.details?.problems?.[0] ?? '', /^directory\.bindPassword: required when bindDn is set/);
-      return true;
-    });
+    assert.throws(
+      () => applySettingsEdit({ ...shown, directory: { ...directory, bindPassword: null } }, settings),
+      (error: Error & { code?: string; details?: { problems?: string[] } }) => {
+        assert.equal(error.code, 'settings.invalid');
+        assert.equal(error.details?.problems?.length, 1);
+        assert.match(error.details?.problems?.[0] ?? '', /^directory\.bindPassword: required when bindDn is set/);
+        return true;
+      },
+    );
     assert.throws(() => applySettingsEdit({ ...shown, store: { dataDir: '/elsewhere' } }, settings), /store: the store section cannot be changed/);
-    assert.throws(() => applySettingsEdit({ ...shown, directory: { ...directory, pageSize: 0 }, users: { ...(shown['users'] as object), filter: '(uid=' } }, settings), (error: Error & { details?: { problems?: string[] } }) => {
-      const problems = error.details?.problems ?? [];
-      assert.ok(problems.some((problem) => problem.startsWith('directory.pageSize: ')) && problems.some((problem) => problem.startsWith('users.filter: ')), problems.join('\n'));
-      return true;
-    });
+    assert.throws(
+      () => applySettingsEdit({ ...shown, directory: { ...directory, pageSize: 0 }, users: { ...(shown['users'] as object), filter: '(uid=' } }, settings),
+      (error: Error & { details?: { problems?: string[] } }) => {
+        const problems = error.details?.problems ?? [];
+        assert.ok(
+          problems.some((problem) => problem.startsWith('directory.pageSize: ')) && problems.some((problem) => problem.startsWith('users.filter: ')),
+          problems.join('\n'),
+        );
+        return true;
+      },
+    );
     assert.deepEqual(directoryPaths(['directory.urls', 'directoryx', 'sync.batchSize', 'directory']), ['directory.urls', 'directory']);
   });
 

@@ -126,7 +126,8 @@ const BIND_TARGET_PATHS = ['directory.urls', 'directory.bindDn', 'directory.star
  * unsaved settings — so it is refused: the password must be entered again.
  */
 function assertSecretStaysWithItsServers(document: unknown, current: Record<string, unknown>, next: Settings): void {
-  const keptPassword = isRecord(document) && getPath(document, 'directory.bindPassword') === undefined && getPath(current, 'directory.bindPassword') !== undefined;
+  const keptPassword =
+    isRecord(document) && getPath(document, 'directory.bindPassword') === undefined && getPath(current, 'directory.bindPassword') !== undefined;
   if (!keptPassword) return;
   const moved = BIND_TARGET_PATHS.filter((path) => JSON.stringify(getPath(current, path)) !== JSON.stringify(getPath({ ...next }, path)));
   if (moved.length === 0) return;
@@ -140,7 +141,10 @@ export function directoryPaths(changed: readonly string[]): string[] {
 }
 
 /** The leaf paths whose values differ (secrets included, by path only), sorted; `store` is never compared. */
-export function changedSettingPaths(before: EditableSettings | Settings | Record<string, unknown>, after: EditableSettings | Settings | Record<string, unknown>): string[] {
+export function changedSettingPaths(
+  before: EditableSettings | Settings | Record<string, unknown>,
+  after: EditableSettings | Settings | Record<string, unknown>,
+): string[] {
   const changed = new Set<string>();
   const walk = (a: unknown, b: unknown, prefix: string) => {
     if (isRecord(a) && isRecord(b)) {

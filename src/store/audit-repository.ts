@@ -2,7 +2,7 @@
  * The audit log: listings (newest first, and by id after a cursor for the change feed) and
  * (inside a transaction) appends.
  */
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { DirbridgeError } from '../errors.ts';
 import type { AuditEntry, NewAuditEntry, PageQuery } from '../model/index.ts';
 import { chunk, rowsPerStatement } from './batch.ts';
@@ -66,7 +66,10 @@ export function createAuditReader(db: Kysely<Database>): AuditReader {
           ...query.actions.map((action) => sql<boolean>`action = ${action}`),
         ];
         if (matches.length === 0) return [];
-        let select = db.selectFrom('audit_log').selectAll().where(sql<boolean>`(${sql.join(matches, sql` or `)})`);
+        let select = db
+          .selectFrom('audit_log')
+          .selectAll()
+          .where(sql<boolean>`(${sql.join(matches, sql` or `)})`);
         if (query.after !== undefined) select = select.where('id', '>', query.after);
         if (query.before !== undefined) select = select.where('id', '<', query.before);
         const rows = await select.orderBy('id', 'asc').limit(query.limit).execute();

@@ -3,7 +3,7 @@
  * limit, and batched partial updates (one `WITH v AS (VALUES ...) UPDATE ... FROM v` per
  * set of patched columns).
  */
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { StoreDialect } from './store.ts';
 
 /** SQLite (since 3.32) allows 32766 bound parameters per statement; PostgreSQL's protocol allows 65535. */
@@ -83,7 +83,10 @@ export async function updateRowsById<DB>(
         ...columns.map((column) => sql`${sql.ref(column)} = ${sql.ref(`v.${column}`)}`),
         sql`${sql.ref('updated_at')} = ${updatedAt}`,
       ]);
-      const result = await sql`with v(${names}) as (values ${values}) update ${sql.table(table)} set ${assignments} from v where ${sql.ref(`${table}.id`)} = ${sql.ref('v.id')}`.execute(db);
+      const result =
+        await sql`with v(${names}) as (values ${values}) update ${sql.table(table)} set ${assignments} from v where ${sql.ref(`${table}.id`)} = ${sql.ref('v.id')}`.execute(
+          db,
+        );
       updated += Number(result.numAffectedRows ?? 0n);
     }
   }

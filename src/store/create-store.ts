@@ -10,8 +10,8 @@ import { withDbErrors } from './db-errors.ts';
 import { createDirectoryStateReader, createDirectoryStateWriter } from './directory-state-repository.ts';
 import { createGroupReader, createGroupWriter } from './groups-repository.ts';
 import { createLoginAttemptStore } from './login-attempts-repository.ts';
-import { createOidcRepository } from './oidc-repository.ts';
 import { createMappingReader, createMappingWriter } from './mapping-repository.ts';
+import { createOidcRepository } from './oidc-repository.ts';
 import { inReadSnapshot } from './read-snapshot.ts';
 import type { RepositoryContext } from './repository-context.ts';
 import { createRunLog, createRunWriter } from './runs-repository.ts';
@@ -54,7 +54,8 @@ export function createStore(db: Kysely<Database>, dialect: StoreDialect, options
     mapping: {
       ...createMappingReader(db, ctx),
       // Eight queries, one snapshot: members never name a channel or team missing from the lists.
-      loadState: (options) => withDbErrors('load the mapping state', () => inReadSnapshot(db, dialect, (trx) => createMappingReader(trx, ctx).loadState(options))),
+      loadState: (options) =>
+        withDbErrors('load the mapping state', () => inReadSnapshot(db, dialect, (trx) => createMappingReader(trx, ctx).loadState(options))),
     },
     sessions: createSessionReader(db, ctx),
     audit: createAuditReader(db),

@@ -3,7 +3,7 @@
  * `Date#toISOString()` writes), for leases that instances on several machines compare: on
  * PostgreSQL every instance reads the one server clock, so their own clocks' skew does not matter.
  */
-import { sql, type RawBuilder } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import type { StoreDialect } from './store.ts';
 
 /** An SQL expression for the database's current time plus `offsetMs`, in the store's timestamp text. */

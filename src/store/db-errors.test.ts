@@ -10,7 +10,11 @@ function driverError(message: string, code?: string): Error {
 
 describe('translateDbError', () => {
   it('says a full disk is a full disk, on both backends, and keeps the cause', () => {
-    for (const error of [driverError('database or disk is full', 'SQLITE_FULL'), driverError('could not extend file "base/16384/16390": No space left on device', '53100'), driverError('ENOSPC: no space left on device', 'ENOSPC')]) {
+    for (const error of [
+      driverError('database or disk is full', 'SQLITE_FULL'),
+      driverError('could not extend file "base/16384/16390": No space left on device', '53100'),
+      driverError('ENOSPC: no space left on device', 'ENOSPC'),
+    ]) {
       const translated = translateDbError(error, 'run a transaction');
       assert.ok(isDirbridgeError(translated, 'store.disk_full'), String(translated));
       assert.equal(translated.message, 'the disk holding the database is full while trying to run a transaction');
@@ -18,7 +22,7 @@ describe('translateDbError', () => {
     }
   });
 
-  it('takes pg\'s messages about a lost or closed connection for an unavailable store', () => {
+  it("takes pg's messages about a lost or closed connection for an unavailable store", () => {
     for (const message of [
       'Connection terminated unexpectedly',
       'Connection terminated due to connection timeout',

@@ -17,7 +17,8 @@ function driverCode(error: unknown): string | undefined {
  * ended the session (a restart), the socket closed, a connection could not be made in time, the
  * client was already broken by an earlier error, or the store was closed.
  */
-const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|Cannot use a pool after calling end|driver has already been destroyed/i;
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|Cannot use a pool after calling end|driver has already been destroyed/i;
 
 const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE', 'EACCES', 'EROFS', 'ENOENT']);
 
@@ -39,7 +40,10 @@ export function translateDbError(error: unknown, action: string): unknown {
   }
   // SQLite's full disk (or quota), PostgreSQL's disk_full (53100): a write failed, reads still work.
   if (code === 'SQLITE_FULL' || code === '53100' || code === 'ENOSPC') {
-    return new DirbridgeError('store.disk_full', `the disk holding the database is full while trying to ${action}`, { cause: error, details: { driverCode: code } });
+    return new DirbridgeError('store.disk_full', `the disk holding the database is full while trying to ${action}`, {
+      cause: error,
+      details: { driverCode: code },
+    });
   }
   if (
     code === 'SQLITE_BUSY' ||

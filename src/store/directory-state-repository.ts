@@ -120,7 +120,11 @@ export function createDirectoryStateWriter(db: Kysely<Database>, ctx: Repository
         await db
           .insertInto('directory_groups')
           .values(rows.map((group) => ({ directory_id: directoryId, external_id: group.externalId, content: group.content, content_hash: group.contentHash })))
-          .onConflict((oc) => oc.columns(['directory_id', 'external_id']).doUpdateSet((eb) => ({ content: eb.ref('excluded.content'), content_hash: eb.ref('excluded.content_hash') })))
+          .onConflict((oc) =>
+            oc
+              .columns(['directory_id', 'external_id'])
+              .doUpdateSet((eb) => ({ content: eb.ref('excluded.content'), content_hash: eb.ref('excluded.content_hash') })),
+          )
           .execute();
       }
     },

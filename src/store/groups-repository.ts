@@ -3,15 +3,15 @@
  * updates, deletes, and members added and removed.
  */
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { GroupPatch, GroupRecord, GroupWithMemberCount, MembershipPair, NewGroup, PageQuery, UserPage } from '../model/index.ts';
-import { chunk, rowsPerStatement, updateRowsById, type ColumnKind } from './batch.ts';
+import { type ColumnKind, chunk, rowsPerStatement, updateRowsById } from './batch.ts';
 import { withDbErrors } from './db-errors.ts';
 import { linkedUsersPage, MEMBER_LINKS } from './linked-users.ts';
-import { namedPage, type NamedTable } from './named-tables.ts';
+import { type NamedTable, namedPage } from './named-tables.ts';
 import { mergePatches, toRowUpdate } from './patches.ts';
 import type { RepositoryContext } from './repository-context.ts';
-import { GROUP_COLUMNS, toGroupPatchColumns, toGroupRecord, toNewGroupRow, type GroupSelectRow } from './rows.ts';
+import { GROUP_COLUMNS, type GroupSelectRow, toGroupPatchColumns, toGroupRecord, toNewGroupRow } from './rows.ts';
 import type { Database } from './schema.ts';
 import { claimPatchedExternalIds, claimUnique, reportMissing } from './unique-columns.ts';
 
@@ -135,7 +135,13 @@ export function createGroupWriter(db: Kysely<Database>, ctx: RepositoryContext):
           updates.map((update) => toRowUpdate(update.id, update.columns)),
           ctx.now(),
         );
-        if (count !== updates.length) await reportMissing(db, dialect, 'groups', updates.map((update) => update.id));
+        if (count !== updates.length)
+          await reportMissing(
+            db,
+            dialect,
+            'groups',
+            updates.map((update) => update.id),
+          );
       }),
 
     delete: (ids: string[]) =>

@@ -2,7 +2,7 @@
  * The one query shape behind every "members of" listing: the users a link table ties to a
  * group, channel, team or role, a page at a time, ordered by username.
  */
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { PageQuery, UserPage } from '../model/index.ts';
 import { withDbErrors } from './db-errors.ts';
 import { checkPage } from './page.ts';
@@ -19,10 +19,7 @@ export const MEMBER_LINKS = {
 
 /** Selects the user columns callers may see, and whether the user has a password. */
 export function selectUsers(db: Kysely<Database>) {
-  return db
-    .selectFrom('users')
-    .select(USER_COLUMNS)
-    .select(sql<DbBoolean>`(password_hash is not null)`.as('has_password'));
+  return db.selectFrom('users').select(USER_COLUMNS).select(sql<DbBoolean>`(password_hash is not null)`.as('has_password'));
 }
 
 /** A page of the users a link table ties to `key` (a group, channel, team or role), ordered by username. */

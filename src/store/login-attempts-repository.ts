@@ -10,12 +10,12 @@
  * already holds the database's write lock (BEGIN IMMEDIATE).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
+import { type ExpressionBuilder, type Kysely, sql, type Transaction } from 'kysely';
 import { DirbridgeError } from '../errors.ts';
+import type { NewAuditEntry, Timestamp } from '../model/index.ts';
 import { withDbErrors } from './db-errors.ts';
 import { normalizeTimestamp } from './rows.ts';
 import type { Database } from './schema.ts';
-import type { NewAuditEntry, Timestamp } from '../model/index.ts';
 import type { StoreDialect } from './store.ts';
 
 /** Reads of the throttle's records inside a reservation. */
@@ -175,7 +175,14 @@ export function createLoginAttemptStore(db: Kysely<Database>, dialect: StoreDial
             ...createReader(trx),
             async insertPendingAttempt(attemptId, keys, at) {
               const reservedAt = normalizeTimestamp(at, 'at');
-              const rows = distinctKeys(keys).map((key) => ({ id: randomUUID(), failure_key: key, at: reservedAt, attempt_id: attemptId, status: 'pending' as const, settled_at: null }));
+              const rows = distinctKeys(keys).map((key) => ({
+                id: randomUUID(),
+                failure_key: key,
+                at: reservedAt,
+                attempt_id: attemptId,
+                status: 'pending' as const,
+                settled_at: null,
+              }));
               if (rows.length > 0) await trx.insertInto('login_failures').values(rows).execute();
             },
           });
@@ -189,7 +196,12 @@ export function createLoginAttemptStore(db: Kysely<Database>, dialect: StoreDial
           await db.deleteFrom('login_failures').where('attempt_id', '=', attemptId).execute();
           return;
         }
-        await db.updateTable('login_failures').set({ status: 'failed', settled_at: settledAt }).where('attempt_id', '=', attemptId).where('status', '=', 'pending').execute();
+        await db
+          .updateTable('login_failures')
+          .set({ status: 'failed', settled_at: settledAt })
+          .where('attempt_id', '=', attemptId)
+          .where('status', '=', 'pending')
+          .execute();
       }),
 
     recordSuccess: (input) =>
@@ -213,7 +225,9 @@ export function createLoginAttemptStore(db: Kysely<Database>, dialect: StoreDial
           await trx
             .insertInto('login_known_addresses')
             .values(rows)
-            .onConflict((conflict) => conflict.columns(['subject_key', 'address']).doUpdateSet((eb) => ({ last_success_at: eb.ref('excluded.last_success_at') })))
+            .onConflict((conflict) =>
+              conflict.columns(['subject_key', 'address']).doUpdateSet((eb) => ({ last_success_at: eb.ref('excluded.last_success_at') })),
+            )
             .execute();
         }),
       ),
@@ -244,7 +258,11 @@ export function createLoginAttemptStore(db: Kysely<Database>, dialect: StoreDial
           const keys = new Set(input.nameKeys);
           if (input.accountKey !== undefined) {
             keys.add(input.accountKey);
-            const reached = trx.selectFrom('login_failures').select('attempt_id').where('failure_key', '=', input.accountKey).where('attempt_id', 'is not', null);
+            const reached = trx
+              .selectFrom('login_failures')
+              .select('attempt_id')
+              .where('failure_key', '=', input.accountKey)
+              .where('attempt_id', 'is not', null);
             const names = await trx
               .selectFrom('login_failures')
               .select('failure_key')
@@ -257,7 +275,8 @@ export function createLoginAttemptStore(db: Kysely<Database>, dialect: StoreDial
           }
           const cleared: ClearedLoginFailures = { attempts: 0, keys: {} };
           if (keys.size > 0) {
-            const isClearable = (eb: ExpressionBuilder<Database, 'login_failures'>) => eb.and([eb('failure_key', 'in', [...keys]), eb.or([eb('status', '=', 'failed'), eb('at', '<', abandonedBefore)])]);
+            const isClearable = (eb: ExpressionBuilder<Database, 'login_failures'>) =>
+              eb.and([eb('failure_key', 'in', [...keys]), eb.or([eb('status', '=', 'failed'), eb('at', '<', abandonedBefore)])]);
             // Few rows: an account's keys take no more attempts once their limit is reached.
             const rows = await trx.selectFrom('login_failures').select(['id', 'failure_key', 'attempt_id']).where(isClearable).execute();
             const attempts = new Set<string>();

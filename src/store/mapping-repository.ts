@@ -4,26 +4,26 @@
  * (inside a transaction) the writes that apply a mapping plan.
  */
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { DirbridgeError } from '../errors.ts';
 import type { AvatarInfo, AvatarRecord, ChannelRecord, MappingState, PageQuery, RecordSource, TeamRecord, UserPage } from '../model/index.ts';
 import { chunk, chunkByWeight, rowsPerStatement } from './batch.ts';
 import { compareTuples, distinct } from './collections.ts';
 import { withDbErrors } from './db-errors.ts';
 import { linkedUsersPage, MEMBER_LINKS } from './linked-users.ts';
-import { findNamed as findNamedRow, namedPage as namedTablePage, type NamedTable } from './named-tables.ts';
+import { findNamed as findNamedRow, type NamedTable, namedPage as namedTablePage } from './named-tables.ts';
 import type { RepositoryContext } from './repository-context.ts';
 import {
   CHANNEL_COLUMNS,
+  type ChannelSelectRow,
   groupAbacAttributes,
   groupCustomFields,
   mappingNameKey,
   TEAM_COLUMNS,
+  type TeamSelectRow,
   toAvatarRecord,
   toChannelRecord,
   toTeamRecord,
-  type ChannelSelectRow,
-  type TeamSelectRow,
 } from './rows.ts';
 import type { Database } from './schema.ts';
 import { planUniqueClaims, type UniqueHolder } from './unique-claims.ts';
@@ -87,7 +87,12 @@ export interface MappingWriter extends MappingReader {
   removeAvatars(userIds: string[]): Promise<void>;
 }
 
-const CHANNELS: NamedTable<ChannelSelectRow, ChannelRecord> = { table: 'channels', columns: CHANNEL_COLUMNS, members: MEMBER_LINKS.channel, toRecord: toChannelRecord };
+const CHANNELS: NamedTable<ChannelSelectRow, ChannelRecord> = {
+  table: 'channels',
+  columns: CHANNEL_COLUMNS,
+  members: MEMBER_LINKS.channel,
+  toRecord: toChannelRecord,
+};
 const TEAMS: NamedTable<TeamSelectRow, TeamRecord> = { table: 'teams', columns: TEAM_COLUMNS, members: MEMBER_LINKS.team, toRecord: toTeamRecord };
 
 /** Upper bound on avatar bytes per statement (a statement of 5000 large images would be huge). */
@@ -246,7 +251,14 @@ export function createMappingReader(db: Kysely<Database>, ctx: RepositoryContext
             .select(sql<number | string>`length(data)`.as('byte_length'))
             .where('user_id', 'in', part)
             .execute();
-          for (const row of rows) found.push({ userId: row.user_id, contentHash: row.content_hash, mimeType: row.mime_type, byteLength: Number(row.byte_length), updatedAt: row.updated_at });
+          for (const row of rows)
+            found.push({
+              userId: row.user_id,
+              contentHash: row.content_hash,
+              mimeType: row.mime_type,
+              byteLength: Number(row.byte_length),
+              updatedAt: row.updated_at,
+            });
         }
         return found;
       }),
@@ -287,7 +299,11 @@ export function createMappingWriter(db: Kysely<Database>, ctx: RepositoryContext
   };
 
   /** Adds (container, user) pairs to a member table; existing pairs are left alone, unknown ids fail the foreign keys. */
-  const addMembers = async (table: 'channel_members' | 'team_members', column: 'channel_id' | 'team_id', pairs: ReadonlyArray<readonly [string, string]>): Promise<void> => {
+  const addMembers = async (
+    table: 'channel_members' | 'team_members',
+    column: 'channel_id' | 'team_id',
+    pairs: ReadonlyArray<readonly [string, string]>,
+  ): Promise<void> => {
     // Key order keeps index pages hot, as for memberships.
     for (const part of chunk([...pairs].sort(compareTuples), rowsPerStatement(dialect, 2))) {
       const values = sql.join(part.map(([owner, userId]) => sql`(${owner}, ${userId})`));
@@ -296,7 +312,11 @@ export function createMappingWriter(db: Kysely<Database>, ctx: RepositoryContext
   };
 
   /** Removes (container, user) pairs from a member table; absent pairs are ignored. */
-  const removeMembers = async (table: 'channel_members' | 'team_members', column: 'channel_id' | 'team_id', pairs: ReadonlyArray<readonly [string, string]>): Promise<void> => {
+  const removeMembers = async (
+    table: 'channel_members' | 'team_members',
+    column: 'channel_id' | 'team_id',
+    pairs: ReadonlyArray<readonly [string, string]>,
+  ): Promise<void> => {
     for (const part of chunk(pairs, rowsPerStatement(dialect, 2))) {
       const values = sql.join(part.map(([owner, userId]) => sql`(${owner}, ${userId})`));
       await sql`delete from ${sql.table(table)} where (${sql.ref(column)}, ${sql.ref('user_id')}) in (values ${values})`.execute(db);
@@ -315,7 +335,9 @@ export function createMappingWriter(db: Kysely<Database>, ctx: RepositoryContext
 
     grantRoles: (grants) =>
       withDbErrors('grant roles', async () => {
-        const rows = grants.map((grant) => ({ user_id: grant.userId, role: grant.role })).sort((a, b) => compareTuples([a.user_id, a.role], [b.user_id, b.role]));
+        const rows = grants
+          .map((grant) => ({ user_id: grant.userId, role: grant.role }))
+          .sort((a, b) => compareTuples([a.user_id, a.role], [b.user_id, b.role]));
         for (const part of chunk(rows, rowsPerStatement(dialect, 2))) {
           await db
             .insertInto('user_roles')
@@ -370,10 +392,22 @@ export function createMappingWriter(db: Kysely<Database>, ctx: RepositoryContext
       }),
 
     addChannelMembers: (pairs) =>
-      withDbErrors('add channel members', () => addMembers('channel_members', 'channel_id', pairs.map((pair) => [pair.channelId, pair.userId] as const))),
+      withDbErrors('add channel members', () =>
+        addMembers(
+          'channel_members',
+          'channel_id',
+          pairs.map((pair) => [pair.channelId, pair.userId] as const),
+        ),
+      ),
 
     removeChannelMembers: (pairs) =>
-      withDbErrors('remove channel members', () => removeMembers('channel_members', 'channel_id', pairs.map((pair) => [pair.channelId, pair.userId] as const))),
+      withDbErrors('remove channel members', () =>
+        removeMembers(
+          'channel_members',
+          'channel_id',
+          pairs.map((pair) => [pair.channelId, pair.userId] as const),
+        ),
+      ),
 
     insertTeams: (teams) =>
       withDbErrors('insert teams', async () => {
@@ -388,10 +422,22 @@ export function createMappingWriter(db: Kysely<Database>, ctx: RepositoryContext
       }),
 
     addTeamMembers: (pairs) =>
-      withDbErrors('add team members', () => addMembers('team_members', 'team_id', pairs.map((pair) => [pair.teamId, pair.userId] as const))),
+      withDbErrors('add team members', () =>
+        addMembers(
+          'team_members',
+          'team_id',
+          pairs.map((pair) => [pair.teamId, pair.userId] as const),
+        ),
+      ),
 
     removeTeamMembers: (pairs) =>
-      withDbErrors('remove team members', () => removeMembers('team_members', 'team_id', pairs.map((pair) => [pair.teamId, pair.userId] as const))),
+      withDbErrors('remove team members', () =>
+        removeMembers(
+          'team_members',
+          'team_id',
+          pairs.map((pair) => [pair.teamId, pair.userId] as const),
+        ),
+      ),
 
     setCustomFields: (entries) =>
       withDbErrors('set custom fields', async () => {

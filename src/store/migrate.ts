@@ -2,7 +2,7 @@
  * Brings a database to the latest schema with Kysely's Migrator (which serialises
  * concurrent migrators: a lock table on SQLite, an advisory lock on PostgreSQL).
  */
-import { Migrator, type Kysely } from 'kysely';
+import { type Kysely, Migrator } from 'kysely';
 import { DirbridgeError } from '../errors.ts';
 import { translateDbError } from './db-errors.ts';
 import { createMigrationProvider } from './migrations/index.ts';

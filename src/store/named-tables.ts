@@ -2,10 +2,10 @@
  * Tables whose rows are listed alike: groups, channels and teams, ordered and searched by their
  * case-insensitive `name_key`, each with its member count from its link table.
  */
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { PageQuery } from '../model/index.ts';
 import { withDbErrors } from './db-errors.ts';
-import { MEMBER_LINKS } from './linked-users.ts';
+import type { MEMBER_LINKS } from './linked-users.ts';
 import { checkPage, containsPattern } from './page.ts';
 import { mappingNameKey } from './rows.ts';
 import type { Database } from './schema.ts';
@@ -19,7 +19,12 @@ export interface NamedTable<Row, R> {
 }
 
 /** The rows of a named table that match `where`, by name key, each with its member count. */
-async function namedRows<Row, R>(db: Kysely<Database>, named: NamedTable<Row, R>, where: RawBuilder<boolean>, page: PageQuery): Promise<Array<R & { memberCount: number }>> {
+async function namedRows<Row, R>(
+  db: Kysely<Database>,
+  named: NamedTable<Row, R>,
+  where: RawBuilder<boolean>,
+  page: PageQuery,
+): Promise<Array<R & { memberCount: number }>> {
   const { table, members } = named;
   const result = await sql<Row & { member_count: number | string | bigint }>`
     select ${sql.join(named.columns.map((column) => sql.ref(`${table}.${column}`)))},
@@ -35,7 +40,8 @@ async function namedRows<Row, R>(db: Kysely<Database>, named: NamedTable<Row, R>
 export function namedPage<Row, R>(db: Kysely<Database>, what: string, named: NamedTable<Row, R>, query: PageQuery & { search?: string }) {
   return withDbErrors(what, async () => {
     checkPage(query);
-    const where = query.search === undefined || query.search === '' ? sql<boolean>`1 = 1` : sql<boolean>`name_key like ${containsPattern(query.search)} escape '\\'`;
+    const where =
+      query.search === undefined || query.search === '' ? sql<boolean>`1 = 1` : sql<boolean>`name_key like ${containsPattern(query.search)} escape '\\'`;
     const total = await db
       .selectFrom(named.table)
       .select((eb) => eb.fn.countAll().as('total'))

@@ -3,13 +3,13 @@
  * models, registered clients and sealed signing keys. Every instance sharing the database sees
  * the same sessions, grants, codes and tokens, so a flow may start on one and end on another.
  */
-import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import { DirbridgeError } from '../errors.ts';
+import type { NewAuditEntry, Timestamp } from '../model/index.ts';
 import { withDbErrors } from './db-errors.ts';
 import type { AuditAppender } from './login-attempts-repository.ts';
 import { normalizeTimestamp, readBoolean, writeBoolean } from './rows.ts';
 import type { Database, OidcClientsTable } from './schema.ts';
-import type { NewAuditEntry, Timestamp } from '../model/index.ts';
 import type { StoreDialect } from './store.ts';
 
 /** One persisted model instance, as oidc-provider's adapter hands it over. */
@@ -160,7 +160,9 @@ export function createOidcRepository(db: Kysely<Database>, dialect: StoreDialect
           .insertInto('oidc_payloads')
           .values(row)
           .onConflict((oc) =>
-            oc.columns(['model', 'id']).doUpdateSet({ payload: row.payload, grant_id: row.grant_id, uid: row.uid, user_code: row.user_code, expires_at: row.expires_at }),
+            oc
+              .columns(['model', 'id'])
+              .doUpdateSet({ payload: row.payload, grant_id: row.grant_id, uid: row.uid, user_code: row.user_code, expires_at: row.expires_at }),
           )
           .execute();
       }),
@@ -190,7 +192,11 @@ export function createOidcRepository(db: Kysely<Database>, dialect: StoreDialect
       withDbErrors('read OpenID Connect sessions', async () => {
         if (accountIds.length === 0) return [];
         const accountId = dialect === 'postgres' ? sql<string>`(payload::json ->> 'accountId')` : sql<string>`json_extract(payload, '$.accountId')`;
-        const rows = await payloads().where('model', '=', model).where(accountId, 'in', [...accountIds]).where(unexpired(at)).execute();
+        const rows = await payloads()
+          .where('model', '=', model)
+          .where(accountId, 'in', [...accountIds])
+          .where(unexpired(at))
+          .execute();
         return rows.map((row) => ({ id: row.id, ...toPayloadRecord(row) }));
       }),
     deleteExpiredOidcPayloads: (before) =>
@@ -293,4 +299,3 @@ export function createOidcRepository(db: Kysely<Database>, dialect: StoreDialect
       }),
   };
 }
-

@@ -10,7 +10,7 @@
  * - each session tells the server to probe for a vanished client after 30 s (`pg-session.ts`),
  *   so a transaction of a machine that rebooted does not hold its rows for two hours.
  */
-import { Kysely, PostgresDialect, PostgresDriver, type DatabaseConnection, type Driver, type PostgresDialectConfig } from 'kysely';
+import { type DatabaseConnection, type Driver, Kysely, PostgresDialect, type PostgresDialectConfig, PostgresDriver } from 'kysely';
 import pg from 'pg';
 import { DirbridgeError } from '../errors.ts';
 import { translateDbError } from './db-errors.ts';

@@ -3,23 +3,21 @@
  * camelCase records of `src/model/`. The only place that knows how values are encoded.
  */
 import { DirbridgeError } from '../errors.ts';
-import type { AuditLogTable, AvatarsTable, ChannelsTable, DbBoolean, GroupsTable, SessionsTable, SyncRunsTable, TeamsTable, UsersTable } from './schema.ts';
 import {
-  emailKey,
-  groupNameKey,
-  usernameKey,
-  SYNC_RUN_PHASES,
   type AuditEntry,
   type AvatarRecord,
   type ChannelRecord,
+  emailKey,
   type GroupPatch,
   type GroupRecord,
+  groupNameKey,
   type JsonValue,
   type NewAuditEntry,
   type NewGroup,
   type NewSession,
   type NewUser,
   type SessionRecord,
+  SYNC_RUN_PHASES,
   type SyncCounts,
   type SyncRunProgress,
   type SyncRunRecord,
@@ -27,7 +25,9 @@ import {
   type Timestamp,
   type UserPatch,
   type UserRecord,
+  usernameKey,
 } from '../model/index.ts';
+import type { AuditLogTable, AvatarsTable, ChannelsTable, DbBoolean, GroupsTable, SessionsTable, SyncRunsTable, TeamsTable, UsersTable } from './schema.ts';
 import type { StoreDialect } from './store.ts';
 
 /** The user columns callers may see (everything but the password hash and the lookup keys). */
@@ -291,9 +291,11 @@ export function toSyncRunRecord(row: SyncRunsTable): SyncRunRecord {
 /** JSON text of a run's progress, as `runs.updateProgress` writes it. */
 export function formatProgress(progress: Omit<SyncRunProgress, 'updatedAt'>, updatedAt: Timestamp): string {
   const { phase, usersRead, groupsRead, applied, applyTotal } = progress;
-  if (!(SYNC_RUN_PHASES as readonly string[]).includes(phase)) throw new DirbridgeError('usage.invalid', `progress.phase: unknown phase ${JSON.stringify(phase)}`);
+  if (!(SYNC_RUN_PHASES as readonly string[]).includes(phase))
+    throw new DirbridgeError('usage.invalid', `progress.phase: unknown phase ${JSON.stringify(phase)}`);
   for (const [key, value] of Object.entries({ usersRead, groupsRead, applied, applyTotal })) {
-    if (!Number.isInteger(value) || value < 0) throw new DirbridgeError('usage.invalid', `progress.${key}: expected a non-negative integer`, { details: { key } });
+    if (!Number.isInteger(value) || value < 0)
+      throw new DirbridgeError('usage.invalid', `progress.${key}: expected a non-negative integer`, { details: { key } });
   }
   return JSON.stringify({ phase, usersRead, groupsRead, applied, applyTotal, updatedAt } satisfies SyncRunProgress);
 }
@@ -332,16 +334,7 @@ export function toNewSessionRow(session: NewSession, id: string, now: Timestamp)
 }
 
 /** The session columns callers may see (everything but the token hash). */
-export const SESSION_COLUMNS = [
-  'id',
-  'user_id',
-  'created_at',
-  'expires_at',
-  'last_seen_at',
-  'revoked_at',
-  'revoked_reason',
-  'client_address',
-] as const;
+export const SESSION_COLUMNS = ['id', 'user_id', 'created_at', 'expires_at', 'last_seen_at', 'revoked_at', 'revoked_reason', 'client_address'] as const;
 
 /** A session row as selected with `SESSION_COLUMNS`. */
 export type SessionSelectRow = Pick<SessionsTable, (typeof SESSION_COLUMNS)[number]>;
@@ -436,7 +429,9 @@ export function toAvatarRecord(row: AvatarsTable): AvatarRecord {
 }
 
 /** Groups custom-field rows (ordered by user) into one record per user, in first-seen user order. */
-export function groupCustomFields(rows: ReadonlyArray<{ user_id: string; field: string; value: string }>): Array<{ userId: string; fields: Record<string, string> }> {
+export function groupCustomFields(
+  rows: ReadonlyArray<{ user_id: string; field: string; value: string }>,
+): Array<{ userId: string; fields: Record<string, string> }> {
   const byUser = new Map<string, Array<[string, string]>>();
   for (const row of rows) {
     const entries = byUser.get(row.user_id);

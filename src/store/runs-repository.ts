@@ -4,10 +4,21 @@
  * the directory against.
  */
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { DirbridgeError } from '../errors.ts';
-import { DEFAULT_RUN_LEASE_MS, INTERRUPTED_REASON, type PageQuery, type RunLease, type SyncRunOutcome, type SyncRunProgress, type SyncRunRecord, type SyncState, type SyncTrigger } from '../model/index.ts';
-import { emailKey, usernameKey } from '../model/index.ts';
+import {
+  DEFAULT_RUN_LEASE_MS,
+  emailKey,
+  INTERRUPTED_REASON,
+  type PageQuery,
+  type RunLease,
+  type SyncRunOutcome,
+  type SyncRunProgress,
+  type SyncRunRecord,
+  type SyncState,
+  type SyncTrigger,
+  usernameKey,
+} from '../model/index.ts';
 import { chunk } from './batch.ts';
 import { databaseNow } from './db-clock.ts';
 import { withDbErrors } from './db-errors.ts';
@@ -99,7 +110,9 @@ const LEGACY_RUN_LEASE_MS = 60 * 60 * 1_000;
 /** Checks a run lease: a positive whole number of milliseconds (at most a day), and a non-empty owner or none. */
 function checkLease(lease: { owner: string | null; leaseMs: number }): { owner: string | null; leaseMs: number } {
   if (!Number.isInteger(lease.leaseMs) || lease.leaseMs <= 0 || lease.leaseMs > 86_400_000) {
-    throw new DirbridgeError('usage.invalid', 'lease.leaseMs: expected a whole number of milliseconds from 1 to 86400000', { details: { leaseMs: lease.leaseMs } });
+    throw new DirbridgeError('usage.invalid', 'lease.leaseMs: expected a whole number of milliseconds from 1 to 86400000', {
+      details: { leaseMs: lease.leaseMs },
+    });
   }
   if (lease.owner !== null && lease.owner.trim() === '') throw new DirbridgeError('usage.invalid', 'lease.owner: expected a non-empty string');
   return lease;
@@ -164,7 +177,12 @@ export function createRunReader(db: Kysely<Database>): RunReader {
       }),
     countDirectoryUsers: () =>
       withDbErrors('count directory users', async () => {
-        const directoryUsers = () => db.selectFrom('users').select((eb) => eb.fn.countAll().as('count')).where('source', '=', 'directory').where('external_id', 'is not', null);
+        const directoryUsers = () =>
+          db
+            .selectFrom('users')
+            .select((eb) => eb.fn.countAll().as('count'))
+            .where('source', '=', 'directory')
+            .where('external_id', 'is not', null);
         const total = await directoryUsers().executeTakeFirstOrThrow();
         // `= true` reads the same on SQLite (1) and PostgreSQL (boolean).
         const enabled = await directoryUsers().where(sql<boolean>`is_enabled = true`).executeTakeFirstOrThrow();
@@ -201,7 +219,8 @@ export function createRunLog(db: Kysely<Database>, ctx: RepositoryContext): RunL
   return {
     // Three queries, one snapshot: memberships never name a user or group missing from the lists.
     loadSyncState: () => withDbErrors('load the sync state', () => inReadSnapshot(db, dialect, (trx) => createRunReader(trx).loadSyncState())),
-    loadSyncStateOf: (keys) => withDbErrors('load the sync state of some users', () => inReadSnapshot(db, dialect, (trx) => createRunReader(trx).loadSyncStateOf(keys))),
+    loadSyncStateOf: (keys) =>
+      withDbErrors('load the sync state of some users', () => inReadSnapshot(db, dialect, (trx) => createRunReader(trx).loadSyncStateOf(keys))),
     listDirectoryIdentities: () => createRunReader(db).listDirectoryIdentities(),
     countDirectoryUsers: () => createRunReader(db).countDirectoryUsers(),
 
@@ -346,7 +365,10 @@ export function createRunLog(db: Kysely<Database>, ctx: RepositoryContext): RunL
     list: (page) =>
       withDbErrors('list sync runs', async () => {
         checkPage(page);
-        const total = await db.selectFrom('sync_runs').select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow();
+        const total = await db
+          .selectFrom('sync_runs')
+          .select((eb) => eb.fn.countAll().as('total'))
+          .executeTakeFirstOrThrow();
         const rows = await db
           .selectFrom('sync_runs')
           .selectAll()

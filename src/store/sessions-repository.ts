@@ -3,7 +3,7 @@
  * clean-up. Only the SHA-256 of a token is ever stored.
  */
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { NewSession, PageQuery, SessionRecord, SessionWithUsername, Timestamp } from '../model/index.ts';
 import { chunk, rowsPerStatement } from './batch.ts';
 import { distinct } from './collections.ts';

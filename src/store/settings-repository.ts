@@ -25,7 +25,12 @@ export interface SettingsRepository {
 }
 
 function toSettingsVersion(row: { version: number; document: string; created_at: string; created_by: string }): StoredSettingsVersion {
-  return { version: Number(row.version), document: JSON.parse(row.document) as JsonValue, createdAt: normalizeTimestamp(row.created_at, 'created_at'), createdBy: row.created_by };
+  return {
+    version: Number(row.version),
+    document: JSON.parse(row.document) as JsonValue,
+    createdAt: normalizeTimestamp(row.created_at, 'created_at'),
+    createdBy: row.created_by,
+  };
 }
 
 /** The settings versions over the database. */
@@ -39,7 +44,10 @@ export function createSettingsRepository(db: Kysely<Database>, ctx: RepositoryCo
 
     getVersion: () =>
       withDbErrors('read the settings version', async () => {
-        const row = await db.selectFrom('settings_versions').select((eb) => eb.fn.max('version').as('version')).executeTakeFirst();
+        const row = await db
+          .selectFrom('settings_versions')
+          .select((eb) => eb.fn.max('version').as('version'))
+          .executeTakeFirst();
         return Number(row?.version ?? 0);
       }),
 
@@ -47,12 +55,19 @@ export function createSettingsRepository(db: Kysely<Database>, ctx: RepositoryCo
       withDbErrors('save the settings', async () => {
         const row = { version: input.expectedVersion + 1, document: JSON.stringify(input.document), created_at: ctx.now(), created_by: input.actor };
         const conflict = (current: number) =>
-          new DirbridgeError('settings.conflict', `the settings changed meanwhile (version ${current}, expected ${input.expectedVersion}); reload them and apply your change again`, {
-            details: { version: current, expectedVersion: input.expectedVersion },
-          });
+          new DirbridgeError(
+            'settings.conflict',
+            `the settings changed meanwhile (version ${current}, expected ${input.expectedVersion}); reload them and apply your change again`,
+            {
+              details: { version: current, expectedVersion: input.expectedVersion },
+            },
+          );
         try {
           await db.transaction().execute(async (trx) => {
-            const newest = await trx.selectFrom('settings_versions').select((eb) => eb.fn.max('version').as('version')).executeTakeFirst();
+            const newest = await trx
+              .selectFrom('settings_versions')
+              .select((eb) => eb.fn.max('version').as('version'))
+              .executeTakeFirst();
             const current = Number(newest?.version ?? 0);
             if (current !== input.expectedVersion) throw conflict(current);
             await trx.insertInto('settings_versions').values(row).execute();
@@ -61,7 +76,10 @@ export function createSettingsRepository(db: Kysely<Database>, ctx: RepositoryCo
         } catch (error) {
           if (error instanceof DirbridgeError) throw error;
           // A concurrent save of the same version lost the race on the primary key.
-          const current = await db.selectFrom('settings_versions').select((eb) => eb.fn.max('version').as('version')).executeTakeFirst();
+          const current = await db
+            .selectFrom('settings_versions')
+            .select((eb) => eb.fn.max('version').as('version'))
+            .executeTakeFirst();
           if (Number(current?.version ?? 0) !== input.expectedVersion) throw conflict(Number(current?.version ?? 0));
           throw error;
         }

@@ -25,14 +25,14 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import {
   CompiledQuery,
-  Kysely,
-  SqliteAdapter,
-  SqliteDialect,
-  SqliteDriver,
   type DatabaseConnection,
   type DialectAdapter,
   type Driver,
+  Kysely,
+  SqliteAdapter,
+  SqliteDialect,
   type SqliteDialectConfig,
+  SqliteDriver,
 } from 'kysely';
 import { DirbridgeError } from '../errors.ts';
 import type { Database } from './schema.ts';

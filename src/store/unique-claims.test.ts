@@ -10,7 +10,13 @@ describe('planUniqueClaims', () => {
   const cases: Array<{ name: string; claims: UniqueClaim[]; holders: UniqueHolder[]; moving: string[]; park?: string[]; conflict?: string }> = [
     { name: 'free value', claims: [claim('a', 'x')], holders: [], moving: ['a'], park: [] },
     { name: 'keeps own value', claims: [claim('a', 'x')], holders: [holder('a', 'x')], moving: ['a'], park: [] },
-    { name: 'swap parks both holders', claims: [claim('a', 'y'), claim('b', 'x')], holders: [holder('a', 'x'), holder('b', 'y')], moving: ['a', 'b'], park: ['a', 'b'] },
+    {
+      name: 'swap parks both holders',
+      claims: [claim('a', 'y'), claim('b', 'x')],
+      holders: [holder('a', 'x'), holder('b', 'y')],
+      moving: ['a', 'b'],
+      park: ['a', 'b'],
+    },
     { name: 'takes a value released in the batch', claims: [claim('b', 'x')], holders: [holder('a', 'x')], moving: ['a', 'b'], park: ['a'] },
     { name: 'holder outside the batch', claims: [claim('a', 'x')], holders: [holder('c', 'x')], moving: ['a'], conflict: 'X' },
     { name: 'two claims on one value', claims: [claim('a', 'x'), claim('b', 'x')], holders: [], moving: ['a', 'b'], conflict: 'X' },

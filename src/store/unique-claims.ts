@@ -26,12 +26,7 @@ export interface UniqueHolder {
  * `store.conflict` naming the value when two claims collide or a claim hits a holder that
  * keeps its value. `movingIds` are the rows whose value this batch changes (including to null).
  */
-export function planUniqueClaims(
-  field: string,
-  claims: readonly UniqueClaim[],
-  holders: readonly UniqueHolder[],
-  movingIds: ReadonlySet<string>,
-): string[] {
+export function planUniqueClaims(field: string, claims: readonly UniqueClaim[], holders: readonly UniqueHolder[], movingIds: ReadonlySet<string>): string[] {
   const claimByValue = new Map<string, UniqueClaim>();
   for (const claim of claims) {
     const earlier = claimByValue.get(claim.value);

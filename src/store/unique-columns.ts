@@ -3,7 +3,7 @@
  * the claimed values, refuses genuine conflicts and parks the holders that move within the batch
  * (`unique-claims.ts` plans it), and names the ids a batch addressed that do not exist.
  */
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { DirbridgeError } from '../errors.ts';
 import { chunk, rowsPerStatement } from './batch.ts';
 import type { Database } from './schema.ts';
@@ -17,7 +17,13 @@ type UniqueColumn = 'username_key' | 'external_id';
 const PARKED_KEY_PREFIX = '\u0001';
 
 /** Current holders of the given values of a unique users/groups column. */
-async function findHolders(db: Kysely<Database>, dialect: StoreDialect, table: 'users' | 'groups', column: UniqueColumn, values: string[]): Promise<UniqueHolder[]> {
+async function findHolders(
+  db: Kysely<Database>,
+  dialect: StoreDialect,
+  table: 'users' | 'groups',
+  column: UniqueColumn,
+  values: string[],
+): Promise<UniqueHolder[]> {
   const holders: UniqueHolder[] = [];
   for (const part of chunk([...new Set(values)], rowsPerStatement(dialect, 1))) {
     const rows =
@@ -44,7 +50,13 @@ export async function claimUnique(
   movingIds: ReadonlySet<string>,
 ): Promise<void> {
   if (claims.length === 0) return;
-  const holders = await findHolders(db, dialect, table, column, claims.map((claim) => claim.value));
+  const holders = await findHolders(
+    db,
+    dialect,
+    table,
+    column,
+    claims.map((claim) => claim.value),
+  );
   const park = planUniqueClaims(field, claims, holders, movingIds);
   for (const part of chunk(park, rowsPerStatement(dialect, 1))) {
     if (table === 'groups') {

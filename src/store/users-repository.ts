@@ -3,10 +3,22 @@
  * sync marks and password change times.
  */
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { DirbridgeError } from '../errors.ts';
-import { emailKey, USER_STATES, usernameKey, type NewUser, type PageQuery, type RecordSource, type Timestamp, type UserPage, type UserPatch, type UserRecord, type UserState } from '../model/index.ts';
-import { chunk, rowsPerStatement, updateRowsById, type ColumnKind } from './batch.ts';
+import {
+  emailKey,
+  type NewUser,
+  type PageQuery,
+  type RecordSource,
+  type Timestamp,
+  USER_STATES,
+  type UserPage,
+  type UserPatch,
+  type UserRecord,
+  type UserState,
+  usernameKey,
+} from '../model/index.ts';
+import { type ColumnKind, chunk, rowsPerStatement, updateRowsById } from './batch.ts';
 import { withDbErrors } from './db-errors.ts';
 import { selectUsers } from './linked-users.ts';
 import { checkPage, containsPattern } from './page.ts';
@@ -131,13 +143,7 @@ export function createUserReader(db: Kysely<Database>, ctx: RepositoryContext): 
           .select((eb) => eb.fn.countAll().as('total'))
           .where(whereSearch())
           .executeTakeFirstOrThrow();
-        const rows = await selectUsers(db)
-          .where(whereSearch())
-          .orderBy('username_key')
-          .orderBy('id')
-          .limit(query.limit)
-          .offset(query.offset)
-          .execute();
+        const rows = await selectUsers(db).where(whereSearch()).orderBy('username_key').orderBy('id').limit(query.limit).offset(query.offset).execute();
         return { total: Number(total.total), users: rows.map(toUserRecord) };
       }),
 
@@ -225,7 +231,13 @@ export function createUserWriter(db: Kysely<Database>, ctx: RepositoryContext): 
           updates.map((update) => toRowUpdate(update.id, update.columns)),
           ctx.now(),
         );
-        if (count !== updates.length) await reportMissing(db, dialect, 'users', updates.map((update) => update.id));
+        if (count !== updates.length)
+          await reportMissing(
+            db,
+            dialect,
+            'users',
+            updates.map((update) => update.id),
+          );
       }),
 
     markSynced: (ids, at) =>
@@ -253,7 +265,9 @@ export function createUserWriter(db: Kysely<Database>, ctx: RepositoryContext): 
         }));
         for (const part of chunk(rows, rowsPerStatement(dialect, 3))) {
           if (part.length === 0) continue;
-          const values = sql.join(part.map((row) => sql`(${sql.join([sql`cast(${row.id} as text)`, sql`cast(${row.from} as text)`, sql`cast(${row.to} as text)`])})`));
+          const values = sql.join(
+            part.map((row) => sql`(${sql.join([sql`cast(${row.id} as text)`, sql`cast(${row.from} as text)`, sql`cast(${row.to} as text)`])})`),
+          );
           // The stored value must still be `from` (both NULL counts as equal): a concurrent writer that got there first wins.
           const result = await sql<{ id: string }>`with v(id, from_at, to_at) as (values ${values})
             update users set password_changed_at = v.to_at from v

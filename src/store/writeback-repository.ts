@@ -55,7 +55,11 @@ export interface WriteBackReader {
    * `stepKinds`, when given), in (action_id, seq) order, without paging: what sync holds back from
    * the directory's stale values. One query (one per chunk of `objectIds`), never one per object.
    */
-  listOpenOf(directoryId: string, objectKind: WriteBackObjectKind, filter?: { objectIds?: readonly string[]; stepKinds?: readonly WriteStepKind[] }): Promise<OutboxRecord[]>;
+  listOpenOf(
+    directoryId: string,
+    objectKind: WriteBackObjectKind,
+    filter?: { objectIds?: readonly string[]; stepKinds?: readonly WriteStepKind[] },
+  ): Promise<OutboxRecord[]>;
   /** The baselines of the given objects, in one query per chunk (never one per object). */
   readBaselines(directoryId: string, objects: readonly WriteBackObjectRef[]): Promise<BaselineRecord[]>;
   /** Every baseline of objects of `objectKind`, in one query: the local changes sync must keep in unsynced mode. */
@@ -273,7 +277,11 @@ export function createWriteBackReader(db: Kysely<Database>, ctx: RepositoryConte
 /** Reads and writes over one transaction. */
 export function createWriteBackWriter(db: Kysely<Database>, ctx: RepositoryContext): WriteBackWriter {
   const setError = (id: string, patch: Partial<WriteBackOutboxTable>) =>
-    db.updateTable('writeback_outbox').set({ ...patch, updated_at: ctx.now() }).where('id', '=', id).execute();
+    db
+      .updateTable('writeback_outbox')
+      .set({ ...patch, updated_at: ctx.now() })
+      .where('id', '=', id)
+      .execute();
 
   return {
     ...createWriteBackReader(db, ctx),
@@ -322,7 +330,14 @@ export function createWriteBackWriter(db: Kysely<Database>, ctx: RepositoryConte
       const next = normalizeTimestamp(at, 'at');
       await db
         .updateTable('writeback_outbox')
-        .set((eb) => ({ status: 'pending', attempts: eb('attempts', '+', 1), next_attempt_at: next, last_error_code: error.code, last_error: error.message, updated_at: ctx.now() }))
+        .set((eb) => ({
+          status: 'pending',
+          attempts: eb('attempts', '+', 1),
+          next_attempt_at: next,
+          last_error_code: error.code,
+          last_error: error.message,
+          updated_at: ctx.now(),
+        }))
         .where('id', '=', id)
         .execute();
     },
@@ -374,7 +389,9 @@ export function createWriteBackWriter(db: Kysely<Database>, ctx: RepositoryConte
         const result = await db
           .deleteFrom('writeback_baselines')
           .where('directory_id', '=', directoryId)
-          .where((eb) => eb.or(part.map((key) => eb.and([eb('object_kind', '=', key.objectKind), eb('object_id', '=', key.objectId), eb('field', '=', key.field)]))))
+          .where((eb) =>
+            eb.or(part.map((key) => eb.and([eb('object_kind', '=', key.objectKind), eb('object_id', '=', key.objectId), eb('field', '=', key.field)]))),
+          )
           .executeTakeFirst();
         deleted += Number(result.numDeletedRows);
       }

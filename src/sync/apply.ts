@@ -3,15 +3,16 @@
  * run cut short is completed by the next one. The order keeps references valid: users and
  * groups exist before memberships point at them.
  */
-import { chunk } from '../store/batch.ts';
+
 import type { UserPatch } from '../model/index.ts';
 import { PRIMARY_DIRECTORY_ID } from '../model/writeback.ts';
+import { chunk } from '../store/batch.ts';
 import type { Store, StoreWriter } from '../store/store.ts';
-import { changeEventsOf } from './change-events.ts';
-import { PASSWORD_CHANGED_REASON } from './plan-password-changes.ts';
-import type { CurrentState, PlanStep, SyncPlan } from './plan.ts';
-import { withoutHeldChanges, type WriteBackState } from './write-back-state.ts';
 import { fieldValues } from '../writeback/resolve-conflict.ts';
+import { changeEventsOf } from './change-events.ts';
+import type { CurrentState, PlanStep, SyncPlan } from './plan.ts';
+import { PASSWORD_CHANGED_REASON } from './plan-password-changes.ts';
+import { type WriteBackState, withoutHeldChanges } from './write-back-state.ts';
 
 type StepOf<K extends PlanStep['kind']> = Extract<PlanStep, { kind: K }>;
 
@@ -57,11 +58,25 @@ export async function applyPlan(
     const updates =
       options.writeBackNow === undefined || byKind.updateUser.length === 0
         ? byKind.updateUser
-        : withoutHeldChanges(byKind.updateUser, await options.writeBackNow(tx, byKind.updateUser.map((step) => step.userId)), settledFields(byKind.settleLocalChange));
+        : withoutHeldChanges(
+            byKind.updateUser,
+            await options.writeBackNow(
+              tx,
+              byKind.updateUser.map((step) => step.userId),
+            ),
+            settledFields(byKind.settleLocalChange),
+          );
     await writeUserChanges(tx, [...byKind.linkUser, ...updates], now);
     await settleLocalChanges(tx, byKind.settleLocalChange);
     await tx.audit.append(
-      byKind.linkUser.map((step) => ({ actor: options.actor, action: 'user.linked', userId: step.userId, subject: step.fields.username, reason: step.reason, at: now })),
+      byKind.linkUser.map((step) => ({
+        actor: options.actor,
+        action: 'user.linked',
+        userId: step.userId,
+        subject: step.fields.username,
+        reason: step.reason,
+        at: now,
+      })),
     );
   });
   for (const step of byKind.linkUser) ids.users.set(step.externalId, step.userId);
@@ -81,7 +96,14 @@ export async function applyPlan(
         })),
       );
       await tx.audit.append(
-        batch.map((step, index) => ({ actor: options.actor, action: 'user.created', userId: users[index]?.id ?? null, subject: step.fields.username, reason: step.reason, at: now })),
+        batch.map((step, index) => ({
+          actor: options.actor,
+          action: 'user.created',
+          userId: users[index]?.id ?? null,
+          subject: step.fields.username,
+          reason: step.reason,
+          at: now,
+        })),
       );
       return users;
     });
@@ -133,7 +155,16 @@ export async function applyPlan(
       await tx.audit.append(
         batch.flatMap((step) =>
           step.kind === 'disableUser' || step.kind === 'enableUser'
-            ? [{ actor: options.actor, action: step.kind === 'disableUser' ? 'user.disabled' : 'user.enabled', userId: step.userId, subject: step.username, reason: step.reason, at: now }]
+            ? [
+                {
+                  actor: options.actor,
+                  action: step.kind === 'disableUser' ? 'user.disabled' : 'user.enabled',
+                  userId: step.userId,
+                  subject: step.username,
+                  reason: step.reason,
+                  at: now,
+                },
+              ]
             : [],
         ),
       );
@@ -155,7 +186,10 @@ export async function applyPlan(
   // "Last synced" is the last time a sync saw the user: every existing user of the read, not only
   // the changed ones (created, updated and linked users got the time above).
   const written = new Set(userChanges.map((step) => step.userId));
-  for (const batch of chunk(plan.seenUserIds.filter((id) => !written.has(id)), options.batchSize)) {
+  for (const batch of chunk(
+    plan.seenUserIds.filter((id) => !written.has(id)),
+    options.batchSize,
+  )) {
     await store.transaction((tx) => tx.users.markSynced(batch, now));
   }
 }
@@ -223,12 +257,22 @@ async function settleLocalChanges(tx: StoreWriter, steps: ReadonlyArray<StepOf<'
     );
   }
   const dropped = steps.filter((step) => step.outcome !== 'dirbridgeWins');
-  if (dropped.length > 0) await tx.writeBack.deleteBaselines(PRIMARY_DIRECTORY_ID, dropped.map((step) => ({ objectKind: 'user' as const, objectId: step.userId, field: step.field })));
+  if (dropped.length > 0)
+    await tx.writeBack.deleteBaselines(
+      PRIMARY_DIRECTORY_ID,
+      dropped.map((step) => ({ objectKind: 'user' as const, objectId: step.userId, field: step.field })),
+    );
   const moved = steps.filter((step) => step.outcome === 'dirbridgeWins');
   if (moved.length > 0) {
     await tx.writeBack.upsertBaselines(
       PRIMARY_DIRECTORY_ID,
-      moved.map((step) => ({ objectKind: 'user' as const, objectId: step.userId, field: step.field, values: fieldValues(step.directoryValue), changeMarker: null })),
+      moved.map((step) => ({
+        objectKind: 'user' as const,
+        objectId: step.userId,
+        field: step.field,
+        values: fieldValues(step.directoryValue),
+        changeMarker: null,
+      })),
     );
   }
 }
@@ -257,7 +301,9 @@ async function applyMappingSteps(
   const teamIds = new Map((current.mapping?.teams ?? []).map((team) => [team.name.toLowerCase(), team.id]));
   if (byKind.createChannel.length > 0 || byKind.createTeam.length > 0) {
     await store.transaction(async (tx) => {
-      const channels = await tx.mapping.insertChannels(byKind.createChannel.map((step) => ({ name: step.name, ownerUsername: step.ownerUsername, source: 'directory' as const })));
+      const channels = await tx.mapping.insertChannels(
+        byKind.createChannel.map((step) => ({ name: step.name, ownerUsername: step.ownerUsername, source: 'directory' as const })),
+      );
       for (const channel of channels) channelIds.set(channel.name.toLowerCase(), channel.id);
       const teams = await tx.mapping.insertTeams(byKind.createTeam.map((step) => ({ name: step.name, source: 'directory' as const })));
       for (const team of teams) teamIds.set(team.name.toLowerCase(), team.id);
@@ -270,8 +316,20 @@ async function applyMappingSteps(
       return userId === undefined || otherId === undefined ? [] : [{ userId, otherId }];
     });
   const writes: Array<{ count: number; write: (tx: StoreWriter, from: number, to: number) => Promise<void> }> = [
-    { count: byKind.grantRole.length, write: (tx, from, to) => tx.mapping.grantRoles(byKind.grantRole.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, role: step.role }]; })) },
-    { count: byKind.revokeRole.length, write: (tx, from, to) => tx.mapping.revokeRoles(byKind.revokeRole.slice(from, to).map(({ userId, role }) => ({ userId, role }))) },
+    {
+      count: byKind.grantRole.length,
+      write: (tx, from, to) =>
+        tx.mapping.grantRoles(
+          byKind.grantRole.slice(from, to).flatMap((step) => {
+            const userId = userIdOf(step.userExternalId);
+            return userId === undefined ? [] : [{ userId, role: step.role }];
+          }),
+        ),
+    },
+    {
+      count: byKind.revokeRole.length,
+      write: (tx, from, to) => tx.mapping.revokeRoles(byKind.revokeRole.slice(from, to).map(({ userId, role }) => ({ userId, role }))),
+    },
     {
       // A channel's owner is a channel fact, not a user's: audited per channel, outside the change feed.
       count: byKind.setChannelOwner.length,
@@ -291,18 +349,73 @@ async function applyMappingSteps(
         );
       },
     },
-    { count: byKind.addChannelMember.length, write: (tx, from, to) => tx.mapping.addChannelMembers(pairsOf(byKind.addChannelMember.slice(from, to), (step) => ({ userId: userIdOf(step.userExternalId), otherId: channelIds.get(step.channel.toLowerCase()) })).map(({ userId, otherId }) => ({ userId, channelId: otherId }))) },
-    { count: byKind.removeChannelMember.length, write: (tx, from, to) => tx.mapping.removeChannelMembers(byKind.removeChannelMember.slice(from, to).map(({ userId, channelId }) => ({ userId, channelId }))) },
-    { count: byKind.addTeamMember.length, write: (tx, from, to) => tx.mapping.addTeamMembers(pairsOf(byKind.addTeamMember.slice(from, to), (step) => ({ userId: userIdOf(step.userExternalId), otherId: teamIds.get(step.team.toLowerCase()) })).map(({ userId, otherId }) => ({ userId, teamId: otherId }))) },
-    { count: byKind.removeTeamMember.length, write: (tx, from, to) => tx.mapping.removeTeamMembers(byKind.removeTeamMember.slice(from, to).map(({ userId, teamId }) => ({ userId, teamId }))) },
-    { count: byKind.setCustomFields.length, write: (tx, from, to) => tx.mapping.setCustomFields(byKind.setCustomFields.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, fields: step.fields }]; })) },
-    { count: byKind.setAbacAttributes.length, write: (tx, from, to) => tx.mapping.setAbacAttributes(byKind.setAbacAttributes.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ userId, attributes: step.attributes }]; })) },
+    {
+      count: byKind.addChannelMember.length,
+      write: (tx, from, to) =>
+        tx.mapping.addChannelMembers(
+          pairsOf(byKind.addChannelMember.slice(from, to), (step) => ({
+            userId: userIdOf(step.userExternalId),
+            otherId: channelIds.get(step.channel.toLowerCase()),
+          })).map(({ userId, otherId }) => ({ userId, channelId: otherId })),
+        ),
+    },
+    {
+      count: byKind.removeChannelMember.length,
+      write: (tx, from, to) =>
+        tx.mapping.removeChannelMembers(byKind.removeChannelMember.slice(from, to).map(({ userId, channelId }) => ({ userId, channelId }))),
+    },
+    {
+      count: byKind.addTeamMember.length,
+      write: (tx, from, to) =>
+        tx.mapping.addTeamMembers(
+          pairsOf(byKind.addTeamMember.slice(from, to), (step) => ({
+            userId: userIdOf(step.userExternalId),
+            otherId: teamIds.get(step.team.toLowerCase()),
+          })).map(({ userId, otherId }) => ({ userId, teamId: otherId })),
+        ),
+    },
+    {
+      count: byKind.removeTeamMember.length,
+      write: (tx, from, to) => tx.mapping.removeTeamMembers(byKind.removeTeamMember.slice(from, to).map(({ userId, teamId }) => ({ userId, teamId }))),
+    },
+    {
+      count: byKind.setCustomFields.length,
+      write: (tx, from, to) =>
+        tx.mapping.setCustomFields(
+          byKind.setCustomFields.slice(from, to).flatMap((step) => {
+            const userId = userIdOf(step.userExternalId);
+            return userId === undefined ? [] : [{ userId, fields: step.fields }];
+          }),
+        ),
+    },
+    {
+      count: byKind.setAbacAttributes.length,
+      write: (tx, from, to) =>
+        tx.mapping.setAbacAttributes(
+          byKind.setAbacAttributes.slice(from, to).flatMap((step) => {
+            const userId = userIdOf(step.userExternalId);
+            return userId === undefined ? [] : [{ userId, attributes: step.attributes }];
+          }),
+        ),
+    },
     {
       count: byKind.setAdmin.length,
       write: async (tx, from, to) => {
-        const steps = byKind.setAdmin.slice(from, to).flatMap((step) => { const userId = userIdOf(step.userExternalId); return userId === undefined ? [] : [{ step, userId }]; });
+        const steps = byKind.setAdmin.slice(from, to).flatMap((step) => {
+          const userId = userIdOf(step.userExternalId);
+          return userId === undefined ? [] : [{ step, userId }];
+        });
         await tx.users.update(steps.map(({ step, userId }) => ({ id: userId, isAdmin: step.isAdmin })));
-        await tx.audit.append(steps.map(({ step, userId }) => ({ actor: options.actor, action: step.isAdmin ? 'user.admin_granted' : 'user.admin_revoked', userId, subject: step.username, reason: step.reason, at: options.now })));
+        await tx.audit.append(
+          steps.map(({ step, userId }) => ({
+            actor: options.actor,
+            action: step.isAdmin ? 'user.admin_granted' : 'user.admin_revoked',
+            userId,
+            subject: step.username,
+            reason: step.reason,
+            at: options.now,
+          })),
+        );
       },
     },
   ];
@@ -347,11 +460,35 @@ type StepsByKind = { [K in PlanStep['kind']]: Array<StepOf<K>> };
 
 function groupByKind(steps: readonly PlanStep[]): StepsByKind {
   const result: StepsByKind = {
-    createUser: [], linkUser: [], updateUser: [], disableUser: [], enableUser: [], markMissing: [], markPresent: [], settleLocalChange: [], skipUser: [],
-    createGroup: [], updateGroup: [], deleteGroup: [], skipGroup: [], addMembership: [], removeMembership: [],
-    grantRole: [], revokeRole: [], createChannel: [], setChannelOwner: [], addChannelMember: [], removeChannelMember: [], createTeam: [], addTeamMember: [], removeTeamMember: [],
-    setCustomFields: [], setAbacAttributes: [], setAdmin: [],
-    recordPasswordChange: [], revokeSessions: [],
+    createUser: [],
+    linkUser: [],
+    updateUser: [],
+    disableUser: [],
+    enableUser: [],
+    markMissing: [],
+    markPresent: [],
+    settleLocalChange: [],
+    skipUser: [],
+    createGroup: [],
+    updateGroup: [],
+    deleteGroup: [],
+    skipGroup: [],
+    addMembership: [],
+    removeMembership: [],
+    grantRole: [],
+    revokeRole: [],
+    createChannel: [],
+    setChannelOwner: [],
+    addChannelMember: [],
+    removeChannelMember: [],
+    createTeam: [],
+    addTeamMember: [],
+    removeTeamMember: [],
+    setCustomFields: [],
+    setAbacAttributes: [],
+    setAdmin: [],
+    recordPasswordChange: [],
+    revokeSessions: [],
   };
   for (const step of steps) (result[step.kind] as PlanStep[]).push(step);
   return result;

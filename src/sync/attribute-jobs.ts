@@ -34,11 +34,18 @@ export interface AttributeJobDeps {
 /** Per page: the entries with their store user ids, and a writer for the page's changes. */
 type PageHandler = (page: Array<{ entry: DirectoryEntry; userId: string; username: string }>, tx: StoreWriter, result: AttributeJobResult) => Promise<void>;
 
-async function runUserPass(deps: AttributeJobDeps, job: AttributeJobResult['job'], attributes: readonly string[], handle: PageHandler): Promise<AttributeJobResult> {
+async function runUserPass(
+  deps: AttributeJobDeps,
+  job: AttributeJobResult['job'],
+  attributes: readonly string[],
+  handle: PageHandler,
+): Promise<AttributeJobResult> {
   const started = Date.now();
   const result: AttributeJobResult = { job, seen: 0, updated: 0, removed: 0, skipped: 0, warnings: [], durationMs: 0 };
   const state = await deps.store.runs.loadSyncState();
-  const byExternalId = new Map(state.users.flatMap((user) => (user.externalId === null || user.source !== 'directory' ? [] : [[user.externalId, user] as const])));
+  const byExternalId = new Map(
+    state.users.flatMap((user) => (user.externalId === null || user.source !== 'directory' ? [] : [[user.externalId, user] as const])),
+  );
   const directory = await deps.openDirectory();
   try {
     const idAttribute = resolveUniqueIdAttribute(deps.settings.users.uniqueIdAttribute, directory.rootDse.serverType);
@@ -86,14 +93,32 @@ export async function runAvatarSync(deps: AttributeJobDeps): Promise<AttributeJo
     }
     // Change-feed events first, in the same transaction: applications refetch the photo by its new hash.
     const events = [
-      ...changed.map(({ userId, username, contentHash }) => ({ actor: 'avatar-sync', action: 'user.avatar_changed', userId, subject: username, reason: 'new photo in the directory', details: { hash: contentHash }, at })),
-      ...gone.map(({ userId, username }) => ({ actor: 'avatar-sync', action: 'user.avatar_changed', userId, subject: username, reason: 'photo removed from the directory', details: { hash: null }, at })),
+      ...changed.map(({ userId, username, contentHash }) => ({
+        actor: 'avatar-sync',
+        action: 'user.avatar_changed',
+        userId,
+        subject: username,
+        reason: 'new photo in the directory',
+        details: { hash: contentHash },
+        at,
+      })),
+      ...gone.map(({ userId, username }) => ({
+        actor: 'avatar-sync',
+        action: 'user.avatar_changed',
+        userId,
+        subject: username,
+        reason: 'photo removed from the directory',
+        details: { hash: null },
+        at,
+      })),
     ];
     if (events.length > 0) await tx.audit.append(events);
     if (changed.length > 0) await tx.mapping.setAvatars(changed.map(({ userId, contentHash, mimeType, data }) => ({ userId, contentHash, mimeType, data })));
     if (gone.length > 0) await tx.mapping.removeAvatars(gone.map(({ userId }) => userId));
     if (skipped.length > 0) {
-      await tx.audit.append(skipped.map(({ userId, username, reason }) => ({ actor: 'avatar-sync', action: 'avatar.skipped', userId, subject: username, reason, at })));
+      await tx.audit.append(
+        skipped.map(({ userId, username, reason }) => ({ actor: 'avatar-sync', action: 'avatar.skipped', userId, subject: username, reason, at })),
+      );
       for (const { username, reason } of skipped) result.warnings.push(`avatar of ${username} skipped: ${reason}`);
     }
     result.updated += changed.length;
@@ -104,7 +129,11 @@ export async function runAvatarSync(deps: AttributeJobDeps): Promise<AttributeJo
 
 /** ABAC Attributes Background Sync: rewrites a user's ABAC attributes only when they changed. */
 export async function runAbacSync(deps: AttributeJobDeps): Promise<AttributeJobResult> {
-  const mapping = { ...deps.settings.mapping, abac: { ...deps.settings.mapping.abac, enabled: true }, customFields: { ...deps.settings.mapping.customFields, enabled: false } };
+  const mapping = {
+    ...deps.settings.mapping,
+    abac: { ...deps.settings.mapping.abac, enabled: true },
+    customFields: { ...deps.settings.mapping.customFields, enabled: false },
+  };
   const canonical = (attributes: Record<string, string[]>) => JSON.stringify(Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const current = new Map((await deps.store.mapping.loadState()).abacAttributes.map(({ userId, attributes }) => [userId, canonical(attributes)]));
   return runUserPass(deps, 'abac', Object.keys(mapping.abac.map), async (page, tx, result) => {
@@ -115,7 +144,16 @@ export async function runAbacSync(deps: AttributeJobDeps): Promise<AttributeJobR
     if (changed.length > 0) {
       // As a full sync does: a `user.updated` change-feed event per user, before the change.
       const at = (deps.now ?? (() => new Date()))().toISOString();
-      await tx.audit.append(changed.map(({ userId, username }) => ({ actor: 'abac-sync', action: 'user.updated', userId, subject: username, reason: 'ABAC attributes changed', at })));
+      await tx.audit.append(
+        changed.map(({ userId, username }) => ({
+          actor: 'abac-sync',
+          action: 'user.updated',
+          userId,
+          subject: username,
+          reason: 'ABAC attributes changed',
+          at,
+        })),
+      );
       await tx.mapping.setAbacAttributes(changed.map(({ userId, attributes }) => ({ userId, attributes })));
     }
     result.updated += changed.length;

@@ -98,14 +98,29 @@ export function changeEventsOf(steps: readonly PlanStep[], current: CurrentState
 
   const entries: NewAuditEntry[] = [];
   for (const [userId, reasons] of updates) {
-    entries.push({ actor: options.actor, action: 'user.updated', userId, subject: usernameById.get(userId) ?? null, reason: reasons.join('; '), at: options.at });
+    entries.push({
+      actor: options.actor,
+      action: 'user.updated',
+      userId,
+      subject: usernameById.get(userId) ?? null,
+      reason: reasons.join('; '),
+      at: options.at,
+    });
   }
   for (const [userId, change] of changes) {
     for (const lists of Object.values(change)) {
       lists.added.sort();
       lists.removed.sort();
     }
-    entries.push({ actor: options.actor, action: 'membership.changed', userId, subject: usernameById.get(userId) ?? null, reason: describe(change), details: change as NewAuditEntry['details'], at: options.at });
+    entries.push({
+      actor: options.actor,
+      action: 'membership.changed',
+      userId,
+      subject: usernameById.get(userId) ?? null,
+      reason: describe(change),
+      details: change as NewAuditEntry['details'],
+      at: options.at,
+    });
   }
   return entries.sort((a, b) => (a.subject ?? '').localeCompare(b.subject ?? '') || a.action.localeCompare(b.action));
 }
@@ -113,7 +128,9 @@ export function changeEventsOf(steps: readonly PlanStep[], current: CurrentState
 /** `groups +2 −1, roles +1`: a one-line summary for the audit view. */
 function describe(change: MembershipChange): string {
   return (Object.entries(change) as Array<[Kind, { added: string[]; removed: string[] }]>)
-    .map(([kind, { added, removed }]) => `${kind} ${[added.length > 0 ? `+${added.length}` : '', removed.length > 0 ? `−${removed.length}` : ''].filter(Boolean).join(' ')}`)
+    .map(
+      ([kind, { added, removed }]) =>
+        `${kind} ${[added.length > 0 ? `+${added.length}` : '', removed.length > 0 ? `−${removed.length}` : ''].filter(Boolean).join(' ')}`,
+    )
     .join(', ');
 }
-

@@ -21,9 +21,13 @@ export async function checkDataFit(directory: DirectoryConnection, settings: Dat
   const snapshot = await readSnapshot(directory, { directory: settings.directory, users: settings.users, groups: settings.groups });
   const { failure } = snapshot;
   if (failure !== undefined) {
-    throw new DirbridgeError('sync.incomplete_read', `reading the ${failure.phase} failed after ${failure.entriesRead} entries (${failure.code}): ${failure.message}`, {
-      details: { phase: failure.phase, entriesRead: failure.entriesRead, cause: failure.code },
-    });
+    throw new DirbridgeError(
+      'sync.incomplete_read',
+      `reading the ${failure.phase} failed after ${failure.entriesRead} entries (${failure.code}): ${failure.message}`,
+      {
+        details: { phase: failure.phase, entriesRead: failure.entriesRead, cause: failure.code },
+      },
+    );
   }
   return snapshot.dataFitWarnings ?? [];
 }

@@ -15,10 +15,24 @@ export async function checkMappingKeys(
   const { mapping } = settings;
   const groupBase = mapping.groupSearch.baseDn ?? settings.groups?.baseDn ?? settings.users.baseDn;
   const checks: Array<{ path: string; names: string[]; baseDn: string; nameAttributes: string[] }> = [];
-  if (mapping.roles.enabled) checks.push({ path: 'mapping.roles.map', names: Object.keys(mapping.roles.map), baseDn: groupBase, nameAttributes: mapping.groupSearch.nameAttribute });
-  if (mapping.channels.enabled) checks.push({ path: 'mapping.channels.map', names: Object.keys(mapping.channels.map), baseDn: groupBase, nameAttributes: mapping.groupSearch.nameAttribute });
-  if (mapping.teams.enabled) checks.push({ path: 'mapping.teams.map', names: Object.keys(mapping.teams.map), baseDn: mapping.teams.baseDn ?? groupBase, nameAttributes: mapping.teams.nameAttribute });
-  if (mapping.adminGroup !== undefined) checks.push({ path: 'mapping.adminGroup', names: [mapping.adminGroup], baseDn: groupBase, nameAttributes: mapping.groupSearch.nameAttribute });
+  if (mapping.roles.enabled)
+    checks.push({ path: 'mapping.roles.map', names: Object.keys(mapping.roles.map), baseDn: groupBase, nameAttributes: mapping.groupSearch.nameAttribute });
+  if (mapping.channels.enabled)
+    checks.push({
+      path: 'mapping.channels.map',
+      names: Object.keys(mapping.channels.map),
+      baseDn: groupBase,
+      nameAttributes: mapping.groupSearch.nameAttribute,
+    });
+  if (mapping.teams.enabled)
+    checks.push({
+      path: 'mapping.teams.map',
+      names: Object.keys(mapping.teams.map),
+      baseDn: mapping.teams.baseDn ?? groupBase,
+      nameAttributes: mapping.teams.nameAttribute,
+    });
+  if (mapping.adminGroup !== undefined)
+    checks.push({ path: 'mapping.adminGroup', names: [mapping.adminGroup], baseDn: groupBase, nameAttributes: mapping.groupSearch.nameAttribute });
 
   const warnings: string[] = [];
   for (const check of checks) {

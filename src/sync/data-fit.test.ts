@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { entry, memoryDirectory } from '../../test/helpers/memory-directory.ts';
 import { DirbridgeError } from '../errors.ts';
 import { mapGroupEntry } from '../mapping/group.ts';
 import { mapUserEntry } from '../mapping/user.ts';
 import { groupSettingsSchema, userSettingsSchema } from '../settings/schema.ts';
-import { entry, memoryDirectory } from '../../test/helpers/memory-directory.ts';
-import { createUnlistedMemberCounter, noUsersWarning, skippedWarnings, unlistedMemberAttributes, unlistedMemberWarnings, unmatchedMemberUidWarning } from './data-fit.ts';
+import {
+  createUnlistedMemberCounter,
+  noUsersWarning,
+  skippedWarnings,
+  unlistedMemberAttributes,
+  unlistedMemberWarnings,
+  unmatchedMemberUidWarning,
+} from './data-fit.ts';
 import { nameBaseDnSetting, settingsHolding } from './missing-base.ts';
 import { readSnapshot } from './read-snapshot.ts';
 
@@ -25,7 +32,10 @@ describe('data-fit warnings', () => {
     assert.deepEqual(unlistedMemberWarnings(counts, groups), [
       'groups.memberAttribute: 2 groups hold 3 uniqueMember values that are ignored, because groups.memberAttribute lists only member; add uniqueMember to groups.memberAttribute to count them',
     ]);
-    assert.match(unlistedMemberWarnings([{ attribute: 'memberUid', groups: 1, values: 1 }], groups)[0] ?? '', /^groups\.memberAttribute: 1 group holds 1 memberUid value that is ignored, .* to count it$/);
+    assert.match(
+      unlistedMemberWarnings([{ attribute: 'memberUid', groups: 1, values: 1 }], groups)[0] ?? '',
+      /^groups\.memberAttribute: 1 group holds 1 memberUid value that is ignored, .* to count it$/,
+    );
   });
 
   it('summarises skipped entries per setting with the count and a few DNs, never one line each', () => {
@@ -43,8 +53,16 @@ describe('data-fit warnings', () => {
     ]);
     const group = mapGroupEntry(entry('ou=g,dc=x', { entryUUID: ['g'] }), groups, 'entryUUID');
     assert.ok('skipped' in group);
-    assert.deepEqual(skippedWarnings([group.skipped], 'group'), ['groups.nameAttribute: 1 group entry was skipped because it has no cn value (ou=g,dc=x); change groups.nameAttribute to an attribute it has']);
-    assert.match(skippedWarnings(skipped.slice(0, 1).map((one) => ({ ...one, missingAttributes: ['uid', 'cn'] })), 'user')[0] ?? '', /because it has no value in any of uid, cn/);
+    assert.deepEqual(skippedWarnings([group.skipped], 'group'), [
+      'groups.nameAttribute: 1 group entry was skipped because it has no cn value (ou=g,dc=x); change groups.nameAttribute to an attribute it has',
+    ]);
+    assert.match(
+      skippedWarnings(
+        skipped.slice(0, 1).map((one) => ({ ...one, missingAttributes: ['uid', 'cn'] })),
+        'user',
+      )[0] ?? '',
+      /because it has no value in any of uid, cn/,
+    );
   });
 
   it('counts memberUid values that name no user, case-insensitively, with a few examples', () => {
@@ -57,7 +75,10 @@ describe('data-fit warnings', () => {
   });
 
   it('warns when the user search finds no entry at all, naming filter and base', () => {
-    assert.equal(noUsersWarning(users), 'users.filter: (objectClass=inetOrgPerson) matches no entry under ou=people,dc=x (scope sub); check users.filter and users.baseDn');
+    assert.equal(
+      noUsersWarning(users),
+      'users.filter: (objectClass=inetOrgPerson) matches no entry under ou=people,dc=x (scope sub); check users.filter and users.baseDn',
+    );
   });
 
   it('puts them in the snapshot read, as Test Connection shows them', async () => {
@@ -67,8 +88,15 @@ describe('data-fit warnings', () => {
       entry('cn=u,ou=groups,dc=x', { objectClass: ['groupOfUniqueNames'], entryUUID: ['3'], cn: ['u'], uniqueMember: ['uid=a,ou=people,dc=x'] }),
       entry('cn=p,ou=groups,dc=x', { objectClass: ['posixGroup'], entryUUID: ['4'], cn: ['p'], memberUid: ['a', 'ghost'] }),
     ]);
-    const snapshot = await readSnapshot(directory, { directory: { attributesToQuery: [], pageSize: 10 }, users: { ...users, usernameAttribute: ['uid'] }, groups });
-    assert.deepEqual(snapshot.skippedUsers.map((skipped) => [skipped.dn, skipped.setting]), [['cn=nouid,ou=people,dc=x', 'users.usernameAttribute']]);
+    const snapshot = await readSnapshot(directory, {
+      directory: { attributesToQuery: [], pageSize: 10 },
+      users: { ...users, usernameAttribute: ['uid'] },
+      groups,
+    });
+    assert.deepEqual(
+      snapshot.skippedUsers.map((skipped) => [skipped.dn, skipped.setting]),
+      [['cn=nouid,ou=people,dc=x', 'users.usernameAttribute']],
+    );
     const starts = (warnings: string[] | undefined, prefixes: string[]): void => {
       assert.equal(warnings?.length, prefixes.length, warnings?.join('\n'));
       prefixes.forEach((prefix, index) => assert.ok(warnings?.[index]?.startsWith(prefix), `${warnings?.[index]} starts with ${prefix}`));
@@ -80,7 +108,11 @@ describe('data-fit warnings', () => {
     ]);
     assert.ok(snapshot.dataFitWarnings?.every((warning) => snapshot.warnings.includes(warning)));
     assert.deepEqual(snapshot.groups.find((group) => group.name === 'p')?.memberUids, [], 'unlisted values are counted, never kept');
-    const withUids = await readSnapshot(directory, { directory: { attributesToQuery: [], pageSize: 10 }, users: { ...users, usernameAttribute: ['uid'] }, groups: { ...groups, memberAttribute: ['member', 'uniqueMember', 'memberUid'] } });
+    const withUids = await readSnapshot(directory, {
+      directory: { attributesToQuery: [], pageSize: 10 },
+      users: { ...users, usernameAttribute: ['uid'] },
+      groups: { ...groups, memberAttribute: ['member', 'uniqueMember', 'memberUid'] },
+    });
     starts(withUids.dataFitWarnings, [
       'users.usernameAttribute: 1 user entry was skipped because it has no uid value',
       'groups.memberAttribute: 1 memberUid value in 1 group matches no user\'s username (e.g. "ghost")',
@@ -89,7 +121,11 @@ describe('data-fit warnings', () => {
 });
 
 describe('naming the setting of a missing base DN', () => {
-  const settings = { users: { baseDn: 'ou=People,dc=x' }, groups: { baseDn: 'ou=groups,dc=x' }, mapping: { groupSearch: { baseDn: 'ou=groups, dc=x' }, teams: { baseDn: undefined } } };
+  const settings = {
+    users: { baseDn: 'ou=People,dc=x' },
+    groups: { baseDn: 'ou=groups,dc=x' },
+    mapping: { groupSearch: { baseDn: 'ou=groups, dc=x' }, teams: { baseDn: undefined } },
+  };
   it('finds every setting holding the DN, compared as DNs', () => {
     assert.deepEqual(settingsHolding('ou=people,DC=x', settings), ['users.baseDn']);
     assert.deepEqual(settingsHolding('ou=groups,dc=x', settings), ['groups.baseDn', 'mapping.groupSearch.baseDn']);

@@ -81,7 +81,9 @@ export function skippedWarnings(skipped: readonly SkippedEntry[], kind: 'user' |
     const more = dns.length > WARNING_EXAMPLES ? `; ${dns.length - WARNING_EXAMPLES} more` : '';
     const which = attributes.length === 1 ? `no ${attributes[0]} value` : `no value in any of ${attributes.join(', ')}`;
     const they = dns.length === 1 ? 'it has' : 'they have';
-    warnings.push(`${setting}: ${plural(dns.length, `${kind} entry was`, `${kind} entries were`)} skipped because ${they} ${which} (${examples}${more}); change ${setting} to an attribute ${they}`);
+    warnings.push(
+      `${setting}: ${plural(dns.length, `${kind} entry was`, `${kind} entries were`)} skipped because ${they} ${which} (${examples}${more}); change ${setting} to an attribute ${they}`,
+    );
   }
   return warnings;
 }

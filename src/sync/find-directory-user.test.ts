@@ -3,14 +3,19 @@ import { describe, it } from 'node:test';
 import { entry, MEMORY_BASE_DN, memoryDirectory, randomOrganisation } from '../../test/helpers/memory-directory.ts';
 import { isDirbridgeError } from '../errors.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
-import { groupSettingsSchema, userSettingsSchema, type GroupSettings } from '../settings/schema.ts';
+import { type GroupSettings, groupSettingsSchema, userSettingsSchema } from '../settings/schema.ts';
 import { findDirectoryUser, findUserGroups, MAX_NESTING_LEVELS, PARENT_SEARCH_BATCH, readUserGroups } from './find-directory-user.ts';
 import { readSnapshot } from './read-snapshot.ts';
 
 const users = userSettingsSchema.parse({ baseDn: MEMORY_BASE_DN });
-const groupsWith = (override: Partial<GroupSettings> = {}): GroupSettings => ({ ...groupSettingsSchema.parse({ baseDn: `ou=groups,${MEMORY_BASE_DN}` }), ...override });
-const person = (index: number) => entry(`uid=u${index},ou=people,${MEMORY_BASE_DN}`, { objectClass: ['inetOrgPerson'], uid: [`u${index}`], sn: ['U'], entryUUID: [`user-${index}`] });
-const groupOf = (name: string, members: string[]) => entry(`cn=${name},ou=groups,${MEMORY_BASE_DN}`, { objectClass: ['groupOfNames'], cn: [name], member: members, entryUUID: [`group-${name}`] });
+const groupsWith = (override: Partial<GroupSettings> = {}): GroupSettings => ({
+  ...groupSettingsSchema.parse({ baseDn: `ou=groups,${MEMORY_BASE_DN}` }),
+  ...override,
+});
+const person = (index: number) =>
+  entry(`uid=u${index},ou=people,${MEMORY_BASE_DN}`, { objectClass: ['inetOrgPerson'], uid: [`u${index}`], sn: ['U'], entryUUID: [`user-${index}`] });
+const groupOf = (name: string, members: string[]) =>
+  entry(`cn=${name},ou=groups,${MEMORY_BASE_DN}`, { objectClass: ['groupOfNames'], cn: [name], member: members, entryUUID: [`group-${name}`] });
 const dnOf = (name: string) => `cn=${name},ou=groups,${MEMORY_BASE_DN}`;
 const user0 = { dn: `uid=u0,ou=people,${MEMORY_BASE_DN}`, username: 'u0' };
 
@@ -36,7 +41,10 @@ describe('findUserGroups', () => {
         const snapshot = await readSnapshot(directory, { directory: { attributesToQuery: [], pageSize: 500 }, users, groups });
         assert.equal(snapshot.failure, undefined);
         for (const user of snapshot.users) {
-          const bySync = snapshot.groups.filter((group) => group.memberUserIds.includes(user.externalId)).map((group) => group.externalId).sort();
+          const bySync = snapshot.groups
+            .filter((group) => group.memberUserIds.includes(user.externalId))
+            .map((group) => group.externalId)
+            .sort();
           const atLogin = (await findUserGroups(directory, groups, user)).map((group) => group.externalId).sort();
           assert.deepEqual(atLogin, bySync, `seed ${seed}, ${user.username}`);
         }
@@ -59,7 +67,11 @@ describe('findUserGroups', () => {
       assert.equal(directory.searches.length, 1 + length, `a chain of ${length}`);
     }
     // 250 direct groups, each in its own parent: the wide levels are split, never one search per group.
-    const wide = [person(0), ...Array.from({ length: 250 }, (_, index) => groupOf(`w${index}`, [user0.dn])), ...Array.from({ length: 250 }, (_, index) => groupOf(`p${index}`, [dnOf(`w${index}`)]))];
+    const wide = [
+      person(0),
+      ...Array.from({ length: 250 }, (_, index) => groupOf(`w${index}`, [user0.dn])),
+      ...Array.from({ length: 250 }, (_, index) => groupOf(`p${index}`, [dnOf(`w${index}`)])),
+    ];
     const directory = memoryDirectory(wide);
     assert.equal((await findUserGroups(directory, groups, user0)).length, 500);
     const batches = Math.ceil(250 / PARENT_SEARCH_BATCH);
@@ -83,14 +95,19 @@ describe('findUserGroups', () => {
     const awkward = { dn: `uid=a\\2Ab(c)\\5C,ou=people,${MEMORY_BASE_DN}`, username: 'a*b(c)\\' };
     const directory = memoryDirectory([groupOf('g', [awkward.dn])]);
     const found = await findUserGroups(directory, groupsWith({ memberAttribute: ['member', 'memberUid'], nestedGroups: true }), awkward);
-    assert.deepEqual(found.map((group) => group.name), ['g']);
+    assert.deepEqual(
+      found.map((group) => group.name),
+      ['g'],
+    );
     assert.match(directory.searches[0]?.filter ?? '', /\(memberUid=a\\2ab\\28c\\29\\5c\)/i);
   });
 
   it(`refuses to guess past ${MAX_NESTING_LEVELS} levels, and passes directory faults on`, async () => {
     const groups = groupsWith({ nestedGroups: true });
     assert.equal((await findUserGroups(memoryDirectory(chain(MAX_NESTING_LEVELS)), groups, user0)).length, MAX_NESTING_LEVELS);
-    await assert.rejects(findUserGroups(memoryDirectory(chain(MAX_NESTING_LEVELS + 2)), groups, user0), (error) => isDirbridgeError(error, 'directory.size_limit'));
+    await assert.rejects(findUserGroups(memoryDirectory(chain(MAX_NESTING_LEVELS + 2)), groups, user0), (error) =>
+      isDirbridgeError(error, 'directory.size_limit'),
+    );
     for (const failing of [0, 1, 2]) {
       const directory = memoryDirectory(chain(3));
       directory.failWhen((_, index) => index === failing);
@@ -98,9 +115,15 @@ describe('findUserGroups', () => {
     }
   });
 
-  it('asks for a uniqueMember value with the UID of each of the member\'s unique identifiers, in the same searches', async () => {
+  it("asks for a uniqueMember value with the UID of each of the member's unique identifiers, in the same searches", async () => {
     const uniqueGroup = (name: string, members: string[], uids: string[] = []) =>
-      entry(dnOf(name), { objectClass: ['groupOfUniqueNames'], cn: [name], uniqueMember: members, entryUUID: [`group-${name}`], x500UniqueIdentifier: uids.map((uid) => `'${uid}'B`) });
+      entry(dnOf(name), {
+        objectClass: ['groupOfUniqueNames'],
+        cn: [name],
+        uniqueMember: members,
+        entryUUID: [`group-${name}`],
+        x500UniqueIdentifier: uids.map((uid) => `'${uid}'B`),
+      });
     const directory = memoryDirectory([
       uniqueGroup('own', [`${user0.dn}#'0101'B`], ['11']),
       uniqueGroup('stale', [`${user0.dn}#'1100'B`]),
@@ -114,20 +137,31 @@ describe('findUserGroups', () => {
     assert.equal(directory.searches.length, 3, 'direct, one level up, an empty level');
     assert.match(directory.searches[0]?.filter ?? '', /\(uniqueMember=uid=u0,ou=people,dc=example,dc=org#'0101'B\)/);
     // Without the unique identifier, a value with a UID names someone else (RFC 4517).
-    assert.deepEqual((await findUserGroups(directory, groups, user0)).map((group) => group.name), ['plain']);
+    assert.deepEqual(
+      (await findUserGroups(directory, groups, user0)).map((group) => group.name),
+      ['plain'],
+    );
   });
 
   it('reports the group entries a sync would skip (no name or id), and does not climb through them', async () => {
     const nameless = entry(dnOf('nameless'), { objectClass: ['groupOfNames'], member: [user0.dn], entryUUID: ['group-nameless'] });
     const directory = memoryDirectory([person(0), nameless, groupOf('above', [dnOf('nameless')]), groupOf('a', [user0.dn])]);
     const read = await readUserGroups(directory, groupsWith({ nestedGroups: true }), user0);
-    assert.deepEqual(read.groups.map((group) => group.name), ['a']);
-    assert.deepEqual(read.skipped, [{ dn: dnOf('nameless'), externalId: 'group-nameless', reason: 'has no cn value', setting: 'groups.nameAttribute', missingAttributes: ['cn'] }]);
+    assert.deepEqual(
+      read.groups.map((group) => group.name),
+      ['a'],
+    );
+    assert.deepEqual(read.skipped, [
+      { dn: dnOf('nameless'), externalId: 'group-nameless', reason: 'has no cn value', setting: 'groups.nameAttribute', missingAttributes: ['cn'] },
+    ]);
   });
 
   it('findDirectoryUser returns the entry with its groups', async () => {
     const directory = memoryDirectory(chain(2));
     const found = await findDirectoryUser(directory, { directory: { attributesToQuery: [] }, users, groups: groupsWith({ nestedGroups: true }) }, 'u0');
-    assert.deepEqual(found?.groups.map((group) => `${group.name}${group.isNested ? '*' : ''}`), ['c0', 'c1*']);
+    assert.deepEqual(
+      found?.groups.map((group) => `${group.name}${group.isNested ? '*' : ''}`),
+      ['c0', 'c1*'],
+    );
   });
 });

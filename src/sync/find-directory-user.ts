@@ -7,12 +7,12 @@
 import type { DirectoryConnection } from '../directory/index.ts';
 import { DirbridgeError } from '../errors.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
-import { and, eq, or, parseFilter, type Filter } from '../ldap/filter.ts';
+import { and, eq, type Filter, or, parseFilter } from '../ldap/filter.ts';
 import { uniqueMemberValue } from '../ldap/unique-member.ts';
+import { mappedAttributeNames } from '../mapping/grants.ts';
 import { groupUniqueIdentifierAttributes, mapGroupEntry } from '../mapping/group.ts';
 import { resolveUniqueIdAttribute } from '../mapping/unique-id.ts';
-import { mapUserEntry, uniqueAttributes, userAttributesToRequest, type MappedUser, type SkippedEntry } from '../mapping/user.ts';
-import { mappedAttributeNames } from '../mapping/grants.ts';
+import { type MappedUser, mapUserEntry, type SkippedEntry, uniqueAttributes, userAttributesToRequest } from '../mapping/user.ts';
 import type { DirectorySettings, GroupSettings, MappingSettings, UserSettings } from '../settings/schema.ts';
 
 /**
@@ -168,7 +168,13 @@ export async function readUserGroups(directory: DirectoryConnection, settings: G
         continue;
       }
       if (found.has(mapped.group.dnKey)) continue;
-      found.set(mapped.group.dnKey, { dn: entry.dn, name: mapped.group.name, externalId: mapped.group.externalId, isNested, ...(mapped.group.uniqueIdentifiers === undefined ? {} : { uniqueIdentifiers: mapped.group.uniqueIdentifiers }) });
+      found.set(mapped.group.dnKey, {
+        dn: entry.dn,
+        name: mapped.group.name,
+        externalId: mapped.group.externalId,
+        isNested,
+        ...(mapped.group.uniqueIdentifiers === undefined ? {} : { uniqueIdentifiers: mapped.group.uniqueIdentifiers }),
+      });
       added.push({ dn: entry.dn, ...(mapped.group.uniqueIdentifiers === undefined ? {} : { uniqueIdentifiers: mapped.group.uniqueIdentifiers }) });
     }
     return added;
@@ -182,9 +188,13 @@ export async function readUserGroups(directory: DirectoryConnection, settings: G
   if (!settings.nestedGroups || dnAttributes.length === 0) return result();
   for (let level = 1; frontier.length > 0; level += 1) {
     if (level > MAX_NESTING_LEVELS) {
-      throw new DirbridgeError('directory.size_limit', `the groups of ${user.dn} nest more than ${MAX_NESTING_LEVELS} levels deep; refusing to guess its groups`, {
-        details: { dn: user.dn, levels: MAX_NESTING_LEVELS },
-      });
+      throw new DirbridgeError(
+        'directory.size_limit',
+        `the groups of ${user.dn} nest more than ${MAX_NESTING_LEVELS} levels deep; refusing to guess its groups`,
+        {
+          details: { dn: user.dn, levels: MAX_NESTING_LEVELS },
+        },
+      );
     }
     const parents: DirectoryEntry[] = [];
     for (let start = 0; start < frontier.length; start += PARENT_SEARCH_BATCH) {

@@ -1,30 +1,58 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkPlan } from './guard.ts';
-import { countSteps, type CurrentState, type CurrentUser, type PlanStep, type SyncPlan } from './plan.ts';
+import { type CurrentState, type CurrentUser, countSteps, type PlanStep, type SyncPlan } from './plan.ts';
 import type { DirectorySnapshot } from './snapshot.ts';
 
 const guard = { maxDisable: { count: 5, percent: 20 }, maxRevoke: { count: 1_000, percent: 25 } };
 
 function users(count: number): CurrentUser[] {
   return Array.from({ length: count }, (_, index) => ({
-    id: `u${index}`, username: `u${index}`, email: null, firstName: '', lastName: '', displayName: null,
-    source: 'directory' as const, externalId: `e${index}`, dn: null, isEnabled: true, disabledBy: null, isAdmin: false, missingRuns: 0,
+    id: `u${index}`,
+    username: `u${index}`,
+    email: null,
+    firstName: '',
+    lastName: '',
+    displayName: null,
+    source: 'directory' as const,
+    externalId: `e${index}`,
+    dn: null,
+    isEnabled: true,
+    disabledBy: null,
+    isAdmin: false,
+    missingRuns: 0,
   }));
 }
 
 function planDisabling(count: number): SyncPlan {
   const steps: PlanStep[] = Array.from({ length: count }, (_, index) => ({
-    kind: 'disableUser' as const, userId: `u${index}`, username: `u${index}`, disabledBy: 'sync' as const, reason: 'gone',
+    kind: 'disableUser' as const,
+    userId: `u${index}`,
+    username: `u${index}`,
+    disabledBy: 'sync' as const,
+    reason: 'gone',
   }));
   return { steps, counts: countSteps(steps, 0), warnings: [], seenUserIds: [] };
 }
 
 const snapshotWith = (userCount: number, failure?: DirectorySnapshot['failure']): DirectorySnapshot => ({
   users: users(userCount).map((user) => ({
-    externalId: user.externalId ?? '', dn: 'x', dnKey: 'x', username: user.username, email: null, firstName: '', lastName: '', displayName: null, directoryState: 'active' as const,
+    externalId: user.externalId ?? '',
+    dn: 'x',
+    dnKey: 'x',
+    username: user.username,
+    email: null,
+    firstName: '',
+    lastName: '',
+    displayName: null,
+    directoryState: 'active' as const,
   })),
-  groups: [], skippedUsers: [], skippedGroups: [], warnings: [], serverType: 'openldap', uniqueIdAttribute: 'entryUUID',
+  groups: [],
+  skippedUsers: [],
+  skippedGroups: [],
+  warnings: [],
+  serverType: 'openldap',
+  uniqueIdAttribute: 'entryUUID',
   ...(failure === undefined ? {} : { failure }),
 });
 
@@ -36,7 +64,12 @@ describe('checkPlan', () => {
   });
 
   it('refuses an incomplete read, whatever the plan', () => {
-    const verdict = checkPlan(snapshotWith(10, { code: 'directory.unavailable', message: 'socket closed', phase: 'users', entriesRead: 10 }), current(100), planDisabling(0), { guard, syncGroups: false });
+    const verdict = checkPlan(
+      snapshotWith(10, { code: 'directory.unavailable', message: 'socket closed', phase: 'users', entriesRead: 10 }),
+      current(100),
+      planDisabling(0),
+      { guard, syncGroups: false },
+    );
     assert.equal(verdict.isAllowed, false);
     assert.match(verdict.isAllowed ? '' : verdict.reason, /incomplete read of users after 10 entries \(directory.unavailable\)/);
   });
@@ -98,9 +131,19 @@ describe('checkPlan: access taken away', () => {
   it('counts the members of a deleted group: they lose it without a removeMembership step', () => {
     const steps: PlanStep[] = [{ kind: 'deleteGroup', groupId: 'all-staff', name: 'All Staff', reason: 'no longer found in the directory' }];
     // One of 20 groups goes (5%, within maxDisable), but it held 800 of the 1000 users.
-    const groups = Array.from({ length: 20 }, (_, index) => ({ id: index === 0 ? 'all-staff' : `g${index}`, externalId: `ge${index}`, dn: null, name: `group ${index}`, source: 'directory' as const }));
+    const groups = Array.from({ length: 20 }, (_, index) => ({
+      id: index === 0 ? 'all-staff' : `g${index}`,
+      externalId: `ge${index}`,
+      dn: null,
+      name: `group ${index}`,
+      source: 'directory' as const,
+    }));
     const snapshot = { ...snapshotWith(1000), groups: [] };
-    const state: CurrentState = { ...current(1000), groups, memberships: Array.from({ length: 800 }, (_, index) => ({ userId: `u${index}`, groupId: 'all-staff' })) };
+    const state: CurrentState = {
+      ...current(1000),
+      groups,
+      memberships: Array.from({ length: 800 }, (_, index) => ({ userId: `u${index}`, groupId: 'all-staff' })),
+    };
     const verdict = checkPlan(snapshot, state, { steps, counts: countSteps(steps, 0), warnings: [], seenUserIds: [] }, { guard: limits, syncGroups: false });
     assert.equal(verdict.isAllowed, false);
     assert.match(verdict.isAllowed ? '' : verdict.reason, /takes access away from 800 of 1000 .*800 memberships of deleted groups/);
@@ -112,6 +155,10 @@ describe('checkPlan: access taken away', () => {
       { kind: 'setAdmin', userExternalId: `e${index}`, username: `u${index}`, isAdmin: true, reason: 'in admins' },
       { kind: 'addMembership', userExternalId: `e${index}`, groupExternalId: 'g', username: `u${index}`, group: 'staff', reason: 'member of staff' },
     ]).flat();
-    assert.equal(checkPlan(snapshotWith(500), current(500), { steps, counts: countSteps(steps, 0), warnings: [], seenUserIds: [] }, { guard: limits, syncGroups: true }).isAllowed, true);
+    assert.equal(
+      checkPlan(snapshotWith(500), current(500), { steps, counts: countSteps(steps, 0), warnings: [], seenUserIds: [] }, { guard: limits, syncGroups: true })
+        .isAllowed,
+      true,
+    );
   });
 });

@@ -55,7 +55,9 @@ export function checkPlan(
   // Disabled users keep their memberships and may lose them too: the share is of every directory user.
   const revokeOver = exceeds(losing.users, directoryUserCount, revokeLimit.count, revokeLimit.percent, 'guard.maxRevoke');
   if (revokeOver !== undefined) {
-    return refuse(`the plan takes access away from ${losing.users} of ${directoryUserCount} directory users (${describeLosses(losing.byKind)}), ${revokeOver}; check groups.*, mapping.groupSearch and the group maps`);
+    return refuse(
+      `the plan takes access away from ${losing.users} of ${directoryUserCount} directory users (${describeLosses(losing.byKind)}), ${revokeOver}; check groups.*, mapping.groupSearch and the group maps`,
+    );
   }
   return { isAllowed: true };
 }

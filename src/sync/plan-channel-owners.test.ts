@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mappingSettingsSchema, type MappingSettings } from '../settings/schema.ts';
 import type { ChannelRecord, MappingState } from '../model/index.ts';
-import { countSteps, planSync, type CurrentUser, type PlanOptions, type PlanStep } from './plan.ts';
-import { accountStatesAfter, planChannelOwners, type MappedUserWithInput } from './plan-mapping.ts';
+import { type MappingSettings, mappingSettingsSchema } from '../settings/schema.ts';
+import { type CurrentUser, countSteps, type PlanOptions, type PlanStep, planSync } from './plan.ts';
+import { accountStatesAfter, type MappedUserWithInput, planChannelOwners } from './plan-mapping.ts';
 import type { DirectorySnapshot } from './snapshot.ts';
 
 const mapping = (channelAdmin: string | undefined, overrides: Record<string, unknown> = {}): MappingSettings =>
-  mappingSettingsSchema.parse({ channels: { enabled: true, map: { staff: 'general' }, ...(channelAdmin === undefined ? {} : { channelAdmin }), ...overrides } });
+  mappingSettingsSchema.parse({
+    channels: { enabled: true, map: { staff: 'general' }, ...(channelAdmin === undefined ? {} : { channelAdmin }), ...overrides },
+  });
 
 const options = (settings: MappingSettings, overrides: Partial<PlanOptions> = {}): PlanOptions => ({
   importNewUsers: true,
@@ -23,16 +25,60 @@ const options = (settings: MappingSettings, overrides: Partial<PlanOptions> = {}
 });
 
 const storeUser = (name: string, overrides: Partial<CurrentUser> = {}): CurrentUser => ({
-  id: `db-${name}`, username: name, email: null, firstName: '', lastName: '', displayName: null, source: 'directory', externalId: name, dn: `uid=${name},dc=x`,
-  isEnabled: true, disabledBy: null, isAdmin: false, missingRuns: 0, ...overrides,
+  id: `db-${name}`,
+  username: name,
+  email: null,
+  firstName: '',
+  lastName: '',
+  displayName: null,
+  source: 'directory',
+  externalId: name,
+  dn: `uid=${name},dc=x`,
+  isEnabled: true,
+  disabledBy: null,
+  isAdmin: false,
+  missingRuns: 0,
+  ...overrides,
 });
 const dirUser = (name: string, overrides: Partial<MappedUserWithInput> = {}): MappedUserWithInput => ({
-  externalId: name, dn: `uid=${name},dc=x`, dnKey: `uid=${name},dc=x`, username: name, email: null, firstName: '', lastName: '', displayName: null, directoryState: 'active',
-  mapping: { groupNames: [], teamGroupNames: [], customFields: {}, abacAttributes: {} }, ...overrides,
+  externalId: name,
+  dn: `uid=${name},dc=x`,
+  dnKey: `uid=${name},dc=x`,
+  username: name,
+  email: null,
+  firstName: '',
+  lastName: '',
+  displayName: null,
+  directoryState: 'active',
+  mapping: { groupNames: [], teamGroupNames: [], customFields: {}, abacAttributes: {} },
+  ...overrides,
 });
-const channel = (name: string, ownerUsername: string | null, source: ChannelRecord['source'] = 'directory'): ChannelRecord => ({ id: `c-${name}`, name, ownerUsername, source, createdAt: '' });
-const state = (channels: ChannelRecord[]): MappingState => ({ roles: [], channels, channelMembers: [], teams: [], teamMembers: [], customFields: [], abacAttributes: [], avatarHashes: [] });
-const snapshot = (users: MappedUserWithInput[]): DirectorySnapshot => ({ users, groups: [], skippedUsers: [], skippedGroups: [], warnings: [], serverType: 'openldap', uniqueIdAttribute: 'entryUUID' });
+const channel = (name: string, ownerUsername: string | null, source: ChannelRecord['source'] = 'directory'): ChannelRecord => ({
+  id: `c-${name}`,
+  name,
+  ownerUsername,
+  source,
+  createdAt: '',
+});
+const state = (channels: ChannelRecord[]): MappingState => ({
+  roles: [],
+  channels,
+  channelMembers: [],
+  teams: [],
+  teamMembers: [],
+  customFields: [],
+  abacAttributes: [],
+  avatarHashes: [],
+});
+const snapshot = (users: MappedUserWithInput[]): DirectorySnapshot => ({
+  users,
+  groups: [],
+  skippedUsers: [],
+  skippedGroups: [],
+  warnings: [],
+  serverType: 'openldap',
+  uniqueIdAttribute: 'entryUUID',
+});
 const ownerSteps = (steps: readonly PlanStep[]) =>
   steps.flatMap((step) => (step.kind === 'setChannelOwner' ? [[step.channel, step.previousOwner, step.ownerUsername, step.reason]] : []));
 
@@ -41,10 +87,17 @@ describe('planning channel owners', () => {
     const users = [storeUser('anna.b'), storeUser('rocket.cat', { source: 'local', externalId: null }), storeUser('ben')];
     const plan = planSync(
       snapshot([dirUser('ben')]),
-      { users, groups: [], memberships: [], mapping: state([channel('general', 'anna.b'), channel('random', 'anna.b', 'local'), channel('ops', 'rocket.cat')]) },
+      {
+        users,
+        groups: [],
+        memberships: [],
+        mapping: state([channel('general', 'anna.b'), channel('random', 'anna.b', 'local'), channel('ops', 'rocket.cat')]),
+      },
       options(mapping('rocket.cat')),
     );
-    assert.deepEqual(ownerSteps(plan.steps), [['general', 'anna.b', 'rocket.cat', 'owner anna.b disabled: no longer found in the directory; reassigned to rocket.cat']]);
+    assert.deepEqual(ownerSteps(plan.steps), [
+      ['general', 'anna.b', 'rocket.cat', 'owner anna.b disabled: no longer found in the directory; reassigned to rocket.cat'],
+    ]);
     assert.equal(plan.counts.channels.ownerChanged, 1);
     assert.equal(countSteps(plan.steps, 0).channels.ownerChanged, 1);
   });
@@ -54,23 +107,34 @@ describe('planning channel owners', () => {
     const current = (users: CurrentUser[]) => ({ users, groups: [], memberships: [], mapping: state([channel('general', 'anna.b')]) });
     const cases: Array<[string | undefined, CurrentUser[], string]> = [
       ['anna.b', [storeUser('anna.b')], 'owner removed (it is the Channel Admin)'],
-      ['rocket.cat', [storeUser('anna.b'), storeUser('rocket.cat', { isEnabled: false, disabledBy: 'admin' })], 'owner removed (Channel Admin rocket.cat is disabled too)'],
+      [
+        'rocket.cat',
+        [storeUser('anna.b'), storeUser('rocket.cat', { isEnabled: false, disabledBy: 'admin' })],
+        'owner removed (Channel Admin rocket.cat is disabled too)',
+      ],
       ['rocket.cat', [storeUser('anna.b')], 'owner removed (Channel Admin rocket.cat is not a known user)'],
       [undefined, [storeUser('anna.b')], 'owner removed (no Channel Admin is set)'],
     ];
     for (const [admin, users, why] of cases) {
       const plan = planSync(snapshot([locked]), current(users), options(mapping(admin)));
-      assert.deepEqual(ownerSteps(plan.steps), [['general', 'anna.b', null, `owner anna.b disabled: locked in directory (pwdAccountLockedTime); ${why}`]], String(admin));
+      assert.deepEqual(
+        ownerSteps(plan.steps),
+        [['general', 'anna.b', null, `owner anna.b disabled: locked in directory (pwdAccountLockedTime); ${why}`]],
+        String(admin),
+      );
     }
   });
 
   it('reassigns channels of an owner disabled earlier, and follows a changed Channel Admin setting', () => {
-    const users = [
-      storeUser('anna.b', { isEnabled: false, disabledBy: 'sync' }),
-      storeUser('old.admin'),
-      storeUser('Rocket.Cat'),
+    const users = [storeUser('anna.b', { isEnabled: false, disabledBy: 'sync' }), storeUser('old.admin'), storeUser('Rocket.Cat')];
+    const channels = [
+      channel('a', 'anna.b'),
+      channel('b', 'old.admin'),
+      channel('c', null),
+      channel('d', 'rocket.cat'),
+      channel('e', 'someone.gone'),
+      channel('f', 'old.admin', 'local'),
     ];
-    const channels = [channel('a', 'anna.b'), channel('b', 'old.admin'), channel('c', null), channel('d', 'rocket.cat'), channel('e', 'someone.gone'), channel('f', 'old.admin', 'local')];
     const steps = planChannelOwners(channels, mapping('rocket.cat').channels, accountStatesAfter(users, []));
     assert.deepEqual(ownerSteps(steps), [
       ['a', 'anna.b', 'rocket.cat', 'owner anna.b is disabled (by sync); reassigned to rocket.cat'],
@@ -88,7 +152,11 @@ describe('planning channel owners', () => {
     const off = mapping('rocket.cat', { enabled: false });
     const disabledOwner = [storeUser('anna.b', { isEnabled: false, disabledBy: 'sync' }), storeUser('rocket.cat')];
     assert.deepEqual(planChannelOwners(channels, off.channels, accountStatesAfter(disabledOwner, [])), [], 'channel mapping off');
-    const login = planSync(snapshot([dirUser('rocket.cat')]), { users: disabledOwner, groups: [], memberships: [], mapping: state(channels) }, options(mapping('rocket.cat'), { scope: 'listed' }));
+    const login = planSync(
+      snapshot([dirUser('rocket.cat')]),
+      { users: disabledOwner, groups: [], memberships: [], mapping: state(channels) },
+      options(mapping('rocket.cat'), { scope: 'listed' }),
+    );
     assert.deepEqual(ownerSteps(login.steps), [], 'a login sees one user, so it does not judge ownership');
   });
 
@@ -108,7 +176,10 @@ describe('planning channel owners', () => {
 
   it('plans nothing once ownership is settled', () => {
     const users = [storeUser('anna.b', { isEnabled: false, disabledBy: 'sync' }), storeUser('rocket.cat')];
-    assert.deepEqual(planChannelOwners([channel('a', 'rocket.cat'), channel('b', 'ROCKET.CAT')], mapping('rocket.cat').channels, accountStatesAfter(users, [])), []);
+    assert.deepEqual(
+      planChannelOwners([channel('a', 'rocket.cat'), channel('b', 'ROCKET.CAT')], mapping('rocket.cat').channels, accountStatesAfter(users, [])),
+      [],
+    );
     const noAdmin = [storeUser('anna.b', { isEnabled: false, disabledBy: 'sync' })];
     assert.deepEqual(planChannelOwners([channel('a', null), channel('b', 'ben')], mapping(undefined).channels, accountStatesAfter(noAdmin, [])), []);
   });

@@ -7,10 +7,10 @@ import { describe, it } from 'node:test';
 import type { ResolvedGroup } from '../mapping/memberships.ts';
 import type { MappedUser } from '../mapping/user.ts';
 import type { OutboxRecord } from '../model/index.ts';
-import { planSync, type CurrentState, type CurrentUser, type PlanOptions, type PlanStep } from './plan.ts';
+import { type CurrentState, type CurrentUser, type PlanOptions, type PlanStep, planSync } from './plan.ts';
 import { mergeWriteBackStates } from './read-write-back-state.ts';
 import type { DirectorySnapshot } from './snapshot.ts';
-import { fieldsChangedBy, withoutHeldChanges, writeBackState, type OpenStep } from './write-back-state.ts';
+import { fieldsChangedBy, type OpenStep, withoutHeldChanges, writeBackState } from './write-back-state.ts';
 
 const options: PlanOptions = {
   importNewUsers: true,
@@ -23,7 +23,13 @@ const options: PlanOptions = {
   scope: 'all',
 };
 
-const attributes = { usernameAttribute: ['uid', 'cn'], emailAttribute: 'mail', firstNameAttribute: 'givenName', lastNameAttribute: 'sn', displayNameAttribute: 'displayName' };
+const attributes = {
+  usernameAttribute: ['uid', 'cn'],
+  emailAttribute: 'mail',
+  firstNameAttribute: 'givenName',
+  lastNameAttribute: 'sn',
+  displayNameAttribute: 'displayName',
+};
 
 const DN = 'uid=anna,ou=people,dc=example,dc=org';
 
@@ -78,7 +84,11 @@ function row(stepKind: OutboxRecord['stepKind'], change: OutboxRecord['change'],
   return { objectKind: 'user', objectId, stepKind, change };
 }
 
-const setMail = row('updateUser', { kind: 'modify', dn: DN, changes: [{ kind: 'set', attribute: 'mail', from: ['anna@example.org'], to: ['anna@new.example.org'] }] });
+const setMail = row('updateUser', {
+  kind: 'modify',
+  dn: DN,
+  changes: [{ kind: 'set', attribute: 'mail', from: ['anna@example.org'], to: ['anna@new.example.org'] }],
+});
 
 function withRows(users: CurrentUser[], rows: OpenStep[], groups: CurrentState['groups'] = [], memberships: CurrentState['memberships'] = []): CurrentState {
   return { users, groups, memberships, writeBack: writeBackState(rows, [], attributes) };
@@ -96,7 +106,13 @@ function memberRow(kind: 'addMember' | 'removeMember', attribute: 'member' | 'me
 }
 
 function withBaselines(users: CurrentUser[], baselines: Array<{ field: string; values: string[] }>): CurrentState {
-  const records = baselines.map((baseline) => ({ objectKind: 'user' as const, objectId: 'db-anna', changeMarker: null, updatedAt: '2026-12-03T00:00:00.000Z', ...baseline }));
+  const records = baselines.map((baseline) => ({
+    objectKind: 'user' as const,
+    objectId: 'db-anna',
+    changeMarker: null,
+    updatedAt: '2026-12-03T00:00:00.000Z',
+    ...baseline,
+  }));
   return { users, groups: [], memberships: [], writeBack: writeBackState([], records, attributes) };
 }
 
@@ -104,15 +120,33 @@ const ofKind = <K extends PlanStep['kind']>(steps: PlanStep[], kind: K) => steps
 
 describe('fieldsChangedBy', () => {
   it('names the fields read from the attributes a modify sets, whatever their case', () => {
-    const step = row('updateUser', { kind: 'modify', dn: DN, changes: [{ kind: 'set', attribute: 'MAIL', from: [], to: ['x'] }, { kind: 'set', attribute: 'sn', from: ['B'], to: ['C'] }] });
+    const step = row('updateUser', {
+      kind: 'modify',
+      dn: DN,
+      changes: [
+        { kind: 'set', attribute: 'MAIL', from: [], to: ['x'] },
+        { kind: 'set', attribute: 'sn', from: ['B'], to: ['C'] },
+      ],
+    });
     assert.deepEqual(fieldsChangedBy(step, attributes).sort(), ['email', 'lastName']);
   });
 
   it('holds the username and DN of a rename, the DN of a move, the enabled state of a disable', () => {
     assert.deepEqual(fieldsChangedBy(row('renameUser', { kind: 'modifyDn', dn: DN, newRdn: 'uid=anna2' }), attributes).sort(), ['dn', 'username']);
-    assert.deepEqual(fieldsChangedBy(row('renameUser', { kind: 'modify', dn: DN, changes: [{ kind: 'set', attribute: 'uid', from: ['anna'], to: ['anna2'] }] }), attributes), ['username']);
-    assert.deepEqual(fieldsChangedBy(row('moveUser', { kind: 'modifyDn', dn: DN, newRdn: 'uid=anna', newParent: 'ou=staff,dc=example,dc=org' }), attributes), ['dn']);
-    assert.deepEqual(fieldsChangedBy(row('disableUser', { kind: 'modify', dn: DN, changes: [{ kind: 'set', attribute: 'pwdAccountLockedTime', from: [], to: ['000001010000Z'] }] }), attributes), ['enabled']);
+    assert.deepEqual(
+      fieldsChangedBy(row('renameUser', { kind: 'modify', dn: DN, changes: [{ kind: 'set', attribute: 'uid', from: ['anna'], to: ['anna2'] }] }), attributes),
+      ['username'],
+    );
+    assert.deepEqual(fieldsChangedBy(row('moveUser', { kind: 'modifyDn', dn: DN, newRdn: 'uid=anna', newParent: 'ou=staff,dc=example,dc=org' }), attributes), [
+      'dn',
+    ]);
+    assert.deepEqual(
+      fieldsChangedBy(
+        row('disableUser', { kind: 'modify', dn: DN, changes: [{ kind: 'set', attribute: 'pwdAccountLockedTime', from: [], to: ['000001010000Z'] }] }),
+        attributes,
+      ),
+      ['enabled'],
+    );
   });
 
   it('holds nothing for group rows, creates and deletes', () => {
@@ -125,7 +159,10 @@ describe('fieldsChangedBy', () => {
 describe('planSync with pending write-back', () => {
   it('copies the directory value when no write is pending (as before)', () => {
     const plan = planSync(snapshot([dirUser()]), { users: [storeUser({ email: 'anna@new.example.org' })], groups: [], memberships: [] }, options);
-    assert.deepEqual(ofKind(plan.steps, 'updateUser').map((step) => step.changes), [{ email: 'anna@example.org' }]);
+    assert.deepEqual(
+      ofKind(plan.steps, 'updateUser').map((step) => step.changes),
+      [{ email: 'anna@example.org' }],
+    );
   });
 
   it('keeps the store value a pending set carries, says so, and still takes other fields', () => {
@@ -144,11 +181,23 @@ describe('planSync with pending write-back', () => {
   it('holds a failed row like a pending one, and only for its own user', () => {
     const other = storeUser({ id: 'db-bob', username: 'bob', externalId: 'ext-bob', email: 'bob@local', dn: 'uid=bob,ou=people,dc=example,dc=org' });
     const plan = planSync(
-      snapshot([dirUser(), dirUser({ externalId: 'ext-bob', username: 'bob', email: 'bob@example.org', dn: 'uid=bob,ou=people,dc=example,dc=org', dnKey: 'uid=bob,ou=people,dc=example,dc=org' })]),
+      snapshot([
+        dirUser(),
+        dirUser({
+          externalId: 'ext-bob',
+          username: 'bob',
+          email: 'bob@example.org',
+          dn: 'uid=bob,ou=people,dc=example,dc=org',
+          dnKey: 'uid=bob,ou=people,dc=example,dc=org',
+        }),
+      ]),
       withRows([storeUser({ email: 'anna@new.example.org' }), other], [setMail]),
       options,
     );
-    assert.deepEqual(ofKind(plan.steps, 'updateUser').map((step) => [step.username, step.changes]), [['bob', { email: 'bob@example.org' }]]);
+    assert.deepEqual(
+      ofKind(plan.steps, 'updateUser').map((step) => [step.username, step.changes]),
+      [['bob', { email: 'bob@example.org' }]],
+    );
   });
 
   it('keeps a local rename while its rename is pending, and the old name stays taken', () => {
@@ -158,22 +207,43 @@ describe('planSync with pending write-back', () => {
     assert.deepEqual(plan.steps, []);
     assert.match(plan.warnings[0] ?? '', /keeps its username held by a pending write-back/);
     // The name the directory still shows belongs to no one else: a new entry claiming anna2 is not imported over it.
-    const claim = planSync(snapshot([dirUser(), dirUser({ externalId: 'ext-new', username: 'anna2', dn: 'uid=anna2,ou=people,dc=example,dc=org', dnKey: 'uid=anna2,ou=people,dc=example,dc=org' })]), withRows([renamed], [rename]), options);
-    assert.deepEqual(claim.steps.map((step) => step.kind), ['skipUser']);
+    const claim = planSync(
+      snapshot([
+        dirUser(),
+        dirUser({ externalId: 'ext-new', username: 'anna2', dn: 'uid=anna2,ou=people,dc=example,dc=org', dnKey: 'uid=anna2,ou=people,dc=example,dc=org' }),
+      ]),
+      withRows([renamed], [rename]),
+      options,
+    );
+    assert.deepEqual(
+      claim.steps.map((step) => step.kind),
+      ['skipUser'],
+    );
   });
 
   it('keeps a local move while its modify DN is pending', () => {
     const moved = storeUser({ dn: 'uid=anna,ou=staff,dc=example,dc=org' });
-    const plan = planSync(snapshot([dirUser()]), withRows([moved], [row('moveUser', { kind: 'modifyDn', dn: DN, newRdn: 'uid=anna', newParent: 'ou=staff,dc=example,dc=org' })]), options);
+    const plan = planSync(
+      snapshot([dirUser()]),
+      withRows([moved], [row('moveUser', { kind: 'modifyDn', dn: DN, newRdn: 'uid=anna', newParent: 'ou=staff,dc=example,dc=org' })]),
+      options,
+    );
     assert.deepEqual(plan.steps, []);
     assert.match(plan.warnings[0] ?? '', /keeps its dn held/);
   });
 
   it('keeps a local enable while it is pending, instead of disabling from the stale directory state', () => {
     const disabledInDirectory = dirUser({ directoryState: 'disabled', directoryStateReason: 'locked in directory' });
-    const enable = row('enableUser', { kind: 'modify', dn: DN, changes: [{ kind: 'deleteValues', attribute: 'pwdAccountLockedTime', values: ['000001010000Z'] }] });
+    const enable = row('enableUser', {
+      kind: 'modify',
+      dn: DN,
+      changes: [{ kind: 'deleteValues', attribute: 'pwdAccountLockedTime', values: ['000001010000Z'] }],
+    });
     const before = planSync(snapshot([disabledInDirectory]), { users: [storeUser()], groups: [], memberships: [] }, options);
-    assert.deepEqual(before.steps.map((step) => step.kind), ['disableUser']);
+    assert.deepEqual(
+      before.steps.map((step) => step.kind),
+      ['disableUser'],
+    );
     const held = planSync(snapshot([disabledInDirectory]), withRows([storeUser()], [enable]), options);
     assert.deepEqual(held.steps, []);
     assert.match(held.warnings[0] ?? '', /keeps its enabled held/);
@@ -190,7 +260,11 @@ describe('planSync with pending write-back', () => {
 
   it('merges two reads: a field held in either stays held', () => {
     const early = writeBackState([setMail], [], attributes);
-    const late = writeBackState([row('updateUser', { kind: 'modify', dn: DN, changes: [{ kind: 'set', attribute: 'sn', from: ['Berg'], to: ['Lund'] }] })], [], attributes);
+    const late = writeBackState(
+      [row('updateUser', { kind: 'modify', dn: DN, changes: [{ kind: 'set', attribute: 'sn', from: ['Berg'], to: ['Lund'] }] })],
+      [],
+      attributes,
+    );
     assert.deepEqual([...(mergeWriteBackStates(early, late)?.held.get('db-anna') ?? [])].sort(), ['email', 'lastName']);
     assert.equal(mergeWriteBackStates(undefined, late), late);
   });
@@ -202,9 +276,16 @@ describe('planSync with pending group writes and deletes', () => {
   it('keeps a membership a pending add carries (by DN, in any spelling, or by memberUid), and removes it without one', () => {
     const member = [{ userId: 'db-anna', groupId: 'db-staff' }];
     const plain = planSync(snapshot([dirUser()], [dirGroup([])]), withRows([storeUser()], [], [storeGroup], member), groupOptions);
-    assert.deepEqual(plain.steps.map((step) => step.kind), ['removeMembership']);
+    assert.deepEqual(
+      plain.steps.map((step) => step.kind),
+      ['removeMembership'],
+    );
     for (const attribute of ['member', 'memberUid'] as const) {
-      const held = planSync(snapshot([dirUser()], [dirGroup([])]), withRows([storeUser()], [memberRow('addMember', attribute)], [storeGroup], member), groupOptions);
+      const held = planSync(
+        snapshot([dirUser()], [dirGroup([])]),
+        withRows([storeUser()], [memberRow('addMember', attribute)], [storeGroup], member),
+        groupOptions,
+      );
       assert.deepEqual(held.steps, [], attribute);
       assert.deepEqual(held.warnings, ['anna stays in staff: a pending write-back adds it to the group']);
     }
@@ -212,7 +293,10 @@ describe('planSync with pending group writes and deletes', () => {
 
   it('does not add back a membership a pending remove takes away', () => {
     const plain = planSync(snapshot([dirUser()], [dirGroup(['ext-anna'])]), withRows([storeUser()], [], [storeGroup]), groupOptions);
-    assert.deepEqual(plain.steps.map((step) => step.kind), ['addMembership']);
+    assert.deepEqual(
+      plain.steps.map((step) => step.kind),
+      ['addMembership'],
+    );
     const held = planSync(snapshot([dirUser()], [dirGroup(['ext-anna'])]), withRows([storeUser()], [memberRow('removeMember')], [storeGroup]), groupOptions);
     assert.deepEqual(held.steps, []);
     assert.match(held.warnings[0] ?? '', /anna is not added to staff: a pending write-back removes it/);
@@ -220,8 +304,16 @@ describe('planSync with pending group writes and deletes', () => {
 
   it('keeps a group name a pending rename carries', () => {
     const renamed = { ...storeGroup, name: 'crew' };
-    const rename: OpenStep = { objectKind: 'group', objectId: 'db-staff', stepKind: 'renameGroup', change: { kind: 'modifyDn', dn: STAFF_DN, newRdn: 'cn=crew' } };
-    assert.deepEqual(planSync(snapshot([], [dirGroup([])]), withRows([], [], [renamed]), groupOptions).steps.map((step) => step.kind), ['updateGroup']);
+    const rename: OpenStep = {
+      objectKind: 'group',
+      objectId: 'db-staff',
+      stepKind: 'renameGroup',
+      change: { kind: 'modifyDn', dn: STAFF_DN, newRdn: 'cn=crew' },
+    };
+    assert.deepEqual(
+      planSync(snapshot([], [dirGroup([])]), withRows([], [], [renamed]), groupOptions).steps.map((step) => step.kind),
+      ['updateGroup'],
+    );
     const held = planSync(snapshot([], [dirGroup([])]), withRows([], [rename], [renamed]), groupOptions);
     assert.deepEqual(held.steps, []);
     assert.match(held.warnings[0] ?? '', /group crew keeps its name held by a pending write-back/);
@@ -233,7 +325,10 @@ describe('planSync with pending group writes and deletes', () => {
       { objectKind: 'group', objectId: 'gone-staff', stepKind: 'deleteGroup', change: { kind: 'delete', dn: STAFF_DN } },
     ];
     const plan = planSync(snapshot([dirUser()], [dirGroup(['ext-anna'])]), withRows([], deletes), groupOptions);
-    assert.deepEqual(plan.steps.map((step) => step.kind), ['skipUser', 'skipGroup']);
+    assert.deepEqual(
+      plan.steps.map((step) => step.kind),
+      ['skipUser', 'skipGroup'],
+    );
     assert.match(plan.steps[0]?.reason ?? '', /deleted in dirbridge, and the delete is pending/);
     assert.equal(plan.counts.users.created, 0);
     assert.equal(plan.counts.memberships.added, 0);
@@ -255,33 +350,69 @@ describe('planSync in unsynced mode', () => {
 
   it('gives the field to the directory when it wins a conflict: the store takes its value and the baseline goes', () => {
     const plan = planSync(snapshot([dirUser({ email: 'anna@hr.example.org' })]), withBaselines([local], baseline), options);
-    assert.deepEqual(ofKind(plan.steps, 'updateUser').map((step) => [step.changes, step.reason]), [[{ email: 'anna@hr.example.org' }, 'email changed in the directory too: the directory wins (writeBack.authority)']]);
+    assert.deepEqual(
+      ofKind(plan.steps, 'updateUser').map((step) => [step.changes, step.reason]),
+      [[{ email: 'anna@hr.example.org' }, 'email changed in the directory too: the directory wins (writeBack.authority)']],
+    );
     const [settle] = ofKind(plan.steps, 'settleLocalChange');
     assert.deepEqual(
-      { outcome: settle?.outcome, field: settle?.field, directoryValue: settle?.directoryValue, dirbridgeValue: settle?.dirbridgeValue, baseline: settle?.baseline },
-      { outcome: 'directoryWins', field: 'email', directoryValue: 'anna@hr.example.org', dirbridgeValue: 'anna@local.example.org', baseline: ['anna@example.org'] },
+      {
+        outcome: settle?.outcome,
+        field: settle?.field,
+        directoryValue: settle?.directoryValue,
+        dirbridgeValue: settle?.dirbridgeValue,
+        baseline: settle?.baseline,
+      },
+      {
+        outcome: 'directoryWins',
+        field: 'email',
+        directoryValue: 'anna@hr.example.org',
+        dirbridgeValue: 'anna@local.example.org',
+        baseline: ['anna@example.org'],
+      },
     );
   });
 
   it('keeps the local value when dirbridge has the authority, recording the conflict', () => {
-    const plan = planSync(snapshot([dirUser({ email: 'anna@hr.example.org' })]), withBaselines([local], baseline), { ...options, writeBackAuthority: { default: 'dirbridge', fields: {} } });
+    const plan = planSync(snapshot([dirUser({ email: 'anna@hr.example.org' })]), withBaselines([local], baseline), {
+      ...options,
+      writeBackAuthority: { default: 'dirbridge', fields: {} },
+    });
     assert.deepEqual(ofKind(plan.steps, 'updateUser'), []);
-    assert.deepEqual(ofKind(plan.steps, 'settleLocalChange').map((step) => [step.outcome, step.directoryValue]), [['dirbridgeWins', 'anna@hr.example.org']]);
+    assert.deepEqual(
+      ofKind(plan.steps, 'settleLocalChange').map((step) => [step.outcome, step.directoryValue]),
+      [['dirbridgeWins', 'anna@hr.example.org']],
+    );
     // A per-field authority overrides the default.
-    const perField = planSync(snapshot([dirUser({ email: 'anna@hr.example.org' })]), withBaselines([local], baseline), { ...options, writeBackAuthority: { default: 'dirbridge', fields: { email: 'directory' } } });
-    assert.deepEqual(ofKind(perField.steps, 'settleLocalChange').map((step) => step.outcome), ['directoryWins']);
+    const perField = planSync(snapshot([dirUser({ email: 'anna@hr.example.org' })]), withBaselines([local], baseline), {
+      ...options,
+      writeBackAuthority: { default: 'dirbridge', fields: { email: 'directory' } },
+    });
+    assert.deepEqual(
+      ofKind(perField.steps, 'settleLocalChange').map((step) => step.outcome),
+      ['directoryWins'],
+    );
   });
 
   it('drops the baseline without a conflict once the directory holds the local value', () => {
     const plan = planSync(snapshot([dirUser({ email: 'anna@local.example.org' })]), withBaselines([local], baseline), options);
-    assert.deepEqual(plan.steps.map((step) => step.kind), ['settleLocalChange']);
+    assert.deepEqual(
+      plan.steps.map((step) => step.kind),
+      ['settleLocalChange'],
+    );
     assert.equal(ofKind(plan.steps, 'settleLocalChange')[0]?.outcome, 'settled');
   });
 
   it('follows the directory when the local value is the baseline again', () => {
     const plan = planSync(snapshot([dirUser({ email: 'anna@hr.example.org' })]), withBaselines([storeUser()], baseline), options);
-    assert.deepEqual(ofKind(plan.steps, 'updateUser').map((step) => step.changes), [{ email: 'anna@hr.example.org' }]);
-    assert.deepEqual(ofKind(plan.steps, 'settleLocalChange').map((step) => step.outcome), ['settled']);
+    assert.deepEqual(
+      ofKind(plan.steps, 'updateUser').map((step) => step.changes),
+      [{ email: 'anna@hr.example.org' }],
+    );
+    assert.deepEqual(
+      ofKind(plan.steps, 'settleLocalChange').map((step) => step.outcome),
+      ['settled'],
+    );
   });
 
   it('reads an empty baseline as an absent value', () => {
@@ -292,8 +423,16 @@ describe('planSync in unsynced mode', () => {
 });
 
 describe('withoutHeldChanges (apply reads write-back again)', () => {
-  const step = { kind: 'updateUser' as const, userId: 'db-anna', username: 'anna', changes: { email: 'anna@example.org', lastName: 'Lund', username: 'anna' }, reason: 'email changed; lastName changed' };
-  const baseline = [{ objectKind: 'user' as const, objectId: 'db-anna', field: 'lastName', values: ['Berg'], changeMarker: null, updatedAt: '2026-12-03T00:00:00.000Z' }];
+  const step = {
+    kind: 'updateUser' as const,
+    userId: 'db-anna',
+    username: 'anna',
+    changes: { email: 'anna@example.org', lastName: 'Lund', username: 'anna' },
+    reason: 'email changed; lastName changed',
+  };
+  const baseline = [
+    { objectKind: 'user' as const, objectId: 'db-anna', field: 'lastName', values: ['Berg'], changeMarker: null, updatedAt: '2026-12-03T00:00:00.000Z' },
+  ];
 
   it('drops fields a row committed after planning holds, and fields changed locally since, keeping the step', () => {
     const rename = row('renameUser', { kind: 'modifyDn', dn: DN, newRdn: 'uid=anna2' });

@@ -5,8 +5,8 @@
  */
 import { desiredGrants, grantableNames, type UserMappingInput } from '../mapping/grants.ts';
 import type { MappedUser } from '../mapping/user.ts';
-import type { MappingSettings } from '../settings/schema.ts';
 import type { ChannelRecord, MappingState } from '../model/index.ts';
+import type { MappingSettings } from '../settings/schema.ts';
 import type { CurrentUser, PlanStep } from './plan.ts';
 
 /** One mapping change. Users are named by external id, so steps can refer to users created in the same plan. */
@@ -53,7 +53,8 @@ export function planMappings(
   const managedTeams = new Set([...grantableNames(settings.teams.map)].map((name) => name.toLowerCase()));
   const reverse = (map: Readonly<Record<string, string | string[]>>) => {
     const groupsOf = new Map<string, string[]>();
-    for (const [group, names] of Object.entries(map)) for (const name of typeof names === 'string' ? [names] : names) groupsOf.set(name.toLowerCase(), [...(groupsOf.get(name.toLowerCase()) ?? []), group]);
+    for (const [group, names] of Object.entries(map))
+      for (const name of typeof names === 'string' ? [names] : names) groupsOf.set(name.toLowerCase(), [...(groupsOf.get(name.toLowerCase()) ?? []), group]);
     return (name: string) => (groupsOf.get(name.toLowerCase()) ?? []).join(' or ');
   };
   const roleGroups = reverse(settings.roles.map);
@@ -74,7 +75,8 @@ export function planMappings(
       }
       if (settings.roles.autoRemove && userId !== undefined) {
         for (const role of had.roles) {
-          if (removableRoles.has(role) && !desired.roles.has(role)) steps.push({ kind: 'revokeRole', userId, username, role, reason: `removed ${role}: no longer in ${roleGroups(role)}` });
+          if (removableRoles.has(role) && !desired.roles.has(role))
+            steps.push({ kind: 'revokeRole', userId, username, role, reason: `removed ${role}: no longer in ${roleGroups(role)}` });
         }
       }
     }
@@ -96,7 +98,14 @@ export function planMappings(
         for (const channelId of had.channelIds) {
           const channel = channelById.get(channelId);
           if (channel === undefined || !removableChannels.has(channel.name.toLowerCase()) || hasName(desired.channels, channel.name)) continue;
-          steps.push({ kind: 'removeChannelMember', userId, username, channelId, channel: channel.name, reason: `removed from #${channel.name}: no longer in ${channelGroups(channel.name)}` });
+          steps.push({
+            kind: 'removeChannelMember',
+            userId,
+            username,
+            channelId,
+            channel: channel.name,
+            reason: `removed from #${channel.name}: no longer in ${channelGroups(channel.name)}`,
+          });
         }
       }
     }
@@ -116,16 +125,35 @@ export function planMappings(
         for (const teamId of had.teamIds) {
           const team = teamById.get(teamId);
           if (team === undefined || !managedTeams.has(team.name.toLowerCase()) || hasName(desired.teams, team.name)) continue;
-          steps.push({ kind: 'removeTeamMember', userId, username, teamId, team: team.name, reason: `removed from team ${team.name}: no longer in ${teamGroups(team.name)}` });
+          steps.push({
+            kind: 'removeTeamMember',
+            userId,
+            username,
+            teamId,
+            team: team.name,
+            reason: `removed from team ${team.name}: no longer in ${teamGroups(team.name)}`,
+          });
         }
       }
     }
 
     if (settings.customFields.enabled && !sameRecord(had.customFields, desired.customFields)) {
-      steps.push({ kind: 'setCustomFields', userExternalId, username, fields: desired.customFields, reason: `custom fields changed: ${changedKeys(had.customFields, desired.customFields).join(', ')}` });
+      steps.push({
+        kind: 'setCustomFields',
+        userExternalId,
+        username,
+        fields: desired.customFields,
+        reason: `custom fields changed: ${changedKeys(had.customFields, desired.customFields).join(', ')}`,
+      });
     }
     if (settings.abac.enabled && !sameRecord(had.abacAttributes, desired.abacAttributes)) {
-      steps.push({ kind: 'setAbacAttributes', userExternalId, username, attributes: desired.abacAttributes, reason: `ABAC attributes changed: ${changedKeys(had.abacAttributes, desired.abacAttributes).join(', ')}` });
+      steps.push({
+        kind: 'setAbacAttributes',
+        userExternalId,
+        username,
+        attributes: desired.abacAttributes,
+        reason: `ABAC attributes changed: ${changedKeys(had.abacAttributes, desired.abacAttributes).join(', ')}`,
+      });
     }
     const isAdminNow = userId === undefined ? false : (userById.get(userId)?.isAdmin ?? false);
     if (desired.isAdmin !== undefined && desired.isAdmin !== isAdminNow) {
@@ -167,7 +195,10 @@ export function accountStatesAfter(users: readonly CurrentUser[], steps: readonl
 }
 
 /** Who owns channels this plan creates: the Channel Admin, unless it is disabled (then nobody). */
-export function newChannelOwner(settings: MappingSettings['channels'], stateOf: (username: string) => AccountState | undefined): { ownerUsername: string | null; note?: string } {
+export function newChannelOwner(
+  settings: MappingSettings['channels'],
+  stateOf: (username: string) => AccountState | undefined,
+): { ownerUsername: string | null; note?: string } {
   const admin = settings.channelAdmin ?? null;
   const state = admin === null ? undefined : stateOf(admin);
   if (admin === null || state === undefined || state.isEnabled) return { ownerUsername: admin };
@@ -193,7 +224,9 @@ export function planChannelOwners(
   const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
   const steps: MappingStep[] = [];
   // By name, so a dry run reads in the order the console lists channels.
-  const byName = channels.filter((channel) => channel.source === 'directory').sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : a.name.toLowerCase() > b.name.toLowerCase() ? 1 : 0));
+  const byName = channels
+    .filter((channel) => channel.source === 'directory')
+    .sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : a.name.toLowerCase() > b.name.toLowerCase() ? 1 : 0));
   for (const channel of byName) {
     const owner = channel.ownerUsername;
     const ownerState = owner === null ? undefined : stateOf(owner);
@@ -204,16 +237,23 @@ export function planChannelOwners(
         steps.push({ ...base, ownerUsername: usableAdmin, reason: `${because}; reassigned to ${usableAdmin}` });
       } else {
         const why =
-          admin === null ? 'no Channel Admin is set'
-          : same(admin, owner) ? 'it is the Channel Admin'
-          : adminState === undefined ? `Channel Admin ${admin} is not a known user`
-          : `Channel Admin ${admin} is disabled too`;
+          admin === null
+            ? 'no Channel Admin is set'
+            : same(admin, owner)
+              ? 'it is the Channel Admin'
+              : adminState === undefined
+                ? `Channel Admin ${admin} is not a known user`
+                : `Channel Admin ${admin} is disabled too`;
         steps.push({ ...base, ownerUsername: null, reason: `${because}; owner removed (${why})` });
       }
       continue;
     }
     if (usableAdmin !== null && (owner === null || !same(owner, usableAdmin))) {
-      steps.push({ ...base, ownerUsername: usableAdmin, reason: owner === null ? `no owner; assigned to Channel Admin ${usableAdmin}` : `owner ${owner} is not the Channel Admin; reassigned to ${usableAdmin}` });
+      steps.push({
+        ...base,
+        ownerUsername: usableAdmin,
+        reason: owner === null ? `no owner; assigned to Channel Admin ${usableAdmin}` : `owner ${owner} is not the Channel Admin; reassigned to ${usableAdmin}`,
+      });
     }
   }
   return steps;

@@ -4,17 +4,23 @@ import { MUST_CHANGE_PASSWORD, PASSWORD_NEVER_CHANGED } from '../mapping/passwor
 import type { MappedUser } from '../mapping/user.ts';
 import { changeEventsOf } from './change-events.ts';
 import { checkPlan } from './guard.ts';
+import { type CurrentUser, type PlanOptions, planSync } from './plan.ts';
 import { planPasswordChange } from './plan-password-changes.ts';
-import { planSync, type CurrentUser, type PlanOptions } from './plan.ts';
 import type { DirectorySnapshot } from './snapshot.ts';
 
 const T1 = '2030-01-01T10:00:00.000Z';
 const T2 = '2030-02-01T10:00:00.000Z';
 
 describe('planPasswordChange', () => {
-  const stored = (passwordChangedAt: string | null | undefined) => ({ id: 'db-a', username: 'anna', ...(passwordChangedAt === undefined ? {} : { passwordChangedAt }) });
+  const stored = (passwordChangedAt: string | null | undefined) => ({
+    id: 'db-a',
+    username: 'anna',
+    ...(passwordChangedAt === undefined ? {} : { passwordChangedAt }),
+  });
   // [case, seen, stored, setting on, expected kind (or none), reason]
-  const table: Array<[string, string | null | undefined, string | null | undefined, boolean, 'revokeSessions' | 'recordPasswordChange' | undefined, RegExp | undefined]> = [
+  const table: Array<
+    [string, string | null | undefined, string | null | undefined, boolean, 'revokeSessions' | 'recordPasswordChange' | undefined, RegExp | undefined]
+  > = [
     ['moved forward', T2, T1, true, 'revokeSessions', /^password changed in the directory$/],
     ['moved forward, setting off', T2, T1, false, 'recordPasswordChange', /sessions kept: sync\.revokeSessionsOnPasswordChange is off/],
     ['unchanged', T1, T1, true, undefined, undefined],
@@ -23,7 +29,14 @@ describe('planPasswordChange', () => {
     ['first change after "never changed"', T1, PASSWORD_NEVER_CHANGED, true, 'revokeSessions', /^password changed in the directory$/],
     ['missing now: never revokes', null, T1, true, undefined, undefined],
     ['missing now after "never changed"', null, PASSWORD_NEVER_CHANGED, true, undefined, undefined],
-    ['moved back: recorded, sessions kept', T1, T2, true, 'recordPasswordChange', /moved back to 2030-01-01T10:00:00\.000Z \(was 2030-02-01T10:00:00\.000Z\); sessions kept/],
+    [
+      'moved back: recorded, sessions kept',
+      T1,
+      T2,
+      true,
+      'recordPasswordChange',
+      /moved back to 2030-01-01T10:00:00\.000Z \(was 2030-02-01T10:00:00\.000Z\); sessions kept/,
+    ],
     ['AD must change at next logon', MUST_CHANGE_PASSWORD, T1, true, 'revokeSessions', /^password changed in the directory \(must change at next logon\)$/],
     ['AD must change, still', MUST_CHANGE_PASSWORD, MUST_CHANGE_PASSWORD, true, undefined, undefined],
     ['AD new password after must change', T2, MUST_CHANGE_PASSWORD, true, 'revokeSessions', /^password changed in the directory$/],
@@ -84,7 +97,15 @@ describe('password changes in the sync plan', () => {
     passwordChangedAt,
     ...overrides,
   });
-  const snapshot = (users: MappedUser[]): DirectorySnapshot => ({ users, groups: [], skippedUsers: [], skippedGroups: [], warnings: [], serverType: 'openldap', uniqueIdAttribute: 'entryUUID' });
+  const snapshot = (users: MappedUser[]): DirectorySnapshot => ({
+    users,
+    groups: [],
+    skippedUsers: [],
+    skippedGroups: [],
+    warnings: [],
+    serverType: 'openldap',
+    uniqueIdAttribute: 'entryUUID',
+  });
 
   it('revokes for users whose time moved, records new times, puts the steps last, and counts the users', () => {
     const users = [dirUser('changed', T2), dirUser('same', T1), dirUser('first', T1), dirUser('renamed-and-changed', T2)];
@@ -99,35 +120,57 @@ describe('password changes in the sync plan', () => {
     assert.deepEqual(kinds, ['updateUser', 'revokeSessions', 'recordPasswordChange', 'revokeSessions']);
     assert.deepEqual(
       plan.steps.filter((step) => step.kind === 'revokeSessions').map((step) => [step.username, step.reason]),
-      [['changed', 'password changed in the directory'], ['renamed-and-changed', 'password changed in the directory']],
+      [
+        ['changed', 'password changed in the directory'],
+        ['renamed-and-changed', 'password changed in the directory'],
+      ],
     );
     assert.equal(plan.counts.sessions.usersRevoked, 2);
     assert.equal(plan.counts.users.updated, 1, 'a password change is not a profile update');
     assert.equal(plan.counts.users.unchanged, 3);
     // Not a change-feed event of its own: apply writes session.revoked for each session it ends.
-    assert.deepEqual(changeEventsOf(plan.steps, current, { actor: 'sync', at: T2 }).map((entry) => entry.action), ['user.updated']);
+    assert.deepEqual(
+      changeEventsOf(plan.steps, current, { actor: 'sync', at: T2 }).map((entry) => entry.action),
+      ['user.updated'],
+    );
   });
 
   it('fills the time in on new and linked accounts (never changed when the entry has none), with no step of their own', () => {
     const local = storeUser('merged', null, { source: 'local', externalId: null, dn: null });
-    const plan = planSync(snapshot([dirUser('new', T1), dirUser('bare', null), dirUser('merged', T2)]), { users: [local], groups: [], memberships: [] }, options);
+    const plan = planSync(
+      snapshot([dirUser('new', T1), dirUser('bare', null), dirUser('merged', T2)]),
+      { users: [local], groups: [], memberships: [] },
+      options,
+    );
     const created = plan.steps.filter((step) => step.kind === 'createUser');
-    assert.deepEqual(created.map((step) => step.kind === 'createUser' && step.fields.passwordChangedAt), [T1, PASSWORD_NEVER_CHANGED]);
+    assert.deepEqual(
+      created.map((step) => step.kind === 'createUser' && step.fields.passwordChangedAt),
+      [T1, PASSWORD_NEVER_CHANGED],
+    );
     const linked = plan.steps.find((step) => step.kind === 'linkUser');
     assert.equal(linked?.kind === 'linkUser' && linked.fields.passwordChangedAt, T2);
-    assert.deepEqual(plan.steps.filter((step) => step.kind === 'revokeSessions' || step.kind === 'recordPasswordChange'), []);
+    assert.deepEqual(
+      plan.steps.filter((step) => step.kind === 'revokeSessions' || step.kind === 'recordPasswordChange'),
+      [],
+    );
   });
 
   it('plans a login (listed scope) the same way, and follows the setting', () => {
     const current = { users: [storeUser('anna', T1)], groups: [], memberships: [] };
     const login = planSync(snapshot([dirUser('anna', T2)]), current, { ...options, scope: 'listed' });
-    assert.deepEqual(login.steps.map((step) => step.kind), ['revokeSessions']);
+    assert.deepEqual(
+      login.steps.map((step) => step.kind),
+      ['revokeSessions'],
+    );
     const off = planSync(snapshot([dirUser('anna', T2)]), current, { ...options, revokeSessionsOnPasswordChange: false });
-    assert.deepEqual(off.steps.map((step) => step.kind), ['recordPasswordChange']);
+    assert.deepEqual(
+      off.steps.map((step) => step.kind),
+      ['recordPasswordChange'],
+    );
     assert.equal(off.counts.sessions.usersRevoked, 0);
   });
 
-  it('is not held back by the guard, even when every user\'s password changed at once', () => {
+  it("is not held back by the guard, even when every user's password changed at once", () => {
     const count = 500;
     const names = Array.from({ length: count }, (_, index) => `u${index}`);
     const current = { users: names.map((name) => storeUser(name, T1)), groups: [], memberships: [] };

@@ -45,7 +45,11 @@ export interface StoredPasswordChange {
  * The step for one user seen in the directory (`seen`: its change time, null for none, undefined
  * when not read) against the store's `stored` user, or undefined when nothing changed.
  */
-export function planPasswordChange(seen: string | null | undefined, stored: StoredPasswordChange, options: { revokeSessions: boolean }): PasswordStep | undefined {
+export function planPasswordChange(
+  seen: string | null | undefined,
+  stored: StoredPasswordChange,
+  options: { revokeSessions: boolean },
+): PasswordStep | undefined {
   const before = stored.passwordChangedAt;
   if (seen === undefined || before === undefined) return undefined;
   const base = { userId: stored.id, username: stored.username };
@@ -56,7 +60,13 @@ export function planPasswordChange(seen: string | null | undefined, stored: Stor
   if (seen === null || seen === before) return undefined;
   const movedForward = seen === MUST_CHANGE_PASSWORD || seen > before;
   if (!movedForward) {
-    return { kind: 'recordPasswordChange', ...base, from: before, to: seen, reason: `password change time moved back to ${describe(seen)} (was ${describe(before)}); sessions kept` };
+    return {
+      kind: 'recordPasswordChange',
+      ...base,
+      from: before,
+      to: seen,
+      reason: `password change time moved back to ${describe(seen)} (was ${describe(before)}); sessions kept`,
+    };
   }
   const reason = seen === MUST_CHANGE_PASSWORD ? `${PASSWORD_CHANGED_REASON} (must change at next logon)` : PASSWORD_CHANGED_REASON;
   if (!options.revokeSessions) {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ResolvedGroup } from '../mapping/memberships.ts';
 import type { MappedUser } from '../mapping/user.ts';
-import { planSync, type CurrentGroup, type CurrentState, type CurrentUser, type PlanOptions, type PlanStep } from './plan.ts';
+import { type CurrentGroup, type CurrentState, type CurrentUser, type PlanOptions, type PlanStep, planSync } from './plan.ts';
 import type { DirectorySnapshot } from './snapshot.ts';
 
 const options: PlanOptions = {
@@ -51,7 +51,16 @@ function storeUser(id: string, overrides: Partial<CurrentUser> = {}): CurrentUse
 }
 
 function dirGroup(id: string, members: string[], overrides: Partial<ResolvedGroup> = {}): ResolvedGroup {
-  return { externalId: id, dn: `cn=${id},ou=groups,dc=example,dc=org`, dnKey: `cn=${id},ou=groups,dc=example,dc=org`, name: id, memberDnKeys: [], memberUids: [], memberUserIds: members, ...overrides };
+  return {
+    externalId: id,
+    dn: `cn=${id},ou=groups,dc=example,dc=org`,
+    dnKey: `cn=${id},ou=groups,dc=example,dc=org`,
+    name: id,
+    memberDnKeys: [],
+    memberUids: [],
+    memberUserIds: members,
+    ...overrides,
+  };
 }
 
 function storeGroup(id: string, overrides: Partial<CurrentGroup> = {}): CurrentGroup {
@@ -92,11 +101,7 @@ describe('planSync', () => {
   });
 
   it('lets two users swap usernames', () => {
-    const plan = planSync(
-      snapshot([dirUser('a', { username: 'b' }), dirUser('b', { username: 'a' })]),
-      state([storeUser('a'), storeUser('b')]),
-      options,
-    );
+    const plan = planSync(snapshot([dirUser('a', { username: 'b' }), dirUser('b', { username: 'a' })]), state([storeUser('a'), storeUser('b')]), options);
     const renames = plan.steps.filter((step) => step.kind === 'updateUser' && step.changes.username !== undefined);
     assert.equal(renames.length, 2);
   });
@@ -110,7 +115,10 @@ describe('planSync', () => {
     const local = storeUser('x', { id: 'local-bob', username: 'bob', source: 'local', externalId: null, dn: null });
     const plan = planSync(snapshot([dirUser('b', { username: 'bob' })]), state([local]), options);
     assert.deepEqual(kinds(plan.steps), ['skipUser']);
-    const merged = planSync(snapshot([dirUser('b', { username: 'bob' })]), state([local]), { ...options, mergeExistingUsers: { enabled: true, matchBy: 'username' } });
+    const merged = planSync(snapshot([dirUser('b', { username: 'bob' })]), state([local]), {
+      ...options,
+      mergeExistingUsers: { enabled: true, matchBy: 'username' },
+    });
     assert.deepEqual(kinds(merged.steps), ['linkUser']);
     assert.ok(merged.steps[0]?.kind === 'linkUser' && merged.steps[0].userId === 'local-bob');
   });
@@ -130,7 +138,10 @@ describe('planSync', () => {
 
   it('never merges into an administrator', () => {
     const admin = storeUser('x', { id: 'local-admin', username: 'admin', source: 'local', externalId: null, dn: null, isAdmin: true });
-    const plan = planSync(snapshot([dirUser('evil', { username: 'admin' })]), state([admin]), { ...options, mergeExistingUsers: { enabled: true, matchBy: 'username' } });
+    const plan = planSync(snapshot([dirUser('evil', { username: 'admin' })]), state([admin]), {
+      ...options,
+      mergeExistingUsers: { enabled: true, matchBy: 'username' },
+    });
     assert.deepEqual(kinds(plan.steps), ['skipUser']);
     assert.match(plan.steps[0]?.reason ?? '', /administrator/);
   });
@@ -138,21 +149,44 @@ describe('planSync', () => {
   it('disables missing users only when asked, and never local ones', () => {
     const users = [storeUser('a'), storeUser('gone'), storeUser('l', { source: 'local', externalId: null })];
     const plan = planSync(snapshot([dirUser('a')]), state(users), options);
-    assert.deepEqual(plan.steps, [{ kind: 'disableUser', userId: 'db-gone', username: 'gone', disabledBy: 'sync', reason: 'no longer found in the directory' }]);
+    assert.deepEqual(plan.steps, [
+      { kind: 'disableUser', userId: 'db-gone', username: 'gone', disabledBy: 'sync', reason: 'no longer found in the directory' },
+    ]);
     assert.deepEqual(planSync(snapshot([dirUser('a')]), state(users), { ...options, disableMissingUsers: false }).steps, []);
   });
 
   it('skips an entry it could not map, counts it, and does not treat its account as missing', () => {
-    const noUsername = { dn: 'uid=b,dc=x', externalId: 'b', reason: 'has no username attribute (uid, cn)', setting: 'users.usernameAttribute', missingAttributes: ['uid', 'cn'] };
+    const noUsername = {
+      dn: 'uid=b,dc=x',
+      externalId: 'b',
+      reason: 'has no username attribute (uid, cn)',
+      setting: 'users.usernameAttribute',
+      missingAttributes: ['uid', 'cn'],
+    };
     // No unique id: the stored account is the one under that DN (written in another case).
-    const noId = { dn: 'UID=C, ou=people,dc=example,dc=org', reason: 'has no entryUUID value', setting: 'users.uniqueIdAttribute', missingAttributes: ['entryUUID'] };
-    const fresh = { dn: 'uid=d,ou=people,dc=example,dc=org', reason: 'has no entryUUID value', setting: 'users.uniqueIdAttribute', missingAttributes: ['entryUUID'] };
+    const noId = {
+      dn: 'UID=C, ou=people,dc=example,dc=org',
+      reason: 'has no entryUUID value',
+      setting: 'users.uniqueIdAttribute',
+      missingAttributes: ['entryUUID'],
+    };
+    const fresh = {
+      dn: 'uid=d,ou=people,dc=example,dc=org',
+      reason: 'has no entryUUID value',
+      setting: 'users.uniqueIdAttribute',
+      missingAttributes: ['entryUUID'],
+    };
     const snap = { ...snapshot([dirUser('a')]), skippedUsers: [noUsername, noId, fresh] };
     for (const grace of [0, 2]) {
       const plan = planSync(snap, state([storeUser('a'), storeUser('b'), storeUser('c', { missingRuns: 1 })]), { ...options, missingGraceRuns: grace });
       assert.deepEqual(plan.steps, [
         { kind: 'skipUser', externalId: 'b', dn: 'uid=b,dc=x', reason: 'skipped (no uid or cn); b is kept as it is and not counted as missing' },
-        { kind: 'skipUser', externalId: null, dn: 'UID=C, ou=people,dc=example,dc=org', reason: 'skipped (no entryUUID); c is kept as it is and not counted as missing' },
+        {
+          kind: 'skipUser',
+          externalId: null,
+          dn: 'UID=C, ou=people,dc=example,dc=org',
+          reason: 'skipped (no entryUUID); c is kept as it is and not counted as missing',
+        },
         { kind: 'skipUser', externalId: null, dn: 'uid=d,ou=people,dc=example,dc=org', reason: 'skipped (no entryUUID)' },
       ]);
       assert.equal(plan.counts.users.skipped, 3);
@@ -162,21 +196,44 @@ describe('planSync', () => {
 
   it('does not claim a skipped entry keeps an account another entry now carries', () => {
     const moved = dirUser('c', { dn: 'uid=c,ou=staff,dc=example,dc=org' });
-    const atOldDn = { dn: 'uid=c,ou=people,dc=example,dc=org', reason: 'has no entryUUID value', setting: 'users.uniqueIdAttribute', missingAttributes: ['entryUUID'] };
+    const atOldDn = {
+      dn: 'uid=c,ou=people,dc=example,dc=org',
+      reason: 'has no entryUUID value',
+      setting: 'users.uniqueIdAttribute',
+      missingAttributes: ['entryUUID'],
+    };
     const plan = planSync({ ...snapshot([moved]), skippedUsers: [atOldDn] }, state([storeUser('c')]), options);
-    assert.deepEqual(plan.steps.map((step) => `${step.kind}: ${step.reason}`), [
-      'updateUser: moved or renamed in directory from uid=c,ou=people,dc=example,dc=org to uid=c,ou=staff,dc=example,dc=org',
-      'skipUser: skipped (no entryUUID)',
-    ]);
+    assert.deepEqual(
+      plan.steps.map((step) => `${step.kind}: ${step.reason}`),
+      [
+        'updateUser: moved or renamed in directory from uid=c,ou=people,dc=example,dc=org to uid=c,ou=staff,dc=example,dc=org',
+        'skipUser: skipped (no entryUUID)',
+      ],
+    );
   });
 
   it('skips a group entry without a name or id: counted, and its stored group and memberships kept', () => {
-    const noName = { dn: 'cn=old,ou=groups,dc=example,dc=org', externalId: 'old', reason: 'has no cn value', setting: 'groups.nameAttribute', missingAttributes: ['cn'] };
-    const noId = { dn: 'cn=other,ou=groups,dc=example,dc=org', reason: 'has no entryUUID value', setting: 'groups.uniqueIdAttribute', missingAttributes: ['entryUUID'] };
-    const current = state([storeUser('a')], [storeGroup('old'), storeGroup('other'), storeGroup('gone')], [
-      { userId: 'db-a', groupId: 'g-old' },
-      { userId: 'db-a', groupId: 'g-other' },
-    ]);
+    const noName = {
+      dn: 'cn=old,ou=groups,dc=example,dc=org',
+      externalId: 'old',
+      reason: 'has no cn value',
+      setting: 'groups.nameAttribute',
+      missingAttributes: ['cn'],
+    };
+    const noId = {
+      dn: 'cn=other,ou=groups,dc=example,dc=org',
+      reason: 'has no entryUUID value',
+      setting: 'groups.uniqueIdAttribute',
+      missingAttributes: ['entryUUID'],
+    };
+    const current = state(
+      [storeUser('a')],
+      [storeGroup('old'), storeGroup('other'), storeGroup('gone')],
+      [
+        { userId: 'db-a', groupId: 'g-old' },
+        { userId: 'db-a', groupId: 'g-other' },
+      ],
+    );
     for (const scope of ['all', 'listed'] as const) {
       const plan = planSync({ ...snapshot([dirUser('a')]), skippedGroups: [noName, noId] }, current, { ...options, scope });
       assert.deepEqual(
@@ -196,19 +253,29 @@ describe('planSync', () => {
 
   it('names the old and the new name in a rename, and the old and new DN in a move', () => {
     const plan = planSync(
-      snapshot([dirUser('a', { username: 'anna' })], [dirGroup('staff', [], { name: 'Staff', dn: 'cn=Staff,ou=teams,dc=example,dc=org' }), dirGroup('ops', [], { dn: 'cn=ops,ou=teams,dc=example,dc=org' })]),
+      snapshot(
+        [dirUser('a', { username: 'anna' })],
+        [dirGroup('staff', [], { name: 'Staff', dn: 'cn=Staff,ou=teams,dc=example,dc=org' }), dirGroup('ops', [], { dn: 'cn=ops,ou=teams,dc=example,dc=org' })],
+      ),
       state([storeUser('a')], [storeGroup('staff'), storeGroup('ops')]),
       options,
     );
-    assert.deepEqual(plan.steps.map((step) => `${step.kind}: ${step.reason}`), [
-      'updateUser: username changed from a to anna',
-      'updateGroup: renamed from staff to Staff; moved or renamed in directory from cn=staff,ou=groups,dc=example,dc=org to cn=Staff,ou=teams,dc=example,dc=org',
-      'updateGroup: moved or renamed in directory from cn=ops,ou=groups,dc=example,dc=org to cn=ops,ou=teams,dc=example,dc=org',
-    ]);
+    assert.deepEqual(
+      plan.steps.map((step) => `${step.kind}: ${step.reason}`),
+      [
+        'updateUser: username changed from a to anna',
+        'updateGroup: renamed from staff to Staff; moved or renamed in directory from cn=staff,ou=groups,dc=example,dc=org to cn=Staff,ou=teams,dc=example,dc=org',
+        'updateGroup: moved or renamed in directory from cn=ops,ou=groups,dc=example,dc=org to cn=ops,ou=teams,dc=example,dc=org',
+      ],
+    );
   });
 
   it('lists every existing user the read saw, changed or not, for "Last synced"', () => {
-    const plan = planSync(snapshot([dirUser('a'), dirUser('b', { email: 'new@example.org' }), dirUser('n')]), state([storeUser('a'), storeUser('b'), storeUser('gone')]), options);
+    const plan = planSync(
+      snapshot([dirUser('a'), dirUser('b', { email: 'new@example.org' }), dirUser('n')]),
+      state([storeUser('a'), storeUser('b'), storeUser('gone')]),
+      options,
+    );
     assert.deepEqual(plan.seenUserIds, ['db-a', 'db-b']);
   });
 
@@ -236,10 +303,14 @@ describe('planSync', () => {
   it('diffs groups and memberships, with reasons', () => {
     const plan = planSync(
       snapshot([dirUser('a'), dirUser('b'), dirUser('c')], [dirGroup('staff', ['a', 'c'], { name: 'Staff' }), dirGroup('new', ['b'])]),
-      state([storeUser('a'), storeUser('b')], [storeGroup('staff'), storeGroup('old')], [
-        { userId: 'db-a', groupId: 'g-staff' },
-        { userId: 'db-b', groupId: 'g-staff' },
-      ]),
+      state(
+        [storeUser('a'), storeUser('b')],
+        [storeGroup('staff'), storeGroup('old')],
+        [
+          { userId: 'db-a', groupId: 'g-staff' },
+          { userId: 'db-b', groupId: 'g-staff' },
+        ],
+      ),
       options,
     );
     const summary = plan.steps.map((step) => `${step.kind}: ${step.reason}`);
@@ -262,7 +333,16 @@ describe('planSync', () => {
 
   it('plans a 100k-user import without exhausting the call stack', () => {
     const users = Array.from({ length: 100_000 }, (_, index) => dirUser(`u${index}`));
-    const groups = [dirGroup('everyone', users.map((user) => user.externalId)), dirGroup('half', users.filter((_, index) => index % 2 === 0).map((user) => user.externalId))];
+    const groups = [
+      dirGroup(
+        'everyone',
+        users.map((user) => user.externalId),
+      ),
+      dirGroup(
+        'half',
+        users.filter((_, index) => index % 2 === 0).map((user) => user.externalId),
+      ),
+    ];
     const plan = planSync(snapshot(users, groups), state([]), options);
     assert.equal(plan.counts.users.created, 100_000);
     assert.equal(plan.counts.memberships.added, 150_000);
@@ -271,9 +351,15 @@ describe('planSync', () => {
   it('gives missing users the configured grace before disabling them, and resets it when they return', () => {
     const grace = { ...options, missingGraceRuns: 2 };
     const first = planSync(snapshot([dirUser('a')]), state([storeUser('a'), storeUser('gone')]), grace);
-    assert.deepEqual(first.steps.map((step) => [step.kind, step.reason]), [['markMissing', 'not found in the directory (1 of 2 runs of grace)']]);
+    assert.deepEqual(
+      first.steps.map((step) => [step.kind, step.reason]),
+      [['markMissing', 'not found in the directory (1 of 2 runs of grace)']],
+    );
     const third = planSync(snapshot([dirUser('a')]), state([storeUser('a'), storeUser('gone', { missingRuns: 2 })]), grace);
-    assert.deepEqual(third.steps.map((step) => [step.kind, step.reason]), [['disableUser', 'no longer found in the directory for 3 runs']]);
+    assert.deepEqual(
+      third.steps.map((step) => [step.kind, step.reason]),
+      [['disableUser', 'no longer found in the directory for 3 runs']],
+    );
     const back = planSync(snapshot([dirUser('a'), dirUser('gone')]), state([storeUser('a'), storeUser('gone', { missingRuns: 1 })]), grace);
     assert.deepEqual(kinds(back.steps), ['markPresent']);
   });
@@ -282,14 +368,21 @@ describe('planSync', () => {
     const listed = { ...options, scope: 'listed' as const };
     const plan = planSync(
       snapshot([dirUser('a')], [dirGroup('kept', ['a'])]),
-      state([storeUser('a'), storeUser('b')], [storeGroup('kept'), storeGroup('left'), storeGroup('unrelated')], [
-        { userId: 'db-a', groupId: 'g-left' },
-        { userId: 'db-b', groupId: 'g-left' },
-        { userId: 'db-b', groupId: 'g-kept' },
-      ]),
+      state(
+        [storeUser('a'), storeUser('b')],
+        [storeGroup('kept'), storeGroup('left'), storeGroup('unrelated')],
+        [
+          { userId: 'db-a', groupId: 'g-left' },
+          { userId: 'db-b', groupId: 'g-left' },
+          { userId: 'db-b', groupId: 'g-kept' },
+        ],
+      ),
       listed,
     );
-    assert.deepEqual(plan.steps.map((step) => `${step.kind}: ${step.reason}`), ['addMembership: member of kept', 'removeMembership: no longer a member of left']);
+    assert.deepEqual(
+      plan.steps.map((step) => `${step.kind}: ${step.reason}`),
+      ['addMembership: member of kept', 'removeMembership: no longer a member of left'],
+    );
     assert.ok(plan.steps.every((step) => !('userId' in step) || step.userId === 'db-a'));
   });
 });
@@ -298,7 +391,14 @@ describe('planSync: records write-back created', () => {
   it('links a user and a group created in the directory by write-back to their entries by DN, without a duplicate', () => {
     const pendingUser = storeUser('nina', { externalId: null, id: 'db-nina' });
     const pendingGroup = storeGroup('crew', { externalId: null, id: 'g-crew' });
-    const plan = planSync(snapshot([dirUser('nina-uuid', { username: 'nina', dn: 'uid=nina,ou=people,dc=example,dc=org', dnKey: 'uid=nina,ou=people,dc=example,dc=org' })], [dirGroup('crew-uuid', ['nina-uuid'], { name: 'crew', dn: 'cn=crew,ou=groups,dc=example,dc=org' })]), state([pendingUser], [pendingGroup]), options);
+    const plan = planSync(
+      snapshot(
+        [dirUser('nina-uuid', { username: 'nina', dn: 'uid=nina,ou=people,dc=example,dc=org', dnKey: 'uid=nina,ou=people,dc=example,dc=org' })],
+        [dirGroup('crew-uuid', ['nina-uuid'], { name: 'crew', dn: 'cn=crew,ou=groups,dc=example,dc=org' })],
+      ),
+      state([pendingUser], [pendingGroup]),
+      options,
+    );
     assert.deepEqual(kinds(plan.steps), ['linkUser', 'updateGroup', 'addMembership']);
     const [link, group] = plan.steps;
     assert.equal(link?.kind === 'linkUser' && link.userId, 'db-nina');

@@ -4,14 +4,13 @@
  */
 import { dnKeyOf } from '../ldap/dn.ts';
 import type { MappedUser, SkippedEntry } from '../mapping/user.ts';
-import type { MappingSettings, SyncSettings, WritableUserField, WriteBackSettings } from '../settings/schema.ts';
 import type { GroupRecord, MappingState, UserRecord } from '../model/index.ts';
-import { accountStatesAfter, newChannelOwner, planChannelOwners, planMappings, type MappedUserWithInput, type MappingStep } from './plan-mapping.ts';
-import { initialPasswordChange, planPasswordChanges, type PasswordStep } from './plan-password-changes.ts';
-import type { DirectorySnapshot } from './snapshot.ts';
+import type { MappingSettings, SyncSettings, WritableUserField, WriteBackSettings } from '../settings/schema.ts';
 import { authorityOf, resolveField } from '../writeback/resolve-conflict.ts';
-import { memberKey, type HeldField, type WriteBackState } from './write-back-state.ts';
-
+import { accountStatesAfter, type MappedUserWithInput, type MappingStep, newChannelOwner, planChannelOwners, planMappings } from './plan-mapping.ts';
+import { initialPasswordChange, type PasswordStep, planPasswordChanges } from './plan-password-changes.ts';
+import type { DirectorySnapshot } from './snapshot.ts';
+import { type HeldField, memberKey, type WriteBackState } from './write-back-state.ts';
 
 /** A user as the planner needs to see it from the store. */
 export type CurrentUser = Pick<
@@ -166,11 +165,16 @@ export function planSync(snapshot: DirectorySnapshot, current: CurrentState, opt
   if (options.mapping !== undefined && current.mapping !== undefined) {
     // Accounts as they will be after this plan: a channel owner disabled by it loses its channels now.
     const stateOf = accountStatesAfter(current.users, userSteps.steps);
-    const mappingSteps: PlanStep[] = planMappings(snapshot.users as readonly MappedUserWithInput[], { users: current.users, mapping: current.mapping }, options.mapping, {
-      linked: userSteps.linkedUserIds,
-      created: userSteps.createdExternalIds,
-      newChannelOwner: newChannelOwner(options.mapping.channels, stateOf),
-    });
+    const mappingSteps: PlanStep[] = planMappings(
+      snapshot.users as readonly MappedUserWithInput[],
+      { users: current.users, mapping: current.mapping },
+      options.mapping,
+      {
+        linked: userSteps.linkedUserIds,
+        created: userSteps.createdExternalIds,
+        newChannelOwner: newChannelOwner(options.mapping.channels, stateOf),
+      },
+    );
     steps = steps.concat(mappingSteps);
     // Ownership needs every account, so only a whole-directory sync judges it (a login sees one user).
     if (options.scope !== 'listed') steps = steps.concat(planChannelOwners(current.mapping.channels, options.mapping.channels, stateOf));
@@ -194,7 +198,10 @@ function skippedReason(skipped: SkippedEntry, kept: string | undefined): string 
  * DN (an entry without its unique id is still the record stored under that DN). DNs are
  * normalised only when some skipped entry lacks an id.
  */
-function recordsOfSkipped<R extends { id: string; externalId: string | null; dn: string | null }>(skipped: readonly SkippedEntry[], records: readonly R[]): Map<SkippedEntry, R> {
+function recordsOfSkipped<R extends { id: string; externalId: string | null; dn: string | null }>(
+  skipped: readonly SkippedEntry[],
+  records: readonly R[],
+): Map<SkippedEntry, R> {
   const found = new Map<SkippedEntry, R>();
   if (skipped.length === 0) return found;
   const byExternalId = new Map<string, R>();
@@ -203,7 +210,9 @@ function recordsOfSkipped<R extends { id: string; externalId: string | null; dn:
   for (const entry of skipped) {
     let record = entry.externalId === undefined ? undefined : byExternalId.get(entry.externalId);
     if (record === undefined && entry.externalId === undefined) {
-      byDn ??= new Map(records.flatMap((candidate) => (candidate.dn === null || candidate.externalId === null ? [] : [[dnKeyOf(candidate.dn), candidate] as const])));
+      byDn ??= new Map(
+        records.flatMap((candidate) => (candidate.dn === null || candidate.externalId === null ? [] : [[dnKeyOf(candidate.dn), candidate] as const])),
+      );
       record = byDn.get(dnKeyOf(entry.dn));
     }
     if (record !== undefined) found.set(entry, record);
@@ -261,7 +270,12 @@ function planUsers(
   const renamedAway = new Set<string>();
   for (const user of snapshot.users) {
     const existing = byExternalId.get(user.externalId);
-    if (existing !== undefined && existing.username.toLowerCase() !== user.username.toLowerCase() && !isContested(user.username) && !isHeld(existing.id, 'username')) {
+    if (
+      existing !== undefined &&
+      existing.username.toLowerCase() !== user.username.toLowerCase() &&
+      !isContested(user.username) &&
+      !isHeld(existing.id, 'username')
+    ) {
       renamedAway.add(existing.username.toLowerCase());
     }
   }
@@ -322,7 +336,7 @@ function planUsers(
     const candidate = mergeCandidate(user);
     if (candidate !== undefined) {
       if ((mergeClaims.get(candidate.id) ?? 0) > 1) {
-        steps.push(skip(user, `not merged: ${(mergeClaims.get(candidate.id) ?? 0)} directory entries match local account ${candidate.username}`));
+        steps.push(skip(user, `not merged: ${mergeClaims.get(candidate.id) ?? 0} directory entries match local account ${candidate.username}`));
       } else if (candidate.isAdmin) {
         steps.push(skip(user, `not merged: local account ${candidate.username} is an administrator and is never taken over`));
       } else if (isContested(user.username) || isHeldByOther(user.username, candidate.id)) {
@@ -364,7 +378,10 @@ function planUsers(
 
   // Entries that cannot be mapped are skipped, counted, and their stored accounts left exactly as they are.
   // An account another entry now carries (by its unique id) is judged through that entry.
-  const skippedAccounts = recordsOfSkipped(snapshot.skippedUsers, current.users.filter((user) => user.source === 'directory' && !linkedUserIds.has(user.externalId ?? '')));
+  const skippedAccounts = recordsOfSkipped(
+    snapshot.skippedUsers,
+    current.users.filter((user) => user.source === 'directory' && !linkedUserIds.has(user.externalId ?? '')),
+  );
   for (const skipped of snapshot.skippedUsers) {
     const stored = skippedAccounts.get(skipped);
     steps.push({
@@ -527,8 +544,17 @@ function judgeLocalChange(
   if (decision.action === 'none') return { keep: false, step: settle('settled', `${field}: the directory now holds the value changed in dirbridge`) };
   if (conflict === undefined) return { keep: true };
   return authority === 'dirbridge'
-    ? { keep: true, step: settle('dirbridgeWins', `${field} changed in the directory and in dirbridge: dirbridge's value wins (writeBack.authority); conflict recorded`) }
-    : { keep: false, step: settle('directoryWins', `${field} changed in the directory and in dirbridge: the directory's value wins (writeBack.authority); conflict recorded`) };
+    ? {
+        keep: true,
+        step: settle('dirbridgeWins', `${field} changed in the directory and in dirbridge: dirbridge's value wins (writeBack.authority); conflict recorded`),
+      }
+    : {
+        keep: false,
+        step: settle(
+          'directoryWins',
+          `${field} changed in the directory and in dirbridge: the directory's value wins (writeBack.authority); conflict recorded`,
+        ),
+      };
 }
 
 /** Equal as `resolveField` compares values: blanks around and absent values aside. */
@@ -540,7 +566,13 @@ function sameFieldValue(a: string | null, b: string | null): boolean {
 function enabledStepOf(user: MappedUser, existing: CurrentUser, options: PlanOptions): PlanStep | undefined {
   if (user.directoryState === 'disabled') {
     if (existing.isEnabled && appliesDisable(options.activeState)) {
-      return { kind: 'disableUser', userId: existing.id, username: existing.username, disabledBy: 'directory', reason: user.directoryStateReason ?? 'disabled in directory' };
+      return {
+        kind: 'disableUser',
+        userId: existing.id,
+        username: existing.username,
+        disabledBy: 'directory',
+        reason: user.directoryStateReason ?? 'disabled in directory',
+      };
     }
     return undefined;
   }
@@ -559,7 +591,15 @@ function planMissingUsers(snapshot: DirectorySnapshot, current: CurrentState, op
   // A delta names the users that left; every other user it does not hold is still there.
   const isGone = (externalId: string) => (options.scope === 'delta' ? options.deletedUserIds?.has(externalId) === true : !present.has(externalId));
   for (const user of current.users) {
-    if (user.source !== 'directory' || user.externalId === null || !isGone(user.externalId) || present.has(user.externalId) || skippedIds.has(user.id) || !user.isEnabled) continue;
+    if (
+      user.source !== 'directory' ||
+      user.externalId === null ||
+      !isGone(user.externalId) ||
+      present.has(user.externalId) ||
+      skippedIds.has(user.id) ||
+      !user.isEnabled
+    )
+      continue;
     const missingRuns = user.missingRuns + 1;
     if (missingRuns <= options.missingGraceRuns) {
       steps.push({
@@ -618,12 +658,23 @@ function planGroups(
     const existing = byExternalId.get(group.externalId) ?? created;
     if (existing === undefined) {
       if (writeBack?.deletedDns.has(group.dnKey) === true) {
-        steps.push({ kind: 'skipGroup', dn: group.dn, groupId: null, reason: 'not imported: deleted in dirbridge, and the delete is pending in the write-back outbox' });
+        steps.push({
+          kind: 'skipGroup',
+          dn: group.dn,
+          groupId: null,
+          reason: 'not imported: deleted in dirbridge, and the delete is pending in the write-back outbox',
+        });
         continue;
       }
       steps.push({ kind: 'createGroup', externalId: group.externalId, name: group.name, dn: group.dn, reason: 'new in directory' });
     } else if (created !== undefined) {
-      steps.push({ kind: 'updateGroup', groupId: created.id, name: created.name, changes: { externalId: group.externalId, name: group.name, dn: group.dn }, reason: `created in the directory by write-back; linked to its entry ${group.dn}` });
+      steps.push({
+        kind: 'updateGroup',
+        groupId: created.id,
+        name: created.name,
+        changes: { externalId: group.externalId, name: group.name, dn: group.dn },
+        reason: `created in the directory by write-back; linked to its entry ${group.dn}`,
+      });
     } else {
       const changes: { name?: string; dn?: string } = {};
       const held = writeBack?.heldGroups.get(existing.id);
@@ -636,7 +687,10 @@ function planGroups(
         if (held?.has('dn') === true) heldBack.push('dn');
         else changes.dn = group.dn;
       }
-      if (heldBack.length > 0) warnings.push(`group ${existing.name} keeps its ${heldBack.join(', ')} held by a pending write-back: the directory's value is not copied back until it is delivered`);
+      if (heldBack.length > 0)
+        warnings.push(
+          `group ${existing.name} keeps its ${heldBack.join(', ')} held by a pending write-back: the directory's value is not copied back until it is delivered`,
+        );
       if (Object.keys(changes).length > 0) {
         const reasons = [
           ...(changes.name === undefined ? [] : [`renamed from ${existing.name} to ${group.name}`]),
@@ -651,10 +705,19 @@ function planGroups(
       const userId = linkedUserIds.get(userExternalId);
       if (userId === undefined ? !createdExternalIds.has(userExternalId) : had.has(userId)) continue;
       if (existing !== undefined && isMembershipHeld(existing.id, { externalId: userExternalId, userId })) {
-        warnings.push(`${usernameByExternalId.get(userExternalId) ?? userExternalId} is not added to ${group.name}: a pending write-back removes it from the group`);
+        warnings.push(
+          `${usernameByExternalId.get(userExternalId) ?? userExternalId} is not added to ${group.name}: a pending write-back removes it from the group`,
+        );
         continue;
       }
-      steps.push({ kind: 'addMembership', userExternalId, groupExternalId: group.externalId, username: usernameByExternalId.get(userExternalId) ?? userExternalId, group: group.name, reason: `member of ${group.name}` });
+      steps.push({
+        kind: 'addMembership',
+        userExternalId,
+        groupExternalId: group.externalId,
+        username: usernameByExternalId.get(userExternalId) ?? userExternalId,
+        group: group.name,
+        reason: `member of ${group.name}`,
+      });
     }
     if (existing !== undefined) {
       for (const userId of had) {
@@ -665,12 +728,22 @@ function planGroups(
           warnings.push(`${usernameById.get(userId) ?? userId} stays in ${group.name}: a pending write-back adds it to the group`);
           continue;
         }
-        steps.push({ kind: 'removeMembership', userId, groupId: existing.id, username: usernameById.get(userId) ?? userId, group: group.name, reason: `no longer a member of ${group.name}` });
+        steps.push({
+          kind: 'removeMembership',
+          userId,
+          groupId: existing.id,
+          username: usernameById.get(userId) ?? userId,
+          group: group.name,
+          reason: `no longer a member of ${group.name}`,
+        });
       }
     }
   }
   // Entries that cannot be mapped: their stored groups are neither deleted nor judged, memberships included.
-  const skippedGroups = recordsOfSkipped(snapshot.skippedGroups, current.groups.filter((group) => group.source === 'directory'));
+  const skippedGroups = recordsOfSkipped(
+    snapshot.skippedGroups,
+    current.groups.filter((group) => group.source === 'directory'),
+  );
   const kept = new Set<string>();
   for (const skipped of snapshot.skippedGroups) {
     const named = skippedGroups.get(skipped);
@@ -698,7 +771,14 @@ function planGroups(
         warnings.push(`${usernameById.get(userId) ?? userId} stays in ${group.name}: a pending write-back adds it to the group`);
         continue;
       }
-      steps.push({ kind: 'removeMembership', userId, groupId: group.id, username: usernameById.get(userId) ?? userId, group: group.name, reason: `no longer a member of ${group.name}` });
+      steps.push({
+        kind: 'removeMembership',
+        userId,
+        groupId: group.id,
+        username: usernameById.get(userId) ?? userId,
+        group: group.name,
+        reason: `no longer a member of ${group.name}`,
+      });
     }
   }
   return steps;
@@ -708,7 +788,10 @@ function planGroups(
  * Whether a pending write adds or removes this user in this group: the group's held member
  * values name the user by DN or username, as the directory shows it or as the store holds it.
  */
-function heldMembershipCheck(snapshot: Pick<DirectorySnapshot, 'users'>, current: CurrentState): (groupId: string, user: { externalId: string; userId: string | undefined }) => boolean {
+function heldMembershipCheck(
+  snapshot: Pick<DirectorySnapshot, 'users'>,
+  current: CurrentState,
+): (groupId: string, user: { externalId: string; userId: string | undefined }) => boolean {
   const heldMembers = current.writeBack?.heldMembers;
   if (heldMembers === undefined || heldMembers.size === 0) return () => false;
   let directoryUsers: Map<string, MappedUser> | undefined;
@@ -764,35 +847,85 @@ export function countSteps(steps: readonly PlanStep[], unchanged: number): PlanC
   };
   for (const step of steps) {
     switch (step.kind) {
-      case 'createUser': counts.users.created += 1; break;
+      case 'createUser':
+        counts.users.created += 1;
+        break;
       case 'linkUser':
-      case 'updateUser': counts.users.updated += 1; break;
-      case 'disableUser': counts.users.disabled += 1; break;
-      case 'enableUser': counts.users.enabled += 1; break;
+      case 'updateUser':
+        counts.users.updated += 1;
+        break;
+      case 'disableUser':
+        counts.users.disabled += 1;
+        break;
+      case 'enableUser':
+        counts.users.enabled += 1;
+        break;
       case 'markMissing':
       case 'markPresent':
-      case 'settleLocalChange': break;
-      case 'skipUser': counts.users.skipped += 1; break;
-      case 'createGroup': counts.groups.created += 1; break;
-      case 'updateGroup': counts.groups.updated += 1; break;
-      case 'deleteGroup': counts.groups.deleted += 1; break;
-      case 'skipGroup': counts.groups.skipped += 1; break;
-      case 'addMembership': counts.memberships.added += 1; break;
-      case 'removeMembership': counts.memberships.removed += 1; break;
-      case 'grantRole': counts.roles.granted += 1; break;
-      case 'revokeRole': counts.roles.revoked += 1; break;
-      case 'createChannel': counts.channels.created += 1; break;
-      case 'addChannelMember': counts.channels.added += 1; break;
-      case 'removeChannelMember': counts.channels.removed += 1; break;
-      case 'setChannelOwner': counts.channels.ownerChanged += 1; break;
-      case 'createTeam': counts.teams.created += 1; break;
-      case 'addTeamMember': counts.teams.added += 1; break;
-      case 'removeTeamMember': counts.teams.removed += 1; break;
-      case 'setCustomFields': counts.attributes.customFields += 1; break;
-      case 'setAbacAttributes': counts.attributes.abac += 1; break;
-      case 'setAdmin': counts.attributes.admin += 1; break;
-      case 'revokeSessions': counts.sessions.usersRevoked += 1; break;
-      case 'recordPasswordChange': break;
+      case 'settleLocalChange':
+        break;
+      case 'skipUser':
+        counts.users.skipped += 1;
+        break;
+      case 'createGroup':
+        counts.groups.created += 1;
+        break;
+      case 'updateGroup':
+        counts.groups.updated += 1;
+        break;
+      case 'deleteGroup':
+        counts.groups.deleted += 1;
+        break;
+      case 'skipGroup':
+        counts.groups.skipped += 1;
+        break;
+      case 'addMembership':
+        counts.memberships.added += 1;
+        break;
+      case 'removeMembership':
+        counts.memberships.removed += 1;
+        break;
+      case 'grantRole':
+        counts.roles.granted += 1;
+        break;
+      case 'revokeRole':
+        counts.roles.revoked += 1;
+        break;
+      case 'createChannel':
+        counts.channels.created += 1;
+        break;
+      case 'addChannelMember':
+        counts.channels.added += 1;
+        break;
+      case 'removeChannelMember':
+        counts.channels.removed += 1;
+        break;
+      case 'setChannelOwner':
+        counts.channels.ownerChanged += 1;
+        break;
+      case 'createTeam':
+        counts.teams.created += 1;
+        break;
+      case 'addTeamMember':
+        counts.teams.added += 1;
+        break;
+      case 'removeTeamMember':
+        counts.teams.removed += 1;
+        break;
+      case 'setCustomFields':
+        counts.attributes.customFields += 1;
+        break;
+      case 'setAbacAttributes':
+        counts.attributes.abac += 1;
+        break;
+      case 'setAdmin':
+        counts.attributes.admin += 1;
+        break;
+      case 'revokeSessions':
+        counts.sessions.usersRevoked += 1;
+        break;
+      case 'recordPasswordChange':
+        break;
     }
   }
   return counts;

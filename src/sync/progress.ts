@@ -28,7 +28,12 @@ export interface ProgressRecorder {
 }
 
 /** Creates the recorder for one run. */
-export function createProgressRecorder(options: { store: { runs: Pick<Store['runs'], 'updateProgress'> }; runId: string; intervalMs?: number; log?: ProgressLog }): ProgressRecorder {
+export function createProgressRecorder(options: {
+  store: { runs: Pick<Store['runs'], 'updateProgress'> };
+  runId: string;
+  intervalMs?: number;
+  log?: ProgressLog;
+}): ProgressRecorder {
   const intervalMs = options.intervalMs ?? 1_000;
   const state: Omit<SyncRunProgress, 'updatedAt'> = { phase: 'connecting', usersRead: 0, groupsRead: 0, applied: 0, applyTotal: 0 };
   let lastWriteAt = Number.NEGATIVE_INFINITY;
@@ -54,7 +59,8 @@ export function createProgressRecorder(options: { store: { runs: Pick<Store['run
       } catch (error) {
         failures += 1;
         // Once per run is enough: a store that refuses progress refuses it every second.
-        if (failures === 1) options.log?.warn({ runId: options.runId, error: error instanceof Error ? error.message : String(error) }, 'could not record sync progress');
+        if (failures === 1)
+          options.log?.warn({ runId: options.runId, error: error instanceof Error ? error.message : String(error) }, 'could not record sync progress');
       }
     });
   }

@@ -5,14 +5,17 @@ import type { DirectoryConnection } from '../directory/index.ts';
 import { DirbridgeError, isDirbridgeError } from '../errors.ts';
 import { isDescendantOf, normalizeDn } from '../ldap/dn.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
-import { formatFilter, LDAP_MATCHING_RULE_IN_CHAIN, matchesFilter, parseFilter, type Filter } from '../ldap/filter.ts';
-import { groupSettingsSchema, mappingSettingsSchema, userSettingsSchema, type GroupSettings } from '../settings/schema.ts';
+import { type Filter, formatFilter, LDAP_MATCHING_RULE_IN_CHAIN, matchesFilter, parseFilter } from '../ldap/filter.ts';
+import { type GroupSettings, groupSettingsSchema, mappingSettingsSchema, userSettingsSchema } from '../settings/schema.ts';
 import { findUserGroups } from './find-directory-user.ts';
 import { readGroupNamesForSync, readGroupNamesForUser, SERVER_QUERY_CONCURRENCY } from './read-mapping-inputs.ts';
 import { readSnapshot } from './read-snapshot.ts';
 
 const users = userSettingsSchema.parse({ baseDn: MEMORY_BASE_DN });
-const groupsWith = (override: Partial<GroupSettings>): GroupSettings => ({ ...groupSettingsSchema.parse({ baseDn: `ou=groups,${MEMORY_BASE_DN}` }), ...override });
+const groupsWith = (override: Partial<GroupSettings>): GroupSettings => ({
+  ...groupSettingsSchema.parse({ baseDn: `ou=groups,${MEMORY_BASE_DN}` }),
+  ...override,
+});
 const roleMap = Object.fromEntries(Array.from({ length: 12 }, (_, index) => [`g${index * 2}`, `role-${index}`]));
 
 describe('mapped group names: one user (login) agrees with a full sync', () => {
@@ -74,7 +77,11 @@ describe('mapped group names: one user (login) agrees with a full sync', () => {
 describe('the User Group Filter decides mapped groups, nested or not', () => {
   const groups = groupsWith({ memberAttribute: ['member', 'uniqueMember', 'memberUid'], nestedGroups: true });
   const broad = '(&(cn=#{groupName})(|(member=#{userdn})(uniqueMember=#{userdn})(memberUid=#{username})))';
-  const narrower = ['(&(cn=#{groupName})(member=#{userdn}))', '(&(cn=#{groupName})(objectClass=groupOfNames)(|(member=#{userdn})(uniqueMember=#{userdn})))', '(&(cn=#{groupName})(memberUid=#{username}))'];
+  const narrower = [
+    '(&(cn=#{groupName})(member=#{userdn}))',
+    '(&(cn=#{groupName})(objectClass=groupOfNames)(|(member=#{userdn})(uniqueMember=#{userdn})))',
+    '(&(cn=#{groupName})(memberUid=#{username}))',
+  ];
   const namesBy = async (filter: string, seed: number) => {
     const directory = memoryDirectory(randomOrganisation({ seed, uniqueIds: seed % 2 === 0 }));
     const mapping = mappingSettingsSchema.parse({ groupSearch: { userGroupFilter: filter }, roles: { enabled: true, autoRemove: true, map: roleMap } });
@@ -117,7 +124,11 @@ describe('the User Group Filter decides mapped groups, nested or not', () => {
 function inChainDirectory(entries: readonly DirectoryEntry[], serverType: 'active-directory' | 'unknown') {
   const base = memoryDirectory(entries, serverType);
   const members = new Map<string, string[]>();
-  for (const found of entries) members.set(normalizeDn(found.dn), (found.attributes['member'] ?? []).map((value) => normalizeDn(String(value))));
+  for (const found of entries)
+    members.set(
+      normalizeDn(found.dn),
+      (found.attributes['member'] ?? []).map((value) => normalizeDn(String(value))),
+    );
   const reachable = (from: string, to: string): boolean => {
     const target = normalizeDn(to);
     const seen = new Set<string>();
@@ -179,12 +190,20 @@ describe('the in-chain User Group Filter on AD', () => {
   const variants: Array<[string, Record<string, unknown>, Record<string, unknown>?]> = [
     ['each, by cn', { userGroupFilter: `(&(cn=#{groupName})${IN_CHAIN})` }],
     ['each, group-side OR', { userGroupFilter: `(&(objectClass=groupOfNames)(|(cn=#{groupName})(cn=x#{groupName}))${IN_CHAIN})` }],
-    ['once, with teams', { strategy: 'once', userGroupFilter: `(&(objectClass=*)${IN_CHAIN})` }, { enabled: true, map: { g1: 'T1', g2: 'T2' }, userGroupsQuery: IN_CHAIN }],
+    [
+      'once, with teams',
+      { strategy: 'once', userGroupFilter: `(&(objectClass=*)${IN_CHAIN})` },
+      { enabled: true, map: { g1: 'T1', g2: 'T2' }, userGroupsQuery: IN_CHAIN },
+    ],
   ];
   for (const [label, groupSearch, teams] of variants) {
     it(`asks per group with the per-user answers and O(groups) searches (${label})`, async () => {
       const groups = groupsWith({ memberAttribute: ['member'], nestedGroups: false });
-      const mapping = mappingSettingsSchema.parse({ groupSearch, roles: { enabled: true, map: Object.fromEntries(names.map((name) => [name, name])) }, ...(teams === undefined ? {} : { teams }) });
+      const mapping = mappingSettingsSchema.parse({
+        groupSearch,
+        roles: { enabled: true, map: Object.fromEntries(names.map((name) => [name, name])) },
+        ...(teams === undefined ? {} : { teams }),
+      });
       for (let seed = 1; seed <= 8; seed += 1) {
         const entries = randomOrganisation({ seed, users: 40 });
         const snapshot = await readSnapshot(memoryDirectory(entries), { directory: { attributesToQuery: [], pageSize: 500 }, users, groups });
@@ -192,7 +211,9 @@ describe('the in-chain User Group Filter on AD', () => {
         const ask = async (serverType: 'active-directory' | 'unknown') => {
           const fake = inChainDirectory(entries, serverType);
           const warnings: string[] = [];
-          const result = await readGroupNamesForSync(fake.connection, { mapping, users, groups }, snapshot.users, snapshot.groups, (message) => warnings.push(message));
+          const result = await readGroupNamesForSync(fake.connection, { mapping, users, groups }, snapshot.users, snapshot.groups, (message) =>
+            warnings.push(message),
+          );
           return { result, warnings, state: fake.state };
         };
         const perGroup = await ask('active-directory');
@@ -213,7 +234,10 @@ describe('the in-chain User Group Filter on AD', () => {
         assert.ok(perGroup.state.searches.length <= 2 * (names.length + 2), `seed ${seed}: ${perGroup.state.searches.length} searches`);
         assert.ok(perGroup.state.maxInFlight <= SERVER_QUERY_CONCURRENCY);
         assert.ok(perUser.state.searches.length >= snapshot.users.length);
-        assert.ok(perUser.state.maxInFlight > 1 && perUser.state.maxInFlight <= SERVER_QUERY_CONCURRENCY, `per-user queries run a few at a time (${perUser.state.maxInFlight})`);
+        assert.ok(
+          perUser.state.maxInFlight > 1 && perUser.state.maxInFlight <= SERVER_QUERY_CONCURRENCY,
+          `per-user queries run a few at a time (${perUser.state.maxInFlight})`,
+        );
       }
     });
   }
@@ -224,10 +248,16 @@ describe('the in-chain User Group Filter on AD', () => {
         const entries = randomOrganisation({ seed: 3, users: 40 });
         const groups = groupsWith({ memberAttribute: ['member'], nestedGroups: false });
         const snapshot = await readSnapshot(memoryDirectory(entries), { directory: { attributesToQuery: [], pageSize: 500 }, users, groups });
-        const mapping = mappingSettingsSchema.parse({ groupSearch: { userGroupFilter: `(&(cn=#{groupName})${IN_CHAIN})` }, roles: { enabled: true, map: Object.fromEntries(names.map((name) => [name, name])) } });
+        const mapping = mappingSettingsSchema.parse({
+          groupSearch: { userGroupFilter: `(&(cn=#{groupName})${IN_CHAIN})` },
+          roles: { enabled: true, map: Object.fromEntries(names.map((name) => [name, name])) },
+        });
         const fake = inChainDirectory(entries, serverType);
         fake.state.failAt = failAt;
-        await assert.rejects(readGroupNamesForSync(fake.connection, { mapping, users, groups }, snapshot.users, snapshot.groups, () => {}), (error: unknown) => isDirbridgeError(error, 'directory.unavailable'));
+        await assert.rejects(
+          readGroupNamesForSync(fake.connection, { mapping, users, groups }, snapshot.users, snapshot.groups, () => {}),
+          (error: unknown) => isDirbridgeError(error, 'directory.unavailable'),
+        );
         assert.equal(fake.state.inFlight, 0);
         assert.ok(fake.state.searches.length > failAt);
       });

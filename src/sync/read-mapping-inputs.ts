@@ -23,11 +23,14 @@
 import type { DirectoryConnection } from '../directory/index.ts';
 import { dnKeyOf } from '../ldap/dn.ts';
 import type { DirectoryEntry } from '../ldap/entry.ts';
-import { extensible, fillFilterTemplate, LDAP_MATCHING_RULE_IN_CHAIN, or, type Filter } from '../ldap/filter.ts';
+import { extensible, type Filter, fillFilterTemplate, LDAP_MATCHING_RULE_IN_CHAIN, or } from '../ldap/filter.ts';
 import { mappedGroupNames } from '../mapping/grants.ts';
 import {
   attributesFor,
   candidateReadFilter,
+  type GroupEntryIndex,
+  type GroupQuery,
+  type InChainQuery,
   inChainQuery,
   indexGroupEntries,
   isLocallyEvaluable,
@@ -36,9 +39,6 @@ import {
   resolvesNesting,
   userGroupNames,
   withMemberUniqueIdentifiers,
-  type GroupEntryIndex,
-  type GroupQuery,
-  type InChainQuery,
 } from '../mapping/group-filter.ts';
 import type { ResolvedGroup } from '../mapping/memberships.ts';
 import { firstText, type MappedUser } from '../mapping/user.ts';
@@ -73,10 +73,24 @@ function questions(settings: MappingReadSettings): { groups?: Question; teams?: 
   return {
     ...(names.length === 0
       ? {}
-      : { groups: { query: parseGroupQuery(mapping.groupSearch.userGroupFilter, mapping.groupSearch.strategy), baseDn: groupBase, names, nameAttributes: mapping.groupSearch.nameAttribute } }),
+      : {
+          groups: {
+            query: parseGroupQuery(mapping.groupSearch.userGroupFilter, mapping.groupSearch.strategy),
+            baseDn: groupBase,
+            names,
+            nameAttributes: mapping.groupSearch.nameAttribute,
+          },
+        }),
     ...(teamNames.length === 0
       ? {}
-      : { teams: { query: parseGroupQuery(mapping.teams.userGroupsQuery, 'once'), baseDn: mapping.teams.baseDn ?? groupBase, names: teamNames, nameAttributes: mapping.teams.nameAttribute } }),
+      : {
+          teams: {
+            query: parseGroupQuery(mapping.teams.userGroupsQuery, 'once'),
+            baseDn: mapping.teams.baseDn ?? groupBase,
+            names: teamNames,
+            nameAttributes: mapping.teams.nameAttribute,
+          },
+        }),
   };
 }
 
@@ -92,7 +106,11 @@ interface Member {
 
 const userMember = (user: MappedUser): Member => ({ key: user.externalId, dn: user.dn, username: user.username, uniqueIdentifiers: user.uniqueIdentifiers });
 /** A group in a user's place; its key is its DN key (only the sync's answers are kept by key). */
-const groupMember = (group: { dn: string; dnKey?: string; uniqueIdentifiers?: readonly string[] | undefined }): Member => ({ key: group.dnKey ?? group.dn, dn: group.dn, uniqueIdentifiers: group.uniqueIdentifiers });
+const groupMember = (group: { dn: string; dnKey?: string; uniqueIdentifiers?: readonly string[] | undefined }): Member => ({
+  key: group.dnKey ?? group.dn,
+  dn: group.dn,
+  uniqueIdentifiers: group.uniqueIdentifiers,
+});
 
 /** The question about groups as members of mapped groups, when nesting adds memberships; undefined otherwise. */
 function nestingQuestion(question: Question | undefined, groups: GroupSettings | undefined): Question | undefined {
@@ -120,7 +138,9 @@ export async function readGroupNamesForSync(
     if (!isLocallyEvaluable(question.query)) {
       const perGroup = directory.rootDse.serverType === 'active-directory' ? inChainQuery(question.query) : undefined;
       if (perGroup !== undefined) return askServerPerGroup(directory, question, perGroup, settings.users.baseDn, users);
-      warn(`${label} ${question.query.template.text} cannot be evaluated locally; asking the server for each user${nesting === undefined ? '' : ' and each group that holds users'}`);
+      warn(
+        `${label} ${question.query.template.text} cannot be evaluated locally; asking the server for each user${nesting === undefined ? '' : ' and each group that holds users'}`,
+      );
       await askServerFor(directory, question, members, result);
       if (nesting !== undefined) await askServerFor(directory, nesting, memberGroups.map(groupMember), byGroup);
       return withNestedNames(result, question.names, byGroup, memberGroups);
@@ -158,7 +178,13 @@ export async function readGroupNamesForSync(
 function answerLocally(index: GroupEntryIndex, question: Question, members: readonly Member[], result: Map<string, string[]>): Member[] {
   const undecided: Member[] = [];
   for (const member of members) {
-    const local = userGroupNames(index, question.query, { username: member.username ?? '', dn: member.dn, uniqueIdentifiers: member.uniqueIdentifiers }, question.names, question.nameAttributes);
+    const local = userGroupNames(
+      index,
+      question.query,
+      { username: member.username ?? '', dn: member.dn, uniqueIdentifiers: member.uniqueIdentifiers },
+      question.names,
+      question.nameAttributes,
+    );
     if (local !== undefined) result.set(member.key, local);
     else undecided.push(member);
   }
@@ -170,7 +196,12 @@ function answerLocally(index: GroupEntryIndex, question: Question, members: read
  * each, in `names` order. Every user with an answer keeps it; users only reached through groups
  * get one. Without nesting `byGroup` is empty and `result` is returned as it is.
  */
-function withNestedNames(result: Map<string, string[]>, names: readonly string[], byGroup: ReadonlyMap<string, readonly string[]>, groups: readonly ResolvedGroup[]): Map<string, string[]> {
+function withNestedNames(
+  result: Map<string, string[]>,
+  names: readonly string[],
+  byGroup: ReadonlyMap<string, readonly string[]>,
+  groups: readonly ResolvedGroup[],
+): Map<string, string[]> {
   if (byGroup.size === 0) return result;
   const added = new Map<string, Set<string>>();
   for (const group of groups) {
@@ -182,7 +213,11 @@ function withNestedNames(result: Map<string, string[]>, names: readonly string[]
       for (const name of granted) set.add(name);
     }
   }
-  for (const [userId, set] of added) result.set(userId, names.filter((name) => set.has(name)));
+  for (const [userId, set] of added)
+    result.set(
+      userId,
+      names.filter((name) => set.has(name)),
+    );
   return result;
 }
 
@@ -236,7 +271,6 @@ function wantedNamesOf(entry: DirectoryEntry, nameAttributes: readonly string[],
   return names;
 }
 
-
 /**
  * The in-chain filter asked per group (see `InChainQuery`): the group entries the filter's
  * group-side conditions find (one paged search, or one per mapped name when they use
@@ -263,7 +297,12 @@ async function askServerPerGroup(
     groups.set(key, known);
   };
   const readGroupSide = async (values: Record<string, string>, namesOf: (entry: DirectoryEntry) => readonly string[]) => {
-    for await (const page of directory.searchPages({ baseDn: question.baseDn, scope: 'sub', filter: fillFilterTemplate(query.groupSide, values), attributes: question.nameAttributes })) {
+    for await (const page of directory.searchPages({
+      baseDn: question.baseDn,
+      scope: 'sub',
+      filter: fillFilterTemplate(query.groupSide, values),
+      attributes: question.nameAttributes,
+    })) {
       for (const entry of page) addGroup(entry, namesOf(entry));
     }
   };
@@ -324,7 +363,11 @@ type Filler = (groupName?: string) => Filter;
 
 function fillerOf(question: Question, member: Member): Filler {
   return (groupName) => {
-    const values: Record<string, string> = { userdn: member.dn, ...(member.username === undefined ? {} : { username: member.username }), ...(groupName === undefined ? {} : { groupName }) };
+    const values: Record<string, string> = {
+      userdn: member.dn,
+      ...(member.username === undefined ? {} : { username: member.username }),
+      ...(groupName === undefined ? {} : { groupName }),
+    };
     return withMemberUniqueIdentifiers(fillFilterTemplate(question.query.template, values), member.dn, member.uniqueIdentifiers);
   };
 }
@@ -336,7 +379,13 @@ function fillerOf(question: Question, member: Member): Filler {
  */
 async function askServer(directory: DirectoryConnection, question: Question, fillers: readonly Filler[]): Promise<string[]> {
   const search = (filters: Filter[]) =>
-    directory.searchAll({ baseDn: question.baseDn, scope: 'sub', filter: filters.length === 1 && filters[0] !== undefined ? filters[0] : or(...filters), attributes: question.nameAttributes, maxEntries: 10_000 });
+    directory.searchAll({
+      baseDn: question.baseDn,
+      scope: 'sub',
+      filter: filters.length === 1 && filters[0] !== undefined ? filters[0] : or(...filters),
+      attributes: question.nameAttributes,
+      maxEntries: 10_000,
+    });
   const batches: Filler[][] = [];
   for (let start = 0; start < fillers.length; start += MEMBERS_PER_QUERY) batches.push(fillers.slice(start, start + MEMBERS_PER_QUERY));
   if (question.query.strategy === 'each') {

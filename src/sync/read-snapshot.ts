@@ -12,13 +12,20 @@
  */
 import type { DirectoryConnection } from '../directory/index.ts';
 import { isDirbridgeError } from '../errors.ts';
-import { groupAttributesToRequest, mapGroupEntry, type MappedGroup } from '../mapping/group.ts';
+import { isMappingActive, mappedAttributeNames, mappedAttributes, type UserMappingInput } from '../mapping/grants.ts';
+import { groupAttributesToRequest, type MappedGroup, mapGroupEntry } from '../mapping/group.ts';
 import { resolveMemberships } from '../mapping/memberships.ts';
 import { resolveUniqueIdAttribute } from '../mapping/unique-id.ts';
-import { mapUserEntry, uniqueAttributes, userAttributesToRequest, type MappedUser, type SkippedEntry } from '../mapping/user.ts';
-import { isMappingActive, mappedAttributeNames, mappedAttributes, type UserMappingInput } from '../mapping/grants.ts';
+import { type MappedUser, mapUserEntry, type SkippedEntry, uniqueAttributes, userAttributesToRequest } from '../mapping/user.ts';
 import type { DirectorySettings, GroupSettings, MappingSettings, UserSettings } from '../settings/schema.ts';
-import { createUnlistedMemberCounter, noUsersWarning, skippedWarnings, unlistedMemberAttributes, unlistedMemberWarnings, unmatchedMemberUidWarning } from './data-fit.ts';
+import {
+  createUnlistedMemberCounter,
+  noUsersWarning,
+  skippedWarnings,
+  unlistedMemberAttributes,
+  unlistedMemberWarnings,
+  unmatchedMemberUidWarning,
+} from './data-fit.ts';
 import { isMissingBase, nameBaseDnSetting } from './missing-base.ts';
 import { readGroupNamesForSync } from './read-mapping-inputs.ts';
 import type { DirectorySnapshot, ReadFailure } from './snapshot.ts';
@@ -31,7 +38,6 @@ export interface SnapshotSettings {
   /** When given and any part is enabled, each user gets its mapping input. */
   mapping?: MappingSettings | undefined;
 }
-
 
 /** The attributes a sync reads of each user entry: the user mapper's, the mapped attributes and `directory.attributesToQuery`. */
 export function userReadAttributes(settings: SnapshotSettings, userIdAttribute: string): string[] {
@@ -155,7 +161,9 @@ export async function readSnapshot(
     if (mapping === undefined || read.failure !== undefined) return read;
     let names;
     try {
-      names = await readGroupNamesForSync(directory, { mapping, users: settings.users, groups: settings.groups }, users, read.groups, (message) => warnings.push(message));
+      names = await readGroupNamesForSync(directory, { mapping, users: settings.users, groups: settings.groups }, users, read.groups, (message) =>
+        warnings.push(message),
+      );
     } catch (error) {
       if (isMissingBase(error)) throw nameBaseDnSetting(error, { users: settings.users, groups: settings.groups, mapping });
       return { ...read, groups: [], failure: failureOf(error, 'mapping', 0) };

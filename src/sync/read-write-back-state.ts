@@ -6,7 +6,7 @@
 import { PRIMARY_DIRECTORY_ID } from '../model/writeback.ts';
 import { effectiveWriteBackMode, type WriteBackSettings } from '../settings/schema.ts';
 import type { WriteBackReader } from '../store/writeback-repository.ts';
-import { isEmptyWriteBackState, writeBackState, type FieldAttributes, type WriteBackState } from './write-back-state.ts';
+import { type FieldAttributes, isEmptyWriteBackState, type WriteBackState, writeBackState } from './write-back-state.ts';
 
 /** Whether the settings keep local changes out of the directory (`writeBack.mode` unsynced). */
 export function isUnsynced(writeBack: Pick<WriteBackSettings, 'enabled' | 'mode'> | undefined): boolean {
@@ -34,7 +34,10 @@ export async function readWriteBackState(
     ? []
     : only === undefined
       ? await store.writeBack.listBaselines(PRIMARY_DIRECTORY_ID, 'user')
-      : await store.writeBack.readBaselines(PRIMARY_DIRECTORY_ID, only.userIds.map((objectId) => ({ objectKind: 'user' as const, objectId })));
+      : await store.writeBack.readBaselines(
+          PRIMARY_DIRECTORY_ID,
+          only.userIds.map((objectId) => ({ objectKind: 'user' as const, objectId })),
+        );
   const state = writeBackState(rows, baselines, settings.users);
   return isEmptyWriteBackState(state) ? undefined : state;
 }

@@ -17,7 +17,10 @@ export interface ReaperLog {
 export async function reapInterruptedRuns(store: { runs: Pick<Store['runs'], 'reapExpired'> }, reapedBy: string, log?: ReaperLog): Promise<SyncRunRecord[]> {
   const reaped = await store.runs.reapExpired({ reapedBy });
   for (const run of reaped) {
-    log?.warn({ runId: run.id, owner: run.owner, trigger: run.trigger, lastHeardOf: run.heartbeatAt }, 'sync run recorded as interrupted: its process stopped renewing its lease');
+    log?.warn(
+      { runId: run.id, owner: run.owner, trigger: run.trigger, lastHeardOf: run.heartbeatAt },
+      'sync run recorded as interrupted: its process stopped renewing its lease',
+    );
   }
   return reaped;
 }
@@ -26,7 +29,12 @@ export async function reapInterruptedRuns(store: { runs: Pick<Store['runs'], 're
  * Reaps every `intervalMs` until the returned function is called. A failure (the store is away,
  * its disk is full) is retried at the next tick; the first of a streak is logged.
  */
-export function startRunReaper(options: { store: { runs: Pick<Store['runs'], 'reapExpired'> }; reapedBy: string; intervalMs: number; log: ReaperLog }): () => void {
+export function startRunReaper(options: {
+  store: { runs: Pick<Store['runs'], 'reapExpired'> };
+  reapedBy: string;
+  intervalMs: number;
+  log: ReaperLog;
+}): () => void {
   let running = false;
   let failures = 0;
   const tick = async () => {
@@ -37,7 +45,8 @@ export function startRunReaper(options: { store: { runs: Pick<Store['runs'], 're
       failures = 0;
     } catch (error) {
       failures += 1;
-      if (failures === 1) options.log.warn({ error: error instanceof Error ? error.message : String(error) }, 'could not check for interrupted sync runs; retrying');
+      if (failures === 1)
+        options.log.warn({ error: error instanceof Error ? error.message : String(error) }, 'could not check for interrupted sync runs; retrying');
     } finally {
       running = false;
     }

@@ -56,9 +56,13 @@ export function createInstanceId(): string {
 
 /** The error a run meets once its record was taken from it (recorded as interrupted elsewhere). */
 export function runTakenAway(runId: string): DirbridgeError {
-  return new DirbridgeError('sync.interrupted', `sync run ${runId} was recorded as interrupted while it was still working (its lease had expired); it stopped before writing again`, {
-    details: { runId },
-  });
+  return new DirbridgeError(
+    'sync.interrupted',
+    `sync run ${runId} was recorded as interrupted while it was still working (its lease had expired); it stopped before writing again`,
+    {
+      details: { runId },
+    },
+  );
 }
 
 /** The running side of a lease. */
@@ -81,7 +85,14 @@ export interface RunLeaseKeeper {
  * the lease is known to last `leaseMs` from then. A failed renewal is retried at the next tick;
  * the first of a streak is logged.
  */
-export function keepRunLease(options: { store: { runs: Pick<Store['runs'], 'renewLease'> }; runId: string; owner: string; timing: RunLeaseTiming; confirmedAt: number; log?: ProgressLog }): RunLeaseKeeper {
+export function keepRunLease(options: {
+  store: { runs: Pick<Store['runs'], 'renewLease'> };
+  runId: string;
+  owner: string;
+  timing: RunLeaseTiming;
+  confirmedAt: number;
+  log?: ProgressLog;
+}): RunLeaseKeeper {
   const { store, runId, owner, timing, log } = options;
   let confirmedAt = options.confirmedAt;
   let lost = false;

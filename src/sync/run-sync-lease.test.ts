@@ -15,7 +15,7 @@ import { createSyncService } from './run-sync.ts';
 
 const away = () => new DirbridgeError('store.unavailable', 'database unavailable while trying to do something');
 
-describe('a sync run\'s lease', () => {
+describe("a sync run's lease", () => {
   let dataDir: string;
   let store: Store;
 
@@ -33,11 +33,24 @@ describe('a sync run\'s lease', () => {
     const real = store;
     const wrapped: Store = { ...real, ...override(real) };
     const settings = validateSettings(
-      { directory: { urls: ['ldap://127.0.0.1:1'] }, users: { baseDn: MEMORY_BASE_DN }, groups: { baseDn: `ou=groups,${MEMORY_BASE_DN}` }, sync: { batchSize: 10 }, store: { dataDir } },
+      {
+        directory: { urls: ['ldap://127.0.0.1:1'] },
+        users: { baseDn: MEMORY_BASE_DN },
+        groups: { baseDn: `ou=groups,${MEMORY_BASE_DN}` },
+        sync: { batchSize: 10 },
+        store: { dataDir },
+      },
       'test',
     );
     const directory = memoryDirectory(randomOrganisation({ seed: 3, users }));
-    const sync = createSyncService({ store: wrapped, settings, openDirectory: async () => directory, owner: 'test-host:1:aaa', leaseTiming: timing, recordRetryMs: 50 });
+    const sync = createSyncService({
+      store: wrapped,
+      settings,
+      openDirectory: async () => directory,
+      owner: 'test-host:1:aaa',
+      leaseTiming: timing,
+      recordRetryMs: 50,
+    });
     return { sync, real };
   }
 
@@ -65,7 +78,10 @@ describe('a sync run\'s lease', () => {
       assert.deepEqual(reaped, []);
       const run = await real.runs.get(result.runId);
       assert.equal(run?.status, 'succeeded');
-      assert.ok(Date.parse(run?.heartbeatAt ?? '') - Date.parse(run?.startedAt ?? '') >= 600, `renewed during the run: ${run?.startedAt} → ${run?.heartbeatAt}`);
+      assert.ok(
+        Date.parse(run?.heartbeatAt ?? '') - Date.parse(run?.startedAt ?? '') >= 600,
+        `renewed during the run: ${run?.startedAt} → ${run?.heartbeatAt}`,
+      );
     } finally {
       await real.close();
     }
@@ -103,7 +119,7 @@ describe('a sync run\'s lease', () => {
       assert.equal((await real.users.list({ limit: 1, offset: 0 })).total, usersAtReap, 'nothing written after the reap');
       const run = await real.runs.get(result.runId);
       assert.equal(run?.status, 'failed');
-      assert.equal(run?.errorCode, 'sync.interrupted', 'the reaper\'s record stands');
+      assert.equal(run?.errorCode, 'sync.interrupted', "the reaper's record stands");
       assert.match(run?.errorMessage ?? '', /other instance/);
     } finally {
       await real.close();
@@ -198,7 +214,8 @@ describe('a sync run\'s lease', () => {
       (store) => ({
         transaction: async (work) => {
           transactions += 1;
-          if (transactions === 2) lockLost.abort(new Error('the job lock "background-sync" was lost: its connection to PostgreSQL dropped and another instance took it'));
+          if (transactions === 2)
+            lockLost.abort(new Error('the job lock "background-sync" was lost: its connection to PostgreSQL dropped and another instance took it'));
           return store.transaction(work);
         },
       }),

@@ -2,21 +2,21 @@
  * One sync run, end to end: read the directory, diff against the store, ask the guard,
  * apply, and record the run. The CLI, the scheduler and the API all call this.
  */
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DirectoryConnection } from '../directory/index.ts';
 import { DirbridgeError, isDirbridgeError } from '../errors.ts';
-import type { Settings } from '../settings/schema.ts';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { isMappingActive } from '../mapping/grants.ts';
+import type { MappedGroup } from '../mapping/group.ts';
 import { INTERRUPTED_REASON, PRIMARY_DIRECTORY_ID, type SyncMode, type SyncRunOutcome, type SyncRunRecord } from '../model/index.ts';
+import type { Settings } from '../settings/schema.ts';
 import type { Store } from '../store/store.ts';
 import { applyPlan } from './apply.ts';
 import { checkPlan } from './guard.ts';
-import { countSteps, planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
-import { isMappingActive } from '../mapping/grants.ts';
 import { loadDeltaState } from './incremental/delta-state.ts';
 import { readDelta } from './incremental/read-delta.ts';
-import { decideMode, recordFeedState, startPositions, type FeedPositions, type ModeDecision } from './incremental/sync-mode.ts';
-import type { MappedGroup } from '../mapping/group.ts';
-import type { DirectorySnapshot } from './snapshot.ts';
+import { decideMode, type FeedPositions, type ModeDecision, recordFeedState, startPositions } from './incremental/sync-mode.ts';
+import { type CurrentState, countSteps, type PlanCounts, type PlanStep, planSync } from './plan.ts';
 import { createProgressRecorder, type ProgressLog } from './progress.ts';
 import { readSnapshot } from './read-snapshot.ts';
 import { mergeWriteBackStates, readWriteBackState } from './read-write-back-state.ts';
@@ -24,19 +24,18 @@ import {
   createInstanceId,
   DEFAULT_RUN_LEASE_SECONDS,
   keepRunLease,
-  runLeaseTiming,
-  runTakenAway,
   type RunLeaseKeeper,
   type RunLeaseTiming,
+  runLeaseTiming,
+  runTakenAway,
 } from './run-lease.ts';
+import type { DirectorySnapshot } from './snapshot.ts';
 
 /** What started a run. */
 export type SyncTrigger = SyncRunRecord['trigger'];
 
 /** Progress of a running sync, for terminals and the console. */
-export type SyncProgress =
-  | { phase: 'users' | 'groups'; entriesRead: number }
-  | { phase: 'apply'; done: number; total: number };
+export type SyncProgress = { phase: 'users' | 'groups'; entriesRead: number } | { phase: 'apply'; done: number; total: number };
 
 /** The outcome of one run, in the shape of the CLI's JSON summary. */
 export interface SyncResult {
@@ -178,10 +177,14 @@ export function createSyncService(deps: SyncServiceDeps) {
         firstFailure ??= performance.now();
         const left = Math.min(lease.remainingMs(), firstFailure + timing.leaseMs - performance.now());
         if (left <= recordRetryMs) {
-          throw new DirbridgeError(error.code, `sync run ${runId} stopped and could not be recorded: ${error.message}. Any instance will record it as interrupted once its lease expires.`, {
-            cause: error,
-            details: { runId },
-          });
+          throw new DirbridgeError(
+            error.code,
+            `sync run ${runId} stopped and could not be recorded: ${error.message}. Any instance will record it as interrupted once its lease expires.`,
+            {
+              cause: error,
+              details: { runId },
+            },
+          );
         }
         await sleep(recordRetryMs);
       }
@@ -190,13 +193,21 @@ export function createSyncService(deps: SyncServiceDeps) {
 
   async function work(options: RunSyncOptions, runId: string, lease: RunLeaseKeeper, started: number, log: ProgressLog | undefined): Promise<SyncResult> {
     const { store, settings } = deps;
-    const recorder = createProgressRecorder({ store, runId, ...(options.progressIntervalMs === undefined ? {} : { intervalMs: options.progressIntervalMs }), ...(log === undefined ? {} : { log }) });
+    const recorder = createProgressRecorder({
+      store,
+      runId,
+      ...(options.progressIntervalMs === undefined ? {} : { intervalMs: options.progressIntervalMs }),
+      ...(log === undefined ? {} : { log }),
+    });
     /** Throws when the run must stop: its record was taken from it, or its lock was lost. */
     const assertMayGoOn = () => {
       lease.assertHeld();
       if (options.signal?.aborted === true) {
         const why = options.signal.reason instanceof Error ? options.signal.reason.message : 'its run lock was lost';
-        throw new DirbridgeError('sync.interrupted', `sync run ${runId} stopped before its next write: ${why}`, { cause: options.signal.reason, details: { runId } });
+        throw new DirbridgeError('sync.interrupted', `sync run ${runId} stopped before its next write: ${why}`, {
+          cause: options.signal.reason,
+          details: { runId },
+        });
       }
     };
     // Apply writes through this store. Each transaction checks, last before it commits, that the
@@ -222,7 +233,10 @@ export function createSyncService(deps: SyncServiceDeps) {
     const syncGroups = settings.groups !== undefined && settings.groups.enabled;
     const emptyCounts = countSteps([], 0);
     const reading: { mode: SyncMode | null; modeReason: string | null; entriesRead: number } = { mode: null, modeReason: null, entriesRead: 0 };
-    const finish = async (status: SyncResult['status'], fields: { reason?: string; counts?: PlanCounts; steps?: PlanStep[]; warnings?: string[]; error?: unknown }) => {
+    const finish = async (
+      status: SyncResult['status'],
+      fields: { reason?: string; counts?: PlanCounts; steps?: PlanStep[]; warnings?: string[]; error?: unknown },
+    ) => {
       const counts = fields.counts ?? emptyCounts;
       let error = fields.error;
       let reason = fields.reason;
@@ -363,7 +377,14 @@ export function createSyncService(deps: SyncServiceDeps) {
         reading.mode = 'incremental';
         reading.entriesRead = delta.entriesRead;
         recorder.update({ usersRead: delta.entriesRead });
-        return { kind: 'incremental', snapshot: delta.snapshot, deletedUserIds: delta.deletedUserIds, decision, positions: delta.positions, groupsAfter: delta.groupsAfter };
+        return {
+          kind: 'incremental',
+          snapshot: delta.snapshot,
+          deletedUserIds: delta.deletedUserIds,
+          decision,
+          positions: delta.positions,
+          groupsAfter: delta.groupsAfter,
+        };
       } catch (error) {
         if (!isDirbridgeError(error, 'sync.cursor_invalid')) throw error;
         decision.fullReason = `the stored position could not be read from (${error.message})`;
@@ -409,7 +430,6 @@ export function flattenCounts(counts: PlanCounts): Record<string, number> {
   }
   return flat;
 }
-
 
 /** The first steps of each kind with their reasons, kept with the run for review; bounded in size. */
 function summarizeSteps(steps: readonly PlanStep[], perKind = 50): Array<{ kind: string; reason: string; subject: string }> {

@@ -8,12 +8,12 @@ import { DirbridgeError, isDirbridgeError } from '../errors.ts';
 import { normalizeDn } from '../ldap/dn.ts';
 import { isMappingActive, mappedAttributes } from '../mapping/grants.ts';
 import type { ResolvedGroup } from '../mapping/memberships.ts';
-import type { MappingSettings, Settings } from '../settings/schema.ts';
 import type { GroupRecord, MappingState, UserRecord } from '../model/index.ts';
+import type { MappingSettings, Settings } from '../settings/schema.ts';
 import type { Store } from '../store/store.ts';
 import { applyPlan } from './apply.ts';
-import { findDirectoryEntry, readUserGroups, type FoundEntry, type UserGroup } from './find-directory-user.ts';
-import { countSteps, planSync, type CurrentState, type PlanCounts, type PlanStep } from './plan.ts';
+import { type FoundEntry, findDirectoryEntry, readUserGroups, type UserGroup } from './find-directory-user.ts';
+import { type CurrentState, countSteps, type PlanCounts, type PlanStep, planSync } from './plan.ts';
 import { planPasswordChange } from './plan-password-changes.ts';
 import { readGroupNamesForUser } from './read-mapping-inputs.ts';
 import { readWriteBackState } from './read-write-back-state.ts';
@@ -59,7 +59,9 @@ export async function provisionUser(
   const read = await deps.lookup.use(async (directory) => {
     const { groups, skipped } = await readUserGroups(directory, settings.groups, found.user);
     const names =
-      mapping === undefined ? undefined : await readGroupNamesForUser(directory, { mapping, users: settings.users, groups: settings.groups }, found.user, groups);
+      mapping === undefined
+        ? undefined
+        : await readGroupNamesForUser(directory, { mapping, users: settings.users, groups: settings.groups }, found.user, groups);
     return { groups, skipped, names };
   });
   const snapshotGroups: ResolvedGroup[] = read.groups.map((group) => ({
@@ -72,7 +74,8 @@ export async function provisionUser(
     memberUserIds: [found.user.externalId],
   }));
   const current = await currentStateFor(deps, found, read.groups, syncGroups, mapping !== undefined);
-  const user = mapping === undefined || read.names === undefined ? found.user : { ...found.user, mapping: { ...read.names, ...mappedAttributes(found.entry, mapping) } };
+  const user =
+    mapping === undefined || read.names === undefined ? found.user : { ...found.user, mapping: { ...read.names, ...mappedAttributes(found.entry, mapping) } };
   const plan = planSync(
     // Groups the sync skips (no id or name) are listed as skipped too, so their memberships stay as the sync keeps them.
     { users: [user], groups: snapshotGroups, skippedUsers: [], skippedGroups: read.skipped, warnings: [], serverType: 'login', uniqueIdAttribute: '' },
@@ -111,7 +114,12 @@ export async function applyPasswordChangeOf(
 ): Promise<PlanStep[]> {
   const step = planPasswordChange(found.user.passwordChangedAt, existing, { revokeSessions: deps.settings.sync.revokeSessionsOnPasswordChange });
   if (step === undefined) return [];
-  await applyPlan(deps.store, { steps: [step], counts: countSteps([step], 0), warnings: [], seenUserIds: [] }, { users: [existing], groups: [], memberships: [] }, { batchSize: deps.settings.sync.batchSize, actor: options.actor });
+  await applyPlan(
+    deps.store,
+    { steps: [step], counts: countSteps([step], 0), warnings: [], seenUserIds: [] },
+    { users: [existing], groups: [], memberships: [] },
+    { batchSize: deps.settings.sync.batchSize, actor: options.actor },
+  );
   return [step];
 }
 
@@ -147,7 +155,13 @@ export async function syncOneUser(deps: ProvisionDeps, username: string, options
 }
 
 /** The part of the store one user's plan needs: the user, merge candidates, its groups, memberships and grants. */
-async function currentStateFor(deps: ProvisionDeps, found: FoundEntry, userGroups: readonly UserGroup[], syncGroups: boolean, withMapping: boolean): Promise<CurrentState> {
+async function currentStateFor(
+  deps: ProvisionDeps,
+  found: FoundEntry,
+  userGroups: readonly UserGroup[],
+  syncGroups: boolean,
+  withMapping: boolean,
+): Promise<CurrentState> {
   const { store, settings } = deps;
   const users = new Map<string, UserRecord>();
   const add = (user: UserRecord | undefined) => {

@@ -9,13 +9,14 @@
  * and warns, naming the setting and the DN, where it may not or where no entry has that DN. The
  * CLI and the HTTP API both build their report here.
  */
+
+import { throttleWarnings } from '../auth/lockout-policies.ts';
 import type { DirectoryConnection, WritableDirectoryConnection } from '../directory/index.ts';
 import { probeWriteAccess, type WriteAccess } from '../directory/write-probe.ts';
 import { DirbridgeError, isDirbridgeError } from '../errors.ts';
 import { nameOfOid } from '../ldap/known-oids.ts';
 import { resolveUniqueIdAttribute } from '../mapping/unique-id.ts';
 import type { Settings } from '../settings/schema.ts';
-import { throttleWarnings } from '../auth/lockout-policies.ts';
 import { checkDataFit } from './check-data-fit.ts';
 import { checkMappingKeys } from './check-mapping-keys.ts';
 import { isMissingBase, nameBaseDnSetting } from './missing-base.ts';
@@ -66,7 +67,8 @@ async function probeOne(connection: WritableDirectoryConnection, dn: string): Pr
   try {
     return await probeWriteAccess(connection, dn);
   } catch (error) {
-    if (isDirbridgeError(error, 'directory.no_such_object')) return { dn, writable: undefined, detail: 'no entry has this DN, so nothing can be written under it' };
+    if (isDirbridgeError(error, 'directory.no_such_object'))
+      return { dn, writable: undefined, detail: 'no entry has this DN, so nothing can be written under it' };
     throw error;
   }
 }
@@ -76,7 +78,10 @@ async function probeOne(connection: WritableDirectoryConnection, dn: string): Pr
  * (`writeBack.enabled` and mode `writable`): `writeBack.usersDn` and `writeBack.groupsDn`, those
  * that are set, on a connection from `openWritable`. Undefined otherwise: nothing is probed.
  */
-export function writeAccessProbeFor(settings: Pick<Settings, 'writeBack'>, openWritable: () => Promise<WritableDirectoryConnection>): WriteAccessProbe | undefined {
+export function writeAccessProbeFor(
+  settings: Pick<Settings, 'writeBack'>,
+  openWritable: () => Promise<WritableDirectoryConnection>,
+): WriteAccessProbe | undefined {
   const { enabled, mode, usersDn, groupsDn } = settings.writeBack;
   if (!enabled || mode !== 'writable') return undefined;
   return { ...(usersDn === undefined ? {} : { usersDn }), ...(groupsDn === undefined ? {} : { groupsDn }), openWritable };

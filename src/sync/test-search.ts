@@ -9,7 +9,7 @@ import type { DirectoryEntry } from '../ldap/entry.ts';
 import type { MappedUser } from '../mapping/user.ts';
 import type { DirectorySettings } from '../settings/schema.ts';
 import { checkDataFit } from './check-data-fit.ts';
-import { findDirectoryUser, type FindUserSettings, type FoundUser } from './find-directory-user.ts';
+import { type FindUserSettings, type FoundUser, findDirectoryUser } from './find-directory-user.ts';
 import { nameBaseDnSetting } from './missing-base.ts';
 
 /** The outcome of a Test LDAP Search; binary attribute values are summarised as `<N bytes>`. */
@@ -27,7 +27,10 @@ export interface DisplayEntry {
 export type TestSearchSettings = FindUserSettings & { directory: Pick<DirectorySettings, 'attributesToQuery' | 'pageSize'> };
 
 /** Opens a connection, looks the user up, checks the data fit and closes it; `directory.ambiguous`, a missing base and connection errors throw. */
-export async function testSearch(deps: { openDirectory: () => Promise<DirectoryConnection>; settings: TestSearchSettings }, username: string): Promise<TestSearchReport> {
+export async function testSearch(
+  deps: { openDirectory: () => Promise<DirectoryConnection>; settings: TestSearchSettings },
+  username: string,
+): Promise<TestSearchReport> {
   const directory = await deps.openDirectory();
   try {
     const found = await findDirectoryUser(directory, deps.settings, username);

@@ -7,7 +7,7 @@
  */
 import { dnKeyOf } from '../ldap/dn.ts';
 import type { BaselineRecord, OutboxRecord } from '../model/index.ts';
-import { isWritableUserField, WRITABLE_USER_FIELDS, type UserSettings, type WritableUserField } from '../settings/schema.ts';
+import { isWritableUserField, type UserSettings, WRITABLE_USER_FIELDS, type WritableUserField } from '../settings/schema.ts';
 
 /** A user field sync may hold back: a profile field, the username, the DN, or the enabled state. */
 export type HeldField = WritableUserField | 'username' | 'dn' | 'enabled';
@@ -102,7 +102,11 @@ export function writeBackState(rows: readonly OpenStep[], baselines: readonly Ba
         for (const change of row.change.changes) {
           if (change.kind === 'set' || !MEMBER_ATTRIBUTES.has(change.attribute.toLowerCase())) continue;
           const by = change.attribute.toLowerCase() === 'memberuid' ? 'username' : 'dn';
-          add(heldMembers, row.objectId, change.values.map((value) => memberKey(by, value)));
+          add(
+            heldMembers,
+            row.objectId,
+            change.values.map((value) => memberKey(by, value)),
+          );
         }
       }
       continue;
@@ -124,7 +128,6 @@ export function writeBackState(rows: readonly OpenStep[], baselines: readonly Ba
 export function isEmptyWriteBackState(state: WriteBackState): boolean {
   return state.held.size === 0 && state.heldGroups.size === 0 && state.heldMembers.size === 0 && state.deletedDns.size === 0 && state.baselines.size === 0;
 }
-
 
 /** The user fields an `updateUser` step may carry that write-back can hold. */
 const UPDATABLE_FIELDS = ['username', 'dn', ...WRITABLE_USER_FIELDS] as const;

@@ -9,7 +9,7 @@ import type { GroupRecord, UserRecord } from '../model/index.ts';
 import { effectiveWriteBackMode, type Settings } from '../settings/schema.ts';
 import type { Store } from '../store/store.ts';
 import type { WriteBackDeps, WriteMode } from './apply-write-plan.ts';
-import { resolveEntryShape, type EntryShape } from './entry-shape.ts';
+import { type EntryShape, resolveEntryShape } from './entry-shape.ts';
 
 /** The mode actions run in: `writable` and `unsynced` only when write-back is enabled. */
 export function writeModeOf(settings: Settings): WriteMode {
@@ -41,7 +41,8 @@ export async function userNamed(store: Store, username: string): Promise<UserRec
 export async function groupNamed(store: Store, name: string): Promise<GroupRecord> {
   const page = await store.groups.list({ search: name, limit: 100, offset: 0 });
   const matches = page.groups.filter((group) => group.name.toLowerCase() === name.toLowerCase());
-  if (matches.length > 1) throw new DirbridgeError('store.ambiguous', `${matches.length} groups are named ${JSON.stringify(name)}; rename one of them in the directory`);
+  if (matches.length > 1)
+    throw new DirbridgeError('store.ambiguous', `${matches.length} groups are named ${JSON.stringify(name)}; rename one of them in the directory`);
   const [group] = matches;
   if (group === undefined) throw new DirbridgeError('users.not_found', `no group named ${JSON.stringify(name)}`);
   return group;
@@ -62,12 +63,19 @@ export async function checkUserInScope(store: Store, settings: Settings, user: U
   if (scope.length === 0) return;
   const names = new Set((await store.groups.listOfUser(user.id)).map((group) => group.name.toLowerCase()));
   if (!scope.some((name) => names.has(name.toLowerCase()))) {
-    throw new DirbridgeError('writeback.out_of_scope', `${user.username} is in none of writeBack.scopeGroups (${scope.join(', ')}): write-back does not cover this user, whose directory fields stay read-only here`);
+    throw new DirbridgeError(
+      'writeback.out_of_scope',
+      `${user.username} is in none of writeBack.scopeGroups (${scope.join(', ')}): write-back does not cover this user, whose directory fields stay read-only here`,
+    );
   }
 }
 
 /** Runs the read step on a writable service connection (closed after), with the entry shape of its server. */
-export async function withDirectory<T>(deps: Pick<WriteBackDeps, 'openWritable'>, settings: Settings, work: (directory: WritableDirectoryConnection, shape: EntryShape) => Promise<T>): Promise<T> {
+export async function withDirectory<T>(
+  deps: Pick<WriteBackDeps, 'openWritable'>,
+  settings: Settings,
+  work: (directory: WritableDirectoryConnection, shape: EntryShape) => Promise<T>,
+): Promise<T> {
   await using directory = await deps.openWritable();
   return await work(directory, resolveEntryShape(settings.writeBack, directory.rootDse.serverType));
 }

@@ -13,10 +13,10 @@
 import type { WritableDirectoryConnection } from '../directory/index.ts';
 import { resetPassword } from '../directory/index.ts';
 import { DirbridgeError } from '../errors.ts';
-import { PRIMARY_DIRECTORY_ID, type NewWriteBackConflict, type OutboxRecord, type WriteBackObjectKind } from '../model/index.ts';
+import { type NewWriteBackConflict, type OutboxRecord, PRIMARY_DIRECTORY_ID, type WriteBackObjectKind } from '../model/index.ts';
 import type { Settings } from '../settings/schema.ts';
-import type { NewBaseline } from '../store/writeback-repository.ts';
 import type { Store, StoreWriter } from '../store/store.ts';
+import type { NewBaseline } from '../store/writeback-repository.ts';
 import { checkWritePlan } from './guard-writes.ts';
 import { fieldValues } from './resolve-conflict.ts';
 import type { ChangeStep, WritePlan, WriteStep } from './write-step.ts';
@@ -99,12 +99,18 @@ function conflictsOf(plan: WritePlan): WriteActionResult['conflicts'] {
 
 /** The subtrees dirbridge reads and writes; the guard refuses writes anywhere else. */
 export function managedBases(settings: Settings): string[] {
-  return [settings.users.baseDn, settings.groups?.baseDn, settings.writeBack.usersDn, settings.writeBack.groupsDn].filter((dn): dn is string => dn !== undefined && dn !== '');
+  return [settings.users.baseDn, settings.groups?.baseDn, settings.writeBack.usersDn, settings.writeBack.groupsDn].filter(
+    (dn): dn is string => dn !== undefined && dn !== '',
+  );
 }
 
 /** Refuses the plan, naming why, unless write-back is on and the plan stays within bounds. */
 export function guardWritePlan(plan: WritePlan, settings: Settings): void {
-  const verdict = checkWritePlan(plan, { writeBack: settings.writeBack, managedBases: managedBases(settings), maxDisable: settings.sync.guard.maxDisable.count });
+  const verdict = checkWritePlan(plan, {
+    writeBack: settings.writeBack,
+    managedBases: managedBases(settings),
+    maxDisable: settings.sync.guard.maxDisable.count,
+  });
   if (!verdict.isAllowed) throw new DirbridgeError('writeback.refused', `the write plan was refused: ${verdict.reason}`);
   if (plan.steps.some((step) => step.kind === 'setPassword') && !settings.writeBack.passwords) {
     throw new DirbridgeError('writeback.passwords_off', 'writeBack.passwords is off: dirbridge does not write passwords to the directory');
@@ -124,13 +130,23 @@ function toConflictRecord(objectKind: WriteBackObjectKind, objectId: string, con
   };
 }
 
-async function enqueueSteps(tx: StoreWriter, input: { steps: readonly ChangeStep[]; objectKind: WriteBackObjectKind; objectId: string; actor: string; actionId?: string }): Promise<OutboxRecord[]> {
+async function enqueueSteps(
+  tx: StoreWriter,
+  input: { steps: readonly ChangeStep[]; objectKind: WriteBackObjectKind; objectId: string; actor: string; actionId?: string },
+): Promise<OutboxRecord[]> {
   if (input.steps.length === 0) return [];
   return tx.writeBack.enqueue({
     directoryId: PRIMARY_DIRECTORY_ID,
     actor: input.actor,
     ...(input.actionId === undefined ? {} : { actionId: input.actionId }),
-    steps: input.steps.map((step) => ({ stepKind: step.kind, subject: step.subject, objectKind: input.objectKind, objectId: input.objectId, change: step.change, reason: step.reason })),
+    steps: input.steps.map((step) => ({
+      stepKind: step.kind,
+      subject: step.subject,
+      objectKind: input.objectKind,
+      objectId: input.objectId,
+      change: step.change,
+      reason: step.reason,
+    })),
   });
 }
 
@@ -180,10 +196,19 @@ export async function applyWritePlan(deps: WriteBackDeps, planned: PlannedAction
   guardWritePlan(plan, settings);
   const conflicts = conflictsOf(plan);
   if (planned.isDryRun) {
-    return { action: planned.action, mode: 'writable', isDryRun: true, outcome: 'planned', message: `dry run: ${plan.steps.length} directory write(s) planned; nothing changed`, steps: plan.steps.map((step) => report(step, 'planned')), conflicts };
+    return {
+      action: planned.action,
+      mode: 'writable',
+      isDryRun: true,
+      outcome: 'planned',
+      message: `dry run: ${plan.steps.length} directory write(s) planned; nothing changed`,
+      steps: plan.steps.map((step) => report(step, 'planned')),
+      conflicts,
+    };
   }
   const passwordAt = plan.steps.findIndex((step) => step.kind === 'setPassword');
-  if (passwordAt >= 0 && (planned.password === undefined || planned.password === '')) throw new DirbridgeError('usage.invalid', 'the plan sets a password but none was given');
+  if (passwordAt >= 0 && (planned.password === undefined || planned.password === ''))
+    throw new DirbridgeError('usage.invalid', 'the plan sets a password but none was given');
   const before = (passwordAt < 0 ? plan.steps : plan.steps.slice(0, passwordAt)) as ChangeStep[];
   const afterPassword = (passwordAt < 0 ? [] : plan.steps.slice(passwordAt + 1)) as ChangeStep[];
 
@@ -192,7 +217,11 @@ export async function applyWritePlan(deps: WriteBackDeps, planned: PlannedAction
     const id = planned.objectId ?? (typeof created === 'string' ? created : undefined);
     if (id === undefined) throw new DirbridgeError('store.conflict', `${planned.action}: no object id to key the outbox rows by`);
     const enqueued = await enqueueSteps(tx, { steps: before, objectKind: planned.objectKind, objectId: id, actor: planned.actor });
-    if (plan.conflicts.length > 0) await tx.writeBack.recordConflicts(PRIMARY_DIRECTORY_ID, plan.conflicts.map((conflict) => toConflictRecord(planned.objectKind, id, conflict)));
+    if (plan.conflicts.length > 0)
+      await tx.writeBack.recordConflicts(
+        PRIMARY_DIRECTORY_ID,
+        plan.conflicts.map((conflict) => toConflictRecord(planned.objectKind, id, conflict)),
+      );
     const baselines = planned.baselines?.(id) ?? [];
     if (baselines.length > 0) await tx.writeBack.upsertBaselines(PRIMARY_DIRECTORY_ID, baselines);
     await tx.audit.append([
@@ -221,7 +250,12 @@ export async function applyWritePlan(deps: WriteBackDeps, planned: PlannedAction
     const passwordStep = plan.steps[passwordAt] as WriteStep;
     const isReady = steps.every((step) => step.status === 'done');
     if (!isReady) {
-      steps.push(report(passwordStep, 'not_sent', { code: 'writeback.password_not_set', message: 'the password was not set: the entry is not in the directory yet; set it with `users set-password` once the pending writes are done' }));
+      steps.push(
+        report(passwordStep, 'not_sent', {
+          code: 'writeback.password_not_set',
+          message: 'the password was not set: the entry is not in the directory yet; set it with `users set-password` once the pending writes are done',
+        }),
+      );
       for (const step of afterPassword) steps.push(report(step, 'not_sent'));
     } else {
       try {
@@ -231,10 +265,20 @@ export async function applyWritePlan(deps: WriteBackDeps, planned: PlannedAction
         if (!(error instanceof DirbridgeError)) throw error;
         steps.push(report(passwordStep, 'failed', { code: error.code, message: error.message }));
         for (const step of afterPassword) steps.push(report(step, 'not_sent'));
-        return { action: planned.action, mode: 'writable', isDryRun: false, outcome: 'failed', message: `the entry was written, but the directory refused the password (${error.code}: ${error.message}); set another with \`users set-password\``, steps, conflicts };
+        return {
+          action: planned.action,
+          mode: 'writable',
+          isDryRun: false,
+          outcome: 'failed',
+          message: `the entry was written, but the directory refused the password (${error.code}: ${error.message}); set another with \`users set-password\``,
+          steps,
+          conflicts,
+        };
       }
       steps.push(report(passwordStep, 'done'));
-      const later = await deps.store.transaction((tx) => enqueueSteps(tx, { steps: afterPassword, objectKind: planned.objectKind, objectId, actor: planned.actor }));
+      const later = await deps.store.transaction((tx) =>
+        enqueueSteps(tx, { steps: afterPassword, objectKind: planned.objectKind, objectId, actor: planned.actor }),
+      );
       const laterDelivered = await deliverAndRead(deps, later);
       afterPassword.forEach((step, index) => steps.push({ ...report(step, 'pending'), ...statusOf(laterDelivered[index]) }));
     }
@@ -251,5 +295,13 @@ export async function setPasswordNow(deps: Pick<WriteBackDeps, 'openWritable'>, 
 
 /** The result of an action that changed dirbridge's store only. */
 export function localResult(action: string, mode: Exclude<WriteMode, 'writable'>, isDryRun: boolean, why: string): WriteActionResult {
-  return { action, mode, isDryRun, outcome: isDryRun ? 'planned' : 'local', message: `${isDryRun ? 'dry run: would change' : 'changed'} dirbridge's store only: ${why}`, steps: [], conflicts: [] };
+  return {
+    action,
+    mode,
+    isDryRun,
+    outcome: isDryRun ? 'planned' : 'local',
+    message: `${isDryRun ? 'dry run: would change' : 'changed'} dirbridge's store only: ${why}`,
+    steps: [],
+    conflicts: [],
+  };
 }

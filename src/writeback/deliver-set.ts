@@ -7,17 +7,18 @@
  * store side of the outcome (conflict record, audit, dirbridge's store following the directory,
  * baselines) is `settle-set.ts`'s.
  */
-import { DirbridgeError, isDirbridgeError } from '../errors.ts';
-import { allStrings } from '../ldap/entry.ts';
-import { and, eq, not, present, type Filter } from '../ldap/filter.ts';
-import type { WriteBackObjectKind } from '../model/index.ts';
+
 import type { WritableDirectoryConnection } from '../directory/connect.ts';
 import { addValues, deleteValues, replaceValues } from '../directory/modifications.ts';
-import { WRITABLE_USER_FIELDS, type UserSettings, type WritableUserField, type WriteBackSettings } from '../settings/schema.ts';
+import { DirbridgeError, isDirbridgeError } from '../errors.ts';
+import { allStrings } from '../ldap/entry.ts';
+import { and, eq, type Filter, not, present } from '../ldap/filter.ts';
+import type { WriteBackObjectKind } from '../model/index.ts';
+import { type UserSettings, WRITABLE_USER_FIELDS, type WritableUserField, type WriteBackSettings } from '../settings/schema.ts';
 import type { AttributeChange } from './directory-change.ts';
 import { attributeOfField } from './plan-user-writes.ts';
 import { readEntry } from './read-targets.ts';
-import { authorityOf, resolveField, type FieldConflict } from './resolve-conflict.ts';
+import { authorityOf, type FieldConflict, resolveField } from './resolve-conflict.ts';
 
 /** A `set` change. */
 export type SetChange = Extract<AttributeChange, { kind: 'set' }>;
@@ -29,8 +30,8 @@ export interface ConflictSettings {
 }
 
 /** How one `set` ended. `field` is the user field the attribute maps to (user rows only). */
-export type SettledSet = { change: SetChange; field: WritableUserField | undefined } & (
-  /** Written as planned, or the directory already held `to`. */
+export type SettledSet = { change: SetChange; field: WritableUserField | undefined } & /** Written as planned, or the directory already held `to`. */
+(
   | { outcome: 'written' }
   /** Written over a value changed in the directory meanwhile (dirbridge's authority). */
   | { outcome: 'dirbridgeWon'; conflict: FieldConflict; overwritten: string[] }
@@ -122,7 +123,9 @@ export async function deliverSet(
     await swap(directory, dn, { ...change, from: current }, useAssertion);
   } catch (error) {
     if (!isDirbridgeError(error, ...SWAP_FAILURES)) throw error;
-    throw new ChangedDuringDelivery(`${change.attribute} of ${dn} changed again while dirbridge was writing it; the write waits for the next delivery`, { cause: error });
+    throw new ChangedDuringDelivery(`${change.attribute} of ${dn} changed again while dirbridge was writing it; the write waits for the next delivery`, {
+      cause: error,
+    });
   }
   // No conflict: the directory's value differed from `from` only beyond the first value, or in blanks.
   if (conflict === undefined) return { change, field, outcome: 'written' };

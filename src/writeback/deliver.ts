@@ -14,18 +14,19 @@
  * way the conflict is recorded and audited (settle-set.ts). A user field's baseline goes once its
  * `set` is delivered.
  */
-import { DirbridgeError } from '../errors.ts';
-import { parseDn } from '../ldap/dn.ts';
-import type { OutboxRecord, Timestamp } from '../model/index.ts';
+
 import type { WritableDirectoryConnection } from '../directory/connect.ts';
 import { ASSERTION_OID } from '../directory/controls/assertion.ts';
 import { supportsControl } from '../directory/controls/supported.ts';
 import { addValues, deleteValues } from '../directory/modifications.ts';
 import { isRetryableDirectoryError } from '../directory/translate-error.ts';
+import { DirbridgeError } from '../errors.ts';
+import { parseDn } from '../ldap/dn.ts';
+import type { OutboxRecord, Timestamp } from '../model/index.ts';
 import type { Store, StoreWriter } from '../store/store.ts';
-import { ChangedDuringDelivery, deliverSet, swap, type ConflictSettings, type SettledSet } from './deliver-set.ts';
-import { dnAfter, type AttributeChange, type DirectoryChange } from './directory-change.ts';
-import { settleSets, type RowNote } from './settle-set.ts';
+import { ChangedDuringDelivery, type ConflictSettings, deliverSet, type SettledSet, swap } from './deliver-set.ts';
+import { type AttributeChange, type DirectoryChange, dnAfter } from './directory-change.ts';
+import { type RowNote, settleSets } from './settle-set.ts';
 
 const BASE_BACKOFF_MS = 5_000;
 const MAX_BACKOFF_MS = 15 * 60_000;
@@ -129,7 +130,8 @@ async function deliverRow(directory: WritableDirectoryConnection, row: OutboxRec
   }
   const useAssertion = supportsControl(directory.rootDse, ASSERTION_OID);
   for (const attributeChange of change.changes) {
-    if (attributeChange.kind === 'set') settled.push(await deliverSet(directory, { dn: change.dn, change: attributeChange, objectKind: row.objectKind, useAssertion, settings }));
+    if (attributeChange.kind === 'set')
+      settled.push(await deliverSet(directory, { dn: change.dn, change: attributeChange, objectKind: row.objectKind, useAssertion, settings }));
     else await applyAttributeChange(directory, change.dn, attributeChange, useAssertion);
   }
 }
@@ -157,7 +159,10 @@ async function closeRow(tx: StoreWriter, row: OutboxRecord, failure: unknown, no
     await tx.writeBack.markDone(row.id, note);
     return 'done';
   }
-  const translated = failure instanceof DirbridgeError || failure instanceof ChangedDuringDelivery ? { code: failure.code, message: failure.message } : { code: 'internal', message: String(failure) };
+  const translated =
+    failure instanceof DirbridgeError || failure instanceof ChangedDuringDelivery
+      ? { code: failure.code, message: failure.message }
+      : { code: 'internal', message: String(failure) };
   if (isRetryable(failure)) {
     await tx.writeBack.retryAt(row.id, new Date(now.getTime() + backoffMs(row.attempts + 1)).toISOString() as Timestamp, translated);
     return 'retrying';

@@ -8,15 +8,16 @@
  * Directory faults never escape: a connection that cannot be opened counts as a failed attempt
  * of every due row (pending, backed off, its error shown), like a fault in the middle of a pass.
  */
+
+import type { WritableDirectoryConnection } from '../directory/connect.ts';
 import { DirbridgeError } from '../errors.ts';
 import type { Timestamp } from '../model/index.ts';
 import { PRIMARY_DIRECTORY_ID } from '../model/writeback.ts';
-import type { WritableDirectoryConnection } from '../directory/connect.ts';
-import { createLocalJobLock, silentLog, type JobLock, type SchedulerLog } from '../scheduler/job-lock.ts';
+import { createLocalJobLock, type JobLock, type SchedulerLog, silentLog } from '../scheduler/job-lock.ts';
 import { createPostgresJobLock } from '../scheduler/postgres-lock.ts';
 import { effectiveWriteBackMode, type Settings, type StoreSettings } from '../settings/schema.ts';
 import type { Store } from '../store/store.ts';
-import { backoffMs, deliverDue, type DeliveryResult } from './deliver.ts';
+import { backoffMs, type DeliveryResult, deliverDue } from './deliver.ts';
 
 /** What one `runNow` did; `skipped` says why it delivered nothing. */
 export type DeliveryRun = DeliveryResult & { skipped?: 'not_writable' | 'held_elsewhere' };
@@ -71,11 +72,15 @@ export function createWriteBackDelivery(options: WriteBackDeliveryOptions): Owne
 
   /** Every due row counts one failed attempt with `error` and waits its backoff. */
   async function backOffDue(error: unknown): Promise<DeliveryResult> {
-    const translated = error instanceof DirbridgeError ? { code: error.code, message: error.message } : { code: 'directory.unavailable', message: error instanceof Error ? error.message : String(error) };
+    const translated =
+      error instanceof DirbridgeError
+        ? { code: error.code, message: error.message }
+        : { code: 'directory.unavailable', message: error instanceof Error ? error.message : String(error) };
     const rows = await store.writeBack.due(directoryId, now().toISOString() as Timestamp, 1_000);
     if (rows.length === 0) return nothing();
     await store.transaction(async (tx) => {
-      for (const row of rows) await tx.writeBack.retryAt(row.id, new Date(now().getTime() + backoffMs(row.attempts + 1)).toISOString() as Timestamp, translated);
+      for (const row of rows)
+        await tx.writeBack.retryAt(row.id, new Date(now().getTime() + backoffMs(row.attempts + 1)).toISOString() as Timestamp, translated);
     });
     log.warn({ error: translated.message, rows: rows.length }, 'write-back delivery could not open a writable directory connection; the due rows wait');
     return { ...nothing(), retrying: rows.length };

@@ -20,7 +20,10 @@ describe('resolveEntryShape', () => {
   });
 
   it('applies overrides, and knows when a group class needs a member', () => {
-    const shape = resolveEntryShape(settings({ entry: { userRdnAttribute: 'cn', groupObjectClasses: 'top,groupOfUniqueNames', groupMemberAttribute: 'uniqueMember' } }), 'openldap');
+    const shape = resolveEntryShape(
+      settings({ entry: { userRdnAttribute: 'cn', groupObjectClasses: 'top,groupOfUniqueNames', groupMemberAttribute: 'uniqueMember' } }),
+      'openldap',
+    );
     assert.equal(shape.userRdnAttribute, 'cn');
     assert.equal(shape.groupMemberAttribute, 'uniqueMember');
     assert.equal(shape.groupNeedsMember, true);

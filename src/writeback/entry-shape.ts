@@ -82,7 +82,10 @@ export function resolveEntryShape(settings: WriteBackSettings, serverType: strin
     settings.entry.preset !== 'auto' ? settings.entry.preset : serverType === 'active-directory' || serverType === '389-ds' ? serverType : 'openldap';
   const base = PRESETS[preset];
   const groupObjectClasses = settings.entry.groupObjectClasses ?? base.groupObjectClasses;
-  const suffix = preset === 'active-directory' ? (settings.entry.userPrincipalSuffix ?? (settings.usersDn === undefined ? undefined : domainOf(settings.usersDn))) : undefined;
+  const suffix =
+    preset === 'active-directory'
+      ? (settings.entry.userPrincipalSuffix ?? (settings.usersDn === undefined ? undefined : domainOf(settings.usersDn)))
+      : undefined;
   return {
     ...base,
     userObjectClasses: settings.entry.userObjectClasses ?? base.userObjectClasses,

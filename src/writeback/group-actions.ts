@@ -9,7 +9,7 @@ import { allStrings } from '../ldap/entry.ts';
 import type { GroupRecord, UserRecord } from '../model/index.ts';
 import type { Settings } from '../settings/schema.ts';
 import type { StoreWriter } from '../store/store.ts';
-import { dnOf, groupNamed, localReason, userNamed, withDirectory, writeModeOf, type ActionOptions } from './action-context.ts';
+import { type ActionOptions, dnOf, groupNamed, localReason, userNamed, withDirectory, writeModeOf } from './action-context.ts';
 import { applyWritePlan, localResult, type WriteActionResult, type WriteBackDeps } from './apply-write-plan.ts';
 import { planAddMember, planCreateGroup, planDeleteGroup, planRemoveMember, planRenameGroup } from './plan-group-writes.ts';
 import { readEntry, readGroupTarget } from './read-targets.ts';
@@ -19,7 +19,8 @@ import { emptyWritePlan, plannedDn } from './write-step.ts';
 export type GroupActionResult = WriteActionResult & { group?: GroupRecord };
 
 function groupSettings(settings: Settings): NonNullable<Settings['groups']> {
-  if (settings.groups === undefined) throw new DirbridgeError('writeback.not_supported', 'groups are not configured (groups.baseDn): dirbridge does not know where the directory keeps groups');
+  if (settings.groups === undefined)
+    throw new DirbridgeError('writeback.not_supported', 'groups are not configured (groups.baseDn): dirbridge does not know where the directory keeps groups');
   return settings.groups;
 }
 
@@ -28,7 +29,10 @@ function isWritten(settings: Settings, group: Pick<GroupRecord, 'source'>): bool
 }
 
 function refuseReadOnly(settings: Settings, group: GroupRecord, what: string): never {
-  throw new DirbridgeError('users.directory_managed', `${what} of the group ${group.name} is managed by the directory and read-only here (${localReason(settings, group)}); set writeBack.enabled and writeBack.mode writable to change it in the directory`);
+  throw new DirbridgeError(
+    'users.directory_managed',
+    `${what} of the group ${group.name} is managed by the directory and read-only here (${localReason(settings, group)}); set writeBack.enabled and writeBack.mode writable to change it in the directory`,
+  );
 }
 
 async function withGroup(deps: WriteBackDeps, id: string): Promise<{ group?: GroupRecord }> {
@@ -53,7 +57,9 @@ export async function createGroup(deps: WriteBackDeps, name: string, options: Ac
     return { ...localResult('groups.create', 'local', false, `${localReason(settings, { source: 'directory' })}; ${name} is a local group`), group };
   }
   const groups = groupSettings(settings);
-  const plan = await withDirectory(deps, settings, async (_directory, shape) => planCreateGroup({ shape, writeBack: settings.writeBack, groups }, { name, members: [] }));
+  const plan = await withDirectory(deps, settings, async (_directory, shape) =>
+    planCreateGroup({ shape, writeBack: settings.writeBack, groups }, { name, members: [] }),
+  );
   const dn = plannedDn(plan, '');
   const result = await applyWritePlan(deps, {
     action: 'groups.create',
@@ -68,7 +74,9 @@ export async function createGroup(deps: WriteBackDeps, name: string, options: Ac
     },
     audit: { action: 'group.created', subject: name, reason: `created in the directory at ${dn}`, isUser: false },
   });
-  const created = isDryRun ? undefined : (await deps.store.groups.list({ search: name, limit: 100, offset: 0 })).groups.find((group) => group.name.toLowerCase() === name.toLowerCase());
+  const created = isDryRun
+    ? undefined
+    : (await deps.store.groups.list({ search: name, limit: 100, offset: 0 })).groups.find((group) => group.name.toLowerCase() === name.toLowerCase());
   return { ...result, ...(created === undefined ? {} : { group: created }) };
 }
 
@@ -90,7 +98,8 @@ export async function renameGroup(deps: WriteBackDeps, name: string, newName: st
   const dn = dnOf(group, `the group ${group.name}`);
   const plan = await withDirectory(deps, settings, async (directory, shape) => {
     // AD: the plan moves sAMAccountName with the name when it held the old one.
-    const accountName = shape.server === 'active-directory' ? allStrings((await readEntry(directory, dn, ['sAMAccountName'])) ?? { dn, attributes: {} }, 'sAMAccountName') : [];
+    const accountName =
+      shape.server === 'active-directory' ? allStrings((await readEntry(directory, dn, ['sAMAccountName'])) ?? { dn, attributes: {} }, 'sAMAccountName') : [];
     return planRenameGroup({ shape, writeBack: settings.writeBack, groups }, { dn, name: group.name, newName, accountName });
   });
   const newDn = plannedDn(plan, dn);
@@ -120,7 +129,14 @@ export async function deleteGroup(deps: WriteBackDeps, name: string, options: Ac
   const group = await groupNamed(deps.store, name);
   const local = async (tx: StoreWriter) => {
     await tx.groups.delete([group.id]);
-    await tx.audit.append([{ actor: options.actor, action: 'group.deleted', subject: group.name, reason: group.source === 'directory' ? `writeBack.deletion.groups is ${settings.writeBack.deletion.groups}` : 'local group' }]);
+    await tx.audit.append([
+      {
+        actor: options.actor,
+        action: 'group.deleted',
+        subject: group.name,
+        reason: group.source === 'directory' ? `writeBack.deletion.groups is ${settings.writeBack.deletion.groups}` : 'local group',
+      },
+    ]);
   };
   if (group.source !== 'directory') {
     if (!isDryRun) await deps.store.transaction(local);
@@ -129,12 +145,34 @@ export async function deleteGroup(deps: WriteBackDeps, name: string, options: Ac
   if (!isWritten(settings, group)) refuseReadOnly(settings, group, 'the group');
   const groups = groupSettings(settings);
   const dn = dnOf(group, `the group ${group.name}`);
-  const plan = await withDirectory(deps, settings, async (_directory, shape) => planDeleteGroup({ shape, writeBack: settings.writeBack, groups }, { dn, name: group.name }));
-  return applyWritePlan(deps, { action: 'groups.delete', actor: options.actor, isDryRun, plan, objectKind: 'group', objectId: group.id, local, audit: { action: 'writeback.group_deleted', subject: group.name, reason: `writeBack.deletion.groups is ${settings.writeBack.deletion.groups}`, isUser: false } });
+  const plan = await withDirectory(deps, settings, async (_directory, shape) =>
+    planDeleteGroup({ shape, writeBack: settings.writeBack, groups }, { dn, name: group.name }),
+  );
+  return applyWritePlan(deps, {
+    action: 'groups.delete',
+    actor: options.actor,
+    isDryRun,
+    plan,
+    objectKind: 'group',
+    objectId: group.id,
+    local,
+    audit: {
+      action: 'writeback.group_deleted',
+      subject: group.name,
+      reason: `writeBack.deletion.groups is ${settings.writeBack.deletion.groups}`,
+      isUser: false,
+    },
+  });
 }
 
 /** Adds or removes one member: one value in the directory group (writable), or a local membership. */
-export async function setGroupMember(deps: WriteBackDeps, groupName: string, username: string, isMember: boolean, options: ActionOptions): Promise<GroupActionResult & { user?: UserRecord }> {
+export async function setGroupMember(
+  deps: WriteBackDeps,
+  groupName: string,
+  username: string,
+  isMember: boolean,
+  options: ActionOptions,
+): Promise<GroupActionResult & { user?: UserRecord }> {
   const settings = deps.settings();
   const isDryRun = options.isDryRun === true;
   const group = await groupNamed(deps.store, groupName);
@@ -147,7 +185,10 @@ export async function setGroupMember(deps: WriteBackDeps, groupName: string, use
   };
   if (group.source !== 'directory') {
     if (user.source === 'directory' && writeModeOf(settings) !== 'writable') {
-      throw new DirbridgeError('users.directory_managed', `the memberships of ${user.username} are managed by the directory and read-only here (${localReason(settings, user)})`);
+      throw new DirbridgeError(
+        'users.directory_managed',
+        `the memberships of ${user.username} are managed by the directory and read-only here (${localReason(settings, user)})`,
+      );
     }
     if (!isDryRun) {
       await deps.store.transaction(async (tx) => {
@@ -158,7 +199,11 @@ export async function setGroupMember(deps: WriteBackDeps, groupName: string, use
     return { ...localResult(action, 'local', isDryRun, localReason(settings, group)), ...(await withGroup(deps, group.id)) };
   }
   if (!isWritten(settings, group)) refuseReadOnly(settings, group, 'membership');
-  if (user.dn === null) throw new DirbridgeError('writeback.not_supported', `${user.username} has no directory entry: only directory users can be members of the directory group ${group.name}`);
+  if (user.dn === null)
+    throw new DirbridgeError(
+      'writeback.not_supported',
+      `${user.username} has no directory entry: only directory users can be members of the directory group ${group.name}`,
+    );
   const groups = groupSettings(settings);
   const dn = dnOf(group, `the group ${group.name}`);
   const member = { dn: user.dn, username: user.username };
@@ -174,7 +219,13 @@ export async function setGroupMember(deps: WriteBackDeps, groupName: string, use
     objectKind: 'group',
     objectId: group.id,
     local,
-    audit: { action: auditAction, subject: group.name, reason: `${user.username} ${isMember ? 'added' : 'removed'} by an administrator`, isUser: false, userId: user.id },
+    audit: {
+      action: auditAction,
+      subject: group.name,
+      reason: `${user.username} ${isMember ? 'added' : 'removed'} by an administrator`,
+      isUser: false,
+      userId: user.id,
+    },
   });
   return { ...result, ...(await withGroup(deps, group.id)) };
 }

@@ -21,7 +21,10 @@ export interface WriteGuardOptions {
 export function checkWritePlan(plan: WritePlan, options: WriteGuardOptions): GuardVerdict {
   const { writeBack } = options;
   if (effectiveWriteBackMode(writeBack) !== 'writable') {
-    return { isAllowed: false, reason: `write-back is not on (writeBack.enabled ${String(writeBack.enabled)}, writeBack.mode ${writeBack.mode}): dirbridge writes to the directory only in writable mode` };
+    return {
+      isAllowed: false,
+      reason: `write-back is not on (writeBack.enabled ${String(writeBack.enabled)}, writeBack.mode ${writeBack.mode}): dirbridge writes to the directory only in writable mode`,
+    };
   }
   for (const step of plan.steps) {
     const dn = step.kind === 'setPassword' ? step.dn : step.change.dn;

@@ -11,17 +11,27 @@ import type { WriteBackConflictRecord } from '../model/index.ts';
 import { PRIMARY_DIRECTORY_ID } from '../model/writeback.ts';
 import { effectiveWriteBackMode, isWritableUserField } from '../settings/schema.ts';
 import type { StoreWriter } from '../store/store.ts';
-import type { DeliveryRun } from './delivery.ts';
 import { sameValues } from './deliver-set.ts';
+import type { DeliveryRun } from './delivery.ts';
 import { attributeOfField, userFieldPatch } from './plan-user-writes.ts';
 import { readEntry } from './read-targets.ts';
 
 /** Puts failed rows (all, or those of `ids`) back in the outbox, due now, and delivers. */
-export async function retryWriteBack(app: Pick<App, 'store' | 'writeBackDelivery'>, input: { ids?: string[]; actor: string }): Promise<{ requeued: number; run: DeliveryRun }> {
+export async function retryWriteBack(
+  app: Pick<App, 'store' | 'writeBackDelivery'>,
+  input: { ids?: string[]; actor: string },
+): Promise<{ requeued: number; run: DeliveryRun }> {
   const requeued = await app.store.transaction(async (tx) => {
     const count = await tx.writeBack.requeueFailed(PRIMARY_DIRECTORY_ID, input.ids);
     if (count > 0) {
-      await tx.audit.append([{ actor: input.actor, action: 'writeback.retried', reason: `${count} failed write-back step(s) put back in the outbox`, details: { requeued: count, ids: input.ids ?? null } }]);
+      await tx.audit.append([
+        {
+          actor: input.actor,
+          action: 'writeback.retried',
+          reason: `${count} failed write-back step(s) put back in the outbox`,
+          details: { requeued: count, ids: input.ids ?? null },
+        },
+      ]);
     }
     return count;
   });
@@ -33,7 +43,10 @@ async function openConflict(app: Pick<App, 'store'>, id: string): Promise<WriteB
   const conflict = await app.store.writeBack.getConflict(id);
   if (conflict === undefined) throw new DirbridgeError('store.not_found', `no write-back conflict with id ${JSON.stringify(id)}`);
   if (conflict.resolvedAt !== null) {
-    throw new DirbridgeError('store.conflict', `write-back conflict ${id} was already resolved (${conflict.resolution ?? ''} by ${conflict.resolvedBy ?? 'unknown'} at ${conflict.resolvedAt})`);
+    throw new DirbridgeError(
+      'store.conflict',
+      `write-back conflict ${id} was already resolved (${conflict.resolution ?? ''} by ${conflict.resolvedBy ?? 'unknown'} at ${conflict.resolvedAt})`,
+    );
   }
   return conflict;
 }
@@ -66,7 +79,10 @@ export async function resolveWriteBackConflict(
     action: 'writeback.conflict_resolved',
     userId: conflict.objectKind === 'user' ? conflict.objectId : null,
     subject: conflict.subject,
-    reason: input.resolution === 'keep' ? `kept the ${conflict.winner}'s value of ${conflict.field}` : `restored the value of ${conflict.field} the ${conflict.winner} had overridden`,
+    reason:
+      input.resolution === 'keep'
+        ? `kept the ${conflict.winner}'s value of ${conflict.field}`
+        : `restored the value of ${conflict.field} the ${conflict.winner} had overridden`,
     details: { conflictId: conflict.id, resolution: input.resolution, field: conflict.field, ...details },
   });
   const resolve = async (tx: StoreWriter) => {
@@ -85,11 +101,19 @@ export async function resolveWriteBackConflict(
 
   const { writeBack, users } = app.settings;
   if (effectiveWriteBackMode(writeBack) !== 'writable') {
-    throw new DirbridgeError('usage.invalid', 'restoring a conflict writes the value to the directory: write-back must be enabled in writable mode (writeBack.enabled, writeBack.mode)');
+    throw new DirbridgeError(
+      'usage.invalid',
+      'restoring a conflict writes the value to the directory: write-back must be enabled in writable mode (writeBack.enabled, writeBack.mode)',
+    );
   }
-  if (conflict.objectKind !== 'user') throw new DirbridgeError('usage.invalid', `conflict ${conflict.id} is about a group's ${conflict.field}; only a user's values can be restored`);
+  if (conflict.objectKind !== 'user')
+    throw new DirbridgeError('usage.invalid', `conflict ${conflict.id} is about a group's ${conflict.field}; only a user's values can be restored`);
   const user = await app.store.users.get(conflict.objectId);
-  if (user === undefined || user.dn === null) throw new DirbridgeError('store.not_found', `the user ${conflict.subject} of conflict ${conflict.id} is no longer in dirbridge's store with a directory entry`);
+  if (user === undefined || user.dn === null)
+    throw new DirbridgeError(
+      'store.not_found',
+      `the user ${conflict.subject} of conflict ${conflict.id} is no longer in dirbridge's store with a directory entry`,
+    );
   const loser = conflict.winner === 'directory' ? conflict.dirbridgeValue : conflict.directoryValue;
   const winner = conflict.winner === 'directory' ? conflict.directoryValue : conflict.dirbridgeValue;
   const field = isWritableUserField(conflict.field) ? conflict.field : undefined;
@@ -103,7 +127,8 @@ export async function resolveWriteBackConflict(
     if (field !== undefined) {
       await tx.users.update([{ id: user.id, ...userFieldPatch(field, loser[0] ?? null) }]);
       // dirbridge's value is a local change until the directory confirms it (the deliverer then drops this).
-      if (write) await tx.writeBack.upsertBaselines(PRIMARY_DIRECTORY_ID, [{ objectKind: 'user', objectId: user.id, field, values: current, changeMarker: null }]);
+      if (write)
+        await tx.writeBack.upsertBaselines(PRIMARY_DIRECTORY_ID, [{ objectKind: 'user', objectId: user.id, field, values: current, changeMarker: null }]);
     }
     if (write) {
       await tx.writeBack.enqueue({

@@ -6,9 +6,9 @@
  */
 import { childDn, dnEquals, parseDn } from '../ldap/dn.ts';
 import type { GroupSettings, WriteBackSettings } from '../settings/schema.ts';
-import { dnAfter, type AttributeChange, type DirectoryChange } from './directory-change.ts';
+import { type AttributeChange, type DirectoryChange, dnAfter } from './directory-change.ts';
 import { AD_ACCOUNT_NAME_FORBIDDEN, type EntryShape } from './entry-shape.ts';
-import { emptyWritePlan, WritePlanError, type WritePlan } from './write-step.ts';
+import { emptyWritePlan, type WritePlan, WritePlanError } from './write-step.ts';
 
 /** What a group write needs besides the group. */
 export interface GroupWriteContext {
@@ -47,7 +47,9 @@ function safeDnEquals(a: string, b: string): boolean {
 }
 
 function holds(target: GroupTarget, value: string): boolean {
-  return target.memberValues.some((existing) => (target.memberAttribute === 'memberUid' ? existing.toLowerCase() === value.toLowerCase() : safeDnEquals(existing, value)));
+  return target.memberValues.some((existing) =>
+    target.memberAttribute === 'memberUid' ? existing.toLowerCase() === value.toLowerCase() : safeDnEquals(existing, value),
+  );
 }
 
 /** True when the group's schema needs a member value (OpenLDAP's groupOfNames, groupOfUniqueNames). */
@@ -72,7 +74,8 @@ function checkAccountName(shape: EntryShape, name: string): void {
 /** A new group under `writeBack.groupsDn`, with its first members, or the placeholder where the schema needs one. */
 export function planCreateGroup(context: GroupWriteContext, input: { name: string; members: ReadonlyArray<{ dn: string; username: string }> }): WritePlan {
   const { shape, writeBack } = context;
-  if (writeBack.groupsDn === undefined) throw new WritePlanError('writeback.no_groups_dn', 'writeBack.groupsDn is not set: there is nowhere to create the group');
+  if (writeBack.groupsDn === undefined)
+    throw new WritePlanError('writeback.no_groups_dn', 'writeBack.groupsDn is not set: there is nowhere to create the group');
   if (input.name.trim() === '' || input.name !== input.name.trim()) {
     throw new WritePlanError('writeback.invalid_group_name', `the group name ${JSON.stringify(input.name)} is empty or has leading or trailing spaces`);
   }
@@ -86,7 +89,12 @@ export function planCreateGroup(context: GroupWriteContext, input: { name: strin
   if (members.length > 0) attributes[shape.groupMemberAttribute] = members;
   else if (shape.groupNeedsMember && shape.groupMemberAttribute !== 'memberUid') attributes[shape.groupMemberAttribute] = [shape.placeholderMember];
   const plan = emptyWritePlan();
-  plan.steps.push({ kind: 'createGroup', subject: input.name, reason: `created by an administrator in ${writeBack.groupsDn}`, change: { kind: 'add', dn, attributes } });
+  plan.steps.push({
+    kind: 'createGroup',
+    subject: input.name,
+    reason: `created by an administrator in ${writeBack.groupsDn}`,
+    change: { kind: 'add', dn, attributes },
+  });
   return plan;
 }
 
@@ -95,13 +103,19 @@ export function planCreateGroup(context: GroupWriteContext, input: { name: strin
  * the old name (as dirbridge creates groups): left behind, it would keep the old name taken in
  * the domain. One an administrator set apart from the name is left as it is.
  */
-export function planRenameGroup(context: GroupWriteContext, input: { dn: string; name: string; newName: string; /** AD: the group's `sAMAccountName` values as read. */ accountName?: readonly string[] }): WritePlan {
+export function planRenameGroup(
+  context: GroupWriteContext,
+  input: { dn: string; name: string; newName: string /** AD: the group's `sAMAccountName` values as read. */; accountName?: readonly string[] },
+): WritePlan {
   const plan = emptyWritePlan();
   if (input.name === input.newName) return plan;
   const rdn = parseDn(input.dn)[0]?.[0];
   if (rdn === undefined) throw new WritePlanError('writeback.invalid_dn', `the group's DN ${JSON.stringify(input.dn)} has no RDN`);
   if (rdn.type.toLowerCase() !== context.groups.nameAttribute.toLowerCase()) {
-    throw new WritePlanError('writeback.rdn_mismatch', `the group ${input.dn} is named by ${rdn.type}, not by groups.nameAttribute (${context.groups.nameAttribute}); rename it in the directory`);
+    throw new WritePlanError(
+      'writeback.rdn_mismatch',
+      `the group ${input.dn} is named by ${rdn.type}, not by groups.nameAttribute (${context.groups.nameAttribute}); rename it in the directory`,
+    );
   }
   const accountName = input.accountName ?? [];
   const followsName = context.shape.server === 'active-directory' && accountName.length === 1 && accountName[0]?.toLowerCase() === input.name.toLowerCase();
@@ -113,7 +127,11 @@ export function planRenameGroup(context: GroupWriteContext, input: { dn: string;
       kind: 'renameGroup',
       subject: input.name,
       reason: `sAMAccountName follows the new name ${input.newName}`,
-      change: { kind: 'modify', dn: dnAfter(change) ?? input.dn, changes: [{ kind: 'set', attribute: 'sAMAccountName', from: [...accountName], to: [input.newName] }] },
+      change: {
+        kind: 'modify',
+        dn: dnAfter(change) ?? input.dn,
+        changes: [{ kind: 'set', attribute: 'sAMAccountName', from: [...accountName], to: [input.newName] }],
+      },
     });
   }
   return plan;
@@ -123,7 +141,12 @@ export function planRenameGroup(context: GroupWriteContext, input: { dn: string;
 export function planDeleteGroup(context: GroupWriteContext, input: { dn: string; name: string }): WritePlan {
   const plan = emptyWritePlan();
   if (context.writeBack.deletion.groups === 'delete') {
-    plan.steps.push({ kind: 'deleteGroup', subject: input.name, reason: 'deleted in dirbridge; writeBack.deletion.groups is delete', change: { kind: 'delete', dn: input.dn } });
+    plan.steps.push({
+      kind: 'deleteGroup',
+      subject: input.name,
+      reason: 'deleted in dirbridge; writeBack.deletion.groups is delete',
+      change: { kind: 'delete', dn: input.dn },
+    });
   }
   return plan;
 }
@@ -137,7 +160,12 @@ export function planAddMember(context: MemberContext, input: { group: GroupTarge
   const changes: AttributeChange[] = [{ kind: 'addValues', attribute: group.memberAttribute, values: [value] }];
   const placeholders = group.memberValues.filter((existing) => isPlaceholder(context, group, existing));
   if (placeholders.length > 0) changes.push({ kind: 'deleteValues', attribute: group.memberAttribute, values: placeholders });
-  plan.steps.push({ kind: 'addMember', subject: group.name, reason: `${input.user.username} added by an administrator`, change: { kind: 'modify', dn: group.dn, changes } });
+  plan.steps.push({
+    kind: 'addMember',
+    subject: group.name,
+    reason: `${input.user.username} added by an administrator`,
+    change: { kind: 'modify', dn: group.dn, changes },
+  });
   return plan;
 }
 
@@ -150,8 +178,14 @@ export function planRemoveMember(context: MemberContext, input: { group: GroupTa
   if (matching.length === 0) return plan;
   const remaining = group.memberValues.length - matching.length;
   const changes: AttributeChange[] = [];
-  if (remaining === 0 && needsMember(context, group)) changes.push({ kind: 'addValues', attribute: group.memberAttribute, values: [context.shape.placeholderMember] });
+  if (remaining === 0 && needsMember(context, group))
+    changes.push({ kind: 'addValues', attribute: group.memberAttribute, values: [context.shape.placeholderMember] });
   changes.push({ kind: 'deleteValues', attribute: group.memberAttribute, values: matching });
-  plan.steps.push({ kind: 'removeMember', subject: group.name, reason: input.reason ?? `${input.user.username} removed by an administrator`, change: { kind: 'modify', dn: group.dn, changes } });
+  plan.steps.push({
+    kind: 'removeMember',
+    subject: group.name,
+    reason: input.reason ?? `${input.user.username} removed by an administrator`,
+    change: { kind: 'modify', dn: group.dn, changes },
+  });
   return plan;
 }

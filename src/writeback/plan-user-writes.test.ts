@@ -53,7 +53,10 @@ describe('planCreateUser', () => {
 
   it('on AD keeps sAMAccountName and userPrincipalName with the username, and enables the account only after its password', () => {
     const plan = planCreateUser(context('active-directory'), alice, { hasPassword: true });
-    assert.deepEqual(plan.steps.map((step) => step.kind), ['createUser', 'setPassword', 'enableUser']);
+    assert.deepEqual(
+      plan.steps.map((step) => step.kind),
+      ['createUser', 'setPassword', 'enableUser'],
+    );
     const [create, , enable] = plan.steps;
     assert.ok(create !== undefined && create.kind !== 'setPassword' && create.change.kind === 'add');
     assert.equal(create.change.dn, 'cn=alice,cn=Users,dc=example,dc=test');
@@ -70,7 +73,10 @@ describe('planCreateUser', () => {
   });
 
   it('refuses usernames AD cannot hold, naming the rule', () => {
-    assert.throws(() => planCreateUser(context('active-directory'), { ...alice, username: 'a-very-long-username-x' }, { hasPassword: false }), /longer than 20 characters/);
+    assert.throws(
+      () => planCreateUser(context('active-directory'), { ...alice, username: 'a-very-long-username-x' }, { hasPassword: false }),
+      /longer than 20 characters/,
+    );
     assert.throws(() => planCreateUser(context('active-directory'), { ...alice, username: 'al@ice' }, { hasPassword: false }), /sAMAccountName refuses/);
     assert.throws(() => planCreateUser(context('openldap'), { ...alice, username: ' alice' }, { hasPassword: false }), WritePlanError);
   });
@@ -89,14 +95,21 @@ describe('planCreateUser', () => {
 });
 
 describe('planUpdateUser', () => {
-  const aliceEntry = entry('uid=alice,ou=people,dc=example,dc=org', { uid: ['alice'], mail: ['alice@example.org', 'a@example.org'], givenName: ['Alice'], sn: ['Liddell'] });
+  const aliceEntry = entry('uid=alice,ou=people,dc=example,dc=org', {
+    uid: ['alice'],
+    mail: ['alice@example.org', 'a@example.org'],
+    givenName: ['Alice'],
+    sn: ['Liddell'],
+  });
 
   it('writes only the changed field and keeps the other values of a multi-valued attribute', () => {
     const plan = planUpdateUser(context('openldap'), { entry: aliceEntry, before: alice, after: { ...alice, email: 'new@example.org' } });
     assert.equal(plan.steps.length, 1);
     const [step] = plan.steps;
     assert.ok(step !== undefined && step.kind !== 'setPassword' && step.change.kind === 'modify');
-    assert.deepEqual(step.change.changes, [{ kind: 'set', attribute: 'mail', from: ['alice@example.org', 'a@example.org'], to: ['new@example.org', 'a@example.org'] }]);
+    assert.deepEqual(step.change.changes, [
+      { kind: 'set', attribute: 'mail', from: ['alice@example.org', 'a@example.org'], to: ['new@example.org', 'a@example.org'] },
+    ]);
     assert.deepEqual(plan.conflicts, []);
   });
 
@@ -116,13 +129,19 @@ describe('planUpdateUser', () => {
     const changed = entry(aliceEntry.dn, { ...Object.fromEntries(Object.entries(aliceEntry.attributes)), givenname: ['Alicia'] });
     const plan = planUpdateUser(context('openldap'), { entry: changed, before: alice, after: { ...alice, firstName: 'Ally' } });
     assert.deepEqual(plan.steps, []);
-    assert.deepEqual(plan.conflicts, [{ subject: 'alice', field: 'firstName', winner: 'directory', directoryValue: 'Alicia', dirbridgeValue: 'Ally', baseline: 'Alice' }]);
+    assert.deepEqual(plan.conflicts, [
+      { subject: 'alice', field: 'firstName', winner: 'directory', directoryValue: 'Alicia', dirbridgeValue: 'Ally', baseline: 'Alice' },
+    ]);
     assert.deepEqual(plan.keptDirectoryValues, [{ subject: 'alice', field: 'firstName', value: 'Alicia' }]);
   });
 
   it('lets dirbridge win where the field authority says so, writing over the directory value it read', () => {
     const changed = entry(aliceEntry.dn, { ...Object.fromEntries(Object.entries(aliceEntry.attributes)), givenname: ['Alicia'] });
-    const plan = planUpdateUser(context('openldap', { authority: { fields: { firstName: 'dirbridge' } } }), { entry: changed, before: alice, after: { ...alice, firstName: 'Ally' } });
+    const plan = planUpdateUser(context('openldap', { authority: { fields: { firstName: 'dirbridge' } } }), {
+      entry: changed,
+      before: alice,
+      after: { ...alice, firstName: 'Ally' },
+    });
     const [step] = plan.steps;
     assert.ok(step !== undefined && step.kind !== 'setPassword' && step.change.kind === 'modify');
     assert.deepEqual(step.change.changes, [{ kind: 'set', attribute: 'givenName', from: ['Alicia'], to: ['Ally'] }]);
@@ -138,7 +157,12 @@ describe('planUpdateUser', () => {
   });
 
   it('judges against a recorded baseline when the store had already changed locally', () => {
-    const plan = planUpdateUser(context('openldap'), { entry: aliceEntry, before: { ...alice, firstName: 'Local' }, after: { ...alice, firstName: 'Ally' }, baseline: { firstName: 'Alice' } });
+    const plan = planUpdateUser(context('openldap'), {
+      entry: aliceEntry,
+      before: { ...alice, firstName: 'Local' },
+      after: { ...alice, firstName: 'Ally' },
+      baseline: { firstName: 'Alice' },
+    });
     assert.equal(plan.steps.length, 1);
     assert.deepEqual(plan.conflicts, []);
   });
@@ -159,8 +183,16 @@ describe('planRenameUser', () => {
     const changes = plan.steps.map((step) => (step.kind === 'setPassword' ? undefined : step.change));
     assert.deepEqual(changes, [
       { kind: 'modifyDn', dn: 'uid=alice,ou=people,dc=example,dc=org', newRdn: 'uid=alicia' },
-      { kind: 'modify', dn: 'cn=staff,ou=groups,dc=example,dc=org', changes: [{ kind: 'addValues', attribute: 'member', values: ['uid=alicia,ou=people,dc=example,dc=org'] }] },
-      { kind: 'modify', dn: 'cn=staff,ou=groups,dc=example,dc=org', changes: [{ kind: 'deleteValues', attribute: 'member', values: ['uid=alice,ou=people,dc=example,dc=org'] }] },
+      {
+        kind: 'modify',
+        dn: 'cn=staff,ou=groups,dc=example,dc=org',
+        changes: [{ kind: 'addValues', attribute: 'member', values: ['uid=alicia,ou=people,dc=example,dc=org'] }],
+      },
+      {
+        kind: 'modify',
+        dn: 'cn=staff,ou=groups,dc=example,dc=org',
+        changes: [{ kind: 'deleteValues', attribute: 'member', values: ['uid=alice,ou=people,dc=example,dc=org'] }],
+      },
       { kind: 'modify', dn: 'cn=posix,ou=groups,dc=example,dc=org', changes: [{ kind: 'addValues', attribute: 'memberUid', values: ['alicia'] }] },
       { kind: 'modify', dn: 'cn=posix,ou=groups,dc=example,dc=org', changes: [{ kind: 'deleteValues', attribute: 'memberUid', values: ['alice'] }] },
     ]);
@@ -177,10 +209,14 @@ describe('planRenameUser', () => {
     const changes = plan.steps.map((step) => (step.kind === 'setPassword' ? undefined : step.change));
     assert.deepEqual(changes, [
       { kind: 'modifyDn', dn: 'cn=alice,cn=Users,dc=example,dc=test', newRdn: 'cn=alicia' },
-      { kind: 'modify', dn: 'cn=alicia,cn=Users,dc=example,dc=test', changes: [
-        { kind: 'set', attribute: 'sAMAccountName', from: ['alice'], to: ['alicia'] },
-        { kind: 'set', attribute: 'userPrincipalName', from: ['alice@corp.example'], to: ['alicia@corp.example'] },
-      ] },
+      {
+        kind: 'modify',
+        dn: 'cn=alicia,cn=Users,dc=example,dc=test',
+        changes: [
+          { kind: 'set', attribute: 'sAMAccountName', from: ['alice'], to: ['alicia'] },
+          { kind: 'set', attribute: 'userPrincipalName', from: ['alice@corp.example'], to: ['alicia@corp.example'] },
+        ],
+      },
     ]);
   });
 
@@ -201,11 +237,18 @@ describe('planMoveUser', () => {
       newParent: 'ou=staff,ou=people,dc=example,dc=org',
       groups: [{ dn: 'cn=staff,ou=groups,dc=example,dc=org', name: 'staff', memberAttribute: 'member', memberValues: [aliceEntry.dn] }],
     });
-    assert.deepEqual(plan.steps.map((step) => step.kind), ['moveUser', 'followRename', 'followRename']);
+    assert.deepEqual(
+      plan.steps.map((step) => step.kind),
+      ['moveUser', 'followRename', 'followRename'],
+    );
     const [move, add] = plan.steps;
     assert.ok(move !== undefined && move.kind !== 'setPassword' && add !== undefined && add.kind !== 'setPassword');
     assert.deepEqual(move.change, { kind: 'modifyDn', dn: aliceEntry.dn, newRdn: 'uid=alice', newParent: 'ou=staff,ou=people,dc=example,dc=org' });
-    assert.deepEqual(add.change, { kind: 'modify', dn: 'cn=staff,ou=groups,dc=example,dc=org', changes: [{ kind: 'addValues', attribute: 'member', values: ['uid=alice,ou=staff,ou=people,dc=example,dc=org'] }] });
+    assert.deepEqual(add.change, {
+      kind: 'modify',
+      dn: 'cn=staff,ou=groups,dc=example,dc=org',
+      changes: [{ kind: 'addValues', attribute: 'member', values: ['uid=alice,ou=staff,ou=people,dc=example,dc=org'] }],
+    });
   });
 });
 
@@ -220,28 +263,45 @@ describe('planSetEnabled', () => {
 
   it('OpenLDAP: the permanent ppolicy lock, replacing a lockout time, and enabling never clears a lockout', () => {
     const open = entry('uid=a,ou=people,dc=example,dc=org', {});
-    assert.deepEqual(only(planSetEnabled(context('openldap'), { entry: open, username: 'a', enabled: false, reason })), [{ kind: 'set', attribute: 'pwdAccountLockedTime', from: [], to: ['000001010000Z'] }]);
+    assert.deepEqual(only(planSetEnabled(context('openldap'), { entry: open, username: 'a', enabled: false, reason })), [
+      { kind: 'set', attribute: 'pwdAccountLockedTime', from: [], to: ['000001010000Z'] },
+    ]);
     const lockedOut = entry(open.dn, { pwdAccountLockedTime: ['20261203101500Z'] });
-    assert.deepEqual(only(planSetEnabled(context('openldap'), { entry: lockedOut, username: 'a', enabled: false, reason })), [{ kind: 'set', attribute: 'pwdAccountLockedTime', from: ['20261203101500Z'], to: ['000001010000Z'] }]);
+    assert.deepEqual(only(planSetEnabled(context('openldap'), { entry: lockedOut, username: 'a', enabled: false, reason })), [
+      { kind: 'set', attribute: 'pwdAccountLockedTime', from: ['20261203101500Z'], to: ['000001010000Z'] },
+    ]);
     assert.deepEqual(planSetEnabled(context('openldap'), { entry: lockedOut, username: 'a', enabled: true, reason }).steps, []);
     const disabled = entry(open.dn, { pwdAccountLockedTime: ['000001010000Z'] });
-    assert.deepEqual(only(planSetEnabled(context('openldap'), { entry: disabled, username: 'a', enabled: true, reason })), [{ kind: 'deleteValues', attribute: 'pwdAccountLockedTime', values: ['000001010000Z'] }]);
+    assert.deepEqual(only(planSetEnabled(context('openldap'), { entry: disabled, username: 'a', enabled: true, reason })), [
+      { kind: 'deleteValues', attribute: 'pwdAccountLockedTime', values: ['000001010000Z'] },
+    ]);
     assert.deepEqual(planSetEnabled(context('openldap'), { entry: disabled, username: 'a', enabled: false, reason }).steps, []);
   });
 
   it('AD: bit 2 of userAccountControl, keeping the other bits', () => {
     const flags = entry('cn=a,cn=Users,dc=example,dc=test', { userAccountControl: ['66048'] }); // NORMAL_ACCOUNT | DONT_EXPIRE_PASSWORD
-    assert.deepEqual(only(planSetEnabled(context('active-directory'), { entry: flags, username: 'a', enabled: false, reason })), [{ kind: 'set', attribute: 'userAccountControl', from: ['66048'], to: ['66050'] }]);
+    assert.deepEqual(only(planSetEnabled(context('active-directory'), { entry: flags, username: 'a', enabled: false, reason })), [
+      { kind: 'set', attribute: 'userAccountControl', from: ['66048'], to: ['66050'] },
+    ]);
     const disabled = entry(flags.dn, { userAccountControl: ['66050'] });
-    assert.deepEqual(only(planSetEnabled(context('active-directory'), { entry: disabled, username: 'a', enabled: true, reason })), [{ kind: 'set', attribute: 'userAccountControl', from: ['66050'], to: ['66048'] }]);
-    assert.throws(() => planSetEnabled(context('active-directory'), { entry: entry(flags.dn, {}), username: 'a', enabled: false, reason }), /needs read access/);
+    assert.deepEqual(only(planSetEnabled(context('active-directory'), { entry: disabled, username: 'a', enabled: true, reason })), [
+      { kind: 'set', attribute: 'userAccountControl', from: ['66050'], to: ['66048'] },
+    ]);
+    assert.throws(
+      () => planSetEnabled(context('active-directory'), { entry: entry(flags.dn, {}), username: 'a', enabled: false, reason }),
+      /needs read access/,
+    );
   });
 
   it('389-DS: nsAccountLock', () => {
     const open = entry('uid=a,ou=people,dc=example,dc=org', {});
-    assert.deepEqual(only(planSetEnabled(context('389-ds'), { entry: open, username: 'a', enabled: false, reason })), [{ kind: 'set', attribute: 'nsAccountLock', from: [], to: ['TRUE'] }]);
+    assert.deepEqual(only(planSetEnabled(context('389-ds'), { entry: open, username: 'a', enabled: false, reason })), [
+      { kind: 'set', attribute: 'nsAccountLock', from: [], to: ['TRUE'] },
+    ]);
     const locked = entry(open.dn, { nsAccountLock: ['true'] });
-    assert.deepEqual(only(planSetEnabled(context('389-ds'), { entry: locked, username: 'a', enabled: true, reason })), [{ kind: 'set', attribute: 'nsAccountLock', from: ['true'], to: [] }]);
+    assert.deepEqual(only(planSetEnabled(context('389-ds'), { entry: locked, username: 'a', enabled: true, reason })), [
+      { kind: 'set', attribute: 'nsAccountLock', from: ['true'], to: [] },
+    ]);
   });
 });
 
@@ -251,7 +311,10 @@ describe('planDeleteUser', () => {
 
   it('disables under the default policy, and never deletes', () => {
     const plan = planDeleteUser(context('openldap'), { entry: aliceEntry, username: 'alice', groups });
-    assert.deepEqual(plan.steps.map((step) => step.kind), ['disableUser']);
+    assert.deepEqual(
+      plan.steps.map((step) => step.kind),
+      ['disableUser'],
+    );
   });
 
   it('keeps the directory entry under keep', () => {
@@ -262,10 +325,14 @@ describe('planDeleteUser', () => {
     const plan = planDeleteUser(context('openldap', { deletion: { users: 'delete' } }), { entry: aliceEntry, username: 'alice', groups });
     const changes = plan.steps.map((step) => (step.kind === 'setPassword' ? undefined : step.change));
     assert.deepEqual(changes, [
-      { kind: 'modify', dn: 'cn=solo,ou=groups,dc=example,dc=org', changes: [
-        { kind: 'addValues', attribute: 'member', values: ['cn=dirbridge-placeholder'] },
-        { kind: 'deleteValues', attribute: 'member', values: [aliceEntry.dn] },
-      ] },
+      {
+        kind: 'modify',
+        dn: 'cn=solo,ou=groups,dc=example,dc=org',
+        changes: [
+          { kind: 'addValues', attribute: 'member', values: ['cn=dirbridge-placeholder'] },
+          { kind: 'deleteValues', attribute: 'member', values: [aliceEntry.dn] },
+        ],
+      },
       { kind: 'delete', dn: aliceEntry.dn },
     ]);
   });

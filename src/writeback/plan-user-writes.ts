@@ -5,16 +5,16 @@
  * instead of overwriting a change made in the directory since. Pure.
  */
 import { childDn, parseDn } from '../ldap/dn.ts';
-import { allStrings, firstString, type DirectoryEntry } from '../ldap/entry.ts';
+import { allStrings, type DirectoryEntry, firstString } from '../ldap/entry.ts';
 import { PERMANENT_LOCK_TIME, UAC_ACCOUNT_DISABLED } from '../mapping/account-status.ts';
 import type { UserPatch } from '../model/index.ts';
 import type { UserSettings, WritableUserField, WriteBackSettings } from '../settings/schema.ts';
 import type { AttributeChange, DirectoryChange } from './directory-change.ts';
 import { dnAfter } from './directory-change.ts';
 import { AD_ACCOUNT_NAME_FORBIDDEN, type EntryShape } from './entry-shape.ts';
-import { planRemoveMember, type GroupTarget } from './plan-group-writes.ts';
-import { authorityOf, resolveField, type FieldValue } from './resolve-conflict.ts';
-import { emptyWritePlan, WritePlanError, type ChangeStep, type WritePlan, type WriteStepKind } from './write-step.ts';
+import { type GroupTarget, planRemoveMember } from './plan-group-writes.ts';
+import { authorityOf, type FieldValue, resolveField } from './resolve-conflict.ts';
+import { type ChangeStep, emptyWritePlan, type WritePlan, WritePlanError, type WriteStepKind } from './write-step.ts';
 
 /** What a user write needs to know besides the user: the entry shape and both mappings' settings. */
 export interface UserWriteContext {
@@ -79,10 +79,16 @@ function checkUsername(shape: EntryShape, username: string): void {
   }
   if (shape.server !== 'active-directory') return;
   if (username.length > SAM_MAX_USER) {
-    throw new WritePlanError(USERNAME_INVALID, `the username ${JSON.stringify(username)} is longer than ${SAM_MAX_USER} characters, the most Active Directory's sAMAccountName holds`);
+    throw new WritePlanError(
+      USERNAME_INVALID,
+      `the username ${JSON.stringify(username)} is longer than ${SAM_MAX_USER} characters, the most Active Directory's sAMAccountName holds`,
+    );
   }
   if (AD_ACCOUNT_NAME_FORBIDDEN.test(username) || username.endsWith('.')) {
-    throw new WritePlanError(USERNAME_INVALID, `the username ${JSON.stringify(username)} holds a character Active Directory's sAMAccountName refuses (" / \\ [ ] : ; | = , + * ? < > @, or a final dot)`);
+    throw new WritePlanError(
+      USERNAME_INVALID,
+      `the username ${JSON.stringify(username)} holds a character Active Directory's sAMAccountName refuses (" / \\ [ ] : ; | = , + * ? < > @, or a final dot)`,
+    );
   }
 }
 
@@ -210,7 +216,13 @@ function rdnOf(dn: string): { type: string; value: string } {
 }
 
 /** Group values that name the user by DN or by username, moved to the user's new DN or name. */
-function followSteps(shape: EntryShape, subject: string, groups: readonly GroupTarget[], from: { dn: string; username: string }, to: { dn: string; username: string }): ChangeStep[] {
+function followSteps(
+  shape: EntryShape,
+  subject: string,
+  groups: readonly GroupTarget[],
+  from: { dn: string; username: string },
+  to: { dn: string; username: string },
+): ChangeStep[] {
   const steps: ChangeStep[] = [];
   for (const group of groups) {
     const byName = group.memberAttribute === 'memberUid';
@@ -219,8 +231,20 @@ function followSteps(shape: EntryShape, subject: string, groups: readonly GroupT
     const [oldValue, newValue] = byName ? [from.username, to.username] : [from.dn, to.dn];
     if (oldValue === newValue) continue;
     // Two writes, each idempotent: a server with referential integrity may already have moved the value.
-    steps.push(step('followRename', subject, `${group.name} lists the user by ${group.memberAttribute}`, { kind: 'modify', dn: group.dn, changes: [{ kind: 'addValues', attribute: group.memberAttribute, values: [newValue] }] }));
-    steps.push(step('followRename', subject, `${group.name} no longer lists the old ${byName ? 'username' : 'DN'}`, { kind: 'modify', dn: group.dn, changes: [{ kind: 'deleteValues', attribute: group.memberAttribute, values: [oldValue] }] }));
+    steps.push(
+      step('followRename', subject, `${group.name} lists the user by ${group.memberAttribute}`, {
+        kind: 'modify',
+        dn: group.dn,
+        changes: [{ kind: 'addValues', attribute: group.memberAttribute, values: [newValue] }],
+      }),
+    );
+    steps.push(
+      step('followRename', subject, `${group.name} no longer lists the old ${byName ? 'username' : 'DN'}`, {
+        kind: 'modify',
+        dn: group.dn,
+        changes: [{ kind: 'deleteValues', attribute: group.memberAttribute, values: [oldValue] }],
+      }),
+    );
   }
   return steps;
 }
@@ -240,7 +264,10 @@ export function planRenameUser(
   let dn = entry.dn;
   if (same(rdn.value, username) || same(rdn.type, nameAttribute)) {
     if (!same(rdn.value, username)) {
-      throw new WritePlanError('writeback.rdn_mismatch', `the entry ${entry.dn} is named by ${rdn.type}=${rdn.value}, not by the username ${username}; rename it in the directory`);
+      throw new WritePlanError(
+        'writeback.rdn_mismatch',
+        `the entry ${entry.dn} is named by ${rdn.type}=${rdn.value}, not by the username ${username}; rename it in the directory`,
+      );
     }
     const change: DirectoryChange = { kind: 'modifyDn', dn: entry.dn, newRdn: childDn('', rdn.type, newUsername) };
     plan.steps.push(step('renameUser', username, `renamed by an administrator to ${newUsername}`, change));
@@ -260,14 +287,19 @@ export function planRenameUser(
 }
 
 /** The entry moved under `newParent`, keeping its RDN; groups that list it by DN follow. */
-export function planMoveUser(context: UserWriteContext, input: { entry: DirectoryEntry; username: string; newParent: string; groups: readonly GroupTarget[] }): WritePlan {
+export function planMoveUser(
+  context: UserWriteContext,
+  input: { entry: DirectoryEntry; username: string; newParent: string; groups: readonly GroupTarget[] },
+): WritePlan {
   const plan = emptyWritePlan();
   const rdn = rdnOf(input.entry.dn);
   const change: DirectoryChange = { kind: 'modifyDn', dn: input.entry.dn, newRdn: childDn('', rdn.type, rdn.value), newParent: input.newParent };
   const dn = dnAfter(change) ?? input.entry.dn;
   if (dn.toLowerCase() === input.entry.dn.toLowerCase()) return plan;
   plan.steps.push(step('moveUser', input.username, `moved by an administrator to ${input.newParent}`, change));
-  plan.steps.push(...followSteps(context.shape, input.username, input.groups, { dn: input.entry.dn, username: input.username }, { dn, username: input.username }));
+  plan.steps.push(
+    ...followSteps(context.shape, input.username, input.groups, { dn: input.entry.dn, username: input.username }, { dn, username: input.username }),
+  );
   return plan;
 }
 
@@ -293,7 +325,10 @@ export function planSetEnabled(context: UserWriteContext, input: { entry: Direct
     case 'userAccountControl': {
       const text = firstString(entry, 'userAccountControl');
       if (text === undefined || !/^-?\d+$/.test(text)) {
-        throw new WritePlanError('writeback.unreadable_account_control', `the entry ${entry.dn} shows no userAccountControl: the bind account needs read access to it`);
+        throw new WritePlanError(
+          'writeback.unreadable_account_control',
+          `the entry ${entry.dn} shows no userAccountControl: the bind account needs read access to it`,
+        );
       }
       const flags = Number.parseInt(text, 10);
       const next = enabled ? flags & ~UAC_ACCOUNT_DISABLED : flags | UAC_ACCOUNT_DISABLED;
@@ -321,7 +356,12 @@ export function planDeleteUser(context: UserWriteContext, input: { entry: Direct
     case 'keep':
       return emptyWritePlan();
     case 'disable':
-      return planSetEnabled(context, { entry: input.entry, username: input.username, enabled: false, reason: 'deleted in dirbridge; writeBack.deletion.users is disable' });
+      return planSetEnabled(context, {
+        entry: input.entry,
+        username: input.username,
+        enabled: false,
+        reason: 'deleted in dirbridge; writeBack.deletion.users is disable',
+      });
     case 'delete': {
       const plan = emptyWritePlan();
       const user = { dn: input.entry.dn, username: input.username };

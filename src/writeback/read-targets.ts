@@ -6,13 +6,13 @@
 import type { DirectoryConnection } from '../directory/index.ts';
 import { DirbridgeError } from '../errors.ts';
 import { allStrings, type DirectoryEntry } from '../ldap/entry.ts';
-import { eq, or, type Filter } from '../ldap/filter.ts';
+import { eq, type Filter, or } from '../ldap/filter.ts';
 import { ACCOUNT_STATE_ATTRIBUTES } from '../mapping/account-status.ts';
 import { uniqueAttributes } from '../mapping/user.ts';
 import type { GroupSettings, UserSettings } from '../settings/schema.ts';
+import { WRITABLE_USER_FIELDS } from '../settings/schema.ts';
 import type { GroupTarget } from './plan-group-writes.ts';
 import { attributeOfField } from './plan-user-writes.ts';
-import { WRITABLE_USER_FIELDS } from '../settings/schema.ts';
 
 /** Change markers a server keeps per entry, read with it (the deliverer's and sync's provenance). */
 export const CHANGE_MARKER_ATTRIBUTES: readonly string[] = ['entryCSN', 'uSNChanged', 'modifyTimestamp'];
@@ -54,7 +54,10 @@ export async function readEntry(directory: DirectoryConnection, dn: string, attr
 export async function readUserEntry(directory: DirectoryConnection, users: UserSettings, dn: string): Promise<DirectoryEntry> {
   const entry = await readEntry(directory, dn, userWriteAttributes(users));
   if (entry === undefined) {
-    throw new DirbridgeError('writeback.entry_missing', `the directory has no entry ${dn} any more; run a sync to bring dirbridge up to date before changing this user`);
+    throw new DirbridgeError(
+      'writeback.entry_missing',
+      `the directory has no entry ${dn} any more; run a sync to bring dirbridge up to date before changing this user`,
+    );
   }
   return entry;
 }
@@ -70,10 +73,18 @@ function toGroupTarget(entry: DirectoryEntry, groups: Pick<GroupSettings, 'nameA
 }
 
 /** Reads a group's entry with its member values; throws `writeback.entry_missing` when it is gone. */
-export async function readGroupTarget(directory: DirectoryConnection, groups: Pick<GroupSettings, 'nameAttribute' | 'memberAttribute'>, dn: string, name: string): Promise<GroupTarget> {
+export async function readGroupTarget(
+  directory: DirectoryConnection,
+  groups: Pick<GroupSettings, 'nameAttribute' | 'memberAttribute'>,
+  dn: string,
+  name: string,
+): Promise<GroupTarget> {
   const entry = await readEntry(directory, dn, [groups.nameAttribute, ...groups.memberAttribute]);
   if (entry === undefined) {
-    throw new DirbridgeError('writeback.entry_missing', `the directory has no group ${dn} any more; run a sync to bring dirbridge up to date before changing it`);
+    throw new DirbridgeError(
+      'writeback.entry_missing',
+      `the directory has no group ${dn} any more; run a sync to bring dirbridge up to date before changing it`,
+    );
   }
   return toGroupTarget(entry, groups, name);
 }

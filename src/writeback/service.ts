@@ -6,9 +6,19 @@
 import type { UserRecord } from '../model/index.ts';
 import type { ActionOptions } from './action-context.ts';
 import type { WriteActionResult, WriteBackDeps } from './apply-write-plan.ts';
-import { createGroup, deleteGroup, renameGroup, setGroupMember, type GroupActionResult } from './group-actions.ts';
+import { createGroup, deleteGroup, type GroupActionResult, renameGroup, setGroupMember } from './group-actions.ts';
 import { changeOwnPassword, resetUserPassword } from './password-actions.ts';
-import { createUser, deleteUser, moveUser, renameUser, setUserEnabled, updateUser, type NewDirectoryUser, type UserActionResult, type UserFields } from './user-actions.ts';
+import {
+  createUser,
+  deleteUser,
+  moveUser,
+  type NewDirectoryUser,
+  renameUser,
+  setUserEnabled,
+  type UserActionResult,
+  type UserFields,
+  updateUser,
+} from './user-actions.ts';
 
 /** The actions, bound to the app's store, settings and directory. */
 export interface WriteBackService {

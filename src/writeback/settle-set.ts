@@ -56,7 +56,10 @@ export async function settleSets(tx: StoreWriter, row: OutboxRecord, settled: re
     }
   }
   if (confirmed.length > 0) {
-    await tx.writeBack.deleteBaselines(row.directoryId, confirmed.map((field) => ({ objectKind: row.objectKind, objectId: row.objectId, field })));
+    await tx.writeBack.deleteBaselines(
+      row.directoryId,
+      confirmed.map((field) => ({ objectKind: row.objectKind, objectId: row.objectId, field })),
+    );
   }
   if (conflicts.length === 0) return { conflicts: 0 };
   const recorded = await tx.writeBack.recordConflicts(row.directoryId, conflicts);
@@ -81,7 +84,13 @@ export async function settleSets(tx: StoreWriter, row: OutboxRecord, settled: re
     })),
   );
   if (kept.length === 0) return { conflicts: recorded.length };
-  return { conflicts: recorded.length, note: { code: 'writeback.directory_kept', message: `not written: the directory's value of ${kept.join(', ')} stands (writeBack.authority); see the recorded conflict` } };
+  return {
+    conflicts: recorded.length,
+    note: {
+      code: 'writeback.directory_kept',
+      message: `not written: the directory's value of ${kept.join(', ')} stands (writeBack.authority); see the recorded conflict`,
+    },
+  };
 }
 
 /**
@@ -89,7 +98,13 @@ export async function settleSets(tx: StoreWriter, row: OutboxRecord, settled: re
  * holds the value this row was to write (an administrator changed it again; a later row carries
  * that). Returns whether the store followed.
  */
-async function followDirectory(tx: StoreWriter, row: OutboxRecord, field: WritableUserField, desired: string | null, directoryValue: string | null): Promise<boolean> {
+async function followDirectory(
+  tx: StoreWriter,
+  row: OutboxRecord,
+  field: WritableUserField,
+  desired: string | null,
+  directoryValue: string | null,
+): Promise<boolean> {
   const user = await tx.users.get(row.objectId);
   if (user === undefined || !sameText(user[field], desired)) return false;
   await tx.users.update([{ id: user.id, ...userFieldPatch(field, directoryValue) }]);

@@ -9,18 +9,29 @@ import { disableAccount, enableAccount } from '../auth/account-admin.ts';
 import { hashPassword } from '../auth/password-hash.ts';
 import { isRetryableDirectoryError } from '../directory/index.ts';
 import { DirbridgeError } from '../errors.ts';
-import type { DirectoryEntry } from '../ldap/entry.ts';
 import { isDescendantOf } from '../ldap/dn.ts';
+import type { DirectoryEntry } from '../ldap/entry.ts';
 import { PRIMARY_DIRECTORY_ID, type UserPatch, type UserRecord } from '../model/index.ts';
-import { isWritableUserField, WRITABLE_USER_FIELDS, type Settings, type WritableUserField } from '../settings/schema.ts';
+import { isWritableUserField, type Settings, WRITABLE_USER_FIELDS, type WritableUserField } from '../settings/schema.ts';
 import type { StoreWriter } from '../store/store.ts';
-import { checkUserInScope, dnOf, groupNamed, localReason, userNamed, withDirectory, writeModeOf, type ActionOptions } from './action-context.ts';
+import { type ActionOptions, checkUserInScope, dnOf, groupNamed, localReason, userNamed, withDirectory, writeModeOf } from './action-context.ts';
 import { applyWritePlan, localResult, type PlannedAction, type WriteActionResult, type WriteBackDeps } from './apply-write-plan.ts';
 import { resolveEntryShape } from './entry-shape.ts';
-import { planAddMember, type GroupTarget } from './plan-group-writes.ts';
-import { attributeOfField, planCreateUser, planDeleteUser, planMoveUser, planRenameUser, planSetEnabled, planUpdateUser, userFieldPatch, type UserValues, type UserWriteContext } from './plan-user-writes.ts';
+import { type GroupTarget, planAddMember } from './plan-group-writes.ts';
+import {
+  attributeOfField,
+  planCreateUser,
+  planDeleteUser,
+  planMoveUser,
+  planRenameUser,
+  planSetEnabled,
+  planUpdateUser,
+  type UserValues,
+  type UserWriteContext,
+  userFieldPatch,
+} from './plan-user-writes.ts';
 import { changeMarkerOf, readGroupsListing, readGroupTarget, readUserEntry } from './read-targets.ts';
-import { fieldValues, type FieldValue } from './resolve-conflict.ts';
+import { type FieldValue, fieldValues } from './resolve-conflict.ts';
 import { plannedDn, type WritePlan } from './write-step.ts';
 
 /** The profile fields an action may set. */
@@ -63,24 +74,42 @@ export async function createUser(deps: WriteBackDeps, input: NewDirectoryUser, o
   const settings = deps.settings();
   const isDryRun = options.isDryRun === true;
   const groups = await Promise.all((input.groups ?? []).map((name) => groupNamed(deps.store, name)));
-  const values: UserValues = { username: input.username, email: input.email ?? null, firstName: input.firstName ?? '', lastName: input.lastName ?? '', displayName: input.displayName ?? null };
+  const values: UserValues = {
+    username: input.username,
+    email: input.email ?? null,
+    firstName: input.firstName ?? '',
+    lastName: input.lastName ?? '',
+    displayName: input.displayName ?? null,
+  };
   if (writeModeOf(settings) !== 'writable') {
     const directoryGroup = groups.find((group) => group.source === 'directory');
     if (directoryGroup !== undefined) {
-      throw new DirbridgeError('users.directory_managed', `membership in ${directoryGroup.name} is managed by the directory (${localReason(settings, directoryGroup)}); set writeBack.mode writable to add members there`);
+      throw new DirbridgeError(
+        'users.directory_managed',
+        `membership in ${directoryGroup.name} is managed by the directory (${localReason(settings, directoryGroup)}); set writeBack.mode writable to add members there`,
+      );
     }
-    if (isDryRun) return localResult('users.create', writeModeOf(settings) === 'unsynced' ? 'unsynced' : 'local', true, 'write-back is not writable; a local account would be created');
+    if (isDryRun)
+      return localResult(
+        'users.create',
+        writeModeOf(settings) === 'unsynced' ? 'unsynced' : 'local',
+        true,
+        'write-back is not writable; a local account would be created',
+      );
     const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
     const user = await deps.store.transaction(async (tx) => {
       const [created] = await tx.users.insert([{ ...values, source: 'local', passwordHash }]);
       if (created === undefined) throw new DirbridgeError('store.conflict', `${input.username} was not created`);
       if (groups.length > 0) await tx.groups.addMemberships(groups.map((group) => ({ userId: created.id, groupId: group.id })));
-      await tx.audit.append([{ actor: options.actor, action: 'user.created', userId: created.id, subject: created.username, reason: 'local account (write-back is not writable)' }]);
+      await tx.audit.append([
+        { actor: options.actor, action: 'user.created', userId: created.id, subject: created.username, reason: 'local account (write-back is not writable)' },
+      ]);
       return created;
     });
     return { ...localResult('users.create', 'local', false, `${localReason(settings, { source: 'directory' })}; ${user.username} is a local account`), user };
   }
-  if ((await deps.store.users.findByUsername(input.username)) !== undefined) throw new DirbridgeError('store.conflict', `the username ${input.username} is taken`);
+  if ((await deps.store.users.findByUsername(input.username)) !== undefined)
+    throw new DirbridgeError('store.conflict', `the username ${input.username} is taken`);
   const hasPassword = input.password !== undefined && input.password !== '';
   const plan = await withDirectory(deps, settings, async (directory, shape) => {
     const created = planCreateUser({ shape, writeBack: settings.writeBack, users: settings.users }, values, { hasPassword });
@@ -88,7 +117,12 @@ export async function createUser(deps: WriteBackDeps, input: NewDirectoryUser, o
     const memberSteps = [];
     for (const group of groups) {
       if (group.source !== 'directory') continue;
-      const target = await readGroupTarget(directory, settings.groups ?? { nameAttribute: 'cn', memberAttribute: ['member'] }, dnOf(group, `the group ${group.name}`), group.name);
+      const target = await readGroupTarget(
+        directory,
+        settings.groups ?? { nameAttribute: 'cn', memberAttribute: ['member'] },
+        dnOf(group, `the group ${group.name}`),
+        group.name,
+      );
       memberSteps.push(...planAddMember({ shape }, { group: target, user: { dn, username: input.username } }).steps);
     }
     // Memberships go before the password: they never wait for it.
@@ -105,13 +139,24 @@ export async function createUser(deps: WriteBackDeps, input: NewDirectoryUser, o
     ...(hasPassword ? { password: input.password } : {}),
     local: async (tx) => {
       const [created] = await tx.users.insert([
-        { ...values, source: 'directory', dn: plan.dn, externalId: null, ...(isAdWithoutPassword ? { isEnabled: false, disabledBy: 'directory' as const, disabledReason: AD_DISABLED_WITHOUT_PASSWORD } : {}) },
+        {
+          ...values,
+          source: 'directory',
+          dn: plan.dn,
+          externalId: null,
+          ...(isAdWithoutPassword ? { isEnabled: false, disabledBy: 'directory' as const, disabledReason: AD_DISABLED_WITHOUT_PASSWORD } : {}),
+        },
       ]);
       if (created === undefined) throw new DirbridgeError('store.conflict', `${input.username} was not created`);
       if (groups.length > 0) await tx.groups.addMemberships(groups.map((group) => ({ userId: created.id, groupId: group.id })));
       return created.id;
     },
-    audit: { action: 'user.created', subject: input.username, reason: `created in the directory at ${plan.dn}${isAdWithoutPassword ? `; ${AD_DISABLED_WITHOUT_PASSWORD}` : ''}`, isUser: true },
+    audit: {
+      action: 'user.created',
+      subject: input.username,
+      reason: `created in the directory at ${plan.dn}${isAdWithoutPassword ? `; ${AD_DISABLED_WITHOUT_PASSWORD}` : ''}`,
+      isUser: true,
+    },
   }).catch(async (error: unknown) => {
     // The password was refused (or could not be sent): AD keeps the new account disabled.
     if (plan.server === 'active-directory' && !isDryRun) await recordDisabledWithoutPassword(deps, input.username, options.actor);
@@ -136,7 +181,9 @@ async function recordDisabledWithoutPassword(deps: WriteBackDeps, username: stri
   if (user === undefined || user.source !== 'directory' || !user.isEnabled) return;
   await deps.store.transaction(async (tx) => {
     await tx.users.update([{ id: user.id, isEnabled: false, disabledBy: 'directory', disabledReason: AD_DISABLED_WITHOUT_PASSWORD }]);
-    await tx.audit.append([{ actor, action: 'user.disabled', userId: user.id, subject: user.username, reason: `${AD_DISABLED_WITHOUT_PASSWORD}; its password was not set` }]);
+    await tx.audit.append([
+      { actor, action: 'user.disabled', userId: user.id, subject: user.username, reason: `${AD_DISABLED_WITHOUT_PASSWORD}; its password was not set` },
+    ]);
   });
 }
 
@@ -166,9 +213,25 @@ export async function updateUser(deps: WriteBackDeps, username: string, changes:
     await deps.store.transaction(async (tx) => {
       await tx.users.update([{ id: user.id, ...changes }]);
       if (isUnsynced) await keepBaselines(tx, user, fields);
-      await tx.audit.append([{ actor: options.actor, action: 'user.updated', userId: user.id, subject: user.username, reason: `changed ${fields.join(', ') || 'nothing'}${isUnsynced ? ' (unsynced: kept in dirbridge, not written to the directory)' : ''}` }]);
+      await tx.audit.append([
+        {
+          actor: options.actor,
+          action: 'user.updated',
+          userId: user.id,
+          subject: user.username,
+          reason: `changed ${fields.join(', ') || 'nothing'}${isUnsynced ? ' (unsynced: kept in dirbridge, not written to the directory)' : ''}`,
+        },
+      ]);
     });
-    return { ...localResult('users.update', isUnsynced ? 'unsynced' : 'local', false, isUnsynced ? 'writeBack.mode is unsynced: the change is kept here and sync leaves it alone' : localReason(settings, user)), ...withUser(await reload(deps, user.id)) };
+    return {
+      ...localResult(
+        'users.update',
+        isUnsynced ? 'unsynced' : 'local',
+        false,
+        isUnsynced ? 'writeBack.mode is unsynced: the change is kept here and sync leaves it alone' : localReason(settings, user),
+      ),
+      ...withUser(await reload(deps, user.id)),
+    };
   }
   const dn = dnOf(user, user.username);
   const baselines = await deps.store.writeBack.readBaselines(PRIMARY_DIRECTORY_ID, [{ objectKind: 'user', objectId: user.id }]);
@@ -177,13 +240,22 @@ export async function updateUser(deps: WriteBackDeps, username: string, changes:
   const after = { ...valuesOf(user), ...changes } as UserValues;
   const { plan, entry } = await withDirectory(deps, settings, async (directory, shape) => {
     const read = await readUserEntry(directory, settings.users, dn);
-    return { plan: planUpdateUser({ shape, writeBack: settings.writeBack, users: settings.users }, { entry: read, before: valuesOf(user), after, baseline }), entry: read };
+    return {
+      plan: planUpdateUser({ shape, writeBack: settings.writeBack, users: settings.users }, { entry: read, before: valuesOf(user), after, baseline }),
+      entry: read,
+    };
   }).catch((error: unknown) => {
     // The directory cannot be reached: plan from what dirbridge last saw of the entry. Each `set`
     // still asserts those values at delivery, so a change made there meanwhile is a conflict, not overwritten.
     if (!isRetryableDirectoryError(error)) throw error;
     const read = lastSeenEntry(settings, user, dn);
-    return { plan: planUpdateUser({ shape: offlineShape(settings), writeBack: settings.writeBack, users: settings.users }, { entry: read, before: valuesOf(user), after, baseline }), entry: read };
+    return {
+      plan: planUpdateUser(
+        { shape: offlineShape(settings), writeBack: settings.writeBack, users: settings.users },
+        { entry: read, before: valuesOf(user), after, baseline },
+      ),
+      entry: read,
+    };
   });
   const result = await applyWritePlan(deps, {
     action: 'users.update',
@@ -199,7 +271,13 @@ export async function updateUser(deps: WriteBackDeps, username: string, changes:
     baselines: (id) =>
       fields
         .filter((field) => !plan.keptDirectoryValues.some((kept) => kept.field === field))
-        .map((field) => ({ objectKind: 'user' as const, objectId: id, field, values: entry.attributes[attributeOfField(settings.users, field).toLowerCase()]?.map(String) ?? [], changeMarker: changeMarkerOf(entry) })),
+        .map((field) => ({
+          objectKind: 'user' as const,
+          objectId: id,
+          field,
+          values: entry.attributes[attributeOfField(settings.users, field).toLowerCase()]?.map(String) ?? [],
+          changeMarker: changeMarkerOf(entry),
+        })),
     audit: { action: 'user.updated', subject: user.username, reason: `changed ${fields.join(', ') || 'nothing'}`, isUser: true },
   });
   return { ...result, ...withUser(await reload(deps, user.id)) };
@@ -318,10 +396,13 @@ export async function renameUser(deps: WriteBackDeps, username: string, newUsern
 export async function moveUser(deps: WriteBackDeps, username: string, newParent: string, options: ActionOptions): Promise<UserActionResult> {
   const settings = deps.settings();
   const user = await userNamed(deps.store, username);
-  if (!isWritten(settings, user)) refuseReadOnly(settings, user, 'the entry\'s place');
+  if (!isWritten(settings, user)) refuseReadOnly(settings, user, "the entry's place");
   await checkUserInScope(deps.store, settings, user);
   if (!isDescendantOf(newParent, settings.users.baseDn, { includeSelf: true })) {
-    throw new DirbridgeError('writeback.invalid', `${newParent} is outside users.baseDn (${settings.users.baseDn}): the next sync would not find the user there`);
+    throw new DirbridgeError(
+      'writeback.invalid',
+      `${newParent} is outside users.baseDn (${settings.users.baseDn}): the next sync would not find the user there`,
+    );
   }
   return writeUser(deps, user, {
     action: 'users.move',
@@ -338,7 +419,12 @@ export async function moveUser(deps: WriteBackDeps, username: string, newParent:
  * sessions, and sync never undoes an administrator's disable); in writable mode the directory
  * account follows, the way its server marks it.
  */
-export async function setUserEnabled(deps: WriteBackDeps, username: string, enabled: boolean, options: ActionOptions & { reason?: string }): Promise<UserActionResult> {
+export async function setUserEnabled(
+  deps: WriteBackDeps,
+  username: string,
+  enabled: boolean,
+  options: ActionOptions & { reason?: string },
+): Promise<UserActionResult> {
   const settings = deps.settings();
   const isDryRun = options.isDryRun === true;
   const user = await userNamed(deps.store, username);
@@ -348,10 +434,23 @@ export async function setUserEnabled(deps: WriteBackDeps, username: string, enab
     if (enabled) await enableAccount(tx, user, { actor: options.actor, reason });
     else await disableAccount(tx, user, { actor: options.actor, reason, at: deps.now().toISOString() });
   };
-  const isInScope = isWritten(settings, user) && (await checkUserInScope(deps.store, settings, user).then(() => true, () => false));
+  const isInScope =
+    isWritten(settings, user) &&
+    (await checkUserInScope(deps.store, settings, user).then(
+      () => true,
+      () => false,
+    ));
   if (!isInScope) {
     if (!isDryRun) await deps.store.transaction(local);
-    return { ...localResult(action, writeModeOf(settings) === 'unsynced' && user.source === 'directory' ? 'unsynced' : 'local', isDryRun, user.source === 'directory' && isWritten(settings, user) ? `${user.username} is outside writeBack.scopeGroups` : localReason(settings, user)), ...withUser(await reload(deps, user.id)) };
+    return {
+      ...localResult(
+        action,
+        writeModeOf(settings) === 'unsynced' && user.source === 'directory' ? 'unsynced' : 'local',
+        isDryRun,
+        user.source === 'directory' && isWritten(settings, user) ? `${user.username} is outside writeBack.scopeGroups` : localReason(settings, user),
+      ),
+      ...withUser(await reload(deps, user.id)),
+    };
   }
   return writeUser(deps, user, {
     action,

@@ -4,7 +4,7 @@
  * run prints it; the guard judges it; apply performs it or keeps it in the outbox.
  */
 import { DirbridgeError } from '../errors.ts';
-import { dnAfter, type DirectoryChange } from './directory-change.ts';
+import { type DirectoryChange, dnAfter } from './directory-change.ts';
 import type { FieldConflict } from './resolve-conflict.ts';
 
 /** The kinds of write step, named as the audit log and dry runs show them. */

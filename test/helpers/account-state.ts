@@ -11,7 +11,13 @@ import { resolveEntryShape } from '../../src/writeback/entry-shape.ts';
 import { planSetEnabled } from '../../src/writeback/plan-user-writes.ts';
 
 async function readState(connection: WritableDirectoryConnection, dn: string) {
-  const [entry] = await connection.searchAll({ baseDn: dn, scope: 'base', filter: '(objectClass=*)', attributes: [...ACCOUNT_STATE_ATTRIBUTES], maxEntries: 1 });
+  const [entry] = await connection.searchAll({
+    baseDn: dn,
+    scope: 'base',
+    filter: '(objectClass=*)',
+    attributes: [...ACCOUNT_STATE_ATTRIBUTES],
+    maxEntries: 1,
+  });
   if (entry === undefined) throw new Error(`no entry ${dn}`);
   return entry;
 }

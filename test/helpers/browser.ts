@@ -4,7 +4,7 @@
  * with the command that installs it.
  */
 import { accessSync, constants } from 'node:fs';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
 /** Where Debian puts Chromium (the wrapper script first, then the binary behind it). */
 const CANDIDATES = ['/usr/bin/chromium', '/usr/lib/chromium/chromium'];
@@ -46,7 +46,18 @@ export async function launchChromium(executablePath: string): Promise<Browser> {
   return chromium.launch({
     executablePath,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-default-apps', '--disable-sync', '--no-first-run', '--metrics-recording-only', '--mute-audio'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-default-apps',
+      '--disable-sync',
+      '--no-first-run',
+      '--metrics-recording-only',
+      '--mute-audio',
+    ],
     timeout: 30_000,
   });
 }
@@ -70,7 +81,8 @@ export async function openConsolePage(executablePath: string, options: { stepTim
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('response', (response) => {
     const status = response.status();
-    if (status >= 500 || (status === 404 && !new URL(response.url()).pathname.startsWith('/api/'))) problems.push(`${status} ${response.request().method()} ${response.url()}`);
+    if (status >= 500 || (status === 404 && !new URL(response.url()).pathname.startsWith('/api/')))
+      problems.push(`${status} ${response.request().method()} ${response.url()}`);
   });
   page.on('console', (message) => {
     if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);

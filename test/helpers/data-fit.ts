@@ -3,7 +3,7 @@
  * (src/sync/data-fit.ts), with counts computed from the sample organisation that was loaded.
  */
 import assert from 'node:assert/strict';
-import { generateOrganisation, organisationLdifFor389, type Organisation } from '../fixtures/sample-directory.ts';
+import { generateOrganisation, type Organisation, organisationLdifFor389 } from '../fixtures/sample-directory.ts';
 
 /** Entries to load after the organisation: people without a uid, and a posix group naming people nobody is. */
 export interface Misfits {
@@ -25,7 +25,14 @@ export function misfitsLdif(baseDn: string): Misfits {
   });
   const ghostGroup = 'ghost-posix';
   const ghostUids = ['ghost.one', 'ghost.two', 'ghost.three'];
-  const group = [`dn: cn=${ghostGroup},ou=groups,${baseDn}`, 'objectClass: posixGroup', `cn: ${ghostGroup}`, 'gidNumber: 29999', ...ghostUids.map((uid) => `memberUid: ${uid}`), ''].join('\n');
+  const group = [
+    `dn: cn=${ghostGroup},ou=groups,${baseDn}`,
+    'objectClass: posixGroup',
+    `cn: ${ghostGroup}`,
+    'gidNumber: 29999',
+    ...ghostUids.map((uid) => `memberUid: ${uid}`),
+    '',
+  ].join('\n');
   return { ldif: [...people, group].join('\n'), withoutUid, ghostGroup, ghostUids };
 }
 

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { openDirectory } from '../../src/directory/index.ts';
 import { isDirbridgeError } from '../../src/errors.ts';
-import { directorySettingsSchema, type DirectorySettings } from '../../src/settings/schema.ts';
+import { type DirectorySettings, directorySettingsSchema } from '../../src/settings/schema.ts';
 import type { Slapd } from '../fixtures/slapd.ts';
 import { merge } from './harness.ts';
 
@@ -24,7 +24,11 @@ export function slapdDirectorySettings(slapd: Slapd, overrides: Record<string, u
  * `ou=groups`, merged with `overrides` — and returns the environment that supplies the bind
  * password (config files in tests never hold it).
  */
-export async function writeSlapdConfig(file: string, slapd: Slapd, overrides: Record<string, unknown> = {}): Promise<{ DIRBRIDGE_DIRECTORY_BIND_PASSWORD: string }> {
+export async function writeSlapdConfig(
+  file: string,
+  slapd: Slapd,
+  overrides: Record<string, unknown> = {},
+): Promise<{ DIRBRIDGE_DIRECTORY_BIND_PASSWORD: string }> {
   const base = {
     directory: { urls: [slapd.url], bindDn: slapd.readerDn },
     users: { baseDn: slapd.baseDn },

@@ -3,12 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { App } from '../../src/app.ts';
+import type { UserRecord } from '../../src/model/index.ts';
 import { validateSettings } from '../../src/settings/load.ts';
-import type { SyncResult } from '../../src/sync/run-sync.ts';
 import type { Settings } from '../../src/settings/schema.ts';
 import { openStore } from '../../src/store/open-store.ts';
-import type { UserRecord } from '../../src/model/index.ts';
 import type { Store } from '../../src/store/store.ts';
+import type { SyncResult } from '../../src/sync/run-sync.ts';
 
 /** Deep-merges plain objects; arrays and scalars in `override` replace. */
 export function merge<T>(base: T, override: unknown): T {
@@ -73,7 +73,10 @@ export async function syncInterruptedAfter(app: App, afterEntries: number, inter
  * Settings for the Samba fixture: the service account over LDAPS, users from the domain root
  * (so the search also meets AD's referrals to other partitions), nested groups.
  */
-export function adSettingsDocument(dc: { ldapsUrl: string; caFile: string; baseDn: string; ous: { groups: string } }, service: { dn: string; password?: string }): Record<string, unknown> {
+export function adSettingsDocument(
+  dc: { ldapsUrl: string; caFile: string; baseDn: string; ous: { groups: string } },
+  service: { dn: string; password?: string },
+): Record<string, unknown> {
   return {
     directory: { urls: [dc.ldapsUrl], tls: { caFile: dc.caFile }, bindDn: service.dn, bindPassword: service.password },
     users: { baseDn: dc.baseDn, filter: '(&(objectClass=user)(objectCategory=person))', usernameAttribute: 'sAMAccountName' },

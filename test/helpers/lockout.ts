@@ -16,7 +16,12 @@ export interface DirectoryAdmin {
 }
 
 async function withAdmin<T>(server: DirectoryAdmin, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ url: server.url, ...(server.caFile === undefined ? {} : { tlsOptions: { ca: [readFileSync(server.caFile)] } }), timeout: 10_000, connectTimeout: 10_000 });
+  const client = new Client({
+    url: server.url,
+    ...(server.caFile === undefined ? {} : { tlsOptions: { ca: [readFileSync(server.caFile)] } }),
+    timeout: 10_000,
+    connectTimeout: 10_000,
+  });
   try {
     await client.bind(server.adminDn, server.adminPassword);
     return await work(client);
@@ -39,7 +44,12 @@ export async function ppolicyState(server: DirectoryAdmin, dn: string): Promise<
 /** OpenLDAP: failed binds per DN under `base`, and the DNs that are locked. */
 export async function ppolicyFailuresUnder(server: DirectoryAdmin, base: string): Promise<{ failures: Map<string, number>; total: number; locked: string[] }> {
   return withAdmin(server, async (client) => {
-    const { searchEntries } = await client.search(base, { scope: 'sub', filter: '(|(pwdFailureTime=*)(pwdAccountLockedTime=*))', attributes: ['pwdFailureTime', 'pwdAccountLockedTime'], sizeLimit: 0 });
+    const { searchEntries } = await client.search(base, {
+      scope: 'sub',
+      filter: '(|(pwdFailureTime=*)(pwdAccountLockedTime=*))',
+      attributes: ['pwdFailureTime', 'pwdAccountLockedTime'],
+      sizeLimit: 0,
+    });
     const failures = new Map<string, number>();
     const locked: string[] = [];
     for (const entry of searchEntries) {
@@ -63,7 +73,11 @@ export async function adLockoutState(server: DirectoryAdmin, dn: string): Promis
 /** Binds as `dn` with a wrong password `times` times, as another application would. */
 export async function bindWrongPassword(server: Pick<DirectoryAdmin, 'url' | 'caFile'>, dn: string, times: number): Promise<void> {
   for (let attempt = 0; attempt < times; attempt += 1) {
-    const client = new Client({ url: server.url, ...(server.caFile === undefined ? {} : { tlsOptions: { ca: [readFileSync(server.caFile)] } }), timeout: 10_000 });
+    const client = new Client({
+      url: server.url,
+      ...(server.caFile === undefined ? {} : { tlsOptions: { ca: [readFileSync(server.caFile)] } }),
+      timeout: 10_000,
+    });
     try {
       await client.bind(dn, `certainly-wrong-${attempt}`).then(
         () => {

@@ -8,7 +8,7 @@ import type { ServerType } from '../../src/directory/root-dse.ts';
 import { DirbridgeError } from '../../src/errors.ts';
 import { isDescendantOf, normalizeDn, parentDn } from '../../src/ldap/dn.ts';
 import type { DirectoryEntry } from '../../src/ldap/entry.ts';
-import { formatFilter, matchesFilter, parseFilter, type Filter } from '../../src/ldap/filter.ts';
+import { type Filter, formatFilter, matchesFilter, parseFilter } from '../../src/ldap/filter.ts';
 
 /** What a memory directory records of each search. */
 export interface RecordedSearch {
@@ -40,7 +40,14 @@ function project(entry: DirectoryEntry, attributes: readonly string[]): Director
 
 /** Entries with lower-cased attribute names, as the real connection normalises them. */
 export function entry(dn: string, attributes: Record<string, Array<string | Buffer>>): DirectoryEntry {
-  return { dn, attributes: Object.fromEntries(Object.entries(attributes).filter(([, values]) => values.length > 0).map(([name, values]) => [name.toLowerCase(), values])) };
+  return {
+    dn,
+    attributes: Object.fromEntries(
+      Object.entries(attributes)
+        .filter(([, values]) => values.length > 0)
+        .map(([name, values]) => [name.toLowerCase(), values]),
+    ),
+  };
 }
 
 /** Opens a memory directory over `entries`. */
@@ -52,7 +59,9 @@ export function memoryDirectory(entries: readonly DirectoryEntry[], serverType: 
     const search = { baseDn: request.baseDn, filter: formatFilter(filter) };
     searches.push(search);
     if (failing?.(search, searches.length - 1) === true) throw new DirbridgeError('directory.unavailable', `injected fault on search ${searches.length}`);
-    return entries.filter((candidate) => inScope(candidate.dn, request.baseDn, request.scope) && matchesFilter(candidate, filter) === true).map((found) => project(found, request.attributes));
+    return entries
+      .filter((candidate) => inScope(candidate.dn, request.baseDn, request.scope) && matchesFilter(candidate, filter) === true)
+      .map((found) => project(found, request.attributes));
   };
   const close = async () => {};
   return {
@@ -125,7 +134,9 @@ export function randomOrganisation(options: RandomOrganisationOptions): Director
   const kinds = ['groupOfNames', 'groupOfNames', 'groupOfUniqueNames', 'posixGroup'] as const;
   const entries: DirectoryEntry[] = [];
   for (let index = 0; index < userCount; index += 1) {
-    entries.push(entry(userDn(index), { objectClass: ['inetOrgPerson'], uid: [`u${index}`], cn: [`User ${index}`], sn: ['User'], entryUUID: [`user-${index}`] }));
+    entries.push(
+      entry(userDn(index), { objectClass: ['inetOrgPerson'], uid: [`u${index}`], cn: [`User ${index}`], sn: ['User'], entryUUID: [`user-${index}`] }),
+    );
   }
   const kindOf = Array.from({ length: groupCount }, () => kinds[pick(kinds.length)] ?? 'groupOfNames');
   const outsiderDn = (index: number) => (index % 2 === 0 ? `cn=x${index},ou=other,${MEMORY_BASE_DN}` : `cn=x${index},ou=groups,${MEMORY_BASE_DN}`);
@@ -135,7 +146,14 @@ export function randomOrganisation(options: RandomOrganisationOptions): Director
     if (kindOf[parent] !== 'posixGroup') outsiderParents.set(parent, [...(outsiderParents.get(parent) ?? []), outsiderDn(index)]);
     const members = Array.from({ length: 1 + pick(3) }, () => userDn(pick(userCount)));
     // Even indexes live outside groups.baseDn; odd ones are of a class groups.filter does not match.
-    entries.push(entry(outsiderDn(index), { objectClass: [index % 2 === 0 ? 'groupOfNames' : 'groupOfEntries'], cn: [`x${index}`], member: members, entryUUID: [`outsider-${index}`] }));
+    entries.push(
+      entry(outsiderDn(index), {
+        objectClass: [index % 2 === 0 ? 'groupOfNames' : 'groupOfEntries'],
+        cn: [`x${index}`],
+        member: members,
+        entryUUID: [`outsider-${index}`],
+      }),
+    );
   }
   for (let index = 0; index < groupCount; index += 1) {
     const kind = kindOf[index] ?? 'groupOfNames';
@@ -145,7 +163,9 @@ export function randomOrganisation(options: RandomOrganisationOptions): Director
       attributes['memberUid'] = users.map((user) => `u${user}`);
     } else {
       // Member groups: mostly lower-numbered (a forest), sometimes any (cycles).
-      const children = [...new Set(Array.from({ length: pick(3) }, () => (random() < 0.8 && index > 0 ? pick(index) : pick(groupCount))))].filter((child) => child !== index || random() < 0.5);
+      const children = [...new Set(Array.from({ length: pick(3) }, () => (random() < 0.8 && index > 0 ? pick(index) : pick(groupCount))))].filter(
+        (child) => child !== index || random() < 0.5,
+      );
       const values = [...users.map((user) => shout(userDn(user))), ...children.map((child) => shout(groupDn(child))), ...(outsiderParents.get(index) ?? [])];
       attributes[kind === 'groupOfNames' ? 'member' : 'uniqueMember'] = values;
     }

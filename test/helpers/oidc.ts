@@ -44,7 +44,10 @@ export interface AuthorizationRequest {
 }
 
 /** Builds a code + PKCE (S256) authorization request with state and nonce. */
-export async function authorizationRequest(config: client.Configuration, scope = 'openid profile email groups roles offline_access'): Promise<AuthorizationRequest> {
+export async function authorizationRequest(
+  config: client.Configuration,
+  scope = 'openid profile email groups roles offline_access',
+): Promise<AuthorizationRequest> {
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();

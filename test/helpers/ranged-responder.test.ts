@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { BindRequest, Client, FilterParser, InvalidCredentialsError, PagedResultsControl, SearchRequest } from 'ldapts';
-import { decodeMessage, encodeEntry, rangeSlice, readFilter, splitMessages, startRangedResponder, type RangedResponder } from './ranged-responder.ts';
+import { decodeMessage, encodeEntry, type RangedResponder, rangeSlice, readFilter, splitMessages, startRangedResponder } from './ranged-responder.ts';
 
 describe('ranged responder: BER framing', () => {
   it('reassembles a message split at every byte, and splits messages sent back to back', () => {
@@ -36,7 +36,9 @@ describe('ranged responder: BER framing', () => {
   });
 
   it('decodes a search request with its filter and paged control as ldapts writes them', () => {
-    const filter = FilterParser.parseString('(&(objectClass=group)(|(cn=a*b*c)(!(member=CN=x\\2cy,DC=corp)))(userAccountControl:1.2.840.113556.1.4.803:=2)(uSNChanged>=10))');
+    const filter = FilterParser.parseString(
+      '(&(objectClass=group)(|(cn=a*b*c)(!(member=CN=x\\2cy,DC=corp)))(userAccountControl:1.2.840.113556.1.4.803:=2)(uSNChanged>=10))',
+    );
     const request = new SearchRequest({
       messageId: 12,
       baseDN: 'DC=corp',
@@ -48,7 +50,10 @@ describe('ranged responder: BER framing', () => {
     const message = decodeMessage(request);
     assert.equal(message.messageId, 12);
     assert.equal(message.tag, 0x63);
-    assert.deepEqual(message.controls.map((control) => control.oid), ['1.2.840.113556.1.4.319']);
+    assert.deepEqual(
+      message.controls.map((control) => control.oid),
+      ['1.2.840.113556.1.4.319'],
+    );
     const { reader } = message;
     assert.equal(reader.readString(), 'DC=corp');
     assert.equal(reader.readEnumeration(), 1);
@@ -59,7 +64,10 @@ describe('ranged responder: BER framing', () => {
     const decoded = readFilter(reader);
     assert.equal(decoded.type, 'and');
     assert.ok(decoded.type === 'and');
-    assert.deepEqual(decoded.filters.map((inner) => inner.type), ['equal', 'or', 'extensible', 'ge']);
+    assert.deepEqual(
+      decoded.filters.map((inner) => inner.type),
+      ['equal', 'or', 'extensible', 'ge'],
+    );
     const or = decoded.filters[1];
     assert.ok(or?.type === 'or');
     assert.deepEqual(or.filters[0], { type: 'substrings', attribute: 'cn', initial: 'a', any: ['b'], final: 'c' });
@@ -102,7 +110,10 @@ describe('ranged responder: over the wire with ldapts', () => {
         { dn: baseDn, attributes: { objectClass: ['top', 'domain'] } },
         { dn: `CN=Users,${baseDn}`, attributes: { objectClass: ['top', 'container'], cn: ['Users'] } },
         { dn: service.dn, attributes: { objectClass: ['top', 'user'], cn: ['svc'] } },
-        ...Array.from({ length: 5 }, (_, i) => ({ dn: `CN=g${i},CN=Users,${baseDn}`, attributes: { objectClass: ['top', 'group'], cn: [`g${i}`], member: Array.from({ length: 11 * i }, (_, j) => `CN=u${j},${baseDn}`) } })),
+        ...Array.from({ length: 5 }, (_, i) => ({
+          dn: `CN=g${i},CN=Users,${baseDn}`,
+          attributes: { objectClass: ['top', 'group'], cn: [`g${i}`], member: Array.from({ length: 11 * i }, (_, j) => `CN=u${j},${baseDn}`) },
+        })),
       ],
     });
   });
@@ -117,7 +128,8 @@ describe('ranged responder: over the wire with ldapts', () => {
       const unpaged = client.search(baseDn, { filter: '(objectClass=group)', attributes: ['cn'], paged: false });
       await assert.rejects(unpaged, /Size Limit Exceeded|sizeLimit/i, 'more than MaxPageSize without paging');
       const pages: number[] = [];
-      for await (const page of client.searchPaginated(baseDn, { filter: '(objectClass=group)', attributes: ['cn', 'member'], paged: { pageSize: 100 } })) pages.push(page.searchEntries.length);
+      for await (const page of client.searchPaginated(baseDn, { filter: '(objectClass=group)', attributes: ['cn', 'member'], paged: { pageSize: 100 } }))
+        pages.push(page.searchEntries.length);
       assert.deepEqual(pages, [3, 2], 'pages capped at MaxPageSize');
       const { searchEntries } = await client.search(`CN=g2,CN=Users,${baseDn}`, { scope: 'base', attributes: ['member'] });
       assert.equal((searchEntries[0]?.['member;range=0-9'] as string[]).length, 10);

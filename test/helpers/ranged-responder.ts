@@ -349,7 +349,8 @@ export function matches(entry: ResponderEntry, filter: ResponderFilter, lowerSet
         const wanted = filter.value.toString('utf8').toLowerCase();
         return values.some((value) => typeof value === 'string' && /^cn=([^,]*)/i.exec(value)?.[1]?.toLowerCase() === wanted);
       }
-      if (values.length > 64 && values.every((value) => typeof value === 'string')) return lowerSets(entry, filter.attribute).has(filter.value.toString('utf8').toLowerCase());
+      if (values.length > 64 && values.every((value) => typeof value === 'string'))
+        return lowerSets(entry, filter.attribute).has(filter.value.toString('utf8').toLowerCase());
       return values.some((value) => sameValue(value, filter.value));
     }
     case 'ge':
@@ -543,14 +544,20 @@ export async function startRangedResponder(options: RangedResponderOptions): Pro
       while (reader.offset < attributesEnd) requested.push(need(reader.readString(), 'attribute'));
       stats.searches += 1;
 
-      const done = (code: number, diagnostic = '', controls: Array<{ oid: string; value: Buffer }> = []) => send(encodeResult(messageId, 0x65, code, diagnostic, controls));
+      const done = (code: number, diagnostic = '', controls: Array<{ oid: string; value: Buffer }> = []) =>
+        send(encodeResult(messageId, 0x65, code, diagnostic, controls));
       if (baseDn === '' && scope === 0) {
         if (matches(rootDse, filter, lowerSets)) send(encodeEntry(messageId, '', project(rootDse, requested, typesOnly)));
         return done(ResultCode.success);
       }
-      if (boundDn === undefined) return done(ResultCode.operationsError, '000004DC: LdapErr: DSID-0C090A5C, comment: In order to perform this operation a successful bind must be completed on the connection., data 0, v4563');
+      if (boundDn === undefined)
+        return done(
+          ResultCode.operationsError,
+          '000004DC: LdapErr: DSID-0C090A5C, comment: In order to perform this operation a successful bind must be completed on the connection., data 0, v4563',
+        );
       const base = normalizeDn(baseDn);
-      if (!byDn.has(base)) return done(ResultCode.noSuchObject, `0000208D: NameErr: DSID-03100241, problem 2001 (NO_OBJECT), data 0, best match of:\n\t'${options.baseDn}'`);
+      if (!byDn.has(base))
+        return done(ResultCode.noSuchObject, `0000208D: NameErr: DSID-03100241, problem 2001 (NO_OBJECT), data 0, best match of:\n\t'${options.baseDn}'`);
 
       const paged = message.controls.find((control) => control.oid === PAGED_RESULTS_OID);
       const unknownCritical = message.controls.find((control) => control.critical && control.oid !== PAGED_RESULTS_OID);
@@ -564,7 +571,8 @@ export async function startRangedResponder(options: RangedResponderOptions): Pro
       if (paged === undefined || paged.value === undefined) {
         const matched = matchAll();
         emit(matched.slice(0, maxPageSize));
-        if (matched.length > maxPageSize) return done(ResultCode.sizeLimitExceeded, '00000005: LdapErr: DSID-0C0910BA, comment: Error processing control, data 0, v4563');
+        if (matched.length > maxPageSize)
+          return done(ResultCode.sizeLimitExceeded, '00000005: LdapErr: DSID-0C0910BA, comment: Error processing control, data 0, v4563');
         return done(ResultCode.success);
       }
       const value = new BerReader(paged.value);
@@ -576,7 +584,8 @@ export async function startRangedResponder(options: RangedResponderOptions): Pro
       else {
         cursor = cursors.get(cookie);
         cursors.delete(cookie);
-        if (cursor === undefined) return done(ResultCode.unwillingToPerform, '00002024: LdapErr: DSID-0C090E09, comment: Error processing control, data 0, v4563');
+        if (cursor === undefined)
+          return done(ResultCode.unwillingToPerform, '00002024: LdapErr: DSID-0C090E09, comment: Error processing control, data 0, v4563');
       }
       const pageControl = (next: string) => {
         const writer = new BerWriter();
@@ -619,7 +628,14 @@ export async function startRangedResponder(options: RangedResponderOptions): Pro
             return;
           }
           if (passwords.get(normalizeDn(name)) !== password) {
-            send(encodeResult(messageId, 0x61, ResultCode.invalidCredentials, '80090308: LdapErr: DSID-0C09041C, comment: AcceptSecurityContext error, data 52e, v4563'));
+            send(
+              encodeResult(
+                messageId,
+                0x61,
+                ResultCode.invalidCredentials,
+                '80090308: LdapErr: DSID-0C09041C, comment: AcceptSecurityContext error, data 52e, v4563',
+              ),
+            );
             return;
           }
           boundDn = normalizeDn(name);
@@ -637,13 +653,15 @@ export async function startRangedResponder(options: RangedResponderOptions): Pro
           cursors.clear();
           return;
         case 0x77:
-          send(encodeMessage(messageId, (writer) => {
-            writer.startSequence(0x78);
-            writer.writeEnumeration(ResultCode.protocolError);
-            writer.writeString('');
-            writer.writeString('unsupported extended operation');
-            writer.endSequence();
-          }));
+          send(
+            encodeMessage(messageId, (writer) => {
+              writer.startSequence(0x78);
+              writer.writeEnumeration(ResultCode.protocolError);
+              writer.writeString('');
+              writer.writeString('unsupported extended operation');
+              writer.endSequence();
+            }),
+          );
           return;
         default:
           // modify 0x66, add 0x68, delete 0x4a, modDN 0x6c, compare 0x6e: the response tag is one more.

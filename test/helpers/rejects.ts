@@ -1,6 +1,6 @@
 /** One way for tests to say "this must fail with that error code". */
 import assert from 'node:assert/strict';
-import { isDirbridgeError, type DirbridgeError, type ErrorCode } from '../../src/errors.ts';
+import { type DirbridgeError, type ErrorCode, isDirbridgeError } from '../../src/errors.ts';
 
 /** Awaits `promise`, which must reject with a DirbridgeError of one of `codes`; returns the error. */
 export async function rejectsWithCode(promise: Promise<unknown>, ...codes: ErrorCode[]): Promise<DirbridgeError> {

@@ -3,7 +3,7 @@
  * itself is the subject: it must survive a store outage, or is killed with SIGKILL and started
  * again. Output is collected; a crash is seen as an exit the test did not ask for.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import path from 'node:path';
 import { onExit, signal } from '../fixtures/proc.ts';
 
@@ -78,10 +78,17 @@ export async function startServe(config: string, env: Record<string, string>, op
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
-      response = await fetch(`${address}${url}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(60_000) });
+      response = await fetch(`${address}${url}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(60_000),
+      });
     } catch (error) {
       const state = exitState === undefined ? 'running' : `exited (${String(exitState.code)} ${String(exitState.signal)})`;
-      throw new Error(`${method} ${url} failed (${error instanceof Error ? error.message : String(error)}); serve ${state}; stderr: ${stderr.slice(-4_000)}`, { cause: error });
+      throw new Error(`${method} ${url} failed (${error instanceof Error ? error.message : String(error)}); serve ${state}; stderr: ${stderr.slice(-4_000)}`, {
+        cause: error,
+      });
     }
     const text = await response.text();
     let json: unknown;
@@ -109,7 +116,11 @@ export async function startServe(config: string, env: Record<string, string>, op
     },
     request,
     async signIn(password, username = 'admin') {
-      const response = await fetch(`${address}/api/v1/admin/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+      const response = await fetch(`${address}/api/v1/admin/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username, password }),
+      });
       const json = (await response.json()) as { csrfToken?: string };
       if (response.status === 200) {
         cookie = (response.headers.get('set-cookie') ?? '').split(';')[0];

@@ -5,22 +5,22 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { ASSERTION_OID, supportsControl } from '../../src/directory/controls/index.ts';
 import {
   addValues,
   changeOwnPassword,
   deleteValues,
+  type NewEntryAttributes,
   openDirectory,
   openWritableDirectory,
   replaceValues,
   resetPassword,
-  type NewEntryAttributes,
   type WritableDirectoryConnection,
 } from '../../src/directory/index.ts';
-import { ASSERTION_OID, supportsControl } from '../../src/directory/controls/index.ts';
 import { probeWriteAccess } from '../../src/directory/write-probe.ts';
 import { isDirbridgeError } from '../../src/errors.ts';
 import { childDn, dnEquals, normalizeDn } from '../../src/ldap/dn.ts';
-import { allStrings, firstString, type DirectoryEntry } from '../../src/ldap/entry.ts';
+import { allStrings, type DirectoryEntry, firstString } from '../../src/ldap/entry.ts';
 import { eq, not } from '../../src/ldap/filter.ts';
 import type { DirectorySettings } from '../../src/settings/schema.ts';
 import { isDisabled, setDisabled } from './account-state.ts';
@@ -113,10 +113,20 @@ export function writeTests(get: () => WriteServer): void {
       await writer.add(groupDn, server.newGroup(groupName, members));
       await writer.modify(groupDn, [addValues('member', [joiner])]);
       let entry = await readBack(server.readerSettings(), groupDn, ['member']);
-      assert.deepEqual(allStrings(entry ?? { dn: '', attributes: {} }, 'member').map(normalizeDn).sort(), [...members, joiner].map(normalizeDn).sort());
+      assert.deepEqual(
+        allStrings(entry ?? { dn: '', attributes: {} }, 'member')
+          .map(normalizeDn)
+          .sort(),
+        [...members, joiner].map(normalizeDn).sort(),
+      );
       await writer.modify(groupDn, [deleteValues('member', [members[1] ?? ''])]);
       entry = await readBack(server.readerSettings(), groupDn, ['member']);
-      assert.deepEqual(allStrings(entry ?? { dn: '', attributes: {} }, 'member').map(normalizeDn).sort(), [members[0] ?? '', members[2] ?? '', joiner].map(normalizeDn).sort());
+      assert.deepEqual(
+        allStrings(entry ?? { dn: '', attributes: {} }, 'member')
+          .map(normalizeDn)
+          .sort(),
+        [members[0] ?? '', members[2] ?? '', joiner].map(normalizeDn).sort(),
+      );
       // Adding a value that is there, or deleting one that is not, is refused and changes nothing.
       await rejectsWithCode(writer.modify(groupDn, [addValues('member', [joiner])]), 'directory.value_exists');
       await rejectsWithCode(writer.modify(groupDn, [deleteValues('member', [members[1] ?? ''])]), 'directory.no_such_value');
@@ -178,9 +188,16 @@ export function writeTests(get: () => WriteServer): void {
         return;
       }
       await writer.modify(dn, [replaceValues('description', ['first'])], { assertion: not(eq('description', 'first')) });
-      const failed = await rejectsWithCode(writer.modify(dn, [replaceValues('description', ['second'])], { assertion: eq('description', 'not what is there') }), 'directory.assertion_failed');
+      const failed = await rejectsWithCode(
+        writer.modify(dn, [replaceValues('description', ['second'])], { assertion: eq('description', 'not what is there') }),
+        'directory.assertion_failed',
+      );
       assert.equal(failed.details['resultCode'], 122);
-      assert.equal(firstString((await readBack(server.readerSettings(), dn, ['description'])) ?? { dn: '', attributes: {} }, 'description'), 'first', 'the refused write changed nothing');
+      assert.equal(
+        firstString((await readBack(server.readerSettings(), dn, ['description'])) ?? { dn: '', attributes: {} }, 'description'),
+        'first',
+        'the refused write changed nothing',
+      );
       await writer.modify(dn, [replaceValues('description', ['second'])], { assertion: eq('description', 'first') });
       assert.equal(firstString((await readBack(server.readerSettings(), dn, ['description'])) ?? { dn: '', attributes: {} }, 'description'), 'second');
     }));
@@ -192,7 +209,7 @@ export function writeTests(get: () => WriteServer): void {
       await resetPassword(writer, { dn, newPassword: server.password(2) });
       assert.ok(await binds(server.userSettings(dn, server.password(2))), 'the reset password binds');
       assert.equal(await binds(server.userSettings(dn, server.password(1))), false, 'the old password no longer binds');
-        await using self = await openWritableDirectory(server.userSettings(dn, server.password(2)));
+      await using self = await openWritableDirectory(server.userSettings(dn, server.password(2)));
       await changeOwnPassword(self, { dn, oldPassword: server.password(2), newPassword: server.password(3) });
       assert.ok(await binds(server.userSettings(dn, server.password(3))), 'the changed password binds');
       assert.equal(await binds(server.userSettings(dn, server.password(2))), false, 'the password before the change no longer binds');
@@ -201,12 +218,21 @@ export function writeTests(get: () => WriteServer): void {
   it('refuses a password the policy rejects, naming the rule, and the old password keeps working', () =>
     withWriter(async (writer, server) => {
       const dn = await createUser(writer, server, 'policy', server.password(4));
-        await using self = await openWritableDirectory(server.userSettings(dn, server.password(4)));
-      const short = await rejectsWithCode(changeOwnPassword(self, { dn, oldPassword: server.password(4), newPassword: server.tooShort.password }), 'directory.password_policy');
+      await using self = await openWritableDirectory(server.userSettings(dn, server.password(4)));
+      const short = await rejectsWithCode(
+        changeOwnPassword(self, { dn, oldPassword: server.password(4), newPassword: server.tooShort.password }),
+        'directory.password_policy',
+      );
       assert.equal(short.details['reason'], server.tooShort.reason, short.message);
-      assert.ok(!short.message.includes(server.tooShort.password) && !JSON.stringify(short.details).includes(server.tooShort.password), 'the password is not in the error');
+      assert.ok(
+        !short.message.includes(server.tooShort.password) && !JSON.stringify(short.details).includes(server.tooShort.password),
+        'the password is not in the error',
+      );
       await changeOwnPassword(self, { dn, oldPassword: server.password(4), newPassword: server.password(5) });
-      const reused = await rejectsWithCode(changeOwnPassword(self, { dn, oldPassword: server.password(5), newPassword: server.password(4) }), 'directory.password_policy');
+      const reused = await rejectsWithCode(
+        changeOwnPassword(self, { dn, oldPassword: server.password(5), newPassword: server.password(4) }),
+        'directory.password_policy',
+      );
       assert.equal(reused.details['reason'], server.historyReason, reused.message);
       assert.ok(await binds(server.userSettings(dn, server.password(5))), 'the refused changes left the password as it was');
     }));

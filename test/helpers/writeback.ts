@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { App } from '../../src/app.ts';
 import { PRIMARY_DIRECTORY_ID } from '../../src/model/index.ts';
-import { deliverDue, type DeliveryResult } from '../../src/writeback/deliver.ts';
+import { type DeliveryResult, deliverDue } from '../../src/writeback/deliver.ts';
 
 /** Delivers every open row as if its backoff had passed (an hour ahead), on the app's own writable connection. */
 export async function deliverPastBackoff(app: App): Promise<DeliveryResult> {

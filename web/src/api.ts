@@ -52,7 +52,12 @@ export async function api<T>(method: Method, path: string, body?: unknown, optio
 }
 
 /** Like `api`, with the response's headers too (e.g. `Dirbridge-Write-Back`, how a change's directory side went). */
-export async function apiResponse<T>(method: Method, path: string, body?: unknown, options: { quiet401?: boolean } = {}): Promise<{ body: T; headers: Headers }> {
+export async function apiResponse<T>(
+  method: Method,
+  path: string,
+  body?: unknown,
+  options: { quiet401?: boolean } = {},
+): Promise<{ body: T; headers: Headers }> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrfToken !== null) headers['x-csrf-token'] = csrfToken;

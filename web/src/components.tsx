@@ -158,7 +158,10 @@ export function StateBadge(props: { user: Pick<User, 'isEnabled' | 'disabledBy' 
   const { user } = props;
   if (user.isEnabled) return <Badge tone="good">Active</Badge>;
   const by = user.disabledBy === null ? '' : ` by ${user.disabledBy}`;
-  const title = user.disabledBy === null ? user.disabledReason ?? undefined : `Disabled by ${DISABLED_BY[user.disabledBy] ?? user.disabledBy}${user.disabledReason === null ? '' : `: ${user.disabledReason}`}`;
+  const title =
+    user.disabledBy === null
+      ? (user.disabledReason ?? undefined)
+      : `Disabled by ${DISABLED_BY[user.disabledBy] ?? user.disabledBy}${user.disabledReason === null ? '' : `: ${user.disabledReason}`}`;
   return (
     <Badge tone="bad" title={title}>
       Disabled{by}
@@ -247,7 +250,14 @@ export function Details(props: { rows: Array<[string, ComponentChildren]> }): JS
 }
 
 /** A card with an optional title. */
-export function Card(props: { title?: ComponentChildren; children: ComponentChildren; class?: string; actions?: ComponentChildren; testId?: string; id?: string }): JSX.Element {
+export function Card(props: {
+  title?: ComponentChildren;
+  children: ComponentChildren;
+  class?: string;
+  actions?: ComponentChildren;
+  testId?: string;
+  id?: string;
+}): JSX.Element {
   return (
     <section class={`card ${props.class ?? ''}`} data-testid={props.testId} id={props.id}>
       {props.title === undefined && props.actions === undefined ? null : (
@@ -277,7 +287,9 @@ export function formatNumber(value: number): string {
 export function formatDate(value: string | number | null | undefined): string {
   if (value === null || value === undefined || value === '') return '—';
   const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  return Number.isNaN(date.getTime())
+    ? String(value)
+    : date.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
 }
 
 /** 412 ms, 3.2 s, 2 min 5 s. */

@@ -2,7 +2,7 @@
 import type { JSX } from 'preact';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, setCsrfToken, setUnauthenticatedHandler } from './api.ts';
+import { ApiError, api, setCsrfToken, setUnauthenticatedHandler } from './api.ts';
 import { Link, Loading } from './components.tsx';
 import { AuditPage } from './pages/audit.tsx';
 import { ChannelsPage, GroupPage, GroupsPage, NamedPage, RoleMembersPage, RolesPage, TeamsPage } from './pages/directory.tsx';
@@ -161,11 +161,18 @@ function App(): JSX.Element {
           {groups.map((group) => (
             <div class="nav-group" key={group}>
               <div class="nav-group-title">{group}</div>
-              {navigation.filter((item) => item.group === group).map((item) => (
-                <Link key={item.href} href={item.href} isCurrent={path === item.href || path.startsWith(`${item.href}/`)} class={path === item.href || path.startsWith(`${item.href}/`) ? 'nav-link active' : 'nav-link'}>
-                  {item.label}
-                </Link>
-              ))}
+              {navigation
+                .filter((item) => item.group === group)
+                .map((item) => (
+                  <Link
+                    key={item.href}
+                    href={item.href}
+                    isCurrent={path === item.href || path.startsWith(`${item.href}/`)}
+                    class={path === item.href || path.startsWith(`${item.href}/`) ? 'nav-link active' : 'nav-link'}
+                  >
+                    {item.label}
+                  </Link>
+                ))}
             </div>
           ))}
         </nav>

@@ -72,7 +72,12 @@ export function fromEdit(field: FormField, edit: EditValue): { value: unknown } 
       // A number when it reads as one; otherwise the text goes to the server, which says what is wrong.
       return { value: /^\s*-?\d+(\.\d+)?\s*$/.test(text) ? Number(text) : text };
     case 'list':
-      return { value: text.split('\n').map((line) => line.trim()).filter((line) => line !== '') };
+      return {
+        value: text
+          .split('\n')
+          .map((line) => line.trim())
+          .filter((line) => line !== ''),
+      };
     case 'map':
     case 'json':
       try {
@@ -104,7 +109,9 @@ export function problemsByField(problems: readonly string[], fieldPaths: readonl
     const rawPath = separator < 0 ? '' : problem.slice(0, separator);
     const message = separator < 0 ? problem : problem.slice(separator + 2);
     const candidates = [rawPath, rawPath.replace(/^(body\.)?settings\./, '')];
-    const field = candidates.map((path) => sorted.find((fieldPath) => path === fieldPath || path.startsWith(`${fieldPath}.`))).find((found) => found !== undefined);
+    const field = candidates
+      .map((path) => sorted.find((fieldPath) => path === fieldPath || path.startsWith(`${fieldPath}.`)))
+      .find((found) => found !== undefined);
     if (field === undefined) {
       other.push(problem);
       continue;

@@ -3,6 +3,13 @@
  * Where the server declares a shape the console reads as it is, the type is imported from there
  * (`import type`: esbuild drops it, nothing of the server reaches the bundle).
  */
+
+import type { z } from 'zod';
+import type { TestConnectionView } from '../../src/http/routes/admin-actions.ts';
+import type { UnthrottleView, UserDetailView } from '../../src/http/routes/admin-data.ts';
+import type { AdminSessionView } from '../../src/http/routes/admin-session.ts';
+import type { writeActionSchema } from '../../src/http/routes/admin-write-actions.ts';
+import type { ConflictPageView, OutboxPageView, OutboxRowView, RetryResultView, WriteBackConflictView } from '../../src/http/routes/admin-writeback.ts';
 import type {
   AuditEntryView,
   GroupView,
@@ -15,16 +22,10 @@ import type {
   UserPageView,
   UserView,
 } from '../../src/http/schemas.ts';
-import type { UnthrottleView, UserDetailView } from '../../src/http/routes/admin-data.ts';
-import type { AdminSessionView } from '../../src/http/routes/admin-session.ts';
-import type { TestConnectionView } from '../../src/http/routes/admin-actions.ts';
-import type { writeActionSchema } from '../../src/http/routes/admin-write-actions.ts';
-import type { ConflictPageView, OutboxPageView, OutboxRowView, RetryResultView, WriteBackConflictView } from '../../src/http/routes/admin-writeback.ts';
-import type { SettingsField, SettingsFieldKind, SettingsForm as ServerSettingsForm, SettingsSection } from '../../src/settings/form.ts';
-import type { ChannelRecord, TeamRecord, UserState as ServerUserState } from '../../src/model/index.ts';
+import type { ChannelRecord, UserState as ServerUserState, TeamRecord } from '../../src/model/index.ts';
+import type { SettingsForm as ServerSettingsForm, SettingsField, SettingsFieldKind, SettingsSection } from '../../src/settings/form.ts';
 import type { WriteBackSettings as ServerWriteBackSettings } from '../../src/settings/schema.ts';
 import type { Verification } from '../../src/verify-settings.ts';
-import type { z } from 'zod';
 
 export type AdminSession = AdminSessionView;
 

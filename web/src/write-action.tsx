@@ -7,8 +7,8 @@
  */
 import type { ComponentChildren, JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import { api, ApiError, messageOf } from './api.ts';
-import { Badge, Link, useAsync, type Tone } from './components.tsx';
+import { ApiError, api, messageOf } from './api.ts';
+import { Badge, Link, type Tone, useAsync } from './components.tsx';
 import type { SettingsDocument, WriteActionResult, WriteBackSettings, WriteOutcome, WriteStepReport } from './types.ts';
 
 /** The response header that says how a change's directory side went (`src/http/routes/admin-data.ts`). */
@@ -31,7 +31,14 @@ function worstOf(outcomes: readonly WriteOutcome[]): WriteOutcome {
   return 'unchanged';
 }
 
-const TONES: Record<WriteOutcome, 'success' | 'warn' | 'error' | 'info'> = { written: 'success', pending: 'warn', failed: 'error', local: 'info', planned: 'info', unchanged: 'info' };
+const TONES: Record<WriteOutcome, 'success' | 'warn' | 'error' | 'info'> = {
+  written: 'success',
+  pending: 'warn',
+  failed: 'error',
+  local: 'info',
+  planned: 'info',
+  unchanged: 'info',
+};
 
 /** An outcome in words; a pending one links to the Write-back page, where its outbox rows are. */
 function OutcomeWords(props: { outcome: WriteOutcome }): JSX.Element {
@@ -47,7 +54,8 @@ function OutcomeWords(props: { outcome: WriteOutcome }): JSX.Element {
     case 'failed':
       return (
         <>
-          <strong>Refused by the directory.</strong> The write stays in the outbox as failed until retried on the <Link href="/writeback">Write-back</Link> page.
+          <strong>Refused by the directory.</strong> The write stays in the outbox as failed until retried on the <Link href="/writeback">Write-back</Link>{' '}
+          page.
         </>
       );
     case 'local':
@@ -116,7 +124,8 @@ export function WriteResult(props: { result: WriteActionResult; children?: Compo
         <ul class="small" data-testid="write-conflicts">
           {result.conflicts.map((conflict, index) => (
             <li key={index}>
-              Conflict on {conflict.subject}'s {conflict.field}: {conflict.winner} won (directory: {conflict.directoryValue ?? '(empty)'}, dirbridge: {conflict.dirbridgeValue ?? '(empty)'}).
+              Conflict on {conflict.subject}'s {conflict.field}: {conflict.winner} won (directory: {conflict.directoryValue ?? '(empty)'}, dirbridge:{' '}
+              {conflict.dirbridgeValue ?? '(empty)'}).
             </li>
           ))}
         </ul>
@@ -228,10 +237,22 @@ export function ActionPanel<R extends WriteActionResult>(props: {
         {props.children}
         {props.note === undefined ? null : <div class="alert alert-info small">{props.note}</div>}
         <div class="form-actions">
-          <button type="button" class="btn" disabled={!props.canSubmit || isBusy} onClick={() => void state.run(true)} data-testid={`${props.testId}-preview`} title="Send it as a dry run: see the directory steps, change nothing">
+          <button
+            type="button"
+            class="btn"
+            disabled={!props.canSubmit || isBusy}
+            onClick={() => void state.run(true)}
+            data-testid={`${props.testId}-preview`}
+            title="Send it as a dry run: see the directory steps, change nothing"
+          >
             {state.busy === 'preview' ? 'Previewing…' : 'Preview'}
           </button>
-          <button type="submit" class={`btn ${props.isDanger ? 'btn-danger' : 'btn-primary'}`} disabled={!props.canSubmit || isBusy} data-testid={`${props.testId}-apply`}>
+          <button
+            type="submit"
+            class={`btn ${props.isDanger ? 'btn-danger' : 'btn-primary'}`}
+            disabled={!props.canSubmit || isBusy}
+            data-testid={`${props.testId}-apply`}
+          >
             {state.busy === 'apply' ? 'Applying…' : props.applyLabel}
           </button>
           <button type="button" class="btn btn-ghost" disabled={isBusy} onClick={props.onCancel} data-testid={`${props.testId}-cancel`}>
@@ -249,7 +270,16 @@ export function ActionPanel<R extends WriteActionResult>(props: {
 }
 
 /** A labelled input of an action form. */
-export function ActionField(props: { label: string; name: string; value: string; onInput: (value: string) => void; type?: 'text' | 'password' | 'email'; placeholder?: string; autoComplete?: string; hint?: string }): JSX.Element {
+export function ActionField(props: {
+  label: string;
+  name: string;
+  value: string;
+  onInput: (value: string) => void;
+  type?: 'text' | 'password' | 'email';
+  placeholder?: string;
+  autoComplete?: string;
+  hint?: string;
+}): JSX.Element {
   const id = `action-${props.name}`;
   return (
     <div class="field">

@@ -7,7 +7,7 @@ import { revokeSessionsAsAdmin } from '../../auth/revoke-sessions.ts';
 import { DirbridgeError } from '../../errors.ts';
 import type { UserRecord } from '../../model/index.ts';
 import { EXIT, formatTable, printJson } from '../output.ts';
-import { optionsOf, type CommandContext } from '../program.ts';
+import { type CommandContext, optionsOf } from '../program.ts';
 import { readSecret } from '../read-secret.ts';
 
 async function userByName(app: App, username: string): Promise<UserRecord> {
@@ -34,8 +34,12 @@ export function registerAccountCommands(program: Command, context: CommandContex
           const password = await readSecret(`password for ${username}: `);
           // The CLI runs on the server: no client address is counted (every CLI login would share one).
           const result = await app.login.login({ username, password, via: 'cli' });
-          if (options.json === true) printJson(out, { status: 'ok', token: result.token, expiresAt: result.session.expiresAt, isNewUser: result.isNewUser, user: result.user });
-          else out.stdout(`logged in as ${result.user.username}${result.isNewUser ? ' (account created)' : ''}\ntoken: ${result.token}\nexpires: ${result.session.expiresAt}\n`);
+          if (options.json === true)
+            printJson(out, { status: 'ok', token: result.token, expiresAt: result.session.expiresAt, isNewUser: result.isNewUser, user: result.user });
+          else
+            out.stdout(
+              `logged in as ${result.user.username}${result.isNewUser ? ' (account created)' : ''}\ntoken: ${result.token}\nexpires: ${result.session.expiresAt}\n`,
+            );
           return EXIT.ok;
         }),
       );
@@ -45,7 +49,7 @@ export function registerAccountCommands(program: Command, context: CommandContex
   sessions
     .command('list')
     .description('list sessions, newest first')
-    .option('--user <username>', 'only this user\'s sessions')
+    .option('--user <username>', "only this user's sessions")
     .option('--all', 'include revoked and expired sessions')
     .option('--limit <n>', 'rows', '50')
     .action(async (local: { user?: string; all?: boolean; limit: string }, command: Command) => {
@@ -53,9 +57,27 @@ export function registerAccountCommands(program: Command, context: CommandContex
       context.setExit(
         await context.withApp(options, async (app) => {
           const userId = local.user === undefined ? undefined : (await userByName(app, local.user)).id;
-          const page = await app.store.sessions.list({ limit: Number.parseInt(local.limit, 10) || 50, offset: 0, ...(userId === undefined ? {} : { userId }), ...(local.all === true ? {} : { isActive: true }) });
+          const page = await app.store.sessions.list({
+            limit: Number.parseInt(local.limit, 10) || 50,
+            offset: 0,
+            ...(userId === undefined ? {} : { userId }),
+            ...(local.all === true ? {} : { isActive: true }),
+          });
           if (options.json === true) printJson(out, page);
-          else out.stdout(formatTable(['id', 'user', 'created', 'expires', 'revoked', 'address'], page.sessions.map((s) => [s.id, s.username, s.createdAt, s.expiresAt, s.revokedAt === null ? '' : `${s.revokedAt} (${s.revokedReason ?? ''})`, s.clientAddress])));
+          else
+            out.stdout(
+              formatTable(
+                ['id', 'user', 'created', 'expires', 'revoked', 'address'],
+                page.sessions.map((s) => [
+                  s.id,
+                  s.username,
+                  s.createdAt,
+                  s.expiresAt,
+                  s.revokedAt === null ? '' : `${s.revokedAt} (${s.revokedReason ?? ''})`,
+                  s.clientAddress,
+                ]),
+              ),
+            );
           return EXIT.ok;
         }),
       );
@@ -64,7 +86,7 @@ export function registerAccountCommands(program: Command, context: CommandContex
     .command('revoke')
     .description('revoke one session, or every session of a user')
     .argument('[id]', 'session id')
-    .option('--user <username>', 'revoke all of this user\'s sessions')
+    .option('--user <username>', "revoke all of this user's sessions")
     .action(async (id: string | undefined, local: { user?: string }, command: Command) => {
       const options = optionsOf(command);
       context.setExit(
@@ -144,9 +166,20 @@ export function registerAccountCommands(program: Command, context: CommandContex
       context.setExit(
         await context.withApp(options, async (app) => {
           const userId = local.user === undefined ? undefined : (await userByName(app, local.user)).id;
-          const page = await app.store.audit.list({ limit: Number.parseInt(local.limit, 10) || 50, offset: 0, ...(userId === undefined ? {} : { userId }), ...(local.action === undefined ? {} : { action: local.action }) });
+          const page = await app.store.audit.list({
+            limit: Number.parseInt(local.limit, 10) || 50,
+            offset: 0,
+            ...(userId === undefined ? {} : { userId }),
+            ...(local.action === undefined ? {} : { action: local.action }),
+          });
           if (options.json === true) printJson(out, page);
-          else out.stdout(formatTable(['at', 'actor', 'action', 'subject', 'reason'], page.entries.map((entry) => [entry.at, entry.actor, entry.action, entry.subject, entry.reason])));
+          else
+            out.stdout(
+              formatTable(
+                ['at', 'actor', 'action', 'subject', 'reason'],
+                page.entries.map((entry) => [entry.at, entry.actor, entry.action, entry.subject, entry.reason]),
+              ),
+            );
           return EXIT.ok;
         }),
       );

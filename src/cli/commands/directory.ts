@@ -3,18 +3,24 @@ import type { Command } from 'commander';
 import { testConnection, writeAccessProbeFor } from '../../sync/test-connection.ts';
 import { testSearch } from '../../sync/test-search.ts';
 import { EXIT, formatTable, printJson } from '../output.ts';
-import { optionsOf, type CommandContext } from '../program.ts';
+import { type CommandContext, optionsOf } from '../program.ts';
 
 /** Adds `test-connection` and `search`. */
 export function registerDirectoryCommands(program: Command, context: CommandContext): void {
   program
     .command('test-connection')
-    .description('connect, check TLS, bind as the service account and show what the server supports (and, when the write-back writes, whether the account may write to its DNs)')
+    .description(
+      'connect, check TLS, bind as the service account and show what the server supports (and, when the write-back writes, whether the account may write to its DNs)',
+    )
     .action(async (_options: unknown, command: Command) => {
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
-          const report = await testConnection({ openDirectory: () => app.openDirectory(), settings: app.settings, writeAccess: writeAccessProbeFor(app.settings, () => app.openWritableDirectory()) });
+          const report = await testConnection({
+            openDirectory: () => app.openDirectory(),
+            settings: app.settings,
+            writeAccess: writeAccessProbeFor(app.settings, () => app.openWritableDirectory()),
+          });
           if (options.json === true) {
             printJson(context.out, report);
           } else {
@@ -25,7 +31,12 @@ export function registerDirectoryCommands(program: Command, context: CommandCont
             out(`bind: ${report.bind.dn ?? 'anonymous'} — ${report.bind.result}\n`);
             out(`naming contexts: ${report.namingContexts.join('; ') || '(none)'}\n`);
             out(`supported controls:\n`);
-            out(formatTable(['oid', 'name'], report.supportedControls.map((control) => [control.oid, control.name])));
+            out(
+              formatTable(
+                ['oid', 'name'],
+                report.supportedControls.map((control) => [control.oid, control.name]),
+              ),
+            );
             if (report.writeAccess !== undefined) {
               out(`write access:\n`);
               for (const [setting, access] of Object.entries(report.writeAccess)) {

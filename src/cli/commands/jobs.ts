@@ -1,8 +1,8 @@
 /** `avatars sync` and `abac sync`: the seeds' background attribute jobs, run once from the shell. */
 import type { Command } from 'commander';
-import { runAbacSync, runAvatarSync, type AttributeJobResult } from '../../sync/attribute-jobs.ts';
+import { type AttributeJobResult, runAbacSync, runAvatarSync } from '../../sync/attribute-jobs.ts';
 import { EXIT, printJson } from '../output.ts';
-import { optionsOf, type CommandContext } from '../program.ts';
+import { type CommandContext, optionsOf } from '../program.ts';
 
 /** Adds the attribute job commands. */
 export function registerJobCommands(program: Command, context: CommandContext): void {
@@ -23,7 +23,9 @@ export function registerJobCommands(program: Command, context: CommandContext): 
             const result: AttributeJobResult = await run({ store: app.store, openDirectory: app.openDirectory, settings: app.settings, now: app.now });
             if (options.json === true) printJson(context.out, result);
             else {
-              context.out.stdout(`${name}: ${result.seen} users seen, ${result.updated} updated, ${result.removed} removed, ${result.skipped} skipped (${result.durationMs} ms)\n`);
+              context.out.stdout(
+                `${name}: ${result.seen} users seen, ${result.updated} updated, ${result.removed} removed, ${result.skipped} skipped (${result.durationMs} ms)\n`,
+              );
               for (const warning of result.warnings.slice(0, 20)) context.out.stderr(`warning: ${warning}\n`);
             }
             return EXIT.ok;

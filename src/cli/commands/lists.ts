@@ -1,9 +1,9 @@
 /** `users list`, `groups list` and `runs list`: read what the store holds. */
-import { Option, type Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { DirbridgeError } from '../../errors.ts';
-import { USER_STATES, type RecordSource, type UserState } from '../../model/index.ts';
+import { type RecordSource, USER_STATES, type UserState } from '../../model/index.ts';
 import { EXIT, formatTable, printJson } from '../output.ts';
-import { optionsOf, type CommandContext } from '../program.ts';
+import { type CommandContext, optionsOf } from '../program.ts';
 
 interface PageOptions {
   limit: string;
@@ -17,8 +17,7 @@ function pageOf(options: PageOptions): { limit: number; offset: number } {
 
 /** Adds the list commands. */
 export function registerListCommands(program: Command, context: CommandContext): void {
-  const withPaging = (command: Command) =>
-    command.option('--limit <n>', 'rows per page', '50').option('--offset <n>', 'rows to skip', '0');
+  const withPaging = (command: Command) => command.option('--limit <n>', 'rows per page', '50').option('--offset <n>', 'rows to skip', '0');
 
   withPaging(program.command('users').description('users in the store').command('list').description('list users'))
     .option('--search <text>', 'match username, email or name')
@@ -65,7 +64,12 @@ export function registerListCommands(program: Command, context: CommandContext):
           const page = await app.store.groups.list({ ...pageOf(local), ...(local.search === undefined ? {} : { search: local.search }) });
           if (options.json === true) printJson(context.out, page);
           else {
-            context.out.stdout(formatTable(['name', 'members', 'source', 'dn'], page.groups.map((group) => [group.name, group.memberCount, group.source, group.dn])));
+            context.out.stdout(
+              formatTable(
+                ['name', 'members', 'source', 'dn'],
+                page.groups.map((group) => [group.name, group.memberCount, group.source, group.dn]),
+              ),
+            );
             context.out.stdout(`${page.groups.length} of ${page.total} groups\n`);
           }
           return EXIT.ok;
@@ -84,7 +88,15 @@ export function registerListCommands(program: Command, context: CommandContext):
             context.out.stdout(
               formatTable(
                 ['started', 'trigger', 'dry', 'status', 'ms', 'counts', 'reason'],
-                page.runs.map((run) => [run.startedAt, run.trigger, run.isDryRun ? 'yes' : '', run.status, run.durationMs, compactCounts(run.counts), run.reason ?? run.errorMessage]),
+                page.runs.map((run) => [
+                  run.startedAt,
+                  run.trigger,
+                  run.isDryRun ? 'yes' : '',
+                  run.status,
+                  run.durationMs,
+                  compactCounts(run.counts),
+                  run.reason ?? run.errorMessage,
+                ]),
               ),
             );
           }
@@ -120,7 +132,8 @@ export function registerMappingLists(program: Command, context: CommandContext):
           };
           if (options.json === true) printJson(context.out, detail);
           else {
-            const line = (name: string, value: unknown) => context.out.stdout(`${name.padEnd(15)} ${typeof value === 'string' ? value : JSON.stringify(value)}\n`);
+            const line = (name: string, value: unknown) =>
+              context.out.stdout(`${name.padEnd(15)} ${typeof value === 'string' ? value : JSON.stringify(value)}\n`);
             line('username', user.username);
             line('source', user.source);
             line('state', user.isEnabled ? 'active' : `disabled by ${user.disabledBy ?? 'unknown'}: ${user.disabledReason ?? ''}`);
@@ -142,7 +155,13 @@ export function registerMappingLists(program: Command, context: CommandContext):
         await context.withApp(options, async (app) => {
           const roles = await app.store.mapping.listRoles();
           if (options.json === true) printJson(context.out, { roles });
-          else context.out.stdout(formatTable(['role', 'users'], roles.map((role) => [role.role, role.userCount])));
+          else
+            context.out.stdout(
+              formatTable(
+                ['role', 'users'],
+                roles.map((role) => [role.role, role.userCount]),
+              ),
+            );
           return EXIT.ok;
         }),
       );
@@ -163,11 +182,23 @@ export function registerMappingLists(program: Command, context: CommandContext):
             if (kind === 'channels') {
               const page = await app.store.mapping.listChannels(query);
               if (options.json === true) printJson(context.out, page);
-              else context.out.stdout(formatTable(['channel', 'members', 'owner', 'source'], page.channels.map((channel) => [`#${channel.name}`, channel.memberCount, channel.ownerUsername, channel.source])));
+              else
+                context.out.stdout(
+                  formatTable(
+                    ['channel', 'members', 'owner', 'source'],
+                    page.channels.map((channel) => [`#${channel.name}`, channel.memberCount, channel.ownerUsername, channel.source]),
+                  ),
+                );
             } else {
               const page = await app.store.mapping.listTeams(query);
               if (options.json === true) printJson(context.out, page);
-              else context.out.stdout(formatTable(['team', 'members', 'source'], page.teams.map((team) => [team.name, team.memberCount, team.source])));
+              else
+                context.out.stdout(
+                  formatTable(
+                    ['team', 'members', 'source'],
+                    page.teams.map((team) => [team.name, team.memberCount, team.source]),
+                  ),
+                );
             }
             return EXIT.ok;
           }),

@@ -8,7 +8,7 @@ import { createOidcClientService } from '../../oidc/clients.ts';
 import { rotateSigningKey } from '../../oidc/signing-keys.ts';
 import type { OidcClientRecord } from '../../store/oidc-repository.ts';
 import { EXIT, formatTable, printJson } from '../output.ts';
-import { optionsOf, type CommandContext } from '../program.ts';
+import { type CommandContext, optionsOf } from '../program.ts';
 
 /** The audit actor for commands an administrator runs at the shell. */
 const CLI_ACTOR = 'admin:cli';
@@ -45,28 +45,44 @@ export function registerOidcCommands(program: Command, context: CommandContext):
     .option('--post-logout-redirect-uri <uri>', 'where RP-initiated logout may return to (repeat for more)', collect)
     .option('--backchannel-logout-uri <uri>', 'where OpenID Back-Channel Logout tokens are posted')
     .option('--allowed-group <group>', 'only members of this group may sign in (repeat for more; default: every enabled user)', collect)
-    .action(async (local: { name: string; redirectUri: string[]; public?: boolean; firstParty?: boolean; postLogoutRedirectUri?: string[]; backchannelLogoutUri?: string; allowedGroup?: string[] }, command: Command) => {
-      const options = optionsOf(command);
-      context.setExit(
-        await context.withApp(options, async (app) => {
-          const { client, clientSecret } = await createOidcClientService({ store: app.store.oidc }).add(
-            {
-              name: local.name,
-              redirectUris: local.redirectUri,
-              isPublic: local.public === true,
-              isFirstParty: local.firstParty === true,
-              postLogoutRedirectUris: local.postLogoutRedirectUri ?? [],
-              backchannelLogoutUri: local.backchannelLogoutUri,
-              allowedGroups: local.allowedGroup ?? [],
-            },
-            CLI_ACTOR,
-          );
-          if (options.json === true) printJson(out, { clientId: client.id, ...(clientSecret === undefined ? {} : { clientSecret }) });
-          else out.stdout(`client id: ${client.id}\n${clientSecret === undefined ? 'public client: no secret\n' : `client secret: ${clientSecret}\n(shown once; rotate it with \`dirbridge oidc clients rotate-secret ${client.id}\`)\n`}`);
-          return EXIT.ok;
-        }),
-      );
-    });
+    .action(
+      async (
+        local: {
+          name: string;
+          redirectUri: string[];
+          public?: boolean;
+          firstParty?: boolean;
+          postLogoutRedirectUri?: string[];
+          backchannelLogoutUri?: string;
+          allowedGroup?: string[];
+        },
+        command: Command,
+      ) => {
+        const options = optionsOf(command);
+        context.setExit(
+          await context.withApp(options, async (app) => {
+            const { client, clientSecret } = await createOidcClientService({ store: app.store.oidc }).add(
+              {
+                name: local.name,
+                redirectUris: local.redirectUri,
+                isPublic: local.public === true,
+                isFirstParty: local.firstParty === true,
+                postLogoutRedirectUris: local.postLogoutRedirectUri ?? [],
+                backchannelLogoutUri: local.backchannelLogoutUri,
+                allowedGroups: local.allowedGroup ?? [],
+              },
+              CLI_ACTOR,
+            );
+            if (options.json === true) printJson(out, { clientId: client.id, ...(clientSecret === undefined ? {} : { clientSecret }) });
+            else
+              out.stdout(
+                `client id: ${client.id}\n${clientSecret === undefined ? 'public client: no secret\n' : `client secret: ${clientSecret}\n(shown once; rotate it with \`dirbridge oidc clients rotate-secret ${client.id}\`)\n`}`,
+              );
+            return EXIT.ok;
+          }),
+        );
+      },
+    );
 
   clients
     .command('list')
@@ -77,7 +93,13 @@ export function registerOidcCommands(program: Command, context: CommandContext):
         await context.withApp(options, async (app) => {
           const list = await app.store.oidc.listOidcClients();
           if (options.json === true) printJson(out, { clients: list.map(clientJson) });
-          else out.stdout(formatTable(['client id', 'name', 'type', 'redirect URIs', 'allowed groups'], list.map((c) => [c.id, c.name, c.isPublic ? 'public' : 'confidential', c.redirectUris.join(' '), c.allowedGroups.join(', ')])));
+          else
+            out.stdout(
+              formatTable(
+                ['client id', 'name', 'type', 'redirect URIs', 'allowed groups'],
+                list.map((c) => [c.id, c.name, c.isPublic ? 'public' : 'confidential', c.redirectUris.join(' '), c.allowedGroups.join(', ')]),
+              ),
+            );
           return EXIT.ok;
         }),
       );

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { createAppScheduler, followSettings, JOB_NAMES } from '../../scheduler/app-jobs.ts';
 import type { SchedulerLog } from '../../scheduler/job-lock.ts';
 import { EXIT, type Output } from '../output.ts';
-import { optionsOf, type CommandContext } from '../program.ts';
+import { type CommandContext, optionsOf } from '../program.ts';
 
 /** Scheduler events as terminal lines: `<time> <job>: <result>` on stdout, the rest on stderr. */
 function terminalLog(out: Output): SchedulerLog {
@@ -64,7 +64,10 @@ export function registerRunJobsCommand(program: Command, context: CommandContext
             context.out.stderr(`${job.name}: next run ${job.nextRun?.toISOString() ?? 'never'} (${schedule})${startupNote}\n`);
           }
           if (listed.length === 0) context.out.stderr('no background job is enabled in the settings\n');
-          else context.out.stderr(`job lock: ${scheduler.lock.kind === 'postgres' ? 'PostgreSQL advisory locks (one instance runs each tick)' : 'in-process (single instance)'}\n`);
+          else
+            context.out.stderr(
+              `job lock: ${scheduler.lock.kind === 'postgres' ? 'PostgreSQL advisory locks (one instance runs each tick)' : 'in-process (single instance)'}\n`,
+            );
           await interrupted;
           unfollow();
           context.out.stderr('stopping: waiting for running jobs to finish\n');

@@ -10,16 +10,19 @@ import { DirbridgeError } from '../../errors.ts';
 import { createHttpServer } from '../../http/server.ts';
 import { createOidcProviderHolder } from '../../oidc/provider-holder.ts';
 import { createAppScheduler, followSettings } from '../../scheduler/app-jobs.ts';
-import { silentLog, type SchedulerLog } from '../../scheduler/job-lock.ts';
+import { type SchedulerLog, silentLog } from '../../scheduler/job-lock.ts';
 import { EXIT } from '../output.ts';
-import { optionsOf, type CommandContext } from '../program.ts';
+import { type CommandContext, optionsOf } from '../program.ts';
 
 /** Reads `--trust-proxy`: `true`, a hop count, or comma-separated addresses/CIDRs. */
 function trustProxyOf(value: string | undefined): boolean | number | string[] | undefined {
   if (value === undefined) return undefined;
   if (value === 'true') return true;
   if (/^\d+$/.test(value)) return Number.parseInt(value, 10);
-  return value.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  return value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
 }
 
 /** Reads `--public-url` / `DIRBRIDGE_PUBLIC_URL`: an absolute http(s) URL without query or fragment; a trailing slash is dropped. */
@@ -32,7 +35,10 @@ function publicUrlOf(value: string | undefined): string | undefined {
     throw new DirbridgeError('usage.invalid', `--public-url (or DIRBRIDGE_PUBLIC_URL) must be an absolute URL, not ${JSON.stringify(value)}`);
   }
   if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-    throw new DirbridgeError('usage.invalid', `--public-url (or DIRBRIDGE_PUBLIC_URL) must be an http or https URL without credentials, query or fragment, not ${JSON.stringify(value)}`);
+    throw new DirbridgeError(
+      'usage.invalid',
+      `--public-url (or DIRBRIDGE_PUBLIC_URL) must be an http or https URL without credentials, query or fragment, not ${JSON.stringify(value)}`,
+    );
   }
   return url.href.replace(/\/+$/, '');
 }
@@ -54,13 +60,17 @@ export function registerServeCommand(program: Command, context: CommandContext):
     .option('--port <n>', 'TCP port', '8080')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--trust-proxy <value>', 'believe X-Forwarded-* from these proxies: true, a hop count, or addresses/CIDRs (comma-separated)')
-    .option('--public-url <url>', 'the URL applications reach dirbridge at: the OpenID Connect issuer (default: DIRBRIDGE_PUBLIC_URL, else the URL it listens on)')
+    .option(
+      '--public-url <url>',
+      'the URL applications reach dirbridge at: the OpenID Connect issuer (default: DIRBRIDGE_PUBLIC_URL, else the URL it listens on)',
+    )
     .action(async (local: { port: string; host: string; trustProxy?: string; publicUrl?: string }, command: Command) => {
       const options = optionsOf(command);
       context.setExit(
         await context.withApp(options, async (app) => {
           const port = Number(local.port);
-          if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new DirbridgeError('usage.invalid', `--port must be an integer from 0 to 65535, not ${JSON.stringify(local.port)}`);
+          if (!Number.isInteger(port) || port < 0 || port > 65_535)
+            throw new DirbridgeError('usage.invalid', `--port must be an integer from 0 to 65535, not ${JSON.stringify(local.port)}`);
           const trustProxy = trustProxyOf(local.trustProxy);
           const publicUrl = publicUrlOf(local.publicUrl ?? process.env['DIRBRIDGE_PUBLIC_URL']);
           // The issuer is the public URL, else the address the server listens on (known once it listens).
@@ -104,7 +114,8 @@ export function registerServeCommand(program: Command, context: CommandContext):
               startup = scheduler.start();
               // Observed at once: a failure of the startup runs is logged, never an unhandled rejection.
               startup.catch((error: unknown) => log.error({ error: error instanceof Error ? error.message : String(error) }, 'startup jobs failed'));
-              for (const job of scheduler.status()) log.info({ job: job.name, schedule: job.schedule, nextRun: job.nextRun?.toISOString() ?? null, lock: scheduler.lock.kind }, 'job scheduled');
+              for (const job of scheduler.status())
+                log.info({ job: job.name, schedule: job.schedule, nextRun: job.nextRun?.toISOString() ?? null, lock: scheduler.lock.kind }, 'job scheduled');
               await new Promise<void>((resolve) => {
                 process.once('SIGINT', resolve);
                 process.once('SIGTERM', resolve);

@@ -9,9 +9,9 @@ import { stringify } from 'yaml';
 import { DirbridgeError } from '../../errors.ts';
 import { isRecord, readSettingsDocument } from '../../settings/load.ts';
 import { editablePart, redactSettings } from '../../settings/stored-settings.ts';
-import { saveSettings, VERIFICATION_FAILED, verificationMessage, type Verification } from '../../verify-settings.ts';
+import { saveSettings, VERIFICATION_FAILED, type Verification, verificationMessage } from '../../verify-settings.ts';
 import { EXIT, printJson } from '../output.ts';
-import { optionsOf, type CommandContext } from '../program.ts';
+import { type CommandContext, optionsOf } from '../program.ts';
 
 /** Adds `settings`. */
 export function registerSettingsCommands(program: Command, context: CommandContext): void {
@@ -27,7 +27,10 @@ export function registerSettingsCommands(program: Command, context: CommandConte
           const state = app.settingsState();
           const shown = { version: state.version, updatedAt: state.updatedAt, updatedBy: state.updatedBy, ...redactSettings(state.settings) };
           if (options.json === true) printJson(context.out, shown);
-          else context.out.stdout(`# version ${state.version}, saved ${state.updatedAt ?? '-'} by ${state.updatedBy ?? '-'}\n${stringify(shown.settings)}${secretLines(shown.secrets)}`);
+          else
+            context.out.stdout(
+              `# version ${state.version}, saved ${state.updatedAt ?? '-'} by ${state.updatedBy ?? '-'}\n${stringify(shown.settings)}${secretLines(shown.secrets)}`,
+            );
           return EXIT.ok;
         }),
       );
@@ -52,7 +55,9 @@ export function registerSettingsCommands(program: Command, context: CommandConte
           if (local.output === undefined) context.out.stdout(text);
           else {
             await writePrivateFile(local.output, text);
-            context.out.stderr(`wrote settings version ${state.version} to ${local.output}${local.includeSecrets === true ? ' (with secrets)' : ' (secrets left out: import keeps the stored ones)'}\n`);
+            context.out.stderr(
+              `wrote settings version ${state.version} to ${local.output}${local.includeSecrets === true ? ' (with secrets)' : ' (secrets left out: import keeps the stored ones)'}\n`,
+            );
           }
           return EXIT.ok;
         }),
@@ -72,13 +77,22 @@ export function registerSettingsCommands(program: Command, context: CommandConte
           async (app) => {
             const raw = await readSettingsDocument(file);
             const { store: ignoredStore, ...document } = isRecord(raw) ? raw : {};
-            if (ignoredStore !== undefined) context.out.stderr(`note: the store section of ${file} is ignored (where the store is comes from --config and the environment)\n`);
+            if (ignoredStore !== undefined)
+              context.out.stderr(`note: the store section of ${file} is ignored (where the store is comes from --config and the environment)\n`);
             const before = app.settingsState();
             const isDryRun = local.dryRun === true;
             const result = await saveSettings(app, document, { expectedVersion: before.version, actor: 'cli', isDryRun, verify: local.verify === true });
             if (result.outcome === 'refused') {
               const message = `${verificationMessage(result.verification)}; fix ${file}, or import it without --verify to save anyway (e.g. during a planned outage)`;
-              if (options.json === true) printJson(context.out, { status: 'error', error: { code: VERIFICATION_FAILED, message }, verification: result.verification, previousVersion: before.version, changed: result.changed, isDryRun });
+              if (options.json === true)
+                printJson(context.out, {
+                  status: 'error',
+                  error: { code: VERIFICATION_FAILED, message },
+                  verification: result.verification,
+                  previousVersion: before.version,
+                  changed: result.changed,
+                  isDryRun,
+                });
               else context.out.stderr(`error [${VERIFICATION_FAILED}]: ${message}\n`);
               return EXIT.failed;
             }
@@ -104,7 +118,8 @@ export function registerSettingsCommands(program: Command, context: CommandConte
 }
 
 function verificationLine(verification: Verification): string {
-  if (verification.status === 'passed') return `verified: connected to ${verification.url} (${verification.security}) and bound as ${verification.bindDn ?? 'anonymous'}`;
+  if (verification.status === 'passed')
+    return `verified: connected to ${verification.url} (${verification.security}) and bound as ${verification.bindDn ?? 'anonymous'}`;
   if (verification.status === 'skipped') return `not verified: ${verification.reason}`;
   return `verification failed: ${verification.error.message} (${verification.error.code})`;
 }

@@ -4,15 +4,15 @@ import { runSyncExclusively } from '../../scheduler/app-jobs.ts';
 import type { SyncProgress, SyncResult } from '../../sync/run-sync.ts';
 import { subjectOf } from '../../sync/run-sync.ts';
 import { summaryOf } from '../../sync/sync-summary.ts';
-import { EXIT, formatTable, printJson, type Output } from '../output.ts';
-import { optionsOf, type CommandContext } from '../program.ts';
+import { EXIT, formatTable, type Output, printJson } from '../output.ts';
+import { type CommandContext, optionsOf } from '../program.ts';
 
 /** Adds the `sync` command. */
 export function registerSyncCommand(program: Command, context: CommandContext): void {
   program
     .command('sync')
     .description('read the directory and bring the store up to date (users, groups, memberships)')
-    .option('--dry-run', 'print the plan with each step\'s reason and write nothing')
+    .option('--dry-run', "print the plan with each step's reason and write nothing")
     .option('--full', 'read the whole directory even when only the changes since the last sync could be read')
     .option('--steps <n>', 'how many plan steps to print (text output)', '50')
     .action(async (commandOptions: { dryRun?: boolean; full?: boolean; steps: string }, command: Command) => {
@@ -59,17 +59,27 @@ function printSummary(out: Output, result: SyncResult, stepLimit: number): void 
   ] as const;
   const mappingLine = mappingCounts
     .flatMap(([name, counts]) => {
-      const parts = Object.entries(counts).filter(([, value]) => value > 0).map(([key, value]) => `${key} ${value}`);
+      const parts = Object.entries(counts)
+        .filter(([, value]) => value > 0)
+        .map(([key, value]) => `${key} ${value}`);
       return parts.length === 0 ? [] : [`${name}: ${parts.join(', ')}`];
     })
     .join('; ');
   if (mappingLine !== '') out.stdout(`mapping — ${mappingLine}\n`);
   if (result.sessions.usersRevoked > 0) {
-    out.stdout(`sessions — ${result.isDryRun ? 'would revoke' : 'revoked'} those of ${result.sessions.usersRevoked} user(s) whose password changed in the directory\n`);
+    out.stdout(
+      `sessions — ${result.isDryRun ? 'would revoke' : 'revoked'} those of ${result.sessions.usersRevoked} user(s) whose password changed in the directory\n`,
+    );
   }
   if (result.isDryRun || result.status === 'refused') {
     const shown = result.steps.slice(0, stepLimit);
-    if (shown.length > 0) out.stdout(formatTable(['step', 'subject', 'reason'], shown.map((step) => [step.kind, subjectOf(step), step.reason])));
+    if (shown.length > 0)
+      out.stdout(
+        formatTable(
+          ['step', 'subject', 'reason'],
+          shown.map((step) => [step.kind, subjectOf(step), step.reason]),
+        ),
+      );
     if (result.steps.length > shown.length) out.stdout(`… ${result.steps.length - shown.length} more steps (use --json for all)\n`);
   }
   for (const warning of result.warnings.slice(0, 20)) out.stderr(`warning: ${warning}\n`);
@@ -79,9 +89,7 @@ function printSummary(out: Output, result: SyncResult, stepLimit: number): void 
 function terminalProgress(out: Output): (progress: SyncProgress) => void {
   return (progress) => {
     const text =
-      progress.phase === 'apply'
-        ? `applying ${progress.done}/${progress.total} steps`
-        : `reading ${progress.phase}: ${progress.entriesRead} entries`;
+      progress.phase === 'apply' ? `applying ${progress.done}/${progress.total} steps` : `reading ${progress.phase}: ${progress.entriesRead} entries`;
     out.stderr(`\r\x1b[2K${text}`);
   };
 }

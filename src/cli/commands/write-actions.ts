@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import type { WriteActionResult } from '../../writeback/apply-write-plan.ts';
 import { EXIT, formatTable, printJson } from '../output.ts';
-import { optionsOf, type CommandContext } from '../program.ts';
+import { type CommandContext, optionsOf } from '../program.ts';
 import { readSecret } from '../read-secret.ts';
 
 /** The audit actor for commands an administrator runs at the shell. */
@@ -22,10 +22,23 @@ function printResult(context: CommandContext, result: ResultWithRecord, asJson: 
   else {
     out.stdout(`${result.action}: ${result.message}\n`);
     if (result.steps.length > 0) {
-      out.stdout(formatTable(['status', 'step', 'subject', 'dn', 'reason'], result.steps.map((step) => [step.status, step.kind, step.subject, step.dn, step.error === undefined ? step.reason : `${step.reason} (${step.error.code}: ${step.error.message})`])));
+      out.stdout(
+        formatTable(
+          ['status', 'step', 'subject', 'dn', 'reason'],
+          result.steps.map((step) => [
+            step.status,
+            step.kind,
+            step.subject,
+            step.dn,
+            step.error === undefined ? step.reason : `${step.reason} (${step.error.code}: ${step.error.message})`,
+          ]),
+        ),
+      );
     }
     for (const conflict of result.conflicts) {
-      out.stdout(`conflict: ${conflict.subject} ${conflict.field}: the directory holds ${JSON.stringify(conflict.directoryValue)}, dirbridge ${JSON.stringify(conflict.dirbridgeValue)}; ${conflict.winner} wins (writeBack.authority)\n`);
+      out.stdout(
+        `conflict: ${conflict.subject} ${conflict.field}: the directory holds ${JSON.stringify(conflict.directoryValue)}, dirbridge ${JSON.stringify(conflict.dirbridgeValue)}; ${conflict.winner} wins (writeBack.authority)\n`,
+      );
     }
   }
   return result.outcome === 'failed' ? EXIT.failed : EXIT.ok;
@@ -63,29 +76,31 @@ export function registerWriteActionCommands(program: Command, context: CommandCo
     .option('--display-name <name>')
     .option('--group <group>', 'add to this group (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--dry-run', 'show the plan, change nothing')
-    .action(async (name: string, local: { email?: string; firstName?: string; lastName?: string; displayName?: string; group?: string[] }, command: Command) => {
-      context.setExit(
-        await run(command, async (app, isDryRun) => {
-          const password = await pipedPassword();
-          return app.writeBack.users.create(
-            {
-              username: name,
-              ...(local.email === undefined ? {} : { email: local.email }),
-              ...(local.firstName === undefined ? {} : { firstName: local.firstName }),
-              ...(local.lastName === undefined ? {} : { lastName: local.lastName }),
-              ...(local.displayName === undefined ? {} : { displayName: local.displayName }),
-              groups: local.group ?? [],
-              ...(password === undefined ? {} : { password }),
-            },
-            { ...actor, isDryRun },
-          );
-        }),
-      );
-    });
+    .action(
+      async (name: string, local: { email?: string; firstName?: string; lastName?: string; displayName?: string; group?: string[] }, command: Command) => {
+        context.setExit(
+          await run(command, async (app, isDryRun) => {
+            const password = await pipedPassword();
+            return app.writeBack.users.create(
+              {
+                username: name,
+                ...(local.email === undefined ? {} : { email: local.email }),
+                ...(local.firstName === undefined ? {} : { firstName: local.firstName }),
+                ...(local.lastName === undefined ? {} : { lastName: local.lastName }),
+                ...(local.displayName === undefined ? {} : { displayName: local.displayName }),
+                groups: local.group ?? [],
+                ...(password === undefined ? {} : { password }),
+              },
+              { ...actor, isDryRun },
+            );
+          }),
+        );
+      },
+    );
 
   users
     .command('update')
-    .description('change a user\'s profile fields (written back in writable mode)')
+    .description("change a user's profile fields (written back in writable mode)")
     .argument('<name>', 'username')
     .option('--email <email>', 'new email ("" clears it)')
     .option('--first-name <name>')
@@ -121,7 +136,7 @@ export function registerWriteActionCommands(program: Command, context: CommandCo
 
   users
     .command('move')
-    .description('move a directory user\'s entry under another parent DN (writable mode)')
+    .description("move a directory user's entry under another parent DN (writable mode)")
     .argument('<name>')
     .argument('<parent-dn>')
     .option('--dry-run', 'show the plan, change nothing')
@@ -129,15 +144,26 @@ export function registerWriteActionCommands(program: Command, context: CommandCo
       context.setExit(await run(command, (app, isDryRun) => app.writeBack.users.move(name, parent, { ...actor, isDryRun })));
     });
 
-  for (const [name, enabled] of [['disable', false], ['enable', true]] as const) {
+  for (const [name, enabled] of [
+    ['disable', false],
+    ['enable', true],
+  ] as const) {
     users
       .command(name)
-      .description(enabled ? 'enable an account (and its directory entry in writable mode)' : 'disable an account and end its sessions; sync never re-enables it (in writable mode the directory entry is disabled too, never deleted)')
+      .description(
+        enabled
+          ? 'enable an account (and its directory entry in writable mode)'
+          : 'disable an account and end its sessions; sync never re-enables it (in writable mode the directory entry is disabled too, never deleted)',
+      )
       .argument('<name>')
       .option('--reason <text>', 'why, for the audit log')
       .option('--dry-run', 'show the plan, change nothing')
       .action(async (username: string, local: { reason?: string }, command: Command) => {
-        context.setExit(await run(command, (app, isDryRun) => app.writeBack.users.setEnabled(username, enabled, { ...actor, isDryRun, ...(local.reason === undefined ? {} : { reason: local.reason }) })));
+        context.setExit(
+          await run(command, (app, isDryRun) =>
+            app.writeBack.users.setEnabled(username, enabled, { ...actor, isDryRun, ...(local.reason === undefined ? {} : { reason: local.reason }) }),
+          ),
+        );
       });
   }
 
@@ -152,7 +178,9 @@ export function registerWriteActionCommands(program: Command, context: CommandCo
 
   users
     .command('set-password')
-    .description('set a user\'s password (read from stdin or a hidden prompt): in the directory for directory users (writable mode, writeBack.passwords), never stored by dirbridge')
+    .description(
+      "set a user's password (read from stdin or a hidden prompt): in the directory for directory users (writable mode, writeBack.passwords), never stored by dirbridge",
+    )
     .argument('<name>')
     .option('--dry-run', 'check that it would be written, change nothing')
     .action(async (name: string, _local: unknown, command: Command) => {
@@ -192,10 +220,17 @@ export function registerWriteActionCommands(program: Command, context: CommandCo
       context.setExit(await run(command, (app, isDryRun) => app.writeBack.groups.delete(name, { ...actor, isDryRun })));
     });
 
-  for (const [name, isMember] of [['add-member', true], ['remove-member', false]] as const) {
+  for (const [name, isMember] of [
+    ['add-member', true],
+    ['remove-member', false],
+  ] as const) {
     groups
       .command(name)
-      .description(isMember ? 'add a user to a group (one member value in the directory group, in writable mode)' : 'remove a user from a group (one member value; an empty group is kept)')
+      .description(
+        isMember
+          ? 'add a user to a group (one member value in the directory group, in writable mode)'
+          : 'remove a user from a group (one member value; an empty group is kept)',
+      )
       .argument('<group>')
       .argument('<user>')
       .option('--dry-run', 'show the plan, change nothing')

@@ -3,11 +3,11 @@ import type { Command } from 'commander';
 import { DirbridgeError } from '../../errors.ts';
 import type { OutboxRecord, WriteBackConflictRecord } from '../../model/index.ts';
 import { PRIMARY_DIRECTORY_ID } from '../../model/writeback.ts';
-import type { DirectoryChange } from '../../writeback/directory-change.ts';
 import type { DeliveryRun } from '../../writeback/delivery.ts';
+import type { DirectoryChange } from '../../writeback/directory-change.ts';
 import { resolveWriteBackConflict, retryWriteBack } from '../../writeback/outbox-actions.ts';
-import { EXIT, formatTable, printJson, type Output } from '../output.ts';
-import { optionsOf, type CommandContext } from '../program.ts';
+import { EXIT, formatTable, type Output, printJson } from '../output.ts';
+import { type CommandContext, optionsOf } from '../program.ts';
 
 /** The audit actor for commands an administrator runs at the shell. */
 const CLI_ACTOR = 'admin:cli';
@@ -32,7 +32,16 @@ function printOutbox(out: Output, rows: readonly OutboxRecord[], total: number):
   out.stdout(
     formatTable(
       ['id', 'status', 'step', 'subject', 'attempts', 'next attempt', 'error', 'change'],
-      rows.map((row) => [row.id, row.status, row.stepKind, row.subject, row.attempts, row.status === 'pending' ? row.nextAttemptAt : '', row.lastErrorCode === null ? '' : `${row.lastErrorCode}: ${row.lastError ?? ''}`, describeChange(row.change)]),
+      rows.map((row) => [
+        row.id,
+        row.status,
+        row.stepKind,
+        row.subject,
+        row.attempts,
+        row.status === 'pending' ? row.nextAttemptAt : '',
+        row.lastErrorCode === null ? '' : `${row.lastErrorCode}: ${row.lastError ?? ''}`,
+        describeChange(row.change),
+      ]),
     ),
   );
   out.stdout(`${rows.length} of ${total} open write-back steps\n`);
@@ -42,7 +51,17 @@ function printConflicts(out: Output, rows: readonly WriteBackConflictRecord[], t
   out.stdout(
     formatTable(
       ['id', 'subject', 'field', 'winner', 'directory', 'dirbridge', 'baseline', 'at', 'resolved'],
-      rows.map((row) => [row.id, row.subject, row.field, row.winner, values(row.directoryValue), values(row.dirbridgeValue), values(row.baseline), row.createdAt, row.resolvedAt === null ? '' : `${row.resolution ?? ''} by ${row.resolvedBy ?? ''}`]),
+      rows.map((row) => [
+        row.id,
+        row.subject,
+        row.field,
+        row.winner,
+        values(row.directoryValue),
+        values(row.dirbridgeValue),
+        values(row.baseline),
+        row.createdAt,
+        row.resolvedAt === null ? '' : `${row.resolution ?? ''} by ${row.resolvedBy ?? ''}`,
+      ]),
     ),
   );
   out.stdout(`${rows.length} of ${total} open conflicts\n`);

@@ -25,11 +25,14 @@ const HEADER_LENGTH = 68;
 /** Parses a DirSync cookie; throws `directory.sync_cookie_invalid` when it is not one. */
 export function parseDirSyncCookie(cookie: Buffer): DirSyncCookieInfo {
   const invalid = (problem: string): DirbridgeError =>
-    new DirbridgeError('directory.sync_cookie_invalid', `the stored DirSync cookie is not valid (${problem}); a full sync is needed`, { details: { problem, length: cookie.length } });
+    new DirbridgeError('directory.sync_cookie_invalid', `the stored DirSync cookie is not valid (${problem}); a full sync is needed`, {
+      details: { problem, length: cookie.length },
+    });
   if (cookie.length < HEADER_LENGTH) throw invalid(`${cookie.length} bytes, shorter than its ${HEADER_LENGTH}-byte header`);
   if (cookie.toString('latin1', 0, 4) !== SIGNATURE) throw invalid('no MSDS signature');
   const utdVectorSize = cookie.readUInt32LE(24);
-  if (HEADER_LENGTH + utdVectorSize !== cookie.length) throw invalid(`its length ${cookie.length} does not match its header (${HEADER_LENGTH} + ${utdVectorSize})`);
+  if (HEADER_LENGTH + utdVectorSize !== cookie.length)
+    throw invalid(`its length ${cookie.length} does not match its header (${HEADER_LENGTH} + ${utdVectorSize})`);
   return {
     invocationId: formatObjectGuid(cookie.subarray(52, 68)),
     highObjUpdate: cookie.readBigUInt64LE(28).toString(),

@@ -35,9 +35,13 @@ export function splitIncrementalValues(entry: DirectoryEntry): { entry: Director
     }
     const kind = range.start === 1 && range.end === 1 ? 'added' : range.start === 0 && range.end === 0 ? 'removed' : undefined;
     if (kind === undefined) {
-      throw new DirbridgeError('directory.protocol', `DirSync returned ${name} for ${entry.dn}: an incremental value change must be range=1-1 (added) or range=0-0 (removed)`, {
-        details: { dn: entry.dn, attribute: name },
-      });
+      throw new DirbridgeError(
+        'directory.protocol',
+        `DirSync returned ${name} for ${entry.dn}: an incremental value change must be range=1-1 (added) or range=0-0 (removed)`,
+        {
+          details: { dn: entry.dn, attribute: name },
+        },
+      );
     }
     const change = changes.get(range.base) ?? { attribute: range.base, added: [], removed: [] };
     change[kind].push(...values.map(asText));

@@ -11,7 +11,7 @@ import type { DirectoryEntry } from '../../ldap/entry.ts';
 import { formatObjectGuid } from '../../ldap/guid.ts';
 import type { DirectoryConnection } from '../connect.ts';
 import { DirSyncControl } from '../controls/dirsync.ts';
-import { readDirSync, type DirSyncEvent, type DirSyncRequest } from './read-dirsync.ts';
+import { type DirSyncEvent, type DirSyncRequest, readDirSync } from './read-dirsync.ts';
 
 interface Round {
   entries: DirectoryEntry[];
@@ -37,7 +37,14 @@ function scripted(rounds: Array<Round | Error>): { connection: DirectoryConnecti
   const connection: DirectoryConnection = {
     url: 'ldap://scripted',
     security: 'plain',
-    rootDse: { serverType: 'active-directory', supportedControls: [], supportedExtensions: [], supportedSaslMechanisms: [], namingContexts: ['DC=x', 'CN=Configuration,DC=x'], supportsPaging: true },
+    rootDse: {
+      serverType: 'active-directory',
+      supportedControls: [],
+      supportedExtensions: [],
+      supportedSaslMechanisms: [],
+      namingContexts: ['DC=x', 'CN=Configuration,DC=x'],
+      supportsPaging: true,
+    },
     searchPages: () => ({ [Symbol.asyncIterator]: () => ({ next: unused }) }),
     searchAll: unused,
     async searchWithControls(request, controls: readonly Control[]) {
@@ -96,21 +103,33 @@ describe('readDirSync (scripted connection)', () => {
     const events = await collect(readDirSync(connection, request));
     assert.deepEqual(
       events.map((event) => (event.type === 'cookie' ? `cookie ${event.cookie.toString()}` : `${event.type} ${event.dn}`)),
-      ['changed CN=A,ou=people,dc=X', 'outside CN=Computer,DC=x', 'cookie c1', 'deleted CN=B\\0ADEL:x,CN=Deleted Objects,DC=x', 'changed CN=G,OU=People,DC=x', 'cookie c2'],
+      [
+        'changed CN=A,ou=people,dc=X',
+        'outside CN=Computer,DC=x',
+        'cookie c1',
+        'deleted CN=B\\0ADEL:x,CN=Deleted Objects,DC=x',
+        'changed CN=G,OU=People,DC=x',
+        'cookie c2',
+      ],
     );
     const group = events[4];
     assert.ok(group?.type === 'changed');
     assert.equal(group.uniqueId, formatObjectGuid(guid(4)));
     assert.deepEqual(group.valueChanges, [{ attribute: 'member', added: ['CN=A,OU=People,DC=x'], removed: [] }]);
     assert.deepEqual(group.entry.attributes, { objectguid: [guid(4)] });
-    assert.deepEqual(sent.map((round) => round.cookie), ['', 'c1']);
+    assert.deepEqual(
+      sent.map((round) => round.cookie),
+      ['', 'c1'],
+    );
     assert.equal(sent[0]?.flags, 0x80000000);
     assert.deepEqual(sent[0]?.attributes, ['cn', 'objectGUID', 'isDeleted', 'name']);
   });
 
   it('refuses a search base that is not a naming context root before sending anything', async () => {
     const { connection, sent } = scripted([]);
-    await assert.rejects(collect(readDirSync(connection, { ...request, namingContext: 'OU=People,DC=x' })), (error) => isDirbridgeError(error, 'usage.invalid'));
+    await assert.rejects(collect(readDirSync(connection, { ...request, namingContext: 'OU=People,DC=x' })), (error) =>
+      isDirbridgeError(error, 'usage.invalid'),
+    );
     assert.equal(sent.length, 0);
   });
 
@@ -124,7 +143,9 @@ describe('readDirSync (scripted connection)', () => {
 
   it('refuses a stored cookie that is not one before sending it', async () => {
     const { connection, sent } = scripted([]);
-    await assert.rejects(collect(readDirSync(connection, { ...request, cookie: Buffer.from('garbage') })), (error) => isDirbridgeError(error, 'directory.sync_cookie_invalid'));
+    await assert.rejects(collect(readDirSync(connection, { ...request, cookie: Buffer.from('garbage') })), (error) =>
+      isDirbridgeError(error, 'directory.sync_cookie_invalid'),
+    );
     assert.equal(sent.length, 0);
   });
 });

@@ -30,7 +30,7 @@ import { DIRSYNC_FLAGS, DirSyncControl } from '../controls/dirsync.ts';
 import { uniqueIdOf } from '../normalize-entry.ts';
 import { parseDirSyncCookie } from './dirsync-cookie.ts';
 import { splitIncrementalValues, type ValueChange } from './incremental-values.ts';
-import { readAdServerIdentity, type AdServerIdentity } from './server-identity.ts';
+import { type AdServerIdentity, readAdServerIdentity } from './server-identity.ts';
 
 /** One DirSync read. */
 export interface DirSyncRequest {
@@ -94,10 +94,14 @@ async function checkCookie(connection: DirectoryConnection, cookie: Buffer, iden
 
 function translate(error: unknown, connection: DirectoryConnection, hadCookie: boolean): unknown {
   if (isDirbridgeError(error, 'directory.insufficient_access')) {
-    return new DirbridgeError('directory.sync_not_permitted', `the bind account may not use DirSync on ${connection.url}: it needs the "Replicating Directory Changes" right (fall back to uSNChanged polling)`, {
-      cause: error,
-      details: { ...error.details },
-    });
+    return new DirbridgeError(
+      'directory.sync_not_permitted',
+      `the bind account may not use DirSync on ${connection.url}: it needs the "Replicating Directory Changes" right (fall back to uSNChanged polling)`,
+      {
+        cause: error,
+        details: { ...error.details },
+      },
+    );
   }
   // Samba: unavailableCriticalExtension (12) "0000202C: Unable to unmarshall cookie".
   if (hadCookie && isDirbridgeError(error, 'directory.unsupported')) {
@@ -120,9 +124,13 @@ export async function* readDirSync(connection: DirectoryConnection, request: Dir
   // AD answers a DirSync below a naming context root with insufficientAccessRights, which would be
   // mistaken for a missing right: refuse it here.
   if (contexts.length > 0 && !contexts.some((context) => dnEquals(context, request.namingContext))) {
-    throw new DirbridgeError('usage.invalid', `DirSync must search a naming context root; ${JSON.stringify(request.namingContext)} is not one of ${contexts.join('; ')}`, {
-      details: { namingContext: request.namingContext, namingContexts: contexts },
-    });
+    throw new DirbridgeError(
+      'usage.invalid',
+      `DirSync must search a naming context root; ${JSON.stringify(request.namingContext)} is not one of ${contexts.join('; ')}`,
+      {
+        details: { namingContext: request.namingContext, namingContexts: contexts },
+      },
+    );
   }
   const attributes = [...request.attributes];
   for (const name of [request.uniqueIdAttribute, 'isDeleted', 'name']) withAttribute(attributes, name);
@@ -145,7 +153,9 @@ export async function* readDirSync(connection: DirectoryConnection, request: Dir
     for (const raw of entries) {
       const uniqueId = uniqueIdOf(raw, request.uniqueIdAttribute);
       if (uniqueId === undefined) {
-        throw new DirbridgeError('directory.protocol', `DirSync returned ${raw.dn} without its ${request.uniqueIdAttribute}`, { details: { url: connection.url, dn: raw.dn } });
+        throw new DirbridgeError('directory.protocol', `DirSync returned ${raw.dn} without its ${request.uniqueIdAttribute}`, {
+          details: { url: connection.url, dn: raw.dn },
+        });
       }
       if (firstString(raw, 'isDeleted')?.toUpperCase() === 'TRUE') {
         yield { type: 'deleted', uniqueId, dn: raw.dn };
@@ -158,13 +168,19 @@ export async function* readDirSync(connection: DirectoryConnection, request: Dir
     }
     const response = control.response;
     if (response === undefined) {
-      throw new DirbridgeError('directory.protocol', `${connection.url} answered a DirSync search without ${control.responseMalformed ? 'a readable' : 'the'} DirSync response control`, {
-        details: { url: connection.url },
-      });
+      throw new DirbridgeError(
+        'directory.protocol',
+        `${connection.url} answered a DirSync search without ${control.responseMalformed ? 'a readable' : 'the'} DirSync response control`,
+        {
+          details: { url: connection.url },
+        },
+      );
     }
     cookie = response.cookie;
     yield { type: 'cookie', cookie };
     if (!response.moreResults) return;
   }
-  throw new DirbridgeError('directory.protocol', `DirSync on ${connection.url} still had more results after ${MAX_ROUNDS} round trips`, { details: { url: connection.url } });
+  throw new DirbridgeError('directory.protocol', `DirSync on ${connection.url} still had more results after ${MAX_ROUNDS} round trips`, {
+    details: { url: connection.url },
+  });
 }

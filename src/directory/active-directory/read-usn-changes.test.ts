@@ -12,7 +12,10 @@ describe('usnChangesFilter', () => {
 
   it('refuses a high-water mark that is not a decimal number (no filter injection)', () => {
     for (const bad of ['', '-1', '1)(cn=*', '1.5']) {
-      assert.throws(() => usnChangesFilter('(objectClass=user)', bad), (error) => isDirbridgeError(error, 'usage.invalid'));
+      assert.throws(
+        () => usnChangesFilter('(objectClass=user)', bad),
+        (error) => isDirbridgeError(error, 'usage.invalid'),
+      );
     }
   });
 });

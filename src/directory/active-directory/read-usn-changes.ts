@@ -10,7 +10,7 @@
  */
 import { DirbridgeError } from '../../errors.ts';
 import type { DirectoryEntry } from '../../ldap/entry.ts';
-import { and, gte, parseFilter, type Filter } from '../../ldap/filter.ts';
+import { and, type Filter, gte, parseFilter } from '../../ldap/filter.ts';
 import type { DirectoryConnection } from '../connect.ts';
 
 /** A poll for entries changed since a USN. */
@@ -36,6 +36,9 @@ export function usnChangesFilter(filter: Filter | string, sinceUsn: string): Fil
 /** Yields, page by page, the entries matching `filter` whose uSNChanged is above `sinceUsn`. */
 export function readUsnChanges(connection: DirectoryConnection, request: UsnChangesRequest): AsyncIterable<DirectoryEntry[]> {
   const filter = usnChangesFilter(request.filter, request.sinceUsn);
-  const attributes = request.attributes.length === 0 || request.attributes.some((name) => name.toLowerCase() === 'usnchanged') ? [...request.attributes] : [...request.attributes, 'uSNChanged'];
+  const attributes =
+    request.attributes.length === 0 || request.attributes.some((name) => name.toLowerCase() === 'usnchanged')
+      ? [...request.attributes]
+      : [...request.attributes, 'uSNChanged'];
   return connection.searchPages({ baseDn: request.baseDn, scope: request.scope, filter, attributes, pageSize: request.pageSize });
 }

@@ -34,6 +34,9 @@ describe('FrameSplitter', () => {
   });
 
   it('refuses a stream that is not LDAP', () => {
-    assert.throws(() => new FrameSplitter().push(Buffer.from('HTTP/1.1 400')), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.protocol');
+    assert.throws(
+      () => new FrameSplitter().push(Buffer.from('HTTP/1.1 400')),
+      (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.protocol',
+    );
   });
 });

@@ -56,6 +56,9 @@ describe('decodeLdapMessage', () => {
   });
 
   it('refuses a truncated message as directory.protocol', () => {
-    assert.throws(() => decodeLdapMessage(hex('30 0c 02 01 01 61 07 0a 01')), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.protocol');
+    assert.throws(
+      () => decodeLdapMessage(hex('30 0c 02 01 01 61 07 0a 01')),
+      (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.protocol',
+    );
   });
 });

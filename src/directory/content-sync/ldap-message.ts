@@ -115,7 +115,12 @@ export function decodeLdapMessage(frame: Buffer): LdapResponse {
           const result = readResult(reader, opEnd, what);
           const responseName = nextIs(reader, opEnd, 0x8a) ? readText(reader, what, 0x8a) : undefined;
           const responseValue = nextIs(reader, opEnd, 0x8b) ? readBytes(reader, what, 0x8b) : undefined;
-          return { kind: 'extendedResponse', result, ...(responseName === undefined ? {} : { responseName }), ...(responseValue === undefined ? {} : { responseValue }) };
+          return {
+            kind: 'extendedResponse',
+            result,
+            ...(responseName === undefined ? {} : { responseName }),
+            ...(responseValue === undefined ? {} : { responseValue }),
+          };
         }
         case OP.searchEntry:
           return { kind: 'searchEntry', dn: readText(reader, what), attributes: readAttributes(reader, what) };

@@ -6,8 +6,8 @@
  * A dropped connection is reported only after the messages received before it are consumed.
  */
 import type net from 'node:net';
-import { decodeLdapMessage, type LdapResponse } from './ldap-message.ts';
 import { FrameSplitter } from './frames.ts';
+import { decodeLdapMessage, type LdapResponse } from './ldap-message.ts';
 
 /** How long to wait and what may interrupt the wait. */
 export interface ReceiveOptions {

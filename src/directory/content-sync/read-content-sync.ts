@@ -12,16 +12,17 @@
  * stage a silence longer than `operationTimeoutMs` is `directory.timeout`; the persist stage may
  * be silent for any length of time (TCP keep-alive watches the connection).
  */
-import { parseFilter, type Filter } from '../../ldap/filter.ts';
+
+import { DirbridgeError } from '../../errors.ts';
+import { type Filter, parseFilter } from '../../ldap/filter.ts';
 import type { DirectorySettings } from '../../settings/schema.ts';
 import { supportsControl } from '../controls/supported.ts';
 import { SYNC_REQUEST_OID, type SyncMode } from '../controls/sync-request.ts';
 import type { RootDse } from '../root-dse.ts';
-import { translateLdapError, type ErrorContext } from '../translate-error.ts';
-import { DirbridgeError } from '../../errors.ts';
+import { type ErrorContext, translateLdapError } from '../translate-error.ts';
 import { syncSearchRequest } from './requests.ts';
-import { createSyncTranslator, type ContentSyncEvent } from './sync-events.ts';
 import { openSyncConnection } from './sync-connection.ts';
+import { type ContentSyncEvent, createSyncTranslator } from './sync-events.ts';
 
 export type { ContentSyncEvent } from './sync-events.ts';
 

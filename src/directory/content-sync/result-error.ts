@@ -5,7 +5,7 @@
  */
 import { ResultCodeError } from 'ldapts';
 import { DirbridgeError } from '../../errors.ts';
-import { translateLdapError, type ErrorContext } from '../translate-error.ts';
+import { type ErrorContext, translateLdapError } from '../translate-error.ts';
 import type { LdapResult } from './ldap-message.ts';
 
 /** RFC 4533 e-syncRefreshRequired: the cookie is too old (or unknown); start over with a full refresh. */
@@ -21,9 +21,13 @@ class ReceivedResultError extends ResultCodeError {
 /** Translates a non-success LDAPResult into a typed error. */
 export function resultError(result: LdapResult, context: ErrorContext): DirbridgeError {
   if (result.resultCode === SYNC_REFRESH_REQUIRED) {
-    return new DirbridgeError('directory.sync_refresh_required', `the server cannot continue from this cookie and requires a full refresh (searching ${context.url})`, {
-      details: { url: context.url, resultCode: result.resultCode, diagnosticMessage: result.diagnosticMessage },
-    });
+    return new DirbridgeError(
+      'directory.sync_refresh_required',
+      `the server cannot continue from this cookie and requires a full refresh (searching ${context.url})`,
+      {
+        details: { url: context.url, resultCode: result.resultCode, diagnosticMessage: result.diagnosticMessage },
+      },
+    );
   }
   return translateLdapError(new ReceivedResultError(result.resultCode, result.diagnosticMessage), context);
 }

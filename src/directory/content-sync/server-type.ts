@@ -4,8 +4,8 @@
  * (see sync-events.ts).
  */
 import type { Entry } from 'ldapts';
-import type { DirectorySettings } from '../../settings/schema.ts';
 import { parseFilter } from '../../ldap/filter.ts';
+import type { DirectorySettings } from '../../settings/schema.ts';
 import { normalizeEntry } from '../normalize-entry.ts';
 import { detectServerType, ROOT_DSE_ATTRIBUTES, type ServerType } from '../root-dse.ts';
 import type { MessageChannel } from './message-channel.ts';

@@ -49,12 +49,19 @@ export function connectSocket(url: string, settings: DirectorySettings, tlsOptio
   const parsed = new URL(url);
   const host = hostOf(url);
   const port = defaultPort(parsed);
-  if (parsed.protocol === 'ldaps:') return settle(tls.connect({ ...withServerName(tlsOptions, host), host, port }), 'secureConnect', settings.connectTimeoutMs, 'Connection timeout');
+  if (parsed.protocol === 'ldaps:')
+    return settle(tls.connect({ ...withServerName(tlsOptions, host), host, port }), 'secureConnect', settings.connectTimeoutMs, 'Connection timeout');
   return settle(net.connect({ host, port }), 'connect', settings.connectTimeoutMs, 'Connection timeout');
 }
 
 /** Upgrades a plain socket with StartTLS; failures other than not reaching the server are TLS failures. */
-export async function startTls(channel: MessageChannel, url: string, settings: DirectorySettings, tlsOptions: tls.ConnectionOptions, messageId: number): Promise<net.Socket> {
+export async function startTls(
+  channel: MessageChannel,
+  url: string,
+  settings: DirectorySettings,
+  tlsOptions: tls.ConnectionOptions,
+  messageId: number,
+): Promise<net.Socket> {
   const context: ErrorContext = { operation: 'starttls', url };
   channel.send(startTlsRequest(messageId));
   const response = await channel.receive({ timeoutMs: settings.operationTimeoutMs });

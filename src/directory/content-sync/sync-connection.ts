@@ -10,9 +10,9 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { DirbridgeError } from '../../errors.ts';
 import type { DirectorySettings } from '../../settings/schema.ts';
-import { credentialsFor, isUnreachable, noServerReached, tlsOptionsFor, type ConnectionSecurity, type Credentials } from '../connect.ts';
-import { translateLdapError, type ErrorContext } from '../translate-error.ts';
+import { type ConnectionSecurity, type Credentials, credentialsFor, isUnreachable, noServerReached, tlsOptionsFor } from '../connect.ts';
 import type { ServerType } from '../root-dse.ts';
+import { type ErrorContext, translateLdapError } from '../translate-error.ts';
 import { MessageChannel } from './message-channel.ts';
 import { abandonRequest, simpleBindRequest, unbindRequest } from './requests.ts';
 import { resultError } from './result-error.ts';
@@ -56,7 +56,12 @@ function waitClosed(socket: net.Socket): Promise<void> {
   });
 }
 
-async function openOne(url: string, settings: DirectorySettings, tlsOptions: tls.ConnectionOptions, credentials: Credentials | undefined): Promise<SyncConnection> {
+async function openOne(
+  url: string,
+  settings: DirectorySettings,
+  tlsOptions: tls.ConnectionOptions,
+  credentials: Credentials | undefined,
+): Promise<SyncConnection> {
   let messageId = 0;
   const nextMessageId = (): number => ++messageId;
   const isLdaps = url.toLowerCase().startsWith('ldaps://');

@@ -11,9 +11,16 @@ const context = { operation: 'search' as const, url: 'ldap://x', baseDn: 'o=x' }
 const state = (code: number, uuid: string, cookie?: string): LdapResponse['controls'][number] => ({
   oid: '1.3.6.1.4.1.4203.1.9.1.2',
   critical: false,
-  value: cookie === undefined ? hex(`30 15 0a 01 0${code} 04 10 ${uuid}`) : hex(`30 ${(0x15 + 2 + cookie.length).toString(16)} 0a 01 0${code} 04 10 ${uuid} 04 0${cookie.length} ${Buffer.from(cookie).toString('hex')}`),
+  value:
+    cookie === undefined
+      ? hex(`30 15 0a 01 0${code} 04 10 ${uuid}`)
+      : hex(`30 ${(0x15 + 2 + cookie.length).toString(16)} 0a 01 0${code} 04 10 ${uuid} 04 0${cookie.length} ${Buffer.from(cookie).toString('hex')}`),
 });
-const info = (value: string): LdapResponse => ({ messageId: 2, op: { kind: 'intermediate', responseName: '1.3.6.1.4.1.4203.1.9.1.4', responseValue: hex(value) }, controls: [] });
+const info = (value: string): LdapResponse => ({
+  messageId: 2,
+  op: { kind: 'intermediate', responseName: '1.3.6.1.4.1.4203.1.9.1.4', responseValue: hex(value) },
+  controls: [],
+});
 const done = (value: string | undefined, resultCode = 0): LdapResponse => ({
   messageId: 2,
   op: { kind: 'searchDone', result: { resultCode, matchedDn: '', diagnosticMessage: '' } },
@@ -25,12 +32,25 @@ describe('createSyncTranslator', () => {
     const translate = createSyncTranslator({ mode: 'refreshOnly', uniqueIdAttribute: 'entryUUID', context });
     const message: LdapResponse = {
       messageId: 2,
-      op: { kind: 'searchEntry', dn: 'uid=a,o=x', attributes: [{ type: 'CN', values: [Buffer.from('A')] }, { type: 'jpegPhoto', values: [Buffer.from('ok')] }, { type: 'cn', values: [Buffer.from('B')] }] },
+      op: {
+        kind: 'searchEntry',
+        dn: 'uid=a,o=x',
+        attributes: [
+          { type: 'CN', values: [Buffer.from('A')] },
+          { type: 'jpegPhoto', values: [Buffer.from('ok')] },
+          { type: 'cn', values: [Buffer.from('B')] },
+        ],
+      },
       controls: [state(1, A, 'c1')],
     };
     assert.deepEqual(translate(message), {
       events: [
-        { type: 'entry', state: 'add', uniqueId: '01234567-89ab-cdef-0011-223344556677', entry: { dn: 'uid=a,o=x', attributes: { cn: ['A', 'B'], jpegphoto: [Buffer.from('ok')] } } },
+        {
+          type: 'entry',
+          state: 'add',
+          uniqueId: '01234567-89ab-cdef-0011-223344556677',
+          entry: { dn: 'uid=a,o=x', attributes: { cn: ['A', 'B'], jpegphoto: [Buffer.from('ok')] } },
+        },
         { type: 'cookie', cookie: Buffer.from('c1') },
       ],
       finished: false,
@@ -57,7 +77,10 @@ describe('createSyncTranslator', () => {
   it('ends a refreshOnly search at SearchResultDone with the Sync Done cookie', () => {
     const translate = createSyncTranslator({ mode: 'refreshOnly', uniqueIdAttribute: 'entryUUID', context });
     assert.deepEqual(translate(info('80 02 6e 63')).events, [{ type: 'cookie', cookie: Buffer.from('nc') }]);
-    assert.deepEqual(translate(done('30 08 04 03 616263 01 01 ff')), { events: [{ type: 'refreshDone', cookie: Buffer.from('abc'), refreshDeletes: true }], finished: true });
+    assert.deepEqual(translate(done('30 08 04 03 616263 01 01 ff')), {
+      events: [{ type: 'refreshDone', cookie: Buffer.from('abc'), refreshDeletes: true }],
+      finished: true,
+    });
   });
 
   it('reports the end of the refresh stage of refreshAndPersist once, from refreshPresent or refreshDelete', () => {
@@ -72,14 +95,26 @@ describe('createSyncTranslator', () => {
 
   it('types e-syncRefreshRequired (4096) and other result codes', () => {
     const translate = createSyncTranslator({ mode: 'refreshOnly', uniqueIdAttribute: 'entryUUID', context });
-    assert.throws(() => translate(done(undefined, 4096)), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.sync_refresh_required');
-    assert.throws(() => translate(done(undefined, 32)), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.no_such_object');
-    assert.throws(() => translate(done(undefined, 50)), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.insufficient_access');
+    assert.throws(
+      () => translate(done(undefined, 4096)),
+      (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.sync_refresh_required',
+    );
+    assert.throws(
+      () => translate(done(undefined, 32)),
+      (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.no_such_object',
+    );
+    assert.throws(
+      () => translate(done(undefined, 50)),
+      (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.insufficient_access',
+    );
   });
 
   it('refuses an entry without a Sync State control and ignores references and other intermediate responses', () => {
     const translate = createSyncTranslator({ mode: 'refreshOnly', uniqueIdAttribute: 'entryUUID', context });
-    assert.throws(() => translate({ messageId: 2, op: { kind: 'searchEntry', dn: 'o=x', attributes: [] }, controls: [] }), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.protocol');
+    assert.throws(
+      () => translate({ messageId: 2, op: { kind: 'searchEntry', dn: 'o=x', attributes: [] }, controls: [] }),
+      (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.protocol',
+    );
     assert.deepEqual(translate({ messageId: 2, op: { kind: 'searchReference', uris: ['ldap://y'] }, controls: [] }).events, []);
     assert.deepEqual(translate({ messageId: 2, op: { kind: 'intermediate', responseName: '1.2.3' }, controls: [] }).events, []);
   });

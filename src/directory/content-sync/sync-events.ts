@@ -9,8 +9,8 @@ import { DirbridgeError } from '../../errors.ts';
 import type { DirectoryEntry } from '../../ldap/entry.ts';
 import { decodeSyncDone, SYNC_DONE_OID } from '../controls/sync-done.ts';
 import { decodeSyncInfo, SYNC_INFO_OID } from '../controls/sync-info.ts';
-import { decodeSyncState, SYNC_STATE_OID } from '../controls/sync-state.ts';
 import type { SyncMode } from '../controls/sync-request.ts';
+import { decodeSyncState, SYNC_STATE_OID } from '../controls/sync-state.ts';
 import { normalizeEntry } from '../normalize-entry.ts';
 import type { ServerType } from '../root-dse.ts';
 import type { ErrorContext } from '../translate-error.ts';
@@ -97,9 +97,13 @@ export function createSyncTranslator(options: TranslatorOptions): (message: Ldap
       case 'searchEntry': {
         const control = message.controls.find((candidate) => candidate.oid === SYNC_STATE_OID);
         if (control?.value === undefined) {
-          throw new DirbridgeError('directory.protocol', `the server sent an entry without a Sync State control during content synchronisation (${options.context.url})`, {
-            details: { url: options.context.url, dn: op.dn },
-          });
+          throw new DirbridgeError(
+            'directory.protocol',
+            `the server sent an entry without a Sync State control during content synchronisation (${options.context.url})`,
+            {
+              details: { url: options.context.url, dn: op.dn },
+            },
+          );
         }
         const state = decodeSyncState(control.value);
         const uniqueId = idOf(state.entryUuid);
@@ -118,7 +122,11 @@ export function createSyncTranslator(options: TranslatorOptions): (message: Ldap
             return { events: [{ type: 'cookie', cookie: info.cookie }], finished: false };
           case 'syncIdSet': {
             const ids = info.uuids.map(idOf);
-            const events: ContentSyncEvent[] = info.refreshDeletes ? ids.map((uniqueId) => ({ type: 'delete', uniqueId })) : ids.length === 0 ? [] : [{ type: 'present', uniqueIds: ids }];
+            const events: ContentSyncEvent[] = info.refreshDeletes
+              ? ids.map((uniqueId) => ({ type: 'delete', uniqueId }))
+              : ids.length === 0
+                ? []
+                : [{ type: 'present', uniqueIds: ids }];
             if (info.cookie !== undefined) events.push({ type: 'cookie', cookie: info.cookie });
             return { events, finished: false };
           }

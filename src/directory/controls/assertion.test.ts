@@ -1,8 +1,8 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import { BerReader, BerWriter } from 'ldapts';
 import { eq } from '../../ldap/filter.ts';
-import { assertionControl, ASSERTION_OID } from './assertion.ts';
+import { ASSERTION_OID, assertionControl } from './assertion.ts';
 import { supportsControl } from './supported.ts';
 
 describe('Assertion control (RFC 4528)', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BerReader, BerWriter } from 'ldapts';
-import { decodeDirSyncResponse, DIRSYNC_FLAGS, DIRSYNC_OID, DirSyncControl, encodeDirSyncRequest } from './dirsync.ts';
+import { DIRSYNC_FLAGS, DIRSYNC_OID, DirSyncControl, decodeDirSyncResponse, encodeDirSyncRequest } from './dirsync.ts';
 
 function responseValue(more: number, cookie: Buffer): Buffer {
   const writer = new BerWriter();

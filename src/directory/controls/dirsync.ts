@@ -47,8 +47,10 @@ export interface DirSyncResponseValue {
 
 /** Encodes a request value (the control value's bytes, without the OCTET STRING wrapper). */
 export function encodeDirSyncRequest(value: DirSyncRequestValue): Buffer {
-  if (!Number.isInteger(value.flags) || value.flags < 0 || value.flags > 0xffffffff) throw new RangeError(`DirSync flags must be a 32-bit unsigned integer, got ${value.flags}`);
-  if (!Number.isInteger(value.maxBytes) || value.maxBytes < 0 || value.maxBytes > 0x7fffffff) throw new RangeError(`DirSync maxBytes must be a non-negative 32-bit integer, got ${value.maxBytes}`);
+  if (!Number.isInteger(value.flags) || value.flags < 0 || value.flags > 0xffffffff)
+    throw new RangeError(`DirSync flags must be a 32-bit unsigned integer, got ${value.flags}`);
+  if (!Number.isInteger(value.maxBytes) || value.maxBytes < 0 || value.maxBytes > 0x7fffffff)
+    throw new RangeError(`DirSync maxBytes must be a non-negative 32-bit integer, got ${value.maxBytes}`);
   const writer = new BerWriter();
   writer.startSequence();
   writer.writeInt(value.flags | 0);

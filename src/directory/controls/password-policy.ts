@@ -6,7 +6,7 @@
  * password change with it, and Active Directory does not know it; their reasons are in the
  * diagnostic message (../password-rejections.ts).
  */
-import { Control, type BerReader } from 'ldapts';
+import { type BerReader, Control } from 'ldapts';
 
 /** OID of the Password Policy request and response control. */
 export const PASSWORD_POLICY_OID = '1.3.6.1.4.1.42.2.27.8.5.1';

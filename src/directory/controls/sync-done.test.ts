@@ -17,6 +17,9 @@ describe('Sync Done control', () => {
   });
 
   it('refuses a value that is not a SEQUENCE', () => {
-    assert.throws(() => decodeSyncDone(hex('04 03 616263')), (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.protocol');
+    assert.throws(
+      () => decodeSyncDone(hex('04 03 616263')),
+      (error: unknown) => error instanceof DirbridgeError && error.code === 'directory.protocol',
+    );
   });
 });

@@ -10,32 +10,51 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { openWritableDirectory, type DirectoryConnection, type WritableDirectoryConnection } from '../../directory/index.ts';
+import { type DirectoryConnection, openWritableDirectory, type WritableDirectoryConnection } from '../../directory/index.ts';
 import { timedWritableConnection, timeOperation } from '../../directory/timed.ts';
 import { isDirbridgeError } from '../../errors.ts';
 import { startSync } from '../../scheduler/app-jobs.ts';
 import type { Settings } from '../../settings/schema.ts';
 import { applySettingsEdit } from '../../settings/stored-settings.ts';
-import { subjectOf, type SyncResult } from '../../sync/run-sync.ts';
-import { summaryOf } from '../../sync/sync-summary.ts';
+import { type SyncResult, subjectOf } from '../../sync/run-sync.ts';
 import { syncOneUser } from '../../sync/sync-one-user.ts';
+import { summaryOf } from '../../sync/sync-summary.ts';
 import { testConnection, writeAccessProbeFor } from '../../sync/test-connection.ts';
-import { testSearch, type DisplayEntry } from '../../sync/test-search.ts';
+import { type DisplayEntry, testSearch } from '../../sync/test-search.ts';
 import { timedDirectoryOpener } from '../../verify-settings.ts';
 import { adminOf } from '../admin-auth.ts';
 import type { RouteContext } from '../context.ts';
-import { errorSchema, stepSummarySchema, syncSummarySchema, userSchema, publicUser } from '../schemas.ts';
+import { errorSchema, publicUser, stepSummarySchema, syncSummarySchema, userSchema } from '../schemas.ts';
 
 const A = '/api/v1/admin/actions';
 const tags = ['admin actions'];
 const security = [{ adminSession: [] }];
-const errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 502: errorSchema, 503: errorSchema, 504: errorSchema } as const;
+const errors = {
+  400: errorSchema,
+  401: errorSchema,
+  403: errorSchema,
+  404: errorSchema,
+  409: errorSchema,
+  502: errorSchema,
+  503: errorSchema,
+  504: errorSchema,
+} as const;
 
 /** How many plan steps a sync response carries at most (the run keeps its own bounded summary). */
 export const MAX_RESPONSE_STEPS = 1000;
 
 /** Attribute names whose values are never shown, even if the service account can read them. */
-const SECRET_ATTRIBUTES = new Set(['userpassword', 'unicodepwd', 'sambantpassword', 'sambalmpassword', 'supplementalcredentials', 'dbcspwd', 'ntpwdhistory', 'lmpwdhistory', 'authpassword']);
+const SECRET_ATTRIBUTES = new Set([
+  'userpassword',
+  'unicodepwd',
+  'sambantpassword',
+  'sambalmpassword',
+  'supplementalcredentials',
+  'dbcspwd',
+  'ntpwdhistory',
+  'lmpwdhistory',
+  'authpassword',
+]);
 
 /** True for an attribute whose values are never shown (passwords and their hashes). */
 export function isSecretAttribute(name: string): boolean {
@@ -67,7 +86,9 @@ const testConnectionSchema = z.object({
   writeAccess: z
     .object({ usersDn: writeAccessSchema.optional(), groupsDn: writeAccessSchema.optional() })
     .optional()
-    .describe('only when writeBack.enabled and writeBack.mode is writable: whether the bind account may write to writeBack.usersDn and writeBack.groupsDn (each that is set), probed without changing anything'),
+    .describe(
+      'only when writeBack.enabled and writeBack.mode is writable: whether the bind account may write to writeBack.usersDn and writeBack.groupsDn (each that is set), probed without changing anything',
+    ),
   warnings: z
     .array(z.string())
     .describe(
@@ -102,8 +123,15 @@ const testSearchSchema = z.discriminatedUnion('status', [
 const unsavedSettingsSchema = z
   .record(z.string(), z.unknown())
   .optional()
-  .describe('Test these settings instead of those in force, without saving them: the whole document without `store`, as PUT /api/v1/admin/settings takes it (a secret left out keeps the stored one, null clears it)');
-const syncUserSchema = z.object({ user: userSchema, isNewUser: z.boolean(), counts: z.record(z.string(), z.record(z.string(), z.number())), steps: z.array(stepSummarySchema) });
+  .describe(
+    'Test these settings instead of those in force, without saving them: the whole document without `store`, as PUT /api/v1/admin/settings takes it (a secret left out keeps the stored one, null clears it)',
+  );
+const syncUserSchema = z.object({
+  user: userSchema,
+  isNewUser: z.boolean(),
+  counts: z.record(z.string(), z.record(z.string(), z.number())),
+  steps: z.array(stepSummarySchema),
+});
 
 /** Registers the actions. */
 export function registerAdminActionRoutes(server: FastifyInstance, context: RouteContext): void {
@@ -126,7 +154,10 @@ export function registerAdminActionRoutes(server: FastifyInstance, context: Rout
     return { openDirectory: () => openUnsaved(settings.directory), openWritable: () => openWritableUnsaved(settings.directory), settings };
   };
   const openWritableUnsaved = async (directory: Settings['directory']) =>
-    timedWritableConnection(await timeOperation(context.metrics.observeDirectory, 'connect', () => openWritableDirectory(directory)), context.metrics.observeDirectory);
+    timedWritableConnection(
+      await timeOperation(context.metrics.observeDirectory, 'connect', () => openWritableDirectory(directory)),
+      context.metrics.observeDirectory,
+    );
   /** Syncs answered with 202 and still running; the server waits for them when it closes. */
   const background = new Set<Promise<void>>();
   server.addHook('onClose', async () => {
@@ -225,13 +256,15 @@ export function registerAdminActionRoutes(server: FastifyInstance, context: Rout
       schema: {
         tags,
         security,
-        summary: 'Sync one user from the directory (login\'s provisioning, without a password)',
+        summary: "Sync one user from the directory (login's provisioning, without a password)",
         body: z.object({ username: z.string().min(1).max(512) }),
         response: { 200: syncUserSchema, ...errors },
       },
     },
     async (request) => {
-      const result = await syncOneUser({ store: app.store, settings: app.settings, lookup: oneShotLookup(() => app.openDirectory()) }, request.body.username, { actor: adminOf(request).actor });
+      const result = await syncOneUser({ store: app.store, settings: app.settings, lookup: oneShotLookup(() => app.openDirectory()) }, request.body.username, {
+        actor: adminOf(request).actor,
+      });
       return { ...result, user: publicUser(result.user) };
     },
   );

@@ -10,10 +10,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { revokeSessionsAsAdmin } from '../../auth/revoke-sessions.ts';
 import { DIRECTORY_MANAGED_FIELDS } from '../../auth/account-admin.ts';
+import { revokeSessionsAsAdmin } from '../../auth/revoke-sessions.ts';
 import { DirbridgeError, isDirbridgeError } from '../../errors.ts';
-import { USER_STATES, type PageQuery, type UserPage, type UserRecord } from '../../model/index.ts';
+import { type PageQuery, USER_STATES, type UserPage, type UserRecord } from '../../model/index.ts';
 import { checkUserInScope, writeModeOf } from '../../writeback/action-context.ts';
 import { adminOf } from '../admin-auth.ts';
 import { avatarCacheHook, avatarHashes, avatarQuerySchema, avatarRef, imageResponseSchema, sendAvatar } from '../avatar.ts';
@@ -47,7 +47,7 @@ const booleanQuery = z.enum(['true', 'false']).transform((value) => value === 't
 
 const throttleStatusSchema = z
   .object({
-    isThrottled: z.boolean().describe("true when a login from an address the user has not signed in from is refused as throttled now"),
+    isThrottled: z.boolean().describe('true when a login from an address the user has not signed in from is refused as throttled now'),
     failures: z.number().describe('failed (or still running) login attempts counted under the username and under the directory account, the more of the two'),
     limit: z.number().describe("how many a stranger's login may find before it is refused"),
   })
@@ -112,7 +112,10 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
 
   /** A page of users as sent: each with its avatar hash, all read in one query. */
   const withAvatars = async (page: UserPage) => {
-    const hashes = await avatarHashes(store, page.users.map((user) => user.id));
+    const hashes = await avatarHashes(
+      store,
+      page.users.map((user) => user.id),
+    );
     return { total: page.total, users: page.users.map((user) => ({ ...publicUser(user), avatarHash: hashes.get(user.id) ?? null })) };
   };
 
@@ -126,7 +129,10 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
         querystring: searchPageQuerySchema.extend({
           source: z.enum(['local', 'directory']).optional(),
           isAdmin: booleanQuery.optional(),
-          state: z.enum(['all', ...USER_STATES]).default('all').describe('active: enabled accounts; disabled: disabled ones, whoever disabled them'),
+          state: z
+            .enum(['all', ...USER_STATES])
+            .default('all')
+            .describe('active: enabled accounts; disabled: disabled ones, whoever disabled them'),
         }),
         response: { 200: userPageSchema, ...errors },
       },
@@ -163,7 +169,15 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
 
   typed.get(
     `${A}/users/:id`,
-    { schema: { tags, security, summary: 'One user with groups, roles, channels, teams, custom fields and ABAC attributes', params: idParamsSchema, response: { 200: userDetailSchema, ...errors } } },
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'One user with groups, roles, channels, teams, custom fields and ABAC attributes',
+        params: idParamsSchema,
+        response: { 200: userDetailSchema, ...errors },
+      },
+    },
     async (request) => {
       const user = await userOr404(request.params.id);
       const attributes = await store.mapping.getUserAttributes(user.id);
@@ -178,7 +192,8 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
         abacAttributes: attributes.abacAttributes,
         readOnlyFields: await readOnlyFieldsOf(user),
         loginThrottle: await context.app.accounts.throttleStatus(user),
-        avatar: avatar === undefined ? null : { ...avatarRef(avatar, A), mimeType: avatar.mimeType, byteLength: avatar.byteLength, updatedAt: avatar.updatedAt },
+        avatar:
+          avatar === undefined ? null : { ...avatarRef(avatar, A), mimeType: avatar.mimeType, byteLength: avatar.byteLength, updatedAt: avatar.updatedAt },
       };
     },
   );
@@ -189,7 +204,8 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
       schema: {
         tags,
         security,
-        summary: "A user's avatar: the image bytes (JPEG, PNG, GIF or WebP, typed from the bytes), a strong ETag, 304 on If-None-Match; 404 avatars.not_found without one",
+        summary:
+          "A user's avatar: the image bytes (JPEG, PNG, GIF or WebP, typed from the bytes), a strong ETag, 304 on If-None-Match; 404 avatars.not_found without one",
         params: idParamsSchema,
         querystring: avatarQuerySchema,
         response: { 200: imageResponseSchema, 304: z.null().describe('not modified'), ...errors },
@@ -219,20 +235,30 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     async (request, reply) => {
       const { actor } = adminOf(request);
       const user = await userOr404(request.params.id);
-      if (user.source !== 'directory' || writeModeOf(context.app.settings) === 'local') return publicUser(await context.app.accounts.updateProfile(user.id, request.body, actor));
+      if (user.source !== 'directory' || writeModeOf(context.app.settings) === 'local')
+        return publicUser(await context.app.accounts.updateProfile(user.id, request.body, actor));
       // A directory user's profile and name go through write-back (written, or kept locally in unsynced mode); local fields stay here.
       const { username, email, firstName, lastName, displayName, ...local } = request.body;
-      const profile = { ...(email === undefined ? {} : { email }), ...(firstName === undefined ? {} : { firstName }), ...(lastName === undefined ? {} : { lastName }), ...(displayName === undefined ? {} : { displayName }) };
+      const profile = {
+        ...(email === undefined ? {} : { email }),
+        ...(firstName === undefined ? {} : { firstName }),
+        ...(lastName === undefined ? {} : { lastName }),
+        ...(displayName === undefined ? {} : { displayName }),
+      };
       const outcomes: string[] = [];
       if (Object.keys(profile).length > 0) outcomes.push((await context.app.writeBack.users.update(user.username, profile, { actor })).outcome);
-      if (username !== undefined && username !== user.username) outcomes.push((await context.app.writeBack.users.rename(user.username, username, { actor })).outcome);
+      if (username !== undefined && username !== user.username)
+        outcomes.push((await context.app.writeBack.users.rename(user.username, username, { actor })).outcome);
       if (Object.keys(local).length > 0) await context.app.accounts.updateProfile(user.id, local, actor);
       if (outcomes.length > 0) reply.header(WRITE_BACK_HEADER, outcomes.join(', '));
       return publicUser(await userOr404(user.id));
     },
   );
 
-  for (const [action, isDisable] of [['disable', true], ['enable', false]] as const) {
+  for (const [action, isDisable] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
     typed.post(
       `${A}/users/:id/${action}`,
       {
@@ -279,7 +305,15 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
 
   typed.delete(
     `${A}/users/:id/sessions`,
-    { schema: { tags, security, summary: "Revoke every active session of a user", params: idParamsSchema, response: { 200: z.object({ revoked: z.array(z.string()) }), ...errors } } },
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Revoke every active session of a user',
+        params: idParamsSchema,
+        response: { 200: z.object({ revoked: z.array(z.string()) }), ...errors },
+      },
+    },
     async (request) => {
       const user = await userOr404(request.params.id);
       const revoked = await revokeSessionsAsAdmin(store, { userIds: [user.id] }, adminOf(request).actor, context.app.now);
@@ -304,15 +338,28 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
     },
   );
 
-  typed.get(`${A}/groups/:id`, { schema: { tags, security, summary: 'One group', params: idParamsSchema, response: { 200: groupSchema, ...errors } } }, async (request) => {
-    const group = await store.groups.get(request.params.id);
-    if (group === undefined) throw new DirbridgeError('store.not_found', `no group with id ${request.params.id}`);
-    return group;
-  });
+  typed.get(
+    `${A}/groups/:id`,
+    { schema: { tags, security, summary: 'One group', params: idParamsSchema, response: { 200: groupSchema, ...errors } } },
+    async (request) => {
+      const group = await store.groups.get(request.params.id);
+      if (group === undefined) throw new DirbridgeError('store.not_found', `no group with id ${request.params.id}`);
+      return group;
+    },
+  );
 
   typed.get(
     `${A}/groups/:id/members`,
-    { schema: { tags, security, summary: 'Members of a group, ordered by username', params: idParamsSchema, querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } } },
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Members of a group, ordered by username',
+        params: idParamsSchema,
+        querystring: pageQuerySchema,
+        response: { 200: userPageSchema, ...errors },
+      },
+    },
     async (request) => {
       if ((await store.groups.get(request.params.id)) === undefined) throw new DirbridgeError('store.not_found', `no group with id ${request.params.id}`);
       return withAvatars(await store.groups.listMembers(request.params.id, request.query));
@@ -321,14 +368,28 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
 
   typed.get(
     `${A}/roles`,
-    { schema: { tags, security, summary: 'Roles granted by mapping, with how many users hold each', response: { 200: z.object({ roles: z.array(z.object({ role: z.string(), userCount: z.number() })) }), ...errors } } },
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Roles granted by mapping, with how many users hold each',
+        response: { 200: z.object({ roles: z.array(z.object({ role: z.string(), userCount: z.number() })) }), ...errors },
+      },
+    },
     async () => ({ roles: await store.mapping.listRoles() }),
   );
 
   typed.get(
     `${A}/roles/:role/members`,
     {
-      schema: { tags, security, summary: 'Users holding a role', params: z.object({ role: z.string().min(1).max(256) }), querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } },
+      schema: {
+        tags,
+        security,
+        summary: 'Users holding a role',
+        params: z.object({ role: z.string().min(1).max(256) }),
+        querystring: pageQuerySchema,
+        response: { 200: userPageSchema, ...errors },
+      },
     },
     async (request) => {
       return withAvatars(await store.mapping.listRoleMembers(request.params.role, request.query));
@@ -362,7 +423,15 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
   for (const kind of mappedKinds) {
     typed.get(
       `${A}/${kind.path}`,
-      { schema: { tags, security, summary: `${kind.title} with member counts, ordered by name`, querystring: searchPageQuerySchema, response: { 200: kind.listSchema, ...errors } } },
+      {
+        schema: {
+          tags,
+          security,
+          summary: `${kind.title} with member counts, ordered by name`,
+          querystring: searchPageQuerySchema,
+          response: { 200: kind.listSchema, ...errors },
+        },
+      },
       async (request) => {
         const { limit, offset, search } = request.query;
         return kind.list({ limit, offset, ...(search === undefined ? {} : { search }) });
@@ -389,7 +458,16 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
 
     typed.get(
       `${A}/${kind.path}/:id/members`,
-      { schema: { tags, security, summary: `Members of a ${kind.noun}, ordered by username`, params: idParamsSchema, querystring: pageQuerySchema, response: { 200: userPageSchema, ...errors } } },
+      {
+        schema: {
+          tags,
+          security,
+          summary: `Members of a ${kind.noun}, ordered by username`,
+          params: idParamsSchema,
+          querystring: pageQuerySchema,
+          response: { 200: userPageSchema, ...errors },
+        },
+      },
       async (request) => {
         return withAvatars(await kind.members(request.params.id, request.query));
       },
@@ -398,7 +476,15 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
 
   typed.get(
     `${A}/runs`,
-    { schema: { tags, security, summary: 'Recorded sync runs, newest first', querystring: pageQuerySchema, response: { 200: z.object({ total: z.number(), runs: z.array(runSchema) }), ...errors } } },
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Recorded sync runs, newest first',
+        querystring: pageQuerySchema,
+        response: { 200: z.object({ total: z.number(), runs: z.array(runSchema) }), ...errors },
+      },
+    },
     async (request) => {
       const page = await store.runs.list(request.query);
       return { total: page.total, runs: page.runs.map(({ planSummary: _omitted, ...run }) => run) };
@@ -411,7 +497,7 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
       schema: {
         tags,
         security,
-        summary: "One run with its plan summary (the first steps of each kind, with their reasons)",
+        summary: 'One run with its plan summary (the first steps of each kind, with their reasons)',
         params: idParamsSchema,
         response: { 200: runSchema.extend({ planSummary: z.array(stepSummarySchema) }), ...errors },
       },
@@ -448,19 +534,35 @@ export function registerAdminDataRoutes(server: FastifyInstance, context: RouteC
         tags,
         security,
         summary: 'Sessions, newest first (tokens are never shown)',
-        querystring: pageQuerySchema.extend({ userId: z.string().max(100).optional(), all: booleanQuery.default(false).describe('include revoked and expired sessions') }),
+        querystring: pageQuerySchema.extend({
+          userId: z.string().max(100).optional(),
+          all: booleanQuery.default(false).describe('include revoked and expired sessions'),
+        }),
         response: { 200: z.object({ total: z.number(), sessions: z.array(sessionSchema) }), ...errors },
       },
     },
     async (request) => {
       const { limit, offset, userId, all } = request.query;
-      return store.sessions.list({ limit, offset, ...(userId === undefined ? {} : { userId }), ...(all ? {} : { isActive: true, now: context.app.now().toISOString() }) });
+      return store.sessions.list({
+        limit,
+        offset,
+        ...(userId === undefined ? {} : { userId }),
+        ...(all ? {} : { isActive: true, now: context.app.now().toISOString() }),
+      });
     },
   );
 
   typed.delete(
     `${A}/sessions/:id`,
-    { schema: { tags, security, summary: 'Revoke one session', params: idParamsSchema, response: { 200: z.object({ revoked: z.array(z.string()) }), ...errors } } },
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Revoke one session',
+        params: idParamsSchema,
+        response: { 200: z.object({ revoked: z.array(z.string()) }), ...errors },
+      },
+    },
     async (request) => {
       const revoked = await revokeSessionsAsAdmin(store, { ids: [request.params.id] }, adminOf(request).actor, context.app.now);
       if (revoked.length === 0) throw new DirbridgeError('store.not_found', `no active session with id ${request.params.id}`);

@@ -10,7 +10,7 @@ import { adminOf } from '../admin-auth.ts';
 import type { RouteContext } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import type { LogLevelName } from '../log-buffer.ts';
-import { errorSchema, jobRunSchema, jobSchema, type JobRunView, type JobView } from '../schemas.ts';
+import { errorSchema, type JobRunView, type JobView, jobRunSchema, jobSchema } from '../schemas.ts';
 
 const A = '/api/v1/admin';
 const security = [{ adminSession: [] }];

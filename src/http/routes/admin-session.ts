@@ -71,23 +71,45 @@ export function registerAdminSessionRoutes(server: FastifyInstance, context: Rou
       }
       setSessionCookie(reply, request, result.token, result.session.expiresAt);
       const { user } = result;
-      return { csrfToken: csrfTokenFor(result.token), expiresAt: result.session.expiresAt, user: { id: user.id, username: user.username, displayName: user.displayName, source: user.source } };
+      return {
+        csrfToken: csrfTokenFor(result.token),
+        expiresAt: result.session.expiresAt,
+        user: { id: user.id, username: user.username, displayName: user.displayName, source: user.source },
+      };
     },
   );
 
   typed.get(
     ADMIN_SESSION_ROUTE,
-    { schema: { tags: ['admin'], summary: 'The signed-in administrator and the CSRF token (after a page reload)', security: [{ adminSession: [] }], response: { 200: adminSessionSchema, 401: errorSchema, 403: errorSchema } } },
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'The signed-in administrator and the CSRF token (after a page reload)',
+        security: [{ adminSession: [] }],
+        response: { 200: adminSessionSchema, 401: errorSchema, 403: errorSchema },
+      },
+    },
     async (request) => {
       const admin = adminOf(request);
       const { user } = admin;
-      return { csrfToken: csrfTokenFor(admin.token), expiresAt: admin.session.expiresAt, user: { id: user.id, username: user.username, displayName: user.displayName, source: user.source } };
+      return {
+        csrfToken: csrfTokenFor(admin.token),
+        expiresAt: admin.session.expiresAt,
+        user: { id: user.id, username: user.username, displayName: user.displayName, source: user.source },
+      };
     },
   );
 
   typed.delete(
     ADMIN_SESSION_ROUTE,
-    { schema: { tags: ['admin'], summary: 'Sign out (needs X-CSRF-Token)', security: [{ adminSession: [] }], response: { 204: z.null(), 401: errorSchema, 403: errorSchema } } },
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Sign out (needs X-CSRF-Token)',
+        security: [{ adminSession: [] }],
+        response: { 204: z.null(), 401: errorSchema, 403: errorSchema },
+      },
+    },
     async (request, reply) => {
       await app.sessions.logout(adminOf(request).token);
       clearSessionCookie(reply, request);

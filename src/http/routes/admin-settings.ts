@@ -47,7 +47,9 @@ const settingsViewSchema = z.object({
   secrets: z.record(z.string(), z.object({ isSet: z.boolean() })).describe('Each secret path and whether it has a value; values are never returned'),
   problems: z
     .array(z.string())
-    .describe('Values of the stored version that the current rules refuse ("path: message"), each replaced by its default until the settings are saved again; empty normally'),
+    .describe(
+      'Values of the stored version that the current rules refuse ("path: message"), each replaced by its default until the settings are saved again; empty normally',
+    ),
 });
 
 function viewOf(state: SettingsState) {
@@ -59,11 +61,15 @@ export function registerAdminSettingsRoutes(server: FastifyInstance, context: Ro
   const typed = server.withTypeProvider<ZodTypeProvider>();
   const { app } = context;
 
-  typed.get(A, { schema: { tags, security, summary: 'The settings in force, with their version; secrets redacted', response: { 200: settingsViewSchema, ...errors } } }, async () => {
-    // Another instance or the CLI may have saved a newer version since the last watch tick.
-    await app.reloadSettings();
-    return viewOf(app.settingsState());
-  });
+  typed.get(
+    A,
+    { schema: { tags, security, summary: 'The settings in force, with their version; secrets redacted', response: { 200: settingsViewSchema, ...errors } } },
+    async () => {
+      // Another instance or the CLI may have saved a newer version since the last watch tick.
+      await app.reloadSettings();
+      return viewOf(app.settingsState());
+    },
+  );
 
   typed.put(
     A,
@@ -76,13 +82,17 @@ export function registerAdminSettingsRoutes(server: FastifyInstance, context: Ro
           'The body carries the whole document without `store`. A secret path that is absent keeps its value, a string sets it, null clears it. ' +
           '`version` must be the version the edit started from, otherwise 409 `settings.conflict`. Invalid values give 400 `settings.invalid` with one `problems` entry per path ("path: message"). ' +
           'With `?verify=connection`, when any `directory.*` setting changes, the new settings must first connect and bind on a one-off connection: ' +
-          'if they cannot, nothing is saved and the answer is 422 `settings.verification_failed` with `error.verification` (the failure\'s code and message). ' +
+          "if they cannot, nothing is saved and the answer is 422 `settings.verification_failed` with `error.verification` (the failure's code and message). " +
           'The answer to a verified save carries `verification` (`passed`, or `skipped` when no directory setting changed). Leave `verify` out to save anyway, e.g. during a planned outage.',
         querystring: z.object({
           verify: z.enum(['connection']).optional().describe('connection: refuse the save when changed directory settings cannot connect and bind'),
         }),
         body: z.object({ version: z.number().int().min(0), settings: z.record(z.string(), z.unknown()) }),
-        response: { 200: settingsViewSchema.extend({ changed: z.array(z.string()), verification: verificationSchema.optional() }), 422: verificationFailedSchema, ...errors },
+        response: {
+          200: settingsViewSchema.extend({ changed: z.array(z.string()), verification: verificationSchema.optional() }),
+          422: verificationFailedSchema,
+          ...errors,
+        },
       },
     },
     async (request, reply) => {
@@ -96,7 +106,10 @@ export function registerAdminSettingsRoutes(server: FastifyInstance, context: Ro
       });
       if (saved.outcome === 'refused') {
         const { verification } = saved;
-        request.log.info({ version: saved.state.version, paths: verification.paths, code: verification.error.code, actor }, 'settings refused: the new directory settings could not connect');
+        request.log.info(
+          { version: saved.state.version, paths: verification.paths, code: verification.error.code, actor },
+          'settings refused: the new directory settings could not connect',
+        );
         return reply.code(422).send({ error: { code: VERIFICATION_FAILED, message: verificationMessage(verification), verification } });
       }
       request.log.info({ version: saved.state.version, changed: saved.changed, verification: saved.verification?.status, actor }, 'settings updated');

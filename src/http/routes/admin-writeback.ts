@@ -44,7 +44,11 @@ const outboxRowSchema = z.object({
   id: z.string(),
   actionId: z.string().describe('the administrator action the row is a step of; its steps are delivered in seq order'),
   seq: z.number(),
-  stepKind: z.string().describe('createUser, updateUser, renameUser, moveUser, disableUser, enableUser, deleteUser, createGroup, renameGroup, deleteGroup, addMember, removeMember or followRename'),
+  stepKind: z
+    .string()
+    .describe(
+      'createUser, updateUser, renameUser, moveUser, disableUser, enableUser, deleteUser, createGroup, renameGroup, deleteGroup, addMember, removeMember or followRename',
+    ),
   subject: z.string().describe('the username or group name'),
   objectKind: z.enum(['user', 'group']),
   objectId: z.string().describe("dirbridge's id of the user or group"),
@@ -85,7 +89,10 @@ const deliveryRunSchema = z.object({
   retrying: z.number().describe('rows that failed for now and wait for their next attempt'),
   failed: z.number().describe('rows given up until retried'),
   conflicts: z.number().describe('conflicts recorded while delivering'),
-  skipped: z.enum(['not_writable', 'held_elsewhere']).optional().describe('why nothing was delivered: write-back is not on in writable mode, or another instance is delivering'),
+  skipped: z
+    .enum(['not_writable', 'held_elsewhere'])
+    .optional()
+    .describe('why nothing was delivered: write-back is not on in writable mode, or another instance is delivering'),
 });
 
 const retryResultSchema = z.object({ requeued: z.number().describe('failed rows put back in the outbox, due now'), run: deliveryRunSchema });
@@ -168,7 +175,13 @@ export function registerAdminWriteBackRoutes(server: FastifyInstance, context: R
         tags,
         security,
         summary: 'Write-back conflicts (a field both dirbridge and the directory changed), newest first; open=true: only those not resolved yet',
-        querystring: pageQuerySchema.extend({ open: z.enum(['true', 'false']).transform((value) => value === 'true').optional().describe('true: only unresolved conflicts; absent or false: all') }),
+        querystring: pageQuerySchema.extend({
+          open: z
+            .enum(['true', 'false'])
+            .transform((value) => value === 'true')
+            .optional()
+            .describe('true: only unresolved conflicts; absent or false: all'),
+        }),
         response: { 200: conflictPageSchema, ...errors },
       },
     },
@@ -185,7 +198,8 @@ export function registerAdminWriteBackRoutes(server: FastifyInstance, context: R
       schema: {
         tags,
         security,
-        summary: 'Retry: puts failed outbox rows (all, or those named) back in the outbox, due now, and delivers at once; answers how many were put back and what the delivery did',
+        summary:
+          'Retry: puts failed outbox rows (all, or those named) back in the outbox, due now, and delivers at once; answers how many were put back and what the delivery did',
         body: z
           .object({ ids: z.array(z.string().min(1).max(100)).min(1).max(1000).optional().describe('the failed rows to retry; absent: every failed row') })
           .nullish(),
@@ -211,6 +225,7 @@ export function registerAdminWriteBackRoutes(server: FastifyInstance, context: R
         response: { 200: conflictSchema, ...errors, 404: errorSchema, 409: errorSchema },
       },
     },
-    async (request) => conflictView(await resolveWriteBackConflict(context.app, { id: request.params.id, resolution: request.body.resolution, actor: adminOf(request).actor })),
+    async (request) =>
+      conflictView(await resolveWriteBackConflict(context.app, { id: request.params.id, resolution: request.body.resolution, actor: adminOf(request).actor })),
   );
 }

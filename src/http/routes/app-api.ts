@@ -12,7 +12,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { SESSION_COOKIE, authenticateAdmin, bearerToken, secretsEqual } from '../admin-auth.ts';
+import { authenticateAdmin, bearerToken, SESSION_COOKIE, secretsEqual } from '../admin-auth.ts';
 import { avatarCacheHook, avatarQuerySchema, imageResponseSchema, sendAvatar } from '../avatar.ts';
 import type { RouteContext } from '../context.ts';
 import { HttpError } from '../errors.ts';
@@ -45,7 +45,7 @@ export function registerAppRoutes(server: FastifyInstance, context: RouteContext
         description:
           'Failed attempts are throttled per username, per directory account and per client address (429 auth.throttled, the same answer whether the username exists or not). ' +
           'An application back-end that logs its users in should authenticate with "Authorization: Bearer <DIRBRIDGE_APP_API_KEY>": its own address is then not counted, ' +
-          'and it may pass its end user\'s address in the Dirbridge-Forwarded-For header, which is counted (and remembered after a successful login) instead. ' +
+          "and it may pass its end user's address in the Dirbridge-Forwarded-For header, which is counted (and remembered after a successful login) instead. " +
           'Without the key that header is ignored; a bearer that is not the key is 401.',
         security: [{ appApiKey: [] }, {}],
         headers: loginHeadersSchema,
@@ -78,12 +78,21 @@ export function registerAppRoutes(server: FastifyInstance, context: RouteContext
         summary: "Change the session user's own password, proving the current one",
         description:
           'Authenticate with the session token. The current password is checked exactly as a login checks it: throttled per username, directory account and client address ' +
-          '(the address counted is the caller\'s), so a wrong one is counted as a failed login and can never lock the directory account. ' +
+          "(the address counted is the caller's), so a wrong one is counted as a failed login and can never lock the directory account. " +
           "A directory user's new password goes to the directory (writable write-back mode with writeBack.passwords; the Password Modify operation on OpenLDAP and 389-DS, unicodePwd on Active Directory) " +
           "and is never stored by dirbridge; the server's password policy applies and a refusal names its rule (422 directory.password_policy). The user's other sessions end; this one stays.",
         security: [{ bearer: [] }],
         body: z.strictObject({ currentPassword: z.string().max(1024), newPassword: z.string().min(1).max(1024) }),
-        response: { 204: z.null(), 400: errorSchema, 401: errorSchema, 409: errorSchema, 422: errorSchema, 429: errorSchema, 502: errorSchema, 503: errorSchema },
+        response: {
+          204: z.null(),
+          400: errorSchema,
+          401: errorSchema,
+          409: errorSchema,
+          422: errorSchema,
+          429: errorSchema,
+          502: errorSchema,
+          503: errorSchema,
+        },
       },
     },
     async (request, reply) => {
@@ -91,7 +100,11 @@ export function registerAppRoutes(server: FastifyInstance, context: RouteContext
       if (valid === undefined) throw new HttpError(401, 'http.unauthenticated', 'the session is invalid or has expired');
       const verified = await app.login.verify({ username: valid.user.username, password: request.body.currentPassword, clientAddress: request.ip, via: 'app' });
       if (verified.id !== valid.user.id) throw new HttpError(401, 'auth.invalid_credentials', 'the current password is wrong');
-      await app.writeBack.users.changeOwnPassword(verified, { oldPassword: request.body.currentPassword, newPassword: request.body.newPassword, keepSessionId: valid.session.id });
+      await app.writeBack.users.changeOwnPassword(verified, {
+        oldPassword: request.body.currentPassword,
+        newPassword: request.body.newPassword,
+        keepSessionId: valid.session.id,
+      });
       return reply.code(204).send(null);
     },
   );
@@ -109,7 +122,10 @@ export function registerAppRoutes(server: FastifyInstance, context: RouteContext
     async (request) => {
       const valid = await app.sessions.validate(requireBearer(request));
       if (valid === undefined) throw new HttpError(401, 'http.unauthenticated', 'the session is invalid or has expired');
-      return { session: { id: valid.session.id, createdAt: valid.session.createdAt, expiresAt: valid.session.expiresAt }, user: await userProfile(app.store, valid.user) };
+      return {
+        session: { id: valid.session.id, createdAt: valid.session.createdAt, expiresAt: valid.session.expiresAt },
+        user: await userProfile(app.store, valid.user),
+      };
     },
   );
 
@@ -136,7 +152,8 @@ export function registerAppRoutes(server: FastifyInstance, context: RouteContext
       if (context.appApiKey === undefined || !secretsEqual(token, context.appApiKey)) {
         const valid = await app.sessions.validate(token);
         if (valid === undefined) throw new HttpError(401, 'http.unauthenticated', 'send the application API key or a valid session token as a bearer token');
-        if (valid.user.id !== id) throw new HttpError(403, 'http.forbidden', "a session token reads only its own user's avatar; applications use the application API key");
+        if (valid.user.id !== id)
+          throw new HttpError(403, 'http.forbidden', "a session token reads only its own user's avatar; applications use the application API key");
       } else if ((await app.store.users.get(id)) === undefined) {
         throw new HttpError(404, 'users.not_found', `no user with id ${id}`);
       }
@@ -161,14 +178,19 @@ export function registerAppRoutes(server: FastifyInstance, context: RouteContext
     async (request) => {
       const token = bearerToken(request);
       if (token !== undefined) {
-        if (context.appApiKey === undefined || !secretsEqual(token, context.appApiKey)) throw new HttpError(401, 'http.unauthenticated', 'the application API key is not valid');
+        if (context.appApiKey === undefined || !secretsEqual(token, context.appApiKey))
+          throw new HttpError(401, 'http.unauthenticated', 'the application API key is not valid');
       } else if (request.cookies[SESSION_COOKIE] !== undefined) {
         await authenticateAdmin(app, request);
       } else {
         throw new HttpError(401, 'http.unauthenticated', 'send the application API key as a bearer token, or sign in as an administrator');
       }
       const settledAt = new Date(app.now().getTime() - context.eventsSettleMs);
-      const page = await readEvents(app.store, { limit: request.query.limit, settledAt, ...(request.query.after === undefined ? {} : { after: request.query.after }) });
+      const page = await readEvents(app.store, {
+        limit: request.query.limit,
+        settledAt,
+        ...(request.query.after === undefined ? {} : { after: request.query.after }),
+      });
       return {
         events: page.events,
         next: page.next,

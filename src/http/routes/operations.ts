@@ -16,8 +16,14 @@ const directoryStateSchema = z.object({
 
 const readySchema = z.object({
   status: z.enum(['ready', 'not_ready']),
-  store: z.object({ status: z.enum(['ok', 'unavailable']), dialect: z.string(), error: z.string().optional().describe('why not: store.unavailable, store.timeout, ...') }),
-  directory: directoryStateSchema.describe('the directory as the latest finished sync run found it (runs still going or interrupted are passed over); reported, never a readiness condition'),
+  store: z.object({
+    status: z.enum(['ok', 'unavailable']),
+    dialect: z.string(),
+    error: z.string().optional().describe('why not: store.unavailable, store.timeout, ...'),
+  }),
+  directory: directoryStateSchema.describe(
+    'the directory as the latest finished sync run found it (runs still going or interrupted are passed over); reported, never a readiness condition',
+  ),
 });
 
 /** How many of the latest runs `/readyz` looks through for one that says how the directory is. */
@@ -37,11 +43,21 @@ export function registerOperationsRoutes(server: FastifyInstance, context: Route
   const typed = server.withTypeProvider<ZodTypeProvider>();
   const { app } = context;
 
-  typed.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  typed.get(
+    '/healthz',
+    { schema: { tags: ['operations'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } } },
+    async () => ({ status: 'ok' as const }),
+  );
 
   typed.get(
     '/readyz',
-    { schema: { tags: ['operations'], summary: 'Ready when the store answers; the directory state is reported only', response: { 200: readySchema, 503: readySchema } } },
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Ready when the store answers; the directory state is reported only',
+        response: { 200: readySchema, 503: readySchema },
+      },
+    },
     async (_request, reply) => {
       try {
         // One cheap indexed query: the latest runs, which is also what the directory state is read from.
@@ -51,13 +67,17 @@ export function registerOperationsRoutes(server: FastifyInstance, context: Route
           () => new DirbridgeError('store.timeout', `the store did not answer within ${context.readyTimeoutMs} ms`),
         );
         const latest = page.runs.find(isDirectoryEvidence);
-        const directoryState: z.infer<typeof directoryStateSchema>['state'] = latest === undefined ? 'unknown' : latest.status === 'failed' && (latest.errorCode ?? '').startsWith('directory.') ? 'failing' : 'ok';
+        const directoryState: z.infer<typeof directoryStateSchema>['state'] =
+          latest === undefined ? 'unknown' : latest.status === 'failed' && (latest.errorCode ?? '').startsWith('directory.') ? 'failing' : 'ok';
         return {
           status: 'ready' as const,
           store: { status: 'ok' as const, dialect: app.store.dialect },
           directory: {
             state: directoryState,
-            lastRun: latest === undefined ? null : { id: latest.id, status: latest.status, startedAt: latest.startedAt, finishedAt: latest.finishedAt, errorCode: latest.errorCode },
+            lastRun:
+              latest === undefined
+                ? null
+                : { id: latest.id, status: latest.status, startedAt: latest.startedAt, finishedAt: latest.finishedAt, errorCode: latest.errorCode },
           },
         };
       } catch (error) {
@@ -70,12 +90,8 @@ export function registerOperationsRoutes(server: FastifyInstance, context: Route
     },
   );
 
-  typed.get(
-    '/metrics',
-    { schema: { tags: ['operations'], summary: 'Prometheus metrics', response: { 200: z.string() } } },
-    async (_request, reply) => {
-      const text = await context.metrics.registry.metrics();
-      return reply.type(context.metrics.registry.contentType).send(text);
-    },
-  );
+  typed.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics', response: { 200: z.string() } } }, async (_request, reply) => {
+    const text = await context.metrics.registry.metrics();
+    return reply.type(context.metrics.registry.contentType).send(text);
+  });
 }

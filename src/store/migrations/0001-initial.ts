@@ -7,7 +7,7 @@
  * `email_key`, `name_key`) are lower-cased by the store in JavaScript, never by SQL `lower()`,
  * whose Unicode handling differs between the two.
  */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import type { StoreDialect } from '../store.ts';
 
 /** Builds migration 0001 for the given dialect. */
@@ -16,8 +16,7 @@ export function createInitialMigration(dialect: StoreDialect): Migration {
   /** Lookup keys and sort columns compare bytewise on both backends (SQLite's BINARY = PostgreSQL's "C"). */
   const keyType = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
   /** SQLite lets any integer into an INTEGER column; keep booleans to 0/1 there. */
-  const booleanCheck = (column: string) =>
-    dialect === 'sqlite' ? [sql`${sql.ref(column)} in (0, 1)`] : [];
+  const booleanCheck = (column: string) => (dialect === 'sqlite' ? [sql`${sql.ref(column)} in (0, 1)`] : []);
 
   return {
     async up(db: Kysely<unknown>): Promise<void> {

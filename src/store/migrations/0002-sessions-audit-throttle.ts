@@ -11,7 +11,7 @@
  *   deleted user so that user's history stays queryable.
  * - `audit_log.id` is a UUIDv7 generated in order by the store, so `(at, id)` is the log's order.
  */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import type { StoreDialect } from '../store.ts';
 
 /** Builds migration 0002 for the given dialect. */
@@ -22,12 +22,7 @@ export function createSessionsAuditThrottleMigration(dialect: StoreDialect): Mig
     async up(db: Kysely<unknown>): Promise<void> {
       await db.schema.alterTable('users').addColumn('notes', 'text').execute();
       // Lets "sessions of disabled users" read the few disabled ids instead of every user row.
-      await db.schema
-        .createIndex('users_disabled_idx')
-        .on('users')
-        .column('id')
-        .where(sql<boolean>`is_enabled = false`)
-        .execute();
+      await db.schema.createIndex('users_disabled_idx').on('users').column('id').where(sql<boolean>`is_enabled = false`).execute();
 
       await db.schema
         .createTable('sessions')

@@ -13,7 +13,7 @@
  * - `avatars.data` is BLOB on SQLite and BYTEA on PostgreSQL; `content_hash` tells the mapping
  *   whether an image changed without reading it.
  */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import type { StoreDialect } from '../store.ts';
 
 /** Builds migration 0003 for the given dialect. */

@@ -8,7 +8,7 @@
  *   live in the store). Secret values in it are sealed with AES-256-GCM (`settings/secret-box.ts`).
  * - Old versions are kept: they are the settings' history and allow a rollback by re-import.
  */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import type { StoreDialect } from '../store.ts';
 
 /** Builds migration 0004 for the given dialect. */

@@ -7,7 +7,7 @@
  * serves what the old index did (counting disabled users, and the ids whose sessions auto logout
  * revokes), so it replaces it. Active users page through the unique `username_key` index.
  */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import type { StoreDialect } from '../store.ts';
 
 /** Builds migration 0006 for the given dialect (the same DDL on both). */
@@ -15,12 +15,7 @@ export function createDisabledUsersByNameMigration(_dialect: StoreDialect): Migr
   return {
     async up(db: Kysely<unknown>): Promise<void> {
       // The predicate is a literal, as in 0002: queries must spell it the same way to use the index.
-      await db.schema
-        .createIndex('users_disabled_username_idx')
-        .on('users')
-        .columns(['username_key', 'id'])
-        .where(sql<boolean>`is_enabled = false`)
-        .execute();
+      await db.schema.createIndex('users_disabled_username_idx').on('users').columns(['username_key', 'id']).where(sql<boolean>`is_enabled = false`).execute();
       await db.schema.dropIndex('users_disabled_idx').execute();
     },
   };

@@ -11,7 +11,7 @@
  *
  * Timestamps are ISO-8601 TEXT, compared bytewise (`collate "C"` on PostgreSQL), as in 0002.
  */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import type { StoreDialect } from '../store.ts';
 
 /** Builds migration 0007 for the given dialect. */
@@ -21,7 +21,10 @@ export function createLoginAttemptsMigration(dialect: StoreDialect): Migration {
     async up(db: Kysely<unknown>): Promise<void> {
       // One column per statement: SQLite's ALTER TABLE adds one at a time.
       await db.schema.alterTable('login_failures').addColumn('attempt_id', 'text').execute();
-      await db.schema.alterTable('login_failures').addColumn('status', 'text', (col) => col.notNull().defaultTo('failed')).execute();
+      await db.schema
+        .alterTable('login_failures')
+        .addColumn('status', 'text', (col) => col.notNull().defaultTo('failed'))
+        .execute();
       await db.schema.alterTable('login_failures').addColumn('settled_at', keyType).execute();
       await db.schema.createIndex('login_failures_attempt_id_idx').on('login_failures').column('attempt_id').execute();
 

@@ -12,7 +12,7 @@
  * enough for a run an older instance is still doing during a rolling upgrade to finish, and
  * then they are recorded as interrupted like any other.
  */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import { databaseNow } from '../db-clock.ts';
 import type { StoreDialect } from '../store.ts';
 
@@ -28,14 +28,11 @@ export function createRunLeaseMigration(dialect: StoreDialect): Migration {
       await db.schema.alterTable('sync_runs').addColumn('owner', 'text').execute();
       await db.schema.alterTable('sync_runs').addColumn('heartbeat_at', timestampType).execute();
       await db.schema.alterTable('sync_runs').addColumn('lease_expires_at', timestampType).execute();
-      await sql`update sync_runs set heartbeat_at = started_at, lease_expires_at = ${databaseNow(dialect, LEGACY_RUN_LEASE_MS)} where status = 'running'`.execute(db);
+      await sql`update sync_runs set heartbeat_at = started_at, lease_expires_at = ${databaseNow(dialect, LEGACY_RUN_LEASE_MS)} where status = 'running'`.execute(
+        db,
+      );
       // The reaper's query: running runs by lease expiry. The predicate is a literal, so the query must spell it the same way.
-      await db.schema
-        .createIndex('sync_runs_running_lease_idx')
-        .on('sync_runs')
-        .column('lease_expires_at')
-        .where(sql<boolean>`status = 'running'`)
-        .execute();
+      await db.schema.createIndex('sync_runs_running_lease_idx').on('sync_runs').column('lease_expires_at').where(sql<boolean>`status = 'running'`).execute();
     },
   };
 }

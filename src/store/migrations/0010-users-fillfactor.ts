@@ -8,7 +8,7 @@
  * 356k of 500k heap-only, 118 MB. New pages honour it at once; pages written before fill as rows
  * are updated. SQLite rewrites a row in place and has no such setting: nothing to do there.
  */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import type { StoreDialect } from '../store.ts';
 
 /** The users table's fillfactor on PostgreSQL (percent of each page filled by inserts). */

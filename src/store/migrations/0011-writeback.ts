@@ -10,7 +10,7 @@
  *   values are the last-seen values.
  * - `writeback_conflicts`: fields both sides changed, the winner, and how an administrator resolved it.
  */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import type { StoreDialect } from '../store.ts';
 
 /** Builds migration 0011 for the given dialect. */

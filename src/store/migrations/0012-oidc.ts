@@ -12,7 +12,7 @@
  *   key as the bind password is. The newest key not retired signs; retired keys stay published
  *   until `retired_at` plus the longest token lifetime.
  */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import type { StoreDialect } from '../store.ts';
 
 /** Builds migration 0012 for the given dialect. */
@@ -36,8 +36,18 @@ export function createOidcMigration(dialect: StoreDialect): Migration {
         .execute();
       await db.schema.createIndex('oidc_payloads_grant_id_idx').on('oidc_payloads').column('grant_id').where(sql<boolean>`grant_id is not null`).execute();
       await db.schema.createIndex('oidc_payloads_uid_idx').on('oidc_payloads').columns(['model', 'uid']).where(sql<boolean>`uid is not null`).execute();
-      await db.schema.createIndex('oidc_payloads_user_code_idx').on('oidc_payloads').columns(['model', 'user_code']).where(sql<boolean>`user_code is not null`).execute();
-      await db.schema.createIndex('oidc_payloads_expires_at_idx').on('oidc_payloads').column('expires_at').where(sql<boolean>`expires_at is not null`).execute();
+      await db.schema
+        .createIndex('oidc_payloads_user_code_idx')
+        .on('oidc_payloads')
+        .columns(['model', 'user_code'])
+        .where(sql<boolean>`user_code is not null`)
+        .execute();
+      await db.schema
+        .createIndex('oidc_payloads_expires_at_idx')
+        .on('oidc_payloads')
+        .column('expires_at')
+        .where(sql<boolean>`expires_at is not null`)
+        .execute();
 
       let clients = db.schema
         .createTable('oidc_clients')
@@ -53,7 +63,10 @@ export function createOidcMigration(dialect: StoreDialect): Migration {
         .addColumn('created_at', keyType, (col) => col.notNull())
         .addColumn('updated_at', keyType, (col) => col.notNull())
         // A public client has no secret, a confidential one always has one.
-        .addCheckConstraint('oidc_clients_secret_check', dialect === 'postgres' ? sql`is_public = (secret_hash is null)` : sql`(is_public = 1) = (secret_hash is null)`);
+        .addCheckConstraint(
+          'oidc_clients_secret_check',
+          dialect === 'postgres' ? sql`is_public = (secret_hash is null)` : sql`(is_public = 1) = (secret_hash is null)`,
+        );
       if (dialect === 'sqlite') {
         clients = clients.addCheckConstraint('oidc_clients_boolean_check', sql`is_public in (0, 1) and is_first_party in (0, 1)`);
       }

@@ -12,7 +12,7 @@
  * - `sync_runs.mode` (`full` / `incremental`), `sync_runs.mode_reason` (why a run that could have
  *   been incremental read everything) and `sync_runs.entries_read`.
  */
-import { sql, type Kysely, type Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import type { StoreDialect } from '../store.ts';
 
 /** Builds migration 0013 for the given dialect. */

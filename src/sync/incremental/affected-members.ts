@@ -60,7 +60,8 @@ export function affectedMembers(
       found.dnKeys.add(key);
       if (options.nested && groupsByDnKey.has(key)) expand(key);
     }
-    for (const uid of [...addedOrRemoved(old?.memberUids ?? [], now?.memberUids ?? []), ...addedOrRemoved(now?.memberUids ?? [], old?.memberUids ?? [])]) found.uids.add(uid);
+    for (const uid of [...addedOrRemoved(old?.memberUids ?? [], now?.memberUids ?? []), ...addedOrRemoved(now?.memberUids ?? [], old?.memberUids ?? [])])
+      found.uids.add(uid);
     if (!options.nested) continue;
     // A group that appeared, went or moved changes its parents' members: all of its own count.
     if (old === undefined || now === undefined || old.dnKey !== now.dnKey) {

@@ -7,8 +7,8 @@
 import type { MappingSettings, Settings } from '../../settings/schema.ts';
 import type { Store } from '../../store/store.ts';
 import type { CurrentState } from '../plan.ts';
-import type { WriteBackState } from '../write-back-state.ts';
 import type { DirectorySnapshot } from '../snapshot.ts';
+import type { WriteBackState } from '../write-back-state.ts';
 
 /** Loads the slice of the store a delta plan diffs against. */
 export async function loadDeltaState(
@@ -33,8 +33,11 @@ export async function loadDeltaState(
   });
   // Groups that left take their memberships with them: the guard counts who loses access.
   const present = new Set([...snapshot.groups.map((group) => group.externalId), ...snapshot.skippedGroups.flatMap((skipped) => skipped.externalId ?? [])]);
-  const leaving = state.groups.filter((group) => group.source === 'directory' && group.externalId !== null && !present.has(group.externalId)).map((group) => group.id);
-  const memberships = leaving.length === 0 ? state.memberships : mergeMemberships(state.memberships, (await store.runs.loadSyncStateOf({ groupIds: leaving })).memberships);
+  const leaving = state.groups
+    .filter((group) => group.source === 'directory' && group.externalId !== null && !present.has(group.externalId))
+    .map((group) => group.id);
+  const memberships =
+    leaving.length === 0 ? state.memberships : mergeMemberships(state.memberships, (await store.runs.loadSyncStateOf({ groupIds: leaving })).memberships);
   return {
     users: state.users,
     groups: state.groups,

@@ -33,7 +33,13 @@ export function createModifyTimestampFeed(options: { overlapSeconds: number; now
         filter = and(base, gte(isActiveDirectory ? 'whenChanged' : 'modifyTimestamp', generalizedTime(since, { fraction: isActiveDirectory })));
       }
       const entries = [];
-      for await (const page of directory.searchPages({ baseDn: query.baseDn, scope: query.searchScope, filter, attributes: query.attributes, pageSize: query.pageSize })) {
+      for await (const page of directory.searchPages({
+        baseDn: query.baseDn,
+        scope: query.searchScope,
+        filter,
+        attributes: query.attributes,
+        pageSize: query.pageSize,
+      })) {
         entries.push(...page);
       }
       return { entries, idsToRead: new Set(), deletedIds: new Set(), position: startedAt.toISOString() };

@@ -9,17 +9,17 @@
  * Affected users whose entries did not come with the changes are read again whole, by unique
  * id, a few hundred per search.
  */
-import { uniqueIdOf, type DirectoryConnection } from '../../directory/index.ts';
+import { type DirectoryConnection, uniqueIdOf } from '../../directory/index.ts';
 import { dnKeyOf } from '../../ldap/dn.ts';
-import { groupAttributesToRequest, mapGroupEntry, type MappedGroup } from '../../mapping/group.ts';
+import type { DirectoryEntry } from '../../ldap/entry.ts';
+import { isMappingActive, mappedAttributes, type UserMappingInput } from '../../mapping/grants.ts';
+import { groupAttributesToRequest, type MappedGroup, mapGroupEntry } from '../../mapping/group.ts';
 import { resolveMemberships } from '../../mapping/memberships.ts';
 import { resolveUniqueIdAttribute } from '../../mapping/unique-id.ts';
-import { mapUserEntry, type MappedUser, type SkippedEntry } from '../../mapping/user.ts';
-import { isMappingActive, mappedAttributes, type UserMappingInput } from '../../mapping/grants.ts';
-import type { DirectoryEntry } from '../../ldap/entry.ts';
+import { type MappedUser, mapUserEntry, type SkippedEntry } from '../../mapping/user.ts';
 import type { Store } from '../../store/store.ts';
 import { readGroupNamesForSync } from '../read-mapping-inputs.ts';
-import { userReadAttributes, type SnapshotSettings } from '../read-snapshot.ts';
+import { type SnapshotSettings, userReadAttributes } from '../read-snapshot.ts';
 import type { DirectorySnapshot } from '../snapshot.ts';
 import { affectedMembers } from './affected-members.ts';
 import type { ChangeFeed, FeedChanges, FeedQuery } from './change-feed.ts';
@@ -41,7 +41,10 @@ export interface DeltaRead {
 }
 
 /** The feed queries of a sync's settings on this server. */
-export function feedQueries(settings: SnapshotSettings, serverType: DirectoryConnection['rootDse']['serverType']): { users: FeedQuery; groups: FeedQuery | undefined } {
+export function feedQueries(
+  settings: SnapshotSettings,
+  serverType: DirectoryConnection['rootDse']['serverType'],
+): { users: FeedQuery; groups: FeedQuery | undefined } {
   const userIdAttribute = resolveUniqueIdAttribute(settings.users.uniqueIdAttribute, serverType);
   const users: FeedQuery = {
     scope: 'users',
@@ -140,7 +143,8 @@ export async function readDelta(
   const deletedUserIds = new Set(userChanges.deletedIds);
   if (userChanges.presentIds !== undefined) {
     const present = userChanges.presentIds;
-    for (const identity of identities) if (!present.has(identity.externalId) && !changedEntries.has(identity.externalId)) deletedUserIds.add(identity.externalId);
+    for (const identity of identities)
+      if (!present.has(identity.externalId) && !changedEntries.has(identity.externalId)) deletedUserIds.add(identity.externalId);
   }
   for (const id of [...changedEntries.keys(), ...deletedUserIds]) toRead.delete(id);
   const reread = await readEntriesById(directory, queries.users, toRead);
@@ -165,7 +169,9 @@ export async function readDelta(
   warnings.push(...resolved.warnings);
   let snapshotUsers: DirectorySnapshot['users'] = users;
   if (mapping !== undefined) {
-    const names = await readGroupNamesForSync(directory, { mapping, users: settings.users, groups: settings.groups }, users, resolved.groups, (message) => warnings.push(message));
+    const names = await readGroupNamesForSync(directory, { mapping, users: settings.users, groups: settings.groups }, users, resolved.groups, (message) =>
+      warnings.push(message),
+    );
     const empty = { customFields: {}, abacAttributes: {} };
     snapshotUsers = users.map((user) => ({
       ...user,
@@ -194,7 +200,13 @@ export async function readDelta(
 }
 
 /** Ids that left a search: reported deleted, not found when read again, or (after a present phase) not listed present. */
-function leavers(changes: FeedChanges, missing: ReadonlySet<string>, known: Iterable<string>, entries: readonly DirectoryEntry[], uniqueIdAttribute: string): Set<string> {
+function leavers(
+  changes: FeedChanges,
+  missing: ReadonlySet<string>,
+  known: Iterable<string>,
+  entries: readonly DirectoryEntry[],
+  uniqueIdAttribute: string,
+): Set<string> {
   const gone = new Set([...changes.deletedIds, ...missing]);
   if (changes.presentIds !== undefined) {
     const sent = new Set(entries.flatMap((entry) => uniqueIdOf(entry, uniqueIdAttribute) ?? []));

@@ -5,9 +5,9 @@
  */
 import type { DirectoryConnection } from '../../directory/index.ts';
 import { uniqueIdOf } from '../../directory/index.ts';
-import { parseObjectGuid } from '../../ldap/guid.ts';
 import type { DirectoryEntry } from '../../ldap/entry.ts';
-import { and, eq, or, parseFilter, type FilterValue } from '../../ldap/filter.ts';
+import { and, eq, type FilterValue, or, parseFilter } from '../../ldap/filter.ts';
+import { parseObjectGuid } from '../../ldap/guid.ts';
 import type { FeedQuery } from './change-feed.ts';
 
 /** Ids per search: a filter of this many terms stays well inside every server's limits. */
@@ -32,7 +32,13 @@ export async function readEntriesById(
     const batch = wanted.slice(start, start + IDS_PER_SEARCH);
     const terms = batch.map((id) => eq(query.uniqueIdAttribute, idValue(query.uniqueIdAttribute, id)));
     const filter = and(base, terms.length === 1 && terms[0] !== undefined ? terms[0] : or(...terms));
-    for await (const page of directory.searchPages({ baseDn: query.baseDn, scope: query.searchScope, filter, attributes: query.attributes, pageSize: query.pageSize })) {
+    for await (const page of directory.searchPages({
+      baseDn: query.baseDn,
+      scope: query.searchScope,
+      filter,
+      attributes: query.attributes,
+      pageSize: query.pageSize,
+    })) {
       for (const entry of page) {
         const id = uniqueIdOf(entry, query.uniqueIdAttribute);
         if (id === undefined || !missingIds.has(id)) continue;

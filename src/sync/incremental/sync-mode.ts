@@ -40,7 +40,12 @@ export interface ModeDecision {
 export type ModeSettings = Pick<Settings, 'directory' | 'users' | 'groups' | 'mapping' | 'sync'>;
 
 /** Decides how this run reads. `full`: `sync --full`. Never throws for a feed the server lacks: the run is then full. */
-export async function decideMode(directory: DirectoryConnection, store: Pick<Store, 'directoryState'>, settings: ModeSettings, options: { full: boolean }): Promise<ModeDecision> {
+export async function decideMode(
+  directory: DirectoryConnection,
+  store: Pick<Store, 'directoryState'>,
+  settings: ModeSettings,
+  options: { full: boolean },
+): Promise<ModeDecision> {
   const fingerprint = settingsFingerprint(settings);
   const choice = chooseFeed(settings.sync.incremental, directory.rootDse);
   if ('reason' in choice) return { feed: undefined, serverIdentity: null, fingerprint, fullReason: choice.reason };
@@ -67,7 +72,12 @@ export async function decideMode(directory: DirectoryConnection, store: Pick<Sto
  * Positions to store after a full read, taken before it. A feed that cannot give one (a
  * permission, a server fault) leaves the run full and the next one too, with a warning.
  */
-export async function startPositions(directory: DirectoryConnection, decision: ModeDecision, settings: ModeSettings, log: ProgressLog | undefined): Promise<FeedPositions | undefined> {
+export async function startPositions(
+  directory: DirectoryConnection,
+  decision: ModeDecision,
+  settings: ModeSettings,
+  log: ProgressLog | undefined,
+): Promise<FeedPositions | undefined> {
   if (decision.feed === undefined) return undefined;
   const queries = feedQueries(settings, directory.rootDse.serverType);
   try {

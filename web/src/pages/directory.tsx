@@ -2,7 +2,21 @@
 import type { ComponentChildren, JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, query } from '../api.ts';
-import { Card, Details, Empty, ErrorBox, Link, Loading, PageHeader, Pager, SearchBox, SourceBadge, formatDate, formatNumber, useAsync } from '../components.tsx';
+import {
+  Card,
+  Details,
+  Empty,
+  ErrorBox,
+  formatDate,
+  formatNumber,
+  Link,
+  Loading,
+  PageHeader,
+  Pager,
+  SearchBox,
+  SourceBadge,
+  useAsync,
+} from '../components.tsx';
 import { namedHref, navigate } from '../router.ts';
 import type { Channel, Group, Team, UserPage } from '../types.ts';
 import { GroupActionsCard, NewGroupPanel } from './group-actions.tsx';
@@ -19,7 +33,14 @@ function detailHref(kind: 'groups' | 'channels' | 'teams', item: Named): string 
 }
 
 /** `headerActions` go in the page header, `above` between it and the list; a new `generation` reloads the list. */
-function NamedList(props: { kind: 'groups' | 'channels' | 'teams'; title: string; subtitle: string; headerActions?: ComponentChildren; above?: ComponentChildren; generation?: number }): JSX.Element {
+function NamedList(props: {
+  kind: 'groups' | 'channels' | 'teams';
+  title: string;
+  subtitle: string;
+  headerActions?: ComponentChildren;
+  above?: ComponentChildren;
+  generation?: number;
+}): JSX.Element {
   const [search, setSearch] = useState('');
   const [offset, setOffset] = useState(0);
   const list = useAsync(async () => {
@@ -34,13 +55,24 @@ function NamedList(props: { kind: 'groups' | 'channels' | 'teams'; title: string
       {props.above}
       <Card>
         <div class="toolbar">
-          <SearchBox value={search} placeholder={`Search ${props.kind}`} onSearch={(value) => { setSearch(value); setOffset(0); }} />
+          <SearchBox
+            value={search}
+            placeholder={`Search ${props.kind}`}
+            onSearch={(value) => {
+              setSearch(value);
+              setOffset(0);
+            }}
+          />
         </div>
         <ErrorBox error={list.error} />
         {list.data === undefined ? (
-          list.error === undefined ? <Loading /> : null
+          list.error === undefined ? (
+            <Loading />
+          ) : null
         ) : list.data.items.length === 0 ? (
-          <Empty>No {props.kind} {search === '' ? 'yet' : 'match'}.</Empty>
+          <Empty>
+            No {props.kind} {search === '' ? 'yet' : 'match'}.
+          </Empty>
         ) : (
           <>
             <div class="table-wrap">
@@ -114,7 +146,9 @@ function Members(props: { path: string; generation?: number }): JSX.Element {
     <Card title={members.data === undefined ? 'Members' : `Members (${formatNumber(members.data.total)})`} testId="members">
       <ErrorBox error={members.error} />
       {members.data === undefined ? (
-        members.error === undefined ? <Loading /> : null
+        members.error === undefined ? (
+          <Loading />
+        ) : null
       ) : (
         <>
           <UsersTable users={members.data.users} />
@@ -151,7 +185,9 @@ export function GroupPage(props: { id: string }): JSX.Element {
           />
         </Card>
       )}
-      {group.data === undefined ? null : <GroupActionsCard group={group.data} generation={generation} onChanged={() => setGeneration((value) => value + 1)} onGone={() => setGone(true)} />}
+      {group.data === undefined ? null : (
+        <GroupActionsCard group={group.data} generation={generation} onChanged={() => setGeneration((value) => value + 1)} onGone={() => setGone(true)} />
+      )}
       {isGone ? null : <Members path={`/api/v1/admin/groups/${encodeURIComponent(props.id)}/members`} generation={generation} />}
     </div>
   );
@@ -188,7 +224,9 @@ export function NamedPage(props: { kind: 'channels' | 'teams'; name: string }): 
       <PageHeader title={isChannel ? `#${name}` : name} subtitle={<Link href={`/${props.kind}`}>← {isChannel ? 'Channels' : 'Teams'}</Link>} />
       <ErrorBox error={item.error} />
       {data === undefined ? (
-        item.error === undefined ? <Loading /> : null
+        item.error === undefined ? (
+          <Loading />
+        ) : null
       ) : (
         <>
           <Card title={isChannel ? 'Channel' : 'Team'} testId="named-details">
@@ -209,7 +247,9 @@ export function RolesPage(): JSX.Element {
       <Card>
         <ErrorBox error={roles.error} />
         {roles.data === undefined ? (
-          roles.error === undefined ? <Loading /> : null
+          roles.error === undefined ? (
+            <Loading />
+          ) : null
         ) : roles.data.roles.length === 0 ? (
           <Empty>No roles have been granted. Enable Sync LDAP Groups in the settings and map groups to roles.</Empty>
         ) : (

@@ -20,7 +20,8 @@ function notWritingReason(writeBack: WriteBackSettings): string {
 export function groupDeletionNote(group: Pick<Group, 'name' | 'source'>, writeBack: WriteBackSettings | undefined): string {
   if (group.source !== 'directory') return `${group.name} is a local group: it is deleted from dirbridge.`;
   if (writeBack === undefined) return 'Reading the write-back settings…';
-  if (!isWritable(writeBack)) return `${group.name} comes from the directory and write-back does not write to it (${notWritingReason(writeBack)}): dirbridge refuses to delete it.`;
+  if (!isWritable(writeBack))
+    return `${group.name} comes from the directory and write-back does not write to it (${notWritingReason(writeBack)}): dirbridge refuses to delete it.`;
   return writeBack.deletion.groups === 'delete'
     ? 'writeBack.deletion.groups is delete: the directory group is deleted, and the group in dirbridge.'
     : 'writeBack.deletion.groups is keep: the directory group is left as it is and only dirbridge’s group is deleted (the next sync imports it again while groups are synced).';
@@ -107,10 +108,18 @@ export function GroupActionsCard(props: { group: Group; generation: number; onCh
         </button>
       </div>
       {open === 'add' ? <AddMemberPanel key={`add-${group.id}`} group={group} onClose={close} onApplied={props.onChanged} /> : null}
-      {open === 'remove' ? <RemoveMemberPanel key={`remove-${group.id}`} group={group} generation={props.generation} onClose={close} onApplied={props.onChanged} /> : null}
+      {open === 'remove' ? (
+        <RemoveMemberPanel key={`remove-${group.id}`} group={group} generation={props.generation} onClose={close} onApplied={props.onChanged} />
+      ) : null}
       {open === 'rename' ? <RenameGroupPanel key={`rename-${group.id}`} group={group} onClose={close} onApplied={props.onChanged} /> : null}
       {open === 'delete' ? (
-        <DeleteGroupPanel key={`delete-${group.id}`} group={group} note={groupDeletionNote(group, writeBack)} onClose={close} onApplied={(result) => (result.outcome === 'failed' ? props.onChanged() : props.onGone())} />
+        <DeleteGroupPanel
+          key={`delete-${group.id}`}
+          group={group}
+          note={groupDeletionNote(group, writeBack)}
+          onClose={close}
+          onApplied={(result) => (result.outcome === 'failed' ? props.onChanged() : props.onGone())}
+        />
       ) : null}
     </Card>
   );
@@ -118,16 +127,29 @@ export function GroupActionsCard(props: { group: Group; generation: number; onCh
 
 function RenameGroupPanel(props: { group: Group; onClose: () => void; onApplied: () => void }): JSX.Element {
   const [name, setName] = useState(props.group.name);
-  const state = useWriteAction((isDryRun) => api<GroupWriteResult>('POST', `/api/v1/admin/groups/${encodeURIComponent(props.group.id)}/rename`, { name: name.trim(), dryRun: isDryRun }), props.onApplied);
+  const state = useWriteAction(
+    (isDryRun) => api<GroupWriteResult>('POST', `/api/v1/admin/groups/${encodeURIComponent(props.group.id)}/rename`, { name: name.trim(), dryRun: isDryRun }),
+    props.onApplied,
+  );
   return (
-    <ActionPanel title={`Rename ${props.group.name}`} testId="rename-group" state={state} applyLabel="Rename" canSubmit={name.trim() !== '' && name.trim() !== props.group.name} onCancel={props.onClose}>
+    <ActionPanel
+      title={`Rename ${props.group.name}`}
+      testId="rename-group"
+      state={state}
+      applyLabel="Rename"
+      canSubmit={name.trim() !== '' && name.trim() !== props.group.name}
+      onCancel={props.onClose}
+    >
       <ActionField label="New name" name="rename-group-name" value={name} onInput={setName} />
     </ActionPanel>
   );
 }
 
 function DeleteGroupPanel(props: { group: Group; note: string; onClose: () => void; onApplied: (result: GroupWriteResult) => void }): JSX.Element {
-  const state = useWriteAction((isDryRun) => api<GroupWriteResult>('POST', `/api/v1/admin/groups/${encodeURIComponent(props.group.id)}/delete`, { dryRun: isDryRun }), props.onApplied);
+  const state = useWriteAction(
+    (isDryRun) => api<GroupWriteResult>('POST', `/api/v1/admin/groups/${encodeURIComponent(props.group.id)}/delete`, { dryRun: isDryRun }),
+    props.onApplied,
+  );
   return (
     <ActionPanel
       title={`Delete ${props.group.name}?`}
@@ -147,7 +169,10 @@ function DeleteGroupPanel(props: { group: Group; note: string; onClose: () => vo
 function UserPicker(props: { userId: string; onPick: (userId: string) => void }): JSX.Element {
   const [search, setSearch] = useState('');
   const matches = useAsync(
-    () => (search.trim() === '' ? Promise.resolve([]) : api<UserPage>('GET', `/api/v1/admin/users${query({ search: search.trim(), limit: 20 })}`).then((page) => page.users)),
+    () =>
+      search.trim() === ''
+        ? Promise.resolve([])
+        : api<UserPage>('GET', `/api/v1/admin/users${query({ search: search.trim(), limit: 20 })}`).then((page) => page.users),
     [search],
   );
   const users = matches.data ?? [];
@@ -160,9 +185,22 @@ function UserPicker(props: { userId: string; onPick: (userId: string) => void })
       <label for="action-member-search" class="field-label">
         User
       </label>
-      <input id="action-member-search" name="member-search" value={search} placeholder="Search username, email or name" autoComplete="off" onInput={(event) => setSearch(event.currentTarget.value)} />
+      <input
+        id="action-member-search"
+        name="member-search"
+        value={search}
+        placeholder="Search username, email or name"
+        autoComplete="off"
+        onInput={(event) => setSearch(event.currentTarget.value)}
+      />
       <ErrorBox error={matches.error} />
-      <select aria-label="Matching users" value={props.userId} onChange={(event) => props.onPick(event.currentTarget.value)} disabled={users.length === 0} data-testid="member-pick">
+      <select
+        aria-label="Matching users"
+        value={props.userId}
+        onChange={(event) => props.onPick(event.currentTarget.value)}
+        disabled={users.length === 0}
+        data-testid="member-pick"
+      >
         {users.length === 0 ? <option value="">{search.trim() === '' ? 'Type to search users' : 'No user matches'}</option> : null}
         {users.map((user) => (
           <option key={user.id} value={user.id}>
@@ -177,9 +215,19 @@ function UserPicker(props: { userId: string; onPick: (userId: string) => void })
 
 function AddMemberPanel(props: { group: Group; onClose: () => void; onApplied: () => void }): JSX.Element {
   const [userId, setUserId] = useState('');
-  const state = useWriteAction((isDryRun) => api<GroupWriteResult>('POST', `/api/v1/admin/groups/${encodeURIComponent(props.group.id)}/members/add`, { userId, dryRun: isDryRun }), props.onApplied);
+  const state = useWriteAction(
+    (isDryRun) => api<GroupWriteResult>('POST', `/api/v1/admin/groups/${encodeURIComponent(props.group.id)}/members/add`, { userId, dryRun: isDryRun }),
+    props.onApplied,
+  );
   return (
-    <ActionPanel title={`Add a member to ${props.group.name}`} testId="add-member" state={state} applyLabel="Add member" canSubmit={userId !== ''} onCancel={props.onClose}>
+    <ActionPanel
+      title={`Add a member to ${props.group.name}`}
+      testId="add-member"
+      state={state}
+      applyLabel="Add member"
+      canSubmit={userId !== ''}
+      onCancel={props.onClose}
+    >
       <UserPicker userId={userId} onPick={setUserId} />
     </ActionPanel>
   );
@@ -190,21 +238,41 @@ const MEMBER_CHOICES = 1000;
 
 function RemoveMemberPanel(props: { group: Group; generation: number; onClose: () => void; onApplied: () => void }): JSX.Element {
   const [userId, setUserId] = useState('');
-  const members = useAsync(() => api<UserPage>('GET', `/api/v1/admin/groups/${encodeURIComponent(props.group.id)}/members${query({ limit: MEMBER_CHOICES })}`), [props.group.id, props.generation]);
+  const members = useAsync(
+    () => api<UserPage>('GET', `/api/v1/admin/groups/${encodeURIComponent(props.group.id)}/members${query({ limit: MEMBER_CHOICES })}`),
+    [props.group.id, props.generation],
+  );
   const users = members.data?.users ?? [];
   useEffect(() => {
     if (!users.some((user) => user.id === userId)) setUserId(users[0]?.id ?? '');
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [members.data]);
-  const state = useWriteAction((isDryRun) => api<GroupWriteResult>('POST', `/api/v1/admin/groups/${encodeURIComponent(props.group.id)}/members/remove`, { userId, dryRun: isDryRun }), props.onApplied);
+  const state = useWriteAction(
+    (isDryRun) => api<GroupWriteResult>('POST', `/api/v1/admin/groups/${encodeURIComponent(props.group.id)}/members/remove`, { userId, dryRun: isDryRun }),
+    props.onApplied,
+  );
   return (
-    <ActionPanel title={`Remove a member from ${props.group.name}`} testId="remove-member" state={state} applyLabel="Remove member" canSubmit={userId !== ''} onCancel={props.onClose}>
+    <ActionPanel
+      title={`Remove a member from ${props.group.name}`}
+      testId="remove-member"
+      state={state}
+      applyLabel="Remove member"
+      canSubmit={userId !== ''}
+      onCancel={props.onClose}
+    >
       <div class="field">
         <label for="action-member-remove" class="field-label">
           Member
         </label>
         <ErrorBox error={members.error} />
-        <select id="action-member-remove" name="member-remove" value={userId} onChange={(event) => setUserId(event.currentTarget.value)} disabled={users.length === 0} data-testid="member-remove-pick">
+        <select
+          id="action-member-remove"
+          name="member-remove"
+          value={userId}
+          onChange={(event) => setUserId(event.currentTarget.value)}
+          disabled={users.length === 0}
+          data-testid="member-remove-pick"
+        >
           {users.length === 0 ? <option value="">{members.data === undefined ? 'Loading…' : 'The group has no members'}</option> : null}
           {users.map((user) => (
             <option key={user.id} value={user.id}>

@@ -2,7 +2,23 @@
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, query } from '../api.ts';
-import { Badge, Card, Details, Empty, ErrorBox, Link, Loading, PageHeader, Pager, StatusBadge, describeCounts, formatDate, formatDuration, formatNumber, useAsync } from '../components.tsx';
+import {
+  Badge,
+  Card,
+  Details,
+  describeCounts,
+  Empty,
+  ErrorBox,
+  formatDate,
+  formatDuration,
+  formatNumber,
+  Link,
+  Loading,
+  PageHeader,
+  Pager,
+  StatusBadge,
+  useAsync,
+} from '../components.tsx';
 import { navigate } from '../router.ts';
 import type { Run } from '../types.ts';
 import { PlanTable, SyncProgressView } from './sync.tsx';
@@ -122,7 +138,9 @@ export function HistoryPage(): JSX.Element {
       </PageHeader>
       <ErrorBox error={runs.error} />
       {runs.data === undefined ? (
-        runs.error === undefined ? <Loading /> : null
+        runs.error === undefined ? (
+          <Loading />
+        ) : null
       ) : (
         <>
           <Card title="Duration and changes">{runs.data.runs.length === 0 ? <Empty>No sync has run yet.</Empty> : <RunsChart runs={runs.data.runs} />}</Card>
@@ -184,10 +202,19 @@ export function RunPage(props: { id: string }): JSX.Element {
       </PageHeader>
       <ErrorBox error={run.error} />
       {data === undefined ? (
-        run.error === undefined ? <Loading /> : null
+        run.error === undefined ? (
+          <Loading />
+        ) : null
       ) : (
         <>
-          <Card title={<>Run {data.isDryRun ? <Badge>dry run</Badge> : null} <StatusBadge status={data.status} /></>} testId="run-details">
+          <Card
+            title={
+              <>
+                Run {data.isDryRun ? <Badge>dry run</Badge> : null} <StatusBadge status={data.status} />
+              </>
+            }
+            testId="run-details"
+          >
             {data.status === 'running' ? <SyncProgressView state={{ runId: null, run: data, summary: null, error: undefined }} /> : null}
             <Details
               rows={[

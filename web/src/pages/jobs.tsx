@@ -2,7 +2,7 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, messageOf } from '../api.ts';
-import { Badge, Card, Empty, ErrorBox, Loading, PageHeader, StatusBadge, formatDate, formatDuration, formatNumber, useAsync } from '../components.tsx';
+import { Badge, Card, Empty, ErrorBox, formatDate, formatDuration, formatNumber, Loading, PageHeader, StatusBadge, useAsync } from '../components.tsx';
 import type { JobRun, JobsAnswer } from '../types.ts';
 
 const JOB_LABELS: Record<string, string> = {
@@ -17,7 +17,10 @@ function LastRun(props: { run: JobRun | null }): JSX.Element {
   if (run === null) return <span class="muted">never</span>;
   return (
     <span>
-      <StatusBadge status={run.outcome} /> {formatDate(run.finishedAt)} <span class="muted">({formatDuration(run.durationMs)}, {run.trigger})</span>
+      <StatusBadge status={run.outcome} /> {formatDate(run.finishedAt)}{' '}
+      <span class="muted">
+        ({formatDuration(run.durationMs)}, {run.trigger})
+      </span>
       {run.message === null ? null : <div class="muted small">{run.message}</div>}
     </span>
   );
@@ -33,7 +36,10 @@ export function JobsPage(): JSX.Element {
     setMessage(null);
     try {
       const answer = await api<{ ran: true; run: JobRun }>('POST', `/api/v1/admin/jobs/${encodeURIComponent(name)}/run`, { wait: true });
-      setMessage({ tone: answer.run.outcome === 'succeeded' ? 'success' : 'error', text: `${JOB_LABELS[name] ?? name}: ${answer.run.outcome}${answer.run.message === null ? '' : ` — ${answer.run.message}`}` });
+      setMessage({
+        tone: answer.run.outcome === 'succeeded' ? 'success' : 'error',
+        text: `${JOB_LABELS[name] ?? name}: ${answer.run.outcome}${answer.run.message === null ? '' : ` — ${answer.run.message}`}`,
+      });
     } catch (error) {
       setMessage({ tone: 'error', text: `${JOB_LABELS[name] ?? name}: ${messageOf(error)}` });
     } finally {
@@ -44,7 +50,10 @@ export function JobsPage(): JSX.Element {
 
   return (
     <div>
-      <PageHeader title="Jobs" subtitle="The background work this server runs on the schedules in the settings: Background Sync, Auto Logout, Avatar and ABAC sync.">
+      <PageHeader
+        title="Jobs"
+        subtitle="The background work this server runs on the schedules in the settings: Background Sync, Auto Logout, Avatar and ABAC sync."
+      >
         <button class="btn" onClick={jobs.reload}>
           Refresh
         </button>
@@ -53,7 +62,9 @@ export function JobsPage(): JSX.Element {
       <Card>
         <ErrorBox error={jobs.error} />
         {jobs.data === undefined ? (
-          jobs.error === undefined ? <Loading /> : null
+          jobs.error === undefined ? (
+            <Loading />
+          ) : null
         ) : !jobs.data.schedulerRunning ? (
           <Empty>This server runs no scheduler (it was not started with dirbridge serve), so no job runs here.</Empty>
         ) : jobs.data.jobs.length === 0 ? (
@@ -86,14 +97,22 @@ export function JobsPage(): JSX.Element {
                     <td>{formatDate(job.nextRunAt)}</td>
                     <td>
                       {job.isRunning ? <Badge tone="info">running</Badge> : <Badge>idle</Badge>}
-                      {job.lastSkip === null ? null : <div class="muted small">skipped {formatDate(job.lastSkip.at)} ({job.lastSkip.reason})</div>}
+                      {job.lastSkip === null ? null : (
+                        <div class="muted small">
+                          skipped {formatDate(job.lastSkip.at)} ({job.lastSkip.reason})
+                        </div>
+                      )}
                     </td>
                     <td>
                       <LastRun run={job.lastRun} />
                     </td>
                     <td class="num">
                       {formatNumber(job.runs)}
-                      {job.failures > 0 ? <div class="small" style={{ color: 'var(--bad)' }}>{formatNumber(job.failures)} failed</div> : null}
+                      {job.failures > 0 ? (
+                        <div class="small" style={{ color: 'var(--bad)' }}>
+                          {formatNumber(job.failures)} failed
+                        </div>
+                      ) : null}
                     </td>
                     <td>
                       <button class="btn btn-small" disabled={job.isRunning || running !== null} onClick={() => void runNow(job.name)}>

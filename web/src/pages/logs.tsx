@@ -2,14 +2,14 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, query } from '../api.ts';
-import { Badge, Card, Empty, ErrorBox, Loading, PageHeader, formatDate, useAsync, type Tone } from '../components.tsx';
+import { Badge, Card, Empty, ErrorBox, formatDate, Loading, PageHeader, type Tone, useAsync } from '../components.tsx';
 import type { LogEntry } from '../types.ts';
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 const LEVEL_TONES: Record<string, Tone> = { warn: 'warn', error: 'bad', fatal: 'bad', info: 'info' };
 
 function levelName(level: string | number): string {
-  return typeof level === 'number' ? LEVEL_NAMES[level] ?? String(level) : level;
+  return typeof level === 'number' ? (LEVEL_NAMES[level] ?? String(level)) : level;
 }
 
 export function LogsPage(): JSX.Element {
@@ -40,7 +40,9 @@ export function LogsPage(): JSX.Element {
         </div>
         <ErrorBox error={logs.error} />
         {logs.data === undefined ? (
-          logs.error === undefined ? <Loading /> : null
+          logs.error === undefined ? (
+            <Loading />
+          ) : null
         ) : logs.data.entries.length === 0 ? (
           <Empty>No log lines.</Empty>
         ) : (

@@ -10,12 +10,12 @@
  */
 import type { JSX } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, ApiError, messageOf } from '../api.ts';
-import { ErrorBox, Loading, PageHeader, formatDate } from '../components.tsx';
-import { fromEdit, getPath, problemsByField, sameEdit, setPath, toEdit, type EditValue, type SecretEdit } from '../settings-model.ts';
+import { ApiError, api, messageOf } from '../api.ts';
+import { ErrorBox, formatDate, Loading, PageHeader } from '../components.tsx';
+import { type EditValue, fromEdit, getPath, problemsByField, type SecretEdit, sameEdit, setPath, toEdit } from '../settings-model.ts';
+import { announceSettingsSaved } from '../settings-saved.ts';
 import type { FormField, SettingsDocument, SettingsForm, SettingsVerification } from '../types.ts';
 import { DirectoryActions } from './sync.tsx';
-import { announceSettingsSaved } from '../settings-saved.ts';
 
 /** Whether a settings path belongs to the connection, which a save verifies first. */
 function isDirectoryPath(path: string): boolean {
@@ -85,7 +85,9 @@ export function SettingsPage(): JSX.Element {
   }, []);
 
   const fields = useMemo(() => loaded?.form.sections.flatMap((section) => section.fields) ?? [], [loaded]);
-  const dirtyPaths = fields.filter((field) => (field.kind === 'secret' ? (secrets[field.path]?.mode ?? 'keep') !== 'keep' : !sameEdit(edits[field.path], original[field.path]))).map((field) => field.path);
+  const dirtyPaths = fields
+    .filter((field) => (field.kind === 'secret' ? (secrets[field.path]?.mode ?? 'keep') !== 'keep' : !sameEdit(edits[field.path], original[field.path])))
+    .map((field) => field.path);
 
   // After a refused save, bring the first field with a problem into view.
   useEffect(() => {
@@ -143,7 +145,10 @@ export function SettingsPage(): JSX.Element {
 
   /** Shows the server's `settings.invalid` problems next to their fields. */
   const showProblems = (error: ApiError, from: 'save' | 'test') => {
-    const split = problemsByField(error.problems, fields.map((field) => field.path));
+    const split = problemsByField(
+      error.problems,
+      fields.map((field) => field.path),
+    );
     setFieldErrors(split.byField);
     setOtherErrors(split.other.length === 0 && Object.keys(split.byField).length === 0 ? [error.message] : split.other);
     setProblemsFrom(from);
@@ -217,7 +222,9 @@ export function SettingsPage(): JSX.Element {
           ) : (
             <>
               Version {document.version}
-              {document.updatedAt === null ? ' · not changed since start-up' : ` · saved ${formatDate(document.updatedAt)}${document.updatedBy === null ? '' : ` by ${document.updatedBy}`}`}
+              {document.updatedAt === null
+                ? ' · not changed since start-up'
+                : ` · saved ${formatDate(document.updatedAt)}${document.updatedBy === null ? '' : ` by ${document.updatedBy}`}`}
             </>
           )
         }
@@ -232,7 +239,13 @@ export function SettingsPage(): JSX.Element {
           data-testid="save-settings"
           title={changesDirectory ? 'The changed connection settings are tested first: they are saved only if they connect and bind' : undefined}
         >
-          {isSaving ? (changesDirectory ? 'Verifying and saving…' : 'Saving…') : dirtyPaths.length === 0 ? 'Save' : `Save ${dirtyPaths.length} change${dirtyPaths.length === 1 ? '' : 's'}`}
+          {isSaving
+            ? changesDirectory
+              ? 'Verifying and saving…'
+              : 'Saving…'
+            : dirtyPaths.length === 0
+              ? 'Save'
+              : `Save ${dirtyPaths.length} change${dirtyPaths.length === 1 ? '' : 's'}`}
         </button>
       </PageHeader>
       <DirectoryActions
@@ -283,14 +296,19 @@ export function SettingsPage(): JSX.Element {
       )}
       {saveError === undefined ? null : saveError instanceof ApiError && saveError.code === 'settings.conflict' ? (
         <div class="alert alert-error" role="alert" data-testid="settings-conflict">
-          Someone else saved the settings since you opened them. <button class="btn btn-small" onClick={() => void load()}>Reload the settings</button> (your changes here will be lost) and make them again.
+          Someone else saved the settings since you opened them.{' '}
+          <button class="btn btn-small" onClick={() => void load()}>
+            Reload the settings
+          </button>{' '}
+          (your changes here will be lost) and make them again.
         </div>
       ) : (
         <ErrorBox error={saveError} title="The settings were not saved" />
       )}
       {errorCount === 0 ? null : (
         <div class="alert alert-error" role="alert" data-testid="settings-invalid">
-          <strong>{problemsFrom === 'test' ? 'The unsaved settings cannot be tested:' : 'The settings were not saved:'}</strong> fix the {errorCount === 1 ? 'problem' : `${errorCount} problems`} marked below.
+          <strong>{problemsFrom === 'test' ? 'The unsaved settings cannot be tested:' : 'The settings were not saved:'}</strong> fix the{' '}
+          {errorCount === 1 ? 'problem' : `${errorCount} problems`} marked below.
           {otherErrors.length === 0 ? null : (
             <ul>
               {otherErrors.map((problem) => (
@@ -306,12 +324,25 @@ export function SettingsPage(): JSX.Element {
             const errors = section.fields.filter((field) => fieldErrors[field.path] !== undefined).length;
             const changed = section.fields.filter((field) => dirtyPaths.includes(field.path)).length;
             return (
-              <a key={section.id} href={`#section-${section.id}`} class="section-link" onClick={(event) => {
-                event.preventDefault();
-                window.document.getElementById(`section-${section.id}`)?.scrollIntoView({ behavior: 'smooth', block: 'start' });
-              }}>
+              <a
+                key={section.id}
+                href={`#section-${section.id}`}
+                class="section-link"
+                onClick={(event) => {
+                  event.preventDefault();
+                  window.document.getElementById(`section-${section.id}`)?.scrollIntoView({ behavior: 'smooth', block: 'start' });
+                }}
+              >
                 <span>{section.title}</span>
-                {errors > 0 ? <span class="dot dot-error" title={`${errors} with problems`}>{errors}</span> : changed > 0 ? <span class="dot dot-changed" title={`${changed} changed`}>{changed}</span> : null}
+                {errors > 0 ? (
+                  <span class="dot dot-error" title={`${errors} with problems`}>
+                    {errors}
+                  </span>
+                ) : changed > 0 ? (
+                  <span class="dot dot-changed" title={`${changed} changed`}>
+                    {changed}
+                  </span>
+                ) : null}
               </a>
             );
           })}
@@ -350,7 +381,8 @@ function defaultText(field: FormField): string | null {
   if (field.defaultValue === undefined) return null;
   if (typeof field.defaultValue === 'string' && field.optionLabels?.[field.defaultValue] !== undefined) return field.optionLabels[field.defaultValue] ?? null;
   if (Array.isArray(field.defaultValue)) return field.defaultValue.length === 0 ? 'none' : field.defaultValue.join(', ');
-  if (typeof field.defaultValue === 'object' && field.defaultValue !== null) return Object.keys(field.defaultValue).length === 0 ? 'empty' : JSON.stringify(field.defaultValue);
+  if (typeof field.defaultValue === 'object' && field.defaultValue !== null)
+    return Object.keys(field.defaultValue).length === 0 ? 'empty' : JSON.stringify(field.defaultValue);
   return String(field.defaultValue);
 }
 
@@ -368,9 +400,25 @@ function FieldRow(props: {
   const id = `setting-${field.path.replace(/\./g, '-')}`;
   const hasError = errors !== undefined && errors.length > 0;
   const fallback = defaultText(field);
-  const hint = [field.kind === 'boolean' || fallback === null ? null : `Default: ${fallback}`, field.min !== undefined && field.max !== undefined ? `Range: ${field.min}–${field.max}` : field.min !== undefined ? `Minimum: ${field.min}` : field.max !== undefined ? `Maximum: ${field.max}` : null, field.isOptional && field.kind !== 'boolean' ? 'Optional' : null].filter((part): part is string => part !== null);
+  const hint = [
+    field.kind === 'boolean' || fallback === null ? null : `Default: ${fallback}`,
+    field.min !== undefined && field.max !== undefined
+      ? `Range: ${field.min}–${field.max}`
+      : field.min !== undefined
+        ? `Minimum: ${field.min}`
+        : field.max !== undefined
+          ? `Maximum: ${field.max}`
+          : null,
+    field.isOptional && field.kind !== 'boolean' ? 'Optional' : null,
+  ].filter((part): part is string => part !== null);
   const describedBy = `${id}-help${hasError ? ` ${id}-error` : ''}`;
-  const common = { id, name: field.path, 'aria-describedby': describedBy, 'aria-invalid': hasError ? 'true' : undefined, class: hasError ? 'invalid' : undefined } as const;
+  const common = {
+    id,
+    name: field.path,
+    'aria-describedby': describedBy,
+    'aria-invalid': hasError ? 'true' : undefined,
+    class: hasError ? 'invalid' : undefined,
+  } as const;
 
   let input: JSX.Element;
   switch (field.kind) {
@@ -417,18 +465,41 @@ function FieldRow(props: {
             ))}
           </div>
         ) : (
-          <textarea {...common} rows={Math.min(6, Math.max(2, String(value).split('\n').length + 1))} value={String(value)} placeholder={field.placeholder} spellcheck={false} onInput={(event) => props.onChange(event.currentTarget.value)} />
+          <textarea
+            {...common}
+            rows={Math.min(6, Math.max(2, String(value).split('\n').length + 1))}
+            value={String(value)}
+            placeholder={field.placeholder}
+            spellcheck={false}
+            onInput={(event) => props.onChange(event.currentTarget.value)}
+          />
         );
       break;
     case 'map':
     case 'json':
-      input = <textarea {...common} class={`code ${hasError ? 'invalid' : ''}`} rows={Math.min(10, Math.max(3, String(value).split('\n').length + 1))} value={String(value)} placeholder='{"group": "name"}' spellcheck={false} onInput={(event) => props.onChange(event.currentTarget.value)} />;
+      input = (
+        <textarea
+          {...common}
+          class={`code ${hasError ? 'invalid' : ''}`}
+          rows={Math.min(10, Math.max(3, String(value).split('\n').length + 1))}
+          value={String(value)}
+          placeholder='{"group": "name"}'
+          spellcheck={false}
+          onInput={(event) => props.onChange(event.currentTarget.value)}
+        />
+      );
       break;
     case 'secret':
       input = (
         <div class="secret">
           <div class="secret-state">
-            {props.secret.mode === 'clear' ? <span class="badge badge-warn">Will be cleared</span> : props.isSecretSet ? <span class="badge badge-good">Set</span> : <span class="badge">Not set</span>}
+            {props.secret.mode === 'clear' ? (
+              <span class="badge badge-warn">Will be cleared</span>
+            ) : props.isSecretSet ? (
+              <span class="badge badge-good">Set</span>
+            ) : (
+              <span class="badge">Not set</span>
+            )}
             {props.isSecretSet && props.secret.mode !== 'clear' ? (
               <button type="button" class="btn btn-small btn-ghost" onClick={() => props.onSecret({ mode: 'clear', value: '' })}>
                 Clear
@@ -474,7 +545,12 @@ function FieldRow(props: {
       <div class="field-text">
         <label for={id} class="field-label">
           {field.label}
-          {props.isChanged ? <span class="changed-mark" title="changed, not saved yet"> •</span> : null}
+          {props.isChanged ? (
+            <span class="changed-mark" title="changed, not saved yet">
+              {' '}
+              •
+            </span>
+          ) : null}
         </label>
         <p class="field-help" id={`${id}-help`}>
           {field.help}
@@ -493,4 +569,3 @@ function FieldRow(props: {
     </div>
   );
 }
-

@@ -1,7 +1,7 @@
 /** Sign-in: a local administrator, or a directory user in the admin group. */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import { api, ApiError, messageOf } from '../api.ts';
+import { ApiError, api, messageOf } from '../api.ts';
 import type { AdminSession } from '../types.ts';
 
 export function SignInPage(props: { onSignedIn: (session: AdminSession) => void }): JSX.Element {
@@ -46,7 +46,14 @@ export function SignInPage(props: { onSignedIn: (session: AdminSession) => void 
         </label>
         <label class="field">
           <span class="field-label">Password</span>
-          <input name="password" type="password" autoComplete="current-password" value={password} onInput={(event) => setPassword(event.currentTarget.value)} required />
+          <input
+            name="password"
+            type="password"
+            autoComplete="current-password"
+            value={password}
+            onInput={(event) => setPassword(event.currentTarget.value)}
+            required
+          />
         </label>
         <button class="btn btn-primary btn-block" type="submit" disabled={isBusy}>
           {isBusy ? 'Signing in…' : 'Sign in'}

@@ -6,15 +6,25 @@
  */
 import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, messageOf } from '../api.ts';
-import { Badge, Card, Details, Empty, Link, StatusBadge, describeCounts, formatDuration, formatNumber } from '../components.tsx';
+import { ApiError, api, messageOf } from '../api.ts';
+import { Badge, Card, Details, describeCounts, Empty, formatDuration, formatNumber, Link, StatusBadge } from '../components.tsx';
 import type { Run, RunProgress, StepSummary, SyncSummary, TestConnectionReport, WriteAccess } from '../types.ts';
 
 type TestSearchReport =
   | {
       status: 'found';
       entry: { dn: string; attributes: Record<string, string[]> };
-      user: { externalId: string; dn: string; username: string; email: string | null; firstName: string; lastName: string; displayName: string | null; directoryState: string; directoryStateReason?: string };
+      user: {
+        externalId: string;
+        dn: string;
+        username: string;
+        email: string | null;
+        firstName: string;
+        lastName: string;
+        displayName: string | null;
+        directoryState: string;
+        directoryStateReason?: string;
+      };
       groups: Array<{ dn: string; name: string; externalId: string; isNested: boolean }>;
       warnings: string[];
     }
@@ -48,7 +58,8 @@ export function progressPercent(status: string, progress: RunProgress | null | u
   if (progress === null || progress === undefined) return 2;
   const phase = PHASES.find((candidate) => candidate.phase === progress.phase);
   if (phase === undefined) return 50;
-  if (phase.phase === 'applying' && progress.applyTotal > 0) return phase.from + ((phase.to - phase.from) * Math.min(progress.applied, progress.applyTotal)) / progress.applyTotal;
+  if (phase.phase === 'applying' && progress.applyTotal > 0)
+    return phase.from + ((phase.to - phase.from) * Math.min(progress.applied, progress.applyTotal)) / progress.applyTotal;
   return phase.from;
 }
 
@@ -58,7 +69,16 @@ function isSummary(value: unknown): value is SyncSummary {
 
 function summaryCounts(summary: SyncSummary): Record<string, number> {
   const flat: Record<string, number> = {};
-  const groups: Record<string, Record<string, number>> = { users: summary.users, groups: summary.groups, memberships: summary.memberships, roles: summary.roles, channels: summary.channels, teams: summary.teams, attributes: summary.attributes, sessions: summary.sessions };
+  const groups: Record<string, Record<string, number>> = {
+    users: summary.users,
+    groups: summary.groups,
+    memberships: summary.memberships,
+    roles: summary.roles,
+    channels: summary.channels,
+    teams: summary.teams,
+    attributes: summary.attributes,
+    sessions: summary.sessions,
+  };
   for (const [group, values] of Object.entries(groups)) for (const [name, value] of Object.entries(values)) flat[`${group}.${name}`] = value;
   return flat;
 }
@@ -80,7 +100,9 @@ export function DirectoryActions(props: { unsaved?: UnsavedSettings } = {}): JSX
   const [state, setState] = useState<ActionState>({ kind: 'idle' });
   const [username, setUsername] = useState('');
   const polling = useRef<number | undefined>(undefined);
-  const isBusy = state.kind === 'busy' || (state.kind === 'sync' && (state.run === null || state.run.status === 'running') && state.summary === null && state.error === undefined);
+  const isBusy =
+    state.kind === 'busy' ||
+    (state.kind === 'sync' && (state.run === null || state.run.status === 'running') && state.summary === null && state.error === undefined);
 
   useEffect(() => () => window.clearTimeout(polling.current), []);
 
@@ -109,7 +131,11 @@ export function DirectoryActions(props: { unsaved?: UnsavedSettings } = {}): JSX
     if (request === null) return;
     setState({ kind: 'busy', label: request.tested === 'unsaved' ? 'Testing the connection with your unsaved changes…' : 'Testing the connection…' });
     try {
-      setState({ kind: 'connection', report: await api<TestConnectionReport>('POST', '/api/v1/admin/actions/test-connection', request.body), tested: request.tested });
+      setState({
+        kind: 'connection',
+        report: await api<TestConnectionReport>('POST', '/api/v1/admin/actions/test-connection', request.body),
+        tested: request.tested,
+      });
     } catch (error) {
       failed(label, error, request.tested);
     }
@@ -123,7 +149,11 @@ export function DirectoryActions(props: { unsaved?: UnsavedSettings } = {}): JSX
     if (request === null) return;
     setState({ kind: 'busy', label: `Searching for ${username.trim()}${request.tested === 'unsaved' ? ' with your unsaved changes' : ''}…` });
     try {
-      setState({ kind: 'search', report: await api<TestSearchReport>('POST', '/api/v1/admin/actions/test-search', { username: username.trim(), ...request.body }), tested: request.tested });
+      setState({
+        kind: 'search',
+        report: await api<TestSearchReport>('POST', '/api/v1/admin/actions/test-search', { username: username.trim(), ...request.body }),
+        tested: request.tested,
+      });
     } catch (error) {
       failed(label, error, request.tested);
     }
@@ -134,7 +164,9 @@ export function DirectoryActions(props: { unsaved?: UnsavedSettings } = {}): JSX
     const tick = async () => {
       try {
         const run = await api<Run>('GET', `/api/v1/admin/runs/${encodeURIComponent(runId)}`);
-        setState((current) => (current.kind === 'sync' && current.runId === runId ? { ...current, run, lastProgress: run.progress ?? current.lastProgress } : current));
+        setState((current) =>
+          current.kind === 'sync' && current.runId === runId ? { ...current, run, lastProgress: run.progress ?? current.lastProgress } : current,
+        );
         if (run.status === 'running') polling.current = window.setTimeout(() => void tick(), 400);
       } catch (error) {
         setState((current) => (current.kind === 'sync' && current.runId === runId ? { ...current, error } : current));
@@ -193,7 +225,8 @@ export function DirectoryActions(props: { unsaved?: UnsavedSettings } = {}): JSX
     >
       {isTestingUnsaved ? (
         <p class="alert alert-info testing-unsaved" data-testid="testing-unsaved">
-          <strong>Testing unsaved changes.</strong> Test Connection and Test LDAP Search use the form's current values ({unsaved.count} unsaved change{unsaved.count === 1 ? '' : 's'}); nothing is saved. Dry run and Sync Now use the saved settings.
+          <strong>Testing unsaved changes.</strong> Test Connection and Test LDAP Search use the form's current values ({unsaved.count} unsaved change
+          {unsaved.count === 1 ? '' : 's'}); nothing is saved. Dry run and Sync Now use the saved settings.
         </p>
       ) : null}
       <div class="action-result" data-testid="action-result" data-kind={state.kind} data-tested={'tested' in state ? state.tested : undefined}>
@@ -203,11 +236,22 @@ export function DirectoryActions(props: { unsaved?: UnsavedSettings } = {}): JSX
   );
 }
 
-function ActionResult(props: { state: ActionState; username: string; setUsername: (value: string) => void; onSearch: (event: Event) => void; onClose: () => void }): JSX.Element {
+function ActionResult(props: {
+  state: ActionState;
+  username: string;
+  setUsername: (value: string) => void;
+  onSearch: (event: Event) => void;
+  onClose: () => void;
+}): JSX.Element {
   const { state } = props;
   switch (state.kind) {
     case 'idle':
-      return <p class="muted small">Test Connection checks the connection, TLS and the service account's bind, and warns about settings that do not fit the directory's data. Test LDAP Search finds one user as login would. Dry run shows what Sync Now would change, with a reason for every step, and writes nothing.</p>;
+      return (
+        <p class="muted small">
+          Test Connection checks the connection, TLS and the service account's bind, and warns about settings that do not fit the directory's data. Test LDAP
+          Search finds one user as login would. Dry run shows what Sync Now would change, with a reason for every step, and writes nothing.
+        </p>
+      );
     case 'busy':
       return (
         <p class="busy">
@@ -217,8 +261,13 @@ function ActionResult(props: { state: ActionState; username: string; setUsername
     case 'error':
       return (
         <div class="alert alert-error" role="alert" data-testid="action-error">
-          <strong>{state.label}{state.tested === 'unsaved' ? ' with your unsaved changes' : ''}.</strong>{' '}
-          {state.error instanceof ApiError && state.error.code === 'settings.invalid' ? 'The unsaved values are not valid: fix the marked fields.' : messageOf(state.error)}
+          <strong>
+            {state.label}
+            {state.tested === 'unsaved' ? ' with your unsaved changes' : ''}.
+          </strong>{' '}
+          {state.error instanceof ApiError && state.error.code === 'settings.invalid'
+            ? 'The unsaved values are not valid: fix the marked fields.'
+            : messageOf(state.error)}
           {state.tested === 'unsaved' ? <div class="small">Nothing was saved; the saved settings are still in force.</div> : null}
         </div>
       );
@@ -229,7 +278,14 @@ function ActionResult(props: { state: ActionState; username: string; setUsername
         <form class="inline-form" onSubmit={props.onSearch} data-testid="test-search-form">
           <label class="field-inline">
             <span>Username to look up</span>
-            <input name="test-search-username" value={props.username} onInput={(event) => props.setUsername(event.currentTarget.value)} placeholder="e.g. jdoe" autoFocus required />
+            <input
+              name="test-search-username"
+              value={props.username}
+              onInput={(event) => props.setUsername(event.currentTarget.value)}
+              placeholder="e.g. jdoe"
+              autoFocus
+              required
+            />
           </label>
           <button class="btn btn-primary" type="submit">
             Search
@@ -258,7 +314,8 @@ function ConnectionResult(props: { report: TestConnectionReport; tested: Tested 
   return (
     <div data-testid="test-connection-result" data-tested={props.tested}>
       <div class="alert alert-success" role="status">
-        <strong>Connection succeeded{testedNote(props.tested)}.</strong> Connected to {report.url} ({report.security === 'plain' ? 'no TLS' : report.security === 'ldaps' ? 'LDAPS' : 'StartTLS'}) and bound as {report.bind.dn ?? 'anonymous'}.
+        <strong>Connection succeeded{testedNote(props.tested)}.</strong> Connected to {report.url} (
+        {report.security === 'plain' ? 'no TLS' : report.security === 'ldaps' ? 'LDAPS' : 'StartTLS'}) and bound as {report.bind.dn ?? 'anonymous'}.
       </div>
       <Details
         rows={[
@@ -330,7 +387,11 @@ function SearchResult(props: { report: TestSearchReport; tested: Tested }): JSX.
   return (
     <div data-testid="test-search-result" data-tested={props.tested}>
       <div class="alert alert-success">
-        <strong>Found {user.username}{testedNote(props.tested)}.</strong> {report.entry.dn}
+        <strong>
+          Found {user.username}
+          {testedNote(props.tested)}.
+        </strong>{' '}
+        {report.entry.dn}
       </div>
       <div class="two-columns">
         <Details
@@ -365,14 +426,16 @@ function SearchResult(props: { report: TestSearchReport; tested: Tested }): JSX.
 }
 
 /** A progress bar with the phase and counts of a running sync, then its result. */
-export function SyncProgressView(props: { state: { runId: string | null; run: Run | null; lastProgress?: RunProgress | null; summary: SyncSummary | null; error: unknown } }): JSX.Element {
+export function SyncProgressView(props: {
+  state: { runId: string | null; run: Run | null; lastProgress?: RunProgress | null; summary: SyncSummary | null; error: unknown };
+}): JSX.Element {
   const { runId, run, summary, error } = props.state;
   const status = summary?.status ?? run?.status ?? 'running';
   // While running: the run's progress (or the last seen, between polls). Once finished, the result line has the counts.
   const progress = run?.progress ?? props.state.lastProgress ?? null;
   const percent = error !== undefined && summary === null && run === null ? 0 : progressPercent(status, progress);
-  const phase = status === 'running' ? PHASES.find((candidate) => candidate.phase === progress?.phase)?.label ?? 'Starting' : null;
-  const counts = summary !== null ? summaryCounts(summary) : run?.counts ?? {};
+  const phase = status === 'running' ? (PHASES.find((candidate) => candidate.phase === progress?.phase)?.label ?? 'Starting') : null;
+  const counts = summary !== null ? summaryCounts(summary) : (run?.counts ?? {});
   return (
     <div class="sync-progress" data-testid="sync-progress" data-status={error !== undefined && run === null && summary === null ? 'error' : status}>
       <div class="sync-progress-head">
@@ -380,24 +443,31 @@ export function SyncProgressView(props: { state: { runId: string | null; run: Ru
         {phase === null ? null : <span class="muted">{phase}…</span>}
         {status === 'running' ? null : <StatusBadge status={status} />}
       </div>
-      <div class={`progress ${status === 'running' ? 'progress-active' : `progress-${status}`}`} role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(percent)} data-testid="sync-progress-bar">
+      <div
+        class={`progress ${status === 'running' ? 'progress-active' : `progress-${status}`}`}
+        role="progressbar"
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={Math.round(percent)}
+        data-testid="sync-progress-bar"
+      >
         <div class="progress-fill" style={{ width: `${percent}%` }} />
       </div>
       {status !== 'running' ? null : (
-      <div class="progress-counts">
-        <span>
-          Users read <strong>{formatNumber(progress?.usersRead ?? 0)}</strong>
-        </span>
-        <span>
-          Groups read <strong>{formatNumber(progress?.groupsRead ?? 0)}</strong>
-        </span>
-        <span>
-          Applied{' '}
-          <strong>
-            {formatNumber(progress?.applied ?? 0)} / {formatNumber(progress?.applyTotal ?? 0)}
-          </strong>
-        </span>
-      </div>
+        <div class="progress-counts">
+          <span>
+            Users read <strong>{formatNumber(progress?.usersRead ?? 0)}</strong>
+          </span>
+          <span>
+            Groups read <strong>{formatNumber(progress?.groupsRead ?? 0)}</strong>
+          </span>
+          <span>
+            Applied{' '}
+            <strong>
+              {formatNumber(progress?.applied ?? 0)} / {formatNumber(progress?.applyTotal ?? 0)}
+            </strong>
+          </span>
+        </div>
       )}
       {error === undefined ? null : (
         <div class="alert alert-error" role="alert">
@@ -429,7 +499,8 @@ function DryRunResult(props: { summary: SyncSummary }): JSX.Element {
   return (
     <div data-testid="dry-run-result">
       <div class={`alert ${summary.status === 'succeeded' ? 'alert-info' : 'alert-warn'}`}>
-        <strong>Dry run {summary.status === 'succeeded' ? 'planned' : summary.status}:</strong> {formatNumber(summary.stepsTotal)} step{summary.stepsTotal === 1 ? '' : 's'} · {describeCounts(summaryCounts(summary))} · {formatDuration(summary.durationMs)}. Nothing was written.
+        <strong>Dry run {summary.status === 'succeeded' ? 'planned' : summary.status}:</strong> {formatNumber(summary.stepsTotal)} step
+        {summary.stepsTotal === 1 ? '' : 's'} · {describeCounts(summaryCounts(summary))} · {formatDuration(summary.durationMs)}. Nothing was written.
         {summary.reason === null ? null : <div>{summary.reason}</div>}
       </div>
       <Warnings warnings={summary.warnings} />
@@ -438,7 +509,18 @@ function DryRunResult(props: { summary: SyncSummary }): JSX.Element {
   );
 }
 
-const KIND_TONE: Record<string, 'good' | 'bad' | 'warn' | 'info'> = { create: 'good', add: 'good', grant: 'good', enable: 'good', disable: 'bad', delete: 'bad', remove: 'bad', revoke: 'bad', update: 'info', set: 'info' };
+const KIND_TONE: Record<string, 'good' | 'bad' | 'warn' | 'info'> = {
+  create: 'good',
+  add: 'good',
+  grant: 'good',
+  enable: 'good',
+  disable: 'bad',
+  delete: 'bad',
+  remove: 'bad',
+  revoke: 'bad',
+  update: 'info',
+  set: 'info',
+};
 
 /** The plan: each step's kind, subject and reason. */
 export function PlanTable(props: { steps: StepSummary[]; total?: number }): JSX.Element {
@@ -447,31 +529,35 @@ export function PlanTable(props: { steps: StepSummary[]; total?: number }): JSX.
   return (
     <div>
       <div class="table-scroll">
-      <table class="table" data-testid="plan-table">
-        <thead>
-          <tr>
-            <th>Kind</th>
-            <th>Subject</th>
-            <th>Reason</th>
-          </tr>
-        </thead>
-        <tbody>
-          {steps.map((step, index) => {
-            const verb = Object.keys(KIND_TONE).find((prefix) => step.kind.toLowerCase().startsWith(prefix));
-            return (
-              <tr key={index}>
-                <td>
-                  <Badge tone={verb === undefined ? 'neutral' : KIND_TONE[verb]}>{step.kind}</Badge>
-                </td>
-                <td>{step.subject}</td>
-                <td class="muted">{step.reason}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+        <table class="table" data-testid="plan-table">
+          <thead>
+            <tr>
+              <th>Kind</th>
+              <th>Subject</th>
+              <th>Reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {steps.map((step, index) => {
+              const verb = Object.keys(KIND_TONE).find((prefix) => step.kind.toLowerCase().startsWith(prefix));
+              return (
+                <tr key={index}>
+                  <td>
+                    <Badge tone={verb === undefined ? 'neutral' : KIND_TONE[verb]}>{step.kind}</Badge>
+                  </td>
+                  <td>{step.subject}</td>
+                  <td class="muted">{step.reason}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
       </div>
-      {props.total !== undefined && props.total > steps.length ? <p class="muted small">Showing the first {formatNumber(steps.length)} of {formatNumber(props.total)} steps.</p> : null}
+      {props.total !== undefined && props.total > steps.length ? (
+        <p class="muted small">
+          Showing the first {formatNumber(steps.length)} of {formatNumber(props.total)} steps.
+        </p>
+      ) : null}
     </div>
   );
 }

@@ -19,8 +19,13 @@ function notWritingReason(writeBack: WriteBackSettings): string {
 /** Where a new user goes, in a sentence. */
 function creationNote(writeBack: WriteBackSettings | undefined, hasPassword: boolean): string {
   if (writeBack === undefined) return 'Reading the write-back settings…';
-  if (!isWritable(writeBack)) return `Created as a local account in dirbridge only (${notWritingReason(writeBack)})${hasPassword ? '; the password is hashed in dirbridge' : ''}.`;
-  const password = !hasPassword ? '' : writeBack.passwords ? '; the password is set there and never stored in dirbridge' : '; writeBack.passwords is off, so the directory does not take a password';
+  if (!isWritable(writeBack))
+    return `Created as a local account in dirbridge only (${notWritingReason(writeBack)})${hasPassword ? '; the password is hashed in dirbridge' : ''}.`;
+  const password = !hasPassword
+    ? ''
+    : writeBack.passwords
+      ? '; the password is set there and never stored in dirbridge'
+      : '; writeBack.passwords is off, so the directory does not take a password';
   return `Created in the directory under ${writeBack.usersDn ?? '(writeBack.usersDn)'}, then in dirbridge${password}.`;
 }
 
@@ -28,7 +33,8 @@ function creationNote(writeBack: WriteBackSettings | undefined, hasPassword: boo
 export function deletionNote(user: Pick<User, 'username' | 'source'>, writeBack: WriteBackSettings | undefined): string {
   if (user.source !== 'directory') return `${user.username} is a local account: it is deleted from dirbridge.`;
   if (writeBack === undefined) return 'Reading the write-back settings…';
-  if (!isWritable(writeBack)) return `${user.username} comes from the directory and write-back does not write to it (${notWritingReason(writeBack)}): dirbridge refuses to delete it.`;
+  if (!isWritable(writeBack))
+    return `${user.username} comes from the directory and write-back does not write to it (${notWritingReason(writeBack)}): dirbridge refuses to delete it.`;
   switch (writeBack.deletion.users) {
     case 'disable':
       return `writeBack.deletion.users is disable: the directory entry is kept and disabled; dirbridge keeps the account, disabled.`;
@@ -43,7 +49,8 @@ export function deletionNote(user: Pick<User, 'username' | 'source'>, writeBack:
 function passwordNote(user: Pick<User, 'source'>, writeBack: WriteBackSettings | undefined): string {
   if (user.source !== 'directory') return 'Hashed in dirbridge’s store. The user’s sessions end.';
   if (writeBack === undefined) return 'Reading the write-back settings…';
-  if (!isWritable(writeBack)) return `Write-back does not write to the directory (${notWritingReason(writeBack)}): the password of a directory user cannot be set here.`;
+  if (!isWritable(writeBack))
+    return `Write-back does not write to the directory (${notWritingReason(writeBack)}): the password of a directory user cannot be set here.`;
   if (!writeBack.passwords) return 'writeBack.passwords is off: the directory’s passwords are not set from dirbridge.';
   return 'Set in the directory under its password policy (a refusal names its rule), never stored in dirbridge. The user’s sessions end.';
 }
@@ -67,7 +74,11 @@ export function NewUserPanel(props: { onClose: () => void; onCreated: () => void
   const [form, setForm] = useState(EMPTY_NEW_USER);
   const [password, setPassword] = useState('');
   const writeBack = useWriteBackSettings();
-  const field = (key: keyof typeof EMPTY_NEW_USER) => ({ name: `new-user-${key}`, value: form[key], onInput: (value: string) => setForm((current) => ({ ...current, [key]: value })) });
+  const field = (key: keyof typeof EMPTY_NEW_USER) => ({
+    name: `new-user-${key}`,
+    value: form[key],
+    onInput: (value: string) => setForm((current) => ({ ...current, [key]: value })),
+  });
   const state = useWriteAction(
     (isDryRun) => {
       const body: Record<string, unknown> = { username: form.username.trim(), groups: groupNames(form.groups), dryRun: isDryRun };
@@ -110,8 +121,21 @@ export function NewUserPanel(props: { onClose: () => void; onCreated: () => void
           <ActionField label="Last name" {...field('lastName')} />
           <ActionField label="Display name" {...field('displayName')} />
         </div>
-        <ActionField label="Groups" {...field('groups')} placeholder="group names, comma-separated" hint="Existing groups the user joins (in the directory too, in writable mode)." />
-        <ActionField label="Password (optional)" name="new-user-password" type="password" autoComplete="new-password" value={password} onInput={setPassword} hint="Sent once; never shown, logged or kept by the console." />
+        <ActionField
+          label="Groups"
+          {...field('groups')}
+          placeholder="group names, comma-separated"
+          hint="Existing groups the user joins (in the directory too, in writable mode)."
+        />
+        <ActionField
+          label="Password (optional)"
+          name="new-user-password"
+          type="password"
+          autoComplete="new-password"
+          value={password}
+          onInput={setPassword}
+          hint="Sent once; never shown, logged or kept by the console."
+        />
       </ActionPanel>
     </Card>
   );
@@ -151,9 +175,17 @@ export function UserActionsCard(props: { user: User; onChanged: () => void; onGo
         </button>
       </div>
       {open === 'rename' ? <RenameUserPanel key={`rename-${user.id}`} user={user} onClose={() => setOpen(null)} onApplied={props.onChanged} /> : null}
-      {open === 'password' ? <PasswordPanel key={`password-${user.id}`} user={user} note={passwordNote(user, writeBack)} onClose={() => setOpen(null)} onApplied={props.onChanged} /> : null}
+      {open === 'password' ? (
+        <PasswordPanel key={`password-${user.id}`} user={user} note={passwordNote(user, writeBack)} onClose={() => setOpen(null)} onApplied={props.onChanged} />
+      ) : null}
       {open === 'delete' ? (
-        <DeleteUserPanel key={`delete-${user.id}`} user={user} note={deletionNote(user, writeBack)} onClose={() => setOpen(null)} onApplied={(result) => (result.user === undefined && result.outcome !== 'failed' ? props.onGone() : props.onChanged())} />
+        <DeleteUserPanel
+          key={`delete-${user.id}`}
+          user={user}
+          note={deletionNote(user, writeBack)}
+          onClose={() => setOpen(null)}
+          onApplied={(result) => (result.user === undefined && result.outcome !== 'failed' ? props.onGone() : props.onChanged())}
+        />
       ) : null}
     </Card>
   );
@@ -161,9 +193,20 @@ export function UserActionsCard(props: { user: User; onChanged: () => void; onGo
 
 function RenameUserPanel(props: { user: User; onClose: () => void; onApplied: () => void }): JSX.Element {
   const [username, setUsername] = useState(props.user.username);
-  const state = useWriteAction((isDryRun) => api<UserWriteResult>('POST', `/api/v1/admin/users/${encodeURIComponent(props.user.id)}/rename`, { username: username.trim(), dryRun: isDryRun }), props.onApplied);
+  const state = useWriteAction(
+    (isDryRun) =>
+      api<UserWriteResult>('POST', `/api/v1/admin/users/${encodeURIComponent(props.user.id)}/rename`, { username: username.trim(), dryRun: isDryRun }),
+    props.onApplied,
+  );
   return (
-    <ActionPanel title={`Rename ${props.user.username}`} testId="rename-user" state={state} applyLabel="Rename" canSubmit={username.trim() !== '' && username.trim() !== props.user.username} onCancel={props.onClose}>
+    <ActionPanel
+      title={`Rename ${props.user.username}`}
+      testId="rename-user"
+      state={state}
+      applyLabel="Rename"
+      canSubmit={username.trim() !== '' && username.trim() !== props.user.username}
+      onCancel={props.onClose}
+    >
       <ActionField label="New username" name="rename-username" value={username} onInput={setUsername} />
     </ActionPanel>
   );
@@ -179,14 +222,33 @@ function PasswordPanel(props: { user: User; note: string; onClose: () => void; o
     },
   );
   return (
-    <ActionPanel title={`Reset the password of ${props.user.username}`} testId="reset-password" state={state} applyLabel="Set password" canSubmit={password !== ''} onCancel={props.onClose} note={props.note}>
-      <ActionField label="New password" name="reset-password" type="password" autoComplete="new-password" value={password} onInput={setPassword} hint="Sent once; never shown, logged or kept by the console." />
+    <ActionPanel
+      title={`Reset the password of ${props.user.username}`}
+      testId="reset-password"
+      state={state}
+      applyLabel="Set password"
+      canSubmit={password !== ''}
+      onCancel={props.onClose}
+      note={props.note}
+    >
+      <ActionField
+        label="New password"
+        name="reset-password"
+        type="password"
+        autoComplete="new-password"
+        value={password}
+        onInput={setPassword}
+        hint="Sent once; never shown, logged or kept by the console."
+      />
     </ActionPanel>
   );
 }
 
 function DeleteUserPanel(props: { user: User; note: string; onClose: () => void; onApplied: (result: UserWriteResult) => void }): JSX.Element {
-  const state = useWriteAction((isDryRun) => api<UserWriteResult>('POST', `/api/v1/admin/users/${encodeURIComponent(props.user.id)}/delete`, { dryRun: isDryRun }), props.onApplied);
+  const state = useWriteAction(
+    (isDryRun) => api<UserWriteResult>('POST', `/api/v1/admin/users/${encodeURIComponent(props.user.id)}/delete`, { dryRun: isDryRun }),
+    props.onApplied,
+  );
   return (
     <ActionPanel
       title={`Delete ${props.user.username}?`}
@@ -197,7 +259,11 @@ function DeleteUserPanel(props: { user: User; note: string; onClose: () => void;
       canSubmit
       onCancel={props.onClose}
       note={<span data-testid="deletion-policy">{props.note}</span>}
-      after={(result) => (result.isDryRun || result.user !== undefined || result.outcome === 'failed' ? null : <Link href="/users">The account is gone from dirbridge: back to Users</Link>)}
+      after={(result) =>
+        result.isDryRun || result.user !== undefined || result.outcome === 'failed' ? null : (
+          <Link href="/users">The account is gone from dirbridge: back to Users</Link>
+        )
+      }
     />
   );
 }

@@ -6,8 +6,25 @@
  */
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, apiResponse, ApiError, messageOf, query } from '../api.ts';
-import { Avatar, Badge, Card, Details, Empty, ErrorBox, Link, Loading, PageHeader, Pager, SearchBox, SourceBadge, StateBadge, formatDate, formatNumber, useAsync } from '../components.tsx';
+import { ApiError, api, apiResponse, messageOf, query } from '../api.ts';
+import {
+  Avatar,
+  Badge,
+  Card,
+  Details,
+  Empty,
+  ErrorBox,
+  formatDate,
+  formatNumber,
+  Link,
+  Loading,
+  PageHeader,
+  Pager,
+  SearchBox,
+  SourceBadge,
+  StateBadge,
+  useAsync,
+} from '../components.tsx';
 import { namedHref, navigate, useLocation } from '../router.ts';
 import type { ListedUser, UnthrottleResult, User, UserDetail, UserPage as UserPageData, UserState, WriteOutcome } from '../types.ts';
 import { HeaderOutcome, headerOutcomes } from '../write-action.tsx';
@@ -87,7 +104,10 @@ export function UsersPage(): JSX.Element {
     const text = next.toString();
     navigate(`/users${text === '' ? '' : `?${text}`}`, { replace: true });
   };
-  const page = useAsync(() => api<UserPageData>('GET', `/api/v1/admin/users${query({ search, source, state, limit: PAGE, offset })}`), [search, source, state, offset]);
+  const page = useAsync(
+    () => api<UserPageData>('GET', `/api/v1/admin/users${query({ search, source, state, limit: PAGE, offset })}`),
+    [search, source, state, offset],
+  );
   const [isCreating, setCreating] = useState(false);
   return (
     <div>
@@ -99,7 +119,12 @@ export function UsersPage(): JSX.Element {
       {isCreating ? <NewUserPanel onClose={() => setCreating(false)} onCreated={page.reload} /> : null}
       <Card>
         <div class="toolbar">
-          <SearchBox value={search} placeholder="Search username, email or name" onSearch={(value) => update({ search: value, offset: 0 })} testId="user-search" />
+          <SearchBox
+            value={search}
+            placeholder="Search username, email or name"
+            onSearch={(value) => update({ search: value, offset: 0 })}
+            testId="user-search"
+          />
           <select value={source} onChange={(event) => update({ source: event.currentTarget.value, offset: 0 })} aria-label="Source">
             <option value="">All sources</option>
             <option value="directory">Directory</option>
@@ -116,7 +141,9 @@ export function UsersPage(): JSX.Element {
         </div>
         <ErrorBox error={page.error} />
         {page.data === undefined ? (
-          page.error === undefined ? <Loading /> : null
+          page.error === undefined ? (
+            <Loading />
+          ) : null
         ) : (
           <>
             <UsersTable users={page.data.users} />
@@ -142,7 +169,12 @@ function NameLinks(props: { kind: 'channels' | 'teams'; names: string[] }): JSX.
   );
 }
 
-const PROFILE_FIELDS: Array<{ key: 'username' | 'email' | 'firstName' | 'lastName' | 'displayName' | 'notes'; label: string; isMultiline?: boolean; isNullable: boolean }> = [
+const PROFILE_FIELDS: Array<{
+  key: 'username' | 'email' | 'firstName' | 'lastName' | 'displayName' | 'notes';
+  label: string;
+  isMultiline?: boolean;
+  isNullable: boolean;
+}> = [
   { key: 'username', label: 'Username', isNullable: false },
   { key: 'email', label: 'Email', isNullable: true },
   { key: 'firstName', label: 'First name', isNullable: false },
@@ -165,7 +197,15 @@ export function UserPage(props: { id: string }): JSX.Element {
   useEffect(() => {
     if (data === undefined) return;
     const user = data.user;
-    setDraft({ username: user.username, email: user.email ?? '', firstName: user.firstName, lastName: user.lastName, displayName: user.displayName ?? '', notes: user.notes ?? '', isAdmin: user.isAdmin });
+    setDraft({
+      username: user.username,
+      email: user.email ?? '',
+      firstName: user.firstName,
+      lastName: user.lastName,
+      displayName: user.displayName ?? '',
+      notes: user.notes ?? '',
+      isAdmin: user.isAdmin,
+    });
   }, [data]);
 
   if (data === undefined) return detail.error === undefined ? <Loading /> : <ErrorBox error={detail.error} />;
@@ -212,7 +252,8 @@ export function UserPage(props: { id: string }): JSX.Element {
         title={user.displayName ?? user.username}
         subtitle={
           <>
-            <Link href="/users">← Users</Link> · <SourceBadge source={user.source} /> <StateBadge user={user} /> {user.isAdmin ? <Badge tone="warn">admin</Badge> : null}
+            <Link href="/users">← Users</Link> · <SourceBadge source={user.source} /> <StateBadge user={user} />{' '}
+            {user.isAdmin ? <Badge tone="warn">admin</Badge> : null}
           </>
         }
       />
@@ -236,7 +277,9 @@ export function UserPage(props: { id: string }): JSX.Element {
       ) : null}
       <div class="two-columns">
         <Card title="Profile" testId="user-profile">
-          {PROFILE_FIELDS.some((field) => readOnly.has(field.key)) || readOnly.has('isAdmin') ? <p class="muted small">Fields marked “Directory” are managed by the directory and change only there; the others are local to dirbridge.</p> : null}
+          {PROFILE_FIELDS.some((field) => readOnly.has(field.key)) || readOnly.has('isAdmin') ? (
+            <p class="muted small">Fields marked “Directory” are managed by the directory and change only there; the others are local to dirbridge.</p>
+          ) : null}
           <form
             onSubmit={(event) => {
               event.preventDefault();
@@ -252,19 +295,31 @@ export function UserPage(props: { id: string }): JSX.Element {
                 value,
                 readOnly: isReadOnly,
                 'data-readonly': isReadOnly ? 'true' : 'false',
-                onInput: (event: JSX.TargetedEvent<HTMLInputElement | HTMLTextAreaElement>) => setDraft((current) => ({ ...current, [field.key]: event.currentTarget.value })),
+                onInput: (event: JSX.TargetedEvent<HTMLInputElement | HTMLTextAreaElement>) =>
+                  setDraft((current) => ({ ...current, [field.key]: event.currentTarget.value })),
               };
               return (
                 <div class={`field ${isReadOnly ? 'field-readonly' : ''}`} key={field.key} data-testid={`user-field-${field.key}`}>
                   <label for={`user-${field.key}`} class="field-label">
-                    {field.label} {isReadOnly ? <Badge tone="info" title="Managed by the directory: read-only here">Directory</Badge> : null}
+                    {field.label}{' '}
+                    {isReadOnly ? (
+                      <Badge tone="info" title="Managed by the directory: read-only here">
+                        Directory
+                      </Badge>
+                    ) : null}
                   </label>
                   {field.isMultiline ? <textarea rows={3} {...props} /> : <input {...props} />}
                 </div>
               );
             })}
             <label class={`checkbox ${readOnly.has('isAdmin') ? 'field-readonly' : ''}`}>
-              <input type="checkbox" name="isAdmin" checked={draft['isAdmin'] === true} disabled={readOnly.has('isAdmin')} onChange={(event) => setDraft((current) => ({ ...current, isAdmin: event.currentTarget.checked }))} />
+              <input
+                type="checkbox"
+                name="isAdmin"
+                checked={draft['isAdmin'] === true}
+                disabled={readOnly.has('isAdmin')}
+                onChange={(event) => setDraft((current) => ({ ...current, isAdmin: event.currentTarget.checked }))}
+              />
               Administrator of dirbridge {readOnly.has('isAdmin') ? <Badge tone="info">Directory</Badge> : null}
             </label>
             <div class="form-actions">
@@ -295,24 +350,55 @@ export function UserPage(props: { id: string }): JSX.Element {
                       <Badge tone="good">Not throttled</Badge>
                     )}{' '}
                     <span class="muted small">
-                      {formatNumber(data.loginThrottle.failures)} failed attempt{data.loginThrottle.failures === 1 ? '' : 's'}; strangers are refused at {formatNumber(data.loginThrottle.limit)}
+                      {formatNumber(data.loginThrottle.failures)} failed attempt{data.loginThrottle.failures === 1 ? '' : 's'}; strangers are refused at{' '}
+                      {formatNumber(data.loginThrottle.limit)}
                     </span>
                   </span>,
                 ],
               ]}
             />
             <div class="account-actions">
-              <input value={reason} onInput={(event) => setReason(event.currentTarget.value)} placeholder={`Reason to ${user.isEnabled ? 'disable' : 'enable'} (optional, goes to the audit log)`} aria-label="Reason" />
+              <input
+                value={reason}
+                onInput={(event) => setReason(event.currentTarget.value)}
+                placeholder={`Reason to ${user.isEnabled ? 'disable' : 'enable'} (optional, goes to the audit log)`}
+                aria-label="Reason"
+              />
               {user.isEnabled ? (
-                <button class="btn btn-danger" disabled={isBusy} onClick={() => void act(() => writeBack('POST', `/api/v1/admin/users/${user.id}/disable`, reason.trim() === '' ? {} : { reason: reason.trim() }), 'The account was disabled and its sessions ended.')} data-testid="disable-user">
+                <button
+                  class="btn btn-danger"
+                  disabled={isBusy}
+                  onClick={() =>
+                    void act(
+                      () => writeBack('POST', `/api/v1/admin/users/${user.id}/disable`, reason.trim() === '' ? {} : { reason: reason.trim() }),
+                      'The account was disabled and its sessions ended.',
+                    )
+                  }
+                  data-testid="disable-user"
+                >
                   Disable account
                 </button>
               ) : (
-                <button class="btn" disabled={isBusy} onClick={() => void act(() => writeBack('POST', `/api/v1/admin/users/${user.id}/enable`, reason.trim() === '' ? {} : { reason: reason.trim() }), 'The account was enabled.')} data-testid="enable-user">
+                <button
+                  class="btn"
+                  disabled={isBusy}
+                  onClick={() =>
+                    void act(
+                      () => writeBack('POST', `/api/v1/admin/users/${user.id}/enable`, reason.trim() === '' ? {} : { reason: reason.trim() }),
+                      'The account was enabled.',
+                    )
+                  }
+                  data-testid="enable-user"
+                >
                   Enable account
                 </button>
               )}
-              <button class="btn" disabled={isBusy} onClick={() => void act(() => api('DELETE', `/api/v1/admin/users/${user.id}/sessions`), 'Every session of this user was revoked.')} data-testid="revoke-sessions">
+              <button
+                class="btn"
+                disabled={isBusy}
+                onClick={() => void act(() => api('DELETE', `/api/v1/admin/users/${user.id}/sessions`), 'Every session of this user was revoked.')}
+                data-testid="revoke-sessions"
+              >
                 Revoke sessions
               </button>
               <button
@@ -322,7 +408,8 @@ export function UserPage(props: { id: string }): JSX.Element {
                 onClick={() =>
                   void act(
                     () => api<UnthrottleResult>('POST', `/api/v1/admin/users/${user.id}/unthrottle`),
-                    (result) => `Cleared ${formatNumber(result.cleared)} failed login attempt${result.cleared === 1 ? '' : 's'}. The directory's own failure counter is unchanged.`,
+                    (result) =>
+                      `Cleared ${formatNumber(result.cleared)} failed login attempt${result.cleared === 1 ? '' : 's'}. The directory's own failure counter is unchanged.`,
                   )
                 }
                 data-testid="unthrottle-user"
@@ -331,8 +418,8 @@ export function UserPage(props: { id: string }): JSX.Element {
               </button>
             </div>
             <p class="muted small">
-              Clear login throttle forgets the failed logins dirbridge counted for this user. The directory's own failure counter is not cleared: where the directory counts failures itself, logins stay
-              refused until its count allows another attempt.
+              Clear login throttle forgets the failed logins dirbridge counted for this user. The directory's own failure counter is not cleared: where the
+              directory counts failures itself, logins stay refused until its count allows another attempt.
             </p>
           </Card>
           <UserActionsCard user={user} onChanged={detail.reload} onGone={() => setGone(true)} />
@@ -349,7 +436,8 @@ export function UserPage(props: { id: string }): JSX.Element {
                   'Avatar',
                   data.avatar === null ? null : (
                     <span data-testid="user-avatar-details">
-                      {data.avatar.mimeType.replace('image/', '').toUpperCase()}, {formatNumber(data.avatar.byteLength)} bytes, synced {formatDate(data.avatar.updatedAt)}
+                      {data.avatar.mimeType.replace('image/', '').toUpperCase()}, {formatNumber(data.avatar.byteLength)} bytes, synced{' '}
+                      {formatDate(data.avatar.updatedAt)}
                     </span>
                   ),
                 ],

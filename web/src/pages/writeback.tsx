@@ -7,7 +7,7 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, messageOf, query } from '../api.ts';
-import { Badge, Card, Empty, ErrorBox, Loading, PageHeader, Pager, formatDate, formatNumber, useAsync } from '../components.tsx';
+import { Badge, Card, Empty, ErrorBox, formatDate, formatNumber, Loading, PageHeader, Pager, useAsync } from '../components.tsx';
 import type { ConflictPage, OutboxPage, OutboxRow, RetryResult, WriteBackConflict } from '../types.ts';
 
 const PAGE = 50;
@@ -28,7 +28,11 @@ function changeText(change: OutboxRow['change']): string {
       return `rename to ${change.newRdn}${change.newParent === undefined ? '' : ` under ${change.newParent}`}`;
     case 'modify':
       return change.changes
-        .map((item) => (item.kind === 'set' ? `${item.attribute}: ${valuesText(item.from)} → ${valuesText(item.to)}` : `${item.kind === 'addValues' ? 'add' : 'remove'} ${item.attribute} ${valuesText(item.values)}`))
+        .map((item) =>
+          item.kind === 'set'
+            ? `${item.attribute}: ${valuesText(item.from)} → ${valuesText(item.to)}`
+            : `${item.kind === 'addValues' ? 'add' : 'remove'} ${item.attribute} ${valuesText(item.values)}`,
+        )
         .join('; ');
   }
 }
@@ -53,7 +57,12 @@ interface Outcome {
 /** What a retry did, in a sentence; a warning when something is still not delivered. */
 function retryOutcome(result: RetryResult): Outcome {
   const { run } = result;
-  const delivered = run.skipped === 'not_writable' ? 'nothing was delivered: write-back is not on in writable mode' : run.skipped === 'held_elsewhere' ? 'another instance is delivering them' : `delivered ${run.done}, retrying later ${run.retrying}, failed ${run.failed}, conflicts ${run.conflicts}`;
+  const delivered =
+    run.skipped === 'not_writable'
+      ? 'nothing was delivered: write-back is not on in writable mode'
+      : run.skipped === 'held_elsewhere'
+        ? 'another instance is delivering them'
+        : `delivered ${run.done}, retrying later ${run.retrying}, failed ${run.failed}, conflicts ${run.conflicts}`;
   const isClean = run.skipped === undefined && run.failed === 0 && run.retrying === 0;
   return { tone: isClean ? 'success' : 'warn', text: `${formatNumber(result.requeued)} failed write(s) put back in the outbox; ${delivered}.` };
 }
@@ -63,7 +72,9 @@ function OutboxCard(props: { actions: Actions }): JSX.Element {
   const [offset, setOffset] = useState(0);
   const outbox = useAsync(() => api<OutboxPage>('GET', `/api/v1/admin/writeback/outbox${query({ limit: PAGE, offset })}`), [offset, actions.generation]);
   const retry = (ids: string[] | undefined) =>
-    actions.run(ids === undefined ? 'retry-all' : `retry-${ids.join(',')}`, 'Retry', async () => retryOutcome(await api<RetryResult>('POST', '/api/v1/admin/writeback/retry', ids === undefined ? {} : { ids })));
+    actions.run(ids === undefined ? 'retry-all' : `retry-${ids.join(',')}`, 'Retry', async () =>
+      retryOutcome(await api<RetryResult>('POST', '/api/v1/admin/writeback/retry', ids === undefined ? {} : { ids })),
+    );
   // Failed rows may be on another page: offered whenever anything is open (a retry with none failed puts back nothing).
   const isEmpty = (outbox.data?.total ?? 0) === 0;
   return (
@@ -72,7 +83,13 @@ function OutboxCard(props: { actions: Actions }): JSX.Element {
       testId="writeback-outbox"
       actions={
         <span class="button-row">
-          <button class="btn btn-small" disabled={actions.busy !== null || isEmpty} onClick={() => void retry(undefined)} data-testid="retry-all" title="Put every failed write back in the outbox and deliver now">
+          <button
+            class="btn btn-small"
+            disabled={actions.busy !== null || isEmpty}
+            onClick={() => void retry(undefined)}
+            data-testid="retry-all"
+            title="Put every failed write back in the outbox and deliver now"
+          >
             {actions.busy === 'retry-all' ? 'Retrying…' : 'Retry all failed'}
           </button>
           <button class="btn btn-small" onClick={outbox.reload}>
@@ -81,10 +98,14 @@ function OutboxCard(props: { actions: Actions }): JSX.Element {
         </span>
       }
     >
-      <p class="muted small">Directory writes not delivered yet, in the order they will be made: pending ones wait for their next attempt; failed ones wait for an administrator.</p>
+      <p class="muted small">
+        Directory writes not delivered yet, in the order they will be made: pending ones wait for their next attempt; failed ones wait for an administrator.
+      </p>
       <ErrorBox error={outbox.error} />
       {outbox.data === undefined ? (
-        outbox.error === undefined ? <Loading /> : null
+        outbox.error === undefined ? (
+          <Loading />
+        ) : null
       ) : outbox.data.rows.length === 0 ? (
         <Empty>Nothing waits: every write has reached the directory.</Empty>
       ) : (
@@ -160,7 +181,10 @@ function ConflictsCard(props: { actions: Actions }): JSX.Element {
   const { actions } = props;
   const [offset, setOffset] = useState(0);
   const [isOpenOnly, setOpenOnly] = useState(true);
-  const conflicts = useAsync(() => api<ConflictPage>('GET', `/api/v1/admin/writeback/conflicts${query({ open: isOpenOnly ? 'true' : undefined, limit: PAGE, offset })}`), [isOpenOnly, offset, actions.generation]);
+  const conflicts = useAsync(
+    () => api<ConflictPage>('GET', `/api/v1/admin/writeback/conflicts${query({ open: isOpenOnly ? 'true' : undefined, limit: PAGE, offset })}`),
+    [isOpenOnly, offset, actions.generation],
+  );
   const resolve = (conflict: WriteBackConflict, resolution: 'keep' | 'restore') =>
     actions.run(`${resolution}-${conflict.id}`, resolution === 'keep' ? 'Keep' : 'Restore', async () => {
       const resolved = await api<WriteBackConflict>('POST', `/api/v1/admin/writeback/conflicts/${encodeURIComponent(conflict.id)}/resolve`, { resolution });
@@ -190,10 +214,14 @@ function ConflictsCard(props: { actions: Actions }): JSX.Element {
         </label>
       }
     >
-      <p class="muted small">A field both dirbridge and the directory changed since they last agreed. The winner follows the Authority setting; the other value is kept here.</p>
+      <p class="muted small">
+        A field both dirbridge and the directory changed since they last agreed. The winner follows the Authority setting; the other value is kept here.
+      </p>
       <ErrorBox error={conflicts.error} />
       {conflicts.data === undefined ? (
-        conflicts.error === undefined ? <Loading /> : null
+        conflicts.error === undefined ? (
+          <Loading />
+        ) : null
       ) : conflicts.data.rows.length === 0 ? (
         <Empty>{isOpenOnly ? 'No open conflicts.' : 'No conflicts.'}</Empty>
       ) : (
@@ -230,7 +258,13 @@ function ConflictsCard(props: { actions: Actions }): JSX.Element {
                     <td>
                       {conflict.resolution === null ? (
                         <span class="button-row">
-                          <button class="btn btn-small" disabled={actions.busy !== null} onClick={() => void resolve(conflict, 'keep')} data-testid="conflict-keep" title={`Accept the ${conflict.winner}'s value; nothing is written`}>
+                          <button
+                            class="btn btn-small"
+                            disabled={actions.busy !== null}
+                            onClick={() => void resolve(conflict, 'keep')}
+                            data-testid="conflict-keep"
+                            title={`Accept the ${conflict.winner}'s value; nothing is written`}
+                          >
                             Keep
                           </button>
                           <button
