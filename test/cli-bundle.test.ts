@@ -29,6 +29,7 @@ describe('the bundled CLI', () => {
       copyFileSync(path.join(ROOT, 'bin', 'dirbridge.js'), path.join(dir, 'bin', 'dirbridge.js'));
       symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
       copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the string is TypeScript source with a template literal
       writeFileSync(path.join(dir, 'src', 'main.ts'), "const from: string = 'sources';\nconsole.log(`the ${from} ran`);\n");
       writeFileSync(path.join(dir, 'dist', 'dirbridge.js'), "console.log('the bundle ran');\n");
       const bin = path.join(dir, 'bin', 'dirbridge.js');

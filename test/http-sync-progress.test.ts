@@ -44,7 +44,15 @@ describe('Sync Now in the background, progress, jobs and logs', () => {
 
   async function serverFor(target: App, options: HttpServerOptions = {}): Promise<FastifyInstance> {
     const made = await createHttpServer(target, {
-      logger: { level: 'info', stream: new Writable({ write: (chunk: Buffer, _encoding, done) => (stdout.push(chunk.toString('utf8')), done()) }) },
+      logger: {
+        level: 'info',
+        stream: new Writable({
+          write: (chunk: Buffer, _encoding, done) => {
+            stdout.push(chunk.toString('utf8'));
+            done();
+          },
+        }),
+      },
       ...options,
     });
     cleanups.push(() => made.close());

@@ -249,6 +249,7 @@ describe('mapping against Active Directory (Samba)', () => {
         searchPages: (request) => {
           searches += 1;
           if (searches === 4)
+            // biome-ignore lint/correctness/useYield: a paged search that fails on its first read
             return (async function* () {
               throw new Error('injected fault');
             })();

@@ -13,7 +13,6 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { stringify } from 'yaml';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
 import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { writeSlapdConfig } from './helpers/directory.ts';

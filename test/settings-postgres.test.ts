@@ -81,7 +81,10 @@ describe('settings shared through PostgreSQL', { skip: skipUnlessCi(problem, 'Po
       const stop = behind.watchSettings({
         intervalMs: 50,
         onError: (error) => assert.fail(String(error)),
-        onApplied: (state) => (stop(), resolve(state.version)),
+        onApplied: (state) => {
+          stop();
+          resolve(state.version);
+        },
       });
     });
     const changedTo: number[] = [];

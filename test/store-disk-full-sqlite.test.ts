@@ -7,11 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
-import { stringify } from 'yaml';
 import { openStore } from '../src/store/open-store.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
 import { type Slapd, startSlapd } from './fixtures/slapd.ts';

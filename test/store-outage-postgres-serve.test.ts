@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { stringify } from 'yaml';
 import { openApp } from '../src/app.ts';
 import { validateSettings } from '../src/settings/load.ts';
 import { type PostgresServer, postgresServerProblem, startPostgresServer } from './fixtures/postgres-server.ts';

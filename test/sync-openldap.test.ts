@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type App, openApp } from '../src/app.ts';
-import type { Settings } from '../src/settings/schema.ts';
 import { generateOrganisation, type Organisation } from './fixtures/sample-directory.ts';
 import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { membersByGroup, merge, settingsFor, storePicture, syncInterruptedAfter, usersByName } from './helpers/harness.ts';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { type App, openApp } from '../src/app.ts';
-import { openDirectory, openWritableDirectory, type WritableDirectoryConnection } from '../src/directory/index.ts';
+import { openDirectory, type WritableDirectoryConnection } from '../src/directory/index.ts';
 import { isDirbridgeError } from '../src/errors.ts';
 import type { NewOutboxStep, OutboxRecord } from '../src/model/index.ts';
 import { PRIMARY_DIRECTORY_ID } from '../src/model/writeback.ts';

@@ -170,6 +170,7 @@ export function escapeFilterValue(value: FilterValue): string {
   if (Buffer.isBuffer(value)) {
     return [...value].map((byte) => `\\${byte.toString(16).padStart(2, '0')}`).join('');
   }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this escapes (RFC 4515)
   return value.replace(/[*()\\\u0000-\u001f\u007f]/g, (ch) => `\\${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 

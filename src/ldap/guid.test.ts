@@ -25,7 +25,7 @@ describe('objectSid', () => {
     sid.writeUInt8(1, 0);
     sid.writeUInt8(5, 1);
     sid.writeUIntBE(5, 2, 6);
-    [21, 1004336348, 1177238915, 682003330, 512].forEach((value, index) => sid.writeUInt32LE(value, 8 + 4 * index));
+    for (const [index, value] of [21, 1004336348, 1177238915, 682003330, 512].entries()) sid.writeUInt32LE(value, 8 + 4 * index);
     assert.equal(formatObjectSid(sid), 'S-1-5-21-1004336348-1177238915-682003330-512');
   });
   it('formats a well-known SID', () => {

@@ -67,6 +67,7 @@ export function oidcAdapterClass(store: OidcStore, now: () => Date): new (model:
   return class StoreAdapter {
     constructor(model: string) {
       // A constructor may return an object: each model gets its own adapter over the one store.
+      // biome-ignore lint/correctness/noConstructorReturn: oidc-provider instantiates the adapter class with `new`
       return createOidcAdapter(store, model, now);
     }
   } as unknown as new (

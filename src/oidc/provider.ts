@@ -69,8 +69,10 @@ function adapterClass(store: Store, now: () => Date): new (model: string) => Ada
   return class StoreAdapter {
     constructor(model: string) {
       const adapter = createOidcAdapter(store.oidc, model, now);
+      // biome-ignore lint/correctness/noConstructorReturn: oidc-provider instantiates the adapter class with `new`
       if (model !== 'Client') return adapter;
       // Clients are registered by administrators only (no dynamic registration): reads come from their table.
+      // biome-ignore lint/correctness/noConstructorReturn: as above
       return { ...adapter, find: async (id: string) => (await clientMetadataOf(store, id)) as AdapterPayload | undefined };
     }
   } as unknown as new (

@@ -48,6 +48,7 @@ export interface SchedulerJob {
   /** Run once when the scheduler starts, under the lock (Pocket ID's sync on startup). */
   runOnStart?: boolean;
   /** Does the work; the returned text is logged. A throw is recorded as a failed run. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a callback may return nothing; with `undefined` every `async () => {}` would be a type error
   run: (context: JobRunContext) => Promise<string | void>;
 }
 
@@ -96,6 +97,7 @@ export interface RunNowOptions {
    * Work to do instead of the job's own `run` — a variant of the job, such as a sync with the
    * caller's callbacks — under the same lock and never alongside the job's other runs.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a callback may return nothing; with `undefined` every `async () => {}` would be a type error
   work?: (context: JobRunContext) => Promise<string | void>;
 }
 

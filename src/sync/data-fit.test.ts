@@ -99,7 +99,7 @@ describe('data-fit warnings', () => {
     );
     const starts = (warnings: string[] | undefined, prefixes: string[]): void => {
       assert.equal(warnings?.length, prefixes.length, warnings?.join('\n'));
-      prefixes.forEach((prefix, index) => assert.ok(warnings?.[index]?.startsWith(prefix), `${warnings?.[index]} starts with ${prefix}`));
+      for (const [index, prefix] of prefixes.entries()) assert.ok(warnings?.[index]?.startsWith(prefix), `${warnings?.[index]} starts with ${prefix}`);
     };
     starts(snapshot.dataFitWarnings, [
       'users.usernameAttribute: 1 user entry was skipped because it has no uid value',

@@ -230,7 +230,7 @@ export function createSyncService(deps: SyncServiceDeps) {
     };
     // The run record starts in phase `connecting`.
     options.onStarted?.(runId);
-    const syncGroups = settings.groups !== undefined && settings.groups.enabled;
+    const syncGroups = settings.groups?.enabled === true;
     const emptyCounts = countSteps([], 0);
     const reading: { mode: SyncMode | null; modeReason: string | null; entriesRead: number } = { mode: null, modeReason: null, entriesRead: 0 };
     const finish = async (

@@ -71,6 +71,7 @@ export interface PlannedAction {
   /** The user or group id; a create's is returned by `local`. */
   objectId?: string;
   /** dirbridge's own change, in the same transaction as the outbox rows; returns the object's id when it creates one. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a callback may return nothing; with `undefined` every `async () => {}` would be a type error
   local?: (tx: StoreWriter) => Promise<string | void>;
   baselines?: (objectId: string) => NewBaseline[];
   /** The audit entry; `isUser`: it is about the action's own user, else `userId` names the user it concerns, if any. */
@@ -280,7 +281,7 @@ export async function applyWritePlan(deps: WriteBackDeps, planned: PlannedAction
         enqueueSteps(tx, { steps: afterPassword, objectKind: planned.objectKind, objectId, actor: planned.actor }),
       );
       const laterDelivered = await deliverAndRead(deps, later);
-      afterPassword.forEach((step, index) => steps.push({ ...report(step, 'pending'), ...statusOf(laterDelivered[index]) }));
+      for (const [index, step] of afterPassword.entries()) steps.push({ ...report(step, 'pending'), ...statusOf(laterDelivered[index]) });
     }
   }
   const outcome = outcomeOf(steps);

@@ -53,11 +53,11 @@ const SWAP_FAILURES = ['directory.assertion_failed', 'directory.no_such_value', 
 
 /** The filter "attribute holds `values`" (absent when empty). */
 function holdsExactly(attribute: string, values: readonly string[]): Filter {
-  if (values.length === 0) return not(present(attribute));
   // Every value present and no other: counted by the server is not possible in a filter, so the
   // assertion names each value; the replace then writes `to` whole.
   const [first, ...rest] = values.map((value) => eq(attribute, value));
-  return rest.length === 0 ? first! : and(first!, ...rest);
+  if (first === undefined) return not(present(attribute));
+  return rest.length === 0 ? first : and(first, ...rest);
 }
 
 /** The compare-and-swap: with the Assertion control a replace asserting `from`, else delete `from` + add `to` in one modify. */
@@ -118,6 +118,7 @@ export async function deliverSet(
   );
   // Only blanks or further values differ: what dirbridge meant is there.
   if (decision.action === 'none') return { change, field, outcome: 'written' };
+  // biome-ignore lint/style/noNonNullAssertion: resolveField returns a conflict with every keepDirectory decision
   if (decision.action === 'keepDirectory') return { change, field, outcome: 'directoryKept', conflict: conflict!, current };
   try {
     await swap(directory, dn, { ...change, from: current }, useAssertion);

@@ -70,7 +70,7 @@ export const AD_ACCOUNT_NAME_FORBIDDEN = /["/\\[\]:;|=,+*?<>@]/;
 /** `dc=example,dc=test` → `example.test`; undefined when the DN has no domain components. */
 export function domainOf(dn: string): string | undefined {
   const labels = parseDn(dn)
-    .flatMap((rdn) => rdn)
+    .flat()
     .filter((ava) => ava.type.toLowerCase() === 'dc')
     .map((ava) => ava.value);
   return labels.length === 0 ? undefined : labels.join('.').toLowerCase();

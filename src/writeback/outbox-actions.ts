@@ -38,10 +38,16 @@ export async function retryWriteBack(
   return { requeued, run: await app.writeBackDelivery.runNow() };
 }
 
-/** An open conflict, or the error that says why there is none. */
-async function openConflict(app: Pick<App, 'store'>, id: string): Promise<WriteBackConflictRecord> {
+/** A conflict as stored now, or `store.not_found`. */
+async function readConflict(app: Pick<App, 'store'>, id: string): Promise<WriteBackConflictRecord> {
   const conflict = await app.store.writeBack.getConflict(id);
   if (conflict === undefined) throw new DirbridgeError('store.not_found', `no write-back conflict with id ${JSON.stringify(id)}`);
+  return conflict;
+}
+
+/** An open conflict, or the error that says why there is none. */
+async function openConflict(app: Pick<App, 'store'>, id: string): Promise<WriteBackConflictRecord> {
+  const conflict = await readConflict(app, id);
   if (conflict.resolvedAt !== null) {
     throw new DirbridgeError(
       'store.conflict',
@@ -96,7 +102,7 @@ export async function resolveWriteBackConflict(
       await resolve(tx);
       await tx.audit.append([audit({})]);
     });
-    return (await app.store.writeBack.getConflict(conflict.id))!;
+    return readConflict(app, conflict.id);
   }
 
   const { writeBack, users } = app.settings;
@@ -149,5 +155,5 @@ export async function resolveWriteBackConflict(
     await tx.audit.append([audit({ value: loser, directoryValue: current, enqueued: write })]);
   });
   if (write) await app.writeBackDelivery.runNow();
-  return (await app.store.writeBack.getConflict(conflict.id))!;
+  return readConflict(app, conflict.id);
 }

@@ -126,7 +126,7 @@ export async function createUser(deps: WriteBackDeps, input: NewDirectoryUser, o
       memberSteps.push(...planAddMember({ shape }, { group: target, user: { dn, username: input.username } }).steps);
     }
     // Memberships go before the password: they never wait for it.
-    return { ...created, steps: [created.steps[0]!, ...memberSteps, ...created.steps.slice(1)], dn, server: shape.server };
+    return { ...created, steps: [...created.steps.slice(0, 1), ...memberSteps, ...created.steps.slice(1)], dn, server: shape.server };
   });
   // AD creates the account disabled and enables it only once its password is set: without one, dirbridge's record says so too.
   const isAdWithoutPassword = plan.server === 'active-directory' && !hasPassword;

@@ -187,19 +187,19 @@ export function Pager(props: { offset: number; limit: number; total: number; onC
       <span class="muted">
         {formatNumber(first)}–{formatNumber(last)} of {formatNumber(total)}
       </span>
-      <button class="btn btn-small" disabled={offset === 0} onClick={() => props.onChange(0)} aria-label="First page">
+      <button type="button" class="btn btn-small" disabled={offset === 0} onClick={() => props.onChange(0)} aria-label="First page">
         «
       </button>
-      <button class="btn btn-small" disabled={offset === 0} onClick={() => props.onChange(Math.max(0, offset - limit))}>
+      <button type="button" class="btn btn-small" disabled={offset === 0} onClick={() => props.onChange(Math.max(0, offset - limit))}>
         Previous
       </button>
       <span class="pager-page">
         Page {formatNumber(page)} of {formatNumber(pages)}
       </span>
-      <button class="btn btn-small" disabled={last >= total} onClick={() => props.onChange(offset + limit)}>
+      <button type="button" class="btn btn-small" disabled={last >= total} onClick={() => props.onChange(offset + limit)}>
         Next
       </button>
-      <button class="btn btn-small" disabled={last >= total} onClick={() => props.onChange((pages - 1) * limit)} aria-label="Last page">
+      <button type="button" class="btn btn-small" disabled={last >= total} onClick={() => props.onChange((pages - 1) * limit)} aria-label="Last page">
         »
       </button>
     </div>

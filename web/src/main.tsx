@@ -186,7 +186,7 @@ function App(): JSX.Element {
               <span class="muted small">{session.user.source === 'directory' ? 'directory administrator' : 'local administrator'}</span>
             </span>
           </div>
-          <button class="btn btn-ghost btn-block" onClick={() => void signOut()} data-testid="sign-out">
+          <button type="button" class="btn btn-ghost btn-block" onClick={() => void signOut()} data-testid="sign-out">
             Sign out
           </button>
         </div>

@@ -160,7 +160,7 @@ export function HeaderOutcome(props: { outcomes: WriteOutcome[] }): JSX.Element 
 
 /** Whether write-back writes to the directory now: on, in writable mode. */
 export function isWritable(writeBack: WriteBackSettings | undefined): boolean {
-  return writeBack !== undefined && writeBack.enabled && writeBack.mode === 'writable';
+  return writeBack?.enabled === true && writeBack.mode === 'writable';
 }
 
 /** `settings.writeBack` from a settings document, if it has one. */

@@ -121,7 +121,13 @@ export function GroupsPage(): JSX.Element {
       subtitle="Groups read from the directory, and local ones, with their member counts."
       generation={generation}
       headerActions={
-        <button class="btn btn-primary" onClick={() => setCreating((current) => !current)} aria-expanded={isCreating} data-testid="new-group-button">
+        <button
+          type="button"
+          class="btn btn-primary"
+          onClick={() => setCreating((current) => !current)}
+          aria-expanded={isCreating}
+          data-testid="new-group-button"
+        >
           New group
         </button>
       }

@@ -94,16 +94,16 @@ export function GroupActionsCard(props: { group: Group; generation: number; onCh
           : 'A local group: these change dirbridge only.'}
       </p>
       <div class="button-row">
-        <button class="btn" onClick={() => toggle('add')} data-testid="group-action-add" aria-expanded={open === 'add'}>
+        <button type="button" class="btn" onClick={() => toggle('add')} data-testid="group-action-add" aria-expanded={open === 'add'}>
           Add member
         </button>
-        <button class="btn" onClick={() => toggle('remove')} data-testid="group-action-remove" aria-expanded={open === 'remove'}>
+        <button type="button" class="btn" onClick={() => toggle('remove')} data-testid="group-action-remove" aria-expanded={open === 'remove'}>
           Remove member
         </button>
-        <button class="btn" onClick={() => toggle('rename')} data-testid="group-action-rename" aria-expanded={open === 'rename'}>
+        <button type="button" class="btn" onClick={() => toggle('rename')} data-testid="group-action-rename" aria-expanded={open === 'rename'}>
           Rename
         </button>
-        <button class="btn btn-danger" onClick={() => toggle('delete')} data-testid="group-action-delete" aria-expanded={open === 'delete'}>
+        <button type="button" class="btn btn-danger" onClick={() => toggle('delete')} data-testid="group-action-delete" aria-expanded={open === 'delete'}>
           Delete
         </button>
       </div>

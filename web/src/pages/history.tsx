@@ -70,6 +70,7 @@ export function RunsChart(props: { runs: Run[] }): JSX.Element {
         {runs.map((run, index) => {
           const y = yDuration(run.durationMs ?? 0);
           return (
+            // biome-ignore lint/a11y/noStaticElementInteractions: a mouse shortcut on the chart; the table below links every run
             <rect
               key={run.id}
               class="chart-bar"
@@ -132,7 +133,7 @@ export function HistoryPage(): JSX.Element {
   return (
     <div>
       <PageHeader title="Sync history" subtitle="Every recorded run: background, API, CLI and dry runs, with the guard's reason when one was refused.">
-        <button class="btn" onClick={runs.reload}>
+        <button type="button" class="btn" onClick={runs.reload}>
           Refresh
         </button>
       </PageHeader>
@@ -196,7 +197,7 @@ export function RunPage(props: { id: string }): JSX.Element {
   return (
     <div>
       <PageHeader title="Sync run" subtitle={<Link href="/history">← Sync history</Link>}>
-        <button class="btn" onClick={run.reload}>
+        <button type="button" class="btn" onClick={run.reload}>
           Refresh
         </button>
       </PageHeader>

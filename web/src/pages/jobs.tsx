@@ -54,7 +54,7 @@ export function JobsPage(): JSX.Element {
         title="Jobs"
         subtitle="The background work this server runs on the schedules in the settings: Background Sync, Auto Logout, Avatar and ABAC sync."
       >
-        <button class="btn" onClick={jobs.reload}>
+        <button type="button" class="btn" onClick={jobs.reload}>
           Refresh
         </button>
       </PageHeader>
@@ -115,7 +115,7 @@ export function JobsPage(): JSX.Element {
                       ) : null}
                     </td>
                     <td>
-                      <button class="btn btn-small" disabled={job.isRunning || running !== null} onClick={() => void runNow(job.name)}>
+                      <button type="button" class="btn btn-small" disabled={job.isRunning || running !== null} onClick={() => void runNow(job.name)}>
                         {running === job.name ? 'Running…' : 'Run now'}
                       </button>
                     </td>

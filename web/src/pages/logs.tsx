@@ -19,7 +19,7 @@ export function LogsPage(): JSX.Element {
   return (
     <div>
       <PageHeader title="Logs" subtitle="Recent log lines of this server, newest first. Secrets are redacted before they are logged.">
-        <button class="btn" onClick={logs.reload}>
+        <button type="button" class="btn" onClick={logs.reload}>
           Refresh
         </button>
       </PageHeader>

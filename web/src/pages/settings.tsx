@@ -229,10 +229,11 @@ export function SettingsPage(): JSX.Element {
           )
         }
       >
-        <button class="btn btn-ghost" onClick={discard} disabled={dirtyPaths.length === 0 || isSaving}>
+        <button type="button" class="btn btn-ghost" onClick={discard} disabled={dirtyPaths.length === 0 || isSaving}>
           Discard changes
         </button>
         <button
+          type="button"
           class="btn btn-primary"
           onClick={() => void save({ verify: true })}
           disabled={document === null || isSaving}
@@ -268,10 +269,10 @@ export function SettingsPage(): JSX.Element {
           )}{' '}
           Saved, they would cut every instance off the directory within seconds, so nothing was changed.
           <div class="button-row verification-actions">
-            <button class="btn btn-small" onClick={() => setRefused(null)}>
+            <button type="button" class="btn btn-small" onClick={() => setRefused(null)}>
               Keep editing
             </button>
-            <button class="btn btn-small btn-danger" onClick={() => void save({ verify: false })} disabled={isSaving} data-testid="save-anyway">
+            <button type="button" class="btn btn-small btn-danger" onClick={() => void save({ verify: false })} disabled={isSaving} data-testid="save-anyway">
               Save anyway, without verifying
             </button>
             <span class="muted small">Only for a planned outage: logins of directory users fail until the directory accepts these settings.</span>
@@ -297,7 +298,7 @@ export function SettingsPage(): JSX.Element {
       {saveError === undefined ? null : saveError instanceof ApiError && saveError.code === 'settings.conflict' ? (
         <div class="alert alert-error" role="alert" data-testid="settings-conflict">
           Someone else saved the settings since you opened them.{' '}
-          <button class="btn btn-small" onClick={() => void load()}>
+          <button type="button" class="btn btn-small" onClick={() => void load()}>
             Reload the settings
           </button>{' '}
           (your changes here will be lost) and make them again.
@@ -446,6 +447,7 @@ function FieldRow(props: {
     case 'list':
       input =
         field.options !== undefined ? (
+          // biome-ignore lint/a11y/useSemanticElements: a fieldset's default border and legend layout do not fit the settings grid; role=group has the same meaning
           <div class="checkbox-group" id={id} role="group" aria-describedby={describedBy}>
             {field.options.map((option) => (
               <label key={option} class="checkbox">

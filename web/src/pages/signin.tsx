@@ -42,6 +42,7 @@ export function SignInPage(props: { onSignedIn: (session: AdminSession) => void 
         )}
         <label class="field">
           <span class="field-label">Username</span>
+          {/* biome-ignore lint/a11y/noAutofocus: signing in is all this page is for */}
           <input name="username" autoComplete="username" value={username} onInput={(event) => setUsername(event.currentTarget.value)} required autoFocus />
         </label>
         <label class="field">

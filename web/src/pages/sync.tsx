@@ -208,16 +208,16 @@ export function DirectoryActions(props: { unsaved?: UnsavedSettings } = {}): JSX
       testId="directory-actions"
       actions={
         <div class="button-row">
-          <button class="btn" onClick={() => void testConnection()} disabled={isBusy} data-testid="action-test-connection">
+          <button type="button" class="btn" onClick={() => void testConnection()} disabled={isBusy} data-testid="action-test-connection">
             Test Connection
           </button>
-          <button class="btn" onClick={() => setState({ kind: 'search-form' })} disabled={isBusy} data-testid="action-test-search">
+          <button type="button" class="btn" onClick={() => setState({ kind: 'search-form' })} disabled={isBusy} data-testid="action-test-search">
             Test LDAP Search
           </button>
-          <button class="btn" onClick={() => void dryRun()} disabled={isBusy} data-testid="action-dry-run">
+          <button type="button" class="btn" onClick={() => void dryRun()} disabled={isBusy} data-testid="action-dry-run">
             Dry run
           </button>
-          <button class="btn btn-primary" onClick={() => void syncNow()} disabled={isBusy} data-testid="action-sync-now">
+          <button type="button" class="btn btn-primary" onClick={() => void syncNow()} disabled={isBusy} data-testid="action-sync-now">
             Sync Now
           </button>
         </div>
@@ -283,6 +283,7 @@ function ActionResult(props: {
               value={props.username}
               onInput={(event) => props.setUsername(event.currentTarget.value)}
               placeholder="e.g. jdoe"
+              // biome-ignore lint/a11y/noAutofocus: the form opens on the user's click to type this one field
               autoFocus
               required
             />

@@ -164,13 +164,13 @@ export function UserActionsCard(props: { user: User; onChanged: () => void; onGo
           : 'A local account: these change dirbridge only.'}
       </p>
       <div class="button-row">
-        <button class="btn" onClick={() => toggle('rename')} data-testid="user-action-rename" aria-expanded={open === 'rename'}>
+        <button type="button" class="btn" onClick={() => toggle('rename')} data-testid="user-action-rename" aria-expanded={open === 'rename'}>
           Rename
         </button>
-        <button class="btn" onClick={() => toggle('password')} data-testid="user-action-password" aria-expanded={open === 'password'}>
+        <button type="button" class="btn" onClick={() => toggle('password')} data-testid="user-action-password" aria-expanded={open === 'password'}>
           Reset password
         </button>
-        <button class="btn btn-danger" onClick={() => toggle('delete')} data-testid="user-action-delete" aria-expanded={open === 'delete'}>
+        <button type="button" class="btn btn-danger" onClick={() => toggle('delete')} data-testid="user-action-delete" aria-expanded={open === 'delete'}>
           Delete
         </button>
       </div>

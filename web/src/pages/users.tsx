@@ -112,7 +112,13 @@ export function UsersPage(): JSX.Element {
   return (
     <div>
       <PageHeader title="Users" subtitle="Accounts in dirbridge's store: imported from the directory, or local.">
-        <button class="btn btn-primary" onClick={() => setCreating((current) => !current)} aria-expanded={isCreating} data-testid="new-user-button">
+        <button
+          type="button"
+          class="btn btn-primary"
+          onClick={() => setCreating((current) => !current)}
+          aria-expanded={isCreating}
+          data-testid="new-user-button"
+        >
           New user
         </button>
       </PageHeader>
@@ -137,7 +143,7 @@ export function UsersPage(): JSX.Element {
               </option>
             ))}
           </select>
-          {page.isLoading ? <span class="spinner" aria-label="Loading" /> : null}
+          {page.isLoading ? <span class="spinner" role="status" aria-label="Loading" /> : null}
         </div>
         <ErrorBox error={page.error} />
         {page.data === undefined ? (
@@ -366,6 +372,7 @@ export function UserPage(props: { id: string }): JSX.Element {
               />
               {user.isEnabled ? (
                 <button
+                  type="button"
                   class="btn btn-danger"
                   disabled={isBusy}
                   onClick={() =>
@@ -380,6 +387,7 @@ export function UserPage(props: { id: string }): JSX.Element {
                 </button>
               ) : (
                 <button
+                  type="button"
                   class="btn"
                   disabled={isBusy}
                   onClick={() =>
@@ -394,6 +402,7 @@ export function UserPage(props: { id: string }): JSX.Element {
                 </button>
               )}
               <button
+                type="button"
                 class="btn"
                 disabled={isBusy}
                 onClick={() => void act(() => api('DELETE', `/api/v1/admin/users/${user.id}/sessions`), 'Every session of this user was revoked.')}
@@ -402,6 +411,7 @@ export function UserPage(props: { id: string }): JSX.Element {
                 Revoke sessions
               </button>
               <button
+                type="button"
                 class="btn"
                 disabled={isBusy}
                 title="Forget the failed logins dirbridge counted for this user. The directory's own failure counter is not cleared: where the directory counts failures itself, logins stay refused until its count allows another attempt."

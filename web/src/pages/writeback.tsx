@@ -84,6 +84,7 @@ function OutboxCard(props: { actions: Actions }): JSX.Element {
       actions={
         <span class="button-row">
           <button
+            type="button"
             class="btn btn-small"
             disabled={actions.busy !== null || isEmpty}
             onClick={() => void retry(undefined)}
@@ -92,7 +93,7 @@ function OutboxCard(props: { actions: Actions }): JSX.Element {
           >
             {actions.busy === 'retry-all' ? 'Retrying…' : 'Retry all failed'}
           </button>
-          <button class="btn btn-small" onClick={outbox.reload}>
+          <button type="button" class="btn btn-small" onClick={outbox.reload}>
             Refresh
           </button>
         </span>
@@ -141,7 +142,13 @@ function OutboxCard(props: { actions: Actions }): JSX.Element {
                       <OutboxStatus row={row} />
                       {row.status === 'failed' ? (
                         <div>
-                          <button class="btn btn-small" disabled={actions.busy !== null} onClick={() => void retry([row.id])} data-testid="retry-row">
+                          <button
+                            type="button"
+                            class="btn btn-small"
+                            disabled={actions.busy !== null}
+                            onClick={() => void retry([row.id])}
+                            data-testid="retry-row"
+                          >
                             {actions.busy === `retry-${row.id}` ? 'Retrying…' : 'Retry'}
                           </button>
                         </div>
@@ -259,6 +266,7 @@ function ConflictsCard(props: { actions: Actions }): JSX.Element {
                       {conflict.resolution === null ? (
                         <span class="button-row">
                           <button
+                            type="button"
                             class="btn btn-small"
                             disabled={actions.busy !== null}
                             onClick={() => void resolve(conflict, 'keep')}
@@ -268,6 +276,7 @@ function ConflictsCard(props: { actions: Actions }): JSX.Element {
                             Keep
                           </button>
                           <button
+                            type="button"
                             class="btn btn-small"
                             disabled={actions.busy !== null || conflict.objectKind !== 'user'}
                             onClick={() => void resolve(conflict, 'restore')}
