@@ -30,14 +30,16 @@ export interface ConflictSettings {
 }
 
 /** How one `set` ended. `field` is the user field the attribute maps to (user rows only). */
-export type SettledSet = { change: SetChange; field: WritableUserField | undefined } & /** Written as planned, or the directory already held `to`. */
-(
+export type SettledSet = { change: SetChange; field: WritableUserField | undefined } & SetOutcome;
+
+/** What became of one `set`'s value. */
+type SetOutcome =
+  /** Written as planned, or the directory already held `to`. */
   | { outcome: 'written' }
   /** Written over a value changed in the directory meanwhile (dirbridge's authority). */
   | { outcome: 'dirbridgeWon'; conflict: FieldConflict; overwritten: string[] }
   /** Not written: the directory's value (`current`) stands (the directory's authority). */
-  | { outcome: 'directoryKept'; conflict: FieldConflict; current: string[] }
-);
+  | { outcome: 'directoryKept'; conflict: FieldConflict; current: string[] };
 
 /** A swap that lost twice in one pass (the attribute keeps moving): the row waits, pending, for the next pass. */
 export class ChangedDuringDelivery extends Error {

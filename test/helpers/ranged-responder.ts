@@ -529,7 +529,7 @@ export async function startRangedResponder(options: RangedResponderOptions): Pro
       if (!socket.destroyed) socket.write(buffer);
     };
 
-    const search = (message: DecodedMessage): void => {
+    const search = (message: DecodedMessage): undefined => {
       const { reader, messageId } = message;
       const baseDn = need(reader.readString(), 'baseObject');
       const scope = need(reader.readEnumeration(), 'scope');
@@ -544,8 +544,9 @@ export async function startRangedResponder(options: RangedResponderOptions): Pro
       while (reader.offset < attributesEnd) requested.push(need(reader.readString(), 'attribute'));
       stats.searches += 1;
 
-      const done = (code: number, diagnostic = '', controls: Array<{ oid: string; value: Buffer }> = []) =>
+      const done = (code: number, diagnostic = '', controls: Array<{ oid: string; value: Buffer }> = []): undefined => {
         send(encodeResult(messageId, 0x65, code, diagnostic, controls));
+      };
       if (baseDn === '' && scope === 0) {
         if (matches(rootDse, filter, lowerSets)) send(encodeEntry(messageId, '', project(rootDse, requested, typesOnly)));
         return done(ResultCode.success);

@@ -34,7 +34,7 @@ export function chooseFeed(settings: SyncSettings['incremental'], rootDse: RootD
   }
   for (const source of AUTO_ORDER) {
     const candidate = FEEDS[source];
-    if (candidate !== undefined && candidate.isOffered(rootDse)) return { feed: candidate.create(settings) };
+    if (candidate?.isOffered(rootDse)) return { feed: candidate.create(settings) };
   }
   return { reason: 'the server offers no change feed' };
 }
