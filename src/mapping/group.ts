@@ -36,6 +36,33 @@ export function groupUniqueIdentifierAttributes(settings: Pick<GroupSettings, 'm
   return settings.memberAttribute.includes('uniqueMember') ? [UNIQUE_IDENTIFIER_ATTRIBUTE] : [];
 }
 
+/**
+ * The member references that values of one member attribute make: DN keys (`member`,
+ * `uniqueMember` with its optional UID) or lower-cased names (`memberUid`). Values that are not
+ * DNs are reported, not fatal.
+ */
+export function memberReferencesOf(
+  groupDn: string,
+  attribute: string,
+  values: readonly (string | Buffer)[],
+): { dnKeys: string[]; uids: string[]; warnings: string[] } {
+  const found = { dnKeys: [] as string[], uids: [] as string[], warnings: [] as string[] };
+  for (const value of values) {
+    if (typeof value !== 'string' || value.trim() === '') continue;
+    if (attribute.toLowerCase() === 'memberuid') {
+      found.uids.push(value.trim().toLowerCase());
+      continue;
+    }
+    try {
+      // `member` is DN syntax; only `uniqueMember` carries the optional UID.
+      found.dnKeys.push(attribute.toLowerCase() === 'uniquemember' ? uniqueMemberKey(value) : normalizeDn(value));
+    } catch {
+      found.warnings.push(`group ${groupDn}: ignored ${attribute} value that is not a DN`);
+    }
+  }
+  return found;
+}
+
 /** Maps one group entry, or says why it cannot be mapped. Unparseable member DNs are reported, not fatal. */
 export function mapGroupEntry(
   entry: DirectoryEntry,
@@ -64,19 +91,10 @@ export function mapGroupEntry(
   const memberDnKeys: string[] = [];
   const memberUids: string[] = [];
   for (const attribute of settings.memberAttribute) {
-    for (const value of entry.attributes[attribute.toLowerCase()] ?? []) {
-      if (typeof value !== 'string' || value.trim() === '') continue;
-      if (attribute === 'memberUid') {
-        memberUids.push(value.trim().toLowerCase());
-        continue;
-      }
-      try {
-        // `member` is DN syntax; only `uniqueMember` carries the optional UID.
-        memberDnKeys.push(attribute === 'uniqueMember' ? uniqueMemberKey(value) : normalizeDn(value));
-      } catch {
-        warnings.push(`group ${entry.dn}: ignored ${attribute} value that is not a DN`);
-      }
-    }
+    const references = memberReferencesOf(entry.dn, attribute, entry.attributes[attribute.toLowerCase()] ?? []);
+    memberDnKeys.push(...references.dnKeys);
+    memberUids.push(...references.uids);
+    warnings.push(...references.warnings);
   }
   const uniqueIdentifiers = settings.memberAttribute.includes('uniqueMember') ? uniqueIdentifiersOf(entry) : [];
   return {

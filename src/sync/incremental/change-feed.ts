@@ -19,12 +19,25 @@ export interface FeedQuery {
   pageSize: number;
 }
 
+/** Values of one attribute added to and removed from an entry. */
+export interface ValueChange {
+  attribute: string;
+  added: string[];
+  removed: string[];
+}
+
 /** What changed since a position. */
 export interface FeedChanges {
   /** Entries added or changed, whole, as a search would return them. */
   entries: DirectoryEntry[];
   /** Unique ids of entries that changed but came without all their attributes: read again whole. */
   idsToRead: Set<string>;
+  /**
+   * Member values added and removed, by the unique id of a group whose other attributes did not
+   * change (AD DirSync's incremental values): applied to the stored group, so one member added to
+   * a 50,000-member group costs one value. A group not stored yet is read whole instead.
+   */
+  valueChanges?: Map<string, ValueChange[]>;
   /** Unique ids of entries that left the search: deleted, moved out of the base or no longer matching. */
   deletedIds: Set<string>;
   /**

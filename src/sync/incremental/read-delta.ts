@@ -13,7 +13,7 @@ import { type DirectoryConnection, uniqueIdOf } from '../../directory/index.ts';
 import { dnKeyOf } from '../../ldap/dn.ts';
 import type { DirectoryEntry } from '../../ldap/entry.ts';
 import { isMappingActive, mappedAttributes, type UserMappingInput } from '../../mapping/grants.ts';
-import { groupAttributesToRequest, type MappedGroup, mapGroupEntry } from '../../mapping/group.ts';
+import { groupAttributesToRequest, type MappedGroup, mapGroupEntry, memberReferencesOf } from '../../mapping/group.ts';
 import { resolveMemberships } from '../../mapping/memberships.ts';
 import { resolveUniqueIdAttribute } from '../../mapping/unique-id.ts';
 import { type MappedUser, mapUserEntry, type SkippedEntry } from '../../mapping/user.ts';
@@ -22,7 +22,7 @@ import { readGroupNamesForSync } from '../read-mapping-inputs.ts';
 import { type SnapshotSettings, userReadAttributes } from '../read-snapshot.ts';
 import type { DirectorySnapshot } from '../snapshot.ts';
 import { affectedMembers } from './affected-members.ts';
-import type { ChangeFeed, FeedChanges, FeedQuery } from './change-feed.ts';
+import type { ChangeFeed, FeedChanges, FeedQuery, ValueChange } from './change-feed.ts';
 import { readEntriesById } from './read-entries-by-id.ts';
 import { mappedGroupOf, storedGroupOf } from './stored-groups.ts';
 
@@ -99,10 +99,15 @@ export async function readDelta(
     const groupQuery = queries.groups;
     const groupChanges = await deps.feed.read(directory, groupQuery, deps.positions.groups);
     groupPosition = groupChanges.position;
+    const valueChanged = applyValueChanges(after, groupChanges.valueChanges, groupSettings.memberAttribute);
+    for (const id of valueChanged.unknown) groupChanges.idsToRead.add(id);
+    warnings.push(...valueChanged.warnings);
     const reread = await readEntriesById(directory, groupQuery, groupChanges.idsToRead);
     const groupEntries = [...groupChanges.entries, ...reread.entries];
     entriesRead += groupEntries.length;
     const gone = leavers(groupChanges, reread.missingIds, before.keys(), groupEntries, groupQuery.uniqueIdAttribute);
+    // Ids sent to be read again are present (unless the read found them gone).
+    for (const id of groupChanges.idsToRead) if (!reread.missingIds.has(id)) gone.delete(id);
     for (const entry of groupEntries) {
       const mapped = mapGroupEntry(entry, groupSettings, groupQuery.uniqueIdAttribute);
       if ('group' in mapped) {
@@ -143,8 +148,9 @@ export async function readDelta(
   const deletedUserIds = new Set(userChanges.deletedIds);
   if (userChanges.presentIds !== undefined) {
     const present = userChanges.presentIds;
-    for (const identity of identities)
-      if (!present.has(identity.externalId) && !changedEntries.has(identity.externalId)) deletedUserIds.add(identity.externalId);
+    for (const { externalId } of identities) {
+      if (!present.has(externalId) && !changedEntries.has(externalId) && !userChanges.idsToRead.has(externalId)) deletedUserIds.add(externalId);
+    }
   }
   for (const id of [...changedEntries.keys(), ...deletedUserIds]) toRead.delete(id);
   const reread = await readEntriesById(directory, queries.users, toRead);
@@ -197,6 +203,40 @@ export async function readDelta(
     positions: { users: userChanges.position, groups: groupPosition },
     entriesRead,
   };
+}
+
+/**
+ * Applies member values added and removed to the stored groups in `groups` (in place; each changed
+ * group is replaced, never mutated). Returns the ids of groups not stored (to be read whole).
+ */
+function applyValueChanges(
+  groups: Map<string, MappedGroup>,
+  changes: ReadonlyMap<string, readonly ValueChange[]> | undefined,
+  memberAttributes: readonly string[],
+): { unknown: string[]; warnings: string[] } {
+  const unknown: string[] = [];
+  const warnings: string[] = [];
+  for (const [id, valueChanges] of changes ?? []) {
+    const group = groups.get(id);
+    if (group === undefined) {
+      unknown.push(id);
+      continue;
+    }
+    const dnKeys = new Set(group.memberDnKeys);
+    const uids = new Set(group.memberUids);
+    for (const change of valueChanges) {
+      if (!memberAttributes.some((attribute) => attribute.toLowerCase() === change.attribute.toLowerCase())) continue;
+      const removed = memberReferencesOf(group.dn, change.attribute, change.removed);
+      const added = memberReferencesOf(group.dn, change.attribute, change.added);
+      warnings.push(...added.warnings);
+      for (const key of removed.dnKeys) dnKeys.delete(key);
+      for (const uid of removed.uids) uids.delete(uid);
+      for (const key of added.dnKeys) dnKeys.add(key);
+      for (const uid of added.uids) uids.add(uid);
+    }
+    groups.set(id, { ...group, memberDnKeys: [...dnKeys], memberUids: [...uids] });
+  }
+  return { unknown, warnings };
 }
 
 /** Ids that left a search: reported deleted, not found when read again, or (after a present phase) not listed present. */
