@@ -61,7 +61,10 @@ export function createContentSyncFeed(directorySettings: DirectorySettings): Cha
             break;
           case 'refreshDone':
             if (!event.refreshDeletes) isFullListing = true;
-            changes.position = event.cookie === undefined ? null : event.cookie.toString('base64');
+            if (event.cookie !== undefined) changes.position = event.cookie.toString('base64');
+            // No cookie after nothing changed: the one sent still holds. After entries (a server that
+            // ignored a cookie it could not read), there is nothing to continue from.
+            else if (changes.entries.length > 0 || changes.idsToRead.size > 0 || present !== undefined) changes.position = null;
             break;
         }
       }
