@@ -151,6 +151,12 @@ export const runSchema = z.object({
   finishedAt: z.string().nullable(),
   durationMs: z.number().nullable(),
   counts: z.record(z.string(), z.number()),
+  mode: z
+    .enum(['full', 'incremental'])
+    .nullable()
+    .describe('full: the whole directory was read; incremental: the changes since the last sync (null: not decided yet, or an earlier version)'),
+  modeReason: z.string().nullable().describe('why a run read everything when only the changes could have been read'),
+  entriesRead: z.number().nullable().describe('directory entries read (null for runs of earlier versions)'),
   progress: z
     .object({
       phase: z.enum(['connecting', 'reading_users', 'reading_groups', 'planning', 'applying', 'finishing']),

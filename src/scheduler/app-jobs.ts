@@ -1,6 +1,6 @@
 /**
  * dirbridge's background jobs as the settings switch them on — background sync (plus sync on
- * startup), auto logout, Avatar Background Sync, ABAC Attributes Background Sync, write-back
+ * startup, and the full sync on its own schedule when background syncs are incremental), auto logout, Avatar Background Sync, ABAC Attributes Background Sync, write-back
  * delivery (every minute in writable mode) — and the
  * scheduler that runs them with the lock the store calls for: PostgreSQL advisory locks when
  * several instances may share the database, an in-process lock for SQLite.
@@ -26,6 +26,7 @@ export const JOB_NAMES = {
   avatarSync: 'avatar-sync',
   abacSync: 'abac-sync',
   writeBackDelivery: 'writeback-delivery',
+  fullSync: 'full-sync',
 } as const;
 
 /** How often the outbox is delivered in writable mode (actions also deliver at once; this catches retries). */
@@ -54,6 +55,25 @@ export function appJobs(app: App, options: { log?: ProgressLog } = {}): Schedule
       return summaryOrThrow(result);
     },
   });
+  // Incremental runs cannot see everything (deletes, under modification-time polling): a full read
+  // on its own schedule, under the background sync's lock, so the two never run at once.
+  if (backgroundSync.enabled && app.settings.sync.incremental.feed !== 'off') {
+    jobs.push({
+      name: JOB_NAMES.fullSync,
+      schedule: backgroundSync.fullSchedule,
+      lockName: JOB_NAMES.backgroundSync,
+      run: async ({ signal }) => {
+        const result = await app.sync.runSync({
+          trigger: 'schedule',
+          isDryRun: false,
+          full: true,
+          signal,
+          ...(options.log === undefined ? {} : { log: options.log }),
+        });
+        return summaryOrThrow(result);
+      },
+    });
+  }
   if (autoLogout.enabled) {
     jobs.push({
       name: JOB_NAMES.autoLogout,

@@ -128,6 +128,22 @@ describe('createScheduler', () => {
     await startup;
   });
 
+  it('jobs that share a lock never run at once: the second is skipped as locked while the first runs', async () => {
+    const scheduler = createScheduler({
+      jobs: [
+        { name: 'sync', schedule: null, runOnStart: true, run: async () => void (await sleep(400)) },
+        { name: 'full-sync', schedule: null, lockName: 'sync', run: async () => 'ran' },
+      ],
+      lock: createLocalJobLock(),
+      log: silentLog,
+    });
+    const startup = scheduler.start();
+    await sleep(50);
+    assert.deepEqual(await scheduler.runNow('full-sync'), { ran: false, reason: 'locked' });
+    await startup;
+    await scheduler.stop();
+  });
+
   it("runNow runs a variant of the job under its lock, tells when it starts, and gives a manual run's lock up", async () => {
     const lock = createLocalJobLock();
     const ran: string[] = [];

@@ -47,6 +47,8 @@ export interface SchedulerJob {
   schedule: string | null;
   /** Run once when the scheduler starts, under the lock (Pocket ID's sync on startup). */
   runOnStart?: boolean;
+  /** The lock its runs take (default: its name): jobs sharing one never run at once, here or on another instance. */
+  lockName?: string;
   /** Does the work; the returned text is logged. A throw is recorded as a failed run. */
   // biome-ignore lint/suspicious/noConfusingVoidType: a callback may return nothing; with `undefined` every `async () => {}` would be a type error
   run: (context: JobRunContext) => Promise<string | void>;
@@ -282,7 +284,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         if ('ran' in taken) return taken;
         claim = taken;
       }
-      const taken = await take(entry, context.trigger, job.name);
+      const taken = await take(entry, context.trigger, job.lockName ?? job.name);
       if (taken === null) return skip(entry, context.trigger, 'locked');
       if ('ran' in taken) return taken;
       const handle = taken;

@@ -40,6 +40,8 @@ export interface RunReader {
   loadSyncStateOf(keys: SyncStateKeys): Promise<SyncState>;
   /** Every directory user's id, unique id, DN and username: what group member values name. */
   listDirectoryIdentities(): Promise<DirectoryIdentity[]>;
+  /** The identities of the directory users with these unique ids (unknown ids are left out). */
+  findDirectoryIdentities(externalIds: readonly string[]): Promise<DirectoryIdentity[]>;
   /** How many directory users there are, and how many are enabled; the guard's shares of a partial plan are of these. */
   countDirectoryUsers(): Promise<{ total: number; enabled: number }>;
 }
@@ -175,6 +177,20 @@ export function createRunReader(db: Kysely<Database>): RunReader {
           .execute();
         return rows.flatMap((row) => (row.externalId === null ? [] : [{ id: row.id, externalId: row.externalId, dn: row.dn, username: row.username }]));
       }),
+    findDirectoryIdentities: (externalIds) =>
+      withDbErrors('find directory users', async () => {
+        const found: DirectoryIdentity[] = [];
+        for (const batch of chunk([...new Set(externalIds)], KEYS_PER_QUERY)) {
+          const rows = await db
+            .selectFrom('users')
+            .select(['id', 'external_id as externalId', 'dn', 'username'])
+            .where('source', '=', 'directory')
+            .where('external_id', 'in', batch)
+            .execute();
+          for (const row of rows) if (row.externalId !== null) found.push({ id: row.id, externalId: row.externalId, dn: row.dn, username: row.username });
+        }
+        return found;
+      }),
     countDirectoryUsers: () =>
       withDbErrors('count directory users', async () => {
         const directoryUsers = () =>
@@ -223,6 +239,7 @@ export function createRunLog(db: Kysely<Database>, ctx: RepositoryContext): RunL
       withDbErrors('load the sync state of some users', () => inReadSnapshot(db, dialect, (trx) => createRunReader(trx).loadSyncStateOf(keys))),
     listDirectoryIdentities: () => createRunReader(db).listDirectoryIdentities(),
     countDirectoryUsers: () => createRunReader(db).countDirectoryUsers(),
+    findDirectoryIdentities: (externalIds) => createRunReader(db).findDirectoryIdentities(externalIds),
 
     start: (input) =>
       withDbErrors('start a sync run', async () => {

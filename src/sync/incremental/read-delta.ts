@@ -87,6 +87,32 @@ export async function readDelta(
   const userChanges = await deps.feed.read(directory, queries.users, deps.positions.users);
   entriesRead += userChanges.entries.length;
 
+  const changedEntries = new Map<string, DirectoryEntry>();
+  for (const entry of userChanges.entries) {
+    const mapped = mapUserEntry(entry, settings.users, queries.users.uniqueIdAttribute);
+    const id = 'user' in mapped ? mapped.user.externalId : mapped.skipped.externalId;
+    if (id !== undefined) changedEntries.set(id, entry);
+  }
+  // After a present phase every stored user neither listed nor sent has left.
+  const identities = userChanges.presentIds === undefined ? [] : await deps.store.runs.listDirectoryIdentities();
+  const deletedUserIds = new Set(userChanges.deletedIds);
+  if (userChanges.presentIds !== undefined) {
+    const present = userChanges.presentIds;
+    for (const { externalId } of identities) {
+      if (!present.has(externalId) && !changedEntries.has(externalId) && !userChanges.idsToRead.has(externalId)) deletedUserIds.add(externalId);
+    }
+  }
+  // DNs that stopped naming anyone: users moved, renamed or gone (and, below, groups). A server
+  // rewrites the member values that held them (refint, AD's links) without always reporting it in
+  // its change feed, so stored groups holding them are read again.
+  const staleKeys = new Set<string>();
+  const touched = [...changedEntries.keys(), ...deletedUserIds, ...userChanges.idsToRead];
+  for (const identity of touched.length === 0 ? [] : await deps.store.runs.findDirectoryIdentities(touched)) {
+    if (identity.dn === null) continue;
+    const entry = changedEntries.get(identity.externalId);
+    if (entry === undefined || dnKeyOf(entry.dn) !== dnKeyOf(identity.dn)) staleKeys.add(dnKeyOf(identity.dn));
+  }
+
   // Groups: the stored entries with the changes applied.
   const before = new Map<string, MappedGroup>();
   for (const stored of await deps.store.directoryState.loadGroups(deps.directoryId)) before.set(stored.externalId, mappedGroupOf(stored));
@@ -97,6 +123,18 @@ export async function readDelta(
   const groupSettings = settings.groups;
   if (queries.groups !== undefined && groupSettings !== undefined) {
     const groupQuery = queries.groups;
+    const applyEntries = (entries: readonly DirectoryEntry[]) => {
+      for (const entry of entries) {
+        const mapped = mapGroupEntry(entry, groupSettings, groupQuery.uniqueIdAttribute);
+        if ('group' in mapped) {
+          after.set(mapped.group.externalId, mapped.group);
+          warnings.push(...mapped.warnings);
+        } else {
+          skippedGroups.push(mapped.skipped);
+          if (mapped.skipped.externalId !== undefined) after.delete(mapped.skipped.externalId);
+        }
+      }
+    };
     const groupChanges = await deps.feed.read(directory, groupQuery, deps.positions.groups);
     groupPosition = groupChanges.position;
     const valueChanged = applyValueChanges(after, groupChanges.valueChanges, groupSettings.memberAttribute);
@@ -108,17 +146,23 @@ export async function readDelta(
     const gone = leavers(groupChanges, reread.missingIds, before.keys(), groupEntries, groupQuery.uniqueIdAttribute);
     // Ids sent to be read again are present (unless the read found them gone).
     for (const id of groupChanges.idsToRead) if (!reread.missingIds.has(id)) gone.delete(id);
-    for (const entry of groupEntries) {
-      const mapped = mapGroupEntry(entry, groupSettings, groupQuery.uniqueIdAttribute);
-      if ('group' in mapped) {
-        after.set(mapped.group.externalId, mapped.group);
-        warnings.push(...mapped.warnings);
-      } else {
-        skippedGroups.push(mapped.skipped);
-        if (mapped.skipped.externalId !== undefined) after.delete(mapped.skipped.externalId);
-      }
-    }
+    applyEntries(groupEntries);
     for (const id of gone) after.delete(id);
+    for (const [id, old] of before) if (after.get(id)?.dnKey !== old.dnKey) staleKeys.add(old.dnKey);
+    const fresh = new Set([...groupEntries.flatMap((entry) => uniqueIdOf(entry, groupQuery.uniqueIdAttribute) ?? []), ...gone]);
+    const stale = [...after.values()].filter(
+      (group) => !fresh.has(group.externalId) && group.memberDnKeys.some((key) => staleKeys.has(key.split('\u0000')[0] ?? key)),
+    );
+    if (stale.length > 0) {
+      const again = await readEntriesById(
+        directory,
+        groupQuery,
+        stale.map((group) => group.externalId),
+      );
+      entriesRead += again.entries.length;
+      applyEntries(again.entries);
+      for (const id of again.missingIds) after.delete(id);
+    }
     for (const id of new Set([...before.keys(), ...after.keys()])) {
       const old = before.get(id);
       const now = after.get(id);
@@ -129,27 +173,14 @@ export async function readDelta(
   // Users: those changed, those the changed groups name, and those that left.
   const nested = groupSettings?.nestedGroups === true;
   const references = affectedMembers(before, after, changedGroupIds, { nested });
-  const changedEntries = new Map<string, DirectoryEntry>();
-  for (const entry of userChanges.entries) {
-    const mapped = mapUserEntry(entry, settings.users, queries.users.uniqueIdAttribute);
-    const id = 'user' in mapped ? mapped.user.externalId : mapped.skipped.externalId;
-    if (id !== undefined) changedEntries.set(id, entry);
-  }
-  const needsIdentities = references.dnKeys.size > 0 || references.uids.size > 0 || userChanges.presentIds !== undefined;
-  const identities = needsIdentities ? await deps.store.runs.listDirectoryIdentities() : [];
+  const needsIdentities = (references.dnKeys.size > 0 || references.uids.size > 0) && identities.length === 0;
+  if (needsIdentities) identities.push(...(await deps.store.runs.listDirectoryIdentities()));
   const toRead = new Set(userChanges.idsToRead);
   if (references.dnKeys.size > 0 || references.uids.size > 0) {
     const dnKeys = new Set([...references.dnKeys].map((key) => key.split('\u0000')[0] ?? key));
     for (const identity of identities) {
       const named = (identity.dn !== null && dnKeys.has(dnKeyOf(identity.dn))) || references.uids.has(identity.username.toLowerCase());
       if (named) toRead.add(identity.externalId);
-    }
-  }
-  const deletedUserIds = new Set(userChanges.deletedIds);
-  if (userChanges.presentIds !== undefined) {
-    const present = userChanges.presentIds;
-    for (const { externalId } of identities) {
-      if (!present.has(externalId) && !changedEntries.has(externalId) && !userChanges.idsToRead.has(externalId)) deletedUserIds.add(externalId);
     }
   }
   for (const id of [...changedEntries.keys(), ...deletedUserIds]) toRead.delete(id);

@@ -165,6 +165,12 @@ export function HistoryPage(): JSX.Element {
                       </td>
                       <td>
                         {run.trigger}
+                        {run.mode === 'incremental' ? (
+                          <>
+                            {' '}
+                            <Badge>incremental</Badge>
+                          </>
+                        ) : null}
                         {run.isDryRun ? (
                           <>
                             {' '}
@@ -221,6 +227,13 @@ export function RunPage(props: { id: string }): JSX.Element {
               rows={[
                 ['Id', <code>{data.id}</code>],
                 ['Trigger', data.trigger],
+                [
+                  'Read',
+                  data.mode === null
+                    ? null
+                    : `${data.mode === 'full' ? 'everything' : 'the changes since the last sync'}${data.entriesRead === null ? '' : ` (${formatNumber(data.entriesRead)} entries)`}`,
+                ],
+                ['Why everything', data.modeReason],
                 ['Started', formatDate(data.startedAt)],
                 ['Finished', formatDate(data.finishedAt)],
                 ['Duration', formatDuration(data.durationMs)],

@@ -10,6 +10,7 @@ const JOB_LABELS: Record<string, string> = {
   'auto-logout': 'Auto Logout',
   'avatar-sync': 'Avatar Background Sync',
   'abac-sync': 'ABAC Attributes Background Sync',
+  'full-sync': 'Full Sync',
 };
 
 function LastRun(props: { run: JobRun | null }): JSX.Element {
