@@ -8,8 +8,9 @@
  * (one DirSync search that matches nothing); on `auto` a refusal moves on to the next feed
  * (uSNChanged polling), and a named feed that is refused is reported like one the server lacks.
  */
-import { type DirectoryConnection, type RootDse, supportsContentSync } from '../../directory/index.ts';
+
 import { DIRSYNC_OID } from '../../directory/controls/dirsync.ts';
+import { type DirectoryConnection, type RootDse, supportsContentSync } from '../../directory/index.ts';
 import { isDirbridgeError } from '../../errors.ts';
 import type { ChangeSource } from '../../model/index.ts';
 import type { DirectorySettings, SyncSettings } from '../../settings/schema.ts';

@@ -10,7 +10,11 @@
  * What it cannot see: deletions and moves out of the base (the entry is no longer in the search),
  * and entries that stopped matching the filter (disabled, when the filter leaves disabled users
  * out). The periodic full sync (`sync.fullSchedule`) catches those. A membership change moves the
- * group's uSNChanged, not the member's: it arrives with the group, which is read whole.
+ * group's uSNChanged, not the member's: it arrives with the group, which is read whole. A member
+ * renamed or moved changes the DN its groups show without changing the groups: the pipeline reads
+ * again the stored groups holding a stored user's old DN, but a member dirbridge never stored (out
+ * of the users' base or filter) that is later moved into it shows up without those groups until
+ * the next full sync (the DirSync feed looks such members up; this one cannot tell them apart).
  */
 import { type DirectoryConnection, readAdServerIdentity, readUsnChanges } from '../../directory/index.ts';
 import { DirbridgeError } from '../../errors.ts';
