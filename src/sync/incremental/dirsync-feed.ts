@@ -6,7 +6,7 @@
  * `dsServiceName` and `invocationId` (a restored database gets a new invocationId).
  *
  * How events become changes:
- * - A changed object inside the query's base whose only changes are `member` values goes into
+ * - A changed group inside the query's base whose only changes are `member` values goes into
  *   `valueChanges`: one member added to a 50,000-member group costs one value. Anything else
  *   changed (a rename or a move changes `name`) puts its id in `idsToRead`: the pipeline reads it
  *   again whole with the query's base, scope and filter, so an object that no longer matches (or
@@ -41,7 +41,7 @@
  */
 import { type DirectoryConnection, readAdServerIdentity, readDirSync, uniqueIdOf } from '../../directory/index.ts';
 import { DirbridgeError, isDirbridgeError } from '../../errors.ts';
-import { dnEquals, isDescendantOf } from '../../ldap/dn.ts';
+import { isDescendantOf } from '../../ldap/dn.ts';
 import { and, eq, type Filter, or, parseFilter, present } from '../../ldap/filter.ts';
 import type { ChangeFeed, FeedChanges, FeedQuery, ValueChange } from './change-feed.ts';
 import { IDS_PER_SEARCH } from './read-entries-by-id.ts';
@@ -176,16 +176,13 @@ async function readChanges(directory: DirectoryConnection, query: FeedQuery, pos
         case 'changed': {
           const id = event.uniqueId;
           changes.deletedIds.delete(id);
-          if (query.searchScope === 'base' && !dnEquals(event.dn, query.baseDn)) {
-            gone(id);
-            break;
-          }
           const otherChanges = Object.keys(event.entry.attributes).some((name) => {
             const key = name.toLowerCase();
             return key !== uniqueIdKey && !ALWAYS_SENT.has(key);
           });
           const onlyMembers = event.valueChanges.every((change) => change.attribute.toLowerCase() === MEMBER_ATTRIBUTE);
-          if (otherChanges || !onlyMembers || rereadOnMemberChange || changes.idsToRead.has(id)) {
+          // Member values are applied to stored groups only; a user is always read again.
+          if (query.scope !== 'groups' || otherChanges || !onlyMembers || rereadOnMemberChange || changes.idsToRead.has(id)) {
             valueChanges.delete(id);
             changes.idsToRead.add(id);
           } else if (event.valueChanges.length > 0) {
