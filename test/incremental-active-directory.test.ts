@@ -176,7 +176,7 @@ describe('incremental sync from Active Directory (Samba): DirSync, uSNChanged, f
     assert.equal(incremental.memberships.filter((pair) => pair.startsWith(`${frankId} `)).length, 2, 'frank is in Operations and All Staff');
   });
 
-  it('a stored cookie the DC cannot use makes the next run full, with the reason; the run after is incremental again', async () => {
+  it('a stored cookie the DC cannot use makes the next run full, with the reason; the run after is incremental again; so does another DC identity', async () => {
     const cursors = await app.store.directoryState.listCursors(PRIMARY_DIRECTORY_ID);
     const garbage = Buffer.from('not a DirSync cookie').toString('base64');
     await app.store.transaction((tx) =>
@@ -195,6 +195,20 @@ describe('incremental sync from Active Directory (Samba): DirSync, uSNChanged, f
     const next = await sync();
     assert.equal(next.mode, 'incremental');
     assert.equal(next.entriesRead, 0);
+    // A position from another DC, or from before a restore (another invocationId), is not used.
+    const current = await app.store.directoryState.listCursors(PRIMARY_DIRECTORY_ID);
+    await app.store.transaction((tx) =>
+      tx.directoryState.putCursors(
+        PRIMARY_DIRECTORY_ID,
+        current.map(({ directoryId: _directoryId, updatedAt: _updatedAt, ...cursor }) => ({
+          ...cursor,
+          serverIdentity: `00000000-0000-0000-0000-000000000000 ${cursor.serverIdentity?.split(' ').slice(1).join(' ')}`,
+        })),
+      ),
+    );
+    const restored = await sync();
+    assert.equal(restored.mode, 'full');
+    assert.match(restored.modeReason ?? '', /not the one the stored position came from/);
   });
 
   it('an account without the replication right polls uSNChanged instead, and gets modifications and memberships right', async () => {
