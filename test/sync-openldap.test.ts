@@ -95,7 +95,10 @@ describe('sync against OpenLDAP', () => {
       [0, 0, 0, 0],
       'a second run is a no-op',
     );
-    assert.equal(second.users.unchanged, PEOPLE);
+    assert.equal(second.mode, 'incremental', 'it reads only the changes (none)');
+    const full = await app.sync.runSync({ trigger: 'cli', isDryRun: false, full: true });
+    assert.equal(full.mode, 'full');
+    assert.equal(full.users.unchanged, PEOPLE, 'a full read finds every user unchanged');
   });
 
   it('follows renames, moves, changes, removals and membership changes, keeping accounts', async () => {

@@ -11,6 +11,7 @@ import { DirbridgeError } from '../errors.ts';
 import type { SyncRunRecord } from '../model/index.ts';
 import { effectiveWriteBackMode, type StoreSettings } from '../settings/schema.ts';
 import { runAbacSync, runAvatarSync } from '../sync/attribute-jobs.ts';
+import { runLiveSync } from '../sync/incremental/live-sync.ts';
 import type { ProgressLog } from '../sync/progress.ts';
 import { startRunReaper } from '../sync/reap-runs.ts';
 import type { RunSyncOptions, SyncResult } from '../sync/run-sync.ts';
@@ -27,7 +28,11 @@ export const JOB_NAMES = {
   abacSync: 'abac-sync',
   writeBackDelivery: 'writeback-delivery',
   fullSync: 'full-sync',
+  liveSync: 'live-sync',
 } as const;
+
+/** How often the live sync job is started again when it is not running (it ended on a fault, or runs elsewhere). */
+export const LIVE_SYNC_RESTART_SCHEDULE = 'every 1 minute';
 
 /** How often the outbox is delivered in writable mode (actions also deliver at once; this catches retries). */
 export const WRITE_BACK_DELIVERY_SCHEDULE = 'every 1 minute';
@@ -37,7 +42,7 @@ export const WRITE_BACK_DELIVERY_SCHEDULE = 'every 1 minute';
  * Background Sync is off — because Sync Now runs as a manual run of it, under its lock: so a
  * sync never runs twice at once, not even on two instances.
  */
-export function appJobs(app: App, options: { log?: ProgressLog } = {}): SchedulerJob[] {
+export function appJobs(app: App, options: { log?: ProgressLog; runBackgroundSync?: () => Promise<SyncResult> } = {}): SchedulerJob[] {
   const { autoLogout, mapping, backgroundSync, writeBack } = app.settings;
   const deps = { store: app.store, openDirectory: () => app.openDirectory(), settings: app.settings, now: app.now };
   const jobs: SchedulerJob[] = [];
@@ -71,6 +76,25 @@ export function appJobs(app: App, options: { log?: ProgressLog } = {}): Schedule
           ...(options.log === undefined ? {} : { log: options.log }),
         });
         return summaryOrThrow(result);
+      },
+    });
+  }
+  const { runBackgroundSync } = options;
+  if (app.settings.sync.live.enabled && runBackgroundSync !== undefined) {
+    jobs.push({
+      name: JOB_NAMES.liveSync,
+      schedule: LIVE_SYNC_RESTART_SCHEDULE,
+      runOnStart: true,
+      isLongRunning: true,
+      run: async ({ signal, stopping }) => {
+        await runLiveSync({
+          settings: app.settings,
+          openDirectory: () => app.openDirectory(),
+          runSync: runBackgroundSync,
+          stop: AbortSignal.any([signal, stopping]),
+          ...(options.log === undefined ? {} : { log: options.log }),
+        });
+        return 'live sync stopped';
       },
     });
   }
@@ -224,10 +248,11 @@ export const SETTINGS_WATCH_INTERVAL_MS = 10_000;
  * schedule takes effect at once), and the store is checked every `intervalMs` for versions saved
  * elsewhere. Returns the function that stops following.
  */
-export function followSettings(app: App, scheduler: Pick<Scheduler, 'setJobs'>, options: { log: SchedulerLog; intervalMs?: number }): () => void {
+export function followSettings(app: App, scheduler: Pick<Scheduler, 'setJobs' | 'runNow'>, options: { log: SchedulerLog; intervalMs?: number }): () => void {
+  const runBackgroundSync = backgroundSyncRunner(app, () => scheduler);
   const unsubscribe = app.onSettingsChange(() => {
     try {
-      scheduler.setJobs(appJobs(app, { log: options.log }));
+      scheduler.setJobs(appJobs(app, { log: options.log, runBackgroundSync }));
       options.log.info({ settingsVersion: app.settingsState().version }, 'jobs follow the new settings');
     } catch (error) {
       options.log.error({ error: error instanceof Error ? error.message : String(error) }, 'could not apply the new settings to the jobs');
@@ -273,6 +298,11 @@ export async function runSyncExclusively(app: Pick<App, 'sync' | 'store' | 'sett
   }
 }
 
+/** A real sync as a manual run of the background sync job (under its lock, here and on other instances), resolving when it ends. */
+function backgroundSyncRunner(app: App, scheduler: () => Pick<Scheduler, 'runNow'>): () => Promise<SyncResult> {
+  return async () => (await startSync(app, scheduler(), { isDryRun: false, trigger: 'schedule' })).finished;
+}
+
 /** The lock the store calls for; a PostgreSQL lock opens one dedicated connection, lazily. */
 export function createJobLock(store: StoreSettings, log?: SchedulerLog): JobLock {
   return store.url === undefined ? createLocalJobLock() : createPostgresJobLock(store.url, log === undefined ? {} : { log });
@@ -285,7 +315,12 @@ export function createJobLock(store: StoreSettings, log?: SchedulerLog): JobLock
  */
 export function createAppScheduler(app: App, options: { log: SchedulerLog; jobs?: SchedulerJob[] }): Scheduler & { lock: JobLock } {
   const lock = createJobLock(app.settings.store, options.log);
-  const scheduler = createScheduler({ jobs: options.jobs ?? appJobs(app, { log: options.log }), lock, log: options.log, now: app.now });
+  let scheduler: Scheduler | undefined;
+  const runBackgroundSync = backgroundSyncRunner(app, () => {
+    if (scheduler === undefined) throw new DirbridgeError('sync.already_running', 'the scheduler is not started');
+    return scheduler;
+  });
+  scheduler = createScheduler({ jobs: options.jobs ?? appJobs(app, { log: options.log, runBackgroundSync }), lock, log: options.log, now: app.now });
   let stopReaper: (() => void) | undefined;
   return {
     ...scheduler,

@@ -35,10 +35,15 @@ export interface JobRunContext {
   scheduledAt: Date | null;
   /** Aborted when the run lock is lost for good (another instance took it): the run must stop. */
   signal: AbortSignal;
+  /**
+   * Aborted when the scheduler stops, or the job is removed or replaced (new settings). Jobs that
+   * run until told (live sync) end on it; others may finish their work (`stop()` waits for them).
+   */
+  stopping: AbortSignal;
 }
 
 /** Which run is due: a job run's context before it holds its lock. */
-type DueRun = Omit<JobRunContext, 'signal'>;
+type DueRun = Omit<JobRunContext, 'signal' | 'stopping'>;
 
 /** A job the scheduler runs. */
 export interface SchedulerJob {
@@ -49,6 +54,8 @@ export interface SchedulerJob {
   runOnStart?: boolean;
   /** The lock its runs take (default: its name): jobs sharing one never run at once, here or on another instance. */
   lockName?: string;
+  /** Its run lasts until `stopping` aborts (live sync): a startup run is started, not waited for. */
+  isLongRunning?: boolean;
   /** Does the work; the returned text is logged. A throw is recorded as a failed run. */
   // biome-ignore lint/suspicious/noConfusingVoidType: a callback may return nothing; with `undefined` every `async () => {}` would be a type error
   run: (context: JobRunContext) => Promise<string | void>;
@@ -158,6 +165,8 @@ interface Entry {
   failures: number;
   skips: number;
   removed: boolean;
+  /** Aborted (and replaced) when the job is removed or replaced, or the scheduler stops. */
+  stopping: AbortController;
 }
 
 /** Creates a scheduler; nothing runs until `start()`. */
@@ -187,6 +196,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       failures: 0,
       skips: 0,
       removed: false,
+      stopping: new AbortController(),
     });
   }
 
@@ -300,7 +310,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         let message: string | null;
         try {
           options.onStart?.();
-          const result = await (options.work ?? job.run)({ ...context, signal: handle.signal });
+          const result = await (options.work ?? job.run)({ ...context, signal: handle.signal, stopping: entry.stopping.signal });
           outcome = 'succeeded';
           message = typeof result === 'string' ? result : null;
         } catch (error) {
@@ -384,8 +394,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       for (const entry of entries.values()) arm(entry);
       const startup = [...entries.values()]
         .filter((entry) => entry.job.runOnStart === true)
-        .map((entry) => track(execute(entry, { trigger: 'startup', scheduledAt: null })));
-      await Promise.all(startup);
+        .map((entry) => ({ entry, run: track(execute(entry, { trigger: 'startup', scheduledAt: null })) }));
+      await Promise.all(startup.filter(({ entry }) => entry.job.isLongRunning !== true).map(({ run }) => run));
     },
 
     reschedule,
@@ -396,6 +406,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       for (const [name, entry] of entries) {
         if (names.has(name)) continue;
         entry.removed = true;
+        entry.stopping.abort();
         entry.timer?.stop();
         entry.timer = null;
         dropKeptClaims(entry).catch((error: unknown) =>
@@ -412,6 +423,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           continue;
         }
         const changed = entry.job.schedule !== job.schedule;
+        if (entry.job !== job) {
+          // A run of the old job that runs until told ends; the next tick starts the new one.
+          entry.stopping.abort();
+          entry.stopping = new AbortController();
+        }
         entry.job = job;
         if (changed) reschedule(job.name, job.schedule);
       }
@@ -428,6 +444,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     async stop() {
       stopping = true;
       for (const entry of entries.values()) {
+        entry.stopping.abort();
         entry.timer?.stop();
         entry.timer = null;
       }

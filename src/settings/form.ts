@@ -395,6 +395,16 @@ const LAYOUT: readonly SectionText[] = [
         'Modification-time overlap (seconds)',
         'Polling by modification time reads this far before the last read again, for clock differences between dirbridge and the server and changes committed during a read.',
       ],
+      [
+        'sync.live.enabled',
+        'Live sync',
+        "Watch the directory over one long-lived connection and sync each change within seconds (content sync on OpenLDAP and 389-DS, DirSync polled on Active Directory). One instance watches at a time; the runs it starts take the background sync's lock.",
+      ],
+      [
+        'sync.live.pollSeconds',
+        'Live sync poll interval (seconds)',
+        'How often DirSync is asked on Active Directory (content sync servers push changes at once).',
+      ],
     ],
   },
   {

@@ -70,6 +70,7 @@ describe('settings bounds', () => {
     ['sync.batchSize', 1, 100_000, /at most 100000/],
     ['sync.missingGraceRuns', 0, 1_000, /at most 1000 runs/],
     ['sync.incremental.timestampOverlapSeconds', 0, 86_400, /at most 86400 seconds/],
+    ['sync.live.pollSeconds', 1, 3_600, /at most 3600 seconds/],
     ['login.sessionTtlMinutes', 1, 525_600, /at most 525600 minutes/],
     ['login.bindPoolSize', 1, 256, /at most 256/],
     ['mapping.avatars.maxBytes', 1, 16 * 1024 * 1024, /at most 16777216 bytes/],

@@ -311,6 +311,17 @@ export const syncSettingsSchema = z
       })
       .strict()
       .default({ feed: 'auto', timestampOverlapSeconds: 300 }),
+    /**
+     * Live mode: one long-lived connection watches the directory (content sync's persist stage, or
+     * DirSync every `pollSeconds` on Active Directory) and each change starts an incremental run.
+     */
+    live: z
+      .object({
+        enabled: boolean().default(false),
+        pollSeconds: integerIn(1, 3_600, ' seconds (an hour)').default(5),
+      })
+      .strict()
+      .default({ enabled: false, pollSeconds: 5 }),
   })
   .strict();
 

@@ -42,6 +42,8 @@ export interface RunReader {
   listDirectoryIdentities(): Promise<DirectoryIdentity[]>;
   /** The identities of the directory users with these unique ids (unknown ids are left out). */
   findDirectoryIdentities(externalIds: readonly string[]): Promise<DirectoryIdentity[]>;
+  /** Unique ids of enabled directory users a sync found missing and has not seen since (`missingRuns` above 0). */
+  listMissingDirectoryUsers(): Promise<string[]>;
   /** How many directory users there are, and how many are enabled; the guard's shares of a partial plan are of these. */
   countDirectoryUsers(): Promise<{ total: number; enabled: number }>;
 }
@@ -191,6 +193,17 @@ export function createRunReader(db: Kysely<Database>): RunReader {
         }
         return found;
       }),
+    listMissingDirectoryUsers: () =>
+      withDbErrors('list missing directory users', async () => {
+        const rows = await db
+          .selectFrom('users')
+          .select('external_id')
+          .where('source', '=', 'directory')
+          .where('missing_runs', '>', 0)
+          .where(sql<boolean>`is_enabled = true`)
+          .execute();
+        return rows.flatMap((row) => (row.external_id === null ? [] : [row.external_id]));
+      }),
     countDirectoryUsers: () =>
       withDbErrors('count directory users', async () => {
         const directoryUsers = () =>
@@ -240,6 +253,7 @@ export function createRunLog(db: Kysely<Database>, ctx: RepositoryContext): RunL
     listDirectoryIdentities: () => createRunReader(db).listDirectoryIdentities(),
     countDirectoryUsers: () => createRunReader(db).countDirectoryUsers(),
     findDirectoryIdentities: (externalIds) => createRunReader(db).findDirectoryIdentities(externalIds),
+    listMissingDirectoryUsers: () => createRunReader(db).listMissingDirectoryUsers(),
 
     start: (input) =>
       withDbErrors('start a sync run', async () => {

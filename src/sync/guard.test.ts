@@ -162,3 +162,39 @@ describe('checkPlan: access taken away', () => {
     );
   });
 });
+
+describe('checkPlan on an incremental run (delta)', () => {
+  it('an empty delta is no empty read', () => {
+    const verdict = checkPlan(snapshotWith(0), current(3), planDisabling(0), {
+      guard,
+      syncGroups: true,
+      delta: { directoryUsers: 100, enabledDirectoryUsers: 100 },
+    });
+    assert.deepEqual(verdict, { isAllowed: true });
+    const full = checkPlan(snapshotWith(0), current(3), planDisabling(0), { guard, syncGroups: false });
+    assert.equal(full.isAllowed, false, 'the same snapshot from a full read is refused');
+  });
+
+  it('disabling users the delta says left is still bounded, as a share of every directory user', () => {
+    // The delta's state holds only the 3 users it names; the limit is judged against all 100.
+    const small = checkPlan(snapshotWith(0), current(3), planDisabling(3), {
+      guard,
+      syncGroups: false,
+      delta: { directoryUsers: 100, enabledDirectoryUsers: 100 },
+    });
+    assert.deepEqual(small, { isAllowed: true });
+    const many = checkPlan(snapshotWith(0), current(6), planDisabling(6), {
+      guard,
+      syncGroups: false,
+      delta: { directoryUsers: 100, enabledDirectoryUsers: 100 },
+    });
+    assert.equal(many.isAllowed, false);
+    assert.match(many.isAllowed ? '' : many.reason, /disables 6 of 100 enabled directory users, more than guard.maxDisable.count \(5\)/);
+    const share = checkPlan(snapshotWith(0), current(3), planDisabling(3), {
+      guard,
+      syncGroups: false,
+      delta: { directoryUsers: 10, enabledDirectoryUsers: 10 },
+    });
+    assert.equal(share.isAllowed, false, '3 of 10 is more than 20%');
+  });
+});

@@ -411,3 +411,36 @@ describe('planSync: records write-back created', () => {
     assert.deepEqual(kinds(plan.steps), ['skipUser']);
   });
 });
+
+describe('planSync on an incremental run (scope delta)', () => {
+  const delta = (deleted: string[]): PlanOptions => ({ ...options, scope: 'delta', deletedUserIds: new Set(deleted) });
+
+  it('disables only the users the delta says left; users it does not hold are still there', () => {
+    const plan = planSync(snapshot([dirUser('a')]), state([storeUser('a'), storeUser('b'), storeUser('gone')]), delta(['gone']));
+    assert.deepEqual(
+      plan.steps.filter((step) => step.kind === 'disableUser').map((step) => (step.kind === 'disableUser' ? step.username : '')),
+      ['gone'],
+    );
+  });
+
+  it('judges memberships of the users it holds only, and deletes groups that left as a full run does', () => {
+    const current = state(
+      [storeUser('a'), storeUser('b')],
+      [storeGroup('staff'), storeGroup('old')],
+      [
+        { userId: 'db-a', groupId: 'g-staff' },
+        { userId: 'db-b', groupId: 'g-staff' },
+      ],
+    );
+    // b is not in the delta: its membership stays; a left staff; the group `old` left the directory.
+    const plan = planSync(snapshot([dirUser('a')], [dirGroup('staff', [])]), current, delta([]));
+    assert.deepEqual(kinds(plan.steps).sort(), ['deleteGroup', 'removeMembership']);
+    const removed = plan.steps.find((step) => step.kind === 'removeMembership');
+    assert.equal(removed?.kind === 'removeMembership' ? removed.username : '', 'a');
+  });
+
+  it('counts grace runs for users that left, as full runs do', () => {
+    const plan = planSync(snapshot([]), state([storeUser('gone')]), { ...delta(['gone']), missingGraceRuns: 2 });
+    assert.deepEqual(kinds(plan.steps), ['markMissing']);
+  });
+});

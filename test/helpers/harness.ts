@@ -53,12 +53,13 @@ export async function membersByGroup(store: Store): Promise<Map<string, string[]
   return result;
 }
 
-/** Runs a sync that calls `interrupt` once `afterEntries` users have been read, e.g. to kill the server mid-read. */
+/** Runs a full sync (a paged read) that calls `interrupt` once `afterEntries` users have been read, e.g. to kill the server mid-read. */
 export async function syncInterruptedAfter(app: App, afterEntries: number, interrupt: () => void): Promise<{ result: SyncResult; interrupted: boolean }> {
   let interrupted = false;
   const result = await app.sync.runSync({
     trigger: 'cli',
     isDryRun: false,
+    full: true,
     onProgress: (progress) => {
       if (!interrupted && progress.phase === 'users' && progress.entriesRead >= afterEntries) {
         interrupted = true;

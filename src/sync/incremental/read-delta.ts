@@ -107,6 +107,11 @@ export async function readDelta(
   // its change feed, so stored groups holding them are read again.
   const staleKeys = new Set<string>();
   const touched = [...changedEntries.keys(), ...deletedUserIds, ...userChanges.idsToRead];
+  // Users a run found missing stay missing until the feed brings them back: each run counts them,
+  // as each full run does (`sync.missingGraceRuns`).
+  for (const id of await deps.store.runs.listMissingDirectoryUsers()) {
+    if (!changedEntries.has(id) && !userChanges.idsToRead.has(id)) deletedUserIds.add(id);
+  }
   for (const identity of touched.length === 0 ? [] : await deps.store.runs.findDirectoryIdentities(touched)) {
     if (identity.dn === null) continue;
     const entry = changedEntries.get(identity.externalId);
