@@ -2,22 +2,63 @@
  * Which change feed a run reads: the one `sync.incremental.feed` names, or on `auto` the best the
  * server offers, as its RootDSE shows it. Feeds this build cannot read on the server are never
  * chosen; a named one that the server lacks is reported, and the run reads everything.
+ *
+ * A feed the server offers may still be closed to the bind account: DirSync needs the
+ * "Replicating Directory Changes" right, which the RootDSE cannot show. Such a feed is probed
+ * (one DirSync search that matches nothing); on `auto` a refusal moves on to the next feed
+ * (uSNChanged polling), and a named feed that is refused is reported like one the server lacks.
  */
-import { type RootDse, supportsContentSync } from '../../directory/index.ts';
+
+import { DIRSYNC_OID } from '../../directory/controls/dirsync.ts';
+import { type DirectoryConnection, type RootDse, supportsContentSync } from '../../directory/index.ts';
+import { isDirbridgeError } from '../../errors.ts';
 import type { ChangeSource } from '../../model/index.ts';
 import type { DirectorySettings, SyncSettings } from '../../settings/schema.ts';
 import type { ChangeFeed } from './change-feed.ts';
 import { createContentSyncFeed } from './content-sync-feed.ts';
+import { createDirSyncFeed, dirSyncCookieNow, namingContextOf } from './dirsync-feed.ts';
 import { createModifyTimestampFeed } from './modify-timestamp-feed.ts';
+import { createUsnChangedFeed } from './usn-changed-feed.ts';
 
 /** The feed to read, or why there is none (the run then reads everything). */
 export type FeedChoice = { feed: ChangeFeed } | { reason: string };
 
+/** One feed this build can read. */
+interface FeedEntry {
+  /** Whether the server offers it (RootDSE). */
+  isOffered: (rootDse: RootDse) => boolean;
+  /** Why the bind account may not use it, or null; only for feeds that need a right the RootDSE does not show. */
+  refusal?: (directory: DirectoryConnection, settings: FeedSettings) => Promise<string | null>;
+  create: (settings: FeedSettings) => ChangeFeed;
+}
+
+/** Why the bind account may not read DirSync (probed with a search that matches nothing), or null. */
+async function dirSyncRefusal(directory: DirectoryConnection, settings: FeedSettings): Promise<string | null> {
+  try {
+    await dirSyncCookieNow(directory, namingContextOf(directory, settings.baseDn ?? directory.rootDse.defaultNamingContext ?? ''));
+    return null;
+  } catch (error) {
+    if (isDirbridgeError(error, 'directory.sync_not_permitted')) return error.message;
+    throw error;
+  }
+}
+
+const isActiveDirectory = (rootDse: RootDse): boolean => rootDse.serverType === 'active-directory';
+
 /** The feeds this build can read, by source; each says whether the server offers it. */
-const FEEDS: Partial<Record<ChangeSource, { isOffered: (rootDse: RootDse) => boolean; create: (settings: FeedSettings) => ChangeFeed }>> = {
+const FEEDS: Partial<Record<ChangeSource, FeedEntry>> = {
   contentSync: {
     isOffered: (rootDse) => rootDse.serverType !== 'active-directory' && supportsContentSync(rootDse),
     create: (settings) => createContentSyncFeed(settings.directory),
+  },
+  dirSync: {
+    isOffered: (rootDse) => isActiveDirectory(rootDse) && rootDse.supportedControls.includes(DIRSYNC_OID),
+    refusal: dirSyncRefusal,
+    create: () => createDirSyncFeed(),
+  },
+  usnChanged: {
+    isOffered: isActiveDirectory,
+    create: () => createUsnChangedFeed(),
   },
   modifyTimestamp: {
     isOffered: () => true,
@@ -32,21 +73,31 @@ const AUTO_ORDER: readonly ChangeSource[] = ['contentSync', 'dirSync', 'usnChang
 export interface FeedSettings {
   incremental: SyncSettings['incremental'];
   directory: DirectorySettings;
+  /** The users' base DN: the naming context a permission probe searches (default: the server's default one). */
+  baseDn?: string;
 }
 
-/** Chooses the feed for this server and settings. */
-export function chooseFeed(settings: FeedSettings, rootDse: RootDse): FeedChoice {
+/**
+ * Chooses the feed for this server and settings. Probes only the feeds that need it (DirSync on
+ * Active Directory); a probe's failure other than a refusal throws, as any directory fault does.
+ */
+export async function chooseFeed(settings: FeedSettings, directory: DirectoryConnection): Promise<FeedChoice> {
+  const rootDse = directory.rootDse;
   const wanted = settings.incremental.feed;
   if (wanted === 'off') return { reason: 'incremental sync is off (sync.incremental.feed)' };
   if (wanted !== 'auto') {
     const named = FEEDS[wanted];
     if (named === undefined) return { reason: `sync.incremental.feed names ${wanted}, which this version cannot read` };
     if (!named.isOffered(rootDse)) return { reason: `sync.incremental.feed names ${wanted}, which the server does not offer` };
+    const refused = (await named.refusal?.(directory, settings)) ?? null;
+    if (refused !== null) return { reason: `sync.incremental.feed names ${wanted}, which the bind account may not read: ${refused}` };
     return { feed: named.create(settings) };
   }
   for (const source of AUTO_ORDER) {
     const candidate = FEEDS[source];
-    if (candidate?.isOffered(rootDse)) return { feed: candidate.create(settings) };
+    if (candidate === undefined || !candidate.isOffered(rootDse)) continue;
+    if (((await candidate.refusal?.(directory, settings)) ?? null) !== null) continue;
+    return { feed: candidate.create(settings) };
   }
   return { reason: 'the server offers no change feed' };
 }

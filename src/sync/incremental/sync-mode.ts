@@ -47,7 +47,7 @@ export async function decideMode(
   options: { full: boolean },
 ): Promise<ModeDecision> {
   const fingerprint = settingsFingerprint(settings);
-  const choice = chooseFeed({ incremental: settings.sync.incremental, directory: settings.directory }, directory.rootDse);
+  const choice = await chooseFeed({ incremental: settings.sync.incremental, directory: settings.directory, baseDn: settings.users.baseDn }, directory);
   if ('reason' in choice) return { feed: undefined, serverIdentity: null, fingerprint, fullReason: choice.reason };
   const { feed } = choice;
   const serverIdentity = await feed.serverIdentity(directory);
