@@ -12,6 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { type App, openApp } from '../src/app.ts';
 import { normalizeDn } from '../src/ldap/dn.ts';
 import { PRIMARY_DIRECTORY_ID } from '../src/model/index.ts';
+import { createAppScheduler } from '../src/scheduler/app-jobs.ts';
+import { silentLog } from '../src/scheduler/job-lock.ts';
 import { ldifLine } from './fixtures/ldif.ts';
 import { adGroupDn, adUser, adUserLdif, describeAdUser, type SambaDc, sambaUnavailableReason, startSambaDc } from './fixtures/samba.ts';
 import { adSettingsDocument, merge, settingsFor } from './helpers/harness.ts';
@@ -279,5 +281,31 @@ describe('incremental sync from Active Directory (Samba): DirSync, uSNChanged, f
     assert.ok(incremental.memberships.includes(`${lastId} ${bigId}`), 'the added member arrives');
     assert.equal(incremental.memberships.filter((pair) => pair.endsWith(` ${bigId}`)).length, BIG_GROUP_SIZE + 1);
     assert.deepEqual(incremental, await fullPicture());
+  });
+
+  it('live sync: DirSync polled on one connection brings a change into the store within 5 s', async () => {
+    const made = await settingsFor(merge(document('admin'), { sync: { live: { enabled: true, pollSeconds: 1 } } }));
+    cleanups.push(made.cleanup);
+    const live = await openApp(made.settings);
+    const scheduler = createAppScheduler(live, { log: silentLog });
+    try {
+      assert.equal((await live.sync.runSync({ trigger: 'cli', isDryRun: false })).status, 'succeeded');
+      await scheduler.start();
+      // The watcher takes its DirSync cookie at start: changes after it are seen.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const started = performance.now();
+      await dc.adModify(`${ldifLine('dn', adUser('alice').dn)}\nchangetype: modify\nreplace: mail\nmail: live.alice@example.test\n-\n`);
+      for (;;) {
+        const alice = (await live.store.runs.loadSyncState()).users.find((user) => user.username.toLowerCase() === 'alice');
+        if (alice?.email === 'live.alice@example.test') break;
+        assert.ok(performance.now() - started < 5_000, 'the change arrived within 5 s');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const runs = await live.store.runs.list({ limit: 1, offset: 0 });
+      assert.equal(runs.runs[0]?.mode, 'incremental');
+    } finally {
+      await scheduler.stop();
+      await live.close();
+    }
   });
 });

@@ -482,7 +482,8 @@ export async function startRangedResponder(options: RangedResponderOptions): Pro
       defaultNamingContext: [options.baseDn],
       namingContexts: [options.baseDn],
       rootDomainNamingContext: [options.baseDn],
-      supportedControl: [PAGED_RESULTS_OID, '1.2.840.113556.1.4.417', '1.2.840.113556.1.4.841', '1.2.840.113556.1.4.529'],
+      // Only what it serves (DirSync, 1.2.840.113556.1.4.841, is not).
+      supportedControl: [PAGED_RESULTS_OID, '1.2.840.113556.1.4.417', '1.2.840.113556.1.4.529'],
       supportedCapabilities: [AD_CAPABILITY_OID, '1.2.840.113556.1.4.1670', '1.2.840.113556.1.4.1791'],
       supportedLDAPVersion: ['3'],
       supportedSASLMechanisms: ['GSSAPI', 'GSS-SPNEGO'],

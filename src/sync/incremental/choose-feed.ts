@@ -38,7 +38,8 @@ async function dirSyncRefusal(directory: DirectoryConnection, settings: FeedSett
     await dirSyncCookieNow(directory, namingContextOf(directory, settings.baseDn ?? directory.rootDse.defaultNamingContext ?? ''));
     return null;
   } catch (error) {
-    if (isDirbridgeError(error, 'directory.sync_not_permitted')) return error.message;
+    // Not permitted, or a server that lists the control without serving it: the next feed.
+    if (isDirbridgeError(error, 'directory.sync_not_permitted', 'directory.unsupported')) return error.message;
     throw error;
   }
 }

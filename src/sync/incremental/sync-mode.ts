@@ -50,7 +50,14 @@ export async function decideMode(
   const choice = await chooseFeed({ incremental: settings.sync.incremental, directory: settings.directory, baseDn: settings.users.baseDn }, directory);
   if ('reason' in choice) return { feed: undefined, serverIdentity: null, fingerprint, fullReason: choice.reason };
   const { feed } = choice;
-  const serverIdentity = await feed.serverIdentity(directory);
+  let serverIdentity: string | null;
+  try {
+    serverIdentity = await feed.serverIdentity(directory);
+  } catch (error) {
+    // A feed that cannot say which server it reads is not used: the run reads everything.
+    if (!isDirbridgeError(error)) throw error;
+    return { feed: undefined, serverIdentity: null, fingerprint, fullReason: `the ${feed.source} feed cannot be used: ${error.message}` };
+  }
   const full = (fullReason: string): ModeDecision => ({ feed, serverIdentity, fingerprint, fullReason });
   if (options.full) return full('a full sync was asked for');
   const cursors = await store.directoryState.listCursors(PRIMARY_DIRECTORY_ID);

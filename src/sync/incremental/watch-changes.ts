@@ -9,6 +9,8 @@ import { type DirectoryConnection, readContentSync, readDirSync, supportsContent
 import { DirbridgeError } from '../../errors.ts';
 import { formatDn, parseDn, type Rdn } from '../../ldap/dn.ts';
 import { or, parseFilter } from '../../ldap/filter.ts';
+import { dirSyncCookieNow } from './dirsync-feed.ts';
+import { feedQueries } from './read-delta.ts';
 import type { ModeSettings } from './sync-mode.ts';
 
 /** What the watcher needs. */
@@ -81,26 +83,29 @@ export async function watchDirectoryChanges(deps: WatchDeps, options: { onChange
         'live sync needs RFC 4533 content sync (OpenLDAP syncprov, the 389-DS plugin) or DirSync (Active Directory)',
       );
     }
-    let cookie: Buffer | undefined;
+    // DirSync reports an object only when an attribute it was asked for changed: ask for every
+    // attribute the users' and groups' reads map (member included).
+    const queries = feedQueries(settings, 'active-directory');
+    const attributes = [...new Set([...queries.users.attributes, ...(queries.groups?.attributes ?? [])])];
+    let cookie = await dirSyncCookieNow(directory, namingContext);
     while (!options.stop.aborted) {
-      // The first read lists everything: it only takes the cookie.
-      const isFirst = cookie === undefined;
+      await pause(options.pollMs, options.stop);
+      if (options.stop.aborted) break;
       let changed = false;
       for await (const event of readDirSync(directory, {
         namingContext,
         baseDn,
         // Broad, as tombstones lose most attributes (a narrow filter would hide deletions).
         filter: '(|(objectClass=user)(objectClass=group))',
-        attributes: ['objectGUID'],
-        ...(cookie === undefined ? {} : { cookie }),
+        attributes,
+        cookie,
         incrementalValues: true,
         uniqueIdAttribute: 'objectGUID',
       })) {
         if (event.type === 'cookie') cookie = event.cookie;
-        else if (!isFirst) changed = true;
+        else changed = true;
       }
       if (changed) options.onChange();
-      await pause(options.pollMs, options.stop);
     }
   } finally {
     await directory.close();
