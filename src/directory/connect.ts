@@ -320,10 +320,18 @@ function createConnection(opened: OpenedClient, url: string, settings: Directory
 export async function openClient(settings: DirectorySettings, bindAs: BindAs = 'service'): Promise<OpenedClient> {
   const credentials = credentialsFor(settings, bindAs);
   const tlsOptions = await tlsOptionsFor(settings);
+  return openFirstReachable(settings, (url) => openOne(url, settings, tlsOptions, credentials));
+}
+
+/**
+ * The failover rule for any kind of connection: tries `settings.urls` in order, moving on only
+ * when a server cannot be reached; any other failure (TLS, credentials) stops at once.
+ */
+export async function openFirstReachable<T>(settings: Pick<DirectorySettings, 'urls'>, open: (url: string) => Promise<T>): Promise<T> {
   const failures: DirbridgeError[] = [];
   for (const url of settings.urls) {
     try {
-      return await openOne(url, settings, tlsOptions, credentials);
+      return await open(url);
     } catch (error) {
       const translated = translateLdapError(error, { operation: 'connect', url });
       if (!isUnreachable(translated)) throw translated;

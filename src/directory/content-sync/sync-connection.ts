@@ -10,7 +10,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { DirbridgeError } from '../../errors.ts';
 import type { DirectorySettings } from '../../settings/schema.ts';
-import { type ConnectionSecurity, type Credentials, credentialsFor, isUnreachable, noServerReached, tlsOptionsFor } from '../connect.ts';
+import { type ConnectionSecurity, type Credentials, credentialsFor, openFirstReachable, tlsOptionsFor } from '../connect.ts';
 import type { ServerType } from '../root-dse.ts';
 import { type ErrorContext, translateLdapError } from '../translate-error.ts';
 import { MessageChannel } from './message-channel.ts';
@@ -121,15 +121,5 @@ async function openOne(
 export async function openSyncConnection(settings: DirectorySettings): Promise<SyncConnection> {
   const credentials = credentialsFor(settings, 'service');
   const tlsOptions = await tlsOptionsFor(settings);
-  const failures: DirbridgeError[] = [];
-  for (const url of settings.urls) {
-    try {
-      return await openOne(url, settings, tlsOptions, credentials);
-    } catch (error) {
-      const translated = translateLdapError(error, { operation: 'connect', url });
-      if (!isUnreachable(translated)) throw translated;
-      failures.push(translated);
-    }
-  }
-  throw noServerReached(failures);
+  return openFirstReachable(settings, (url) => openOne(url, settings, tlsOptions, credentials));
 }
