@@ -226,7 +226,7 @@ describe('two dirbridge instances with their schedulers on one PostgreSQL', { sk
         null,
         `${ranIt.name} still claims the tick it ran`,
       );
-      const synced = await call(other, { method: 'POST', url: '/api/v1/admin/actions/sync', payload: {} });
+      const synced = await call(other, { method: 'POST', url: '/api/v1/admin/actions/sync', payload: { full: true } });
       const answeredAt = Date.now();
       assert.equal(synced.statusCode, 200, `Sync Now on ${other.name} ${answeredAt - tick} ms after the tick ${ranIt.name} ran: ${synced.body}`);
       assert.equal(synced.json().users.unchanged, organisation.users.length);

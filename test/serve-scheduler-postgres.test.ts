@@ -136,7 +136,7 @@ describe('Sync Now across two instances on PostgreSQL', { skip: skipUnlessCi(pro
     // A manual run gives the lock up as it ends: B syncs at once.
     let synced;
     do {
-      synced = await call(b, { method: 'POST', url: '/api/v1/admin/actions/sync', payload: {} });
+      synced = await call(b, { method: 'POST', url: '/api/v1/admin/actions/sync', payload: { full: true } });
       // A's job may still be releasing its lock for a few milliseconds after the run record is final.
       if (synced.statusCode === 409) await sleep(50);
     } while (synced.statusCode === 409 && Date.now() < deadline);

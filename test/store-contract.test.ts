@@ -700,6 +700,75 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
       });
     });
 
+    it('keeps incremental sync state per directory id: cursors, stored groups, and the slices a delta plans with', async () => {
+      const tag = newTag();
+      await withStore(async (store) => {
+        const directoryId = `dir-${tag}`;
+        const other = `other-${tag}`;
+        assert.deepEqual(await store.directoryState.listCursors(directoryId), []);
+        const cursor = { source: 'contentSync' as const, position: 'cm9vdA==', serverIdentity: 'ldap://a', settingsFingerprint: 'f1' };
+        await store.transaction(async (tx) => {
+          await tx.directoryState.putCursors(directoryId, [
+            { scope: 'users', ...cursor },
+            { scope: 'groups', ...cursor, position: null },
+          ]);
+          await tx.directoryState.putCursors(other, [{ scope: 'users', ...cursor, position: 'b3RoZXI=' }]);
+        });
+        await store.transaction((tx) => tx.directoryState.putCursors(directoryId, [{ scope: 'users', ...cursor, position: 'bmV4dA==' }]));
+        const cursors = await store.directoryState.listCursors(directoryId);
+        assert.deepEqual(cursors.map((one) => [one.scope, one.source, one.position, one.serverIdentity, one.settingsFingerprint]).sort(), [
+          ['groups', 'contentSync', null, 'ldap://a', 'f1'],
+          ['users', 'contentSync', 'bmV4dA==', 'ldap://a', 'f1'],
+        ]);
+        assert.match(cursors[0]?.updatedAt ?? '', ISO);
+        await store.transaction((tx) => tx.directoryState.clearCursors(directoryId));
+        assert.deepEqual(await store.directoryState.listCursors(directoryId), []);
+        assert.equal((await store.directoryState.listCursors(other)).length, 1, 'another directory keeps its cursor');
+
+        const groups = Array.from({ length: 1_200 }, (_, index) => ({ externalId: `${tag}-g${index}`, content: `{"n":${index}}`, contentHash: `h${index}` }));
+        await store.transaction((tx) => tx.directoryState.saveGroups(directoryId, { upserted: groups, removed: [] }));
+        await store.transaction((tx) =>
+          tx.directoryState.saveGroups(directoryId, { upserted: [{ externalId: `${tag}-g0`, content: '{"n":"changed"}', contentHash: 'changed' }], removed: [`${tag}-g1`] }),
+        );
+        const hashes = await store.directoryState.loadGroupHashes(directoryId);
+        assert.equal(hashes.size, 1_199);
+        assert.equal(hashes.get(`${tag}-g0`), 'changed');
+        assert.equal(hashes.has(`${tag}-g1`), false);
+        const loaded = await store.directoryState.loadGroups(directoryId);
+        assert.equal(loaded.find((group) => group.externalId === `${tag}-g0`)?.content, '{"n":"changed"}');
+        assert.equal((await store.directoryState.loadGroups(other)).length, 0);
+
+        const countedBefore = await store.runs.countDirectoryUsers();
+        const inserted = await store.transaction((tx) =>
+          tx.users.insert([user(tag, 'anna', { dn: `uid=anna-${tag},dc=x`, email: `anna.${tag}@example.org` }), user(tag, 'bert'), user(tag, 'carl')]),
+        );
+        const [anna, bert, carl] = inserted;
+        assert.ok(anna && bert && carl);
+        await store.transaction((tx) => tx.users.update([{ id: carl.id, isEnabled: false, disabledBy: 'sync' }, { id: bert.id, missingRuns: 1 }]));
+        const counted = await store.runs.countDirectoryUsers();
+        assert.deepEqual({ total: counted.total - countedBefore.total, enabled: counted.enabled - countedBefore.enabled }, { total: 3, enabled: 2 });
+        assert.ok((await store.runs.listMissingDirectoryUsers()).includes(`${tag}:bert`));
+        assert.ok(!(await store.runs.listMissingDirectoryUsers()).includes(`${tag}:carl`), 'disabled users are not counted missing');
+        const identities = await store.runs.findDirectoryIdentities([`${tag}:anna`, `${tag}:nobody`]);
+        assert.deepEqual(identities, [{ id: anna.id, externalId: `${tag}:anna`, dn: `uid=anna-${tag},dc=x`, username: `${tag}-anna` }]);
+        assert.ok((await store.runs.listDirectoryIdentities()).some((identity) => identity.id === bert.id));
+
+        const group = (await store.transaction((tx) => tx.groups.insert([{ name: `${tag}-staff`, source: 'directory', externalId: `${tag}:staff` }])))[0];
+        assert.ok(group);
+        await store.transaction((tx) => tx.groups.addMemberships([{ userId: anna.id, groupId: group.id }, { userId: bert.id, groupId: group.id }]));
+        const slice = await store.runs.loadSyncStateOf({ externalIds: [`${tag}:anna`], usernames: [`${tag.toUpperCase()}-CARL`], emails: [] });
+        assert.deepEqual(slice.users.map((one) => one.id).sort(), [anna.id, carl.id].sort(), 'by unique id and by username, case-insensitively');
+        assert.deepEqual(slice.memberships, [{ userId: anna.id, groupId: group.id }], 'memberships of the users loaded only');
+        assert.ok(slice.groups.some((one) => one.id === group.id), 'every group');
+        const byGroup = await store.runs.loadSyncStateOf({ groupIds: [group.id] });
+        assert.equal(byGroup.memberships.length, 2, "a group's memberships");
+        const byEmail = await store.runs.loadSyncStateOf({ emails: [`ANNA.${tag}@example.org`] });
+        assert.deepEqual(byEmail.users.map((one) => one.id), [anna.id]);
+        const mapping = await store.mapping.loadState({ userIds: [anna.id] });
+        assert.deepEqual(mapping.roles, []);
+      });
+    });
+
     it('records sync runs with counts, plan summary and duration', async () => {
       const clock = manualClock();
       await withStore(
@@ -723,6 +792,9 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
             owner: null,
             heartbeatAt: run.heartbeatAt,
             leaseExpiresAt: run.leaseExpiresAt,
+            mode: null,
+            modeReason: null,
+            entriesRead: null,
           });
           assert.deepEqual(await store.runs.get(run.id), run);
           clock.advance(1_234);
@@ -738,6 +810,7 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
           assert.deepEqual(finished.counts, { created: 3, updated: 0, disabled: 40 });
           assert.deepEqual(finished.planSummary, { steps: 43, byKind: { createUser: 3, disableUser: 40 }, sample: ['a', null, true] });
           assert.equal(finished.reason, 'would disable 40% of users (limit 10%)');
+          assert.deepEqual([finished.mode, finished.modeReason, finished.entriesRead], [null, null, null], 'not given: unknown');
           assert.deepEqual(await store.runs.get(run.id), finished);
           await rejectsWithCode(store.runs.finish(run.id, { status: 'succeeded', counts: {} }), 'store.conflict');
           await rejectsWithCode(store.runs.finish('00000000-0000-4000-8000-000000000000', { status: 'succeeded', counts: {} }), 'store.not_found');
@@ -754,7 +827,11 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
             errorCode: 'directory.unavailable',
             errorMessage: 'connect ECONNREFUSED',
             counts: {},
+            mode: 'full',
+            modeReason: 'no stored position yet',
+            entriesRead: 12,
           });
+          assert.deepEqual([failed.mode, failed.modeReason, failed.entriesRead], ['full', 'no stored position yet', 12]);
           assert.equal(failed.errorCode, 'directory.unavailable');
           assert.equal(failed.planSummary, null);
           assert.equal(failed.durationMs, 0);

@@ -42,6 +42,8 @@ export interface RunReader {
   listDirectoryIdentities(): Promise<DirectoryIdentity[]>;
   /** The identities of the directory users with these unique ids (unknown ids are left out). */
   findDirectoryIdentities(externalIds: readonly string[]): Promise<DirectoryIdentity[]>;
+  /** The unique ids of the directory groups each of these users (by unique id) is in, by user; users in none are left out. */
+  listGroupsOfUsers(externalIds: readonly string[]): Promise<Map<string, string[]>>;
   /** Unique ids of enabled directory users a sync found missing and has not seen since (`missingRuns` above 0). */
   listMissingDirectoryUsers(): Promise<string[]>;
   /** How many directory users there are, and how many are enabled; the guard's shares of a partial plan are of these. */
@@ -193,6 +195,27 @@ export function createRunReader(db: Kysely<Database>): RunReader {
         }
         return found;
       }),
+    listGroupsOfUsers: (externalIds) =>
+      withDbErrors('list the groups of users', async () => {
+        const found = new Map<string, string[]>();
+        for (const batch of chunk([...new Set(externalIds)], KEYS_PER_QUERY)) {
+          const rows = await db
+            .selectFrom('memberships')
+            .innerJoin('users', 'users.id', 'memberships.user_id')
+            .innerJoin('groups', 'groups.id', 'memberships.group_id')
+            .select(['users.external_id as userExternalId', 'groups.external_id as groupExternalId'])
+            .where('users.external_id', 'in', batch)
+            .where('groups.source', '=', 'directory')
+            .execute();
+          for (const row of rows) {
+            if (row.userExternalId === null || row.groupExternalId === null) continue;
+            const list = found.get(row.userExternalId) ?? [];
+            list.push(row.groupExternalId);
+            found.set(row.userExternalId, list);
+          }
+        }
+        return found;
+      }),
     listMissingDirectoryUsers: () =>
       withDbErrors('list missing directory users', async () => {
         const rows = await db
@@ -254,6 +277,7 @@ export function createRunLog(db: Kysely<Database>, ctx: RepositoryContext): RunL
     countDirectoryUsers: () => createRunReader(db).countDirectoryUsers(),
     findDirectoryIdentities: (externalIds) => createRunReader(db).findDirectoryIdentities(externalIds),
     listMissingDirectoryUsers: () => createRunReader(db).listMissingDirectoryUsers(),
+    listGroupsOfUsers: (externalIds) => createRunReader(db).listGroupsOfUsers(externalIds),
 
     start: (input) =>
       withDbErrors('start a sync run', async () => {

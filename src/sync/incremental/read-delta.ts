@@ -118,6 +118,8 @@ export async function readDelta(
     if (entry === undefined || dnKeyOf(entry.dn) !== dnKeyOf(identity.dn)) staleKeys.add(dnKeyOf(identity.dn));
   }
 
+  const nested = settings.groups?.nestedGroups === true;
+
   // Groups: the stored entries with the changes applied.
   const before = new Map<string, MappedGroup>();
   for (const stored of await deps.store.directoryState.loadGroups(deps.directoryId)) before.set(stored.externalId, mappedGroupOf(stored));
@@ -155,15 +157,18 @@ export async function readDelta(
     for (const id of gone) after.delete(id);
     for (const [id, old] of before) if (after.get(id)?.dnKey !== old.dnKey) staleKeys.add(old.dnKey);
     const fresh = new Set([...groupEntries.flatMap((entry) => uniqueIdOf(entry, groupQuery.uniqueIdAttribute) ?? []), ...gone]);
-    const stale = [...after.values()].filter(
-      (group) => !fresh.has(group.externalId) && group.memberDnKeys.some((key) => staleKeys.has(key.split('\u0000')[0] ?? key)),
+    const stale = new Set(
+      [...after.values()]
+        .filter((group) => !fresh.has(group.externalId) && group.memberDnKeys.some((key) => staleKeys.has(key.split('\u0000')[0] ?? key)))
+        .map((group) => group.externalId),
     );
-    if (stale.length > 0) {
-      const again = await readEntriesById(
-        directory,
-        groupQuery,
-        stale.map((group) => group.externalId),
-      );
+    // A changed user the stored groups no longer place where the store has it: those groups may
+    // hold a DN the server rewrote unreported (the store's DN may already be the new one, after a
+    // write-back rename), so they are read again too.
+    for (const id of await groupsToRecheck(deps.store, changedEntries, settings, queries.users.uniqueIdAttribute, after, nested))
+      if (!fresh.has(id)) stale.add(id);
+    if (stale.size > 0) {
+      const again = await readEntriesById(directory, groupQuery, stale);
       entriesRead += again.entries.length;
       applyEntries(again.entries);
       for (const id of again.missingIds) after.delete(id);
@@ -176,7 +181,6 @@ export async function readDelta(
   }
 
   // Users: those changed, those the changed groups name, and those that left.
-  const nested = groupSettings?.nestedGroups === true;
   const references = affectedMembers(before, after, changedGroupIds, { nested });
   const needsIdentities = (references.dnKeys.size > 0 || references.uids.size > 0) && identities.length === 0;
   if (needsIdentities) identities.push(...(await deps.store.runs.listDirectoryIdentities()));
@@ -239,6 +243,39 @@ export async function readDelta(
     positions: { users: userChanges.position, groups: groupPosition },
     entriesRead,
   };
+}
+
+/**
+ * Stored groups the store has changed users in, where the stored groups (as they are now) no
+ * longer place them: read again, they say whether the user left or the stored entry is stale.
+ */
+async function groupsToRecheck(
+  store: Pick<Store, 'runs'>,
+  changedEntries: ReadonlyMap<string, DirectoryEntry>,
+  settings: SnapshotSettings,
+  uniqueIdAttribute: string,
+  groups: ReadonlyMap<string, MappedGroup>,
+  nested: boolean,
+): Promise<Set<string>> {
+  const recheck = new Set<string>();
+  if (changedEntries.size === 0 || groups.size === 0) return recheck;
+  const stored = await store.runs.listGroupsOfUsers([...changedEntries.keys()]);
+  if (stored.size === 0) return recheck;
+  const users = [...changedEntries.values()].flatMap((entry) => {
+    const mapped = mapUserEntry(entry, settings.users, uniqueIdAttribute);
+    return 'user' in mapped && stored.has(mapped.user.externalId) ? [mapped.user] : [];
+  });
+  const placed = new Map<string, Set<string>>();
+  for (const group of resolveMemberships(users, [...groups.values()], { nested }).groups) {
+    for (const userId of group.memberUserIds) {
+      const of = placed.get(userId) ?? new Set<string>();
+      of.add(group.externalId);
+      placed.set(userId, of);
+    }
+  }
+  for (const [userId, groupIds] of stored)
+    for (const groupId of groupIds) if (groups.has(groupId) && placed.get(userId)?.has(groupId) !== true) recheck.add(groupId);
+  return recheck;
 }
 
 /**
