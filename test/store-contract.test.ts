@@ -728,7 +728,10 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         const groups = Array.from({ length: 1_200 }, (_, index) => ({ externalId: `${tag}-g${index}`, content: `{"n":${index}}`, contentHash: `h${index}` }));
         await store.transaction((tx) => tx.directoryState.saveGroups(directoryId, { upserted: groups, removed: [] }));
         await store.transaction((tx) =>
-          tx.directoryState.saveGroups(directoryId, { upserted: [{ externalId: `${tag}-g0`, content: '{"n":"changed"}', contentHash: 'changed' }], removed: [`${tag}-g1`] }),
+          tx.directoryState.saveGroups(directoryId, {
+            upserted: [{ externalId: `${tag}-g0`, content: '{"n":"changed"}', contentHash: 'changed' }],
+            removed: [`${tag}-g1`],
+          }),
         );
         const hashes = await store.directoryState.loadGroupHashes(directoryId);
         assert.equal(hashes.size, 1_199);
@@ -744,7 +747,12 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
         );
         const [anna, bert, carl] = inserted;
         assert.ok(anna && bert && carl);
-        await store.transaction((tx) => tx.users.update([{ id: carl.id, isEnabled: false, disabledBy: 'sync' }, { id: bert.id, missingRuns: 1 }]));
+        await store.transaction((tx) =>
+          tx.users.update([
+            { id: carl.id, isEnabled: false, disabledBy: 'sync' },
+            { id: bert.id, missingRuns: 1 },
+          ]),
+        );
         const counted = await store.runs.countDirectoryUsers();
         assert.deepEqual({ total: counted.total - countedBefore.total, enabled: counted.enabled - countedBefore.enabled }, { total: 3, enabled: 2 });
         assert.ok((await store.runs.listMissingDirectoryUsers()).includes(`${tag}:bert`));
@@ -755,15 +763,26 @@ export function describeStoreContract(name: string, openFn: OpenFn, lifecycle: L
 
         const group = (await store.transaction((tx) => tx.groups.insert([{ name: `${tag}-staff`, source: 'directory', externalId: `${tag}:staff` }])))[0];
         assert.ok(group);
-        await store.transaction((tx) => tx.groups.addMemberships([{ userId: anna.id, groupId: group.id }, { userId: bert.id, groupId: group.id }]));
+        await store.transaction((tx) =>
+          tx.groups.addMemberships([
+            { userId: anna.id, groupId: group.id },
+            { userId: bert.id, groupId: group.id },
+          ]),
+        );
         const slice = await store.runs.loadSyncStateOf({ externalIds: [`${tag}:anna`], usernames: [`${tag.toUpperCase()}-CARL`], emails: [] });
         assert.deepEqual(slice.users.map((one) => one.id).sort(), [anna.id, carl.id].sort(), 'by unique id and by username, case-insensitively');
         assert.deepEqual(slice.memberships, [{ userId: anna.id, groupId: group.id }], 'memberships of the users loaded only');
-        assert.ok(slice.groups.some((one) => one.id === group.id), 'every group');
+        assert.ok(
+          slice.groups.some((one) => one.id === group.id),
+          'every group',
+        );
         const byGroup = await store.runs.loadSyncStateOf({ groupIds: [group.id] });
         assert.equal(byGroup.memberships.length, 2, "a group's memberships");
         const byEmail = await store.runs.loadSyncStateOf({ emails: [`ANNA.${tag}@example.org`] });
-        assert.deepEqual(byEmail.users.map((one) => one.id), [anna.id]);
+        assert.deepEqual(
+          byEmail.users.map((one) => one.id),
+          [anna.id],
+        );
         const mapping = await store.mapping.loadState({ userIds: [anna.id] });
         assert.deepEqual(mapping.roles, []);
       });

@@ -49,7 +49,13 @@ describe('sync reasons and counts (OpenLDAP)', () => {
       directory: { urls: [slapd.url], bindDn: slapd.readerDn, bindPassword: slapd.readerPassword },
       users: { baseDn: `ou=people,${BASE}`, uniqueIdAttribute: 'employeeNumber', usernameAttribute: 'uid' },
       groups: { baseDn: `ou=groups,${BASE}`, uniqueIdAttribute: 'cn', nameAttribute: 'ou', memberAttribute: ['member'] },
-      sync: { disableMissingUsers: true, missingGraceRuns: 1, guard: { maxDisable: { count: 100, percent: 100 }, maxRevoke: { count: 100, percent: 100 } } },
+      // Reasons and counts of full reads (incremental runs see only what changed: test/incremental-*.test.ts).
+      sync: {
+        incremental: { feed: 'off' },
+        disableMissingUsers: true,
+        missingGraceRuns: 1,
+        guard: { maxDisable: { count: 100, percent: 100 }, maxRevoke: { count: 100, percent: 100 } },
+      },
       login: { throttle: { maxFailures: 1000, windowSeconds: 60 } },
     });
     cleanups.push(made.cleanup);

@@ -84,7 +84,7 @@ describe('sync with write-back against OpenLDAP', () => {
   }
 
   async function sync(app: App, isDryRun = false): Promise<SyncResult> {
-    const result = await app.sync.runSync({ trigger: 'cli', isDryRun });
+    const result = await app.sync.runSync({ trigger: 'cli', isDryRun, full: true });
     assert.equal(result.status, 'succeeded', result.reason ?? '');
     return result;
   }

@@ -146,6 +146,8 @@ export type PlanOptions = Pick<
   scope: 'all' | 'listed' | 'delta';
   /** Scope `delta`: unique ids of users that left the users' search. */
   deletedUserIds?: ReadonlySet<string>;
+  /** Scope `delta`: unique ids of the groups the delta read (added or changed); only these may be created. */
+  changedGroupIds?: ReadonlySet<string>;
   /** Role/channel/team/attribute mapping; planned when given together with `current.mapping`. */
   mapping?: MappingSettings;
   /** `sync.revokeSessionsOnPasswordChange` (default on). */
@@ -160,7 +162,7 @@ export function planSync(snapshot: DirectorySnapshot, current: CurrentState, opt
   const userSteps = planUsers(snapshot, current, options, warnings);
   // concat, not push(...spread): a 100k-user plan has far more steps than the call stack takes arguments.
   let steps = options.syncGroups
-    ? userSteps.steps.concat(planGroups(snapshot, current, userSteps.linkedUserIds, userSteps.createdExternalIds, options.scope, warnings))
+    ? userSteps.steps.concat(planGroups(snapshot, current, userSteps.linkedUserIds, userSteps.createdExternalIds, options, warnings))
     : userSteps.steps;
   if (options.mapping !== undefined && current.mapping !== undefined) {
     // Accounts as they will be after this plan: a channel owner disabled by it loses its channels now.
@@ -626,9 +628,10 @@ function planGroups(
   current: CurrentState,
   linkedUserIds: ReadonlyMap<string, string>,
   createdExternalIds: ReadonlySet<string>,
-  scope: PlanOptions['scope'],
+  options: Pick<PlanOptions, 'scope' | 'changedGroupIds'>,
   warnings: string[],
 ): PlanStep[] {
+  const { scope } = options;
   const steps: PlanStep[] = [];
   const groups = snapshot.groups;
   const writeBack = current.writeBack;
@@ -656,6 +659,9 @@ function planGroups(
     const created = byExternalId.has(group.externalId) ? undefined : awaitingLink.get(dnKeyOf(group.dn));
     if (created !== undefined) awaitingLink.delete(dnKeyOf(group.dn));
     const existing = byExternalId.get(group.externalId) ?? created;
+    // A delta creates only groups it read: a stored group entry the store lacks (deleted in
+    // dirbridge, its delete in the directory not seen by a feed that cannot see deletes) waits for a full read.
+    if (existing === undefined && scope === 'delta' && options.changedGroupIds?.has(group.externalId) !== true) continue;
     if (existing === undefined) {
       if (writeBack?.deletedDns.has(group.dnKey) === true) {
         steps.push({

@@ -109,7 +109,7 @@ type RunRead = {
   /** Positions to store after applying (undefined: none, the stored ones are removed). */
   positions: FeedPositions | undefined;
   groupsAfter: readonly MappedGroup[];
-} & ({ kind: 'full' } | { kind: 'incremental'; deletedUserIds: ReadonlySet<string> });
+} & ({ kind: 'full' } | { kind: 'incremental'; deletedUserIds: ReadonlySet<string>; changedGroupIds: ReadonlySet<string> });
 
 /** Errors that mean the store went away (or cannot write) while the run worked. */
 const STORE_AWAY = ['store.unavailable', 'store.timeout', 'store.disk_full'] as const;
@@ -330,7 +330,9 @@ export function createSyncService(deps: SyncServiceDeps) {
       const plan = planSync(snapshot, current, {
         ...settings.sync,
         syncGroups,
-        ...(read.kind === 'incremental' ? { scope: 'delta' as const, deletedUserIds: read.deletedUserIds } : { scope: 'all' as const }),
+        ...(read.kind === 'incremental'
+          ? { scope: 'delta' as const, deletedUserIds: read.deletedUserIds, changedGroupIds: read.changedGroupIds }
+          : { scope: 'all' as const }),
         writeBackAuthority: settings.writeBack.authority,
         ...(mapping === undefined ? {} : { mapping }),
       });
@@ -381,6 +383,7 @@ export function createSyncService(deps: SyncServiceDeps) {
           kind: 'incremental',
           snapshot: delta.snapshot,
           deletedUserIds: delta.deletedUserIds,
+          changedGroupIds: delta.changedGroupIds,
           decision,
           positions: delta.positions,
           groupsAfter: delta.groupsAfter,

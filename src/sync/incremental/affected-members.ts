@@ -62,6 +62,17 @@ export function affectedMembers(
     }
     for (const uid of [...addedOrRemoved(old?.memberUids ?? [], now?.memberUids ?? []), ...addedOrRemoved(now?.memberUids ?? [], old?.memberUids ?? [])])
       found.uids.add(uid);
+    // A renamed group changes what its members are mapped to (roles, channels, teams by group name):
+    // every member counts.
+    if (old !== undefined && now !== undefined && (old.name !== now.name || old.dnKey !== now.dnKey)) {
+      if (options.nested) {
+        expand(old.dnKey);
+        expand(now.dnKey);
+      } else {
+        for (const key of [...old.memberDnKeys, ...now.memberDnKeys]) found.dnKeys.add(key);
+        for (const uid of [...old.memberUids, ...now.memberUids]) found.uids.add(uid);
+      }
+    }
     if (!options.nested) continue;
     // A group that appeared, went or moved changes its parents' members: all of its own count.
     if (old === undefined || now === undefined || old.dnKey !== now.dnKey) {

@@ -10,8 +10,9 @@
  */
 
 import { DIRSYNC_OID } from '../../directory/controls/dirsync.ts';
-import { type DirectoryConnection, type RootDse, supportsContentSync } from '../../directory/index.ts';
+import { type DirectoryConnection, defaultUniqueIdAttribute, type RootDse, supportsContentSync } from '../../directory/index.ts';
 import { isDirbridgeError } from '../../errors.ts';
+import { resolveUniqueIdAttribute } from '../../mapping/unique-id.ts';
 import type { ChangeSource } from '../../model/index.ts';
 import type { DirectorySettings, SyncSettings } from '../../settings/schema.ts';
 import type { ChangeFeed } from './change-feed.ts';
@@ -25,8 +26,8 @@ export type FeedChoice = { feed: ChangeFeed } | { reason: string };
 
 /** One feed this build can read. */
 interface FeedEntry {
-  /** Whether the server offers it (RootDSE). */
-  isOffered: (rootDse: RootDse) => boolean;
+  /** Whether the server offers it (RootDSE) for these settings. */
+  isOffered: (rootDse: RootDse, settings: FeedSettings) => boolean;
   /** Why the bind account may not use it, or null; only for feeds that need a right the RootDSE does not show. */
   refusal?: (directory: DirectoryConnection, settings: FeedSettings) => Promise<string | null>;
   create: (settings: FeedSettings) => ChangeFeed;
@@ -46,14 +47,23 @@ async function dirSyncRefusal(directory: DirectoryConnection, settings: FeedSett
 
 const isActiveDirectory = (rootDse: RootDse): boolean => rootDse.serverType === 'active-directory';
 
+/**
+ * Content sync and DirSync name deleted entries by the server's own id (entryUUID, nsUniqueId,
+ * objectGUID): usable only when dirbridge keys users and groups by that same attribute.
+ */
+function usesNativeIds(rootDse: RootDse, settings: FeedSettings): boolean {
+  const native = defaultUniqueIdAttribute(rootDse.serverType).toLowerCase();
+  return settings.uniqueIdAttributes.every((configured) => resolveUniqueIdAttribute(configured, rootDse.serverType).toLowerCase() === native);
+}
+
 /** The feeds this build can read, by source; each says whether the server offers it. */
 const FEEDS: Partial<Record<ChangeSource, FeedEntry>> = {
   contentSync: {
-    isOffered: (rootDse) => rootDse.serverType !== 'active-directory' && supportsContentSync(rootDse),
+    isOffered: (rootDse, settings) => rootDse.serverType !== 'active-directory' && supportsContentSync(rootDse) && usesNativeIds(rootDse, settings),
     create: (settings) => createContentSyncFeed(settings.directory),
   },
   dirSync: {
-    isOffered: (rootDse) => isActiveDirectory(rootDse) && rootDse.supportedControls.includes(DIRSYNC_OID),
+    isOffered: (rootDse, settings) => isActiveDirectory(rootDse) && rootDse.supportedControls.includes(DIRSYNC_OID) && usesNativeIds(rootDse, settings),
     refusal: dirSyncRefusal,
     create: () => createDirSyncFeed(),
   },
@@ -74,6 +84,8 @@ const AUTO_ORDER: readonly ChangeSource[] = ['contentSync', 'dirSync', 'usnChang
 export interface FeedSettings {
   incremental: SyncSettings['incremental'];
   directory: DirectorySettings;
+  /** `users.uniqueIdAttribute` and `groups.uniqueIdAttribute`: feeds that name entries by the server's own ids need them to be those. */
+  uniqueIdAttributes: readonly string[];
   /** The users' base DN: the naming context a permission probe searches (default: the server's default one). */
   baseDn?: string;
 }
@@ -89,14 +101,17 @@ export async function chooseFeed(settings: FeedSettings, directory: DirectoryCon
   if (wanted !== 'auto') {
     const named = FEEDS[wanted];
     if (named === undefined) return { reason: `sync.incremental.feed names ${wanted}, which this version cannot read` };
-    if (!named.isOffered(rootDse)) return { reason: `sync.incremental.feed names ${wanted}, which the server does not offer` };
+    if (!named.isOffered(rootDse, settings))
+      return {
+        reason: `sync.incremental.feed names ${wanted}, which the server does not offer for these settings (it names entries by its own ids: users and groups must be keyed by them)`,
+      };
     const refused = (await named.refusal?.(directory, settings)) ?? null;
     if (refused !== null) return { reason: `sync.incremental.feed names ${wanted}, which the bind account may not read: ${refused}` };
     return { feed: named.create(settings) };
   }
   for (const source of AUTO_ORDER) {
     const candidate = FEEDS[source];
-    if (candidate === undefined || !candidate.isOffered(rootDse)) continue;
+    if (candidate === undefined || !candidate.isOffered(rootDse, settings)) continue;
     if (((await candidate.refusal?.(directory, settings)) ?? null) !== null) continue;
     return { feed: candidate.create(settings) };
   }

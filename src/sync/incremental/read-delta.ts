@@ -32,6 +32,8 @@ export interface DeltaRead {
   snapshot: DirectorySnapshot;
   /** Unique ids of users that left the users' search. */
   deletedUserIds: Set<string>;
+  /** Unique ids of the groups whose entries this delta changed (added, changed or gone). */
+  changedGroupIds: Set<string>;
   /** Every group entry after the changes: stored for the next run. */
   groupsAfter: MappedGroup[];
   /** Where the next run reads from. */
@@ -88,10 +90,13 @@ export async function readDelta(
   entriesRead += userChanges.entries.length;
 
   const changedEntries = new Map<string, DirectoryEntry>();
+  // Entries without a unique id cannot be keyed: they are only reported as skipped (as a full read does).
+  const unkeyed: SkippedEntry[] = [];
   for (const entry of userChanges.entries) {
     const mapped = mapUserEntry(entry, settings.users, queries.users.uniqueIdAttribute);
     const id = 'user' in mapped ? mapped.user.externalId : mapped.skipped.externalId;
     if (id !== undefined) changedEntries.set(id, entry);
+    else if ('skipped' in mapped) unkeyed.push(mapped.skipped);
   }
   // After a present phase every stored user neither listed nor sent has left.
   const identities = userChanges.presentIds === undefined ? [] : await deps.store.runs.listDirectoryIdentities();
@@ -198,7 +203,7 @@ export async function readDelta(
   for (const id of reread.missingIds) deletedUserIds.add(id);
 
   const users: MappedUser[] = [];
-  const skippedUsers: SkippedEntry[] = [];
+  const skippedUsers: SkippedEntry[] = [...unkeyed];
   const attributesByUser = new Map<string, Pick<UserMappingInput, 'customFields' | 'abacAttributes'>>();
   for (const entry of [...changedEntries.values(), ...reread.entries]) {
     const mapped = mapUserEntry(entry, settings.users, queries.users.uniqueIdAttribute);
@@ -239,6 +244,7 @@ export async function readDelta(
       uniqueIdAttribute: queries.users.uniqueIdAttribute,
     },
     deletedUserIds,
+    changedGroupIds,
     groupsAfter: [...after.values()],
     positions: { users: userChanges.position, groups: groupPosition },
     entriesRead,

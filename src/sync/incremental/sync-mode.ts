@@ -47,7 +47,15 @@ export async function decideMode(
   options: { full: boolean },
 ): Promise<ModeDecision> {
   const fingerprint = settingsFingerprint(settings);
-  const choice = await chooseFeed({ incremental: settings.sync.incremental, directory: settings.directory, baseDn: settings.users.baseDn }, directory);
+  const choice = await chooseFeed(
+    {
+      incremental: settings.sync.incremental,
+      directory: settings.directory,
+      baseDn: settings.users.baseDn,
+      uniqueIdAttributes: [settings.users.uniqueIdAttribute, ...(settings.groups?.enabled === true ? [settings.groups.uniqueIdAttribute] : [])],
+    },
+    directory,
+  );
   if ('reason' in choice) return { feed: undefined, serverIdentity: null, fingerprint, fullReason: choice.reason };
   const { feed } = choice;
   let serverIdentity: string | null;
