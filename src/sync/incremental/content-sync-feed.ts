@@ -70,6 +70,11 @@ export function createContentSyncFeed(directorySettings: DirectorySettings): Cha
       }
     } catch (error) {
       if (isDirbridgeError(error, ...COOKIE_REJECTED)) throw new DirbridgeError('sync.cursor_invalid', error.message, { cause: error });
+      // slapd refuses a cookie ahead of its own state (it lost writes, or was restored from a
+      // backup): "consumer state is newer than provider". Only a full read can follow it.
+      if (cookie !== undefined && isDirbridgeError(error, 'directory.unwilling_to_perform')) {
+        throw new DirbridgeError('sync.cursor_invalid', error.message, { cause: error });
+      }
       throw error;
     }
     if (isFullListing) changes.presentIds = present ?? new Set();
