@@ -7,7 +7,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DirectoryConnection } from '../directory/index.ts';
 import { DirbridgeError, isDirbridgeError } from '../errors.ts';
 import { isMappingActive } from '../mapping/grants.ts';
-import type { MappedGroup } from '../mapping/group.ts';
 import { INTERRUPTED_REASON, PRIMARY_DIRECTORY_ID, type SyncMode, type SyncRunOutcome, type SyncRunRecord } from '../model/index.ts';
 import type { Settings } from '../settings/schema.ts';
 import type { Store } from '../store/store.ts';
@@ -108,7 +107,8 @@ type RunRead = {
   decision: ModeDecision;
   /** Positions to store after applying (undefined: none, the stored ones are removed). */
   positions: FeedPositions | undefined;
-  groupsAfter: readonly MappedGroup[];
+  /** The groups to store for the next run: all a full read saw, or the changes of an incremental one. */
+  groupsToStore: Parameters<typeof recordFeedState>[3];
 } & ({ kind: 'full' } | { kind: 'incremental'; deletedUserIds: ReadonlySet<string>; changedGroupIds: ReadonlySet<string> });
 
 /** Errors that mean the store went away (or cannot write) while the run worked. */
@@ -350,7 +350,7 @@ export function createSyncService(deps: SyncServiceDeps) {
             options.onProgress?.({ phase: 'apply', done, total });
           },
         });
-        await recordFeedState(fenced, read.decision, read.positions, read.groupsAfter, syncGroups);
+        await recordFeedState(fenced, read.decision, read.positions, read.groupsToStore, syncGroups);
       }
       return finish('succeeded', { counts: plan.counts, steps: plan.steps, warnings });
     } catch (error) {
@@ -386,7 +386,7 @@ export function createSyncService(deps: SyncServiceDeps) {
           changedGroupIds: delta.changedGroupIds,
           decision,
           positions: delta.positions,
-          groupsAfter: delta.groupsAfter,
+          groupsToStore: { changes: delta.groupsToStore },
         };
       } catch (error) {
         if (!isDirbridgeError(error, 'sync.cursor_invalid')) throw error;
@@ -415,7 +415,7 @@ export function createSyncService(deps: SyncServiceDeps) {
       reading.entriesRead = usersRead + groupsRead;
       options.onProgress?.(progress);
     });
-    return { kind: 'full', snapshot, decision, positions, groupsAfter: snapshot.groups };
+    return { kind: 'full', snapshot, decision, positions, groupsToStore: { all: snapshot.groups } };
   }
 
   return { runSync, owner };

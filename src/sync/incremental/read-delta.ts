@@ -17,6 +17,7 @@ import { groupAttributesToRequest, type MappedGroup, mapGroupEntry, memberRefere
 import { resolveMemberships } from '../../mapping/memberships.ts';
 import { resolveUniqueIdAttribute } from '../../mapping/unique-id.ts';
 import { type MappedUser, mapUserEntry, type SkippedEntry } from '../../mapping/user.ts';
+import type { StoredDirectoryGroup } from '../../model/index.ts';
 import type { Store } from '../../store/store.ts';
 import { readGroupNamesForSync } from '../read-mapping-inputs.ts';
 import { type SnapshotSettings, userReadAttributes } from '../read-snapshot.ts';
@@ -34,8 +35,8 @@ export interface DeltaRead {
   deletedUserIds: Set<string>;
   /** Unique ids of the groups whose entries this delta changed (added, changed or gone). */
   changedGroupIds: Set<string>;
-  /** Every group entry after the changes: stored for the next run. */
-  groupsAfter: MappedGroup[];
+  /** What to store of the group entries for the next run: the changed ones, and the ids of those gone. */
+  groupsToStore: { upserted: StoredDirectoryGroup[]; removed: string[] };
   /** Where the next run reads from. */
   positions: { users: string | null; groups: string | null };
   /** Entries the directory sent (changes, and entries read again). */
@@ -181,7 +182,8 @@ export async function readDelta(
     for (const id of new Set([...before.keys(), ...after.keys()])) {
       const old = before.get(id);
       const now = after.get(id);
-      if (old === undefined || now === undefined || storedGroupOf(old).contentHash !== storedGroupOf(now).contentHash) changedGroupIds.add(id);
+      // Untouched groups are the very objects loaded: only replaced ones are compared.
+      if (old !== now && (old === undefined || now === undefined || storedGroupOf(old).contentHash !== storedGroupOf(now).contentHash)) changedGroupIds.add(id);
     }
   }
 
@@ -245,7 +247,13 @@ export async function readDelta(
     },
     deletedUserIds,
     changedGroupIds,
-    groupsAfter: [...after.values()],
+    groupsToStore: {
+      upserted: [...changedGroupIds].flatMap((id) => {
+        const group = after.get(id);
+        return group === undefined ? [] : [storedGroupOf(group)];
+      }),
+      removed: [...changedGroupIds].filter((id) => !after.has(id)),
+    },
     positions: { users: userChanges.position, groups: groupPosition },
     entriesRead,
   };

@@ -8,7 +8,7 @@
 import type { DirectoryConnection } from '../../directory/index.ts';
 import { isDirbridgeError } from '../../errors.ts';
 import type { MappedGroup } from '../../mapping/group.ts';
-import { PRIMARY_DIRECTORY_ID, type SyncCursor } from '../../model/index.ts';
+import { PRIMARY_DIRECTORY_ID, type StoredDirectoryGroup, type SyncCursor } from '../../model/index.ts';
 import type { Settings } from '../../settings/schema.ts';
 import type { Store, StoreWriter } from '../../store/store.ts';
 import type { ProgressLog } from '../progress.ts';
@@ -110,12 +110,13 @@ export async function startPositions(
 /**
  * Stores what the next run starts from, in one transaction: the groups as this run ended with them
  * and the feed's positions. Without positions (no feed), the stored ones are removed.
+ * `groups`: every group a full read saw, or the changes an incremental read made.
  */
 export async function recordFeedState(
   store: Pick<Store, 'transaction' | 'directoryState'>,
   decision: ModeDecision,
   positions: FeedPositions | undefined,
-  groupsAfter: readonly MappedGroup[],
+  groups: { all: readonly MappedGroup[] } | { changes: { upserted: StoredDirectoryGroup[]; removed: string[] } },
   syncGroups: boolean,
 ): Promise<void> {
   const feed = decision.feed;
@@ -123,7 +124,9 @@ export async function recordFeedState(
     await store.transaction((tx) => tx.directoryState.clearCursors(PRIMARY_DIRECTORY_ID));
     return;
   }
-  const changes = storedGroupChanges(await store.directoryState.loadGroupHashes(PRIMARY_DIRECTORY_ID), syncGroups ? groupsAfter : []);
+  // A full read stores what differs from the stored entries; an incremental one, what it changed.
+  const changes =
+    'changes' in groups ? groups.changes : storedGroupChanges(await store.directoryState.loadGroupHashes(PRIMARY_DIRECTORY_ID), syncGroups ? groups.all : []);
   await store.transaction(async (tx: StoreWriter) => {
     await tx.directoryState.saveGroups(PRIMARY_DIRECTORY_ID, changes);
     const common = { source: feed.source, serverIdentity: decision.serverIdentity, settingsFingerprint: decision.fingerprint };
