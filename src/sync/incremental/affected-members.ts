@@ -20,16 +20,22 @@ export function affectedMembers(
   options: { nested: boolean },
 ): MemberReferences {
   const found: MemberReferences = { dnKeys: new Set(), uids: new Set() };
+  const changed = [...changedGroupIds];
+  if (changed.length === 0) return found;
   const groupsByDnKey = new Map<string, MappedGroup[]>();
-  const parents = new Set<string>();
-  for (const graph of [before, after]) {
+  for (const graph of before === after ? [after] : [before, after]) {
     for (const group of graph.values()) {
       const same = groupsByDnKey.get(group.dnKey) ?? [];
       same.push(group);
       groupsByDnKey.set(group.dnKey, same);
-      for (const key of group.memberDnKeys) parents.add(key);
     }
   }
+  // DN keys some group lists as a member (nesting); built only when a group appeared, went or moved.
+  let parents: Set<string> | undefined;
+  const isNested = (dnKey: string): boolean => {
+    parents ??= new Set([...before.values(), ...after.values()].flatMap((group) => group.memberDnKeys.filter((key) => groupsByDnKey.has(key))));
+    return parents.has(dnKey);
+  };
   const expanded = new Set<string>();
   /** Adds everything below the group with this DN key, in both graphs, once. */
   const expand = (dnKey: string): void => {
@@ -47,7 +53,7 @@ export function affectedMembers(
       }
     }
   };
-  for (const externalId of changedGroupIds) {
+  for (const externalId of changed) {
     const old = before.get(externalId);
     const now = after.get(externalId);
     const addedOrRemoved = (a: readonly string[], b: readonly string[]): string[] => {
@@ -76,7 +82,7 @@ export function affectedMembers(
     if (!options.nested) continue;
     // A group that appeared, went or moved changes its parents' members: all of its own count.
     if (old === undefined || now === undefined || old.dnKey !== now.dnKey) {
-      for (const key of [old?.dnKey, now?.dnKey]) if (key !== undefined && parents.has(key)) expand(key);
+      for (const key of [old?.dnKey, now?.dnKey]) if (key !== undefined && isNested(key)) expand(key);
     }
   }
   return found;

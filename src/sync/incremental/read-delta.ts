@@ -18,11 +18,12 @@ import { resolveMemberships } from '../../mapping/memberships.ts';
 import { resolveUniqueIdAttribute } from '../../mapping/unique-id.ts';
 import { type MappedUser, mapUserEntry, type SkippedEntry } from '../../mapping/user.ts';
 import type { StoredDirectoryGroup } from '../../model/index.ts';
+import type { DirectoryIdentity } from '../../store/runs-repository.ts';
 import type { Store } from '../../store/store.ts';
 import { readGroupNamesForSync } from '../read-mapping-inputs.ts';
 import { type SnapshotSettings, userReadAttributes } from '../read-snapshot.ts';
 import type { DirectorySnapshot } from '../snapshot.ts';
-import { affectedMembers } from './affected-members.ts';
+import { affectedMembers, type MemberReferences } from './affected-members.ts';
 import type { ChangeFeed, FeedChanges, FeedQuery, ValueChange } from './change-feed.ts';
 import { readEntriesById } from './read-entries-by-id.ts';
 import { mappedGroupOf, storedGroupOf } from './stored-groups.ts';
@@ -193,11 +194,7 @@ export async function readDelta(
   if (needsIdentities) identities.push(...(await deps.store.runs.listDirectoryIdentities()));
   const toRead = new Set(userChanges.idsToRead);
   if (references.dnKeys.size > 0 || references.uids.size > 0) {
-    const dnKeys = new Set([...references.dnKeys].map((key) => key.split('\u0000')[0] ?? key));
-    for (const identity of identities) {
-      const named = (identity.dn !== null && dnKeys.has(dnKeyOf(identity.dn))) || references.uids.has(identity.username.toLowerCase());
-      if (named) toRead.add(identity.externalId);
-    }
+    for (const externalId of identitiesNamed(identities, references)) toRead.add(externalId);
   }
   for (const id of [...changedEntries.keys(), ...deletedUserIds]) toRead.delete(id);
   const reread = await readEntriesById(directory, queries.users, toRead);
@@ -260,6 +257,30 @@ export async function readDelta(
 }
 
 /**
+ * The users the member references name. Stored DNs are matched by their lower-cased text first
+ * (what servers send is nearly always canonical already); only when a reference is left unmatched
+ * are all stored DNs normalised, which is the cost of a full read's worth of DNs.
+ */
+function identitiesNamed(identities: readonly DirectoryIdentity[], references: MemberReferences): Set<string> {
+  const named = new Set<string>();
+  const wanted = new Set([...references.dnKeys].map((key) => key.split('\u0000')[0] ?? key));
+  const byText = new Map<string, string>();
+  for (const identity of identities) {
+    if (identity.dn !== null) byText.set(identity.dn.toLowerCase(), identity.externalId);
+    if (references.uids.has(identity.username.toLowerCase())) named.add(identity.externalId);
+  }
+  const unmatched = new Set<string>();
+  for (const key of wanted) {
+    const externalId = byText.get(key);
+    if (externalId === undefined) unmatched.add(key);
+    else named.add(externalId);
+  }
+  if (unmatched.size === 0) return named;
+  for (const identity of identities) if (identity.dn !== null && unmatched.has(dnKeyOf(identity.dn))) named.add(identity.externalId);
+  return named;
+}
+
+/**
  * Stored groups the store has changed users in, where the stored groups (as they are now) no
  * longer place them: read again, they say whether the user left or the stored entry is stale.
  */
@@ -279,8 +300,18 @@ async function groupsToRecheck(
     const mapped = mapUserEntry(entry, settings.users, uniqueIdAttribute);
     return 'user' in mapped && stored.has(mapped.user.externalId) ? [mapped.user] : [];
   });
+  // Only the groups the store has them in (and, nested, the groups below those) decide.
+  const byDnKey = new Map([...groups.values()].map((group) => [group.dnKey, group]));
+  const relevant = new Map<string, MappedGroup>();
+  const queue = [...stored.values()].flat().flatMap((id) => groups.get(id) ?? []);
+  for (let index = 0; index < queue.length; index += 1) {
+    const group = queue[index] as MappedGroup;
+    if (relevant.has(group.externalId)) continue;
+    relevant.set(group.externalId, group);
+    if (nested) for (const key of group.memberDnKeys) queue.push(...(byDnKey.has(key) ? [byDnKey.get(key) as MappedGroup] : []));
+  }
   const placed = new Map<string, Set<string>>();
-  for (const group of resolveMemberships(users, [...groups.values()], { nested }).groups) {
+  for (const group of resolveMemberships(users, [...relevant.values()], { nested }).groups) {
     for (const userId of group.memberUserIds) {
       const of = placed.get(userId) ?? new Set<string>();
       of.add(group.externalId);
