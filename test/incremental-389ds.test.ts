@@ -10,11 +10,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type App, openApp } from '../src/app.ts';
-import { escapeDnValue } from '../src/ldap/dn.ts';
 import { type Dirsrv, dirsrvUnavailableReason, startDirsrv } from './fixtures/dirsrv.ts';
 import { generateOrganisation, organisationLdifFor389, prng } from './fixtures/sample-directory.ts';
 import { merge, settingsFor } from './helpers/harness.ts';
-import { directoryPicture, freshFullSyncPicture } from './helpers/incremental.ts';
+import {
+  type ChangeTarget,
+  type DirectoryModel,
+  directoryPicture,
+  freshFullSyncPicture,
+  type ModelUser,
+  modelOf,
+  randomChanges,
+} from './helpers/incremental.ts';
 import { skipUnlessCi } from './helpers/skip.ts';
 
 function documentFor(ds: Dirsrv): Record<string, unknown> {
@@ -37,36 +44,6 @@ function documentFor(ds: Dirsrv): Record<string, unknown> {
   };
 }
 
-interface ModelUser {
-  dn: string;
-  uid: string;
-  rdn: 'uid' | 'cn';
-}
-
-interface ModelGroup {
-  dn: string;
-  cn: string;
-  kind: 'groupOfNames' | 'groupOfUniqueNames' | 'posixGroup';
-  /** The values on the server: DNs (member / uniqueMember, dangling ones included) or uids (memberUid). */
-  members: string[];
-}
-
-type Model = { users: ModelUser[]; groups: ModelGroup[] };
-
-function modelOf(organisation: ReturnType<typeof generateOrganisation>): Model {
-  return {
-    users: organisation.users.map((user) => ({ dn: user.dn, uid: user.uid, rdn: user.rdnAttribute })),
-    groups: organisation.groups.map((group) => ({
-      dn: group.dn,
-      cn: group.cn,
-      kind: group.kind,
-      members: group.kind === 'posixGroup' ? [...group.memberUids] : [...group.members],
-    })),
-  };
-}
-
-const memberAttribute = (group: ModelGroup): string => (group.kind === 'posixGroup' ? 'memberUid' : group.kind === 'groupOfNames' ? 'member' : 'uniqueMember');
-
 /** Moves a user to the other OU (people ↔ staff); member values keep the old DN (no refint). */
 async function moveUser(ds: Dirsrv, user: ModelUser): Promise<string> {
   const [rdn] = user.dn.split(/(?<!\\),/);
@@ -78,128 +55,19 @@ async function moveUser(ds: Dirsrv, user: ModelUser): Promise<string> {
 }
 
 /** Adds a person at `dn` (uid RDN under ou=people or ou=staff). */
-async function addUser(ds: Dirsrv, model: Model, uid: string, dn: string, serial: number): Promise<void> {
+async function addUser(ds: Dirsrv, model: DirectoryModel, uid: string, dn: string, serial: number): Promise<void> {
   await ds.ldapadd(`dn: ${dn}\nobjectClass: inetOrgPerson\nuid: ${uid}\ncn: New User ${serial}\nsn: User${serial}\ngivenName: New\nmail: ${uid}@example.org\n`);
   model.users.push({ dn, uid, rdn: 'uid' });
 }
 
-/** Applies `count` random changes to the server (and the model), seeded. Returns what was done. */
-async function randomChanges(ds: Dirsrv, model: Model, random: () => number, count: number, options: { deletes: boolean }): Promise<string[]> {
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
-  const base = ds.baseDn;
-  const done: string[] = [];
-  let serial = Math.floor(random() * 1e6);
-  const kinds = [
-    'addUser',
-    'modifyUser',
-    'renameUser',
-    'moveUser',
-    'lockUser',
-    'unlockUser',
-    'addMember',
-    'removeMember',
-    'nestGroup',
-    'addGroup',
-    ...(options.deletes ? ['deleteUser', 'deleteGroup'] : []),
-  ];
-  for (let index = 0; index < count; index += 1) {
-    const kind = pick(kinds);
-    serial += 1;
-    switch (kind) {
-      case 'addUser': {
-        const uid = `new.user${serial}`;
-        const dn = `uid=${uid},ou=people,${base}`;
-        await addUser(ds, model, uid, dn, serial);
-        done.push(`add ${dn}`);
-        break;
-      }
-      case 'modifyUser': {
-        const user = pick(model.users);
-        await ds.ldapmodify(
-          `dn: ${user.dn}\nchangetype: modify\nreplace: displayName\ndisplayName: Changed ${serial}\n-\nreplace: mail\nmail: changed${serial}@example.org\n`,
-        );
-        done.push(`modify ${user.dn}`);
-        break;
-      }
-      case 'renameUser': {
-        const user = pick(model.users.filter((candidate) => candidate.rdn === 'uid'));
-        const uid = `renamed${serial}`;
-        const parent = user.dn.slice(user.dn.indexOf(',') + 1);
-        await ds.ldapmodify(`dn: ${user.dn}\nchangetype: modrdn\nnewrdn: uid=${uid}\ndeleteoldrdn: 1\n`);
-        // No referential integrity: member values keep naming the old DN, dangling.
-        done.push(`rename ${user.dn} to uid=${uid}`);
-        user.dn = `uid=${uid},${parent}`;
-        user.uid = uid;
-        break;
-      }
-      case 'moveUser':
-        done.push(await moveUser(ds, pick(model.users)));
-        break;
-      case 'lockUser': {
-        const user = pick(model.users);
-        await ds.ldapmodify(`dn: ${user.dn}\nchangetype: modify\nreplace: nsAccountLock\nnsAccountLock: TRUE\n`);
-        done.push(`lock ${user.dn}`);
-        break;
-      }
-      case 'unlockUser': {
-        const user = pick(model.users);
-        await ds.ldapmodify(`dn: ${user.dn}\nchangetype: modify\nreplace: nsAccountLock\nnsAccountLock: FALSE\n`);
-        done.push(`unlock ${user.dn}`);
-        break;
-      }
-      case 'addMember': {
-        const group = pick(model.groups);
-        const user = pick(model.users);
-        const value = group.kind === 'posixGroup' ? user.uid : user.dn;
-        if (group.members.includes(value)) break;
-        await ds.ldapmodify(`dn: ${group.dn}\nchangetype: modify\nadd: ${memberAttribute(group)}\n${memberAttribute(group)}: ${value}\n`);
-        group.members.push(value);
-        done.push(`add ${value} to ${group.cn}`);
-        break;
-      }
-      case 'removeMember': {
-        const group = pick(model.groups.filter((candidate) => candidate.members.length > 1));
-        const value = pick(group.members);
-        await ds.ldapmodify(`dn: ${group.dn}\nchangetype: modify\ndelete: ${memberAttribute(group)}\n${memberAttribute(group)}: ${value}\n`);
-        group.members = group.members.filter((member) => member !== value);
-        done.push(`remove ${value} from ${group.cn}`);
-        break;
-      }
-      case 'nestGroup': {
-        const parent = pick(model.groups.filter((candidate) => candidate.kind === 'groupOfNames'));
-        const child = pick(model.groups.filter((candidate) => candidate.dn !== parent.dn && candidate.kind !== 'posixGroup'));
-        if (parent.members.includes(child.dn)) break;
-        await ds.ldapmodify(`dn: ${parent.dn}\nchangetype: modify\nadd: member\nmember: ${child.dn}\n`);
-        parent.members.push(child.dn);
-        done.push(`nest ${child.cn} in ${parent.cn}`);
-        break;
-      }
-      case 'addGroup': {
-        const cn = `new-group-${serial}`;
-        const dn = `cn=${escapeDnValue(cn)},ou=groups,${base}`;
-        const first = pick(model.users);
-        await ds.ldapadd(`dn: ${dn}\nobjectClass: groupOfNames\ncn: ${cn}\nmember: ${first.dn}\n`);
-        model.groups.push({ dn, cn, kind: 'groupOfNames', members: [first.dn] });
-        done.push(`add group ${cn}`);
-        break;
-      }
-      case 'deleteUser': {
-        const user = pick(model.users);
-        await ds.ldapmodify(`dn: ${user.dn}\nchangetype: delete\n`);
-        model.users = model.users.filter((candidate) => candidate !== user);
-        done.push(`delete ${user.dn}`);
-        break;
-      }
-      case 'deleteGroup': {
-        const group = pick(model.groups);
-        await ds.ldapmodify(`dn: ${group.dn}\nchangetype: delete\n`);
-        model.groups = model.groups.filter((candidate) => candidate !== group);
-        done.push(`delete group ${group.cn}`);
-        break;
-      }
-    }
-  }
-  return done;
+/** 389-DS as the random changes' target: nsAccountLock, no referential integrity (member values dangle). */
+function targetOf(ds: Dirsrv): ChangeTarget {
+  return {
+    baseDn: ds.baseDn,
+    ldapmodify: (ldif) => ds.ldapmodify(ldif),
+    lock: 'replace: nsAccountLock\nnsAccountLock: TRUE',
+    unlock: 'replace: nsAccountLock\nnsAccountLock: FALSE',
+  };
 }
 
 /** An incremental run, then the store compared with a fresh full sync of the same settings. */
@@ -258,7 +126,7 @@ describe('incremental sync against 389-DS with the Content Synchronization plugi
 
   for (let round = 1; round <= 4; round += 1) {
     it(`round ${round}: after random changes, the incremental run leaves the store as a fresh full sync does`, async () => {
-      const changes = await randomChanges(ds, model, random, 10, { deletes: true });
+      const changes = await randomChanges(targetOf(ds), model, random, 10, { deletes: true });
       console.log(`# round ${round}: ${changes.join('; ')}`);
       await incrementalEqualsFull(app, document, changes, model.users.length + model.groups.length);
     });
@@ -342,7 +210,7 @@ describe('incremental sync against 389-DS without the plugin (modifyTimestamp po
 
   for (let round = 1; round <= 3; round += 1) {
     it(`round ${round}: adds, modifies, renames, moves, locks and membership changes reach the store incrementally`, async () => {
-      const changes = await randomChanges(ds, model, random, 8, { deletes: false });
+      const changes = await randomChanges(targetOf(ds), model, random, 8, { deletes: false });
       console.log(`# round ${round}: ${changes.join('; ')}`);
       await incrementalEqualsFull(app, document, changes, model.users.length + model.groups.length);
     });

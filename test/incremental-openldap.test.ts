@@ -8,13 +8,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type App, openApp } from '../src/app.ts';
 import { openDirectory } from '../src/directory/index.ts';
-import { escapeDnValue } from '../src/ldap/dn.ts';
 import { eq } from '../src/ldap/filter.ts';
 import { generateOrganisation, prng } from './fixtures/sample-directory.ts';
 import { type Slapd, startSlapd } from './fixtures/slapd.ts';
 import { slapdDirectorySettings } from './helpers/directory.ts';
 import { merge, settingsFor } from './helpers/harness.ts';
-import { directoryPicture, freshFullSyncPicture } from './helpers/incremental.ts';
+import { type ChangeTarget, directoryPicture, freshFullSyncPicture, modelOf, randomChanges } from './helpers/incremental.ts';
 
 function documentFor(slapd: Slapd, override: Record<string, unknown> = {}): Record<string, unknown> {
   return merge(
@@ -30,33 +29,6 @@ function documentFor(slapd: Slapd, override: Record<string, unknown> = {}): Reco
     },
     override,
   );
-}
-
-interface ModelUser {
-  dn: string;
-  uid: string;
-  rdn: 'uid' | 'cn';
-}
-
-interface ModelGroup {
-  dn: string;
-  cn: string;
-  kind: 'groupOfNames' | 'groupOfUniqueNames' | 'posixGroup';
-  /** DNs (member / uniqueMember) or uids (memberUid). */
-  members: string[];
-}
-
-/** The directory as the test changed it, to pick what to change next. */
-function modelOf(organisation: ReturnType<typeof generateOrganisation>): { users: ModelUser[]; groups: ModelGroup[] } {
-  return {
-    users: organisation.users.map((user) => ({ dn: user.dn, uid: user.uid, rdn: user.rdnAttribute })),
-    groups: organisation.groups.map((group) => ({
-      dn: group.dn,
-      cn: group.cn,
-      kind: group.kind,
-      members: group.kind === 'posixGroup' ? [...group.memberUids] : [...group.members],
-    })),
-  };
 }
 
 /**
@@ -80,146 +52,14 @@ async function waitForRefint(slapd: Slapd, dn: string): Promise<void> {
   throw new Error(`refint left ${dn} in groups`);
 }
 
-/** Applies `count` random changes to the server (and the model), seeded. Returns what was done. */
-async function randomChanges(
-  slapd: Slapd,
-  model: ReturnType<typeof modelOf>,
-  random: () => number,
-  count: number,
-  options: { deletes: boolean },
-): Promise<string[]> {
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
-  const base = slapd.baseDn;
-  const done: string[] = [];
-  let serial = Math.floor(random() * 1e6);
-  const memberValue = (group: ModelGroup, user: ModelUser) => (group.kind === 'posixGroup' ? user.uid : user.dn);
-  const memberAttribute = (group: ModelGroup) => (group.kind === 'posixGroup' ? 'memberUid' : group.kind === 'groupOfNames' ? 'member' : 'uniqueMember');
-  const kinds = [
-    'addUser',
-    'modifyUser',
-    'renameUser',
-    'moveUser',
-    'lockUser',
-    'addMember',
-    'removeMember',
-    'nestGroup',
-    'addGroup',
-    ...(options.deletes ? ['deleteUser', 'deleteGroup'] : []),
-  ];
-  for (let index = 0; index < count; index += 1) {
-    const kind = pick(kinds);
-    serial += 1;
-    switch (kind) {
-      case 'addUser': {
-        const uid = `new.user${serial}`;
-        const dn = `uid=${uid},ou=people,${base}`;
-        await slapd.ldapmodify(
-          `dn: ${dn}\nchangetype: add\nobjectClass: inetOrgPerson\nuid: ${uid}\ncn: New User ${serial}\nsn: User${serial}\ngivenName: New\nmail: ${uid}@example.org\n`,
-        );
-        model.users.push({ dn, uid, rdn: 'uid' });
-        done.push(`add ${dn}`);
-        break;
-      }
-      case 'modifyUser': {
-        const user = pick(model.users);
-        await slapd.ldapmodify(
-          `dn: ${user.dn}\nchangetype: modify\nreplace: displayName\ndisplayName: Changed ${serial}\n-\nreplace: mail\nmail: changed${serial}@example.org\n`,
-        );
-        done.push(`modify ${user.dn}`);
-        break;
-      }
-      case 'renameUser': {
-        const user = pick(model.users.filter((candidate) => candidate.rdn === 'uid'));
-        const uid = `renamed${serial}`;
-        const parent = user.dn.slice(user.dn.indexOf(',') + 1);
-        await slapd.ldapmodify(`dn: ${user.dn}\nchangetype: modrdn\nnewrdn: uid=${uid}\ndeleteoldrdn: 1\n`);
-        // refint rewrites member/uniqueMember values; memberUid values keep the old name (as a full sync sees them).
-        for (const group of model.groups)
-          if (group.kind !== 'posixGroup') group.members = group.members.map((dn) => (dn === user.dn ? `uid=${uid},${parent}` : dn));
-        await waitForRefint(slapd, user.dn);
-        done.push(`rename ${user.dn} to uid=${uid}`);
-        user.dn = `uid=${uid},${parent}`;
-        user.uid = uid;
-        break;
-      }
-      case 'moveUser': {
-        const user = pick(model.users);
-        const [rdn] = user.dn.split(/(?<!\\),/);
-        const to = user.dn.includes(',ou=people,') ? `ou=staff,${base}` : `ou=people,${base}`;
-        await slapd.ldapmodify(`dn: ${user.dn}\nchangetype: modrdn\nnewrdn: ${rdn}\ndeleteoldrdn: 1\nnewsuperior: ${to}\n`);
-        for (const group of model.groups) if (group.kind !== 'posixGroup') group.members = group.members.map((dn) => (dn === user.dn ? `${rdn},${to}` : dn));
-        await waitForRefint(slapd, user.dn);
-        done.push(`move ${user.dn} to ${to}`);
-        user.dn = `${rdn},${to}`;
-        break;
-      }
-      case 'lockUser': {
-        const user = pick(model.users);
-        await slapd.ldapmodify(`dn: ${user.dn}\nchangetype: modify\nreplace: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n`);
-        done.push(`lock ${user.dn}`);
-        break;
-      }
-      case 'addMember': {
-        const group = pick(model.groups);
-        const user = pick(model.users);
-        const value = memberValue(group, user);
-        if (group.members.includes(value)) break;
-        await slapd.ldapmodify(`dn: ${group.dn}\nchangetype: modify\nadd: ${memberAttribute(group)}\n${memberAttribute(group)}: ${value}\n`);
-        group.members.push(value);
-        done.push(`add ${value} to ${group.cn}`);
-        break;
-      }
-      case 'removeMember': {
-        const group = pick(model.groups.filter((candidate) => candidate.members.length > 1));
-        const value = pick(group.members);
-        await slapd.ldapmodify(`dn: ${group.dn}\nchangetype: modify\ndelete: ${memberAttribute(group)}\n${memberAttribute(group)}: ${value}\n`);
-        group.members = group.members.filter((member) => member !== value);
-        done.push(`remove ${value} from ${group.cn}`);
-        break;
-      }
-      case 'nestGroup': {
-        const parents = model.groups.filter((candidate) => candidate.kind === 'groupOfNames');
-        const parent = pick(parents);
-        const child = pick(model.groups.filter((candidate) => candidate.dn !== parent.dn && candidate.kind !== 'posixGroup'));
-        if (parent.members.includes(child.dn)) break;
-        await slapd.ldapmodify(`dn: ${parent.dn}\nchangetype: modify\nadd: member\nmember: ${child.dn}\n`);
-        parent.members.push(child.dn);
-        done.push(`nest ${child.cn} in ${parent.cn}`);
-        break;
-      }
-      case 'addGroup': {
-        const cn = `new-group-${serial}`;
-        const dn = `cn=${escapeDnValue(cn)},ou=groups,${base}`;
-        const first = pick(model.users);
-        await slapd.ldapmodify(`dn: ${dn}\nchangetype: add\nobjectClass: groupOfNames\ncn: ${cn}\nmember: ${first.dn}\n`);
-        model.groups.push({ dn, cn, kind: 'groupOfNames', members: [first.dn] });
-        done.push(`add group ${cn}`);
-        break;
-      }
-      case 'deleteUser': {
-        const user = pick(model.users);
-        // A group of names keeps at least one member: refint would leave it without one.
-        if (model.groups.some((group) => group.kind !== 'posixGroup' && group.members.length === 1 && group.members[0] === user.dn)) break;
-        await slapd.ldapmodify(`dn: ${user.dn}\nchangetype: delete\n`);
-        model.users = model.users.filter((candidate) => candidate !== user);
-        for (const group of model.groups) if (group.kind !== 'posixGroup') group.members = group.members.filter((dn) => dn !== user.dn);
-        await waitForRefint(slapd, user.dn);
-        done.push(`delete ${user.dn}`);
-        break;
-      }
-      case 'deleteGroup': {
-        const group = pick(model.groups);
-        if (model.groups.some((parent) => parent.members.length === 1 && parent.members[0] === group.dn)) break;
-        await slapd.ldapmodify(`dn: ${group.dn}\nchangetype: delete\n`);
-        model.groups = model.groups.filter((candidate) => candidate !== group);
-        for (const parent of model.groups) parent.members = parent.members.filter((dn) => dn !== group.dn);
-        await waitForRefint(slapd, group.dn);
-        done.push(`delete group ${group.cn}`);
-        break;
-      }
-    }
-  }
-  return done;
+/** slapd as the random changes' target: ppolicy locks, refint on member. */
+function targetOf(slapd: Slapd): ChangeTarget {
+  return {
+    baseDn: slapd.baseDn,
+    ldapmodify: (ldif) => slapd.ldapmodify(ldif),
+    lock: 'replace: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z',
+    referentialIntegrity: { settled: (dn) => waitForRefint(slapd, dn) },
+  };
 }
 
 for (const feed of ['contentSync', 'modifyTimestamp'] as const) {
@@ -269,7 +109,7 @@ for (const feed of ['contentSync', 'modifyTimestamp'] as const) {
 
     for (let round = 1; round <= 4; round += 1) {
       it(`round ${round}: after random changes, the incremental run leaves the store as a fresh full sync does`, async () => {
-        const changes = await randomChanges(slapd, model, random, 8, { deletes: feed === 'contentSync' });
+        const changes = await randomChanges(targetOf(slapd), model, random, 8, { deletes: feed === 'contentSync' });
         const result = await app.sync.runSync({ trigger: 'cli', isDryRun: false });
         assert.equal(result.status, 'succeeded', `${result.reason}\nchanges: ${changes.join('; ')}`);
         assert.equal(result.mode, 'incremental', result.modeReason ?? '');
@@ -279,7 +119,7 @@ for (const feed of ['contentSync', 'modifyTimestamp'] as const) {
 
     it('a dry run plans from the changes without moving the stored position', async () => {
       const positions = (await app.store.directoryState.listCursors('primary')).map((cursor) => cursor.position);
-      await randomChanges(slapd, model, random, 3, { deletes: false });
+      await randomChanges(targetOf(slapd), model, random, 3, { deletes: false });
       const dry = await app.sync.runSync({ trigger: 'cli', isDryRun: true });
       assert.equal(dry.mode, 'incremental');
       assert.deepEqual(
