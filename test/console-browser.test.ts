@@ -577,12 +577,22 @@ describe('admin console in Chromium', { skip: chromiumSetup.skip, timeout: 120_0
       if (/\/avatar(\?|$)/.test(response.url())) images.push({ url: response.url(), status: response.status(), type: response.headers()['content-type'] });
     };
     page.on('response', onResponse);
-    /** Waits until the browser has decoded the image at `selector`; resolves with its natural width. */
-    const decoded = (selector: string) =>
-      page.waitForFunction(`(() => {
-        const image = document.querySelector(${JSON.stringify(selector)});
-        return image instanceof HTMLImageElement && image.complete && image.naturalWidth > 0 ? image.naturalWidth : false;
-      })()`);
+    /**
+     * Waits until the browser has decoded the image at `selector`; resolves with its natural width.
+     * Polled with page.evaluate: waitForFunction re-evaluates a string predicate with eval inside the
+     * page, which the console's CSP (no unsafe-eval) refuses.
+     */
+    const decoded = async (selector: string): Promise<{ jsonValue: () => Promise<number> }> => {
+      for (let waited = 0; ; waited += 50) {
+        const width = await page.evaluate(`(() => {
+          const image = document.querySelector(${JSON.stringify(selector)});
+          return image instanceof HTMLImageElement && image.complete && image.naturalWidth > 0 ? image.naturalWidth : 0;
+        })()`);
+        if (typeof width === 'number' && width > 0) return { jsonValue: async () => width };
+        assert.ok(waited < 30_000, `the image at ${selector} was decoded`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
     try {
       // The list: a small avatar on the user's row (its hash came with the page), initials for someone without a photo.
       await page.goto(`${base}/users?search=${withPhoto.uid}`);
