@@ -27,7 +27,8 @@ import {
   unmatchedMemberUidWarning,
 } from './data-fit.ts';
 import { isMissingBase, nameBaseDnSetting } from './missing-base.ts';
-import { readGroupNamesForSync } from './read-mapping-inputs.ts';
+import type { MappedUserWithInput } from './plan-mapping.ts';
+import { type GroupNamesByUser, readGroupNamesForSync } from './read-mapping-inputs.ts';
 import type { DirectorySnapshot, ReadFailure } from './snapshot.ts';
 
 /** The settings slices a snapshot read needs. */
@@ -168,19 +169,25 @@ export async function readSnapshot(
       if (isMissingBase(error)) throw nameBaseDnSetting(error, { users: settings.users, groups: settings.groups, mapping });
       return { ...read, groups: [], failure: failureOf(error, 'mapping', 0) };
     }
-    const empty = { customFields: {}, abacAttributes: {} };
-    return {
-      ...read,
-      users: users.map((user) => ({
-        ...user,
-        mapping: {
-          groupNames: names.groupNames.get(user.externalId) ?? [],
-          teamGroupNames: names.teamGroupNames.get(user.externalId) ?? [],
-          ...(attributesByUser.get(user.externalId) ?? empty),
-        },
-      })),
-    };
+    return { ...read, users: withMappingInputs(users, names, attributesByUser) };
   }
+}
+
+/** Each user with its mapping input: the group names the mapping reads, and its mapped attributes. */
+export function withMappingInputs(
+  users: readonly MappedUser[],
+  names: GroupNamesByUser,
+  attributesByUser: ReadonlyMap<string, Pick<UserMappingInput, 'customFields' | 'abacAttributes'>>,
+): MappedUserWithInput[] {
+  const empty = { customFields: {}, abacAttributes: {} };
+  return users.map((user) => ({
+    ...user,
+    mapping: {
+      groupNames: names.groupNames.get(user.externalId) ?? [],
+      teamGroupNames: names.teamGroupNames.get(user.externalId) ?? [],
+      ...(attributesByUser.get(user.externalId) ?? empty),
+    },
+  }));
 }
 
 function failureOf(error: unknown, phase: ReadFailure['phase'], entriesRead: number): ReadFailure {

@@ -21,7 +21,7 @@ import type { StoredDirectoryGroup } from '../../model/index.ts';
 import type { DirectoryIdentity } from '../../store/runs-repository.ts';
 import type { Store } from '../../store/store.ts';
 import { readGroupNamesForSync } from '../read-mapping-inputs.ts';
-import { type SnapshotSettings, userReadAttributes } from '../read-snapshot.ts';
+import { type SnapshotSettings, userReadAttributes, withMappingInputs } from '../read-snapshot.ts';
 import type { DirectorySnapshot } from '../snapshot.ts';
 import { affectedMembers, type MemberReferences } from './affected-members.ts';
 import type { ChangeFeed, FeedChanges, FeedQuery, ValueChange } from './change-feed.ts';
@@ -91,15 +91,17 @@ export async function readDelta(
   const userChanges = await deps.feed.read(directory, queries.users, deps.positions.users);
   entriesRead += userChanges.entries.length;
 
-  const changedEntries = new Map<string, DirectoryEntry>();
+  /** The changed entries, each mapped once, by unique id. */
+  const changedEntries = new Map<string, { entry: DirectoryEntry; mapped: ReturnType<typeof mapUserEntry> }>();
   // Entries without a unique id cannot be keyed: they are only reported as skipped (as a full read does).
   const unkeyed: SkippedEntry[] = [];
   for (const entry of userChanges.entries) {
     const mapped = mapUserEntry(entry, settings.users, queries.users.uniqueIdAttribute);
     const id = 'user' in mapped ? mapped.user.externalId : mapped.skipped.externalId;
-    if (id !== undefined) changedEntries.set(id, entry);
+    if (id !== undefined) changedEntries.set(id, { entry, mapped });
     else if ('skipped' in mapped) unkeyed.push(mapped.skipped);
   }
+  const changedUsers = [...changedEntries.values()].flatMap(({ mapped }) => ('user' in mapped ? [mapped.user] : []));
   // After a present phase every stored user neither listed nor sent has left.
   const identities = userChanges.presentIds === undefined ? [] : await deps.store.runs.listDirectoryIdentities();
   const deletedUserIds = new Set(userChanges.deletedIds);
@@ -121,7 +123,7 @@ export async function readDelta(
   }
   for (const identity of touched.length === 0 ? [] : await deps.store.runs.findDirectoryIdentities(touched)) {
     if (identity.dn === null) continue;
-    const entry = changedEntries.get(identity.externalId);
+    const entry = changedEntries.get(identity.externalId)?.entry;
     if (entry === undefined || dnKeyOf(entry.dn) !== dnKeyOf(identity.dn)) staleKeys.add(dnKeyOf(identity.dn));
   }
 
@@ -172,8 +174,7 @@ export async function readDelta(
     // A changed user the stored groups no longer place where the store has it: those groups may
     // hold a DN the server rewrote unreported (the store's DN may already be the new one, after a
     // write-back rename), so they are read again too.
-    for (const id of await groupsToRecheck(deps.store, changedEntries, settings, queries.users.uniqueIdAttribute, after, nested))
-      if (!fresh.has(id)) stale.add(id);
+    for (const id of await groupsToRecheck(deps.store, changedUsers, after, nested)) if (!fresh.has(id)) stale.add(id);
     if (stale.size > 0) {
       const again = await readEntriesById(directory, groupQuery, stale);
       entriesRead += again.entries.length;
@@ -204,8 +205,8 @@ export async function readDelta(
   const users: MappedUser[] = [];
   const skippedUsers: SkippedEntry[] = [...unkeyed];
   const attributesByUser = new Map<string, Pick<UserMappingInput, 'customFields' | 'abacAttributes'>>();
-  for (const entry of [...changedEntries.values(), ...reread.entries]) {
-    const mapped = mapUserEntry(entry, settings.users, queries.users.uniqueIdAttribute);
+  const rereadMapped = reread.entries.map((entry) => ({ entry, mapped: mapUserEntry(entry, settings.users, queries.users.uniqueIdAttribute) }));
+  for (const { entry, mapped } of [...changedEntries.values(), ...rereadMapped]) {
     if ('user' in mapped) {
       if (deletedUserIds.has(mapped.user.externalId)) continue;
       users.push(mapped.user);
@@ -222,15 +223,7 @@ export async function readDelta(
     const names = await readGroupNamesForSync(directory, { mapping, users: settings.users, groups: settings.groups }, users, resolved.groups, (message) =>
       warnings.push(message),
     );
-    const empty = { customFields: {}, abacAttributes: {} };
-    snapshotUsers = users.map((user) => ({
-      ...user,
-      mapping: {
-        groupNames: names.groupNames.get(user.externalId) ?? [],
-        teamGroupNames: names.teamGroupNames.get(user.externalId) ?? [],
-        ...(attributesByUser.get(user.externalId) ?? empty),
-      },
-    }));
+    snapshotUsers = withMappingInputs(users, names, attributesByUser);
   }
   return {
     snapshot: {
@@ -286,20 +279,15 @@ function identitiesNamed(identities: readonly DirectoryIdentity[], references: M
  */
 async function groupsToRecheck(
   store: Pick<Store, 'runs'>,
-  changedEntries: ReadonlyMap<string, DirectoryEntry>,
-  settings: SnapshotSettings,
-  uniqueIdAttribute: string,
+  changedUsers: readonly MappedUser[],
   groups: ReadonlyMap<string, MappedGroup>,
   nested: boolean,
 ): Promise<Set<string>> {
   const recheck = new Set<string>();
-  if (changedEntries.size === 0 || groups.size === 0) return recheck;
-  const stored = await store.runs.listGroupsOfUsers([...changedEntries.keys()]);
+  if (changedUsers.length === 0 || groups.size === 0) return recheck;
+  const stored = await store.runs.listGroupsOfUsers(changedUsers.map((user) => user.externalId));
   if (stored.size === 0) return recheck;
-  const users = [...changedEntries.values()].flatMap((entry) => {
-    const mapped = mapUserEntry(entry, settings.users, uniqueIdAttribute);
-    return 'user' in mapped && stored.has(mapped.user.externalId) ? [mapped.user] : [];
-  });
+  const users = changedUsers.filter((user) => stored.has(user.externalId));
   // Only the groups the store has them in (and, nested, the groups below those) decide.
   const byDnKey = new Map([...groups.values()].map((group) => [group.dnKey, group]));
   const relevant = new Map<string, MappedGroup>();

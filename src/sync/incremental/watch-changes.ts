@@ -5,7 +5,7 @@
  * same connection. The watcher reads no data for the store: each change only triggers an
  * incremental run, which reads it from the stored position like any other run.
  */
-import { type DirectoryConnection, readContentSync, readDirSync, supportsContentSync } from '../../directory/index.ts';
+import { type DirectoryConnection, defaultUniqueIdAttribute, readContentSync, readDirSync, supportsContentSync } from '../../directory/index.ts';
 import { DirbridgeError } from '../../errors.ts';
 import { formatDn, parseDn, type Rdn } from '../../ldap/dn.ts';
 import { or, parseFilter } from '../../ldap/filter.ts';
@@ -67,7 +67,7 @@ export async function watchDirectoryChanges(deps: WatchDeps, options: { onChange
         scope: 'sub',
         filter,
         attributes: ['1.1'],
-        uniqueIdAttribute: rootDse.serverType === '389-ds' ? 'nsUniqueId' : 'entryUUID',
+        uniqueIdAttribute: defaultUniqueIdAttribute(rootDse.serverType),
         mode: 'refreshAndPersist',
         signal: options.stop,
       })) {
